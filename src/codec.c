@@ -1,0 +1,289 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Job records on disk.
+ *
+ * A job is stored in the queue's "jobs" database as one msgpack map with
+ * short string keys, so fields can be added later and old readers skip
+ * what they do not know:
+ *
+ *	id	uint	job id, global and never reused
+ *	key	str	idempotency key (absent when none)
+ *	ten	str	tenant name ("" is the default tenant)
+ *	tid	uint	tenant number, used in scheduling keys
+ *	pri	uint	priority 0 (lowest, default) to 9
+ *	size	uint	bytes of input, for size tiers and budgets
+ *	src	uint	source kind (enum job_source)
+ *	path	str	file path, spool name, or debug command
+ *	off	uint	NDJSON byte range start
+ *	len	uint	NDJSON byte range length
+ *	st	uint	state (enum job_state)
+ *	att	uint	failed attempts
+ *	cr	uint	lease holders that died with the job
+ *	lslot	uint	lease owner's worker slot
+ *	lpid	uint	lease owner's process id
+ *	lgen	uint	lease generation (the fence for acks)
+ *	ldl	uint	lease deadline, ms since the epoch
+ *	prog	uint	progress reported by the worker
+ *	cx	bool	cancel requested while leased
+ *	ct	uint	created, ms since the epoch
+ *	ut	uint	last state change, ms since the epoch
+ *	run	uint	ready again at (retry), ms since the epoch
+ *	err	str	last error or dead-letter reason
+ *
+ * Decoding is bounded: a record longer than CODEC_RECORD_MAX, one that is
+ * not a map, has a field of the wrong type or a string longer than its
+ * field, or is truncated, is an error return and never a crash.
+ */
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quire.h"
+
+static const char *codec_states[JOB_NSTATES] = {
+	"ready", "leased", "retry", "done", "dead", "cancelled"
+};
+
+static const char *codec_sources[SRC_NKINDS] = {
+	"path", "spool", "ndjson", "debug"
+};
+
+const char *
+codec_state_name(int st)
+{
+	if (st < 0 || st >= JOB_NSTATES)
+		return ("unknown");
+	return (codec_states[st]);
+}
+
+int
+codec_state_parse(const char *s)
+{
+	int	 i;
+
+	for (i = 0; i < JOB_NSTATES; i++)
+		if (strcmp(s, codec_states[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+const char *
+codec_source_name(int k)
+{
+	if (k < 0 || k >= SRC_NKINDS)
+		return ("unknown");
+	return (codec_sources[k]);
+}
+
+int
+codec_source_parse(const char *s)
+{
+	int	 i;
+
+	for (i = 0; i < SRC_NKINDS; i++)
+		if (strcmp(s, codec_sources[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+static void
+codec_pack_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	size_t	 len = strlen(v);
+
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, v, len);
+}
+
+static void
+codec_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+	msgpack_pack_uint64(pk, v);
+}
+
+/* Append the record for j to sb (which the caller clears). */
+int
+codec_job_encode(const struct job *j, msgpack_sbuffer *sb)
+{
+	msgpack_packer	 pk;
+	size_t		 n;
+
+	if (j->j_state < 0 || j->j_state >= JOB_NSTATES ||
+	    j->j_srckind < 0 || j->j_srckind >= SRC_NKINDS)
+		return (-1);
+	n = 21 + (j->j_key[0] != '\0') + (j->j_error[0] != '\0');
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	codec_pack_uint(&pk, "id", j->j_id);
+	if (j->j_key[0] != '\0')
+		codec_pack_str(&pk, "key", j->j_key);
+	codec_pack_str(&pk, "ten", j->j_tenant);
+	codec_pack_uint(&pk, "tid", j->j_tenant_id);
+	codec_pack_uint(&pk, "pri", j->j_prio);
+	codec_pack_uint(&pk, "size", j->j_size);
+	codec_pack_uint(&pk, "src", j->j_srckind);
+	codec_pack_str(&pk, "path", j->j_path);
+	codec_pack_uint(&pk, "off", j->j_off);
+	codec_pack_uint(&pk, "len", j->j_len);
+	codec_pack_uint(&pk, "st", j->j_state);
+	codec_pack_uint(&pk, "att", j->j_attempts);
+	codec_pack_uint(&pk, "cr", j->j_crashes);
+	codec_pack_uint(&pk, "lslot", j->j_lease_slot);
+	codec_pack_uint(&pk, "lpid", j->j_lease_pid);
+	codec_pack_uint(&pk, "lgen", j->j_lease_gen);
+	codec_pack_uint(&pk, "ldl", j->j_lease_deadline);
+	codec_pack_uint(&pk, "prog", j->j_progress);
+	msgpack_pack_str(&pk, 2);
+	msgpack_pack_str_body(&pk, "cx", 2);
+	if (j->j_cancel)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+	codec_pack_uint(&pk, "ct", j->j_created);
+	codec_pack_uint(&pk, "ut", j->j_updated);
+	codec_pack_uint(&pk, "run", j->j_runat);
+	if (j->j_error[0] != '\0')
+		codec_pack_str(&pk, "err", j->j_error);
+	return (sb->size > CODEC_RECORD_MAX ? -1 : 0);
+}
+
+enum codec_type { CT_U64, CT_U32, CT_INT, CT_STR, CT_BOOL };
+
+struct codec_field {
+	const char	*cf_name;
+	enum codec_type	 cf_type;
+	size_t		 cf_off;
+	size_t		 cf_size;	/* of a string member */
+	uint64_t	 cf_max;	/* for numbers */
+};
+
+#define F_U64(n, m, max) { n, CT_U64, offsetof(struct job, m), 0, max }
+#define F_U32(n, m, max) { n, CT_U32, offsetof(struct job, m), 0, max }
+#define F_INT(n, m, max) { n, CT_INT, offsetof(struct job, m), 0, max }
+#define F_STR(n, m) { n, CT_STR, offsetof(struct job, m), \
+	sizeof(((struct job *)0)->m), 0 }
+
+static const struct codec_field codec_fields[] = {
+	F_U64("id", j_id, UINT64_MAX),
+	F_STR("key", j_key),
+	F_STR("ten", j_tenant),
+	F_U32("tid", j_tenant_id, UINT32_MAX),
+	F_INT("pri", j_prio, JOB_PRIO_MAX),
+	F_U64("size", j_size, UINT64_MAX),
+	F_INT("src", j_srckind, SRC_NKINDS - 1),
+	F_STR("path", j_path),
+	F_U64("off", j_off, UINT64_MAX),
+	F_U64("len", j_len, UINT64_MAX),
+	F_INT("st", j_state, JOB_NSTATES - 1),
+	F_U32("att", j_attempts, UINT32_MAX),
+	F_U32("cr", j_crashes, UINT32_MAX),
+	F_U32("lslot", j_lease_slot, UINT32_MAX),
+	F_U32("lpid", j_lease_pid, UINT32_MAX),
+	F_U64("lgen", j_lease_gen, UINT64_MAX),
+	F_U64("ldl", j_lease_deadline, UINT64_MAX),
+	F_U64("prog", j_progress, UINT64_MAX),
+	{ "cx", CT_BOOL, offsetof(struct job, j_cancel), 0, 1 },
+	F_U64("ct", j_created, UINT64_MAX),
+	F_U64("ut", j_updated, UINT64_MAX),
+	F_U64("run", j_runat, UINT64_MAX),
+	F_STR("err", j_error),
+};
+
+static int
+codec_set(struct job *j, const struct codec_field *f, const msgpack_object *v)
+{
+	char		*dst = (char *)j + f->cf_off;
+	uint64_t	 u;
+	uint32_t	 u32;
+	int		 i;
+
+	switch (f->cf_type) {
+	case CT_U64:
+	case CT_U32:
+	case CT_INT:
+		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return (-1);
+		u = v->via.u64;
+		if (u > f->cf_max)
+			return (-1);
+		if (f->cf_type == CT_U64)
+			memcpy(dst, &u, sizeof(u));
+		else if (f->cf_type == CT_U32) {
+			u32 = (uint32_t)u;
+			memcpy(dst, &u32, sizeof(u32));
+		} else {
+			i = (int)u;
+			memcpy(dst, &i, sizeof(i));
+		}
+		return (0);
+	case CT_STR:
+		if (v->type != MSGPACK_OBJECT_STR ||
+		    v->via.str.size >= f->cf_size ||
+		    memchr(v->via.str.ptr, '\0', v->via.str.size) != NULL)
+			return (-1);
+		memcpy(dst, v->via.str.ptr, v->via.str.size);
+		dst[v->via.str.size] = '\0';
+		return (0);
+	case CT_BOOL:
+		if (v->type != MSGPACK_OBJECT_BOOLEAN)
+			return (-1);
+		i = v->via.boolean ? 1 : 0;
+		memcpy(dst, &i, sizeof(i));
+		return (0);
+	}
+	return (-1);
+}
+
+/* Decode one record into j; -1 on anything malformed. */
+int
+codec_job_decode(const void *data, size_t len, struct job *j)
+{
+	msgpack_unpacked	 up;
+	msgpack_object		*o;
+	msgpack_object_kv	*kv;
+	const struct codec_field *f;
+	size_t			 off = 0, i, k;
+	int			 rv = -1, seen_id = 0;
+
+	memset(j, 0, sizeof(*j));
+	if (len == 0 || len > CODEC_RECORD_MAX)
+		return (-1);
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, data, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || off != len)
+		goto out;
+	o = &up.data;
+	if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > 64)
+		goto out;
+	for (i = 0; i < o->via.map.size; i++) {
+		kv = &o->via.map.ptr[i];
+		if (kv->key.type != MSGPACK_OBJECT_STR)
+			goto out;
+		for (k = 0; k < sizeof(codec_fields) / sizeof(codec_fields[0]);
+		    k++) {
+			f = &codec_fields[k];
+			if (strlen(f->cf_name) != kv->key.via.str.size ||
+			    memcmp(f->cf_name, kv->key.via.str.ptr,
+			    kv->key.via.str.size) != 0)
+				continue;
+			if (codec_set(j, f, &kv->val) == -1)
+				goto out;
+			if (k == 0)
+				seen_id = 1;
+			break;
+		}
+	}
+	if (seen_id)
+		rv = 0;
+out:
+	msgpack_unpacked_destroy(&up);
+	return (rv);
+}

@@ -1,0 +1,187 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Logging in the OpenBSD daemon manner: to stderr in the foreground, to
+ * syslog (daemon facility) or a log file otherwise.  Messages begin with
+ * the function name; log_warn appends strerror(errno).
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+static int	 log_debugging;	/* log to stderr */
+static int	 log_verbose;
+static int	 log_fd = -1;	/* log file, when one is set */
+static const char *log_procname;
+
+static void	 log_vlog(int, const char *, va_list)
+		    __attribute__((__format__(printf, 2, 0)));
+static void	 log_emit(int, int, const char *, va_list)
+		    __attribute__((__format__(printf, 3, 0)));
+static void	 log_line(int, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+
+void
+log_init(int n_debug, int facility)
+{
+	log_debugging = n_debug;
+	log_verbose = n_debug;
+	log_procinit(getprogname());
+	if (!log_debugging)
+		openlog(getprogname(), LOG_PID | LOG_NDELAY, facility);
+	tzset();
+}
+
+void
+log_procinit(const char *procname)
+{
+	if (procname != NULL)
+		log_procname = procname;
+}
+
+void
+log_setverbose(int v)
+{
+	log_verbose = v;
+}
+
+int
+log_getverbose(void)
+{
+	return (log_verbose);
+}
+
+/* Log to a file instead of syslog; called again on SIGUSR1 to reopen. */
+int
+log_openfile(const char *path)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0640)) == -1)
+		return (-1);
+	if (log_fd != -1)
+		close(log_fd);
+	log_fd = fd;
+	return (0);
+}
+
+static void
+log_vlog(int pri, const char *fmt, va_list ap)
+{
+	char		 msg[2048], stamp[32];
+	struct tm	 tm;
+	time_t		 t;
+	int		 saved_errno = errno;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_debugging && log_fd == -1)
+		dprintf(STDERR_FILENO, "%s: %s\n", log_procname, msg);
+	else if (log_fd != -1) {
+		t = time(NULL);
+		localtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+		dprintf(log_fd, "%s %s[%d]: %s\n", stamp, log_procname,
+		    (int)getpid(), msg);
+	} else
+		syslog(pri, "%s", msg);
+	errno = saved_errno;
+}
+
+static void
+log_emit(int pri, int witherr, const char *fmt, va_list ap)
+{
+	char	 buf[1536];
+	int	 saved_errno = errno;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (witherr)
+		log_line(pri, "%s: %s", buf, strerror(saved_errno));
+	else
+		log_line(pri, "%s", buf);
+	errno = saved_errno;
+}
+
+static void
+log_line(int pri, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vlog(pri, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_ERR, 1, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_ERR, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_INFO, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (log_verbose < 2)
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_DEBUG, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, 1, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

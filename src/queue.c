@@ -1,0 +1,1675 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * The durable job queue, in the LMDB environment DATADIR/queue.
+ *
+ * Databases and their keys (integers big-endian, so LMDB's bytewise
+ * order is numeric order):
+ *
+ *	meta	 "stats" -> struct qmeta: counts per state, next job id, next
+ *		 lease generation, next tenant number, the round-robin
+ *		 cursor, bytes of big jobs in flight, totals.
+ *	jobs	 id(8) -> job record (msgpack, see codec.c).
+ *	keys	 idempotency key -> id(8).
+ *	tenants	 tenant name -> tid(4).
+ *	tstate	 tid(4) -> struct qtenant: DRR deficit, then the name.
+ *	ready	 tid(4) band(1) id(8) -> struct qready: enqueue time, size.
+ *		 band is 9 - priority, so a tenant's urgent jobs come first.
+ *	delayed	 runat(8) id(8) -> empty: jobs waiting to be retried.
+ *	leases	 id(8) -> struct qlease: generation, owner pid and slot,
+ *		 deadline, progress, size, cancel flag.
+ *	done	 time(8) id(8) -> empty: done and cancelled jobs, oldest first.
+ *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
+ *
+ * A job is in exactly one of ready, delayed, leases, done or dead,
+ * according to the state in its record, and qmeta's counts follow every
+ * move in the same transaction, so status costs one read.
+ *
+ * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
+ * exponential backoff with jitter) -> ready ..., or after max attempts
+ * -> dead.  cancel takes a ready or retrying job to cancelled at once; a
+ * leased one is flagged and its holder learns of it at its next
+ * heartbeat or ack.  When a worker dies the reaper releases its leases
+ * (queue_release_pid): the job is ready again and its crash count goes
+ * up; a job whose holders died max_crashes times is a dead letter
+ * ("crashed worker"), so one poison document cannot kill the fleet.
+ *
+ * Fencing: every claim stamps a new lease generation, taken from a
+ * global counter.  Heartbeat, ack and fail name (id, generation) and
+ * fail with QUEUE_ESTALE when the lease is gone or was given to another
+ * worker, so a worker that was presumed dead cannot finish a job twice.
+ *
+ * Scheduling inside a claim (policy):
+ *
+ *   Fairness across tenants is deficit round robin.  The tenants that
+ *   have ready jobs are visited in turn, starting after the last one
+ *   served (the cursor is kept in qmeta, so it spans claims and
+ *   processes).  Each visit adds fair_unit bytes to the tenant's deficit
+ *   and takes at most one job, if the job's size fits in the deficit; the
+ *   deficit is capped at one unit after a take and cleared when the
+ *   tenant runs out of ready jobs.  Small jobs therefore alternate one
+ *   by one between tenants, and a tenant of big documents gets its share
+ *   in bytes, not in jobs: a tenant that enqueued 100,000 jobs does not
+ *   delay another tenant's 10.
+ *
+ *   Within a tenant the job with the highest effective priority runs
+ *   first: priority + (now - enqueued) / aging_ms, so a low-priority job
+ *   gains one level per aging period and is never starved; ties go to
+ *   the higher priority, then to the older job.
+ *
+ *   Size tiers: a claim takes at most claim_bytes of input (but always
+ *   one job), and jobs of big_bytes or more are only handed out while
+ *   the big jobs in flight across all workers stay under big_inflight
+ *   (one is always allowed), so big PDFs do not all run at once.
+ *
+ * Retention: acks trim the oldest done jobs beyond retain_done or older
+ * than retain_age, a few per ack, so the file stops growing under
+ * endless churn; queue_purge does the same on command.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+enum {
+	DB_META,
+	DB_JOBS,
+	DB_KEYS,
+	DB_TENANTS,
+	DB_TSTATE,
+	DB_READY,
+	DB_DELAYED,
+	DB_LEASES,
+	DB_DONE,
+	DB_DEAD,
+	DB_N
+};
+
+static const char *queue_dbnames[DB_N] = {
+	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
+	"leases", "done", "dead"
+};
+
+#define QMETA_VERSION		1
+#define QUEUE_READY_KEYLEN	13
+#define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
+#define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
+#define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
+#define QUEUE_DEFAULT_TENANT	"default"
+
+struct qmeta {
+	uint32_t	 m_version;
+	uint32_t	 m_pad;
+	uint64_t	 m_count[JOB_NSTATES];
+	uint64_t	 m_next_id;
+	uint64_t	 m_next_gen;
+	uint64_t	 m_next_tenant;
+	uint64_t	 m_rr_tenant;
+	uint64_t	 m_big_inflight;
+	uint64_t	 m_enqueued;
+	uint64_t	 m_completed;
+	uint64_t	 m_failed;
+	uint64_t	 m_released;
+};
+
+struct qtenant {
+	int64_t		 t_deficit;
+	uint32_t	 t_namelen;
+	char		 t_name[JOB_TENANT_MAX + 1];
+};
+
+struct qready {
+	uint64_t	 r_enq;
+	uint64_t	 r_size;
+};
+
+struct qlease {
+	uint64_t	 l_gen;
+	uint32_t	 l_pid;
+	uint32_t	 l_slot;
+	uint64_t	 l_deadline;
+	uint64_t	 l_progress;
+	uint64_t	 l_size;
+	uint32_t	 l_cancel;
+	uint32_t	 l_big;
+};
+
+/* One write or read transaction on the queue. */
+struct qtx {
+	struct queue	*t_q;
+	MDB_txn		*t_txn;
+	MDB_dbi		*t_dbi;
+	struct qmeta	 t_m;
+	uint64_t	 t_now;
+};
+
+static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
+static int	 qtx_end(struct qtx *);
+
+void
+queue_conf_defaults(struct queue_conf *qc)
+{
+	memset(qc, 0, sizeof(*qc));
+	qc->qc_max_attempts = 5;
+	qc->qc_max_crashes = 3;
+	qc->qc_backoff_ms = 1000;
+	qc->qc_backoff_max_ms = 5 * 60 * 1000;
+	qc->qc_lease_ms = 60 * 1000;
+	qc->qc_aging_ms = 30 * 1000;
+	qc->qc_claim_bytes = 64ULL << 20;
+	qc->qc_big_bytes = 16ULL << 20;
+	qc->qc_big_inflight = 256ULL << 20;
+	qc->qc_fair_unit = 1ULL << 20;
+	qc->qc_retain_done = 100000;
+	qc->qc_retain_age_ms = 7ULL * 24 * 3600 * 1000;
+	qc->qc_mapsize = STORE_MAPSIZE_DEFAULT;
+	qc->qc_sync = STORE_SYNC_FULL;
+}
+
+int
+queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
+{
+	char	 path[JOB_PATH_MAX];
+	int	 n;
+
+	memset(q, 0, sizeof(*q));
+	if (qc != NULL)
+		q->q_conf = *qc;
+	else
+		queue_conf_defaults(&q->q_conf);
+	n = snprintf(path, sizeof(path), "%s/queue", datadir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		log_warnx("%s: data directory path too long", __func__);
+		return (-1);
+	}
+	if (store_open(&q->q_store, path, queue_dbnames, DB_N,
+	    q->q_conf.qc_sync, q->q_conf.qc_mapsize) == -1)
+		return (-1);
+	msgpack_sbuffer_init(&q->q_buf);
+	return (0);
+}
+
+void
+queue_close(struct queue *q)
+{
+	store_close(&q->q_store);
+	msgpack_sbuffer_destroy(&q->q_buf);
+}
+
+uint64_t
+queue_now(struct queue *q)
+{
+	return (q->q_fixed_now != 0 ? q->q_fixed_now : util_now_ms());
+}
+
+const char *
+queue_strerror(int rc)
+{
+	switch (rc) {
+	case QUEUE_OK:
+		return ("success");
+	case QUEUE_ENOENT:
+		return ("no such job");
+	case QUEUE_ESTALE:
+		return ("lease lost (stale generation)");
+	case QUEUE_ESTATE:
+		return ("job is not in a state for this");
+	case QUEUE_ECANCEL:
+		return ("cancel requested");
+	case QUEUE_EINVAL:
+		return ("invalid argument");
+	default:
+		return ("queue error (see log)");
+	}
+}
+
+/*
+ * Exponential backoff with "equal jitter": the n-th retry waits between
+ * half and all of min(backoff_max, backoff * 2^(n-1)).
+ */
+uint64_t
+queue_backoff(const struct queue_conf *qc, uint32_t attempts)
+{
+	uint64_t	 d = qc->qc_backoff_ms;
+	uint32_t	 i, half;
+
+	for (i = 1; i < attempts && d < qc->qc_backoff_max_ms; i++)
+		d *= 2;
+	if (d > qc->qc_backoff_max_ms)
+		d = qc->qc_backoff_max_ms;
+	if (d < 2)
+		return (d);
+	half = d / 2 > UINT32_MAX - 1 ? UINT32_MAX - 1 : d / 2;
+	return (d - half + arc4random_uniform(half + 1));
+}
+
+/* Map a transaction result to the API's: our codes, or QUEUE_ERROR. */
+static int
+queue_result(const char *fn, int rc)
+{
+	if (rc <= 0 && rc >= QUEUE_EINVAL)
+		return (rc);
+	log_warnx("%s: %s", fn, rc == MDB_MAP_FULL || rc < 0 ?
+	    mdb_strerror(rc) : strerror(rc));
+	return (QUEUE_ERROR);
+}
+
+/* Transaction helpers. */
+
+static int
+qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
+{
+	MDB_val	 k = { 5, (void *)"stats" }, v;
+	int	 rc;
+
+	t->t_q = q;
+	t->t_txn = txn;
+	t->t_dbi = q->q_store.s_dbi;
+	t->t_now = queue_now(q);
+	rc = mdb_get(txn, t->t_dbi[DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		memset(&t->t_m, 0, sizeof(t->t_m));
+		t->t_m.m_version = QMETA_VERSION;
+		t->t_m.m_next_id = 1;
+		t->t_m.m_next_gen = 1;
+		t->t_m.m_next_tenant = 1;
+		return (0);
+	}
+	if (rc != 0)
+		return (rc);
+	if (v.mv_size != sizeof(t->t_m)) {
+		log_warnx("%s: queue meta record has %zu bytes, want %zu",
+		    __func__, v.mv_size, sizeof(t->t_m));
+		return (QUEUE_ERROR);
+	}
+	memcpy(&t->t_m, v.mv_data, sizeof(t->t_m));
+	return (0);
+}
+
+static int
+qtx_end(struct qtx *t)
+{
+	MDB_val	 k = { 5, (void *)"stats" }, v;
+
+	v.mv_size = sizeof(t->t_m);
+	v.mv_data = &t->t_m;
+	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
+}
+
+static void
+qtx_move(struct qtx *t, int from, int to)
+{
+	if (from >= 0 && t->t_m.m_count[from] > 0)
+		t->t_m.m_count[from]--;
+	if (to >= 0)
+		t->t_m.m_count[to]++;
+}
+
+static int
+qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
+{
+	uint8_t	 kb[8];
+	MDB_val	 k = { 8, kb }, v;
+	int	 rc;
+
+	util_put_be64(kb, id);
+	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_JOBS], &k, &v)) != 0)
+		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
+	if (codec_job_decode(v.mv_data, v.mv_size, j) == -1 || j->j_id != id) {
+		log_warnx("%s: job %llu: corrupt record (%zu bytes)", __func__,
+		    (unsigned long long)id, v.mv_size);
+		return (QUEUE_ERROR);
+	}
+	return (0);
+}
+
+static int
+qtx_job_put(struct qtx *t, const struct job *j, unsigned int flags)
+{
+	msgpack_sbuffer	*sb = &t->t_q->q_buf;
+	uint8_t		 kb[8];
+	MDB_val		 k = { 8, kb }, v;
+
+	msgpack_sbuffer_clear(sb);
+	if (codec_job_encode(j, sb) == -1)
+		return (QUEUE_EINVAL);
+	util_put_be64(kb, j->j_id);
+	v.mv_size = sb->size;
+	v.mv_data = sb->data;
+	return (mdb_put(t->t_txn, t->t_dbi[DB_JOBS], &k, &v, flags));
+}
+
+/* Put or delete a time(8) id(8) key in done, dead or delayed. */
+static int
+qtx_timed(struct qtx *t, int db, uint64_t when, uint64_t id, int del)
+{
+	uint8_t	 kb[16];
+	MDB_val	 k = { 16, kb }, v = { 0, NULL };
+	int	 rc;
+
+	util_put_be64(kb, when);
+	util_put_be64(kb + 8, id);
+	if (!del)
+		return (mdb_put(t->t_txn, t->t_dbi[db], &k, &v, 0));
+	rc = mdb_del(t->t_txn, t->t_dbi[db], &k, NULL);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static void
+qtx_ready_key(uint8_t *kb, const struct job *j)
+{
+	util_put_be32(kb, j->j_tenant_id);
+	kb[4] = JOB_PRIO_MAX - j->j_prio;
+	util_put_be64(kb + 5, j->j_id);
+}
+
+static int
+qtx_ready_put(struct qtx *t, const struct job *j, uint64_t enq)
+{
+	uint8_t		 kb[QUEUE_READY_KEYLEN];
+	struct qready	 r;
+	MDB_val		 k = { sizeof(kb), kb }, v = { sizeof(r), &r };
+
+	qtx_ready_key(kb, j);
+	r.r_enq = enq;
+	r.r_size = j->j_size;
+	return (mdb_put(t->t_txn, t->t_dbi[DB_READY], &k, &v, 0));
+}
+
+static int
+qtx_ready_del(struct qtx *t, const struct job *j)
+{
+	uint8_t	 kb[QUEUE_READY_KEYLEN];
+	MDB_val	 k = { sizeof(kb), kb };
+	int	 rc;
+
+	qtx_ready_key(kb, j);
+	rc = mdb_del(t->t_txn, t->t_dbi[DB_READY], &k, NULL);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* Move a job to a finished state and index it for retention. */
+static int
+qtx_finish(struct qtx *t, struct job *j, int state)
+{
+	int	 from = j->j_state;
+
+	j->j_state = state;
+	j->j_updated = t->t_now;
+	j->j_lease_deadline = 0;
+	qtx_move(t, from, state);
+	return (qtx_timed(t, state == JOB_DEAD ? DB_DEAD : DB_DONE,
+	    t->t_now, j->j_id, 0));
+}
+
+static int
+qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
+{
+	uint8_t	 kb[8];
+	MDB_val	 k = { 8, kb }, v;
+	int	 rc;
+
+	util_put_be64(kb, id);
+	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_LEASES], &k, &v)) != 0)
+		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
+	if (v.mv_size != sizeof(*l))
+		return (QUEUE_ERROR);
+	memcpy(l, v.mv_data, sizeof(*l));
+	return (0);
+}
+
+static int
+qtx_lease_put(struct qtx *t, uint64_t id, const struct qlease *l)
+{
+	uint8_t	 kb[8];
+	MDB_val	 k = { 8, kb }, v = { sizeof(*l), (void *)l };
+
+	util_put_be64(kb, id);
+	return (mdb_put(t->t_txn, t->t_dbi[DB_LEASES], &k, &v, 0));
+}
+
+static int
+qtx_lease_del(struct qtx *t, uint64_t id, const struct qlease *l)
+{
+	uint8_t	 kb[8];
+	MDB_val	 k = { 8, kb };
+
+	if (l->l_big && t->t_m.m_big_inflight >= l->l_size)
+		t->t_m.m_big_inflight -= l->l_size;
+	util_put_be64(kb, id);
+	return (mdb_del(t->t_txn, t->t_dbi[DB_LEASES], &k, NULL));
+}
+
+/* Find or create the tenant number for a name. */
+static int
+qtx_tenant(struct qtx *t, const char *name, uint32_t *tid)
+{
+	struct qtenant	 ts;
+	uint8_t		 kb[4];
+	MDB_val		 k, v, tk = { 4, kb }, tv;
+	size_t		 len = strlen(name);
+	int		 rc;
+
+	k.mv_size = len;
+	k.mv_data = (void *)name;
+	rc = mdb_get(t->t_txn, t->t_dbi[DB_TENANTS], &k, &v);
+	if (rc == 0 && v.mv_size == 4) {
+		*tid = util_get_be32(v.mv_data);
+		return (0);
+	}
+	if (rc != MDB_NOTFOUND)
+		return (rc == 0 ? QUEUE_ERROR : rc);
+	if (t->t_m.m_next_tenant > UINT32_MAX)
+		return (QUEUE_EINVAL);
+	*tid = t->t_m.m_next_tenant++;
+	util_put_be32(kb, *tid);
+	v.mv_size = 4;
+	v.mv_data = kb;
+	if ((rc = mdb_put(t->t_txn, t->t_dbi[DB_TENANTS], &k, &v, 0)) != 0)
+		return (rc);
+	memset(&ts, 0, sizeof(ts));
+	ts.t_namelen = len;
+	memcpy(ts.t_name, name, len);
+	tv.mv_size = sizeof(ts);
+	tv.mv_data = &ts;
+	return (mdb_put(t->t_txn, t->t_dbi[DB_TSTATE], &tk, &tv, 0));
+}
+
+/* Enqueue. */
+
+struct queue_enq_arg {
+	struct queue	*ea_q;
+	struct queue_new *ea_jobs;
+	size_t		 ea_n;
+};
+
+static int
+queue_enqueue_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_enq_arg	*ea = arg;
+	struct queue_new	*qn;
+	struct qtx		 t;
+	struct job		 j;
+	const char		*tenant, *last = NULL;
+	uint32_t		 tid = 0;
+	uint8_t			 idb[8];
+	MDB_val			 k, v;
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, ea->ea_q, txn)) != 0)
+		return (rc);
+	for (i = 0; i < ea->ea_n; i++) {
+		qn = &ea->ea_jobs[i];
+		qn->qn_dup = 0;
+		qn->qn_id = t.t_m.m_next_id;
+		if (qn->qn_key != NULL && qn->qn_key[0] != '\0') {
+			k.mv_size = strlen(qn->qn_key);
+			k.mv_data = (void *)qn->qn_key;
+			util_put_be64(idb, qn->qn_id);
+			v.mv_size = 8;
+			v.mv_data = idb;
+			rc = mdb_put(txn, t.t_dbi[DB_KEYS], &k, &v,
+			    MDB_NOOVERWRITE);
+			if (rc == MDB_KEYEXIST) {
+				qn->qn_id = util_get_be64(v.mv_data);
+				qn->qn_dup = 1;
+				continue;
+			}
+			if (rc != 0)
+				return (rc);
+		}
+		tenant = qn->qn_tenant != NULL && qn->qn_tenant[0] != '\0' ?
+		    qn->qn_tenant : QUEUE_DEFAULT_TENANT;
+		if (last == NULL || strcmp(tenant, last) != 0) {
+			if ((rc = qtx_tenant(&t, tenant, &tid)) != 0)
+				return (rc);
+			last = tenant;
+		}
+		memset(&j, 0, sizeof(j));
+		j.j_id = t.t_m.m_next_id++;
+		if (qn->qn_key != NULL)
+			strlcpy(j.j_key, qn->qn_key, sizeof(j.j_key));
+		strlcpy(j.j_tenant, tenant, sizeof(j.j_tenant));
+		j.j_tenant_id = tid;
+		j.j_prio = qn->qn_prio;
+		j.j_size = qn->qn_size;
+		j.j_srckind = qn->qn_srckind;
+		if (qn->qn_path != NULL)
+			strlcpy(j.j_path, qn->qn_path, sizeof(j.j_path));
+		j.j_off = qn->qn_off;
+		j.j_len = qn->qn_len;
+		j.j_state = JOB_READY;
+		j.j_created = j.j_updated = t.t_now;
+		if ((rc = qtx_job_put(&t, &j, MDB_APPEND)) != 0)
+			return (rc);
+		if ((rc = qtx_ready_put(&t, &j, t.t_now)) != 0)
+			return (rc);
+		qtx_move(&t, -1, JOB_READY);
+		t.t_m.m_enqueued++;
+	}
+	return (qtx_end(&t));
+}
+
+/*
+ * Enqueue n jobs in one transaction.  A job whose idempotency key is
+ * known gets the existing job's id and qn_dup set, and is not added.
+ */
+int
+queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
+{
+	struct queue_enq_arg	 ea;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		if (jobs[i].qn_prio < JOB_PRIO_MIN ||
+		    jobs[i].qn_prio > JOB_PRIO_MAX ||
+		    jobs[i].qn_srckind < 0 || jobs[i].qn_srckind >= SRC_NKINDS ||
+		    (jobs[i].qn_key != NULL &&
+		    strlen(jobs[i].qn_key) > JOB_KEY_MAX) ||
+		    (jobs[i].qn_tenant != NULL &&
+		    strlen(jobs[i].qn_tenant) > JOB_TENANT_MAX) ||
+		    (jobs[i].qn_path != NULL &&
+		    strlen(jobs[i].qn_path) > JOB_PATH_MAX))
+			return (QUEUE_EINVAL);
+	}
+	if (n == 0)
+		return (0);
+	ea.ea_q = q;
+	ea.ea_jobs = jobs;
+	ea.ea_n = n;
+	return (queue_result(__func__,
+	    store_write(&q->q_store, queue_enqueue_txn, &ea)));
+}
+
+/* Claim and ack. */
+
+struct queue_claim_arg {
+	struct queue		*ca_q;
+	const struct queue_lease *ca_acks;
+	size_t			 ca_nacks;
+	int			*ca_results;
+	const struct queue_owner *ca_owner;
+	struct job		*ca_out;
+	size_t			 ca_max;
+	size_t			 ca_n;
+};
+
+/* Trim done jobs beyond the retention count or age, at most max of them. */
+static int
+qtx_retain(struct qtx *t, size_t max)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	struct job	 j;
+	uint64_t	 ndone, when, id;
+	uint8_t		 kb[8];
+	size_t		 n = 0;
+	int		 rc;
+
+	ndone = t->t_m.m_count[JOB_DONE] + t->t_m.m_count[JOB_CANCELLED];
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_DONE], &c)) != 0)
+		return (rc);
+	while (n < max && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+		when = util_get_be64(k.mv_data);
+		id = util_get_be64((uint8_t *)k.mv_data + 8);
+		if (ndone <= qc->qc_retain_done &&
+		    when + qc->qc_retain_age_ms > t->t_now)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		if ((rc = qtx_job_get(t, id, &j)) == 0) {
+			if (j.j_key[0] != '\0') {
+				k.mv_size = strlen(j.j_key);
+				k.mv_data = j.j_key;
+				(void)mdb_del(t->t_txn, t->t_dbi[DB_KEYS], &k,
+				    NULL);
+			}
+			util_put_be64(kb, id);
+			k.mv_size = 8;
+			k.mv_data = kb;
+			if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &k,
+			    NULL)) != 0)
+				break;
+			qtx_move(t, j.j_state, -1);
+		} else if (rc != QUEUE_ENOENT)
+			break;
+		ndone--;
+		n++;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND || rc == QUEUE_ENOENT ? 0 : rc);
+}
+
+static int
+qtx_ack(struct qtx *t, const struct queue_lease *ql, int *result)
+{
+	struct qlease	 l;
+	struct job	 j;
+	int		 rc;
+
+	rc = qtx_lease_get(t, ql->ql_id, &l);
+	if (rc == QUEUE_ENOENT || (rc == 0 && l.l_gen != ql->ql_gen)) {
+		*result = QUEUE_ESTALE;
+		return (0);
+	}
+	if (rc != 0)
+		return (rc);
+	if ((rc = qtx_lease_del(t, ql->ql_id, &l)) != 0 ||
+	    (rc = qtx_job_get(t, ql->ql_id, &j)) != 0)
+		return (rc);
+	j.j_progress = l.l_progress;
+	if ((rc = qtx_finish(t, &j, l.l_cancel ? JOB_CANCELLED : JOB_DONE))
+	    != 0 || (rc = qtx_job_put(t, &j, 0)) != 0)
+		return (rc);
+	t->t_m.m_completed++;
+	*result = l.l_cancel ? QUEUE_ECANCEL : QUEUE_OK;
+	return (0);
+}
+
+/* Make retrying jobs whose time has come ready again. */
+static int
+qtx_promote(struct qtx *t)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	struct job	 j;
+	uint64_t	 id;
+	size_t		 n = 0;
+	int		 rc;
+
+	if (t->t_m.m_count[JOB_RETRY] == 0)
+		return (0);
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_DELAYED], &c)) != 0)
+		return (rc);
+	while (n++ < QUEUE_PROMOTE_MAX &&
+	    (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+		if (k.mv_size != 16 || util_get_be64(k.mv_data) > t->t_now)
+			break;
+		id = util_get_be64((uint8_t *)k.mv_data + 8);
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		if ((rc = qtx_job_get(t, id, &j)) != 0)
+			break;
+		if (j.j_state != JOB_RETRY)
+			continue;
+		qtx_move(t, JOB_RETRY, JOB_READY);
+		j.j_state = JOB_READY;
+		j.j_updated = t->t_now;
+		if ((rc = qtx_job_put(t, &j, 0)) != 0 ||
+		    (rc = qtx_ready_put(t, &j, j.j_runat)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* The next tenant after tid that has ready jobs, wrapping around. */
+static int
+qtx_next_tenant(MDB_cursor *c, uint32_t tid, uint32_t *next)
+{
+	uint8_t	 kb[QUEUE_READY_KEYLEN];
+	MDB_val	 k, v;
+	int	 rc;
+
+	memset(kb, 0, sizeof(kb));
+	if (tid < UINT32_MAX) {
+		util_put_be32(kb, tid + 1);
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	} else
+		rc = MDB_NOTFOUND;
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc != 0)
+		return (rc);
+	*next = util_get_be32(k.mv_data);
+	return (0);
+}
+
+/*
+ * The job tenant tid should run next: the head of each priority band
+ * (its oldest job) competes on priority plus age.
+ */
+static int
+qtx_pick(struct qtx *t, MDB_cursor *c, uint32_t tid, uint8_t *best,
+    struct qready *bestr)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+	uint8_t		 kb[QUEUE_READY_KEYLEN];
+	MDB_val		 k, v;
+	struct qready	 r;
+	uint64_t	 eff, besteff = 0, aging;
+	int		 band, prio, found = 0, rc;
+
+	aging = qc->qc_aging_ms > 0 ? qc->qc_aging_ms : UINT64_MAX;
+	memset(kb, 0, sizeof(kb));
+	util_put_be32(kb, tid);
+	for (band = 0; band <= JOB_PRIO_MAX; band++) {
+		kb[4] = band;
+		memset(kb + 5, 0, 8);
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND)
+			break;
+		if (rc != 0)
+			return (rc);
+		if (k.mv_size != QUEUE_READY_KEYLEN ||
+		    v.mv_size != sizeof(r) || util_get_be32(k.mv_data) != tid)
+			break;
+		band = ((uint8_t *)k.mv_data)[4];
+		memcpy(&r, v.mv_data, sizeof(r));
+		prio = JOB_PRIO_MAX - band;
+		eff = (uint64_t)prio * 1000000 + (t->t_now > r.r_enq ?
+		    (t->t_now - r.r_enq) / aging * 1000000 : 0);
+		/* Bands are visited urgent first: ties keep the earlier. */
+		if (!found || eff > besteff) {
+			memcpy(best, k.mv_data, QUEUE_READY_KEYLEN);
+			*bestr = r;
+			besteff = eff;
+			found = 1;
+		}
+	}
+	return (found ? 0 : MDB_NOTFOUND);
+}
+
+static int
+qtx_tstate(struct qtx *t, uint32_t tid, struct qtenant *ts, int put)
+{
+	uint8_t	 kb[4];
+	MDB_val	 k = { 4, kb }, v;
+	int	 rc;
+
+	util_put_be32(kb, tid);
+	if (put) {
+		v.mv_size = sizeof(*ts);
+		v.mv_data = ts;
+		return (mdb_put(t->t_txn, t->t_dbi[DB_TSTATE], &k, &v, 0));
+	}
+	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_TSTATE], &k, &v)) != 0) {
+		if (rc != MDB_NOTFOUND)
+			return (rc);
+		memset(ts, 0, sizeof(*ts));
+		return (0);
+	}
+	if (v.mv_size != sizeof(*ts))
+		return (QUEUE_ERROR);
+	memcpy(ts, v.mv_data, sizeof(*ts));
+	return (0);
+}
+
+/* Lease the job whose ready key is kb to the claiming worker. */
+static int
+qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
+    const struct qready *r, int big)
+{
+	struct job	*j = &ca->ca_out[ca->ca_n];
+	struct qlease	 l;
+	MDB_val		 k = { QUEUE_READY_KEYLEN, (void *)kb };
+	uint64_t	 id;
+	int		 rc;
+
+	id = util_get_be64(kb + 5);
+	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_READY], &k, NULL)) != 0)
+		return (rc);
+	if ((rc = qtx_job_get(t, id, j)) != 0)
+		return (rc);
+	memset(&l, 0, sizeof(l));
+	l.l_gen = t->t_m.m_next_gen++;
+	l.l_pid = ca->ca_owner->qo_pid;
+	l.l_slot = ca->ca_owner->qo_slot;
+	l.l_deadline = t->t_now + t->t_q->q_conf.qc_lease_ms;
+	l.l_size = r->r_size;
+	l.l_big = big;
+	if (big)
+		t->t_m.m_big_inflight += r->r_size;
+	qtx_move(t, j->j_state, JOB_LEASED);
+	j->j_state = JOB_LEASED;
+	j->j_updated = t->t_now;
+	j->j_lease_gen = l.l_gen;
+	j->j_lease_pid = l.l_pid;
+	j->j_lease_slot = l.l_slot;
+	j->j_lease_deadline = l.l_deadline;
+	j->j_progress = 0;
+	j->j_cancel = 0;
+	if ((rc = qtx_job_put(t, j, 0)) != 0 ||
+	    (rc = qtx_lease_put(t, id, &l)) != 0)
+		return (rc);
+	ca->ca_n++;
+	return (0);
+}
+
+static int
+qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+	MDB_cursor	*c;
+	struct qtenant	 ts;
+	struct qready	 r;
+	uint8_t		 kb[QUEUE_READY_KEYLEN];
+	uint64_t	 bytes = 0, unit;
+	uint32_t	 tid, blocked_tid = 0;
+	size_t		 visits = 0, blocked = 0;
+	int		 rc, big;
+
+	if (t->t_m.m_count[JOB_READY] == 0 || ca->ca_max == 0)
+		return (0);
+	unit = qc->qc_fair_unit > 0 ? qc->qc_fair_unit : 1;
+	memset(&r, 0, sizeof(r));
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_READY], &c)) != 0)
+		return (rc);
+	tid = t->t_m.m_rr_tenant;
+	while (ca->ca_n < ca->ca_max && visits++ < QUEUE_CLAIM_VISITS) {
+		if ((rc = qtx_next_tenant(c, tid, &tid)) != 0)
+			break;
+		if ((rc = qtx_pick(t, c, tid, kb, &r)) != 0)
+			break;
+		big = r.r_size >= qc->qc_big_bytes;
+		/*
+		 * A job that does not fit the claim's byte budget, or a big
+		 * one while big jobs fill their share, waits; once every
+		 * tenant in turn is waiting, the claim ends.
+		 */
+		if ((ca->ca_n > 0 && bytes + r.r_size > qc->qc_claim_bytes) ||
+		    (big && t->t_m.m_big_inflight > 0 &&
+		    t->t_m.m_big_inflight + r.r_size > qc->qc_big_inflight)) {
+			if (blocked > 0 && tid == blocked_tid)
+				break;
+			if (blocked++ == 0)
+				blocked_tid = tid;
+			continue;
+		}
+		if ((rc = qtx_tstate(t, tid, &ts, 0)) != 0)
+			break;
+		ts.t_deficit += unit;
+		if ((uint64_t)ts.t_deficit >= r.r_size) {
+			if ((rc = qtx_lease(t, ca, kb, &r, big)) != 0)
+				break;
+			bytes += r.r_size;
+			ts.t_deficit -= r.r_size;
+			if ((uint64_t)ts.t_deficit > unit)
+				ts.t_deficit = unit;
+			t->t_m.m_rr_tenant = tid;
+			blocked = 0;
+		}
+		if ((rc = qtx_tstate(t, tid, &ts, 1)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static int
+queue_claim_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_claim_arg	*ca = arg;
+	struct qtx		 t;
+	size_t			 i;
+	int			 rc;
+
+	ca->ca_n = 0;
+	if ((rc = qtx_begin(&t, ca->ca_q, txn)) != 0)
+		return (rc);
+	for (i = 0; i < ca->ca_nacks; i++)
+		if ((rc = qtx_ack(&t, &ca->ca_acks[i], &ca->ca_results[i])) != 0)
+			return (rc);
+	if (ca->ca_nacks > 0 && (rc = qtx_retain(&t, 2 * ca->ca_nacks + 16))
+	    != 0)
+		return (rc);
+	if (ca->ca_max > 0) {
+		if ((rc = qtx_promote(&t)) != 0)
+			return (rc);
+		if ((rc = qtx_claim(&t, ca)) != 0)
+			return (rc);
+	}
+	return (qtx_end(&t));
+}
+
+/*
+ * Ack the finished jobs acks[0..nacks) (results[i] is QUEUE_OK,
+ * QUEUE_ECANCEL when the job ended cancelled, or QUEUE_ESTALE when the
+ * lease was lost) and claim up to max new jobs into out, all in one
+ * transaction: a worker pays one commit per round.
+ */
+int
+queue_ack_claim(struct queue *q, const struct queue_lease *acks,
+    size_t nacks, int *results, const struct queue_owner *owner,
+    struct job *out, size_t max, size_t *n)
+{
+	struct queue_claim_arg	 ca;
+	int			 rc;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.ca_q = q;
+	ca.ca_acks = acks;
+	ca.ca_nacks = nacks;
+	ca.ca_results = results;
+	ca.ca_owner = owner;
+	ca.ca_out = out;
+	ca.ca_max = max;
+	rc = store_write(&q->q_store, queue_claim_txn, &ca);
+	if (n != NULL)
+		*n = rc == 0 ? ca.ca_n : 0;
+	return (queue_result(__func__, rc));
+}
+
+int
+queue_claim(struct queue *q, const struct queue_owner *owner,
+    struct job *out, size_t max, size_t *n)
+{
+	return (queue_ack_claim(q, NULL, 0, NULL, owner, out, max, n));
+}
+
+int
+queue_ack(struct queue *q, const struct queue_lease *acks, size_t n,
+    int *results)
+{
+	return (queue_ack_claim(q, acks, n, results, NULL, NULL, 0, NULL));
+}
+
+/* Heartbeat, fail and cancel. */
+
+struct queue_one_arg {
+	struct queue	*oa_q;
+	uint64_t	 oa_id;
+	uint64_t	 oa_gen;
+	uint64_t	 oa_progress;
+	const char	*oa_reason;
+	int		 oa_permanent;
+	int		 oa_state;	/* out */
+	int		 oa_result;	/* out, for committed outcomes */
+};
+
+static int
+queue_heartbeat_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_one_arg	*oa = arg;
+	struct qtx		 t;
+	struct qlease		 l;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, oa->oa_q, txn)) != 0)
+		return (rc);
+	rc = qtx_lease_get(&t, oa->oa_id, &l);
+	if (rc == QUEUE_ENOENT || (rc == 0 && l.l_gen != oa->oa_gen))
+		return (QUEUE_ESTALE);
+	if (rc != 0)
+		return (rc);
+	l.l_progress = oa->oa_progress;
+	l.l_deadline = t.t_now + oa->oa_q->q_conf.qc_lease_ms;
+	oa->oa_result = l.l_cancel ? QUEUE_ECANCEL : QUEUE_OK;
+	return (qtx_lease_put(&t, oa->oa_id, &l));
+}
+
+/*
+ * Extend a lease and record progress.  QUEUE_ECANCEL: the lease is
+ * extended but the job was cancelled; stop and ack it.
+ */
+int
+queue_heartbeat(struct queue *q, uint64_t id, uint64_t gen, uint64_t progress)
+{
+	struct queue_one_arg	 oa;
+	int			 rc;
+
+	memset(&oa, 0, sizeof(oa));
+	oa.oa_q = q;
+	oa.oa_id = id;
+	oa.oa_gen = gen;
+	oa.oa_progress = progress;
+	rc = store_write(&q->q_store, queue_heartbeat_txn, &oa);
+	if (rc == 0)
+		return (oa.oa_result);
+	return (queue_result(__func__, rc));
+}
+
+/* Count a failed attempt: retry later, or dead letter. */
+static int
+qtx_fail_job(struct qtx *t, struct job *j, const char *reason, int permanent)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+
+	j->j_attempts++;
+	strlcpy(j->j_error, reason, sizeof(j->j_error));
+	j->j_lease_deadline = 0;
+	if (j->j_cancel)
+		return (qtx_finish(t, j, JOB_CANCELLED));
+	if (permanent || j->j_attempts >= qc->qc_max_attempts) {
+		t->t_m.m_failed++;
+		return (qtx_finish(t, j, JOB_DEAD));
+	}
+	qtx_move(t, j->j_state, JOB_RETRY);
+	j->j_state = JOB_RETRY;
+	j->j_updated = t->t_now;
+	j->j_runat = t->t_now + queue_backoff(qc, j->j_attempts);
+	return (qtx_timed(t, DB_DELAYED, j->j_runat, j->j_id, 0));
+}
+
+static int
+queue_fail_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_one_arg	*oa = arg;
+	struct qtx		 t;
+	struct qlease		 l;
+	struct job		 j;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, oa->oa_q, txn)) != 0)
+		return (rc);
+	rc = qtx_lease_get(&t, oa->oa_id, &l);
+	if (rc == QUEUE_ENOENT || (rc == 0 && l.l_gen != oa->oa_gen))
+		return (QUEUE_ESTALE);
+	if (rc != 0)
+		return (rc);
+	if ((rc = qtx_lease_del(&t, oa->oa_id, &l)) != 0 ||
+	    (rc = qtx_job_get(&t, oa->oa_id, &j)) != 0)
+		return (rc);
+	j.j_cancel = l.l_cancel;
+	j.j_progress = l.l_progress;
+	if ((rc = qtx_fail_job(&t, &j, oa->oa_reason, oa->oa_permanent)) != 0 ||
+	    (rc = qtx_job_put(&t, &j, 0)) != 0)
+		return (rc);
+	oa->oa_state = j.j_state;
+	return (qtx_end(&t));
+}
+
+/*
+ * The lease holder reports a failure.  A permanent one (bad input) is a
+ * dead letter at once; others are retried until max attempts.  *state
+ * is the job's new state.
+ */
+int
+queue_fail(struct queue *q, uint64_t id, uint64_t gen, const char *reason,
+    int permanent, int *state)
+{
+	struct queue_one_arg	 oa;
+	int			 rc;
+
+	memset(&oa, 0, sizeof(oa));
+	oa.oa_q = q;
+	oa.oa_id = id;
+	oa.oa_gen = gen;
+	oa.oa_reason = reason != NULL ? reason : "failed";
+	oa.oa_permanent = permanent;
+	rc = store_write(&q->q_store, queue_fail_txn, &oa);
+	if (rc == 0 && state != NULL)
+		*state = oa.oa_state;
+	return (queue_result(__func__, rc));
+}
+
+static int
+queue_cancel_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_one_arg	*oa = arg;
+	struct qtx		 t;
+	struct qlease		 l;
+	struct job		 j;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, oa->oa_q, txn)) != 0 ||
+	    (rc = qtx_job_get(&t, oa->oa_id, &j)) != 0)
+		return (rc);
+	switch (j.j_state) {
+	case JOB_READY:
+		if ((rc = qtx_ready_del(&t, &j)) != 0)
+			return (rc);
+		break;
+	case JOB_RETRY:
+		if ((rc = qtx_timed(&t, DB_DELAYED, j.j_runat, j.j_id, 1)) != 0)
+			return (rc);
+		break;
+	case JOB_LEASED:
+		if ((rc = qtx_lease_get(&t, j.j_id, &l)) != 0)
+			return (rc);
+		l.l_cancel = 1;
+		j.j_cancel = 1;
+		if ((rc = qtx_lease_put(&t, j.j_id, &l)) != 0 ||
+		    (rc = qtx_job_put(&t, &j, 0)) != 0)
+			return (rc);
+		oa->oa_result = QUEUE_ECANCEL;
+		return (qtx_end(&t));
+	default:
+		return (QUEUE_ESTATE);
+	}
+	strlcpy(j.j_error, "cancelled", sizeof(j.j_error));
+	if ((rc = qtx_finish(&t, &j, JOB_CANCELLED)) != 0 ||
+	    (rc = qtx_job_put(&t, &j, 0)) != 0)
+		return (rc);
+	oa->oa_result = QUEUE_OK;
+	return (qtx_end(&t));
+}
+
+/*
+ * Cancel a job: QUEUE_OK when it is cancelled now, QUEUE_ECANCEL when it
+ * is leased and its holder has been asked to stop, QUEUE_ESTATE when it
+ * had already finished.
+ */
+int
+queue_cancel(struct queue *q, uint64_t id)
+{
+	struct queue_one_arg	 oa;
+	int			 rc;
+
+	memset(&oa, 0, sizeof(oa));
+	oa.oa_q = q;
+	oa.oa_id = id;
+	rc = store_write(&q->q_store, queue_cancel_txn, &oa);
+	if (rc == 0)
+		return (oa.oa_result);
+	return (queue_result(__func__, rc));
+}
+
+/* Release and sweep. */
+
+struct queue_release_arg {
+	struct queue	*ra_q;
+	uint32_t	 ra_pid;
+	const char	*ra_cause;
+	int		 ra_crash;	/* count a crash */
+	int		 ra_sweep;	/* expired leases, not a pid */
+	struct queue_release *ra_rel;
+};
+
+static int
+qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
+    const struct qlease *l)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+	struct queue_release	*rel = ra->ra_rel;
+	struct job		 j;
+	int			 rc;
+
+	if ((rc = qtx_lease_del(t, id, l)) != 0 ||
+	    (rc = qtx_job_get(t, id, &j)) != 0)
+		return (rc);
+	j.j_lease_deadline = 0;
+	j.j_progress = l->l_progress;
+	if (l->l_cancel) {
+		rel->qr_cancelled++;
+		rc = qtx_finish(t, &j, JOB_CANCELLED);
+	} else if (ra->ra_sweep) {
+		/* A hung holder: the attempt counts. */
+		j.j_cancel = 0;
+		rc = qtx_fail_job(t, &j, "lease expired", 0);
+		if (j.j_state == JOB_DEAD)
+			rel->qr_dead++;
+		else
+			rel->qr_released++;
+	} else {
+		strlcpy(j.j_error, ra->ra_cause, sizeof(j.j_error));
+		if (ra->ra_crash)
+			j.j_crashes++;
+		if (ra->ra_crash && j.j_crashes >= qc->qc_max_crashes) {
+			snprintf(j.j_error, sizeof(j.j_error),
+			    "crashed worker (%s)", ra->ra_cause);
+			t->t_m.m_failed++;
+			rel->qr_dead++;
+			rc = qtx_finish(t, &j, JOB_DEAD);
+		} else {
+			qtx_move(t, j.j_state, JOB_READY);
+			j.j_state = JOB_READY;
+			j.j_updated = t->t_now;
+			rel->qr_released++;
+			rc = qtx_ready_put(t, &j, j.j_created);
+		}
+	}
+	if (rc != 0)
+		return (rc);
+	if (rel->qr_released + rel->qr_dead + rel->qr_cancelled <=
+	    sizeof(rel->qr_jobs) / sizeof(rel->qr_jobs[0]))
+		rel->qr_jobs[rel->qr_released + rel->qr_dead +
+		    rel->qr_cancelled - 1] = id;
+	t->t_m.m_released++;
+	return (qtx_job_put(t, &j, 0));
+}
+
+static int
+queue_release_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_release_arg *ra = arg;
+	struct qtx		 t;
+	struct qlease		 l;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint64_t		 id;
+	int			 rc, op = MDB_FIRST;
+
+	memset(ra->ra_rel, 0, sizeof(*ra->ra_rel));
+	if ((rc = qtx_begin(&t, ra->ra_q, txn)) != 0)
+		return (rc);
+	if (t.t_m.m_count[JOB_LEASED] == 0)
+		return (0);
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_LEASES], &c)) != 0)
+		return (rc);
+	/* Leases are few (workers times claim size): scan them all. */
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 8 || v.mv_size != sizeof(l))
+			continue;
+		memcpy(&l, v.mv_data, sizeof(l));
+		if (ra->ra_sweep ? l.l_deadline > t.t_now :
+		    l.l_pid != ra->ra_pid)
+			continue;
+		id = util_get_be64(k.mv_data);
+		if ((rc = qtx_release_one(&t, ra, id, &l)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	return (qtx_end(&t));
+}
+
+/*
+ * The reaper's release: every lease held by pid goes back to ready in
+ * one transaction.  With crash set, each job's crash count goes up and a
+ * job at max_crashes becomes a dead letter; without it (a drain or an
+ * orderly stop) nothing is counted.
+ */
+int
+queue_release_pid(struct queue *q, uint32_t pid, const char *cause, int crash,
+    struct queue_release *rel)
+{
+	struct queue_release_arg ra;
+
+	memset(&ra, 0, sizeof(ra));
+	ra.ra_q = q;
+	ra.ra_pid = pid;
+	ra.ra_cause = cause != NULL ? cause : "released";
+	ra.ra_crash = crash;
+	ra.ra_rel = rel;
+	return (queue_result(__func__,
+	    store_write(&q->q_store, queue_release_txn, &ra)));
+}
+
+/* Expired leases count a failed attempt; the backstop for hung holders. */
+int
+queue_sweep(struct queue *q, struct queue_release *rel)
+{
+	struct queue_release_arg ra;
+
+	memset(&ra, 0, sizeof(ra));
+	ra.ra_q = q;
+	ra.ra_sweep = 1;
+	ra.ra_rel = rel;
+	return (queue_result(__func__,
+	    store_write(&q->q_store, queue_release_txn, &ra)));
+}
+
+/* Retry and purge. */
+
+struct queue_batch_arg {
+	struct queue	*ba_q;
+	uint64_t	 ba_id;
+	int		 ba_state;
+	uint64_t	 ba_older;
+	uint64_t	 ba_keep;
+	uint64_t	 ba_n;		/* out: jobs handled */
+	int		 ba_more;	/* out: run again */
+};
+
+static int
+qtx_revive(struct qtx *t, struct job *j)
+{
+	int	 rc;
+
+	if (j->j_state == JOB_DEAD)
+		rc = qtx_timed(t, DB_DEAD, j->j_updated, j->j_id, 1);
+	else if (j->j_state == JOB_RETRY)
+		rc = qtx_timed(t, DB_DELAYED, j->j_runat, j->j_id, 1);
+	else
+		return (QUEUE_ESTATE);
+	if (rc != 0)
+		return (rc);
+	qtx_move(t, j->j_state, JOB_READY);
+	if (j->j_state == JOB_DEAD) {
+		j->j_attempts = 0;
+		j->j_crashes = 0;
+	}
+	j->j_state = JOB_READY;
+	j->j_updated = t->t_now;
+	j->j_runat = 0;
+	if ((rc = qtx_ready_put(t, j, t->t_now)) != 0)
+		return (rc);
+	return (qtx_job_put(t, j, 0));
+}
+
+static int
+queue_retry_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_batch_arg	*ba = arg;
+	struct qtx		 t;
+	struct job		 j;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, ba->ba_q, txn)) != 0 ||
+	    (rc = qtx_job_get(&t, ba->ba_id, &j)) != 0 ||
+	    (rc = qtx_revive(&t, &j)) != 0)
+		return (rc);
+	return (qtx_end(&t));
+}
+
+/* A dead letter gets a fresh start; a retrying job runs now. */
+int
+queue_retry(struct queue *q, uint64_t id)
+{
+	struct queue_batch_arg	 ba;
+
+	memset(&ba, 0, sizeof(ba));
+	ba.ba_q = q;
+	ba.ba_id = id;
+	return (queue_result(__func__,
+	    store_write(&q->q_store, queue_retry_txn, &ba)));
+}
+
+static int
+queue_retry_dead_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_batch_arg	*ba = arg;
+	struct qtx		 t;
+	struct job		 j;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	int			 rc;
+
+	ba->ba_n = 0;
+	ba->ba_more = 0;
+	if ((rc = qtx_begin(&t, ba->ba_q, txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_DEAD], &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+		if (ba->ba_n == QUEUE_BATCH) {
+			ba->ba_more = 1;
+			break;
+		}
+		if ((rc = qtx_job_get(&t, util_get_be64((uint8_t *)k.mv_data +
+		    8), &j)) != 0)
+			break;
+		if ((rc = qtx_revive(&t, &j)) != 0)
+			break;
+		ba->ba_n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	return (qtx_end(&t));
+}
+
+int
+queue_retry_dead(struct queue *q, uint64_t *n)
+{
+	struct queue_batch_arg	 ba;
+	int			 rc;
+
+	*n = 0;
+	memset(&ba, 0, sizeof(ba));
+	ba.ba_q = q;
+	do {
+		rc = store_write(&q->q_store, queue_retry_dead_txn, &ba);
+		if (rc != 0)
+			return (queue_result(__func__, rc));
+		*n += ba.ba_n;
+	} while (ba.ba_more);
+	return (0);
+}
+
+static int
+queue_purge_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_batch_arg	*ba = arg;
+	struct qtx		 t;
+	struct job		 j;
+	MDB_cursor		*c;
+	MDB_val			 k, v, jk;
+	uint64_t		 total, when, id;
+	uint8_t			 kb[8];
+	int			 rc, db;
+
+	ba->ba_n = 0;
+	ba->ba_more = 0;
+	if ((rc = qtx_begin(&t, ba->ba_q, txn)) != 0)
+		return (rc);
+	db = ba->ba_state == JOB_DEAD ? DB_DEAD : DB_DONE;
+	total = ba->ba_state == JOB_DEAD ? t.t_m.m_count[JOB_DEAD] :
+	    t.t_m.m_count[JOB_DONE] + t.t_m.m_count[JOB_CANCELLED];
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[db], &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+		when = util_get_be64(k.mv_data);
+		id = util_get_be64((uint8_t *)k.mv_data + 8);
+		/* Oldest first: stop at the first one young enough to keep. */
+		if (total <= ba->ba_keep && when + ba->ba_older > t.t_now)
+			break;
+		if (ba->ba_n == QUEUE_BATCH) {
+			ba->ba_more = 1;
+			break;
+		}
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		if ((rc = qtx_job_get(&t, id, &j)) == 0) {
+			if (j.j_key[0] != '\0') {
+				jk.mv_size = strlen(j.j_key);
+				jk.mv_data = j.j_key;
+				(void)mdb_del(txn, t.t_dbi[DB_KEYS], &jk, NULL);
+			}
+			util_put_be64(kb, id);
+			jk.mv_size = 8;
+			jk.mv_data = kb;
+			if ((rc = mdb_del(txn, t.t_dbi[DB_JOBS], &jk, NULL))
+			    != 0)
+				break;
+			qtx_move(&t, j.j_state, -1);
+		} else if (rc != QUEUE_ENOENT)
+			break;
+		total--;
+		ba->ba_n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	return (qtx_end(&t));
+}
+
+/*
+ * Delete finished jobs of one kind (JOB_DONE: done and cancelled;
+ * JOB_DEAD: dead letters) that are older than older_ms, or beyond the
+ * newest keep of them.  Their idempotency keys are forgotten with them.
+ */
+int
+queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
+    uint64_t *n)
+{
+	struct queue_batch_arg	 ba;
+	int			 rc;
+
+	if (state != JOB_DONE && state != JOB_DEAD)
+		return (QUEUE_EINVAL);
+	*n = 0;
+	memset(&ba, 0, sizeof(ba));
+	ba.ba_q = q;
+	ba.ba_state = state;
+	ba.ba_older = older_ms;
+	ba.ba_keep = keep;
+	do {
+		rc = store_write(&q->q_store, queue_purge_txn, &ba);
+		if (rc != 0)
+			return (queue_result(__func__, rc));
+		*n += ba.ba_n;
+	} while (ba.ba_more);
+	return (0);
+}
+
+/* Reading. */
+
+struct queue_stats_arg {
+	struct queue		*sa_q;
+	struct queue_stats	*sa_qs;
+};
+
+static int
+queue_stats_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_stats_arg	*sa = arg;
+	struct queue_stats	*qs = sa->sa_qs;
+	struct qtx		 t;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, sa->sa_q, txn)) != 0)
+		return (rc);
+	memcpy(qs->qs_count, t.t_m.m_count, sizeof(qs->qs_count));
+	qs->qs_next_id = t.t_m.m_next_id;
+	qs->qs_next_gen = t.t_m.m_next_gen;
+	qs->qs_big_inflight = t.t_m.m_big_inflight;
+	qs->qs_enqueued = t.t_m.m_enqueued;
+	qs->qs_completed = t.t_m.m_completed;
+	qs->qs_failed = t.t_m.m_failed;
+	qs->qs_released = t.t_m.m_released;
+	return (0);
+}
+
+int
+queue_stats(struct queue *q, struct queue_stats *qs)
+{
+	struct queue_stats_arg	 sa;
+
+	memset(qs, 0, sizeof(*qs));
+	sa.sa_q = q;
+	sa.sa_qs = qs;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_stats_txn, &sa)));
+}
+
+struct queue_get_arg {
+	struct queue	*ga_q;
+	uint64_t	 ga_id;
+	struct job	*ga_job;
+	int		 ga_state;
+	size_t		 ga_limit;
+	queue_list_cb	 ga_cb;
+	void		*ga_cbarg;
+};
+
+/* A leased job's live progress and deadline are in its lease. */
+static int
+qtx_get_live(struct qtx *t, uint64_t id, struct job *j)
+{
+	struct qlease	 l;
+	int		 rc;
+
+	if ((rc = qtx_job_get(t, id, j)) != 0)
+		return (rc);
+	if (j->j_state == JOB_LEASED && qtx_lease_get(t, id, &l) == 0) {
+		j->j_progress = l.l_progress;
+		j->j_lease_deadline = l.l_deadline;
+		j->j_cancel = l.l_cancel;
+	}
+	return (0);
+}
+
+static int
+queue_get_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_get_arg	*ga = arg;
+	struct qtx		 t;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, ga->ga_q, txn)) != 0)
+		return (rc);
+	return (qtx_get_live(&t, ga->ga_id, ga->ga_job));
+}
+
+int
+queue_get(struct queue *q, uint64_t id, struct job *j)
+{
+	struct queue_get_arg	 ga;
+
+	memset(&ga, 0, sizeof(ga));
+	ga.ga_q = q;
+	ga.ga_id = id;
+	ga.ga_job = j;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_get_txn, &ga)));
+}
+
+static int
+queue_list_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_get_arg	*ga = arg;
+	struct qtx		 t;
+	struct job		 j;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint64_t		 id;
+	size_t			 n = 0;
+	int			 rc, db, op = MDB_FIRST;
+
+	if ((rc = qtx_begin(&t, ga->ga_q, txn)) != 0)
+		return (rc);
+	switch (ga->ga_state) {
+	case JOB_READY:
+		db = DB_READY;
+		break;
+	case JOB_LEASED:
+		db = DB_LEASES;
+		break;
+	case JOB_RETRY:
+		db = DB_DELAYED;
+		break;
+	case JOB_DONE:
+	case JOB_CANCELLED:
+		db = DB_DONE;
+		break;
+	case JOB_DEAD:
+		db = DB_DEAD;
+		break;
+	default:
+		db = DB_JOBS;
+		break;
+	}
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[db], &c)) != 0)
+		return (rc);
+	while (n < ga->ga_limit && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size < 8)
+			continue;
+		id = util_get_be64((uint8_t *)k.mv_data + k.mv_size - 8);
+		if ((rc = qtx_get_live(&t, id, &j)) != 0)
+			break;
+		if (ga->ga_state >= 0 && j.j_state != ga->ga_state)
+			continue;
+		n++;
+		if (ga->ga_cb(&j, ga->ga_cbarg) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Call cb for up to limit jobs in state (-1: every job, by id), in the
+ * order the queue keeps them: ready by tenant and priority, retrying by
+ * time, done and dead oldest first.  cb returns non-zero to stop.
+ */
+int
+queue_list(struct queue *q, int state, size_t limit, queue_list_cb cb,
+    void *arg)
+{
+	struct queue_get_arg	 ga;
+
+	memset(&ga, 0, sizeof(ga));
+	ga.ga_q = q;
+	ga.ga_state = state;
+	ga.ga_limit = limit;
+	ga.ga_cb = cb;
+	ga.ga_cbarg = arg;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_list_txn, &ga)));
+}

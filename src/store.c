@@ -1,0 +1,248 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * One LMDB environment and its named databases.
+ *
+ * Every process opens its own environment after fork (nothing from LMDB
+ * crosses a fork), with MDB_NOTLS so a read transaction is not tied to a
+ * thread.  Durability comes from fsync at commit; the "sync" option
+ * trades it away knowingly:
+ *
+ *	full	data pages and the meta page are synced at every commit (the
+ *		default): a commit that returned survives a power cut.
+ *	group	MDB_NOMETASYNC: data pages are synced at commit, the meta
+ *		page at the next commit or store_sync(); a power cut can
+ *		roll back the last transaction, never corrupt the file.
+ *	none	MDB_NOSYNC: the kernel writes when it likes; a power cut can
+ *		lose many transactions.  For throwaway data and benchmarks.
+ *
+ * MDB_WRITEMAP is never used: with it a full disk is a SIGBUS.
+ *
+ * The map starts at s_mapsize and doubles whenever a write transaction
+ * meets MDB_MAP_FULL, up to s_mapmax; store_write() then runs the whole
+ * transaction again, so its function must depend only on its argument
+ * and on the database.  Another process that grew the map makes our next
+ * mdb_txn_begin() fail with MDB_MAP_RESIZED: we adopt the new size
+ * (mdb_env_set_mapsize with 0) and begin again.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+static const char *store_syncs[] = { "full", "group", "none" };
+
+const char *
+store_sync_name(int s)
+{
+	if (s < 0 || s > STORE_SYNC_NONE)
+		return ("unknown");
+	return (store_syncs[s]);
+}
+
+int
+store_sync_parse(const char *s)
+{
+	int	 i;
+
+	for (i = 0; i <= STORE_SYNC_NONE; i++)
+		if (strcmp(s, store_syncs[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+int
+store_open(struct store *s, const char *dir, const char **names, int ndbs,
+    int sync, size_t mapsize)
+{
+	MDB_txn		*txn;
+	MDB_envinfo	 info;
+	unsigned int	 flags = MDB_NOTLS;
+	int		 rc, i;
+
+	memset(s, 0, sizeof(*s));
+	if (ndbs > STORE_MAXDBS) {
+		log_warnx("%s: too many databases", __func__);
+		return (-1);
+	}
+	if (strlcpy(s->s_path, dir, sizeof(s->s_path)) >= sizeof(s->s_path)) {
+		log_warnx("%s: path too long", __func__);
+		return (-1);
+	}
+	if (util_mkdir_p(dir, 0750) == -1) {
+		log_warn("%s: mkdir %s", __func__, dir);
+		return (-1);
+	}
+	s->s_sync = sync;
+	s->s_mapsize = mapsize != 0 ? mapsize : STORE_MAPSIZE_DEFAULT;
+	s->s_mapmax = STORE_MAPSIZE_MAX;
+	s->s_ndbs = ndbs;
+	if (sync == STORE_SYNC_GROUP)
+		flags |= MDB_NOMETASYNC;
+	else if (sync == STORE_SYNC_NONE)
+		flags |= MDB_NOSYNC;
+
+	if ((rc = mdb_env_create(&s->s_env)) != 0)
+		goto fail;
+	if ((rc = mdb_env_set_maxdbs(s->s_env, STORE_MAXDBS)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->s_env, 510)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->s_env, s->s_mapsize)) != 0)
+		goto fail;
+	if ((rc = mdb_env_open(s->s_env, dir, flags, 0640)) != 0)
+		goto fail;
+	/* The file may already be larger than our default. */
+	if ((rc = mdb_env_info(s->s_env, &info)) != 0)
+		goto fail;
+	s->s_mapsize = info.me_mapsize;
+
+	if ((rc = mdb_txn_begin(s->s_env, NULL, 0, &txn)) != 0)
+		goto fail;
+	for (i = 0; i < ndbs; i++) {
+		s->s_names[i] = names[i];
+		if ((rc = mdb_dbi_open(txn, names[i], MDB_CREATE,
+		    &s->s_dbi[i])) != 0) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return (0);
+
+fail:
+	log_warnx("%s: %s: %s", __func__, dir, mdb_strerror(rc));
+	if (s->s_env != NULL)
+		mdb_env_close(s->s_env);
+	s->s_env = NULL;
+	return (-1);
+}
+
+void
+store_close(struct store *s)
+{
+	if (s->s_env == NULL)
+		return;
+	mdb_env_close(s->s_env);
+	s->s_env = NULL;
+}
+
+static int
+store_begin(struct store *s, unsigned int flags, MDB_txn **txn)
+{
+	MDB_envinfo	 info;
+	int		 rc;
+
+	for (;;) {
+		rc = mdb_txn_begin(s->s_env, NULL, flags, txn);
+		if (rc != MDB_MAP_RESIZED)
+			return (rc);
+		if ((rc = mdb_env_set_mapsize(s->s_env, 0)) != 0)
+			return (rc);
+		if (mdb_env_info(s->s_env, &info) == 0)
+			s->s_mapsize = info.me_mapsize;
+	}
+}
+
+static int
+store_grow(struct store *s)
+{
+	MDB_envinfo	 info;
+	size_t		 want;
+	int		 rc;
+
+	if (mdb_env_info(s->s_env, &info) == 0 &&
+	    info.me_mapsize > s->s_mapsize)
+		s->s_mapsize = info.me_mapsize;
+	if (s->s_mapsize >= s->s_mapmax)
+		return (MDB_MAP_FULL);
+	want = s->s_mapsize * 2;
+	if (want > s->s_mapmax)
+		want = s->s_mapmax;
+	if ((rc = mdb_env_set_mapsize(s->s_env, want)) != 0)
+		return (rc);
+	s->s_mapsize = want;
+	s->s_grows++;
+	log_debug("%s: %s: map grown to %zu MiB", __func__, s->s_path,
+	    want >> 20);
+	return (0);
+}
+
+/*
+ * Run fn in a write transaction and commit it.  fn returns 0 to commit,
+ * an LMDB error code (MDB_MAP_FULL among them) or any other non-zero
+ * value to abort; that value is returned.
+ */
+int
+store_write(struct store *s, store_fn fn, void *arg)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	for (;;) {
+		if ((rc = store_begin(s, 0, &txn)) != 0) {
+			log_warnx("%s: begin: %s", __func__, mdb_strerror(rc));
+			return (rc);
+		}
+		rc = fn(txn, arg);
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL)
+			break;
+		if ((rc = store_grow(s)) != 0) {
+			log_warnx("%s: %s: map full at %zu MiB", __func__,
+			    s->s_path, s->s_mapsize >> 20);
+			return (MDB_MAP_FULL);
+		}
+	}
+	return (rc);
+}
+
+/* Run fn in a read-only transaction. */
+int
+store_read(struct store *s, store_fn fn, void *arg)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	if ((rc = store_begin(s, MDB_RDONLY, &txn)) != 0) {
+		log_warnx("%s: begin: %s", __func__, mdb_strerror(rc));
+		return (rc);
+	}
+	rc = fn(txn, arg);
+	mdb_txn_abort(txn);
+	return (rc);
+}
+
+/* Flush what "group" or "none" left unsynced. */
+int
+store_sync(struct store *s)
+{
+	int	 rc;
+
+	if ((rc = mdb_env_sync(s->s_env, 1)) != 0) {
+		log_warnx("%s: %s: %s", __func__, s->s_path, mdb_strerror(rc));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Clear reader slots left by dead processes. */
+int
+store_reader_check(struct store *s, int *dead)
+{
+	int	 rc;
+
+	if ((rc = mdb_reader_check(s->s_env, dead)) != 0) {
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+		return (-1);
+	}
+	return (0);
+}

@@ -1,0 +1,277 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Turning what a user hands over into jobs: files, directories (walked
+ * in name order, regular files only), NDJSON files cut into byte ranges
+ * that end on line ends, and debug commands.  The batch is then given
+ * to queue_enqueue() in one transaction.
+ *
+ * An NDJSON file of 300 MB becomes about 38 jobs of 8 MB (so_split), not
+ * a job per record: each range starts after a newline and ends with one
+ * (or at end of file), so no record is cut and none is read twice.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define SUBMIT_DEPTH_MAX	64
+
+void
+submit_init(struct submit_batch *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+}
+
+void
+submit_free(struct submit_batch *sb)
+{
+	size_t	 i;
+
+	for (i = 0; i < sb->sb_nstrs; i++)
+		free(sb->sb_strs[i]);
+	free(sb->sb_strs);
+	free(sb->sb_jobs);
+	memset(sb, 0, sizeof(*sb));
+}
+
+static const char *
+submit_keep(struct submit_batch *sb, char *s)
+{
+	if (sb->sb_nstrs == sb->sb_strcap) {
+		sb->sb_strcap = sb->sb_strcap == 0 ? 64 : sb->sb_strcap * 2;
+		sb->sb_strs = xreallocarray(sb->sb_strs, sb->sb_strcap,
+		    sizeof(*sb->sb_strs));
+	}
+	sb->sb_strs[sb->sb_nstrs++] = s;
+	return (s);
+}
+
+static struct queue_new *
+submit_new(struct submit_batch *sb, const struct submit_opts *so, int kind)
+{
+	struct queue_new	*qn;
+
+	if (sb->sb_n == sb->sb_cap) {
+		sb->sb_cap = sb->sb_cap == 0 ? 64 : sb->sb_cap * 2;
+		sb->sb_jobs = xreallocarray(sb->sb_jobs, sb->sb_cap,
+		    sizeof(*sb->sb_jobs));
+	}
+	qn = &sb->sb_jobs[sb->sb_n++];
+	memset(qn, 0, sizeof(*qn));
+	qn->qn_tenant = so->so_tenant;
+	qn->qn_prio = so->so_prio;
+	qn->qn_srckind = kind;
+	return (qn);
+}
+
+static int
+submit_walk(struct submit_batch *sb, const char *path,
+    const struct submit_opts *so, int depth)
+{
+	struct queue_new	*qn;
+	struct dirent		**names;
+	struct stat		 st;
+	char			*sub;
+	int			 i, n, rv = 0;
+
+	if (lstat(path, &st) == -1) {
+		log_warn("%s", path);
+		return (-1);
+	}
+	if (S_ISREG(st.st_mode)) {
+		qn = submit_new(sb, so, SRC_PATH);
+		qn->qn_path = submit_keep(sb, xstrdup(path));
+		qn->qn_size = st.st_size;
+		sb->sb_bytes += st.st_size;
+		return (0);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		/* Symlinks, FIFOs, devices and sockets are never read. */
+		if (depth == 0) {
+			log_warnx("%s: not a regular file or directory", path);
+			return (-1);
+		}
+		sb->sb_skipped++;
+		return (0);
+	}
+	if (depth >= SUBMIT_DEPTH_MAX) {
+		log_warnx("%s: directories nested too deep", path);
+		return (-1);
+	}
+	if ((n = scandir(path, &names, NULL, alphasort)) == -1) {
+		log_warn("%s", path);
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		if (rv == 0 && strcmp(names[i]->d_name, ".") != 0 &&
+		    strcmp(names[i]->d_name, "..") != 0) {
+			xasprintf(&sub, "%s/%s", path, names[i]->d_name);
+			rv = submit_walk(sb, sub, so, depth + 1);
+			free(sub);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return (rv);
+}
+
+/* Add a file, or every regular file below a directory. */
+int
+submit_add_path(struct submit_batch *sb, const char *path,
+    const struct submit_opts *so)
+{
+	char	 real[PATH_MAX];
+	size_t	 first = sb->sb_n;
+
+	if (realpath(path, real) == NULL) {
+		log_warn("%s", path);
+		return (-1);
+	}
+	if (submit_walk(sb, real, so, 0) == -1)
+		return (-1);
+	if (so->so_key != NULL) {
+		if (sb->sb_n != first + 1) {
+			log_warnx("%s: an idempotency key names one file",
+			    path);
+			return (-1);
+		}
+		sb->sb_jobs[first].qn_key = so->so_key;
+	}
+	return (0);
+}
+
+/*
+ * Call fn(offset, length) for consecutive ranges of about split bytes
+ * that cover [0, size) of fd and end on a newline or at end of file.
+ */
+int
+submit_ndjson_ranges(int fd, uint64_t size, uint64_t split,
+    int (*fn)(uint64_t, uint64_t, void *), void *arg)
+{
+	char		 buf[65536], *nl;
+	uint64_t	 start = 0, end, pos;
+	ssize_t		 r;
+
+	if (split == 0)
+		split = SUBMIT_SPLIT_DEFAULT;
+	while (start < size) {
+		end = start + split >= size ? size : start + split;
+		/* Extend to just past the next newline at or after end - 1. */
+		pos = end - 1;
+		while (end < size) {
+			r = pread(fd, buf, sizeof(buf), pos);
+			if (r == -1) {
+				log_warn("%s: read", __func__);
+				return (-1);
+			}
+			if (r == 0) {
+				end = size;
+				break;
+			}
+			if ((nl = memchr(buf, '\n', r)) != NULL) {
+				end = pos + (nl - buf) + 1;
+				break;
+			}
+			pos += r;
+			if (pos >= size)
+				end = size;
+		}
+		if (fn(start, end - start, arg) == -1)
+			return (-1);
+		start = end;
+	}
+	return (0);
+}
+
+struct submit_range_arg {
+	struct submit_batch		*ra_sb;
+	const struct submit_opts	*ra_so;
+	const char			*ra_path;
+};
+
+static int
+submit_range(uint64_t off, uint64_t len, void *arg)
+{
+	struct submit_range_arg	*ra = arg;
+	struct queue_new	*qn;
+	char			*key;
+
+	qn = submit_new(ra->ra_sb, ra->ra_so, SRC_NDJSON);
+	qn->qn_path = ra->ra_path;
+	qn->qn_off = off;
+	qn->qn_len = len;
+	qn->qn_size = len;
+	if (ra->ra_so->so_key != NULL) {
+		xasprintf(&key, "%s@%llu", ra->ra_so->so_key,
+		    (unsigned long long)off);
+		if (strlen(key) > JOB_KEY_MAX) {
+			free(key);
+			log_warnx("%s: idempotency key too long", __func__);
+			return (-1);
+		}
+		qn->qn_key = submit_keep(ra->ra_sb, key);
+	}
+	ra->ra_sb->sb_bytes += len;
+	return (0);
+}
+
+/* Add an NDJSON file as byte-range jobs. */
+int
+submit_add_ndjson(struct submit_batch *sb, const char *path,
+    const struct submit_opts *so)
+{
+	struct submit_range_arg	 ra;
+	struct stat		 st;
+	char			 real[PATH_MAX];
+	int			 fd, rv;
+
+	if (realpath(path, real) == NULL) {
+		log_warn("%s", path);
+		return (-1);
+	}
+	if ((fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC))
+	    == -1) {
+		log_warn("%s", path);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		close(fd);
+		return (-1);
+	}
+	ra.ra_sb = sb;
+	ra.ra_so = so;
+	ra.ra_path = submit_keep(sb, xstrdup(real));
+	rv = submit_ndjson_ranges(fd, st.st_size, so->so_split, submit_range,
+	    &ra);
+	close(fd);
+	return (rv);
+}
+
+/* A debug command ("sleep 200"), run by workers when debug jobs are on. */
+int
+submit_add_debug(struct submit_batch *sb, const char *cmd,
+    const struct submit_opts *so)
+{
+	struct queue_new	*qn;
+
+	if (strlen(cmd) == 0 || strlen(cmd) > JOB_PATH_MAX) {
+		log_warnx("debug command empty or too long");
+		return (-1);
+	}
+	qn = submit_new(sb, so, SRC_DEBUG);
+	qn->qn_path = submit_keep(sb, xstrdup(cmd));
+	qn->qn_key = so->so_key;
+	return (0);
+}
