@@ -1172,7 +1172,7 @@ struct queue_release_arg {
 	struct queue	*ra_q;
 	uint32_t	 ra_pid;
 	const char	*ra_cause;
-	int		 ra_crash;	/* count a crash */
+	uint64_t	 ra_crash;	/* job whose crash counts */
 	int		 ra_sweep;	/* expired leases, not a pid */
 	struct queue_release *ra_rel;
 };
@@ -1204,9 +1204,10 @@ qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
 			rel->qr_released++;
 	} else {
 		strlcpy(j.j_error, ra->ra_cause, sizeof(j.j_error));
-		if (ra->ra_crash)
+		if (ra->ra_crash == QUEUE_CRASH_ALL || ra->ra_crash == id)
 			j.j_crashes++;
-		if (ra->ra_crash && j.j_crashes >= qc->qc_max_crashes) {
+		if ((ra->ra_crash == QUEUE_CRASH_ALL || ra->ra_crash == id) &&
+		    j.j_crashes >= qc->qc_max_crashes) {
 			snprintf(j.j_error, sizeof(j.j_error),
 			    "crashed worker (%s)", ra->ra_cause);
 			t->t_m.m_failed++;
@@ -1269,13 +1270,15 @@ queue_release_txn(MDB_txn *txn, void *arg)
 
 /*
  * The reaper's release: every lease held by pid goes back to ready in
- * one transaction.  With crash set, each job's crash count goes up and a
- * job at max_crashes becomes a dead letter; without it (a drain or an
- * orderly stop) nothing is counted.
+ * one transaction.  The job that was running when the holder died
+ * (crash: its id, or QUEUE_CRASH_ALL when unknown) has its crash count
+ * raised, and at max_crashes it becomes a dead letter; the holder's other
+ * claimed jobs never started and are not counted.  With crash 0 (a drain
+ * or an orderly stop) nothing is counted.
  */
 int
-queue_release_pid(struct queue *q, uint32_t pid, const char *cause, int crash,
-    struct queue_release *rel)
+queue_release_pid(struct queue *q, uint32_t pid, const char *cause,
+    uint64_t crash, struct queue_release *rel)
 {
 	struct queue_release_arg ra;
 

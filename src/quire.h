@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <lmdb.h>
 #include <msgpack.h>
@@ -169,6 +170,8 @@ int		 store_sync_parse(const char *);
 #define QUEUE_ECANCEL		-5	/* cancel requested for a leased job */
 #define QUEUE_EINVAL		-6	/* bad argument */
 
+#define QUEUE_CRASH_ALL		UINT64_MAX	/* release: every job crashed */
+
 struct queue_conf {
 	uint32_t	 qc_max_attempts;
 	uint32_t	 qc_max_crashes;
@@ -255,8 +258,8 @@ int		 queue_heartbeat(struct queue *, uint64_t, uint64_t, uint64_t);
 int		 queue_fail(struct queue *, uint64_t, uint64_t, const char *,
 		    int, int *);
 int		 queue_cancel(struct queue *, uint64_t);
-int		 queue_release_pid(struct queue *, uint32_t, const char *, int,
-		    struct queue_release *);
+int		 queue_release_pid(struct queue *, uint32_t, const char *,
+		    uint64_t, struct queue_release *);
 int		 queue_sweep(struct queue *, struct queue_release *);
 int		 queue_retry(struct queue *, uint64_t);
 int		 queue_retry_dead(struct queue *, uint64_t *);
@@ -299,5 +302,78 @@ int		 submit_add_debug(struct submit_batch *, const char *,
 		    const struct submit_opts *);
 int		 submit_ndjson_ranges(int, uint64_t, uint64_t,
 		    int (*)(uint64_t, uint64_t, void *), void *);
+
+/* config.c */
+#define QUIRE_WORKERS_MAX	256
+#define CONF_STR_MAX		1024
+
+enum conf_type {
+	CONF_INT,
+	CONF_DURATION,		/* milliseconds */
+	CONF_SIZE,		/* bytes */
+	CONF_BOOL,
+	CONF_MODE,		/* octal file mode */
+	CONF_ENUM,		/* index into o_values */
+	CONF_STRING,
+	CONF_PATH		/* absolute, or empty */
+};
+
+struct conf_opt {
+	const char	*o_name;
+	enum conf_type	 o_type;
+	size_t		 o_off;
+	uint64_t	 o_min;
+	uint64_t	 o_max;
+	const char	*o_default;
+	int		 o_reload;	/* SIGHUP applies it */
+	const char	**o_values;	/* CONF_ENUM */
+	const char	*o_help;
+};
+
+/* Every number is a uint64_t, so one setter serves the whole table. */
+struct quire_conf {
+	char		 c_datadir[CONF_STR_MAX];
+	char		 c_user[CONF_STR_MAX];
+	char		 c_group[CONF_STR_MAX];
+	char		 c_pidfile[CONF_STR_MAX];
+	char		 c_control[CONF_STR_MAX];
+	uint64_t	 c_control_mode;
+	char		 c_control_group[CONF_STR_MAX];
+	char		 c_logfile[CONF_STR_MAX];
+	uint64_t	 c_loglevel;
+	uint64_t	 c_workers;
+	uint64_t	 c_min_workers;
+	uint64_t	 c_max_workers;
+	uint64_t	 c_drain_ms;
+	uint64_t	 c_lease_ms;
+	uint64_t	 c_heartbeat_ms;
+	uint64_t	 c_hang_ms;
+	uint64_t	 c_grace_ms;
+	uint64_t	 c_max_attempts;
+	uint64_t	 c_max_crashes;
+	uint64_t	 c_backoff_ms;
+	uint64_t	 c_backoff_max_ms;
+	uint64_t	 c_claim_batch;
+	uint64_t	 c_claim_bytes;
+	uint64_t	 c_big_bytes;
+	uint64_t	 c_big_inflight;
+	uint64_t	 c_fair_unit;
+	uint64_t	 c_aging_ms;
+	uint64_t	 c_retain_done;
+	uint64_t	 c_retain_age_ms;
+	uint64_t	 c_sync;
+	uint64_t	 c_mapsize;
+	uint64_t	 c_debug_jobs;
+	uint64_t	 c_set;		/* bit per option set by the file */
+};
+
+const struct conf_opt *config_options(size_t *);
+void		 config_defaults(struct quire_conf *);
+int		 config_load(const char *, struct quire_conf *, char *, size_t);
+void		 config_format(const struct quire_conf *,
+		    const struct conf_opt *, char *, size_t);
+void		 config_print(const struct quire_conf *, FILE *);
+void		 config_queue(const struct quire_conf *, struct queue_conf *);
+void		 config_control_path(const struct quire_conf *, char *, size_t);
 
 #endif /* QUIRE_H */

@@ -1,0 +1,419 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * The configuration file, quired.conf(5).
+ *
+ * One line per option, "name value", with "#" comments and blank lines.
+ * One table below names every option with its type, bounds, default and
+ * whether SIGHUP applies it; parsing, defaults, the -n check and the
+ * option list of the manual all follow from it (t/config.sh compares the
+ * manual with `quired -n -v`).  Numbers go through strtonum, durations
+ * ("30s") and sizes ("64M") through util.c, and every error names the
+ * file and line.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quire.h"
+
+#define CONF_OFF(m)	offsetof(struct quire_conf, m)
+
+static const char *conf_sync_values[] = { "full", "group", "none", NULL };
+static const char *conf_level_values[] = { "warning", "info", "debug", NULL };
+
+static const struct conf_opt conf_opts[] = {
+	{ "datadir", CONF_PATH, CONF_OFF(c_datadir), 0, 0, QUIRE_DATADIR, 0,
+	    NULL, "data directory: queue/, index/, spool/" },
+	{ "user", CONF_STRING, CONF_OFF(c_user), 0, 0, "", 0, NULL,
+	    "user to run as after start-up (empty: stay)" },
+	{ "group", CONF_STRING, CONF_OFF(c_group), 0, 0, "", 0, NULL,
+	    "group to run as (empty: the user's group)" },
+	{ "pidfile", CONF_PATH, CONF_OFF(c_pidfile), 0, 0,
+	    "/run/quired.pid", 0, NULL, "pid file" },
+	{ "control-socket", CONF_PATH, CONF_OFF(c_control), 0, 0, "", 0,
+	    NULL, "admin socket (empty: control.sock in the data directory)" },
+	{ "control-socket-mode", CONF_MODE, CONF_OFF(c_control_mode), 0, 0777,
+	    "0660", 0, NULL, "permissions of the admin socket" },
+	{ "control-socket-group", CONF_STRING, CONF_OFF(c_control_group), 0,
+	    0, "", 0, NULL, "group allowed to administer (empty: none)" },
+	{ "log-file", CONF_PATH, CONF_OFF(c_logfile), 0, 0, "", 0, NULL,
+	    "log file, reopened on SIGUSR1 (empty: syslog)" },
+	{ "log-level", CONF_ENUM, CONF_OFF(c_loglevel), 0, 2, "info", 1,
+	    conf_level_values, "warning, info or debug" },
+	{ "workers", CONF_INT, CONF_OFF(c_workers), 0, QUIRE_WORKERS_MAX,
+	    "2", 1, NULL, "worker processes" },
+	{ "min-workers", CONF_INT, CONF_OFF(c_min_workers), 0,
+	    QUIRE_WORKERS_MAX, "0", 1, NULL,
+	    "fewest workers scaling may leave" },
+	{ "max-workers", CONF_INT, CONF_OFF(c_max_workers), 1,
+	    QUIRE_WORKERS_MAX, "64", 1, NULL, "most workers scaling may start" },
+	{ "drain-timeout", CONF_DURATION, CONF_OFF(c_drain_ms), 0,
+	    86400000, "30s", 1, NULL, "time running jobs get to finish on stop" },
+	{ "lease-time", CONF_DURATION, CONF_OFF(c_lease_ms), 1000,
+	    86400000, "60s", 1, NULL, "lease on a claimed job; heartbeats extend it" },
+	{ "heartbeat-interval", CONF_DURATION, CONF_OFF(c_heartbeat_ms), 10,
+	    3600000, "1s", 1, NULL, "how often a busy worker reports" },
+	{ "hang-timeout", CONF_DURATION, CONF_OFF(c_hang_ms), 100,
+	    86400000, "30s", 1, NULL, "silence after which a worker is hung" },
+	{ "kill-grace", CONF_DURATION, CONF_OFF(c_grace_ms), 10, 600000,
+	    "2s", 1, NULL, "wait between SIGABRT or SIGTERM and SIGKILL" },
+	{ "max-attempts", CONF_INT, CONF_OFF(c_max_attempts), 1, 1000, "5",
+	    1, NULL, "failed attempts before a job is a dead letter" },
+	{ "max-crashes", CONF_INT, CONF_OFF(c_max_crashes), 1, 1000, "3", 1,
+	    NULL, "worker deaths a job may cause before quarantine" },
+	{ "backoff", CONF_DURATION, CONF_OFF(c_backoff_ms), 0, 86400000,
+	    "1s", 1, NULL, "first retry delay, doubled per attempt, jittered" },
+	{ "backoff-max", CONF_DURATION, CONF_OFF(c_backoff_max_ms), 0,
+	    604800000, "5m", 1, NULL, "longest retry delay" },
+	{ "claim-batch", CONF_INT, CONF_OFF(c_claim_batch), 1, 1024, "16",
+	    1, NULL, "jobs a worker claims at once" },
+	{ "claim-bytes", CONF_SIZE, CONF_OFF(c_claim_bytes), 1,
+	    1ULL << 40, "64M", 1, NULL, "input bytes a worker claims at once" },
+	{ "big-job-size", CONF_SIZE, CONF_OFF(c_big_bytes), 1, 1ULL << 40,
+	    "16M", 1, NULL, "size from which a job is big" },
+	{ "big-inflight", CONF_SIZE, CONF_OFF(c_big_inflight), 1,
+	    1ULL << 40, "256M", 1, NULL, "bytes of big jobs running at once" },
+	{ "fair-quantum", CONF_SIZE, CONF_OFF(c_fair_unit), 1, 1ULL << 40,
+	    "1M", 1, NULL, "bytes a tenant earns per round robin turn" },
+	{ "priority-aging", CONF_DURATION, CONF_OFF(c_aging_ms), 0,
+	    86400000, "30s", 1, NULL, "wait that raises a job one priority" },
+	{ "retain-done", CONF_INT, CONF_OFF(c_retain_done), 0,
+	    1000000000, "100000", 1, NULL, "finished jobs kept for status" },
+	{ "retain-age", CONF_DURATION, CONF_OFF(c_retain_age_ms), 0,
+	    31536000000ULL, "7d", 1, NULL, "age after which finished jobs go" },
+	{ "sync", CONF_ENUM, CONF_OFF(c_sync), 0, 2, "full", 0,
+	    conf_sync_values, "commit durability: full, group or none" },
+	{ "map-size", CONF_SIZE, CONF_OFF(c_mapsize), 1ULL << 20,
+	    1ULL << 40, "64M", 0, NULL, "initial LMDB map size; grows on demand" },
+	{ "debug-jobs", CONF_BOOL, CONF_OFF(c_debug_jobs), 0, 1, "no", 1,
+	    NULL, "accept debug jobs (sleep, crash, hang...) for testing" },
+};
+
+#define CONF_NOPTS	(sizeof(conf_opts) / sizeof(conf_opts[0]))
+
+const struct conf_opt *
+config_options(size_t *n)
+{
+	*n = CONF_NOPTS;
+	return (conf_opts);
+}
+
+static int
+config_set(struct quire_conf *c, const struct conf_opt *o, const char *val,
+    char *err, size_t errlen)
+{
+	char		*p = (char *)c + o->o_off;
+	const char	*errstr = NULL;
+	long long	 ll;
+	uint64_t	 u;
+	char		*end;
+	int		 i;
+
+	switch (o->o_type) {
+	case CONF_INT:
+		ll = strtonum(val, o->o_min, o->o_max, &errstr);
+		if (errstr != NULL) {
+			snprintf(err, errlen, "%s %s: %s (%llu to %llu)",
+			    o->o_name, val, errstr,
+			    (unsigned long long)o->o_min,
+			    (unsigned long long)o->o_max);
+			return (-1);
+		}
+		*(uint64_t *)p = ll;
+		return (0);
+	case CONF_DURATION:
+	case CONF_SIZE:
+		if ((o->o_type == CONF_DURATION ?
+		    util_parse_duration(val, &u, &errstr) :
+		    util_parse_size(val, &u, &errstr)) == -1) {
+			snprintf(err, errlen, "%s %s: %s", o->o_name, val,
+			    errstr);
+			return (-1);
+		}
+		if (u < o->o_min || u > o->o_max) {
+			snprintf(err, errlen, "%s %s: out of range", o->o_name,
+			    val);
+			return (-1);
+		}
+		*(uint64_t *)p = u;
+		return (0);
+	case CONF_BOOL:
+		if (strcmp(val, "yes") == 0)
+			*(uint64_t *)p = 1;
+		else if (strcmp(val, "no") == 0)
+			*(uint64_t *)p = 0;
+		else {
+			snprintf(err, errlen, "%s %s: say yes or no",
+			    o->o_name, val);
+			return (-1);
+		}
+		return (0);
+	case CONF_MODE:
+		errno = 0;
+		u = strtoull(val, &end, 8);
+		if (*val == '\0' || *end != '\0' || errno != 0 ||
+		    u > o->o_max) {
+			snprintf(err, errlen, "%s %s: not an octal mode",
+			    o->o_name, val);
+			return (-1);
+		}
+		*(uint64_t *)p = u;
+		return (0);
+	case CONF_ENUM:
+		for (i = 0; o->o_values[i] != NULL; i++) {
+			if (strcmp(val, o->o_values[i]) == 0) {
+				*(uint64_t *)p = i;
+				return (0);
+			}
+		}
+		snprintf(err, errlen, "%s %s: unknown value", o->o_name, val);
+		return (-1);
+	case CONF_PATH:
+		if (val[0] != '\0' && val[0] != '/') {
+			snprintf(err, errlen, "%s %s: not an absolute path",
+			    o->o_name, val);
+			return (-1);
+		}
+		/* FALLTHROUGH */
+	case CONF_STRING:
+		if (strlcpy(p, val, CONF_STR_MAX) >= CONF_STR_MAX) {
+			snprintf(err, errlen, "%s: value too long", o->o_name);
+			return (-1);
+		}
+		return (0);
+	}
+	return (-1);
+}
+
+void
+config_defaults(struct quire_conf *c)
+{
+	char	 err[256];
+	size_t	 i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < CONF_NOPTS; i++)
+		if (config_set(c, &conf_opts[i], conf_opts[i].o_default, err,
+		    sizeof(err)) == -1)
+			fatalx("%s: default: %s", __func__, err);
+}
+
+/* Checks across options, after the whole file is read. */
+static int
+config_check(struct quire_conf *c, char *err, size_t errlen)
+{
+	if (c->c_min_workers > c->c_max_workers) {
+		snprintf(err, errlen, "min-workers %llu above max-workers %llu",
+		    (unsigned long long)c->c_min_workers,
+		    (unsigned long long)c->c_max_workers);
+		return (-1);
+	}
+	if (c->c_workers > c->c_max_workers ||
+	    c->c_workers < c->c_min_workers) {
+		snprintf(err, errlen, "workers %llu outside min-workers %llu "
+		    "and max-workers %llu", (unsigned long long)c->c_workers,
+		    (unsigned long long)c->c_min_workers,
+		    (unsigned long long)c->c_max_workers);
+		return (-1);
+	}
+	if (c->c_heartbeat_ms * 2 > c->c_hang_ms) {
+		snprintf(err, errlen, "hang-timeout must be at least twice "
+		    "heartbeat-interval");
+		return (-1);
+	}
+	if (c->c_hang_ms > c->c_lease_ms) {
+		snprintf(err, errlen, "lease-time must be at least "
+		    "hang-timeout");
+		return (-1);
+	}
+	if (c->c_backoff_ms > c->c_backoff_max_ms) {
+		snprintf(err, errlen, "backoff above backoff-max");
+		return (-1);
+	}
+	if (c->c_user[0] != '\0' && getpwnam(c->c_user) == NULL) {
+		snprintf(err, errlen, "user %s: no such user", c->c_user);
+		return (-1);
+	}
+	if (c->c_group[0] != '\0' && getgrnam(c->c_group) == NULL) {
+		snprintf(err, errlen, "group %s: no such group", c->c_group);
+		return (-1);
+	}
+	if (c->c_control_group[0] != '\0' &&
+	    getgrnam(c->c_control_group) == NULL) {
+		snprintf(err, errlen, "control-socket-group %s: no such group",
+		    c->c_control_group);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Read path into c (which holds the defaults or the command line's
+ * choices).  On error, err holds "file:line: message" and c may be half
+ * changed: load into a copy and keep the old one on failure.
+ */
+int
+config_load(const char *path, struct quire_conf *c, char *err, size_t errlen)
+{
+	FILE		*f;
+	char		*line = NULL, *p, *name, *val, msg[CONF_STR_MAX + 256];
+	size_t		 cap = 0, i, len;
+	ssize_t		 n;
+	int		 lineno = 0, rv = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if (n > 4096) {
+			snprintf(err, errlen, "%s:%d: line too long", path,
+			    lineno);
+			rv = -1;
+			break;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		len = strlen(line);
+		while (len > 0 && isspace((unsigned char)line[len - 1]))
+			line[--len] = '\0';
+		name = line + strspn(line, " \t");
+		if (*name == '\0')
+			continue;
+		val = name + strcspn(name, " \t");
+		if (*val != '\0') {
+			*val++ = '\0';
+			val += strspn(val, " \t");
+		}
+		if (*val == '\0' && strcmp(name, "") != 0) {
+			snprintf(err, errlen, "%s:%d: %s: missing value", path,
+			    lineno, name);
+			rv = -1;
+			break;
+		}
+		for (i = 0; i < CONF_NOPTS; i++)
+			if (strcmp(name, conf_opts[i].o_name) == 0)
+				break;
+		if (i == CONF_NOPTS) {
+			snprintf(err, errlen, "%s:%d: unknown option %s", path,
+			    lineno, name);
+			rv = -1;
+			break;
+		}
+		if (config_set(c, &conf_opts[i], val, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+			rv = -1;
+			break;
+		}
+		c->c_set |= 1ULL << i;
+	}
+	if (rv == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rv = -1;
+	}
+	free(line);
+	fclose(f);
+	if (rv == 0 && config_check(c, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		rv = -1;
+	}
+	return (rv);
+}
+
+/* The option's value as the configuration file would write it. */
+void
+config_format(const struct quire_conf *c, const struct conf_opt *o,
+    char *buf, size_t len)
+{
+	const char	*p = (const char *)c + o->o_off;
+	uint64_t	 u;
+
+	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH) {
+		strlcpy(buf, p, len);
+		return;
+	}
+	memcpy(&u, p, sizeof(u));
+	switch (o->o_type) {
+	case CONF_DURATION:
+		util_format_duration(u, buf, len);
+		break;
+	case CONF_SIZE:
+		if (u % (1ULL << 30) == 0 && u != 0)
+			snprintf(buf, len, "%lluG", (unsigned long long)u >> 30);
+		else if (u % (1ULL << 20) == 0 && u != 0)
+			snprintf(buf, len, "%lluM", (unsigned long long)u >> 20);
+		else if (u % 1024 == 0 && u != 0)
+			snprintf(buf, len, "%lluK", (unsigned long long)u >> 10);
+		else
+			snprintf(buf, len, "%llu", (unsigned long long)u);
+		break;
+	case CONF_BOOL:
+		strlcpy(buf, u ? "yes" : "no", len);
+		break;
+	case CONF_MODE:
+		snprintf(buf, len, "%04llo", (unsigned long long)u);
+		break;
+	case CONF_ENUM:
+		strlcpy(buf, o->o_values[u], len);
+		break;
+	default:
+		snprintf(buf, len, "%llu", (unsigned long long)u);
+		break;
+	}
+}
+
+/* Print every option and its value, as `quired -n -v` shows them. */
+void
+config_print(const struct quire_conf *c, FILE *f)
+{
+	char	 buf[CONF_STR_MAX];
+	size_t	 i;
+
+	for (i = 0; i < CONF_NOPTS; i++) {
+		config_format(c, &conf_opts[i], buf, sizeof(buf));
+		fprintf(f, "%s %s\n", conf_opts[i].o_name,
+		    buf[0] != '\0' ? buf : "\"\"");
+	}
+}
+
+/* The queue's settings from the configuration. */
+void
+config_queue(const struct quire_conf *c, struct queue_conf *qc)
+{
+	queue_conf_defaults(qc);
+	qc->qc_max_attempts = c->c_max_attempts;
+	qc->qc_max_crashes = c->c_max_crashes;
+	qc->qc_backoff_ms = c->c_backoff_ms;
+	qc->qc_backoff_max_ms = c->c_backoff_max_ms;
+	qc->qc_lease_ms = c->c_lease_ms;
+	qc->qc_aging_ms = c->c_aging_ms;
+	qc->qc_claim_bytes = c->c_claim_bytes;
+	qc->qc_big_bytes = c->c_big_bytes;
+	qc->qc_big_inflight = c->c_big_inflight;
+	qc->qc_fair_unit = c->c_fair_unit;
+	qc->qc_retain_done = c->c_retain_done;
+	qc->qc_retain_age_ms = c->c_retain_age_ms;
+	qc->qc_mapsize = c->c_mapsize;
+	qc->qc_sync = c->c_sync;
+}
+
+/* Where the admin socket is: its own option, or in the data directory. */
+void
+config_control_path(const struct quire_conf *c, char *buf, size_t len)
+{
+	if (c->c_control[0] != '\0')
+		strlcpy(buf, c->c_control, len);
+	else
+		snprintf(buf, len, "%s/control.sock", c->c_datadir);
+}
