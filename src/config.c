@@ -258,27 +258,24 @@ config_check(struct quire_conf *c, char *err, size_t errlen)
 }
 
 /*
- * Read path into c (which holds the defaults or the command line's
- * choices).  On error, err holds "file:line: message" and c may be half
- * changed: load into a copy and keep the old one on failure.
+ * Read a configuration from f (named name in messages) into c, which
+ * holds the defaults or earlier choices.  On error, err holds
+ * "name:line: message" and c may be half changed: load into a copy and
+ * keep the old one on failure.  A value of "" is the empty string.
  */
 int
-config_load(const char *path, struct quire_conf *c, char *err, size_t errlen)
+config_parse(FILE *f, const char *name, struct quire_conf *c, char *err,
+    size_t errlen)
 {
-	FILE		*f;
-	char		*line = NULL, *p, *name, *val, msg[CONF_STR_MAX + 256];
+	char		*line = NULL, *p, *key, *val, msg[CONF_STR_MAX + 256];
 	size_t		 cap = 0, i, len;
 	ssize_t		 n;
 	int		 lineno = 0, rv = 0;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return (-1);
-	}
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
 		if (n > 4096) {
-			snprintf(err, errlen, "%s:%d: line too long", path,
+			snprintf(err, errlen, "%s:%d: line too long", name,
 			    lineno);
 			rv = -1;
 			break;
@@ -288,46 +285,63 @@ config_load(const char *path, struct quire_conf *c, char *err, size_t errlen)
 		len = strlen(line);
 		while (len > 0 && isspace((unsigned char)line[len - 1]))
 			line[--len] = '\0';
-		name = line + strspn(line, " \t");
-		if (*name == '\0')
+		key = line + strspn(line, " \t");
+		if (*key == '\0')
 			continue;
-		val = name + strcspn(name, " \t");
+		val = key + strcspn(key, " \t");
 		if (*val != '\0') {
 			*val++ = '\0';
 			val += strspn(val, " \t");
 		}
-		if (*val == '\0' && strcmp(name, "") != 0) {
-			snprintf(err, errlen, "%s:%d: %s: missing value", path,
-			    lineno, name);
+		if (*val == '\0') {
+			snprintf(err, errlen, "%s:%d: %s: missing value", name,
+			    lineno, key);
 			rv = -1;
 			break;
 		}
+		if (strcmp(val, "\"\"") == 0)
+			val[0] = '\0';
 		for (i = 0; i < CONF_NOPTS; i++)
-			if (strcmp(name, conf_opts[i].o_name) == 0)
+			if (strcmp(key, conf_opts[i].o_name) == 0)
 				break;
 		if (i == CONF_NOPTS) {
-			snprintf(err, errlen, "%s:%d: unknown option %s", path,
-			    lineno, name);
+			snprintf(err, errlen, "%s:%d: unknown option %s", name,
+			    lineno, key);
 			rv = -1;
 			break;
 		}
 		if (config_set(c, &conf_opts[i], val, msg, sizeof(msg)) == -1) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+			snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
 			rv = -1;
 			break;
 		}
 		c->c_set |= 1ULL << i;
 	}
 	if (rv == 0 && ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		rv = -1;
 	}
 	free(line);
-	fclose(f);
 	if (rv == 0 && config_check(c, msg, sizeof(msg)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, msg);
+		snprintf(err, errlen, "%s: %s", name, msg);
 		rv = -1;
 	}
+	return (rv);
+}
+
+/* Read the file at path; see config_parse. */
+int
+config_load(const char *path, struct quire_conf *c, char *err, size_t errlen)
+{
+	FILE	*f;
+	int	 rv;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	rv = config_parse(f, path, c, err, errlen);
+	fclose(f);
 	return (rv);
 }
 

@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
 #include <lmdb.h>
 #include <msgpack.h>
 
@@ -369,11 +373,164 @@ struct quire_conf {
 
 const struct conf_opt *config_options(size_t *);
 void		 config_defaults(struct quire_conf *);
+int		 config_parse(FILE *, const char *, struct quire_conf *, char *,
+		    size_t);
 int		 config_load(const char *, struct quire_conf *, char *, size_t);
 void		 config_format(const struct quire_conf *,
 		    const struct conf_opt *, char *, size_t);
 void		 config_print(const struct quire_conf *, FILE *);
 void		 config_queue(const struct quire_conf *, struct queue_conf *);
 void		 config_control_path(const struct quire_conf *, char *, size_t);
+
+/* ipc.c */
+#define IPC_STR_MAX		8192
+#define IPC_FRAME_MAX		(IPC_STR_MAX + 64)
+
+enum ipc_type {
+	/* child to supervisor */
+	IPC_READY = 0,		/* a: slot */
+	IPC_HEARTBEAT,		/* a: job id or 0, str: phase */
+	IPC_JOB_START,		/* a: job id, b: lease generation, str: what */
+	IPC_JOB_DONE,		/* a: job id, b: outcome (0 done, 1 failed) */
+	/* supervisor to child */
+	IPC_CONFIG,		/* str: the configuration, as quired -n -v */
+	IPC_STOP,		/* finish the current job, then exit */
+	IPC_EXIT,		/* exit now */
+	/* quirectl to the admin socket */
+	IPC_CTL,		/* a: command, b: number, str: flags */
+	IPC_NTYPES
+};
+
+struct ipc_msg {
+	uint32_t	 m_type;
+	uint64_t	 m_a;
+	uint64_t	 m_b;
+	char		 m_str[IPC_STR_MAX + 1];
+};
+
+struct ipc_buf {
+	size_t		 ib_len;
+	uint8_t		 ib_data[IPC_FRAME_MAX + 4];
+};
+
+struct evbuffer;
+int		 ipc_encode(const struct ipc_msg *, msgpack_sbuffer *);
+int		 ipc_decode(const void *, size_t, struct ipc_msg *);
+int		 ipc_send(int, uint32_t, uint64_t, uint64_t, const char *);
+int		 ipc_take(struct ipc_buf *, struct ipc_msg *);
+int		 ipc_recv(int, struct ipc_buf *, struct ipc_msg *, int);
+int		 ipc_evbuffer_get(struct evbuffer *, struct ipc_msg *);
+int		 ipc_evbuffer_put(struct evbuffer *, uint32_t, uint64_t,
+		    uint64_t, const char *);
+
+/* proc.c */
+long long	 proc_anon_kb(pid_t);
+void		 proc_evidence(pid_t, char *, size_t);
+
+/* worker.c */
+void		 worker_main(int) __dead;
+
+/* fleet.c */
+enum wstate {
+	W_EMPTY = 0,		/* no process, none wanted */
+	W_STARTING,		/* forked, not ready yet */
+	W_IDLE,
+	W_BUSY,
+	W_DRAINING,		/* told to stop after its job */
+	W_BACKOFF		/* died; waits to be started again */
+};
+
+struct wslot {
+	int		 w_slot;
+	pid_t		 w_pid;
+	enum wstate	 w_state;
+	struct bufferevent *w_bev;
+	uint64_t	 w_job;		/* running job, or 0 */
+	uint64_t	 w_gen;
+	char		 w_what[128];
+	char		 w_phase[64];
+	uint64_t	 w_job_start;	/* monotonic ms */
+	uint64_t	 w_last_beat;
+	uint64_t	 w_spawned;
+	uint64_t	 w_ready_at;
+	uint32_t	 w_fails;	/* deaths before ready, in a row */
+	uint64_t	 w_respawn_at;
+	int		 w_kill_stage;	/* 1: TERM or ABRT sent, 2: KILL */
+	uint64_t	 w_kill_at;
+	int		 w_stopping;	/* we asked it to go: no crash */
+	int		 w_hung;
+	long long	 w_anon_kb;
+	uint64_t	 w_jobs;
+	uint64_t	 w_forks;
+};
+
+struct fleet {
+	struct wslot	 f_w[QUIRE_WORKERS_MAX];
+	int		 f_target;
+	uint64_t	 f_spawned;	/* counters for status and metrics */
+	uint64_t	 f_deaths;
+	uint64_t	 f_hung;
+	uint64_t	 f_released;
+	uint64_t	 f_quarantined;
+};
+
+struct supervisor;
+const char	*fleet_state_name(enum wstate);
+void		 fleet_init(struct supervisor *);
+void		 fleet_resize(struct supervisor *);
+void		 fleet_reap(struct supervisor *);
+void		 fleet_tick(struct supervisor *);
+void		 fleet_stop_all(struct supervisor *, int);
+int		 fleet_live(struct supervisor *);
+int		 fleet_degraded(struct supervisor *);
+
+/* supervisor.c */
+struct supervisor {
+	struct event_base *sv_base;
+	struct quire_conf sv_conf;
+	struct quire_conf sv_fileconf;	/* as the file said, for overrides */
+	char		 sv_confpath[CONF_STR_MAX];
+	char		 sv_datadir_arg[CONF_STR_MAX];
+	char		 sv_exe[CONF_STR_MAX];
+	int		 sv_foreground;
+	int		 sv_verbose;
+	struct queue	 sv_q;
+	struct fleet	 sv_fleet;
+	struct pidfh	*sv_pfh;
+	int		 sv_draining;
+	int		 sv_fast;
+	uint64_t	 sv_drain_deadline;
+	int		 sv_override;	/* workers set at run time */
+	char		 sv_reload_error[CONF_STR_MAX + 256];
+	uint64_t	 sv_reloads;
+	uint64_t	 sv_started;
+	uint64_t	 sv_last_sweep;
+	struct event	*sv_tick;
+	struct event	*sv_sig[9];
+	int		 sv_ctlfd;
+	char		 sv_ctlpath[CONF_STR_MAX];
+	struct evconnlistener *sv_ctl;
+};
+
+void		 supervisor_main(struct supervisor *) __dead;
+int		 supervisor_reload(struct supervisor *);
+void		 supervisor_scale(struct supervisor *, int);
+void		 supervisor_drain(struct supervisor *, int);
+
+/* control.c */
+enum ctl_command {
+	CTL_STATUS = 0,
+	CTL_WORKERS,
+	CTL_SCALE,
+	CTL_DRAIN,
+	CTL_RELOAD,
+	CTL_STOP,
+	CTL_NCOMMANDS
+};
+
+int		 control_listen(struct supervisor *);
+void		 control_close(struct supervisor *);
+void		 control_status(struct supervisor *, int, int,
+		    struct evbuffer *);
 
 #endif /* QUIRE_H */

@@ -7,7 +7,9 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <err.h>
 #include <errno.h>
@@ -39,10 +41,14 @@ static int	 ctl_retry(int, char **);
 static int	 ctl_cancel(int, char **);
 static int	 ctl_purge(int, char **);
 static int	 ctl_status(int, char **);
+static int	 ctl_workers(int, char **);
+static int	 ctl_scale(int, char **);
+static int	 ctl_simple(int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
-	    "[--split SIZE] [--ndjson FILE] [PATH ...]", ctl_submit },
+	    "[--split SIZE] [--ndjson FILE] [--debug CMD [--count N]] "
+	    "[PATH ...]", ctl_submit },
 	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs },
 	{ "job", "job [--json] ID", ctl_job },
 	{ "retry", "retry ID | --dead", ctl_retry },
@@ -50,9 +56,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "purge", "purge --done | --dead [--older-than DURATION] "
 	    "[--keep N]", ctl_purge },
 	{ "status", "status [--json]", ctl_status },
+	{ "workers", "workers [--json]", ctl_workers },
+	{ "scale", "scale N", ctl_scale },
+	{ "drain", "drain", ctl_simple },
+	{ "reload", "reload", ctl_simple },
+	{ "stop", "stop", ctl_simple },
 };
 
 static const char	*ctl_datadir = QUIRE_DATADIR;
+static const char	*ctl_socket;
 static struct queue	 ctl_queue;
 static int		 ctl_queue_open;
 
@@ -61,7 +73,8 @@ usage(void)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage: %s [-v] [-D datadir] command [args]\n",
+	fprintf(stderr, "usage: %s [-v] [-D datadir] [-s socket] command "
+	    "[args]\n",
 	    getprogname());
 	fprintf(stderr, "commands:\n");
 	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
@@ -221,19 +234,23 @@ ctl_submit(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "ndjson", required_argument, NULL, 'j' },
 		{ "split", required_argument, NULL, 's' },
+		{ "debug", required_argument, NULL, 'g' },
+		{ "count", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct submit_opts	 so;
 	struct submit_batch	 sb;
 	struct queue		*q;
-	const char		*errstr, *ndjson[256];
+	const char		*errstr, *ndjson[256], *debug = NULL;
 	size_t			 nndjson = 0, i, dups = 0, added = 0;
+	long long		 count = 1;
 	int			 ch, rc, fail = 0;
 
 	memset(&so, 0, sizeof(so));
 	so.so_prio = JOB_PRIO_DEFAULT;
 	so.so_split = SUBMIT_SPLIT_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "t:p:k:j:s:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:p:k:j:s:g:c:", opts, NULL))
+	    != -1) {
 		switch (ch) {
 		case 't':
 			if (strlen(optarg) > JOB_TENANT_MAX)
@@ -267,18 +284,32 @@ ctl_submit(int argc, char **argv)
 				    errstr != NULL ? errstr :
 				    "4K at least");
 			break;
+		case 'g':
+			debug = optarg;
+			break;
+		case 'c':
+			count = strtonum(optarg, 1, 10000000, &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "count %s: %s", optarg,
+				    errstr);
+			break;
 		default:
 			ctl_usage("submit");
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0 && nndjson == 0)
+	if (argc == 0 && nndjson == 0 && debug == NULL)
 		ctl_usage("submit");
-	if (so.so_key != NULL && argc + nndjson != 1)
+	if (so.so_key != NULL && argc + nndjson + (debug != NULL) != 1)
 		errx(CTL_EXIT_USAGE, "--key names one submission");
+	if (so.so_key != NULL && count > 1)
+		errx(CTL_EXIT_USAGE, "--key names one job, not --count");
 
 	submit_init(&sb);
+	while (debug != NULL && count-- > 0)
+		if (submit_add_debug(&sb, debug, &so) == -1)
+			fail = 1;
 	for (i = 0; i < (size_t)argc; i++)
 		if (submit_add_path(&sb, argv[i], &so) == -1)
 			fail = 1;
@@ -535,6 +566,130 @@ ctl_purge(int argc, char **argv)
 	return (CTL_EXIT_OK);
 }
 
+/* The admin socket's path: -s, or control.sock in the data directory. */
+static void
+ctl_socket_path(char *buf, size_t len)
+{
+	if (ctl_socket != NULL)
+		strlcpy(buf, ctl_socket, len);
+	else
+		snprintf(buf, len, "%s/control.sock", ctl_datadir);
+}
+
+/*
+ * Send one command to the running daemon and copy its reply to stdout.
+ * Returns -1 when no daemon answers (with optional set, quietly).
+ */
+static int
+ctl_daemon(int cmd, uint64_t num, const char *flags, int optional)
+{
+	struct sockaddr_un	 sun;
+	char			 path[PATH_MAX], buf[8192], *nl;
+	size_t			 have = 0;
+	ssize_t			 n;
+	int			 fd, first = 1, ok = 0;
+
+	ctl_socket_path(path, sizeof(path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(CTL_EXIT_FAIL, "%s: path too long for a socket", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(CTL_EXIT_FAIL, "socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		if (optional)
+			return (-1);
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			errx(CTL_EXIT_FAIL, "no daemon running on %s "
+			    "(socket %s)", ctl_datadir, path);
+		err(CTL_EXIT_FAIL, "%s", path);
+	}
+	if (ipc_send(fd, IPC_CTL, cmd, num, flags) == -1)
+		err(CTL_EXIT_FAIL, "%s: send", path);
+	for (;;) {
+		n = read(fd, buf + have, sizeof(buf) - have - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			err(CTL_EXIT_FAIL, "%s: read", path);
+		if (n == 0)
+			break;
+		have += n;
+		buf[have] = '\0';
+		if (first) {
+			if ((nl = strchr(buf, '\n')) == NULL &&
+			    have < sizeof(buf) - 1)
+				continue;
+			first = 0;
+			if (nl != NULL)
+				*nl = '\0';
+			if (strcmp(buf, "ok") != 0)
+				errx(CTL_EXIT_FAIL, "%s", strncmp(buf,
+				    "error: ", 7) == 0 ? buf + 7 : buf);
+			ok = 1;
+			if (nl == NULL)
+				nl = buf + have - 1;
+			fwrite(nl + 1, 1, have - (nl + 1 - buf), stdout);
+		} else
+			fwrite(buf, 1, have, stdout);
+		have = 0;
+	}
+	close(fd);
+	if (!ok)
+		errx(CTL_EXIT_FAIL, "the daemon closed the connection "
+		    "without an answer");
+	return (0);
+}
+
+static int
+ctl_workers(int argc, char **argv)
+{
+	int	 json = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		json = 1;
+	else if (argc != 1)
+		ctl_usage("workers");
+	ctl_daemon(CTL_WORKERS, 0, json ? "json" : "", 0);
+	return (CTL_EXIT_OK);
+}
+
+static int
+ctl_scale(int argc, char **argv)
+{
+	const char	*errstr;
+	long long	 n;
+
+	if (argc != 2)
+		ctl_usage("scale");
+	n = strtonum(argv[1], 0, QUIRE_WORKERS_MAX, &errstr);
+	if (errstr != NULL)
+		errx(CTL_EXIT_USAGE, "scale %s: %s (0 to %d)", argv[1], errstr,
+		    QUIRE_WORKERS_MAX);
+	ctl_daemon(CTL_SCALE, n, "", 0);
+	return (CTL_EXIT_OK);
+}
+
+/* drain, reload, stop: no arguments. */
+static int
+ctl_simple(int argc, char **argv)
+{
+	int	 cmd;
+
+	if (argc != 1)
+		ctl_usage(argv[0]);
+	if (strcmp(argv[0], "drain") == 0)
+		cmd = CTL_DRAIN;
+	else if (strcmp(argv[0], "reload") == 0)
+		cmd = CTL_RELOAD;
+	else
+		cmd = CTL_STOP;
+	ctl_daemon(cmd, 0, "", 0);
+	return (CTL_EXIT_OK);
+}
+
 static int
 ctl_status(int argc, char **argv)
 {
@@ -545,6 +700,9 @@ ctl_status(int argc, char **argv)
 		json = 1;
 	else if (argc != 1)
 		ctl_usage("status");
+	/* A running daemon adds its fleet; without one, the queue alone. */
+	if (ctl_daemon(CTL_STATUS, 0, json ? "json" : "", 1) == 0)
+		return (CTL_EXIT_OK);
 	if ((rc = queue_stats(ctl_open(0), &qs)) != 0)
 		errx(CTL_EXIT_FAIL, "status: %s", queue_strerror(rc));
 	if (json) {
@@ -582,10 +740,13 @@ main(int argc, char *argv[])
 	log_init(1, LOG_DAEMON);
 	if (getenv("QUIRE_DATADIR") != NULL)
 		ctl_datadir = getenv("QUIRE_DATADIR");
-	while ((ch = getopt(argc, argv, "+D:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+D:s:v")) != -1) {
 		switch (ch) {
 		case 'D':
 			ctl_datadir = optarg;
+			break;
+		case 's':
+			ctl_socket = optarg;
 			break;
 		case 'v':
 			verbose++;

@@ -1,0 +1,522 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * The worker table: starting, watching, reaping and restarting workers.
+ *
+ * Policy:
+ *
+ *   Slots 0 to target-1 should each hold a live worker.  A slot at or
+ *   above the target is told to stop after its job (an idle worker
+ *   leaves at once), and is not restarted when it exits.
+ *
+ *   Reaping: the moment a worker dies, every lease it held goes back to
+ *   the queue in one transaction.  The job it was running (known from
+ *   its "job started" frame, read out of its socket before the lease
+ *   release) has its crash count raised unless we had asked the worker
+ *   to go; at max-crashes that job is a dead letter, "crashed worker".
+ *   Jobs claimed but not started are not counted.  Then stale LMDB
+ *   reader slots are cleared.
+ *
+ *   Restarting: a worker that died after saying "ready" is replaced at
+ *   once: it was killed, or a job killed it, and the crash count deals
+ *   with poison jobs.  A worker that died before "ready" is a start-up
+ *   failure: its slot waits 100 ms, doubling per failure in a row up to
+ *   30 s, with up to a quarter more of random jitter, so a slot forks at
+ *   most about ten times in its first minute of failing.  The count
+ *   resets once a worker in the slot has been ready for a minute.  While
+ *   a slot has failed three times in a row the fleet is "degraded"; the
+ *   supervisor keeps answering and never exits for it.
+ *
+ *   Hung workers: a worker that has not sent a heartbeat for
+ *   hang-timeout (a busy one beats every heartbeat-interval even in a
+ *   long job) is logged with its job, phase, wchan and system call, sent
+ *   SIGABRT, and SIGKILL after kill-grace; the reaper then releases its
+ *   job with a crash counted, so a job that always hangs ends in the
+ *   dead letters.  A slow job that keeps beating is never killed.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define FLEET_BACKOFF_MIN_MS	100
+#define FLEET_BACKOFF_MAX_MS	30000
+#define FLEET_HEALTHY_MS	60000
+#define FLEET_DEGRADED_FAILS	3
+
+static const char *fleet_states[] = {
+	"empty", "starting", "idle", "busy", "draining", "backoff"
+};
+
+static void	 fleet_read(struct bufferevent *, void *);
+static void	 fleet_error(struct bufferevent *, short, void *);
+
+const char *
+fleet_state_name(enum wstate s)
+{
+	return (fleet_states[s]);
+}
+
+void
+fleet_init(struct supervisor *sv)
+{
+	int	 i;
+
+	memset(&sv->sv_fleet, 0, sizeof(sv->sv_fleet));
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		sv->sv_fleet.f_w[i].w_slot = i;
+		sv->sv_fleet.f_w[i].w_anon_kb = -1;
+	}
+	sv->sv_fleet.f_target = sv->sv_conf.c_workers;
+}
+
+static int
+fleet_alive(const struct wslot *w)
+{
+	return (w->w_pid != 0);
+}
+
+/* Workers with a process, whatever their state. */
+int
+fleet_live(struct supervisor *sv)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++)
+		if (fleet_alive(&sv->sv_fleet.f_w[i]))
+			n++;
+	return (n);
+}
+
+int
+fleet_degraded(struct supervisor *sv)
+{
+	int	 i;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++)
+		if (sv->sv_fleet.f_w[i].w_fails >= FLEET_DEGRADED_FAILS &&
+		    sv->sv_fleet.f_w[i].w_state != W_IDLE &&
+		    sv->sv_fleet.f_w[i].w_state != W_BUSY &&
+		    i < sv->sv_fleet.f_target)
+			return (1);
+	return (0);
+}
+
+/* The configuration a worker starts with, as quired -n -v prints it. */
+static void
+fleet_config_text(struct supervisor *sv, char *buf, size_t len)
+{
+	FILE	*f;
+
+	if ((f = fmemopen(buf, len, "w")) == NULL)
+		fatal("%s: fmemopen", __func__);
+	config_print(&sv->sv_conf, f);
+	fclose(f);
+	buf[len - 1] = '\0';
+}
+
+static void
+fleet_spawn(struct supervisor *sv, struct wslot *w)
+{
+	struct bufferevent	*bev;
+	char			 slot[16], cfg[IPC_STR_MAX];
+	char			*argv[6];
+	int			 sp[2], i = 0;
+	pid_t			 pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("%s: socketpair", __func__);
+		w->w_state = W_BACKOFF;
+		w->w_respawn_at = util_mono_ms() + FLEET_BACKOFF_MIN_MS;
+		return;
+	}
+	snprintf(slot, sizeof(slot), "%d", w->w_slot);
+	argv[i++] = "quired";
+	if (sv->sv_foreground)
+		argv[i++] = "-d";
+	argv[i++] = "-W";
+	argv[i++] = slot;
+	argv[i] = NULL;
+
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("%s: fork", __func__);
+		close(sp[0]);
+		close(sp[1]);
+		w->w_state = W_BACKOFF;
+		w->w_respawn_at = util_mono_ms() + FLEET_BACKOFF_MIN_MS;
+		return;
+	case 0:
+		/* dup2 leaves the new descriptor open across exec. */
+		if (dup2(sp[1], 3) == -1)
+			_exit(127);
+		if (sp[1] == 3 && fcntl(3, F_SETFD, 0) == -1)
+			_exit(127);
+		execv(sv->sv_exe, argv);
+		_exit(127);
+	}
+	close(sp[1]);
+	evutil_make_socket_nonblocking(sp[0]);
+	bev = bufferevent_socket_new(sv->sv_base, sp[0],
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatalx("%s: bufferevent", __func__);
+	bufferevent_setcb(bev, fleet_read, NULL, fleet_error, w);
+	bufferevent_enable(bev, EV_READ);
+	fleet_config_text(sv, cfg, sizeof(cfg));
+	ipc_evbuffer_put(bufferevent_get_output(bev), IPC_CONFIG, 0, 0, cfg);
+
+	w->w_pid = pid;
+	w->w_bev = bev;
+	w->w_state = W_STARTING;
+	w->w_spawned = w->w_last_beat = util_mono_ms();
+	w->w_ready_at = 0;
+	w->w_job = 0;
+	w->w_kill_stage = 0;
+	w->w_stopping = 0;
+	w->w_hung = 0;
+	w->w_anon_kb = -1;
+	w->w_forks++;
+	strlcpy(w->w_phase, "starting", sizeof(w->w_phase));
+	sv->sv_fleet.f_spawned++;
+	log_debug("%s: worker %d (pid %d) started", __func__, w->w_slot,
+	    (int)pid);
+}
+
+static void
+fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
+{
+	uint64_t	 now = util_mono_ms();
+
+	w->w_last_beat = now;
+	switch (m->m_type) {
+	case IPC_READY:
+		w->w_ready_at = now;
+		if (w->w_state == W_STARTING)
+			w->w_state = W_IDLE;
+		strlcpy(w->w_phase, "idle", sizeof(w->w_phase));
+		if (w->w_fails >= FLEET_DEGRADED_FAILS)
+			log_info("worker %d (pid %d) ready after %u failed "
+			    "starts", w->w_slot, (int)w->w_pid, w->w_fails);
+		/* A slot that is told to go while starting goes now. */
+		if (w->w_state == W_DRAINING)
+			ipc_evbuffer_put(bufferevent_get_output(w->w_bev),
+			    IPC_STOP, 0, 0, NULL);
+		break;
+	case IPC_HEARTBEAT:
+		strlcpy(w->w_phase, m->m_str, sizeof(w->w_phase));
+		break;
+	case IPC_JOB_START:
+		w->w_job = m->m_a;
+		w->w_gen = m->m_b;
+		strlcpy(w->w_what, m->m_str, sizeof(w->w_what));
+		strlcpy(w->w_phase, "running", sizeof(w->w_phase));
+		w->w_job_start = now;
+		if (w->w_state == W_IDLE)
+			w->w_state = W_BUSY;
+		break;
+	case IPC_JOB_DONE:
+		w->w_job = 0;
+		w->w_jobs++;
+		strlcpy(w->w_phase, "idle", sizeof(w->w_phase));
+		if (w->w_state == W_BUSY)
+			w->w_state = W_IDLE;
+		break;
+	default:
+		log_warnx("worker %d (pid %d): unexpected message %u",
+		    w->w_slot, (int)w->w_pid, m->m_type);
+		break;
+	}
+}
+
+static void
+fleet_drain_input(struct supervisor *sv, struct wslot *w)
+{
+	struct evbuffer	*in;
+	struct ipc_msg	 m;
+	int		 rv;
+
+	if (w->w_bev == NULL)
+		return;
+	in = bufferevent_get_input(w->w_bev);
+	while ((rv = ipc_evbuffer_get(in, &m)) == 1)
+		fleet_message(sv, w, &m);
+	if (rv == -1) {
+		log_warnx("worker %d (pid %d): malformed message; killing it",
+		    w->w_slot, (int)w->w_pid);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		kill(w->w_pid, SIGKILL);
+	}
+}
+
+static struct supervisor *fleet_sv;
+
+static void
+fleet_read(struct bufferevent *bev, void *arg)
+{
+	fleet_drain_input(fleet_sv, arg);
+}
+
+static void
+fleet_error(struct bufferevent *bev, short what, void *arg)
+{
+	struct wslot	*w = arg;
+
+	/* Read what is left; the reaper does the rest. */
+	fleet_drain_input(fleet_sv, w);
+	bufferevent_free(bev);
+	w->w_bev = NULL;
+}
+
+/* Tell a worker to stop after its job. */
+static void
+fleet_stop(struct wslot *w)
+{
+	if (!fleet_alive(w) || w->w_state == W_DRAINING)
+		return;
+	w->w_stopping = 1;
+	w->w_state = W_DRAINING;
+	if (w->w_bev != NULL && w->w_ready_at != 0)
+		ipc_evbuffer_put(bufferevent_get_output(w->w_bev), IPC_STOP,
+		    0, 0, NULL);
+}
+
+/* Bring the fleet to its target: start missing workers, stop extra ones. */
+void
+fleet_resize(struct supervisor *sv)
+{
+	struct fleet	*f = &sv->sv_fleet;
+	struct wslot	*w;
+	uint64_t	 now = util_mono_ms();
+	int		 i;
+
+	fleet_sv = sv;
+	if (sv->sv_draining)
+		return;
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &f->f_w[i];
+		if (i < f->f_target) {
+			if (w->w_state == W_EMPTY ||
+			    (w->w_state == W_BACKOFF && now >= w->w_respawn_at))
+				fleet_spawn(sv, w);
+			continue;
+		}
+		if (w->w_state == W_BACKOFF) {
+			w->w_state = W_EMPTY;
+			w->w_fails = 0;
+		}
+		if (fleet_alive(w) && w->w_state != W_DRAINING) {
+			log_info("worker %d (pid %d): stopping (target %d)",
+			    w->w_slot, (int)w->w_pid, f->f_target);
+			fleet_stop(w);
+		}
+	}
+}
+
+static uint64_t
+fleet_backoff(uint32_t fails)
+{
+	uint64_t	 d = FLEET_BACKOFF_MIN_MS;
+	uint32_t	 i;
+
+	for (i = 1; i < fails && d < FLEET_BACKOFF_MAX_MS; i++)
+		d *= 2;
+	if (d > FLEET_BACKOFF_MAX_MS)
+		d = FLEET_BACKOFF_MAX_MS;
+	return (d + arc4random_uniform(d / 4 + 1));
+}
+
+static void
+fleet_died(struct supervisor *sv, struct wslot *w, int status)
+{
+	struct fleet		*f = &sv->sv_fleet;
+	struct queue_release	 rel;
+	char			 cause[64], quar[96];
+	uint64_t		 crash = 0, now = util_mono_ms();
+	int			 dead = 0, early;
+
+	fleet_drain_input(sv, w);
+	if (w->w_bev != NULL) {
+		bufferevent_free(w->w_bev);
+		w->w_bev = NULL;
+	}
+	if (WIFSIGNALED(status))
+		snprintf(cause, sizeof(cause), "signal %d", WTERMSIG(status));
+	else
+		snprintf(cause, sizeof(cause), "exit %d", WEXITSTATUS(status));
+	if (!w->w_stopping && !(WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0))
+		crash = w->w_job;
+	memset(&rel, 0, sizeof(rel));
+	if (queue_release_pid(&sv->sv_q, w->w_pid, cause, crash, &rel) != 0)
+		log_warnx("worker %d (pid %d): releasing its jobs failed",
+		    w->w_slot, (int)w->w_pid);
+	quar[0] = '\0';
+	if (rel.qr_dead > 0)
+		snprintf(quar, sizeof(quar), "; job %llu quarantined after "
+		    "%u crashes", (unsigned long long)crash,
+		    (unsigned)sv->sv_conf.c_max_crashes);
+	if (store_reader_check(&sv->sv_q.q_store, &dead) == 0 && dead > 0)
+		log_debug("%s: cleared %d stale readers", __func__, dead);
+
+	f->f_deaths++;
+	f->f_released += rel.qr_released;
+	f->f_quarantined += rel.qr_dead;
+	early = w->w_ready_at == 0;
+	if (w->w_stopping && !w->w_hung)
+		log_info("worker %d (pid %d) exited: %s; released %u jobs",
+		    w->w_slot, (int)w->w_pid, cause, rel.qr_released);
+	else
+		log_warnx("worker %d (pid %d) died: %s; released %u job%s%s%s",
+		    w->w_slot, (int)w->w_pid, cause, rel.qr_released,
+		    rel.qr_released == 1 ? "" : "s", quar,
+		    early ? " (before ready)" : "");
+
+	w->w_pid = 0;
+	w->w_job = 0;
+	w->w_anon_kb = -1;
+	strlcpy(w->w_phase, "-", sizeof(w->w_phase));
+	if (sv->sv_draining || w->w_slot >= f->f_target) {
+		w->w_state = W_EMPTY;
+		w->w_fails = 0;
+		return;
+	}
+	if (early && !w->w_stopping) {
+		w->w_fails++;
+		w->w_state = W_BACKOFF;
+		w->w_respawn_at = now + fleet_backoff(w->w_fails);
+		log_warnx("worker %d: start-up failure %u in a row; next "
+		    "start in %llu ms%s", w->w_slot, w->w_fails,
+		    (unsigned long long)(w->w_respawn_at - now),
+		    w->w_fails >= FLEET_DEGRADED_FAILS ? " (degraded)" : "");
+		return;
+	}
+	fleet_spawn(sv, w);
+}
+
+/* SIGCHLD: reap every child that has exited. */
+void
+fleet_reap(struct supervisor *sv)
+{
+	struct wslot	*w;
+	pid_t		 pid;
+	int		 status, i;
+
+	fleet_sv = sv;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		w = NULL;
+		for (i = 0; i < QUIRE_WORKERS_MAX; i++)
+			if (sv->sv_fleet.f_w[i].w_pid == pid)
+				w = &sv->sv_fleet.f_w[i];
+		if (w == NULL) {
+			log_debug("%s: unknown child %d", __func__, (int)pid);
+			continue;
+		}
+		fleet_died(sv, w, status);
+	}
+}
+
+/* Stop every worker: after their jobs, or at once (fast). */
+void
+fleet_stop_all(struct supervisor *sv, int fast)
+{
+	struct wslot	*w;
+	uint64_t	 now = util_mono_ms();
+	int		 i;
+
+	fleet_sv = sv;
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &sv->sv_fleet.f_w[i];
+		if (w->w_state == W_BACKOFF)
+			w->w_state = W_EMPTY;
+		if (!fleet_alive(w))
+			continue;
+		if (!fast) {
+			fleet_stop(w);
+			continue;
+		}
+		w->w_stopping = 1;
+		w->w_state = W_DRAINING;
+		if (w->w_kill_stage == 0) {
+			kill(w->w_pid, SIGTERM);
+			w->w_kill_stage = 1;
+			w->w_kill_at = now + sv->sv_conf.c_grace_ms;
+		}
+	}
+}
+
+static void
+fleet_hung(struct supervisor *sv, struct wslot *w, uint64_t now)
+{
+	char	 evidence[512];
+
+	proc_evidence(w->w_pid, evidence, sizeof(evidence));
+	if (w->w_job != 0)
+		log_warnx("worker %d (pid %d) hung: no heartbeat for %llu ms; "
+		    "job %llu (%s), phase %s, %llu ms in; %s; sending SIGABRT",
+		    w->w_slot, (int)w->w_pid,
+		    (unsigned long long)(now - w->w_last_beat),
+		    (unsigned long long)w->w_job, w->w_what, w->w_phase,
+		    (unsigned long long)(now - w->w_job_start), evidence);
+	else
+		log_warnx("worker %d (pid %d) hung: no heartbeat for %llu ms; "
+		    "no job, phase %s; %s; sending SIGABRT", w->w_slot,
+		    (int)w->w_pid, (unsigned long long)(now - w->w_last_beat),
+		    w->w_phase, evidence);
+	sv->sv_fleet.f_hung++;
+	w->w_hung = 1;
+	w->w_kill_stage = 1;
+	w->w_kill_at = now + sv->sv_conf.c_grace_ms;
+	kill(w->w_pid, SIGABRT);
+}
+
+/* The periodic look at the fleet: hangs, kills, restarts, drain deadline. */
+void
+fleet_tick(struct supervisor *sv)
+{
+	struct wslot	*w;
+	uint64_t	 now = util_mono_ms();
+	int		 i, sample;
+
+	fleet_sv = sv;
+	sample = now / 1000 != (now - 100) / 1000;
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &sv->sv_fleet.f_w[i];
+		if (!fleet_alive(w))
+			continue;
+		if (w->w_kill_stage == 1 && now >= w->w_kill_at) {
+			log_warnx("worker %d (pid %d): still alive after %llu "
+			    "ms; sending SIGKILL", w->w_slot, (int)w->w_pid,
+			    (unsigned long long)sv->sv_conf.c_grace_ms);
+			kill(w->w_pid, SIGKILL);
+			w->w_kill_stage = 2;
+			continue;
+		}
+		if (w->w_kill_stage == 0 &&
+		    now - w->w_last_beat > sv->sv_conf.c_hang_ms)
+			fleet_hung(sv, w, now);
+		if (w->w_ready_at != 0 && w->w_fails > 0 &&
+		    now - w->w_ready_at >= FLEET_HEALTHY_MS)
+			w->w_fails = 0;
+		if (sample)
+			w->w_anon_kb = proc_anon_kb(w->w_pid);
+	}
+	if (sv->sv_draining && !sv->sv_fast && now >= sv->sv_drain_deadline) {
+		log_warnx("drain: timeout after %llu ms; stopping %d workers "
+		    "now", (unsigned long long)sv->sv_conf.c_drain_ms,
+		    fleet_live(sv));
+		sv->sv_fast = 1;
+		fleet_stop_all(sv, 1);
+	}
+	fleet_resize(sv);
+}

@@ -1,0 +1,128 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * quired: the daemon.  The same program is the supervisor and, when the
+ * supervisor fork+execs it with -W, a worker, so no event base, LMDB
+ * environment or descriptor but the supervisor's socket crosses a fork.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define QUIRED_CONF	"/etc/quire/quired.conf"
+
+static __dead void
+usage(void)
+{
+	fprintf(stderr, "usage: quired [-dnv] [-D datadir] [-f file]\n");
+	exit(1);
+}
+
+/* Descriptors 0, 1 and 2 are always open, on /dev/null if need be. */
+static void
+quired_stdfds(void)
+{
+	int	 fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct supervisor sv;
+	struct quire_conf	*c = &sv.sv_conf;
+	const char		*conffile = NULL, *errstr;
+	char			 err[CONF_STR_MAX + 256];
+	struct stat		 st;
+	int			 ch, check = 0, slot = -1;
+
+	quired_stdfds();
+	while ((ch = getopt(argc, argv, "dD:f:nvW:")) != -1) {
+		switch (ch) {
+		case 'd':
+			sv.sv_foreground = 1;
+			break;
+		case 'D':
+			if (strlcpy(sv.sv_datadir_arg, optarg,
+			    sizeof(sv.sv_datadir_arg)) >=
+			    sizeof(sv.sv_datadir_arg) || optarg[0] != '/') {
+				fprintf(stderr, "quired: -D %s: not an "
+				    "absolute path\n", optarg);
+				exit(1);
+			}
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			sv.sv_verbose++;
+			break;
+		case 'W':
+			slot = strtonum(optarg, 0, QUIRE_WORKERS_MAX - 1,
+			    &errstr);
+			if (errstr != NULL)
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (slot != -1) {
+		log_init(sv.sv_foreground, LOG_DAEMON);
+		worker_main(slot);
+	}
+
+	config_defaults(c);
+	if (conffile == NULL && stat(QUIRED_CONF, &st) == 0)
+		conffile = QUIRED_CONF;
+	if (conffile != NULL) {
+		if (realpath(conffile, sv.sv_confpath) == NULL) {
+			fprintf(stderr, "%s: %s\n", conffile, strerror(errno));
+			exit(1);
+		}
+		if (config_load(sv.sv_confpath, c, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s\n", err);
+			exit(1);
+		}
+	}
+	if (sv.sv_datadir_arg[0] != '\0')
+		strlcpy(c->c_datadir, sv.sv_datadir_arg, sizeof(c->c_datadir));
+	sv.sv_fileconf = *c;
+	if (check) {
+		if (sv.sv_verbose)
+			config_print(c, stdout);
+		printf("configuration OK\n");
+		exit(0);
+	}
+
+	log_init(sv.sv_foreground, LOG_DAEMON);
+	log_setverbose(sv.sv_foreground ? 2 : (sv.sv_verbose ? 2 :
+	    (int)c->c_loglevel));
+	if (c->c_logfile[0] != '\0' && log_openfile(c->c_logfile) == -1) {
+		fprintf(stderr, "quired: log-file %s: %s\n", c->c_logfile,
+		    strerror(errno));
+		exit(1);
+	}
+	supervisor_main(&sv);
+}

@@ -1,0 +1,368 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * The supervisor: the daemon's first process.  It never parses documents;
+ * it owns the worker table (fleet.c), the admin socket (control.c), the
+ * pidfile, signals and configuration reloads.
+ *
+ * Signals are libevent signal events, so their handlers run in the loop:
+ *
+ *	HUP	re-read the configuration; on any error keep the old one
+ *		(the error is logged and shown by status); resize the fleet.
+ *	TERM	drain: stop claiming, let running jobs finish for up to
+ *	INT	drain-timeout, then TERM, kill-grace, KILL; release what is
+ *		left, sync, remove the pidfile, exit 0.  A second one takes
+ *		the fast path.
+ *	QUIT	fast stop: TERM every worker now, release, exit.
+ *	TTIN	one more worker; TTOU one fewer.  Such a run-time target
+ *		survives a reload unless the file's "workers" changed.
+ *	USR1	reopen the log file.
+ *	CHLD	reap.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define SV_TICK_MS	100
+#define SV_SWEEP_MS	5000
+
+static const int sv_signals[] = {
+	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD,
+	SIGPIPE
+};
+
+static void	 supervisor_finish(struct supervisor *) __dead;
+static void	 supervisor_orphans(struct supervisor *);
+
+/*
+ * SIGHUP.  Options that cannot change while running (the data directory,
+ * user, sockets, sync) keep their old values with a warning.
+ */
+int
+supervisor_reload(struct supervisor *sv)
+{
+	struct quire_conf	 nc;
+	const struct conf_opt	*opts;
+	struct queue_conf	 qc;
+	char			 a[CONF_STR_MAX], b[CONF_STR_MAX];
+	size_t			 n, i;
+
+	sv->sv_reloads++;
+	config_defaults(&nc);
+	if (sv->sv_confpath[0] != '\0' &&
+	    config_load(sv->sv_confpath, &nc, sv->sv_reload_error,
+	    sizeof(sv->sv_reload_error)) == -1) {
+		log_warnx("reload: %s; keeping the running configuration",
+		    sv->sv_reload_error);
+		return (-1);
+	}
+	if (sv->sv_datadir_arg[0] != '\0')
+		strlcpy(nc.c_datadir, sv->sv_datadir_arg,
+		    sizeof(nc.c_datadir));
+	opts = config_options(&n);
+	for (i = 0; i < n; i++) {
+		if (opts[i].o_reload)
+			continue;
+		config_format(&sv->sv_conf, &opts[i], a, sizeof(a));
+		config_format(&nc, &opts[i], b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			continue;
+		log_warnx("reload: %s changed from %s to %s: takes effect at "
+		    "restart", opts[i].o_name, a, b);
+		memcpy((char *)&nc + opts[i].o_off,
+		    (char *)&sv->sv_conf + opts[i].o_off,
+		    opts[i].o_type == CONF_STRING || opts[i].o_type == CONF_PATH ?
+		    CONF_STR_MAX : sizeof(uint64_t));
+	}
+	if (sv->sv_override && nc.c_workers == sv->sv_fileconf.c_workers) {
+		log_info("reload: keeping the run-time target of %d workers",
+		    sv->sv_fleet.f_target);
+	} else {
+		sv->sv_override = 0;
+		sv->sv_fleet.f_target = nc.c_workers;
+	}
+	sv->sv_fileconf = nc;
+	sv->sv_conf = nc;
+	sv->sv_reload_error[0] = '\0';
+	config_queue(&nc, &qc);
+	sv->sv_q.q_conf = qc;
+	log_setverbose(sv->sv_foreground ? 2 : nc.c_loglevel);
+	log_info("reload: configuration %s loaded; target %d workers",
+	    sv->sv_confpath[0] != '\0' ? sv->sv_confpath : "(defaults)",
+	    sv->sv_fleet.f_target);
+	fleet_resize(sv);
+	return (0);
+}
+
+/* A run-time fleet size, from TTIN/TTOU or quirectl scale. */
+void
+supervisor_scale(struct supervisor *sv, int target)
+{
+	const struct quire_conf	*c = &sv->sv_conf;
+
+	if (target < (int)c->c_min_workers)
+		target = c->c_min_workers;
+	if (target > (int)c->c_max_workers)
+		target = c->c_max_workers;
+	log_info("scale: target %d -> %d workers", sv->sv_fleet.f_target,
+	    target);
+	sv->sv_fleet.f_target = target;
+	sv->sv_override = 1;
+	fleet_resize(sv);
+}
+
+/* Begin a drain, or go straight to the fast path. */
+void
+supervisor_drain(struct supervisor *sv, int fast)
+{
+	if (sv->sv_draining && !fast)
+		fast = 1;	/* the second request is the fast path */
+	if (!sv->sv_draining)
+		log_info("%s: %d workers, %s", fast ? "stopping" : "draining",
+		    fleet_live(sv), fast ? "fast" : "running jobs finish first");
+	else if (fast && !sv->sv_fast)
+		log_info("stopping fast");
+	sv->sv_draining = 1;
+	sv->sv_fast = fast;
+	sv->sv_drain_deadline = util_mono_ms() + sv->sv_conf.c_drain_ms;
+	fleet_stop_all(sv, fast);
+	if (fleet_live(sv) == 0)
+		supervisor_finish(sv);
+}
+
+/* Every worker is gone: leave no lease behind and exit. */
+static void
+supervisor_finish(struct supervisor *sv)
+{
+	/* The reaper released per worker; this catches any left over. */
+	supervisor_orphans(sv);
+	(void)store_sync(&sv->sv_q.q_store);
+	control_close(sv);
+	queue_close(&sv->sv_q);
+	if (sv->sv_pfh != NULL)
+		pidfile_remove(sv->sv_pfh);
+	log_info("stopped");
+	exit(0);
+}
+
+static void
+supervisor_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct supervisor	*sv = arg;
+
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading");
+		supervisor_reload(sv);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		supervisor_drain(sv, 0);
+		break;
+	case SIGQUIT:
+		supervisor_drain(sv, 1);
+		break;
+	case SIGTTIN:
+		if (!sv->sv_draining)
+			supervisor_scale(sv, sv->sv_fleet.f_target + 1);
+		break;
+	case SIGTTOU:
+		if (!sv->sv_draining)
+			supervisor_scale(sv, sv->sv_fleet.f_target - 1);
+		break;
+	case SIGUSR1:
+		if (sv->sv_conf.c_logfile[0] != '\0' &&
+		    log_openfile(sv->sv_conf.c_logfile) == -1)
+			log_warn("SIGUSR1: %s", sv->sv_conf.c_logfile);
+		else
+			log_info("SIGUSR1: log reopened");
+		break;
+	case SIGCHLD:
+		fleet_reap(sv);
+		if (sv->sv_draining && fleet_live(sv) == 0)
+			supervisor_finish(sv);
+		break;
+	}
+}
+
+static void
+supervisor_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor	*sv = arg;
+	struct queue_release	 rel;
+	uint64_t		 now = util_mono_ms();
+
+	fleet_reap(sv);
+	if (sv->sv_draining && fleet_live(sv) == 0)
+		supervisor_finish(sv);
+	fleet_tick(sv);
+	/* The backstop for leases whose holders vanished unseen. */
+	if (!sv->sv_draining && now - sv->sv_last_sweep >= SV_SWEEP_MS) {
+		sv->sv_last_sweep = now;
+		if (queue_sweep(&sv->sv_q, &rel) == 0 &&
+		    rel.qr_released + rel.qr_dead > 0)
+			log_warnx("sweep: %u expired leases released, %u dead",
+			    rel.qr_released, rel.qr_dead);
+	}
+}
+
+struct sv_orphans {
+	uint32_t	 o_pids[256];
+	size_t		 o_n;
+};
+
+static int
+supervisor_orphan_cb(const struct job *j, void *arg)
+{
+	struct sv_orphans	*o = arg;
+	size_t			 i;
+
+	for (i = 0; i < o->o_n; i++)
+		if (o->o_pids[i] == j->j_lease_pid)
+			return (0);
+	if (o->o_n < sizeof(o->o_pids) / sizeof(o->o_pids[0]))
+		o->o_pids[o->o_n++] = j->j_lease_pid;
+	return (0);
+}
+
+/*
+ * At start-up, leases held by processes that no longer exist (a previous
+ * supervisor was killed, and its workers left) go back to the queue.
+ */
+static void
+supervisor_orphans(struct supervisor *sv)
+{
+	struct sv_orphans	 o;
+	struct queue_release	 rel;
+	size_t			 i;
+
+	memset(&o, 0, sizeof(o));
+	if (queue_list(&sv->sv_q, JOB_LEASED, SIZE_MAX, supervisor_orphan_cb,
+	    &o) != 0)
+		return;
+	for (i = 0; i < o.o_n; i++) {
+		if (kill(o.o_pids[i], 0) == 0 || errno != ESRCH)
+			continue;
+		if (queue_release_pid(&sv->sv_q, o.o_pids[i],
+		    "supervisor restarted", 0, &rel) == 0)
+			log_info("start-up: released %u jobs of pid %u, which "
+			    "is gone", rel.qr_released, o.o_pids[i]);
+	}
+}
+
+/* setgroups, setresgid, setresuid: all or nothing. */
+static void
+supervisor_drop(struct supervisor *sv)
+{
+	const struct quire_conf	*c = &sv->sv_conf;
+	struct passwd		*pw;
+	struct group		*gr;
+	gid_t			 gid;
+
+	if (c->c_user[0] == '\0')
+		return;
+	if ((pw = getpwnam(c->c_user)) == NULL)
+		fatalx("user %s: no such user", c->c_user);
+	gid = pw->pw_gid;
+	if (c->c_group[0] != '\0') {
+		if ((gr = getgrnam(c->c_group)) == NULL)
+			fatalx("group %s: no such group", c->c_group);
+		gid = gr->gr_gid;
+	}
+	if (chown(c->c_datadir, pw->pw_uid, gid) == -1)
+		fatal("chown %s", c->c_datadir);
+	if (sv->sv_ctlpath[0] != '\0' &&
+	    chown(sv->sv_ctlpath, pw->pw_uid, -1) == -1)
+		fatal("chown %s", sv->sv_ctlpath);
+	if (setgroups(1, &gid) == -1 ||
+	    setresgid(gid, gid, gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot drop privileges to %s", c->c_user);
+	if (pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		fatalx("privileges could be regained after dropping them");
+}
+
+void
+supervisor_main(struct supervisor *sv)
+{
+	struct queue_conf	 qc;
+	struct timeval		 tv;
+	pid_t			 other;
+	ssize_t			 n;
+	size_t			 i;
+
+	sv->sv_started = util_now_ms();
+	if ((n = readlink("/proc/self/exe", sv->sv_exe,
+	    sizeof(sv->sv_exe) - 1)) == -1)
+		fatal("readlink /proc/self/exe");
+	sv->sv_exe[n] = '\0';
+
+	sv->sv_pfh = pidfile_open(sv->sv_conf.c_pidfile, 0644, &other);
+	if (sv->sv_pfh == NULL) {
+		if (errno == EEXIST) {
+			fprintf(stderr, "quired: already running, pid %d\n",
+			    (int)other);
+			log_warnx("already running, pid %d", (int)other);
+			exit(1);
+		}
+		fprintf(stderr, "quired: pidfile %s: %s\n",
+		    sv->sv_conf.c_pidfile, strerror(errno));
+		exit(1);
+	}
+	if (util_mkdir_p(sv->sv_conf.c_datadir, 0750) == -1) {
+		fprintf(stderr, "quired: %s: %s\n", sv->sv_conf.c_datadir,
+		    strerror(errno));
+		pidfile_remove(sv->sv_pfh);
+		exit(1);
+	}
+	if (!sv->sv_foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	if (pidfile_write(sv->sv_pfh) == -1)
+		fatal("pidfile_write");
+	setproctitle("supervisor");
+	log_procinit("quired");
+
+	if ((sv->sv_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (control_listen(sv) == -1)
+		fatalx("cannot open the admin socket %s", sv->sv_ctlpath);
+	supervisor_drop(sv);
+	umask(027);
+
+	config_queue(&sv->sv_conf, &qc);
+	if (queue_open(&sv->sv_q, sv->sv_conf.c_datadir, &qc) == -1)
+		fatalx("cannot open the queue in %s", sv->sv_conf.c_datadir);
+	supervisor_orphans(sv);
+
+	for (i = 0; i < sizeof(sv_signals) / sizeof(sv_signals[0]); i++) {
+		sv->sv_sig[i] = evsignal_new(sv->sv_base, sv_signals[i],
+		    supervisor_signal, sv);
+		if (sv->sv_sig[i] == NULL || evsignal_add(sv->sv_sig[i], NULL))
+			fatalx("cannot handle signal %d", sv_signals[i]);
+	}
+	sv->sv_tick = event_new(sv->sv_base, -1, EV_PERSIST, supervisor_tick,
+	    sv);
+	tv.tv_sec = 0;
+	tv.tv_usec = SV_TICK_MS * 1000;
+	evtimer_add(sv->sv_tick, &tv);
+
+	fleet_init(sv);
+	log_info("started: %d workers, data directory %s, admin socket %s",
+	    sv->sv_fleet.f_target, sv->sv_conf.c_datadir, sv->sv_ctlpath);
+	fleet_resize(sv);
+	event_base_dispatch(sv->sv_base);
+	fatalx("event loop ended");
+}

@@ -1,0 +1,500 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * A worker process: claims jobs from the queue, runs them, acks them.
+ *
+ * The supervisor fork+execs quired with the worker role and a socketpair
+ * on fd 3.  The worker reads its configuration from that socket, opens
+ * its own LMDB environment, says "ready", and loops:
+ *
+ *	ack the jobs finished since the last round and claim up to
+ *	claim-batch new ones, in one transaction;
+ *	run each job, telling the supervisor when it starts and ends and
+ *	sending a heartbeat every heartbeat-interval while it runs;
+ *	extend a job's lease in the queue when a third of it has passed.
+ *
+ * Acks of quick jobs ride on the next claim's transaction; when jobs are
+ * slow, finished ones are acked at once (every 100 ms at most), so a
+ * death loses little work and status is current.  A claim takes about
+ * 100 ms of work, judged by the last round's jobs (between one and
+ * claim-batch jobs), so one worker does not hoard slow jobs that idle
+ * workers could run.
+ *
+ * Orders: "stop" lets the running job finish, acks it, gives back the
+ * jobs claimed but not started, and exits 0; "exit", or end of file on
+ * the socket (the supervisor died), gives back every lease and exits at
+ * once.  PR_SET_PDEATHSIG covers a supervisor that dies while we are
+ * not reading.  A worker never dumps core and is not dumpable.
+ *
+ * Debug jobs ("sleep 200"), accepted only with debug-jobs yes, exercise
+ * the supervisor: sleep MS, spin MS, crash, segv, hang, hog MIB, fail,
+ * noop.  Each one that completes appends "id generation" to
+ * DATADIR/debug-jobs.log before its ack, so tests can count executions.
+ */
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define WORKER_FD		3
+#define WORKER_IDLE_MS		100	/* queue poll when idle */
+#define WORKER_ACK_FLUSH_MS	100
+#define WORKER_HOG_MAX		4096	/* MiB */
+#define WORKER_ROUND_MS		100	/* work one claim should cover */
+
+enum worker_outcome {
+	WO_DONE,
+	WO_FAIL,		/* retry later */
+	WO_PERMANENT,		/* bad input: dead letter */
+	WO_LOST,		/* lease lost: drop the job */
+	WO_CANCELLED		/* cancelled while running: ack it */
+};
+
+struct worker {
+	int		 wk_slot;
+	int		 wk_fd;
+	struct ipc_buf	 wk_ib;
+	struct quire_conf wk_conf;
+	struct queue	 wk_q;
+	struct queue_owner wk_owner;
+	int		 wk_stop;	/* finish this job, then exit */
+	uint64_t	 wk_last_beat;
+	/* The running job. */
+	uint64_t	 wk_job;
+	uint64_t	 wk_gen;
+	uint64_t	 wk_lease_at;	/* last lease extension */
+	char		 wk_phase[64];
+	char		 wk_error[JOB_ERROR_MAX];
+};
+
+static void	 worker_exit(struct worker *, int) __dead;
+
+/* Give back every lease we hold and leave. */
+static void
+worker_exit(struct worker *wk, int code)
+{
+	struct queue_release	 rel;
+
+	(void)queue_release_pid(&wk->wk_q, getpid(), "worker stopped", 0,
+	    &rel);
+	queue_close(&wk->wk_q);
+	_exit(code);
+}
+
+static void
+worker_order(struct worker *wk, const struct ipc_msg *m)
+{
+	switch (m->m_type) {
+	case IPC_STOP:
+		wk->wk_stop = 1;
+		break;
+	case IPC_EXIT:
+		worker_exit(wk, 0);
+	default:
+		log_warnx("%s: unexpected message %u", __func__, m->m_type);
+		break;
+	}
+}
+
+/*
+ * Keep the supervisor and the queue informed: a heartbeat frame each
+ * interval, a lease extension each third of the lease.  Returns the
+ * outcome to stop with, or WO_DONE to go on.
+ */
+static int
+worker_beat(struct worker *wk)
+{
+	uint64_t	 now = util_mono_ms();
+	int		 rc;
+
+	if (now - wk->wk_last_beat >= wk->wk_conf.c_heartbeat_ms) {
+		if (ipc_send(wk->wk_fd, IPC_HEARTBEAT, wk->wk_job, 0,
+		    wk->wk_phase) == -1)
+			worker_exit(wk, 1);
+		wk->wk_last_beat = now;
+	}
+	if (wk->wk_job != 0 &&
+	    now - wk->wk_lease_at >= wk->wk_conf.c_lease_ms / 3) {
+		rc = queue_heartbeat(&wk->wk_q, wk->wk_job, wk->wk_gen, 0);
+		wk->wk_lease_at = now;
+		if (rc == QUEUE_ESTALE)
+			return (WO_LOST);
+		if (rc == QUEUE_ECANCEL)
+			return (WO_CANCELLED);
+	}
+	return (WO_DONE);
+}
+
+/* Wait ms milliseconds (0: just look), beating and taking orders. */
+static int
+worker_wait(struct worker *wk, uint64_t ms)
+{
+	struct ipc_msg	 m;
+	uint64_t	 end = util_mono_ms() + ms, now, left;
+	int		 rv, timeout;
+
+	for (;;) {
+		if ((rv = worker_beat(wk)) != WO_DONE)
+			return (rv);
+		now = util_mono_ms();
+		left = now >= end ? 0 : end - now;
+		timeout = left < wk->wk_conf.c_heartbeat_ms ? left :
+		    wk->wk_conf.c_heartbeat_ms;
+		rv = ipc_recv(wk->wk_fd, &wk->wk_ib, &m, timeout);
+		if (rv == -1)
+			worker_exit(wk, 0);	/* the supervisor is gone */
+		if (rv == 1)
+			worker_order(wk, &m);
+		if (left == 0 && rv == 0)
+			return (WO_DONE);
+	}
+}
+
+static int
+worker_debug_ms(struct worker *wk, const char *arg, uint64_t max,
+    uint64_t *v)
+{
+	const char	*errstr;
+
+	*v = strtonum(arg, 0, max, &errstr);
+	if (errstr != NULL) {
+		snprintf(wk->wk_error, sizeof(wk->wk_error),
+		    "bad debug argument %s: %s", arg, errstr);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Run a debug command. */
+static int
+worker_debug(struct worker *wk, const struct job *j)
+{
+	char		 cmd[64], arg[64];
+	uint64_t	 v, end, i;
+	char		*mem;
+	int		 rv, n;
+
+	if (!wk->wk_conf.c_debug_jobs) {
+		strlcpy(wk->wk_error, "debug jobs are disabled",
+		    sizeof(wk->wk_error));
+		return (WO_PERMANENT);
+	}
+	arg[0] = '\0';
+	n = sscanf(j->j_path, "%63s %63s", cmd, arg);
+	if (n < 1) {
+		strlcpy(wk->wk_error, "empty debug command",
+		    sizeof(wk->wk_error));
+		return (WO_PERMANENT);
+	}
+	snprintf(wk->wk_phase, sizeof(wk->wk_phase), "debug %.40s", cmd);
+	if (strcmp(cmd, "noop") == 0)
+		return (WO_DONE);
+	if (strcmp(cmd, "sleep") == 0) {
+		if (worker_debug_ms(wk, arg, 86400000, &v) == -1)
+			return (WO_PERMANENT);
+		return (worker_wait(wk, v));
+	}
+	if (strcmp(cmd, "spin") == 0) {
+		if (worker_debug_ms(wk, arg, 86400000, &v) == -1)
+			return (WO_PERMANENT);
+		end = util_mono_ms() + v;
+		while (util_mono_ms() < end) {
+			for (i = 0; i < 100000; i++)
+				__asm__ volatile("" ::: "memory");
+			if ((rv = worker_wait(wk, 0)) != WO_DONE)
+				return (rv);
+		}
+		return (WO_DONE);
+	}
+	if (strcmp(cmd, "crash") == 0)
+		abort();
+	if (strcmp(cmd, "segv") == 0) {
+		raise(SIGSEGV);
+		_exit(139);
+	}
+	if (strcmp(cmd, "hang") == 0) {
+		/* No heartbeats: the supervisor must notice. */
+		for (;;)
+			pause();
+	}
+	if (strcmp(cmd, "hog") == 0) {
+		if (worker_debug_ms(wk, arg, WORKER_HOG_MAX, &v) == -1)
+			return (WO_PERMANENT);
+		if (v == 0)
+			return (WO_DONE);
+		if ((mem = malloc(v << 20)) == NULL) {
+			strlcpy(wk->wk_error, "hog: out of memory",
+			    sizeof(wk->wk_error));
+			return (WO_FAIL);
+		}
+		for (i = 0; i < (v << 20); i += 4096)
+			mem[i] = 1;
+		rv = worker_wait(wk, 1000);
+		free(mem);
+		return (rv);
+	}
+	if (strcmp(cmd, "fail") == 0) {
+		strlcpy(wk->wk_error, "debug failure", sizeof(wk->wk_error));
+		return (WO_FAIL);
+	}
+	snprintf(wk->wk_error, sizeof(wk->wk_error), "unknown debug command %s",
+	    cmd);
+	return (WO_PERMANENT);
+}
+
+/*
+ * Read a job's source from start to end, in pieces, beating between
+ * them: the first stage of every document's way into the index.
+ */
+static int
+worker_read(struct worker *wk, const struct job *j)
+{
+	struct stat	 st;
+	char		 buf[65536];
+	uint64_t	 off, end;
+	ssize_t		 n;
+	int		 fd, rv;
+
+	strlcpy(wk->wk_phase, "read", sizeof(wk->wk_phase));
+	fd = open(j->j_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		snprintf(wk->wk_error, sizeof(wk->wk_error), "open: %s",
+		    strerror(errno));
+		return (errno == ENOENT || errno == ELOOP || errno == EACCES ?
+		    WO_PERMANENT : WO_FAIL);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		strlcpy(wk->wk_error, "not a regular file",
+		    sizeof(wk->wk_error));
+		return (WO_PERMANENT);
+	}
+	off = j->j_srckind == SRC_NDJSON ? j->j_off : 0;
+	end = j->j_srckind == SRC_NDJSON ? j->j_off + j->j_len :
+	    (uint64_t)st.st_size;
+	if (end > (uint64_t)st.st_size) {
+		close(fd);
+		strlcpy(wk->wk_error, "file shorter than its job",
+		    sizeof(wk->wk_error));
+		return (WO_PERMANENT);
+	}
+	while (off < end) {
+		n = pread(fd, buf, end - off < sizeof(buf) ? end - off :
+		    sizeof(buf), off);
+		if (n <= 0) {
+			snprintf(wk->wk_error, sizeof(wk->wk_error),
+			    "read: %s", n == 0 ? "unexpected end of file" :
+			    strerror(errno));
+			close(fd);
+			return (WO_FAIL);
+		}
+		off += n;
+		if ((rv = worker_wait(wk, 0)) != WO_DONE) {
+			close(fd);
+			return (rv);
+		}
+	}
+	close(fd);
+	return (WO_DONE);
+}
+
+static void
+worker_debug_log(struct worker *wk, const struct job *j)
+{
+	char	 path[CONF_STR_MAX + 32];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/debug-jobs.log",
+	    wk->wk_conf.c_datadir);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0640)) == -1) {
+		log_warn("%s: %s", __func__, path);
+		return;
+	}
+	dprintf(fd, "%llu %llu\n", (unsigned long long)j->j_id,
+	    (unsigned long long)j->j_lease_gen);
+	close(fd);
+}
+
+static int
+worker_run(struct worker *wk, const struct job *j)
+{
+	char	 what[128];
+	int	 rv;
+
+	wk->wk_job = j->j_id;
+	wk->wk_gen = j->j_lease_gen;
+	wk->wk_lease_at = util_mono_ms();
+	wk->wk_error[0] = '\0';
+	snprintf(what, sizeof(what), "%s %s", codec_source_name(j->j_srckind),
+	    j->j_path);
+	if (ipc_send(wk->wk_fd, IPC_JOB_START, j->j_id, j->j_lease_gen,
+	    what) == -1)
+		worker_exit(wk, 1);
+	if (j->j_srckind == SRC_DEBUG)
+		rv = worker_debug(wk, j);
+	else
+		rv = worker_read(wk, j);
+	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
+		worker_debug_log(wk, j);
+	if (ipc_send(wk->wk_fd, IPC_JOB_DONE, j->j_id, rv, NULL) == -1)
+		worker_exit(wk, 1);
+	wk->wk_job = 0;
+	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
+	return (rv);
+}
+
+static void
+worker_setup(struct worker *wk)
+{
+	struct rlimit	 rl;
+	struct ipc_msg	 m;
+	struct queue_conf qc;
+	FILE		*f;
+	char		 err[CONF_STR_MAX + 256];
+	int		 rv;
+
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		log_warn("%s: setrlimit core", __func__);
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		log_warn("%s: not dumpable", __func__);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		log_warn("%s: parent death signal", __func__);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	/* The supervisor may already be gone. */
+	if (getppid() == 1)
+		_exit(1);
+
+	rv = ipc_recv(wk->wk_fd, &wk->wk_ib, &m, 10000);
+	if (rv != 1 || m.m_type != IPC_CONFIG)
+		fatalx("worker %d: no configuration from the supervisor",
+		    wk->wk_slot);
+	config_defaults(&wk->wk_conf);
+	if ((f = fmemopen(m.m_str, strlen(m.m_str), "r")) == NULL)
+		fatal("%s: fmemopen", __func__);
+	if (config_parse(f, "supervisor", &wk->wk_conf, err, sizeof(err))
+	    == -1)
+		fatalx("worker %d: %s", wk->wk_slot, err);
+	fclose(f);
+	if (wk->wk_conf.c_logfile[0] != '\0' &&
+	    log_openfile(wk->wk_conf.c_logfile) == -1)
+		log_warn("%s: %s", __func__, wk->wk_conf.c_logfile);
+	log_setverbose(wk->wk_conf.c_loglevel);
+	/* Tests of crash loops: a worker that cannot start. */
+	if (wk->wk_conf.c_debug_jobs &&
+	    getenv("QUIRED_DEBUG_WORKER_FAIL") != NULL)
+		fatalx("worker %d: failing at start-up "
+		    "(QUIRED_DEBUG_WORKER_FAIL is set)", wk->wk_slot);
+	config_queue(&wk->wk_conf, &qc);
+	if (queue_open(&wk->wk_q, wk->wk_conf.c_datadir, &qc) == -1)
+		fatalx("worker %d: cannot open the queue", wk->wk_slot);
+	wk->wk_owner.qo_pid = getpid();
+	wk->wk_owner.qo_slot = wk->wk_slot;
+	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
+}
+
+void
+worker_main(int slot)
+{
+	struct worker		 wk;
+	struct job		*jobs;
+	struct queue_lease	*acks;
+	int			*results, rv, state;
+	size_t			 nacks = 0, n, i, k, want;
+	uint64_t		 flushed, started, per;
+
+	memset(&wk, 0, sizeof(wk));
+	wk.wk_slot = slot;
+	wk.wk_fd = WORKER_FD;
+	setproctitle("worker %d", slot);
+	log_procinit("worker");
+	worker_setup(&wk);
+
+	k = want = wk.wk_conf.c_claim_batch;
+	jobs = xcalloc(k, sizeof(*jobs));
+	acks = xcalloc(k, sizeof(*acks));
+	results = xcalloc(k, sizeof(*results));
+	if (ipc_send(wk.wk_fd, IPC_READY, slot, getpid(), NULL) == -1)
+		worker_exit(&wk, 1);
+	log_debug("worker %d: ready", slot);
+
+	for (;;) {
+		if (worker_wait(&wk, 0) != WO_DONE)
+			continue;
+		if (wk.wk_stop) {
+			if (nacks > 0)
+				(void)queue_ack(&wk.wk_q, acks, nacks, results);
+			worker_exit(&wk, 0);
+		}
+		rv = queue_ack_claim(&wk.wk_q, acks, nacks, results,
+		    &wk.wk_owner, jobs, want, &n);
+		if (rv != 0) {
+			log_warnx("worker %d: claim: %s", slot,
+			    queue_strerror(rv));
+			worker_wait(&wk, 1000);
+			continue;
+		}
+		nacks = 0;
+		if (n == 0) {
+			worker_wait(&wk, WORKER_IDLE_MS);
+			continue;
+		}
+		flushed = started = util_mono_ms();
+		for (i = 0; i < n; i++) {
+			if (wk.wk_stop)
+				break;	/* unstarted jobs go back at exit */
+			rv = worker_run(&wk, &jobs[i]);
+			switch (rv) {
+			case WO_DONE:
+			case WO_CANCELLED:
+				acks[nacks].ql_id = jobs[i].j_id;
+				acks[nacks].ql_gen = jobs[i].j_lease_gen;
+				nacks++;
+				break;
+			case WO_FAIL:
+			case WO_PERMANENT:
+				if (queue_fail(&wk.wk_q, jobs[i].j_id,
+				    jobs[i].j_lease_gen, wk.wk_error,
+				    rv == WO_PERMANENT, &state) == 0)
+					log_info("job %llu failed: %s; %s",
+					    (unsigned long long)jobs[i].j_id,
+					    wk.wk_error,
+					    codec_state_name(state));
+				break;
+			case WO_LOST:
+				log_warnx("job %llu: lease lost",
+				    (unsigned long long)jobs[i].j_id);
+				break;
+			}
+			if (nacks > 0 &&
+			    util_mono_ms() - flushed >= WORKER_ACK_FLUSH_MS) {
+				(void)queue_ack(&wk.wk_q, acks, nacks, results);
+				nacks = 0;
+				flushed = util_mono_ms();
+			}
+		}
+		per = (util_mono_ms() - started) / (i > 0 ? i : 1);
+		want = per == 0 ? k : WORKER_ROUND_MS / per;
+		if (want < 1)
+			want = 1;
+		if (want > k)
+			want = k;
+	}
+}

@@ -1,0 +1,96 @@
+# quire: durable document ingestion and search on one Unix box. ISC license.
+#
+# Shared by the shell tests: a private temporary directory, a real quired
+# started on it, and helpers to wait for what a user would see.  Every
+# test sources this file; nothing here touches a fixed path.
+
+set -eu
+
+: "${QUIRED:=$(pwd)/quired}"
+: "${QUIRECTL:=$(pwd)/quirectl}"
+: "${TMPDIR:=/tmp}"
+
+T=$(mktemp -d "$TMPDIR/quire-test.XXXXXX")
+DATA=$T/data
+CONF=$T/quired.conf
+LOG=$T/quired.log
+PIDFILE=$T/quired.pid
+
+cleanup() {
+	if [ -f "$PIDFILE" ]; then
+		kill -QUIT "$(cat "$PIDFILE")" 2>/dev/null || true
+		sleep 0.5
+	fi
+	pkill -9 -f "$T/" 2>/dev/null || true
+	if [ "${KEEP:-0}" = 0 ]; then
+		rm -rf "$T"
+	else
+		echo "kept $T" >&2
+	fi
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$LOG" ]; then
+		echo "--- last lines of $LOG" >&2
+		tail -40 "$LOG" >&2
+	fi
+	exit 1
+}
+
+# Write a configuration: the common lines, then the test's own ($@).
+write_conf() {
+	{
+		echo "datadir $DATA"
+		echo "pidfile $PIDFILE"
+		echo "log-file $LOG"
+		echo "debug-jobs yes"
+		for line in "$@"; do
+			echo "$line"
+		done
+	} > "$CONF"
+}
+
+ctl() {
+	"$QUIRECTL" -D "$DATA" "$@"
+}
+
+# Start quired in the background (daemonized) and wait for the socket.
+start_quired() {
+	"$QUIRED" -f "$CONF" "$@" || fail "quired did not start"
+	wait_for 10 test -S "$DATA/control.sock"
+	wait_for 10 test -s "$PIDFILE"
+}
+
+quired_pid() {
+	cat "$PIDFILE"
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+	_limit=$(( $1 * 10 ))
+	shift
+	_i=0
+	while ! "$@" >/dev/null 2>&1; do
+		_i=$((_i + 1))
+		[ "$_i" -ge "$_limit" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# A number from `quirectl status --json`, by jq path (e.g. .jobs.done).
+status_json() {
+	ctl status --json | jq -r "$1"
+}
+
+# status_is PATH VALUE: for wait_for.
+status_is() {
+	[ "$(status_json "$1")" = "$2" ]
+}
+
+# Zombie children of a pid.
+zombies_of() {
+	ps -o stat= --ppid "$1" 2>/dev/null | grep -c '^Z' || true
+}
