@@ -30,10 +30,15 @@
  *	ut	uint	last state change, ms since the epoch
  *	run	uint	ready again at (retry), ms since the epoch
  *	err	str	last error or dead-letter reason
+ *	lang	str	stemming language of the source (absent: default)
  *
  * Decoding is bounded: a record longer than CODEC_RECORD_MAX, one that is
  * not a map, has a field of the wrong type or a string longer than its
- * field, or is truncated, is an error return and never a crash.
+ * field, or is truncated, is an error return and never a crash.  Before
+ * msgpack sees a record, codec_check() walks its items and refuses any
+ * container that claims more entries than bytes remain: msgpack allocates
+ * a container's entries when it meets the header, so five bytes could
+ * otherwise ask for a map of four billion entries.
  */
 
 #include <sys/types.h>
@@ -119,7 +124,8 @@ codec_job_encode(const struct job *j, msgpack_sbuffer *sb)
 	if (j->j_state < 0 || j->j_state >= JOB_NSTATES ||
 	    j->j_srckind < 0 || j->j_srckind >= SRC_NKINDS)
 		return (-1);
-	n = 21 + (j->j_key[0] != '\0') + (j->j_error[0] != '\0');
+	n = 21 + (j->j_key[0] != '\0') + (j->j_error[0] != '\0') +
+	    (j->j_lang[0] != '\0');
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
 	codec_pack_uint(&pk, "id", j->j_id);
@@ -152,7 +158,89 @@ codec_job_encode(const struct job *j, msgpack_sbuffer *sb)
 	codec_pack_uint(&pk, "run", j->j_runat);
 	if (j->j_error[0] != '\0')
 		codec_pack_str(&pk, "err", j->j_error);
+	if (j->j_lang[0] != '\0')
+		codec_pack_str(&pk, "lang", j->j_lang);
 	return (sb->size > CODEC_RECORD_MAX ? -1 : 0);
+}
+
+enum codec_kind { CK_DATA, CK_ARRAY, CK_MAP, CK_BAD };
+
+/* msgpack tags 0xc0 to 0xdf: bytes that follow, width of a length. */
+static const struct codec_tag {
+	uint8_t		 ct_fixed;
+	uint8_t		 ct_width;
+	uint8_t		 ct_kind;
+} codec_tags[32] = {
+	/* nil, (never used), false, true */
+	{ 0, 0, CK_DATA }, { 0, 0, CK_BAD }, { 0, 0, CK_DATA },
+	{ 0, 0, CK_DATA },
+	/* bin 8, 16, 32; ext 8, 16, 32 (a type byte, then the data) */
+	{ 0, 1, CK_DATA }, { 0, 2, CK_DATA }, { 0, 4, CK_DATA },
+	{ 1, 1, CK_DATA }, { 1, 2, CK_DATA }, { 1, 4, CK_DATA },
+	/* float 32, 64; uint 8 to 64; int 8 to 64 */
+	{ 4, 0, CK_DATA }, { 8, 0, CK_DATA },
+	{ 1, 0, CK_DATA }, { 2, 0, CK_DATA }, { 4, 0, CK_DATA },
+	{ 8, 0, CK_DATA },
+	{ 1, 0, CK_DATA }, { 2, 0, CK_DATA }, { 4, 0, CK_DATA },
+	{ 8, 0, CK_DATA },
+	/* fixext 1 to 16 */
+	{ 2, 0, CK_DATA }, { 3, 0, CK_DATA }, { 5, 0, CK_DATA },
+	{ 9, 0, CK_DATA }, { 17, 0, CK_DATA },
+	/* str 8, 16, 32; array 16, 32; map 16, 32 */
+	{ 0, 1, CK_DATA }, { 0, 2, CK_DATA }, { 0, 4, CK_DATA },
+	{ 0, 2, CK_ARRAY }, { 0, 4, CK_ARRAY },
+	{ 0, 2, CK_MAP }, { 0, 4, CK_MAP }
+};
+
+/*
+ * Walk the items of one msgpack value that fills p[0..len) exactly.
+ * need counts the items still to come; each takes at least one byte, so
+ * a container whose entries cannot fit in what is left is malformed.
+ */
+static int
+codec_check(const uint8_t *p, size_t len)
+{
+	const struct codec_tag	*t;
+	size_t			 off = 0, need = 1, i;
+	uint64_t		 n;
+	uint8_t			 b;
+	int			 kind;
+
+	while (need > 0) {
+		need--;
+		if (off >= len)
+			return (-1);
+		b = p[off++];
+		if (b <= 0x7f || b >= 0xe0)
+			continue;		/* fixint */
+		if (b <= 0x9f) {
+			kind = b <= 0x8f ? CK_MAP : CK_ARRAY;
+			n = b & 0x0f;
+		} else if (b <= 0xbf) {
+			kind = CK_DATA;		/* fixstr */
+			n = b & 0x1f;
+		} else {
+			t = &codec_tags[b - 0xc0];
+			if ((kind = t->ct_kind) == CK_BAD ||
+			    len - off < t->ct_width)
+				return (-1);
+			for (n = 0, i = 0; i < t->ct_width; i++)
+				n = n << 8 | p[off++];
+			n += t->ct_fixed;
+		}
+		if (kind == CK_MAP)
+			n *= 2;
+		if (kind == CK_DATA) {
+			if (n > len - off)
+				return (-1);
+			off += n;
+		} else {
+			if (need + n > len - off)
+				return (-1);
+			need += n;
+		}
+	}
+	return (off == len ? 0 : -1);
 }
 
 enum codec_type { CT_U64, CT_U32, CT_INT, CT_STR, CT_BOOL };
@@ -195,6 +283,7 @@ static const struct codec_field codec_fields[] = {
 	F_U64("ut", j_updated, UINT64_MAX),
 	F_U64("run", j_runat, UINT64_MAX),
 	F_STR("err", j_error),
+	F_STR("lang", j_lang),
 };
 
 static int
@@ -254,7 +343,7 @@ codec_job_decode(const void *data, size_t len, struct job *j)
 	int			 rv = -1, seen_id = 0;
 
 	memset(j, 0, sizeof(*j));
-	if (len == 0 || len > CODEC_RECORD_MAX)
+	if (len == 0 || len > CODEC_RECORD_MAX || codec_check(data, len) == -1)
 		return (-1);
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, data, len, &off) !=

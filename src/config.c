@@ -30,6 +30,7 @@
 
 static const char *conf_sync_values[] = { "full", "group", "none", NULL };
 static const char *conf_level_values[] = { "warning", "info", "debug", NULL };
+static const char *conf_utf8_values[] = { "repair", "reject", NULL };
 
 static const struct conf_opt conf_opts[] = {
 	{ "datadir", CONF_PATH, CONF_OFF(c_datadir), 0, 0, QUIRE_DATADIR, 0,
@@ -97,6 +98,42 @@ static const struct conf_opt conf_opts[] = {
 	    1ULL << 40, "64M", 0, NULL, "initial LMDB map size; grows on demand" },
 	{ "debug-jobs", CONF_BOOL, CONF_OFF(c_debug_jobs), 0, 1, "no", 1,
 	    NULL, "accept debug jobs (sleep, crash, hang...) for testing" },
+	{ "roots", CONF_STRING, CONF_OFF(c_roots), 0, 0, "/", 1, NULL,
+	    "directories documents are read beneath, separated by colons" },
+	{ "max-document-size", CONF_SIZE, CONF_OFF(c_max_size), 1,
+	    1ULL << 40, "64M", 1, NULL, "largest input document" },
+	{ "max-text-size", CONF_SIZE, CONF_OFF(c_max_text), 1, 1ULL << 40,
+	    "256M", 1, NULL, "most text extracted from one document" },
+	{ "max-ratio", CONF_INT, CONF_OFF(c_max_ratio), 1, 100000, "100", 1,
+	    NULL, "most text per input byte (decompression bombs)" },
+	{ "max-depth", CONF_INT, CONF_OFF(c_max_depth), 1, 100000, "256", 1,
+	    NULL, "deepest nesting of JSON, HTML or markdown" },
+	{ "max-line", CONF_SIZE, CONF_OFF(c_max_line), 64, 1ULL << 32, "1M",
+	    1, NULL, "longest line or NDJSON record" },
+	{ "max-tokens", CONF_INT, CONF_OFF(c_max_tokens), 1, 1000000000,
+	    "1000000", 1, NULL, "most words in one document" },
+	{ "max-pages", CONF_INT, CONF_OFF(c_max_pages), 1, 1000000, "10000",
+	    1, NULL, "most pages in one PDF" },
+	{ "utf8", CONF_ENUM, CONF_OFF(c_utf8), 0, 1, "repair", 1,
+	    conf_utf8_values, "invalid UTF-8: repair (U+FFFD) or reject" },
+	{ "language", CONF_STRING, CONF_OFF(c_language), 0, 0, "english", 1,
+	    NULL, "stemming language when a job names none (none: no stemming)" },
+	{ "stopwords", CONF_BOOL, CONF_OFF(c_stopwords), 0, 1, "no", 1, NULL,
+	    "leave common words out of the index" },
+	{ "chunk-size", CONF_SIZE, CONF_OFF(c_chunk_size), 64, 1ULL << 20,
+	    "1500", 1, NULL, "bytes of text per chunk" },
+	{ "chunk-overlap", CONF_SIZE, CONF_OFF(c_chunk_overlap), 0,
+	    1ULL << 19, "150", 1, NULL, "bytes a chunk repeats of the last one" },
+	{ "chunk-min", CONF_SIZE, CONF_OFF(c_chunk_min), 0, 1ULL << 20,
+	    "200", 1, NULL, "a shorter last chunk joins the one before" },
+	{ "id-field", CONF_STRING, CONF_OFF(c_id_field), 0, 0, "id", 1, NULL,
+	    "JSON record field with the document id" },
+	{ "title-field", CONF_STRING, CONF_OFF(c_title_field), 0, 0, "title",
+	    1, NULL, "JSON record field with the title" },
+	{ "text-field", CONF_STRING, CONF_OFF(c_text_field), 0, 0, "text", 1,
+	    NULL, "JSON record field with the text" },
+	{ "worker-data-limit", CONF_SIZE, CONF_OFF(c_data_limit), 16ULL << 20,
+	    1ULL << 44, "4G", 1, NULL, "RLIMIT_DATA of each worker" },
 };
 
 #define CONF_NOPTS	(sizeof(conf_opts) / sizeof(conf_opts[0]))
@@ -208,6 +245,32 @@ config_defaults(struct quire_conf *c)
 			fatalx("%s: default: %s", __func__, err);
 }
 
+/* Every root is an absolute path; there is at least one. */
+static int
+config_roots_check(const char *roots, char *err, size_t errlen)
+{
+	const char	*p = roots, *end;
+	size_t		 n = 0;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, ":");
+		if (end > p) {
+			if (*p != '/') {
+				snprintf(err, errlen, "roots: %.*s is not an "
+				    "absolute path", (int)(end - p), p);
+				return (-1);
+			}
+			n++;
+		}
+		p = *end == ':' ? end + 1 : end;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "roots: no directory given");
+		return (-1);
+	}
+	return (0);
+}
+
 /* Checks across options, after the whole file is read. */
 static int
 config_check(struct quire_conf *c, char *err, size_t errlen)
@@ -240,6 +303,17 @@ config_check(struct quire_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "backoff above backoff-max");
 		return (-1);
 	}
+	if (c->c_datadir[0] == '\0' || c->c_pidfile[0] == '\0') {
+		snprintf(err, errlen, "datadir and pidfile must not be empty");
+		return (-1);
+	}
+	if (c->c_chunk_overlap * 2 > c->c_chunk_size) {
+		snprintf(err, errlen, "chunk-overlap must be at most half of "
+		    "chunk-size");
+		return (-1);
+	}
+	if (config_roots_check(c->c_roots, err, errlen) == -1)
+		return (-1);
 	if (c->c_user[0] != '\0' && getpwnam(c->c_user) == NULL) {
 		snprintf(err, errlen, "user %s: no such user", c->c_user);
 		return (-1);

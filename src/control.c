@@ -79,7 +79,7 @@ control_listen(struct supervisor *sv)
 	    chown(sv->sv_ctlpath, -1, gr->gr_gid) == -1))
 		log_warn("%s: group of %s", __func__, sv->sv_ctlpath);
 	sv->sv_ctl = evconnlistener_new(sv->sv_base, control_accept, sv,
-	    LEV_OPT_CLOSE_ON_FREE, 16, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, fd);
 	if (sv->sv_ctl == NULL) {
 		log_warnx("%s: listener", __func__);
 		close(fd);

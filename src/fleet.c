@@ -162,6 +162,12 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 			_exit(127);
 		if (sp[1] == 3 && fcntl(3, F_SETFD, 0) == -1)
 			_exit(127);
+		/*
+		 * A worker gets stdio and its socket, nothing else: an
+		 * inherited admin connection would keep quirectl waiting
+		 * for end of file until this worker exits.
+		 */
+		closefrom(4);
 		execv(sv->sv_exe, argv);
 		_exit(127);
 	}
@@ -424,6 +430,17 @@ fleet_reap(struct supervisor *sv)
 		}
 		fleet_died(sv, w, status);
 	}
+}
+
+/* Pass a signal on to every live worker (SIGUSR1: reopen logs). */
+void
+fleet_signal(struct supervisor *sv, int sig)
+{
+	int	 i;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++)
+		if (sv->sv_fleet.f_w[i].w_pid != 0)
+			kill(sv->sv_fleet.f_w[i].w_pid, sig);
 }
 
 /* Stop every worker: after their jobs, or at once (fast). */

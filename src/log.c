@@ -147,6 +147,8 @@ log_info(const char *fmt, ...)
 {
 	va_list	 ap;
 
+	if (log_verbose < 1)
+		return;
 	va_start(ap, fmt);
 	log_emit(LOG_INFO, 0, fmt, ap);
 	va_end(ap);

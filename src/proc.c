@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +84,24 @@ proc_evidence(pid_t pid, char *buf, size_t len)
 	if (wchan[0] == '\0' || strcmp(wchan, "0") == 0)
 		strlcpy(wchan, "running", sizeof(wchan));
 	snprintf(buf, len, "wchan %s, syscall %s", wchan, sc);
+}
+
+/*
+ * Whether pid has exited: no such process, or a zombie that its parent
+ * has not reaped (an orphaned worker waits for init, and an init that
+ * reaps late, as in some containers, leaves it a while).
+ */
+int
+proc_gone(pid_t pid)
+{
+	char	 buf[512], *p;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return (1);
+	if (proc_read(pid, "stat", buf, sizeof(buf)) == -1)
+		return (kill(pid, 0) == -1 && errno == ESRCH);
+	/* "pid (comm) S ...": the state follows the last parenthesis. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return (0);
+	return (p[2] == 'Z' || p[2] == 'X');
 }

@@ -544,10 +544,24 @@ queue_enqueue_txn(MDB_txn *txn, void *arg)
 			strlcpy(j.j_path, qn->qn_path, sizeof(j.j_path));
 		j.j_off = qn->qn_off;
 		j.j_len = qn->qn_len;
-		j.j_state = JOB_READY;
+		if (qn->qn_lang != NULL)
+			strlcpy(j.j_lang, qn->qn_lang, sizeof(j.j_lang));
+		j.j_state = qn->qn_dead != NULL ? JOB_DEAD : JOB_READY;
 		j.j_created = j.j_updated = t.t_now;
+		if (qn->qn_dead != NULL)
+			strlcpy(j.j_error, qn->qn_dead, sizeof(j.j_error));
 		if ((rc = qtx_job_put(&t, &j, MDB_APPEND)) != 0)
 			return (rc);
+		if (qn->qn_dead != NULL) {
+			/* A part of a job that failed on its own. */
+			if ((rc = qtx_timed(&t, DB_DEAD, t.t_now, j.j_id, 0))
+			    != 0)
+				return (rc);
+			qtx_move(&t, -1, JOB_DEAD);
+			t.t_m.m_failed++;
+			t.t_m.m_enqueued++;
+			continue;
+		}
 		if ((rc = qtx_ready_put(&t, &j, t.t_now)) != 0)
 			return (rc);
 		qtx_move(&t, -1, JOB_READY);
@@ -575,7 +589,9 @@ queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 		    (jobs[i].qn_tenant != NULL &&
 		    strlen(jobs[i].qn_tenant) > JOB_TENANT_MAX) ||
 		    (jobs[i].qn_path != NULL &&
-		    strlen(jobs[i].qn_path) > JOB_PATH_MAX))
+		    strlen(jobs[i].qn_path) > JOB_PATH_MAX) ||
+		    (jobs[i].qn_lang != NULL &&
+		    strlen(jobs[i].qn_lang) > JOB_LANG_MAX))
 			return (QUEUE_EINVAL);
 	}
 	if (n == 0)
@@ -1292,6 +1308,52 @@ queue_release_pid(struct queue *q, uint32_t pid, const char *cause,
 	    store_write(&q->q_store, queue_release_txn, &ra)));
 }
 
+static int
+queue_extend_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_release_arg *ra = arg;
+	struct qtx		 t;
+	struct qlease		 l;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	int			 rc, op = MDB_FIRST;
+
+	if ((rc = qtx_begin(&t, ra->ra_q, txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_LEASES], &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (v.mv_size != sizeof(l))
+			continue;
+		memcpy(&l, v.mv_data, sizeof(l));
+		if (l.l_pid != ra->ra_pid)
+			continue;
+		l.l_deadline = t.t_now + t.t_q->q_conf.qc_lease_ms;
+		v.mv_data = &l;
+		if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Extend every lease pid holds: a worker's claimed jobs wait while it
+ * runs the first, and must not expire meanwhile.
+ */
+int
+queue_extend_pid(struct queue *q, uint32_t pid)
+{
+	struct queue_release_arg ra;
+
+	memset(&ra, 0, sizeof(ra));
+	ra.ra_q = q;
+	ra.ra_pid = pid;
+	return (queue_result(__func__,
+	    store_write(&q->q_store, queue_extend_txn, &ra)));
+}
+
 /* Expired leases count a failed attempt; the backstop for hung holders. */
 int
 queue_sweep(struct queue *q, struct queue_release *rel)
@@ -1448,8 +1510,13 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
 		when = util_get_be64(k.mv_data);
 		id = util_get_be64((uint8_t *)k.mv_data + 8);
-		/* Oldest first: stop at the first one young enough to keep. */
-		if (total <= ba->ba_keep && when + ba->ba_older > t.t_now)
+		/*
+		 * Oldest first: stop at the first one that no limit given
+		 * (0: none) selects; with no limit, everything goes.
+		 */
+		if ((ba->ba_keep == 0 || total <= ba->ba_keep) &&
+		    (ba->ba_older == 0 || when + ba->ba_older > t.t_now) &&
+		    (ba->ba_keep != 0 || ba->ba_older != 0))
 			break;
 		if (ba->ba_n == QUEUE_BATCH) {
 			ba->ba_more = 1;
@@ -1484,7 +1551,8 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 /*
  * Delete finished jobs of one kind (JOB_DONE: done and cancelled;
  * JOB_DEAD: dead letters) that are older than older_ms, or beyond the
- * newest keep of them.  Their idempotency keys are forgotten with them.
+ * newest keep of them; a limit of 0 is no limit, and with neither every
+ * one goes.  Their idempotency keys are forgotten with them.
  */
 int
 queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,

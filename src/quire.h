@@ -92,6 +92,7 @@ enum job_source {
 #define JOB_TENANT_MAX		64
 #define JOB_PATH_MAX		4096
 #define JOB_ERROR_MAX		256
+#define JOB_LANG_MAX		31
 #define JOB_PRIO_MIN		0
 #define JOB_PRIO_MAX		9
 #define JOB_PRIO_DEFAULT	0
@@ -121,6 +122,7 @@ struct job {
 	uint64_t	 j_updated;
 	uint64_t	 j_runat;
 	char		 j_error[JOB_ERROR_MAX];
+	char		 j_lang[JOB_LANG_MAX + 1];	/* "" for the default */
 };
 
 const char	*codec_state_name(int);
@@ -221,6 +223,8 @@ struct queue_new {
 	const char	*qn_path;
 	uint64_t	 qn_off;
 	uint64_t	 qn_len;
+	const char	*qn_lang;	/* stemming language, or NULL */
+	const char	*qn_dead;	/* enqueue as a dead letter with this */
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -265,6 +269,7 @@ int		 queue_cancel(struct queue *, uint64_t);
 int		 queue_release_pid(struct queue *, uint32_t, const char *,
 		    uint64_t, struct queue_release *);
 int		 queue_sweep(struct queue *, struct queue_release *);
+int		 queue_extend_pid(struct queue *, uint32_t);
 int		 queue_retry(struct queue *, uint64_t);
 int		 queue_retry_dead(struct queue *, uint64_t *);
 int		 queue_purge(struct queue *, int, uint64_t, uint64_t,
@@ -279,6 +284,7 @@ const char	*queue_strerror(int);
 struct submit_opts {
 	const char	*so_tenant;
 	const char	*so_key;
+	const char	*so_lang;
 	int		 so_prio;
 	uint64_t	 so_split;	/* NDJSON range size */
 };
@@ -368,6 +374,24 @@ struct quire_conf {
 	uint64_t	 c_sync;
 	uint64_t	 c_mapsize;
 	uint64_t	 c_debug_jobs;
+	char		 c_roots[CONF_STR_MAX];
+	uint64_t	 c_max_size;
+	uint64_t	 c_max_text;
+	uint64_t	 c_max_ratio;
+	uint64_t	 c_max_depth;
+	uint64_t	 c_max_line;
+	uint64_t	 c_max_tokens;
+	uint64_t	 c_max_pages;
+	uint64_t	 c_utf8;
+	char		 c_language[CONF_STR_MAX];
+	uint64_t	 c_stopwords;
+	uint64_t	 c_chunk_size;
+	uint64_t	 c_chunk_overlap;
+	uint64_t	 c_chunk_min;
+	char		 c_id_field[CONF_STR_MAX];
+	char		 c_title_field[CONF_STR_MAX];
+	char		 c_text_field[CONF_STR_MAX];
+	uint64_t	 c_data_limit;
 	uint64_t	 c_set;		/* bit per option set by the file */
 };
 
@@ -381,6 +405,419 @@ void		 config_format(const struct quire_conf *,
 void		 config_print(const struct quire_conf *, FILE *);
 void		 config_queue(const struct quire_conf *, struct queue_conf *);
 void		 config_control_path(const struct quire_conf *, char *, size_t);
+
+
+/* buf.c */
+struct buf {
+	char		*b_data;
+	size_t		 b_len;
+	size_t		 b_cap;
+};
+
+void		 buf_init(struct buf *);
+void		 buf_free(struct buf *);
+void		 buf_reset(struct buf *);
+void		 buf_reserve(struct buf *, size_t);
+void		 buf_add(struct buf *, const void *, size_t);
+void		 buf_addc(struct buf *, int);
+void		 buf_addstr(struct buf *, const char *);
+char		*buf_cstr(struct buf *);	/* NUL-terminated view */
+
+/* utf8.c */
+enum utf8_policy {
+	UTF8_REPAIR = 0,	/* invalid sequences become U+FFFD */
+	UTF8_REJECT		/* the document fails with bad-utf8 */
+};
+
+int		 utf8_valid(const char *, size_t, size_t *);
+size_t		 utf8_repair(const char *, size_t, struct buf *);
+int		 utf8_normalize(const char *, size_t, struct buf *);
+
+/* tokenize.c */
+#define TOKEN_MAX		64	/* bytes; longer words are cut */
+
+struct token {
+	const char	*t_text;	/* normalized and stemmed */
+	size_t		 t_len;
+	uint32_t	 t_pos;		/* word position in the document */
+	uint32_t	 t_off;		/* byte offset in the input text */
+	uint32_t	 t_srclen;	/* bytes of input text */
+};
+
+typedef int	 (*token_cb)(const struct token *, void *);
+
+struct tokenizer;
+struct tokenizer *tokenizer_new(const char *, int);
+void		 tokenizer_free(struct tokenizer *);
+int		 tokenizer_run(struct tokenizer *, const char *, size_t,
+		    uint32_t, token_cb, void *);
+int		 tokenizer_lang_ok(const char *);
+size_t		 tokenize_split_ident(const char *, size_t, struct buf *);
+
+/* extract.c */
+enum doc_type {
+	DOC_TEXT = 0,
+	DOC_MARKDOWN,
+	DOC_HTML,
+	DOC_JSON,
+	DOC_NDJSON,
+	DOC_CODE,
+	DOC_PDF,
+	DOC_NTYPES
+};
+
+enum block_kind {
+	BLK_PARA = 0,
+	BLK_HEADING,
+	BLK_CODE
+};
+
+/* A run of text in xd_text: a paragraph, a heading or a code block. */
+struct xblock {
+	int		 xb_kind;
+	int		 xb_level;	/* heading level, 1 to 6 */
+	size_t		 xb_off;
+	size_t		 xb_len;
+};
+
+struct xattr {
+	char		*xa_name;
+	char		*xa_value;
+};
+
+/* One extracted document, valid UTF-8 throughout. */
+struct xdoc {
+	char		*xd_id;		/* external id */
+	char		*xd_title;
+	int		 xd_type;
+	uint64_t	 xd_off;	/* NDJSON: the record's byte range */
+	uint64_t	 xd_len;
+	struct buf	 xd_text;
+	struct xblock	*xd_blocks;
+	size_t		 xd_nblocks;
+	size_t		 xd_blockcap;
+	struct xattr	*xd_attrs;
+	size_t		 xd_nattrs;
+	size_t		 xd_attrcap;
+};
+
+/* Why a document failed: a reason code and a message, for the DLQ. */
+struct xerr {
+	char		 xe_code[32];	/* too-large, bad-utf8, parse-error... */
+	char		 xe_msg[200];
+};
+
+struct extract_conf {
+	uint64_t	 xc_max_size;	/* input bytes */
+	uint64_t	 xc_max_text;	/* extracted (decompressed) bytes */
+	uint64_t	 xc_max_ratio;	/* extracted / input, for PDF */
+	uint64_t	 xc_max_depth;	/* JSON, HTML and markdown nesting */
+	uint64_t	 xc_max_line;	/* bytes in one line or record */
+	uint64_t	 xc_max_tokens;	/* words per document */
+	uint64_t	 xc_max_pages;	/* PDF */
+	int		 xc_utf8;	/* enum utf8_policy */
+	const char	*xc_id_field;	/* JSON record fields */
+	const char	*xc_title_field;
+	const char	*xc_text_field;
+};
+
+/*
+ * Called once per extracted document (an NDJSON range yields many).  When
+ * a record fails, doc is NULL and err says why; off and len locate the
+ * record.  A non-zero return stops the extraction.
+ */
+typedef int	 (*extract_cb)(struct xdoc *, const struct xerr *, void *);
+
+void		 extract_conf_defaults(struct extract_conf *);
+const char	*extract_type_name(int);
+int		 extract_type_parse(const char *);
+int		 extract_sniff(const char *, const void *, size_t);
+int		 extract_open(int, const char *, struct xerr *);
+int		 extract_buffer(const struct extract_conf *, int, const char *,
+		    const char *, size_t, extract_cb, void *, struct xerr *);
+void		 xdoc_init(struct xdoc *);
+void		 xdoc_free(struct xdoc *);
+void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
+void		 xdoc_attr(struct xdoc *, const char *, const char *);
+void		 xerr_set(struct xerr *, const char *, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+
+/* extract_text.c, extract_md.c, extract_html.c, extract_json.c,
+ * extract_code.c, extract_pdf.c: one document type each.  Each fills doc
+ * (or calls cb per record for NDJSON) and returns 0, or -1 with err. */
+int		 extract_text(const struct extract_conf *, const char *, size_t,
+		    struct xdoc *, struct xerr *);
+int		 extract_md(const struct extract_conf *, const char *, size_t,
+		    struct xdoc *, struct xerr *);
+int		 extract_html(const struct extract_conf *, const char *, size_t,
+		    struct xdoc *, struct xerr *);
+int		 extract_code(const struct extract_conf *, const char *,
+		    const char *, size_t, struct xdoc *, struct xerr *);
+int		 extract_pdf(const struct extract_conf *, const char *, size_t,
+		    struct xdoc *, struct xerr *);
+int		 extract_json(const struct extract_conf *, const char *, size_t,
+		    struct xdoc *, struct xerr *);
+int		 extract_ndjson(const struct extract_conf *, const char *,
+		    size_t, uint64_t, extract_cb, void *, struct xerr *);
+
+/* chunk.c */
+struct chunk_conf {
+	size_t		 cc_size;	/* target bytes per chunk */
+	size_t		 cc_overlap;	/* bytes repeated from the last one */
+	size_t		 cc_min;	/* a shorter tail joins the last one */
+};
+
+struct chunk {
+	uint32_t	 c_index;
+	size_t		 c_off;		/* into xd_text */
+	size_t		 c_len;
+	const char	*c_heading;	/* "Top > Section", or "" */
+};
+
+typedef int	 (*chunk_cb)(const struct chunk *, void *);
+
+void		 chunk_conf_defaults(struct chunk_conf *);
+int		 chunk_doc(const struct chunk_conf *, const struct xdoc *,
+		    chunk_cb, void *);
+int		 chunk_compress(const char *, size_t, struct buf *);
+int		 chunk_decompress(const char *, size_t, size_t, struct buf *);
+
+/* ingest.c */
+#define INGEST_OK	0
+#define INGEST_BAD	1	/* dead letter now, in_err says why */
+#define INGEST_RETRY	2	/* may pass later */
+#define INGEST_ROOTS	16
+#define INGEST_LANGS	8
+
+/* Where the text path's results go: the index, or a benchmark's count. */
+struct ingest_sink {
+	void		*is_arg;
+	int		 (*is_doc)(void *, struct xdoc *);
+	int		 (*is_chunk)(void *, const struct xdoc *,
+			    const struct chunk *);
+	int		 (*is_token)(void *, const struct token *);
+	int		 (*is_done)(void *, struct xdoc *);
+	void		 (*is_abort)(void *, struct xdoc *);
+};
+
+/* A record of an NDJSON range that failed on its own. */
+struct ingest_fail {
+	uint64_t	 if_off;
+	uint64_t	 if_len;
+	char		 if_reason[JOB_ERROR_MAX];
+};
+
+struct ingest {
+	const struct quire_conf *in_conf;
+	struct extract_conf in_xc;
+	struct chunk_conf in_cc;
+	struct ingest_sink *in_sink;
+	int		 in_rootfd[INGEST_ROOTS];
+	char		*in_root[INGEST_ROOTS];
+	size_t		 in_nroots;
+	struct tokenizer *in_tk[INGEST_LANGS];
+	char		 in_tklang[INGEST_LANGS][JOB_LANG_MAX + 1];
+	size_t		 in_ntk;
+	struct buf	 in_data;
+	struct xerr	 in_err;
+	struct ingest_fail *in_fails;
+	size_t		 in_nfails;
+	size_t		 in_failcap;
+	uint64_t	 in_docs;	/* totals over the worker's life */
+	uint64_t	 in_chunks;
+	uint64_t	 in_tokens;
+	uint64_t	 in_bytes;
+};
+
+int		 ingest_init(struct ingest *, const struct quire_conf *);
+void		 ingest_free(struct ingest *);
+int		 ingest_job(struct ingest *, const struct job *);
+
+/* index.c */
+#define IX_BODY			'b'	/* term fields: the first byte */
+#define IX_TITLE		't'
+#define IX_FILTER		'f'
+#define IX_TERM_MAX		(TOKEN_MAX + 1)
+#define IX_EXTID_MAX		512
+#define INDEX_ENOENT		-2
+
+struct index {
+	struct store	 ix_store;
+	msgpack_sbuffer	 ix_buf;
+	struct buf	 ix_tmp;
+};
+
+struct ixstats {
+	uint64_t	 is_next_cid;	/* chunk ids are global, never reused */
+	uint64_t	 is_next_docid;
+	uint64_t	 is_next_seg;
+	uint64_t	 is_docs;	/* live documents */
+	uint64_t	 is_chunks;	/* live chunks */
+	uint64_t	 is_tokens;	/* words in live chunks, for avgdl */
+	uint64_t	 is_dead;	/* tombstoned chunks not yet purged */
+	uint64_t	 is_segments;
+	uint64_t	 is_merges;
+};
+
+/* A document as a worker hands it to its batch. */
+struct ixdoc_info {
+	const char	*di_extid;
+	uint64_t	 di_hash;	/* of the extracted text */
+	uint64_t	 di_job;
+	const char	*di_title;
+	int		 di_type;
+	const char	*di_tenant;
+	const char	*di_source;
+	const struct xattr *di_attrs;
+	size_t		 di_nattrs;
+};
+
+/* What the index holds about a document. */
+struct ixdoc {
+	uint64_t	 d_docid;
+	char		 d_extid[IX_EXTID_MAX + 1];
+	uint64_t	 d_hash;
+	uint64_t	 d_job;
+	char		 d_title[256];
+	int		 d_type;
+	char		 d_tenant[JOB_TENANT_MAX + 1];
+	char		 d_source[JOB_PATH_MAX + 1];
+	uint64_t	 d_cid;		/* first chunk */
+	uint32_t	 d_nchunks;
+};
+
+struct ixcommit {
+	uint64_t	 ic_added;
+	uint64_t	 ic_unchanged;	/* redelivered: same content */
+	uint64_t	 ic_replaced;	/* changed: the old one is deleted */
+	uint64_t	 ic_chunks;
+	uint64_t	 ic_seg;
+	uint64_t	 ic_bytes;	/* segment size */
+};
+
+/* The segment layout (see index.c). */
+#define IXSEG_MAGIC		"QSG1"
+
+struct ixseghdr {
+	char		 h_magic[4];
+	uint32_t	 h_size;
+	uint32_t	 h_nchunks;
+	uint32_t	 h_nterms;
+	uint32_t	 h_base;	/* first cid */
+	uint32_t	 h_norms;	/* area offsets */
+	uint32_t	 h_dict;
+	uint32_t	 h_strs;
+	uint32_t	 h_post;
+	uint32_t	 h_pad;
+	uint64_t	 h_tokens;
+};
+
+struct ixsegterm {
+	uint32_t	 e_str;
+	uint32_t	 e_post;
+	uint32_t	 e_df;
+	uint16_t	 e_len;
+	uint16_t	 e_pad;
+};
+
+struct ixseg {
+	const void	*s_data;
+	size_t		 s_len;
+	uint64_t	 s_id;
+	const struct ixseghdr *s_hdr;
+	const uint16_t	*s_norms;
+	const struct ixsegterm *s_dict;
+};
+
+/* A cursor over one term's postings in one segment. */
+struct ixpost {
+	const struct ixseg *p_seg;
+	const uint8_t	*p_cur;
+	const uint8_t	*p_end;
+	uint32_t	 p_left;
+	int		 p_first;
+	uint64_t	 p_local;
+	uint32_t	 p_cid;
+	uint32_t	 p_tf;
+	uint32_t	 p_posleft;
+	uint32_t	 p_pos;
+};
+
+enum { IDB_META, IDB_SEGS, IDB_CHUNKS, IDB_DOCS, IDB_EXTIDS, IDB_N };
+
+struct ixbatch;
+struct roaring_bitmap_s;
+
+int		 index_open(struct index *, const char *, size_t, int);
+void		 index_close(struct index *);
+struct ixbatch	*ixbatch_new(void);
+void		 ixbatch_free(struct ixbatch *);
+void		 ixbatch_reset(struct ixbatch *);
+int		 ixbatch_doc(struct ixbatch *, const struct ixdoc_info *);
+int		 ixbatch_chunk(struct ixbatch *, const char *, const char *,
+		    size_t);
+int		 ixbatch_term(struct ixbatch *, int, const char *, size_t,
+		    uint32_t);
+int		 ixbatch_end_doc(struct ixbatch *);
+void		 ixbatch_abort_doc(struct ixbatch *);
+size_t		 ixbatch_ndocs(const struct ixbatch *);
+size_t		 ixbatch_bytes(const struct ixbatch *);
+int		 index_commit(struct index *, struct ixbatch *,
+		    struct ixcommit *);
+int		 index_delete(struct index *, const char *);
+int		 index_stats(struct index *, struct ixstats *);
+int		 index_get_doc(struct index *, const char *, struct ixdoc *);
+int		 index_check(struct index *, char *, size_t);
+MDB_dbi		 index_dbi(struct index *, int);
+int		 index_doc_decode(const void *, size_t, struct ixdoc *);
+struct roaring_bitmap_s *index_tomb_get(MDB_txn *, struct index *);
+int		 index_tomb_put(MDB_txn *, struct index *,
+		    struct roaring_bitmap_s *);
+void		 ix_varint(struct buf *, uint64_t);
+int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
+int		 ixseg_open(struct ixseg *, const void *, size_t);
+const char	*ixseg_term(const struct ixseg *, uint32_t, size_t *);
+uint32_t	 ixseg_lower(const struct ixseg *, const char *, size_t);
+int64_t		 ixseg_find(const struct ixseg *, const char *, size_t);
+void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
+int		 ixpost_next(struct ixpost *);
+int64_t		 ixpost_pos(struct ixpost *);
+
+/* search.c */
+#define SEARCH_FILTERS_MAX	16
+
+struct search_opts {
+	size_t		 so_n;
+	const char	*so_filters[SEARCH_FILTERS_MAX];
+	size_t		 so_nfilters;
+	double		 so_k1;
+	double		 so_b;
+	double		 so_wtitle;	/* weight of title matches */
+	double		 so_wbody;
+};
+
+struct search_hit {
+	char		 sh_extid[IX_EXTID_MAX + 1];
+	uint32_t	 sh_chunk;
+	double		 sh_score;
+	uint64_t	 sh_cid;
+	char		 sh_title[256];
+	char		 sh_heading[256];
+	char		 sh_snippet[512];
+};
+
+struct search_result {
+	uint64_t	 sr_total;	/* chunks that matched */
+	double		 sr_took_ms;
+	struct search_hit *sr_hits;
+	size_t		 sr_n;
+	char		 sr_error[256];
+};
+
+void		 search_opts_defaults(struct search_opts *);
+int		 search_run(struct index *, struct tokenizer *, const char *,
+		    const struct search_opts *, struct search_result *);
+void		 search_result_free(struct search_result *);
 
 /* ipc.c */
 #define IPC_STR_MAX		8192
@@ -426,6 +863,7 @@ int		 ipc_evbuffer_put(struct evbuffer *, uint32_t, uint64_t,
 /* proc.c */
 long long	 proc_anon_kb(pid_t);
 void		 proc_evidence(pid_t, char *, size_t);
+int		 proc_gone(pid_t);
 
 /* worker.c */
 void		 worker_main(int) __dead;
@@ -481,6 +919,7 @@ void		 fleet_resize(struct supervisor *);
 void		 fleet_reap(struct supervisor *);
 void		 fleet_tick(struct supervisor *);
 void		 fleet_stop_all(struct supervisor *, int);
+void		 fleet_signal(struct supervisor *, int);
 int		 fleet_live(struct supervisor *);
 int		 fleet_degraded(struct supervisor *);
 

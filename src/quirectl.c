@@ -383,6 +383,7 @@ ctl_jobs(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl_list	 cl;
+	struct queue	*q;
 	const char	*errstr;
 	long long	 limit = 100;
 	int		 ch, state = -1, rc;
@@ -411,12 +412,14 @@ ctl_jobs(int argc, char **argv)
 	}
 	if (optind != argc)
 		ctl_usage("jobs");
+	/* No header before "no queue": open first. */
+	q = ctl_open(0);
 	if (cl.cl_json)
 		fputs("{\"jobs\": [", stdout);
 	else
 		printf("%-10s %-9s %-12s %3s %3s %3s %10s %s\n", "ID", "STATE",
 		    "TENANT", "PRI", "ATT", "CR", "SIZE", "SOURCE");
-	rc = queue_list(ctl_open(0), state, limit, ctl_jobs_cb, &cl);
+	rc = queue_list(q, state, limit, ctl_jobs_cb, &cl);
 	if (cl.cl_json)
 		fputs(cl.cl_n ? "\n]}\n" : "]}\n", stdout);
 	if (rc != 0)
@@ -531,7 +534,7 @@ ctl_purge(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*errstr;
-	uint64_t	 older = 0, keep = 0, n;
+	uint64_t	 older = UINT64_MAX, keep = UINT64_MAX, n;
 	int		 ch, state = -1, rc;
 
 	while ((ch = getopt_long(argc, argv, "dxo:k:", opts, NULL)) != -1) {
@@ -559,6 +562,9 @@ ctl_purge(int argc, char **argv)
 	}
 	if (state == -1 || optind != argc)
 		ctl_usage("purge");
+	/* With neither limit, every one of them goes. */
+	if (older == UINT64_MAX && keep == UINT64_MAX)
+		older = 0;
 	if ((rc = queue_purge(ctl_open(0), state, older, keep, &n)) != 0)
 		errx(CTL_EXIT_FAIL, "purge: %s", queue_strerror(rc));
 	printf("purged %llu %s jobs\n", (unsigned long long)n,

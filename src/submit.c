@@ -71,6 +71,7 @@ submit_new(struct submit_batch *sb, const struct submit_opts *so, int kind)
 	memset(qn, 0, sizeof(*qn));
 	qn->qn_tenant = so->so_tenant;
 	qn->qn_prio = so->so_prio;
+	qn->qn_lang = so->so_lang;
 	qn->qn_srckind = kind;
 	return (qn);
 }

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -99,7 +100,8 @@ supervisor_reload(struct supervisor *sv)
 	sv->sv_reload_error[0] = '\0';
 	config_queue(&nc, &qc);
 	sv->sv_q.q_conf = qc;
-	log_setverbose(sv->sv_foreground ? 2 : nc.c_loglevel);
+	log_setverbose(sv->sv_foreground || sv->sv_verbose ? 2 :
+	    (int)nc.c_loglevel);
 	log_info("reload: configuration %s loaded; target %d workers",
 	    sv->sv_confpath[0] != '\0' ? sv->sv_confpath : "(defaults)",
 	    sv->sv_fleet.f_target);
@@ -189,6 +191,7 @@ supervisor_signal(evutil_socket_t sig, short what, void *arg)
 			log_warn("SIGUSR1: %s", sv->sv_conf.c_logfile);
 		else
 			log_info("SIGUSR1: log reopened");
+		fleet_signal(sv, SIGUSR1);
 		break;
 	case SIGCHLD:
 		fleet_reap(sv);
@@ -254,7 +257,7 @@ supervisor_orphans(struct supervisor *sv)
 	    &o) != 0)
 		return;
 	for (i = 0; i < o.o_n; i++) {
-		if (kill(o.o_pids[i], 0) == 0 || errno != ESRCH)
+		if (!proc_gone(o.o_pids[i]))
 			continue;
 		if (queue_release_pid(&sv->sv_q, o.o_pids[i],
 		    "supervisor restarted", 0, &rel) == 0)
@@ -295,6 +298,56 @@ supervisor_drop(struct supervisor *sv)
 		fatalx("privileges could be regained after dropping them");
 }
 
+/*
+ * Go to the background, but let the parent exit only once we are really
+ * up (pidfile, admin socket, queue): it waits on a pipe, and exits 0 on
+ * our "ready" byte or 1 if we die first, so an init script or systemd
+ * sees start-up failures.  Returns our end of the pipe.
+ */
+static int
+supervisor_detach(void)
+{
+	char	 c;
+	int	 p[2];
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		close(p[1]);
+		while (read(p[0], &c, 1) == -1 && errno == EINTR)
+			;
+		_exit(c == 'r' ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	return (p[1]);
+}
+
+/* Start-up went well: release the waiting parent, leave the terminal. */
+static void
+supervisor_ready(int fd)
+{
+	int	 null;
+
+	(void)write(fd, "r", 1);
+	close(fd);
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+}
+
 void
 supervisor_main(struct supervisor *sv)
 {
@@ -303,6 +356,7 @@ supervisor_main(struct supervisor *sv)
 	pid_t			 other;
 	ssize_t			 n;
 	size_t			 i;
+	int			 ready = -1;
 
 	sv->sv_started = util_now_ms();
 	if ((n = readlink("/proc/self/exe", sv->sv_exe,
@@ -328,8 +382,8 @@ supervisor_main(struct supervisor *sv)
 		pidfile_remove(sv->sv_pfh);
 		exit(1);
 	}
-	if (!sv->sv_foreground && daemon(0, 0) == -1)
-		fatal("daemon");
+	if (!sv->sv_foreground)
+		ready = supervisor_detach();
 	if (pidfile_write(sv->sv_pfh) == -1)
 		fatal("pidfile_write");
 	setproctitle("supervisor");
@@ -362,6 +416,8 @@ supervisor_main(struct supervisor *sv)
 	fleet_init(sv);
 	log_info("started: %d workers, data directory %s, admin socket %s",
 	    sv->sv_fleet.f_target, sv->sv_conf.c_datadir, sv->sv_ctlpath);
+	if (ready != -1)
+		supervisor_ready(ready);
 	fleet_resize(sv);
 	event_base_dispatch(sv->sv_base);
 	fatalx("event loop ended");

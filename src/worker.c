@@ -81,6 +81,14 @@ struct worker {
 
 static void	 worker_exit(struct worker *, int) __dead;
 
+static volatile sig_atomic_t worker_reopen;
+
+static void
+worker_sigusr1(int sig)
+{
+	worker_reopen = 1;
+}
+
 /* Give back every lease we hold and leave. */
 static void
 worker_exit(struct worker *wk, int code)
@@ -127,6 +135,8 @@ worker_beat(struct worker *wk)
 	}
 	if (wk->wk_job != 0 &&
 	    now - wk->wk_lease_at >= wk->wk_conf.c_lease_ms / 3) {
+		/* The claimed jobs still waiting, then the running one. */
+		(void)queue_extend_pid(&wk->wk_q, getpid());
 		rc = queue_heartbeat(&wk->wk_q, wk->wk_job, wk->wk_gen, 0);
 		wk->wk_lease_at = now;
 		if (rc == QUEUE_ESTALE)
@@ -146,6 +156,13 @@ worker_wait(struct worker *wk, uint64_t ms)
 	int		 rv, timeout;
 
 	for (;;) {
+		if (worker_reopen) {
+			worker_reopen = 0;
+			if (wk->wk_conf.c_logfile[0] != '\0' &&
+			    log_openfile(wk->wk_conf.c_logfile) == -1)
+				log_warn("worker %d: reopen %s", wk->wk_slot,
+				    wk->wk_conf.c_logfile);
+		}
 		if ((rv = worker_beat(wk)) != WO_DONE)
 			return (rv);
 		now = util_mono_ms();
@@ -336,7 +353,6 @@ worker_run(struct worker *wk, const struct job *j)
 
 	wk->wk_job = j->j_id;
 	wk->wk_gen = j->j_lease_gen;
-	wk->wk_lease_at = util_mono_ms();
 	wk->wk_error[0] = '\0';
 	snprintf(what, sizeof(what), "%s %s", codec_source_name(j->j_srckind),
 	    j->j_path);
@@ -377,7 +393,7 @@ worker_setup(struct worker *wk)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR1, worker_sigusr1);
 	/* The supervisor may already be gone. */
 	if (getppid() == 1)
 		_exit(1);
@@ -456,7 +472,7 @@ worker_main(int slot)
 			worker_wait(&wk, WORKER_IDLE_MS);
 			continue;
 		}
-		flushed = started = util_mono_ms();
+		flushed = started = wk.wk_lease_at = util_mono_ms();
 		for (i = 0; i < n; i++) {
 			if (wk.wk_stop)
 				break;	/* unstarted jobs go back at exit */

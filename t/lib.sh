@@ -94,3 +94,42 @@ status_is() {
 zombies_of() {
 	ps -o stat= --ppid "$1" 2>/dev/null | grep -c '^Z' || true
 }
+
+# pid_gone PID: the process has exited (a zombie not yet reaped counts).
+pid_gone() {
+	kill -0 "$1" 2>/dev/null || return 0
+	case "$(ps -o stat= -p "$1" 2>/dev/null)" in
+	Z*)	return 0 ;;
+	esac
+	return 1
+}
+
+# Milliseconds, for the few bounds the design states in time.
+now_ms() {
+	date +%s%3N
+}
+
+# Pids of the live workers, one a line.
+worker_pids() {
+	ctl workers --json | jq -r '.workers[] | select(.pid != 0) | .pid'
+}
+
+# Start quired in the foreground (-d) as a background job of this shell,
+# so that `wait "$QPID"` gives its exit status; wait until it answers.
+start_quired_fg() {
+	"$QUIRED" -d -f "$CONF" "$@" 2>>"$T/quired.stderr" &
+	QPID=$!
+	wait_for 10 ctl workers || fail "quired -d did not start"
+}
+
+# expect_exit STATUS COMMAND...: run COMMAND with its output in $T/out and
+# $T/err, and fail unless it exits with STATUS.
+expect_exit() {
+	_want=$1
+	shift
+	_rc=0
+	"$@" >"$T/out" 2>"$T/err" || _rc=$?
+	if [ "$_rc" != "$_want" ]; then
+		fail "$* exited $_rc, not $_want: $(cat "$T/err")"
+	fi
+}

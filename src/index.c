@@ -1,0 +1,1251 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * The inverted index, in the LMDB environment DATADIR/index.
+ *
+ * The unit of search is a chunk (chunk.c).  Every chunk gets a chunk id
+ * (cid), global, monotonic and never reused; every document a docid,
+ * likewise.  Databases (integers big-endian in keys):
+ *
+ *	meta	"stats" -> struct ixmeta: next cid, docid and segment id,
+ *		live documents, chunks and words, dead chunks, merges.
+ *		"tomb" -> CRoaring bitmap (portable format) of dead cids.
+ *	segs	segid(8) -> segment (below): an immutable inverted index of
+ *		the consecutive cids [base, base + nchunks).
+ *	chunks	cid(4) -> docid(8) chunk-index(4) heading-length(2)
+ *		heading, then the chunk's text as a zstd frame.
+ *	docs	docid(8) -> msgpack map: ext, hash, job, title, type, ten,
+ *		src, cid, n (chunks), attrs.
+ *	extids	external id -> docid(8).
+ *
+ * A segment is one LMDB value, read in place from the map:
+ *
+ *	header	 magic "QSG1", nchunks, nterms, base cid, words, then the
+ *		 offsets of the four areas (all uint32, little-endian as
+ *		 the machine that wrote it: the index is not portable)
+ *	norms	 uint16 per chunk: its length in words, for BM25
+ *	dict	 per term, sorted by bytes: string offset, postings offset,
+ *		 document frequency, string length (struct ixsegterm)
+ *	strings	 the terms; the first byte is the field: 'b' body, 't'
+ *		 title, 'f' filter ("f" "type=pdf", "f" "tenant=acme")
+ *	postings per term, per chunk in cid order: varint cid delta (from
+ *		 the previous posting, the first from base), varint tf, then
+ *		 tf varint position deltas.
+ *
+ * Workers build a segment for a batch of documents in memory (ixbatch),
+ * outside any lock, and index_commit() writes it with the batch's
+ * documents and chunks in one short transaction.  There, each document's
+ * external id is looked up: the same content hash means a redelivered
+ * job, and the new copy's chunks are born dead (tombstoned); a different
+ * hash replaces the old document, whose chunks die.  Dead chunks stay in
+ * their segments until the merger (merge.c) rewrites them away; search
+ * skips them through the tombstone bitmap.  So a document is in the
+ * index once, however often its job runs.
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+
+#include "quire.h"
+
+static const char *index_dbnames[IDB_N] = {
+	"meta", "segs", "chunks", "docs", "extids"
+};
+
+#define IXMETA_VERSION	1
+
+struct ixmeta {
+	uint32_t	 m_version;
+	uint32_t	 m_pad;
+	uint64_t	 m_next_cid;
+	uint64_t	 m_next_docid;
+	uint64_t	 m_next_seg;
+	uint64_t	 m_docs;
+	uint64_t	 m_chunks;
+	uint64_t	 m_tokens;
+	uint64_t	 m_dead;
+	uint64_t	 m_segments;
+	uint64_t	 m_merges;
+};
+
+/* Batch building. */
+
+struct bterm {
+	uint32_t	 t_hash;
+	uint32_t	 t_str;		/* offset in b_strs */
+	uint16_t	 t_len;
+	uint32_t	 t_df;
+	uint32_t	 t_lastcid;	/* local cid of the last posting */
+	struct buf	 t_post;
+};
+
+struct bhit {
+	uint32_t	 h_term;
+	uint32_t	 h_pos;
+};
+
+struct bdoc {
+	char		*d_extid;
+	char		*d_title;
+	char		*d_tenant;
+	char		*d_source;
+	uint64_t	 d_hash;
+	uint64_t	 d_job;
+	int		 d_type;
+	int		 d_dead;	/* aborted: its chunks are born dead */
+	uint32_t	 d_cid;		/* first local cid */
+	uint32_t	 d_nchunks;
+	struct buf	 d_attrs;	/* msgpack map */
+	uint32_t	 d_nattrs;
+};
+
+struct bchunk {
+	uint32_t	 c_doc;
+	uint32_t	 c_index;
+	uint32_t	 c_dl;
+	size_t		 c_rec;		/* offset of its record in b_recs */
+	size_t		 c_reclen;
+};
+
+struct ixbatch {
+	struct bterm	*b_terms;
+	size_t		 b_nterms;
+	size_t		 b_termcap;
+	uint32_t	*b_table;	/* open addressing: term index + 1 */
+	size_t		 b_tablecap;
+	struct buf	 b_strs;
+	struct bhit	*b_hits;	/* of the current chunk */
+	size_t		 b_nhits;
+	size_t		 b_hitcap;
+	struct bdoc	*b_docs;
+	size_t		 b_ndocs;
+	size_t		 b_doccap;
+	struct bchunk	*b_chunks;
+	size_t		 b_nchunks;
+	size_t		 b_chunkcap;
+	struct buf	 b_recs;	/* chunk records */
+	int		 b_open;	/* a document is open */
+	size_t		 b_bytes;
+	uint64_t	 b_tokens;
+};
+
+static uint32_t
+ix_hash(const char *p, size_t len)
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 16777619u;
+	return (h);
+}
+
+void
+ix_varint(struct buf *b, uint64_t v)
+{
+	uint8_t	 tmp[10];
+	size_t	 n = 0;
+
+	while (v >= 0x80) {
+		tmp[n++] = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	tmp[n++] = v;
+	buf_add(b, tmp, n);
+}
+
+struct ixbatch *
+ixbatch_new(void)
+{
+	struct ixbatch	*b;
+
+	b = xcalloc(1, sizeof(*b));
+	b->b_tablecap = 1 << 14;
+	b->b_table = xcalloc(b->b_tablecap, sizeof(*b->b_table));
+	return (b);
+}
+
+void
+ixbatch_reset(struct ixbatch *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->b_nterms; i++)
+		buf_free(&b->b_terms[i].t_post);
+	for (i = 0; i < b->b_ndocs; i++) {
+		free(b->b_docs[i].d_extid);
+		free(b->b_docs[i].d_title);
+		free(b->b_docs[i].d_tenant);
+		free(b->b_docs[i].d_source);
+		buf_free(&b->b_docs[i].d_attrs);
+	}
+	memset(b->b_table, 0, b->b_tablecap * sizeof(*b->b_table));
+	b->b_nterms = b->b_ndocs = b->b_nchunks = b->b_nhits = 0;
+	buf_reset(&b->b_strs);
+	buf_reset(&b->b_recs);
+	b->b_open = 0;
+	b->b_bytes = 0;
+	b->b_tokens = 0;
+}
+
+void
+ixbatch_free(struct ixbatch *b)
+{
+	if (b == NULL)
+		return;
+	ixbatch_reset(b);
+	free(b->b_terms);
+	free(b->b_table);
+	free(b->b_hits);
+	free(b->b_docs);
+	free(b->b_chunks);
+	buf_free(&b->b_strs);
+	buf_free(&b->b_recs);
+	free(b);
+}
+
+size_t
+ixbatch_ndocs(const struct ixbatch *b)
+{
+	return (b->b_ndocs);
+}
+
+size_t
+ixbatch_bytes(const struct ixbatch *b)
+{
+	return (b->b_bytes + b->b_recs.b_len + b->b_strs.b_len);
+}
+
+static void
+ixbatch_grow_table(struct ixbatch *b)
+{
+	size_t	 i, j, cap = b->b_tablecap * 2;
+	uint32_t *t;
+
+	t = xcalloc(cap, sizeof(*t));
+	for (i = 0; i < b->b_nterms; i++) {
+		j = b->b_terms[i].t_hash & (cap - 1);
+		while (t[j] != 0)
+			j = (j + 1) & (cap - 1);
+		t[j] = i + 1;
+	}
+	free(b->b_table);
+	b->b_table = t;
+	b->b_tablecap = cap;
+}
+
+/* The index of a term (field byte first), added if new. */
+static uint32_t
+ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
+{
+	struct bterm	*t;
+	char		 key[IX_TERM_MAX + 1];
+	uint32_t	 h, i;
+	size_t		 j;
+
+	if (len > IX_TERM_MAX - 1)
+		len = IX_TERM_MAX - 1;
+	key[0] = field;
+	memcpy(key + 1, p, len);
+	len++;
+	h = ix_hash(key, len);
+	j = h & (b->b_tablecap - 1);
+	while ((i = b->b_table[j]) != 0) {
+		t = &b->b_terms[i - 1];
+		if (t->t_hash == h && t->t_len == len &&
+		    memcmp(b->b_strs.b_data + t->t_str, key, len) == 0)
+			return (i - 1);
+		j = (j + 1) & (b->b_tablecap - 1);
+	}
+	if (b->b_nterms == b->b_termcap) {
+		b->b_termcap = b->b_termcap == 0 ? 4096 : b->b_termcap * 2;
+		b->b_terms = xreallocarray(b->b_terms, b->b_termcap,
+		    sizeof(*b->b_terms));
+	}
+	t = &b->b_terms[b->b_nterms];
+	memset(t, 0, sizeof(*t));
+	t->t_hash = h;
+	t->t_str = b->b_strs.b_len;
+	t->t_len = len;
+	buf_add(&b->b_strs, key, len);
+	b->b_table[j] = ++b->b_nterms;
+	if (b->b_nterms * 2 > b->b_tablecap)
+		ixbatch_grow_table(b);
+	return (b->b_nterms - 1);
+}
+
+static int
+ixbatch_hitcmp(const void *a, const void *b)
+{
+	const struct bhit	*x = a, *y = b;
+
+	if (x->h_term != y->h_term)
+		return (x->h_term < y->h_term ? -1 : 1);
+	return (x->h_pos < y->h_pos ? -1 : x->h_pos > y->h_pos);
+}
+
+/* Post the open chunk's words: per term, cid delta, tf, positions. */
+static void
+ixbatch_flush_chunk(struct ixbatch *b)
+{
+	struct bterm	*t;
+	uint32_t	 cid, tf, last;
+	size_t		 i, j;
+
+	if (b->b_nchunks == 0)
+		return;
+	cid = b->b_nchunks - 1;
+	b->b_chunks[cid].c_dl = b->b_nhits;
+	b->b_tokens += b->b_nhits;
+	qsort(b->b_hits, b->b_nhits, sizeof(*b->b_hits), ixbatch_hitcmp);
+	for (i = 0; i < b->b_nhits; i = j) {
+		for (j = i; j < b->b_nhits &&
+		    b->b_hits[j].h_term == b->b_hits[i].h_term; j++)
+			;
+		t = &b->b_terms[b->b_hits[i].h_term];
+		tf = j - i;
+		ix_varint(&t->t_post, t->t_df == 0 ? cid :
+		    cid - t->t_lastcid);
+		ix_varint(&t->t_post, tf);
+		for (last = 0; i < j; i++) {
+			ix_varint(&t->t_post, b->b_hits[i].h_pos - last);
+			last = b->b_hits[i].h_pos;
+		}
+		t->t_lastcid = cid;
+		t->t_df++;
+	}
+	b->b_nhits = 0;
+}
+
+static char *
+ix_strdup(const char *s)
+{
+	return (xstrdup(s != NULL ? s : ""));
+}
+
+/* Open a document in the batch; its chunks and words follow. */
+int
+ixbatch_doc(struct ixbatch *b, const struct ixdoc_info *di)
+{
+	struct bdoc	*d;
+	msgpack_packer	 pk;
+	msgpack_sbuffer	 sb;
+	size_t		 i, n;
+
+	if (b->b_open)
+		ixbatch_end_doc(b);
+	if (di->di_extid == NULL || strlen(di->di_extid) == 0 ||
+	    strlen(di->di_extid) > IX_EXTID_MAX)
+		return (-1);
+	if (b->b_ndocs == b->b_doccap) {
+		b->b_doccap = b->b_doccap == 0 ? 1024 : b->b_doccap * 2;
+		b->b_docs = xreallocarray(b->b_docs, b->b_doccap,
+		    sizeof(*b->b_docs));
+	}
+	d = &b->b_docs[b->b_ndocs++];
+	memset(d, 0, sizeof(*d));
+	d->d_extid = xstrdup(di->di_extid);
+	d->d_title = ix_strdup(di->di_title);
+	d->d_tenant = ix_strdup(di->di_tenant);
+	d->d_source = ix_strdup(di->di_source);
+	d->d_hash = di->di_hash;
+	d->d_job = di->di_job;
+	d->d_type = di->di_type;
+	d->d_cid = b->b_nchunks;
+	buf_init(&d->d_attrs);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	n = di->di_nattrs < 64 ? di->di_nattrs : 64;
+	msgpack_pack_map(&pk, n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_str(&pk, strlen(di->di_attrs[i].xa_name));
+		msgpack_pack_str_body(&pk, di->di_attrs[i].xa_name,
+		    strlen(di->di_attrs[i].xa_name));
+		msgpack_pack_str(&pk, strlen(di->di_attrs[i].xa_value));
+		msgpack_pack_str_body(&pk, di->di_attrs[i].xa_value,
+		    strlen(di->di_attrs[i].xa_value));
+	}
+	buf_add(&d->d_attrs, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	b->b_open = 1;
+	return (0);
+}
+
+/* Open a chunk of the open document: its record holds the text. */
+int
+ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
+    size_t len)
+{
+	struct bchunk	*c;
+	uint8_t		 hdr[14];
+	size_t		 hlen;
+
+	if (!b->b_open)
+		return (-1);
+	ixbatch_flush_chunk(b);
+	if (b->b_nchunks >= UINT32_MAX / 2)
+		return (-1);
+	if (b->b_nchunks == b->b_chunkcap) {
+		b->b_chunkcap = b->b_chunkcap == 0 ? 1024 : b->b_chunkcap * 2;
+		b->b_chunks = xreallocarray(b->b_chunks, b->b_chunkcap,
+		    sizeof(*b->b_chunks));
+	}
+	c = &b->b_chunks[b->b_nchunks++];
+	memset(c, 0, sizeof(*c));
+	c->c_doc = b->b_ndocs - 1;
+	c->c_index = b->b_nchunks - 1 - b->b_docs[c->c_doc].d_cid;
+	b->b_docs[c->c_doc].d_nchunks++;
+	hlen = heading != NULL ? strlen(heading) : 0;
+	if (hlen > 255)
+		hlen = 255;
+	c->c_rec = b->b_recs.b_len;
+	/* docid(8) is filled in at commit. */
+	memset(hdr, 0, sizeof(hdr));
+	util_put_be32(hdr + 8, c->c_index);
+	hdr[12] = hlen >> 8;
+	hdr[13] = hlen & 0xff;
+	buf_add(&b->b_recs, hdr, sizeof(hdr));
+	buf_add(&b->b_recs, heading, hlen);
+	if (chunk_compress(text, len, &b->b_recs) == -1)
+		return (-1);
+	c->c_reclen = b->b_recs.b_len - c->c_rec;
+	b->b_bytes += len;
+	return (0);
+}
+
+/* A word of the open chunk, at a position within the chunk. */
+int
+ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
+    uint32_t pos)
+{
+	struct bhit	*h;
+
+	if (b->b_nchunks == 0 || len == 0)
+		return (-1);
+	if (b->b_nhits == b->b_hitcap) {
+		b->b_hitcap = b->b_hitcap == 0 ? 1024 : b->b_hitcap * 2;
+		b->b_hits = xreallocarray(b->b_hits, b->b_hitcap,
+		    sizeof(*b->b_hits));
+	}
+	h = &b->b_hits[b->b_nhits++];
+	h->h_term = ixbatch_intern(b, field, p, len);
+	h->h_pos = pos;
+	return (0);
+}
+
+int
+ixbatch_end_doc(struct ixbatch *b)
+{
+	ixbatch_flush_chunk(b);
+	b->b_open = 0;
+	return (0);
+}
+
+/* The open document failed: its chunks are born dead. */
+void
+ixbatch_abort_doc(struct ixbatch *b)
+{
+	ixbatch_flush_chunk(b);
+	if (b->b_ndocs > 0)
+		b->b_docs[b->b_ndocs - 1].d_dead = 1;
+	b->b_open = 0;
+}
+
+/* Segment writing. */
+
+static const struct ixbatch *ixbatch_sorting;
+
+static int
+ixbatch_termcmp(const void *a, const void *b)
+{
+	const struct bterm	*x, *y;
+	const char		*s = ixbatch_sorting->b_strs.b_data;
+	size_t			 n;
+	int			 c;
+
+	x = &ixbatch_sorting->b_terms[*(const uint32_t *)a];
+	y = &ixbatch_sorting->b_terms[*(const uint32_t *)b];
+	n = x->t_len < y->t_len ? x->t_len : y->t_len;
+	if ((c = memcmp(s + x->t_str, s + y->t_str, n)) != 0)
+		return (c);
+	return (x->t_len < y->t_len ? -1 : x->t_len > y->t_len);
+}
+
+/* Lay the batch out as a segment of cids [base, base + nchunks). */
+static int
+ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
+{
+	struct ixseghdr	 h;
+	struct ixsegterm e;
+	uint32_t	*order;
+	uint16_t	 dl;
+	size_t		 i, strs, post, plen = 0;
+	struct bterm	*t;
+
+	order = xcalloc(b->b_nterms + 1, sizeof(*order));
+	for (i = 0; i < b->b_nterms; i++)
+		order[i] = i;
+	ixbatch_sorting = b;
+	qsort(order, b->b_nterms, sizeof(*order), ixbatch_termcmp);
+	for (i = 0; i < b->b_nterms; i++)
+		plen += b->b_terms[i].t_post.b_len;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.h_magic, IXSEG_MAGIC, 4);
+	h.h_nchunks = b->b_nchunks;
+	h.h_nterms = b->b_nterms;
+	h.h_base = base;
+	h.h_tokens = b->b_tokens;
+	h.h_norms = sizeof(h);
+	h.h_dict = h.h_norms + ((b->b_nchunks * 2 + 7) & ~7U);
+	h.h_strs = h.h_dict + b->b_nterms * sizeof(e);
+	h.h_post = h.h_strs + ((b->b_strs.b_len + 7) & ~7U);
+	if ((uint64_t)h.h_post + plen > UINT32_MAX) {
+		free(order);
+		return (-1);
+	}
+	h.h_size = h.h_post + plen;
+	buf_reset(out);
+	buf_reserve(out, h.h_size);
+	memset(out->b_data, 0, h.h_size);
+	memcpy(out->b_data, &h, sizeof(h));
+	for (i = 0; i < b->b_nchunks; i++) {
+		dl = b->b_chunks[i].c_dl > 65535 ? 65535 : b->b_chunks[i].c_dl;
+		memcpy(out->b_data + h.h_norms + i * 2, &dl, 2);
+	}
+	strs = h.h_strs;
+	post = h.h_post;
+	for (i = 0; i < b->b_nterms; i++) {
+		t = &b->b_terms[order[i]];
+		e.e_str = strs;
+		e.e_post = post;
+		e.e_df = t->t_df;
+		e.e_len = t->t_len;
+		e.e_pad = 0;
+		memcpy(out->b_data + h.h_dict + i * sizeof(e), &e, sizeof(e));
+		memcpy(out->b_data + strs, b->b_strs.b_data + t->t_str,
+		    t->t_len);
+		strs += t->t_len;
+		memcpy(out->b_data + post, t->t_post.b_data, t->t_post.b_len);
+		post += t->t_post.b_len;
+	}
+	out->b_len = h.h_size;
+	free(order);
+	return (0);
+}
+
+/* Segment reading, shared with search.c and merge.c. */
+
+int
+ixseg_open(struct ixseg *s, const void *data, size_t len)
+{
+	const struct ixseghdr	*h = data;
+	uint64_t		 end;
+
+	memset(s, 0, sizeof(*s));
+	if (len < sizeof(*h) || ((uintptr_t)data & 3) != 0)
+		return (-1);
+	if (memcmp(h->h_magic, IXSEG_MAGIC, 4) != 0 || h->h_size != len)
+		return (-1);
+	end = (uint64_t)h->h_norms + (uint64_t)h->h_nchunks * 2;
+	if (h->h_norms < sizeof(*h) || end > h->h_dict ||
+	    (uint64_t)h->h_dict + (uint64_t)h->h_nterms *
+	    sizeof(struct ixsegterm) > h->h_strs || h->h_strs > h->h_post ||
+	    h->h_post > len)
+		return (-1);
+	s->s_data = data;
+	s->s_len = len;
+	s->s_hdr = h;
+	s->s_norms = (const uint16_t *)((const char *)data + h->h_norms);
+	s->s_dict = (const struct ixsegterm *)((const char *)data + h->h_dict);
+	return (0);
+}
+
+/* The term's bytes (field byte first). */
+const char *
+ixseg_term(const struct ixseg *s, uint32_t i, size_t *len)
+{
+	const struct ixsegterm	*e = &s->s_dict[i];
+
+	if ((uint64_t)e->e_str + e->e_len > s->s_hdr->h_post) {
+		*len = 0;
+		return ("");
+	}
+	*len = e->e_len;
+	return ((const char *)s->s_data + e->e_str);
+}
+
+static int
+ixseg_cmp(const struct ixseg *s, uint32_t i, const char *key, size_t len)
+{
+	const char	*t;
+	size_t		 tl, n;
+	int		 c;
+
+	t = ixseg_term(s, i, &tl);
+	n = tl < len ? tl : len;
+	if ((c = memcmp(t, key, n)) != 0)
+		return (c);
+	return (tl < len ? -1 : tl > len);
+}
+
+/* The first term not less than key. */
+uint32_t
+ixseg_lower(const struct ixseg *s, const char *key, size_t len)
+{
+	uint32_t	 lo = 0, hi = s->s_hdr->h_nterms, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ixseg_cmp(s, mid, key, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+/* The term's index, or -1. */
+int64_t
+ixseg_find(const struct ixseg *s, const char *key, size_t len)
+{
+	uint32_t	 i = ixseg_lower(s, key, len);
+
+	if (i < s->s_hdr->h_nterms && ixseg_cmp(s, i, key, len) == 0)
+		return (i);
+	return (-1);
+}
+
+void
+ixpost_init(struct ixpost *p, const struct ixseg *s, uint32_t term)
+{
+	const struct ixsegterm	*e = &s->s_dict[term];
+
+	memset(p, 0, sizeof(*p));
+	p->p_seg = s;
+	p->p_left = e->e_df;
+	p->p_cur = (const uint8_t *)s->s_data + e->e_post;
+	p->p_end = (const uint8_t *)s->s_data + s->s_len;
+	if (e->e_post > s->s_len)
+		p->p_left = 0;
+}
+
+int
+ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t	*p = *pp;
+	uint64_t	 x = 0;
+	int		 shift = 0;
+
+	while (p < end && shift < 64) {
+		x |= (uint64_t)(*p & 0x7f) << shift;
+		if ((*p++ & 0x80) == 0) {
+			*pp = p;
+			*v = x;
+			return (0);
+		}
+		shift += 7;
+	}
+	return (-1);
+}
+
+/*
+ * The next posting: its global cid, tf and where its positions start.
+ * 0 at the end, -1 on a damaged segment.
+ */
+int
+ixpost_next(struct ixpost *p)
+{
+	uint64_t	 delta, tf, pos;
+	uint32_t	 i;
+
+	if (p->p_left == 0)
+		return (0);
+	/* Skip the positions of the last posting if nobody read them. */
+	for (i = p->p_posleft; i > 0; i--)
+		if (ix_getvarint(&p->p_cur, p->p_end, &pos) == -1)
+			return (-1);
+	if (ix_getvarint(&p->p_cur, p->p_end, &delta) == -1 ||
+	    ix_getvarint(&p->p_cur, p->p_end, &tf) == -1 || tf == 0)
+		return (-1);
+	p->p_local = p->p_first ? p->p_local + delta : delta;
+	p->p_first = 1;
+	if (p->p_local >= p->p_seg->s_hdr->h_nchunks)
+		return (-1);
+	p->p_cid = p->p_seg->s_hdr->h_base + p->p_local;
+	p->p_tf = tf;
+	p->p_posleft = tf;
+	p->p_pos = 0;
+	p->p_left--;
+	return (1);
+}
+
+/* The posting's next position, in order; -1 when there are no more. */
+int64_t
+ixpost_pos(struct ixpost *p)
+{
+	uint64_t	 d;
+
+	if (p->p_posleft == 0 || ix_getvarint(&p->p_cur, p->p_end, &d) == -1)
+		return (-1);
+	p->p_posleft--;
+	p->p_pos += d;
+	return (p->p_pos);
+}
+
+/* The index environment. */
+
+int
+index_open(struct index *ix, const char *datadir, size_t mapsize, int sync)
+{
+	char	 path[JOB_PATH_MAX];
+	int	 n;
+
+	memset(ix, 0, sizeof(*ix));
+	n = snprintf(path, sizeof(path), "%s/index", datadir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return (-1);
+	if (store_open(&ix->ix_store, path, index_dbnames, IDB_N, sync,
+	    mapsize) == -1)
+		return (-1);
+	msgpack_sbuffer_init(&ix->ix_buf);
+	buf_init(&ix->ix_tmp);
+	return (0);
+}
+
+void
+index_close(struct index *ix)
+{
+	store_close(&ix->ix_store);
+	msgpack_sbuffer_destroy(&ix->ix_buf);
+	buf_free(&ix->ix_tmp);
+}
+
+MDB_dbi
+index_dbi(struct index *ix, int which)
+{
+	return (ix->ix_store.s_dbi[which]);
+}
+
+static int
+ix_meta_get(MDB_txn *txn, struct index *ix, struct ixmeta *m)
+{
+	MDB_val	 k = { 5, (void *)"stats" }, v;
+	int	 rc;
+
+	rc = mdb_get(txn, index_dbi(ix, IDB_META), &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		memset(m, 0, sizeof(*m));
+		m->m_version = IXMETA_VERSION;
+		m->m_next_cid = 1;
+		m->m_next_docid = 1;
+		m->m_next_seg = 1;
+		return (0);
+	}
+	if (rc != 0)
+		return (rc);
+	if (v.mv_size != sizeof(*m))
+		return (MDB_CORRUPTED);
+	memcpy(m, v.mv_data, sizeof(*m));
+	return (0);
+}
+
+static int
+ix_meta_put(MDB_txn *txn, struct index *ix, struct ixmeta *m)
+{
+	MDB_val	 k = { 5, (void *)"stats" }, v = { sizeof(*m), m };
+
+	return (mdb_put(txn, index_dbi(ix, IDB_META), &k, &v, 0));
+}
+
+/* The tombstone bitmap, or an empty one. */
+roaring_bitmap_t *
+index_tomb_get(MDB_txn *txn, struct index *ix)
+{
+	MDB_val		 k = { 4, (void *)"tomb" }, v;
+	roaring_bitmap_t *r = NULL;
+
+	if (mdb_get(txn, index_dbi(ix, IDB_META), &k, &v) == 0)
+		r = roaring_bitmap_portable_deserialize_safe(v.mv_data,
+		    v.mv_size);
+	if (r == NULL)
+		r = roaring_bitmap_create();
+	return (r);
+}
+
+int
+index_tomb_put(MDB_txn *txn, struct index *ix, roaring_bitmap_t *r)
+{
+	MDB_val	 k = { 4, (void *)"tomb" }, v;
+	size_t	 n;
+	int	 rc;
+
+	roaring_bitmap_run_optimize(r);
+	n = roaring_bitmap_portable_size_in_bytes(r);
+	buf_reset(&ix->ix_tmp);
+	buf_reserve(&ix->ix_tmp, n);
+	roaring_bitmap_portable_serialize(r, ix->ix_tmp.b_data);
+	v.mv_size = n;
+	v.mv_data = ix->ix_tmp.b_data;
+	rc = mdb_put(txn, index_dbi(ix, IDB_META), &k, &v, 0);
+	return (rc);
+}
+
+/* Document records. */
+
+static void
+ix_pack_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+	msgpack_pack_str(pk, strlen(v));
+	msgpack_pack_str_body(pk, v, strlen(v));
+}
+
+static void
+ix_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+	msgpack_pack_uint64(pk, v);
+}
+
+static void
+ix_doc_encode(struct index *ix, const struct bdoc *d, uint64_t docid,
+    uint64_t cid)
+{
+	msgpack_packer	 pk;
+
+	msgpack_sbuffer_clear(&ix->ix_buf);
+	msgpack_packer_init(&pk, &ix->ix_buf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 11);
+	ix_pack_uint(&pk, "id", docid);
+	ix_pack_str(&pk, "ext", d->d_extid);
+	ix_pack_uint(&pk, "hash", d->d_hash);
+	ix_pack_uint(&pk, "job", d->d_job);
+	ix_pack_str(&pk, "title", d->d_title);
+	ix_pack_uint(&pk, "type", d->d_type);
+	ix_pack_str(&pk, "ten", d->d_tenant);
+	ix_pack_str(&pk, "src", d->d_source);
+	ix_pack_uint(&pk, "cid", cid);
+	ix_pack_uint(&pk, "n", d->d_nchunks);
+	msgpack_pack_str(&pk, 5);
+	msgpack_pack_str_body(&pk, "attrs", 5);
+	msgpack_sbuffer_write(&ix->ix_buf, d->d_attrs.b_data,
+	    d->d_attrs.b_len);
+}
+
+static int
+ix_copy_str(const msgpack_object *v, char *dst, size_t len)
+{
+	if (v->type != MSGPACK_OBJECT_STR)
+		return (-1);
+	if (v->via.str.size >= len) {
+		memcpy(dst, v->via.str.ptr, len - 1);
+		dst[len - 1] = '\0';
+		return (0);
+	}
+	memcpy(dst, v->via.str.ptr, v->via.str.size);
+	dst[v->via.str.size] = '\0';
+	return (0);
+}
+
+int
+index_doc_decode(const void *data, size_t len, struct ixdoc *d)
+{
+	msgpack_unpacked	 up;
+	msgpack_object_kv	*kv;
+	const char		*k;
+	size_t			 off = 0, i, kl;
+	uint64_t		 u;
+	int			 rv = -1;
+
+	memset(d, 0, sizeof(*d));
+	if (len > CODEC_RECORD_MAX)
+		return (-1);
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, data, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || up.data.type != MSGPACK_OBJECT_MAP)
+		goto out;
+	for (i = 0; i < up.data.via.map.size; i++) {
+		kv = &up.data.via.map.ptr[i];
+		if (kv->key.type != MSGPACK_OBJECT_STR)
+			goto out;
+		k = kv->key.via.str.ptr;
+		kl = kv->key.via.str.size;
+		u = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
+		    kv->val.via.u64 : 0;
+#define IS(s) (kl == strlen(s) && memcmp(k, s, kl) == 0)
+		if (IS("id"))
+			d->d_docid = u;
+		else if (IS("ext"))
+			ix_copy_str(&kv->val, d->d_extid, sizeof(d->d_extid));
+		else if (IS("hash"))
+			d->d_hash = u;
+		else if (IS("job"))
+			d->d_job = u;
+		else if (IS("title"))
+			ix_copy_str(&kv->val, d->d_title, sizeof(d->d_title));
+		else if (IS("type"))
+			d->d_type = u;
+		else if (IS("ten"))
+			ix_copy_str(&kv->val, d->d_tenant,
+			    sizeof(d->d_tenant));
+		else if (IS("src"))
+			ix_copy_str(&kv->val, d->d_source,
+			    sizeof(d->d_source));
+		else if (IS("cid"))
+			d->d_cid = u;
+		else if (IS("n"))
+			d->d_nchunks = u;
+#undef IS
+	}
+	rv = d->d_docid != 0 ? 0 : -1;
+out:
+	msgpack_unpacked_destroy(&up);
+	return (rv);
+}
+
+static int
+ix_doc_get(MDB_txn *txn, struct index *ix, uint64_t docid, struct ixdoc *d)
+{
+	uint8_t	 kb[8];
+	MDB_val	 k = { 8, kb }, v;
+	int	 rc;
+
+	util_put_be64(kb, docid);
+	if ((rc = mdb_get(txn, index_dbi(ix, IDB_DOCS), &k, &v)) != 0)
+		return (rc);
+	return (index_doc_decode(v.mv_data, v.mv_size, d) == 0 ? 0 :
+	    MDB_CORRUPTED);
+}
+
+/* Kill a stored document: tombstone its chunks, drop its records. */
+static int
+ix_doc_kill(MDB_txn *txn, struct index *ix, struct ixmeta *m,
+    roaring_bitmap_t *tomb, const struct ixdoc *d, int drop_extid)
+{
+	uint8_t		 kb[8];
+	MDB_val		 k;
+	uint32_t	 i;
+	int		 rc;
+
+	for (i = 0; i < d->d_nchunks; i++) {
+		if (roaring_bitmap_contains(tomb, d->d_cid + i))
+			continue;
+		roaring_bitmap_add(tomb, d->d_cid + i);
+		m->m_dead++;
+		if (m->m_chunks > 0)
+			m->m_chunks--;
+		util_put_be32(kb, d->d_cid + i);
+		k.mv_size = 4;
+		k.mv_data = kb;
+		rc = mdb_del(txn, index_dbi(ix, IDB_CHUNKS), &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return (rc);
+	}
+	util_put_be64(kb, d->d_docid);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	if ((rc = mdb_del(txn, index_dbi(ix, IDB_DOCS), &k, NULL)) != 0 &&
+	    rc != MDB_NOTFOUND)
+		return (rc);
+	if (m->m_docs > 0)
+		m->m_docs--;
+	if (drop_extid) {
+		k.mv_size = strlen(d->d_extid);
+		k.mv_data = (void *)d->d_extid;
+		rc = mdb_del(txn, index_dbi(ix, IDB_EXTIDS), &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return (rc);
+	}
+	return (0);
+}
+
+struct ix_commit_arg {
+	struct index	*ca_ix;
+	struct ixbatch	*ca_b;
+	struct buf	*ca_seg;
+	struct ixcommit	*ca_res;
+};
+
+static int
+index_commit_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_commit_arg	*ca = arg;
+	struct index		*ix = ca->ca_ix;
+	struct ixbatch		*b = ca->ca_b;
+	struct ixcommit		*res = ca->ca_res;
+	struct ixmeta		 m;
+	struct ixdoc		 old;
+	struct bdoc		*d;
+	struct bchunk		*c;
+	roaring_bitmap_t	*tomb;
+	uint8_t			 kb[8], *rec;
+	MDB_val			 k, v;
+	uint64_t		 docid, base, tokens = 0;
+	size_t			 i, j;
+	int			 rc, tombdirty = 0;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	if (m.m_next_cid + b->b_nchunks > UINT32_MAX)
+		return (MDB_MAP_FULL);
+	base = m.m_next_cid;
+	if (ixbatch_segment(b, base, ca->ca_seg) == -1)
+		return (QUEUE_EINVAL);
+	tomb = index_tomb_get(txn, ix);
+	for (i = 0; i < b->b_ndocs; i++) {
+		d = &b->b_docs[i];
+		k.mv_size = strlen(d->d_extid);
+		k.mv_data = d->d_extid;
+		if (!d->d_dead &&
+		    (rc = mdb_get(txn, index_dbi(ix, IDB_EXTIDS), &k, &v)) ==
+		    0 && v.mv_size == 8) {
+			rc = ix_doc_get(txn, ix, util_get_be64(v.mv_data),
+			    &old);
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				goto fail;
+			if (rc == 0 && old.d_hash == d->d_hash) {
+				d->d_dead = 2;	/* unchanged */
+				res->ic_unchanged++;
+			} else if (rc == 0) {
+				if ((rc = ix_doc_kill(txn, ix, &m, tomb, &old,
+				    0)) != 0)
+					goto fail;
+				res->ic_replaced++;
+				tombdirty = 1;
+			}
+		}
+		if (d->d_dead) {
+			for (j = 0; j < d->d_nchunks; j++)
+				roaring_bitmap_add(tomb, base + d->d_cid + j);
+			m.m_dead += d->d_nchunks;
+			if (d->d_nchunks > 0)
+				tombdirty = 1;
+			continue;
+		}
+		docid = m.m_next_docid++;
+		ix_doc_encode(ix, d, docid, base + d->d_cid);
+		util_put_be64(kb, docid);
+		k.mv_size = 8;
+		k.mv_data = kb;
+		v.mv_size = ix->ix_buf.size;
+		v.mv_data = ix->ix_buf.data;
+		if ((rc = mdb_put(txn, index_dbi(ix, IDB_DOCS), &k, &v,
+		    MDB_APPEND)) != 0)
+			goto fail;
+		k.mv_size = strlen(d->d_extid);
+		k.mv_data = d->d_extid;
+		v.mv_size = 8;
+		v.mv_data = kb;
+		if ((rc = mdb_put(txn, index_dbi(ix, IDB_EXTIDS), &k, &v, 0))
+		    != 0)
+			goto fail;
+		for (j = 0; j < d->d_nchunks; j++) {
+			c = &b->b_chunks[d->d_cid + j];
+			rec = (uint8_t *)b->b_recs.b_data + c->c_rec;
+			util_put_be64(rec, docid);
+			util_put_be32(kb, base + d->d_cid + j);
+			k.mv_size = 4;
+			k.mv_data = kb;
+			v.mv_size = c->c_reclen;
+			v.mv_data = rec;
+			if ((rc = mdb_put(txn, index_dbi(ix, IDB_CHUNKS), &k,
+			    &v, MDB_APPEND)) != 0)
+				goto fail;
+			tokens += c->c_dl;
+		}
+		m.m_docs++;
+		m.m_chunks += d->d_nchunks;
+		res->ic_added++;
+		res->ic_chunks += d->d_nchunks;
+	}
+	if (b->b_nchunks > 0) {
+		util_put_be64(kb, m.m_next_seg);
+		k.mv_size = 8;
+		k.mv_data = kb;
+		v.mv_size = ca->ca_seg->b_len;
+		v.mv_data = ca->ca_seg->b_data;
+		if ((rc = mdb_put(txn, index_dbi(ix, IDB_SEGS), &k, &v,
+		    MDB_APPEND)) != 0)
+			goto fail;
+		res->ic_seg = m.m_next_seg++;
+		res->ic_bytes = ca->ca_seg->b_len;
+		m.m_segments++;
+	}
+	m.m_next_cid += b->b_nchunks;
+	m.m_tokens += tokens;
+	if (tombdirty && (rc = index_tomb_put(txn, ix, tomb)) != 0)
+		goto fail;
+	roaring_bitmap_free(tomb);
+	return (ix_meta_put(txn, ix, &m));
+fail:
+	roaring_bitmap_free(tomb);
+	return (rc);
+}
+
+/*
+ * Write a batch: its segment, documents and chunks, in one transaction.
+ * The batch is left as it was (reset it to reuse it).
+ */
+int
+index_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
+{
+	struct ix_commit_arg	 ca;
+	struct buf		 seg;
+	int			 rc;
+
+	if (b->b_open)
+		ixbatch_end_doc(b);
+	buf_init(&seg);
+	ca.ca_ix = ix;
+	ca.ca_b = b;
+	ca.ca_seg = &seg;
+	ca.ca_res = res;
+	rc = store_write(&ix->ix_store, index_commit_txn, &ca);
+	buf_free(&seg);
+	if (rc != 0) {
+		log_warnx("%s: %s", __func__, rc < 0 && rc > -100 ?
+		    "segment too large" : mdb_strerror(rc));
+		return (-1);
+	}
+	return (0);
+}
+
+struct ix_delete_arg {
+	struct index	*da_ix;
+	const char	*da_extid;
+};
+
+static int
+index_delete_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_delete_arg	*da = arg;
+	struct ixmeta		 m;
+	struct ixdoc		 d;
+	roaring_bitmap_t	*tomb;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if ((rc = ix_meta_get(txn, da->da_ix, &m)) != 0)
+		return (rc);
+	k.mv_size = strlen(da->da_extid);
+	k.mv_data = (void *)da->da_extid;
+	if ((rc = mdb_get(txn, index_dbi(da->da_ix, IDB_EXTIDS), &k, &v)) != 0)
+		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
+	if (v.mv_size != 8)
+		return (MDB_CORRUPTED);
+	if ((rc = ix_doc_get(txn, da->da_ix, util_get_be64(v.mv_data), &d))
+	    != 0)
+		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
+	tomb = index_tomb_get(txn, da->da_ix);
+	if ((rc = ix_doc_kill(txn, da->da_ix, &m, tomb, &d, 1)) == 0)
+		rc = index_tomb_put(txn, da->da_ix, tomb);
+	roaring_bitmap_free(tomb);
+	if (rc != 0)
+		return (rc);
+	return (ix_meta_put(txn, da->da_ix, &m));
+}
+
+/* Delete a document by its external id: 0, INDEX_ENOENT or -1. */
+int
+index_delete(struct index *ix, const char *extid)
+{
+	struct ix_delete_arg	 da;
+	int			 rc;
+
+	if (strlen(extid) == 0 || strlen(extid) > IX_EXTID_MAX)
+		return (INDEX_ENOENT);
+	da.da_ix = ix;
+	da.da_extid = extid;
+	rc = store_write(&ix->ix_store, index_delete_txn, &da);
+	if (rc == 0 || rc == INDEX_ENOENT)
+		return (rc);
+	log_warnx("%s: %s", __func__, mdb_strerror(rc));
+	return (-1);
+}
+
+struct ix_stats_arg {
+	struct index	*sa_ix;
+	struct ixstats	*sa_st;
+};
+
+static int
+index_stats_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_stats_arg	*sa = arg;
+	struct ixmeta		 m;
+	int			 rc;
+
+	if ((rc = ix_meta_get(txn, sa->sa_ix, &m)) != 0)
+		return (rc);
+	sa->sa_st->is_next_cid = m.m_next_cid;
+	sa->sa_st->is_next_docid = m.m_next_docid;
+	sa->sa_st->is_next_seg = m.m_next_seg;
+	sa->sa_st->is_docs = m.m_docs;
+	sa->sa_st->is_chunks = m.m_chunks;
+	sa->sa_st->is_tokens = m.m_tokens;
+	sa->sa_st->is_dead = m.m_dead;
+	sa->sa_st->is_segments = m.m_segments;
+	sa->sa_st->is_merges = m.m_merges;
+	return (0);
+}
+
+int
+index_stats(struct index *ix, struct ixstats *st)
+{
+	struct ix_stats_arg	 sa;
+
+	memset(st, 0, sizeof(*st));
+	sa.sa_ix = ix;
+	sa.sa_st = st;
+	return (store_read(&ix->ix_store, index_stats_txn, &sa) == 0 ? 0 : -1);
+}
+
+struct ix_get_arg {
+	struct index	*ga_ix;
+	const char	*ga_extid;
+	struct ixdoc	*ga_doc;
+};
+
+static int
+index_get_doc_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_get_arg	*ga = arg;
+	MDB_val			 k, v;
+	int			 rc;
+
+	k.mv_size = strlen(ga->ga_extid);
+	k.mv_data = (void *)ga->ga_extid;
+	if ((rc = mdb_get(txn, index_dbi(ga->ga_ix, IDB_EXTIDS), &k, &v)) != 0)
+		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
+	if (v.mv_size != 8)
+		return (MDB_CORRUPTED);
+	rc = ix_doc_get(txn, ga->ga_ix, util_get_be64(v.mv_data), ga->ga_doc);
+	return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
+}
+
+/* A stored document by external id: 0, INDEX_ENOENT or -1. */
+int
+index_get_doc(struct index *ix, const char *extid, struct ixdoc *d)
+{
+	struct ix_get_arg	 ga;
+	int			 rc;
+
+	if (strlen(extid) == 0 || strlen(extid) > IX_EXTID_MAX)
+		return (INDEX_ENOENT);
+	ga.ga_ix = ix;
+	ga.ga_extid = extid;
+	ga.ga_doc = d;
+	rc = store_read(&ix->ix_store, index_get_doc_txn, &ga);
+	if (rc == 0 || rc == INDEX_ENOENT)
+		return (rc);
+	return (-1);
+}

@@ -1,0 +1,354 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * One job's way through the text path, inside a worker: read the source
+ * beneath its root, sniff its type, extract documents, cut them into
+ * chunks, tokenize each chunk, and hand the results on (ingest_sink).
+ *
+ * Outcomes:
+ *
+ *	INGEST_OK	every document went through; some records of an
+ *			NDJSON range may have failed on their own (in_fails),
+ *			and the caller files them as dead letters.
+ *	INGEST_BAD	the input itself is bad (too large, not a regular
+ *			file, unparsable): a dead letter now, in_err says why.
+ *	INGEST_RETRY	something that may pass (an I/O error): retry later.
+ *
+ * Roots: a job's path is read beneath the longest configured root that
+ * contains it, with openat2(RESOLVE_BENEATH) on a descriptor of that
+ * root opened when the worker starts; a path outside every root fails as
+ * "outside-root".
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define INGEST_READ	(1 << 20)
+
+/* The extraction settings from the configuration. */
+static void
+ingest_conf(const struct quire_conf *c, struct extract_conf *xc)
+{
+	extract_conf_defaults(xc);
+	xc->xc_max_size = c->c_max_size;
+	xc->xc_max_text = c->c_max_text;
+	xc->xc_max_ratio = c->c_max_ratio;
+	xc->xc_max_depth = c->c_max_depth;
+	xc->xc_max_line = c->c_max_line;
+	xc->xc_max_tokens = c->c_max_tokens;
+	xc->xc_max_pages = c->c_max_pages;
+	xc->xc_utf8 = c->c_utf8;
+	xc->xc_id_field = c->c_id_field;
+	xc->xc_title_field = c->c_title_field;
+	xc->xc_text_field = c->c_text_field;
+}
+
+static struct tokenizer *
+ingest_tokenizer(struct ingest *in, const char *lang)
+{
+	size_t	 i;
+
+	if (lang == NULL || lang[0] == '\0')
+		lang = in->in_conf->c_language;
+	for (i = 0; i < in->in_ntk; i++)
+		if (strcmp(in->in_tklang[i], lang) == 0)
+			return (in->in_tk[i]);
+	if (!tokenizer_lang_ok(lang))
+		return (NULL);
+	if (in->in_ntk == INGEST_LANGS) {
+		/* Rare: many languages in one worker's life. */
+		tokenizer_free(in->in_tk[--in->in_ntk]);
+	}
+	in->in_tk[in->in_ntk] = tokenizer_new(lang, in->in_conf->c_stopwords);
+	if (in->in_tk[in->in_ntk] == NULL)
+		return (NULL);
+	strlcpy(in->in_tklang[in->in_ntk], lang, sizeof(in->in_tklang[0]));
+	return (in->in_tk[in->in_ntk++]);
+}
+
+int
+ingest_init(struct ingest *in, const struct quire_conf *c)
+{
+	const char	*p, *end;
+	char		 path[CONF_STR_MAX];
+	size_t		 n;
+
+	memset(in, 0, sizeof(*in));
+	in->in_conf = c;
+	ingest_conf(c, &in->in_xc);
+	chunk_conf_defaults(&in->in_cc);
+	in->in_cc.cc_size = c->c_chunk_size;
+	in->in_cc.cc_overlap = c->c_chunk_overlap;
+	in->in_cc.cc_min = c->c_chunk_min;
+	buf_init(&in->in_data);
+	for (p = c->c_roots; *p != '\0'; p = *end == ':' ? end + 1 : end) {
+		end = p + strcspn(p, ":");
+		n = end - p;
+		if (n == 0)
+			continue;
+		if (in->in_nroots == INGEST_ROOTS || n >= sizeof(path)) {
+			log_warnx("%s: too many or too long roots", __func__);
+			return (-1);
+		}
+		memcpy(path, p, n);
+		path[n] = '\0';
+		while (n > 1 && path[n - 1] == '/')
+			path[--n] = '\0';
+		in->in_rootfd[in->in_nroots] = open(path,
+		    O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (in->in_rootfd[in->in_nroots] == -1) {
+			log_warn("%s: root %s", __func__, path);
+			continue;
+		}
+		in->in_root[in->in_nroots] = xstrdup(path);
+		in->in_nroots++;
+	}
+	return (0);
+}
+
+void
+ingest_free(struct ingest *in)
+{
+	size_t	 i;
+
+	for (i = 0; i < in->in_nroots; i++) {
+		close(in->in_rootfd[i]);
+		free(in->in_root[i]);
+	}
+	for (i = 0; i < in->in_ntk; i++)
+		tokenizer_free(in->in_tk[i]);
+	free(in->in_fails);
+	buf_free(&in->in_data);
+}
+
+/* The root that holds path and path's remainder beneath it. */
+static int
+ingest_root(struct ingest *in, const char *path, const char **rel)
+{
+	size_t	 i, len, best = 0;
+	int	 fd = -1;
+
+	for (i = 0; i < in->in_nroots; i++) {
+		len = strlen(in->in_root[i]);
+		if (strcmp(in->in_root[i], "/") == 0)
+			len = 0;
+		else if (strncmp(path, in->in_root[i], len) != 0 ||
+		    path[len] != '/')
+			continue;
+		if (fd == -1 || len >= best) {
+			fd = in->in_rootfd[i];
+			best = len;
+		}
+	}
+	if (fd != -1) {
+		*rel = path + best;
+		while (**rel == '/')
+			(*rel)++;
+	}
+	return (fd);
+}
+
+/* Read [off, off+len) of the job's file, or all of it (len 0). */
+static int
+ingest_read(struct ingest *in, const struct job *j)
+{
+	struct stat	 st;
+	const char	*rel;
+	uint64_t	 off, end;
+	ssize_t		 n;
+	int		 rootfd, fd;
+
+	buf_reset(&in->in_data);
+	if ((rootfd = ingest_root(in, j->j_path, &rel)) == -1) {
+		xerr_set(&in->in_err, "outside-root", "%s is beneath no root",
+		    j->j_path);
+		return (INGEST_BAD);
+	}
+	if ((fd = extract_open(rootfd, rel, &in->in_err)) == -1)
+		return (strcmp(in->in_err.xe_code, "io-error") == 0 ?
+		    INGEST_RETRY : INGEST_BAD);
+	if (fstat(fd, &st) == -1) {
+		xerr_set(&in->in_err, "io-error", "fstat: %s", strerror(errno));
+		close(fd);
+		return (INGEST_RETRY);
+	}
+	off = j->j_srckind == SRC_NDJSON ? j->j_off : 0;
+	end = j->j_srckind == SRC_NDJSON ? j->j_off + j->j_len :
+	    (uint64_t)st.st_size;
+	if (end > (uint64_t)st.st_size) {
+		xerr_set(&in->in_err, "changed", "file is shorter than the job "
+		    "(%llu < %llu bytes)", (unsigned long long)st.st_size,
+		    (unsigned long long)end);
+		close(fd);
+		return (INGEST_BAD);
+	}
+	if (j->j_srckind != SRC_NDJSON && end > in->in_xc.xc_max_size) {
+		xerr_set(&in->in_err, "too-large", "%llu bytes, more than "
+		    "max-document-size %llu", (unsigned long long)end,
+		    (unsigned long long)in->in_xc.xc_max_size);
+		close(fd);
+		return (INGEST_BAD);
+	}
+	buf_reserve(&in->in_data, end - off);
+	while (off < end) {
+		n = pread(fd, in->in_data.b_data + in->in_data.b_len,
+		    end - off < INGEST_READ ? end - off : INGEST_READ, off);
+		if (n <= 0) {
+			xerr_set(&in->in_err, "io-error", "read: %s",
+			    n == 0 ? "unexpected end of file" : strerror(errno));
+			close(fd);
+			return (INGEST_RETRY);
+		}
+		off += n;
+		in->in_data.b_len += n;
+		in->in_bytes += n;
+	}
+	close(fd);
+	buf_cstr(&in->in_data);
+	return (INGEST_OK);
+}
+
+struct ingest_doc {
+	struct ingest		*id_in;
+	struct xdoc		*id_doc;
+	struct tokenizer	*id_tk;
+	uint64_t		 id_tokens;
+	uint32_t		 id_pos;
+};
+
+static int
+ingest_token(const struct token *t, void *arg)
+{
+	struct ingest_doc	*id = arg;
+	struct ingest		*in = id->id_in;
+
+	if (++id->id_tokens > in->in_xc.xc_max_tokens)
+		return (1);
+	if (in->in_sink != NULL && in->in_sink->is_token != NULL)
+		return (in->in_sink->is_token(in->in_sink->is_arg, t));
+	return (0);
+}
+
+static int
+ingest_chunk(const struct chunk *c, void *arg)
+{
+	struct ingest_doc	*id = arg;
+	struct ingest		*in = id->id_in;
+	int			 rv;
+
+	in->in_chunks++;
+	if (in->in_sink != NULL && in->in_sink->is_chunk != NULL &&
+	    (rv = in->in_sink->is_chunk(in->in_sink->is_arg, id->id_doc, c))
+	    != 0)
+		return (rv);
+	rv = tokenizer_run(id->id_tk, id->id_doc->xd_text.b_data + c->c_off,
+	    c->c_len, 0, ingest_token, id);
+	if (rv == 1)
+		return (1);
+	return (rv);
+}
+
+static void
+ingest_fail(struct ingest *in, const struct xdoc *doc, const struct xerr *err)
+{
+	struct ingest_fail	*f;
+
+	if (in->in_nfails == in->in_failcap) {
+		in->in_failcap = in->in_failcap == 0 ? 16 : in->in_failcap * 2;
+		in->in_fails = xreallocarray(in->in_fails, in->in_failcap,
+		    sizeof(*in->in_fails));
+	}
+	f = &in->in_fails[in->in_nfails++];
+	f->if_off = doc != NULL ? doc->xd_off : 0;
+	f->if_len = doc != NULL ? doc->xd_len : 0;
+	snprintf(f->if_reason, sizeof(f->if_reason), "%s%s%s",
+	    err->xe_code, err->xe_msg[0] != '\0' ? ": " : "", err->xe_msg);
+}
+
+static int
+ingest_doc(struct xdoc *doc, const struct xerr *err, void *arg)
+{
+	struct ingest_doc	*id = arg;
+	struct ingest		*in = id->id_in;
+	struct xerr		 e;
+	int			 rv;
+
+	if (err != NULL) {
+		ingest_fail(in, doc, err);
+		return (0);
+	}
+	id->id_doc = doc;
+	id->id_tokens = 0;
+	if (in->in_sink != NULL && in->in_sink->is_doc != NULL &&
+	    (rv = in->in_sink->is_doc(in->in_sink->is_arg, doc)) != 0)
+		return (rv);
+	rv = chunk_doc(&in->in_cc, doc, ingest_chunk, id);
+	if (rv == 1) {
+		xerr_set(&e, "too-many-tokens", "more than max-tokens %llu",
+		    (unsigned long long)in->in_xc.xc_max_tokens);
+		if (doc->xd_type != DOC_NDJSON) {
+			in->in_err = e;
+			return (-1);
+		}
+		ingest_fail(in, doc, &e);
+		if (in->in_sink != NULL && in->in_sink->is_abort != NULL)
+			in->in_sink->is_abort(in->in_sink->is_arg, doc);
+		return (0);
+	}
+	if (rv != 0)
+		return (rv);
+	in->in_docs++;
+	in->in_tokens += id->id_tokens;
+	if (in->in_sink != NULL && in->in_sink->is_done != NULL)
+		return (in->in_sink->is_done(in->in_sink->is_arg, doc));
+	return (0);
+}
+
+/* Run one job through the text path; see the outcomes above. */
+int
+ingest_job(struct ingest *in, const struct job *j)
+{
+	struct ingest_doc	 id;
+	const char		*name;
+	int			 type, rv;
+
+	in->in_nfails = 0;
+	memset(&in->in_err, 0, sizeof(in->in_err));
+	memset(&id, 0, sizeof(id));
+	id.id_in = in;
+	if ((id.id_tk = ingest_tokenizer(in, j->j_lang)) == NULL) {
+		xerr_set(&in->in_err, "bad-language", "no stemmer for %s",
+		    j->j_lang);
+		return (INGEST_BAD);
+	}
+	if ((rv = ingest_read(in, j)) != INGEST_OK)
+		return (rv);
+	name = j->j_path;
+	if (j->j_srckind == SRC_NDJSON)
+		type = DOC_NDJSON;
+	else if ((type = extract_sniff(name, in->in_data.b_data,
+	    in->in_data.b_len)) == -1) {
+		xerr_set(&in->in_err, "unsupported-type", "binary content");
+		return (INGEST_BAD);
+	}
+	if (type == DOC_NDJSON)
+		rv = extract_ndjson(&in->in_xc, in->in_data.b_data,
+		    in->in_data.b_len, j->j_srckind == SRC_NDJSON ? j->j_off : 0,
+		    ingest_doc, &id, &in->in_err);
+	else
+		rv = extract_buffer(&in->in_xc, type, name, in->in_data.b_data,
+		    in->in_data.b_len, ingest_doc, &id, &in->in_err);
+	if (rv != 0)
+		return (in->in_err.xe_code[0] != '\0' ? INGEST_BAD :
+		    INGEST_RETRY);
+	return (INGEST_OK);
+}

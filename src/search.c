@@ -1,0 +1,843 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Search: parse a query, score chunks with BM25, return the top ones
+ * with their documents and a snippet.
+ *
+ * Query language:
+ *
+ *	word		optional: adds to the score when present
+ *	+word		required; -word excluded
+ *	"two words"	a phrase: the words next to each other, in order
+ *	word*		a prefix: any word beginning so (64 expansions at most
+ *			per segment); not stemmed
+ *	a AND b		when AND appears, every item is required
+ *
+ * Words are normalized and stemmed as the index was (tokenize.c), so
+ * "Connections" finds "connect".  A match in a document's title counts
+ * so_wtitle times a match in its text.
+ *
+ * Scoring is BM25 over chunks, with N the live chunks, avgdl their mean
+ * length and df a term's document frequency summed over segments (dead
+ * chunks included until the merger purges them, which only nudges idf).
+ * Each segment is scored on its own, term at a time, into accumulators
+ * as long as the segment (reused between segments), and its survivors
+ * (required items present, no excluded one, every filter met, not
+ * tombstoned) go through a bounded heap for the top n.
+ *
+ * Filters (--filter K=V) are exact: tenant=, type=, source= and any
+ * attribute of a JSON record; each is a posting list of its own ('f'
+ * terms), read into a CRoaring bitmap and intersected.
+ */
+
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <roaring/roaring.h>
+
+#include "quire.h"
+
+#define SEARCH_ITEMS_MAX	32
+#define SEARCH_TERMS_MAX	64
+#define SEARCH_PREFIX_MAX	64
+#define SEARCH_PHRASE_MAX	16
+#define SEARCH_SNIPPET		200
+
+struct sterm {
+	char		 st_key[IX_TERM_MAX + 1];	/* body field */
+	size_t		 st_len;
+	int		 st_item;
+	int		 st_prefix;
+	int		 st_phrase;	/* index of its phrase, or -1 */
+	int		 st_ppos;	/* place in the phrase */
+	double		 st_idf;
+	uint64_t	 st_df;
+};
+
+struct sitem {
+	int		 si_required;
+	int		 si_excluded;
+	int		 si_phrase;	/* a phrase item */
+};
+
+struct squery {
+	struct sterm	 q_terms[SEARCH_TERMS_MAX];
+	size_t		 q_nterms;
+	struct sitem	 q_items[SEARCH_ITEMS_MAX];
+	size_t		 q_nitems;
+	size_t		 q_nphrases;
+	int		 q_and;
+	uint32_t	 q_reqmask;
+	uint32_t	 q_exmask;
+};
+
+struct scand {
+	uint32_t	 c_cid;
+	double		 c_score;
+};
+
+struct sstate {
+	struct index		*ss_ix;
+	const struct search_opts *ss_opts;
+	struct squery		*ss_q;
+	struct tokenizer	*ss_tk;
+	double			 ss_n;
+	double			 ss_avgdl;
+	float			*ss_acc;
+	uint32_t		*ss_mask;
+	uint32_t		*ss_touched;
+	size_t			 ss_ntouched;
+	size_t			 ss_cap;
+	roaring_bitmap_t	*ss_filter;	/* NULL: no filter */
+	roaring_bitmap_t	*ss_tomb;
+	struct scand		*ss_heap;
+	size_t			 ss_nheap;
+	uint64_t		 ss_total;
+};
+
+void
+search_opts_defaults(struct search_opts *so)
+{
+	memset(so, 0, sizeof(*so));
+	so->so_n = 10;
+	so->so_k1 = 1.2;
+	so->so_b = 0.75;
+	so->so_wtitle = 2.0;
+	so->so_wbody = 1.0;
+}
+
+void
+search_result_free(struct search_result *sr)
+{
+	free(sr->sr_hits);
+	sr->sr_hits = NULL;
+	sr->sr_n = 0;
+}
+
+/* Query parsing. */
+
+struct sparse {
+	struct squery	*sp_q;
+	int		 sp_item;
+	int		 sp_prefix;
+	int		 sp_phrase;
+	int		 sp_ppos;
+	int		 sp_overflow;
+};
+
+static int
+search_add_term(const struct token *t, void *arg)
+{
+	struct sparse	*sp = arg;
+	struct squery	*q = sp->sp_q;
+	struct sterm	*st;
+
+	if (q->q_nterms == SEARCH_TERMS_MAX) {
+		sp->sp_overflow = 1;
+		return (1);
+	}
+	st = &q->q_terms[q->q_nterms++];
+	memset(st, 0, sizeof(*st));
+	st->st_key[0] = IX_BODY;
+	st->st_len = t->t_len < IX_TERM_MAX - 1 ? t->t_len : IX_TERM_MAX - 1;
+	memcpy(st->st_key + 1, t->t_text, st->st_len);
+	st->st_len++;
+	st->st_item = sp->sp_item;
+	st->st_prefix = sp->sp_prefix;
+	st->st_phrase = sp->sp_phrase;
+	st->st_ppos = sp->sp_ppos++;
+	return (0);
+}
+
+static struct tokenizer *
+search_plain_tokenizer(void)
+{
+	static struct tokenizer	*plain;
+
+	if (plain == NULL)
+		plain = tokenizer_new("none", 0);
+	return (plain);
+}
+
+static int
+search_parse(struct tokenizer *tk, const char *query, struct squery *q,
+    char *err, size_t errlen)
+{
+	struct sparse	 sp;
+	const char	*p = query, *s, *e;
+	struct sitem	*it;
+	size_t		 first, i;
+	int		 sign;
+
+	memset(q, 0, sizeof(*q));
+	memset(&sp, 0, sizeof(sp));
+	sp.sp_q = q;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (*p == '\0')
+			break;
+		sign = 0;
+		if (*p == '+' || *p == '-')
+			sign = *p++;
+		if (*p == '"') {
+			s = ++p;
+			e = strchr(s, '"');
+			if (e == NULL)
+				e = s + strlen(s);
+			p = *e == '"' ? e + 1 : e;
+		} else {
+			s = p;
+			while (*p != '\0' && *p != ' ' && *p != '\t' &&
+			    *p != '\n')
+				p++;
+			e = p;
+			if (sign == 0 && e - s == 3 && memcmp(s, "AND", 3) == 0) {
+				q->q_and = 1;
+				continue;
+			}
+			if (sign == 0 && e - s == 2 && memcmp(s, "OR", 2) == 0)
+				continue;
+		}
+		if (q->q_nitems == SEARCH_ITEMS_MAX) {
+			snprintf(err, errlen, "too many query items (%d)",
+			    SEARCH_ITEMS_MAX);
+			return (-1);
+		}
+		it = &q->q_items[q->q_nitems];
+		memset(it, 0, sizeof(*it));
+		it->si_required = sign == '+';
+		it->si_excluded = sign == '-';
+		sp.sp_item = q->q_nitems;
+		sp.sp_ppos = 0;
+		sp.sp_prefix = e > s && e[-1] == '*' && s[-1] != '"';
+		if (sp.sp_prefix)
+			e--;
+		first = q->q_nterms;
+		sp.sp_phrase = -1;
+		if (s > query && s[-1] == '"') {
+			if (q->q_nphrases == SEARCH_PHRASE_MAX) {
+				snprintf(err, errlen, "too many phrases");
+				return (-1);
+			}
+			sp.sp_phrase = q->q_nphrases;
+		}
+		if (tokenizer_run(sp.sp_prefix ? search_plain_tokenizer() : tk,
+		    s, e - s, 0, search_add_term, &sp) != 0 && sp.sp_overflow) {
+			snprintf(err, errlen, "too many query words (%d)",
+			    SEARCH_TERMS_MAX);
+			return (-1);
+		}
+		if (q->q_nterms == first)
+			continue;	/* only stop words or punctuation */
+		if (sp.sp_phrase >= 0) {
+			if (q->q_nterms - first > 1) {
+				it->si_phrase = 1;
+				q->q_nphrases++;
+			} else
+				q->q_terms[first].st_phrase = -1;
+		}
+		/* A prefix applies to the item's last word only. */
+		for (i = first; i + 1 < q->q_nterms; i++)
+			q->q_terms[i].st_prefix = 0;
+		q->q_nitems++;
+	}
+	for (i = 0; i < q->q_nitems; i++) {
+		if (q->q_items[i].si_excluded)
+			q->q_exmask |= 1U << i;
+		else if (q->q_and || q->q_items[i].si_required ||
+		    q->q_items[i].si_phrase)
+			q->q_reqmask |= 1U << i;
+	}
+	if (q->q_nitems == 0) {
+		snprintf(err, errlen, "empty query");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Segments. */
+
+typedef int (*search_seg_fn)(struct sstate *, const struct ixseg *);
+
+static int
+search_segments(MDB_txn *txn, struct sstate *ss, search_seg_fn fn)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	struct ixseg	 seg;
+	int		 rc, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(txn, index_dbi(ss->ss_ix, IDB_SEGS), &c))
+	    != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (ixseg_open(&seg, v.mv_data, v.mv_size) == -1) {
+			log_warnx("search: segment %llu is damaged",
+			    k.mv_size == 8 ? (unsigned long long)
+			    util_get_be64(k.mv_data) : 0ULL);
+			continue;
+		}
+		if ((rc = fn(ss, &seg)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static int
+search_df(struct sstate *ss, const struct ixseg *seg)
+{
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	uint32_t	 i, lo;
+	size_t		 k, n, j;
+	const char	*t;
+	int64_t		 f;
+
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		if (!st->st_prefix) {
+			if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0)
+				st->st_df += seg->s_dict[f].e_df;
+			continue;
+		}
+		lo = ixseg_lower(seg, st->st_key, st->st_len);
+		for (i = lo, j = 0; i < seg->s_hdr->h_nterms &&
+		    j < SEARCH_PREFIX_MAX; i++, j++) {
+			t = ixseg_term(seg, i, &n);
+			if (n < st->st_len ||
+			    memcmp(t, st->st_key, st->st_len) != 0)
+				break;
+			st->st_df += seg->s_dict[i].e_df;
+		}
+	}
+	return (0);
+}
+
+/* The chunks of one filter term, across segments. */
+struct sfilter {
+	struct sstate		*sf_ss;
+	const char		*sf_key;
+	size_t			 sf_len;
+	roaring_bitmap_t	*sf_set;
+};
+
+static struct sfilter *search_cur_filter;
+
+static int
+search_filter_collect(struct sstate *ss, const struct ixseg *seg)
+{
+	struct sfilter	*sf = search_cur_filter;
+	struct ixpost	 p;
+	int64_t		 f;
+	int		 rv;
+
+	if ((f = ixseg_find(seg, sf->sf_key, sf->sf_len)) < 0)
+		return (0);
+	ixpost_init(&p, seg, f);
+	while ((rv = ixpost_next(&p)) == 1)
+		roaring_bitmap_add(sf->sf_set, p.p_cid);
+	return (rv == -1 ? MDB_CORRUPTED : 0);
+}
+
+static void
+search_heap_push(struct sstate *ss, uint32_t cid, double score)
+{
+	struct scand	*h = ss->ss_heap, tmp;
+	size_t		 n = ss->ss_opts->so_n, i, c;
+
+	if (ss->ss_nheap == n) {
+		if (score <= h[0].c_score)
+			return;
+		h[0].c_cid = cid;
+		h[0].c_score = score;
+		i = 0;
+		for (;;) {
+			c = 2 * i + 1;
+			if (c >= n)
+				break;
+			if (c + 1 < n && h[c + 1].c_score < h[c].c_score)
+				c++;
+			if (h[i].c_score <= h[c].c_score)
+				break;
+			tmp = h[i];
+			h[i] = h[c];
+			h[c] = tmp;
+			i = c;
+		}
+		return;
+	}
+	i = ss->ss_nheap++;
+	h[i].c_cid = cid;
+	h[i].c_score = score;
+	while (i > 0 && h[(i - 1) / 2].c_score > h[i].c_score) {
+		tmp = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+static double
+search_bm25(struct sstate *ss, double idf, uint32_t tf, uint32_t dl)
+{
+	const struct search_opts *so = ss->ss_opts;
+	double			 norm;
+
+	norm = so->so_k1 * (1.0 - so->so_b + so->so_b * dl / ss->ss_avgdl);
+	return (idf * tf * (so->so_k1 + 1.0) / (tf + norm));
+}
+
+static void
+search_touch(struct sstate *ss, uint32_t local)
+{
+	if (ss->ss_mask[local] == 0 && ss->ss_acc[local] == 0.0f)
+		ss->ss_touched[ss->ss_ntouched++] = local;
+}
+
+/* Score one field of one term's postings into the accumulators. */
+static int
+search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
+    const struct sterm *st, double w, int count)
+{
+	struct ixpost	 p;
+	uint32_t	 local;
+	int		 rv;
+
+	ixpost_init(&p, seg, term);
+	while ((rv = ixpost_next(&p)) == 1) {
+		local = p.p_local;
+		search_touch(ss, local);
+		if (count)
+			ss->ss_mask[local] |= 1U << st->st_item;
+		ss->ss_acc[local] += w * search_bm25(ss, st->st_idf, p.p_tf,
+		    seg->s_norms[local]);
+	}
+	return (rv == -1 ? -1 : 0);
+}
+
+/* The positions of a phrase word in one chunk. */
+static int
+search_positions(const struct ixseg *seg, const char *key, size_t len,
+    uint32_t local, uint32_t *pos, size_t max, size_t *n)
+{
+	struct ixpost	 p;
+	int64_t		 f, x;
+	int		 rv;
+
+	*n = 0;
+	if ((f = ixseg_find(seg, key, len)) < 0)
+		return (0);
+	ixpost_init(&p, seg, f);
+	while ((rv = ixpost_next(&p)) == 1) {
+		if (p.p_local < local)
+			continue;
+		if (p.p_local > local)
+			break;
+		while (*n < max && (x = ixpost_pos(&p)) >= 0)
+			pos[(*n)++] = x;
+		break;
+	}
+	return (rv == -1 ? -1 : 0);
+}
+
+/* Phrases are numbered in the order of their items. */
+static int
+search_phrase_index(const struct squery *q, int item)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < item; i++)
+		if (q->q_items[i].si_phrase)
+			n++;
+	return (n);
+}
+
+/* Does the phrase occur in this chunk, its words in a row? */
+static int
+search_phrase_at(struct sstate *ss, const struct ixseg *seg, int phrase,
+    uint32_t local)
+{
+	static uint32_t	 pos[SEARCH_PHRASE_MAX][256];
+	size_t		 npos[SEARCH_PHRASE_MAX], nw = 0, i, k, w;
+	const struct sterm *words[SEARCH_PHRASE_MAX];
+	struct squery	*q = ss->ss_q;
+	int		 ok;
+
+	for (i = 0; i < q->q_nterms && nw < SEARCH_PHRASE_MAX; i++)
+		if (q->q_terms[i].st_phrase == phrase)
+			words[nw++] = &q->q_terms[i];
+	for (w = 0; w < nw; w++)
+		if (search_positions(seg, words[w]->st_key, words[w]->st_len,
+		    local, pos[w], 256, &npos[w]) == -1 || npos[w] == 0)
+			return (0);
+	for (i = 0; i < npos[0]; i++) {
+		ok = 1;
+		for (w = 1; w < nw && ok; w++) {
+			ok = 0;
+			for (k = 0; k < npos[w]; k++)
+				if (pos[w][k] == pos[0][i] +
+				    (words[w]->st_ppos - words[0]->st_ppos))
+					ok = 1;
+		}
+		if (ok)
+			return (1);
+	}
+	return (0);
+}
+
+static int
+search_seg(struct sstate *ss, const struct ixseg *seg)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st, tt;
+	uint32_t	 n = seg->s_hdr->h_nchunks, i, lo, local, cid, m;
+	size_t		 k, j, tl;
+	const char	*t;
+	int64_t		 f;
+	int		 phrase_ok, item;
+
+	if (n > ss->ss_cap) {
+		free(ss->ss_acc);
+		free(ss->ss_mask);
+		free(ss->ss_touched);
+		ss->ss_cap = n;
+		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
+		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
+		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
+	}
+	ss->ss_ntouched = 0;
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		tt = *st;
+		if (!st->st_prefix) {
+			if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
+			    search_post(ss, seg, f, st, so->so_wbody, 1) == -1)
+				return (MDB_CORRUPTED);
+			tt.st_key[0] = IX_TITLE;
+			if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
+			    search_post(ss, seg, f, st, so->so_wtitle, 1) == -1)
+				return (MDB_CORRUPTED);
+			continue;
+		}
+		lo = ixseg_lower(seg, st->st_key, st->st_len);
+		for (i = lo, j = 0; i < seg->s_hdr->h_nterms &&
+		    j < SEARCH_PREFIX_MAX; i++, j++) {
+			t = ixseg_term(seg, i, &tl);
+			if (tl < st->st_len ||
+			    memcmp(t, st->st_key, st->st_len) != 0)
+				break;
+			if (search_post(ss, seg, i, st, so->so_wbody, 1) == -1)
+				return (MDB_CORRUPTED);
+		}
+	}
+	for (k = 0; k < ss->ss_ntouched; k++) {
+		local = ss->ss_touched[k];
+		m = ss->ss_mask[local];
+		cid = seg->s_hdr->h_base + local;
+		phrase_ok = 1;
+		if ((m & q->q_reqmask) == q->q_reqmask && (m & q->q_exmask) == 0)
+			for (item = 0; item < (int)q->q_nitems && phrase_ok;
+			    item++)
+				if (q->q_items[item].si_phrase)
+					phrase_ok = search_phrase_at(ss, seg,
+					    search_phrase_index(q, item),
+					    local);
+		if ((m & q->q_reqmask) == q->q_reqmask &&
+		    (m & q->q_exmask) == 0 && phrase_ok &&
+		    m != 0 &&
+		    (ss->ss_filter == NULL ||
+		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
+		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
+			ss->ss_total++;
+			search_heap_push(ss, cid, ss->ss_acc[local]);
+		}
+		ss->ss_acc[local] = 0.0f;
+		ss->ss_mask[local] = 0;
+	}
+	return (0);
+}
+
+/* Snippets: the chunk's text around its first match, matches marked. */
+
+struct ssnip {
+	const struct squery	*sn_q;
+	uint32_t		 sn_off[32];
+	uint32_t		 sn_len[32];
+	size_t			 sn_n;
+};
+
+static int
+search_snip_token(const struct token *t, void *arg)
+{
+	struct ssnip		*sn = arg;
+	const struct sterm	*st;
+	size_t			 i;
+
+	for (i = 0; i < sn->sn_q->q_nterms; i++) {
+		st = &sn->sn_q->q_terms[i];
+		if (sn->sn_q->q_items[st->st_item].si_excluded)
+			continue;
+		if (st->st_prefix ? t->t_len >= st->st_len - 1 &&
+		    memcmp(t->t_text, st->st_key + 1, st->st_len - 1) == 0 :
+		    t->t_len == st->st_len - 1 &&
+		    memcmp(t->t_text, st->st_key + 1, t->t_len) == 0) {
+			sn->sn_off[sn->sn_n] = t->t_off;
+			sn->sn_len[sn->sn_n] = t->t_srclen;
+			if (++sn->sn_n == 32)
+				return (1);
+			break;
+		}
+	}
+	return (0);
+}
+
+static size_t
+search_cp(const char *t, size_t pos, size_t len)
+{
+	while (pos < len && ((unsigned char)t[pos] & 0xc0) == 0x80)
+		pos++;
+	return (pos);
+}
+
+static void
+search_snippet(struct sstate *ss, const char *text, size_t len,
+    struct search_hit *h)
+{
+	struct ssnip	 sn;
+	struct buf	 out;
+	size_t		 start = 0, end, p, i;
+
+	memset(&sn, 0, sizeof(sn));
+	sn.sn_q = ss->ss_q;
+	tokenizer_run(ss->ss_tk, text, len, 0, search_snip_token, &sn);
+	if (sn.sn_n > 0 && sn.sn_off[0] > SEARCH_SNIPPET / 4) {
+		start = sn.sn_off[0] - SEARCH_SNIPPET / 4;
+		while (start < sn.sn_off[0] && text[start] != ' ')
+			start++;
+		start = search_cp(text, start, len);
+	}
+	end = start + SEARCH_SNIPPET < len ? start + SEARCH_SNIPPET : len;
+	end = search_cp(text, end, len);
+	buf_init(&out);
+	if (start > 0)
+		buf_addstr(&out, "...");
+	for (p = start, i = 0; p < end; ) {
+		while (i < sn.sn_n && sn.sn_off[i] < p)
+			i++;
+		if (i < sn.sn_n && sn.sn_off[i] == p &&
+		    p + sn.sn_len[i] <= end) {
+			buf_addstr(&out, "**");
+			buf_add(&out, text + p, sn.sn_len[i]);
+			buf_addstr(&out, "**");
+			p += sn.sn_len[i];
+			continue;
+		}
+		buf_addc(&out, text[p] == '\n' || text[p] == '\t' ? ' ' :
+		    text[p]);
+		p++;
+	}
+	if (end < len)
+		buf_addstr(&out, "...");
+	/* Cut at a code point if the marks made it too long. */
+	p = out.b_len < sizeof(h->sh_snippet) - 1 ? out.b_len :
+	    sizeof(h->sh_snippet) - 1;
+	while (p > 0 && p < out.b_len &&
+	    ((unsigned char)out.b_data[p] & 0xc0) == 0x80)
+		p--;
+	memcpy(h->sh_snippet, out.b_data, p);
+	h->sh_snippet[p] = '\0';
+	buf_free(&out);
+}
+
+/* Fill a hit from its chunk and document records. */
+static int
+search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
+{
+	struct ixdoc	 d;
+	struct buf	 text;
+	uint8_t		 kb[8];
+	MDB_val		 k = { 4, kb }, v;
+	const uint8_t	*rec;
+	size_t		 hlen;
+	int		 rc;
+
+	util_put_be32(kb, h->sh_cid);
+	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_CHUNKS), &k, &v)) != 0)
+		return (rc);
+	if (v.mv_size < 14)
+		return (MDB_CORRUPTED);
+	rec = v.mv_data;
+	h->sh_chunk = util_get_be32(rec + 8);
+	hlen = (size_t)rec[12] << 8 | rec[13];
+	if (14 + hlen > v.mv_size)
+		return (MDB_CORRUPTED);
+	memcpy(h->sh_heading, rec + 14, hlen < sizeof(h->sh_heading) ? hlen :
+	    sizeof(h->sh_heading) - 1);
+	h->sh_heading[hlen < sizeof(h->sh_heading) ? hlen :
+	    sizeof(h->sh_heading) - 1] = '\0';
+	buf_init(&text);
+	if (chunk_decompress((const char *)rec + 14 + hlen,
+	    v.mv_size - 14 - hlen, 1 << 24, &text) == 0)
+		search_snippet(ss, text.b_data, text.b_len, h);
+	buf_free(&text);
+	util_put_be64(kb, util_get_be64(rec));
+	k.mv_size = 8;
+	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_DOCS), &k, &v)) != 0)
+		return (rc);
+	if (index_doc_decode(v.mv_data, v.mv_size, &d) == -1)
+		return (MDB_CORRUPTED);
+	strlcpy(h->sh_extid, d.d_extid, sizeof(h->sh_extid));
+	strlcpy(h->sh_title, d.d_title, sizeof(h->sh_title));
+	return (0);
+}
+
+static int
+search_candcmp(const void *a, const void *b)
+{
+	const struct scand	*x = a, *y = b;
+
+	if (x->c_score != y->c_score)
+		return (x->c_score > y->c_score ? -1 : 1);
+	return (x->c_cid < y->c_cid ? -1 : x->c_cid > y->c_cid);
+}
+
+struct search_arg {
+	struct sstate		*sa_ss;
+	const char		*sa_query;
+	struct search_result	*sa_res;
+};
+
+static int
+search_txn(MDB_txn *txn, void *arg)
+{
+	struct search_arg	*sa = arg;
+	struct sstate		*ss = sa->sa_ss;
+	struct search_result	*res = sa->sa_res;
+	const struct search_opts *so = ss->ss_opts;
+	struct squery		*q = ss->ss_q;
+	struct ixstats		 st;
+	struct sfilter		 sf;
+	roaring_bitmap_t	*set;
+	MDB_val			 k = { 5, (void *)"stats" }, v;
+	char			 key[IX_TERM_MAX + 256];
+	size_t			 i, n;
+	int			 rc;
+
+	if (mdb_get(txn, index_dbi(ss->ss_ix, IDB_META), &k, &v) != 0)
+		return (0);	/* an empty index */
+	memset(&st, 0, sizeof(st));
+	if (index_stats(ss->ss_ix, &st) == -1)
+		return (MDB_CORRUPTED);
+	ss->ss_n = st.is_chunks > 0 ? st.is_chunks : 1;
+	ss->ss_avgdl = st.is_chunks > 0 && st.is_tokens > 0 ?
+	    (double)st.is_tokens / st.is_chunks : 1.0;
+	ss->ss_tomb = index_tomb_get(txn, ss->ss_ix);
+	for (i = 0; i < so->so_nfilters; i++) {
+		n = strlen(so->so_filters[i]);
+		if (n + 1 > sizeof(key) - 1)
+			n = sizeof(key) - 2;
+		key[0] = IX_FILTER;
+		memcpy(key + 1, so->so_filters[i], n);
+		memset(&sf, 0, sizeof(sf));
+		sf.sf_ss = ss;
+		sf.sf_key = key;
+		sf.sf_len = n + 1;
+		sf.sf_set = roaring_bitmap_create();
+		search_cur_filter = &sf;
+		if ((rc = search_segments(txn, ss, search_filter_collect))
+		    != 0) {
+			roaring_bitmap_free(sf.sf_set);
+			return (rc);
+		}
+		if (ss->ss_filter == NULL)
+			ss->ss_filter = sf.sf_set;
+		else {
+			set = ss->ss_filter;
+			roaring_bitmap_and_inplace(set, sf.sf_set);
+			roaring_bitmap_free(sf.sf_set);
+		}
+	}
+	if ((rc = search_segments(txn, ss, search_df)) != 0)
+		return (rc);
+	for (i = 0; i < q->q_nterms; i++)
+		q->q_terms[i].st_idf = log(1.0 + (ss->ss_n -
+		    (double)q->q_terms[i].st_df + 0.5) /
+		    ((double)q->q_terms[i].st_df + 0.5));
+	if ((rc = search_segments(txn, ss, search_seg)) != 0)
+		return (rc);
+	qsort(ss->ss_heap, ss->ss_nheap, sizeof(*ss->ss_heap), search_candcmp);
+	res->sr_total = ss->ss_total;
+	res->sr_hits = ss->ss_nheap > 0 ? xcalloc(ss->ss_nheap,
+	    sizeof(*res->sr_hits)) : NULL;
+	for (i = 0; i < ss->ss_nheap; i++) {
+		res->sr_hits[res->sr_n].sh_cid = ss->ss_heap[i].c_cid;
+		res->sr_hits[res->sr_n].sh_score = ss->ss_heap[i].c_score;
+		if ((rc = search_fill(txn, ss, &res->sr_hits[res->sr_n])) == 0)
+			res->sr_n++;
+		else if (rc != MDB_NOTFOUND)
+			return (rc);
+	}
+	return (0);
+}
+
+/*
+ * Run a query.  0 with res filled (res->sr_hits to be freed with
+ * search_result_free), or -1 with res->sr_error saying why.
+ */
+int
+search_run(struct index *ix, struct tokenizer *tk, const char *query,
+    const struct search_opts *so, struct search_result *res)
+{
+	struct sstate		 ss;
+	struct squery		*q;
+	struct search_arg	 sa;
+	struct timespec		 a, b;
+	int			 rc;
+
+	memset(res, 0, sizeof(*res));
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	q = xcalloc(1, sizeof(*q));
+	if (search_parse(tk, query, q, res->sr_error,
+	    sizeof(res->sr_error)) == -1) {
+		free(q);
+		return (-1);
+	}
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_ix = ix;
+	ss.ss_opts = so;
+	ss.ss_q = q;
+	ss.ss_tk = tk;
+	ss.ss_heap = xcalloc(so->so_n > 0 ? so->so_n : 1, sizeof(*ss.ss_heap));
+	sa.sa_ss = &ss;
+	sa.sa_query = query;
+	sa.sa_res = res;
+	rc = store_read(&ix->ix_store, search_txn, &sa);
+	free(ss.ss_acc);
+	free(ss.ss_mask);
+	free(ss.ss_touched);
+	free(ss.ss_heap);
+	if (ss.ss_filter != NULL)
+		roaring_bitmap_free(ss.ss_filter);
+	if (ss.ss_tomb != NULL)
+		roaring_bitmap_free(ss.ss_tomb);
+	free(q);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	res->sr_took_ms = (b.tv_sec - a.tv_sec) * 1e3 +
+	    (b.tv_nsec - a.tv_nsec) / 1e6;
+	if (rc != 0) {
+		search_result_free(res);
+		snprintf(res->sr_error, sizeof(res->sr_error), "index: %s",
+		    mdb_strerror(rc));
+		return (-1);
+	}
+	return (0);
+}

@@ -1,0 +1,2178 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Tests for queue.c: the job life cycle and its counts, idempotency
+ * keys, the lease generation fence, retries with backoff and dead
+ * letters, cancel, release of a dead worker's leases and crash
+ * quarantine, lease expiry, the claim policy (tenant fairness, priority,
+ * aging, byte budget, big jobs), two processes claiming at once, corrupt
+ * records, retention and purge, and map growth.
+ *
+ * Time is the queue's test clock (q_fixed_now), never the wall clock.
+ * After most steps tq_counts() compares the status counts with a recount
+ * through queue_list() and with the entries of each index database, so a
+ * count that drifts from the data is caught where it happens.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define T0		1700000000000ULL	/* test clock start, ms */
+#define HOUR		(3600ULL * 1000)
+#define MIB		(1024ULL * 1024)
+
+static char	 top[PATH_MAX];	/* this run's directory; main removes it */
+
+static int
+rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	if (remove(path) == -1 && errno != ENOENT)
+		return (-1);
+	return (0);
+}
+
+static int
+rm_rf(const char *dir)
+{
+	return (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS));
+}
+
+/* dir/name into buf, which must hold it. */
+static void
+path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "%s/%s", dir, name);
+	ck_assert(n >= 0 && (size_t)n < len);
+}
+
+/* A queue in a fresh directory of its own. */
+struct tq {
+	char		 tq_dir[PATH_MAX];
+	struct queue	 tq_q;
+};
+
+/* Defaults, without fsync: these tests are about logic, not power cuts. */
+static void
+tconf(struct queue_conf *qc)
+{
+	queue_conf_defaults(qc);
+	qc->qc_sync = STORE_SYNC_NONE;
+}
+
+static void
+tq_open(struct tq *tq, const struct queue_conf *qc)
+{
+	ck_assert_int_lt(snprintf(tq->tq_dir, sizeof(tq->tq_dir),
+	    "%s/t.XXXXXX", top), (int)sizeof(tq->tq_dir));
+	ck_assert_ptr_nonnull(mkdtemp(tq->tq_dir));
+	ck_assert_int_eq(queue_open(&tq->tq_q, tq->tq_dir, qc), 0);
+	tq->tq_q.q_fixed_now = T0;
+}
+
+/* Close and open again (as another process would), keeping the clock. */
+static void
+tq_reopen(struct tq *tq, const struct queue_conf *qc)
+{
+	uint64_t	 now = tq->tq_q.q_fixed_now;
+
+	queue_close(&tq->tq_q);
+	ck_assert_int_eq(queue_open(&tq->tq_q, tq->tq_dir, qc), 0);
+	tq->tq_q.q_fixed_now = now;
+}
+
+static void
+tq_close(struct tq *tq)
+{
+	queue_close(&tq->tq_q);
+	ck_assert_int_eq(rm_rf(tq->tq_dir), 0);
+	ck_assert_int_eq(access(tq->tq_dir, F_OK), -1);
+}
+
+/* Counting. */
+
+static int
+count_cb(const struct job *j, void *arg)
+{
+	uint64_t	*n = arg;
+
+	ck_assert_int_ge(j->j_state, 0);
+	ck_assert_int_lt(j->j_state, JOB_NSTATES);
+	n[j->j_state]++;
+	return (0);
+}
+
+static uint64_t
+db_entries(struct tq *tq, MDB_txn *txn, const char *name)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_stat	 st;
+	int		 i;
+
+	for (i = 0; i < s->s_ndbs; i++) {
+		if (strcmp(s->s_names[i], name) != 0)
+			continue;
+		ck_assert_int_eq(mdb_stat(txn, s->s_dbi[i], &st), 0);
+		return (st.ms_entries);
+	}
+	ck_abort_msg("no database %s", name);
+	return (0);
+}
+
+/*
+ * The counts of queue_stats() must be what a walk over every job finds,
+ * what a listing of each state finds, and the number of entries in the
+ * index database of each state.
+ */
+static void
+tq_consistent(struct tq *tq, int line)
+{
+	struct queue_stats	 qs;
+	uint64_t		 all[JOB_NSTATES], one[JOB_NSTATES], total = 0;
+	MDB_txn			*txn;
+	int			 st;
+
+	ck_assert_int_eq(queue_stats(&tq->tq_q, &qs), QUEUE_OK);
+	memset(all, 0, sizeof(all));
+	ck_assert_int_eq(queue_list(&tq->tq_q, -1, SIZE_MAX, count_cb, all),
+	    QUEUE_OK);
+	for (st = 0; st < JOB_NSTATES; st++) {
+		ck_assert_msg(qs.qs_count[st] == all[st],
+		    "line %d: %s: status %llu, recount %llu", line,
+		    codec_state_name(st), (unsigned long long)qs.qs_count[st],
+		    (unsigned long long)all[st]);
+		memset(one, 0, sizeof(one));
+		ck_assert_int_eq(queue_list(&tq->tq_q, st, SIZE_MAX, count_cb,
+		    one), QUEUE_OK);
+		ck_assert_msg(one[st] == all[st], "line %d: list of %s: %llu, "
+		    "want %llu", line, codec_state_name(st),
+		    (unsigned long long)one[st], (unsigned long long)all[st]);
+		total += all[st];
+	}
+	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL,
+	    MDB_RDONLY, &txn), 0);
+	ck_assert_msg(db_entries(tq, txn, "jobs") == total &&
+	    db_entries(tq, txn, "ready") == all[JOB_READY] &&
+	    db_entries(tq, txn, "leases") == all[JOB_LEASED] &&
+	    db_entries(tq, txn, "delayed") == all[JOB_RETRY] &&
+	    db_entries(tq, txn, "done") == all[JOB_DONE] +
+	    all[JOB_CANCELLED] &&
+	    db_entries(tq, txn, "dead") == all[JOB_DEAD],
+	    "line %d: index databases disagree with the job records", line);
+	mdb_txn_abort(txn);
+}
+
+#define COUNTS(tq, r, l, rt, d, x, c) \
+	tq_counts((tq), __LINE__, (r), (l), (rt), (d), (x), (c))
+
+static void
+tq_counts(struct tq *tq, int line, uint64_t ready, uint64_t leased,
+    uint64_t retry, uint64_t done, uint64_t dead, uint64_t cancelled)
+{
+	struct queue_stats	 qs;
+	uint64_t		 want[JOB_NSTATES];
+	int			 st;
+
+	want[JOB_READY] = ready;
+	want[JOB_LEASED] = leased;
+	want[JOB_RETRY] = retry;
+	want[JOB_DONE] = done;
+	want[JOB_DEAD] = dead;
+	want[JOB_CANCELLED] = cancelled;
+	ck_assert_int_eq(queue_stats(&tq->tq_q, &qs), QUEUE_OK);
+	for (st = 0; st < JOB_NSTATES; st++)
+		ck_assert_msg(qs.qs_count[st] == want[st],
+		    "line %d: %s count %llu, want %llu", line,
+		    codec_state_name(st), (unsigned long long)qs.qs_count[st],
+		    (unsigned long long)want[st]);
+	tq_consistent(tq, line);
+}
+
+/* Small wrappers that assert the call itself went through. */
+
+static void
+new_job(struct queue_new *qn, const char *tenant, const char *key, int prio,
+    uint64_t size)
+{
+	memset(qn, 0, sizeof(*qn));
+	qn->qn_tenant = tenant;
+	qn->qn_key = key;
+	qn->qn_prio = prio;
+	qn->qn_size = size;
+	qn->qn_srckind = SRC_PATH;
+	qn->qn_path = "/srv/docs/report.txt";
+}
+
+static uint64_t
+enq(struct tq *tq, const char *tenant, const char *key, int prio,
+    uint64_t size)
+{
+	struct queue_new	 qn;
+
+	new_job(&qn, tenant, key, prio, size);
+	ck_assert_int_eq(queue_enqueue(&tq->tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_ne(qn.qn_id, 0);
+	return (qn.qn_id);
+}
+
+static size_t
+claim(struct tq *tq, uint32_t pid, struct job *out, size_t max)
+{
+	struct queue_owner	 o;
+	size_t			 n = SIZE_MAX, i;
+
+	o.qo_slot = pid % 64;
+	o.qo_pid = pid;
+	ck_assert_int_eq(queue_claim(&tq->tq_q, &o, out, max, &n), QUEUE_OK);
+	ck_assert_uint_le(n, max);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(out[i].j_state, JOB_LEASED);
+		ck_assert_uint_eq(out[i].j_lease_pid, pid);
+	}
+	return (n);
+}
+
+/* Claim one job: its id, or 0; its generation in *gen. */
+static uint64_t
+claim1(struct tq *tq, uint32_t pid, uint64_t *gen)
+{
+	struct job	 j;
+
+	if (gen != NULL)
+		*gen = 0;
+	if (claim(tq, pid, &j, 1) == 0)
+		return (0);
+	if (gen != NULL)
+		*gen = j.j_lease_gen;
+	return (j.j_id);
+}
+
+static int
+ack1(struct tq *tq, uint64_t id, uint64_t gen)
+{
+	struct queue_lease	 ql;
+	int			 res = 99;
+
+	ql.ql_id = id;
+	ql.ql_gen = gen;
+	ck_assert_int_eq(queue_ack(&tq->tq_q, &ql, 1, &res), QUEUE_OK);
+	return (res);
+}
+
+/* Claim up to max jobs and ack them all; how many there were. */
+static size_t
+claim_ack(struct tq *tq, uint32_t pid, size_t max)
+{
+	struct job		*out;
+	struct queue_lease	*ql;
+	int			*res;
+	size_t			 n, i;
+
+	out = calloc(max, sizeof(*out));
+	ql = calloc(max, sizeof(*ql));
+	res = calloc(max, sizeof(*res));
+	ck_assert(out != NULL && ql != NULL && res != NULL);
+	n = claim(tq, pid, out, max);
+	for (i = 0; i < n; i++) {
+		ql[i].ql_id = out[i].j_id;
+		ql[i].ql_gen = out[i].j_lease_gen;
+	}
+	if (n > 0)
+		ck_assert_int_eq(queue_ack(&tq->tq_q, ql, n, res), QUEUE_OK);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(res[i], QUEUE_OK);
+	free(out);
+	free(ql);
+	free(res);
+	return (n);
+}
+
+/* A job's state, or the queue's error code (all negative). */
+static int
+state_of(struct tq *tq, uint64_t id)
+{
+	struct job	 j;
+	int		 rc;
+
+	if ((rc = queue_get(&tq->tq_q, id, &j)) != QUEUE_OK)
+		return (rc);
+	ck_assert_uint_eq(j.j_id, id);
+	return (j.j_state);
+}
+
+static void
+get(struct tq *tq, uint64_t id, struct job *j)
+{
+	ck_assert_int_eq(queue_get(&tq->tq_q, id, j), QUEUE_OK);
+	ck_assert_uint_eq(j->j_id, id);
+}
+
+static int
+fail1(struct tq *tq, uint64_t id, uint64_t gen, const char *why,
+    int permanent)
+{
+	int	 st = -1;
+
+	ck_assert_int_eq(queue_fail(&tq->tq_q, id, gen, why, permanent, &st),
+	    QUEUE_OK);
+	return (st);
+}
+
+/* The life cycle. */
+
+static int
+list_stop_cb(const struct job *j, void *arg)
+{
+	int	*n = arg;
+
+	return (++*n == 2);
+}
+
+START_TEST(test_state_machine)
+{
+	struct tq		 tq;
+	struct queue_stats	 qs;
+	struct queue_new	 qn;
+	struct job		 out[4], j;
+	uint64_t		 id, gen;
+	int			 n;
+
+	/* The default configuration, fsync and all. */
+	tq_open(&tq, NULL);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	new_job(&qn, "acme", "doc-1", 3, 1234);
+	qn.qn_srckind = SRC_NDJSON;
+	qn.qn_off = 4096;
+	qn.qn_len = 8192;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	id = qn.qn_id;
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(qn.qn_dup, 0);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_str_eq(j.j_key, "doc-1");
+	ck_assert_str_eq(j.j_tenant, "acme");
+	ck_assert_int_eq(j.j_prio, 3);
+	ck_assert_uint_eq(j.j_size, 1234);
+	ck_assert_int_eq(j.j_srckind, SRC_NDJSON);
+	ck_assert_str_eq(j.j_path, "/srv/docs/report.txt");
+	ck_assert_uint_eq(j.j_off, 4096);
+	ck_assert_uint_eq(j.j_len, 8192);
+	ck_assert_uint_eq(j.j_created, T0);
+	ck_assert_uint_eq(j.j_attempts, 0);
+
+	/* Claim: leased to its owner, with a generation and a deadline. */
+	tq.tq_q.q_fixed_now = T0 + 500;
+	ck_assert_uint_eq(claim(&tq, 4242, out, 4), 1);
+	ck_assert_uint_eq(out[0].j_id, id);
+	ck_assert_uint_eq(out[0].j_lease_slot, 4242 % 64);
+	ck_assert_uint_gt(out[0].j_lease_gen, 0);
+	ck_assert_uint_eq(out[0].j_lease_deadline,
+	    T0 + 500 + tq.tq_q.q_conf.qc_lease_ms);
+	ck_assert_str_eq(out[0].j_path, "/srv/docs/report.txt");
+	gen = out[0].j_lease_gen;
+	COUNTS(&tq, 0, 1, 0, 0, 0, 0);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
+	ck_assert_uint_eq(j.j_lease_gen, gen);
+	ck_assert_uint_eq(j.j_lease_pid, 4242);
+	ck_assert_uint_eq(claim(&tq, 4243, out, 4), 0);
+
+	/* Heartbeat: progress and a later deadline. */
+	tq.tq_q.q_fixed_now = T0 + 1500;
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, id, gen, 42), QUEUE_OK);
+	get(&tq, id, &j);
+	ck_assert_uint_eq(j.j_progress, 42);
+	ck_assert_uint_eq(j.j_lease_deadline,
+	    T0 + 1500 + tq.tq_q.q_conf.qc_lease_ms);
+
+	/* Ack: done, once. */
+	tq.tq_q.q_fixed_now = T0 + 2000;
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 1, 0, 0);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DONE);
+	ck_assert_uint_eq(j.j_progress, 42);
+	ck_assert_uint_eq(j.j_updated, T0 + 2000);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_ESTALE);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, id, gen, 43),
+	    QUEUE_ESTALE);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_enqueued, 1);
+	ck_assert_uint_eq(qs.qs_completed, 1);
+	ck_assert_uint_eq(qs.qs_next_id, 2);
+	COUNTS(&tq, 0, 0, 0, 1, 0, 0);
+
+	ck_assert_int_eq(state_of(&tq, 999), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, 0), QUEUE_ENOENT);
+
+	/* queue_list stops when its callback says so. */
+	enq(&tq, "acme", NULL, 0, 1);
+	enq(&tq, "acme", NULL, 0, 1);
+	enq(&tq, "acme", NULL, 0, 1);
+	n = 0;
+	ck_assert_int_eq(queue_list(&tq.tq_q, -1, SIZE_MAX, list_stop_cb, &n),
+	    QUEUE_OK);
+	ck_assert_int_eq(n, 2);
+	n = 0;
+	ck_assert_int_eq(queue_list(&tq.tq_q, JOB_READY, 1, list_stop_cb, &n),
+	    QUEUE_OK);
+	ck_assert_int_eq(n, 1);
+
+	/* All of it is on disk. */
+	tq_reopen(&tq, NULL);
+	ck_assert_int_eq(state_of(&tq, id), JOB_DONE);
+	COUNTS(&tq, 3, 0, 0, 1, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_idempotency)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 a, b, c, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", "doc-a", 0, 10);
+	new_job(&qn, "other", "doc-a", 7, 99);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_eq(qn.qn_id, a);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	/* The first job stands as it was. */
+	get(&tq, a, &j);
+	ck_assert_str_eq(j.j_tenant, "acme");
+	ck_assert_int_eq(j.j_prio, 0);
+
+	/* No key, or an empty one, never matches. */
+	b = enq(&tq, "acme", NULL, 0, 10);
+	c = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_ne(b, c);
+	b = enq(&tq, "acme", "", 0, 10);
+	c = enq(&tq, "acme", "", 0, 10);
+	ck_assert_uint_ne(b, c);
+	COUNTS(&tq, 5, 0, 0, 0, 0, 0);
+
+	/* The key keeps matching while the job runs and once it is done. */
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), a);
+	new_job(&qn, "acme", "doc-a", 0, 10);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_eq(qn.qn_id, a);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	ck_assert_int_eq(ack1(&tq, a, gen), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_eq(qn.qn_id, a);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	COUNTS(&tq, 4, 0, 0, 1, 0, 0);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_enqueued, 5);
+	tq_close(&tq);
+}
+END_TEST
+
+#define BULK	10000
+
+START_TEST(test_bulk_enqueue)
+{
+	static const int	 dupof[][2] = {
+		{ 2500, 0 }, { 5000, 1 }, { 7500, 2 }, { 8000, 2 }
+	};
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	*qn, bad[3];
+	struct tq		 tq;
+	struct job		 j;
+	char			(*keys)[32];
+	uint64_t		 pre, last = 0;
+	size_t			 i, k, ndup = 0;
+	int			 dup;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	pre = enq(&tq, "t0", "pre-1", 0, 1);
+	qn = calloc(BULK, sizeof(*qn));
+	keys = calloc(BULK, sizeof(*keys));
+	ck_assert(qn != NULL && keys != NULL);
+	for (i = 0; i < BULK; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "bulk-%zu", i);
+		for (k = 0; k < sizeof(dupof) / sizeof(dupof[0]); k++)
+			if (dupof[k][0] == (int)i)
+				snprintf(keys[i], sizeof(keys[i]), "bulk-%d",
+				    dupof[k][1]);
+		if (i == BULK - 1)
+			strlcpy(keys[i], "pre-1", sizeof(keys[i]));
+		/* Tenants change along the batch. */
+		new_job(&qn[i], i % 3 == 0 ? "t0" : i % 3 == 1 ? "t1" : "t2",
+		    keys[i], i % 10, i);
+	}
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	for (i = 0; i < BULK; i++) {
+		dup = 0;
+		for (k = 0; k < sizeof(dupof) / sizeof(dupof[0]); k++) {
+			if (dupof[k][0] != (int)i)
+				continue;
+			ck_assert_uint_eq(qn[i].qn_id, qn[dupof[k][1]].qn_id);
+			dup = 1;
+		}
+		if (i == BULK - 1) {
+			ck_assert_uint_eq(qn[i].qn_id, pre);
+			dup = 1;
+		}
+		ck_assert_int_eq(qn[i].qn_dup, dup);
+		if (!dup) {
+			/* New jobs get new ids, in order. */
+			ck_assert_uint_gt(qn[i].qn_id, last);
+			last = qn[i].qn_id;
+		}
+		ndup += dup;
+	}
+	ck_assert_uint_eq(ndup, 5);
+	COUNTS(&tq, 1 + BULK - ndup, 0, 0, 0, 0, 0);
+	get(&tq, qn[4].qn_id, &j);
+	ck_assert_str_eq(j.j_key, "bulk-4");
+	ck_assert_str_eq(j.j_tenant, "t1");
+	ck_assert_int_eq(j.j_prio, 4);
+	ck_assert_uint_eq(j.j_size, 4);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_next_id, 1 + 1 + BULK - ndup);
+
+	/* The same batch again adds nothing. */
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	for (i = 0; i < BULK; i++)
+		ck_assert_int_eq(qn[i].qn_dup, 1);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 1 + BULK - ndup);
+
+	/* One bad job refuses the whole batch. */
+	for (i = 0; i < 3; i++)
+		new_job(&bad[i], "t9", NULL, 0, 1);
+	bad[1].qn_prio = JOB_PRIO_MAX + 1;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_prio = -1;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_prio = 0;
+	bad[1].qn_srckind = SRC_NKINDS;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_srckind = SRC_PATH;
+	memset(keys[0], 'k', sizeof(keys[0]));
+	keys[0][sizeof(keys[0]) - 1] = '\0';
+	bad[2].qn_tenant = keys[0];	/* 31 bytes: fine */
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_OK);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 1 + BULK - ndup + 3);
+	free(qn);
+	free(keys);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_enqueue_limits)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	struct job		 j;
+	char			*s;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	s = malloc(JOB_PATH_MAX + 2);
+	ck_assert_ptr_nonnull(s);
+
+	memset(s, 'k', JOB_KEY_MAX + 1);
+	s[JOB_KEY_MAX + 1] = '\0';
+	new_job(&qn, "t", s, 0, 1);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	s[JOB_KEY_MAX] = '\0';
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_uint_eq(strlen(j.j_key), JOB_KEY_MAX);
+
+	memset(s, 't', JOB_TENANT_MAX + 1);
+	s[JOB_TENANT_MAX + 1] = '\0';
+	new_job(&qn, s, NULL, 0, 1);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	s[JOB_TENANT_MAX] = '\0';
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_uint_eq(strlen(j.j_tenant), JOB_TENANT_MAX);
+
+	memset(s, 'p', JOB_PATH_MAX + 1);
+	s[JOB_PATH_MAX + 1] = '\0';
+	new_job(&qn, "t", NULL, 0, 1);
+	qn.qn_path = s;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	s[JOB_PATH_MAX] = '\0';
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_uint_eq(strlen(j.j_path), JOB_PATH_MAX);
+
+	memset(s, 'l', JOB_LANG_MAX + 1);
+	s[JOB_LANG_MAX + 1] = '\0';
+	new_job(&qn, "t", NULL, 0, 1);
+	qn.qn_lang = s;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	qn.qn_lang = "de";
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_str_eq(j.j_lang, "de");
+
+	/* No tenant is the default tenant. */
+	new_job(&qn, NULL, NULL, 0, 1);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_str_eq(j.j_tenant, "default");
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 0), QUEUE_OK);
+	COUNTS(&tq, 5, 0, 0, 0, 0, 0);
+
+	/* A piece that already failed is enqueued as a dead letter. */
+	new_job(&qn, "t", "piece-7", 0, 1);
+	qn.qn_dead = "line too long";
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_str_eq(j.j_error, "line too long");
+	COUNTS(&tq, 5, 0, 0, 0, 1, 0);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, qn.qn_id), QUEUE_OK);
+	COUNTS(&tq, 6, 0, 0, 0, 0, 0);
+	free(s);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Leases: the generation fence, heartbeats, release, sweep. */
+
+START_TEST(test_generation_fence)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_stats	 qs;
+	struct queue_lease	 ql[3];
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id, g1, g2, a, b, ga, gb;
+	int			 res[3];
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", "fenced", 0, 100);
+	ck_assert_uint_eq(claim1(&tq, 100, &g1), id);
+
+	/* The supervisor thinks worker 100 died and releases its lease. */
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 100, "presumed dead", 0,
+	    &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 1);
+	ck_assert_uint_eq(rel.qr_jobs[0], id);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(claim1(&tq, 200, &g2), id);
+	ck_assert_uint_gt(g2, g1);
+
+	/* Worker 100 was alive after all: every call it makes is stale. */
+	ck_assert_int_eq(ack1(&tq, id, g1), QUEUE_ESTALE);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, id, g1, 77), QUEUE_ESTALE);
+	ck_assert_int_eq(queue_fail(&tq.tq_q, id, g1, "late", 0, NULL),
+	    QUEUE_ESTALE);
+	ck_assert_int_eq(queue_fail(&tq.tq_q, id, g1, "late", 1, NULL),
+	    QUEUE_ESTALE);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
+	ck_assert_uint_eq(j.j_lease_pid, 200);
+	ck_assert_uint_eq(j.j_lease_gen, g2);
+	ck_assert_uint_eq(j.j_progress, 0);
+	ck_assert_uint_eq(j.j_attempts, 0);
+	COUNTS(&tq, 0, 1, 0, 0, 0, 0);
+
+	/* The new holder finishes it, once. */
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, id, g2, 5), QUEUE_OK);
+	ck_assert_int_eq(ack1(&tq, id, g2), QUEUE_OK);
+	ck_assert_int_eq(ack1(&tq, id, g1), QUEUE_ESTALE);
+	ck_assert_int_eq(ack1(&tq, id, g2), QUEUE_ESTALE);
+	COUNTS(&tq, 0, 0, 0, 1, 0, 0);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 1);
+
+	/* In one batch of acks each lease counts once. */
+	a = enq(&tq, "acme", NULL, 0, 1);
+	b = enq(&tq, "acme", NULL, 0, 1);
+	ck_assert_uint_eq(claim1(&tq, 300, &ga), a);
+	ck_assert_uint_eq(claim1(&tq, 300, &gb), b);
+	ql[0].ql_id = a;
+	ql[0].ql_gen = ga;
+	ql[1] = ql[0];
+	ql[2].ql_id = b;
+	ql[2].ql_gen = gb + 1000;
+	ck_assert_int_eq(queue_ack(&tq.tq_q, ql, 3, res), QUEUE_OK);
+	ck_assert_int_eq(res[0], QUEUE_OK);
+	ck_assert_int_eq(res[1], QUEUE_ESTALE);
+	ck_assert_int_eq(res[2], QUEUE_ESTALE);
+	ck_assert_int_eq(state_of(&tq, b), JOB_LEASED);
+	COUNTS(&tq, 0, 1, 0, 2, 0, 0);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 2);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_crash)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id;
+	uint32_t		 c, pid;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 3;
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", "poison.pdf", 0, 100);
+	for (c = 1; c <= qc.qc_max_crashes; c++) {
+		pid = 1000 + c;
+		ck_assert_uint_eq(claim1(&tq, pid, NULL), id);
+		ck_assert_int_eq(queue_release_pid(&tq.tq_q, pid,
+		    "killed by signal 11", id, &rel), QUEUE_OK);
+		get(&tq, id, &j);
+		ck_assert_uint_eq(j.j_crashes, c);
+		if (c < qc.qc_max_crashes) {
+			ck_assert_uint_eq(rel.qr_released, 1);
+			ck_assert_uint_eq(rel.qr_dead, 0);
+			ck_assert_int_eq(j.j_state, JOB_READY);
+			ck_assert_str_eq(j.j_error, "killed by signal 11");
+			COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+		} else {
+			ck_assert_uint_eq(rel.qr_released, 0);
+			ck_assert_uint_eq(rel.qr_dead, 1);
+			ck_assert_uint_eq(rel.qr_jobs[0], id);
+			ck_assert_int_eq(j.j_state, JOB_DEAD);
+			ck_assert_ptr_nonnull(strstr(j.j_error,
+			    "crashed worker"));
+			ck_assert_ptr_nonnull(strstr(j.j_error, "signal 11"));
+			COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+		}
+	}
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_failed, 1);
+	ck_assert_uint_eq(qs.qs_released, qc.qc_max_crashes);
+	ck_assert_uint_eq(claim1(&tq, 2000, NULL), 0);
+
+	/* A pid that holds nothing releases nothing. */
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 4444, "exit 0",
+	    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released + rel.qr_dead + rel.qr_cancelled,
+	    0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_crash_one)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[3], j;
+	uint64_t		 x, y, z;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 2;
+	tq_open(&tq, &qc);
+	x = enq(&tq, "acme", NULL, 0, 10);
+	y = enq(&tq, "acme", NULL, 0, 10);
+	z = enq(&tq, "acme", NULL, 0, 10);
+
+	/* Only the job that was running when its holder died counts. */
+	ck_assert_uint_eq(claim(&tq, 77, out, 3), 3);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 77, "signal 11", y,
+	    &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 3);
+	get(&tq, x, &j);
+	ck_assert_uint_eq(j.j_crashes, 0);
+	get(&tq, y, &j);
+	ck_assert_uint_eq(j.j_crashes, 1);
+	get(&tq, z, &j);
+	ck_assert_uint_eq(j.j_crashes, 0);
+	COUNTS(&tq, 3, 0, 0, 0, 0, 0);
+
+	/* When that job is not known, every one counts. */
+	ck_assert_uint_eq(claim(&tq, 78, out, 3), 3);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 78, "signal 9",
+	    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 2);
+	ck_assert_uint_eq(rel.qr_dead, 1);
+	get(&tq, x, &j);
+	ck_assert_uint_eq(j.j_crashes, 1);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_int_eq(state_of(&tq, y), JOB_DEAD);
+	COUNTS(&tq, 2, 0, 0, 0, 1, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_no_crash)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id;
+	int			 i;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 2;
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", NULL, 0, 100);
+	/* An orderly stop, again and again, quarantines nothing. */
+	for (i = 0; i < 5; i++) {
+		ck_assert_uint_eq(claim1(&tq, 55, NULL), id);
+		ck_assert_int_eq(queue_release_pid(&tq.tq_q, 55, "drain", 0,
+		    &rel), QUEUE_OK);
+		ck_assert_uint_eq(rel.qr_released, 1);
+		ck_assert_uint_eq(rel.qr_dead, 0);
+		get(&tq, id, &j);
+		ck_assert_int_eq(j.j_state, JOB_READY);
+		ck_assert_uint_eq(j.j_crashes, 0);
+		ck_assert_uint_eq(j.j_attempts, 0);
+		COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	}
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_interleaved)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[16];
+	uint64_t		 ids[10];
+	size_t			 i, k, n;
+	int			 found;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 10; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	/* Leases alternate between two workers. */
+	for (i = 0; i < 10; i++)
+		ids[i] = claim1(&tq, i % 2 == 0 ? 300 : 400, NULL);
+	COUNTS(&tq, 0, 10, 0, 0, 0, 0);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 300, "exit 1",
+	    QUEUE_CRASH_ALL, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 5);
+	for (i = 0; i < 10; i += 2) {
+		found = 0;
+		for (k = 0; k < 5; k++)
+			found |= rel.qr_jobs[k] == ids[i];
+		ck_assert_msg(found, "job %llu not released",
+		    (unsigned long long)ids[i]);
+		ck_assert_int_eq(state_of(&tq, ids[i]), JOB_READY);
+		ck_assert_int_eq(state_of(&tq, ids[i + 1]), JOB_LEASED);
+	}
+	COUNTS(&tq, 5, 5, 0, 0, 0, 0);
+	n = claim(&tq, 500, out, 16);
+	ck_assert_uint_eq(n, 5);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(out[i].j_crashes, 1);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 400, "exit 1",
+	    QUEUE_CRASH_ALL, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 5);
+	COUNTS(&tq, 5, 5, 0, 0, 0, 0);
+	tq_close(&tq);
+
+	/* Enough leases to fill many pages: the scan deletes as it goes. */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 1200; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	for (i = 0; i < 1200; i++)
+		ck_assert_uint_eq(claim1(&tq, i % 3 == 0 ? 300 : 400, NULL),
+		    i + 1);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 400, "exit 1", 0, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 800);
+	COUNTS(&tq, 800, 400, 0, 0, 0, 0);
+	for (i = 0; i < 1200; i++)
+		ck_assert_int_eq(state_of(&tq, i + 1),
+		    i % 3 == 0 ? JOB_LEASED : JOB_READY);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 300, "exit 1", 0, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 400);
+	COUNTS(&tq, 1200, 0, 0, 0, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_sweep)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[2], j, *many;
+	uint64_t		 a, b, ga, gb;
+	size_t			 i;
+
+	many = calloc(600, sizeof(*many));
+	ck_assert_ptr_nonnull(many);
+	tconf(&qc);
+	qc.qc_lease_ms = 10000;
+	qc.qc_max_attempts = 2;
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim(&tq, 9, out, 2), 2);
+	ck_assert_uint_eq(out[0].j_id, a);
+	ck_assert_uint_eq(out[1].j_id, b);
+	ga = out[0].j_lease_gen;
+	gb = out[1].j_lease_gen;
+
+	/* b's holder keeps beating; a's is hung. */
+	tq.tq_q.q_fixed_now = T0 + 6000;
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, b, gb, 1), QUEUE_OK);
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms - 1;
+	ck_assert_int_eq(queue_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released + rel.qr_dead, 0);
+	COUNTS(&tq, 0, 2, 0, 0, 0, 0);
+
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms + 1;
+	ck_assert_int_eq(queue_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 1);
+	ck_assert_uint_eq(rel.qr_jobs[0], a);
+	get(&tq, a, &j);
+	ck_assert_int_eq(j.j_state, JOB_RETRY);
+	ck_assert_uint_eq(j.j_attempts, 1);
+	ck_assert_str_eq(j.j_error, "lease expired");
+	ck_assert_int_eq(state_of(&tq, b), JOB_LEASED);
+	COUNTS(&tq, 0, 1, 1, 0, 0, 0);
+	ck_assert_int_eq(ack1(&tq, a, ga), QUEUE_ESTALE);
+	ck_assert_int_eq(ack1(&tq, b, gb), QUEUE_OK);
+
+	/* Swept again at max attempts: a dead letter. */
+	tq.tq_q.q_fixed_now = j.j_runat;
+	ck_assert_uint_eq(claim1(&tq, 10, NULL), a);
+	tq.tq_q.q_fixed_now += qc.qc_lease_ms + 1;
+	ck_assert_int_eq(queue_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_dead, 1);
+	ck_assert_int_eq(state_of(&tq, a), JOB_DEAD);
+	COUNTS(&tq, 0, 0, 0, 1, 1, 0);
+	tq_close(&tq);
+
+	/* Many leases, every other one kept alive. */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 600; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim(&tq, 9, many, 600), 600);
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms / 2;
+	for (i = 1; i < 600; i += 2)
+		ck_assert_int_eq(queue_heartbeat(&tq.tq_q, many[i].j_id,
+		    many[i].j_lease_gen, 0), QUEUE_OK);
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms + 1;
+	ck_assert_int_eq(queue_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 300);
+	for (i = 0; i < 600; i++)
+		ck_assert_int_eq(state_of(&tq, many[i].j_id),
+		    i % 2 ? JOB_LEASED : JOB_RETRY);
+	COUNTS(&tq, 0, 300, 300, 0, 0, 0);
+	free(many);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Failure, backoff, dead letters, retry. */
+
+START_TEST(test_backoff_function)
+{
+	struct queue_conf	 qc;
+	uint64_t		 d, v, first = 0;
+	uint32_t		 a;
+	int			 i, varied = 0;
+
+	queue_conf_defaults(&qc);
+	qc.qc_backoff_ms = 1000;
+	qc.qc_backoff_max_ms = 300000;
+	for (a = 0; a <= 40; a++) {
+		d = qc.qc_backoff_ms << (a > 1 ? (a - 1 < 20 ? a - 1 : 20) : 0);
+		if (d > qc.qc_backoff_max_ms)
+			d = qc.qc_backoff_max_ms;
+		for (i = 0; i < 100; i++) {
+			v = queue_backoff(&qc, a);
+			ck_assert_msg(v >= d - d / 2 && v <= d,
+			    "attempt %u: %llu not in [%llu, %llu]", a,
+			    (unsigned long long)v,
+			    (unsigned long long)(d - d / 2),
+			    (unsigned long long)d);
+			if (a == 5 && i == 0)
+				first = v;
+			else if (a == 5 && v != first)
+				varied = 1;
+		}
+	}
+	/* Jittered, so workers that failed together do not retry together. */
+	ck_assert(varied);
+	v = queue_backoff(&qc, UINT32_MAX);
+	ck_assert_uint_ge(v, qc.qc_backoff_max_ms / 2);
+	ck_assert_uint_le(v, qc.qc_backoff_max_ms);
+	qc.qc_backoff_ms = 0;
+	ck_assert_uint_eq(queue_backoff(&qc, 3), 0);
+}
+END_TEST
+
+START_TEST(test_fail_backoff)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	struct job		 j;
+	char			 why[32];
+	uint64_t		 id, gen, ngen, d, now;
+	uint32_t		 a;
+
+	tconf(&qc);
+	qc.qc_max_attempts = 5;
+	qc.qc_backoff_ms = 1000;
+	qc.qc_backoff_max_ms = 3000;
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", "flaky", 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), id);
+	for (a = 1; a <= qc.qc_max_attempts; a++) {
+		now = tq.tq_q.q_fixed_now;
+		snprintf(why, sizeof(why), "boom %u", a);
+		if (a == qc.qc_max_attempts)
+			break;
+		ck_assert_int_eq(fail1(&tq, id, gen, why, 0), JOB_RETRY);
+		get(&tq, id, &j);
+		ck_assert_int_eq(j.j_state, JOB_RETRY);
+		ck_assert_uint_eq(j.j_attempts, a);
+		ck_assert_str_eq(j.j_error, why);
+		d = qc.qc_backoff_ms << (a - 1);
+		if (d > qc.qc_backoff_max_ms)
+			d = qc.qc_backoff_max_ms;
+		ck_assert_msg(j.j_runat >= now + d - d / 2 &&
+		    j.j_runat <= now + d, "attempt %u: retry in %lld ms, "
+		    "want %llu to %llu", a, (long long)(j.j_runat - now),
+		    (unsigned long long)(d - d / 2), (unsigned long long)d);
+		COUNTS(&tq, 0, 0, 1, 0, 0, 0);
+		ck_assert_int_eq(queue_heartbeat(&tq.tq_q, id, gen, 1),
+		    QUEUE_ESTALE);
+
+		/* Not before its time, and at its time. */
+		ck_assert_uint_eq(claim1(&tq, 7, NULL), 0);
+		tq.tq_q.q_fixed_now = j.j_runat - 1;
+		ck_assert_uint_eq(claim1(&tq, 7, NULL), 0);
+		COUNTS(&tq, 0, 0, 1, 0, 0, 0);
+		tq.tq_q.q_fixed_now = j.j_runat;
+		ck_assert_uint_eq(claim1(&tq, 7, &ngen), id);
+		ck_assert_uint_gt(ngen, gen);
+		gen = ngen;
+		get(&tq, id, &j);
+		ck_assert_uint_eq(j.j_attempts, a);
+		COUNTS(&tq, 0, 1, 0, 0, 0, 0);
+	}
+	/* The last allowed attempt fails: a dead letter with the reason. */
+	ck_assert_int_eq(fail1(&tq, id, gen, why, 0), JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_uint_eq(j.j_attempts, qc.qc_max_attempts);
+	ck_assert_str_eq(j.j_error, "boom 5");
+	COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_failed, 1);
+	tq.tq_q.q_fixed_now += 24 * HOUR;
+	ck_assert_uint_eq(claim1(&tq, 7, NULL), 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fail_permanent)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), id);
+	ck_assert_int_eq(fail1(&tq, id, gen, "unsupported format", 1),
+	    JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_uint_eq(j.j_attempts, 1);
+	ck_assert_str_eq(j.j_error, "unsupported format");
+	COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+
+	/* Without a reason, the error still says something. */
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), id);
+	ck_assert_int_eq(fail1(&tq, id, gen, NULL, 1), JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_str_ne(j.j_error, "");
+	COUNTS(&tq, 0, 0, 0, 0, 2, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_retry)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 a, b, c, gen, n;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+
+	/* A dead letter gets a fresh start. */
+	a = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), a);
+	ck_assert_int_eq(fail1(&tq, a, gen, "bad", 1), JOB_DEAD);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 8, NULL), b);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 8, "signal 9", b, &rel),
+	    QUEUE_OK);
+	ck_assert_int_eq(state_of(&tq, b), JOB_DEAD);
+	COUNTS(&tq, 0, 0, 0, 0, 2, 0);
+	tq.tq_q.q_fixed_now = T0 + 1000;
+	ck_assert_int_eq(queue_retry(&tq.tq_q, a), QUEUE_OK);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, b), QUEUE_OK);
+	get(&tq, a, &j);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_uint_eq(j.j_attempts, 0);
+	get(&tq, b, &j);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_uint_eq(j.j_crashes, 0);
+	COUNTS(&tq, 2, 0, 0, 0, 0, 0);
+
+	/* Only dead and retrying jobs can be retried. */
+	ck_assert_int_eq(queue_retry(&tq.tq_q, a), QUEUE_ESTATE);
+	ck_assert_uint_eq(claim1(&tq, 9, &gen), a);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, a), QUEUE_ESTATE);
+	ck_assert_int_eq(ack1(&tq, a, gen), QUEUE_OK);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, a), QUEUE_ESTATE);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, 999), QUEUE_ENOENT);
+	COUNTS(&tq, 1, 0, 0, 1, 0, 0);
+
+	/* A retrying job runs now instead of after its backoff. */
+	ck_assert_uint_eq(claim1(&tq, 9, &gen), b);
+	ck_assert_int_eq(fail1(&tq, b, gen, "timeout", 0), JOB_RETRY);
+	ck_assert_uint_eq(claim1(&tq, 9, NULL), 0);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, b), QUEUE_OK);
+	COUNTS(&tq, 1, 0, 0, 1, 0, 0);
+	ck_assert_uint_eq(claim1(&tq, 9, &gen), b);
+	get(&tq, b, &j);
+	ck_assert_uint_eq(j.j_attempts, 1);
+	ck_assert_int_eq(ack1(&tq, b, gen), QUEUE_OK);
+
+	/* All dead letters at once. */
+	ck_assert_int_eq(queue_retry_dead(&tq.tq_q, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	for (c = 0; c < 3; c++) {
+		a = enq(&tq, "acme", NULL, 0, 10);
+		ck_assert_uint_eq(claim1(&tq, 9, &gen), a);
+		ck_assert_int_eq(fail1(&tq, a, gen, "bad", 1), JOB_DEAD);
+	}
+	COUNTS(&tq, 0, 0, 0, 2, 3, 0);
+	ck_assert_int_eq(queue_retry_dead(&tq.tq_q, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 3);
+	COUNTS(&tq, 3, 0, 0, 2, 0, 0);
+	get(&tq, a, &j);
+	ck_assert_uint_eq(j.j_attempts, 0);
+	ck_assert_uint_eq(claim_ack(&tq, 9, 16), 3);
+	COUNTS(&tq, 0, 0, 0, 5, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_cancel)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 a, b, c, d, e, f, x, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+
+	/* Ready: cancelled at once and never handed out. */
+	a = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, a), QUEUE_OK);
+	ck_assert_int_eq(state_of(&tq, a), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 1);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), 0);
+
+	/* Retrying: cancelled at once, and it does not come back. */
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), b);
+	ck_assert_int_eq(fail1(&tq, b, gen, "timeout", 0), JOB_RETRY);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, b), QUEUE_OK);
+	ck_assert_int_eq(state_of(&tq, b), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 2);
+	tq.tq_q.q_fixed_now += HOUR;
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), 0);
+
+	/* Leased: the holder is told, and its ack ends it cancelled. */
+	c = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), c);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, c), QUEUE_ECANCEL);
+	get(&tq, c, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
+	ck_assert_int_eq(j.j_cancel, 1);
+	COUNTS(&tq, 0, 1, 0, 0, 0, 2);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, c, gen, 3), QUEUE_ECANCEL);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, c), QUEUE_ECANCEL);
+	ck_assert_int_eq(ack1(&tq, c, gen), QUEUE_ECANCEL);
+	ck_assert_int_eq(state_of(&tq, c), JOB_CANCELLED);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, c, gen, 4), QUEUE_ESTALE);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 3);
+
+	/* Finished jobs cannot be cancelled. */
+	d = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), d);
+	ck_assert_int_eq(ack1(&tq, d, gen), QUEUE_OK);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, d), QUEUE_ESTATE);
+	ck_assert_int_eq(state_of(&tq, d), JOB_DONE);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, a), QUEUE_ESTATE);
+	x = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), x);
+	ck_assert_int_eq(fail1(&tq, x, gen, "bad", 1), JOB_DEAD);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, x), QUEUE_ESTATE);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, 999), QUEUE_ENOENT);
+	COUNTS(&tq, 0, 0, 0, 1, 1, 3);
+
+	/* A cancelled job whose holder fails, or dies, ends cancelled. */
+	e = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), e);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, e), QUEUE_ECANCEL);
+	ck_assert_int_eq(fail1(&tq, e, gen, "interrupted", 0), JOB_CANCELLED);
+	f = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 2, &gen), f);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, f), QUEUE_ECANCEL);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 2, "signal 9", f, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_cancelled, 1);
+	ck_assert_uint_eq(rel.qr_released, 0);
+	ck_assert_int_eq(state_of(&tq, f), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 1, 1, 5);
+	tq_close(&tq);
+}
+END_TEST
+
+/* The claim policy. */
+
+#define FAIR_A		100000
+#define FAIR_B		10
+#define FAIR_K		16
+
+START_TEST(test_fairness)
+{
+	struct queue_conf	 qc;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out;
+	size_t			 i, n, claims = 0, claimed = 0, gotb = 0;
+	size_t			 before_last_b = 0;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	qn = calloc(FAIR_A, sizeof(*qn));
+	out = calloc(FAIR_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < FAIR_A; i++)
+		new_job(&qn[i], "tenant-a", NULL, 0, 1000);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, FAIR_A), QUEUE_OK);
+	for (i = 0; i < FAIR_B; i++)
+		new_job(&qn[i], "tenant-b", NULL, 0, 1000);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, FAIR_B), QUEUE_OK);
+	COUNTS(&tq, FAIR_A + FAIR_B, 0, 0, 0, 0, 0);
+
+	while (gotb < FAIR_B && claims < 100) {
+		n = claim(&tq, 1, out, FAIR_K);
+		ck_assert_uint_eq(n, FAIR_K);
+		claims++;
+		for (i = 0; i < n; i++) {
+			claimed++;
+			if (strcmp(out[i].j_tenant, "tenant-b") == 0 &&
+			    ++gotb == FAIR_B)
+				before_last_b = claimed;
+		}
+	}
+	ck_assert_uint_eq(gotb, FAIR_B);
+	ck_assert_msg(claims <= 2, "tenant-b waited %zu claims", claims);
+	ck_assert_msg(before_last_b <= 40, "%zu jobs claimed before "
+	    "tenant-b's last", before_last_b);
+	COUNTS(&tq, FAIR_A + FAIR_B - claimed, claimed, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fairness_one_by_one)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 j;
+	size_t			 i, gotb = 0;
+
+	/*
+	 * Claims of one job each, by workers that come and go: the round
+	 * robin goes on from one claim, and one process, to the next.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 1000; i++)
+		enq(&tq, "tenant-a", NULL, 0, 1000);
+	for (i = 0; i < 10; i++)
+		enq(&tq, "tenant-b", NULL, 0, 1000);
+	for (i = 0; i < 20; i++) {
+		if (i % 5 == 4)
+			tq_reopen(&tq, &qc);
+		ck_assert_uint_eq(claim(&tq, 1 + i, &j, 1), 1);
+		gotb += strcmp(j.j_tenant, "tenant-b") == 0;
+	}
+	ck_assert_uint_eq(gotb, 10);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fairness_bytes)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[11];
+	uint64_t		 bytes[2] = { 0, 0 };
+	size_t			 i, n, jobs[2] = { 0, 0 };
+
+	/*
+	 * The share is in bytes: with a unit of 1000, a tenant of 10000-byte
+	 * documents gets one while a tenant of 1000-byte ones gets ten.
+	 */
+	tconf(&qc);
+	qc.qc_fair_unit = 1000;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 20; i++)
+		enq(&tq, "big", NULL, 0, 10000);
+	for (i = 0; i < 20; i++)
+		enq(&tq, "small", NULL, 0, 1000);
+	n = claim(&tq, 1, out, 11);
+	ck_assert_uint_eq(n, 11);
+	for (i = 0; i < n; i++) {
+		jobs[out[i].j_tenant[0] == 's'] += 1;
+		bytes[out[i].j_tenant[0] == 's'] += out[i].j_size;
+	}
+	ck_assert_uint_eq(jobs[0], 1);
+	ck_assert_uint_eq(jobs[1], 10);
+	ck_assert_uint_eq(bytes[0], bytes[1]);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fairness_three)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[6];
+	size_t			 i, n;
+	int			 seen[3];
+
+	/* Three tenants with work: a claim of six takes two of each. */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 30; i++)
+		enq(&tq, i < 20 ? "a" : i < 28 ? "b" : "c", NULL, 0, 100);
+	n = claim(&tq, 1, out, 6);
+	ck_assert_uint_eq(n, 6);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++)
+		seen[out[i].j_tenant[0] - 'a']++;
+	ck_assert_int_eq(seen[0], 2);
+	ck_assert_int_eq(seen[1], 2);
+	ck_assert_int_eq(seen[2], 2);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_priority)
+{
+	static const int	 prio[] = { 0, 5, 9, 5, 9, 1 };
+	static const int	 order[] = { 2, 4, 1, 3, 5, 0 };
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[6];
+	uint64_t		 ids[6];
+	size_t			 i;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 6; i++)
+		ids[i] = enq(&tq, "acme", NULL, prio[i], 10);
+	/* Higher priority first; equal priority in enqueue order. */
+	for (i = 0; i < 6; i++)
+		ck_assert_uint_eq(claim1(&tq, 1, NULL), ids[order[i]]);
+	tq_close(&tq);
+
+	/* The same within one claim. */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 6; i++)
+		ids[i] = enq(&tq, "acme", NULL, prio[i], 10);
+	ck_assert_uint_eq(claim(&tq, 1, out, 6), 6);
+	for (i = 0; i < 6; i++)
+		ck_assert_uint_eq(out[i].j_id, ids[order[i]]);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_aging)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	uint64_t		 old, x, y, aging;
+
+	tconf(&qc);
+	aging = qc.qc_aging_ms;
+	ck_assert_uint_gt(aging, 0);
+	tq_open(&tq, &qc);
+	old = enq(&tq, "acme", NULL, 0, 10);
+	/* Five periods old: worth 5, less than a fresh 9. */
+	tq.tq_q.q_fixed_now = T0 + 5 * aging;
+	x = enq(&tq, "acme", NULL, 9, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), x);
+	/* Ten periods old: worth 10, ahead of a fresh 9. */
+	tq.tq_q.q_fixed_now = T0 + 10 * aging;
+	y = enq(&tq, "acme", NULL, 9, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), old);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), y);
+	tq_close(&tq);
+
+	/* With aging off, priority alone decides. */
+	qc.qc_aging_ms = 0;
+	tq_open(&tq, &qc);
+	old = enq(&tq, "acme", NULL, 0, 10);
+	tq.tq_q.q_fixed_now = T0 + 1000 * HOUR;
+	y = enq(&tq, "acme", NULL, 9, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), y);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), old);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_claim_budget)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[16];
+	uint64_t		 sum, left = 20;
+	size_t			 i, n;
+
+	tconf(&qc);
+	qc.qc_claim_bytes = 10000;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 20; i++)
+		enq(&tq, i % 2 ? "a" : "b", NULL, 0, 3000);
+	/* Three jobs of 3000 bytes fit in 10000; a fourth does not. */
+	while (left > 0) {
+		n = claim(&tq, 1, out, 16);
+		ck_assert_uint_eq(n, left < 3 ? left : 3);
+		for (sum = 0, i = 0; i < n; i++)
+			sum += out[i].j_size;
+		ck_assert_uint_le(sum, qc.qc_claim_bytes);
+		left -= n;
+	}
+	ck_assert_uint_eq(claim(&tq, 1, out, 16), 0);
+	COUNTS(&tq, 0, 20, 0, 0, 0, 0);
+
+	/* A job larger than the budget still goes out, alone. */
+	enq(&tq, "c", NULL, 0, 50000);
+	enq(&tq, "c", NULL, 0, 100);
+	ck_assert_uint_eq(claim(&tq, 1, out, 16), 1);
+	ck_assert_uint_eq(out[0].j_size, 50000);
+	ck_assert_uint_eq(claim(&tq, 1, out, 16), 1);
+	ck_assert_uint_eq(out[0].j_size, 100);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_big_jobs)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[16];
+	uint64_t		 big1, big2, gen;
+	size_t			 i, n;
+
+	tconf(&qc);
+	qc.qc_big_bytes = MIB;
+	qc.qc_big_inflight = MIB + MIB / 2;	/* room for one big job */
+	tq_open(&tq, &qc);
+	big1 = enq(&tq, "pdf", NULL, 0, MIB);
+	big2 = enq(&tq, "pdf", NULL, 0, MIB);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), big1);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, MIB);
+
+	/* Small jobs go out; the second big one waits. */
+	for (i = 0; i < 3; i++)
+		enq(&tq, "txt", NULL, 0, 1000);
+	n = claim(&tq, 2, out, 16);
+	ck_assert_uint_eq(n, 3);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_lt(out[i].j_size, qc.qc_big_bytes);
+	ck_assert_uint_eq(claim(&tq, 2, out, 16), 0);
+	ck_assert_int_eq(state_of(&tq, big2), JOB_READY);
+
+	/* Once the first is acked, the second goes. */
+	ck_assert_int_eq(ack1(&tq, big1, gen), QUEUE_OK);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 0);
+	ck_assert_uint_eq(claim1(&tq, 2, &gen), big2);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, MIB);
+
+	/* A failed or released big job gives its share back too. */
+	ck_assert_int_eq(fail1(&tq, big2, gen, "oom", 0), JOB_RETRY);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 0);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, big2), QUEUE_OK);
+	ck_assert_uint_eq(claim1(&tq, 3, NULL), big2);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 3, "signal 9", big2,
+	    &rel),
+	    QUEUE_OK);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 0);
+	COUNTS(&tq, 1, 3, 0, 1, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Two processes. */
+
+#define RACE_JOBS	20000
+#define RACE_K		8
+
+/*
+ * A worker process: open the queue itself, wait for the start, then
+ * ack what it holds and claim RACE_K more in one call until the queue is
+ * empty, writing each id it was given to its file.  Errors are exit
+ * codes: Check's assertions belong to the test process.
+ */
+static void __dead
+race_child(const char *dir, const char *file, uint32_t slot, int gofd)
+{
+	struct queue_conf	 qc;
+	struct queue_owner	 o;
+	struct queue_lease	 acks[RACE_K];
+	struct queue		 q;
+	struct job		*out;
+	FILE			*f;
+	size_t			 nacks = 0, n, i;
+	int			 res[RACE_K];
+	char			 c;
+
+	if ((out = calloc(RACE_K, sizeof(*out))) == NULL ||
+	    (f = fopen(file, "w")) == NULL)
+		_exit(2);
+	tconf(&qc);
+	if (queue_open(&q, dir, &qc) == -1)
+		_exit(3);
+	q.q_fixed_now = T0;
+	if (read(gofd, &c, 1) != 0)
+		_exit(4);
+	o.qo_slot = slot;
+	o.qo_pid = getpid();
+	for (;;) {
+		if (queue_ack_claim(&q, acks, nacks, res, &o, out, RACE_K,
+		    &n) != QUEUE_OK)
+			_exit(5);
+		for (i = 0; i < nacks; i++)
+			if (res[i] != QUEUE_OK)
+				_exit(6);
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (out[i].j_state != JOB_LEASED ||
+			    out[i].j_lease_pid != o.qo_pid)
+				_exit(7);
+			fprintf(f, "%llu\n", (unsigned long long)out[i].j_id);
+			acks[i].ql_id = out[i].j_id;
+			acks[i].ql_gen = out[i].j_lease_gen;
+		}
+		nacks = n;
+	}
+	queue_close(&q);
+	if (fclose(f) != 0)
+		_exit(8);
+	_exit(0);
+}
+
+START_TEST(test_two_processes)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	char			 file[2][PATH_MAX];
+	unsigned long long	 id;
+	uint8_t			*seen;
+	FILE			*f;
+	pid_t			 pid[2];
+	size_t			 i, total = 0, got[2];
+	int			 go[2], status, w;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	qn = calloc(RACE_JOBS, sizeof(*qn));
+	seen = calloc(RACE_JOBS + 1, 1);
+	ck_assert(qn != NULL && seen != NULL);
+	for (i = 0; i < RACE_JOBS; i++)
+		new_job(&qn[i], "acme", NULL, 0, 100);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, RACE_JOBS), QUEUE_OK);
+	free(qn);
+	/* No LMDB environment may cross the fork. */
+	queue_close(&tq.tq_q);
+
+	ck_assert_int_eq(pipe(go), 0);
+	for (w = 0; w < 2; w++) {
+		path_join(file[w], sizeof(file[w]), tq.tq_dir,
+		    w == 0 ? "ids.0" : "ids.1");
+		pid[w] = fork();
+		ck_assert_int_ge(pid[w], 0);
+		if (pid[w] == 0) {
+			close(go[1]);
+			race_child(tq.tq_dir, file[w], w, go[0]);
+		}
+	}
+	close(go[0]);
+	/* Closing the pipe starts both at once. */
+	close(go[1]);
+	for (w = 0; w < 2; w++) {
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "worker %d: status %#x", w, status);
+	}
+
+	for (w = 0; w < 2; w++) {
+		got[w] = 0;
+		f = fopen(file[w], "r");
+		ck_assert_ptr_nonnull(f);
+		while (fscanf(f, "%llu", &id) == 1) {
+			ck_assert_msg(id >= 1 && id <= RACE_JOBS,
+			    "worker %d claimed job %llu", w, id);
+			ck_assert_msg(seen[id] == 0, "job %llu claimed twice",
+			    id);
+			seen[id] = 1;
+			got[w]++;
+		}
+		fclose(f);
+		total += got[w];
+	}
+	ck_assert_uint_eq(total, RACE_JOBS);
+
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, &qc), 0);
+	tq.tq_q.q_fixed_now = T0;
+	COUNTS(&tq, 0, 0, 0, RACE_JOBS, 0, 0);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, RACE_JOBS);
+	free(seen);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Damage. */
+
+START_TEST(test_corrupt_record)
+{
+	static const char	 garbage[] = "\xc1\xff\x00not msgpack";
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	struct job		 j, out[4];
+	msgpack_sbuffer		 sb;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 dbi;
+	MDB_val			 k, v;
+	char			 path[PATH_MAX];
+	uint8_t			 kb[8];
+	struct queue_owner	 o = { 1, 1 };
+	uint64_t		 gen, counts[JOB_NSTATES];
+	size_t			 n = 99;
+	int			 i;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 4; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	queue_close(&tq.tq_q);
+
+	/* Job 2 becomes garbage; job 3 a valid record of another id. */
+	path_join(path, sizeof(path), tq.tq_dir, "queue");
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, STORE_MAXDBS), 0);
+	ck_assert_int_eq(mdb_env_open(env, path, MDB_NOTLS, 0640), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "jobs", 0, &dbi), 0);
+	util_put_be64(kb, 2);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	v.mv_size = sizeof(garbage) - 1;
+	v.mv_data = (void *)garbage;
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	memset(&j, 0, sizeof(j));
+	j.j_id = 99;
+	msgpack_sbuffer_init(&sb);
+	ck_assert_int_eq(codec_job_encode(&j, &sb), 0);
+	util_put_be64(kb, 3);
+	v.mv_size = sb.size;
+	v.mv_data = sb.data;
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	msgpack_sbuffer_destroy(&sb);
+	mdb_env_close(env);
+
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, &qc), 0);
+	tq.tq_q.q_fixed_now = T0;
+	ck_assert_int_eq(queue_get(&tq.tq_q, 2, &j), QUEUE_ERROR);
+	ck_assert_int_eq(queue_get(&tq.tq_q, 3, &j), QUEUE_ERROR);
+	ck_assert_int_eq(state_of(&tq, 1), JOB_READY);
+	ck_assert_int_eq(state_of(&tq, 4), JOB_READY);
+
+	/* Job 1 is claimed; a claim that reaches job 2 fails as a whole. */
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), 1);
+	ck_assert_int_eq(queue_claim(&tq.tq_q, &o, out, 4, &n), QUEUE_ERROR);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 3);
+	ck_assert_uint_eq(qs.qs_count[JOB_LEASED], 1);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, 2), QUEUE_ERROR);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, 2), QUEUE_ERROR);
+	memset(counts, 0, sizeof(counts));
+	ck_assert_int_eq(queue_list(&tq.tq_q, -1, SIZE_MAX, count_cb, counts),
+	    QUEUE_ERROR);
+	/* The rest of the queue still works. */
+	ck_assert_int_eq(ack1(&tq, 1, gen), QUEUE_OK);
+	ck_assert_int_eq(state_of(&tq, 1), JOB_DONE);
+	enq(&tq, "other", NULL, 0, 10);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 4);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Retention and purge. */
+
+START_TEST(test_retention_count)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	 qn[100];
+	struct tq		 tq;
+	char			 keys[100][16];
+	uint64_t		 first = 0, last = 0, id;
+	size_t			 round, i, n;
+
+	tconf(&qc);
+	qc.qc_retain_done = 100;
+	tq_open(&tq, &qc);
+	for (round = 0; round < 10; round++) {
+		for (i = 0; i < 100; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "r%zu",
+			    round * 100 + i);
+			new_job(&qn[i], "acme", keys[i], 0, 10);
+		}
+		ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 100), QUEUE_OK);
+		if (round == 0)
+			first = qn[0].qn_id;
+		last = qn[99].qn_id;
+		do {
+			n = claim_ack(&tq, 1, 16);
+			ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+			ck_assert_uint_le(qs.qs_count[JOB_DONE],
+			    qc.qc_retain_done + 16);
+		} while (n > 0);
+		tq.tq_q.q_fixed_now += 1000;
+	}
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 1000);
+	ck_assert_uint_ge(qs.qs_count[JOB_DONE], 1);
+	COUNTS(&tq, 0, 0, 0, qs.qs_count[JOB_DONE], 0, 0);
+
+	/* The oldest are gone, the newest kept, and keys go with them. */
+	ck_assert_int_eq(state_of(&tq, first), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, first + 500), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, last), JOB_DONE);
+	new_job(&qn[0], "acme", "r0", 0, 10);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn[0].qn_dup, 0);
+	ck_assert_uint_gt(qn[0].qn_id, last);
+	id = qn[0].qn_id;
+	new_job(&qn[0], "acme", "r999", 0, 10);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn[0].qn_dup, 1);
+	ck_assert_uint_eq(qn[0].qn_id, last);
+	ck_assert_int_eq(state_of(&tq, id), JOB_READY);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_retention_age)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	uint64_t		 ids[10], half, id, gen;
+	size_t			 i;
+
+	tconf(&qc);
+	qc.qc_retain_done = 1000;
+	qc.qc_retain_age_ms = HOUR;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 10; i++)
+		ids[i] = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim_ack(&tq, 1, 16), 10);
+	COUNTS(&tq, 0, 0, 0, 10, 0, 0);
+
+	/* Half an hour on, they stay. */
+	tq.tq_q.q_fixed_now = T0 + HOUR / 2;
+	half = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), half);
+	ck_assert_int_eq(ack1(&tq, half, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 11, 0, 0);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]), JOB_DONE);
+
+	/* 70 minutes on, the next ack trims the first ten only. */
+	tq.tq_q.q_fixed_now = T0 + HOUR + 10 * 60 * 1000;
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, half), JOB_DONE);
+	ck_assert_int_eq(state_of(&tq, id), JOB_DONE);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_purge)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	uint64_t		 ids[10], dead[3], c, gen, n;
+	size_t			 i;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	/* Five jobs done at T0, five two hours later. */
+	for (i = 0; i < 10; i++) {
+		if (i == 5)
+			tq.tq_q.q_fixed_now = T0 + 2 * HOUR;
+		ids[i] = enq(&tq, "acme", i == 0 ? "first" : NULL, 0, 10);
+		ck_assert_uint_eq(claim1(&tq, 1, &gen), ids[i]);
+		ck_assert_int_eq(ack1(&tq, ids[i], gen), QUEUE_OK);
+	}
+	tq.tq_q.q_fixed_now = T0 + 3 * HOUR;
+	COUNTS(&tq, 0, 0, 0, 10, 0, 0);
+
+	/* By age alone (a keep of 0 is no limit): older than 90 minutes. */
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 90 * 60 * 1000, 0,
+	    &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 5);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]),
+		    i < 5 ? QUEUE_ENOENT : JOB_DONE);
+	COUNTS(&tq, 0, 0, 0, 5, 0, 0);
+	/* The purged job's key is free again. */
+	new_job(&qn, "acme", "first", 0, 10);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn.qn_dup, 0);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, qn.qn_id), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 5, 0, 1);
+
+	/* By count alone: keep the newest three (the cancelled one too). */
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 3, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 3);
+	for (i = 5; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]),
+		    i < 8 ? QUEUE_ENOENT : JOB_DONE);
+	ck_assert_int_eq(state_of(&tq, qn.qn_id), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 1);
+
+	/* Neither limit reached: nothing goes. */
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 3, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 4 * HOUR, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 4 * HOUR, 10, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 1);
+
+	/* Dead letters, kept by count; then everything. */
+	for (c = 0; c < 3; c++) {
+		dead[c] = enq(&tq, "acme", NULL, 0, 10);
+		ck_assert_uint_eq(claim1(&tq, 1, &gen), dead[c]);
+		ck_assert_int_eq(fail1(&tq, dead[c], gen, "bad", 1), JOB_DEAD);
+	}
+	COUNTS(&tq, 0, 0, 0, 2, 3, 1);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DEAD, 0, 1, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(state_of(&tq, dead[0]), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, dead[1]), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, dead[2]), JOB_DEAD);
+	COUNTS(&tq, 0, 0, 0, 2, 1, 1);
+	/* With no limit at all, every one goes. */
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DEAD, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 3);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_READY, 0, 0, &n),
+	    QUEUE_EINVAL);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_LEASED, 0, 0, &n),
+	    QUEUE_EINVAL);
+	tq_close(&tq);
+}
+END_TEST
+
+#define MANY_JOBS	10050
+#define MANY_K		1024
+
+START_TEST(test_batches)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out;
+	uint64_t		 n, total;
+	size_t			 i, got;
+
+	/* More dead letters and finished jobs than one transaction takes. */
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+	qn = calloc(MANY_JOBS, sizeof(*qn));
+	out = calloc(MANY_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < MANY_JOBS; i++)
+		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim(&tq, 5, out, MANY_K);
+		ck_assert_uint_gt(got, 0);
+		ck_assert_int_eq(queue_release_pid(&tq.tq_q, 5, "signal 9",
+		    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+		ck_assert_uint_eq(rel.qr_dead, got);
+	}
+	COUNTS(&tq, 0, 0, 0, 0, MANY_JOBS, 0);
+	ck_assert_int_eq(queue_retry_dead(&tq.tq_q, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS);
+	COUNTS(&tq, MANY_JOBS, 0, 0, 0, 0, 0);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim_ack(&tq, 5, MANY_K);
+		ck_assert_uint_gt(got, 0);
+	}
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS, 0, 0);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Map growth. */
+
+#define GROW_JOBS	50000
+#define GROW_BATCH	1000
+
+static int
+ids_cb(const struct job *j, void *arg)
+{
+	uint64_t	*next = arg;
+
+	ck_assert_uint_eq(j->j_id, *next);
+	(*next)++;
+	return (0);
+}
+
+START_TEST(test_map_growth)
+{
+	struct queue_conf	 qc;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		 j;
+	char			(*keys)[24];
+	uint64_t		 next = 1;
+	size_t			 b, i;
+
+	tconf(&qc);
+	qc.qc_mapsize = MIB;
+	tq_open(&tq, &qc);
+	ck_assert_uint_eq(tq.tq_q.q_store.s_mapsize, MIB);
+	qn = calloc(GROW_BATCH, sizeof(*qn));
+	keys = calloc(GROW_BATCH, sizeof(*keys));
+	ck_assert(qn != NULL && keys != NULL);
+	for (b = 0; b < GROW_JOBS / GROW_BATCH; b++) {
+		for (i = 0; i < GROW_BATCH; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "grow-%zu",
+			    b * GROW_BATCH + i);
+			new_job(&qn[i], i % 2 ? "a" : "b", keys[i], i % 10,
+			    100);
+		}
+		ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, GROW_BATCH),
+		    QUEUE_OK);
+		for (i = 0; i < GROW_BATCH; i++)
+			ck_assert_uint_eq(qn[i].qn_id,
+			    b * GROW_BATCH + i + 1);
+	}
+	ck_assert_uint_gt(tq.tq_q.q_store.s_grows, 0);
+	ck_assert_uint_gt(tq.tq_q.q_store.s_mapsize, MIB);
+	COUNTS(&tq, GROW_JOBS, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(queue_list(&tq.tq_q, -1, SIZE_MAX, ids_cb, &next),
+	    QUEUE_OK);
+	ck_assert_uint_eq(next, GROW_JOBS + 1);
+	get(&tq, GROW_JOBS, &j);
+	ck_assert_str_eq(j.j_key, "grow-49999");
+
+	/* Opened again with a 1 MiB map, all of it is there and works. */
+	tq_reopen(&tq, &qc);
+	COUNTS(&tq, GROW_JOBS, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(claim_ack(&tq, 1, 16), 16);
+	new_job(&qn[0], "a", "grow-7", 0, 100);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn[0].qn_dup, 1);
+	ck_assert_uint_eq(qn[0].qn_id, 8);
+	free(qn);
+	free(keys);
+	tq_close(&tq);
+}
+END_TEST
+
+static Suite *
+queue_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("queue");
+
+	tc = tcase_create("lifecycle");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_state_machine);
+	tcase_add_test(tc, test_idempotency);
+	tcase_add_test(tc, test_bulk_enqueue);
+	tcase_add_test(tc, test_enqueue_limits);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("leases");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_generation_fence);
+	tcase_add_test(tc, test_release_crash);
+	tcase_add_test(tc, test_release_crash_one);
+	tcase_add_test(tc, test_release_no_crash);
+	tcase_add_test(tc, test_release_interleaved);
+	tcase_add_test(tc, test_sweep);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("failure");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_backoff_function);
+	tcase_add_test(tc, test_fail_backoff);
+	tcase_add_test(tc, test_fail_permanent);
+	tcase_add_test(tc, test_retry);
+	tcase_add_test(tc, test_cancel);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("policy");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_fairness);
+	tcase_add_test(tc, test_fairness_one_by_one);
+	tcase_add_test(tc, test_fairness_bytes);
+	tcase_add_test(tc, test_fairness_three);
+	tcase_add_test(tc, test_priority);
+	tcase_add_test(tc, test_aging);
+	tcase_add_test(tc, test_claim_budget);
+	tcase_add_test(tc, test_big_jobs);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("processes");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_two_processes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("damage");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_corrupt_record);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("retention");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_retention_count);
+	tcase_add_test(tc, test_retention_age);
+	tcase_add_test(tc, test_purge);
+	tcase_add_test(tc, test_batches);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("growth");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_map_growth);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner		*sr;
+	const char	*tmp;
+	int		 nfailed;
+
+	log_init(1, LOG_DAEMON);
+	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if ((size_t)snprintf(top, sizeof(top), "%s/check_queue.XXXXXX", tmp) >=
+	    sizeof(top) || mkdtemp(top) == NULL) {
+		fprintf(stderr, "check_queue: cannot make a directory in %s\n",
+		    tmp);
+		return (EXIT_FAILURE);
+	}
+	sr = srunner_create(queue_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nfailed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	/* Also what failed or timed-out tests left behind. */
+	rm_rf(top);
+	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}

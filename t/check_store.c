@@ -1,0 +1,675 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Tests for store.c: opening creates the directory and the named
+ * databases; store_write commits when its function returns 0 and leaves
+ * nothing behind otherwise; the map grows on MDB_MAP_FULL, and a process
+ * whose map another process outgrew adopts the new size
+ * (MDB_MAP_RESIZED); sync modes map to the LMDB flags they promise.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "quire.h"
+
+#define MIB		(1024 * 1024)
+#define VALSIZE		(64 * 1024)
+
+static char	 top[PATH_MAX];	/* this run's directory; main removes it */
+
+static const char *names3[] = { "one", "two", "three" };
+
+static int
+rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	if (remove(path) == -1 && errno != ENOENT)
+		return (-1);
+	return (0);
+}
+
+static int
+rm_rf(const char *dir)
+{
+	return (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS));
+}
+
+/* A fresh directory for one test, inside this run's directory. */
+static void
+tmp_dir(char *buf, size_t len)
+{
+	ck_assert_int_lt(snprintf(buf, len, "%s/t.XXXXXX", top), (int)len);
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+/* dir/name into buf, which must hold it. */
+static void
+path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "%s/%s", dir, name);
+	ck_assert(n >= 0 && (size_t)n < len);
+}
+
+static void
+tmp_done(const char *dir)
+{
+	ck_assert_int_eq(rm_rf(dir), 0);
+	ck_assert_int_eq(access(dir, F_OK), -1);
+}
+
+static MDB_dbi
+dbi_of(const struct store *s, const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < s->s_ndbs; i++)
+		if (strcmp(s->s_names[i], name) == 0)
+			return (s->s_dbi[i]);
+	ck_abort_msg("no database %s", name);
+	return (0);
+}
+
+/* One key and value in one database. */
+struct kv {
+	struct store	*kv_s;
+	const char	*kv_db;
+	const char	*kv_key;
+	const char	*kv_val;
+	unsigned int	 kv_flags;
+	int		 kv_ret;	/* returned after the put */
+	char		 kv_out[64];	/* what a get found */
+};
+
+static int
+kv_put_fn(MDB_txn *txn, void *arg)
+{
+	struct kv	*kv = arg;
+	MDB_val		 k, v;
+	int		 rc;
+
+	k.mv_size = strlen(kv->kv_key);
+	k.mv_data = (void *)kv->kv_key;
+	v.mv_size = strlen(kv->kv_val);
+	v.mv_data = (void *)kv->kv_val;
+	if ((rc = mdb_put(txn, dbi_of(kv->kv_s, kv->kv_db), &k, &v,
+	    kv->kv_flags)) != 0)
+		return (rc);
+	return (kv->kv_ret);
+}
+
+static int
+kv_get_fn(MDB_txn *txn, void *arg)
+{
+	struct kv	*kv = arg;
+	MDB_val		 k, v;
+	int		 rc;
+
+	k.mv_size = strlen(kv->kv_key);
+	k.mv_data = (void *)kv->kv_key;
+	kv->kv_out[0] = '\0';
+	if ((rc = mdb_get(txn, dbi_of(kv->kv_s, kv->kv_db), &k, &v)) != 0)
+		return (rc);
+	if (v.mv_size >= sizeof(kv->kv_out))
+		return (EOVERFLOW);
+	memcpy(kv->kv_out, v.mv_data, v.mv_size);
+	kv->kv_out[v.mv_size] = '\0';
+	return (0);
+}
+
+static int
+kv_put(struct store *s, const char *db, const char *key, const char *val,
+    unsigned int flags, int ret)
+{
+	struct kv	 kv;
+
+	memset(&kv, 0, sizeof(kv));
+	kv.kv_s = s;
+	kv.kv_db = db;
+	kv.kv_key = key;
+	kv.kv_val = val;
+	kv.kv_flags = flags;
+	kv.kv_ret = ret;
+	return (store_write(s, kv_put_fn, &kv));
+}
+
+/* The value of key, or "" with the LMDB code in *rc. */
+static const char *
+kv_get(struct store *s, const char *db, const char *key, int *rc)
+{
+	static struct kv kv;
+
+	memset(&kv, 0, sizeof(kv));
+	kv.kv_s = s;
+	kv.kv_db = db;
+	kv.kv_key = key;
+	*rc = store_read(s, kv_get_fn, &kv);
+	return (kv.kv_out);
+}
+
+/* Values of VALSIZE bytes, keys first to first + n - 1, in one txn. */
+struct bulk {
+	struct store	*b_s;
+	int		 b_first;
+	int		 b_n;
+	int		 b_runs;	/* how often store_write ran us */
+	int		 b_bad;		/* values read back wrong */
+};
+
+static void
+bulk_key(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "v%08d", i);
+}
+
+static uint8_t
+bulk_byte(int i, size_t off)
+{
+	return ((uint8_t)(i * 131 + off * 7 + off / 4096));
+}
+
+static int
+bulk_put_fn(MDB_txn *txn, void *arg)
+{
+	struct bulk	*b = arg;
+	char		 kb[16];
+	MDB_val		 k, v;
+	size_t		 off;
+	int		 i, rc;
+
+	b->b_runs++;
+	for (i = b->b_first; i < b->b_first + b->b_n; i++) {
+		bulk_key(kb, sizeof(kb), i);
+		k.mv_size = strlen(kb);
+		k.mv_data = kb;
+		v.mv_size = VALSIZE;
+		if ((rc = mdb_put(txn, dbi_of(b->b_s, "one"), &k, &v,
+		    MDB_RESERVE)) != 0)
+			return (rc);
+		for (off = 0; off < VALSIZE; off++)
+			((uint8_t *)v.mv_data)[off] = bulk_byte(i, off);
+	}
+	return (0);
+}
+
+static int
+bulk_check_fn(MDB_txn *txn, void *arg)
+{
+	struct bulk	*b = arg;
+	char		 kb[16];
+	MDB_val		 k, v;
+	size_t		 off;
+	int		 i, rc;
+
+	b->b_bad = 0;
+	for (i = b->b_first; i < b->b_first + b->b_n; i++) {
+		bulk_key(kb, sizeof(kb), i);
+		k.mv_size = strlen(kb);
+		k.mv_data = kb;
+		if ((rc = mdb_get(txn, dbi_of(b->b_s, "one"), &k, &v)) != 0)
+			return (rc);
+		if (v.mv_size != VALSIZE) {
+			b->b_bad++;
+			continue;
+		}
+		for (off = 0; off < VALSIZE; off++)
+			if (((uint8_t *)v.mv_data)[off] != bulk_byte(i, off))
+				break;
+		if (off != VALSIZE)
+			b->b_bad++;
+	}
+	return (0);
+}
+
+static int
+bulk_write(struct store *s, int first, int n, int *runs)
+{
+	struct bulk	 b;
+	int		 rc;
+
+	memset(&b, 0, sizeof(b));
+	b.b_s = s;
+	b.b_first = first;
+	b.b_n = n;
+	rc = store_write(s, bulk_put_fn, &b);
+	if (runs != NULL)
+		*runs = b.b_runs;
+	return (rc);
+}
+
+/* How many of the values first to first + n - 1 are wrong; -1: missing. */
+static int
+bulk_verify(struct store *s, int first, int n)
+{
+	struct bulk	 b;
+
+	memset(&b, 0, sizeof(b));
+	b.b_s = s;
+	b.b_first = first;
+	b.b_n = n;
+	if (store_read(s, bulk_check_fn, &b) != 0)
+		return (-1);
+	return (b.b_bad);
+}
+
+static int
+dbi_exists_fn(MDB_txn *txn, void *arg)
+{
+	MDB_dbi	 dbi;
+
+	return (mdb_dbi_open(txn, arg, 0, &dbi));
+}
+
+START_TEST(test_open_creates)
+{
+	struct store	 s;
+	struct stat	 sb;
+	char		 dir[PATH_MAX], env[PATH_MAX], file[PATH_MAX];
+	const char	*v;
+	int		 i, rc;
+
+	tmp_dir(dir, sizeof(dir));
+	path_join(env, sizeof(env), dir, "a/b/env");
+	ck_assert_int_eq(stat(env, &sb), -1);
+
+	ck_assert_int_eq(store_open(&s, env, names3, 3, STORE_SYNC_FULL, 0),
+	    0);
+	ck_assert_int_eq(stat(env, &sb), 0);
+	ck_assert(S_ISDIR(sb.st_mode));
+	path_join(file, sizeof(file), env, "data.mdb");
+	ck_assert_int_eq(stat(file, &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	ck_assert_int_eq(s.s_ndbs, 3);
+	ck_assert_uint_eq(s.s_mapsize, STORE_MAPSIZE_DEFAULT);
+	ck_assert_uint_eq(s.s_grows, 0);
+	ck_assert_str_eq(s.s_path, env);
+
+	/* Each name is its own database. */
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(kv_put(&s, names3[i], "k", names3[i], 0, 0),
+		    0);
+	for (i = 0; i < 3; i++) {
+		v = kv_get(&s, names3[i], "k", &rc);
+		ck_assert_int_eq(rc, 0);
+		ck_assert_str_eq(v, names3[i]);
+	}
+	store_close(&s);
+	ck_assert_ptr_null(s.s_env);
+	store_close(&s);
+
+	/* Reopened without names, the databases are on disk. */
+	ck_assert_int_eq(store_open(&s, env, NULL, 0, STORE_SYNC_FULL, 0), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(store_read(&s, dbi_exists_fn,
+		    (void *)names3[i]), 0);
+	ck_assert_int_eq(store_read(&s, dbi_exists_fn, "four"), MDB_NOTFOUND);
+	store_close(&s);
+
+	/* And their contents survived. */
+	ck_assert_int_eq(store_open(&s, env, names3, 3, STORE_SYNC_FULL, 0),
+	    0);
+	v = kv_get(&s, "two", "k", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "two");
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	const char	*many[STORE_MAXDBS + 1];
+	struct store	 s;
+	char		 dir[PATH_MAX], path[PATH_MAX], *longp;
+	int		 i, fd;
+
+	tmp_dir(dir, sizeof(dir));
+	for (i = 0; i <= STORE_MAXDBS; i++)
+		many[i] = "x";
+	path_join(path, sizeof(path), dir, "env");
+	ck_assert_int_eq(store_open(&s, path, many, STORE_MAXDBS + 1,
+	    STORE_SYNC_FULL, 0), -1);
+	ck_assert_ptr_null(s.s_env);
+
+	/* A directory below a regular file cannot be made. */
+	path_join(path, sizeof(path), dir, "file");
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	path_join(path, sizeof(path), dir, "file/env");
+	ck_assert_int_eq(store_open(&s, path, names3, 3, STORE_SYNC_FULL, 0),
+	    -1);
+	ck_assert_ptr_null(s.s_env);
+
+	longp = malloc(JOB_PATH_MAX + 16);
+	ck_assert_ptr_nonnull(longp);
+	memset(longp, 'a', JOB_PATH_MAX + 15);
+	longp[0] = '/';
+	longp[JOB_PATH_MAX + 15] = '\0';
+	ck_assert_int_eq(store_open(&s, longp, names3, 3, STORE_SYNC_FULL, 0),
+	    -1);
+	free(longp);
+	tmp_done(dir);
+}
+END_TEST
+
+START_TEST(test_write_commit_abort)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX];
+	const char	*v;
+	int		 rc;
+
+	tmp_dir(dir, sizeof(dir));
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_FULL, 0),
+	    0);
+
+	ck_assert_int_eq(kv_put(&s, "one", "a", "1", 0, 0), 0);
+	v = kv_get(&s, "one", "a", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "1");
+
+	/* A function that fails after writing leaves nothing. */
+	ck_assert_int_eq(kv_put(&s, "one", "b", "2", 0, 42), 42);
+	v = kv_get(&s, "one", "b", &rc);
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	ck_assert_str_eq(v, "");
+	ck_assert_int_eq(kv_put(&s, "one", "a", "changed", 0, -7), -7);
+	v = kv_get(&s, "one", "a", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "1");
+
+	/* An LMDB error from the function is returned as it is. */
+	ck_assert_int_eq(kv_put(&s, "one", "a", "again", MDB_NOOVERWRITE, 0),
+	    MDB_KEYEXIST);
+	v = kv_get(&s, "one", "a", &rc);
+	ck_assert_str_eq(v, "1");
+
+	/* Committed data is durable across close. */
+	ck_assert_int_eq(kv_put(&s, "two", "c", "3", 0, 0), 0);
+	store_close(&s);
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_FULL, 0),
+	    0);
+	v = kv_get(&s, "two", "c", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "3");
+	v = kv_get(&s, "one", "b", &rc);
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
+START_TEST(test_map_growth)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX];
+	int		 i, runs, big = 8 * MIB / VALSIZE, small = 16;
+
+	tmp_dir(dir, sizeof(dir));
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_NONE,
+	    MIB), 0);
+	ck_assert_uint_eq(s.s_mapsize, MIB);
+
+	/* One transaction of 8 MiB in a 1 MiB map: it is run again. */
+	ck_assert_int_eq(bulk_write(&s, 0, big, &runs), 0);
+	ck_assert_int_gt(runs, 1);
+	ck_assert_uint_gt(s.s_grows, 0);
+	ck_assert_uint_ge(s.s_mapsize, 8 * MIB);
+	/* The map doubles at each growth. */
+	ck_assert_uint_eq(s.s_mapsize, (size_t)MIB << s.s_grows);
+
+	/* Then 8 MiB more in several transactions of 1 MiB. */
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(bulk_write(&s, big + i * small, small, NULL),
+		    0);
+	ck_assert_uint_ge(s.s_mapsize, 16 * MIB);
+	ck_assert_uint_eq(s.s_mapsize, (size_t)MIB << s.s_grows);
+	ck_assert_int_eq(bulk_verify(&s, 0, big + 8 * small), 0);
+	store_close(&s);
+
+	/* A new handle asking for 1 MiB still sees and extends it all. */
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_NONE,
+	    MIB), 0);
+	ck_assert_uint_ge(s.s_mapsize, 16 * MIB);
+	ck_assert_int_eq(bulk_verify(&s, 0, big + 8 * small), 0);
+	ck_assert_int_eq(bulk_write(&s, big + 8 * small, small, NULL), 0);
+	ck_assert_int_eq(bulk_verify(&s, 0, big + 9 * small), 0);
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
+static void
+xwrite(int fd, char c)
+{
+	ck_assert_int_eq(write(fd, &c, 1), 1);
+}
+
+/*
+ * The child: wait for the parent's go, grow the map with 8 MiB of values
+ * in its own environment, and report how it went in its exit status.
+ */
+static void __dead
+resize_child(const char *dir, int rfd)
+{
+	struct store	 s;
+	char		 c;
+
+	if (read(rfd, &c, 1) != 1)
+		_exit(2);
+	if (store_open(&s, dir, names3, 3, STORE_SYNC_NONE, MIB) == -1)
+		_exit(3);
+	if (bulk_write(&s, 1000, 8 * MIB / VALSIZE, NULL) != 0)
+		_exit(4);
+	if (s.s_grows == 0)
+		_exit(5);
+	if (kv_put(&s, "two", "child", "was here", 0, 0) != 0)
+		_exit(6);
+	store_close(&s);
+	_exit(0);
+}
+
+START_TEST(test_map_resized_by_other)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX];
+	const char	*v;
+	pid_t		 pid;
+	int		 p[2], status, rc;
+
+	tmp_dir(dir, sizeof(dir));
+	/* Fork before any LMDB environment exists in this process. */
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[1]);
+		resize_child(dir, p[0]);
+	}
+	close(p[0]);
+
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_NONE, MIB),
+	    0);
+	ck_assert_int_eq(kv_put(&s, "two", "parent", "first", 0, 0), 0);
+	ck_assert_uint_eq(s.s_mapsize, MIB);
+	xwrite(p[1], 'g');
+	close(p[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+
+	/*
+	 * The data now reaches past our 1 MiB map: the next transaction
+	 * adopts the size the child left, without growing on its own.
+	 */
+	ck_assert_int_eq(kv_put(&s, "two", "parent", "second", 0, 0), 0);
+	ck_assert_uint_eq(s.s_grows, 0);
+	ck_assert_uint_ge(s.s_mapsize, 8 * MIB);
+	v = kv_get(&s, "two", "child", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "was here");
+	v = kv_get(&s, "two", "parent", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "second");
+	ck_assert_int_eq(bulk_verify(&s, 1000, 8 * MIB / VALSIZE), 0);
+	/* And it keeps working when it must grow in turn. */
+	ck_assert_int_eq(bulk_write(&s, 5000, 8 * MIB / VALSIZE, NULL), 0);
+	ck_assert_int_eq(bulk_verify(&s, 5000, 8 * MIB / VALSIZE), 0);
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
+START_TEST(test_map_resized_read)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX];
+	pid_t		 pid;
+	int		 p[2], status;
+
+	/* The same, when the first transaction after growth is a read. */
+	tmp_dir(dir, sizeof(dir));
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[1]);
+		resize_child(dir, p[0]);
+	}
+	close(p[0]);
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_NONE, MIB),
+	    0);
+	xwrite(p[1], 'g');
+	close(p[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(bulk_verify(&s, 1000, 8 * MIB / VALSIZE), 0);
+	ck_assert_uint_ge(s.s_mapsize, 8 * MIB);
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
+START_TEST(test_sync_names)
+{
+	static const char *names[] = { "full", "group", "none" };
+	int	 i;
+
+	ck_assert_int_eq(STORE_SYNC_FULL, 0);
+	for (i = 0; i <= STORE_SYNC_NONE; i++) {
+		ck_assert_str_eq(store_sync_name(i), names[i]);
+		ck_assert_int_eq(store_sync_parse(names[i]), i);
+	}
+	ck_assert_str_eq(store_sync_name(-1), "unknown");
+	ck_assert_str_eq(store_sync_name(STORE_SYNC_NONE + 1), "unknown");
+	ck_assert_int_eq(store_sync_parse(""), -1);
+	ck_assert_int_eq(store_sync_parse("FULL"), -1);
+	ck_assert_int_eq(store_sync_parse("nosync"), -1);
+	ck_assert_int_eq(store_sync_parse("unknown"), -1);
+}
+END_TEST
+
+START_TEST(test_sync_modes)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX];
+	const char	*v;
+	unsigned int	 flags;
+	int		 mode, rc, dead;
+
+	for (mode = STORE_SYNC_FULL; mode <= STORE_SYNC_NONE; mode++) {
+		tmp_dir(dir, sizeof(dir));
+		ck_assert_int_eq(store_open(&s, dir, names3, 3, mode, 0), 0);
+		ck_assert_int_eq(s.s_sync, mode);
+		ck_assert_int_eq(mdb_env_get_flags(s.s_env, &flags), 0);
+		ck_assert(flags & MDB_NOTLS);
+		ck_assert(!(flags & MDB_WRITEMAP));
+		ck_assert(!(flags & MDB_NOMETASYNC) ==
+		    (mode != STORE_SYNC_GROUP));
+		ck_assert(!(flags & MDB_NOSYNC) == (mode != STORE_SYNC_NONE));
+		ck_assert_int_eq(kv_put(&s, "three", "m",
+		    store_sync_name(mode), 0, 0), 0);
+		ck_assert_int_eq(store_sync(&s), 0);
+		ck_assert_int_eq(store_reader_check(&s, &dead), 0);
+		ck_assert_int_eq(dead, 0);
+		store_close(&s);
+
+		ck_assert_int_eq(store_open(&s, dir, names3, 3, mode, 0), 0);
+		v = kv_get(&s, "three", "m", &rc);
+		ck_assert_int_eq(rc, 0);
+		ck_assert_str_eq(v, store_sync_name(mode));
+		store_close(&s);
+		tmp_done(dir);
+	}
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("store");
+
+	tc = tcase_create("open");
+	tcase_add_test(tc, test_open_creates);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_write_commit_abort);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("growth");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_map_growth);
+	tcase_add_test(tc, test_map_resized_by_other);
+	tcase_add_test(tc, test_map_resized_read);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sync");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_sync_names);
+	tcase_add_test(tc, test_sync_modes);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner		*sr;
+	const char	*tmp;
+	int		 nfailed;
+
+	log_init(1, LOG_DAEMON);
+	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if ((size_t)snprintf(top, sizeof(top), "%s/check_store.XXXXXX", tmp) >=
+	    sizeof(top) || mkdtemp(top) == NULL) {
+		fprintf(stderr, "check_store: cannot make a directory in %s\n",
+		    tmp);
+		return (EXIT_FAILURE);
+	}
+	sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nfailed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	/* Also what failed or timed-out tests left behind. */
+	rm_rf(top);
+	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}

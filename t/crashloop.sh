@@ -1,0 +1,58 @@
+#!/bin/sh
+# quire: durable document ingestion and search on one Unix box. ISC license.
+#
+# Crash loop: workers that die at start-up (QUIRED_DEBUG_WORKER_FAIL) are
+# restarted with a growing delay, at most ten forks per slot in a minute;
+# status says "degraded", the daemon keeps answering quirectl the whole
+# time, queued jobs wait unharmed, and kill -TERM still stops it with
+# exit status 0.
+
+: "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
+. "$TOPSRC/t/lib.sh"
+
+: "${CRASHLOOP_SECONDS:=20}"
+
+write_conf "workers 2"
+ctl submit --debug noop --count 3 >/dev/null
+QUIRED_DEBUG_WORKER_FAIL=1
+export QUIRED_DEBUG_WORKER_FAIL
+start_quired_fg
+unset QUIRED_DEBUG_WORKER_FAIL
+t0=$(now_ms)
+
+# The daemon answers every second of the loop, and is degraded once a
+# slot has failed three times in a row (100 + 200 + 400 ms of delay).
+while [ $(($(now_ms) - t0)) -lt $((CRASHLOOP_SECONDS * 1000)) ]; do
+	ctl status --json > "$T/st" || fail "quirectl status failed"
+	jq -e '.fleet.pid' "$T/st" >/dev/null ||
+	    fail "no daemon in status: $(cat "$T/st")"
+	if [ $(($(now_ms) - t0)) -gt 5000 ]; then
+		jq -e '.fleet.degraded == true' "$T/st" >/dev/null ||
+		    fail "not degraded after 5 s: $(jq -c .fleet "$T/st")"
+	fi
+	sleep 1
+done
+elapsed=$(($(now_ms) - t0))
+ctl status --json > "$T/st"
+allowed=$((10 * ((elapsed + 59999) / 60000)))
+jq -e --argjson max "$allowed" '.fleet.degraded == true and
+    .fleet.target == 2 and (.fleet.workers | length) == 2 and
+    all(.fleet.workers[]; .starts <= $max and .starts >= 5 and
+    .failed_starts >= 3 and .jobs == 0)' "$T/st" >/dev/null ||
+    fail "after $elapsed ms: $(jq -c .fleet "$T/st")"
+jq -e '.jobs.ready == 3 and .jobs.leased == 0 and .jobs.dead == 0' \
+    "$T/st" >/dev/null || fail "the queued jobs: $(jq -c .jobs "$T/st")"
+forks=$(jq '[.fleet.workers[].starts] | add' "$T/st")
+[ "$(jq .fleet.spawned "$T/st")" -eq "$forks" ] || fail "spawned != starts"
+grep -q "start-up failure .* (degraded)" "$LOG" ||
+    fail "the log does not say degraded"
+ctl status | grep -q "degraded" || fail "status text does not say degraded"
+
+# It still stops cleanly.
+kill -TERM "$QPID"
+wait_for 10 pid_gone "$QPID" || fail "quired did not exit on TERM"
+rc=0
+wait "$QPID" || rc=$?
+[ "$rc" -eq 0 ] || fail "quired exited $rc"
+[ "$(status_json .jobs.ready)" -eq 3 ] || fail "jobs lost: $(ctl status)"
+exit 0
