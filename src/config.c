@@ -134,6 +134,18 @@ static const struct conf_opt conf_opts[] = {
 	    NULL, "JSON record field with the text" },
 	{ "worker-data-limit", CONF_SIZE, CONF_OFF(c_data_limit), 16ULL << 20,
 	    1ULL << 44, "4G", 1, NULL, "RLIMIT_DATA of each worker" },
+	{ "batch-docs", CONF_INT, CONF_OFF(c_batch_docs), 1, 10000000,
+	    "20000", 1, NULL, "documents a worker indexes per commit, at most" },
+	{ "batch-bytes", CONF_SIZE, CONF_OFF(c_batch_bytes), 4096,
+	    1ULL << 32, "64M", 1, NULL, "text a worker indexes per commit, at most" },
+	{ "bm25-k1", CONF_REAL, CONF_OFF(c_k1), 0, 10000, "1.2", 1, NULL,
+	    "BM25 term frequency saturation" },
+	{ "bm25-b", CONF_REAL, CONF_OFF(c_b), 0, 1000, "0.75", 1, NULL,
+	    "BM25 length normalization" },
+	{ "title-weight", CONF_REAL, CONF_OFF(c_title_weight), 0, 100000,
+	    "2.0", 1, NULL, "weight of a title match against a text match" },
+	{ "merge", CONF_BOOL, CONF_OFF(c_merge), 0, 1, "yes", 1, NULL,
+	    "run the merger, which folds index segments and purges deletes" },
 };
 
 #define CONF_NOPTS	(sizeof(conf_opts) / sizeof(conf_opts[0]))
@@ -153,6 +165,7 @@ config_set(struct quire_conf *c, const struct conf_opt *o, const char *val,
 	const char	*errstr = NULL;
 	long long	 ll;
 	uint64_t	 u;
+	double		 d;
 	char		*end;
 	int		 i;
 
@@ -215,6 +228,18 @@ config_set(struct quire_conf *c, const struct conf_opt *o, const char *val,
 		}
 		snprintf(err, errlen, "%s %s: unknown value", o->o_name, val);
 		return (-1);
+	case CONF_REAL:
+		errno = 0;
+		d = strtod(val, &end);
+		if (*val == '\0' || *end != '\0' || errno != 0 ||
+		    !(d >= o->o_min / 1000.0 && d <= o->o_max / 1000.0)) {
+			snprintf(err, errlen, "%s %s: not a number from %g to "
+			    "%g", o->o_name, val, o->o_min / 1000.0,
+			    o->o_max / 1000.0);
+			return (-1);
+		}
+		memcpy(p, &d, sizeof(d));
+		return (0);
 	case CONF_PATH:
 		if (val[0] != '\0' && val[0] != '/') {
 			snprintf(err, errlen, "%s %s: not an absolute path",
@@ -310,6 +335,11 @@ config_check(struct quire_conf *c, char *err, size_t errlen)
 	if (c->c_chunk_overlap * 2 > c->c_chunk_size) {
 		snprintf(err, errlen, "chunk-overlap must be at most half of "
 		    "chunk-size");
+		return (-1);
+	}
+	if (!tokenizer_lang_ok(c->c_language)) {
+		snprintf(err, errlen, "language %s: no stemmer for it",
+		    c->c_language);
 		return (-1);
 	}
 	if (config_roots_check(c->c_roots, err, errlen) == -1)
@@ -426,6 +456,7 @@ config_format(const struct quire_conf *c, const struct conf_opt *o,
 {
 	const char	*p = (const char *)c + o->o_off;
 	uint64_t	 u;
+	double		 d;
 
 	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH) {
 		strlcpy(buf, p, len);
@@ -454,6 +485,10 @@ config_format(const struct quire_conf *c, const struct conf_opt *o,
 		break;
 	case CONF_ENUM:
 		strlcpy(buf, o->o_values[u], len);
+		break;
+	case CONF_REAL:
+		memcpy(&d, p, sizeof(d));
+		snprintf(buf, len, "%g", d);
 		break;
 	default:
 		snprintf(buf, len, "%llu", (unsigned long long)u);

@@ -29,7 +29,11 @@
  * lookup per byte and never reach utf8proc.  Stemming is the costly
  * step, and words follow Zipf's law, so a direct-mapped cache of one
  * cache line per slot maps a normalized word to its stem (or to "stop
- * word") and most words never reach Snowball.
+ * word") and most words never reach Snowball.  At 16384 slots (1 MB) it
+ * misses about as often as a table of the 16384 most frequent words
+ * would, so more ways would not help, only more slots.  A tokenizer is
+ * meant to live as long as its worker, so the cache stays warm from one
+ * document to the next.
  */
 
 #include <sys/types.h>
@@ -217,8 +221,9 @@ static const char *const *
 tokenize_stoplist(const char *name)
 {
 	const char	*s;
-	size_t		 i, n = strlen(name);
+	size_t		 i, n;
 
+	n = strlen(name);
 	for (i = 0; i < sizeof(tk_stoplists) / sizeof(tk_stoplists[0]); i++) {
 		for (s = tk_stoplists[i].sl_names; s != NULL;
 		    s = strchr(s, ' ')) {
@@ -488,7 +493,7 @@ tokenizer_run(struct tokenizer *tk, const char *text, size_t len,
 		}
 		start = i;
 		if (c < 0x80) {
-			/* The common case: a word of ASCII letters and digits. */
+			/* The common case: ASCII letters and digits. */
 			n = 0;
 			alpha = 1;
 			do {

@@ -168,7 +168,7 @@ START_TEST(test_valid_bad)
 		{ "\xf0\x9f\x98", 0 },
 		{ "\xc3", 0 },
 		{ "\xc3\xa9\xc3", 2 },
-		{ "abcdefghijklmnop\xff", 16 },		/* past the 8-byte path */
+		{ "abcdefghijklmnop\xff", 16 },		/* after 8-byte steps */
 		{ "abcdefgh\xc3\xa9" "abcdefgh\x80", 18 },
 	};
 	size_t		 i, b;
@@ -300,8 +300,8 @@ END_TEST
 START_TEST(test_segment_unicode)
 {
 	/* Non-ASCII punctuation and spaces separate; marks join. */
-	ck_assert_str_eq(words("none", 0,
-	    "word\xe2\x80\x94word it\xe2\x80\x99s a\xc2\xa0" "b \xc2\xab" "x\xc2\xbb"),
+	ck_assert_str_eq(words("none", 0, "word\xe2\x80\x94word "
+	    "it\xe2\x80\x99s a\xc2\xa0" "b \xc2\xab" "x\xc2\xbb"),
 	    "word word it s a b x");
 	words("none", 0, "caf\xc3\xa9 e\xcc\x81t\xc3\xa9 na\xc3\xafve");
 	ck_assert_uint_eq(got.n, 3);
