@@ -160,8 +160,9 @@ extract_type_parse(const char *s)
 static int
 extract_ieq(const char *p, size_t n, const char *w)
 {
-	size_t	 i, len = strlen(w);
+	size_t	 i, len;
 
+	len = strlen(w);
 	if (n < len)
 		return (0);
 	for (i = 0; i < len; i++)
@@ -212,13 +213,14 @@ extract_json_start(const char *p, size_t len, size_t i)
 static int
 extract_ndjson_lines(const char *p, size_t len)
 {
-	size_t	 i = 0, end, n = 0;
+	const char	*nl;
+	size_t		 i = 0, end, n = 0;
 
 	if (len > EXTRACT_BINARY_SCAN)
 		len = EXTRACT_BINARY_SCAN;
 	while (i < len) {
-		if ((end = i + strcspn(p + i, "\n")) > len)
-			end = len;
+		nl = memchr(p + i, '\n', len - i);
+		end = nl != NULL ? (size_t)(nl - p) : len;
 		if (end == len && n > 0)
 			break;		/* the window may cut this one */
 		if (end > i && !(end == i + 1 && p[i] == '\r')) {

@@ -189,18 +189,22 @@ html_collapse(const char *s)
 static int
 html_flush(struct html_state *hs, struct xerr *err)
 {
-	size_t	 len = hs->hs_buf.b_len;
-	int	 kind;
+	const char	*p = hs->hs_buf.b_data;
+	size_t		 len = hs->hs_buf.b_len;
+	int		 kind;
 
 	if (hs->hs_pre > 0) {
 		kind = BLK_CODE;
-		while (len > 0 && (hs->hs_buf.b_data[len - 1] == '\n' ||
-		    hs->hs_buf.b_data[len - 1] == ' ' ||
-		    hs->hs_buf.b_data[len - 1] == '\r'))
+		while (len > 0 && (*p == '\n' || *p == '\r')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == ' ' ||
+		    p[len - 1] == '\r'))
 			len--;
 	} else
 		kind = hs->hs_heading > 0 ? BLK_HEADING : BLK_PARA;
-	xdoc_block(hs->hs_doc, kind, hs->hs_heading, hs->hs_buf.b_data, len);
+	xdoc_block(hs->hs_doc, kind, hs->hs_heading, p, len);
 	buf_reset(&hs->hs_buf);
 	hs->hs_space = 0;
 	if (hs->hs_doc->xd_text.b_len > hs->hs_conf->xc_max_text) {

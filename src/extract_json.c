@@ -7,9 +7,11 @@
  * our own depth count stops it (a callback returning 0) at max-depth.
  *
  * NDJSON: each line of the range is one record, an object.  Blank lines
- * are skipped.  Each record gets a fresh yajl handle (a handle cannot be
- * reset, and one failed record must not spoil the next); it costs a few
- * small mallocs against a parse that touches every byte anyway.  From
+ * are skipped, and a line longer than max-line fails unparsed.  A yajl
+ * handle cannot be reset, so one is kept only while records parse well
+ * (with yajl_allow_multiple_values, a handle that has completed a value
+ * takes the next line as a fresh one, and we refuse a second value on the
+ * same line); after a failure the next record gets a new handle.  From
  * the top level of the record:
  *
  *	id-field	a string or a number; missing, the id is the record's
@@ -24,9 +26,14 @@
  * At most JSON_ATTR_MAX attributes are kept per document, and a value
  * longer than JSON_ATTR_VALUE is text, not an attribute, so it is left
  * out; the rest of the record still counts.  For a repeated key the first
- * value wins.  The strings kept are checked as UTF-8 after yajl has
- * decoded them (an escaped lone surrogate decodes to invalid UTF-8 too),
- * and repaired or rejected by policy.
+ * value wins.
+ *
+ * UTF-8: yajl's own check is off.  Each record is checked whole, once;
+ * then only the strings yajl had to unescape, which it hands over from
+ * its own buffer rather than from the input, need a look of their own (an
+ * escaped lone surrogate decodes to invalid UTF-8).  Where the record is
+ * not valid, every string kept is checked, and repaired or rejected by
+ * policy; invalid bytes in what is left out do not matter.
  *
  * Records are reported through the callback in file order.  A record
  * that fails is reported with an xerr and a stand-in xdoc that carries
@@ -124,10 +131,12 @@ static int	 json_record(struct json_state *, const char *, size_t,
 		    uint64_t, extract_cb, void *);
 
 /* Kinds of scalar, for json_scalar. */
-#define JSON_STRING	0
-#define JSON_NUMBER	1
-#define JSON_BOOLEAN	2
-#define JSON_NULL	3
+enum json_kind {
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_BOOLEAN,
+	JSON_NULL
+};
 
 static const yajl_callbacks json_callbacks = {
 	json_cb_null,
@@ -515,6 +524,8 @@ json_parse(struct json_state *js, const char *data, size_t len)
 	if (st == yajl_status_error && !js->js_failed) {
 		msg = yajl_get_error(h, 0, (const unsigned char *)data, len);
 		n = strcspn((char *)msg, "\r\n");
+		while (n > 0 && msg[n - 1] == '.')
+			n--;
 		json_fail(js, "parse-error", "%.*s at byte %zu", (int)n, msg,
 		    at);
 		yajl_free_error(h, msg);

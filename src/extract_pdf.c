@@ -36,7 +36,9 @@
 static int	 pdf_space(int);
 static void	 pdf_paras(struct xdoc *, const char *, size_t);
 static int	 pdf_page(const struct extract_conf *, PopplerDocument *, int,
-		    struct xdoc *, uint64_t *, uint64_t, struct xerr *);
+		    struct xdoc *, uint64_t, struct xerr *);
+static int	 pdf_too_large(const struct extract_conf *, uint64_t, int,
+		    uint64_t, struct xerr *);
 static void	 pdf_title(PopplerDocument *, struct xdoc *);
 
 static int
@@ -81,10 +83,21 @@ pdf_paras(struct xdoc *doc, const char *s, size_t len)
 	}
 }
 
-/* The text of page i into doc, counted in *ntext against limit. */
+static int
+pdf_too_large(const struct extract_conf *xc, uint64_t n, int page,
+    uint64_t limit, struct xerr *err)
+{
+	xerr_set(err, "too-large", "%llu bytes of text by page %d, more than "
+	    "%s allows (%llu)", (unsigned long long)n, page,
+	    limit == xc->xc_max_text ? "max-text-size" : "max-ratio",
+	    (unsigned long long)limit);
+	return (-1);
+}
+
+/* The text of page i into doc, which must stay within limit bytes. */
 static int
 pdf_page(const struct extract_conf *xc, PopplerDocument *pd, int i,
-    struct xdoc *doc, uint64_t *ntext, uint64_t limit, struct xerr *err)
+    struct xdoc *doc, uint64_t limit, struct xerr *err)
 {
 	PopplerPage	*page;
 	struct buf	 fixed;
@@ -102,14 +115,12 @@ pdf_page(const struct extract_conf *xc, PopplerDocument *pd, int i,
 	if (text == NULL)
 		return (0);
 	len = strlen(text);
-	if (len > limit - *ntext) {
-		xerr_set(err, "too-large", "more than %llu bytes of text by "
-		    "page %d (%s)", (unsigned long long)limit, i + 1,
-		    limit == xc->xc_max_text ? "max-text-size" : "max-ratio");
+	if (len > limit) {
+		rv = pdf_too_large(xc, doc->xd_text.b_len + len, i + 1, limit,
+		    err);
 		g_free(text);
-		return (-1);
+		return (rv);
 	}
-	*ntext += len;
 
 	/* poppler gives UTF-8; a broken font map could still give junk. */
 	s = text;
@@ -126,6 +137,8 @@ pdf_page(const struct extract_conf *xc, PopplerDocument *pd, int i,
 		len = fixed.b_len;
 	}
 	pdf_paras(doc, s, len);
+	if (doc->xd_text.b_len > limit)
+		rv = pdf_too_large(xc, doc->xd_text.b_len, i + 1, limit, err);
 done:
 	buf_free(&fixed);
 	g_free(text);
@@ -162,7 +175,7 @@ extract_pdf(const struct extract_conf *xc, const char *data, size_t len,
 	PopplerDocument	*pd;
 	GBytes		*bytes;
 	GError		*gerr = NULL;
-	uint64_t	 limit, ntext = 0;
+	uint64_t	 limit;
 	int		 i, npages, rv = 0;
 
 	doc->xd_type = DOC_PDF;
@@ -195,7 +208,7 @@ extract_pdf(const struct extract_conf *xc, const char *data, size_t len,
 		limit = xc->xc_max_ratio * len;
 	pdf_title(pd, doc);
 	for (i = 0; i < npages; i++)
-		if ((rv = pdf_page(xc, pd, i, doc, &ntext, limit, err)) == -1)
+		if ((rv = pdf_page(xc, pd, i, doc, limit, err)) == -1)
 			break;
 done:
 	g_object_unref(pd);

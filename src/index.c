@@ -8,7 +8,9 @@
  * likewise.  Databases (integers big-endian in keys):
  *
  *	meta	"stats" -> struct ixmeta: next cid, docid and segment id,
- *		live documents, chunks and words, dead chunks, merges.
+ *		live documents and chunks, dead chunks (tombstoned, still
+ *		in segments), words in all chunks of all segments (live and
+ *		dead: avgdl is words / (live + dead)), segments, merges.
  *		"tomb" -> CRoaring bitmap (portable format) of dead cids.
  *	segs	segid(8) -> segment (below): an immutable inverted index of
  *		the consecutive cids [base, base + nchunks).
@@ -1024,8 +1026,10 @@ index_commit_txn(MDB_txn *txn, void *arg)
 			}
 		}
 		if (d->d_dead) {
-			for (j = 0; j < d->d_nchunks; j++)
+			for (j = 0; j < d->d_nchunks; j++) {
 				roaring_bitmap_add(tomb, base + d->d_cid + j);
+				tokens += b->b_chunks[d->d_cid + j].c_dl;
+			}
 			m.m_dead += d->d_nchunks;
 			if (d->d_nchunks > 0)
 				tombdirty = 1;
@@ -1247,5 +1251,204 @@ index_get_doc(struct index *ix, const char *extid, struct ixdoc *d)
 	rc = store_read(&ix->ix_store, index_get_doc_txn, &ga);
 	if (rc == 0 || rc == INDEX_ENOENT)
 		return (rc);
+	return (-1);
+}
+
+/* After a merge: dead chunks purged, segments folded into one. */
+int
+index_meta_merged(MDB_txn *txn, struct index *ix, uint64_t purged,
+    uint64_t tokens, uint64_t removed)
+{
+	struct ixmeta	 m;
+	int		 rc;
+
+	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	m.m_dead = m.m_dead > purged ? m.m_dead - purged : 0;
+	m.m_tokens = m.m_tokens > tokens ? m.m_tokens - tokens : 0;
+	m.m_segments = m.m_segments > removed ? m.m_segments - removed : 1;
+	m.m_merges++;
+	return (ix_meta_put(txn, ix, &m));
+}
+
+/* Integrity. */
+
+struct ix_check_arg {
+	struct index	*ca_ix;
+	char		*ca_msg;
+	size_t		 ca_len;
+};
+
+#define CHECK_FAIL(...) do {						\
+	snprintf(ca->ca_msg, ca->ca_len, __VA_ARGS__);			\
+	rc = 1;								\
+	goto out;							\
+} while (0)
+
+static int
+index_check_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_check_arg	*ca = arg;
+	struct index		*ix = ca->ca_ix;
+	struct ixmeta		 m;
+	struct ixdoc		 d;
+	struct ixseg		 s;
+	struct ixpost		 p;
+	roaring_bitmap_t	*tomb;
+	MDB_cursor		*c = NULL;
+	MDB_val			 k, v, k2, v2;
+	uint8_t			 kb[8];
+	uint64_t		 ndocs = 0, nchunks = 0, docid, next = 0;
+	uint32_t		 t, df, i;
+	const char		*tp;
+	size_t			 tl;
+	int			 rc, op, rv;
+
+	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	tomb = index_tomb_get(txn, ix);
+
+	/* Every external id names a live document that names it back. */
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_EXTIDS), &c)) != 0)
+		goto out;
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		if (v.mv_size != 8)
+			CHECK_FAIL("external id %.*s: bad value", (int)k.mv_size,
+			    (char *)k.mv_data);
+		docid = util_get_be64(v.mv_data);
+		if ((rc = ix_doc_get(txn, ix, docid, &d)) != 0)
+			CHECK_FAIL("external id %.*s: document %llu is "
+			    "missing", (int)k.mv_size, (char *)k.mv_data,
+			    (unsigned long long)docid);
+		if (strlen(d.d_extid) != k.mv_size ||
+		    memcmp(d.d_extid, k.mv_data, k.mv_size) != 0)
+			CHECK_FAIL("external id %.*s: document %llu says it "
+			    "is %s", (int)k.mv_size, (char *)k.mv_data,
+			    (unsigned long long)docid, d.d_extid);
+	}
+	mdb_cursor_close(c);
+	c = NULL;
+
+	/* Every document is live, found by its id, and owns its chunks. */
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_DOCS), &c)) != 0)
+		goto out;
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		docid = k.mv_size == 8 ? util_get_be64(k.mv_data) : 0;
+		if (index_doc_decode(v.mv_data, v.mv_size, &d) == -1 ||
+		    d.d_docid != docid)
+			CHECK_FAIL("document %llu: damaged record",
+			    (unsigned long long)docid);
+		k2.mv_size = strlen(d.d_extid);
+		k2.mv_data = d.d_extid;
+		if (mdb_get(txn, index_dbi(ix, IDB_EXTIDS), &k2, &v2) != 0 ||
+		    v2.mv_size != 8 || util_get_be64(v2.mv_data) != docid)
+			CHECK_FAIL("document %llu (%s): its external id does "
+			    "not resolve to it", (unsigned long long)docid,
+			    d.d_extid);
+		for (i = 0; i < d.d_nchunks; i++) {
+			if (roaring_bitmap_contains(tomb, d.d_cid + i))
+				CHECK_FAIL("document %s: chunk %llu is dead",
+				    d.d_extid,
+				    (unsigned long long)d.d_cid + i);
+			util_put_be32(kb, d.d_cid + i);
+			k2.mv_size = 4;
+			k2.mv_data = kb;
+			if (mdb_get(txn, index_dbi(ix, IDB_CHUNKS), &k2, &v2)
+			    != 0 || v2.mv_size < 14 ||
+			    util_get_be64(v2.mv_data) != docid)
+				CHECK_FAIL("document %s: chunk %llu is missing "
+				    "or not its own", d.d_extid,
+				    (unsigned long long)d.d_cid + i);
+		}
+		ndocs++;
+	}
+	mdb_cursor_close(c);
+	c = NULL;
+	if (ndocs != m.m_docs)
+		CHECK_FAIL("%llu documents, but the count says %llu",
+		    (unsigned long long)ndocs, (unsigned long long)m.m_docs);
+
+	/* Chunk records belong to documents (no orphans). */
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_CHUNKS), &c)) != 0)
+		goto out;
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		if (k.mv_size != 4 || v.mv_size < 14)
+			CHECK_FAIL("a chunk record is damaged");
+		if (ix_doc_get(txn, ix, util_get_be64(v.mv_data), &d) != 0)
+			CHECK_FAIL("chunk %u: its document %llu is gone",
+			    util_get_be32(k.mv_data), (unsigned long long)
+			    util_get_be64(v.mv_data));
+		nchunks++;
+	}
+	mdb_cursor_close(c);
+	c = NULL;
+	if (nchunks != m.m_chunks)
+		CHECK_FAIL("%llu chunks, but the count says %llu",
+		    (unsigned long long)nchunks, (unsigned long long)m.m_chunks);
+
+	/* Segments: disjoint cid ranges, frequencies equal a recount. */
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_SEGS), &c)) != 0)
+		goto out;
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		if (k.mv_size != 8 || ixseg_open(&s, v.mv_data, v.mv_size)
+		    == -1)
+			CHECK_FAIL("segment %llu is damaged", k.mv_size == 8 ?
+			    (unsigned long long)util_get_be64(k.mv_data) : 0);
+		if (s.s_hdr->h_base < next)
+			CHECK_FAIL("segment %llu: chunk %u is also in the "
+			    "segment before it", (unsigned long long)
+			    util_get_be64(k.mv_data), s.s_hdr->h_base);
+		next = (uint64_t)s.s_hdr->h_base + s.s_hdr->h_nchunks;
+		if (next > m.m_next_cid)
+			CHECK_FAIL("segment %llu: chunks beyond the last one "
+			    "given out", (unsigned long long)
+			    util_get_be64(k.mv_data));
+		for (t = 0; t < s.s_hdr->h_nterms; t++) {
+			ixpost_init(&p, &s, t);
+			for (df = 0; (rv = ixpost_next(&p)) == 1; df++)
+				;
+			if (rv == -1 || df != s.s_dict[t].e_df)
+				CHECK_FAIL("segment %llu: term %u: %u postings, "
+				    "frequency says %u", (unsigned long long)
+				    util_get_be64(k.mv_data), t, df,
+				    s.s_dict[t].e_df);
+			tl = 0;
+			tp = ixseg_term(&s, t, &tl);
+			if (ixseg_find(&s, tp, tl) != t)
+				CHECK_FAIL("segment %llu: terms out of order",
+				    (unsigned long long)
+				    util_get_be64(k.mv_data));
+		}
+	}
+	rc = 0;
+out:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	roaring_bitmap_free(tomb);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Check the index: 0 when sound, 1 with the first problem in msg, -1 when
+ * it cannot be read.
+ */
+int
+index_check(struct index *ix, char *msg, size_t len)
+{
+	struct ix_check_arg	 ca;
+	int			 rc;
+
+	msg[0] = '\0';
+	ca.ca_ix = ix;
+	ca.ca_msg = msg;
+	ca.ca_len = len;
+	rc = store_read(&ix->ix_store, index_check_txn, &ca);
+	if (rc == 0 || rc == 1)
+		return (rc);
+	snprintf(msg, len, "%s", mdb_strerror(rc));
 	return (-1);
 }

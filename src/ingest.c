@@ -234,7 +234,21 @@ ingest_token(const struct token *t, void *arg)
 	if (++id->id_tokens > in->in_xc.xc_max_tokens)
 		return (1);
 	if (in->in_sink != NULL && in->in_sink->is_token != NULL)
-		return (in->in_sink->is_token(in->in_sink->is_arg, t));
+		return (in->in_sink->is_token(in->in_sink->is_arg, IX_BODY,
+		    t));
+	return (0);
+}
+
+/* Title words go with a document's first chunk, in their own field. */
+static int
+ingest_title_token(const struct token *t, void *arg)
+{
+	struct ingest_doc	*id = arg;
+	struct ingest		*in = id->id_in;
+
+	if (in->in_sink != NULL && in->in_sink->is_token != NULL)
+		return (in->in_sink->is_token(in->in_sink->is_arg, IX_TITLE,
+		    t));
 	return (0);
 }
 
@@ -249,6 +263,10 @@ ingest_chunk(const struct chunk *c, void *arg)
 	if (in->in_sink != NULL && in->in_sink->is_chunk != NULL &&
 	    (rv = in->in_sink->is_chunk(in->in_sink->is_arg, id->id_doc, c))
 	    != 0)
+		return (rv);
+	if (c->c_index == 0 && id->id_doc->xd_title != NULL &&
+	    (rv = tokenizer_run(id->id_tk, id->id_doc->xd_title,
+	    strlen(id->id_doc->xd_title), 0, ingest_title_token, id)) != 0)
 		return (rv);
 	rv = tokenizer_run(id->id_tk, id->id_doc->xd_text.b_data + c->c_off,
 	    c->c_len, 0, ingest_token, id);

@@ -325,7 +325,8 @@ enum conf_type {
 	CONF_MODE,		/* octal file mode */
 	CONF_ENUM,		/* index into o_values */
 	CONF_STRING,
-	CONF_PATH		/* absolute, or empty */
+	CONF_PATH,		/* absolute, or empty */
+	CONF_REAL		/* a double, in thousandths for bounds */
 };
 
 struct conf_opt {
@@ -392,6 +393,12 @@ struct quire_conf {
 	char		 c_title_field[CONF_STR_MAX];
 	char		 c_text_field[CONF_STR_MAX];
 	uint64_t	 c_data_limit;
+	uint64_t	 c_batch_docs;
+	uint64_t	 c_batch_bytes;
+	double		 c_k1;
+	double		 c_b;
+	double		 c_title_weight;
+	uint64_t	 c_merge;
 	uint64_t	 c_set;		/* bit per option set by the file */
 };
 
@@ -595,7 +602,7 @@ struct ingest_sink {
 	int		 (*is_doc)(void *, struct xdoc *);
 	int		 (*is_chunk)(void *, const struct xdoc *,
 			    const struct chunk *);
-	int		 (*is_token)(void *, const struct token *);
+	int		 (*is_token)(void *, int, const struct token *);
 	int		 (*is_done)(void *, struct xdoc *);
 	void		 (*is_abort)(void *, struct xdoc *);
 };
@@ -637,7 +644,7 @@ int		 ingest_job(struct ingest *, const struct job *);
 #define IX_BODY			'b'	/* term fields: the first byte */
 #define IX_TITLE		't'
 #define IX_FILTER		'f'
-#define IX_TERM_MAX		(TOKEN_MAX + 1)
+#define IX_TERM_MAX		256	/* field byte and term */
 #define IX_EXTID_MAX		512
 #define INDEX_ENOENT		-2
 
@@ -769,6 +776,8 @@ int		 index_stats(struct index *, struct ixstats *);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
 int		 index_check(struct index *, char *, size_t);
 MDB_dbi		 index_dbi(struct index *, int);
+int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
+		    uint64_t, uint64_t);
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
 struct roaring_bitmap_s *index_tomb_get(MDB_txn *, struct index *);
 int		 index_tomb_put(MDB_txn *, struct index *,
@@ -782,6 +791,9 @@ int64_t		 ixseg_find(const struct ixseg *, const char *, size_t);
 void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
 int64_t		 ixpost_pos(struct ixpost *);
+
+/* merge.c */
+int		 merge_step(struct index *, int);
 
 /* search.c */
 #define SEARCH_FILTERS_MAX	16

@@ -10,10 +10,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +47,11 @@ static int	 ctl_status(int, char **);
 static int	 ctl_workers(int, char **);
 static int	 ctl_scale(int, char **);
 static int	 ctl_simple(int, char **);
+static int	 ctl_search(int, char **);
+static int	 ctl_delete(int, char **);
+static int	 ctl_check(int, char **);
+static int	 ctl_compact(int, char **);
+static int	 ctl_ingest(int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
@@ -61,10 +69,20 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "drain", "drain", ctl_simple },
 	{ "reload", "reload", ctl_simple },
 	{ "stop", "stop", ctl_simple },
+	{ "search", "search [--json] [-n N] [--filter K=V] QUERY", ctl_search },
+	{ "delete", "delete EXTID", ctl_delete },
+	{ "check", "check", ctl_check },
+	{ "compact", "compact", ctl_compact },
+	{ "ingest", "ingest [-w N] [--tenant T] [--priority N] [--language L] "
+	    "PATH ...", ctl_ingest },
 };
 
 static const char	*ctl_datadir = QUIRE_DATADIR;
 static const char	*ctl_socket;
+static const char	*ctl_conffile;
+static struct quire_conf ctl_conf;
+static struct index	 ctl_index;
+static int		 ctl_index_open;
 static struct queue	 ctl_queue;
 static int		 ctl_queue_open;
 
@@ -73,8 +91,8 @@ usage(void)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage: %s [-v] [-D datadir] [-s socket] command "
-	    "[args]\n",
+	fprintf(stderr, "usage: %s [-v] [-D datadir] [-f file] [-s socket] "
+	    "command [args]\n",
 	    getprogname());
 	fprintf(stderr, "commands:\n");
 	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
@@ -110,6 +128,41 @@ ctl_open(int create)
 		errx(CTL_EXIT_FAIL, "%s: cannot open the queue", ctl_datadir);
 	ctl_queue_open = 1;
 	return (&ctl_queue);
+}
+
+/* The daemon's configuration, for language, BM25 and limits. */
+static void
+ctl_config(void)
+{
+	struct stat	 st;
+	char		 err[CONF_STR_MAX + 256];
+	const char	*path = ctl_conffile;
+
+	config_defaults(&ctl_conf);
+	if (path == NULL && stat("/etc/quire/quired.conf", &st) == 0)
+		path = "/etc/quire/quired.conf";
+	if (path != NULL && config_load(path, &ctl_conf, err, sizeof(err))
+	    == -1)
+		errx(CTL_EXIT_FAIL, "%s", err);
+	strlcpy(ctl_conf.c_datadir, ctl_datadir, sizeof(ctl_conf.c_datadir));
+}
+
+static struct index *
+ctl_index_get(void)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX];
+
+	if (ctl_index_open)
+		return (&ctl_index);
+	snprintf(path, sizeof(path), "%s/index/data.mdb", ctl_datadir);
+	if (stat(path, &st) == -1)
+		errx(CTL_EXIT_FAIL, "%s: no index in this data directory",
+		    ctl_datadir);
+	if (index_open(&ctl_index, ctl_datadir, 0, STORE_SYNC_FULL) == -1)
+		errx(CTL_EXIT_FAIL, "%s: cannot open the index", ctl_datadir);
+	ctl_index_open = 1;
+	return (&ctl_index);
 }
 
 static uint64_t
@@ -649,6 +702,27 @@ ctl_daemon(int cmd, uint64_t num, const char *flags, int optional)
 	return (0);
 }
 
+/* Does a daemon answer on the admin socket? */
+static int
+ctl_daemon_alive(void)
+{
+	struct sockaddr_un	 sun;
+	char			 path[PATH_MAX];
+	int			 fd, ok;
+
+	ctl_socket_path(path, sizeof(path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		return (0);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (0);
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return (ok);
+}
+
 static int
 ctl_workers(int argc, char **argv)
 {
@@ -737,6 +811,434 @@ ctl_status(int argc, char **argv)
 	return (CTL_EXIT_OK);
 }
 
+static int
+ctl_search(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "filter", required_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct search_opts	 so;
+	struct search_result	 res;
+	struct tokenizer	*tk;
+	struct search_hit	*h;
+	struct buf		 q;
+	const char		*errstr;
+	size_t			 i;
+	int			 ch, json = 0;
+
+	ctl_config();
+	search_opts_defaults(&so);
+	so.so_k1 = ctl_conf.c_k1;
+	so.so_b = ctl_conf.c_b;
+	so.so_wtitle = ctl_conf.c_title_weight;
+	while ((ch = getopt_long(argc, argv, "n:JF:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			so.so_n = strtonum(optarg, 1, 10000, &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "-n %s: %s", optarg,
+				    errstr);
+			break;
+		case 'J':
+			json = 1;
+			break;
+		case 'F':
+			if (strchr(optarg, '=') == NULL)
+				errx(CTL_EXIT_USAGE, "--filter %s: say K=V",
+				    optarg);
+			if (so.so_nfilters == SEARCH_FILTERS_MAX)
+				errx(CTL_EXIT_USAGE, "too many filters");
+			so.so_filters[so.so_nfilters++] = optarg;
+			break;
+		default:
+			ctl_usage("search");
+		}
+	}
+	if (optind >= argc)
+		ctl_usage("search");
+	buf_init(&q);
+	for (i = optind; i < (size_t)argc; i++) {
+		if (i > (size_t)optind)
+			buf_addc(&q, ' ');
+		buf_addstr(&q, argv[i]);
+	}
+	if ((tk = tokenizer_new(ctl_conf.c_language, ctl_conf.c_stopwords))
+	    == NULL)
+		errx(CTL_EXIT_FAIL, "language %s: no stemmer",
+		    ctl_conf.c_language);
+	if (search_run(ctl_index_get(), tk, buf_cstr(&q), &so, &res) == -1)
+		errx(CTL_EXIT_FAIL, "search: %s", res.sr_error);
+	if (json) {
+		printf("{\"total\": %llu, \"took_ms\": %.3f, \"hits\": [",
+		    (unsigned long long)res.sr_total, res.sr_took_ms);
+		for (i = 0; i < res.sr_n; i++) {
+			h = &res.sr_hits[i];
+			fputs(i ? ",\n  {\"id\": " : "\n  {\"id\": ", stdout);
+			ctl_json_str(stdout, h->sh_extid);
+			printf(", \"chunk\": %u, \"score\": %.4f, \"title\": ",
+			    h->sh_chunk, h->sh_score);
+			ctl_json_str(stdout, h->sh_title);
+			fputs(", \"heading\": ", stdout);
+			ctl_json_str(stdout, h->sh_heading);
+			fputs(", \"snippet\": ", stdout);
+			ctl_json_str(stdout, h->sh_snippet);
+			fputc('}', stdout);
+		}
+		fputs(res.sr_n > 0 ? "\n]}\n" : "]}\n", stdout);
+	} else {
+		printf("%llu matching chunks, %.1f ms\n",
+		    (unsigned long long)res.sr_total, res.sr_took_ms);
+		for (i = 0; i < res.sr_n; i++) {
+			h = &res.sr_hits[i];
+			printf("\n%zu. %s (chunk %u, score %.3f)\n", i + 1,
+			    h->sh_extid, h->sh_chunk, h->sh_score);
+			if (h->sh_title[0] != '\0')
+				printf("   %s%s%s\n", h->sh_title,
+				    h->sh_heading[0] != '\0' ? " > " : "",
+				    h->sh_heading);
+			printf("   %s\n", h->sh_snippet);
+		}
+	}
+	search_result_free(&res);
+	tokenizer_free(tk);
+	buf_free(&q);
+	return (CTL_EXIT_OK);
+}
+
+static int
+ctl_delete(int argc, char **argv)
+{
+	int	 rc;
+
+	if (argc != 2)
+		ctl_usage("delete");
+	rc = index_delete(ctl_index_get(), argv[1]);
+	if (rc == INDEX_ENOENT)
+		errx(CTL_EXIT_FAIL, "delete %s: no such document", argv[1]);
+	if (rc != 0)
+		errx(CTL_EXIT_FAIL, "delete %s: failed", argv[1]);
+	printf("%s deleted\n", argv[1]);
+	return (CTL_EXIT_OK);
+}
+
+static int
+ctl_check(int argc, char **argv)
+{
+	struct ixstats	 st;
+	char		 msg[512];
+	int		 rc;
+
+	if (argc != 1)
+		ctl_usage("check");
+	rc = index_check(ctl_index_get(), msg, sizeof(msg));
+	if (rc != 0)
+		errx(CTL_EXIT_FAIL, "check: %s", msg);
+	if (index_stats(ctl_index_get(), &st) == 0)
+		printf("index sound: %llu documents, %llu chunks, %llu "
+		    "segments, %llu dead chunks\n",
+		    (unsigned long long)st.is_docs,
+		    (unsigned long long)st.is_chunks,
+		    (unsigned long long)st.is_segments,
+		    (unsigned long long)st.is_dead);
+	return (CTL_EXIT_OK);
+}
+
+static int
+ctl_compact(int argc, char **argv)
+{
+	struct ixstats	 st;
+	int		 rv, n = 0;
+
+	if (argc != 1)
+		ctl_usage("compact");
+	while ((rv = merge_step(ctl_index_get(), 1)) == 1)
+		n++;
+	if (rv == -1)
+		errx(CTL_EXIT_FAIL, "compact: failed (see above)");
+	if (index_stats(ctl_index_get(), &st) == 0)
+		printf("%d merges; %llu segments, %llu dead chunks left\n", n,
+		    (unsigned long long)st.is_segments,
+		    (unsigned long long)st.is_dead);
+	return (CTL_EXIT_OK);
+}
+
+/*
+ * ingest: the one-command main job.  Submit, then follow the jobs to
+ * their end.  Without a daemon on the data directory, run one in the
+ * foreground for the time of the ingest, with -w workers.
+ */
+static pid_t
+ctl_fleet_start(int workers, char *conf, size_t conflen)
+{
+	char		 exe[PATH_MAX], quired[PATH_MAX + 16], log[PATH_MAX], *p;
+	struct quire_conf c = ctl_conf;
+	ssize_t		 n;
+	FILE		*f;
+	pid_t		 pid;
+	int		 fd, i;
+
+	snprintf(conf, conflen, "%s/ingest.conf", ctl_datadir);
+	snprintf(log, sizeof(log), "%s/ingest.log", ctl_datadir);
+	if (util_mkdir_p(ctl_datadir, 0750) == -1)
+		err(CTL_EXIT_FAIL, "%s", ctl_datadir);
+	c.c_workers = workers;
+	if (c.c_max_workers < (uint64_t)workers)
+		c.c_max_workers = workers;
+	if (c.c_min_workers > (uint64_t)workers)
+		c.c_min_workers = workers;
+	snprintf(c.c_pidfile, sizeof(c.c_pidfile), "%s/ingest.pid",
+	    ctl_datadir);
+	c.c_control[0] = '\0';
+	c.c_logfile[0] = '\0';
+	c.c_user[0] = c.c_group[0] = '\0';
+	if ((f = fopen(conf, "w")) == NULL)
+		err(CTL_EXIT_FAIL, "%s", conf);
+	config_print(&c, f);
+	if (fclose(f) == EOF)
+		err(CTL_EXIT_FAIL, "%s", conf);
+	/* quired from beside quirectl, else from PATH. */
+	strlcpy(quired, "quired", sizeof(quired));
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if ((p = strrchr(exe, '/')) != NULL) {
+			*p = '\0';
+			snprintf(quired, sizeof(quired), "%s/quired", exe);
+			if (access(quired, X_OK) == -1)
+				strlcpy(quired, "quired", sizeof(quired));
+		}
+	}
+	switch ((pid = fork())) {
+	case -1:
+		err(CTL_EXIT_FAIL, "fork");
+	case 0:
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0640)) != -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execlp(quired, "quired", "-d", "-f", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100; i++) {
+		if (ctl_daemon_alive())
+			return (pid);
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			errx(CTL_EXIT_FAIL, "quired did not start; see %s", log);
+		usleep(100000);
+	}
+	kill(pid, SIGTERM);
+	errx(CTL_EXIT_FAIL, "quired did not answer; see %s", log);
+}
+
+struct ctl_follow {
+	uint64_t	*cf_ids;
+	size_t		 cf_n;
+	size_t		 cf_next;	/* first not known finished */
+	uint8_t		*cf_done;
+	uint64_t	 cf_finished;
+	uint64_t	 cf_dead;
+	uint64_t	 cf_bytes;	/* of finished jobs */
+	uint64_t	 cf_total;	/* bytes of all */
+};
+
+static void
+ctl_follow_poll(struct queue *q, struct ctl_follow *cf)
+{
+	struct job	 j;
+	size_t		 i;
+
+	for (i = cf->cf_next; i < cf->cf_n; i++) {
+		if (cf->cf_done[i])
+			continue;
+		if (queue_get(q, cf->cf_ids[i], &j) != 0)
+			continue;
+		if (j.j_state != JOB_DONE && j.j_state != JOB_DEAD &&
+		    j.j_state != JOB_CANCELLED)
+			continue;
+		cf->cf_done[i] = 1;
+		cf->cf_finished++;
+		cf->cf_bytes += j.j_size;
+		if (j.j_state == JOB_DEAD)
+			cf->cf_dead++;
+	}
+	while (cf->cf_next < cf->cf_n && cf->cf_done[cf->cf_next])
+		cf->cf_next++;
+}
+
+static uint64_t
+ctl_index_docs(uint64_t *chunks)
+{
+	struct ixstats	 st;
+	struct stat	 sb;
+	char		 path[PATH_MAX];
+
+	*chunks = 0;
+	snprintf(path, sizeof(path), "%s/index/data.mdb", ctl_datadir);
+	if (!ctl_index_open && stat(path, &sb) == -1)
+		return (0);
+	if (index_stats(ctl_index_get(), &st) == -1)
+		return (0);
+	*chunks = st.is_chunks;
+	return (st.is_docs);
+}
+
+static int
+ctl_ingest(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tenant", required_argument, NULL, 't' },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "language", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct submit_opts	 so;
+	struct submit_batch	 sb;
+	struct queue_stats	 qs;
+	struct ctl_follow	 cf;
+	struct queue		*q;
+	const char		*errstr, *ext;
+	char			 conf[PATH_MAX];
+	uint64_t		 docs0, chunks0, docs, chunks, dead0, t0, now;
+	uint64_t		 last = 0;
+	double			 secs, rate, eta;
+	size_t			 i, n;
+	long long		 workers = 2;
+	pid_t			 fleet = -1;
+	int			 ch, tty = isatty(STDOUT_FILENO), status, rc;
+	int			 fail = 0;
+
+	memset(&so, 0, sizeof(so));
+	so.so_prio = JOB_PRIO_DEFAULT;
+	so.so_split = SUBMIT_SPLIT_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "w:t:p:l:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
+				    errstr);
+			break;
+		case 't':
+			so.so_tenant = optarg;
+			break;
+		case 'p':
+			so.so_prio = strtonum(optarg, JOB_PRIO_MIN,
+			    JOB_PRIO_MAX, &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "priority %s: %s", optarg,
+				    errstr);
+			break;
+		case 'l':
+			if (!tokenizer_lang_ok(optarg))
+				errx(CTL_EXIT_USAGE, "language %s: no stemmer",
+				    optarg);
+			so.so_lang = optarg;
+			break;
+		default:
+			ctl_usage("ingest");
+		}
+	}
+	if (optind >= argc)
+		ctl_usage("ingest");
+	ctl_config();
+
+	submit_init(&sb);
+	for (i = optind; i < (size_t)argc; i++) {
+		ext = strrchr(argv[i], '.');
+		if (ext != NULL && (strcmp(ext, ".ndjson") == 0 ||
+		    strcmp(ext, ".jsonl") == 0))
+			rc = submit_add_ndjson(&sb, argv[i], &so);
+		else
+			rc = submit_add_path(&sb, argv[i], &so);
+		if (rc == -1)
+			fail = 1;
+	}
+	if (fail || sb.sb_n == 0) {
+		submit_free(&sb);
+		errx(CTL_EXIT_FAIL, "nothing to ingest");
+	}
+	if (!ctl_daemon_alive())
+		fleet = ctl_fleet_start(workers, conf, sizeof(conf));
+	q = ctl_open(1);
+	docs0 = ctl_index_docs(&chunks0);
+	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
+	t0 = util_mono_ms();
+	for (i = 0; i < sb.sb_n; i += n) {
+		n = sb.sb_n - i < 10000 ? sb.sb_n - i : 10000;
+		if ((rc = queue_enqueue(q, sb.sb_jobs + i, n)) != 0)
+			errx(CTL_EXIT_FAIL, "enqueue: %s", queue_strerror(rc));
+	}
+	memset(&cf, 0, sizeof(cf));
+	cf.cf_n = sb.sb_n;
+	cf.cf_ids = xcalloc(sb.sb_n, sizeof(*cf.cf_ids));
+	cf.cf_done = xcalloc(sb.sb_n, 1);
+	for (i = 0; i < sb.sb_n; i++) {
+		cf.cf_ids[i] = sb.sb_jobs[i].qn_id;
+		cf.cf_total += sb.sb_jobs[i].qn_size;
+	}
+	printf("ingesting %zu jobs, %.1f MB%s\n", sb.sb_n,
+	    cf.cf_total / 1e6, fleet != -1 ? " (with a foreground fleet)" :
+	    "");
+	fflush(stdout);
+	for (;;) {
+		ctl_follow_poll(q, &cf);
+		now = util_mono_ms();
+		secs = (now - t0) / 1000.0;
+		docs = ctl_index_docs(&chunks) - docs0;
+		rate = secs > 0 ? docs / secs : 0;
+		eta = cf.cf_bytes > 0 && cf.cf_bytes < cf.cf_total ?
+		    secs * (cf.cf_total - cf.cf_bytes) / cf.cf_bytes : 0;
+		if (tty) {
+			printf("\r[%-30.*s] %llu docs, %.1f/%.1f MB, %.0f "
+			    "docs/s, ETA %.0fs, %llu failed ",
+			    (int)(cf.cf_total ? 30 * cf.cf_bytes /
+			    cf.cf_total : 30), "##############################",
+			    (unsigned long long)docs, cf.cf_bytes / 1e6,
+			    cf.cf_total / 1e6, rate, eta,
+			    (unsigned long long)cf.cf_dead);
+			fflush(stdout);
+		} else if (now - last >= 5000 && cf.cf_finished < cf.cf_n) {
+			printf("%llu/%zu jobs, %llu docs, %.1f MB, %.0f docs/s, "
+			    "%llu failed\n",
+			    (unsigned long long)cf.cf_finished, cf.cf_n,
+			    (unsigned long long)docs, cf.cf_bytes / 1e6, rate,
+			    (unsigned long long)cf.cf_dead);
+			fflush(stdout);
+			last = now;
+		}
+		if (cf.cf_finished == cf.cf_n)
+			break;
+		if (fleet != -1 && waitpid(fleet, &status, WNOHANG) == fleet)
+			errx(CTL_EXIT_FAIL, "quired exited early; see "
+			    "%s/ingest.log", ctl_datadir);
+		usleep(tty ? 200000 : 100000);
+	}
+	if (tty)
+		putchar('\n');
+	docs = ctl_index_docs(&chunks);
+	secs = (util_mono_ms() - t0) / 1000.0;
+	if (queue_stats(q, &qs) == 0 && qs.qs_count[JOB_DEAD] > dead0 +
+	    cf.cf_dead)
+		cf.cf_dead = qs.qs_count[JOB_DEAD] - dead0;
+	printf("done: %llu documents, %llu chunks, %llu failures%s, %.2f s, "
+	    "%.0f docs/s\n", (unsigned long long)(docs - docs0),
+	    (unsigned long long)(chunks - chunks0),
+	    (unsigned long long)cf.cf_dead, cf.cf_dead > 0 ?
+	    " (quirectl jobs --state dead)" : "", secs,
+	    secs > 0 ? (docs - docs0) / secs : 0.0);
+	if (fleet != -1) {
+		kill(fleet, SIGTERM);
+		waitpid(fleet, &status, 0);
+		unlink(conf);
+	}
+	free(cf.cf_ids);
+	free(cf.cf_done);
+	submit_free(&sb);
+	return (cf.cf_dead > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -746,10 +1248,13 @@ main(int argc, char *argv[])
 	log_init(1, LOG_DAEMON);
 	if (getenv("QUIRE_DATADIR") != NULL)
 		ctl_datadir = getenv("QUIRE_DATADIR");
-	while ((ch = getopt(argc, argv, "+D:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+D:f:s:v")) != -1) {
 		switch (ch) {
 		case 'D':
 			ctl_datadir = optarg;
+			break;
+		case 'f':
+			ctl_conffile = optarg;
 			break;
 		case 's':
 			ctl_socket = optarg;
@@ -773,6 +1278,8 @@ main(int argc, char *argv[])
 		rv = ctl_cmds[i].c_fn(argc, argv);
 		if (ctl_queue_open)
 			queue_close(&ctl_queue);
+		if (ctl_index_open)
+			index_close(&ctl_index);
 		return (rv);
 	}
 	warnx("unknown command: %s", argv[0]);

@@ -738,8 +738,8 @@ search_txn(MDB_txn *txn, void *arg)
 	if (index_stats(ss->ss_ix, &st) == -1)
 		return (MDB_CORRUPTED);
 	ss->ss_n = st.is_chunks > 0 ? st.is_chunks : 1;
-	ss->ss_avgdl = st.is_chunks > 0 && st.is_tokens > 0 ?
-	    (double)st.is_tokens / st.is_chunks : 1.0;
+	ss->ss_avgdl = st.is_chunks + st.is_dead > 0 && st.is_tokens > 0 ?
+	    (double)st.is_tokens / (st.is_chunks + st.is_dead) : 1.0;
 	ss->ss_tomb = index_tomb_get(txn, ss->ss_ix);
 	for (i = 0; i < so->so_nfilters; i++) {
 		n = strlen(so->so_filters[i]);

@@ -46,6 +46,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "quire.h"
 
 #define WORKER_FD		3
@@ -77,6 +79,14 @@ struct worker {
 	uint64_t	 wk_lease_at;	/* last lease extension */
 	char		 wk_phase[64];
 	char		 wk_error[JOB_ERROR_MAX];
+	/* The text path and the index batch. */
+	struct ingest	 wk_in;
+	struct ingest_sink wk_sink;
+	struct index	 wk_ix;
+	struct ixbatch	*wk_batch;
+	const struct job *wk_cur;
+	struct buf	 wk_term;
+	uint64_t	 wk_commits;
 };
 
 static void	 worker_exit(struct worker *, int) __dead;
@@ -271,60 +281,189 @@ worker_debug(struct worker *wk, const struct job *j)
 	return (WO_PERMANENT);
 }
 
-/*
- * Read a job's source from start to end, in pieces, beating between
- * them: the first stage of every document's way into the index.
- */
-static int
-worker_read(struct worker *wk, const struct job *j)
-{
-	struct stat	 st;
-	char		 buf[65536];
-	uint64_t	 off, end;
-	ssize_t		 n;
-	int		 fd, rv;
+/* Index sink: the text path's documents go into the worker's batch. */
 
-	strlcpy(wk->wk_phase, "read", sizeof(wk->wk_phase));
-	fd = open(j->j_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1) {
-		snprintf(wk->wk_error, sizeof(wk->wk_error), "open: %s",
-		    strerror(errno));
-		return (errno == ENOENT || errno == ELOOP || errno == EACCES ?
-		    WO_PERMANENT : WO_FAIL);
+static int
+worker_commit(struct worker *wk)
+{
+	struct ixcommit	 res;
+
+	if (ixbatch_ndocs(wk->wk_batch) == 0)
+		return (0);
+	strlcpy(wk->wk_phase, "commit", sizeof(wk->wk_phase));
+	if (index_commit(&wk->wk_ix, wk->wk_batch, &res) == -1)
+		fatalx("worker %d: index commit failed; its jobs go back",
+		    wk->wk_slot);
+	ixbatch_reset(wk->wk_batch);
+	wk->wk_commits++;
+	log_debug("worker %d: committed %llu documents (%llu unchanged, "
+	    "%llu replaced), %llu chunks, segment of %llu bytes", wk->wk_slot,
+	    (unsigned long long)res.ic_added,
+	    (unsigned long long)res.ic_unchanged,
+	    (unsigned long long)res.ic_replaced,
+	    (unsigned long long)res.ic_chunks,
+	    (unsigned long long)res.ic_bytes);
+	return (0);
+}
+
+static int
+worker_ix_doc(void *arg, struct xdoc *doc)
+{
+	struct worker		*wk = arg;
+	const struct job	*j = wk->wk_cur;
+	struct ixdoc_info	 di;
+	char			 extid[JOB_PATH_MAX + 64];
+
+	/*
+	 * The external id: a record's id field, else its file and offset;
+	 * a file's path.  Ids too long for a key become a hash of themselves.
+	 */
+	if (j->j_srckind == SRC_NDJSON && doc->xd_id != NULL &&
+	    doc->xd_id[0] != '\0')
+		strlcpy(extid, doc->xd_id, sizeof(extid));
+	else if (j->j_srckind == SRC_NDJSON)
+		snprintf(extid, sizeof(extid), "%s@%llu", j->j_path,
+		    (unsigned long long)doc->xd_off);
+	else
+		strlcpy(extid, j->j_path, sizeof(extid));
+	if (strlen(extid) > IX_EXTID_MAX)
+		snprintf(extid, sizeof(extid), "xxh3:%016llx",
+		    (unsigned long long)XXH3_64bits(extid, strlen(extid)));
+	memset(&di, 0, sizeof(di));
+	di.di_extid = extid;
+	di.di_hash = XXH3_64bits(doc->xd_text.b_data, doc->xd_text.b_len) ^
+	    (doc->xd_title != NULL ? XXH3_64bits(doc->xd_title,
+	    strlen(doc->xd_title)) : 0);
+	di.di_job = j->j_id;
+	di.di_title = doc->xd_title;
+	di.di_type = doc->xd_type;
+	di.di_tenant = j->j_tenant;
+	di.di_source = j->j_path;
+	di.di_attrs = doc->xd_attrs;
+	di.di_nattrs = doc->xd_nattrs;
+	return (ixbatch_doc(wk->wk_batch, &di));
+}
+
+static void
+worker_ix_filter(struct worker *wk, const char *name, const char *value)
+{
+	buf_reset(&wk->wk_term);
+	buf_addstr(&wk->wk_term, name);
+	buf_addc(&wk->wk_term, '=');
+	buf_addstr(&wk->wk_term, value);
+	ixbatch_term(wk->wk_batch, IX_FILTER, wk->wk_term.b_data,
+	    wk->wk_term.b_len, 0);
+}
+
+static int
+worker_ix_chunk(void *arg, const struct xdoc *doc, const struct chunk *c)
+{
+	struct worker		*wk = arg;
+	const struct job	*j = wk->wk_cur;
+	size_t			 i;
+
+	if (ixbatch_chunk(wk->wk_batch, c->c_heading,
+	    doc->xd_text.b_data + c->c_off, c->c_len) == -1)
+		return (-1);
+	/* Filters are exact terms of every chunk. */
+	worker_ix_filter(wk, "tenant", j->j_tenant);
+	worker_ix_filter(wk, "type", extract_type_name(doc->xd_type));
+	worker_ix_filter(wk, "source", j->j_path);
+	for (i = 0; i < doc->xd_nattrs && i < 64; i++)
+		worker_ix_filter(wk, doc->xd_attrs[i].xa_name,
+		    doc->xd_attrs[i].xa_value);
+	return (0);
+}
+
+static int
+worker_ix_token(void *arg, int field, const struct token *t)
+{
+	struct worker	*wk = arg;
+
+	return (ixbatch_term(wk->wk_batch, field, t->t_text, t->t_len,
+	    t->t_pos) == -1 ? -1 : 0);
+}
+
+static int
+worker_ix_done(void *arg, struct xdoc *doc)
+{
+	struct worker	*wk = arg;
+
+	ixbatch_end_doc(wk->wk_batch);
+	if (ixbatch_ndocs(wk->wk_batch) >= wk->wk_conf.c_batch_docs ||
+	    ixbatch_bytes(wk->wk_batch) >= wk->wk_conf.c_batch_bytes)
+		worker_commit(wk);
+	/* Long NDJSON ranges: keep the supervisor informed. */
+	return (worker_wait(wk, 0) == WO_DONE ? 0 : -1);
+}
+
+static void
+worker_ix_abort(void *arg, struct xdoc *doc)
+{
+	struct worker	*wk = arg;
+
+	ixbatch_abort_doc(wk->wk_batch);
+}
+
+/* File the records of a range that failed on their own as dead letters. */
+static void
+worker_dead_records(struct worker *wk, const struct job *j)
+{
+	struct queue_new	*qn;
+	struct ingest_fail	*f;
+	char			 (*keys)[64 + JOB_PATH_MAX];
+	size_t			 i, n = wk->wk_in.in_nfails;
+	int			 rc;
+
+	if (n == 0)
+		return;
+	qn = xcalloc(n, sizeof(*qn));
+	keys = xcalloc(n, sizeof(*keys));
+	for (i = 0; i < n; i++) {
+		f = &wk->wk_in.in_fails[i];
+		/* Keyed, so a rerun of the range files each record once. */
+		snprintf(keys[i], sizeof(keys[i]), "record:%llu:%llu",
+		    (unsigned long long)j->j_id, (unsigned long long)f->if_off);
+		qn[i].qn_key = keys[i];
+		qn[i].qn_tenant = j->j_tenant;
+		qn[i].qn_prio = j->j_prio;
+		qn[i].qn_srckind = SRC_NDJSON;
+		qn[i].qn_path = j->j_path;
+		qn[i].qn_off = f->if_off;
+		qn[i].qn_len = f->if_len;
+		qn[i].qn_size = f->if_len;
+		qn[i].qn_lang = j->j_lang[0] != '\0' ? j->j_lang : NULL;
+		qn[i].qn_dead = f->if_reason;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		strlcpy(wk->wk_error, "not a regular file",
-		    sizeof(wk->wk_error));
-		return (WO_PERMANENT);
+	if ((rc = queue_enqueue(&wk->wk_q, qn, n)) != 0)
+		log_warnx("job %llu: filing %zu bad records: %s",
+		    (unsigned long long)j->j_id, n, queue_strerror(rc));
+	else
+		log_info("job %llu: %zu records failed on their own (first: "
+		    "%s)", (unsigned long long)j->j_id, n,
+		    wk->wk_in.in_fails[0].if_reason);
+	free(qn);
+	free(keys);
+}
+
+/* A document job: the text path, into the index batch. */
+static int
+worker_ingest(struct worker *wk, const struct job *j)
+{
+	int	 rv;
+
+	strlcpy(wk->wk_phase, "extract", sizeof(wk->wk_phase));
+	wk->wk_cur = j;
+	rv = ingest_job(&wk->wk_in, j);
+	wk->wk_cur = NULL;
+	if (rv == INGEST_OK) {
+		worker_dead_records(wk, j);
+		return (WO_DONE);
 	}
-	off = j->j_srckind == SRC_NDJSON ? j->j_off : 0;
-	end = j->j_srckind == SRC_NDJSON ? j->j_off + j->j_len :
-	    (uint64_t)st.st_size;
-	if (end > (uint64_t)st.st_size) {
-		close(fd);
-		strlcpy(wk->wk_error, "file shorter than its job",
-		    sizeof(wk->wk_error));
-		return (WO_PERMANENT);
-	}
-	while (off < end) {
-		n = pread(fd, buf, end - off < sizeof(buf) ? end - off :
-		    sizeof(buf), off);
-		if (n <= 0) {
-			snprintf(wk->wk_error, sizeof(wk->wk_error),
-			    "read: %s", n == 0 ? "unexpected end of file" :
-			    strerror(errno));
-			close(fd);
-			return (WO_FAIL);
-		}
-		off += n;
-		if ((rv = worker_wait(wk, 0)) != WO_DONE) {
-			close(fd);
-			return (rv);
-		}
-	}
-	close(fd);
-	return (WO_DONE);
+	snprintf(wk->wk_error, sizeof(wk->wk_error), "%s%s%s",
+	    wk->wk_in.in_err.xe_code, wk->wk_in.in_err.xe_msg[0] != '\0' ?
+	    ": " : "", wk->wk_in.in_err.xe_msg);
+	return (rv == INGEST_BAD ? WO_PERMANENT : WO_FAIL);
 }
 
 static void
@@ -362,7 +501,7 @@ worker_run(struct worker *wk, const struct job *j)
 	if (j->j_srckind == SRC_DEBUG)
 		rv = worker_debug(wk, j);
 	else
-		rv = worker_read(wk, j);
+		rv = worker_ingest(wk, j);
 	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
 		worker_debug_log(wk, j);
 	if (ipc_send(wk->wk_fd, IPC_JOB_DONE, j->j_id, rv, NULL) == -1)
@@ -421,6 +560,23 @@ worker_setup(struct worker *wk)
 	config_queue(&wk->wk_conf, &qc);
 	if (queue_open(&wk->wk_q, wk->wk_conf.c_datadir, &qc) == -1)
 		fatalx("worker %d: cannot open the queue", wk->wk_slot);
+	if (index_open(&wk->wk_ix, wk->wk_conf.c_datadir,
+	    wk->wk_conf.c_mapsize, wk->wk_conf.c_sync) == -1)
+		fatalx("worker %d: cannot open the index", wk->wk_slot);
+	if (ingest_init(&wk->wk_in, &wk->wk_conf) == -1)
+		fatalx("worker %d: cannot set up the text path", wk->wk_slot);
+	wk->wk_batch = ixbatch_new();
+	buf_init(&wk->wk_term);
+	wk->wk_sink.is_arg = wk;
+	wk->wk_sink.is_doc = worker_ix_doc;
+	wk->wk_sink.is_chunk = worker_ix_chunk;
+	wk->wk_sink.is_token = worker_ix_token;
+	wk->wk_sink.is_done = worker_ix_done;
+	wk->wk_sink.is_abort = worker_ix_abort;
+	wk->wk_in.in_sink = &wk->wk_sink;
+	rl.rlim_cur = rl.rlim_max = wk->wk_conf.c_data_limit;
+	if (setrlimit(RLIMIT_DATA, &rl) == -1)
+		log_warn("worker %d: RLIMIT_DATA", wk->wk_slot);
 	wk->wk_owner.qo_pid = getpid();
 	wk->wk_owner.qo_slot = wk->wk_slot;
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
@@ -454,6 +610,9 @@ worker_main(int slot)
 	for (;;) {
 		if (worker_wait(&wk, 0) != WO_DONE)
 			continue;
+		/* Documents are in the index before their jobs are acked. */
+		if (nacks > 0)
+			worker_commit(&wk);
 		if (wk.wk_stop) {
 			if (nacks > 0)
 				(void)queue_ack(&wk.wk_q, acks, nacks, results);
@@ -501,6 +660,7 @@ worker_main(int slot)
 			}
 			if (nacks > 0 &&
 			    util_mono_ms() - flushed >= WORKER_ACK_FLUSH_MS) {
+				worker_commit(&wk);
 				(void)queue_ack(&wk.wk_q, acks, nacks, results);
 				nacks = 0;
 				flushed = util_mono_ms();

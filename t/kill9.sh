@@ -83,10 +83,14 @@ cmp -s "$T/done-ids" "$T/log-ids" ||
     fail "ids done and ids in debug-jobs.log differ"
 dups=$(sort "$DATA/debug-jobs.log" | uniq -d | head -5)
 [ -z "$dups" ] || fail "a lease generation ran twice: $dups"
-# Jobs that were running when their worker was killed count crashes.
-crashed=$(ctl jobs --state done --limit 100000 --json |
-    jq '[.jobs[].crashes] | add')
+# Jobs that were running when their worker was killed count crashes;
+# leases went back at the reap, none by expiry (which costs an attempt).
+ctl jobs --state done --limit 100000 --json > "$T/done"
+crashed=$(jq '[.jobs[].crashes] | add' "$T/done")
 [ "$crashed" -le "$kills" ] || fail "$crashed crashes from $kills kills"
+[ "$crashed" -gt 0 ] || fail "no kill hit a running job"
+jq -e 'all(.jobs[]; .attempts == 0)' "$T/done" >/dev/null ||
+    fail "a lease expired instead of being released at the reap"
 
 [ "$(zombies_of "$sv")" -eq 0 ] || fail "zombie workers"
 kill -0 "$sv" || fail "the supervisor died"
