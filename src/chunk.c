@@ -222,14 +222,20 @@ chunk_doc(const struct chunk_conf *cc, const struct xdoc *doc, chunk_cb cb,
 	return (rv);
 }
 
-/* Append the zstd frame of text to out. */
+/*
+ * Append the zstd frame of text to out.  One compression context serves
+ * the process: making one per chunk costs more than compressing it.
+ */
 int
 chunk_compress(const char *text, size_t len, struct buf *out)
 {
-	size_t	 bound = ZSTD_compressBound(len), n;
+	static ZSTD_CCtx	*cctx;
+	size_t			 bound = ZSTD_compressBound(len), n;
 
+	if (cctx == NULL && (cctx = ZSTD_createCCtx()) == NULL)
+		fatalx("%s: ZSTD_createCCtx", __func__);
 	buf_reserve(out, bound);
-	n = ZSTD_compress(out->b_data + out->b_len, bound, text, len,
+	n = ZSTD_compressCCtx(cctx, out->b_data + out->b_len, bound, text, len,
 	    CHUNK_ZSTD_LEVEL);
 	if (ZSTD_isError(n)) {
 		log_warnx("%s: %s", __func__, ZSTD_getErrorName(n));

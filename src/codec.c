@@ -339,7 +339,7 @@ codec_job_decode(const void *data, size_t len, struct job *j)
 	msgpack_object		*o;
 	msgpack_object_kv	*kv;
 	const struct codec_field *f;
-	size_t			 off = 0, i, k;
+	size_t			 off = 0, i, k, n, nf, hint = 0;
 	int			 rv = -1, seen_id = 0;
 
 	memset(j, 0, sizeof(*j));
@@ -352,12 +352,14 @@ codec_job_decode(const void *data, size_t len, struct job *j)
 	o = &up.data;
 	if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > 64)
 		goto out;
+	nf = sizeof(codec_fields) / sizeof(codec_fields[0]);
 	for (i = 0; i < o->via.map.size; i++) {
 		kv = &o->via.map.ptr[i];
 		if (kv->key.type != MSGPACK_OBJECT_STR)
 			goto out;
-		for (k = 0; k < sizeof(codec_fields) / sizeof(codec_fields[0]);
-		    k++) {
+		/* Records keep the table's order: look after the last match. */
+		for (n = 0; n < nf; n++) {
+			k = (hint + n) % nf;
 			f = &codec_fields[k];
 			if (strlen(f->cf_name) != kv->key.via.str.size ||
 			    memcmp(f->cf_name, kv->key.via.str.ptr,
@@ -367,6 +369,7 @@ codec_job_decode(const void *data, size_t len, struct job *j)
 				goto out;
 			if (k == 0)
 				seen_id = 1;
+			hint = k + 1;
 			break;
 		}
 	}

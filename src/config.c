@@ -79,7 +79,7 @@ static const struct conf_opt conf_opts[] = {
 	{ "claim-batch", CONF_INT, CONF_OFF(c_claim_batch), 1, 1024, "16",
 	    1, NULL, "jobs a worker claims at once" },
 	{ "claim-bytes", CONF_SIZE, CONF_OFF(c_claim_bytes), 1,
-	    1ULL << 40, "64M", 1, NULL, "input bytes a worker claims at once" },
+	    1ULL << 40, "8M", 1, NULL, "input bytes a worker claims at once" },
 	{ "big-job-size", CONF_SIZE, CONF_OFF(c_big_bytes), 1, 1ULL << 40,
 	    "16M", 1, NULL, "size from which a job is big" },
 	{ "big-inflight", CONF_SIZE, CONF_OFF(c_big_inflight), 1,

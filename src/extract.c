@@ -117,7 +117,7 @@ static int	 extract_by_name(const char *);
 static int	 extract_foreign_charset(const char *, size_t);
 static int	 extract_utf8(const struct extract_conf *, const char **,
 		    size_t *, struct buf *, struct xerr *);
-static void	 extract_fix_blocks(struct xdoc *);
+static void	 extract_fix_text(struct xdoc *);
 static void	 extract_title(struct xdoc *, const char *);
 
 void
@@ -504,29 +504,21 @@ extract_utf8(const struct extract_conf *xc, const char **data, size_t *len,
 
 /*
  * A parser's bug, or a charset libxml2 converted badly, left invalid
- * UTF-8: repair each block, which moves the ones after it.
+ * UTF-8.  Each bad byte becomes '?', so no block moves.
  */
 static void
-extract_fix_blocks(struct xdoc *doc)
+extract_fix_text(struct xdoc *doc)
 {
-	struct buf	 out;
-	struct xblock	*b;
-	size_t		 i, off;
+	char	*p = doc->xd_text.b_data;
+	size_t	 len = doc->xd_text.b_len, off = 0, bad, n = 0;
 
-	log_warnx("%s: %s extraction gave invalid UTF-8", __func__,
-	    extract_type_name(doc->xd_type));
-	buf_init(&out);
-	for (i = 0; i < doc->xd_nblocks; i++) {
-		b = &doc->xd_blocks[i];
-		if (i > 0)
-			buf_addc(&out, '\n');
-		off = out.b_len;
-		utf8_repair(doc->xd_text.b_data + b->xb_off, b->xb_len, &out);
-		b->xb_off = off;
-		b->xb_len = out.b_len - off;
+	while (off < len && !utf8_valid(p + off, len - off, &bad)) {
+		p[off + bad] = '?';
+		off += bad + 1;
+		n++;
 	}
-	buf_free(&doc->xd_text);
-	doc->xd_text = out;
+	log_warnx("%s: %s extraction gave %zu bytes of invalid UTF-8",
+	    __func__, extract_type_name(doc->xd_type), n);
 }
 
 /* The first heading, else the file name. */
@@ -624,7 +616,7 @@ extract_buffer(const struct extract_conf *xc, int type, const char *name,
 		    (unsigned long long)xc->xc_max_text);
 		rv = -1;
 	}
-	if (rv == -1) {
+	if (rv != 0) {
 		if (err->xe_code[0] == '\0')
 			xerr_set(err, "parse-error", "%s", extract_types[type]);
 		xdoc_free(&doc);
@@ -632,7 +624,7 @@ extract_buffer(const struct extract_conf *xc, int type, const char *name,
 	}
 
 	if (!utf8_valid(doc.xd_text.b_data, doc.xd_text.b_len, NULL))
-		extract_fix_blocks(&doc);
+		extract_fix_text(&doc);
 	buf_cstr(&doc.xd_text);
 	doc.xd_type = type;
 	if (doc.xd_id == NULL)

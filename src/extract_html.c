@@ -11,7 +11,8 @@
  *
  *	<title>				the title (not text)
  *	<meta name=description>		the attribute "description"
- *	h1 to h6			BLK_HEADING
+ *	h1 to h6			BLK_HEADING, less a trailing
+ *					    permalink sign (U+00B6)
  *	pre				BLK_CODE, white space kept
  *	text of everything else		BLK_PARA, runs of white space
  *					collapsed to one space; a block
@@ -22,6 +23,9 @@
  *	    template, svg, math,
  *	    iframe, canvas, the rest
  *	    of head, comments
+ *	nav, role=navigation or	dropped too: menus and sidebars
+ *	    role=search			    repeat on every page of a site
+ *					    and drown its real words
  *
  * The tree is walked without recursion (children, next and parent
  * pointers), and the walk fails the document with "too-deep" past
@@ -81,7 +85,7 @@ static const struct html_elem {
 	{ "header", HC_BLOCK }, { "hgroup", HC_BLOCK }, { "hr", HC_BLOCK },
 	{ "html", HC_BLOCK }, { "iframe", HC_SKIP }, { "legend", HC_BLOCK },
 	{ "li", HC_BLOCK }, { "main", HC_BLOCK }, { "math", HC_SKIP },
-	{ "menu", HC_BLOCK }, { "meta", HC_META }, { "nav", HC_BLOCK },
+	{ "menu", HC_BLOCK }, { "meta", HC_META }, { "nav", HC_SKIP },
 	{ "noscript", HC_SKIP }, { "ol", HC_BLOCK }, { "option", HC_BLOCK },
 	{ "p", HC_BLOCK }, { "pre", HC_PRE }, { "script", HC_SKIP },
 	{ "section", HC_BLOCK }, { "style", HC_SKIP }, { "summary", HC_BLOCK },
@@ -106,6 +110,7 @@ static int	 html_inited;
 static void	 html_silent(void *, const char *, ...);
 static int	 html_cmp(const void *, const void *);
 static int	 html_class(const xmlNode *);
+static int	 html_chrome(xmlNode *);
 static void	 html_text(struct html_state *, struct buf *, const char *);
 static char	*html_collapse(const char *);
 static int	 html_flush(struct html_state *, struct xerr *);
@@ -135,6 +140,22 @@ html_class(const xmlNode *n)
 	e = bsearch(n->name, html_elems, sizeof(html_elems) /
 	    sizeof(html_elems[0]), sizeof(html_elems[0]), html_cmp);
 	return (e == NULL ? HC_INLINE : e->he_class);
+}
+
+/* Is this element navigation, by its ARIA role? */
+static int
+html_chrome(xmlNode *n)
+{
+	xmlAttr		*a;
+	const char	*v;
+
+	if (n->properties == NULL ||
+	    (a = xmlHasProp(n, (const xmlChar *)"role")) == NULL ||
+	    a->children == NULL || a->children->content == NULL)
+		return (0);
+	v = (const char *)a->children->content;
+	return (strcasecmp(v, "navigation") == 0 ||
+	    strcasecmp(v, "search") == 0);
 }
 
 /*
@@ -202,8 +223,17 @@ html_flush(struct html_state *hs, struct xerr *err)
 		while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == ' ' ||
 		    p[len - 1] == '\r'))
 			len--;
+	} else if (hs->hs_heading > 0) {
+		kind = BLK_HEADING;
+		/* A permalink anchor, as Sphinx and MkDocs add. */
+		while (len >= 2 && (unsigned char)p[len - 2] == 0xc2 &&
+		    (unsigned char)p[len - 1] == 0xb6) {
+			len -= 2;
+			while (len > 0 && p[len - 1] == ' ')
+				len--;
+		}
 	} else
-		kind = hs->hs_heading > 0 ? BLK_HEADING : BLK_PARA;
+		kind = BLK_PARA;
 	xdoc_block(hs->hs_doc, kind, hs->hs_heading, p, len);
 	buf_reset(&hs->hs_buf);
 	hs->hs_space = 0;
@@ -240,6 +270,8 @@ html_enter(struct html_state *hs, xmlNode *n, struct xerr *err)
 {
 	xmlChar	*s;
 
+	if (html_chrome(n))
+		return (0);
 	switch (html_class(n)) {
 	case HC_SKIP:
 		return (0);

@@ -19,9 +19,10 @@
  *	title-field	a string: the title
  *	text-field	a string: the text, a paragraph per run of lines
  *			between blank lines; missing, the record fails
- *	the rest	attributes: a scalar at nesting depth 4 or less is
- *			named by its keys joined with dots ("a.b"), array
- *			elements take the array's name, null is left out
+ *	the rest	attributes: a scalar at most 4 levels deep (the
+ *			record is level 1) is named by its keys joined
+ *			with dots ("a.b"), array elements take the array's
+ *			name, null is left out
  *
  * At most JSON_ATTR_MAX attributes are kept per document, and a value
  * longer than JSON_ATTR_VALUE is text, not an attribute, so it is left
@@ -34,6 +35,11 @@
  * escaped lone surrogate decodes to invalid UTF-8).  Where the record is
  * not valid, every string kept is checked, and repaired or rejected by
  * policy; invalid bytes in what is left out do not matter.
+ *
+ * A record fails with line-too-long, too-deep (past max-depth, the record
+ * being level 1), bad-utf8 (the reject policy) or parse-error: yajl's
+ * message and where, not an object, more than one value on the line, no
+ * text field, or a text field that is not a string.
  *
  * Records are reported through the callback in file order.  A record
  * that fails is reported with an xerr and a stand-in xdoc that carries
@@ -87,6 +93,8 @@ struct json_state {
 	struct xerr	*js_err;	/* why a callback stopped yajl */
 	int		 js_failed;
 	int		 js_value;	/* the top-level value has begun */
+	int		 js_finishing;	/* in yajl_complete_parse */
+	size_t		 js_tail;	/* where the top-level value ended */
 	uintptr_t	 js_in;		/* the input, if valid UTF-8 */
 	uintptr_t	 js_inend;
 	uint64_t	 js_depth;	/* objects and arrays open */
@@ -195,6 +203,8 @@ json_state_reset(struct json_state *js, struct xdoc *doc, struct xerr *err)
 	js->js_err = err;
 	js->js_failed = 0;
 	js->js_value = 0;
+	js->js_finishing = 0;
+	js->js_tail = SIZE_MAX;
 	js->js_depth = 0;
 	js->js_field = JF_NONE;
 	js->js_seen = 0;
@@ -401,13 +411,17 @@ json_open(struct json_state *js, int map)
 	return (1);
 }
 
-/* An object or array ends: its elements' names go. */
+/*
+ * An object or array ends: its elements' names go.  At the top, note
+ * where in the input: yajl counts bytes as it lexes.
+ */
 static int
 json_close(struct json_state *js)
 {
 	if (js->js_depth <= JSON_ATTR_DEPTH)
 		js->js_path.b_len = js->js_pathlen[js->js_depth];
-	js->js_depth--;
+	if (--js->js_depth == 0 && !js->js_finishing)
+		js->js_tail = yajl_get_bytes_consumed(js->js_yajl);
 	return (1);
 }
 
@@ -516,11 +530,21 @@ json_parse(struct json_state *js, const char *data, size_t len)
 	st = yajl_parse(h, (const unsigned char *)data, len);
 	at = yajl_get_bytes_consumed(h);
 	if (st == yajl_status_ok) {
+		js->js_finishing = 1;
 		st = yajl_complete_parse(h);
 		at = len;
 	}
 	if (st == yajl_status_ok && !js->js_value && !js->js_failed)
 		json_fail(js, "parse-error", "no value");
+	/*
+	 * yajl takes an unfinished token after the value, such as '"ab',
+	 * for the start of another value and waits for more; it would
+	 * run into the next record.
+	 */
+	if (st == yajl_status_ok && !js->js_failed && js->js_tail < len &&
+	    !json_blank(data + js->js_tail, len - js->js_tail))
+		json_fail(js, "parse-error", "trailing garbage at byte %zu",
+		    js->js_tail);
 	if (st == yajl_status_error && !js->js_failed) {
 		msg = yajl_get_error(h, 0, (const unsigned char *)data, len);
 		n = strcspn((char *)msg, "\r\n");

@@ -182,8 +182,8 @@ extract_pdf(const struct extract_conf *xc, const char *data, size_t len,
 	bytes = g_bytes_new_static(data, len);
 	pd = poppler_document_new_from_bytes(bytes, NULL, &gerr);
 	if (pd == NULL) {
-		if (gerr != NULL &&
-		    g_error_matches(gerr, POPPLER_ERROR, POPPLER_ERROR_ENCRYPTED))
+		if (g_error_matches(gerr, POPPLER_ERROR,
+		    POPPLER_ERROR_ENCRYPTED))
 			xerr_set(err, "encrypted", "the document needs a "
 			    "password");
 		else

@@ -13,7 +13,9 @@
  *	=====		underlined, or also overlined, by one
  *			punctuation character repeated, at least three
  *	=head2 Title	POD commands; the other POD commands
- *			(=pod, =cut, =over, =back...) are dropped
+ *			(=pod, =cut, =over, =back...) are dropped, and
+ *			after the first of them an indented paragraph
+ *			is verbatim: BLK_CODE
  *
  * A reST heading's level is the order in which its adornment style
  * (character, with or without overline) first appears in the file, as
@@ -34,6 +36,7 @@ struct text_state {
 	struct buf	 ts_buf;
 	int		 ts_style[TEXT_STYLES];	/* char, | 0x100: overline */
 	int		 ts_nstyles;
+	int		 ts_pod;	/* a POD command was seen */
 };
 
 struct text_line {
@@ -115,7 +118,10 @@ text_emit(struct text_state *ts, int kind, int level, const char *p,
 	    ts->ts_buf.b_len);
 }
 
-/* A POD command paragraph: 1 if it was one (and was handled). */
+/*
+ * A POD command paragraph, or once there has been one, a verbatim
+ * (indented) paragraph: 1 if it was one of those, and was handled.
+ */
 static int
 text_pod(struct text_state *ts, const char *p, size_t len)
 {
@@ -123,6 +129,10 @@ text_pod(struct text_state *ts, const char *p, size_t len)
 	    "=over", "=back", "=begin", "=encoding" };
 	size_t			 i, w, b;
 
+	if (ts->ts_pod && (p[0] == ' ' || p[0] == '\t')) {
+		text_emit(ts, BLK_CODE, 0, p, len);	/* verbatim */
+		return (1);
+	}
 	if (len < 2 || p[0] != '=' || p[1] < 'a' || p[1] > 'z')
 		return (0);
 	for (w = 1; w < len && p[w] != ' ' && p[w] != '\t' && p[w] != '\n' &&
@@ -133,15 +143,19 @@ text_pod(struct text_state *ts, const char *p, size_t len)
 	if (w == 6 && strncmp(p, "=head", 5) == 0 && p[5] >= '1' &&
 	    p[5] <= '6') {
 		text_emit(ts, BLK_HEADING, p[5] - '0', p + b, len - b);
+		ts->ts_pod = 1;
 		return (1);
 	}
 	if (w == 5 && strncmp(p, "=item", 5) == 0) {
 		text_emit(ts, BLK_PARA, 0, p + b, len - b);
+		ts->ts_pod = 1;
 		return (1);
 	}
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (strlen(drop[i]) == w && strncmp(p, drop[i], w) == 0)
+		if (strlen(drop[i]) == w && strncmp(p, drop[i], w) == 0) {
+			ts->ts_pod = 1;
 			return (1);
+		}
 	return (0);
 }
 

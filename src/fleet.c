@@ -59,6 +59,7 @@ static const char *fleet_states[] = {
 };
 
 static void	 fleet_read(struct bufferevent *, void *);
+static void	 fleet_merger_died(struct supervisor *, int);
 static void	 fleet_error(struct bufferevent *, short, void *);
 
 const char *
@@ -77,7 +78,16 @@ fleet_init(struct supervisor *sv)
 		sv->sv_fleet.f_w[i].w_slot = i;
 		sv->sv_fleet.f_w[i].w_anon_kb = -1;
 	}
+	sv->sv_fleet.f_merger.w_slot = -1;
+	sv->sv_fleet.f_merger.w_anon_kb = -1;
 	sv->sv_fleet.f_target = sv->sv_conf.c_workers;
+}
+
+/* No worker and no merger left: a drain is over. */
+int
+fleet_gone(struct supervisor *sv)
+{
+	return (fleet_live(sv) == 0 && sv->sv_fleet.f_merger.w_pid == 0);
 }
 
 static int
@@ -144,8 +154,12 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	argv[i++] = "quired";
 	if (sv->sv_foreground)
 		argv[i++] = "-d";
-	argv[i++] = "-W";
-	argv[i++] = slot;
+	if (w->w_slot == -1)
+		argv[i++] = "-M";
+	else {
+		argv[i++] = "-W";
+		argv[i++] = slot;
+	}
 	argv[i] = NULL;
 
 	switch ((pid = fork())) {
@@ -309,6 +323,12 @@ fleet_resize(struct supervisor *sv)
 	fleet_sv = sv;
 	if (sv->sv_draining)
 		return;
+	w = &f->f_merger;
+	if (sv->sv_conf.c_merge && (w->w_state == W_EMPTY ||
+	    (w->w_state == W_BACKOFF && now >= w->w_respawn_at)))
+		fleet_spawn(sv, w);
+	else if (!sv->sv_conf.c_merge && w->w_pid != 0)
+		fleet_stop(w);
 	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
 		w = &f->f_w[i];
 		if (i < f->f_target) {
@@ -410,6 +430,34 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 	fleet_spawn(sv, w);
 }
 
+/* The merger holds no leases: log, and start another a second later. */
+static void
+fleet_merger_died(struct supervisor *sv, int status)
+{
+	struct wslot	*w = &sv->sv_fleet.f_merger;
+
+	fleet_drain_input(sv, w);
+	if (w->w_bev != NULL) {
+		bufferevent_free(w->w_bev);
+		w->w_bev = NULL;
+	}
+	if (w->w_stopping)
+		log_info("merger (pid %d) exited", (int)w->w_pid);
+	else if (WIFSIGNALED(status))
+		log_warnx("merger (pid %d) died: signal %d", (int)w->w_pid,
+		    WTERMSIG(status));
+	else
+		log_warnx("merger (pid %d) died: exit %d", (int)w->w_pid,
+		    WEXITSTATUS(status));
+	w->w_pid = 0;
+	if (sv->sv_draining || w->w_stopping) {
+		w->w_state = W_EMPTY;
+		return;
+	}
+	w->w_state = W_BACKOFF;
+	w->w_respawn_at = util_mono_ms() + 1000;
+}
+
 /* SIGCHLD: reap every child that has exited. */
 void
 fleet_reap(struct supervisor *sv)
@@ -424,6 +472,10 @@ fleet_reap(struct supervisor *sv)
 		for (i = 0; i < QUIRE_WORKERS_MAX; i++)
 			if (sv->sv_fleet.f_w[i].w_pid == pid)
 				w = &sv->sv_fleet.f_w[i];
+		if (sv->sv_fleet.f_merger.w_pid == pid) {
+			fleet_merger_died(sv, status);
+			continue;
+		}
 		if (w == NULL) {
 			log_debug("%s: unknown child %d", __func__, (int)pid);
 			continue;
@@ -452,8 +504,8 @@ fleet_stop_all(struct supervisor *sv, int fast)
 	int		 i;
 
 	fleet_sv = sv;
-	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
-		w = &sv->sv_fleet.f_w[i];
+	for (i = -1; i < QUIRE_WORKERS_MAX; i++) {
+		w = i == -1 ? &sv->sv_fleet.f_merger : &sv->sv_fleet.f_w[i];
 		if (w->w_state == W_BACKOFF)
 			w->w_state = W_EMPTY;
 		if (!fleet_alive(w))
@@ -507,6 +559,11 @@ fleet_tick(struct supervisor *sv)
 
 	fleet_sv = sv;
 	sample = now / 1000 != (now - 100) / 1000;
+	w = &sv->sv_fleet.f_merger;
+	if (fleet_alive(w) && w->w_kill_stage == 1 && now >= w->w_kill_at) {
+		kill(w->w_pid, SIGKILL);
+		w->w_kill_stage = 2;
+	}
 	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
 		w = &sv->sv_fleet.f_w[i];
 		if (!fleet_alive(w))

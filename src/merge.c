@@ -23,15 +23,20 @@
  */
 
 #include <sys/types.h>
+#include <sys/prctl.h>
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <roaring/roaring.h>
 
 #include "quire.h"
 
 #define MERGE_FACTOR	8
+#define MERGER_FD	3
 #define MERGE_TIER0	(64 * 1024)
 
 struct mseg {
@@ -126,6 +131,17 @@ merge_termcmp(const struct mcur *a, const struct mcur *b)
 	return (xl < yl ? -1 : xl > yl);
 }
 
+/* Is the cursor's term this one?  (The smallest's cursor moves on.) */
+static int
+merge_same(const struct mcur *c, const char *t, size_t tl)
+{
+	const char	*x;
+	size_t		 xl;
+
+	x = ixseg_term(&c->mc_seg, c->mc_term, &xl);
+	return (xl == tl && memcmp(x, t, tl) == 0);
+}
+
 static int
 merge_build_txn(MDB_txn *txn, void *arg)
 {
@@ -197,7 +213,7 @@ merge_build_txn(MDB_txn *txn, void *arg)
 		first = 1;
 		for (j = 0; j < ba->ba_n; j++) {
 			if (cur[j].mc_term >= cur[j].mc_seg.s_hdr->h_nterms ||
-			    merge_termcmp(&cur[j], &cur[best]) != 0)
+			    !merge_same(&cur[j], t, tl))
 				continue;
 			ixpost_init(&p, &cur[j].mc_seg, cur[j].mc_term);
 			while ((rv = ixpost_next(&p)) == 1) {
@@ -423,4 +439,70 @@ merge_step(struct index *ix, int all)
 	}
 	free(la.la_segs);
 	return (rv);
+}
+
+/*
+ * The merger process, started by the supervisor (quired -M) with a
+ * socketpair on fd 3 like a worker: it takes its configuration, opens
+ * the index, and merges whenever a tier fills, at nice 10 so that
+ * workers come first.  It exits on "stop", "exit" or end of file.
+ */
+void
+merger_main(void)
+{
+	struct quire_conf	 conf;
+	struct ipc_buf		 ib;
+	struct ipc_msg		 m;
+	struct index		 ix;
+	FILE			*f;
+	char			 err[CONF_STR_MAX + 256];
+	uint64_t		 beat = 0, now;
+	int			 rv, wait_ms;
+
+	setproctitle("merger");
+	log_procinit("merger");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		log_warn("merger: parent death signal");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	if (nice(10) == -1)
+		log_debug("merger: nice");
+	memset(&ib, 0, sizeof(ib));
+	if (ipc_recv(MERGER_FD, &ib, &m, 10000) != 1 || m.m_type != IPC_CONFIG)
+		fatalx("merger: no configuration from the supervisor");
+	config_defaults(&conf);
+	if ((f = fmemopen(m.m_str, strlen(m.m_str), "r")) == NULL)
+		fatal("merger: fmemopen");
+	if (config_parse(f, "supervisor", &conf, err, sizeof(err)) == -1)
+		fatalx("merger: %s", err);
+	fclose(f);
+	if (conf.c_logfile[0] != '\0' && log_openfile(conf.c_logfile) == -1)
+		log_warn("merger: %s", conf.c_logfile);
+	log_setverbose(conf.c_loglevel);
+	if (index_open(&ix, conf.c_datadir, conf.c_mapsize, conf.c_sync) == -1)
+		fatalx("merger: cannot open the index");
+	if (ipc_send(MERGER_FD, IPC_READY, 0, getpid(), NULL) == -1)
+		_exit(0);
+	for (;;) {
+		now = util_mono_ms();
+		if (now - beat >= conf.c_heartbeat_ms) {
+			if (ipc_send(MERGER_FD, IPC_HEARTBEAT, 0, 0, "merge")
+			    == -1)
+				break;
+			beat = now;
+		}
+		rv = merge_step(&ix, 0);
+		wait_ms = rv == 1 ? 0 : rv == 0 ? 1000 : 5000;
+		if (wait_ms > (int)conf.c_heartbeat_ms)
+			wait_ms = conf.c_heartbeat_ms;
+		rv = ipc_recv(MERGER_FD, &ib, &m, wait_ms);
+		if (rv == -1 || (rv == 1 && (m.m_type == IPC_STOP ||
+		    m.m_type == IPC_EXIT)))
+			break;
+	}
+	index_close(&ix);
+	_exit(0);
 }

@@ -46,8 +46,8 @@
  *   served (the cursor is kept in qmeta, so it spans claims and
  *   processes).  Each visit adds fair_unit bytes to the tenant's deficit
  *   and takes at most one job, if the job's size fits in the deficit; the
- *   deficit is capped at one unit after a take and cleared when the
- *   tenant runs out of ready jobs.  Small jobs therefore alternate one
+ *   deficit is capped at one unit after a take, so credit saved while a
+ *   big job waited is not spent on a burst later.  Small jobs alternate one
  *   by one between tenants, and a tenant of big documents gets its share
  *   in bytes, not in jobs: a tenant that enqueued 100,000 jobs does not
  *   delay another tenant's 10.
@@ -161,7 +161,7 @@ queue_conf_defaults(struct queue_conf *qc)
 	qc->qc_backoff_max_ms = 5 * 60 * 1000;
 	qc->qc_lease_ms = 60 * 1000;
 	qc->qc_aging_ms = 30 * 1000;
-	qc->qc_claim_bytes = 64ULL << 20;
+	qc->qc_claim_bytes = 8ULL << 20;
 	qc->qc_big_bytes = 16ULL << 20;
 	qc->qc_big_inflight = 256ULL << 20;
 	qc->qc_fair_unit = 1ULL << 20;
@@ -344,6 +344,30 @@ qtx_job_put(struct qtx *t, const struct job *j, unsigned int flags)
 	return (mdb_put(t->t_txn, t->t_dbi[DB_JOBS], &k, &v, flags));
 }
 
+/* Whether when is less than age ms before now, without overflow. */
+static int
+qtx_younger(const struct qtx *t, uint64_t when, uint64_t age)
+{
+	return (when > t->t_now || t->t_now - when < age);
+}
+
+/*
+ * Put a key that most often sorts after every other one (ids and times
+ * grow): MDB_APPEND skips the search and fills pages instead of splitting
+ * them in half; LMDB refuses it with MDB_KEYEXIST when the key is not the
+ * last, and then it is an ordinary put.
+ */
+static int
+qtx_put_tail(struct qtx *t, int db, MDB_val *k, MDB_val *v)
+{
+	int	 rc;
+
+	rc = mdb_put(t->t_txn, t->t_dbi[db], k, v, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = mdb_put(t->t_txn, t->t_dbi[db], k, v, 0);
+	return (rc);
+}
+
 /* Put or delete a time(8) id(8) key in done, dead or delayed. */
 static int
 qtx_timed(struct qtx *t, int db, uint64_t when, uint64_t id, int del)
@@ -355,7 +379,7 @@ qtx_timed(struct qtx *t, int db, uint64_t when, uint64_t id, int del)
 	util_put_be64(kb, when);
 	util_put_be64(kb + 8, id);
 	if (!del)
-		return (mdb_put(t->t_txn, t->t_dbi[db], &k, &v, 0));
+		return (qtx_put_tail(t, db, &k, &v));
 	rc = mdb_del(t->t_txn, t->t_dbi[db], &k, NULL);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
@@ -378,7 +402,7 @@ qtx_ready_put(struct qtx *t, const struct job *j, uint64_t enq)
 	qtx_ready_key(kb, j);
 	r.r_enq = enq;
 	r.r_size = j->j_size;
-	return (mdb_put(t->t_txn, t->t_dbi[DB_READY], &k, &v, 0));
+	return (qtx_put_tail(t, DB_READY, &k, &v));
 }
 
 static int
@@ -636,7 +660,7 @@ qtx_retain(struct qtx *t, size_t max)
 		when = util_get_be64(k.mv_data);
 		id = util_get_be64((uint8_t *)k.mv_data + 8);
 		if (ndone <= qc->qc_retain_done &&
-		    when + qc->qc_retain_age_ms > t->t_now)
+		    qtx_younger(t, when, qc->qc_retain_age_ms))
 			break;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
@@ -872,6 +896,7 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 	struct qready	 r;
 	uint8_t		 kb[QUEUE_READY_KEYLEN];
 	uint64_t	 bytes = 0, unit;
+	int64_t		 deficit;
 	uint32_t	 tid, blocked_tid = 0;
 	size_t		 visits = 0, blocked = 0;
 	int		 rc, big;
@@ -905,6 +930,7 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 		}
 		if ((rc = qtx_tstate(t, tid, &ts, 0)) != 0)
 			break;
+		deficit = ts.t_deficit;
 		ts.t_deficit += unit;
 		if ((uint64_t)ts.t_deficit >= r.r_size) {
 			if ((rc = qtx_lease(t, ca, kb, &r, big)) != 0)
@@ -916,7 +942,9 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 			t->t_m.m_rr_tenant = tid;
 			blocked = 0;
 		}
-		if ((rc = qtx_tstate(t, tid, &ts, 1)) != 0)
+		/* Small jobs leave the deficit at one unit: a page not written. */
+		if (ts.t_deficit != deficit &&
+		    (rc = qtx_tstate(t, tid, &ts, 1)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
@@ -1297,13 +1325,14 @@ queue_release_pid(struct queue *q, uint32_t pid, const char *cause,
     uint64_t crash, struct queue_release *rel)
 {
 	struct queue_release_arg ra;
+	struct queue_release	 unused;
 
 	memset(&ra, 0, sizeof(ra));
 	ra.ra_q = q;
 	ra.ra_pid = pid;
 	ra.ra_cause = cause != NULL ? cause : "released";
 	ra.ra_crash = crash;
-	ra.ra_rel = rel;
+	ra.ra_rel = rel != NULL ? rel : &unused;
 	return (queue_result(__func__,
 	    store_write(&q->q_store, queue_release_txn, &ra)));
 }
@@ -1359,11 +1388,12 @@ int
 queue_sweep(struct queue *q, struct queue_release *rel)
 {
 	struct queue_release_arg ra;
+	struct queue_release	 unused;
 
 	memset(&ra, 0, sizeof(ra));
 	ra.ra_q = q;
 	ra.ra_sweep = 1;
-	ra.ra_rel = rel;
+	ra.ra_rel = rel != NULL ? rel : &unused;
 	return (queue_result(__func__,
 	    store_write(&q->q_store, queue_release_txn, &ra)));
 }
@@ -1515,7 +1545,8 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 		 * (0: none) selects; with no limit, everything goes.
 		 */
 		if ((ba->ba_keep == 0 || total <= ba->ba_keep) &&
-		    (ba->ba_older == 0 || when + ba->ba_older > t.t_now) &&
+		    (ba->ba_older == 0 ||
+		    qtx_younger(&t, when, ba->ba_older)) &&
 		    (ba->ba_keep != 0 || ba->ba_older != 0))
 			break;
 		if (ba->ba_n == QUEUE_BATCH) {

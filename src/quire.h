@@ -530,8 +530,9 @@ struct extract_conf {
 
 /*
  * Called once per extracted document (an NDJSON range yields many).  When
- * a record fails, doc is NULL and err says why; off and len locate the
- * record.  A non-zero return stops the extraction.
+ * a record fails, err says why and doc is a stand-in that carries only
+ * xd_off and xd_len, which locate the record.  A non-zero return stops
+ * the extraction.
  */
 typedef int	 (*extract_cb)(struct xdoc *, const struct xerr *, void *);
 
@@ -794,6 +795,7 @@ int64_t		 ixpost_pos(struct ixpost *);
 
 /* merge.c */
 int		 merge_step(struct index *, int);
+void		 merger_main(void) __dead;
 
 /* search.c */
 #define SEARCH_FILTERS_MAX	16
@@ -916,6 +918,7 @@ struct wslot {
 
 struct fleet {
 	struct wslot	 f_w[QUIRE_WORKERS_MAX];
+	struct wslot	 f_merger;	/* the index merger, w_slot -1 */
 	int		 f_target;
 	uint64_t	 f_spawned;	/* counters for status and metrics */
 	uint64_t	 f_deaths;
@@ -934,6 +937,7 @@ void		 fleet_stop_all(struct supervisor *, int);
 void		 fleet_signal(struct supervisor *, int);
 int		 fleet_live(struct supervisor *);
 int		 fleet_degraded(struct supervisor *);
+int		 fleet_gone(struct supervisor *);
 
 /* supervisor.c */
 struct supervisor {

@@ -587,7 +587,7 @@ ctl_purge(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*errstr;
-	uint64_t	 older = UINT64_MAX, keep = UINT64_MAX, n;
+	uint64_t	 older = 0, keep = 0, n;
 	int		 ch, state = -1, rc;
 
 	while ((ch = getopt_long(argc, argv, "dxo:k:", opts, NULL)) != -1) {
@@ -615,9 +615,7 @@ ctl_purge(int argc, char **argv)
 	}
 	if (state == -1 || optind != argc)
 		ctl_usage("purge");
-	/* With neither limit, every one of them goes. */
-	if (older == UINT64_MAX && keep == UINT64_MAX)
-		older = 0;
+	/* A limit not given is 0, none (queue_purge); with neither, all go. */
 	if ((rc = queue_purge(ctl_open(0), state, older, keep, &n)) != 0)
 		errx(CTL_EXIT_FAIL, "purge: %s", queue_strerror(rc));
 	printf("purged %llu %s jobs\n", (unsigned long long)n,

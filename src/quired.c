@@ -49,10 +49,10 @@ main(int argc, char *argv[])
 	const char		*conffile = NULL, *errstr;
 	char			 err[CONF_STR_MAX + 256];
 	struct stat		 st;
-	int			 ch, check = 0, slot = -1;
+	int			 ch, check = 0, slot = -1, merger = 0;
 
 	quired_stdfds();
-	while ((ch = getopt(argc, argv, "dD:f:nvW:")) != -1) {
+	while ((ch = getopt(argc, argv, "dD:f:MnvW:")) != -1) {
 		switch (ch) {
 		case 'd':
 			sv.sv_foreground = 1;
@@ -68,6 +68,9 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			conffile = optarg;
+			break;
+		case 'M':
+			merger = 1;
 			break;
 		case 'n':
 			check = 1;
@@ -88,8 +91,10 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
-	if (slot != -1) {
+	if (slot != -1 || merger) {
 		log_init(sv.sv_foreground, LOG_DAEMON);
+		if (merger)
+			merger_main();
 		worker_main(slot);
 	}
 

@@ -21,7 +21,9 @@
  * The map starts at s_mapsize and doubles whenever a write transaction
  * meets MDB_MAP_FULL, up to s_mapmax; store_write() then runs the whole
  * transaction again, so its function must depend only on its argument
- * and on the database.  Another process that grew the map makes our next
+ * and on the database.  To make that rare, store_write() also doubles
+ * the map before it begins once the pages in use pass half of it (the
+ * map is address space: the file grows only as pages are written).  Another process that grew the map makes our next
  * mdb_txn_begin() fail with MDB_MAP_RESIZED: we adopt the new size
  * (mdb_env_set_mapsize with 0) and begin again.
  */
@@ -174,6 +176,28 @@ store_grow(struct store *s)
 }
 
 /*
+ * Double the map ahead of need, once the pages in use pass half of it,
+ * so that a big transaction seldom meets MDB_MAP_FULL and runs twice.
+ * Pages beyond the map mean another process grew it: store_begin()
+ * adopts that size.
+ */
+static void
+store_reserve(struct store *s)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 st;
+	size_t		 used;
+
+	if (mdb_env_info(s->s_env, &info) != 0 ||
+	    mdb_env_stat(s->s_env, &st) != 0)
+		return;
+	used = (info.me_last_pgno + 1) * st.ms_psize;
+	if (used > s->s_mapsize / 2 && used <= s->s_mapsize &&
+	    s->s_mapsize < s->s_mapmax)
+		(void)store_grow(s);
+}
+
+/*
  * Run fn in a write transaction and commit it.  fn returns 0 to commit,
  * an LMDB error code (MDB_MAP_FULL among them) or any other non-zero
  * value to abort; that value is returned.
@@ -184,6 +208,7 @@ store_write(struct store *s, store_fn fn, void *arg)
 	MDB_txn	*txn;
 	int	 rc;
 
+	store_reserve(s);
 	for (;;) {
 		if ((rc = store_begin(s, 0, &txn)) != 0) {
 			log_warnx("%s: begin: %s", __func__, mdb_strerror(rc));

@@ -141,7 +141,7 @@ supervisor_drain(struct supervisor *sv, int fast)
 	sv->sv_fast = fast;
 	sv->sv_drain_deadline = util_mono_ms() + sv->sv_conf.c_drain_ms;
 	fleet_stop_all(sv, fast);
-	if (fleet_live(sv) == 0)
+	if (fleet_gone(sv))
 		supervisor_finish(sv);
 }
 
@@ -195,7 +195,7 @@ supervisor_signal(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGCHLD:
 		fleet_reap(sv);
-		if (sv->sv_draining && fleet_live(sv) == 0)
+		if (sv->sv_draining && fleet_gone(sv))
 			supervisor_finish(sv);
 		break;
 	}
@@ -209,7 +209,7 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t		 now = util_mono_ms();
 
 	fleet_reap(sv);
-	if (sv->sv_draining && fleet_live(sv) == 0)
+	if (sv->sv_draining && fleet_gone(sv))
 		supervisor_finish(sv);
 	fleet_tick(sv);
 	/* The backstop for leases whose holders vanished unseen. */

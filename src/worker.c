@@ -287,6 +287,7 @@ static int
 worker_commit(struct worker *wk)
 {
 	struct ixcommit	 res;
+	uint64_t	 t0 = util_mono_ms();
 
 	if (ixbatch_ndocs(wk->wk_batch) == 0)
 		return (0);
@@ -297,12 +298,13 @@ worker_commit(struct worker *wk)
 	ixbatch_reset(wk->wk_batch);
 	wk->wk_commits++;
 	log_debug("worker %d: committed %llu documents (%llu unchanged, "
-	    "%llu replaced), %llu chunks, segment of %llu bytes", wk->wk_slot,
-	    (unsigned long long)res.ic_added,
+	    "%llu replaced), %llu chunks, segment of %llu bytes in %llu ms",
+	    wk->wk_slot, (unsigned long long)res.ic_added,
 	    (unsigned long long)res.ic_unchanged,
 	    (unsigned long long)res.ic_replaced,
 	    (unsigned long long)res.ic_chunks,
-	    (unsigned long long)res.ic_bytes);
+	    (unsigned long long)res.ic_bytes,
+	    (unsigned long long)(util_mono_ms() - t0));
 	return (0);
 }
 

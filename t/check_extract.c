@@ -435,7 +435,8 @@ START_TEST(test_text_forms)
 {
 	static const char	 crlf[] = "One\r\ntwo\r\n\r\n\r\nThree\r\n";
 	static const char	 pod[] = "=pod\n\n=head1 NAME\n\nquired - the "
-	    "daemon\n\n=over 4\n\n=item B<-d>\n\nDebug.\n\n=back\n\n=cut\n";
+	    "daemon\n\n=over 4\n\n=item B<-d>\n\nDebug.\n\n=back\n\n"
+	    "  quired -d\n    -f x\n\n=cut\n";
 	static const char	 rst[] = "=====\nTitle\n=====\n\nSub\n---\n\n"
 	    "Other\n=====\nbody\n";
 	struct extract_conf	 xc;
@@ -454,9 +455,11 @@ START_TEST(test_text_forms)
 
 	ck_assert_int_eq(run(&xc, DOC_TEXT, "q.pod", pod, sizeof(pod) - 1,
 	    &r, &err), 0);
-	ck_assert_str_eq(r.r_text, "NAME\nquired - the daemon\nB<-d>\nDebug.");
+	ck_assert_str_eq(r.r_text, "NAME\nquired - the daemon\nB<-d>\nDebug.\n"
+	    "  quired -d\n    -f x");
 	ck_assert_int_eq(block(&r, BLK_HEADING, "NAME"), 0);
 	ck_assert_int_eq(r.r_blocks[0].xb_level, 1);
+	ck_assert_int_eq(block(&r, BLK_CODE, "  quired -d\n    -f x"), 4);
 	result_free(&r);
 
 	/* reST levels follow the order styles first appear in. */

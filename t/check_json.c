@@ -356,11 +356,14 @@ START_TEST(test_records_bad)
 		{ "17", "not an object" },
 		{ "{\"text\":\"a\"} {\"text\":\"b\"}", "trailing garbage" },
 		{ "{\"text\":\"a\"} 5", "trailing garbage" },
+		{ "{\"text\":\"a\"} \"ab}", "trailing garbage" },
+		{ "{\"text\":\"a\"} tru", "invalid string" },
 		{ "{\"text\":5}", "not a string" },
 		{ "{\"text\":[\"a\"]}", "not a string" },
 		{ "{\"text\":null}", "not a string" },
 		{ "{\"text\":\"cut short\"", "premature EOF" },
-		{ "{\"text\":\"cut short", "invalid character inside string" },
+		{ "{\"text\":\"cut short", "premature EOF" },
+		{ "{\"text\":\"a raw\ttab\"}", "invalid character inside" },
 		{ "{\"text\":\"x\",}", "parse error" },
 		{ "{\"title\":\"t\"}", "no text field" },
 		{ "{\"texts\":\"close, but not the field\"}", "no text field" }
@@ -378,7 +381,7 @@ START_TEST(test_records_bad)
 		buf_addstr(&in, good);
 		buf_addc(&in, '\n');
 		buf_addstr(&in, bad[i].line);
-		buf_addstr(&in, "\r\n");
+		buf_addc(&in, '\n');
 		buf_addstr(&in, good);
 		buf_addc(&in, '\n');
 		buf_addstr(&in, good);
@@ -390,8 +393,7 @@ START_TEST(test_records_bad)
 		ck_assert_msg(strstr(rs.rs_r[1].r_msg, bad[i].msg) != NULL,
 		    "%s: %s", bad[i].line, rs.rs_r[1].r_msg);
 		ck_assert_uint_eq(rs.rs_r[1].r_off, good_len + 1);
-		/* The range keeps a CR, which is white space to JSON. */
-		ck_assert_uint_eq(rs.rs_r[1].r_len, strlen(bad[i].line) + 1);
+		ck_assert_uint_eq(rs.rs_r[1].r_len, strlen(bad[i].line));
 		ck_assert_int_eq(rs.rs_r[0].r_failed, 0);
 		ck_assert_int_eq(rs.rs_r[2].r_failed, 0);
 		ck_assert_str_eq(rs.rs_r[2].r_text, "good");
@@ -419,8 +421,9 @@ START_TEST(test_records_fields)
 	    "{\"id\":\"a\",\"id\":\"b\",\"text\":\"one\",\"text\":\"two\"}\n"
 	    "{\"id\":-1.5e3,\"text\":\"  \\n\\n lead \\n line \\n \\n\\n"
 	    "  tail  \\n\\n\"}\n"
-	    "{\"id\":\"e\",\"text\":\"\"}\n", &rs);
-	ck_assert_uint_eq(rs.rs_n, 5);
+	    "{\"id\":\"e\",\"text\":\"\"}\n"
+	    "{\"id\":\"crlf\",\"text\":\"line\"}\r\n", &rs);
+	ck_assert_uint_eq(rs.rs_n, 6);
 	ck_assert_str_eq(rs.rs_r[0].r_id, "0");
 	ck_assert_str_eq(rs.rs_r[0].r_text, "empty id");
 	/* A boolean id is not an id but an attribute; so is a number title. */
@@ -439,6 +442,9 @@ START_TEST(test_records_fields)
 	ck_assert_int_eq(rs.rs_r[4].r_failed, 0);
 	ck_assert_str_eq(rs.rs_r[4].r_text, "");
 	ck_assert_uint_eq(rs.rs_r[4].r_nblocks, 0);
+	/* The range keeps a CR, which is white space to JSON. */
+	ck_assert_str_eq(rs.rs_r[5].r_text, "line");
+	ck_assert_uint_eq(rs.rs_r[5].r_len, 28);
 	recs_free(&rs);
 
 	/* Other field names. */
@@ -763,6 +769,11 @@ START_TEST(test_json_shapes)
 	xdoc_free(&doc);
 
 	s = "{\"a\": 1} {\"b\": 2}";
+	xdoc_init(&doc);
+	ck_assert_int_eq(extract_json(&xc, s, strlen(s), &doc, &err), -1);
+	ck_assert_str_eq(err.xe_code, "parse-error");
+	xdoc_free(&doc);
+	s = "{\"a\": 1} \"unfinished";
 	xdoc_init(&doc);
 	ck_assert_int_eq(extract_json(&xc, s, strlen(s), &doc, &err), -1);
 	ck_assert_str_eq(err.xe_code, "parse-error");

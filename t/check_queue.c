@@ -1880,6 +1880,32 @@ START_TEST(test_retention_age)
 }
 END_TEST
 
+START_TEST(test_retention_no_age)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	size_t			 i;
+
+	/* Kept by count only: an age limit of UINT64_MAX never expires. */
+	tconf(&qc);
+	qc.qc_retain_done = 5;
+	qc.qc_retain_age_ms = UINT64_MAX;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 3; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim_ack(&tq, 1, 16), 3);
+	tq.tq_q.q_fixed_now = T0 + 24 * HOUR;
+	enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim_ack(&tq, 1, 16), 1);
+	COUNTS(&tq, 0, 0, 0, 4, 0, 0);
+	for (i = 0; i < 10; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim_ack(&tq, 1, 16), 10);
+	COUNTS(&tq, 0, 0, 0, 5, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
 START_TEST(test_purge)
 {
 	struct queue_conf	 qc;
@@ -1916,9 +1942,15 @@ START_TEST(test_purge)
 	ck_assert_int_eq(queue_cancel(&tq.tq_q, qn.qn_id), QUEUE_OK);
 	COUNTS(&tq, 0, 0, 0, 5, 0, 1);
 
-	/* By count alone: keep the newest three (the cancelled one too). */
+	/*
+	 * By count alone: keep the newest three (the cancelled one too).
+	 * An age of UINT64_MAX is no age limit either, not a wrap-around.
+	 */
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, UINT64_MAX, 5, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 3, &n), QUEUE_OK);
-	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(n, 2);
 	for (i = 5; i < 10; i++)
 		ck_assert_int_eq(state_of(&tq, ids[i]),
 		    i < 8 ? QUEUE_ENOENT : JOB_DONE);
@@ -1933,6 +1965,9 @@ START_TEST(test_purge)
 	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 4 * HOUR, 10, &n),
 	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, UINT64_MAX,
+	    UINT64_MAX, &n), QUEUE_OK);
 	ck_assert_uint_eq(n, 0);
 	COUNTS(&tq, 0, 0, 0, 2, 0, 1);
 
@@ -2141,6 +2176,7 @@ queue_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_retention_count);
 	tcase_add_test(tc, test_retention_age);
+	tcase_add_test(tc, test_retention_no_age);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_batches);
 	suite_add_tcase(s, tc);
