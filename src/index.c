@@ -291,6 +291,23 @@ ixbatch_hitcmp(const void *a, const void *b)
 	return (x->h_pos < y->h_pos ? -1 : x->h_pos > y->h_pos);
 }
 
+/* Short chunks (records) sort faster by insertion, and stably. */
+static void
+ixbatch_isort(struct bhit *h, size_t n)
+{
+	struct bhit	 x;
+	size_t		 i, j;
+
+	for (i = 1; i < n; i++) {
+		x = h[i];
+		for (j = i; j > 0 && (h[j - 1].h_term > x.h_term ||
+		    (h[j - 1].h_term == x.h_term && h[j - 1].h_pos > x.h_pos));
+		    j--)
+			h[j] = h[j - 1];
+		h[j] = x;
+	}
+}
+
 /* Post the open chunk's words: per term, cid delta, tf, positions. */
 static void
 ixbatch_flush_chunk(struct ixbatch *b)
@@ -304,7 +321,11 @@ ixbatch_flush_chunk(struct ixbatch *b)
 	cid = b->b_nchunks - 1;
 	b->b_chunks[cid].c_dl = b->b_nhits;
 	b->b_tokens += b->b_nhits;
-	qsort(b->b_hits, b->b_nhits, sizeof(*b->b_hits), ixbatch_hitcmp);
+	if (b->b_nhits > 64)
+		qsort(b->b_hits, b->b_nhits, sizeof(*b->b_hits),
+		    ixbatch_hitcmp);
+	else
+		ixbatch_isort(b->b_hits, b->b_nhits);
 	for (i = 0; i < b->b_nhits; i = j) {
 		for (j = i; j < b->b_nhits &&
 		    b->b_hits[j].h_term == b->b_hits[i].h_term; j++)
@@ -1000,8 +1021,9 @@ index_commit_txn(MDB_txn *txn, void *arg)
 	if (m.m_next_cid + b->b_nchunks > UINT32_MAX)
 		return (MDB_MAP_FULL);
 	base = m.m_next_cid;
-	if (ixbatch_segment(b, base, ca->ca_seg) == -1)
-		return (QUEUE_EINVAL);
+	/* The segment was laid out before the lock; only its base is new. */
+	if (ca->ca_seg->b_len >= sizeof(struct ixseghdr))
+		((struct ixseghdr *)ca->ca_seg->b_data)->h_base = base;
 	tomb = index_tomb_get(txn, ix);
 	for (i = 0; i < b->b_ndocs; i++) {
 		d = &b->b_docs[i];
@@ -1109,6 +1131,11 @@ index_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
 	if (b->b_open)
 		ixbatch_end_doc(b);
 	buf_init(&seg);
+	if (b->b_nchunks > 0 && ixbatch_segment(b, 0, &seg) == -1) {
+		log_warnx("%s: segment too large", __func__);
+		buf_free(&seg);
+		return (-1);
+	}
 	ca.ca_ix = ix;
 	ca.ca_b = b;
 	ca.ca_seg = &seg;

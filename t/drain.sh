@@ -18,14 +18,16 @@ DRAIN=10		# seconds
 running() {
 	ctl status --json > "$T/st"
 	jq -e --argjson ms $((JOB_MS / 2)) '[.fleet.workers[] |
-	    select(.state == "busy" and .elapsed_ms < $ms)] | length == 2' \
+	    select(.slot >= 0 and .state == "busy" and .elapsed_ms < $ms)] |
+	    length == 2' \
 	    "$T/st" >/dev/null
 }
 
 # stop_and_check HOW: drain by HOW (TERM or ctl) with two jobs running.
 stop_and_check() {
 	wait_for 20 running || fail "two fresh jobs are not running"
-	busy=$(jq -r '[.fleet.workers[].job] | sort | join(" ")' "$T/st")
+	busy=$(jq -r '[.fleet.workers[] | select(.slot >= 0) | .job] | sort |
+	    join(" ")' "$T/st")
 	done0=$(jq .jobs.done "$T/st")
 	t0=$(now_ms)
 	if [ "$1" = TERM ]; then
@@ -87,7 +89,7 @@ write_conf "workers 1" "claim-batch 1" "drain-timeout ${DRAIN}s" \
     "kill-grace 1s"
 long=$(ctl submit --debug 'sleep 60000')
 start_quired_fg
-wait_for 10 status_is '.fleet.workers[0].job' "$long" ||
+wait_for 10 status_is '.fleet.workers[] | select(.slot == 0) | .job' "$long" ||
     fail "the long job did not start"
 t0=$(now_ms)
 kill -TERM "$QPID"

@@ -23,15 +23,17 @@ sv=$(quired_pid)
 # busy N: N workers running jobs.
 busy() {
 	[ "$(ctl workers --json |
-	    jq '[.workers[] | select(.state == "busy")] | length')" -ge "$1" ]
+	    jq '[.workers[] | select(.slot >= 0 and .state == "busy")] |
+	    length')" -ge "$1" ]
 }
 
 # converged N: target and running are N, every worker ready.
 converged() {
 	ctl status --json > "$T/conv"
 	jq -e --argjson n "$1" '.fleet.target == $n and .fleet.running == $n and
-	    ([.fleet.workers[] | select(.state == "idle" or .state == "busy")] |
-	    length) == $n' "$T/conv" >/dev/null
+	    ([.fleet.workers[] | select(.slot >= 0 and
+	    (.state == "idle" or .state == "busy"))] | length) == $n' \
+	    "$T/conv" >/dev/null
 }
 
 no_crash() {

@@ -33,7 +33,7 @@ while [ "$(now_ms)" -lt "$end" ]; do
 	[ "$(jq .jobs.done "$T/st")" -lt $NJOBS ] || break
 	# Kill only workers that are ready: one killed while starting is a
 	# start-up failure, which backs off instead of restarting at once.
-	jq -r '.fleet.workers[] | select(.pid != 0 and
+	jq -r '.fleet.workers[] | select(.slot >= 0 and .pid != 0 and
 	    (.state == "idle" or .state == "busy")) | .pid' "$T/st" > "$T/pids"
 	n=$(wc -l < "$T/pids")
 	if [ "$n" -gt 0 ]; then
@@ -45,7 +45,8 @@ while [ "$(now_ms)" -lt "$end" ]; do
 		while :; do
 			ctl workers --json > "$T/w"
 			jq -e --argjson v "$victim" '[.workers[] |
-			    select(.pid != 0 and .pid != $v)] | length == 2' \
+			    select(.slot >= 0 and .pid != 0 and .pid != $v)] |
+			    length == 2' \
 			    "$T/w" >/dev/null && break
 			[ $(($(now_ms) - tk)) -le 1000 ] ||
 			    fail "kill $kills (pid $victim): no new worker" \
@@ -67,8 +68,9 @@ jq -e --argjson n $NJOBS '.jobs == {"ready": 0, "leased": 0, "retry": 0,
     "done": $n, "dead": 0, "cancelled": 0} and .totals.completed == $n' \
     "$T/st" >/dev/null || fail "final counts: $(cat "$T/st")"
 # Every kill was seen, and nothing else died.
-jq -e --argjson k "$kills" '.fleet.deaths == $k and .fleet.spawned == $k + 2 and
-    .fleet.quarantined == 0' "$T/st" >/dev/null ||
+jq -e --argjson k "$kills" '.fleet.deaths == $k and .fleet.quarantined == 0 and
+    ([.fleet.workers[] | select(.slot >= 0) | .starts] | add) == $k + 2' \
+    "$T/st" >/dev/null ||
     fail "$kills kills, but: $(jq -c .fleet "$T/st")"
 grep -q "start-up failure" "$LOG" && fail "a replacement failed to start"
 

@@ -111,7 +111,8 @@ now_ms() {
 
 # Pids of the live workers, one a line.
 worker_pids() {
-	ctl workers --json | jq -r '.workers[] | select(.pid != 0) | .pid'
+	ctl workers --json |
+	    jq -r '.workers[] | select(.slot >= 0 and .pid != 0) | .pid'
 }
 
 # Start quired in the foreground (-d) as a background job of this shell,

@@ -52,7 +52,8 @@ while [ $round -lt 3 ]; do
 	i=0
 	while [ -z "$pid" ]; do
 		i=$((i + 1))
-		[ $i -lt 200 ] || fail "round $round: the hang job did not start"
+		[ $i -lt 200 ] ||
+		    fail "round $round: the hang job did not start"
 		tb=$(now_ms)
 		ctl workers --json > "$T/w"
 		set -- $(jq -r --argjson h "$hang" '.workers[] |

@@ -14,7 +14,8 @@ NJOBS=6
 
 busy2() {
 	[ "$(ctl workers --json |
-	    jq '[.workers[] | select(.state == "busy")] | length')" -eq 2 ]
+	    jq '[.workers[] | select(.slot >= 0 and .state == "busy")] |
+	    length')" -eq 2 ]
 }
 
 write_conf "workers 2" "claim-batch 1"
@@ -34,8 +35,9 @@ grep -q "already running, pid $sv\$" "$T/err" ||
 [ "$(quired_pid)" -eq "$sv" ] || fail "the pidfile changed"
 
 # Every child of the supervisor, from its table and from the kernel's.
-{ worker_pids; ps -o pid= --ppid "$sv"; } | sort -nu > "$T/workers"
-[ "$(wc -l < "$T/workers")" -eq 2 ] || fail "workers: $(cat "$T/workers")"
+worker_pids > "$T/table"
+[ "$(wc -l < "$T/table")" -eq 2 ] || fail "workers: $(cat "$T/table")"
+{ cat "$T/table"; ps -o pid= --ppid "$sv"; } | sort -nu > "$T/workers"
 
 t0=$(now_ms)
 kill -KILL "$sv"
