@@ -223,7 +223,14 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		    (unsigned long long)f->f_released,
 		    (unsigned long long)f->f_quarantined);
 		control_workers(sv, 1, eb);
-		evbuffer_add_printf(eb, "]}}\n");
+		evbuffer_add_printf(eb, "], \"merger\": ");
+		if (f->f_merger.w_pid != 0)
+			evbuffer_add_printf(eb, "{\"pid\": %d, \"state\": "
+			    "\"%s\"}", (int)f->f_merger.w_pid,
+			    fleet_state_name(f->f_merger.w_state));
+		else
+			evbuffer_add_printf(eb, "null");
+		evbuffer_add_printf(eb, "}}\n");
 		return;
 	}
 	evbuffer_add_printf(eb, "jobs:");
@@ -243,6 +250,12 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)sv->sv_reloads);
 	evbuffer_add_printf(eb, "last reload error: %s\n",
 	    rerr[0] != '\0' ? rerr : "none");
+	if (f->f_merger.w_pid != 0)
+		evbuffer_add_printf(eb, "merger: pid %d, %s\n",
+		    (int)f->f_merger.w_pid,
+		    fleet_state_name(f->f_merger.w_state));
+	else
+		evbuffer_add_printf(eb, "merger: not running\n");
 	evbuffer_add_printf(eb, "workers: spawned %llu deaths %llu hung %llu "
 	    "released %llu quarantined %llu\n",
 	    (unsigned long long)f->f_spawned, (unsigned long long)f->f_deaths,
