@@ -15,7 +15,10 @@
  *	segs	segid(8) -> segment (below): an immutable inverted index of
  *		the consecutive cids [base, base + nchunks).
  *	chunks	cid(4) -> docid(8) chunk-index(4) heading-length(2)
- *		heading, then the chunk's text as a zstd frame.
+ *		heading, then the chunk's text as a zstd frame; a chunk
+ *		under IX_RAW_MAX bytes is stored as it is, flagged by the
+ *		top bit of the heading length (zstd saves little on a short
+ *		record and costs more than everything else done to it).
  *	docs	docid(8) -> msgpack map: ext, hash, job, title, type, ten,
  *		src, cid, n (chunks), attrs.
  *	extids	external id -> docid(8).
@@ -52,6 +55,7 @@
 #include <string.h>
 
 #include <roaring/roaring.h>
+#include <xxhash.h>
 
 #include "quire.h"
 
@@ -91,19 +95,20 @@ struct bhit {
 	uint32_t	 h_pos;
 };
 
+/* Strings live in the batch's b_dstr, named by their offsets. */
 struct bdoc {
-	char		*d_extid;
-	char		*d_title;
-	char		*d_tenant;
-	char		*d_source;
+	size_t		 d_extid;
+	size_t		 d_title;
+	size_t		 d_tenant;
+	size_t		 d_source;
 	uint64_t	 d_hash;
 	uint64_t	 d_job;
 	int		 d_type;
 	int		 d_dead;	/* aborted: its chunks are born dead */
 	uint32_t	 d_cid;		/* first local cid */
 	uint32_t	 d_nchunks;
-	struct buf	 d_attrs;	/* msgpack map */
-	uint32_t	 d_nattrs;
+	size_t		 d_attrs;	/* msgpack map */
+	size_t		 d_attrslen;
 };
 
 struct bchunk {
@@ -118,7 +123,7 @@ struct ixbatch {
 	struct bterm	*b_terms;
 	size_t		 b_nterms;
 	size_t		 b_termcap;
-	uint32_t	*b_table;	/* open addressing: term index + 1 */
+	uint64_t	*b_table;	/* hash << 32 | term index + 1 */
 	size_t		 b_tablecap;
 	struct buf	 b_strs;
 	struct bhit	*b_hits;	/* of the current chunk */
@@ -131,34 +136,27 @@ struct ixbatch {
 	size_t		 b_nchunks;
 	size_t		 b_chunkcap;
 	struct buf	 b_recs;	/* chunk records */
+	struct buf	 b_dstr;	/* documents' strings and attributes */
+	msgpack_sbuffer	 b_sb;
 	int		 b_open;	/* a document is open */
 	size_t		 b_bytes;
 	uint64_t	 b_tokens;
 };
 
-static uint32_t
-ix_hash(const char *p, size_t len)
-{
-	uint32_t	 h = 2166136261u;
-	size_t		 i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return (h);
-}
-
 void
 ix_varint(struct buf *b, uint64_t v)
 {
-	uint8_t	 tmp[10];
-	size_t	 n = 0;
+	uint8_t	*p;
 
+	if (b->b_len + 11 > b->b_cap)
+		buf_reserve(b, 10);
+	p = (uint8_t *)b->b_data + b->b_len;
 	while (v >= 0x80) {
-		tmp[n++] = (v & 0x7f) | 0x80;
+		*p++ = (v & 0x7f) | 0x80;
 		v >>= 7;
 	}
-	tmp[n++] = v;
-	buf_add(b, tmp, n);
+	*p++ = v;
+	b->b_len = p - (uint8_t *)b->b_data;
 }
 
 struct ixbatch *
@@ -169,6 +167,7 @@ ixbatch_new(void)
 	b = xcalloc(1, sizeof(*b));
 	b->b_tablecap = 1 << 14;
 	b->b_table = xcalloc(b->b_tablecap, sizeof(*b->b_table));
+	msgpack_sbuffer_init(&b->b_sb);
 	return (b);
 }
 
@@ -179,13 +178,7 @@ ixbatch_reset(struct ixbatch *b)
 
 	for (i = 0; i < b->b_nterms; i++)
 		buf_free(&b->b_terms[i].t_post);
-	for (i = 0; i < b->b_ndocs; i++) {
-		free(b->b_docs[i].d_extid);
-		free(b->b_docs[i].d_title);
-		free(b->b_docs[i].d_tenant);
-		free(b->b_docs[i].d_source);
-		buf_free(&b->b_docs[i].d_attrs);
-	}
+	buf_reset(&b->b_dstr);
 	memset(b->b_table, 0, b->b_tablecap * sizeof(*b->b_table));
 	b->b_nterms = b->b_ndocs = b->b_nchunks = b->b_nhits = 0;
 	buf_reset(&b->b_strs);
@@ -208,6 +201,8 @@ ixbatch_free(struct ixbatch *b)
 	free(b->b_chunks);
 	buf_free(&b->b_strs);
 	buf_free(&b->b_recs);
+	buf_free(&b->b_dstr);
+	msgpack_sbuffer_destroy(&b->b_sb);
 	free(b);
 }
 
@@ -223,18 +218,23 @@ ixbatch_bytes(const struct ixbatch *b)
 	return (b->b_bytes + b->b_recs.b_len + b->b_strs.b_len);
 }
 
+/*
+ * The term table: open addressing with linear probing; each slot holds
+ * the term's hash in its high half and its index + 1 in the low half,
+ * so a probe touches the term itself only when the hashes agree.
+ */
 static void
 ixbatch_grow_table(struct ixbatch *b)
 {
 	size_t	 i, j, cap = b->b_tablecap * 2;
-	uint32_t *t;
+	uint64_t *t;
 
 	t = xcalloc(cap, sizeof(*t));
 	for (i = 0; i < b->b_nterms; i++) {
 		j = b->b_terms[i].t_hash & (cap - 1);
 		while (t[j] != 0)
 			j = (j + 1) & (cap - 1);
-		t[j] = i + 1;
+		t[j] = (uint64_t)b->b_terms[i].t_hash << 32 | (i + 1);
 	}
 	free(b->b_table);
 	b->b_table = t;
@@ -247,6 +247,7 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 {
 	struct bterm	*t;
 	char		 key[IX_TERM_MAX + 1];
+	uint64_t	 slot;
 	uint32_t	 h, i;
 	size_t		 j;
 
@@ -255,13 +256,16 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 	key[0] = field;
 	memcpy(key + 1, p, len);
 	len++;
-	h = ix_hash(key, len);
+	h = XXH3_64bits(key, len);
 	j = h & (b->b_tablecap - 1);
-	while ((i = b->b_table[j]) != 0) {
-		t = &b->b_terms[i - 1];
-		if (t->t_hash == h && t->t_len == len &&
-		    memcmp(b->b_strs.b_data + t->t_str, key, len) == 0)
-			return (i - 1);
+	while ((slot = b->b_table[j]) != 0) {
+		if ((uint32_t)(slot >> 32) == h) {
+			i = (uint32_t)slot;
+			t = &b->b_terms[i - 1];
+			if (t->t_len == len && memcmp(b->b_strs.b_data +
+			    t->t_str, key, len) == 0)
+				return (i - 1);
+		}
 		j = (j + 1) & (b->b_tablecap - 1);
 	}
 	if (b->b_nterms == b->b_termcap) {
@@ -275,7 +279,7 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 	t->t_str = b->b_strs.b_len;
 	t->t_len = len;
 	buf_add(&b->b_strs, key, len);
-	b->b_table[j] = ++b->b_nterms;
+	b->b_table[j] = (uint64_t)h << 32 | ++b->b_nterms;
 	if (b->b_nterms * 2 > b->b_tablecap)
 		ixbatch_grow_table(b);
 	return (b->b_nterms - 1);
@@ -345,11 +349,18 @@ ixbatch_flush_chunk(struct ixbatch *b)
 	b->b_nhits = 0;
 }
 
-static char *
-ix_strdup(const char *s)
+static size_t
+ixbatch_str(struct ixbatch *b, const char *s)
 {
-	return (xstrdup(s != NULL ? s : ""));
+	size_t	 off = b->b_dstr.b_len;
+
+	if (s != NULL)
+		buf_addstr(&b->b_dstr, s);
+	buf_addc(&b->b_dstr, '\0');
+	return (off);
 }
+
+#define BSTR(b, off)	((b)->b_dstr.b_data + (off))
 
 /* Open a document in the batch; its chunks and words follow. */
 int
@@ -357,7 +368,6 @@ ixbatch_doc(struct ixbatch *b, const struct ixdoc_info *di)
 {
 	struct bdoc	*d;
 	msgpack_packer	 pk;
-	msgpack_sbuffer	 sb;
 	size_t		 i, n;
 
 	if (b->b_open)
@@ -372,17 +382,16 @@ ixbatch_doc(struct ixbatch *b, const struct ixdoc_info *di)
 	}
 	d = &b->b_docs[b->b_ndocs++];
 	memset(d, 0, sizeof(*d));
-	d->d_extid = xstrdup(di->di_extid);
-	d->d_title = ix_strdup(di->di_title);
-	d->d_tenant = ix_strdup(di->di_tenant);
-	d->d_source = ix_strdup(di->di_source);
+	d->d_extid = ixbatch_str(b, di->di_extid);
+	d->d_title = ixbatch_str(b, di->di_title);
+	d->d_tenant = ixbatch_str(b, di->di_tenant);
+	d->d_source = ixbatch_str(b, di->di_source);
 	d->d_hash = di->di_hash;
 	d->d_job = di->di_job;
 	d->d_type = di->di_type;
 	d->d_cid = b->b_nchunks;
-	buf_init(&d->d_attrs);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_sbuffer_clear(&b->b_sb);
+	msgpack_packer_init(&pk, &b->b_sb, msgpack_sbuffer_write);
 	n = di->di_nattrs < 64 ? di->di_nattrs : 64;
 	msgpack_pack_map(&pk, n);
 	for (i = 0; i < n; i++) {
@@ -393,8 +402,9 @@ ixbatch_doc(struct ixbatch *b, const struct ixdoc_info *di)
 		msgpack_pack_str_body(&pk, di->di_attrs[i].xa_value,
 		    strlen(di->di_attrs[i].xa_value));
 	}
-	buf_add(&d->d_attrs, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	d->d_attrs = b->b_dstr.b_len;
+	d->d_attrslen = b->b_sb.size;
+	buf_add(&b->b_dstr, b->b_sb.data, b->b_sb.size);
 	b->b_open = 1;
 	return (0);
 }
@@ -432,9 +442,13 @@ ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
 	util_put_be32(hdr + 8, c->c_index);
 	hdr[12] = hlen >> 8;
 	hdr[13] = hlen & 0xff;
+	if (len < IX_RAW_MAX)
+		hdr[12] |= IX_RAW_FLAG;
 	buf_add(&b->b_recs, hdr, sizeof(hdr));
 	buf_add(&b->b_recs, heading, hlen);
-	if (chunk_compress(text, len, &b->b_recs) == -1)
+	if (len < IX_RAW_MAX)
+		buf_add(&b->b_recs, text, len);
+	else if (chunk_compress(text, len, &b->b_recs) == -1)
 		return (-1);
 	c->c_reclen = b->b_recs.b_len - c->c_rec;
 	b->b_bytes += len;
@@ -839,8 +853,8 @@ ix_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
 }
 
 static void
-ix_doc_encode(struct index *ix, const struct bdoc *d, uint64_t docid,
-    uint64_t cid)
+ix_doc_encode(struct index *ix, const struct ixbatch *b, const struct bdoc *d,
+    uint64_t docid, uint64_t cid)
 {
 	msgpack_packer	 pk;
 
@@ -848,19 +862,18 @@ ix_doc_encode(struct index *ix, const struct bdoc *d, uint64_t docid,
 	msgpack_packer_init(&pk, &ix->ix_buf, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 11);
 	ix_pack_uint(&pk, "id", docid);
-	ix_pack_str(&pk, "ext", d->d_extid);
+	ix_pack_str(&pk, "ext", BSTR(b, d->d_extid));
 	ix_pack_uint(&pk, "hash", d->d_hash);
 	ix_pack_uint(&pk, "job", d->d_job);
-	ix_pack_str(&pk, "title", d->d_title);
+	ix_pack_str(&pk, "title", BSTR(b, d->d_title));
 	ix_pack_uint(&pk, "type", d->d_type);
-	ix_pack_str(&pk, "ten", d->d_tenant);
-	ix_pack_str(&pk, "src", d->d_source);
+	ix_pack_str(&pk, "ten", BSTR(b, d->d_tenant));
+	ix_pack_str(&pk, "src", BSTR(b, d->d_source));
 	ix_pack_uint(&pk, "cid", cid);
 	ix_pack_uint(&pk, "n", d->d_nchunks);
 	msgpack_pack_str(&pk, 5);
 	msgpack_pack_str_body(&pk, "attrs", 5);
-	msgpack_sbuffer_write(&ix->ix_buf, d->d_attrs.b_data,
-	    d->d_attrs.b_len);
+	msgpack_sbuffer_write(&ix->ix_buf, BSTR(b, d->d_attrs), d->d_attrslen);
 }
 
 static int
@@ -1027,8 +1040,8 @@ index_commit_txn(MDB_txn *txn, void *arg)
 	tomb = index_tomb_get(txn, ix);
 	for (i = 0; i < b->b_ndocs; i++) {
 		d = &b->b_docs[i];
-		k.mv_size = strlen(d->d_extid);
-		k.mv_data = d->d_extid;
+		k.mv_size = strlen(BSTR(b, d->d_extid));
+		k.mv_data = BSTR(b, d->d_extid);
 		if (!d->d_dead &&
 		    (rc = mdb_get(txn, index_dbi(ix, IDB_EXTIDS), &k, &v)) ==
 		    0 && v.mv_size == 8) {
@@ -1058,7 +1071,7 @@ index_commit_txn(MDB_txn *txn, void *arg)
 			continue;
 		}
 		docid = m.m_next_docid++;
-		ix_doc_encode(ix, d, docid, base + d->d_cid);
+		ix_doc_encode(ix, b, d, docid, base + d->d_cid);
 		util_put_be64(kb, docid);
 		k.mv_size = 8;
 		k.mv_data = kb;
@@ -1067,8 +1080,8 @@ index_commit_txn(MDB_txn *txn, void *arg)
 		if ((rc = mdb_put(txn, index_dbi(ix, IDB_DOCS), &k, &v,
 		    MDB_APPEND)) != 0)
 			goto fail;
-		k.mv_size = strlen(d->d_extid);
-		k.mv_data = d->d_extid;
+		k.mv_size = strlen(BSTR(b, d->d_extid));
+		k.mv_data = BSTR(b, d->d_extid);
 		v.mv_size = 8;
 		v.mv_data = kb;
 		if ((rc = mdb_put(txn, index_dbi(ix, IDB_EXTIDS), &k, &v, 0))

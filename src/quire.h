@@ -648,6 +648,8 @@ int		 ingest_job(struct ingest *, const struct job *);
 #define IX_TERM_MAX		256	/* field byte and term */
 #define IX_EXTID_MAX		512
 #define INDEX_ENOENT		-2
+#define IX_RAW_MAX		512	/* shorter chunk text is not compressed */
+#define IX_RAW_FLAG		0x80	/* in the heading length's high byte */
 
 struct index {
 	struct store	 ix_store;

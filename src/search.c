@@ -668,7 +668,7 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 	MDB_val		 k = { 4, kb }, v;
 	const uint8_t	*rec;
 	size_t		 hlen;
-	int		 rc;
+	int		 rc, raw;
 
 	util_put_be32(kb, h->sh_cid);
 	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_CHUNKS), &k, &v)) != 0)
@@ -677,7 +677,8 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 		return (MDB_CORRUPTED);
 	rec = v.mv_data;
 	h->sh_chunk = util_get_be32(rec + 8);
-	hlen = (size_t)rec[12] << 8 | rec[13];
+	raw = rec[12] & IX_RAW_FLAG;
+	hlen = (size_t)(rec[12] & ~IX_RAW_FLAG) << 8 | rec[13];
 	if (14 + hlen > v.mv_size)
 		return (MDB_CORRUPTED);
 	memcpy(h->sh_heading, rec + 14, hlen < sizeof(h->sh_heading) ? hlen :
@@ -685,7 +686,9 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 	h->sh_heading[hlen < sizeof(h->sh_heading) ? hlen :
 	    sizeof(h->sh_heading) - 1] = '\0';
 	buf_init(&text);
-	if (chunk_decompress((const char *)rec + 14 + hlen,
+	if (raw)
+		buf_add(&text, rec + 14 + hlen, v.mv_size - 14 - hlen);
+	if (raw || chunk_decompress((const char *)rec + 14 + hlen,
 	    v.mv_size - 14 - hlen, 1 << 24, &text) == 0)
 		search_snippet(ss, text.b_data, text.b_len, h);
 	buf_free(&text);
