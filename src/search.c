@@ -9,8 +9,9 @@
  *	word		optional: adds to the score when present
  *	+word		required; -word excluded
  *	"two words"	a phrase: the words next to each other, in order
- *	word*		a prefix: any word beginning so (64 expansions at most
- *			per segment); not stemmed
+ *	word*		a prefix: any word beginning so, not stemmed; the
+ *			first 64 such words in byte order, the same in every
+ *			segment
  *	a AND b		when AND appears, every item is required
  *
  * Words are normalized and stemmed as the index was (tokenize.c), so
@@ -48,7 +49,15 @@
 #define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
 
+/* A prefix's expansions: the first SEARCH_PREFIX_MAX over all segments. */
+struct sexp {
+	size_t		 x_n;
+	uint16_t	 x_len[SEARCH_PREFIX_MAX];
+	char		 x_term[SEARCH_PREFIX_MAX][IX_TERM_MAX + 1];
+};
+
 struct sterm {
+	struct sexp	*st_exp;			/* prefixes */
 	char		 st_key[IX_TERM_MAX + 1];	/* body field */
 	size_t		 st_len;
 	int		 st_item;
@@ -81,7 +90,17 @@ struct scand {
 	double		 c_score;
 };
 
+/* Where a phrase word's positions are, per chunk of the segment. */
+struct sposlist {
+	uint32_t		*pl_local;
+	const uint8_t		**pl_pos;
+	uint32_t		*pl_tf;
+	size_t			 pl_n;
+	size_t			 pl_cap;
+};
+
 struct sstate {
+	struct sposlist		 ss_pl[SEARCH_TERMS_MAX];
 	struct index		*ss_ix;
 	const struct search_opts *ss_opts;
 	struct squery		*ss_q;
@@ -291,6 +310,32 @@ search_segments(MDB_txn *txn, struct sstate *ss, search_seg_fn fn)
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
+/* Keep t among the lexicographically first expansions; 0 if it is not. */
+static int
+search_expand(struct sexp *x, const char *t, size_t len)
+{
+	size_t	 i, n;
+	int	 c;
+
+	for (i = 0; i < x->x_n; i++) {
+		n = len < x->x_len[i] ? len : x->x_len[i];
+		c = memcmp(t, x->x_term[i], n);
+		if (c == 0 && len == x->x_len[i])
+			return (1);
+		if (c < 0 || (c == 0 && len < x->x_len[i]))
+			break;
+	}
+	if (i == SEARCH_PREFIX_MAX)
+		return (0);
+	n = x->x_n < SEARCH_PREFIX_MAX ? x->x_n : SEARCH_PREFIX_MAX - 1;
+	memmove(&x->x_term[i + 1], &x->x_term[i], (n - i) * sizeof(x->x_term[0]));
+	memmove(&x->x_len[i + 1], &x->x_len[i], (n - i) * sizeof(x->x_len[0]));
+	memcpy(x->x_term[i], t, len);
+	x->x_len[i] = len;
+	x->x_n = n + 1;
+	return (1);
+}
+
 static int
 search_df(struct sstate *ss, const struct ixseg *seg)
 {
@@ -308,12 +353,16 @@ search_df(struct sstate *ss, const struct ixseg *seg)
 				st->st_df += seg->s_dict[f].e_df;
 			continue;
 		}
+		if (st->st_exp == NULL)
+			st->st_exp = xcalloc(1, sizeof(*st->st_exp));
 		lo = ixseg_lower(seg, st->st_key, st->st_len);
 		for (i = lo, j = 0; i < seg->s_hdr->h_nterms &&
 		    j < SEARCH_PREFIX_MAX; i++, j++) {
 			t = ixseg_term(seg, i, &n);
 			if (n < st->st_len ||
 			    memcmp(t, st->st_key, st->st_len) != 0)
+				break;
+			if (!search_expand(st->st_exp, t, n))
 				break;
 			st->st_df += seg->s_dict[i].e_df;
 		}
@@ -402,10 +451,13 @@ search_touch(struct sstate *ss, uint32_t local)
 		ss->ss_touched[ss->ss_ntouched++] = local;
 }
 
-/* Score one field of one term's postings into the accumulators. */
+/*
+ * Score one field of one term's postings into the accumulators; for a
+ * phrase word, remember where each chunk's positions are (pl).
+ */
 static int
 search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
-    const struct sterm *st, double w, int count)
+    const struct sterm *st, double w, struct sposlist *pl)
 {
 	struct ixpost	 p;
 	uint32_t	 local;
@@ -415,37 +467,55 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 	while ((rv = ixpost_next(&p)) == 1) {
 		local = p.p_local;
 		search_touch(ss, local);
-		if (count)
-			ss->ss_mask[local] |= 1U << st->st_item;
+		ss->ss_mask[local] |= 1U << st->st_item;
 		ss->ss_acc[local] += w * search_bm25(ss, st->st_idf, p.p_tf,
 		    seg->s_norms[local]);
+		if (pl == NULL)
+			continue;
+		if (pl->pl_n == pl->pl_cap) {
+			pl->pl_cap = pl->pl_cap == 0 ? 1024 : pl->pl_cap * 2;
+			pl->pl_local = xreallocarray(pl->pl_local, pl->pl_cap,
+			    sizeof(*pl->pl_local));
+			pl->pl_pos = xreallocarray(pl->pl_pos, pl->pl_cap,
+			    sizeof(*pl->pl_pos));
+			pl->pl_tf = xreallocarray(pl->pl_tf, pl->pl_cap,
+			    sizeof(*pl->pl_tf));
+		}
+		pl->pl_local[pl->pl_n] = local;
+		pl->pl_pos[pl->pl_n] = p.p_cur;
+		pl->pl_tf[pl->pl_n] = p.p_tf;
+		pl->pl_n++;
 	}
 	return (rv == -1 ? -1 : 0);
 }
 
-/* The positions of a phrase word in one chunk. */
-static int
-search_positions(const struct ixseg *seg, const char *key, size_t len,
+/* The positions of a phrase word in one chunk, from its position list. */
+static void
+search_positions(const struct ixseg *seg, const struct sposlist *pl,
     uint32_t local, uint32_t *pos, size_t max, size_t *n)
 {
-	struct ixpost	 p;
-	int64_t		 f, x;
-	int		 rv;
+	const uint8_t	*p, *end = (const uint8_t *)seg->s_data + seg->s_len;
+	size_t		 lo = 0, hi = pl->pl_n, mid;
+	uint64_t	 d, at = 0;
+	uint32_t	 i;
 
 	*n = 0;
-	if ((f = ixseg_find(seg, key, len)) < 0)
-		return (0);
-	ixpost_init(&p, seg, f);
-	while ((rv = ixpost_next(&p)) == 1) {
-		if (p.p_local < local)
-			continue;
-		if (p.p_local > local)
-			break;
-		while (*n < max && (x = ixpost_pos(&p)) >= 0)
-			pos[(*n)++] = x;
-		break;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (pl->pl_local[mid] < local)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return (rv == -1 ? -1 : 0);
+	if (lo == pl->pl_n || pl->pl_local[lo] != local)
+		return;
+	p = pl->pl_pos[lo];
+	for (i = 0; i < pl->pl_tf[lo] && *n < max; i++) {
+		if (ix_getvarint(&p, end, &d) == -1)
+			return;
+		at += d;
+		pos[(*n)++] = at;
+	}
 }
 
 /* Phrases are numbered in the order of their items. */
@@ -468,16 +538,21 @@ search_phrase_at(struct sstate *ss, const struct ixseg *seg, int phrase,
 	static uint32_t	 pos[SEARCH_PHRASE_MAX][256];
 	size_t		 npos[SEARCH_PHRASE_MAX], nw = 0, i, k, w;
 	const struct sterm *words[SEARCH_PHRASE_MAX];
+	size_t		 idx[SEARCH_PHRASE_MAX];
 	struct squery	*q = ss->ss_q;
 	int		 ok;
 
 	for (i = 0; i < q->q_nterms && nw < SEARCH_PHRASE_MAX; i++)
-		if (q->q_terms[i].st_phrase == phrase)
+		if (q->q_terms[i].st_phrase == phrase) {
+			idx[nw] = i;
 			words[nw++] = &q->q_terms[i];
-	for (w = 0; w < nw; w++)
-		if (search_positions(seg, words[w]->st_key, words[w]->st_len,
-		    local, pos[w], 256, &npos[w]) == -1 || npos[w] == 0)
+		}
+	for (w = 0; w < nw; w++) {
+		search_positions(seg, &ss->ss_pl[idx[w]], local, pos[w], 256,
+		    &npos[w]);
+		if (npos[w] == 0)
 			return (0);
+	}
 	for (i = 0; i < npos[0]; i++) {
 		ok = 1;
 		for (w = 1; w < nw && ok; w++) {
@@ -499,9 +574,8 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 	const struct search_opts *so = ss->ss_opts;
 	struct squery	*q = ss->ss_q;
 	struct sterm	*st, tt;
-	uint32_t	 n = seg->s_hdr->h_nchunks, i, lo, local, cid, m;
-	size_t		 k, j, tl;
-	const char	*t;
+	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
+	size_t		 k, j;
 	int64_t		 f;
 	int		 phrase_ok, item;
 
@@ -518,24 +592,26 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 	for (k = 0; k < q->q_nterms; k++) {
 		st = &q->q_terms[k];
 		tt = *st;
+		ss->ss_pl[k].pl_n = 0;
 		if (!st->st_prefix) {
 			if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, so->so_wbody, 1) == -1)
+			    search_post(ss, seg, f, st, so->so_wbody,
+			    st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL) == -1)
 				return (MDB_CORRUPTED);
 			tt.st_key[0] = IX_TITLE;
 			if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, so->so_wtitle, 1) == -1)
+			    search_post(ss, seg, f, st, so->so_wtitle, NULL)
+			    == -1)
 				return (MDB_CORRUPTED);
 			continue;
 		}
-		lo = ixseg_lower(seg, st->st_key, st->st_len);
-		for (i = lo, j = 0; i < seg->s_hdr->h_nterms &&
-		    j < SEARCH_PREFIX_MAX; i++, j++) {
-			t = ixseg_term(seg, i, &tl);
-			if (tl < st->st_len ||
-			    memcmp(t, st->st_key, st->st_len) != 0)
-				break;
-			if (search_post(ss, seg, i, st, so->so_wbody, 1) == -1)
+		/* The same expansions in every segment. */
+		for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
+			if ((f = ixseg_find(seg, st->st_exp->x_term[j],
+			    st->st_exp->x_len[j])) < 0)
+				continue;
+			if (search_post(ss, seg, f, st, so->so_wbody, NULL)
+			    == -1)
 				return (MDB_CORRUPTED);
 		}
 	}
@@ -804,6 +880,7 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	struct squery		*q;
 	struct search_arg	 sa;
 	struct timespec		 a, b;
+	size_t			 i;
 	int			 rc;
 
 	memset(res, 0, sizeof(*res));
@@ -828,6 +905,13 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	free(ss.ss_mask);
 	free(ss.ss_touched);
 	free(ss.ss_heap);
+	for (i = 0; i < q->q_nterms; i++)
+		free(q->q_terms[i].st_exp);
+	for (i = 0; i < SEARCH_TERMS_MAX; i++) {
+		free(ss.ss_pl[i].pl_local);
+		free(ss.ss_pl[i].pl_pos);
+		free(ss.ss_pl[i].pl_tf);
+	}
 	if (ss.ss_filter != NULL)
 		roaring_bitmap_free(ss.ss_filter);
 	if (ss.ss_tomb != NULL)

@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@
 #define BENCH_KEYLEN		32
 #define BENCH_RECORD		200	/* wanted job record size */
 #define BENCH_BATCH_DEFAULT	10000
+#define BENCH_RAW_MAPSIZE	(4ULL << 30)	/* address space, not disk */
 
 struct bench_jobs {
 	struct queue_new	*bj_new;
@@ -276,7 +278,7 @@ bench_raw(double secs)
 	if (mkdir(dir, 0700) == -1)
 		bench_fail("mkdir %s: %s", dir, strerror(errno));
 	if ((rc = mdb_env_create(&env)) != 0 ||
-	    (rc = mdb_env_set_mapsize(env, STORE_MAPSIZE_DEFAULT)) != 0 ||
+	    (rc = mdb_env_set_mapsize(env, BENCH_RAW_MAPSIZE)) != 0 ||
 	    (rc = mdb_env_open(env, dir, MDB_NOTLS, 0600)) != 0)
 		bench_fail("raw: open %s: %s", dir, mdb_strerror(rc));
 	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
@@ -386,7 +388,9 @@ bench_worker(const char *dir, int slot, size_t k, int ready, int go)
 	owner.qo_pid = getpid();
 	if (queue_open(&q, dir, NULL) == -1)
 		_exit(1);
-	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 0)
+	/* Closed once written, so a worker that died shows as end of file. */
+	if (write(ready, &c, 1) != 1 || close(ready) == -1 ||
+	    read(go, &c, 1) != 0)
 		_exit(1);
 	for (;;) {
 		rc = queue_ack_claim(&q, acks, nacks, results, &owner, jobs, k,
@@ -449,9 +453,16 @@ bench_claim_phase(size_t njobs, size_t k, size_t batch)
 	}
 	close(ready[1]);
 	close(go[0]);
-	for (i = 0; i < BENCH_WORKERS; i++)
-		if (read(ready[0], &c, 1) != 1)
+	for (i = 0; i < BENCH_WORKERS; i++) {
+		if (read(ready[0], &c, 1) != 1) {
+			/* Let none start on a directory about to go. */
+			for (i = 0; i < BENCH_WORKERS; i++)
+				kill(pid[i], SIGKILL);
+			while (wait(NULL) != -1 || errno == EINTR)
+				continue;
 			bench_fail("a worker failed to start");
+		}
+	}
 	/* Closing the pipe starts every worker at once. */
 	t0 = bench_now();
 	close(go[1]);
