@@ -550,9 +550,13 @@ void		 xdoc_attr(struct xdoc *, const char *, const char *);
 void		 xerr_set(struct xerr *, const char *, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 
-/* extract_text.c, extract_md.c, extract_html.c, extract_json.c,
+/*
+ * extract_text.c, extract_md.c, extract_html.c, extract_json.c,
  * extract_code.c, extract_pdf.c: one document type each.  Each fills doc
- * (or calls cb per record for NDJSON) and returns 0, or -1 with err. */
+ * and returns 0, or -1 with err.  extract_ndjson calls cb per record and
+ * returns 0, -1 with err when the range itself is unusable, or the
+ * callback's non-zero value, with err untouched, when it stopped.
+ */
 int		 extract_text(const struct extract_conf *, const char *, size_t,
 		    struct xdoc *, struct xerr *);
 int		 extract_md(const struct extract_conf *, const char *, size_t,
