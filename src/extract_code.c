@@ -116,7 +116,10 @@ code_style(const char *name)
 	const char	*base, *dot;
 	size_t		 i;
 
-	base = (base = strrchr(name, '/')) != NULL ? base + 1 : name;
+	if ((base = strrchr(name, '/')) != NULL)
+		base++;
+	else
+		base = name;
 	for (i = 0; i < sizeof(code_hash_names) / sizeof(code_hash_names[0]);
 	    i++)
 		if (strcmp(base, code_hash_names[i]) == 0)
