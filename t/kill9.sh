@@ -71,8 +71,10 @@ jq -e --argjson n $NJOBS '.jobs == {"ready": 0, "leased": 0, "retry": 0,
 jq -e --argjson k "$kills" '.fleet.deaths == $k and .fleet.quarantined == 0 and
     ([.fleet.workers[] | select(.slot >= 0) | .starts] | add) == $k + 2' \
     "$T/st" >/dev/null ||
-    fail "$kills kills, but: $(jq -c .fleet "$T/st")"
-grep -q "start-up failure" "$LOG" && fail "a replacement failed to start"
+    fail "$kills kills, but: $(jq -c .fleet "$T/st");" \
+    "$(grep -v "died: signal 9" "$LOG")"
+grep -q "start-up failure" "$LOG" &&
+    fail "a replacement failed to start: $(grep "before ready" "$LOG")"
 
 # Every job ran to completion at least once, each lease at most once.
 ctl jobs --state done --limit 100000 --json | jq -r '.jobs[].id' | sort -n \
