@@ -635,3 +635,45 @@ extract_buffer(const struct extract_conf *xc, int type, const char *name,
 	xdoc_free(&doc);
 	return (rv);
 }
+
+int
+xdoc_space(int c)
+{
+	return (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+	    c == '\f' || c == '\v');
+}
+
+/*
+ * Paragraphs of s: the runs of lines between blank lines, without the
+ * white space around them.
+ */
+void
+xdoc_paras(struct xdoc *doc, const char *s, size_t len)
+{
+	const char	*p = s, *end = s + len, *start = NULL, *last = NULL;
+	const char	*nl, *q;
+
+	while (p < end) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		for (q = p; q < nl && xdoc_space((unsigned char)*q); q++)
+			;
+		if (q < nl) {
+			if (start == NULL)
+				start = q;
+			last = nl;
+		} else if (start != NULL) {
+			while (last > start &&
+			    xdoc_space((unsigned char)last[-1]))
+				last--;
+			xdoc_block(doc, BLK_PARA, 0, start, last - start);
+			start = NULL;
+		}
+		p = nl + 1;
+	}
+	if (start != NULL) {
+		while (last > start && xdoc_space((unsigned char)last[-1]))
+			last--;
+		xdoc_block(doc, BLK_PARA, 0, start, last - start);
+	}
+}

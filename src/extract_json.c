@@ -118,8 +118,6 @@ static void	 json_state_reset(struct json_state *, struct xdoc *,
 static int	 json_fail(struct json_state *, const char *, const char *,
 		    ...) __attribute__((__format__(printf, 3, 4)));
 static int	 json_utf8(struct json_state *, const char **, size_t *);
-static int	 json_space(int);
-static void	 json_paras(struct xdoc *, const char *, size_t);
 static int	 json_attr(struct json_state *, const char *, size_t);
 static int	 json_scalar(struct json_state *, const char *, size_t, int);
 static int	 json_top(struct json_state *, int);
@@ -255,48 +253,6 @@ json_utf8(struct json_state *js, const char **s, size_t *len)
 	return (0);
 }
 
-static int
-json_space(int c)
-{
-	return (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-	    c == '\f' || c == '\v');
-}
-
-/*
- * Paragraphs of s: the runs of lines between blank lines, without the
- * white space around them.
- */
-static void
-json_paras(struct xdoc *doc, const char *s, size_t len)
-{
-	const char	*p = s, *end = s + len, *start = NULL, *last = NULL;
-	const char	*nl, *q;
-
-	while (p < end) {
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			nl = end;
-		for (q = p; q < nl && json_space((unsigned char)*q); q++)
-			;
-		if (q < nl) {
-			if (start == NULL)
-				start = q;
-			last = nl;
-		} else if (start != NULL) {
-			while (last > start &&
-			    json_space((unsigned char)last[-1]))
-				last--;
-			xdoc_block(doc, BLK_PARA, 0, start, last - start);
-			start = NULL;
-		}
-		p = nl + 1;
-	}
-	if (start != NULL) {
-		while (last > start && json_space((unsigned char)last[-1]))
-			last--;
-		xdoc_block(doc, BLK_PARA, 0, start, last - start);
-	}
-}
-
 /* One attribute named by js_path, if the bounds allow. */
 static int
 json_attr(struct json_state *js, const char *v, size_t len)
@@ -332,7 +288,7 @@ json_scalar(struct json_state *js, const char *v, size_t len, int kind)
 			    js->js_conf->xc_max_text);
 			return (-1);
 		}
-		json_paras(doc, v, len);
+		xdoc_paras(doc, v, len);
 	}
 
 	switch (field) {
@@ -363,7 +319,7 @@ json_scalar(struct json_state *js, const char *v, size_t len, int kind)
 			return (-1);
 		}
 		js->js_seen |= JF_TEXT;
-		json_paras(doc, v, len);
+		xdoc_paras(doc, v, len);
 		return (0);
 	}
 
@@ -585,7 +541,7 @@ json_blank(const char *p, size_t len)
 	size_t	 i;
 
 	for (i = 0; i < len; i++)
-		if (!json_space((unsigned char)p[i]))
+		if (!xdoc_space((unsigned char)p[i]))
 			return (0);
 	return (1);
 }

@@ -33,55 +33,11 @@
 
 #include "quire.h"
 
-static int	 pdf_space(int);
-static void	 pdf_paras(struct xdoc *, const char *, size_t);
 static int	 pdf_page(const struct extract_conf *, PopplerDocument *, int,
 		    struct xdoc *, uint64_t, struct xerr *);
 static int	 pdf_too_large(const struct extract_conf *, uint64_t, int,
 		    uint64_t, struct xerr *);
 static void	 pdf_title(PopplerDocument *, struct xdoc *);
-
-static int
-pdf_space(int c)
-{
-	return (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-	    c == '\f' || c == '\v');
-}
-
-/*
- * Paragraphs of s: the runs of lines between blank lines, without the
- * white space around them.
- */
-static void
-pdf_paras(struct xdoc *doc, const char *s, size_t len)
-{
-	const char	*p = s, *end = s + len, *start = NULL, *last = NULL;
-	const char	*nl, *q;
-
-	while (p < end) {
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			nl = end;
-		for (q = p; q < nl && pdf_space((unsigned char)*q); q++)
-			;
-		if (q < nl) {
-			if (start == NULL)
-				start = q;
-			last = nl;
-		} else if (start != NULL) {
-			while (last > start &&
-			    pdf_space((unsigned char)last[-1]))
-				last--;
-			xdoc_block(doc, BLK_PARA, 0, start, last - start);
-			start = NULL;
-		}
-		p = nl + 1;
-	}
-	if (start != NULL) {
-		while (last > start && pdf_space((unsigned char)last[-1]))
-			last--;
-		xdoc_block(doc, BLK_PARA, 0, start, last - start);
-	}
-}
 
 static int
 pdf_too_large(const struct extract_conf *xc, uint64_t n, int page,
@@ -136,7 +92,7 @@ pdf_page(const struct extract_conf *xc, PopplerDocument *pd, int i,
 		s = fixed.b_data;
 		len = fixed.b_len;
 	}
-	pdf_paras(doc, s, len);
+	xdoc_paras(doc, s, len);
 	if (doc->xd_text.b_len > limit)
 		rv = pdf_too_large(xc, doc->xd_text.b_len, i + 1, limit, err);
 done:

@@ -107,13 +107,12 @@ ipc_write_all(int fd, const char *p, size_t len)
 	return (0);
 }
 
-/* Send one message with blocking writes. */
-int
-ipc_send(int fd, uint32_t type, uint64_t a, uint64_t b, const char *str)
+/* One message's frame in sb, from its parts. */
+static int
+ipc_frame(msgpack_sbuffer *sb, uint32_t type, uint64_t a, uint64_t b,
+    const char *str)
 {
-	msgpack_sbuffer	 sb;
 	struct ipc_msg	 m;
-	int		 rv;
 
 	memset(&m, 0, sizeof(m));
 	m.m_type = type;
@@ -122,8 +121,18 @@ ipc_send(int fd, uint32_t type, uint64_t a, uint64_t b, const char *str)
 	if (str != NULL && strlcpy(m.m_str, str, sizeof(m.m_str)) >=
 	    sizeof(m.m_str))
 		return (-1);
+	return (ipc_encode(&m, sb));
+}
+
+/* Send one message with blocking writes. */
+int
+ipc_send(int fd, uint32_t type, uint64_t a, uint64_t b, const char *str)
+{
+	msgpack_sbuffer	 sb;
+	int		 rv;
+
 	msgpack_sbuffer_init(&sb);
-	rv = ipc_encode(&m, &sb);
+	rv = ipc_frame(&sb, type, a, b, str);
 	if (rv == 0)
 		rv = ipc_write_all(fd, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
@@ -214,18 +223,10 @@ ipc_evbuffer_put(struct evbuffer *eb, uint32_t type, uint64_t a, uint64_t b,
     const char *str)
 {
 	msgpack_sbuffer	 sb;
-	struct ipc_msg	 m;
 	int		 rv;
 
-	memset(&m, 0, sizeof(m));
-	m.m_type = type;
-	m.m_a = a;
-	m.m_b = b;
-	if (str != NULL && strlcpy(m.m_str, str, sizeof(m.m_str)) >=
-	    sizeof(m.m_str))
-		return (-1);
 	msgpack_sbuffer_init(&sb);
-	rv = ipc_encode(&m, &sb);
+	rv = ipc_frame(&sb, type, a, b, str);
 	if (rv == 0)
 		rv = evbuffer_add(eb, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);

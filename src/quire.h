@@ -547,6 +547,8 @@ void		 xdoc_init(struct xdoc *);
 void		 xdoc_free(struct xdoc *);
 void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
 void		 xdoc_attr(struct xdoc *, const char *, const char *);
+void		 xdoc_paras(struct xdoc *, const char *, size_t);
+int		 xdoc_space(int);
 void		 xerr_set(struct xerr *, const char *, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 
