@@ -129,6 +129,8 @@ struct ixbatch {
 	struct bhit	*b_hits;	/* of the current chunk */
 	size_t		 b_nhits;
 	size_t		 b_hitcap;
+	uint32_t	 b_words;	/* hits that are words, not filters */
+	int		 b_chunkopen;	/* the last chunk, not yet posted */
 	struct bdoc	*b_docs;
 	size_t		 b_ndocs;
 	size_t		 b_doccap;
@@ -181,6 +183,8 @@ ixbatch_reset(struct ixbatch *b)
 	buf_reset(&b->b_dstr);
 	memset(b->b_table, 0, b->b_tablecap * sizeof(*b->b_table));
 	b->b_nterms = b->b_ndocs = b->b_nchunks = b->b_nhits = 0;
+	b->b_words = 0;
+	b->b_chunkopen = 0;
 	buf_reset(&b->b_strs);
 	buf_reset(&b->b_recs);
 	b->b_open = 0;
@@ -320,11 +324,14 @@ ixbatch_flush_chunk(struct ixbatch *b)
 	uint32_t	 cid, tf, last;
 	size_t		 i, j;
 
-	if (b->b_nchunks == 0)
+	/* Once: a document's end and the next chunk both flush. */
+	if (!b->b_chunkopen)
 		return;
+	b->b_chunkopen = 0;
 	cid = b->b_nchunks - 1;
-	b->b_chunks[cid].c_dl = b->b_nhits;
-	b->b_tokens += b->b_nhits;
+	b->b_chunks[cid].c_dl = b->b_words;
+	b->b_tokens += b->b_words;
+	b->b_words = 0;
 	if (b->b_nhits > 64)
 		qsort(b->b_hits, b->b_nhits, sizeof(*b->b_hits),
 		    ixbatch_hitcmp);
@@ -433,6 +440,7 @@ ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
 	c->c_doc = b->b_ndocs - 1;
 	c->c_index = b->b_nchunks - 1 - b->b_docs[c->c_doc].d_cid;
 	b->b_docs[c->c_doc].d_nchunks++;
+	b->b_chunkopen = 1;
 	hlen = heading != NULL ? strlen(heading) : 0;
 	if (hlen > 255)
 		hlen = 255;
@@ -462,7 +470,7 @@ ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
 {
 	struct bhit	*h;
 
-	if (b->b_nchunks == 0 || len == 0)
+	if (!b->b_chunkopen || len == 0)
 		return (-1);
 	if (b->b_nhits == b->b_hitcap) {
 		b->b_hitcap = b->b_hitcap == 0 ? 1024 : b->b_hitcap * 2;
@@ -472,6 +480,9 @@ ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
 	h = &b->b_hits[b->b_nhits++];
 	h->h_term = ixbatch_intern(b, field, p, len);
 	h->h_pos = pos;
+	/* A chunk's length (norm) counts words; filter terms are not. */
+	if (field != IX_FILTER)
+		b->b_words++;
 	return (0);
 }
 
@@ -542,11 +553,12 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 	h.h_dict = h.h_norms + ((b->b_nchunks * 2 + 7) & ~7U);
 	h.h_strs = h.h_dict + b->b_nterms * sizeof(e);
 	h.h_post = h.h_strs + ((b->b_strs.b_len + 7) & ~7U);
-	if ((uint64_t)h.h_post + plen > UINT32_MAX) {
+	if ((uint64_t)h.h_post + plen + 7 > UINT32_MAX) {
 		free(order);
 		return (-1);
 	}
-	h.h_size = h.h_post + plen;
+	/* Sizes of 8n keep every segment in a leaf page 8-aligned. */
+	h.h_size = (h.h_post + plen + 7) & ~7U;
 	buf_reset(out);
 	buf_reserve(out, h.h_size);
 	memset(out->b_data, 0, h.h_size);
@@ -1221,25 +1233,33 @@ struct ix_stats_arg {
 	struct ixstats	*sa_st;
 };
 
+/* The counts, as a transaction sees them. */
+int
+index_stats_in(MDB_txn *txn, struct index *ix, struct ixstats *st)
+{
+	struct ixmeta	 m;
+	int		 rc;
+
+	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	st->is_next_cid = m.m_next_cid;
+	st->is_next_docid = m.m_next_docid;
+	st->is_next_seg = m.m_next_seg;
+	st->is_docs = m.m_docs;
+	st->is_chunks = m.m_chunks;
+	st->is_tokens = m.m_tokens;
+	st->is_dead = m.m_dead;
+	st->is_segments = m.m_segments;
+	st->is_merges = m.m_merges;
+	return (0);
+}
+
 static int
 index_stats_txn(MDB_txn *txn, void *arg)
 {
 	struct ix_stats_arg	*sa = arg;
-	struct ixmeta		 m;
-	int			 rc;
 
-	if ((rc = ix_meta_get(txn, sa->sa_ix, &m)) != 0)
-		return (rc);
-	sa->sa_st->is_next_cid = m.m_next_cid;
-	sa->sa_st->is_next_docid = m.m_next_docid;
-	sa->sa_st->is_next_seg = m.m_next_seg;
-	sa->sa_st->is_docs = m.m_docs;
-	sa->sa_st->is_chunks = m.m_chunks;
-	sa->sa_st->is_tokens = m.m_tokens;
-	sa->sa_st->is_dead = m.m_dead;
-	sa->sa_st->is_segments = m.m_segments;
-	sa->sa_st->is_merges = m.m_merges;
-	return (0);
+	return (index_stats_in(txn, sa->sa_ix, sa->sa_st));
 }
 
 int

@@ -10,7 +10,8 @@
  *   64 KiB.  When merge_factor neighbouring segments (in cid order) share
  *   a tier, they are merged into one; the result, merge_factor times as
  *   big, climbs a tier, so each posting is rewritten about log8(n) times.
- *   quirectl compact merges every run regardless of tier.
+ *   quirectl compact merges every run regardless of tier, and rewrites a
+ *   lone segment that holds dead chunks.
  *
  * A merge reads its segments in a read transaction, builds the new one in
  * memory without any lock, then in one short write transaction checks
@@ -44,6 +45,7 @@ struct mseg {
 	uint32_t	 ms_size;
 	uint32_t	 ms_base;
 	uint32_t	 ms_nchunks;
+	uint64_t	 ms_dead;	/* tombstoned chunks in it */
 	int		 ms_tier;
 };
 
@@ -72,6 +74,7 @@ merge_list_txn(MDB_txn *txn, void *arg)
 {
 	struct merge_list_arg	*la = arg;
 	struct ixseg		 s;
+	roaring_bitmap_t	*tomb;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
 	int			 rc, op = MDB_FIRST;
@@ -80,6 +83,7 @@ merge_list_txn(MDB_txn *txn, void *arg)
 	if ((rc = mdb_cursor_open(txn, index_dbi(la->la_ix, IDB_SEGS), &c))
 	    != 0)
 		return (rc);
+	tomb = index_tomb_get(txn, la->la_ix);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
 		if (k.mv_size != 8 || ixseg_open(&s, v.mv_data, v.mv_size) == -1)
@@ -93,9 +97,13 @@ merge_list_txn(MDB_txn *txn, void *arg)
 		la->la_segs[la->la_n].ms_size = v.mv_size;
 		la->la_segs[la->la_n].ms_base = s.s_hdr->h_base;
 		la->la_segs[la->la_n].ms_nchunks = s.s_hdr->h_nchunks;
+		la->la_segs[la->la_n].ms_dead =
+		    roaring_bitmap_range_cardinality(tomb, s.s_hdr->h_base,
+		    (uint64_t)s.s_hdr->h_base + s.s_hdr->h_nchunks);
 		la->la_segs[la->la_n].ms_tier = merge_tier(v.mv_size);
 		la->la_n++;
 	}
+	roaring_bitmap_free(tomb);
 	mdb_cursor_close(c);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
@@ -266,11 +274,11 @@ merge_build_txn(MDB_txn *txn, void *arg)
 	h.h_dict = h.h_norms + ((nchunks * 2 + 7) & ~7U);
 	h.h_strs = h.h_dict + dict.b_len;
 	h.h_post = h.h_strs + ((strs.b_len + 7) & ~7U);
-	if ((uint64_t)h.h_post + post.b_len > UINT32_MAX) {
+	if ((uint64_t)h.h_post + post.b_len + 7 > UINT32_MAX) {
 		rc = MDB_MAP_FULL;
 		goto out;
 	}
-	h.h_size = h.h_post + post.b_len;
+	h.h_size = (h.h_post + post.b_len + 7) & ~7U;
 	buf_reset(ba->ba_out);
 	buf_reserve(ba->ba_out, h.h_size);
 	memset(ba->ba_out->b_data, 0, h.h_size);
@@ -406,8 +414,9 @@ merge_run(struct index *ix, const struct mseg *segs, size_t n)
 
 /*
  * One step of merging: find a run to merge and merge it.  With all set,
- * any run of two or more segments qualifies (compaction).  Returns 1 if
- * it merged, 0 if there was nothing to do, -1 on error.
+ * any run of two or more segments qualifies, and so does a lone segment
+ * with dead chunks (compaction).  Returns 1 if it merged, 0 if there was
+ * nothing to do, -1 on error.
  */
 int
 merge_step(struct index *ix, int all)
@@ -429,7 +438,8 @@ merge_step(struct index *ix, int all)
 				break;
 		n = j - i;
 		/* Cids of a run must be consecutive: they are, by commit. */
-		if ((all && n >= 2) || n >= MERGE_FACTOR) {
+		if ((all && (n >= 2 || la.la_segs[i].ms_dead > 0)) ||
+		    n >= MERGE_FACTOR) {
 			if (all && n > 64)
 				n = 64;
 			rv = merge_run(ix, la.la_segs + i, n);

@@ -18,13 +18,15 @@
  * "Connections" finds "connect".  A match in a document's title counts
  * so_wtitle times a match in its text.
  *
- * Scoring is BM25 over chunks, with N the live chunks, avgdl their mean
- * length and df a term's document frequency summed over segments (dead
- * chunks included until the merger purges them, which only nudges idf).
- * Each segment is scored on its own, term at a time, into accumulators
- * as long as the segment (reused between segments), and its survivors
- * (required items present, no excluded one, every filter met, not
- * tombstoned) go through a bounded heap for the top n.
+ * Scoring is BM25 over chunks, with df a term's document frequency
+ * summed over segments, and N and avgdl the number and mean length of
+ * the chunks in segments: dead chunks count in all three until the
+ * merger purges them, which only nudges idf (in df alone, they could
+ * turn it negative).  Each segment is scored on its own, term at a
+ * time, into accumulators as long as the segment (reused between
+ * segments), and its survivors (required items present, no excluded
+ * one, every filter met, not tombstoned) go through a bounded heap for
+ * the top n.
  *
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
@@ -83,6 +85,7 @@ struct squery {
 	int		 q_and;
 	uint32_t	 q_reqmask;
 	uint32_t	 q_exmask;
+	uint32_t	 q_negmask;	/* excluded items, phrases too */
 };
 
 struct scand {
@@ -234,7 +237,8 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 		it->si_excluded = sign == '-';
 		sp.sp_item = q->q_nitems;
 		sp.sp_ppos = 0;
-		sp.sp_prefix = e > s && e[-1] == '*' && s[-1] != '"';
+		sp.sp_prefix = e > s && e[-1] == '*' && (s == query ||
+		    s[-1] != '"');
 		if (sp.sp_prefix)
 			e--;
 		first = q->q_nterms;
@@ -267,9 +271,12 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 		q->q_nitems++;
 	}
 	for (i = 0; i < q->q_nitems; i++) {
-		if (q->q_items[i].si_excluded)
-			q->q_exmask |= 1U << i;
-		else if (q->q_and || q->q_items[i].si_required ||
+		/* An excluded phrase excludes where it occurs, not by word. */
+		if (q->q_items[i].si_excluded) {
+			q->q_negmask |= 1U << i;
+			if (!q->q_items[i].si_phrase)
+				q->q_exmask |= 1U << i;
+		} else if (q->q_and || q->q_items[i].si_required ||
 		    q->q_items[i].si_phrase)
 			q->q_reqmask |= 1U << i;
 	}
@@ -577,6 +584,7 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
 	size_t		 k, j;
 	int64_t		 f;
+	double		 wbody, wtitle;
 	int		 phrase_ok, item;
 
 	if (n > ss->ss_cap) {
@@ -593,15 +601,19 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		st = &q->q_terms[k];
 		tt = *st;
 		ss->ss_pl[k].pl_n = 0;
+		/* Excluded words mark chunks; they never add to a score. */
+		wbody = q->q_items[st->st_item].si_excluded ? 0.0 :
+		    so->so_wbody;
+		wtitle = q->q_items[st->st_item].si_excluded ? 0.0 :
+		    so->so_wtitle;
 		if (!st->st_prefix) {
 			if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, so->so_wbody,
+			    search_post(ss, seg, f, st, wbody,
 			    st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL) == -1)
 				return (MDB_CORRUPTED);
 			tt.st_key[0] = IX_TITLE;
 			if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, so->so_wtitle, NULL)
-			    == -1)
+			    search_post(ss, seg, f, st, wtitle, NULL) == -1)
 				return (MDB_CORRUPTED);
 			continue;
 		}
@@ -610,8 +622,7 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 			if ((f = ixseg_find(seg, st->st_exp->x_term[j],
 			    st->st_exp->x_len[j])) < 0)
 				continue;
-			if (search_post(ss, seg, f, st, so->so_wbody, NULL)
-			    == -1)
+			if (search_post(ss, seg, f, st, wbody, NULL) == -1)
 				return (MDB_CORRUPTED);
 		}
 	}
@@ -622,14 +633,17 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		phrase_ok = 1;
 		if ((m & q->q_reqmask) == q->q_reqmask && (m & q->q_exmask) == 0)
 			for (item = 0; item < (int)q->q_nitems && phrase_ok;
-			    item++)
-				if (q->q_items[item].si_phrase)
-					phrase_ok = search_phrase_at(ss, seg,
-					    search_phrase_index(q, item),
-					    local);
+			    item++) {
+				if (!q->q_items[item].si_phrase)
+					continue;
+				phrase_ok = search_phrase_at(ss, seg,
+				    search_phrase_index(q, item), local);
+				if (q->q_items[item].si_excluded)
+					phrase_ok = !phrase_ok;
+			}
 		if ((m & q->q_reqmask) == q->q_reqmask &&
 		    (m & q->q_exmask) == 0 && phrase_ok &&
-		    m != 0 &&
+		    (m & ~q->q_negmask) != 0 &&
 		    (ss->ss_filter == NULL ||
 		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
 		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
@@ -814,16 +828,17 @@ search_txn(MDB_txn *txn, void *arg)
 	if (mdb_get(txn, index_dbi(ss->ss_ix, IDB_META), &k, &v) != 0)
 		return (0);	/* an empty index */
 	memset(&st, 0, sizeof(st));
-	if (index_stats(ss->ss_ix, &st) == -1)
-		return (MDB_CORRUPTED);
-	ss->ss_n = st.is_chunks > 0 ? st.is_chunks : 1;
+	if ((rc = index_stats_in(txn, ss->ss_ix, &st)) != 0)
+		return (rc);
+	ss->ss_n = st.is_chunks + st.is_dead > 0 ?
+	    (double)(st.is_chunks + st.is_dead) : 1.0;
 	ss->ss_avgdl = st.is_chunks + st.is_dead > 0 && st.is_tokens > 0 ?
 	    (double)st.is_tokens / (st.is_chunks + st.is_dead) : 1.0;
 	ss->ss_tomb = index_tomb_get(txn, ss->ss_ix);
 	for (i = 0; i < so->so_nfilters; i++) {
 		n = strlen(so->so_filters[i]);
-		if (n + 1 > sizeof(key) - 1)
-			n = sizeof(key) - 2;
+		if (n > IX_TERM_MAX - 1)
+			n = IX_TERM_MAX - 1;	/* as ixbatch_term cuts it */
 		key[0] = IX_FILTER;
 		memcpy(key + 1, so->so_filters[i], n);
 		memset(&sf, 0, sizeof(sf));

@@ -1,0 +1,1939 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Tests for index.c, search.c and merge.c on real indexes: documents go
+ * in as a worker feeds them (ixbatch, words from the English tokenizer,
+ * filter terms per chunk), and come out through search_run(),
+ * index_get_doc(), index_stats() and index_check().  Covered: the
+ * segment layout read back term by term, BM25 scores against values
+ * computed here by hand, the query language (OR, +, -, AND, phrases,
+ * prefixes, filters, snippets), redelivery, replacement and deletion,
+ * merging and compaction (results unchanged, dead chunks purged), and
+ * index_check() finding damage done through raw LMDB writes.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <roaring/roaring.h>
+
+#include "quire.h"
+
+static char	 top[PATH_MAX];	/* this run's directory; main removes it */
+
+static int
+rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	if (remove(path) == -1 && errno != ENOENT)
+		return (-1);
+	return (0);
+}
+
+static int
+rm_rf(const char *dir)
+{
+	return (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS));
+}
+
+/* An index in a fresh directory, a tokenizer and a batch. */
+struct tix {
+	char		 t_dir[PATH_MAX];
+	struct index	 t_ix;
+	struct tokenizer *t_tk;
+	struct ixbatch	*t_b;
+	uint64_t	 t_job;
+};
+
+static void
+tix_open(struct tix *t)
+{
+	memset(t, 0, sizeof(*t));
+	ck_assert_int_lt(snprintf(t->t_dir, sizeof(t->t_dir), "%s/t.XXXXXX",
+	    top), (int)sizeof(t->t_dir));
+	ck_assert_ptr_nonnull(mkdtemp(t->t_dir));
+	ck_assert_int_eq(index_open(&t->t_ix, t->t_dir, 0, STORE_SYNC_NONE),
+	    0);
+	t->t_tk = tokenizer_new("english", 0);
+	ck_assert_ptr_nonnull(t->t_tk);
+	t->t_b = ixbatch_new();
+}
+
+static void
+tix_close(struct tix *t)
+{
+	ixbatch_free(t->t_b);
+	tokenizer_free(t->t_tk);
+	index_close(&t->t_ix);
+	ck_assert_int_eq(rm_rf(t->t_dir), 0);
+	ck_assert_int_eq(access(t->t_dir, F_OK), -1);
+}
+
+/*
+ * A document as a test writes it.  Chunks are separated by '|'; the
+ * title goes with the first chunk, as ingest.c sends it.
+ */
+struct tdoc {
+	const char	*d_id;
+	const char	*d_text;
+	const char	*d_title;	/* or NULL */
+	const char	*d_tenant;	/* NULL: "a" */
+	int		 d_type;
+	const char	*d_attr;	/* "name=value" or NULL */
+	uint64_t	 d_hash;	/* 0: a hash of the text and title */
+};
+
+struct tfeed {
+	struct ixbatch	*f_b;
+	int		 f_field;
+};
+
+static int
+feed_token(const struct token *tok, void *arg)
+{
+	struct tfeed	*f = arg;
+
+	return (ixbatch_term(f->f_b, f->f_field, tok->t_text, tok->t_len,
+	    tok->t_pos) == -1 ? -1 : 0);
+}
+
+/* Filter terms are "name=value" in the filter field, as a worker adds. */
+static void
+feed_filter(struct tix *t, const char *name, const char *value)
+{
+	char	 term[1024];
+	int	 n;
+
+	/* Longer than IX_TERM_MAX is the batch's to cut, as for a worker. */
+	n = snprintf(term, sizeof(term), "%s=%s", name, value);
+	ck_assert(n > 0 && (size_t)n < sizeof(term));
+	ck_assert_int_eq(ixbatch_term(t->t_b, IX_FILTER, term, n, 0), 0);
+}
+
+static uint64_t
+text_hash(const char *a, const char *b)
+{
+	uint64_t	 h = 14695981039346656037ULL;
+
+	for (; *a != '\0'; a++)
+		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
+	for (; b != NULL && *b != '\0'; b++)
+		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
+	return (h);
+}
+
+static void
+add_doc(struct tix *t, const struct tdoc *d)
+{
+	struct ixdoc_info	 di;
+	struct xattr		 xa;
+	struct tfeed		 f;
+	char			 src[128], name[64];
+	const char		*p, *e, *eq;
+	size_t			 n;
+	int			 first = 1;
+
+	snprintf(src, sizeof(src), "/data/%s", d->d_id);
+	memset(&di, 0, sizeof(di));
+	di.di_extid = d->d_id;
+	di.di_hash = d->d_hash != 0 ? d->d_hash :
+	    text_hash(d->d_text, d->d_title);
+	di.di_job = ++t->t_job;
+	di.di_title = d->d_title;
+	di.di_type = d->d_type;
+	di.di_tenant = d->d_tenant != NULL ? d->d_tenant : "a";
+	di.di_source = src;
+	if (d->d_attr != NULL) {
+		eq = strchr(d->d_attr, '=');
+		ck_assert_ptr_nonnull(eq);
+		n = eq - d->d_attr;
+		ck_assert_uint_lt(n, sizeof(name));
+		memcpy(name, d->d_attr, n);
+		name[n] = '\0';
+		xa.xa_name = name;
+		xa.xa_value = (char *)eq + 1;
+		di.di_attrs = &xa;
+		di.di_nattrs = 1;
+	}
+	ck_assert_int_eq(ixbatch_doc(t->t_b, &di), 0);
+	f.f_b = t->t_b;
+	for (p = d->d_text;; p = e + 1) {
+		if ((e = strchr(p, '|')) == NULL)
+			e = p + strlen(p);
+		ck_assert_int_eq(ixbatch_chunk(t->t_b, first ? "" : "More",
+		    p, e - p), 0);
+		feed_filter(t, "tenant", di.di_tenant);
+		feed_filter(t, "type", extract_type_name(d->d_type));
+		feed_filter(t, "source", src);
+		if (d->d_attr != NULL)
+			feed_filter(t, name, xa.xa_value);
+		if (first && d->d_title != NULL) {
+			f.f_field = IX_TITLE;
+			ck_assert_int_eq(tokenizer_run(t->t_tk, d->d_title,
+			    strlen(d->d_title), 0, feed_token, &f), 0);
+		}
+		f.f_field = IX_BODY;
+		ck_assert_int_eq(tokenizer_run(t->t_tk, p, e - p, 0,
+		    feed_token, &f), 0);
+		first = 0;
+		if (*e == '\0')
+			break;
+	}
+	ck_assert_int_eq(ixbatch_end_doc(t->t_b), 0);
+}
+
+static void
+commit(struct tix *t, struct ixcommit *res)
+{
+	struct ixcommit	 r;
+
+	ck_assert_int_eq(index_commit(&t->t_ix, t->t_b, res != NULL ? res :
+	    &r), 0);
+	ixbatch_reset(t->t_b);
+}
+
+/* One document in a batch of its own. */
+static void
+commit_one(struct tix *t, const char *id, const char *text,
+    struct ixcommit *res)
+{
+	struct tdoc	 d;
+
+	memset(&d, 0, sizeof(d));
+	d.d_id = id;
+	d.d_text = text;
+	add_doc(t, &d);
+	commit(t, res);
+}
+
+static void
+stats(struct tix *t, struct ixstats *st)
+{
+	ck_assert_int_eq(index_stats(&t->t_ix, st), 0);
+}
+
+static void
+check_ok(struct tix *t)
+{
+	char	 msg[512];
+	int	 rc;
+
+	rc = index_check(&t->t_ix, msg, sizeof(msg));
+	ck_assert_msg(rc == 0, "index_check: %d: %s", rc, msg);
+	ck_assert_str_eq(msg, "");
+}
+
+/* index_check must find a problem and say something with want in it. */
+static void
+check_fails(struct tix *t, const char *want)
+{
+	char	 msg[512];
+
+	ck_assert_int_eq(index_check(&t->t_ix, msg, sizeof(msg)), 1);
+	ck_assert_msg(strstr(msg, want) != NULL, "index_check said \"%s\", "
+	    "expected \"%s\"", msg, want);
+}
+
+static void
+search(struct tix *t, const char *query, const struct search_opts *so,
+    struct search_result *sr)
+{
+	struct search_opts	 def;
+	char			*q;
+	int			 rc;
+
+	if (so == NULL) {
+		search_opts_defaults(&def);
+		def.so_n = 100;
+		so = &def;
+	}
+	/* On the heap, exactly its size: a read past either end shows. */
+	q = xstrdup(query);
+	rc = search_run(&t->t_ix, t->t_tk, q, so, sr);
+	free(q);
+	ck_assert_msg(rc == 0, "search \"%s\": %s", query, sr->sr_error);
+	ck_assert_uint_le(sr->sr_n, so->so_n);
+	ck_assert_uint_ge(sr->sr_total, sr->sr_n);
+}
+
+/*
+ * The external ids of a query's hits, best first, comma separated; up
+ * to two filters.  Also checks that the total is the number of hits.
+ */
+static const char *
+ids(struct tix *t, const char *query, const char *f1, const char *f2)
+{
+	static char		 out[1024];
+	struct search_opts	 so;
+	struct search_result	 sr;
+	size_t			 i;
+
+	search_opts_defaults(&so);
+	so.so_n = 100;
+	if (f1 != NULL)
+		so.so_filters[so.so_nfilters++] = f1;
+	if (f2 != NULL)
+		so.so_filters[so.so_nfilters++] = f2;
+	search(t, query, &so, &sr);
+	ck_assert_uint_eq(sr.sr_total, sr.sr_n);
+	out[0] = '\0';
+	for (i = 0; i < sr.sr_n; i++) {
+		if (i > 0)
+			strlcat(out, ",", sizeof(out));
+		ck_assert_uint_lt(strlcat(out, sr.sr_hits[i].sh_extid,
+		    sizeof(out)), sizeof(out));
+	}
+	search_result_free(&sr);
+	return (out);
+}
+
+/* The score of a document's first hit for a query, or -1. */
+static double
+score_of(struct tix *t, const char *query, const struct search_opts *so,
+    const char *id)
+{
+	struct search_result	 sr;
+	double			 s = -1.0;
+	size_t			 i;
+
+	search(t, query, so, &sr);
+	for (i = 0; i < sr.sr_n; i++)
+		if (strcmp(sr.sr_hits[i].sh_extid, id) == 0) {
+			s = sr.sr_hits[i].sh_score;
+			break;
+		}
+	search_result_free(&sr);
+	return (s);
+}
+
+/* The hits' external ids in byte order, for queries whose ranks tie. */
+static const char *
+idset(struct tix *t, const char *query, const char *f1, const char *f2)
+{
+	static char	 out[1024];
+	char		 tmp[1024], *v[64], *p, *w;
+	size_t		 n = 0, i, j;
+
+	strlcpy(tmp, ids(t, query, f1, f2), sizeof(tmp));
+	for (p = tmp; (w = strsep(&p, ",")) != NULL && *w != '\0'; ) {
+		ck_assert_uint_lt(n, 64);
+		v[n++] = w;
+	}
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+			w = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = w;
+		}
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strlcat(out, ",", sizeof(out));
+		strlcat(out, v[i], sizeof(out));
+	}
+	return (out);
+}
+
+struct tstem {
+	char	*s_key;
+	size_t	 s_len;
+	int	 s_n;
+};
+
+static int
+stem_token(const struct token *tok, void *arg)
+{
+	struct tstem	*s = arg;
+
+	if (s->s_n++ == 0 && tok->t_len < IX_TERM_MAX - 1) {
+		memcpy(s->s_key + 1, tok->t_text, tok->t_len);
+		s->s_len = tok->t_len + 1;
+	}
+	return (0);
+}
+
+/* A word as the index holds it: the field byte, then its stem. */
+static size_t
+term_key(struct tix *t, int field, const char *word, char *key)
+{
+	struct tstem	 s;
+
+	memset(&s, 0, sizeof(s));
+	s.s_key = key;
+	key[0] = field;
+	ck_assert_int_eq(tokenizer_run(t->t_tk, word, strlen(word), 0,
+	    stem_token, &s), 0);
+	ck_assert_int_eq(s.s_n, 1);
+	ck_assert_uint_gt(s.s_len, 1);
+	return (s.s_len);
+}
+
+/*
+ * Segments read back in a read transaction: each one's cid range and
+ * norms, and one term's postings over all of them.  Nothing is asserted
+ * inside the transaction; what went wrong is counted instead.
+ */
+#define TSEGS		32
+#define TPOSTS		64
+#define TPOS		8
+#define TCIDS		512
+
+struct tread {
+	struct index	*r_ix;
+	const char	*r_key;		/* or NULL */
+	size_t		 r_klen;
+	size_t		 r_nsegs;
+	size_t		 r_bad;		/* values ixseg_open() refused */
+	uint32_t	 r_base[TSEGS];
+	uint32_t	 r_nchunks[TSEGS];
+	uint64_t	 r_tokens;	/* the headers' word counts, summed */
+	uint16_t	 r_norm[TCIDS];	/* by cid */
+	uint32_t	 r_df;		/* dictionary frequencies, summed */
+	size_t		 r_n;		/* postings read */
+	uint32_t	 r_cid[TPOSTS];
+	uint32_t	 r_tf[TPOSTS];
+	uint32_t	 r_pos[TPOSTS][TPOS];
+	int		 r_err;		/* damaged, or more than we hold */
+};
+
+static int
+read_txn(MDB_txn *txn, void *arg)
+{
+	struct tread	*r = arg;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	struct ixseg	 s;
+	struct ixpost	 p;
+	int64_t		 f, pos;
+	uint32_t	 i, cid;
+	int		 rc, rv, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(txn, index_dbi(r->r_ix, IDB_SEGS), &c))
+	    != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (ixseg_open(&s, v.mv_data, v.mv_size) == -1) {
+			r->r_bad++;
+			continue;
+		}
+		if (r->r_nsegs == TSEGS) {
+			r->r_err = 1;
+			break;
+		}
+		r->r_base[r->r_nsegs] = s.s_hdr->h_base;
+		r->r_nchunks[r->r_nsegs] = s.s_hdr->h_nchunks;
+		r->r_nsegs++;
+		r->r_tokens += s.s_hdr->h_tokens;
+		for (i = 0; i < s.s_hdr->h_nchunks; i++) {
+			cid = s.s_hdr->h_base + i;
+			if (cid < TCIDS)
+				r->r_norm[cid] = s.s_norms[i];
+		}
+		if (r->r_key == NULL ||
+		    (f = ixseg_find(&s, r->r_key, r->r_klen)) < 0)
+			continue;
+		r->r_df += s.s_dict[f].e_df;
+		ixpost_init(&p, &s, f);
+		while ((rv = ixpost_next(&p)) == 1) {
+			if (r->r_n == TPOSTS) {
+				r->r_err = 1;
+				break;
+			}
+			r->r_cid[r->r_n] = p.p_cid;
+			r->r_tf[r->r_n] = p.p_tf;
+			for (i = 0; (pos = ixpost_pos(&p)) != -1; i++)
+				if (i < TPOS)
+					r->r_pos[r->r_n][i] = pos;
+			if (i != p.p_tf)
+				r->r_err = 1;
+			r->r_n++;
+		}
+		if (rv == -1)
+			r->r_err = 1;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static void
+read_segs(struct tix *t, const char *key, size_t klen, struct tread *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->r_ix = &t->t_ix;
+	r->r_key = key;
+	r->r_klen = klen;
+	ck_assert_int_eq(store_read(&t->t_ix.ix_store, read_txn, r), 0);
+	ck_assert_int_eq(r->r_err, 0);
+	ck_assert_uint_eq(r->r_bad, 0);
+}
+
+/* A word's postings, by the word as a user writes it. */
+static void
+read_word(struct tix *t, int field, const char *word, struct tread *r)
+{
+	char	 key[IX_TERM_MAX];
+	size_t	 n;
+
+	n = term_key(t, field, word, key);
+	read_segs(t, key, n, r);
+}
+
+/* Raw writes into one database, to damage the index on purpose. */
+struct traw {
+	struct index	*w_ix;
+	int		 w_db;
+	const void	*w_key;
+	size_t		 w_klen;
+	const void	*w_val;		/* NULL: delete the key */
+	size_t		 w_vlen;
+};
+
+static int
+raw_txn(MDB_txn *txn, void *arg)
+{
+	struct traw	*w = arg;
+	MDB_val		 k, v;
+
+	k.mv_size = w->w_klen;
+	k.mv_data = (void *)w->w_key;
+	if (w->w_val == NULL)
+		return (mdb_del(txn, index_dbi(w->w_ix, w->w_db), &k, NULL));
+	v.mv_size = w->w_vlen;
+	v.mv_data = (void *)w->w_val;
+	return (mdb_put(txn, index_dbi(w->w_ix, w->w_db), &k, &v, 0));
+}
+
+static void
+raw_write(struct tix *t, int db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	struct traw	 w;
+
+	w.w_ix = &t->t_ix;
+	w.w_db = db;
+	w.w_key = key;
+	w.w_klen = klen;
+	w.w_val = val;
+	w.w_vlen = vlen;
+	ck_assert_int_eq(store_write(&t->t_ix.ix_store, raw_txn, &w), 0);
+}
+
+/* A copy of a stored value, in memory of its own. */
+struct tget {
+	struct index	*g_ix;
+	int		 g_db;
+	const void	*g_key;
+	size_t		 g_klen;
+	void		*g_val;
+	size_t		 g_len;
+};
+
+static int
+get_txn(MDB_txn *txn, void *arg)
+{
+	struct tget	*g = arg;
+	MDB_val		 k, v;
+	int		 rc;
+
+	k.mv_size = g->g_klen;
+	k.mv_data = (void *)g->g_key;
+	if ((rc = mdb_get(txn, index_dbi(g->g_ix, g->g_db), &k, &v)) != 0)
+		return (rc);
+	g->g_val = xmalloc(v.mv_size);
+	memcpy(g->g_val, v.mv_data, v.mv_size);
+	g->g_len = v.mv_size;
+	return (0);
+}
+
+static void *
+raw_get(struct tix *t, int db, const void *key, size_t klen, size_t *len)
+{
+	struct tget	 g;
+
+	memset(&g, 0, sizeof(g));
+	g.g_ix = &t->t_ix;
+	g.g_db = db;
+	g.g_key = key;
+	g.g_klen = klen;
+	ck_assert_int_eq(store_read(&t->t_ix.ix_store, get_txn, &g), 0);
+	*len = g.g_len;
+	return (g.g_val);
+}
+
+/* Segment encoding and decoding. */
+
+START_TEST(test_segment_layout)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct ixcommit	 res;
+	struct ixstats	 st;
+	struct tread	 r;
+	const char	*key;
+
+	tix_open(&t);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "s1";
+	d.d_title = "Fox tales";
+	d.d_text = "the quick brown fox jumps over the lazy dog";
+	add_doc(&t, &d);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "s2";
+	d.d_tenant = "b";
+	d.d_text = "a fox|the fox and the fox";
+	add_doc(&t, &d);
+	ck_assert_uint_eq(ixbatch_ndocs(t.t_b), 2);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_added, 2);
+	ck_assert_uint_eq(res.ic_unchanged, 0);
+	ck_assert_uint_eq(res.ic_replaced, 0);
+	ck_assert_uint_eq(res.ic_chunks, 3);
+	ck_assert_uint_eq(res.ic_seg, 1);
+	ck_assert_uint_gt(res.ic_bytes, sizeof(struct ixseghdr));
+
+	/* One segment of cids 1 to 3: s1's chunk, then s2's two. */
+	read_word(&t, IX_BODY, "fox", &r);
+	ck_assert_uint_eq(r.r_nsegs, 1);
+	ck_assert_uint_eq(r.r_base[0], 1);
+	ck_assert_uint_eq(r.r_nchunks[0], 3);
+	ck_assert_uint_eq(r.r_df, 3);
+	ck_assert_uint_eq(r.r_n, 3);
+	ck_assert_uint_eq(r.r_cid[0], 1);
+	ck_assert_uint_eq(r.r_tf[0], 1);
+	ck_assert_uint_eq(r.r_pos[0][0], 3);
+	ck_assert_uint_eq(r.r_cid[1], 2);
+	ck_assert_uint_eq(r.r_tf[1], 1);
+	ck_assert_uint_eq(r.r_pos[1][0], 1);
+	ck_assert_uint_eq(r.r_cid[2], 3);
+	ck_assert_uint_eq(r.r_tf[2], 2);
+	ck_assert_uint_eq(r.r_pos[2][0], 1);
+	ck_assert_uint_eq(r.r_pos[2][1], 4);
+
+	/* Positions count from each chunk's start, in order. */
+	read_word(&t, IX_BODY, "the", &r);
+	ck_assert_uint_eq(r.r_df, 2);
+	ck_assert_uint_eq(r.r_n, 2);
+	ck_assert_uint_eq(r.r_cid[0], 1);
+	ck_assert_uint_eq(r.r_tf[0], 2);
+	ck_assert_uint_eq(r.r_pos[0][0], 0);
+	ck_assert_uint_eq(r.r_pos[0][1], 6);
+	ck_assert_uint_eq(r.r_cid[1], 3);
+	ck_assert_uint_eq(r.r_tf[1], 2);
+	ck_assert_uint_eq(r.r_pos[1][0], 0);
+	ck_assert_uint_eq(r.r_pos[1][1], 3);
+
+	/* Stemmed: "jumps" is held as the stem that "jumping" has too. */
+	read_word(&t, IX_BODY, "jumping", &r);
+	ck_assert_uint_eq(r.r_n, 1);
+	ck_assert_uint_eq(r.r_cid[0], 1);
+	ck_assert_uint_eq(r.r_pos[0][0], 4);
+
+	/* The title is a field of its own, on the first chunk. */
+	read_word(&t, IX_TITLE, "fox", &r);
+	ck_assert_uint_eq(r.r_df, 1);
+	ck_assert_uint_eq(r.r_cid[0], 1);
+	ck_assert_uint_eq(r.r_pos[0][0], 0);
+	read_word(&t, IX_TITLE, "tales", &r);
+	ck_assert_uint_eq(r.r_df, 1);
+	ck_assert_uint_eq(r.r_pos[0][0], 1);
+	read_word(&t, IX_BODY, "tales", &r);
+	ck_assert_uint_eq(r.r_df, 0);
+	ck_assert_uint_eq(r.r_n, 0);
+
+	/* Filter terms are exact and on every chunk. */
+	key = "ftenant=a";
+	read_segs(&t, key, strlen(key), &r);
+	ck_assert_uint_eq(r.r_df, 1);
+	ck_assert_uint_eq(r.r_cid[0], 1);
+	key = "ftenant=b";
+	read_segs(&t, key, strlen(key), &r);
+	ck_assert_uint_eq(r.r_df, 2);
+	ck_assert_uint_eq(r.r_cid[0], 2);
+	ck_assert_uint_eq(r.r_cid[1], 3);
+	key = "fsource=/data/s2";
+	read_segs(&t, key, strlen(key), &r);
+	ck_assert_uint_eq(r.r_df, 2);
+	key = "ftype=text";
+	read_segs(&t, key, strlen(key), &r);
+	ck_assert_uint_eq(r.r_df, 3);
+	key = "bzebra";
+	read_segs(&t, key, strlen(key), &r);
+	ck_assert_uint_eq(r.r_df, 0);
+	ck_assert_uint_eq(r.r_n, 0);
+
+	/*
+	 * Norms: a chunk's length in words, its title's included; filter
+	 * terms are not words.
+	 */
+	ck_assert_uint_eq(r.r_norm[1], 9 + 2);
+	ck_assert_uint_eq(r.r_norm[2], 2);
+	ck_assert_uint_eq(r.r_norm[3], 5);
+	ck_assert_uint_eq(r.r_tokens, 18);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 2);
+	ck_assert_uint_eq(st.is_chunks, 3);
+	ck_assert_uint_eq(st.is_tokens, 18);
+	ck_assert_uint_eq(st.is_dead, 0);
+	ck_assert_uint_eq(st.is_segments, 1);
+	ck_assert_uint_eq(st.is_next_cid, 4);
+	ck_assert_uint_eq(st.is_next_docid, 3);
+
+	/* A second batch is a second segment, its cids following on. */
+	commit_one(&t, "s3", "fox fox fox", &res);
+	ck_assert_uint_eq(res.ic_seg, 2);
+	read_word(&t, IX_BODY, "fox", &r);
+	ck_assert_uint_eq(r.r_nsegs, 2);
+	ck_assert_uint_eq(r.r_base[1], 4);
+	ck_assert_uint_eq(r.r_nchunks[1], 1);
+	ck_assert_uint_eq(r.r_df, 4);
+	ck_assert_uint_eq(r.r_cid[3], 4);
+	ck_assert_uint_eq(r.r_tf[3], 3);
+	ck_assert_uint_eq(r.r_pos[3][0], 0);
+	ck_assert_uint_eq(r.r_pos[3][1], 1);
+	ck_assert_uint_eq(r.r_pos[3][2], 2);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+/* Walk every posting of every term; -1 if any is damaged. */
+static int
+walk_all(const struct ixseg *s)
+{
+	struct ixpost	 p;
+	uint32_t	 term;
+	int		 rv, bad = 0;
+
+	for (term = 0; term < s->s_hdr->h_nterms; term++) {
+		ixpost_init(&p, s, term);
+		while ((rv = ixpost_next(&p)) == 1)
+			while (ixpost_pos(&p) != -1)
+				;
+		if (rv == -1)
+			bad = 1;
+	}
+	return (bad ? -1 : 0);
+}
+
+START_TEST(test_segment_damage)
+{
+	struct tix	 t;
+	struct ixseg	 s;
+	struct ixseghdr	*h;
+	uint8_t		 kb[8], *seg, *cut;
+	size_t		 len;
+	int		 i;
+
+	tix_open(&t);
+	for (i = 0; i < 3; i++)
+		commit_one(&t, i == 0 ? "a" : i == 1 ? "b" : "c",
+		    "some words that make a segment with several terms", NULL);
+	util_put_be64(kb, 2);
+	seg = raw_get(&t, IDB_SEGS, kb, 8, &len);
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	ck_assert_int_eq(walk_all(&s), 0);
+
+	/* Truncated copies are refused: the size is in the header. */
+	cut = xmalloc(len);
+	memcpy(cut, seg, len);
+	ck_assert_int_eq(ixseg_open(&s, cut, len - 1), -1);
+	ck_assert_int_eq(ixseg_open(&s, cut, len / 2), -1);
+	ck_assert_int_eq(ixseg_open(&s, cut, sizeof(struct ixseghdr) - 1),
+	    -1);
+	ck_assert_int_eq(ixseg_open(&s, cut, 0), -1);
+
+	/* So are a bad magic and areas that do not fit. */
+	cut[0] = 'X';
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+	memcpy(cut, seg, len);
+	h = (struct ixseghdr *)cut;
+	h->h_post = len + 1;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+	memcpy(cut, seg, len);
+	h->h_nchunks = len;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+	memcpy(cut, seg, len);
+	h->h_nterms = len;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+	free(cut);
+
+	/*
+	 * A copy cut inside its postings, the header's size made to agree:
+	 * it opens, but reading its postings fails, and never reads past
+	 * the end.
+	 */
+	h = (struct ixseghdr *)seg;
+	len = h->h_post + 1;
+	cut = xmalloc(len);
+	memcpy(cut, seg, len);
+	((struct ixseghdr *)cut)->h_size = len;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), 0);
+	ck_assert_int_eq(walk_all(&s), -1);
+	free(cut);
+
+	/* Stored, a damaged segment is skipped by search, found by check. */
+	raw_write(&t, IDB_SEGS, kb, 8, seg, h->h_size / 2);
+	ck_assert_str_eq(idset(&t, "segment words", NULL, NULL), "a,c");
+	check_fails(&t, "segment 2 is damaged");
+	free(seg);
+	tix_close(&t);
+}
+END_TEST
+
+/* BM25. */
+
+static double
+idf(double n, double df)
+{
+	return (log(1.0 + (n - df + 0.5) / (df + 0.5)));
+}
+
+static double
+tfw(double tf, double dl, double avgdl, double k1, double b)
+{
+	return (tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * dl / avgdl)));
+}
+
+/* 4, 6 and 2 words: 12 words in 3 chunks, avgdl 4. */
+static void
+bm25_corpus(struct tix *t, struct ixcommit *res)
+{
+	struct tdoc	 d;
+
+	memset(&d, 0, sizeof(d));
+	d.d_id = "d1";
+	d.d_text = "apple banana apple cherry";
+	add_doc(t, &d);
+	d.d_id = "d2";
+	d.d_text = "banana cherry date elderberry fig grape";
+	d.d_attr = "lang=en";
+	add_doc(t, &d);
+	d.d_id = "d3";
+	d.d_text = "apple fig";
+	d.d_attr = NULL;
+	add_doc(t, &d);
+	commit(t, res);
+}
+
+START_TEST(test_bm25)
+{
+	struct tix		 t;
+	struct search_opts	 so;
+	struct search_result	 sr;
+	struct ixstats		 st;
+	const double		 k1 = 1.2, b = 0.75, n = 3, avgdl = 12.0 / 3;
+	double			 want;
+
+	tix_open(&t);
+	bm25_corpus(&t, NULL);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_chunks, 3);
+	ck_assert_uint_eq(st.is_tokens, 12);
+
+	/* apple: df 2; tf 2 in d1 (dl 4), tf 1 in d3 (dl 2). */
+	search(&t, "apple", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_total, 2);
+	ck_assert_uint_eq(sr.sr_n, 2);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d1");
+	ck_assert_str_eq(sr.sr_hits[1].sh_extid, "d3");
+	want = idf(n, 2) * tfw(2, 4, avgdl, k1, b);
+	ck_assert_double_eq_tol(sr.sr_hits[0].sh_score, want, 1e-4);
+	want = idf(n, 2) * tfw(1, 2, avgdl, k1, b);
+	ck_assert_double_eq_tol(sr.sr_hits[1].sh_score, want, 1e-4);
+	search_result_free(&sr);
+
+	/* fig: the shorter chunk wins at equal tf. */
+	search(&t, "fig", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_n, 2);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d3");
+	ck_assert_double_eq_tol(sr.sr_hits[0].sh_score,
+	    idf(n, 2) * tfw(1, 2, avgdl, k1, b), 1e-4);
+	ck_assert_str_eq(sr.sr_hits[1].sh_extid, "d2");
+	ck_assert_double_eq_tol(sr.sr_hits[1].sh_score,
+	    idf(n, 2) * tfw(1, 6, avgdl, k1, b), 1e-4);
+	search_result_free(&sr);
+
+	/* Two words: a chunk's score is the sum over the words it has. */
+	search(&t, "banana date", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_total, 2);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d2");
+	want = idf(n, 2) * tfw(1, 6, avgdl, k1, b) +
+	    idf(n, 1) * tfw(1, 6, avgdl, k1, b);
+	ck_assert_double_eq_tol(sr.sr_hits[0].sh_score, want, 1e-4);
+	ck_assert_str_eq(sr.sr_hits[1].sh_extid, "d1");
+	want = idf(n, 2) * tfw(1, 4, avgdl, k1, b);
+	ck_assert_double_eq_tol(sr.sr_hits[1].sh_score, want, 1e-4);
+	search_result_free(&sr);
+
+	/* k1 and b are the caller's. */
+	search_opts_defaults(&so);
+	so.so_k1 = 2.0;
+	so.so_b = 0.5;
+	want = idf(n, 2) * tfw(2, 4, avgdl, 2.0, 0.5);
+	ck_assert_double_eq_tol(score_of(&t, "apple", &so, "d1"), want, 1e-4);
+	so.so_b = 0.0;
+	ck_assert_double_eq_tol(score_of(&t, "fig", &so, "d3"),
+	    score_of(&t, "fig", &so, "d2"), 1e-9);
+
+	/* A new batch moves N, df and avgdl. */
+	commit_one(&t, "d4", "apple banana", NULL);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_tokens, 14);
+	want = idf(4, 3) * tfw(1, 2, 14.0 / 4, k1, b);
+	ck_assert_double_eq_tol(score_of(&t, "apple", NULL, "d4"), want,
+	    1e-4);
+	want = idf(4, 3) * tfw(1, 2, 14.0 / 4, k1, b) + idf(4, 3) *
+	    tfw(1, 2, 14.0 / 4, k1, b);
+	ck_assert_double_eq_tol(score_of(&t, "banana apple", NULL, "d4"),
+	    want, 1e-4);
+	tix_close(&t);
+}
+END_TEST
+
+/*
+ * Dead chunks count in df until the merger purges them, so they count
+ * in N as well: a corpus delivered again, unchanged, keeps its ranking
+ * and its scores positive, and compaction gives the first scores back.
+ */
+START_TEST(test_bm25_dead)
+{
+	struct tix		 t;
+	struct ixcommit		 res;
+	struct ixstats		 st;
+	struct search_result	 sr;
+	const double		 k1 = 1.2, b = 0.75;
+	int			 i;
+
+	tix_open(&t);
+	bm25_corpus(&t, NULL);
+	ck_assert_str_eq(ids(&t, "apple", NULL, NULL), "d1,d3");
+	for (i = 0; i < 2; i++) {
+		bm25_corpus(&t, &res);
+		ck_assert_uint_eq(res.ic_unchanged, 3);
+	}
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_chunks, 3);
+	ck_assert_uint_eq(st.is_dead, 6);
+	ck_assert_uint_eq(st.is_tokens, 36);
+
+	/* N 9 chunks in segments, apple in 6 of them, avgdl 36 / 9. */
+	search(&t, "apple", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_total, 2);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d1");
+	ck_assert_str_eq(sr.sr_hits[1].sh_extid, "d3");
+	ck_assert_double_gt(sr.sr_hits[1].sh_score, 0.0);
+	ck_assert_double_eq_tol(sr.sr_hits[0].sh_score,
+	    idf(9, 6) * tfw(2, 4, 4, k1, b), 1e-4);
+	search_result_free(&sr);
+	search(&t, "banana date", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_n, 2);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d2");
+	ck_assert_double_gt(sr.sr_hits[1].sh_score, 0.0);
+	search_result_free(&sr);
+
+	while ((i = merge_step(&t.t_ix, 1)) == 1)
+		;
+	ck_assert_int_eq(i, 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_dead, 0);
+	ck_assert_uint_eq(st.is_tokens, 12);
+	ck_assert_double_eq_tol(score_of(&t, "apple", NULL, "d1"),
+	    idf(3, 2) * tfw(2, 4, 4, k1, b), 1e-4);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_title_weight)
+{
+	struct tix		 t;
+	struct tdoc		 d;
+	struct search_opts	 so;
+	double			 title, body;
+
+	tix_open(&t);
+	memset(&d, 0, sizeof(d));
+	/* Five words each, the title's included: the same dl. */
+	d.d_id = "titled";
+	d.d_title = "Zebra";
+	d.d_text = "kiwi lemon mango nectarine";
+	add_doc(&t, &d);
+	d.d_id = "body";
+	d.d_title = "Other";
+	d.d_text = "zebra lemon mango nectarine";
+	add_doc(&t, &d);
+	d.d_id = "neither";
+	d.d_title = "Other";
+	d.d_text = "kiwi lemon mango nectarine";
+	add_doc(&t, &d);
+	commit(&t, NULL);
+
+	ck_assert_str_eq(ids(&t, "zebra", NULL, NULL), "titled,body");
+	search_opts_defaults(&so);
+	title = score_of(&t, "zebra", &so, "titled");
+	body = score_of(&t, "zebra", &so, "body");
+	ck_assert_double_gt(body, 0.0);
+	ck_assert_double_eq_tol(title, so.so_wtitle * body, 1e-4);
+	so.so_wtitle = 3.0;
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "titled"),
+	    3.0 * body, 1e-4);
+	/* The body weight scales body matches only. */
+	so.so_wtitle = 1.0;
+	so.so_wbody = 0.5;
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "body"),
+	    0.5 * body, 1e-4);
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "titled"),
+	    body, 1e-4);
+	tix_close(&t);
+}
+END_TEST
+
+/* The query language. */
+
+static void
+add_texts(struct tix *t, const char *const *texts)
+{
+	struct tdoc	 d;
+	char		 id[16];
+	int		 i;
+
+	for (i = 0; texts[i] != NULL; i++) {
+		memset(&d, 0, sizeof(d));
+		snprintf(id, sizeof(id), "d%d", i + 1);
+		d.d_id = id;
+		d.d_text = texts[i];
+		add_doc(t, &d);
+	}
+	commit(t, NULL);
+}
+
+START_TEST(test_query_boolean)
+{
+	static const char *const texts[] = {
+		"alpha beta gamma delta",
+		"alpha alpha beta sigma",
+		"alpha gamma sigma tau",
+		"beta delta omega tau",
+		"omega sigma tau kappa",
+		NULL
+	};
+	struct tix		 t;
+	struct search_opts	 so;
+	struct search_result	 sr;
+
+	tix_open(&t);
+	add_texts(&t, texts);
+
+	/* OR by default: more matches and a higher tf rank first. */
+	ck_assert_str_eq(ids(&t, "alpha beta", NULL, NULL), "d2,d1,d3,d4");
+	ck_assert_str_eq(ids(&t, "alpha OR beta", NULL, NULL),
+	    "d2,d1,d3,d4");
+	ck_assert_str_eq(ids(&t, "Alpha, BETA!", NULL, NULL), "d2,d1,d3,d4");
+	ck_assert_str_eq(ids(&t, "+alpha beta", NULL, NULL), "d2,d1,d3");
+	ck_assert_str_eq(ids(&t, "alpha -beta", NULL, NULL), "d3");
+	ck_assert_str_eq(ids(&t, "beta -delta", NULL, NULL), "d2");
+	ck_assert_str_eq(ids(&t, "-alpha", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "alpha AND beta", NULL, NULL), "d2,d1");
+	ck_assert_str_eq(ids(&t, "alpha AND beta AND gamma", NULL, NULL),
+	    "d1");
+	ck_assert_str_eq(ids(&t, "alpha AND kappa", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "+tau +sigma -kappa", NULL, NULL), "d3");
+	ck_assert_str_eq(ids(&t, "nothere", NULL, NULL), "");
+
+	/* The total counts every match; the hits stop at so_n. */
+	search_opts_defaults(&so);
+	so.so_n = 2;
+	search(&t, "tau sigma", &so, &sr);
+	ck_assert_uint_eq(sr.sr_total, 4);
+	ck_assert_uint_eq(sr.sr_n, 2);
+	ck_assert_double_ge(sr.sr_hits[0].sh_score, sr.sr_hits[1].sh_score);
+	search_result_free(&sr);
+	so.so_n = 100;
+	search(&t, "tau sigma", &so, &sr);
+	ck_assert_uint_eq(sr.sr_n, 4);
+	search_result_free(&sr);
+
+	/* An empty query is an error with a reason. */
+	ck_assert_int_eq(search_run(&t.t_ix, t.t_tk, "  ", &so, &sr), -1);
+	ck_assert_str_eq(sr.sr_error, "empty query");
+	ck_assert_int_eq(search_run(&t.t_ix, t.t_tk, "!!", &so, &sr), -1);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_query_phrase)
+{
+	static const char *const texts[] = {
+		"new york city hall",
+		"york new city hall",
+		"new jersey and york",
+		"new|york city",
+		NULL
+	};
+	struct tix	 t;
+
+	tix_open(&t);
+	add_texts(&t, texts);
+	ck_assert_str_eq(ids(&t, "\"new york\"", NULL, NULL), "d1");
+	ck_assert_str_eq(ids(&t, "\"york new\"", NULL, NULL), "d2");
+	ck_assert_str_eq(ids(&t, "\"New York City\"", NULL, NULL), "d1");
+	ck_assert_str_eq(idset(&t, "\"york city\"", NULL, NULL), "d1,d4");
+	ck_assert_str_eq(ids(&t, "\"city new\"", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "\"new city\"", NULL, NULL), "d2");
+	ck_assert_str_eq(idset(&t, "\"city hall\"", NULL, NULL), "d1,d2");
+	ck_assert_str_eq(ids(&t, "\"jersey york\"", NULL, NULL), "");
+	/* An excluded phrase excludes the phrase, not its words. */
+	ck_assert_str_eq(ids(&t, "hall -\"new york\"", NULL, NULL), "d2");
+	ck_assert_str_eq(idset(&t, "hall -\"jersey city\"", NULL, NULL),
+	    "d1,d2");
+	ck_assert_str_eq(ids(&t, "-\"new york\"", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "\"new york\" \"city hall\"", NULL, NULL),
+	    "d1");
+	/* Not across chunks: d4 has "new" and "york" in two. */
+	ck_assert_str_eq(idset(&t, "new york", NULL, NULL),
+	    "d1,d2,d3,d4,d4");
+	/* One quoted word is a word. */
+	ck_assert_str_eq(idset(&t, "\"jersey\"", NULL, NULL), "d3");
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_query_prefix)
+{
+	static const char *const texts[] = {
+		"connection pooling for databases",
+		"conference schedule and talks",
+		"the category of cats",
+		"icon connected",
+		NULL
+	};
+	struct tix		 t;
+	struct search_result	 sr;
+
+	tix_open(&t);
+	add_texts(&t, texts);
+	ck_assert_str_eq(ids(&t, "conn*", NULL, NULL), "d4,d1");
+	ck_assert_str_eq(ids(&t, "CONN*", NULL, NULL), "d4,d1");
+	ck_assert_str_eq(ids(&t, "conf*", NULL, NULL), "d2");
+	ck_assert_str_eq(idset(&t, "con*", NULL, NULL), "d1,d2,d4");
+	ck_assert_str_eq(ids(&t, "+conn* +pooling", NULL, NULL), "d1");
+	ck_assert_str_eq(ids(&t, "conn* -icon", NULL, NULL), "d1");
+	ck_assert_str_eq(ids(&t, "categ*", NULL, NULL), "d3");
+	/* Not stemmed: "cats" would stem to "cat", a prefix of category. */
+	ck_assert_str_eq(ids(&t, "cats*", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "zz*", NULL, NULL), "");
+	/* The snippet marks the word as written in the text. */
+	search(&t, "pool conn*", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_n, 2);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d1");
+	ck_assert_str_eq(sr.sr_hits[0].sh_snippet,
+	    "**connection** **pooling** for databases");
+	ck_assert_str_eq(sr.sr_hits[1].sh_snippet, "icon **connected**");
+	search_result_free(&sr);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_query_filters)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	char		 big[400];
+
+	tix_open(&t);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "f1";
+	d.d_text = "shared words one";
+	d.d_type = DOC_TEXT;
+	add_doc(&t, &d);
+	d.d_id = "f2";
+	d.d_tenant = "b";
+	d.d_text = "shared words two";
+	add_doc(&t, &d);
+	d.d_id = "f3";
+	d.d_tenant = NULL;
+	d.d_type = DOC_JSON;
+	d.d_attr = "src=x";
+	d.d_text = "shared words three";
+	add_doc(&t, &d);
+	d.d_id = "f4";
+	d.d_attr = "src=y";
+	d.d_text = "shared words|shared four";
+	add_doc(&t, &d);
+	commit(&t, NULL);
+
+	ck_assert_str_eq(idset(&t, "shared", NULL, NULL), "f1,f2,f3,f4,f4");
+	ck_assert_str_eq(idset(&t, "shared", "tenant=a", NULL),
+	    "f1,f3,f4,f4");
+	ck_assert_str_eq(idset(&t, "shared", "tenant=b", NULL), "f2");
+	ck_assert_str_eq(idset(&t, "shared", "type=text", NULL), "f1,f2");
+	ck_assert_str_eq(idset(&t, "shared", "type=json", NULL), "f3,f4,f4");
+	ck_assert_str_eq(idset(&t, "shared", "tenant=a", "type=text"), "f1");
+	ck_assert_str_eq(idset(&t, "shared", "tenant=b", "type=json"), "");
+	ck_assert_str_eq(idset(&t, "shared", "src=x", NULL), "f3");
+	ck_assert_str_eq(idset(&t, "shared", "src=y", "tenant=a"), "f4,f4");
+	ck_assert_str_eq(idset(&t, "shared", "src=z", NULL), "");
+	ck_assert_str_eq(idset(&t, "shared", "source=/data/f2", NULL), "f2");
+	ck_assert_str_eq(idset(&t, "four", "src=y", NULL), "f4");
+	/* Exact: no prefix, no case folding, no partial names. */
+	ck_assert_str_eq(idset(&t, "shared", "tenant=", NULL), "");
+	ck_assert_str_eq(idset(&t, "shared", "src=X", NULL), "");
+	ck_assert_str_eq(idset(&t, "shared", "type=tex", NULL), "");
+	/* Filter words are not text. */
+	ck_assert_str_eq(idset(&t, "json", NULL, NULL), "");
+	ck_assert_str_eq(idset(&t, "tenant", NULL, NULL), "");
+
+	/* A value longer than a term is cut the same way on both sides. */
+	memset(&d, 0, sizeof(d));
+	memset(big, 'p', sizeof(big) - 1);
+	memcpy(big, "path=", 5);
+	big[sizeof(big) - 1] = '\0';
+	d.d_id = "f5";
+	d.d_attr = big;
+	d.d_text = "shared";
+	add_doc(&t, &d);
+	commit(&t, NULL);
+	ck_assert_uint_gt(strlen(big), IX_TERM_MAX);
+	ck_assert_str_eq(idset(&t, "shared", big, NULL), "f5");
+	ck_assert_str_eq(idset(&t, "shared", big, "tenant=a"), "f5");
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_snippets)
+{
+	struct tix		 t;
+	struct tdoc		 d;
+	struct search_result	 sr;
+	struct buf		 text;
+	const struct search_hit	*h;
+	int			 i;
+
+	tix_open(&t);
+	/* A first chunk over IX_RAW_MAX bytes, stored compressed. */
+	buf_init(&text);
+	for (i = 0; i < 70; i++)
+		buf_addstr(&text, "filler ");
+	buf_addstr(&text, "the Needles are here ");
+	for (i = 0; i < 40; i++)
+		buf_addstr(&text, "straw ");
+	buf_addstr(&text, "|a second chunk with a needle");
+	ck_assert_uint_gt(strchr(buf_cstr(&text), '|') - text.b_data,
+	    IX_RAW_MAX);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "hay";
+	d.d_title = "Haystack notes";
+	d.d_text = buf_cstr(&text);
+	add_doc(&t, &d);
+	commit(&t, NULL);
+
+	search(&t, "needle", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_total, 2);
+	ck_assert_uint_eq(sr.sr_n, 2);
+	h = sr.sr_hits[0].sh_chunk == 0 ? &sr.sr_hits[0] : &sr.sr_hits[1];
+	ck_assert_uint_eq(h->sh_chunk, 0);
+	ck_assert_str_eq(h->sh_extid, "hay");
+	ck_assert_str_eq(h->sh_title, "Haystack notes");
+	ck_assert_str_eq(h->sh_heading, "");
+	ck_assert_ptr_nonnull(strstr(h->sh_snippet,
+	    "filler the **Needles** are here straw"));
+	ck_assert_int_eq(strncmp(h->sh_snippet, "... filler", 10), 0);
+	ck_assert_int_eq(strcmp(h->sh_snippet + strlen(h->sh_snippet) - 3,
+	    "..."), 0);
+	ck_assert_ptr_null(strstr(h->sh_snippet, "**filler**"));
+	h = h == &sr.sr_hits[0] ? &sr.sr_hits[1] : &sr.sr_hits[0];
+	ck_assert_uint_eq(h->sh_chunk, 1);
+	ck_assert_str_eq(h->sh_heading, "More");
+	ck_assert_str_eq(h->sh_title, "Haystack notes");
+	ck_assert_str_eq(h->sh_snippet, "a second chunk with a **needle**");
+	search_result_free(&sr);
+
+	/* Every matched word is marked; excluded ones are not. */
+	search(&t, "second needle -straw", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_n, 1);
+	ck_assert_str_eq(sr.sr_hits[0].sh_snippet,
+	    "a **second** chunk with a **needle**");
+	search_result_free(&sr);
+	buf_free(&text);
+	tix_close(&t);
+}
+END_TEST
+
+/* Redelivery, replacement and deletion. */
+
+START_TEST(test_update_unchanged)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct ixcommit	 res;
+	struct ixstats	 st;
+	struct ixdoc	 doc;
+
+	tix_open(&t);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "u1";
+	d.d_text = "redelivered words|and a second chunk";
+	d.d_hash = 42;
+	add_doc(&t, &d);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_added, 1);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "u1", &doc), 0);
+	ck_assert_uint_eq(doc.d_hash, 42);
+	ck_assert_uint_eq(doc.d_nchunks, 2);
+	ck_assert_uint_eq(doc.d_job, 1);
+
+	/* The same content again: nothing changes but dead chunks. */
+	add_doc(&t, &d);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_unchanged, 1);
+	ck_assert_uint_eq(res.ic_added, 0);
+	ck_assert_uint_eq(res.ic_replaced, 0);
+	ck_assert_str_eq(ids(&t, "redelivered", NULL, NULL), "u1");
+	ck_assert_str_eq(idset(&t, "chunk words", NULL, NULL), "u1,u1");
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "u1", &doc), 0);
+	ck_assert_uint_eq(doc.d_job, 1);
+	ck_assert_uint_eq(doc.d_cid, 1);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 1);
+	ck_assert_uint_eq(st.is_chunks, 2);
+	ck_assert_uint_eq(st.is_dead, 2);
+	ck_assert_uint_eq(st.is_next_docid, 2);
+	check_ok(&t);
+
+	/* Twice in one batch: the second copy is the redelivery. */
+	d.d_id = "u2";
+	d.d_text = "twice in a batch";
+	add_doc(&t, &d);
+	add_doc(&t, &d);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_added, 1);
+	ck_assert_uint_eq(res.ic_unchanged, 1);
+	ck_assert_str_eq(ids(&t, "batch", NULL, NULL), "u2");
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 2);
+	ck_assert_uint_eq(st.is_dead, 3);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_update_replaced)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct ixcommit	 res;
+	struct ixstats	 st;
+	struct ixdoc	 doc;
+
+	tix_open(&t);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "r1";
+	d.d_title = "Old title";
+	d.d_text = "original text about walruses|more walruses";
+	add_doc(&t, &d);
+	commit_one(&t, "other", "walruses elsewhere", NULL);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "r1", &doc), 0);
+	ck_assert_uint_eq(doc.d_docid, 1);
+
+	memset(&d, 0, sizeof(d));
+	d.d_id = "r1";
+	d.d_title = "New title";
+	d.d_text = "rewritten text about penguins";
+	add_doc(&t, &d);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_replaced, 1);
+	ck_assert_uint_eq(res.ic_added, 1);
+	ck_assert_uint_eq(res.ic_unchanged, 0);
+	ck_assert_str_eq(ids(&t, "walruses", NULL, NULL), "other");
+	ck_assert_str_eq(ids(&t, "original", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "penguins", NULL, NULL), "r1");
+	ck_assert_str_eq(ids(&t, "text", NULL, NULL), "r1");
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "r1", &doc), 0);
+	ck_assert_uint_eq(doc.d_docid, 3);
+	ck_assert_str_eq(doc.d_title, "New title");
+	ck_assert_uint_eq(doc.d_nchunks, 1);
+	ck_assert_uint_eq(doc.d_hash, text_hash(d.d_text, d.d_title));
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 2);
+	ck_assert_uint_eq(st.is_chunks, 2);
+	ck_assert_uint_eq(st.is_dead, 2);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_delete)
+{
+	struct tix	 t;
+	struct ixstats	 st, st2;
+	struct ixdoc	 doc;
+
+	tix_open(&t);
+	commit_one(&t, "k1", "keep this one", NULL);
+	commit_one(&t, "x1", "delete this one|in two chunks", NULL);
+	commit_one(&t, "k2", "keep this too", NULL);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 3);
+	ck_assert_str_eq(idset(&t, "this", NULL, NULL), "k1,k2,x1");
+
+	ck_assert_int_eq(index_delete(&t.t_ix, "x1"), 0);
+	ck_assert_str_eq(idset(&t, "this chunks", NULL, NULL), "k1,k2");
+	ck_assert_str_eq(ids(&t, "delete", NULL, NULL), "");
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "x1", &doc), INDEX_ENOENT);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "k1", &doc), 0);
+	stats(&t, &st2);
+	ck_assert_uint_eq(st2.is_docs, st.is_docs - 1);
+	ck_assert_uint_eq(st2.is_chunks, st.is_chunks - 2);
+	ck_assert_uint_eq(st2.is_dead, 2);
+	ck_assert_uint_eq(st2.is_tokens, st.is_tokens);
+	check_ok(&t);
+
+	/* Gone is gone; unknown ids are not found either. */
+	ck_assert_int_eq(index_delete(&t.t_ix, "x1"), INDEX_ENOENT);
+	ck_assert_int_eq(index_delete(&t.t_ix, "nosuch"), INDEX_ENOENT);
+	ck_assert_int_eq(index_delete(&t.t_ix, ""), INDEX_ENOENT);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "nosuch", &doc),
+	    INDEX_ENOENT);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 2);
+
+	/* The id can come back, as a new document. */
+	commit_one(&t, "x1", "delete this one|in two chunks", NULL);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "x1", &doc), 0);
+	ck_assert_uint_eq(doc.d_docid, 4);
+	ck_assert_str_eq(idset(&t, "delete", NULL, NULL), "x1");
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 3);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+/* Merging. */
+
+#define MBATCHES	20
+#define MDOCS		5
+#define MWORDS		24
+
+static const char *const mvocab[MWORDS] = {
+	"amber", "birch", "cedar", "delta", "ember", "flint", "grove",
+	"heath", "iris", "juniper", "kelp", "larch", "maple", "nettle",
+	"oak", "pine", "quartz", "reed", "sage", "thorn", "umber", "vine",
+	"willow", "yew"
+};
+
+static const char *const mqueries[] = {
+	"amber", "birch cedar", "+delta ember", "flint -grove",
+	"\"heath iris\"", "ma*", "juniper AND kelp", "larch* nettle",
+	"oak pine quartz reed", "-sage thorn", "umber vine willow yew",
+	"title", "id7", NULL
+};
+
+/*
+ * The corpus for merging: MBATCHES batches of MDOCS documents, words
+ * from mvocab by a fixed pseudo-random sequence, a word of their own
+ * ("idN"), some with a title, some in two chunks, two tenants.  Returns
+ * the words of every document in words[] (title words included).
+ */
+static void
+merge_corpus(struct tix *t, uint64_t *words)
+{
+	struct tdoc	 d;
+	struct buf	 text;
+	char		 id[16], title[32];
+	uint32_t	 x = 12345;
+	int		 i, j, k, n, doc;
+
+	buf_init(&text);
+	for (i = 0; i < MBATCHES; i++) {
+		for (j = 0; j < MDOCS; j++) {
+			doc = i * MDOCS + j;
+			buf_reset(&text);
+			snprintf(id, sizeof(id), "id%d", doc);
+			buf_addstr(&text, id);
+			n = 6 + doc % 11;
+			words[doc] = 1 + n;
+			for (k = 0; k < n; k++) {
+				x = x * 1103515245 + 12345;
+				buf_addc(&text, k == n / 2 && doc % 4 == 0 ?
+				    '|' : ' ');
+				buf_addstr(&text, mvocab[(x >> 16) % MWORDS]);
+			}
+			memset(&d, 0, sizeof(d));
+			d.d_id = id;
+			d.d_text = buf_cstr(&text);
+			d.d_tenant = doc % 2 ? "a" : "b";
+			if (doc % 3 == 0) {
+				snprintf(title, sizeof(title), "Title %s",
+				    mvocab[doc % MWORDS]);
+				d.d_title = title;
+				words[doc] += 2;
+			}
+			add_doc(t, &d);
+		}
+		commit(t, NULL);
+	}
+	buf_free(&text);
+}
+
+#define MQUERIES	(sizeof(mqueries) / sizeof(mqueries[0]))
+
+struct mresults {
+	struct search_result	 mr_r[MQUERIES];	/* the last: filtered */
+};
+
+/* Every query, and one with a filter at the end. */
+static void
+merge_results(struct tix *t, struct mresults *mr)
+{
+	struct search_opts	 so;
+	size_t			 i;
+
+	search_opts_defaults(&so);
+	so.so_n = 1000;
+	for (i = 0; mqueries[i] != NULL; i++) {
+		search(t, mqueries[i], &so, &mr->mr_r[i]);
+		ck_assert_uint_gt(mr->mr_r[i].sr_n, 0);
+	}
+	so.so_filters[so.so_nfilters++] = "tenant=a";
+	search(t, "maple oak", &so, &mr->mr_r[i]);
+	ck_assert_uint_gt(mr->mr_r[i].sr_n, 0);
+}
+
+static void
+merge_results_free(struct mresults *mr)
+{
+	size_t	 i;
+
+	for (i = 0; i < MQUERIES; i++)
+		search_result_free(&mr->mr_r[i]);
+}
+
+static void
+merge_same(const struct mresults *a, const struct mresults *b)
+{
+	const struct search_hit	*x, *y;
+	size_t			 i, j;
+
+	for (i = 0; i < MQUERIES; i++) {
+		ck_assert_uint_eq(a->mr_r[i].sr_total, b->mr_r[i].sr_total);
+		ck_assert_uint_eq(a->mr_r[i].sr_n, b->mr_r[i].sr_n);
+		for (j = 0; j < a->mr_r[i].sr_n; j++) {
+			x = &a->mr_r[i].sr_hits[j];
+			y = &b->mr_r[i].sr_hits[j];
+			ck_assert_str_eq(x->sh_extid, y->sh_extid);
+			ck_assert_uint_eq(x->sh_cid, y->sh_cid);
+			ck_assert_uint_eq(x->sh_chunk, y->sh_chunk);
+			ck_assert_double_eq_tol(x->sh_score, y->sh_score,
+			    1e-9);
+			ck_assert_str_eq(x->sh_snippet, y->sh_snippet);
+		}
+	}
+}
+
+START_TEST(test_merge)
+{
+	static struct mresults	 before, after;
+	static uint64_t		 words[MBATCHES * MDOCS];
+	struct tix		 t;
+	struct ixstats		 st, st2;
+	struct tread		 r;
+	uint64_t		 total = 0;
+	int			 i, steps;
+
+	tix_open(&t);
+	merge_corpus(&t, words);
+	for (i = 0; i < MBATCHES * MDOCS; i++)
+		total += words[i];
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_segments, MBATCHES);
+	ck_assert_uint_eq(st.is_docs, MBATCHES * MDOCS);
+	ck_assert_uint_eq(st.is_tokens, total);
+	check_ok(&t);
+	merge_results(&t, &before);
+
+	/* Size tiers: runs of 8 small segments merge, 20 -> 13 -> 6. */
+	for (steps = 0; (i = merge_step(&t.t_ix, 0)) == 1; steps++) {
+		merge_results(&t, &after);
+		merge_same(&before, &after);
+		merge_results_free(&after);
+	}
+	ck_assert_int_eq(i, 0);
+	ck_assert_int_eq(steps, 2);
+	stats(&t, &st2);
+	ck_assert_uint_eq(st2.is_segments, 6);
+	ck_assert_uint_eq(st2.is_merges, 2);
+	check_ok(&t);
+
+	/* Compaction: one segment. */
+	for (steps = 0; (i = merge_step(&t.t_ix, 1)) == 1; steps++)
+		ck_assert_int_lt(steps, 10);
+	ck_assert_int_eq(i, 0);
+	stats(&t, &st2);
+	ck_assert_uint_eq(st2.is_segments, 1);
+	ck_assert_uint_eq(st2.is_docs, st.is_docs);
+	ck_assert_uint_eq(st2.is_chunks, st.is_chunks);
+	ck_assert_uint_eq(st2.is_tokens, st.is_tokens);
+	ck_assert_uint_eq(st2.is_next_cid, st.is_next_cid);
+	ck_assert_uint_eq(st2.is_dead, 0);
+	read_segs(&t, NULL, 0, &r);
+	ck_assert_uint_eq(r.r_nsegs, 1);
+	ck_assert_uint_eq(r.r_base[0], 1);
+	ck_assert_uint_eq(r.r_nchunks[0], st.is_next_cid - 1);
+	ck_assert_uint_eq(r.r_tokens, total);
+	check_ok(&t);
+	merge_results(&t, &after);
+	merge_same(&before, &after);
+	merge_results_free(&after);
+
+	/* Merged postings keep their positions: id42 at 0 in cid order. */
+	read_word(&t, IX_BODY, "id42", &r);
+	ck_assert_uint_eq(r.r_n, 1);
+	ck_assert_uint_eq(r.r_pos[0][0], 0);
+
+	/* Nothing more to do, and new batches merge with the big one. */
+	ck_assert_int_eq(merge_step(&t.t_ix, 1), 0);
+	commit_one(&t, "late", "amber maple", NULL);
+	ck_assert_int_eq(merge_step(&t.t_ix, 1), 1);
+	ck_assert_int_eq(merge_step(&t.t_ix, 1), 0);
+	ck_assert_str_eq(idset(&t, "+amber +maple", "source=/data/late",
+	    NULL), "late");
+	check_ok(&t);
+	merge_results_free(&before);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_merge_deletes)
+{
+	static uint64_t		 words[MBATCHES * MDOCS];
+	struct tix		 t;
+	struct tdoc		 d;
+	struct ixstats		 st;
+	struct ixcommit		 res;
+	struct ixdoc		 doc;
+	struct tread		 r;
+	char			 id[16];
+	uint64_t		 live = 0;
+	int			 i, steps;
+
+	tix_open(&t);
+	merge_corpus(&t, words);
+	/* Delete every tenth, replace one, redeliver one unchanged. */
+	for (i = 0; i < MBATCHES * MDOCS; i += 10) {
+		snprintf(id, sizeof(id), "id%d", i);
+		ck_assert_int_eq(index_delete(&t.t_ix, id), 0);
+	}
+	memset(&d, 0, sizeof(d));
+	d.d_id = "id33";
+	d.d_text = "replacement words";
+	add_doc(&t, &d);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_replaced, 1);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "id51", &doc), 0);
+	d.d_id = "id51";
+	d.d_text = "ignored";
+	d.d_hash = doc.d_hash;
+	add_doc(&t, &d);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_unchanged, 1);
+	for (i = 0; i < MBATCHES * MDOCS; i++)
+		if (i % 10 != 0 && i != 33)
+			live += words[i];
+	live += 2;
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, MBATCHES * MDOCS - 10);
+	ck_assert_uint_gt(st.is_dead, 10);
+	check_ok(&t);
+
+	for (steps = 0; (i = merge_step(&t.t_ix, 1)) == 1; steps++)
+		ck_assert_int_lt(steps, 10);
+	ck_assert_int_eq(i, 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_segments, 1);
+	ck_assert_uint_eq(st.is_dead, 0);
+	ck_assert_uint_eq(st.is_docs, MBATCHES * MDOCS - 10);
+	ck_assert_uint_eq(st.is_tokens, live);
+	read_segs(&t, NULL, 0, &r);
+	ck_assert_uint_eq(r.r_tokens, live);
+	check_ok(&t);
+
+	/* The dead stay invisible, their words gone from the segment. */
+	for (i = 0; i < MBATCHES * MDOCS; i += 10) {
+		snprintf(id, sizeof(id), "id%d", i);
+		ck_assert_str_eq(ids(&t, id, NULL, NULL), "");
+		ck_assert_int_eq(index_get_doc(&t.t_ix, id, &doc),
+		    INDEX_ENOENT);
+		read_word(&t, IX_BODY, id, &r);
+		ck_assert_uint_eq(r.r_df, 0);
+	}
+	ck_assert_str_eq(ids(&t, "id33", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "replacement", NULL, NULL), "id33");
+	ck_assert_str_eq(ids(&t, "ignored", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "id51", NULL, NULL), "id51");
+	read_word(&t, IX_BODY, "id51", &r);
+	ck_assert_uint_eq(r.r_df, 1);
+	read_word(&t, IX_BODY, "ignored", &r);
+	ck_assert_uint_eq(r.r_df, 0);
+	ck_assert_str_eq(ids(&t, "id7", NULL, NULL), "id7");
+
+	/* A delete after compaction is purged by the next compaction. */
+	ck_assert_int_eq(index_delete(&t.t_ix, "id7"), 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_dead, 1);
+	ck_assert_str_eq(ids(&t, "id7", NULL, NULL), "");
+	for (steps = 0; (i = merge_step(&t.t_ix, 1)) == 1; steps++)
+		ck_assert_int_lt(steps, 10);
+	ck_assert_int_eq(i, 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_dead, 0);
+	ck_assert_uint_eq(st.is_segments, 1);
+	ck_assert_uint_eq(st.is_tokens, live - words[7]);
+	ck_assert_str_eq(ids(&t, "id7", NULL, NULL), "");
+	read_word(&t, IX_BODY, "id7", &r);
+	ck_assert_uint_eq(r.r_df, 0);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+/* index_check on damage. */
+
+/* Three documents: c1 (docid 1, cid 1), c2 (2; cids 2, 3), c3 (3; 4). */
+static void
+check_corpus(struct tix *t)
+{
+	commit_one(t, "c1", "first document", NULL);
+	commit_one(t, "c2", "second document|its second chunk", NULL);
+	commit_one(t, "c3", "third document", NULL);
+	check_ok(t);
+}
+
+START_TEST(test_check_extid_missing)
+{
+	struct tix	 t;
+	uint8_t		 kb[8];
+
+	tix_open(&t);
+	check_corpus(&t);
+	raw_write(&t, IDB_EXTIDS, "c1", 2, NULL, 0);
+	check_fails(&t, "document 1 (c1): its external id does not resolve");
+	/* Put back, the index is sound again. */
+	util_put_be64(kb, 1);
+	raw_write(&t, IDB_EXTIDS, "c1", 2, kb, 8);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_check_extid_other)
+{
+	struct tix	 t;
+	uint8_t		 kb[8];
+
+	tix_open(&t);
+	check_corpus(&t);
+	util_put_be64(kb, 3);
+	raw_write(&t, IDB_EXTIDS, "c1", 2, kb, 8);
+	check_fails(&t, "external id c1: document 3 says it is c3");
+	raw_write(&t, IDB_EXTIDS, "c1", 2, kb, 4);
+	check_fails(&t, "external id c1: bad value");
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_check_chunk_missing)
+{
+	struct tix	 t;
+	uint8_t		 kb[4], *rec;
+	size_t		 len;
+
+	tix_open(&t);
+	check_corpus(&t);
+	util_put_be32(kb, 3);
+	rec = raw_get(&t, IDB_CHUNKS, kb, 4, &len);
+	raw_write(&t, IDB_CHUNKS, kb, 4, NULL, 0);
+	check_fails(&t, "document c2: chunk 3 is missing or not its own");
+	/* Back, but owned by another document. */
+	util_put_be64(rec, 1);
+	raw_write(&t, IDB_CHUNKS, kb, 4, rec, len);
+	check_fails(&t, "document c2: chunk 3 is missing or not its own");
+	free(rec);
+	tix_close(&t);
+}
+END_TEST
+
+START_TEST(test_check_orphans)
+{
+	struct tix	 t;
+	uint8_t		 kb[8], *rec;
+	size_t		 len;
+
+	tix_open(&t);
+	check_corpus(&t);
+	/* A chunk record whose document does not exist. */
+	util_put_be32(kb, 1);
+	rec = raw_get(&t, IDB_CHUNKS, kb, 4, &len);
+	util_put_be64(rec, 99);
+	util_put_be32(kb, 100);
+	raw_write(&t, IDB_CHUNKS, kb, 4, rec, len);
+	check_fails(&t, "chunk 100: its document 99 is gone");
+	raw_write(&t, IDB_CHUNKS, kb, 4, NULL, 0);
+	check_ok(&t);
+	free(rec);
+
+	/* A document record deleted under its external id. */
+	util_put_be64(kb, 3);
+	raw_write(&t, IDB_DOCS, kb, 8, NULL, 0);
+	check_fails(&t, "external id c3: document 3 is missing");
+	tix_close(&t);
+}
+END_TEST
+
+struct tuntomb {
+	struct index	*u_ix;
+	uint32_t	 u_cid;
+};
+
+static int
+untomb_txn(MDB_txn *txn, void *arg)
+{
+	struct tuntomb		*u = arg;
+	roaring_bitmap_t	*r;
+	int			 rc;
+
+	r = index_tomb_get(txn, u->u_ix);
+	roaring_bitmap_remove(r, u->u_cid);
+	rc = index_tomb_put(txn, u->u_ix, r);
+	roaring_bitmap_free(r);
+	return (rc);
+}
+
+/*
+ * A deleted document brought back record by record, behind the index's
+ * back: each step leaves one problem fewer, the last one its count.
+ */
+START_TEST(test_check_undelete)
+{
+	struct tix	 t;
+	struct tuntomb	 u;
+	uint8_t		 kb[8], *doc, *chunk;
+	size_t		 dlen, clen;
+
+	tix_open(&t);
+	check_corpus(&t);
+	util_put_be64(kb, 3);
+	doc = raw_get(&t, IDB_DOCS, kb, 8, &dlen);
+	util_put_be32(kb, 4);
+	chunk = raw_get(&t, IDB_CHUNKS, kb, 4, &clen);
+	ck_assert_int_eq(index_delete(&t.t_ix, "c3"), 0);
+	check_ok(&t);
+
+	util_put_be64(kb, 3);
+	raw_write(&t, IDB_DOCS, kb, 8, doc, dlen);
+	check_fails(&t, "document 3 (c3): its external id does not resolve");
+	raw_write(&t, IDB_EXTIDS, "c3", 2, kb, 8);
+	check_fails(&t, "document c3: chunk 4 is dead");
+	u.u_ix = &t.t_ix;
+	u.u_cid = 4;
+	ck_assert_int_eq(store_write(&t.t_ix.ix_store, untomb_txn, &u), 0);
+	check_fails(&t, "document c3: chunk 4 is missing or not its own");
+	util_put_be32(kb, 4);
+	raw_write(&t, IDB_CHUNKS, kb, 4, chunk, clen);
+	check_fails(&t, "3 documents, but the count says 2");
+	free(doc);
+	free(chunk);
+	tix_close(&t);
+}
+END_TEST
+
+static Suite *
+index_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("index");
+
+	tc = tcase_create("segments");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_segment_layout);
+	tcase_add_test(tc, test_segment_damage);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("scoring");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_bm25);
+	tcase_add_test(tc, test_bm25_dead);
+	tcase_add_test(tc, test_title_weight);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("queries");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_query_boolean);
+	tcase_add_test(tc, test_query_phrase);
+	tcase_add_test(tc, test_query_prefix);
+	tcase_add_test(tc, test_query_filters);
+	tcase_add_test(tc, test_snippets);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("updates");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_update_unchanged);
+	tcase_add_test(tc, test_update_replaced);
+	tcase_add_test(tc, test_delete);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("merge");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_merge);
+	tcase_add_test(tc, test_merge_deletes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("check");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_check_extid_missing);
+	tcase_add_test(tc, test_check_extid_other);
+	tcase_add_test(tc, test_check_chunk_missing);
+	tcase_add_test(tc, test_check_orphans);
+	tcase_add_test(tc, test_check_undelete);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner		*sr;
+	const char	*tmp;
+	int		 nfailed;
+
+	log_init(1, LOG_DAEMON);
+	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if ((size_t)snprintf(top, sizeof(top), "%s/check_index.XXXXXX", tmp) >=
+	    sizeof(top) || mkdtemp(top) == NULL) {
+		fprintf(stderr, "check_index: cannot make a directory in %s\n",
+		    tmp);
+		return (EXIT_FAILURE);
+	}
+	sr = srunner_create(index_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nfailed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	/* Also what failed or timed-out tests left behind. */
+	rm_rf(top);
+	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
