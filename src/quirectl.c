@@ -1162,7 +1162,7 @@ ctl_ingest(int argc, char **argv)
 	q = ctl_open(1);
 	docs0 = ctl_index_docs(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
-	t0 = util_mono_ms();
+	t0 = last = util_mono_ms();
 	for (i = 0; i < sb.sb_n; i += n) {
 		n = sb.sb_n - i < 10000 ? sb.sb_n - i : 10000;
 		if ((rc = queue_enqueue(q, sb.sb_jobs + i, n)) != 0)
