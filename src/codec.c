@@ -315,10 +315,14 @@ codec_set(struct job *j, const struct codec_field *f, const msgpack_object *v)
 		return (0);
 	case CT_STR:
 		if (v->type != MSGPACK_OBJECT_STR ||
-		    v->via.str.size >= f->cf_size ||
-		    memchr(v->via.str.ptr, '\0', v->via.str.size) != NULL)
+		    v->via.str.size >= f->cf_size)
 			return (-1);
-		memcpy(dst, v->via.str.ptr, v->via.str.size);
+		/* An empty string may come with a NULL pointer. */
+		if (v->via.str.size > 0 && (memchr(v->via.str.ptr, '\0',
+		    v->via.str.size) != NULL))
+			return (-1);
+		if (v->via.str.size > 0)
+			memcpy(dst, v->via.str.ptr, v->via.str.size);
 		dst[v->via.str.size] = '\0';
 		return (0);
 	case CT_BOOL:

@@ -893,6 +893,10 @@ ix_copy_str(const msgpack_object *v, char *dst, size_t len)
 {
 	if (v->type != MSGPACK_OBJECT_STR)
 		return (-1);
+	if (v->via.str.size == 0) {
+		dst[0] = '\0';
+		return (0);
+	}
 	if (v->via.str.size >= len) {
 		memcpy(dst, v->via.str.ptr, len - 1);
 		dst[len - 1] = '\0';

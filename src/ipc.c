@@ -81,7 +81,8 @@ ipc_decode(const void *data, size_t len, struct ipc_msg *m)
 	m->m_type = v[0].via.u64;
 	m->m_a = v[1].via.u64;
 	m->m_b = v[2].via.u64;
-	memcpy(m->m_str, v[3].via.str.ptr, v[3].via.str.size);
+	if (v[3].via.str.size > 0)
+		memcpy(m->m_str, v[3].via.str.ptr, v[3].via.str.size);
 	m->m_str[v[3].via.str.size] = '\0';
 	rv = 0;
 out:
