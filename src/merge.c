@@ -10,6 +10,9 @@
  *   64 KiB.  When merge_factor neighbouring segments (in cid order) share
  *   a tier, they are merged into one; the result, merge_factor times as
  *   big, climbs a tier, so each posting is rewritten about log8(n) times.
+ *   When no tier is full, a segment whose chunks are at least a quarter
+ *   dead (deleted, replaced, or born dead as a redelivered duplicate) is
+ *   rewritten alone, so deletes are purged in the background.
  *   quirectl compact merges every run regardless of tier, and rewrites a
  *   lone segment that holds dead chunks.
  *
@@ -37,6 +40,7 @@
 #include "quire.h"
 
 #define MERGE_FACTOR	8
+#define MERGE_DEAD_PCT	25	/* a segment this dead is rewritten alone */
 #define MERGER_FD	3
 #define MERGE_TIER0	(64 * 1024)
 
@@ -446,6 +450,16 @@ merge_step(struct index *ix, int all)
 			if (rv == 0)
 				rv = 1;	/* the list changed: look again */
 		}
+	}
+	/* With no tier full, rewrite a segment that is mostly dead. */
+	for (i = 0; i < la.la_n && rv == 0; i++) {
+		if (la.la_segs[i].ms_dead * 100 <
+		    (uint64_t)la.la_segs[i].ms_nchunks * MERGE_DEAD_PCT ||
+		    la.la_segs[i].ms_dead == 0)
+			continue;
+		rv = merge_run(ix, la.la_segs + i, 1);
+		if (rv == 0)
+			rv = 1;
 	}
 	free(la.la_segs);
 	return (rv);

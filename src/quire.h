@@ -959,6 +959,7 @@ struct supervisor {
 	int		 sv_foreground;
 	int		 sv_verbose;
 	struct queue	 sv_q;
+	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
 	struct pidfh	*sv_pfh;
 	int		 sv_draining;

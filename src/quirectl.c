@@ -165,6 +165,21 @@ ctl_index_get(void)
 	return (&ctl_index);
 }
 
+/* The index's counts, all zero when there is no index yet. */
+static void
+ctl_index_stats(struct ixstats *st)
+{
+	struct stat	 sb;
+	char		 path[PATH_MAX];
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/index/data.mdb", ctl_datadir);
+	if (!ctl_index_open && stat(path, &sb) == -1)
+		return;
+	if (index_stats(ctl_index_get(), st) == -1)
+		memset(st, 0, sizeof(*st));
+}
+
 static uint64_t
 ctl_id(const char *s)
 {
@@ -772,6 +787,7 @@ static int
 ctl_status(int argc, char **argv)
 {
 	struct queue_stats	 qs;
+	struct ixstats		 is;
 	int			 json = 0, i, rc;
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
@@ -783,12 +799,20 @@ ctl_status(int argc, char **argv)
 		return (CTL_EXIT_OK);
 	if ((rc = queue_stats(ctl_open(0), &qs)) != 0)
 		errx(CTL_EXIT_FAIL, "status: %s", queue_strerror(rc));
+	ctl_index_stats(&is);
 	if (json) {
 		fputs("{\"jobs\": {", stdout);
 		for (i = 0; i < JOB_NSTATES; i++)
 			printf("%s\"%s\": %llu", i ? ", " : "",
 			    codec_state_name(i),
 			    (unsigned long long)qs.qs_count[i]);
+		printf("}, \"index\": {\"documents\": %llu, \"chunks\": "
+		    "%llu, \"segments\": %llu, \"dead_chunks\": %llu, "
+		    "\"merges\": %llu", (unsigned long long)is.is_docs,
+		    (unsigned long long)is.is_chunks,
+		    (unsigned long long)is.is_segments,
+		    (unsigned long long)is.is_dead,
+		    (unsigned long long)is.is_merges);
 		printf("}, \"totals\": {\"enqueued\": %llu, \"completed\": "
 		    "%llu, \"failed\": %llu, \"released\": %llu}}\n",
 		    (unsigned long long)qs.qs_enqueued,
@@ -801,6 +825,11 @@ ctl_status(int argc, char **argv)
 	for (i = 0; i < JOB_NSTATES; i++)
 		printf(" %s %llu", codec_state_name(i),
 		    (unsigned long long)qs.qs_count[i]);
+	printf("\nindex: documents %llu chunks %llu segments %llu dead %llu "
+	    "merges %llu", (unsigned long long)is.is_docs,
+	    (unsigned long long)is.is_chunks,
+	    (unsigned long long)is.is_segments,
+	    (unsigned long long)is.is_dead, (unsigned long long)is.is_merges);
 	printf("\ntotals: enqueued %llu completed %llu failed %llu "
 	    "released %llu\n", (unsigned long long)qs.qs_enqueued,
 	    (unsigned long long)qs.qs_completed,
@@ -1068,15 +1097,8 @@ static uint64_t
 ctl_index_docs(uint64_t *chunks)
 {
 	struct ixstats	 st;
-	struct stat	 sb;
-	char		 path[PATH_MAX];
 
-	*chunks = 0;
-	snprintf(path, sizeof(path), "%s/index/data.mdb", ctl_datadir);
-	if (!ctl_index_open && stat(path, &sb) == -1)
-		return (0);
-	if (index_stats(ctl_index_get(), &st) == -1)
-		return (0);
+	ctl_index_stats(&st);
 	*chunks = st.is_chunks;
 	return (st.is_docs);
 }

@@ -154,6 +154,7 @@ supervisor_finish(struct supervisor *sv)
 	(void)store_sync(&sv->sv_q.q_store);
 	control_close(sv);
 	queue_close(&sv->sv_q);
+	index_close(&sv->sv_ix);
 	if (sv->sv_pfh != NULL)
 		pidfile_remove(sv->sv_pfh);
 	log_info("stopped");
@@ -399,6 +400,9 @@ supervisor_main(struct supervisor *sv)
 	config_queue(&sv->sv_conf, &qc);
 	if (queue_open(&sv->sv_q, sv->sv_conf.c_datadir, &qc) == -1)
 		fatalx("cannot open the queue in %s", sv->sv_conf.c_datadir);
+	if (index_open(&sv->sv_ix, sv->sv_conf.c_datadir, sv->sv_conf.c_mapsize,
+	    sv->sv_conf.c_sync) == -1)
+		fatalx("cannot open the index in %s", sv->sv_conf.c_datadir);
 	supervisor_orphans(sv);
 
 	for (i = 0; i < sizeof(sv_signals) / sizeof(sv_signals[0]); i++) {
