@@ -209,8 +209,11 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	w->w_forks++;
 	strlcpy(w->w_phase, "starting", sizeof(w->w_phase));
 	sv->sv_fleet.f_spawned++;
-	log_debug("%s: worker %d (pid %d) started", __func__, w->w_slot,
-	    (int)pid);
+	if (w->w_slot == -1)
+		log_debug("%s: merger (pid %d) started", __func__, (int)pid);
+	else
+		log_debug("%s: worker %d (pid %d) started", __func__,
+		    w->w_slot, (int)pid);
 }
 
 static void
