@@ -135,7 +135,7 @@ static const struct conf_opt conf_opts[] = {
 	{ "worker-data-limit", CONF_SIZE, CONF_OFF(c_data_limit), 16ULL << 20,
 	    1ULL << 44, "4G", 1, NULL, "RLIMIT_DATA of each worker" },
 	{ "batch-docs", CONF_INT, CONF_OFF(c_batch_docs), 1, 10000000,
-	    "20000", 1, NULL, "documents a worker indexes per commit, at most" },
+	    "50000", 1, NULL, "documents a worker indexes per commit, at most" },
 	{ "batch-bytes", CONF_SIZE, CONF_OFF(c_batch_bytes), 4096,
 	    1ULL << 32, "64M", 1, NULL, "text a worker indexes per commit, at most" },
 	{ "bm25-k1", CONF_REAL, CONF_OFF(c_k1), 0, 10000, "1.2", 1, NULL,
