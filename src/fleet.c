@@ -262,6 +262,21 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 	}
 }
 
+/*
+ * A dead child's last frames ("ready", "job started") may still be in its
+ * socket: SIGCHLD can come before the read event.  Read them now, or the
+ * reaper would not know which job it was running.
+ */
+static void
+fleet_read_rest(struct wslot *w)
+{
+	if (w->w_bev == NULL)
+		return;
+	while (evbuffer_read(bufferevent_get_input(w->w_bev),
+	    bufferevent_getfd(w->w_bev), 65536) > 0)
+		;
+}
+
 static void
 fleet_drain_input(struct supervisor *sv, struct wslot *w)
 {
@@ -374,6 +389,7 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 	uint64_t		 crash = 0, now = util_mono_ms();
 	int			 dead = 0, early;
 
+	fleet_read_rest(w);
 	fleet_drain_input(sv, w);
 	if (w->w_bev != NULL) {
 		bufferevent_free(w->w_bev);
@@ -439,6 +455,7 @@ fleet_merger_died(struct supervisor *sv, int status)
 {
 	struct wslot	*w = &sv->sv_fleet.f_merger;
 
+	fleet_read_rest(w);
 	fleet_drain_input(sv, w);
 	if (w->w_bev != NULL) {
 		bufferevent_free(w->w_bev);

@@ -117,13 +117,13 @@ rand() {
 # --- Phase 1: everything in, through kill -9.  The daemon starts with no
 # worker, the jobs are submitted, and two workers are asked for and
 # stopped (SIGSTOP), with the merger, as soon as they exist.  Then they
-# run in steps of a few milliseconds, stopped in between, and each time
-# another tenth of the documents left is committed, a worker that has
-# committed before, so is in its loop and holds a lease, is killed, and
-# its replacement stopped as it starts: KILLS kills spread over the work
-# however fast the machine is.  While they are stopped the test reads
-# only /proc and the log (the supervisor, or an LMDB reader, may wait for
-# a lock that a stopped process holds).  Then the rest runs to the end.
+# run in steps of a few milliseconds, stopped in between, and after each
+# step a worker that has committed documents, so is in its loop and
+# holds a lease, is killed, and its replacement stopped as it starts:
+# KILLS kills in the middle of the work however fast the machine is.
+# While they are stopped the test reads only /proc and the log (the
+# supervisor, or an LMDB reader, may wait for a lock a stopped process
+# holds).  Then the rest runs to the end.
 write_conf "workers 0" "claim-batch 1" "batch-docs 500" "max-crashes 1000" \
     "max-line 16K" "log-level debug"
 start_quired
@@ -172,19 +172,20 @@ committers() {
 # If the test fails with the workers stopped, let them go.
 trap 'kill -CONT $(children) 2>/dev/null; cleanup' EXIT INT TERM
 
-# Workers inherit the supervisor's nice 19, so that on a busy machine
-# this script, not they, runs when both can.
+# Workers inherit the supervisor's nice 19 (and, with autogroup
+# scheduling, its session's), so that on a busy machine this script, not
+# they, runs when both can.
 renice -n 19 -p "$sv" >/dev/null || fail "renice failed"
+[ ! -w "/proc/$sv/autogroup" ] || echo 19 > "/proc/$sv/autogroup"
 ctl scale 2 >/dev/null || fail "scale 2 failed"
 freeze 3 5000		# two workers and the merger
 [ "$(children | wc -l)" -eq 3 ] || fail "no workers: $(ctl workers)"
 ndocs=$((NREC + NFILES))
-base=$(committed)	# done before they were stopped
 kills=0
 rounds=0
 still=0
 ms=1
-last=$base
+last=$(committed)
 while [ $kills -lt $KILLS ]; do
 	rounds=$((rounds + 1))
 	[ $rounds -le 5000 ] || fail "$kills kills in $rounds rounds"
@@ -196,18 +197,15 @@ while [ $kills -lt $KILLS ]; do
 	kill -STOP $pids 2>/dev/null || true
 	freeze 0 1	# a replacement that started meanwhile
 	docs=$(committed)
-	if [ "$docs" -ge $((base + (kills + 1) * (ndocs - base) / (KILLS + 2))) ]
-	then
-		children | sort > "$T/alive"
-		committers | comm -12 "$T/alive" - > "$T/ready"
-		n=$(wc -l < "$T/ready")
-		if [ "$n" -gt 0 ]; then
-			kill -KILL "$(sed -n "$(($(rand) % n + 1))p" "$T/ready")"
-			kills=$((kills + 1))
-			# Stop its replacement as it starts, unless the
-			# supervisor waits for a lock a stopped worker holds.
-			freeze 3 20
-		fi
+	children | sort > "$T/alive"
+	committers | comm -12 "$T/alive" - > "$T/ready"
+	n=$(wc -l < "$T/ready")
+	if [ "$n" -gt 0 ]; then
+		kill -KILL "$(sed -n "$(($(rand) % n + 1))p" "$T/ready")"
+		kills=$((kills + 1))
+		# Stop its replacement as it starts, unless the supervisor
+		# waits for a lock a stopped worker holds.
+		freeze 3 20
 	fi
 	# Steps that do nothing grow, steps that do much shrink; after ten
 	# steps of nothing, ask the daemon (all running) if work is left.
