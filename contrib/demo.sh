@@ -10,7 +10,17 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 QUIRECTL=${QUIRECTL:-$top/quirectl}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/quire-demo.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
+
+# A fleet that ingest left behind (it was interrupted) goes too.
+cleanup() {
+	if [ -s "$dir/data/ingest.pid" ]; then
+		kill -TERM "$(cat "$dir/data/ingest.pid")" 2>/dev/null || true
+		sleep 1
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 ctl() {
 	"$QUIRECTL" -D "$dir/data" "$@"

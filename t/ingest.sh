@@ -4,8 +4,9 @@
 # Exactly once through the text path.  An NDJSON file of NREC records,
 # each with its own id and its own word (uniqNNNNN), cut into 64K range
 # jobs, and a directory of NFILES small text, markdown and HTML files go
-# through two workers that claim one job at a time and commit every 500
-# documents, while random workers are SIGKILLed.  Afterwards the index is
+# through two workers that claim one job at a time and commit at most 500
+# documents at once, while workers are SIGKILLed in the middle of their
+# work, KILLS times.  Afterwards the index is
 # sound (quirectl check), no lease is left, the index holds NREC + NFILES
 # documents, and each record searched for by its word (200 at random, the
 # first and the last) is found once, under its id.  A few bad records in
@@ -58,7 +59,8 @@ grep -b -v '^{"id": "rec-' "$T/records.ndjson" |
 	/"bad-deep"/ { r = "too-deep" }
 	/"bad-long"/ { r = "line-too-long" }
 	{ print $1, r }' | sort -n > "$T/bad.want"
-[ "$(wc -l < "$T/bad.want")" -eq $NBAD ] || fail "bad lines: $(cat "$T/bad.want")"
+[ "$(wc -l < "$T/bad.want")" -eq $NBAD ] ||
+    fail "bad lines: $(cat "$T/bad.want")"
 
 mkdir "$T/files"
 i=1
@@ -99,11 +101,16 @@ found_once() {
 	    fail "$1: not found once as $2: $(cat "$T/hits")"
 }
 
-# check_docs: run quirectl check, which must pass; print its counts.
+# check_docs: run quirectl check, which must pass; its counts go to
+# $idocs and $ichunks.
 check_docs() {
 	expect_exit 0 ctl check
-	sed -n 's/^index sound: \([0-9]*\) documents, \([0-9]*\) chunks.*/\1 \2/p' \
-	    "$T/out"
+	set -- $(sed -n \
+	    's/^index sound: \([0-9]*\) documents, \([0-9]*\) chunks.*/\1 \2/p' \
+	    "$T/out")
+	[ $# -eq 2 ] || fail "quirectl check said: $(cat "$T/out")"
+	idocs=$1
+	ichunks=$2
 }
 
 idle() {
@@ -133,7 +140,8 @@ ctl submit --ndjson "$REC" --split 64K > "$T/submit" ||
 ctl submit "$T/files" >> "$T/submit" || fail "submit of the files failed"
 njobs=$(sed -n 's/^submitted \([0-9]*\) jobs.*/\1/p' "$T/submit" |
     awk '{ n += $1 } END { print n }')
-[ "$njobs" -gt $((NFILES + 100)) ] || fail "only $njobs jobs: $(cat "$T/submit")"
+[ "$njobs" -gt $((NFILES + 100)) ] ||
+    fail "only $njobs jobs: $(cat "$T/submit")"
 
 # The live children of the supervisor, its workers and the merger, from
 # /proc without a process per child.
@@ -196,7 +204,7 @@ while [ $kills -lt $KILLS ]; do
 	# shellcheck disable=SC2086
 	kill -STOP $pids 2>/dev/null || true
 	freeze 0 1	# a replacement that started meanwhile
-	docs=$(committed)
+	cdocs=$(committed)
 	children | sort > "$T/alive"
 	committers | comm -12 "$T/alive" - > "$T/ready"
 	n=$(wc -l < "$T/ready")
@@ -209,11 +217,11 @@ while [ $kills -lt $KILLS ]; do
 	fi
 	# Steps that do nothing grow, steps that do much shrink; after ten
 	# steps of nothing, ask the daemon (all running) if work is left.
-	if [ "$docs" -eq "$last" ]; then
+	if [ "$cdocs" -eq "$last" ]; then
 		[ $ms -ge 8 ] || ms=$((ms * 2))
 		still=$((still + 1))
 	else
-		[ $((docs - last)) -le $((ndocs / 40)) ] || [ $ms -le 1 ] ||
+		[ $((cdocs - last)) -le $((ndocs / 40)) ] || [ $ms -le 1 ] ||
 		    ms=$((ms / 2))
 		still=0
 	fi
@@ -223,7 +231,7 @@ while [ $kills -lt $KILLS ]; do
 		! idle || fail "the work ran out after $kills kills"
 		still=0
 	fi
-	last=$docs
+	last=$cdocs
 	freeze 0 1
 done
 # shellcheck disable=SC2046
@@ -241,9 +249,9 @@ jq -e --argjson k $KILLS '.fleet.deaths == $k and
     .fleet.released >= $k - 1' "$T/st" >/dev/null ||
     fail "$KILLS kills, but: $(jq -c .fleet "$T/st")"
 
-set -- $(check_docs)
-docs=$1
-chunks=$2
+check_docs
+docs=$idocs
+chunks=$ichunks
 [ "$docs" -eq $((NREC + NFILES)) ] ||
     fail "$docs documents, not $((NREC + NFILES)): $(cat "$T/out")"
 
@@ -289,9 +297,10 @@ ctl submit --ndjson "$REC" --split 200K > "$T/submit2" ||
 grep -q '^submitted [1-9][0-9]* jobs' "$T/submit2" ||
     fail "second submit: $(cat "$T/submit2")"
 wait_for 120 idle || fail "the second submission did not finish: $(ctl status)"
-set -- $(check_docs)
-[ "$1" -eq "$docs" ] && [ "$2" -eq "$chunks" ] ||
-    fail "after resubmission: $1 documents, $2 chunks, not $docs, $chunks"
+check_docs
+[ "$idocs" -eq "$docs" ] && [ "$ichunks" -eq "$chunks" ] ||
+    fail "after resubmission: $idocs documents, $ichunks chunks," \
+    "not $docs, $chunks"
 # Its bad records are filed again, for the new jobs, at the same places.
 ctl jobs --state dead --limit 1000 --json |
     jq -r '.jobs[] | "\(.offset) \(.error | split(":")[0])"' | sort -n |
@@ -306,12 +315,12 @@ done
 # --- compact purges the dead copies; delete takes one document out.
 expect_exit 0 ctl compact
 expect_exit 0 ctl check
-grep -q "^index sound: $docs documents, $chunks chunks, [0-9]* segments, 0 dead chunks$" \
-    "$T/out" || fail "after compact: $(cat "$T/out")"
+want="index sound: $docs documents, $chunks chunks, [0-9]* segments, 0 dead"
+grep -q "^$want chunks\$" "$T/out" || fail "after compact: $(cat "$T/out")"
 found_once uniq00002 rec-00002
 expect_exit 0 ctl delete rec-00002
-set -- $(check_docs)
-[ "$1" -eq $((docs - 1)) ] || fail "after delete: $1 documents"
+check_docs
+[ "$idocs" -eq $((docs - 1)) ] || fail "after delete: $idocs documents"
 search uniq00002
 jq -e '.total == 0' "$T/hits" >/dev/null ||
     fail "a deleted record is found: $(cat "$T/hits")"
