@@ -1262,8 +1262,9 @@ ctl_ingest(int argc, char **argv)
 int
 main(int argc, char *argv[])
 {
-	size_t	 i;
-	int	 ch, verbose = 0, rv;
+	static char	 absdir[PATH_MAX + 1], cwd[PATH_MAX];
+	size_t		 i;
+	int		 ch, verbose = 0, rv;
 
 	log_init(1, LOG_DAEMON);
 	if (getenv("QUIRE_DATADIR") != NULL)
@@ -1290,6 +1291,15 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
+	/* The daemon ingest may start needs an absolute data directory. */
+	if (ctl_datadir[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			err(CTL_EXIT_FAIL, "getcwd");
+		if (snprintf(absdir, sizeof(absdir), "%s/%s", cwd, ctl_datadir)
+		    >= (int)sizeof(absdir))
+			errx(CTL_EXIT_USAGE, "-D %s: path too long", ctl_datadir);
+		ctl_datadir = absdir;
+	}
 	log_setverbose(verbose);
 	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
 		if (strcmp(argv[0], ctl_cmds[i].c_name) != 0)
