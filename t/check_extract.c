@@ -26,12 +26,12 @@
 #include <unistd.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 #define MIB		(1024 * 1024)
 #define DEEP		100000
 #define RES_BLOCKS	64
 
-static char	 top[PATH_MAX];	/* this run's directory, removed by main */
 
 /* What the callback saw of the one document extract_buffer made. */
 struct result {
@@ -48,25 +48,18 @@ struct result {
 	int		 r_stop;	/* what the callback returns */
 };
 
-static int
-rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	if (remove(path) == -1 && errno != ENOENT)
-		return (-1);
-	return (0);
-}
 
 static void
 tmp_dir(char *buf, size_t len)
 {
-	ck_assert_int_lt(snprintf(buf, len, "%s/t.XXXXXX", top), (int)len);
+	ck_assert_int_lt(snprintf(buf, len, "%s/t.XXXXXX", tlib_top), (int)len);
 	ck_assert_ptr_nonnull(mkdtemp(buf));
 }
 
 static void
 tmp_done(const char *dir)
 {
-	ck_assert_int_eq(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	ck_assert_int_eq(tlib_rm_rf(dir), 0);
 }
 
 /* dir/name in path, which is PATH_MAX bytes. */
@@ -926,7 +919,7 @@ START_TEST(test_open)
 	ck_assert_int_eq(symlink("loop", path), 0);
 	join(path, dir, "fifolink");
 	ck_assert_int_eq(symlink("fifo", path), 0);
-	write_file(top, "outside.txt", "secret", 6);
+	write_file(tlib_top, "outside.txt", "secret", 6);
 
 	/* A link that stays inside one root may leave a smaller one. */
 	join(path, dir, "sub");
@@ -977,7 +970,7 @@ START_TEST(test_open)
 	close(fl);
 	close(rootfd);
 	tmp_done(dir);
-	join(path, top, "outside.txt");
+	join(path, tlib_top, "outside.txt");
 	ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
@@ -1025,23 +1018,5 @@ extract_suite(void)
 int
 main(void)
 {
-	SRunner		*sr;
-	const char	*tmp;
-	int		 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if ((size_t)snprintf(top, sizeof(top), "%s/check_extract.XXXXXX",
-	    tmp) >= sizeof(top) || mkdtemp(top) == NULL) {
-		fprintf(stderr, "check_extract: cannot make a directory "
-		    "in %s\n", tmp);
-		return (EXIT_FAILURE);
-	}
-	sr = srunner_create(extract_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_extract", extract_suite()));
 }

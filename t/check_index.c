@@ -30,22 +30,10 @@
 #include <roaring/roaring.h>
 
 #include "quire.h"
+#include "tlib.h"
 
-static char	 top[PATH_MAX];	/* this run's directory; main removes it */
 
-static int
-rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	if (remove(path) == -1 && errno != ENOENT)
-		return (-1);
-	return (0);
-}
 
-static int
-rm_rf(const char *dir)
-{
-	return (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS));
-}
 
 /* An index in a fresh directory, a tokenizer and a batch. */
 struct tix {
@@ -61,7 +49,7 @@ tix_open(struct tix *t)
 {
 	memset(t, 0, sizeof(*t));
 	ck_assert_int_lt(snprintf(t->t_dir, sizeof(t->t_dir), "%s/t.XXXXXX",
-	    top), (int)sizeof(t->t_dir));
+	    tlib_top), (int)sizeof(t->t_dir));
 	ck_assert_ptr_nonnull(mkdtemp(t->t_dir));
 	ck_assert_int_eq(index_open(&t->t_ix, t->t_dir, 0, STORE_SYNC_NONE),
 	    0);
@@ -76,7 +64,7 @@ tix_close(struct tix *t)
 	ixbatch_free(t->t_b);
 	tokenizer_free(t->t_tk);
 	index_close(&t->t_ix);
-	ck_assert_int_eq(rm_rf(t->t_dir), 0);
+	ck_assert_int_eq(tlib_rm_rf(t->t_dir), 0);
 	ck_assert_int_eq(access(t->t_dir, F_OK), -1);
 }
 
@@ -1916,24 +1904,5 @@ index_suite(void)
 int
 main(void)
 {
-	SRunner		*sr;
-	const char	*tmp;
-	int		 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if ((size_t)snprintf(top, sizeof(top), "%s/check_index.XXXXXX", tmp) >=
-	    sizeof(top) || mkdtemp(top) == NULL) {
-		fprintf(stderr, "check_index: cannot make a directory in %s\n",
-		    tmp);
-		return (EXIT_FAILURE);
-	}
-	sr = srunner_create(index_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	/* Also what failed or timed-out tests left behind. */
-	rm_rf(top);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_index", index_suite()));
 }

@@ -28,25 +28,13 @@
 #include <unistd.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 #define DEEP		100000	/* levels of the nesting bombs */
 #define MAXRECS		64
 
-static char	 top[PATH_MAX];	/* this run's directory, removed by main */
 
-static int
-rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	if (remove(path) == -1 && errno != ENOENT)
-		return (-1);
-	return (0);
-}
 
-static int
-rm_rf(const char *dir)
-{
-	return (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS));
-}
 
 /* What the callback saw for one record. */
 struct rec {
@@ -554,7 +542,7 @@ deep_file(const char *name, const char *pre, const char *open,
 	FILE	*fp;
 	int	 i;
 
-	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", top, name),
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", tlib_top, name),
 	    (int)sizeof(path));
 	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
 	fputs(pre, fp);
@@ -817,24 +805,5 @@ json_suite(void)
 int
 main(void)
 {
-	SRunner		*sr;
-	const char	*tmp;
-	int		 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if ((size_t)snprintf(top, sizeof(top), "%s/check_json.XXXXXX", tmp) >=
-	    sizeof(top) || mkdtemp(top) == NULL) {
-		fprintf(stderr, "check_json: cannot make a directory in %s\n",
-		    tmp);
-		return (EXIT_FAILURE);
-	}
-	sr = srunner_create(json_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	/* Also what failed or timed-out tests left behind. */
-	rm_rf(top);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_json", json_suite()));
 }

@@ -30,26 +30,14 @@
 #include <unistd.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 #define T0		1700000000000ULL	/* test clock start, ms */
 #define HOUR		(3600ULL * 1000)
 #define MIB		(1024ULL * 1024)
 
-static char	 top[PATH_MAX];	/* this run's directory; main removes it */
 
-static int
-rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	if (remove(path) == -1 && errno != ENOENT)
-		return (-1);
-	return (0);
-}
 
-static int
-rm_rf(const char *dir)
-{
-	return (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS));
-}
 
 /* dir/name into buf, which must hold it. */
 static void
@@ -79,7 +67,7 @@ static void
 tq_open(struct tq *tq, const struct queue_conf *qc)
 {
 	ck_assert_int_lt(snprintf(tq->tq_dir, sizeof(tq->tq_dir),
-	    "%s/t.XXXXXX", top), (int)sizeof(tq->tq_dir));
+	    "%s/t.XXXXXX", tlib_top), (int)sizeof(tq->tq_dir));
 	ck_assert_ptr_nonnull(mkdtemp(tq->tq_dir));
 	ck_assert_int_eq(queue_open(&tq->tq_q, tq->tq_dir, qc), 0);
 	tq->tq_q.q_fixed_now = T0;
@@ -100,7 +88,7 @@ static void
 tq_close(struct tq *tq)
 {
 	queue_close(&tq->tq_q);
-	ck_assert_int_eq(rm_rf(tq->tq_dir), 0);
+	ck_assert_int_eq(tlib_rm_rf(tq->tq_dir), 0);
 	ck_assert_int_eq(access(tq->tq_dir, F_OK), -1);
 }
 
@@ -2191,24 +2179,5 @@ queue_suite(void)
 int
 main(void)
 {
-	SRunner		*sr;
-	const char	*tmp;
-	int		 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if ((size_t)snprintf(top, sizeof(top), "%s/check_queue.XXXXXX", tmp) >=
-	    sizeof(top) || mkdtemp(top) == NULL) {
-		fprintf(stderr, "check_queue: cannot make a directory in %s\n",
-		    tmp);
-		return (EXIT_FAILURE);
-	}
-	sr = srunner_create(queue_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	/* Also what failed or timed-out tests left behind. */
-	rm_rf(top);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_queue", queue_suite()));
 }

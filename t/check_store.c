@@ -25,33 +25,21 @@
 #include <unistd.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 #define MIB		(1024 * 1024)
 #define VALSIZE		(64 * 1024)
 
-static char	 top[PATH_MAX];	/* this run's directory; main removes it */
 
 static const char *names3[] = { "one", "two", "three" };
 
-static int
-rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	if (remove(path) == -1 && errno != ENOENT)
-		return (-1);
-	return (0);
-}
 
-static int
-rm_rf(const char *dir)
-{
-	return (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS));
-}
 
 /* A fresh directory for one test, inside this run's directory. */
 static void
 tmp_dir(char *buf, size_t len)
 {
-	ck_assert_int_lt(snprintf(buf, len, "%s/t.XXXXXX", top), (int)len);
+	ck_assert_int_lt(snprintf(buf, len, "%s/t.XXXXXX", tlib_top), (int)len);
 	ck_assert_ptr_nonnull(mkdtemp(buf));
 }
 
@@ -68,7 +56,7 @@ path_join(char *buf, size_t len, const char *dir, const char *name)
 static void
 tmp_done(const char *dir)
 {
-	ck_assert_int_eq(rm_rf(dir), 0);
+	ck_assert_int_eq(tlib_rm_rf(dir), 0);
 	ck_assert_int_eq(access(dir, F_OK), -1);
 }
 
@@ -652,24 +640,5 @@ store_suite(void)
 int
 main(void)
 {
-	SRunner		*sr;
-	const char	*tmp;
-	int		 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if ((size_t)snprintf(top, sizeof(top), "%s/check_store.XXXXXX", tmp) >=
-	    sizeof(top) || mkdtemp(top) == NULL) {
-		fprintf(stderr, "check_store: cannot make a directory in %s\n",
-		    tmp);
-		return (EXIT_FAILURE);
-	}
-	sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	/* Also what failed or timed-out tests left behind. */
-	rm_rf(top);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_store", store_suite()));
 }
