@@ -14,6 +14,7 @@
 #include <syslog.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 struct got {
 	struct chunk	 g_c[256];
@@ -271,15 +272,12 @@ START_TEST(zstd_round_trip)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+chunk_suite(void)
 {
 	Suite	*s = suite_create("chunk");
 	TCase	*tc = tcase_create("chunk");
-	SRunner	*sr;
-	int	 failed;
 
-	log_init(1, LOG_DAEMON);
 	tcase_add_test(tc, small_doc_is_one_chunk);
 	tcase_add_test(tc, sizes_overlap_and_sentences);
 	tcase_add_test(tc, headings_start_chunks_with_paths);
@@ -288,9 +286,11 @@ main(void)
 	tcase_add_test(tc, callback_stops);
 	tcase_add_test(tc, zstd_round_trip);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (s);
+}
+
+int
+main(void)
+{
+	return (tlib_main("check_chunk", chunk_suite()));
 }

@@ -18,6 +18,7 @@
 #include <syslog.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 #define FUZZ_ROUNDS	4000
 
@@ -812,13 +813,5 @@ codec_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	sr = srunner_create(codec_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_codec", codec_suite()));
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 static void
 read_fixture(const char *name, struct buf *b)
@@ -300,13 +301,5 @@ pdf_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	sr = srunner_create(pdf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_pdf", pdf_suite()));
 }

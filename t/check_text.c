@@ -19,6 +19,7 @@
 #include <syslog.h>
 
 #include "quire.h"
+#include "tlib.h"
 
 #define TOKS_MAX	64
 
@@ -552,13 +553,5 @@ text_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfailed;
-
-	log_init(1, LOG_DAEMON);
-	sr = srunner_create(text_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tlib_main("check_text", text_suite()));
 }
