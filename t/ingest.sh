@@ -199,7 +199,7 @@ while [ $kills -lt $KILLS ]; do
 	[ $rounds -le 5000 ] || fail "$kills kills in $rounds rounds"
 	pids=$(children)
 	# shellcheck disable=SC2086
-	kill -CONT $pids
+	kill -CONT $pids 2>/dev/null || true
 	sleep "$(printf '0.%03d' $ms)"
 	# shellcheck disable=SC2086
 	kill -STOP $pids 2>/dev/null || true
@@ -208,8 +208,12 @@ while [ $kills -lt $KILLS ]; do
 	children | sort > "$T/alive"
 	committers | comm -12 "$T/alive" - > "$T/ready"
 	n=$(wc -l < "$T/ready")
+	victim=
 	if [ "$n" -gt 0 ]; then
-		kill -KILL "$(sed -n "$(($(rand) % n + 1))p" "$T/ready")"
+		victim=$(sed -n "$(($(rand) % n + 1))p" "$T/ready")
+	fi
+	# A worker may have gone on its own since it was listed.
+	if [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null; then
 		kills=$((kills + 1))
 		# Stop its replacement as it starts, unless the supervisor
 		# waits for a lock a stopped worker holds.
@@ -227,7 +231,7 @@ while [ $kills -lt $KILLS ]; do
 	fi
 	if [ $still -ge 10 ]; then
 		# shellcheck disable=SC2046
-		kill -CONT $(children)
+		kill -CONT $(children) 2>/dev/null || true
 		! idle || fail "the work ran out after $kills kills"
 		still=0
 	fi
@@ -235,7 +239,7 @@ while [ $kills -lt $KILLS ]; do
 	freeze 0 1
 done
 # shellcheck disable=SC2046
-kill -CONT $(children)
+kill -CONT $(children) 2>/dev/null || true
 wait_for 300 idle || fail "jobs did not finish: $(ctl status)"
 ctl status --json > "$T/st"
 jq -e --argjson n "$njobs" --argjson b $NBAD '.jobs == {"ready": 0,

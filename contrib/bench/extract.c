@@ -34,7 +34,8 @@
  * from /proc/self/status after each of its jobs: the text path keeps its
  * buffers between jobs, so this is its working set), vmhwm_mb (the
  * largest VmHWM, peak resident memory, which also counts the program's
- * mapped text), runs, loadavg (1 minute, at the start) and nproc; with a
+ * mapped text), runs, loadavg and loadavg_end (1 minute, at the start and
+ * the end: other work on the machine shows in w2 first) and nproc; with a
  * directory also dir_files, dir_bytes, dir_docs, dir_failed (files that
  * failed as a whole: binary, unparsable ...), dir_mb_per_s,
  * dir_peak_anon_mb and dir_vmhwm_mb; without one, dir_mb_per_s is null.
@@ -341,7 +342,7 @@ main(int argc, char *argv[])
 	uint64_t		 split = SUBMIT_SPLIT_DEFAULT, bytes = 0;
 	uint64_t		 dirbytes = 0;
 	long long		 anon = 0, hwm = 0, dir_anon = 0, dir_hwm = 0;
-	double			 load[1] = { -1 };
+	double			 load[1] = { -1 }, load_end[1] = { -1 };
 	size_t			 i, nrec, ndir = 0;
 	long			 nproc;
 	int			 ch, fd, runs = 1;
@@ -430,6 +431,8 @@ main(int argc, char *argv[])
 		xb_repeat(nrec, xb_nranges, 2, runs, &dir, &dir_anon,
 		    &dir_hwm);
 
+	if (getloadavg(load_end, 1) != 1)
+		load_end[0] = -1;
 	if ((nproc = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		nproc = 1;
 	printf("{\"records\": %llu, \"failed_records\": %llu, \"bytes\": %llu, "
@@ -458,8 +461,8 @@ main(int argc, char *argv[])
 		printf("\"dir_mb_per_s\": null, ");
 	printf("\"peak_anon_mb\": %.1f, \"peak_anon_from\": \"RssAnon after "
 	    "each job\", \"vmhwm_mb\": %.1f, \"runs\": %d, \"loadavg\": %.2f, "
-	    "\"nproc\": %ld}\n", anon / 1024.0, hwm / 1024.0, runs, load[0],
-	    nproc);
+	    "\"loadavg_end\": %.2f, \"nproc\": %ld}\n", anon / 1024.0,
+	    hwm / 1024.0, runs, load[0], load_end[0], nproc);
 	submit_free(&sb);
 	free(xb_ranges);
 	munmap(xb_sh, sizeof(*xb_sh));

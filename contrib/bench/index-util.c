@@ -240,13 +240,16 @@ static void
 iu_extid(const struct iu_unit *u, const struct xdoc *doc, char *buf,
     size_t len)
 {
-	if (u->u_kind == SRC_NDJSON && doc->xd_id != NULL &&
-	    doc->xd_id[0] != '\0')
-		strlcpy(buf, doc->xd_id, len);
-	else if (u->u_kind == SRC_NDJSON)
-		snprintf(buf, len, "%s@%llu", u->u_path,
-		    (unsigned long long)doc->xd_off);
-	else
+	if (doc->xd_type == DOC_NDJSON) {
+		/* The extractor names a record without an id by its offset. */
+		snprintf(buf, len, "%llu", (unsigned long long)doc->xd_off);
+		if (doc->xd_id != NULL && doc->xd_id[0] != '\0' &&
+		    strcmp(doc->xd_id, buf) != 0)
+			strlcpy(buf, doc->xd_id, len);
+		else
+			snprintf(buf, len, "%s@%llu", u->u_path,
+			    (unsigned long long)doc->xd_off);
+	} else
 		strlcpy(buf, u->u_path, len);
 	if (strlen(buf) > IX_EXTID_MAX)
 		snprintf(buf, len, "xxh3:%016llx",
