@@ -569,9 +569,10 @@ json_record(struct json_state *js, const char *p, size_t len, uint64_t off,
 		/* The stand-in: nothing but where the record is. */
 		xdoc_free(&doc);
 		xdoc_init(&doc);
-	} else if (doc.xd_id == NULL || doc.xd_id[0] == '\0') {
+	} else if (doc.xd_id != NULL && doc.xd_id[0] == '\0') {
+		/* No id: the caller names the record by its place. */
 		free(doc.xd_id);
-		xasprintf(&doc.xd_id, "%llu", (unsigned long long)off);
+		doc.xd_id = NULL;
 	}
 	doc.xd_type = DOC_NDJSON;
 	doc.xd_off = off;

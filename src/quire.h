@@ -494,7 +494,7 @@ struct xattr {
 
 /* One extracted document, valid UTF-8 throughout. */
 struct xdoc {
-	char		*xd_id;		/* external id */
+	char		*xd_id;		/* external id; NULL: a record without one */
 	char		*xd_title;
 	int		 xd_type;
 	uint64_t	 xd_off;	/* NDJSON: the record's byte range */

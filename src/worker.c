@@ -322,17 +322,12 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 	 * The external id: a record's id field, else its file and offset;
 	 * a file's path.  Ids too long for a key become a hash of themselves.
 	 */
-	if (doc->xd_type == DOC_NDJSON) {
-		/* The extractor names a record without an id by its offset. */
-		snprintf(extid, sizeof(extid), "%llu",
+	if (doc->xd_type == DOC_NDJSON && doc->xd_id != NULL)
+		strlcpy(extid, doc->xd_id, sizeof(extid));
+	else if (doc->xd_type == DOC_NDJSON)
+		snprintf(extid, sizeof(extid), "%s@%llu", j->j_path,
 		    (unsigned long long)doc->xd_off);
-		if (doc->xd_id != NULL && doc->xd_id[0] != '\0' &&
-		    strcmp(doc->xd_id, extid) != 0)
-			strlcpy(extid, doc->xd_id, sizeof(extid));
-		else
-			snprintf(extid, sizeof(extid), "%s@%llu", j->j_path,
-			    (unsigned long long)doc->xd_off);
-	} else
+	else
 		strlcpy(extid, j->j_path, sizeof(extid));
 	if (strlen(extid) > IX_EXTID_MAX)
 		snprintf(extid, sizeof(extid), "xxh3:%016llx",
