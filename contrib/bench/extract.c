@@ -22,8 +22,9 @@
  * Before any timing the input is read once, so the page cache holds it
  * and the numbers are about the text path, not the disk.  A phase's time
  * is the wall time from the first fork to the last child's exit.  With
- * -r N every phase runs N times and the median rate is reported.  MB are
- * 10^6 bytes of input (the ranges' bytes, or the files' sizes).
+ * -r N every phase runs N times and the median rates are reported (of
+ * wall time, and of CPU time for mb_per_cpu_s_w1).  MB are 10^6 bytes of
+ * input (the ranges' bytes, or the files' sizes).
  *
  * The line holds records (documents that went through; failed_records
  * those that failed on their own), bytes, chunks, tokens,
@@ -312,23 +313,25 @@ xb_median(double *v, size_t n)
 	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
-/* Run a phase runs times; the median time, the rest from the last. */
+/* Run a phase runs times; the median times, the counts from the last. */
 static void
 xb_repeat(size_t first, size_t last, int n, int runs, struct xb_phase *xp,
     long long *anon, long long *hwm)
 {
-	double	 secs[XB_RUNS_MAX];
+	double	 secs[XB_RUNS_MAX], cpu[XB_RUNS_MAX];
 	int	 i;
 
 	for (i = 0; i < runs; i++) {
 		xb_phase(first, last, n, xp);
 		secs[i] = xp->xp_secs;
+		cpu[i] = xp->xp_cpu_us;
 		if (xp->xp_anon_kb > *anon)
 			*anon = xp->xp_anon_kb;
 		if (xp->xp_hwm_kb > *hwm)
 			*hwm = xp->xp_hwm_kb;
 	}
 	xp->xp_secs = xb_median(secs, runs);
+	xp->xp_cpu_us = xb_median(cpu, runs);
 }
 
 int
