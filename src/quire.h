@@ -395,6 +395,7 @@ struct quire_conf {
 	uint64_t	 c_data_limit;
 	uint64_t	 c_batch_docs;
 	uint64_t	 c_batch_bytes;
+	uint64_t	 c_batch_linger_ms;
 	double		 c_k1;
 	double		 c_b;
 	double		 c_title_weight;

@@ -14,8 +14,11 @@
  *	extend a job's lease in the queue when a third of it has passed.
  *
  * Acks of quick jobs ride on the next claim's transaction; when jobs are
- * slow, finished ones are acked at once (every 100 ms at most), so a
- * death loses little work and status is current.  A claim takes about
+ * slow, finished ones are committed and acked once batch-linger has
+ * passed since the last time, so a death loses little work and status
+ * is current.  Within a long job (an NDJSON range) the batch is
+ * committed at batch-docs documents, batch-bytes of text, or
+ * batch-linger after its first document, whichever comes first.  A claim takes about
  * 100 ms of work, judged by the last round's jobs (between one and
  * claim-batch jobs), so one worker does not hoard slow jobs that idle
  * workers could run.
@@ -52,7 +55,6 @@
 
 #define WORKER_FD		3
 #define WORKER_IDLE_MS		100	/* queue poll when idle */
-#define WORKER_ACK_FLUSH_MS	100
 #define WORKER_HOG_MAX		4096	/* MiB */
 #define WORKER_ROUND_MS		100	/* work one claim should cover */
 #define WORKER_LOOK_MS		50	/* orders and beats within a job */
@@ -89,6 +91,7 @@ struct worker {
 	struct buf	 wk_term;
 	uint64_t	 wk_commits;
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
+	uint64_t	 wk_opened;	/* when the batch got its first document */
 };
 
 static void	 worker_exit(struct worker *, int) __dead;
@@ -298,6 +301,7 @@ worker_commit(struct worker *wk)
 		fatalx("worker %d: index commit failed; its jobs go back",
 		    wk->wk_slot);
 	ixbatch_reset(wk->wk_batch);
+	wk->wk_opened = 0;
 	wk->wk_commits++;
 	log_debug("worker %d: committed %llu documents (%llu unchanged, "
 	    "%llu replaced), %llu chunks, segment of %llu bytes in %llu ms",
@@ -391,18 +395,23 @@ static int
 worker_ix_done(void *arg, struct xdoc *doc)
 {
 	struct worker	*wk = arg;
+	uint64_t	 now;
 
 	ixbatch_end_doc(wk->wk_batch);
+	now = util_mono_ms();
+	if (wk->wk_opened == 0)
+		wk->wk_opened = now;
 	if (ixbatch_ndocs(wk->wk_batch) >= wk->wk_conf.c_batch_docs ||
-	    ixbatch_bytes(wk->wk_batch) >= wk->wk_conf.c_batch_bytes)
+	    ixbatch_bytes(wk->wk_batch) >= wk->wk_conf.c_batch_bytes ||
+	    now - wk->wk_opened >= wk->wk_conf.c_batch_linger_ms)
 		worker_commit(wk);
 	/*
 	 * Long NDJSON ranges: keep the supervisor informed, but look at the
 	 * clock (a vDSO call) rather than poll the socket per record.
 	 */
-	if (util_mono_ms() - wk->wk_looked < WORKER_LOOK_MS)
+	if (now - wk->wk_looked < WORKER_LOOK_MS)
 		return (0);
-	wk->wk_looked = util_mono_ms();
+	wk->wk_looked = now;
 	return (worker_wait(wk, 0) == WO_DONE ? 0 : -1);
 }
 
@@ -672,8 +681,8 @@ worker_main(int slot)
 				    (unsigned long long)jobs[i].j_id);
 				break;
 			}
-			if (nacks > 0 &&
-			    util_mono_ms() - flushed >= WORKER_ACK_FLUSH_MS) {
+			if (nacks > 0 && util_mono_ms() - flushed >=
+			    wk.wk_conf.c_batch_linger_ms) {
 				worker_commit(&wk);
 				(void)queue_ack(&wk.wk_q, acks, nacks, results);
 				nacks = 0;
