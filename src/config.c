@@ -149,6 +149,9 @@ static const struct conf_opt conf_opts[] = {
 	    "2.0", 1, NULL, "weight of a title match against a text match" },
 	{ "merge", CONF_BOOL, CONF_OFF(c_merge), 0, 1, "yes", 1, NULL,
 	    "run the merger, which folds index segments and purges deletes" },
+	{ "merge-fold-size", CONF_SIZE, CONF_OFF(c_fold_size), 65536,
+	    1ULL << 32, "16M", 1, NULL,
+	    "size at which the oldest segment is folded into blocks" },
 };
 
 #define CONF_NOPTS	(sizeof(conf_opts) / sizeof(conf_opts[0]))

@@ -60,24 +60,10 @@
 #include "quire.h"
 
 static const char *index_dbnames[IDB_N] = {
-	"meta", "segs", "chunks", "docs", "extids"
+	"meta", "segs", "chunks", "docs", "extids", "blocks", "terms"
 };
 
-#define IXMETA_VERSION	1
 
-struct ixmeta {
-	uint32_t	 m_version;
-	uint32_t	 m_pad;
-	uint64_t	 m_next_cid;
-	uint64_t	 m_next_docid;
-	uint64_t	 m_next_seg;
-	uint64_t	 m_docs;
-	uint64_t	 m_chunks;
-	uint64_t	 m_tokens;
-	uint64_t	 m_dead;
-	uint64_t	 m_segments;
-	uint64_t	 m_merges;
-};
 
 /* Batch building. */
 
@@ -107,6 +93,7 @@ struct bdoc {
 	int		 d_dead;	/* aborted: its chunks are born dead */
 	uint32_t	 d_cid;		/* first local cid */
 	uint32_t	 d_nchunks;
+	uint64_t	 d_words;	/* of its chunks */
 	size_t		 d_attrs;	/* msgpack map */
 	size_t		 d_attrslen;
 };
@@ -781,8 +768,8 @@ index_dbi(struct index *ix, int which)
 	return (ix->ix_store.s_dbi[which]);
 }
 
-static int
-ix_meta_get(MDB_txn *txn, struct index *ix, struct ixmeta *m)
+int
+index_meta_get(MDB_txn *txn, struct index *ix, struct ixmeta *m)
 {
 	MDB_val	 k = { 5, (void *)"stats" }, v;
 	int	 rc;
@@ -798,14 +785,17 @@ ix_meta_get(MDB_txn *txn, struct index *ix, struct ixmeta *m)
 	}
 	if (rc != 0)
 		return (rc);
-	if (v.mv_size != sizeof(*m))
+	/* Version 1 lacked the block store's fields: they start at 0. */
+	if (v.mv_size > sizeof(*m) || v.mv_size < 11 * sizeof(uint64_t))
 		return (MDB_CORRUPTED);
-	memcpy(m, v.mv_data, sizeof(*m));
+	memset(m, 0, sizeof(*m));
+	memcpy(m, v.mv_data, v.mv_size);
+	m->m_version = IXMETA_VERSION;
 	return (0);
 }
 
-static int
-ix_meta_put(MDB_txn *txn, struct index *ix, struct ixmeta *m)
+int
+index_meta_put(MDB_txn *txn, struct index *ix, struct ixmeta *m)
 {
 	MDB_val	 k = { 5, (void *)"stats" }, v = { sizeof(*m), m };
 
@@ -872,7 +862,7 @@ ix_doc_encode(struct index *ix, const struct ixbatch *b, const struct bdoc *d,
 
 	msgpack_sbuffer_clear(&ix->ix_buf);
 	msgpack_packer_init(&pk, &ix->ix_buf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 11);
+	msgpack_pack_map(&pk, 12);
 	ix_pack_uint(&pk, "id", docid);
 	ix_pack_str(&pk, "ext", BSTR(b, d->d_extid));
 	ix_pack_uint(&pk, "hash", d->d_hash);
@@ -883,6 +873,7 @@ ix_doc_encode(struct index *ix, const struct ixbatch *b, const struct bdoc *d,
 	ix_pack_str(&pk, "src", BSTR(b, d->d_source));
 	ix_pack_uint(&pk, "cid", cid);
 	ix_pack_uint(&pk, "n", d->d_nchunks);
+	ix_pack_uint(&pk, "w", d->d_words);
 	msgpack_pack_str(&pk, 5);
 	msgpack_pack_str_body(&pk, "attrs", 5);
 	msgpack_sbuffer_write(&ix->ix_buf, BSTR(b, d->d_attrs), d->d_attrslen);
@@ -955,6 +946,8 @@ index_doc_decode(const void *data, size_t len, struct ixdoc *d)
 			d->d_cid = u;
 		else if (IS("n"))
 			d->d_nchunks = u;
+		else if (IS("w"))
+			d->d_words = u;
 #undef IS
 	}
 	rv = d->d_docid != 0 ? 0 : -1;
@@ -1009,6 +1002,7 @@ ix_doc_kill(MDB_txn *txn, struct index *ix, struct ixmeta *m,
 		return (rc);
 	if (m->m_docs > 0)
 		m->m_docs--;
+	m->m_tokens = m->m_tokens > d->d_words ? m->m_tokens - d->d_words : 0;
 	if (drop_extid) {
 		k.mv_size = strlen(d->d_extid);
 		k.mv_data = (void *)d->d_extid;
@@ -1045,7 +1039,7 @@ index_commit_txn(MDB_txn *txn, void *arg)
 	int			 rc, tombdirty = 0;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
 		return (rc);
 	if (m.m_next_cid + b->b_nchunks > UINT32_MAX)
 		return (MDB_MAP_FULL);
@@ -1077,16 +1071,17 @@ index_commit_txn(MDB_txn *txn, void *arg)
 			}
 		}
 		if (d->d_dead) {
-			for (j = 0; j < d->d_nchunks; j++) {
+			for (j = 0; j < d->d_nchunks; j++)
 				roaring_bitmap_add(tomb, base + d->d_cid + j);
-				tokens += b->b_chunks[d->d_cid + j].c_dl;
-			}
 			m.m_dead += d->d_nchunks;
 			if (d->d_nchunks > 0)
 				tombdirty = 1;
 			continue;
 		}
 		docid = m.m_next_docid++;
+		d->d_words = 0;
+		for (j = 0; j < d->d_nchunks; j++)
+			d->d_words += b->b_chunks[d->d_cid + j].c_dl;
 		ix_doc_encode(ix, b, d, docid, base + d->d_cid);
 		util_put_be64(kb, docid);
 		k.mv_size = 8;
@@ -1140,7 +1135,7 @@ index_commit_txn(MDB_txn *txn, void *arg)
 	if (tombdirty && (rc = index_tomb_put(txn, ix, tomb)) != 0)
 		goto fail;
 	roaring_bitmap_free(tomb);
-	return (ix_meta_put(txn, ix, &m));
+	return (index_meta_put(txn, ix, &m));
 fail:
 	roaring_bitmap_free(tomb);
 	return (rc);
@@ -1194,7 +1189,7 @@ index_delete_txn(MDB_txn *txn, void *arg)
 	MDB_val			 k, v;
 	int			 rc;
 
-	if ((rc = ix_meta_get(txn, da->da_ix, &m)) != 0)
+	if ((rc = index_meta_get(txn, da->da_ix, &m)) != 0)
 		return (rc);
 	k.mv_size = strlen(da->da_extid);
 	k.mv_data = (void *)da->da_extid;
@@ -1211,7 +1206,7 @@ index_delete_txn(MDB_txn *txn, void *arg)
 	roaring_bitmap_free(tomb);
 	if (rc != 0)
 		return (rc);
-	return (ix_meta_put(txn, da->da_ix, &m));
+	return (index_meta_put(txn, da->da_ix, &m));
 }
 
 /* Delete a document by its external id: 0, INDEX_ENOENT or -1. */
@@ -1244,7 +1239,7 @@ index_stats_in(MDB_txn *txn, struct index *ix, struct ixstats *st)
 	struct ixmeta	 m;
 	int		 rc;
 
-	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
 		return (rc);
 	st->is_next_cid = m.m_next_cid;
 	st->is_next_docid = m.m_next_docid;
@@ -1255,6 +1250,10 @@ index_stats_in(MDB_txn *txn, struct index *ix, struct ixstats *st)
 	st->is_dead = m.m_dead;
 	st->is_segments = m.m_segments;
 	st->is_merges = m.m_merges;
+	st->is_folded = m.m_folded;
+	st->is_blocks = m.m_blocks;
+	st->is_terms = m.m_terms;
+	st->is_purges = m.m_purges;
 	return (0);
 }
 
@@ -1321,18 +1320,17 @@ index_get_doc(struct index *ix, const char *extid, struct ixdoc *d)
 /* After a merge: dead chunks purged, segments folded into one. */
 int
 index_meta_merged(MDB_txn *txn, struct index *ix, uint64_t purged,
-    uint64_t tokens, uint64_t removed)
+    uint64_t removed)
 {
 	struct ixmeta	 m;
 	int		 rc;
 
-	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
 		return (rc);
 	m.m_dead = m.m_dead > purged ? m.m_dead - purged : 0;
-	m.m_tokens = m.m_tokens > tokens ? m.m_tokens - tokens : 0;
 	m.m_segments = m.m_segments > removed ? m.m_segments - removed : 1;
 	m.m_merges++;
-	return (ix_meta_put(txn, ix, &m));
+	return (index_meta_put(txn, ix, &m));
 }
 
 /* Integrity. */
@@ -1363,12 +1361,12 @@ index_check_txn(MDB_txn *txn, void *arg)
 	MDB_val			 k, v, k2, v2;
 	uint8_t			 kb[8];
 	uint64_t		 ndocs = 0, nchunks = 0, docid, next = 0;
-	uint32_t		 t, df, i;
+	uint32_t		 t, df, i, fold_lo = 0, fold_hi = 0;
 	const char		*tp;
 	size_t			 tl;
 	int			 rc, op, rv;
 
-	if ((rc = ix_meta_get(txn, ix, &m)) != 0)
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
 		return (rc);
 	tomb = index_tomb_get(txn, ix);
 
@@ -1466,6 +1464,14 @@ index_check_txn(MDB_txn *txn, void *arg)
 			CHECK_FAIL("segment %llu: chunk %u is also in the "
 			    "segment before it", (unsigned long long)
 			    util_get_be64(k.mv_data), s.s_hdr->h_base);
+		if (s.s_hdr->h_base < m.m_folded)
+			CHECK_FAIL("segment %llu: chunk %u is also folded "
+			    "into blocks", (unsigned long long)
+			    util_get_be64(k.mv_data), s.s_hdr->h_base);
+		if (util_get_be64(k.mv_data) == m.m_folding) {
+			fold_lo = s.s_hdr->h_base;
+			fold_hi = s.s_hdr->h_base + s.s_hdr->h_nchunks;
+		}
 		next = (uint64_t)s.s_hdr->h_base + s.s_hdr->h_nchunks;
 		if (next > m.m_next_cid)
 			CHECK_FAIL("segment %llu: chunks beyond the last one "
@@ -1488,7 +1494,14 @@ index_check_txn(MDB_txn *txn, void *arg)
 				    util_get_be64(k.mv_data));
 		}
 	}
-	rc = 0;
+	if (rc != MDB_NOTFOUND)
+		goto out;
+	mdb_cursor_close(c);
+	c = NULL;
+
+	/* Blocks: see block.c. */
+	rc = ixblk_check(txn, ix, &m, fold_lo, fold_hi, ca->ca_msg,
+	    ca->ca_len);
 out:
 	if (c != NULL)
 		mdb_cursor_close(c);

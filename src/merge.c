@@ -1,29 +1,31 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * The merger: folds small segments into bigger ones and drops dead
- * chunks for good.
+ * The merger: folds segments into the block store (block.c) and drops
+ * dead chunks for good.
  *
- * Policy (size-tiered, as log-structured stores do):
+ * Workers commit a segment per batch.  Segments of about the same size
+ * are merged into bigger ones first (size-tiered, as log-structured
+ * stores do): a segment's tier is how many times merge_factor (8) its
+ * size is above 64 KiB, and when merge_factor neighbouring segments (in
+ * cid order) share a tier they are merged into one, which climbs a tier.
+ * Merging a segment reads it whole and writes it whole, which is cheap
+ * while segments are small.  When the oldest segment has grown to
+ * merge-fold-size, it is folded into the block store: each term's
+ * postings are appended to its blocks of at most 128 postings.  Folding
+ * the oldest first keeps every term's postings in cid order.  A fold
+ * runs in slices, each its own write transaction of a few MB, so
+ * workers' commits never wait long behind it; the segment goes, and
+ * the folded mark moves past its chunks, in the last slice.  A fold cut
+ * short (the merger killed) is taken up again before anything else.
  *
- *   A segment's tier is how many times merge_factor (8) its size is above
- *   64 KiB.  When merge_factor neighbouring segments (in cid order) share
- *   a tier, they are merged into one; the result, merge_factor times as
- *   big, climbs a tier, so each posting is rewritten about log8(n) times.
- *   When no tier is full, a segment whose chunks are at least a quarter
- *   dead (deleted, replaced, or born dead as a redelivered duplicate) is
- *   rewritten alone, so deletes are purged in the background.
- *   quirectl compact merges every run regardless of tier, and rewrites a
- *   lone segment that holds dead chunks.
+ * Deleted and replaced chunks are left out of what is written; a merge
+ * of segments also takes their cids out of the tombstone bitmap in the
+ * transaction that drops the segments.  Chunks in blocks stay
+ * tombstoned until a sweep has rewritten every block that holds them,
+ * which runs when the dead in blocks reach a quarter of the chunks.
  *
- * A merge reads its segments in a read transaction, builds the new one in
- * memory without any lock, then in one short write transaction checks
- * that the segments are unchanged, writes the new one under the first
- * one's key and deletes the others.  Chunks that were dead when the merge
- * began are left out, their cids leave the tombstone bitmap, and their
- * words stop counting in document frequencies; chunks that die during
- * the merge stay tombstoned.  Workers' commits wait at most for that
- * short transaction.
+ * quirectl compact merges all segments into one, folds it, and sweeps.
  */
 
 #include <sys/types.h>
@@ -43,6 +45,8 @@
 #define MERGE_DEAD_PCT	25	/* a segment this dead is rewritten alone */
 #define MERGER_FD	3
 #define MERGE_TIER0	(64 * 1024)
+#define FOLD_SLICE	(4 * 1024 * 1024)	/* bytes written per slice */
+#define PURGE_SLICE	4096			/* blocks looked at per slice */
 
 struct mseg {
 	uint64_t	 ms_id;
@@ -71,6 +75,8 @@ struct merge_list_arg {
 	struct mseg	*la_segs;
 	size_t		 la_n;
 	size_t		 la_cap;
+	struct ixmeta	 la_meta;
+	uint64_t	 la_bdead;	/* tombstoned chunks in blocks */
 };
 
 static int
@@ -84,10 +90,14 @@ merge_list_txn(MDB_txn *txn, void *arg)
 	int			 rc, op = MDB_FIRST;
 
 	la->la_n = 0;
+	if ((rc = index_meta_get(txn, la->la_ix, &la->la_meta)) != 0)
+		return (rc);
 	if ((rc = mdb_cursor_open(txn, index_dbi(la->la_ix, IDB_SEGS), &c))
 	    != 0)
 		return (rc);
 	tomb = index_tomb_get(txn, la->la_ix);
+	la->la_bdead = roaring_bitmap_range_cardinality(tomb, 0,
+	    la->la_meta.m_folded);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
 		if (k.mv_size != 8 || ixseg_open(&s, v.mv_data, v.mv_size) == -1)
@@ -125,7 +135,6 @@ struct merge_build_arg {
 	struct buf		*ba_out;
 	roaring_bitmap_t	*ba_dead;	/* dead when we began */
 	uint64_t		 ba_purged;
-	uint64_t		 ba_tokens;	/* words of purged chunks */
 };
 
 static int
@@ -198,7 +207,6 @@ merge_build_txn(MDB_txn *txn, void *arg)
 			local = cur[j].mc_seg.s_hdr->h_base + i - base;
 			if (roaring_bitmap_contains(tomb, base + local)) {
 				roaring_bitmap_add(ba->ba_dead, base + local);
-				ba->ba_tokens += cur[j].mc_seg.s_norms[i];
 				continue;
 			}
 			norms[local] = cur[j].mc_seg.s_norms[i];
@@ -316,7 +324,6 @@ struct merge_swap_arg {
 	struct buf		*sa_out;
 	roaring_bitmap_t	*sa_dead;
 	uint64_t		 sa_purged;
-	uint64_t		 sa_tokens;
 	int			 sa_stale;
 };
 
@@ -366,7 +373,7 @@ merge_swap_txn(MDB_txn *txn, void *arg)
 	if (rc != 0)
 		return (rc);
 	return (index_meta_merged(txn, sa->sa_ix, sa->sa_purged,
-	    sa->sa_tokens, sa->sa_n - 1));
+	    sa->sa_n - 1));
 }
 
 /* Merge segs[0..n) into one; 1 if done, 0 if someone beat us, -1. */
@@ -400,7 +407,6 @@ merge_run(struct index *ix, const struct mseg *segs, size_t n)
 	sa.sa_out = &out;
 	sa.sa_dead = ba.ba_dead;
 	sa.sa_purged = ba.ba_purged;
-	sa.sa_tokens = ba.ba_tokens;
 	rc = store_write(&ix->ix_store, merge_swap_txn, &sa);
 	roaring_bitmap_free(ba.ba_dead);
 	if (rc != 0) {
@@ -416,16 +422,215 @@ merge_run(struct index *ix, const struct mseg *segs, size_t n)
 	return (sa.sa_stale ? 0 : 1);
 }
 
+struct merge_fold_arg {
+	struct index	*fa_ix;
+	uint64_t	 fa_seg;
+	uint32_t	 fa_term;	/* where the next slice starts */
+	int		 fa_done;
+	int		 fa_gone;	/* the segment is not there */
+	struct ixfold	 fa_res;
+};
+
+static int
+merge_fold_txn(MDB_txn *txn, void *arg)
+{
+	struct merge_fold_arg	*fa = arg;
+	struct ixmeta		 m;
+	struct ixfold		 res;
+	struct ixseg		 seg;
+	roaring_bitmap_t	*tomb;
+	uint8_t			 kb[8];
+	MDB_val			 k, v;
+	uint32_t		 term = fa->fa_term;
+	int			 rc;
+
+	if ((rc = index_meta_get(txn, fa->fa_ix, &m)) != 0)
+		return (rc);
+	util_put_be64(kb, fa->fa_seg);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	rc = mdb_get(txn, index_dbi(fa->fa_ix, IDB_SEGS), &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		fa->fa_gone = 1;
+		if (m.m_folding != fa->fa_seg)
+			return (0);
+		m.m_folding = 0;
+		return (index_meta_put(txn, fa->fa_ix, &m));
+	}
+	if (rc != 0)
+		return (rc);
+	if (ixseg_open(&seg, v.mv_data, v.mv_size) == -1)
+		return (MDB_CORRUPTED);
+	if (seg.s_hdr->h_base < m.m_folded)
+		return (MDB_CORRUPTED);	/* folded past it: never */
+	memset(&res, 0, sizeof(res));
+	tomb = index_tomb_get(txn, fa->fa_ix);
+	rc = ixblk_fold(txn, fa->fa_ix, &seg, tomb, &term, FOLD_SLICE, &res);
+	roaring_bitmap_free(tomb);
+	if (rc != 0)
+		return (rc);
+	m.m_blocks += res.f_blocks;
+	m.m_terms += res.f_terms;
+	m.m_folding = fa->fa_seg;
+	if (term >= seg.s_hdr->h_nterms) {
+		/* The last slice: the segment's chunks are in blocks now. */
+		m.m_folded = (uint64_t)seg.s_hdr->h_base + seg.s_hdr->h_nchunks;
+		m.m_folding = 0;
+		m.m_segments = m.m_segments > 0 ? m.m_segments - 1 : 0;
+		m.m_merges++;
+		if ((rc = mdb_del(txn, index_dbi(fa->fa_ix, IDB_SEGS), &k,
+		    NULL)) != 0)
+			return (rc);
+		fa->fa_done = 1;
+	}
+	if ((rc = index_meta_put(txn, fa->fa_ix, &m)) != 0)
+		return (rc);
+	fa->fa_term = term;
+	fa->fa_res.f_postings += res.f_postings;
+	fa->fa_res.f_blocks += res.f_blocks;
+	fa->fa_res.f_terms += res.f_terms;
+	fa->fa_res.f_bytes += res.f_bytes;
+	return (0);
+}
+
+/* Fold a segment into the blocks, slice by slice: 1 done, -1. */
+static int
+merge_fold(struct index *ix, const struct mseg *ms)
+{
+	struct merge_fold_arg	 fa;
+	int			 rc, slices = 0;
+
+	memset(&fa, 0, sizeof(fa));
+	fa.fa_ix = ix;
+	fa.fa_seg = ms->ms_id;
+	while (!fa.fa_done && !fa.fa_gone) {
+		if ((rc = store_write(&ix->ix_store, merge_fold_txn, &fa))
+		    != 0) {
+			log_warnx("merge: folding segment %llu: %s",
+			    (unsigned long long)ms->ms_id, mdb_strerror(rc));
+			return (-1);
+		}
+		slices++;
+	}
+	if (fa.fa_done)
+		log_debug("merge: segment %llu folded in %d slices: %llu "
+		    "postings, %llu new blocks, %llu new terms, %llu bytes",
+		    (unsigned long long)ms->ms_id, slices,
+		    (unsigned long long)fa.fa_res.f_postings,
+		    (unsigned long long)fa.fa_res.f_blocks,
+		    (unsigned long long)fa.fa_res.f_terms,
+		    (unsigned long long)fa.fa_res.f_bytes);
+	return (1);
+}
+
+struct merge_purge_arg {
+	struct index		*pa_ix;
+	roaring_bitmap_t	*pa_dead;	/* what this sweep drops */
+	struct buf		 pa_from;
+	int			 pa_done;
+	struct ixfold		 pa_res;
+};
+
+static int
+merge_purge_start(MDB_txn *txn, void *arg)
+{
+	struct merge_purge_arg	*pa = arg;
+	struct ixmeta		 m;
+	roaring_bitmap_t	*tomb;
+	int			 rc;
+
+	if ((rc = index_meta_get(txn, pa->pa_ix, &m)) != 0)
+		return (rc);
+	tomb = index_tomb_get(txn, pa->pa_ix);
+	pa->pa_dead = roaring_bitmap_create();
+	roaring_bitmap_add_range(pa->pa_dead, 0, m.m_folded);
+	roaring_bitmap_and_inplace(pa->pa_dead, tomb);
+	roaring_bitmap_free(tomb);
+	return (0);
+}
+
+static int
+merge_purge_txn(MDB_txn *txn, void *arg)
+{
+	struct merge_purge_arg	*pa = arg;
+	struct ixmeta		 m;
+	struct ixfold		 res;
+	roaring_bitmap_t	*tomb;
+	uint64_t		 n;
+	int			 rc, done;
+
+	if ((rc = index_meta_get(txn, pa->pa_ix, &m)) != 0)
+		return (rc);
+	memset(&res, 0, sizeof(res));
+	if ((rc = ixblk_purge(txn, pa->pa_ix, pa->pa_dead, &pa->pa_from,
+	    PURGE_SLICE, &done, &res)) != 0)
+		return (rc);
+	m.m_blocks = m.m_blocks > res.f_blocks ? m.m_blocks - res.f_blocks :
+	    0;
+	m.m_terms = m.m_terms > res.f_terms ? m.m_terms - res.f_terms : 0;
+	if (done) {
+		/* No block holds them now: out of the tombstones they go. */
+		tomb = index_tomb_get(txn, pa->pa_ix);
+		roaring_bitmap_andnot_inplace(tomb, pa->pa_dead);
+		rc = index_tomb_put(txn, pa->pa_ix, tomb);
+		roaring_bitmap_free(tomb);
+		if (rc != 0)
+			return (rc);
+		n = roaring_bitmap_get_cardinality(pa->pa_dead);
+		m.m_dead = m.m_dead > n ? m.m_dead - n : 0;
+		m.m_purges++;
+	}
+	if ((rc = index_meta_put(txn, pa->pa_ix, &m)) != 0)
+		return (rc);
+	pa->pa_done = done;
+	pa->pa_res.f_postings += res.f_postings;
+	pa->pa_res.f_blocks += res.f_blocks;
+	pa->pa_res.f_terms += res.f_terms;
+	return (0);
+}
+
+/* Sweep the dead out of every block: 1 done, -1. */
+static int
+merge_purge(struct index *ix)
+{
+	struct merge_purge_arg	 pa;
+	int			 rc;
+
+	memset(&pa, 0, sizeof(pa));
+	pa.pa_ix = ix;
+	buf_init(&pa.pa_from);
+	if ((rc = store_read(&ix->ix_store, merge_purge_start, &pa)) == 0)
+		while (!pa.pa_done && (rc = store_write(&ix->ix_store,
+		    merge_purge_txn, &pa)) == 0)
+			;
+	if (rc != 0)
+		log_warnx("merge: sweeping blocks: %s", mdb_strerror(rc));
+	else
+		log_debug("merge: swept %llu dead chunks from the blocks: "
+		    "%llu postings, %llu blocks, %llu terms gone",
+		    (unsigned long long)roaring_bitmap_get_cardinality(
+		    pa.pa_dead), (unsigned long long)pa.pa_res.f_postings,
+		    (unsigned long long)pa.pa_res.f_blocks,
+		    (unsigned long long)pa.pa_res.f_terms);
+	if (pa.pa_dead != NULL)
+		roaring_bitmap_free(pa.pa_dead);
+	buf_free(&pa.pa_from);
+	return (rc == 0 ? 1 : -1);
+}
+
 /*
- * One step of merging: find a run to merge and merge it.  With all set,
- * any run of two or more segments qualifies, and so does a lone segment
- * with dead chunks (compaction).  Returns 1 if it merged, 0 if there was
- * nothing to do, -1 on error.
+ * One step of merging: a fold under way, else a run of segments to merge,
+ * else the oldest segment to fold, else a sweep.  With all set (compact),
+ * any run of two or more segments qualifies, the oldest segment is folded
+ * whatever its size, and any dead chunk in blocks calls for a sweep.
+ * Returns 1 if it did something, 0 if there was nothing to do, -1 on
+ * error.
  */
 int
-merge_step(struct index *ix, int all)
+merge_step(struct index *ix, int all, uint64_t fold_size)
 {
 	struct merge_list_arg	 la;
+	struct ixmeta		*m = &la.la_meta;
 	size_t			 i, j, n;
 	int			 rv = 0;
 
@@ -435,6 +640,10 @@ merge_step(struct index *ix, int all)
 		free(la.la_segs);
 		return (-1);
 	}
+	/* A fold cut short goes on first. */
+	for (i = 0; i < la.la_n && m->m_folding != 0 && rv == 0; i++)
+		if (la.la_segs[i].ms_id == m->m_folding)
+			rv = merge_fold(ix, &la.la_segs[i]);
 	for (i = 0; i < la.la_n && rv == 0; i = j) {
 		for (j = i + 1; j < la.la_n && (all ||
 		    la.la_segs[j].ms_tier == la.la_segs[i].ms_tier); j++)
@@ -442,8 +651,7 @@ merge_step(struct index *ix, int all)
 				break;
 		n = j - i;
 		/* Cids of a run must be consecutive: they are, by commit. */
-		if ((all && (n >= 2 || la.la_segs[i].ms_dead > 0)) ||
-		    n >= MERGE_FACTOR) {
+		if ((all && n >= 2) || n >= MERGE_FACTOR) {
 			if (all && n > 64)
 				n = 64;
 			rv = merge_run(ix, la.la_segs + i, n);
@@ -451,6 +659,9 @@ merge_step(struct index *ix, int all)
 				rv = 1;	/* the list changed: look again */
 		}
 	}
+	if (rv == 0 && la.la_n > 0 && (all || la.la_segs[0].ms_size >=
+	    fold_size))
+		rv = merge_fold(ix, &la.la_segs[0]);
 	/* With no tier full, rewrite a segment that is mostly dead. */
 	for (i = 0; i < la.la_n && rv == 0; i++) {
 		if (la.la_segs[i].ms_dead * 100 <
@@ -461,6 +672,9 @@ merge_step(struct index *ix, int all)
 		if (rv == 0)
 			rv = 1;
 	}
+	if (rv == 0 && la.la_bdead > 0 && (all || la.la_bdead * 100 >=
+	    (m->m_chunks + m->m_dead) * MERGE_DEAD_PCT))
+		rv = merge_purge(ix);
 	free(la.la_segs);
 	return (rv);
 }
@@ -518,7 +732,7 @@ merger_main(void)
 				break;
 			beat = now;
 		}
-		rv = merge_step(&ix, 0);
+		rv = merge_step(&ix, 0, conf.c_fold_size);
 		wait_ms = rv == 1 ? 0 : rv == 0 ? 1000 : 5000;
 		if (wait_ms > (int)conf.c_heartbeat_ms)
 			wait_ms = conf.c_heartbeat_ms;

@@ -396,6 +396,7 @@ struct quire_conf {
 	uint64_t	 c_batch_docs;
 	uint64_t	 c_batch_bytes;
 	uint64_t	 c_batch_linger_ms;
+	uint64_t	 c_fold_size;
 	double		 c_k1;
 	double		 c_b;
 	double		 c_title_weight;
@@ -674,6 +675,10 @@ struct ixstats {
 	uint64_t	 is_dead;	/* tombstoned chunks not yet purged */
 	uint64_t	 is_segments;
 	uint64_t	 is_merges;
+	uint64_t	 is_folded;	/* chunks below this cid are in blocks */
+	uint64_t	 is_blocks;
+	uint64_t	 is_terms;	/* in blocks */
+	uint64_t	 is_purges;
 };
 
 /* A document as a worker hands it to its batch. */
@@ -701,6 +706,7 @@ struct ixdoc {
 	char		 d_source[JOB_PATH_MAX + 1];
 	uint64_t	 d_cid;		/* first chunk */
 	uint32_t	 d_nchunks;
+	uint64_t	 d_words;	/* words in its chunks */
 };
 
 struct ixcommit {
@@ -760,7 +766,32 @@ struct ixpost {
 	uint32_t	 p_pos;
 };
 
-enum { IDB_META, IDB_SEGS, IDB_CHUNKS, IDB_DOCS, IDB_EXTIDS, IDB_N };
+enum {
+	IDB_META, IDB_SEGS, IDB_CHUNKS, IDB_DOCS, IDB_EXTIDS, IDB_BLOCKS,
+	IDB_TERMS, IDB_N
+};
+
+/* The index's counters, "stats" in meta (see index.c). */
+#define IXMETA_VERSION	2
+
+struct ixmeta {
+	uint32_t	 m_version;
+	uint32_t	 m_pad;
+	uint64_t	 m_next_cid;
+	uint64_t	 m_next_docid;
+	uint64_t	 m_next_seg;
+	uint64_t	 m_docs;
+	uint64_t	 m_chunks;
+	uint64_t	 m_tokens;
+	uint64_t	 m_dead;
+	uint64_t	 m_segments;
+	uint64_t	 m_merges;
+	uint64_t	 m_folded;	/* chunks below are in blocks */
+	uint64_t	 m_folding;	/* segment being folded, or 0 */
+	uint64_t	 m_blocks;
+	uint64_t	 m_terms;	/* in blocks */
+	uint64_t	 m_purges;	/* block sweeps */
+};
 
 struct ixbatch;
 struct roaring_bitmap_s;
@@ -787,8 +818,10 @@ int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
 int		 index_check(struct index *, char *, size_t);
 MDB_dbi		 index_dbi(struct index *, int);
+int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
+int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
-		    uint64_t, uint64_t);
+		    uint64_t);
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
 struct roaring_bitmap_s *index_tomb_get(MDB_txn *, struct index *);
 int		 index_tomb_put(MDB_txn *, struct index *,
@@ -803,8 +836,79 @@ void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
 int64_t		 ixpost_pos(struct ixpost *);
 
+/* block.c */
+#define IXB_MAX			128	/* postings per block */
+#define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
+
+struct ixbound {
+	uint16_t	 b_tf[IXB_BOUNDS];	/* 0: unused */
+	uint16_t	 b_dl[IXB_BOUNDS];
+};
+
+struct ixblkhdr {
+	uint32_t	 bh_last;	/* last cid */
+	uint16_t	 bh_n;		/* postings */
+	uint16_t	 bh_pad;
+	struct ixbound	 bh_bound;
+};
+
+struct ixterminfo {
+	uint64_t	 ti_df;		/* postings in blocks */
+	uint64_t	 ti_blocks;
+	struct ixbound	 ti_bound;
+};
+
+/* A cursor over one term's blocks, below a limit cid. */
+struct ixbcur {
+	MDB_cursor	*bc_c;
+	char		 bc_term[IX_TERM_MAX + 1];
+	size_t		 bc_len;
+	uint32_t	 bc_limit;
+	int		 bc_end;
+	uint32_t	 bc_first;	/* the block */
+	struct ixblkhdr	 bc_hdr;
+	const uint8_t	*bc_p;
+	const uint8_t	*bc_pend;
+	uint32_t	 bc_left;
+	uint32_t	 bc_at;		/* postings read in it */
+	uint32_t	 bc_cid;	/* the posting */
+	uint32_t	 bc_tf;
+	uint32_t	 bc_dl;
+	uint32_t	 bc_posleft;
+	const uint8_t	*bc_pos;
+};
+
+/* What a fold or a sweep did. */
+struct ixfold {
+	uint64_t	 f_postings;
+	uint64_t	 f_blocks;
+	uint64_t	 f_terms;
+	uint64_t	 f_bytes;
+};
+
+void		 ixbound_add(struct ixbound *, uint32_t, uint32_t);
+void		 ixbound_merge(struct ixbound *, const struct ixbound *);
+int		 ixbound_covers(const struct ixbound *, uint32_t, uint32_t);
+double		 ixbound_max(const struct ixbound *, double, double, double);
+int		 ixblk_terminfo(MDB_txn *, struct index *, const char *,
+		    size_t, struct ixterminfo *);
+int		 ixbcur_open(struct ixbcur *, MDB_txn *, struct index *,
+		    const char *, size_t, uint32_t);
+void		 ixbcur_close(struct ixbcur *);
+int		 ixbcur_next(struct ixbcur *);
+int		 ixbcur_seek(struct ixbcur *, uint32_t);
+const struct ixbound *ixbcur_shallow(struct ixbcur *, uint32_t);
+int		 ixblk_fold(MDB_txn *, struct index *, const struct ixseg *,
+		    const struct roaring_bitmap_s *, uint32_t *, size_t,
+		    struct ixfold *);
+int		 ixblk_purge(MDB_txn *, struct index *,
+		    const struct roaring_bitmap_s *, struct buf *, size_t, int *,
+		    struct ixfold *);
+int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
+		    uint32_t, uint32_t, char *, size_t);
+
 /* merge.c */
-int		 merge_step(struct index *, int);
+int		 merge_step(struct index *, int, uint64_t);
 void		 merger_main(void) __dead;
 
 /* search.c */
@@ -818,6 +922,7 @@ struct search_opts {
 	double		 so_b;
 	double		 so_wtitle;	/* weight of title matches */
 	double		 so_wbody;
+	int		 so_exact;	/* count every match: no pruning */
 };
 
 struct search_hit {
@@ -832,6 +937,7 @@ struct search_hit {
 
 struct search_result {
 	uint64_t	 sr_total;	/* chunks that matched */
+	int		 sr_exact;	/* 0: sr_total is a lower bound */
 	double		 sr_took_ms;
 	struct search_hit *sr_hits;
 	size_t		 sr_n;

@@ -120,6 +120,9 @@ struct sstate {
 	struct scand		*ss_heap;
 	size_t			 ss_nheap;
 	uint64_t		 ss_total;
+	uint64_t		 ss_scored;	/* chunks looked at */
+	uint32_t		 ss_folded;	/* below: in blocks */
+	int			 ss_pruned;	/* some were not looked at */
 };
 
 void
@@ -377,6 +380,55 @@ search_df(struct sstate *ss, const struct ixseg *seg)
 	return (0);
 }
 
+/* Document frequencies and prefix expansions from the block store. */
+static int
+search_df_blocks(MDB_txn *txn, struct sstate *ss)
+{
+	struct squery		*q = ss->ss_q;
+	struct sterm		*st;
+	struct ixterminfo	 ti;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	size_t			 i, j;
+	int			 rc;
+
+	for (i = 0; i < q->q_nterms; i++) {
+		st = &q->q_terms[i];
+		if (!st->st_prefix) {
+			rc = ixblk_terminfo(txn, ss->ss_ix, st->st_key,
+			    st->st_len, &ti);
+			if (rc == 0)
+				st->st_df += ti.ti_df;
+			else if (rc != MDB_NOTFOUND)
+				return (rc);
+			continue;
+		}
+		if (st->st_exp == NULL)
+			st->st_exp = xcalloc(1, sizeof(*st->st_exp));
+		if ((rc = mdb_cursor_open(txn, index_dbi(ss->ss_ix, IDB_TERMS),
+		    &c)) != 0)
+			return (rc);
+		k.mv_size = st->st_len;
+		k.mv_data = st->st_key;
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), j = 0;
+		    rc == 0 && j < SEARCH_PREFIX_MAX;
+		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), j++) {
+			if (k.mv_size < st->st_len || k.mv_size > IX_TERM_MAX ||
+			    memcmp(k.mv_data, st->st_key, st->st_len) != 0)
+				break;
+			if (v.mv_size != sizeof(ti) ||
+			    !search_expand(st->st_exp, k.mv_data, k.mv_size))
+				break;
+			memcpy(&ti, v.mv_data, sizeof(ti));
+			st->st_df += ti.ti_df;
+		}
+		mdb_cursor_close(c);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return (rc);
+	}
+	return (0);
+}
+
 /* The chunks of one filter term, across segments. */
 struct sfilter {
 	struct sstate		*sf_ss;
@@ -386,6 +438,22 @@ struct sfilter {
 };
 
 static struct sfilter *search_cur_filter;
+
+static int
+search_filter_blocks(MDB_txn *txn, struct sstate *ss, struct sfilter *sf)
+{
+	struct ixbcur	 bc;
+	int		 rv;
+
+	if (ss->ss_folded == 0)
+		return (0);
+	rv = ixbcur_open(&bc, txn, ss->ss_ix, sf->sf_key, sf->sf_len,
+	    ss->ss_folded);
+	while (rv == 1 && (rv = ixbcur_next(&bc)) == 1)
+		roaring_bitmap_add(sf->sf_set, bc.bc_cid);
+	ixbcur_close(&bc);
+	return (rv == -1 ? MDB_CORRUPTED : 0);
+}
 
 static int
 search_filter_collect(struct sstate *ss, const struct ixseg *seg)
@@ -537,10 +605,13 @@ search_phrase_index(const struct squery *q, int item)
 	return (n);
 }
 
+/* Where a phrase word occurs in the chunk at hand, wherever it is kept. */
+typedef void (*search_pos_fn)(void *, size_t, uint32_t *, size_t, size_t *);
+
 /* Does the phrase occur in this chunk, its words in a row? */
 static int
-search_phrase_at(struct sstate *ss, const struct ixseg *seg, int phrase,
-    uint32_t local)
+search_phrase_at(struct sstate *ss, int phrase, search_pos_fn getpos,
+    void *ctx)
 {
 	static uint32_t	 pos[SEARCH_PHRASE_MAX][256];
 	size_t		 npos[SEARCH_PHRASE_MAX], nw = 0, i, k, w;
@@ -555,8 +626,7 @@ search_phrase_at(struct sstate *ss, const struct ixseg *seg, int phrase,
 			words[nw++] = &q->q_terms[i];
 		}
 	for (w = 0; w < nw; w++) {
-		search_positions(seg, &ss->ss_pl[idx[w]], local, pos[w], 256,
-		    &npos[w]);
+		getpos(ctx, idx[w], pos[w], 256, &npos[w]);
 		if (npos[w] == 0)
 			return (0);
 	}
@@ -575,17 +645,56 @@ search_phrase_at(struct sstate *ss, const struct ixseg *seg, int phrase,
 	return (0);
 }
 
+/* Do the chunk's words pass the query (before filters and tombstones)? */
+static int
+search_passes(struct sstate *ss, uint32_t m, search_pos_fn getpos,
+    void *ctx)
+{
+	struct squery	*q = ss->ss_q;
+	int		 item, ok;
+
+	if ((m & q->q_reqmask) != q->q_reqmask || (m & q->q_exmask) != 0 ||
+	    (m & ~q->q_negmask) == 0)
+		return (0);
+	for (item = 0; item < (int)q->q_nitems; item++) {
+		if (!q->q_items[item].si_phrase)
+			continue;
+		ok = search_phrase_at(ss, search_phrase_index(q, item), getpos,
+		    ctx);
+		if (q->q_items[item].si_excluded)
+			ok = !ok;
+		if (!ok)
+			return (0);
+	}
+	return (1);
+}
+
+struct sseg_pos {
+	struct sstate		*sp_ss;
+	const struct ixseg	*sp_seg;
+	uint32_t		 sp_local;
+};
+
+static void
+search_seg_pos(void *ctx, size_t term, uint32_t *pos, size_t max, size_t *n)
+{
+	struct sseg_pos	*sp = ctx;
+
+	search_positions(sp->sp_seg, &sp->sp_ss->ss_pl[term], sp->sp_local,
+	    pos, max, n);
+}
+
 static int
 search_seg(struct sstate *ss, const struct ixseg *seg)
 {
 	const struct search_opts *so = ss->ss_opts;
 	struct squery	*q = ss->ss_q;
 	struct sterm	*st, tt;
+	struct sseg_pos	 sp;
 	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
 	size_t		 k, j;
 	int64_t		 f;
 	double		 wbody, wtitle;
-	int		 phrase_ok, item;
 
 	if (n > ss->ss_cap) {
 		free(ss->ss_acc);
@@ -626,24 +735,14 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 				return (MDB_CORRUPTED);
 		}
 	}
+	sp.sp_ss = ss;
+	sp.sp_seg = seg;
 	for (k = 0; k < ss->ss_ntouched; k++) {
 		local = ss->ss_touched[k];
 		m = ss->ss_mask[local];
 		cid = seg->s_hdr->h_base + local;
-		phrase_ok = 1;
-		if ((m & q->q_reqmask) == q->q_reqmask && (m & q->q_exmask) == 0)
-			for (item = 0; item < (int)q->q_nitems && phrase_ok;
-			    item++) {
-				if (!q->q_items[item].si_phrase)
-					continue;
-				phrase_ok = search_phrase_at(ss, seg,
-				    search_phrase_index(q, item), local);
-				if (q->q_items[item].si_excluded)
-					phrase_ok = !phrase_ok;
-			}
-		if ((m & q->q_reqmask) == q->q_reqmask &&
-		    (m & q->q_exmask) == 0 && phrase_ok &&
-		    (m & ~q->q_negmask) != 0 &&
+		sp.sp_local = local;
+		if (search_passes(ss, m, search_seg_pos, &sp) &&
 		    (ss->ss_filter == NULL ||
 		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
 		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
@@ -654,6 +753,366 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		ss->ss_mask[local] = 0;
 	}
 	return (0);
+}
+
+
+/*
+ * The block store, document at a time: a cursor per term and field (per
+ * expansion for a prefix), moved together in cid order, below the folded
+ * mark.  Scores are summed in the segments' order (terms in query order,
+ * text before title), in a float as the segments' accumulators are, so a
+ * chunk scores the same folded or not.
+ */
+
+#define SEARCH_CURSORS_MAX	(2 * SEARCH_TERMS_MAX + SEARCH_PREFIX_MAX)
+
+struct sbcur {
+	struct ixbcur	 b_c;
+	int		 b_term;	/* in q_terms */
+	int		 b_body;
+	double		 b_w;		/* weight x idf; 0 for exclusions */
+	double		 b_ub;		/* bound on what it adds */
+	double		 b_s;		/* what it adds to the chunk at hand */
+};
+
+struct sblocks {
+	struct sstate	*sb_ss;
+	struct sbcur	*sb_c;
+	size_t		 sb_n;
+	uint32_t	 sb_cid;	/* the chunk at hand */
+};
+
+/* Has the cursor a posting, and is it at cid? */
+static int
+search_bc_at(const struct sbcur *c, uint32_t cid)
+{
+	return (!c->b_c.bc_end && c->b_c.bc_at > 0 && c->b_c.bc_cid == cid);
+}
+
+static void
+search_block_pos(void *ctx, size_t term, uint32_t *pos, size_t max,
+    size_t *n)
+{
+	struct sblocks	*sb = ctx;
+	struct sbcur	*c;
+	const uint8_t	*p;
+	uint64_t	 d, at = 0;
+	size_t		 i;
+	uint32_t	 j;
+
+	*n = 0;
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		if (c->b_term != (int)term || !c->b_body ||
+		    !search_bc_at(c, sb->sb_cid))
+			continue;
+		p = c->b_c.bc_pos;
+		for (j = 0; j < c->b_c.bc_tf && *n < max; j++) {
+			if (ix_getvarint(&p, c->b_c.bc_pend, &d) == -1)
+				return;
+			at += d;
+			pos[(*n)++] = at;
+		}
+		return;
+	}
+}
+
+static double
+search_bound(struct sstate *ss, const struct ixbound *b)
+{
+	const struct search_opts *so = ss->ss_opts;
+
+	return (ixbound_max(b, so->so_k1, so->so_b, ss->ss_avgdl));
+}
+
+static int
+search_bc_add(MDB_txn *txn, struct sstate *ss, struct sblocks *sb,
+    const char *key, size_t len, int term, int body, double w)
+{
+	struct ixterminfo	 ti;
+	struct sbcur		*c;
+	int			 rv;
+
+	if (sb->sb_n == SEARCH_CURSORS_MAX ||
+	    ixblk_terminfo(txn, ss->ss_ix, key, len, &ti) != 0)
+		return (0);
+	c = &sb->sb_c[sb->sb_n];
+	memset(c, 0, sizeof(*c));
+	if ((rv = ixbcur_open(&c->b_c, txn, ss->ss_ix, key, len,
+	    ss->ss_folded)) == -1) {
+		ixbcur_close(&c->b_c);
+		return (-1);
+	}
+	if (rv == 0 || (rv = ixbcur_next(&c->b_c)) != 1) {
+		ixbcur_close(&c->b_c);
+		return (rv);
+	}
+	c->b_term = term;
+	c->b_body = body;
+	c->b_w = w * ss->ss_q->q_terms[term].st_idf;
+	c->b_ub = c->b_w * search_bound(ss, &ti.ti_bound) * (1.0 + 1e-9);
+	sb->sb_n++;
+	return (0);
+}
+
+static double
+search_bc_score(struct sstate *ss, const struct sbcur *c)
+{
+	const struct search_opts *so = ss->ss_opts;
+	double			 norm, tf = c->b_c.bc_tf;
+
+	norm = so->so_k1 * (1.0 - so->so_b + so->so_b * c->b_c.bc_dl /
+	    ss->ss_avgdl);
+	return (c->b_w * tf * (so->so_k1 + 1.0) / (tf + norm));
+}
+
+/* Score the chunk at hand from the cursors on it, in the segments' order. */
+static void
+search_block_take(struct sstate *ss, struct sblocks *sb, uint32_t m)
+{
+	float	 acc = 0.0f;
+	size_t	 i;
+
+	ss->ss_scored++;
+	if (!search_passes(ss, m, search_block_pos, sb) ||
+	    (ss->ss_filter != NULL &&
+	    !roaring_bitmap_contains(ss->ss_filter, sb->sb_cid)) ||
+	    roaring_bitmap_contains(ss->ss_tomb, sb->sb_cid))
+		return;
+	for (i = 0; i < sb->sb_n; i++)
+		if (search_bc_at(&sb->sb_c[i], sb->sb_cid))
+			acc += sb->sb_c[i].b_s;
+	ss->ss_total++;
+	search_heap_push(ss, sb->sb_cid, acc);
+}
+
+/* Every chunk with any of the words, in cid order. */
+static int
+search_blocks_all(struct sstate *ss, struct sblocks *sb)
+{
+	struct sbcur	*c;
+	uint32_t	 d, m;
+	size_t		 i;
+	int		 any;
+
+	for (;;) {
+		any = 0;
+		d = UINT32_MAX;
+		for (i = 0; i < sb->sb_n; i++) {
+			c = &sb->sb_c[i];
+			if (!c->b_c.bc_end && c->b_c.bc_cid <= d) {
+				d = c->b_c.bc_cid;
+				any = 1;
+			}
+		}
+		if (!any)
+			return (0);
+		sb->sb_cid = d;
+		m = 0;
+		for (i = 0; i < sb->sb_n; i++) {
+			c = &sb->sb_c[i];
+			if (!search_bc_at(c, d))
+				continue;
+			m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+			c->b_s = search_bc_score(ss, c);
+		}
+		search_block_take(ss, sb, m);
+		for (i = 0; i < sb->sb_n; i++)
+			if (search_bc_at(&sb->sb_c[i], d) &&
+			    ixbcur_next(&sb->sb_c[i].b_c) == -1)
+				return (MDB_CORRUPTED);
+	}
+}
+
+static double
+search_theta(const struct sstate *ss)
+{
+	if (ss->ss_nheap < ss->ss_opts->so_n)
+		return (-1.0);
+	return (ss->ss_heap[0].c_score);
+}
+
+/*
+ * Top k of an OR query, with block-max pruning (MaxScore over block
+ * bounds).  The cursors are ordered by their terms' bounds; those whose
+ * bounds together cannot beat the k-th score so far (theta) are
+ * non-essential: they never propose a chunk, they are only probed for
+ * chunks the others propose.  Before a proposed chunk is decoded, the
+ * bounds of the blocks that span it are summed; when that cannot beat
+ * theta, every cursor skips to the end of the first of those blocks, and
+ * the blocks in between are never decoded.  A chunk is skipped only when
+ * it cannot enter the top k, so the top k are those of search_blocks_all;
+ * the total counts only the chunks looked at.
+ */
+static int
+search_blocks_topk(struct sstate *ss, struct sblocks *sb)
+{
+	struct sbcur	*c;
+	const struct ixbound *b;
+	size_t		 ord[SEARCH_CURSORS_MAX], i, j, e = 0, tmp;
+	double		 cum[SEARCH_CURSORS_MAX], ub, theta, score, bs;
+	uint32_t	 d, next, m;
+	int		 rv, any;
+
+	for (i = 0; i < sb->sb_n; i++)
+		ord[i] = i;
+	for (i = 1; i < sb->sb_n; i++)
+		for (j = i; j > 0 && sb->sb_c[ord[j - 1]].b_ub >
+		    sb->sb_c[ord[j]].b_ub; j--) {
+			tmp = ord[j];
+			ord[j] = ord[j - 1];
+			ord[j - 1] = tmp;
+		}
+	for (i = 0, ub = 0.0; i < sb->sb_n; i++) {
+		ub += sb->sb_c[ord[i]].b_ub;
+		cum[i] = ub;
+	}
+	for (;;) {
+		theta = search_theta(ss);
+		while (e < sb->sb_n && theta >= 0.0 && cum[e] <= theta) {
+			e++;
+			ss->ss_pruned = 1;
+		}
+		if (e == sb->sb_n)
+			return (0);
+		/* The next chunk an essential cursor proposes. */
+		any = 0;
+		d = UINT32_MAX;
+		for (i = e; i < sb->sb_n; i++) {
+			c = &sb->sb_c[ord[i]];
+			if (!c->b_c.bc_end && c->b_c.bc_cid <= d) {
+				d = c->b_c.bc_cid;
+				any = 1;
+			}
+		}
+		if (!any)
+			return (0);
+		sb->sb_cid = d;
+		/* What the blocks spanning it allow, and where they end. */
+		bs = 0.0;
+		next = UINT32_MAX;
+		m = 0;
+		for (i = 0; i < sb->sb_n; i++) {
+			c = &sb->sb_c[ord[i]];
+			c->b_s = 0.0;
+			if (c->b_c.bc_end)
+				continue;
+			if (c->b_c.bc_at > 0 && c->b_c.bc_cid >= d) {
+				if (c->b_c.bc_cid == d) {
+					c->b_s = search_bc_score(ss, c);
+					bs += c->b_s;
+					m |= 1U << ss->ss_q->q_terms[
+					    c->b_term].st_item;
+					if (c->b_c.bc_hdr.bh_last < next)
+						next = c->b_c.bc_hdr.bh_last;
+				} else if (c->b_c.bc_cid - 1 < next)
+					next = c->b_c.bc_cid - 1;
+				continue;
+			}
+			if ((b = ixbcur_shallow(&c->b_c, d)) != NULL) {
+				bs += c->b_w * search_bound(ss, b) *
+				    (1.0 + 1e-9);
+				if (c->b_c.bc_hdr.bh_last < next)
+					next = c->b_c.bc_hdr.bh_last;
+			} else if (!c->b_c.bc_end &&
+			    c->b_c.bc_first - 1 < next)
+				next = c->b_c.bc_first - 1;
+		}
+		if (theta >= 0.0 && bs <= theta) {
+			/* Nothing up to next can make the top k. */
+			ss->ss_pruned = 1;
+			if (next < d)
+				next = d;
+			for (i = e; i < sb->sb_n; i++) {
+				c = &sb->sb_c[ord[i]];
+				if (next == UINT32_MAX)
+					c->b_c.bc_end = 1;
+				else if ((rv = ixbcur_seek(&c->b_c, next + 1))
+				    == -1)
+					return (MDB_CORRUPTED);
+			}
+			continue;
+		}
+		/* Probe the non-essential ones, the strongest first. */
+		score = 0.0;
+		for (i = 0; i < sb->sb_n; i++)
+			score += sb->sb_c[i].b_s;
+		for (j = e; j > 0; j--) {
+			c = &sb->sb_c[ord[j - 1]];
+			if (search_bc_at(c, d))
+				continue;	/* counted above */
+			if (theta >= 0.0 && score + cum[j - 1] <= theta)
+				break;
+			if ((rv = ixbcur_seek(&c->b_c, d)) == -1)
+				return (MDB_CORRUPTED);
+			if (rv == 1 && c->b_c.bc_cid == d) {
+				c->b_s = search_bc_score(ss, c);
+				score += c->b_s;
+				m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+			}
+		}
+		if (j == 0)
+			search_block_take(ss, sb, m);
+		else
+			ss->ss_pruned = 1;
+		for (i = e; i < sb->sb_n; i++) {
+			c = &sb->sb_c[ord[i]];
+			if (search_bc_at(c, d) && ixbcur_next(&c->b_c) == -1)
+				return (MDB_CORRUPTED);
+		}
+	}
+}
+
+static int
+search_blocks(MDB_txn *txn, struct sstate *ss)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct squery	*q = ss->ss_q;
+	struct sblocks	 sb;
+	struct sterm	*st;
+	char		 key[IX_TERM_MAX + 1];
+	size_t		 k, j, i;
+	double		 wbody, wtitle;
+	int		 rc = 0;
+
+	if (ss->ss_folded == 0)
+		return (0);
+	memset(&sb, 0, sizeof(sb));
+	sb.sb_ss = ss;
+	sb.sb_c = xcalloc(SEARCH_CURSORS_MAX, sizeof(*sb.sb_c));
+	for (k = 0; k < q->q_nterms && rc == 0; k++) {
+		st = &q->q_terms[k];
+		wbody = q->q_items[st->st_item].si_excluded ? 0.0 :
+		    so->so_wbody;
+		wtitle = q->q_items[st->st_item].si_excluded ? 0.0 :
+		    so->so_wtitle;
+		if (!st->st_prefix) {
+			rc = search_bc_add(txn, ss, &sb, st->st_key,
+			    st->st_len, k, 1, wbody);
+			memcpy(key, st->st_key, st->st_len);
+			key[0] = IX_TITLE;
+			if (rc == 0)
+				rc = search_bc_add(txn, ss, &sb, key,
+				    st->st_len, k, 0, wtitle);
+			continue;
+		}
+		for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n &&
+		    rc == 0; j++)
+			rc = search_bc_add(txn, ss, &sb, st->st_exp->x_term[j],
+			    st->st_exp->x_len[j], k, 1, wbody);
+	}
+	if (rc == 0 && sb.sb_n > 0) {
+		/* Pruning needs scores that only add: a plain OR query. */
+		if (!so->so_exact && so->so_n > 0 && q->q_reqmask == 0 &&
+		    q->q_negmask == 0 && q->q_nphrases == 0)
+			rc = search_blocks_topk(ss, &sb);
+		else
+			rc = search_blocks_all(ss, &sb);
+	}
+	for (i = 0; i < sb.sb_n; i++)
+		ixbcur_close(&sb.sb_c[i].b_c);
+	free(sb.sb_c);
+	return (rc);
 }
 
 /* Snippets: the chunk's text around its first match, matches marked. */
@@ -832,8 +1291,9 @@ search_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	ss->ss_n = st.is_chunks + st.is_dead > 0 ?
 	    (double)(st.is_chunks + st.is_dead) : 1.0;
-	ss->ss_avgdl = st.is_chunks + st.is_dead > 0 && st.is_tokens > 0 ?
-	    (double)st.is_tokens / (st.is_chunks + st.is_dead) : 1.0;
+	ss->ss_avgdl = st.is_chunks > 0 && st.is_tokens > 0 ?
+	    (double)st.is_tokens / st.is_chunks : 1.0;
+	ss->ss_folded = st.is_folded;
 	ss->ss_tomb = index_tomb_get(txn, ss->ss_ix);
 	for (i = 0; i < so->so_nfilters; i++) {
 		n = strlen(so->so_filters[i]);
@@ -847,7 +1307,8 @@ search_txn(MDB_txn *txn, void *arg)
 		sf.sf_len = n + 1;
 		sf.sf_set = roaring_bitmap_create();
 		search_cur_filter = &sf;
-		if ((rc = search_segments(txn, ss, search_filter_collect))
+		if ((rc = search_filter_blocks(txn, ss, &sf)) != 0 ||
+		    (rc = search_segments(txn, ss, search_filter_collect))
 		    != 0) {
 			roaring_bitmap_free(sf.sf_set);
 			return (rc);
@@ -860,16 +1321,20 @@ search_txn(MDB_txn *txn, void *arg)
 			roaring_bitmap_free(sf.sf_set);
 		}
 	}
-	if ((rc = search_segments(txn, ss, search_df)) != 0)
+	if ((rc = search_df_blocks(txn, ss)) != 0 ||
+	    (rc = search_segments(txn, ss, search_df)) != 0)
 		return (rc);
 	for (i = 0; i < q->q_nterms; i++)
 		q->q_terms[i].st_idf = log(1.0 + (ss->ss_n -
 		    (double)q->q_terms[i].st_df + 0.5) /
 		    ((double)q->q_terms[i].st_df + 0.5));
-	if ((rc = search_segments(txn, ss, search_seg)) != 0)
+	/* Blocks first: they hold the older chunks. */
+	if ((rc = search_blocks(txn, ss)) != 0 ||
+	    (rc = search_segments(txn, ss, search_seg)) != 0)
 		return (rc);
 	qsort(ss->ss_heap, ss->ss_nheap, sizeof(*ss->ss_heap), search_candcmp);
 	res->sr_total = ss->ss_total;
+	res->sr_exact = !ss->ss_pruned;
 	res->sr_hits = ss->ss_nheap > 0 ? xcalloc(ss->ss_nheap,
 	    sizeof(*res->sr_hits)) : NULL;
 	for (i = 0; i < ss->ss_nheap; i++) {

@@ -1,0 +1,936 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * The block store: the index's folded postings, per term in blocks of at
+ * most IXB_MAX postings, each block one LMDB value small enough to live
+ * in its leaf page (under the environment's inline node size, about 2 KB
+ * with 4 KB pages), so that reading a block touches one page and
+ * rewriting one copies one page.
+ *
+ *	blocks	term, 0, first cid (4, big-endian) -> block
+ *	terms	term -> struct ixterminfo: postings and blocks of the term,
+ *		and a bound on its postings' scores
+ *
+ * A block is a struct ixblkhdr (last cid, postings, bound), then per
+ * posting in cid order: varint cid delta (from the previous posting, the
+ * first from the key's cid, so 0), varint tf, varint length of the chunk
+ * in words, then tf varint position deltas, as in a segment.  Headers
+ * are copied out: a value in a page is only 2-byte aligned.
+ *
+ * A bound is a small Pareto frontier of (tf, length) pairs: every posting
+ * it covers has a tf no larger and a length no smaller than one pair's.
+ * BM25's term part grows with tf and falls with length, so the best of
+ * the pairs bounds the score of every posting under it, whatever k1, b
+ * and the mean length are at query time.  That is what lets search skip
+ * blocks that cannot reach its top k (block-max pruning).
+ *
+ * The merger folds whole segments in (ixblk_fold), the oldest first, so a
+ * term's new postings always come after its last block; the index's
+ * m_folded says below which cid the blocks are complete, and search
+ * reads blocks only there.  Folding appends only cids above a term's last
+ * one, so a fold cut short by a crash resumes where it stopped.  Deleted
+ * chunks stay in the tombstone bitmap until a sweep (ixblk_purge) has
+ * dropped them from every block.
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+
+#include "quire.h"
+
+#define IXB_KEY_MAX	(IX_TERM_MAX + 5)
+
+/* The most a block may hold and stay inline for a key of klen bytes. */
+static size_t
+ixb_inline(MDB_txn *txn, size_t klen)
+{
+	MDB_stat	 st;
+	size_t		 nodemax, max;
+
+	if (mdb_env_stat(mdb_txn_env(txn), &st) != 0)
+		st.ms_psize = 4096;
+	/* LMDB: ((page size - page header) / 2, even) >= 8 + key + data */
+	nodemax = ((st.ms_psize - 16) / 2) & ~(size_t)1;
+	max = nodemax - 8 - klen;
+	return (max > sizeof(struct ixblkhdr) + 64 ? max : 256);
+}
+
+static size_t
+ixb_key(uint8_t *kb, const char *term, size_t len, uint32_t cid)
+{
+	memcpy(kb, term, len);
+	kb[len] = 0;
+	util_put_be32(kb + len + 1, cid);
+	return (len + 5);
+}
+
+/* Does a blocks key belong to the term?  1 yes, 0 another term of the
+ * same prefix (a term with a NUL in it), -1 past the term. */
+static int
+ixb_match(const MDB_val *k, const char *term, size_t len)
+{
+	const uint8_t	*p = k->mv_data;
+
+	if (k->mv_size < len + 1 || memcmp(p, term, len) != 0 || p[len] != 0)
+		return (-1);
+	return (k->mv_size == len + 5);
+}
+
+/* Bounds. */
+
+void
+ixbound_add(struct ixbound *b, uint32_t tf, uint32_t dl)
+{
+	int	 i, j, n;
+
+	if (tf > UINT16_MAX)
+		tf = UINT16_MAX;
+	if (dl > UINT16_MAX)
+		dl = UINT16_MAX;
+	for (n = 0; n < IXB_BOUNDS && b->b_tf[n] != 0; n++)
+		if (b->b_tf[n] >= tf && b->b_dl[n] <= dl)
+			return;		/* covered already */
+	/* Drop the pairs the new one covers. */
+	for (i = j = 0; i < n; i++)
+		if (!(tf >= b->b_tf[i] && dl <= b->b_dl[i])) {
+			b->b_tf[j] = b->b_tf[i];
+			b->b_dl[j] = b->b_dl[i];
+			j++;
+		}
+	n = j;
+	if (n == IXB_BOUNDS) {
+		/* Full: the two smallest become one pair covering both. */
+		b->b_dl[1] = b->b_dl[0];
+		for (i = 0; i < n - 1; i++) {
+			b->b_tf[i] = b->b_tf[i + 1];
+			b->b_dl[i] = b->b_dl[i + 1];
+		}
+		n--;
+	}
+	/* Keep them in tf order (and so in length order). */
+	for (i = n; i > 0 && b->b_tf[i - 1] > tf; i--) {
+		b->b_tf[i] = b->b_tf[i - 1];
+		b->b_dl[i] = b->b_dl[i - 1];
+	}
+	b->b_tf[i] = tf;
+	b->b_dl[i] = dl;
+	for (n++; n < IXB_BOUNDS; n++)
+		b->b_tf[n] = b->b_dl[n] = 0;
+}
+
+void
+ixbound_merge(struct ixbound *to, const struct ixbound *from)
+{
+	int	 i;
+
+	for (i = 0; i < IXB_BOUNDS && from->b_tf[i] != 0; i++)
+		ixbound_add(to, from->b_tf[i], from->b_dl[i]);
+}
+
+/* Is (tf, dl) under the bound? */
+int
+ixbound_covers(const struct ixbound *b, uint32_t tf, uint32_t dl)
+{
+	int	 i;
+
+	for (i = 0; i < IXB_BOUNDS && b->b_tf[i] != 0; i++)
+		if (b->b_tf[i] >= tf && b->b_dl[i] <= dl)
+			return (1);
+	return (0);
+}
+
+/* The largest BM25 term part (without idf) of a posting under b. */
+double
+ixbound_max(const struct ixbound *b, double k1, double bb, double avgdl)
+{
+	double	 best = 0.0, tf, s;
+	int	 i;
+
+	for (i = 0; i < IXB_BOUNDS && b->b_tf[i] != 0; i++) {
+		tf = b->b_tf[i];
+		s = tf * (k1 + 1.0) / (tf + k1 * (1.0 - bb + bb * b->b_dl[i] /
+		    avgdl));
+		if (s > best)
+			best = s;
+	}
+	return (best);
+}
+
+int
+ixblk_terminfo(MDB_txn *txn, struct index *ix, const char *term,
+    size_t len, struct ixterminfo *ti)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	memset(ti, 0, sizeof(*ti));
+	k.mv_size = len;
+	k.mv_data = (void *)term;
+	if ((rc = mdb_get(txn, index_dbi(ix, IDB_TERMS), &k, &v)) != 0)
+		return (rc);
+	if (v.mv_size != sizeof(*ti))
+		return (MDB_CORRUPTED);
+	memcpy(ti, v.mv_data, sizeof(*ti));
+	return (0);
+}
+
+/* Cursors. */
+
+/* Take the block under the LMDB cursor, or end the cursor. */
+static int
+ixbcur_load(struct ixbcur *bc, const MDB_val *k, const MDB_val *v)
+{
+	bc->bc_first = util_get_be32((const uint8_t *)k->mv_data + bc->bc_len +
+	    1);
+	if (bc->bc_first >= bc->bc_limit) {
+		bc->bc_end = 1;
+		return (0);
+	}
+	if (v->mv_size < sizeof(bc->bc_hdr))
+		return (-1);
+	memcpy(&bc->bc_hdr, v->mv_data, sizeof(bc->bc_hdr));
+	if (bc->bc_hdr.bh_n == 0 || bc->bc_hdr.bh_last < bc->bc_first)
+		return (-1);
+	bc->bc_p = (const uint8_t *)v->mv_data + sizeof(bc->bc_hdr);
+	bc->bc_pend = (const uint8_t *)v->mv_data + v->mv_size;
+	bc->bc_left = bc->bc_hdr.bh_n;
+	bc->bc_at = 0;
+	bc->bc_posleft = 0;
+	return (1);
+}
+
+/* Walk the LMDB cursor (op) to the term's next block. */
+static int
+ixbcur_step(struct ixbcur *bc, MDB_val *k, MDB_val *v, MDB_cursor_op op)
+{
+	int	 rc, m;
+
+	for (;;) {
+		if ((rc = mdb_cursor_get(bc->bc_c, k, v, op)) != 0) {
+			bc->bc_end = 1;
+			return (rc == MDB_NOTFOUND ? 0 : -1);
+		}
+		if ((m = ixb_match(k, bc->bc_term, bc->bc_len)) == 1)
+			return (1);
+		if (m == -1) {
+			bc->bc_end = 1;
+			return (0);
+		}
+		op = op == MDB_PREV ? MDB_PREV : MDB_NEXT;
+	}
+}
+
+int
+ixbcur_open(struct ixbcur *bc, MDB_txn *txn, struct index *ix,
+    const char *term, size_t len, uint32_t limit)
+{
+	uint8_t	 kb[IXB_KEY_MAX];
+	MDB_val	 k, v;
+	int	 rv;
+
+	memset(bc, 0, sizeof(*bc));
+	if (len > IX_TERM_MAX)
+		return (-1);
+	memcpy(bc->bc_term, term, len);
+	bc->bc_len = len;
+	bc->bc_limit = limit;
+	if (mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &bc->bc_c) != 0) {
+		bc->bc_c = NULL;
+		return (-1);
+	}
+	k.mv_size = ixb_key(kb, term, len, 0);
+	k.mv_data = kb;
+	if ((rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE)) != 1)
+		return (rv);
+	return (ixbcur_load(bc, &k, &v));
+}
+
+void
+ixbcur_close(struct ixbcur *bc)
+{
+	if (bc->bc_c != NULL)
+		mdb_cursor_close(bc->bc_c);
+	bc->bc_c = NULL;
+}
+
+static int
+ixbcur_nextblock(struct ixbcur *bc)
+{
+	MDB_val	 k, v;
+	int	 rv;
+
+	if (bc->bc_end)
+		return (0);
+	if ((rv = ixbcur_step(bc, &k, &v, MDB_NEXT)) != 1)
+		return (rv);
+	return (ixbcur_load(bc, &k, &v));
+}
+
+/* Move to the first block that ends at or after cid, without decoding. */
+static int
+ixbcur_block(struct ixbcur *bc, uint32_t cid)
+{
+	uint8_t	 kb[IXB_KEY_MAX];
+	MDB_val	 k, v;
+	int	 rv;
+
+	if (bc->bc_end)
+		return (0);
+	if (bc->bc_hdr.bh_last >= cid)
+		return (1);
+	if ((rv = ixbcur_nextblock(bc)) != 1 || bc->bc_hdr.bh_last >= cid)
+		return (rv);
+	/* Far ahead: look the block up, then see if the one before has it. */
+	k.mv_size = ixb_key(kb, bc->bc_term, bc->bc_len, cid);
+	k.mv_data = kb;
+	rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE);
+	if (rv == -1)
+		return (-1);
+	bc->bc_end = 0;
+	if (ixbcur_step(bc, &k, &v, rv == 1 ? MDB_PREV : MDB_LAST) == 1 &&
+	    k.mv_size == bc->bc_len + 5 && v.mv_size >= sizeof(bc->bc_hdr)) {
+		memcpy(&bc->bc_hdr, v.mv_data, sizeof(bc->bc_hdr));
+		if (bc->bc_hdr.bh_last >= cid)
+			return (ixbcur_load(bc, &k, &v));
+	}
+	/* Not in the one before: the one found, after it. */
+	bc->bc_end = 0;
+	k.mv_size = ixb_key(kb, bc->bc_term, bc->bc_len, cid);
+	k.mv_data = kb;
+	if ((rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE)) != 1)
+		return (rv);
+	return (ixbcur_load(bc, &k, &v));
+}
+
+/*
+ * The next posting: bc_cid, bc_tf, bc_dl, and its positions at bc_pos.
+ * 1, 0 at the end, -1 on a damaged block.
+ */
+int
+ixbcur_next(struct ixbcur *bc)
+{
+	uint64_t	 delta, tf, dl, pos;
+	int		 rv;
+
+	if (bc->bc_end)
+		return (0);
+	if (bc->bc_left == 0) {
+		if ((rv = ixbcur_nextblock(bc)) != 1)
+			return (rv);
+	}
+	for (; bc->bc_posleft > 0; bc->bc_posleft--)
+		if (ix_getvarint(&bc->bc_p, bc->bc_pend, &pos) == -1)
+			return (-1);
+	if (ix_getvarint(&bc->bc_p, bc->bc_pend, &delta) == -1 ||
+	    ix_getvarint(&bc->bc_p, bc->bc_pend, &tf) == -1 ||
+	    ix_getvarint(&bc->bc_p, bc->bc_pend, &dl) == -1 || tf == 0)
+		return (-1);
+	delta += bc->bc_at == 0 ? bc->bc_first : bc->bc_cid;
+	if (delta > bc->bc_hdr.bh_last || (bc->bc_at > 0 && delta <= bc->bc_cid))
+		return (-1);
+	bc->bc_cid = delta;
+	bc->bc_tf = tf;
+	bc->bc_dl = dl;
+	bc->bc_pos = bc->bc_p;
+	bc->bc_posleft = tf;
+	bc->bc_at++;
+	bc->bc_left--;
+	if (bc->bc_cid >= bc->bc_limit) {
+		bc->bc_end = 1;
+		return (0);
+	}
+	return (1);
+}
+
+/* The first posting at or after cid (a current one counts). */
+int
+ixbcur_seek(struct ixbcur *bc, uint32_t cid)
+{
+	int	 rv;
+
+	if (bc->bc_end)
+		return (0);
+	if (bc->bc_at > 0 && bc->bc_cid >= cid)
+		return (1);
+	if (bc->bc_hdr.bh_last < cid && (rv = ixbcur_block(bc, cid)) != 1)
+		return (rv);
+	while ((rv = ixbcur_next(bc)) == 1 && bc->bc_cid < cid)
+		;
+	return (rv);
+}
+
+/*
+ * Shallow move: to the block that may hold cid, decoding nothing.  The
+ * bound of that block if it spans cid, else NULL (cid falls between
+ * blocks, or past the last).
+ */
+const struct ixbound *
+ixbcur_shallow(struct ixbcur *bc, uint32_t cid)
+{
+	if (bc->bc_at > 0 && bc->bc_cid >= cid && bc->bc_cid == cid)
+		return (&bc->bc_hdr.bh_bound);
+	if (bc->bc_hdr.bh_last < cid && ixbcur_block(bc, cid) != 1)
+		return (NULL);
+	if (bc->bc_end || bc->bc_first > cid)
+		return (NULL);
+	return (&bc->bc_hdr.bh_bound);
+}
+
+/* Folding a segment in. */
+
+struct ixb_out {
+	struct buf	 o_data;	/* postings */
+	struct ixblkhdr	 o_hdr;
+	uint32_t	 o_first;
+	int		 o_old;		/* rewrites the term's last block */
+	size_t		 o_max;		/* inline limit */
+};
+
+static int
+ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
+    struct ixb_out *o, struct buf *tmp, uint64_t *written)
+{
+	uint8_t	 kb[IXB_KEY_MAX];
+	MDB_val	 k, v;
+	int	 rc;
+
+	if (o->o_hdr.bh_n == 0)
+		return (0);
+	buf_reset(tmp);
+	buf_add(tmp, &o->o_hdr, sizeof(o->o_hdr));
+	buf_add(tmp, o->o_data.b_data, o->o_data.b_len);
+	k.mv_size = ixb_key(kb, term, len, o->o_first);
+	k.mv_data = kb;
+	v.mv_size = tmp->b_len;
+	v.mv_data = tmp->b_data;
+	if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &k, &v, 0)) != 0)
+		return (rc);
+	*written += tmp->b_len;
+	memset(&o->o_hdr, 0, sizeof(o->o_hdr));
+	buf_reset(&o->o_data);
+	o->o_old = 0;
+	return (0);
+}
+
+/*
+ * Fold the postings of seg's terms from *term on into the blocks, in the
+ * write transaction txn, leaving out chunks in dead, until about budget
+ * bytes are written; *term is where to go on (h_nterms when done).
+ * Terms are done whole, so a transaction that commits leaves every term
+ * either folded or not.
+ */
+int
+ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
+    const roaring_bitmap_t *dead, uint32_t *term, size_t budget,
+    struct ixfold *res)
+{
+	struct ixterminfo	 ti;
+	struct ixb_out		 o;
+	struct ixpost		 p;
+	struct buf		 tmp, one;
+	MDB_cursor		*c = NULL;
+	MDB_val			 k, v;
+	uint8_t			 kb[IXB_KEY_MAX];
+	const char		*t;
+	size_t			 tl;
+	uint64_t		 pos, written = 0, added;
+	uint32_t		 last, i, dl, nblocks;
+	int			 rc = 0, rv, m, have;
+
+	memset(&o, 0, sizeof(o));
+	buf_init(&o.o_data);
+	buf_init(&tmp);
+	buf_init(&one);
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
+		goto out;
+	for (; *term < seg->s_hdr->h_nterms && written < budget; (*term)++) {
+		t = ixseg_term(seg, *term, &tl);
+		if (tl == 0 || tl > IX_TERM_MAX)
+			continue;
+		o.o_max = ixb_inline(txn, tl + 5);
+		memset(&o.o_hdr, 0, sizeof(o.o_hdr));
+		buf_reset(&o.o_data);
+		o.o_old = 0;
+		last = 0;
+		have = 0;
+		/* The term's last block: the one before its key for cid max. */
+		k.mv_size = ixb_key(kb, t, tl, UINT32_MAX);
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto out;
+		for (rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV :
+		    MDB_LAST); rc == 0; rc = mdb_cursor_get(c, &k, &v,
+		    MDB_PREV)) {
+			if ((m = ixb_match(&k, t, tl)) == 1) {
+				have = 1;
+				break;
+			}
+			if (m == -1)
+				break;
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto out;
+		rc = 0;
+		if (have) {
+			if (v.mv_size < sizeof(o.o_hdr)) {
+				rc = MDB_CORRUPTED;
+				goto out;
+			}
+			memcpy(&o.o_hdr, v.mv_data, sizeof(o.o_hdr));
+			last = o.o_hdr.bh_last;
+			o.o_first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
+			/* A block with room is rewritten with more in it. */
+			if (o.o_hdr.bh_n < IXB_MAX &&
+			    v.mv_size < o.o_max - 16) {
+				buf_add(&o.o_data, (uint8_t *)v.mv_data +
+				    sizeof(o.o_hdr), v.mv_size -
+				    sizeof(o.o_hdr));
+				o.o_old = 1;
+			} else
+				memset(&o.o_hdr, 0, sizeof(o.o_hdr));
+		}
+		if (!o.o_old)
+			memset(&o.o_hdr, 0, sizeof(o.o_hdr));
+		added = 0;
+		nblocks = 0;
+		memset(&ti.ti_bound, 0, sizeof(ti.ti_bound));
+		ixpost_init(&p, seg, *term);
+		while ((rv = ixpost_next(&p)) == 1) {
+			/* Folded before (a fold cut short), or dead. */
+			if ((have && p.p_cid <= last) ||
+			    roaring_bitmap_contains(dead, p.p_cid))
+				continue;
+			dl = seg->s_norms[p.p_local];
+			buf_reset(&one);
+			ix_varint(&one, p.p_tf);
+			ix_varint(&one, dl);
+			for (i = 0; i < p.p_tf; i++) {
+				if (ix_getvarint(&p.p_cur, p.p_end, &pos) ==
+				    -1) {
+					rc = MDB_CORRUPTED;
+					goto out;
+				}
+				ix_varint(&one, pos);
+			}
+			p.p_posleft = 0;
+			/* Full: out it goes, and this posting starts one. */
+			if (o.o_hdr.bh_n > 0 && (o.o_hdr.bh_n == IXB_MAX ||
+			    sizeof(o.o_hdr) + o.o_data.b_len + 5 + one.b_len >
+			    o.o_max)) {
+				if (!o.o_old)
+					nblocks++;
+				if ((rc = ixb_flush(txn, ix, t, tl, &o, &tmp,
+				    &written)) != 0)
+					goto out;
+			}
+			ix_varint(&o.o_data, o.o_hdr.bh_n == 0 ? 0 :
+			    p.p_cid - o.o_hdr.bh_last);
+			if (o.o_hdr.bh_n == 0)
+				o.o_first = p.p_cid;
+			buf_add(&o.o_data, one.b_data, one.b_len);
+			o.o_hdr.bh_n++;
+			o.o_hdr.bh_last = p.p_cid;
+			ixbound_add(&o.o_hdr.bh_bound, p.p_tf, dl);
+			ixbound_add(&ti.ti_bound, p.p_tf, dl);
+			added++;
+		}
+		if (rv == -1) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		if (added == 0)
+			continue;
+		if (!o.o_old)
+			nblocks++;
+		if ((rc = ixb_flush(txn, ix, t, tl, &o, &tmp, &written)) != 0)
+			goto out;
+		/* The term's totals. */
+		{
+			struct ixterminfo	 old;
+			struct ixbound		 b = ti.ti_bound;
+
+			rc = ixblk_terminfo(txn, ix, t, tl, &old);
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				goto out;
+			if (rc == MDB_NOTFOUND)
+				res->f_terms++;
+			old.ti_df += added;
+			old.ti_blocks += nblocks;
+			ixbound_merge(&old.ti_bound, &b);
+			k.mv_size = tl;
+			k.mv_data = (void *)t;
+			v.mv_size = sizeof(old);
+			v.mv_data = &old;
+			if ((rc = mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v,
+			    0)) != 0)
+				goto out;
+		}
+		res->f_postings += added;
+		res->f_blocks += nblocks;
+	}
+	res->f_bytes += written;
+	rc = 0;
+out:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	buf_free(&o.o_data);
+	buf_free(&tmp);
+	buf_free(&one);
+	return (rc);
+}
+
+/* One posting of a block: its cid, tf, length and where its bytes are. */
+struct ixb_post {
+	const uint8_t	*bp_p;		/* the next posting */
+	const uint8_t	*bp_end;
+	uint32_t	 bp_cid;
+	uint32_t	 bp_tf;
+	uint32_t	 bp_dl;
+	const uint8_t	*bp_body;	/* tf, length and positions */
+	size_t		 bp_bodylen;
+};
+
+static int
+ixb_post_next(struct ixb_post *bp, uint32_t first, int at)
+{
+	uint64_t	 delta, tf, dl, pos;
+	uint32_t	 i;
+
+	if (ix_getvarint(&bp->bp_p, bp->bp_end, &delta) == -1)
+		return (-1);
+	bp->bp_body = bp->bp_p;
+	if (ix_getvarint(&bp->bp_p, bp->bp_end, &tf) == -1 ||
+	    ix_getvarint(&bp->bp_p, bp->bp_end, &dl) == -1 || tf == 0 ||
+	    tf > UINT16_MAX || dl > UINT16_MAX)
+		return (-1);
+	for (i = 0; i < tf; i++)
+		if (ix_getvarint(&bp->bp_p, bp->bp_end, &pos) == -1)
+			return (-1);
+	delta += at == 0 ? first : bp->bp_cid;
+	if (delta > UINT32_MAX || (at > 0 && delta <= bp->bp_cid))
+		return (-1);
+	bp->bp_cid = delta;
+	bp->bp_tf = tf;
+	bp->bp_dl = dl;
+	bp->bp_bodylen = bp->bp_p - bp->bp_body;
+	return (0);
+}
+
+static int
+ixb_terminfo_sub(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
+    uint64_t postings, uint64_t blocks, struct ixfold *res)
+{
+	struct ixterminfo	 ti;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if ((rc = ixblk_terminfo(txn, ix, t, tl, &ti)) != 0)
+		return (rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc);
+	ti.ti_df = ti.ti_df > postings ? ti.ti_df - postings : 0;
+	ti.ti_blocks = ti.ti_blocks > blocks ? ti.ti_blocks - blocks : 0;
+	k.mv_size = tl;
+	k.mv_data = (void *)t;
+	if (ti.ti_df == 0) {
+		res->f_terms++;
+		return (mdb_del(txn, index_dbi(ix, IDB_TERMS), &k, NULL));
+	}
+	v.mv_size = sizeof(ti);
+	v.mv_data = &ti;
+	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v, 0));
+}
+
+/*
+ * Sweep the blocks from the key in from (empty: the first) on, dropping
+ * the postings of chunks in dead, until budget blocks have been looked
+ * at.  from gets the key to go on from; *done is set at the end.  A
+ * block with none of them is passed over by its cid range alone.
+ */
+int
+ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
+    struct buf *from, size_t budget, int *done, struct ixfold *res)
+{
+	struct ixblkhdr	 h, nh;
+	struct ixb_post	 bp;
+	struct buf	 out, val;
+	MDB_cursor	*c = NULL;
+	MDB_val		 k, v;
+	uint8_t		 kb[IXB_KEY_MAX];
+	char		 term[IX_TERM_MAX + 1];
+	size_t		 tl, seen = 0;
+	uint32_t	 first, nfirst, i, dropped;
+	int		 rc;
+
+	*done = 0;
+	buf_init(&out);
+	buf_init(&val);
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
+		goto out;
+	k.mv_size = from->b_len;
+	k.mv_data = from->b_data;
+	rc = mdb_cursor_get(c, &k, &v, from->b_len == 0 ? MDB_FIRST :
+	    MDB_SET_RANGE);
+	for (; rc == 0 && seen < budget; seen++) {
+		if (k.mv_size < 5 || k.mv_size > IXB_KEY_MAX ||
+		    v.mv_size < sizeof(h)) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		tl = k.mv_size - 5;
+		first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
+		memcpy(&h, v.mv_data, sizeof(h));
+		if (h.bh_last < first || roaring_bitmap_range_cardinality(dead,
+		    first, (uint64_t)h.bh_last + 1) == 0) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
+		}
+		/* Rewrite it without them. */
+		memcpy(term, k.mv_data, tl);
+		memset(&nh, 0, sizeof(nh));
+		buf_reset(&out);
+		memset(&bp, 0, sizeof(bp));
+		bp.bp_p = (const uint8_t *)v.mv_data + sizeof(h);
+		bp.bp_end = (const uint8_t *)v.mv_data + v.mv_size;
+		nfirst = 0;
+		dropped = 0;
+		for (i = 0; i < h.bh_n; i++) {
+			if (ixb_post_next(&bp, first, i) == -1) {
+				rc = MDB_CORRUPTED;
+				goto out;
+			}
+			if (roaring_bitmap_contains(dead, bp.bp_cid)) {
+				dropped++;
+				continue;
+			}
+			if (nh.bh_n == 0)
+				nfirst = bp.bp_cid;
+			ix_varint(&out, nh.bh_n == 0 ? 0 :
+			    bp.bp_cid - nh.bh_last);
+			buf_add(&out, bp.bp_body, bp.bp_bodylen);
+			nh.bh_n++;
+			nh.bh_last = bp.bp_cid;
+			ixbound_add(&nh.bh_bound, bp.bp_tf, bp.bp_dl);
+		}
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			goto out;
+		if (nh.bh_n > 0) {
+			buf_reset(&val);
+			buf_add(&val, &nh, sizeof(nh));
+			buf_add(&val, out.b_data, out.b_len);
+			k.mv_size = ixb_key(kb, term, tl, nfirst);
+			k.mv_data = kb;
+			v.mv_size = val.b_len;
+			v.mv_data = val.b_data;
+			if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &k,
+			    &v, 0)) != 0)
+				goto out;
+			res->f_bytes += val.b_len;
+		} else
+			res->f_blocks++;
+		res->f_postings += dropped;
+		if ((rc = ixb_terminfo_sub(txn, ix, term, tl, dropped,
+		    nh.bh_n == 0, res)) != 0)
+			goto out;
+		/* On after the block's range. */
+		if (h.bh_last == UINT32_MAX)
+			k.mv_size = ixb_key(kb, term, tl, UINT32_MAX);
+		else
+			k.mv_size = ixb_key(kb, term, tl, h.bh_last + 1);
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	if (rc == MDB_NOTFOUND) {
+		*done = 1;
+		rc = 0;
+	} else if (rc == 0) {
+		buf_reset(from);
+		buf_add(from, k.mv_data, k.mv_size);
+	}
+out:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	buf_free(&out);
+	buf_free(&val);
+	return (rc);
+}
+
+/* Integrity: see index_check(). */
+
+struct ixb_run {
+	char		 r_term[IX_TERM_MAX + 1];
+	size_t		 r_len;
+	uint64_t	 r_postings;
+	uint64_t	 r_blocks;
+	uint32_t	 r_last;
+	struct ixbound	 r_bound;
+};
+
+static int
+ixb_check_run(MDB_txn *txn, struct index *ix, const struct ixb_run *r,
+    char *msg, size_t len)
+{
+	struct ixterminfo	 ti;
+	int			 rc, i;
+
+	if (r->r_len == 0)
+		return (0);
+	if ((rc = ixblk_terminfo(txn, ix, r->r_term, r->r_len, &ti)) != 0) {
+		if (rc != MDB_NOTFOUND)
+			return (rc);
+		snprintf(msg, len, "term %.*s: blocks but no entry in terms",
+		    (int)r->r_len - 1, r->r_term + 1);
+		return (1);
+	}
+	if (ti.ti_df != r->r_postings || ti.ti_blocks != r->r_blocks) {
+		snprintf(msg, len, "term %.*s: %llu postings in %llu blocks, "
+		    "but its entry says %llu in %llu", (int)r->r_len - 1,
+		    r->r_term + 1, (unsigned long long)r->r_postings,
+		    (unsigned long long)r->r_blocks,
+		    (unsigned long long)ti.ti_df,
+		    (unsigned long long)ti.ti_blocks);
+		return (1);
+	}
+	for (i = 0; i < IXB_BOUNDS && r->r_bound.b_tf[i] != 0; i++)
+		if (!ixbound_covers(&ti.ti_bound, r->r_bound.b_tf[i],
+		    r->r_bound.b_dl[i])) {
+			snprintf(msg, len, "term %.*s: its bound is below a "
+			    "posting", (int)r->r_len - 1, r->r_term + 1);
+			return (1);
+		}
+	return (0);
+}
+
+/*
+ * Check the blocks: postings decode, each term's cids rise strictly
+ * across its blocks (no chunk in two blocks), every posting is under its
+ * block's and its term's bounds, counts agree with terms, every term
+ * entry has blocks, and nothing lies above the folded chunks but a fold
+ * under way.  0, 1 with msg, or an LMDB error.
+ */
+int
+ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
+    uint32_t fold_lo, uint32_t fold_hi, char *msg, size_t len)
+{
+	struct ixblkhdr	 h;
+	struct ixb_post	 bp;
+	struct ixb_run	 r;
+	MDB_cursor	*c = NULL;
+	MDB_val		 k, v;
+	uint64_t	 nterms = 0, nblocks = 0, tentries = 0;
+	uint32_t	 first, i;
+	size_t		 tl;
+	int		 rc, op;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
+		return (rc);
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		if (k.mv_size < 6 || k.mv_size > IXB_KEY_MAX ||
+		    v.mv_size < sizeof(h) ||
+		    ((uint8_t *)k.mv_data)[k.mv_size - 5] != 0) {
+			snprintf(msg, len, "a block key is damaged");
+			rc = 1;
+			goto out;
+		}
+		tl = k.mv_size - 5;
+		first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
+		memcpy(&h, v.mv_data, sizeof(h));
+		if (tl != r.r_len || memcmp(k.mv_data, r.r_term, tl) != 0) {
+			if ((rc = ixb_check_run(txn, ix, &r, msg, len)) != 0)
+				goto out;
+			memset(&r, 0, sizeof(r));
+			memcpy(r.r_term, k.mv_data, tl);
+			r.r_len = tl;
+			nterms++;
+		}
+		if (h.bh_n == 0 || h.bh_n > IXB_MAX) {
+			snprintf(msg, len, "term %.*s: a block of %u postings",
+			    (int)tl - 1, r.r_term + 1, h.bh_n);
+			rc = 1;
+			goto out;
+		}
+		memset(&bp, 0, sizeof(bp));
+		bp.bp_p = (const uint8_t *)v.mv_data + sizeof(h);
+		bp.bp_end = (const uint8_t *)v.mv_data + v.mv_size;
+		for (i = 0; i < h.bh_n; i++) {
+			if (ixb_post_next(&bp, first, i) == -1) {
+				snprintf(msg, len, "term %.*s: block at chunk "
+				    "%u is damaged", (int)tl - 1, r.r_term + 1,
+				    first);
+				rc = 1;
+				goto out;
+			}
+			if (r.r_postings > 0 && bp.bp_cid <= r.r_last) {
+				snprintf(msg, len, "term %.*s: chunk %u is in "
+				    "two blocks, or out of order", (int)tl - 1,
+				    r.r_term + 1, bp.bp_cid);
+				rc = 1;
+				goto out;
+			}
+			if (bp.bp_cid >= m->m_next_cid ||
+			    (bp.bp_cid >= m->m_folded && (bp.bp_cid < fold_lo ||
+			    bp.bp_cid >= fold_hi))) {
+				snprintf(msg, len, "term %.*s: chunk %u is past "
+				    "the folded chunks", (int)tl - 1,
+				    r.r_term + 1, bp.bp_cid);
+				rc = 1;
+				goto out;
+			}
+			if (!ixbound_covers(&h.bh_bound, bp.bp_tf, bp.bp_dl)) {
+				snprintf(msg, len, "term %.*s: block at chunk "
+				    "%u: a posting above its bound",
+				    (int)tl - 1, r.r_term + 1, first);
+				rc = 1;
+				goto out;
+			}
+			r.r_last = bp.bp_cid;
+			r.r_postings++;
+		}
+		if (bp.bp_p != bp.bp_end || h.bh_last != r.r_last ||
+		    first > h.bh_last) {
+			snprintf(msg, len, "term %.*s: block at chunk %u: its "
+			    "header does not match its postings", (int)tl - 1,
+			    r.r_term + 1, first);
+			rc = 1;
+			goto out;
+		}
+		ixbound_merge(&r.r_bound, &h.bh_bound);
+		r.r_blocks++;
+		nblocks++;
+	}
+	if (rc != MDB_NOTFOUND)
+		goto out;
+	if ((rc = ixb_check_run(txn, ix, &r, msg, len)) != 0)
+		goto out;
+	mdb_cursor_close(c);
+	c = NULL;
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_TERMS), &c)) != 0)
+		return (rc);
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT)
+		tentries++;
+	if (rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+	if (tentries != nterms) {
+		snprintf(msg, len, "%llu terms have blocks, but terms has %llu "
+		    "entries", (unsigned long long)nterms,
+		    (unsigned long long)tentries);
+		rc = 1;
+	} else if (nblocks != m->m_blocks) {
+		snprintf(msg, len, "%llu blocks, but the count says %llu",
+		    (unsigned long long)nblocks,
+		    (unsigned long long)m->m_blocks);
+		rc = 1;
+	}
+out:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	return (rc);
+}
