@@ -86,41 +86,42 @@ ixb_match(const MDB_val *k, const char *term, size_t len)
 void
 ixbound_add(struct ixbound *b, uint32_t tf, uint32_t dl)
 {
-	int	 i, j, n;
+	uint32_t	 t[IXB_BOUNDS + 1], d[IXB_BOUNDS + 1];
+	int		 i, j, n = 0, put = 0;
 
 	if (tf > UINT16_MAX)
 		tf = UINT16_MAX;
 	if (dl > UINT16_MAX)
 		dl = UINT16_MAX;
-	for (n = 0; n < IXB_BOUNDS && b->b_tf[n] != 0; n++)
-		if (b->b_tf[n] >= tf && b->b_dl[n] <= dl)
+	/* The pairs it does not cover, and it, in tf (and length) order. */
+	for (i = 0; i < IXB_BOUNDS && b->b_tf[i] != 0; i++) {
+		if (b->b_tf[i] >= tf && b->b_dl[i] <= dl)
 			return;		/* covered already */
-	/* Drop the pairs the new one covers. */
-	for (i = j = 0; i < n; i++)
-		if (!(tf >= b->b_tf[i] && dl <= b->b_dl[i])) {
-			b->b_tf[j] = b->b_tf[i];
-			b->b_dl[j] = b->b_dl[i];
-			j++;
+		if (tf >= b->b_tf[i] && dl <= b->b_dl[i])
+			continue;
+		if (!put && b->b_tf[i] > tf) {
+			t[n] = tf;
+			d[n++] = dl;
+			put = 1;
 		}
-	n = j;
-	if (n == IXB_BOUNDS) {
-		/* Full: the two smallest become one pair covering both. */
-		b->b_dl[1] = b->b_dl[0];
-		for (i = 0; i < n - 1; i++) {
-			b->b_tf[i] = b->b_tf[i + 1];
-			b->b_dl[i] = b->b_dl[i + 1];
-		}
-		n--;
+		t[n] = b->b_tf[i];
+		d[n++] = b->b_dl[i];
 	}
-	/* Keep them in tf order (and so in length order). */
-	for (i = n; i > 0 && b->b_tf[i - 1] > tf; i--) {
-		b->b_tf[i] = b->b_tf[i - 1];
-		b->b_dl[i] = b->b_dl[i - 1];
+	if (!put) {
+		t[n] = tf;
+		d[n++] = dl;
 	}
-	b->b_tf[i] = tf;
-	b->b_dl[i] = dl;
-	for (n++; n < IXB_BOUNDS; n++)
-		b->b_tf[n] = b->b_dl[n] = 0;
+	/* One too many: the two smallest become one pair covering both. */
+	i = 0;
+	if (n > IXB_BOUNDS) {
+		d[1] = d[0];
+		i = 1;
+	}
+	memset(b, 0, sizeof(*b));
+	for (j = 0; i < n; i++, j++) {
+		b->b_tf[j] = t[i];
+		b->b_dl[j] = d[i];
+	}
 }
 
 void
@@ -767,41 +768,23 @@ struct ixb_run {
 	uint64_t	 r_postings;
 	uint64_t	 r_blocks;
 	uint32_t	 r_last;
-	struct ixbound	 r_bound;
+	struct ixterminfo r_ti;
 };
 
 static int
-ixb_check_run(MDB_txn *txn, struct index *ix, const struct ixb_run *r,
-    char *msg, size_t len)
+ixb_check_run(const struct ixb_run *r, char *msg, size_t len)
 {
-	struct ixterminfo	 ti;
-	int			 rc, i;
-
 	if (r->r_len == 0)
 		return (0);
-	if ((rc = ixblk_terminfo(txn, ix, r->r_term, r->r_len, &ti)) != 0) {
-		if (rc != MDB_NOTFOUND)
-			return (rc);
-		snprintf(msg, len, "term %.*s: blocks but no entry in terms",
-		    (int)r->r_len - 1, r->r_term + 1);
-		return (1);
-	}
-	if (ti.ti_df != r->r_postings || ti.ti_blocks != r->r_blocks) {
+	if (r->r_ti.ti_df != r->r_postings || r->r_ti.ti_blocks != r->r_blocks) {
 		snprintf(msg, len, "term %.*s: %llu postings in %llu blocks, "
 		    "but its entry says %llu in %llu", (int)r->r_len - 1,
 		    r->r_term + 1, (unsigned long long)r->r_postings,
 		    (unsigned long long)r->r_blocks,
-		    (unsigned long long)ti.ti_df,
-		    (unsigned long long)ti.ti_blocks);
+		    (unsigned long long)r->r_ti.ti_df,
+		    (unsigned long long)r->r_ti.ti_blocks);
 		return (1);
 	}
-	for (i = 0; i < IXB_BOUNDS && r->r_bound.b_tf[i] != 0; i++)
-		if (!ixbound_covers(&ti.ti_bound, r->r_bound.b_tf[i],
-		    r->r_bound.b_dl[i])) {
-			snprintf(msg, len, "term %.*s: its bound is below a "
-			    "posting", (int)r->r_len - 1, r->r_term + 1);
-			return (1);
-		}
 	return (0);
 }
 
@@ -842,12 +825,21 @@ ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
 		first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
 		memcpy(&h, v.mv_data, sizeof(h));
 		if (tl != r.r_len || memcmp(k.mv_data, r.r_term, tl) != 0) {
-			if ((rc = ixb_check_run(txn, ix, &r, msg, len)) != 0)
+			if ((rc = ixb_check_run(&r, msg, len)) != 0)
 				goto out;
 			memset(&r, 0, sizeof(r));
 			memcpy(r.r_term, k.mv_data, tl);
 			r.r_len = tl;
 			nterms++;
+			rc = ixblk_terminfo(txn, ix, r.r_term, tl, &r.r_ti);
+			if (rc == MDB_NOTFOUND) {
+				snprintf(msg, len, "term %.*s: blocks but no "
+				    "entry in terms", (int)tl - 1,
+				    r.r_term + 1);
+				rc = 1;
+			}
+			if (rc != 0)
+				goto out;
 		}
 		if (h.bh_n == 0 || h.bh_n > IXB_MAX) {
 			snprintf(msg, len, "term %.*s: a block of %u postings",
@@ -882,10 +874,14 @@ ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
 				rc = 1;
 				goto out;
 			}
-			if (!ixbound_covers(&h.bh_bound, bp.bp_tf, bp.bp_dl)) {
-				snprintf(msg, len, "term %.*s: block at chunk "
-				    "%u: a posting above its bound",
-				    (int)tl - 1, r.r_term + 1, first);
+			if (!ixbound_covers(&h.bh_bound, bp.bp_tf, bp.bp_dl) ||
+			    !ixbound_covers(&r.r_ti.ti_bound, bp.bp_tf,
+			    bp.bp_dl)) {
+				snprintf(msg, len, "term %.*s: chunk %u: a "
+				    "posting above its %s's bound",
+				    (int)tl - 1, r.r_term + 1, bp.bp_cid,
+				    ixbound_covers(&h.bh_bound, bp.bp_tf,
+				    bp.bp_dl) ? "term" : "block");
 				rc = 1;
 				goto out;
 			}
@@ -900,13 +896,12 @@ ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
 			rc = 1;
 			goto out;
 		}
-		ixbound_merge(&r.r_bound, &h.bh_bound);
 		r.r_blocks++;
 		nblocks++;
 	}
 	if (rc != MDB_NOTFOUND)
 		goto out;
-	if ((rc = ixb_check_run(txn, ix, &r, msg, len)) != 0)
+	if ((rc = ixb_check_run(&r, msg, len)) != 0)
 		goto out;
 	mdb_cursor_close(c);
 	c = NULL;

@@ -69,7 +69,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "drain", "drain", ctl_simple },
 	{ "reload", "reload", ctl_simple },
 	{ "stop", "stop", ctl_simple },
-	{ "search", "search [--json] [-n N] [--filter K=V] QUERY", ctl_search },
+	{ "search", "search [--json] [--exact] [-n N] [--filter K=V] QUERY",
+	    ctl_search },
 	{ "delete", "delete EXTID", ctl_delete },
 	{ "check", "check", ctl_check },
 	{ "compact", "compact", ctl_compact },
@@ -844,6 +845,7 @@ ctl_search(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "filter", required_argument, NULL, 'F' },
+		{ "exact", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct search_opts	 so;
@@ -860,8 +862,11 @@ ctl_search(int argc, char **argv)
 	so.so_k1 = ctl_conf.c_k1;
 	so.so_b = ctl_conf.c_b;
 	so.so_wtitle = ctl_conf.c_title_weight;
-	while ((ch = getopt_long(argc, argv, "n:JF:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:JF:E", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'E':
+			so.so_exact = 1;
+			break;
 		case 'n':
 			so.so_n = strtonum(optarg, 1, 10000, &errstr);
 			if (errstr != NULL)
@@ -898,8 +903,10 @@ ctl_search(int argc, char **argv)
 	if (search_run(ctl_index_get(), tk, buf_cstr(&q), &so, &res) == -1)
 		errx(CTL_EXIT_FAIL, "search: %s", res.sr_error);
 	if (json) {
-		printf("{\"total\": %llu, \"took_ms\": %.3f, \"hits\": [",
-		    (unsigned long long)res.sr_total, res.sr_took_ms);
+		printf("{\"total\": %llu, \"total_exact\": %s, "
+		    "\"took_ms\": %.3f, \"hits\": [",
+		    (unsigned long long)res.sr_total,
+		    res.sr_exact ? "true" : "false", res.sr_took_ms);
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];
 			fputs(i ? ",\n  {\"id\": " : "\n  {\"id\": ", stdout);
@@ -915,7 +922,8 @@ ctl_search(int argc, char **argv)
 		}
 		fputs(res.sr_n > 0 ? "\n]}\n" : "]}\n", stdout);
 	} else {
-		printf("%llu matching chunks, %.1f ms\n",
+		printf("%s%llu matching chunks, %.1f ms\n",
+		    res.sr_exact ? "" : "at least ",
 		    (unsigned long long)res.sr_total, res.sr_took_ms);
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];

@@ -471,25 +471,40 @@ search_filter_collect(struct sstate *ss, const struct ixseg *seg)
 	return (rv == -1 ? MDB_CORRUPTED : 0);
 }
 
+/*
+ * Is candidate a worse than b?  A lower score, or the same score and a
+ * later chunk: ties go to the older chunk, so the top n do not depend on
+ * the order in which chunks are scored.
+ */
+static int
+search_worse(const struct scand *a, const struct scand *b)
+{
+	if (a->c_score != b->c_score)
+		return (a->c_score < b->c_score);
+	return (a->c_cid > b->c_cid);
+}
+
+/* The top n so far, in a heap with the worst on top. */
 static void
 search_heap_push(struct sstate *ss, uint32_t cid, double score)
 {
-	struct scand	*h = ss->ss_heap, tmp;
+	struct scand	*h = ss->ss_heap, tmp, x;
 	size_t		 n = ss->ss_opts->so_n, i, c;
 
+	x.c_cid = cid;
+	x.c_score = score;
 	if (ss->ss_nheap == n) {
-		if (score <= h[0].c_score)
+		if (n == 0 || !search_worse(&h[0], &x))
 			return;
-		h[0].c_cid = cid;
-		h[0].c_score = score;
+		h[0] = x;
 		i = 0;
 		for (;;) {
 			c = 2 * i + 1;
 			if (c >= n)
 				break;
-			if (c + 1 < n && h[c + 1].c_score < h[c].c_score)
+			if (c + 1 < n && search_worse(&h[c + 1], &h[c]))
 				c++;
-			if (h[i].c_score <= h[c].c_score)
+			if (!search_worse(&h[c], &h[i]))
 				break;
 			tmp = h[i];
 			h[i] = h[c];
@@ -499,9 +514,8 @@ search_heap_push(struct sstate *ss, uint32_t cid, double score)
 		return;
 	}
 	i = ss->ss_nheap++;
-	h[i].c_cid = cid;
-	h[i].c_score = score;
-	while (i > 0 && h[(i - 1) / 2].c_score > h[i].c_score) {
+	h[i] = x;
+	while (i > 0 && search_worse(&h[i], &h[(i - 1) / 2])) {
 		tmp = h[i];
 		h[i] = h[(i - 1) / 2];
 		h[(i - 1) / 2] = tmp;
@@ -950,7 +964,7 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 	struct sbcur	*c;
 	const struct ixbound *b;
 	size_t		 ord[SEARCH_CURSORS_MAX], i, j, e = 0, tmp;
-	double		 cum[SEARCH_CURSORS_MAX], ub, theta, score, bs;
+	double		 cum[SEARCH_CURSORS_MAX], ub, theta, score, bs, bw;
 	uint32_t	 d, next, m;
 	int		 rv, any;
 
@@ -988,8 +1002,12 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 		if (!any)
 			return (0);
 		sb->sb_cid = d;
-		/* What the blocks spanning it allow, and where they end. */
-		bs = 0.0;
+		/*
+		 * What the blocks spanning it allow from d up to next, where
+		 * the first of them ends (bw), and what they allow at d
+		 * itself, with the exact score of the cursors on d (bs).
+		 */
+		bs = bw = 0.0;
 		next = UINT32_MAX;
 		m = 0;
 		for (i = 0; i < sb->sb_n; i++) {
@@ -1001,6 +1019,9 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 				if (c->b_c.bc_cid == d) {
 					c->b_s = search_bc_score(ss, c);
 					bs += c->b_s;
+					bw += c->b_w * search_bound(ss,
+					    &c->b_c.bc_hdr.bh_bound) *
+					    (1.0 + 1e-9);
 					m |= 1U << ss->ss_q->q_terms[
 					    c->b_term].st_item;
 					if (c->b_c.bc_hdr.bh_last < next)
@@ -1010,16 +1031,18 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 				continue;
 			}
 			if ((b = ixbcur_shallow(&c->b_c, d)) != NULL) {
-				bs += c->b_w * search_bound(ss, b) *
+				ub = c->b_w * search_bound(ss, b) *
 				    (1.0 + 1e-9);
+				bs += ub;
+				bw += ub;
 				if (c->b_c.bc_hdr.bh_last < next)
 					next = c->b_c.bc_hdr.bh_last;
 			} else if (!c->b_c.bc_end &&
 			    c->b_c.bc_first - 1 < next)
 				next = c->b_c.bc_first - 1;
 		}
-		if (theta >= 0.0 && bs <= theta) {
-			/* Nothing up to next can make the top k. */
+		if (theta >= 0.0 && bw <= theta) {
+			/* Nothing from d to next can make the top k. */
 			ss->ss_pruned = 1;
 			if (next < d)
 				next = d;
@@ -1029,6 +1052,17 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 					c->b_c.bc_end = 1;
 				else if ((rv = ixbcur_seek(&c->b_c, next + 1))
 				    == -1)
+					return (MDB_CORRUPTED);
+			}
+			continue;
+		}
+		if (theta >= 0.0 && bs <= theta) {
+			/* Nor can d. */
+			ss->ss_pruned = 1;
+			for (i = e; i < sb->sb_n; i++) {
+				c = &sb->sb_c[ord[i]];
+				if (search_bc_at(c, d) &&
+				    ixbcur_next(&c->b_c) == -1)
 					return (MDB_CORRUPTED);
 			}
 			continue;
