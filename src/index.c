@@ -1251,6 +1251,7 @@ index_stats_in(MDB_txn *txn, struct index *ix, struct ixstats *st)
 	st->is_segments = m.m_segments;
 	st->is_merges = m.m_merges;
 	st->is_folded = m.m_folded;
+	st->is_folding = m.m_folding;
 	st->is_blocks = m.m_blocks;
 	st->is_terms = m.m_terms;
 	st->is_purges = m.m_purges;

@@ -676,6 +676,7 @@ struct ixstats {
 	uint64_t	 is_segments;
 	uint64_t	 is_merges;
 	uint64_t	 is_folded;	/* chunks below this cid are in blocks */
+	uint64_t	 is_folding;	/* the segment being folded, or 0 */
 	uint64_t	 is_blocks;
 	uint64_t	 is_terms;	/* in blocks */
 	uint64_t	 is_purges;

@@ -122,6 +122,7 @@ struct sstate {
 	uint64_t		 ss_total;
 	uint64_t		 ss_scored;	/* chunks looked at */
 	uint32_t		 ss_folded;	/* below: in blocks */
+	int			 ss_folding;	/* a fold is under way */
 	int			 ss_pruned;	/* some were not looked at */
 };
 
@@ -380,6 +381,29 @@ search_df(struct sstate *ss, const struct ixseg *seg)
 	return (0);
 }
 
+/*
+ * During a fold, the terms' counts already hold the postings of the
+ * segment being folded that are in blocks, above the folded mark, which
+ * the segment counts too: how many, so as to count them once.
+ */
+static uint64_t
+search_unfolded(MDB_txn *txn, struct sstate *ss, const char *key,
+    size_t len)
+{
+	struct ixbcur	 bc;
+	uint64_t	 n = 0;
+	int		 rv;
+
+	if (!ss->ss_folding)
+		return (0);
+	rv = ixbcur_open(&bc, txn, ss->ss_ix, key, len, UINT32_MAX);
+	if (rv == 1 && (rv = ixbcur_seek(&bc, ss->ss_folded)) == 1)
+		for (n = 1; ixbcur_next(&bc) == 1; n++)
+			;
+	ixbcur_close(&bc);
+	return (n);
+}
+
 /* Document frequencies and prefix expansions from the block store. */
 static int
 search_df_blocks(MDB_txn *txn, struct sstate *ss)
@@ -398,7 +422,8 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 			rc = ixblk_terminfo(txn, ss->ss_ix, st->st_key,
 			    st->st_len, &ti);
 			if (rc == 0)
-				st->st_df += ti.ti_df;
+				st->st_df += ti.ti_df - search_unfolded(txn,
+				    ss, st->st_key, st->st_len);
 			else if (rc != MDB_NOTFOUND)
 				return (rc);
 			continue;
@@ -420,7 +445,8 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 			    !search_expand(st->st_exp, k.mv_data, k.mv_size))
 				break;
 			memcpy(&ti, v.mv_data, sizeof(ti));
-			st->st_df += ti.ti_df;
+			st->st_df += ti.ti_df - search_unfolded(txn, ss,
+			    k.mv_data, k.mv_size);
 		}
 		mdb_cursor_close(c);
 		if (rc != 0 && rc != MDB_NOTFOUND)
@@ -1328,6 +1354,7 @@ search_txn(MDB_txn *txn, void *arg)
 	ss->ss_avgdl = st.is_chunks > 0 && st.is_tokens > 0 ?
 	    (double)st.is_tokens / st.is_chunks : 1.0;
 	ss->ss_folded = st.is_folded;
+	ss->ss_folding = st.is_folding != 0;
 	ss->ss_tomb = index_tomb_get(txn, ss->ss_ix);
 	for (i = 0; i < so->so_nfilters; i++) {
 		n = strlen(so->so_filters[i]);

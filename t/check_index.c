@@ -599,6 +599,25 @@ raw_get(struct tix *t, int db, const void *key, size_t klen, size_t *len)
 	return (g.g_val);
 }
 
+/* The same, or NULL when the key is not there. */
+static void *
+raw_get_maybe(struct tix *t, int db, const void *key, size_t klen,
+    size_t *len)
+{
+	struct tget	 g;
+	int		 rc;
+
+	memset(&g, 0, sizeof(g));
+	g.g_ix = &t->t_ix;
+	g.g_db = db;
+	g.g_key = key;
+	g.g_klen = klen;
+	rc = store_read(&t->t_ix.ix_store, get_txn, &g);
+	ck_assert(rc == 0 || rc == MDB_NOTFOUND);
+	*len = g.g_len;
+	return (g.g_val);
+}
+
 /* Segment encoding and decoding. */
 
 START_TEST(test_segment_layout)
@@ -1889,6 +1908,389 @@ START_TEST(test_check_undelete)
 }
 END_TEST
 
+
+/* The block store (block.c). */
+
+/* A bound covers every pair added to it, and stays a frontier. */
+START_TEST(test_block_bound)
+{
+	static uint32_t	 pairs[400][2];
+	struct ixbound	 b;
+	uint32_t	 x = 99;
+	int		 it, n, i, j;
+
+	for (it = 0; it < 500; it++) {
+		memset(&b, 0, sizeof(b));
+		n = 1 + it % 400;
+		for (i = 0; i < n; i++) {
+			x = x * 1103515245 + 12345;
+			pairs[i][0] = 1 + (x >> 16) % (1 + it % 20);
+			x = x * 1103515245 + 12345;
+			pairs[i][1] = pairs[i][0] + (x >> 16) % 300;
+			ixbound_add(&b, pairs[i][0], pairs[i][1]);
+			for (j = 0; j <= i; j++)
+				ck_assert_msg(ixbound_covers(&b, pairs[j][0],
+				    pairs[j][1]), "run %d: (%u, %u) lost at %d",
+				    it, pairs[j][0], pairs[j][1], i);
+			for (j = 1; j < IXB_BOUNDS && b.b_tf[j] != 0; j++) {
+				ck_assert_uint_gt(b.b_tf[j], b.b_tf[j - 1]);
+				ck_assert_uint_gt(b.b_dl[j], b.b_dl[j - 1]);
+			}
+		}
+	}
+	/* The best pair bounds BM25's term part. */
+	memset(&b, 0, sizeof(b));
+	ixbound_add(&b, 1, 4);
+	ixbound_add(&b, 3, 30);
+	ck_assert_double_eq_tol(ixbound_max(&b, 1.2, 0.75, 10.0),
+	    fmax(tfw(1, 4, 10, 1.2, 0.75), tfw(3, 30, 10, 1.2, 0.75)), 1e-12);
+}
+END_TEST
+
+#define BDOCS		3000
+#define BWORDS		400
+
+/*
+ * A corpus with a long tail: BDOCS documents in 6 batches, words drawn
+ * from BWORDS by a skewed pseudo-random sequence (word i about 1/(i+1)
+ * as often as word 0), so common words fill many blocks and rare ones
+ * have a few postings.
+ */
+static void
+block_word(char *w, size_t len, uint32_t *x)
+{
+	uint32_t	 r;
+
+	*x = *x * 1103515245 + 12345;
+	r = (*x >> 8) % 1000000;
+	/* Skewed: small numbers far more often. */
+	snprintf(w, len, "w%u", (unsigned)((uint64_t)BWORDS * r / 1000000 *
+	    r / 1000000 * r / 1000000));
+}
+
+static void
+block_corpus(struct tix *t)
+{
+	struct tdoc	 d;
+	struct buf	 text;
+	char		 id[16], w[16];
+	uint32_t	 x = 7;
+	int		 i, k, n;
+
+	buf_init(&text);
+	for (i = 0; i < BDOCS; i++) {
+		buf_reset(&text);
+		snprintf(id, sizeof(id), "b%d", i);
+		n = 3 + (i * 7) % 40;
+		for (k = 0; k < n; k++) {
+			block_word(w, sizeof(w), &x);
+			if (k > 0)
+				buf_addc(&text, ' ');
+			buf_addstr(&text, w);
+		}
+		memset(&d, 0, sizeof(d));
+		d.d_id = id;
+		d.d_text = buf_cstr(&text);
+		if (i % 5 == 0) {
+			block_word(w, sizeof(w), &x);
+			d.d_title = w;
+		}
+		add_doc(t, &d);
+		if (i % (BDOCS / 6) == BDOCS / 6 - 1)
+			commit(t, NULL);
+	}
+	commit(t, NULL);
+	buf_free(&text);
+}
+
+/* The same hits, in the same order, with the same scores. */
+static void
+same_hits(const struct search_result *a, const struct search_result *b,
+    const char *q)
+{
+	size_t	 i;
+
+	ck_assert_msg(a->sr_n == b->sr_n, "%s: %zu hits and %zu", q, a->sr_n,
+	    b->sr_n);
+	for (i = 0; i < a->sr_n; i++) {
+		ck_assert_msg(a->sr_hits[i].sh_cid == b->sr_hits[i].sh_cid,
+		    "%s: hit %zu: chunk %llu and %llu", q, i,
+		    (unsigned long long)a->sr_hits[i].sh_cid,
+		    (unsigned long long)b->sr_hits[i].sh_cid);
+		ck_assert_double_eq_tol(a->sr_hits[i].sh_score,
+		    b->sr_hits[i].sh_score, 1e-9);
+	}
+}
+
+#define BQUERIES	60
+
+/* Random OR queries of 1 to 4 words, common and rare mixed. */
+static void
+block_queries(char q[BQUERIES][64])
+{
+	char		 w[16];
+	uint32_t	 x = 4242;
+	int		 i, k;
+
+	for (i = 0; i < BQUERIES; i++) {
+		q[i][0] = '\0';
+		for (k = 0; k <= i % 4; k++) {
+			block_word(w, sizeof(w), &x);
+			if (k > 0)
+				strlcat(q[i], " ", 64);
+			strlcat(q[i], w, 64);
+		}
+	}
+}
+
+/*
+ * Folded into blocks, every query finds what it found in segments; with
+ * pruning (the default top 10) as without it (--exact); and pruning does
+ * skip work on some of them.
+ */
+START_TEST(test_block_prune)
+{
+	static struct search_result before[BQUERIES];
+	static char		 q[BQUERIES][64];
+	struct search_opts	 so, ex;
+	struct search_result	 a, b;
+	struct ixstats		 st;
+	int			 i, pruned = 0, rv;
+
+	struct tix		 t;
+
+	tix_open(&t);
+	block_corpus(&t);
+	block_queries(q);
+	search_opts_defaults(&so);
+	ex = so;
+	ex.so_exact = 1;
+	for (i = 0; i < BQUERIES; i++) {
+		search(&t, q[i], &ex, &before[i]);
+		ck_assert_int_eq(before[i].sr_exact, 1);
+	}
+	while ((rv = merge_step(&t.t_ix, 1, TFOLD)) == 1)
+		;
+	ck_assert_int_eq(rv, 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_segments, 0);
+	ck_assert_uint_gt(st.is_blocks, st.is_terms);	/* long lists */
+	check_ok(&t);
+	for (i = 0; i < BQUERIES; i++) {
+		search(&t, q[i], &so, &a);
+		search(&t, q[i], &ex, &b);
+		same_hits(&before[i], &a, q[i]);
+		same_hits(&before[i], &b, q[i]);
+		ck_assert_uint_eq(b.sr_total, before[i].sr_total);
+		ck_assert_int_eq(b.sr_exact, 1);
+		if (!a.sr_exact) {
+			pruned++;
+			ck_assert_uint_le(a.sr_total, b.sr_total);
+		} else
+			ck_assert_uint_eq(a.sr_total, b.sr_total);
+		search_result_free(&a);
+		search_result_free(&b);
+		search_result_free(&before[i]);
+	}
+	ck_assert_int_gt(pruned, BQUERIES / 4);
+	tix_close(&t);
+}
+END_TEST
+
+/* A fold cut short: one term of the oldest segment, as a slice leaves it. */
+static int
+fold_some_txn(MDB_txn *txn, void *arg)
+{
+	struct index		*ix = arg;
+	struct ixmeta		 m;
+	struct ixseg		 seg;
+	struct ixfold		 res;
+	roaring_bitmap_t	*tomb;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint32_t		 term = 0;
+	int			 rc;
+
+	ck_assert_int_eq(index_meta_get(txn, ix, &m), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, index_dbi(ix, IDB_SEGS), &c), 0);
+	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	ck_assert_int_eq(ixseg_open(&seg, v.mv_data, v.mv_size), 0);
+	memset(&res, 0, sizeof(res));
+	tomb = index_tomb_get(txn, ix);
+	rc = ixblk_fold(txn, ix, &seg, tomb, &term, 1, &res);
+	roaring_bitmap_free(tomb);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(term, 1);
+	m.m_folding = util_get_be64(k.mv_data);
+	m.m_blocks += res.f_blocks;
+	m.m_terms += res.f_terms;
+	mdb_cursor_close(c);
+	return (index_meta_put(txn, ix, &m));
+}
+
+START_TEST(test_block_fold_resume)
+{
+	static struct search_result before[BQUERIES];
+	static char		 q[BQUERIES][64];
+	struct search_opts	 so;
+	struct search_result	 a;
+	struct ixstats		 st;
+	struct tix		 t;
+	uint64_t		 segs;
+	int			 i;
+
+	tix_open(&t);
+	block_corpus(&t);
+	block_queries(q);
+	search_opts_defaults(&so);
+	for (i = 0; i < BQUERIES; i++)
+		search(&t, q[i], &so, &before[i]);
+	/* Fold the oldest segment, and stop after its first term. */
+	ck_assert_int_eq(store_write(&t.t_ix.ix_store, fold_some_txn,
+	    &t.t_ix), 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_folded, 0);
+	ck_assert_uint_ne(st.is_folding, 0);
+	segs = st.is_segments;
+	ck_assert_uint_gt(st.is_blocks, 0);
+	check_ok(&t);		/* a fold under way is sound */
+	for (i = 0; i < BQUERIES; i++) {
+		search(&t, q[i], &so, &a);
+		same_hits(&before[i], &a, q[i]);
+		search_result_free(&a);
+	}
+	/* The merger takes it up again first, even below the fold size. */
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, UINT64_MAX), 1);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_folding, 0);
+	ck_assert_uint_eq(st.is_folded, 1 + BDOCS / 6);
+	ck_assert_uint_eq(st.is_segments, segs - 1);
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, UINT64_MAX), 0);
+	check_ok(&t);
+	for (i = 0; i < BQUERIES; i++) {
+		search(&t, q[i], &so, &a);
+		same_hits(&before[i], &a, q[i]);
+		search_result_free(&a);
+		search_result_free(&before[i]);
+	}
+	tix_close(&t);
+}
+END_TEST
+
+/* No hit of a common word is a deleted document (every third). */
+static void
+no_deleted_hits(struct tix *t, uint64_t live)
+{
+	struct search_opts	 so;
+	struct search_result	 sr;
+	size_t			 i;
+
+	search_opts_defaults(&so);
+	so.so_n = BDOCS;
+	so.so_exact = 1;
+	search(t, "w0 w1 w2 w3", &so, &sr);
+	ck_assert_uint_gt(sr.sr_n, 0);
+	ck_assert_uint_le(sr.sr_n, live);
+	for (i = 0; i < sr.sr_n; i++)
+		ck_assert_msg(atoi(sr.sr_hits[i].sh_extid + 1) % 3 != 0,
+		    "%s is deleted", sr.sr_hits[i].sh_extid);
+	search_result_free(&sr);
+}
+
+/* Deletes in blocks: invisible at once, swept out by the merger. */
+START_TEST(test_block_sweep)
+{
+	struct tix	 t;
+	struct ixstats	 st, st2;
+	struct ixdoc	 doc;
+	char		 id[16];
+	int		 i, rv;
+
+	tix_open(&t);
+	block_corpus(&t);
+	while ((rv = merge_step(&t.t_ix, 1, TFOLD)) == 1)
+		;
+	stats(&t, &st);
+	for (i = 0; i < BDOCS; i += 3) {
+		snprintf(id, sizeof(id), "b%d", i);
+		ck_assert_int_eq(index_delete(&t.t_ix, id), 0);
+	}
+	stats(&t, &st2);
+	ck_assert_uint_eq(st2.is_dead, (BDOCS + 2) / 3);
+	no_deleted_hits(&t, st2.is_docs);
+	check_ok(&t);
+	/* A third dead is past the merger's quarter: it sweeps unasked. */
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, TFOLD), 1);
+	stats(&t, &st2);
+	ck_assert_uint_eq(st2.is_dead, 0);
+	ck_assert_uint_eq(st2.is_purges, st.is_purges + 1);
+	ck_assert_uint_le(st2.is_blocks, st.is_blocks);
+	ck_assert_uint_eq(st2.is_docs, BDOCS - (BDOCS + 2) / 3);
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, TFOLD), 0);
+	check_ok(&t);
+	no_deleted_hits(&t, st2.is_docs);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "b1", &doc), 0);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "b3", &doc), INDEX_ENOENT);
+	tix_close(&t);
+}
+END_TEST
+
+/* index_check on damage to the block store. */
+START_TEST(test_block_check)
+{
+	struct tix		 t;
+	struct ixterminfo	*ti;
+	struct ixblkhdr		 h;
+	char			 key[IX_TERM_MAX];
+	uint8_t			 bk[IX_TERM_MAX + 5], *blk;
+	size_t			 n, len, blen;
+	int			 rv;
+
+	tix_open(&t);
+	block_corpus(&t);
+	while ((rv = merge_step(&t.t_ix, 1, TFOLD)) == 1)
+		;
+	check_ok(&t);
+	n = term_key(&t, IX_BODY, "w0", key);
+
+	/* A term's count off by one. */
+	ti = raw_get(&t, IDB_TERMS, key, n, &len);
+	ck_assert_uint_eq(len, sizeof(*ti));
+	ti->ti_df++;
+	raw_write(&t, IDB_TERMS, key, n, ti, len);
+	check_fails(&t, "term w0: ");
+	ti->ti_df--;
+	raw_write(&t, IDB_TERMS, key, n, ti, len);
+	check_ok(&t);
+
+	/* Its entry gone. */
+	raw_write(&t, IDB_TERMS, key, n, NULL, 0);
+	check_fails(&t, "term w0: blocks but no entry in terms");
+	raw_write(&t, IDB_TERMS, key, n, ti, len);
+	check_ok(&t);
+
+	/* Its first block's bound below its postings. */
+	memcpy(bk, key, n);
+	bk[n] = 0;
+	util_put_be32(bk + n + 1, 1);
+	blk = NULL;
+	for (rv = 1; rv < 100 && blk == NULL; rv++) {
+		util_put_be32(bk + n + 1, rv);
+		blk = raw_get_maybe(&t, IDB_BLOCKS, bk, n + 5, &blen);
+	}
+	ck_assert_ptr_nonnull(blk);
+	memcpy(&h, blk, sizeof(h));
+	memset(&h.bh_bound, 0, sizeof(h.bh_bound));
+	ixbound_add(&h.bh_bound, 1, UINT16_MAX);
+	memcpy(blk, &h, sizeof(h));
+	raw_write(&t, IDB_BLOCKS, bk, n + 5, blk, blen);
+	check_fails(&t, "above its block's bound");
+	free(blk);
+	free(ti);
+	tix_close(&t);
+}
+END_TEST
+
 static Suite *
 index_suite(void)
 {
@@ -1930,6 +2332,15 @@ index_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_merge_deletes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("blocks");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_block_bound);
+	tcase_add_test(tc, test_block_prune);
+	tcase_add_test(tc, test_block_fold_resume);
+	tcase_add_test(tc, test_block_sweep);
+	tcase_add_test(tc, test_block_check);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("check");
