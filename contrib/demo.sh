@@ -3,8 +3,9 @@
 #
 # The quick start's main job on the bundled example: ingest the example
 # records and the project's own documentation into a temporary data
-# directory with a foreground fleet of two workers, search them, and
-# check the index.  Run from the top of a built tree.
+# directory with a foreground fleet of two workers, search them, fold
+# the index into blocks, search again and check the index.  Run from the
+# top of a built tree.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,5 +37,7 @@ echo
 echo "# quirectl search '\"memory-mapped\" +transactions'"
 ctl search -n 3 '"memory-mapped" +transactions'
 echo
-echo "# quirectl check"
+echo "# quirectl compact (fold the segments into blocks), search, check"
+ctl compact
+ctl search -n 3 'deficit round robin'
 ctl check

@@ -179,6 +179,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	struct fleet		*f = &sv->sv_fleet;
 	struct queue_stats	 qs;
 	struct ixstats		 is;
+	char			 ixline[512];
 	int			 i, live = fleet_live(sv);
 	const char		*rerr = sv->sv_reload_error;
 
@@ -200,13 +201,8 @@ control_status(struct supervisor *sv, int json, int workers_only,
 			evbuffer_add_printf(eb, "%s\"%s\": %llu", i ? ", " : "",
 			    codec_state_name(i),
 			    (unsigned long long)qs.qs_count[i]);
-		evbuffer_add_printf(eb, "}, \"index\": {\"documents\": %llu, "
-		    "\"chunks\": %llu, \"segments\": %llu, \"dead_chunks\": "
-		    "%llu, \"merges\": %llu", (unsigned long long)is.is_docs,
-		    (unsigned long long)is.is_chunks,
-		    (unsigned long long)is.is_segments,
-		    (unsigned long long)is.is_dead,
-		    (unsigned long long)is.is_merges);
+		index_stats_format(&is, 1, ixline, sizeof(ixline));
+		evbuffer_add_printf(eb, "}, \"index\": {%s", ixline);
 		evbuffer_add_printf(eb, "}, \"totals\": {\"enqueued\": %llu, "
 		    "\"completed\": %llu, \"failed\": %llu, \"released\": "
 		    "%llu}, \"fleet\": {\"pid\": %d, \"target\": %d, "
@@ -247,11 +243,8 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	for (i = 0; i < JOB_NSTATES; i++)
 		evbuffer_add_printf(eb, " %s %llu", codec_state_name(i),
 		    (unsigned long long)qs.qs_count[i]);
-	evbuffer_add_printf(eb, "\nindex: documents %llu chunks %llu segments "
-	    "%llu dead %llu merges %llu", (unsigned long long)is.is_docs,
-	    (unsigned long long)is.is_chunks,
-	    (unsigned long long)is.is_segments,
-	    (unsigned long long)is.is_dead, (unsigned long long)is.is_merges);
+	index_stats_format(&is, 0, ixline, sizeof(ixline));
+	evbuffer_add_printf(eb, "\nindex: %s", ixline);
 	evbuffer_add_printf(eb, "\ntotals: enqueued %llu completed %llu "
 	    "failed %llu released %llu\n", (unsigned long long)qs.qs_enqueued,
 	    (unsigned long long)qs.qs_completed,

@@ -1277,6 +1277,30 @@ index_stats(struct index *ix, struct ixstats *st)
 	return (store_read(&ix->ix_store, index_stats_txn, &sa) == 0 ? 0 : -1);
 }
 
+/*
+ * The counts as status shows them: the text after "index: ", or the
+ * members of the JSON object "index".
+ */
+void
+index_stats_format(const struct ixstats *is, int json, char *out,
+    size_t len)
+{
+	snprintf(out, len, json ? "\"documents\": %llu, \"chunks\": %llu, "
+	    "\"segments\": %llu, \"dead_chunks\": %llu, \"merges\": %llu, "
+	    "\"blocks\": %llu, \"terms\": %llu, \"folded_chunks\": %llu, "
+	    "\"sweeps\": %llu" : "documents %llu chunks %llu segments %llu "
+	    "dead %llu merges %llu blocks %llu terms %llu folded %llu "
+	    "sweeps %llu", (unsigned long long)is->is_docs,
+	    (unsigned long long)is->is_chunks,
+	    (unsigned long long)is->is_segments,
+	    (unsigned long long)is->is_dead,
+	    (unsigned long long)is->is_merges,
+	    (unsigned long long)is->is_blocks,
+	    (unsigned long long)is->is_terms,
+	    (unsigned long long)(is->is_folded > 0 ? is->is_folded - 1 : 0),
+	    (unsigned long long)is->is_purges);
+}
+
 struct ix_get_arg {
 	struct index	*ga_ix;
 	const char	*ga_extid;

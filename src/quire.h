@@ -816,6 +816,8 @@ int		 index_commit(struct index *, struct ixbatch *,
 int		 index_delete(struct index *, const char *);
 int		 index_stats(struct index *, struct ixstats *);
 int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
+void		 index_stats_format(const struct ixstats *, int, char *,
+		    size_t);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
 int		 index_check(struct index *, char *, size_t);
 MDB_dbi		 index_dbi(struct index *, int);

@@ -789,6 +789,7 @@ ctl_status(int argc, char **argv)
 {
 	struct queue_stats	 qs;
 	struct ixstats		 is;
+	char			 ixline[512];
 	int			 json = 0, i, rc;
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
@@ -807,13 +808,8 @@ ctl_status(int argc, char **argv)
 			printf("%s\"%s\": %llu", i ? ", " : "",
 			    codec_state_name(i),
 			    (unsigned long long)qs.qs_count[i]);
-		printf("}, \"index\": {\"documents\": %llu, \"chunks\": "
-		    "%llu, \"segments\": %llu, \"dead_chunks\": %llu, "
-		    "\"merges\": %llu", (unsigned long long)is.is_docs,
-		    (unsigned long long)is.is_chunks,
-		    (unsigned long long)is.is_segments,
-		    (unsigned long long)is.is_dead,
-		    (unsigned long long)is.is_merges);
+		index_stats_format(&is, 1, ixline, sizeof(ixline));
+		printf("}, \"index\": {%s", ixline);
 		printf("}, \"totals\": {\"enqueued\": %llu, \"completed\": "
 		    "%llu, \"failed\": %llu, \"released\": %llu}}\n",
 		    (unsigned long long)qs.qs_enqueued,
@@ -826,11 +822,8 @@ ctl_status(int argc, char **argv)
 	for (i = 0; i < JOB_NSTATES; i++)
 		printf(" %s %llu", codec_state_name(i),
 		    (unsigned long long)qs.qs_count[i]);
-	printf("\nindex: documents %llu chunks %llu segments %llu dead %llu "
-	    "merges %llu", (unsigned long long)is.is_docs,
-	    (unsigned long long)is.is_chunks,
-	    (unsigned long long)is.is_segments,
-	    (unsigned long long)is.is_dead, (unsigned long long)is.is_merges);
+	index_stats_format(&is, 0, ixline, sizeof(ixline));
+	printf("\nindex: %s", ixline);
 	printf("\ntotals: enqueued %llu completed %llu failed %llu "
 	    "released %llu\n", (unsigned long long)qs.qs_enqueued,
 	    (unsigned long long)qs.qs_completed,
