@@ -331,6 +331,7 @@ static int
 merge_swap_txn(MDB_txn *txn, void *arg)
 {
 	struct merge_swap_arg	*sa = arg;
+	struct ixmeta		 m;
 	roaring_bitmap_t	*tomb;
 	uint8_t			 kb[8];
 	MDB_val			 k, v;
@@ -338,6 +339,14 @@ merge_swap_txn(MDB_txn *txn, void *arg)
 	int			 rc;
 
 	sa->sa_stale = 0;
+	/* A segment being folded (by another merger) is left alone. */
+	if ((rc = index_meta_get(txn, sa->sa_ix, &m)) != 0)
+		return (rc);
+	for (j = 0; j < sa->sa_n; j++)
+		if (sa->sa_segs[j].ms_id == m.m_folding) {
+			sa->sa_stale = 1;
+			return (0);
+		}
 	for (j = 0; j < sa->sa_n; j++) {
 		util_put_be64(kb, sa->sa_segs[j].ms_id);
 		k.mv_size = 8;
