@@ -5,7 +5,8 @@
  * most IXB_MAX postings, each block one LMDB value small enough to live
  * in its leaf page (under the environment's inline node size, about 2 KB
  * with 4 KB pages), so that reading a block touches one page and
- * rewriting one copies one page.
+ * rewriting one copies one page.  (A lone posting bigger than that, a
+ * word repeated hundreds of times in one chunk, is a block of its own.)
  *
  *	blocks	term, 0, first cid (4, big-endian) -> block
  *	terms	term -> struct ixterminfo: postings and blocks of the term,
@@ -45,19 +46,16 @@
 
 #define IXB_KEY_MAX	(IX_TERM_MAX + 5)
 
-/* The most a block may hold and stay inline for a key of klen bytes. */
+/* The largest node that stays in its leaf page (LMDB's me_nodemax). */
 static size_t
-ixb_inline(MDB_txn *txn, size_t klen)
+ixb_nodemax(MDB_txn *txn)
 {
 	MDB_stat	 st;
-	size_t		 nodemax, max;
 
 	if (mdb_env_stat(mdb_txn_env(txn), &st) != 0)
 		st.ms_psize = 4096;
-	/* LMDB: ((page size - page header) / 2, even) >= 8 + key + data */
-	nodemax = ((st.ms_psize - 16) / 2) & ~(size_t)1;
-	max = nodemax - 8 - klen;
-	return (max > sizeof(struct ixblkhdr) + 64 ? max : 256);
+	/* ((page size - page header) / 2, even) >= 8 + key + data */
+	return (((st.ms_psize - 16) / 2) & ~(size_t)1);
 }
 
 static size_t
@@ -384,6 +382,31 @@ ixbcur_shallow(struct ixbcur *bc, uint32_t cid)
 
 /* Folding a segment in. */
 
+/* A term's totals after a fold appended to it. */
+static int
+ixb_terminfo_add(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
+    uint64_t postings, uint64_t blocks, const struct ixbound *b,
+    struct ixfold *res)
+{
+	struct ixterminfo	 ti;
+	MDB_val			 k, v;
+	int			 rc;
+
+	rc = ixblk_terminfo(txn, ix, t, tl, &ti);
+	if (rc == MDB_NOTFOUND)
+		res->f_terms++;
+	else if (rc != 0)
+		return (rc);
+	ti.ti_df += postings;
+	ti.ti_blocks += blocks;
+	ixbound_merge(&ti.ti_bound, b);
+	k.mv_size = tl;
+	k.mv_data = (void *)t;
+	v.mv_size = sizeof(ti);
+	v.mv_data = &ti;
+	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v, 0));
+}
+
 struct ixb_out {
 	struct buf	 o_data;	/* postings */
 	struct ixblkhdr	 o_hdr;
@@ -430,7 +453,7 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
     const roaring_bitmap_t *dead, uint32_t *term, size_t budget,
     struct ixfold *res)
 {
-	struct ixterminfo	 ti;
+	struct ixbound		 tb;
 	struct ixb_out		 o;
 	struct ixpost		 p;
 	struct buf		 tmp, one;
@@ -441,6 +464,7 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
 	size_t			 tl;
 	uint64_t		 pos, written = 0, added;
 	uint32_t		 last, i, dl, nblocks;
+	size_t			 nodemax;
 	int			 rc = 0, rv, m, have;
 
 	memset(&o, 0, sizeof(o));
@@ -449,11 +473,13 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
 	buf_init(&one);
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
 		goto out;
+	nodemax = ixb_nodemax(txn);
 	for (; *term < seg->s_hdr->h_nterms && written < budget; (*term)++) {
 		t = ixseg_term(seg, *term, &tl);
 		if (tl == 0 || tl > IX_TERM_MAX)
 			continue;
-		o.o_max = ixb_inline(txn, tl + 5);
+		/* Node header, key (term, 0, cid), then the block. */
+		o.o_max = nodemax - 8 - (tl + 5);
 		memset(&o.o_hdr, 0, sizeof(o.o_hdr));
 		buf_reset(&o.o_data);
 		o.o_old = 0;
@@ -493,14 +519,13 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
 				    sizeof(o.o_hdr), v.mv_size -
 				    sizeof(o.o_hdr));
 				o.o_old = 1;
-			} else
-				memset(&o.o_hdr, 0, sizeof(o.o_hdr));
+			}
 		}
 		if (!o.o_old)
 			memset(&o.o_hdr, 0, sizeof(o.o_hdr));
 		added = 0;
 		nblocks = 0;
-		memset(&ti.ti_bound, 0, sizeof(ti.ti_bound));
+		memset(&tb, 0, sizeof(tb));
 		ixpost_init(&p, seg, *term);
 		while ((rv = ixpost_next(&p)) == 1) {
 			/* Folded before (a fold cut short), or dead. */
@@ -538,7 +563,7 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
 			o.o_hdr.bh_n++;
 			o.o_hdr.bh_last = p.p_cid;
 			ixbound_add(&o.o_hdr.bh_bound, p.p_tf, dl);
-			ixbound_add(&ti.ti_bound, p.p_tf, dl);
+			ixbound_add(&tb, p.p_tf, dl);
 			added++;
 		}
 		if (rv == -1) {
@@ -551,27 +576,9 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
 			nblocks++;
 		if ((rc = ixb_flush(txn, ix, t, tl, &o, &tmp, &written)) != 0)
 			goto out;
-		/* The term's totals. */
-		{
-			struct ixterminfo	 old;
-			struct ixbound		 b = ti.ti_bound;
-
-			rc = ixblk_terminfo(txn, ix, t, tl, &old);
-			if (rc != 0 && rc != MDB_NOTFOUND)
-				goto out;
-			if (rc == MDB_NOTFOUND)
-				res->f_terms++;
-			old.ti_df += added;
-			old.ti_blocks += nblocks;
-			ixbound_merge(&old.ti_bound, &b);
-			k.mv_size = tl;
-			k.mv_data = (void *)t;
-			v.mv_size = sizeof(old);
-			v.mv_data = &old;
-			if ((rc = mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v,
-			    0)) != 0)
-				goto out;
-		}
+		if ((rc = ixb_terminfo_add(txn, ix, t, tl, added, nblocks,
+		    &tb, res)) != 0)
+			goto out;
 		res->f_postings += added;
 		res->f_blocks += nblocks;
 	}
