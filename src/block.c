@@ -25,10 +25,10 @@
  * and the mean length are at query time.  That is what lets search skip
  * blocks that cannot reach its top k (block-max pruning).
  *
- * The merger folds whole segments in (ixblk_fold), the oldest first, so a
- * term's new postings always come after its last block; the index's
- * m_folded says below which cid the blocks are complete, and search
- * reads blocks only there.  Folding appends only cids above a term's last
+ * The merger folds runs of whole segments in (ixblk_fold), the oldest
+ * first, so a term's new postings always come after its last block; the
+ * index's m_folded says below which cid the blocks are complete, and
+ * search reads blocks only there.  Folding appends only cids above a term's last
  * one, so a fold cut short by a crash resumes where it stopped.  Deleted
  * chunks stay in the tombstone bitmap until a sweep (ixblk_purge) has
  * dropped them from every block.
@@ -441,43 +441,145 @@ ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
 	return (0);
 }
 
+/* The term cursors of a k-way walk over the segments' dictionaries. */
+struct ixb_mcur {
+	const struct ixseg	*mc_seg;
+	uint32_t		 mc_term;
+};
+
+static int
+ixb_termcmp(const char *x, size_t xl, const char *y, size_t yl)
+{
+	int	 c;
+
+	if ((c = memcmp(x, y, xl < yl ? xl : yl)) != 0)
+		return (c);
+	return (xl < yl ? -1 : xl > yl);
+}
+
 /*
- * Fold the postings of seg's terms from *term on into the blocks, in the
- * write transaction txn, leaving out chunks in dead, until about budget
- * bytes are written; *term is where to go on (h_nterms when done).
- * Terms are done whole, so a transaction that commits leaves every term
- * either folded or not.
+ * Append one segment's postings of a term to the term's blocks in o:
+ * those above last (a fold cut short did the rest) and not dead.
+ */
+static int
+ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
+    const struct ixseg *seg, uint32_t term, const roaring_bitmap_t *dead,
+    uint32_t last, struct ixb_out *o, struct ixbound *tb, struct buf *one,
+    struct buf *tmp, uint64_t *added, uint32_t *nblocks, uint64_t *written)
+{
+	struct ixpost	 p;
+	uint64_t	 pos;
+	uint32_t	 i, dl;
+	int		 rc, rv;
+
+	ixpost_init(&p, seg, term);
+	while ((rv = ixpost_next(&p)) == 1) {
+		if (p.p_cid <= last || roaring_bitmap_contains(dead, p.p_cid))
+			continue;
+		dl = seg->s_norms[p.p_local];
+		buf_reset(one);
+		ix_varint(one, p.p_tf);
+		ix_varint(one, dl);
+		for (i = 0; i < p.p_tf; i++) {
+			if (ix_getvarint(&p.p_cur, p.p_end, &pos) == -1)
+				return (MDB_CORRUPTED);
+			ix_varint(one, pos);
+		}
+		p.p_posleft = 0;
+		/* Full: out it goes, and this posting starts one. */
+		if (o->o_hdr.bh_n > 0 && (o->o_hdr.bh_n == IXB_MAX ||
+		    sizeof(o->o_hdr) + o->o_data.b_len + 5 + one->b_len >
+		    o->o_max)) {
+			if (!o->o_old)
+				(*nblocks)++;
+			if ((rc = ixb_flush(txn, ix, t, tl, o, tmp, written))
+			    != 0)
+				return (rc);
+		}
+		ix_varint(&o->o_data, o->o_hdr.bh_n == 0 ? 0 :
+		    p.p_cid - o->o_hdr.bh_last);
+		if (o->o_hdr.bh_n == 0)
+			o->o_first = p.p_cid;
+		buf_add(&o->o_data, one->b_data, one->b_len);
+		o->o_hdr.bh_n++;
+		o->o_hdr.bh_last = p.p_cid;
+		ixbound_add(&o->o_hdr.bh_bound, p.p_tf, dl);
+		ixbound_add(tb, p.p_tf, dl);
+		(*added)++;
+	}
+	return (rv == -1 ? MDB_CORRUPTED : 0);
+}
+
+/*
+ * Fold the postings of segs[0..n) (consecutive, in cid order) into the
+ * blocks, in the write transaction txn, leaving out chunks in dead.
+ * Terms are taken in byte order, after the term in from (empty: from the
+ * first), until about budget bytes are written; from is left holding the
+ * last term done, and *done is set when there are no more.  Terms are
+ * done whole, so a transaction that commits leaves every term either
+ * folded or not.
  */
 int
-ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
-    const roaring_bitmap_t *dead, uint32_t *term, size_t budget,
-    struct ixfold *res)
+ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
+    size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
+    int *done, struct ixfold *res)
 {
+	struct ixb_mcur		*cur;
 	struct ixbound		 tb;
 	struct ixb_out		 o;
-	struct ixpost		 p;
 	struct buf		 tmp, one;
 	MDB_cursor		*c = NULL;
 	MDB_val			 k, v;
 	uint8_t			 kb[IXB_KEY_MAX];
-	const char		*t;
-	size_t			 tl;
-	uint64_t		 pos, written = 0, added;
-	uint32_t		 last, i, dl, nblocks;
-	size_t			 nodemax;
-	int			 rc = 0, rv, m, have;
+	const char		*t, *x;
+	size_t			 tl, xl, j, best, nodemax;
+	uint64_t		 written = 0, added;
+	uint32_t		 last, nblocks;
+	int			 rc = 0, m, have;
 
+	*done = 0;
 	memset(&o, 0, sizeof(o));
 	buf_init(&o.o_data);
 	buf_init(&tmp);
 	buf_init(&one);
+	cur = xcalloc(n, sizeof(*cur));
+	for (j = 0; j < n; j++) {
+		cur[j].mc_seg = &segs[j];
+		if (from->b_len == 0)
+			continue;
+		cur[j].mc_term = ixseg_lower(&segs[j], from->b_data,
+		    from->b_len);
+		if (ixseg_find(&segs[j], from->b_data, from->b_len) >= 0)
+			cur[j].mc_term++;
+	}
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
 		goto out;
 	nodemax = ixb_nodemax(txn);
-	for (; *term < seg->s_hdr->h_nterms && written < budget; (*term)++) {
-		t = ixseg_term(seg, *term, &tl);
-		if (tl == 0 || tl > IX_TERM_MAX)
-			continue;
+	while (written < budget) {
+		/* The smallest term among the cursors. */
+		best = n;
+		t = NULL;
+		tl = 0;
+		for (j = 0; j < n; j++) {
+			if (cur[j].mc_term >= segs[j].s_hdr->h_nterms)
+				continue;
+			x = ixseg_term(&segs[j], cur[j].mc_term, &xl);
+			if (best == n || ixb_termcmp(x, xl, t, tl) < 0) {
+				best = j;
+				t = x;
+				tl = xl;
+			}
+		}
+		if (best == n) {
+			*done = 1;
+			break;
+		}
+		buf_reset(from);
+		buf_add(from, t, tl);
+		if (tl == 0 || tl > IX_TERM_MAX) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
 		/* Node header, key (term, 0, cid), then the block. */
 		o.o_max = nodemax - 8 - (tl + 5);
 		memset(&o.o_hdr, 0, sizeof(o.o_hdr));
@@ -526,49 +628,18 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
 		added = 0;
 		nblocks = 0;
 		memset(&tb, 0, sizeof(tb));
-		ixpost_init(&p, seg, *term);
-		while ((rv = ixpost_next(&p)) == 1) {
-			/* Folded before (a fold cut short), or dead. */
-			if ((have && p.p_cid <= last) ||
-			    roaring_bitmap_contains(dead, p.p_cid))
+		/* Each segment that has it, in cid order. */
+		for (j = 0; j < n; j++) {
+			if (cur[j].mc_term >= segs[j].s_hdr->h_nterms)
 				continue;
-			dl = seg->s_norms[p.p_local];
-			buf_reset(&one);
-			ix_varint(&one, p.p_tf);
-			ix_varint(&one, dl);
-			for (i = 0; i < p.p_tf; i++) {
-				if (ix_getvarint(&p.p_cur, p.p_end, &pos) ==
-				    -1) {
-					rc = MDB_CORRUPTED;
-					goto out;
-				}
-				ix_varint(&one, pos);
-			}
-			p.p_posleft = 0;
-			/* Full: out it goes, and this posting starts one. */
-			if (o.o_hdr.bh_n > 0 && (o.o_hdr.bh_n == IXB_MAX ||
-			    sizeof(o.o_hdr) + o.o_data.b_len + 5 + one.b_len >
-			    o.o_max)) {
-				if (!o.o_old)
-					nblocks++;
-				if ((rc = ixb_flush(txn, ix, t, tl, &o, &tmp,
-				    &written)) != 0)
-					goto out;
-			}
-			ix_varint(&o.o_data, o.o_hdr.bh_n == 0 ? 0 :
-			    p.p_cid - o.o_hdr.bh_last);
-			if (o.o_hdr.bh_n == 0)
-				o.o_first = p.p_cid;
-			buf_add(&o.o_data, one.b_data, one.b_len);
-			o.o_hdr.bh_n++;
-			o.o_hdr.bh_last = p.p_cid;
-			ixbound_add(&o.o_hdr.bh_bound, p.p_tf, dl);
-			ixbound_add(&tb, p.p_tf, dl);
-			added++;
-		}
-		if (rv == -1) {
-			rc = MDB_CORRUPTED;
-			goto out;
+			x = ixseg_term(&segs[j], cur[j].mc_term, &xl);
+			if (xl != tl || memcmp(x, t, tl) != 0)
+				continue;
+			if ((rc = ixb_fold_seg(txn, ix, t, tl, &segs[j],
+			    cur[j].mc_term, dead, last, &o, &tb, &one, &tmp,
+			    &added, &nblocks, &written)) != 0)
+				goto out;
+			cur[j].mc_term++;
 		}
 		if (added == 0)
 			continue;
@@ -587,6 +658,7 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *seg,
 out:
 	if (c != NULL)
 		mdb_cursor_close(c);
+	free(cur);
 	buf_free(&o.o_data);
 	buf_free(&tmp);
 	buf_free(&one);

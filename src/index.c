@@ -1493,9 +1493,9 @@ index_check_txn(MDB_txn *txn, void *arg)
 			CHECK_FAIL("segment %llu: chunk %u is also folded "
 			    "into blocks", (unsigned long long)
 			    util_get_be64(k.mv_data), s.s_hdr->h_base);
-		if (util_get_be64(k.mv_data) == m.m_folding) {
-			fold_lo = s.s_hdr->h_base;
-			fold_hi = s.s_hdr->h_base + s.s_hdr->h_nchunks;
+		if (s.s_hdr->h_base < m.m_folding) {
+			fold_lo = m.m_folded;
+			fold_hi = m.m_folding;
 		}
 		next = (uint64_t)s.s_hdr->h_base + s.s_hdr->h_nchunks;
 		if (next > m.m_next_cid)

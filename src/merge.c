@@ -5,19 +5,21 @@
  * dead chunks for good.
  *
  * Workers commit a segment per batch.  Segments of about the same size
- * are merged into bigger ones first (size-tiered, as log-structured
- * stores do): a segment's tier is how many times merge_factor (8) its
- * size is above 64 KiB, and when merge_factor neighbouring segments (in
- * cid order) share a tier they are merged into one, which climbs a tier.
- * Merging a segment reads it whole and writes it whole, which is cheap
- * while segments are small.  When the oldest segment has grown to
- * merge-fold-size, it is folded into the block store: each term's
- * postings are appended to its blocks of at most 128 postings.  Folding
- * the oldest first keeps every term's postings in cid order.  A fold
- * runs in slices, each its own write transaction of a few MB, so
- * workers' commits never wait long behind it; the segment goes, and
- * the folded mark moves past its chunks, in the last slice.  A fold cut
- * short (the merger killed) is taken up again before anything else.
+ * are merged into bigger ones (size-tiered, as log-structured stores
+ * do): a segment's tier is how many times merge_factor (8) its size is
+ * above 64 KiB, and when merge_factor neighbouring segments (in cid
+ * order) share a tier they are merged into one, which climbs a tier.
+ * That keeps the number of segments a search reads small.  When the
+ * segments together reach merge-fold-size, and an eighth of the block
+ * store, they are folded into it in one pass: each term's postings, from
+ * every segment in cid order, are appended to its blocks of at most 128
+ * postings.  Folding the oldest chunks first keeps every term's postings
+ * in cid order, and growing the threshold with the store bounds how
+ * often each block is rewritten.  A fold runs in slices, each its own
+ * write transaction of about FOLD_SLICE bytes, so workers' commits never
+ * wait long behind it; the segments go, and the folded mark moves past
+ * their chunks, in the last slice.  A fold cut short (the merger killed)
+ * is taken up again before anything else (the index's m_folding).
  *
  * Deleted and replaced chunks are left out of what is written; a merge
  * of segments also takes their cids out of the tombstone bitmap in the
@@ -25,7 +27,7 @@
  * tombstoned until a sweep has rewritten every block that holds them,
  * which runs when the dead in blocks reach a quarter of the chunks.
  *
- * quirectl compact merges all segments into one, folds it, and sweeps.
+ * quirectl compact folds every segment and sweeps.
  */
 
 #include <sys/types.h>
@@ -77,6 +79,7 @@ struct merge_list_arg {
 	size_t		 la_cap;
 	struct ixmeta	 la_meta;
 	uint64_t	 la_bdead;	/* tombstoned chunks in blocks */
+	uint64_t	 la_bbytes;	/* the block store's pages */
 };
 
 static int
@@ -84,6 +87,7 @@ merge_list_txn(MDB_txn *txn, void *arg)
 {
 	struct merge_list_arg	*la = arg;
 	struct ixseg		 s;
+	MDB_stat		 st;
 	roaring_bitmap_t	*tomb;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
@@ -98,6 +102,9 @@ merge_list_txn(MDB_txn *txn, void *arg)
 	tomb = index_tomb_get(txn, la->la_ix);
 	la->la_bdead = roaring_bitmap_range_cardinality(tomb, 0,
 	    la->la_meta.m_folded);
+	if (mdb_stat(txn, index_dbi(la->la_ix, IDB_BLOCKS), &st) == 0)
+		la->la_bbytes = (uint64_t)st.ms_psize * (st.ms_leaf_pages +
+		    st.ms_branch_pages + st.ms_overflow_pages);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
 		if (k.mv_size != 8 || ixseg_open(&s, v.mv_data, v.mv_size) == -1)
@@ -343,7 +350,7 @@ merge_swap_txn(MDB_txn *txn, void *arg)
 	if ((rc = index_meta_get(txn, sa->sa_ix, &m)) != 0)
 		return (rc);
 	for (j = 0; j < sa->sa_n; j++)
-		if (sa->sa_segs[j].ms_id == m.m_folding) {
+		if (sa->sa_segs[j].ms_base < m.m_folding) {
 			sa->sa_stale = 1;
 			return (0);
 		}
@@ -432,12 +439,13 @@ merge_run(struct index *ix, const struct mseg *segs, size_t n)
 }
 
 struct merge_fold_arg {
-	struct index	*fa_ix;
-	uint64_t	 fa_seg;
-	uint32_t	 fa_term;	/* where the next slice starts */
-	int		 fa_done;
-	int		 fa_gone;	/* the segment is not there */
-	struct ixfold	 fa_res;
+	struct index		*fa_ix;
+	const struct mseg	*fa_segs;	/* the run, oldest first */
+	size_t			 fa_n;
+	struct buf		 fa_from;	/* the last term done */
+	int			 fa_done;
+	int			 fa_gone;	/* the run is not there */
+	struct ixfold		 fa_res;
 };
 
 static int
@@ -446,55 +454,70 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	struct merge_fold_arg	*fa = arg;
 	struct ixmeta		 m;
 	struct ixfold		 res;
-	struct ixseg		 seg;
+	struct ixseg		*segs;
 	roaring_bitmap_t	*tomb;
 	uint8_t			 kb[8];
 	MDB_val			 k, v;
-	uint32_t		 term = fa->fa_term;
-	int			 rc;
+	uint64_t		 end;
+	size_t			 j;
+	int			 rc, done;
 
 	if ((rc = index_meta_get(txn, fa->fa_ix, &m)) != 0)
 		return (rc);
-	util_put_be64(kb, fa->fa_seg);
-	k.mv_size = 8;
-	k.mv_data = kb;
-	rc = mdb_get(txn, index_dbi(fa->fa_ix, IDB_SEGS), &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		fa->fa_gone = 1;
-		if (m.m_folding != fa->fa_seg)
+	end = (uint64_t)fa->fa_segs[fa->fa_n - 1].ms_base +
+	    fa->fa_segs[fa->fa_n - 1].ms_nchunks;
+	segs = xcalloc(fa->fa_n, sizeof(*segs));
+	for (j = 0; j < fa->fa_n; j++) {
+		util_put_be64(kb, fa->fa_segs[j].ms_id);
+		k.mv_size = 8;
+		k.mv_data = kb;
+		rc = mdb_get(txn, index_dbi(fa->fa_ix, IDB_SEGS), &k, &v);
+		if (rc == MDB_NOTFOUND || (rc == 0 &&
+		    v.mv_size != fa->fa_segs[j].ms_size)) {
+			/* Another merger got there first. */
+			free(segs);
+			fa->fa_gone = 1;
 			return (0);
-		m.m_folding = 0;
-		return (index_meta_put(txn, fa->fa_ix, &m));
+		}
+		if (rc == 0 && ixseg_open(&segs[j], v.mv_data, v.mv_size) == -1)
+			rc = MDB_CORRUPTED;
+		if (rc == 0 && segs[j].s_hdr->h_base < m.m_folded)
+			rc = MDB_CORRUPTED;	/* folded past it: never */
+		if (rc != 0) {
+			free(segs);
+			return (rc);
+		}
 	}
-	if (rc != 0)
-		return (rc);
-	if (ixseg_open(&seg, v.mv_data, v.mv_size) == -1)
-		return (MDB_CORRUPTED);
-	if (seg.s_hdr->h_base < m.m_folded)
-		return (MDB_CORRUPTED);	/* folded past it: never */
 	memset(&res, 0, sizeof(res));
 	tomb = index_tomb_get(txn, fa->fa_ix);
-	rc = ixblk_fold(txn, fa->fa_ix, &seg, tomb, &term, FOLD_SLICE, &res);
+	rc = ixblk_fold(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
+	    FOLD_SLICE, &done, &res);
 	roaring_bitmap_free(tomb);
+	free(segs);
 	if (rc != 0)
 		return (rc);
 	m.m_blocks += res.f_blocks;
 	m.m_terms += res.f_terms;
-	m.m_folding = fa->fa_seg;
-	if (term >= seg.s_hdr->h_nterms) {
-		/* The last slice: the segment's chunks are in blocks now. */
-		m.m_folded = (uint64_t)seg.s_hdr->h_base + seg.s_hdr->h_nchunks;
+	m.m_folding = end;
+	if (done) {
+		/* The last slice: the run's chunks are in blocks now. */
+		for (j = 0; j < fa->fa_n; j++) {
+			util_put_be64(kb, fa->fa_segs[j].ms_id);
+			k.mv_size = 8;
+			k.mv_data = kb;
+			if ((rc = mdb_del(txn, index_dbi(fa->fa_ix, IDB_SEGS),
+			    &k, NULL)) != 0)
+				return (rc);
+		}
+		m.m_folded = end;
 		m.m_folding = 0;
-		m.m_segments = m.m_segments > 0 ? m.m_segments - 1 : 0;
+		m.m_segments = m.m_segments > fa->fa_n ? m.m_segments -
+		    fa->fa_n : 0;
 		m.m_merges++;
-		if ((rc = mdb_del(txn, index_dbi(fa->fa_ix, IDB_SEGS), &k,
-		    NULL)) != 0)
-			return (rc);
-		fa->fa_done = 1;
 	}
 	if ((rc = index_meta_put(txn, fa->fa_ix, &m)) != 0)
 		return (rc);
-	fa->fa_term = term;
+	fa->fa_done = done;
 	fa->fa_res.f_postings += res.f_postings;
 	fa->fa_res.f_blocks += res.f_blocks;
 	fa->fa_res.f_terms += res.f_terms;
@@ -502,29 +525,31 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	return (0);
 }
 
-/* Fold a segment into the blocks, slice by slice: 1 done, -1. */
+/* Fold a run of the oldest segments into the blocks, slice by slice. */
 static int
-merge_fold(struct index *ix, const struct mseg *ms)
+merge_fold(struct index *ix, const struct mseg *segs, size_t n)
 {
 	struct merge_fold_arg	 fa;
-	int			 rc, slices = 0;
+	int			 rc = 0, slices = 0;
 
 	memset(&fa, 0, sizeof(fa));
 	fa.fa_ix = ix;
-	fa.fa_seg = ms->ms_id;
-	while (!fa.fa_done && !fa.fa_gone) {
-		if ((rc = store_write(&ix->ix_store, merge_fold_txn, &fa))
-		    != 0) {
-			log_warnx("merge: folding segment %llu: %s",
-			    (unsigned long long)ms->ms_id, mdb_strerror(rc));
-			return (-1);
-		}
+	fa.fa_segs = segs;
+	fa.fa_n = n;
+	buf_init(&fa.fa_from);
+	while (!fa.fa_done && !fa.fa_gone && (rc = store_write(&ix->ix_store,
+	    merge_fold_txn, &fa)) == 0)
 		slices++;
+	buf_free(&fa.fa_from);
+	if (rc != 0) {
+		log_warnx("merge: folding %zu segments from %llu: %s", n,
+		    (unsigned long long)segs[0].ms_id, mdb_strerror(rc));
+		return (-1);
 	}
 	if (fa.fa_done)
-		log_debug("merge: segment %llu folded in %d slices: %llu "
-		    "postings, %llu new blocks, %llu new terms, %llu bytes",
-		    (unsigned long long)ms->ms_id, slices,
+		log_debug("merge: %zu segments from %llu folded in %d slices: "
+		    "%llu postings, %llu new blocks, %llu new terms, %llu "
+		    "bytes", n, (unsigned long long)segs[0].ms_id, slices,
 		    (unsigned long long)fa.fa_res.f_postings,
 		    (unsigned long long)fa.fa_res.f_blocks,
 		    (unsigned long long)fa.fa_res.f_terms,
@@ -629,17 +654,20 @@ merge_purge(struct index *ix)
 
 /*
  * One step of merging: a fold under way, else a run of segments to merge,
- * else the oldest segment to fold, else a sweep.  With all set (compact),
- * any run of two or more segments qualifies, the oldest segment is folded
- * whatever its size, and any dead chunk in blocks calls for a sweep.
- * Returns 1 if it did something, 0 if there was nothing to do, -1 on
- * error.
+ * else the oldest segments to fold, else a sweep.  The segments are
+ * folded, all of them (64 at most at once), when together they reach
+ * fold_size and an eighth of the block store, so that each fold rewrites
+ * a bounded share of it.  With all set (compact), segments are folded
+ * without being merged first and whatever their size, and any dead chunk
+ * in blocks calls for a sweep.  Returns 1 if it did something, 0 if
+ * there was nothing to do, -1 on error.
  */
 int
 merge_step(struct index *ix, int all, uint64_t fold_size)
 {
 	struct merge_list_arg	 la;
 	struct ixmeta		*m = &la.la_meta;
+	uint64_t		 total = 0;
 	size_t			 i, j, n;
 	int			 rv = 0;
 
@@ -650,27 +678,27 @@ merge_step(struct index *ix, int all, uint64_t fold_size)
 		return (-1);
 	}
 	/* A fold cut short goes on first. */
-	for (i = 0; i < la.la_n && m->m_folding != 0 && rv == 0; i++)
-		if (la.la_segs[i].ms_id == m->m_folding)
-			rv = merge_fold(ix, &la.la_segs[i]);
-	for (i = 0; i < la.la_n && rv == 0; i = j) {
-		for (j = i + 1; j < la.la_n && (all ||
-		    la.la_segs[j].ms_tier == la.la_segs[i].ms_tier); j++)
-			if (!all && j - i == MERGE_FACTOR)
+	for (n = 0; n < la.la_n && la.la_segs[n].ms_base < m->m_folding; n++)
+		;
+	if (n > 0)
+		rv = merge_fold(ix, la.la_segs, n);
+	for (i = 0; i < la.la_n && rv == 0 && !all; i = j) {
+		for (j = i + 1; j < la.la_n &&
+		    la.la_segs[j].ms_tier == la.la_segs[i].ms_tier; j++)
+			if (j - i == MERGE_FACTOR)
 				break;
-		n = j - i;
 		/* Cids of a run must be consecutive: they are, by commit. */
-		if ((all && n >= 2) || n >= MERGE_FACTOR) {
-			if (all && n > 64)
-				n = 64;
-			rv = merge_run(ix, la.la_segs + i, n);
+		if (j - i >= MERGE_FACTOR) {
+			rv = merge_run(ix, la.la_segs + i, j - i);
 			if (rv == 0)
 				rv = 1;	/* the list changed: look again */
 		}
 	}
-	if (rv == 0 && la.la_n > 0 && (all || la.la_segs[0].ms_size >=
-	    fold_size))
-		rv = merge_fold(ix, &la.la_segs[0]);
+	for (i = 0; i < la.la_n && i < 64; i++)
+		total += la.la_segs[i].ms_size;
+	if (rv == 0 && la.la_n > 0 && (all || (total >= fold_size &&
+	    total >= la.la_bbytes / 8)))
+		rv = merge_fold(ix, la.la_segs, la.la_n < 64 ? la.la_n : 64);
 	/* With no tier full, rewrite a segment that is mostly dead. */
 	for (i = 0; i < la.la_n && rv == 0; i++) {
 		if (la.la_segs[i].ms_dead * 100 <

@@ -676,7 +676,7 @@ struct ixstats {
 	uint64_t	 is_segments;
 	uint64_t	 is_merges;
 	uint64_t	 is_folded;	/* chunks below this cid are in blocks */
-	uint64_t	 is_folding;	/* the segment being folded, or 0 */
+	uint64_t	 is_folding;	/* below are being folded, or 0 */
 	uint64_t	 is_blocks;
 	uint64_t	 is_terms;	/* in blocks */
 	uint64_t	 is_purges;
@@ -788,7 +788,7 @@ struct ixmeta {
 	uint64_t	 m_segments;
 	uint64_t	 m_merges;
 	uint64_t	 m_folded;	/* chunks below are in blocks */
-	uint64_t	 m_folding;	/* segment being folded, or 0 */
+	uint64_t	 m_folding;	/* chunks below are being folded, or 0 */
 	uint64_t	 m_blocks;
 	uint64_t	 m_terms;	/* in blocks */
 	uint64_t	 m_purges;	/* block sweeps */
@@ -902,8 +902,8 @@ int		 ixbcur_next(struct ixbcur *);
 int		 ixbcur_seek(struct ixbcur *, uint32_t);
 const struct ixbound *ixbcur_shallow(struct ixbcur *, uint32_t);
 int		 ixblk_fold(MDB_txn *, struct index *, const struct ixseg *,
-		    const struct roaring_bitmap_s *, uint32_t *, size_t,
-		    struct ixfold *);
+		    size_t, const struct roaring_bitmap_s *, struct buf *,
+		    size_t, int *, struct ixfold *);
 int		 ixblk_purge(MDB_txn *, struct index *,
 		    const struct roaring_bitmap_s *, struct buf *, size_t, int *,
 		    struct ixfold *);

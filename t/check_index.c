@@ -2108,8 +2108,8 @@ fold_some_txn(MDB_txn *txn, void *arg)
 	roaring_bitmap_t	*tomb;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
-	uint32_t		 term = 0;
-	int			 rc;
+	struct buf		 from;
+	int			 rc, done;
 
 	ck_assert_int_eq(index_meta_get(txn, ix, &m), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, index_dbi(ix, IDB_SEGS), &c), 0);
@@ -2117,11 +2117,14 @@ fold_some_txn(MDB_txn *txn, void *arg)
 	ck_assert_int_eq(ixseg_open(&seg, v.mv_data, v.mv_size), 0);
 	memset(&res, 0, sizeof(res));
 	tomb = index_tomb_get(txn, ix);
-	rc = ixblk_fold(txn, ix, &seg, tomb, &term, 1, &res);
+	buf_init(&from);
+	rc = ixblk_fold(txn, ix, &seg, 1, tomb, &from, 1, &done, &res);
 	roaring_bitmap_free(tomb);
 	ck_assert_int_eq(rc, 0);
-	ck_assert_uint_eq(term, 1);
-	m.m_folding = util_get_be64(k.mv_data);
+	ck_assert_int_eq(done, 0);
+	ck_assert_uint_gt(from.b_len, 0);
+	buf_free(&from);
+	m.m_folding = seg.s_hdr->h_base + seg.s_hdr->h_nchunks;
 	m.m_blocks += res.f_blocks;
 	m.m_terms += res.f_terms;
 	mdb_cursor_close(c);
