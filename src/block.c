@@ -441,20 +441,75 @@ ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
 	return (0);
 }
 
-/* The term cursors of a k-way walk over the segments' dictionaries. */
+/*
+ * The term cursors of a k-way walk over the segments' dictionaries: a
+ * heap of the segments that have terms left, by their current term, then
+ * by segment (so by cid).
+ */
 struct ixb_mcur {
 	const struct ixseg	*mc_seg;
+	size_t			 mc_j;		/* its place in the run */
 	uint32_t		 mc_term;
+	const char		*mc_t;		/* the current term */
+	size_t			 mc_tl;
 };
 
 static int
-ixb_termcmp(const char *x, size_t xl, const char *y, size_t yl)
+ixb_mless(const struct ixb_mcur *a, const struct ixb_mcur *b)
 {
 	int	 c;
 
-	if ((c = memcmp(x, y, xl < yl ? xl : yl)) != 0)
-		return (c);
-	return (xl < yl ? -1 : xl > yl);
+	c = memcmp(a->mc_t, b->mc_t, a->mc_tl < b->mc_tl ? a->mc_tl :
+	    b->mc_tl);
+	if (c != 0)
+		return (c < 0);
+	if (a->mc_tl != b->mc_tl)
+		return (a->mc_tl < b->mc_tl);
+	return (a->mc_j < b->mc_j);
+}
+
+static void
+ixb_msift(struct ixb_mcur **h, size_t n, size_t i)
+{
+	struct ixb_mcur	*tmp;
+	size_t		 c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && ixb_mless(h[c + 1], h[c]))
+			c++;
+		if (!ixb_mless(h[c], h[i]))
+			return;
+		tmp = h[i];
+		h[i] = h[c];
+		h[c] = tmp;
+		i = c;
+	}
+}
+
+static void
+ixb_mup(struct ixb_mcur **h, size_t i)
+{
+	struct ixb_mcur	*tmp;
+
+	while (i > 0 && ixb_mless(h[i], h[(i - 1) / 2])) {
+		tmp = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+/* Load the cursor's current term: 0, or -1 at the end of its segment. */
+static int
+ixb_mload(struct ixb_mcur *mc)
+{
+	if (mc->mc_term >= mc->mc_seg->s_hdr->h_nterms)
+		return (-1);
+	mc->mc_t = ixseg_term(mc->mc_seg, mc->mc_term, &mc->mc_tl);
+	return (0);
 }
 
 /*
@@ -524,15 +579,15 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
     size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
     int *done, struct ixfold *res)
 {
-	struct ixb_mcur		*cur;
+	struct ixb_mcur		*cur, **heap, **same;
 	struct ixbound		 tb;
 	struct ixb_out		 o;
 	struct buf		 tmp, one;
 	MDB_cursor		*c = NULL;
 	MDB_val			 k, v;
 	uint8_t			 kb[IXB_KEY_MAX];
-	const char		*t, *x;
-	size_t			 tl, xl, j, best, nodemax;
+	const char		*t;
+	size_t			 tl, j, nheap = 0, nsame, nodemax;
 	uint64_t		 written = 0, added;
 	uint32_t		 last, nblocks;
 	int			 rc = 0, m, have;
@@ -543,39 +598,44 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	buf_init(&tmp);
 	buf_init(&one);
 	cur = xcalloc(n, sizeof(*cur));
+	heap = xcalloc(n, sizeof(*heap));
+	same = xcalloc(n, sizeof(*same));
 	for (j = 0; j < n; j++) {
 		cur[j].mc_seg = &segs[j];
-		if (from->b_len == 0)
-			continue;
-		cur[j].mc_term = ixseg_lower(&segs[j], from->b_data,
-		    from->b_len);
-		if (ixseg_find(&segs[j], from->b_data, from->b_len) >= 0)
-			cur[j].mc_term++;
+		cur[j].mc_j = j;
+		if (from->b_len > 0) {
+			cur[j].mc_term = ixseg_lower(&segs[j], from->b_data,
+			    from->b_len);
+			if (ixseg_find(&segs[j], from->b_data, from->b_len) >=
+			    0)
+				cur[j].mc_term++;
+		}
+		if (ixb_mload(&cur[j]) == 0)
+			heap[nheap++] = &cur[j];
 	}
+	for (j = nheap / 2; j-- > 0; )
+		ixb_msift(heap, nheap, j);
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
 		goto out;
 	nodemax = ixb_nodemax(txn);
 	while (written < budget) {
-		/* The smallest term among the cursors. */
-		best = n;
-		t = NULL;
-		tl = 0;
-		for (j = 0; j < n; j++) {
-			if (cur[j].mc_term >= segs[j].s_hdr->h_nterms)
-				continue;
-			x = ixseg_term(&segs[j], cur[j].mc_term, &xl);
-			if (best == n || ixb_termcmp(x, xl, t, tl) < 0) {
-				best = j;
-				t = x;
-				tl = xl;
-			}
-		}
-		if (best == n) {
+		if (nheap == 0) {
 			*done = 1;
 			break;
 		}
+		/* The smallest term, and every segment that has it. */
+		t = heap[0]->mc_t;
+		tl = heap[0]->mc_tl;
+		nsame = 0;
+		while (nheap > 0 && heap[0]->mc_tl == tl &&
+		    memcmp(heap[0]->mc_t, t, tl) == 0) {
+			same[nsame++] = heap[0];
+			heap[0] = heap[--nheap];
+			ixb_msift(heap, nheap, 0);
+		}
 		buf_reset(from);
 		buf_add(from, t, tl);
+		t = from->b_data;
 		if (tl == 0 || tl > IX_TERM_MAX) {
 			rc = MDB_CORRUPTED;
 			goto out;
@@ -628,18 +688,19 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 		added = 0;
 		nblocks = 0;
 		memset(&tb, 0, sizeof(tb));
-		/* Each segment that has it, in cid order. */
-		for (j = 0; j < n; j++) {
-			if (cur[j].mc_term >= segs[j].s_hdr->h_nterms)
-				continue;
-			x = ixseg_term(&segs[j], cur[j].mc_term, &xl);
-			if (xl != tl || memcmp(x, t, tl) != 0)
-				continue;
-			if ((rc = ixb_fold_seg(txn, ix, t, tl, &segs[j],
-			    cur[j].mc_term, dead, last, &o, &tb, &one, &tmp,
+		/* Each segment that has it, in cid order (the heap's). */
+		for (j = 0; j < nsame; j++) {
+			if ((rc = ixb_fold_seg(txn, ix, t, tl, same[j]->mc_seg,
+			    same[j]->mc_term, dead, last, &o, &tb, &one, &tmp,
 			    &added, &nblocks, &written)) != 0)
 				goto out;
-			cur[j].mc_term++;
+		}
+		for (j = 0; j < nsame; j++) {
+			same[j]->mc_term++;
+			if (ixb_mload(same[j]) == 0) {
+				heap[nheap++] = same[j];
+				ixb_mup(heap, nheap - 1);
+			}
 		}
 		if (added == 0)
 			continue;
@@ -659,6 +720,8 @@ out:
 	if (c != NULL)
 		mdb_cursor_close(c);
 	free(cur);
+	free(heap);
+	free(same);
 	buf_free(&o.o_data);
 	buf_free(&tmp);
 	buf_free(&one);
