@@ -385,17 +385,18 @@ ixbcur_shallow(struct ixbcur *bc, uint32_t cid)
 /* A term's totals after a fold appended to it. */
 static int
 ixb_terminfo_add(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
-    uint64_t postings, uint64_t blocks, const struct ixbound *b,
+    uint64_t postings, uint64_t blocks, const struct ixbound *b, int append,
     struct ixfold *res)
 {
 	struct ixterminfo	 ti;
 	MDB_val			 k, v;
 	int			 rc;
 
-	rc = ixblk_terminfo(txn, ix, t, tl, &ti);
-	if (rc == MDB_NOTFOUND)
+	rc = append ? MDB_NOTFOUND : ixblk_terminfo(txn, ix, t, tl, &ti);
+	if (rc == MDB_NOTFOUND) {
+		memset(&ti, 0, sizeof(ti));
 		res->f_terms++;
-	else if (rc != 0)
+	} else if (rc != 0)
 		return (rc);
 	ti.ti_df += postings;
 	ti.ti_blocks += blocks;
@@ -404,7 +405,8 @@ ixb_terminfo_add(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
 	k.mv_data = (void *)t;
 	v.mv_size = sizeof(ti);
 	v.mv_data = &ti;
-	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v, 0));
+	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v,
+	    append ? MDB_APPEND : 0));
 }
 
 struct ixb_out {
@@ -413,11 +415,42 @@ struct ixb_out {
 	uint32_t	 o_first;
 	int		 o_old;		/* rewrites the term's last block */
 	size_t		 o_max;		/* inline limit */
+	int		 o_append;	/* keys past the last in the store */
 };
 
+/* LMDB's default order of keys. */
+static int
+ixb_keycmp(const void *a, size_t al, const void *b, size_t bl)
+{
+	int	 c;
+
+	if ((c = memcmp(a, b, al < bl ? al : bl)) != 0)
+		return (c);
+	return (al < bl ? -1 : al > bl);
+}
+
+/* A copy of the last key of a database; empty when it has none. */
+static int
+ixb_lastkey(MDB_txn *txn, MDB_dbi dbi, struct buf *out)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc;
+
+	buf_reset(out);
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return (rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0)
+		buf_add(out, k.mv_data, k.mv_size);
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* Write the block being built, in place in its page. */
 static int
 ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
-    struct ixb_out *o, struct buf *tmp, uint64_t *written)
+    struct ixb_out *o, uint64_t *written)
 {
 	uint8_t	 kb[IXB_KEY_MAX];
 	MDB_val	 k, v;
@@ -425,16 +458,16 @@ ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
 
 	if (o->o_hdr.bh_n == 0)
 		return (0);
-	buf_reset(tmp);
-	buf_add(tmp, &o->o_hdr, sizeof(o->o_hdr));
-	buf_add(tmp, o->o_data.b_data, o->o_data.b_len);
 	k.mv_size = ixb_key(kb, term, len, o->o_first);
 	k.mv_data = kb;
-	v.mv_size = tmp->b_len;
-	v.mv_data = tmp->b_data;
-	if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &k, &v, 0)) != 0)
+	v.mv_size = sizeof(o->o_hdr) + o->o_data.b_len;
+	if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &k, &v,
+	    MDB_RESERVE | (o->o_append ? MDB_APPEND : 0))) != 0)
 		return (rc);
-	*written += tmp->b_len;
+	memcpy(v.mv_data, &o->o_hdr, sizeof(o->o_hdr));
+	memcpy((uint8_t *)v.mv_data + sizeof(o->o_hdr), o->o_data.b_data,
+	    o->o_data.b_len);
+	*written += v.mv_size;
 	memset(&o->o_hdr, 0, sizeof(o->o_hdr));
 	buf_reset(&o->o_data);
 	o->o_old = 0;
@@ -520,7 +553,7 @@ static int
 ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
     const struct ixseg *seg, uint32_t term, const roaring_bitmap_t *dead,
     uint32_t last, struct ixb_out *o, struct ixbound *tb, struct buf *one,
-    struct buf *tmp, uint64_t *added, uint32_t *nblocks, uint64_t *written)
+    uint64_t *added, uint32_t *nblocks, uint64_t *written)
 {
 	struct ixpost	 p;
 	uint64_t	 pos;
@@ -547,7 +580,7 @@ ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
 		    o->o_max)) {
 			if (!o->o_old)
 				(*nblocks)++;
-			if ((rc = ixb_flush(txn, ix, t, tl, o, tmp, written))
+			if ((rc = ixb_flush(txn, ix, t, tl, o, written))
 			    != 0)
 				return (rc);
 		}
@@ -582,7 +615,7 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	struct ixb_mcur		*cur, **heap, **same;
 	struct ixbound		 tb;
 	struct ixb_out		 o;
-	struct buf		 tmp, one;
+	struct buf		 blast, tlast, one;
 	MDB_cursor		*c = NULL;
 	MDB_val			 k, v;
 	uint8_t			 kb[IXB_KEY_MAX];
@@ -590,12 +623,13 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	size_t			 tl, j, nheap = 0, nsame, nodemax;
 	uint64_t		 written = 0, added;
 	uint32_t		 last, nblocks;
-	int			 rc = 0, m, have;
+	int			 rc = 0, m, have, tappend = 0;
 
 	*done = 0;
 	memset(&o, 0, sizeof(o));
 	buf_init(&o.o_data);
-	buf_init(&tmp);
+	buf_init(&blast);
+	buf_init(&tlast);
 	buf_init(&one);
 	cur = xcalloc(n, sizeof(*cur));
 	heap = xcalloc(n, sizeof(*heap));
@@ -618,6 +652,14 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
 		goto out;
 	nodemax = ixb_nodemax(txn);
+	/*
+	 * Terms past the last key of blocks (of terms) have no blocks (no
+	 * entry): they need no lookup, and go in by appending, which is
+	 * most of the first fold.
+	 */
+	if ((rc = ixb_lastkey(txn, index_dbi(ix, IDB_BLOCKS), &blast)) != 0 ||
+	    (rc = ixb_lastkey(txn, index_dbi(ix, IDB_TERMS), &tlast)) != 0)
+		goto out;
 	while (written < budget) {
 		if (nheap == 0) {
 			*done = 1;
@@ -647,15 +689,25 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 		o.o_old = 0;
 		last = 0;
 		have = 0;
+		if (!o.o_append) {
+			k.mv_size = ixb_key(kb, t, tl, 0);
+			o.o_append = ixb_keycmp(kb, k.mv_size, blast.b_data,
+			    blast.b_len) > 0;
+		}
+		if (!tappend)
+			tappend = ixb_keycmp(t, tl, tlast.b_data,
+			    tlast.b_len) > 0;
 		/* The term's last block: the one before its key for cid max. */
 		k.mv_size = ixb_key(kb, t, tl, UINT32_MAX);
 		k.mv_data = kb;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		rc = o.o_append ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v,
+		    MDB_SET_RANGE);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			goto out;
-		for (rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV :
-		    MDB_LAST); rc == 0; rc = mdb_cursor_get(c, &k, &v,
-		    MDB_PREV)) {
+		if (!o.o_append)
+			rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV :
+			    MDB_LAST);
+		for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
 			if ((m = ixb_match(&k, t, tl)) == 1) {
 				have = 1;
 				break;
@@ -691,7 +743,7 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 		/* Each segment that has it, in cid order (the heap's). */
 		for (j = 0; j < nsame; j++) {
 			if ((rc = ixb_fold_seg(txn, ix, t, tl, same[j]->mc_seg,
-			    same[j]->mc_term, dead, last, &o, &tb, &one, &tmp,
+			    same[j]->mc_term, dead, last, &o, &tb, &one,
 			    &added, &nblocks, &written)) != 0)
 				goto out;
 		}
@@ -706,10 +758,10 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 			continue;
 		if (!o.o_old)
 			nblocks++;
-		if ((rc = ixb_flush(txn, ix, t, tl, &o, &tmp, &written)) != 0)
+		if ((rc = ixb_flush(txn, ix, t, tl, &o, &written)) != 0)
 			goto out;
 		if ((rc = ixb_terminfo_add(txn, ix, t, tl, added, nblocks,
-		    &tb, res)) != 0)
+		    &tb, tappend, res)) != 0)
 			goto out;
 		res->f_postings += added;
 		res->f_blocks += nblocks;
@@ -723,7 +775,8 @@ out:
 	free(heap);
 	free(same);
 	buf_free(&o.o_data);
-	buf_free(&tmp);
+	buf_free(&blast);
+	buf_free(&tlast);
 	buf_free(&one);
 	return (rc);
 }
