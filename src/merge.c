@@ -48,6 +48,9 @@
 #define MERGER_FD	3
 #define MERGE_TIER0	(64 * 1024)
 #define FOLD_SLICE	(4 * 1024 * 1024)	/* bytes written per slice */
+#define MERGE_QUIET_MS	1000	/* no commit for this long: not busy */
+#define BUSY_SEGS	64	/* while busy, merge only past this many */
+#define BUSY_FOLD	16	/* and fold at this many times the size */
 #define PURGE_SLICE	4096			/* blocks looked at per slice */
 
 struct mseg {
@@ -657,19 +660,29 @@ merge_purge(struct index *ix)
  * else the oldest segments to fold, else a sweep.  The segments are
  * folded, all of them (64 at most at once), when together they reach
  * fold_size and an eighth of the block store, so that each fold rewrites
- * a bounded share of it.  With all set (compact), segments are folded
- * without being merged first and whatever their size, and any dead chunk
- * in blocks calls for a sweep.  Returns 1 if it did something, 0 if
- * there was nothing to do, -1 on error.
+ * a bounded share of it.
+ *
+ * Every merge and fold takes the write lock for a while, and a fold into
+ * a big store is slow, so while workers are committing (MERGE_BUSY) the
+ * merger holds back: segments are merged only when there are more than
+ * BUSY_SEGS of them, folded only at BUSY_FOLD times the size, and no
+ * lone segment is rewritten.  A burst of ingestion is folded once it is
+ * over, in one pass; a steady stream still is, less often.
+ *
+ * With MERGE_ALL (compact), segments are folded without being merged
+ * first and whatever their size, and any dead chunk in blocks calls for
+ * a sweep.  Returns 1 if it did something, 0 if there was nothing to
+ * do, -1 on error.
  */
 int
-merge_step(struct index *ix, int all, uint64_t fold_size)
+merge_step(struct index *ix, int flags, uint64_t fold_size)
 {
 	struct merge_list_arg	 la;
 	struct ixmeta		*m = &la.la_meta;
-	uint64_t		 total = 0;
+	uint64_t		 total = 0, want;
 	size_t			 i, j, n;
-	int			 rv = 0;
+	int			 rv = 0, all = flags & MERGE_ALL;
+	int			 busy = !all && (flags & MERGE_BUSY);
 
 	memset(&la, 0, sizeof(la));
 	la.la_ix = ix;
@@ -682,7 +695,8 @@ merge_step(struct index *ix, int all, uint64_t fold_size)
 		;
 	if (n > 0)
 		rv = merge_fold(ix, la.la_segs, n);
-	for (i = 0; i < la.la_n && rv == 0 && !all; i = j) {
+	for (i = 0; i < la.la_n && rv == 0 && !all &&
+	    (!busy || la.la_n > BUSY_SEGS); i = j) {
 		for (j = i + 1; j < la.la_n &&
 		    la.la_segs[j].ms_tier == la.la_segs[i].ms_tier; j++)
 			if (j - i == MERGE_FACTOR)
@@ -696,11 +710,13 @@ merge_step(struct index *ix, int all, uint64_t fold_size)
 	}
 	for (i = 0; i < la.la_n && i < 64; i++)
 		total += la.la_segs[i].ms_size;
-	if (rv == 0 && la.la_n > 0 && (all || (total >= fold_size &&
-	    total >= la.la_bbytes / 8)))
+	want = fold_size > la.la_bbytes / 8 ? fold_size : la.la_bbytes / 8;
+	if (busy)
+		want *= BUSY_FOLD;
+	if (rv == 0 && la.la_n > 0 && (all || total >= want))
 		rv = merge_fold(ix, la.la_segs, la.la_n < 64 ? la.la_n : 64);
 	/* With no tier full, rewrite a segment that is mostly dead. */
-	for (i = 0; i < la.la_n && rv == 0; i++) {
+	for (i = 0; i < la.la_n && rv == 0 && !busy; i++) {
 		if (la.la_segs[i].ms_dead * 100 <
 		    (uint64_t)la.la_segs[i].ms_nchunks * MERGE_DEAD_PCT ||
 		    la.la_segs[i].ms_dead == 0)
@@ -729,10 +745,11 @@ merger_main(void)
 	struct ipc_buf		 ib;
 	struct ipc_msg		 m;
 	struct index		 ix;
+	struct ixstats		 st;
 	FILE			*f;
 	char			 err[CONF_STR_MAX + 256];
-	uint64_t		 beat = 0, now;
-	int			 rv, wait_ms;
+	uint64_t		 beat = 0, now, seg = 0, changed = 0;
+	int			 rv, wait_ms, busy;
 
 	setproctitle("merger");
 	log_procinit("merger");
@@ -769,7 +786,13 @@ merger_main(void)
 				break;
 			beat = now;
 		}
-		rv = merge_step(&ix, 0, conf.c_fold_size);
+		/* Busy: a worker committed a segment a moment ago. */
+		if (index_stats(&ix, &st) == 0 && st.is_next_seg != seg) {
+			seg = st.is_next_seg;
+			changed = now;
+		}
+		busy = now - changed < MERGE_QUIET_MS;
+		rv = merge_step(&ix, busy ? MERGE_BUSY : 0, conf.c_fold_size);
 		wait_ms = rv == 1 ? 0 : rv == 0 ? 1000 : 5000;
 		if (wait_ms > (int)conf.c_heartbeat_ms)
 			wait_ms = conf.c_heartbeat_ms;

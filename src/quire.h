@@ -911,6 +911,9 @@ int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 		    uint32_t, uint32_t, char *, size_t);
 
 /* merge.c */
+#define MERGE_ALL		0x1	/* compact: everything, now */
+#define MERGE_BUSY		0x2	/* workers are committing: hold back */
+
 int		 merge_step(struct index *, int, uint64_t);
 void		 merger_main(void) __dead;
 

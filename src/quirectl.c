@@ -981,8 +981,8 @@ ctl_compact(int argc, char **argv)
 
 	if (argc != 1)
 		ctl_usage("compact");
-	while ((rv = merge_step(ctl_index_get(), 1, ctl_conf.c_fold_size))
-	    == 1)
+	while ((rv = merge_step(ctl_index_get(), MERGE_ALL,
+	    ctl_conf.c_fold_size)) == 1)
 		n++;
 	if (rv == -1)
 		errx(CTL_EXIT_FAIL, "compact: failed (see above)");

@@ -990,7 +990,7 @@ START_TEST(test_bm25_dead)
 	ck_assert_double_gt(sr.sr_hits[1].sh_score, 0.0);
 	search_result_free(&sr);
 
-	while ((i = merge_step(&t.t_ix, 1, TFOLD)) == 1)
+	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
 		;
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st);
@@ -1626,7 +1626,7 @@ START_TEST(test_merge)
 	check_ok(&t);
 
 	/* Compaction: one segment, folded into blocks. */
-	for (steps = 0; (i = merge_step(&t.t_ix, 1, TFOLD)) == 1; steps++)
+	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1; steps++)
 		ck_assert_int_lt(steps, 10);
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st2);
@@ -1654,10 +1654,10 @@ START_TEST(test_merge)
 
 
 	/* Nothing more to do, and new batches merge with the big one. */
-	ck_assert_int_eq(merge_step(&t.t_ix, 1, TFOLD), 0);
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 0);
 	commit_one(&t, "late", "amber maple", NULL);
-	ck_assert_int_eq(merge_step(&t.t_ix, 1, TFOLD), 1);
-	ck_assert_int_eq(merge_step(&t.t_ix, 1, TFOLD), 0);
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 1);
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 0);
 	ck_assert_str_eq(idset(&t, "+amber +maple", "source=/data/late",
 	    NULL), "late");
 	check_ok(&t);
@@ -1708,7 +1708,7 @@ START_TEST(test_merge_deletes)
 	ck_assert_uint_gt(st.is_dead, 10);
 	check_ok(&t);
 
-	for (steps = 0; (i = merge_step(&t.t_ix, 1, TFOLD)) == 1; steps++)
+	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1; steps++)
 		ck_assert_int_lt(steps, 10);
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st);
@@ -1742,7 +1742,7 @@ START_TEST(test_merge_deletes)
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_dead, 1);
 	ck_assert_str_eq(ids(&t, "id7", NULL, NULL), "");
-	for (steps = 0; (i = merge_step(&t.t_ix, 1, TFOLD)) == 1; steps++)
+	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1; steps++)
 		ck_assert_int_lt(steps, 10);
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st);
@@ -2069,7 +2069,7 @@ START_TEST(test_block_prune)
 		search(&t, q[i], &ex, &before[i]);
 		ck_assert_int_eq(before[i].sr_exact, 1);
 	}
-	while ((rv = merge_step(&t.t_ix, 1, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
 		;
 	ck_assert_int_eq(rv, 0);
 	stats(&t, &st);
@@ -2211,7 +2211,7 @@ START_TEST(test_block_sweep)
 
 	tix_open(&t);
 	block_corpus(&t);
-	while ((rv = merge_step(&t.t_ix, 1, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
 		;
 	stats(&t, &st);
 	for (i = 0; i < BDOCS; i += 3) {
@@ -2251,7 +2251,7 @@ START_TEST(test_block_check)
 
 	tix_open(&t);
 	block_corpus(&t);
-	while ((rv = merge_step(&t.t_ix, 1, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
 		;
 	check_ok(&t);
 	n = term_key(&t, IX_BODY, "w0", key);
