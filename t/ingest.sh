@@ -15,6 +15,8 @@
 # often their range ran, and the records around them are indexed.
 # Submitting the whole file again with another split adds no document
 # and no live chunk; compact then purges the copies; delete removes one.
+# The merger folds segments into blocks along the way (merge-fold-size
+# 64K), so searches read both.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -132,7 +134,7 @@ rand() {
 # supervisor, or an LMDB reader, may wait for a lock a stopped process
 # holds).  Then the rest runs to the end.
 write_conf "workers 0" "claim-batch 1" "batch-docs 500" "max-crashes 1000" \
-    "max-line 16K" "log-level debug"
+    "max-line 16K" "log-level debug" "merge-fold-size 64K"
 start_quired
 sv=$(quired_pid)
 ctl submit --ndjson "$REC" --split 64K > "$T/submit" ||
@@ -258,6 +260,14 @@ docs=$idocs
 chunks=$ichunks
 [ "$docs" -eq $((NREC + NFILES)) ] ||
     fail "$docs documents, not $((NREC + NFILES)): $(cat "$T/out")"
+# With the workers quiet, the merger folds the segments into blocks.
+folded() {
+	[ "$(status_json .index.folded_chunks)" -gt 0 ] &&
+	    [ "$(status_json .index.blocks)" -gt 0 ]
+}
+wait_for 60 folded || fail "nothing folded: $(ctl status)"
+check_docs
+[ "$idocs" -eq "$docs" ] || fail "after folding: $(cat "$T/out")"
 
 # Each record once, under its id: a random sample, the first, the last.
 awk -v n=$NREC -v k=$SAMPLE -v seed="$(rand)" 'BEGIN {
