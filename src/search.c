@@ -19,14 +19,16 @@
  * so_wtitle times a match in its text.
  *
  * Scoring is BM25 over chunks, with df a term's document frequency
- * summed over segments, and N and avgdl the number and mean length of
- * the chunks in segments: dead chunks count in all three until the
- * merger purges them, which only nudges idf (in df alone, they could
- * turn it negative).  Each segment is scored on its own, term at a
- * time, into accumulators as long as the segment (reused between
- * segments), and its survivors (required items present, no excluded
+ * summed over the block store and the segments, N the number of chunks
+ * and avgdl the mean length of the live ones: dead chunks count in df
+ * and N until the merger purges them, which only nudges idf (in df
+ * alone, they could turn it negative).  The block store (block.c) is
+ * read first, document at a time, with block-max pruning for plain OR
+ * queries (search_blocks_topk).  Then each segment is scored on its own,
+ * term at a time, into accumulators as long as the segment (reused
+ * between segments).  Survivors (required items present, no excluded
  * one, every filter met, not tombstoned) go through a bounded heap for
- * the top n.
+ * the top n, ties going to the older chunk.
  *
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
@@ -120,7 +122,6 @@ struct sstate {
 	struct scand		*ss_heap;
 	size_t			 ss_nheap;
 	uint64_t		 ss_total;
-	uint64_t		 ss_scored;	/* chunks looked at */
 	uint32_t		 ss_folded;	/* below: in blocks */
 	int			 ss_folding;	/* a fold is under way */
 	int			 ss_pruned;	/* some were not looked at */
@@ -913,7 +914,6 @@ search_block_take(struct sstate *ss, struct sblocks *sb, uint32_t m)
 	float	 acc = 0.0f;
 	size_t	 i;
 
-	ss->ss_scored++;
 	if (!search_passes(ss, m, search_block_pos, sb) ||
 	    (ss->ss_filter != NULL &&
 	    !roaring_bitmap_contains(ss->ss_filter, sb->sb_cid)) ||
