@@ -424,7 +424,8 @@ ixb_keycmp(const void *a, size_t al, const void *b, size_t bl)
 {
 	int	 c;
 
-	if ((c = memcmp(a, b, al < bl ? al : bl)) != 0)
+	/* An empty buffer may have no memory at all. */
+	if (al > 0 && bl > 0 && (c = memcmp(a, b, al < bl ? al : bl)) != 0)
 		return (c);
 	return (al < bl ? -1 : al > bl);
 }
