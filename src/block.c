@@ -416,6 +416,7 @@ struct ixb_out {
 	int		 o_old;		/* rewrites the term's last block */
 	size_t		 o_max;		/* inline limit */
 	int		 o_append;	/* keys past the last in the store */
+	struct ixbound	*o_tb;		/* the term's, grown at each flush */
 };
 
 /* LMDB's default order of keys. */
@@ -459,6 +460,7 @@ ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
 
 	if (o->o_hdr.bh_n == 0)
 		return (0);
+	ixbound_merge(o->o_tb, &o->o_hdr.bh_bound);
 	k.mv_size = ixb_key(kb, term, len, o->o_first);
 	k.mv_data = kb;
 	v.mv_size = sizeof(o->o_hdr) + o->o_data.b_len;
@@ -553,27 +555,35 @@ ixb_mload(struct ixb_mcur *mc)
 static int
 ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
     const struct ixseg *seg, uint32_t term, const roaring_bitmap_t *dead,
-    uint32_t last, struct ixb_out *o, struct ixbound *tb, struct buf *one,
-    uint64_t *added, uint32_t *nblocks, uint64_t *written)
+    uint32_t last, struct ixb_out *o, struct buf *one, uint64_t *added,
+    uint32_t *nblocks, uint64_t *written)
 {
 	struct ixpost	 p;
-	uint64_t	 pos;
-	uint32_t	 i, dl;
-	int		 rc, rv;
+	const uint8_t	*q;
+	uint32_t	 i, dl, n;
+	int		 rc, rv, anydead;
 
+	anydead = roaring_bitmap_range_cardinality(dead, seg->s_hdr->h_base,
+	    (uint64_t)seg->s_hdr->h_base + seg->s_hdr->h_nchunks) > 0;
 	ixpost_init(&p, seg, term);
 	while ((rv = ixpost_next(&p)) == 1) {
-		if (p.p_cid <= last || roaring_bitmap_contains(dead, p.p_cid))
+		if (p.p_cid <= last ||
+		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
 			continue;
 		dl = seg->s_norms[p.p_local];
 		buf_reset(one);
 		ix_varint(one, p.p_tf);
 		ix_varint(one, dl);
-		for (i = 0; i < p.p_tf; i++) {
-			if (ix_getvarint(&p.p_cur, p.p_end, &pos) == -1)
+		/* The positions are varints in both: their bytes as they are. */
+		for (q = p.p_cur, i = 0; i < p.p_tf; i++) {
+			for (n = 0; q < p.p_end && (*q & 0x80) && n < 10; n++)
+				q++;
+			if (q == p.p_end || n == 10)
 				return (MDB_CORRUPTED);
-			ix_varint(one, pos);
+			q++;
 		}
+		buf_add(one, p.p_cur, q - p.p_cur);
+		p.p_cur = q;
 		p.p_posleft = 0;
 		/* Full: out it goes, and this posting starts one. */
 		if (o->o_hdr.bh_n > 0 && (o->o_hdr.bh_n == IXB_MAX ||
@@ -593,7 +603,6 @@ ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
 		o->o_hdr.bh_n++;
 		o->o_hdr.bh_last = p.p_cid;
 		ixbound_add(&o->o_hdr.bh_bound, p.p_tf, dl);
-		ixbound_add(tb, p.p_tf, dl);
 		(*added)++;
 	}
 	return (rv == -1 ? MDB_CORRUPTED : 0);
@@ -741,11 +750,12 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 		added = 0;
 		nblocks = 0;
 		memset(&tb, 0, sizeof(tb));
+		o.o_tb = &tb;
 		/* Each segment that has it, in cid order (the heap's). */
 		for (j = 0; j < nsame; j++) {
 			if ((rc = ixb_fold_seg(txn, ix, t, tl, same[j]->mc_seg,
-			    same[j]->mc_term, dead, last, &o, &tb, &one,
-			    &added, &nblocks, &written)) != 0)
+			    same[j]->mc_term, dead, last, &o, &one, &added,
+			    &nblocks, &written)) != 0)
 				goto out;
 		}
 		for (j = 0; j < nsame; j++) {

@@ -50,6 +50,7 @@
 #define FOLD_SLICE	(4 * 1024 * 1024)	/* bytes written per slice */
 #define MERGE_QUIET_MS	1000	/* no commit for this long: not busy */
 #define BUSY_SEGS	64	/* while busy, merge only past this many */
+#define FOLD_SEGS	1024	/* segments folded in one pass, at most */
 #define BUSY_FOLD	16	/* and fold at this many times the size */
 #define PURGE_SLICE	4096			/* blocks looked at per slice */
 
@@ -658,7 +659,7 @@ merge_purge(struct index *ix)
 /*
  * One step of merging: a fold under way, else a run of segments to merge,
  * else the oldest segments to fold, else a sweep.  The segments are
- * folded, all of them (64 at most at once), when together they reach
+ * folded, all of them (FOLD_SEGS at most at once), when together they reach
  * fold_size and an eighth of the block store, so that each fold rewrites
  * a bounded share of it.
  *
@@ -708,13 +709,14 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
 				rv = 1;	/* the list changed: look again */
 		}
 	}
-	for (i = 0; i < la.la_n && i < 64; i++)
+	for (i = 0; i < la.la_n && i < FOLD_SEGS; i++)
 		total += la.la_segs[i].ms_size;
 	want = fold_size > la.la_bbytes / 8 ? fold_size : la.la_bbytes / 8;
 	if (busy)
 		want *= BUSY_FOLD;
 	if (rv == 0 && la.la_n > 0 && (all || total >= want))
-		rv = merge_fold(ix, la.la_segs, la.la_n < 64 ? la.la_n : 64);
+		rv = merge_fold(ix, la.la_segs, la.la_n < FOLD_SEGS ? la.la_n :
+		    FOLD_SEGS);
 	/* With no tier full, rewrite a segment that is mostly dead. */
 	for (i = 0; i < la.la_n && rv == 0 && !busy; i++) {
 		if (la.la_segs[i].ms_dead * 100 <
