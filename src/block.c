@@ -28,10 +28,10 @@
  * The merger folds runs of whole segments in (ixblk_fold), the oldest
  * first, so a term's new postings always come after its last block; the
  * index's m_folded says below which cid the blocks are complete, and
- * search reads blocks only there.  Folding appends only cids above a term's last
- * one, so a fold cut short by a crash resumes where it stopped.  Deleted
- * chunks stay in the tombstone bitmap until a sweep (ixblk_purge) has
- * dropped them from every block.
+ * search reads blocks only there.  Folding appends only cids above a
+ * term's last one, so a fold cut short by a crash resumes where it
+ * stopped.  Deleted chunks stay in the tombstone bitmap until a sweep
+ * (ixblk_purge) has dropped them from every block.
  */
 
 #include <sys/types.h>

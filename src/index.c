@@ -9,8 +9,10 @@
  *
  *	meta	"stats" -> struct ixmeta: next cid, docid and segment id,
  *		live documents and chunks, dead chunks (tombstoned, still
- *		in segments), words in all chunks of all segments (live and
- *		dead: avgdl is words / (live + dead)), segments, merges.
+ *		in segments or blocks), words in the live chunks (for
+ *		avgdl), segments, merges, and the block store's counts:
+ *		the cid below which chunks are folded into blocks, the end
+ *		of a fold under way, blocks, terms, sweeps.
  *		"tomb" -> CRoaring bitmap (portable format) of dead cids.
  *	segs	segid(8) -> segment (below): an immutable inverted index of
  *		the consecutive cids [base, base + nchunks).
@@ -20,8 +22,9 @@
  *		top bit of the heading length (zstd saves little on a short
  *		record and costs more than everything else done to it).
  *	docs	docid(8) -> msgpack map: ext, hash, job, title, type, ten,
- *		src, cid, n (chunks), attrs.
+ *		src, cid, n (chunks), w (words in them), attrs.
  *	extids	external id -> docid(8).
+ *	blocks, terms	the block store: see block.c.
  *
  * A segment is one LMDB value, read in place from the map:
  *
@@ -43,9 +46,9 @@
  * external id is looked up: the same content hash means a redelivered
  * job, and the new copy's chunks are born dead (tombstoned); a different
  * hash replaces the old document, whose chunks die.  Dead chunks stay in
- * their segments until the merger (merge.c) rewrites them away; search
- * skips them through the tombstone bitmap.  So a document is in the
- * index once, however often its job runs.
+ * their segments, or blocks, until the merger (merge.c) rewrites them
+ * away; search skips them through the tombstone bitmap.  So a document is
+ * in the index once, however often its job runs.
  */
 
 #include <sys/types.h>
