@@ -612,7 +612,8 @@ ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
  * Fold the postings of segs[0..n) (consecutive, in cid order) into the
  * blocks, in the write transaction txn, leaving out chunks in dead.
  * Terms are taken in byte order, after the term in from (empty: from the
- * first), until about budget bytes are written; from is left holding the
+ * first), until about budget bytes are written or the monotonic clock
+ * reaches deadline (in ms; 0, no deadline); from is left holding the
  * last term done, and *done is set when there are no more.  Terms are
  * done whole, so a transaction that commits leaves every term either
  * folded or not.
@@ -620,7 +621,7 @@ ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
 int
 ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
     size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
-    int *done, struct ixfold *res)
+    uint64_t deadline, int *done, struct ixfold *res)
 {
 	struct ixb_mcur		*cur, **heap, **same;
 	struct ixbound		 tb;
@@ -630,7 +631,7 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	MDB_val			 k, v;
 	uint8_t			 kb[IXB_KEY_MAX];
 	const char		*t;
-	size_t			 tl, j, nheap = 0, nsame, nodemax;
+	size_t			 tl, j, nheap = 0, nsame, nodemax, nterms;
 	uint64_t		 written = 0, added;
 	uint32_t		 last, nblocks;
 	int			 rc = 0, m, have, tappend = 0;
@@ -670,7 +671,10 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	if ((rc = ixb_lastkey(txn, index_dbi(ix, IDB_BLOCKS), &blast)) != 0 ||
 	    (rc = ixb_lastkey(txn, index_dbi(ix, IDB_TERMS), &tlast)) != 0)
 		goto out;
-	while (written < budget) {
+	for (nterms = 0; written < budget; nterms++) {
+		if (deadline != 0 && nterms % 256 == 255 &&
+		    util_mono_ms() >= deadline)
+			break;
 		if (nheap == 0) {
 			*done = 1;
 			break;

@@ -16,9 +16,10 @@
  * postings.  Folding the oldest chunks first keeps every term's postings
  * in cid order, and growing the threshold with the store bounds how
  * often each block is rewritten.  A fold runs in slices, each its own
- * write transaction of about FOLD_SLICE bytes, so workers' commits never
- * wait long behind it; the segments go, and the folded mark moves past
- * their chunks, in the last slice.  A fold cut short (the merger killed)
+ * write transaction of about FOLD_SLICE bytes or FOLD_SLICE_MS,
+ * whichever comes first, so workers' commits never wait long behind it;
+ * the segments go, and the folded mark moves past their chunks, in the
+ * last slice.  A fold cut short (the merger killed)
  * is taken up again before anything else (the index's m_folding).
  *
  * Deleted and replaced chunks are left out of what is written; a merge
@@ -48,6 +49,7 @@
 #define MERGER_FD	3
 #define MERGE_TIER0	(64 * 1024)
 #define FOLD_SLICE	(4 * 1024 * 1024)	/* bytes written per slice */
+#define FOLD_SLICE_MS	100			/* and time spent in one */
 #define MERGE_QUIET_MS	1000	/* no commit for this long: not busy */
 #define BUSY_SEGS	64	/* while busy, merge only past this many */
 #define FOLD_SEGS	1024	/* segments folded in one pass, at most */
@@ -495,7 +497,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	memset(&res, 0, sizeof(res));
 	tomb = index_tomb_get(txn, fa->fa_ix);
 	rc = ixblk_fold(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
-	    FOLD_SLICE, &done, &res);
+	    FOLD_SLICE, util_mono_ms() + FOLD_SLICE_MS, &done, &res);
 	roaring_bitmap_free(tomb);
 	free(segs);
 	if (rc != 0)

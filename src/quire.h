@@ -903,7 +903,7 @@ int		 ixbcur_seek(struct ixbcur *, uint32_t);
 const struct ixbound *ixbcur_shallow(struct ixbcur *, uint32_t);
 int		 ixblk_fold(MDB_txn *, struct index *, const struct ixseg *,
 		    size_t, const struct roaring_bitmap_s *, struct buf *,
-		    size_t, int *, struct ixfold *);
+		    size_t, uint64_t, int *, struct ixfold *);
 int		 ixblk_purge(MDB_txn *, struct index *,
 		    const struct roaring_bitmap_s *, struct buf *, size_t, int *,
 		    struct ixfold *);
