@@ -276,7 +276,7 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 {
 	uint8_t	 kb[IXB_KEY_MAX];
 	MDB_val	 k, v;
-	int	 rv;
+	int	 rv, rc;
 
 	if (bc->bc_end)
 		return (0);
@@ -284,15 +284,19 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 		return (1);
 	if ((rv = ixbcur_nextblock(bc)) != 1 || bc->bc_hdr.bh_last >= cid)
 		return (rv);
-	/* Far ahead: look the block up, then see if the one before has it. */
+	/*
+	 * Far ahead: the block before the first key at or past cid (the
+	 * last in the database if there is none) may span cid.  That key
+	 * may be another term's: the block before it is still ours.
+	 */
 	k.mv_size = ixb_key(kb, bc->bc_term, bc->bc_len, cid);
 	k.mv_data = kb;
-	rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE);
-	if (rv == -1)
+	rc = mdb_cursor_get(bc->bc_c, &k, &v, MDB_SET_RANGE);
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (-1);
 	bc->bc_end = 0;
-	if (ixbcur_step(bc, &k, &v, rv == 1 ? MDB_PREV : MDB_LAST) == 1 &&
-	    k.mv_size == bc->bc_len + 5 && v.mv_size >= sizeof(bc->bc_hdr)) {
+	if (ixbcur_step(bc, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST) == 1 &&
+	    v.mv_size >= sizeof(bc->bc_hdr)) {
 		memcpy(&bc->bc_hdr, v.mv_data, sizeof(bc->bc_hdr));
 		if (bc->bc_hdr.bh_last >= cid)
 			return (ixbcur_load(bc, &k, &v));
@@ -371,7 +375,7 @@ ixbcur_seek(struct ixbcur *bc, uint32_t cid)
 const struct ixbound *
 ixbcur_shallow(struct ixbcur *bc, uint32_t cid)
 {
-	if (bc->bc_at > 0 && bc->bc_cid >= cid && bc->bc_cid == cid)
+	if (bc->bc_at > 0 && bc->bc_cid == cid)
 		return (&bc->bc_hdr.bh_bound);
 	if (bc->bc_hdr.bh_last < cid && ixbcur_block(bc, cid) != 1)
 		return (NULL);

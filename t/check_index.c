@@ -2097,6 +2097,122 @@ START_TEST(test_block_prune)
 }
 END_TEST
 
+
+/* Walks and seeks of a block cursor over one word. */
+struct tcur {
+	struct tix	*c_t;
+	const char	*c_word;
+	uint32_t	*c_cids;	/* the walk */
+	size_t		 c_max;
+	size_t		 c_n;
+	uint32_t	 c_gap;		/* the seeks: step between targets */
+	uint32_t	 c_targets[512];
+	uint32_t	 c_found[512];	/* 0: past the end */
+	size_t		 c_nseeks;
+	size_t		 c_seen;
+};
+
+static int
+walk_txn(MDB_txn *txn, void *arg)
+{
+	struct tcur	*tc = arg;
+	struct ixbcur	 bc;
+	char		 key[IX_TERM_MAX];
+	size_t		 n;
+	int		 rv;
+
+	n = term_key(tc->c_t, IX_BODY, tc->c_word, key);
+	tc->c_n = 0;
+	rv = ixbcur_open(&bc, txn, &tc->c_t->t_ix, key, n, UINT32_MAX);
+	while (rv == 1 && (rv = ixbcur_next(&bc)) == 1) {
+		ck_assert_uint_lt(tc->c_n, tc->c_max);
+		tc->c_cids[tc->c_n++] = bc.bc_cid;
+	}
+	ixbcur_close(&bc);
+	ck_assert_int_eq(rv, 0);
+	return (0);
+}
+
+static int
+seek_txn(MDB_txn *txn, void *arg)
+{
+	struct tcur	*tc = arg;
+	struct ixbcur	 bc;
+	char		 key[IX_TERM_MAX];
+	uint32_t	 target = 1;
+	size_t		 n;
+	int		 rv;
+
+	n = term_key(tc->c_t, IX_BODY, tc->c_word, key);
+	rv = ixbcur_open(&bc, txn, &tc->c_t->t_ix, key, n, UINT32_MAX);
+	ck_assert_int_eq(rv, 1);
+	tc->c_nseeks = tc->c_seen = 0;
+	while (tc->c_nseeks < 512 && target < BDOCS + 100) {
+		rv = ixbcur_seek(&bc, target);
+		ck_assert_int_ne(rv, -1);
+		tc->c_targets[tc->c_nseeks] = target;
+		tc->c_found[tc->c_nseeks++] = rv == 1 ? bc.bc_cid : 0;
+		if (rv == 0)
+			break;
+		target += tc->c_gap;
+	}
+	ixbcur_close(&bc);
+	return (0);
+}
+
+/*
+ * Cursors over a folded corpus: seeking to any cid, near or far (past
+ * many blocks, into a word's last block), lands where a walk does.
+ */
+START_TEST(test_block_cursor)
+{
+	static uint32_t		 cids[BDOCS + 1];
+	static const char	*words[] = { "w0", "w1", "w3", "w20", NULL };
+	struct tcur		 tc;
+	struct tix		 t;
+	uint32_t		 x = 77, target, want;
+	size_t			 n, i, w;
+	int			 rv;
+
+	tix_open(&t);
+	block_corpus(&t);
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+		;
+	for (w = 0; words[w] != NULL; w++) {
+		tc.c_t = &t;
+		tc.c_word = words[w];
+		tc.c_cids = cids;
+		tc.c_max = BDOCS + 1;
+		tc.c_gap = 0;
+		ck_assert_int_eq(store_read(&t.t_ix.ix_store, walk_txn, &tc),
+		    0);
+		n = tc.c_n;
+		ck_assert_uint_gt(n, 0);
+		/* Targets rising by gaps of every size, some past the end. */
+		for (i = 0; i < 40; i++) {
+			x = x * 1103515245 + 12345;
+			tc.c_gap = 1 + (x >> 16) % (i % 4 == 0 ? 2000 : 40);
+			ck_assert_int_eq(store_read(&t.t_ix.ix_store, seek_txn,
+			    &tc), 0);
+			for (target = 0, want = 0; tc.c_seen < tc.c_nseeks;
+			    tc.c_seen++) {
+				target = tc.c_targets[tc.c_seen];
+				want = 0;
+				for (rv = 0; rv < (int)n; rv++)
+					if (cids[rv] >= target) {
+						want = cids[rv];
+						break;
+					}
+				ck_assert_msg(tc.c_found[tc.c_seen] == want,
+				    "%s: seek %u found %u, not %u", words[w],
+				    target, tc.c_found[tc.c_seen], want);
+			}
+		}
+	}
+	tix_close(&t);
+}
+END_TEST
+
 /* A fold cut short: one term of the oldest segment, as a slice leaves it. */
 static int
 fold_some_txn(MDB_txn *txn, void *arg)
@@ -2341,6 +2457,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_block_bound);
 	tcase_add_test(tc, test_block_prune);
+	tcase_add_test(tc, test_block_cursor);
 	tcase_add_test(tc, test_block_fold_resume);
 	tcase_add_test(tc, test_block_sweep);
 	tcase_add_test(tc, test_block_check);
