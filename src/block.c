@@ -79,6 +79,16 @@ ixb_match(const MDB_val *k, const char *term, size_t len)
 	return (k->mv_size == len + 5);
 }
 
+/* What a fold or a sweep did, added to a running total. */
+void
+ixfold_add(struct ixfold *to, const struct ixfold *from)
+{
+	to->f_postings += from->f_postings;
+	to->f_blocks += from->f_blocks;
+	to->f_terms += from->f_terms;
+	to->f_bytes += from->f_bytes;
+}
+
 /* Bounds. */
 
 void
@@ -423,18 +433,6 @@ struct ixb_out {
 	struct ixbound	*o_tb;		/* the term's, grown at each flush */
 };
 
-/* LMDB's default order of keys. */
-static int
-ixb_keycmp(const void *a, size_t al, const void *b, size_t bl)
-{
-	int	 c;
-
-	/* An empty buffer may have no memory at all. */
-	if (al > 0 && bl > 0 && (c = memcmp(a, b, al < bl ? al : bl)) != 0)
-		return (c);
-	return (al < bl ? -1 : al > bl);
-}
-
 /* A copy of the last key of a database; empty when it has none. */
 static int
 ixb_lastkey(MDB_txn *txn, MDB_dbi dbi, struct buf *out)
@@ -499,12 +497,8 @@ ixb_mless(const struct ixb_mcur *a, const struct ixb_mcur *b)
 {
 	int	 c;
 
-	c = memcmp(a->mc_t, b->mc_t, a->mc_tl < b->mc_tl ? a->mc_tl :
-	    b->mc_tl);
-	if (c != 0)
+	if ((c = ix_termcmp(a->mc_t, a->mc_tl, b->mc_t, b->mc_tl)) != 0)
 		return (c < 0);
-	if (a->mc_tl != b->mc_tl)
-		return (a->mc_tl < b->mc_tl);
 	return (a->mc_j < b->mc_j);
 }
 
@@ -709,11 +703,11 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 		have = 0;
 		if (!o.o_append) {
 			k.mv_size = ixb_key(kb, t, tl, 0);
-			o.o_append = ixb_keycmp(kb, k.mv_size, blast.b_data,
+			o.o_append = ix_termcmp(kb, k.mv_size, blast.b_data,
 			    blast.b_len) > 0;
 		}
 		if (!tappend)
-			tappend = ixb_keycmp(t, tl, tlast.b_data,
+			tappend = ix_termcmp(t, tl, tlast.b_data,
 			    tlast.b_len) > 0;
 		/* The term's last block: the one before its key for cid max. */
 		k.mv_size = ixb_key(kb, t, tl, UINT32_MAX);

@@ -619,18 +619,29 @@ ixseg_term(const struct ixseg *s, uint32_t i, size_t *len)
 	return ((const char *)s->s_data + e->e_str);
 }
 
+/*
+ * Terms (and LMDB's keys) in byte order, a prefix first: the order of
+ * segment dictionaries, the block store and the terms database.
+ */
+int
+ix_termcmp(const void *a, size_t al, const void *b, size_t bl)
+{
+	int	 c;
+
+	/* An empty buffer may have no memory at all. */
+	if (al > 0 && bl > 0 && (c = memcmp(a, b, al < bl ? al : bl)) != 0)
+		return (c);
+	return (al < bl ? -1 : al > bl);
+}
+
 static int
 ixseg_cmp(const struct ixseg *s, uint32_t i, const char *key, size_t len)
 {
 	const char	*t;
-	size_t		 tl, n;
-	int		 c;
+	size_t		 tl;
 
 	t = ixseg_term(s, i, &tl);
-	n = tl < len ? tl : len;
-	if ((c = memcmp(t, key, n)) != 0)
-		return (c);
-	return (tl < len ? -1 : tl > len);
+	return (ix_termcmp(t, tl, key, len));
 }
 
 /* The first term not less than key. */

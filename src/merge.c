@@ -154,15 +154,11 @@ static int
 merge_termcmp(const struct mcur *a, const struct mcur *b)
 {
 	const char	*x, *y;
-	size_t		 xl, yl, n;
-	int		 c;
+	size_t		 xl, yl;
 
 	x = ixseg_term(&a->mc_seg, a->mc_term, &xl);
 	y = ixseg_term(&b->mc_seg, b->mc_term, &yl);
-	n = xl < yl ? xl : yl;
-	if ((c = memcmp(x, y, n)) != 0)
-		return (c);
-	return (xl < yl ? -1 : xl > yl);
+	return (ix_termcmp(x, xl, y, yl));
 }
 
 /* Is the cursor's term this one?  (The smallest's cursor moves on.) */
@@ -524,10 +520,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	if ((rc = index_meta_put(txn, fa->fa_ix, &m)) != 0)
 		return (rc);
 	fa->fa_done = done;
-	fa->fa_res.f_postings += res.f_postings;
-	fa->fa_res.f_blocks += res.f_blocks;
-	fa->fa_res.f_terms += res.f_terms;
-	fa->fa_res.f_bytes += res.f_bytes;
+	ixfold_add(&fa->fa_res, &res);
 	return (0);
 }
 
@@ -623,9 +616,7 @@ merge_purge_txn(MDB_txn *txn, void *arg)
 	if ((rc = index_meta_put(txn, pa->pa_ix, &m)) != 0)
 		return (rc);
 	pa->pa_done = done;
-	pa->pa_res.f_postings += res.f_postings;
-	pa->pa_res.f_blocks += res.f_blocks;
-	pa->pa_res.f_terms += res.f_terms;
+	ixfold_add(&pa->pa_res, &res);
 	return (0);
 }
 

@@ -830,6 +830,7 @@ struct roaring_bitmap_s *index_tomb_get(MDB_txn *, struct index *);
 int		 index_tomb_put(MDB_txn *, struct index *,
 		    struct roaring_bitmap_s *);
 void		 ix_varint(struct buf *, uint64_t);
+int		 ix_termcmp(const void *, size_t, const void *, size_t);
 int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
 int		 ixseg_open(struct ixseg *, const void *, size_t);
 const char	*ixseg_term(const struct ixseg *, uint32_t, size_t *);
@@ -889,6 +890,7 @@ struct ixfold {
 	uint64_t	 f_bytes;
 };
 
+void		 ixfold_add(struct ixfold *, const struct ixfold *);
 void		 ixbound_add(struct ixbound *, uint32_t, uint32_t);
 void		 ixbound_merge(struct ixbound *, const struct ixbound *);
 int		 ixbound_covers(const struct ixbound *, uint32_t, uint32_t);

@@ -330,11 +330,10 @@ search_expand(struct sexp *x, const char *t, size_t len)
 	int	 c;
 
 	for (i = 0; i < x->x_n; i++) {
-		n = len < x->x_len[i] ? len : x->x_len[i];
-		c = memcmp(t, x->x_term[i], n);
-		if (c == 0 && len == x->x_len[i])
+		c = ix_termcmp(t, len, x->x_term[i], x->x_len[i]);
+		if (c == 0)
 			return (1);
-		if (c < 0 || (c == 0 && len < x->x_len[i]))
+		if (c < 0)
 			break;
 	}
 	if (i == SEARCH_PREFIX_MAX)
@@ -926,6 +925,29 @@ search_block_take(struct sstate *ss, struct sblocks *sb, uint32_t m)
 	search_heap_push(ss, sb->sb_cid, acc);
 }
 
+/*
+ * The lowest chunk the cursors from the from-th on (in the order ord, or
+ * their own) are at: 0 if they are all at their end.
+ */
+static int
+search_bc_min(const struct sblocks *sb, const size_t *ord, size_t from,
+    uint32_t *d)
+{
+	const struct sbcur	*c;
+	size_t			 i;
+	int			 any = 0;
+
+	*d = UINT32_MAX;
+	for (i = from; i < sb->sb_n; i++) {
+		c = &sb->sb_c[ord != NULL ? ord[i] : i];
+		if (!c->b_c.bc_end && c->b_c.bc_cid <= *d) {
+			*d = c->b_c.bc_cid;
+			any = 1;
+		}
+	}
+	return (any);
+}
+
 /* Every chunk with any of the words, in cid order. */
 static int
 search_blocks_all(struct sstate *ss, struct sblocks *sb)
@@ -933,19 +955,9 @@ search_blocks_all(struct sstate *ss, struct sblocks *sb)
 	struct sbcur	*c;
 	uint32_t	 d, m;
 	size_t		 i;
-	int		 any;
 
 	for (;;) {
-		any = 0;
-		d = UINT32_MAX;
-		for (i = 0; i < sb->sb_n; i++) {
-			c = &sb->sb_c[i];
-			if (!c->b_c.bc_end && c->b_c.bc_cid <= d) {
-				d = c->b_c.bc_cid;
-				any = 1;
-			}
-		}
-		if (!any)
+		if (!search_bc_min(sb, NULL, 0, &d))
 			return (0);
 		sb->sb_cid = d;
 		m = 0;
@@ -992,7 +1004,7 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 	size_t		 ord[SEARCH_CURSORS_MAX], i, j, e = 0, tmp;
 	double		 cum[SEARCH_CURSORS_MAX], ub, theta, score, bs, bw;
 	uint32_t	 d, next, m;
-	int		 rv, any;
+	int		 rv;
 
 	for (i = 0; i < sb->sb_n; i++)
 		ord[i] = i;
@@ -1016,16 +1028,7 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 		if (e == sb->sb_n)
 			return (0);
 		/* The next chunk an essential cursor proposes. */
-		any = 0;
-		d = UINT32_MAX;
-		for (i = e; i < sb->sb_n; i++) {
-			c = &sb->sb_c[ord[i]];
-			if (!c->b_c.bc_end && c->b_c.bc_cid <= d) {
-				d = c->b_c.bc_cid;
-				any = 1;
-			}
-		}
-		if (!any)
+		if (!search_bc_min(sb, ord, e, &d))
 			return (0);
 		sb->sb_cid = d;
 		/*
