@@ -329,6 +329,11 @@ enum conf_type {
 	CONF_REAL		/* a double, in thousandths for bounds */
 };
 
+/* What SIGHUP does with a changed option. */
+#define CONF_RELOAD_NO		0	/* takes effect at restart */
+#define CONF_RELOAD_LIVE	1	/* the supervisor and running children */
+#define CONF_RELOAD_RESPAWN	2	/* workers are replaced, one at a time */
+
 struct conf_opt {
 	const char	*o_name;
 	enum conf_type	 o_type;
@@ -336,7 +341,7 @@ struct conf_opt {
 	uint64_t	 o_min;
 	uint64_t	 o_max;
 	const char	*o_default;
-	int		 o_reload;	/* SIGHUP applies it */
+	int		 o_reload;	/* CONF_RELOAD_* */
 	const char	**o_values;	/* CONF_ENUM */
 	const char	*o_help;
 };
@@ -401,6 +406,17 @@ struct quire_conf {
 	double		 c_b;
 	double		 c_title_weight;
 	uint64_t	 c_merge;
+	uint64_t	 c_max_jobs;
+	uint64_t	 c_mem_soft;
+	uint64_t	 c_mem_elastic;
+	uint64_t	 c_mem_reserve;
+	uint64_t	 c_mem_hysteresis;
+	double		 c_mem_psi_shrink;
+	double		 c_mem_psi_grow;
+	uint64_t	 c_mem_dwell_ms;
+	uint64_t	 c_mem_settle_ms;
+	uint64_t	 c_mem_cooldown_ms;
+	uint64_t	 c_mem_cooldown_max_ms;
 	uint64_t	 c_set;		/* bit per option set by the file */
 };
 
@@ -968,7 +984,10 @@ enum ipc_type {
 	IPC_JOB_START,		/* a: job id, b: lease generation, str: what */
 	IPC_JOB_DONE,		/* a: job id, b: outcome (0 done, 1 failed) */
 	/* supervisor to child */
-	IPC_CONFIG,		/* str: the configuration, as quired -n -v */
+	IPC_CONFIG,		/* a: generation, str: the configuration,
+				   as quired -n -v prints it; the first one
+				   starts a child, later ones carry the
+				   options a child takes live */
 	IPC_STOP,		/* finish the current job, then exit */
 	IPC_EXIT,		/* exit now */
 	/* quirectl to the admin socket */
@@ -998,10 +1017,122 @@ int		 ipc_evbuffer_get(struct evbuffer *, struct ipc_msg *);
 int		 ipc_evbuffer_put(struct evbuffer *, uint32_t, uint64_t,
 		    uint64_t, const char *);
 
+/* pressure.c */
+#define PRESSURE_SRC_MAX	96
+#define PRESSURE_PATH_MAX	512
+
+/*
+ * One reading of the machine's and our cgroup's memory, in bytes.  A field
+ * the kernel does not offer is 0 (PSI figures: -1.0 when absent).
+ */
+struct psample {
+	uint64_t	 ps_at;		/* monotonic ms */
+	uint64_t	 ps_total;	/* MemTotal */
+	uint64_t	 ps_avail;	/* MemAvailable */
+	uint64_t	 ps_limit;	/* effective limit: min(MemTotal, cgroup) */
+	uint64_t	 ps_high;	/* soft target (v2 memory.high), or 0 */
+	uint64_t	 ps_usage;	/* used, without reclaimable page cache */
+	uint64_t	 ps_cache;	/* reclaimable file pages left out of usage */
+	uint64_t	 ps_headroom;	/* min(limit - usage, MemAvailable) */
+	double		 ps_some10;	/* PSI some avg10, percent */
+	double		 ps_full10;	/* PSI full avg10, percent */
+	uint64_t	 ps_some_total;	/* PSI some total, microseconds */
+	uint64_t	 ps_full_total;
+	uint64_t	 ps_oom_kills;	/* OOM kills in our cgroup, or 0 */
+	char		 ps_limit_source[PRESSURE_SRC_MAX];
+};
+
+struct pressure {
+	int		 pr_cgversion;	/* 0: no memory controller, 1 or 2 */
+	char		 pr_cgdir[PRESSURE_PATH_MAX];	/* our memory cgroup */
+	char		 pr_psipath[PRESSURE_PATH_MAX];	/* memory.pressure */
+	int		 pr_trigfd;	/* epoll fd armed with a PSI trigger */
+	int		 pr_psifd;	/* the pressure file holding it */
+};
+
+int		 pressure_parse_meminfo(const char *, uint64_t *, uint64_t *);
+int		 pressure_parse_psi(const char *, double *, double *,
+		    uint64_t *, uint64_t *);
+int		 pressure_parse_key(const char *, const char *, uint64_t *);
+int		 pressure_parse_limit(const char *, uint64_t *);
+int		 pressure_parse_cgroup(const char *, int *, char *, size_t);
+int		 pressure_parse_mountinfo(const char *, int, const char *,
+		    char *, size_t);
+int		 pressure_init(struct pressure *);
+int		 pressure_init_dir(struct pressure *, int, const char *);
+int		 pressure_sample(struct pressure *, struct psample *);
+int		 pressure_trigger(struct pressure *, uint64_t, uint64_t);
+int		 pressure_triggered(struct pressure *);
+void		 pressure_close(struct pressure *);
+const char	*pressure_describe(const struct pressure *, char *, size_t);
+
+/* elastic.c */
+enum elastic_action {
+	EL_HOLD = 0,
+	EL_SHRINK,
+	EL_GROW
+};
+
+struct elastic_conf {
+	uint64_t	 ec_reserve;	/* shrink below this headroom */
+	uint64_t	 ec_hysteresis;	/* more headroom than that to grow */
+	double		 ec_psi_shrink;	/* PSI some avg10 that is pressure */
+	double		 ec_psi_grow;	/* PSI some avg10 below which we grow */
+	uint64_t	 ec_dwell_ms;	/* least time between opposite steps */
+	uint64_t	 ec_settle_ms;	/* wait after any step (PSI lags) */
+	uint64_t	 ec_cooldown_ms;	/* first grow cooldown */
+	uint64_t	 ec_cooldown_max_ms;
+	uint64_t	 ec_undo_ms;	/* a shrink this soon after a grow */
+	int		 ec_min;	/* min-workers */
+};
+
+/* What the policy sees at one evaluation. */
+struct elastic_in {
+	const struct psample *ei_sample;
+	int		 ei_target;	/* workers wanted without pressure */
+	int		 ei_running;	/* live workers not told to stop */
+	uint64_t	 ei_worker_peak;	/* a worker's recent peak anon */
+};
+
+struct elastic {
+	int		 el_cap;	/* most workers memory allows */
+	int		 el_pressure;	/* 1 while under pressure */
+	uint64_t	 el_last_step;	/* monotonic ms of the last step */
+	uint64_t	 el_last_grow;
+	uint64_t	 el_last_shrink;
+	uint64_t	 el_cooldown_ms;	/* current grow cooldown */
+	uint64_t	 el_ups;
+	uint64_t	 el_downs;
+	uint64_t	 el_penalties;	/* cooldown doublings */
+};
+
+void		 elastic_conf_defaults(struct elastic_conf *);
+void		 elastic_init(struct elastic *, const struct elastic_conf *,
+		    int);
+int		 elastic_decide(struct elastic *, const struct elastic_conf *,
+		    const struct elastic_in *, uint64_t, char *, size_t);
+
 /* proc.c */
 long long	 proc_anon_kb(pid_t);
 void		 proc_evidence(pid_t, char *, size_t);
 int		 proc_gone(pid_t);
+
+/* child.c */
+#define CHILD_FD		3	/* the socket to the supervisor */
+
+/* What every child (worker, merger) starts with. */
+struct child {
+	int		 ch_fd;
+	int		 ch_slot;	/* worker slot, -1 for the merger */
+	const char	*ch_role;	/* "worker" or "merger" */
+	struct ipc_buf	 ch_ib;
+	struct quire_conf ch_conf;
+	uint64_t	 ch_gen;	/* configuration generation */
+};
+
+void		 child_setup(struct child *, const char *, int);
+void		 child_reopen(struct child *);
+int		 child_config(struct child *, const struct ipc_msg *);
 
 /* worker.c */
 void		 worker_main(int) __dead;
