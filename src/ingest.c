@@ -75,6 +75,24 @@ ingest_tokenizer(struct ingest *in, const char *lang)
 	return (in->in_tk[in->in_ntk++]);
 }
 
+/*
+ * Take the limits and chunk sizes of the configuration again, after a
+ * reload changed them in place; between jobs only, so that one job is
+ * read and cut by one set of rules.  The roots, the language and the
+ * stopwords stay as they were at ingest_init.
+ */
+void
+ingest_reconf(struct ingest *in)
+{
+	const struct quire_conf	*c = in->in_conf;
+
+	ingest_conf(c, &in->in_xc);
+	chunk_conf_defaults(&in->in_cc);
+	in->in_cc.cc_size = c->c_chunk_size;
+	in->in_cc.cc_overlap = c->c_chunk_overlap;
+	in->in_cc.cc_min = c->c_chunk_min;
+}
+
 int
 ingest_init(struct ingest *in, const struct quire_conf *c)
 {
@@ -84,11 +102,7 @@ ingest_init(struct ingest *in, const struct quire_conf *c)
 
 	memset(in, 0, sizeof(*in));
 	in->in_conf = c;
-	ingest_conf(c, &in->in_xc);
-	chunk_conf_defaults(&in->in_cc);
-	in->in_cc.cc_size = c->c_chunk_size;
-	in->in_cc.cc_overlap = c->c_chunk_overlap;
-	in->in_cc.cc_min = c->c_chunk_min;
+	ingest_reconf(in);
 	buf_init(&in->in_data);
 	for (p = c->c_roots; *p != '\0'; p = *end == ':' ? end + 1 : end) {
 		end = p + strcspn(p, ":");

@@ -662,6 +662,7 @@ struct ingest {
 };
 
 int		 ingest_init(struct ingest *, const struct quire_conf *);
+void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
 int		 ingest_job(struct ingest *, const struct job *);
 
