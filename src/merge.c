@@ -32,9 +32,7 @@
  */
 
 #include <sys/types.h>
-#include <sys/prctl.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +44,6 @@
 
 #define MERGE_FACTOR	8
 #define MERGE_DEAD_PCT	25	/* a segment this dead is rewritten alone */
-#define MERGER_FD	3
 #define MERGE_TIER0	(64 * 1024)
 #define FOLD_SLICE	(4 * 1024 * 1024)	/* bytes written per slice */
 #define FOLD_SLICE_MS	100			/* and time spent in one */
@@ -729,54 +726,35 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
 
 /*
  * The merger process, started by the supervisor (quired -M) with a
- * socketpair on fd 3 like a worker: it takes its configuration, opens
- * the index, and merges whenever a tier fills, at nice 10 so that
- * workers come first.  It exits on "stop", "exit" or end of file.
+ * socketpair on fd 3 like a worker, and set up as every child is
+ * (child.c): it opens the index and merges whenever a tier fills, at
+ * nice 10 so that workers come first.  A reload changes merge-fold-size,
+ * heartbeat-interval and log-level live, SIGUSR1 reopens the log, and it
+ * exits on "stop", "exit" or end of file.
  */
 void
 merger_main(void)
 {
-	struct quire_conf	 conf;
-	struct ipc_buf		 ib;
+	struct child		 ch;
 	struct ipc_msg		 m;
 	struct index		 ix;
 	struct ixstats		 st;
-	FILE			*f;
-	char			 err[CONF_STR_MAX + 256];
+	const struct quire_conf	*c = &ch.ch_conf;
 	uint64_t		 beat = 0, now, seg = 0, changed = 0;
 	int			 rv, wait_ms, busy;
 
-	setproctitle("merger");
-	log_procinit("merger");
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		log_warn("merger: parent death signal");
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
+	child_setup(&ch, "merger", -1);
 	if (nice(10) == -1)
 		log_debug("merger: nice");
-	memset(&ib, 0, sizeof(ib));
-	if (ipc_recv(MERGER_FD, &ib, &m, 10000) != 1 || m.m_type != IPC_CONFIG)
-		fatalx("merger: no configuration from the supervisor");
-	config_defaults(&conf);
-	if ((f = fmemopen(m.m_str, strlen(m.m_str), "r")) == NULL)
-		fatal("merger: fmemopen");
-	if (config_parse(f, "supervisor", &conf, err, sizeof(err)) == -1)
-		fatalx("merger: %s", err);
-	fclose(f);
-	if (conf.c_logfile[0] != '\0' && log_openfile(conf.c_logfile) == -1)
-		log_warn("merger: %s", conf.c_logfile);
-	log_setverbose(conf.c_loglevel);
-	if (index_open(&ix, conf.c_datadir, conf.c_mapsize, conf.c_sync) == -1)
+	if (index_open(&ix, c->c_datadir, c->c_mapsize, c->c_sync) == -1)
 		fatalx("merger: cannot open the index");
-	if (ipc_send(MERGER_FD, IPC_READY, 0, getpid(), NULL) == -1)
+	if (ipc_send(ch.ch_fd, IPC_READY, 0, getpid(), NULL) == -1)
 		_exit(0);
 	for (;;) {
+		child_reopen(&ch);
 		now = util_mono_ms();
-		if (now - beat >= conf.c_heartbeat_ms) {
-			if (ipc_send(MERGER_FD, IPC_HEARTBEAT, 0, 0, "merge")
+		if (now - beat >= c->c_heartbeat_ms) {
+			if (ipc_send(ch.ch_fd, IPC_HEARTBEAT, 0, 0, "merge")
 			    == -1)
 				break;
 			beat = now;
@@ -787,14 +765,16 @@ merger_main(void)
 			changed = now;
 		}
 		busy = now - changed < MERGE_QUIET_MS;
-		rv = merge_step(&ix, busy ? MERGE_BUSY : 0, conf.c_fold_size);
+		rv = merge_step(&ix, busy ? MERGE_BUSY : 0, c->c_fold_size);
 		wait_ms = rv == 1 ? 0 : rv == 0 ? 1000 : 5000;
-		if (wait_ms > (int)conf.c_heartbeat_ms)
-			wait_ms = conf.c_heartbeat_ms;
-		rv = ipc_recv(MERGER_FD, &ib, &m, wait_ms);
+		if (wait_ms > (int)c->c_heartbeat_ms)
+			wait_ms = c->c_heartbeat_ms;
+		rv = ipc_recv(ch.ch_fd, &ch.ch_ib, &m, wait_ms);
 		if (rv == -1 || (rv == 1 && (m.m_type == IPC_STOP ||
 		    m.m_type == IPC_EXIT)))
 			break;
+		if (rv == 1 && m.m_type == IPC_CONFIG)
+			(void)child_config(&ch, &m);
 	}
 	index_close(&ix);
 	_exit(0);

@@ -4,8 +4,9 @@
  * A worker process: claims jobs from the queue, runs them, acks them.
  *
  * The supervisor fork+execs quired with the worker role and a socketpair
- * on fd 3.  The worker reads its configuration from that socket, opens
- * its own LMDB environment, says "ready", and loops:
+ * on fd 3.  The worker starts as every child does (child.c), with the
+ * configuration from that socket, opens its own LMDB environments, says
+ * "ready", and loops:
  *
  *	ack the jobs finished since the last round and claim up to
  *	claim-batch new ones, in one transaction;
@@ -27,7 +28,12 @@
  * jobs claimed but not started, and exits 0; "exit", or end of file on
  * the socket (the supervisor died), gives back every lease and exits at
  * once.  PR_SET_PDEATHSIG covers a supervisor that dies while we are
- * not reading.  A worker never dumps core and is not dumpable.
+ * not reading.  A worker never dumps core and is not dumpable.  A new
+ * configuration after a reload brings the live options: the queue's
+ * settings, heartbeats, leases and batches follow at once, the document
+ * limits and chunk sizes from the next job on; claim-batch, roots,
+ * language, stopwords, the record fields and worker-data-limit are taken
+ * at start only, so the supervisor replaces the worker to change them.
  *
  * Debug jobs ("sleep 200"), accepted only with debug-jobs yes, exercise
  * the supervisor: sleep MS, spin MS, crash, segv, hang, hog MIB, fail,
@@ -36,7 +42,6 @@
  */
 
 #include <sys/types.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -53,7 +58,6 @@
 
 #include "quire.h"
 
-#define WORKER_FD		3
 #define WORKER_IDLE_MS		100	/* queue poll when idle */
 #define WORKER_HOG_MAX		4096	/* MiB */
 #define WORKER_ROUND_MS		100	/* work one claim should cover */
@@ -68,10 +72,7 @@ enum worker_outcome {
 };
 
 struct worker {
-	int		 wk_slot;
-	int		 wk_fd;
-	struct ipc_buf	 wk_ib;
-	struct quire_conf wk_conf;
+	struct child	 wk_ch;		/* socket, configuration, slot */
 	struct queue	 wk_q;
 	struct queue_owner wk_owner;
 	int		 wk_stop;	/* finish this job, then exit */
@@ -87,6 +88,7 @@ struct worker {
 	struct ingest_sink wk_sink;
 	struct index	 wk_ix;
 	struct ixbatch	*wk_batch;
+	int		 wk_reconf;	/* new limits for the next job */
 	const struct job *wk_cur;
 	struct buf	 wk_term;
 	uint64_t	 wk_commits;
@@ -95,14 +97,6 @@ struct worker {
 };
 
 static void	 worker_exit(struct worker *, int) __dead;
-
-static volatile sig_atomic_t worker_reopen;
-
-static void
-worker_sigusr1(int sig)
-{
-	worker_reopen = 1;
-}
 
 /* Give back every lease we hold and leave. */
 static void
@@ -116,10 +110,27 @@ worker_exit(struct worker *wk, int code)
 	_exit(code);
 }
 
+/*
+ * A reload: the live options, and what follows from them.  The queue's
+ * settings are read at use, so they change at once; the text path's
+ * limits and chunk sizes wait for the next job (worker_ingest).
+ */
+static void
+worker_config(struct worker *wk, const struct ipc_msg *m)
+{
+	if (child_config(&wk->wk_ch, m) == -1)
+		return;
+	config_queue(&wk->wk_ch.ch_conf, &wk->wk_q.q_conf);
+	wk->wk_reconf = 1;
+}
+
 static void
 worker_order(struct worker *wk, const struct ipc_msg *m)
 {
 	switch (m->m_type) {
+	case IPC_CONFIG:
+		worker_config(wk, m);
+		break;
 	case IPC_STOP:
 		wk->wk_stop = 1;
 		break;
@@ -142,14 +153,14 @@ worker_beat(struct worker *wk)
 	uint64_t	 now = util_mono_ms();
 	int		 rc;
 
-	if (now - wk->wk_last_beat >= wk->wk_conf.c_heartbeat_ms) {
-		if (ipc_send(wk->wk_fd, IPC_HEARTBEAT, wk->wk_job, 0,
+	if (now - wk->wk_last_beat >= wk->wk_ch.ch_conf.c_heartbeat_ms) {
+		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job, 0,
 		    wk->wk_phase) == -1)
 			worker_exit(wk, 1);
 		wk->wk_last_beat = now;
 	}
 	if (wk->wk_job != 0 &&
-	    now - wk->wk_lease_at >= wk->wk_conf.c_lease_ms / 3) {
+	    now - wk->wk_lease_at >= wk->wk_ch.ch_conf.c_lease_ms / 3) {
 		/* The claimed jobs still waiting, then the running one. */
 		(void)queue_extend_pid(&wk->wk_q, getpid());
 		rc = queue_heartbeat(&wk->wk_q, wk->wk_job, wk->wk_gen, 0);
@@ -171,20 +182,14 @@ worker_wait(struct worker *wk, uint64_t ms)
 	int		 rv, timeout;
 
 	for (;;) {
-		if (worker_reopen) {
-			worker_reopen = 0;
-			if (wk->wk_conf.c_logfile[0] != '\0' &&
-			    log_openfile(wk->wk_conf.c_logfile) == -1)
-				log_warn("worker %d: reopen %s", wk->wk_slot,
-				    wk->wk_conf.c_logfile);
-		}
+		child_reopen(&wk->wk_ch);
 		if ((rv = worker_beat(wk)) != WO_DONE)
 			return (rv);
 		now = util_mono_ms();
 		left = now >= end ? 0 : end - now;
-		timeout = left < wk->wk_conf.c_heartbeat_ms ? left :
-		    wk->wk_conf.c_heartbeat_ms;
-		rv = ipc_recv(wk->wk_fd, &wk->wk_ib, &m, timeout);
+		timeout = left < wk->wk_ch.ch_conf.c_heartbeat_ms ? left :
+		    wk->wk_ch.ch_conf.c_heartbeat_ms;
+		rv = ipc_recv(wk->wk_ch.ch_fd, &wk->wk_ch.ch_ib, &m, timeout);
 		if (rv == -1)
 			worker_exit(wk, 0);	/* the supervisor is gone */
 		if (rv == 1)
@@ -218,7 +223,7 @@ worker_debug(struct worker *wk, const struct job *j)
 	char		*mem;
 	int		 rv, n;
 
-	if (!wk->wk_conf.c_debug_jobs) {
+	if (!wk->wk_ch.ch_conf.c_debug_jobs) {
 		strlcpy(wk->wk_error, "debug jobs are disabled",
 		    sizeof(wk->wk_error));
 		return (WO_PERMANENT);
@@ -299,13 +304,13 @@ worker_commit(struct worker *wk)
 	strlcpy(wk->wk_phase, "commit", sizeof(wk->wk_phase));
 	if (index_commit(&wk->wk_ix, wk->wk_batch, &res) == -1)
 		fatalx("worker %d: index commit failed; its jobs go back",
-		    wk->wk_slot);
+		    wk->wk_ch.ch_slot);
 	ixbatch_reset(wk->wk_batch);
 	wk->wk_opened = 0;
 	wk->wk_commits++;
 	log_debug("worker %d: committed %llu documents (%llu unchanged, "
 	    "%llu replaced), %llu chunks, segment of %llu bytes in %llu ms",
-	    wk->wk_slot, (unsigned long long)res.ic_added,
+	    wk->wk_ch.ch_slot, (unsigned long long)res.ic_added,
 	    (unsigned long long)res.ic_unchanged,
 	    (unsigned long long)res.ic_replaced,
 	    (unsigned long long)res.ic_chunks,
@@ -401,9 +406,9 @@ worker_ix_done(void *arg, struct xdoc *doc)
 	now = util_mono_ms();
 	if (wk->wk_opened == 0)
 		wk->wk_opened = now;
-	if (ixbatch_ndocs(wk->wk_batch) >= wk->wk_conf.c_batch_docs ||
-	    ixbatch_bytes(wk->wk_batch) >= wk->wk_conf.c_batch_bytes ||
-	    now - wk->wk_opened >= wk->wk_conf.c_batch_linger_ms)
+	if (ixbatch_ndocs(wk->wk_batch) >= wk->wk_ch.ch_conf.c_batch_docs ||
+	    ixbatch_bytes(wk->wk_batch) >= wk->wk_ch.ch_conf.c_batch_bytes ||
+	    now - wk->wk_opened >= wk->wk_ch.ch_conf.c_batch_linger_ms)
 		worker_commit(wk);
 	/*
 	 * Long NDJSON ranges: keep the supervisor informed, but look at the
@@ -470,6 +475,10 @@ worker_ingest(struct worker *wk, const struct job *j)
 {
 	int	 rv;
 
+	if (wk->wk_reconf) {
+		ingest_reconf(&wk->wk_in);
+		wk->wk_reconf = 0;
+	}
 	strlcpy(wk->wk_phase, "extract", sizeof(wk->wk_phase));
 	wk->wk_cur = j;
 	rv = ingest_job(&wk->wk_in, j);
@@ -491,7 +500,7 @@ worker_debug_log(struct worker *wk, const struct job *j)
 	int	 fd;
 
 	snprintf(path, sizeof(path), "%s/debug-jobs.log",
-	    wk->wk_conf.c_datadir);
+	    wk->wk_ch.ch_conf.c_datadir);
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0640)) == -1) {
 		log_warn("%s: %s", __func__, path);
@@ -513,7 +522,7 @@ worker_run(struct worker *wk, const struct job *j)
 	wk->wk_error[0] = '\0';
 	snprintf(what, sizeof(what), "%s %s", codec_source_name(j->j_srckind),
 	    j->j_path);
-	if (ipc_send(wk->wk_fd, IPC_JOB_START, j->j_id, j->j_lease_gen,
+	if (ipc_send(wk->wk_ch.ch_fd, IPC_JOB_START, j->j_id, j->j_lease_gen,
 	    what) == -1)
 		worker_exit(wk, 1);
 	if (j->j_srckind == SRC_DEBUG)
@@ -522,67 +531,34 @@ worker_run(struct worker *wk, const struct job *j)
 		rv = worker_ingest(wk, j);
 	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
 		worker_debug_log(wk, j);
-	if (ipc_send(wk->wk_fd, IPC_JOB_DONE, j->j_id, rv, NULL) == -1)
+	if (ipc_send(wk->wk_ch.ch_fd, IPC_JOB_DONE, j->j_id, rv, NULL) == -1)
 		worker_exit(wk, 1);
 	wk->wk_job = 0;
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
 	return (rv);
 }
 
+/* The worker's own start-up, after child_setup. */
 static void
 worker_setup(struct worker *wk)
 {
-	struct rlimit	 rl;
-	struct ipc_msg	 m;
-	struct queue_conf qc;
-	FILE		*f;
-	char		 err[CONF_STR_MAX + 256];
-	int		 rv;
+	const struct quire_conf	*c = &wk->wk_ch.ch_conf;
+	int			 slot = wk->wk_ch.ch_slot;
+	struct queue_conf	 qc;
+	struct rlimit		 rl;
 
-	rl.rlim_cur = rl.rlim_max = 0;
-	if (setrlimit(RLIMIT_CORE, &rl) == -1)
-		log_warn("%s: setrlimit core", __func__);
-	if (prctl(PR_SET_DUMPABLE, 0) == -1)
-		log_warn("%s: not dumpable", __func__);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		log_warn("%s: parent death signal", __func__);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	signal(SIGUSR1, worker_sigusr1);
-	/* The supervisor may already be gone. */
-	if (getppid() == 1)
-		_exit(1);
-
-	rv = ipc_recv(wk->wk_fd, &wk->wk_ib, &m, 10000);
-	if (rv != 1 || m.m_type != IPC_CONFIG)
-		fatalx("worker %d: no configuration from the supervisor",
-		    wk->wk_slot);
-	config_defaults(&wk->wk_conf);
-	if ((f = fmemopen(m.m_str, strlen(m.m_str), "r")) == NULL)
-		fatal("%s: fmemopen", __func__);
-	if (config_parse(f, "supervisor", &wk->wk_conf, err, sizeof(err))
-	    == -1)
-		fatalx("worker %d: %s", wk->wk_slot, err);
-	fclose(f);
-	if (wk->wk_conf.c_logfile[0] != '\0' &&
-	    log_openfile(wk->wk_conf.c_logfile) == -1)
-		log_warn("%s: %s", __func__, wk->wk_conf.c_logfile);
-	log_setverbose(wk->wk_conf.c_loglevel);
 	/* Tests of crash loops: a worker that cannot start. */
-	if (wk->wk_conf.c_debug_jobs &&
-	    getenv("QUIRED_DEBUG_WORKER_FAIL") != NULL)
+	if (c->c_debug_jobs && getenv("QUIRED_DEBUG_WORKER_FAIL") != NULL)
 		fatalx("worker %d: failing at start-up "
-		    "(QUIRED_DEBUG_WORKER_FAIL is set)", wk->wk_slot);
-	config_queue(&wk->wk_conf, &qc);
-	if (queue_open(&wk->wk_q, wk->wk_conf.c_datadir, &qc) == -1)
-		fatalx("worker %d: cannot open the queue", wk->wk_slot);
-	if (index_open(&wk->wk_ix, wk->wk_conf.c_datadir,
-	    wk->wk_conf.c_mapsize, wk->wk_conf.c_sync) == -1)
-		fatalx("worker %d: cannot open the index", wk->wk_slot);
-	if (ingest_init(&wk->wk_in, &wk->wk_conf) == -1)
-		fatalx("worker %d: cannot set up the text path", wk->wk_slot);
+		    "(QUIRED_DEBUG_WORKER_FAIL is set)", slot);
+	config_queue(c, &qc);
+	if (queue_open(&wk->wk_q, c->c_datadir, &qc) == -1)
+		fatalx("worker %d: cannot open the queue", slot);
+	if (index_open(&wk->wk_ix, c->c_datadir, c->c_mapsize, c->c_sync)
+	    == -1)
+		fatalx("worker %d: cannot open the index", slot);
+	if (ingest_init(&wk->wk_in, c) == -1)
+		fatalx("worker %d: cannot set up the text path", slot);
 	wk->wk_batch = ixbatch_new();
 	buf_init(&wk->wk_term);
 	wk->wk_sink.is_arg = wk;
@@ -593,15 +569,15 @@ worker_setup(struct worker *wk)
 	wk->wk_sink.is_abort = worker_ix_abort;
 	wk->wk_in.in_sink = &wk->wk_sink;
 #ifndef __SANITIZE_ADDRESS__
-	rl.rlim_cur = rl.rlim_max = wk->wk_conf.c_data_limit;
+	rl.rlim_cur = rl.rlim_max = c->c_data_limit;
 	if (setrlimit(RLIMIT_DATA, &rl) == -1)
-		log_warn("worker %d: RLIMIT_DATA", wk->wk_slot);
+		log_warn("worker %d: RLIMIT_DATA", slot);
 #else
 	/* AddressSanitizer's shadow memory alone is past any data limit. */
 	(void)rl;
 #endif
 	wk->wk_owner.qo_pid = getpid();
-	wk->wk_owner.qo_slot = wk->wk_slot;
+	wk->wk_owner.qo_slot = slot;
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
 }
 
@@ -616,17 +592,14 @@ worker_main(int slot)
 	uint64_t		 flushed, started, per;
 
 	memset(&wk, 0, sizeof(wk));
-	wk.wk_slot = slot;
-	wk.wk_fd = WORKER_FD;
-	setproctitle("worker %d", slot);
-	log_procinit("worker");
+	child_setup(&wk.wk_ch, "worker", slot);
 	worker_setup(&wk);
 
-	k = want = wk.wk_conf.c_claim_batch;
+	k = want = wk.wk_ch.ch_conf.c_claim_batch;
 	jobs = xcalloc(k, sizeof(*jobs));
 	acks = xcalloc(k, sizeof(*acks));
 	results = xcalloc(k, sizeof(*results));
-	if (ipc_send(wk.wk_fd, IPC_READY, slot, getpid(), NULL) == -1)
+	if (ipc_send(wk.wk_ch.ch_fd, IPC_READY, slot, getpid(), NULL) == -1)
 		worker_exit(&wk, 1);
 	log_debug("worker %d: ready", slot);
 
@@ -682,7 +655,7 @@ worker_main(int slot)
 				break;
 			}
 			if (nacks > 0 && util_mono_ms() - flushed >=
-			    wk.wk_conf.c_batch_linger_ms) {
+			    wk.wk_ch.ch_conf.c_batch_linger_ms) {
 				worker_commit(&wk);
 				(void)queue_ack(&wk.wk_q, acks, nacks, results);
 				nacks = 0;
