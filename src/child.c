@@ -37,7 +37,7 @@
 
 #define CHILD_CONFIG_MS		10000	/* wait for the first configuration */
 #define CHILD_OOM_WORKER	800	/* oom_score_adj: workers go first, */
-#define CHILD_OOM_MERGER	500	/* then the merger, the supervisor never */
+#define CHILD_OOM_MERGER	500	/* then the merger */
 #define CHILD_OOM_PATH		"/proc/self/oom_score_adj"
 
 static volatile sig_atomic_t child_usr1;
@@ -99,6 +99,16 @@ child_harden(struct child *ch)
 	/* The supervisor may have died before the line above. */
 	if (getppid() == 1)
 		_exit(1);
+}
+
+/*
+ * The supervisor's signals are its own; SIGUSR1, which it passes on
+ * after a log rotation, is a flag for child_reopen.  First thing, since
+ * SIGUSR1 kills a process that has no handler for it.
+ */
+static void
+child_signals(void)
+{
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
@@ -159,6 +169,7 @@ child_setup(struct child *ch, const char *role, int slot)
 	struct ipc_msg	 m;
 	char		 err[CONF_STR_MAX + 256], who[64];
 
+	child_signals();
 	memset(ch, 0, sizeof(*ch));
 	ch->ch_fd = CHILD_FD;
 	ch->ch_slot = slot;
@@ -252,10 +263,13 @@ child_config(struct child *ch, const struct ipc_msg *m)
 			changed += child_optcopy(&ch->ch_conf, &nc, &opts[i]);
 	ch->ch_gen = m->m_a;
 	log_setverbose(ch->ch_conf.c_loglevel);
-	/* Back to syslog from a file takes a restart. */
+	/*
+	 * A new log-file, were it live, is opened here; going back from a
+	 * file to syslog takes a restart.
+	 */
 	if (strcmp(logfile, ch->ch_conf.c_logfile) != 0)
 		child_openlog(&ch->ch_conf, __func__);
-	log_debug("%s: generation %llu, %zu options changed", __func__,
-	    (unsigned long long)ch->ch_gen, changed);
+	log_debug("%s: generation %llu: %zu of its live options changed",
+	    __func__, (unsigned long long)ch->ch_gen, changed);
 	return (0);
 }
