@@ -541,14 +541,7 @@ config_format(const struct quire_conf *c, const struct conf_opt *o,
 		util_format_duration(u, buf, len);
 		break;
 	case CONF_SIZE:
-		if (u % (1ULL << 30) == 0 && u != 0)
-			snprintf(buf, len, "%lluG", (unsigned long long)u >> 30);
-		else if (u % (1ULL << 20) == 0 && u != 0)
-			snprintf(buf, len, "%lluM", (unsigned long long)u >> 20);
-		else if (u % 1024 == 0 && u != 0)
-			snprintf(buf, len, "%lluK", (unsigned long long)u >> 10);
-		else
-			snprintf(buf, len, "%llu", (unsigned long long)u);
+		util_format_size(u, buf, len);
 		break;
 	case CONF_BOOL:
 		strlcpy(buf, u ? "yes" : "no", len);

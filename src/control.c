@@ -124,8 +124,8 @@ control_workers(struct supervisor *sv, int json, struct evbuffer *eb)
 
 	if (!json)
 		evbuffer_add_printf(eb, "%-4s %-8s %-9s %-10s %10s %10s %10s "
-		    "%8s %s\n", "SLOT", "PID", "STATE", "JOB", "ELAPSED_MS",
-		    "BEAT_MS", "ANON_KB", "JOBS", "PHASE");
+		    "%8s %4s %s\n", "SLOT", "PID", "STATE", "JOB", "ELAPSED_MS",
+		    "BEAT_MS", "ANON_KB", "JOBS", "GEN", "PHASE");
 	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
 		w = &sv->sv_fleet.f_w[i];
 		if (w->w_state == W_EMPTY)
@@ -144,11 +144,14 @@ control_workers(struct supervisor *sv, int json, struct evbuffer *eb)
 				    "null");
 			evbuffer_add_printf(eb, ", \"heartbeat_age_ms\": %llu, "
 			    "\"anon_kb\": %lld, \"jobs\": %llu, \"starts\": "
-			    "%llu, \"failed_starts\": %u, \"phase\": ",
+			    "%llu, \"failed_starts\": %u, \"generation\": "
+			    "%llu, \"replacing\": %s, \"phase\": ",
 			    w->w_pid != 0 ?
 			    (unsigned long long)(now - w->w_last_beat) : 0ULL,
 			    w->w_anon_kb, (unsigned long long)w->w_jobs,
-			    (unsigned long long)w->w_forks, w->w_fails);
+			    (unsigned long long)w->w_forks, w->w_fails,
+			    (unsigned long long)w->w_cgen,
+			    w->w_replace != NULL ? "true" : "false");
 			control_json_str(eb, w->w_phase);
 			evbuffer_add(eb, "}", 1);
 		} else {
@@ -161,14 +164,112 @@ control_workers(struct supervisor *sv, int json, struct evbuffer *eb)
 			else
 				evbuffer_add_printf(eb, "%-10s %10s ", "-",
 				    "-");
-			evbuffer_add_printf(eb, "%10llu %10lld %8llu %s\n",
-			    w->w_pid != 0 ?
+			evbuffer_add_printf(eb, "%10llu %10lld %8llu %4llu "
+			    "%s\n", w->w_pid != 0 ?
 			    (unsigned long long)(now - w->w_last_beat) : 0ULL,
 			    w->w_anon_kb, (unsigned long long)w->w_jobs,
-			    w->w_phase);
+			    (unsigned long long)w->w_cgen, w->w_phase);
 		}
 		n++;
 	}
+}
+
+/* The last decisions about the fleet's size, oldest first. */
+static void
+control_decisions(struct supervisor *sv, int json, struct evbuffer *eb)
+{
+	struct fleet	*f = &sv->sv_fleet;
+	uint64_t	 i, first;
+
+	first = f->f_ndecisions > FLEET_DECISIONS ?
+	    f->f_ndecisions - FLEET_DECISIONS : 0;
+	for (i = first; i < f->f_ndecisions; i++) {
+		if (json) {
+			if (i > first)
+				evbuffer_add(eb, ", ", 2);
+			control_json_str(eb,
+			    f->f_decisions[i % FLEET_DECISIONS]);
+		} else
+			evbuffer_add_printf(eb, "decision: %s\n",
+			    f->f_decisions[i % FLEET_DECISIONS]);
+	}
+}
+
+/* The fleet's elasticity: resizes, replacements, what memory allows. */
+static void
+control_elastic_json(struct supervisor *sv, struct evbuffer *eb)
+{
+	struct fleet	*f = &sv->sv_fleet;
+
+	evbuffer_add_printf(eb, ", \"want\": %d, \"generation\": %llu, "
+	    "\"resizes\": {\"up\": %llu, \"down\": %llu, \"memory_up\": "
+	    "%llu, \"memory_down\": %llu}, \"replaced\": %llu, "
+	    "\"memory_limit_exits\": %llu, \"last_decision\": ",
+	    fleet_want(sv), (unsigned long long)sv->sv_cgen,
+	    (unsigned long long)f->f_ups, (unsigned long long)f->f_downs,
+	    (unsigned long long)sv->sv_el.el_ups,
+	    (unsigned long long)sv->sv_el.el_downs,
+	    (unsigned long long)f->f_replaced,
+	    (unsigned long long)f->f_memkills);
+	if (f->f_ndecisions > 0)
+		control_json_str(eb,
+		    f->f_decisions[(f->f_ndecisions - 1) % FLEET_DECISIONS]);
+	else
+		evbuffer_add_printf(eb, "null");
+	evbuffer_add_printf(eb, ", \"decisions\": [");
+	control_decisions(sv, 1, eb);
+	evbuffer_add_printf(eb, "]");
+}
+
+static void
+control_memory_json(struct supervisor *sv, struct evbuffer *eb)
+{
+	const struct psample	*ps = &sv->sv_ps;
+
+	evbuffer_add_printf(eb, "\"memory\": {\"available\": %llu, "
+	    "\"limit\": %llu, \"limit_source\": ",
+	    (unsigned long long)ps->ps_avail,
+	    (unsigned long long)ps->ps_limit);
+	control_json_str(eb, ps->ps_limit_source);
+	evbuffer_add_printf(eb, ", \"high\": %llu, \"usage\": %llu, "
+	    "\"cache\": %llu, \"headroom\": %llu, \"psi_some10\": %.2f, "
+	    "\"psi_full10\": %.2f, \"reserve\": %llu, \"pressure\": %s, "
+	    "\"elastic\": %s, \"cap\": %d, \"poll_ms\": %llu, "
+	    "\"big_admit\": %llu, \"oom_kills\": %llu}",
+	    (unsigned long long)ps->ps_high, (unsigned long long)ps->ps_usage,
+	    (unsigned long long)ps->ps_cache,
+	    (unsigned long long)ps->ps_headroom, ps->ps_some10, ps->ps_full10,
+	    (unsigned long long)sv->sv_ec.ec_reserve,
+	    sv->sv_el.el_pressure ? "true" : "false",
+	    sv->sv_conf.c_mem_elastic ? "true" : "false", sv->sv_el.el_cap,
+	    (unsigned long long)sv->sv_mem_ms,
+	    (unsigned long long)sv->sv_admit,
+	    (unsigned long long)ps->ps_oom_kills);
+}
+
+static void
+control_memory_text(struct supervisor *sv, struct evbuffer *eb)
+{
+	const struct psample	*ps = &sv->sv_ps;
+	struct fleet		*f = &sv->sv_fleet;
+	char			 lim[32], use[32], head[32], res[32];
+
+	util_human_size(ps->ps_limit, lim, sizeof(lim));
+	util_human_size(ps->ps_usage, use, sizeof(use));
+	util_human_size(ps->ps_headroom, head, sizeof(head));
+	util_human_size(sv->sv_ec.ec_reserve, res, sizeof(res));
+	evbuffer_add_printf(eb, "memory: limit %s (%s), used %s, headroom "
+	    "%s, reserve %s, psi some %.2f full %.2f%s\n", lim,
+	    ps->ps_limit_source, use, head, res, ps->ps_some10, ps->ps_full10,
+	    sv->sv_el.el_pressure ? ", under pressure" : "");
+	evbuffer_add_printf(eb, "resizes: up %llu down %llu (memory: up %llu "
+	    "down %llu), replaced %llu, generation %llu, want %d\n",
+	    (unsigned long long)f->f_ups, (unsigned long long)f->f_downs,
+	    (unsigned long long)sv->sv_el.el_ups,
+	    (unsigned long long)sv->sv_el.el_downs,
+	    (unsigned long long)f->f_replaced,
+	    (unsigned long long)sv->sv_cgen, fleet_want(sv));
+	control_decisions(sv, 0, eb);
 }
 
 /* status and workers, as text or JSON; both carry the same facts. */
@@ -232,11 +333,16 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		evbuffer_add_printf(eb, "], \"merger\": ");
 		if (f->f_merger.w_pid != 0)
 			evbuffer_add_printf(eb, "{\"pid\": %d, \"state\": "
-			    "\"%s\"}", (int)f->f_merger.w_pid,
-			    fleet_state_name(f->f_merger.w_state));
+			    "\"%s\", \"generation\": %llu}",
+			    (int)f->f_merger.w_pid,
+			    fleet_state_name(f->f_merger.w_state),
+			    (unsigned long long)f->f_merger.w_cgen);
 		else
 			evbuffer_add_printf(eb, "null");
-		evbuffer_add_printf(eb, "}}\n");
+		control_elastic_json(sv, eb);
+		evbuffer_add_printf(eb, "}, ");
+		control_memory_json(sv, eb);
+		evbuffer_add_printf(eb, "}\n");
 		return;
 	}
 	evbuffer_add_printf(eb, "jobs:");
@@ -269,6 +375,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)f->f_spawned, (unsigned long long)f->f_deaths,
 	    (unsigned long long)f->f_hung, (unsigned long long)f->f_released,
 	    (unsigned long long)f->f_quarantined);
+	control_memory_text(sv, eb);
 	control_workers(sv, 0, eb);
 }
 

@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@
 #define FLEET_BACKOFF_MAX_MS	30000
 #define FLEET_HEALTHY_MS	60000
 #define FLEET_DEGRADED_FAILS	3
+#define FLEET_ANON_MS		1000	/* workers' memory sampled */
+#define FLEET_ANON_FAST_MS	200	/* ... while memory is short */
 
 static const char *fleet_states[] = {
 	"empty", "starting", "idle", "busy", "draining", "backoff"
@@ -194,7 +197,12 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	bufferevent_setcb(bev, fleet_read, NULL, fleet_error, w);
 	bufferevent_enable(bev, EV_READ);
 	fleet_config_text(sv, cfg, sizeof(cfg));
-	ipc_evbuffer_put(bufferevent_get_output(bev), IPC_CONFIG, 0, 0, cfg);
+	ipc_evbuffer_put(bufferevent_get_output(bev), IPC_CONFIG, sv->sv_cgen,
+	    0, cfg);
+	if (w->w_slot != -1 && (sv->sv_admit != sv->sv_conf.c_big_inflight ||
+	    sv->sv_el.el_pressure))
+		ipc_evbuffer_put(bufferevent_get_output(bev), IPC_ADMIT,
+		    sv->sv_admit, sv->sv_el.el_pressure, NULL);
 
 	w->w_pid = pid;
 	w->w_bev = bev;
@@ -206,6 +214,9 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	w->w_stopping = 0;
 	w->w_hung = 0;
 	w->w_anon_kb = -1;
+	w->w_jobs_life = 0;
+	w->w_cgen = w->w_spawn_gen = sv->sv_cgen;
+	w->w_replace = NULL;
 	w->w_forks++;
 	strlcpy(w->w_phase, "starting", sizeof(w->w_phase));
 	sv->sv_fleet.f_spawned++;
@@ -214,6 +225,32 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	else
 		log_debug("%s: worker %d (pid %d) started", __func__,
 		    w->w_slot, (int)pid);
+}
+
+/*
+ * A job ended.  Its frame names the document type and the input size
+ * ("pdf 18000000"); with the anonymous memory seen while it ran, that is
+ * what admission learns from (memory.c).
+ */
+static void
+fleet_job_done(struct wslot *w, const struct ipc_msg *m)
+{
+	char		 type[16];
+	unsigned long long size;
+
+	w->w_job = 0;
+	w->w_jobs++;
+	w->w_jobs_life++;
+	strlcpy(w->w_phase, "idle", sizeof(w->w_phase));
+	if (w->w_state == W_BUSY)
+		w->w_state = W_IDLE;
+	if (sscanf(m->m_str, "%15s %llu", type, &size) != 2 || size == 0 ||
+	    w->w_anon_base < 0 || w->w_anon_peak < w->w_anon_base)
+		return;
+	strlcpy(w->w_learn_type, type, sizeof(w->w_learn_type));
+	w->w_learn_size = size;
+	w->w_learn_kb = w->w_anon_peak - w->w_anon_base;
+	w->w_learn = 1;
 }
 
 static void
@@ -245,15 +282,12 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 		strlcpy(w->w_what, m->m_str, sizeof(w->w_what));
 		strlcpy(w->w_phase, "running", sizeof(w->w_phase));
 		w->w_job_start = now;
+		w->w_anon_base = w->w_anon_peak = w->w_anon_kb;
 		if (w->w_state == W_IDLE)
 			w->w_state = W_BUSY;
 		break;
 	case IPC_JOB_DONE:
-		w->w_job = 0;
-		w->w_jobs++;
-		strlcpy(w->w_phase, "idle", sizeof(w->w_phase));
-		if (w->w_state == W_BUSY)
-			w->w_state = W_IDLE;
+		fleet_job_done(w, m);
 		break;
 	default:
 		log_warnx("worker %d (pid %d): unexpected message %u",
@@ -316,6 +350,22 @@ fleet_error(struct bufferevent *bev, short what, void *arg)
 	w->w_bev = NULL;
 }
 
+/*
+ * An order to a child.  When nothing is queued for it, it is written at
+ * once without allocating (a shrink happens while memory is short); else
+ * it goes behind what is queued.
+ */
+static void
+fleet_order(struct wslot *w, uint32_t type, uint64_t a, uint64_t b)
+{
+	struct evbuffer	*out = bufferevent_get_output(w->w_bev);
+
+	if (evbuffer_get_length(out) == 0 &&
+	    ipc_order(bufferevent_getfd(w->w_bev), type, a, b) == 0)
+		return;
+	ipc_evbuffer_put(out, type, a, b, NULL);
+}
+
 /* Tell a worker to stop after its job. */
 static void
 fleet_stop(struct wslot *w)
@@ -325,44 +375,141 @@ fleet_stop(struct wslot *w)
 	w->w_stopping = 1;
 	w->w_state = W_DRAINING;
 	if (w->w_bev != NULL && w->w_ready_at != 0)
-		ipc_evbuffer_put(bufferevent_get_output(w->w_bev), IPC_STOP,
-		    0, 0, NULL);
+		fleet_order(w, IPC_STOP, 0, 0);
 }
 
-/* Bring the fleet to its target: start missing workers, stop extra ones. */
+/*
+ * The workers the fleet should run now: the target, or fewer while memory
+ * is short (memory.c lowers the elastic cap), never below min-workers.
+ */
+int
+fleet_want(struct supervisor *sv)
+{
+	int	 want = sv->sv_fleet.f_target;
+
+	if (sv->sv_draining)
+		return (0);
+	if (sv->sv_conf.c_mem_elastic && sv->sv_el.el_cap < want)
+		want = sv->sv_el.el_cap;
+	if (want < (int)sv->sv_conf.c_min_workers)
+		want = sv->sv_conf.c_min_workers;
+	if (want > sv->sv_fleet.f_target)
+		want = sv->sv_fleet.f_target;
+	return (want);
+}
+
+/* A slot that counts toward the fleet: a live worker not told to go. */
+static int
+fleet_counts(const struct wslot *w)
+{
+	if (w->w_state == W_BACKOFF)
+		return (1);
+	return (fleet_alive(w) && w->w_state != W_DRAINING);
+}
+
+/* Workers that count toward the fleet's size. */
+int
+fleet_running(struct supervisor *sv)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++)
+		if (fleet_counts(&sv->sv_fleet.f_w[i]))
+			n++;
+	return (n);
+}
+
+/* How much stopping w costs: a slot waiting to start costs nothing. */
+static int
+fleet_victim_rank(const struct wslot *w)
+{
+	switch (w->w_state) {
+	case W_BACKOFF:
+		return (0);
+	case W_STARTING:
+		return (1);
+	case W_IDLE:
+		return (2);
+	default:
+		return (3);
+	}
+}
+
+/*
+ * The worker to stop when the fleet shrinks: a slot waiting to restart,
+ * then one starting, then an idle one, then a busy one (it stops after
+ * its job).  Among equals the one holding the most anonymous memory,
+ * which it gives back when it goes; then the highest slot.
+ */
+struct wslot *
+fleet_victim(struct supervisor *sv)
+{
+	struct wslot	*w, *best = NULL;
+	int		 i, r, br = 0;
+
+	for (i = QUIRE_WORKERS_MAX - 1; i >= 0; i--) {
+		w = &sv->sv_fleet.f_w[i];
+		if (!fleet_counts(w))
+			continue;
+		r = fleet_victim_rank(w);
+		if (best == NULL || r < br ||
+		    (r == br && w->w_anon_kb > best->w_anon_kb)) {
+			best = w;
+			br = r;
+		}
+	}
+	return (best);
+}
+
+static void
+fleet_merger_resize(struct supervisor *sv, uint64_t now)
+{
+	struct wslot	*w = &sv->sv_fleet.f_merger;
+
+	if (sv->sv_conf.c_merge && (w->w_state == W_EMPTY ||
+	    (w->w_state == W_BACKOFF && now >= w->w_respawn_at)))
+		fleet_spawn(sv, w);
+	else if (!sv->sv_conf.c_merge && w->w_pid != 0)
+		fleet_stop(w);
+}
+
+/*
+ * Bring the fleet to what it should run: stop the cheapest workers past
+ * it, start workers in empty slots below it, restart slots whose back-off
+ * is over.
+ */
 void
 fleet_resize(struct supervisor *sv)
 {
 	struct fleet	*f = &sv->sv_fleet;
 	struct wslot	*w;
 	uint64_t	 now = util_mono_ms();
-	int		 i;
+	int		 i, n, want;
 
 	fleet_sv = sv;
 	if (sv->sv_draining)
 		return;
-	w = &f->f_merger;
-	if (sv->sv_conf.c_merge && (w->w_state == W_EMPTY ||
-	    (w->w_state == W_BACKOFF && now >= w->w_respawn_at)))
-		fleet_spawn(sv, w);
-	else if (!sv->sv_conf.c_merge && w->w_pid != 0)
-		fleet_stop(w);
-	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
-		w = &f->f_w[i];
-		if (i < f->f_target) {
-			if (w->w_state == W_EMPTY ||
-			    (w->w_state == W_BACKOFF && now >= w->w_respawn_at))
-				fleet_spawn(sv, w);
-			continue;
-		}
+	fleet_merger_resize(sv, now);
+	want = fleet_want(sv);
+	for (n = fleet_running(sv); n > want; n--) {
+		if ((w = fleet_victim(sv)) == NULL)
+			break;
 		if (w->w_state == W_BACKOFF) {
 			w->w_state = W_EMPTY;
 			w->w_fails = 0;
+			continue;
 		}
-		if (fleet_alive(w) && w->w_state != W_DRAINING) {
-			log_info("worker %d (pid %d): stopping (target %d)",
-			    w->w_slot, (int)w->w_pid, f->f_target);
-			fleet_stop(w);
+		log_info("worker %d (pid %d): stopping (%d workers wanted)",
+		    w->w_slot, (int)w->w_pid, want);
+		fleet_stop(w);
+	}
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &f->f_w[i];
+		if (w->w_state == W_BACKOFF && now >= w->w_respawn_at)
+			fleet_spawn(sv, w);
+		else if (w->w_state == W_EMPTY && n < want) {
+			fleet_spawn(sv, w);
+			n++;
 		}
 	}
 }
@@ -380,12 +527,30 @@ fleet_backoff(uint32_t fails)
 	return (d + arc4random_uniform(d / 4 + 1));
 }
 
+/* Why a worker ended, as its jobs' error and the log say it. */
+static void
+fleet_cause(struct supervisor *sv, struct wslot *w, int status, char *buf,
+    size_t len)
+{
+	char	 lim[32];
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == QUIRE_EXIT_NOMEM) {
+		util_format_size(sv->sv_conf.c_data_limit, lim, sizeof(lim));
+		snprintf(buf, len, "%s: worker out of memory at "
+		    "worker-data-limit %s", QUEUE_MEMORY_LIMIT, lim);
+		sv->sv_fleet.f_memkills++;
+	} else if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+}
+
 static void
 fleet_died(struct supervisor *sv, struct wslot *w, int status)
 {
 	struct fleet		*f = &sv->sv_fleet;
 	struct queue_release	 rel;
-	char			 cause[64], quar[96];
+	char			 cause[128], quar[96];
 	uint64_t		 crash = 0, now = util_mono_ms();
 	int			 dead = 0, early;
 
@@ -395,10 +560,7 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 		bufferevent_free(w->w_bev);
 		w->w_bev = NULL;
 	}
-	if (WIFSIGNALED(status))
-		snprintf(cause, sizeof(cause), "signal %d", WTERMSIG(status));
-	else
-		snprintf(cause, sizeof(cause), "exit %d", WEXITSTATUS(status));
+	fleet_cause(sv, w, status, cause, sizeof(cause));
 	if (!w->w_stopping && !(WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0))
 		crash = w->w_job;
@@ -430,9 +592,12 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 	w->w_pid = 0;
 	w->w_job = 0;
 	w->w_anon_kb = -1;
+	w->w_replace = NULL;
 	strlcpy(w->w_phase, "-", sizeof(w->w_phase));
-	if (sv->sv_draining || w->w_slot >= f->f_target) {
-		w->w_state = W_EMPTY;
+	/* Asked to go, or the fleet has enough without it: the slot empties. */
+	w->w_state = W_EMPTY;
+	if (sv->sv_draining || w->w_stopping ||
+	    fleet_running(sv) >= fleet_want(sv)) {
 		w->w_fails = 0;
 		return;
 	}
@@ -504,7 +669,7 @@ fleet_reap(struct supervisor *sv)
 	}
 }
 
-/* Pass a signal on to every live worker (SIGUSR1: reopen logs). */
+/* Pass a signal on to every live child (SIGUSR1: reopen logs). */
 void
 fleet_signal(struct supervisor *sv, int sig)
 {
@@ -513,6 +678,8 @@ fleet_signal(struct supervisor *sv, int sig)
 	for (i = 0; i < QUIRE_WORKERS_MAX; i++)
 		if (sv->sv_fleet.f_w[i].w_pid != 0)
 			kill(sv->sv_fleet.f_w[i].w_pid, sig);
+	if (sv->sv_fleet.f_merger.w_pid != 0)
+		kill(sv->sv_fleet.f_merger.w_pid, sig);
 }
 
 /* Stop every worker: after their jobs, or at once (fast). */
@@ -569,16 +736,87 @@ fleet_hung(struct supervisor *sv, struct wslot *w, uint64_t now)
 	kill(w->w_pid, SIGABRT);
 }
 
+static void
+fleet_sample(struct wslot *w)
+{
+	w->w_anon_kb = proc_anon_kb(w->w_pid);
+	if (w->w_job != 0 && w->w_anon_kb > w->w_anon_peak)
+		w->w_anon_peak = w->w_anon_kb;
+}
+
+/* Why a ready worker should be replaced between jobs, or NULL. */
+static const char *
+fleet_stale(struct supervisor *sv, const struct wslot *w)
+{
+	const struct quire_conf	*c = &sv->sv_conf;
+
+	if (w->w_spawn_gen < sv->sv_respawn_gen)
+		return ("reload");
+	if (c->c_max_jobs != 0 && w->w_jobs_life >= c->c_max_jobs)
+		return ("max-jobs");
+	if (c->c_mem_soft != 0 && w->w_anon_kb > 0 &&
+	    (uint64_t)w->w_anon_kb * 1024 > c->c_mem_soft)
+		return ("worker-memory-soft");
+	return (NULL);
+}
+
+/*
+ * Replace one worker at a time, between jobs: one whose configuration is
+ * older than the last reload that needs new workers, one past max-jobs,
+ * one past worker-memory-soft.  Only when every wanted worker is ready
+ * and none is being replaced, so capacity never dips by more than one;
+ * an idle worker goes first.  Its slot empties when it leaves and
+ * fleet_resize starts the successor (at once: the one that leaves no
+ * longer counts).  Not while memory is short: the shrink comes first.
+ */
+static void
+fleet_replace(struct supervisor *sv)
+{
+	struct wslot	*w, *pick = NULL;
+	const char	*why = NULL, *r;
+	int		 i, ready = 0;
+
+	if (sv->sv_draining || sv->sv_el.el_pressure)
+		return;
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &sv->sv_fleet.f_w[i];
+		if (w->w_replace != NULL && fleet_alive(w))
+			return;
+		if (w->w_state != W_IDLE && w->w_state != W_BUSY)
+			continue;
+		ready++;
+		if ((r = fleet_stale(sv, w)) == NULL)
+			continue;
+		if (pick == NULL || (pick->w_state == W_BUSY &&
+		    w->w_state == W_IDLE)) {
+			pick = w;
+			why = r;
+		}
+	}
+	if (pick == NULL || ready < fleet_want(sv))
+		return;
+	log_info("worker %d (pid %d): replacing (%s; %llu jobs, %lld kB, "
+	    "generation %llu of %llu)", pick->w_slot, (int)pick->w_pid, why,
+	    (unsigned long long)pick->w_jobs_life, pick->w_anon_kb,
+	    (unsigned long long)pick->w_spawn_gen,
+	    (unsigned long long)sv->sv_cgen);
+	sv->sv_fleet.f_replaced++;
+	fleet_stop(pick);
+	pick->w_replace = why;
+	fleet_resize(sv);
+}
+
 /* The periodic look at the fleet: hangs, kills, restarts, drain deadline. */
 void
 fleet_tick(struct supervisor *sv)
 {
 	struct wslot	*w;
-	uint64_t	 now = util_mono_ms();
+	uint64_t	 now = util_mono_ms(), period;
 	int		 i, sample;
 
 	fleet_sv = sv;
-	sample = now / 1000 != (now - 100) / 1000;
+	period = sv->sv_el.el_pressure ? FLEET_ANON_FAST_MS : FLEET_ANON_MS;
+	sample = now / period != (now - 100) / period;
 	w = &sv->sv_fleet.f_merger;
 	if (fleet_alive(w) && w->w_kill_stage == 1 && now >= w->w_kill_at) {
 		kill(w->w_pid, SIGKILL);
@@ -603,7 +841,7 @@ fleet_tick(struct supervisor *sv)
 		    now - w->w_ready_at >= FLEET_HEALTHY_MS)
 			w->w_fails = 0;
 		if (sample)
-			w->w_anon_kb = proc_anon_kb(w->w_pid);
+			fleet_sample(w);
 	}
 	if (sv->sv_draining && !sv->sv_fast && now >= sv->sv_drain_deadline) {
 		log_warnx("drain: timeout after %llu ms; stopping %d workers "
@@ -613,4 +851,68 @@ fleet_tick(struct supervisor *sv)
 		fleet_stop_all(sv, 1);
 	}
 	fleet_resize(sv);
+	fleet_replace(sv);
+}
+
+/* Keep a decision for status and log it: one line with its inputs. */
+void
+fleet_decision(struct supervisor *sv, const char *fmt, ...)
+{
+	struct fleet	*f = &sv->sv_fleet;
+	va_list		 ap;
+	char		*d;
+
+	d = f->f_decisions[f->f_ndecisions % FLEET_DECISIONS];
+	va_start(ap, fmt);
+	vsnprintf(d, FLEET_DECISION_MAX, fmt, ap);
+	va_end(ap);
+	f->f_ndecisions++;
+	log_info("%s", d);
+}
+
+/* A frame to every live worker that has its socket. */
+void
+fleet_send(struct supervisor *sv, uint32_t type, uint64_t a, uint64_t b,
+    const char *str)
+{
+	struct wslot	*w;
+	int		 i;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &sv->sv_fleet.f_w[i];
+		if (!fleet_alive(w) || w->w_bev == NULL)
+			continue;
+		if (str == NULL)
+			fleet_order(w, type, a, b);
+		else
+			ipc_evbuffer_put(bufferevent_get_output(w->w_bev),
+			    type, a, b, str);
+	}
+}
+
+/*
+ * A reload changed what children use.  The options they take live go to
+ * every running child, the merger too, and they then hold the new
+ * generation; when respawn is set, the workers are replaced one at a time
+ * (fleet_replace), since some of it is read only at start.
+ */
+void
+fleet_reconfigure(struct supervisor *sv, int respawn)
+{
+	struct wslot	*w;
+	char		 cfg[IPC_STR_MAX];
+	int		 i;
+
+	sv->sv_cgen++;
+	if (respawn)
+		sv->sv_respawn_gen = sv->sv_cgen;
+	fleet_config_text(sv, cfg, sizeof(cfg));
+	for (i = -1; i < QUIRE_WORKERS_MAX; i++) {
+		w = i == -1 ? &sv->sv_fleet.f_merger : &sv->sv_fleet.f_w[i];
+		if (!fleet_alive(w) || w->w_bev == NULL)
+			continue;
+		ipc_evbuffer_put(bufferevent_get_output(w->w_bev), IPC_CONFIG,
+		    sv->sv_cgen, 0, cfg);
+		w->w_cgen = sv->sv_cgen;
+	}
 }

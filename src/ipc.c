@@ -125,6 +125,51 @@ ipc_frame(msgpack_sbuffer *sb, uint32_t type, uint64_t a, uint64_t b,
 	return (ipc_encode(&m, sb));
 }
 
+/* A packer's output into a fixed buffer: no allocation. */
+struct ipc_fixed {
+	char		*f_buf;
+	size_t		 f_len;
+	size_t		 f_cap;
+};
+
+static int
+ipc_fixed_write(void *data, const char *p, size_t len)
+{
+	struct ipc_fixed	*f = data;
+
+	if (len > f->f_cap - f->f_len)
+		return (-1);
+	memcpy(f->f_buf + f->f_len, p, len);
+	f->f_len += len;
+	return (0);
+}
+
+/*
+ * An order with no string (IPC_STOP, IPC_ADMIT), encoded on the stack and
+ * written at once: the supervisor sends these while memory is short.
+ * -1 if the socket did not take all of it.
+ */
+int
+ipc_order(int fd, uint32_t type, uint64_t a, uint64_t b)
+{
+	msgpack_packer		 pk;
+	struct ipc_fixed	 f;
+	char			 buf[64];
+
+	f.f_buf = buf;
+	f.f_len = 4;
+	f.f_cap = sizeof(buf);
+	msgpack_packer_init(&pk, &f, ipc_fixed_write);
+	if (msgpack_pack_array(&pk, 4) != 0 ||
+	    msgpack_pack_uint32(&pk, type) != 0 ||
+	    msgpack_pack_uint64(&pk, a) != 0 ||
+	    msgpack_pack_uint64(&pk, b) != 0 ||
+	    msgpack_pack_str(&pk, 0) != 0)
+		return (-1);
+	util_put_be32((uint8_t *)buf, f.f_len - 4);
+	return (write(fd, buf, f.f_len) == (ssize_t)f.f_len ? 0 : -1);
+}
+
 /* Send one message with blocking writes. */
 int
 ipc_send(int fd, uint32_t type, uint64_t a, uint64_t b, const char *str)

@@ -170,11 +170,14 @@ void
 fatal(const char *fmt, ...)
 {
 	va_list	 ap;
+	int	 nomem;
 
+	nomem = errno == ENOMEM;
 	va_start(ap, fmt);
 	log_emit(LOG_CRIT, 1, fmt, ap);
 	va_end(ap);
-	exit(1);
+	/* The supervisor tells a worker over its memory limit by this. */
+	exit(nomem ? QUIRE_EXIT_NOMEM : 1);
 }
 
 void

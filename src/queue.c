@@ -60,7 +60,9 @@
  *   Size tiers: a claim takes at most claim_bytes of input (but always
  *   one job), and jobs of big_bytes or more are only handed out while
  *   the big jobs in flight across all workers stay under big_inflight
- *   (one is always allowed), so big PDFs do not all run at once.
+ *   (one is always allowed), so big PDFs do not all run at once.  A
+ *   big_inflight of 0 holds every big job back: the supervisor sets it
+ *   so while memory is short (fleet.c's admission).
  *
  * Retention: acks trim the oldest done jobs beyond retain_done or older
  * than retain_age, a few per ack, so the file stops growing under
@@ -920,8 +922,9 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 		 * tenant in turn is waiting, the claim ends.
 		 */
 		if ((ca->ca_n > 0 && bytes + r.r_size > qc->qc_claim_bytes) ||
-		    (big && t->t_m.m_big_inflight > 0 &&
-		    t->t_m.m_big_inflight + r.r_size > qc->qc_big_inflight)) {
+		    (big && (qc->qc_big_inflight == 0 ||
+		    (t->t_m.m_big_inflight > 0 &&
+		    t->t_m.m_big_inflight + r.r_size > qc->qc_big_inflight)))) {
 			if (blocked > 0 && tid == blocked_tid)
 				break;
 			if (blocked++ == 0)
@@ -1252,8 +1255,14 @@ qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
 			j.j_crashes++;
 		if ((ra->ra_crash == QUEUE_CRASH_ALL || ra->ra_crash == id) &&
 		    j.j_crashes >= qc->qc_max_crashes) {
-			snprintf(j.j_error, sizeof(j.j_error),
-			    "crashed worker (%s)", ra->ra_cause);
+			/* A worker over its memory limit says so itself. */
+			if (strncmp(ra->ra_cause, QUEUE_MEMORY_LIMIT,
+			    strlen(QUEUE_MEMORY_LIMIT)) == 0)
+				strlcpy(j.j_error, ra->ra_cause,
+				    sizeof(j.j_error));
+			else
+				snprintf(j.j_error, sizeof(j.j_error),
+				    "crashed worker (%s)", ra->ra_cause);
 			t->t_m.m_failed++;
 			rel->qr_dead++;
 			rc = qtx_finish(t, &j, JOB_DEAD);

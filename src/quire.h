@@ -28,6 +28,7 @@
 
 #define QUIRE_VERSION		PACKAGE_VERSION
 #define QUIRE_DATADIR		"/var/lib/quire"
+#define QUIRE_EXIT_NOMEM	3	/* fatal() after an allocation failed */
 
 /* log.c */
 void		 log_init(int, int);
@@ -66,6 +67,8 @@ uint32_t	 util_get_be32(const uint8_t *);
 int		 util_parse_duration(const char *, uint64_t *, const char **);
 int		 util_parse_size(const char *, uint64_t *, const char **);
 void		 util_format_duration(uint64_t, char *, size_t);
+void		 util_format_size(uint64_t, char *, size_t);
+void		 util_human_size(uint64_t, char *, size_t);
 int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
 
@@ -177,6 +180,7 @@ int		 store_sync_parse(const char *);
 #define QUEUE_EINVAL		-6	/* bad argument */
 
 #define QUEUE_CRASH_ALL		UINT64_MAX	/* release: every job crashed */
+#define QUEUE_MEMORY_LIMIT	"memory-limit"	/* a cause: kept as the reason */
 
 struct queue_conf {
 	uint32_t	 qc_max_attempts;
@@ -991,6 +995,8 @@ enum ipc_type {
 				   options a child takes live */
 	IPC_STOP,		/* finish the current job, then exit */
 	IPC_EXIT,		/* exit now */
+	IPC_ADMIT,		/* a: bytes of big jobs the fleet may run
+				   (0: none), b: 1 under memory pressure */
 	/* quirectl to the admin socket */
 	IPC_CTL,		/* a: command, b: number, str: flags */
 	IPC_NTYPES
@@ -1012,6 +1018,7 @@ struct evbuffer;
 int		 ipc_encode(const struct ipc_msg *, msgpack_sbuffer *);
 int		 ipc_decode(const void *, size_t, struct ipc_msg *);
 int		 ipc_send(int, uint32_t, uint64_t, uint64_t, const char *);
+int		 ipc_order(int, uint32_t, uint64_t, uint64_t);
 int		 ipc_take(struct ipc_buf *, struct ipc_msg *);
 int		 ipc_recv(int, struct ipc_buf *, struct ipc_msg *, int);
 int		 ipc_evbuffer_get(struct evbuffer *, struct ipc_msg *);
@@ -1168,9 +1175,23 @@ struct wslot {
 	int		 w_stopping;	/* we asked it to go: no crash */
 	int		 w_hung;
 	long long	 w_anon_kb;
+	long long	 w_anon_base;	/* anon kB when its job started */
+	long long	 w_anon_peak;	/* highest anon kB seen in its job */
 	uint64_t	 w_jobs;
+	uint64_t	 w_jobs_life;	/* jobs since this process started */
 	uint64_t	 w_forks;
+	uint64_t	 w_cgen;	/* configuration generation it holds */
+	uint64_t	 w_spawn_gen;	/* generation it was started with */
+	const char	*w_replace;	/* why it is being replaced, or NULL */
+	/* The last finished job, for admission's learning (fleet_learn). */
+	int		 w_learn;
+	char		 w_learn_type[16];
+	uint64_t	 w_learn_size;
+	long long	 w_learn_kb;	/* anon kB it took above the base */
 };
+
+#define FLEET_DECISIONS		8	/* decisions kept for status */
+#define FLEET_DECISION_MAX	192
 
 struct fleet {
 	struct wslot	 f_w[QUIRE_WORKERS_MAX];
@@ -1181,12 +1202,27 @@ struct fleet {
 	uint64_t	 f_hung;
 	uint64_t	 f_released;
 	uint64_t	 f_quarantined;
+	uint64_t	 f_ups;		/* resizes, whatever asked for them */
+	uint64_t	 f_downs;
+	uint64_t	 f_replaced;	/* recycles and reload replacements */
+	uint64_t	 f_memkills;	/* workers over their memory limit */
+	/* The last decisions about the fleet's size, newest last. */
+	char		 f_decisions[FLEET_DECISIONS][FLEET_DECISION_MAX];
+	uint64_t	 f_ndecisions;
 };
 
 struct supervisor;
 const char	*fleet_state_name(enum wstate);
 void		 fleet_init(struct supervisor *);
 void		 fleet_resize(struct supervisor *);
+int		 fleet_want(struct supervisor *);
+int		 fleet_running(struct supervisor *);
+struct wslot	*fleet_victim(struct supervisor *);
+void		 fleet_decision(struct supervisor *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+void		 fleet_send(struct supervisor *, uint32_t, uint64_t, uint64_t,
+		    const char *);
+void		 fleet_reconfigure(struct supervisor *, int);
 void		 fleet_reap(struct supervisor *);
 void		 fleet_tick(struct supervisor *);
 void		 fleet_stop_all(struct supervisor *, int);
@@ -1194,6 +1230,21 @@ void		 fleet_signal(struct supervisor *, int);
 int		 fleet_live(struct supervisor *);
 int		 fleet_degraded(struct supervisor *);
 int		 fleet_gone(struct supervisor *);
+
+/* memory.c */
+#define MEMORY_TYPES		16
+
+/* What a document type costs: peak anon bytes per input byte. */
+struct memlearn {
+	char		 ml_type[16];
+	double		 ml_ratio;	/* a moving maximum, decaying */
+	uint64_t	 ml_jobs;
+};
+
+void		 memory_start(struct supervisor *);
+void		 memory_reload(struct supervisor *);
+void		 memory_stop(struct supervisor *);
+uint64_t	 memory_worker_peak(struct supervisor *);
 
 /* supervisor.c */
 struct supervisor {
@@ -1222,6 +1273,19 @@ struct supervisor {
 	int		 sv_ctlfd;
 	char		 sv_ctlpath[CONF_STR_MAX];
 	struct evconnlistener *sv_ctl;
+	/* Memory pressure (memory.c). */
+	struct pressure	 sv_pr;
+	struct psample	 sv_ps;
+	struct elastic	 sv_el;
+	struct elastic_conf sv_ec;
+	struct event	*sv_mem;	/* the next sample */
+	struct event	*sv_trig;	/* a PSI trigger fired */
+	uint64_t	 sv_mem_ms;	/* the sampling interval now */
+	uint64_t	 sv_admit;	/* big-job bytes workers may run */
+	struct memlearn	 sv_learn[MEMORY_TYPES];
+	/* Configuration generations: what children hold, what they need. */
+	uint64_t	 sv_cgen;
+	uint64_t	 sv_respawn_gen;
 };
 
 void		 supervisor_main(struct supervisor *) __dead;

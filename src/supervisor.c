@@ -39,6 +39,7 @@
 
 #define SV_TICK_MS	100
 #define SV_SWEEP_MS	5000
+#define SV_OOM_SCORE	"-500"
 
 static const int sv_signals[] = {
 	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD,
@@ -60,6 +61,7 @@ supervisor_reload(struct supervisor *sv)
 	struct queue_conf	 qc;
 	char			 a[CONF_STR_MAX], b[CONF_STR_MAX];
 	size_t			 n, i;
+	int			 live = 0, respawn = 0;
 
 	sv->sv_reloads++;
 	config_defaults(&nc);
@@ -75,11 +77,15 @@ supervisor_reload(struct supervisor *sv)
 		    sizeof(nc.c_datadir));
 	opts = config_options(&n);
 	for (i = 0; i < n; i++) {
-		if (opts[i].o_reload)
-			continue;
 		config_format(&sv->sv_conf, &opts[i], a, sizeof(a));
 		config_format(&nc, &opts[i], b, sizeof(b));
 		if (strcmp(a, b) == 0)
+			continue;
+		if (opts[i].o_reload == CONF_RELOAD_LIVE)
+			live = 1;
+		if (opts[i].o_reload == CONF_RELOAD_RESPAWN)
+			respawn = 1;
+		if (opts[i].o_reload != CONF_RELOAD_NO)
 			continue;
 		log_warnx("reload: %s changed from %s to %s: takes effect at "
 		    "restart", opts[i].o_name, a, b);
@@ -102,9 +108,14 @@ supervisor_reload(struct supervisor *sv)
 	sv->sv_q.q_conf = qc;
 	log_setverbose(sv->sv_foreground || sv->sv_verbose ? 2 :
 	    (int)nc.c_loglevel);
-	log_info("reload: configuration %s loaded; target %d workers",
-	    sv->sv_confpath[0] != '\0' ? sv->sv_confpath : "(defaults)",
-	    sv->sv_fleet.f_target);
+	memory_reload(sv);
+	if (live || respawn)
+		fleet_reconfigure(sv, respawn);
+	log_info("reload: configuration %s loaded; target %d workers; "
+	    "generation %llu%s", sv->sv_confpath[0] != '\0' ?
+	    sv->sv_confpath : "(defaults)", sv->sv_fleet.f_target,
+	    (unsigned long long)sv->sv_cgen, respawn ?
+	    ", workers are replaced one at a time" : "");
 	fleet_resize(sv);
 	return (0);
 }
@@ -153,6 +164,7 @@ supervisor_finish(struct supervisor *sv)
 	supervisor_orphans(sv);
 	(void)store_sync(&sv->sv_q.q_store);
 	control_close(sv);
+	memory_stop(sv);
 	queue_close(&sv->sv_q);
 	index_close(&sv->sv_ix);
 	if (sv->sv_pfh != NULL)
@@ -265,6 +277,23 @@ supervisor_orphans(struct supervisor *sv)
 			log_info("start-up: released %u jobs of pid %u, which "
 			    "is gone", rel.qr_released, o.o_pids[i]);
 	}
+}
+
+/*
+ * The kernel's OOM killer should pick a worker, never the supervisor that
+ * would release its jobs: lower our score (children raise theirs).
+ * Lowering it takes privilege; without it we stay at the default.
+ */
+static void
+supervisor_oom_score(void)
+{
+	int	 fd;
+
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) ==
+	    -1 || write(fd, SV_OOM_SCORE, strlen(SV_OOM_SCORE)) == -1)
+		log_debug("%s: cannot lower our oom_score_adj", __func__);
+	if (fd != -1)
+		close(fd);
 }
 
 /* setgroups, setresgid, setresuid: all or nothing. */
@@ -394,6 +423,7 @@ supervisor_main(struct supervisor *sv)
 		fatalx("event_base_new");
 	if (control_listen(sv) == -1)
 		fatalx("cannot open the admin socket %s", sv->sv_ctlpath);
+	supervisor_oom_score();
 	supervisor_drop(sv);
 	umask(027);
 
@@ -418,6 +448,7 @@ supervisor_main(struct supervisor *sv)
 	evtimer_add(sv->sv_tick, &tv);
 
 	fleet_init(sv);
+	memory_start(sv);
 	log_info("started: %d workers, data directory %s, admin socket %s",
 	    sv->sv_fleet.f_target, sv->sv_conf.c_datadir, sv->sv_ctlpath);
 	if (ready != -1)

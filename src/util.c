@@ -185,6 +185,34 @@ util_format_duration(uint64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
+/* The shortest exact way to write a size: "64M", "1500". */
+void
+util_format_size(uint64_t u, char *buf, size_t len)
+{
+	if (u % (1ULL << 30) == 0 && u != 0)
+		snprintf(buf, len, "%lluG", (unsigned long long)u >> 30);
+	else if (u % (1ULL << 20) == 0 && u != 0)
+		snprintf(buf, len, "%lluM", (unsigned long long)u >> 20);
+	else if (u % 1024 == 0 && u != 0)
+		snprintf(buf, len, "%lluK", (unsigned long long)u >> 10);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)u);
+}
+
+/* A size for people, one decimal: "0.9G", "312.0M", "12.5K", "900B". */
+void
+util_human_size(uint64_t u, char *buf, size_t len)
+{
+	if (u >= (1ULL << 30) * 9 / 10)
+		snprintf(buf, len, "%.1fG", (double)u / (1ULL << 30));
+	else if (u >= (1ULL << 20))
+		snprintf(buf, len, "%.1fM", (double)u / (1ULL << 20));
+	else if (u >= 1024)
+		snprintf(buf, len, "%.1fK", (double)u / 1024);
+	else
+		snprintf(buf, len, "%lluB", (unsigned long long)u);
+}
+
 /* mkdir -p: create every missing component of path. */
 int
 util_mkdir_p(const char *path, mode_t mode)

@@ -36,7 +36,7 @@
  * at start only, so the supervisor replaces the worker to change them.
  *
  * Debug jobs ("sleep 200"), accepted only with debug-jobs yes, exercise
- * the supervisor: sleep MS, spin MS, crash, segv, hang, hog MIB, fail,
+ * the supervisor: sleep MS, spin MS, crash, segv, hang, hog MIB [MS], fail,
  * noop.  Each one that completes appends "id generation" to
  * DATADIR/debug-jobs.log before its ack, so tests can count executions.
  */
@@ -76,6 +76,8 @@ struct worker {
 	struct queue	 wk_q;
 	struct queue_owner wk_owner;
 	int		 wk_stop;	/* finish this job, then exit */
+	int		 wk_admit_set;	/* the supervisor set wk_admit */
+	uint64_t	 wk_admit;	/* big-job bytes the fleet may run */
 	uint64_t	 wk_last_beat;
 	/* The running job. */
 	uint64_t	 wk_job;
@@ -83,6 +85,7 @@ struct worker {
 	uint64_t	 wk_lease_at;	/* last lease extension */
 	char		 wk_phase[64];
 	char		 wk_error[JOB_ERROR_MAX];
+	const char	*wk_type;	/* of its last document, or NULL */
 	/* The text path and the index batch. */
 	struct ingest	 wk_in;
 	struct ingest_sink wk_sink;
@@ -121,7 +124,25 @@ worker_config(struct worker *wk, const struct ipc_msg *m)
 	if (child_config(&wk->wk_ch, m) == -1)
 		return;
 	config_queue(&wk->wk_ch.ch_conf, &wk->wk_q.q_conf);
+	if (wk->wk_admit_set)
+		wk->wk_q.q_conf.qc_big_inflight = wk->wk_admit;
 	wk->wk_reconf = 1;
+}
+
+/*
+ * Admission: the supervisor's budget for big jobs in flight, from the
+ * memory left (0 while memory is short: claim none).  It stands in for
+ * big-inflight until the next one.
+ */
+static void
+worker_admit(struct worker *wk, const struct ipc_msg *m)
+{
+	wk->wk_admit_set = 1;
+	wk->wk_admit = m->m_a;
+	wk->wk_q.q_conf.qc_big_inflight = m->m_a;
+	log_debug("worker %d: big jobs in flight up to %llu bytes%s",
+	    wk->wk_ch.ch_slot, (unsigned long long)m->m_a,
+	    m->m_b ? " (memory pressure)" : "");
 }
 
 static void
@@ -133,6 +154,9 @@ worker_order(struct worker *wk, const struct ipc_msg *m)
 		break;
 	case IPC_STOP:
 		wk->wk_stop = 1;
+		break;
+	case IPC_ADMIT:
+		worker_admit(wk, m);
 		break;
 	case IPC_EXIT:
 		worker_exit(wk, 0);
@@ -214,13 +238,39 @@ worker_debug_ms(struct worker *wk, const char *arg, uint64_t max,
 	return (0);
 }
 
+/*
+ * hog MIB [MS]: hold MIB of touched memory for MS (1000) milliseconds.
+ * Past worker-data-limit the allocation fails as a document's would:
+ * fatal, and the supervisor names the cause memory-limit.
+ */
+static int
+worker_hog(struct worker *wk, const char *arg, const char *arg2)
+{
+	uint64_t	 v, ms = 1000, i;
+	char		*mem;
+	int		 rv;
+
+	if (worker_debug_ms(wk, arg, WORKER_HOG_MAX, &v) == -1 ||
+	    (arg2[0] != '\0' && worker_debug_ms(wk, arg2, 86400000, &ms) == -1))
+		return (WO_PERMANENT);
+	if (v == 0)
+		return (WO_DONE);
+	if ((mem = malloc(v << 20)) == NULL)
+		fatal("worker %d: hog of %llu MiB", wk->wk_ch.ch_slot,
+		    (unsigned long long)v);
+	for (i = 0; i < (v << 20); i += 4096)
+		mem[i] = 1;
+	rv = worker_wait(wk, ms);
+	free(mem);
+	return (rv);
+}
+
 /* Run a debug command. */
 static int
 worker_debug(struct worker *wk, const struct job *j)
 {
-	char		 cmd[64], arg[64];
+	char		 cmd[64], arg[64], arg2[64];
 	uint64_t	 v, end, i;
-	char		*mem;
 	int		 rv, n;
 
 	if (!wk->wk_ch.ch_conf.c_debug_jobs) {
@@ -228,8 +278,8 @@ worker_debug(struct worker *wk, const struct job *j)
 		    sizeof(wk->wk_error));
 		return (WO_PERMANENT);
 	}
-	arg[0] = '\0';
-	n = sscanf(j->j_path, "%63s %63s", cmd, arg);
+	arg[0] = arg2[0] = '\0';
+	n = sscanf(j->j_path, "%63s %63s %63s", cmd, arg, arg2);
 	if (n < 1) {
 		strlcpy(wk->wk_error, "empty debug command",
 		    sizeof(wk->wk_error));
@@ -266,22 +316,8 @@ worker_debug(struct worker *wk, const struct job *j)
 		for (;;)
 			pause();
 	}
-	if (strcmp(cmd, "hog") == 0) {
-		if (worker_debug_ms(wk, arg, WORKER_HOG_MAX, &v) == -1)
-			return (WO_PERMANENT);
-		if (v == 0)
-			return (WO_DONE);
-		if ((mem = malloc(v << 20)) == NULL) {
-			strlcpy(wk->wk_error, "hog: out of memory",
-			    sizeof(wk->wk_error));
-			return (WO_FAIL);
-		}
-		for (i = 0; i < (v << 20); i += 4096)
-			mem[i] = 1;
-		rv = worker_wait(wk, 1000);
-		free(mem);
-		return (rv);
-	}
+	if (strcmp(cmd, "hog") == 0)
+		return (worker_hog(wk, arg, arg2));
 	if (strcmp(cmd, "fail") == 0) {
 		strlcpy(wk->wk_error, "debug failure", sizeof(wk->wk_error));
 		return (WO_FAIL);
@@ -349,6 +385,7 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 	di.di_job = j->j_id;
 	di.di_title = doc->xd_title;
 	di.di_type = doc->xd_type;
+	wk->wk_type = extract_type_name(doc->xd_type);
 	di.di_tenant = j->j_tenant;
 	di.di_source = j->j_path;
 	di.di_attrs = doc->xd_attrs;
@@ -520,6 +557,7 @@ worker_run(struct worker *wk, const struct job *j)
 	wk->wk_job = j->j_id;
 	wk->wk_gen = j->j_lease_gen;
 	wk->wk_error[0] = '\0';
+	wk->wk_type = NULL;
 	snprintf(what, sizeof(what), "%s %s", codec_source_name(j->j_srckind),
 	    j->j_path);
 	if (ipc_send(wk->wk_ch.ch_fd, IPC_JOB_START, j->j_id, j->j_lease_gen,
@@ -531,7 +569,11 @@ worker_run(struct worker *wk, const struct job *j)
 		rv = worker_ingest(wk, j);
 	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
 		worker_debug_log(wk, j);
-	if (ipc_send(wk->wk_ch.ch_fd, IPC_JOB_DONE, j->j_id, rv, NULL) == -1)
+	/* What it was and how big: the supervisor learns its memory cost. */
+	snprintf(what, sizeof(what), "%s %llu", j->j_srckind == SRC_DEBUG ?
+	    "debug" : wk->wk_type != NULL ? wk->wk_type : "none",
+	    (unsigned long long)j->j_size);
+	if (ipc_send(wk->wk_ch.ch_fd, IPC_JOB_DONE, j->j_id, rv, what) == -1)
 		worker_exit(wk, 1);
 	wk->wk_job = 0;
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));

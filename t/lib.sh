@@ -17,6 +17,7 @@ LOG=$T/quired.log
 PIDFILE=$T/quired.pid
 
 cleanup() {
+	cg_remove
 	if [ -f "$PIDFILE" ]; then
 		kill -QUIT "$(cat "$PIDFILE")" 2>/dev/null || true
 		sleep 0.5
@@ -133,4 +134,80 @@ expect_exit() {
 	if [ "$_rc" != "$_want" ]; then
 		fail "$* exited $_rc, not $_want: $(cat "$T/err")"
 	fi
+}
+
+# --- Memory cgroups for the pressure tests.  cg_make NAME LIMIT makes a
+# group of the test's own (v2 where the unified hierarchy has the memory
+# controller, else v1) and sets CG to its directory; the exit trap kills
+# what is left in it and removes it.  Without a writable controller, or
+# with QUIRE_MEMORY_TESTS=0, the test is skipped (exit 77).
+CG=
+CGV=
+
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+cg_make() {
+	[ "${QUIRE_MEMORY_TESTS:-1}" != 0 ] ||
+	    skip "memory tests off (QUIRE_MEMORY_TESTS=0)"
+	[ "$(id -u)" = 0 ] || skip "memory cgroups need root"
+	if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+	then
+		CGV=2
+		CG=/sys/fs/cgroup/quire-test-$$-$1
+	elif [ -w /sys/fs/cgroup/memory ]; then
+		CGV=1
+		CG=/sys/fs/cgroup/memory/quire-test-$$-$1
+	else
+		skip "no writable memory cgroup (v2 with memory, or v1)"
+	fi
+	mkdir "$CG" || skip "cannot create $CG"
+	if [ "$CGV" = 2 ]; then
+		echo "$2" > "$CG/memory.max"
+		echo 0 > "$CG/memory.swap.max" 2>/dev/null || true
+	else
+		echo "$2" > "$CG/memory.limit_in_bytes"
+	fi
+}
+
+# cg_exec COMMAND...: run COMMAND inside the group.
+cg_exec() {
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" "$@"
+}
+
+# OOM kills inside the group.
+cg_oom_kills() {
+	if [ "$CGV" = 2 ]; then
+		awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events"
+	else
+		awk '$1 == "oom_kill" { print $2 }' "$CG/memory.oom_control"
+	fi
+}
+
+# Bytes charged to the group, page cache included.
+cg_usage() {
+	if [ "$CGV" = 2 ]; then
+		cat "$CG/memory.current"
+	else
+		cat "$CG/memory.usage_in_bytes"
+	fi
+}
+
+vm_oom_kills() {
+	awk '$1 == "oom_kill" { print $2 }' /proc/vmstat
+}
+
+cg_remove() {
+	[ -n "$CG" ] && [ -d "$CG" ] || return 0
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		_pids=$(cat "$CG/cgroup.procs" 2>/dev/null)
+		[ -z "$_pids" ] && break
+		kill -9 $_pids 2>/dev/null || true
+		sleep 0.2
+	done
+	rmdir "$CG" 2>/dev/null || sleep 1
+	rmdir "$CG" 2>/dev/null || echo "cannot remove $CG" >&2
+	CG=
 }
