@@ -13,10 +13,15 @@
  * Pressure.  Headroom is the sample's: the limit (the machine's or our
  * cgroup's, the lower) minus what is used without reclaimable page
  * cache, never more than MemAvailable.  We are under pressure while the
- * headroom is below memory-reserve, or while PSI is present and its
- * "some" avg10 is at or above memory-psi-shrink: tasks already stall on
- * reclaim even if the numbers look fine.  Without PSI (some10 is -1)
- * the headroom alone decides.
+ * headroom is below memory-reserve, or while PSI is present, its "some"
+ * avg10 is at or above memory-psi-shrink and the headroom is short of
+ * the grow line below (reserve + hysteresis + what one more worker
+ * needs): tasks already stall on reclaim though the reserve is not yet
+ * reached, so PSI confirms what the headroom suggests.  Above that line
+ * the fleet's anonymous memory is not what stalls them: a stream read
+ * through a small cgroup, or an index bigger than it searched hot,
+ * stalls on page cache that shrinking would not give back.  Without PSI
+ * (some10 is -1) the headroom alone decides.
  *
  * One step at a time.  An evaluation moves the cap by one worker at
  * most, and a step waits memory-settle after the step before it, either
@@ -321,7 +326,9 @@ elastic_decide(struct elastic *el, const struct elastic_conf *ec,
 		return (EL_HOLD);
 	}
 	low = ps->ps_headroom < ec->ec_reserve;
-	hot = ps->ps_some10 >= 0 && ps->ps_some10 >= ec->ec_psi_shrink;
+	hot = ps->ps_some10 >= 0 && ps->ps_some10 >= ec->ec_psi_shrink &&
+	    ps->ps_headroom < el_add(el_add(ec->ec_reserve,
+	    ec->ec_hysteresis), in->ei_worker_peak);
 	el->el_pressure = low || hot;
 	if (el->el_pressure)
 		return (el_shrink(el, ec, in, now, low, why, whylen));

@@ -56,12 +56,14 @@
 #define FLEET_DEGRADED_FAILS	3
 #define FLEET_ANON_MS		1000	/* workers' memory sampled */
 #define FLEET_ANON_FAST_MS	200	/* ... while memory is short */
+#define FLEET_PEAK_WINDOW_MS	30000	/* a worker's recent peak */
 
 static const char *fleet_states[] = {
 	"empty", "starting", "idle", "busy", "draining", "backoff"
 };
 
 static void	 fleet_read(struct bufferevent *, void *);
+static void	 fleet_replace(struct supervisor *);
 static void	 fleet_merger_died(struct supervisor *, int);
 static void	 fleet_error(struct bufferevent *, short, void *);
 
@@ -214,6 +216,8 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	w->w_stopping = 0;
 	w->w_hung = 0;
 	w->w_anon_kb = -1;
+	w->w_anon_win[0] = w->w_anon_win[1] = 0;
+	w->w_anon_winat = w->w_spawned;
 	w->w_jobs_life = 0;
 	w->w_cgen = w->w_spawn_gen = sv->sv_cgen;
 	w->w_replace = NULL;
@@ -288,6 +292,7 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 		break;
 	case IPC_JOB_DONE:
 		fleet_job_done(w, m);
+		fleet_replace(sv);
 		break;
 	default:
 		log_warnx("worker %d (pid %d): unexpected message %u",
@@ -736,12 +741,24 @@ fleet_hung(struct supervisor *sv, struct wslot *w, uint64_t now)
 	kill(w->w_pid, SIGABRT);
 }
 
+/*
+ * A worker's anonymous memory: now, the peak of its job, and the peak of
+ * the last FLEET_PEAK_WINDOW_MS or so (two windows, the current and the
+ * last), which is what it may take again between jobs.
+ */
 static void
-fleet_sample(struct wslot *w)
+fleet_sample(struct wslot *w, uint64_t now)
 {
 	w->w_anon_kb = proc_anon_kb(w->w_pid);
 	if (w->w_job != 0 && w->w_anon_kb > w->w_anon_peak)
 		w->w_anon_peak = w->w_anon_kb;
+	if (now - w->w_anon_winat >= FLEET_PEAK_WINDOW_MS) {
+		w->w_anon_win[1] = w->w_anon_win[0];
+		w->w_anon_win[0] = 0;
+		w->w_anon_winat = now;
+	}
+	if (w->w_anon_kb > w->w_anon_win[0])
+		w->w_anon_win[0] = w->w_anon_kb;
 }
 
 /* Why a ready worker should be replaced between jobs, or NULL. */
@@ -841,7 +858,7 @@ fleet_tick(struct supervisor *sv)
 		    now - w->w_ready_at >= FLEET_HEALTHY_MS)
 			w->w_fails = 0;
 		if (sample)
-			fleet_sample(w);
+			fleet_sample(w, now);
 	}
 	if (sv->sv_draining && !sv->sv_fast && now >= sv->sv_drain_deadline) {
 		log_warnx("drain: timeout after %llu ms; stopping %d workers "
@@ -913,6 +930,8 @@ fleet_reconfigure(struct supervisor *sv, int respawn)
 			continue;
 		ipc_evbuffer_put(bufferevent_get_output(w->w_bev), IPC_CONFIG,
 		    sv->sv_cgen, 0, cfg);
-		w->w_cgen = sv->sv_cgen;
+		/* A worker waiting to be replaced holds only part of it. */
+		if (i == -1 || w->w_spawn_gen >= sv->sv_respawn_gen)
+			w->w_cgen = sv->sv_cgen;
 	}
 }

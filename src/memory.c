@@ -13,8 +13,8 @@
  * of small files into stack buffers and allocates nothing.
  *
  * Decisions.  Each sample goes to elastic_decide() with the fleet's
- * target, the workers that count (live, not told to stop) and a worker's
- * recent peak anonymous memory.  A shrink stops fleet_victim(): a slot
+ * target, the workers that count (live, not told to stop) and the room
+ * one more worker needs (memory_grow_need).  A shrink stops fleet_victim(): a slot
  * waiting to restart, else a starting or idle worker, else the busy one
  * holding the most memory, which stops after its job.  A grow lets
  * fleet_resize() start one more.  Each step is one log line with its
@@ -22,9 +22,10 @@
  *
  * Admission.  Workers claim big jobs (big-job-size and up) only while
  * the bytes of big jobs in flight stay under a budget (queue.c).  The
- * budget is big-inflight, lowered to what the headroom above the reserve
- * holds at the learned cost of the costliest document type, and 0 while
- * under pressure: no big job starts then.  The cost is learned from what
+ * budget is big-inflight, lowered to the big jobs in flight (their memory
+ * is already taken) plus what the headroom above the reserve holds at the
+ * learned cost of the costliest document type, and 0 while under
+ * pressure and for a dwell after a shrink: no big job starts then.  The cost is learned from what
  * workers report when a job ends (its type and input size) and the peak
  * anonymous memory seen while it ran: bytes of memory per input byte, a
  * maximum that decays by a tenth per job so that one outlier fades.
@@ -93,24 +94,34 @@ memory_arm(struct supervisor *sv)
 	evtimer_add(sv->sv_mem, &tv);
 }
 
-/* A worker's recent peak anonymous memory, in bytes: what one more costs. */
+/*
+ * The room one more worker needs, in bytes: the largest recent peak of a
+ * worker, plus what the running ones may take back between jobs (their
+ * recent peaks less what they hold now).  A fleet of hog-like documents
+ * frees and retakes memory job by job; a grow that counted only the
+ * memory free this instant would be undone at their next jobs.
+ */
 uint64_t
-memory_worker_peak(struct supervisor *sv)
+memory_grow_need(struct supervisor *sv)
 {
 	const struct wslot	*w;
-	long long		 kb = 0;
+	long long		 peak, most = 0, back = 0;
 	int			 i;
 
 	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
 		w = &sv->sv_fleet.f_w[i];
 		if (w->w_pid == 0)
 			continue;
-		if (w->w_anon_kb > kb)
-			kb = w->w_anon_kb;
-		if (w->w_job != 0 && w->w_anon_peak > kb)
-			kb = w->w_anon_peak;
+		peak = w->w_anon_win[0] > w->w_anon_win[1] ?
+		    w->w_anon_win[0] : w->w_anon_win[1];
+		if (w->w_job != 0 && w->w_anon_peak > peak)
+			peak = w->w_anon_peak;
+		if (peak > most)
+			most = peak;
+		if (w->w_anon_kb >= 0 && peak > w->w_anon_kb)
+			back += peak - w->w_anon_kb;
 	}
-	return ((uint64_t)kb * 1024);
+	return ((uint64_t)(most + back) * 1024);
 }
 
 static struct memlearn *
@@ -160,38 +171,54 @@ static uint64_t
 memory_budget(struct supervisor *sv)
 {
 	const struct psample	*ps = &sv->sv_ps;
+	struct queue_stats	 qs;
 	uint64_t		 budget = sv->sv_conf.c_big_inflight, room;
 	double			 worst = 0;
 	int			 i;
 
-	if (sv->sv_el.el_pressure)
+	/* None while short of memory, nor for a dwell after a shrink. */
+	if (sv->sv_el.el_pressure || (sv->sv_el.el_last_shrink != 0 &&
+	    util_mono_ms() - sv->sv_el.el_last_shrink < sv->sv_ec.ec_dwell_ms))
 		return (0);
 	for (i = 0; i < MEMORY_TYPES; i++)
 		if (sv->sv_learn[i].ml_ratio > worst)
 			worst = sv->sv_learn[i].ml_ratio;
 	if (worst <= 0)
 		return (budget);
+	/* What runs now holds its memory already: room is for more. */
+	if (queue_stats(&sv->sv_q, &qs) != 0)
+		qs.qs_big_inflight = 0;
 	room = ps->ps_headroom > sv->sv_ec.ec_reserve ?
 	    ps->ps_headroom - sv->sv_ec.ec_reserve : 0;
-	if ((double)room / worst < (double)budget)
-		budget = (double)room / worst;
+	if (qs.qs_big_inflight + room / worst < (double)budget)
+		budget = qs.qs_big_inflight + room / worst;
 	return (budget);
 }
 
+/*
+ * Tell the workers a new budget when it stops or resumes big jobs, or
+ * moves by more than a sixteenth; holding back and letting go again are
+ * decisions, logged as such, the rest is noise kept for debugging.
+ */
 static void
 memory_admit(struct supervisor *sv)
 {
-	uint64_t	 budget = memory_budget(sv);
+	uint64_t	 budget = memory_budget(sv), old = sv->sv_admit;
+	uint64_t	 d;
 	char		 a[32], b[32];
 
-	if (budget == sv->sv_admit)
+	d = budget > old ? budget - old : old - budget;
+	if (budget == old || ((budget == 0) == (old == 0) && d < old / 16))
 		return;
-	util_human_size(sv->sv_admit, a, sizeof(a));
+	util_human_size(old, a, sizeof(a));
 	util_human_size(budget, b, sizeof(b));
-	log_info("admit: big jobs in flight %s -> %s%s", a, b,
-	    sv->sv_el.el_pressure ? " (under pressure: none start)" : "");
+	if ((budget == 0) != (old == 0))
+		fleet_decision(sv, "admit big jobs %s -> %s%s", a, b,
+		    budget == 0 ? " reason=memory short: none start" : "");
+	else
+		log_debug("admit: big jobs in flight %s -> %s", a, b);
 	sv->sv_admit = budget;
-	fleet_send(sv, IPC_ADMIT, budget, sv->sv_el.el_pressure, NULL);
+	fleet_send(sv, IPC_ADMIT, budget, budget == 0, NULL);
 }
 
 /* What a victim is doing, for the decision's log line. */
@@ -226,7 +253,7 @@ memory_evaluate(struct supervisor *sv)
 	in.ei_sample = &sv->sv_ps;
 	in.ei_target = sv->sv_fleet.f_target;
 	in.ei_running = n;
-	in.ei_worker_peak = memory_worker_peak(sv);
+	in.ei_worker_peak = memory_grow_need(sv);
 	act = elastic_decide(&sv->sv_el, &sv->sv_ec, &in, util_mono_ms(),
 	    why, sizeof(why));
 	if (act == EL_SHRINK) {

@@ -1026,7 +1026,7 @@ int		 ipc_evbuffer_put(struct evbuffer *, uint32_t, uint64_t,
 		    uint64_t, const char *);
 
 /* pressure.c */
-#define PRESSURE_SRC_MAX	96
+#define PRESSURE_SRC_MAX	160
 #define PRESSURE_PATH_MAX	512
 
 /*
@@ -1177,6 +1177,8 @@ struct wslot {
 	long long	 w_anon_kb;
 	long long	 w_anon_base;	/* anon kB when its job started */
 	long long	 w_anon_peak;	/* highest anon kB seen in its job */
+	long long	 w_anon_win[2];	/* highest anon kB: this window, last */
+	uint64_t	 w_anon_winat;	/* when this window began */
 	uint64_t	 w_jobs;
 	uint64_t	 w_jobs_life;	/* jobs since this process started */
 	uint64_t	 w_forks;
@@ -1244,7 +1246,7 @@ struct memlearn {
 void		 memory_start(struct supervisor *);
 void		 memory_reload(struct supervisor *);
 void		 memory_stop(struct supervisor *);
-uint64_t	 memory_worker_peak(struct supervisor *);
+uint64_t	 memory_grow_need(struct supervisor *);
 
 /* supervisor.c */
 struct supervisor {

@@ -266,6 +266,7 @@ submit_add_debug(struct submit_batch *sb, const char *cmd,
     const struct submit_opts *so)
 {
 	struct queue_new	*qn;
+	unsigned int		 mib;
 
 	if (strlen(cmd) == 0 || strlen(cmd) > JOB_PATH_MAX) {
 		log_warnx("debug command empty or too long");
@@ -274,5 +275,8 @@ submit_add_debug(struct submit_batch *sb, const char *cmd,
 	qn = submit_new(sb, so, SRC_DEBUG);
 	qn->qn_path = submit_keep(sb, xstrdup(cmd));
 	qn->qn_key = so->so_key;
+	/* A hog is as big as the memory it takes, for the size tiers. */
+	if (sscanf(cmd, "hog %u", &mib) == 1)
+		qn->qn_size = (uint64_t)mib << 20;
 	return (0);
 }

@@ -671,6 +671,9 @@ worker_main(int slot)
 		}
 		flushed = started = wk.wk_lease_at = util_mono_ms();
 		for (i = 0; i < n; i++) {
+			/* Orders between jobs: a stop leaves the rest. */
+			if (i > 0)
+				(void)worker_wait(&wk, 0);
 			if (wk.wk_stop)
 				break;	/* unstarted jobs go back at exit */
 			rv = worker_run(&wk, &jobs[i]);

@@ -367,20 +367,28 @@ START_TEST(settle)
 }
 END_TEST
 
-/* PSI: pressure on its own, ignored when absent, and a bar to grows. */
+/* PSI: pressure short of the grow line, ignored when absent, a bar to grows. */
 START_TEST(psi)
 {
 	struct sim	 s;
 
 	sim_init(&s, 8);
+	/* Above the grow line, stalls are not the fleet's memory. */
+	s.s_ps.ps_some10 = 50.0;
+	ck_assert_int_eq(sim_for(&s, MIN), 0);
+	ck_assert_int_eq(s.s_el.el_pressure, 0);
+	ck_assert_int_eq(s.s_el.el_cap, 8);
+	/* Short of it (1.75G here), PSI confirms pressure. */
+	s.s_headroom = 1536 * MIB;
 	s.s_ps.ps_some10 = 12.3;
 	ck_assert_int_eq(sim_eval(&s), EL_SHRINK);
-	ck_assert_str_eq(s.s_why, "reason=psi some10=12.3>=10.0 headroom 8.0G");
+	ck_assert_str_eq(s.s_why, "reason=psi some10=12.3>=10.0 headroom 1.5G");
 	ck_assert_int_eq(s.s_el.el_pressure, 1);
 	s.s_now += SEC;
 	s.s_ps.ps_some10 = 10.0;
 	ck_assert_int_eq(sim_eval(&s), EL_SHRINK);
 	ck_assert_int_eq(s.s_el.el_cap, 6);
+	s.s_headroom = 8 * GIB;
 
 	/* Between psi-grow and psi-shrink: neither. */
 	s.s_now += SEC;
@@ -432,6 +440,7 @@ START_TEST(undo_below_reserve)
 	s.s_headroom = 8 * GIB;
 	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), T0 + 21 * SEC);
 	s.s_ps.ps_some10 = 20.0;
+	s.s_headroom = 1536 * MIB;
 	s.s_now = T0 + 26 * SEC;
 	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
 	ck_assert_str_eq(s.s_why, "hold pressure dwell 5.0s");

@@ -53,6 +53,6 @@ jq -e '.memory.limit == 1073741824 and .memory.headroom > 536870912 and
     >/dev/null || fail "page cache was taken for pressure: \
 $(jq -c '{memory, resizes: .fleet.resizes, d: .fleet.decisions}' "$T/st")"
 grep -q 'shrink [0-9]' "$LOG" && fail "it shrank: $(grep shrink "$LOG")"
-kill -TERM "$QPID"
+kill -TERM "$(quired_pid)"	# QPID is the shell around it
 wait "$QPID" || fail "quired exited $?"
 echo "pagecache: group at $((full >> 20)) MiB, $n searches, no shrink"

@@ -12,12 +12,12 @@
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
-MEMHOG=${MEMHOG:-$(dirname "$QUIRED")/t/memhog}
+: "${MEMHOG:=$(dirname "$QUIRED")/t/memhog}"
 cg_make fleet 2G
 
 write_conf "workers 6" "claim-batch 1" "memory-reserve 256M" \
     "memory-hysteresis 128M" "memory-settle 300ms" "memory-dwell 3s" \
-    "memory-grow-cooldown 2s" "max-crashes 1"
+    "memory-grow-cooldown 2s" "max-crashes 1" "big-inflight 4G"
 ctl submit --debug 'hog 250 1500' --count 3000 >/dev/null
 oom_cg=$(cg_oom_kills)
 oom_vm=$(vm_oom_kills)
@@ -67,6 +67,6 @@ grep -q 'grow [0-9]->[0-9] reason=calm' "$LOG" || fail "no grow line"
 [ "$(vm_oom_kills)" = "$oom_vm" ] || fail "OOM kills on the machine"
 grep -q ' died: ' "$LOG" && fail "a worker died: $(grep ' died: ' "$LOG")"
 [ "$(status_json .jobs.dead)" = 0 ] || fail "dead letters"
-kill -TERM "$QPID"
+kill -TERM "$(quired_pid)"	# QPID is the shell around it
 wait "$QPID" || fail "quired exited $?"
 echo "pressure: lowest $low workers, $(jq -c .fleet.resizes "$T/st")"

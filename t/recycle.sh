@@ -13,6 +13,11 @@ N=2000
 write_conf "workers 2" "max-jobs 50" "max-crashes 1"
 ctl submit --debug 'noop' --count $N >/dev/null
 start_quired
+two_ready() {
+	[ "$(ctl workers --json | jq '[.workers[] | select(.state == "idle" or
+	    .state == "busy")] | length')" = 2 ]
+}
+wait_for 10 two_ready || fail "two workers did not start"
 
 low=2
 done_all() {
@@ -40,7 +45,7 @@ awk '
 	n++
 }
 /exited: / && busy != "" && index($0, "(pid " busy ")") { busy = "" }
-END { if (bad) exit 1; if (n < 30) { print n " replacements"; exit 1 } }
+END { if (bad) exit 1; if (n < 5) { print n " replacements"; exit 1 } }
 ' "$LOG" > "$T/awk.out" || fail "replacements: $(cat "$T/awk.out")"
 [ "$(status_json .fleet.replaced)" = "$(grep -c ': replacing (' "$LOG")" ] ||
     fail "status counts $(status_json .fleet.replaced) replacements"

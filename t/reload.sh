@@ -4,7 +4,7 @@
 # A reload reaches every worker.  An option that workers take live
 # (log-level) goes to the running workers and the merger over their
 # sockets: same processes, new generation.  An option read only at start
-# (chunk-size) replaces the workers one at a time, between jobs: never
+# (stopwords) replaces the workers one at a time, between jobs: never
 # more than one below the target, no job aborted, and in the end every
 # worker and the merger hold the new generation.
 
@@ -41,7 +41,7 @@ wait_for 10 all_on 1 || fail "live reload: $(jq -c .fleet "$T/st")"
 
 # Respawn: replaced one at a time, never more than one below the target.
 write_conf "workers 4" "claim-batch 1" "max-crashes 1" "log-level debug" \
-    "chunk-size 1200"
+    "stopwords yes"
 kill -HUP "$sv"
 low=4
 i=0
