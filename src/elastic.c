@@ -59,9 +59,10 @@
  *
  * The target is the operator's.  The cap never exceeds it: a lowered
  * target clamps the cap at once, and stopping the workers above it is
- * the fleet's business, not a memory decision.  A raised target leaves
- * the old one as a cap, approached like any grow: a worker at a time,
- * each with its headroom checked.
+ * the fleet's business, not a memory decision.  Without a cap in effect
+ * (el_cap at the last target) the cap follows a raised target at once;
+ * with one, the cap stays and is approached like any grow: a worker at
+ * a time, each with its headroom checked.
  */
 
 #include <sys/types.h>
@@ -97,7 +98,7 @@ void
 elastic_init(struct elastic *el, const struct elastic_conf *ec, int target)
 {
 	memset(el, 0, sizeof(*el));
-	el->el_cap = target < 0 ? 0 : target;
+	el->el_cap = el->el_target = target < 0 ? 0 : target;
 	el->el_cooldown_ms = ec->ec_cooldown_ms;
 }
 
@@ -317,10 +318,12 @@ elastic_decide(struct elastic *el, const struct elastic_conf *ec,
 	const struct psample	*ps = in->ei_sample;
 	int			 low, hot;
 
-	if (el->el_cap > in->ei_target)
+	/* No cap in effect: it follows the target, up or down. */
+	if (el->el_cap >= el->el_target || el->el_cap > in->ei_target)
 		el->el_cap = in->ei_target;
 	if (el->el_cap < 0)
 		el->el_cap = 0;
+	el->el_target = in->ei_target;
 	if (ps == NULL) {
 		el_why(why, whylen, "hold no sample");
 		return (EL_HOLD);

@@ -394,7 +394,9 @@ fleet_want(struct supervisor *sv)
 
 	if (sv->sv_draining)
 		return (0);
-	if (sv->sv_conf.c_mem_elastic && sv->sv_el.el_cap < want)
+	/* A cap below the last target is memory's; else none is in effect. */
+	if (sv->sv_conf.c_mem_elastic &&
+	    sv->sv_el.el_cap < sv->sv_el.el_target && sv->sv_el.el_cap < want)
 		want = sv->sv_el.el_cap;
 	if (want < (int)sv->sv_conf.c_min_workers)
 		want = sv->sv_conf.c_min_workers;

@@ -1104,6 +1104,7 @@ struct elastic_in {
 
 struct elastic {
 	int		 el_cap;	/* most workers memory allows */
+	int		 el_target;	/* the target at the last decision */
 	int		 el_pressure;	/* 1 while under pressure */
 	uint64_t	 el_last_step;	/* monotonic ms of the last step */
 	uint64_t	 el_last_grow;

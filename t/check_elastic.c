@@ -122,7 +122,9 @@ sim_eval(struct sim *s)
 	in.ei_target = s->s_target;
 	in.ei_running = s->s_running;
 	in.ei_worker_peak = s->s_peak;
-	cap = s->s_el.el_cap;
+	/* Without a cap in effect the cap follows the target. */
+	cap = s->s_el.el_cap >= s->s_el.el_target ? s->s_target :
+	    s->s_el.el_cap;
 	steps = s->s_el.el_ups + s->s_el.el_downs;
 	a = elastic_decide(&s->s_el, &s->s_ec, &in, s->s_now, s->s_why,
 	    sizeof(s->s_why));
@@ -612,7 +614,7 @@ START_TEST(no_flapping)
 }
 END_TEST
 
-/* The cap follows a lowered target, and no grow passes the target. */
+/* The cap follows the target unless memory holds one; no grow passes it. */
 START_TEST(target)
 {
 	struct sim	 s;
@@ -637,18 +639,38 @@ START_TEST(target)
 	ck_assert_int_eq(s.s_el.el_cap, 3);
 	ck_assert_uint_eq(s.s_el.el_ups, 1);
 
-	/* Raised: the old target is a cap, grown past a step at a time. */
+	/* Raised without a cap in effect: the cap follows at once. */
 	s.s_target = 5;
-	g = sim_until(&s, EL_GROW, SEC);
-	ck_assert_uint_ne(g, 0);
-	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), g + 5 * SEC);
-	ck_assert_int_eq(sim_for(&s, 10 * MIN), 0);
+	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
 	ck_assert_int_eq(s.s_el.el_cap, 5);
 	ck_assert_int_eq(s.s_running, 5);
 
-	/* Fewer running than the cap allows (still starting): no grow. */
+	/* Raised under a cap: it stays, and is grown past step by step. */
+	s.s_headroom = 0;
+	ck_assert_uint_ne(sim_until(&s, EL_SHRINK, MIN), 0);
+	ck_assert_int_eq(s.s_el.el_cap, 4);
+	s.s_headroom = 64 * GIB;
+	s.s_target = 6;
+	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
+	ck_assert_int_eq(s.s_el.el_cap, 4);
+	g = sim_until(&s, EL_GROW, MIN);
+	ck_assert_uint_ne(g, 0);
+	ck_assert_int_eq(s.s_el.el_cap, 5);
+	ck_assert_uint_ne(sim_until(&s, EL_GROW, MIN), 0);
+	ck_assert_int_eq(sim_for(&s, 10 * MIN), 0);
+	ck_assert_int_eq(s.s_el.el_cap, 6);
+	ck_assert_int_eq(s.s_running, 6);
+	s.s_target = 5;
+	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
+	ck_assert_int_eq(s.s_el.el_cap, 5);
+
+	/* Under a cap of 4, fewer running (still starting): no grow. */
+	s.s_headroom = 0;
+	ck_assert_uint_ne(sim_until(&s, EL_SHRINK, MIN), 0);
+	ck_assert_int_eq(s.s_el.el_cap, 4);
+	s.s_headroom = 64 * GIB;
 	s.s_target = 8;
-	s.s_running = 4;
+	s.s_running = 3;
 	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
 	ck_assert_str_eq(s.s_why, "hold starting");
 
@@ -656,7 +678,7 @@ START_TEST(target)
 	s.s_running = 8;
 	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
 	ck_assert_str_eq(s.s_why, "hold");
-	ck_assert_int_eq(s.s_el.el_cap, 5);
+	ck_assert_int_eq(s.s_el.el_cap, 4);
 }
 END_TEST
 

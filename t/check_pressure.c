@@ -1131,11 +1131,14 @@ START_TEST(test_sample_long_path)
 {
 	struct pressure	 pr;
 	struct psample	 ps;
-	char		 top[PATH_MAX], g[PATH_MAX];
+	char		 top[PATH_MAX], mid[PATH_MAX], g[PATH_MAX];
 	const char	*name = "quire-0123456789abcdef0123456789abcdef";
 
+	/* Deep enough that the source cannot hold the whole path. */
 	fresh_dir(top, sizeof(top));
-	sub_dir(g, sizeof(g), top, name);
+	sub_dir(mid, sizeof(mid), top,
+	    "a-long-parent-0123456789abcdef0123456789abcdef0123456789abcdef");
+	sub_dir(g, sizeof(g), mid, name);
 	put(g, "memory.usage_in_bytes", "0\n");
 	put(g, "memory.stat", "hierarchical_memory_limit 268435456\n");
 	ck_assert_int_eq(pressure_init_dir(&pr, 1, g), 0);

@@ -207,7 +207,10 @@ cg_remove() {
 		kill -9 $_pids 2>/dev/null || true
 		sleep 0.2
 	done
-	rmdir "$CG" 2>/dev/null || sleep 1
-	rmdir "$CG" 2>/dev/null || echo "cannot remove $CG" >&2
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		rmdir "$CG" 2>/dev/null && break
+		sleep 0.5
+	done
+	[ -d "$CG" ] && echo "cannot remove $CG" >&2
 	CG=
 }
