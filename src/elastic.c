@@ -25,7 +25,10 @@
  *
  * One step at a time.  An evaluation moves the cap by one worker at
  * most, and a step waits memory-settle after the step before it, either
- * way.  A worker's memory comes back only when it has left (a busy one
+ * way.  The anonymous memory of workers already told to stop counts as
+ * headroom to come (ei_pending): a busy victim gives it back only when
+ * its job ends, and stopping another meanwhile would overshoot; below
+ * half the reserve that credit is not given.  A worker's memory comes back only when it has left (a busy one
  * finishes its job first), and PSI's avg10 averages the last ten
  * seconds, so it lags what we did: stopping several workers on one
  * reading would overshoot.  A shrink takes the cap to one below the
@@ -188,12 +191,20 @@ el_penalize(struct elastic *el, const struct elastic_conf *ec)
 }
 
 static void
-el_shrink_why(const struct elastic_conf *ec, const struct psample *ps,
+el_shrink_why(const struct elastic_conf *ec, const struct elastic_in *in,
     int low, char *why, size_t len)
 {
-	char	 a[EL_SIZE_MAX], b[EL_SIZE_MAX], p[EL_SIZE_MAX];
+	const struct psample	*ps = in->ei_sample;
+	char			 a[EL_SIZE_MAX], b[EL_SIZE_MAX];
+	char			 p[EL_SIZE_MAX], q[EL_SIZE_MAX];
 
-	if (low)
+	if (low && in->ei_pending > 0)
+		el_why(why, len, "reason=headroom %s+%s<%s psi_some10=%s",
+		    el_size(a, sizeof(a), ps->ps_headroom),
+		    el_size(q, sizeof(q), in->ei_pending),
+		    el_size(b, sizeof(b), ec->ec_reserve),
+		    el_psi(p, sizeof(p), ps->ps_some10));
+	else if (low)
 		el_why(why, len, "reason=headroom %s<%s psi_some10=%s",
 		    el_size(a, sizeof(a), ps->ps_headroom),
 		    el_size(b, sizeof(b), ec->ec_reserve),
@@ -234,7 +245,7 @@ el_shrink(struct elastic *el, const struct elastic_conf *ec,
 		el_penalize(el, ec);
 	el->el_last_shrink = el->el_last_step = el_stamp(now);
 	el->el_downs++;
-	el_shrink_why(ec, in->ei_sample, low, why, len);
+	el_shrink_why(ec, in, low, why, len);
 	return (EL_SHRINK);
 }
 
@@ -311,6 +322,22 @@ el_grow(struct elastic *el, const struct elastic_conf *ec,
 	return (EL_GROW);
 }
 
+/*
+ * Below the reserve, counting as back the memory of workers already told
+ * to stop: they give it back when their job ends, and shrinking again
+ * before then would overshoot.  Below half the reserve that credit is
+ * not given: a job may run long, and memory comes first.
+ */
+static int
+el_low(const struct elastic_conf *ec, const struct elastic_in *in)
+{
+	uint64_t	 h = in->ei_sample->ps_headroom;
+
+	if (h < ec->ec_reserve / 2)
+		return (1);
+	return (el_add(h, in->ei_pending) < ec->ec_reserve);
+}
+
 int
 elastic_decide(struct elastic *el, const struct elastic_conf *ec,
     const struct elastic_in *in, uint64_t now, char *why, size_t whylen)
@@ -328,7 +355,7 @@ elastic_decide(struct elastic *el, const struct elastic_conf *ec,
 		el_why(why, whylen, "hold no sample");
 		return (EL_HOLD);
 	}
-	low = ps->ps_headroom < ec->ec_reserve;
+	low = el_low(ec, in);
 	hot = ps->ps_some10 >= 0 && ps->ps_some10 >= ec->ec_psi_shrink &&
 	    ps->ps_headroom < el_add(el_add(ec->ec_reserve,
 	    ec->ec_hysteresis), in->ei_worker_peak);

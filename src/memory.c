@@ -124,6 +124,23 @@ memory_grow_need(struct supervisor *sv)
 	return ((uint64_t)(most + back) * 1024);
 }
 
+/* Anonymous memory of workers told to stop: it comes back as they go. */
+static uint64_t
+memory_pending(struct supervisor *sv)
+{
+	const struct wslot	*w;
+	uint64_t		 kb = 0;
+	int			 i;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &sv->sv_fleet.f_w[i];
+		if (w->w_pid != 0 && w->w_state == W_DRAINING &&
+		    w->w_anon_kb > 0)
+			kb += w->w_anon_kb;
+	}
+	return (kb * 1024);
+}
+
 static struct memlearn *
 memory_type(struct supervisor *sv, const char *type)
 {
@@ -254,6 +271,7 @@ memory_evaluate(struct supervisor *sv)
 	in.ei_target = sv->sv_fleet.f_target;
 	in.ei_running = n;
 	in.ei_worker_peak = memory_grow_need(sv);
+	in.ei_pending = memory_pending(sv);
 	act = elastic_decide(&sv->sv_el, &sv->sv_ec, &in, util_mono_ms(),
 	    why, sizeof(why));
 	if (act == EL_SHRINK) {

@@ -1099,7 +1099,8 @@ struct elastic_in {
 	const struct psample *ei_sample;
 	int		 ei_target;	/* workers wanted without pressure */
 	int		 ei_running;	/* live workers not told to stop */
-	uint64_t	 ei_worker_peak;	/* a worker's recent peak anon */
+	uint64_t	 ei_worker_peak;	/* room one more worker needs */
+	uint64_t	 ei_pending;	/* anon of workers told to stop */
 };
 
 struct elastic {

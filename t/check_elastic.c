@@ -40,6 +40,7 @@ struct sim {
 	int			 s_target;
 	int			 s_running;
 	uint64_t		 s_peak;	/* a worker's, for the policy */
+	uint64_t		 s_pending;	/* of workers told to stop */
 	uint64_t		 s_headroom;	/* while s_limit is 0 */
 	uint64_t		 s_limit;	/* the memory model: */
 	uint64_t		 s_load;	/* others' memory */
@@ -118,10 +119,12 @@ sim_eval(struct sim *s)
 	int			 a, cap;
 
 	sim_sample(s);
+	memset(&in, 0, sizeof(in));
 	in.ei_sample = &s->s_ps;
 	in.ei_target = s->s_target;
 	in.ei_running = s->s_running;
 	in.ei_worker_peak = s->s_peak;
+	in.ei_pending = s->s_pending;
 	/* Without a cap in effect the cap follows the target. */
 	cap = s->s_el.el_cap >= s->s_el.el_target ? s->s_target :
 	    s->s_el.el_cap;
@@ -682,6 +685,35 @@ START_TEST(target)
 }
 END_TEST
 
+/*
+ * Memory of workers told to stop counts as coming back: no second shrink
+ * for it, unless the headroom is below half the reserve.
+ */
+START_TEST(pending)
+{
+	struct sim	 s;
+
+	sim_init(&s, 8);
+	s.s_headroom = 400 * MIB;
+	ck_assert_int_eq(sim_eval(&s), EL_SHRINK);
+	ck_assert_str_eq(s.s_why, "reason=headroom 400.0M<512.0M "
+	    "psi_some10=none");
+	s.s_pending = 200 * MIB;
+	ck_assert_int_eq(sim_for(&s, 10 * SEC), 0);
+	ck_assert_int_eq(s.s_el.el_cap, 7);
+	ck_assert_int_eq(s.s_el.el_pressure, 0);
+	s.s_pending = 100 * MIB;
+	ck_assert_int_eq(sim_eval(&s), EL_SHRINK);
+	ck_assert_str_eq(s.s_why, "reason=headroom 400.0M+100.0M<512.0M "
+	    "psi_some10=none");
+	s.s_now += 10 * SEC;
+	s.s_headroom = 255 * MIB;
+	s.s_pending = 4 * GIB;
+	ck_assert_int_eq(sim_eval(&s), EL_SHRINK);
+	ck_assert_int_eq(s.s_el.el_cap, 5);
+}
+END_TEST
+
 /* The log line carries the inputs, in short sizes, always bounded. */
 START_TEST(why)
 {
@@ -715,6 +747,7 @@ START_TEST(why)
 	/* Bounded, and no line at all if none is wanted. */
 	s.s_now += MIN;
 	sim_sample(&s);
+	memset(&in, 0, sizeof(in));
 	in.ei_sample = &s.s_ps;
 	in.ei_target = 8;
 	in.ei_running = s.s_running;
@@ -749,6 +782,7 @@ elastic_suite(void)
 	tcase_add_test(tc, dwell);
 	tcase_add_test(tc, settle);
 	tcase_add_test(tc, psi);
+	tcase_add_test(tc, pending);
 	tcase_add_test(tc, undo_below_reserve);
 	suite_add_tcase(s, tc);
 
