@@ -38,6 +38,8 @@
 
 #include "quire.h"
 
+static int	 store_begin(struct store *, unsigned int, MDB_txn **);
+
 static const char *store_syncs[] = { "full", "group", "none" };
 
 const char *
@@ -103,7 +105,8 @@ store_open(struct store *s, const char *dir, const char **names, int ndbs,
 		goto fail;
 	s->s_mapsize = info.me_mapsize;
 
-	if ((rc = mdb_txn_begin(s->s_env, NULL, 0, &txn)) != 0)
+	/* A writer that grew the map ahead of need recorded a larger one. */
+	if ((rc = store_begin(s, 0, &txn)) != 0)
 		goto fail;
 	for (i = 0; i < ndbs; i++) {
 		s->s_names[i] = names[i];
