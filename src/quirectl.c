@@ -649,6 +649,80 @@ ctl_socket_path(char *buf, size_t len)
 		snprintf(buf, len, "%s/control.sock", ctl_datadir);
 }
 
+#define CTL_ASK_NODAEMON	(-1)	/* connect failed; errno says why */
+#define CTL_ASK_FAILED		(-2)	/* refused, or the connection broke */
+
+/*
+ * Send one command to the running daemon and collect the body of its
+ * reply in body.  The reply is a line "ok" or "error: why", then the
+ * body up to end of file.  On failure why holds the message to print.
+ */
+static int
+ctl_ask(int cmd, uint64_t num, const char *flags, struct buf *body,
+    char *why, size_t whylen)
+{
+	struct sockaddr_un	 sun;
+	char			 path[PATH_MAX], buf[8192], *p, *nl;
+	ssize_t			 n;
+	int			 fd, saved;
+
+	buf_reset(body);
+	ctl_socket_path(path, sizeof(path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		snprintf(why, whylen, "%s: path too long for a socket", path);
+		return (CTL_ASK_FAILED);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return (CTL_ASK_FAILED);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		saved = errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(saved));
+		close(fd);
+		errno = saved;
+		return (CTL_ASK_NODAEMON);
+	}
+	if (ipc_send(fd, IPC_CTL, cmd, num, flags) == -1) {
+		snprintf(why, whylen, "%s: send: %s", path, strerror(errno));
+		close(fd);
+		return (CTL_ASK_FAILED);
+	}
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(why, whylen, "%s: read: %s", path,
+			    strerror(errno));
+			close(fd);
+			return (CTL_ASK_FAILED);
+		}
+		if (n == 0)
+			break;
+		buf_add(body, buf, n);
+	}
+	close(fd);
+	p = buf_cstr(body);
+	if ((nl = strchr(p, '\n')) == NULL) {
+		snprintf(why, whylen, "the daemon closed the connection "
+		    "without an answer");
+		return (CTL_ASK_FAILED);
+	}
+	*nl = '\0';
+	if (strcmp(p, "ok") != 0) {
+		snprintf(why, whylen, "%s", strncmp(p, "error: ", 7) == 0 ?
+		    p + 7 : p);
+		return (CTL_ASK_FAILED);
+	}
+	body->b_len -= nl + 1 - p;
+	memmove(p, nl + 1, body->b_len);
+	return (0);
+}
+
 /*
  * Send one command to the running daemon and copy its reply to stdout.
  * Returns -1 when no daemon answers (with optional set, quietly).
@@ -656,63 +730,27 @@ ctl_socket_path(char *buf, size_t len)
 static int
 ctl_daemon(int cmd, uint64_t num, const char *flags, int optional)
 {
-	struct sockaddr_un	 sun;
-	char			 path[PATH_MAX], buf[8192], *nl;
-	size_t			 have = 0;
-	ssize_t			 n;
-	int			 fd, first = 1, ok = 0;
+	struct buf	 body;
+	char		 why[PATH_MAX + 512], path[PATH_MAX];
+	int		 rv;
 
-	ctl_socket_path(path, sizeof(path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		errx(CTL_EXIT_FAIL, "%s: path too long for a socket", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(CTL_EXIT_FAIL, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		if (optional)
-			return (-1);
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			errx(CTL_EXIT_FAIL, "no daemon running on %s "
-			    "(socket %s)", ctl_datadir, path);
-		err(CTL_EXIT_FAIL, "%s", path);
+	buf_init(&body);
+	rv = ctl_ask(cmd, num, flags, &body, why, sizeof(why));
+	if (rv == CTL_ASK_NODAEMON && optional) {
+		buf_free(&body);
+		return (-1);
 	}
-	if (ipc_send(fd, IPC_CTL, cmd, num, flags) == -1)
-		err(CTL_EXIT_FAIL, "%s: send", path);
-	for (;;) {
-		n = read(fd, buf + have, sizeof(buf) - have - 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			err(CTL_EXIT_FAIL, "%s: read", path);
-		if (n == 0)
-			break;
-		have += n;
-		buf[have] = '\0';
-		if (first) {
-			if ((nl = strchr(buf, '\n')) == NULL &&
-			    have < sizeof(buf) - 1)
-				continue;
-			first = 0;
-			if (nl != NULL)
-				*nl = '\0';
-			if (strcmp(buf, "ok") != 0)
-				errx(CTL_EXIT_FAIL, "%s", strncmp(buf,
-				    "error: ", 7) == 0 ? buf + 7 : buf);
-			ok = 1;
-			if (nl == NULL)
-				nl = buf + have - 1;
-			fwrite(nl + 1, 1, have - (nl + 1 - buf), stdout);
-		} else
-			fwrite(buf, 1, have, stdout);
-		have = 0;
+	if (rv == CTL_ASK_NODAEMON && (errno == ENOENT ||
+	    errno == ECONNREFUSED)) {
+		ctl_socket_path(path, sizeof(path));
+		errx(CTL_EXIT_FAIL, "no daemon running on %s (socket %s)",
+		    ctl_datadir, path);
 	}
-	close(fd);
-	if (!ok)
-		errx(CTL_EXIT_FAIL, "the daemon closed the connection "
-		    "without an answer");
+	if (rv != 0)
+		errx(CTL_EXIT_FAIL, "%s", why);
+	if (body.b_len > 0)
+		fwrite(body.b_data, 1, body.b_len, stdout);
+	buf_free(&body);
 	return (0);
 }
 
