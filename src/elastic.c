@@ -139,25 +139,6 @@ el_why(char *why, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A size in short human form: 512B, 921.6M, 1.0G. */
-static const char *
-el_size(char *buf, size_t len, uint64_t v)
-{
-	static const char	 units[] = "KMGTPE";
-	double			 d;
-	int			 i;
-
-	if (v < 1000) {
-		(void)snprintf(buf, len, "%lluB", (unsigned long long)v);
-		return (buf);
-	}
-	d = (double)v / 1024;
-	for (i = 0; d >= 1000 && units[i + 1] != '\0'; i++)
-		d /= 1024;
-	(void)snprintf(buf, len, "%.1f%c", d, units[i]);
-	return (buf);
-}
-
 /* PSI some avg10 for the log: "none" when the kernel has no PSI. */
 static const char *
 el_psi(char *buf, size_t len, double some10)
@@ -200,19 +181,19 @@ el_shrink_why(const struct elastic_conf *ec, const struct elastic_in *in,
 
 	if (low && in->ei_pending > 0)
 		el_why(why, len, "reason=headroom %s+%s<%s psi_some10=%s",
-		    el_size(a, sizeof(a), ps->ps_headroom),
-		    el_size(q, sizeof(q), in->ei_pending),
-		    el_size(b, sizeof(b), ec->ec_reserve),
+		    util_human_size(ps->ps_headroom, a, sizeof(a)),
+		    util_human_size(in->ei_pending, q, sizeof(q)),
+		    util_human_size(ec->ec_reserve, b, sizeof(b)),
 		    el_psi(p, sizeof(p), ps->ps_some10));
 	else if (low)
 		el_why(why, len, "reason=headroom %s<%s psi_some10=%s",
-		    el_size(a, sizeof(a), ps->ps_headroom),
-		    el_size(b, sizeof(b), ec->ec_reserve),
+		    util_human_size(ps->ps_headroom, a, sizeof(a)),
+		    util_human_size(ec->ec_reserve, b, sizeof(b)),
 		    el_psi(p, sizeof(p), ps->ps_some10));
 	else
 		el_why(why, len, "reason=psi some10=%.1f>=%.1f headroom %s",
 		    ps->ps_some10, ec->ec_psi_shrink,
-		    el_size(a, sizeof(a), ps->ps_headroom));
+		    util_human_size(ps->ps_headroom, a, sizeof(a)));
 }
 
 /* Under pressure: one worker fewer, unless held. */
@@ -272,8 +253,8 @@ el_grow_held(const struct elastic *el, const struct elastic_conf *ec,
 
 	if (ps->ps_headroom < need)
 		el_why(why, len, "hold headroom %s<%s",
-		    el_size(a, sizeof(a), ps->ps_headroom),
-		    el_size(b, sizeof(b), need));
+		    util_human_size(ps->ps_headroom, a, sizeof(a)),
+		    util_human_size(need, b, sizeof(b)));
 	else if (ps->ps_some10 >= 0 && ps->ps_some10 >= ec->ec_psi_grow)
 		el_why(why, len, "hold psi some10=%.1f>=%.1f",
 		    ps->ps_some10, ec->ec_psi_grow);
@@ -317,8 +298,8 @@ el_grow(struct elastic *el, const struct elastic_conf *ec,
 	el->el_last_grow = el->el_last_step = el_stamp(now);
 	el->el_ups++;
 	el_why(why, len, "reason=calm headroom %s>=%s psi_some10=%s",
-	    el_size(a, sizeof(a), ps->ps_headroom),
-	    el_size(b, sizeof(b), need), el_psi(p, sizeof(p), ps->ps_some10));
+	    util_human_size(ps->ps_headroom, a, sizeof(a)),
+	    util_human_size(need, b, sizeof(b)), el_psi(p, sizeof(p), ps->ps_some10));
 	return (EL_GROW);
 }
 

@@ -68,7 +68,7 @@ int		 util_parse_duration(const char *, uint64_t *, const char **);
 int		 util_parse_size(const char *, uint64_t *, const char **);
 void		 util_format_duration(uint64_t, char *, size_t);
 void		 util_format_size(uint64_t, char *, size_t);
-void		 util_human_size(uint64_t, char *, size_t);
+const char	*util_human_size(uint64_t, char *, size_t);
 int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
 

@@ -199,18 +199,26 @@ util_format_size(uint64_t u, char *buf, size_t len)
 		snprintf(buf, len, "%llu", (unsigned long long)u);
 }
 
-/* A size for people, one decimal: "0.9G", "312.0M", "12.5K", "900B". */
-void
-util_human_size(uint64_t u, char *buf, size_t len)
+/*
+ * A size for people, one decimal, the unit changing at 1000 so that the
+ * number stays short: "512B", "900.0M", "1.0G".  Returns buf.
+ */
+const char *
+util_human_size(uint64_t v, char *buf, size_t len)
 {
-	if (u >= (1ULL << 30) * 9 / 10)
-		snprintf(buf, len, "%.1fG", (double)u / (1ULL << 30));
-	else if (u >= (1ULL << 20))
-		snprintf(buf, len, "%.1fM", (double)u / (1ULL << 20));
-	else if (u >= 1024)
-		snprintf(buf, len, "%.1fK", (double)u / 1024);
-	else
-		snprintf(buf, len, "%lluB", (unsigned long long)u);
+	static const char	 units[] = "KMGTPE";
+	double			 d;
+	int			 i;
+
+	if (v < 1000) {
+		snprintf(buf, len, "%lluB", (unsigned long long)v);
+		return (buf);
+	}
+	d = (double)v / 1024;
+	for (i = 0; d >= 1000 && units[i + 1] != '\0'; i++)
+		d /= 1024;
+	snprintf(buf, len, "%.1f%c", d, units[i]);
+	return (buf);
 }
 
 /* mkdir -p: create every missing component of path. */
