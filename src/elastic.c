@@ -41,8 +41,10 @@
  * hysteresis to spare: the grow itself does not cause the next shrink.
  * Between the reserve and that sum lies a band where neither happens.
  * PSI, if present, must be below memory-psi-grow.  And time must have
- * passed: memory-dwell since the last shrink, the grow cooldown since
- * the last grow, memory-settle since any step.  A grow raises the cap by
+ * passed: memory-dwell since the last shrink and since the last look
+ * without room to grow (room must last: a load that comes and goes
+ * faster than that never starts a grow its return would undo), the grow
+ * cooldown since the last grow, memory-settle since any step.  A grow raises the cap by
  * one; when it reaches the target the cap is lifted.  Nothing grows
  * while fewer workers run than the cap already allows.
  *
@@ -241,6 +243,34 @@ el_calm(struct elastic *el, const struct elastic_conf *ec,
 		el->el_cooldown_ms = ec->ec_cooldown_ms;
 }
 
+/* How long it has been calm: since the last shrink and the last squeeze. */
+static uint64_t
+el_calm_for(const struct elastic *el, uint64_t now)
+{
+	uint64_t	 s, c;
+
+	s = el_since(now, el->el_last_shrink);
+	c = el_since(now, el->el_last_squeeze);
+	return (s < c ? s : c);
+}
+
+/*
+ * Note the last look with no room to grow: headroom short of the grow
+ * line, PSI at memory-psi-grow or above, or pressure.  A grow waits a
+ * dwell past it, so a load that comes and goes faster than the dwell
+ * never starts a grow that its return would undo.
+ */
+static void
+el_watch(struct elastic *el, const struct elastic_conf *ec,
+    const struct elastic_in *in, uint64_t need, uint64_t now)
+{
+	const struct psample	*ps = in->ei_sample;
+
+	if (el->el_pressure || ps->ps_headroom < need ||
+	    (ps->ps_some10 >= 0 && ps->ps_some10 >= ec->ec_psi_grow))
+		el->el_last_squeeze = el_stamp(now);
+}
+
 /* Why a grow the cap allows must wait, into why; 0 if it need not. */
 static int
 el_grow_held(const struct elastic *el, const struct elastic_conf *ec,
@@ -258,7 +288,7 @@ el_grow_held(const struct elastic *el, const struct elastic_conf *ec,
 	else if (ps->ps_some10 >= 0 && ps->ps_some10 >= ec->ec_psi_grow)
 		el_why(why, len, "hold psi some10=%.1f>=%.1f",
 		    ps->ps_some10, ec->ec_psi_grow);
-	else if ((t = el_since(now, el->el_last_shrink)) < ec->ec_dwell_ms)
+	else if ((t = el_calm_for(el, now)) < ec->ec_dwell_ms)
 		el_why(why, len, "hold dwell %.1fs",
 		    el_left(ec->ec_dwell_ms, t));
 	else if ((t = el_since(now, el->el_last_grow)) < el->el_cooldown_ms)
@@ -324,6 +354,7 @@ elastic_decide(struct elastic *el, const struct elastic_conf *ec,
     const struct elastic_in *in, uint64_t now, char *why, size_t whylen)
 {
 	const struct psample	*ps = in->ei_sample;
+	uint64_t		 need;
 	int			 low, hot;
 
 	/* No cap in effect: it follows the target, up or down. */
@@ -336,11 +367,13 @@ elastic_decide(struct elastic *el, const struct elastic_conf *ec,
 		el_why(why, whylen, "hold no sample");
 		return (EL_HOLD);
 	}
+	need = el_add(el_add(ec->ec_reserve, ec->ec_hysteresis),
+	    in->ei_worker_peak);
 	low = el_low(ec, in);
 	hot = ps->ps_some10 >= 0 && ps->ps_some10 >= ec->ec_psi_shrink &&
-	    ps->ps_headroom < el_add(el_add(ec->ec_reserve,
-	    ec->ec_hysteresis), in->ei_worker_peak);
+	    ps->ps_headroom < need;
 	el->el_pressure = low || hot;
+	el_watch(el, ec, in, need, now);
 	if (el->el_pressure)
 		return (el_shrink(el, ec, in, now, low, why, whylen));
 	return (el_grow(el, ec, in, now, why, whylen));

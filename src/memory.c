@@ -25,7 +25,7 @@
  * budget is big-inflight, lowered to the big jobs in flight (their memory
  * is already taken) plus what the headroom above the reserve holds at the
  * learned cost of the costliest document type, and 0 while under
- * pressure and for a dwell after a shrink: no big job starts then.  The cost is learned from what
+ * pressure: no big job starts then.  The cost is learned from what
  * workers report when a job ends (its type and input size) and the peak
  * anonymous memory seen while it ran: bytes of memory per input byte, a
  * maximum that decays by a tenth per job so that one outlier fades.
@@ -193,9 +193,8 @@ memory_budget(struct supervisor *sv)
 	double			 worst = 0;
 	int			 i;
 
-	/* None while short of memory, nor for a dwell after a shrink. */
-	if (sv->sv_el.el_pressure || (sv->sv_el.el_last_shrink != 0 &&
-	    util_mono_ms() - sv->sv_el.el_last_shrink < sv->sv_ec.ec_dwell_ms))
+	/* None while memory is short. */
+	if (sv->sv_el.el_pressure)
 		return (0);
 	for (i = 0; i < MEMORY_TYPES; i++)
 		if (sv->sv_learn[i].ml_ratio > worst)

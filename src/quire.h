@@ -1110,6 +1110,7 @@ struct elastic {
 	uint64_t	 el_last_step;	/* monotonic ms of the last step */
 	uint64_t	 el_last_grow;
 	uint64_t	 el_last_shrink;
+	uint64_t	 el_last_squeeze;	/* last look with no room to grow */
 	uint64_t	 el_cooldown_ms;	/* current grow cooldown */
 	uint64_t	 el_ups;
 	uint64_t	 el_downs;

@@ -291,6 +291,7 @@ END_TEST
 START_TEST(hysteresis)
 {
 	struct sim	 s;
+	uint64_t	 g;
 
 	sim_init(&s, 8);
 	s.s_peak = 768 * MIB;		/* grows need 1.5G */
@@ -310,8 +311,10 @@ START_TEST(hysteresis)
 	ck_assert_int_eq(s.s_el.el_cap, 7);
 	ck_assert_uint_eq(s.s_el.el_downs, 1);
 
+	/* On the line: a grow, a dwell after the last look short of it. */
 	s.s_headroom = 1536 * MIB;
-	ck_assert_int_eq(sim_eval(&s), EL_GROW);
+	g = sim_until(&s, EL_GROW, MIN);
+	ck_assert_uint_eq(g, s.s_el.el_last_squeeze + 10 * SEC);
 	ck_assert_int_eq(s.s_el.el_cap, 8);
 	s.s_now += TICK;
 	s.s_headroom = 512 * MIB - 1;
@@ -335,17 +338,18 @@ START_TEST(dwell)
 	s.s_ps.ps_some10 = 0.0;
 	s.s_now = T0 + 7800;
 	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
-	ck_assert_str_eq(s.s_why, "hold dwell 4.2s");
+	/* Dwell from the last look without room, at T0 + 2.9s. */
+	ck_assert_str_eq(s.s_why, "hold dwell 5.1s");
 	s.s_now += TICK;
-	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), T0 + 12 * SEC);
+	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), T0 + 12900);
 	ck_assert_int_eq(s.s_el.el_cap, 6);
 
 	/* Then one grow per cooldown. */
 	s.s_now = T0 + 13 * SEC;
 	ck_assert_int_eq(sim_eval(&s), EL_HOLD);
-	ck_assert_str_eq(s.s_why, "hold cooldown 4.0s");
-	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), T0 + 17 * SEC);
-	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), T0 + 22 * SEC);
+	ck_assert_str_eq(s.s_why, "hold cooldown 4.9s");
+	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), T0 + 17900);
+	ck_assert_uint_eq(sim_until(&s, EL_GROW, MIN), T0 + 22900);
 	ck_assert_int_eq(s.s_el.el_cap, 8);
 	ck_assert_int_eq(sim_for(&s, 10 * MIN), 0);
 	ck_assert_uint_eq(s.s_el.el_ups, 3);
@@ -376,6 +380,7 @@ END_TEST
 START_TEST(psi)
 {
 	struct sim	 s;
+	uint64_t	 g;
 
 	sim_init(&s, 8);
 	/* Above the grow line, stalls are not the fleet's memory. */
@@ -405,7 +410,8 @@ START_TEST(psi)
 	ck_assert_int_eq(sim_for(&s, 10 * MIN), 0);
 	ck_assert_str_eq(s.s_why, "hold psi some10=1.0>=1.0");
 	s.s_ps.ps_some10 = 0.9;
-	ck_assert_int_eq(sim_eval(&s), EL_GROW);
+	g = sim_until(&s, EL_GROW, MIN);
+	ck_assert_uint_eq(g, s.s_el.el_last_squeeze + 10 * SEC);
 	ck_assert_str_eq(s.s_why,
 	    "reason=calm headroom 8.0G>=1.8G psi_some10=0.9");
 
@@ -481,7 +487,7 @@ START_TEST(penalty)
 	ck_assert_uint_eq(s.s_el.el_penalties, 0);
 
 	cycle(&s, &g, &k);
-	ck_assert_uint_eq(g, T0 + 11 * SEC);
+	ck_assert_uint_eq(g, T0 + 11900);	/* dwell after T0 + 1.9s */
 	ck_assert_uint_eq(s.s_el.el_cooldown_ms, 10 * SEC);
 	ck_assert_uint_eq(s.s_el.el_penalties, 1);
 	g0 = g;
@@ -568,11 +574,8 @@ END_TEST
 /*
  * A load that comes and goes every 5 s for ten minutes: 16G, 1G a
  * worker, 10G of load.  Loaded, 5 workers fit; without it, 8.  The
- * three shrinks to 5 come at once; then each grow (at 15, 35, 55, 95,
- * 175 and 335 s) is undone within 5 s and doubles the cooldown, which
- * is at its 5 minutes when the load stops.  The undo of the grow at
- * 55 s falls at 60 s, so the second minute holds three resizes but one
- * grow; from the third minute on, two resizes a minute at most.
+ * three shrinks to 5 come at once; then no grow at all: the room never
+ * lasts a dwell (10 s) before the load is back, so nothing is undone.
  */
 START_TEST(no_flapping)
 {
@@ -594,16 +597,55 @@ START_TEST(no_flapping)
 			grows[tick * TICK / MIN]++;
 		s.s_now += TICK;
 	}
-	ck_assert_int_eq(per_min[0], 8);
-	ck_assert_int_eq(grows[0], 3);
+	ck_assert_int_eq(per_min[0], 3);
+	for (m = 0; m < 10; m++)
+		ck_assert_int_eq(grows[m], 0);
 	for (m = 1; m < 10; m++)
-		ck_assert_int_le(grows[m], 1);
-	ck_assert_int_eq(per_min[1], 3);
-	for (m = 2; m < 10; m++)
+		ck_assert_int_eq(per_min[m], 0);
+	ck_assert_uint_eq(s.s_el.el_penalties, 0);
+	ck_assert_uint_eq(s.s_el.el_cooldown_ms, 5 * SEC);
+	ck_assert_int_eq(s.s_el.el_cap, 5);
+
+	/* The load stops for good: back at target. */
+	s.s_load = 0;
+	sim_for(&s, 30 * MIN);
+	ck_assert_int_eq(s.s_running, 8);
+	ck_assert_int_eq(s.s_el.el_cap, 8);
+	ck_assert_uint_eq(s.s_el.el_ups, 3);
+	ck_assert_uint_eq(s.s_el.el_downs, 3);
+}
+END_TEST
+
+/*
+ * A slower load, 20 s on and 20 s off for ten minutes: the room lasts
+ * past the dwell, so grows happen and are undone when the load comes
+ * back; each undo doubles the cooldown (to its 5 minutes after six),
+ * and from the fourth minute on there are at most two resizes a minute.
+ */
+START_TEST(slow_flapping)
+{
+	struct sim	 s;
+	uint64_t	 tick;
+	int		 a, m, per_min[10];
+
+	sim_init(&s, 8);
+	s.s_limit = 16 * GIB;
+	s.s_per = GIB;
+	memset(per_min, 0, sizeof(per_min));
+	for (tick = 0; tick < 10 * MIN / TICK; tick++) {
+		s.s_load = (tick / 200) % 2 == 0 ? 10 * GIB : 0;
+		a = sim_eval(&s);
+		if (a != EL_HOLD)
+			per_min[tick * TICK / MIN]++;
+		s.s_now += TICK;
+	}
+	/* 9, 5, 3, then at most one grow and its undo a minute. */
+	ck_assert_int_eq(per_min[0], 9);
+	ck_assert_int_eq(per_min[1], 5);
+	for (m = 3; m < 10; m++)
 		ck_assert_int_le(per_min[m], 2);
 	ck_assert_uint_eq(s.s_el.el_penalties, 6);
 	ck_assert_uint_eq(s.s_el.el_cooldown_ms, 5 * MIN);
-	ck_assert_int_eq(s.s_el.el_cap, 5);
 
 	/* The load stops for good: back at target, then forgiven. */
 	s.s_load = 0;
@@ -611,9 +653,7 @@ START_TEST(no_flapping)
 	ck_assert_int_eq(s.s_running, 8);
 	ck_assert_int_eq(s.s_el.el_cap, 8);
 	ck_assert_uint_eq(s.s_el.el_cooldown_ms, s.s_ec.ec_cooldown_ms);
-	ck_assert_uint_eq(s.s_el.el_ups, 9);
-	ck_assert_uint_eq(s.s_el.el_downs, 9);
-	ck_assert_uint_eq(s.s_el.el_penalties, 6);
+	ck_assert_uint_eq(s.s_el.el_ups, s.s_el.el_downs);
 }
 END_TEST
 
@@ -790,6 +830,7 @@ elastic_suite(void)
 	tcase_add_test(tc, penalty);
 	tcase_add_test(tc, decay);
 	tcase_add_test(tc, no_flapping);
+	tcase_add_test(tc, slow_flapping);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("target");
