@@ -536,8 +536,7 @@ fleet_backoff(uint32_t fails)
 
 /* Why a worker ended, as its jobs' error and the log say it. */
 static void
-fleet_cause(struct supervisor *sv, struct wslot *w, int status, char *buf,
-    size_t len)
+fleet_cause(struct supervisor *sv, int status, char *buf, size_t len)
 {
 	char	 lim[32];
 
@@ -567,7 +566,7 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 		bufferevent_free(w->w_bev);
 		w->w_bev = NULL;
 	}
-	fleet_cause(sv, w, status, cause, sizeof(cause));
+	fleet_cause(sv, status, cause, sizeof(cause));
 	if (!w->w_stopping && !(WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0))
 		crash = w->w_job;

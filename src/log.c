@@ -80,19 +80,20 @@ static void
 log_vlog(int pri, const char *fmt, va_list ap)
 {
 	char		 msg[2048], stamp[32];
+	struct timespec	 ts;
 	struct tm	 tm;
-	time_t		 t;
 	int		 saved_errno = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_debugging && log_fd == -1)
 		dprintf(STDERR_FILENO, "%s: %s\n", log_procname, msg);
 	else if (log_fd != -1) {
-		t = time(NULL);
-		localtime_r(&t, &tm);
+		/* Milliseconds: decisions about memory come that close. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-		dprintf(log_fd, "%s %s[%d]: %s\n", stamp, log_procname,
-		    (int)getpid(), msg);
+		dprintf(log_fd, "%s.%03ld %s[%d]: %s\n", stamp,
+		    ts.tv_nsec / 1000000, log_procname, (int)getpid(), msg);
 	} else
 		syslog(pri, "%s", msg);
 	errno = saved_errno;

@@ -281,7 +281,8 @@ memory_evaluate(struct supervisor *sv)
 	} else if (act == EL_GROW) {
 		fleet_decision(sv, "grow %d->%d %s", n, fleet_want(sv), why);
 		sv->sv_fleet.f_ups++;
-	}
+	} else if (sv->sv_el.el_pressure)
+		log_debug("%s: %d workers, %s", __func__, n, why);
 	memory_admit(sv);
 	if (act != EL_HOLD)
 		fleet_resize(sv);
