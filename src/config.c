@@ -492,7 +492,6 @@ config_parse(FILE *f, const char *name, struct quire_conf *c, char *err,
 			rv = -1;
 			break;
 		}
-		c->c_set |= 1ULL << i;
 	}
 	if (rv == 0 && ferror(f)) {
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));

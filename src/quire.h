@@ -421,7 +421,6 @@ struct quire_conf {
 	uint64_t	 c_mem_settle_ms;
 	uint64_t	 c_mem_cooldown_ms;
 	uint64_t	 c_mem_cooldown_max_ms;
-	uint64_t	 c_set;		/* bit per option set by the file */
 };
 
 const struct conf_opt *config_options(size_t *);
