@@ -65,9 +65,10 @@ memory_reload(struct supervisor *sv)
 	ec->ec_cooldown_ms = c->c_mem_cooldown_ms;
 	ec->ec_cooldown_max_ms = c->c_mem_cooldown_max_ms;
 	ec->ec_min = c->c_min_workers;
+	/* Off: nothing held back, and no old cap when it is on again. */
 	if (!c->c_mem_elastic) {
-		sv->sv_el.el_cap = QUIRE_WORKERS_MAX;
 		sv->sv_el.el_pressure = 0;
+		sv->sv_el.el_cap = sv->sv_el.el_target = sv->sv_fleet.f_target;
 	}
 }
 
@@ -101,7 +102,7 @@ memory_arm(struct supervisor *sv)
  * frees and retakes memory job by job; a grow that counted only the
  * memory free this instant would be undone at their next jobs.
  */
-uint64_t
+static uint64_t
 memory_grow_need(struct supervisor *sv)
 {
 	const struct wslot	*w;
@@ -319,8 +320,6 @@ memory_start(struct supervisor *sv)
 		    "is not watched", __func__);
 	memory_reload(sv);
 	elastic_init(&sv->sv_el, &sv->sv_ec, sv->sv_fleet.f_target);
-	if (!sv->sv_conf.c_mem_elastic)
-		sv->sv_el.el_cap = QUIRE_WORKERS_MAX;
 	sv->sv_admit = sv->sv_conf.c_big_inflight;
 	if (pressure_trigger(&sv->sv_pr, MEMORY_TRIGGER_US,
 	    MEMORY_WINDOW_US) == 0) {

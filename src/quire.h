@@ -1248,7 +1248,6 @@ struct memlearn {
 void		 memory_start(struct supervisor *);
 void		 memory_reload(struct supervisor *);
 void		 memory_stop(struct supervisor *);
-uint64_t	 memory_grow_need(struct supervisor *);
 
 /* supervisor.c */
 struct supervisor {
