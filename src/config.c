@@ -17,19 +17,25 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "quire.h"
 
 #define CONF_OFF(m)	offsetof(struct quire_conf, m)
+#define CONF_FILE_MAX	(1 << 20)	/* a configuration file's size */
+
+static size_t	 config_lineno(const char *, const char *);
 
 static const char *conf_sync_values[] = { "full", "group", "none", NULL };
 static const char *conf_level_values[] = { "warning", "info", "debug", NULL };
@@ -505,19 +511,90 @@ config_parse(FILE *f, const char *name, struct quire_conf *c, char *err,
 	return (rv);
 }
 
+/*
+ * The whole file, bounded: a regular file only (a FIFO or a device such
+ * as /dev/zero would block or never end; /dev/null is the empty file),
+ * opened without blocking, at most CONF_FILE_MAX bytes, and no NUL byte
+ * (not text).
+ */
+static char *
+config_read(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		*text, *nul;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC))
+	    == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+	    st.st_rdev == makedev(1, 3)) {
+		close(fd);		/* /dev/null: the defaults */
+		*lenp = 0;
+		return (xcalloc(1, 1));
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONF_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s", path, !S_ISREG(st.st_mode) ?
+		    "not a regular file" : "larger than 1M");
+		close(fd);
+		return (NULL);
+	}
+	text = xmalloc(st.st_size + 1);
+	n = read(fd, text, st.st_size + 1);
+	close(fd);
+	if (n < 0 || n > st.st_size) {
+		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) :
+		    "changed while read");
+		free(text);
+		return (NULL);
+	}
+	if ((nul = memchr(text, '\0', n)) != NULL) {
+		snprintf(err, errlen, "%s:%zu: a NUL byte: not a text file",
+		    path, config_lineno(text, nul));
+		free(text);
+		return (NULL);
+	}
+	*lenp = n;
+	return (text);
+}
+
+/* The line number of p in text. */
+static size_t
+config_lineno(const char *text, const char *p)
+{
+	size_t	 n = 1;
+
+	for (; text < p; text++)
+		if (*text == '\n')
+			n++;
+	return (n);
+}
+
 /* Read the file at path; see config_parse. */
 int
 config_load(const char *path, struct quire_conf *c, char *err, size_t errlen)
 {
 	FILE	*f;
+	char	*text;
+	size_t	 len;
 	int	 rv;
 
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((text = config_read(path, &len, err, errlen)) == NULL)
 		return (-1);
+	if (len == 0)
+		rv = 0;		/* an empty file: the defaults */
+	else if ((f = fmemopen(text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rv = -1;
+	} else {
+		rv = config_parse(f, path, c, err, errlen);
+		fclose(f);
 	}
-	rv = config_parse(f, path, c, err, errlen);
-	fclose(f);
+	free(text);
 	return (rv);
 }
 

@@ -109,6 +109,27 @@ bad hang "" "hang-timeout must be at least twice heartbeat-interval" \
 expect_exit 1 "$QUIRED" -n -f "$T/nonexistent.conf"
 grep -q "nonexistent.conf" "$T/err" || fail "missing file: $(cat "$T/err")"
 
+# Only bounded regular text files: no device, no FIFO (which would block
+# a reload), nothing past 1M, no NUL byte.
+for f in /dev/zero "$T/fifo.conf" "$T/big.conf" "$T/nul.conf"; do
+	case $f in
+	*fifo.conf)	mkfifo "$f" ;;
+	*big.conf)	head -c 1100000 /dev/zero | tr '\0' '#' > "$f" ;;
+	*nul.conf)	printf 'workers 3\nlog-level info\0\n' > "$f" ;;
+	esac
+	expect_exit 1 timeout 10 "$QUIRED" -n -f "$f"
+	[ "$(wc -l < "$T/err")" -eq 1 ] || fail "$f: $(cat "$T/err")"
+done
+expect_exit 1 "$QUIRED" -n -f /dev/zero
+grep -qx "/dev/zero: not a regular file" "$T/err" || fail "$(cat "$T/err")"
+expect_exit 1 "$QUIRED" -n -f "$T/fifo.conf"
+grep -q "/fifo.conf: not a regular file$" "$T/err" || fail "$(cat "$T/err")"
+expect_exit 1 "$QUIRED" -n -f "$T/big.conf"
+grep -q "/big.conf: larger than 1M$" "$T/err" || fail "$(cat "$T/err")"
+expect_exit 1 "$QUIRED" -n -f "$T/nul.conf"
+grep -q "/nul.conf:2: a NUL byte: not a text file$" "$T/err" ||
+    fail "$(cat "$T/err")"
+
 # Comments, blank lines, spaces, "" and a repeated option.
 printf '%s\n' "  # indented comment" "" "workers   3   # three" \
     "log-file \"\"" "workers 4" > "$T/good.conf"
