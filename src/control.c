@@ -36,6 +36,8 @@ struct ctl_conn {
 	int			 cc_done;
 };
 
+#define CONTROL_READER_PIDS	32
+
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 
@@ -221,6 +223,24 @@ control_elastic_json(struct supervisor *sv, struct evbuffer *eb)
 	evbuffer_add_printf(eb, "]");
 }
 
+/* Who holds a snapshot of each store open: slots and their pids. */
+static void
+control_readers_json(struct supervisor *sv, struct evbuffer *eb)
+{
+	pid_t	 pids[CONTROL_READER_PIDS];
+	int	 i, n;
+
+	n = store_readers(&sv->sv_q.q_store, NULL, 0);
+	evbuffer_add_printf(eb, "\"readers\": {\"queue\": %d, ", n);
+	n = store_readers(&sv->sv_ix.ix_store, pids, CONTROL_READER_PIDS);
+	evbuffer_add_printf(eb, "\"index\": %d, \"index_pids\": [", n);
+	for (i = 0; i < n && i < CONTROL_READER_PIDS; i++)
+		evbuffer_add_printf(eb, "%s%d", i ? ", " : "", (int)pids[i]);
+	evbuffer_add_printf(eb, "], \"stale_cleared\": %llu}, ",
+	    (unsigned long long)(sv->sv_q.q_store.s_stale +
+	    sv->sv_ix.ix_store.s_stale));
+}
+
 static void
 control_memory_json(struct supervisor *sv, struct evbuffer *eb)
 {
@@ -341,6 +361,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 			evbuffer_add_printf(eb, "null");
 		control_elastic_json(sv, eb);
 		evbuffer_add_printf(eb, "}, ");
+		control_readers_json(sv, eb);
 		control_memory_json(sv, eb);
 		evbuffer_add_printf(eb, "}\n");
 		return;

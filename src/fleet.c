@@ -579,8 +579,8 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 		snprintf(quar, sizeof(quar), "; job %llu quarantined after "
 		    "%u crashes", (unsigned long long)crash,
 		    (unsigned)sv->sv_conf.c_max_crashes);
-	if (store_reader_check(&sv->sv_q.q_store, &dead) == 0 && dead > 0)
-		log_debug("%s: cleared %d stale readers", __func__, dead);
+	(void)store_reader_check(&sv->sv_q.q_store, &dead);
+	(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
 
 	f->f_deaths++;
 	f->f_released += rel.qr_released;

@@ -156,6 +156,8 @@ struct store {
 	const char	*s_names[STORE_MAXDBS];
 	MDB_dbi		 s_dbi[STORE_MAXDBS];
 	uint64_t	 s_grows;
+	uint64_t	 s_checked;	/* last stale reader check, mono ms */
+	uint64_t	 s_stale;	/* stale reader slots cleared */
 };
 
 typedef int	 (*store_fn)(MDB_txn *, void *);
@@ -167,6 +169,7 @@ int		 store_write(struct store *, store_fn, void *);
 int		 store_read(struct store *, store_fn, void *);
 int		 store_sync(struct store *);
 int		 store_reader_check(struct store *, int *);
+int		 store_readers(struct store *, pid_t *, int);
 const char	*store_sync_name(int);
 int		 store_sync_parse(const char *);
 

@@ -38,6 +38,8 @@
 
 #include "quire.h"
 
+#define STORE_STALE_MS	1000	/* stale readers checked, at most */
+
 static int	 store_begin(struct store *, unsigned int, MDB_txn **);
 
 static const char *store_syncs[] = { "full", "group", "none" };
@@ -209,8 +211,15 @@ int
 store_write(struct store *s, store_fn fn, void *arg)
 {
 	MDB_txn	*txn;
-	int	 rc;
+	int	 rc, dead;
 
+	/*
+	 * A reader killed inside its transaction keeps its slot, and the
+	 * pages of its snapshot can never be reused: the file would grow.
+	 * Every writer clears such slots, at most once a second.
+	 */
+	if (util_mono_ms() - s->s_checked >= STORE_STALE_MS)
+		(void)store_reader_check(s, &dead);
 	store_reserve(s);
 	for (;;) {
 		if ((rc = store_begin(s, 0, &txn)) != 0) {
@@ -268,9 +277,53 @@ store_reader_check(struct store *s, int *dead)
 {
 	int	 rc;
 
+	s->s_checked = util_mono_ms();
 	if ((rc = mdb_reader_check(s->s_env, dead)) != 0) {
 		log_warnx("%s: %s", __func__, mdb_strerror(rc));
 		return (-1);
 	}
+	if (*dead > 0) {
+		s->s_stale += *dead;
+		log_info("%s: %s: cleared %d stale reader%s", __func__,
+		    s->s_path, *dead, *dead == 1 ? "" : "s");
+	}
 	return (0);
+}
+
+struct store_rl {
+	pid_t		*rl_pids;
+	int		 rl_max;
+	int		 rl_n;
+};
+
+/* One line of mdb_reader_list: "pid thread txnid", after a header. */
+static int
+store_reader_line(const char *msg, void *arg)
+{
+	struct store_rl	*rl = arg;
+	int		 pid;
+
+	if (sscanf(msg, "%d", &pid) != 1)
+		return (0);
+	if (rl->rl_n < rl->rl_max)
+		rl->rl_pids[rl->rl_n] = pid;
+	rl->rl_n++;
+	return (0);
+}
+
+/*
+ * Reader slots in use, live or stale, and the first max of their pids:
+ * who holds a snapshot of this store open.
+ */
+int
+store_readers(struct store *s, pid_t *pids, int max)
+{
+	struct store_rl	 rl;
+
+	rl.rl_pids = pids;
+	rl.rl_max = pids == NULL ? 0 : max;
+	rl.rl_n = 0;
+	if (mdb_reader_list(s->s_env, store_reader_line, &rl) != 0)
+		return (-1);
+	return (rl.rl_n);
 }

@@ -220,14 +220,21 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 	struct supervisor	*sv = arg;
 	struct queue_release	 rel;
 	uint64_t		 now = util_mono_ms();
+	int			 dead;
 
 	fleet_reap(sv);
 	if (sv->sv_draining && fleet_gone(sv))
 		supervisor_finish(sv);
 	fleet_tick(sv);
-	/* The backstop for leases whose holders vanished unseen. */
+	/*
+	 * The backstop for leases whose holders vanished unseen, and for
+	 * reader slots left by any process killed inside a transaction
+	 * (quirectl check, search): they would pin pages for good.
+	 */
 	if (!sv->sv_draining && now - sv->sv_last_sweep >= SV_SWEEP_MS) {
 		sv->sv_last_sweep = now;
+		(void)store_reader_check(&sv->sv_q.q_store, &dead);
+		(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
 		if (queue_sweep(&sv->sv_q, &rel) == 0 &&
 		    rel.qr_released + rel.qr_dead > 0)
 			log_warnx("sweep: %u expired leases released, %u dead",
