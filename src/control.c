@@ -41,6 +41,19 @@ struct ctl_conn {
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 
+/* Whether a listener answers on the socket path. */
+static int
+control_answers(const struct sockaddr_un *sun)
+{
+	int	 fd, rv;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (0);
+	rv = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return (rv);
+}
+
 int
 control_listen(struct supervisor *sv)
 {
@@ -63,7 +76,16 @@ control_listen(struct supervisor *sv)
 		log_warn("%s: socket", __func__);
 		return (-1);
 	}
-	/* We hold the pidfile, so a socket here is a stale one. */
+	/*
+	 * A socket here is stale unless something answers on it: another
+	 * daemon on another data directory may have chosen the same path.
+	 */
+	if (control_answers(&sun)) {
+		log_warnx("%s: another daemon answers on %s", __func__,
+		    sv->sv_ctlpath);
+		close(fd);
+		return (-1);
+	}
 	if (unlink(sv->sv_ctlpath) == -1 && errno != ENOENT) {
 		log_warn("%s: unlink %s", __func__, sv->sv_ctlpath);
 		close(fd);

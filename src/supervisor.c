@@ -21,6 +21,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -336,6 +337,50 @@ supervisor_drop(struct supervisor *sv)
 }
 
 /*
+ * One owner per data directory: an exclusive lock on DATADIR/lock, held
+ * (by its descriptor, which no child inherits) for the supervisor's life.
+ * A second daemon, or a foreground `quirectl ingest` fleet, on the same
+ * directory is refused with the holder's pid, whatever its pidfile.
+ */
+static int
+supervisor_lock(struct supervisor *sv)
+{
+	char	 path[CONF_STR_MAX + 8], pid[32];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/lock", sv->sv_conf.c_datadir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0640)) == -1) {
+		fprintf(stderr, "quired: %s: %s\n", path, strerror(errno));
+		pidfile_remove(sv->sv_pfh);
+		exit(1);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return (fd);
+	n = errno == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : -1;
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	fprintf(stderr, "quired: %s is in use by another quired%s%s%s\n",
+	    sv->sv_conf.c_datadir, pid[0] != '\0' ? " (pid " : "", pid,
+	    pid[0] != '\0' ? ")" : "");
+	pidfile_remove(sv->sv_pfh);
+	exit(1);
+}
+
+/* The holder's pid in the lock file, for the next one's message. */
+static void
+supervisor_lock_pid(int fd)
+{
+	char	 buf[32];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, n, 0) != n)
+		log_warn("%s: lock file", __func__);
+}
+
+/*
  * Go to the background, but let the parent exit only once we are really
  * up (pidfile, admin socket, queue): it waits on a pipe, and exits 0 on
  * our "ready" byte or 1 if we die first, so an init script or systemd
@@ -393,7 +438,7 @@ supervisor_main(struct supervisor *sv)
 	pid_t			 other;
 	ssize_t			 n;
 	size_t			 i;
-	int			 ready = -1;
+	int			 ready = -1, lockfd;
 
 	sv->sv_started = util_now_ms();
 	if ((n = readlink("/proc/self/exe", sv->sv_exe,
@@ -419,17 +464,22 @@ supervisor_main(struct supervisor *sv)
 		pidfile_remove(sv->sv_pfh);
 		exit(1);
 	}
+	lockfd = supervisor_lock(sv);
 	if (!sv->sv_foreground)
 		ready = supervisor_detach();
 	if (pidfile_write(sv->sv_pfh) == -1)
 		fatal("pidfile_write");
+	supervisor_lock_pid(lockfd);
 	setproctitle("supervisor");
 	log_procinit("quired");
 
 	if ((sv->sv_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (control_listen(sv) == -1)
+	if (control_listen(sv) == -1) {
+		fprintf(stderr, "quired: cannot open the admin socket %s; "
+		    "see the log\n", sv->sv_ctlpath);
 		fatalx("cannot open the admin socket %s", sv->sv_ctlpath);
+	}
 	supervisor_oom_score();
 	supervisor_drop(sv);
 	umask(027);
