@@ -51,5 +51,7 @@ kill -TERM "$sv"
 wait_for 10 pid_gone "$sv" || fail "the first daemon did not stop"
 "$QUIRED" -f "$T/two.conf" || fail "the directory is still held"
 wait_for 10 test -s "$T/two.pid" || fail "no pidfile"
-kill -TERM "$(cat "$T/two.pid")"
+two=$(cat "$T/two.pid")
+kill -TERM "$two"
+wait_for 10 pid_gone "$two" || fail "the second daemon did not stop"
 echo "datadir: one owner"
