@@ -140,20 +140,12 @@ child_first(struct child *ch, struct ipc_msg *m)
 static int
 child_parse(const char *text, struct quire_conf *c, char *err, size_t len)
 {
-	FILE	*f;
-	int	 rv;
-
 	if (text[0] == '\0') {
 		snprintf(err, len, "supervisor: empty configuration");
 		return (-1);
 	}
-	if ((f = fmemopen((void *)text, strlen(text), "r")) == NULL) {
-		snprintf(err, len, "fmemopen: %s", strerror(errno));
-		return (-1);
-	}
-	rv = config_parse(f, "supervisor", c, err, len);
-	fclose(f);
-	return (rv);
+	return (config_parse_text(text, strlen(text), "supervisor", c, err,
+	    len));
 }
 
 static void
@@ -208,30 +200,6 @@ child_reopen(struct child *ch)
 }
 
 /*
- * Copy option o from one configuration to another; 1 if that changed
- * its value.  Numbers are uint64_t, and CONF_REAL a double of the same
- * size.
- */
-static int
-child_optcopy(struct quire_conf *to, const struct quire_conf *from,
-    const struct conf_opt *o)
-{
-	char		*t = (char *)to + o->o_off;
-	const char	*f = (const char *)from + o->o_off;
-
-	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH) {
-		if (strcmp(t, f) == 0)
-			return (0);
-		strlcpy(t, f, CONF_STR_MAX);
-		return (1);
-	}
-	if (memcmp(t, f, sizeof(uint64_t)) == 0)
-		return (0);
-	memcpy(t, f, sizeof(uint64_t));
-	return (1);
-}
-
-/*
  * A later IPC_CONFIG: take its live options.  On error the running
  * configuration stays whole.
  */
@@ -260,7 +228,7 @@ child_config(struct child *ch, const struct ipc_msg *m)
 	opts = config_options(&n);
 	for (i = 0; i < n; i++)
 		if (opts[i].o_reload == CONF_RELOAD_LIVE)
-			changed += child_optcopy(&ch->ch_conf, &nc, &opts[i]);
+			changed += config_copy(&ch->ch_conf, &nc, &opts[i]);
 	ch->ch_gen = m->m_a;
 	log_setverbose(ch->ch_conf.c_loglevel);
 	/*

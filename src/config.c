@@ -578,24 +578,55 @@ config_lineno(const char *text, const char *p)
 int
 config_load(const char *path, struct quire_conf *c, char *err, size_t errlen)
 {
-	FILE	*f;
 	char	*text;
 	size_t	 len;
 	int	 rv;
 
 	if ((text = config_read(path, &len, err, errlen)) == NULL)
 		return (-1);
-	if (len == 0)
-		rv = 0;		/* an empty file: the defaults */
-	else if ((f = fmemopen(text, len, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		rv = -1;
-	} else {
-		rv = config_parse(f, path, c, err, errlen);
-		fclose(f);
-	}
+	rv = config_parse_text(text, len, path, c, err, errlen);
 	free(text);
 	return (rv);
+}
+
+/* config_parse over len bytes of text; none is the defaults. */
+int
+config_parse_text(const char *text, size_t len, const char *name,
+    struct quire_conf *c, char *err, size_t errlen)
+{
+	FILE	*f;
+	int	 rv;
+
+	if (len == 0)
+		return (0);
+	if ((f = fmemopen((void *)text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return (-1);
+	}
+	rv = config_parse(f, name, c, err, errlen);
+	fclose(f);
+	return (rv);
+}
+
+/* Copy option o from one configuration to another; 1 if that changed it. */
+int
+config_copy(struct quire_conf *to, const struct quire_conf *from,
+    const struct conf_opt *o)
+{
+	char		*t = (char *)to + o->o_off;
+	const char	*f = (const char *)from + o->o_off;
+
+	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH) {
+		if (strcmp(t, f) == 0)
+			return (0);
+		strlcpy(t, f, CONF_STR_MAX);
+		return (1);
+	}
+	/* Numbers are uint64_t, and CONF_REAL a double of the same size. */
+	if (memcmp(t, f, sizeof(uint64_t)) == 0)
+		return (0);
+	memcpy(t, f, sizeof(uint64_t));
+	return (1);
 }
 
 /* The option's value as the configuration file would write it. */

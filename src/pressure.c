@@ -193,34 +193,6 @@ pressure_has_item(const char *list, size_t len, const char *item)
 	return (0);
 }
 
-/* Read a small file into buf, NUL-terminated; -1 with errno. */
-static int
-pressure_read(const char *path, char *buf, size_t len)
-{
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd, serrno;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (-1);
-	while (off < len - 1) {
-		if ((n = read(fd, buf + off, len - 1 - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			serrno = errno;
-			close(fd);
-			errno = serrno;
-			return (-1);
-		}
-		if (n == 0)
-			break;
-		off += n;
-	}
-	close(fd);
-	buf[off] = '\0';
-	return (0);
-}
-
 /* dir/name into buf; -1 if it does not fit. */
 static int
 pressure_path(char *buf, size_t len, const char *dir, const char *name)
@@ -243,7 +215,7 @@ pressure_read_at(const char *dir, const char *name, char *buf, size_t len)
 
 	if (pressure_path(path, sizeof(path), dir, name) == -1)
 		return (-1);
-	return (pressure_read(path, buf, len));
+	return (util_read_small(path, buf, len));
 }
 
 /* Whether the file name exists in dir. */
@@ -583,7 +555,7 @@ pressure_setup(struct pressure *pr, const char *fn)
 
 	memset(pr, 0, sizeof(*pr));
 	pr->pr_trigfd = pr->pr_psifd = -1;
-	if (pressure_read(PR_MEMINFO, buf, sizeof(buf)) == -1) {
+	if (util_read_small(PR_MEMINFO, buf, sizeof(buf)) == -1) {
 		log_warn("%s: %s", fn, PR_MEMINFO);
 		return (-1);
 	}
@@ -672,7 +644,7 @@ pressure_init(struct pressure *pr)
 
 	if (pressure_setup(pr, __func__) == -1)
 		return (-1);
-	if (pressure_read("/proc/self/cgroup", text, sizeof(text)) == -1 ||
+	if (util_read_small("/proc/self/cgroup", text, sizeof(text)) == -1 ||
 	    pressure_parse_cgroup(text, &version, cgpath,
 	    sizeof(cgpath)) == -1) {
 		log_debug("%s: no memory cgroup in /proc/self/cgroup",
@@ -842,7 +814,7 @@ pressure_sample(struct pressure *pr, struct psample *ps)
 	memset(ps, 0, sizeof(*ps));
 	ps->ps_at = util_mono_ms();
 	ps->ps_some10 = ps->ps_full10 = -1.0;
-	if (pressure_read(PR_MEMINFO, buf, sizeof(buf)) == -1)
+	if (util_read_small(PR_MEMINFO, buf, sizeof(buf)) == -1)
 		return (-1);
 	if (pressure_parse_meminfo(buf, &ps->ps_total, &ps->ps_avail) == -1) {
 		errno = EINVAL;
@@ -856,7 +828,7 @@ pressure_sample(struct pressure *pr, struct psample *ps)
 		r = pressure_cg_v2(pr->pr_cgdir, buf, sizeof(buf), &pc);
 	pressure_fill(ps, r == 0 ? &pc : NULL);
 	if (pr->pr_psipath[0] != '\0' &&
-	    (pressure_read(pr->pr_psipath, buf, sizeof(buf)) == -1 ||
+	    (util_read_small(pr->pr_psipath, buf, sizeof(buf)) == -1 ||
 	    pressure_parse_psi(buf, &ps->ps_some10, &ps->ps_full10,
 	    &ps->ps_some_total, &ps->ps_full_total) == -1)) {
 		ps->ps_some10 = ps->ps_full10 = -1.0;

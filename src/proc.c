@@ -11,12 +11,10 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "quire.h"
 
@@ -25,18 +23,9 @@ static int
 proc_read(pid_t pid, const char *name, char *buf, size_t len)
 {
 	char	 path[64];
-	ssize_t	 n;
-	int	 fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (-1);
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return (-1);
-	buf[n] = '\0';
-	return (0);
+	return (util_read_small(path, buf, len));
 }
 
 /* The value in kB of a "Name:   123 kB" line, or -1. */

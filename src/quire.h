@@ -69,6 +69,7 @@ int		 util_parse_size(const char *, uint64_t *, const char **);
 void		 util_format_duration(uint64_t, char *, size_t);
 void		 util_format_size(uint64_t, char *, size_t);
 const char	*util_human_size(uint64_t, char *, size_t);
+int		 util_read_small(const char *, char *, size_t);
 int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
 
@@ -431,6 +432,10 @@ void		 config_defaults(struct quire_conf *);
 int		 config_parse(FILE *, const char *, struct quire_conf *, char *,
 		    size_t);
 int		 config_load(const char *, struct quire_conf *, char *, size_t);
+int		 config_parse_text(const char *, size_t, const char *,
+		    struct quire_conf *, char *, size_t);
+int		 config_copy(struct quire_conf *, const struct quire_conf *,
+		    const struct conf_opt *);
 void		 config_format(const struct quire_conf *,
 		    const struct conf_opt *, char *, size_t);
 void		 config_print(const struct quire_conf *, FILE *);

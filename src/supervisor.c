@@ -90,10 +90,7 @@ supervisor_reload(struct supervisor *sv)
 			continue;
 		log_warnx("reload: %s changed from %s to %s: takes effect at "
 		    "restart", opts[i].o_name, a, b);
-		memcpy((char *)&nc + opts[i].o_off,
-		    (char *)&sv->sv_conf + opts[i].o_off,
-		    opts[i].o_type == CONF_STRING || opts[i].o_type == CONF_PATH ?
-		    CONF_STR_MAX : sizeof(uint64_t));
+		(void)config_copy(&nc, &sv->sv_conf, &opts[i]);
 	}
 	if (sv->sv_override && nc.c_workers == sv->sv_fileconf.c_workers) {
 		log_info("reload: keeping the run-time target of %d workers",

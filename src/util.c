@@ -221,6 +221,34 @@ util_human_size(uint64_t v, char *buf, size_t len)
 	return (buf);
 }
 
+/* Read a small file (/proc, cgroup) into buf, NUL-terminated; -1, errno. */
+int
+util_read_small(const char *path, char *buf, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd, serrno;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	while (off < len - 1) {
+		if ((n = read(fd, buf + off, len - 1 - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			serrno = errno;
+			close(fd);
+			errno = serrno;
+			return (-1);
+		}
+		if (n == 0)
+			break;
+		off += n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	return (0);
+}
+
 /* mkdir -p: create every missing component of path. */
 int
 util_mkdir_p(const char *path, mode_t mode)
