@@ -18,6 +18,14 @@
  *
  * MDB_WRITEMAP is never used: with it a full disk is a SIGBUS.
  *
+ * Storage faults: a write that fails because the file system is full,
+ * the map reached its maximum, or the disk returned an error, is not the
+ * data's fault, and callers wait for the storage rather than blame what
+ * they were writing.  store_write() records the kind in s_fault (cleared
+ * by the next write that commits), turns LMDB's EIO for a short write on
+ * a file system with no room left into ENOSPC, and logs such faults at
+ * most once a second per environment, counting the lines it left out.
+ *
  * The map starts at s_mapsize and doubles whenever a write transaction
  * meets MDB_MAP_FULL, up to s_mapmax; store_write() then runs the whole
  * transaction again, so its function must depend only on its argument
@@ -30,6 +38,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,10 +48,39 @@
 #include "quire.h"
 
 #define STORE_STALE_MS	1000	/* stale readers checked, at most */
+#define STORE_ROOM_MIN	(4ULL << 20) /* less free space than this is full */
+#define STORE_FAULT_LOG_MS 1000	/* one fault line a second, at most */
 
 static int	 store_begin(struct store *, unsigned int, MDB_txn **);
 
 static const char *store_syncs[] = { "full", "group", "none" };
+static const char *store_faults[] = { "ok", "full", "map-full", "io-error" };
+
+/* The kind of storage fault an LMDB or errno code is, if any. */
+int
+store_fault(int rc)
+{
+	switch (rc) {
+	case ENOSPC:
+	case EDQUOT:
+		return (STORE_FAULT_FULL);
+	case MDB_MAP_FULL:
+		return (STORE_FAULT_MAP);
+	case EIO:
+	case EROFS:
+		return (STORE_FAULT_IO);
+	default:
+		return (STORE_FAULT_NONE);
+	}
+}
+
+const char *
+store_fault_name(int f)
+{
+	if (f < 0 || f > STORE_FAULT_IO)
+		return ("unknown");
+	return (store_faults[f]);
+}
 
 const char *
 store_sync_name(int s)
@@ -139,6 +177,18 @@ store_close(struct store *s)
 	s->s_env = NULL;
 }
 
+/*
+ * The largest the map may grow to.  A map already beyond it stays as it
+ * is, and is full for store_write().
+ */
+void
+store_limit(struct store *s, uint64_t max)
+{
+	if (max < (1ULL << 20) || max > STORE_MAPSIZE_MAX)
+		max = STORE_MAPSIZE_MAX;
+	s->s_mapmax = max;
+}
+
 static int
 store_begin(struct store *s, unsigned int flags, MDB_txn **txn)
 {
@@ -203,6 +253,43 @@ store_reserve(struct store *s)
 }
 
 /*
+ * A write failed with rc: record and log it if it is a storage fault.
+ * Returns rc, or ENOSPC for an EIO on a file system without room.
+ */
+static int
+store_failed(struct store *s, int rc)
+{
+	struct statvfs	 vfs;
+	uint64_t	 now;
+	char		 more[64];
+
+	if (rc == EIO && statvfs(s->s_path, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_ROOM_MIN)
+		rc = ENOSPC;
+	if ((s->s_fault = store_fault(rc)) == STORE_FAULT_NONE)
+		return (rc);
+	now = util_mono_ms();
+	if (s->s_fault_logged != 0 &&
+	    now - s->s_fault_logged < STORE_FAULT_LOG_MS) {
+		s->s_fault_quiet++;
+		return (rc);
+	}
+	snprintf(more, sizeof(more), " (%llu more in %llu ms)",
+	    (unsigned long long)s->s_fault_quiet,
+	    (unsigned long long)(now - s->s_fault_logged));
+	if (rc == MDB_MAP_FULL)
+		log_warnx("store_write: %s: map full at %zu MiB (map-max)%s",
+		    s->s_path, s->s_mapsize >> 20,
+		    s->s_fault_quiet > 0 ? more : "");
+	else
+		log_warnx("store_write: %s: %s%s", s->s_path, strerror(rc),
+		    s->s_fault_quiet > 0 ? more : "");
+	s->s_fault_logged = now;
+	s->s_fault_quiet = 0;
+	return (rc);
+}
+
+/*
  * Run fn in a write transaction and commit it.  fn returns 0 to commit,
  * an LMDB error code (MDB_MAP_FULL among them) or any other non-zero
  * value to abort; that value is returned.
@@ -223,8 +310,10 @@ store_write(struct store *s, store_fn fn, void *arg)
 	store_reserve(s);
 	for (;;) {
 		if ((rc = store_begin(s, 0, &txn)) != 0) {
-			log_warnx("%s: begin: %s", __func__, mdb_strerror(rc));
-			return (rc);
+			if (store_fault(rc) == STORE_FAULT_NONE)
+				log_warnx("%s: begin: %s", __func__,
+				    mdb_strerror(rc));
+			return (store_failed(s, rc));
 		}
 		rc = fn(txn, arg);
 		if (rc == 0)
@@ -233,12 +322,13 @@ store_write(struct store *s, store_fn fn, void *arg)
 			mdb_txn_abort(txn);
 		if (rc != MDB_MAP_FULL)
 			break;
-		if ((rc = store_grow(s)) != 0) {
-			log_warnx("%s: %s: map full at %zu MiB", __func__,
-			    s->s_path, s->s_mapsize >> 20);
-			return (MDB_MAP_FULL);
-		}
+		if (store_grow(s) != 0)
+			return (store_failed(s, MDB_MAP_FULL));
 	}
+	if (rc == 0)
+		s->s_fault = STORE_FAULT_NONE;
+	else
+		rc = store_failed(s, rc);
 	return (rc);
 }
 
