@@ -168,6 +168,7 @@ struct store {
 	uint64_t	 s_checked;	/* last stale reader check, mono ms */
 	uint64_t	 s_stale;	/* stale reader slots cleared */
 	int		 s_fault;	/* of the last write, or none */
+	int		 s_panic;	/* MDB_PANIC: reopen before the next */
 	uint64_t	 s_fault_logged; /* mono ms of the last fault line */
 	uint64_t	 s_fault_quiet;	/* fault lines left out since */
 };

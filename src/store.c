@@ -25,6 +25,9 @@
  * by the next write that commits), turns LMDB's EIO for a short write on
  * a file system with no room left into ENOSPC, and logs such faults at
  * most once a second per environment, counting the lines it left out.
+ * A meta page that could not be written leaves the handle refusing every
+ * transaction (MDB_PANIC): that is an I/O error too, and the environment
+ * is closed and opened again before the next transaction.
  *
  * The map starts at s_mapsize and doubles whenever a write transaction
  * meets MDB_MAP_FULL, up to s_mapmax; store_write() then runs the whole
@@ -68,6 +71,7 @@ store_fault(int rc)
 		return (STORE_FAULT_MAP);
 	case EIO:
 	case EROFS:
+	case MDB_PANIC:
 		return (STORE_FAULT_IO);
 	default:
 		return (STORE_FAULT_NONE);
@@ -168,6 +172,45 @@ fail:
 	return (-1);
 }
 
+/* A handle after MDB_PANIC: close it and open the environment again. */
+static int
+store_reopen(struct store *s)
+{
+	struct store	 old = *s;
+
+	if (s->s_env != NULL)
+		mdb_env_close(s->s_env);
+	s->s_env = NULL;
+	if (store_open(s, old.s_path, old.s_names, old.s_ndbs, old.s_sync,
+	    old.s_mapsize) == -1) {
+		*s = old;
+		s->s_env = NULL;
+		return (-1);
+	}
+	s->s_mapmax = old.s_mapmax;
+	s->s_grows = old.s_grows;
+	s->s_checked = old.s_checked;
+	s->s_stale = old.s_stale;
+	s->s_fault = old.s_fault;
+	s->s_fault_logged = old.s_fault_logged;
+	s->s_fault_quiet = old.s_fault_quiet;
+	log_info("%s: %s: environment opened again after a fatal error",
+	    __func__, s->s_path);
+	return (0);
+}
+
+/* Begin with a usable handle: reopened first if it had to be. */
+static int
+store_ready(struct store *s)
+{
+	if (s->s_env != NULL && !s->s_panic)
+		return (0);
+	if (store_reopen(s) == -1)
+		return (EIO);
+	s->s_panic = 0;
+	return (0);
+}
+
 void
 store_close(struct store *s)
 {
@@ -263,6 +306,10 @@ store_failed(struct store *s, int rc)
 	uint64_t	 now;
 	char		 more[64];
 
+	if (rc == MDB_PANIC) {
+		s->s_panic = 1;
+		rc = EIO;
+	}
 	if (rc == EIO && statvfs(s->s_path, &vfs) == 0 &&
 	    (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_ROOM_MIN)
 		rc = ENOSPC;
@@ -305,6 +352,8 @@ store_write(struct store *s, store_fn fn, void *arg)
 	 * pages of its snapshot can never be reused: the file would grow.
 	 * Every writer clears such slots, at most once a second.
 	 */
+	if ((rc = store_ready(s)) != 0)
+		return (store_failed(s, rc));
 	if (util_mono_ms() - s->s_checked >= STORE_STALE_MS)
 		(void)store_reader_check(s, &dead);
 	store_reserve(s);
@@ -339,7 +388,11 @@ store_read(struct store *s, store_fn fn, void *arg)
 	MDB_txn	*txn;
 	int	 rc;
 
+	if ((rc = store_ready(s)) != 0)
+		return (rc);
 	if ((rc = store_begin(s, MDB_RDONLY, &txn)) != 0) {
+		if (rc == MDB_PANIC)
+			s->s_panic = 1;
 		log_warnx("%s: begin: %s", __func__, mdb_strerror(rc));
 		return (rc);
 	}
@@ -354,6 +407,8 @@ store_sync(struct store *s)
 {
 	int	 rc;
 
+	if (s->s_env == NULL)
+		return (-1);
 	if ((rc = mdb_env_sync(s->s_env, 1)) != 0) {
 		log_warnx("%s: %s: %s", __func__, s->s_path, mdb_strerror(rc));
 		return (-1);
@@ -368,6 +423,9 @@ store_reader_check(struct store *s, int *dead)
 	int	 rc;
 
 	s->s_checked = util_mono_ms();
+	*dead = 0;
+	if (s->s_env == NULL)
+		return (-1);
 	if ((rc = mdb_reader_check(s->s_env, dead)) != 0) {
 		log_warnx("%s: %s", __func__, mdb_strerror(rc));
 		return (-1);
@@ -413,6 +471,8 @@ store_readers(struct store *s, pid_t *pids, int max)
 	rl.rl_pids = pids;
 	rl.rl_max = pids == NULL ? 0 : max;
 	rl.rl_n = 0;
+	if (s->s_env == NULL)
+		return (-1);
 	if (mdb_reader_list(s->s_env, store_reader_line, &rl) != 0)
 		return (-1);
 	return (rl.rl_n);
