@@ -372,6 +372,7 @@ struct quire_conf {
 	uint64_t	 c_lease_ms;
 	uint64_t	 c_heartbeat_ms;
 	uint64_t	 c_hang_ms;
+	uint64_t	 c_job_timeout_ms;	/* 0: no limit */
 	uint64_t	 c_grace_ms;
 	uint64_t	 c_max_attempts;
 	uint64_t	 c_max_crashes;
@@ -555,6 +556,13 @@ struct extract_conf {
 	const char	*xc_id_field;	/* JSON record fields */
 	const char	*xc_title_field;
 	const char	*xc_text_field;
+	/*
+	 * Progress: parsers call extract_tick often (per page, per slice
+	 * of input, per some thousand nodes or lines); a non-zero return
+	 * from xc_tick stops the extraction.  NULL: nobody listens.
+	 */
+	int		 (*xc_tick)(void *);
+	void		*xc_tick_arg;
 };
 
 /*
@@ -570,6 +578,7 @@ const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
 int		 extract_open(int, const char *, struct xerr *);
+int		 extract_tick(const struct extract_conf *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
 void		 xdoc_init(struct xdoc *);
@@ -629,6 +638,7 @@ int		 chunk_decompress(const char *, size_t, size_t, struct buf *);
 #define INGEST_OK	0
 #define INGEST_BAD	1	/* dead letter now, in_err says why */
 #define INGEST_RETRY	2	/* may pass later */
+#define INGEST_STOP	3	/* the sink's tick stopped it */
 #define INGEST_ROOTS	16
 #define INGEST_LANGS	8
 
@@ -641,6 +651,11 @@ struct ingest_sink {
 	int		 (*is_token)(void *, int, const struct token *);
 	int		 (*is_done)(void *, struct xdoc *);
 	void		 (*is_abort)(void *, struct xdoc *);
+	/*
+	 * Progress, called often while a job runs (see extract_tick and
+	 * ingest.c); non-zero stops the job with INGEST_STOP.
+	 */
+	int		 (*is_tick)(void *);
 };
 
 /* A record of an NDJSON range that failed on its own. */
@@ -663,6 +678,7 @@ struct ingest {
 	size_t		 in_ntk;
 	struct buf	 in_data;
 	struct xerr	 in_err;
+	int		 in_stopped;	/* is_tick said stop */
 	struct ingest_fail *in_fails;
 	size_t		 in_nfails;
 	size_t		 in_failcap;
@@ -1184,6 +1200,7 @@ struct wslot {
 	uint64_t	 w_kill_at;
 	int		 w_stopping;	/* we asked it to go: no crash */
 	int		 w_hung;
+	int		 w_overtime;	/* killed past job-timeout */
 	long long	 w_anon_kb;
 	long long	 w_anon_base;	/* anon kB when its job started */
 	long long	 w_anon_peak;	/* highest anon kB seen in its job */
@@ -1212,6 +1229,7 @@ struct fleet {
 	uint64_t	 f_spawned;	/* counters for status and metrics */
 	uint64_t	 f_deaths;
 	uint64_t	 f_hung;
+	uint64_t	 f_overtime;	/* killed past job-timeout */
 	uint64_t	 f_released;
 	uint64_t	 f_quarantined;
 	uint64_t	 f_ups;		/* resizes, whatever asked for them */
