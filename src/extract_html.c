@@ -151,7 +151,8 @@ html_read(void *arg, char *out, int len)
 	struct html_input	*hi = arg;
 	size_t			 n = hi->hi_len - hi->hi_off;
 
-	if (extract_tick(hi->hi_conf, hi->hi_err) == -1) {
+	if (hi->hi_stopped ||
+	    extract_tick(hi->hi_conf, hi->hi_err) == -1) {
 		hi->hi_stopped = 1;
 		return (-1);
 	}
