@@ -488,8 +488,18 @@ worker_ix_done(void *arg, struct xdoc *doc)
 		wk->wk_opened = now;
 	if (ixbatch_ndocs(wk->wk_batch) >= wk->wk_ch.ch_conf.c_batch_docs ||
 	    ixbatch_bytes(wk->wk_batch) >= wk->wk_ch.ch_conf.c_batch_bytes ||
-	    now - wk->wk_opened >= wk->wk_ch.ch_conf.c_batch_linger_ms)
+	    now - wk->wk_opened >= wk->wk_ch.ch_conf.c_batch_linger_ms) {
+		/*
+		 * A commit makes no progress it could report, and one of a
+		 * big document takes a while (a second for 50 MB of text):
+		 * it gets a whole hang-timeout from here.
+		 */
+		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job, 0,
+		    "commit") == -1)
+			worker_exit(wk, 1);
+		wk->wk_last_beat = now;
 		worker_commit(wk);
+	}
 	return (0);
 }
 
