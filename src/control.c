@@ -263,6 +263,45 @@ control_readers_json(struct supervisor *sv, struct evbuffer *eb)
 	    sv->sv_ix.ix_store.s_stale));
 }
 
+/* The storage: ok, or the fault that holds ingestion (storage.c). */
+static void
+control_storage_json(struct supervisor *sv, struct evbuffer *eb)
+{
+	const struct storage	*st = &sv->sv_storage;
+
+	evbuffer_add_printf(eb, "\"storage\": {\"state\": \"%s\", "
+	    "\"since_ms\": %llu, \"what\": ", store_fault_name(st->st_fault),
+	    st->st_fault != STORE_FAULT_NONE ?
+	    (unsigned long long)(util_mono_ms() - st->st_since) : 0ULL);
+	if (st->st_fault != STORE_FAULT_NONE)
+		control_json_str(eb, st->st_what);
+	else
+		evbuffer_add_printf(eb, "null");
+	evbuffer_add_printf(eb, ", \"free_bytes\": %lld, \"faults\": %llu, "
+	    "\"deferred_releases\": %zu}, ", storage_free(sv),
+	    (unsigned long long)st->st_episodes, st->st_ndefer);
+}
+
+static void
+control_storage_text(struct supervisor *sv, struct evbuffer *eb)
+{
+	const struct storage	*st = &sv->sv_storage;
+	char			 room[32];
+	long long		 n = storage_free(sv);
+
+	if (n >= 0)
+		util_human_size(n, room, sizeof(room));
+	else
+		strlcpy(room, "unknown", sizeof(room));
+	if (st->st_fault == STORE_FAULT_NONE)
+		evbuffer_add_printf(eb, "storage: ok, %s free\n", room);
+	else
+		evbuffer_add_printf(eb, "storage: %s for %llu s (%s), %s "
+		    "free\n", store_fault_name(st->st_fault),
+		    (unsigned long long)(util_mono_ms() - st->st_since) / 1000,
+		    st->st_what, room);
+}
+
 static void
 control_memory_json(struct supervisor *sv, struct evbuffer *eb)
 {
@@ -384,6 +423,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		control_elastic_json(sv, eb);
 		evbuffer_add_printf(eb, "}, ");
 		control_readers_json(sv, eb);
+		control_storage_json(sv, eb);
 		control_memory_json(sv, eb);
 		evbuffer_add_printf(eb, "}\n");
 		return;
@@ -418,6 +458,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)f->f_spawned, (unsigned long long)f->f_deaths,
 	    (unsigned long long)f->f_hung, (unsigned long long)f->f_released,
 	    (unsigned long long)f->f_quarantined);
+	control_storage_text(sv, eb);
 	control_memory_text(sv, eb);
 	control_workers(sv, 0, eb);
 }

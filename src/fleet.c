@@ -127,6 +127,9 @@ fleet_degraded(struct supervisor *sv)
 {
 	int	 i;
 
+	if (sv->sv_storage.st_fault != STORE_FAULT_NONE)
+		return (1);
+
 	for (i = 0; i < QUIRE_WORKERS_MAX; i++)
 		if (sv->sv_fleet.f_w[i].w_fails >= FLEET_DEGRADED_FAILS &&
 		    sv->sv_fleet.f_w[i].w_state != W_IDLE &&
@@ -303,6 +306,9 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 	case IPC_JOB_DONE:
 		fleet_job_done(w, m);
 		fleet_replace(sv);
+		break;
+	case IPC_STORAGE:
+		storage_report(sv, w, (int)m->m_a, m->m_str);
 		break;
 	default:
 		log_warnx("worker %d (pid %d): unexpected message %u",
@@ -582,10 +588,9 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 	else if (!w->w_stopping && !(WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0))
 		crash = w->w_job;
-	memset(&rel, 0, sizeof(rel));
-	if (queue_release_pid(&sv->sv_q, w->w_pid, cause, crash, &rel) != 0)
-		log_warnx("worker %d (pid %d): releasing its jobs failed",
-		    w->w_slot, (int)w->w_pid);
+	storage_release(sv, w->w_pid, cause, crash, &rel);
+	if (w->w_fault != STORE_FAULT_NONE)
+		storage_report(sv, w, STORE_FAULT_NONE, "");
 	quar[0] = '\0';
 	if (rel.qr_dead > 0)
 		snprintf(quar, sizeof(quar), "; job %llu quarantined after "

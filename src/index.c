@@ -1157,7 +1157,10 @@ fail:
 
 /*
  * Write a batch: its segment, documents and chunks, in one transaction.
- * The batch is left as it was (reset it to reuse it).
+ * The batch is left as it was (reset it to reuse it).  Returns 0; -1
+ * when the batch cannot be written (too large, a damaged index); or,
+ * when the storage is at fault (store_fault() says which), its code:
+ * the batch is intact, and committing it again later is correct.
  */
 int
 index_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
@@ -1180,12 +1183,12 @@ index_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
 	ca.ca_res = res;
 	rc = store_write(&ix->ix_store, index_commit_txn, &ca);
 	buf_free(&seg);
-	if (rc != 0) {
+	if (rc != 0 && store_fault(rc) == STORE_FAULT_NONE) {
 		log_warnx("%s: %s", __func__, rc < 0 && rc > -100 ?
 		    "segment too large" : mdb_strerror(rc));
 		return (-1);
 	}
-	return (0);
+	return (rc);
 }
 
 struct ix_delete_arg {

@@ -748,6 +748,7 @@ merger_main(void)
 		log_debug("merger: nice");
 	if (index_open(&ix, c->c_datadir, c->c_mapsize, c->c_sync) == -1)
 		fatalx("merger: cannot open the index");
+	store_limit(&ix.ix_store, c->c_mapmax);
 	if (ipc_send(ch.ch_fd, IPC_READY, 0, getpid(), NULL) == -1)
 		_exit(0);
 	for (;;) {
@@ -773,8 +774,9 @@ merger_main(void)
 		if (rv == -1 || (rv == 1 && (m.m_type == IPC_STOP ||
 		    m.m_type == IPC_EXIT)))
 			break;
-		if (rv == 1 && m.m_type == IPC_CONFIG)
-			(void)child_config(&ch, &m);
+		if (rv == 1 && m.m_type == IPC_CONFIG &&
+		    child_config(&ch, &m) == 0)
+			store_limit(&ix.ix_store, c->c_mapmax);
 	}
 	index_close(&ix);
 	_exit(0);

@@ -225,6 +225,12 @@ queue_strerror(int rc)
 		return ("cancel requested");
 	case QUEUE_EINVAL:
 		return ("invalid argument");
+	case QUEUE_ENOSPC:
+		return ("storage full: no space left in the data directory");
+	case QUEUE_EMAPFULL:
+		return ("storage full: the queue's map reached map-max");
+	case QUEUE_EIO:
+		return ("storage error: I/O error in the data directory");
 	default:
 		return ("queue error (see log)");
 	}
@@ -250,12 +256,39 @@ queue_backoff(const struct queue_conf *qc, uint32_t attempts)
 	return (d - half + arc4random_uniform(half + 1));
 }
 
-/* Map a transaction result to the API's: our codes, or QUEUE_ERROR. */
+/* The storage fault a queue result is, if any. */
+int
+queue_fault(int rc)
+{
+	switch (rc) {
+	case QUEUE_ENOSPC:
+		return (STORE_FAULT_FULL);
+	case QUEUE_EMAPFULL:
+		return (STORE_FAULT_MAP);
+	case QUEUE_EIO:
+		return (STORE_FAULT_IO);
+	default:
+		return (STORE_FAULT_NONE);
+	}
+}
+
+/*
+ * Map a transaction result to the API's: our codes, a storage fault
+ * (logged by store_write), or QUEUE_ERROR.
+ */
 static int
 queue_result(const char *fn, int rc)
 {
-	if (rc <= 0 && rc >= QUEUE_EINVAL)
+	if (rc <= 0 && rc >= QUEUE_ELAST)
 		return (rc);
+	switch (store_fault(rc)) {
+	case STORE_FAULT_FULL:
+		return (QUEUE_ENOSPC);
+	case STORE_FAULT_MAP:
+		return (QUEUE_EMAPFULL);
+	case STORE_FAULT_IO:
+		return (QUEUE_EIO);
+	}
 	log_warnx("%s: %s", fn, rc == MDB_MAP_FULL || rc < 0 ?
 	    mdb_strerror(rc) : strerror(rc));
 	return (QUEUE_ERROR);

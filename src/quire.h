@@ -143,6 +143,14 @@ enum store_sync {
 	STORE_SYNC_NONE		/* leave it to the kernel: loses commits */
 };
 
+/* Why a write failed, when it is the storage's fault, not the data's. */
+enum store_fault {
+	STORE_FAULT_NONE = 0,
+	STORE_FAULT_FULL,	/* the file system is full (or over quota) */
+	STORE_FAULT_MAP,	/* the map reached map-size */
+	STORE_FAULT_IO		/* an I/O error, a read-only file system */
+};
+
 #define STORE_MAXDBS		16
 #define STORE_MAPSIZE_DEFAULT	(64ULL * 1024 * 1024)
 #define STORE_MAPSIZE_MAX	(1ULL << 40)
@@ -159,6 +167,10 @@ struct store {
 	uint64_t	 s_grows;
 	uint64_t	 s_checked;	/* last stale reader check, mono ms */
 	uint64_t	 s_stale;	/* stale reader slots cleared */
+	int		 s_fault;	/* of the last write, or none */
+	int		 s_panic;	/* MDB_PANIC: reopen before the next */
+	uint64_t	 s_fault_logged; /* mono ms of the last fault line */
+	uint64_t	 s_fault_quiet;	/* fault lines left out since */
 };
 
 typedef int	 (*store_fn)(MDB_txn *, void *);
@@ -171,6 +183,9 @@ int		 store_read(struct store *, store_fn, void *);
 int		 store_sync(struct store *);
 int		 store_reader_check(struct store *, int *);
 int		 store_readers(struct store *, pid_t *, int);
+void		 store_limit(struct store *, uint64_t);
+int		 store_fault(int);
+const char	*store_fault_name(int);
 const char	*store_sync_name(int);
 int		 store_sync_parse(const char *);
 
@@ -182,6 +197,10 @@ int		 store_sync_parse(const char *);
 #define QUEUE_ESTATE		-4	/* job is not in a state for this */
 #define QUEUE_ECANCEL		-5	/* cancel requested for a leased job */
 #define QUEUE_EINVAL		-6	/* bad argument */
+#define QUEUE_ENOSPC		-7	/* storage: the file system is full */
+#define QUEUE_EMAPFULL		-8	/* storage: the map reached map-max */
+#define QUEUE_EIO		-9	/* storage: an I/O error */
+#define QUEUE_ELAST		QUEUE_EIO
 
 #define QUEUE_CRASH_ALL		UINT64_MAX	/* release: every job crashed */
 #define QUEUE_MEMORY_LIMIT	"memory-limit"	/* a cause: kept as the reason */
@@ -287,6 +306,7 @@ int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
+int		 queue_fault(int);
 
 /* submit.c */
 struct submit_opts {
@@ -388,6 +408,7 @@ struct quire_conf {
 	uint64_t	 c_retain_age_ms;
 	uint64_t	 c_sync;
 	uint64_t	 c_mapsize;
+	uint64_t	 c_mapmax;
 	uint64_t	 c_debug_jobs;
 	char		 c_roots[CONF_STR_MAX];
 	uint64_t	 c_max_size;
@@ -1022,6 +1043,8 @@ enum ipc_type {
 				   (0: none), b: 1 under memory pressure */
 	/* quirectl to the admin socket */
 	IPC_CTL,		/* a: command, b: number, str: flags */
+	IPC_STORAGE,		/* a: storage fault (0: ok again), str: what
+				   failed */
 	IPC_NTYPES
 };
 
@@ -1212,6 +1235,8 @@ struct wslot {
 	uint64_t	 w_cgen;	/* configuration generation it holds */
 	uint64_t	 w_spawn_gen;	/* generation it was started with */
 	const char	*w_replace;	/* why it is being replaced, or NULL */
+	int		 w_fault;	/* storage fault it reported */
+	char		 w_fault_what[64];
 	/* The last finished job, for admission's learning (fleet_learn). */
 	int		 w_learn;
 	char		 w_learn_type[16];
@@ -1275,6 +1300,36 @@ void		 memory_start(struct supervisor *);
 void		 memory_reload(struct supervisor *);
 void		 memory_stop(struct supervisor *);
 
+/* storage.c */
+#define STORAGE_DEFER_MAX	(2 * QUIRE_WORKERS_MAX)
+
+/* A release of a dead worker's leases that could not be written yet. */
+struct storage_defer {
+	uint32_t	 sd_pid;
+	uint64_t	 sd_crash;
+	char		 sd_cause[128];
+};
+
+struct storage {
+	int		 st_fault;	/* the one shown: the first reported */
+	int		 st_own;	/* of the supervisor's own writes */
+	char		 st_what[96];
+	uint64_t	 st_since;	/* mono ms the fault began */
+	uint64_t	 st_cleared;	/* mono ms it last ended */
+	uint64_t	 st_episodes;
+	uint64_t	 st_defer_lost;	/* releases left to the sweep */
+	struct storage_defer st_defer[STORAGE_DEFER_MAX];
+	size_t		 st_ndefer;
+};
+
+void		 storage_report(struct supervisor *, struct wslot *, int,
+		    const char *);
+void		 storage_release(struct supervisor *, uint32_t, const char *,
+		    uint64_t, struct queue_release *);
+void		 storage_tick(struct supervisor *);
+int		 storage_sweep_ok(struct supervisor *);
+long long	 storage_free(struct supervisor *);
+
 /* supervisor.c */
 struct supervisor {
 	struct event_base *sv_base;
@@ -1288,6 +1343,7 @@ struct supervisor {
 	struct queue	 sv_q;
 	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
+	struct storage	 sv_storage;
 	struct pidfh	*sv_pfh;
 	int		 sv_draining;
 	int		 sv_fast;

@@ -18,6 +18,17 @@
  *
  * MDB_WRITEMAP is never used: with it a full disk is a SIGBUS.
  *
+ * Storage faults: a write that fails because the file system is full,
+ * the map reached its maximum, or the disk returned an error, is not the
+ * data's fault, and callers wait for the storage rather than blame what
+ * they were writing.  store_write() records the kind in s_fault (cleared
+ * by the next write that commits), turns LMDB's EIO for a short write on
+ * a file system with no room left into ENOSPC, and logs such faults at
+ * most once a second per environment, counting the lines it left out.
+ * A meta page that could not be written leaves the handle refusing every
+ * transaction (MDB_PANIC): that is an I/O error too, and the environment
+ * is closed and opened again before the next transaction.
+ *
  * The map starts at s_mapsize and doubles whenever a write transaction
  * meets MDB_MAP_FULL, up to s_mapmax; store_write() then runs the whole
  * transaction again, so its function must depend only on its argument
@@ -30,6 +41,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,10 +51,40 @@
 #include "quire.h"
 
 #define STORE_STALE_MS	1000	/* stale readers checked, at most */
+#define STORE_ROOM_MIN	(4ULL << 20) /* less free space than this is full */
+#define STORE_FAULT_LOG_MS 1000	/* one fault line a second, at most */
 
 static int	 store_begin(struct store *, unsigned int, MDB_txn **);
 
 static const char *store_syncs[] = { "full", "group", "none" };
+static const char *store_faults[] = { "ok", "full", "map-full", "io-error" };
+
+/* The kind of storage fault an LMDB or errno code is, if any. */
+int
+store_fault(int rc)
+{
+	switch (rc) {
+	case ENOSPC:
+	case EDQUOT:
+		return (STORE_FAULT_FULL);
+	case MDB_MAP_FULL:
+		return (STORE_FAULT_MAP);
+	case EIO:
+	case EROFS:
+	case MDB_PANIC:
+		return (STORE_FAULT_IO);
+	default:
+		return (STORE_FAULT_NONE);
+	}
+}
+
+const char *
+store_fault_name(int f)
+{
+	if (f < 0 || f > STORE_FAULT_IO)
+		return ("unknown");
+	return (store_faults[f]);
+}
 
 const char *
 store_sync_name(int s)
@@ -130,6 +172,45 @@ fail:
 	return (-1);
 }
 
+/* A handle after MDB_PANIC: close it and open the environment again. */
+static int
+store_reopen(struct store *s)
+{
+	struct store	 old = *s;
+
+	if (s->s_env != NULL)
+		mdb_env_close(s->s_env);
+	s->s_env = NULL;
+	if (store_open(s, old.s_path, old.s_names, old.s_ndbs, old.s_sync,
+	    old.s_mapsize) == -1) {
+		*s = old;
+		s->s_env = NULL;
+		return (-1);
+	}
+	s->s_mapmax = old.s_mapmax;
+	s->s_grows = old.s_grows;
+	s->s_checked = old.s_checked;
+	s->s_stale = old.s_stale;
+	s->s_fault = old.s_fault;
+	s->s_fault_logged = old.s_fault_logged;
+	s->s_fault_quiet = old.s_fault_quiet;
+	log_info("%s: %s: environment opened again after a fatal error",
+	    __func__, s->s_path);
+	return (0);
+}
+
+/* Begin with a usable handle: reopened first if it had to be. */
+static int
+store_ready(struct store *s)
+{
+	if (s->s_env != NULL && !s->s_panic)
+		return (0);
+	if (store_reopen(s) == -1)
+		return (EIO);
+	s->s_panic = 0;
+	return (0);
+}
+
 void
 store_close(struct store *s)
 {
@@ -137,6 +218,18 @@ store_close(struct store *s)
 		return;
 	mdb_env_close(s->s_env);
 	s->s_env = NULL;
+}
+
+/*
+ * The largest the map may grow to.  A map already beyond it stays as it
+ * is, and is full for store_write().
+ */
+void
+store_limit(struct store *s, uint64_t max)
+{
+	if (max < (1ULL << 20) || max > STORE_MAPSIZE_MAX)
+		max = STORE_MAPSIZE_MAX;
+	s->s_mapmax = max;
 }
 
 static int
@@ -203,6 +296,47 @@ store_reserve(struct store *s)
 }
 
 /*
+ * A write failed with rc: record and log it if it is a storage fault.
+ * Returns rc, or ENOSPC for an EIO on a file system without room.
+ */
+static int
+store_failed(struct store *s, int rc)
+{
+	struct statvfs	 vfs;
+	uint64_t	 now;
+	char		 more[64];
+
+	if (rc == MDB_PANIC) {
+		s->s_panic = 1;
+		rc = EIO;
+	}
+	if (rc == EIO && statvfs(s->s_path, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_ROOM_MIN)
+		rc = ENOSPC;
+	if ((s->s_fault = store_fault(rc)) == STORE_FAULT_NONE)
+		return (rc);
+	now = util_mono_ms();
+	if (s->s_fault_logged != 0 &&
+	    now - s->s_fault_logged < STORE_FAULT_LOG_MS) {
+		s->s_fault_quiet++;
+		return (rc);
+	}
+	snprintf(more, sizeof(more), " (%llu more in %llu ms)",
+	    (unsigned long long)s->s_fault_quiet,
+	    (unsigned long long)(now - s->s_fault_logged));
+	if (rc == MDB_MAP_FULL)
+		log_warnx("store_write: %s: map full at %zu MiB (map-max)%s",
+		    s->s_path, s->s_mapsize >> 20,
+		    s->s_fault_quiet > 0 ? more : "");
+	else
+		log_warnx("store_write: %s: %s%s", s->s_path, strerror(rc),
+		    s->s_fault_quiet > 0 ? more : "");
+	s->s_fault_logged = now;
+	s->s_fault_quiet = 0;
+	return (rc);
+}
+
+/*
  * Run fn in a write transaction and commit it.  fn returns 0 to commit,
  * an LMDB error code (MDB_MAP_FULL among them) or any other non-zero
  * value to abort; that value is returned.
@@ -218,13 +352,17 @@ store_write(struct store *s, store_fn fn, void *arg)
 	 * pages of its snapshot can never be reused: the file would grow.
 	 * Every writer clears such slots, at most once a second.
 	 */
+	if ((rc = store_ready(s)) != 0)
+		return (store_failed(s, rc));
 	if (util_mono_ms() - s->s_checked >= STORE_STALE_MS)
 		(void)store_reader_check(s, &dead);
 	store_reserve(s);
 	for (;;) {
 		if ((rc = store_begin(s, 0, &txn)) != 0) {
-			log_warnx("%s: begin: %s", __func__, mdb_strerror(rc));
-			return (rc);
+			if (store_fault(rc) == STORE_FAULT_NONE)
+				log_warnx("%s: begin: %s", __func__,
+				    mdb_strerror(rc));
+			return (store_failed(s, rc));
 		}
 		rc = fn(txn, arg);
 		if (rc == 0)
@@ -233,12 +371,13 @@ store_write(struct store *s, store_fn fn, void *arg)
 			mdb_txn_abort(txn);
 		if (rc != MDB_MAP_FULL)
 			break;
-		if ((rc = store_grow(s)) != 0) {
-			log_warnx("%s: %s: map full at %zu MiB", __func__,
-			    s->s_path, s->s_mapsize >> 20);
-			return (MDB_MAP_FULL);
-		}
+		if (store_grow(s) != 0)
+			return (store_failed(s, MDB_MAP_FULL));
 	}
+	if (rc == 0)
+		s->s_fault = STORE_FAULT_NONE;
+	else
+		rc = store_failed(s, rc);
 	return (rc);
 }
 
@@ -249,7 +388,11 @@ store_read(struct store *s, store_fn fn, void *arg)
 	MDB_txn	*txn;
 	int	 rc;
 
+	if ((rc = store_ready(s)) != 0)
+		return (rc);
 	if ((rc = store_begin(s, MDB_RDONLY, &txn)) != 0) {
+		if (rc == MDB_PANIC)
+			s->s_panic = 1;
 		log_warnx("%s: begin: %s", __func__, mdb_strerror(rc));
 		return (rc);
 	}
@@ -264,6 +407,8 @@ store_sync(struct store *s)
 {
 	int	 rc;
 
+	if (s->s_env == NULL)
+		return (-1);
 	if ((rc = mdb_env_sync(s->s_env, 1)) != 0) {
 		log_warnx("%s: %s: %s", __func__, s->s_path, mdb_strerror(rc));
 		return (-1);
@@ -278,6 +423,9 @@ store_reader_check(struct store *s, int *dead)
 	int	 rc;
 
 	s->s_checked = util_mono_ms();
+	*dead = 0;
+	if (s->s_env == NULL)
+		return (-1);
 	if ((rc = mdb_reader_check(s->s_env, dead)) != 0) {
 		log_warnx("%s: %s", __func__, mdb_strerror(rc));
 		return (-1);
@@ -323,6 +471,8 @@ store_readers(struct store *s, pid_t *pids, int max)
 	rl.rl_pids = pids;
 	rl.rl_max = pids == NULL ? 0 : max;
 	rl.rl_n = 0;
+	if (s->s_env == NULL)
+		return (-1);
 	if (mdb_reader_list(s->s_env, store_reader_line, &rl) != 0)
 		return (-1);
 	return (rl.rl_n);

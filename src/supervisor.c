@@ -104,6 +104,8 @@ supervisor_reload(struct supervisor *sv)
 	sv->sv_reload_error[0] = '\0';
 	config_queue(&nc, &qc);
 	sv->sv_q.q_conf = qc;
+	store_limit(&sv->sv_q.q_store, nc.c_mapmax);
+	store_limit(&sv->sv_ix.ix_store, nc.c_mapmax);
 	log_setverbose(sv->sv_foreground || sv->sv_verbose ? 2 :
 	    (int)nc.c_loglevel);
 	memory_reload(sv);
@@ -224,6 +226,7 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 	if (sv->sv_draining && fleet_gone(sv))
 		supervisor_finish(sv);
 	fleet_tick(sv);
+	storage_tick(sv);
 	/*
 	 * The backstop for leases whose holders vanished unseen, and for
 	 * reader slots left by any process killed inside a transaction
@@ -233,7 +236,8 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 		sv->sv_last_sweep = now;
 		(void)store_reader_check(&sv->sv_q.q_store, &dead);
 		(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
-		if (queue_sweep(&sv->sv_q, &rel) == 0 &&
+		if (storage_sweep_ok(sv) &&
+		    queue_sweep(&sv->sv_q, &rel) == 0 &&
 		    rel.qr_released + rel.qr_dead > 0)
 			log_warnx("sweep: %u expired leases released, %u dead",
 			    rel.qr_released, rel.qr_dead);
@@ -487,6 +491,8 @@ supervisor_main(struct supervisor *sv)
 	if (index_open(&sv->sv_ix, sv->sv_conf.c_datadir, sv->sv_conf.c_mapsize,
 	    sv->sv_conf.c_sync) == -1)
 		fatalx("cannot open the index in %s", sv->sv_conf.c_datadir);
+	store_limit(&sv->sv_q.q_store, sv->sv_conf.c_mapmax);
+	store_limit(&sv->sv_ix.ix_store, sv->sv_conf.c_mapmax);
 	supervisor_orphans(sv);
 
 	for (i = 0; i < sizeof(sv_signals) / sizeof(sv_signals[0]); i++) {

@@ -73,6 +73,8 @@
 #define WORKER_HOG_MAX		4096	/* MiB */
 #define WORKER_ROUND_MS		100	/* work one claim should cover */
 #define WORKER_LOOK_MS		50	/* orders and beats within a job */
+#define WORKER_FAULT_MS		250	/* first retry of a storage fault */
+#define WORKER_FAULT_MAX_MS	2000	/* and the longest wait between */
 
 enum worker_outcome {
 	WO_DONE,
@@ -91,6 +93,7 @@ struct worker {
 	int		 wk_admit_set;	/* the supervisor set wk_admit */
 	uint64_t	 wk_admit;	/* big-job bytes the fleet may run */
 	uint64_t	 wk_last_beat;
+	int		 wk_fault;	/* storage fault told the supervisor */
 	/* The running job. */
 	uint64_t	 wk_job;
 	uint64_t	 wk_gen;
@@ -138,6 +141,8 @@ worker_config(struct worker *wk, const struct ipc_msg *m)
 	if (child_config(&wk->wk_ch, m) == -1)
 		return;
 	config_queue(&wk->wk_ch.ch_conf, &wk->wk_q.q_conf);
+	store_limit(&wk->wk_q.q_store, wk->wk_ch.ch_conf.c_mapmax);
+	store_limit(&wk->wk_ix.ix_store, wk->wk_ch.ch_conf.c_mapmax);
 	if (wk->wk_admit_set)
 		wk->wk_q.q_conf.qc_big_inflight = wk->wk_admit;
 	wk->wk_reconf = 1;
@@ -370,20 +375,66 @@ worker_debug(struct worker *wk, const struct job *j)
 	return (WO_PERMANENT);
 }
 
+/*
+ * Storage faults.  A write that fails because the disk is full, the map
+ * reached map-max or the disk failed is not the document's fault: the
+ * worker tells the supervisor (which shows it in status and stops
+ * sweeping leases meanwhile), keeps its batch and its leases, and tries
+ * again, every WORKER_FAULT_MS at first and WORKER_FAULT_MAX_MS at
+ * most, until the write goes through; then it says so.  A stop or exit
+ * order while it waits gives back every lease uncounted.
+ */
+static void
+worker_storage(struct worker *wk, int fault, const char *what)
+{
+	if (fault == wk->wk_fault)
+		return;
+	if (ipc_send(wk->wk_ch.ch_fd, IPC_STORAGE, fault, 0, what) == -1)
+		worker_exit(wk, 1);
+	wk->wk_fault = fault;
+}
+
+/* Wait out a storage fault; returns the next wait. */
+static uint64_t
+worker_fault_wait(struct worker *wk, int fault, const char *what,
+    uint64_t ms)
+{
+	char	 phase[sizeof(wk->wk_phase)];
+
+	worker_storage(wk, fault, what);
+	strlcpy(phase, wk->wk_phase, sizeof(phase));
+	snprintf(wk->wk_phase, sizeof(wk->wk_phase), "storage %s",
+	    store_fault_name(fault));
+	(void)worker_wait(wk, ms);
+	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
+	if (wk->wk_stop)
+		worker_exit(wk, 0);
+	return (ms * 2 > WORKER_FAULT_MAX_MS ? WORKER_FAULT_MAX_MS : ms * 2);
+}
+
 /* Index sink: the text path's documents go into the worker's batch. */
 
 static int
 worker_commit(struct worker *wk)
 {
 	struct ixcommit	 res;
-	uint64_t	 t0 = util_mono_ms();
+	uint64_t	 t0 = util_mono_ms(), ms = WORKER_FAULT_MS;
+	int		 rc, fault;
+	char		 phase[sizeof(wk->wk_phase)];
 
 	if (ixbatch_ndocs(wk->wk_batch) == 0)
 		return (0);
+	strlcpy(phase, wk->wk_phase, sizeof(phase));
 	strlcpy(wk->wk_phase, "commit", sizeof(wk->wk_phase));
-	if (index_commit(&wk->wk_ix, wk->wk_batch, &res) == -1)
-		fatalx("worker %d: index commit failed; its jobs go back",
-		    wk->wk_ch.ch_slot);
+	while ((rc = index_commit(&wk->wk_ix, wk->wk_batch, &res)) != 0) {
+		if (rc == -1 ||
+		    (fault = store_fault(rc)) == STORE_FAULT_NONE)
+			fatalx("worker %d: index commit failed; its jobs go "
+			    "back", wk->wk_ch.ch_slot);
+		ms = worker_fault_wait(wk, fault, "index commit", ms);
+	}
+	worker_storage(wk, STORE_FAULT_NONE, "index commit");
+	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
 	ixbatch_reset(wk->wk_batch);
 	wk->wk_opened = 0;
 	wk->wk_commits++;
@@ -657,6 +708,8 @@ worker_setup(struct worker *wk)
 	if (index_open(&wk->wk_ix, c->c_datadir, c->c_mapsize, c->c_sync)
 	    == -1)
 		fatalx("worker %d: cannot open the index", slot);
+	store_limit(&wk->wk_q.q_store, c->c_mapmax);
+	store_limit(&wk->wk_ix.ix_store, c->c_mapmax);
 	if (ingest_init(&wk->wk_in, c) == -1)
 		fatalx("worker %d: cannot set up the text path", slot);
 	wk->wk_batch = ixbatch_new();
@@ -691,6 +744,7 @@ worker_main(int slot)
 	int			*results, rv, state;
 	size_t			 nacks = 0, n, i, k, want;
 	uint64_t		 flushed, started, per;
+	uint64_t		 fault_ms = WORKER_FAULT_MS;
 
 	memset(&wk, 0, sizeof(wk));
 	child_setup(&wk.wk_ch, "worker", slot);
@@ -717,12 +771,19 @@ worker_main(int slot)
 		}
 		rv = queue_ack_claim(&wk.wk_q, acks, nacks, results,
 		    &wk.wk_owner, jobs, want, &n);
+		if (rv != 0 && queue_fault(rv) != STORE_FAULT_NONE) {
+			fault_ms = worker_fault_wait(&wk, queue_fault(rv),
+			    "claim", fault_ms);
+			continue;
+		}
 		if (rv != 0) {
 			log_warnx("worker %d: claim: %s", slot,
 			    queue_strerror(rv));
 			worker_wait(&wk, 1000);
 			continue;
 		}
+		worker_storage(&wk, STORE_FAULT_NONE, "claim");
+		fault_ms = WORKER_FAULT_MS;
 		nacks = 0;
 		if (n == 0) {
 			worker_wait(&wk, WORKER_IDLE_MS);
@@ -761,8 +822,10 @@ worker_main(int slot)
 			if (nacks > 0 && util_mono_ms() - flushed >=
 			    wk.wk_ch.ch_conf.c_batch_linger_ms) {
 				worker_commit(&wk);
-				(void)queue_ack(&wk.wk_q, acks, nacks, results);
-				nacks = 0;
+				/* Acks that fail ride on the next claim. */
+				if (queue_ack(&wk.wk_q, acks, nacks, results)
+				    == 0)
+					nacks = 0;
 				flushed = util_mono_ms();
 			}
 		}

@@ -5,7 +5,9 @@
  * databases; store_write commits when its function returns 0 and leaves
  * nothing behind otherwise; the map grows on MDB_MAP_FULL, and a process
  * whose map another process outgrew adopts the new size
- * (MDB_MAP_RESIZED); sync modes map to the LMDB flags they promise.
+ * (MDB_MAP_RESIZED); sync modes map to the LMDB flags they promise; a
+ * map at map-max is a storage fault that a larger limit clears, and
+ * errno codes are classified as the storage faults they are.
  */
 
 #include <sys/types.h>
@@ -442,6 +444,61 @@ START_TEST(test_map_growth)
 }
 END_TEST
 
+/*
+ * At map-max the write fails with MDB_MAP_FULL, nothing of it is kept,
+ * the fault is recorded; a larger limit lets the same write through and
+ * clears it.
+ */
+START_TEST(test_map_max)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX];
+	int		 big = 8 * MIB / VALSIZE;
+
+	tmp_dir(dir, sizeof(dir));
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_NONE,
+	    MIB), 0);
+	store_limit(&s, 2 * MIB);
+	ck_assert_int_eq(s.s_fault, STORE_FAULT_NONE);
+	ck_assert_int_eq(bulk_write(&s, 0, big, NULL), MDB_MAP_FULL);
+	ck_assert_int_eq(s.s_fault, STORE_FAULT_MAP);
+	ck_assert_uint_le(s.s_mapsize, 2 * MIB);
+	ck_assert_int_ne(bulk_verify(&s, 0, 1), 0);
+	store_limit(&s, 64 * MIB);
+	ck_assert_int_eq(bulk_write(&s, 0, big, NULL), 0);
+	ck_assert_int_eq(s.s_fault, STORE_FAULT_NONE);
+	ck_assert_int_eq(bulk_verify(&s, 0, big), 0);
+	/* Out of range: no limit but LMDB's own. */
+	store_limit(&s, 0);
+	ck_assert_uint_eq(s.s_mapmax, STORE_MAPSIZE_MAX);
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
+START_TEST(test_fault_kinds)
+{
+	ck_assert_int_eq(store_fault(0), STORE_FAULT_NONE);
+	ck_assert_int_eq(store_fault(ENOSPC), STORE_FAULT_FULL);
+	ck_assert_int_eq(store_fault(EDQUOT), STORE_FAULT_FULL);
+	ck_assert_int_eq(store_fault(MDB_MAP_FULL), STORE_FAULT_MAP);
+	ck_assert_int_eq(store_fault(EIO), STORE_FAULT_IO);
+	ck_assert_int_eq(store_fault(EROFS), STORE_FAULT_IO);
+	ck_assert_int_eq(store_fault(MDB_CORRUPTED), STORE_FAULT_NONE);
+	ck_assert_int_eq(store_fault(EINVAL), STORE_FAULT_NONE);
+	ck_assert_str_eq(store_fault_name(STORE_FAULT_FULL), "full");
+	ck_assert_str_eq(store_fault_name(STORE_FAULT_MAP), "map-full");
+	ck_assert_str_eq(store_fault_name(STORE_FAULT_IO), "io-error");
+	ck_assert_str_eq(store_fault_name(STORE_FAULT_NONE), "ok");
+	ck_assert_str_eq(store_fault_name(99), "unknown");
+	/* The queue's codes for them. */
+	ck_assert_int_eq(queue_fault(QUEUE_ENOSPC), STORE_FAULT_FULL);
+	ck_assert_int_eq(queue_fault(QUEUE_EMAPFULL), STORE_FAULT_MAP);
+	ck_assert_int_eq(queue_fault(QUEUE_EIO), STORE_FAULT_IO);
+	ck_assert_int_eq(queue_fault(QUEUE_ESTALE), STORE_FAULT_NONE);
+}
+END_TEST
+
 static void
 xwrite(int fd, char c)
 {
@@ -625,6 +682,8 @@ store_suite(void)
 	tc = tcase_create("growth");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_map_growth);
+	tcase_add_test(tc, test_map_max);
+	tcase_add_test(tc, test_fault_kinds);
 	tcase_add_test(tc, test_map_resized_by_other);
 	tcase_add_test(tc, test_map_resized_read);
 	suite_add_tcase(s, tc);
