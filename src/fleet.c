@@ -40,7 +40,9 @@
  *   is still on the job kill-grace after that (stuck where it does not
  *   tick, say) is logged with its evidence and sent SIGKILL, and the
  *   reaper files its job the same way: a dead letter at once, with no
- *   crash counted, since another attempt would take as long.
+ *   crash counted, since another attempt would take as long.  Time a
+ *   worker spends waiting out a storage fault is not the job's and does
+ *   not count, here as in the worker.
  */
 
 #include <sys/types.h>
@@ -299,6 +301,7 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 		strlcpy(w->w_what, m->m_str, sizeof(w->w_what));
 		strlcpy(w->w_phase, "running", sizeof(w->w_phase));
 		w->w_job_start = now;
+		w->w_job_paused = 0;
 		w->w_anon_base = w->w_anon_peak = w->w_anon_kb;
 		if (w->w_state == W_IDLE)
 			w->w_state = W_BUSY;
@@ -779,7 +782,7 @@ fleet_overtime(struct supervisor *sv, struct wslot *w, uint64_t now)
 	    "%llu ms; phase %s, last heartbeat %llu ms ago; %s; sending "
 	    "SIGKILL", w->w_slot, (int)w->w_pid,
 	    (unsigned long long)w->w_job, w->w_what, limit,
-	    (unsigned long long)(now - w->w_job_start -
+	    (unsigned long long)(now - w->w_job_start - w->w_job_paused -
 	    sv->sv_conf.c_job_timeout_ms), w->w_phase,
 	    (unsigned long long)(now - w->w_last_beat), evidence);
 	sv->sv_fleet.f_overtime++;
@@ -900,10 +903,12 @@ void
 fleet_tick(struct supervisor *sv)
 {
 	struct wslot	*w;
-	uint64_t	 now = util_mono_ms(), period;
+	uint64_t	 now = util_mono_ms(), period, dt;
 	int		 i, sample;
 
 	fleet_sv = sv;
+	dt = sv->sv_fleet.f_ticked != 0 ? now - sv->sv_fleet.f_ticked : 0;
+	sv->sv_fleet.f_ticked = now;
 	period = sv->sv_el.el_pressure ? FLEET_ANON_FAST_MS : FLEET_ANON_MS;
 	sample = now / period != (now - 100) / period;
 	w = &sv->sv_fleet.f_merger;
@@ -923,10 +928,13 @@ fleet_tick(struct supervisor *sv)
 			w->w_kill_stage = 2;
 			continue;
 		}
+		if (w->w_job != 0 && w->w_fault != STORE_FAULT_NONE)
+			w->w_job_paused += dt;
 		if (w->w_kill_stage == 0 && w->w_job != 0 &&
+		    w->w_fault == STORE_FAULT_NONE &&
 		    sv->sv_conf.c_job_timeout_ms != 0 &&
 		    now - w->w_job_start > sv->sv_conf.c_job_timeout_ms +
-		    sv->sv_conf.c_grace_ms)
+		    sv->sv_conf.c_grace_ms + w->w_job_paused)
 			fleet_overtime(sv, w, now);
 		else if (w->w_kill_stage == 0 &&
 		    now - w->w_last_beat > sv->sv_conf.c_hang_ms)

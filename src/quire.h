@@ -1214,6 +1214,7 @@ struct wslot {
 	char		 w_what[128];
 	char		 w_phase[64];
 	uint64_t	 w_job_start;	/* monotonic ms */
+	uint64_t	 w_job_paused;	/* ms of it under a storage fault */
 	uint64_t	 w_last_beat;
 	uint64_t	 w_spawned;
 	uint64_t	 w_ready_at;
@@ -1255,6 +1256,7 @@ struct fleet {
 	uint64_t	 f_deaths;
 	uint64_t	 f_hung;
 	uint64_t	 f_overtime;	/* killed past job-timeout */
+	uint64_t	 f_ticked;	/* last fleet_tick, monotonic ms */
 	uint64_t	 f_released;
 	uint64_t	 f_quarantined;
 	uint64_t	 f_ups;		/* resizes, whatever asked for them */

@@ -188,18 +188,13 @@ worker_order(struct worker *wk, const struct ipc_msg *m)
 /*
  * Keep the supervisor and the queue informed: a heartbeat frame each
  * interval, a lease extension each third of the lease.  Returns the
- * outcome to stop with (the job ran past job-timeout, its lease is lost
- * or it was cancelled), or WO_DONE to go on.
+ * outcome to stop with, or WO_DONE to go on.
  */
 static int
 worker_beat(struct worker *wk)
 {
 	uint64_t	 now = util_mono_ms();
-	uint64_t	 limit = wk->wk_ch.ch_conf.c_job_timeout_ms;
 	int		 rc;
-
-	if (wk->wk_job != 0 && limit != 0 && now - wk->wk_job_at >= limit)
-		return (WO_TIMEOUT);
 
 	if (now - wk->wk_last_beat >= wk->wk_ch.ch_conf.c_heartbeat_ms) {
 		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job, 0,
@@ -248,18 +243,24 @@ worker_wait(struct worker *wk, uint64_t ms)
 }
 
 /*
- * The text path's progress tick (is_tick): at most every WORKER_LOOK_MS
- * (or heartbeat-interval, if shorter) a look as worker_wait(0) takes,
- * else only the clock, a vDSO call.  Non-zero stops the job; wk_stopped
- * says why.
+ * The text path's progress tick (is_tick): the clock, a vDSO call, for
+ * job-timeout, and at most every WORKER_LOOK_MS (or heartbeat-interval,
+ * if shorter) a look as worker_wait(0) takes.  Non-zero stops the job;
+ * wk_stopped says why.  Time spent waiting out a storage fault does not
+ * count against job-timeout (worker_fault_wait moves wk_job_at).
  */
 static int
 worker_tick(void *arg)
 {
 	struct worker	*wk = arg;
 	uint64_t	 now = util_mono_ms(), every = WORKER_LOOK_MS;
+	uint64_t	 limit = wk->wk_ch.ch_conf.c_job_timeout_ms;
 	int		 rv;
 
+	if (limit != 0 && now - wk->wk_job_at >= limit) {
+		wk->wk_stopped = WO_TIMEOUT;
+		return (1);
+	}
 	if (wk->wk_ch.ch_conf.c_heartbeat_ms < every)
 		every = wk->wk_ch.ch_conf.c_heartbeat_ms;
 	if (now - wk->wk_looked < every)
@@ -400,6 +401,7 @@ worker_fault_wait(struct worker *wk, int fault, const char *what,
     uint64_t ms)
 {
 	char	 phase[sizeof(wk->wk_phase)];
+	uint64_t t0 = util_mono_ms();
 
 	worker_storage(wk, fault, what);
 	strlcpy(phase, wk->wk_phase, sizeof(phase));
@@ -407,6 +409,8 @@ worker_fault_wait(struct worker *wk, int fault, const char *what,
 	    store_fault_name(fault));
 	(void)worker_wait(wk, ms);
 	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
+	/* Not the job's time: job-timeout pauses, as in the supervisor. */
+	wk->wk_job_at += util_mono_ms() - t0;
 	if (wk->wk_stop)
 		worker_exit(wk, 0);
 	return (ms * 2 > WORKER_FAULT_MAX_MS ? WORKER_FAULT_MAX_MS : ms * 2);
