@@ -93,7 +93,8 @@ START_TEST(job_timeout_refused)
 		{ "workers 1\njob-timeout ten\n",
 		    "quired.conf:2: job-timeout ten: " },
 		{ "job-timeout -1s\n", "quired.conf:1: job-timeout -1s: " },
-		{ "job-timeout\n", "quired.conf:1: job-timeout: missing value" },
+		{ "job-timeout\n",
+		    "quired.conf:1: job-timeout: missing value" },
 		{ "job-timeout 5 minutes\n",
 		    "quired.conf:1: job-timeout 5 minutes: " },
 	};
