@@ -404,10 +404,12 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		else
 			evbuffer_add_printf(eb, "null");
 		evbuffer_add_printf(eb, ", \"spawned\": %llu, \"deaths\": %llu, "
-		    "\"hung\": %llu, \"released\": %llu, \"quarantined\": "
-		    "%llu, \"workers\": [", (unsigned long long)f->f_spawned,
+		    "\"hung\": %llu, \"overtime\": %llu, \"released\": %llu, "
+		    "\"quarantined\": %llu, \"workers\": [",
+		    (unsigned long long)f->f_spawned,
 		    (unsigned long long)f->f_deaths,
 		    (unsigned long long)f->f_hung,
+		    (unsigned long long)f->f_overtime,
 		    (unsigned long long)f->f_released,
 		    (unsigned long long)f->f_quarantined);
 		control_workers(sv, 1, eb);
@@ -454,9 +456,10 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	else
 		evbuffer_add_printf(eb, "merger: not running\n");
 	evbuffer_add_printf(eb, "workers: spawned %llu deaths %llu hung %llu "
-	    "released %llu quarantined %llu\n",
+	    "overtime %llu released %llu quarantined %llu\n",
 	    (unsigned long long)f->f_spawned, (unsigned long long)f->f_deaths,
-	    (unsigned long long)f->f_hung, (unsigned long long)f->f_released,
+	    (unsigned long long)f->f_hung, (unsigned long long)f->f_overtime,
+	    (unsigned long long)f->f_released,
 	    (unsigned long long)f->f_quarantined);
 	control_storage_text(sv, eb);
 	control_memory_text(sv, eb);

@@ -314,6 +314,10 @@ extract_code(const struct extract_conf *xc, const char *name,
 			rv = -1;
 			break;
 		}
+		if (lineno % 4096 == 0 && extract_tick(xc, err) == -1) {
+			rv = -1;
+			break;
+		}
 		t = n;
 		while (t > 0 && isspace((unsigned char)data[i + t - 1]))
 			t--;

@@ -35,6 +35,11 @@
  * fails it as "too-deep".  The effective bound is the lower of the two.
  * A text node over 10 MB (XML_MAX_TEXT_LENGTH) stops the parser the
  * same way and fails as "too-large".
+ *
+ * libxml2 reads the input through a callback, a few KB at a time, rather
+ * than from memory in one call: each read ticks (extract_tick), so a
+ * parse of many seconds keeps its worker's heartbeats going and can be
+ * stopped; the walk ticks every 4096 nodes.
  */
 
 #include <sys/types.h>
@@ -105,9 +110,24 @@ struct html_state {
 	int		 hs_head;	/* inside head: no text */
 };
 
+/*
+ * The input, handed to libxml2 a slice at a time through its read
+ * callback, so that a long parse ticks (extract_tick) as it goes.
+ */
+struct html_input {
+	const struct extract_conf *hi_conf;
+	const char	*hi_data;
+	size_t		 hi_len;
+	size_t		 hi_off;
+	struct xerr	*hi_err;
+	int		 hi_stopped;
+};
+
 static int	 html_inited;
 
 static void	 html_silent(void *, const char *, ...);
+static int	 html_read(void *, char *, int);
+static int	 html_close(void *);
 static int	 html_cmp(const void *, const void *);
 static int	 html_class(const xmlNode *);
 static int	 html_chrome(xmlNode *);
@@ -122,6 +142,33 @@ static int	 html_leave(struct html_state *, xmlNode *, struct xerr *);
 static void
 html_silent(void *ctx, const char *fmt, ...)
 {
+}
+
+/* libxml2 asks for more input: a tick, then the next slice. */
+static int
+html_read(void *arg, char *out, int len)
+{
+	struct html_input	*hi = arg;
+	size_t			 n = hi->hi_len - hi->hi_off;
+
+	if (hi->hi_stopped ||
+	    extract_tick(hi->hi_conf, hi->hi_err) == -1) {
+		hi->hi_stopped = 1;
+		return (-1);
+	}
+	if (len < 0)
+		return (-1);
+	if (n > (size_t)len)
+		n = len;
+	memcpy(out, hi->hi_data + hi->hi_off, n);
+	hi->hi_off += n;
+	return ((int)n);
+}
+
+static int
+html_close(void *arg)
+{
+	return (0);
 }
 
 static int
@@ -344,10 +391,11 @@ extract_html(const struct extract_conf *xc, const char *data, size_t len,
     struct xdoc *doc, struct xerr *err)
 {
 	struct html_state	 hs;
+	struct html_input	 hi;
 	htmlParserCtxtPtr	 ctxt;
 	htmlDocPtr		 hd;
 	xmlNode			*n;
-	uint64_t		 depth = 1;
+	uint64_t		 depth = 1, nodes = 0;
 	int			 walk, rv = -1;
 
 	if (!html_inited) {
@@ -364,8 +412,15 @@ extract_html(const struct extract_conf *xc, const char *data, size_t len,
 		xerr_set(err, "parse-error", "htmlNewParserCtxt failed");
 		return (-1);
 	}
-	hd = htmlCtxtReadMemory(ctxt, data, (int)len, NULL, NULL,
+	memset(&hi, 0, sizeof(hi));
+	hi.hi_conf = xc;
+	hi.hi_data = data;
+	hi.hi_len = len;
+	hi.hi_err = err;
+	hd = htmlCtxtReadIO(ctxt, html_read, html_close, &hi, NULL, NULL,
 	    HTML_OPTIONS);
+	if (hi.hi_stopped)
+		goto done;	/* err says so */
 	if (ctxt->errNo == XML_ERR_INTERNAL_ERROR &&
 	    ctxt->lastError.message != NULL &&
 	    strstr(ctxt->lastError.message, "depth") != NULL) {
@@ -396,6 +451,8 @@ extract_html(const struct extract_conf *xc, const char *data, size_t len,
 	buf_init(&hs.hs_buf);
 	n = hd->children;
 	while (n != NULL) {
+		if (++nodes % 4096 == 0 && extract_tick(xc, err) == -1)
+			goto fail;
 		walk = 0;
 		if (n->type == XML_ELEMENT_NODE) {
 			if ((walk = html_enter(&hs, n, err)) == -1)

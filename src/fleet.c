@@ -32,7 +32,17 @@
  *   long job) is logged with its job, phase, wchan and system call, sent
  *   SIGABRT, and SIGKILL after kill-grace; the reaper then releases its
  *   job with a crash counted, so a job that always hangs ends in the
- *   dead letters.  A slow job that keeps beating is never killed.
+ *   dead letters.  A slow job that keeps beating is never killed: a
+ *   worker beats from the progress of its text path, not from a timer.
+ *
+ *   Time limit: a worker stops a job that runs past job-timeout itself
+ *   and files it as a dead letter, "time limit 10m exceeded".  One that
+ *   is still on the job kill-grace after that (stuck where it does not
+ *   tick, say) is logged with its evidence and sent SIGKILL, and the
+ *   reaper files its job the same way: a dead letter at once, with no
+ *   crash counted, since another attempt would take as long.  Time a
+ *   worker spends waiting out a storage fault is not the job's and does
+ *   not count, here as in the worker.
  */
 
 #include <sys/types.h>
@@ -66,6 +76,7 @@ static void	 fleet_read(struct bufferevent *, void *);
 static void	 fleet_replace(struct supervisor *);
 static void	 fleet_merger_died(struct supervisor *, int);
 static void	 fleet_error(struct bufferevent *, short, void *);
+static void	 fleet_overtime_fail(struct supervisor *, struct wslot *);
 
 const char *
 fleet_state_name(enum wstate s)
@@ -218,6 +229,7 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	w->w_kill_stage = 0;
 	w->w_stopping = 0;
 	w->w_hung = 0;
+	w->w_overtime = 0;
 	w->w_anon_kb = -1;
 	w->w_anon_win[0] = w->w_anon_win[1] = 0;
 	w->w_anon_winat = w->w_spawned;
@@ -289,6 +301,7 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 		strlcpy(w->w_what, m->m_str, sizeof(w->w_what));
 		strlcpy(w->w_phase, "running", sizeof(w->w_phase));
 		w->w_job_start = now;
+		w->w_job_paused = 0;
 		w->w_anon_base = w->w_anon_peak = w->w_anon_kb;
 		if (w->w_state == W_IDLE)
 			w->w_state = W_BUSY;
@@ -573,7 +586,9 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 		w->w_bev = NULL;
 	}
 	fleet_cause(sv, status, cause, sizeof(cause));
-	if (!w->w_stopping && !(WIFEXITED(status) &&
+	if (w->w_overtime && w->w_job != 0)
+		fleet_overtime_fail(sv, w);
+	else if (!w->w_stopping && !(WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0))
 		crash = w->w_job;
 	storage_release(sv, w->w_pid, cause, crash, &rel);
@@ -722,6 +737,60 @@ fleet_stop_all(struct supervisor *sv, int fast)
 	}
 }
 
+/* Format the time limit as the configuration would: "10m". */
+static void
+fleet_limit_reason(struct supervisor *sv, char *buf, size_t len)
+{
+	char	 limit[32];
+
+	util_format_duration(sv->sv_conf.c_job_timeout_ms, limit,
+	    sizeof(limit));
+	snprintf(buf, len, "time limit %s exceeded", limit);
+}
+
+/*
+ * The job of a worker killed past job-timeout: a dead letter at once,
+ * fenced by its lease generation, before the reaper releases the rest.
+ */
+static void
+fleet_overtime_fail(struct supervisor *sv, struct wslot *w)
+{
+	char	 reason[64];
+	int	 rc, state;
+
+	fleet_limit_reason(sv, reason, sizeof(reason));
+	if ((rc = queue_fail(&sv->sv_q, w->w_job, w->w_gen, reason, 1,
+	    &state)) == 0)
+		log_info("job %llu failed: %s; %s",
+		    (unsigned long long)w->w_job, reason,
+		    codec_state_name(state));
+	else
+		log_warnx("job %llu: filing it as over its time limit: %s",
+		    (unsigned long long)w->w_job, queue_strerror(rc));
+}
+
+/* Still on its job kill-grace past job-timeout: kill it. */
+static void
+fleet_overtime(struct supervisor *sv, struct wslot *w, uint64_t now)
+{
+	char	 evidence[512], limit[32];
+
+	util_format_duration(sv->sv_conf.c_job_timeout_ms, limit,
+	    sizeof(limit));
+	proc_evidence(w->w_pid, evidence, sizeof(evidence));
+	log_warnx("worker %d (pid %d): job %llu (%s) over job-timeout %s by "
+	    "%llu ms; phase %s, last heartbeat %llu ms ago; %s; sending "
+	    "SIGKILL", w->w_slot, (int)w->w_pid,
+	    (unsigned long long)w->w_job, w->w_what, limit,
+	    (unsigned long long)(now - w->w_job_start - w->w_job_paused -
+	    sv->sv_conf.c_job_timeout_ms), w->w_phase,
+	    (unsigned long long)(now - w->w_last_beat), evidence);
+	sv->sv_fleet.f_overtime++;
+	w->w_overtime = 1;
+	w->w_kill_stage = 2;
+	kill(w->w_pid, SIGKILL);
+}
+
 static void
 fleet_hung(struct supervisor *sv, struct wslot *w, uint64_t now)
 {
@@ -834,10 +903,12 @@ void
 fleet_tick(struct supervisor *sv)
 {
 	struct wslot	*w;
-	uint64_t	 now = util_mono_ms(), period;
+	uint64_t	 now = util_mono_ms(), period, dt;
 	int		 i, sample;
 
 	fleet_sv = sv;
+	dt = sv->sv_fleet.f_ticked != 0 ? now - sv->sv_fleet.f_ticked : 0;
+	sv->sv_fleet.f_ticked = now;
 	period = sv->sv_el.el_pressure ? FLEET_ANON_FAST_MS : FLEET_ANON_MS;
 	sample = now / period != (now - 100) / period;
 	w = &sv->sv_fleet.f_merger;
@@ -857,7 +928,15 @@ fleet_tick(struct supervisor *sv)
 			w->w_kill_stage = 2;
 			continue;
 		}
-		if (w->w_kill_stage == 0 &&
+		if (w->w_job != 0 && w->w_fault != STORE_FAULT_NONE)
+			w->w_job_paused += dt;
+		if (w->w_kill_stage == 0 && w->w_job != 0 &&
+		    w->w_fault == STORE_FAULT_NONE &&
+		    sv->sv_conf.c_job_timeout_ms != 0 &&
+		    now - w->w_job_start > sv->sv_conf.c_job_timeout_ms +
+		    sv->sv_conf.c_grace_ms + w->w_job_paused)
+			fleet_overtime(sv, w, now);
+		else if (w->w_kill_stage == 0 &&
 		    now - w->w_last_beat > sv->sv_conf.c_hang_ms)
 			fleet_hung(sv, w, now);
 		if (w->w_ready_at != 0 && w->w_fails > 0 &&

@@ -13,6 +13,16 @@
  *	INGEST_BAD	the input itself is bad (too large, not a regular
  *			file, unparsable): a dead letter now, in_err says why.
  *	INGEST_RETRY	something that may pass (an I/O error): retry later.
+ *	INGEST_STOP	the sink's tick asked to stop (a cancel, an exit,
+ *			job-timeout): the sink knows why.
+ *
+ * Progress: the sink's is_tick is called often while a job runs, so that
+ * a long document is seen to move: per MB read, from inside the parsers
+ * (per PDF page, per slice of HTML, per some thousand lines or nodes;
+ * see extract_tick) and per chunk cut, tokenized and handed on.  The
+ * worker sends its heartbeats and enforces job-timeout from there.  A
+ * document stopped halfway is taken back from the sink (is_abort), so
+ * nothing of it is indexed.
  *
  * Roots: a job's path is read beneath the longest configured root that
  * contains it, with openat2(RESOLVE_BENEATH) on a descriptor of that
@@ -33,6 +43,20 @@
 #include "quire.h"
 
 #define INGEST_READ	(1 << 20)
+
+/* Progress, from the reader, the parsers and the chunk loop. */
+static int
+ingest_tick(void *arg)
+{
+	struct ingest	*in = arg;
+
+	if (in->in_sink == NULL || in->in_sink->is_tick == NULL)
+		return (0);
+	if (in->in_sink->is_tick(in->in_sink->is_arg) == 0)
+		return (0);
+	in->in_stopped = 1;
+	return (1);
+}
 
 /* The extraction settings from the configuration. */
 static void
@@ -87,6 +111,8 @@ ingest_reconf(struct ingest *in)
 	const struct quire_conf	*c = in->in_conf;
 
 	ingest_conf(c, &in->in_xc);
+	in->in_xc.xc_tick = ingest_tick;
+	in->in_xc.xc_tick_arg = in;
 	chunk_conf_defaults(&in->in_cc);
 	in->in_cc.cc_size = c->c_chunk_size;
 	in->in_cc.cc_overlap = c->c_chunk_overlap;
@@ -214,6 +240,10 @@ ingest_read(struct ingest *in, const struct job *j)
 	}
 	buf_reserve(&in->in_data, end - off);
 	while (off < end) {
+		if (ingest_tick(in) != 0) {
+			close(fd);
+			return (INGEST_STOP);
+		}
 		n = pread(fd, in->in_data.b_data + in->in_data.b_len,
 		    end - off < INGEST_READ ? end - off : INGEST_READ, off);
 		if (n <= 0) {
@@ -273,6 +303,8 @@ ingest_chunk(const struct chunk *c, void *arg)
 	struct ingest		*in = id->id_in;
 	int			 rv;
 
+	if (ingest_tick(in) != 0)
+		return (-1);
 	in->in_chunks++;
 	if (in->in_sink != NULL && in->in_sink->is_chunk != NULL &&
 	    (rv = in->in_sink->is_chunk(in->in_sink->is_arg, id->id_doc, c))
@@ -314,6 +346,8 @@ ingest_doc(struct xdoc *doc, const struct xerr *err, void *arg)
 	struct xerr		 e;
 	int			 rv;
 
+	if (ingest_tick(in) != 0)
+		return (-1);
 	if (err != NULL) {
 		ingest_fail(in, doc, err);
 		return (0);
@@ -327,17 +361,21 @@ ingest_doc(struct xdoc *doc, const struct xerr *err, void *arg)
 	if (rv == 1) {
 		xerr_set(&e, "too-many-tokens", "more than max-tokens %llu",
 		    (unsigned long long)in->in_xc.xc_max_tokens);
+		if (in->in_sink != NULL && in->in_sink->is_abort != NULL)
+			in->in_sink->is_abort(in->in_sink->is_arg, doc);
 		if (doc->xd_type != DOC_NDJSON) {
 			in->in_err = e;
 			return (-1);
 		}
 		ingest_fail(in, doc, &e);
-		if (in->in_sink != NULL && in->in_sink->is_abort != NULL)
-			in->in_sink->is_abort(in->in_sink->is_arg, doc);
 		return (0);
 	}
-	if (rv != 0)
+	if (rv != 0) {
+		/* Stopped or failed halfway: none of it goes on. */
+		if (in->in_sink != NULL && in->in_sink->is_abort != NULL)
+			in->in_sink->is_abort(in->in_sink->is_arg, doc);
 		return (rv);
+	}
 	in->in_docs++;
 	in->in_tokens += id->id_tokens;
 	if (in->in_sink != NULL && in->in_sink->is_done != NULL)
@@ -354,6 +392,7 @@ ingest_job(struct ingest *in, const struct job *j)
 	int			 type, rv;
 
 	in->in_nfails = 0;
+	in->in_stopped = 0;
 	memset(&in->in_err, 0, sizeof(in->in_err));
 	memset(&id, 0, sizeof(id));
 	id.id_in = in;
@@ -379,6 +418,8 @@ ingest_job(struct ingest *in, const struct job *j)
 	else
 		rv = extract_buffer(&in->in_xc, type, name, in->in_data.b_data,
 		    in->in_data.b_len, ingest_doc, &id, &in->in_err);
+	if (in->in_stopped)
+		return (INGEST_STOP);
 	if (rv != 0)
 		return (in->in_err.xe_code[0] != '\0' ? INGEST_BAD :
 		    INGEST_RETRY);

@@ -392,6 +392,7 @@ struct quire_conf {
 	uint64_t	 c_lease_ms;
 	uint64_t	 c_heartbeat_ms;
 	uint64_t	 c_hang_ms;
+	uint64_t	 c_job_timeout_ms;	/* 0: no limit */
 	uint64_t	 c_grace_ms;
 	uint64_t	 c_max_attempts;
 	uint64_t	 c_max_crashes;
@@ -576,6 +577,13 @@ struct extract_conf {
 	const char	*xc_id_field;	/* JSON record fields */
 	const char	*xc_title_field;
 	const char	*xc_text_field;
+	/*
+	 * Progress: parsers call extract_tick often (per page, per slice
+	 * of input, per some thousand nodes or lines); a non-zero return
+	 * from xc_tick stops the extraction.  NULL: nobody listens.
+	 */
+	int		 (*xc_tick)(void *);
+	void		*xc_tick_arg;
 };
 
 /*
@@ -591,6 +599,7 @@ const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
 int		 extract_open(int, const char *, struct xerr *);
+int		 extract_tick(const struct extract_conf *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
 void		 xdoc_init(struct xdoc *);
@@ -650,6 +659,7 @@ int		 chunk_decompress(const char *, size_t, size_t, struct buf *);
 #define INGEST_OK	0
 #define INGEST_BAD	1	/* dead letter now, in_err says why */
 #define INGEST_RETRY	2	/* may pass later */
+#define INGEST_STOP	3	/* the sink's tick stopped it */
 #define INGEST_ROOTS	16
 #define INGEST_LANGS	8
 
@@ -662,6 +672,11 @@ struct ingest_sink {
 	int		 (*is_token)(void *, int, const struct token *);
 	int		 (*is_done)(void *, struct xdoc *);
 	void		 (*is_abort)(void *, struct xdoc *);
+	/*
+	 * Progress, called often while a job runs (see extract_tick and
+	 * ingest.c); non-zero stops the job with INGEST_STOP.
+	 */
+	int		 (*is_tick)(void *);
 };
 
 /* A record of an NDJSON range that failed on its own. */
@@ -684,6 +699,7 @@ struct ingest {
 	size_t		 in_ntk;
 	struct buf	 in_data;
 	struct xerr	 in_err;
+	int		 in_stopped;	/* is_tick said stop */
 	struct ingest_fail *in_fails;
 	size_t		 in_nfails;
 	size_t		 in_failcap;
@@ -1198,6 +1214,7 @@ struct wslot {
 	char		 w_what[128];
 	char		 w_phase[64];
 	uint64_t	 w_job_start;	/* monotonic ms */
+	uint64_t	 w_job_paused;	/* ms of it under a storage fault */
 	uint64_t	 w_last_beat;
 	uint64_t	 w_spawned;
 	uint64_t	 w_ready_at;
@@ -1207,6 +1224,7 @@ struct wslot {
 	uint64_t	 w_kill_at;
 	int		 w_stopping;	/* we asked it to go: no crash */
 	int		 w_hung;
+	int		 w_overtime;	/* killed past job-timeout */
 	long long	 w_anon_kb;
 	long long	 w_anon_base;	/* anon kB when its job started */
 	long long	 w_anon_peak;	/* highest anon kB seen in its job */
@@ -1237,6 +1255,8 @@ struct fleet {
 	uint64_t	 f_spawned;	/* counters for status and metrics */
 	uint64_t	 f_deaths;
 	uint64_t	 f_hung;
+	uint64_t	 f_overtime;	/* killed past job-timeout */
+	uint64_t	 f_ticked;	/* last fleet_tick, monotonic ms */
 	uint64_t	 f_released;
 	uint64_t	 f_quarantined;
 	uint64_t	 f_ups;		/* resizes, whatever asked for them */

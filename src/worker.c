@@ -14,6 +14,17 @@
  *	sending a heartbeat every heartbeat-interval while it runs;
  *	extend a job's lease in the queue when a third of it has passed.
  *
+ * Heartbeats come from progress, not from a timer: the text path calls
+ * the sink's tick (worker_tick) per MB read, per PDF page, per slice of
+ * HTML, per chunk and per record, and the tick looks at the clock and,
+ * every WORKER_LOOK_MS, beats, extends leases and reads orders as
+ * worker_wait does.  A document that takes minutes keeps its worker
+ * alive; a parser stuck without progress stops ticking and is killed
+ * at hang-timeout.  The tick also enforces job-timeout: a job running
+ * longer is stopped, and fails for good as "time limit 10m exceeded";
+ * the supervisor kills a worker that goes kill-grace past the limit
+ * without doing so.
+ *
  * Acks of quick jobs ride on the next claim's transaction; when jobs are
  * slow, finished ones are committed and acked once batch-linger has
  * passed since the last time, so a death loses little work and status
@@ -70,7 +81,8 @@ enum worker_outcome {
 	WO_FAIL,		/* retry later */
 	WO_PERMANENT,		/* bad input: dead letter */
 	WO_LOST,		/* lease lost: drop the job */
-	WO_CANCELLED		/* cancelled while running: ack it */
+	WO_CANCELLED,		/* cancelled while running: ack it */
+	WO_TIMEOUT		/* ran past job-timeout: dead letter */
 };
 
 struct worker {
@@ -86,6 +98,8 @@ struct worker {
 	uint64_t	 wk_job;
 	uint64_t	 wk_gen;
 	uint64_t	 wk_lease_at;	/* last lease extension */
+	uint64_t	 wk_job_at;	/* when it started */
+	int		 wk_stopped;	/* why the tick stopped it */
 	char		 wk_phase[64];
 	char		 wk_error[JOB_ERROR_MAX];
 	const char	*wk_type;	/* of its last document, or NULL */
@@ -228,6 +242,36 @@ worker_wait(struct worker *wk, uint64_t ms)
 	}
 }
 
+/*
+ * The text path's progress tick (is_tick): the clock, a vDSO call, for
+ * job-timeout, and at most every WORKER_LOOK_MS (or heartbeat-interval,
+ * if shorter) a look as worker_wait(0) takes.  Non-zero stops the job;
+ * wk_stopped says why.  Time spent waiting out a storage fault does not
+ * count against job-timeout (worker_fault_wait moves wk_job_at).
+ */
+static int
+worker_tick(void *arg)
+{
+	struct worker	*wk = arg;
+	uint64_t	 now = util_mono_ms(), every = WORKER_LOOK_MS;
+	uint64_t	 limit = wk->wk_ch.ch_conf.c_job_timeout_ms;
+	int		 rv;
+
+	if (limit != 0 && now - wk->wk_job_at >= limit) {
+		wk->wk_stopped = WO_TIMEOUT;
+		return (1);
+	}
+	if (wk->wk_ch.ch_conf.c_heartbeat_ms < every)
+		every = wk->wk_ch.ch_conf.c_heartbeat_ms;
+	if (now - wk->wk_looked < every)
+		return (0);
+	wk->wk_looked = now;
+	if ((rv = worker_wait(wk, 0)) == WO_DONE)
+		return (0);
+	wk->wk_stopped = rv;
+	return (1);
+}
+
 static int
 worker_debug_ms(struct worker *wk, const char *arg, uint64_t max,
     uint64_t *v)
@@ -357,6 +401,7 @@ worker_fault_wait(struct worker *wk, int fault, const char *what,
     uint64_t ms)
 {
 	char	 phase[sizeof(wk->wk_phase)];
+	uint64_t t0 = util_mono_ms();
 
 	worker_storage(wk, fault, what);
 	strlcpy(phase, wk->wk_phase, sizeof(phase));
@@ -364,6 +409,8 @@ worker_fault_wait(struct worker *wk, int fault, const char *what,
 	    store_fault_name(fault));
 	(void)worker_wait(wk, ms);
 	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
+	/* Not the job's time: job-timeout pauses, as in the supervisor. */
+	wk->wk_job_at += util_mono_ms() - t0;
 	if (wk->wk_stop)
 		worker_exit(wk, 0);
 	return (ms * 2 > WORKER_FAULT_MAX_MS ? WORKER_FAULT_MAX_MS : ms * 2);
@@ -496,16 +543,19 @@ worker_ix_done(void *arg, struct xdoc *doc)
 		wk->wk_opened = now;
 	if (ixbatch_ndocs(wk->wk_batch) >= wk->wk_ch.ch_conf.c_batch_docs ||
 	    ixbatch_bytes(wk->wk_batch) >= wk->wk_ch.ch_conf.c_batch_bytes ||
-	    now - wk->wk_opened >= wk->wk_ch.ch_conf.c_batch_linger_ms)
+	    now - wk->wk_opened >= wk->wk_ch.ch_conf.c_batch_linger_ms) {
+		/*
+		 * A commit makes no progress it could report, and one of a
+		 * big document takes a while (a second for 50 MB of text):
+		 * it gets a whole hang-timeout from here.
+		 */
+		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job, 0,
+		    "commit") == -1)
+			worker_exit(wk, 1);
+		wk->wk_last_beat = now;
 		worker_commit(wk);
-	/*
-	 * Long NDJSON ranges: keep the supervisor informed, but look at the
-	 * clock (a vDSO call) rather than poll the socket per record.
-	 */
-	if (now - wk->wk_looked < WORKER_LOOK_MS)
-		return (0);
-	wk->wk_looked = now;
-	return (worker_wait(wk, 0) == WO_DONE ? 0 : -1);
+	}
+	return (0);
 }
 
 static void
@@ -569,8 +619,11 @@ worker_ingest(struct worker *wk, const struct job *j)
 	}
 	strlcpy(wk->wk_phase, "extract", sizeof(wk->wk_phase));
 	wk->wk_cur = j;
+	wk->wk_stopped = WO_FAIL;
 	rv = ingest_job(&wk->wk_in, j);
 	wk->wk_cur = NULL;
+	if (rv == INGEST_STOP)
+		return (wk->wk_stopped);
 	if (rv == INGEST_OK) {
 		worker_dead_records(wk, j);
 		return (WO_DONE);
@@ -602,11 +655,12 @@ worker_debug_log(struct worker *wk, const struct job *j)
 static int
 worker_run(struct worker *wk, const struct job *j)
 {
-	char	 what[128];
+	char	 what[128], limit[32];
 	int	 rv;
 
 	wk->wk_job = j->j_id;
 	wk->wk_gen = j->j_lease_gen;
+	wk->wk_job_at = wk->wk_looked = util_mono_ms();
 	wk->wk_error[0] = '\0';
 	wk->wk_type = NULL;
 	snprintf(what, sizeof(what), "%s %s", codec_source_name(j->j_srckind),
@@ -620,6 +674,14 @@ worker_run(struct worker *wk, const struct job *j)
 		rv = worker_ingest(wk, j);
 	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
 		worker_debug_log(wk, j);
+	if (rv == WO_TIMEOUT) {
+		/* Not the document's fault as such, but no retry fixes it. */
+		util_format_duration(wk->wk_ch.ch_conf.c_job_timeout_ms, limit,
+		    sizeof(limit));
+		snprintf(wk->wk_error, sizeof(wk->wk_error),
+		    "time limit %s exceeded", limit);
+		rv = WO_PERMANENT;
+	}
 	/* What it was and how big: the supervisor learns its memory cost. */
 	snprintf(what, sizeof(what), "%s %llu", j->j_srckind == SRC_DEBUG ?
 	    "debug" : wk->wk_type != NULL ? wk->wk_type : "none",
@@ -662,6 +724,7 @@ worker_setup(struct worker *wk)
 	wk->wk_sink.is_token = worker_ix_token;
 	wk->wk_sink.is_done = worker_ix_done;
 	wk->wk_sink.is_abort = worker_ix_abort;
+	wk->wk_sink.is_tick = worker_tick;
 	wk->wk_in.in_sink = &wk->wk_sink;
 #ifndef __SANITIZE_ADDRESS__
 	rl.rlim_cur = rl.rlim_max = c->c_data_limit;
