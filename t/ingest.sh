@@ -191,6 +191,7 @@ ctl scale 2 >/dev/null || fail "scale 2 failed"
 freeze 3 5000		# two workers and the merger
 [ "$(children | wc -l)" -eq 3 ] || fail "no workers: $(ctl workers)"
 ndocs=$((NREC + NFILES))
+: > "$T/killed"
 kills=0
 rounds=0
 still=0
@@ -207,7 +208,8 @@ while [ $kills -lt $KILLS ]; do
 	kill -STOP $pids 2>/dev/null || true
 	freeze 0 1	# a replacement that started meanwhile
 	cdocs=$(committed)
-	children | sort > "$T/alive"
+	# A worker killed a moment ago may not have died yet: not again.
+	children | sort | comm -23 - "$T/killed" > "$T/alive"
 	committers | comm -12 "$T/alive" - > "$T/ready"
 	n=$(wc -l < "$T/ready")
 	victim=
@@ -217,6 +219,8 @@ while [ $kills -lt $KILLS ]; do
 	# A worker may have gone on its own since it was listed.
 	if [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null; then
 		kills=$((kills + 1))
+		echo "$victim" >> "$T/killed"
+		sort -o "$T/killed" "$T/killed"
 		# Stop its replacement as it starts, unless the supervisor
 		# waits for a lock a stopped worker holds.
 		freeze 3 20
