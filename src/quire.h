@@ -854,7 +854,8 @@ int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
 		    uint64_t);
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
-struct roaring_bitmap_s *index_tomb_get(MDB_txn *, struct index *);
+int		 index_tomb_get(MDB_txn *, struct index *,
+		    struct roaring_bitmap_s **);
 int		 index_tomb_put(MDB_txn *, struct index *,
 		    struct roaring_bitmap_s *);
 void		 ix_varint(struct buf *, uint64_t);
