@@ -72,6 +72,7 @@ const char	*util_human_size(uint64_t, char *, size_t);
 int		 util_read_small(const char *, char *, size_t);
 int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
+const char	*util_vis(const char *);
 
 /* codec.c */
 enum job_state {

@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
+#include <locale.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -227,7 +228,7 @@ ctl_json_str(FILE *f, const char *s)
 			fputs("\\t", f);
 			break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20 || *p == 0x7f)
 				fprintf(f, "\\u%04x", *p);
 			else
 				fputc(*p, f);
@@ -443,9 +444,10 @@ ctl_jobs_cb(const struct job *j, void *arg)
 		ctl_source(j, src, sizeof(src));
 		printf("%-10llu %-9s %-12s %3d %3u %3u %10llu %s%s%s\n",
 		    (unsigned long long)j->j_id, codec_state_name(j->j_state),
-		    j->j_tenant, j->j_prio, j->j_attempts, j->j_crashes,
-		    (unsigned long long)j->j_size, src,
-		    j->j_error[0] != '\0' ? "  # " : "", j->j_error);
+		    util_vis(j->j_tenant), j->j_prio, j->j_attempts,
+		    j->j_crashes, (unsigned long long)j->j_size,
+		    util_vis(src), j->j_error[0] != '\0' ? "  # " : "",
+		    util_vis(j->j_error));
 	}
 	cl->cl_n++;
 	return (0);
@@ -534,9 +536,10 @@ ctl_job(int argc, char **argv)
 	    "size: %llu\nsource: %s %s\nkey: %s\nattempts: %u\ncrashes: %u\n"
 	    "progress: %llu\ncreated: %s\nupdated: %s\n",
 	    (unsigned long long)j.j_id, codec_state_name(j.j_state),
-	    j.j_tenant, j.j_prio, (unsigned long long)j.j_size,
-	    codec_source_name(j.j_srckind), src,
-	    j.j_key[0] != '\0' ? j.j_key : "-", j.j_attempts, j.j_crashes,
+	    util_vis(j.j_tenant), j.j_prio, (unsigned long long)j.j_size,
+	    codec_source_name(j.j_srckind), util_vis(src),
+	    j.j_key[0] != '\0' ? util_vis(j.j_key) : "-", j.j_attempts,
+	    j.j_crashes,
 	    (unsigned long long)j.j_progress, t1, t2);
 	if (j.j_state == JOB_LEASED) {
 		ctl_time(j.j_lease_deadline, t3, sizeof(t3));
@@ -550,7 +553,7 @@ ctl_job(int argc, char **argv)
 		printf("retry at: %s\n", t3);
 	}
 	if (j.j_error[0] != '\0')
-		printf("error: %s\n", j.j_error);
+		printf("error: %s\n", util_vis(j.j_error));
 	return (CTL_EXIT_OK);
 }
 
@@ -1626,12 +1629,12 @@ ctl_search(int argc, char **argv)
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];
 			printf("\n%zu. %s (chunk %u, score %.3f)\n", i + 1,
-			    h->sh_extid, h->sh_chunk, h->sh_score);
+			    util_vis(h->sh_extid), h->sh_chunk, h->sh_score);
 			if (h->sh_title[0] != '\0')
-				printf("   %s%s%s\n", h->sh_title,
+				printf("   %s%s%s\n", util_vis(h->sh_title),
 				    h->sh_heading[0] != '\0' ? " > " : "",
-				    h->sh_heading);
-			printf("   %s\n", h->sh_snippet);
+				    util_vis(h->sh_heading));
+			printf("   %s\n", util_vis(h->sh_snippet));
 		}
 	}
 	search_result_free(&res);
@@ -1973,6 +1976,8 @@ main(int argc, char *argv[])
 	size_t		 i;
 	int		 ch, verbose = 0, rv;
 
+	/* Names in the user's characters; only control bytes are escaped. */
+	setlocale(LC_CTYPE, "");
 	log_init(1, LOG_DAEMON);
 	if (getenv("QUIRE_DATADIR") != NULL)
 		ctl_datadir = getenv("QUIRE_DATADIR");

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#define LIBBSD_OPENBSD_VIS
+#include <vis.h>
 
 #include "quire.h"
 
@@ -283,4 +285,25 @@ util_fsync_dir(const char *path)
 	rv = fsync(fd);
 	close(fd);
 	return (rv);
+}
+
+/*
+ * A user's string (a path, an id, an error) made safe for a terminal and
+ * for one line of text: control bytes, newlines and tabs as C escapes
+ * (strvis(3)), a backslash doubled.  The result lives until the fourth
+ * call after this one, so a printf can take a few of them.
+ */
+const char *
+util_vis(const char *s)
+{
+	static char	*ring[4];
+	static int	 next;
+	char		*out;
+
+	if (stravis(&out, s, VIS_NL | VIS_TAB | VIS_CSTYLE | VIS_OCTAL) == -1)
+		fatal("%s", __func__);
+	free(ring[next]);
+	ring[next] = out;
+	next = (next + 1) % 4;
+	return (out);
 }
