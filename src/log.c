@@ -75,8 +75,9 @@ log_openfile(const char *path)
 {
 	int	 fd;
 
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0640)) == -1)
+	/* It may be in a directory the service user owns: no link. */
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_NOCTTY | O_CLOEXEC, 0640)) == -1)
 		return (-1);
 	if (log_fd != -1)
 		close(log_fd);

@@ -73,6 +73,9 @@ int		 util_read_small(const char *, char *, size_t);
 int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
 const char	*util_vis(const char *);
+int		 util_openat_file(int, const char *, int, mode_t);
+const char	*util_open_strerror(int);
+int		 util_check_entry(const char *, int);
 
 /* codec.c */
 enum job_state {
@@ -1272,7 +1275,7 @@ struct supervisor {
 	struct queue	 sv_q;
 	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
-	struct pidfh	*sv_pfh;
+	int		 sv_pidfd;	/* locked pidfile, -1: none */
 	int		 sv_draining;
 	int		 sv_fast;
 	uint64_t	 sv_drain_deadline;

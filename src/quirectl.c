@@ -1705,21 +1705,47 @@ ctl_compact(int argc, char **argv)
  * ingest: the one-command main job.  Submit, then follow the jobs to
  * their end.  Without a daemon on the data directory, run one in the
  * foreground for the time of the ingest, with -w workers.
+ *
+ * The data directory belongs to the service user, and root may run
+ * this: its ingest.log is opened relative to the directory, never
+ * through a link (util_openat_file), and the foreground daemon's
+ * configuration is written into a directory of our own (mkdtemp), not
+ * into the data directory, where its owner could swap it for another
+ * between our write and the daemon's read.
  */
-static pid_t
-ctl_fleet_start(int workers, char *conf, size_t conflen)
+static char	 ctl_fleet_dir[PATH_MAX];
+static char	 ctl_fleet_conf[PATH_MAX];
+
+static void
+ctl_fleet_cleanup(void)
 {
-	char		 exe[PATH_MAX], quired[PATH_MAX + 16], log[PATH_MAX], *p;
+	if (ctl_fleet_conf[0] != '\0')
+		unlink(ctl_fleet_conf);
+	if (ctl_fleet_dir[0] != '\0')
+		rmdir(ctl_fleet_dir);
+	ctl_fleet_conf[0] = ctl_fleet_dir[0] = '\0';
+}
+
+static pid_t
+ctl_fleet_start(int workers)
+{
+	char		 exe[PATH_MAX], quired[PATH_MAX + 16], *p;
 	struct quire_conf c = ctl_conf;
+	const char	*tmp;
 	ssize_t		 n;
 	FILE		*f;
 	pid_t		 pid;
-	int		 fd, i;
+	int		 dfd, fd, logfd, i;
 
-	snprintf(conf, conflen, "%s/ingest.conf", ctl_datadir);
-	snprintf(log, sizeof(log), "%s/ingest.log", ctl_datadir);
 	if (util_mkdir_p(ctl_datadir, 0750) == -1)
 		err(CTL_EXIT_FAIL, "%s", ctl_datadir);
+	if ((dfd = open(ctl_datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		err(CTL_EXIT_FAIL, "%s", ctl_datadir);
+	if ((logfd = util_openat_file(dfd, "ingest.log", O_WRONLY | O_CREAT |
+	    O_APPEND, 0640)) == -1)
+		errx(CTL_EXIT_FAIL, "%s/ingest.log: %s", ctl_datadir,
+		    util_open_strerror(errno));
+	close(dfd);
 	c.c_workers = workers;
 	if (c.c_max_workers < (uint64_t)workers)
 		c.c_max_workers = workers;
@@ -1730,11 +1756,25 @@ ctl_fleet_start(int workers, char *conf, size_t conflen)
 	c.c_control[0] = '\0';
 	c.c_logfile[0] = '\0';
 	c.c_user[0] = c.c_group[0] = '\0';
-	if ((f = fopen(conf, "w")) == NULL)
-		err(CTL_EXIT_FAIL, "%s", conf);
+
+	if ((tmp = getenv("TMPDIR")) == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	if (snprintf(ctl_fleet_dir, sizeof(ctl_fleet_dir),
+	    "%s/quire-ingest.XXXXXX", tmp) >= (int)sizeof(ctl_fleet_dir) ||
+	    mkdtemp(ctl_fleet_dir) == NULL) {
+		ctl_fleet_dir[0] = '\0';
+		err(CTL_EXIT_FAIL, "%s: a temporary directory", tmp);
+	}
+	atexit(ctl_fleet_cleanup);
+	if (snprintf(ctl_fleet_conf, sizeof(ctl_fleet_conf), "%s/ingest.conf",
+	    ctl_fleet_dir) >= (int)sizeof(ctl_fleet_conf) ||
+	    (fd = open(ctl_fleet_conf, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1 ||
+	    (f = fdopen(fd, "w")) == NULL)
+		err(CTL_EXIT_FAIL, "%s", ctl_fleet_conf);
 	config_print(&c, f);
 	if (fclose(f) == EOF)
-		err(CTL_EXIT_FAIL, "%s", conf);
+		err(CTL_EXIT_FAIL, "%s", ctl_fleet_conf);
 	/* quired from beside quirectl, else from PATH. */
 	strlcpy(quired, "quired", sizeof(quired));
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
@@ -1750,22 +1790,24 @@ ctl_fleet_start(int workers, char *conf, size_t conflen)
 	case -1:
 		err(CTL_EXIT_FAIL, "fork");
 	case 0:
-		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0640)) != -1) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execlp(quired, "quired", "-d", "-f", conf, (char *)NULL);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execlp(quired, "quired", "-d", "-f", ctl_fleet_conf,
+		    (char *)NULL);
 		_exit(127);
 	}
+	close(logfd);
 	for (i = 0; i < 100; i++) {
 		if (ctl_daemon_alive())
 			return (pid);
 		if (waitpid(pid, NULL, WNOHANG) == pid)
-			errx(CTL_EXIT_FAIL, "quired did not start; see %s", log);
+			errx(CTL_EXIT_FAIL, "quired did not start; see "
+			    "%s/ingest.log", ctl_datadir);
 		usleep(100000);
 	}
 	kill(pid, SIGTERM);
-	errx(CTL_EXIT_FAIL, "quired did not answer; see %s", log);
+	errx(CTL_EXIT_FAIL, "quired did not answer; see %s/ingest.log",
+	    ctl_datadir);
 }
 
 struct ctl_follow {
@@ -1828,7 +1870,6 @@ ctl_ingest(int argc, char **argv)
 	struct ctl_follow	 cf;
 	struct queue		*q;
 	const char		*errstr, *ext;
-	char			 conf[PATH_MAX];
 	uint64_t		 docs0, chunks0, docs, chunks, dead0, t0, now;
 	uint64_t		 last = 0;
 	double			 secs, rate, eta;
@@ -1890,7 +1931,7 @@ ctl_ingest(int argc, char **argv)
 		errx(CTL_EXIT_FAIL, "nothing to ingest");
 	}
 	if (!ctl_daemon_alive())
-		fleet = ctl_fleet_start(workers, conf, sizeof(conf));
+		fleet = ctl_fleet_start(workers);
 	q = ctl_open(1);
 	docs0 = ctl_index_docs(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
@@ -1961,7 +2002,7 @@ ctl_ingest(int argc, char **argv)
 	if (fleet != -1) {
 		kill(fleet, SIGTERM);
 		waitpid(fleet, &status, 0);
-		unlink(conf);
+		ctl_fleet_cleanup();
 	}
 	free(cf.cf_ids);
 	free(cf.cf_done);
