@@ -38,6 +38,7 @@
 #define CTL_EXIT_OK	0
 #define CTL_EXIT_FAIL	1	/* the command failed */
 #define CTL_EXIT_USAGE	2	/* bad command line */
+#define CTL_EXIT_NOREAD	3	/* check: the index cannot be read */
 
 struct ctl_cmd {
 	const char	*c_name;
@@ -132,9 +133,13 @@ ctl_open(int create)
 	if (ctl_queue_open)
 		return (&ctl_queue);
 	snprintf(path, sizeof(path), "%s/queue/data.mdb", ctl_datadir);
-	if (!create && stat(path, &st) == -1)
-		errx(CTL_EXIT_FAIL, "%s: no queue in this data directory",
-		    ctl_datadir);
+	/* Absent is one thing; a permission or I/O error is another. */
+	if (!create && stat(path, &st) == -1) {
+		if (errno == ENOENT)
+			errx(CTL_EXIT_FAIL, "%s: no queue in this data "
+			    "directory", ctl_datadir);
+		err(CTL_EXIT_FAIL, "%s", path);
+	}
 	if (queue_open(&ctl_queue, ctl_datadir, NULL) == -1)
 		errx(CTL_EXIT_FAIL, "%s: cannot open the queue", ctl_datadir);
 	ctl_queue_open = 1;
@@ -158,8 +163,9 @@ ctl_config(void)
 	strlcpy(ctl_conf.c_datadir, ctl_datadir, sizeof(ctl_conf.c_datadir));
 }
 
+/* The index, or exit with status when it cannot be opened. */
 static struct index *
-ctl_index_get(void)
+ctl_index_get_or(int status)
 {
 	struct stat	 st;
 	char		 path[PATH_MAX];
@@ -167,13 +173,22 @@ ctl_index_get(void)
 	if (ctl_index_open)
 		return (&ctl_index);
 	snprintf(path, sizeof(path), "%s/index/data.mdb", ctl_datadir);
-	if (stat(path, &st) == -1)
-		errx(CTL_EXIT_FAIL, "%s: no index in this data directory",
-		    ctl_datadir);
+	if (stat(path, &st) == -1) {
+		if (errno == ENOENT)
+			errx(status, "%s: no index in this data directory",
+			    ctl_datadir);
+		err(status, "%s", path);
+	}
 	if (index_open(&ctl_index, ctl_datadir, 0, STORE_SYNC_FULL) == -1)
-		errx(CTL_EXIT_FAIL, "%s: cannot open the index", ctl_datadir);
+		errx(status, "%s: cannot open the index", ctl_datadir);
 	ctl_index_open = 1;
 	return (&ctl_index);
+}
+
+static struct index *
+ctl_index_get(void)
+{
+	return (ctl_index_get_or(CTL_EXIT_FAIL));
 }
 
 /* The index's counts, all zero when there is no index yet. */
@@ -1668,7 +1683,10 @@ ctl_check(int argc, char **argv)
 
 	if (argc != 1)
 		ctl_usage("check");
-	rc = index_check(ctl_index_get(), msg, sizeof(msg));
+	/* A damaged index (1) is not one that cannot be read (3). */
+	rc = index_check(ctl_index_get_or(CTL_EXIT_NOREAD), msg, sizeof(msg));
+	if (rc == -1)
+		errx(CTL_EXIT_NOREAD, "check: cannot read the index: %s", msg);
 	if (rc != 0)
 		errx(CTL_EXIT_FAIL, "check: %s", msg);
 	if (index_stats(ctl_index_get(), &st) == 0)

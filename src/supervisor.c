@@ -441,15 +441,36 @@ supervisor_pidfile_write(struct supervisor *sv)
 	return (0);
 }
 
-/* Only the pidfile we hold: a refused start leaves the other one's. */
+/*
+ * Only the pidfile we hold: a refused start leaves the other one's.
+ * Once we run as the service user its directory may not let us unlink
+ * it; then it is at least emptied, so no stale pid is left in it.
+ */
 static void
 supervisor_pidfile_remove(struct supervisor *sv)
 {
 	if (sv->sv_pidfd == -1)
 		return;
-	unlink(sv->sv_conf.c_pidfile);
+	if (unlink(sv->sv_conf.c_pidfile) == -1)
+		(void)ftruncate(sv->sv_pidfd, 0);
 	close(sv->sv_pidfd);
 	sv->sv_pidfd = -1;
+}
+
+/*
+ * A start that fails after the pidfile was written ends in fatal() or
+ * fatalx(), that is in exit(): remove it there.  Only in the process
+ * that wrote it (the parent of a detach leaves by _exit, and children
+ * exec or _exit).
+ */
+static struct supervisor	*sv_pidfile_sv;
+static pid_t			 sv_pidfile_pid;
+
+static void
+supervisor_pidfile_atexit(void)
+{
+	if (sv_pidfile_sv != NULL && getpid() == sv_pidfile_pid)
+		supervisor_pidfile_remove(sv_pidfile_sv);
 }
 
 /* The holder's pid in the lock file, for the next one's message. */
@@ -551,6 +572,9 @@ supervisor_main(struct supervisor *sv)
 	lockfd = supervisor_lock(sv);
 	if (!sv->sv_foreground)
 		ready = supervisor_detach();
+	sv_pidfile_sv = sv;
+	sv_pidfile_pid = getpid();
+	atexit(supervisor_pidfile_atexit);
 	if (supervisor_pidfile_write(sv) == -1)
 		fatal("pidfile %s", sv->sv_conf.c_pidfile);
 	supervisor_lock_pid(lockfd);
