@@ -223,7 +223,16 @@ static void
 ctl_json_str(FILE *f, const char *s)
 {
 	const unsigned char	*p;
+	struct buf		 b;
 
+	/* A file name need not be UTF-8, JSON must: U+FFFD for bad bytes. */
+	if (!utf8_valid(s, strlen(s), NULL)) {
+		buf_init(&b);
+		utf8_repair(s, strlen(s), &b);
+		ctl_json_str(f, buf_cstr(&b));
+		buf_free(&b);
+		return;
+	}
 	fputc('"', f);
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		switch (*p) {

@@ -62,7 +62,20 @@ fi
 [ "$(grep -c '^error: not-found' "$T/out")" -eq 1 ] ||
     fail "job: $(cat "$T/out")"
 
-# JSON stays JSON, with the name and the error exact.
+# JSON stays JSON, with the name and the error exact; a name that is not
+# UTF-8 is shown with U+FFFD for its bad byte.
+printf 'latin words\n' > "$T/docs/caf$(printf '\351').txt"
+expect_exit 0 ctl submit "$T/docs/caf$(printf '\351').txt"
+ctl jobs --json > "$T/json"
+# jq would take the bad byte itself: iconv checks the text is UTF-8.
+iconv -f UTF-8 -t UTF-8 "$T/json" >/dev/null 2>&1 ||
+    fail "jobs --json is not UTF-8: $(cat -v "$T/json")"
+jq -e . "$T/json" >/dev/null ||
+    fail "jobs --json on a Latin-1 name: $(cat -v "$T/json")"
+jq -r '.jobs[].path' "$T/json" |
+    grep -qxF "$RT/docs/caf$(printf '\357\277\275').txt" ||
+    fail "the Latin-1 name came out as: $(jq -r '.jobs[].path' "$T/json")"
+
 ctl jobs --json > "$T/json"
 jq -e . "$T/json" >/dev/null || fail "jobs --json is not JSON"
 [ "$(jq -r '.jobs[0].path' "$T/json")" = "$RT/docs/$NAME" ] ||
