@@ -19,6 +19,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -96,11 +97,14 @@ control_listen(struct supervisor *sv)
 		close(fd);
 		return (-1);
 	}
-	if (chmod(sv->sv_ctlpath, sv->sv_conf.c_control_mode) == -1)
+	/* Never through a link swapped in since the bind (DESIGN: datadir). */
+	if (fchmodat(AT_FDCWD, sv->sv_ctlpath, sv->sv_conf.c_control_mode,
+	    AT_SYMLINK_NOFOLLOW) == -1)
 		log_warn("%s: chmod %s", __func__, sv->sv_ctlpath);
 	if (sv->sv_conf.c_control_group[0] != '\0' &&
 	    ((gr = getgrnam(sv->sv_conf.c_control_group)) == NULL ||
-	    chown(sv->sv_ctlpath, -1, gr->gr_gid) == -1))
+	    fchownat(AT_FDCWD, sv->sv_ctlpath, -1, gr->gr_gid,
+	    AT_SYMLINK_NOFOLLOW) == -1))
 		log_warn("%s: group of %s", __func__, sv->sv_ctlpath);
 	sv->sv_ctl = evconnlistener_new(sv->sv_base, control_accept, sv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, fd);

@@ -38,7 +38,12 @@
  * RESOLVE_BENEATH lets symbolic links that stay inside the root through
  * and refuses "..", absolute paths and links that leave it (EXDEV), and
  * O_NONBLOCK keeps a FIFO from blocking the open, so it can be refused
- * as not a regular file.
+ * as not a regular file.  Where openat2 is missing (ENOSYS: a kernel
+ * before 5.6, or a seccomp profile that does not know it), the first
+ * open says so in the log once and every open walks the path instead,
+ * one openat(2) per component with O_NOFOLLOW: stricter, as no symbolic
+ * link is followed at all, not even one that stays inside the root, and
+ * ".." is refused as openat2 refuses it.
  */
 
 #include <sys/types.h>
@@ -50,6 +55,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,9 +341,63 @@ xerr_set(struct xerr *err, const char *code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * openat2 without openat2: relpath beneath rootfd, component by
+ * component, never through a symbolic link (ELOOP) nor up (EXDEV).
+ */
+static int
+extract_open_walk(int rootfd, const char *relpath, int flags)
+{
+	struct stat	 st;
+	char		 buf[PATH_MAX], *comp[PATH_MAX / 2], *p, *last;
+	size_t		 n = 0, i;
+	int		 dfd = rootfd, fd, serrno;
+
+	if (strlcpy(buf, relpath, sizeof(buf)) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if (buf[0] == '/') {
+		errno = EXDEV;
+		return (-1);
+	}
+	for (p = strtok_r(buf, "/", &last); p != NULL;
+	    p = strtok_r(NULL, "/", &last)) {
+		if (strcmp(p, "..") == 0) {
+			errno = EXDEV;
+			return (-1);
+		}
+		if (strcmp(p, ".") != 0)
+			comp[n++] = p;
+	}
+	if (n == 0)
+		return (openat(rootfd, ".", flags));
+	for (i = 0; i < n; i++) {
+		if (i == n - 1)
+			fd = openat(dfd, comp[i], flags | O_NOFOLLOW);
+		else
+			fd = openat(dfd, comp[i], O_PATH | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+		serrno = errno;
+		/* O_PATH opens a link itself; O_DIRECTORY makes it ENOTDIR. */
+		if (fd == -1 && serrno == ENOTDIR && fstatat(dfd, comp[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			serrno = ELOOP;
+		if (dfd != rootfd)
+			close(dfd);
+		if (fd == -1) {
+			errno = serrno;
+			return (-1);
+		}
+		dfd = fd;
+	}
+	return (fd);
+}
+
 int
 extract_open(int rootfd, const char *relpath, struct xerr *err)
 {
+	static int	 noopenat2;
 	struct open_how	 how;
 	struct stat	 st;
 	int		 fd, flags, tries = 0;
@@ -345,13 +405,32 @@ extract_open(int rootfd, const char *relpath, struct xerr *err)
 	memset(&how, 0, sizeof(how));
 	how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	do {
+	fd = -1;
+	errno = ENOSYS;
+	while (!noopenat2) {
 		fd = syscall(SYS_openat2, rootfd, relpath, &how, sizeof(how));
-	} while (fd == -1 && errno == EAGAIN && ++tries < EXTRACT_OPEN_TRIES);
+		if (fd != -1 || errno != EAGAIN || ++tries >= EXTRACT_OPEN_TRIES)
+			break;
+	}
+	if (fd == -1 && errno == ENOSYS) {
+		if (!noopenat2)
+			log_warnx("%s: openat2: %s; files are opened by a "
+			    "walk that follows no symbolic link", __func__,
+			    strerror(ENOSYS));
+		noopenat2 = 1;
+		fd = extract_open_walk(rootfd, relpath, how.flags);
+	}
 	if (fd == -1) {
 		switch (errno) {
-		case EXDEV:
 		case ELOOP:
+			if (noopenat2) {
+				xerr_set(err, "outside-root", "%s: a symbolic "
+				    "link on the way, not followed without "
+				    "openat2", relpath);
+				break;
+			}
+			/* FALLTHROUGH */
+		case EXDEV:
 			xerr_set(err, "outside-root", "%s leads outside its "
 			    "root", relpath);
 			break;

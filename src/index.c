@@ -816,19 +816,36 @@ index_meta_put(MDB_txn *txn, struct index *ix, struct ixmeta *m)
 	return (mdb_put(txn, index_dbi(ix, IDB_META), &k, &v, 0));
 }
 
-/* The tombstone bitmap, or an empty one. */
-roaring_bitmap_t *
-index_tomb_get(MDB_txn *txn, struct index *ix)
+/*
+ * The tombstone bitmap in *rp (an empty one when there is none yet): 0,
+ * an LMDB error, or MDB_CORRUPTED when the record does not decode to
+ * exactly its own bytes.  A damaged record is never taken for an empty
+ * bitmap: the deleted chunks would come back in search, and the next
+ * index_tomb_put would make that for good.
+ */
+int
+index_tomb_get(MDB_txn *txn, struct index *ix, roaring_bitmap_t **rp)
 {
 	MDB_val		 k = { 4, (void *)"tomb" }, v;
-	roaring_bitmap_t *r = NULL;
+	roaring_bitmap_t *r;
+	int		 rc;
 
-	if (mdb_get(txn, index_dbi(ix, IDB_META), &k, &v) == 0)
-		r = roaring_bitmap_portable_deserialize_safe(v.mv_data,
-		    v.mv_size);
+	*rp = NULL;
+	if ((rc = mdb_get(txn, index_dbi(ix, IDB_META), &k, &v)) ==
+	    MDB_NOTFOUND) {
+		*rp = roaring_bitmap_create();
+		return (0);
+	}
+	if (rc != 0)
+		return (rc);
+	if (roaring_bitmap_portable_deserialize_size(v.mv_data, v.mv_size) !=
+	    v.mv_size)
+		return (MDB_CORRUPTED);
+	r = roaring_bitmap_portable_deserialize_safe(v.mv_data, v.mv_size);
 	if (r == NULL)
-		r = roaring_bitmap_create();
-	return (r);
+		return (MDB_CORRUPTED);
+	*rp = r;
+	return (0);
 }
 
 int
@@ -1061,7 +1078,8 @@ index_commit_txn(MDB_txn *txn, void *arg)
 	/* The segment was laid out before the lock; only its base is new. */
 	if (ca->ca_seg->b_len >= sizeof(struct ixseghdr))
 		((struct ixseghdr *)ca->ca_seg->b_data)->h_base = base;
-	tomb = index_tomb_get(txn, ix);
+	if ((rc = index_tomb_get(txn, ix, &tomb)) != 0)
+		return (rc);
 	for (i = 0; i < b->b_ndocs; i++) {
 		d = &b->b_docs[i];
 		k.mv_size = strlen(BSTR(b, d->d_extid));
@@ -1217,7 +1235,8 @@ index_delete_txn(MDB_txn *txn, void *arg)
 	if ((rc = ix_doc_get(txn, da->da_ix, util_get_be64(v.mv_data), &d))
 	    != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
-	tomb = index_tomb_get(txn, da->da_ix);
+	if ((rc = index_tomb_get(txn, da->da_ix, &tomb)) != 0)
+		return (rc);
 	if ((rc = ix_doc_kill(txn, da->da_ix, &m, tomb, &d, 1)) == 0)
 		rc = index_tomb_put(txn, da->da_ix, tomb);
 	roaring_bitmap_free(tomb);
@@ -1410,7 +1429,10 @@ index_check_txn(MDB_txn *txn, void *arg)
 
 	if ((rc = index_meta_get(txn, ix, &m)) != 0)
 		return (rc);
-	tomb = index_tomb_get(txn, ix);
+	if ((rc = index_tomb_get(txn, ix, &tomb)) == MDB_CORRUPTED)
+		CHECK_FAIL("the tombstone bitmap is damaged");
+	if (rc != 0)
+		goto out;
 
 	/* Every external id names a live document that names it back. */
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_EXTIDS), &c)) != 0)
@@ -1431,6 +1453,9 @@ index_check_txn(MDB_txn *txn, void *arg)
 			    "is %s", (int)k.mv_size, (char *)k.mv_data,
 			    (unsigned long long)docid, d.d_extid);
 	}
+	/* A read error ends a loop too: that is no sound index. */
+	if (rc != MDB_NOTFOUND)
+		goto out;
 	mdb_cursor_close(c);
 	c = NULL;
 
@@ -1468,6 +1493,8 @@ index_check_txn(MDB_txn *txn, void *arg)
 		}
 		ndocs++;
 	}
+	if (rc != MDB_NOTFOUND)
+		goto out;
 	mdb_cursor_close(c);
 	c = NULL;
 	if (ndocs != m.m_docs)
@@ -1487,6 +1514,8 @@ index_check_txn(MDB_txn *txn, void *arg)
 			    util_get_be64(v.mv_data));
 		nchunks++;
 	}
+	if (rc != MDB_NOTFOUND)
+		goto out;
 	mdb_cursor_close(c);
 	c = NULL;
 	if (nchunks != m.m_chunks)
@@ -1547,7 +1576,8 @@ index_check_txn(MDB_txn *txn, void *arg)
 out:
 	if (c != NULL)
 		mdb_cursor_close(c);
-	roaring_bitmap_free(tomb);
+	if (tomb != NULL)
+		roaring_bitmap_free(tomb);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 

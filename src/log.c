@@ -4,6 +4,12 @@
  * Logging in the OpenBSD daemon manner: to stderr in the foreground, to
  * syslog (daemon facility) or a log file otherwise.  Messages begin with
  * the function name; log_warn appends strerror(errno).
+ *
+ * A message can carry what a user chose: a file name, an external id,
+ * a parser's error.  Each one goes out through strvis(3), newlines, tabs
+ * and every other control byte as C escapes (a backslash as two), so one
+ * message is one line and no name can forge another line or send escape
+ * sequences to the terminal that reads the log.
  */
 
 #include <sys/types.h>
@@ -16,6 +22,8 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#define LIBBSD_OPENBSD_VIS
+#include <vis.h>
 
 #include "quire.h"
 
@@ -67,8 +75,9 @@ log_openfile(const char *path)
 {
 	int	 fd;
 
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0640)) == -1)
+	/* It may be in a directory the service user owns: no link. */
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_NOCTTY | O_CLOEXEC, 0640)) == -1)
 		return (-1);
 	if (log_fd != -1)
 		close(log_fd);
@@ -79,12 +88,13 @@ log_openfile(const char *path)
 static void
 log_vlog(int pri, const char *fmt, va_list ap)
 {
-	char		 msg[2048], stamp[32];
+	char		 raw[2048], msg[4 * sizeof(raw) + 1], stamp[32];
 	struct timespec	 ts;
 	struct tm	 tm;
 	int		 saved_errno = errno;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	strvis(msg, raw, VIS_NL | VIS_TAB | VIS_CSTYLE | VIS_OCTAL);
 	if (log_debugging && log_fd == -1)
 		dprintf(STDERR_FILENO, "%s: %s\n", log_procname, msg);
 	else if (log_fd != -1) {

@@ -102,7 +102,10 @@ merge_list_txn(MDB_txn *txn, void *arg)
 	if ((rc = mdb_cursor_open(txn, index_dbi(la->la_ix, IDB_SEGS), &c))
 	    != 0)
 		return (rc);
-	tomb = index_tomb_get(txn, la->la_ix);
+	if ((rc = index_tomb_get(txn, la->la_ix, &tomb)) != 0) {
+		mdb_cursor_close(c);
+		return (rc);
+	}
 	la->la_bdead = roaring_bitmap_range_cardinality(tomb, 0,
 	    la->la_meta.m_folded);
 	if (mdb_stat(txn, index_dbi(la->la_ix, IDB_BLOCKS), &st) == 0)
@@ -197,8 +200,9 @@ merge_build_txn(MDB_txn *txn, void *arg)
 	buf_init(&strs);
 	buf_init(&post);
 	buf_init(&one);
-	tomb = index_tomb_get(txn, ba->ba_ix);
 	ba->ba_dead = roaring_bitmap_create();
+	if ((rc = index_tomb_get(txn, ba->ba_ix, &tomb)) != 0)
+		goto out;
 	for (j = 0; j < ba->ba_n; j++) {
 		util_put_be64(kb, ba->ba_segs[j].ms_id);
 		k.mv_size = 8;
@@ -313,7 +317,8 @@ merge_build_txn(MDB_txn *txn, void *arg)
 	memcpy(ba->ba_out->b_data + h.h_post, post.b_data, post.b_len);
 	ba->ba_out->b_len = h.h_size;
 out:
-	roaring_bitmap_free(tomb);
+	if (tomb != NULL)
+		roaring_bitmap_free(tomb);
 	free(cur);
 	free(norms);
 	buf_free(&dict);
@@ -381,7 +386,8 @@ merge_swap_txn(MDB_txn *txn, void *arg)
 		if (rc != 0)
 			return (rc);
 	}
-	tomb = index_tomb_get(txn, sa->sa_ix);
+	if ((rc = index_tomb_get(txn, sa->sa_ix, &tomb)) != 0)
+		return (rc);
 	roaring_bitmap_andnot_inplace(tomb, sa->sa_dead);
 	rc = index_tomb_put(txn, sa->sa_ix, tomb);
 	roaring_bitmap_free(tomb);
@@ -488,7 +494,10 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 		}
 	}
 	memset(&res, 0, sizeof(res));
-	tomb = index_tomb_get(txn, fa->fa_ix);
+	if ((rc = index_tomb_get(txn, fa->fa_ix, &tomb)) != 0) {
+		free(segs);
+		return (rc);
+	}
 	rc = ixblk_fold(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
 	    FOLD_SLICE, util_mono_ms() + FOLD_SLICE_MS, &done, &res);
 	roaring_bitmap_free(tomb);
@@ -571,7 +580,8 @@ merge_purge_start(MDB_txn *txn, void *arg)
 
 	if ((rc = index_meta_get(txn, pa->pa_ix, &m)) != 0)
 		return (rc);
-	tomb = index_tomb_get(txn, pa->pa_ix);
+	if ((rc = index_tomb_get(txn, pa->pa_ix, &tomb)) != 0)
+		return (rc);
 	pa->pa_dead = roaring_bitmap_create();
 	roaring_bitmap_add_range(pa->pa_dead, 0, m.m_folded);
 	roaring_bitmap_and_inplace(pa->pa_dead, tomb);
@@ -600,7 +610,8 @@ merge_purge_txn(MDB_txn *txn, void *arg)
 	m.m_terms = m.m_terms > res.f_terms ? m.m_terms - res.f_terms : 0;
 	if (done) {
 		/* No block holds them now: out of the tombstones they go. */
-		tomb = index_tomb_get(txn, pa->pa_ix);
+		if ((rc = index_tomb_get(txn, pa->pa_ix, &tomb)) != 0)
+			return (rc);
 		roaring_bitmap_andnot_inplace(tomb, pa->pa_dead);
 		rc = index_tomb_put(txn, pa->pa_ix, tomb);
 		roaring_bitmap_free(tomb);

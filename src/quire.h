@@ -72,6 +72,10 @@ const char	*util_human_size(uint64_t, char *, size_t);
 int		 util_read_small(const char *, char *, size_t);
 int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
+const char	*util_vis(const char *);
+int		 util_openat_file(int, const char *, int, mode_t);
+const char	*util_open_strerror(int);
+int		 util_check_entry(const char *, int);
 
 /* codec.c */
 enum job_state {
@@ -891,7 +895,8 @@ int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
 		    uint64_t);
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
-struct roaring_bitmap_s *index_tomb_get(MDB_txn *, struct index *);
+int		 index_tomb_get(MDB_txn *, struct index *,
+		    struct roaring_bitmap_s **);
 int		 index_tomb_put(MDB_txn *, struct index *,
 		    struct roaring_bitmap_s *);
 void		 ix_varint(struct buf *, uint64_t);
@@ -1346,7 +1351,7 @@ struct supervisor {
 	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
-	struct pidfh	*sv_pfh;
+	int		 sv_pidfd;	/* locked pidfile, -1: none */
 	int		 sv_draining;
 	int		 sv_fast;
 	uint64_t	 sv_drain_deadline;

@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
+#include <locale.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #define CTL_EXIT_OK	0
 #define CTL_EXIT_FAIL	1	/* the command failed */
 #define CTL_EXIT_USAGE	2	/* bad command line */
+#define CTL_EXIT_NOREAD	3	/* check: the index cannot be read */
 
 struct ctl_cmd {
 	const char	*c_name;
@@ -131,9 +133,13 @@ ctl_open(int create)
 	if (ctl_queue_open)
 		return (&ctl_queue);
 	snprintf(path, sizeof(path), "%s/queue/data.mdb", ctl_datadir);
-	if (!create && stat(path, &st) == -1)
-		errx(CTL_EXIT_FAIL, "%s: no queue in this data directory",
-		    ctl_datadir);
+	/* Absent is one thing; a permission or I/O error is another. */
+	if (!create && stat(path, &st) == -1) {
+		if (errno == ENOENT)
+			errx(CTL_EXIT_FAIL, "%s: no queue in this data "
+			    "directory", ctl_datadir);
+		err(CTL_EXIT_FAIL, "%s", path);
+	}
 	if (queue_open(&ctl_queue, ctl_datadir, NULL) == -1)
 		errx(CTL_EXIT_FAIL, "%s: cannot open the queue", ctl_datadir);
 	ctl_queue_open = 1;
@@ -157,8 +163,9 @@ ctl_config(void)
 	strlcpy(ctl_conf.c_datadir, ctl_datadir, sizeof(ctl_conf.c_datadir));
 }
 
+/* The index, or exit with status when it cannot be opened. */
 static struct index *
-ctl_index_get(void)
+ctl_index_get_or(int status)
 {
 	struct stat	 st;
 	char		 path[PATH_MAX];
@@ -166,13 +173,22 @@ ctl_index_get(void)
 	if (ctl_index_open)
 		return (&ctl_index);
 	snprintf(path, sizeof(path), "%s/index/data.mdb", ctl_datadir);
-	if (stat(path, &st) == -1)
-		errx(CTL_EXIT_FAIL, "%s: no index in this data directory",
-		    ctl_datadir);
+	if (stat(path, &st) == -1) {
+		if (errno == ENOENT)
+			errx(status, "%s: no index in this data directory",
+			    ctl_datadir);
+		err(status, "%s", path);
+	}
 	if (index_open(&ctl_index, ctl_datadir, 0, STORE_SYNC_FULL) == -1)
-		errx(CTL_EXIT_FAIL, "%s: cannot open the index", ctl_datadir);
+		errx(status, "%s: cannot open the index", ctl_datadir);
 	ctl_index_open = 1;
 	return (&ctl_index);
+}
+
+static struct index *
+ctl_index_get(void)
+{
+	return (ctl_index_get_or(CTL_EXIT_FAIL));
 }
 
 /* The index's counts, all zero when there is no index yet. */
@@ -207,7 +223,16 @@ static void
 ctl_json_str(FILE *f, const char *s)
 {
 	const unsigned char	*p;
+	struct buf		 b;
 
+	/* A file name need not be UTF-8, JSON must: U+FFFD for bad bytes. */
+	if (!utf8_valid(s, strlen(s), NULL)) {
+		buf_init(&b);
+		utf8_repair(s, strlen(s), &b);
+		ctl_json_str(f, buf_cstr(&b));
+		buf_free(&b);
+		return;
+	}
 	fputc('"', f);
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		switch (*p) {
@@ -227,7 +252,7 @@ ctl_json_str(FILE *f, const char *s)
 			fputs("\\t", f);
 			break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20 || *p == 0x7f)
 				fprintf(f, "\\u%04x", *p);
 			else
 				fputc(*p, f);
@@ -443,9 +468,10 @@ ctl_jobs_cb(const struct job *j, void *arg)
 		ctl_source(j, src, sizeof(src));
 		printf("%-10llu %-9s %-12s %3d %3u %3u %10llu %s%s%s\n",
 		    (unsigned long long)j->j_id, codec_state_name(j->j_state),
-		    j->j_tenant, j->j_prio, j->j_attempts, j->j_crashes,
-		    (unsigned long long)j->j_size, src,
-		    j->j_error[0] != '\0' ? "  # " : "", j->j_error);
+		    util_vis(j->j_tenant), j->j_prio, j->j_attempts,
+		    j->j_crashes, (unsigned long long)j->j_size,
+		    util_vis(src), j->j_error[0] != '\0' ? "  # " : "",
+		    util_vis(j->j_error));
 	}
 	cl->cl_n++;
 	return (0);
@@ -534,9 +560,10 @@ ctl_job(int argc, char **argv)
 	    "size: %llu\nsource: %s %s\nkey: %s\nattempts: %u\ncrashes: %u\n"
 	    "progress: %llu\ncreated: %s\nupdated: %s\n",
 	    (unsigned long long)j.j_id, codec_state_name(j.j_state),
-	    j.j_tenant, j.j_prio, (unsigned long long)j.j_size,
-	    codec_source_name(j.j_srckind), src,
-	    j.j_key[0] != '\0' ? j.j_key : "-", j.j_attempts, j.j_crashes,
+	    util_vis(j.j_tenant), j.j_prio, (unsigned long long)j.j_size,
+	    codec_source_name(j.j_srckind), util_vis(src),
+	    j.j_key[0] != '\0' ? util_vis(j.j_key) : "-", j.j_attempts,
+	    j.j_crashes,
 	    (unsigned long long)j.j_progress, t1, t2);
 	if (j.j_state == JOB_LEASED) {
 		ctl_time(j.j_lease_deadline, t3, sizeof(t3));
@@ -550,7 +577,7 @@ ctl_job(int argc, char **argv)
 		printf("retry at: %s\n", t3);
 	}
 	if (j.j_error[0] != '\0')
-		printf("error: %s\n", j.j_error);
+		printf("error: %s\n", util_vis(j.j_error));
 	return (CTL_EXIT_OK);
 }
 
@@ -1626,12 +1653,12 @@ ctl_search(int argc, char **argv)
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];
 			printf("\n%zu. %s (chunk %u, score %.3f)\n", i + 1,
-			    h->sh_extid, h->sh_chunk, h->sh_score);
+			    util_vis(h->sh_extid), h->sh_chunk, h->sh_score);
 			if (h->sh_title[0] != '\0')
-				printf("   %s%s%s\n", h->sh_title,
+				printf("   %s%s%s\n", util_vis(h->sh_title),
 				    h->sh_heading[0] != '\0' ? " > " : "",
-				    h->sh_heading);
-			printf("   %s\n", h->sh_snippet);
+				    util_vis(h->sh_heading));
+			printf("   %s\n", util_vis(h->sh_snippet));
 		}
 	}
 	search_result_free(&res);
@@ -1665,7 +1692,10 @@ ctl_check(int argc, char **argv)
 
 	if (argc != 1)
 		ctl_usage("check");
-	rc = index_check(ctl_index_get(), msg, sizeof(msg));
+	/* A damaged index (1) is not one that cannot be read (3). */
+	rc = index_check(ctl_index_get_or(CTL_EXIT_NOREAD), msg, sizeof(msg));
+	if (rc == -1)
+		errx(CTL_EXIT_NOREAD, "check: cannot read the index: %s", msg);
 	if (rc != 0)
 		errx(CTL_EXIT_FAIL, "check: %s", msg);
 	if (index_stats(ctl_index_get(), &st) == 0)
@@ -1702,21 +1732,47 @@ ctl_compact(int argc, char **argv)
  * ingest: the one-command main job.  Submit, then follow the jobs to
  * their end.  Without a daemon on the data directory, run one in the
  * foreground for the time of the ingest, with -w workers.
+ *
+ * The data directory belongs to the service user, and root may run
+ * this: its ingest.log is opened relative to the directory, never
+ * through a link (util_openat_file), and the foreground daemon's
+ * configuration is written into a directory of our own (mkdtemp), not
+ * into the data directory, where its owner could swap it for another
+ * between our write and the daemon's read.
  */
-static pid_t
-ctl_fleet_start(int workers, char *conf, size_t conflen)
+static char	 ctl_fleet_dir[PATH_MAX];
+static char	 ctl_fleet_conf[PATH_MAX];
+
+static void
+ctl_fleet_cleanup(void)
 {
-	char		 exe[PATH_MAX], quired[PATH_MAX + 16], log[PATH_MAX], *p;
+	if (ctl_fleet_conf[0] != '\0')
+		unlink(ctl_fleet_conf);
+	if (ctl_fleet_dir[0] != '\0')
+		rmdir(ctl_fleet_dir);
+	ctl_fleet_conf[0] = ctl_fleet_dir[0] = '\0';
+}
+
+static pid_t
+ctl_fleet_start(int workers)
+{
+	char		 exe[PATH_MAX], quired[PATH_MAX + 16], *p;
 	struct quire_conf c = ctl_conf;
+	const char	*tmp;
 	ssize_t		 n;
 	FILE		*f;
 	pid_t		 pid;
-	int		 fd, i;
+	int		 dfd, fd, logfd, i;
 
-	snprintf(conf, conflen, "%s/ingest.conf", ctl_datadir);
-	snprintf(log, sizeof(log), "%s/ingest.log", ctl_datadir);
 	if (util_mkdir_p(ctl_datadir, 0750) == -1)
 		err(CTL_EXIT_FAIL, "%s", ctl_datadir);
+	if ((dfd = open(ctl_datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		err(CTL_EXIT_FAIL, "%s", ctl_datadir);
+	if ((logfd = util_openat_file(dfd, "ingest.log", O_WRONLY | O_CREAT |
+	    O_APPEND, 0640)) == -1)
+		errx(CTL_EXIT_FAIL, "%s/ingest.log: %s", ctl_datadir,
+		    util_open_strerror(errno));
+	close(dfd);
 	c.c_workers = workers;
 	if (c.c_max_workers < (uint64_t)workers)
 		c.c_max_workers = workers;
@@ -1727,11 +1783,25 @@ ctl_fleet_start(int workers, char *conf, size_t conflen)
 	c.c_control[0] = '\0';
 	c.c_logfile[0] = '\0';
 	c.c_user[0] = c.c_group[0] = '\0';
-	if ((f = fopen(conf, "w")) == NULL)
-		err(CTL_EXIT_FAIL, "%s", conf);
+
+	if ((tmp = getenv("TMPDIR")) == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	if (snprintf(ctl_fleet_dir, sizeof(ctl_fleet_dir),
+	    "%s/quire-ingest.XXXXXX", tmp) >= (int)sizeof(ctl_fleet_dir) ||
+	    mkdtemp(ctl_fleet_dir) == NULL) {
+		ctl_fleet_dir[0] = '\0';
+		err(CTL_EXIT_FAIL, "%s: a temporary directory", tmp);
+	}
+	atexit(ctl_fleet_cleanup);
+	if (snprintf(ctl_fleet_conf, sizeof(ctl_fleet_conf), "%s/ingest.conf",
+	    ctl_fleet_dir) >= (int)sizeof(ctl_fleet_conf) ||
+	    (fd = open(ctl_fleet_conf, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1 ||
+	    (f = fdopen(fd, "w")) == NULL)
+		err(CTL_EXIT_FAIL, "%s", ctl_fleet_conf);
 	config_print(&c, f);
 	if (fclose(f) == EOF)
-		err(CTL_EXIT_FAIL, "%s", conf);
+		err(CTL_EXIT_FAIL, "%s", ctl_fleet_conf);
 	/* quired from beside quirectl, else from PATH. */
 	strlcpy(quired, "quired", sizeof(quired));
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
@@ -1747,22 +1817,24 @@ ctl_fleet_start(int workers, char *conf, size_t conflen)
 	case -1:
 		err(CTL_EXIT_FAIL, "fork");
 	case 0:
-		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0640)) != -1) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execlp(quired, "quired", "-d", "-f", conf, (char *)NULL);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execlp(quired, "quired", "-d", "-f", ctl_fleet_conf,
+		    (char *)NULL);
 		_exit(127);
 	}
+	close(logfd);
 	for (i = 0; i < 100; i++) {
 		if (ctl_daemon_alive())
 			return (pid);
 		if (waitpid(pid, NULL, WNOHANG) == pid)
-			errx(CTL_EXIT_FAIL, "quired did not start; see %s", log);
+			errx(CTL_EXIT_FAIL, "quired did not start; see "
+			    "%s/ingest.log", ctl_datadir);
 		usleep(100000);
 	}
 	kill(pid, SIGTERM);
-	errx(CTL_EXIT_FAIL, "quired did not answer; see %s", log);
+	errx(CTL_EXIT_FAIL, "quired did not answer; see %s/ingest.log",
+	    ctl_datadir);
 }
 
 struct ctl_follow {
@@ -1825,7 +1897,6 @@ ctl_ingest(int argc, char **argv)
 	struct ctl_follow	 cf;
 	struct queue		*q;
 	const char		*errstr, *ext;
-	char			 conf[PATH_MAX];
 	uint64_t		 docs0, chunks0, docs, chunks, dead0, t0, now;
 	uint64_t		 last = 0;
 	double			 secs, rate, eta;
@@ -1887,7 +1958,7 @@ ctl_ingest(int argc, char **argv)
 		errx(CTL_EXIT_FAIL, "nothing to ingest");
 	}
 	if (!ctl_daemon_alive())
-		fleet = ctl_fleet_start(workers, conf, sizeof(conf));
+		fleet = ctl_fleet_start(workers);
 	q = ctl_open(1);
 	docs0 = ctl_index_docs(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
@@ -1958,7 +2029,7 @@ ctl_ingest(int argc, char **argv)
 	if (fleet != -1) {
 		kill(fleet, SIGTERM);
 		waitpid(fleet, &status, 0);
-		unlink(conf);
+		ctl_fleet_cleanup();
 	}
 	free(cf.cf_ids);
 	free(cf.cf_done);
@@ -1973,6 +2044,8 @@ main(int argc, char *argv[])
 	size_t		 i;
 	int		 ch, verbose = 0, rv;
 
+	/* Names in the user's characters; only control bytes are escaped. */
+	setlocale(LC_CTYPE, "");
 	log_init(1, LOG_DAEMON);
 	if (getenv("QUIRE_DATADIR") != NULL)
 		ctl_datadir = getenv("QUIRE_DATADIR");

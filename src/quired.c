@@ -126,7 +126,7 @@ main(int argc, char *argv[])
 	    (int)c->c_loglevel));
 	if (c->c_logfile[0] != '\0' && log_openfile(c->c_logfile) == -1) {
 		fprintf(stderr, "quired: log-file %s: %s\n", c->c_logfile,
-		    strerror(errno));
+		    util_open_strerror(errno));
 		exit(1);
 	}
 	supervisor_main(&sv);

@@ -1358,7 +1358,14 @@ search_txn(MDB_txn *txn, void *arg)
 	    (double)st.is_tokens / st.is_chunks : 1.0;
 	ss->ss_folded = st.is_folded;
 	ss->ss_folding = st.is_folding != 0;
-	ss->ss_tomb = index_tomb_get(txn, ss->ss_ix);
+	if ((rc = index_tomb_get(txn, ss->ss_ix, &ss->ss_tomb)) != 0) {
+		/* Without it, deleted chunks would be found again. */
+		if (rc == MDB_CORRUPTED)
+			snprintf(res->sr_error, sizeof(res->sr_error),
+			    "index: the tombstone bitmap is damaged; run "
+			    "quirectl check");
+		return (rc);
+	}
 	for (i = 0; i < so->so_nfilters; i++) {
 		n = strlen(so->so_filters[i]);
 		if (n > IX_TERM_MAX - 1)
@@ -1466,8 +1473,9 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	    (b.tv_nsec - a.tv_nsec) / 1e6;
 	if (rc != 0) {
 		search_result_free(res);
-		snprintf(res->sr_error, sizeof(res->sr_error), "index: %s",
-		    mdb_strerror(rc));
+		if (res->sr_error[0] == '\0')
+			snprintf(res->sr_error, sizeof(res->sr_error),
+			    "index: %s", mdb_strerror(rc));
 		return (-1);
 	}
 	return (0);

@@ -44,6 +44,7 @@
 #include <sys/statvfs.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,6 +106,57 @@ store_sync_parse(const char *s)
 	return (-1);
 }
 
+/*
+ * The data directory belongs to the service user, and root may open an
+ * environment in it (quirectl, or quired before it drops privileges).
+ * LMDB opens DIR/data.mdb and DIR/lock.mdb by path, creating them and
+ * rewriting the lock file: were either a symbolic link, or DIR one, root
+ * would write where the link points.  So DIR must be a directory and the
+ * two files, when present, regular files with one link each; checked
+ * before mdb_env_open and again after it.
+ */
+static int
+store_check_files(const char *dir)
+{
+	const char	*names[] = { "data.mdb", "lock.mdb" };
+	char		 path[PATH_MAX];
+	size_t		 i;
+
+	if (util_check_entry(dir, 1) == -1) {
+		log_warnx("%s: %s: %s", __func__, dir,
+		    util_open_strerror(errno));
+		return (-1);
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (util_check_entry(path, 0) == -1) {
+			log_warnx("%s: %s: %s", __func__, path,
+			    util_open_strerror(errno));
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* The file LMDB holds open is the one named DIR/data.mdb. */
+static int
+store_check_fd(struct store *s, const char *dir)
+{
+	struct stat	 a, b;
+	char		 path[PATH_MAX];
+	mdb_filehandle_t fd;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (mdb_env_get_fd(s->s_env, &fd) != 0 || fstat(fd, &a) == -1 ||
+	    lstat(path, &b) == -1 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		log_warnx("%s: %s: replaced while it was opened", __func__,
+		    path);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 store_open(struct store *s, const char *dir, const char **names, int ndbs,
     int sync, size_t mapsize)
@@ -127,6 +179,8 @@ store_open(struct store *s, const char *dir, const char **names, int ndbs,
 		log_warn("%s: mkdir %s", __func__, dir);
 		return (-1);
 	}
+	if (store_check_files(dir) == -1)
+		return (-1);
 	s->s_sync = sync;
 	s->s_mapsize = mapsize != 0 ? mapsize : STORE_MAPSIZE_DEFAULT;
 	s->s_mapmax = STORE_MAPSIZE_MAX;
@@ -144,6 +198,12 @@ store_open(struct store *s, const char *dir, const char **names, int ndbs,
 		goto fail;
 	if ((rc = mdb_env_open(s->s_env, dir, flags, 0640)) != 0)
 		goto fail;
+	/* Nothing was swapped for a link while LMDB opened its files. */
+	if (store_check_files(dir) == -1 || store_check_fd(s, dir) == -1) {
+		mdb_env_close(s->s_env);
+		s->s_env = NULL;
+		return (-1);
+	}
 	/* The file may already be larger than our default. */
 	if ((rc = mdb_env_info(s->s_env, &info)) != 0)
 		goto fail;

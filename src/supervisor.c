@@ -48,6 +48,7 @@ static const int sv_signals[] = {
 };
 
 static void	 supervisor_finish(struct supervisor *) __dead;
+static void	 supervisor_pidfile_remove(struct supervisor *);
 static void	 supervisor_orphans(struct supervisor *);
 
 /*
@@ -167,8 +168,7 @@ supervisor_finish(struct supervisor *sv)
 	memory_stop(sv);
 	queue_close(&sv->sv_q);
 	index_close(&sv->sv_ix);
-	if (sv->sv_pfh != NULL)
-		pidfile_remove(sv->sv_pfh);
+	supervisor_pidfile_remove(sv);
 	log_info("stopped");
 	exit(0);
 }
@@ -326,8 +326,9 @@ supervisor_drop(struct supervisor *sv)
 	}
 	if (chown(c->c_datadir, pw->pw_uid, gid) == -1)
 		fatal("chown %s", c->c_datadir);
-	if (sv->sv_ctlpath[0] != '\0' &&
-	    chown(sv->sv_ctlpath, pw->pw_uid, -1) == -1)
+	/* The socket's entry, not what a link put there would point to. */
+	if (sv->sv_ctlpath[0] != '\0' && fchownat(AT_FDCWD, sv->sv_ctlpath,
+	    pw->pw_uid, -1, AT_SYMLINK_NOFOLLOW) == -1)
 		fatal("chown %s", sv->sv_ctlpath);
 	if (setgroups(1, &gid) == -1 ||
 	    setresgid(gid, gid, gid) == -1 ||
@@ -348,13 +349,18 @@ supervisor_lock(struct supervisor *sv)
 {
 	char	 path[CONF_STR_MAX + 8], pid[32];
 	ssize_t	 n;
-	int	 fd;
+	int	 dfd, fd = -1;
 
 	snprintf(path, sizeof(path), "%s/lock", sv->sv_conf.c_datadir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0640)) == -1) {
-		fprintf(stderr, "quired: %s: %s\n", path, strerror(errno));
-		pidfile_remove(sv->sv_pfh);
+	if ((dfd = open(sv->sv_conf.c_datadir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		fd = util_openat_file(dfd, "lock", O_RDWR | O_CREAT, 0640);
+		close(dfd);
+	}
+	if (fd == -1) {
+		fprintf(stderr, "quired: %s: %s\n", path,
+		    util_open_strerror(errno));
+		supervisor_pidfile_remove(sv);
 		exit(1);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -365,8 +371,110 @@ supervisor_lock(struct supervisor *sv)
 	fprintf(stderr, "quired: %s is in use by another quired%s%s%s\n",
 	    sv->sv_conf.c_datadir, pid[0] != '\0' ? " (pid " : "", pid,
 	    pid[0] != '\0' ? ")" : "");
-	pidfile_remove(sv->sv_pfh);
+	supervisor_pidfile_remove(sv);
 	exit(1);
+}
+
+/*
+ * The pidfile, locked for the daemon's life.  It may sit in a directory
+ * someone else owns (quirectl ingest puts it in the data directory), so
+ * it is opened as util_openat_file opens files there: never through a
+ * symbolic link, never a file with other links; and it is truncated only
+ * once locked (libbsd's pidfile_open follows links and truncates first).
+ * -1 with errno EEXIST and *other set when a live daemon holds it.
+ */
+static int
+supervisor_pidfile_open(struct supervisor *sv, pid_t *other)
+{
+	char		 dir[PATH_MAX], buf[32], *p;
+	const char	*base;
+	ssize_t		 n;
+	int		 dfd, fd, serrno;
+
+	*other = 0;
+	if (strlcpy(dir, sv->sv_conf.c_pidfile, sizeof(dir)) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if ((p = strrchr(dir, '/')) == NULL) {
+		strlcpy(dir, ".", sizeof(dir));
+		base = sv->sv_conf.c_pidfile;
+	} else {
+		base = sv->sv_conf.c_pidfile + (p - dir) + 1;
+		*(p == dir ? p + 1 : p) = '\0';
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return (-1);
+	fd = util_openat_file(dfd, base, O_RDWR | O_CREAT, 0644);
+	serrno = errno;
+	close(dfd);
+	if (fd == -1) {
+		errno = serrno;
+		return (-1);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		serrno = errno;
+		if (serrno == EWOULDBLOCK) {
+			/* The holder may not have written its pid yet. */
+			usleep(100000);
+			if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+				buf[n] = '\0';
+				buf[strcspn(buf, "\n")] = '\0';
+				*other = strtonum(buf, 1, INT_MAX, NULL);
+			}
+			serrno = EEXIST;
+		}
+		close(fd);
+		errno = serrno;
+		return (-1);
+	}
+	sv->sv_pidfd = fd;
+	return (0);
+}
+
+static int
+supervisor_pidfile_write(struct supervisor *sv)
+{
+	char	 buf[32];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(sv->sv_pidfd, 0) == -1 ||
+	    pwrite(sv->sv_pidfd, buf, n, 0) != n)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Only the pidfile we hold: a refused start leaves the other one's.
+ * Once we run as the service user its directory may not let us unlink
+ * it; then it is at least emptied, so no stale pid is left in it.
+ */
+static void
+supervisor_pidfile_remove(struct supervisor *sv)
+{
+	if (sv->sv_pidfd == -1)
+		return;
+	if (unlink(sv->sv_conf.c_pidfile) == -1)
+		(void)ftruncate(sv->sv_pidfd, 0);
+	close(sv->sv_pidfd);
+	sv->sv_pidfd = -1;
+}
+
+/*
+ * A start that fails after the pidfile was written ends in fatal() or
+ * fatalx(), that is in exit(): remove it there.  Only in the process
+ * that wrote it (the parent of a detach leaves by _exit, and children
+ * exec or _exit).
+ */
+static struct supervisor	*sv_pidfile_sv;
+static pid_t			 sv_pidfile_pid;
+
+static void
+supervisor_pidfile_atexit(void)
+{
+	if (sv_pidfile_sv != NULL && getpid() == sv_pidfile_pid)
+		supervisor_pidfile_remove(sv_pidfile_sv);
 }
 
 /* The holder's pid in the lock file, for the next one's message. */
@@ -447,8 +555,8 @@ supervisor_main(struct supervisor *sv)
 		fatal("readlink /proc/self/exe");
 	sv->sv_exe[n] = '\0';
 
-	sv->sv_pfh = pidfile_open(sv->sv_conf.c_pidfile, 0644, &other);
-	if (sv->sv_pfh == NULL) {
+	sv->sv_pidfd = -1;
+	if (supervisor_pidfile_open(sv, &other) == -1) {
 		if (errno == EEXIST) {
 			fprintf(stderr, "quired: already running, pid %d\n",
 			    (int)other);
@@ -456,20 +564,23 @@ supervisor_main(struct supervisor *sv)
 			exit(1);
 		}
 		fprintf(stderr, "quired: pidfile %s: %s\n",
-		    sv->sv_conf.c_pidfile, strerror(errno));
+		    sv->sv_conf.c_pidfile, util_open_strerror(errno));
 		exit(1);
 	}
 	if (util_mkdir_p(sv->sv_conf.c_datadir, 0750) == -1) {
 		fprintf(stderr, "quired: %s: %s\n", sv->sv_conf.c_datadir,
 		    strerror(errno));
-		pidfile_remove(sv->sv_pfh);
+		supervisor_pidfile_remove(sv);
 		exit(1);
 	}
 	lockfd = supervisor_lock(sv);
 	if (!sv->sv_foreground)
 		ready = supervisor_detach();
-	if (pidfile_write(sv->sv_pfh) == -1)
-		fatal("pidfile_write");
+	sv_pidfile_sv = sv;
+	sv_pidfile_pid = getpid();
+	atexit(supervisor_pidfile_atexit);
+	if (supervisor_pidfile_write(sv) == -1)
+		fatal("pidfile %s", sv->sv_conf.c_pidfile);
 	supervisor_lock_pid(lockfd);
 	setproctitle("supervisor");
 	log_procinit("quired");

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#define LIBBSD_OPENBSD_VIS
+#include <vis.h>
 
 #include "quire.h"
 
@@ -283,4 +285,107 @@ util_fsync_dir(const char *path)
 	rv = fsync(fd);
 	close(fd);
 	return (rv);
+}
+
+/*
+ * A user's string (a path, an id, an error) made safe for a terminal and
+ * for one line of text: control bytes, newlines and tabs as C escapes
+ * (strvis(3)), a backslash doubled.  The result lives until the fourth
+ * call after this one, so a printf can take a few of them.
+ */
+const char *
+util_vis(const char *s)
+{
+	static char	*ring[4];
+	static int	 next;
+	char		*out;
+
+	if (stravis(&out, s, VIS_NL | VIS_TAB | VIS_CSTYLE | VIS_OCTAL) == -1)
+		fatal("%s", __func__);
+	free(ring[next]);
+	ring[next] = out;
+	next = (next + 1) % 4;
+	return (out);
+}
+
+/*
+ * Files in the data directory.  The directory belongs to the service
+ * user, and root runs quirectl and starts quired on it: whoever owns it
+ * can put a symbolic link (or a hard link) where quire expects its own
+ * file, to make root write a file of root's.  So a file there is opened
+ * by its name relative to the directory's descriptor, with O_NOFOLLOW,
+ * and kept only if it is a regular file with one link; one made anew is
+ * created with O_EXCL.  -1 with errno: ELOOP for a symbolic link, EMLINK
+ * for a file with other links, EINVAL for anything but a
+ * regular file; util_open_strerror says so in words.
+ */
+int
+util_openat_file(int dfd, const char *name, int flags, mode_t mode)
+{
+	struct stat	 st;
+	int		 fd;
+
+	/* O_NONBLOCK: a FIFO in its place must not block the open. */
+	if ((fd = openat(dfd, name, flags | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK | O_CLOEXEC, mode)) == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink > 1) {
+		close(fd);
+		errno = S_ISREG(st.st_mode) ? EMLINK : EINVAL;
+		return (-1);
+	}
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) &
+	    ~O_NONBLOCK) == -1) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Why util_openat_file or util_check_entry refused, for a message. */
+const char *
+util_open_strerror(int e)
+{
+	switch (e) {
+	case ELOOP:
+		return ("a symbolic link, not followed");
+	case EMLINK:
+		return ("a file with other hard links, not written");
+	case EINVAL:
+		return ("not a regular file");
+	case ENOTDIR:
+		return ("not a directory");
+	default:
+		return (strerror(e));
+	}
+}
+
+/*
+ * An entry of the data directory that a library opens by its path (LMDB
+ * opens DIR/data.mdb and DIR/lock.mdb itself): 0 when it is absent or of
+ * the kind wanted (a directory, or a regular file with one link), else
+ * -1 with errno as util_openat_file sets it.
+ */
+int
+util_check_entry(const char *path, int isdir)
+{
+	struct stat	 st;
+
+	if (lstat(path, &st) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (S_ISLNK(st.st_mode))
+		errno = ELOOP;
+	else if (isdir && !S_ISDIR(st.st_mode))
+		errno = ENOTDIR;
+	else if (!isdir && !S_ISREG(st.st_mode))
+		errno = EINVAL;
+	else if (!isdir && st.st_nlink > 1)
+		errno = EMLINK;
+	else
+		return (0);
+	return (-1);
 }

@@ -637,14 +637,18 @@ worker_ingest(struct worker *wk, const struct job *j)
 static void
 worker_debug_log(struct worker *wk, const struct job *j)
 {
-	char	 path[CONF_STR_MAX + 32];
-	int	 fd;
+	const char	*datadir = wk->wk_ch.ch_conf.c_datadir;
+	int		 dfd, fd = -1;
 
-	snprintf(path, sizeof(path), "%s/debug-jobs.log",
-	    wk->wk_ch.ch_conf.c_datadir);
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0640)) == -1) {
-		log_warn("%s: %s", __func__, path);
+	/* In the data directory: never through a link (util_openat_file). */
+	if ((dfd = open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fd = util_openat_file(dfd, "debug-jobs.log", O_WRONLY |
+		    O_APPEND | O_CREAT, 0640);
+		close(dfd);
+	}
+	if (fd == -1) {
+		log_warnx("%s: %s/debug-jobs.log: %s", __func__, datadir,
+		    util_open_strerror(errno));
 		return;
 	}
 	dprintf(fd, "%llu %llu\n", (unsigned long long)j->j_id,

@@ -1863,7 +1863,8 @@ untomb_txn(MDB_txn *txn, void *arg)
 	roaring_bitmap_t	*r;
 	int			 rc;
 
-	r = index_tomb_get(txn, u->u_ix);
+	if ((rc = index_tomb_get(txn, u->u_ix, &r)) != 0)
+		return (rc);
 	roaring_bitmap_remove(r, u->u_cid);
 	rc = index_tomb_put(txn, u->u_ix, r);
 	roaring_bitmap_free(r);
@@ -1908,6 +1909,53 @@ START_TEST(test_check_undelete)
 }
 END_TEST
 
+/*
+ * A damaged tombstone record is damage, not an empty bitmap: check says
+ * so, a search fails rather than find the deleted chunks again, and a
+ * delete does not write an empty bitmap over it.
+ */
+START_TEST(test_check_tomb_damaged)
+{
+	struct tix		 t;
+	struct search_opts	 so;
+	struct search_result	 sr;
+	uint8_t			*tomb, *bad;
+	size_t			 len;
+
+	tix_open(&t);
+	check_corpus(&t);
+	ck_assert_int_eq(index_delete(&t.t_ix, "c2"), 0);
+	ck_assert_str_eq(idset(&t, "second", NULL, NULL), "");
+	check_ok(&t);
+	tomb = raw_get(&t, IDB_META, "tomb", 4, &len);
+	ck_assert_uint_gt(len, 1);
+
+	/* Cut short. */
+	raw_write(&t, IDB_META, "tomb", 4, tomb, len - 1);
+	check_fails(&t, "the tombstone bitmap is damaged");
+	search_opts_defaults(&so);
+	ck_assert_int_eq(search_run(&t.t_ix, t.t_tk, "second", &so, &sr), -1);
+	ck_assert_uint_eq(sr.sr_n, 0);
+	ck_assert_msg(strstr(sr.sr_error, "tombstone") != NULL,
+	    "search said \"%s\"", sr.sr_error);
+	ck_assert_int_ne(index_delete(&t.t_ix, "c1"), 0);
+
+	/* Bytes after a valid bitmap. */
+	bad = xcalloc(1, len + 1);
+	memcpy(bad, tomb, len);
+	raw_write(&t, IDB_META, "tomb", 4, bad, len + 1);
+	check_fails(&t, "the tombstone bitmap is damaged");
+
+	/* Put back, nothing came back to life. */
+	raw_write(&t, IDB_META, "tomb", 4, tomb, len);
+	check_ok(&t);
+	ck_assert_str_eq(idset(&t, "second", NULL, NULL), "");
+	ck_assert_str_eq(idset(&t, "document", NULL, NULL), "c1,c3");
+	free(bad);
+	free(tomb);
+	tix_close(&t);
+}
+END_TEST
 
 /* The block store (block.c). */
 
@@ -2232,7 +2280,7 @@ fold_some_txn(MDB_txn *txn, void *arg)
 	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
 	ck_assert_int_eq(ixseg_open(&seg, v.mv_data, v.mv_size), 0);
 	memset(&res, 0, sizeof(res));
-	tomb = index_tomb_get(txn, ix);
+	ck_assert_int_eq(index_tomb_get(txn, ix, &tomb), 0);
 	buf_init(&from);
 	rc = ixblk_fold(txn, ix, &seg, 1, tomb, &from, 1, 0, &done, &res);
 	roaring_bitmap_free(tomb);
@@ -2470,6 +2518,7 @@ index_suite(void)
 	tcase_add_test(tc, test_check_chunk_missing);
 	tcase_add_test(tc, test_check_orphans);
 	tcase_add_test(tc, test_check_undelete);
+	tcase_add_test(tc, test_check_tomb_damaged);
 	suite_add_tcase(s, tc);
 	return (s);
 }
