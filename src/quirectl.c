@@ -40,6 +40,8 @@
 #define CTL_EXIT_USAGE	2	/* bad command line */
 #define CTL_EXIT_NOREAD	3	/* check: the index cannot be read */
 
+#define CTL_CONF	"/etc/quire/quired.conf"
+
 struct ctl_cmd {
 	const char	*c_name;
 	const char	*c_usage;
@@ -146,20 +148,34 @@ ctl_open(int create)
 	return (&ctl_queue);
 }
 
-/* The daemon's configuration, for language, BM25 and limits. */
+/*
+ * The daemon's configuration (-f, else /etc/quire/quired.conf if there is
+ * one), for the data directory, language, BM25 and limits.  Read once.
+ */
 static void
-ctl_config(void)
+ctl_config_read(void)
 {
+	static int	 done;
 	struct stat	 st;
 	char		 err[CONF_STR_MAX + 256];
 	const char	*path = ctl_conffile;
 
+	if (done)
+		return;
+	done = 1;
 	config_defaults(&ctl_conf);
-	if (path == NULL && stat("/etc/quire/quired.conf", &st) == 0)
-		path = "/etc/quire/quired.conf";
+	if (path == NULL && stat(CTL_CONF, &st) == 0)
+		path = CTL_CONF;
 	if (path != NULL && config_load(path, &ctl_conf, err, sizeof(err))
 	    == -1)
 		errx(CTL_EXIT_FAIL, "%s", err);
+}
+
+/* The configuration, on the data directory quirectl works on. */
+static void
+ctl_config(void)
+{
+	ctl_config_read();
 	strlcpy(ctl_conf.c_datadir, ctl_datadir, sizeof(ctl_conf.c_datadir));
 }
 
@@ -1780,7 +1796,8 @@ ctl_fleet_start(int workers)
 		c.c_min_workers = workers;
 	snprintf(c.c_pidfile, sizeof(c.c_pidfile), "%s/ingest.pid",
 	    ctl_datadir);
-	c.c_control[0] = '\0';
+	/* It listens where this quirectl looks for it. */
+	ctl_socket_path(c.c_control, sizeof(c.c_control));
 	c.c_logfile[0] = '\0';
 	c.c_user[0] = c.c_group[0] = '\0';
 
@@ -2041,18 +2058,22 @@ int
 main(int argc, char *argv[])
 {
 	static char	 absdir[PATH_MAX + 1], cwd[PATH_MAX];
+	struct stat	 st;
 	size_t		 i;
-	int		 ch, verbose = 0, rv;
+	int		 ch, verbose = 0, rv, datadir_given = 0;
 
 	/* Names in the user's characters; only control bytes are escaped. */
 	setlocale(LC_CTYPE, "");
 	log_init(1, LOG_DAEMON);
-	if (getenv("QUIRE_DATADIR") != NULL)
+	if (getenv("QUIRE_DATADIR") != NULL) {
 		ctl_datadir = getenv("QUIRE_DATADIR");
+		datadir_given = 1;
+	}
 	while ((ch = getopt(argc, argv, "+D:f:s:v")) != -1) {
 		switch (ch) {
 		case 'D':
 			ctl_datadir = optarg;
+			datadir_given = 1;
 			break;
 		case 'f':
 			ctl_conffile = optarg;
@@ -2071,6 +2092,17 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
+	/*
+	 * Without -D or QUIRE_DATADIR, the data directory is the daemon's:
+	 * that of its configuration, and so is its socket.
+	 */
+	if (!datadir_given && (ctl_conffile != NULL ||
+	    stat(CTL_CONF, &st) == 0)) {
+		ctl_config_read();
+		ctl_datadir = ctl_conf.c_datadir;
+		if (ctl_socket == NULL && ctl_conf.c_control[0] != '\0')
+			ctl_socket = ctl_conf.c_control;
+	}
 	/* The daemon ingest may start needs an absolute data directory. */
 	if (ctl_datadir[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
