@@ -39,6 +39,7 @@
 #define CTL_EXIT_FAIL	1	/* the command failed */
 #define CTL_EXIT_USAGE	2	/* bad command line */
 #define CTL_EXIT_NOREAD	3	/* check: the index cannot be read */
+#define CTL_EXIT_NODAEMON 4	/* status: no daemon, the queue alone shown */
 
 #define CTL_CONF	"/etc/quire/quired.conf"
 
@@ -892,6 +893,8 @@ ctl_status(int argc, char **argv)
 	if ((rc = queue_stats(ctl_open(0), &qs)) != 0)
 		errx(CTL_EXIT_FAIL, "status: %s", queue_strerror(rc));
 	ctl_index_stats(&is);
+	/* On stderr: the output stays what scripts parse. */
+	warnx("daemon not running: showing the queue only");
 	if (json) {
 		fputs("{\"jobs\": {", stdout);
 		for (i = 0; i < JOB_NSTATES; i++)
@@ -906,7 +909,7 @@ ctl_status(int argc, char **argv)
 		    (unsigned long long)qs.qs_completed,
 		    (unsigned long long)qs.qs_failed,
 		    (unsigned long long)qs.qs_released);
-		return (CTL_EXIT_OK);
+		return (CTL_EXIT_NODAEMON);
 	}
 	printf("jobs:");
 	for (i = 0; i < JOB_NSTATES; i++)
@@ -919,7 +922,7 @@ ctl_status(int argc, char **argv)
 	    (unsigned long long)qs.qs_completed,
 	    (unsigned long long)qs.qs_failed,
 	    (unsigned long long)qs.qs_released);
-	return (CTL_EXIT_OK);
+	return (CTL_EXIT_NODAEMON);
 }
 
 /*
