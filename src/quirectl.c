@@ -47,6 +47,7 @@ struct ctl_cmd {
 	const char	*c_name;
 	const char	*c_usage;
 	int		 (*c_fn)(int, char **);
+	const char	*c_help;	/* what it does, for help COMMAND */
 };
 
 static int	 ctl_submit(int, char **);
@@ -65,31 +66,55 @@ static int	 ctl_delete(int, char **);
 static int	 ctl_check(int, char **);
 static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
+static int	 ctl_help(int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
 	    "[--split SIZE] [--ndjson FILE] [--debug CMD [--count N]] "
-	    "[PATH ...]", ctl_submit },
-	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs },
-	{ "job", "job [--json] ID", ctl_job },
-	{ "retry", "retry ID | --dead", ctl_retry },
-	{ "cancel", "cancel ID", ctl_cancel },
+	    "[PATH ...]", ctl_submit,
+	    "Enqueue files, directories, NDJSON files cut into byte ranges,\n"
+	    "or debug commands; print the job id, or counts." },
+	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs,
+	    "List jobs, oldest first, optionally in one state." },
+	{ "job", "job [--json] ID", ctl_job,
+	    "Show one job." },
+	{ "retry", "retry ID | --dead", ctl_retry,
+	    "Make a dead or retrying job ready, or every dead letter." },
+	{ "cancel", "cancel ID", ctl_cancel,
+	    "Cancel a job; a running one is stopped by its worker." },
 	{ "purge", "purge --done | --dead [--older-than DURATION] "
-	    "[--keep N]", ctl_purge },
-	{ "status", "status [--json]", ctl_status },
-	{ "top", "top [-d SECONDS] [-n COUNT]", ctl_top },
-	{ "workers", "workers [--json]", ctl_workers },
-	{ "scale", "scale N", ctl_scale },
-	{ "drain", "drain", ctl_simple },
-	{ "reload", "reload", ctl_simple },
-	{ "stop", "stop", ctl_simple },
+	    "[--keep N]", ctl_purge,
+	    "Remove finished or dead jobs, by age or beyond a count." },
+	{ "status", "status [--json]", ctl_status,
+	    "Show job counts, the index and, from the daemon, the fleet.\n"
+	    "Exits 4 when no daemon answers and only the queue is shown." },
+	{ "top", "top [-d SECONDS] [-n COUNT]", ctl_top,
+	    "Follow the fleet, its memory and the queue live." },
+	{ "workers", "workers [--json]", ctl_workers,
+	    "List the daemon's workers." },
+	{ "scale", "scale N", ctl_scale,
+	    "Set the daemon's target number of workers." },
+	{ "drain", "drain", ctl_simple,
+	    "Stop the daemon gently: running jobs finish first." },
+	{ "reload", "reload", ctl_simple,
+	    "Make the daemon read its configuration again." },
+	{ "stop", "stop", ctl_simple,
+	    "Stop the daemon now." },
 	{ "search", "search [--json] [--exact] [-n N] [--filter K=V] QUERY",
-	    ctl_search },
-	{ "delete", "delete EXTID", ctl_delete },
-	{ "check", "check", ctl_check },
-	{ "compact", "compact", ctl_compact },
+	    ctl_search,
+	    "Search the index (BM25); phrases in quotes, prefix*, +required." },
+	{ "delete", "delete EXTID", ctl_delete,
+	    "Delete a document from the index by its external id." },
+	{ "check", "check", ctl_check,
+	    "Check the index; exit 1 if damaged, 3 if it cannot be read." },
+	{ "compact", "compact", ctl_compact,
+	    "Fold the whole index into blocks now." },
 	{ "ingest", "ingest [-w N] [--tenant T] [--priority N] [--language L] "
-	    "PATH ...", ctl_ingest },
+	    "PATH ...", ctl_ingest,
+	    "Submit and follow the jobs to their end, with a foreground fleet\n"
+	    "of -w workers when no daemon runs." },
+	{ "help", "help [COMMAND]", ctl_help,
+	    "Show the commands, or what one does and its options." },
 };
 
 static const char	*ctl_datadir = QUIRE_DATADIR;
@@ -101,30 +126,68 @@ static int		 ctl_index_open;
 static struct queue	 ctl_queue;
 static int		 ctl_queue_open;
 
-static __dead void
-usage(void)
+#define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+/* The usage, and the commands: to stdout when asked for, else stderr. */
+static void
+ctl_print_usage(FILE *f)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage: %s [-v] [-D datadir] [-f file] [-s socket] "
-	    "command [args]\n",
-	    getprogname());
-	fprintf(stderr, "commands:\n");
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-		fprintf(stderr, "\t%s\n", ctl_cmds[i].c_usage);
+	fprintf(f, "usage: %s [-hv] [--version] [-D datadir] [-f file] "
+	    "[-s socket] command [args]\n", getprogname());
+	fprintf(f, "commands (%s help COMMAND for one):\n", getprogname());
+	for (i = 0; i < CTL_NCMDS; i++)
+		fprintf(f, "\t%s\n", ctl_cmds[i].c_usage);
+}
+
+static __dead void
+usage(void)
+{
+	ctl_print_usage(stderr);
 	exit(CTL_EXIT_USAGE);
+}
+
+static const struct ctl_cmd *
+ctl_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < CTL_NCMDS; i++)
+		if (strcmp(ctl_cmds[i].c_name, name) == 0)
+			return (&ctl_cmds[i]);
+	return (NULL);
 }
 
 static __dead void
 ctl_usage(const char *name)
 {
-	size_t	 i;
+	const struct ctl_cmd	*c;
 
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-		if (strcmp(ctl_cmds[i].c_name, name) == 0)
-			fprintf(stderr, "usage: %s %s\n", getprogname(),
-			    ctl_cmds[i].c_usage);
+	if ((c = ctl_find(name)) != NULL)
+		fprintf(stderr, "usage: %s %s\n", getprogname(), c->c_usage);
 	exit(CTL_EXIT_USAGE);
+}
+
+/* help [COMMAND], and COMMAND -h or --help: on stdout, exit 0. */
+static int
+ctl_help(int argc, char **argv)
+{
+	const struct ctl_cmd	*c;
+
+	if (argc == 1) {
+		ctl_print_usage(stdout);
+		return (CTL_EXIT_OK);
+	}
+	if (argc != 2)
+		ctl_usage("help");
+	if ((c = ctl_find(argv[1])) == NULL) {
+		warnx("unknown command: %s", argv[1]);
+		usage();
+	}
+	printf("usage: %s %s\n\n%s\n\nSee quirectl(8) for more.\n",
+	    getprogname(), c->c_usage, c->c_help);
+	return (CTL_EXIT_OK);
 }
 
 static struct queue *
@@ -2060,9 +2123,15 @@ ctl_ingest(int argc, char **argv)
 int
 main(int argc, char *argv[])
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	static char	 absdir[PATH_MAX + 1], cwd[PATH_MAX];
+	const struct ctl_cmd *c;
 	struct stat	 st;
-	size_t		 i;
+	char		*help[2];
 	int		 ch, verbose = 0, rv, datadir_given = 0;
 
 	/* Names in the user's characters; only control bytes are escaped. */
@@ -2072,8 +2141,15 @@ main(int argc, char *argv[])
 		ctl_datadir = getenv("QUIRE_DATADIR");
 		datadir_given = 1;
 	}
-	while ((ch = getopt(argc, argv, "+D:f:s:v")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+D:f:hs:v", opts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'h':
+			ctl_print_usage(stdout);
+			exit(CTL_EXIT_OK);
+		case 'V':
+			printf("quirectl %s\n", QUIRE_VERSION);
+			exit(CTL_EXIT_OK);
 		case 'D':
 			ctl_datadir = optarg;
 			datadir_given = 1;
@@ -2116,17 +2192,22 @@ main(int argc, char *argv[])
 		ctl_datadir = absdir;
 	}
 	log_setverbose(verbose);
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
-		if (strcmp(argv[0], ctl_cmds[i].c_name) != 0)
-			continue;
-		optind = 0;
-		rv = ctl_cmds[i].c_fn(argc, argv);
-		if (ctl_queue_open)
-			queue_close(&ctl_queue);
-		if (ctl_index_open)
-			index_close(&ctl_index);
-		return (rv);
+	if ((c = ctl_find(argv[0])) == NULL) {
+		warnx("unknown command: %s", argv[0]);
+		usage();
 	}
-	warnx("unknown command: %s", argv[0]);
-	usage();
+	/* COMMAND -h and COMMAND --help are help COMMAND. */
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		help[0] = "help";
+		help[1] = argv[0];
+		return (ctl_help(2, help));
+	}
+	optind = 0;
+	rv = c->c_fn(argc, argv);
+	if (ctl_queue_open)
+		queue_close(&ctl_queue);
+	if (ctl_index_open)
+		index_close(&ctl_index);
+	return (rv);
 }
