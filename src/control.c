@@ -7,10 +7,12 @@
  * (enum ctl_command), b its number (the target of scale), str its flags
  * ("json").  The reply is text up to end of file: a first line "ok" or
  * "error: why", then the body.  status, workers: anyone who can open the
- * socket (mode control-socket-mode, group control-socket-group).  scale,
- * drain, reload, stop change things and need the peer, by its
+ * socket (mode control-socket-mode, group control-socket-group).  jobs
+ * (b: the limit, str: "json", "state=N") shows what is in the queue, and
+ * scale, drain, reload, stop change things: they need the peer, by its
  * SO_PEERCRED credentials, to be root, the daemon's own user, or in
- * control-socket-group.
+ * control-socket-group.  jobs is how a member of that group, who cannot
+ * open the LMDB files (they need write access even to read), lists jobs.
  */
 
 #include <sys/types.h>
@@ -38,6 +40,7 @@ struct ctl_conn {
 };
 
 #define CONTROL_READER_PIDS	32
+#define CONTROL_JOBS_MAX	10000	/* jobs in one reply */
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -126,21 +129,16 @@ control_close(struct supervisor *sv)
 	unlink(sv->sv_ctlpath);
 }
 
+/* A JSON string (show.c), as quirectl writes them. */
 static void
 control_json_str(struct evbuffer *eb, const char *s)
 {
-	const unsigned char	*p;
+	struct buf	 b;
 
-	evbuffer_add(eb, "\"", 1);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			evbuffer_add_printf(eb, "\\%c", *p);
-		else if (*p < 0x20)
-			evbuffer_add_printf(eb, "\\u%04x", *p);
-		else
-			evbuffer_add(eb, p, 1);
-	}
-	evbuffer_add(eb, "\"", 1);
+	buf_init(&b);
+	show_json_str(&b, s);
+	evbuffer_add(eb, b.b_data, b.b_len);
+	buf_free(&b);
 }
 
 static void
@@ -470,7 +468,76 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	control_workers(sv, 0, eb);
 }
 
-/* May this peer change things? */
+struct control_jobs {
+	struct evbuffer	*cj_eb;
+	struct buf	 cj_b;
+	int		 cj_json;
+	size_t		 cj_n;
+};
+
+static int
+control_jobs_cb(const struct job *j, void *arg)
+{
+	struct control_jobs	*cj = arg;
+
+	buf_reset(&cj->cj_b);
+	if (cj->cj_json) {
+		buf_addstr(&cj->cj_b, cj->cj_n == 0 ? "\n  " : ",\n  ");
+		show_job_json(&cj->cj_b, j);
+	} else
+		show_job_line(&cj->cj_b, j);
+	evbuffer_add(cj->cj_eb, cj->cj_b.b_data, cj->cj_b.b_len);
+	cj->cj_n++;
+	return (0);
+}
+
+/*
+ * jobs for a peer that may read the queue through us but not open it
+ * (a member of control-socket-group): the body quirectl jobs prints,
+ * at most CONTROL_JOBS_MAX jobs, so that a reply stays bounded.
+ * flags: "json", "state=N".
+ */
+static void
+control_jobs(struct supervisor *sv, const char *flags, uint64_t limit,
+    struct evbuffer *eb)
+{
+	struct control_jobs	 cj;
+	const char		*p, *errstr;
+	char			 st[16];
+	int			 state = -1, rc;
+
+	memset(&cj, 0, sizeof(cj));
+	cj.cj_eb = eb;
+	cj.cj_json = strstr(flags, "json") != NULL;
+	if ((p = strstr(flags, "state=")) != NULL) {
+		strlcpy(st, p + 6, sizeof(st));
+		st[strcspn(st, " ")] = '\0';
+		state = strtonum(st, 0, JOB_NSTATES - 1, &errstr);
+		if (errstr != NULL) {
+			evbuffer_add_printf(eb, "error: state %s: %s\n", st,
+			    errstr);
+			return;
+		}
+	}
+	if (limit == 0 || limit > CONTROL_JOBS_MAX)
+		limit = CONTROL_JOBS_MAX;
+	buf_init(&cj.cj_b);
+	evbuffer_add_printf(eb, "ok\n");
+	if (cj.cj_json)
+		evbuffer_add_printf(eb, "{\"jobs\": [");
+	else {
+		show_job_header(&cj.cj_b);
+		evbuffer_add(eb, cj.cj_b.b_data, cj.cj_b.b_len);
+	}
+	rc = queue_list(&sv->sv_q, state, limit, control_jobs_cb, &cj);
+	if (cj.cj_json)
+		evbuffer_add_printf(eb, cj.cj_n ? "\n]}\n" : "]}\n");
+	if (rc != 0)
+		log_warnx("%s: %s", __func__, queue_strerror(rc));
+	buf_free(&cj.cj_b);
+}
+
+/* May this peer change things, or read jobs? */
 static int
 control_allowed(struct ctl_conn *cc)
 {
@@ -513,6 +580,9 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 		return;
 	}
 	switch (m->m_a) {
+	case CTL_JOBS:
+		control_jobs(sv, m->m_str, m->m_b, out);
+		break;
 	case CTL_STATUS:
 	case CTL_WORKERS:
 		evbuffer_add_printf(out, "ok\n");

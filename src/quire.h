@@ -485,6 +485,13 @@ void		 buf_addc(struct buf *, int);
 void		 buf_addstr(struct buf *, const char *);
 char		*buf_cstr(struct buf *);	/* NUL-terminated view */
 
+/* show.c */
+void		 show_json_str(struct buf *, const char *);
+void		 show_job_source(const struct job *, char *, size_t);
+void		 show_job_json(struct buf *, const struct job *);
+void		 show_job_header(struct buf *);
+void		 show_job_line(struct buf *, const struct job *);
+
 /* utf8.c */
 enum utf8_policy {
 	UTF8_REPAIR = 0,	/* invalid sequences become U+FFFD */
@@ -1393,6 +1400,7 @@ enum ctl_command {
 	CTL_DRAIN,
 	CTL_RELOAD,
 	CTL_STOP,
+	CTL_JOBS,
 	CTL_NCOMMANDS
 };
 

@@ -67,6 +67,7 @@ static int	 ctl_check(int, char **);
 static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
 static int	 ctl_help(int, char **);
+static int	 ctl_daemon(int, uint64_t, const char *, int);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
@@ -190,22 +191,75 @@ ctl_help(int argc, char **argv)
 	return (CTL_EXIT_OK);
 }
 
-static struct queue *
-ctl_open(int create)
+/*
+ * Whether this user may open the queue or the index: LMDB opens its files for writing
+ * even to read, so a member of the daemon's group who may read them
+ * cannot.  0, or -1 with errno (EACCES).
+ */
+static int
+ctl_env_access(const char *env)
+{
+	static const char	*files[] = { "", "/data.mdb", "/lock.mdb" };
+	char			 path[PATH_MAX];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", ctl_datadir, env,
+		    files[i]);
+		if (access(path, R_OK | W_OK) == -1 && errno != ENOENT)
+			return (-1);
+	}
+	return (0);
+}
+
+static __dead void
+ctl_queue_denied(void)
+{
+	errx(CTL_EXIT_FAIL, "%s/queue: Permission denied (the daemon's "
+	    "group reads it through the daemon, when it runs)", ctl_datadir);
+}
+
+/* -1 when this user may not open the queue, for lack of permission. */
+static int
+ctl_queue_readable(void)
 {
 	struct stat	 st;
 	char		 path[PATH_MAX];
 
-	if (ctl_queue_open)
-		return (&ctl_queue);
 	snprintf(path, sizeof(path), "%s/queue/data.mdb", ctl_datadir);
-	/* Absent is one thing; a permission or I/O error is another. */
-	if (!create && stat(path, &st) == -1) {
+	if (stat(path, &st) == -1)
+		return (errno == EACCES ? -1 : 0);
+	if (ctl_env_access("queue") == -1 && errno == EACCES)
+		return (-1);
+	return (0);
+}
+
+/* Absent is one thing; a permission or I/O error is another. */
+static int
+ctl_queue_exists(void)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/queue/data.mdb", ctl_datadir);
+	if (stat(path, &st) == -1) {
 		if (errno == ENOENT)
 			errx(CTL_EXIT_FAIL, "%s: no queue in this data "
 			    "directory", ctl_datadir);
 		err(CTL_EXIT_FAIL, "%s", path);
 	}
+	return (1);
+}
+
+static struct queue *
+ctl_open(int create)
+{
+	if (ctl_queue_open)
+		return (&ctl_queue);
+	if (!create)
+		ctl_queue_exists();
+	if (ctl_env_access("queue") == -1 && errno == EACCES)
+		ctl_queue_denied();
 	if (queue_open(&ctl_queue, ctl_datadir, NULL) == -1)
 		errx(CTL_EXIT_FAIL, "%s: cannot open the queue", ctl_datadir);
 	ctl_queue_open = 1;
@@ -259,6 +313,8 @@ ctl_index_get_or(int status)
 			    ctl_datadir);
 		err(status, "%s", path);
 	}
+	if (ctl_env_access("index") == -1 && errno == EACCES)
+		errx(status, "%s/index: Permission denied", ctl_datadir);
 	if (index_open(&ctl_index, ctl_datadir, 0, STORE_SYNC_FULL) == -1)
 		errx(status, "%s: cannot open the index", ctl_datadir);
 	ctl_index_open = 1;
@@ -298,47 +354,16 @@ ctl_id(const char *s)
 	return ((uint64_t)id);
 }
 
-/* JSON string output, escaped per RFC 8259. */
+/* JSON string output, escaped per RFC 8259 (show.c). */
 static void
 ctl_json_str(FILE *f, const char *s)
 {
-	const unsigned char	*p;
-	struct buf		 b;
+	struct buf	 b;
 
-	/* A file name need not be UTF-8, JSON must: U+FFFD for bad bytes. */
-	if (!utf8_valid(s, strlen(s), NULL)) {
-		buf_init(&b);
-		utf8_repair(s, strlen(s), &b);
-		ctl_json_str(f, buf_cstr(&b));
-		buf_free(&b);
-		return;
-	}
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
+	buf_init(&b);
+	show_json_str(&b, s);
+	fwrite(b.b_data, 1, b.b_len, f);
+	buf_free(&b);
 }
 
 static void
@@ -356,56 +381,14 @@ ctl_time(uint64_t ms, char *buf, size_t len)
 }
 
 static void
-ctl_source(const struct job *j, char *buf, size_t len)
-{
-	if (j->j_srckind == SRC_NDJSON)
-		snprintf(buf, len, "%s@%llu+%llu", j->j_path,
-		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
-	else if (j->j_srckind == SRC_DEBUG)
-		snprintf(buf, len, "debug:%s", j->j_path);
-	else
-		strlcpy(buf, j->j_path, len);
-}
-
-static void
 ctl_job_json(FILE *f, const struct job *j)
 {
-	fprintf(f, "{\"id\": %llu, \"state\": \"%s\", \"tenant\": ",
-	    (unsigned long long)j->j_id, codec_state_name(j->j_state));
-	ctl_json_str(f, j->j_tenant);
-	fprintf(f, ", \"priority\": %d, \"size\": %llu, \"source\": \"%s\", "
-	    "\"path\": ", j->j_prio, (unsigned long long)j->j_size,
-	    codec_source_name(j->j_srckind));
-	ctl_json_str(f, j->j_path);
-	if (j->j_srckind == SRC_NDJSON)
-		fprintf(f, ", \"offset\": %llu, \"length\": %llu",
-		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
-	fputs(", \"key\": ", f);
-	if (j->j_key[0] != '\0')
-		ctl_json_str(f, j->j_key);
-	else
-		fputs("null", f);
-	fprintf(f, ", \"attempts\": %u, \"crashes\": %u, \"progress\": %llu, "
-	    "\"created_ms\": %llu, \"updated_ms\": %llu", j->j_attempts,
-	    j->j_crashes, (unsigned long long)j->j_progress,
-	    (unsigned long long)j->j_created,
-	    (unsigned long long)j->j_updated);
-	if (j->j_state == JOB_LEASED)
-		fprintf(f, ", \"lease\": {\"pid\": %u, \"slot\": %u, "
-		    "\"generation\": %llu, \"deadline_ms\": %llu, "
-		    "\"cancel\": %s}", j->j_lease_pid, j->j_lease_slot,
-		    (unsigned long long)j->j_lease_gen,
-		    (unsigned long long)j->j_lease_deadline,
-		    j->j_cancel ? "true" : "false");
-	if (j->j_state == JOB_RETRY)
-		fprintf(f, ", \"retry_at_ms\": %llu",
-		    (unsigned long long)j->j_runat);
-	fputs(", \"error\": ", f);
-	if (j->j_error[0] != '\0')
-		ctl_json_str(f, j->j_error);
-	else
-		fputs("null", f);
-	fputc('}', f);
+	struct buf	 b;
+
+	buf_init(&b);
+	show_job_json(&b, j);
+	fwrite(b.b_data, 1, b.b_len, f);
+	buf_free(&b);
 }
 
 static int
@@ -539,20 +522,16 @@ static int
 ctl_jobs_cb(const struct job *j, void *arg)
 {
 	struct ctl_list	*cl = arg;
-	char		 src[64 + JOB_PATH_MAX];
+	struct buf	 b;
 
+	buf_init(&b);
 	if (cl->cl_json) {
-		fputs(cl->cl_n == 0 ? "\n  " : ",\n  ", stdout);
-		ctl_job_json(stdout, j);
-	} else {
-		ctl_source(j, src, sizeof(src));
-		printf("%-10llu %-9s %-12s %3d %3u %3u %10llu %s%s%s\n",
-		    (unsigned long long)j->j_id, codec_state_name(j->j_state),
-		    util_vis(j->j_tenant), j->j_prio, j->j_attempts,
-		    j->j_crashes, (unsigned long long)j->j_size,
-		    util_vis(src), j->j_error[0] != '\0' ? "  # " : "",
-		    util_vis(j->j_error));
-	}
+		buf_addstr(&b, cl->cl_n == 0 ? "\n  " : ",\n  ");
+		show_job_json(&b, j);
+	} else
+		show_job_line(&b, j);
+	fwrite(b.b_data, 1, b.b_len, stdout);
+	buf_free(&b);
 	cl->cl_n++;
 	return (0);
 }
@@ -569,6 +548,7 @@ ctl_jobs(int argc, char **argv)
 	struct ctl_list	 cl;
 	struct queue	*q;
 	const char	*errstr;
+	char		 flags[32];
 	long long	 limit = 100;
 	int		 ch, state = -1, rc;
 
@@ -596,6 +576,15 @@ ctl_jobs(int argc, char **argv)
 	}
 	if (optind != argc)
 		ctl_usage("jobs");
+	/* A user who may not open the queue asks the daemon, if it runs. */
+	if (ctl_queue_readable() == -1) {
+		snprintf(flags, sizeof(flags), "%s state=%d",
+		    cl.cl_json ? "json" : "", state);
+		if (state == -1)
+			flags[strcspn(flags, " ")] = '\0';
+		if (ctl_daemon(CTL_JOBS, limit, flags, 1) == 0)
+			return (CTL_EXIT_OK);
+	}
 	/* No header before "no queue": open first. */
 	q = ctl_open(0);
 	if (cl.cl_json)
@@ -633,7 +622,7 @@ ctl_job(int argc, char **argv)
 		fputc('\n', stdout);
 		return (CTL_EXIT_OK);
 	}
-	ctl_source(&j, src, sizeof(src));
+	show_job_source(&j, src, sizeof(src));
 	ctl_time(j.j_created, t1, sizeof(t1));
 	ctl_time(j.j_updated, t2, sizeof(t2));
 	printf("id: %llu\nstate: %s\ntenant: %s\npriority: %d\n"
