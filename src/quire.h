@@ -319,6 +319,11 @@ struct submit_opts {
 	const char	*so_lang;
 	int		 so_prio;
 	uint64_t	 so_split;	/* NDJSON range size */
+	const char	**so_include;	/* fnmatch patterns: files to take */
+	size_t		 so_ninclude;
+	const char	**so_exclude;	/* files and directories to leave */
+	size_t		 so_nexclude;
+	int		 so_autokey;	/* key each file by path, size, mtime */
 };
 
 #define SUBMIT_SPLIT_DEFAULT	(8ULL << 20)
@@ -331,7 +336,8 @@ struct submit_batch {
 	size_t		 sb_nstrs;
 	size_t		 sb_strcap;
 	uint64_t	 sb_bytes;
-	size_t		 sb_skipped;
+	size_t		 sb_skipped;	/* not regular, or unsupported */
+	size_t		 sb_excluded;	/* by --include or --exclude */
 };
 
 void		 submit_init(struct submit_batch *);
@@ -724,6 +730,9 @@ int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
 int		 ingest_job(struct ingest *, const struct job *);
+int		 ingest_is_gzip(const void *, size_t);
+int		 ingest_gunzip(const void *, size_t, size_t, struct buf *,
+		    char *, size_t);
 
 /* index.c */
 #define IX_BODY			'b'	/* term fields: the first byte */

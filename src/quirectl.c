@@ -40,6 +40,7 @@
 #define CTL_EXIT_USAGE	2	/* bad command line */
 #define CTL_EXIT_NOREAD	3	/* check: the index cannot be read */
 #define CTL_EXIT_NODAEMON 4	/* status: no daemon, the queue alone shown */
+#define CTL_EXIT_INTR	130	/* ingest: interrupted, as the shell says */
 
 #define CTL_CONF	"/etc/quire/quired.conf"
 
@@ -71,8 +72,9 @@ static int	 ctl_daemon(int, uint64_t, const char *, int);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
-	    "[--split SIZE] [--ndjson FILE] [--debug CMD [--count N]] "
-	    "[PATH ...]", ctl_submit,
+	    "[--language L] [--split SIZE] [--include GLOB] [--exclude GLOB] "
+	    "[--ndjson FILE] [--debug CMD [--count N]] [PATH ...]",
+	    ctl_submit,
 	    "Enqueue files, directories, NDJSON files cut into byte ranges,\n"
 	    "or debug commands; print the job id, or counts." },
 	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs,
@@ -111,7 +113,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "compact", "compact", ctl_compact,
 	    "Fold the whole index into blocks now." },
 	{ "ingest", "ingest [-w N] [--tenant T] [--priority N] [--language L] "
-	    "PATH ...", ctl_ingest,
+	    "[--include GLOB] [--exclude GLOB] [submit's options] PATH ...",
+	    ctl_ingest,
 	    "Submit and follow the jobs to their end, with a foreground fleet\n"
 	    "of -w workers when no daemon runs." },
 	{ "help", "help [COMMAND]", ctl_help,
@@ -391,41 +394,73 @@ ctl_job_json(FILE *f, const struct job *j)
 	buf_free(&b);
 }
 
-static int
-ctl_submit(int argc, char **argv)
+/*
+ * submit and ingest take the same options (ingest adds -w) and enqueue
+ * the same way: one parser, one way to build the batch, one enqueue.
+ */
+#define CTL_PATTERNS_MAX	64
+#define CTL_NDJSON_MAX		256
+#define CTL_ENQUEUE_SLICE	10000	/* jobs per transaction */
+
+struct ctl_add {
+	struct submit_opts	 ca_so;
+	const char		*ca_ndjson[CTL_NDJSON_MAX];
+	size_t			 ca_nndjson;
+	const char		*ca_include[CTL_PATTERNS_MAX];
+	const char		*ca_exclude[CTL_PATTERNS_MAX];
+	const char		*ca_debug;
+	long long		 ca_count;
+	long long		 ca_workers;
+	char			**ca_paths;
+	size_t			 ca_npaths;
+};
+
+static void
+ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 {
 	static const struct option opts[] = {
 		{ "tenant", required_argument, NULL, 't' },
 		{ "priority", required_argument, NULL, 'p' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "language", required_argument, NULL, 'l' },
 		{ "ndjson", required_argument, NULL, 'j' },
 		{ "split", required_argument, NULL, 's' },
 		{ "debug", required_argument, NULL, 'g' },
 		{ "count", required_argument, NULL, 'c' },
+		{ "include", required_argument, NULL, 'i' },
+		{ "exclude", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct submit_opts	 so;
-	struct submit_batch	 sb;
-	struct queue		*q;
-	const char		*errstr, *ndjson[256], *debug = NULL;
-	size_t			 nndjson = 0, i, dups = 0, added = 0;
-	long long		 count = 1;
-	int			 ch, rc, fail = 0;
+	struct submit_opts	*so = &ca->ca_so;
+	const char		*errstr;
+	int			 ch, ingest = strcmp(cmd, "ingest") == 0;
 
-	memset(&so, 0, sizeof(so));
-	so.so_prio = JOB_PRIO_DEFAULT;
-	so.so_split = SUBMIT_SPLIT_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "t:p:k:j:s:g:c:", opts, NULL))
+	memset(ca, 0, sizeof(*ca));
+	so->so_prio = JOB_PRIO_DEFAULT;
+	so->so_split = SUBMIT_SPLIT_DEFAULT;
+	so->so_include = ca->ca_include;
+	so->so_exclude = ca->ca_exclude;
+	ca->ca_count = 1;
+	ca->ca_workers = 2;
+	while ((ch = getopt_long(argc, argv, ingest ?
+	    "w:t:p:k:l:j:s:g:c:i:x:" : "t:p:k:l:j:s:g:c:i:x:", opts, NULL))
 	    != -1) {
 		switch (ch) {
+		case 'w':
+			ca->ca_workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
+				    errstr);
+			break;
 		case 't':
 			if (strlen(optarg) > JOB_TENANT_MAX)
 				errx(CTL_EXIT_USAGE, "tenant name too long "
 				    "(%d bytes at most)", JOB_TENANT_MAX);
-			so.so_tenant = optarg;
+			so->so_tenant = optarg;
 			break;
 		case 'p':
-			so.so_prio = strtonum(optarg, JOB_PRIO_MIN,
+			so->so_prio = strtonum(optarg, JOB_PRIO_MIN,
 			    JOB_PRIO_MAX, &errstr);
 			if (errstr != NULL)
 				errx(CTL_EXIT_USAGE, "priority %s: %s "
@@ -436,79 +471,142 @@ ctl_submit(int argc, char **argv)
 			if (strlen(optarg) > JOB_KEY_MAX)
 				errx(CTL_EXIT_USAGE, "key too long "
 				    "(%d bytes at most)", JOB_KEY_MAX);
-			so.so_key = optarg;
+			so->so_key = optarg;
+			break;
+		case 'l':
+			if (!tokenizer_lang_ok(optarg))
+				errx(CTL_EXIT_USAGE, "language %s: no stemmer",
+				    optarg);
+			so->so_lang = optarg;
 			break;
 		case 'j':
-			if (nndjson == sizeof(ndjson) / sizeof(ndjson[0]))
+			if (ca->ca_nndjson == CTL_NDJSON_MAX)
 				errx(CTL_EXIT_USAGE, "too many --ndjson");
-			ndjson[nndjson++] = optarg;
+			ca->ca_ndjson[ca->ca_nndjson++] = optarg;
 			break;
 		case 's':
-			if (util_parse_size(optarg, &so.so_split, &errstr)
-			    == -1 || so.so_split < 4096)
+			if (util_parse_size(optarg, &so->so_split, &errstr)
+			    == -1 || so->so_split < 4096)
 				errx(CTL_EXIT_USAGE, "split %s: %s", optarg,
 				    errstr != NULL ? errstr :
 				    "4K at least");
 			break;
 		case 'g':
-			debug = optarg;
+			ca->ca_debug = optarg;
 			break;
 		case 'c':
-			count = strtonum(optarg, 1, 10000000, &errstr);
+			ca->ca_count = strtonum(optarg, 1, 10000000, &errstr);
 			if (errstr != NULL)
 				errx(CTL_EXIT_USAGE, "count %s: %s", optarg,
 				    errstr);
 			break;
+		case 'i':
+		case 'x':
+			if ((ch == 'i' ? so->so_ninclude : so->so_nexclude) ==
+			    CTL_PATTERNS_MAX)
+				errx(CTL_EXIT_USAGE, "more than %d patterns",
+				    CTL_PATTERNS_MAX);
+			if (ch == 'i')
+				ca->ca_include[so->so_ninclude++] = optarg;
+			else
+				ca->ca_exclude[so->so_nexclude++] = optarg;
+			break;
 		default:
-			ctl_usage("submit");
+			ctl_usage(cmd);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 0 && nndjson == 0 && debug == NULL)
-		ctl_usage("submit");
-	if (so.so_key != NULL && argc + nndjson + (debug != NULL) != 1)
+	ca->ca_paths = argv + optind;
+	ca->ca_npaths = argc - optind;
+	if (ca->ca_npaths == 0 && ca->ca_nndjson == 0 && ca->ca_debug == NULL)
+		ctl_usage(cmd);
+	if (so->so_key != NULL && ca->ca_npaths + ca->ca_nndjson +
+	    (ca->ca_debug != NULL) != 1)
 		errx(CTL_EXIT_USAGE, "--key names one submission");
-	if (so.so_key != NULL && count > 1)
+	if (so->so_key != NULL && ca->ca_count > 1)
 		errx(CTL_EXIT_USAGE, "--key names one job, not --count");
+}
 
-	submit_init(&sb);
-	while (debug != NULL && count-- > 0)
-		if (submit_add_debug(&sb, debug, &so) == -1)
+/*
+ * The batch of what ca names.  With ndjson_names, a path ending in
+ * .ndjson or .jsonl is cut into ranges as --ndjson is.  -1 when a path
+ * cannot be taken (said on stderr).
+ */
+static int
+ctl_add_batch(struct ctl_add *ca, int ndjson_names, struct submit_batch *sb)
+{
+	const struct submit_opts *so = &ca->ca_so;
+	const char		*ext;
+	long long		 count = ca->ca_count;
+	size_t			 i;
+	int			 fail = 0, rc;
+
+	submit_init(sb);
+	while (ca->ca_debug != NULL && count-- > 0)
+		if (submit_add_debug(sb, ca->ca_debug, so) == -1)
 			fail = 1;
-	for (i = 0; i < (size_t)argc; i++)
-		if (submit_add_path(&sb, argv[i], &so) == -1)
+	for (i = 0; i < ca->ca_npaths; i++) {
+		ext = strrchr(ca->ca_paths[i], '.');
+		if (ndjson_names && ext != NULL &&
+		    (strcmp(ext, ".ndjson") == 0 || strcmp(ext, ".jsonl") == 0))
+			rc = submit_add_ndjson(sb, ca->ca_paths[i], so);
+		else
+			rc = submit_add_path(sb, ca->ca_paths[i], so);
+		if (rc == -1)
 			fail = 1;
-	for (i = 0; i < nndjson; i++)
-		if (submit_add_ndjson(&sb, ndjson[i], &so) == -1)
-			fail = 1;
-	if (fail) {
-		submit_free(&sb);
-		errx(CTL_EXIT_FAIL, "nothing submitted");
 	}
-	q = ctl_open(1);
-	/* Thousands of jobs per transaction. */
-	for (i = 0; i < sb.sb_n; i += 10000) {
-		rc = queue_enqueue(q, sb.sb_jobs + i,
-		    sb.sb_n - i < 10000 ? sb.sb_n - i : 10000);
-		if (rc != 0) {
-			submit_free(&sb);
+	for (i = 0; i < ca->ca_nndjson; i++)
+		if (submit_add_ndjson(sb, ca->ca_ndjson[i], so) == -1)
+			fail = 1;
+	return (fail ? -1 : 0);
+}
+
+/* Enqueue the batch, thousands of jobs per transaction. */
+static void
+ctl_enqueue(struct queue *q, struct submit_batch *sb)
+{
+	size_t	 i, n;
+	int	 rc;
+
+	for (i = 0; i < sb->sb_n; i += n) {
+		n = sb->sb_n - i < CTL_ENQUEUE_SLICE ? sb->sb_n - i :
+		    CTL_ENQUEUE_SLICE;
+		if ((rc = queue_enqueue(q, sb->sb_jobs + i, n)) != 0) {
+			submit_free(sb);
 			errx(CTL_EXIT_FAIL, "enqueue: %s", queue_strerror(rc));
 		}
 	}
+}
+
+static int
+ctl_submit(int argc, char **argv)
+{
+	struct ctl_add		 ca;
+	struct submit_batch	 sb;
+	size_t			 i, dups = 0, added = 0;
+
+	ctl_add_args("submit", argc, argv, &ca);
+	if (ctl_add_batch(&ca, 0, &sb) == -1) {
+		submit_free(&sb);
+		errx(CTL_EXIT_FAIL, "nothing submitted");
+	}
+	ctl_enqueue(ctl_open(1), &sb);
 	for (i = 0; i < sb.sb_n; i++) {
 		if (sb.sb_jobs[i].qn_dup)
 			dups++;
 		else
 			added++;
 	}
-	if (sb.sb_n == 1)
+	if (sb.sb_n == 1 && sb.sb_skipped + sb.sb_excluded == 0)
 		printf("%llu%s\n", (unsigned long long)sb.sb_jobs[0].qn_id,
 		    dups ? " (existing)" : "");
-	else
-		printf("submitted %zu jobs (%llu bytes)%s%zu already known, "
-		    "%zu skipped\n", added, (unsigned long long)sb.sb_bytes,
-		    ", ", dups, sb.sb_skipped);
+	else {
+		printf("submitted %zu jobs (%llu bytes), %zu already known, "
+		    "%zu skipped", added, (unsigned long long)sb.sb_bytes,
+		    dups, sb.sb_skipped);
+		if (sb.sb_excluded > 0)
+			printf(", %zu excluded", sb.sb_excluded);
+		putchar('\n');
+	}
 	submit_free(&sb);
 	return (CTL_EXIT_OK);
 }
@@ -1909,6 +2007,14 @@ ctl_fleet_start(int workers)
 	    ctl_datadir);
 }
 
+static volatile sig_atomic_t	 ctl_ingest_stop;
+
+static void
+ctl_ingest_signal(int sig)
+{
+	ctl_ingest_stop = 1;
+}
+
 struct ctl_follow {
 	uint64_t	*cf_ids;
 	size_t		 cf_n;
@@ -1957,89 +2063,45 @@ ctl_index_docs(uint64_t *chunks)
 static int
 ctl_ingest(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "tenant", required_argument, NULL, 't' },
-		{ "priority", required_argument, NULL, 'p' },
-		{ "language", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct submit_opts	 so;
+	struct ctl_add		 ca;
 	struct submit_batch	 sb;
 	struct queue_stats	 qs;
 	struct ctl_follow	 cf;
+	struct sigaction	 sa;
 	struct queue		*q;
-	const char		*errstr, *ext;
 	uint64_t		 docs0, chunks0, docs, chunks, dead0, t0, now;
 	uint64_t		 last = 0;
 	double			 secs, rate, eta;
-	size_t			 i, n;
-	long long		 workers = 2;
+	size_t			 i, known = 0;
 	pid_t			 fleet = -1;
-	int			 ch, tty = isatty(STDOUT_FILENO), status, rc;
-	int			 fail = 0;
+	int			 tty = isatty(STDOUT_FILENO), status;
 
-	memset(&so, 0, sizeof(so));
-	so.so_prio = JOB_PRIO_DEFAULT;
-	so.so_split = SUBMIT_SPLIT_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "w:t:p:l:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'w':
-			workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
-				    errstr);
-			break;
-		case 't':
-			so.so_tenant = optarg;
-			break;
-		case 'p':
-			so.so_prio = strtonum(optarg, JOB_PRIO_MIN,
-			    JOB_PRIO_MAX, &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "priority %s: %s", optarg,
-				    errstr);
-			break;
-		case 'l':
-			if (!tokenizer_lang_ok(optarg))
-				errx(CTL_EXIT_USAGE, "language %s: no stemmer",
-				    optarg);
-			so.so_lang = optarg;
-			break;
-		default:
-			ctl_usage("ingest");
-		}
-	}
-	if (optind >= argc)
-		ctl_usage("ingest");
+	ctl_add_args("ingest", argc, argv, &ca);
+	/* A file already submitted, unchanged, is not enqueued again. */
+	ca.ca_so.so_autokey = 1;
 	ctl_config();
-
-	submit_init(&sb);
-	for (i = optind; i < (size_t)argc; i++) {
-		ext = strrchr(argv[i], '.');
-		if (ext != NULL && (strcmp(ext, ".ndjson") == 0 ||
-		    strcmp(ext, ".jsonl") == 0))
-			rc = submit_add_ndjson(&sb, argv[i], &so);
-		else
-			rc = submit_add_path(&sb, argv[i], &so);
-		if (rc == -1)
-			fail = 1;
-	}
-	if (fail || sb.sb_n == 0) {
+	if (ctl_add_batch(&ca, 1, &sb) == -1 || sb.sb_n == 0) {
 		submit_free(&sb);
-		errx(CTL_EXIT_FAIL, "nothing to ingest");
+		errx(CTL_EXIT_FAIL, "nothing to ingest%s", sb.sb_skipped > 0 ?
+		    ": every file was skipped" : "");
 	}
+	/* Ctrl-C stops the fleet and cleans up; the same command resumes. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ctl_ingest_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (!ctl_daemon_alive())
-		fleet = ctl_fleet_start(workers);
+		fleet = ctl_fleet_start(ca.ca_workers);
 	q = ctl_open(1);
 	docs0 = ctl_index_docs(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
 	t0 = last = util_mono_ms();
-	for (i = 0; i < sb.sb_n; i += n) {
-		n = sb.sb_n - i < 10000 ? sb.sb_n - i : 10000;
-		if ((rc = queue_enqueue(q, sb.sb_jobs + i, n)) != 0)
-			errx(CTL_EXIT_FAIL, "enqueue: %s", queue_strerror(rc));
-	}
+	ctl_enqueue(q, &sb);
+	for (i = 0; i < sb.sb_n; i++)
+		if (sb.sb_jobs[i].qn_dup)
+			known++;
 	memset(&cf, 0, sizeof(cf));
 	cf.cf_n = sb.sb_n;
 	cf.cf_ids = xcalloc(sb.sb_n, sizeof(*cf.cf_ids));
@@ -2048,9 +2110,16 @@ ctl_ingest(int argc, char **argv)
 		cf.cf_ids[i] = sb.sb_jobs[i].qn_id;
 		cf.cf_total += sb.sb_jobs[i].qn_size;
 	}
-	printf("ingesting %zu jobs, %.1f MB%s\n", sb.sb_n,
+	printf("ingesting %zu jobs, %.1f MB%s", sb.sb_n,
 	    cf.cf_total / 1e6, fleet != -1 ? " (with a foreground fleet)" :
 	    "");
+	if (known > 0)
+		printf(", %zu submitted before", known);
+	if (sb.sb_skipped > 0)
+		printf(", %zu files skipped", sb.sb_skipped);
+	if (sb.sb_excluded > 0)
+		printf(", %zu excluded", sb.sb_excluded);
+	putchar('\n');
 	fflush(stdout);
 	for (;;) {
 		ctl_follow_poll(q, &cf);
@@ -2078,7 +2147,7 @@ ctl_ingest(int argc, char **argv)
 			fflush(stdout);
 			last = now;
 		}
-		if (cf.cf_finished == cf.cf_n)
+		if (cf.cf_finished == cf.cf_n || ctl_ingest_stop)
 			break;
 		if (fleet != -1 && waitpid(fleet, &status, WNOHANG) == fleet)
 			errx(CTL_EXIT_FAIL, "quired exited early; see "
@@ -2087,6 +2156,17 @@ ctl_ingest(int argc, char **argv)
 	}
 	if (tty)
 		putchar('\n');
+	if (ctl_ingest_stop) {
+		if (fleet != -1) {
+			kill(fleet, SIGTERM);
+			waitpid(fleet, &status, 0);
+			ctl_fleet_cleanup();
+		}
+		printf("interrupted: %llu of %zu jobs finished; the same "
+		    "command resumes\n", (unsigned long long)cf.cf_finished,
+		    cf.cf_n);
+		return (CTL_EXIT_INTR);
+	}
 	docs = ctl_index_docs(&chunks);
 	secs = (util_mono_ms() - t0) / 1000.0;
 	if (queue_stats(q, &qs) == 0 && qs.qs_count[JOB_DEAD] > dead0 +
@@ -2098,6 +2178,10 @@ ctl_ingest(int argc, char **argv)
 	    (unsigned long long)cf.cf_dead, cf.cf_dead > 0 ?
 	    " (quirectl jobs --state dead)" : "", secs,
 	    secs > 0 ? (docs - docs0) / secs : 0.0);
+	/* Apart: a skipped file is not a failure. */
+	if (sb.sb_skipped > 0)
+		printf("skipped: %zu files not regular or of no type quire "
+		    "reads (named above)\n", sb.sb_skipped);
 	if (fleet != -1) {
 		kill(fleet, SIGTERM);
 		waitpid(fleet, &status, 0);
