@@ -376,8 +376,8 @@ struct ingest_doc {
 	struct tokenizer	*id_tk;
 	uint64_t		 id_tokens;
 	uint32_t		 id_pos;
-	const char		*id_name;	/* sniffed as, if not the path */
-	const char		*id_path;	/* the document's id then */
+	const char		*id_name;	/* sniffed as, if not j_path */
+	const char		*id_path;	/* then the id */
 };
 
 static int

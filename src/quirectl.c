@@ -195,9 +195,9 @@ ctl_help(int argc, char **argv)
 }
 
 /*
- * Whether this user may open the queue or the index: LMDB opens its files for writing
- * even to read, so a member of the daemon's group who may read them
- * cannot.  0, or -1 with errno (EACCES).
+ * Whether this user may open the queue or the index (env): LMDB opens
+ * its files for writing even to read, so a member of the daemon's group
+ * who may read them cannot.  0, or -1 with errno (EACCES).
  */
 static int
 ctl_env_access(const char *env)

@@ -9,10 +9,10 @@
  * Below a directory given, --exclude patterns leave out files and whole
  * directories, and --include patterns, if any, take only the files that
  * match one; a pattern (fnmatch) matches the base name, or the path
- * below the directory given.  A file named by the user is always taken.  Each file is sniffed as a worker would (a gzip file by
- * the head of its contents): one of no type quire reads (binary) is
- * skipped, and said so with its path, instead of failing later as a dead
- * letter.  A file that cannot be read now is enqueued all the same: the
+ * below the directory given.  A file named by the user is always taken.
+ * Each file is sniffed as a worker would (a gzip file by the head of its
+ * contents): one of no type quire reads (binary) is skipped, and said so
+ * with its path, instead of failing later as a dead letter.  A file that cannot be read now is enqueued all the same: the
  * workers may have the rights this user lacks.
  *
  * With so_autokey (quirectl ingest), each file's jobs get an idempotency
