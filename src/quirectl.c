@@ -138,9 +138,9 @@ ctl_print_usage(FILE *f)
 {
 	size_t	 i;
 
-	fprintf(f, "usage: %s [-hv] [--version] [-D datadir] [-f file] "
-	    "[-s socket] command [args]\n", getprogname());
-	fprintf(f, "commands (%s help COMMAND for one):\n", getprogname());
+	fprintf(f, "usage: %s [-hv] [--help] [--version] [-D datadir] "
+	    "[-f file] [-s socket] command [args]\n", getprogname());
+	fprintf(f, "commands:\n");
 	for (i = 0; i < CTL_NCMDS; i++)
 		fprintf(f, "\t%s\n", ctl_cmds[i].c_usage);
 }

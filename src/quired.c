@@ -26,8 +26,8 @@
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: quired [-dhnv] [--version] [-D datadir] "
-	    "[-f file]\n");
+	fprintf(stderr, "usage: quired [-dhnv] [--help] [--version] "
+	    "[-D datadir] [-f file]\n");
 	exit(1);
 }
 
@@ -35,7 +35,8 @@ usage(void)
 static __dead void
 quired_help(void)
 {
-	printf("usage: quired [-dhnv] [--version] [-D datadir] [-f file]\n"
+	printf("usage: quired [-dhnv] [--help] [--version] [-D datadir] "
+	    "[-f file]\n"
 	    "\t-d\tstay in the foreground, log to stderr\n"
 	    "\t-D dir\tthe data directory, over the datadir of the file\n"
 	    "\t-f file\tthe configuration (default %s)\n"
