@@ -13,6 +13,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,30 @@ log_openfile(const char *path)
 		close(log_fd);
 	log_fd = fd;
 	return (0);
+}
+
+/*
+ * Give the log file to the service user before the drop, so that it can
+ * reopen it on SIGUSR1: by its descriptor, and only a regular file with
+ * no other link (a hard link put in a directory the user can write must
+ * not make root give away another file).  EPERM when it is not such.
+ */
+int
+log_chown(uid_t uid, gid_t gid)
+{
+	struct stat	 st;
+
+	if (log_fd == -1)
+		return (0);
+	if (fstat(log_fd, &st) == -1)
+		return (-1);
+	if (st.st_uid == uid && st.st_gid == gid)
+		return (0);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		errno = EPERM;
+		return (-1);
+	}
+	return (fchown(log_fd, uid, gid));
 }
 
 static void

@@ -28,6 +28,10 @@
 
 #define QUIRE_VERSION		PACKAGE_VERSION
 #define QUIRE_DATADIR		"/var/lib/quire"
+/* The runtime directory (pidfile); configure may set it (--runstatedir). */
+#ifndef QUIRE_RUNDIR
+#define QUIRE_RUNDIR		"/run/quire"
+#endif
 #define QUIRE_EXIT_NOMEM	3	/* fatal() after an allocation failed */
 
 /* log.c */
@@ -36,6 +40,7 @@ void		 log_procinit(const char *);
 void		 log_setverbose(int);
 int		 log_getverbose(void);
 int		 log_openfile(const char *);
+int		 log_chown(uid_t, gid_t);
 void		 log_warn(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_warnx(const char *, ...)
@@ -383,6 +388,7 @@ struct quire_conf {
 	char		 c_datadir[CONF_STR_MAX];
 	char		 c_user[CONF_STR_MAX];
 	char		 c_group[CONF_STR_MAX];
+	char		 c_rundir[CONF_STR_MAX];
 	char		 c_pidfile[CONF_STR_MAX];
 	char		 c_control[CONF_STR_MAX];
 	uint64_t	 c_control_mode;
@@ -1352,6 +1358,9 @@ struct supervisor {
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
+	int		 sv_drop;	/* user set: run as sv_uid, sv_gid */
+	uid_t		 sv_uid;
+	gid_t		 sv_gid;
 	int		 sv_draining;
 	int		 sv_fast;
 	uint64_t	 sv_drain_deadline;
