@@ -357,6 +357,20 @@ control_memory_text(struct supervisor *sv, struct evbuffer *eb)
 	control_decisions(sv, 0, eb);
 }
 
+/* No syslog to log to: why, and whether anyone sees the log instead. */
+static int
+control_log_problem(char *buf, size_t len)
+{
+	const char	*why;
+
+	if ((why = log_syslog_lost()) == NULL)
+		return (0);
+	snprintf(buf, len, "syslog unreachable (%s): %s", why,
+	    log_stderr_seen() ? "logging to standard error" :
+	    "log messages are lost; set log-file");
+	return (1);
+}
+
 /* status and workers, as text or JSON; both carry the same facts. */
 void
 control_status(struct supervisor *sv, int json, int workers_only,
@@ -368,6 +382,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	char			 ixline[512];
 	int			 i, live = fleet_live(sv);
 	const char		*rerr = sv->sv_reload_error;
+	char			 lerr[256];
 
 	if (workers_only) {
 		if (json)
@@ -405,6 +420,12 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		    (unsigned long long)sv->sv_reloads);
 		if (rerr[0] != '\0')
 			control_json_str(eb, rerr);
+		else
+			evbuffer_add_printf(eb, "null");
+		/* syslog unreachable: where the log goes instead. */
+		evbuffer_add_printf(eb, ", \"log_problem\": ");
+		if (control_log_problem(lerr, sizeof(lerr)))
+			control_json_str(eb, lerr);
 		else
 			evbuffer_add_printf(eb, "null");
 		evbuffer_add_printf(eb, ", \"spawned\": %llu, \"deaths\": %llu, "
@@ -453,6 +474,8 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)sv->sv_reloads);
 	evbuffer_add_printf(eb, "last reload error: %s\n",
 	    rerr[0] != '\0' ? rerr : "none");
+	if (control_log_problem(lerr, sizeof(lerr)))
+		evbuffer_add_printf(eb, "log: %s\n", lerr);
 	if (f->f_merger.w_pid != 0)
 		evbuffer_add_printf(eb, "merger: pid %d, %s\n",
 		    (int)f->f_merger.w_pid,

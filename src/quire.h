@@ -41,6 +41,9 @@ void		 log_setverbose(int);
 int		 log_getverbose(void);
 int		 log_openfile(const char *);
 int		 log_chown(uid_t, gid_t);
+int		 log_syslog_check(void);
+const char	*log_syslog_lost(void);
+int		 log_stderr_seen(void);
 void		 log_warn(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_warnx(const char *, ...)

@@ -178,6 +178,7 @@ static void
 supervisor_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct supervisor	*sv = arg;
+	const char		*why;
 
 	switch (sig) {
 	case SIGHUP:
@@ -203,7 +204,15 @@ supervisor_signal(evutil_socket_t sig, short what, void *arg)
 		if (sv->sv_conf.c_logfile[0] != '\0' &&
 		    log_openfile(sv->sv_conf.c_logfile) == -1)
 			log_warn("SIGUSR1: %s", sv->sv_conf.c_logfile);
-		else
+		else if (sv->sv_conf.c_logfile[0] == '\0' &&
+		    log_syslog_check()) {
+			/* Said once per change, not once per signal. */
+			if ((why = log_syslog_lost()) != NULL)
+				log_warnx("SIGUSR1: syslog unreachable (%s): "
+				    "logging to standard error", why);
+			else
+				log_info("SIGUSR1: syslog reachable again");
+		} else
 			log_info("SIGUSR1: log reopened");
 		fleet_signal(sv, SIGUSR1);
 		break;
@@ -734,7 +743,9 @@ supervisor_ready(int fd)
 	if ((null = open("/dev/null", O_RDWR)) != -1) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
+		/* Without syslog, a file, pipe or journal there gets the log. */
+		if (log_syslog_lost() == NULL || isatty(STDERR_FILENO))
+			dup2(null, STDERR_FILENO);
 		if (null > STDERR_FILENO)
 			close(null);
 	}
