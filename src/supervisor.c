@@ -443,12 +443,18 @@ static int
 supervisor_owned_cb(const char *path, const struct stat *st, int type,
     struct FTW *ftw)
 {
+	if (type == FTW_NS) {
+		/* Not even root can stat it: say whose it is not. */
+		strlcpy(sv_own_bad, path, sizeof(sv_own_bad));
+		sv_own_bad_uid = (uid_t)-1;
+		return (1);
+	}
 	/* Links are refused where quire opens files; sockets are remade. */
 	if (type == FTW_SL || S_ISSOCK(st->st_mode))
 		return (0);
-	if (type == FTW_DNR || type == FTW_NS || st->st_uid != sv_own_uid) {
+	if (type == FTW_DNR || st->st_uid != sv_own_uid) {
 		strlcpy(sv_own_bad, path, sizeof(sv_own_bad));
-		sv_own_bad_uid = type == FTW_NS ? (uid_t)-1 : st->st_uid;
+		sv_own_bad_uid = st->st_uid;
 		return (1);
 	}
 	return (0);
@@ -461,7 +467,7 @@ supervisor_owned(struct supervisor *sv, int lockfd)
 	struct passwd		*pw;
 	struct group		*gr;
 	char			 owner[64];
-	int			 fd;
+	int			 fd, rv;
 
 	if (!sv->sv_drop)
 		return;
@@ -476,11 +482,16 @@ supervisor_owned(struct supervisor *sv, int lockfd)
 	close(fd);
 	sv_own_uid = sv->sv_uid;
 	sv_own_bad[0] = '\0';
-	if (nftw(c->c_datadir, supervisor_owned_cb, 16, FTW_PHYS | FTW_MOUNT)
-	    == 0)
+	if ((rv = nftw(c->c_datadir, supervisor_owned_cb, 16, FTW_PHYS |
+	    FTW_MOUNT)) == 0)
 		return;
-	if (sv_own_bad[0] == '\0')
-		strlcpy(sv_own_bad, c->c_datadir, sizeof(sv_own_bad));
+	if (rv == -1) {
+		/* The walk itself failed (out of descriptors, say). */
+		fprintf(stderr, "quired: %s: %s\n", util_vis(c->c_datadir),
+		    strerror(errno));
+		supervisor_pidfile_remove(sv);
+		exit(1);
+	}
 	if ((pw = getpwuid(sv_own_bad_uid)) != NULL)
 		strlcpy(owner, pw->pw_name, sizeof(owner));
 	else
