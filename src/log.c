@@ -41,7 +41,7 @@ static int	 log_debugging;	/* log to stderr */
 static int	 log_verbose;
 static int	 log_fd = -1;	/* log file, when one is set */
 static const char *log_procname;
-static int	 log_nosyslog;	/* /dev/log unreachable: stderr instead */
+static int	 log_nosyslog;	/* no /dev/log: to stderr instead */
 static char	 log_lost[128];	/* why, while log_nosyslog */
 
 static void	 log_vlog(int, const char *, va_list)

@@ -1361,7 +1361,7 @@ struct supervisor {
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
-	int		 sv_drop;	/* user set: run as sv_uid, sv_gid */
+	int		 sv_drop;	/* "user": run as sv_uid, sv_gid */
 	uid_t		 sv_uid;
 	gid_t		 sv_gid;
 	int		 sv_draining;

@@ -754,7 +754,7 @@ supervisor_ready(int fd)
 	if ((null = open("/dev/null", O_RDWR)) != -1) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		/* Without syslog, a file, pipe or journal there gets the log. */
+		/* Without syslog, a file, pipe or journal gets the log. */
 		if (log_syslog_lost() == NULL || isatty(STDERR_FILENO))
 			dup2(null, STDERR_FILENO);
 		if (null > STDERR_FILENO)
