@@ -60,7 +60,8 @@ control_listen(struct supervisor *sv)
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
-	int			 fd;
+	mode_t			 mask;
+	int			 fd, rv;
 
 	config_control_path(&sv->sv_conf, sv->sv_ctlpath,
 	    sizeof(sv->sv_ctlpath));
@@ -92,19 +93,21 @@ control_listen(struct supervisor *sv)
 		close(fd);
 		return (-1);
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/*
+	 * The mode from the start, by the umask: a chmod by name after the
+	 * bind could meet a link swapped in since (DESIGN: datadir).
+	 */
+	mask = umask(~sv->sv_conf.c_control_mode & 0777);
+	rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (rv == -1) {
 		log_warn("%s: bind %s", __func__, sv->sv_ctlpath);
 		close(fd);
 		return (-1);
 	}
-	/* Never through a link swapped in since the bind (DESIGN: datadir). */
-	if (fchmodat(AT_FDCWD, sv->sv_ctlpath, sv->sv_conf.c_control_mode,
-	    AT_SYMLINK_NOFOLLOW) == -1)
-		log_warn("%s: chmod %s", __func__, sv->sv_ctlpath);
 	if (sv->sv_conf.c_control_group[0] != '\0' &&
 	    ((gr = getgrnam(sv->sv_conf.c_control_group)) == NULL ||
-	    fchownat(AT_FDCWD, sv->sv_ctlpath, -1, gr->gr_gid,
-	    AT_SYMLINK_NOFOLLOW) == -1))
+	    util_chown_socket(sv->sv_ctlpath, -1, gr->gr_gid) == -1))
 		log_warn("%s: group of %s", __func__, sv->sv_ctlpath);
 	sv->sv_ctl = evconnlistener_new(sv->sv_base, control_accept, sv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, fd);

@@ -82,6 +82,7 @@ int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
 const char	*util_vis(const char *);
 int		 util_openat_file(int, const char *, int, mode_t);
+int		 util_chown_socket(const char *, uid_t, gid_t);
 const char	*util_open_strerror(int);
 int		 util_check_entry(const char *, int);
 

@@ -351,9 +351,8 @@ supervisor_drop(struct supervisor *sv)
 
 	if (!sv->sv_drop)
 		return;
-	/* The socket's entry, not what a link put there would point to. */
-	if (sv->sv_ctlpath[0] != '\0' && fchownat(AT_FDCWD, sv->sv_ctlpath,
-	    sv->sv_uid, -1, AT_SYMLINK_NOFOLLOW) == -1)
+	if (sv->sv_ctlpath[0] != '\0' &&
+	    util_chown_socket(sv->sv_ctlpath, sv->sv_uid, -1) == -1)
 		fatal("chown %s", sv->sv_ctlpath);
 	if (setgroups(1, &sv->sv_gid) == -1 ||
 	    setresgid(sv->sv_gid, sv->sv_gid, sv->sv_gid) == -1 ||

@@ -47,7 +47,8 @@ wait_for 20 pid_gone "$pid" || fail "quired as root did not stop"
 # log directory and then for the data directory.
 PIDFILE=$RUN/quired.pid
 write_conf "control-socket $SOCK" "runtime-dir $RUN" "merge yes" \
-    "workers 2" "log-level debug" "user nobody" "group nogroup"
+    "workers 2" "log-level debug" "user nobody" "group nogroup" \
+    "control-socket-mode 0640" "control-socket-group nogroup"
 expect_exit 1 "$QUIRED" -f "$CONF"
 want="quired: log-file $LOG: nobody cannot create files in $T/log, so\
  SIGUSR1 could not reopen the log after a rotation; give the log a\
@@ -76,6 +77,8 @@ sv=$(quired_pid)
 [ "$(stat -c '%U:%G %a' "$RUN")" = "nobody:nogroup 755" ] ||
     fail "runtime directory: $(stat -c '%U:%G %a' "$RUN")"
 [ "$(stat -c %U "$LOG")" = nobody ] || fail "$LOG is $(stat -c %U "$LOG")'s"
+[ "$(stat -c '%U:%G %a' "$SOCK")" = "nobody:nogroup 640" ] ||
+    fail "admin socket: $(stat -c '%U:%G %a' "$SOCK")"
 
 merger_pid() {
 	ps -o pid=,args= --ppid "$sv" | awk '$NF == "merger" { print $1 }'
