@@ -544,6 +544,8 @@ enum block_kind {
 	BLK_CODE
 };
 
+/* xdoc.c: the document and the error that extractors fill. */
+
 /* A run of text in xd_text: a paragraph, a heading or a code block. */
 struct xblock {
 	int		 xb_kind;
@@ -578,6 +580,17 @@ struct xerr {
 	char		 xe_code[32];	/* too-large, bad-utf8, parse-error... */
 	char		 xe_msg[200];
 };
+
+void		 xdoc_init(struct xdoc *);
+void		 xdoc_free(struct xdoc *);
+void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
+void		 xdoc_attr(struct xdoc *, const char *, const char *);
+void		 xdoc_paras(struct xdoc *, const char *, size_t);
+int		 xdoc_space(int);
+void		 xerr_set(struct xerr *, const char *, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+
+/* extract.c, continued: the settings and the entry points. */
 
 struct extract_conf {
 	uint64_t	 xc_max_size;	/* input bytes */
@@ -616,14 +629,6 @@ int		 extract_open(int, const char *, struct xerr *);
 int		 extract_tick(const struct extract_conf *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
-void		 xdoc_init(struct xdoc *);
-void		 xdoc_free(struct xdoc *);
-void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
-void		 xdoc_attr(struct xdoc *, const char *, const char *);
-void		 xdoc_paras(struct xdoc *, const char *, size_t);
-int		 xdoc_space(int);
-void		 xerr_set(struct xerr *, const char *, const char *, ...)
-		    __attribute__((__format__(printf, 3, 4)));
 
 /*
  * extract_text.c, extract_md.c, extract_html.c, extract_json.c,
