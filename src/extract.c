@@ -314,20 +314,6 @@ extract_sniff(const char *name, const void *data, size_t len)
 }
 
 /*
- * Progress from inside a parser: 0 to go on, or -1 with err set when the
- * listener (the worker, which sends heartbeats and enforces job-timeout
- * from here) wants the extraction stopped.
- */
-int
-extract_tick(const struct extract_conf *xc, struct xerr *err)
-{
-	if (xc->xc_tick == NULL || xc->xc_tick(xc->xc_tick_arg) == 0)
-		return (0);
-	xerr_set(err, "stopped", "extraction stopped by its worker");
-	return (-1);
-}
-
-/*
  * openat2 without openat2: relpath beneath rootfd, component by
  * component, never through a symbolic link (ELOOP) nor up (EXDEV).
  */

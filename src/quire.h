@@ -581,6 +581,9 @@ struct xerr {
 	char		 xe_msg[200];
 };
 
+struct extract_conf;
+
+int		 xdoc_tick(const struct extract_conf *, struct xerr *);
 void		 xdoc_init(struct xdoc *);
 void		 xdoc_free(struct xdoc *);
 void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
@@ -605,7 +608,7 @@ struct extract_conf {
 	const char	*xc_title_field;
 	const char	*xc_text_field;
 	/*
-	 * Progress: parsers call extract_tick often (per page, per slice
+	 * Progress: parsers call xdoc_tick often (per page, per slice
 	 * of input, per some thousand nodes or lines); a non-zero return
 	 * from xc_tick stops the extraction.  NULL: nobody listens.
 	 */
@@ -626,7 +629,6 @@ const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
 int		 extract_open(int, const char *, struct xerr *);
-int		 extract_tick(const struct extract_conf *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
 
@@ -692,7 +694,7 @@ struct ingest_sink {
 	int		 (*is_done)(void *, struct xdoc *);
 	void		 (*is_abort)(void *, struct xdoc *);
 	/*
-	 * Progress, called often while a job runs (see extract_tick and
+	 * Progress, called often while a job runs (see xdoc_tick and
 	 * ingest.c); non-zero stops the job with INGEST_STOP.
 	 */
 	int		 (*is_tick)(void *);

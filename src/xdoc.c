@@ -2,10 +2,10 @@
 
 /*
  * The document an extractor fills (struct xdoc: text in blocks, a title,
- * an id, attributes) and the error it reports (struct xerr): the helpers
- * that extract.c and every extract_<type>.c call.  They sit below the
- * extractors and call nothing of theirs, so the extractors depend
- * downward only.
+ * an id, attributes), the error it reports (struct xerr) and its progress
+ * ticks: the helpers that extract.c and every extract_<type>.c call.
+ * They sit below the extractors and call nothing of theirs, so the
+ * extractors depend downward only.
  */
 
 #include <sys/types.h>
@@ -16,6 +16,20 @@
 #include <string.h>
 
 #include "quire.h"
+
+/*
+ * Progress from inside a parser: 0 to go on, or -1 with err set when the
+ * listener (the worker, which sends heartbeats and enforces job-timeout
+ * from here) wants the extraction stopped.
+ */
+int
+xdoc_tick(const struct extract_conf *xc, struct xerr *err)
+{
+	if (xc->xc_tick == NULL || xc->xc_tick(xc->xc_tick_arg) == 0)
+		return (0);
+	xerr_set(err, "stopped", "extraction stopped by its worker");
+	return (-1);
+}
 
 void
 xerr_set(struct xerr *err, const char *code, const char *fmt, ...)
