@@ -1008,9 +1008,11 @@ void		 merger_main(void) __dead;
 
 /* search.c */
 #define SEARCH_FILTERS_MAX	16
+#define SEARCH_HL_MAX		32	/* matches marked per snippet */
 
 struct search_opts {
 	size_t		 so_n;
+	size_t		 so_offset;	/* best hits skipped (paging) */
 	const char	*so_filters[SEARCH_FILTERS_MAX];
 	size_t		 so_nfilters;
 	double		 so_k1;
@@ -1027,7 +1029,11 @@ struct search_hit {
 	uint64_t	 sh_cid;
 	char		 sh_title[256];
 	char		 sh_heading[256];
-	char		 sh_snippet[512];
+	char		 sh_snippet[512];	/* matches between ** */
+	char		 sh_text[512];		/* the same, plain */
+	uint32_t	 sh_hl_off[SEARCH_HL_MAX]; /* matches in sh_text */
+	uint32_t	 sh_hl_len[SEARCH_HL_MAX];
+	size_t		 sh_nhl;
 };
 
 struct search_result {
