@@ -134,7 +134,7 @@ extract_conf_defaults(struct extract_conf *xc)
 	xc->xc_max_ratio = 100;
 	xc->xc_max_depth = 256;
 	xc->xc_max_line = 1ULL << 20;
-	xc->xc_max_tokens = 1000000;
+	xc->xc_max_tokens = 0;		/* the size limits bound it */
 	xc->xc_max_pages = 10000;
 	xc->xc_utf8 = UTF8_REPAIR;
 	xc->xc_id_field = "id";

@@ -275,7 +275,8 @@ ingest_token(const struct token *t, void *arg)
 	struct ingest_doc	*id = arg;
 	struct ingest		*in = id->id_in;
 
-	if (++id->id_tokens > in->in_xc.xc_max_tokens)
+	if (++id->id_tokens > in->in_xc.xc_max_tokens &&
+	    in->in_xc.xc_max_tokens != 0)
 		return (1);
 	if (in->in_sink != NULL && in->in_sink->is_token != NULL)
 		return (in->in_sink->is_token(in->in_sink->is_arg, IX_BODY,

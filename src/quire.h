@@ -601,7 +601,7 @@ struct extract_conf {
 	uint64_t	 xc_max_ratio;	/* extracted / input, for PDF */
 	uint64_t	 xc_max_depth;	/* JSON, HTML and markdown nesting */
 	uint64_t	 xc_max_line;	/* bytes in one line or record */
-	uint64_t	 xc_max_tokens;	/* words per document */
+	uint64_t	 xc_max_tokens;	/* words per document; 0: no cap */
 	uint64_t	 xc_max_pages;	/* PDF */
 	int		 xc_utf8;	/* enum utf8_policy */
 	const char	*xc_id_field;	/* JSON record fields */
