@@ -63,7 +63,8 @@ control_listen(struct supervisor *sv)
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
-	int			 fd;
+	mode_t			 mask;
+	int			 fd, rv;
 
 	config_control_path(&sv->sv_conf, sv->sv_ctlpath,
 	    sizeof(sv->sv_ctlpath));
@@ -95,19 +96,21 @@ control_listen(struct supervisor *sv)
 		close(fd);
 		return (-1);
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/*
+	 * The mode from the start, by the umask: a chmod by name after the
+	 * bind could meet a link swapped in since (DESIGN: datadir).
+	 */
+	mask = umask(~sv->sv_conf.c_control_mode & 0777);
+	rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (rv == -1) {
 		log_warn("%s: bind %s", __func__, sv->sv_ctlpath);
 		close(fd);
 		return (-1);
 	}
-	/* Never through a link swapped in since the bind (DESIGN: datadir). */
-	if (fchmodat(AT_FDCWD, sv->sv_ctlpath, sv->sv_conf.c_control_mode,
-	    AT_SYMLINK_NOFOLLOW) == -1)
-		log_warn("%s: chmod %s", __func__, sv->sv_ctlpath);
 	if (sv->sv_conf.c_control_group[0] != '\0' &&
 	    ((gr = getgrnam(sv->sv_conf.c_control_group)) == NULL ||
-	    fchownat(AT_FDCWD, sv->sv_ctlpath, -1, gr->gr_gid,
-	    AT_SYMLINK_NOFOLLOW) == -1))
+	    util_chown_socket(sv->sv_ctlpath, -1, gr->gr_gid) == -1))
 		log_warn("%s: group of %s", __func__, sv->sv_ctlpath);
 	sv->sv_ctl = evconnlistener_new(sv->sv_base, control_accept, sv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, fd);
@@ -355,6 +358,20 @@ control_memory_text(struct supervisor *sv, struct evbuffer *eb)
 	control_decisions(sv, 0, eb);
 }
 
+/* No syslog to log to: why, and whether anyone sees the log instead. */
+static int
+control_log_problem(char *buf, size_t len)
+{
+	const char	*why;
+
+	if ((why = log_syslog_lost()) == NULL)
+		return (0);
+	snprintf(buf, len, "syslog unreachable (%s): %s", why,
+	    log_stderr_seen() ? "logging to standard error" :
+	    "log messages are lost; set log-file");
+	return (1);
+}
+
 /* status and workers, as text or JSON; both carry the same facts. */
 void
 control_status(struct supervisor *sv, int json, int workers_only,
@@ -366,6 +383,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	char			 ixline[512];
 	int			 i, live = fleet_live(sv);
 	const char		*rerr = sv->sv_reload_error;
+	char			 lerr[256];
 
 	if (workers_only) {
 		if (json)
@@ -403,6 +421,12 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		    (unsigned long long)sv->sv_reloads);
 		if (rerr[0] != '\0')
 			control_json_str(eb, rerr);
+		else
+			evbuffer_add_printf(eb, "null");
+		/* syslog unreachable: where the log goes instead. */
+		evbuffer_add_printf(eb, ", \"log_problem\": ");
+		if (control_log_problem(lerr, sizeof(lerr)))
+			control_json_str(eb, lerr);
 		else
 			evbuffer_add_printf(eb, "null");
 		evbuffer_add_printf(eb, ", \"spawned\": %llu, \"deaths\": %llu, "
@@ -451,6 +475,8 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)sv->sv_reloads);
 	evbuffer_add_printf(eb, "last reload error: %s\n",
 	    rerr[0] != '\0' ? rerr : "none");
+	if (control_log_problem(lerr, sizeof(lerr)))
+		evbuffer_add_printf(eb, "log: %s\n", lerr);
 	if (f->f_merger.w_pid != 0)
 		evbuffer_add_printf(eb, "merger: pid %d, %s\n",
 		    (int)f->f_merger.w_pid,

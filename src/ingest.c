@@ -19,7 +19,7 @@
  * Progress: the sink's is_tick is called often while a job runs, so that
  * a long document is seen to move: per MB read, from inside the parsers
  * (per PDF page, per slice of HTML, per some thousand lines or nodes;
- * see extract_tick) and per chunk cut, tokenized and handed on.  The
+ * see xdoc_tick) and per chunk cut, tokenized and handed on.  The
  * worker sends its heartbeats and enforces job-timeout from there.  A
  * document stopped halfway is taken back from the sink (is_abort), so
  * nothing of it is indexed.
@@ -386,7 +386,8 @@ ingest_token(const struct token *t, void *arg)
 	struct ingest_doc	*id = arg;
 	struct ingest		*in = id->id_in;
 
-	if (++id->id_tokens > in->in_xc.xc_max_tokens)
+	if (++id->id_tokens > in->in_xc.xc_max_tokens &&
+	    in->in_xc.xc_max_tokens != 0)
 		return (1);
 	if (in->in_sink != NULL && in->in_sink->is_token != NULL)
 		return (in->in_sink->is_token(in->in_sink->is_arg, IX_BODY,

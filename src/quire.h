@@ -28,6 +28,10 @@
 
 #define QUIRE_VERSION		PACKAGE_VERSION
 #define QUIRE_DATADIR		"/var/lib/quire"
+/* The runtime directory (pidfile); configure may set it (--runstatedir). */
+#ifndef QUIRE_RUNDIR
+#define QUIRE_RUNDIR		"/run/quire"
+#endif
 #define QUIRE_EXIT_NOMEM	3	/* fatal() after an allocation failed */
 
 /* log.c */
@@ -36,6 +40,10 @@ void		 log_procinit(const char *);
 void		 log_setverbose(int);
 int		 log_getverbose(void);
 int		 log_openfile(const char *);
+int		 log_chown(uid_t, gid_t);
+int		 log_syslog_check(void);
+const char	*log_syslog_lost(void);
+int		 log_stderr_seen(void);
 void		 log_warn(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_warnx(const char *, ...)
@@ -74,6 +82,7 @@ int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
 const char	*util_vis(const char *);
 int		 util_openat_file(int, const char *, int, mode_t);
+int		 util_chown_socket(const char *, uid_t, gid_t);
 const char	*util_open_strerror(int);
 int		 util_check_entry(const char *, int);
 
@@ -389,6 +398,7 @@ struct quire_conf {
 	char		 c_datadir[CONF_STR_MAX];
 	char		 c_user[CONF_STR_MAX];
 	char		 c_group[CONF_STR_MAX];
+	char		 c_rundir[CONF_STR_MAX];
 	char		 c_pidfile[CONF_STR_MAX];
 	char		 c_control[CONF_STR_MAX];
 	uint64_t	 c_control_mode;
@@ -547,6 +557,8 @@ enum block_kind {
 	BLK_CODE
 };
 
+/* xdoc.c: the document and the error that extractors fill. */
+
 /* A run of text in xd_text: a paragraph, a heading or a code block. */
 struct xblock {
 	int		 xb_kind;
@@ -582,20 +594,34 @@ struct xerr {
 	char		 xe_msg[200];
 };
 
+struct extract_conf;
+
+int		 xdoc_tick(const struct extract_conf *, struct xerr *);
+void		 xdoc_init(struct xdoc *);
+void		 xdoc_free(struct xdoc *);
+void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
+void		 xdoc_attr(struct xdoc *, const char *, const char *);
+void		 xdoc_paras(struct xdoc *, const char *, size_t);
+int		 xdoc_space(int);
+void		 xerr_set(struct xerr *, const char *, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+
+/* extract.c, continued: the settings and the entry points. */
+
 struct extract_conf {
 	uint64_t	 xc_max_size;	/* input bytes */
 	uint64_t	 xc_max_text;	/* extracted (decompressed) bytes */
 	uint64_t	 xc_max_ratio;	/* extracted / input, for PDF */
 	uint64_t	 xc_max_depth;	/* JSON, HTML and markdown nesting */
 	uint64_t	 xc_max_line;	/* bytes in one line or record */
-	uint64_t	 xc_max_tokens;	/* words per document */
+	uint64_t	 xc_max_tokens;	/* words per document; 0: no cap */
 	uint64_t	 xc_max_pages;	/* PDF */
 	int		 xc_utf8;	/* enum utf8_policy */
 	const char	*xc_id_field;	/* JSON record fields */
 	const char	*xc_title_field;
 	const char	*xc_text_field;
 	/*
-	 * Progress: parsers call extract_tick often (per page, per slice
+	 * Progress: parsers call xdoc_tick often (per page, per slice
 	 * of input, per some thousand nodes or lines); a non-zero return
 	 * from xc_tick stops the extraction.  NULL: nobody listens.
 	 */
@@ -616,17 +642,8 @@ const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
 int		 extract_open(int, const char *, struct xerr *);
-int		 extract_tick(const struct extract_conf *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
-void		 xdoc_init(struct xdoc *);
-void		 xdoc_free(struct xdoc *);
-void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
-void		 xdoc_attr(struct xdoc *, const char *, const char *);
-void		 xdoc_paras(struct xdoc *, const char *, size_t);
-int		 xdoc_space(int);
-void		 xerr_set(struct xerr *, const char *, const char *, ...)
-		    __attribute__((__format__(printf, 3, 4)));
 
 /*
  * extract_text.c, extract_md.c, extract_html.c, extract_json.c,
@@ -690,7 +707,7 @@ struct ingest_sink {
 	int		 (*is_done)(void *, struct xdoc *);
 	void		 (*is_abort)(void *, struct xdoc *);
 	/*
-	 * Progress, called often while a job runs (see extract_tick and
+	 * Progress, called often while a job runs (see xdoc_tick and
 	 * ingest.c); non-zero stops the job with INGEST_STOP.
 	 */
 	int		 (*is_tick)(void *);
@@ -1007,9 +1024,11 @@ void		 merger_main(void) __dead;
 
 /* search.c */
 #define SEARCH_FILTERS_MAX	16
+#define SEARCH_HL_MAX		32	/* matches marked per snippet */
 
 struct search_opts {
 	size_t		 so_n;
+	size_t		 so_offset;	/* best hits skipped (paging) */
 	const char	*so_filters[SEARCH_FILTERS_MAX];
 	size_t		 so_nfilters;
 	double		 so_k1;
@@ -1026,7 +1045,11 @@ struct search_hit {
 	uint64_t	 sh_cid;
 	char		 sh_title[256];
 	char		 sh_heading[256];
-	char		 sh_snippet[512];
+	char		 sh_snippet[512];	/* matches between ** */
+	char		 sh_text[512];		/* the same, plain */
+	uint32_t	 sh_hl_off[SEARCH_HL_MAX]; /* matches in sh_text */
+	uint32_t	 sh_hl_len[SEARCH_HL_MAX];
+	size_t		 sh_nhl;
 };
 
 struct search_result {
@@ -1368,6 +1391,9 @@ struct supervisor {
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
+	int		 sv_drop;	/* "user": run as sv_uid, sv_gid */
+	uid_t		 sv_uid;
+	gid_t		 sv_gid;
 	int		 sv_draining;
 	int		 sv_fast;
 	uint64_t	 sv_drain_deadline;

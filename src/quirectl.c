@@ -103,9 +103,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Make the daemon read its configuration again." },
 	{ "stop", "stop", ctl_simple,
 	    "Stop the daemon now." },
-	{ "search", "search [--json] [--exact] [-n N] [--filter K=V] QUERY",
-	    ctl_search,
-	    "Search the index (BM25); phrases in quotes, prefix*, +required." },
+	{ "search", "search [--json] [--exact] [-n N] [--offset N] "
+	    "[--filter K=V] [--] QUERY", ctl_search,
+	    "Search the index (BM25): \"phrases\", prefix*, +word, -word,\n"
+	    "AND, OR and NOT in capitals." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
@@ -1740,6 +1741,7 @@ ctl_search(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "filter", required_argument, NULL, 'F' },
 		{ "exact", no_argument, NULL, 'E' },
+		{ "offset", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct search_opts	 so;
@@ -1748,15 +1750,21 @@ ctl_search(int argc, char **argv)
 	struct search_hit	*h;
 	struct buf		 q;
 	const char		*errstr;
-	size_t			 i;
-	int			 ch, json = 0;
+	size_t			 i, j;
+	int			 ch, json = 0, dashes;
 
 	ctl_config();
 	search_opts_defaults(&so);
 	so.so_k1 = ctl_conf.c_k1;
 	so.so_b = ctl_conf.c_b;
 	so.so_wtitle = ctl_conf.c_title_weight;
-	while ((ch = getopt_long(argc, argv, "n:JF:E", opts, NULL)) != -1) {
+	/*
+	 * "+": options end at the first word of the query, so that
+	 * "search dog -cat" excludes cat; "--" ends them before a query
+	 * that begins with "-".
+	 */
+	while ((ch = getopt_long(argc, argv, "+n:JF:Eo:", opts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'E':
 			so.so_exact = 1;
@@ -1769,6 +1777,12 @@ ctl_search(int argc, char **argv)
 			break;
 		case 'J':
 			json = 1;
+			break;
+		case 'o':
+			so.so_offset = strtonum(optarg, 0, 100000, &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "--offset %s: %s", optarg,
+				    errstr);
 			break;
 		case 'F':
 			if (strchr(optarg, '=') == NULL)
@@ -1784,9 +1798,21 @@ ctl_search(int argc, char **argv)
 	}
 	if (optind >= argc)
 		ctl_usage("search");
+	/*
+	 * "dog --json" is an option out of place, not a word: refused,
+	 * unless after a "--", which is not part of the query.
+	 */
+	dashes = strcmp(argv[optind - 1], "--") == 0;
 	buf_init(&q);
 	for (i = optind; i < (size_t)argc; i++) {
-		if (i > (size_t)optind)
+		if (!dashes && strcmp(argv[i], "--") == 0) {
+			dashes = 1;
+			continue;
+		}
+		if (!dashes && strncmp(argv[i], "--", 2) == 0)
+			errx(CTL_EXIT_USAGE, "search: %s: options come before "
+			    "the query", argv[i]);
+		if (q.b_len > 0)
 			buf_addc(&q, ' ');
 		buf_addstr(&q, argv[i]);
 	}
@@ -1798,9 +1824,10 @@ ctl_search(int argc, char **argv)
 		errx(CTL_EXIT_FAIL, "search: %s", res.sr_error);
 	if (json) {
 		printf("{\"total\": %llu, \"total_exact\": %s, "
-		    "\"took_ms\": %.3f, \"hits\": [",
+		    "\"took_ms\": %.3f, \"offset\": %zu, \"hits\": [",
 		    (unsigned long long)res.sr_total,
-		    res.sr_exact ? "true" : "false", res.sr_took_ms);
+		    res.sr_exact ? "true" : "false", res.sr_took_ms,
+		    so.so_offset);
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];
 			fputs(i ? ",\n  {\"id\": " : "\n  {\"id\": ", stdout);
@@ -1811,8 +1838,12 @@ ctl_search(int argc, char **argv)
 			fputs(", \"heading\": ", stdout);
 			ctl_json_str(stdout, h->sh_heading);
 			fputs(", \"snippet\": ", stdout);
-			ctl_json_str(stdout, h->sh_snippet);
-			fputc('}', stdout);
+			ctl_json_str(stdout, h->sh_text);
+			fputs(", \"highlights\": [", stdout);
+			for (j = 0; j < h->sh_nhl; j++)
+				printf("%s[%u, %u]", j ? ", " : "",
+				    h->sh_hl_off[j], h->sh_hl_len[j]);
+			fputs("]}", stdout);
 		}
 		fputs(res.sr_n > 0 ? "\n]}\n" : "]}\n", stdout);
 	} else {
@@ -1821,7 +1852,8 @@ ctl_search(int argc, char **argv)
 		    (unsigned long long)res.sr_total, res.sr_took_ms);
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];
-			printf("\n%zu. %s (chunk %u, score %.3f)\n", i + 1,
+			printf("\n%zu. %s (chunk %u, score %.3f)\n",
+			    so.so_offset + i + 1,
 			    util_vis(h->sh_extid), h->sh_chunk, h->sh_score);
 			if (h->sh_title[0] != '\0')
 				printf("   %s%s%s\n", util_vis(h->sh_title),

@@ -58,6 +58,27 @@ quired_stdfds(void)
 		close(fd);
 }
 
+/*
+ * Nothing listens on /dev/log, and syslog(3) would drop every message
+ * without a word: say so once, here.  Log lines go to standard error,
+ * which the daemon keeps in the background unless it is a terminal.
+ */
+static void
+quired_syslog_lost(int foreground)
+{
+	const char	*why;
+
+	if ((why = log_syslog_lost()) == NULL)
+		return;
+	if (!foreground && isatty(STDERR_FILENO))
+		fprintf(stderr, "quired: syslog unreachable (%s): log messages "
+		    "will be lost in the background; set log-file in "
+		    "quired.conf(5)\n", why);
+	else
+		log_warnx("syslog unreachable (%s): logging to standard error",
+		    why);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -157,5 +178,6 @@ main(int argc, char *argv[])
 		    util_open_strerror(errno));
 		exit(1);
 	}
+	quired_syslog_lost(sv.sv_foreground);
 	supervisor_main(&sv);
 }
