@@ -17,6 +17,8 @@ id nobody >/dev/null 2>&1 || skip "no user nobody"
 
 # The test directory must be reachable by nobody.
 chmod 755 "$T"
+setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$T" ||
+    skip "nobody cannot reach $T (TMPDIR)"
 # The data directory's group is the socket's; new files take it (setgid).
 mkdir "$DATA"
 chgrp nogroup "$DATA"
