@@ -106,13 +106,9 @@ done
 ekills=$kills
 
 # --- claim, index, ack in the worker of a running quired
-cat > "$T/w.conf" <<EOC
-datadir $W
-pidfile $PIDFILE
-log-file $T/w.log
-workers 1
-merge no
-EOC
+# Each run has a directory of its own: a daemon on its way out never
+# touches the socket of the next.  fail shows the daemon's log.
+LOG=$T/w.log
 traced() {
 	[ "$(awk '$1 == "TracerPid:" { print $2 }' "/proc/$1/status" \
 	    2>/dev/null)" -gt 0 ]
@@ -133,13 +129,22 @@ kills=0
 for call in $CALLS; do
 	n=1
 	while :; do
-		rm -rf "$W"
+		[ -n "$W" ] && rm -rf "$W"
+		W=$T/c.$call.$n
 		cp -a "$B" "$W"
+		cat > "$T/w.conf" <<-EOC
+		datadir $W
+		pidfile $PIDFILE
+		log-file $LOG
+		workers 1
+		merge no
+		EOC
 		"$QUIRED" -d -f "$T/w.conf" 2>>"$T/w.stderr" &
 		qp=$!
 		wait_for 10 worker_idle || fail "cycle: no worker"
 		wp=$("$QUIRECTL" -D "$W" workers --json |
-		    jq '.workers[] | select(.slot == 0) | .pid')
+		    jq '.workers[] | select(.slot == 0) | .pid') ||
+		    fail "cycle, $call $n: workers: $(cat "$T/w.stderr")"
 		# An idle worker polls the queue in a write transaction;
 		# counting starts with the job there, the worker stopped.
 		# A worker stopped inside its transaction holds the write
