@@ -106,9 +106,10 @@ io_cleanup() {
 }
 trap io_cleanup EXIT INT TERM
 
-worker_idle() {
-	"$QUIRECTL" -D "$W" workers --json 2>/dev/null | jq -e '[.workers[] |
-	    select(.slot == 0 and .state == "idle")] | length == 1' >/dev/null
+worker_idle() {	# (jq -e passes on no input: no daemon yet)
+	_o=$("$QUIRECTL" -D "$W" workers --json 2>/dev/null) &&
+	    echo "$_o" | jq -e '[.workers[] | select(.slot == 0 and
+	    .state == "idle")] | length == 1' >/dev/null
 }
 traced() {
 	[ "$(awk '$1 == "TracerPid:" { print $2 }' "/proc/$1/status" \
