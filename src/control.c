@@ -13,6 +13,15 @@
  * SO_PEERCRED credentials, to be root, the daemon's own user, or in
  * control-socket-group.  jobs is how a member of that group, who cannot
  * open the LMDB files (they need write access even to read), lists jobs.
+ *
+ * Out of descriptors: accept(2) fails with EMFILE while the connection
+ * waits in the backlog, so a level-triggered listener would wake again
+ * at once and the loop would spin.  Instead the listener is paused for
+ * CONTROL_PAUSE_MS, and one descriptor kept open on /dev/null from the
+ * start is given up to accept the waiting client, which is served as
+ * usual (status then says why the daemon is degraded); the reserve is
+ * taken back when that connection closes.  The complaint is logged at
+ * most once a second.
  */
 
 #include <sys/types.h>
@@ -37,13 +46,18 @@ struct ctl_conn {
 	uid_t			 cc_uid;
 	gid_t			 cc_gid;
 	int			 cc_done;
+	int			 cc_reserve;	/* holds the reserve descriptor */
 };
 
 #define CONTROL_READER_PIDS	32
 #define CONTROL_JOBS_MAX	10000	/* jobs in one reply */
+#define CONTROL_PAUSE_MS	1000	/* no accepts after EMFILE */
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
+static void	 control_accept_error(struct evconnlistener *, void *);
+static void	 control_resume(evutil_socket_t, short, void *);
+static void	 control_accept_conn(struct supervisor *, int, int);
 
 /* Whether a listener answers on the socket path. */
 static int
@@ -119,6 +133,13 @@ control_listen(struct supervisor *sv)
 		close(fd);
 		return (-1);
 	}
+	evconnlistener_set_error_cb(sv->sv_ctl, control_accept_error);
+	sv->sv_ctl_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (sv->sv_ctl_reserve == -1)
+		log_warn("%s: /dev/null", __func__);
+	if ((sv->sv_ctl_pause = evtimer_new(sv->sv_base, control_resume,
+	    sv)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
 	return (0);
 }
 
@@ -130,6 +151,76 @@ control_close(struct supervisor *sv)
 	evconnlistener_free(sv->sv_ctl);
 	sv->sv_ctl = NULL;
 	unlink(sv->sv_ctlpath);
+	if (sv->sv_ctl_pause != NULL) {
+		event_free(sv->sv_ctl_pause);
+		sv->sv_ctl_pause = NULL;
+	}
+	if (sv->sv_ctl_reserve != -1) {
+		close(sv->sv_ctl_reserve);
+		sv->sv_ctl_reserve = -1;
+	}
+}
+
+/* Take the reserve descriptor back, if one is free again. */
+static void
+control_reserve(struct supervisor *sv)
+{
+	if (sv->sv_ctl_reserve == -1)
+		sv->sv_ctl_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void
+control_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor	*sv = arg;
+
+	control_reserve(sv);
+	if (sv->sv_ctl != NULL)
+		evconnlistener_enable(sv->sv_ctl);
+}
+
+/*
+ * accept(2) failed.  Short of descriptors, pause the listener, and serve
+ * the client waiting in the backlog with the reserve descriptor.
+ */
+static void
+control_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct supervisor	*sv = arg;
+	struct timeval		 tv;
+	uint64_t		 held;
+	int			 err = EVUTIL_SOCKET_ERROR(), fd;
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS &&
+	    err != ENOMEM) {
+		if (util_ratelimit(&sv->sv_ctl_rl, &held))
+			log_warnx("%s: accept: %s (%llu more not logged)",
+			    __func__, strerror(err), (unsigned long long)held);
+		return;
+	}
+	if (err == EMFILE || err == ENFILE)
+		fleet_fdshort(sv, "admin socket: accept", err);
+	evconnlistener_disable(l);
+	tv.tv_sec = CONTROL_PAUSE_MS / 1000;
+	tv.tv_usec = (CONTROL_PAUSE_MS % 1000) * 1000;
+	evtimer_add(sv->sv_ctl_pause, &tv);
+	fd = -1;
+	if (sv->sv_ctl_reserve != -1) {
+		close(sv->sv_ctl_reserve);
+		sv->sv_ctl_reserve = -1;
+		fd = accept4(evconnlistener_get_fd(l), NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd == -1)
+			control_reserve(sv);
+	}
+	if (util_ratelimit(&sv->sv_ctl_rl, &held))
+		log_warnx("%s: accept: %s; admin socket paused for %d ms, %s "
+		    "(%llu more not logged)", __func__, strerror(err),
+		    CONTROL_PAUSE_MS, fd != -1 ? "one client served with the "
+		    "reserve descriptor" : "no reserve descriptor",
+		    (unsigned long long)held);
+	if (fd != -1)
+		control_accept_conn(sv, fd, 1);
 }
 
 /* A JSON string (show.c), as quirectl writes them. */
@@ -380,9 +471,9 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	struct fleet		*f = &sv->sv_fleet;
 	struct queue_stats	 qs;
 	struct ixstats		 is;
-	char			 ixline[512];
+	char			 ixline[512], whybuf[256];
 	int			 i, live = fleet_live(sv);
-	const char		*rerr = sv->sv_reload_error;
+	const char		*rerr = sv->sv_reload_error, *why;
 	char			 lerr[256];
 
 	if (workers_only) {
@@ -393,6 +484,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 			evbuffer_add_printf(eb, "]}\n");
 		return;
 	}
+	why = fleet_degraded_why(sv, whybuf, sizeof(whybuf));
 	if (queue_stats(&sv->sv_q, &qs) != 0)
 		memset(&qs, 0, sizeof(qs));
 	if (index_stats(&sv->sv_ix, &is) != 0)
@@ -408,14 +500,19 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		evbuffer_add_printf(eb, "}, \"totals\": {\"enqueued\": %llu, "
 		    "\"completed\": %llu, \"failed\": %llu, \"released\": "
 		    "%llu}, \"fleet\": {\"pid\": %d, \"target\": %d, "
-		    "\"running\": %d, \"degraded\": %s, \"draining\": %s, "
-		    "\"uptime_s\": %llu, \"reloads\": %llu, "
-		    "\"last_reload_error\": ",
+		    "\"running\": %d, \"degraded\": %s, \"degraded_reason\": ",
 		    (unsigned long long)qs.qs_enqueued,
 		    (unsigned long long)qs.qs_completed,
 		    (unsigned long long)qs.qs_failed,
 		    (unsigned long long)qs.qs_released, (int)getpid(),
-		    f->f_target, live, fleet_degraded(sv) ? "true" : "false",
+		    f->f_target, live, why != NULL ? "true" : "false");
+		if (why != NULL)
+			control_json_str(eb, why);
+		else
+			evbuffer_add_printf(eb, "null");
+		evbuffer_add_printf(eb, ", \"draining\": %s, "
+		    "\"uptime_s\": %llu, \"reloads\": %llu, "
+		    "\"last_reload_error\": ",
 		    sv->sv_draining ? "true" : "false",
 		    (unsigned long long)(util_now_ms() - sv->sv_started) / 1000,
 		    (unsigned long long)sv->sv_reloads);
@@ -467,9 +564,10 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)qs.qs_completed,
 	    (unsigned long long)qs.qs_failed,
 	    (unsigned long long)qs.qs_released);
-	evbuffer_add_printf(eb, "fleet: pid %d, target %d, running %d%s%s, "
+	evbuffer_add_printf(eb, "fleet: pid %d, target %d, running %d%s%s%s%s, "
 	    "uptime %llus, reloads %llu\n", (int)getpid(), f->f_target, live,
-	    fleet_degraded(sv) ? ", degraded" : "",
+	    why != NULL ? ", degraded (" : "", why != NULL ? why : "",
+	    why != NULL ? ")" : "",
 	    sv->sv_draining ? ", draining" : "",
 	    (unsigned long long)(util_now_ms() - sv->sv_started) / 1000,
 	    (unsigned long long)sv->sv_reloads);
@@ -653,8 +751,13 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 static void
 control_free(struct ctl_conn *cc)
 {
+	struct supervisor	*sv = cc->cc_sv;
+	int			 reserve = cc->cc_reserve;
+
 	bufferevent_free(cc->cc_bev);
 	free(cc);
+	if (reserve)
+		control_reserve(sv);
 }
 
 static void
@@ -706,7 +809,13 @@ static void
 control_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct supervisor	*sv = arg;
+	control_accept_conn(arg, fd, 0);
+}
+
+/* A new admin connection; reserve says it holds the reserve descriptor. */
+static void
+control_accept_conn(struct supervisor *sv, int fd, int reserve)
+{
 	struct ctl_conn		*cc;
 	struct ucred		 cred;
 	struct timeval		 tv;
@@ -715,17 +824,22 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("%s: SO_PEERCRED", __func__);
 		close(fd);
+		if (reserve)
+			control_reserve(sv);
 		return;
 	}
 	cc = xcalloc(1, sizeof(*cc));
 	cc->cc_sv = sv;
 	cc->cc_uid = cred.uid;
 	cc->cc_gid = cred.gid;
+	cc->cc_reserve = reserve;
 	cc->cc_bev = bufferevent_socket_new(sv->sv_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (cc->cc_bev == NULL) {
 		close(fd);
 		free(cc);
+		if (reserve)
+			control_reserve(sv);
 		return;
 	}
 	bufferevent_setcb(cc->cc_bev, control_read, control_written,

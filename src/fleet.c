@@ -25,7 +25,10 @@
  *   most about ten times in its first minute of failing.  The count
  *   resets once a worker in the slot has been ready for a minute.  While
  *   a slot has failed three times in a row the fleet is "degraded"; the
- *   supervisor keeps answering and never exits for it.
+ *   supervisor keeps answering and never exits for it.  A worker that
+ *   cannot even be forked (no descriptor for its socket: EMFILE) counts
+ *   as a start-up failure of its slot, with the same back-off, and the
+ *   fleet is degraded while descriptors are short.
  *
  *   Hung workers: a worker that has not sent a heartbeat for
  *   hang-timeout (a busy one beats every heartbeat-interval even in a
@@ -67,6 +70,7 @@
 #define FLEET_ANON_MS		1000	/* workers' memory sampled */
 #define FLEET_ANON_FAST_MS	200	/* ... while memory is short */
 #define FLEET_PEAK_WINDOW_MS	30000	/* a worker's recent peak */
+#define FLEET_FDSHORT_MS	5000	/* degraded this long after EMFILE */
 
 static const char *fleet_states[] = {
 	"empty", "starting", "idle", "busy", "draining", "backoff"
@@ -77,6 +81,7 @@ static void	 fleet_replace(struct supervisor *);
 static void	 fleet_merger_died(struct supervisor *, int);
 static void	 fleet_error(struct bufferevent *, short, void *);
 static void	 fleet_overtime_fail(struct supervisor *, struct wslot *);
+static uint64_t	 fleet_backoff(uint32_t);
 
 const char *
 fleet_state_name(enum wstate s)
@@ -124,21 +129,86 @@ fleet_live(struct supervisor *sv)
 	return (n);
 }
 
+/*
+ * Degraded: a slot has failed to start three times in a row, or the
+ * supervisor ran out of descriptors in the last FLEET_FDSHORT_MS (for a
+ * worker's socket, or for an admin connection).  The reason, for status,
+ * is written to buf; NULL when all is well.
+ */
+const char *
+fleet_degraded_why(struct supervisor *sv, char *buf, size_t len)
+{
+	struct fleet	*f = &sv->sv_fleet;
+	struct wslot	*w;
+	uint64_t	 now = util_mono_ms();
+	int		 i;
+
+	if (sv->sv_storage.st_fault != STORE_FAULT_NONE) {
+		snprintf(buf, len, "storage %s: %s",
+		    store_fault_name(sv->sv_storage.st_fault),
+		    sv->sv_storage.st_what);
+		return (buf);
+	}
+	if (f->f_fdshort_at != 0 && now - f->f_fdshort_at < FLEET_FDSHORT_MS) {
+		snprintf(buf, len, "out of file descriptors %llu ms ago: %s",
+		    (unsigned long long)(now - f->f_fdshort_at),
+		    f->f_fdshort_why);
+		return (buf);
+	}
+	for (i = 0; i < QUIRE_WORKERS_MAX && i < f->f_target; i++) {
+		w = &f->f_w[i];
+		if (w->w_fails >= FLEET_DEGRADED_FAILS &&
+		    w->w_state != W_IDLE && w->w_state != W_BUSY) {
+			snprintf(buf, len, "worker %d: %u start-up failures "
+			    "in a row", i, w->w_fails);
+			return (buf);
+		}
+	}
+	return (NULL);
+}
+
 int
 fleet_degraded(struct supervisor *sv)
 {
-	int	 i;
+	char	 why[256];
 
-	if (sv->sv_storage.st_fault != STORE_FAULT_NONE)
-		return (1);
+	return (fleet_degraded_why(sv, why, sizeof(why)) != NULL);
+}
 
-	for (i = 0; i < QUIRE_WORKERS_MAX; i++)
-		if (sv->sv_fleet.f_w[i].w_fails >= FLEET_DEGRADED_FAILS &&
-		    sv->sv_fleet.f_w[i].w_state != W_IDLE &&
-		    sv->sv_fleet.f_w[i].w_state != W_BUSY &&
-		    i < sv->sv_fleet.f_target)
-			return (1);
-	return (0);
+/* A descriptor could not be had: remember when and why, for status. */
+void
+fleet_fdshort(struct supervisor *sv, const char *what, int err)
+{
+	struct fleet	*f = &sv->sv_fleet;
+
+	f->f_fdshort_at = util_mono_ms();
+	snprintf(f->f_fdshort_why, sizeof(f->f_fdshort_why), "%s: %s", what,
+	    strerror(err));
+}
+
+/*
+ * A worker could not be forked (no descriptor for its socket, no
+ * process): the slot backs off as after a start-up failure, so a
+ * supervisor short of descriptors neither spins nor floods its log.
+ */
+static void
+fleet_spawn_failed(struct supervisor *sv, struct wslot *w, const char *what)
+{
+	uint64_t	 held, now = util_mono_ms();
+	int		 saved = errno;
+
+	if (saved == EMFILE || saved == ENFILE)
+		fleet_fdshort(sv, what, saved);
+	w->w_fails++;
+	w->w_state = W_BACKOFF;
+	w->w_respawn_at = now + fleet_backoff(w->w_fails);
+	if (util_ratelimit(&sv->sv_fleet.f_spawn_rl, &held))
+		log_warnx("%s: %s %d: %s: %s; next start in %llu ms%s (%llu "
+		    "more not logged)", __func__, w->w_slot == -1 ? "merger" :
+		    "worker", w->w_slot, what, strerror(saved),
+		    (unsigned long long)(w->w_respawn_at - now),
+		    w->w_fails >= FLEET_DEGRADED_FAILS ? " (degraded)" : "",
+		    (unsigned long long)held);
 }
 
 /* The configuration a worker starts with, as quired -n -v prints it. */
@@ -160,13 +230,11 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	struct bufferevent	*bev;
 	char			 slot[16], cfg[IPC_STR_MAX];
 	char			*argv[6];
-	int			 sp[2], i = 0;
+	int			 sp[2], i = 0, saved;
 	pid_t			 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
-		log_warn("%s: socketpair", __func__);
-		w->w_state = W_BACKOFF;
-		w->w_respawn_at = util_mono_ms() + FLEET_BACKOFF_MIN_MS;
+		fleet_spawn_failed(sv, w, "socketpair");
 		return;
 	}
 	snprintf(slot, sizeof(slot), "%d", w->w_slot);
@@ -183,11 +251,11 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 
 	switch ((pid = fork())) {
 	case -1:
-		log_warn("%s: fork", __func__);
+		saved = errno;
 		close(sp[0]);
 		close(sp[1]);
-		w->w_state = W_BACKOFF;
-		w->w_respawn_at = util_mono_ms() + FLEET_BACKOFF_MIN_MS;
+		errno = saved;
+		fleet_spawn_failed(sv, w, "fork");
 		return;
 	case 0:
 		/* dup2 leaves the new descriptor open across exec. */

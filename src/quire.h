@@ -86,6 +86,13 @@ int		 util_chown_socket(const char *, uid_t, gid_t);
 const char	*util_open_strerror(int);
 int		 util_check_entry(const char *, int);
 
+/* At most one line a second of a repeated complaint (util_ratelimit). */
+struct ratelimit {
+	uint64_t	 rl_last;	/* mono ms of the last line let through */
+	uint64_t	 rl_suppressed;	/* lines held back since */
+};
+int		 util_ratelimit(struct ratelimit *, uint64_t *);
+
 /* codec.c */
 enum job_state {
 	JOB_READY = 0,
@@ -1310,6 +1317,10 @@ struct fleet {
 	/* The last decisions about the fleet's size, newest last. */
 	char		 f_decisions[FLEET_DECISIONS][FLEET_DECISION_MAX];
 	uint64_t	 f_ndecisions;
+	/* The last time a descriptor was short (EMFILE, ENFILE), and why. */
+	uint64_t	 f_fdshort_at;
+	char		 f_fdshort_why[128];
+	struct ratelimit f_spawn_rl;
 };
 
 struct supervisor;
@@ -1330,6 +1341,8 @@ void		 fleet_stop_all(struct supervisor *, int);
 void		 fleet_signal(struct supervisor *, int);
 int		 fleet_live(struct supervisor *);
 int		 fleet_degraded(struct supervisor *);
+const char	*fleet_degraded_why(struct supervisor *, char *, size_t);
+void		 fleet_fdshort(struct supervisor *, const char *, int);
 int		 fleet_gone(struct supervisor *);
 
 /* memory.c */
@@ -1407,6 +1420,9 @@ struct supervisor {
 	int		 sv_ctlfd;
 	char		 sv_ctlpath[CONF_STR_MAX];
 	struct evconnlistener *sv_ctl;
+	int		 sv_ctl_reserve;	/* /dev/null, kept for the socket */
+	struct event	*sv_ctl_pause;	/* accepts resume when it fires */
+	struct ratelimit sv_ctl_rl;
 	/* Memory pressure (memory.c). */
 	struct pressure	 sv_pr;
 	struct psample	 sv_ps;

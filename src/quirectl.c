@@ -857,6 +857,86 @@ ctl_socket_path(char *buf, size_t len)
 #define CTL_ASK_FAILED		(-2)	/* refused, or the connection broke */
 
 /*
+ * Timeouts of the admin socket, in seconds, 0 for none: to connect (a
+ * daemon that accepts nothing fills its backlog, and connect would wait
+ * for ever) and for the whole reply.  The environment may change them.
+ */
+#define CTL_CONNECT_TIMEOUT	5
+#define CTL_REPLY_TIMEOUT	30
+#define CTL_TIMEOUT_MAX		86400
+
+static long long
+ctl_timeout(const char *name, long long def)
+{
+	const char	*v, *errstr;
+	long long	 n;
+
+	if ((v = getenv(name)) == NULL || *v == '\0')
+		return (def);
+	n = strtonum(v, 0, CTL_TIMEOUT_MAX, &errstr);
+	if (errstr != NULL)
+		errx(CTL_EXIT_USAGE, "%s=%s: %s (0 to %d seconds)", name, v,
+		    errstr, CTL_TIMEOUT_MAX);
+	return (n);
+}
+
+/* Milliseconds left before deadline (0: none), at least 1; -1: past it. */
+static int
+ctl_left(uint64_t deadline)
+{
+	uint64_t	 now = util_mono_ms();
+
+	if (deadline == 0)
+		return (-2);
+	if (now >= deadline)
+		return (-1);
+	return (deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now));
+}
+
+/*
+ * Connect to the admin socket within the connect timeout.  A UNIX socket
+ * whose backlog is full refuses a non-blocking connect with EAGAIN, so
+ * it is tried again every 20 ms.  Returns the descriptor, blocking
+ * again, or -1 with errno set (ETIMEDOUT when the time ran out).
+ */
+static int
+ctl_connect(const struct sockaddr_un *sun)
+{
+	uint64_t	 deadline = 0;
+	long long	 t;
+	int		 fd, saved, flags;
+
+	if ((t = ctl_timeout("QUIRECTL_CONNECT_TIMEOUT",
+	    CTL_CONNECT_TIMEOUT)) > 0)
+		deadline = util_mono_ms() + t * 1000;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return (-1);
+	while (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == -1) {
+		if (errno != EAGAIN && errno != EINTR) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return (-1);
+		}
+		if (ctl_left(deadline) == -1) {
+			close(fd);
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		usleep(20000);
+	}
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
  * Send one command to the running daemon and collect the body of its
  * reply in body.  The reply is a line "ok" or "error: why", then the
  * body up to end of file.  On failure why holds the message to print.
@@ -866,9 +946,12 @@ ctl_ask(int cmd, uint64_t num, const char *flags, struct buf *body,
     char *why, size_t whylen)
 {
 	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
 	char			 path[PATH_MAX], buf[8192], *p, *nl;
+	uint64_t		 deadline = 0;
+	long long		 t;
 	ssize_t			 n;
-	int			 fd, saved;
+	int			 fd, saved, left;
 
 	buf_reset(body);
 	ctl_socket_path(path, sizeof(path));
@@ -879,24 +962,39 @@ ctl_ask(int cmd, uint64_t num, const char *flags, struct buf *body,
 		snprintf(why, whylen, "%s: path too long for a socket", path);
 		return (CTL_ASK_FAILED);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
-		return (CTL_ASK_FAILED);
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if ((fd = ctl_connect(&sun)) == -1) {
 		saved = errno;
+		if (saved == ETIMEDOUT) {
+			snprintf(why, whylen, "%s: no connection within %llds "
+			    "(QUIRECTL_CONNECT_TIMEOUT): the daemon accepts "
+			    "nothing", path, ctl_timeout(
+			    "QUIRECTL_CONNECT_TIMEOUT", CTL_CONNECT_TIMEOUT));
+			return (CTL_ASK_FAILED);
+		}
 		snprintf(why, whylen, "%s: %s", path, strerror(saved));
-		close(fd);
 		errno = saved;
 		return (CTL_ASK_NODAEMON);
 	}
+	if ((t = ctl_timeout("QUIRECTL_TIMEOUT", CTL_REPLY_TIMEOUT)) > 0)
+		deadline = util_mono_ms() + t * 1000;
 	if (ipc_send(fd, IPC_CTL, cmd, num, flags) == -1) {
 		snprintf(why, whylen, "%s: send: %s", path, strerror(errno));
 		close(fd);
 		return (CTL_ASK_FAILED);
 	}
 	for (;;) {
-		n = read(fd, buf, sizeof(buf));
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if ((left = ctl_left(deadline)) == -1 ||
+		    (n = poll(&pfd, 1, left == -2 ? -1 : left)) == 0) {
+			snprintf(why, whylen, "%s: no reply within %llds "
+			    "(QUIRECTL_TIMEOUT)", path, t);
+			close(fd);
+			return (CTL_ASK_FAILED);
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		n = n == -1 ? -1 : read(fd, buf, sizeof(buf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -964,7 +1062,7 @@ ctl_daemon_alive(void)
 {
 	struct sockaddr_un	 sun;
 	char			 path[PATH_MAX];
-	int			 fd, ok;
+	int			 fd;
 
 	ctl_socket_path(path, sizeof(path));
 	memset(&sun, 0, sizeof(sun));
@@ -972,11 +1070,10 @@ ctl_daemon_alive(void)
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path))
 		return (0);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return (0);
-	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if ((fd = ctl_connect(&sun)) == -1)
+		return (errno == ETIMEDOUT);
 	close(fd);
-	return (ok);
+	return (1);
 }
 
 static int

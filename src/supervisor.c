@@ -224,6 +224,24 @@ supervisor_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/*
+ * More reader slots than the processes of ours that could hold them
+ * (workers and merger): some may be stale, left by a reader killed in
+ * its transaction.  Looked at every tick, so that a storm of killed
+ * readers does not pile up slots, and pin pages, until the sweep; the
+ * look only reads the lock file's table.
+ */
+static void
+supervisor_readers(struct supervisor *sv)
+{
+	int	 dead, live = fleet_live(sv) + 1;
+
+	if (store_readers(&sv->sv_ix.ix_store, NULL, 0) > live)
+		(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
+	if (store_readers(&sv->sv_q.q_store, NULL, 0) > live)
+		(void)store_reader_check(&sv->sv_q.q_store, &dead);
+}
+
 static void
 supervisor_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -242,6 +260,7 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 	 * reader slots left by any process killed inside a transaction
 	 * (quirectl check, search): they would pin pages for good.
 	 */
+	supervisor_readers(sv);
 	if (!sv->sv_draining && now - sv->sv_last_sweep >= SV_SWEEP_MS) {
 		sv->sv_last_sweep = now;
 		(void)store_reader_check(&sv->sv_q.q_store, &dead);

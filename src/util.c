@@ -41,6 +41,26 @@ util_mono_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/*
+ * A complaint that may repeat many times a second (out of descriptors)
+ * is logged at most once a second.  Returns 1 when this one may be
+ * logged, with *held the number held back since the last one.
+ */
+int
+util_ratelimit(struct ratelimit *rl, uint64_t *held)
+{
+	uint64_t	 now = util_mono_ms();
+
+	if (rl->rl_last != 0 && now - rl->rl_last < 1000) {
+		rl->rl_suppressed++;
+		return (0);
+	}
+	*held = rl->rl_suppressed;
+	rl->rl_suppressed = 0;
+	rl->rl_last = now;
+	return (1);
+}
+
 void
 util_put_be64(uint8_t *p, uint64_t v)
 {

@@ -5,10 +5,12 @@
 # exits within 2 s, and a restart gives the orphaned leases back and
 # finishes every job, with no crash counted.  A second quired on the
 # same pidfile, while the first runs, is refused: exit 1, "already
-# running, pid N".
+# running, pid N".  Documents submitted before, while the supervisor is
+# dead and after the restart are each indexed once (t/checker.sh: 0/0/0).
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
+. "$TOPSRC/t/checker.sh"
 
 NJOBS=6
 
@@ -20,6 +22,7 @@ busy2() {
 
 write_conf "workers 2" "claim-batch 1"
 ctl submit --debug 'sleep 1500' --count $NJOBS >/dev/null
+chk_submit 50 || fail "submit: $(cat "$CHK/submit.out")"
 start_quired
 sv=$(quired_pid)
 wait_for 10 busy2 || fail "two workers are not busy"
@@ -54,6 +57,7 @@ wait_for 5 pid_gone "$sv" || fail "the supervisor survived kill -9"
 orphans=$(status_json .jobs.leased)
 [ "$orphans" -le 2 ] || fail "leases: $(ctl status)"
 [ "$(status_json .jobs.done)" -lt $NJOBS ] || fail "all done already"
+chk_submit 50 || fail "submit offline: $(cat "$CHK/submit.out")"
 
 # A restart on the stale pidfile and socket takes the jobs back.
 start_quired
@@ -61,9 +65,11 @@ wait_for 10 ctl workers || fail "restart does not answer"
 sv2=$(status_json .fleet.pid)
 [ "$sv2" -ne "$sv" ] || fail "status comes from the old supervisor"
 [ "$(quired_pid)" -eq "$sv2" ] || fail "pidfile not rewritten"
-wait_for 30 status_is .jobs.done $NJOBS || fail "not finished: $(ctl status)"
+chk_submit 50 || fail "submit after: $(cat "$CHK/submit.out")"
+ALL=$((NJOBS + $(chk_jobs)))
+wait_for 30 status_is .jobs.done $ALL || fail "not finished: $(ctl status)"
 ctl status --json > "$T/st"
-jq -e --argjson n $NJOBS '.jobs == {"ready": 0, "leased": 0, "retry": 0,
+jq -e --argjson n $ALL '.jobs == {"ready": 0, "leased": 0, "retry": 0,
     "done": $n, "dead": 0, "cancelled": 0}' "$T/st" >/dev/null ||
     fail "after the restart: $(cat "$T/st")"
 ctl jobs --limit 1000 --json | jq -e 'all(.jobs[]; .crashes == 0)' \
@@ -76,4 +82,5 @@ dups=$(sort "$DATA/debug-jobs.log" | uniq -d)
 [ -z "$dups" ] || fail "a lease ran twice: $dups"
 [ "$(awk '{ print $1 }' "$DATA/debug-jobs.log" | sort -u | wc -l)" -eq \
     $NJOBS ] || fail "not every job ran"
+chk_verify
 exit 0
