@@ -1315,6 +1315,8 @@ enum ctl_command {
 	CTL_NCOMMANDS
 };
 
+int		 control_parse(struct evbuffer *, struct ipc_msg *,
+		    const char **);
 int		 control_listen(struct supervisor *);
 void		 control_close(struct supervisor *);
 void		 control_status(struct supervisor *, int, int,
