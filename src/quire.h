@@ -135,6 +135,7 @@ const char	*codec_source_name(int);
 int		 codec_source_parse(const char *);
 int		 codec_job_encode(const struct job *, msgpack_sbuffer *);
 int		 codec_job_decode(const void *, size_t, struct job *);
+int		 codec_check(const uint8_t *, size_t);
 
 /* store.c */
 enum store_sync {
