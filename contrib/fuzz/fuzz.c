@@ -71,6 +71,8 @@ fuzz_token(const struct token *t, void *arg)
 
 	FUZZ_ASSERT(t->t_len > 0 && t->t_len <= TOKEN_MAX);
 	FUZZ_ASSERT((size_t)t->t_off + t->t_srclen <= doc->xd_text.b_len);
+	/* Words of valid text are valid: cut at code point boundaries. */
+	FUZZ_ASSERT(utf8_valid(t->t_text, t->t_len, NULL));
 	return (0);
 }
 

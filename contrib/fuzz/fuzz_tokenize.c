@@ -16,6 +16,7 @@
 
 struct fuzz_tok {
 	size_t		 ft_len;
+	int		 ft_valid;	/* the input is valid UTF-8 */
 	uint32_t	 ft_pos;
 	size_t		 ft_n;
 };
@@ -29,6 +30,7 @@ fuzz_tokenize_cb(const struct token *t, void *arg)
 	FUZZ_ASSERT(t->t_srclen > 0);
 	FUZZ_ASSERT((size_t)t->t_off + t->t_srclen <= ft->ft_len);
 	FUZZ_ASSERT(ft->ft_n == 0 || t->t_pos >= ft->ft_pos);
+	FUZZ_ASSERT(!ft->ft_valid || utf8_valid(t->t_text, t->t_len, NULL));
 	ft->ft_pos = t->t_pos;
 	ft->ft_n++;
 	return (0);
@@ -51,10 +53,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&ft, 0, sizeof(ft));
 	ft.ft_len = size;
+	ft.ft_valid = utf8_valid((const char *)data, size, NULL);
 	FUZZ_ASSERT(tokenizer_run(stem, (const char *)data, size, 0,
 	    fuzz_tokenize_cb, &ft) == 0);
 	memset(&ft, 0, sizeof(ft));
 	ft.ft_len = size;
+	ft.ft_valid = utf8_valid((const char *)data, size, NULL);
 	FUZZ_ASSERT(tokenizer_run(plain, (const char *)data, size, 0,
 	    fuzz_tokenize_cb, &ft) == 0);
 
