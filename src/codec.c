@@ -38,7 +38,8 @@
  * msgpack sees a record, codec_check() walks its items and refuses any
  * container that claims more entries than bytes remain: msgpack allocates
  * a container's entries when it meets the header, so five bytes could
- * otherwise ask for a map of four billion entries.
+ * otherwise ask for a map of four billion entries.  IPC frames (ipc.c)
+ * go through the same check.
  */
 
 #include <sys/types.h>
@@ -197,7 +198,7 @@ static const struct codec_tag {
  * need counts the items still to come; each takes at least one byte, so
  * a container whose entries cannot fit in what is left is malformed.
  */
-static int
+int
 codec_check(const uint8_t *p, size_t len)
 {
 	const struct codec_tag	*t;

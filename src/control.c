@@ -684,6 +684,29 @@ control_allowed(struct ctl_conn *cc)
 	return (0);
 }
 
+/*
+ * Take one request off the admin socket's input, without acting on it.
+ * 1: a known command in m; 0: not all of it has come yet; -1: a bad
+ * request, with why, the reply's error text.
+ */
+int
+control_parse(struct evbuffer *in, struct ipc_msg *m, const char **why)
+{
+	int	 rv;
+
+	if ((rv = ipc_evbuffer_get(in, m)) == 0)
+		return (0);
+	if (rv == -1) {
+		*why = "malformed request";
+		return (-1);
+	}
+	if (m->m_type != IPC_CTL || m->m_a >= CTL_NCOMMANDS) {
+		*why = "unknown command";
+		return (-1);
+	}
+	return (1);
+}
+
 static void
 control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 {
@@ -691,10 +714,6 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 	struct evbuffer		*out = bufferevent_get_output(cc->cc_bev);
 	int			 json = strstr(m->m_str, "json") != NULL;
 
-	if (m->m_type != IPC_CTL || m->m_a >= CTL_NCOMMANDS) {
-		evbuffer_add_printf(out, "error: unknown command\n");
-		return;
-	}
 	if (m->m_a != CTL_STATUS && m->m_a != CTL_WORKERS &&
 	    !control_allowed(cc)) {
 		log_warnx("admin socket: uid %d may not change things",
@@ -779,16 +798,17 @@ control_read(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn	*cc = arg;
 	struct ipc_msg	 m;
+	const char	*why;
 	int		 rv;
 
 	if (cc->cc_done)
 		return;
-	rv = ipc_evbuffer_get(bufferevent_get_input(bev), &m);
+	rv = control_parse(bufferevent_get_input(bev), &m, &why);
 	if (rv == 0)
 		return;
 	if (rv == -1)
 		evbuffer_add_printf(bufferevent_get_output(bev),
-		    "error: malformed request\n");
+		    "error: %s\n", why);
 	else
 		control_command(cc, &m);
 	if (cc->cc_done == 0)

@@ -28,7 +28,15 @@
  * extract_conf and fails with a short reason code (too-large, bad-utf8,
  * parse-error, too-deep, line-too-long, not-regular, outside-root,
  * unsupported-type and the type's own) that ends up in the dead letter
- * queue.  Text-like types go through the UTF-8 policy before they are
+ * queue.  Binary content is unsupported-type, whatever the file's name:
+ * the sniffer sees a NUL in the first 8 KB, and a text-like type is
+ * refused when more than one byte in EXTRACT_BINARY_SHARE is a control
+ * character or, unless an HTML document declares another charset, part
+ * of an invalid UTF-8 sequence.  Text in UTF-8, or with stray Latin-1
+ * bytes, stays far below that; random bytes are over half, and a parser
+ * would otherwise fail them for what it made of them (libxml2 sees
+ * thousands of unclosed tags: too-deep).
+ * Text-like types go through the UTF-8 policy before they are
  * parsed: invalid sequences are repaired to U+FFFD or fail the document
  * with the offset of the first one.  HTML that declares another charset
  * is left to libxml2, which converts it.  Whatever a parser returns is
@@ -67,6 +75,7 @@
 #define EXTRACT_HEAD_SCAN	1024	/* bytes looked at for markup */
 #define EXTRACT_NDJSON_LINES	2	/* '{' lines that make NDJSON */
 #define EXTRACT_OPEN_TRIES	8	/* openat2 EAGAIN: a rename raced */
+#define EXTRACT_BINARY_SHARE	8	/* 1 byte in 8 not text: binary */
 #define EXTRACT_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const char *extract_types[DOC_NTYPES] = {
@@ -120,6 +129,7 @@ static int	 extract_ndjson_lines(const char *, size_t);
 static int	 extract_html_start(const char *, size_t, size_t);
 static int	 extract_by_name(const char *);
 static int	 extract_foreign_charset(const char *, size_t);
+static int	 extract_binary(const char *, size_t, int, struct xerr *);
 static int	 extract_utf8(const struct extract_conf *, const char **,
 		    size_t *, struct buf *, struct xerr *);
 static void	 extract_fix_text(struct xdoc *);
@@ -479,6 +489,33 @@ extract_foreign_charset(const char *p, size_t len)
 }
 
 /*
+ * Is this binary rather than text?  Counted are control characters other
+ * than white space and, when utf8 is set, invalid UTF-8 sequences (one
+ * per byte where one begins); more than len / EXTRACT_BINARY_SHARE of
+ * them fail the document.
+ */
+static int
+extract_binary(const char *p, size_t len, int utf8, struct xerr *err)
+{
+	const unsigned char	*u = (const unsigned char *)p;
+	size_t			 i, off, bad, n = 0, most;
+
+	most = len / EXTRACT_BINARY_SHARE;
+	for (i = 0; i < len && n <= most; i++)
+		if ((u[i] < 0x20 && !xdoc_space(u[i])) || u[i] == 0x7f)
+			n++;
+	for (off = 0; utf8 && off < len && n <= most &&
+	    !utf8_valid(p + off, len - off, &bad); off += bad + 1)
+		n++;
+	if (n <= most)
+		return (0);
+	xerr_set(err, "unsupported-type", "binary content: more than 1 byte "
+	    "in %d is a control character or invalid UTF-8",
+	    EXTRACT_BINARY_SHARE);
+	return (-1);
+}
+
+/*
  * The UTF-8 policy: valid input is used as it is; invalid input is
  * repaired into fixed, which *data and *len then point to, or fails.
  */
@@ -561,7 +598,7 @@ extract_buffer(const struct extract_conf *xc, int type, const char *name,
 {
 	struct xdoc	 doc;
 	struct buf	 fixed;
-	int		 rv;
+	int		 foreign, rv;
 
 	memset(err, 0, sizeof(*err));
 	if (name == NULL)
@@ -580,9 +617,10 @@ extract_buffer(const struct extract_conf *xc, int type, const char *name,
 		return (extract_ndjson(xc, data, len, 0, cb, arg, err));
 
 	buf_init(&fixed);
+	foreign = type == DOC_HTML && extract_foreign_charset(data, len);
 	if (type != DOC_PDF &&
-	    !(type == DOC_HTML && extract_foreign_charset(data, len)) &&
-	    extract_utf8(xc, &data, &len, &fixed, err) == -1) {
+	    (extract_binary(data, len, !foreign, err) == -1 ||
+	    (!foreign && extract_utf8(xc, &data, &len, &fixed, err) == -1))) {
 		buf_free(&fixed);
 		return (-1);
 	}

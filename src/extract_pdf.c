@@ -13,6 +13,10 @@
  *	parse-error	poppler cannot load it (damaged, truncated, not
  *			a PDF); the message is GLib's
  *	too-many-pages	more pages than max-pages
+ *	no-pages	no page to read: poppler finds none when the page
+ *			tree's /Count is above the objects in the file
+ *			(/Count 2000000000), and a document without pages
+ *			has nothing to index either
  *	too-large	more text than max-text-size, or than max-ratio
  *			times the size of the file: a small PDF of
  *			compressed streams can hold a great deal of text
@@ -155,6 +159,12 @@ extract_pdf(const struct extract_conf *xc, const char *data, size_t len,
 		xerr_set(err, "too-many-pages", "%d pages, more than "
 		    "max-pages %llu", npages,
 		    (unsigned long long)xc->xc_max_pages);
+		rv = -1;
+		goto done;
+	}
+	if (npages == 0) {
+		xerr_set(err, "no-pages", "no page in the page tree, or a "
+		    "page count poppler cannot trust");
 		rv = -1;
 		goto done;
 	}

@@ -64,6 +64,9 @@ ipc_decode(const void *data, size_t len, struct ipc_msg *m)
 	int			 rv = -1;
 
 	memset(m, 0, sizeof(*m));
+	/* msgpack would allocate whatever a container header claims. */
+	if (codec_check(data, len) == -1)
+		return (-1);
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, data, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || off != len)

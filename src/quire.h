@@ -155,6 +155,7 @@ const char	*codec_source_name(int);
 int		 codec_source_parse(const char *);
 int		 codec_job_encode(const struct job *, msgpack_sbuffer *);
 int		 codec_job_decode(const void *, size_t, struct job *);
+int		 codec_check(const uint8_t *, size_t);
 
 /* store.c */
 enum store_sync {
@@ -1455,6 +1456,8 @@ enum ctl_command {
 	CTL_NCOMMANDS
 };
 
+int		 control_parse(struct evbuffer *, struct ipc_msg *,
+		    const char **);
 int		 control_listen(struct supervisor *);
 void		 control_close(struct supervisor *);
 void		 control_status(struct supervisor *, int, int,

@@ -114,6 +114,9 @@ utf8_valid(const char *s, size_t len, size_t *bad_off)
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, n;
 
+	/* An empty buffer's pointer may be NULL: no arithmetic on it. */
+	if (len == 0)
+		return (1);
 	for (;;) {
 		i += utf8_ascii_span(p + i, len - i);
 		if (i == len)
@@ -134,6 +137,8 @@ utf8_repair(const char *s, size_t len, struct buf *out)
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, good = 0, n, nrep = 0;
 
+	if (len == 0)
+		return (0);
 	buf_reserve(out, len);
 	while (i < len) {
 		i += utf8_ascii_span(p + i, len - i);

@@ -878,6 +878,66 @@ START_TEST(test_deep)
 }
 END_TEST
 
+/* Random bytes without NUL (bits: 7 or 8 per byte), from a fixed seed. */
+static void
+noise(struct buf *b, size_t len, int bits)
+{
+	uint64_t	 x = 0x9e3779b97f4a7c15ULL;
+	unsigned char	 c;
+
+	buf_reset(b);
+	while (b->b_len < len) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if ((c = x >> 56 & ((1 << bits) - 1)) != 0)
+			buf_addc(b, c);
+	}
+}
+
+/*
+ * Random bytes named .html reach libxml2, which nests every '<' and a
+ * letter as an unclosed element: past 256 levels it was too-deep, a
+ * reason that sends a reader looking for markup.  Binary is binary, in
+ * any text-like type, from 7 or 8 random bits a byte.
+ */
+START_TEST(test_random_bytes)
+{
+	static const int	 types[] = { DOC_TEXT, DOC_MARKDOWN, DOC_HTML,
+	    DOC_JSON, DOC_CODE };
+	static const char	 latin1[] = "Un caf\xe9 cr\xe8" "me, une "
+	    "tarte, s'il vous pla\xee" "t.\f\nEt du lait.\n";
+	struct extract_conf	 xc;
+	struct buf		 b;
+	struct xerr		 err;
+	struct result		 r;
+	size_t			 i;
+	int			 bits;
+
+	extract_conf_defaults(&xc);
+	buf_init(&b);
+	for (bits = 7; bits <= 8; bits++) {
+		noise(&b, 1 << 20, bits);
+		ck_assert_int_eq(extract_sniff("noise.html", b.b_data,
+		    b.b_len), DOC_HTML);
+		ck_assert_int_eq(run(&xc, DOC_HTML, "noise.html", b.b_data,
+		    b.b_len, &r, &err), -1);
+		ck_assert_msg(strcmp(err.xe_code, "unsupported-type") == 0,
+		    "%d bits: %s: %s", bits, err.xe_code, err.xe_msg);
+		ck_assert_ptr_nonnull(strstr(err.xe_msg, "binary"));
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			run_fails(&xc, types[i], b.b_data, 4096,
+			    "unsupported-type");
+	}
+	/* A few stray Latin-1 bytes and a form feed are still text. */
+	ck_assert_int_eq(run(&xc, DOC_TEXT, "a.txt", latin1,
+	    sizeof(latin1) - 1, &r, &err), 0);
+	ck_assert_int_eq(r.r_valid, 1);
+	result_free(&r);
+	buf_free(&b);
+}
+END_TEST
+
 /* What extract_open says of a path beneath root. */
 static const char *
 open_code(int rootfd, const char *path)
@@ -1010,6 +1070,7 @@ extract_suite(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_deep);
+	tcase_add_test(tc, test_random_bytes);
 	tcase_add_test(tc, test_open);
 	suite_add_tcase(s, tc);
 	return (s);

@@ -197,6 +197,64 @@ START_TEST(test_encrypted)
 }
 END_TEST
 
+/*
+ * pdf-one.pdf with its page tree's /Count replaced.  poppler trusts no
+ * count above the number of objects in the file and then finds no page
+ * at all; a count above the real pages leaves pages it cannot read.
+ */
+static int
+pdf_count(const char *count, struct xdoc *doc, struct xerr *err)
+{
+	struct extract_conf	 xc;
+	struct buf		 data, lie;
+	const char		*at;
+	size_t			 off;
+	int			 rv;
+
+	extract_conf_defaults(&xc);
+	read_fixture("pdf-one.pdf", &data);
+	at = memmem(data.b_data, data.b_len, "/Count 1\n", 9);
+	ck_assert_ptr_nonnull(at);
+	off = at - data.b_data;
+	buf_init(&lie);
+	buf_add(&lie, data.b_data, off);
+	buf_addstr(&lie, "/Count ");
+	buf_addstr(&lie, count);
+	buf_add(&lie, at + 8, data.b_len - off - 8);
+	xdoc_init(doc);
+	memset(err, 0, sizeof(*err));
+	rv = extract_pdf(&xc, lie.b_data, lie.b_len, doc, err);
+	buf_free(&lie);
+	buf_free(&data);
+	return (rv);
+}
+
+/* A page tree that cannot be right is a dead letter, not an empty doc. */
+START_TEST(test_page_count)
+{
+	struct xdoc	 doc;
+	struct xerr	 err;
+
+	ck_assert_int_eq(pdf_count("1", &doc, &err), 0);
+	ck_assert_uint_gt(doc.xd_text.b_len, 0);
+	xdoc_free(&doc);
+
+	ck_assert_int_eq(pdf_count("2000000000", &doc, &err), -1);
+	ck_assert_str_eq(err.xe_code, "no-pages");
+	ck_assert_ptr_nonnull(strstr(err.xe_msg, "page tree"));
+	xdoc_free(&doc);
+
+	ck_assert_int_eq(pdf_count("0", &doc, &err), -1);
+	ck_assert_str_eq(err.xe_code, "no-pages");
+	xdoc_free(&doc);
+
+	ck_assert_int_eq(pdf_count("3", &doc, &err), -1);
+	ck_assert_str_eq(err.xe_code, "parse-error");
+	ck_assert_ptr_nonnull(strstr(err.xe_msg, "page 2"));
+	xdoc_free(&doc);
+}
+END_TEST
+
 /* max-ratio and max-text-size. */
 START_TEST(test_too_large)
 {
@@ -291,6 +349,7 @@ pdf_suite(void)
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_not_pdf);
 	tcase_add_test(tc, test_encrypted);
+	tcase_add_test(tc, test_page_count);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_buffer);
 	tcase_set_timeout(tc, 60);

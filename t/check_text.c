@@ -222,6 +222,24 @@ START_TEST(test_repair)
 }
 END_TEST
 
+/*
+ * An empty buffer's data pointer is NULL (struct buf before its first
+ * byte, an empty extraction): NULL + 0 is undefined, and UBSan says so.
+ */
+START_TEST(test_empty_null)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	ck_assert_int_eq(utf8_valid(NULL, 0, NULL), 1);
+	ck_assert_uint_eq(utf8_repair(NULL, 0, &b), 0);
+	ck_assert_uint_eq(b.b_len, 0);
+	ck_assert_int_eq(utf8_normalize(NULL, 0, &b), 0);
+	ck_assert_uint_eq(b.b_len, 0);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_nfkc_casefold)
 {
 	ck_assert_str_eq(norm("Hello, World!"), "hello, world!");
@@ -525,6 +543,7 @@ text_suite(void)
 	tcase_add_test(tc, test_valid_ok);
 	tcase_add_test(tc, test_valid_bad);
 	tcase_add_test(tc, test_repair);
+	tcase_add_test(tc, test_empty_null);
 	tcase_add_test(tc, test_nfkc_casefold);
 	tcase_add_test(tc, test_nfkc_long_and_appending);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,4 @@
+-- lua comment
+--[[ block
+comment ]]
+local fooBar = "s"

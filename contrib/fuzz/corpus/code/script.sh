@@ -1,0 +1,3 @@
+#!/bin/sh
+# parseHttpRequest in a comment
+echo "don't split_this"

@@ -1,0 +1,15 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/* Fuzz target: PDF extraction (extract_pdf.c). */
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "fuzz.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return (fuzz_extract(DOC_PDF, "a.pdf", data, size));
+}

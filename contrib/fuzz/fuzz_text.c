@@ -1,0 +1,15 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/* Fuzz target: plain text extraction (extract_text.c). */
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "fuzz.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return (fuzz_extract(DOC_TEXT, "a.txt", data, size));
+}
