@@ -155,8 +155,8 @@ ctl_config(void)
 	const char	*path = ctl_conffile;
 
 	config_defaults(&ctl_conf);
-	if (path == NULL && stat("/etc/quire/quired.conf", &st) == 0)
-		path = "/etc/quire/quired.conf";
+	if (path == NULL && stat(QUIRE_CONFFILE, &st) == 0)
+		path = QUIRE_CONFFILE;
 	if (path != NULL && config_load(path, &ctl_conf, err, sizeof(err))
 	    == -1)
 		errx(CTL_EXIT_FAIL, "%s", err);

@@ -20,8 +20,6 @@
 
 #include "quire.h"
 
-#define QUIRED_CONF	"/etc/quire/quired.conf"
-
 static __dead void
 usage(void)
 {
@@ -99,8 +97,8 @@ main(int argc, char *argv[])
 	}
 
 	config_defaults(c);
-	if (conffile == NULL && stat(QUIRED_CONF, &st) == 0)
-		conffile = QUIRED_CONF;
+	if (conffile == NULL && stat(QUIRE_CONFFILE, &st) == 0)
+		conffile = QUIRE_CONFFILE;
 	if (conffile != NULL) {
 		if (realpath(conffile, sv.sv_confpath) == NULL) {
 			fprintf(stderr, "%s: %s\n", conffile, strerror(errno));
@@ -115,8 +113,15 @@ main(int argc, char *argv[])
 		strlcpy(c->c_datadir, sv.sv_datadir_arg, sizeof(c->c_datadir));
 	sv.sv_fileconf = *c;
 	if (check) {
-		if (sv.sv_verbose)
+		if (sv.sv_verbose) {
+			/* Which file, since the default is the build's. */
+			if (conffile != NULL)
+				printf("# %s\n", sv.sv_confpath);
+			else
+				printf("# no %s: the defaults\n",
+				    QUIRE_CONFFILE);
 			config_print(c, stdout);
+		}
 		printf("configuration OK\n");
 		exit(0);
 	}
