@@ -45,7 +45,7 @@ main(int argc, char *argv[])
 	static struct supervisor sv;
 	struct quire_conf	*c = &sv.sv_conf;
 	const char		*conffile = NULL, *errstr;
-	char			 err[CONF_STR_MAX + 256];
+	char			 err[CONF_STR_MAX + 256], real[PATH_MAX];
 	struct stat		 st;
 	int			 ch, check = 0, slot = -1, merger = 0;
 
@@ -100,8 +100,14 @@ main(int argc, char *argv[])
 	if (conffile == NULL && stat(QUIRE_CONFFILE, &st) == 0)
 		conffile = QUIRE_CONFFILE;
 	if (conffile != NULL) {
-		if (realpath(conffile, sv.sv_confpath) == NULL) {
+		/* realpath(3) may write PATH_MAX bytes. */
+		if (realpath(conffile, real) == NULL) {
 			fprintf(stderr, "%s: %s\n", conffile, strerror(errno));
+			exit(1);
+		}
+		if (strlcpy(sv.sv_confpath, real, sizeof(sv.sv_confpath)) >=
+		    sizeof(sv.sv_confpath)) {
+			fprintf(stderr, "%s: path too long\n", conffile);
 			exit(1);
 		}
 		if (config_load(sv.sv_confpath, c, err, sizeof(err)) == -1) {
