@@ -2,7 +2,8 @@
 # quire: durable document ingestion and search on one Unix box. ISC license.
 #
 # The quick start's main job on the bundled example: ingest the example
-# records and the project's own documentation into a temporary data
+# records (a hundred short, distinct notes on Unix tools, libraries and
+# techniques) and the project's own documentation into a temporary data
 # directory with a foreground fleet of two workers, search them, fold
 # the index into blocks, search again and check the index.  Run from the
 # top of a built tree.
@@ -36,6 +37,9 @@ ctl search -n 3 'deficit round robin'
 echo
 echo "# quirectl search '\"memory-mapped\" +transactions'"
 ctl search -n 3 '"memory-mapped" +transactions'
+echo
+echo "# quirectl search 'fsync AND directory'"
+ctl search -n 3 'fsync AND directory'
 echo
 echo "# quirectl compact (fold the segments into blocks), search, check"
 ctl compact

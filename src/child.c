@@ -191,8 +191,11 @@ child_reopen(struct child *ch)
 	if (!child_usr1)
 		return;
 	child_usr1 = 0;
-	if (ch->ch_conf.c_logfile[0] == '\0')
+	if (ch->ch_conf.c_logfile[0] == '\0') {
+		/* Back to syslog if it came back; the supervisor says so. */
+		(void)log_syslog_check();
 		return;
+	}
 	if (log_openfile(ch->ch_conf.c_logfile) == -1)
 		log_warn("%s: %s", __func__, ch->ch_conf.c_logfile);
 	else

@@ -7,10 +7,12 @@
  * (enum ctl_command), b its number (the target of scale), str its flags
  * ("json").  The reply is text up to end of file: a first line "ok" or
  * "error: why", then the body.  status, workers: anyone who can open the
- * socket (mode control-socket-mode, group control-socket-group).  scale,
- * drain, reload, stop change things and need the peer, by its
+ * socket (mode control-socket-mode, group control-socket-group).  jobs
+ * (b: the limit, str: "json", "state=N") shows what is in the queue, and
+ * scale, drain, reload, stop change things: they need the peer, by its
  * SO_PEERCRED credentials, to be root, the daemon's own user, or in
- * control-socket-group.
+ * control-socket-group.  jobs is how a member of that group, who cannot
+ * open the LMDB files (they need write access even to read), lists jobs.
  */
 
 #include <sys/types.h>
@@ -38,6 +40,7 @@ struct ctl_conn {
 };
 
 #define CONTROL_READER_PIDS	32
+#define CONTROL_JOBS_MAX	10000	/* jobs in one reply */
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -60,7 +63,8 @@ control_listen(struct supervisor *sv)
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
-	int			 fd;
+	mode_t			 mask;
+	int			 fd, rv;
 
 	config_control_path(&sv->sv_conf, sv->sv_ctlpath,
 	    sizeof(sv->sv_ctlpath));
@@ -92,19 +96,21 @@ control_listen(struct supervisor *sv)
 		close(fd);
 		return (-1);
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/*
+	 * The mode from the start, by the umask: a chmod by name after the
+	 * bind could meet a link swapped in since (DESIGN: datadir).
+	 */
+	mask = umask(~sv->sv_conf.c_control_mode & 0777);
+	rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (rv == -1) {
 		log_warn("%s: bind %s", __func__, sv->sv_ctlpath);
 		close(fd);
 		return (-1);
 	}
-	/* Never through a link swapped in since the bind (DESIGN: datadir). */
-	if (fchmodat(AT_FDCWD, sv->sv_ctlpath, sv->sv_conf.c_control_mode,
-	    AT_SYMLINK_NOFOLLOW) == -1)
-		log_warn("%s: chmod %s", __func__, sv->sv_ctlpath);
 	if (sv->sv_conf.c_control_group[0] != '\0' &&
 	    ((gr = getgrnam(sv->sv_conf.c_control_group)) == NULL ||
-	    fchownat(AT_FDCWD, sv->sv_ctlpath, -1, gr->gr_gid,
-	    AT_SYMLINK_NOFOLLOW) == -1))
+	    util_chown_socket(sv->sv_ctlpath, -1, gr->gr_gid) == -1))
 		log_warn("%s: group of %s", __func__, sv->sv_ctlpath);
 	sv->sv_ctl = evconnlistener_new(sv->sv_base, control_accept, sv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, fd);
@@ -126,21 +132,16 @@ control_close(struct supervisor *sv)
 	unlink(sv->sv_ctlpath);
 }
 
+/* A JSON string (show.c), as quirectl writes them. */
 static void
 control_json_str(struct evbuffer *eb, const char *s)
 {
-	const unsigned char	*p;
+	struct buf	 b;
 
-	evbuffer_add(eb, "\"", 1);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			evbuffer_add_printf(eb, "\\%c", *p);
-		else if (*p < 0x20)
-			evbuffer_add_printf(eb, "\\u%04x", *p);
-		else
-			evbuffer_add(eb, p, 1);
-	}
-	evbuffer_add(eb, "\"", 1);
+	buf_init(&b);
+	show_json_str(&b, s);
+	evbuffer_add(eb, b.b_data, b.b_len);
+	buf_free(&b);
 }
 
 static void
@@ -357,6 +358,20 @@ control_memory_text(struct supervisor *sv, struct evbuffer *eb)
 	control_decisions(sv, 0, eb);
 }
 
+/* No syslog to log to: why, and whether anyone sees the log instead. */
+static int
+control_log_problem(char *buf, size_t len)
+{
+	const char	*why;
+
+	if ((why = log_syslog_lost()) == NULL)
+		return (0);
+	snprintf(buf, len, "syslog unreachable (%s): %s", why,
+	    log_stderr_seen() ? "logging to standard error" :
+	    "log messages are lost; set log-file");
+	return (1);
+}
+
 /* status and workers, as text or JSON; both carry the same facts. */
 void
 control_status(struct supervisor *sv, int json, int workers_only,
@@ -368,6 +383,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	char			 ixline[512];
 	int			 i, live = fleet_live(sv);
 	const char		*rerr = sv->sv_reload_error;
+	char			 lerr[256];
 
 	if (workers_only) {
 		if (json)
@@ -405,6 +421,12 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		    (unsigned long long)sv->sv_reloads);
 		if (rerr[0] != '\0')
 			control_json_str(eb, rerr);
+		else
+			evbuffer_add_printf(eb, "null");
+		/* syslog unreachable: where the log goes instead. */
+		evbuffer_add_printf(eb, ", \"log_problem\": ");
+		if (control_log_problem(lerr, sizeof(lerr)))
+			control_json_str(eb, lerr);
 		else
 			evbuffer_add_printf(eb, "null");
 		evbuffer_add_printf(eb, ", \"spawned\": %llu, \"deaths\": %llu, "
@@ -453,6 +475,8 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)sv->sv_reloads);
 	evbuffer_add_printf(eb, "last reload error: %s\n",
 	    rerr[0] != '\0' ? rerr : "none");
+	if (control_log_problem(lerr, sizeof(lerr)))
+		evbuffer_add_printf(eb, "log: %s\n", lerr);
 	if (f->f_merger.w_pid != 0)
 		evbuffer_add_printf(eb, "merger: pid %d, %s\n",
 		    (int)f->f_merger.w_pid,
@@ -470,7 +494,76 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	control_workers(sv, 0, eb);
 }
 
-/* May this peer change things? */
+struct control_jobs {
+	struct evbuffer	*cj_eb;
+	struct buf	 cj_b;
+	int		 cj_json;
+	size_t		 cj_n;
+};
+
+static int
+control_jobs_cb(const struct job *j, void *arg)
+{
+	struct control_jobs	*cj = arg;
+
+	buf_reset(&cj->cj_b);
+	if (cj->cj_json) {
+		buf_addstr(&cj->cj_b, cj->cj_n == 0 ? "\n  " : ",\n  ");
+		show_job_json(&cj->cj_b, j);
+	} else
+		show_job_line(&cj->cj_b, j);
+	evbuffer_add(cj->cj_eb, cj->cj_b.b_data, cj->cj_b.b_len);
+	cj->cj_n++;
+	return (0);
+}
+
+/*
+ * jobs for a peer that may read the queue through us but not open it
+ * (a member of control-socket-group): the body quirectl jobs prints,
+ * at most CONTROL_JOBS_MAX jobs, so that a reply stays bounded.
+ * flags: "json", "state=N".
+ */
+static void
+control_jobs(struct supervisor *sv, const char *flags, uint64_t limit,
+    struct evbuffer *eb)
+{
+	struct control_jobs	 cj;
+	const char		*p, *errstr;
+	char			 st[16];
+	int			 state = -1, rc;
+
+	memset(&cj, 0, sizeof(cj));
+	cj.cj_eb = eb;
+	cj.cj_json = strstr(flags, "json") != NULL;
+	if ((p = strstr(flags, "state=")) != NULL) {
+		strlcpy(st, p + 6, sizeof(st));
+		st[strcspn(st, " ")] = '\0';
+		state = strtonum(st, 0, JOB_NSTATES - 1, &errstr);
+		if (errstr != NULL) {
+			evbuffer_add_printf(eb, "error: state %s: %s\n", st,
+			    errstr);
+			return;
+		}
+	}
+	if (limit == 0 || limit > CONTROL_JOBS_MAX)
+		limit = CONTROL_JOBS_MAX;
+	buf_init(&cj.cj_b);
+	evbuffer_add_printf(eb, "ok\n");
+	if (cj.cj_json)
+		evbuffer_add_printf(eb, "{\"jobs\": [");
+	else {
+		show_job_header(&cj.cj_b);
+		evbuffer_add(eb, cj.cj_b.b_data, cj.cj_b.b_len);
+	}
+	rc = queue_list(&sv->sv_q, state, limit, control_jobs_cb, &cj);
+	if (cj.cj_json)
+		evbuffer_add_printf(eb, cj.cj_n ? "\n]}\n" : "]}\n");
+	if (rc != 0)
+		log_warnx("%s: %s", __func__, queue_strerror(rc));
+	buf_free(&cj.cj_b);
+}
+
+/* May this peer change things, or read jobs? */
 static int
 control_allowed(struct ctl_conn *cc)
 {
@@ -513,6 +606,9 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 		return;
 	}
 	switch (m->m_a) {
+	case CTL_JOBS:
+		control_jobs(sv, m->m_str, m->m_b, out);
+		break;
 	case CTL_STATUS:
 	case CTL_WORKERS:
 		evbuffer_add_printf(out, "ok\n");

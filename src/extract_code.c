@@ -314,7 +314,7 @@ extract_code(const struct extract_conf *xc, const char *name,
 			rv = -1;
 			break;
 		}
-		if (lineno % 4096 == 0 && extract_tick(xc, err) == -1) {
+		if (lineno % 4096 == 0 && xdoc_tick(xc, err) == -1) {
 			rv = -1;
 			break;
 		}

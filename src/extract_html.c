@@ -37,7 +37,7 @@
  * same way and fails as "too-large".
  *
  * libxml2 reads the input through a callback, a few KB at a time, rather
- * than from memory in one call: each read ticks (extract_tick), so a
+ * than from memory in one call: each read ticks (xdoc_tick), so a
  * parse of many seconds keeps its worker's heartbeats going and can be
  * stopped; the walk ticks every 4096 nodes.
  */
@@ -112,7 +112,7 @@ struct html_state {
 
 /*
  * The input, handed to libxml2 a slice at a time through its read
- * callback, so that a long parse ticks (extract_tick) as it goes.
+ * callback, so that a long parse ticks (xdoc_tick) as it goes.
  */
 struct html_input {
 	const struct extract_conf *hi_conf;
@@ -152,7 +152,7 @@ html_read(void *arg, char *out, int len)
 	size_t			 n = hi->hi_len - hi->hi_off;
 
 	if (hi->hi_stopped ||
-	    extract_tick(hi->hi_conf, hi->hi_err) == -1) {
+	    xdoc_tick(hi->hi_conf, hi->hi_err) == -1) {
 		hi->hi_stopped = 1;
 		return (-1);
 	}
@@ -451,7 +451,7 @@ extract_html(const struct extract_conf *xc, const char *data, size_t len,
 	buf_init(&hs.hs_buf);
 	n = hd->children;
 	while (n != NULL) {
-		if (++nodes % 4096 == 0 && extract_tick(xc, err) == -1)
+		if (++nodes % 4096 == 0 && xdoc_tick(xc, err) == -1)
 			goto fail;
 		walk = 0;
 		if (n->type == XML_ELEMENT_NODE) {

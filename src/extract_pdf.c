@@ -165,7 +165,7 @@ extract_pdf(const struct extract_conf *xc, const char *data, size_t len,
 	pdf_title(pd, doc);
 	/* A tick per page: a long PDF is progress, not a hang. */
 	for (i = 0; i < npages; i++)
-		if ((rv = extract_tick(xc, err)) == -1 ||
+		if ((rv = xdoc_tick(xc, err)) == -1 ||
 		    (rv = pdf_page(xc, pd, i, doc, limit, err)) == -1)
 			break;
 done:

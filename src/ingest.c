@@ -19,10 +19,17 @@
  * Progress: the sink's is_tick is called often while a job runs, so that
  * a long document is seen to move: per MB read, from inside the parsers
  * (per PDF page, per slice of HTML, per some thousand lines or nodes;
- * see extract_tick) and per chunk cut, tokenized and handed on.  The
+ * see xdoc_tick) and per chunk cut, tokenized and handed on.  The
  * worker sends its heartbeats and enforces job-timeout from there.  A
  * document stopped halfway is taken back from the sink (is_abort), so
  * nothing of it is indexed.
+ *
+ * Compressed files: a file that begins with the gzip magic (1f 8b) is
+ * read as its contents, decompressed with zlib (every member of a
+ * multi-member file), and its type is sniffed from those contents and
+ * its name without ".gz".  The contents are bounded by
+ * max-document-size and their ratio to the compressed bytes by
+ * max-ratio, so a small bomb fails as too-large before it fills memory.
  *
  * Roots: a job's path is read beneath the longest configured root that
  * contains it, with openat2(RESOLVE_BENEATH) on a descriptor of that
@@ -39,6 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "quire.h"
 
@@ -261,12 +270,114 @@ ingest_read(struct ingest *in, const struct job *j)
 	return (INGEST_OK);
 }
 
+/*
+ * Decompress gzip data into out, at most max bytes of it.  0: all of it;
+ * 1: there was more than max (out holds the first max bytes); -1: not
+ * valid gzip, with why.
+ */
+int
+ingest_gunzip(const void *data, size_t len, size_t max, struct buf *out,
+    char *why, size_t whylen)
+{
+	z_stream	 zs;
+	size_t		 room;
+	int		 zr, rv = 0;
+
+	buf_reset(out);
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		snprintf(why, whylen, "zlib: %s", zs.msg != NULL ? zs.msg :
+		    "cannot start");
+		return (-1);
+	}
+	zs.next_in = (Bytef *)(uintptr_t)data;
+	zs.avail_in = len;
+	for (;;) {
+		if (out->b_len >= max) {
+			rv = 1;
+			break;
+		}
+		room = max - out->b_len < INGEST_READ ? max - out->b_len :
+		    INGEST_READ;
+		buf_reserve(out, room);
+		zs.next_out = (Bytef *)out->b_data + out->b_len;
+		zs.avail_out = room;
+		zr = inflate(&zs, Z_NO_FLUSH);
+		out->b_len += room - zs.avail_out;
+		if (zr == Z_STREAM_END) {
+			/* Another member follows, or the end. */
+			if (zs.avail_in == 0)
+				break;
+			if (inflateReset(&zs) != Z_OK)
+				zr = Z_DATA_ERROR;
+			else
+				continue;
+		}
+		if (zr == Z_BUF_ERROR && zs.avail_in == 0) {
+			snprintf(why, whylen, "gzip: truncated");
+			rv = -1;
+			break;
+		}
+		if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			snprintf(why, whylen, "gzip: %s", zs.msg != NULL ?
+			    zs.msg : "bad data");
+			rv = -1;
+			break;
+		}
+	}
+	inflateEnd(&zs);
+	return (rv);
+}
+
+/* The job's bytes are gzip: put their contents in their place. */
+static int
+ingest_gz(struct ingest *in)
+{
+	struct buf	 plain;
+	uint64_t	 max;
+	char		 why[128];
+	int		 rv;
+
+	max = in->in_xc.xc_max_size;
+	if (in->in_xc.xc_max_ratio > 0 &&
+	    in->in_data.b_len * in->in_xc.xc_max_ratio < max)
+		max = in->in_data.b_len * in->in_xc.xc_max_ratio;
+	buf_init(&plain);
+	rv = ingest_gunzip(in->in_data.b_data, in->in_data.b_len, max,
+	    &plain, why, sizeof(why));
+	if (rv == -1) {
+		xerr_set(&in->in_err, "parse-error", "%s", why);
+		buf_free(&plain);
+		return (INGEST_BAD);
+	}
+	if (rv == 1) {
+		xerr_set(&in->in_err, "too-large", "gzip contents more than "
+		    "%llu bytes (max-document-size, max-ratio)",
+		    (unsigned long long)max);
+		buf_free(&plain);
+		return (INGEST_BAD);
+	}
+	buf_free(&in->in_data);
+	in->in_data = plain;
+	buf_cstr(&in->in_data);
+	return (INGEST_OK);
+}
+
+/* Whether bytes are gzip, by the magic. */
+int
+ingest_is_gzip(const void *data, size_t len)
+{
+	return (len >= 2 && memcmp(data, "\x1f\x8b", 2) == 0);
+}
+
 struct ingest_doc {
 	struct ingest		*id_in;
 	struct xdoc		*id_doc;
 	struct tokenizer	*id_tk;
 	uint64_t		 id_tokens;
 	uint32_t		 id_pos;
+	const char		*id_name;	/* sniffed as, if not j_path */
+	const char		*id_path;	/* then the id */
 };
 
 static int
@@ -275,7 +386,8 @@ ingest_token(const struct token *t, void *arg)
 	struct ingest_doc	*id = arg;
 	struct ingest		*in = id->id_in;
 
-	if (++id->id_tokens > in->in_xc.xc_max_tokens)
+	if (++id->id_tokens > in->in_xc.xc_max_tokens &&
+	    in->in_xc.xc_max_tokens != 0)
 		return (1);
 	if (in->in_sink != NULL && in->in_sink->is_token != NULL)
 		return (in->in_sink->is_token(in->in_sink->is_arg, IX_BODY,
@@ -352,6 +464,12 @@ ingest_doc(struct xdoc *doc, const struct xerr *err, void *arg)
 		ingest_fail(in, doc, err);
 		return (0);
 	}
+	/* A compressed file keeps its own name as its id. */
+	if (id->id_name != NULL && doc->xd_id != NULL &&
+	    strcmp(doc->xd_id, id->id_name) == 0) {
+		free(doc->xd_id);
+		doc->xd_id = xstrdup(id->id_path);
+	}
 	id->id_doc = doc;
 	id->id_tokens = 0;
 	if (in->in_sink != NULL && in->in_sink->is_doc != NULL &&
@@ -389,6 +507,8 @@ ingest_job(struct ingest *in, const struct job *j)
 {
 	struct ingest_doc	 id;
 	const char		*name;
+	char			 plain[JOB_PATH_MAX + 1];
+	size_t			 n;
 	int			 type, rv;
 
 	in->in_nfails = 0;
@@ -404,6 +524,18 @@ ingest_job(struct ingest *in, const struct job *j)
 	if ((rv = ingest_read(in, j)) != INGEST_OK)
 		return (rv);
 	name = j->j_path;
+	if (j->j_srckind != SRC_NDJSON &&
+	    ingest_is_gzip(in->in_data.b_data, in->in_data.b_len)) {
+		if ((rv = ingest_gz(in)) != INGEST_OK)
+			return (rv);
+		/* "notes.md.gz" is sniffed as "notes.md". */
+		strlcpy(plain, j->j_path, sizeof(plain));
+		if ((n = strlen(plain)) > 3 &&
+		    strcmp(plain + n - 3, ".gz") == 0)
+			plain[n - 3] = '\0';
+		name = id.id_name = plain;
+		id.id_path = j->j_path;
+	}
 	if (j->j_srckind == SRC_NDJSON)
 		type = DOC_NDJSON;
 	else if ((type = extract_sniff(name, in->in_data.b_data,

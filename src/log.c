@@ -10,9 +10,19 @@
  * and every other control byte as C escapes (a backslash as two), so one
  * message is one line and no name can forge another line or send escape
  * sequences to the terminal that reads the log.
+ *
+ * syslog(3) reports no error: with nothing listening on /dev/log (a
+ * container, a chroot, syslogd not started yet) every message would
+ * vanish.  So the socket is tried at start and on SIGUSR1, and while no
+ * one listens messages go to standard error instead, which the daemon
+ * keeps open when it is a file, a pipe or the journal.  The supervisor
+ * says so once, and status shows it.
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +41,8 @@ static int	 log_debugging;	/* log to stderr */
 static int	 log_verbose;
 static int	 log_fd = -1;	/* log file, when one is set */
 static const char *log_procname;
+static int	 log_nosyslog;	/* no /dev/log: to stderr instead */
+static char	 log_lost[128];	/* why, while log_nosyslog */
 
 static void	 log_vlog(int, const char *, va_list)
 		    __attribute__((__format__(printf, 2, 0)));
@@ -45,9 +57,69 @@ log_init(int n_debug, int facility)
 	log_debugging = n_debug;
 	log_verbose = n_debug;
 	log_procinit(getprogname());
-	if (!log_debugging)
+	if (!log_debugging) {
 		openlog(getprogname(), LOG_PID | LOG_NDELAY, facility);
+		log_syslog_check();
+	}
 	tzset();
+}
+
+/*
+ * Can a message reach syslogd?  As syslog(3) connects: a datagram socket,
+ * else a stream one.  Returns 1 if that changed since the last call.
+ */
+int
+log_syslog_check(void)
+{
+	struct sockaddr_un	 sun;
+	static const int	 types[] = { SOCK_DGRAM, SOCK_STREAM };
+	size_t			 i;
+	int			 fd, rv = -1, serrno = 0, was = log_nosyslog;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, _PATH_LOG, sizeof(sun.sun_path));
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if ((fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0)) == -1) {
+			serrno = errno;
+			continue;
+		}
+		rv = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		serrno = errno;
+		close(fd);
+		if (rv == 0 || serrno != EPROTOTYPE)
+			break;
+	}
+	log_nosyslog = rv == -1;
+	if (log_nosyslog)
+		snprintf(log_lost, sizeof(log_lost), "%s: %s", _PATH_LOG,
+		    strerror(serrno));
+	else
+		log_lost[0] = '\0';
+	return (was != log_nosyslog);
+}
+
+/* Why syslog is not used although it should be, or NULL. */
+const char *
+log_syslog_lost(void)
+{
+	if (log_debugging || log_fd != -1 || !log_nosyslog)
+		return (NULL);
+	return (log_lost);
+}
+
+/* Standard error is open and not /dev/null: a message there is seen. */
+int
+log_stderr_seen(void)
+{
+	struct stat	 st, null;
+
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return (0);
+	if (S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
+	    st.st_rdev == null.st_rdev)
+		return (0);
+	return (1);
 }
 
 void
@@ -85,6 +157,30 @@ log_openfile(const char *path)
 	return (0);
 }
 
+/*
+ * Give the log file to the service user before the drop, so that it can
+ * reopen it on SIGUSR1: by its descriptor, and only a regular file with
+ * no other link (a hard link put in a directory the user can write must
+ * not make root give away another file).  EPERM when it is not such.
+ */
+int
+log_chown(uid_t uid, gid_t gid)
+{
+	struct stat	 st;
+
+	if (log_fd == -1)
+		return (0);
+	if (fstat(log_fd, &st) == -1)
+		return (-1);
+	if (st.st_uid == uid && st.st_gid == gid)
+		return (0);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		errno = EPERM;
+		return (-1);
+	}
+	return (fchown(log_fd, uid, gid));
+}
+
 static void
 log_vlog(int pri, const char *fmt, va_list ap)
 {
@@ -97,13 +193,14 @@ log_vlog(int pri, const char *fmt, va_list ap)
 	strvis(msg, raw, VIS_NL | VIS_TAB | VIS_CSTYLE | VIS_OCTAL);
 	if (log_debugging && log_fd == -1)
 		dprintf(STDERR_FILENO, "%s: %s\n", log_procname, msg);
-	else if (log_fd != -1) {
+	else if (log_fd != -1 || log_nosyslog) {
 		/* Milliseconds: decisions about memory come that close. */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-		dprintf(log_fd, "%s.%03ld %s[%d]: %s\n", stamp,
-		    ts.tv_nsec / 1000000, log_procname, (int)getpid(), msg);
+		dprintf(log_fd != -1 ? log_fd : STDERR_FILENO,
+		    "%s.%03ld %s[%d]: %s\n", stamp, ts.tv_nsec / 1000000,
+		    log_procname, (int)getpid(), msg);
 	} else
 		syslog(pri, "%s", msg);
 	errno = saved_errno;

@@ -38,8 +38,9 @@
 #ifndef QUIRE_DATADIR
 #define QUIRE_DATADIR		"/var/lib/quire"
 #endif
+/* The runtime directory (pidfile); configure may set it (--runstatedir). */
 #ifndef QUIRE_RUNDIR
-#define QUIRE_RUNDIR		"/run/quire"	/* pidfile; owned by user */
+#define QUIRE_RUNDIR		"/run/quire"
 #endif
 #define QUIRE_EXIT_NOMEM	3	/* fatal() after an allocation failed */
 
@@ -49,6 +50,10 @@ void		 log_procinit(const char *);
 void		 log_setverbose(int);
 int		 log_getverbose(void);
 int		 log_openfile(const char *);
+int		 log_chown(uid_t, gid_t);
+int		 log_syslog_check(void);
+const char	*log_syslog_lost(void);
+int		 log_stderr_seen(void);
 void		 log_warn(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_warnx(const char *, ...)
@@ -87,6 +92,7 @@ int		 util_mkdir_p(const char *, mode_t);
 int		 util_fsync_dir(const char *);
 const char	*util_vis(const char *);
 int		 util_openat_file(int, const char *, int, mode_t);
+int		 util_chown_socket(const char *, uid_t, gid_t);
 const char	*util_open_strerror(int);
 int		 util_check_entry(const char *, int);
 
@@ -332,6 +338,11 @@ struct submit_opts {
 	const char	*so_lang;
 	int		 so_prio;
 	uint64_t	 so_split;	/* NDJSON range size */
+	const char	**so_include;	/* fnmatch patterns: files to take */
+	size_t		 so_ninclude;
+	const char	**so_exclude;	/* files and directories to leave */
+	size_t		 so_nexclude;
+	int		 so_autokey;	/* key each file by path, size, mtime */
 };
 
 #define SUBMIT_SPLIT_DEFAULT	(8ULL << 20)
@@ -344,7 +355,8 @@ struct submit_batch {
 	size_t		 sb_nstrs;
 	size_t		 sb_strcap;
 	uint64_t	 sb_bytes;
-	size_t		 sb_skipped;
+	size_t		 sb_skipped;	/* not regular, or unsupported */
+	size_t		 sb_excluded;	/* by --include or --exclude */
 };
 
 void		 submit_init(struct submit_batch *);
@@ -396,6 +408,7 @@ struct quire_conf {
 	char		 c_datadir[CONF_STR_MAX];
 	char		 c_user[CONF_STR_MAX];
 	char		 c_group[CONF_STR_MAX];
+	char		 c_rundir[CONF_STR_MAX];
 	char		 c_pidfile[CONF_STR_MAX];
 	char		 c_control[CONF_STR_MAX];
 	uint64_t	 c_control_mode;
@@ -498,6 +511,13 @@ void		 buf_addc(struct buf *, int);
 void		 buf_addstr(struct buf *, const char *);
 char		*buf_cstr(struct buf *);	/* NUL-terminated view */
 
+/* show.c */
+void		 show_json_str(struct buf *, const char *);
+void		 show_job_source(const struct job *, char *, size_t);
+void		 show_job_json(struct buf *, const struct job *);
+void		 show_job_header(struct buf *);
+void		 show_job_line(struct buf *, const struct job *);
+
 /* utf8.c */
 enum utf8_policy {
 	UTF8_REPAIR = 0,	/* invalid sequences become U+FFFD */
@@ -547,6 +567,8 @@ enum block_kind {
 	BLK_CODE
 };
 
+/* xdoc.c: the document and the error that extractors fill. */
+
 /* A run of text in xd_text: a paragraph, a heading or a code block. */
 struct xblock {
 	int		 xb_kind;
@@ -582,20 +604,34 @@ struct xerr {
 	char		 xe_msg[200];
 };
 
+struct extract_conf;
+
+int		 xdoc_tick(const struct extract_conf *, struct xerr *);
+void		 xdoc_init(struct xdoc *);
+void		 xdoc_free(struct xdoc *);
+void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
+void		 xdoc_attr(struct xdoc *, const char *, const char *);
+void		 xdoc_paras(struct xdoc *, const char *, size_t);
+int		 xdoc_space(int);
+void		 xerr_set(struct xerr *, const char *, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+
+/* extract.c, continued: the settings and the entry points. */
+
 struct extract_conf {
 	uint64_t	 xc_max_size;	/* input bytes */
 	uint64_t	 xc_max_text;	/* extracted (decompressed) bytes */
 	uint64_t	 xc_max_ratio;	/* extracted / input, for PDF */
 	uint64_t	 xc_max_depth;	/* JSON, HTML and markdown nesting */
 	uint64_t	 xc_max_line;	/* bytes in one line or record */
-	uint64_t	 xc_max_tokens;	/* words per document */
+	uint64_t	 xc_max_tokens;	/* words per document; 0: no cap */
 	uint64_t	 xc_max_pages;	/* PDF */
 	int		 xc_utf8;	/* enum utf8_policy */
 	const char	*xc_id_field;	/* JSON record fields */
 	const char	*xc_title_field;
 	const char	*xc_text_field;
 	/*
-	 * Progress: parsers call extract_tick often (per page, per slice
+	 * Progress: parsers call xdoc_tick often (per page, per slice
 	 * of input, per some thousand nodes or lines); a non-zero return
 	 * from xc_tick stops the extraction.  NULL: nobody listens.
 	 */
@@ -616,17 +652,8 @@ const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
 int		 extract_open(int, const char *, struct xerr *);
-int		 extract_tick(const struct extract_conf *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
-void		 xdoc_init(struct xdoc *);
-void		 xdoc_free(struct xdoc *);
-void		 xdoc_block(struct xdoc *, int, int, const char *, size_t);
-void		 xdoc_attr(struct xdoc *, const char *, const char *);
-void		 xdoc_paras(struct xdoc *, const char *, size_t);
-int		 xdoc_space(int);
-void		 xerr_set(struct xerr *, const char *, const char *, ...)
-		    __attribute__((__format__(printf, 3, 4)));
 
 /*
  * extract_text.c, extract_md.c, extract_html.c, extract_json.c,
@@ -690,7 +717,7 @@ struct ingest_sink {
 	int		 (*is_done)(void *, struct xdoc *);
 	void		 (*is_abort)(void *, struct xdoc *);
 	/*
-	 * Progress, called often while a job runs (see extract_tick and
+	 * Progress, called often while a job runs (see xdoc_tick and
 	 * ingest.c); non-zero stops the job with INGEST_STOP.
 	 */
 	int		 (*is_tick)(void *);
@@ -730,6 +757,9 @@ int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
 int		 ingest_job(struct ingest *, const struct job *);
+int		 ingest_is_gzip(const void *, size_t);
+int		 ingest_gunzip(const void *, size_t, size_t, struct buf *,
+		    char *, size_t);
 
 /* index.c */
 #define IX_BODY			'b'	/* term fields: the first byte */
@@ -1004,9 +1034,11 @@ void		 merger_main(void) __dead;
 
 /* search.c */
 #define SEARCH_FILTERS_MAX	16
+#define SEARCH_HL_MAX		32	/* matches marked per snippet */
 
 struct search_opts {
 	size_t		 so_n;
+	size_t		 so_offset;	/* best hits skipped (paging) */
 	const char	*so_filters[SEARCH_FILTERS_MAX];
 	size_t		 so_nfilters;
 	double		 so_k1;
@@ -1023,7 +1055,11 @@ struct search_hit {
 	uint64_t	 sh_cid;
 	char		 sh_title[256];
 	char		 sh_heading[256];
-	char		 sh_snippet[512];
+	char		 sh_snippet[512];	/* matches between ** */
+	char		 sh_text[512];		/* the same, plain */
+	uint32_t	 sh_hl_off[SEARCH_HL_MAX]; /* matches in sh_text */
+	uint32_t	 sh_hl_len[SEARCH_HL_MAX];
+	size_t		 sh_nhl;
 };
 
 struct search_result {
@@ -1365,6 +1401,9 @@ struct supervisor {
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
+	int		 sv_drop;	/* "user": run as sv_uid, sv_gid */
+	uid_t		 sv_uid;
+	gid_t		 sv_gid;
 	int		 sv_draining;
 	int		 sv_fast;
 	uint64_t	 sv_drain_deadline;
@@ -1406,6 +1445,7 @@ enum ctl_command {
 	CTL_DRAIN,
 	CTL_RELOAD,
 	CTL_STOP,
+	CTL_JOBS,
 	CTL_NCOMMANDS
 };
 

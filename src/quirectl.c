@@ -39,11 +39,14 @@
 #define CTL_EXIT_FAIL	1	/* the command failed */
 #define CTL_EXIT_USAGE	2	/* bad command line */
 #define CTL_EXIT_NOREAD	3	/* check: the index cannot be read */
+#define CTL_EXIT_NODAEMON 4	/* status: no daemon, the queue alone shown */
+#define CTL_EXIT_INTR	130	/* ingest: interrupted, as the shell says */
 
 struct ctl_cmd {
 	const char	*c_name;
 	const char	*c_usage;
 	int		 (*c_fn)(int, char **);
+	const char	*c_help;	/* what it does, for help COMMAND */
 };
 
 static int	 ctl_submit(int, char **);
@@ -62,31 +65,59 @@ static int	 ctl_delete(int, char **);
 static int	 ctl_check(int, char **);
 static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
+static int	 ctl_help(int, char **);
+static int	 ctl_daemon(int, uint64_t, const char *, int);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
-	    "[--split SIZE] [--ndjson FILE] [--debug CMD [--count N]] "
-	    "[PATH ...]", ctl_submit },
-	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs },
-	{ "job", "job [--json] ID", ctl_job },
-	{ "retry", "retry ID | --dead", ctl_retry },
-	{ "cancel", "cancel ID", ctl_cancel },
+	    "[--language L] [--split SIZE] [--include GLOB] [--exclude GLOB] "
+	    "[--ndjson FILE] [--debug CMD [--count N]] [PATH ...]",
+	    ctl_submit,
+	    "Enqueue files, directories, NDJSON files cut into byte ranges,\n"
+	    "or debug commands; print the job id, or counts." },
+	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs,
+	    "List jobs, oldest first, optionally in one state." },
+	{ "job", "job [--json] ID", ctl_job,
+	    "Show one job." },
+	{ "retry", "retry ID | --dead", ctl_retry,
+	    "Make a dead or retrying job ready, or every dead letter." },
+	{ "cancel", "cancel ID", ctl_cancel,
+	    "Cancel a job; a running one is stopped by its worker." },
 	{ "purge", "purge --done | --dead [--older-than DURATION] "
-	    "[--keep N]", ctl_purge },
-	{ "status", "status [--json]", ctl_status },
-	{ "top", "top [-d SECONDS] [-n COUNT]", ctl_top },
-	{ "workers", "workers [--json]", ctl_workers },
-	{ "scale", "scale N", ctl_scale },
-	{ "drain", "drain", ctl_simple },
-	{ "reload", "reload", ctl_simple },
-	{ "stop", "stop", ctl_simple },
-	{ "search", "search [--json] [--exact] [-n N] [--filter K=V] QUERY",
-	    ctl_search },
-	{ "delete", "delete EXTID", ctl_delete },
-	{ "check", "check", ctl_check },
-	{ "compact", "compact", ctl_compact },
+	    "[--keep N]", ctl_purge,
+	    "Remove finished or dead jobs, by age or beyond a count." },
+	{ "status", "status [--json]", ctl_status,
+	    "Show job counts, the index and, from the daemon, the fleet.\n"
+	    "Exits 4 when no daemon answers and only the queue is shown." },
+	{ "top", "top [-d SECONDS] [-n COUNT]", ctl_top,
+	    "Follow the fleet, its memory and the queue live." },
+	{ "workers", "workers [--json]", ctl_workers,
+	    "List the daemon's workers." },
+	{ "scale", "scale N", ctl_scale,
+	    "Set the daemon's target number of workers." },
+	{ "drain", "drain", ctl_simple,
+	    "Stop the daemon gently: running jobs finish first." },
+	{ "reload", "reload", ctl_simple,
+	    "Make the daemon read its configuration again." },
+	{ "stop", "stop", ctl_simple,
+	    "Stop the daemon now." },
+	{ "search", "search [--json] [--exact] [-n N] [--offset N] "
+	    "[--filter K=V] [--] QUERY", ctl_search,
+	    "Search the index (BM25): \"phrases\", prefix*, +word, -word,\n"
+	    "AND, OR and NOT in capitals." },
+	{ "delete", "delete EXTID", ctl_delete,
+	    "Delete a document from the index by its external id." },
+	{ "check", "check", ctl_check,
+	    "Check the index; exit 1 if damaged, 3 if it cannot be read." },
+	{ "compact", "compact", ctl_compact,
+	    "Fold the whole index into blocks now." },
 	{ "ingest", "ingest [-w N] [--tenant T] [--priority N] [--language L] "
-	    "PATH ...", ctl_ingest },
+	    "[--include GLOB] [--exclude GLOB] [submit's options] PATH ...",
+	    ctl_ingest,
+	    "Submit and follow the jobs to their end, with a foreground fleet\n"
+	    "of -w workers when no daemon runs." },
+	{ "help", "help [COMMAND]", ctl_help,
+	    "Show the commands, or what one does and its options." },
 };
 
 static const char	*ctl_datadir = QUIRE_DATADIR;
@@ -98,68 +129,173 @@ static int		 ctl_index_open;
 static struct queue	 ctl_queue;
 static int		 ctl_queue_open;
 
-static __dead void
-usage(void)
+#define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+/* The usage, and the commands: to stdout when asked for, else stderr. */
+static void
+ctl_print_usage(FILE *f)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage: %s [-v] [-D datadir] [-f file] [-s socket] "
-	    "command [args]\n",
-	    getprogname());
-	fprintf(stderr, "commands:\n");
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-		fprintf(stderr, "\t%s\n", ctl_cmds[i].c_usage);
+	fprintf(f, "usage: %s [-hv] [--help] [--version] [-D datadir] "
+	    "[-f file] [-s socket] command [args]\n", getprogname());
+	fprintf(f, "commands:\n");
+	for (i = 0; i < CTL_NCMDS; i++)
+		fprintf(f, "\t%s\n", ctl_cmds[i].c_usage);
+}
+
+static __dead void
+usage(void)
+{
+	ctl_print_usage(stderr);
 	exit(CTL_EXIT_USAGE);
+}
+
+static const struct ctl_cmd *
+ctl_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < CTL_NCMDS; i++)
+		if (strcmp(ctl_cmds[i].c_name, name) == 0)
+			return (&ctl_cmds[i]);
+	return (NULL);
 }
 
 static __dead void
 ctl_usage(const char *name)
 {
-	size_t	 i;
+	const struct ctl_cmd	*c;
 
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-		if (strcmp(ctl_cmds[i].c_name, name) == 0)
-			fprintf(stderr, "usage: %s %s\n", getprogname(),
-			    ctl_cmds[i].c_usage);
+	if ((c = ctl_find(name)) != NULL)
+		fprintf(stderr, "usage: %s %s\n", getprogname(), c->c_usage);
 	exit(CTL_EXIT_USAGE);
 }
 
-static struct queue *
-ctl_open(int create)
+/* help [COMMAND], and COMMAND -h or --help: on stdout, exit 0. */
+static int
+ctl_help(int argc, char **argv)
+{
+	const struct ctl_cmd	*c;
+
+	if (argc == 1) {
+		ctl_print_usage(stdout);
+		return (CTL_EXIT_OK);
+	}
+	if (argc != 2)
+		ctl_usage("help");
+	if ((c = ctl_find(argv[1])) == NULL) {
+		warnx("unknown command: %s", argv[1]);
+		usage();
+	}
+	printf("usage: %s %s\n\n%s\n\nSee quirectl(8) for more.\n",
+	    getprogname(), c->c_usage, c->c_help);
+	return (CTL_EXIT_OK);
+}
+
+/*
+ * Whether this user may open the queue or the index (env): LMDB opens
+ * its files for writing even to read, so a member of the daemon's group
+ * who may read them cannot.  0, or -1 with errno (EACCES).
+ */
+static int
+ctl_env_access(const char *env)
+{
+	static const char	*files[] = { "", "/data.mdb", "/lock.mdb" };
+	char			 path[PATH_MAX];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", ctl_datadir, env,
+		    files[i]);
+		if (access(path, R_OK | W_OK) == -1 && errno != ENOENT)
+			return (-1);
+	}
+	return (0);
+}
+
+static __dead void
+ctl_queue_denied(void)
+{
+	errx(CTL_EXIT_FAIL, "%s/queue: Permission denied (the daemon's "
+	    "group reads it through the daemon, when it runs)", ctl_datadir);
+}
+
+/* -1 when this user may not open the queue, for lack of permission. */
+static int
+ctl_queue_readable(void)
 {
 	struct stat	 st;
 	char		 path[PATH_MAX];
 
-	if (ctl_queue_open)
-		return (&ctl_queue);
 	snprintf(path, sizeof(path), "%s/queue/data.mdb", ctl_datadir);
-	/* Absent is one thing; a permission or I/O error is another. */
-	if (!create && stat(path, &st) == -1) {
+	if (stat(path, &st) == -1)
+		return (errno == EACCES ? -1 : 0);
+	if (ctl_env_access("queue") == -1 && errno == EACCES)
+		return (-1);
+	return (0);
+}
+
+/* Absent is one thing; a permission or I/O error is another. */
+static int
+ctl_queue_exists(void)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/queue/data.mdb", ctl_datadir);
+	if (stat(path, &st) == -1) {
 		if (errno == ENOENT)
 			errx(CTL_EXIT_FAIL, "%s: no queue in this data "
 			    "directory", ctl_datadir);
 		err(CTL_EXIT_FAIL, "%s", path);
 	}
+	return (1);
+}
+
+static struct queue *
+ctl_open(int create)
+{
+	if (ctl_queue_open)
+		return (&ctl_queue);
+	if (!create)
+		ctl_queue_exists();
+	if (ctl_env_access("queue") == -1 && errno == EACCES)
+		ctl_queue_denied();
 	if (queue_open(&ctl_queue, ctl_datadir, NULL) == -1)
 		errx(CTL_EXIT_FAIL, "%s: cannot open the queue", ctl_datadir);
 	ctl_queue_open = 1;
 	return (&ctl_queue);
 }
 
-/* The daemon's configuration, for language, BM25 and limits. */
+/*
+ * The daemon's configuration (-f, else /etc/quire/quired.conf if there is
+ * one), for the data directory, language, BM25 and limits.  Read once.
+ */
 static void
-ctl_config(void)
+ctl_config_read(void)
 {
+	static int	 done;
 	struct stat	 st;
 	char		 err[CONF_STR_MAX + 256];
 	const char	*path = ctl_conffile;
 
+	if (done)
+		return;
+	done = 1;
 	config_defaults(&ctl_conf);
 	if (path == NULL && stat(QUIRE_CONFFILE, &st) == 0)
 		path = QUIRE_CONFFILE;
 	if (path != NULL && config_load(path, &ctl_conf, err, sizeof(err))
 	    == -1)
 		errx(CTL_EXIT_FAIL, "%s", err);
+}
+
+/* The configuration, on the data directory quirectl works on. */
+static void
+ctl_config(void)
+{
+	ctl_config_read();
 	strlcpy(ctl_conf.c_datadir, ctl_datadir, sizeof(ctl_conf.c_datadir));
 }
 
@@ -179,6 +315,8 @@ ctl_index_get_or(int status)
 			    ctl_datadir);
 		err(status, "%s", path);
 	}
+	if (ctl_env_access("index") == -1 && errno == EACCES)
+		errx(status, "%s/index: Permission denied", ctl_datadir);
 	if (index_open(&ctl_index, ctl_datadir, 0, STORE_SYNC_FULL) == -1)
 		errx(status, "%s: cannot open the index", ctl_datadir);
 	ctl_index_open = 1;
@@ -218,47 +356,16 @@ ctl_id(const char *s)
 	return ((uint64_t)id);
 }
 
-/* JSON string output, escaped per RFC 8259. */
+/* JSON string output, escaped per RFC 8259 (show.c). */
 static void
 ctl_json_str(FILE *f, const char *s)
 {
-	const unsigned char	*p;
-	struct buf		 b;
+	struct buf	 b;
 
-	/* A file name need not be UTF-8, JSON must: U+FFFD for bad bytes. */
-	if (!utf8_valid(s, strlen(s), NULL)) {
-		buf_init(&b);
-		utf8_repair(s, strlen(s), &b);
-		ctl_json_str(f, buf_cstr(&b));
-		buf_free(&b);
-		return;
-	}
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
+	buf_init(&b);
+	show_json_str(&b, s);
+	fwrite(b.b_data, 1, b.b_len, f);
+	buf_free(&b);
 }
 
 static void
@@ -276,93 +383,83 @@ ctl_time(uint64_t ms, char *buf, size_t len)
 }
 
 static void
-ctl_source(const struct job *j, char *buf, size_t len)
-{
-	if (j->j_srckind == SRC_NDJSON)
-		snprintf(buf, len, "%s@%llu+%llu", j->j_path,
-		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
-	else if (j->j_srckind == SRC_DEBUG)
-		snprintf(buf, len, "debug:%s", j->j_path);
-	else
-		strlcpy(buf, j->j_path, len);
-}
-
-static void
 ctl_job_json(FILE *f, const struct job *j)
 {
-	fprintf(f, "{\"id\": %llu, \"state\": \"%s\", \"tenant\": ",
-	    (unsigned long long)j->j_id, codec_state_name(j->j_state));
-	ctl_json_str(f, j->j_tenant);
-	fprintf(f, ", \"priority\": %d, \"size\": %llu, \"source\": \"%s\", "
-	    "\"path\": ", j->j_prio, (unsigned long long)j->j_size,
-	    codec_source_name(j->j_srckind));
-	ctl_json_str(f, j->j_path);
-	if (j->j_srckind == SRC_NDJSON)
-		fprintf(f, ", \"offset\": %llu, \"length\": %llu",
-		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
-	fputs(", \"key\": ", f);
-	if (j->j_key[0] != '\0')
-		ctl_json_str(f, j->j_key);
-	else
-		fputs("null", f);
-	fprintf(f, ", \"attempts\": %u, \"crashes\": %u, \"progress\": %llu, "
-	    "\"created_ms\": %llu, \"updated_ms\": %llu", j->j_attempts,
-	    j->j_crashes, (unsigned long long)j->j_progress,
-	    (unsigned long long)j->j_created,
-	    (unsigned long long)j->j_updated);
-	if (j->j_state == JOB_LEASED)
-		fprintf(f, ", \"lease\": {\"pid\": %u, \"slot\": %u, "
-		    "\"generation\": %llu, \"deadline_ms\": %llu, "
-		    "\"cancel\": %s}", j->j_lease_pid, j->j_lease_slot,
-		    (unsigned long long)j->j_lease_gen,
-		    (unsigned long long)j->j_lease_deadline,
-		    j->j_cancel ? "true" : "false");
-	if (j->j_state == JOB_RETRY)
-		fprintf(f, ", \"retry_at_ms\": %llu",
-		    (unsigned long long)j->j_runat);
-	fputs(", \"error\": ", f);
-	if (j->j_error[0] != '\0')
-		ctl_json_str(f, j->j_error);
-	else
-		fputs("null", f);
-	fputc('}', f);
+	struct buf	 b;
+
+	buf_init(&b);
+	show_job_json(&b, j);
+	fwrite(b.b_data, 1, b.b_len, f);
+	buf_free(&b);
 }
 
-static int
-ctl_submit(int argc, char **argv)
+/*
+ * submit and ingest take the same options (ingest adds -w) and enqueue
+ * the same way: one parser, one way to build the batch, one enqueue.
+ */
+#define CTL_PATTERNS_MAX	64
+#define CTL_NDJSON_MAX		256
+#define CTL_ENQUEUE_SLICE	10000	/* jobs per transaction */
+
+struct ctl_add {
+	struct submit_opts	 ca_so;
+	const char		*ca_ndjson[CTL_NDJSON_MAX];
+	size_t			 ca_nndjson;
+	const char		*ca_include[CTL_PATTERNS_MAX];
+	const char		*ca_exclude[CTL_PATTERNS_MAX];
+	const char		*ca_debug;
+	long long		 ca_count;
+	long long		 ca_workers;
+	char			**ca_paths;
+	size_t			 ca_npaths;
+};
+
+static void
+ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 {
 	static const struct option opts[] = {
 		{ "tenant", required_argument, NULL, 't' },
 		{ "priority", required_argument, NULL, 'p' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "language", required_argument, NULL, 'l' },
 		{ "ndjson", required_argument, NULL, 'j' },
 		{ "split", required_argument, NULL, 's' },
 		{ "debug", required_argument, NULL, 'g' },
 		{ "count", required_argument, NULL, 'c' },
+		{ "include", required_argument, NULL, 'i' },
+		{ "exclude", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct submit_opts	 so;
-	struct submit_batch	 sb;
-	struct queue		*q;
-	const char		*errstr, *ndjson[256], *debug = NULL;
-	size_t			 nndjson = 0, i, dups = 0, added = 0;
-	long long		 count = 1;
-	int			 ch, rc, fail = 0;
+	struct submit_opts	*so = &ca->ca_so;
+	const char		*errstr;
+	int			 ch, ingest = strcmp(cmd, "ingest") == 0;
 
-	memset(&so, 0, sizeof(so));
-	so.so_prio = JOB_PRIO_DEFAULT;
-	so.so_split = SUBMIT_SPLIT_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "t:p:k:j:s:g:c:", opts, NULL))
+	memset(ca, 0, sizeof(*ca));
+	so->so_prio = JOB_PRIO_DEFAULT;
+	so->so_split = SUBMIT_SPLIT_DEFAULT;
+	so->so_include = ca->ca_include;
+	so->so_exclude = ca->ca_exclude;
+	ca->ca_count = 1;
+	ca->ca_workers = 2;
+	while ((ch = getopt_long(argc, argv, ingest ?
+	    "w:t:p:k:l:j:s:g:c:i:x:" : "t:p:k:l:j:s:g:c:i:x:", opts, NULL))
 	    != -1) {
 		switch (ch) {
+		case 'w':
+			ca->ca_workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
+				    errstr);
+			break;
 		case 't':
 			if (strlen(optarg) > JOB_TENANT_MAX)
 				errx(CTL_EXIT_USAGE, "tenant name too long "
 				    "(%d bytes at most)", JOB_TENANT_MAX);
-			so.so_tenant = optarg;
+			so->so_tenant = optarg;
 			break;
 		case 'p':
-			so.so_prio = strtonum(optarg, JOB_PRIO_MIN,
+			so->so_prio = strtonum(optarg, JOB_PRIO_MIN,
 			    JOB_PRIO_MAX, &errstr);
 			if (errstr != NULL)
 				errx(CTL_EXIT_USAGE, "priority %s: %s "
@@ -373,79 +470,142 @@ ctl_submit(int argc, char **argv)
 			if (strlen(optarg) > JOB_KEY_MAX)
 				errx(CTL_EXIT_USAGE, "key too long "
 				    "(%d bytes at most)", JOB_KEY_MAX);
-			so.so_key = optarg;
+			so->so_key = optarg;
+			break;
+		case 'l':
+			if (!tokenizer_lang_ok(optarg))
+				errx(CTL_EXIT_USAGE, "language %s: no stemmer",
+				    optarg);
+			so->so_lang = optarg;
 			break;
 		case 'j':
-			if (nndjson == sizeof(ndjson) / sizeof(ndjson[0]))
+			if (ca->ca_nndjson == CTL_NDJSON_MAX)
 				errx(CTL_EXIT_USAGE, "too many --ndjson");
-			ndjson[nndjson++] = optarg;
+			ca->ca_ndjson[ca->ca_nndjson++] = optarg;
 			break;
 		case 's':
-			if (util_parse_size(optarg, &so.so_split, &errstr)
-			    == -1 || so.so_split < 4096)
+			if (util_parse_size(optarg, &so->so_split, &errstr)
+			    == -1 || so->so_split < 4096)
 				errx(CTL_EXIT_USAGE, "split %s: %s", optarg,
 				    errstr != NULL ? errstr :
 				    "4K at least");
 			break;
 		case 'g':
-			debug = optarg;
+			ca->ca_debug = optarg;
 			break;
 		case 'c':
-			count = strtonum(optarg, 1, 10000000, &errstr);
+			ca->ca_count = strtonum(optarg, 1, 10000000, &errstr);
 			if (errstr != NULL)
 				errx(CTL_EXIT_USAGE, "count %s: %s", optarg,
 				    errstr);
 			break;
+		case 'i':
+		case 'x':
+			if ((ch == 'i' ? so->so_ninclude : so->so_nexclude) ==
+			    CTL_PATTERNS_MAX)
+				errx(CTL_EXIT_USAGE, "more than %d patterns",
+				    CTL_PATTERNS_MAX);
+			if (ch == 'i')
+				ca->ca_include[so->so_ninclude++] = optarg;
+			else
+				ca->ca_exclude[so->so_nexclude++] = optarg;
+			break;
 		default:
-			ctl_usage("submit");
+			ctl_usage(cmd);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 0 && nndjson == 0 && debug == NULL)
-		ctl_usage("submit");
-	if (so.so_key != NULL && argc + nndjson + (debug != NULL) != 1)
+	ca->ca_paths = argv + optind;
+	ca->ca_npaths = argc - optind;
+	if (ca->ca_npaths == 0 && ca->ca_nndjson == 0 && ca->ca_debug == NULL)
+		ctl_usage(cmd);
+	if (so->so_key != NULL && ca->ca_npaths + ca->ca_nndjson +
+	    (ca->ca_debug != NULL) != 1)
 		errx(CTL_EXIT_USAGE, "--key names one submission");
-	if (so.so_key != NULL && count > 1)
+	if (so->so_key != NULL && ca->ca_count > 1)
 		errx(CTL_EXIT_USAGE, "--key names one job, not --count");
+}
 
-	submit_init(&sb);
-	while (debug != NULL && count-- > 0)
-		if (submit_add_debug(&sb, debug, &so) == -1)
+/*
+ * The batch of what ca names.  With ndjson_names, a path ending in
+ * .ndjson or .jsonl is cut into ranges as --ndjson is.  -1 when a path
+ * cannot be taken (said on stderr).
+ */
+static int
+ctl_add_batch(struct ctl_add *ca, int ndjson_names, struct submit_batch *sb)
+{
+	const struct submit_opts *so = &ca->ca_so;
+	const char		*ext;
+	long long		 count = ca->ca_count;
+	size_t			 i;
+	int			 fail = 0, rc;
+
+	submit_init(sb);
+	while (ca->ca_debug != NULL && count-- > 0)
+		if (submit_add_debug(sb, ca->ca_debug, so) == -1)
 			fail = 1;
-	for (i = 0; i < (size_t)argc; i++)
-		if (submit_add_path(&sb, argv[i], &so) == -1)
+	for (i = 0; i < ca->ca_npaths; i++) {
+		ext = strrchr(ca->ca_paths[i], '.');
+		if (ndjson_names && ext != NULL &&
+		    (strcmp(ext, ".ndjson") == 0 || strcmp(ext, ".jsonl") == 0))
+			rc = submit_add_ndjson(sb, ca->ca_paths[i], so);
+		else
+			rc = submit_add_path(sb, ca->ca_paths[i], so);
+		if (rc == -1)
 			fail = 1;
-	for (i = 0; i < nndjson; i++)
-		if (submit_add_ndjson(&sb, ndjson[i], &so) == -1)
-			fail = 1;
-	if (fail) {
-		submit_free(&sb);
-		errx(CTL_EXIT_FAIL, "nothing submitted");
 	}
-	q = ctl_open(1);
-	/* Thousands of jobs per transaction. */
-	for (i = 0; i < sb.sb_n; i += 10000) {
-		rc = queue_enqueue(q, sb.sb_jobs + i,
-		    sb.sb_n - i < 10000 ? sb.sb_n - i : 10000);
-		if (rc != 0) {
-			submit_free(&sb);
+	for (i = 0; i < ca->ca_nndjson; i++)
+		if (submit_add_ndjson(sb, ca->ca_ndjson[i], so) == -1)
+			fail = 1;
+	return (fail ? -1 : 0);
+}
+
+/* Enqueue the batch, thousands of jobs per transaction. */
+static void
+ctl_enqueue(struct queue *q, struct submit_batch *sb)
+{
+	size_t	 i, n;
+	int	 rc;
+
+	for (i = 0; i < sb->sb_n; i += n) {
+		n = sb->sb_n - i < CTL_ENQUEUE_SLICE ? sb->sb_n - i :
+		    CTL_ENQUEUE_SLICE;
+		if ((rc = queue_enqueue(q, sb->sb_jobs + i, n)) != 0) {
+			submit_free(sb);
 			errx(CTL_EXIT_FAIL, "enqueue: %s", queue_strerror(rc));
 		}
 	}
+}
+
+static int
+ctl_submit(int argc, char **argv)
+{
+	struct ctl_add		 ca;
+	struct submit_batch	 sb;
+	size_t			 i, dups = 0, added = 0;
+
+	ctl_add_args("submit", argc, argv, &ca);
+	if (ctl_add_batch(&ca, 0, &sb) == -1) {
+		submit_free(&sb);
+		errx(CTL_EXIT_FAIL, "nothing submitted");
+	}
+	ctl_enqueue(ctl_open(1), &sb);
 	for (i = 0; i < sb.sb_n; i++) {
 		if (sb.sb_jobs[i].qn_dup)
 			dups++;
 		else
 			added++;
 	}
-	if (sb.sb_n == 1)
+	if (sb.sb_n == 1 && sb.sb_skipped + sb.sb_excluded == 0)
 		printf("%llu%s\n", (unsigned long long)sb.sb_jobs[0].qn_id,
 		    dups ? " (existing)" : "");
-	else
-		printf("submitted %zu jobs (%llu bytes)%s%zu already known, "
-		    "%zu skipped\n", added, (unsigned long long)sb.sb_bytes,
-		    ", ", dups, sb.sb_skipped);
+	else {
+		printf("submitted %zu jobs (%llu bytes), %zu already known, "
+		    "%zu skipped", added, (unsigned long long)sb.sb_bytes,
+		    dups, sb.sb_skipped);
+		if (sb.sb_excluded > 0)
+			printf(", %zu excluded", sb.sb_excluded);
+		putchar('\n');
+	}
 	submit_free(&sb);
 	return (CTL_EXIT_OK);
 }
@@ -459,20 +619,16 @@ static int
 ctl_jobs_cb(const struct job *j, void *arg)
 {
 	struct ctl_list	*cl = arg;
-	char		 src[64 + JOB_PATH_MAX];
+	struct buf	 b;
 
+	buf_init(&b);
 	if (cl->cl_json) {
-		fputs(cl->cl_n == 0 ? "\n  " : ",\n  ", stdout);
-		ctl_job_json(stdout, j);
-	} else {
-		ctl_source(j, src, sizeof(src));
-		printf("%-10llu %-9s %-12s %3d %3u %3u %10llu %s%s%s\n",
-		    (unsigned long long)j->j_id, codec_state_name(j->j_state),
-		    util_vis(j->j_tenant), j->j_prio, j->j_attempts,
-		    j->j_crashes, (unsigned long long)j->j_size,
-		    util_vis(src), j->j_error[0] != '\0' ? "  # " : "",
-		    util_vis(j->j_error));
-	}
+		buf_addstr(&b, cl->cl_n == 0 ? "\n  " : ",\n  ");
+		show_job_json(&b, j);
+	} else
+		show_job_line(&b, j);
+	fwrite(b.b_data, 1, b.b_len, stdout);
+	buf_free(&b);
 	cl->cl_n++;
 	return (0);
 }
@@ -489,6 +645,7 @@ ctl_jobs(int argc, char **argv)
 	struct ctl_list	 cl;
 	struct queue	*q;
 	const char	*errstr;
+	char		 flags[32];
 	long long	 limit = 100;
 	int		 ch, state = -1, rc;
 
@@ -516,6 +673,15 @@ ctl_jobs(int argc, char **argv)
 	}
 	if (optind != argc)
 		ctl_usage("jobs");
+	/* A user who may not open the queue asks the daemon, if it runs. */
+	if (ctl_queue_readable() == -1) {
+		snprintf(flags, sizeof(flags), "%s state=%d",
+		    cl.cl_json ? "json" : "", state);
+		if (state == -1)
+			flags[strcspn(flags, " ")] = '\0';
+		if (ctl_daemon(CTL_JOBS, limit, flags, 1) == 0)
+			return (CTL_EXIT_OK);
+	}
 	/* No header before "no queue": open first. */
 	q = ctl_open(0);
 	if (cl.cl_json)
@@ -553,7 +719,7 @@ ctl_job(int argc, char **argv)
 		fputc('\n', stdout);
 		return (CTL_EXIT_OK);
 	}
-	ctl_source(&j, src, sizeof(src));
+	show_job_source(&j, src, sizeof(src));
 	ctl_time(j.j_created, t1, sizeof(t1));
 	ctl_time(j.j_updated, t2, sizeof(t2));
 	printf("id: %llu\nstate: %s\ntenant: %s\npriority: %d\n"
@@ -876,6 +1042,8 @@ ctl_status(int argc, char **argv)
 	if ((rc = queue_stats(ctl_open(0), &qs)) != 0)
 		errx(CTL_EXIT_FAIL, "status: %s", queue_strerror(rc));
 	ctl_index_stats(&is);
+	/* On stderr: the output stays what scripts parse. */
+	warnx("daemon not running: showing the queue only");
 	if (json) {
 		fputs("{\"jobs\": {", stdout);
 		for (i = 0; i < JOB_NSTATES; i++)
@@ -890,7 +1058,7 @@ ctl_status(int argc, char **argv)
 		    (unsigned long long)qs.qs_completed,
 		    (unsigned long long)qs.qs_failed,
 		    (unsigned long long)qs.qs_released);
-		return (CTL_EXIT_OK);
+		return (CTL_EXIT_NODAEMON);
 	}
 	printf("jobs:");
 	for (i = 0; i < JOB_NSTATES; i++)
@@ -903,7 +1071,7 @@ ctl_status(int argc, char **argv)
 	    (unsigned long long)qs.qs_completed,
 	    (unsigned long long)qs.qs_failed,
 	    (unsigned long long)qs.qs_released);
-	return (CTL_EXIT_OK);
+	return (CTL_EXIT_NODAEMON);
 }
 
 /*
@@ -1571,6 +1739,7 @@ ctl_search(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "filter", required_argument, NULL, 'F' },
 		{ "exact", no_argument, NULL, 'E' },
+		{ "offset", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct search_opts	 so;
@@ -1579,15 +1748,21 @@ ctl_search(int argc, char **argv)
 	struct search_hit	*h;
 	struct buf		 q;
 	const char		*errstr;
-	size_t			 i;
-	int			 ch, json = 0;
+	size_t			 i, j;
+	int			 ch, json = 0, dashes;
 
 	ctl_config();
 	search_opts_defaults(&so);
 	so.so_k1 = ctl_conf.c_k1;
 	so.so_b = ctl_conf.c_b;
 	so.so_wtitle = ctl_conf.c_title_weight;
-	while ((ch = getopt_long(argc, argv, "n:JF:E", opts, NULL)) != -1) {
+	/*
+	 * "+": options end at the first word of the query, so that
+	 * "search dog -cat" excludes cat; "--" ends them before a query
+	 * that begins with "-".
+	 */
+	while ((ch = getopt_long(argc, argv, "+n:JF:Eo:", opts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'E':
 			so.so_exact = 1;
@@ -1600,6 +1775,12 @@ ctl_search(int argc, char **argv)
 			break;
 		case 'J':
 			json = 1;
+			break;
+		case 'o':
+			so.so_offset = strtonum(optarg, 0, 100000, &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "--offset %s: %s", optarg,
+				    errstr);
 			break;
 		case 'F':
 			if (strchr(optarg, '=') == NULL)
@@ -1615,9 +1796,21 @@ ctl_search(int argc, char **argv)
 	}
 	if (optind >= argc)
 		ctl_usage("search");
+	/*
+	 * "dog --json" is an option out of place, not a word: refused,
+	 * unless after a "--", which is not part of the query.
+	 */
+	dashes = strcmp(argv[optind - 1], "--") == 0;
 	buf_init(&q);
 	for (i = optind; i < (size_t)argc; i++) {
-		if (i > (size_t)optind)
+		if (!dashes && strcmp(argv[i], "--") == 0) {
+			dashes = 1;
+			continue;
+		}
+		if (!dashes && strncmp(argv[i], "--", 2) == 0)
+			errx(CTL_EXIT_USAGE, "search: %s: options come before "
+			    "the query", argv[i]);
+		if (q.b_len > 0)
 			buf_addc(&q, ' ');
 		buf_addstr(&q, argv[i]);
 	}
@@ -1629,9 +1822,10 @@ ctl_search(int argc, char **argv)
 		errx(CTL_EXIT_FAIL, "search: %s", res.sr_error);
 	if (json) {
 		printf("{\"total\": %llu, \"total_exact\": %s, "
-		    "\"took_ms\": %.3f, \"hits\": [",
+		    "\"took_ms\": %.3f, \"offset\": %zu, \"hits\": [",
 		    (unsigned long long)res.sr_total,
-		    res.sr_exact ? "true" : "false", res.sr_took_ms);
+		    res.sr_exact ? "true" : "false", res.sr_took_ms,
+		    so.so_offset);
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];
 			fputs(i ? ",\n  {\"id\": " : "\n  {\"id\": ", stdout);
@@ -1642,8 +1836,12 @@ ctl_search(int argc, char **argv)
 			fputs(", \"heading\": ", stdout);
 			ctl_json_str(stdout, h->sh_heading);
 			fputs(", \"snippet\": ", stdout);
-			ctl_json_str(stdout, h->sh_snippet);
-			fputc('}', stdout);
+			ctl_json_str(stdout, h->sh_text);
+			fputs(", \"highlights\": [", stdout);
+			for (j = 0; j < h->sh_nhl; j++)
+				printf("%s[%u, %u]", j ? ", " : "",
+				    h->sh_hl_off[j], h->sh_hl_len[j]);
+			fputs("]}", stdout);
 		}
 		fputs(res.sr_n > 0 ? "\n]}\n" : "]}\n", stdout);
 	} else {
@@ -1652,7 +1850,8 @@ ctl_search(int argc, char **argv)
 		    (unsigned long long)res.sr_total, res.sr_took_ms);
 		for (i = 0; i < res.sr_n; i++) {
 			h = &res.sr_hits[i];
-			printf("\n%zu. %s (chunk %u, score %.3f)\n", i + 1,
+			printf("\n%zu. %s (chunk %u, score %.3f)\n",
+			    so.so_offset + i + 1,
 			    util_vis(h->sh_extid), h->sh_chunk, h->sh_score);
 			if (h->sh_title[0] != '\0')
 				printf("   %s%s%s\n", util_vis(h->sh_title),
@@ -1780,7 +1979,8 @@ ctl_fleet_start(int workers)
 		c.c_min_workers = workers;
 	snprintf(c.c_pidfile, sizeof(c.c_pidfile), "%s/ingest.pid",
 	    ctl_datadir);
-	c.c_control[0] = '\0';
+	/* It listens where this quirectl looks for it. */
+	ctl_socket_path(c.c_control, sizeof(c.c_control));
 	c.c_logfile[0] = '\0';
 	c.c_user[0] = c.c_group[0] = '\0';
 
@@ -1837,6 +2037,14 @@ ctl_fleet_start(int workers)
 	    ctl_datadir);
 }
 
+static volatile sig_atomic_t	 ctl_ingest_stop;
+
+static void
+ctl_ingest_signal(int sig)
+{
+	ctl_ingest_stop = 1;
+}
+
 struct ctl_follow {
 	uint64_t	*cf_ids;
 	size_t		 cf_n;
@@ -1885,89 +2093,45 @@ ctl_index_docs(uint64_t *chunks)
 static int
 ctl_ingest(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "tenant", required_argument, NULL, 't' },
-		{ "priority", required_argument, NULL, 'p' },
-		{ "language", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct submit_opts	 so;
+	struct ctl_add		 ca;
 	struct submit_batch	 sb;
 	struct queue_stats	 qs;
 	struct ctl_follow	 cf;
+	struct sigaction	 sa;
 	struct queue		*q;
-	const char		*errstr, *ext;
 	uint64_t		 docs0, chunks0, docs, chunks, dead0, t0, now;
 	uint64_t		 last = 0;
 	double			 secs, rate, eta;
-	size_t			 i, n;
-	long long		 workers = 2;
+	size_t			 i, known = 0;
 	pid_t			 fleet = -1;
-	int			 ch, tty = isatty(STDOUT_FILENO), status, rc;
-	int			 fail = 0;
+	int			 tty = isatty(STDOUT_FILENO), status;
 
-	memset(&so, 0, sizeof(so));
-	so.so_prio = JOB_PRIO_DEFAULT;
-	so.so_split = SUBMIT_SPLIT_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "w:t:p:l:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'w':
-			workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
-				    errstr);
-			break;
-		case 't':
-			so.so_tenant = optarg;
-			break;
-		case 'p':
-			so.so_prio = strtonum(optarg, JOB_PRIO_MIN,
-			    JOB_PRIO_MAX, &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "priority %s: %s", optarg,
-				    errstr);
-			break;
-		case 'l':
-			if (!tokenizer_lang_ok(optarg))
-				errx(CTL_EXIT_USAGE, "language %s: no stemmer",
-				    optarg);
-			so.so_lang = optarg;
-			break;
-		default:
-			ctl_usage("ingest");
-		}
-	}
-	if (optind >= argc)
-		ctl_usage("ingest");
+	ctl_add_args("ingest", argc, argv, &ca);
+	/* A file already submitted, unchanged, is not enqueued again. */
+	ca.ca_so.so_autokey = 1;
 	ctl_config();
-
-	submit_init(&sb);
-	for (i = optind; i < (size_t)argc; i++) {
-		ext = strrchr(argv[i], '.');
-		if (ext != NULL && (strcmp(ext, ".ndjson") == 0 ||
-		    strcmp(ext, ".jsonl") == 0))
-			rc = submit_add_ndjson(&sb, argv[i], &so);
-		else
-			rc = submit_add_path(&sb, argv[i], &so);
-		if (rc == -1)
-			fail = 1;
-	}
-	if (fail || sb.sb_n == 0) {
+	if (ctl_add_batch(&ca, 1, &sb) == -1 || sb.sb_n == 0) {
 		submit_free(&sb);
-		errx(CTL_EXIT_FAIL, "nothing to ingest");
+		errx(CTL_EXIT_FAIL, "nothing to ingest%s", sb.sb_skipped > 0 ?
+		    ": every file was skipped" : "");
 	}
+	/* Ctrl-C stops the fleet and cleans up; the same command resumes. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ctl_ingest_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (!ctl_daemon_alive())
-		fleet = ctl_fleet_start(workers);
+		fleet = ctl_fleet_start(ca.ca_workers);
 	q = ctl_open(1);
 	docs0 = ctl_index_docs(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
 	t0 = last = util_mono_ms();
-	for (i = 0; i < sb.sb_n; i += n) {
-		n = sb.sb_n - i < 10000 ? sb.sb_n - i : 10000;
-		if ((rc = queue_enqueue(q, sb.sb_jobs + i, n)) != 0)
-			errx(CTL_EXIT_FAIL, "enqueue: %s", queue_strerror(rc));
-	}
+	ctl_enqueue(q, &sb);
+	for (i = 0; i < sb.sb_n; i++)
+		if (sb.sb_jobs[i].qn_dup)
+			known++;
 	memset(&cf, 0, sizeof(cf));
 	cf.cf_n = sb.sb_n;
 	cf.cf_ids = xcalloc(sb.sb_n, sizeof(*cf.cf_ids));
@@ -1976,9 +2140,16 @@ ctl_ingest(int argc, char **argv)
 		cf.cf_ids[i] = sb.sb_jobs[i].qn_id;
 		cf.cf_total += sb.sb_jobs[i].qn_size;
 	}
-	printf("ingesting %zu jobs, %.1f MB%s\n", sb.sb_n,
+	printf("ingesting %zu jobs, %.1f MB%s", sb.sb_n,
 	    cf.cf_total / 1e6, fleet != -1 ? " (with a foreground fleet)" :
 	    "");
+	if (known > 0)
+		printf(", %zu submitted before", known);
+	if (sb.sb_skipped > 0)
+		printf(", %zu files skipped", sb.sb_skipped);
+	if (sb.sb_excluded > 0)
+		printf(", %zu excluded", sb.sb_excluded);
+	putchar('\n');
 	fflush(stdout);
 	for (;;) {
 		ctl_follow_poll(q, &cf);
@@ -2006,7 +2177,7 @@ ctl_ingest(int argc, char **argv)
 			fflush(stdout);
 			last = now;
 		}
-		if (cf.cf_finished == cf.cf_n)
+		if (cf.cf_finished == cf.cf_n || ctl_ingest_stop)
 			break;
 		if (fleet != -1 && waitpid(fleet, &status, WNOHANG) == fleet)
 			errx(CTL_EXIT_FAIL, "quired exited early; see "
@@ -2015,6 +2186,17 @@ ctl_ingest(int argc, char **argv)
 	}
 	if (tty)
 		putchar('\n');
+	if (ctl_ingest_stop) {
+		if (fleet != -1) {
+			kill(fleet, SIGTERM);
+			waitpid(fleet, &status, 0);
+			ctl_fleet_cleanup();
+		}
+		printf("interrupted: %llu of %zu jobs finished; the same "
+		    "command resumes\n", (unsigned long long)cf.cf_finished,
+		    cf.cf_n);
+		return (CTL_EXIT_INTR);
+	}
 	docs = ctl_index_docs(&chunks);
 	secs = (util_mono_ms() - t0) / 1000.0;
 	if (queue_stats(q, &qs) == 0 && qs.qs_count[JOB_DEAD] > dead0 +
@@ -2026,6 +2208,10 @@ ctl_ingest(int argc, char **argv)
 	    (unsigned long long)cf.cf_dead, cf.cf_dead > 0 ?
 	    " (quirectl jobs --state dead)" : "", secs,
 	    secs > 0 ? (docs - docs0) / secs : 0.0);
+	/* Apart: a skipped file is not a failure. */
+	if (sb.sb_skipped > 0)
+		printf("skipped: %zu files not regular or of no type quire "
+		    "reads (named above)\n", sb.sb_skipped);
 	if (fleet != -1) {
 		kill(fleet, SIGTERM);
 		waitpid(fleet, &status, 0);
@@ -2040,19 +2226,36 @@ ctl_ingest(int argc, char **argv)
 int
 main(int argc, char *argv[])
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	static char	 absdir[PATH_MAX + 1], cwd[PATH_MAX];
-	size_t		 i;
-	int		 ch, verbose = 0, rv;
+	const struct ctl_cmd *c;
+	struct stat	 st;
+	char		*help[2];
+	int		 ch, verbose = 0, rv, datadir_given = 0;
 
 	/* Names in the user's characters; only control bytes are escaped. */
 	setlocale(LC_CTYPE, "");
 	log_init(1, LOG_DAEMON);
-	if (getenv("QUIRE_DATADIR") != NULL)
+	if (getenv("QUIRE_DATADIR") != NULL) {
 		ctl_datadir = getenv("QUIRE_DATADIR");
-	while ((ch = getopt(argc, argv, "+D:f:s:v")) != -1) {
+		datadir_given = 1;
+	}
+	while ((ch = getopt_long(argc, argv, "+D:f:hs:v", opts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'h':
+			ctl_print_usage(stdout);
+			exit(CTL_EXIT_OK);
+		case 'V':
+			printf("quirectl %s\n", QUIRE_VERSION);
+			exit(CTL_EXIT_OK);
 		case 'D':
 			ctl_datadir = optarg;
+			datadir_given = 1;
 			break;
 		case 'f':
 			ctl_conffile = optarg;
@@ -2071,6 +2274,17 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
+	/*
+	 * Without -D or QUIRE_DATADIR, the data directory is the daemon's:
+	 * that of its configuration, and so is its socket.
+	 */
+	if (!datadir_given && (ctl_conffile != NULL ||
+	    stat(QUIRE_CONFFILE, &st) == 0)) {
+		ctl_config_read();
+		ctl_datadir = ctl_conf.c_datadir;
+		if (ctl_socket == NULL && ctl_conf.c_control[0] != '\0')
+			ctl_socket = ctl_conf.c_control;
+	}
 	/* The daemon ingest may start needs an absolute data directory. */
 	if (ctl_datadir[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
@@ -2081,17 +2295,22 @@ main(int argc, char *argv[])
 		ctl_datadir = absdir;
 	}
 	log_setverbose(verbose);
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
-		if (strcmp(argv[0], ctl_cmds[i].c_name) != 0)
-			continue;
-		optind = 0;
-		rv = ctl_cmds[i].c_fn(argc, argv);
-		if (ctl_queue_open)
-			queue_close(&ctl_queue);
-		if (ctl_index_open)
-			index_close(&ctl_index);
-		return (rv);
+	if ((c = ctl_find(argv[0])) == NULL) {
+		warnx("unknown command: %s", argv[0]);
+		usage();
 	}
-	warnx("unknown command: %s", argv[0]);
-	usage();
+	/* COMMAND -h and COMMAND --help are help COMMAND. */
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		help[0] = "help";
+		help[1] = argv[0];
+		return (ctl_help(2, help));
+	}
+	optind = 0;
+	rv = c->c_fn(argc, argv);
+	if (ctl_queue_open)
+		queue_close(&ctl_queue);
+	if (ctl_index_open)
+		index_close(&ctl_index);
+	return (rv);
 }

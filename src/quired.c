@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,24 @@
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: quired [-dnv] [-D datadir] [-f file]\n");
+	fprintf(stderr, "usage: quired [-dhnv] [--help] [--version] "
+	    "[-D datadir] [-f file]\n");
 	exit(1);
+}
+
+/* -h, --help: the usage on stdout, and success. */
+static __dead void
+quired_help(void)
+{
+	printf("usage: quired [-dhnv] [--help] [--version] [-D datadir] "
+	    "[-f file]\n"
+	    "\t-d\tstay in the foreground, log to stderr\n"
+	    "\t-D dir\tthe data directory, over the datadir of the file\n"
+	    "\t-f file\tthe configuration (default %s)\n"
+	    "\t-n\tcheck the configuration and exit\n"
+	    "\t-v\tmore verbose; with -n, print the configuration\n"
+	    "See quired(8) and quired.conf(5).\n", QUIRE_CONFFILE);
+	exit(0);
 }
 
 /* Descriptors 0, 1 and 2 are always open, on /dev/null if need be. */
@@ -39,9 +56,35 @@ quired_stdfds(void)
 		close(fd);
 }
 
+/*
+ * Nothing listens on /dev/log, and syslog(3) would drop every message
+ * without a word: say so once, here.  Log lines go to standard error,
+ * which the daemon keeps in the background unless it is a terminal.
+ */
+static void
+quired_syslog_lost(int foreground)
+{
+	const char	*why;
+
+	if ((why = log_syslog_lost()) == NULL)
+		return;
+	if (!foreground && isatty(STDERR_FILENO))
+		fprintf(stderr, "quired: syslog unreachable (%s): log messages "
+		    "will be lost in the background; set log-file in "
+		    "quired.conf(5)\n", why);
+	else
+		log_warnx("syslog unreachable (%s): logging to standard error",
+		    why);
+}
+
 int
 main(int argc, char *argv[])
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	static struct supervisor sv;
 	struct quire_conf	*c = &sv.sv_conf;
 	const char		*conffile = NULL, *errstr;
@@ -50,8 +93,14 @@ main(int argc, char *argv[])
 	int			 ch, check = 0, slot = -1, merger = 0;
 
 	quired_stdfds();
-	while ((ch = getopt(argc, argv, "dD:f:MnvW:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "dD:f:hMnvW:", opts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'h':
+			quired_help();
+		case 'V':
+			printf("quired %s\n", QUIRE_VERSION);
+			exit(0);
 		case 'd':
 			sv.sv_foreground = 1;
 			break;
@@ -140,5 +189,6 @@ main(int argc, char *argv[])
 		    util_open_strerror(errno));
 		exit(1);
 	}
+	quired_syslog_lost(sv.sv_foreground);
 	supervisor_main(&sv);
 }

@@ -12,7 +12,15 @@
  *	word*		a prefix: any word beginning so, not stemmed; the
  *			first 64 such words in byte order, the same in every
  *			segment
- *	a AND b		when AND appears, every item is required
+ *	a AND b		both required (AND binds its two neighbours)
+ *	a OR b		either: the default, said aloud
+ *	NOT word	excluded, as -word
+ *
+ * AND, OR and NOT are operators in capitals only and when not signed
+ * or quoted ("and", +AND and "AND" are words).  An operator without
+ * its operands, AND with OR in one query (there is no grouping), an
+ * unbalanced quote and a query that only excludes are errors, so that
+ * a mistyped query says so instead of finding nothing.
  *
  * Words are normalized and stemmed as the index was (tokenize.c), so
  * "Connections" finds "connect".  A match in a document's title counts
@@ -84,7 +92,6 @@ struct squery {
 	struct sitem	 q_items[SEARCH_ITEMS_MAX];
 	size_t		 q_nitems;
 	size_t		 q_nphrases;
-	int		 q_and;
 	uint32_t	 q_reqmask;
 	uint32_t	 q_exmask;
 	uint32_t	 q_negmask;	/* excluded items, phrases too */
@@ -121,6 +128,7 @@ struct sstate {
 	roaring_bitmap_t	*ss_tomb;
 	struct scand		*ss_heap;
 	size_t			 ss_nheap;
+	size_t			 ss_k;	/* heap size: offset + n */
 	uint64_t		 ss_total;
 	uint32_t		 ss_folded;	/* below: in blocks */
 	int			 ss_folding;	/* a fold is under way */
@@ -191,6 +199,25 @@ search_plain_tokenizer(void)
 	return (plain);
 }
 
+/* The operator a bare word of the query is, or 0: a word. */
+static int
+search_operator(const char *s, size_t len)
+{
+	if (len == 3 && memcmp(s, "AND", 3) == 0)
+		return ('&');
+	if (len == 2 && memcmp(s, "OR", 2) == 0)
+		return ('|');
+	if (len == 3 && memcmp(s, "NOT", 3) == 0)
+		return ('!');
+	return (0);
+}
+
+static const char *
+search_opname(int op)
+{
+	return (op == '&' ? "AND" : op == '|' ? "OR" : "NOT");
+}
+
 static int
 search_parse(struct tokenizer *tk, const char *query, struct squery *q,
     char *err, size_t errlen)
@@ -199,7 +226,8 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 	const char	*p = query, *s, *e;
 	struct sitem	*it;
 	size_t		 first, i;
-	int		 sign;
+	int		 sign, op, binop = 0, neg = 0, prev = -1, seen = 0;
+	int		 ands = 0, ors = 0, positive = 0;
 
 	memset(q, 0, sizeof(*q));
 	memset(&sp, 0, sizeof(sp));
@@ -214,32 +242,66 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 			sign = *p++;
 		if (*p == '"') {
 			s = ++p;
-			e = strchr(s, '"');
-			if (e == NULL)
-				e = s + strlen(s);
-			p = *e == '"' ? e + 1 : e;
+			if ((e = strchr(s, '"')) == NULL) {
+				snprintf(err, errlen, "unbalanced quote: the "
+				    "phrase at byte %zu has no closing quote",
+				    (size_t)(s - 1 - query));
+				return (-1);
+			}
+			p = e + 1;
 		} else {
 			s = p;
 			while (*p != '\0' && *p != ' ' && *p != '\t' &&
 			    *p != '\n')
 				p++;
 			e = p;
-			if (sign == 0 && e - s == 3 && memcmp(s, "AND", 3) == 0) {
-				q->q_and = 1;
+			op = sign == 0 ? search_operator(s, e - s) : 0;
+			if (op == '!') {
+				if (neg) {
+					snprintf(err, errlen, "NOT NOT: say "
+					    "what to exclude after NOT");
+					return (-1);
+				}
+				neg = 1;
 				continue;
 			}
-			if (sign == 0 && e - s == 2 && memcmp(s, "OR", 2) == 0)
+			if (op != 0) {
+				if (!seen || binop || neg) {
+					snprintf(err, errlen, "%s needs a word "
+					    "or a phrase before it",
+					    search_opname(op));
+					return (-1);
+				}
+				binop = op;
+				ands += op == '&';
+				ors += op == '|';
 				continue;
+			}
 		}
+		if (neg) {
+			if (sign != 0) {
+				snprintf(err, errlen, "NOT %c: say NOT word "
+				    "or %cword, not both", sign, sign);
+				return (-1);
+			}
+			sign = '-';
+		}
+		seen = 1;
 		if (q->q_nitems == SEARCH_ITEMS_MAX) {
 			snprintf(err, errlen, "too many query items (%d)",
 			    SEARCH_ITEMS_MAX);
 			return (-1);
 		}
+		/* a AND b: both sides required, unless excluded. */
+		if (binop == '&' && prev >= 0 && !q->q_items[prev].si_excluded)
+			q->q_items[prev].si_required = 1;
 		it = &q->q_items[q->q_nitems];
 		memset(it, 0, sizeof(*it));
-		it->si_required = sign == '+';
+		it->si_required = sign == '+' ||
+		    (binop == '&' && sign != '-');
 		it->si_excluded = sign == '-';
+		binop = neg = 0;
+		prev = -1;
 		sp.sp_item = q->q_nitems;
 		sp.sp_ppos = 0;
 		sp.sp_prefix = e > s && e[-1] == '*' && (s == query ||
@@ -273,7 +335,17 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 		/* A prefix applies to the item's last word only. */
 		for (i = first; i + 1 < q->q_nterms; i++)
 			q->q_terms[i].st_prefix = 0;
-		q->q_nitems++;
+		prev = q->q_nitems++;
+	}
+	if (binop != 0 || neg) {
+		snprintf(err, errlen, "%s needs a word or a phrase after it",
+		    search_opname(neg ? '!' : binop));
+		return (-1);
+	}
+	if (ands > 0 && ors > 0) {
+		snprintf(err, errlen, "AND and OR in one query: say +word for "
+		    "a required word (there is no grouping)");
+		return (-1);
 	}
 	for (i = 0; i < q->q_nitems; i++) {
 		/* An excluded phrase excludes where it occurs, not by word. */
@@ -281,12 +353,19 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 			q->q_negmask |= 1U << i;
 			if (!q->q_items[i].si_phrase)
 				q->q_exmask |= 1U << i;
-		} else if (q->q_and || q->q_items[i].si_required ||
-		    q->q_items[i].si_phrase)
+			continue;
+		}
+		positive = 1;
+		if (q->q_items[i].si_required || q->q_items[i].si_phrase)
 			q->q_reqmask |= 1U << i;
 	}
 	if (q->q_nitems == 0) {
 		snprintf(err, errlen, "empty query");
+		return (-1);
+	}
+	if (!positive) {
+		snprintf(err, errlen, "nothing to look for: every word of the "
+		    "query is excluded");
 		return (-1);
 	}
 	return (0);
@@ -515,7 +594,7 @@ static void
 search_heap_push(struct sstate *ss, uint32_t cid, double score)
 {
 	struct scand	*h = ss->ss_heap, tmp, x;
-	size_t		 n = ss->ss_opts->so_n, i, c;
+	size_t		 n = ss->ss_k, i, c;
 
 	x.c_cid = cid;
 	x.c_score = score;
@@ -979,7 +1058,7 @@ search_blocks_all(struct sstate *ss, struct sblocks *sb)
 static double
 search_theta(const struct sstate *ss)
 {
-	if (ss->ss_nheap < ss->ss_opts->so_n)
+	if (ss->ss_nheap < ss->ss_k)
 		return (-1.0);
 	return (ss->ss_heap[0].c_score);
 }
@@ -1166,7 +1245,7 @@ search_blocks(MDB_txn *txn, struct sstate *ss)
 	}
 	if (rc == 0 && sb.sb_n > 0) {
 		/* Pruning needs scores that only add: a plain OR query. */
-		if (!so->so_exact && so->so_n > 0 && q->q_reqmask == 0 &&
+		if (!so->so_exact && ss->ss_k > 0 && q->q_reqmask == 0 &&
 		    q->q_negmask == 0 && q->q_nphrases == 0)
 			rc = search_blocks_topk(ss, &sb);
 		else
@@ -1220,13 +1299,33 @@ search_cp(const char *t, size_t pos, size_t len)
 	return (pos);
 }
 
+/* Copy b into dst (size dstlen) cut at a code point; the length kept. */
+static size_t
+search_snip_copy(char *dst, size_t dstlen, const struct buf *b)
+{
+	size_t	 p;
+
+	p = b->b_len < dstlen - 1 ? b->b_len : dstlen - 1;
+	while (p > 0 && p < b->b_len &&
+	    ((unsigned char)b->b_data[p] & 0xc0) == 0x80)
+		p--;
+	memcpy(dst, b->b_data, p);
+	dst[p] = '\0';
+	return (p);
+}
+
+/*
+ * The snippet twice: with the matches between "**" marks (sh_snippet,
+ * for a terminal) and plain, with the matches as byte ranges of it
+ * (sh_text and sh_hl, for a program).
+ */
 static void
 search_snippet(struct sstate *ss, const char *text, size_t len,
     struct search_hit *h)
 {
 	struct ssnip	 sn;
-	struct buf	 out;
-	size_t		 start = 0, end, p, i;
+	struct buf	 out, plain;
+	size_t		 start = 0, end, p, i, kept;
 
 	memset(&sn, 0, sizeof(sn));
 	sn.sn_q = ss->ss_q;
@@ -1240,8 +1339,12 @@ search_snippet(struct sstate *ss, const char *text, size_t len,
 	end = start + SEARCH_SNIPPET < len ? start + SEARCH_SNIPPET : len;
 	end = search_cp(text, end, len);
 	buf_init(&out);
-	if (start > 0)
+	buf_init(&plain);
+	if (start > 0) {
 		buf_addstr(&out, "...");
+		buf_addstr(&plain, "...");
+	}
+	h->sh_nhl = 0;
 	for (p = start, i = 0; p < end; ) {
 		while (i < sn.sn_n && sn.sn_off[i] < p)
 			i++;
@@ -1250,24 +1353,32 @@ search_snippet(struct sstate *ss, const char *text, size_t len,
 			buf_addstr(&out, "**");
 			buf_add(&out, text + p, sn.sn_len[i]);
 			buf_addstr(&out, "**");
+			if (h->sh_nhl < SEARCH_HL_MAX) {
+				h->sh_hl_off[h->sh_nhl] = plain.b_len;
+				h->sh_hl_len[h->sh_nhl++] = sn.sn_len[i];
+			}
+			buf_add(&plain, text + p, sn.sn_len[i]);
 			p += sn.sn_len[i];
 			continue;
 		}
 		buf_addc(&out, text[p] == '\n' || text[p] == '\t' ? ' ' :
 		    text[p]);
+		buf_addc(&plain, text[p] == '\n' || text[p] == '\t' ? ' ' :
+		    text[p]);
 		p++;
 	}
-	if (end < len)
+	if (end < len) {
 		buf_addstr(&out, "...");
+		buf_addstr(&plain, "...");
+	}
 	/* Cut at a code point if the marks made it too long. */
-	p = out.b_len < sizeof(h->sh_snippet) - 1 ? out.b_len :
-	    sizeof(h->sh_snippet) - 1;
-	while (p > 0 && p < out.b_len &&
-	    ((unsigned char)out.b_data[p] & 0xc0) == 0x80)
-		p--;
-	memcpy(h->sh_snippet, out.b_data, p);
-	h->sh_snippet[p] = '\0';
+	search_snip_copy(h->sh_snippet, sizeof(h->sh_snippet), &out);
+	kept = search_snip_copy(h->sh_text, sizeof(h->sh_text), &plain);
+	while (h->sh_nhl > 0 && h->sh_hl_off[h->sh_nhl - 1] +
+	    h->sh_hl_len[h->sh_nhl - 1] > kept)
+		h->sh_nhl--;
 	buf_free(&out);
+	buf_free(&plain);
 }
 
 /* Fill a hit from its chunk and document records. */
@@ -1406,9 +1517,10 @@ search_txn(MDB_txn *txn, void *arg)
 	qsort(ss->ss_heap, ss->ss_nheap, sizeof(*ss->ss_heap), search_candcmp);
 	res->sr_total = ss->ss_total;
 	res->sr_exact = !ss->ss_pruned;
-	res->sr_hits = ss->ss_nheap > 0 ? xcalloc(ss->ss_nheap,
-	    sizeof(*res->sr_hits)) : NULL;
-	for (i = 0; i < ss->ss_nheap; i++) {
+	/* A page: the top offset + n, less the first offset. */
+	res->sr_hits = ss->ss_nheap > so->so_offset ? xcalloc(ss->ss_nheap -
+	    so->so_offset, sizeof(*res->sr_hits)) : NULL;
+	for (i = so->so_offset; i < ss->ss_nheap; i++) {
 		res->sr_hits[res->sr_n].sh_cid = ss->ss_heap[i].c_cid;
 		res->sr_hits[res->sr_n].sh_score = ss->ss_heap[i].c_score;
 		if ((rc = search_fill(txn, ss, &res->sr_hits[res->sr_n])) == 0)
@@ -1447,7 +1559,8 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	ss.ss_opts = so;
 	ss.ss_q = q;
 	ss.ss_tk = tk;
-	ss.ss_heap = xcalloc(so->so_n > 0 ? so->so_n : 1, sizeof(*ss.ss_heap));
+	ss.ss_k = so->so_offset + so->so_n;
+	ss.ss_heap = xcalloc(ss.ss_k > 0 ? ss.ss_k : 1, sizeof(*ss.ss_heap));
 	sa.sa_ss = &ss;
 	sa.sa_query = query;
 	sa.sa_res = res;

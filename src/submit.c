@@ -6,6 +6,21 @@
  * that end on line ends, and debug commands.  The batch is then given
  * to queue_enqueue() in one transaction.
  *
+ * Below a directory given, --exclude patterns leave out files and whole
+ * directories, and --include patterns, if any, take only the files that
+ * match one; a pattern (fnmatch) matches the base name, or the path
+ * below the directory given.  A file named by the user is always taken.
+ * Each file is sniffed as a worker would (a gzip file by the head of its
+ * contents): one of no type quire reads (binary) is skipped, and said so
+ * with its path, instead of failing later as a dead letter.  A file that cannot be read now is enqueued all the same: the
+ * workers may have the rights this user lacks.
+ *
+ * With so_autokey (quirectl ingest), each file's jobs get an idempotency
+ * key of its path, size and modification time, "ingest:HASH:SIZE:MTIME"
+ * (an NDJSON range adds "@OFFSET"): the same ingest run again after an
+ * interruption finds the jobs of the files it already submitted, done or
+ * not, and adds only the rest; a file changed since gets new jobs.
+ *
  * An NDJSON file of 300 MB becomes about 38 jobs of 8 MB (so_split), not
  * a job per record: each range starts after a newline and ends with one
  * (or at end of file), so no record is cut and none is read twice.
@@ -17,15 +32,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "quire.h"
 
 #define SUBMIT_DEPTH_MAX	64
+#define SUBMIT_SNIFF		8192	/* bytes sniffed, as extract_sniff */
 
 void
 submit_init(struct submit_batch *sb)
@@ -76,13 +95,80 @@ submit_new(struct submit_batch *sb, const struct submit_opts *so, int kind)
 	return (qn);
 }
 
+/* The key of a file's jobs (so_autokey), kept with the batch. */
+static const char *
+submit_autokey(struct submit_batch *sb, const char *path,
+    const struct stat *st)
+{
+	char	*key;
+
+	xasprintf(&key, "ingest:%016llx:%llu:%lld.%09ld",
+	    (unsigned long long)XXH64(path, strlen(path), 0),
+	    (unsigned long long)st->st_size, (long long)st->st_mtim.tv_sec,
+	    st->st_mtim.tv_nsec);
+	return (submit_keep(sb, key));
+}
+
+/* Whether one of the patterns matches rel or its base name. */
 static int
-submit_walk(struct submit_batch *sb, const char *path,
+submit_match(const char **pats, size_t n, const char *rel)
+{
+	const char	*base;
+	size_t		 i;
+
+	base = (base = strrchr(rel, '/')) != NULL ? base + 1 : rel;
+	for (i = 0; i < n; i++)
+		if (fnmatch(pats[i], base, 0) == 0 ||
+		    fnmatch(pats[i], rel, FNM_PATHNAME) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * Whether a worker would find a type in the file: -1 for none (binary,
+ * or gzip that is not), 0 otherwise, also when it cannot be read now.
+ */
+static int
+submit_sniff(const char *path)
+{
+	struct buf	 plain;
+	char		 head[SUBMIT_SNIFF], name[PATH_MAX], why[128];
+	ssize_t		 n;
+	size_t		 len;
+	int		 fd, type;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return (0);
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n <= 0)
+		return (0);
+	if (!ingest_is_gzip(head, n))
+		return (extract_sniff(path, head, n) == -1 ? -1 : 0);
+	/* The head of the contents, under the name without ".gz". */
+	buf_init(&plain);
+	if (ingest_gunzip(head, n, SUBMIT_SNIFF, &plain, why, sizeof(why))
+	    == -1 && plain.b_len == 0) {
+		buf_free(&plain);
+		return (-1);
+	}
+	strlcpy(name, path, sizeof(name));
+	if ((len = strlen(name)) > 3 && strcmp(name + len - 3, ".gz") == 0)
+		name[len - 3] = '\0';
+	type = extract_sniff(name, plain.b_data, plain.b_len);
+	buf_free(&plain);
+	return (type == -1 ? -1 : 0);
+}
+
+static int
+submit_walk(struct submit_batch *sb, const char *path, size_t top,
     const struct submit_opts *so, int depth)
 {
 	struct queue_new	*qn;
 	struct dirent		**names;
 	struct stat		 st;
+	const char		*rel = path + top;
 	char			*sub;
 	int			 i, n, rv = 0;
 
@@ -90,9 +176,24 @@ submit_walk(struct submit_batch *sb, const char *path,
 		log_warn("%s", path);
 		return (-1);
 	}
+	if (depth > 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+	    (submit_match(so->so_exclude, so->so_nexclude, rel) ||
+	    (S_ISREG(st.st_mode) && so->so_ninclude > 0 &&
+	    !submit_match(so->so_include, so->so_ninclude, rel)))) {
+		sb->sb_excluded++;
+		return (0);
+	}
 	if (S_ISREG(st.st_mode)) {
+		if (submit_sniff(path) == -1) {
+			log_warnx("%s: skipped: not a type quire reads",
+			    util_vis(path));
+			sb->sb_skipped++;
+			return (0);
+		}
 		qn = submit_new(sb, so, SRC_PATH);
 		qn->qn_path = submit_keep(sb, xstrdup(path));
+		if (so->so_autokey)
+			qn->qn_key = submit_autokey(sb, path, &st);
 		qn->qn_size = st.st_size;
 		sb->sb_bytes += st.st_size;
 		return (0);
@@ -118,7 +219,7 @@ submit_walk(struct submit_batch *sb, const char *path,
 		if (rv == 0 && strcmp(names[i]->d_name, ".") != 0 &&
 		    strcmp(names[i]->d_name, "..") != 0) {
 			xasprintf(&sub, "%s/%s", path, names[i]->d_name);
-			rv = submit_walk(sb, sub, so, depth + 1);
+			rv = submit_walk(sb, sub, top, so, depth + 1);
 			free(sub);
 		}
 		free(names[i]);
@@ -139,7 +240,8 @@ submit_add_path(struct submit_batch *sb, const char *path,
 		log_warn("%s", path);
 		return (-1);
 	}
-	if (submit_walk(sb, real, so, 0) == -1)
+	/* Patterns see the path below the directory given. */
+	if (submit_walk(sb, real, strlen(real) + 1, so, 0) == -1)
 		return (-1);
 	if (so->so_key != NULL) {
 		if (sb->sb_n != first + 1) {
@@ -199,6 +301,7 @@ struct submit_range_arg {
 	struct submit_batch		*ra_sb;
 	const struct submit_opts	*ra_so;
 	const char			*ra_path;
+	const char			*ra_key;	/* of the ranges */
 };
 
 static int
@@ -213,8 +316,8 @@ submit_range(uint64_t off, uint64_t len, void *arg)
 	qn->qn_off = off;
 	qn->qn_len = len;
 	qn->qn_size = len;
-	if (ra->ra_so->so_key != NULL) {
-		xasprintf(&key, "%s@%llu", ra->ra_so->so_key,
+	if (ra->ra_key != NULL) {
+		xasprintf(&key, "%s@%llu", ra->ra_key,
 		    (unsigned long long)off);
 		if (strlen(key) > JOB_KEY_MAX) {
 			free(key);
@@ -254,6 +357,9 @@ submit_add_ndjson(struct submit_batch *sb, const char *path,
 	ra.ra_sb = sb;
 	ra.ra_so = so;
 	ra.ra_path = submit_keep(sb, xstrdup(real));
+	ra.ra_key = so->so_key;
+	if (ra.ra_key == NULL && so->so_autokey)
+		ra.ra_key = submit_autokey(sb, real, &st);
 	rv = submit_ndjson_ranges(fd, st.st_size, so->so_split, submit_range,
 	    &ra);
 	close(fd);

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -177,6 +178,7 @@ static void
 supervisor_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct supervisor	*sv = arg;
+	const char		*why;
 
 	switch (sig) {
 	case SIGHUP:
@@ -202,7 +204,15 @@ supervisor_signal(evutil_socket_t sig, short what, void *arg)
 		if (sv->sv_conf.c_logfile[0] != '\0' &&
 		    log_openfile(sv->sv_conf.c_logfile) == -1)
 			log_warn("SIGUSR1: %s", sv->sv_conf.c_logfile);
-		else
+		else if (sv->sv_conf.c_logfile[0] == '\0' &&
+		    log_syslog_check()) {
+			/* Said once per change, not once per signal. */
+			if ((why = log_syslog_lost()) != NULL)
+				log_warnx("SIGUSR1: syslog unreachable (%s): "
+				    "logging to standard error", why);
+			else
+				log_info("SIGUSR1: syslog reachable again");
+		} else
 			log_info("SIGUSR1: log reopened");
 		fleet_signal(sv, SIGUSR1);
 		break;
@@ -305,37 +315,247 @@ supervisor_oom_score(void)
 		close(fd);
 }
 
+/* The service user and group, looked up once, as root, before anything. */
+static void
+supervisor_user(struct supervisor *sv)
+{
+	const struct quire_conf	*c = &sv->sv_conf;
+	struct passwd		*pw;
+	struct group		*gr;
+
+	sv->sv_drop = 0;
+	if (c->c_user[0] == '\0')
+		return;
+	if ((pw = getpwnam(c->c_user)) == NULL) {
+		fprintf(stderr, "quired: user %s: no such user\n", c->c_user);
+		exit(1);
+	}
+	sv->sv_uid = pw->pw_uid;
+	sv->sv_gid = pw->pw_gid;
+	if (c->c_group[0] != '\0') {
+		if ((gr = getgrnam(c->c_group)) == NULL) {
+			fprintf(stderr, "quired: group %s: no such group\n",
+			    c->c_group);
+			exit(1);
+		}
+		sv->sv_gid = gr->gr_gid;
+	}
+	sv->sv_drop = 1;
+}
+
 /* setgroups, setresgid, setresuid: all or nothing. */
 static void
 supervisor_drop(struct supervisor *sv)
 {
 	const struct quire_conf	*c = &sv->sv_conf;
+
+	if (!sv->sv_drop)
+		return;
+	if (sv->sv_ctlpath[0] != '\0' &&
+	    util_chown_socket(sv->sv_ctlpath, sv->sv_uid, -1) == -1)
+		fatal("chown %s", sv->sv_ctlpath);
+	if (setgroups(1, &sv->sv_gid) == -1 ||
+	    setresgid(sv->sv_gid, sv->sv_gid, sv->sv_gid) == -1 ||
+	    setresuid(sv->sv_uid, sv->sv_uid, sv->sv_uid) == -1)
+		fatal("cannot drop privileges to %s", c->c_user);
+	if (sv->sv_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		fatalx("privileges could be regained after dropping them");
+}
+
+/*
+ * The runtime directory (runtime-dir, /run/quire) holds the pidfile and,
+ * when configured there, the admin socket.  After the drop to the service
+ * user the supervisor still has to remove both at exit, so the directory
+ * belongs to that user: made at start (0755, its parent must exist) and
+ * given to the user by its descriptor, never through a symbolic link.  It
+ * is made only when the pidfile or the socket is directly in it, so a
+ * daemon configured with paths of its own needs no rights on /run.
+ */
+static int
+supervisor_in_dir(const char *dir, const char *path)
+{
+	const char	*p;
+	size_t		 n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (strncmp(dir, path, n) != 0 || path[n] != '/')
+		return (0);
+	p = path + n + 1;
+	return (*p != '\0' && strchr(p, '/') == NULL);
+}
+
+static void
+supervisor_rundir(struct supervisor *sv)
+{
+	const char	*dir = sv->sv_conf.c_rundir;
+	char		 ctl[CONF_STR_MAX];
+	struct stat	 st;
+	int		 fd, made = 0;
+
+	config_control_path(&sv->sv_conf, ctl, sizeof(ctl));
+	if (dir[0] == '\0' || (!supervisor_in_dir(dir, sv->sv_conf.c_pidfile) &&
+	    !supervisor_in_dir(dir, ctl)))
+		return;
+	if (mkdir(dir, 0755) == 0)
+		made = 1;
+	else if (errno != EEXIST)
+		goto fail;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		goto fail;
+	if (made && fchmod(fd, 0755) == -1)
+		goto failfd;
+	if (sv->sv_drop) {
+		if (fstat(fd, &st) == -1)
+			goto failfd;
+		if ((st.st_uid != sv->sv_uid || st.st_gid != sv->sv_gid) &&
+		    fchown(fd, sv->sv_uid, sv->sv_gid) == -1)
+			goto failfd;
+	}
+	close(fd);
+	return;
+ failfd:
+	close(fd);
+ fail:
+	fprintf(stderr, "quired: runtime-dir %s: %s\n", dir,
+	    util_open_strerror(errno));
+	exit(1);
+}
+
+/*
+ * The data directory under "user": every file in it must be the service
+ * user's, or the first write after the drop fails (a queue first made by
+ * root: "store_open: queue: Permission denied").  quired does not change
+ * the owner of what it finds there: root walking a directory that another
+ * user can write, changing owners, can be led by a hard link to give that
+ * user a file of root's.  It gives the user only the directory itself
+ * (which cannot be hard linked) and its lock file (opened here, one link,
+ * no symbolic link), and refuses to start otherwise, with the command that
+ * fixes it.  The walk only reads and follows no symbolic link.
+ */
+static uid_t		 sv_own_uid;
+static char		 sv_own_bad[PATH_MAX];
+static uid_t		 sv_own_bad_uid;
+
+static int
+supervisor_owned_cb(const char *path, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+	if (type == FTW_NS) {
+		/* Not even root can stat it: say whose it is not. */
+		strlcpy(sv_own_bad, path, sizeof(sv_own_bad));
+		sv_own_bad_uid = (uid_t)-1;
+		return (1);
+	}
+	/* Links are refused where quire opens files; sockets are remade. */
+	if (type == FTW_SL || S_ISSOCK(st->st_mode))
+		return (0);
+	if (type == FTW_DNR || st->st_uid != sv_own_uid) {
+		strlcpy(sv_own_bad, path, sizeof(sv_own_bad));
+		sv_own_bad_uid = st->st_uid;
+		return (1);
+	}
+	return (0);
+}
+
+static void
+supervisor_owned(struct supervisor *sv, int lockfd)
+{
+	const struct quire_conf	*c = &sv->sv_conf;
 	struct passwd		*pw;
 	struct group		*gr;
-	gid_t			 gid;
+	char			 owner[64];
+	int			 fd, rv;
 
-	if (c->c_user[0] == '\0')
+	if (!sv->sv_drop)
 		return;
-	if ((pw = getpwnam(c->c_user)) == NULL)
-		fatalx("user %s: no such user", c->c_user);
-	gid = pw->pw_gid;
-	if (c->c_group[0] != '\0') {
-		if ((gr = getgrnam(c->c_group)) == NULL)
-			fatalx("group %s: no such group", c->c_group);
-		gid = gr->gr_gid;
+	if ((fd = open(c->c_datadir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fchown(fd, sv->sv_uid, sv->sv_gid) == -1 ||
+	    fchown(lockfd, sv->sv_uid, sv->sv_gid) == -1) {
+		fprintf(stderr, "quired: chown %s: %s\n", c->c_datadir,
+		    util_open_strerror(errno));
+		supervisor_pidfile_remove(sv);
+		exit(1);
 	}
-	if (chown(c->c_datadir, pw->pw_uid, gid) == -1)
-		fatal("chown %s", c->c_datadir);
-	/* The socket's entry, not what a link put there would point to. */
-	if (sv->sv_ctlpath[0] != '\0' && fchownat(AT_FDCWD, sv->sv_ctlpath,
-	    pw->pw_uid, -1, AT_SYMLINK_NOFOLLOW) == -1)
-		fatal("chown %s", sv->sv_ctlpath);
-	if (setgroups(1, &gid) == -1 ||
-	    setresgid(gid, gid, gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("cannot drop privileges to %s", c->c_user);
-	if (pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
-		fatalx("privileges could be regained after dropping them");
+	close(fd);
+	sv_own_uid = sv->sv_uid;
+	sv_own_bad[0] = '\0';
+	if ((rv = nftw(c->c_datadir, supervisor_owned_cb, 16, FTW_PHYS |
+	    FTW_MOUNT)) == 0)
+		return;
+	if (rv == -1) {
+		/* The walk itself failed (out of descriptors, say). */
+		fprintf(stderr, "quired: %s: %s\n", util_vis(c->c_datadir),
+		    strerror(errno));
+		supervisor_pidfile_remove(sv);
+		exit(1);
+	}
+	if ((pw = getpwuid(sv_own_bad_uid)) != NULL)
+		strlcpy(owner, pw->pw_name, sizeof(owner));
+	else
+		snprintf(owner, sizeof(owner), "uid %ld",
+		    (long)sv_own_bad_uid);
+	gr = getgrgid(sv->sv_gid);
+	fprintf(stderr, "quired: %s belongs to %s, not to %s; as root, "
+	    "run: chown -R -h %s:%s %s\n", util_vis(sv_own_bad), owner,
+	    c->c_user, c->c_user, gr != NULL ? gr->gr_name : c->c_group,
+	    util_vis(c->c_datadir));
+	supervisor_pidfile_remove(sv);
+	exit(1);
+}
+
+/*
+ * The log file under "user": SIGUSR1 reopens it as the service user,
+ * after logrotate moved it away (a new file) or not (the same one).  The
+ * file, opened by root at start, is given to the user by its descriptor
+ * (log_chown: a regular file with no other link).  Its directory must let
+ * the user create the next one; quired does not change the owner of a
+ * directory it did not make (it may be /var/log): it refuses to start,
+ * as for the data directory, and says what to run.
+ */
+static int
+supervisor_writable(struct supervisor *sv, const struct stat *st)
+{
+	if (st->st_uid == sv->sv_uid)
+		return ((st->st_mode & S_IWUSR) != 0);
+	if (st->st_gid == sv->sv_gid)
+		return ((st->st_mode & S_IWGRP) != 0);
+	return ((st->st_mode & S_IWOTH) != 0);
+}
+
+static void
+supervisor_logowned(struct supervisor *sv)
+{
+	const struct quire_conf	*c = &sv->sv_conf;
+	struct group		*gr;
+	struct stat		 st;
+	char			 dir[PATH_MAX], *p;
+	const char		*gname;
+
+	if (!sv->sv_drop || c->c_logfile[0] == '\0')
+		return;
+	strlcpy(dir, c->c_logfile, sizeof(dir));
+	if ((p = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", sizeof(dir));
+	else
+		*(p == dir ? p + 1 : p) = '\0';
+	gr = getgrgid(sv->sv_gid);
+	gname = gr != NULL ? gr->gr_name : c->c_group;
+	if (stat(dir, &st) == -1 || !supervisor_writable(sv, &st)) {
+		fprintf(stderr, "quired: log-file %s: %s cannot create files "
+		    "in %s, so SIGUSR1 could not reopen the log after a "
+		    "rotation; give the log a directory of its own: as root, "
+		    "run: chown %s:%s %s\n", util_vis(c->c_logfile), c->c_user,
+		    util_vis(dir), c->c_user, gname, util_vis(dir));
+		exit(1);
+	}
+	if (log_chown(sv->sv_uid, sv->sv_gid) == -1) {
+		fprintf(stderr, "quired: log-file %s: %s; as root, run: "
+		    "chown %s:%s %s\n", util_vis(c->c_logfile),
+		    strerror(errno), c->c_user, gname, util_vis(c->c_logfile));
+		exit(1);
+	}
 }
 
 /*
@@ -533,7 +753,9 @@ supervisor_ready(int fd)
 	if ((null = open("/dev/null", O_RDWR)) != -1) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
+		/* Without syslog, a file, pipe or journal gets the log. */
+		if (log_syslog_lost() == NULL || isatty(STDERR_FILENO))
+			dup2(null, STDERR_FILENO);
 		if (null > STDERR_FILENO)
 			close(null);
 	}
@@ -556,6 +778,9 @@ supervisor_main(struct supervisor *sv)
 	sv->sv_exe[n] = '\0';
 
 	sv->sv_pidfd = -1;
+	supervisor_user(sv);
+	supervisor_logowned(sv);
+	supervisor_rundir(sv);
 	if (supervisor_pidfile_open(sv, &other) == -1) {
 		if (errno == EEXIST) {
 			fprintf(stderr, "quired: already running, pid %d\n",
@@ -574,6 +799,7 @@ supervisor_main(struct supervisor *sv)
 		exit(1);
 	}
 	lockfd = supervisor_lock(sv);
+	supervisor_owned(sv, lockfd);
 	if (!sv->sv_foreground)
 		ready = supervisor_detach();
 	sv_pidfile_sv = sv;

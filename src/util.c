@@ -309,6 +309,36 @@ util_vis(const char *s)
 }
 
 /*
+ * Give the socket that bind(2) just made at path to uid and gid (-1: keep),
+ * in a directory that the service user may own.  A name is not enough:
+ * between the bind and a chown by name that user could put a hard link to
+ * a file of root's there, and root would give it away.  So the entry is
+ * opened without following it (O_PATH), checked to be a socket with one
+ * link, and changed through that descriptor.  EPERM when it is not.
+ */
+int
+util_chown_socket(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat	 st;
+	int		 fd, rv = -1, serrno;
+
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1)
+		goto done;
+	if (!S_ISSOCK(st.st_mode) || st.st_nlink != 1) {
+		errno = EPERM;
+		goto done;
+	}
+	rv = fchownat(fd, "", uid, gid, AT_EMPTY_PATH);
+ done:
+	serrno = errno;
+	close(fd);
+	errno = serrno;
+	return (rv);
+}
+
+/*
  * Files in the data directory.  The directory belongs to the service
  * user, and root runs quirectl and starts quired on it: whoever owns it
  * can put a symbolic link (or a hard link) where quire expects its own

@@ -753,6 +753,7 @@ worker_main(int slot)
 	size_t			 nacks = 0, n, i, k, want;
 	uint64_t		 flushed, started, per;
 	uint64_t		 fault_ms = WORKER_FAULT_MS;
+	char			 src[64 + JOB_PATH_MAX];
 
 	memset(&wk, 0, sizeof(wk));
 	child_setup(&wk.wk_ch, "worker", slot);
@@ -816,11 +817,17 @@ worker_main(int slot)
 			case WO_PERMANENT:
 				if (queue_fail(&wk.wk_q, jobs[i].j_id,
 				    jobs[i].j_lease_gen, wk.wk_error,
-				    rv == WO_PERMANENT, &state) == 0)
-					log_info("job %llu failed: %s; %s",
+				    rv == WO_PERMANENT, &state) == 0) {
+					/* Which file, for whoever reads it. */
+					show_job_source(&jobs[i], src,
+					    sizeof(src));
+					log_info("job %llu failed: %s; %s; "
+					    "source %s",
 					    (unsigned long long)jobs[i].j_id,
 					    wk.wk_error,
-					    codec_state_name(state));
+					    codec_state_name(state),
+					    util_vis(src));
+				}
 				break;
 			case WO_LOST:
 				log_warnx("job %llu: lease lost",

@@ -248,7 +248,7 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(xc.xc_max_ratio, 100);
 	ck_assert_uint_eq(xc.xc_max_depth, 256);
 	ck_assert_uint_eq(xc.xc_max_line, MIB);
-	ck_assert_uint_eq(xc.xc_max_tokens, 1000000);
+	ck_assert_uint_eq(xc.xc_max_tokens, 0);
 	ck_assert_uint_eq(xc.xc_max_pages, 10000);
 	ck_assert_int_eq(xc.xc_utf8, UTF8_REPAIR);
 	ck_assert_str_eq(xc.xc_id_field, "id");

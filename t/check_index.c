@@ -1091,7 +1091,6 @@ START_TEST(test_query_boolean)
 	ck_assert_str_eq(ids(&t, "+alpha beta", NULL, NULL), "d2,d1,d3");
 	ck_assert_str_eq(ids(&t, "alpha -beta", NULL, NULL), "d3");
 	ck_assert_str_eq(ids(&t, "beta -delta", NULL, NULL), "d2");
-	ck_assert_str_eq(ids(&t, "-alpha", NULL, NULL), "");
 	ck_assert_str_eq(ids(&t, "alpha AND beta", NULL, NULL), "d2,d1");
 	ck_assert_str_eq(ids(&t, "alpha AND beta AND gamma", NULL, NULL),
 	    "d1");
@@ -1116,6 +1115,77 @@ START_TEST(test_query_boolean)
 	ck_assert_int_eq(search_run(&t.t_ix, t.t_tk, "  ", &so, &sr), -1);
 	ck_assert_str_eq(sr.sr_error, "empty query");
 	ck_assert_int_eq(search_run(&t.t_ix, t.t_tk, "!!", &so, &sr), -1);
+	tix_close(&t);
+}
+END_TEST
+
+/* The query's error for q, which must be refused. */
+static const char *
+refused(struct tix *t, const char *q)
+{
+	static struct search_result	 sr;
+	struct search_opts		 so;
+
+	search_opts_defaults(&so);
+	ck_assert_msg(search_run(&t->t_ix, t->t_tk, q, &so, &sr) == -1,
+	    "\"%s\" was not refused", q);
+	return (sr.sr_error);
+}
+
+START_TEST(test_query_operators)
+{
+	static const char *const texts[] = {
+		"alpha beta gamma delta",
+		"alpha alpha beta sigma",
+		"alpha gamma sigma tau",
+		"beta delta omega tau",
+		"omega sigma tau kappa",
+		NULL
+	};
+	struct tix	 t;
+
+	tix_open(&t);
+	add_texts(&t, texts);
+
+	/* NOT excludes what follows it, as - does. */
+	ck_assert_str_eq(ids(&t, "alpha NOT beta", NULL, NULL), "d3");
+	ck_assert_str_eq(ids(&t, "NOT beta alpha", NULL, NULL), "d3");
+	ck_assert_str_eq(ids(&t, "alpha AND NOT beta", NULL, NULL), "d3");
+	ck_assert_str_eq(ids(&t, "tau NOT \"tau kappa\"", NULL, NULL),
+	    "d3,d4");
+	/* AND binds its neighbours; a word beside them stays optional. */
+	ck_assert_str_eq(ids(&t, "beta AND delta omega", NULL, NULL),
+	    "d4,d1");
+	ck_assert_str_eq(ids(&t, "omega beta AND delta", NULL, NULL),
+	    "d4,d1");
+	/* Only in capitals, unsigned and unquoted. */
+	ck_assert_str_eq(ids(&t, "kappa not", NULL, NULL), "d5");
+	ck_assert_str_eq(ids(&t, "kappa +NOT", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "kappa \"AND\"", NULL, NULL), "d5");
+
+	/* What cannot mean anything is refused, with a reason. */
+	ck_assert_str_eq(refused(&t, "alpha NOT"),
+	    "NOT needs a word or a phrase after it");
+	ck_assert_str_eq(refused(&t, "AND alpha"),
+	    "AND needs a word or a phrase before it");
+	ck_assert_str_eq(refused(&t, "alpha OR"),
+	    "OR needs a word or a phrase after it");
+	ck_assert_str_eq(refused(&t, "alpha AND OR beta"),
+	    "OR needs a word or a phrase before it");
+	ck_assert_str_eq(refused(&t, "alpha NOT NOT beta"),
+	    "NOT NOT: say what to exclude after NOT");
+	ck_assert_str_eq(refused(&t, "alpha NOT -beta"),
+	    "NOT -: say NOT word or -word, not both");
+	ck_assert_ptr_nonnull(strstr(refused(&t, "alpha AND beta OR gamma"),
+	    "AND and OR in one query"));
+	ck_assert_str_eq(refused(&t, "alpha \"beta gamma"),
+	    "unbalanced quote: the phrase at byte 6 has no closing quote");
+	ck_assert_str_eq(refused(&t, "\""),
+	    "unbalanced quote: the phrase at byte 0 has no closing quote");
+	ck_assert_str_eq(refused(&t, "-alpha"),
+	    "nothing to look for: every word of the query is excluded");
+	ck_assert_str_eq(refused(&t, "NOT alpha -\"beta gamma\""),
+	    "nothing to look for: every word of the query is excluded");
 	tix_close(&t);
 }
 END_TEST
@@ -1145,7 +1215,8 @@ START_TEST(test_query_phrase)
 	ck_assert_str_eq(ids(&t, "hall -\"new york\"", NULL, NULL), "d2");
 	ck_assert_str_eq(idset(&t, "hall -\"jersey city\"", NULL, NULL),
 	    "d1,d2");
-	ck_assert_str_eq(ids(&t, "-\"new york\"", NULL, NULL), "");
+	ck_assert_str_eq(refused(&t, "-\"new york\""),
+	    "nothing to look for: every word of the query is excluded");
 	ck_assert_str_eq(ids(&t, "\"new york\" \"city hall\"", NULL, NULL),
 	    "d1");
 	/* Not across chunks: d4 has "new" and "york" in two. */
@@ -1312,6 +1383,22 @@ START_TEST(test_snippets)
 	ck_assert_uint_eq(sr.sr_n, 1);
 	ck_assert_str_eq(sr.sr_hits[0].sh_snippet,
 	    "a **second** chunk with a **needle**");
+	/* For a program: the text without marks, the matches as ranges. */
+	h = &sr.sr_hits[0];
+	ck_assert_str_eq(h->sh_text, "a second chunk with a needle");
+	ck_assert_uint_eq(h->sh_nhl, 2);
+	ck_assert_uint_eq(h->sh_hl_off[0], 2);
+	ck_assert_uint_eq(h->sh_hl_len[0], 6);
+	ck_assert_uint_eq(h->sh_hl_off[1], 22);
+	ck_assert_uint_eq(h->sh_hl_len[1], 6);
+	search_result_free(&sr);
+	search(&t, "needle", NULL, &sr);
+	h = sr.sr_hits[0].sh_chunk == 0 ? &sr.sr_hits[0] : &sr.sr_hits[1];
+	ck_assert_ptr_null(strstr(h->sh_text, "**"));
+	ck_assert_uint_eq(h->sh_nhl, 1);
+	ck_assert_int_eq(strncmp(h->sh_text + h->sh_hl_off[0], "Needles ",
+	    8), 0);
+	ck_assert_uint_eq(h->sh_hl_len[0], 7);
 	search_result_free(&sr);
 	buf_free(&text);
 	tix_close(&t);
@@ -2212,6 +2299,58 @@ seek_txn(MDB_txn *txn, void *arg)
  * Cursors over a folded corpus: seeking to any cid, near or far (past
  * many blocks, into a word's last block), lands where a walk does.
  */
+/*
+ * Pages: hits offset to offset + n of a query are those of its top
+ * offset + n, pruned or not, folded or not.
+ */
+START_TEST(test_block_offset)
+{
+	static char		 q[BQUERIES][64];
+	struct search_opts	 so, ex;
+	struct search_result	 all, page;
+	struct tix		 t;
+	size_t			 off, i;
+	int			 k, fold, rv;
+
+	tix_open(&t);
+	block_corpus(&t);
+	block_queries(q);
+	for (fold = 0; fold < 2; fold++) {
+		if (fold)
+			while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD))
+			    == 1)
+				;
+		for (k = 0; k < BQUERIES; k += 7) {
+			search_opts_defaults(&ex);
+			ex.so_exact = 1;
+			ex.so_n = 40;
+			search(&t, q[k], &ex, &all);
+			for (off = 0; off < 40; off += 10) {
+				search_opts_defaults(&so);
+				so.so_offset = off;
+				so.so_exact = off == 20;
+				search(&t, q[k], &so, &page);
+				ck_assert_uint_eq(page.sr_n, (all.sr_n > off ?
+				    (all.sr_n - off < 10 ? all.sr_n - off :
+				    10) : 0));
+				for (i = 0; i < page.sr_n; i++) {
+					ck_assert_uint_eq(
+					    page.sr_hits[i].sh_cid,
+					    all.sr_hits[off + i].sh_cid);
+					ck_assert_double_eq_tol(
+					    page.sr_hits[i].sh_score,
+					    all.sr_hits[off + i].sh_score,
+					    1e-9);
+				}
+				search_result_free(&page);
+			}
+			search_result_free(&all);
+		}
+	}
+	tix_close(&t);
+}
+END_TEST
+
 START_TEST(test_block_cursor)
 {
 	static uint32_t		 cids[BDOCS + 1];
@@ -2482,6 +2621,7 @@ index_suite(void)
 	tc = tcase_create("queries");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_query_boolean);
+	tcase_add_test(tc, test_query_operators);
 	tcase_add_test(tc, test_query_phrase);
 	tcase_add_test(tc, test_query_prefix);
 	tcase_add_test(tc, test_query_filters);
@@ -2505,6 +2645,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_block_bound);
 	tcase_add_test(tc, test_block_prune);
+	tcase_add_test(tc, test_block_offset);
 	tcase_add_test(tc, test_block_cursor);
 	tcase_add_test(tc, test_block_fold_resume);
 	tcase_add_test(tc, test_block_sweep);

@@ -149,16 +149,16 @@ awk '$1 == ".It" && $2 == "Cm" { print $3 }' "$MAN/quirectl.8" \
     > "$T/cmds.man"
 same "commands of quirectl and of quirectl(8)" "$T/cmds.code" "$T/cmds.man"
 
-sed -n '/^commands:/,$p' "$T/usage.ctl" | grep -o -- '--[a-z][a-z-]*' \
-    > "$T/long.code"
+grep -o -- '--[a-z][a-z-]*' "$T/usage.ctl" > "$T/long.code"
 grep -o 'Fl \\-[a-z][a-z-]*' "$MAN/quirectl.8" | sed 's/^Fl \\/-/' \
     > "$T/long.man"
 same "command options of quirectl and of quirectl(8)" \
     "$T/long.code" "$T/long.man"
 
-# Single-letter options: from "[-v] [-D datadir]" and "[-dnv]".
+# Single-letter options: from "[-v] [-D datadir]" and "[-dnv]", not
+# "[--version]".
 flags() {
-	sed -n 's/^usage: [a-z]* //p' "$1" | grep -o '\[-[A-Za-z]*' |
+	sed -n 's/^usage: [a-z]* //p' "$1" | grep -o '\[-[A-Za-z][A-Za-z]*' |
 	    sed 's/^\[-//' | fold -w 1
 }
 man_flags() {

@@ -5,7 +5,8 @@
 # walks directories (regular files only: a FIFO or a symlink inside is
 # skipped, never opened), cuts an NDJSON file into contiguous byte ranges
 # that end on line ends, and honours idempotency keys; jobs, job, cancel,
-# retry, purge and status show and change the queue; usage errors exit 2,
+# retry, purge and status show and change the queue (status exits 4
+# without a daemon); usage errors exit 2,
 # failures 1.  A short daemon run in the middle makes done and dead jobs
 # for cancel, retry and purge to work on.
 
@@ -206,7 +207,11 @@ expect_exit 1 ctl retry 999999
 expect_exit 0 ctl jobs --state ready
 [ "$(wc -l < "$T/out")" -eq $((total - 1 + 1)) ] ||
     fail "jobs --state ready: $(wc -l < "$T/out") lines"
-expect_exit 0 ctl status --json
+# Without a daemon, status says so in one line and exits 4.
+expect_exit 4 ctl status --json
+[ "$(cat "$T/err")" = \
+    "quirectl: daemon not running: showing the queue only" ] ||
+    fail "status without a daemon said: $(cat "$T/err")"
 jq -e '(.jobs | keys) == ["cancelled", "dead", "done", "leased", "ready",
     "retry"] and (.totals | keys) == ["completed", "enqueued", "failed",
     "released"]' "$T/out" >/dev/null || fail "status --json: $(cat "$T/out")"
@@ -214,7 +219,7 @@ jq -e --argjson r $((total - 1)) --argjson t "$total" \
     '.jobs == {"ready": $r, "leased": 0, "retry": 0, "done": 0, "dead": 0,
     "cancelled": 1} and .totals.enqueued == $t' "$T/out" >/dev/null ||
     fail "status --json counts: $(cat "$T/out")"
-expect_exit 0 ctl status
+expect_exit 4 ctl status
 want="jobs: ready $((total - 1)) leased 0 retry 0 done 0 dead 0 cancelled 1"
 [ "$(head -1 "$T/out")" = "$want" ] || fail "status: $(cat "$T/out")"
 
@@ -231,7 +236,7 @@ expect_exit 0 ctl stop
 wait_for 20 pid_gone "$qpid" || fail "quired did not stop"
 # Offline again from here.
 ndone=$((total - 1 - 1))
-expect_exit 0 ctl status --json
+expect_exit 4 ctl status --json
 jq -e --argjson d "$ndone" '.jobs == {"ready": 0, "leased": 0, "retry": 0,
     "done": $d, "dead": 4, "cancelled": 1} and .totals.completed == $d' \
     "$T/out" >/dev/null || fail "after the run: $(cat "$T/out")"
@@ -290,7 +295,7 @@ expect_exit 0 ctl purge --done --older-than 1d
 expect_exit 0 ctl purge --done
 [ "$(cat "$T/out")" = "purged $((ndone + 1)) finished jobs" ] ||
     fail "purge --done: $(cat "$T/out")"
-expect_exit 0 ctl status --json
+expect_exit 4 ctl status --json
 jq -e '.jobs == {"ready": 3, "leased": 0, "retry": 0, "done": 0, "dead": 0,
     "cancelled": 0}' "$T/out" >/dev/null || fail "after purges: $(cat "$T/out")"
 expect_exit 1 ctl job "$kid"

@@ -23,12 +23,15 @@ expect_exit 1 "$QUIRED" -d -f "$CONF"
 [ ! -e "$PIDFILE" ] || fail "a failed start (-d) left its pidfile"
 rm "$DATA/queue"
 
-# --- As the service user, queue/ (root's, 0700) cannot be read.
+# --- As the service user, queue/ (the user's, but mode 0) cannot be
+# read.  (One of root's is refused before the pidfile: t/user.sh.)
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	chmod 755 "$T"
-	mkdir -m 0700 "$DATA/queue"
-	mkdir "$T/run"
-	chown nobody "$T/run"
+	mkdir -m 0 "$DATA/queue"
+	chown nobody "$DATA/queue"
+	mkdir "$T/run" "$T/logs"
+	chown nobody "$T/run" "$T/logs"
+	LOG=$T/logs/quired.log
 	write_conf "workers 1" "user nobody"
 	sed -i "s|^pidfile .*|pidfile $T/run/quired.pid|" "$CONF"
 	expect_exit 1 "$QUIRED" -f "$CONF"

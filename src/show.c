@@ -1,0 +1,169 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * What a user is shown, the same from quirectl and from the admin
+ * socket: JSON strings, and a job as a JSON object or as one line of
+ * text.  Everything is appended to a struct buf, which the caller
+ * writes to a FILE or an evbuffer.
+ *
+ * JSON strings are escaped per RFC 8259 and are always UTF-8: a file
+ * name need not be, so each byte that is not valid UTF-8 is shown as
+ * U+FFFD.  Text lines escape control bytes (util_vis), so each job
+ * stays on one line and cannot drive a terminal.
+ */
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quire.h"
+
+/* s as a JSON string, quotes included. */
+void
+show_json_str(struct buf *b, const char *s)
+{
+	const unsigned char	*p;
+	struct buf		 fixed;
+	char			 esc[8];
+
+	if (!utf8_valid(s, strlen(s), NULL)) {
+		buf_init(&fixed);
+		utf8_repair(s, strlen(s), &fixed);
+		show_json_str(b, buf_cstr(&fixed));
+		buf_free(&fixed);
+		return;
+	}
+	buf_addc(b, '"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			buf_addstr(b, "\\\"");
+			break;
+		case '\\':
+			buf_addstr(b, "\\\\");
+			break;
+		case '\n':
+			buf_addstr(b, "\\n");
+			break;
+		case '\r':
+			buf_addstr(b, "\\r");
+			break;
+		case '\t':
+			buf_addstr(b, "\\t");
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				snprintf(esc, sizeof(esc), "\\u%04x", *p);
+				buf_addstr(b, esc);
+			} else
+				buf_addc(b, *p);
+		}
+	}
+	buf_addc(b, '"');
+}
+
+/* A printf into b, for the numbers around the strings. */
+static void
+show_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((__format__(printf, 2, 3)));
+
+static void
+show_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatal("%s", __func__);
+	buf_add(b, s, n);
+	free(s);
+}
+
+/* Where a job's document comes from: a path, a range or a command. */
+void
+show_job_source(const struct job *j, char *buf, size_t len)
+{
+	if (j->j_srckind == SRC_NDJSON)
+		snprintf(buf, len, "%s@%llu+%llu", j->j_path,
+		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
+	else if (j->j_srckind == SRC_DEBUG)
+		snprintf(buf, len, "debug:%s", j->j_path);
+	else
+		strlcpy(buf, j->j_path, len);
+}
+
+void
+show_job_json(struct buf *b, const struct job *j)
+{
+	show_printf(b, "{\"id\": %llu, \"state\": \"%s\", \"tenant\": ",
+	    (unsigned long long)j->j_id, codec_state_name(j->j_state));
+	show_json_str(b, j->j_tenant);
+	show_printf(b, ", \"priority\": %d, \"size\": %llu, \"source\": "
+	    "\"%s\", \"path\": ", j->j_prio, (unsigned long long)j->j_size,
+	    codec_source_name(j->j_srckind));
+	show_json_str(b, j->j_path);
+	if (j->j_srckind == SRC_NDJSON)
+		show_printf(b, ", \"offset\": %llu, \"length\": %llu",
+		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
+	buf_addstr(b, ", \"key\": ");
+	if (j->j_key[0] != '\0')
+		show_json_str(b, j->j_key);
+	else
+		buf_addstr(b, "null");
+	show_printf(b, ", \"attempts\": %u, \"crashes\": %u, \"progress\": "
+	    "%llu, \"created_ms\": %llu, \"updated_ms\": %llu",
+	    j->j_attempts, j->j_crashes, (unsigned long long)j->j_progress,
+	    (unsigned long long)j->j_created,
+	    (unsigned long long)j->j_updated);
+	if (j->j_state == JOB_LEASED)
+		show_printf(b, ", \"lease\": {\"pid\": %u, \"slot\": %u, "
+		    "\"generation\": %llu, \"deadline_ms\": %llu, "
+		    "\"cancel\": %s}", j->j_lease_pid, j->j_lease_slot,
+		    (unsigned long long)j->j_lease_gen,
+		    (unsigned long long)j->j_lease_deadline,
+		    j->j_cancel ? "true" : "false");
+	if (j->j_state == JOB_RETRY)
+		show_printf(b, ", \"retry_at_ms\": %llu",
+		    (unsigned long long)j->j_runat);
+	buf_addstr(b, ", \"error\": ");
+	if (j->j_error[0] != '\0')
+		show_json_str(b, j->j_error);
+	else
+		buf_addstr(b, "null");
+	buf_addc(b, '}');
+}
+
+/* The header of the lines below. */
+void
+show_job_header(struct buf *b)
+{
+	show_printf(b, "%-10s %-9s %-12s %3s %3s %3s %10s %s\n", "ID",
+	    "STATE", "TENANT", "PRI", "ATT", "CR", "SIZE", "SOURCE");
+}
+
+/* One job on one line, its error after a '#'. */
+void
+show_job_line(struct buf *b, const struct job *j)
+{
+	char	 src[64 + JOB_PATH_MAX];
+
+	show_job_source(j, src, sizeof(src));
+	show_printf(b, "%-10llu %-9s ", (unsigned long long)j->j_id,
+	    codec_state_name(j->j_state));
+	show_printf(b, "%-12s ", util_vis(j->j_tenant));
+	show_printf(b, "%3d %3u %3u %10llu ", j->j_prio, j->j_attempts,
+	    j->j_crashes, (unsigned long long)j->j_size);
+	buf_addstr(b, util_vis(src));
+	if (j->j_error[0] != '\0') {
+		buf_addstr(b, "  # ");
+		buf_addstr(b, util_vis(j->j_error));
+	}
+	buf_addc(b, '\n');
+}
