@@ -119,12 +119,14 @@ cp "$T/default.good" "$QUIRED_DEFAULTS"
 # Reload when not running: 7.
 initd reload 7
 
-# The daemon dies after it detached (its user cannot reach the data
-# directory): start fails with the log's last line, and nothing runs.
-chmod 0700 "$T"
-write_conf "workers 1" "user nobody"
+# The daemon fails once it has detached (queue/ is a file): start fails
+# with the log's last line, and nothing runs.
+write_conf "workers 1"
+rm -rf "$DATA"
+mkdir -p "$DATA"
+: > "$DATA/queue"
 initd start 1
-grep -q "cannot open the queue" "$T/err" ||
+grep -q "$LOG: .*cannot open the queue" "$T/err" ||
     fail "start of a dying daemon: $(cat "$T/out" "$T/err")"
 initd status 3
 [ -z "$(ours)" ] || fail "a dying start left processes: $(ours)"
@@ -133,6 +135,10 @@ rm -rf "$T/run" "$DATA"
 # --- The same cycle as the service user, where it can reach its files.
 if id nobody >/dev/null 2>&1; then
 	chmod 0755 "$T"
+	# The log in a directory of the user's own, for SIGUSR1's reopen.
+	mkdir "$T/log"
+	chown nobody "$T/log"
+	LOG=$T/log/quired.log
 	write_conf "workers 1" "user nobody"
 	cycle
 	[ "$(stat -c %U "$T/run")" = nobody ] ||

@@ -74,7 +74,7 @@ grep -q "^\.It Pa $confdir/quired.conf\$" "$DEST$mandir/man8/quired.8" ||
     fail "quired(8) FILES does not name $confdir/quired.conf"
 grep -q "^\.It Pa $rundir/quired.pid\$" "$DEST$mandir/man8/quired.8" ||
     fail "quired(8) FILES does not name $rundir/quired.pid"
-grep -q "^\.Pa $datadir\$" "$DEST$mandir/man8/quirectl.8" ||
+grep -q "^\.It Pa $datadir\$" "$DEST$mandir/man8/quirectl.8" ||
     fail "quirectl(8) does not name $datadir"
 if [ "$confdir" != /etc/quire ]; then
 	! grep -q '[[:space:]]/etc/quire/' "$DEST$mandir/man8/quired.8" ||
