@@ -27,7 +27,17 @@
 #endif
 
 #define QUIRE_VERSION		PACKAGE_VERSION
+/*
+ * Where an installed build keeps its files: configure sets these from
+ * --sysconfdir, --localstatedir and --runstatedir (Makefile.am), so the
+ * programs, the sample configuration and the man pages agree.
+ */
+#ifndef QUIRE_CONFFILE
+#define QUIRE_CONFFILE		"/etc/quire/quired.conf"
+#endif
+#ifndef QUIRE_DATADIR
 #define QUIRE_DATADIR		"/var/lib/quire"
+#endif
 /* The runtime directory (pidfile); configure may set it (--runstatedir). */
 #ifndef QUIRE_RUNDIR
 #define QUIRE_RUNDIR		"/run/quire"

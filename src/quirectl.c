@@ -42,8 +42,6 @@
 #define CTL_EXIT_NODAEMON 4	/* status: no daemon, the queue alone shown */
 #define CTL_EXIT_INTR	130	/* ingest: interrupted, as the shell says */
 
-#define CTL_CONF	"/etc/quire/quired.conf"
-
 struct ctl_cmd {
 	const char	*c_name;
 	const char	*c_usage;
@@ -286,8 +284,8 @@ ctl_config_read(void)
 		return;
 	done = 1;
 	config_defaults(&ctl_conf);
-	if (path == NULL && stat(CTL_CONF, &st) == 0)
-		path = CTL_CONF;
+	if (path == NULL && stat(QUIRE_CONFFILE, &st) == 0)
+		path = QUIRE_CONFFILE;
 	if (path != NULL && config_load(path, &ctl_conf, err, sizeof(err))
 	    == -1)
 		errx(CTL_EXIT_FAIL, "%s", err);
@@ -2378,7 +2376,7 @@ main(int argc, char *argv[])
 	 * that of its configuration, and so is its socket.
 	 */
 	if (!datadir_given && (ctl_conffile != NULL ||
-	    stat(CTL_CONF, &st) == 0)) {
+	    stat(QUIRE_CONFFILE, &st) == 0)) {
 		ctl_config_read();
 		ctl_datadir = ctl_conf.c_datadir;
 		if (ctl_socket == NULL && ctl_conf.c_control[0] != '\0')

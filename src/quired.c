@@ -21,8 +21,6 @@
 
 #include "quire.h"
 
-#define QUIRED_CONF	"/etc/quire/quired.conf"
-
 static __dead void
 usage(void)
 {
@@ -42,7 +40,7 @@ quired_help(void)
 	    "\t-f file\tthe configuration (default %s)\n"
 	    "\t-n\tcheck the configuration and exit\n"
 	    "\t-v\tmore verbose; with -n, print the configuration\n"
-	    "See quired(8) and quired.conf(5).\n", QUIRED_CONF);
+	    "See quired(8) and quired.conf(5).\n", QUIRE_CONFFILE);
 	exit(0);
 }
 
@@ -90,7 +88,7 @@ main(int argc, char *argv[])
 	static struct supervisor sv;
 	struct quire_conf	*c = &sv.sv_conf;
 	const char		*conffile = NULL, *errstr;
-	char			 err[CONF_STR_MAX + 256];
+	char			 err[CONF_STR_MAX + 256], real[PATH_MAX];
 	struct stat		 st;
 	int			 ch, check = 0, slot = -1, merger = 0;
 
@@ -148,11 +146,17 @@ main(int argc, char *argv[])
 	}
 
 	config_defaults(c);
-	if (conffile == NULL && stat(QUIRED_CONF, &st) == 0)
-		conffile = QUIRED_CONF;
+	if (conffile == NULL && stat(QUIRE_CONFFILE, &st) == 0)
+		conffile = QUIRE_CONFFILE;
 	if (conffile != NULL) {
-		if (realpath(conffile, sv.sv_confpath) == NULL) {
+		/* realpath(3) may write PATH_MAX bytes. */
+		if (realpath(conffile, real) == NULL) {
 			fprintf(stderr, "%s: %s\n", conffile, strerror(errno));
+			exit(1);
+		}
+		if (strlcpy(sv.sv_confpath, real, sizeof(sv.sv_confpath)) >=
+		    sizeof(sv.sv_confpath)) {
+			fprintf(stderr, "%s: path too long\n", conffile);
 			exit(1);
 		}
 		if (config_load(sv.sv_confpath, c, err, sizeof(err)) == -1) {
@@ -164,8 +168,15 @@ main(int argc, char *argv[])
 		strlcpy(c->c_datadir, sv.sv_datadir_arg, sizeof(c->c_datadir));
 	sv.sv_fileconf = *c;
 	if (check) {
-		if (sv.sv_verbose)
+		if (sv.sv_verbose) {
+			/* Which file, since the default is the build's. */
+			if (conffile != NULL)
+				printf("# %s\n", sv.sv_confpath);
+			else
+				printf("# no %s: the defaults\n",
+				    QUIRE_CONFFILE);
 			config_print(c, stdout);
+		}
 		printf("configuration OK\n");
 		exit(0);
 	}
