@@ -507,6 +507,9 @@ void		 show_job_source(const struct job *, char *, size_t);
 void		 show_job_json(struct buf *, const struct job *);
 void		 show_job_header(struct buf *);
 void		 show_job_line(struct buf *, const struct job *);
+struct search_result;
+void		 show_search(struct buf *, const struct search_result *,
+		    size_t, int);
 
 /* utf8.c */
 enum utf8_policy {
@@ -1436,8 +1439,17 @@ enum ctl_command {
 	CTL_RELOAD,
 	CTL_STOP,
 	CTL_JOBS,
+	CTL_SEARCH,
 	CTL_NCOMMANDS
 };
+
+/*
+ * A search through the daemon, which runs it on its event loop: no
+ * more hits, skipped hits and query bytes than these.
+ */
+#define CTL_SEARCH_N_MAX	1000
+#define CTL_SEARCH_OFFSET_MAX	10000
+#define CTL_SEARCH_QUERY_MAX	1024
 
 int		 control_listen(struct supervisor *);
 void		 control_close(struct supervisor *);
