@@ -21,7 +21,8 @@
  * runs: at most CTL_SEARCH_N_MAX hits after CTL_SEARCH_OFFSET_MAX
  * skipped ones, a query of CTL_SEARCH_QUERY_MAX bytes, and the search
  * engine's own caps on terms, phrases and prefix expansions.  A search
- * takes milliseconds; one that takes longer is logged.
+ * takes milliseconds; one that takes longer than CONTROL_SEARCH_SLOW_MS
+ * is logged, and one that reaches CTL_SEARCH_BUDGET_MS gives up.
  */
 
 #include <sys/types.h>
@@ -593,6 +594,7 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 	so.so_k1 = sv->sv_conf.c_k1;
 	so.so_b = sv->sv_conf.c_b;
 	so.so_wtitle = sv->sv_conf.c_title_weight;
+	so.so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (n < 1 || n > CTL_SEARCH_N_MAX) {
 		evbuffer_add_printf(eb, "error: -n %llu: from 1 to %d through "
 		    "the daemon\n", (unsigned long long)n, CTL_SEARCH_N_MAX);

@@ -1039,6 +1039,7 @@ struct search_opts {
 	double		 so_wtitle;	/* weight of title matches */
 	double		 so_wbody;
 	int		 so_exact;	/* count every match: no pruning */
+	uint64_t	 so_budget_ms;	/* give up past it; 0: no limit */
 };
 
 struct search_hit {
@@ -1450,6 +1451,7 @@ enum ctl_command {
 #define CTL_SEARCH_N_MAX	1000
 #define CTL_SEARCH_OFFSET_MAX	10000
 #define CTL_SEARCH_QUERY_MAX	1024
+#define CTL_SEARCH_BUDGET_MS	200	/* then the search gives up */
 
 int		 control_listen(struct supervisor *);
 void		 control_close(struct supervisor *);
