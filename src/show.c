@@ -3,8 +3,8 @@
 /*
  * What a user is shown, the same from quirectl and from the admin
  * socket: JSON strings, a job as a JSON object or as one line of
- * text, and the hits of a search.  Everything is appended to a struct buf, which the caller
- * writes to a FILE or an evbuffer.
+ * text, and the hits of a search.  Everything is appended to a struct
+ * buf, which the caller writes to a FILE or an evbuffer.
  *
  * JSON strings are escaped per RFC 8259 and are always UTF-8: a file
  * name need not be, so each byte that is not valid UTF-8 is shown as

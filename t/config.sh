@@ -193,7 +193,8 @@ grep -q 'Dv SIGPIPE' "$MAN/quired.8" || fail "quired(8) omits SIGPIPE"
 # parent that waits for it to detach); both end in fatal() (log.c), which
 # exits 1, or QUIRE_EXIT_* when memory ran out.
 defines() {
-	sed -n "s/^#define[ 	]*$1[A-Z_]*[ 	]*\([0-9][0-9]*\).*/\1/p" "$2"
+	awk -v p="^$1" '$1 == "#define" && $2 ~ p && $3 ~ /^[0-9]+$/ {
+		print $3 }' "$2"
 }
 exits_man() {
 	sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$MAN/$1" | sed '1d;$d' |
@@ -257,7 +258,7 @@ for page in quired.8 quirectl.8 quired.conf.5; do
 			for name in $(echo "$rest" | tr '/' ' '); do
 				re=$(printf '%s' "$name" | sed 's/[.]/[.]/g')
 				grep -qE "(^|/)$re(/|$)" "$T/strings" ||
-				    fail "$page: $path: no $name in the programs"
+				    fail "$page: $path: no $name in programs"
 			done
 			;;
 		/*)
