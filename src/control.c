@@ -644,9 +644,12 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 		    sv->sv_conf.c_language);
 		goto done;
 	}
-	if (search_run(&sv->sv_ix, tk, query, &so, &res) == -1)
+	if (search_run(&sv->sv_ix, tk, query, &so, &res) == -1) {
+		if (res.sr_took_ms >= so.so_budget_ms)
+			log_info("%s: %s (%zu bytes of query)", __func__,
+			    res.sr_error, strlen(query));
 		evbuffer_add_printf(eb, "error: search: %s\n", res.sr_error);
-	else {
+	} else {
 		if (res.sr_took_ms > CONTROL_SEARCH_SLOW_MS)
 			log_info("%s: %.1f ms for %zu hits after %zu", __func__,
 			    res.sr_took_ms, so.so_n, so.so_offset);
