@@ -13,6 +13,16 @@
  * SO_PEERCRED credentials, to be root, the daemon's own user, or in
  * control-socket-group.  jobs is how a member of that group, who cannot
  * open the LMDB files (they need write access even to read), lists jobs.
+ * search (b: the number of hits; str: flags one a line, "json",
+ * "exact", "offset=N", "filter=K=V", then an empty line and the query)
+ * is how they search, under the same rule.
+ *
+ * A search runs here, on the event loop, so it is bounded before it
+ * runs: at most CTL_SEARCH_N_MAX hits after CTL_SEARCH_OFFSET_MAX
+ * skipped ones, a query of CTL_SEARCH_QUERY_MAX bytes, and the search
+ * engine's own caps on terms, phrases and prefix expansions.  A search
+ * takes milliseconds; one that takes longer than CONTROL_SEARCH_SLOW_MS
+ * is logged, and one that reaches CTL_SEARCH_BUDGET_MS gives up.
  *
  * Out of descriptors: accept(2) fails with EMFILE while the connection
  * waits in the backlog, so a level-triggered listener would wake again
@@ -52,6 +62,7 @@ struct ctl_conn {
 #define CONTROL_READER_PIDS	32
 #define CONTROL_JOBS_MAX	10000	/* jobs in one reply */
 #define CONTROL_PAUSE_MS	1000	/* no accepts after EMFILE */
+#define CONTROL_SEARCH_SLOW_MS	100	/* a search logged as slow */
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -661,7 +672,98 @@ control_jobs(struct supervisor *sv, const char *flags, uint64_t limit,
 	buf_free(&cj.cj_b);
 }
 
-/* May this peer change things, or read jobs? */
+/*
+ * search for a peer that may not open the index: the same body quirectl
+ * search prints, with the daemon's language and BM25 parameters.
+ */
+static void
+control_search(struct supervisor *sv, const char *req, uint64_t n,
+    struct evbuffer *eb)
+{
+	struct search_opts	 so;
+	struct search_result	 res;
+	struct tokenizer	*tk;
+	struct buf		 out;
+	char			*copy, *line, *next, *query = NULL;
+	const char		*errstr;
+	int			 json = 0;
+
+	search_opts_defaults(&so);
+	so.so_k1 = sv->sv_conf.c_k1;
+	so.so_b = sv->sv_conf.c_b;
+	so.so_wtitle = sv->sv_conf.c_title_weight;
+	so.so_budget_ms = CTL_SEARCH_BUDGET_MS;
+	if (n < 1 || n > CTL_SEARCH_N_MAX) {
+		evbuffer_add_printf(eb, "error: -n %llu: from 1 to %d through "
+		    "the daemon\n", (unsigned long long)n, CTL_SEARCH_N_MAX);
+		return;
+	}
+	so.so_n = n;
+	/* The filters point into copy, which lives until the search ends. */
+	copy = xstrdup(req);
+	for (line = copy; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (*line == '\0') {
+			query = next;
+			break;
+		}
+		if (strcmp(line, "json") == 0)
+			json = 1;
+		else if (strcmp(line, "exact") == 0)
+			so.so_exact = 1;
+		else if (strncmp(line, "offset=", 7) == 0) {
+			so.so_offset = strtonum(line + 7, 0,
+			    CTL_SEARCH_OFFSET_MAX, &errstr);
+			if (errstr != NULL) {
+				evbuffer_add_printf(eb, "error: --offset %s: "
+				    "%s (at most %d through the daemon)\n",
+				    line + 7, errstr, CTL_SEARCH_OFFSET_MAX);
+				goto done;
+			}
+		} else if (strncmp(line, "filter=", 7) == 0 &&
+		    strchr(line + 7, '=') != NULL &&
+		    so.so_nfilters < SEARCH_FILTERS_MAX)
+			so.so_filters[so.so_nfilters++] = line + 7;
+		else {
+			evbuffer_add_printf(eb, "error: malformed search\n");
+			goto done;
+		}
+	}
+	if (query == NULL || *query == '\0' ||
+	    strlen(query) > CTL_SEARCH_QUERY_MAX) {
+		evbuffer_add_printf(eb, "error: search: a query of 1 to %d "
+		    "bytes\n", CTL_SEARCH_QUERY_MAX);
+		goto done;
+	}
+	if ((tk = tokenizer_new(sv->sv_conf.c_language,
+	    sv->sv_conf.c_stopwords)) == NULL) {
+		evbuffer_add_printf(eb, "error: language %s: no stemmer\n",
+		    sv->sv_conf.c_language);
+		goto done;
+	}
+	if (search_run(&sv->sv_ix, tk, query, &so, &res) == -1) {
+		if (res.sr_took_ms >= so.so_budget_ms)
+			log_info("%s: %s (%zu bytes of query)", __func__,
+			    res.sr_error, strlen(query));
+		evbuffer_add_printf(eb, "error: search: %s\n", res.sr_error);
+	} else {
+		if (res.sr_took_ms > CONTROL_SEARCH_SLOW_MS)
+			log_info("%s: %.1f ms for %zu hits after %zu", __func__,
+			    res.sr_took_ms, so.so_n, so.so_offset);
+		buf_init(&out);
+		show_search(&out, &res, so.so_offset, json);
+		evbuffer_add_printf(eb, "ok\n");
+		evbuffer_add(eb, out.b_data, out.b_len);
+		buf_free(&out);
+		search_result_free(&res);
+	}
+	tokenizer_free(tk);
+ done:
+	free(copy);
+}
+
+/* May this peer change things, or read jobs and search? */
 static int
 control_allowed(struct ctl_conn *cc)
 {
@@ -725,6 +827,9 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 	switch (m->m_a) {
 	case CTL_JOBS:
 		control_jobs(sv, m->m_str, m->m_b, out);
+		break;
+	case CTL_SEARCH:
+		control_search(sv, m->m_str, m->m_b, out);
 		break;
 	case CTL_STATUS:
 	case CTL_WORKERS:

@@ -525,6 +525,9 @@ void		 show_job_source(const struct job *, char *, size_t);
 void		 show_job_json(struct buf *, const struct job *);
 void		 show_job_header(struct buf *);
 void		 show_job_line(struct buf *, const struct job *);
+struct search_result;
+void		 show_search(struct buf *, const struct search_result *,
+		    size_t, int);
 
 /* utf8.c */
 enum utf8_policy {
@@ -1054,6 +1057,7 @@ struct search_opts {
 	double		 so_wtitle;	/* weight of title matches */
 	double		 so_wbody;
 	int		 so_exact;	/* count every match: no pruning */
+	uint64_t	 so_budget_ms;	/* give up past it; 0: no limit */
 };
 
 struct search_hit {
@@ -1463,8 +1467,18 @@ enum ctl_command {
 	CTL_RELOAD,
 	CTL_STOP,
 	CTL_JOBS,
+	CTL_SEARCH,
 	CTL_NCOMMANDS
 };
+
+/*
+ * A search through the daemon, which runs it on its event loop: no
+ * more hits, skipped hits and query bytes than these.
+ */
+#define CTL_SEARCH_N_MAX	1000
+#define CTL_SEARCH_OFFSET_MAX	10000
+#define CTL_SEARCH_QUERY_MAX	1024
+#define CTL_SEARCH_BUDGET_MS	200	/* then the search gives up */
 
 int		 control_parse(struct evbuffer *, struct ipc_msg *,
 		    const char **);

@@ -356,18 +356,6 @@ ctl_id(const char *s)
 	return ((uint64_t)id);
 }
 
-/* JSON string output, escaped per RFC 8259 (show.c). */
-static void
-ctl_json_str(FILE *f, const char *s)
-{
-	struct buf	 b;
-
-	buf_init(&b);
-	show_json_str(&b, s);
-	fwrite(b.b_data, 1, b.b_len, f);
-	buf_free(&b);
-}
-
 static void
 ctl_time(uint64_t ms, char *buf, size_t len)
 {
@@ -1829,6 +1817,67 @@ ctl_top(int argc, char **argv)
 	return (CTL_EXIT_OK);
 }
 
+/* -1 when this user may not open the index, for lack of permission. */
+static int
+ctl_index_readable(void)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/index/data.mdb", ctl_datadir);
+	if (stat(path, &st) == -1)
+		return (errno == EACCES ? -1 : 0);
+	if (ctl_env_access("index") == -1 && errno == EACCES)
+		return (-1);
+	return (0);
+}
+
+/*
+ * search through the daemon (control.c): b is the number of hits, the
+ * string its flags, one a line ("json", "exact", "offset=N",
+ * "filter=K=V"), then an empty line and the query.  The daemon's bounds
+ * are usage errors here, as the direct path's are.  -1 when no daemon
+ * answers.
+ */
+static int
+ctl_search_daemon(const struct search_opts *so, int json, const char *query)
+{
+	struct buf	 req;
+	char		 line[32];
+	size_t		 i;
+	int		 rv;
+
+	if (so->so_n > CTL_SEARCH_N_MAX)
+		errx(CTL_EXIT_USAGE, "-n %zu: at most %d through the daemon",
+		    so->so_n, CTL_SEARCH_N_MAX);
+	if (so->so_offset > CTL_SEARCH_OFFSET_MAX)
+		errx(CTL_EXIT_USAGE, "--offset %zu: at most %d through the "
+		    "daemon", so->so_offset, CTL_SEARCH_OFFSET_MAX);
+	if (strlen(query) > CTL_SEARCH_QUERY_MAX)
+		errx(CTL_EXIT_USAGE, "search: the query is longer than %d "
+		    "bytes, the most the daemon takes", CTL_SEARCH_QUERY_MAX);
+	buf_init(&req);
+	if (json)
+		buf_addstr(&req, "json\n");
+	if (so->so_exact)
+		buf_addstr(&req, "exact\n");
+	snprintf(line, sizeof(line), "offset=%zu\n", so->so_offset);
+	buf_addstr(&req, line);
+	for (i = 0; i < so->so_nfilters; i++) {
+		if (strchr(so->so_filters[i], '\n') != NULL)
+			errx(CTL_EXIT_USAGE, "--filter: a newline cannot be "
+			    "sent to the daemon");
+		buf_addstr(&req, "filter=");
+		buf_addstr(&req, so->so_filters[i]);
+		buf_addc(&req, '\n');
+	}
+	buf_addc(&req, '\n');
+	buf_addstr(&req, query);
+	rv = ctl_daemon(CTL_SEARCH, so->so_n, buf_cstr(&req), 1);
+	buf_free(&req);
+	return (rv);
+}
+
 static int
 ctl_search(int argc, char **argv)
 {
@@ -1842,10 +1891,9 @@ ctl_search(int argc, char **argv)
 	struct search_opts	 so;
 	struct search_result	 res;
 	struct tokenizer	*tk;
-	struct search_hit	*h;
-	struct buf		 q;
+	struct buf		 q, out;
 	const char		*errstr;
-	size_t			 i, j;
+	size_t			 i;
 	int			 ch, json = 0, dashes;
 
 	ctl_config();
@@ -1911,52 +1959,22 @@ ctl_search(int argc, char **argv)
 			buf_addc(&q, ' ');
 		buf_addstr(&q, argv[i]);
 	}
+	/* A user who may not open the index asks the daemon, if it runs. */
+	if (ctl_index_readable() == -1 &&
+	    ctl_search_daemon(&so, json, buf_cstr(&q)) == 0) {
+		buf_free(&q);
+		return (CTL_EXIT_OK);
+	}
 	if ((tk = tokenizer_new(ctl_conf.c_language, ctl_conf.c_stopwords))
 	    == NULL)
 		errx(CTL_EXIT_FAIL, "language %s: no stemmer",
 		    ctl_conf.c_language);
 	if (search_run(ctl_index_get(), tk, buf_cstr(&q), &so, &res) == -1)
 		errx(CTL_EXIT_FAIL, "search: %s", res.sr_error);
-	if (json) {
-		printf("{\"total\": %llu, \"total_exact\": %s, "
-		    "\"took_ms\": %.3f, \"offset\": %zu, \"hits\": [",
-		    (unsigned long long)res.sr_total,
-		    res.sr_exact ? "true" : "false", res.sr_took_ms,
-		    so.so_offset);
-		for (i = 0; i < res.sr_n; i++) {
-			h = &res.sr_hits[i];
-			fputs(i ? ",\n  {\"id\": " : "\n  {\"id\": ", stdout);
-			ctl_json_str(stdout, h->sh_extid);
-			printf(", \"chunk\": %u, \"score\": %.4f, \"title\": ",
-			    h->sh_chunk, h->sh_score);
-			ctl_json_str(stdout, h->sh_title);
-			fputs(", \"heading\": ", stdout);
-			ctl_json_str(stdout, h->sh_heading);
-			fputs(", \"snippet\": ", stdout);
-			ctl_json_str(stdout, h->sh_text);
-			fputs(", \"highlights\": [", stdout);
-			for (j = 0; j < h->sh_nhl; j++)
-				printf("%s[%u, %u]", j ? ", " : "",
-				    h->sh_hl_off[j], h->sh_hl_len[j]);
-			fputs("]}", stdout);
-		}
-		fputs(res.sr_n > 0 ? "\n]}\n" : "]}\n", stdout);
-	} else {
-		printf("%s%llu matching chunks, %.1f ms\n",
-		    res.sr_exact ? "" : "at least ",
-		    (unsigned long long)res.sr_total, res.sr_took_ms);
-		for (i = 0; i < res.sr_n; i++) {
-			h = &res.sr_hits[i];
-			printf("\n%zu. %s (chunk %u, score %.3f)\n",
-			    so.so_offset + i + 1,
-			    util_vis(h->sh_extid), h->sh_chunk, h->sh_score);
-			if (h->sh_title[0] != '\0')
-				printf("   %s%s%s\n", util_vis(h->sh_title),
-				    h->sh_heading[0] != '\0' ? " > " : "",
-				    util_vis(h->sh_heading));
-			printf("   %s\n", util_vis(h->sh_snippet));
-		}
-	}
+	buf_init(&out);
+	show_search(&out, &res, so.so_offset, json);
+	fwrite(out.b_data, 1, out.b_len, stdout);
+	buf_free(&out);
 	search_result_free(&res);
 	tokenizer_free(tk);
 	buf_free(&q);

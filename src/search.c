@@ -41,10 +41,17 @@
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
  * terms), read into a CRoaring bitmap and intersected.
+ *
+ * A search may have a time budget (so_budget_ms): the supervisor, which
+ * searches on its event loop for the members of its socket's group,
+ * gives one so that no query holds the loop for long.  The clock is read
+ * every 1024 postings or chunks; past the budget the search gives up
+ * with an error rather than answer with hits it did not finish scoring.
  */
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +140,9 @@ struct sstate {
 	uint32_t		 ss_folded;	/* below: in blocks */
 	int			 ss_folding;	/* a fold is under way */
 	int			 ss_pruned;	/* some were not looked at */
+	uint64_t		 ss_deadline;	/* monotonic ms; 0: none */
+	uint32_t		 ss_steps;
+	int			 ss_late;	/* past the deadline */
 };
 
 void
@@ -371,6 +381,17 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 	return (0);
 }
 
+/* Past the time budget?  Once late, late for good. */
+static int
+search_late(struct sstate *ss)
+{
+	if (ss->ss_deadline == 0 || ss->ss_late)
+		return (ss->ss_late);
+	if ((++ss->ss_steps & 1023) == 0 && util_mono_ms() >= ss->ss_deadline)
+		ss->ss_late = 1;
+	return (ss->ss_late);
+}
+
 /* Segments. */
 
 typedef int (*search_seg_fn)(struct sstate *, const struct ixseg *);
@@ -388,6 +409,10 @@ search_segments(MDB_txn *txn, struct sstate *ss, search_seg_fn fn)
 		return (rc);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
+		if (ss->ss_late) {
+			rc = ETIMEDOUT;
+			break;
+		}
 		if (ixseg_open(&seg, v.mv_data, v.mv_size) == -1) {
 			log_warnx("search: segment %llu is damaged",
 			    k.mv_size == 8 ? (unsigned long long)
@@ -554,9 +579,14 @@ search_filter_blocks(MDB_txn *txn, struct sstate *ss, struct sfilter *sf)
 		return (0);
 	rv = ixbcur_open(&bc, txn, ss->ss_ix, sf->sf_key, sf->sf_len,
 	    ss->ss_folded);
-	while (rv == 1 && (rv = ixbcur_next(&bc)) == 1)
+	while (rv == 1 && (rv = ixbcur_next(&bc)) == 1) {
 		roaring_bitmap_add(sf->sf_set, bc.bc_cid);
+		if (search_late(ss))
+			break;
+	}
 	ixbcur_close(&bc);
+	if (ss->ss_late)
+		return (ETIMEDOUT);
 	return (rv == -1 ? MDB_CORRUPTED : 0);
 }
 
@@ -571,8 +601,11 @@ search_filter_collect(struct sstate *ss, const struct ixseg *seg)
 	if ((f = ixseg_find(seg, sf->sf_key, sf->sf_len)) < 0)
 		return (0);
 	ixpost_init(&p, seg, f);
-	while ((rv = ixpost_next(&p)) == 1)
+	while ((rv = ixpost_next(&p)) == 1) {
 		roaring_bitmap_add(sf->sf_set, p.p_cid);
+		if (search_late(ss))
+			return (ETIMEDOUT);
+	}
 	return (rv == -1 ? MDB_CORRUPTED : 0);
 }
 
@@ -659,6 +692,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 
 	ixpost_init(&p, seg, term);
 	while ((rv = ixpost_next(&p)) == 1) {
+		if (search_late(ss))
+			return (-1);
 		local = p.p_local;
 		search_touch(ss, local);
 		ss->ss_mask[local] |= 1U << st->st_item;
@@ -1036,6 +1071,8 @@ search_blocks_all(struct sstate *ss, struct sblocks *sb)
 	size_t		 i;
 
 	for (;;) {
+		if (search_late(ss))
+			return (ETIMEDOUT);
 		if (!search_bc_min(sb, NULL, 0, &d))
 			return (0);
 		sb->sb_cid = d;
@@ -1099,6 +1136,8 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 		cum[i] = ub;
 	}
 	for (;;) {
+		if (search_late(ss))
+			return (ETIMEDOUT);
 		theta = search_theta(ss);
 		while (e < sb->sb_n && theta >= 0.0 && cum[e] <= theta) {
 			e++;
@@ -1561,6 +1600,8 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	ss.ss_tk = tk;
 	ss.ss_k = so->so_offset + so->so_n;
 	ss.ss_heap = xcalloc(ss.ss_k > 0 ? ss.ss_k : 1, sizeof(*ss.ss_heap));
+	if (so->so_budget_ms > 0)
+		ss.ss_deadline = util_mono_ms() + so->so_budget_ms;
 	sa.sa_ss = &ss;
 	sa.sa_query = query;
 	sa.sa_res = res;
@@ -1586,7 +1627,11 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	    (b.tv_nsec - a.tv_nsec) / 1e6;
 	if (rc != 0) {
 		search_result_free(res);
-		if (res->sr_error[0] == '\0')
+		if (ss.ss_late)
+			snprintf(res->sr_error, sizeof(res->sr_error),
+			    "gave up after %llu ms; narrow the query",
+			    (unsigned long long)so->so_budget_ms);
+		else if (res->sr_error[0] == '\0')
 			snprintf(res->sr_error, sizeof(res->sr_error),
 			    "index: %s", mdb_strerror(rc));
 		return (-1);

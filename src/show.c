@@ -2,9 +2,9 @@
 
 /*
  * What a user is shown, the same from quirectl and from the admin
- * socket: JSON strings, and a job as a JSON object or as one line of
- * text.  Everything is appended to a struct buf, which the caller
- * writes to a FILE or an evbuffer.
+ * socket: JSON strings, a job as a JSON object or as one line of
+ * text, and the hits of a search.  Everything is appended to a struct
+ * buf, which the caller writes to a FILE or an evbuffer.
  *
  * JSON strings are escaped per RFC 8259 and are always UTF-8: a file
  * name need not be, so each byte that is not valid UTF-8 is shown as
@@ -166,4 +166,56 @@ show_job_line(struct buf *b, const struct job *j)
 		buf_addstr(b, util_vis(j->j_error));
 	}
 	buf_addc(b, '\n');
+}
+
+/*
+ * The hits of a search, as text or JSON; offset is the number of best
+ * hits skipped, so that the text numbers hits from offset + 1.
+ */
+void
+show_search(struct buf *b, const struct search_result *res, size_t offset,
+    int json)
+{
+	const struct search_hit	*h;
+	size_t			 i, j;
+
+	if (json) {
+		show_printf(b, "{\"total\": %llu, \"total_exact\": %s, "
+		    "\"took_ms\": %.3f, \"offset\": %zu, \"hits\": [",
+		    (unsigned long long)res->sr_total,
+		    res->sr_exact ? "true" : "false", res->sr_took_ms, offset);
+		for (i = 0; i < res->sr_n; i++) {
+			h = &res->sr_hits[i];
+			buf_addstr(b, i ? ",\n  {\"id\": " : "\n  {\"id\": ");
+			show_json_str(b, h->sh_extid);
+			show_printf(b, ", \"chunk\": %u, \"score\": %.4f, "
+			    "\"title\": ", h->sh_chunk, h->sh_score);
+			show_json_str(b, h->sh_title);
+			buf_addstr(b, ", \"heading\": ");
+			show_json_str(b, h->sh_heading);
+			buf_addstr(b, ", \"snippet\": ");
+			show_json_str(b, h->sh_text);
+			buf_addstr(b, ", \"highlights\": [");
+			for (j = 0; j < h->sh_nhl; j++)
+				show_printf(b, "%s[%u, %u]", j ? ", " : "",
+				    h->sh_hl_off[j], h->sh_hl_len[j]);
+			buf_addstr(b, "]}");
+		}
+		buf_addstr(b, res->sr_n > 0 ? "\n]}\n" : "]}\n");
+		return;
+	}
+	show_printf(b, "%s%llu matching chunks, %.1f ms\n",
+	    res->sr_exact ? "" : "at least ",
+	    (unsigned long long)res->sr_total, res->sr_took_ms);
+	for (i = 0; i < res->sr_n; i++) {
+		h = &res->sr_hits[i];
+		show_printf(b, "\n%zu. %s (chunk %u, score %.3f)\n",
+		    offset + i + 1, util_vis(h->sh_extid), h->sh_chunk,
+		    h->sh_score);
+		if (h->sh_title[0] != '\0')
+			show_printf(b, "   %s%s%s\n", util_vis(h->sh_title),
+			    h->sh_heading[0] != '\0' ? " > " : "",
+			    util_vis(h->sh_heading));
+		show_printf(b, "   %s\n", util_vis(h->sh_snippet));
+	}
 }

@@ -5,8 +5,10 @@
 # of quired.conf(5) and of the sample etc/quired.conf are exactly those
 # `quired -n -v` prints; `quired -n` accepts the sample and rejects broken
 # files with "file:line: message" and exit 1; the commands, options and
-# signals of quirectl and quired are those their manuals list; and the
-# manuals are clean under `mandoc -Tlint` when mandoc is installed.
+# signals of quirectl and quired are those their manuals list; the exit
+# statuses the code defines are those the manuals' EXIT STATUS sections
+# give, and the files of their FILES sections are the programs' own; and
+# the manuals are clean under `mandoc -Tlint` when mandoc is installed.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -190,6 +192,97 @@ sed -n '/^\.Sh SIGNALS/,/^\.Sh /p' "$MAN/quired.8" |
     > "$T/sigs.man"
 same "signals of quired and of quired(8)" "$T/sigs.code" "$T/sigs.man"
 grep -q 'Dv SIGPIPE' "$MAN/quired.8" || fail "quired(8) omits SIGPIPE"
+
+# --- Exit statuses: the numbers of each EXIT STATUS section are those the
+# program can return, and the other way round.  quirectl's are its
+# CTL_EXIT_* values; quired's are its literal exit()s (the daemon, and the
+# parent that waits for it to detach); both end in fatal() (log.c), which
+# exits 1, or QUIRE_EXIT_* when memory ran out.
+defines() {
+	awk -v p="^$1" '$1 == "#define" && $2 ~ p && $3 ~ /^[0-9]+$/ {
+		print $3 }' "$2"
+}
+exits_man() {
+	sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$MAN/$1" | sed '1d;$d' |
+	    grep -v '^\.Xr' | grep -oE '(^|[^A-Za-z0-9.-])[0-9]+' |
+	    grep -oE '[0-9]+'
+}
+{
+	defines CTL_EXIT_ "$TOPSRC/src/quirectl.c"
+	defines QUIRE_EXIT_ "$TOPSRC/src/quire.h"
+	echo 1
+} > "$T/exits.ctl.code"
+[ "$(wc -l < "$T/exits.ctl.code")" -ge 6 ] ||
+    fail "few CTL_EXIT_ values: $(cat "$T/exits.ctl.code")"
+exits_man quirectl.8 > "$T/exits.ctl.man"
+same "exit statuses of quirectl and of quirectl(8)" "$T/exits.ctl.code" \
+    "$T/exits.ctl.man"
+# Each CTL_EXIT_ is used, not only defined.
+for name in $(sed -n 's/^#define[ 	]*\(CTL_EXIT_[A-Z_]*\).*/\1/p' \
+    "$TOPSRC/src/quirectl.c"); do
+	[ "$(grep -c "$name" "$TOPSRC/src/quirectl.c")" -ge 2 ] ||
+	    fail "$name is defined and never returned"
+done
+{
+	cat "$TOPSRC/src/quired.c" "$TOPSRC/src/supervisor.c" |
+	    grep -oE '\b_?exit\([^;]*\);' | grep -oE '[0-9]+'
+	defines QUIRE_EXIT_ "$TOPSRC/src/quire.h"
+	echo 1
+} > "$T/exits.d.code"
+exits_man quired.8 > "$T/exits.d.man"
+same "exit statuses of quired and of quired(8)" "$T/exits.d.code" \
+    "$T/exits.d.man"
+
+# --- Files: each path of a FILES section is the programs' own.  An
+# absolute path is compiled into quired or quirectl (as configure gave
+# it) or is a default that quired -n -v prints; DATADIR/ and $TMPDIR/ are
+# directories the user chooses, so below them each name must be one the
+# programs make, "%s/name" or "name" among their strings.  The other way
+# round: each absolute default that quired -n -v prints is in quired(8).
+tr '\0' '\n' < "$QUIRED" > "$T/strings"
+tr '\0' '\n' < "$QUIRECTL" >> "$T/strings"
+expect_exit 0 "$QUIRED" -n -v -f /dev/null
+awk '$2 ~ /^\/./ { print $2 }' "$T/out" > "$T/defaults"
+[ -s "$T/defaults" ] || fail "quired -n -v prints no default path"
+cat "$T/defaults" >> "$T/strings"
+files_man() {
+	sed -n '/^\.Sh FILES/,/^\.Sh /p' "$MAN/$1" |
+	    awk '$1 == ".It" && $2 == "Pa" {
+		for (i = 3; i <= NF; i++)
+			if ($i != "," && $i != "Pa") print $i }'
+}
+nfiles=0
+for page in quired.8 quirectl.8 quired.conf.5; do
+	files_man "$page" > "$T/files.$page"
+	[ -s "$T/files.$page" ] || fail "$page lists no files"
+	while read -r path; do
+		nfiles=$((nfiles + 1))
+		path=${path%/}
+		case $path in
+		DATADIR/*|\$TMPDIR/*)
+			rest=${path#*/}
+			for name in $(echo "$rest" | tr '/' ' '); do
+				re=$(printf '%s' "$name" | sed 's/[.]/[.]/g')
+				grep -qE "(^|/)$re(/|$)" "$T/strings" ||
+				    fail "$page: $path: no $name in programs"
+			done
+			;;
+		/*)
+			grep -qxF "$path" "$T/strings" ||
+			    fail "$page: $path is not a path of the programs"
+			;;
+		*)
+			fail "$page: $path: neither absolute nor under DATADIR"
+			;;
+		esac
+	done < "$T/files.$page"
+done
+[ "$nfiles" -ge 10 ] || fail "only $nfiles files in the FILES sections"
+while read -r path; do
+	grep -qxF "$path" "$T/files.quired.8" ||
+	    grep -qxF "$path/" "$T/files.quired.8" ||
+	    fail "quired(8) FILES omits the default $path"
+done < "$T/defaults"
 
 # --- Each manual has the sections of the house style.
 sections() {

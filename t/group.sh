@@ -3,9 +3,9 @@
 #
 # A member of control-socket-group who is not the daemon's user may read
 # the LMDB files but not open them (LMDB writes its lock file even to
-# read): status and jobs work for it through the running daemon, and
-# without a daemon every command says "Permission denied", never "no
-# queue".  Needs root, to be another user (setpriv).
+# read): status, jobs and search work for it through the running
+# daemon, and without a daemon every command says "Permission denied",
+# never "no queue".  Needs root, to be another user (setpriv).
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -32,8 +32,11 @@ member() {
 }
 
 printf 'alpha beta\n' > "$T/a.txt"
-chmod 644 "$T/a.txt"
+printf '# Gamma\n\nalpha gamma delta, then alpha again\n' > "$T/b.md"
+printf 'alphabet soup\n' > "$T/c.txt"
+chmod 644 "$T/a.txt" "$T/b.md" "$T/c.txt"
 expect_exit 0 ctl submit "$T/a.txt"
+expect_exit 0 ctl submit "$T/b.md" "$T/c.txt"
 expect_exit 0 ctl submit --debug fail
 [ "$(stat -c %G "$DATA/queue/data.mdb")" = nogroup ] ||
     fail "the queue is not the group's: $(ls -l "$DATA/queue")"
@@ -55,7 +58,7 @@ start_quired
 wait_for 30 status_is '.jobs.ready + .jobs.leased + .jobs.retry' 0 ||
     fail "the jobs did not finish: $(ctl status)"
 expect_exit 0 member status --json
-jq -e '.jobs.done == 1 and .jobs.dead == 1 and .fleet.pid > 0' "$T/out" \
+jq -e '.jobs.done == 3 and .jobs.dead == 1 and .fleet.pid > 0' "$T/out" \
     >/dev/null || fail "status as a member: $(cat "$T/out")"
 expect_exit 0 member jobs --json
 ctl jobs --json > "$T/direct"
@@ -66,8 +69,46 @@ diff "$T/direct" "$T/out" >&2 || fail "jobs through the daemon differs"
 expect_exit 0 member jobs --state dead --limit 5
 [ "$(wc -l < "$T/out")" -eq 2 ] && grep -q "debug:fail" "$T/out" ||
     fail "jobs --state dead as a member: $(cat "$T/out")"
+# search through the daemon: the hits root finds in the index, in the
+# same words, but for the time it took.
+untimed() {
+	sed -e 's/"took_ms": [0-9.]*/"took_ms": T/' \
+	    -e 's/chunks, [0-9.]* ms$/chunks, T ms/' "$1"
+}
+set -f
+for args in "alpha" "--json alpha" "--json -n 1 --offset 1 alpha*" \
+    "-n 2 --offset 1 alpha*" "--json --exact --filter type=markdown alpha" \
+    "--json -- gamma -beta"; do
+	# shellcheck disable=SC2086
+	expect_exit 0 ctl search $args
+	untimed "$T/out" > "$T/direct"
+	# shellcheck disable=SC2086
+	expect_exit 0 member search $args
+	untimed "$T/out" > "$T/member"
+	diff "$T/direct" "$T/member" >&2 ||
+	    fail "search $args through the daemon differs"
+done
+set +f
+expect_exit 0 member search --json 'alpha*'
+jq -e '.total == 3 and .offset == 0 and ([.hits[].id] | length) == 3 and
+    ([.hits[].highlights | length] | min) >= 1' "$T/out" >/dev/null ||
+    fail "search alpha* as a member: $(cat "$T/out")"
+expect_exit 0 member search -n 2 --offset 1 'alpha*'
+grep -q '^2\. ' "$T/out" && grep -q '^3\. ' "$T/out" &&
+    ! grep -q '^1\. ' "$T/out" ||
+    fail "search --offset 1 as a member: $(cat "$T/out")"
+# The daemon's bounds, and its errors, as the member sees them.
+expect_exit 2 member search -n 1001 alpha
+grep -q "at most 1000 through the daemon" "$T/err" ||
+    fail "search -n 1001 as a member said: $(cat "$T/err")"
+expect_exit 2 member search "$(printf '%01100d' 0)"
+grep -q "longer than 1024 bytes" "$T/err" ||
+    fail "a long query as a member said: $(cat "$T/err")"
+expect_exit 1 member search '"alpha'
+grep -q "search: .*quote" "$T/err" ||
+    fail "an unbalanced quote as a member said: $(cat "$T/err")"
 # A user outside the group gets permission denied, and changes nothing.
-for cmd in "jobs" "status" "scale 2"; do
+for cmd in "jobs" "status" "scale 2" "search alpha"; do
 	# shellcheck disable=SC2086
 	expect_exit 1 setpriv --reuid=daemon --regid=daemon --clear-groups \
 	    "$QUIRECTL" -D "$DATA" $cmd
