@@ -19,6 +19,10 @@
 # It prints one line: "checker: lost 0, duplicated 0, unexpected 0 ...".
 
 CHK=$T/chk
+# Documents go into CHK_BUCKETS buckets by a word of their own (qcbN),
+# so that each search lists at most 10,000 of them: 1 bucket up to
+# 10,000 documents, as many more as a soak needs.
+: "${CHK_BUCKETS:=1}"
 mkdir -p "$CHK"
 : > "$CHK/acked"
 : > "$CHK/unacked"
@@ -30,9 +34,10 @@ chk_submit() {
 	_n=$1
 	shift
 	_f=$CHK/s$CHK_NEXT.ndjson
-	awk -v a="$CHK_NEXT" -v n="$_n" 'BEGIN { for (i = a; i < a + n; i++)
-	    printf "{\"id\":\"ck-%d\",\"text\":\"quirecheck k%dz alpha " \
-	    "beta gamma\"}\n", i, i }' > "$_f"
+	awk -v a="$CHK_NEXT" -v n="$_n" -v b="$CHK_BUCKETS" 'BEGIN {
+	    for (i = a; i < a + n; i++)
+	    printf "{\"id\":\"ck-%d\",\"text\":\"quirecheck k%dz qcb%d " \
+	    "alpha beta gamma\"}\n", i, i, i % b }' > "$_f"
 	CHK_NEXT=$((CHK_NEXT + _n))
 	_rc=0
 	ctl submit --ndjson "$_f" "$@" > "$CHK/submit.out" 2>&1 || _rc=$?
@@ -52,10 +57,15 @@ chk_jobs() {
 # Ids of the documents that hold "quirecheck" in data directory $1,
 # with a line "BAD id" for a hit whose snippet lacks the id's own word.
 chk_ids() {
-	"$QUIRECTL" -D "$1" search --json --exact -n 10000 quirecheck |
-	    jq -r '.hits[] | .id as $id | ($id | ltrimstr("ck-")) as $n |
-	    if (.snippet | contains("k" + $n + "z")) then $id
-	    else "BAD " + $id end'
+	_b=0
+	while [ "$_b" -lt "$CHK_BUCKETS" ]; do
+		"$QUIRECTL" -D "$1" search --json --exact -n 10000 "qcb$_b" |
+		    jq -r '.hits[] | .id as $id |
+		    ($id | ltrimstr("ck-")) as $n |
+		    if (.snippet | contains("k" + $n + "z")) then $id
+		    else "BAD " + $id end' || return 1
+		_b=$((_b + 1))
+	done
 }
 
 # chk_verify: the end check, against $DATA.
