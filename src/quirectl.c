@@ -558,6 +558,13 @@ ctl_enqueue(struct queue *q, struct submit_batch *sb)
 		n = sb->sb_n - i < CTL_ENQUEUE_SLICE ? sb->sb_n - i :
 		    CTL_ENQUEUE_SLICE;
 		if ((rc = queue_enqueue(q, sb->sb_jobs + i, n)) != 0) {
+			/* Earlier slices are committed: say which. */
+			if (i > 0)
+				warnx("enqueue: the first %zu of %zu jobs were "
+				    "taken (ids %llu to %llu); the rest were not",
+				    i, sb->sb_n,
+				    (unsigned long long)sb->sb_jobs[0].qn_id,
+				    (unsigned long long)sb->sb_jobs[i - 1].qn_id);
 			submit_free(sb);
 			errx(CTL_EXIT_FAIL, "enqueue: %s", queue_strerror(rc));
 		}

@@ -164,7 +164,7 @@ store_open(struct store *s, const char *dir, const char **names, int ndbs,
 	MDB_txn		*txn;
 	MDB_envinfo	 info;
 	unsigned int	 flags = MDB_NOTLS;
-	int		 rc, i;
+	int		 rc, i, dead;
 
 	memset(s, 0, sizeof(*s));
 	if (ndbs > STORE_MAXDBS) {
@@ -204,6 +204,12 @@ store_open(struct store *s, const char *dir, const char **names, int ndbs,
 		s->s_env = NULL;
 		return (-1);
 	}
+	/*
+	 * Slots left by readers killed inside their transactions are
+	 * cleared by every process that opens the environment, as well as
+	 * by writers and the supervisor's sweep.
+	 */
+	(void)store_reader_check(s, &dead);
 	/* The file may already be larger than our default. */
 	if ((rc = mdb_env_info(s->s_env, &info)) != 0)
 		goto fail;

@@ -242,11 +242,15 @@ same "exit statuses of quired and of quired(8)" "$T/exits.d.code" \
 tr '\0' '\n' < "$QUIRED" > "$T/strings"
 tr '\0' '\n' < "$QUIRECTL" >> "$T/strings"
 expect_exit 0 "$QUIRED" -n -v -f /dev/null
-awk '$2 ~ /^\/./ { print $2 }' "$T/out" > "$T/defaults"
+awk '$1 != "#" && $2 ~ /^\/./ { print $2 }' "$T/out" > "$T/defaults"
 [ -s "$T/defaults" ] || fail "quired -n -v prints no default path"
 cat "$T/defaults" >> "$T/strings"
+# The installed manuals carry this build's paths (configure's); the
+# sources carry Debian's.
+BMAN=$(dirname "$QUIRED")
+[ -f "$BMAN/quired.8" ] || BMAN=$MAN
 files_man() {
-	sed -n '/^\.Sh FILES/,/^\.Sh /p' "$MAN/$1" |
+	sed -n '/^\.Sh FILES/,/^\.Sh /p' "$BMAN/$1" |
 	    awk '$1 == ".It" && $2 == "Pa" {
 		for (i = 3; i <= NF; i++)
 			if ($i != "," && $i != "Pa") print $i }'
@@ -266,6 +270,12 @@ for page in quired.8 quirectl.8 quired.conf.5; do
 				grep -qE "(^|/)$re(/|$)" "$T/strings" ||
 				    fail "$page: $path: no $name in programs"
 			done
+			;;
+		*/init.d/quired)
+			# The init script: installed by make install-service.
+			grep -q 'quired.init.*init.d/quired' \
+			    "$TOPSRC/Makefile.am" ||
+			    fail "$page: $path is not installed"
 			;;
 		/*)
 			grep -qxF "$path" "$T/strings" ||

@@ -16,16 +16,23 @@ BUILD=$(dirname "$QUIRED")
 command -v make >/dev/null 2>&1 || skip "make is not installed"
 DEST=$T/dest
 
+# The build's make, free of the flags of a make check that runs us (its
+# jobserver and directory messages would mix with what we read).
+bmake() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory \
+	    "$@"
+}
+
 # make VAR: a variable of the build's Makefile, expanded.
 mkvar() {
-	make -s --no-print-directory -C "$BUILD" -f Makefile -f - print-var VAR="$1" <<'EOF'
+	bmake -C "$BUILD" -f Makefile -f - print-var VAR="$1" <<'EOF'
 print-var:
 	@echo '$($(VAR))'
 EOF
 }
 
 install_it() {
-	make -s --no-print-directory -C "$BUILD" install DESTDIR="$DEST" >"$T/install.out" 2>&1 ||
+	bmake -C "$BUILD" install DESTDIR="$DEST" >"$T/install.out" 2>&1 ||
 	    { cat "$T/install.out" >&2; fail "make install DESTDIR=$DEST"; }
 }
 
@@ -97,7 +104,7 @@ grep -q "keeping $conf" "$T/install.out" ||
     fail "the edited configuration is not read"
 
 # ... and an uninstall, which removes everything else it installed.
-make -s --no-print-directory -C "$BUILD" uninstall DESTDIR="$DEST" >"$T/uninstall.out" 2>&1 ||
+bmake -C "$BUILD" uninstall DESTDIR="$DEST" >"$T/uninstall.out" 2>&1 ||
     fail "make uninstall: $(cat "$T/uninstall.out")"
 cmp -s "$conf" "$T/edited" || fail "make uninstall removed or changed $conf"
 [ ! -e "$conf.sample" ] || fail "make uninstall left $conf.sample"
@@ -108,7 +115,7 @@ left=$(find "$DEST" -type f ! -path "$conf")
 # The unedited configuration, though, goes with the rest.
 rm -rf "$DEST"
 install_it
-make -s --no-print-directory -C "$BUILD" uninstall DESTDIR="$DEST" >"$T/uninstall.out" 2>&1 ||
+bmake -C "$BUILD" uninstall DESTDIR="$DEST" >"$T/uninstall.out" 2>&1 ||
     fail "make uninstall: $(cat "$T/uninstall.out")"
 left=$(find "$DEST" -type f)
 [ -z "$left" ] || fail "make uninstall left: $left"
