@@ -37,10 +37,7 @@ mount -t tmpfs -o size=20m,mode=0750 tmpfs "$DATA" ||
     skip "cannot mount a tmpfs here"
 
 N=30000
-awk -v n=$N 'BEGIN { srand(9); for (i = 0; i < n; i++) { s = "";
-    for (w = 0; w < 50; w++) s = s " w" int(rand() ^ 2 * 40000);
-    printf "{\"id\":\"r%d\",\"text\":\"uniq%d%s\"}\n", i, i, s } }' \
-    > "$T/r.ndjson"
+records $N 9
 write_conf "workers 2" "lease-time 2s" "hang-timeout 1s" \
     "heartbeat-interval 200ms" "max-attempts 1" "max-crashes 1"
 start_quired
@@ -70,15 +67,5 @@ lines=$(grep -c 'No space left' "$LOG")
 
 rm -f "$DATA/filler"
 mount -o remount,size=200m "$DATA" || fail "remount"
-wait_for 60 status_is .jobs.done 2 || fail "not resumed: $(status_json .jobs)"
-wait_for 10 status_is .storage.state ok || fail "$(status_json .storage)"
-[ "$(status_json .index.documents)" = $N ] ||
-    fail "documents: $(status_json .index.documents), not $N"
-[ "$(status_json .jobs.dead)" = 0 ] || fail "dead letters"
-status_is .fleet.degraded false || fail "still degraded"
-for i in 0 4321 29999; do
-	ctl search --json uniq$i | jq -e --arg id r$i \
-	    '.hits[0].id == $id' > /dev/null || fail "uniq$i not found"
-done
-ctl check > /dev/null || fail "check"
+resumed $N 2 0 4321 29999
 echo "diskfull: held while full, refused a submit, resumed, $N records"

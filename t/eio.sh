@@ -27,10 +27,7 @@ if [ "$(id -u)" != 0 ] &&
 fi
 
 N=30000
-awk -v n=$N 'BEGIN { srand(11); for (i = 0; i < n; i++) { s = "";
-    for (w = 0; w < 50; w++) s = s " w" int(rand() ^ 2 * 40000);
-    printf "{\"id\":\"r%d\",\"text\":\"uniq%d%s\"}\n", i, i, s } }' \
-    > "$T/r.ndjson"
+records $N 11
 write_conf "workers 1" "lease-time 2s" "hang-timeout 1s" \
     "heartbeat-interval 200ms" "max-attempts 1" "max-crashes 2" \
     "batch-docs 500"
@@ -87,10 +84,5 @@ wait_for 20 status_is .jobs.done 3 || fail "the job: $(status_json .jobs)"
 grep -q 'released 1 jobs, 0 quarantined, after the storage came back' \
     "$LOG" || fail "the deferred release was not logged"
 
-for i in 0 12345 29999; do
-	ctl search --json uniq$i | jq -e --arg id r$i \
-	    '.hits[0].id == $id and (.hits | length) == 1' > /dev/null ||
-	    fail "uniq$i"
-done
-ctl check > /dev/null || fail "check"
+resumed $N 3 0 12345 29999
 echo "eio: $N records through EIO, ENOSPC and a deferred release"

@@ -214,3 +214,38 @@ cg_remove() {
 	[ -d "$CG" ] && echo "cannot remove $CG" >&2
 	CG=
 }
+
+# --- Records for the storage tests.  records N SEED: N NDJSON records
+# in $T/r.ndjson, record i with id ri and a word of its own, uniqi, among
+# fifty others.
+records() {
+	awk -v n="$1" -v seed="$2" 'BEGIN { srand(seed);
+	    for (i = 0; i < n; i++) { s = "";
+		for (w = 0; w < 50; w++) s = s " w" int(rand() ^ 2 * 40000);
+		printf "{\"id\":\"r%d\",\"text\":\"uniq%d%s\"}\n", i, i, s } }' \
+	    > "$T/r.ndjson"
+}
+
+# resumed N JOBS I...: after a storage fault cleared, the JOBS jobs end
+# done, the storage is ok again, the N records are indexed, none is a
+# dead letter, each record I is the only hit for its word, and the index
+# is sound.
+resumed() {
+	_n=$1
+	_jobs=$2
+	shift 2
+	wait_for 60 status_is .jobs.done "$_jobs" ||
+	    fail "not resumed: $(status_json .jobs)"
+	wait_for 10 status_is .storage.state ok ||
+	    fail "storage: $(status_json .storage)"
+	[ "$(status_json .index.documents)" = "$_n" ] ||
+	    fail "documents: $(status_json .index.documents), not $_n"
+	[ "$(status_json .jobs.dead)" = 0 ] || fail "dead letters"
+	status_is .fleet.degraded false || fail "still degraded"
+	for _i in "$@"; do
+		ctl search --json "uniq$_i" | jq -e --arg id "r$_i" \
+		    '.hits[0].id == $id and (.hits | length) == 1' \
+		    > /dev/null || fail "uniq$_i is not found once"
+	done
+	ctl check > /dev/null || fail "check"
+}
