@@ -2317,6 +2317,9 @@ ctl_ingest(int argc, char **argv)
 		printf("interrupted: %llu of %zu jobs finished; the same "
 		    "command resumes\n", (unsigned long long)cf.cf_finished,
 		    cf.cf_n);
+		free(cf.cf_ids);
+		free(cf.cf_done);
+		submit_free(&sb);
 		return (CTL_EXIT_INTR);
 	}
 	docs = ctl_index_docs(&chunks);

@@ -19,6 +19,7 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
+traced
 
 # The daemon of the cycle may be stopped when a check fails.
 qp= wp=

@@ -17,6 +17,7 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
+traced
 
 command -v strace > /dev/null || skip "no strace"
 strace -qq -o /dev/null -e trace=none true 2>/dev/null ||

@@ -16,6 +16,7 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
+traced
 
 command -v strace >/dev/null 2>&1 || skip "no strace"
 strace -f -o /dev/null true 2>/dev/null || skip "ptrace is not permitted"

@@ -249,3 +249,11 @@ resumed() {
 	done
 	ctl check > /dev/null || fail "check"
 }
+
+# LeakSanitizer cannot look for leaks in a process that strace traces (or
+# traced): tests that trace our programs turn it off for themselves.
+# Their other sanitizer checks stay on.
+traced() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	export ASAN_OPTIONS
+}

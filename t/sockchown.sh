@@ -9,6 +9,7 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
+traced
 
 [ "$(id -u)" = 0 ] || skip "running as a service user needs root"
 id nobody >/dev/null 2>&1 || skip "no user nobody"
