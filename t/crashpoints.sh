@@ -19,7 +19,7 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
-traced
+use_strace
 
 # The daemon of the cycle may be stopped when a check fails.
 qp= wp=
@@ -32,7 +32,6 @@ cp_cleanup() {
 }
 trap cp_cleanup EXIT INT TERM
 
-command -v strace >/dev/null 2>&1 || skip "no strace"
 strace -f -o /dev/null true 2>/dev/null || skip "ptrace is not permitted"
 : "${CRASHPOINTS_MAX:=200}"	# a bound on N, per call
 CALLS="writev pwrite64 fdatasync fsync msync"

@@ -17,9 +17,8 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
-traced
+use_strace
 
-command -v strace > /dev/null || skip "no strace"
 strace -qq -o /dev/null -e trace=none true 2>/dev/null ||
     skip "strace cannot trace here"
 if [ "$(id -u)" != 0 ] &&

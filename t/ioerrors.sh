@@ -16,9 +16,8 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
-traced
+use_strace
 
-command -v strace >/dev/null 2>&1 || skip "no strace"
 strace -f -o /dev/null true 2>/dev/null || skip "ptrace is not permitted"
 : "${IOERRORS_MAX:=100}"	# a bound on N, per call
 CALLS="writev pwrite64 fdatasync fsync"

@@ -250,10 +250,12 @@ resumed() {
 	ctl check > /dev/null || fail "check"
 }
 
-# LeakSanitizer cannot look for leaks in a process that strace traces (or
-# traced): tests that trace our programs turn it off for themselves.
-# Their other sanitizer checks stay on.
-traced() {
+# For the tests that trace our programs with strace: skip without it, and
+# turn LeakSanitizer off for them, as it cannot look for leaks in a
+# process that strace traces (or traced).  Their other sanitizer checks
+# stay on; each test probes the strace feature it needs itself.
+use_strace() {
+	command -v strace >/dev/null 2>&1 || skip "no strace"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	export ASAN_OPTIONS
 }

@@ -11,9 +11,8 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
-traced
+use_strace
 
-command -v strace >/dev/null 2>&1 || skip "no strace"
 strace -f -o /dev/null -e inject=openat2:error=ENOSYS true 2>/dev/null ||
     skip "strace cannot inject errors here"
 

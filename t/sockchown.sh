@@ -9,12 +9,11 @@
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
-traced
+use_strace
 
 [ "$(id -u)" = 0 ] || skip "running as a service user needs root"
 id nobody >/dev/null 2>&1 || skip "no user nobody"
 getent group nogroup >/dev/null 2>&1 || skip "no group nogroup"
-command -v strace >/dev/null 2>&1 || skip "no strace"
 strace -f -o /dev/null -e inject=fchownat:delay_enter=1000 true \
     2>/dev/null || skip "strace cannot delay system calls here"
 command -v setpriv >/dev/null 2>&1 || skip "no setpriv"
