@@ -1392,6 +1392,7 @@ struct storage {
 	uint64_t	 st_cleared;	/* mono ms it last ended */
 	uint64_t	 st_episodes;
 	uint64_t	 st_defer_lost;	/* releases left to the sweep */
+	uint64_t	 st_retried;	/* mono ms deferred releases were tried */
 	struct storage_defer st_defer[STORAGE_DEFER_MAX];
 	size_t		 st_ndefer;
 };

@@ -127,15 +127,14 @@ storage_release(struct supervisor *sv, uint32_t pid, const char *cause,
 void
 storage_tick(struct supervisor *sv)
 {
-	static uint64_t		 last;
 	struct storage		*st = &sv->sv_storage;
 	struct storage_defer	*sd;
 	struct queue_release	 rel;
 	uint64_t		 now = util_mono_ms();
 
-	if (st->st_ndefer == 0 || now - last < STORAGE_RETRY_MS)
+	if (st->st_ndefer == 0 || now - st->st_retried < STORAGE_RETRY_MS)
 		return;
-	last = now;
+	st->st_retried = now;
 	while (st->st_ndefer > 0) {
 		sd = &st->st_defer[0];
 		if (storage_own(sv, queue_release_pid(&sv->sv_q, sd->sd_pid,
