@@ -145,6 +145,15 @@ class Browser:
             raise Fail("no %s to type in" % selector)
         self.call("Input.insertText", text=text)
 
+    def choose_file(self, selector, path):
+        r = self.call("Runtime.evaluate",
+                      expression="document.querySelector(%s)" %
+                      json.dumps(selector))
+        oid = r.get("result", {}).get("objectId")
+        if oid is None:
+            raise Fail("no %s to choose a file in" % selector)
+        self.call("DOM.setFileInputFiles", files=[path], objectId=oid)
+
     def key(self, name, code):
         self.call("Input.dispatchKeyEvent", type="keyDown", key=name,
                   code=name, windowsVirtualKeyCode=code,
@@ -229,6 +238,16 @@ def run(a, b):
            "the upload accepted")
     check(text_of(b, "#upload-text") == "",
           "the form still holds the records")
+    # And a file of records through the form's file field.
+    frec = len([l for l in open(a.file).read().splitlines() if l.strip()])
+    b.choose_file("#upload-file", os.path.abspath(a.file))
+    b.click("#upload-submit")
+    b.wait("/^Accepted %d records?/.test(document.getElementById("
+           "'upload-result').textContent)" % frec,
+           "the file upload accepted")
+    check(b.js("document.getElementById('upload-file').files.length") == 0,
+          "the form still holds the file")
+    nrec += frec
     rows = b.wait("""(function () {
         var r = Array.from(document.querySelectorAll("#job-list tbody tr"));
         return r.length > 0 && r.every(function (e) {
@@ -344,6 +363,7 @@ def main():
     p.add_argument("--tenants", action="store_true",
                    help="the tenant table must show the tenant")
     p.add_argument("--records", required=True)
+    p.add_argument("--file", required=True)
     p.add_argument("--query", required=True)
     p.add_argument("--hit", required=True)
     p.add_argument("--mark", required=True)

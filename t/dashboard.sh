@@ -5,7 +5,8 @@
 # loopback port, a bearer token, and the page of web/ driven in headless
 # chromium through the DevTools protocol (t/dashboard.py).  The page asks
 # for the token and goes live with it, shows the fleet, takes NDJSON
-# records through its upload form and shows their jobs done at 100%,
+# records typed into its upload form and a file chosen in it, shows
+# their jobs done at 100%,
 # finds a document with its query word highlighted (markup in a document
 # stays text), lists a too-deep document as a dead letter with its
 # reason, and retries it with its button once the limit is raised.  A
@@ -54,6 +55,10 @@ cat > "$T/records.ndjson" <<'END'
 {"id": "g3", "title": "Kitchen", "text": "A mouse crossed the kitchen floor at night."}
 {"id": "g4", "title": "Markup", "text": "Angle brackets stay text: <b>bold</b> & <script>alert(1)</script> quokka."}
 END
+cat > "$T/more.ndjson" <<'END'
+{"id": "f1", "title": "Heron", "text": "A grey heron stood in the shallows."}
+{"id": "f2", "title": "Otter", "text": "An otter slid down the muddy bank."}
+END
 deep=$(printf '[%.0s' $(seq 20))1$(printf ']%.0s' $(seq 20))
 echo "{\"id\": \"deep1\", \"text\": \"a zebra crossing\", \"x\": $deep}" \
     > "$T/bad.ndjson"
@@ -64,6 +69,7 @@ timeout 360 "$PY" "$TOPSRC/t/dashboard.py" --url "http://127.0.0.1:$PORT/" \
     --chromium "$CHROMIUM" --profile "$T/chromium" \
     --screenshot "$(pwd)/t/dashboard.png" --token "$TOKEN" --workers 2 \
     --tenant web --tenants --records "$T/records.ndjson" \
+    --file "$T/more.ndjson" \
     --query garden --hit g1 --mark garden --snippet "bone in the garden" \
     --markup-query quokka --markup-hit g4 \
     --bad "$T/bad.ndjson" --reason too-deep \
@@ -75,8 +81,10 @@ timeout 360 "$PY" "$TOPSRC/t/dashboard.py" --url "http://127.0.0.1:$PORT/" \
 # What the page showed is what quirectl sees.
 [ -s t/dashboard.png ] || fail "no screenshot"
 [ "$(status_json .jobs.dead)" = 0 ] || fail "dead letters left"
-[ "$(status_json .index.documents)" = 5 ] ||
+[ "$(status_json .index.documents)" = 7 ] ||
     fail "documents: $(status_json .index.documents)"
 ctl search --json zebra | jq -e '.hits[0].id == "deep1"' > /dev/null ||
     fail "zebra is not found"
+ctl search --json heron | jq -e '.hits[0].id == "f1"' > /dev/null ||
+    fail "heron, from the uploaded file, is not found"
 exit 0
