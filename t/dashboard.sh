@@ -6,11 +6,11 @@
 # chromium through the DevTools protocol (t/dashboard.py).  The page asks
 # for the token and goes live with it, shows the fleet, takes NDJSON
 # records typed into its upload form and a file chosen in it, shows
-# their jobs done at 100%,
-# finds a document with its query word highlighted (markup in a document
-# stays text), lists a too-deep document as a dead letter with its
-# reason, and retries it with its button once the limit is raised.  A
-# screenshot of the page is left in t/dashboard.png.
+# their jobs done at 100%, finds a document with its query word
+# highlighted (markup in a document stays text), lists a too-deep
+# document as a dead letter with its reason, and retries it with its
+# button once the limit is raised.  A screenshot of the page is left in
+# t/dashboard.png.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
