@@ -38,6 +38,10 @@ class Browser:
         self.exceptions = []
         self.console = []
         os.makedirs(profile, exist_ok=True)
+        try:
+            os.unlink(os.path.join(profile, "DevToolsActivePort"))
+        except FileNotFoundError:
+            pass
         self.log = open(os.path.join(profile, "chromium.log"), "wb")
         self.proc = subprocess.Popen(
             [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
@@ -52,15 +56,22 @@ class Browser:
 
     def connect(self):
         port = self.devtools_port()
-        with urllib.request.urlopen(
-                "http://127.0.0.1:%d/json/list" % port, timeout=10) as r:
-            targets = json.load(r)
+        try:
+            with urllib.request.urlopen(
+                    "http://127.0.0.1:%d/json/list" % port,
+                    timeout=10) as r:
+                targets = json.load(r)
+        except OSError as e:
+            raise Fail("chromium's DevTools on port %d: %s" % (port, e))
         pages = [t for t in targets if t.get("type") == "page"]
         if not pages:
             raise Fail("chromium shows no page target")
-        self.ws = websocket.create_connection(
-            pages[0]["webSocketDebuggerUrl"], timeout=STEP_SECONDS,
-            suppress_origin=True)
+        try:
+            self.ws = websocket.create_connection(
+                pages[0]["webSocketDebuggerUrl"], timeout=STEP_SECONDS,
+                suppress_origin=True)
+        except (OSError, websocket.WebSocketException) as e:
+            raise Fail("chromium's DevTools websocket: %s" % e)
 
     def devtools_port(self):
         path = os.path.join(self.profile, "DevToolsActivePort")

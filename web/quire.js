@@ -44,7 +44,7 @@ var jobs = new Map();		/* id -> { id, tenant, state, progress, error } */
 var events = null;		/* the EventSource */
 var eventsTenant = null;
 var live = false;
-var lastTotals = null;		/* { t, completed } for the jobs rate */
+var lastTotals = null;		/* { t, completed, enqueued }: job rates */
 var lastTenants = null;		/* { t, done: Map } for per-tenant rates */
 var tenantsFromStatus = false;
 var authNeeded = false;
@@ -202,12 +202,17 @@ function showStatus(st) {
 	setText("docs-total", fmtInt(st.index ? st.index.documents : null));
 	setText("storage", st.storage ? st.storage.state +
 	    (st.storage.what ? " (" + st.storage.what + ")" : "") : "\u2013");
-	done = st.totals ? st.totals.completed : null;
-	if (typeof done === "number") {
-		if (lastTotals !== null && now > lastTotals.t)
-			setText("jobs-rate", fmtRate((done -
+	done = st.totals || {};
+	if (typeof done.completed === "number" &&
+	    typeof done.enqueued === "number") {
+		if (lastTotals !== null && now > lastTotals.t) {
+			setText("jobs-rate", fmtRate((done.completed -
 			    lastTotals.completed) * 1000 / (now - lastTotals.t)));
-		lastTotals = { t: now, completed: done };
+			setText("in-rate", fmtRate((done.enqueued -
+			    lastTotals.enqueued) * 1000 / (now - lastTotals.t)));
+		}
+		lastTotals = { t: now, completed: done.completed,
+		    enqueued: done.enqueued };
 	}
 	if (typeof st.docs_per_s === "number")
 		setText("docs-rate", fmtRate(st.docs_per_s));
@@ -308,6 +313,7 @@ function showTenants(list) {
 		    el("td", { class: "num" }, fmtRate(rate))));
 	}
 	lastTenants = { t: now, done: done };
+	$("tenants-empty").hidden = list.length > 0;
 }
 
 /*
