@@ -29,7 +29,8 @@ cleanup() {
 		echo "kept $T" >&2
 	fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 fail() {
 	echo "FAIL: $*" >&2
