@@ -9,6 +9,7 @@
 #define QUIRE_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,10 @@
 /* The runtime directory (pidfile); configure may set it (--runstatedir). */
 #ifndef QUIRE_RUNDIR
 #define QUIRE_RUNDIR		"/run/quire"
+#endif
+/* The web dashboard's files; configure sets it from --datadir. */
+#ifndef QUIRE_WEBDIR
+#define QUIRE_WEBDIR		"/usr/share/quire/web"
 #endif
 #define QUIRE_EXIT_NOMEM	3	/* fatal() after an allocation failed */
 
@@ -391,7 +396,8 @@ enum conf_type {
 	CONF_ENUM,		/* index into o_values */
 	CONF_STRING,
 	CONF_PATH,		/* absolute, or empty */
-	CONF_REAL		/* a double, in thousandths for bounds */
+	CONF_REAL,		/* a double, in thousandths for bounds */
+	CONF_LIST		/* words; a repeated line adds to the list */
 };
 
 /* What SIGHUP does with a changed option. */
@@ -485,6 +491,13 @@ struct quire_conf {
 	uint64_t	 c_mem_settle_ms;
 	uint64_t	 c_mem_cooldown_ms;
 	uint64_t	 c_mem_cooldown_max_ms;
+	char		 c_listen[CONF_STR_MAX];
+	char		 c_http_tokens[CONF_STR_MAX];
+	uint64_t	 c_http_max_header;
+	uint64_t	 c_http_max_body;
+	uint64_t	 c_http_timeout_ms;
+	uint64_t	 c_http_max_conns;
+	char		 c_http_web[CONF_STR_MAX];
 };
 
 const struct conf_opt *config_options(size_t *);
@@ -1043,6 +1056,9 @@ int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 int		 merge_step(struct index *, int, uint64_t);
 void		 merger_main(void) __dead;
 
+/* http.c */
+void		 http_main(int) __dead;
+
 /* search.c */
 #define SEARCH_FILTERS_MAX	16
 #define SEARCH_HL_MAX		32	/* matches marked per snippet */
@@ -1317,6 +1333,7 @@ struct wslot {
 struct fleet {
 	struct wslot	 f_w[QUIRE_WORKERS_MAX];
 	struct wslot	 f_merger;	/* the index merger, w_slot -1 */
+	struct wslot	 f_http;	/* the HTTP API, w_slot -2 */
 	int		 f_target;
 	uint64_t	 f_spawned;	/* counters for status and metrics */
 	uint64_t	 f_deaths;
@@ -1338,8 +1355,15 @@ struct fleet {
 	struct ratelimit f_spawn_rl;
 };
 
+/* Slots of the children that are not workers, below the workers' 0. */
+#define FLEET_HTTP		(-2)
+#define FLEET_MERGER		(-1)
+#define FLEET_FIRST		FLEET_HTTP
+
 struct supervisor;
 const char	*fleet_state_name(enum wstate);
+struct wslot	*fleet_slot(struct supervisor *, int);
+const char	*fleet_role(const struct wslot *);
 void		 fleet_init(struct supervisor *);
 void		 fleet_resize(struct supervisor *);
 int		 fleet_want(struct supervisor *);
@@ -1405,6 +1429,23 @@ void		 storage_tick(struct supervisor *);
 int		 storage_sweep_ok(struct supervisor *);
 long long	 storage_free(struct supervisor *);
 
+/* listener.c */
+#define LISTEN_MAX		8	/* addresses of `listen` */
+#define LISTEN_NAME_MAX		64	/* "[v6 address]:port" */
+
+struct listen_addr {
+	struct sockaddr_storage la_ss;
+	socklen_t	 la_len;
+};
+
+struct supervisor;
+int		 listener_parse(const char *, struct listen_addr *, size_t,
+		    size_t *, char *, size_t);
+int		 listener_loopback(const struct listen_addr *);
+const char	*listener_public(const char *, char *, size_t);
+void		 listener_name(const struct listen_addr *, char *, size_t);
+int		 listener_open(struct supervisor *, char *, size_t);
+
 /* supervisor.c */
 struct supervisor {
 	struct event_base *sv_base;
@@ -1436,6 +1477,9 @@ struct supervisor {
 	int		 sv_ctlfd;
 	char		 sv_ctlpath[CONF_STR_MAX];
 	struct evconnlistener *sv_ctl;
+	int		 sv_http_fd[LISTEN_MAX];	/* bound by listener.c */
+	char		 sv_http_name[LISTEN_MAX][LISTEN_NAME_MAX];
+	size_t		 sv_nhttp;
 	int		 sv_ctl_reserve;	/* /dev/null, kept for the socket */
 	struct event	*sv_ctl_pause;	/* accepts resume when it fires */
 	struct ratelimit sv_ctl_rl;
@@ -1459,6 +1503,17 @@ int		 supervisor_reload(struct supervisor *);
 void		 supervisor_scale(struct supervisor *, int);
 void		 supervisor_drain(struct supervisor *, int);
 
+/* ask.c */
+#define ASK_NODAEMON		(-1)	/* connect failed; errno says why */
+#define ASK_FAILED		(-2)	/* the connection broke */
+#define ASK_REFUSED		(-3)	/* the daemon answered "error: ..." */
+#define ASK_TIMEOUT		(-4)	/* no whole reply in time */
+#define ASK_CONNECT_TIMEOUT	(-5)	/* no connection in time */
+
+int		 ask_daemon(const char *, int, uint64_t, const char *,
+		    struct buf *, int, int, char *, size_t);
+int		 ask_alive(const char *, int);
+
 /* control.c */
 enum ctl_command {
 	CTL_STATUS = 0,
@@ -1469,6 +1524,7 @@ enum ctl_command {
 	CTL_STOP,
 	CTL_JOBS,
 	CTL_SEARCH,
+	CTL_METRICS,
 	CTL_NCOMMANDS
 };
 

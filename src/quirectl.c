@@ -846,8 +846,8 @@ ctl_socket_path(char *buf, size_t len)
 		snprintf(buf, len, "%s/control.sock", ctl_datadir);
 }
 
-#define CTL_ASK_NODAEMON	(-1)	/* connect failed; errno says why */
-#define CTL_ASK_FAILED		(-2)	/* refused, or the connection broke */
+#define CTL_ASK_NODAEMON	ASK_NODAEMON
+#define CTL_ASK_FAILED		ASK_FAILED
 
 /*
  * Timeouts of the admin socket, in seconds, 0 for none: to connect (a
@@ -873,149 +873,36 @@ ctl_timeout(const char *name, long long def)
 	return (n);
 }
 
-/* Milliseconds left before deadline (0: none), at least 1; -1: past it. */
-static int
-ctl_left(uint64_t deadline)
-{
-	uint64_t	 now = util_mono_ms();
-
-	if (deadline == 0)
-		return (-2);
-	if (now >= deadline)
-		return (-1);
-	return (deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now));
-}
-
-/*
- * Connect to the admin socket within the connect timeout.  A UNIX socket
- * whose backlog is full refuses a non-blocking connect with EAGAIN, so
- * it is tried again every 20 ms.  Returns the descriptor, blocking
- * again, or -1 with errno set (ETIMEDOUT when the time ran out).
- */
-static int
-ctl_connect(const struct sockaddr_un *sun)
-{
-	uint64_t	 deadline = 0;
-	long long	 t;
-	int		 fd, saved, flags;
-
-	if ((t = ctl_timeout("QUIRECTL_CONNECT_TIMEOUT",
-	    CTL_CONNECT_TIMEOUT)) > 0)
-		deadline = util_mono_ms() + t * 1000;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return (-1);
-	while (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == -1) {
-		if (errno != EAGAIN && errno != EINTR) {
-			saved = errno;
-			close(fd);
-			errno = saved;
-			return (-1);
-		}
-		if (ctl_left(deadline) == -1) {
-			close(fd);
-			errno = ETIMEDOUT;
-			return (-1);
-		}
-		usleep(20000);
-	}
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return (-1);
-	}
-	return (fd);
-}
-
 /*
  * Send one command to the running daemon and collect the body of its
- * reply in body.  The reply is a line "ok" or "error: why", then the
- * body up to end of file.  On failure why holds the message to print.
+ * reply in body (ask.c).  On failure why holds the message to print;
+ * CTL_ASK_NODAEMON when no daemon answers, with errno set.
  */
 static int
 ctl_ask(int cmd, uint64_t num, const char *flags, struct buf *body,
     char *why, size_t whylen)
 {
-	struct sockaddr_un	 sun;
-	struct pollfd		 pfd;
-	char			 path[PATH_MAX], buf[8192], *p, *nl;
-	uint64_t		 deadline = 0;
-	long long		 t;
-	ssize_t			 n;
-	int			 fd, saved, left;
+	char		 path[PATH_MAX];
+	long long	 ct, rt;
+	int		 rv, saved;
 
-	buf_reset(body);
 	ctl_socket_path(path, sizeof(path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		snprintf(why, whylen, "%s: path too long for a socket", path);
-		return (CTL_ASK_FAILED);
-	}
-	if ((fd = ctl_connect(&sun)) == -1) {
-		saved = errno;
-		if (saved == ETIMEDOUT) {
-			snprintf(why, whylen, "%s: no connection within %llds "
-			    "(QUIRECTL_CONNECT_TIMEOUT): the daemon accepts "
-			    "nothing", path, ctl_timeout(
-			    "QUIRECTL_CONNECT_TIMEOUT", CTL_CONNECT_TIMEOUT));
-			return (CTL_ASK_FAILED);
-		}
-		snprintf(why, whylen, "%s: %s", path, strerror(saved));
-		errno = saved;
-		return (CTL_ASK_NODAEMON);
-	}
-	if ((t = ctl_timeout("QUIRECTL_TIMEOUT", CTL_REPLY_TIMEOUT)) > 0)
-		deadline = util_mono_ms() + t * 1000;
-	if (ipc_send(fd, IPC_CTL, cmd, num, flags) == -1) {
-		snprintf(why, whylen, "%s: send: %s", path, strerror(errno));
-		close(fd);
-		return (CTL_ASK_FAILED);
-	}
-	for (;;) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((left = ctl_left(deadline)) == -1 ||
-		    (n = poll(&pfd, 1, left == -2 ? -1 : left)) == 0) {
-			snprintf(why, whylen, "%s: no reply within %llds "
-			    "(QUIRECTL_TIMEOUT)", path, t);
-			close(fd);
-			return (CTL_ASK_FAILED);
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		n = n == -1 ? -1 : read(fd, buf, sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			snprintf(why, whylen, "%s: read: %s", path,
-			    strerror(errno));
-			close(fd);
-			return (CTL_ASK_FAILED);
-		}
-		if (n == 0)
-			break;
-		buf_add(body, buf, n);
-	}
-	close(fd);
-	p = buf_cstr(body);
-	if ((nl = strchr(p, '\n')) == NULL) {
-		snprintf(why, whylen, "the daemon closed the connection "
-		    "without an answer");
-		return (CTL_ASK_FAILED);
-	}
-	*nl = '\0';
-	if (strcmp(p, "ok") != 0) {
-		snprintf(why, whylen, "%s", strncmp(p, "error: ", 7) == 0 ?
-		    p + 7 : p);
-		return (CTL_ASK_FAILED);
-	}
-	body->b_len -= nl + 1 - p;
-	memmove(p, nl + 1, body->b_len);
-	return (0);
+	ct = ctl_timeout("QUIRECTL_CONNECT_TIMEOUT", CTL_CONNECT_TIMEOUT);
+	rt = ctl_timeout("QUIRECTL_TIMEOUT", CTL_REPLY_TIMEOUT);
+	rv = ask_daemon(path, cmd, num, flags, body, ct * 1000, rt * 1000,
+	    why, whylen);
+	saved = errno;
+	if (rv == ASK_CONNECT_TIMEOUT)
+		snprintf(why, whylen, "%s: no connection within %llds "
+		    "(QUIRECTL_CONNECT_TIMEOUT): the daemon accepts nothing",
+		    path, ct);
+	else if (rv == ASK_TIMEOUT)
+		snprintf(why, whylen, "%s: no reply within %llds "
+		    "(QUIRECTL_TIMEOUT)", path, rt);
+	errno = saved;
+	if (rv == ASK_NODAEMON || rv == 0)
+		return (rv);
+	return (CTL_ASK_FAILED);
 }
 
 /*
@@ -1053,20 +940,11 @@ ctl_daemon(int cmd, uint64_t num, const char *flags, int optional)
 static int
 ctl_daemon_alive(void)
 {
-	struct sockaddr_un	 sun;
-	char			 path[PATH_MAX];
-	int			 fd;
+	char	 path[PATH_MAX];
 
 	ctl_socket_path(path, sizeof(path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		return (0);
-	if ((fd = ctl_connect(&sun)) == -1)
-		return (errno == ETIMEDOUT);
-	close(fd);
-	return (1);
+	return (ask_alive(path, ctl_timeout("QUIRECTL_CONNECT_TIMEOUT",
+	    CTL_CONNECT_TIMEOUT) * 1000));
 }
 
 static int

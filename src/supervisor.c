@@ -785,6 +785,7 @@ supervisor_main(struct supervisor *sv)
 {
 	struct queue_conf	 qc;
 	struct timeval		 tv;
+	char			 err[CONF_STR_MAX + 128];
 	pid_t			 other;
 	ssize_t			 n;
 	size_t			 i;
@@ -837,6 +838,10 @@ supervisor_main(struct supervisor *sv)
 		    "see the log\n", sv->sv_ctlpath);
 		fatalx("cannot open the admin socket %s", sv->sv_ctlpath);
 	}
+	if (listener_open(sv, err, sizeof(err)) == -1) {
+		fprintf(stderr, "quired: %s\n", err);
+		fatalx("%s", err);
+	}
 	supervisor_oom_score();
 	supervisor_drop(sv);
 	umask(027);
@@ -867,6 +872,8 @@ supervisor_main(struct supervisor *sv)
 	memory_start(sv);
 	log_info("started: %d workers, data directory %s, admin socket %s",
 	    sv->sv_fleet.f_target, sv->sv_conf.c_datadir, sv->sv_ctlpath);
+	for (i = 0; i < sv->sv_nhttp; i++)
+		log_info("http: listening on %s", sv->sv_http_name[i]);
 	if (ready != -1)
 		supervisor_ready(ready);
 	fleet_resize(sv);

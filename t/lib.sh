@@ -42,12 +42,18 @@ fail() {
 }
 
 # Write a configuration: the common lines, then the test's own ($@).
+# HTTP is off unless the test has a listen line (the default port would
+# be shared by tests running at once).
 write_conf() {
 	{
 		echo "datadir $DATA"
 		echo "pidfile $PIDFILE"
 		echo "log-file $LOG"
 		echo "debug-jobs yes"
+		case " $* " in
+		*" listen "*)	;;
+		*)		echo "listen none" ;;
+		esac
 		for line in "$@"; do
 			echo "$line"
 		done
