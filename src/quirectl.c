@@ -83,7 +83,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "retry", "retry ID | --dead", ctl_retry,
 	    "Make a dead or retrying job ready, or every dead letter." },
 	{ "cancel", "cancel ID", ctl_cancel,
-	    "Cancel a job; a running one is stopped by its worker." },
+	    "Cancel a job; through the daemon, a running one stops at "
+	    "once." },
 	{ "purge", "purge --done | --dead [--older-than DURATION] "
 	    "[--keep N]", ctl_purge,
 	    "Remove finished or dead jobs, by age or beyond a count." },
