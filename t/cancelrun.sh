@@ -6,7 +6,7 @@
 # batch makes the worker skip it; cancelling the spin stops it at once
 # (the design says within 100 ms; here within 2 s, far below the 20 s a
 # lease extension would take), and the worker, the same process, goes on
-# with the rest of its batch.  A queued job is cancelled at once; a
+# with the rest of its batch.  So does a PDF that takes seconds to index.  A queued job is cancelled at once; a
 # finished job and an unknown id are errors (exit 1).  With no daemon,
 # quirectl cancels in the queue itself, as before.
 
@@ -44,7 +44,7 @@ worker_not_on() {
 # No worker at first, so that the one started later claims all four jobs
 # in one batch: the spin first (the oldest), then the others.
 write_conf "workers 0" "min-workers 0" "claim-batch 4" "merge no" \
-    "lease-time 60s"
+    "lease-time 60s" "max-pages 20000"
 start_quired
 spin=$(ctl submit --debug "spin 600000")
 a=$(ctl submit --debug "sleep 300")
@@ -96,6 +96,25 @@ status_json .jobs | jq -e '.done == 2 and .cancelled == 2 and .dead == 0' \
 grep -q "job $spin cancelled while running" "$LOG" ||
     fail "the worker did not log the cancel"
 
+# --- A real document: the text path's progress ticks read the order.
+# 15000 pages take the worker several seconds; cancelled as it starts,
+# the PDF stops within the bound, and nothing of it is in the index.
+PAGES=15000
+makepdf cancelpdfword cancelpdflast > "$T/slow.pdf"
+pdf=$(ctl submit "$T/slow.pdf")
+wait_for 10 worker_runs "$pdf" || fail "the worker does not run the PDF"
+t0=$(now_ms)
+expect_exit 0 ctl cancel "$pdf"
+[ "$(cat "$T/out")" = "$pdf cancelled; worker 0 stops it now" ] ||
+    fail "cancel of the PDF: $(cat "$T/out")"
+wait_for 2 state_is "$pdf" cancelled ||
+    fail "the PDF is $(job_state "$pdf") 2 s after its cancel"
+wait_for 2 worker_not_on "$pdf" || fail "the worker still runs the PDF"
+pms=$(( $(now_ms) - t0 ))
+[ "$(worker_pids)" = "$wpid" ] || fail "the worker changed after the PDF"
+ctl search --json cancelpdfword | jq -e '.total == 0' > /dev/null ||
+    fail "the cancelled PDF is in the index"
+
 # --- A queued job (no worker to take it): cancelled at once.
 ctl scale 0 > /dev/null || fail "scale 0"
 wait_for 10 no_workers || fail "the worker did not stop"
@@ -129,5 +148,6 @@ expect_exit 1 ctl cancel "$a"
 grep -q "cancel $a: job has already finished" "$T/err" ||
     fail "offline cancel of a done job: $(cat "$T/err")"
 
-echo "cancelrun: a running job stopped ${ms} ms after quirectl cancel"
+echo "cancelrun: running jobs stopped ${ms} ms (spin) and ${pms} ms" \
+    "(PDF) after quirectl cancel"
 exit 0
