@@ -768,8 +768,9 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 /*
  * cancel (b: the job id): the job is cancelled in the queue, and the
  * worker that holds its lease is told at once (fleet_cancel), so a
- * running job stops within WORKER_LOOK_MS or so instead of at its next
- * lease extension.  The body is one line, "cancelled ID STATE", STATE
+ * running job stops at the worker's next look at its orders (every
+ * WORKER_LOOK_MS of work, worker.c) instead of at its next lease
+ * extension.  The body is one line, "cancelled ID STATE", STATE
  * being what the job was: ready or retry (it is cancelled now), running
  * or leased (a worker runs it, or holds it in its batch; the worker
  * stops or skips it and acks it cancelled), followed by "worker SLOT"
@@ -787,6 +788,8 @@ control_cancel(struct supervisor *sv, uint64_t id, struct evbuffer *eb)
 	rc = queue_cancel_job(&sv->sv_q, id, &cx);
 	switch (rc) {
 	case QUEUE_OK:
+		log_info("job %llu cancelled while %s", (unsigned long long)id,
+		    codec_state_name(cx.qx_state));
 		evbuffer_add_printf(eb, "ok\ncancelled %llu %s\n",
 		    (unsigned long long)id, codec_state_name(cx.qx_state));
 		return;

@@ -178,8 +178,9 @@ worker_admit(struct worker *wk, const struct ipc_msg *m)
  * A cancel from the supervisor (IPC_CANCEL), which has already flagged
  * the job in the queue: the running job stops at the next look, a job
  * waiting in the batch is skipped.  Either way it is acked as
- * cancelled.  An order for a job we no longer hold (it finished while
- * the order was on its way) changes nothing: its ack was already made.
+ * cancelled.  An order for a job we no longer run (it finished while
+ * the order was on its way) changes nothing here: if its ack is still
+ * to come, the queue's cancel flag makes it end cancelled.
  */
 static void
 worker_cancel(struct worker *wk, const struct ipc_msg *m)
