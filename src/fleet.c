@@ -494,6 +494,34 @@ fleet_order(struct wslot *w, uint32_t type, uint64_t a, uint64_t b)
 	ipc_evbuffer_put(out, type, a, b, NULL);
 }
 
+/*
+ * A job was cancelled in the queue while the worker of pid held its
+ * lease: tell that worker, which stops the job if it runs it and skips
+ * it if it waits in its batch.  Returns the worker's slot, or NULL when
+ * no worker of ours holds it (one that has just died: the reaper's
+ * release finishes the job as cancelled).
+ */
+struct wslot *
+fleet_cancel(struct supervisor *sv, uint64_t id, uint64_t gen, pid_t pid)
+{
+	struct wslot	*w;
+	int		 i;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &sv->sv_fleet.f_w[i];
+		if (!fleet_alive(w) || w->w_pid != pid)
+			continue;
+		if (w->w_bev == NULL || w->w_ready_at == 0)
+			return (NULL);
+		fleet_order(w, IPC_CANCEL, id, gen);
+		log_info("job %llu cancelled; told worker %d (pid %d)%s",
+		    (unsigned long long)id, w->w_slot, (int)w->w_pid,
+		    w->w_job == id ? ", which runs it" : "");
+		return (w);
+	}
+	return (NULL);
+}
+
 /* Tell a worker to stop after its job. */
 static void
 fleet_stop(struct wslot *w)

@@ -1066,6 +1066,7 @@ struct queue_one_arg {
 	int		 oa_permanent;
 	int		 oa_state;	/* out */
 	int		 oa_result;	/* out, for committed outcomes */
+	struct queue_cancelled *oa_cx;	/* out, for cancel */
 };
 
 static int
@@ -1196,6 +1197,7 @@ queue_cancel_txn(MDB_txn *txn, void *arg)
 	if ((rc = qtx_begin(&t, oa->oa_q, txn)) != 0 ||
 	    (rc = qtx_job_get(&t, oa->oa_id, &j)) != 0)
 		return (rc);
+	oa->oa_cx->qx_state = j.j_state;
 	switch (j.j_state) {
 	case JOB_READY:
 		if ((rc = qtx_ready_del(&t, &j)) != 0)
@@ -1210,6 +1212,9 @@ queue_cancel_txn(MDB_txn *txn, void *arg)
 			return (rc);
 		l.l_cancel = 1;
 		j.j_cancel = 1;
+		oa->oa_cx->qx_gen = l.l_gen;
+		oa->oa_cx->qx_pid = l.l_pid;
+		oa->oa_cx->qx_slot = l.l_slot;
 		if ((rc = qtx_lease_put(&t, j.j_id, &l)) != 0 ||
 		    (rc = qtx_job_put(&t, &j, 0)) != 0)
 			return (rc);
@@ -1229,21 +1234,34 @@ queue_cancel_txn(MDB_txn *txn, void *arg)
 /*
  * Cancel a job: QUEUE_OK when it is cancelled now, QUEUE_ECANCEL when it
  * is leased and its holder has been asked to stop, QUEUE_ESTATE when it
- * had already finished.
+ * had already finished.  *cx says what the job was (its state before,
+ * even when that was a finished one) and who holds its lease; the
+ * supervisor uses that to tell the holder at once.
  */
 int
-queue_cancel(struct queue *q, uint64_t id)
+queue_cancel_job(struct queue *q, uint64_t id, struct queue_cancelled *cx)
 {
 	struct queue_one_arg	 oa;
 	int			 rc;
 
 	memset(&oa, 0, sizeof(oa));
+	memset(cx, 0, sizeof(*cx));
+	cx->qx_state = -1;
 	oa.oa_q = q;
 	oa.oa_id = id;
+	oa.oa_cx = cx;
 	rc = store_write(&q->q_store, queue_cancel_txn, &oa);
 	if (rc == 0)
 		return (oa.oa_result);
 	return (queue_result(__func__, rc));
+}
+
+int
+queue_cancel(struct queue *q, uint64_t id)
+{
+	struct queue_cancelled	 cx;
+
+	return (queue_cancel_job(q, id, &cx));
 }
 
 /* Release and sweep. */

@@ -297,6 +297,14 @@ struct queue_owner {
 	uint32_t	 qo_pid;
 };
 
+/* What a cancel found: the state before it, and a lease's holder. */
+struct queue_cancelled {
+	int		 qx_state;	/* enum job_state before the cancel */
+	uint64_t	 qx_gen;	/* when leased: the lease */
+	uint32_t	 qx_pid;
+	uint32_t	 qx_slot;
+};
+
 /* A job as its lease holder names it. */
 struct queue_lease {
 	uint64_t	 ql_id;
@@ -329,6 +337,8 @@ int		 queue_heartbeat(struct queue *, uint64_t, uint64_t, uint64_t);
 int		 queue_fail(struct queue *, uint64_t, uint64_t, const char *,
 		    int, int *);
 int		 queue_cancel(struct queue *, uint64_t);
+int		 queue_cancel_job(struct queue *, uint64_t,
+		    struct queue_cancelled *);
 int		 queue_release_pid(struct queue *, uint32_t, const char *,
 		    uint64_t, struct queue_release *);
 int		 queue_sweep(struct queue *, struct queue_release *);
@@ -1127,6 +1137,9 @@ enum ipc_type {
 	IPC_CTL,		/* a: command, b: number, str: flags */
 	IPC_STORAGE,		/* a: storage fault (0: ok again), str: what
 				   failed */
+	/* supervisor to worker */
+	IPC_CANCEL,		/* a: job id, b: lease generation: stop the
+				   job if it runs, skip it if it waits */
 	IPC_NTYPES
 };
 
@@ -1382,6 +1395,7 @@ int		 fleet_live(struct supervisor *);
 int		 fleet_degraded(struct supervisor *);
 const char	*fleet_degraded_why(struct supervisor *, char *, size_t);
 void		 fleet_fdshort(struct supervisor *, const char *, int);
+struct wslot	*fleet_cancel(struct supervisor *, uint64_t, uint64_t, pid_t);
 int		 fleet_gone(struct supervisor *);
 
 /* memory.c */
@@ -1524,6 +1538,7 @@ enum ctl_command {
 	CTL_STOP,
 	CTL_JOBS,
 	CTL_SEARCH,
+	CTL_CANCEL,
 	CTL_METRICS,
 	CTL_NCOMMANDS
 };

@@ -67,6 +67,7 @@ static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
 static int	 ctl_help(int, char **);
 static int	 ctl_daemon(int, uint64_t, const char *, int);
+static int	 ctl_cancel_daemon(const char *, uint64_t);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
@@ -82,7 +83,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "retry", "retry ID | --dead", ctl_retry,
 	    "Make a dead or retrying job ready, or every dead letter." },
 	{ "cancel", "cancel ID", ctl_cancel,
-	    "Cancel a job; a running one is stopped by its worker." },
+	    "Cancel a job; through the daemon, a running one stops at "
+	    "once." },
 	{ "purge", "purge --done | --dead [--older-than DURATION] "
 	    "[--keep N]", ctl_purge,
 	    "Remove finished or dead jobs, by age or beyond a count." },
@@ -772,6 +774,9 @@ ctl_cancel(int argc, char **argv)
 
 	if (argc != 2)
 		ctl_usage("cancel");
+	/* Through the daemon, which stops a running job at once. */
+	if ((rc = ctl_cancel_daemon(argv[1], ctl_id(argv[1]))) != -1)
+		return (rc);
 	rc = queue_cancel(ctl_open(0), ctl_id(argv[1]));
 	switch (rc) {
 	case QUEUE_OK:
@@ -934,6 +939,46 @@ ctl_daemon(int cmd, uint64_t num, const char *flags, int optional)
 		fwrite(body.b_data, 1, body.b_len, stdout);
 	buf_free(&body);
 	return (0);
+}
+
+/*
+ * cancel through the daemon: -1 when none answers, else the exit status
+ * (a failure exits here).  The daemon's reply is "cancelled ID STATE
+ * [worker SLOT]" (control.c); the messages are those of a cancel
+ * without a daemon, and say which worker stops a running job.
+ */
+static int
+ctl_cancel_daemon(const char *arg, uint64_t id)
+{
+	struct buf		 body;
+	char			 why[PATH_MAX + 512], state[16];
+	unsigned long long	 got;
+	int			 rv, slot = -1, n;
+
+	buf_init(&body);
+	rv = ctl_ask(CTL_CANCEL, id, "", &body, why, sizeof(why));
+	if (rv == CTL_ASK_NODAEMON) {
+		buf_free(&body);
+		return (-1);
+	}
+	if (rv != 0)
+		errx(CTL_EXIT_FAIL, "cancel %s: %s", arg, why);
+	n = sscanf(buf_cstr(&body), "cancelled %llu %15s worker %d", &got,
+	    state, &slot);
+	if (n < 2 || got != id)
+		errx(CTL_EXIT_FAIL, "cancel %s: unexpected reply from the "
+		    "daemon: %s", arg, util_vis(buf_cstr(&body)));
+	if (strcmp(state, "running") == 0 && n == 3)
+		printf("%s cancelled; worker %d stops it now\n", arg, slot);
+	else if (strcmp(state, "leased") == 0 && n == 3)
+		printf("%s cancelled; worker %d drops it from its batch\n",
+		    arg, slot);
+	else if (strcmp(state, "running") == 0 || strcmp(state, "leased") == 0)
+		printf("%s is running: its worker will stop it\n", arg);
+	else
+		printf("%s cancelled\n", arg);
+	buf_free(&body);
+	return (CTL_EXIT_OK);
 }
 
 /* Does a daemon answer on the admin socket? */

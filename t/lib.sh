@@ -257,6 +257,53 @@ resumed() {
 	ctl check > /dev/null || fail "check"
 }
 
+# --- A slow document.  makepdf WORD LASTWORD: a PDF on stdout,
+# uncompressed, Helvetica, $PAGES pages (the test sets PAGES) of 40 lines
+# of ten words; WORD on every page, LASTWORD on the last.  5000 pages
+# take a worker seconds.
+makepdf() {
+	LC_ALL=C awk -v npages="$PAGES" -v word="$1" -v last="$2" '
+	function out(s) { printf "%s", s; off += length(s) }
+	function obj(n, body) { xo[n] = off; out(n " 0 obj\n" body "\nendobj\n") }
+	BEGIN {
+		nw = split("alpha bravo charlie delta echo foxtrot golf " \
+		    "hotel india juliet kilo lima mike november oscar papa " \
+		    "quebec romeo sierra tango uniform victor whiskey xray " \
+		    "yankee zulu", w, " ");
+		out("%PDF-1.4\n");
+		obj(1, "<< /Type /Catalog /Pages 2 0 R >>");
+		for (i = 0; i < npages; i++)
+			kids = kids (4 + 2 * i) " 0 R ";
+		obj(2, "<< /Type /Pages /Kids [" kids "] /Count " npages " >>");
+		obj(3, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+		for (i = 0; i < npages; i++) {
+			s = "BT /F1 10 Tf 12 TL 40 800 Td\n";
+			for (l = 0; l < 40; l++) {
+				t = "";
+				for (k = 0; k < 10; k++)
+					t = t w[(i * 7 + l * 3 + k * 11) % nw + 1] " ";
+				if (l == 0)
+					t = t word;
+				if (l == 0 && i == npages - 1)
+					t = t " " last;
+				s = s "(" t ") Tj T*\n";
+			}
+			s = s "ET";
+			obj(4 + 2 * i, "<< /Type /Page /Parent 2 0 R /MediaBox " \
+			    "[0 0 595 842] /Resources << /Font << /F1 3 0 R >> " \
+			    ">> /Contents " (5 + 2 * i) " 0 R >>");
+			obj(5 + 2 * i, "<< /Length " length(s) " >>\nstream\n" \
+			    s "\nendstream");
+		}
+		n = 4 + 2 * npages;
+		printf "xref\n0 %d\n0000000000 65535 f \n", n;
+		for (i = 1; i < n; i++)
+			printf "%010d 00000 n \n", xo[i];
+		printf "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n" \
+		    "%%%%EOF\n", n, off;
+	}'
+}
+
 # For the tests that trace our programs with strace: skip without it, and
 # turn LeakSanitizer off for them, as it cannot look for leaks in a
 # process that strace traces (or traced).  Their other sanitizer checks
