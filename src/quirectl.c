@@ -71,9 +71,8 @@ static int	 ctl_daemon(int, uint64_t, const char *, int);
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
 	    "[--language L] [--split SIZE] [--include GLOB] [--exclude GLOB] "
-	    "[--ndjson FILE] [--debug CMD [--count N]] [PATH ...]\n"
-	    "       submit --stdin [--id ID] [--title T] [--type MIME] "
-	    "[--ndjson] [submit's options]",
+	    "[--ndjson FILE] [--debug CMD [--count N]] [PATH ...] | "
+	    "--stdin [--id ID] [--title T] [--type MIME] [--ndjson]",
 	    ctl_submit,
 	    "Enqueue files, directories, NDJSON files cut into byte ranges,\n"
 	    "or debug commands; print the job id, or counts.  --stdin spools\n"
