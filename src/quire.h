@@ -438,6 +438,8 @@ int		 submit_add_spool(struct submit_batch *, const char *,
 		    const struct submit_opts *);
 int		 submit_add_spool_ndjson(struct submit_batch *, const char *,
 		    const char *, const struct submit_opts *);
+int		 submit_enqueue_spool(struct queue *, struct submit_batch *,
+		    const char *, const char *);
 int		 submit_ndjson_ranges(int, uint64_t, uint64_t,
 		    int (*)(uint64_t, uint64_t, void *), void *);
 

@@ -744,8 +744,7 @@ ctl_submit_stdin(struct ctl_add *ca, struct submit_batch *sb)
 {
 	struct spool_writer	 sw;
 	struct queue		*q;
-	size_t			 i;
-	int			 rv, used = 0;
+	int			 rv;
 
 	ctl_config();
 	q = ctl_open(1);
@@ -770,13 +769,7 @@ ctl_submit_stdin(struct ctl_add *ca, struct submit_batch *sb)
 		}
 	}
 	/* One transaction: every range of a bulk is taken, or none. */
-	rv = queue_enqueue(q, sb->sb_jobs, sb->sb_n);
-	for (i = 0; rv == 0 && i < sb->sb_n; i++)
-		if (!sb->sb_jobs[i].qn_dup)
-			used = 1;
-	if (!used)
-		(void)spool_unlink(ctl_datadir, sw.sw_name);
-	if (rv != 0)
+	if ((rv = submit_enqueue_spool(q, sb, ctl_datadir, sw.sw_name)) != 0)
 		errx(CTL_EXIT_FAIL, "enqueue: %s; nothing submitted",
 		    queue_strerror(rv));
 }

@@ -48,26 +48,44 @@
 #define SPOOL_TMP		".tmp-"
 #define SPOOL_COPY		65536	/* bytes per read of a stream */
 
-/* The spool directory's descriptor, made if absent; -1 with errno. */
+/*
+ * The spool directory's descriptor, made if absent; -1 with errno.  Made
+ * by root (quirectl run by root beside a daemon of a service user), it
+ * is given to the data directory's owner, as its files are, so that
+ * workers can read and remove them and the daemon's start-up check of
+ * owners passes.  A directory cannot be hard linked, so giving away the
+ * one opened here gives nothing else away.
+ */
 int
 spool_dir(const char *datadir, int create)
 {
-	int	 dfd, sfd, saved;
+	struct stat	 st;
+	int		 dfd, sfd, saved, made = 0;
 
 	if ((dfd = open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return (-1);
-	if (create && mkdirat(dfd, SPOOL_DIR, 0750) == 0 && fsync(dfd) == -1) {
-		saved = errno;
-		close(dfd);
-		errno = saved;
-		return (-1);
+	if (create && mkdirat(dfd, SPOOL_DIR, 0750) == 0) {
+		made = 1;
+		if (fsync(dfd) == -1)
+			goto fail;
 	}
-	sfd = openat(dfd, SPOOL_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	if ((sfd = openat(dfd, SPOOL_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		goto fail;
+	if (made && geteuid() == 0 && (fstat(dfd, &st) == -1 ||
+	    fchown(sfd, st.st_uid, st.st_gid) == -1)) {
+		saved = errno;
+		close(sfd);
+		errno = saved;
+		goto fail;
+	}
+	close(dfd);
+	return (sfd);
+fail:
 	saved = errno;
 	close(dfd);
 	errno = saved;
-	return (sfd);
+	return (-1);
 }
 
 /* Whether name is one spool_begin could have made. */
@@ -104,6 +122,7 @@ int
 spool_begin(struct spool_writer *sw, const char *datadir, uint64_t max)
 {
 	struct timespec	 ts;
+	struct stat	 st;
 	char		 tmp[sizeof(SPOOL_TMP) + SPOOL_NAME_LEN];
 	int		 rv;
 
@@ -124,6 +143,13 @@ spool_begin(struct spool_writer *sw, const char *datadir, uint64_t max)
 		rv = spool_fail(sw, errno);
 		close(sw->sw_dfd);
 		sw->sw_dfd = -1;
+		return (rv);
+	}
+	/* Root's upload belongs to the spool's owner, who reads it. */
+	if (geteuid() == 0 && (fstat(sw->sw_dfd, &st) == -1 ||
+	    fchown(sw->sw_fd, st.st_uid, st.st_gid) == -1)) {
+		rv = spool_fail(sw, errno);
+		spool_abort(sw);
 		return (rv);
 	}
 	return (SPOOL_OK);

@@ -438,6 +438,27 @@ submit_add_spool_ndjson(struct submit_batch *sb, const char *datadir,
 	return (rv);
 }
 
+/*
+ * Enqueue the jobs of one spooled body (sb holds only them) in one
+ * transaction: all or none.  A body that no new job names (every key was
+ * known, or the enqueue failed) is removed again.  A queue result.
+ */
+int
+submit_enqueue_spool(struct queue *q, struct submit_batch *sb,
+    const char *datadir, const char *name)
+{
+	size_t	 i;
+	int	 rc, used = 0;
+
+	rc = queue_enqueue(q, sb->sb_jobs, sb->sb_n);
+	for (i = 0; rc == QUEUE_OK && i < sb->sb_n; i++)
+		if (!sb->sb_jobs[i].qn_dup)
+			used = 1;
+	if (!used)
+		(void)spool_unlink(datadir, name);
+	return (rc);
+}
+
 /* A debug command ("sleep 200"), run by workers when debug jobs are on. */
 int
 submit_add_debug(struct submit_batch *sb, const char *cmd,

@@ -142,6 +142,29 @@ START_TEST(test_put)
 }
 END_TEST
 
+/* Root's uploads belong to the data directory's owner (the service user). */
+START_TEST(test_owner)
+{
+	struct spool_writer	 sw;
+	struct stat		 st;
+	char			 dir[PATH_MAX], path[PATH_MAX];
+
+	if (geteuid() != 0)
+		return;		/* only root can give files away */
+	tdir(dir, sizeof(dir));
+	ck_assert_int_eq(chown(dir, 4321, 4322), 0);
+	ck_assert_int_eq(spool_put(&sw, dir, "x", 1, 10), SPOOL_OK);
+	spath(path, sizeof(path), dir, NULL);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_int_eq(st.st_uid, 4321);
+	ck_assert_int_eq(st.st_gid, 4322);
+	spath(path, sizeof(path), dir, sw.sw_name);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_int_eq(st.st_uid, 4321);
+	ck_assert_int_eq(st.st_gid, 4322);
+}
+END_TEST
+
 START_TEST(test_limit)
 {
 	struct spool_writer	 sw;
@@ -505,6 +528,7 @@ spool_suite(void)
 
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_put);
+	tcase_add_test(tc, test_owner);
 	tcase_add_test(tc, test_limit);
 	tcase_add_test(tc, test_put_fd);
 	tcase_add_test(tc, test_symlink);
