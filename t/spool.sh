@@ -9,8 +9,9 @@
 # malformed records is refused with their line numbers and nothing
 # enqueued; a body over max-document-size or max-bulk-size is refused.
 # A document that fails extraction keeps its spool file as a dead letter,
-# retry after a reload indexes it from that file, and purge --dead removes
-# the file of another; a worker killed (-9) in the middle of an upload's
+# retry after a reload indexes it from that file; a record of an upload
+# read as NDJSON that fails on its own keeps the file for its dead
+# letter; purge --dead removes the files of dead letters; a worker killed (-9) in the middle of an upload's
 # job loses nothing.  The spool directory is empty once every job is
 # done.
 
@@ -172,16 +173,30 @@ settle
     fail "the retried document: $(search_ids wombat1499)"
 [ ! -e "$DATA/spool/$spool_long" ] || fail "the retried job kept its file"
 
-# --- A dead letter's file goes when it is purged.
+# --- An upload read as NDJSON whose bad record fails on its own: the
+# record's dead letter reads the same spool file, which stays for it.
+JN=$(printf '{"id": "nd-ok", "text": "ocelot"}\nnot json\n' |
+    ctl submit --stdin --type application/x-ndjson) || fail "ndjson upload"
+settle
+[ "$(job_field "$JN" .state)" = done ] || fail "job $JN: $(ctl job "$JN")"
+[ "$(search_ids ocelot)" = nd-ok ] || fail "ocelot: $(search_ids ocelot)"
+spool_nd=$(job_field "$JN" .path)
+ctl jobs --state dead --json | jq -e --arg p "$spool_nd" \
+    '[.jobs[] | select(.path == $p and .offset == 34)] | length == 1' \
+    >/dev/null || fail "no dead letter for the bad record: $(ctl jobs)"
+[ -f "$DATA/spool/$spool_nd" ] || fail "the record's file is gone"
+
+# --- Dead letters' files go when they are purged.
 JB=$(printf 'bin\000ary\001\002' | ctl submit --stdin --id doc-bin) ||
     fail "binary doc"
 settle
 [ "$(job_field "$JB" .state)" = dead ] || fail "job $JB: $(ctl job "$JB")"
 spool_bin=$(job_field "$JB" .path)
 [ -f "$DATA/spool/$spool_bin" ] || fail "the binary's file is gone"
-[ "$(spooled)" = 1 ] || fail "spool: $(ls -a "$DATA/spool")"
+[ "$(spooled)" = 2 ] || fail "spool: $(ls -a "$DATA/spool")"
 expect_exit 0 ctl purge --dead
 [ ! -e "$DATA/spool/$spool_bin" ] || fail "purge --dead kept the file"
+[ ! -e "$DATA/spool/$spool_nd" ] || fail "purge --dead kept the record's"
 
 # --- kill -9 of the worker in the middle of an upload's job.
 awk 'BEGIN { srand(3); for (i = 0; i < 250000; i++)
