@@ -99,6 +99,10 @@ void		 http_status(struct http_req *);
 void		 http_metrics(struct http_req *);
 void		 http_search(struct http_req *);
 
+/* http_upload.c */
+void		 http_upload(struct http_req *);
+void		 http_upload_bulk(struct http_req *);
+
 /* http_web.c */
 void		 http_static(struct http_req *);
 
