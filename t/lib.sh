@@ -117,6 +117,30 @@ now_ms() {
 	date +%s%3N
 }
 
+# --- HTTP.  The port the http child listens on, from the supervisor's
+# log line "http: listening on 127.0.0.1:PORT" (listen 127.0.0.1:0).
+http_port() {
+	wait_for 10 grep -q "http: listening on " "$LOG" ||
+	    fail "no http listening line in the log"
+	grep -o "http: listening on 127.0.0.1:[0-9]*" "$LOG" | tail -1 |
+	    sed 's/.*://'
+}
+
+# hreq METHOD PATH [CURL-ARGS...]: a request to the http child on
+# $HPORT; the body goes to $T/hbody, the status code to standard output.
+hreq() {
+	_m=$1
+	_p=$2
+	shift 2
+	curl -s -o "$T/hbody" -w '%{http_code}' -X "$_m" "$@" \
+	    "http://127.0.0.1:$HPORT$_p"
+}
+
+# The pid of the http child.
+http_pid() {
+	pgrep -f "^quired: http" -P "$(quired_pid)" | head -1
+}
+
 # Pids of the live workers, one a line.
 worker_pids() {
 	ctl workers --json |
