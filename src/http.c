@@ -20,9 +20,9 @@
  *			http-max-body (a larger body gets 413 and is not
  *			read), and http-timeout on a connection that is
  *			idle or slow;
- *	connections	at most http-max-connections open at once, and never
- *			so many that the child has no descriptor left for
- *			the admin socket or a file (HTTP_FD_RESERVE): 503;
+ *	connections	at most http-max-connections served at once, and
+ *			a request must come within http-timeout or keep a
+ *			pace (http_conn.c): 503, or the connection shut;
  *	path		decoded once; %00, a control character, an empty,
  *			"." or ".." segment, or a path over HTTP_PATH_MAX:
  *			400;
@@ -40,7 +40,6 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/tree.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +56,6 @@
 #include "quire.h"
 #include "http.h"
 
-#define HTTP_FD_RESERVE		32	/* descriptors kept from clients */
 #define HTTP_PAUSE_MS		1000	/* no accepts after EMFILE */
 #define HTTP_HEADER_HARD	4	/* times http-max-header: evhttp's cap */
 
@@ -80,27 +78,6 @@ static const struct http_route http_routes[] = {
 
 #define HTTP_NROUTES	(sizeof(http_routes) / sizeof(http_routes[0]))
 
-/* Connections seen, so that each is counted once and uncounted at close. */
-struct http_conn {
-	RB_ENTRY(http_conn)	 hc_entry;
-	struct evhttp_connection *hc_evcon;
-};
-
-static int
-http_conn_cmp(struct http_conn *a, struct http_conn *b)
-{
-	return (a->hc_evcon < b->hc_evcon ? -1 : a->hc_evcon > b->hc_evcon);
-}
-
-/* sys/tree.h marks the functions a static tree may leave unused so. */
-#ifndef __unused
-#define __unused	__attribute__((__unused__))
-#endif
-
-RB_HEAD(http_conns, http_conn);
-RB_GENERATE_STATIC(http_conns, http_conn, hc_entry, http_conn_cmp)
-
-static struct http_conns	 http_conns = RB_INITIALIZER(&http_conns);
 static struct httpd		 httpd;
 
 /* --- Replies. */
@@ -363,52 +340,7 @@ http_header_size(struct http_req *hr)
 	return (-1);
 }
 
-/* --- Connections. */
-
-static void
-http_conn_closed(struct evhttp_connection *evcon, void *arg)
-{
-	struct http_conn	 key, *hc;
-
-	key.hc_evcon = evcon;
-	if ((hc = RB_FIND(http_conns, &http_conns, &key)) != NULL) {
-		RB_REMOVE(http_conns, &http_conns, hc);
-		free(hc);
-		httpd.hd_conns--;
-	}
-}
-
-/*
- * Count the request's connection the first time it is seen; 0 if it may
- * go on, -1 after a 503 when there are too many.
- */
-static int
-http_conn(struct http_req *hr)
-{
-	struct evhttp_connection *evcon;
-	struct http_conn	 key, *hc;
-
-	if ((evcon = evhttp_request_get_connection(hr->hr_req)) == NULL)
-		return (0);
-	key.hc_evcon = evcon;
-	if (RB_FIND(http_conns, &http_conns, &key) != NULL)
-		return (0);
-	if ((size_t)httpd.hd_conns >= httpd.hd_maxconns) {
-		evhttp_add_header(evhttp_request_get_output_headers(
-		    hr->hr_req), "Connection", "close");
-		evhttp_add_header(evhttp_request_get_output_headers(
-		    hr->hr_req), "Retry-After", "1");
-		http_error(hr, 503, "too_many_connections", "%d connections "
-		    "open: try again", httpd.hd_conns);
-		return (-1);
-	}
-	hc = xcalloc(1, sizeof(*hc));
-	hc->hc_evcon = evcon;
-	RB_INSERT(http_conns, &http_conns, hc);
-	httpd.hd_conns++;
-	evhttp_connection_set_closecb(evcon, http_conn_closed, NULL);
-	return (0);
-}
+/* --- Accepts. */
 
 /* Accepts resume a while after EMFILE, instead of spinning on it. */
 static void
@@ -483,7 +415,7 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	hr.hr_method_name = http_method_name(req);
 	TAILQ_INIT(&hr.hr_query);
 	httpd.hd_requests++;
-	if (http_conn(&hr) == 0 && http_header_size(&hr) == 0 &&
+	if (http_conn_request(&hr) == 0 && http_header_size(&hr) == 0 &&
 	    http_path(&hr) == 0 &&
 	    (rt = http_route(&hr)) != NULL &&
 	    (!rt->rt_auth || http_auth(&hr) == 0))
@@ -610,6 +542,7 @@ http_main(int n)
 	if ((hd->hd_base = event_base_new()) == NULL)
 		fatalx("http: event_base_new");
 	http_serve(hd, n);
+	http_conn_init(hd);
 	http_limits(hd);
 	hd->hd_pause = evtimer_new(hd->hd_base, http_resume, hd);
 	hd->hd_ipc = event_new(hd->hd_base, hd->hd_ch.ch_fd,

@@ -19,6 +19,7 @@
 #define HTTP_TOKEN_MIN		16	/* bytes of a token, at least */
 #define HTTP_TOKEN_MAX		128	/* and at most */
 #define HTTP_ASK_MS		2000	/* a question to the supervisor */
+#define HTTP_FD_RESERVE		32	/* descriptors kept from clients */
 
 /* Methods, as route masks. */
 #define HTTP_GET		0x01	/* and HEAD */
@@ -40,12 +41,14 @@ struct httpd {
 	struct event	*hd_pause;	/* accepts resume when it fires */
 	struct event	*hd_ipc;	/* the supervisor's socket */
 	struct event	*hd_beat;	/* heartbeats */
+	struct event	*hd_sweep;	/* connections' pace (http_conn.c) */
 	struct ratelimit hd_accept_rl;
 	struct queue	 hd_q;
 	struct index	 hd_ix;
 	char		 hd_ctlpath[CONF_STR_MAX];	/* the admin socket */
-	int		 hd_conns;
+	int		 hd_conns;	/* accepted and not let go */
 	size_t		 hd_maxconns;
+	uint64_t	 hd_shut;	/* connections shut as too slow */
 	uint64_t	 hd_requests;
 	/* http-token-file, as last read; hd_tokens_bad: it could not be. */
 	struct http_token *hd_tokens;
@@ -86,6 +89,11 @@ const char	*http_reason(int);
 const char	*http_query(struct http_req *, const char *);
 int		 http_query_num(struct http_req *, const char *, long long,
 		    long long, long long, long long *);
+
+/* http_conn.c */
+void		 http_conn_init(struct httpd *);
+int		 http_conn_request(struct http_req *);
+void		 http_conn_stream(struct http_req *);
 
 /* http_auth.c */
 void		 http_tokens_load(struct httpd *);
