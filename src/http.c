@@ -490,6 +490,7 @@ http_beat(evutil_socket_t fd, short ev, void *arg)
 	char		 phase[64];
 
 	child_reopen(&hd->hd_ch);
+	http_health_tick(hd);
 	snprintf(phase, sizeof(phase), "serving %d", hd->hd_conns);
 	if (ipc_send(hd->hd_ch.ch_fd, IPC_HEARTBEAT, 0, 0, phase) == -1)
 		_exit(0);

@@ -49,6 +49,7 @@ struct httpd {
 	int		 hd_conns;	/* accepted and not let go */
 	size_t		 hd_maxconns;
 	uint64_t	 hd_shut;	/* connections shut as too slow */
+	char		 hd_refuse[256];	/* why uploads wait, or "" */
 	uint64_t	 hd_requests;
 	/* http-token-file, as last read; hd_tokens_bad: it could not be. */
 	struct http_token *hd_tokens;
@@ -102,6 +103,7 @@ int		 http_auth(struct http_req *);
 /* http_info.c */
 int		 http_ask(struct http_req *, int, uint64_t, const char *,
 		    struct buf *);
+void		 http_health_tick(struct httpd *);
 void		 http_healthz(struct http_req *);
 void		 http_status(struct http_req *);
 void		 http_metrics(struct http_req *);

@@ -22,7 +22,8 @@
  * A token bound to a tenant submits for that tenant only.
  *
  * A full disk or a full map is the service's fault, not the client's:
- * 503 with Retry-After, and nothing kept.
+ * 503 with Retry-After, and nothing kept; so is an upload while storage
+ * is in a fault or a map nearly full (http_health_tick).
  */
 
 #include <sys/types.h>
@@ -49,11 +50,19 @@ http_field(struct http_req *hr, const char *key, const char *header)
 	    hr->hr_req), header));
 }
 
-/* The submit options of an upload; -1 after a 400 or 403. */
+/* The submit options of an upload; -1 after a 400, 403 or 503. */
 static int
 http_upload_opts(struct http_req *hr, struct submit_opts *so)
 {
 	const char	*tenant, *prio, *errstr;
+
+	if (hr->hr_hd->hd_refuse[0] != '\0') {
+		evhttp_add_header(evhttp_request_get_output_headers(
+		    hr->hr_req), "Retry-After", HTTP_RETRY_STORAGE);
+		http_error(hr, 503, "storage_full", "%s: no uploads for now",
+		    hr->hr_hd->hd_refuse);
+		return (-1);
+	}
 
 	memset(so, 0, sizeof(*so));
 	so->so_split = SUBMIT_SPLIT_DEFAULT;
