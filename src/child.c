@@ -1,8 +1,9 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * What every child of the supervisor, a worker or the merger, does to
- * start, to reopen its log and to take a new configuration.
+ * What every child of the supervisor (a worker, the merger, the http
+ * child) does to start, to reopen its log and to take a new
+ * configuration.
  *
  * A child is quired fork+exec'd with a role argument and a socketpair on
  * CHILD_FD.  child_setup makes it a process the supervisor can count on:
@@ -88,7 +89,7 @@ child_harden(struct child *ch)
 {
 	struct rlimit	 rl;
 
-	child_oom(ch->ch_slot == -1 ? CHILD_OOM_MERGER : CHILD_OOM_WORKER);
+	child_oom(ch->ch_slot < 0 ? CHILD_OOM_MERGER : CHILD_OOM_WORKER);
 	rl.rlim_cur = rl.rlim_max = 0;
 	if (setrlimit(RLIMIT_CORE, &rl) == -1)
 		log_warn("%s: setrlimit core", __func__);
@@ -166,7 +167,7 @@ child_setup(struct child *ch, const char *role, int slot)
 	ch->ch_fd = CHILD_FD;
 	ch->ch_slot = slot;
 	ch->ch_role = role;
-	if (slot == -1)
+	if (slot < 0)
 		strlcpy(who, role, sizeof(who));
 	else
 		snprintf(who, sizeof(who), "%s %d", role, slot);

@@ -139,6 +139,9 @@ static const struct conf_opt conf_opts[] = {
 	    "directories documents are read beneath, separated by colons" },
 	{ "max-document-size", CONF_SIZE, CONF_OFF(c_max_size), 1, 1ULL << 40,
 	    "64M", CONF_RELOAD_LIVE, NULL, "largest input document" },
+	{ "max-bulk-size", CONF_SIZE, CONF_OFF(c_max_bulk), 1, 1ULL << 40,
+	    "1G", CONF_RELOAD_LIVE, NULL,
+	    "largest NDJSON body uploaded in one request" },
 	{ "max-text-size", CONF_SIZE, CONF_OFF(c_max_text), 1, 1ULL << 40,
 	    "256M", CONF_RELOAD_LIVE, NULL,
 	    "most text extracted from one document" },
@@ -235,6 +238,27 @@ static const struct conf_opt conf_opts[] = {
 	{ "memory-grow-cooldown-max", CONF_DURATION,
 	    CONF_OFF(c_mem_cooldown_max_ms), 0, 86400000, "5m",
 	    CONF_RELOAD_LIVE, NULL, "longest grow cooldown" },
+	{ "listen", CONF_LIST, CONF_OFF(c_listen), 0, 0, "127.0.0.1:8470",
+	    CONF_RELOAD_NO, NULL,
+	    "HTTP API address ADDR:PORT; repeat for more (none: no HTTP)" },
+	{ "http-token-file", CONF_PATH, CONF_OFF(c_http_tokens), 0, 0, "",
+	    CONF_RELOAD_LIVE, NULL,
+	    "bearer tokens, one a line with an optional tenant (empty: none)" },
+	{ "http-max-header", CONF_SIZE, CONF_OFF(c_http_max_header), 1024,
+	    1ULL << 20, "16K", CONF_RELOAD_LIVE, NULL,
+	    "largest request line and headers" },
+	{ "http-max-body", CONF_SIZE, CONF_OFF(c_http_max_body), 1024,
+	    1ULL << 34, "256M", CONF_RELOAD_LIVE, NULL,
+	    "largest request body (a bulk upload)" },
+	{ "http-timeout", CONF_DURATION, CONF_OFF(c_http_timeout_ms), 1000,
+	    3600000, "30s", CONF_RELOAD_LIVE, NULL,
+	    "idle or slow HTTP connections are closed after it" },
+	{ "http-max-connections", CONF_INT, CONF_OFF(c_http_max_conns), 1,
+	    100000, "512", CONF_RELOAD_LIVE, NULL,
+	    "HTTP connections open at once" },
+	{ "http-web-root", CONF_PATH, CONF_OFF(c_http_web), 0, 0,
+	    QUIRE_WEBDIR, CONF_RELOAD_LIVE, NULL,
+	    "directory of the dashboard page (empty: no dashboard)" },
 };
 
 #define CONF_NOPTS	(sizeof(conf_opts) / sizeof(conf_opts[0]))
@@ -337,6 +361,7 @@ config_set(struct quire_conf *c, const struct conf_opt *o, const char *val,
 		}
 		/* FALLTHROUGH */
 	case CONF_STRING:
+	case CONF_LIST:
 		if (strlcpy(p, val, CONF_STR_MAX) >= CONF_STR_MAX) {
 			snprintf(err, errlen, "%s: value too long", o->o_name);
 			return (-1);
@@ -380,6 +405,64 @@ config_roots_check(const char *roots, char *err, size_t errlen)
 	}
 	if (n == 0) {
 		snprintf(err, errlen, "roots: no directory given");
+		return (-1);
+	}
+	return (0);
+}
+
+/* A repeated line of a list option: its words go after the others. */
+static int
+config_append(struct quire_conf *c, const struct conf_opt *o,
+    const char *val, char *err, size_t errlen)
+{
+	char	*p = (char *)c + o->o_off;
+
+	if (strlcat(p, " ", CONF_STR_MAX) >= CONF_STR_MAX ||
+	    strlcat(p, val, CONF_STR_MAX) >= CONF_STR_MAX) {
+		snprintf(err, errlen, "%s: value too long", o->o_name);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The HTTP addresses parse, and one off the loopback comes with a token
+ * file that only the service user can read: a regular file, mode 0600
+ * or stricter, owned by `user` (or by whoever runs quired).
+ */
+static int
+config_http_check(struct quire_conf *c, char *err, size_t errlen)
+{
+	struct listen_addr	 la[LISTEN_MAX];
+	struct passwd		*pw;
+	struct stat		 st;
+	char			 pub[LISTEN_NAME_MAX];
+	uid_t			 uid = geteuid();
+	size_t			 n;
+
+	if (listener_parse(c->c_listen, la, LISTEN_MAX, &n, err,
+	    errlen) == -1)
+		return (-1);
+	if (c->c_http_tokens[0] == '\0') {
+		if (listener_public(c->c_listen, pub, sizeof(pub)) != NULL) {
+			snprintf(err, errlen, "listen %s: off the loopback, "
+			    "http-token-file is required", pub);
+			return (-1);
+		}
+		return (0);
+	}
+	if (c->c_user[0] != '\0' && (pw = getpwnam(c->c_user)) != NULL)
+		uid = pw->pw_uid;
+	if (stat(c->c_http_tokens, &st) == -1) {
+		snprintf(err, errlen, "http-token-file %s: %s",
+		    c->c_http_tokens, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
+	    st.st_uid != uid) {
+		snprintf(err, errlen, "http-token-file %s: must be a regular "
+		    "file of mode 0600 owned by uid %u", c->c_http_tokens,
+		    (unsigned)uid);
 		return (-1);
 	}
 	return (0);
@@ -433,6 +516,8 @@ config_check(struct quire_conf *c, char *err, size_t errlen)
 	}
 	if (config_roots_check(c->c_roots, err, errlen) == -1)
 		return (-1);
+	if (config_http_check(c, err, errlen) == -1)
+		return (-1);
 	if (c->c_user[0] != '\0' && getpwnam(c->c_user) == NULL) {
 		snprintf(err, errlen, "user %s: no such user", c->c_user);
 		return (-1);
@@ -461,9 +546,12 @@ config_parse(FILE *f, const char *name, struct quire_conf *c, char *err,
     size_t errlen)
 {
 	char		*line = NULL, *p, *key, *val, msg[CONF_STR_MAX + 256];
+	unsigned char	 seen[CONF_NOPTS];
 	size_t		 cap = 0, i, len;
 	ssize_t		 n;
 	int		 lineno = 0, rv = 0;
+
+	memset(seen, 0, sizeof(seen));
 
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
@@ -503,6 +591,16 @@ config_parse(FILE *f, const char *name, struct quire_conf *c, char *err,
 			rv = -1;
 			break;
 		}
+		if (conf_opts[i].o_type == CONF_LIST && seen[i] &&
+		    config_append(c, &conf_opts[i], val, msg,
+		    sizeof(msg)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
+			rv = -1;
+			break;
+		}
+		if (conf_opts[i].o_type == CONF_LIST && seen[i])
+			continue;
+		seen[i] = 1;
 		if (config_set(c, &conf_opts[i], val, msg, sizeof(msg)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
 			rv = -1;
@@ -626,7 +724,8 @@ config_copy(struct quire_conf *to, const struct quire_conf *from,
 	char		*t = (char *)to + o->o_off;
 	const char	*f = (const char *)from + o->o_off;
 
-	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH) {
+	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH ||
+	    o->o_type == CONF_LIST) {
 		if (strcmp(t, f) == 0)
 			return (0);
 		strlcpy(t, f, CONF_STR_MAX);
@@ -648,7 +747,8 @@ config_format(const struct quire_conf *c, const struct conf_opt *o,
 	uint64_t	 u;
 	double		 d;
 
-	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH) {
+	if (o->o_type == CONF_STRING || o->o_type == CONF_PATH ||
+	    o->o_type == CONF_LIST) {
 		strlcpy(buf, p, len);
 		return;
 	}

@@ -15,7 +15,9 @@
  * open the LMDB files (they need write access even to read), lists jobs.
  * search (b: the number of hits; str: flags one a line, "json",
  * "exact", "offset=N", "filter=K=V", then an empty line and the query)
- * is how they search, under the same rule.
+ * is how they search, under the same rule.  cancel (b: the job id)
+ * cancels a job and stops it at once if a worker runs it
+ * (control_cancel has the reply's forms); it needs the same rights.
  *
  * A search runs here, on the event loop, so it is bounded before it
  * runs: at most CTL_SEARCH_N_MAX hits after CTL_SEARCH_OFFSET_MAX
@@ -763,6 +765,60 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 	free(copy);
 }
 
+/*
+ * cancel (b: the job id): the job is cancelled in the queue, and the
+ * worker that holds its lease is told at once (fleet_cancel), so a
+ * running job stops at the worker's next look at its orders (every
+ * WORKER_LOOK_MS of work, worker.c) instead of at its next lease
+ * extension.  The body is one line, "cancelled ID STATE", STATE
+ * being what the job was: ready or retry (it is cancelled now), running
+ * or leased (a worker runs it, or holds it in its batch; the worker
+ * stops or skips it and acks it cancelled), followed by "worker SLOT"
+ * when a worker was told.  Errors: "no such job ID", "job ID has
+ * already finished (STATE)".
+ */
+static void
+control_cancel(struct supervisor *sv, uint64_t id, struct evbuffer *eb)
+{
+	struct queue_cancelled	 cx;
+	struct wslot		*w = NULL;
+	const char		*what;
+	int			 rc;
+
+	rc = queue_cancel_job(&sv->sv_q, id, &cx);
+	switch (rc) {
+	case QUEUE_OK:
+		log_info("job %llu cancelled while %s", (unsigned long long)id,
+		    codec_state_name(cx.qx_state));
+		evbuffer_add_printf(eb, "ok\ncancelled %llu %s\n",
+		    (unsigned long long)id, codec_state_name(cx.qx_state));
+		return;
+	case QUEUE_ECANCEL:
+		break;
+	case QUEUE_ENOENT:
+		evbuffer_add_printf(eb, "error: no such job %llu\n",
+		    (unsigned long long)id);
+		return;
+	case QUEUE_ESTATE:
+		evbuffer_add_printf(eb, "error: job %llu has already finished "
+		    "(%s)\n", (unsigned long long)id,
+		    codec_state_name(cx.qx_state));
+		return;
+	default:
+		evbuffer_add_printf(eb, "error: cancel %llu: %s\n",
+		    (unsigned long long)id, queue_strerror(rc));
+		return;
+	}
+	w = fleet_cancel(sv, id, cx.qx_gen, cx.qx_pid);
+	what = w != NULL && w->w_job == id ? "running" : "leased";
+	if (w != NULL)
+		evbuffer_add_printf(eb, "ok\ncancelled %llu %s worker %d\n",
+		    (unsigned long long)id, what, w->w_slot);
+	else
+		evbuffer_add_printf(eb, "ok\ncancelled %llu %s\n",
+		    (unsigned long long)id, what);
+}
+
 /* May this peer change things, or read jobs and search? */
 static int
 control_allowed(struct ctl_conn *cc)
@@ -830,6 +886,9 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 		break;
 	case CTL_SEARCH:
 		control_search(sv, m->m_str, m->m_b, out);
+		break;
+	case CTL_CANCEL:
+		control_cancel(sv, m->m_b, out);
 		break;
 	case CTL_STATUS:
 	case CTL_WORKERS:

@@ -78,7 +78,7 @@ static const char *fleet_states[] = {
 
 static void	 fleet_read(struct bufferevent *, void *);
 static void	 fleet_replace(struct supervisor *);
-static void	 fleet_merger_died(struct supervisor *, int);
+static void	 fleet_aux_died(struct supervisor *, struct wslot *, int);
 static void	 fleet_error(struct bufferevent *, short, void *);
 static void	 fleet_overtime_fail(struct supervisor *, struct wslot *);
 static uint64_t	 fleet_backoff(uint32_t);
@@ -99,16 +99,42 @@ fleet_init(struct supervisor *sv)
 		sv->sv_fleet.f_w[i].w_slot = i;
 		sv->sv_fleet.f_w[i].w_anon_kb = -1;
 	}
-	sv->sv_fleet.f_merger.w_slot = -1;
+	sv->sv_fleet.f_merger.w_slot = FLEET_MERGER;
 	sv->sv_fleet.f_merger.w_anon_kb = -1;
+	sv->sv_fleet.f_http.w_slot = FLEET_HTTP;
+	sv->sv_fleet.f_http.w_anon_kb = -1;
 	sv->sv_fleet.f_target = sv->sv_conf.c_workers;
 }
 
-/* No worker and no merger left: a drain is over. */
+/* No worker, no merger and no http child left: a drain is over. */
 int
 fleet_gone(struct supervisor *sv)
 {
-	return (fleet_live(sv) == 0 && sv->sv_fleet.f_merger.w_pid == 0);
+	return (fleet_live(sv) == 0 && sv->sv_fleet.f_merger.w_pid == 0 &&
+	    sv->sv_fleet.f_http.w_pid == 0);
+}
+
+/*
+ * Every child's slot by number: FLEET_HTTP, FLEET_MERGER, then the
+ * workers from 0, so that one loop from FLEET_FIRST reaches them all.
+ */
+struct wslot *
+fleet_slot(struct supervisor *sv, int i)
+{
+	if (i == FLEET_HTTP)
+		return (&sv->sv_fleet.f_http);
+	if (i == FLEET_MERGER)
+		return (&sv->sv_fleet.f_merger);
+	return (&sv->sv_fleet.f_w[i]);
+}
+
+/* "worker", "merger" or "http", for the log. */
+const char *
+fleet_role(const struct wslot *w)
+{
+	if (w->w_slot == FLEET_HTTP)
+		return ("http");
+	return (w->w_slot == FLEET_MERGER ? "merger" : "worker");
 }
 
 static int
@@ -204,8 +230,8 @@ fleet_spawn_failed(struct supervisor *sv, struct wslot *w, const char *what)
 	w->w_respawn_at = now + fleet_backoff(w->w_fails);
 	if (util_ratelimit(&sv->sv_fleet.f_spawn_rl, &held))
 		log_warnx("%s: %s %d: %s: %s; next start in %llu ms%s (%llu "
-		    "more not logged)", __func__, w->w_slot == -1 ? "merger" :
-		    "worker", w->w_slot, what, strerror(saved),
+		    "more not logged)", __func__, fleet_role(w), w->w_slot,
+		    what, strerror(saved),
 		    (unsigned long long)(w->w_respawn_at - now),
 		    w->w_fails >= FLEET_DEGRADED_FAILS ? " (degraded)" : "",
 		    (unsigned long long)held);
@@ -230,7 +256,7 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	struct bufferevent	*bev;
 	char			 slot[16], cfg[IPC_STR_MAX];
 	char			*argv[6];
-	int			 sp[2], i = 0, saved;
+	int			 sp[2], i = 0, saved, nfd = 0;
 	pid_t			 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
@@ -241,9 +267,14 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	argv[i++] = "quired";
 	if (sv->sv_foreground)
 		argv[i++] = "-d";
-	if (w->w_slot == -1)
+	if (w->w_slot == FLEET_MERGER)
 		argv[i++] = "-M";
-	else {
+	else if (w->w_slot == FLEET_HTTP) {
+		nfd = sv->sv_nhttp;
+		snprintf(slot, sizeof(slot), "%d", nfd);
+		argv[i++] = "-H";
+		argv[i++] = slot;
+	} else {
 		argv[i++] = "-W";
 		argv[i++] = slot;
 	}
@@ -263,12 +294,16 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 			_exit(127);
 		if (sp[1] == 3 && fcntl(3, F_SETFD, 0) == -1)
 			_exit(127);
+		/* The http child's listening sockets follow, from 4. */
+		for (i = 0; i < nfd; i++)
+			if (dup2(sv->sv_http_fd[i], 4 + i) == -1)
+				_exit(127);
 		/*
-		 * A worker gets stdio and its socket, nothing else: an
+		 * A child gets stdio and its socket, nothing else: an
 		 * inherited admin connection would keep quirectl waiting
 		 * for end of file until this worker exits.
 		 */
-		closefrom(4);
+		closefrom(4 + nfd);
 		execv(sv->sv_exe, argv);
 		_exit(127);
 	}
@@ -283,7 +318,7 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	fleet_config_text(sv, cfg, sizeof(cfg));
 	ipc_evbuffer_put(bufferevent_get_output(bev), IPC_CONFIG, sv->sv_cgen,
 	    0, cfg);
-	if (w->w_slot != -1 && (sv->sv_admit != sv->sv_conf.c_big_inflight ||
+	if (w->w_slot >= 0 && (sv->sv_admit != sv->sv_conf.c_big_inflight ||
 	    sv->sv_el.el_pressure))
 		ipc_evbuffer_put(bufferevent_get_output(bev), IPC_ADMIT,
 		    sv->sv_admit, sv->sv_el.el_pressure, NULL);
@@ -307,8 +342,9 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	w->w_forks++;
 	strlcpy(w->w_phase, "starting", sizeof(w->w_phase));
 	sv->sv_fleet.f_spawned++;
-	if (w->w_slot == -1)
-		log_debug("%s: merger (pid %d) started", __func__, (int)pid);
+	if (w->w_slot < 0)
+		log_debug("%s: %s (pid %d) started", __func__, fleet_role(w),
+		    (int)pid);
 	else
 		log_debug("%s: worker %d (pid %d) started", __func__,
 		    w->w_slot, (int)pid);
@@ -458,6 +494,34 @@ fleet_order(struct wslot *w, uint32_t type, uint64_t a, uint64_t b)
 	ipc_evbuffer_put(out, type, a, b, NULL);
 }
 
+/*
+ * A job was cancelled in the queue while the worker of pid held its
+ * lease: tell that worker, which stops the job if it runs it and skips
+ * it if it waits in its batch.  Returns the worker's slot, or NULL when
+ * no worker of ours holds it (one that has just died: the reaper's
+ * release finishes the job as cancelled).
+ */
+struct wslot *
+fleet_cancel(struct supervisor *sv, uint64_t id, uint64_t gen, pid_t pid)
+{
+	struct wslot	*w;
+	int		 i;
+
+	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
+		w = &sv->sv_fleet.f_w[i];
+		if (!fleet_alive(w) || w->w_pid != pid)
+			continue;
+		if (w->w_bev == NULL || w->w_ready_at == 0)
+			return (NULL);
+		fleet_order(w, IPC_CANCEL, id, gen);
+		log_info("job %llu cancelled; told worker %d (pid %d)%s",
+		    (unsigned long long)id, w->w_slot, (int)w->w_pid,
+		    w->w_job == id ? ", which runs it" : "");
+		return (w);
+	}
+	return (NULL);
+}
+
 /* Tell a worker to stop after its job. */
 static void
 fleet_stop(struct wslot *w)
@@ -555,16 +619,23 @@ fleet_victim(struct supervisor *sv)
 	return (best);
 }
 
+/* The merger runs when `merge` says so, the http child when it listens. */
 static void
-fleet_merger_resize(struct supervisor *sv, uint64_t now)
+fleet_aux_resize(struct supervisor *sv, uint64_t now)
 {
-	struct wslot	*w = &sv->sv_fleet.f_merger;
+	struct wslot	*w;
+	int		 i, want;
 
-	if (sv->sv_conf.c_merge && (w->w_state == W_EMPTY ||
-	    (w->w_state == W_BACKOFF && now >= w->w_respawn_at)))
-		fleet_spawn(sv, w);
-	else if (!sv->sv_conf.c_merge && w->w_pid != 0)
-		fleet_stop(w);
+	for (i = FLEET_FIRST; i < 0; i++) {
+		w = fleet_slot(sv, i);
+		want = i == FLEET_MERGER ? sv->sv_conf.c_merge != 0 :
+		    sv->sv_nhttp > 0;
+		if (want && (w->w_state == W_EMPTY ||
+		    (w->w_state == W_BACKOFF && now >= w->w_respawn_at)))
+			fleet_spawn(sv, w);
+		else if (!want && w->w_pid != 0)
+			fleet_stop(w);
+	}
 }
 
 /*
@@ -583,7 +654,7 @@ fleet_resize(struct supervisor *sv)
 	fleet_sv = sv;
 	if (sv->sv_draining)
 		return;
-	fleet_merger_resize(sv, now);
+	fleet_aux_resize(sv, now);
 	want = fleet_want(sv);
 	for (n = fleet_running(sv); n > want; n--) {
 		if ((w = fleet_victim(sv)) == NULL)
@@ -708,12 +779,13 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 	fleet_spawn(sv, w);
 }
 
-/* The merger holds no leases: log, and start another a second later. */
+/*
+ * The merger and the http child hold no leases: log, and start another
+ * a second later.
+ */
 static void
-fleet_merger_died(struct supervisor *sv, int status)
+fleet_aux_died(struct supervisor *sv, struct wslot *w, int status)
 {
-	struct wslot	*w = &sv->sv_fleet.f_merger;
-
 	fleet_read_rest(w);
 	fleet_drain_input(sv, w);
 	if (w->w_bev != NULL) {
@@ -721,13 +793,13 @@ fleet_merger_died(struct supervisor *sv, int status)
 		w->w_bev = NULL;
 	}
 	if (w->w_stopping)
-		log_info("merger (pid %d) exited", (int)w->w_pid);
+		log_info("%s (pid %d) exited", fleet_role(w), (int)w->w_pid);
 	else if (WIFSIGNALED(status))
-		log_warnx("merger (pid %d) died: signal %d", (int)w->w_pid,
-		    WTERMSIG(status));
+		log_warnx("%s (pid %d) died: signal %d", fleet_role(w),
+		    (int)w->w_pid, WTERMSIG(status));
 	else
-		log_warnx("merger (pid %d) died: exit %d", (int)w->w_pid,
-		    WEXITSTATUS(status));
+		log_warnx("%s (pid %d) died: exit %d", fleet_role(w),
+		    (int)w->w_pid, WEXITSTATUS(status));
 	w->w_pid = 0;
 	if (sv->sv_draining || w->w_stopping) {
 		w->w_state = W_EMPTY;
@@ -751,8 +823,11 @@ fleet_reap(struct supervisor *sv)
 		for (i = 0; i < QUIRE_WORKERS_MAX; i++)
 			if (sv->sv_fleet.f_w[i].w_pid == pid)
 				w = &sv->sv_fleet.f_w[i];
-		if (sv->sv_fleet.f_merger.w_pid == pid) {
-			fleet_merger_died(sv, status);
+		if (sv->sv_fleet.f_merger.w_pid == pid ||
+		    sv->sv_fleet.f_http.w_pid == pid) {
+			fleet_aux_died(sv, sv->sv_fleet.f_merger.w_pid == pid ?
+			    &sv->sv_fleet.f_merger : &sv->sv_fleet.f_http,
+			    status);
 			continue;
 		}
 		if (w == NULL) {
@@ -774,6 +849,8 @@ fleet_signal(struct supervisor *sv, int sig)
 			kill(sv->sv_fleet.f_w[i].w_pid, sig);
 	if (sv->sv_fleet.f_merger.w_pid != 0)
 		kill(sv->sv_fleet.f_merger.w_pid, sig);
+	if (sv->sv_fleet.f_http.w_pid != 0)
+		kill(sv->sv_fleet.f_http.w_pid, sig);
 }
 
 /* Stop every worker: after their jobs, or at once (fast). */
@@ -785,8 +862,8 @@ fleet_stop_all(struct supervisor *sv, int fast)
 	int		 i;
 
 	fleet_sv = sv;
-	for (i = -1; i < QUIRE_WORKERS_MAX; i++) {
-		w = i == -1 ? &sv->sv_fleet.f_merger : &sv->sv_fleet.f_w[i];
+	for (i = FLEET_FIRST; i < QUIRE_WORKERS_MAX; i++) {
+		w = fleet_slot(sv, i);
 		if (w->w_state == W_BACKOFF)
 			w->w_state = W_EMPTY;
 		if (!fleet_alive(w))
@@ -967,6 +1044,35 @@ fleet_replace(struct supervisor *sv)
 }
 
 /* The periodic look at the fleet: hangs, kills, restarts, drain deadline. */
+/*
+ * The merger and the http child: SIGKILL after the grace a stop gave
+ * them, and an http child that stopped beating is killed (and started
+ * again by the reaper): a hung one would leave the API unanswered.
+ */
+static void
+fleet_aux_tick(struct supervisor *sv, uint64_t now)
+{
+	struct wslot	*w;
+	int		 i;
+
+	for (i = FLEET_FIRST; i < 0; i++) {
+		w = fleet_slot(sv, i);
+		if (!fleet_alive(w))
+			continue;
+		if (w->w_kill_stage == 1 && now >= w->w_kill_at) {
+			kill(w->w_pid, SIGKILL);
+			w->w_kill_stage = 2;
+		} else if (i == FLEET_HTTP && w->w_kill_stage == 0 &&
+		    now - w->w_last_beat > sv->sv_conf.c_hang_ms) {
+			log_warnx("http (pid %d): no heartbeat for %llu ms; "
+			    "sending SIGKILL", (int)w->w_pid,
+			    (unsigned long long)(now - w->w_last_beat));
+			kill(w->w_pid, SIGKILL);
+			w->w_kill_stage = 2;
+		}
+	}
+}
+
 void
 fleet_tick(struct supervisor *sv)
 {
@@ -979,11 +1085,7 @@ fleet_tick(struct supervisor *sv)
 	sv->sv_fleet.f_ticked = now;
 	period = sv->sv_el.el_pressure ? FLEET_ANON_FAST_MS : FLEET_ANON_MS;
 	sample = now / period != (now - 100) / period;
-	w = &sv->sv_fleet.f_merger;
-	if (fleet_alive(w) && w->w_kill_stage == 1 && now >= w->w_kill_at) {
-		kill(w->w_pid, SIGKILL);
-		w->w_kill_stage = 2;
-	}
+	fleet_aux_tick(sv, now);
 	for (i = 0; i < QUIRE_WORKERS_MAX; i++) {
 		w = &sv->sv_fleet.f_w[i];
 		if (!fleet_alive(w))
@@ -1077,14 +1179,14 @@ fleet_reconfigure(struct supervisor *sv, int respawn)
 	if (respawn)
 		sv->sv_respawn_gen = sv->sv_cgen;
 	fleet_config_text(sv, cfg, sizeof(cfg));
-	for (i = -1; i < QUIRE_WORKERS_MAX; i++) {
-		w = i == -1 ? &sv->sv_fleet.f_merger : &sv->sv_fleet.f_w[i];
+	for (i = FLEET_FIRST; i < QUIRE_WORKERS_MAX; i++) {
+		w = fleet_slot(sv, i);
 		if (!fleet_alive(w) || w->w_bev == NULL)
 			continue;
 		ipc_evbuffer_put(bufferevent_get_output(w->w_bev), IPC_CONFIG,
 		    sv->sv_cgen, 0, cfg);
 		/* A worker waiting to be replaced holds only part of it. */
-		if (i == -1 || w->w_spawn_gen >= sv->sv_respawn_gen)
+		if (i < 0 || w->w_spawn_gen >= sv->sv_respawn_gen)
 			w->w_cgen = sv->sv_cgen;
 	}
 }

@@ -9,6 +9,7 @@
 #define QUIRE_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,10 @@
 /* The runtime directory (pidfile); configure may set it (--runstatedir). */
 #ifndef QUIRE_RUNDIR
 #define QUIRE_RUNDIR		"/run/quire"
+#endif
+/* The web dashboard's files; configure sets it from --datadir. */
+#ifndef QUIRE_WEBDIR
+#define QUIRE_WEBDIR		"/usr/share/quire/web"
 #endif
 #define QUIRE_EXIT_NOMEM	3	/* fatal() after an allocation failed */
 
@@ -127,6 +132,9 @@ enum job_source {
 #define JOB_PATH_MAX		4096
 #define JOB_ERROR_MAX		256
 #define JOB_LANG_MAX		31
+#define JOB_EXTID_MAX		512	/* as IX_EXTID_MAX */
+#define JOB_TITLE_MAX		255	/* as struct ixdoc's d_title */
+#define JOB_CTYPE_MAX		127
 #define JOB_PRIO_MIN		0
 #define JOB_PRIO_MAX		9
 #define JOB_PRIO_DEFAULT	0
@@ -157,6 +165,10 @@ struct job {
 	uint64_t	 j_runat;
 	char		 j_error[JOB_ERROR_MAX];
 	char		 j_lang[JOB_LANG_MAX + 1];	/* "" for the default */
+	/* Given by an uploader (SRC_SPOOL); "" when not. */
+	char		 j_extid[JOB_EXTID_MAX + 1];
+	char		 j_title[JOB_TITLE_MAX + 1];
+	char		 j_ctype[JOB_CTYPE_MAX + 1];
 };
 
 const char	*codec_state_name(int);
@@ -166,6 +178,41 @@ int		 codec_source_parse(const char *);
 int		 codec_job_encode(const struct job *, msgpack_sbuffer *);
 int		 codec_job_decode(const void *, size_t, struct job *);
 int		 codec_check(const uint8_t *, size_t);
+
+/* spool.c */
+#define SPOOL_DIR		"spool"
+#define SPOOL_NAME_LEN		34	/* 16 hex - 8 hex - 8 hex */
+#define SPOOL_OK		0
+#define SPOOL_ERROR		-1	/* sw_errno says why */
+#define SPOOL_ETOOBIG		-2	/* past the limit: nothing kept */
+#define SPOOL_EFAULT		-3	/* storage fault, in sw_fault */
+#define SPOOL_EREAD		-4	/* spool_put_fd: reading its source */
+#define SPOOL_ORPHAN_MS		(3600 * 1000)	/* spool_sweep's age */
+
+struct spool_writer {
+	int		 sw_dfd;	/* the spool directory */
+	int		 sw_fd;		/* the temporary file, or -1 */
+	uint64_t	 sw_len;
+	uint64_t	 sw_max;
+	int		 sw_errno;
+	int		 sw_fault;	/* enum store_fault */
+	char		 sw_name[SPOOL_NAME_LEN + 1];
+};
+
+int		 spool_dir(const char *, int);
+int		 spool_name_ok(const char *);
+int		 spool_begin(struct spool_writer *, const char *, uint64_t);
+int		 spool_write(struct spool_writer *, const void *, size_t);
+int		 spool_commit(struct spool_writer *);
+void		 spool_abort(struct spool_writer *);
+int		 spool_put(struct spool_writer *, const char *, const void *,
+		    size_t, uint64_t);
+int		 spool_put_fd(struct spool_writer *, const char *, int,
+		    uint64_t);
+int		 spool_open(const char *, const char *);
+int		 spool_unlink(const char *, const char *);
+int		 spool_sweep(const char *, uint64_t,
+		    int (*)(const char *, void *), void *);
 
 /* store.c */
 enum store_sync {
@@ -266,6 +313,11 @@ struct queue_stats {
 
 struct queue {
 	struct store	 q_store;
+	char		 q_datadir[JOB_PATH_MAX];
+	/* Spool files the transaction let go, removed after its commit. */
+	char		(*q_unlink)[SPOOL_NAME_LEN + 1];
+	size_t		 q_nunlink;
+	size_t		 q_unlinkcap;
 	struct queue_conf q_conf;
 	uint64_t	 q_fixed_now;	/* tests: a fixed clock when non-zero */
 	msgpack_sbuffer	 q_buf;
@@ -283,6 +335,9 @@ struct queue_new {
 	uint64_t	 qn_len;
 	const char	*qn_lang;	/* stemming language, or NULL */
 	const char	*qn_dead;	/* enqueue as a dead letter with this */
+	const char	*qn_extid;	/* SRC_SPOOL: the uploader's id, title */
+	const char	*qn_title;	/* and content type, or NULL */
+	const char	*qn_ctype;
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -290,6 +345,14 @@ struct queue_new {
 struct queue_owner {
 	uint32_t	 qo_slot;
 	uint32_t	 qo_pid;
+};
+
+/* What a cancel found: the state before it, and a lease's holder. */
+struct queue_cancelled {
+	int		 qx_state;	/* enum job_state before the cancel */
+	uint64_t	 qx_gen;	/* when leased: the lease */
+	uint32_t	 qx_pid;
+	uint32_t	 qx_slot;
 };
 
 /* A job as its lease holder names it. */
@@ -324,6 +387,8 @@ int		 queue_heartbeat(struct queue *, uint64_t, uint64_t, uint64_t);
 int		 queue_fail(struct queue *, uint64_t, uint64_t, const char *,
 		    int, int *);
 int		 queue_cancel(struct queue *, uint64_t);
+int		 queue_cancel_job(struct queue *, uint64_t,
+		    struct queue_cancelled *);
 int		 queue_release_pid(struct queue *, uint32_t, const char *,
 		    uint64_t, struct queue_release *);
 int		 queue_sweep(struct queue *, struct queue_release *);
@@ -335,6 +400,7 @@ int		 queue_purge(struct queue *, int, uint64_t, uint64_t,
 int		 queue_stats(struct queue *, struct queue_stats *);
 int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
+int		 queue_spool_refs(struct queue *, const char *, uint64_t *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
@@ -367,6 +433,13 @@ struct submit_batch {
 	size_t		 sb_excluded;	/* by --include or --exclude */
 };
 
+/* What an uploader says of one document; NULL when not said. */
+struct submit_upload {
+	const char	*su_id;		/* external id */
+	const char	*su_title;
+	const char	*su_ctype;	/* content type */
+};
+
 void		 submit_init(struct submit_batch *);
 void		 submit_free(struct submit_batch *);
 int		 submit_add_path(struct submit_batch *, const char *,
@@ -375,6 +448,13 @@ int		 submit_add_ndjson(struct submit_batch *, const char *,
 		    const struct submit_opts *);
 int		 submit_add_debug(struct submit_batch *, const char *,
 		    const struct submit_opts *);
+int		 submit_add_spool(struct submit_batch *, const char *,
+		    uint64_t, const struct submit_upload *,
+		    const struct submit_opts *);
+int		 submit_add_spool_ndjson(struct submit_batch *, const char *,
+		    const char *, const struct submit_opts *);
+int		 submit_enqueue_spool(struct queue *, struct submit_batch *,
+		    const char *, const char *);
 int		 submit_ndjson_ranges(int, uint64_t, uint64_t,
 		    int (*)(uint64_t, uint64_t, void *), void *);
 
@@ -391,7 +471,8 @@ enum conf_type {
 	CONF_ENUM,		/* index into o_values */
 	CONF_STRING,
 	CONF_PATH,		/* absolute, or empty */
-	CONF_REAL		/* a double, in thousandths for bounds */
+	CONF_REAL,		/* a double, in thousandths for bounds */
+	CONF_LIST		/* words; a repeated line adds to the list */
 };
 
 /* What SIGHUP does with a changed option. */
@@ -450,6 +531,7 @@ struct quire_conf {
 	uint64_t	 c_debug_jobs;
 	char		 c_roots[CONF_STR_MAX];
 	uint64_t	 c_max_size;
+	uint64_t	 c_max_bulk;
 	uint64_t	 c_max_text;
 	uint64_t	 c_max_ratio;
 	uint64_t	 c_max_depth;
@@ -485,6 +567,13 @@ struct quire_conf {
 	uint64_t	 c_mem_settle_ms;
 	uint64_t	 c_mem_cooldown_ms;
 	uint64_t	 c_mem_cooldown_max_ms;
+	char		 c_listen[CONF_STR_MAX];
+	char		 c_http_tokens[CONF_STR_MAX];
+	uint64_t	 c_http_max_header;
+	uint64_t	 c_http_max_body;
+	uint64_t	 c_http_timeout_ms;
+	uint64_t	 c_http_max_conns;
+	char		 c_http_web[CONF_STR_MAX];
 };
 
 const struct conf_opt *config_options(size_t *);
@@ -662,6 +751,7 @@ void		 extract_conf_defaults(struct extract_conf *);
 const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
+int		 extract_type_mime(const char *);
 int		 extract_open(int, const char *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
@@ -687,6 +777,8 @@ int		 extract_json(const struct extract_conf *, const char *, size_t,
 		    struct xdoc *, struct xerr *);
 int		 extract_ndjson(const struct extract_conf *, const char *,
 		    size_t, uint64_t, extract_cb, void *, struct xerr *);
+size_t		 extract_ndjson_check(const struct extract_conf *,
+		    const char *, size_t, uint64_t *, size_t);
 
 /* chunk.c */
 struct chunk_conf {
@@ -764,6 +856,8 @@ struct ingest {
 	uint64_t	 in_bytes;
 };
 
+void		 ingest_extract_conf(const struct quire_conf *,
+		    struct extract_conf *);
 int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
@@ -1043,6 +1137,9 @@ int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 int		 merge_step(struct index *, int, uint64_t);
 void		 merger_main(void) __dead;
 
+/* http.c */
+void		 http_main(int) __dead;
+
 /* search.c */
 #define SEARCH_FILTERS_MAX	16
 #define SEARCH_HL_MAX		32	/* matches marked per snippet */
@@ -1111,6 +1208,9 @@ enum ipc_type {
 	IPC_CTL,		/* a: command, b: number, str: flags */
 	IPC_STORAGE,		/* a: storage fault (0: ok again), str: what
 				   failed */
+	/* supervisor to worker */
+	IPC_CANCEL,		/* a: job id, b: lease generation: stop the
+				   job if it runs, skip it if it waits */
 	IPC_NTYPES
 };
 
@@ -1317,6 +1417,7 @@ struct wslot {
 struct fleet {
 	struct wslot	 f_w[QUIRE_WORKERS_MAX];
 	struct wslot	 f_merger;	/* the index merger, w_slot -1 */
+	struct wslot	 f_http;	/* the HTTP API, w_slot -2 */
 	int		 f_target;
 	uint64_t	 f_spawned;	/* counters for status and metrics */
 	uint64_t	 f_deaths;
@@ -1338,8 +1439,15 @@ struct fleet {
 	struct ratelimit f_spawn_rl;
 };
 
+/* Slots of the children that are not workers, below the workers' 0. */
+#define FLEET_HTTP		(-2)
+#define FLEET_MERGER		(-1)
+#define FLEET_FIRST		FLEET_HTTP
+
 struct supervisor;
 const char	*fleet_state_name(enum wstate);
+struct wslot	*fleet_slot(struct supervisor *, int);
+const char	*fleet_role(const struct wslot *);
 void		 fleet_init(struct supervisor *);
 void		 fleet_resize(struct supervisor *);
 int		 fleet_want(struct supervisor *);
@@ -1358,6 +1466,7 @@ int		 fleet_live(struct supervisor *);
 int		 fleet_degraded(struct supervisor *);
 const char	*fleet_degraded_why(struct supervisor *, char *, size_t);
 void		 fleet_fdshort(struct supervisor *, const char *, int);
+struct wslot	*fleet_cancel(struct supervisor *, uint64_t, uint64_t, pid_t);
 int		 fleet_gone(struct supervisor *);
 
 /* memory.c */
@@ -1405,6 +1514,23 @@ void		 storage_tick(struct supervisor *);
 int		 storage_sweep_ok(struct supervisor *);
 long long	 storage_free(struct supervisor *);
 
+/* listener.c */
+#define LISTEN_MAX		8	/* addresses of `listen` */
+#define LISTEN_NAME_MAX		64	/* "[v6 address]:port" */
+
+struct listen_addr {
+	struct sockaddr_storage la_ss;
+	socklen_t	 la_len;
+};
+
+struct supervisor;
+int		 listener_parse(const char *, struct listen_addr *, size_t,
+		    size_t *, char *, size_t);
+int		 listener_loopback(const struct listen_addr *);
+const char	*listener_public(const char *, char *, size_t);
+void		 listener_name(const struct listen_addr *, char *, size_t);
+int		 listener_open(struct supervisor *, char *, size_t);
+
 /* supervisor.c */
 struct supervisor {
 	struct event_base *sv_base;
@@ -1436,6 +1562,9 @@ struct supervisor {
 	int		 sv_ctlfd;
 	char		 sv_ctlpath[CONF_STR_MAX];
 	struct evconnlistener *sv_ctl;
+	int		 sv_http_fd[LISTEN_MAX];	/* bound by listener.c */
+	char		 sv_http_name[LISTEN_MAX][LISTEN_NAME_MAX];
+	size_t		 sv_nhttp;
 	int		 sv_ctl_reserve;	/* /dev/null, kept for the socket */
 	struct event	*sv_ctl_pause;	/* accepts resume when it fires */
 	struct ratelimit sv_ctl_rl;
@@ -1459,6 +1588,17 @@ int		 supervisor_reload(struct supervisor *);
 void		 supervisor_scale(struct supervisor *, int);
 void		 supervisor_drain(struct supervisor *, int);
 
+/* ask.c */
+#define ASK_NODAEMON		(-1)	/* connect failed; errno says why */
+#define ASK_FAILED		(-2)	/* the connection broke */
+#define ASK_REFUSED		(-3)	/* the daemon answered "error: ..." */
+#define ASK_TIMEOUT		(-4)	/* no whole reply in time */
+#define ASK_CONNECT_TIMEOUT	(-5)	/* no connection in time */
+
+int		 ask_daemon(const char *, int, uint64_t, const char *,
+		    struct buf *, int, int, char *, size_t);
+int		 ask_alive(const char *, int);
+
 /* control.c */
 enum ctl_command {
 	CTL_STATUS = 0,
@@ -1469,6 +1609,8 @@ enum ctl_command {
 	CTL_STOP,
 	CTL_JOBS,
 	CTL_SEARCH,
+	CTL_CANCEL,
+	CTL_METRICS,
 	CTL_NCOMMANDS
 };
 

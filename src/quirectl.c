@@ -67,14 +67,18 @@ static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
 static int	 ctl_help(int, char **);
 static int	 ctl_daemon(int, uint64_t, const char *, int);
+static int	 ctl_cancel_daemon(const char *, uint64_t);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
 	    "[--language L] [--split SIZE] [--include GLOB] [--exclude GLOB] "
-	    "[--ndjson FILE] [--debug CMD [--count N]] [PATH ...]",
+	    "[--ndjson FILE] [--debug CMD [--count N]] [PATH ...] | "
+	    "--stdin [--id ID] [--title T] [--type MIME] [--ndjson]",
 	    ctl_submit,
 	    "Enqueue files, directories, NDJSON files cut into byte ranges,\n"
-	    "or debug commands; print the job id, or counts." },
+	    "or debug commands; print the job id, or counts.  --stdin spools\n"
+	    "standard input as one uploaded document (or, with --ndjson, as\n"
+	    "an NDJSON bulk, refused with the numbers of its bad lines)." },
 	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs,
 	    "List jobs, oldest first, optionally in one state." },
 	{ "job", "job [--json] ID", ctl_job,
@@ -82,7 +86,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "retry", "retry ID | --dead", ctl_retry,
 	    "Make a dead or retrying job ready, or every dead letter." },
 	{ "cancel", "cancel ID", ctl_cancel,
-	    "Cancel a job; a running one is stopped by its worker." },
+	    "Cancel a job; through the daemon, a running one stops at "
+	    "once." },
 	{ "purge", "purge --done | --dead [--older-than DURATION] "
 	    "[--keep N]", ctl_purge,
 	    "Remove finished or dead jobs, by age or beyond a count." },
@@ -391,6 +396,9 @@ ctl_job_json(FILE *f, const struct job *j)
 
 struct ctl_add {
 	struct submit_opts	 ca_so;
+	struct submit_upload	 ca_su;		/* --id, --title, --type */
+	int			 ca_stdin;
+	int			 ca_stdin_ndjson;
 	const char		*ca_ndjson[CTL_NDJSON_MAX];
 	size_t			 ca_nndjson;
 	const char		*ca_include[CTL_PATTERNS_MAX];
@@ -416,13 +424,26 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 		{ "count", required_argument, NULL, 'c' },
 		{ "include", required_argument, NULL, 'i' },
 		{ "exclude", required_argument, NULL, 'x' },
+		{ "stdin", no_argument, NULL, 'S' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "title", required_argument, NULL, 'T' },
+		{ "type", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static char		 ndjson_stdin[] = "--ndjson=-";
 	struct submit_opts	*so = &ca->ca_so;
 	const char		*errstr;
-	int			 ch, ingest = strcmp(cmd, "ingest") == 0;
+	int			 ch, i, ingest = strcmp(cmd, "ingest") == 0;
 
 	memset(ca, 0, sizeof(*ca));
+	/* With --stdin, a bare --ndjson says standard input is NDJSON. */
+	for (i = 1; i < argc && !ingest; i++)
+		if (strcmp(argv[i], "--stdin") == 0)
+			ca->ca_stdin = 1;
+	for (i = 1; i < argc && ca->ca_stdin; i++)
+		if (strcmp(argv[i], "--ndjson") == 0 &&
+		    (i + 1 == argc || argv[i + 1][0] == '-'))
+			argv[i] = ndjson_stdin;
 	so->so_prio = JOB_PRIO_DEFAULT;
 	so->so_split = SUBMIT_SPLIT_DEFAULT;
 	so->so_include = ca->ca_include;
@@ -466,7 +487,36 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 				    optarg);
 			so->so_lang = optarg;
 			break;
+		case 'S':
+			if (ingest)
+				ctl_usage(cmd);
+			break;
+		case 'I':
+			if (ingest || strlen(optarg) == 0 ||
+			    strlen(optarg) > JOB_EXTID_MAX)
+				errx(CTL_EXIT_USAGE, "--id: 1 to %d bytes, "
+				    "with --stdin", JOB_EXTID_MAX);
+			ca->ca_su.su_id = optarg;
+			break;
+		case 'T':
+			if (ingest || strlen(optarg) > JOB_TITLE_MAX)
+				errx(CTL_EXIT_USAGE, "--title: %d bytes at "
+				    "most, with --stdin", JOB_TITLE_MAX);
+			ca->ca_su.su_title = optarg;
+			break;
+		case 'M':
+			if (ingest || strlen(optarg) > JOB_CTYPE_MAX ||
+			    extract_type_mime(optarg) == -1)
+				errx(CTL_EXIT_USAGE, "--type %s: not a content "
+				    "type quire reads (see quirectl(8))",
+				    optarg);
+			ca->ca_su.su_ctype = optarg;
+			break;
 		case 'j':
+			if (ca->ca_stdin && strcmp(optarg, "-") == 0) {
+				ca->ca_stdin_ndjson = 1;
+				break;
+			}
 			if (ca->ca_nndjson == CTL_NDJSON_MAX)
 				errx(CTL_EXIT_USAGE, "too many --ndjson");
 			ca->ca_ndjson[ca->ca_nndjson++] = optarg;
@@ -504,6 +554,21 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 	}
 	ca->ca_paths = argv + optind;
 	ca->ca_npaths = argc - optind;
+	if (ca->ca_stdin) {
+		if (ca->ca_npaths != 0 || ca->ca_nndjson != 0 ||
+		    ca->ca_debug != NULL)
+			errx(CTL_EXIT_USAGE, "--stdin takes no files, "
+			    "--ndjson FILE or --debug");
+		if (ca->ca_stdin_ndjson && (ca->ca_su.su_id != NULL ||
+		    ca->ca_su.su_title != NULL || ca->ca_su.su_ctype != NULL))
+			errx(CTL_EXIT_USAGE, "--id, --title and --type name "
+			    "one document, not an NDJSON bulk");
+		return;
+	}
+	if (ca->ca_su.su_id != NULL || ca->ca_su.su_title != NULL ||
+	    ca->ca_su.su_ctype != NULL)
+		errx(CTL_EXIT_USAGE, "--id, --title and --type go with "
+		    "--stdin");
 	if (ca->ca_npaths == 0 && ca->ca_nndjson == 0 && ca->ca_debug == NULL)
 		ctl_usage(cmd);
 	if (so->so_key != NULL && ca->ca_npaths + ca->ca_nndjson +
@@ -571,6 +636,146 @@ ctl_enqueue(struct queue *q, struct submit_batch *sb)
 	}
 }
 
+/* Why a spool write failed, in words. */
+static const char *
+ctl_spool_strerror(const struct spool_writer *sw, int rv, uint64_t max,
+    const char *limit)
+{
+	static char	 msg[256];
+	char		 size[32];
+
+	switch (rv) {
+	case SPOOL_ETOOBIG:
+		util_format_size(max, size, sizeof(size));
+		snprintf(msg, sizeof(msg), "standard input is larger than "
+		    "%s %s", limit, size);
+		break;
+	case SPOOL_EREAD:
+		snprintf(msg, sizeof(msg), "standard input: %s",
+		    strerror(sw->sw_errno));
+		break;
+	case SPOOL_EFAULT:
+		snprintf(msg, sizeof(msg), "%s/%s: storage %s: %s",
+		    ctl_datadir, SPOOL_DIR, store_fault_name(sw->sw_fault),
+		    strerror(sw->sw_errno));
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "%s/%s: %s", ctl_datadir,
+		    SPOOL_DIR, util_open_strerror(sw->sw_errno));
+		break;
+	}
+	return (msg);
+}
+
+/* Read all of standard input, at most max bytes, or exit. */
+static void
+ctl_read_stdin(struct buf *b, uint64_t max)
+{
+	char	 chunk[65536], size[32];
+	ssize_t	 n;
+
+	buf_init(b);
+	for (;;) {
+		if ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(CTL_EXIT_FAIL, "standard input");
+		}
+		if (n == 0)
+			break;
+		if ((uint64_t)n > max - b->b_len) {
+			util_format_size(max, size, sizeof(size));
+			errx(CTL_EXIT_FAIL, "standard input is larger than "
+			    "max-bulk-size %s; nothing submitted", size);
+		}
+		buf_add(b, chunk, n);
+	}
+}
+
+#define CTL_BAD_LINES_MAX	100	/* line numbers an NDJSON refusal names */
+
+/*
+ * Spool an NDJSON bulk from standard input, once every record in it
+ * passes as a worker would read it; else exit 1 with the bad lines.
+ */
+static void
+ctl_stdin_ndjson(struct ctl_add *ca, struct spool_writer *sw,
+    struct submit_batch *sb)
+{
+	struct extract_conf	 xc;
+	struct buf		 body;
+	uint64_t		 lines[CTL_BAD_LINES_MAX];
+	size_t			 nbad, i;
+	int			 rv;
+
+	ctl_read_stdin(&body, ctl_conf.c_max_bulk);
+	if (body.b_len == 0)
+		errx(CTL_EXIT_FAIL, "standard input is empty; nothing "
+		    "submitted");
+	ingest_extract_conf(&ctl_conf, &xc);
+	if ((nbad = extract_ndjson_check(&xc, body.b_data, body.b_len, lines,
+	    CTL_BAD_LINES_MAX)) > 0) {
+		fprintf(stderr, "%s: %zu malformed NDJSON record%s; nothing "
+		    "submitted; line%s", getprogname(), nbad,
+		    nbad == 1 ? "" : "s", nbad == 1 ? "" : "s");
+		for (i = 0; i < nbad && i < CTL_BAD_LINES_MAX; i++)
+			fprintf(stderr, " %llu", (unsigned long long)lines[i]);
+		fprintf(stderr, "%s\n", nbad > CTL_BAD_LINES_MAX ? " ..." : "");
+		exit(CTL_EXIT_FAIL);
+	}
+	if ((rv = spool_put(sw, ctl_datadir, body.b_data, body.b_len,
+	    ctl_conf.c_max_bulk)) != SPOOL_OK)
+		errx(CTL_EXIT_FAIL, "%s; nothing submitted",
+		    ctl_spool_strerror(sw, rv, ctl_conf.c_max_bulk,
+		    "max-bulk-size"));
+	buf_free(&body);
+	if (submit_add_spool_ndjson(sb, ctl_datadir, sw->sw_name,
+	    &ca->ca_so) == -1) {
+		(void)spool_unlink(ctl_datadir, sw->sw_name);
+		errx(CTL_EXIT_FAIL, "nothing submitted");
+	}
+}
+
+/*
+ * submit --stdin: standard input into the spool (fsynced), then its job
+ * or jobs.  A body that no new job names (its key was known, or the
+ * enqueue failed) is removed again.
+ */
+static void
+ctl_submit_stdin(struct ctl_add *ca, struct submit_batch *sb)
+{
+	struct spool_writer	 sw;
+	struct queue		*q;
+	int			 rv;
+
+	ctl_config();
+	q = ctl_open(1);
+	submit_init(sb);
+	if (ca->ca_stdin_ndjson)
+		ctl_stdin_ndjson(ca, &sw, sb);
+	else {
+		if ((rv = spool_put_fd(&sw, ctl_datadir, STDIN_FILENO,
+		    ctl_conf.c_max_size)) != SPOOL_OK)
+			errx(CTL_EXIT_FAIL, "%s; nothing submitted",
+			    ctl_spool_strerror(&sw, rv, ctl_conf.c_max_size,
+			    "max-document-size"));
+		if (sw.sw_len == 0) {
+			(void)spool_unlink(ctl_datadir, sw.sw_name);
+			errx(CTL_EXIT_FAIL, "standard input is empty; nothing "
+			    "submitted");
+		}
+		if (submit_add_spool(sb, sw.sw_name, sw.sw_len, &ca->ca_su,
+		    &ca->ca_so) == -1) {
+			(void)spool_unlink(ctl_datadir, sw.sw_name);
+			errx(CTL_EXIT_FAIL, "nothing submitted");
+		}
+	}
+	/* One transaction: every range of a bulk is taken, or none. */
+	if ((rv = submit_enqueue_spool(q, sb, ctl_datadir, sw.sw_name)) != 0)
+		errx(CTL_EXIT_FAIL, "enqueue: %s; nothing submitted",
+		    queue_strerror(rv));
+}
+
 static int
 ctl_submit(int argc, char **argv)
 {
@@ -579,11 +784,15 @@ ctl_submit(int argc, char **argv)
 	size_t			 i, dups = 0, added = 0;
 
 	ctl_add_args("submit", argc, argv, &ca);
-	if (ctl_add_batch(&ca, 0, &sb) == -1) {
-		submit_free(&sb);
-		errx(CTL_EXIT_FAIL, "nothing submitted");
+	if (ca.ca_stdin)
+		ctl_submit_stdin(&ca, &sb);
+	else {
+		if (ctl_add_batch(&ca, 0, &sb) == -1) {
+			submit_free(&sb);
+			errx(CTL_EXIT_FAIL, "nothing submitted");
+		}
+		ctl_enqueue(ctl_open(1), &sb);
 	}
-	ctl_enqueue(ctl_open(1), &sb);
 	for (i = 0; i < sb.sb_n; i++) {
 		if (sb.sb_jobs[i].qn_dup)
 			dups++;
@@ -772,6 +981,9 @@ ctl_cancel(int argc, char **argv)
 
 	if (argc != 2)
 		ctl_usage("cancel");
+	/* Through the daemon, which stops a running job at once. */
+	if ((rc = ctl_cancel_daemon(argv[1], ctl_id(argv[1]))) != -1)
+		return (rc);
 	rc = queue_cancel(ctl_open(0), ctl_id(argv[1]));
 	switch (rc) {
 	case QUEUE_OK:
@@ -846,8 +1058,8 @@ ctl_socket_path(char *buf, size_t len)
 		snprintf(buf, len, "%s/control.sock", ctl_datadir);
 }
 
-#define CTL_ASK_NODAEMON	(-1)	/* connect failed; errno says why */
-#define CTL_ASK_FAILED		(-2)	/* refused, or the connection broke */
+#define CTL_ASK_NODAEMON	ASK_NODAEMON
+#define CTL_ASK_FAILED		ASK_FAILED
 
 /*
  * Timeouts of the admin socket, in seconds, 0 for none: to connect (a
@@ -873,149 +1085,36 @@ ctl_timeout(const char *name, long long def)
 	return (n);
 }
 
-/* Milliseconds left before deadline (0: none), at least 1; -1: past it. */
-static int
-ctl_left(uint64_t deadline)
-{
-	uint64_t	 now = util_mono_ms();
-
-	if (deadline == 0)
-		return (-2);
-	if (now >= deadline)
-		return (-1);
-	return (deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now));
-}
-
-/*
- * Connect to the admin socket within the connect timeout.  A UNIX socket
- * whose backlog is full refuses a non-blocking connect with EAGAIN, so
- * it is tried again every 20 ms.  Returns the descriptor, blocking
- * again, or -1 with errno set (ETIMEDOUT when the time ran out).
- */
-static int
-ctl_connect(const struct sockaddr_un *sun)
-{
-	uint64_t	 deadline = 0;
-	long long	 t;
-	int		 fd, saved, flags;
-
-	if ((t = ctl_timeout("QUIRECTL_CONNECT_TIMEOUT",
-	    CTL_CONNECT_TIMEOUT)) > 0)
-		deadline = util_mono_ms() + t * 1000;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return (-1);
-	while (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == -1) {
-		if (errno != EAGAIN && errno != EINTR) {
-			saved = errno;
-			close(fd);
-			errno = saved;
-			return (-1);
-		}
-		if (ctl_left(deadline) == -1) {
-			close(fd);
-			errno = ETIMEDOUT;
-			return (-1);
-		}
-		usleep(20000);
-	}
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return (-1);
-	}
-	return (fd);
-}
-
 /*
  * Send one command to the running daemon and collect the body of its
- * reply in body.  The reply is a line "ok" or "error: why", then the
- * body up to end of file.  On failure why holds the message to print.
+ * reply in body (ask.c).  On failure why holds the message to print;
+ * CTL_ASK_NODAEMON when no daemon answers, with errno set.
  */
 static int
 ctl_ask(int cmd, uint64_t num, const char *flags, struct buf *body,
     char *why, size_t whylen)
 {
-	struct sockaddr_un	 sun;
-	struct pollfd		 pfd;
-	char			 path[PATH_MAX], buf[8192], *p, *nl;
-	uint64_t		 deadline = 0;
-	long long		 t;
-	ssize_t			 n;
-	int			 fd, saved, left;
+	char		 path[PATH_MAX];
+	long long	 ct, rt;
+	int		 rv, saved;
 
-	buf_reset(body);
 	ctl_socket_path(path, sizeof(path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		snprintf(why, whylen, "%s: path too long for a socket", path);
-		return (CTL_ASK_FAILED);
-	}
-	if ((fd = ctl_connect(&sun)) == -1) {
-		saved = errno;
-		if (saved == ETIMEDOUT) {
-			snprintf(why, whylen, "%s: no connection within %llds "
-			    "(QUIRECTL_CONNECT_TIMEOUT): the daemon accepts "
-			    "nothing", path, ctl_timeout(
-			    "QUIRECTL_CONNECT_TIMEOUT", CTL_CONNECT_TIMEOUT));
-			return (CTL_ASK_FAILED);
-		}
-		snprintf(why, whylen, "%s: %s", path, strerror(saved));
-		errno = saved;
-		return (CTL_ASK_NODAEMON);
-	}
-	if ((t = ctl_timeout("QUIRECTL_TIMEOUT", CTL_REPLY_TIMEOUT)) > 0)
-		deadline = util_mono_ms() + t * 1000;
-	if (ipc_send(fd, IPC_CTL, cmd, num, flags) == -1) {
-		snprintf(why, whylen, "%s: send: %s", path, strerror(errno));
-		close(fd);
-		return (CTL_ASK_FAILED);
-	}
-	for (;;) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((left = ctl_left(deadline)) == -1 ||
-		    (n = poll(&pfd, 1, left == -2 ? -1 : left)) == 0) {
-			snprintf(why, whylen, "%s: no reply within %llds "
-			    "(QUIRECTL_TIMEOUT)", path, t);
-			close(fd);
-			return (CTL_ASK_FAILED);
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		n = n == -1 ? -1 : read(fd, buf, sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			snprintf(why, whylen, "%s: read: %s", path,
-			    strerror(errno));
-			close(fd);
-			return (CTL_ASK_FAILED);
-		}
-		if (n == 0)
-			break;
-		buf_add(body, buf, n);
-	}
-	close(fd);
-	p = buf_cstr(body);
-	if ((nl = strchr(p, '\n')) == NULL) {
-		snprintf(why, whylen, "the daemon closed the connection "
-		    "without an answer");
-		return (CTL_ASK_FAILED);
-	}
-	*nl = '\0';
-	if (strcmp(p, "ok") != 0) {
-		snprintf(why, whylen, "%s", strncmp(p, "error: ", 7) == 0 ?
-		    p + 7 : p);
-		return (CTL_ASK_FAILED);
-	}
-	body->b_len -= nl + 1 - p;
-	memmove(p, nl + 1, body->b_len);
-	return (0);
+	ct = ctl_timeout("QUIRECTL_CONNECT_TIMEOUT", CTL_CONNECT_TIMEOUT);
+	rt = ctl_timeout("QUIRECTL_TIMEOUT", CTL_REPLY_TIMEOUT);
+	rv = ask_daemon(path, cmd, num, flags, body, ct * 1000, rt * 1000,
+	    why, whylen);
+	saved = errno;
+	if (rv == ASK_CONNECT_TIMEOUT)
+		snprintf(why, whylen, "%s: no connection within %llds "
+		    "(QUIRECTL_CONNECT_TIMEOUT): the daemon accepts nothing",
+		    path, ct);
+	else if (rv == ASK_TIMEOUT)
+		snprintf(why, whylen, "%s: no reply within %llds "
+		    "(QUIRECTL_TIMEOUT)", path, rt);
+	errno = saved;
+	if (rv == ASK_NODAEMON || rv == 0)
+		return (rv);
+	return (CTL_ASK_FAILED);
 }
 
 /*
@@ -1049,24 +1148,55 @@ ctl_daemon(int cmd, uint64_t num, const char *flags, int optional)
 	return (0);
 }
 
+/*
+ * cancel through the daemon: -1 when none answers, else the exit status
+ * (a failure exits here).  The daemon's reply is "cancelled ID STATE
+ * [worker SLOT]" (control.c); the messages are those of a cancel
+ * without a daemon, and say which worker stops a running job.
+ */
+static int
+ctl_cancel_daemon(const char *arg, uint64_t id)
+{
+	struct buf		 body;
+	char			 why[PATH_MAX + 512], state[16];
+	unsigned long long	 got;
+	int			 rv, slot = -1, n;
+
+	buf_init(&body);
+	rv = ctl_ask(CTL_CANCEL, id, "", &body, why, sizeof(why));
+	if (rv == CTL_ASK_NODAEMON) {
+		buf_free(&body);
+		return (-1);
+	}
+	if (rv != 0)
+		errx(CTL_EXIT_FAIL, "cancel %s: %s", arg, why);
+	n = sscanf(buf_cstr(&body), "cancelled %llu %15s worker %d", &got,
+	    state, &slot);
+	if (n < 2 || got != id)
+		errx(CTL_EXIT_FAIL, "cancel %s: unexpected reply from the "
+		    "daemon: %s", arg, util_vis(buf_cstr(&body)));
+	if (strcmp(state, "running") == 0 && n == 3)
+		printf("%s cancelled; worker %d stops it now\n", arg, slot);
+	else if (strcmp(state, "leased") == 0 && n == 3)
+		printf("%s cancelled; worker %d drops it from its batch\n",
+		    arg, slot);
+	else if (strcmp(state, "running") == 0 || strcmp(state, "leased") == 0)
+		printf("%s is running: its worker will stop it\n", arg);
+	else
+		printf("%s cancelled\n", arg);
+	buf_free(&body);
+	return (CTL_EXIT_OK);
+}
+
 /* Does a daemon answer on the admin socket? */
 static int
 ctl_daemon_alive(void)
 {
-	struct sockaddr_un	 sun;
-	char			 path[PATH_MAX];
-	int			 fd;
+	char	 path[PATH_MAX];
 
 	ctl_socket_path(path, sizeof(path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		return (0);
-	if ((fd = ctl_connect(&sun)) == -1)
-		return (errno == ETIMEDOUT);
-	close(fd);
-	return (1);
+	return (ask_alive(path, ctl_timeout("QUIRECTL_CONNECT_TIMEOUT",
+	    CTL_CONNECT_TIMEOUT) * 1000));
 }
 
 static int

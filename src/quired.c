@@ -90,10 +90,10 @@ main(int argc, char *argv[])
 	const char		*conffile = NULL, *errstr;
 	char			 err[CONF_STR_MAX + 256], real[PATH_MAX];
 	struct stat		 st;
-	int			 ch, check = 0, slot = -1, merger = 0;
+	int			 ch, check = 0, slot = -1, merger = 0, http = -1;
 
 	quired_stdfds();
-	while ((ch = getopt_long(argc, argv, "dD:f:hMnvW:", opts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "dD:f:hH:MnvW:", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'h':
@@ -115,6 +115,11 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			conffile = optarg;
+			break;
+		case 'H':
+			http = strtonum(optarg, 1, LISTEN_MAX, &errstr);
+			if (errstr != NULL)
+				usage();
 			break;
 		case 'M':
 			merger = 1;
@@ -138,10 +143,12 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
-	if (slot != -1 || merger) {
+	if (slot != -1 || merger || http != -1) {
 		log_init(sv.sv_foreground, LOG_DAEMON);
 		if (merger)
 			merger_main();
+		if (http != -1)
+			http_main(http);
 		worker_main(slot);
 	}
 

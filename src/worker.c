@@ -35,11 +35,16 @@
  * claim-batch jobs), so one worker does not hoard slow jobs that idle
  * workers could run.
  *
- * Orders: "stop" lets the running job finish, acks it, gives back the
- * jobs claimed but not started, and exits 0; "exit", or end of file on
- * the socket (the supervisor died), gives back every lease and exits at
- * once.  PR_SET_PDEATHSIG covers a supervisor that dies while we are
- * not reading.  A worker never dumps core and is not dumpable.  A new
+ * Orders: "cancel" (the supervisor has flagged a job cancelled in the
+ * queue) stops the running job at the next look, within WORKER_LOOK_MS
+ * of work, or skips a claimed one that has not started, and acks it
+ * cancelled at once; the rest of the batch goes on.  Without the order
+ * a cancel is still seen at the next lease extension.  "stop" lets
+ * the running job finish, acks it, gives back the jobs claimed but not
+ * started, and exits 0; "exit", or end of file on the socket (the
+ * supervisor died), gives back every lease and exits at once.
+ * PR_SET_PDEATHSIG covers a supervisor that dies while we are not
+ * reading.  A worker never dumps core and is not dumpable.  A new
  * configuration after a reload brings the live options: the queue's
  * settings, heartbeats, leases and batches follow at once, the document
  * limits and chunk sizes from the next job on; claim-batch, roots,
@@ -100,6 +105,11 @@ struct worker {
 	uint64_t	 wk_lease_at;	/* last lease extension */
 	uint64_t	 wk_job_at;	/* when it started */
 	int		 wk_stopped;	/* why the tick stopped it */
+	int		 wk_cancel;	/* the supervisor cancelled it */
+	/* The claimed batch: jobs[wk_next..wk_njobs) have not started. */
+	struct job	*wk_jobs;
+	size_t		 wk_njobs;
+	size_t		 wk_next;
 	char		 wk_phase[64];
 	char		 wk_error[JOB_ERROR_MAX];
 	const char	*wk_type;	/* of its last document, or NULL */
@@ -164,6 +174,33 @@ worker_admit(struct worker *wk, const struct ipc_msg *m)
 	    m->m_b ? " (memory pressure)" : "");
 }
 
+/*
+ * A cancel from the supervisor (IPC_CANCEL), which has already flagged
+ * the job in the queue: the running job stops at the next look, a job
+ * waiting in the batch is skipped.  Either way it is acked as
+ * cancelled.  An order for a job we no longer run (it finished while
+ * the order was on its way) changes nothing here: if its ack is still
+ * to come, the queue's cancel flag makes it end cancelled.
+ */
+static void
+worker_cancel(struct worker *wk, const struct ipc_msg *m)
+{
+	size_t	 i;
+
+	if (wk->wk_job != 0 && m->m_a == wk->wk_job && m->m_b == wk->wk_gen) {
+		wk->wk_cancel = 1;
+		return;
+	}
+	for (i = wk->wk_next; i < wk->wk_njobs; i++)
+		if (wk->wk_jobs[i].j_id == m->m_a &&
+		    wk->wk_jobs[i].j_lease_gen == m->m_b) {
+			wk->wk_jobs[i].j_cancel = 1;
+			return;
+		}
+	log_debug("worker %d: cancel of job %llu, which we do not hold",
+	    wk->wk_ch.ch_slot, (unsigned long long)m->m_a);
+}
+
 static void
 worker_order(struct worker *wk, const struct ipc_msg *m)
 {
@@ -176,6 +213,9 @@ worker_order(struct worker *wk, const struct ipc_msg *m)
 		break;
 	case IPC_ADMIT:
 		worker_admit(wk, m);
+		break;
+	case IPC_CANCEL:
+		worker_cancel(wk, m);
 		break;
 	case IPC_EXIT:
 		worker_exit(wk, 0);
@@ -237,6 +277,8 @@ worker_wait(struct worker *wk, uint64_t ms)
 			worker_exit(wk, 0);	/* the supervisor is gone */
 		if (rv == 1)
 			worker_order(wk, &m);
+		if (wk->wk_cancel)
+			return (WO_CANCELLED);
 		if (left == 0 && rv == 0)
 			return (WO_DONE);
 	}
@@ -463,13 +505,17 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 
 	/*
 	 * The external id: a record's id field, else its file and offset;
-	 * a file's path.  Ids too long for a key become a hash of themselves.
+	 * the uploader's id; a file's path (a spool name for an upload
+	 * without an id).  Ids too long for a key become a hash of
+	 * themselves.
 	 */
 	if (doc->xd_type == DOC_NDJSON && doc->xd_id != NULL)
 		strlcpy(extid, doc->xd_id, sizeof(extid));
 	else if (doc->xd_type == DOC_NDJSON)
 		snprintf(extid, sizeof(extid), "%s@%llu", j->j_path,
 		    (unsigned long long)doc->xd_off);
+	else if (j->j_extid[0] != '\0')
+		strlcpy(extid, j->j_extid, sizeof(extid));
 	else
 		strlcpy(extid, j->j_path, sizeof(extid));
 	if (strlen(extid) > IX_EXTID_MAX)
@@ -588,7 +634,9 @@ worker_dead_records(struct worker *wk, const struct job *j)
 		qn[i].qn_key = keys[i];
 		qn[i].qn_tenant = j->j_tenant;
 		qn[i].qn_prio = j->j_prio;
-		qn[i].qn_srckind = SRC_NDJSON;
+		/* A bulk's record stays in the spool, a file's in its file. */
+		qn[i].qn_srckind = j->j_srckind == SRC_SPOOL ? SRC_SPOOL :
+		    SRC_NDJSON;
 		qn[i].qn_path = j->j_path;
 		qn[i].qn_off = f->if_off;
 		qn[i].qn_len = f->if_len;
@@ -664,6 +712,7 @@ worker_run(struct worker *wk, const struct job *j)
 
 	wk->wk_job = j->j_id;
 	wk->wk_gen = j->j_lease_gen;
+	wk->wk_cancel = 0;
 	wk->wk_job_at = wk->wk_looked = util_mono_ms();
 	wk->wk_error[0] = '\0';
 	wk->wk_type = NULL;
@@ -693,8 +742,33 @@ worker_run(struct worker *wk, const struct job *j)
 	if (ipc_send(wk->wk_ch.ch_fd, IPC_JOB_DONE, j->j_id, rv, what) == -1)
 		worker_exit(wk, 1);
 	wk->wk_job = 0;
+	wk->wk_cancel = 0;
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
 	return (rv);
+}
+
+/*
+ * A cancelled job is acked at once and alone, so that it shows as
+ * cancelled now rather than when its batch ends; the other jobs' acks
+ * still wait for their documents' commit.  -1: the ack did not go
+ * through (a storage fault), and it rides on the next one.
+ */
+static int
+worker_ack_cancelled(struct worker *wk, const struct job *j, int started)
+{
+	struct queue_lease	 ql;
+	int			 result;
+
+	ql.ql_id = j->j_id;
+	ql.ql_gen = j->j_lease_gen;
+	if (queue_ack(&wk->wk_q, &ql, 1, &result) != 0)
+		return (-1);
+	if (result == QUEUE_ESTALE)
+		log_warnx("job %llu: lease lost", (unsigned long long)j->j_id);
+	else
+		log_info("job %llu cancelled %s", (unsigned long long)j->j_id,
+		    started ? "while running" : "before it started");
+	return (0);
 }
 
 /* The worker's own start-up, after child_setup. */
@@ -799,16 +873,26 @@ worker_main(int slot)
 			continue;
 		}
 		flushed = started = wk.wk_lease_at = util_mono_ms();
+		wk.wk_jobs = jobs;
+		wk.wk_njobs = n;
 		for (i = 0; i < n; i++) {
 			/* Orders between jobs: a stop leaves the rest. */
 			if (i > 0)
 				(void)worker_wait(&wk, 0);
 			if (wk.wk_stop)
 				break;	/* unstarted jobs go back at exit */
-			rv = worker_run(&wk, &jobs[i]);
+			wk.wk_next = i + 1;
+			if (jobs[i].j_cancel)
+				rv = WO_CANCELLED;	/* before it started */
+			else
+				rv = worker_run(&wk, &jobs[i]);
 			switch (rv) {
-			case WO_DONE:
 			case WO_CANCELLED:
+				if (worker_ack_cancelled(&wk, &jobs[i],
+				    !jobs[i].j_cancel) == 0)
+					break;
+				/* FALLTHROUGH */
+			case WO_DONE:
 				acks[nacks].ql_id = jobs[i].j_id;
 				acks[nacks].ql_gen = jobs[i].j_lease_gen;
 				nacks++;
@@ -844,6 +928,7 @@ worker_main(int slot)
 				flushed = util_mono_ms();
 			}
 		}
+		wk.wk_njobs = wk.wk_next = 0;
 		per = (util_mono_ms() - started) / (i > 0 ? i : 1);
 		want = per == 0 ? k : WORKER_ROUND_MS / per;
 		if (want < 1)

@@ -1270,6 +1270,39 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/*
+ * What a cancel found, for the supervisor: the state before, and for a
+ * leased job the holder to tell (pid, slot) and its lease.
+ */
+START_TEST(test_cancel_job)
+{
+	struct queue_conf	 qc;
+	struct queue_cancelled	 cx;
+	struct tq		 tq;
+	uint64_t		 a, b, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_int_eq(queue_cancel_job(&tq.tq_q, a, &cx), QUEUE_OK);
+	ck_assert_int_eq(cx.qx_state, JOB_READY);
+	ck_assert_uint_eq(cx.qx_pid, 0);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 4242, &gen), b);
+	ck_assert_int_eq(queue_cancel_job(&tq.tq_q, b, &cx), QUEUE_ECANCEL);
+	ck_assert_int_eq(cx.qx_state, JOB_LEASED);
+	ck_assert_uint_eq(cx.qx_pid, 4242);
+	ck_assert_uint_eq(cx.qx_slot, 4242 % 64);
+	ck_assert_uint_eq(cx.qx_gen, gen);
+	ck_assert_int_eq(ack1(&tq, b, gen), QUEUE_ECANCEL);
+	ck_assert_int_eq(queue_cancel_job(&tq.tq_q, b, &cx), QUEUE_ESTATE);
+	ck_assert_int_eq(cx.qx_state, JOB_CANCELLED);
+	ck_assert_int_eq(queue_cancel_job(&tq.tq_q, 999, &cx), QUEUE_ENOENT);
+	ck_assert_int_eq(cx.qx_state, -1);
+	tq_close(&tq);
+}
+END_TEST
+
 /* The claim policy. */
 
 #define FAIR_A		100000
@@ -2136,6 +2169,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_fail_permanent);
 	tcase_add_test(tc, test_retry);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_cancel_job);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("policy");

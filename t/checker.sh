@@ -28,17 +28,40 @@ mkdir -p "$CHK"
 : > "$CHK/unacked"
 CHK_NEXT=1
 
-# chk_submit N [SUBMIT-OPTIONS...]: submit N new documents as one NDJSON
-# file; returns quirectl's exit status.
-chk_submit() {
+# CHK_PAD words of filler text (letters only, drawn from a fixed
+# vocabulary) follow each document's own words, for documents of a
+# realistic size; 0 by default.
+: "${CHK_PAD:=0}"
+
+# chk_make N: write N new documents as one NDJSON file, named in CHK_FILE.
+chk_make() {
 	_n=$1
-	shift
-	_f=$CHK/s$CHK_NEXT.ndjson
-	awk -v a="$CHK_NEXT" -v n="$_n" -v b="$CHK_BUCKETS" 'BEGIN {
-	    for (i = a; i < a + n; i++)
-	    printf "{\"id\":\"ck-%d\",\"text\":\"quirecheck k%dz qcb%d " \
-	    "alpha beta gamma\"}\n", i, i, i % b }' > "$_f"
+	CHK_FILE=$CHK/s$CHK_NEXT.ndjson
+	awk -v a="$CHK_NEXT" -v n="$_n" -v b="$CHK_BUCKETS" -v pad="$CHK_PAD" \
+	    'BEGIN {
+	    srand(1)
+	    for (w = 0; w < 5000 && pad > 0; w++) {
+		v = ""
+		for (c = 3 + int(rand() * 7); c > 0; c--)
+			v = v sprintf("%c", 97 + int(rand() * 26))
+		voc[w] = v
+	    }
+	    srand(a)
+	    for (i = a; i < a + n; i++) {
+		t = ""
+		for (j = 0; j < pad; j++)
+			t = t " " voc[int(rand() * rand() * 5000)]
+		printf "{\"id\":\"ck-%d\",\"text\":\"quirecheck k%dz qcb%d " \
+		    "alpha beta gamma%s\"}\n", i, i, i % b, t
+	    } }' > "$CHK_FILE"
 	CHK_NEXT=$((CHK_NEXT + _n))
+}
+
+# chk_send FILE [SUBMIT-OPTIONS...]: submit a file of chk_make's; returns
+# quirectl's exit status.
+chk_send() {
+	_f=$1
+	shift
 	_rc=0
 	ctl submit --ndjson "$_f" "$@" > "$CHK/submit.out" 2>&1 || _rc=$?
 	if [ "$_rc" = 0 ]; then
@@ -47,6 +70,14 @@ chk_submit() {
 		echo "$_f" >> "$CHK/unacked"
 	fi
 	return "$_rc"
+}
+
+# chk_submit N [SUBMIT-OPTIONS...]: submit N new documents as one NDJSON
+# file; returns quirectl's exit status.
+chk_submit() {
+	chk_make "$1"
+	shift
+	chk_send "$CHK_FILE" "$@"
 }
 
 # Jobs the acknowledged submissions made (one each: the files are small).

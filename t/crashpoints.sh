@@ -139,6 +139,7 @@ for call in $CALLS; do
 		log-file $LOG
 		workers 1
 		merge no
+		listen none
 		EOC
 		"$QUIRED" -d -f "$T/w.conf" 2>>"$T/w.stderr" &
 		qp=$!

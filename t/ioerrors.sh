@@ -132,6 +132,7 @@ pidfile $PIDFILE
 log-file $T/w.log
 workers 1
 merge no
+listen none
 EOC
 	"$QUIRED" -d -f "$T/w.conf" 2>>"$T/w.stderr" &
 	qp=$!

@@ -29,7 +29,8 @@ cleanup() {
 		echo "kept $T" >&2
 	fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -41,12 +42,18 @@ fail() {
 }
 
 # Write a configuration: the common lines, then the test's own ($@).
+# HTTP is off unless the test has a listen line (the default port would
+# be shared by tests running at once).
 write_conf() {
 	{
 		echo "datadir $DATA"
 		echo "pidfile $PIDFILE"
 		echo "log-file $LOG"
 		echo "debug-jobs yes"
+		case " $* " in
+		*" listen "*)	;;
+		*)		echo "listen none" ;;
+		esac
 		for line in "$@"; do
 			echo "$line"
 		done
@@ -108,6 +115,30 @@ pid_gone() {
 # Milliseconds, for the few bounds the design states in time.
 now_ms() {
 	date +%s%3N
+}
+
+# --- HTTP.  The port the http child listens on, from the supervisor's
+# log line "http: listening on 127.0.0.1:PORT" (listen 127.0.0.1:0).
+http_port() {
+	wait_for 10 grep -q "http: listening on " "$LOG" ||
+	    fail "no http listening line in the log"
+	grep -o "http: listening on 127.0.0.1:[0-9]*" "$LOG" | tail -1 |
+	    sed 's/.*://'
+}
+
+# hreq METHOD PATH [CURL-ARGS...]: a request to the http child on
+# $HPORT; the body goes to $T/hbody, the status code to standard output.
+hreq() {
+	_m=$1
+	_p=$2
+	shift 2
+	curl -s -o "$T/hbody" -w '%{http_code}' -X "$_m" "$@" \
+	    "http://127.0.0.1:$HPORT$_p"
+}
+
+# The pid of the http child.
+http_pid() {
+	pgrep -f "^quired: http" -P "$(quired_pid)" | head -1
 }
 
 # Pids of the live workers, one a line.
@@ -248,6 +279,53 @@ resumed() {
 		    > /dev/null || fail "uniq$_i is not found once"
 	done
 	ctl check > /dev/null || fail "check"
+}
+
+# --- A slow document.  makepdf WORD LASTWORD: a PDF on stdout,
+# uncompressed, Helvetica, $PAGES pages (the test sets PAGES) of 40 lines
+# of ten words; WORD on every page, LASTWORD on the last.  5000 pages
+# take a worker seconds.
+makepdf() {
+	LC_ALL=C awk -v npages="$PAGES" -v word="$1" -v last="$2" '
+	function out(s) { printf "%s", s; off += length(s) }
+	function obj(n, body) { xo[n] = off; out(n " 0 obj\n" body "\nendobj\n") }
+	BEGIN {
+		nw = split("alpha bravo charlie delta echo foxtrot golf " \
+		    "hotel india juliet kilo lima mike november oscar papa " \
+		    "quebec romeo sierra tango uniform victor whiskey xray " \
+		    "yankee zulu", w, " ");
+		out("%PDF-1.4\n");
+		obj(1, "<< /Type /Catalog /Pages 2 0 R >>");
+		for (i = 0; i < npages; i++)
+			kids = kids (4 + 2 * i) " 0 R ";
+		obj(2, "<< /Type /Pages /Kids [" kids "] /Count " npages " >>");
+		obj(3, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+		for (i = 0; i < npages; i++) {
+			s = "BT /F1 10 Tf 12 TL 40 800 Td\n";
+			for (l = 0; l < 40; l++) {
+				t = "";
+				for (k = 0; k < 10; k++)
+					t = t w[(i * 7 + l * 3 + k * 11) % nw + 1] " ";
+				if (l == 0)
+					t = t word;
+				if (l == 0 && i == npages - 1)
+					t = t " " last;
+				s = s "(" t ") Tj T*\n";
+			}
+			s = s "ET";
+			obj(4 + 2 * i, "<< /Type /Page /Parent 2 0 R /MediaBox " \
+			    "[0 0 595 842] /Resources << /Font << /F1 3 0 R >> " \
+			    ">> /Contents " (5 + 2 * i) " 0 R >>");
+			obj(5 + 2 * i, "<< /Length " length(s) " >>\nstream\n" \
+			    s "\nendstream");
+		}
+		n = 4 + 2 * npages;
+		printf "xref\n0 %d\n0000000000 65535 f \n", n;
+		for (i = 1; i < n; i++)
+			printf "%010d 00000 n \n", xo[i];
+		printf "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n" \
+		    "%%%%EOF\n", n, off;
+	}'
 }
 
 # For the tests that trace our programs with strace: skip without it, and

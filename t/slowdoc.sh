@@ -19,51 +19,6 @@
 PAGES=${SLOWDOC_PAGES:-5000}
 HANG_MS=1000
 
-# makepdf WORD LASTWORD: a PDF on stdout, uncompressed, Helvetica, PAGES
-# pages of 40 lines of ten words; WORD on every page, LASTWORD on the last.
-makepdf() {
-	LC_ALL=C awk -v npages="$PAGES" -v word="$1" -v last="$2" '
-	function out(s) { printf "%s", s; off += length(s) }
-	function obj(n, body) { xo[n] = off; out(n " 0 obj\n" body "\nendobj\n") }
-	BEGIN {
-		nw = split("alpha bravo charlie delta echo foxtrot golf " \
-		    "hotel india juliet kilo lima mike november oscar papa " \
-		    "quebec romeo sierra tango uniform victor whiskey xray " \
-		    "yankee zulu", w, " ");
-		out("%PDF-1.4\n");
-		obj(1, "<< /Type /Catalog /Pages 2 0 R >>");
-		for (i = 0; i < npages; i++)
-			kids = kids (4 + 2 * i) " 0 R ";
-		obj(2, "<< /Type /Pages /Kids [" kids "] /Count " npages " >>");
-		obj(3, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
-		for (i = 0; i < npages; i++) {
-			s = "BT /F1 10 Tf 12 TL 40 800 Td\n";
-			for (l = 0; l < 40; l++) {
-				t = "";
-				for (k = 0; k < 10; k++)
-					t = t w[(i * 7 + l * 3 + k * 11) % nw + 1] " ";
-				if (l == 0)
-					t = t word;
-				if (l == 0 && i == npages - 1)
-					t = t " " last;
-				s = s "(" t ") Tj T*\n";
-			}
-			s = s "ET";
-			obj(4 + 2 * i, "<< /Type /Page /Parent 2 0 R /MediaBox " \
-			    "[0 0 595 842] /Resources << /Font << /F1 3 0 R >> " \
-			    ">> /Contents " (5 + 2 * i) " 0 R >>");
-			obj(5 + 2 * i, "<< /Length " length(s) " >>\nstream\n" \
-			    s "\nendstream");
-		}
-		n = 4 + 2 * npages;
-		printf "xref\n0 %d\n0000000000 65535 f \n", n;
-		for (i = 1; i < n; i++)
-			printf "%010d 00000 n \n", xo[i];
-		printf "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n" \
-		    "%%%%EOF\n", n, off;
-	}'
-}
-
 mkdir "$T/docs"
 makepdf slowdocone slowdoclast > "$T/docs/slow.pdf"
 makepdf slowdoctwo slowdoctwolast > "$T/docs/slow2.pdf"
