@@ -233,7 +233,7 @@ def run(a, b):
     b.wait("/^%d of %d workers running/.test(document.getElementById("
            "'fleet-summary').textContent)" % (a.workers, a.workers),
            "the fleet summary")
-    mem = b.js("document.querySelector('#workers tbody tr td:nth-child(6)')"
+    mem = b.js("document.querySelector('#workers tbody tr td.mem')"
                ".textContent")
     check(mem.endswith("KiB") or mem.endswith("MiB"),
           "worker memory shows as %r" % mem)
@@ -312,10 +312,11 @@ def run(a, b):
     check("<b>" in text_of(b, "#hits li .snippet"),
           "the snippet does not show the markup as text")
 
-    # A bad document becomes a dead letter with its reason.
-    b.type("#upload-text", open(a.bad).read())
+    # A document the workers refuse, chosen as a file, becomes a dead
+    # letter with its reason.
+    b.choose_file("#upload-file", os.path.abspath(a.bad))
     b.click("#upload-submit")
-    b.wait("/^Accepted 1 record/.test(document.getElementById("
+    b.wait("/^Accepted as job #[0-9]+\\.$/.test(document.getElementById("
            "'upload-result').textContent)", "the bad document accepted")
     dead = b.wait("""(function () {
         var r = Array.from(document.querySelectorAll("#dead-list tbody tr"))

@@ -6,8 +6,9 @@
  *
  *	GET /v1/status		queue counts, fleet, storage (every 2 s)
  *	GET /metrics		per-tenant queue counts, when status has none
- *	GET /v1/events		Server-Sent Events: "job" (progress of the
- *				tenant's jobs) and "status" (counts, rate)
+ *	GET /v1/events		Server-Sent Events: "job" (state and progress
+ *				of every job the token may see) and "status"
+ *				(counts, rate, workers; once a second)
  *	GET /v1/jobs/ID		a followed job, while the event stream is down
  *	GET /v1/dead		dead letters; POST /v1/jobs/ID/retry each,
  *				POST /v1/dead/retry all
@@ -37,12 +38,14 @@ var MAX_TENANTS = 100;
 var STATUS_MS = 2000;
 var DEAD_MS = 4000;
 var METRICS_MS = 5000;
+var JOBS_DRAW_MS = 200;
 var STATES = ["ready", "leased", "retry", "done", "dead", "cancelled"];
 var FINAL = { done: 1, dead: 1, cancelled: 1 };
 
 var jobs = new Map();		/* id -> { id, tenant, state, progress, error } */
 var events = null;		/* the EventSource */
-var eventsTenant = null;
+var fleet = null;		/* the fleet of the last status */
+var memory = {};
 var live = false;
 var lastTotals = null;		/* { t, completed, enqueued }: job rates */
 var lastTenants = null;		/* { t, done: Map } for per-tenant rates */
@@ -216,7 +219,9 @@ function showStatus(st) {
 	}
 	if (typeof st.docs_per_s === "number")
 		setText("docs-rate", fmtRate(st.docs_per_s));
-	showFleet(f, st.memory || {});
+	fleet = f;
+	memory = st.memory || {};
+	showFleet(f, memory);
 	if (Array.isArray(st.tenants) || (st.tenants &&
 	    typeof st.tenants === "object")) {
 		tenantsFromStatus = true;
@@ -254,8 +259,12 @@ function showFleet(f, mem) {
 			(w.phase && w.phase !== w.state ? " (" + w.phase +
 			")" : "")),
 		    el("td", {}, job),
+		    el("td", { class: "num" }, job === "" ||
+			typeof w.progress !== "number" ? "" :
+			Math.floor(Math.min(1, Math.max(0, w.progress)) * 100) +
+			"%"),
 		    el("td", { class: "num" }, fmtMs(w.elapsed_ms)),
-		    el("td", { class: "num" }, fmtKiB(w.anon_kb)),
+		    el("td", { class: "num mem" }, fmtKiB(w.anon_kb)),
 		    el("td", { class: "num" }, fmtInt(w.jobs))));
 	}
 }
@@ -427,7 +436,18 @@ function updateJob(d) {
 		j.tenant = d.tenant;
 	if (d.error !== undefined)
 		j.error = d.error;
-	showJobs();
+	drawJobsSoon();
+}
+
+/* Redraw the job table at most every JOBS_DRAW_MS, however many events. */
+var drawTimer = 0;
+
+function drawJobsSoon() {
+	if (drawTimer === 0)
+		drawTimer = setTimeout(function () {
+			drawTimer = 0;
+			showJobs();
+		}, JOBS_DRAW_MS);
 }
 
 function showJobs() {
@@ -482,20 +502,21 @@ function pollJobs() {
 	})).then(showJobs);
 }
 
+/*
+ * One stream of every job's events the token may see; for a token that
+ * is not bound to a tenant, the status once a second too.
+ */
 function openEvents() {
-	var tenant = $("upload-tenant").value.trim() || "default";
 	var q = new URLSearchParams(), t = token();
 
-	if (events !== null && eventsTenant === tenant &&
-	    events.readyState !== EventSource.CLOSED)
+	if (events !== null && events.readyState !== EventSource.CLOSED)
 		return;
 	if (events !== null)
 		events.close();
-	q.set("tenant", tenant);
 	if (t !== "")
 		q.set("access_token", t);
-	eventsTenant = tenant;
-	events = new EventSource("/v1/events?" + q.toString());
+	events = new EventSource("/v1/events" +
+	    (t !== "" ? "?" + q.toString() : ""));
 	events.addEventListener("open", function () {
 		live = true;
 		if (!authNeeded)
@@ -521,7 +542,34 @@ function openEvents() {
 			showCounts(d.jobs);
 		if (typeof d.docs_per_s === "number")
 			setText("docs-rate", fmtRate(d.docs_per_s));
+		if (Array.isArray(d.workers))
+			mergeWorkers(d.workers);
 	});
+}
+
+/*
+ * The workers of a status event (slot, state, job, phase, progress,
+ * memory) over those of the last status poll, which also has their
+ * pids and counts.
+ */
+function mergeWorkers(ws) {
+	var i, j, w;
+
+	if (fleet === null || !Array.isArray(fleet.workers))
+		return;
+	for (i = 0; i < ws.length && i < 1024; i++) {
+		for (j = 0; j < fleet.workers.length; j++) {
+			w = fleet.workers[j];
+			if (w.slot !== ws[i].slot)
+				continue;
+			["state", "job", "phase", "progress",
+			    "anon_kb"].forEach(function (k) {
+				if (ws[i][k] !== undefined)
+					w[k] = ws[i][k];
+			});
+		}
+	}
+	showFleet(fleet, memory);
 }
 
 function parseEvent(e) {
@@ -580,7 +628,6 @@ function submitUpload(ev) {
 	}
 	$("upload-submit").disabled = true;
 	showUploadResult("Submitting\u2026", false);
-	openEvents();
 	req.then(function (d) {
 		var ids = d && Array.isArray(d.jobs) ? d.jobs :
 		    d && d.job !== undefined ? [d.job] : [];
@@ -844,10 +891,6 @@ function start() {
 	$("token-form").addEventListener("submit", useToken);
 	$("token-clear").addEventListener("click", forgetToken);
 	$("upload-form").addEventListener("submit", submitUpload);
-	$("upload-tenant").addEventListener("change", function () {
-		if (!authNeeded)
-			openEvents();
-	});
 	$("dead-retry-all").addEventListener("click", retryAll);
 	$("search-form").addEventListener("submit", search);
 	if (token() !== "")
