@@ -202,6 +202,36 @@ def job_rows(b):
     })""")
 
 
+def watch_progress(b, jid, seconds=STEP_SECONDS):
+    """The percentages the page shows for a job until it is done at
+    100%; the job must also show on its worker's row while it runs."""
+    seen = []
+    on_worker = False
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        r = b.js("""(function () {
+            var r = document.querySelector('#job-list tr[data-job="%d"]');
+            var w = Array.from(document.querySelectorAll(
+                "#workers tbody tr")).filter(function (e) {
+                return e.children[3].textContent === "#%d"; });
+            return r === null ? null : [r.dataset.state,
+                r.querySelector(".pct").textContent, w.length === 1];
+        })()""" % (jid, jid))
+        if r is not None:
+            if r[0] == "leased" and (not seen or seen[-1] != r[1]):
+                seen.append(r[1])
+            on_worker = on_worker or r[2]
+            if r[0] == "done" and r[1] == "100%":
+                seen.append(r[1])
+                check(on_worker, "job %d never showed on a worker" % jid)
+                return seen
+            check(r[0] in ("ready", "leased"),
+                  "job %d is %s" % (jid, r[0]))
+        time.sleep(0.1)
+    raise Fail("job %d: not done at 100%% in %d s (seen %s)" %
+               (jid, seconds, seen))
+
+
 def check(cond, message):
     if not cond:
         raise Fail(message)
@@ -278,6 +308,19 @@ def run(a, b):
             return r !== null &&
                 Number(r.querySelector('td:nth-child(5)').textContent) >= 1;
         })()""" % a.tenant, "tenant %s in the tenant table" % a.tenant)
+
+    # A job that runs for seconds: the page shows it running, on its
+    # worker too, its progress rising, then done at 100%.
+    if a.slow_job:
+        out = subprocess.run(a.slow_job, shell=True, check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        sid = int(out.split()[0])
+        seen = watch_progress(b, sid)
+        print("dashboard: job %d progress seen: %s" % (sid, " ".join(seen)))
+        rising = [int(p[:-1]) for p in seen if p != "100%"]
+        check(len(set(rising)) >= 2 and rising == sorted(rising) and
+              0 < rising[-1] < 100,
+              "job %d's progress did not rise: %s" % (sid, seen))
 
     # Search, and the snippet with its highlighted word.
     b.type("#search-q", a.query)
@@ -376,6 +419,9 @@ def main():
                    help="the tenant table must show the tenant")
     p.add_argument("--records", required=True)
     p.add_argument("--file", required=True)
+    p.add_argument("--slow-job", default="",
+                   help="a command that submits a job of some seconds "
+                   "and prints its id")
     p.add_argument("--query", required=True)
     p.add_argument("--hit", required=True)
     p.add_argument("--mark", required=True)

@@ -428,9 +428,16 @@ function updateJob(d) {
 	if (!jobs.has(id))
 		trackJob(id, d.tenant);
 	j = jobs.get(id);
-	if (typeof d.state === "string")
+	/*
+	 * Progress only rises within one run: a lower figure for a job
+	 * still in the same state is an older one (the queue's record lags
+	 * the workers' heartbeats), and a new state starts afresh.
+	 */
+	if (typeof d.state === "string" && d.state !== j.state) {
 		j.state = d.state;
-	if (typeof d.progress === "number")
+		j.progress = 0;
+	}
+	if (typeof d.progress === "number" && d.progress > j.progress)
 		j.progress = d.progress;
 	if (typeof d.tenant === "string")
 		j.tenant = d.tenant;
