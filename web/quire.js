@@ -373,7 +373,10 @@ function pollStatus() {
 			    "events unavailable, polling");
 		showStatus(st || {});
 	}).catch(function (e) {
-		if (e.status !== 401)
+		if (e.status === 403)
+			setText("fleet-summary", "This token sees its own " +
+			    "tenant's jobs only: no queue or fleet figures.");
+		else if (e.status !== 401)
 			setConn(false, "Cannot reach quired: " + e.message);
 	});
 }
