@@ -1464,6 +1464,7 @@ struct queue_batch_arg {
 	struct queue	*ba_q;
 	uint64_t	 ba_id;
 	int		 ba_state;
+	const char	*ba_tenant;	/* NULL: every tenant's jobs */
 	uint64_t	 ba_older;
 	uint64_t	 ba_keep;
 	uint64_t	 ba_n;		/* out: jobs handled */
@@ -1524,6 +1525,37 @@ queue_retry(struct queue *q, uint64_t id)
 	    store_write(&q->q_store, queue_retry_txn, &ba)));
 }
 
+/*
+ * The first entry of a time-ordered database (done, dead) after the key
+ * in kb, or the first of all when *first is set; kb then holds the key
+ * found plus one, where the next seek starts, so that the entries this
+ * pass skips (another tenant's) are not met again and the ones it
+ * deletes do not disturb the walk.
+ */
+static int
+qtx_timed_next(MDB_cursor *c, uint8_t *kb, int *first, MDB_val *k)
+{
+	MDB_val	 v;
+	int	 rc, i;
+
+	if (*first) {
+		*first = 0;
+		rc = mdb_cursor_get(c, k, &v, MDB_FIRST);
+	} else {
+		k->mv_size = 16;
+		k->mv_data = kb;
+		rc = mdb_cursor_get(c, k, &v, MDB_SET_RANGE);
+	}
+	if (rc != 0)
+		return (rc);
+	if (k->mv_size != 16)
+		return (MDB_CORRUPTED);
+	memcpy(kb, k->mv_data, 16);
+	for (i = 15; i >= 0 && ++kb[i] == 0; i--)
+		;
+	return (0);
+}
+
 static int
 queue_retry_dead_txn(MDB_txn *txn, void *arg)
 {
@@ -1531,8 +1563,9 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct job		 j;
 	MDB_cursor		*c;
-	MDB_val			 k, v;
-	int			 rc;
+	MDB_val			 k;
+	uint8_t			 kb[16];
+	int			 rc, first = 1;
 
 	ba->ba_n = 0;
 	ba->ba_more = 0;
@@ -1540,7 +1573,7 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_DEAD], &c)) != 0)
 		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+	while ((rc = qtx_timed_next(c, kb, &first, &k)) == 0) {
 		if (ba->ba_n == QUEUE_BATCH) {
 			ba->ba_more = 1;
 			break;
@@ -1548,6 +1581,9 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 		if ((rc = qtx_job_get(&t, util_get_be64((uint8_t *)k.mv_data +
 		    8), &j)) != 0)
 			break;
+		if (ba->ba_tenant != NULL &&
+		    strcmp(j.j_tenant, ba->ba_tenant) != 0)
+			continue;
 		if ((rc = qtx_revive(&t, &j)) != 0)
 			break;
 		ba->ba_n++;
@@ -1558,8 +1594,9 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 	return (qtx_end(&t));
 }
 
+/* Every dead letter (of tenant, unless it is NULL) ready again. */
 int
-queue_retry_dead(struct queue *q, uint64_t *n)
+queue_retry_dead_tenant(struct queue *q, const char *tenant, uint64_t *n)
 {
 	struct queue_batch_arg	 ba;
 	int			 rc;
@@ -1567,6 +1604,7 @@ queue_retry_dead(struct queue *q, uint64_t *n)
 	*n = 0;
 	memset(&ba, 0, sizeof(ba));
 	ba.ba_q = q;
+	ba.ba_tenant = tenant;
 	do {
 		rc = store_write(&q->q_store, queue_retry_dead_txn, &ba);
 		if (rc != 0)
@@ -1576,6 +1614,30 @@ queue_retry_dead(struct queue *q, uint64_t *n)
 	return (0);
 }
 
+int
+queue_retry_dead(struct queue *q, uint64_t *n)
+{
+	return (queue_retry_dead_tenant(q, NULL, n));
+}
+
+/* Delete a finished job's record and its idempotency key. */
+static int
+qtx_job_forget(struct qtx *t, const struct job *j)
+{
+	MDB_val		 jk;
+	uint8_t		 kb[8];
+
+	if (j->j_key[0] != '\0') {
+		jk.mv_size = strlen(j->j_key);
+		jk.mv_data = (void *)j->j_key;
+		(void)mdb_del(t->t_txn, t->t_dbi[DB_KEYS], &jk, NULL);
+	}
+	util_put_be64(kb, j->j_id);
+	jk.mv_size = 8;
+	jk.mv_data = kb;
+	return (mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &jk, NULL));
+}
+
 static int
 queue_purge_txn(MDB_txn *txn, void *arg)
 {
@@ -1583,10 +1645,10 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct job		 j;
 	MDB_cursor		*c;
-	MDB_val			 k, v, jk;
+	MDB_val			 k;
 	uint64_t		 total, when, id;
-	uint8_t			 kb[8];
-	int			 rc, db;
+	uint8_t			 kb[16];
+	int			 rc, db, first = 1;
 
 	ba->ba_n = 0;
 	ba->ba_more = 0;
@@ -1597,7 +1659,7 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 	    t.t_m.m_count[JOB_DONE] + t.t_m.m_count[JOB_CANCELLED];
 	if ((rc = mdb_cursor_open(txn, t.t_dbi[db], &c)) != 0)
 		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+	while ((rc = qtx_timed_next(c, kb, &first, &k)) == 0) {
 		when = util_get_be64(k.mv_data);
 		id = util_get_be64((uint8_t *)k.mv_data + 8);
 		/*
@@ -1613,23 +1675,19 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 			ba->ba_more = 1;
 			break;
 		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
+		if ((rc = qtx_job_get(&t, id, &j)) != 0 && rc != QUEUE_ENOENT)
 			break;
-		if ((rc = qtx_job_get(&t, id, &j)) == 0) {
-			if (j.j_key[0] != '\0') {
-				jk.mv_size = strlen(j.j_key);
-				jk.mv_data = j.j_key;
-				(void)mdb_del(txn, t.t_dbi[DB_KEYS], &jk, NULL);
-			}
-			util_put_be64(kb, id);
-			jk.mv_size = 8;
-			jk.mv_data = kb;
-			if ((rc = mdb_del(txn, t.t_dbi[DB_JOBS], &jk, NULL))
-			    != 0)
+		/* A record without its job is debris: any purge takes it. */
+		if (rc == 0 && ba->ba_tenant != NULL &&
+		    strcmp(j.j_tenant, ba->ba_tenant) != 0)
+			continue;
+		if ((rc = qtx_timed(&t, db, when, id, 1)) != 0)
+			break;
+		if (qtx_job_get(&t, id, &j) == 0) {
+			if ((rc = qtx_job_forget(&t, &j)) != 0)
 				break;
 			qtx_move(&t, j.j_state, -1);
-		} else if (rc != QUEUE_ENOENT)
-			break;
+		}
 		total--;
 		ba->ba_n++;
 	}
@@ -1643,21 +1701,24 @@ queue_purge_txn(MDB_txn *txn, void *arg)
  * Delete finished jobs of one kind (JOB_DONE: done and cancelled;
  * JOB_DEAD: dead letters) that are older than older_ms, or beyond the
  * newest keep of them; a limit of 0 is no limit, and with neither every
- * one goes.  Their idempotency keys are forgotten with them.
+ * one goes.  Their idempotency keys are forgotten with them.  With a
+ * tenant, only its jobs go, and no limit may be given.
  */
 int
-queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
-    uint64_t *n)
+queue_purge_tenant(struct queue *q, int state, const char *tenant,
+    uint64_t older_ms, uint64_t keep, uint64_t *n)
 {
 	struct queue_batch_arg	 ba;
 	int			 rc;
 
-	if (state != JOB_DONE && state != JOB_DEAD)
-		return (QUEUE_EINVAL);
 	*n = 0;
+	if ((state != JOB_DONE && state != JOB_DEAD) ||
+	    (tenant != NULL && (older_ms != 0 || keep != 0)))
+		return (QUEUE_EINVAL);
 	memset(&ba, 0, sizeof(ba));
 	ba.ba_q = q;
 	ba.ba_state = state;
+	ba.ba_tenant = tenant;
 	ba.ba_older = older_ms;
 	ba.ba_keep = keep;
 	do {
@@ -1667,6 +1728,13 @@ queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
 		*n += ba.ba_n;
 	} while (ba.ba_more);
 	return (0);
+}
+
+int
+queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
+    uint64_t *n)
+{
+	return (queue_purge_tenant(q, state, NULL, older_ms, keep, n));
 }
 
 /* Reading. */
@@ -1834,4 +1902,88 @@ queue_list(struct queue *q, int state, size_t limit, queue_list_cb cb,
 	ga.ga_cbarg = arg;
 	return (queue_result(__func__,
 	    store_read(&q->q_store, queue_list_txn, &ga)));
+}
+
+struct queue_page_arg {
+	struct queue		*pa_q;
+	struct queue_page	*pa_qp;
+	queue_list_cb		 pa_cb;
+	void			*pa_cbarg;
+};
+
+static int
+queue_page_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_page_arg	*pa = arg;
+	struct queue_page	*qp = pa->pa_qp;
+	struct qtx		 t;
+	struct job		 j;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint8_t			 kb[8];
+	uint64_t		 id, last = 0;
+	size_t			 n = 0, scanned = 0;
+	int			 rc, op = MDB_SET_RANGE;
+
+	qp->qp_next = 0;
+	if ((rc = qtx_begin(&t, pa->pa_q, txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_JOBS], &c)) != 0)
+		return (rc);
+	util_put_be64(kb, qp->qp_after + 1);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 8)
+			continue;
+		id = util_get_be64(k.mv_data);
+		/* The scan is bounded: the next page goes on from here. */
+		if (qp->qp_scan > 0 && scanned++ == qp->qp_scan) {
+			qp->qp_next = id - 1;
+			break;
+		}
+		if ((rc = qtx_get_live(&t, id, &j)) != 0)
+			break;
+		if ((qp->qp_state >= 0 && j.j_state != qp->qp_state) ||
+		    (qp->qp_tenant != NULL &&
+		    strcmp(j.j_tenant, qp->qp_tenant) != 0))
+			continue;
+		/* One more than the page holds: the next page starts here. */
+		if (n == qp->qp_limit) {
+			qp->qp_next = last;
+			break;
+		}
+		n++;
+		last = id;
+		if (pa->pa_cb(&j, pa->pa_cbarg) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Call cb for up to qp_limit jobs with ids above qp_after, in id order,
+ * of qp_state (-1: any) and qp_tenant (NULL: any), reading at most
+ * qp_scan records (0: no bound).  qp_next is then the qp_after of the
+ * next page (the last id of a full page, or the last id read when the
+ * bound was reached), or 0 when no job is left: a page may hold fewer
+ * than qp_limit jobs, even none, and still have a next when the scan's
+ * bound cut it short.  cb returns non-zero to stop.
+ */
+int
+queue_page(struct queue *q, struct queue_page *qp, queue_list_cb cb,
+    void *arg)
+{
+	struct queue_page_arg	 pa;
+
+	if (qp->qp_after == UINT64_MAX || qp->qp_limit == 0)
+		return (QUEUE_EINVAL);
+	pa.pa_q = q;
+	pa.pa_qp = qp;
+	pa.pa_cb = cb;
+	pa.pa_cbarg = arg;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_page_txn, &pa)));
 }

@@ -320,6 +320,16 @@ struct queue_release {
 
 typedef int	 (*queue_list_cb)(const struct job *, void *);
 
+/* A page of jobs in id order (queue_page). */
+struct queue_page {
+	int		 qp_state;	/* -1: every state */
+	const char	*qp_tenant;	/* NULL: every tenant */
+	uint64_t	 qp_after;	/* ids above this one */
+	size_t		 qp_limit;	/* jobs, at most */
+	size_t		 qp_scan;	/* records read, at most; 0: no bound */
+	uint64_t	 qp_next;	/* out: qp_after of the next page, or 0 */
+};
+
 void		 queue_conf_defaults(struct queue_conf *);
 int		 queue_open(struct queue *, const char *,
 		    const struct queue_conf *);
@@ -345,11 +355,17 @@ int		 queue_sweep(struct queue *, struct queue_release *);
 int		 queue_extend_pid(struct queue *, uint32_t);
 int		 queue_retry(struct queue *, uint64_t);
 int		 queue_retry_dead(struct queue *, uint64_t *);
+int		 queue_retry_dead_tenant(struct queue *, const char *,
+		    uint64_t *);
 int		 queue_purge(struct queue *, int, uint64_t, uint64_t,
 		    uint64_t *);
+int		 queue_purge_tenant(struct queue *, int, const char *,
+		    uint64_t, uint64_t, uint64_t *);
 int		 queue_stats(struct queue *, struct queue_stats *);
 int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
+int		 queue_page(struct queue *, struct queue_page *, queue_list_cb,
+		    void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
@@ -540,6 +556,8 @@ void		 buf_reserve(struct buf *, size_t);
 void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_addc(struct buf *, int);
 void		 buf_addstr(struct buf *, const char *);
+void		 buf_printf(struct buf *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
 char		*buf_cstr(struct buf *);	/* NUL-terminated view */
 
 /* show.c */
@@ -841,6 +859,19 @@ struct ixdoc_info {
 	size_t		 di_nattrs;
 };
 
+/* A chunk of a stored document (index_doc_chunks). */
+#define IX_CHUNK_TEXT_MAX	(1 << 24)	/* decompressed, at most */
+
+struct ixchunk {
+	uint64_t	 ck_cid;
+	uint32_t	 ck_index;	/* in its document */
+	char		 ck_heading[256];
+	const char	*ck_text;	/* not NUL-terminated */
+	size_t		 ck_len;
+};
+
+typedef int	 (*index_chunk_cb)(const struct ixchunk *, void *);
+
 /* What the index holds about a document. */
 struct ixdoc {
 	uint64_t	 d_docid;
@@ -965,6 +996,8 @@ int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
 void		 index_stats_format(const struct ixstats *, int, char *,
 		    size_t);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
+int		 index_doc_chunks(struct index *, const char *, size_t,
+		    struct ixdoc *, index_chunk_cb, void *);
 int		 index_check(struct index *, char *, size_t);
 MDB_dbi		 index_dbi(struct index *, int);
 int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);

@@ -2083,6 +2083,166 @@ ids_cb(const struct job *j, void *arg)
 	return (0);
 }
 
+/* Dead letters retried and purged for one tenant, across batches. */
+START_TEST(test_tenant_batches)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out, j;
+	uint64_t		 n, total;
+	size_t			 i, got;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+	qn = calloc(MANY_JOBS, sizeof(*qn));
+	out = calloc(MANY_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < MANY_JOBS; i++)
+		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim(&tq, 5, out, MANY_K);
+		ck_assert_uint_gt(got, 0);
+		ck_assert_int_eq(queue_release_pid(&tq.tq_q, 5, "signal 9",
+		    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	}
+	COUNTS(&tq, 0, 0, 0, 0, MANY_JOBS, 0);
+	ck_assert_int_eq(queue_retry_dead_tenant(&tq.tq_q, "a", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, MANY_JOBS / 2, 0, 0, 0, MANY_JOBS / 2, 0);
+	ck_assert_int_eq(queue_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_int_eq(queue_get(&tq.tq_q, qn[1].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_int_eq(queue_retry_dead_tenant(&tq.tq_q, "c", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	for (total = 0; total < MANY_JOBS / 2; total += got) {
+		got = claim_ack(&tq, 5, MANY_K);
+		ck_assert_uint_gt(got, 0);
+	}
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, MANY_JOBS / 2, 0);
+	/* Tenant a has no dead letters left; b's go. */
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DEAD, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DONE, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DEAD, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, 0, 0);
+	ck_assert_int_eq(queue_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_ENOENT);
+	/* A tenant's purge takes no limit. */
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 5, &n),
+	    QUEUE_EINVAL);
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+struct page_ids {
+	uint64_t	 pi_ids[16];
+	size_t		 pi_n;
+};
+
+static int
+page_cb(const struct job *j, void *arg)
+{
+	struct page_ids	*pi = arg;
+
+	ck_assert_uint_lt(pi->pi_n, 16);
+	pi->pi_ids[pi->pi_n++] = j->j_id;
+	return (0);
+}
+
+/* Pages in id order, by state and tenant, bounded in records read. */
+START_TEST(test_page)
+{
+	struct queue_conf	 qc;
+	struct queue_page	 qp;
+	struct page_ids		 pi;
+	struct tq		 tq;
+	uint64_t		 id[8], gen;
+	size_t			 i;
+
+	tconf(&qc);
+	qc.qc_max_attempts = 1;
+	tq_open(&tq, &qc);
+	/* id[0] (tenant b) dies, the others wait. */
+	id[0] = enq(&tq, "b", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id[0]);
+	ck_assert_int_eq(fail1(&tq, id[0], gen, "bad", 1), JOB_DEAD);
+	for (i = 1; i < 8; i++)
+		id[i] = enq(&tq, i % 2 ? "a" : "b", NULL, 0, 10);
+
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = -1;
+	qp.qp_limit = 3;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 3);
+	ck_assert_uint_eq(pi.pi_ids[0], id[0]);
+	ck_assert_uint_eq(pi.pi_ids[2], id[2]);
+	ck_assert_uint_eq(qp.qp_next, id[2]);
+	qp.qp_after = qp.qp_next;
+	qp.qp_limit = 5;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 5);
+	ck_assert_uint_eq(pi.pi_ids[4], id[7]);
+	ck_assert_uint_eq(qp.qp_next, 0);
+
+	/* Tenant a, two by two. */
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = JOB_READY;
+	qp.qp_tenant = "a";
+	qp.qp_limit = 2;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 2);
+	ck_assert_uint_eq(pi.pi_ids[0], id[1]);
+	ck_assert_uint_eq(pi.pi_ids[1], id[3]);
+	ck_assert_uint_eq(qp.qp_next, id[3]);
+
+	/* Dead letters: one; the scan's bound cuts a page short. */
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = JOB_DEAD;
+	qp.qp_limit = 10;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 1);
+	ck_assert_uint_eq(qp.qp_next, 0);
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = -1;
+	qp.qp_tenant = "a";
+	qp.qp_limit = 10;
+	qp.qp_scan = 3;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 1);
+	ck_assert_uint_eq(pi.pi_ids[0], id[1]);
+	ck_assert_uint_eq(qp.qp_next, id[2]);
+
+	qp.qp_after = UINT64_MAX;
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi),
+	    QUEUE_EINVAL);
+	qp.qp_after = 0;
+	qp.qp_limit = 0;
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi),
+	    QUEUE_EINVAL);
+	tq_close(&tq);
+}
+END_TEST
+
 START_TEST(test_map_growth)
 {
 	struct queue_conf	 qc;
@@ -2201,6 +2361,8 @@ queue_suite(void)
 	tcase_add_test(tc, test_retention_no_age);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_tenant_batches);
+	tcase_add_test(tc, test_page);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("growth");
