@@ -23,9 +23,10 @@
  *	connections	at most http-max-connections open at once, and never
  *			so many that the child has no descriptor left for
  *			the admin socket or a file (HTTP_FD_RESERVE): 503;
- *	path		decoded once; %00, a control character, an empty,
- *			"." or ".." segment, or a path over HTTP_PATH_MAX:
- *			400;
+ *	path		split into segments, each decoded on its own (an
+ *			id may hold "/" as %2F); %00, a control character,
+ *			an empty, "." or ".." segment, or a path over
+ *			HTTP_PATH_MAX: 400;
  *	route		the table below: 404 for no path, 405 with Allow
  *			for a path without the method;
  *	token		with http-token-file, a bearer token, compared in
@@ -72,6 +73,15 @@ static const struct http_route http_routes[] = {
 	{ "/metrics",			HTTP_GET, 1, http_metrics },
 	{ "/v1/status",			HTTP_GET, 1, http_status },
 	{ "/v1/search",			HTTP_GET, 1, http_search },
+	{ "/v1/jobs",			HTTP_GET, 1, http_jobs },
+	{ "/v1/jobs/*",			HTTP_GET, 1, http_job },
+	{ "/v1/jobs/*",			HTTP_DELETE, 1, http_job_cancel },
+	{ "/v1/jobs/*/retry",		HTTP_POST, 1, http_job_retry },
+	{ "/v1/dead",			HTTP_GET, 1, http_dead },
+	{ "/v1/dead",			HTTP_DELETE, 1, http_dead_purge },
+	{ "/v1/dead/retry",		HTTP_POST, 1, http_dead_retry },
+	{ "/v1/documents/*",		HTTP_GET, 1, http_document },
+	{ "/v1/documents/*",		HTTP_DELETE, 1, http_document_delete },
 	{ "/",				HTTP_GET, 0, http_static },
 	{ "/*",				HTTP_GET, 0, http_static },
 };
@@ -211,6 +221,61 @@ http_query_num(struct http_req *hr, const char *key, long long min,
 
 /* --- The path. */
 
+/* A decoded string without NUL or control bytes, or NULL (freed). */
+static char *
+http_decode(const char *raw)
+{
+	char	*dec, *p;
+	size_t	 len;
+
+	if ((dec = evhttp_uridecode(raw, 0, &len)) == NULL)
+		return (NULL);
+	if (len != strlen(dec))
+		goto bad;
+	for (p = dec; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	return (dec);
+ bad:
+	free(dec);
+	return (NULL);
+}
+
+/*
+ * Split the raw path into segments, each decoded on its own, so that an
+ * id may hold a "/" as %2F (a document's external id is often a path).
+ */
+static int
+http_segments(struct http_req *hr, const char *raw)
+{
+	char	 copy[HTTP_PATH_MAX + 1], *p, *seg, *dec;
+	size_t	 used = 0, len;
+
+	strlcpy(copy, raw + 1, sizeof(copy));
+	p = copy;
+	while ((seg = strsep(&p, "/")) != NULL) {
+		if (*seg == '\0' && (p != NULL || hr->hr_nseg > 0))
+			return (-1);
+		if (*seg == '\0')
+			continue;
+		if (hr->hr_nseg == HTTP_SEGS_MAX || (dec = http_decode(seg)) ==
+		    NULL)
+			return (-1);
+		len = strlen(dec);
+		if (len == 0 || strcmp(dec, ".") == 0 ||
+		    strcmp(dec, "..") == 0 ||
+		    used + len + 1 > sizeof(hr->hr_segbuf)) {
+			free(dec);
+			return (-1);
+		}
+		memcpy(hr->hr_segbuf + used, dec, len + 1);
+		hr->hr_seg[hr->hr_nseg++] = hr->hr_segbuf + used;
+		used += len + 1;
+		free(dec);
+	}
+	return (0);
+}
+
 /*
  * Decode the request's path into hr_path and split it into segments.
  * -1 after a 400 on anything a file system or a router could misread.
@@ -220,8 +285,7 @@ http_path(struct http_req *hr)
 {
 	const struct evhttp_uri	*uri;
 	const char		*raw, *q;
-	char			*dec, *p, *seg;
-	size_t			 len;
+	char			*dec;
 
 	uri = evhttp_request_get_evhttp_uri(hr->hr_req);
 	if (uri == NULL || (raw = evhttp_uri_get_path(uri)) == NULL ||
@@ -231,29 +295,16 @@ http_path(struct http_req *hr)
 	    (strstr(q, "%00") != NULL || evhttp_parse_query_str(q,
 	    &hr->hr_query) == -1))
 		goto bad;
-	if ((dec = evhttp_uridecode(raw, 0, &len)) == NULL)
+	if ((dec = http_decode(raw)) == NULL)
 		goto bad;
-	if (len != strlen(dec) || len >= sizeof(hr->hr_path)) {
+	if (strlcpy(hr->hr_path, dec, sizeof(hr->hr_path)) >=
+	    sizeof(hr->hr_path)) {
 		free(dec);
 		goto bad;
 	}
-	for (p = dec; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			free(dec);
-			goto bad;
-		}
-	strlcpy(hr->hr_path, dec, sizeof(hr->hr_path));
 	free(dec);
-	p = hr->hr_segbuf;
-	strlcpy(p, hr->hr_path + 1, sizeof(hr->hr_segbuf));
-	while ((seg = strsep(&p, "/")) != NULL) {
-		if (hr->hr_nseg == HTTP_SEGS_MAX || strcmp(seg, ".") == 0 ||
-		    strcmp(seg, "..") == 0 || (*seg == '\0' && (p != NULL ||
-		    hr->hr_nseg > 0)))
-			goto bad;
-		if (*seg != '\0')
-			hr->hr_seg[hr->hr_nseg++] = seg;
-	}
+	if (http_segments(hr, raw) == -1)
+		goto bad;
 	return (0);
  bad:
 	http_error(hr, 400, "bad_path", "malformed path or query");

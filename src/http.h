@@ -94,10 +94,25 @@ int		 http_auth(struct http_req *);
 /* http_info.c */
 int		 http_ask(struct http_req *, int, uint64_t, const char *,
 		    struct buf *);
+int		 http_ask_why(struct http_req *, int, uint64_t, const char *,
+		    struct buf *, char *, size_t);
 void		 http_healthz(struct http_req *);
 void		 http_status(struct http_req *);
 void		 http_metrics(struct http_req *);
 void		 http_search(struct http_req *);
+
+/* http_jobs.c */
+void		 http_job(struct http_req *);
+void		 http_jobs(struct http_req *);
+void		 http_dead(struct http_req *);
+void		 http_job_cancel(struct http_req *);
+void		 http_job_retry(struct http_req *);
+void		 http_dead_retry(struct http_req *);
+void		 http_dead_purge(struct http_req *);
+
+/* http_docs.c */
+void		 http_document(struct http_req *);
+void		 http_document_delete(struct http_req *);
 
 /* http_web.c */
 void		 http_static(struct http_req *);

@@ -313,3 +313,38 @@ use_strace() {
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	export ASAN_OPTIONS
 }
+
+# --- The HTTP API.  A test with "listen 127.0.0.1:0" gets a free port;
+# http_port waits for the daemon's log line that names it and sets PORT.
+http_port() {
+	wait_for 10 grep -q 'http: listening on 127\.0\.0\.1:' "$LOG" ||
+	    fail "no http listening line in the log"
+	PORT=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
+	    "$LOG" | tail -1)
+	[ -n "$PORT" ] || fail "no port in the log's http line"
+}
+
+# http METHOD PATH [CURL-OPTION ...]: print the status code; the body is
+# in $T/body and the headers in $T/headers.
+http() {
+	_method=$1
+	_path=$2
+	shift 2
+	curl -s -m 10 -o "$T/body" -D "$T/headers" -w '%{http_code}' \
+	    -X "$_method" "$@" "http://127.0.0.1:$PORT$_path"
+}
+
+# http_is CODE METHOD PATH [CURL-OPTION ...]: fail unless the reply has
+# that status; the body is then in $T/body.
+http_is() {
+	_want=$1
+	shift
+	_got=$(http "$@") || true
+	[ "$_got" = "$_want" ] ||
+	    fail "$1 $2: status $_got, not $_want: $(head -c 300 "$T/body")"
+}
+
+# A field of the last reply's JSON body, by jq filter.
+body() {
+	jq -r "$1" < "$T/body"
+}
