@@ -205,18 +205,17 @@ http_dead(struct http_req *hr)
 /* --- Changes. */
 
 /*
- * The supervisor's "cancelled ID STATE [worker N]" as JSON; its errors
- * "no such job ID" (404) and "job ID has already finished (STATE)"
- * (409).
+ * The supervisor's "cancelled ID STATE [worker N]" (ask_cancelled) as
+ * JSON; its errors "no such job ID" (404) and "job ID has already
+ * finished (STATE)" (409).
  */
 void
 http_job_cancel(struct http_req *hr)
 {
 	struct job		 j;
 	struct buf		 body, out;
-	unsigned long long	 got;
 	char			 why[512], was[16];
-	int			 rv, n, slot = -1;
+	int			 rv, slot;
 
 	if (http_job_load(hr, &j) == -1)
 		return;
@@ -233,17 +232,17 @@ http_job_cancel(struct http_req *hr)
 			http_error(hr, 500, "internal", "cancel: %s", why);
 		goto out;
 	}
-	n = sscanf(buf_cstr(&body), "cancelled %llu %15s worker %d", &got, was,
-	    &slot);
-	if (n < 2 || got != j.j_id) {
+	if (ask_cancelled(buf_cstr(&body), j.j_id, was, sizeof(was),
+	    &slot) == -1) {
 		http_error(hr, 502, "bad_reply", "cancel: the supervisor's "
 		    "reply is not understood");
 		goto out;
 	}
 	buf_init(&out);
-	buf_printf(&out, "{\"job\": %llu, \"cancelled\": true, \"was\": ", got);
+	buf_printf(&out, "{\"job\": %llu, \"cancelled\": true, \"was\": ",
+	    (unsigned long long)j.j_id);
 	show_json_str(&out, was);
-	if (n == 3)
+	if (slot != -1)
 		buf_printf(&out, ", \"worker\": %d", slot);
 	buf_addstr(&out, "}\n");
 	http_json(hr, 200, &out);

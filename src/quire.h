@@ -1560,6 +1560,7 @@ void		 supervisor_drain(struct supervisor *, int);
 int		 ask_daemon(const char *, int, uint64_t, const char *,
 		    struct buf *, int, int, char *, size_t);
 int		 ask_alive(const char *, int);
+int		 ask_cancelled(const char *, uint64_t, char *, size_t, int *);
 
 /* control.c */
 enum ctl_command {

@@ -952,8 +952,7 @@ ctl_cancel_daemon(const char *arg, uint64_t id)
 {
 	struct buf		 body;
 	char			 why[PATH_MAX + 512], state[16];
-	unsigned long long	 got;
-	int			 rv, slot = -1, n;
+	int			 rv, slot;
 
 	buf_init(&body);
 	rv = ctl_ask(CTL_CANCEL, id, "", &body, why, sizeof(why));
@@ -963,14 +962,13 @@ ctl_cancel_daemon(const char *arg, uint64_t id)
 	}
 	if (rv != 0)
 		errx(CTL_EXIT_FAIL, "cancel %s: %s", arg, why);
-	n = sscanf(buf_cstr(&body), "cancelled %llu %15s worker %d", &got,
-	    state, &slot);
-	if (n < 2 || got != id)
+	if (ask_cancelled(buf_cstr(&body), id, state, sizeof(state),
+	    &slot) == -1)
 		errx(CTL_EXIT_FAIL, "cancel %s: unexpected reply from the "
 		    "daemon: %s", arg, util_vis(buf_cstr(&body)));
-	if (strcmp(state, "running") == 0 && n == 3)
+	if (strcmp(state, "running") == 0 && slot != -1)
 		printf("%s cancelled; worker %d stops it now\n", arg, slot);
-	else if (strcmp(state, "leased") == 0 && n == 3)
+	else if (strcmp(state, "leased") == 0 && slot != -1)
 		printf("%s cancelled; worker %d drops it from its batch\n",
 		    arg, slot);
 	else if (strcmp(state, "running") == 0 || strcmp(state, "leased") == 0)
