@@ -462,6 +462,41 @@ control_memory_text(struct supervisor *sv, struct evbuffer *eb)
 	control_decisions(sv, 0, eb);
 }
 
+/* The HTTP API: its addresses and its process (fleet.c starts it). */
+static void
+control_http(struct supervisor *sv, int json, struct evbuffer *eb)
+{
+	const struct wslot	*w = &sv->sv_fleet.f_http;
+	size_t			 i;
+
+	if (!json) {
+		if (sv->sv_nhttp == 0) {
+			evbuffer_add_printf(eb, "http: off\n");
+			return;
+		}
+		evbuffer_add_printf(eb, "http: listening on");
+		for (i = 0; i < sv->sv_nhttp; i++)
+			evbuffer_add_printf(eb, "%s %s", i ? "," : "",
+			    sv->sv_http_name[i]);
+		if (w->w_pid != 0)
+			evbuffer_add_printf(eb, "; pid %d, %s\n", (int)w->w_pid,
+			    fleet_state_name(w->w_state));
+		else
+			evbuffer_add_printf(eb, "; not running\n");
+		return;
+	}
+	evbuffer_add_printf(eb, ", \"http\": {\"listen\": [");
+	for (i = 0; i < sv->sv_nhttp; i++) {
+		evbuffer_add_printf(eb, "%s", i ? ", " : "");
+		control_json_str(eb, sv->sv_http_name[i]);
+	}
+	if (w->w_pid != 0)
+		evbuffer_add_printf(eb, "], \"pid\": %d, \"state\": \"%s\"}",
+		    (int)w->w_pid, fleet_state_name(w->w_state));
+	else
+		evbuffer_add_printf(eb, "], \"pid\": null, \"state\": null}");
+}
+
 /* No syslog to log to: why, and whether anyone sees the log instead. */
 static int
 control_log_problem(char *buf, size_t len)
@@ -563,6 +598,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		control_readers_json(sv, eb);
 		control_storage_json(sv, eb);
 		control_memory_json(sv, eb);
+		control_http(sv, 1, eb);
 		evbuffer_add_printf(eb, "}\n");
 		return;
 	}
@@ -594,6 +630,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		    fleet_state_name(f->f_merger.w_state));
 	else
 		evbuffer_add_printf(eb, "merger: not running\n");
+	control_http(sv, 0, eb);
 	evbuffer_add_printf(eb, "workers: spawned %llu deaths %llu hung %llu "
 	    "overtime %llu released %llu quarantined %llu\n",
 	    (unsigned long long)f->f_spawned, (unsigned long long)f->f_deaths,

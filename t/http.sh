@@ -41,6 +41,11 @@ http_is 200 GET /healthz
 [ "$(body .ok)" = true ] || fail "healthz: $(cat "$T/body")"
 http_is 200 GET /v1/status
 [ "$(body '.jobs | type')" = object ] || fail "status: $(cat "$T/body")"
+[ "$(body '.http.listen | join(" ")')" = "127.0.0.1:$PORT" ] &&
+    [ "$(body '.http.pid | type')" = number ] ||
+    fail "status without the http child: $(body .http)"
+ctl status | grep -q "^http: listening on 127.0.0.1:$PORT; pid [0-9]*, " ||
+    fail "status text: $(ctl status | grep '^http')"
 
 # --- A job.
 ja=$(ctl submit "$T/docs/a.txt")
