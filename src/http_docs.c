@@ -99,10 +99,15 @@ http_document(struct http_req *hr)
 
 	if (http_doc_id(hr) == -1)
 		return;
+	/* Another tenant's document is not read: nothing shows it exists. */
+	if ((rc = index_get_doc(&hr->hr_hd->hd_ix, hr->hr_id, &d)) == 0 &&
+	    !http_doc_visible(hr, &d))
+		rc = INDEX_ENOENT;
 	buf_init(&chunks);
 	buf_addc(&chunks, '[');
-	rc = index_doc_chunks(&hr->hr_hd->hd_ix, hr->hr_id, HTTP_DOC_CHUNKS,
-	    &d, http_doc_chunk_cb, &chunks);
+	if (rc == 0)
+		rc = index_doc_chunks(&hr->hr_hd->hd_ix, hr->hr_id,
+		    HTTP_DOC_CHUNKS, &d, http_doc_chunk_cb, &chunks);
 	if (rc == INDEX_ENOENT || (rc == 0 && !http_doc_visible(hr, &d))) {
 		http_doc_missing(hr);
 		buf_free(&chunks);

@@ -6,7 +6,8 @@
  * letters, cancel, release of a dead worker's leases and crash
  * quarantine, lease expiry, the claim policy (tenant fairness, priority,
  * aging, byte budget, big jobs), two processes claiming at once, corrupt
- * records, retention and purge, and map growth.
+ * records, retention and purge (a tenant's alone, too), pages in id
+ * order (queue_page), and map growth.
  *
  * Time is the queue's test clock (q_fixed_now), never the wall clock.
  * After most steps tq_counts() compares the status counts with a recount
