@@ -8,9 +8,9 @@
  * Covered: the segment layout read back term by term, BM25 scores
  * against values computed here by hand, the query language (OR, +, -,
  * AND, phrases, prefixes, filters, snippets), a document's chunks read
- * back, redelivery, replacement and deletion,
- * merging and compaction (results unchanged, dead chunks purged), and
- * index_check() finding damage done through raw LMDB writes.
+ * back, redelivery, replacement and deletion, merging and compaction
+ * (results unchanged, dead chunks purged), and index_check() finding
+ * damage done through raw LMDB writes.
  */
 
 #include <sys/types.h>
