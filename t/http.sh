@@ -225,6 +225,8 @@ http_is 404 GET "/v1/jobs/$jtb" -H "$A"
 [ "$(body .code)" = no_such_job ] || fail "a sees b's job: $(cat "$T/body")"
 http_is 404 GET "/v1/jobs/$ja" -H "$B"
 http_is 403 GET /v1/status -H "$A"
+http_is 403 GET /metrics -H "$A"
+http_is 403 GET "/v1/search?q=charlie&filter=tenant%3Db" -H "$A"
 http_is 200 GET "/v1/search?q=charlie" -H "$A"
 [ "$(body '[.hits[].id] | join(" ")')" = "$T/docs/ta.txt" ] ||
     fail "tenant a's search: $(cat "$T/body")"
