@@ -1339,6 +1339,7 @@ int		 elastic_decide(struct elastic *, const struct elastic_conf *,
 long long	 proc_anon_kb(pid_t);
 void		 proc_evidence(pid_t, char *, size_t);
 int		 proc_gone(pid_t);
+int		 proc_stopped(pid_t);
 
 /* child.c */
 #define CHILD_FD		3	/* the socket to the supervisor */
