@@ -44,7 +44,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,115 +77,7 @@ static const struct http_route http_routes[] = {
 
 #define HTTP_NROUTES	(sizeof(http_routes) / sizeof(http_routes[0]))
 
-static struct httpd		 httpd;
-
-/* --- Replies. */
-
-/* A reply with the headers every one carries; body may be NULL. */
-void
-http_send(struct http_req *hr, int code, const char *type,
-    const void *body, size_t len)
-{
-	struct evkeyvalq	*h;
-	struct evbuffer		*eb;
-
-	h = evhttp_request_get_output_headers(hr->hr_req);
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if ((eb = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new", __func__);
-	if (len > 0)
-		evbuffer_add(eb, body, len);
-	evhttp_send_reply(hr->hr_req, code, http_reason(code), eb);
-	evbuffer_free(eb);
-	hr->hr_code = code;
-}
-
-/* A JSON reply: the text in b. */
-void
-http_json(struct http_req *hr, int code, const struct buf *b)
-{
-	http_send(hr, code, "application/json; charset=utf-8", b->b_data,
-	    b->b_len);
-}
-
-/* {"error": "...", "code": "..."} with the status code. */
-void
-http_error(struct http_req *hr, int status, const char *code,
-    const char *fmt, ...)
-{
-	struct buf	 b;
-	va_list		 ap;
-	char		 msg[512];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	buf_init(&b);
-	buf_addstr(&b, "{\"error\": ");
-	show_json_str(&b, msg);
-	buf_addstr(&b, ", \"code\": ");
-	show_json_str(&b, code);
-	buf_addstr(&b, "}\n");
-	http_json(hr, status, &b);
-	buf_free(&b);
-}
-
-const char *
-http_reason(int code)
-{
-	switch (code) {
-	case 200:	return ("OK");
-	case 201:	return ("Created");
-	case 202:	return ("Accepted");
-	case 204:	return ("No Content");
-	case 400:	return ("Bad Request");
-	case 401:	return ("Unauthorized");
-	case 403:	return ("Forbidden");
-	case 404:	return ("Not Found");
-	case 405:	return ("Method Not Allowed");
-	case 409:	return ("Conflict");
-	case 413:	return ("Payload Too Large");
-	case 415:	return ("Unsupported Media Type");
-	case 429:	return ("Too Many Requests");
-	case 431:	return ("Request Header Fields Too Large");
-	case 500:	return ("Internal Server Error");
-	case 502:	return ("Bad Gateway");
-	case 503:	return ("Service Unavailable");
-	default:	return ("Unknown");
-	}
-}
-
-/* --- Query strings. */
-
-const char *
-http_query(struct http_req *hr, const char *key)
-{
-	return (evhttp_find_header(&hr->hr_query, key));
-}
-
-/*
- * A number from the query string, def when it is absent; -1 after a 400
- * when it is not a number from min to max.
- */
-int
-http_query_num(struct http_req *hr, const char *key, long long min,
-    long long max, long long def, long long *out)
-{
-	const char	*v, *errstr;
-
-	*out = def;
-	if ((v = http_query(hr, key)) == NULL)
-		return (0);
-	*out = strtonum(v, min, max, &errstr);
-	if (errstr != NULL) {
-		http_error(hr, 400, "bad_parameter", "%s=%s: %s (%lld to %lld)",
-		    key, v, errstr, min, max);
-		return (-1);
-	}
-	return (0);
-}
+static struct httpd		 http_server;
 
 /* --- The path. */
 
@@ -348,8 +239,8 @@ http_resume(evutil_socket_t fd, short ev, void *arg)
 {
 	size_t	 i;
 
-	for (i = 0; i < httpd.hd_nlisten; i++)
-		evconnlistener_enable(httpd.hd_listen[i]);
+	for (i = 0; i < http_server.hd_nlisten; i++)
+		evconnlistener_enable(http_server.hd_listen[i]);
 }
 
 static void
@@ -365,12 +256,12 @@ http_accept_error(struct evconnlistener *lev, void *arg)
 		log_warnx("http: accept: %s", strerror(err));
 		return;
 	}
-	for (i = 0; i < httpd.hd_nlisten; i++)
-		evconnlistener_disable(httpd.hd_listen[i]);
+	for (i = 0; i < http_server.hd_nlisten; i++)
+		evconnlistener_disable(http_server.hd_listen[i]);
 	tv.tv_sec = HTTP_PAUSE_MS / 1000;
 	tv.tv_usec = (HTTP_PAUSE_MS % 1000) * 1000;
-	evtimer_add(httpd.hd_pause, &tv);
-	if (util_ratelimit(&httpd.hd_accept_rl, &held))
+	evtimer_add(http_server.hd_pause, &tv);
+	if (util_ratelimit(&http_server.hd_accept_rl, &held))
 		log_warnx("http: accept: %s; accepts paused for %d ms (%llu "
 		    "more not logged)", strerror(err), HTTP_PAUSE_MS,
 		    (unsigned long long)held);
@@ -410,11 +301,11 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	uint64_t		 start = util_mono_ms();
 
 	memset(&hr, 0, sizeof(hr));
-	hr.hr_hd = &httpd;
+	hr.hr_hd = &http_server;
 	hr.hr_req = req;
 	hr.hr_method_name = http_method_name(req);
 	TAILQ_INIT(&hr.hr_query);
-	httpd.hd_requests++;
+	http_server.hd_requests++;
 	if (http_conn_request(&hr) == 0 && http_header_size(&hr) == 0 &&
 	    http_path(&hr) == 0 &&
 	    (rt = http_route(&hr)) != NULL &&
@@ -525,7 +416,7 @@ http_serve(struct httpd *hd, int n)
 void
 http_main(int n)
 {
-	struct httpd		*hd = &httpd;
+	struct httpd		*hd = &http_server;
 	const struct quire_conf	*c;
 	struct queue_conf	 qc;
 	struct timeval		 tv;

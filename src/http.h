@@ -80,7 +80,7 @@ struct http_route {
 	void		(*rt_fn)(struct http_req *);
 };
 
-/* http.c */
+/* http_reply.c */
 void		 http_send(struct http_req *, int, const char *, const void *,
 		    size_t);
 void		 http_json(struct http_req *, int, const struct buf *);
