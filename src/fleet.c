@@ -956,6 +956,14 @@ fleet_hung(struct supervisor *sv, struct wslot *w, uint64_t now)
 		    w->w_phase, evidence);
 	sv->sv_fleet.f_hung++;
 	w->w_hung = 1;
+	if (proc_stopped(w->w_pid)) {
+		/* Stopped: only SIGKILL reaches it; no grace to wait out. */
+		log_warnx("worker %d (pid %d) is stopped; sending SIGKILL",
+		    w->w_slot, (int)w->w_pid);
+		w->w_kill_stage = 2;
+		kill(w->w_pid, SIGKILL);
+		return;
+	}
 	w->w_kill_stage = 1;
 	w->w_kill_at = now + sv->sv_conf.c_grace_ms;
 	kill(w->w_pid, SIGABRT);

@@ -15,6 +15,9 @@
  * status gives), storage is in a fault (full, map-full, io-error), or an
  * LMDB file has grown past HTTP_MAP_FULL percent of map-max.
  *
+ * Uploads are refused (503) while storage is in a fault or a map is
+ * nearly full: http_health_tick looks at both every heartbeat.
+ *
  * A search runs here, in the http child, with the bounds the admin
  * socket's searches have (CTL_SEARCH_*): the same engine and the same
  * JSON as `quirectl search --json`.  A token bound to a tenant searches
@@ -91,9 +94,8 @@ http_all_tenants(struct http_req *hr)
 
 /* The percentage of map-max an environment's file takes, at most. */
 static int
-http_map_used(struct http_req *hr, char *which, size_t len)
+http_map_used(const struct quire_conf *c, char *which, size_t len)
 {
-	const struct quire_conf	*c = &hr->hr_hd->hd_ch.ch_conf;
 	const char		*envs[] = { "queue", "index" };
 	char			 path[CONF_STR_MAX + 32];
 	struct stat		 st;
@@ -137,12 +139,47 @@ http_unhealthy(struct http_req *hr, yajl_val st, char *buf, size_t len)
 		snprintf(buf, len, "storage %s", state);
 		return (buf);
 	}
-	if ((pct = http_map_used(hr, which, sizeof(which))) >= HTTP_MAP_FULL) {
+	if ((pct = http_map_used(&hr->hr_hd->hd_ch.ch_conf, which,
+	    sizeof(which))) >= HTTP_MAP_FULL) {
 		snprintf(buf, len, "map nearly full: %s at %d%% of map-max",
 		    which, pct);
 		return (buf);
 	}
 	return (NULL);
+}
+
+/*
+ * Every heartbeat: whether uploads should be refused for now, from the
+ * supervisor's status (a storage fault) and the maps' sizes, so that an
+ * upload does not wait on a question to the supervisor.
+ */
+void
+http_health_tick(struct httpd *hd)
+{
+	const char	*spath[] = { "storage", "state", NULL };
+	struct buf	 body;
+	yajl_val	 st, v;
+	const char	*state;
+	char		 why[CONF_STR_MAX + 128], which[16];
+	int		 pct;
+
+	hd->hd_refuse[0] = '\0';
+	if ((pct = http_map_used(&hd->hd_ch.ch_conf, which,
+	    sizeof(which))) >= HTTP_MAP_FULL)
+		snprintf(hd->hd_refuse, sizeof(hd->hd_refuse), "map nearly "
+		    "full: %s at %d%% of map-max", which, pct);
+	buf_init(&body);
+	if (ask_daemon(hd->hd_ctlpath, CTL_STATUS, 0, "json", &body,
+	    HTTP_ASK_MS, HTTP_ASK_MS, why, sizeof(why)) == 0 &&
+	    (st = yajl_tree_parse(buf_cstr(&body), why, sizeof(why))) != NULL) {
+		if ((v = yajl_tree_get(st, spath, yajl_t_string)) != NULL &&
+		    (state = YAJL_GET_STRING(v)) != NULL &&
+		    strcmp(state, "ok") != 0)
+			snprintf(hd->hd_refuse, sizeof(hd->hd_refuse),
+			    "storage %s", state);
+		yajl_tree_free(st);
+	}
+	buf_free(&body);
 }
 
 void

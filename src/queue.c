@@ -20,6 +20,8 @@
  *		 deadline, progress, size, cancel flag.
  *	done	 time(8) id(8) -> empty: done and cancelled jobs, oldest first.
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
+ *	spool	 spool file name -> count(8): the jobs that still need the
+ *		 uploaded body (ready, leased, retrying or dead).
  *
  * A job is in exactly one of ready, delayed, leases, done or dead,
  * according to the state in its record, and qmeta's counts follow every
@@ -64,6 +66,17 @@
  *   big_inflight of 0 holds every big job back: the supervisor sets it
  *   so while memory is short (fleet.c's admission).
  *
+ * Spool files: a job of an uploaded body (SRC_SPOOL) names its file in
+ * spool/, and so may many (the ranges of an NDJSON bulk, the records of
+ * one that failed on their own).  The spool database counts, per file,
+ * the jobs that may still read it: one more at each enqueue, one less
+ * when a job is done or cancelled and when a dead letter is purged; a
+ * retry or a dead letter keeps its count.  The transaction that takes
+ * a count to 0 deletes it and lists the name (q_unlink); the file is
+ * removed after the commit (queue_write), so a file is never gone while
+ * a committed job still needs it.  A crash between the commit and the
+ * removal leaves a file no count names, which spool_sweep() removes.
+ *
  * Retention: acks trim the oldest done jobs beyond retain_done or older
  * than retain_age, a few per ack, so the file stops growing under
  * endless churn; queue_purge does the same on command.
@@ -89,12 +102,13 @@ enum {
 	DB_LEASES,
 	DB_DONE,
 	DB_DEAD,
+	DB_SPOOL,
 	DB_N
 };
 
 static const char *queue_dbnames[DB_N] = {
 	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
-	"leases", "done", "dead"
+	"leases", "done", "dead", "spool"
 };
 
 #define QMETA_VERSION		1
@@ -192,6 +206,7 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 	if (store_open(&q->q_store, path, queue_dbnames, DB_N,
 	    q->q_conf.qc_sync, q->q_conf.qc_mapsize) == -1)
 		return (-1);
+	strlcpy(q->q_datadir, datadir, sizeof(q->q_datadir));
 	msgpack_sbuffer_init(&q->q_buf);
 	return (0);
 }
@@ -201,6 +216,28 @@ queue_close(struct queue *q)
 {
 	store_close(&q->q_store);
 	msgpack_sbuffer_destroy(&q->q_buf);
+	free(q->q_unlink);
+	q->q_unlink = NULL;
+	q->q_nunlink = q->q_unlinkcap = 0;
+}
+
+/*
+ * A write transaction, then the removal of the spool files it let go.
+ * A removal that fails leaves a file for spool_sweep().
+ */
+static int
+queue_write(struct queue *q, store_fn fn, void *arg)
+{
+	size_t	 i;
+	int	 rc;
+
+	q->q_nunlink = 0;
+	rc = store_write(&q->q_store, fn, arg);
+	if (rc == 0)
+		for (i = 0; i < q->q_nunlink; i++)
+			(void)spool_unlink(q->q_datadir, q->q_unlink[i]);
+	q->q_nunlink = 0;
+	return (rc);
 }
 
 uint64_t
@@ -306,6 +343,7 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	t->t_txn = txn;
 	t->t_dbi = q->q_store.s_dbi;
 	t->t_now = queue_now(q);
+	q->q_nunlink = 0;
 	rc = mdb_get(txn, t->t_dbi[DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		memset(&t->t_m, 0, sizeof(t->t_m));
@@ -452,12 +490,60 @@ qtx_ready_del(struct qtx *t, const struct job *j)
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
+/*
+ * One job more (delta 1) or less (-1) that needs j's spool file; at 0
+ * the count goes and the file is listed for removal after the commit.
+ */
+static int
+qtx_spool_ref(struct qtx *t, const struct job *j, int delta)
+{
+	struct queue	*q = t->t_q;
+	MDB_val		 k, v;
+	uint8_t		 cb[8];
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if (j->j_srckind != SRC_SPOOL || !spool_name_ok(j->j_path))
+		return (0);
+	k.mv_size = strlen(j->j_path);
+	k.mv_data = (void *)j->j_path;
+	rc = mdb_get(t->t_txn, t->t_dbi[DB_SPOOL], &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		n = util_get_be64(v.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	if (delta > 0)
+		n++;
+	else if (n > 0)
+		n--;
+	if (n > 0) {
+		util_put_be64(cb, n);
+		v.mv_size = 8;
+		v.mv_data = cb;
+		return (mdb_put(t->t_txn, t->t_dbi[DB_SPOOL], &k, &v, 0));
+	}
+	rc = mdb_del(t->t_txn, t->t_dbi[DB_SPOOL], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	if (q->q_nunlink == q->q_unlinkcap) {
+		q->q_unlinkcap = q->q_unlinkcap == 0 ? 16 : q->q_unlinkcap * 2;
+		q->q_unlink = xreallocarray(q->q_unlink, q->q_unlinkcap,
+		    sizeof(*q->q_unlink));
+	}
+	strlcpy(q->q_unlink[q->q_nunlink++], j->j_path,
+	    sizeof(q->q_unlink[0]));
+	return (0);
+}
+
 /* Move a job to a finished state and index it for retention. */
 static int
 qtx_finish(struct qtx *t, struct job *j, int state)
 {
-	int	 from = j->j_state;
+	int	 from = j->j_state, rc;
 
+	/* Done and cancelled jobs need their spool file no more. */
+	if (state != JOB_DEAD && (rc = qtx_spool_ref(t, j, -1)) != 0)
+		return (rc);
 	j->j_state = state;
 	j->j_updated = t->t_now;
 	j->j_lease_deadline = 0;
@@ -609,7 +695,14 @@ queue_enqueue_txn(MDB_txn *txn, void *arg)
 		j.j_created = j.j_updated = t.t_now;
 		if (qn->qn_dead != NULL)
 			strlcpy(j.j_error, qn->qn_dead, sizeof(j.j_error));
-		if ((rc = qtx_job_put(&t, &j, MDB_APPEND)) != 0)
+		if (qn->qn_extid != NULL)
+			strlcpy(j.j_extid, qn->qn_extid, sizeof(j.j_extid));
+		if (qn->qn_title != NULL)
+			strlcpy(j.j_title, qn->qn_title, sizeof(j.j_title));
+		if (qn->qn_ctype != NULL)
+			strlcpy(j.j_ctype, qn->qn_ctype, sizeof(j.j_ctype));
+		if ((rc = qtx_job_put(&t, &j, MDB_APPEND)) != 0 ||
+		    (rc = qtx_spool_ref(&t, &j, 1)) != 0)
 			return (rc);
 		if (qn->qn_dead != NULL) {
 			/* A part of a job that failed on its own. */
@@ -650,7 +743,16 @@ queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 		    (jobs[i].qn_path != NULL &&
 		    strlen(jobs[i].qn_path) > JOB_PATH_MAX) ||
 		    (jobs[i].qn_lang != NULL &&
-		    strlen(jobs[i].qn_lang) > JOB_LANG_MAX))
+		    strlen(jobs[i].qn_lang) > JOB_LANG_MAX) ||
+		    (jobs[i].qn_extid != NULL &&
+		    strlen(jobs[i].qn_extid) > JOB_EXTID_MAX) ||
+		    (jobs[i].qn_title != NULL &&
+		    strlen(jobs[i].qn_title) > JOB_TITLE_MAX) ||
+		    (jobs[i].qn_ctype != NULL &&
+		    strlen(jobs[i].qn_ctype) > JOB_CTYPE_MAX) ||
+		    (jobs[i].qn_srckind == SRC_SPOOL &&
+		    (jobs[i].qn_path == NULL ||
+		    !spool_name_ok(jobs[i].qn_path))))
 			return (QUEUE_EINVAL);
 	}
 	if (n == 0)
@@ -659,7 +761,7 @@ queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 	ea.ea_jobs = jobs;
 	ea.ea_n = n;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_enqueue_txn, &ea)));
+	    queue_write(q, queue_enqueue_txn, &ea)));
 }
 
 /* Claim and ack. */
@@ -1035,7 +1137,7 @@ queue_ack_claim(struct queue *q, const struct queue_lease *acks,
 	ca.ca_owner = owner;
 	ca.ca_out = out;
 	ca.ca_max = max;
-	rc = store_write(&q->q_store, queue_claim_txn, &ca);
+	rc = queue_write(q, queue_claim_txn, &ca);
 	if (n != NULL)
 		*n = rc == 0 ? ca.ca_n : 0;
 	return (queue_result(__func__, rc));
@@ -1105,7 +1207,7 @@ queue_heartbeat(struct queue *q, uint64_t id, uint64_t gen, uint64_t progress)
 	oa.oa_id = id;
 	oa.oa_gen = gen;
 	oa.oa_progress = progress;
-	rc = store_write(&q->q_store, queue_heartbeat_txn, &oa);
+	rc = queue_write(q, queue_heartbeat_txn, &oa);
 	if (rc == 0)
 		return (oa.oa_result);
 	return (queue_result(__func__, rc));
@@ -1179,7 +1281,7 @@ queue_fail(struct queue *q, uint64_t id, uint64_t gen, const char *reason,
 	oa.oa_gen = gen;
 	oa.oa_reason = reason != NULL ? reason : "failed";
 	oa.oa_permanent = permanent;
-	rc = store_write(&q->q_store, queue_fail_txn, &oa);
+	rc = queue_write(q, queue_fail_txn, &oa);
 	if (rc == 0 && state != NULL)
 		*state = oa.oa_state;
 	return (queue_result(__func__, rc));
@@ -1250,7 +1352,7 @@ queue_cancel_job(struct queue *q, uint64_t id, struct queue_cancelled *cx)
 	oa.oa_q = q;
 	oa.oa_id = id;
 	oa.oa_cx = cx;
-	rc = store_write(&q->q_store, queue_cancel_txn, &oa);
+	rc = queue_write(q, queue_cancel_txn, &oa);
 	if (rc == 0)
 		return (oa.oa_result);
 	return (queue_result(__func__, rc));
@@ -1394,7 +1496,7 @@ queue_release_pid(struct queue *q, uint32_t pid, const char *cause,
 	ra.ra_crash = crash;
 	ra.ra_rel = rel != NULL ? rel : &unused;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_release_txn, &ra)));
+	    queue_write(q, queue_release_txn, &ra)));
 }
 
 static int
@@ -1440,7 +1542,7 @@ queue_extend_pid(struct queue *q, uint32_t pid)
 	ra.ra_q = q;
 	ra.ra_pid = pid;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_extend_txn, &ra)));
+	    queue_write(q, queue_extend_txn, &ra)));
 }
 
 /* Expired leases count a failed attempt; the backstop for hung holders. */
@@ -1455,7 +1557,7 @@ queue_sweep(struct queue *q, struct queue_release *rel)
 	ra.ra_sweep = 1;
 	ra.ra_rel = rel != NULL ? rel : &unused;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_release_txn, &ra)));
+	    queue_write(q, queue_release_txn, &ra)));
 }
 
 /* Retry and purge. */
@@ -1522,7 +1624,7 @@ queue_retry(struct queue *q, uint64_t id)
 	ba.ba_q = q;
 	ba.ba_id = id;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_retry_txn, &ba)));
+	    queue_write(q, queue_retry_txn, &ba)));
 }
 
 /*
@@ -1606,7 +1708,7 @@ queue_retry_dead_tenant(struct queue *q, const char *tenant, uint64_t *n)
 	ba.ba_q = q;
 	ba.ba_tenant = tenant;
 	do {
-		rc = store_write(&q->q_store, queue_retry_dead_txn, &ba);
+		rc = queue_write(q, queue_retry_dead_txn, &ba);
 		if (rc != 0)
 			return (queue_result(__func__, rc));
 		*n += ba.ba_n;
@@ -1686,6 +1788,10 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 		if (qtx_job_get(&t, id, &j) == 0) {
 			if ((rc = qtx_job_forget(&t, &j)) != 0)
 				break;
+			/* A dead letter held its spool file until now. */
+			if (j.j_state == JOB_DEAD &&
+			    (rc = qtx_spool_ref(&t, &j, -1)) != 0)
+				break;
 			qtx_move(&t, j.j_state, -1);
 		}
 		total--;
@@ -1722,7 +1828,7 @@ queue_purge_tenant(struct queue *q, int state, const char *tenant,
 	ba.ba_older = older_ms;
 	ba.ba_keep = keep;
 	do {
-		rc = store_write(&q->q_store, queue_purge_txn, &ba);
+		rc = queue_write(q, queue_purge_txn, &ba);
 		if (rc != 0)
 			return (queue_result(__func__, rc));
 		*n += ba.ba_n;
@@ -1881,6 +1987,43 @@ queue_list_txn(MDB_txn *txn, void *arg)
 	}
 	mdb_cursor_close(c);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+struct queue_spool_arg {
+	struct queue	*sa_q;
+	const char	*sa_name;
+	uint64_t	*sa_n;
+};
+
+static int
+queue_spool_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_spool_arg	*sa = arg;
+	MDB_val			 k, v;
+	int			 rc;
+
+	*sa->sa_n = 0;
+	k.mv_size = strlen(sa->sa_name);
+	k.mv_data = (void *)sa->sa_name;
+	if ((rc = mdb_get(txn, sa->sa_q->q_store.s_dbi[DB_SPOOL], &k, &v))
+	    != 0)
+		return (rc == MDB_NOTFOUND ? 0 : rc);
+	if (v.mv_size == 8)
+		*sa->sa_n = util_get_be64(v.mv_data);
+	return (0);
+}
+
+/* How many jobs still need the spool file name (0: none). */
+int
+queue_spool_refs(struct queue *q, const char *name, uint64_t *n)
+{
+	struct queue_spool_arg	 sa;
+
+	sa.sa_q = q;
+	sa.sa_name = name;
+	sa.sa_n = n;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_spool_txn, &sa)));
 }
 
 /*

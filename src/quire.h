@@ -132,6 +132,9 @@ enum job_source {
 #define JOB_PATH_MAX		4096
 #define JOB_ERROR_MAX		256
 #define JOB_LANG_MAX		31
+#define JOB_EXTID_MAX		512	/* as IX_EXTID_MAX */
+#define JOB_TITLE_MAX		255	/* as struct ixdoc's d_title */
+#define JOB_CTYPE_MAX		127
 #define JOB_PRIO_MIN		0
 #define JOB_PRIO_MAX		9
 #define JOB_PRIO_DEFAULT	0
@@ -162,6 +165,10 @@ struct job {
 	uint64_t	 j_runat;
 	char		 j_error[JOB_ERROR_MAX];
 	char		 j_lang[JOB_LANG_MAX + 1];	/* "" for the default */
+	/* Given by an uploader (SRC_SPOOL); "" when not. */
+	char		 j_extid[JOB_EXTID_MAX + 1];
+	char		 j_title[JOB_TITLE_MAX + 1];
+	char		 j_ctype[JOB_CTYPE_MAX + 1];
 };
 
 const char	*codec_state_name(int);
@@ -171,6 +178,41 @@ int		 codec_source_parse(const char *);
 int		 codec_job_encode(const struct job *, msgpack_sbuffer *);
 int		 codec_job_decode(const void *, size_t, struct job *);
 int		 codec_check(const uint8_t *, size_t);
+
+/* spool.c */
+#define SPOOL_DIR		"spool"
+#define SPOOL_NAME_LEN		34	/* 16 hex - 8 hex - 8 hex */
+#define SPOOL_OK		0
+#define SPOOL_ERROR		-1	/* sw_errno says why */
+#define SPOOL_ETOOBIG		-2	/* past the limit: nothing kept */
+#define SPOOL_EFAULT		-3	/* storage fault, in sw_fault */
+#define SPOOL_EREAD		-4	/* spool_put_fd: reading its source */
+#define SPOOL_ORPHAN_MS		(3600 * 1000)	/* spool_sweep's age */
+
+struct spool_writer {
+	int		 sw_dfd;	/* the spool directory */
+	int		 sw_fd;		/* the temporary file, or -1 */
+	uint64_t	 sw_len;
+	uint64_t	 sw_max;
+	int		 sw_errno;
+	int		 sw_fault;	/* enum store_fault */
+	char		 sw_name[SPOOL_NAME_LEN + 1];
+};
+
+int		 spool_dir(const char *, int);
+int		 spool_name_ok(const char *);
+int		 spool_begin(struct spool_writer *, const char *, uint64_t);
+int		 spool_write(struct spool_writer *, const void *, size_t);
+int		 spool_commit(struct spool_writer *);
+void		 spool_abort(struct spool_writer *);
+int		 spool_put(struct spool_writer *, const char *, const void *,
+		    size_t, uint64_t);
+int		 spool_put_fd(struct spool_writer *, const char *, int,
+		    uint64_t);
+int		 spool_open(const char *, const char *);
+int		 spool_unlink(const char *, const char *);
+int		 spool_sweep(const char *, uint64_t,
+		    int (*)(const char *, void *), void *);
 
 /* store.c */
 enum store_sync {
@@ -271,6 +313,11 @@ struct queue_stats {
 
 struct queue {
 	struct store	 q_store;
+	char		 q_datadir[JOB_PATH_MAX];
+	/* Spool files the transaction let go, removed after its commit. */
+	char		(*q_unlink)[SPOOL_NAME_LEN + 1];
+	size_t		 q_nunlink;
+	size_t		 q_unlinkcap;
 	struct queue_conf q_conf;
 	uint64_t	 q_fixed_now;	/* tests: a fixed clock when non-zero */
 	msgpack_sbuffer	 q_buf;
@@ -288,6 +335,9 @@ struct queue_new {
 	uint64_t	 qn_len;
 	const char	*qn_lang;	/* stemming language, or NULL */
 	const char	*qn_dead;	/* enqueue as a dead letter with this */
+	const char	*qn_extid;	/* SRC_SPOOL: the uploader's id, title */
+	const char	*qn_title;	/* and content type, or NULL */
+	const char	*qn_ctype;
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -366,6 +416,7 @@ int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
 int		 queue_page(struct queue *, struct queue_page *, queue_list_cb,
 		    void *);
+int		 queue_spool_refs(struct queue *, const char *, uint64_t *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
@@ -398,6 +449,13 @@ struct submit_batch {
 	size_t		 sb_excluded;	/* by --include or --exclude */
 };
 
+/* What an uploader says of one document; NULL when not said. */
+struct submit_upload {
+	const char	*su_id;		/* external id */
+	const char	*su_title;
+	const char	*su_ctype;	/* content type */
+};
+
 void		 submit_init(struct submit_batch *);
 void		 submit_free(struct submit_batch *);
 int		 submit_add_path(struct submit_batch *, const char *,
@@ -406,6 +464,13 @@ int		 submit_add_ndjson(struct submit_batch *, const char *,
 		    const struct submit_opts *);
 int		 submit_add_debug(struct submit_batch *, const char *,
 		    const struct submit_opts *);
+int		 submit_add_spool(struct submit_batch *, const char *,
+		    uint64_t, const struct submit_upload *,
+		    const struct submit_opts *);
+int		 submit_add_spool_ndjson(struct submit_batch *, const char *,
+		    const char *, const struct submit_opts *);
+int		 submit_enqueue_spool(struct queue *, struct submit_batch *,
+		    const char *, const char *);
 int		 submit_ndjson_ranges(int, uint64_t, uint64_t,
 		    int (*)(uint64_t, uint64_t, void *), void *);
 
@@ -482,6 +547,7 @@ struct quire_conf {
 	uint64_t	 c_debug_jobs;
 	char		 c_roots[CONF_STR_MAX];
 	uint64_t	 c_max_size;
+	uint64_t	 c_max_bulk;
 	uint64_t	 c_max_text;
 	uint64_t	 c_max_ratio;
 	uint64_t	 c_max_depth;
@@ -703,6 +769,7 @@ void		 extract_conf_defaults(struct extract_conf *);
 const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
+int		 extract_type_mime(const char *);
 int		 extract_open(int, const char *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
@@ -728,6 +795,8 @@ int		 extract_json(const struct extract_conf *, const char *, size_t,
 		    struct xdoc *, struct xerr *);
 int		 extract_ndjson(const struct extract_conf *, const char *,
 		    size_t, uint64_t, extract_cb, void *, struct xerr *);
+size_t		 extract_ndjson_check(const struct extract_conf *,
+		    const char *, size_t, uint64_t *, size_t);
 
 /* chunk.c */
 struct chunk_conf {
@@ -805,6 +874,8 @@ struct ingest {
 	uint64_t	 in_bytes;
 };
 
+void		 ingest_extract_conf(const struct quire_conf *,
+		    struct extract_conf *);
 int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
@@ -1301,6 +1372,7 @@ int		 elastic_decide(struct elastic *, const struct elastic_conf *,
 long long	 proc_anon_kb(pid_t);
 void		 proc_evidence(pid_t, char *, size_t);
 int		 proc_gone(pid_t);
+int		 proc_stopped(pid_t);
 
 /* child.c */
 #define CHILD_FD		3	/* the socket to the supervisor */

@@ -505,13 +505,17 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 
 	/*
 	 * The external id: a record's id field, else its file and offset;
-	 * a file's path.  Ids too long for a key become a hash of themselves.
+	 * the uploader's id; a file's path (a spool name for an upload
+	 * without an id).  Ids too long for a key become a hash of
+	 * themselves.
 	 */
 	if (doc->xd_type == DOC_NDJSON && doc->xd_id != NULL)
 		strlcpy(extid, doc->xd_id, sizeof(extid));
 	else if (doc->xd_type == DOC_NDJSON)
 		snprintf(extid, sizeof(extid), "%s@%llu", j->j_path,
 		    (unsigned long long)doc->xd_off);
+	else if (j->j_extid[0] != '\0')
+		strlcpy(extid, j->j_extid, sizeof(extid));
 	else
 		strlcpy(extid, j->j_path, sizeof(extid));
 	if (strlen(extid) > IX_EXTID_MAX)
@@ -630,7 +634,9 @@ worker_dead_records(struct worker *wk, const struct job *j)
 		qn[i].qn_key = keys[i];
 		qn[i].qn_tenant = j->j_tenant;
 		qn[i].qn_prio = j->j_prio;
-		qn[i].qn_srckind = SRC_NDJSON;
+		/* A bulk's record stays in the spool, a file's in its file. */
+		qn[i].qn_srckind = j->j_srckind == SRC_SPOOL ? SRC_SPOOL :
+		    SRC_NDJSON;
 		qn[i].qn_path = j->j_path;
 		qn[i].qn_off = f->if_off;
 		qn[i].qn_len = f->if_len;

@@ -34,17 +34,17 @@ write_conf "listen 127.0.0.1:0" "workers 1" "min-workers 1" \
     "claim-batch 1" "max-attempts 1" "merge no" "http-max-header 1K" \
     "http-max-body 1K"
 start_quired
-http_port
+HPORT=$(http_port)
 
 # --- The whole service.
 http_is 200 GET /healthz
-[ "$(body .ok)" = true ] || fail "healthz: $(cat "$T/body")"
+[ "$(body .ok)" = true ] || fail "healthz: $(cat "$T/hbody")"
 http_is 200 GET /v1/status
-[ "$(body '.jobs | type')" = object ] || fail "status: $(cat "$T/body")"
-[ "$(body '.http.listen | join(" ")')" = "127.0.0.1:$PORT" ] &&
+[ "$(body '.jobs | type')" = object ] || fail "status: $(cat "$T/hbody")"
+[ "$(body '.http.listen | join(" ")')" = "127.0.0.1:$HPORT" ] &&
     [ "$(body '.http.pid | type')" = number ] ||
     fail "status without the http child: $(body .http)"
-ctl status | grep -q "^http: listening on 127.0.0.1:$PORT; pid [0-9]*, " ||
+ctl status | grep -q "^http: listening on 127.0.0.1:$HPORT; pid [0-9]*, " ||
     fail "status text: $(ctl status | grep '^http')"
 
 # --- A job.
@@ -53,39 +53,39 @@ wait_for 10 state_is "$ja" done || fail "job $ja is $(job_state "$ja")"
 http_is 200 GET "/v1/jobs/$ja"
 [ "$(body .id)" = "$ja" ] && [ "$(body .state)" = done ] &&
     [ "$(body .path)" = "$T/docs/a.txt" ] ||
-    fail "job $ja: $(cat "$T/body")"
+    fail "job $ja: $(cat "$T/hbody")"
 ctl job --json "$ja" | jq -S . > "$T/ctl.json"
-jq -S . < "$T/body" > "$T/api.json"
+jq -S . < "$T/hbody" > "$T/api.json"
 cmp -s "$T/ctl.json" "$T/api.json" ||
     fail "GET /v1/jobs/$ja differs from quirectl job --json"
 http_is 404 GET /v1/jobs/999999
-[ "$(body .code)" = no_such_job ] || fail "unknown job: $(cat "$T/body")"
+[ "$(body .code)" = no_such_job ] || fail "unknown job: $(cat "$T/hbody")"
 for bad in abc 0 -1 99999999999999999999 1x; do
 	http_is 400 GET "/v1/jobs/$bad"
-	[ "$(body .code)" = bad_id ] || fail "id $bad: $(cat "$T/body")"
+	[ "$(body .code)" = bad_id ] || fail "id $bad: $(cat "$T/hbody")"
 done
 http_is 400 GET "/v1/jobs/1%00"
-[ "$(body .code)" = bad_path ] || fail "%00: $(cat "$T/body")"
+[ "$(body .code)" = bad_path ] || fail "%00: $(cat "$T/hbody")"
 http_is 400 GET "/v1/jobs?state=x%00"
 http_is 400 GET "/v1/jobs/%2E%2E"
 
 # --- Routing.
 http_is 404 GET /v1/nothing
-[ "$(body .code)" = not_found ] || fail "404: $(cat "$T/body")"
+[ "$(body .code)" = not_found ] || fail "404: $(cat "$T/hbody")"
 http_is 405 POST "/v1/jobs/$ja"
-grep -qi '^Allow: GET, HEAD, DELETE' "$T/headers" ||
-    fail "405 without the right Allow: $(cat "$T/headers")"
+grep -qi '^Allow: GET, HEAD, DELETE' "$T/hheaders" ||
+    fail "405 without the right Allow: $(cat "$T/hheaders")"
 http_is 405 PUT /v1/dead
-grep -qi '^Allow: GET, HEAD, DELETE' "$T/headers" ||
-    fail "405 on /v1/dead: $(cat "$T/headers")"
+grep -qi '^Allow: GET, HEAD, DELETE' "$T/hheaders" ||
+    fail "405 on /v1/dead: $(cat "$T/hheaders")"
 http_is 405 GET /v1/dead/retry
-grep -qi '^Allow: POST' "$T/headers" ||
-    fail "405 on /v1/dead/retry: $(cat "$T/headers")"
+grep -qi '^Allow: POST' "$T/hheaders" ||
+    fail "405 on /v1/dead/retry: $(cat "$T/hheaders")"
 
 # --- Limits.
 big=$(head -c 1500 /dev/zero | tr '\0' x)
 http_is 431 GET /v1/status -H "X-Big: $big"
-[ "$(body .code)" = headers_too_large ] || fail "431: $(cat "$T/body")"
+[ "$(body .code)" = headers_too_large ] || fail "431: $(cat "$T/hbody")"
 head -c 4096 /dev/zero | tr '\0' x > "$T/bigbody"
 http_is 413 POST /v1/dead/retry --data-binary "@$T/bigbody"
 
@@ -96,50 +96,50 @@ wait_for 10 state_is "$d2" dead || fail "job $d2 is $(job_state "$d2")"
 wait_for 10 state_is "$d1" dead || fail "job $d1 is $(job_state "$d1")"
 http_is 200 GET /v1/dead
 [ "$(body '[.jobs[].id] | join(" ")')" = "$d1 $d2" ] &&
-    [ "$(body .next)" = null ] || fail "dead: $(cat "$T/body")"
+    [ "$(body .next)" = null ] || fail "dead: $(cat "$T/hbody")"
 [ "$(body '.jobs[0].error')" = "unknown debug command bogus" ] ||
-    fail "a dead letter without its reason: $(cat "$T/body")"
+    fail "a dead letter without its reason: $(cat "$T/hbody")"
 http_is 200 GET "/v1/jobs?state=dead&limit=1"
 [ "$(body '.jobs | length')" = 1 ] && [ "$(body '.jobs[0].id')" = "$d1" ] &&
-    [ "$(body .next)" = "$d1" ] || fail "page 1: $(cat "$T/body")"
+    [ "$(body .next)" = "$d1" ] || fail "page 1: $(cat "$T/hbody")"
 http_is 200 GET "/v1/jobs?state=dead&limit=1&after=$d1"
 [ "$(body '.jobs[0].id')" = "$d2" ] && [ "$(body .next)" = null ] ||
-    fail "page 2: $(cat "$T/body")"
+    fail "page 2: $(cat "$T/hbody")"
 http_is 200 GET "/v1/jobs?limit=2"
 [ "$(body '[.jobs[].id] | join(" ")')" = "$ja $d1" ] &&
-    [ "$(body .next)" = "$d1" ] || fail "all, page 1: $(cat "$T/body")"
+    [ "$(body .next)" = "$d1" ] || fail "all, page 1: $(cat "$T/hbody")"
 http_is 200 GET "/v1/jobs?tenant=default&after=$d1"
 [ "$(body '[.jobs[].id] | join(" ")')" = "$d2" ] ||
-    fail "tenant default after $d1: $(cat "$T/body")"
+    fail "tenant default after $d1: $(cat "$T/hbody")"
 http_is 200 GET "/v1/jobs?tenant=nobody"
-[ "$(body '.jobs | length')" = 0 ] || fail "tenant nobody: $(cat "$T/body")"
+[ "$(body '.jobs | length')" = 0 ] || fail "tenant nobody: $(cat "$T/hbody")"
 for q in limit=0 limit=1001 limit=x after=-1 state=bogus tenant=; do
 	http_is 400 GET "/v1/jobs?$q"
-	[ "$(body .code)" = bad_parameter ] || fail "$q: $(cat "$T/body")"
+	[ "$(body .code)" = bad_parameter ] || fail "$q: $(cat "$T/hbody")"
 done
 http_is 400 GET /v1/dead?limit=5000
 
 # One retried: ready again, then dead again (it fails at once).
 http_is 409 POST "/v1/jobs/$ja/retry"
-[ "$(body .code)" = not_dead ] || fail "retry of a done job: $(cat "$T/body")"
+[ "$(body .code)" = not_dead ] || fail "retry of a done job: $(cat "$T/hbody")"
 http_is 404 POST /v1/jobs/999999/retry
 http_is 200 POST "/v1/jobs/$d1/retry"
 [ "$(body .state)" = ready ] && [ "$(body .job)" = "$d1" ] ||
-    fail "retry: $(cat "$T/body")"
+    fail "retry: $(cat "$T/hbody")"
 wait_for 10 state_is "$d1" dead || fail "job $d1 is $(job_state "$d1")"
 [ "$(ctl job --json "$d1" | jq -r .attempts)" = 1 ] ||
     fail "a retried dead letter did not start afresh"
 http_is 200 POST /v1/dead/retry
-[ "$(body .retried)" = 2 ] || fail "dead/retry: $(cat "$T/body")"
+[ "$(body .retried)" = 2 ] || fail "dead/retry: $(cat "$T/hbody")"
 wait_for 10 state_is "$d1" dead || fail "job $d1 is $(job_state "$d1")"
 wait_for 10 state_is "$d2" dead || fail "job $d2 is $(job_state "$d2")"
 http_is 200 DELETE /v1/dead
-[ "$(body .purged)" = 2 ] || fail "purge: $(cat "$T/body")"
+[ "$(body .purged)" = 2 ] || fail "purge: $(cat "$T/hbody")"
 http_is 200 GET /v1/dead
-[ "$(body '.jobs | length')" = 0 ] || fail "dead after purge: $(cat "$T/body")"
+[ "$(body '.jobs | length')" = 0 ] || fail "dead after purge: $(cat "$T/hbody")"
 http_is 404 GET "/v1/jobs/$d1"
 http_is 200 DELETE /v1/dead
-[ "$(body .purged)" = 0 ] || fail "second purge: $(cat "$T/body")"
+[ "$(body .purged)" = 0 ] || fail "second purge: $(cat "$T/hbody")"
 
 # --- Cancel: a running job (through the supervisor), a queued one.
 spin=$(ctl submit --debug "spin 600000")
@@ -148,36 +148,36 @@ queued=$(ctl submit --debug "noop")
 [ "$(job_state "$queued")" = ready ] || fail "job $queued is not ready"
 http_is 200 DELETE "/v1/jobs/$queued"
 [ "$(body .cancelled)" = true ] && [ "$(body .was)" = ready ] ||
-    fail "cancel of a ready job: $(cat "$T/body")"
+    fail "cancel of a ready job: $(cat "$T/hbody")"
 [ "$(job_state "$queued")" = cancelled ] || fail "$queued not cancelled"
 http_is 200 DELETE "/v1/jobs/$spin"
 [ "$(body .job)" = "$spin" ] && [ "$(body .was)" = running ] ||
-    fail "cancel of the running job: $(cat "$T/body")"
+    fail "cancel of the running job: $(cat "$T/hbody")"
 wait_for 2 state_is "$spin" cancelled ||
     fail "the spin is $(job_state "$spin") 2 s after its cancel"
 http_is 409 DELETE "/v1/jobs/$spin"
-[ "$(body .code)" = finished ] || fail "second cancel: $(cat "$T/body")"
+[ "$(body .code)" = finished ] || fail "second cancel: $(cat "$T/hbody")"
 http_is 409 DELETE "/v1/jobs/$ja"
 http_is 404 DELETE /v1/jobs/999999
-[ "$(body .code)" = no_such_job ] || fail "cancel unknown: $(cat "$T/body")"
+[ "$(body .code)" = no_such_job ] || fail "cancel unknown: $(cat "$T/hbody")"
 
 # --- Documents and search.
 http_is 200 GET "/v1/search?q=alpha"
-[ "$(body '.hits | length')" = 1 ] || fail "search: $(cat "$T/body")"
+[ "$(body '.hits | length')" = 1 ] || fail "search: $(cat "$T/hbody")"
 ea=$(enc "$T/docs/a.txt")
 http_is 200 GET "/v1/documents/$ea"
 [ "$(body .id)" = "$T/docs/a.txt" ] && [ "$(body .tenant)" = default ] &&
     [ "$(body .source)" = "$T/docs/a.txt" ] && [ "$(body .job)" = "$ja" ] &&
     [ "$(body .nchunks)" = 1 ] && [ "$(body .truncated)" = false ] ||
-    fail "document: $(cat "$T/body")"
+    fail "document: $(cat "$T/hbody")"
 body '.chunks[0].excerpt' | grep -q "alpha bravo" ||
-    fail "no excerpt: $(cat "$T/body")"
-[ "$(body '.chunks[0].length')" -gt 10 ] || fail "chunk length: $(cat "$T/body")"
+    fail "no excerpt: $(cat "$T/hbody")"
+[ "$(body '.chunks[0].length')" -gt 10 ] || fail "chunk length: $(cat "$T/hbody")"
 http_is 404 GET "/v1/documents/$(enc "$T/docs/none.txt")"
-[ "$(body .code)" = no_such_document ] || fail "no doc: $(cat "$T/body")"
+[ "$(body .code)" = no_such_document ] || fail "no doc: $(cat "$T/hbody")"
 http_is 400 GET "/v1/documents/$(head -c 600 /dev/zero | tr '\0' y)"
 http_is 200 DELETE "/v1/documents/$ea"
-[ "$(body .deleted)" = true ] || fail "delete: $(cat "$T/body")"
+[ "$(body .deleted)" = true ] || fail "delete: $(cat "$T/hbody")"
 http_is 404 GET "/v1/documents/$ea"
 http_is 404 DELETE "/v1/documents/$ea"
 http_is 200 GET "/v1/search?q=alpha"
@@ -186,6 +186,7 @@ http_is 200 GET "/v1/search?q=alpha"
 # --- Tokens.
 ctl stop > /dev/null || fail "stop failed"
 wait_for 30 pid_gone "$(quired_pid)" || fail "the daemon did not stop"
+mv "$LOG" "$LOG.1"	# http_port reads the new daemon's port
 tok=0123456789abcdef0123456789abcdef
 toka=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 tokb=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
@@ -195,7 +196,7 @@ write_conf "listen 127.0.0.1:0" "workers 1" "min-workers 1" \
     "claim-batch 1" "max-attempts 1" "merge no" \
     "http-token-file $T/tokens"
 start_quired
-http_port
+HPORT=$(http_port)
 A="Authorization: Bearer $toka"
 B="Authorization: Bearer $tokb"
 
@@ -214,30 +215,30 @@ wait_for 10 state_is "$jtb" done || fail "job $jtb is $(job_state "$jtb")"
 
 http_is 200 GET /v1/jobs -H "$A"
 [ "$(body '[.jobs[].id] | join(" ")')" = "$jta" ] ||
-    fail "tenant a's list: $(cat "$T/body")"
+    fail "tenant a's list: $(cat "$T/hbody")"
 http_is 200 GET /v1/jobs?tenant=a -H "$A"
 http_is 403 GET /v1/jobs?tenant=b -H "$A"
 http_is 200 GET /v1/jobs -H "$B"
 [ "$(body '[.jobs[].id] | join(" ")')" = "$jtb" ] ||
-    fail "tenant b's list: $(cat "$T/body")"
+    fail "tenant b's list: $(cat "$T/hbody")"
 http_is 200 GET "/v1/jobs/$jta" -H "$A"
 http_is 404 GET "/v1/jobs/$jtb" -H "$A"
-[ "$(body .code)" = no_such_job ] || fail "a sees b's job: $(cat "$T/body")"
+[ "$(body .code)" = no_such_job ] || fail "a sees b's job: $(cat "$T/hbody")"
 http_is 404 GET "/v1/jobs/$ja" -H "$B"
 http_is 403 GET /v1/status -H "$A"
 http_is 403 GET /metrics -H "$A"
 http_is 403 GET "/v1/search?q=charlie&filter=tenant%3Db" -H "$A"
 http_is 200 GET "/v1/search?q=charlie" -H "$A"
 [ "$(body '[.hits[].id] | join(" ")')" = "$T/docs/ta.txt" ] ||
-    fail "tenant a's search: $(cat "$T/body")"
+    fail "tenant a's search: $(cat "$T/hbody")"
 http_is 200 GET "/v1/search?q=charlie" -H "$B"
 [ "$(body '[.hits[].id] | join(" ")')" = "$T/docs/tb.txt" ] ||
-    fail "tenant b's search: $(cat "$T/body")"
+    fail "tenant b's search: $(cat "$T/hbody")"
 eb=$(enc "$T/docs/tb.txt")
 http_is 404 GET "/v1/documents/$eb" -H "$A"
 http_is 404 DELETE "/v1/documents/$eb" -H "$A"
 http_is 200 GET "/v1/documents/$eb" -H "$B"
-[ "$(body .tenant)" = b ] || fail "b's document: $(cat "$T/body")"
+[ "$(body .tenant)" = b ] || fail "b's document: $(cat "$T/hbody")"
 
 # Cancel and retry across tenants: 404, and nothing changes.
 sb=$(ctl submit --tenant b --debug "spin 600000")
@@ -253,17 +254,17 @@ wait_for 10 state_is "$da" dead || fail "job $da is $(job_state "$da")"
 wait_for 10 state_is "$db" dead || fail "job $db is $(job_state "$db")"
 http_is 200 GET /v1/dead -H "$A"
 [ "$(body '[.jobs[].id] | join(" ")')" = "$da" ] ||
-    fail "a's dead letters: $(cat "$T/body")"
+    fail "a's dead letters: $(cat "$T/hbody")"
 http_is 404 POST "/v1/jobs/$db/retry" -H "$A"
 http_is 200 POST /v1/dead/retry -H "$A"
-[ "$(body .retried)" = 1 ] || fail "a's dead/retry: $(cat "$T/body")"
+[ "$(body .retried)" = 1 ] || fail "a's dead/retry: $(cat "$T/hbody")"
 wait_for 10 state_is "$da" dead || fail "job $da is $(job_state "$da")"
 [ "$(job_state "$db")" = dead ] || fail "a retried b's dead letter"
 http_is 200 DELETE /v1/dead -H "$A"
-[ "$(body .purged)" = 1 ] || fail "a's purge: $(cat "$T/body")"
+[ "$(body .purged)" = 1 ] || fail "a's purge: $(cat "$T/hbody")"
 http_is 404 GET "/v1/jobs/$da" -H "$A"
 http_is 200 GET /v1/dead -H "Authorization: Bearer $tok"
 [ "$(body '[.jobs[].id] | join(" ")')" = "$db" ] ||
-    fail "b's dead letter after a's purge: $(cat "$T/body")"
+    fail "b's dead letter after a's purge: $(cat "$T/hbody")"
 
 echo "http: ok"

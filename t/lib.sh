@@ -117,6 +117,46 @@ now_ms() {
 	date +%s%3N
 }
 
+# --- HTTP.  The port the http child listens on, from the supervisor's
+# log line "http: listening on 127.0.0.1:PORT" (listen 127.0.0.1:0).
+http_port() {
+	wait_for 10 grep -q "http: listening on " "$LOG" ||
+	    fail "no http listening line in the log"
+	grep -o "http: listening on 127.0.0.1:[0-9]*" "$LOG" | tail -1 |
+	    sed 's/.*://'
+}
+
+# hreq METHOD PATH [CURL-ARGS...]: a request to the http child on
+# $HPORT; the body goes to $T/hbody, the headers to $T/hheaders, the
+# status code to standard output.
+hreq() {
+	_m=$1
+	_p=$2
+	shift 2
+	curl -s -o "$T/hbody" -D "$T/hheaders" -w '%{http_code}' -X "$_m" \
+	    "$@" "http://127.0.0.1:$HPORT$_p"
+}
+
+# http_is CODE METHOD PATH [CURL-ARGS...]: hreq, and fail unless the
+# reply has that status.
+http_is() {
+	_want=$1
+	shift
+	_got=$(hreq "$@") || true
+	[ "$_got" = "$_want" ] ||
+	    fail "$1 $2: status $_got, not $_want: $(head -c 300 "$T/hbody")"
+}
+
+# A field of the last reply's JSON body, by jq filter.
+body() {
+	jq -r "$1" < "$T/hbody"
+}
+
+# The pid of the http child.
+http_pid() {
+	pgrep -f "^quired: http" -P "$(quired_pid)" | head -1
+}
+
 # Pids of the live workers, one a line.
 worker_pids() {
 	ctl workers --json |
@@ -314,37 +354,3 @@ use_strace() {
 	export ASAN_OPTIONS
 }
 
-# --- The HTTP API.  A test with "listen 127.0.0.1:0" gets a free port;
-# http_port waits for the daemon's log line that names it and sets PORT.
-http_port() {
-	wait_for 10 grep -q 'http: listening on 127\.0\.0\.1:' "$LOG" ||
-	    fail "no http listening line in the log"
-	PORT=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-	    "$LOG" | tail -1)
-	[ -n "$PORT" ] || fail "no port in the log's http line"
-}
-
-# http METHOD PATH [CURL-OPTION ...]: print the status code; the body is
-# in $T/body and the headers in $T/headers.
-http() {
-	_method=$1
-	_path=$2
-	shift 2
-	curl -s -m 10 -o "$T/body" -D "$T/headers" -w '%{http_code}' \
-	    -X "$_method" "$@" "http://127.0.0.1:$PORT$_path"
-}
-
-# http_is CODE METHOD PATH [CURL-OPTION ...]: fail unless the reply has
-# that status; the body is then in $T/body.
-http_is() {
-	_want=$1
-	shift
-	_got=$(http "$@") || true
-	[ "$_got" = "$_want" ] ||
-	    fail "$1 $2: status $_got, not $_want: $(head -c 300 "$T/body")"
-}
-
-# A field of the last reply's JSON body, by jq filter.
-body() {
-	jq -r "$1" < "$T/body"
-}
