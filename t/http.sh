@@ -240,6 +240,21 @@ http_is 404 DELETE "/v1/documents/$eb" -H "$A"
 http_is 200 GET "/v1/documents/$eb" -H "$B"
 [ "$(body .tenant)" = b ] || fail "b's document: $(cat "$T/hbody")"
 
+# An upload with a's token is a's: its job and its document.
+echo "foxtrot uploaded by a" > "$T/up.txt"
+http_is 202 POST "/v1/documents?id=up-a" -H "$A" -H "Content-Type: text/plain" \
+    --data-binary "@$T/up.txt"
+ju=$(body .job)
+wait_for 10 state_is "$ju" done || fail "upload job $ju is $(job_state "$ju")"
+http_is 200 GET "/v1/jobs/$ju" -H "$A"
+[ "$(body .tenant)" = a ] || fail "the upload's job: $(cat "$T/hbody")"
+http_is 404 GET "/v1/jobs/$ju" -H "$B"
+http_is 200 GET /v1/documents/up-a -H "$A"
+[ "$(body .tenant)" = a ] && [ "$(body .job)" = "$ju" ] &&
+    body '.chunks[0].excerpt' | grep -q foxtrot ||
+    fail "the uploaded document: $(cat "$T/hbody")"
+http_is 404 GET /v1/documents/up-a -H "$B"
+
 # Cancel and retry across tenants: 404, and nothing changes.
 sb=$(ctl submit --tenant b --debug "spin 600000")
 wait_for 10 state_is "$sb" leased || fail "b's spin is not running"
