@@ -12,6 +12,8 @@
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
+command -v curl > /dev/null || skip "no curl"
+
 job_state() {
 	ctl job --json "$1" | jq -r .state
 }
