@@ -262,6 +262,9 @@ struct queue_stats {
 	uint64_t	 qs_completed;
 	uint64_t	 qs_failed;
 	uint64_t	 qs_released;
+	uint64_t	 qs_done;	/* acked done */
+	uint64_t	 qs_retried;	/* failed attempts put back to retry */
+	uint64_t	 qs_cancelled;
 };
 
 struct queue {
@@ -306,6 +309,7 @@ struct queue_release {
 };
 
 typedef int	 (*queue_list_cb)(const struct job *, void *);
+typedef int	 (*queue_tenant_cb)(const char *, const uint64_t *, void *);
 
 void		 queue_conf_defaults(struct queue_conf *);
 int		 queue_open(struct queue *, const char *,
@@ -335,6 +339,7 @@ int		 queue_purge(struct queue *, int, uint64_t, uint64_t,
 int		 queue_stats(struct queue *, struct queue_stats *);
 int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
+int		 queue_tenants(struct queue *, queue_tenant_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
