@@ -15,7 +15,9 @@
  * open the LMDB files (they need write access even to read), lists jobs.
  * search (b: the number of hits; str: flags one a line, "json",
  * "exact", "offset=N", "filter=K=V", then an empty line and the query)
- * is how they search, under the same rule.
+ * is how they search, under the same rule.  metrics (metrics.c) is
+ * the Prometheus text the HTTP child serves as /metrics; it names
+ * tenants, so it is under the same rule too.
  *
  * A search runs here, on the event loop, so it is bounded before it
  * runs: at most CTL_SEARCH_N_MAX hits after CTL_SEARCH_OFFSET_MAX
@@ -830,6 +832,10 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 		break;
 	case CTL_SEARCH:
 		control_search(sv, m->m_str, m->m_b, out);
+		break;
+	case CTL_METRICS:
+		evbuffer_add_printf(out, "ok\n");
+		metrics_write(sv, out);
 		break;
 	case CTL_STATUS:
 	case CTL_WORKERS:

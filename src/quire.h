@@ -78,6 +78,7 @@ int		 xasprintf(char **, const char *, ...)
 /* util.c */
 uint64_t	 util_now_ms(void);
 uint64_t	 util_mono_ms(void);
+uint64_t	 util_mono_us(void);
 void		 util_put_be64(uint8_t *, uint64_t);
 uint64_t	 util_get_be64(const uint8_t *);
 void		 util_put_be32(uint8_t *, uint32_t);
@@ -1116,6 +1117,7 @@ enum ipc_type {
 	IPC_CTL,		/* a: command, b: number, str: flags */
 	IPC_STORAGE,		/* a: storage fault (0: ok again), str: what
 				   failed */
+	IPC_METRIC,		/* a: what (enum metrics_obs), b: its value */
 	IPC_NTYPES
 };
 
@@ -1319,6 +1321,17 @@ struct wslot {
 #define FLEET_DECISIONS		8	/* decisions kept for status */
 #define FLEET_DECISION_MAX	192
 
+/* Why a worker process ended, as metrics count it. */
+enum fleet_exit {
+	FX_STOPPED = 0,		/* asked to go, and went */
+	FX_EXIT,		/* exited on its own */
+	FX_SIGNAL,		/* killed by a signal we did not send */
+	FX_HUNG,		/* killed for missing heartbeats */
+	FX_OVERTIME,		/* killed past job-timeout */
+	FX_MEMORY_LIMIT,	/* ran out of worker-data-limit */
+	FX_N
+};
+
 struct fleet {
 	struct wslot	 f_w[QUIRE_WORKERS_MAX];
 	struct wslot	 f_merger;	/* the index merger, w_slot -1 */
@@ -1330,10 +1343,13 @@ struct fleet {
 	uint64_t	 f_ticked;	/* last fleet_tick, monotonic ms */
 	uint64_t	 f_released;
 	uint64_t	 f_quarantined;
-	uint64_t	 f_ups;		/* resizes, whatever asked for them */
+	uint64_t	 f_ups;		/* the memory policy's steps */
 	uint64_t	 f_downs;
+	uint64_t	 f_target_ups;	/* target changes: scale, TTIN, reload */
+	uint64_t	 f_target_downs;
 	uint64_t	 f_replaced;	/* recycles and reload replacements */
 	uint64_t	 f_memkills;	/* workers over their memory limit */
+	uint64_t	 f_exits[FX_N];	/* worker ends by cause */
 	/* The last decisions about the fleet's size, newest last. */
 	char		 f_decisions[FLEET_DECISIONS][FLEET_DECISION_MAX];
 	uint64_t	 f_ndecisions;
@@ -1345,6 +1361,7 @@ struct fleet {
 
 struct supervisor;
 const char	*fleet_state_name(enum wstate);
+const char	*fleet_exit_name(enum fleet_exit);
 void		 fleet_init(struct supervisor *);
 void		 fleet_resize(struct supervisor *);
 int		 fleet_want(struct supervisor *);
@@ -1410,6 +1427,41 @@ void		 storage_tick(struct supervisor *);
 int		 storage_sweep_ok(struct supervisor *);
 long long	 storage_free(struct supervisor *);
 
+/* metrics_hist.c */
+enum metrics_obs {
+	MO_JOB = 0,		/* job duration, claim to ack, microseconds */
+	MO_WAIT,		/* queue wait, enqueue to claim, microseconds */
+	MO_CLAIM,		/* a claim transaction, microseconds */
+	MO_COMMIT,		/* an index commit, microseconds */
+	MO_NHIST,
+	MO_BYTES = MO_NHIST,	/* input bytes of a job acked done */
+	MO_N
+};
+
+#define METRICS_BUCKETS		16	/* the last one is +Inf */
+
+struct metrics_hist {
+	uint64_t	 mh_bucket[METRICS_BUCKETS];	/* not cumulative */
+	uint64_t	 mh_count;
+	uint64_t	 mh_sum_us;
+};
+
+/* What workers report over IPC_METRIC, since the supervisor started. */
+struct metrics {
+	struct metrics_hist mt_hist[MO_NHIST];
+	uint64_t	 mt_bytes;
+	uint64_t	 mt_refused;	/* frames with an unknown what */
+};
+
+int		 metrics_hist_observe(struct metrics *, uint64_t, uint64_t);
+void		 metrics_hist_write(const struct metrics *, struct evbuffer *);
+
+/* metrics.c */
+#define METRICS_TENANTS_MAX	50	/* tenants shown; the rest: _other */
+
+struct supervisor;
+void		 metrics_write(struct supervisor *, struct evbuffer *);
+
 /* supervisor.c */
 struct supervisor {
 	struct event_base *sv_base;
@@ -1424,6 +1476,7 @@ struct supervisor {
 	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
+	struct metrics	 sv_metrics;	/* workers' timings (metrics_hist.c) */
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
 	int		 sv_drop;	/* "user": run as sv_uid, sv_gid */
 	uid_t		 sv_uid;
@@ -1474,6 +1527,7 @@ enum ctl_command {
 	CTL_STOP,
 	CTL_JOBS,
 	CTL_SEARCH,
+	CTL_METRICS,		/* Prometheus text (metrics.c) */
 	CTL_NCOMMANDS
 };
 
