@@ -276,8 +276,9 @@ metrics_fleet(struct supervisor *sv, struct evbuffer *eb)
 	metrics_head(eb, "quire_worker_exits_total", "counter",
 	    "Worker processes that ended, by cause.");
 	for (i = 0; i < FX_N; i++)
-		evbuffer_add_printf(eb, "quire_worker_exits_total{cause=\"%s\"} "
-		    "%llu\n", fleet_exit_name(i),
+		evbuffer_add_printf(eb,
+		    "quire_worker_exits_total{cause=\"%s\"} %llu\n",
+		    fleet_exit_name(i),
 		    (unsigned long long)f->f_exits[i]);
 	metrics_one(eb, "quire_worker_replacements_total", "counter",
 	    "Workers replaced between jobs (max-jobs, memory, reload).",
@@ -359,7 +360,8 @@ metrics_storage(struct supervisor *sv, struct evbuffer *eb)
 	metrics_head(eb, "quire_storage_free_bytes", "gauge", "Free bytes on "
 	    "the data directory's file system (absent when unknown).");
 	if (room >= 0)
-		evbuffer_add_printf(eb, "quire_storage_free_bytes %lld\n", room);
+		evbuffer_add_printf(eb, "quire_storage_free_bytes %lld\n",
+		    room);
 	metrics_one(eb, "quire_reader_slots_cleared_total", "counter",
 	    "Stale LMDB reader slots cleared.",
 	    sv->sv_q.q_store.s_stale + sv->sv_ix.ix_store.s_stale);

@@ -109,7 +109,8 @@ metrics_hist_write(const struct metrics *mt, struct evbuffer *eb)
 	    "# TYPE quire_indexed_bytes_total counter\n"
 	    "quire_indexed_bytes_total %llu\n",
 	    (unsigned long long)mt->mt_bytes);
-	evbuffer_add_printf(eb, "# HELP quire_worker_metric_frames_refused_total "
+	evbuffer_add_printf(eb,
+	    "# HELP quire_worker_metric_frames_refused_total "
 	    "Timing frames from workers with an unknown kind.\n"
 	    "# TYPE quire_worker_metric_frames_refused_total counter\n"
 	    "quire_worker_metric_frames_refused_total %llu\n",

@@ -264,7 +264,7 @@ struct queue_stats {
 	uint64_t	 qs_failed;
 	uint64_t	 qs_released;
 	uint64_t	 qs_done;	/* acked done */
-	uint64_t	 qs_retried;	/* failed attempts put back to retry */
+	uint64_t	 qs_retried;	/* failed attempts, to be retried */
 	uint64_t	 qs_cancelled;
 };
 
@@ -1117,7 +1117,7 @@ enum ipc_type {
 	IPC_CTL,		/* a: command, b: number, str: flags */
 	IPC_STORAGE,		/* a: storage fault (0: ok again), str: what
 				   failed */
-	IPC_METRIC,		/* a: what (enum metrics_obs), b: its value */
+	IPC_METRIC,		/* a: what (enum metrics_obs), b: value */
 	IPC_NTYPES
 };
 
@@ -1345,7 +1345,7 @@ struct fleet {
 	uint64_t	 f_quarantined;
 	uint64_t	 f_ups;		/* the memory policy's steps */
 	uint64_t	 f_downs;
-	uint64_t	 f_target_ups;	/* target changes: scale, TTIN, reload */
+	uint64_t	 f_target_ups;	/* target changes (scale, reload) */
 	uint64_t	 f_target_downs;
 	uint64_t	 f_replaced;	/* recycles and reload replacements */
 	uint64_t	 f_memkills;	/* workers over their memory limit */
@@ -1429,7 +1429,7 @@ long long	 storage_free(struct supervisor *);
 
 /* metrics_hist.c */
 enum metrics_obs {
-	MO_JOB = 0,		/* job duration, claim to ack, microseconds */
+	MO_JOB = 0,		/* job duration, claim to ack, in us */
 	MO_WAIT,		/* queue wait, enqueue to claim, microseconds */
 	MO_CLAIM,		/* a claim transaction, microseconds */
 	MO_COMMIT,		/* an index commit, microseconds */
@@ -1454,10 +1454,11 @@ struct metrics {
 };
 
 int		 metrics_hist_observe(struct metrics *, uint64_t, uint64_t);
-void		 metrics_hist_write(const struct metrics *, struct evbuffer *);
+void		 metrics_hist_write(const struct metrics *,
+		    struct evbuffer *);
 
 /* metrics.c */
-#define METRICS_TENANTS_MAX	50	/* tenants shown; the rest: _other */
+#define METRICS_TENANTS_MAX	50	/* tenants named; the rest: _other */
 
 struct supervisor;
 void		 metrics_write(struct supervisor *, struct evbuffer *);
@@ -1476,7 +1477,7 @@ struct supervisor {
 	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
-	struct metrics	 sv_metrics;	/* workers' timings (metrics_hist.c) */
+	struct metrics	 sv_metrics;	/* workers' timings */
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
 	int		 sv_drop;	/* "user": run as sv_uid, sv_gid */
 	uid_t		 sv_uid;
