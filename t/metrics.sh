@@ -18,8 +18,9 @@
 NREC=5
 NTENANTS=55	# more than METRICS_TENANTS_MAX (50)
 
-write_conf "workers 2"
+write_conf "workers 2" "listen 127.0.0.1:0"
 start_quired
+HPORT=$(http_port)
 
 awk -v n=$NREC 'BEGIN { for (i = 1; i <= n; i++)
     printf "{\"id\": \"m%d\", \"text\": \"metric record %d\"}\n", i, i }' \
@@ -73,6 +74,17 @@ awk '/^# HELP / { h[$3] = 1 } /^# TYPE / { t[$3] = $4 }
 [ -z "$(tr -d ' ' < "$T/bad")" ] || fail "no HELP or TYPE:$(cat "$T/bad")"
 
 is quire_documents_indexed_total $DOCS
+
+# GET /metrics serves the same text, as Prometheus scrapes it.
+cp "$T/m" "$T/m.ctl"
+code=$(hreq GET /metrics -D "$T/mhdr")
+[ "$code" = 200 ] || fail "GET /metrics: $code"
+grep -qi '^Content-Type: text/plain; version=0.0.4' "$T/mhdr" ||
+    fail "GET /metrics: $(grep -i content-type "$T/mhdr")"
+cp "$T/hbody" "$T/m"
+promcheck
+is quire_documents_indexed_total $DOCS
+cp "$T/m.ctl" "$T/m"
 is quire_index_documents "$(status_json .index.documents)"
 is quire_indexed_bytes_total "$BYTES"
 is 'quire_jobs{state="done",tenant="default"}' 2
