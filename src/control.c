@@ -18,6 +18,8 @@
  * is how they search, under the same rule.  cancel (b: the job id)
  * cancels a job and stops it at once if a worker runs it
  * (control_cancel has the reply's forms); it needs the same rights.
+ * metrics (metrics.c) is the Prometheus text the HTTP child serves as
+ * /metrics; it names tenants, so it is under the same rule too.
  *
  * A search runs here, on the event loop, so it is bounded before it
  * runs: at most CTL_SEARCH_N_MAX hits after CTL_SEARCH_OFFSET_MAX
@@ -926,6 +928,10 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 		break;
 	case CTL_CANCEL:
 		control_cancel(sv, m->m_b, out);
+		break;
+	case CTL_METRICS:
+		evbuffer_add_printf(out, "ok\n");
+		metrics_write(sv, out);
 		break;
 	case CTL_STATUS:
 	case CTL_WORKERS:

@@ -22,10 +22,16 @@
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
  *	spool	 spool file name -> count(8): the jobs that still need the
  *		 uploaded body (ready, leased, retrying or dead).
+ *	tcount	 tid(4) -> uint64 counts, one per job state: the jobs of
+ *		 one tenant in each state.
  *
  * A job is in exactly one of ready, delayed, leases, done or dead,
- * according to the state in its record, and qmeta's counts follow every
- * move in the same transaction, so status costs one read.
+ * according to the state in its record, and qmeta's counts, and its
+ * tenant's in tcount, follow every move in the same transaction, so
+ * status costs one read and metrics one read per tenant.  A queue made
+ * before tcount existed (qmeta version 1, whose record ends before the
+ * totals of done, retried and cancelled jobs) has its tenant counts
+ * built from the job records once, at the first queue_open.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -103,15 +109,16 @@ enum {
 	DB_DONE,
 	DB_DEAD,
 	DB_SPOOL,
+	DB_TCOUNT,
 	DB_N
 };
 
 static const char *queue_dbnames[DB_N] = {
 	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
-	"leases", "done", "dead", "spool"
+	"leases", "done", "dead", "spool", "tcount"
 };
 
-#define QMETA_VERSION		1
+#define QMETA_VERSION		2	/* 1: no tcount, no m_done on */
 #define QUEUE_READY_KEYLEN	13
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
@@ -131,7 +138,12 @@ struct qmeta {
 	uint64_t	 m_completed;
 	uint64_t	 m_failed;
 	uint64_t	 m_released;
+	uint64_t	 m_done;	/* version 2 on */
+	uint64_t	 m_retried;
+	uint64_t	 m_cancelled;
 };
+
+#define QMETA_V1_SIZE		offsetof(struct qmeta, m_done)
 
 struct qtenant {
 	int64_t		 t_deficit;
@@ -166,6 +178,7 @@ struct qtx {
 
 static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
 static int	 qtx_end(struct qtx *);
+static int	 qtx_tcount(struct qtx *, uint32_t, int, int);
 
 void
 queue_conf_defaults(struct queue_conf *qc)
@@ -187,11 +200,68 @@ queue_conf_defaults(struct queue_conf *qc)
 	qc->qc_sync = STORE_SYNC_FULL;
 }
 
+/* Whether the queue predates tcount: arg is the queue, then the answer. */
+static int
+queue_version_txn(MDB_txn *txn, void *arg)
+{
+	struct queue	**qp = arg;
+	struct qtx	 t;
+	int		 rc;
+
+	if ((rc = qtx_begin(&t, *qp, txn)) != 0)
+		return (rc);
+	if (t.t_m.m_version >= QMETA_VERSION)
+		*qp = NULL;
+	return (0);
+}
+
+/* Version 1 to 2: count every job record into its tenant's tcount. */
+static int
+queue_upgrade_txn(MDB_txn *txn, void *arg)
+{
+	struct queue	*q = arg;
+	struct qtx	 t;
+	struct job	 j;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if ((rc = qtx_begin(&t, q, txn)) != 0)
+		return (rc);
+	if (t.t_m.m_version >= QMETA_VERSION)
+		return (0);
+	if ((rc = mdb_drop(txn, t.t_dbi[DB_TCOUNT], 0)) != 0 ||
+	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_JOBS], &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, n == 0 ? MDB_FIRST :
+	    MDB_NEXT)) == 0) {
+		n++;
+		if (codec_job_decode(v.mv_data, v.mv_size, &j) == -1) {
+			rc = QUEUE_ERROR;
+			break;
+		}
+		if ((rc = qtx_tcount(&t, j.j_tenant_id, -1, j.j_state)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	/* The totals begin now, from what the queue still holds. */
+	t.t_m.m_done = t.t_m.m_count[JOB_DONE];
+	t.t_m.m_cancelled = t.t_m.m_count[JOB_CANCELLED];
+	t.t_m.m_version = QMETA_VERSION;
+	log_info("%s: queue counted per tenant (%llu jobs)", __func__,
+	    (unsigned long long)n);
+	return (qtx_end(&t));
+}
+
 int
 queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 {
-	char	 path[JOB_PATH_MAX];
-	int	 n;
+	struct queue	*old = q;
+	char		 path[JOB_PATH_MAX];
+	int		 n;
 
 	memset(q, 0, sizeof(*q));
 	if (qc != NULL)
@@ -208,6 +278,14 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 		return (-1);
 	strlcpy(q->q_datadir, datadir, sizeof(q->q_datadir));
 	msgpack_sbuffer_init(&q->q_buf);
+	if (store_read(&q->q_store, queue_version_txn, &old) != 0 ||
+	    (old != NULL &&
+	    store_write(&q->q_store, queue_upgrade_txn, q) != 0)) {
+		log_warnx("%s: %s: cannot count jobs per tenant", __func__,
+		    path);
+		queue_close(q);
+		return (-1);
+	}
 	return (0);
 }
 
@@ -355,6 +433,12 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	}
 	if (rc != 0)
 		return (rc);
+	if (v.mv_size == QMETA_V1_SIZE) {
+		/* Before tcount: queue_upgrade brings it up to date. */
+		memset(&t->t_m, 0, sizeof(t->t_m));
+		memcpy(&t->t_m, v.mv_data, QMETA_V1_SIZE);
+		return (0);
+	}
 	if (v.mv_size != sizeof(t->t_m)) {
 		log_warnx("%s: queue meta record has %zu bytes, want %zu",
 		    __func__, v.mv_size, sizeof(t->t_m));
@@ -374,13 +458,43 @@ qtx_end(struct qtx *t)
 	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
-static void
-qtx_move(struct qtx *t, int from, int to)
+/* The tenant's part of qtx_move. */
+static int
+qtx_tcount(struct qtx *t, uint32_t tid, int from, int to)
+{
+	uint64_t	 c[JOB_NSTATES];
+	uint8_t		 kb[4];
+	MDB_val		 k = { 4, kb }, v;
+	int		 rc;
+
+	util_put_be32(kb, tid);
+	rc = mdb_get(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		memset(c, 0, sizeof(c));
+	else if (rc != 0)
+		return (rc);
+	else if (v.mv_size != sizeof(c))
+		return (QUEUE_ERROR);
+	else
+		memcpy(c, v.mv_data, sizeof(c));
+	if (from >= 0 && c[from] > 0)
+		c[from]--;
+	if (to >= 0)
+		c[to]++;
+	v.mv_size = sizeof(c);
+	v.mv_data = c;
+	return (mdb_put(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v, 0));
+}
+
+/* A job of tenant tid leaves state from (-1: new) for to (-1: gone). */
+static int
+qtx_move(struct qtx *t, uint32_t tid, int from, int to)
 {
 	if (from >= 0 && t->t_m.m_count[from] > 0)
 		t->t_m.m_count[from]--;
 	if (to >= 0)
 		t->t_m.m_count[to]++;
+	return (qtx_tcount(t, tid, from, to));
 }
 
 static int
@@ -547,7 +661,12 @@ qtx_finish(struct qtx *t, struct job *j, int state)
 	j->j_state = state;
 	j->j_updated = t->t_now;
 	j->j_lease_deadline = 0;
-	qtx_move(t, from, state);
+	if (state == JOB_DONE)
+		t->t_m.m_done++;
+	else if (state == JOB_CANCELLED)
+		t->t_m.m_cancelled++;
+	if ((rc = qtx_move(t, j->j_tenant_id, from, state)) != 0)
+		return (rc);
 	return (qtx_timed(t, state == JOB_DEAD ? DB_DEAD : DB_DONE,
 	    t->t_now, j->j_id, 0));
 }
@@ -709,14 +828,16 @@ queue_enqueue_txn(MDB_txn *txn, void *arg)
 			if ((rc = qtx_timed(&t, DB_DEAD, t.t_now, j.j_id, 0))
 			    != 0)
 				return (rc);
-			qtx_move(&t, -1, JOB_DEAD);
+			if ((rc = qtx_move(&t, tid, -1, JOB_DEAD)) != 0)
+				return (rc);
 			t.t_m.m_failed++;
 			t.t_m.m_enqueued++;
 			continue;
 		}
 		if ((rc = qtx_ready_put(&t, &j, t.t_now)) != 0)
 			return (rc);
-		qtx_move(&t, -1, JOB_READY);
+		if ((rc = qtx_move(&t, tid, -1, JOB_READY)) != 0)
+			return (rc);
 		t.t_m.m_enqueued++;
 	}
 	return (qtx_end(&t));
@@ -812,9 +933,9 @@ qtx_retain(struct qtx *t, size_t max)
 			k.mv_size = 8;
 			k.mv_data = kb;
 			if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &k,
-			    NULL)) != 0)
+			    NULL)) != 0 || (rc = qtx_move(t, j.j_tenant_id,
+			    j.j_state, -1)) != 0)
 				break;
-			qtx_move(t, j.j_state, -1);
 		} else if (rc != QUEUE_ENOENT)
 			break;
 		ndone--;
@@ -876,7 +997,9 @@ qtx_promote(struct qtx *t)
 			break;
 		if (j.j_state != JOB_RETRY)
 			continue;
-		qtx_move(t, JOB_RETRY, JOB_READY);
+		if ((rc = qtx_move(t, j.j_tenant_id, JOB_RETRY, JOB_READY))
+		    != 0)
+			break;
 		j.j_state = JOB_READY;
 		j.j_updated = t->t_now;
 		if ((rc = qtx_job_put(t, &j, 0)) != 0 ||
@@ -1008,7 +1131,8 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	l.l_big = big;
 	if (big)
 		t->t_m.m_big_inflight += r->r_size;
-	qtx_move(t, j->j_state, JOB_LEASED);
+	if ((rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_LEASED)) != 0)
+		return (rc);
 	j->j_state = JOB_LEASED;
 	j->j_updated = t->t_now;
 	j->j_lease_gen = l.l_gen;
@@ -1218,6 +1342,7 @@ static int
 qtx_fail_job(struct qtx *t, struct job *j, const char *reason, int permanent)
 {
 	const struct queue_conf *qc = &t->t_q->q_conf;
+	int			 rc;
 
 	j->j_attempts++;
 	strlcpy(j->j_error, reason, sizeof(j->j_error));
@@ -1228,7 +1353,9 @@ qtx_fail_job(struct qtx *t, struct job *j, const char *reason, int permanent)
 		t->t_m.m_failed++;
 		return (qtx_finish(t, j, JOB_DEAD));
 	}
-	qtx_move(t, j->j_state, JOB_RETRY);
+	if ((rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_RETRY)) != 0)
+		return (rc);
+	t->t_m.m_retried++;
 	j->j_state = JOB_RETRY;
 	j->j_updated = t->t_now;
 	j->j_runat = t->t_now + queue_backoff(qc, j->j_attempts);
@@ -1419,8 +1546,8 @@ qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
 			t->t_m.m_failed++;
 			rel->qr_dead++;
 			rc = qtx_finish(t, &j, JOB_DEAD);
-		} else {
-			qtx_move(t, j.j_state, JOB_READY);
+		} else if ((rc = qtx_move(t, j.j_tenant_id, j.j_state,
+		    JOB_READY)) == 0) {
 			j.j_state = JOB_READY;
 			j.j_updated = t->t_now;
 			rel->qr_released++;
@@ -1584,9 +1711,9 @@ qtx_revive(struct qtx *t, struct job *j)
 		rc = qtx_timed(t, DB_DELAYED, j->j_runat, j->j_id, 1);
 	else
 		return (QUEUE_ESTATE);
-	if (rc != 0)
+	if (rc != 0 ||
+	    (rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_READY)) != 0)
 		return (rc);
-	qtx_move(t, j->j_state, JOB_READY);
 	if (j->j_state == JOB_DEAD) {
 		j->j_attempts = 0;
 		j->j_crashes = 0;
@@ -1750,7 +1877,7 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 	MDB_val			 k;
 	uint64_t		 total, when, id;
 	uint8_t			 kb[16];
-	int			 rc, db, first = 1;
+	int			 rc, db, first = 1, have;
 
 	ba->ba_n = 0;
 	ba->ba_more = 0;
@@ -1783,16 +1910,18 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 		if (rc == 0 && ba->ba_tenant != NULL &&
 		    strcmp(j.j_tenant, ba->ba_tenant) != 0)
 			continue;
+		have = rc == 0;
 		if ((rc = qtx_timed(&t, db, when, id, 1)) != 0)
 			break;
-		if (qtx_job_get(&t, id, &j) == 0) {
-			if ((rc = qtx_job_forget(&t, &j)) != 0)
+		if (have) {
+			if ((rc = qtx_job_forget(&t, &j)) != 0 ||
+			    (rc = qtx_move(&t, j.j_tenant_id, j.j_state,
+			    -1)) != 0)
 				break;
 			/* A dead letter held its spool file until now. */
 			if (j.j_state == JOB_DEAD &&
 			    (rc = qtx_spool_ref(&t, &j, -1)) != 0)
 				break;
-			qtx_move(&t, j.j_state, -1);
 		}
 		total--;
 		ba->ba_n++;
@@ -1868,6 +1997,9 @@ queue_stats_txn(MDB_txn *txn, void *arg)
 	qs->qs_completed = t.t_m.m_completed;
 	qs->qs_failed = t.t_m.m_failed;
 	qs->qs_released = t.t_m.m_released;
+	qs->qs_done = t.t_m.m_done;
+	qs->qs_retried = t.t_m.m_retried;
+	qs->qs_cancelled = t.t_m.m_cancelled;
 	return (0);
 }
 
@@ -1881,6 +2013,63 @@ queue_stats(struct queue *q, struct queue_stats *qs)
 	sa.sa_qs = qs;
 	return (queue_result(__func__,
 	    store_read(&q->q_store, queue_stats_txn, &sa)));
+}
+
+struct queue_tenants_arg {
+	struct queue		*ta_q;
+	queue_tenant_cb		 ta_cb;
+	void			*ta_arg;
+};
+
+static int
+queue_tenants_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_tenants_arg *ta = arg;
+	struct qtx		 t;
+	struct qtenant		 ts;
+	uint64_t		 c[JOB_NSTATES];
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	int			 rc, op = MDB_FIRST;
+
+	if ((rc = qtx_begin(&t, ta->ta_q, txn)) != 0 ||
+	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_TCOUNT], &cur)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 4 || v.mv_size != sizeof(c)) {
+			rc = QUEUE_ERROR;
+			break;
+		}
+		memcpy(c, v.mv_data, sizeof(c));
+		if ((rc = qtx_tstate(&t, util_get_be32(k.mv_data), &ts, 0))
+		    != 0)
+			break;
+		ts.t_name[sizeof(ts.t_name) - 1] = '\0';
+		if (ts.t_namelen < sizeof(ts.t_name))
+			ts.t_name[ts.t_namelen] = '\0';
+		if ((rc = ta->ta_cb(ts.t_name, c, ta->ta_arg)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * The jobs of each tenant in each state, in tenant number order (the
+ * order tenants first came), in one read transaction; cb returns non-zero
+ * to stop.
+ */
+int
+queue_tenants(struct queue *q, queue_tenant_cb cb, void *arg)
+{
+	struct queue_tenants_arg ta;
+
+	ta.ta_q = q;
+	ta.ta_cb = cb;
+	ta.ta_arg = arg;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_tenants_txn, &ta)));
 }
 
 struct queue_get_arg {

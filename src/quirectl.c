@@ -58,6 +58,7 @@ static int	 ctl_purge(int, char **);
 static int	 ctl_status(int, char **);
 static int	 ctl_top(int, char **);
 static int	 ctl_workers(int, char **);
+static int	 ctl_metrics(int, char **);
 static int	 ctl_scale(int, char **);
 static int	 ctl_simple(int, char **);
 static int	 ctl_search(int, char **);
@@ -98,6 +99,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Follow the fleet, its memory and the queue live." },
 	{ "workers", "workers [--json]", ctl_workers,
 	    "List the daemon's workers." },
+	{ "metrics", "metrics", ctl_metrics,
+	    "Print the daemon's metrics in the Prometheus text format, as\n"
+	    "the HTTP API serves them at /metrics." },
 	{ "scale", "scale N", ctl_scale,
 	    "Set the daemon's target number of workers." },
 	{ "drain", "drain", ctl_simple,
@@ -1207,6 +1211,15 @@ ctl_workers(int argc, char **argv)
 	else if (argc != 1)
 		ctl_usage("workers");
 	ctl_daemon(CTL_WORKERS, 0, json ? "json" : "", 0);
+	return (CTL_EXIT_OK);
+}
+
+static int
+ctl_metrics(int argc, char **argv)
+{
+	if (argc != 1)
+		ctl_usage("metrics");
+	ctl_daemon(CTL_METRICS, 0, "", 0);
 	return (CTL_EXIT_OK);
 }
 

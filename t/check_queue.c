@@ -11,7 +11,8 @@
  *
  * Time is the queue's test clock (q_fixed_now), never the wall clock.
  * After most steps tq_counts() compares the status counts with a recount
- * through queue_list() and with the entries of each index database, so a
+ * through queue_list() and with the entries of each index database, and
+ * the counts per tenant (queue_tenants) with a recount per tenant, so a
  * count that drifts from the data is caught where it happens.
  */
 
@@ -123,6 +124,78 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	return (0);
 }
 
+/* Jobs per tenant and state, as a walk over every job finds them. */
+#define TQ_TENANTS	64
+
+struct tq_tenants {
+	char		 tt_name[TQ_TENANTS][JOB_TENANT_MAX + 1];
+	uint64_t	 tt_count[TQ_TENANTS][JOB_NSTATES];
+	int		 tt_seen[TQ_TENANTS];
+	size_t		 tt_n;
+	int		 tt_line;
+};
+
+static size_t
+tenant_slot(struct tq_tenants *tt, const char *name, int add)
+{
+	size_t	 i;
+
+	for (i = 0; i < tt->tt_n; i++)
+		if (strcmp(tt->tt_name[i], name) == 0)
+			return (i);
+	if (!add)
+		return (SIZE_MAX);
+	ck_assert_uint_lt(tt->tt_n, TQ_TENANTS);
+	strlcpy(tt->tt_name[tt->tt_n], name, sizeof(tt->tt_name[0]));
+	return (tt->tt_n++);
+}
+
+static int
+tenant_recount_cb(const struct job *j, void *arg)
+{
+	struct tq_tenants	*tt = arg;
+
+	tt->tt_count[tenant_slot(tt, j->j_tenant, 1)][j->j_state]++;
+	return (0);
+}
+
+static int
+tenant_cb(const char *name, const uint64_t *count, void *arg)
+{
+	struct tq_tenants	*tt = arg;
+	size_t			 i = tenant_slot(tt, name, 0);
+	int			 st;
+
+	for (st = 0; st < JOB_NSTATES; st++)
+		ck_assert_msg(count[st] == (i == SIZE_MAX ? 0 :
+		    tt->tt_count[i][st]), "line %d: tenant %s: %s %llu, "
+		    "recount %llu", tt->tt_line, name, codec_state_name(st),
+		    (unsigned long long)count[st], (unsigned long long)(i ==
+		    SIZE_MAX ? 0 : tt->tt_count[i][st]));
+	if (i != SIZE_MAX)
+		tt->tt_seen[i] = 1;
+	return (0);
+}
+
+/* The counts per tenant must be what a walk over every job finds. */
+static void
+tq_tenants_consistent(struct tq *tq, int line)
+{
+	struct tq_tenants	*tt;
+	size_t			 i;
+
+	tt = calloc(1, sizeof(*tt));
+	ck_assert_ptr_nonnull(tt);
+	tt->tt_line = line;
+	ck_assert_int_eq(queue_list(&tq->tq_q, -1, SIZE_MAX, tenant_recount_cb,
+	    tt), QUEUE_OK);
+	ck_assert_int_eq(queue_tenants(&tq->tq_q, tenant_cb, tt), QUEUE_OK);
+	for (i = 0; i < tt->tt_n; i++)
+		ck_assert_msg(tt->tt_seen[i], "line %d: tenant %s not counted",
+		    line, tt->tt_name[i]);
+	free(tt);
+}
+
 /*
  * The counts of queue_stats() must be what a walk over every job finds,
  * what a listing of each state finds, and the number of entries in the
@@ -164,6 +237,7 @@ tq_consistent(struct tq *tq, int line)
 	    db_entries(tq, txn, "dead") == all[JOB_DEAD],
 	    "line %d: index databases disagree with the job records", line);
 	mdb_txn_abort(txn);
+	tq_tenants_consistent(tq, line);
 }
 
 #define COUNTS(tq, r, l, rt, d, x, c) \
@@ -2244,6 +2318,70 @@ START_TEST(test_page)
 }
 END_TEST
 
+/*
+ * A queue from before the counts per tenant (its meta record of version
+ * 1, shorter, and no tcount) gets them at the next open, from its jobs,
+ * and the totals of done and cancelled jobs start from what it holds.
+ */
+START_TEST(test_tenant_upgrade)
+{
+	struct tq		 tq;
+	struct queue_stats	 qs;
+	struct store		*s;
+	MDB_txn			*txn;
+	MDB_val			 k = { 5, "stats" }, v;
+	uint8_t			 old[128];
+	uint64_t		 id, gen;
+	uint32_t		 one = 1;
+	int			 i, meta = -1, tcount = -1, state;
+
+	tq_open(&tq, NULL);
+	for (i = 0; i < 6; i++)
+		enq(&tq, i % 2 ? "acme" : "blue", NULL, 0, 100);
+	ck_assert_uint_eq(claim_ack(&tq, 4242, 2), 2);
+	id = claim1(&tq, 4242, &gen);
+	ck_assert_int_eq(queue_fail(&tq.tq_q, id, gen, "bad", 1, &state),
+	    QUEUE_OK);
+	ck_assert_uint_ne(claim1(&tq, 4242, &gen), 0);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, enq(&tq, "acme", NULL, 0, 1)),
+	    QUEUE_OK);
+	COUNTS(&tq, 2, 1, 0, 2, 1, 1);
+
+	/* Back to version 1: the record cut short, tcount emptied. */
+	s = &tq.tq_q.q_store;
+	for (i = 0; i < s->s_ndbs; i++) {
+		if (strcmp(s->s_names[i], "meta") == 0)
+			meta = i;
+		if (strcmp(s->s_names[i], "tcount") == 0)
+			tcount = i;
+	}
+	ck_assert(meta != -1 && tcount != -1);
+	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_get(txn, s->s_dbi[meta], &k, &v), 0);
+	ck_assert_uint_gt(v.mv_size, sizeof(old));
+	memcpy(old, v.mv_data, sizeof(old));
+	memcpy(old, &one, sizeof(one));
+	v.mv_size = sizeof(old);
+	v.mv_data = old;
+	ck_assert_int_eq(mdb_put(txn, s->s_dbi[meta], &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_drop(txn, s->s_dbi[tcount], 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+
+	tq_reopen(&tq, NULL);
+	COUNTS(&tq, 2, 1, 0, 2, 1, 1);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_done, 2);
+	ck_assert_uint_eq(qs.qs_cancelled, 1);
+	ck_assert_uint_eq(qs.qs_retried, 0);
+	/* And the counts go on from there. */
+	ck_assert_uint_eq(claim_ack(&tq, 4243, 2), 2);
+	COUNTS(&tq, 0, 1, 0, 4, 1, 1);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_done, 4);
+	tq_close(&tq);
+}
+END_TEST
+
 START_TEST(test_map_growth)
 {
 	struct queue_conf	 qc;
@@ -2369,6 +2507,7 @@ queue_suite(void)
 	tc = tcase_create("growth");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_map_growth);
+	tcase_add_test(tc, test_tenant_upgrade);
 	suite_add_tcase(s, tc);
 	return (s);
 }

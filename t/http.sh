@@ -229,6 +229,8 @@ http_is 404 GET "/v1/jobs/$jtb" -H "$A"
 http_is 404 GET "/v1/jobs/$ja" -H "$B"
 http_is 403 GET /v1/status -H "$A"
 http_is 403 GET /metrics -H "$A"
+http_is 200 GET /metrics -H "Authorization: Bearer $tok"
+grep -q '^quire_jobs{' "$T/hbody" || fail "metrics: $(head -c 300 "$T/hbody")"
 http_is 403 GET "/v1/search?q=charlie&filter=tenant%3Db" -H "$A"
 http_is 200 GET "/v1/search?q=charlie" -H "$A"
 [ "$(body '[.hits[].id] | join(" ")')" = "$T/docs/ta.txt" ] ||
