@@ -56,9 +56,13 @@ static uint64_t
 http_job_id(struct http_req *hr)
 {
 	const char	*errstr;
-	long long	 id;
+	long long	 id = 0;
 
-	id = strtonum(hr->hr_id, 1, HTTP_JOB_ID_MAX, &errstr);
+	/* Digits only: strtonum would take " +5" too. */
+	if (hr->hr_id[strspn(hr->hr_id, "0123456789")] != '\0')
+		errstr = "not a number";
+	else
+		id = strtonum(hr->hr_id, 1, HTTP_JOB_ID_MAX, &errstr);
 	if (errstr != NULL) {
 		http_error(hr, 400, "bad_id", "job id %.64s: %s (1 to %lld)",
 		    hr->hr_id, errstr, (long long)HTTP_JOB_ID_MAX);

@@ -62,7 +62,7 @@ cmp -s "$T/ctl.json" "$T/api.json" ||
     fail "GET /v1/jobs/$ja differs from quirectl job --json"
 http_is 404 GET /v1/jobs/999999
 [ "$(body .code)" = no_such_job ] || fail "unknown job: $(cat "$T/hbody")"
-for bad in abc 0 -1 99999999999999999999 1x; do
+for bad in abc 0 -1 99999999999999999999 1x +1 %201 9223372036854775807; do
 	http_is 400 GET "/v1/jobs/$bad"
 	[ "$(body .code)" = bad_id ] || fail "id $bad: $(cat "$T/hbody")"
 done

@@ -137,14 +137,16 @@ hreq() {
 	    "$@" "http://127.0.0.1:$HPORT$_p"
 }
 
-# http_is CODE METHOD PATH [CURL-ARGS...]: hreq, and fail unless the
-# reply has that status.
+# http_is CODE METHOD PATH [CURL-ARGS...]: hreq within 30 s, and fail
+# unless the reply has that status.
 http_is() {
 	_want=$1
-	shift
-	_got=$(hreq "$@") || true
+	_m=$2
+	_p=$3
+	shift 3
+	_got=$(hreq "$_m" "$_p" --max-time 30 "$@") || true
 	[ "$_got" = "$_want" ] ||
-	    fail "$1 $2: status $_got, not $_want: $(head -c 300 "$T/hbody")"
+	    fail "$_m $_p: status $_got, not $_want: $(head -c 300 "$T/hbody")"
 }
 
 # A field of the last reply's JSON body, by jq filter.
