@@ -23,9 +23,10 @@
  *	connections	at most http-max-connections served at once, and
  *			a request must come within http-timeout or keep a
  *			pace (http_conn.c): 503, or the connection shut;
- *	path		decoded once; %00, a control character, an empty,
- *			"." or ".." segment, or a path over HTTP_PATH_MAX:
- *			400;
+ *	path		split into segments, each decoded on its own (an
+ *			id may hold "/" as %2F); %00, a control character,
+ *			an empty, "." or ".." segment, or a path over
+ *			HTTP_PATH_MAX: 400;
  *	route		the table below: 404 for no path, 405 with Allow
  *			for a path without the method;
  *	token		with http-token-file, a bearer token, compared in
@@ -44,7 +45,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,123 +72,79 @@ static const struct http_route http_routes[] = {
 	{ "/v1/search",			HTTP_GET, 1, http_search },
 	{ "/v1/documents",		HTTP_POST, 1, http_upload },
 	{ "/v1/documents/bulk",		HTTP_POST, 1, http_upload_bulk },
+	{ "/v1/jobs",			HTTP_GET, 1, http_jobs },
+	{ "/v1/jobs/*",			HTTP_GET, 1, http_job },
+	{ "/v1/jobs/*",			HTTP_DELETE, 1, http_job_cancel },
+	{ "/v1/jobs/*/retry",		HTTP_POST, 1, http_job_retry },
+	{ "/v1/dead",			HTTP_GET, 1, http_dead },
+	{ "/v1/dead",			HTTP_DELETE, 1, http_dead_purge },
+	{ "/v1/dead/retry",		HTTP_POST, 1, http_dead_retry },
+	{ "/v1/documents/*",		HTTP_GET, 1, http_document },
+	{ "/v1/documents/*",		HTTP_DELETE, 1, http_document_delete },
 	{ "/",				HTTP_GET, 0, http_static },
 	{ "/*",				HTTP_GET, 0, http_static },
 };
 
 #define HTTP_NROUTES	(sizeof(http_routes) / sizeof(http_routes[0]))
 
-static struct httpd		 httpd;
+static struct httpd		 http_server;
 
-/* --- Replies. */
+/* --- The path. */
 
-/* A reply with the headers every one carries; body may be NULL. */
-void
-http_send(struct http_req *hr, int code, const char *type,
-    const void *body, size_t len)
+/* A decoded string without NUL or control bytes, or NULL (freed). */
+static char *
+http_decode(const char *raw)
 {
-	struct evkeyvalq	*h;
-	struct evbuffer		*eb;
+	char	*dec, *p;
+	size_t	 len;
 
-	h = evhttp_request_get_output_headers(hr->hr_req);
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if ((eb = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new", __func__);
-	if (len > 0)
-		evbuffer_add(eb, body, len);
-	evhttp_send_reply(hr->hr_req, code, http_reason(code), eb);
-	evbuffer_free(eb);
-	hr->hr_code = code;
-}
-
-/* A JSON reply: the text in b. */
-void
-http_json(struct http_req *hr, int code, const struct buf *b)
-{
-	http_send(hr, code, "application/json; charset=utf-8", b->b_data,
-	    b->b_len);
-}
-
-/* {"error": "...", "code": "..."} with the status code. */
-void
-http_error(struct http_req *hr, int status, const char *code,
-    const char *fmt, ...)
-{
-	struct buf	 b;
-	va_list		 ap;
-	char		 msg[512];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	buf_init(&b);
-	buf_addstr(&b, "{\"error\": ");
-	show_json_str(&b, msg);
-	buf_addstr(&b, ", \"code\": ");
-	show_json_str(&b, code);
-	buf_addstr(&b, "}\n");
-	http_json(hr, status, &b);
-	buf_free(&b);
-}
-
-const char *
-http_reason(int code)
-{
-	switch (code) {
-	case 200:	return ("OK");
-	case 201:	return ("Created");
-	case 202:	return ("Accepted");
-	case 204:	return ("No Content");
-	case 400:	return ("Bad Request");
-	case 401:	return ("Unauthorized");
-	case 403:	return ("Forbidden");
-	case 404:	return ("Not Found");
-	case 405:	return ("Method Not Allowed");
-	case 409:	return ("Conflict");
-	case 413:	return ("Payload Too Large");
-	case 415:	return ("Unsupported Media Type");
-	case 429:	return ("Too Many Requests");
-	case 431:	return ("Request Header Fields Too Large");
-	case 500:	return ("Internal Server Error");
-	case 502:	return ("Bad Gateway");
-	case 503:	return ("Service Unavailable");
-	default:	return ("Unknown");
-	}
-}
-
-/* --- Query strings. */
-
-const char *
-http_query(struct http_req *hr, const char *key)
-{
-	return (evhttp_find_header(&hr->hr_query, key));
+	if ((dec = evhttp_uridecode(raw, 0, &len)) == NULL)
+		return (NULL);
+	if (len != strlen(dec))
+		goto bad;
+	for (p = dec; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	return (dec);
+ bad:
+	free(dec);
+	return (NULL);
 }
 
 /*
- * A number from the query string, def when it is absent; -1 after a 400
- * when it is not a number from min to max.
+ * Split the raw path into segments, each decoded on its own, so that an
+ * id may hold a "/" as %2F (a document's external id is often a path).
  */
-int
-http_query_num(struct http_req *hr, const char *key, long long min,
-    long long max, long long def, long long *out)
+static int
+http_segments(struct http_req *hr, const char *raw)
 {
-	const char	*v, *errstr;
+	char	 copy[HTTP_PATH_MAX + 1], *p, *seg, *dec;
+	size_t	 used = 0, len;
 
-	*out = def;
-	if ((v = http_query(hr, key)) == NULL)
-		return (0);
-	*out = strtonum(v, min, max, &errstr);
-	if (errstr != NULL) {
-		http_error(hr, 400, "bad_parameter", "%s=%s: %s (%lld to %lld)",
-		    key, v, errstr, min, max);
-		return (-1);
+	strlcpy(copy, raw + 1, sizeof(copy));
+	p = copy;
+	while ((seg = strsep(&p, "/")) != NULL) {
+		if (*seg == '\0' && (p != NULL || hr->hr_nseg > 0))
+			return (-1);
+		if (*seg == '\0')
+			continue;
+		if (hr->hr_nseg == HTTP_SEGS_MAX || (dec = http_decode(seg)) ==
+		    NULL)
+			return (-1);
+		len = strlen(dec);
+		if (len == 0 || strcmp(dec, ".") == 0 ||
+		    strcmp(dec, "..") == 0 ||
+		    used + len + 1 > sizeof(hr->hr_segbuf)) {
+			free(dec);
+			return (-1);
+		}
+		memcpy(hr->hr_segbuf + used, dec, len + 1);
+		hr->hr_seg[hr->hr_nseg++] = hr->hr_segbuf + used;
+		used += len + 1;
+		free(dec);
 	}
 	return (0);
 }
-
-/* --- The path. */
 
 /*
  * Decode the request's path into hr_path and split it into segments.
@@ -199,8 +155,7 @@ http_path(struct http_req *hr)
 {
 	const struct evhttp_uri	*uri;
 	const char		*raw, *q;
-	char			*dec, *p, *seg;
-	size_t			 len;
+	char			*dec;
 
 	uri = evhttp_request_get_evhttp_uri(hr->hr_req);
 	if (uri == NULL || (raw = evhttp_uri_get_path(uri)) == NULL ||
@@ -210,29 +165,16 @@ http_path(struct http_req *hr)
 	    (strstr(q, "%00") != NULL || evhttp_parse_query_str(q,
 	    &hr->hr_query) == -1))
 		goto bad;
-	if ((dec = evhttp_uridecode(raw, 0, &len)) == NULL)
+	if ((dec = http_decode(raw)) == NULL)
 		goto bad;
-	if (len != strlen(dec) || len >= sizeof(hr->hr_path)) {
+	if (strlcpy(hr->hr_path, dec, sizeof(hr->hr_path)) >=
+	    sizeof(hr->hr_path)) {
 		free(dec);
 		goto bad;
 	}
-	for (p = dec; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			free(dec);
-			goto bad;
-		}
-	strlcpy(hr->hr_path, dec, sizeof(hr->hr_path));
 	free(dec);
-	p = hr->hr_segbuf;
-	strlcpy(p, hr->hr_path + 1, sizeof(hr->hr_segbuf));
-	while ((seg = strsep(&p, "/")) != NULL) {
-		if (hr->hr_nseg == HTTP_SEGS_MAX || strcmp(seg, ".") == 0 ||
-		    strcmp(seg, "..") == 0 || (*seg == '\0' && (p != NULL ||
-		    hr->hr_nseg > 0)))
-			goto bad;
-		if (*seg != '\0')
-			hr->hr_seg[hr->hr_nseg++] = seg;
-	}
+	if (http_segments(hr, raw) == -1)
+		goto bad;
 	return (0);
  bad:
 	http_error(hr, 400, "bad_path", "malformed path or query");
@@ -348,8 +290,8 @@ http_resume(evutil_socket_t fd, short ev, void *arg)
 {
 	size_t	 i;
 
-	for (i = 0; i < httpd.hd_nlisten; i++)
-		evconnlistener_enable(httpd.hd_listen[i]);
+	for (i = 0; i < http_server.hd_nlisten; i++)
+		evconnlistener_enable(http_server.hd_listen[i]);
 }
 
 static void
@@ -365,12 +307,12 @@ http_accept_error(struct evconnlistener *lev, void *arg)
 		log_warnx("http: accept: %s", strerror(err));
 		return;
 	}
-	for (i = 0; i < httpd.hd_nlisten; i++)
-		evconnlistener_disable(httpd.hd_listen[i]);
+	for (i = 0; i < http_server.hd_nlisten; i++)
+		evconnlistener_disable(http_server.hd_listen[i]);
 	tv.tv_sec = HTTP_PAUSE_MS / 1000;
 	tv.tv_usec = (HTTP_PAUSE_MS % 1000) * 1000;
-	evtimer_add(httpd.hd_pause, &tv);
-	if (util_ratelimit(&httpd.hd_accept_rl, &held))
+	evtimer_add(http_server.hd_pause, &tv);
+	if (util_ratelimit(&http_server.hd_accept_rl, &held))
 		log_warnx("http: accept: %s; accepts paused for %d ms (%llu "
 		    "more not logged)", strerror(err), HTTP_PAUSE_MS,
 		    (unsigned long long)held);
@@ -410,11 +352,11 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	uint64_t		 start = util_mono_ms();
 
 	memset(&hr, 0, sizeof(hr));
-	hr.hr_hd = &httpd;
+	hr.hr_hd = &http_server;
 	hr.hr_req = req;
 	hr.hr_method_name = http_method_name(req);
 	TAILQ_INIT(&hr.hr_query);
-	httpd.hd_requests++;
+	http_server.hd_requests++;
 	if (http_conn_request(&hr) == 0 && http_header_size(&hr) == 0 &&
 	    http_path(&hr) == 0 &&
 	    (rt = http_route(&hr)) != NULL &&
@@ -525,7 +467,7 @@ http_serve(struct httpd *hd, int n)
 void
 http_main(int n)
 {
-	struct httpd		*hd = &httpd;
+	struct httpd		*hd = &http_server;
 	const struct quire_conf	*c;
 	struct queue_conf	 qc;
 	struct timeval		 tv;

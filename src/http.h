@@ -80,7 +80,7 @@ struct http_route {
 	void		(*rt_fn)(struct http_req *);
 };
 
-/* http.c */
+/* http_reply.c */
 void		 http_send(struct http_req *, int, const char *, const void *,
 		    size_t);
 void		 http_json(struct http_req *, int, const struct buf *);
@@ -103,6 +103,8 @@ int		 http_auth(struct http_req *);
 /* http_info.c */
 int		 http_ask(struct http_req *, int, uint64_t, const char *,
 		    struct buf *);
+int		 http_ask_why(struct http_req *, int, uint64_t, const char *,
+		    struct buf *, char *, size_t);
 void		 http_health_tick(struct httpd *);
 void		 http_healthz(struct http_req *);
 void		 http_status(struct http_req *);
@@ -112,6 +114,19 @@ void		 http_search(struct http_req *);
 /* http_upload.c */
 void		 http_upload(struct http_req *);
 void		 http_upload_bulk(struct http_req *);
+
+/* http_jobs.c */
+void		 http_job(struct http_req *);
+void		 http_jobs(struct http_req *);
+void		 http_dead(struct http_req *);
+void		 http_job_cancel(struct http_req *);
+void		 http_job_retry(struct http_req *);
+void		 http_dead_retry(struct http_req *);
+void		 http_dead_purge(struct http_req *);
+
+/* http_docs.c */
+void		 http_document(struct http_req *);
+void		 http_document_delete(struct http_req *);
 
 /* http_web.c */
 void		 http_static(struct http_req *);

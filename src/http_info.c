@@ -40,6 +40,29 @@
 #define HTTP_MAP_FULL		90	/* percent of map-max: not healthy */
 
 /*
+ * Ask the supervisor; 0 with the reply's body in body, ASK_REFUSED with
+ * the supervisor's reason in why (nothing sent: the caller says what it
+ * means), or -1 after a 503 (no answer).
+ */
+int
+http_ask_why(struct http_req *hr, int cmd, uint64_t num, const char *flags,
+    struct buf *body, char *why, size_t whylen)
+{
+	int	 rv;
+
+	rv = ask_daemon(hr->hr_hd->hd_ctlpath, cmd, num, flags, body,
+	    HTTP_ASK_MS, HTTP_ASK_MS, why, whylen);
+	if (rv == 0 || rv == ASK_REFUSED)
+		return (rv);
+	log_warnx("http: the supervisor: %s", why);
+	evhttp_add_header(evhttp_request_get_output_headers(hr->hr_req),
+	    "Retry-After", "1");
+	http_error(hr, 503, "supervisor_unavailable", "the supervisor did "
+	    "not answer");
+	return (-1);
+}
+
+/*
  * Ask the supervisor; 0 with the reply's body in body, or -1 after a
  * 503 (no answer) or a 400 (it refused: the request was wrong).
  */
@@ -50,20 +73,12 @@ http_ask(struct http_req *hr, int cmd, uint64_t num, const char *flags,
 	char	 why[CONF_STR_MAX + 128];
 	int	 rv;
 
-	rv = ask_daemon(hr->hr_hd->hd_ctlpath, cmd, num, flags, body,
-	    HTTP_ASK_MS, HTTP_ASK_MS, why, sizeof(why));
-	if (rv == 0)
-		return (0);
+	rv = http_ask_why(hr, cmd, num, flags, body, why, sizeof(why));
 	if (rv == ASK_REFUSED) {
 		http_error(hr, 400, "refused", "%s", why);
 		return (-1);
 	}
-	log_warnx("http: the supervisor: %s", why);
-	evhttp_add_header(evhttp_request_get_output_headers(hr->hr_req),
-	    "Retry-After", "1");
-	http_error(hr, 503, "supervisor_unavailable", "the supervisor did "
-	    "not answer");
-	return (-1);
+	return (rv);
 }
 
 /* Facts about every tenant: not for a token bound to one. */

@@ -83,6 +83,7 @@ int		 xasprintf(char **, const char *, ...)
 /* util.c */
 uint64_t	 util_now_ms(void);
 uint64_t	 util_mono_ms(void);
+uint64_t	 util_mono_us(void);
 void		 util_put_be64(uint8_t *, uint64_t);
 uint64_t	 util_get_be64(const uint8_t *);
 void		 util_put_be32(uint8_t *, uint32_t);
@@ -309,6 +310,9 @@ struct queue_stats {
 	uint64_t	 qs_completed;
 	uint64_t	 qs_failed;
 	uint64_t	 qs_released;
+	uint64_t	 qs_done;	/* acked done */
+	uint64_t	 qs_retried;	/* failed attempts, to be retried */
+	uint64_t	 qs_cancelled;
 };
 
 struct queue {
@@ -369,6 +373,17 @@ struct queue_release {
 };
 
 typedef int	 (*queue_list_cb)(const struct job *, void *);
+typedef int	 (*queue_tenant_cb)(const char *, const uint64_t *, void *);
+
+/* A page of jobs in id order (queue_page). */
+struct queue_page {
+	int		 qp_state;	/* -1: every state */
+	const char	*qp_tenant;	/* NULL: every tenant */
+	uint64_t	 qp_after;	/* ids above this one */
+	size_t		 qp_limit;	/* jobs, at most */
+	size_t		 qp_scan;	/* records read, at most; 0: no bound */
+	uint64_t	 qp_next;	/* out: qp_after of the next page, or 0 */
+};
 
 void		 queue_conf_defaults(struct queue_conf *);
 int		 queue_open(struct queue *, const char *,
@@ -395,12 +410,19 @@ int		 queue_sweep(struct queue *, struct queue_release *);
 int		 queue_extend_pid(struct queue *, uint32_t);
 int		 queue_retry(struct queue *, uint64_t);
 int		 queue_retry_dead(struct queue *, uint64_t *);
+int		 queue_retry_dead_tenant(struct queue *, const char *,
+		    uint64_t *);
 int		 queue_purge(struct queue *, int, uint64_t, uint64_t,
 		    uint64_t *);
+int		 queue_purge_tenant(struct queue *, int, const char *,
+		    uint64_t, uint64_t, uint64_t *);
 int		 queue_stats(struct queue *, struct queue_stats *);
 int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
+int		 queue_page(struct queue *, struct queue_page *, queue_list_cb,
+		    void *);
 int		 queue_spool_refs(struct queue *, const char *, uint64_t *);
+int		 queue_tenants(struct queue *, queue_tenant_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
@@ -606,6 +628,8 @@ void		 buf_reserve(struct buf *, size_t);
 void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_addc(struct buf *, int);
 void		 buf_addstr(struct buf *, const char *);
+void		 buf_printf(struct buf *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
 char		*buf_cstr(struct buf *);	/* NUL-terminated view */
 
 /* show.c */
@@ -912,6 +936,19 @@ struct ixdoc_info {
 	size_t		 di_nattrs;
 };
 
+/* A chunk of a stored document (index_doc_chunks). */
+#define IX_CHUNK_TEXT_MAX	(1 << 24)	/* decompressed, at most */
+
+struct ixchunk {
+	uint64_t	 ck_cid;
+	uint32_t	 ck_index;	/* in its document */
+	char		 ck_heading[256];
+	const char	*ck_text;	/* not NUL-terminated */
+	size_t		 ck_len;
+};
+
+typedef int	 (*index_chunk_cb)(const struct ixchunk *, void *);
+
 /* What the index holds about a document. */
 struct ixdoc {
 	uint64_t	 d_docid;
@@ -1036,6 +1073,8 @@ int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
 void		 index_stats_format(const struct ixstats *, int, char *,
 		    size_t);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
+int		 index_doc_chunks(struct index *, const char *, size_t,
+		    struct ixdoc *, index_chunk_cb, void *);
 int		 index_check(struct index *, char *, size_t);
 MDB_dbi		 index_dbi(struct index *, int);
 int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
@@ -1211,6 +1250,7 @@ enum ipc_type {
 	/* supervisor to worker */
 	IPC_CANCEL,		/* a: job id, b: lease generation: stop the
 				   job if it runs, skip it if it waits */
+	IPC_METRIC,		/* a: what (enum metrics_obs), b: value */
 	IPC_NTYPES
 };
 
@@ -1339,6 +1379,7 @@ int		 elastic_decide(struct elastic *, const struct elastic_conf *,
 long long	 proc_anon_kb(pid_t);
 void		 proc_evidence(pid_t, char *, size_t);
 int		 proc_gone(pid_t);
+int		 proc_stopped(pid_t);
 
 /* child.c */
 #define CHILD_FD		3	/* the socket to the supervisor */
@@ -1414,6 +1455,17 @@ struct wslot {
 #define FLEET_DECISIONS		8	/* decisions kept for status */
 #define FLEET_DECISION_MAX	192
 
+/* Why a worker process ended, as metrics count it. */
+enum fleet_exit {
+	FX_STOPPED = 0,		/* asked to go, and went */
+	FX_EXIT,		/* exited on its own */
+	FX_SIGNAL,		/* killed by a signal we did not send */
+	FX_HUNG,		/* killed for missing heartbeats */
+	FX_OVERTIME,		/* killed past job-timeout */
+	FX_MEMORY_LIMIT,	/* ran out of worker-data-limit */
+	FX_N
+};
+
 struct fleet {
 	struct wslot	 f_w[QUIRE_WORKERS_MAX];
 	struct wslot	 f_merger;	/* the index merger, w_slot -1 */
@@ -1426,10 +1478,13 @@ struct fleet {
 	uint64_t	 f_ticked;	/* last fleet_tick, monotonic ms */
 	uint64_t	 f_released;
 	uint64_t	 f_quarantined;
-	uint64_t	 f_ups;		/* resizes, whatever asked for them */
+	uint64_t	 f_ups;		/* the memory policy's steps */
 	uint64_t	 f_downs;
+	uint64_t	 f_target_ups;	/* target changes (scale, reload) */
+	uint64_t	 f_target_downs;
 	uint64_t	 f_replaced;	/* recycles and reload replacements */
 	uint64_t	 f_memkills;	/* workers over their memory limit */
+	uint64_t	 f_exits[FX_N];	/* worker ends by cause */
 	/* The last decisions about the fleet's size, newest last. */
 	char		 f_decisions[FLEET_DECISIONS][FLEET_DECISION_MAX];
 	uint64_t	 f_ndecisions;
@@ -1448,6 +1503,7 @@ struct supervisor;
 const char	*fleet_state_name(enum wstate);
 struct wslot	*fleet_slot(struct supervisor *, int);
 const char	*fleet_role(const struct wslot *);
+const char	*fleet_exit_name(enum fleet_exit);
 void		 fleet_init(struct supervisor *);
 void		 fleet_resize(struct supervisor *);
 int		 fleet_want(struct supervisor *);
@@ -1530,6 +1586,41 @@ int		 listener_loopback(const struct listen_addr *);
 const char	*listener_public(const char *, char *, size_t);
 void		 listener_name(const struct listen_addr *, char *, size_t);
 int		 listener_open(struct supervisor *, char *, size_t);
+/* metrics_hist.c */
+enum metrics_obs {
+	MO_JOB = 0,		/* job duration, claim to ack, in us */
+	MO_WAIT,		/* queue wait, enqueue to claim, microseconds */
+	MO_CLAIM,		/* a claim transaction, microseconds */
+	MO_COMMIT,		/* an index commit, microseconds */
+	MO_NHIST,
+	MO_BYTES = MO_NHIST,	/* input bytes of a job acked done */
+	MO_N
+};
+
+#define METRICS_BUCKETS		16	/* the last one is +Inf */
+
+struct metrics_hist {
+	uint64_t	 mh_bucket[METRICS_BUCKETS];	/* not cumulative */
+	uint64_t	 mh_count;
+	uint64_t	 mh_sum_us;
+};
+
+/* What workers report over IPC_METRIC, since the supervisor started. */
+struct metrics {
+	struct metrics_hist mt_hist[MO_NHIST];
+	uint64_t	 mt_bytes;
+	uint64_t	 mt_refused;	/* frames with an unknown what */
+};
+
+int		 metrics_hist_observe(struct metrics *, uint64_t, uint64_t);
+void		 metrics_hist_write(const struct metrics *,
+		    struct evbuffer *);
+
+/* metrics.c */
+#define METRICS_TENANTS_MAX	50	/* tenants named; the rest: _other */
+
+struct supervisor;
+void		 metrics_write(struct supervisor *, struct evbuffer *);
 
 /* supervisor.c */
 struct supervisor {
@@ -1545,6 +1636,7 @@ struct supervisor {
 	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
+	struct metrics	 sv_metrics;	/* workers' timings */
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
 	int		 sv_drop;	/* "user": run as sv_uid, sv_gid */
 	uid_t		 sv_uid;
@@ -1598,6 +1690,7 @@ void		 supervisor_drain(struct supervisor *, int);
 int		 ask_daemon(const char *, int, uint64_t, const char *,
 		    struct buf *, int, int, char *, size_t);
 int		 ask_alive(const char *, int);
+int		 ask_cancelled(const char *, uint64_t, char *, size_t, int *);
 
 /* control.c */
 enum ctl_command {
@@ -1610,7 +1703,7 @@ enum ctl_command {
 	CTL_JOBS,
 	CTL_SEARCH,
 	CTL_CANCEL,
-	CTL_METRICS,
+	CTL_METRICS,		/* Prometheus text (metrics.c) */
 	CTL_NCOMMANDS
 };
 

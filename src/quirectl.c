@@ -58,6 +58,7 @@ static int	 ctl_purge(int, char **);
 static int	 ctl_status(int, char **);
 static int	 ctl_top(int, char **);
 static int	 ctl_workers(int, char **);
+static int	 ctl_metrics(int, char **);
 static int	 ctl_scale(int, char **);
 static int	 ctl_simple(int, char **);
 static int	 ctl_search(int, char **);
@@ -98,6 +99,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Follow the fleet, its memory and the queue live." },
 	{ "workers", "workers [--json]", ctl_workers,
 	    "List the daemon's workers." },
+	{ "metrics", "metrics", ctl_metrics,
+	    "Print the daemon's metrics in the Prometheus text format, as\n"
+	    "the HTTP API serves them at /metrics." },
 	{ "scale", "scale N", ctl_scale,
 	    "Set the daemon's target number of workers." },
 	{ "drain", "drain", ctl_simple,
@@ -1159,8 +1163,7 @@ ctl_cancel_daemon(const char *arg, uint64_t id)
 {
 	struct buf		 body;
 	char			 why[PATH_MAX + 512], state[16];
-	unsigned long long	 got;
-	int			 rv, slot = -1, n;
+	int			 rv, slot;
 
 	buf_init(&body);
 	rv = ctl_ask(CTL_CANCEL, id, "", &body, why, sizeof(why));
@@ -1170,14 +1173,13 @@ ctl_cancel_daemon(const char *arg, uint64_t id)
 	}
 	if (rv != 0)
 		errx(CTL_EXIT_FAIL, "cancel %s: %s", arg, why);
-	n = sscanf(buf_cstr(&body), "cancelled %llu %15s worker %d", &got,
-	    state, &slot);
-	if (n < 2 || got != id)
+	if (ask_cancelled(buf_cstr(&body), id, state, sizeof(state),
+	    &slot) == -1)
 		errx(CTL_EXIT_FAIL, "cancel %s: unexpected reply from the "
 		    "daemon: %s", arg, util_vis(buf_cstr(&body)));
-	if (strcmp(state, "running") == 0 && n == 3)
+	if (strcmp(state, "running") == 0 && slot != -1)
 		printf("%s cancelled; worker %d stops it now\n", arg, slot);
-	else if (strcmp(state, "leased") == 0 && n == 3)
+	else if (strcmp(state, "leased") == 0 && slot != -1)
 		printf("%s cancelled; worker %d drops it from its batch\n",
 		    arg, slot);
 	else if (strcmp(state, "running") == 0 || strcmp(state, "leased") == 0)
@@ -1209,6 +1211,15 @@ ctl_workers(int argc, char **argv)
 	else if (argc != 1)
 		ctl_usage("workers");
 	ctl_daemon(CTL_WORKERS, 0, json ? "json" : "", 0);
+	return (CTL_EXIT_OK);
+}
+
+static int
+ctl_metrics(int argc, char **argv)
+{
+	if (argc != 1)
+		ctl_usage("metrics");
+	ctl_daemon(CTL_METRICS, 0, "", 0);
 	return (CTL_EXIT_OK);
 }
 

@@ -53,6 +53,19 @@ static void	 supervisor_pidfile_remove(struct supervisor *);
 static void	 supervisor_orphans(struct supervisor *);
 static void	 supervisor_spool(struct supervisor *);
 
+/* A new fleet target, counted for metrics when it changes. */
+static void
+supervisor_target(struct supervisor *sv, int target)
+{
+	struct fleet	*f = &sv->sv_fleet;
+
+	if (target > f->f_target)
+		f->f_target_ups++;
+	else if (target < f->f_target)
+		f->f_target_downs++;
+	f->f_target = target;
+}
+
 /*
  * SIGHUP.  Options that cannot change while running (the data directory,
  * user, sockets, sync) keep their old values with a warning.
@@ -100,7 +113,7 @@ supervisor_reload(struct supervisor *sv)
 		    sv->sv_fleet.f_target);
 	} else {
 		sv->sv_override = 0;
-		sv->sv_fleet.f_target = nc.c_workers;
+		supervisor_target(sv, nc.c_workers);
 	}
 	sv->sv_fileconf = nc;
 	sv->sv_conf = nc;
@@ -135,7 +148,7 @@ supervisor_scale(struct supervisor *sv, int target)
 		target = c->c_max_workers;
 	log_info("scale: target %d -> %d workers", sv->sv_fleet.f_target,
 	    target);
-	sv->sv_fleet.f_target = target;
+	supervisor_target(sv, target);
 	sv->sv_override = 1;
 	fleet_resize(sv);
 }
