@@ -314,7 +314,9 @@ def run(a, b):
     if a.slow_job:
         out = subprocess.run(a.slow_job, shell=True, check=True,
                              stdout=subprocess.PIPE, text=True).stdout
-        sid = int(out.split()[0])
+        check(out.strip().isdigit(),
+              "%s printed %r, not a job id" % (a.slow_job, out))
+        sid = int(out)
         seen = watch_progress(b, sid)
         print("dashboard: job %d progress seen: %s" % (sid, " ".join(seen)))
         rising = [int(p[:-1]) for p in seen if p != "100%"]

@@ -246,6 +246,7 @@ function showFleet(f, mem) {
 	if (f.merger && f.merger.state)
 		parts.push("merger " + f.merger.state);
 	setText("fleet-summary", parts.join("; "));
+	workersJobs(ws);
 	clear(tb);
 	for (i = 0; i < ws.length && i < 1024; i++) {
 		w = ws[i];
@@ -266,6 +267,27 @@ function showFleet(f, mem) {
 		    el("td", { class: "num" }, fmtMs(w.elapsed_ms)),
 		    el("td", { class: "num mem" }, fmtKiB(w.anon_kb)),
 		    el("td", { class: "num" }, fmtInt(w.jobs))));
+	}
+}
+
+/*
+ * A worker's job is running, as far as it knows: its progress there is
+ * the freshest there is (the workers report it in their heartbeats).
+ * A job already seen to end is left as it ended.
+ */
+function workersJobs(ws) {
+	var i, w, j;
+
+	for (i = 0; i < ws.length && i < 1024; i++) {
+		w = ws[i];
+		if (w.job === null || w.job === undefined)
+			continue;
+		j = jobs.get(Number(w.job));
+		if (j !== undefined && FINAL[j.state])
+			continue;
+		updateJob({ job: w.job, state: "leased",
+		    progress: typeof w.progress === "number" ? w.progress :
+		    undefined });
 	}
 }
 
@@ -594,9 +616,6 @@ function parseEvent(e) {
 
 /* --- Upload. */
 
-function uploadTenant() {
-	return $("upload-tenant").value.trim() || "default";
-}
 
 function showUploadResult(text, bad) {
 	var r = $("upload-result");
@@ -608,16 +627,13 @@ function showUploadResult(text, bad) {
 function submitUpload(ev) {
 	var text = $("upload-text").value;
 	var file = $("upload-file").files[0];
-	var tenant = uploadTenant();
-	var q = "?tenant=" + encodeURIComponent(tenant);
+	var tenant = $("upload-tenant").value.trim();
+	var q = new URLSearchParams();
 	var req, bulk;
 
 	ev.preventDefault();
-	if (!$("upload-tenant").checkValidity()) {
-		showUploadResult("A tenant is letters, digits, '_', '.' " +
-		    "and '-'.", true);
-		return;
-	}
+	if (tenant !== "")
+		q.set("tenant", tenant);
 	if (file === undefined && text.trim() === "") {
 		showUploadResult("Nothing to submit: type records or " +
 		    "choose a file.", true);
@@ -625,15 +641,16 @@ function submitUpload(ev) {
 	}
 	if (file !== undefined) {
 		bulk = /\.(ndjson|jsonl)$/i.test(file.name);
-		req = bulk ? api("POST", "/v1/documents/bulk" + q, file,
-		    "application/x-ndjson") :
-		    api("POST", "/v1/documents" + q + "&id=" +
-		    encodeURIComponent(file.name), file,
+		if (!bulk)
+			q.set("id", file.name);
+		req = api("POST", (bulk ? "/v1/documents/bulk?" :
+		    "/v1/documents?") + q.toString(), file, bulk ?
+		    "application/x-ndjson" :
 		    file.type || "application/octet-stream");
 	} else {
 		if (!/\n$/.test(text))
 			text += "\n";
-		req = api("POST", "/v1/documents/bulk" + q, text,
+		req = api("POST", "/v1/documents/bulk?" + q.toString(), text,
 		    "application/x-ndjson");
 	}
 	$("upload-submit").disabled = true;
