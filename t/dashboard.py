@@ -408,6 +408,10 @@ def too_long(signum, frame):
     raise Fail("the whole run took more than %d s" % TOTAL_SECONDS)
 
 
+def stopped(signum, frame):
+    raise Fail("stopped by signal %d" % signum)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
@@ -438,13 +442,15 @@ def main():
     a = p.parse_args()
 
     signal.signal(signal.SIGALRM, too_long)
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGINT, stopped)
     signal.alarm(TOTAL_SECONDS)
     b = None
     try:
         b = Browser(a.chromium, a.profile)
         b.connect()
         run(a, b)
-    except Fail as e:
+    except (Fail, OSError, ValueError, websocket.WebSocketException) as e:
         print("FAIL: dashboard: %s" % e, file=sys.stderr)
         if b is not None and b.ws is not None:
             try:
