@@ -893,9 +893,12 @@ function refresh() {
 	tick();
 }
 
+/* Nothing is asked while the page is hidden; it catches up when shown. */
 function tick() {
 	var now = Date.now();
 
+	if (document.hidden)
+		return;
 	if (now >= timers.status) {
 		timers.status = now + STATUS_MS;
 		pollStatus().then(function () {
@@ -920,6 +923,10 @@ function start() {
 	$("upload-form").addEventListener("submit", submitUpload);
 	$("dead-retry-all").addEventListener("click", retryAll);
 	$("search-form").addEventListener("submit", search);
+	document.addEventListener("visibilitychange", function () {
+		if (!document.hidden)
+			refresh();
+	});
 	if (token() !== "")
 		$("token").placeholder = "(set)";
 	refresh();
