@@ -41,6 +41,7 @@ var METRICS_MS = 5000;
 var JOBS_DRAW_MS = 200;
 var STATES = ["ready", "leased", "retry", "done", "dead", "cancelled"];
 var FINAL = { done: 1, dead: 1, cancelled: 1 };
+var STATE_WORDS = { leased: "running", retry: "retrying" };
 
 var jobs = new Map();		/* id -> { id, tenant, state, progress, error } */
 var events = null;		/* the EventSource */
@@ -322,7 +323,7 @@ function showTenants(list) {
 	var now = Date.now(), done = new Map(), i, t, rate;
 
 	list.sort(function (a, b) {
-		return a.tenant < b.tenant ? -1 : a.tenant > b.tenant;
+		return a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0;
 	});
 	clear(tb);
 	for (i = 0; i < list.length; i++) {
@@ -379,13 +380,10 @@ function tenantsFromMetrics(text) {
 		by.get(labels.tenant)[labels.state] = n;
 	}
 	by.forEach(function (c, t) {
-		out.push({ tenant: t, counts: c });
+		c.tenant = t;
+		out.push(c);
 	});
-	return tenantList(out.map(function (o) {
-		var c = o.counts;
-		c.tenant = o.tenant;
-		return c;
-	}));
+	return tenantList(out);
 }
 
 function pollStatus() {
@@ -500,7 +498,8 @@ function showJobs() {
 		    "data-state": j.state },
 		    el("td", { class: "num" }, "#" + j.id),
 		    el("td", {}, j.tenant),
-		    el("td", { class: "state-" + j.state }, j.state),
+		    el("td", { class: "state-" + j.state },
+			STATE_WORDS[j.state] || j.state),
 		    el("td", {}, bar, " ", el("span", { class: "pct" }, pct)),
 		    el("td", { class: j.state === "done" ? "note" : "error" },
 			j.error && j.state !== "done" ? j.error : "")));
