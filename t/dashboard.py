@@ -37,6 +37,7 @@ class Browser:
         self.next_id = 0
         self.exceptions = []
         self.console = []
+        self.requests = []
         os.makedirs(profile, exist_ok=True)
         try:
             os.unlink(os.path.join(profile, "DevToolsActivePort"))
@@ -110,6 +111,8 @@ class Browser:
             d = p.get("exceptionDetails", {})
             exc = d.get("exception", {})
             self.exceptions.append(exc.get("description") or d.get("text"))
+        elif m == "Network.requestWillBeSent":
+            self.requests.append(p.get("request", {}).get("url", ""))
         elif m == "Runtime.consoleAPICalled" and p.get("type") == "error":
             self.console.append(" ".join(str(a.get("value", a.get(
                 "description", ""))) for a in p.get("args", [])))
@@ -240,6 +243,13 @@ def check(cond, message):
 def run(a, b):
     b.call("Page.enable")
     b.call("Runtime.enable")
+    b.call("Network.enable")
+    # Before the page's own script: note what its policy refuses.
+    b.call("Page.addScriptToEvaluateOnNewDocument", source="""
+        window.quireRefused = [];
+        document.addEventListener("securitypolicyviolation", function (e) {
+            window.quireRefused.push(e.violatedDirective + " " + e.blockedURI);
+        });""")
     b.call("Page.navigate", url=a.url)
     b.wait("document.readyState === 'complete' && "
            "document.getElementById('upload-form') !== null",
@@ -401,6 +411,15 @@ def run(a, b):
     print("dashboard: screenshot %s (%d bytes)" % (a.screenshot, len(png)))
 
     check(not b.exceptions, "page exceptions: %s" % b.exceptions)
+    # Nothing from elsewhere, nothing the page's policy refused.
+    origin = a.url.rstrip("/")
+    away = [u for u in b.requests
+            if not (u == origin or u.startswith(origin + "/") or
+                    u.startswith("data:"))]
+    check(not away, "requests elsewhere: %s" % away)
+    check(len(b.requests) > 10, "only %d requests seen" % len(b.requests))
+    refused = b.js("window.quireRefused")
+    check(refused == [], "refused by the page's policy: %s" % refused)
     check(not b.console, "page console errors: %s" % b.console)
 
 
