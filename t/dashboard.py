@@ -205,6 +205,15 @@ def job_rows(b):
     })""")
 
 
+def submit(command):
+    """Run a command that submits a job; its id."""
+    out = subprocess.run(command, shell=True, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    check(out.strip().isdigit(), "%s printed %r, not a job id" %
+          (command, out))
+    return int(out)
+
+
 def watch_progress(b, jid, seconds=STEP_SECONDS):
     """The percentages the page shows for a job until it is done at
     100%; the job must also show on its worker's row while it runs."""
@@ -322,17 +331,36 @@ def run(a, b):
     # A job that runs for seconds: the page shows it running, on its
     # worker too, its progress rising, then done at 100%.
     if a.slow_job:
-        out = subprocess.run(a.slow_job, shell=True, check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
-        check(out.strip().isdigit(),
-              "%s printed %r, not a job id" % (a.slow_job, out))
-        sid = int(out)
+        sid = submit(a.slow_job)
         seen = watch_progress(b, sid)
         print("dashboard: job %d progress seen: %s" % (sid, " ".join(seen)))
         rising = [int(p[:-1]) for p in seen if p != "100%"]
         check(len(set(rising)) >= 2 and rising == sorted(rising) and
               0 < rising[-1] < 100,
               "job %d's progress did not rise: %s" % (sid, seen))
+
+    # A job that would run for a minute, cancelled with its button: its
+    # worker lets it go at once.
+    if a.long_job:
+        lid = submit(a.long_job)
+        b.wait("""(function () {
+            var r = document.querySelector('#job-list tr[data-job="%d"]');
+            return r !== null && r.dataset.state === "leased";
+        })()""" % lid, "job %d running" % lid)
+        b.click('#job-list button[data-cancel="%d"]' % lid)
+        b.wait("/^Job #%d cancelled \\(it was running\\)/.test("
+               "document.getElementById('jobs-result').textContent)" % lid,
+               "job %d cancelled while running" % lid)
+        b.wait("""(function () {
+            var r = document.querySelector('#job-list tr[data-job="%d"]');
+            return r.dataset.state === "cancelled" &&
+                r.querySelector("button[data-cancel]").hidden &&
+                Array.from(document.querySelectorAll("#workers tbody tr"))
+                .every(function (e) {
+                    return e.children[3].textContent !== "#%d"; });
+        })()""" % (lid, lid), "job %d cancelled and off its worker" % lid,
+            seconds=10)
+        print("dashboard: job %d cancelled while running" % lid)
 
     # Search, and the snippet with its highlighted word.
     b.type("#search-q", a.query)
@@ -447,6 +475,9 @@ def main():
     p.add_argument("--slow-job", default="",
                    help="a command that submits a job of some seconds "
                    "and prints its id")
+    p.add_argument("--long-job", default="",
+                   help="a command that submits a job of a minute and "
+                   "prints its id; the page cancels it")
     p.add_argument("--query", required=True)
     p.add_argument("--hit", required=True)
     p.add_argument("--mark", required=True)

@@ -2,14 +2,16 @@
 # quire: durable document ingestion and search on one Unix box. ISC license.
 #
 # The dashboard in a real browser: quired with its http child on a
-# loopback port of its choosing, a bearer token, and the page of web/ driven in headless
-# chromium through the DevTools protocol (t/dashboard.py).  The page asks
-# for the token and goes live with it, shows the fleet, takes NDJSON
-# records typed into its upload form and a file chosen in it, shows
-# their jobs done at 100%, finds a document with its query word
-# highlighted (markup in a document stays text), lists a too-deep
-# document as a dead letter with its reason, and retries it with its
-# button once the limit is raised.  A screenshot of the page is left in
+# loopback port of its choosing, a bearer token, and the page of web/
+# driven in headless chromium through the DevTools protocol
+# (t/dashboard.py).  The page asks for the token and goes live with it,
+# shows the fleet, takes NDJSON records typed into its upload form and a
+# file chosen in it, shows their jobs done at 100%, follows a job of
+# seconds to 100% and cancels a running one with its button, finds a
+# document with its query word highlighted (markup in a document stays
+# text), lists a too-deep document as a dead letter with its reason,
+# and retries it with its button once the limit is raised; it asks
+# nothing of another origin.  A screenshot of the page is left in
 # t/dashboard.png.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -58,6 +60,7 @@ timeout 360 "$PY" "$TOPSRC/t/dashboard.py" --url "http://127.0.0.1:$HPORT/" \
     --tenant web --tenants --records "$T/records.ndjson" \
     --file "$T/more.ndjson" \
     --slow-job "'$QUIRECTL' -D '$DATA' submit --tenant web --debug 'sleep 4000'" \
+    --long-job "'$QUIRECTL' -D '$DATA' submit --tenant web --debug 'sleep 60000'" \
     --query garden --hit g1 --mark garden --snippet "bone in the garden" \
     --markup-query quokka --markup-hit g4 \
     --bad "$T/deep.json" --reason too-deep \

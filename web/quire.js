@@ -42,6 +42,7 @@ var JOBS_DRAW_MS = 200;
 var STATES = ["ready", "leased", "retry", "done", "dead", "cancelled"];
 var FINAL = { done: 1, dead: 1, cancelled: 1 };
 var STATE_WORDS = { leased: "running", retry: "retrying" };
+var WAS_WORDS = { leased: "claimed by a worker", retry: "waiting to retry" };
 
 var jobs = new Map();		/* id -> { id, tenant, state, progress, error } */
 var events = null;		/* the EventSource */
@@ -85,6 +86,37 @@ function clear(e) {
 
 function setText(id, text) {
 	$(id).textContent = text;
+}
+
+/*
+ * Make tbody's rows those of keys, in that order: a row for a key it
+ * already has is kept and updated, so that a button keeps its focus
+ * and a click is not lost to a redraw; make(key) builds a new one,
+ * update(row, key) fills it; rows of other keys go.
+ */
+function syncRows(tb, keys, make, update) {
+	var have = new Map(), want = new Set(), i, r, next;
+
+	for (i = 0; i < tb.rows.length; i++)
+		have.set(tb.rows[i].getAttribute("data-key"), tb.rows[i]);
+	next = tb.firstElementChild;
+	for (i = 0; i < keys.length; i++) {
+		want.add(keys[i]);
+		r = have.get(keys[i]);
+		if (r === undefined) {
+			r = make(keys[i]);
+			r.setAttribute("data-key", keys[i]);
+		}
+		update(r, keys[i]);
+		if (r !== next)
+			tb.insertBefore(r, next);
+		else
+			next = next.nextElementSibling;
+	}
+	have.forEach(function (row, k) {
+		if (!want.has(k))
+			tb.removeChild(row);
+	});
 }
 
 function token() {
@@ -481,29 +513,56 @@ function drawJobsSoon() {
 }
 
 function showJobs() {
-	var tb = $("job-list").tBodies[0];
 	var ids = Array.from(jobs.keys()).sort(function (a, b) {
 		return b - a;
-	});
-	var i, j, p, pct, bar;
+	}).map(String);
 
-	clear(tb);
-	for (i = 0; i < ids.length; i++) {
-		j = jobs.get(ids[i]);
-		p = progressOf(j);
-		pct = Math.floor(p * 100) + "%";
-		bar = el("progress", { max: "1", value: String(p),
-		    "aria-label": "job " + j.id + " progress" });
-		tb.appendChild(el("tr", { "data-job": String(j.id),
-		    "data-state": j.state },
-		    el("td", { class: "num" }, "#" + j.id),
-		    el("td", {}, j.tenant),
-		    el("td", { class: "state-" + j.state },
-			STATE_WORDS[j.state] || j.state),
-		    el("td", {}, bar, " ", el("span", { class: "pct" }, pct)),
-		    el("td", { class: j.state === "done" ? "note" : "error" },
-			j.error && j.state !== "done" ? j.error : "")));
-	}
+	syncRows($("job-list").tBodies[0], ids, jobRow, jobRowUpdate);
+}
+
+function jobRow(key) {
+	var b = el("button", { type: "button", "data-cancel": key,
+	    "aria-label": "Cancel job " + key }, "Cancel");
+
+	b.addEventListener("click", cancelOne);
+	return el("tr", { "data-job": key },
+	    el("td", { class: "num" }, "#" + key), el("td", {}),
+	    el("td", {}),
+	    el("td", {}, el("progress", { max: "1", value: "0",
+		"aria-label": "job " + key + " progress" }), " ",
+		el("span", { class: "pct" })),
+	    el("td", {}), el("td", {}, b));
+}
+
+function jobRowUpdate(r, key) {
+	var j = jobs.get(Number(key)), p = progressOf(j), c = r.cells;
+
+	r.setAttribute("data-state", j.state);
+	c[1].textContent = j.tenant;
+	c[2].className = "state-" + j.state;
+	c[2].textContent = STATE_WORDS[j.state] || j.state;
+	c[3].querySelector("progress").value = p;
+	c[3].querySelector(".pct").textContent = Math.floor(p * 100) + "%";
+	c[4].className = "error";
+	c[4].textContent = j.error && j.state !== "done" ? j.error : "";
+	c[5].querySelector("button").hidden = FINAL[j.state] === 1;
+}
+
+function cancelOne(ev) {
+	var b = ev.currentTarget, id = Number(b.getAttribute("data-cancel"));
+
+	b.disabled = true;
+	api("DELETE", "/v1/jobs/" + id).then(function (d) {
+		setText("jobs-result", "Job #" + id + " cancelled" +
+		    (d && d.was ? " (it was " + (WAS_WORDS[d.was] || d.was) +
+		    ")." : "."));
+		updateJob({ job: id, state: "cancelled" });
+	}).catch(function (e) {
+		setText("jobs-result", "Job #" + id + " not cancelled: " +
+		    e.message);
+	}).then(function () {
+		b.disabled = false;
+	});
 }
 
 /*
@@ -714,29 +773,37 @@ function pollDead() {
 }
 
 function showDead(list) {
-	var tb = $("dead-list").tBodies[0];
-	var i, j, b;
+	var shown = list.slice(0, MAX_DEAD), by = new Map(), i, j;
 
-	clear(tb);
-	for (i = 0; i < list.length && i < MAX_DEAD; i++) {
-		j = list[i];
-		b = el("button", { type: "button", "data-retry": String(j.id),
-		    "aria-label": "Retry job " + j.id }, "Retry");
-		b.addEventListener("click", retryOne);
-		tb.appendChild(el("tr", { "data-job": String(j.id) },
-		    el("td", { class: "num" }, "#" + j.id),
-		    el("td", {}, j.tenant || ""),
-		    el("td", {}, sourceOf(j)),
-		    el("td", { class: "error" }, j.error || j.reason || ""),
-		    el("td", {}, fmtAge(j.updated_ms)),
-		    el("td", {}, b)));
+	for (i = 0; i < shown.length; i++) {
+		j = shown[i];
+		by.set(String(j.id), j);
 		if (jobs.has(Number(j.id)))
 			updateJob({ job: j.id, state: "dead", error: j.error });
 	}
+	syncRows($("dead-list").tBodies[0], Array.from(by.keys()),
+	    deadRow, function (r, key) {
+		var d = by.get(key), c = r.cells;
+
+		c[1].textContent = d.tenant || "";
+		c[2].textContent = sourceOf(d);
+		c[3].textContent = d.error || d.reason || "";
+		c[4].textContent = fmtAge(d.updated_ms);
+	});
 	$("dead-empty").hidden = list.length > 0 && list.length <= MAX_DEAD;
 	$("dead-empty").textContent = list.length > MAX_DEAD ?
 	    "The first " + MAX_DEAD + " of " + list.length +
 	    " dead letters." : "No dead letters.";
+}
+
+function deadRow(key) {
+	var b = el("button", { type: "button", "data-retry": key,
+	    "aria-label": "Retry job " + key }, "Retry");
+
+	b.addEventListener("click", retryOne);
+	return el("tr", { "data-job": key },
+	    el("td", { class: "num" }, "#" + key), el("td", {}), el("td", {}),
+	    el("td", { class: "error" }), el("td", {}), el("td", {}, b));
 }
 
 function retryOne(ev) {
