@@ -486,11 +486,13 @@ function updateJob(d) {
 	/*
 	 * Progress only rises within one run: a lower figure for a job
 	 * still in the same state is an older one (the queue's record lags
-	 * the workers' heartbeats), and a new state starts afresh.
+	 * the workers' heartbeats).  A new run starts afresh; a job that
+	 * ends shows where it stopped.
 	 */
 	if (typeof d.state === "string" && d.state !== j.state) {
 		j.state = d.state;
-		j.progress = 0;
+		if (!FINAL[d.state])
+			j.progress = 0;
 	}
 	if (typeof d.progress === "number" && d.progress > j.progress)
 		j.progress = d.progress;
