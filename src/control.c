@@ -270,11 +270,13 @@ control_workers(struct supervisor *sv, int json, struct evbuffer *eb)
 			    fleet_state_name(w->w_state));
 			if (w->w_job != 0)
 				evbuffer_add_printf(eb, "%llu, \"elapsed_ms\": "
-				    "%llu", (unsigned long long)w->w_job,
-				    (unsigned long long)(now - w->w_job_start));
+				    "%llu, \"progress\": %.3f",
+				    (unsigned long long)w->w_job,
+				    (unsigned long long)(now - w->w_job_start),
+				    w->w_progress / 1000.0);
 			else
 				evbuffer_add_printf(eb, "null, \"elapsed_ms\": "
-				    "null");
+				    "null, \"progress\": null");
 			evbuffer_add_printf(eb, ", \"heartbeat_age_ms\": %llu, "
 			    "\"anon_kb\": %lld, \"jobs\": %llu, \"starts\": "
 			    "%llu, \"failed_starts\": %u, \"generation\": "
@@ -559,7 +561,13 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		else
 			evbuffer_add_printf(eb, "null");
 		control_elastic_json(sv, eb);
-		evbuffer_add_printf(eb, "}, ");
+		evbuffer_add_printf(eb, "}, \"http\": [");
+		for (i = 0; i < (int)sv->sv_nhttp; i++) {
+			if (i > 0)
+				evbuffer_add(eb, ", ", 2);
+			control_json_str(eb, sv->sv_http_name[i]);
+		}
+		evbuffer_add_printf(eb, "], ");
 		control_readers_json(sv, eb);
 		control_storage_json(sv, eb);
 		control_memory_json(sv, eb);

@@ -398,12 +398,15 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 		break;
 	case IPC_HEARTBEAT:
 		strlcpy(w->w_phase, m->m_str, sizeof(w->w_phase));
+		if (w->w_job != 0 && m->m_a == w->w_job && m->m_b < 1000)
+			w->w_progress = m->m_b;
 		break;
 	case IPC_JOB_START:
 		w->w_job = m->m_a;
 		w->w_gen = m->m_b;
 		strlcpy(w->w_what, m->m_str, sizeof(w->w_what));
 		strlcpy(w->w_phase, "running", sizeof(w->w_phase));
+		w->w_progress = 0;
 		w->w_job_start = now;
 		w->w_job_paused = 0;
 		w->w_anon_base = w->w_anon_peak = w->w_anon_kb;

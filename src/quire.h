@@ -785,6 +785,7 @@ struct ingest {
 	uint64_t	 in_chunks;
 	uint64_t	 in_tokens;
 	uint64_t	 in_bytes;
+	unsigned	 in_permille;	/* the running job's progress */
 };
 
 int		 ingest_init(struct ingest *, const struct quire_conf *);
@@ -1308,6 +1309,7 @@ struct wslot {
 	uint64_t	 w_gen;
 	char		 w_what[128];
 	char		 w_phase[64];
+	unsigned	 w_progress;	/* of w_job, permille */
 	uint64_t	 w_job_start;	/* monotonic ms */
 	uint64_t	 w_job_paused;	/* ms of it under a storage fault */
 	uint64_t	 w_last_beat;
