@@ -72,6 +72,7 @@ static const struct http_route http_routes[] = {
 	{ "/metrics",			HTTP_GET, 1, http_metrics },
 	{ "/v1/status",			HTTP_GET, 1, http_status },
 	{ "/v1/search",			HTTP_GET, 1, http_search },
+	{ "/v1/events",			HTTP_GET, 1, http_events },
 	{ "/",				HTTP_GET, 0, http_static },
 	{ "/*",				HTTP_GET, 0, http_static },
 };
@@ -368,6 +369,7 @@ http_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_conn	 key, *hc;
 
+	http_events_closed(evcon);
 	key.hc_evcon = evcon;
 	if ((hc = RB_FIND(http_conns, &http_conns, &key)) != NULL) {
 		RB_REMOVE(http_conns, &http_conns, hc);

@@ -91,6 +91,10 @@ int		 http_query_num(struct http_req *, const char *, long long,
 void		 http_tokens_load(struct httpd *);
 int		 http_auth(struct http_req *);
 
+/* http_events.c */
+void		 http_events(struct http_req *);
+void		 http_events_closed(struct evhttp_connection *);
+
 /* http_info.c */
 int		 http_ask(struct http_req *, int, uint64_t, const char *,
 		    struct buf *);

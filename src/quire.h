@@ -350,6 +350,8 @@ int		 queue_purge(struct queue *, int, uint64_t, uint64_t,
 int		 queue_stats(struct queue *, struct queue_stats *);
 int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
+int		 queue_watch(struct queue *, const uint64_t *, size_t,
+		    uint64_t *, size_t, queue_list_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
@@ -544,6 +546,8 @@ char		*buf_cstr(struct buf *);	/* NUL-terminated view */
 
 /* show.c */
 void		 show_json_str(struct buf *, const char *);
+void		 show_printf(struct buf *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
 void		 show_job_source(const struct job *, char *, size_t);
 void		 show_job_json(struct buf *, const struct job *);
 void		 show_job_header(struct buf *);

@@ -66,11 +66,7 @@ show_json_str(struct buf *b, const char *s)
 }
 
 /* A printf into b, for the numbers around the strings. */
-static void
-show_printf(struct buf *b, const char *fmt, ...)
-    __attribute__((__format__(printf, 2, 3)));
-
-static void
+void
 show_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list	 ap;
