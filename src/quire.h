@@ -1534,6 +1534,53 @@ int		 ask_daemon(const char *, int, uint64_t, const char *,
 		    struct buf *, int, int, char *, size_t);
 int		 ask_alive(const char *, int);
 
+/* progress.c */
+struct progress {
+	int		 pg_tty;
+	int		 pg_drawn_tty;	/* a line is on the terminal */
+	uint64_t	 pg_t0;		/* start, monotonic ms */
+	uint64_t	 pg_drawn;	/* last drawn */
+	size_t		 pg_total;	/* jobs */
+	size_t		 pg_done;	/* finished: done, dead, cancelled */
+	size_t		 pg_dead;
+	double		 pg_frac;	/* of the whole, 0 to 1 */
+	uint64_t	 pg_docs;	/* documents indexed since the start */
+	double		 pg_rate;	/* docs/s, or < 0: docs over time */
+};
+
+void		 progress_start(struct progress *, size_t, int);
+void		 progress_line(const struct progress *, char *, size_t);
+void		 progress_draw(struct progress *, int);
+void		 progress_end(struct progress *);
+
+/* follow.c */
+struct follow {
+	uint64_t	*fl_ids;	/* sorted, each once */
+	uint64_t	*fl_size;	/* bytes, at least 1 */
+	uint64_t	 fl_total;	/* of fl_size */
+	uint8_t		*fl_state;	/* last known; JOB_NSTATES: none */
+	uint16_t	*fl_pm;		/* progress, permille */
+	size_t		 fl_n;
+	size_t		 fl_final;	/* done, dead or cancelled */
+	size_t		 fl_dead;
+	size_t		 fl_cancelled;
+	int		 fl_fd;		/* the event stream, or -1 */
+	struct buf	 fl_in;		/* read, not yet parsed */
+	char		 fl_event[16];	/* the event's name, until data */
+	double		 fl_rate;	/* the stream's docs/s, or -1 */
+	uint64_t	 fl_checked;	/* last look at the queue */
+	const char	*fl_ctlpath;	/* the admin socket, or NULL */
+};
+
+void		 follow_init(struct follow *, const char *);
+void		 follow_jobs(struct follow *, const struct queue_new *,
+		    size_t);
+void		 follow_free(struct follow *);
+int		 follow_connect(struct follow *, const char *, const char *,
+		    char *, size_t);
+int		 follow_wait(struct follow *, struct queue *, int);
+double		 follow_fraction(const struct follow *);
+
 /* control.c */
 enum ctl_command {
 	CTL_STATUS = 0,
