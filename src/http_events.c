@@ -415,6 +415,7 @@ static void
 http_events_update(struct ev_job *ej, const struct job *j)
 {
 	size_t		 i;
+	int		 was_leased = ej->ej_state == JOB_LEASED;
 
 	ej->ej_state = j->j_state;
 	strlcpy(ej->ej_tenant, j->j_tenant, sizeof(ej->ej_tenant));
@@ -428,10 +429,17 @@ http_events_update(struct ev_job *ej, const struct job *j)
 		ej->ej_pm = 0;
 		return;
 	}
-	ej->ej_pm = j->j_progress < 1000 ? j->j_progress : 999;
 	for (i = 0; i < ev.ev_nrun; i++)
-		if (ev.ev_run[i].er_job == j->j_id)
+		if (ev.ev_run[i].er_job == j->j_id) {
 			ej->ej_pm = ev.ev_run[i].er_pm;
+			return;
+		}
+	/*
+	 * No worker says: the lease's progress, unless more is known (its
+	 * worker has finished it, and its ack is on the way).
+	 */
+	if (!was_leased || j->j_progress > ej->ej_pm)
+		ej->ej_pm = j->j_progress < 1000 ? j->j_progress : 999;
 }
 
 /* queue_watch's callback: 1 (stop) when no more jobs can be followed. */
