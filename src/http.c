@@ -34,7 +34,9 @@
  *			and touch that tenant's jobs and documents only.
  *
  * Every reply is JSON ({"error": ..., "code": ...} for errors) but the
- * dashboard's files (GET /, http-web-root) and /metrics.
+ * dashboard's files (GET /, http-web-root), /metrics and the event
+ * stream (/v1/events, http_events.c), which answers later and for as
+ * long as its client stays (hr_async).
  */
 
 #include <sys/types.h>

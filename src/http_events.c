@@ -153,15 +153,19 @@ static int
 http_events_write(struct ev_stream *es, const char *event,
     const struct buf *data)
 {
+	struct evhttp_connection *evcon = es->es_evcon;
 	struct evbuffer		*eb;
 	struct bufferevent	*bev;
 
-	bev = evhttp_connection_get_bufferevent(es->es_evcon);
+	bev = evhttp_connection_get_bufferevent(evcon);
 	if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) >
 	    EVENTS_BACKLOG) {
 		log_info("http: events: a client %d bytes behind: closed",
 		    EVENTS_BACKLOG);
-		evhttp_connection_free(es->es_evcon);
+		/* The stream goes first: the connection takes its request. */
+		es->es_req = NULL;
+		http_events_end(es);
+		evhttp_connection_free(evcon);
 		return (-1);
 	}
 	if ((eb = evbuffer_new()) == NULL)

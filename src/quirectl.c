@@ -665,8 +665,11 @@ ctl_token(const char *file, char *buf, size_t len)
 	return (1);
 }
 
-/* The event stream of a running daemon's HTTP API, if it has one. */
-static void
+/*
+ * The event stream of a running daemon's HTTP API, if it has one.
+ * -1 when no daemon answers.
+ */
+static int
 ctl_follow_open(struct follow *fl, const char *token_file)
 {
 	const char	*path[] = { "http", NULL };
@@ -680,7 +683,7 @@ ctl_follow_open(struct follow *fl, const char *token_file)
 	if (ctl_ask(CTL_STATUS, 0, "json", &body, why, sizeof(why)) != 0 ||
 	    (st = yajl_tree_parse(buf_cstr(&body), NULL, 0)) == NULL) {
 		buf_free(&body);
-		return;
+		return (-1);
 	}
 	buf_free(&body);
 	http = yajl_tree_get(st, path, yajl_t_array);
@@ -695,6 +698,7 @@ ctl_follow_open(struct follow *fl, const char *token_file)
 	}
 	explicit_bzero(token, sizeof(token));
 	yajl_tree_free(st);
+	return (0);
 }
 
 /*
@@ -740,7 +744,8 @@ ctl_submit_follow(struct ctl_add *ca, struct queue *q,
 	ctl_stop_catch();
 	ctl_socket_path(ctl_follow_sock, sizeof(ctl_follow_sock));
 	follow_init(&fl, ctl_follow_sock);
-	ctl_follow_open(&fl, ca->ca_token_file);
+	if (ctl_follow_open(&fl, ca->ca_token_file) == -1)
+		warnx("no daemon answers: the jobs wait for one");
 	ctl_enqueue(q, sb);
 	follow_jobs(&fl, sb->sb_jobs, sb->sb_n);
 	printf("following %zu jobs%s\n", fl.fl_n, fl.fl_fd != -1 ?
@@ -2365,7 +2370,7 @@ ctl_ingest(int argc, char **argv)
 	if (!ctl_daemon_alive())
 		fleet = ctl_fleet_start(ca.ca_workers);
 	else
-		ctl_follow_open(&fl, ca.ca_token_file);
+		(void)ctl_follow_open(&fl, ca.ca_token_file);
 	q = ctl_open(1);
 	docs0 = ctl_index_docs(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
