@@ -201,3 +201,28 @@ ask_alive(const char *path, int connect_ms)
 	close(fd);
 	return (1);
 }
+
+/*
+ * The body of the daemon's reply to CTL_CANCEL id, "cancelled ID STATE
+ * [worker SLOT]" (control.c): the state the job was in (ready, retry,
+ * running, leased) into was, and the worker told, or -1, into slot.  -1
+ * when the reply is not that.
+ */
+int
+ask_cancelled(const char *body, uint64_t id, char *was, size_t len,
+    int *slot)
+{
+	unsigned long long	 got;
+	char			 state[16];
+	int			 n;
+
+	*slot = -1;
+	n = sscanf(body, "cancelled %llu %15s worker %d", &got, state, slot);
+	if (n < 2 || got != id)
+		return (-1);
+	if (n < 3)
+		*slot = -1;
+	if (strlcpy(was, state, len) >= len)
+		return (-1);
+	return (0);
+}

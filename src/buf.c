@@ -9,6 +9,8 @@
 
 #include <sys/types.h>
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +74,25 @@ void
 buf_addstr(struct buf *b, const char *s)
 {
 	buf_add(b, s, strlen(s));
+}
+
+/* A printf onto the end of b, of any length. */
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	buf_reserve(b, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(b->b_data + b->b_len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->b_len += n;
 }
 
 char *

@@ -31,6 +31,9 @@
  *	run	uint	ready again at (retry), ms since the epoch
  *	err	str	last error or dead-letter reason
  *	lang	str	stemming language of the source (absent: default)
+ *	xid	str	spool: the uploader's external id (absent: none)
+ *	title	str	spool: the uploader's title (absent: none)
+ *	ctype	str	spool: the uploader's content type (absent: sniff)
  *
  * Decoding is bounded: a record longer than CODEC_RECORD_MAX, one that is
  * not a map, has a field of the wrong type or a string longer than its
@@ -126,7 +129,8 @@ codec_job_encode(const struct job *j, msgpack_sbuffer *sb)
 	    j->j_srckind < 0 || j->j_srckind >= SRC_NKINDS)
 		return (-1);
 	n = 21 + (j->j_key[0] != '\0') + (j->j_error[0] != '\0') +
-	    (j->j_lang[0] != '\0');
+	    (j->j_lang[0] != '\0') + (j->j_extid[0] != '\0') +
+	    (j->j_title[0] != '\0') + (j->j_ctype[0] != '\0');
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
 	codec_pack_uint(&pk, "id", j->j_id);
@@ -161,6 +165,12 @@ codec_job_encode(const struct job *j, msgpack_sbuffer *sb)
 		codec_pack_str(&pk, "err", j->j_error);
 	if (j->j_lang[0] != '\0')
 		codec_pack_str(&pk, "lang", j->j_lang);
+	if (j->j_extid[0] != '\0')
+		codec_pack_str(&pk, "xid", j->j_extid);
+	if (j->j_title[0] != '\0')
+		codec_pack_str(&pk, "title", j->j_title);
+	if (j->j_ctype[0] != '\0')
+		codec_pack_str(&pk, "ctype", j->j_ctype);
 	return (sb->size > CODEC_RECORD_MAX ? -1 : 0);
 }
 
@@ -285,6 +295,9 @@ static const struct codec_field codec_fields[] = {
 	F_U64("run", j_runat, UINT64_MAX),
 	F_STR("err", j_error),
 	F_STR("lang", j_lang),
+	F_STR("xid", j_extid),
+	F_STR("title", j_title),
+	F_STR("ctype", j_ctype),
 };
 
 static int

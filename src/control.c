@@ -18,6 +18,8 @@
  * is how they search, under the same rule.  cancel (b: the job id)
  * cancels a job and stops it at once if a worker runs it
  * (control_cancel has the reply's forms); it needs the same rights.
+ * metrics (metrics.c) is the Prometheus text the HTTP child serves as
+ * /metrics; it names tenants, so it is under the same rule too.
  *
  * A search runs here, on the event loop, so it is bounded before it
  * runs: at most CTL_SEARCH_N_MAX hits after CTL_SEARCH_OFFSET_MAX
@@ -464,6 +466,41 @@ control_memory_text(struct supervisor *sv, struct evbuffer *eb)
 	control_decisions(sv, 0, eb);
 }
 
+/* The HTTP API: its addresses and its process (fleet.c starts it). */
+static void
+control_http(struct supervisor *sv, int json, struct evbuffer *eb)
+{
+	const struct wslot	*w = &sv->sv_fleet.f_http;
+	size_t			 i;
+
+	if (!json) {
+		if (sv->sv_nhttp == 0) {
+			evbuffer_add_printf(eb, "http: off\n");
+			return;
+		}
+		evbuffer_add_printf(eb, "http: listening on");
+		for (i = 0; i < sv->sv_nhttp; i++)
+			evbuffer_add_printf(eb, "%s %s", i ? "," : "",
+			    sv->sv_http_name[i]);
+		if (w->w_pid != 0)
+			evbuffer_add_printf(eb, "; pid %d, %s\n", (int)w->w_pid,
+			    fleet_state_name(w->w_state));
+		else
+			evbuffer_add_printf(eb, "; not running\n");
+		return;
+	}
+	evbuffer_add_printf(eb, ", \"http\": {\"listen\": [");
+	for (i = 0; i < sv->sv_nhttp; i++) {
+		evbuffer_add_printf(eb, "%s", i ? ", " : "");
+		control_json_str(eb, sv->sv_http_name[i]);
+	}
+	if (w->w_pid != 0)
+		evbuffer_add_printf(eb, "], \"pid\": %d, \"state\": \"%s\"}",
+		    (int)w->w_pid, fleet_state_name(w->w_state));
+	else
+		evbuffer_add_printf(eb, "], \"pid\": null, \"state\": null}");
+}
+
 /* No syslog to log to: why, and whether anyone sees the log instead. */
 static int
 control_log_problem(char *buf, size_t len)
@@ -561,16 +598,11 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		else
 			evbuffer_add_printf(eb, "null");
 		control_elastic_json(sv, eb);
-		evbuffer_add_printf(eb, "}, \"http\": [");
-		for (i = 0; i < (int)sv->sv_nhttp; i++) {
-			if (i > 0)
-				evbuffer_add(eb, ", ", 2);
-			control_json_str(eb, sv->sv_http_name[i]);
-		}
-		evbuffer_add_printf(eb, "], ");
+		evbuffer_add_printf(eb, "}, ");
 		control_readers_json(sv, eb);
 		control_storage_json(sv, eb);
 		control_memory_json(sv, eb);
+		control_http(sv, 1, eb);
 		evbuffer_add_printf(eb, "}\n");
 		return;
 	}
@@ -602,6 +634,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		    fleet_state_name(f->f_merger.w_state));
 	else
 		evbuffer_add_printf(eb, "merger: not running\n");
+	control_http(sv, 0, eb);
 	evbuffer_add_printf(eb, "workers: spawned %llu deaths %llu hung %llu "
 	    "overtime %llu released %llu quarantined %llu\n",
 	    (unsigned long long)f->f_spawned, (unsigned long long)f->f_deaths,
@@ -897,6 +930,10 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 		break;
 	case CTL_CANCEL:
 		control_cancel(sv, m->m_b, out);
+		break;
+	case CTL_METRICS:
+		evbuffer_add_printf(out, "ok\n");
+		metrics_write(sv, out);
 		break;
 	case CTL_STATUS:
 	case CTL_WORKERS:

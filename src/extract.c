@@ -67,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "quire.h"
@@ -113,6 +114,28 @@ static const struct {
 	{ "nim", DOC_CODE }, { "vim", DOC_CODE },
 	{ "txt", DOC_TEXT }, { "text", DOC_TEXT }, { "rst", DOC_TEXT },
 	{ "pod", DOC_TEXT }
+};
+
+/*
+ * Content types an uploader may give (before any ";" parameters), and
+ * the type each is read as.
+ */
+static const struct {
+	const char	*mime;
+	int		 type;
+} extract_mimes[] = {
+	{ "text/plain", DOC_TEXT },
+	{ "text/markdown", DOC_MARKDOWN }, { "text/x-markdown", DOC_MARKDOWN },
+	{ "text/html", DOC_HTML }, { "application/xhtml+xml", DOC_HTML },
+	{ "application/json", DOC_JSON },
+	{ "application/x-ndjson", DOC_NDJSON },
+	{ "application/ndjson", DOC_NDJSON },
+	{ "application/jsonl", DOC_NDJSON },
+	{ "application/pdf", DOC_PDF },
+	{ "text/x-c", DOC_CODE }, { "text/x-csrc", DOC_CODE },
+	{ "text/x-python", DOC_CODE }, { "text/x-shellscript", DOC_CODE },
+	{ "application/javascript", DOC_CODE },
+	{ "text/javascript", DOC_CODE }
 };
 
 /* Whole file names that are code. */
@@ -168,6 +191,23 @@ extract_type_parse(const char *s)
 	for (i = 0; i < DOC_NTYPES; i++)
 		if (strcmp(s, extract_types[i]) == 0)
 			return (i);
+	return (-1);
+}
+
+/*
+ * The type a content type names ("text/html; charset=utf-8"), case
+ * aside, or -1 for one quire does not know.
+ */
+int
+extract_type_mime(const char *ctype)
+{
+	size_t	 i, n;
+
+	n = strcspn(ctype, "; \t");
+	for (i = 0; i < EXTRACT_NITEMS(extract_mimes); i++)
+		if (strlen(extract_mimes[i].mime) == n &&
+		    strncasecmp(ctype, extract_mimes[i].mime, n) == 0)
+			return (extract_mimes[i].type);
 	return (-1);
 }
 

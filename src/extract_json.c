@@ -49,6 +49,10 @@
  * and extract_ndjson returns that value, leaving err as the callback
  * left it, as extract_buffer does.
  *
+ * extract_ndjson_check() runs a whole body through this reader, records
+ * and all, to find the lines a worker would fail before the body is
+ * taken: the same rules, not a second copy of them.
+ *
  * A single JSON document: every string value (not the keys), in document
  * order, is text, split into paragraphs in the same way; a top-level
  * title-field string is also the title; top-level scalars other than the
@@ -608,4 +612,62 @@ extract_ndjson(const struct extract_conf *xc, const char *data, size_t len,
 	}
 	json_state_free(&js);
 	return (rv);
+}
+
+/* The validator's tally: line numbers of the records that failed. */
+struct json_check {
+	const char	*jc_data;
+	uint64_t	 jc_at;		/* offset counted up to */
+	uint64_t	 jc_line;	/* line number at jc_at (from 1) */
+	uint64_t	*jc_lines;
+	size_t		 jc_max;
+	size_t		 jc_n;		/* failed records, all of them */
+};
+
+static int
+json_check_cb(struct xdoc *doc, const struct xerr *err, void *arg)
+{
+	struct json_check	*jc = arg;
+	const char		*p, *end;
+
+	if (err == NULL)
+		return (0);
+	/* Records come in order: count the newlines since the last one. */
+	p = jc->jc_data + jc->jc_at;
+	end = jc->jc_data + doc->xd_off;
+	while (p < end && (p = memchr(p, '\n', end - p)) != NULL) {
+		jc->jc_line++;
+		p++;
+	}
+	jc->jc_at = doc->xd_off;
+	if (jc->jc_n < jc->jc_max)
+		jc->jc_lines[jc->jc_n] = jc->jc_line;
+	jc->jc_n++;
+	return (0);
+}
+
+/*
+ * Check an NDJSON body as workers will read it: the line numbers (from
+ * 1) of the records that would fail, the first max of them in lines;
+ * returns how many fail in all (0: the body is good).
+ */
+size_t
+extract_ndjson_check(const struct extract_conf *xc, const char *data,
+    size_t len, uint64_t *lines, size_t max)
+{
+	struct extract_conf	 c = *xc;
+	struct json_check	 jc;
+	struct xerr		 err;
+
+	c.xc_tick = NULL;
+	memset(&jc, 0, sizeof(jc));
+	jc.jc_data = data;
+	jc.jc_line = 1;
+	jc.jc_lines = lines;
+	jc.jc_max = max;
+	memset(&err, 0, sizeof(err));
+	if (len > 0)
+		(void)extract_ndjson(&c, data, len, 0, json_check_cb, &jc,
+		    &err);
+	return (jc.jc_n);
 }

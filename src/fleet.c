@@ -83,10 +83,20 @@ static void	 fleet_error(struct bufferevent *, short, void *);
 static void	 fleet_overtime_fail(struct supervisor *, struct wslot *);
 static uint64_t	 fleet_backoff(uint32_t);
 
+static const char *fleet_exits[FX_N] = {
+	"stopped", "exit", "signal", "hung", "overtime", "memory_limit"
+};
+
 const char *
 fleet_state_name(enum wstate s)
 {
 	return (fleet_states[s]);
+}
+
+const char *
+fleet_exit_name(enum fleet_exit x)
+{
+	return (fleet_exits[x]);
 }
 
 void
@@ -420,6 +430,12 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 	case IPC_STORAGE:
 		storage_report(sv, w, (int)m->m_a, m->m_str);
 		break;
+	case IPC_METRIC:
+		if (metrics_hist_observe(&sv->sv_metrics, m->m_a, m->m_b) == -1)
+			log_debug("worker %d (pid %d): unknown metric %llu",
+			    w->w_slot, (int)w->w_pid,
+			    (unsigned long long)m->m_a);
+		break;
 	default:
 		log_warnx("worker %d (pid %d): unexpected message %u",
 		    w->w_slot, (int)w->w_pid, m->m_type);
@@ -695,6 +711,24 @@ fleet_backoff(uint32_t fails)
 	return (d + arc4random_uniform(d / 4 + 1));
 }
 
+/*
+ * Why a worker ended, for metrics: what we did to it first (hung,
+ * overtime), then what it said (out of memory), then how it went.
+ */
+static enum fleet_exit
+fleet_exit_cause(const struct wslot *w, int status)
+{
+	if (w->w_overtime)
+		return (FX_OVERTIME);
+	if (w->w_hung)
+		return (FX_HUNG);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == QUIRE_EXIT_NOMEM)
+		return (FX_MEMORY_LIMIT);
+	if (w->w_stopping)
+		return (FX_STOPPED);
+	return (WIFSIGNALED(status) ? FX_SIGNAL : FX_EXIT);
+}
+
 /* Why a worker ended, as its jobs' error and the log say it. */
 static void
 fleet_cause(struct supervisor *sv, int status, char *buf, size_t len)
@@ -745,6 +779,7 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 	(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
 
 	f->f_deaths++;
+	f->f_exits[fleet_exit_cause(w, status)]++;
 	f->f_released += rel.qr_released;
 	f->f_quarantined += rel.qr_dead;
 	early = w->w_ready_at == 0;
@@ -959,6 +994,14 @@ fleet_hung(struct supervisor *sv, struct wslot *w, uint64_t now)
 		    w->w_phase, evidence);
 	sv->sv_fleet.f_hung++;
 	w->w_hung = 1;
+	if (proc_stopped(w->w_pid)) {
+		/* Stopped: only SIGKILL reaches it; no grace to wait out. */
+		log_warnx("worker %d (pid %d) is stopped; sending SIGKILL",
+		    w->w_slot, (int)w->w_pid);
+		w->w_kill_stage = 2;
+		kill(w->w_pid, SIGKILL);
+		return;
+	}
 	w->w_kill_stage = 1;
 	w->w_kill_at = now + sv->sv_conf.c_grace_ms;
 	kill(w->w_pid, SIGABRT);

@@ -20,12 +20,13 @@
  *			http-max-body (a larger body gets 413 and is not
  *			read), and http-timeout on a connection that is
  *			idle or slow;
- *	connections	at most http-max-connections open at once, and never
- *			so many that the child has no descriptor left for
- *			the admin socket or a file (HTTP_FD_RESERVE): 503;
- *	path		decoded once; %00, a control character, an empty,
- *			"." or ".." segment, or a path over HTTP_PATH_MAX:
- *			400;
+ *	connections	at most http-max-connections served at once, and
+ *			a request must come within http-timeout or keep a
+ *			pace (http_conn.c): 503, or the connection shut;
+ *	path		split into segments, each decoded on its own (an
+ *			id may hold "/" as %2F); %00, a control character,
+ *			an empty, "." or ".." segment, or a path over
+ *			HTTP_PATH_MAX: 400;
  *	route		the table below: 404 for no path, 405 with Allow
  *			for a path without the method;
  *	token		with http-token-file, a bearer token, compared in
@@ -42,12 +43,10 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/tree.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +58,6 @@
 #include "quire.h"
 #include "http.h"
 
-#define HTTP_FD_RESERVE		32	/* descriptors kept from clients */
 #define HTTP_PAUSE_MS		1000	/* no accepts after EMFILE */
 #define HTTP_HEADER_HARD	4	/* times http-max-header: evhttp's cap */
 
@@ -74,6 +72,17 @@ static const struct http_route http_routes[] = {
 	{ "/metrics",			HTTP_GET, 1, http_metrics },
 	{ "/v1/status",			HTTP_GET, 1, http_status },
 	{ "/v1/search",			HTTP_GET, 1, http_search },
+	{ "/v1/documents",		HTTP_POST, 1, http_upload },
+	{ "/v1/documents/bulk",		HTTP_POST, 1, http_upload_bulk },
+	{ "/v1/jobs",			HTTP_GET, 1, http_jobs },
+	{ "/v1/jobs/*",			HTTP_GET, 1, http_job },
+	{ "/v1/jobs/*",			HTTP_DELETE, 1, http_job_cancel },
+	{ "/v1/jobs/*/retry",		HTTP_POST, 1, http_job_retry },
+	{ "/v1/dead",			HTTP_GET, 1, http_dead },
+	{ "/v1/dead",			HTTP_DELETE, 1, http_dead_purge },
+	{ "/v1/dead/retry",		HTTP_POST, 1, http_dead_retry },
+	{ "/v1/documents/*",		HTTP_GET, 1, http_document },
+	{ "/v1/documents/*",		HTTP_DELETE, 1, http_document_delete },
 	{ "/v1/events",			HTTP_GET, 1, http_events },
 	{ "/",				HTTP_GET, 0, http_static },
 	{ "/*",				HTTP_GET, 0, http_static },
@@ -81,138 +90,64 @@ static const struct http_route http_routes[] = {
 
 #define HTTP_NROUTES	(sizeof(http_routes) / sizeof(http_routes[0]))
 
-/* Connections seen, so that each is counted once and uncounted at close. */
-struct http_conn {
-	RB_ENTRY(http_conn)	 hc_entry;
-	struct evhttp_connection *hc_evcon;
-};
+static struct httpd		 http_server;
 
-static int
-http_conn_cmp(struct http_conn *a, struct http_conn *b)
+/* --- The path. */
+
+/* A decoded string without NUL or control bytes, or NULL (freed). */
+static char *
+http_decode(const char *raw)
 {
-	return (a->hc_evcon < b->hc_evcon ? -1 : a->hc_evcon > b->hc_evcon);
-}
+	char	*dec, *p;
+	size_t	 len;
 
-/* sys/tree.h marks the functions a static tree may leave unused so. */
-#ifndef __unused
-#define __unused	__attribute__((__unused__))
-#endif
-
-RB_HEAD(http_conns, http_conn);
-RB_GENERATE_STATIC(http_conns, http_conn, hc_entry, http_conn_cmp)
-
-static struct http_conns	 http_conns = RB_INITIALIZER(&http_conns);
-static struct httpd		 httpd;
-
-/* --- Replies. */
-
-/* A reply with the headers every one carries; body may be NULL. */
-void
-http_send(struct http_req *hr, int code, const char *type,
-    const void *body, size_t len)
-{
-	struct evkeyvalq	*h;
-	struct evbuffer		*eb;
-
-	h = evhttp_request_get_output_headers(hr->hr_req);
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if ((eb = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new", __func__);
-	if (len > 0)
-		evbuffer_add(eb, body, len);
-	evhttp_send_reply(hr->hr_req, code, http_reason(code), eb);
-	evbuffer_free(eb);
-	hr->hr_code = code;
-}
-
-/* A JSON reply: the text in b. */
-void
-http_json(struct http_req *hr, int code, const struct buf *b)
-{
-	http_send(hr, code, "application/json; charset=utf-8", b->b_data,
-	    b->b_len);
-}
-
-/* {"error": "...", "code": "..."} with the status code. */
-void
-http_error(struct http_req *hr, int status, const char *code,
-    const char *fmt, ...)
-{
-	struct buf	 b;
-	va_list		 ap;
-	char		 msg[512];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	buf_init(&b);
-	buf_addstr(&b, "{\"error\": ");
-	show_json_str(&b, msg);
-	buf_addstr(&b, ", \"code\": ");
-	show_json_str(&b, code);
-	buf_addstr(&b, "}\n");
-	http_json(hr, status, &b);
-	buf_free(&b);
-}
-
-const char *
-http_reason(int code)
-{
-	switch (code) {
-	case 200:	return ("OK");
-	case 201:	return ("Created");
-	case 202:	return ("Accepted");
-	case 204:	return ("No Content");
-	case 400:	return ("Bad Request");
-	case 401:	return ("Unauthorized");
-	case 403:	return ("Forbidden");
-	case 404:	return ("Not Found");
-	case 405:	return ("Method Not Allowed");
-	case 409:	return ("Conflict");
-	case 413:	return ("Payload Too Large");
-	case 415:	return ("Unsupported Media Type");
-	case 429:	return ("Too Many Requests");
-	case 431:	return ("Request Header Fields Too Large");
-	case 500:	return ("Internal Server Error");
-	case 502:	return ("Bad Gateway");
-	case 503:	return ("Service Unavailable");
-	default:	return ("Unknown");
-	}
-}
-
-/* --- Query strings. */
-
-const char *
-http_query(struct http_req *hr, const char *key)
-{
-	return (evhttp_find_header(&hr->hr_query, key));
+	if ((dec = evhttp_uridecode(raw, 0, &len)) == NULL)
+		return (NULL);
+	if (len != strlen(dec))
+		goto bad;
+	for (p = dec; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	return (dec);
+ bad:
+	free(dec);
+	return (NULL);
 }
 
 /*
- * A number from the query string, def when it is absent; -1 after a 400
- * when it is not a number from min to max.
+ * Split the raw path into segments, each decoded on its own, so that an
+ * id may hold a "/" as %2F (a document's external id is often a path).
  */
-int
-http_query_num(struct http_req *hr, const char *key, long long min,
-    long long max, long long def, long long *out)
+static int
+http_segments(struct http_req *hr, const char *raw)
 {
-	const char	*v, *errstr;
+	char	 copy[HTTP_PATH_MAX + 1], *p, *seg, *dec;
+	size_t	 used = 0, len;
 
-	*out = def;
-	if ((v = http_query(hr, key)) == NULL)
-		return (0);
-	*out = strtonum(v, min, max, &errstr);
-	if (errstr != NULL) {
-		http_error(hr, 400, "bad_parameter", "%s=%s: %s (%lld to %lld)",
-		    key, v, errstr, min, max);
-		return (-1);
+	strlcpy(copy, raw + 1, sizeof(copy));
+	p = copy;
+	while ((seg = strsep(&p, "/")) != NULL) {
+		if (*seg == '\0' && (p != NULL || hr->hr_nseg > 0))
+			return (-1);
+		if (*seg == '\0')
+			continue;
+		if (hr->hr_nseg == HTTP_SEGS_MAX || (dec = http_decode(seg)) ==
+		    NULL)
+			return (-1);
+		len = strlen(dec);
+		if (len == 0 || strcmp(dec, ".") == 0 ||
+		    strcmp(dec, "..") == 0 ||
+		    used + len + 1 > sizeof(hr->hr_segbuf)) {
+			free(dec);
+			return (-1);
+		}
+		memcpy(hr->hr_segbuf + used, dec, len + 1);
+		hr->hr_seg[hr->hr_nseg++] = hr->hr_segbuf + used;
+		used += len + 1;
+		free(dec);
 	}
 	return (0);
 }
-
-/* --- The path. */
 
 /*
  * Decode the request's path into hr_path and split it into segments.
@@ -223,8 +158,7 @@ http_path(struct http_req *hr)
 {
 	const struct evhttp_uri	*uri;
 	const char		*raw, *q;
-	char			*dec, *p, *seg;
-	size_t			 len;
+	char			*dec;
 
 	uri = evhttp_request_get_evhttp_uri(hr->hr_req);
 	if (uri == NULL || (raw = evhttp_uri_get_path(uri)) == NULL ||
@@ -234,29 +168,16 @@ http_path(struct http_req *hr)
 	    (strstr(q, "%00") != NULL || evhttp_parse_query_str(q,
 	    &hr->hr_query) == -1))
 		goto bad;
-	if ((dec = evhttp_uridecode(raw, 0, &len)) == NULL)
+	if ((dec = http_decode(raw)) == NULL)
 		goto bad;
-	if (len != strlen(dec) || len >= sizeof(hr->hr_path)) {
+	if (strlcpy(hr->hr_path, dec, sizeof(hr->hr_path)) >=
+	    sizeof(hr->hr_path)) {
 		free(dec);
 		goto bad;
 	}
-	for (p = dec; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			free(dec);
-			goto bad;
-		}
-	strlcpy(hr->hr_path, dec, sizeof(hr->hr_path));
 	free(dec);
-	p = hr->hr_segbuf;
-	strlcpy(p, hr->hr_path + 1, sizeof(hr->hr_segbuf));
-	while ((seg = strsep(&p, "/")) != NULL) {
-		if (hr->hr_nseg == HTTP_SEGS_MAX || strcmp(seg, ".") == 0 ||
-		    strcmp(seg, "..") == 0 || (*seg == '\0' && (p != NULL ||
-		    hr->hr_nseg > 0)))
-			goto bad;
-		if (*seg != '\0')
-			hr->hr_seg[hr->hr_nseg++] = seg;
-	}
+	if (http_segments(hr, raw) == -1)
+		goto bad;
 	return (0);
  bad:
 	http_error(hr, 400, "bad_path", "malformed path or query");
@@ -364,53 +285,7 @@ http_header_size(struct http_req *hr)
 	return (-1);
 }
 
-/* --- Connections. */
-
-static void
-http_conn_closed(struct evhttp_connection *evcon, void *arg)
-{
-	struct http_conn	 key, *hc;
-
-	http_events_closed(evcon);
-	key.hc_evcon = evcon;
-	if ((hc = RB_FIND(http_conns, &http_conns, &key)) != NULL) {
-		RB_REMOVE(http_conns, &http_conns, hc);
-		free(hc);
-		httpd.hd_conns--;
-	}
-}
-
-/*
- * Count the request's connection the first time it is seen; 0 if it may
- * go on, -1 after a 503 when there are too many.
- */
-static int
-http_conn(struct http_req *hr)
-{
-	struct evhttp_connection *evcon;
-	struct http_conn	 key, *hc;
-
-	if ((evcon = evhttp_request_get_connection(hr->hr_req)) == NULL)
-		return (0);
-	key.hc_evcon = evcon;
-	if (RB_FIND(http_conns, &http_conns, &key) != NULL)
-		return (0);
-	if ((size_t)httpd.hd_conns >= httpd.hd_maxconns) {
-		evhttp_add_header(evhttp_request_get_output_headers(
-		    hr->hr_req), "Connection", "close");
-		evhttp_add_header(evhttp_request_get_output_headers(
-		    hr->hr_req), "Retry-After", "1");
-		http_error(hr, 503, "too_many_connections", "%d connections "
-		    "open: try again", httpd.hd_conns);
-		return (-1);
-	}
-	hc = xcalloc(1, sizeof(*hc));
-	hc->hc_evcon = evcon;
-	RB_INSERT(http_conns, &http_conns, hc);
-	httpd.hd_conns++;
-	evhttp_connection_set_closecb(evcon, http_conn_closed, NULL);
-	return (0);
-}
+/* --- Accepts. */
 
 /* Accepts resume a while after EMFILE, instead of spinning on it. */
 static void
@@ -418,8 +293,8 @@ http_resume(evutil_socket_t fd, short ev, void *arg)
 {
 	size_t	 i;
 
-	for (i = 0; i < httpd.hd_nlisten; i++)
-		evconnlistener_enable(httpd.hd_listen[i]);
+	for (i = 0; i < http_server.hd_nlisten; i++)
+		evconnlistener_enable(http_server.hd_listen[i]);
 }
 
 static void
@@ -435,12 +310,12 @@ http_accept_error(struct evconnlistener *lev, void *arg)
 		log_warnx("http: accept: %s", strerror(err));
 		return;
 	}
-	for (i = 0; i < httpd.hd_nlisten; i++)
-		evconnlistener_disable(httpd.hd_listen[i]);
+	for (i = 0; i < http_server.hd_nlisten; i++)
+		evconnlistener_disable(http_server.hd_listen[i]);
 	tv.tv_sec = HTTP_PAUSE_MS / 1000;
 	tv.tv_usec = (HTTP_PAUSE_MS % 1000) * 1000;
-	evtimer_add(httpd.hd_pause, &tv);
-	if (util_ratelimit(&httpd.hd_accept_rl, &held))
+	evtimer_add(http_server.hd_pause, &tv);
+	if (util_ratelimit(&http_server.hd_accept_rl, &held))
 		log_warnx("http: accept: %s; accepts paused for %d ms (%llu "
 		    "more not logged)", strerror(err), HTTP_PAUSE_MS,
 		    (unsigned long long)held);
@@ -480,12 +355,12 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	uint64_t		 start = util_mono_ms();
 
 	memset(&hr, 0, sizeof(hr));
-	hr.hr_hd = &httpd;
+	hr.hr_hd = &http_server;
 	hr.hr_req = req;
 	hr.hr_method_name = http_method_name(req);
 	TAILQ_INIT(&hr.hr_query);
-	httpd.hd_requests++;
-	if (http_conn(&hr) == 0 && http_header_size(&hr) == 0 &&
+	http_server.hd_requests++;
+	if (http_conn_request(&hr) == 0 && http_header_size(&hr) == 0 &&
 	    http_path(&hr) == 0 &&
 	    (rt = http_route(&hr)) != NULL &&
 	    (!rt->rt_auth || http_auth(&hr) == 0))
@@ -560,6 +435,7 @@ http_beat(evutil_socket_t fd, short ev, void *arg)
 	char		 phase[64];
 
 	child_reopen(&hd->hd_ch);
+	http_health_tick(hd);
 	snprintf(phase, sizeof(phase), "serving %d", hd->hd_conns);
 	if (ipc_send(hd->hd_ch.ch_fd, IPC_HEARTBEAT, 0, 0, phase) == -1)
 		_exit(0);
@@ -594,7 +470,7 @@ http_serve(struct httpd *hd, int n)
 void
 http_main(int n)
 {
-	struct httpd		*hd = &httpd;
+	struct httpd		*hd = &http_server;
 	const struct quire_conf	*c;
 	struct queue_conf	 qc;
 	struct timeval		 tv;
@@ -612,6 +488,7 @@ http_main(int n)
 	if ((hd->hd_base = event_base_new()) == NULL)
 		fatalx("http: event_base_new");
 	http_serve(hd, n);
+	http_conn_init(hd);
 	http_limits(hd);
 	hd->hd_pause = evtimer_new(hd->hd_base, http_resume, hd);
 	hd->hd_ipc = event_new(hd->hd_base, hd->hd_ch.ch_fd,

@@ -19,6 +19,7 @@
 #define HTTP_TOKEN_MIN		16	/* bytes of a token, at least */
 #define HTTP_TOKEN_MAX		128	/* and at most */
 #define HTTP_ASK_MS		2000	/* a question to the supervisor */
+#define HTTP_FD_RESERVE		32	/* descriptors kept from clients */
 
 /* Methods, as route masks. */
 #define HTTP_GET		0x01	/* and HEAD */
@@ -40,12 +41,15 @@ struct httpd {
 	struct event	*hd_pause;	/* accepts resume when it fires */
 	struct event	*hd_ipc;	/* the supervisor's socket */
 	struct event	*hd_beat;	/* heartbeats */
+	struct event	*hd_sweep;	/* connections' pace (http_conn.c) */
 	struct ratelimit hd_accept_rl;
 	struct queue	 hd_q;
 	struct index	 hd_ix;
 	char		 hd_ctlpath[CONF_STR_MAX];	/* the admin socket */
-	int		 hd_conns;
+	int		 hd_conns;	/* accepted and not let go */
 	size_t		 hd_maxconns;
+	uint64_t	 hd_shut;	/* connections shut as too slow */
+	char		 hd_refuse[256];	/* why uploads wait, or "" */
 	uint64_t	 hd_requests;
 	/* http-token-file, as last read; hd_tokens_bad: it could not be. */
 	struct http_token *hd_tokens;
@@ -76,7 +80,7 @@ struct http_route {
 	void		(*rt_fn)(struct http_req *);
 };
 
-/* http.c */
+/* http_reply.c */
 void		 http_send(struct http_req *, int, const char *, const void *,
 		    size_t);
 void		 http_json(struct http_req *, int, const struct buf *);
@@ -87,21 +91,45 @@ const char	*http_query(struct http_req *, const char *);
 int		 http_query_num(struct http_req *, const char *, long long,
 		    long long, long long, long long *);
 
+/* http_conn.c */
+void		 http_conn_init(struct httpd *);
+int		 http_conn_request(struct http_req *);
+void		 http_conn_stream(struct http_req *);
+
 /* http_auth.c */
 void		 http_tokens_load(struct httpd *);
 int		 http_auth(struct http_req *);
 
 /* http_events.c */
 void		 http_events(struct http_req *);
-void		 http_events_closed(struct evhttp_connection *);
 
 /* http_info.c */
 int		 http_ask(struct http_req *, int, uint64_t, const char *,
 		    struct buf *);
+int		 http_ask_why(struct http_req *, int, uint64_t, const char *,
+		    struct buf *, char *, size_t);
+void		 http_health_tick(struct httpd *);
 void		 http_healthz(struct http_req *);
 void		 http_status(struct http_req *);
 void		 http_metrics(struct http_req *);
 void		 http_search(struct http_req *);
+
+/* http_upload.c */
+void		 http_upload(struct http_req *);
+void		 http_upload_bulk(struct http_req *);
+
+/* http_jobs.c */
+void		 http_job(struct http_req *);
+void		 http_jobs(struct http_req *);
+void		 http_dead(struct http_req *);
+void		 http_job_cancel(struct http_req *);
+void		 http_job_retry(struct http_req *);
+void		 http_dead_retry(struct http_req *);
+void		 http_dead_purge(struct http_req *);
+
+/* http_docs.c */
+void		 http_document(struct http_req *);
+void		 http_document_delete(struct http_req *);
 
 /* http_web.c */
 void		 http_static(struct http_req *);

@@ -185,7 +185,7 @@ static void
 http_events_job_json(struct buf *b, const struct ev_job *ej)
 {
 	buf_init(b);
-	show_printf(b, "{\"job\": %llu, \"state\": \"%s\", \"progress\": "
+	buf_printf(b, "{\"job\": %llu, \"state\": \"%s\", \"progress\": "
 	    "%.3f, \"tenant\": ", (unsigned long long)ej->ej_id,
 	    codec_state_name(ej->ej_state), ej->ej_pm / 1000.0);
 	show_json_str(b, ej->ej_tenant);
@@ -312,14 +312,14 @@ http_events_worker(struct buf *b, yajl_val w)
 
 	buf_addstr(b, "{");
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		show_printf(b, "%s\"%s\": ", i ? ", " : "", keys[i]);
+		buf_printf(b, "%s\"%s\": ", i ? ", " : "", keys[i]);
 		v = http_events_get(w, keys[i], NULL);
 		if (v != NULL && YAJL_IS_STRING(v))
 			show_json_str(b, YAJL_GET_STRING(v));
 		else if (v != NULL && YAJL_IS_INTEGER(v))
-			show_printf(b, "%lld", YAJL_GET_INTEGER(v));
+			buf_printf(b, "%lld", YAJL_GET_INTEGER(v));
 		else if (v != NULL && YAJL_IS_DOUBLE(v))
-			show_printf(b, "%.3f", YAJL_GET_DOUBLE(v));
+			buf_printf(b, "%.3f", YAJL_GET_DOUBLE(v));
 		else
 			buf_addstr(b, "null");
 	}
@@ -335,11 +335,11 @@ http_events_status_json(struct buf *b, double rate)
 
 	buf_addstr(b, "{\"jobs\": {");
 	for (s = 0; s < JOB_NSTATES; s++)
-		show_printf(b, "%s\"%s\": %llu", s ? ", " : "",
+		buf_printf(b, "%s\"%s\": %llu", s ? ", " : "",
 		    codec_state_name(s), (unsigned long long)http_events_num(
 		    http_events_get(ev.ev_status, "jobs",
 		    codec_state_name(s))));
-	show_printf(b, "}, \"docs_per_s\": %.1f, \"workers\": [", rate);
+	buf_printf(b, "}, \"docs_per_s\": %.1f, \"workers\": [", rate);
 	w = http_events_get(ev.ev_status, "fleet", "workers");
 	for (i = 0; w != NULL && YAJL_IS_ARRAY(w) && i < w->u.array.len;
 	    i++) {
@@ -540,8 +540,8 @@ http_events_poll(evutil_socket_t fd, short what, void *arg)
 /* --- Opening and closing streams. */
 
 /* The client went away: its stream is no more. */
-void
-http_events_closed(struct evhttp_connection *evcon)
+static void
+http_events_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct ev_stream	*es, *next;
 
@@ -686,6 +686,8 @@ http_events_start(struct http_req *hr, struct ev_stream *es)
 	tv.tv_usec = (ms % 1000) * 1000;
 	if ((bev = evhttp_connection_get_bufferevent(es->es_evcon)) != NULL)
 		bufferevent_set_timeouts(bev, NULL, &tv);
+	evhttp_connection_set_closecb(es->es_evcon, http_events_closed, NULL);
+	http_conn_stream(hr);
 	TAILQ_INSERT_TAIL(&ev.ev_streams, es, es_entry);
 	ev.ev_nstreams++;
 	if (es->es_job == 0)

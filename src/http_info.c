@@ -15,6 +15,9 @@
  * status gives), storage is in a fault (full, map-full, io-error), or an
  * LMDB file has grown past HTTP_MAP_FULL percent of map-max.
  *
+ * Uploads are refused (503) while storage is in a fault or a map is
+ * nearly full: http_health_tick looks at both every heartbeat.
+ *
  * A search runs here, in the http child, with the bounds the admin
  * socket's searches have (CTL_SEARCH_*): the same engine and the same
  * JSON as `quirectl search --json`.  A token bound to a tenant searches
@@ -37,6 +40,29 @@
 #define HTTP_MAP_FULL		90	/* percent of map-max: not healthy */
 
 /*
+ * Ask the supervisor; 0 with the reply's body in body, ASK_REFUSED with
+ * the supervisor's reason in why (nothing sent: the caller says what it
+ * means), or -1 after a 503 (no answer).
+ */
+int
+http_ask_why(struct http_req *hr, int cmd, uint64_t num, const char *flags,
+    struct buf *body, char *why, size_t whylen)
+{
+	int	 rv;
+
+	rv = ask_daemon(hr->hr_hd->hd_ctlpath, cmd, num, flags, body,
+	    HTTP_ASK_MS, HTTP_ASK_MS, why, whylen);
+	if (rv == 0 || rv == ASK_REFUSED)
+		return (rv);
+	log_warnx("http: the supervisor: %s", why);
+	evhttp_add_header(evhttp_request_get_output_headers(hr->hr_req),
+	    "Retry-After", "1");
+	http_error(hr, 503, "supervisor_unavailable", "the supervisor did "
+	    "not answer");
+	return (-1);
+}
+
+/*
  * Ask the supervisor; 0 with the reply's body in body, or -1 after a
  * 503 (no answer) or a 400 (it refused: the request was wrong).
  */
@@ -47,20 +73,12 @@ http_ask(struct http_req *hr, int cmd, uint64_t num, const char *flags,
 	char	 why[CONF_STR_MAX + 128];
 	int	 rv;
 
-	rv = ask_daemon(hr->hr_hd->hd_ctlpath, cmd, num, flags, body,
-	    HTTP_ASK_MS, HTTP_ASK_MS, why, sizeof(why));
-	if (rv == 0)
-		return (0);
+	rv = http_ask_why(hr, cmd, num, flags, body, why, sizeof(why));
 	if (rv == ASK_REFUSED) {
 		http_error(hr, 400, "refused", "%s", why);
 		return (-1);
 	}
-	log_warnx("http: the supervisor: %s", why);
-	evhttp_add_header(evhttp_request_get_output_headers(hr->hr_req),
-	    "Retry-After", "1");
-	http_error(hr, 503, "supervisor_unavailable", "the supervisor did "
-	    "not answer");
-	return (-1);
+	return (rv);
 }
 
 /* Facts about every tenant: not for a token bound to one. */
@@ -76,9 +94,8 @@ http_all_tenants(struct http_req *hr)
 
 /* The percentage of map-max an environment's file takes, at most. */
 static int
-http_map_used(struct http_req *hr, char *which, size_t len)
+http_map_used(const struct quire_conf *c, char *which, size_t len)
 {
-	const struct quire_conf	*c = &hr->hr_hd->hd_ch.ch_conf;
 	const char		*envs[] = { "queue", "index" };
 	char			 path[CONF_STR_MAX + 32];
 	struct stat		 st;
@@ -122,12 +139,47 @@ http_unhealthy(struct http_req *hr, yajl_val st, char *buf, size_t len)
 		snprintf(buf, len, "storage %s", state);
 		return (buf);
 	}
-	if ((pct = http_map_used(hr, which, sizeof(which))) >= HTTP_MAP_FULL) {
+	if ((pct = http_map_used(&hr->hr_hd->hd_ch.ch_conf, which,
+	    sizeof(which))) >= HTTP_MAP_FULL) {
 		snprintf(buf, len, "map nearly full: %s at %d%% of map-max",
 		    which, pct);
 		return (buf);
 	}
 	return (NULL);
+}
+
+/*
+ * Every heartbeat: whether uploads should be refused for now, from the
+ * supervisor's status (a storage fault) and the maps' sizes, so that an
+ * upload does not wait on a question to the supervisor.
+ */
+void
+http_health_tick(struct httpd *hd)
+{
+	const char	*spath[] = { "storage", "state", NULL };
+	struct buf	 body;
+	yajl_val	 st, v;
+	const char	*state;
+	char		 why[CONF_STR_MAX + 128], which[16];
+	int		 pct;
+
+	hd->hd_refuse[0] = '\0';
+	if ((pct = http_map_used(&hd->hd_ch.ch_conf, which,
+	    sizeof(which))) >= HTTP_MAP_FULL)
+		snprintf(hd->hd_refuse, sizeof(hd->hd_refuse), "map nearly "
+		    "full: %s at %d%% of map-max", which, pct);
+	buf_init(&body);
+	if (ask_daemon(hd->hd_ctlpath, CTL_STATUS, 0, "json", &body,
+	    HTTP_ASK_MS, HTTP_ASK_MS, why, sizeof(why)) == 0 &&
+	    (st = yajl_tree_parse(buf_cstr(&body), why, sizeof(why))) != NULL) {
+		if ((v = yajl_tree_get(st, spath, yajl_t_string)) != NULL &&
+		    (state = YAJL_GET_STRING(v)) != NULL &&
+		    strcmp(state, "ok") != 0)
+			snprintf(hd->hd_refuse, sizeof(hd->hd_refuse),
+			    "storage %s", state);
+		yajl_tree_free(st);
+	}
+	buf_free(&body);
 }
 
 void

@@ -1378,6 +1378,110 @@ index_get_doc(struct index *ix, const char *extid, struct ixdoc *d)
 	return (-1);
 }
 
+struct ix_chunks_arg {
+	struct index	*ca_ix;
+	const char	*ca_extid;
+	struct ixdoc	*ca_doc;
+	size_t		 ca_max;
+	index_chunk_cb	 ca_cb;
+	void		*ca_cbarg;
+};
+
+/* One chunk record into ck; its text appended to text. */
+static int
+ix_chunk_decode(const MDB_val *v, struct ixchunk *ck, struct buf *text)
+{
+	const uint8_t	*rec = v->mv_data;
+	size_t		 hlen, hcopy;
+	int		 raw;
+
+	if (v->mv_size < 14)
+		return (MDB_CORRUPTED);
+	ck->ck_index = util_get_be32(rec + 8);
+	raw = rec[12] & IX_RAW_FLAG;
+	hlen = (size_t)(rec[12] & ~IX_RAW_FLAG) << 8 | rec[13];
+	if (14 + hlen > v->mv_size)
+		return (MDB_CORRUPTED);
+	hcopy = hlen < sizeof(ck->ck_heading) ? hlen :
+	    sizeof(ck->ck_heading) - 1;
+	memcpy(ck->ck_heading, rec + 14, hcopy);
+	ck->ck_heading[hcopy] = '\0';
+	if (raw)
+		buf_add(text, rec + 14 + hlen, v->mv_size - 14 - hlen);
+	else if (chunk_decompress((const char *)rec + 14 + hlen,
+	    v->mv_size - 14 - hlen, IX_CHUNK_TEXT_MAX, text) == -1)
+		return (MDB_CORRUPTED);
+	ck->ck_text = text->b_data != NULL ? text->b_data : "";
+	ck->ck_len = text->b_len;
+	return (0);
+}
+
+static int
+index_doc_chunks_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_chunks_arg	*ca = arg;
+	struct ixchunk		 ck;
+	struct buf		 text;
+	uint8_t			 kb[4];
+	MDB_val			 k, v;
+	uint32_t		 i;
+	int			 rc;
+
+	k.mv_size = strlen(ca->ca_extid);
+	k.mv_data = (void *)ca->ca_extid;
+	if ((rc = mdb_get(txn, index_dbi(ca->ca_ix, IDB_EXTIDS), &k, &v)) != 0)
+		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
+	if (v.mv_size != 8)
+		return (MDB_CORRUPTED);
+	if ((rc = ix_doc_get(txn, ca->ca_ix, util_get_be64(v.mv_data),
+	    ca->ca_doc)) != 0)
+		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
+	buf_init(&text);
+	for (i = 0; i < ca->ca_doc->d_nchunks && i < ca->ca_max; i++) {
+		memset(&ck, 0, sizeof(ck));
+		ck.ck_cid = ca->ca_doc->d_cid + i;
+		util_put_be32(kb, ck.ck_cid);
+		k.mv_size = 4;
+		k.mv_data = kb;
+		buf_reset(&text);
+		if ((rc = mdb_get(txn, index_dbi(ca->ca_ix, IDB_CHUNKS), &k,
+		    &v)) != 0 || (rc = ix_chunk_decode(&v, &ck, &text)) != 0)
+			break;
+		if (ca->ca_cb(&ck, ca->ca_cbarg) != 0)
+			break;
+	}
+	buf_free(&text);
+	return (rc);
+}
+
+/*
+ * A stored document by external id, with its first max chunks handed to
+ * cb in order (heading, decompressed text) within one read: 0,
+ * INDEX_ENOENT or -1.  cb returns non-zero to stop.
+ */
+int
+index_doc_chunks(struct index *ix, const char *extid, size_t max,
+    struct ixdoc *d, index_chunk_cb cb, void *arg)
+{
+	struct ix_chunks_arg	 ca;
+	int			 rc;
+
+	if (strlen(extid) == 0 || strlen(extid) > IX_EXTID_MAX)
+		return (INDEX_ENOENT);
+	ca.ca_ix = ix;
+	ca.ca_extid = extid;
+	ca.ca_doc = d;
+	ca.ca_max = max;
+	ca.ca_cb = cb;
+	ca.ca_cbarg = arg;
+	rc = store_read(&ix->ix_store, index_doc_chunks_txn, &ca);
+	if (rc == 0 || rc == INDEX_ENOENT)
+		return (rc);
+	log_warnx("%s: %s: %s", __func__, extid, rc == MDB_CORRUPTED ?
+	    "a chunk record is damaged" : mdb_strerror(rc));
+	return (-1);
+}
+
 /* After a merge: dead chunks purged, segments folded into one. */
 int
 index_meta_merged(MDB_txn *txn, struct index *ix, uint64_t purged,

@@ -34,6 +34,15 @@
  * max-document-size and their ratio to the compressed bytes by
  * max-ratio, so a small bomb fails as too-large before it fills memory.
  *
+ * Uploads (SRC_SPOOL): the body is read from DATADIR/spool/ (spool.c),
+ * never beneath the roots.  A job with a byte range (j_len > 0) is a
+ * range of an NDJSON bulk, read as an NDJSON file's range is; one
+ * without is a whole document, bounded by max-document-size, whose type
+ * is the uploader's content type (j_ctype) or else sniffed, with its id
+ * (j_extid) as the name, as a file's would be; the uploader's title
+ * (j_title), if any, replaces the one extraction found.  A body that is
+ * gone fails as "spool-missing".
+ *
  * Roots: a job's path is read beneath the longest configured root that
  * contains it, with openat2(RESOLVE_BENEATH) on a descriptor of that
  * root opened when the worker starts; a path outside every root fails as
@@ -86,8 +95,8 @@ ingest_progress(struct ingest *in, uint64_t done, uint64_t total)
 }
 
 /* The extraction settings from the configuration. */
-static void
-ingest_conf(const struct quire_conf *c, struct extract_conf *xc)
+void
+ingest_extract_conf(const struct quire_conf *c, struct extract_conf *xc)
 {
 	extract_conf_defaults(xc);
 	xc->xc_max_size = c->c_max_size;
@@ -137,7 +146,7 @@ ingest_reconf(struct ingest *in)
 {
 	const struct quire_conf	*c = in->in_conf;
 
-	ingest_conf(c, &in->in_xc);
+	ingest_extract_conf(c, &in->in_xc);
 	in->in_xc.xc_tick = ingest_tick;
 	in->in_xc.xc_tick_arg = in;
 	chunk_conf_defaults(&in->in_cc);
@@ -224,6 +233,35 @@ ingest_root(struct ingest *in, const char *path, const char **rel)
 	return (fd);
 }
 
+/* Whether the job is a byte range of NDJSON, in a file or the spool. */
+static int
+ingest_ranged(const struct job *j)
+{
+	return (j->j_srckind == SRC_NDJSON ||
+	    (j->j_srckind == SRC_SPOOL && j->j_len > 0));
+}
+
+/* Open an uploaded body in the spool. */
+static int
+ingest_open_spool(struct ingest *in, const struct job *j)
+{
+	int	 fd;
+
+	if ((fd = spool_open(in->in_conf->c_datadir, j->j_path)) != -1)
+		return (fd);
+	if (errno == ENOENT || errno == EINVAL)
+		xerr_set(&in->in_err, "spool-missing", "spool/%s: %s",
+		    j->j_path, errno == ENOENT ? "no such file" :
+		    "not a spool name");
+	else if (errno == ELOOP || errno == EMLINK)
+		xerr_set(&in->in_err, "not-regular", "spool/%s: %s",
+		    j->j_path, util_open_strerror(errno));
+	else
+		xerr_set(&in->in_err, "io-error", "spool/%s: %s", j->j_path,
+		    strerror(errno));
+	return (-1);
+}
+
 /* Read [off, off+len) of the job's file, or all of it (len 0). */
 static int
 ingest_read(struct ingest *in, const struct job *j)
@@ -232,15 +270,18 @@ ingest_read(struct ingest *in, const struct job *j)
 	const char	*rel;
 	uint64_t	 off, end;
 	ssize_t		 n;
-	int		 rootfd, fd;
+	int		 rootfd, fd, ranged = ingest_ranged(j);
 
 	buf_reset(&in->in_data);
-	if ((rootfd = ingest_root(in, j->j_path, &rel)) == -1) {
+	if (j->j_srckind == SRC_SPOOL)
+		fd = ingest_open_spool(in, j);
+	else if ((rootfd = ingest_root(in, j->j_path, &rel)) == -1) {
 		xerr_set(&in->in_err, "outside-root", "%s is beneath no root",
 		    j->j_path);
 		return (INGEST_BAD);
-	}
-	if ((fd = extract_open(rootfd, rel, &in->in_err)) == -1)
+	} else
+		fd = extract_open(rootfd, rel, &in->in_err);
+	if (fd == -1)
 		return (strcmp(in->in_err.xe_code, "io-error") == 0 ?
 		    INGEST_RETRY : INGEST_BAD);
 	if (fstat(fd, &st) == -1) {
@@ -248,9 +289,8 @@ ingest_read(struct ingest *in, const struct job *j)
 		close(fd);
 		return (INGEST_RETRY);
 	}
-	off = j->j_srckind == SRC_NDJSON ? j->j_off : 0;
-	end = j->j_srckind == SRC_NDJSON ? j->j_off + j->j_len :
-	    (uint64_t)st.st_size;
+	off = ranged ? j->j_off : 0;
+	end = ranged ? j->j_off + j->j_len : (uint64_t)st.st_size;
 	if (end > (uint64_t)st.st_size) {
 		xerr_set(&in->in_err, "changed", "file is shorter than the job "
 		    "(%llu < %llu bytes)", (unsigned long long)st.st_size,
@@ -258,7 +298,7 @@ ingest_read(struct ingest *in, const struct job *j)
 		close(fd);
 		return (INGEST_BAD);
 	}
-	if (j->j_srckind != SRC_NDJSON && end > in->in_xc.xc_max_size) {
+	if (!ranged && end > in->in_xc.xc_max_size) {
 		xerr_set(&in->in_err, "too-large", "%llu bytes, more than "
 		    "max-document-size %llu", (unsigned long long)end,
 		    (unsigned long long)in->in_xc.xc_max_size);
@@ -398,6 +438,7 @@ struct ingest_doc {
 	uint32_t		 id_pos;
 	const char		*id_name;	/* sniffed as, if not j_path */
 	const char		*id_path;	/* then the id */
+	const char		*id_title;	/* the uploader's, or NULL */
 	uint64_t		 id_base;	/* the file offset of in_data */
 };
 
@@ -493,6 +534,11 @@ ingest_doc(struct xdoc *doc, const struct xerr *err, void *arg)
 		free(doc->xd_id);
 		doc->xd_id = xstrdup(id->id_path);
 	}
+	/* An uploaded document keeps the title it came with. */
+	if (id->id_title != NULL && doc->xd_type != DOC_NDJSON) {
+		free(doc->xd_title);
+		doc->xd_title = xstrdup(id->id_title);
+	}
 	id->id_doc = doc;
 	id->id_tokens = 0;
 	if (in->in_sink != NULL && in->in_sink->is_doc != NULL &&
@@ -551,20 +597,29 @@ ingest_job(struct ingest *in, const struct job *j)
 	if ((rv = ingest_read(in, j)) != INGEST_OK)
 		return (rv);
 	name = j->j_path;
-	if (j->j_srckind != SRC_NDJSON &&
+	if (j->j_srckind == SRC_SPOOL) {
+		/* An upload is sniffed and named by its id. */
+		name = j->j_extid[0] != '\0' ? j->j_extid : j->j_path;
+		if (j->j_title[0] != '\0')
+			id.id_title = j->j_title;
+	}
+	if (!ingest_ranged(j) &&
 	    ingest_is_gzip(in->in_data.b_data, in->in_data.b_len)) {
 		if ((rv = ingest_gz(in)) != INGEST_OK)
 			return (rv);
 		/* "notes.md.gz" is sniffed as "notes.md". */
-		strlcpy(plain, j->j_path, sizeof(plain));
+		strlcpy(plain, name, sizeof(plain));
 		if ((n = strlen(plain)) > 3 &&
 		    strcmp(plain + n - 3, ".gz") == 0)
 			plain[n - 3] = '\0';
+		id.id_path = name;
 		name = id.id_name = plain;
-		id.id_path = j->j_path;
 	}
-	if (j->j_srckind == SRC_NDJSON)
+	if (ingest_ranged(j))
 		type = DOC_NDJSON;
+	else if (j->j_srckind == SRC_SPOOL && j->j_ctype[0] != '\0' &&
+	    (type = extract_type_mime(j->j_ctype)) != -1)
+		;	/* as the uploader said */
 	else if ((type = extract_sniff(name, in->in_data.b_data,
 	    in->in_data.b_len)) == -1) {
 		xerr_set(&in->in_err, "unsupported-type", "binary content");
@@ -573,7 +628,7 @@ ingest_job(struct ingest *in, const struct job *j)
 	id.id_base = j->j_srckind == SRC_NDJSON ? j->j_off : 0;
 	if (type == DOC_NDJSON)
 		rv = extract_ndjson(&in->in_xc, in->in_data.b_data,
-		    in->in_data.b_len, j->j_srckind == SRC_NDJSON ? j->j_off : 0,
+		    in->in_data.b_len, ingest_ranged(j) ? j->j_off : 0,
 		    ingest_doc, &id, &in->in_err);
 	else
 		rv = extract_buffer(&in->in_xc, type, name, in->in_data.b_data,

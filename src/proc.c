@@ -94,3 +94,20 @@ proc_gone(pid_t pid)
 		return (0);
 	return (p[2] == 'Z' || p[2] == 'X');
 }
+
+/*
+ * Is the process stopped (SIGSTOP, a tracer)?  It then acts on no signal
+ * but SIGKILL and SIGCONT, so a grace period for SIGABRT would be spent
+ * waiting for nothing.
+ */
+int
+proc_stopped(pid_t pid)
+{
+	char	 buf[512], *p;
+
+	if (proc_read(pid, "stat", buf, sizeof(buf)) == -1)
+		return (0);
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return (0);
+	return (p[2] == 'T' || p[2] == 't');
+}

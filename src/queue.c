@@ -20,10 +20,18 @@
  *		 deadline, progress, size, cancel flag.
  *	done	 time(8) id(8) -> empty: done and cancelled jobs, oldest first.
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
+ *	spool	 spool file name -> count(8): the jobs that still need the
+ *		 uploaded body (ready, leased, retrying or dead).
+ *	tcount	 tid(4) -> uint64 counts, one per job state: the jobs of
+ *		 one tenant in each state.
  *
  * A job is in exactly one of ready, delayed, leases, done or dead,
- * according to the state in its record, and qmeta's counts follow every
- * move in the same transaction, so status costs one read.
+ * according to the state in its record, and qmeta's counts, and its
+ * tenant's in tcount, follow every move in the same transaction, so
+ * status costs one read and metrics one read per tenant.  A queue made
+ * before tcount existed (qmeta version 1, whose record ends before the
+ * totals of done, retried and cancelled jobs) has its tenant counts
+ * built from the job records once, at the first queue_open.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -64,6 +72,17 @@
  *   big_inflight of 0 holds every big job back: the supervisor sets it
  *   so while memory is short (fleet.c's admission).
  *
+ * Spool files: a job of an uploaded body (SRC_SPOOL) names its file in
+ * spool/, and so may many (the ranges of an NDJSON bulk, the records of
+ * one that failed on their own).  The spool database counts, per file,
+ * the jobs that may still read it: one more at each enqueue, one less
+ * when a job is done or cancelled and when a dead letter is purged; a
+ * retry or a dead letter keeps its count.  The transaction that takes
+ * a count to 0 deletes it and lists the name (q_unlink); the file is
+ * removed after the commit (queue_write), so a file is never gone while
+ * a committed job still needs it.  A crash between the commit and the
+ * removal leaves a file no count names, which spool_sweep() removes.
+ *
  * Retention: acks trim the oldest done jobs beyond retain_done or older
  * than retain_age, a few per ack, so the file stops growing under
  * endless churn; queue_purge does the same on command.
@@ -89,15 +108,17 @@ enum {
 	DB_LEASES,
 	DB_DONE,
 	DB_DEAD,
+	DB_SPOOL,
+	DB_TCOUNT,
 	DB_N
 };
 
 static const char *queue_dbnames[DB_N] = {
 	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
-	"leases", "done", "dead"
+	"leases", "done", "dead", "spool", "tcount"
 };
 
-#define QMETA_VERSION		1
+#define QMETA_VERSION		2	/* 1: no tcount, no m_done on */
 #define QUEUE_READY_KEYLEN	13
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
@@ -117,7 +138,12 @@ struct qmeta {
 	uint64_t	 m_completed;
 	uint64_t	 m_failed;
 	uint64_t	 m_released;
+	uint64_t	 m_done;	/* version 2 on */
+	uint64_t	 m_retried;
+	uint64_t	 m_cancelled;
 };
+
+#define QMETA_V1_SIZE		offsetof(struct qmeta, m_done)
 
 struct qtenant {
 	int64_t		 t_deficit;
@@ -152,6 +178,7 @@ struct qtx {
 
 static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
 static int	 qtx_end(struct qtx *);
+static int	 qtx_tcount(struct qtx *, uint32_t, int, int);
 
 void
 queue_conf_defaults(struct queue_conf *qc)
@@ -173,11 +200,68 @@ queue_conf_defaults(struct queue_conf *qc)
 	qc->qc_sync = STORE_SYNC_FULL;
 }
 
+/* Whether the queue predates tcount: arg is the queue, then the answer. */
+static int
+queue_version_txn(MDB_txn *txn, void *arg)
+{
+	struct queue	**qp = arg;
+	struct qtx	 t;
+	int		 rc;
+
+	if ((rc = qtx_begin(&t, *qp, txn)) != 0)
+		return (rc);
+	if (t.t_m.m_version >= QMETA_VERSION)
+		*qp = NULL;
+	return (0);
+}
+
+/* Version 1 to 2: count every job record into its tenant's tcount. */
+static int
+queue_upgrade_txn(MDB_txn *txn, void *arg)
+{
+	struct queue	*q = arg;
+	struct qtx	 t;
+	struct job	 j;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if ((rc = qtx_begin(&t, q, txn)) != 0)
+		return (rc);
+	if (t.t_m.m_version >= QMETA_VERSION)
+		return (0);
+	if ((rc = mdb_drop(txn, t.t_dbi[DB_TCOUNT], 0)) != 0 ||
+	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_JOBS], &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, n == 0 ? MDB_FIRST :
+	    MDB_NEXT)) == 0) {
+		n++;
+		if (codec_job_decode(v.mv_data, v.mv_size, &j) == -1) {
+			rc = QUEUE_ERROR;
+			break;
+		}
+		if ((rc = qtx_tcount(&t, j.j_tenant_id, -1, j.j_state)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	/* The totals begin now, from what the queue still holds. */
+	t.t_m.m_done = t.t_m.m_count[JOB_DONE];
+	t.t_m.m_cancelled = t.t_m.m_count[JOB_CANCELLED];
+	t.t_m.m_version = QMETA_VERSION;
+	log_info("%s: queue counted per tenant (%llu jobs)", __func__,
+	    (unsigned long long)n);
+	return (qtx_end(&t));
+}
+
 int
 queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 {
-	char	 path[JOB_PATH_MAX];
-	int	 n;
+	struct queue	*old = q;
+	char		 path[JOB_PATH_MAX];
+	int		 n;
 
 	memset(q, 0, sizeof(*q));
 	if (qc != NULL)
@@ -192,7 +276,16 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 	if (store_open(&q->q_store, path, queue_dbnames, DB_N,
 	    q->q_conf.qc_sync, q->q_conf.qc_mapsize) == -1)
 		return (-1);
+	strlcpy(q->q_datadir, datadir, sizeof(q->q_datadir));
 	msgpack_sbuffer_init(&q->q_buf);
+	if (store_read(&q->q_store, queue_version_txn, &old) != 0 ||
+	    (old != NULL &&
+	    store_write(&q->q_store, queue_upgrade_txn, q) != 0)) {
+		log_warnx("%s: %s: cannot count jobs per tenant", __func__,
+		    path);
+		queue_close(q);
+		return (-1);
+	}
 	return (0);
 }
 
@@ -201,6 +294,28 @@ queue_close(struct queue *q)
 {
 	store_close(&q->q_store);
 	msgpack_sbuffer_destroy(&q->q_buf);
+	free(q->q_unlink);
+	q->q_unlink = NULL;
+	q->q_nunlink = q->q_unlinkcap = 0;
+}
+
+/*
+ * A write transaction, then the removal of the spool files it let go.
+ * A removal that fails leaves a file for spool_sweep().
+ */
+static int
+queue_write(struct queue *q, store_fn fn, void *arg)
+{
+	size_t	 i;
+	int	 rc;
+
+	q->q_nunlink = 0;
+	rc = store_write(&q->q_store, fn, arg);
+	if (rc == 0)
+		for (i = 0; i < q->q_nunlink; i++)
+			(void)spool_unlink(q->q_datadir, q->q_unlink[i]);
+	q->q_nunlink = 0;
+	return (rc);
 }
 
 uint64_t
@@ -306,6 +421,7 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	t->t_txn = txn;
 	t->t_dbi = q->q_store.s_dbi;
 	t->t_now = queue_now(q);
+	q->q_nunlink = 0;
 	rc = mdb_get(txn, t->t_dbi[DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		memset(&t->t_m, 0, sizeof(t->t_m));
@@ -317,6 +433,12 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	}
 	if (rc != 0)
 		return (rc);
+	if (v.mv_size == QMETA_V1_SIZE) {
+		/* Before tcount: queue_upgrade brings it up to date. */
+		memset(&t->t_m, 0, sizeof(t->t_m));
+		memcpy(&t->t_m, v.mv_data, QMETA_V1_SIZE);
+		return (0);
+	}
 	if (v.mv_size != sizeof(t->t_m)) {
 		log_warnx("%s: queue meta record has %zu bytes, want %zu",
 		    __func__, v.mv_size, sizeof(t->t_m));
@@ -336,13 +458,43 @@ qtx_end(struct qtx *t)
 	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
-static void
-qtx_move(struct qtx *t, int from, int to)
+/* The tenant's part of qtx_move. */
+static int
+qtx_tcount(struct qtx *t, uint32_t tid, int from, int to)
+{
+	uint64_t	 c[JOB_NSTATES];
+	uint8_t		 kb[4];
+	MDB_val		 k = { 4, kb }, v;
+	int		 rc;
+
+	util_put_be32(kb, tid);
+	rc = mdb_get(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		memset(c, 0, sizeof(c));
+	else if (rc != 0)
+		return (rc);
+	else if (v.mv_size != sizeof(c))
+		return (QUEUE_ERROR);
+	else
+		memcpy(c, v.mv_data, sizeof(c));
+	if (from >= 0 && c[from] > 0)
+		c[from]--;
+	if (to >= 0)
+		c[to]++;
+	v.mv_size = sizeof(c);
+	v.mv_data = c;
+	return (mdb_put(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v, 0));
+}
+
+/* A job of tenant tid leaves state from (-1: new) for to (-1: gone). */
+static int
+qtx_move(struct qtx *t, uint32_t tid, int from, int to)
 {
 	if (from >= 0 && t->t_m.m_count[from] > 0)
 		t->t_m.m_count[from]--;
 	if (to >= 0)
 		t->t_m.m_count[to]++;
+	return (qtx_tcount(t, tid, from, to));
 }
 
 static int
@@ -452,16 +604,69 @@ qtx_ready_del(struct qtx *t, const struct job *j)
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
+/*
+ * One job more (delta 1) or less (-1) that needs j's spool file; at 0
+ * the count goes and the file is listed for removal after the commit.
+ */
+static int
+qtx_spool_ref(struct qtx *t, const struct job *j, int delta)
+{
+	struct queue	*q = t->t_q;
+	MDB_val		 k, v;
+	uint8_t		 cb[8];
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if (j->j_srckind != SRC_SPOOL || !spool_name_ok(j->j_path))
+		return (0);
+	k.mv_size = strlen(j->j_path);
+	k.mv_data = (void *)j->j_path;
+	rc = mdb_get(t->t_txn, t->t_dbi[DB_SPOOL], &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		n = util_get_be64(v.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	if (delta > 0)
+		n++;
+	else if (n > 0)
+		n--;
+	if (n > 0) {
+		util_put_be64(cb, n);
+		v.mv_size = 8;
+		v.mv_data = cb;
+		return (mdb_put(t->t_txn, t->t_dbi[DB_SPOOL], &k, &v, 0));
+	}
+	rc = mdb_del(t->t_txn, t->t_dbi[DB_SPOOL], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	if (q->q_nunlink == q->q_unlinkcap) {
+		q->q_unlinkcap = q->q_unlinkcap == 0 ? 16 : q->q_unlinkcap * 2;
+		q->q_unlink = xreallocarray(q->q_unlink, q->q_unlinkcap,
+		    sizeof(*q->q_unlink));
+	}
+	strlcpy(q->q_unlink[q->q_nunlink++], j->j_path,
+	    sizeof(q->q_unlink[0]));
+	return (0);
+}
+
 /* Move a job to a finished state and index it for retention. */
 static int
 qtx_finish(struct qtx *t, struct job *j, int state)
 {
-	int	 from = j->j_state;
+	int	 from = j->j_state, rc;
 
+	/* Done and cancelled jobs need their spool file no more. */
+	if (state != JOB_DEAD && (rc = qtx_spool_ref(t, j, -1)) != 0)
+		return (rc);
 	j->j_state = state;
 	j->j_updated = t->t_now;
 	j->j_lease_deadline = 0;
-	qtx_move(t, from, state);
+	if (state == JOB_DONE)
+		t->t_m.m_done++;
+	else if (state == JOB_CANCELLED)
+		t->t_m.m_cancelled++;
+	if ((rc = qtx_move(t, j->j_tenant_id, from, state)) != 0)
+		return (rc);
 	return (qtx_timed(t, state == JOB_DEAD ? DB_DEAD : DB_DONE,
 	    t->t_now, j->j_id, 0));
 }
@@ -609,21 +814,30 @@ queue_enqueue_txn(MDB_txn *txn, void *arg)
 		j.j_created = j.j_updated = t.t_now;
 		if (qn->qn_dead != NULL)
 			strlcpy(j.j_error, qn->qn_dead, sizeof(j.j_error));
-		if ((rc = qtx_job_put(&t, &j, MDB_APPEND)) != 0)
+		if (qn->qn_extid != NULL)
+			strlcpy(j.j_extid, qn->qn_extid, sizeof(j.j_extid));
+		if (qn->qn_title != NULL)
+			strlcpy(j.j_title, qn->qn_title, sizeof(j.j_title));
+		if (qn->qn_ctype != NULL)
+			strlcpy(j.j_ctype, qn->qn_ctype, sizeof(j.j_ctype));
+		if ((rc = qtx_job_put(&t, &j, MDB_APPEND)) != 0 ||
+		    (rc = qtx_spool_ref(&t, &j, 1)) != 0)
 			return (rc);
 		if (qn->qn_dead != NULL) {
 			/* A part of a job that failed on its own. */
 			if ((rc = qtx_timed(&t, DB_DEAD, t.t_now, j.j_id, 0))
 			    != 0)
 				return (rc);
-			qtx_move(&t, -1, JOB_DEAD);
+			if ((rc = qtx_move(&t, tid, -1, JOB_DEAD)) != 0)
+				return (rc);
 			t.t_m.m_failed++;
 			t.t_m.m_enqueued++;
 			continue;
 		}
 		if ((rc = qtx_ready_put(&t, &j, t.t_now)) != 0)
 			return (rc);
-		qtx_move(&t, -1, JOB_READY);
+		if ((rc = qtx_move(&t, tid, -1, JOB_READY)) != 0)
+			return (rc);
 		t.t_m.m_enqueued++;
 	}
 	return (qtx_end(&t));
@@ -650,7 +864,16 @@ queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 		    (jobs[i].qn_path != NULL &&
 		    strlen(jobs[i].qn_path) > JOB_PATH_MAX) ||
 		    (jobs[i].qn_lang != NULL &&
-		    strlen(jobs[i].qn_lang) > JOB_LANG_MAX))
+		    strlen(jobs[i].qn_lang) > JOB_LANG_MAX) ||
+		    (jobs[i].qn_extid != NULL &&
+		    strlen(jobs[i].qn_extid) > JOB_EXTID_MAX) ||
+		    (jobs[i].qn_title != NULL &&
+		    strlen(jobs[i].qn_title) > JOB_TITLE_MAX) ||
+		    (jobs[i].qn_ctype != NULL &&
+		    strlen(jobs[i].qn_ctype) > JOB_CTYPE_MAX) ||
+		    (jobs[i].qn_srckind == SRC_SPOOL &&
+		    (jobs[i].qn_path == NULL ||
+		    !spool_name_ok(jobs[i].qn_path))))
 			return (QUEUE_EINVAL);
 	}
 	if (n == 0)
@@ -659,7 +882,7 @@ queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 	ea.ea_jobs = jobs;
 	ea.ea_n = n;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_enqueue_txn, &ea)));
+	    queue_write(q, queue_enqueue_txn, &ea)));
 }
 
 /* Claim and ack. */
@@ -710,9 +933,9 @@ qtx_retain(struct qtx *t, size_t max)
 			k.mv_size = 8;
 			k.mv_data = kb;
 			if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &k,
-			    NULL)) != 0)
+			    NULL)) != 0 || (rc = qtx_move(t, j.j_tenant_id,
+			    j.j_state, -1)) != 0)
 				break;
-			qtx_move(t, j.j_state, -1);
 		} else if (rc != QUEUE_ENOENT)
 			break;
 		ndone--;
@@ -774,7 +997,9 @@ qtx_promote(struct qtx *t)
 			break;
 		if (j.j_state != JOB_RETRY)
 			continue;
-		qtx_move(t, JOB_RETRY, JOB_READY);
+		if ((rc = qtx_move(t, j.j_tenant_id, JOB_RETRY, JOB_READY))
+		    != 0)
+			break;
 		j.j_state = JOB_READY;
 		j.j_updated = t->t_now;
 		if ((rc = qtx_job_put(t, &j, 0)) != 0 ||
@@ -906,7 +1131,8 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	l.l_big = big;
 	if (big)
 		t->t_m.m_big_inflight += r->r_size;
-	qtx_move(t, j->j_state, JOB_LEASED);
+	if ((rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_LEASED)) != 0)
+		return (rc);
 	j->j_state = JOB_LEASED;
 	j->j_updated = t->t_now;
 	j->j_lease_gen = l.l_gen;
@@ -1035,7 +1261,7 @@ queue_ack_claim(struct queue *q, const struct queue_lease *acks,
 	ca.ca_owner = owner;
 	ca.ca_out = out;
 	ca.ca_max = max;
-	rc = store_write(&q->q_store, queue_claim_txn, &ca);
+	rc = queue_write(q, queue_claim_txn, &ca);
 	if (n != NULL)
 		*n = rc == 0 ? ca.ca_n : 0;
 	return (queue_result(__func__, rc));
@@ -1105,7 +1331,7 @@ queue_heartbeat(struct queue *q, uint64_t id, uint64_t gen, uint64_t progress)
 	oa.oa_id = id;
 	oa.oa_gen = gen;
 	oa.oa_progress = progress;
-	rc = store_write(&q->q_store, queue_heartbeat_txn, &oa);
+	rc = queue_write(q, queue_heartbeat_txn, &oa);
 	if (rc == 0)
 		return (oa.oa_result);
 	return (queue_result(__func__, rc));
@@ -1116,6 +1342,7 @@ static int
 qtx_fail_job(struct qtx *t, struct job *j, const char *reason, int permanent)
 {
 	const struct queue_conf *qc = &t->t_q->q_conf;
+	int			 rc;
 
 	j->j_attempts++;
 	strlcpy(j->j_error, reason, sizeof(j->j_error));
@@ -1126,7 +1353,9 @@ qtx_fail_job(struct qtx *t, struct job *j, const char *reason, int permanent)
 		t->t_m.m_failed++;
 		return (qtx_finish(t, j, JOB_DEAD));
 	}
-	qtx_move(t, j->j_state, JOB_RETRY);
+	if ((rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_RETRY)) != 0)
+		return (rc);
+	t->t_m.m_retried++;
 	j->j_state = JOB_RETRY;
 	j->j_updated = t->t_now;
 	j->j_runat = t->t_now + queue_backoff(qc, j->j_attempts);
@@ -1179,7 +1408,7 @@ queue_fail(struct queue *q, uint64_t id, uint64_t gen, const char *reason,
 	oa.oa_gen = gen;
 	oa.oa_reason = reason != NULL ? reason : "failed";
 	oa.oa_permanent = permanent;
-	rc = store_write(&q->q_store, queue_fail_txn, &oa);
+	rc = queue_write(q, queue_fail_txn, &oa);
 	if (rc == 0 && state != NULL)
 		*state = oa.oa_state;
 	return (queue_result(__func__, rc));
@@ -1250,7 +1479,7 @@ queue_cancel_job(struct queue *q, uint64_t id, struct queue_cancelled *cx)
 	oa.oa_q = q;
 	oa.oa_id = id;
 	oa.oa_cx = cx;
-	rc = store_write(&q->q_store, queue_cancel_txn, &oa);
+	rc = queue_write(q, queue_cancel_txn, &oa);
 	if (rc == 0)
 		return (oa.oa_result);
 	return (queue_result(__func__, rc));
@@ -1317,8 +1546,8 @@ qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
 			t->t_m.m_failed++;
 			rel->qr_dead++;
 			rc = qtx_finish(t, &j, JOB_DEAD);
-		} else {
-			qtx_move(t, j.j_state, JOB_READY);
+		} else if ((rc = qtx_move(t, j.j_tenant_id, j.j_state,
+		    JOB_READY)) == 0) {
 			j.j_state = JOB_READY;
 			j.j_updated = t->t_now;
 			rel->qr_released++;
@@ -1394,7 +1623,7 @@ queue_release_pid(struct queue *q, uint32_t pid, const char *cause,
 	ra.ra_crash = crash;
 	ra.ra_rel = rel != NULL ? rel : &unused;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_release_txn, &ra)));
+	    queue_write(q, queue_release_txn, &ra)));
 }
 
 static int
@@ -1440,7 +1669,7 @@ queue_extend_pid(struct queue *q, uint32_t pid)
 	ra.ra_q = q;
 	ra.ra_pid = pid;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_extend_txn, &ra)));
+	    queue_write(q, queue_extend_txn, &ra)));
 }
 
 /* Expired leases count a failed attempt; the backstop for hung holders. */
@@ -1455,7 +1684,7 @@ queue_sweep(struct queue *q, struct queue_release *rel)
 	ra.ra_sweep = 1;
 	ra.ra_rel = rel != NULL ? rel : &unused;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_release_txn, &ra)));
+	    queue_write(q, queue_release_txn, &ra)));
 }
 
 /* Retry and purge. */
@@ -1464,6 +1693,7 @@ struct queue_batch_arg {
 	struct queue	*ba_q;
 	uint64_t	 ba_id;
 	int		 ba_state;
+	const char	*ba_tenant;	/* NULL: every tenant's jobs */
 	uint64_t	 ba_older;
 	uint64_t	 ba_keep;
 	uint64_t	 ba_n;		/* out: jobs handled */
@@ -1481,9 +1711,9 @@ qtx_revive(struct qtx *t, struct job *j)
 		rc = qtx_timed(t, DB_DELAYED, j->j_runat, j->j_id, 1);
 	else
 		return (QUEUE_ESTATE);
-	if (rc != 0)
+	if (rc != 0 ||
+	    (rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_READY)) != 0)
 		return (rc);
-	qtx_move(t, j->j_state, JOB_READY);
 	if (j->j_state == JOB_DEAD) {
 		j->j_attempts = 0;
 		j->j_crashes = 0;
@@ -1521,7 +1751,38 @@ queue_retry(struct queue *q, uint64_t id)
 	ba.ba_q = q;
 	ba.ba_id = id;
 	return (queue_result(__func__,
-	    store_write(&q->q_store, queue_retry_txn, &ba)));
+	    queue_write(q, queue_retry_txn, &ba)));
+}
+
+/*
+ * The first entry of a time-ordered database (done, dead) after the key
+ * in kb, or the first of all when *first is set; kb then holds the key
+ * found plus one, where the next seek starts, so that the entries this
+ * pass skips (another tenant's) are not met again and the ones it
+ * deletes do not disturb the walk.
+ */
+static int
+qtx_timed_next(MDB_cursor *c, uint8_t *kb, int *first, MDB_val *k)
+{
+	MDB_val	 v;
+	int	 rc, i;
+
+	if (*first) {
+		*first = 0;
+		rc = mdb_cursor_get(c, k, &v, MDB_FIRST);
+	} else {
+		k->mv_size = 16;
+		k->mv_data = kb;
+		rc = mdb_cursor_get(c, k, &v, MDB_SET_RANGE);
+	}
+	if (rc != 0)
+		return (rc);
+	if (k->mv_size != 16)
+		return (MDB_CORRUPTED);
+	memcpy(kb, k->mv_data, 16);
+	for (i = 15; i >= 0 && ++kb[i] == 0; i--)
+		;
+	return (0);
 }
 
 static int
@@ -1531,8 +1792,9 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct job		 j;
 	MDB_cursor		*c;
-	MDB_val			 k, v;
-	int			 rc;
+	MDB_val			 k;
+	uint8_t			 kb[16];
+	int			 rc, first = 1;
 
 	ba->ba_n = 0;
 	ba->ba_more = 0;
@@ -1540,7 +1802,7 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_DEAD], &c)) != 0)
 		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+	while ((rc = qtx_timed_next(c, kb, &first, &k)) == 0) {
 		if (ba->ba_n == QUEUE_BATCH) {
 			ba->ba_more = 1;
 			break;
@@ -1548,6 +1810,9 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 		if ((rc = qtx_job_get(&t, util_get_be64((uint8_t *)k.mv_data +
 		    8), &j)) != 0)
 			break;
+		if (ba->ba_tenant != NULL &&
+		    strcmp(j.j_tenant, ba->ba_tenant) != 0)
+			continue;
 		if ((rc = qtx_revive(&t, &j)) != 0)
 			break;
 		ba->ba_n++;
@@ -1558,8 +1823,9 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 	return (qtx_end(&t));
 }
 
+/* Every dead letter (of tenant, unless it is NULL) ready again. */
 int
-queue_retry_dead(struct queue *q, uint64_t *n)
+queue_retry_dead_tenant(struct queue *q, const char *tenant, uint64_t *n)
 {
 	struct queue_batch_arg	 ba;
 	int			 rc;
@@ -1567,13 +1833,38 @@ queue_retry_dead(struct queue *q, uint64_t *n)
 	*n = 0;
 	memset(&ba, 0, sizeof(ba));
 	ba.ba_q = q;
+	ba.ba_tenant = tenant;
 	do {
-		rc = store_write(&q->q_store, queue_retry_dead_txn, &ba);
+		rc = queue_write(q, queue_retry_dead_txn, &ba);
 		if (rc != 0)
 			return (queue_result(__func__, rc));
 		*n += ba.ba_n;
 	} while (ba.ba_more);
 	return (0);
+}
+
+int
+queue_retry_dead(struct queue *q, uint64_t *n)
+{
+	return (queue_retry_dead_tenant(q, NULL, n));
+}
+
+/* Delete a finished job's record and its idempotency key. */
+static int
+qtx_job_forget(struct qtx *t, const struct job *j)
+{
+	MDB_val		 jk;
+	uint8_t		 kb[8];
+
+	if (j->j_key[0] != '\0') {
+		jk.mv_size = strlen(j->j_key);
+		jk.mv_data = (void *)j->j_key;
+		(void)mdb_del(t->t_txn, t->t_dbi[DB_KEYS], &jk, NULL);
+	}
+	util_put_be64(kb, j->j_id);
+	jk.mv_size = 8;
+	jk.mv_data = kb;
+	return (mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &jk, NULL));
 }
 
 static int
@@ -1583,10 +1874,10 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct job		 j;
 	MDB_cursor		*c;
-	MDB_val			 k, v, jk;
+	MDB_val			 k;
 	uint64_t		 total, when, id;
-	uint8_t			 kb[8];
-	int			 rc, db;
+	uint8_t			 kb[16];
+	int			 rc, db, first = 1, have;
 
 	ba->ba_n = 0;
 	ba->ba_more = 0;
@@ -1597,7 +1888,7 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 	    t.t_m.m_count[JOB_DONE] + t.t_m.m_count[JOB_CANCELLED];
 	if ((rc = mdb_cursor_open(txn, t.t_dbi[db], &c)) != 0)
 		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+	while ((rc = qtx_timed_next(c, kb, &first, &k)) == 0) {
 		when = util_get_be64(k.mv_data);
 		id = util_get_be64((uint8_t *)k.mv_data + 8);
 		/*
@@ -1613,23 +1904,25 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 			ba->ba_more = 1;
 			break;
 		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
+		if ((rc = qtx_job_get(&t, id, &j)) != 0 && rc != QUEUE_ENOENT)
 			break;
-		if ((rc = qtx_job_get(&t, id, &j)) == 0) {
-			if (j.j_key[0] != '\0') {
-				jk.mv_size = strlen(j.j_key);
-				jk.mv_data = j.j_key;
-				(void)mdb_del(txn, t.t_dbi[DB_KEYS], &jk, NULL);
-			}
-			util_put_be64(kb, id);
-			jk.mv_size = 8;
-			jk.mv_data = kb;
-			if ((rc = mdb_del(txn, t.t_dbi[DB_JOBS], &jk, NULL))
-			    != 0)
+		/* A record without its job is debris: any purge takes it. */
+		if (rc == 0 && ba->ba_tenant != NULL &&
+		    strcmp(j.j_tenant, ba->ba_tenant) != 0)
+			continue;
+		have = rc == 0;
+		if ((rc = qtx_timed(&t, db, when, id, 1)) != 0)
+			break;
+		if (have) {
+			if ((rc = qtx_job_forget(&t, &j)) != 0 ||
+			    (rc = qtx_move(&t, j.j_tenant_id, j.j_state,
+			    -1)) != 0)
 				break;
-			qtx_move(&t, j.j_state, -1);
-		} else if (rc != QUEUE_ENOENT)
-			break;
+			/* A dead letter held its spool file until now. */
+			if (j.j_state == JOB_DEAD &&
+			    (rc = qtx_spool_ref(&t, &j, -1)) != 0)
+				break;
+		}
 		total--;
 		ba->ba_n++;
 	}
@@ -1643,30 +1936,40 @@ queue_purge_txn(MDB_txn *txn, void *arg)
  * Delete finished jobs of one kind (JOB_DONE: done and cancelled;
  * JOB_DEAD: dead letters) that are older than older_ms, or beyond the
  * newest keep of them; a limit of 0 is no limit, and with neither every
- * one goes.  Their idempotency keys are forgotten with them.
+ * one goes.  Their idempotency keys are forgotten with them.  With a
+ * tenant, only its jobs go, and no limit may be given.
  */
 int
-queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
-    uint64_t *n)
+queue_purge_tenant(struct queue *q, int state, const char *tenant,
+    uint64_t older_ms, uint64_t keep, uint64_t *n)
 {
 	struct queue_batch_arg	 ba;
 	int			 rc;
 
-	if (state != JOB_DONE && state != JOB_DEAD)
-		return (QUEUE_EINVAL);
 	*n = 0;
+	if ((state != JOB_DONE && state != JOB_DEAD) ||
+	    (tenant != NULL && (older_ms != 0 || keep != 0)))
+		return (QUEUE_EINVAL);
 	memset(&ba, 0, sizeof(ba));
 	ba.ba_q = q;
 	ba.ba_state = state;
+	ba.ba_tenant = tenant;
 	ba.ba_older = older_ms;
 	ba.ba_keep = keep;
 	do {
-		rc = store_write(&q->q_store, queue_purge_txn, &ba);
+		rc = queue_write(q, queue_purge_txn, &ba);
 		if (rc != 0)
 			return (queue_result(__func__, rc));
 		*n += ba.ba_n;
 	} while (ba.ba_more);
 	return (0);
+}
+
+int
+queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
+    uint64_t *n)
+{
+	return (queue_purge_tenant(q, state, NULL, older_ms, keep, n));
 }
 
 /* Reading. */
@@ -1694,6 +1997,9 @@ queue_stats_txn(MDB_txn *txn, void *arg)
 	qs->qs_completed = t.t_m.m_completed;
 	qs->qs_failed = t.t_m.m_failed;
 	qs->qs_released = t.t_m.m_released;
+	qs->qs_done = t.t_m.m_done;
+	qs->qs_retried = t.t_m.m_retried;
+	qs->qs_cancelled = t.t_m.m_cancelled;
 	return (0);
 }
 
@@ -1707,6 +2013,63 @@ queue_stats(struct queue *q, struct queue_stats *qs)
 	sa.sa_qs = qs;
 	return (queue_result(__func__,
 	    store_read(&q->q_store, queue_stats_txn, &sa)));
+}
+
+struct queue_tenants_arg {
+	struct queue		*ta_q;
+	queue_tenant_cb		 ta_cb;
+	void			*ta_arg;
+};
+
+static int
+queue_tenants_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_tenants_arg *ta = arg;
+	struct qtx		 t;
+	struct qtenant		 ts;
+	uint64_t		 c[JOB_NSTATES];
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	int			 rc, op = MDB_FIRST;
+
+	if ((rc = qtx_begin(&t, ta->ta_q, txn)) != 0 ||
+	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_TCOUNT], &cur)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 4 || v.mv_size != sizeof(c)) {
+			rc = QUEUE_ERROR;
+			break;
+		}
+		memcpy(c, v.mv_data, sizeof(c));
+		if ((rc = qtx_tstate(&t, util_get_be32(k.mv_data), &ts, 0))
+		    != 0)
+			break;
+		ts.t_name[sizeof(ts.t_name) - 1] = '\0';
+		if (ts.t_namelen < sizeof(ts.t_name))
+			ts.t_name[ts.t_namelen] = '\0';
+		if ((rc = ta->ta_cb(ts.t_name, c, ta->ta_arg)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * The jobs of each tenant in each state, in tenant number order (the
+ * order tenants first came), in one read transaction; cb returns non-zero
+ * to stop.
+ */
+int
+queue_tenants(struct queue *q, queue_tenant_cb cb, void *arg)
+{
+	struct queue_tenants_arg ta;
+
+	ta.ta_q = q;
+	ta.ta_cb = cb;
+	ta.ta_arg = arg;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_tenants_txn, &ta)));
 }
 
 struct queue_get_arg {
@@ -1815,6 +2178,43 @@ queue_list_txn(MDB_txn *txn, void *arg)
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
+struct queue_spool_arg {
+	struct queue	*sa_q;
+	const char	*sa_name;
+	uint64_t	*sa_n;
+};
+
+static int
+queue_spool_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_spool_arg	*sa = arg;
+	MDB_val			 k, v;
+	int			 rc;
+
+	*sa->sa_n = 0;
+	k.mv_size = strlen(sa->sa_name);
+	k.mv_data = (void *)sa->sa_name;
+	if ((rc = mdb_get(txn, sa->sa_q->q_store.s_dbi[DB_SPOOL], &k, &v))
+	    != 0)
+		return (rc == MDB_NOTFOUND ? 0 : rc);
+	if (v.mv_size == 8)
+		*sa->sa_n = util_get_be64(v.mv_data);
+	return (0);
+}
+
+/* How many jobs still need the spool file name (0: none). */
+int
+queue_spool_refs(struct queue *q, const char *name, uint64_t *n)
+{
+	struct queue_spool_arg	 sa;
+
+	sa.sa_q = q;
+	sa.sa_name = name;
+	sa.sa_n = n;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_spool_txn, &sa)));
+}
+
 /*
  * Call cb for up to limit jobs in state (-1: every job, by id), in the
  * order the queue keeps them: ready by tenant and priority, retrying by
@@ -1834,6 +2234,90 @@ queue_list(struct queue *q, int state, size_t limit, queue_list_cb cb,
 	ga.ga_cbarg = arg;
 	return (queue_result(__func__,
 	    store_read(&q->q_store, queue_list_txn, &ga)));
+}
+
+struct queue_page_arg {
+	struct queue		*pa_q;
+	struct queue_page	*pa_qp;
+	queue_list_cb		 pa_cb;
+	void			*pa_cbarg;
+};
+
+static int
+queue_page_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_page_arg	*pa = arg;
+	struct queue_page	*qp = pa->pa_qp;
+	struct qtx		 t;
+	struct job		 j;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint8_t			 kb[8];
+	uint64_t		 id, last = 0;
+	size_t			 n = 0, scanned = 0;
+	int			 rc, op = MDB_SET_RANGE;
+
+	qp->qp_next = 0;
+	if ((rc = qtx_begin(&t, pa->pa_q, txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_JOBS], &c)) != 0)
+		return (rc);
+	util_put_be64(kb, qp->qp_after + 1);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 8)
+			continue;
+		id = util_get_be64(k.mv_data);
+		/* The scan is bounded: the next page goes on from here. */
+		if (qp->qp_scan > 0 && scanned++ == qp->qp_scan) {
+			qp->qp_next = id - 1;
+			break;
+		}
+		if ((rc = qtx_get_live(&t, id, &j)) != 0)
+			break;
+		if ((qp->qp_state >= 0 && j.j_state != qp->qp_state) ||
+		    (qp->qp_tenant != NULL &&
+		    strcmp(j.j_tenant, qp->qp_tenant) != 0))
+			continue;
+		/* One more than the page holds: the next page starts here. */
+		if (n == qp->qp_limit) {
+			qp->qp_next = last;
+			break;
+		}
+		n++;
+		last = id;
+		if (pa->pa_cb(&j, pa->pa_cbarg) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Call cb for up to qp_limit jobs with ids above qp_after, in id order,
+ * of qp_state (-1: any) and qp_tenant (NULL: any), reading at most
+ * qp_scan records (0: no bound).  qp_next is then the qp_after of the
+ * next page (the last id of a full page, or the last id read when the
+ * bound was reached), or 0 when no job is left: a page may hold fewer
+ * than qp_limit jobs, even none, and still have a next when the scan's
+ * bound cut it short.  cb returns non-zero to stop.
+ */
+int
+queue_page(struct queue *q, struct queue_page *qp, queue_list_cb cb,
+    void *arg)
+{
+	struct queue_page_arg	 pa;
+
+	if (qp->qp_after == UINT64_MAX || qp->qp_limit == 0)
+		return (QUEUE_EINVAL);
+	pa.pa_q = q;
+	pa.pa_qp = qp;
+	pa.pa_cb = cb;
+	pa.pa_cbarg = arg;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_page_txn, &pa)));
 }
 
 struct queue_watch_arg {

@@ -83,6 +83,7 @@ int		 xasprintf(char **, const char *, ...)
 /* util.c */
 uint64_t	 util_now_ms(void);
 uint64_t	 util_mono_ms(void);
+uint64_t	 util_mono_us(void);
 void		 util_put_be64(uint8_t *, uint64_t);
 uint64_t	 util_get_be64(const uint8_t *);
 void		 util_put_be32(uint8_t *, uint32_t);
@@ -132,6 +133,9 @@ enum job_source {
 #define JOB_PATH_MAX		4096
 #define JOB_ERROR_MAX		256
 #define JOB_LANG_MAX		31
+#define JOB_EXTID_MAX		512	/* as IX_EXTID_MAX */
+#define JOB_TITLE_MAX		255	/* as struct ixdoc's d_title */
+#define JOB_CTYPE_MAX		127
 #define JOB_PRIO_MIN		0
 #define JOB_PRIO_MAX		9
 #define JOB_PRIO_DEFAULT	0
@@ -162,6 +166,10 @@ struct job {
 	uint64_t	 j_runat;
 	char		 j_error[JOB_ERROR_MAX];
 	char		 j_lang[JOB_LANG_MAX + 1];	/* "" for the default */
+	/* Given by an uploader (SRC_SPOOL); "" when not. */
+	char		 j_extid[JOB_EXTID_MAX + 1];
+	char		 j_title[JOB_TITLE_MAX + 1];
+	char		 j_ctype[JOB_CTYPE_MAX + 1];
 };
 
 const char	*codec_state_name(int);
@@ -171,6 +179,41 @@ int		 codec_source_parse(const char *);
 int		 codec_job_encode(const struct job *, msgpack_sbuffer *);
 int		 codec_job_decode(const void *, size_t, struct job *);
 int		 codec_check(const uint8_t *, size_t);
+
+/* spool.c */
+#define SPOOL_DIR		"spool"
+#define SPOOL_NAME_LEN		34	/* 16 hex - 8 hex - 8 hex */
+#define SPOOL_OK		0
+#define SPOOL_ERROR		-1	/* sw_errno says why */
+#define SPOOL_ETOOBIG		-2	/* past the limit: nothing kept */
+#define SPOOL_EFAULT		-3	/* storage fault, in sw_fault */
+#define SPOOL_EREAD		-4	/* spool_put_fd: reading its source */
+#define SPOOL_ORPHAN_MS		(3600 * 1000)	/* spool_sweep's age */
+
+struct spool_writer {
+	int		 sw_dfd;	/* the spool directory */
+	int		 sw_fd;		/* the temporary file, or -1 */
+	uint64_t	 sw_len;
+	uint64_t	 sw_max;
+	int		 sw_errno;
+	int		 sw_fault;	/* enum store_fault */
+	char		 sw_name[SPOOL_NAME_LEN + 1];
+};
+
+int		 spool_dir(const char *, int);
+int		 spool_name_ok(const char *);
+int		 spool_begin(struct spool_writer *, const char *, uint64_t);
+int		 spool_write(struct spool_writer *, const void *, size_t);
+int		 spool_commit(struct spool_writer *);
+void		 spool_abort(struct spool_writer *);
+int		 spool_put(struct spool_writer *, const char *, const void *,
+		    size_t, uint64_t);
+int		 spool_put_fd(struct spool_writer *, const char *, int,
+		    uint64_t);
+int		 spool_open(const char *, const char *);
+int		 spool_unlink(const char *, const char *);
+int		 spool_sweep(const char *, uint64_t,
+		    int (*)(const char *, void *), void *);
 
 /* store.c */
 enum store_sync {
@@ -267,10 +310,18 @@ struct queue_stats {
 	uint64_t	 qs_completed;
 	uint64_t	 qs_failed;
 	uint64_t	 qs_released;
+	uint64_t	 qs_done;	/* acked done */
+	uint64_t	 qs_retried;	/* failed attempts, to be retried */
+	uint64_t	 qs_cancelled;
 };
 
 struct queue {
 	struct store	 q_store;
+	char		 q_datadir[JOB_PATH_MAX];
+	/* Spool files the transaction let go, removed after its commit. */
+	char		(*q_unlink)[SPOOL_NAME_LEN + 1];
+	size_t		 q_nunlink;
+	size_t		 q_unlinkcap;
 	struct queue_conf q_conf;
 	uint64_t	 q_fixed_now;	/* tests: a fixed clock when non-zero */
 	msgpack_sbuffer	 q_buf;
@@ -288,6 +339,9 @@ struct queue_new {
 	uint64_t	 qn_len;
 	const char	*qn_lang;	/* stemming language, or NULL */
 	const char	*qn_dead;	/* enqueue as a dead letter with this */
+	const char	*qn_extid;	/* SRC_SPOOL: the uploader's id, title */
+	const char	*qn_title;	/* and content type, or NULL */
+	const char	*qn_ctype;
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -319,6 +373,17 @@ struct queue_release {
 };
 
 typedef int	 (*queue_list_cb)(const struct job *, void *);
+typedef int	 (*queue_tenant_cb)(const char *, const uint64_t *, void *);
+
+/* A page of jobs in id order (queue_page). */
+struct queue_page {
+	int		 qp_state;	/* -1: every state */
+	const char	*qp_tenant;	/* NULL: every tenant */
+	uint64_t	 qp_after;	/* ids above this one */
+	size_t		 qp_limit;	/* jobs, at most */
+	size_t		 qp_scan;	/* records read, at most; 0: no bound */
+	uint64_t	 qp_next;	/* out: qp_after of the next page, or 0 */
+};
 
 void		 queue_conf_defaults(struct queue_conf *);
 int		 queue_open(struct queue *, const char *,
@@ -345,11 +410,19 @@ int		 queue_sweep(struct queue *, struct queue_release *);
 int		 queue_extend_pid(struct queue *, uint32_t);
 int		 queue_retry(struct queue *, uint64_t);
 int		 queue_retry_dead(struct queue *, uint64_t *);
+int		 queue_retry_dead_tenant(struct queue *, const char *,
+		    uint64_t *);
 int		 queue_purge(struct queue *, int, uint64_t, uint64_t,
 		    uint64_t *);
+int		 queue_purge_tenant(struct queue *, int, const char *,
+		    uint64_t, uint64_t, uint64_t *);
 int		 queue_stats(struct queue *, struct queue_stats *);
 int		 queue_get(struct queue *, uint64_t, struct job *);
 int		 queue_list(struct queue *, int, size_t, queue_list_cb, void *);
+int		 queue_page(struct queue *, struct queue_page *, queue_list_cb,
+		    void *);
+int		 queue_spool_refs(struct queue *, const char *, uint64_t *);
+int		 queue_tenants(struct queue *, queue_tenant_cb, void *);
 int		 queue_watch(struct queue *, const uint64_t *, size_t,
 		    uint64_t *, size_t, queue_list_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
@@ -384,6 +457,13 @@ struct submit_batch {
 	size_t		 sb_excluded;	/* by --include or --exclude */
 };
 
+/* What an uploader says of one document; NULL when not said. */
+struct submit_upload {
+	const char	*su_id;		/* external id */
+	const char	*su_title;
+	const char	*su_ctype;	/* content type */
+};
+
 void		 submit_init(struct submit_batch *);
 void		 submit_free(struct submit_batch *);
 int		 submit_add_path(struct submit_batch *, const char *,
@@ -392,6 +472,13 @@ int		 submit_add_ndjson(struct submit_batch *, const char *,
 		    const struct submit_opts *);
 int		 submit_add_debug(struct submit_batch *, const char *,
 		    const struct submit_opts *);
+int		 submit_add_spool(struct submit_batch *, const char *,
+		    uint64_t, const struct submit_upload *,
+		    const struct submit_opts *);
+int		 submit_add_spool_ndjson(struct submit_batch *, const char *,
+		    const char *, const struct submit_opts *);
+int		 submit_enqueue_spool(struct queue *, struct submit_batch *,
+		    const char *, const char *);
 int		 submit_ndjson_ranges(int, uint64_t, uint64_t,
 		    int (*)(uint64_t, uint64_t, void *), void *);
 
@@ -468,6 +555,7 @@ struct quire_conf {
 	uint64_t	 c_debug_jobs;
 	char		 c_roots[CONF_STR_MAX];
 	uint64_t	 c_max_size;
+	uint64_t	 c_max_bulk;
 	uint64_t	 c_max_text;
 	uint64_t	 c_max_ratio;
 	uint64_t	 c_max_depth;
@@ -542,12 +630,12 @@ void		 buf_reserve(struct buf *, size_t);
 void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_addc(struct buf *, int);
 void		 buf_addstr(struct buf *, const char *);
+void		 buf_printf(struct buf *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
 char		*buf_cstr(struct buf *);	/* NUL-terminated view */
 
 /* show.c */
 void		 show_json_str(struct buf *, const char *);
-void		 show_printf(struct buf *, const char *, ...)
-		    __attribute__((__format__(printf, 2, 3)));
 void		 show_job_source(const struct job *, char *, size_t);
 void		 show_job_json(struct buf *, const struct job *);
 void		 show_job_header(struct buf *);
@@ -689,6 +777,7 @@ void		 extract_conf_defaults(struct extract_conf *);
 const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
 int		 extract_sniff(const char *, const void *, size_t);
+int		 extract_type_mime(const char *);
 int		 extract_open(int, const char *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
@@ -714,6 +803,8 @@ int		 extract_json(const struct extract_conf *, const char *, size_t,
 		    struct xdoc *, struct xerr *);
 int		 extract_ndjson(const struct extract_conf *, const char *,
 		    size_t, uint64_t, extract_cb, void *, struct xerr *);
+size_t		 extract_ndjson_check(const struct extract_conf *,
+		    const char *, size_t, uint64_t *, size_t);
 
 /* chunk.c */
 struct chunk_conf {
@@ -792,6 +883,8 @@ struct ingest {
 	unsigned	 in_permille;	/* the running job's progress */
 };
 
+void		 ingest_extract_conf(const struct quire_conf *,
+		    struct extract_conf *);
 int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
@@ -845,6 +938,19 @@ struct ixdoc_info {
 	const struct xattr *di_attrs;
 	size_t		 di_nattrs;
 };
+
+/* A chunk of a stored document (index_doc_chunks). */
+#define IX_CHUNK_TEXT_MAX	(1 << 24)	/* decompressed, at most */
+
+struct ixchunk {
+	uint64_t	 ck_cid;
+	uint32_t	 ck_index;	/* in its document */
+	char		 ck_heading[256];
+	const char	*ck_text;	/* not NUL-terminated */
+	size_t		 ck_len;
+};
+
+typedef int	 (*index_chunk_cb)(const struct ixchunk *, void *);
 
 /* What the index holds about a document. */
 struct ixdoc {
@@ -970,6 +1076,8 @@ int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
 void		 index_stats_format(const struct ixstats *, int, char *,
 		    size_t);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
+int		 index_doc_chunks(struct index *, const char *, size_t,
+		    struct ixdoc *, index_chunk_cb, void *);
 int		 index_check(struct index *, char *, size_t);
 MDB_dbi		 index_dbi(struct index *, int);
 int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
@@ -1145,6 +1253,7 @@ enum ipc_type {
 	/* supervisor to worker */
 	IPC_CANCEL,		/* a: job id, b: lease generation: stop the
 				   job if it runs, skip it if it waits */
+	IPC_METRIC,		/* a: what (enum metrics_obs), b: value */
 	IPC_NTYPES
 };
 
@@ -1273,6 +1382,7 @@ int		 elastic_decide(struct elastic *, const struct elastic_conf *,
 long long	 proc_anon_kb(pid_t);
 void		 proc_evidence(pid_t, char *, size_t);
 int		 proc_gone(pid_t);
+int		 proc_stopped(pid_t);
 
 /* child.c */
 #define CHILD_FD		3	/* the socket to the supervisor */
@@ -1349,6 +1459,17 @@ struct wslot {
 #define FLEET_DECISIONS		8	/* decisions kept for status */
 #define FLEET_DECISION_MAX	192
 
+/* Why a worker process ended, as metrics count it. */
+enum fleet_exit {
+	FX_STOPPED = 0,		/* asked to go, and went */
+	FX_EXIT,		/* exited on its own */
+	FX_SIGNAL,		/* killed by a signal we did not send */
+	FX_HUNG,		/* killed for missing heartbeats */
+	FX_OVERTIME,		/* killed past job-timeout */
+	FX_MEMORY_LIMIT,	/* ran out of worker-data-limit */
+	FX_N
+};
+
 struct fleet {
 	struct wslot	 f_w[QUIRE_WORKERS_MAX];
 	struct wslot	 f_merger;	/* the index merger, w_slot -1 */
@@ -1361,10 +1482,13 @@ struct fleet {
 	uint64_t	 f_ticked;	/* last fleet_tick, monotonic ms */
 	uint64_t	 f_released;
 	uint64_t	 f_quarantined;
-	uint64_t	 f_ups;		/* resizes, whatever asked for them */
+	uint64_t	 f_ups;		/* the memory policy's steps */
 	uint64_t	 f_downs;
+	uint64_t	 f_target_ups;	/* target changes (scale, reload) */
+	uint64_t	 f_target_downs;
 	uint64_t	 f_replaced;	/* recycles and reload replacements */
 	uint64_t	 f_memkills;	/* workers over their memory limit */
+	uint64_t	 f_exits[FX_N];	/* worker ends by cause */
 	/* The last decisions about the fleet's size, newest last. */
 	char		 f_decisions[FLEET_DECISIONS][FLEET_DECISION_MAX];
 	uint64_t	 f_ndecisions;
@@ -1383,6 +1507,7 @@ struct supervisor;
 const char	*fleet_state_name(enum wstate);
 struct wslot	*fleet_slot(struct supervisor *, int);
 const char	*fleet_role(const struct wslot *);
+const char	*fleet_exit_name(enum fleet_exit);
 void		 fleet_init(struct supervisor *);
 void		 fleet_resize(struct supervisor *);
 int		 fleet_want(struct supervisor *);
@@ -1465,6 +1590,41 @@ int		 listener_loopback(const struct listen_addr *);
 const char	*listener_public(const char *, char *, size_t);
 void		 listener_name(const struct listen_addr *, char *, size_t);
 int		 listener_open(struct supervisor *, char *, size_t);
+/* metrics_hist.c */
+enum metrics_obs {
+	MO_JOB = 0,		/* job duration, claim to ack, in us */
+	MO_WAIT,		/* queue wait, enqueue to claim, microseconds */
+	MO_CLAIM,		/* a claim transaction, microseconds */
+	MO_COMMIT,		/* an index commit, microseconds */
+	MO_NHIST,
+	MO_BYTES = MO_NHIST,	/* input bytes of a job acked done */
+	MO_N
+};
+
+#define METRICS_BUCKETS		16	/* the last one is +Inf */
+
+struct metrics_hist {
+	uint64_t	 mh_bucket[METRICS_BUCKETS];	/* not cumulative */
+	uint64_t	 mh_count;
+	uint64_t	 mh_sum_us;
+};
+
+/* What workers report over IPC_METRIC, since the supervisor started. */
+struct metrics {
+	struct metrics_hist mt_hist[MO_NHIST];
+	uint64_t	 mt_bytes;
+	uint64_t	 mt_refused;	/* frames with an unknown what */
+};
+
+int		 metrics_hist_observe(struct metrics *, uint64_t, uint64_t);
+void		 metrics_hist_write(const struct metrics *,
+		    struct evbuffer *);
+
+/* metrics.c */
+#define METRICS_TENANTS_MAX	50	/* tenants named; the rest: _other */
+
+struct supervisor;
+void		 metrics_write(struct supervisor *, struct evbuffer *);
 
 /* supervisor.c */
 struct supervisor {
@@ -1480,6 +1640,7 @@ struct supervisor {
 	struct index	 sv_ix;		/* read for status */
 	struct fleet	 sv_fleet;
 	struct storage	 sv_storage;
+	struct metrics	 sv_metrics;	/* workers' timings */
 	int		 sv_pidfd;	/* locked pidfile, -1: none */
 	int		 sv_drop;	/* "user": run as sv_uid, sv_gid */
 	uid_t		 sv_uid;
@@ -1533,6 +1694,7 @@ void		 supervisor_drain(struct supervisor *, int);
 int		 ask_daemon(const char *, int, uint64_t, const char *,
 		    struct buf *, int, int, char *, size_t);
 int		 ask_alive(const char *, int);
+int		 ask_cancelled(const char *, uint64_t, char *, size_t, int *);
 
 /* progress.c */
 struct progress {
@@ -1592,7 +1754,7 @@ enum ctl_command {
 	CTL_JOBS,
 	CTL_SEARCH,
 	CTL_CANCEL,
-	CTL_METRICS,
+	CTL_METRICS,		/* Prometheus text (metrics.c) */
 	CTL_NCOMMANDS
 };
 

@@ -58,6 +58,7 @@ static int	 ctl_purge(int, char **);
 static int	 ctl_status(int, char **);
 static int	 ctl_top(int, char **);
 static int	 ctl_workers(int, char **);
+static int	 ctl_metrics(int, char **);
 static int	 ctl_scale(int, char **);
 static int	 ctl_simple(int, char **);
 static int	 ctl_search(int, char **);
@@ -76,12 +77,16 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
 	    "[--language L] [--split SIZE] [--include GLOB] [--exclude GLOB] "
 	    "[--ndjson FILE] [--debug CMD [--count N]] "
-	    "[--follow [--token-file FILE]] [PATH ...]",
+	    "[--follow [--token-file FILE]] [PATH ...] | "
+	    "--stdin [--id ID] [--title T] [--type MIME] [--ndjson]",
 	    ctl_submit,
 	    "Enqueue files, directories, NDJSON files cut into byte ranges,\n"
-	    "or debug commands; print the job id, or counts.  --follow shows\n"
-	    "their progress until they end (the daemon's event stream, or the\n"
-	    "queue) and exits 1 if any became a dead letter or was cancelled." },
+	    "or debug commands; print the job id, or counts.  --stdin spools\n"
+	    "standard input as one uploaded document (or, with --ndjson, as\n"
+	    "an NDJSON bulk, refused with the numbers of its bad lines).\n"
+	    "--follow shows their progress until they end (the daemon's event\n"
+	    "stream, or the queue) and exits 1 if any became a dead letter or\n"
+	    "was cancelled." },
 	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs,
 	    "List jobs, oldest first, optionally in one state." },
 	{ "job", "job [--json] ID", ctl_job,
@@ -101,6 +106,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Follow the fleet, its memory and the queue live." },
 	{ "workers", "workers [--json]", ctl_workers,
 	    "List the daemon's workers." },
+	{ "metrics", "metrics", ctl_metrics,
+	    "Print the daemon's metrics in the Prometheus text format, as\n"
+	    "the HTTP API serves them at /metrics." },
 	{ "scale", "scale N", ctl_scale,
 	    "Set the daemon's target number of workers." },
 	{ "drain", "drain", ctl_simple,
@@ -400,6 +408,9 @@ ctl_job_json(FILE *f, const struct job *j)
 
 struct ctl_add {
 	struct submit_opts	 ca_so;
+	struct submit_upload	 ca_su;		/* --id, --title, --type */
+	int			 ca_stdin;
+	int			 ca_stdin_ndjson;
 	const char		*ca_ndjson[CTL_NDJSON_MAX];
 	size_t			 ca_nndjson;
 	const char		*ca_include[CTL_PATTERNS_MAX];
@@ -427,15 +438,28 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 		{ "count", required_argument, NULL, 'c' },
 		{ "include", required_argument, NULL, 'i' },
 		{ "exclude", required_argument, NULL, 'x' },
+		{ "stdin", no_argument, NULL, 'S' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "title", required_argument, NULL, 'T' },
+		{ "type", required_argument, NULL, 'M' },
 		{ "follow", no_argument, NULL, 'F' },
-		{ "token-file", required_argument, NULL, 'T' },
+		{ "token-file", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static char		 ndjson_stdin[] = "--ndjson=-";
 	struct submit_opts	*so = &ca->ca_so;
 	const char		*errstr;
-	int			 ch, ingest = strcmp(cmd, "ingest") == 0;
+	int			 ch, i, ingest = strcmp(cmd, "ingest") == 0;
 
 	memset(ca, 0, sizeof(*ca));
+	/* With --stdin, a bare --ndjson says standard input is NDJSON. */
+	for (i = 1; i < argc && !ingest; i++)
+		if (strcmp(argv[i], "--stdin") == 0)
+			ca->ca_stdin = 1;
+	for (i = 1; i < argc && ca->ca_stdin; i++)
+		if (strcmp(argv[i], "--ndjson") == 0 &&
+		    (i + 1 == argc || argv[i + 1][0] == '-'))
+			argv[i] = ndjson_stdin;
 	so->so_prio = JOB_PRIO_DEFAULT;
 	so->so_split = SUBMIT_SPLIT_DEFAULT;
 	so->so_include = ca->ca_include;
@@ -451,7 +475,7 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 				ctl_usage(cmd);
 			ca->ca_follow = 1;
 			break;
-		case 'T':
+		case 'A':
 			ca->ca_token_file = optarg;
 			break;
 		case 'w':
@@ -487,7 +511,36 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 				    optarg);
 			so->so_lang = optarg;
 			break;
+		case 'S':
+			if (ingest)
+				ctl_usage(cmd);
+			break;
+		case 'I':
+			if (ingest || strlen(optarg) == 0 ||
+			    strlen(optarg) > JOB_EXTID_MAX)
+				errx(CTL_EXIT_USAGE, "--id: 1 to %d bytes, "
+				    "with --stdin", JOB_EXTID_MAX);
+			ca->ca_su.su_id = optarg;
+			break;
+		case 'T':
+			if (ingest || strlen(optarg) > JOB_TITLE_MAX)
+				errx(CTL_EXIT_USAGE, "--title: %d bytes at "
+				    "most, with --stdin", JOB_TITLE_MAX);
+			ca->ca_su.su_title = optarg;
+			break;
+		case 'M':
+			if (ingest || strlen(optarg) > JOB_CTYPE_MAX ||
+			    extract_type_mime(optarg) == -1)
+				errx(CTL_EXIT_USAGE, "--type %s: not a content "
+				    "type quire reads (see quirectl(8))",
+				    optarg);
+			ca->ca_su.su_ctype = optarg;
+			break;
 		case 'j':
+			if (ca->ca_stdin && strcmp(optarg, "-") == 0) {
+				ca->ca_stdin_ndjson = 1;
+				break;
+			}
 			if (ca->ca_nndjson == CTL_NDJSON_MAX)
 				errx(CTL_EXIT_USAGE, "too many --ndjson");
 			ca->ca_ndjson[ca->ca_nndjson++] = optarg;
@@ -525,6 +578,21 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 	}
 	ca->ca_paths = argv + optind;
 	ca->ca_npaths = argc - optind;
+	if (ca->ca_stdin) {
+		if (ca->ca_npaths != 0 || ca->ca_nndjson != 0 ||
+		    ca->ca_debug != NULL)
+			errx(CTL_EXIT_USAGE, "--stdin takes no files, "
+			    "--ndjson FILE or --debug");
+		if (ca->ca_stdin_ndjson && (ca->ca_su.su_id != NULL ||
+		    ca->ca_su.su_title != NULL || ca->ca_su.su_ctype != NULL))
+			errx(CTL_EXIT_USAGE, "--id, --title and --type name "
+			    "one document, not an NDJSON bulk");
+		return;
+	}
+	if (ca->ca_su.su_id != NULL || ca->ca_su.su_title != NULL ||
+	    ca->ca_su.su_ctype != NULL)
+		errx(CTL_EXIT_USAGE, "--id, --title and --type go with "
+		    "--stdin");
 	if (ca->ca_npaths == 0 && ca->ca_nndjson == 0 && ca->ca_debug == NULL)
 		ctl_usage(cmd);
 	if (so->so_key != NULL && ca->ca_npaths + ca->ca_nndjson +
@@ -590,6 +658,146 @@ ctl_enqueue(struct queue *q, struct submit_batch *sb)
 			errx(CTL_EXIT_FAIL, "enqueue: %s", queue_strerror(rc));
 		}
 	}
+}
+
+/* Why a spool write failed, in words. */
+static const char *
+ctl_spool_strerror(const struct spool_writer *sw, int rv, uint64_t max,
+    const char *limit)
+{
+	static char	 msg[256];
+	char		 size[32];
+
+	switch (rv) {
+	case SPOOL_ETOOBIG:
+		util_format_size(max, size, sizeof(size));
+		snprintf(msg, sizeof(msg), "standard input is larger than "
+		    "%s %s", limit, size);
+		break;
+	case SPOOL_EREAD:
+		snprintf(msg, sizeof(msg), "standard input: %s",
+		    strerror(sw->sw_errno));
+		break;
+	case SPOOL_EFAULT:
+		snprintf(msg, sizeof(msg), "%s/%s: storage %s: %s",
+		    ctl_datadir, SPOOL_DIR, store_fault_name(sw->sw_fault),
+		    strerror(sw->sw_errno));
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "%s/%s: %s", ctl_datadir,
+		    SPOOL_DIR, util_open_strerror(sw->sw_errno));
+		break;
+	}
+	return (msg);
+}
+
+/* Read all of standard input, at most max bytes, or exit. */
+static void
+ctl_read_stdin(struct buf *b, uint64_t max)
+{
+	char	 chunk[65536], size[32];
+	ssize_t	 n;
+
+	buf_init(b);
+	for (;;) {
+		if ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(CTL_EXIT_FAIL, "standard input");
+		}
+		if (n == 0)
+			break;
+		if ((uint64_t)n > max - b->b_len) {
+			util_format_size(max, size, sizeof(size));
+			errx(CTL_EXIT_FAIL, "standard input is larger than "
+			    "max-bulk-size %s; nothing submitted", size);
+		}
+		buf_add(b, chunk, n);
+	}
+}
+
+#define CTL_BAD_LINES_MAX	100	/* line numbers an NDJSON refusal names */
+
+/*
+ * Spool an NDJSON bulk from standard input, once every record in it
+ * passes as a worker would read it; else exit 1 with the bad lines.
+ */
+static void
+ctl_stdin_ndjson(struct ctl_add *ca, struct spool_writer *sw,
+    struct submit_batch *sb)
+{
+	struct extract_conf	 xc;
+	struct buf		 body;
+	uint64_t		 lines[CTL_BAD_LINES_MAX];
+	size_t			 nbad, i;
+	int			 rv;
+
+	ctl_read_stdin(&body, ctl_conf.c_max_bulk);
+	if (body.b_len == 0)
+		errx(CTL_EXIT_FAIL, "standard input is empty; nothing "
+		    "submitted");
+	ingest_extract_conf(&ctl_conf, &xc);
+	if ((nbad = extract_ndjson_check(&xc, body.b_data, body.b_len, lines,
+	    CTL_BAD_LINES_MAX)) > 0) {
+		fprintf(stderr, "%s: %zu malformed NDJSON record%s; nothing "
+		    "submitted; line%s", getprogname(), nbad,
+		    nbad == 1 ? "" : "s", nbad == 1 ? "" : "s");
+		for (i = 0; i < nbad && i < CTL_BAD_LINES_MAX; i++)
+			fprintf(stderr, " %llu", (unsigned long long)lines[i]);
+		fprintf(stderr, "%s\n", nbad > CTL_BAD_LINES_MAX ? " ..." : "");
+		exit(CTL_EXIT_FAIL);
+	}
+	if ((rv = spool_put(sw, ctl_datadir, body.b_data, body.b_len,
+	    ctl_conf.c_max_bulk)) != SPOOL_OK)
+		errx(CTL_EXIT_FAIL, "%s; nothing submitted",
+		    ctl_spool_strerror(sw, rv, ctl_conf.c_max_bulk,
+		    "max-bulk-size"));
+	buf_free(&body);
+	if (submit_add_spool_ndjson(sb, ctl_datadir, sw->sw_name,
+	    &ca->ca_so) == -1) {
+		(void)spool_unlink(ctl_datadir, sw->sw_name);
+		errx(CTL_EXIT_FAIL, "nothing submitted");
+	}
+}
+
+/*
+ * submit --stdin: standard input into the spool (fsynced), then its job
+ * or jobs.  A body that no new job names (its key was known, or the
+ * enqueue failed) is removed again.
+ */
+static void
+ctl_submit_stdin(struct ctl_add *ca, struct submit_batch *sb)
+{
+	struct spool_writer	 sw;
+	struct queue		*q;
+	int			 rv;
+
+	ctl_config();
+	q = ctl_open(1);
+	submit_init(sb);
+	if (ca->ca_stdin_ndjson)
+		ctl_stdin_ndjson(ca, &sw, sb);
+	else {
+		if ((rv = spool_put_fd(&sw, ctl_datadir, STDIN_FILENO,
+		    ctl_conf.c_max_size)) != SPOOL_OK)
+			errx(CTL_EXIT_FAIL, "%s; nothing submitted",
+			    ctl_spool_strerror(&sw, rv, ctl_conf.c_max_size,
+			    "max-document-size"));
+		if (sw.sw_len == 0) {
+			(void)spool_unlink(ctl_datadir, sw.sw_name);
+			errx(CTL_EXIT_FAIL, "standard input is empty; nothing "
+			    "submitted");
+		}
+		if (submit_add_spool(sb, sw.sw_name, sw.sw_len, &ca->ca_su,
+		    &ca->ca_so) == -1) {
+			(void)spool_unlink(ctl_datadir, sw.sw_name);
+			errx(CTL_EXIT_FAIL, "nothing submitted");
+		}
+	}
+	/* One transaction: every range of a bulk is taken, or none. */
+	if ((rv = submit_enqueue_spool(q, sb, ctl_datadir, sw.sw_name)) != 0)
+		errx(CTL_EXIT_FAIL, "enqueue: %s; nothing submitted",
+		    queue_strerror(rv));
 }
 
 /*
@@ -672,7 +880,7 @@ ctl_token(const char *file, char *buf, size_t len)
 static int
 ctl_follow_open(struct follow *fl, const char *token_file)
 {
-	const char	*path[] = { "http", NULL };
+	const char	*path[] = { "http", "listen", NULL };
 	struct buf	 body;
 	yajl_val	 st, http;
 	char		 why[PATH_MAX + 512], token[CTL_TOKEN_MAX];
@@ -735,23 +943,31 @@ ctl_follow_run(struct follow *fl, struct queue *q, pid_t fleet)
 
 /* submit --follow: 0 when every job is done, 1 if any is not. */
 static int
-ctl_submit_follow(struct ctl_add *ca, struct queue *q,
-    struct submit_batch *sb)
+ctl_submit_follow(struct ctl_add *ca)
 {
-	struct follow	 fl;
-	int		 rv;
+	struct submit_batch	 sbs, *sb = &sbs;
+	struct follow		 fl;
+	int			 rv;
 
+	if (!ca->ca_stdin && ctl_add_batch(ca, 0, sb) == -1) {
+		submit_free(sb);
+		errx(CTL_EXIT_FAIL, "nothing submitted");
+	}
 	ctl_stop_catch();
 	ctl_socket_path(ctl_follow_sock, sizeof(ctl_follow_sock));
 	follow_init(&fl, ctl_follow_sock);
 	if (ctl_follow_open(&fl, ca->ca_token_file) == -1)
 		warnx("no daemon answers: the jobs wait for one");
-	ctl_enqueue(q, sb);
+	/* Enqueued once the stream is open, so that it reports them. */
+	if (ca->ca_stdin)
+		ctl_submit_stdin(ca, sb);
+	else
+		ctl_enqueue(ctl_open(1), sb);
 	follow_jobs(&fl, sb->sb_jobs, sb->sb_n);
 	printf("following %zu jobs%s\n", fl.fl_n, fl.fl_fd != -1 ?
 	    " (the daemon's event stream)" : "");
 	fflush(stdout);
-	if (ctl_follow_run(&fl, q, -1)) {
+	if (ctl_follow_run(&fl, ctl_open(1), -1)) {
 		printf("interrupted: %zu of %zu jobs finished; the rest go "
 		    "on\n", fl.fl_final, fl.fl_n);
 		rv = CTL_EXIT_INTR;
@@ -776,13 +992,17 @@ ctl_submit(int argc, char **argv)
 	size_t			 i, dups = 0, added = 0;
 
 	ctl_add_args("submit", argc, argv, &ca);
-	if (ctl_add_batch(&ca, 0, &sb) == -1) {
-		submit_free(&sb);
-		errx(CTL_EXIT_FAIL, "nothing submitted");
-	}
 	if (ca.ca_follow)
-		return (ctl_submit_follow(&ca, ctl_open(1), &sb));
-	ctl_enqueue(ctl_open(1), &sb);
+		return (ctl_submit_follow(&ca));
+	if (ca.ca_stdin)
+		ctl_submit_stdin(&ca, &sb);
+	else {
+		if (ctl_add_batch(&ca, 0, &sb) == -1) {
+			submit_free(&sb);
+			errx(CTL_EXIT_FAIL, "nothing submitted");
+		}
+		ctl_enqueue(ctl_open(1), &sb);
+	}
 	for (i = 0; i < sb.sb_n; i++) {
 		if (sb.sb_jobs[i].qn_dup)
 			dups++;
@@ -1149,8 +1369,7 @@ ctl_cancel_daemon(const char *arg, uint64_t id)
 {
 	struct buf		 body;
 	char			 why[PATH_MAX + 512], state[16];
-	unsigned long long	 got;
-	int			 rv, slot = -1, n;
+	int			 rv, slot;
 
 	buf_init(&body);
 	rv = ctl_ask(CTL_CANCEL, id, "", &body, why, sizeof(why));
@@ -1160,14 +1379,13 @@ ctl_cancel_daemon(const char *arg, uint64_t id)
 	}
 	if (rv != 0)
 		errx(CTL_EXIT_FAIL, "cancel %s: %s", arg, why);
-	n = sscanf(buf_cstr(&body), "cancelled %llu %15s worker %d", &got,
-	    state, &slot);
-	if (n < 2 || got != id)
+	if (ask_cancelled(buf_cstr(&body), id, state, sizeof(state),
+	    &slot) == -1)
 		errx(CTL_EXIT_FAIL, "cancel %s: unexpected reply from the "
 		    "daemon: %s", arg, util_vis(buf_cstr(&body)));
-	if (strcmp(state, "running") == 0 && n == 3)
+	if (strcmp(state, "running") == 0 && slot != -1)
 		printf("%s cancelled; worker %d stops it now\n", arg, slot);
-	else if (strcmp(state, "leased") == 0 && n == 3)
+	else if (strcmp(state, "leased") == 0 && slot != -1)
 		printf("%s cancelled; worker %d drops it from its batch\n",
 		    arg, slot);
 	else if (strcmp(state, "running") == 0 || strcmp(state, "leased") == 0)
@@ -1199,6 +1417,15 @@ ctl_workers(int argc, char **argv)
 	else if (argc != 1)
 		ctl_usage("workers");
 	ctl_daemon(CTL_WORKERS, 0, json ? "json" : "", 0);
+	return (CTL_EXIT_OK);
+}
+
+static int
+ctl_metrics(int argc, char **argv)
+{
+	if (argc != 1)
+		ctl_usage("metrics");
+	ctl_daemon(CTL_METRICS, 0, "", 0);
 	return (CTL_EXIT_OK);
 }
 

@@ -66,7 +66,11 @@ show_json_str(struct buf *b, const char *s)
 }
 
 /* A printf into b, for the numbers around the strings. */
-void
+static void
+show_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((__format__(printf, 2, 3)));
+
+static void
 show_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -91,6 +95,12 @@ show_job_source(const struct job *j, char *buf, size_t len)
 		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
 	else if (j->j_srckind == SRC_DEBUG)
 		snprintf(buf, len, "debug:%s", j->j_path);
+	else if (j->j_srckind == SRC_SPOOL && j->j_len > 0)
+		snprintf(buf, len, "spool:%s@%llu+%llu", j->j_path,
+		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
+	else if (j->j_srckind == SRC_SPOOL)
+		snprintf(buf, len, "spool:%s%s%s", j->j_path,
+		    j->j_extid[0] != '\0' ? " id " : "", j->j_extid);
 	else
 		strlcpy(buf, j->j_path, len);
 }
@@ -105,9 +115,22 @@ show_job_json(struct buf *b, const struct job *j)
 	    "\"%s\", \"path\": ", j->j_prio, (unsigned long long)j->j_size,
 	    codec_source_name(j->j_srckind));
 	show_json_str(b, j->j_path);
-	if (j->j_srckind == SRC_NDJSON)
+	if (j->j_srckind == SRC_NDJSON ||
+	    (j->j_srckind == SRC_SPOOL && j->j_len > 0))
 		show_printf(b, ", \"offset\": %llu, \"length\": %llu",
 		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
+	if (j->j_extid[0] != '\0') {
+		buf_addstr(b, ", \"doc_id\": ");
+		show_json_str(b, j->j_extid);
+	}
+	if (j->j_title[0] != '\0') {
+		buf_addstr(b, ", \"title\": ");
+		show_json_str(b, j->j_title);
+	}
+	if (j->j_ctype[0] != '\0') {
+		buf_addstr(b, ", \"content_type\": ");
+		show_json_str(b, j->j_ctype);
+	}
 	buf_addstr(b, ", \"key\": ");
 	if (j->j_key[0] != '\0')
 		show_json_str(b, j->j_key);

@@ -21,6 +21,12 @@
  * interruption finds the jobs of the files it already submitted, done or
  * not, and adds only the rest; a file changed since gets new jobs.
  *
+ * Uploaded bodies are already in the spool (spool.c) when they come
+ * here: one document is one job that names its spool file and carries
+ * the uploader's id, title and content type; an NDJSON bulk is cut into
+ * ranges of its spool file as an NDJSON file is, and its ranges are
+ * keyed as a file's are ("KEY@OFFSET").
+ *
  * An NDJSON file of 300 MB becomes about 38 jobs of 8 MB (so_split), not
  * a job per record: each range starts after a newline and ends with one
  * (or at end of file), so no record is cut and none is read twice.
@@ -302,6 +308,7 @@ struct submit_range_arg {
 	const struct submit_opts	*ra_so;
 	const char			*ra_path;
 	const char			*ra_key;	/* of the ranges */
+	int				 ra_kind;
 };
 
 static int
@@ -311,7 +318,7 @@ submit_range(uint64_t off, uint64_t len, void *arg)
 	struct queue_new	*qn;
 	char			*key;
 
-	qn = submit_new(ra->ra_sb, ra->ra_so, SRC_NDJSON);
+	qn = submit_new(ra->ra_sb, ra->ra_so, ra->ra_kind);
 	qn->qn_path = ra->ra_path;
 	qn->qn_off = off;
 	qn->qn_len = len;
@@ -356,6 +363,7 @@ submit_add_ndjson(struct submit_batch *sb, const char *path,
 	}
 	ra.ra_sb = sb;
 	ra.ra_so = so;
+	ra.ra_kind = SRC_NDJSON;
 	ra.ra_path = submit_keep(sb, xstrdup(real));
 	ra.ra_key = so->so_key;
 	if (ra.ra_key == NULL && so->so_autokey)
@@ -364,6 +372,91 @@ submit_add_ndjson(struct submit_batch *sb, const char *path,
 	    &ra);
 	close(fd);
 	return (rv);
+}
+
+/*
+ * An uploaded document, spooled as name: one job, with the uploader's
+ * id, title and content type (each NULL or "" when not given).
+ */
+int
+submit_add_spool(struct submit_batch *sb, const char *name, uint64_t size,
+    const struct submit_upload *su, const struct submit_opts *so)
+{
+	struct queue_new	*qn;
+
+	if (!spool_name_ok(name) ||
+	    (su->su_id != NULL && strlen(su->su_id) > JOB_EXTID_MAX) ||
+	    (su->su_title != NULL && strlen(su->su_title) > JOB_TITLE_MAX) ||
+	    (su->su_ctype != NULL && strlen(su->su_ctype) > JOB_CTYPE_MAX)) {
+		log_warnx("%s: bad spool name, or id, title or type too long",
+		    __func__);
+		return (-1);
+	}
+	qn = submit_new(sb, so, SRC_SPOOL);
+	qn->qn_path = submit_keep(sb, xstrdup(name));
+	qn->qn_key = so->so_key;
+	qn->qn_size = size;
+	qn->qn_extid = su->su_id != NULL && su->su_id[0] != '\0' ?
+	    submit_keep(sb, xstrdup(su->su_id)) : NULL;
+	qn->qn_title = su->su_title != NULL && su->su_title[0] != '\0' ?
+	    submit_keep(sb, xstrdup(su->su_title)) : NULL;
+	qn->qn_ctype = su->su_ctype != NULL && su->su_ctype[0] != '\0' ?
+	    submit_keep(sb, xstrdup(su->su_ctype)) : NULL;
+	sb->sb_bytes += size;
+	return (0);
+}
+
+/*
+ * An uploaded NDJSON bulk, spooled as name in datadir: range jobs of
+ * about so_split bytes, each naming the spool file.
+ */
+int
+submit_add_spool_ndjson(struct submit_batch *sb, const char *datadir,
+    const char *name, const struct submit_opts *so)
+{
+	struct submit_range_arg	 ra;
+	struct stat		 st;
+	int			 fd, rv;
+
+	if ((fd = spool_open(datadir, name)) == -1) {
+		log_warn("%s: %s/%s", __func__, SPOOL_DIR, name);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s: %s/%s", __func__, SPOOL_DIR, name);
+		close(fd);
+		return (-1);
+	}
+	ra.ra_sb = sb;
+	ra.ra_so = so;
+	ra.ra_kind = SRC_SPOOL;
+	ra.ra_path = submit_keep(sb, xstrdup(name));
+	ra.ra_key = so->so_key;
+	rv = submit_ndjson_ranges(fd, st.st_size, so->so_split, submit_range,
+	    &ra);
+	close(fd);
+	return (rv);
+}
+
+/*
+ * Enqueue the jobs of one spooled body (sb holds only them) in one
+ * transaction: all or none.  A body that no new job names (every key was
+ * known, or the enqueue failed) is removed again.  A queue result.
+ */
+int
+submit_enqueue_spool(struct queue *q, struct submit_batch *sb,
+    const char *datadir, const char *name)
+{
+	size_t	 i;
+	int	 rc, used = 0;
+
+	rc = queue_enqueue(q, sb->sb_jobs, sb->sb_n);
+	for (i = 0; rc == QUEUE_OK && i < sb->sb_n; i++)
+		if (!sb->sb_jobs[i].qn_dup)
+			used = 1;
+	if (!used)
+		(void)spool_unlink(datadir, name);
+	return (rc);
 }
 
 /* A debug command ("sleep 200"), run by workers when debug jobs are on. */

@@ -51,6 +51,20 @@ static const int sv_signals[] = {
 static void	 supervisor_finish(struct supervisor *) __dead;
 static void	 supervisor_pidfile_remove(struct supervisor *);
 static void	 supervisor_orphans(struct supervisor *);
+static void	 supervisor_spool(struct supervisor *);
+
+/* A new fleet target, counted for metrics when it changes. */
+static void
+supervisor_target(struct supervisor *sv, int target)
+{
+	struct fleet	*f = &sv->sv_fleet;
+
+	if (target > f->f_target)
+		f->f_target_ups++;
+	else if (target < f->f_target)
+		f->f_target_downs++;
+	f->f_target = target;
+}
 
 /*
  * SIGHUP.  Options that cannot change while running (the data directory,
@@ -99,7 +113,7 @@ supervisor_reload(struct supervisor *sv)
 		    sv->sv_fleet.f_target);
 	} else {
 		sv->sv_override = 0;
-		sv->sv_fleet.f_target = nc.c_workers;
+		supervisor_target(sv, nc.c_workers);
 	}
 	sv->sv_fileconf = nc;
 	sv->sv_conf = nc;
@@ -134,7 +148,7 @@ supervisor_scale(struct supervisor *sv, int target)
 		target = c->c_max_workers;
 	log_info("scale: target %d -> %d workers", sv->sv_fleet.f_target,
 	    target);
-	sv->sv_fleet.f_target = target;
+	supervisor_target(sv, target);
 	sv->sv_override = 1;
 	fleet_resize(sv);
 }
@@ -290,6 +304,35 @@ supervisor_orphan_cb(const struct job *j, void *arg)
 	if (o->o_n < sizeof(o->o_pids) / sizeof(o->o_pids[0]))
 		o->o_pids[o->o_n++] = j->j_lease_pid;
 	return (0);
+}
+
+/* Whether a job still needs a spool file (spool_sweep). */
+static int
+supervisor_spool_inuse(const char *name, void *arg)
+{
+	struct supervisor	*sv = arg;
+	uint64_t		 n;
+
+	/* When the queue cannot say, the file stays. */
+	if (queue_spool_refs(&sv->sv_q, name, &n) != 0)
+		return (1);
+	return (n > 0);
+}
+
+/*
+ * At start-up, uploaded bodies that no job needs (an upload that died
+ * before its enqueue, a removal lost to a crash) leave the spool.
+ */
+static void
+supervisor_spool(struct supervisor *sv)
+{
+	int	 n;
+
+	if ((n = spool_sweep(sv->sv_conf.c_datadir, SPOOL_ORPHAN_MS,
+	    supervisor_spool_inuse, sv)) == -1)
+		log_warn("start-up: %s/%s", sv->sv_conf.c_datadir, SPOOL_DIR);
+	else if (n > 0)
+		log_info("start-up: removed %d spool files no job needs", n);
 }
 
 /*
@@ -855,6 +898,7 @@ supervisor_main(struct supervisor *sv)
 	store_limit(&sv->sv_q.q_store, sv->sv_conf.c_mapmax);
 	store_limit(&sv->sv_ix.ix_store, sv->sv_conf.c_mapmax);
 	supervisor_orphans(sv);
+	supervisor_spool(sv);
 
 	for (i = 0; i < sizeof(sv_signals) / sizeof(sv_signals[0]); i++) {
 		sv->sv_sig[i] = evsignal_new(sv->sv_base, sv_signals[i],

@@ -51,6 +51,11 @@
  * language, stopwords, the record fields and worker-data-limit are taken
  * at start only, so the supervisor replaces the worker to change them.
  *
+ * Timings for metrics go to the supervisor in IPC_METRIC frames
+ * (metrics_hist.c): each claim transaction that took jobs, each job's
+ * wait from enqueue to claim, each index commit, and each job's time
+ * from claim to ack, with the input bytes of the jobs acked done.
+ *
  * Debug jobs ("sleep 200"), accepted only with debug-jobs yes, exercise
  * the supervisor: sleep MS, spin MS, crash, segv, hang, hog MIB [MS], fail,
  * noop.  Each one that completes appends "id generation" to
@@ -128,6 +133,15 @@ struct worker {
 	uint64_t	 wk_commits;
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
 	uint64_t	 wk_opened;	/* when the batch got its first document */
+};
+
+/* Jobs whose ack is pending: when each was claimed, and its size. */
+struct worker_acks {
+	struct queue_lease	*wa_l;
+	uint64_t		*wa_claimed;	/* monotonic us */
+	uint64_t		*wa_size;
+	int			*wa_result;
+	size_t			 wa_n;
 };
 
 static void	 worker_exit(struct worker *, int) __dead;
@@ -227,6 +241,32 @@ worker_order(struct worker *wk, const struct ipc_msg *m)
 		log_warnx("%s: unexpected message %u", __func__, m->m_type);
 		break;
 	}
+}
+
+/* A figure for the supervisor's metrics (enum metrics_obs). */
+static void
+worker_metric(struct worker *wk, int what, uint64_t v)
+{
+	if (ipc_send(wk->wk_ch.ch_fd, IPC_METRIC, what, v, NULL) == -1)
+		worker_exit(wk, 1);
+}
+
+/* The acks went through: their jobs' time from claim to ack. */
+static void
+worker_acked(struct worker *wk, struct worker_acks *wa)
+{
+	uint64_t	 now = util_mono_us();
+	size_t		 i;
+
+	for (i = 0; i < wa->wa_n; i++) {
+		if (wa->wa_result[i] != QUEUE_OK &&
+		    wa->wa_result[i] != QUEUE_ECANCEL)
+			continue;	/* the lease was lost: not ours */
+		worker_metric(wk, MO_JOB, now - wa->wa_claimed[i]);
+		if (wa->wa_result[i] == QUEUE_OK)
+			worker_metric(wk, MO_BYTES, wa->wa_size[i]);
+	}
+	wa->wa_n = 0;
 }
 
 /*
@@ -499,7 +539,7 @@ static int
 worker_commit(struct worker *wk)
 {
 	struct ixcommit	 res;
-	uint64_t	 t0 = util_mono_ms(), ms = WORKER_FAULT_MS;
+	uint64_t	 t0 = util_mono_ms(), ms = WORKER_FAULT_MS, us;
 	int		 rc, fault;
 	char		 phase[sizeof(wk->wk_phase)];
 
@@ -507,13 +547,18 @@ worker_commit(struct worker *wk)
 		return (0);
 	strlcpy(phase, wk->wk_phase, sizeof(phase));
 	strlcpy(wk->wk_phase, "commit", sizeof(wk->wk_phase));
-	while ((rc = index_commit(&wk->wk_ix, wk->wk_batch, &res)) != 0) {
+	/* The metric is the commit that went through, not the waits. */
+	for (;;) {
+		us = util_mono_us();
+		if ((rc = index_commit(&wk->wk_ix, wk->wk_batch, &res)) == 0)
+			break;
 		if (rc == -1 ||
 		    (fault = store_fault(rc)) == STORE_FAULT_NONE)
 			fatalx("worker %d: index commit failed; its jobs go "
 			    "back", wk->wk_ch.ch_slot);
 		ms = worker_fault_wait(wk, fault, "index commit", ms);
 	}
+	worker_metric(wk, MO_COMMIT, util_mono_us() - us);
 	worker_storage(wk, STORE_FAULT_NONE, "index commit");
 	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
 	ixbatch_reset(wk->wk_batch);
@@ -540,13 +585,17 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 
 	/*
 	 * The external id: a record's id field, else its file and offset;
-	 * a file's path.  Ids too long for a key become a hash of themselves.
+	 * the uploader's id; a file's path (a spool name for an upload
+	 * without an id).  Ids too long for a key become a hash of
+	 * themselves.
 	 */
 	if (doc->xd_type == DOC_NDJSON && doc->xd_id != NULL)
 		strlcpy(extid, doc->xd_id, sizeof(extid));
 	else if (doc->xd_type == DOC_NDJSON)
 		snprintf(extid, sizeof(extid), "%s@%llu", j->j_path,
 		    (unsigned long long)doc->xd_off);
+	else if (j->j_extid[0] != '\0')
+		strlcpy(extid, j->j_extid, sizeof(extid));
 	else
 		strlcpy(extid, j->j_path, sizeof(extid));
 	if (strlen(extid) > IX_EXTID_MAX)
@@ -665,7 +714,9 @@ worker_dead_records(struct worker *wk, const struct job *j)
 		qn[i].qn_key = keys[i];
 		qn[i].qn_tenant = j->j_tenant;
 		qn[i].qn_prio = j->j_prio;
-		qn[i].qn_srckind = SRC_NDJSON;
+		/* A bulk's record stays in the spool, a file's in its file. */
+		qn[i].qn_srckind = j->j_srckind == SRC_SPOOL ? SRC_SPOOL :
+		    SRC_NDJSON;
 		qn[i].qn_path = j->j_path;
 		qn[i].qn_off = f->if_off;
 		qn[i].qn_len = f->if_len;
@@ -850,15 +901,32 @@ worker_setup(struct worker *wk)
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
 }
 
+/* The claim's figures: its transaction, each job's wait in the queue. */
+static void
+worker_claimed(struct worker *wk, const struct job *jobs, size_t n,
+    uint64_t t0, uint64_t *claimed)
+{
+	uint64_t	 now = util_mono_us(), wall = queue_now(&wk->wk_q);
+	size_t		 i;
+
+	worker_metric(wk, MO_CLAIM, now - t0);
+	for (i = 0; i < n; i++) {
+		claimed[i] = now;
+		worker_metric(wk, MO_WAIT, wall > jobs[i].j_created ?
+		    (wall - jobs[i].j_created) * 1000 : 0);
+	}
+}
+
 void
 worker_main(int slot)
 {
 	struct worker		 wk;
+	struct worker_acks	 wa;
 	struct job		*jobs;
-	struct queue_lease	*acks;
-	int			*results, rv, state;
-	size_t			 nacks = 0, n, i, k, want;
-	uint64_t		 flushed, started, per;
+	uint64_t		*claimed;
+	int			 rv, state;
+	size_t			 n, i, k, want;
+	uint64_t		 flushed, started, per, t0;
 	uint64_t		 fault_ms = WORKER_FAULT_MS;
 	char			 src[64 + JOB_PATH_MAX];
 
@@ -868,8 +936,12 @@ worker_main(int slot)
 
 	k = want = wk.wk_ch.ch_conf.c_claim_batch;
 	jobs = xcalloc(k, sizeof(*jobs));
-	acks = xcalloc(k, sizeof(*acks));
-	results = xcalloc(k, sizeof(*results));
+	claimed = xcalloc(k, sizeof(*claimed));
+	memset(&wa, 0, sizeof(wa));
+	wa.wa_l = xcalloc(k, sizeof(*wa.wa_l));
+	wa.wa_claimed = xcalloc(k, sizeof(*wa.wa_claimed));
+	wa.wa_size = xcalloc(k, sizeof(*wa.wa_size));
+	wa.wa_result = xcalloc(k, sizeof(*wa.wa_result));
 	if (ipc_send(wk.wk_ch.ch_fd, IPC_READY, slot, getpid(), NULL) == -1)
 		worker_exit(&wk, 1);
 	log_debug("worker %d: ready", slot);
@@ -878,14 +950,16 @@ worker_main(int slot)
 		if (worker_wait(&wk, 0) != WO_DONE)
 			continue;
 		/* Documents are in the index before their jobs are acked. */
-		if (nacks > 0)
+		if (wa.wa_n > 0)
 			worker_commit(&wk);
 		if (wk.wk_stop) {
-			if (nacks > 0)
-				(void)queue_ack(&wk.wk_q, acks, nacks, results);
+			if (wa.wa_n > 0 && queue_ack(&wk.wk_q, wa.wa_l,
+			    wa.wa_n, wa.wa_result) == 0)
+				worker_acked(&wk, &wa);
 			worker_exit(&wk, 0);
 		}
-		rv = queue_ack_claim(&wk.wk_q, acks, nacks, results,
+		t0 = util_mono_us();
+		rv = queue_ack_claim(&wk.wk_q, wa.wa_l, wa.wa_n, wa.wa_result,
 		    &wk.wk_owner, jobs, want, &n);
 		if (rv != 0 && queue_fault(rv) != STORE_FAULT_NONE) {
 			fault_ms = worker_fault_wait(&wk, queue_fault(rv),
@@ -900,11 +974,12 @@ worker_main(int slot)
 		}
 		worker_storage(&wk, STORE_FAULT_NONE, "claim");
 		fault_ms = WORKER_FAULT_MS;
-		nacks = 0;
+		worker_acked(&wk, &wa);
 		if (n == 0) {
 			worker_wait(&wk, WORKER_IDLE_MS);
 			continue;
 		}
+		worker_claimed(&wk, jobs, n, t0, claimed);
 		flushed = started = wk.wk_lease_at = util_mono_ms();
 		wk.wk_jobs = jobs;
 		wk.wk_njobs = n;
@@ -926,9 +1001,11 @@ worker_main(int slot)
 					break;
 				/* FALLTHROUGH */
 			case WO_DONE:
-				acks[nacks].ql_id = jobs[i].j_id;
-				acks[nacks].ql_gen = jobs[i].j_lease_gen;
-				nacks++;
+				wa.wa_l[wa.wa_n].ql_id = jobs[i].j_id;
+				wa.wa_l[wa.wa_n].ql_gen = jobs[i].j_lease_gen;
+				wa.wa_claimed[wa.wa_n] = claimed[i];
+				wa.wa_size[wa.wa_n] = jobs[i].j_size;
+				wa.wa_n++;
 				break;
 			case WO_FAIL:
 			case WO_PERMANENT:
@@ -951,13 +1028,13 @@ worker_main(int slot)
 				    (unsigned long long)jobs[i].j_id);
 				break;
 			}
-			if (nacks > 0 && util_mono_ms() - flushed >=
+			if (wa.wa_n > 0 && util_mono_ms() - flushed >=
 			    wk.wk_ch.ch_conf.c_batch_linger_ms) {
 				worker_commit(&wk);
 				/* Acks that fail ride on the next claim. */
-				if (queue_ack(&wk.wk_q, acks, nacks, results)
-				    == 0)
-					nacks = 0;
+				if (queue_ack(&wk.wk_q, wa.wa_l, wa.wa_n,
+				    wa.wa_result) == 0)
+					worker_acked(&wk, &wa);
 				flushed = util_mono_ms();
 			}
 		}

@@ -4,12 +4,13 @@
  * Tests for index.c, search.c and merge.c on real indexes: documents go
  * in as a worker feeds them (ixbatch, words from the English tokenizer,
  * filter terms per chunk), and come out through search_run(),
- * index_get_doc(), index_stats() and index_check().  Covered: the
- * segment layout read back term by term, BM25 scores against values
- * computed here by hand, the query language (OR, +, -, AND, phrases,
- * prefixes, filters, snippets), redelivery, replacement and deletion,
- * merging and compaction (results unchanged, dead chunks purged), and
- * index_check() finding damage done through raw LMDB writes.
+ * index_get_doc(), index_doc_chunks(), index_stats() and index_check().
+ * Covered: the segment layout read back term by term, BM25 scores
+ * against values computed here by hand, the query language (OR, +, -,
+ * AND, phrases, prefixes, filters, snippets), a document's chunks read
+ * back, redelivery, replacement and deletion, merging and compaction
+ * (results unchanged, dead chunks purged), and index_check() finding
+ * damage done through raw LMDB writes.
  */
 
 #include <sys/types.h>
@@ -1556,6 +1557,77 @@ START_TEST(test_delete)
 }
 END_TEST
 
+struct tchunks {
+	char		 tc_text[4][4096];
+	char		 tc_heading[4][64];
+	uint32_t	 tc_index[4];
+	size_t		 tc_n;
+};
+
+static int
+chunks_cb(const struct ixchunk *ck, void *arg)
+{
+	struct tchunks	*tc = arg;
+
+	ck_assert_uint_lt(tc->tc_n, 4);
+	ck_assert_uint_lt(ck->ck_len, sizeof(tc->tc_text[0]));
+	memcpy(tc->tc_text[tc->tc_n], ck->ck_text, ck->ck_len);
+	tc->tc_text[tc->tc_n][ck->ck_len] = '\0';
+	strlcpy(tc->tc_heading[tc->tc_n], ck->ck_heading,
+	    sizeof(tc->tc_heading[0]));
+	tc->tc_index[tc->tc_n++] = ck->ck_index;
+	return (0);
+}
+
+/* A document's chunks read back: short ones raw, long ones compressed. */
+START_TEST(test_doc_chunks)
+{
+	struct tix	 t;
+	struct tchunks	 tc;
+	struct ixdoc	 doc;
+	char		 text[3000];
+	size_t		 i;
+
+	tix_open(&t);
+	for (i = 0; i < 2000; i++)
+		text[i] = "abcdefgh "[i % 9];
+	memcpy(text + 2000, "|the end", 9);
+	commit_one(&t, "c1", text, NULL);
+	commit_one(&t, "c2", "other", NULL);
+
+	memset(&tc, 0, sizeof(tc));
+	ck_assert_int_eq(index_doc_chunks(&t.t_ix, "c1", 10, &doc, chunks_cb,
+	    &tc), 0);
+	ck_assert_str_eq(doc.d_extid, "c1");
+	ck_assert_uint_eq(doc.d_nchunks, 2);
+	ck_assert_uint_eq(tc.tc_n, 2);
+	ck_assert_uint_eq(strlen(tc.tc_text[0]), 2000);
+	ck_assert(memcmp(tc.tc_text[0], text, 2000) == 0);
+	ck_assert_str_eq(tc.tc_text[1], "the end");
+	ck_assert_str_eq(tc.tc_heading[0], "");
+	ck_assert_str_eq(tc.tc_heading[1], "More");
+	ck_assert_uint_eq(tc.tc_index[0], 0);
+	ck_assert_uint_eq(tc.tc_index[1], 1);
+
+	/* At most max chunks. */
+	memset(&tc, 0, sizeof(tc));
+	ck_assert_int_eq(index_doc_chunks(&t.t_ix, "c1", 1, &doc, chunks_cb,
+	    &tc), 0);
+	ck_assert_uint_eq(tc.tc_n, 1);
+
+	memset(&tc, 0, sizeof(tc));
+	ck_assert_int_eq(index_doc_chunks(&t.t_ix, "nosuch", 10, &doc,
+	    chunks_cb, &tc), INDEX_ENOENT);
+	ck_assert_int_eq(index_doc_chunks(&t.t_ix, "", 10, &doc, chunks_cb,
+	    &tc), INDEX_ENOENT);
+	ck_assert_int_eq(index_delete(&t.t_ix, "c1"), 0);
+	ck_assert_int_eq(index_doc_chunks(&t.t_ix, "c1", 10, &doc, chunks_cb,
+	    &tc), INDEX_ENOENT);
+	ck_assert_uint_eq(tc.tc_n, 0);
+	tix_close(&t);
+}
+END_TEST
+
 /* Merging. */
 
 #define MBATCHES	20
@@ -2633,6 +2705,7 @@ index_suite(void)
 	tcase_add_test(tc, test_update_unchanged);
 	tcase_add_test(tc, test_update_replaced);
 	tcase_add_test(tc, test_delete);
+	tcase_add_test(tc, test_doc_chunks);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("merge");

@@ -6,11 +6,13 @@
  * letters, cancel, release of a dead worker's leases and crash
  * quarantine, lease expiry, the claim policy (tenant fairness, priority,
  * aging, byte budget, big jobs), two processes claiming at once, corrupt
- * records, retention and purge, and map growth.
+ * records, retention and purge (a tenant's alone, too), pages in id
+ * order (queue_page), and map growth.
  *
  * Time is the queue's test clock (q_fixed_now), never the wall clock.
  * After most steps tq_counts() compares the status counts with a recount
- * through queue_list() and with the entries of each index database, so a
+ * through queue_list() and with the entries of each index database, and
+ * the counts per tenant (queue_tenants) with a recount per tenant, so a
  * count that drifts from the data is caught where it happens.
  */
 
@@ -122,6 +124,78 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	return (0);
 }
 
+/* Jobs per tenant and state, as a walk over every job finds them. */
+#define TQ_TENANTS	64
+
+struct tq_tenants {
+	char		 tt_name[TQ_TENANTS][JOB_TENANT_MAX + 1];
+	uint64_t	 tt_count[TQ_TENANTS][JOB_NSTATES];
+	int		 tt_seen[TQ_TENANTS];
+	size_t		 tt_n;
+	int		 tt_line;
+};
+
+static size_t
+tenant_slot(struct tq_tenants *tt, const char *name, int add)
+{
+	size_t	 i;
+
+	for (i = 0; i < tt->tt_n; i++)
+		if (strcmp(tt->tt_name[i], name) == 0)
+			return (i);
+	if (!add)
+		return (SIZE_MAX);
+	ck_assert_uint_lt(tt->tt_n, TQ_TENANTS);
+	strlcpy(tt->tt_name[tt->tt_n], name, sizeof(tt->tt_name[0]));
+	return (tt->tt_n++);
+}
+
+static int
+tenant_recount_cb(const struct job *j, void *arg)
+{
+	struct tq_tenants	*tt = arg;
+
+	tt->tt_count[tenant_slot(tt, j->j_tenant, 1)][j->j_state]++;
+	return (0);
+}
+
+static int
+tenant_cb(const char *name, const uint64_t *count, void *arg)
+{
+	struct tq_tenants	*tt = arg;
+	size_t			 i = tenant_slot(tt, name, 0);
+	int			 st;
+
+	for (st = 0; st < JOB_NSTATES; st++)
+		ck_assert_msg(count[st] == (i == SIZE_MAX ? 0 :
+		    tt->tt_count[i][st]), "line %d: tenant %s: %s %llu, "
+		    "recount %llu", tt->tt_line, name, codec_state_name(st),
+		    (unsigned long long)count[st], (unsigned long long)(i ==
+		    SIZE_MAX ? 0 : tt->tt_count[i][st]));
+	if (i != SIZE_MAX)
+		tt->tt_seen[i] = 1;
+	return (0);
+}
+
+/* The counts per tenant must be what a walk over every job finds. */
+static void
+tq_tenants_consistent(struct tq *tq, int line)
+{
+	struct tq_tenants	*tt;
+	size_t			 i;
+
+	tt = calloc(1, sizeof(*tt));
+	ck_assert_ptr_nonnull(tt);
+	tt->tt_line = line;
+	ck_assert_int_eq(queue_list(&tq->tq_q, -1, SIZE_MAX, tenant_recount_cb,
+	    tt), QUEUE_OK);
+	ck_assert_int_eq(queue_tenants(&tq->tq_q, tenant_cb, tt), QUEUE_OK);
+	for (i = 0; i < tt->tt_n; i++)
+		ck_assert_msg(tt->tt_seen[i], "line %d: tenant %s not counted",
+		    line, tt->tt_name[i]);
+	free(tt);
+}
+
 /*
  * The counts of queue_stats() must be what a walk over every job finds,
  * what a listing of each state finds, and the number of entries in the
@@ -163,6 +237,7 @@ tq_consistent(struct tq *tq, int line)
 	    db_entries(tq, txn, "dead") == all[JOB_DEAD],
 	    "line %d: index databases disagree with the job records", line);
 	mdb_txn_abort(txn);
+	tq_tenants_consistent(tq, line);
 }
 
 #define COUNTS(tq, r, l, rt, d, x, c) \
@@ -2166,6 +2241,230 @@ ids_cb(const struct job *j, void *arg)
 	return (0);
 }
 
+/* Dead letters retried and purged for one tenant, across batches. */
+START_TEST(test_tenant_batches)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out, j;
+	uint64_t		 n, total;
+	size_t			 i, got;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+	qn = calloc(MANY_JOBS, sizeof(*qn));
+	out = calloc(MANY_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < MANY_JOBS; i++)
+		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim(&tq, 5, out, MANY_K);
+		ck_assert_uint_gt(got, 0);
+		ck_assert_int_eq(queue_release_pid(&tq.tq_q, 5, "signal 9",
+		    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	}
+	COUNTS(&tq, 0, 0, 0, 0, MANY_JOBS, 0);
+	ck_assert_int_eq(queue_retry_dead_tenant(&tq.tq_q, "a", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, MANY_JOBS / 2, 0, 0, 0, MANY_JOBS / 2, 0);
+	ck_assert_int_eq(queue_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_int_eq(queue_get(&tq.tq_q, qn[1].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_int_eq(queue_retry_dead_tenant(&tq.tq_q, "c", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	for (total = 0; total < MANY_JOBS / 2; total += got) {
+		got = claim_ack(&tq, 5, MANY_K);
+		ck_assert_uint_gt(got, 0);
+	}
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, MANY_JOBS / 2, 0);
+	/* Tenant a has no dead letters left; b's go. */
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DEAD, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DONE, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DEAD, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, 0, 0);
+	ck_assert_int_eq(queue_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_ENOENT);
+	/* A tenant's purge takes no limit. */
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 5, &n),
+	    QUEUE_EINVAL);
+	ck_assert_int_eq(queue_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+struct page_ids {
+	uint64_t	 pi_ids[16];
+	size_t		 pi_n;
+};
+
+static int
+page_cb(const struct job *j, void *arg)
+{
+	struct page_ids	*pi = arg;
+
+	ck_assert_uint_lt(pi->pi_n, 16);
+	pi->pi_ids[pi->pi_n++] = j->j_id;
+	return (0);
+}
+
+/* Pages in id order, by state and tenant, bounded in records read. */
+START_TEST(test_page)
+{
+	struct queue_conf	 qc;
+	struct queue_page	 qp;
+	struct page_ids		 pi;
+	struct tq		 tq;
+	uint64_t		 id[8], gen;
+	size_t			 i;
+
+	tconf(&qc);
+	qc.qc_max_attempts = 1;
+	tq_open(&tq, &qc);
+	/* id[0] (tenant b) dies, the others wait. */
+	id[0] = enq(&tq, "b", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id[0]);
+	ck_assert_int_eq(fail1(&tq, id[0], gen, "bad", 1), JOB_DEAD);
+	for (i = 1; i < 8; i++)
+		id[i] = enq(&tq, i % 2 ? "a" : "b", NULL, 0, 10);
+
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = -1;
+	qp.qp_limit = 3;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 3);
+	ck_assert_uint_eq(pi.pi_ids[0], id[0]);
+	ck_assert_uint_eq(pi.pi_ids[2], id[2]);
+	ck_assert_uint_eq(qp.qp_next, id[2]);
+	qp.qp_after = qp.qp_next;
+	qp.qp_limit = 5;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 5);
+	ck_assert_uint_eq(pi.pi_ids[4], id[7]);
+	ck_assert_uint_eq(qp.qp_next, 0);
+
+	/* Tenant a, two by two. */
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = JOB_READY;
+	qp.qp_tenant = "a";
+	qp.qp_limit = 2;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 2);
+	ck_assert_uint_eq(pi.pi_ids[0], id[1]);
+	ck_assert_uint_eq(pi.pi_ids[1], id[3]);
+	ck_assert_uint_eq(qp.qp_next, id[3]);
+
+	/* Dead letters: one; the scan's bound cuts a page short. */
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = JOB_DEAD;
+	qp.qp_limit = 10;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 1);
+	ck_assert_uint_eq(qp.qp_next, 0);
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = -1;
+	qp.qp_tenant = "a";
+	qp.qp_limit = 10;
+	qp.qp_scan = 3;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 1);
+	ck_assert_uint_eq(pi.pi_ids[0], id[1]);
+	ck_assert_uint_eq(qp.qp_next, id[2]);
+
+	qp.qp_after = UINT64_MAX;
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi),
+	    QUEUE_EINVAL);
+	qp.qp_after = 0;
+	qp.qp_limit = 0;
+	ck_assert_int_eq(queue_page(&tq.tq_q, &qp, page_cb, &pi),
+	    QUEUE_EINVAL);
+	tq_close(&tq);
+}
+END_TEST
+
+/*
+ * A queue from before the counts per tenant (its meta record of version
+ * 1, shorter, and no tcount) gets them at the next open, from its jobs,
+ * and the totals of done and cancelled jobs start from what it holds.
+ */
+START_TEST(test_tenant_upgrade)
+{
+	struct tq		 tq;
+	struct queue_stats	 qs;
+	struct store		*s;
+	MDB_txn			*txn;
+	MDB_val			 k = { 5, "stats" }, v;
+	uint8_t			 old[128];
+	uint64_t		 id, gen;
+	uint32_t		 one = 1;
+	int			 i, meta = -1, tcount = -1, state;
+
+	tq_open(&tq, NULL);
+	for (i = 0; i < 6; i++)
+		enq(&tq, i % 2 ? "acme" : "blue", NULL, 0, 100);
+	ck_assert_uint_eq(claim_ack(&tq, 4242, 2), 2);
+	id = claim1(&tq, 4242, &gen);
+	ck_assert_int_eq(queue_fail(&tq.tq_q, id, gen, "bad", 1, &state),
+	    QUEUE_OK);
+	ck_assert_uint_ne(claim1(&tq, 4242, &gen), 0);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, enq(&tq, "acme", NULL, 0, 1)),
+	    QUEUE_OK);
+	COUNTS(&tq, 2, 1, 0, 2, 1, 1);
+
+	/* Back to version 1: the record cut short, tcount emptied. */
+	s = &tq.tq_q.q_store;
+	for (i = 0; i < s->s_ndbs; i++) {
+		if (strcmp(s->s_names[i], "meta") == 0)
+			meta = i;
+		if (strcmp(s->s_names[i], "tcount") == 0)
+			tcount = i;
+	}
+	ck_assert(meta != -1 && tcount != -1);
+	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_get(txn, s->s_dbi[meta], &k, &v), 0);
+	ck_assert_uint_gt(v.mv_size, sizeof(old));
+	memcpy(old, v.mv_data, sizeof(old));
+	memcpy(old, &one, sizeof(one));
+	v.mv_size = sizeof(old);
+	v.mv_data = old;
+	ck_assert_int_eq(mdb_put(txn, s->s_dbi[meta], &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_drop(txn, s->s_dbi[tcount], 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+
+	tq_reopen(&tq, NULL);
+	COUNTS(&tq, 2, 1, 0, 2, 1, 1);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_done, 2);
+	ck_assert_uint_eq(qs.qs_cancelled, 1);
+	ck_assert_uint_eq(qs.qs_retried, 0);
+	/* And the counts go on from there. */
+	ck_assert_uint_eq(claim_ack(&tq, 4243, 2), 2);
+	COUNTS(&tq, 0, 1, 0, 4, 1, 1);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_done, 4);
+	tq_close(&tq);
+}
+END_TEST
+
 START_TEST(test_map_growth)
 {
 	struct queue_conf	 qc;
@@ -2285,11 +2584,14 @@ queue_suite(void)
 	tcase_add_test(tc, test_retention_no_age);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_tenant_batches);
+	tcase_add_test(tc, test_page);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("growth");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_map_growth);
+	tcase_add_test(tc, test_tenant_upgrade);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -112,6 +112,24 @@ bad outside "" "workers 9 outside min-workers 0 and max-workers 8" \
     "workers 9" "max-workers 8"
 bad hang "" "hang-timeout must be at least twice heartbeat-interval" \
     "heartbeat-interval 20s" "hang-timeout 30s"
+# HTTP: addresses parse; off the loopback, a token file only the
+# service user can read is required.
+bad listen-word "" "listen 127.0.0.1: not ADDR:PORT" \
+    "listen 127.0.0.1"
+bad listen-none "" "listen none: only alone" \
+    "listen 127.0.0.1:80 none"
+bad listen-public "" "listen 0.0.0.0:8470: off the loopback, http-token-file is required" \
+    "listen 127.0.0.1:8470" "listen *:8470"
+printf 'abcdefghijklmnop0123456789\n' > "$T/tokens"
+chmod 0644 "$T/tokens"
+bad token-mode "" "http-token-file $T/tokens: must be a regular file of mode 0600 owned by uid $(id -u)" \
+    "listen *:8470" "http-token-file $T/tokens"
+chmod 0600 "$T/tokens"
+printf 'listen *:8470\nlisten [::1]:0\nhttp-token-file %s\n' "$T/tokens" \
+    > "$T/public.conf"
+expect_exit 0 "$QUIRED" -n -v -f "$T/public.conf"
+grep -qx "listen \*:8470 \[::1\]:0" "$T/out" ||
+    fail "listen lines not kept in order: $(grep ^listen "$T/out")"
 
 # A file that is not there.
 expect_exit 1 "$QUIRED" -n -f "$T/nonexistent.conf"

@@ -24,11 +24,7 @@ chmod 600 "$T/tokens"
 write_conf "listen 127.0.0.1:0" "http-token-file $T/tokens" "workers 1" \
     "max-document-size 64M" "merge no"
 start_quired
-wait_for 10 grep -q "http: listening on 127.0.0.1:" "$LOG" ||
-    fail "no http: listening line"
-PORT=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-    "$LOG" | tail -1)
-URL=http://127.0.0.1:$PORT
+URL=http://127.0.0.1:$(http_port)
 
 # stream NAME TOKEN QUERY: curl the events into $T/NAME in the background,
 # at most 60 s; its pid in $SPID.

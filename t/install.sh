@@ -74,7 +74,7 @@ grep -q "^#pidfile $rundir/quired.pid[[:space:]]" "$conf" ||
 grep -qx "# $conf" "$T/nv2" || fail "quired -n -v -f: $(head -1 "$T/nv2")"
 
 # The man pages carry the same paths, and no other build's.
-for m in man8/quired.8 man8/quirectl.8 man5/quired.conf.5; do
+for m in man8/quired.8 man8/quirectl.8 man5/quired.conf.5 man7/quire-api.7; do
 	[ -f "$DEST$mandir/$m" ] || fail "no $DEST$mandir/$m"
 done
 grep -q "^\.It Pa $confdir/quired.conf\$" "$DEST$mandir/man8/quired.8" ||
@@ -89,7 +89,8 @@ if [ "$confdir" != /etc/quire ]; then
 fi
 if command -v mandoc >/dev/null 2>&1; then
 	mandoc -Tlint -W warning "$DEST$mandir/man8/quired.8" \
-	    "$DEST$mandir/man8/quirectl.8" "$DEST$mandir/man5/quired.conf.5" ||
+	    "$DEST$mandir/man8/quirectl.8" "$DEST$mandir/man5/quired.conf.5" \
+	    "$DEST$mandir/man7/quire-api.7" ||
 	    fail "installed man pages are not clean under mandoc -Tlint"
 fi
 

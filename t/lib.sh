@@ -117,6 +117,48 @@ now_ms() {
 	date +%s%3N
 }
 
+# --- HTTP.  The port the http child listens on, from the supervisor's
+# log line "http: listening on 127.0.0.1:PORT" (listen 127.0.0.1:0).
+http_port() {
+	wait_for 10 grep -q "http: listening on " "$LOG" ||
+	    fail "no http listening line in the log"
+	grep -o "http: listening on 127.0.0.1:[0-9]*" "$LOG" | tail -1 |
+	    sed 's/.*://'
+}
+
+# hreq METHOD PATH [CURL-ARGS...]: a request to the http child on
+# $HPORT; the body goes to $T/hbody, the headers to $T/hheaders, the
+# status code to standard output.
+hreq() {
+	_m=$1
+	_p=$2
+	shift 2
+	curl -s -o "$T/hbody" -D "$T/hheaders" -w '%{http_code}' -X "$_m" \
+	    "$@" "http://127.0.0.1:$HPORT$_p"
+}
+
+# http_is CODE METHOD PATH [CURL-ARGS...]: hreq within 30 s, and fail
+# unless the reply has that status.
+http_is() {
+	_want=$1
+	_m=$2
+	_p=$3
+	shift 3
+	_got=$(hreq "$_m" "$_p" --max-time 30 "$@") || true
+	[ "$_got" = "$_want" ] ||
+	    fail "$_m $_p: status $_got, not $_want: $(head -c 300 "$T/hbody")"
+}
+
+# A field of the last reply's JSON body, by jq filter.
+body() {
+	jq -r "$1" < "$T/hbody"
+}
+
+# The pid of the http child.
+http_pid() {
+	pgrep -f "^quired: http" -P "$(quired_pid)" | head -1
+}
+
 # Pids of the live workers, one a line.
 worker_pids() {
 	ctl workers --json |
@@ -313,3 +355,4 @@ use_strace() {
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	export ASAN_OPTIONS
 }
+

@@ -14,8 +14,9 @@ N=30000
 records $N 5
 write_conf "workers 2" "map-size 1M" "map-max 6M" "lease-time 2s" \
     "hang-timeout 1s" "heartbeat-interval 200ms" "max-attempts 1" \
-    "max-crashes 1"
+    "max-crashes 1" "listen 127.0.0.1:0"
 start_quired
+HPORT=$(http_port)
 ctl submit --ndjson "$T/r.ndjson" > /dev/null || fail "submit"
 
 wait_for 30 status_is .storage.state map-full ||
@@ -28,6 +29,16 @@ sleep 3
 [ "$(status_json .jobs.retry)" = 0 ] || fail "retries while map-full"
 [ "$(status_json .fleet.deaths)" = 0 ] || fail "workers died while map-full"
 grep -q 'storage: map-full' "$LOG" || fail "not logged"
+# The HTTP API says so: /healthz 503, uploads 503 with Retry-After, and
+# reads still answer.
+code=$(hreq GET /healthz)
+[ "$code" = 503 ] || fail "/healthz while map-full: $code"
+jq -r .why "$T/hbody" | grep -q "map-full" || fail "why: $(cat "$T/hbody")"
+code=$(hreq POST /v1/documents --data-binary "a document" -D "$T/hdr")
+[ "$code" = 503 ] || fail "an upload while map-full: $code"
+grep -qi '^Retry-After:' "$T/hdr" || fail "503 without Retry-After"
+code=$(hreq GET "/v1/search?q=anything")
+[ "$code" = 200 ] || fail "a search while map-full: $code"
 # One line a second per process at most (a few seconds have passed).
 lines=$(grep -c 'map full at' "$LOG")
 [ "$lines" -le 40 ] || fail "$lines map-full lines in the log"
@@ -36,4 +47,6 @@ sed 's/^map-max .*/map-max 1G/' "$CONF" > "$T/c2" && mv "$T/c2" "$CONF"
 kill -HUP "$(quired_pid)"
 resumed $N 2 0 777 14999 29999
 grep -q 'storage: ok again' "$LOG" || fail "recovery not logged"
+code=$(hreq GET /healthz)
+[ "$code" = 200 ] || fail "/healthz after recovery: $code $(cat "$T/hbody")"
 echo "mapfull: held at 6M, resumed after map-max 1G, $N records"

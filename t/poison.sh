@@ -5,7 +5,8 @@
 # quarantined as a dead letter after max-crashes (3) worker deaths, and
 # the 199 others are done.  A job that hangs (no heartbeat) has its
 # worker logged with wchan evidence and killed within hang-timeout + 1 s
-# of the job's start, and is retried until it too is quarantined.
+# of the job's start, and is retried until it too is quarantined.  A
+# stopped worker is killed without waiting out kill-grace.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -95,6 +96,27 @@ jq -e '.state == "dead" and .crashes == 3 and
 ctl status --json > "$T/st"
 jq -e '.fleet.hung == 3 and .fleet.quarantined == 2 and .fleet.running == 2' \
     "$T/st" >/dev/null || fail "after hang: $(jq -c .fleet "$T/st")"
+
+# --- stopped: a worker stopped by SIGSTOP acts on no signal but SIGKILL,
+# so it gets SIGKILL as soon as it is found hung, with no kill-grace
+# (2 s) spent waiting for a SIGABRT it cannot act on.
+slow=$(ctl submit --debug "sleep 3000")
+pid=""
+while [ -z "$pid" ]; do
+	pid=$(ctl workers --json | jq -r --argjson j "$slow" \
+	    '.workers[] | select(.job == $j) | .pid')
+	[ -n "$pid" ] || sleep 0.05
+done
+kill -STOP "$pid"
+start=$(now_ms)
+wait_for 10 pid_gone "$pid" || fail "the stopped worker $pid stays"
+took=$(($(now_ms) - start))
+[ "$took" -le $((HANG_MS + 1000)) ] ||
+    fail "the stopped worker was killed after $took ms, past hang-timeout + 1 s"
+grep -q "(pid $pid) is stopped; sending SIGKILL" "$LOG" ||
+    fail "the stopped worker's kill not logged"
+wait_for 20 status_is .jobs.done 200 || fail "the sleep job was not retried"
 [ "$(zombies_of "$sv")" -eq 0 ] || fail "zombies"
-echo "poison: hung workers gone $tooks ms after the job started"
+echo "poison: hung workers gone $tooks ms after the job started;" \
+    "a stopped one $took ms after its stop"
 exit 0
