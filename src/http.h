@@ -45,6 +45,7 @@ struct httpd {
 	struct ratelimit hd_accept_rl;
 	struct queue	 hd_q;
 	struct index	 hd_ix;
+	struct tokenizer *hd_tk;	/* for searches, made at the first */
 	char		 hd_ctlpath[CONF_STR_MAX];	/* the admin socket */
 	int		 hd_conns;	/* accepted and not let go */
 	size_t		 hd_maxconns;
