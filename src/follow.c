@@ -393,8 +393,8 @@ follow_workers(struct follow *fl)
 	buf_init(&body);
 	if (fl->fl_ctlpath == NULL || ask_daemon(fl->fl_ctlpath, CTL_WORKERS,
 	    0, "json", &body, FOLLOW_CONNECT_MS, FOLLOW_CONNECT_MS, why,
-	    sizeof(why)) != 0 || (st = yajl_tree_parse(buf_cstr(&body), NULL, 0)) ==
-	    NULL) {
+	    sizeof(why)) != 0 ||
+	    (st = yajl_tree_parse(buf_cstr(&body), NULL, 0)) == NULL) {
 		buf_free(&body);
 		return;
 	}

@@ -114,7 +114,7 @@ static struct {
 	struct httpd		*ev_hd;
 	TAILQ_HEAD(, ev_stream)	 ev_streams;
 	int			 ev_nstreams;
-	int			 ev_nwide;	/* streams of more than one job */
+	int			 ev_nwide;	/* streams of many jobs */
 	struct ev_jobs		 ev_jobs;
 	size_t			 ev_njobs;
 	uint64_t		 ev_after;	/* the last job id scanned */
@@ -294,10 +294,12 @@ http_events_ask(void)
 	    i++) {
 		job = http_events_get(w->u.array.values[i], "job", NULL);
 		pm = http_events_get(w->u.array.values[i], "progress", NULL);
-		if (http_events_num(job) == 0 || pm == NULL || !YAJL_IS_NUMBER(pm))
+		if (http_events_num(job) == 0 || pm == NULL ||
+		    !YAJL_IS_NUMBER(pm))
 			continue;
 		ev.ev_run[ev.ev_nrun].er_job = http_events_num(job);
-		ev.ev_run[ev.ev_nrun++].er_pm = YAJL_GET_DOUBLE(pm) * 1000 + 0.5;
+		ev.ev_run[ev.ev_nrun++].er_pm = YAJL_GET_DOUBLE(pm) * 1000 +
+		    0.5;
 	}
 }
 

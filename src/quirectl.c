@@ -972,10 +972,10 @@ ctl_submit_follow(struct ctl_add *ca)
 		    "on\n", fl.fl_final, fl.fl_n);
 		rv = CTL_EXIT_INTR;
 	} else {
-		printf("finished: %zu done, %zu dead letters%s, %zu cancelled\n",
-		    fl.fl_n - fl.fl_dead - fl.fl_cancelled, fl.fl_dead,
-		    fl.fl_dead > 0 ? " (quirectl jobs --state dead)" : "",
-		    fl.fl_cancelled);
+		printf("finished: %zu done, %zu dead letters%s, %zu "
+		    "cancelled\n", fl.fl_n - fl.fl_dead - fl.fl_cancelled,
+		    fl.fl_dead, fl.fl_dead > 0 ?
+		    " (quirectl jobs --state dead)" : "", fl.fl_cancelled);
 		rv = fl.fl_dead + fl.fl_cancelled > 0 ? CTL_EXIT_FAIL :
 		    CTL_EXIT_OK;
 	}
