@@ -2452,6 +2452,9 @@ ctl_fleet_start(int workers)
 	ctl_socket_path(c.c_control, sizeof(c.c_control));
 	c.c_logfile[0] = '\0';
 	c.c_user[0] = c.c_group[0] = '\0';
+	/* A fleet for the time of an ingest serves no HTTP. */
+	strlcpy(c.c_listen, "none", sizeof(c.c_listen));
+	c.c_http_tokens[0] = '\0';
 
 	if ((tmp = getenv("TMPDIR")) == NULL || tmp[0] == '\0')
 		tmp = "/tmp";
