@@ -59,6 +59,11 @@ check_progress() {
 	    "$(cat "$T/$1.jobs")"
 }
 
+# --- The whole stream, from the start.
+stream all "$ANY" ""
+allpid=$SPID
+wait_for 5 grep -q '^: quire events' "$T/all" || fail "no whole stream"
+
 # --- A debug job of 2.5 s: its own stream, which ends after done.
 id=$(ctl submit --debug "sleep 2500")
 stream sleep "$ANY" "?job=$id"
@@ -68,13 +73,10 @@ check_progress sleep "$id"
 head -1 "$T/sleep" | grep -q '^: quire events' ||
     fail "the stream does not open with its comment: $(head -3 "$T/sleep")"
 
-# --- The whole stream, while a real 25 MB document is indexed.
+# --- A real 25 MB document.
 awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) { l = "";
     for (k = 0; k < 8; k++) l = l " w" int(rand() * 50000) "x";
     print l; if (i % 50 == 0) print "" } }' > "$T/big.txt"
-stream all "$ANY" ""
-allpid=$SPID
-wait_for 5 grep -q '^: quire events' "$T/all" || fail "no whole stream"
 big=$(ctl submit "$T/big.txt")
 stream big "$ANY" "?job=$big"
 running() {
@@ -94,9 +96,9 @@ status_events() {
 	    /^data: / { if (s) print substr($0, 7); s = 0 }' "$T/$1"
 }
 grep -q '^event: status$' "$T/all" || fail "no status event"
-status_events all | jq -e -s 'map(.workers[]? |
-    select(.job != null and .progress > 0 and .progress < 1)) | length > 0' \
-    > /dev/null || fail "no status event shows a worker's progress"
+status_events all | jq -e -s --argjson id "$id" 'map(.workers[]? |
+    select(.job == $id and .progress > 0 and .progress < 1)) | length > 0' \
+    > /dev/null || fail "no status event shows the progress of job $id"
 both_done() {
 	status_events all | jq -e -s 'map(select(.jobs.done >= 2 and
 	    (.docs_per_s | type) == "number")) | length > 0'
