@@ -4,8 +4,8 @@
  * quirectl's progress display, for `submit --follow` and `ingest`.
  *
  * On a terminal, one line redrawn in place (a carriage return, then the
- * line, then "erase to the end of the line"), at most every
- * PROGRESS_TTY_MS:
+ * line, cut to the terminal's width, then "erase to the end of the
+ * line"), at most every PROGRESS_TTY_MS:
  *
  *	[#########...........]  45% 18/40 jobs, 1520 docs, 310 docs/s,
  *	ETA 12s, 1 dead
@@ -21,9 +21,11 @@
  */
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "quire.h"
 
@@ -82,9 +84,10 @@ progress_line(const struct progress *pg, char *buf, size_t len)
 void
 progress_draw(struct progress *pg, int force)
 {
+	struct winsize	 ws;
 	uint64_t	 now = util_mono_ms();
-	char		 line[256], bar[PROGRESS_BAR + 1];
-	int		 n;
+	char		 line[256], full[320], bar[PROGRESS_BAR + 1];
+	int		 n, cols = 80;
 
 	if (pg->pg_frac < 0)
 		pg->pg_frac = 0;
@@ -104,7 +107,11 @@ progress_draw(struct progress *pg, int force)
 	memset(bar, '.', PROGRESS_BAR);
 	memset(bar, '#', n);
 	bar[PROGRESS_BAR] = '\0';
-	printf("\r[%s] %s\033[K", bar, line);
+	snprintf(full, sizeof(full), "[%s] %s", bar, line);
+	/* Cut to the terminal's width: a line that wraps cannot be redrawn. */
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		cols = ws.ws_col;
+	printf("\r%.*s\033[K", cols - 1, full);
 	fflush(stdout);
 	pg->pg_drawn_tty = 1;
 }
