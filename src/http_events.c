@@ -472,6 +472,17 @@ http_events_wanted(const struct ev_job *ej)
 	return (0);
 }
 
+/* A job purged while watched: its streams end, having nothing more. */
+static void
+http_events_gone(uint64_t id)
+{
+	struct ev_stream	*es, *next;
+
+	TAILQ_FOREACH_SAFE(es, &ev.ev_streams, es_entry, next)
+		if (es->es_job == id)
+			http_events_end(es);
+}
+
 /* Send what changed; forget the jobs that ended or that nobody wants. */
 static void
 http_events_flush(void)
@@ -482,6 +493,8 @@ http_events_flush(void)
 		if (ej->ej_seen && (ej->ej_state != ej->ej_sent_state ||
 		    ej->ej_pm != ej->ej_sent_pm))
 			http_events_send_job(ej);
+		if (!ej->ej_seen)
+			http_events_gone(ej->ej_id);
 		if (!ej->ej_seen || http_events_final(ej->ej_state) ||
 		    !http_events_wanted(ej))
 			http_events_forget(ej);
