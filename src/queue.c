@@ -173,6 +173,8 @@ struct qtx {
 	MDB_txn		*t_txn;
 	MDB_dbi		*t_dbi;
 	struct qmeta	 t_m;
+	struct qmeta	 t_m0;		/* as read, when t_have */
+	int		 t_have;
 	uint64_t	 t_now;
 };
 
@@ -421,6 +423,7 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	t->t_txn = txn;
 	t->t_dbi = q->q_store.s_dbi;
 	t->t_now = queue_now(q);
+	t->t_have = 0;
 	q->q_nunlink = 0;
 	rc = mdb_get(txn, t->t_dbi[DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
@@ -445,6 +448,8 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 		return (QUEUE_ERROR);
 	}
 	memcpy(&t->t_m, v.mv_data, sizeof(t->t_m));
+	t->t_m0 = t->t_m;
+	t->t_have = 1;
 	return (0);
 }
 
@@ -453,6 +458,13 @@ qtx_end(struct qtx *t)
 {
 	MDB_val	 k = { 5, (void *)"stats" }, v;
 
+	/*
+	 * Unchanged, it is not written: a claim that found nothing then
+	 * leaves the transaction clean, and LMDB commits it without a
+	 * write or an fsync (an idle worker looks ten times a second).
+	 */
+	if (t->t_have && memcmp(&t->t_m, &t->t_m0, sizeof(t->t_m)) == 0)
+		return (0);
 	v.mv_size = sizeof(t->t_m);
 	v.mv_data = &t->t_m;
 	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
