@@ -272,11 +272,13 @@ control_workers(struct supervisor *sv, int json, struct evbuffer *eb)
 			    fleet_state_name(w->w_state));
 			if (w->w_job != 0)
 				evbuffer_add_printf(eb, "%llu, \"elapsed_ms\": "
-				    "%llu", (unsigned long long)w->w_job,
-				    (unsigned long long)(now - w->w_job_start));
+				    "%llu, \"progress\": %.3f",
+				    (unsigned long long)w->w_job,
+				    (unsigned long long)(now - w->w_job_start),
+				    w->w_progress / 1000.0);
 			else
 				evbuffer_add_printf(eb, "null, \"elapsed_ms\": "
-				    "null");
+				    "null, \"progress\": null");
 			evbuffer_add_printf(eb, ", \"heartbeat_age_ms\": %llu, "
 			    "\"anon_kb\": %lld, \"jobs\": %llu, \"starts\": "
 			    "%llu, \"failed_starts\": %u, \"generation\": "

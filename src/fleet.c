@@ -260,79 +260,60 @@ fleet_config_text(struct supervisor *sv, char *buf, size_t len)
 	buf[len - 1] = '\0';
 }
 
-static void
-fleet_spawn(struct supervisor *sv, struct wslot *w)
+/*
+ * quired's arguments for a child of the slot, in argv (6 at most), with
+ * buf holding the number; returns how many listening sockets it takes.
+ */
+static int
+fleet_argv(struct supervisor *sv, const struct wslot *w, char **argv,
+    char *buf, size_t len)
 {
-	struct bufferevent	*bev;
-	char			 slot[16], cfg[IPC_STR_MAX];
-	char			*argv[6];
-	int			 sp[2], i = 0, saved, nfd = 0;
-	pid_t			 pid;
+	int	 i = 0, nfd = 0;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
-		fleet_spawn_failed(sv, w, "socketpair");
-		return;
-	}
-	snprintf(slot, sizeof(slot), "%d", w->w_slot);
 	argv[i++] = "quired";
 	if (sv->sv_foreground)
 		argv[i++] = "-d";
 	if (w->w_slot == FLEET_MERGER)
 		argv[i++] = "-M";
-	else if (w->w_slot == FLEET_HTTP) {
-		nfd = sv->sv_nhttp;
-		snprintf(slot, sizeof(slot), "%d", nfd);
-		argv[i++] = "-H";
-		argv[i++] = slot;
-	} else {
-		argv[i++] = "-W";
-		argv[i++] = slot;
+	else {
+		nfd = w->w_slot == FLEET_HTTP ? (int)sv->sv_nhttp : 0;
+		snprintf(buf, len, "%d", w->w_slot == FLEET_HTTP ? nfd :
+		    w->w_slot);
+		argv[i++] = w->w_slot == FLEET_HTTP ? "-H" : "-W";
+		argv[i++] = buf;
 	}
 	argv[i] = NULL;
+	return (nfd);
+}
 
-	switch ((pid = fork())) {
-	case -1:
-		saved = errno;
-		close(sp[0]);
-		close(sp[1]);
-		errno = saved;
-		fleet_spawn_failed(sv, w, "fork");
-		return;
-	case 0:
-		/* dup2 leaves the new descriptor open across exec. */
-		if (dup2(sp[1], 3) == -1)
-			_exit(127);
-		if (sp[1] == 3 && fcntl(3, F_SETFD, 0) == -1)
-			_exit(127);
-		/* The http child's listening sockets follow, from 4. */
-		for (i = 0; i < nfd; i++)
-			if (dup2(sv->sv_http_fd[i], 4 + i) == -1)
-				_exit(127);
-		/*
-		 * A child gets stdio and its socket, nothing else: an
-		 * inherited admin connection would keep quirectl waiting
-		 * for end of file until this worker exits.
-		 */
-		closefrom(4 + nfd);
-		execv(sv->sv_exe, argv);
+/*
+ * In the child: its socket on CHILD_FD (3), the http child's listening
+ * sockets from 4, and nothing else (an inherited admin connection would
+ * keep quirectl waiting for end of file until the child exits); exec.
+ */
+static void __dead
+fleet_exec(struct supervisor *sv, int fd, int nfd, char **argv)
+{
+	int	 i;
+
+	/* dup2 leaves the new descriptor open across exec. */
+	if (dup2(fd, CHILD_FD) == -1)
 		_exit(127);
-	}
-	close(sp[1]);
-	evutil_make_socket_nonblocking(sp[0]);
-	bev = bufferevent_socket_new(sv->sv_base, sp[0],
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		fatalx("%s: bufferevent", __func__);
-	bufferevent_setcb(bev, fleet_read, NULL, fleet_error, w);
-	bufferevent_enable(bev, EV_READ);
-	fleet_config_text(sv, cfg, sizeof(cfg));
-	ipc_evbuffer_put(bufferevent_get_output(bev), IPC_CONFIG, sv->sv_cgen,
-	    0, cfg);
-	if (w->w_slot >= 0 && (sv->sv_admit != sv->sv_conf.c_big_inflight ||
-	    sv->sv_el.el_pressure))
-		ipc_evbuffer_put(bufferevent_get_output(bev), IPC_ADMIT,
-		    sv->sv_admit, sv->sv_el.el_pressure, NULL);
+	if (fd == CHILD_FD && fcntl(CHILD_FD, F_SETFD, 0) == -1)
+		_exit(127);
+	for (i = 0; i < nfd; i++)
+		if (dup2(sv->sv_http_fd[i], CHILD_FD + 1 + i) == -1)
+			_exit(127);
+	closefrom(CHILD_FD + 1 + nfd);
+	execv(sv->sv_exe, argv);
+	_exit(127);
+}
 
+/* A new process in the slot: its state from the start. */
+static void
+fleet_started(struct supervisor *sv, struct wslot *w, pid_t pid,
+    struct bufferevent *bev)
+{
 	w->w_pid = pid;
 	w->w_bev = bev;
 	w->w_state = W_STARTING;
@@ -358,6 +339,48 @@ fleet_spawn(struct supervisor *sv, struct wslot *w)
 	else
 		log_debug("%s: worker %d (pid %d) started", __func__,
 		    w->w_slot, (int)pid);
+}
+
+static void
+fleet_spawn(struct supervisor *sv, struct wslot *w)
+{
+	struct bufferevent	*bev;
+	char			 num[16], cfg[IPC_STR_MAX];
+	char			*argv[6];
+	int			 sp[2], saved, nfd;
+	pid_t			 pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		fleet_spawn_failed(sv, w, "socketpair");
+		return;
+	}
+	nfd = fleet_argv(sv, w, argv, num, sizeof(num));
+	if ((pid = fork()) == -1) {
+		saved = errno;
+		close(sp[0]);
+		close(sp[1]);
+		errno = saved;
+		fleet_spawn_failed(sv, w, "fork");
+		return;
+	}
+	if (pid == 0)
+		fleet_exec(sv, sp[1], nfd, argv);
+	close(sp[1]);
+	evutil_make_socket_nonblocking(sp[0]);
+	bev = bufferevent_socket_new(sv->sv_base, sp[0],
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatalx("%s: bufferevent", __func__);
+	bufferevent_setcb(bev, fleet_read, NULL, fleet_error, w);
+	bufferevent_enable(bev, EV_READ);
+	fleet_config_text(sv, cfg, sizeof(cfg));
+	ipc_evbuffer_put(bufferevent_get_output(bev), IPC_CONFIG, sv->sv_cgen,
+	    0, cfg);
+	if (w->w_slot >= 0 && (sv->sv_admit != sv->sv_conf.c_big_inflight ||
+	    sv->sv_el.el_pressure))
+		ipc_evbuffer_put(bufferevent_get_output(bev), IPC_ADMIT,
+		    sv->sv_admit, sv->sv_el.el_pressure, NULL);
+	fleet_started(sv, w, pid, bev);
 }
 
 /*
@@ -408,12 +431,15 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 		break;
 	case IPC_HEARTBEAT:
 		strlcpy(w->w_phase, m->m_str, sizeof(w->w_phase));
+		if (w->w_job != 0 && m->m_a == w->w_job && m->m_b < 1000)
+			w->w_progress = m->m_b;
 		break;
 	case IPC_JOB_START:
 		w->w_job = m->m_a;
 		w->w_gen = m->m_b;
 		strlcpy(w->w_what, m->m_str, sizeof(w->w_what));
 		strlcpy(w->w_phase, "running", sizeof(w->w_phase));
+		w->w_progress = 0;
 		w->w_job_start = now;
 		w->w_job_paused = 0;
 		w->w_anon_base = w->w_anon_peak = w->w_anon_kb;

@@ -35,7 +35,9 @@
  *			and touch that tenant's jobs and documents only.
  *
  * Every reply is JSON ({"error": ..., "code": ...} for errors) but the
- * dashboard's files (GET /, http-web-root) and /metrics.
+ * dashboard's files (GET /, http-web-root), /metrics and the event
+ * stream (/v1/events, http_events.c), which answers later and for as
+ * long as its client stays (hr_async).
  */
 
 #include <sys/types.h>
@@ -81,6 +83,7 @@ static const struct http_route http_routes[] = {
 	{ "/v1/dead/retry",		HTTP_POST, 1, http_dead_retry },
 	{ "/v1/documents/*",		HTTP_GET, 1, http_document },
 	{ "/v1/documents/*",		HTTP_DELETE, 1, http_document_delete },
+	{ "/v1/events",			HTTP_GET, 1, http_events },
 	{ "/",				HTTP_GET, 0, http_static },
 	{ "/*",				HTTP_GET, 0, http_static },
 };

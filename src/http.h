@@ -45,6 +45,7 @@ struct httpd {
 	struct ratelimit hd_accept_rl;
 	struct queue	 hd_q;
 	struct index	 hd_ix;
+	struct tokenizer *hd_tk;	/* for searches, made at the first */
 	char		 hd_ctlpath[CONF_STR_MAX];	/* the admin socket */
 	int		 hd_conns;	/* accepted and not let go */
 	size_t		 hd_maxconns;
@@ -99,6 +100,9 @@ void		 http_conn_stream(struct http_req *);
 /* http_auth.c */
 void		 http_tokens_load(struct httpd *);
 int		 http_auth(struct http_req *);
+
+/* http_events.c */
+void		 http_events(struct http_req *);
 
 /* http_info.c */
 int		 http_ask(struct http_req *, int, uint64_t, const char *,

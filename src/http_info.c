@@ -325,7 +325,10 @@ http_search(struct http_req *hr)
 	}
 	if (http_search_opts(hr, &so, tenant, sizeof(tenant)) == -1)
 		return;
-	if ((tk = tokenizer_new(c->c_language, c->c_stopwords)) == NULL) {
+	/* One tokenizer for the child's life: its stem cache is 1 MB. */
+	if ((tk = hr->hr_hd->hd_tk) == NULL &&
+	    (tk = hr->hr_hd->hd_tk = tokenizer_new(c->c_language,
+	    c->c_stopwords)) == NULL) {
 		http_error(hr, 500, "no_stemmer", "language %s: no stemmer",
 		    c->c_language);
 		return;
@@ -340,5 +343,4 @@ http_search(struct http_req *hr)
 		buf_free(&out);
 		search_result_free(&res);
 	}
-	tokenizer_free(tk);
 }

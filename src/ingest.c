@@ -22,7 +22,10 @@
  * see xdoc_tick) and per chunk cut, tokenized and handed on.  The
  * worker sends its heartbeats and enforces job-timeout from there.  A
  * document stopped halfway is taken back from the sink (is_abort), so
- * nothing of it is indexed.
+ * nothing of it is indexed.  in_permille says how far the job is: the
+ * first tenth for reading its bytes, the rest for the share of its text
+ * (or of its NDJSON records' bytes) handed on, so that a big document's
+ * progress moves evenly.
  *
  * Compressed files: a file that begins with the gzip magic (1f 8b) is
  * read as its contents, decompressed with zlib (every member of a
@@ -74,6 +77,21 @@ ingest_tick(void *arg)
 		return (0);
 	in->in_stopped = 1;
 	return (1);
+}
+
+/* done of total, after the read's tenth; it only goes up. */
+static void
+ingest_progress(struct ingest *in, uint64_t done, uint64_t total)
+{
+	unsigned	 pm;
+
+	if (total == 0)
+		return;
+	if (done > total)
+		done = total;
+	pm = 100 + (unsigned)(done * 900 / total);
+	if (pm > in->in_permille)
+		in->in_permille = pm;
 }
 
 /* The extraction settings from the configuration. */
@@ -304,6 +322,8 @@ ingest_read(struct ingest *in, const struct job *j)
 		off += n;
 		in->in_data.b_len += n;
 		in->in_bytes += n;
+		in->in_permille = (unsigned)(in->in_data.b_len * 100 /
+		    (in->in_data.b_len + (end - off)));
 	}
 	close(fd);
 	buf_cstr(&in->in_data);
@@ -419,6 +439,7 @@ struct ingest_doc {
 	const char		*id_name;	/* sniffed as, if not j_path */
 	const char		*id_path;	/* then the id */
 	const char		*id_title;	/* the uploader's, or NULL */
+	uint64_t		 id_base;	/* the file offset of in_data */
 };
 
 static int
@@ -458,6 +479,8 @@ ingest_chunk(const struct chunk *c, void *arg)
 
 	if (ingest_tick(in) != 0)
 		return (-1);
+	if (id->id_doc->xd_type != DOC_NDJSON)
+		ingest_progress(in, c->c_off, id->id_doc->xd_text.b_len);
 	in->in_chunks++;
 	if (in->in_sink != NULL && in->in_sink->is_chunk != NULL &&
 	    (rv = in->in_sink->is_chunk(in->in_sink->is_arg, id->id_doc, c))
@@ -542,6 +565,9 @@ ingest_doc(struct xdoc *doc, const struct xerr *err, void *arg)
 	}
 	in->in_docs++;
 	in->in_tokens += id->id_tokens;
+	if (doc->xd_type == DOC_NDJSON)
+		ingest_progress(in, doc->xd_off + doc->xd_len - id->id_base,
+		    in->in_data.b_len);
 	if (in->in_sink != NULL && in->in_sink->is_done != NULL)
 		return (in->in_sink->is_done(in->in_sink->is_arg, doc));
 	return (0);
@@ -559,6 +585,7 @@ ingest_job(struct ingest *in, const struct job *j)
 
 	in->in_nfails = 0;
 	in->in_stopped = 0;
+	in->in_permille = 0;
 	memset(&in->in_err, 0, sizeof(in->in_err));
 	memset(&id, 0, sizeof(id));
 	id.id_in = in;
@@ -598,6 +625,7 @@ ingest_job(struct ingest *in, const struct job *j)
 		xerr_set(&in->in_err, "unsupported-type", "binary content");
 		return (INGEST_BAD);
 	}
+	id.id_base = j->j_srckind == SRC_NDJSON ? j->j_off : 0;
 	if (type == DOC_NDJSON)
 		rv = extract_ndjson(&in->in_xc, in->in_data.b_data,
 		    in->in_data.b_len, ingest_ranged(j) ? j->j_off : 0,

@@ -173,6 +173,8 @@ struct qtx {
 	MDB_txn		*t_txn;
 	MDB_dbi		*t_dbi;
 	struct qmeta	 t_m;
+	struct qmeta	 t_m0;		/* as read, when t_have */
+	int		 t_have;
 	uint64_t	 t_now;
 };
 
@@ -421,6 +423,7 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	t->t_txn = txn;
 	t->t_dbi = q->q_store.s_dbi;
 	t->t_now = queue_now(q);
+	t->t_have = 0;
 	q->q_nunlink = 0;
 	rc = mdb_get(txn, t->t_dbi[DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
@@ -445,6 +448,8 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 		return (QUEUE_ERROR);
 	}
 	memcpy(&t->t_m, v.mv_data, sizeof(t->t_m));
+	t->t_m0 = t->t_m;
+	t->t_have = 1;
 	return (0);
 }
 
@@ -453,6 +458,13 @@ qtx_end(struct qtx *t)
 {
 	MDB_val	 k = { 5, (void *)"stats" }, v;
 
+	/*
+	 * Unchanged, it is not written: a claim that found nothing then
+	 * leaves the transaction clean, and LMDB commits it without a
+	 * write or an fsync (an idle worker looks ten times a second).
+	 */
+	if (t->t_have && memcmp(&t->t_m, &t->t_m0, sizeof(t->t_m)) == 0)
+		return (0);
 	v.mv_size = sizeof(t->t_m);
 	v.mv_data = &t->t_m;
 	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
@@ -2318,4 +2330,103 @@ queue_page(struct queue *q, struct queue_page *qp, queue_list_cb cb,
 	pa.pa_cbarg = arg;
 	return (queue_result(__func__,
 	    store_read(&q->q_store, queue_page_txn, &pa)));
+}
+
+struct queue_watch_arg {
+	struct queue	*wa_q;
+	const uint64_t	*wa_ids;
+	size_t		 wa_nids;
+	uint64_t	*wa_after;
+	size_t		 wa_newmax;
+	queue_list_cb	 wa_cb;
+	void		*wa_cbarg;
+};
+
+/* Up to max jobs of a database keyed by id(8), from the key after. */
+static int
+queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
+    uint64_t *last, struct queue_watch_arg *wa)
+{
+	struct job	 j;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint8_t		 kb[8];
+	uint64_t	 id;
+	size_t		 n = 0;
+	int		 rc, op = MDB_SET_RANGE;
+
+	util_put_be64(kb, after + 1);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[db], &c)) != 0)
+		return (rc);
+	while (n < max && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 8)
+			continue;
+		n++;
+		id = util_get_be64(k.mv_data);
+		if ((rc = qtx_get_live(t, id, &j)) != 0 && rc != QUEUE_ENOENT)
+			break;
+		/* A job the watcher cannot take now is read again. */
+		if (rc == 0 && wa->wa_cb(&j, wa->wa_cbarg) != 0)
+			break;
+		if (last != NULL)
+			*last = id;
+		rc = 0;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static int
+queue_watch_txn(MDB_txn *txn, void *arg)
+{
+	struct queue_watch_arg	*wa = arg;
+	struct qtx		 t;
+	struct job		 j;
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = qtx_begin(&t, wa->wa_q, txn)) != 0)
+		return (rc);
+	for (i = 0; i < wa->wa_nids; i++) {
+		if ((rc = qtx_get_live(&t, wa->wa_ids[i], &j)) == QUEUE_ENOENT)
+			continue;
+		if (rc != 0)
+			return (rc);
+		if (wa->wa_cb(&j, wa->wa_cbarg) != 0)
+			return (0);
+	}
+	if (wa->wa_newmax == 0)
+		return (0);
+	if ((rc = queue_watch_scan(&t, DB_LEASES, 0, wa->wa_newmax, NULL,
+	    wa)) != 0)
+		return (rc);
+	return (queue_watch_scan(&t, DB_JOBS, *wa->wa_after, wa->wa_newmax,
+	    wa->wa_after, wa));
+}
+
+/*
+ * One snapshot of the jobs a watcher follows (the HTTP API's events):
+ * each of ids that still exists, then, when newmax is not 0, up to
+ * newmax leased jobs and up to newmax jobs of ids past *after, which
+ * moves to the last one read.  A job may come twice.  cb as
+ * queue_list's.
+ */
+int
+queue_watch(struct queue *q, const uint64_t *ids, size_t nids,
+    uint64_t *after, size_t newmax, queue_list_cb cb, void *arg)
+{
+	struct queue_watch_arg	 wa;
+
+	wa.wa_q = q;
+	wa.wa_ids = ids;
+	wa.wa_nids = nids;
+	wa.wa_after = after;
+	wa.wa_newmax = newmax;
+	wa.wa_cb = cb;
+	wa.wa_cbarg = arg;
+	return (queue_result(__func__,
+	    store_read(&q->q_store, queue_watch_txn, &wa)));
 }

@@ -423,6 +423,8 @@ int		 queue_page(struct queue *, struct queue_page *, queue_list_cb,
 		    void *);
 int		 queue_spool_refs(struct queue *, const char *, uint64_t *);
 int		 queue_tenants(struct queue *, queue_tenant_cb, void *);
+int		 queue_watch(struct queue *, const uint64_t *, size_t,
+		    uint64_t *, size_t, queue_list_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
@@ -878,6 +880,7 @@ struct ingest {
 	uint64_t	 in_chunks;
 	uint64_t	 in_tokens;
 	uint64_t	 in_bytes;
+	unsigned	 in_permille;	/* the running job's progress */
 };
 
 void		 ingest_extract_conf(const struct quire_conf *,
@@ -1420,6 +1423,7 @@ struct wslot {
 	uint64_t	 w_gen;
 	char		 w_what[128];
 	char		 w_phase[64];
+	unsigned	 w_progress;	/* of w_job, permille */
 	uint64_t	 w_job_start;	/* monotonic ms */
 	uint64_t	 w_job_paused;	/* ms of it under a storage fault */
 	uint64_t	 w_last_beat;
@@ -1691,6 +1695,53 @@ int		 ask_daemon(const char *, int, uint64_t, const char *,
 		    struct buf *, int, int, char *, size_t);
 int		 ask_alive(const char *, int);
 int		 ask_cancelled(const char *, uint64_t, char *, size_t, int *);
+
+/* progress.c */
+struct progress {
+	int		 pg_tty;
+	int		 pg_drawn_tty;	/* a line is on the terminal */
+	uint64_t	 pg_t0;		/* start, monotonic ms */
+	uint64_t	 pg_drawn;	/* last drawn */
+	size_t		 pg_total;	/* jobs */
+	size_t		 pg_done;	/* finished: done, dead, cancelled */
+	size_t		 pg_dead;
+	double		 pg_frac;	/* of the whole, 0 to 1 */
+	uint64_t	 pg_docs;	/* documents indexed since the start */
+	double		 pg_rate;	/* docs/s, or < 0: docs over time */
+};
+
+void		 progress_start(struct progress *, size_t, int);
+void		 progress_line(const struct progress *, char *, size_t);
+void		 progress_draw(struct progress *, int);
+void		 progress_end(struct progress *);
+
+/* follow.c */
+struct follow {
+	uint64_t	*fl_ids;	/* sorted, each once */
+	uint64_t	*fl_size;	/* bytes, at least 1 */
+	uint64_t	 fl_total;	/* of fl_size */
+	uint8_t		*fl_state;	/* last known; JOB_NSTATES: none */
+	uint16_t	*fl_pm;		/* progress, permille */
+	size_t		 fl_n;
+	size_t		 fl_final;	/* done, dead or cancelled */
+	size_t		 fl_dead;
+	size_t		 fl_cancelled;
+	int		 fl_fd;		/* the event stream, or -1 */
+	struct buf	 fl_in;		/* read, not yet parsed */
+	char		 fl_event[16];	/* the event's name, until data */
+	double		 fl_rate;	/* the stream's docs/s, or -1 */
+	uint64_t	 fl_checked;	/* last look at the queue */
+	const char	*fl_ctlpath;	/* the admin socket, or NULL */
+};
+
+void		 follow_init(struct follow *, const char *);
+void		 follow_jobs(struct follow *, const struct queue_new *,
+		    size_t);
+void		 follow_free(struct follow *);
+int		 follow_connect(struct follow *, const char *, const char *,
+		    char *, size_t);
+int		 follow_wait(struct follow *, struct queue *, int);
+double		 follow_fraction(const struct follow *);
 
 /* control.c */
 enum ctl_command {

@@ -69,17 +69,24 @@ static int	 ctl_ingest(int, char **);
 static int	 ctl_help(int, char **);
 static int	 ctl_daemon(int, uint64_t, const char *, int);
 static int	 ctl_cancel_daemon(const char *, uint64_t);
+static int	 ctl_ask(int, uint64_t, const char *, struct buf *, char *,
+		    size_t);
+static void	 ctl_socket_path(char *, size_t);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "submit [--tenant T] [--priority N] [--key K] "
 	    "[--language L] [--split SIZE] [--include GLOB] [--exclude GLOB] "
-	    "[--ndjson FILE] [--debug CMD [--count N]] [PATH ...] | "
+	    "[--ndjson FILE] [--debug CMD [--count N]] "
+	    "[--follow [--token-file FILE]] [PATH ...] | "
 	    "--stdin [--id ID] [--title T] [--type MIME] [--ndjson]",
 	    ctl_submit,
 	    "Enqueue files, directories, NDJSON files cut into byte ranges,\n"
 	    "or debug commands; print the job id, or counts.  --stdin spools\n"
 	    "standard input as one uploaded document (or, with --ndjson, as\n"
-	    "an NDJSON bulk, refused with the numbers of its bad lines)." },
+	    "an NDJSON bulk, refused with the numbers of its bad lines).\n"
+	    "--follow shows their progress until they end (the daemon's event\n"
+	    "stream, or the queue) and exits 1 if any became a dead letter or\n"
+	    "was cancelled." },
 	{ "jobs", "jobs [--state S] [--limit N] [--json]", ctl_jobs,
 	    "List jobs, oldest first, optionally in one state." },
 	{ "job", "job [--json] ID", ctl_job,
@@ -121,10 +128,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "compact", "compact", ctl_compact,
 	    "Fold the whole index into blocks now." },
 	{ "ingest", "ingest [-w N] [--tenant T] [--priority N] [--language L] "
-	    "[--include GLOB] [--exclude GLOB] [submit's options] PATH ...",
+	    "[--include GLOB] [--exclude GLOB] [--token-file FILE] "
+	    "[submit's options] PATH ...",
 	    ctl_ingest,
-	    "Submit and follow the jobs to their end, with a foreground fleet\n"
-	    "of -w workers when no daemon runs." },
+	    "Submit and follow the jobs to their end, with a progress line,\n"
+	    "and a foreground fleet of -w workers when no daemon runs." },
 	{ "help", "help [COMMAND]", ctl_help,
 	    "Show the commands, or what one does and its options." },
 };
@@ -408,6 +416,8 @@ struct ctl_add {
 	const char		*ca_include[CTL_PATTERNS_MAX];
 	const char		*ca_exclude[CTL_PATTERNS_MAX];
 	const char		*ca_debug;
+	const char		*ca_token_file;	/* for the event stream */
+	int			 ca_follow;
 	long long		 ca_count;
 	long long		 ca_workers;
 	char			**ca_paths;
@@ -432,6 +442,8 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 		{ "id", required_argument, NULL, 'I' },
 		{ "title", required_argument, NULL, 'T' },
 		{ "type", required_argument, NULL, 'M' },
+		{ "follow", no_argument, NULL, 'F' },
+		{ "token-file", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char		 ndjson_stdin[] = "--ndjson=-";
@@ -458,6 +470,14 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 	    "w:t:p:k:l:j:s:g:c:i:x:" : "t:p:k:l:j:s:g:c:i:x:", opts, NULL))
 	    != -1) {
 		switch (ch) {
+		case 'F':
+			if (ingest)
+				ctl_usage(cmd);
+			ca->ca_follow = 1;
+			break;
+		case 'A':
+			ca->ca_token_file = optarg;
+			break;
 		case 'w':
 			ca->ca_workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
 			    &errstr);
@@ -780,6 +800,190 @@ ctl_submit_stdin(struct ctl_add *ca, struct submit_batch *sb)
 		    queue_strerror(rv));
 }
 
+/*
+ * Following jobs to their end (submit --follow, ingest): the daemon's
+ * event stream or the queue (follow.c), drawn by progress.c.
+ */
+#define CTL_TOKEN_MAX		256
+
+static volatile sig_atomic_t	 ctl_stop;
+static char			 ctl_follow_sock[PATH_MAX];
+
+static void
+ctl_stop_signal(int sig)
+{
+	ctl_stop = 1;
+}
+
+/* Ctrl-C, TERM and HUP stop the following, not the jobs. */
+static void
+ctl_stop_catch(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ctl_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Documents in the index, 0 when it cannot be read. */
+static uint64_t
+ctl_index_docs(uint64_t *chunks)
+{
+	struct ixstats	 st;
+
+	*chunks = 0;
+	if (!ctl_index_open && ctl_env_access("index") == -1 &&
+	    errno == EACCES)
+		return (0);
+	ctl_index_stats(&st);
+	*chunks = st.is_chunks;
+	return (st.is_docs);
+}
+
+/* The API's token: --token-file's first word, else QUIRE_TOKEN. */
+static int
+ctl_token(const char *file, char *buf, size_t len)
+{
+	const char	*env;
+	char		 line[512], *tok = NULL;
+	FILE		*f;
+
+	if (file == NULL) {
+		if ((env = getenv("QUIRE_TOKEN")) == NULL || *env == '\0')
+			return (0);
+		if (strlcpy(buf, env, len) >= len)
+			errx(CTL_EXIT_USAGE, "QUIRE_TOKEN: too long");
+		return (1);
+	}
+	if ((f = fopen(file, "re")) == NULL)
+		err(CTL_EXIT_FAIL, "%s", file);
+	while (tok == NULL && fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "#")] = '\0';
+		tok = strtok(line, " \t\r\n");
+	}
+	fclose(f);
+	if (tok == NULL || strlcpy(buf, tok, len) >= len)
+		errx(CTL_EXIT_FAIL, "%s: %s", file, tok == NULL ? "no token" :
+		    "token too long");
+	explicit_bzero(line, sizeof(line));
+	return (1);
+}
+
+/*
+ * The event stream of a running daemon's HTTP API, if it has one.
+ * -1 when no daemon answers.
+ */
+static int
+ctl_follow_open(struct follow *fl, const char *token_file)
+{
+	const char	*path[] = { "http", "listen", NULL };
+	struct buf	 body;
+	yajl_val	 st, http;
+	char		 why[PATH_MAX + 512], token[CTL_TOKEN_MAX];
+	size_t		 i;
+	int		 have;
+
+	buf_init(&body);
+	if (ctl_ask(CTL_STATUS, 0, "json", &body, why, sizeof(why)) != 0 ||
+	    (st = yajl_tree_parse(buf_cstr(&body), NULL, 0)) == NULL) {
+		buf_free(&body);
+		return (-1);
+	}
+	buf_free(&body);
+	http = yajl_tree_get(st, path, yajl_t_array);
+	have = ctl_token(token_file, token, sizeof(token));
+	for (i = 0; http != NULL && i < http->u.array.len; i++) {
+		if (!YAJL_IS_STRING(http->u.array.values[i]))
+			continue;
+		if (follow_connect(fl, YAJL_GET_STRING(http->u.array.values[i]),
+		    have ? token : NULL, why, sizeof(why)) == 0)
+			break;
+		warnx("events: %s; reading the queue instead", why);
+	}
+	explicit_bzero(token, sizeof(token));
+	yajl_tree_free(st);
+	return (0);
+}
+
+/*
+ * Follow the jobs to their end, drawing the progress; with a foreground
+ * fleet, stop if it dies.  1 when interrupted, else 0.
+ */
+static int
+ctl_follow_run(struct follow *fl, struct queue *q, pid_t fleet)
+{
+	struct progress	 pg;
+	uint64_t	 docs0, chunks;
+	int		 done, status;
+
+	progress_start(&pg, fl->fl_n, isatty(STDOUT_FILENO));
+	docs0 = ctl_index_docs(&chunks);
+	for (;;) {
+		done = follow_wait(fl, q, pg.pg_tty ? 200 : 250);
+		pg.pg_done = fl->fl_final;
+		pg.pg_dead = fl->fl_dead;
+		pg.pg_frac = follow_fraction(fl);
+		pg.pg_rate = fl->fl_rate;
+		pg.pg_docs = ctl_index_docs(&chunks);
+		pg.pg_docs = pg.pg_docs > docs0 ? pg.pg_docs - docs0 : 0;
+		if (done || ctl_stop)
+			break;
+		progress_draw(&pg, 0);
+		if (fleet != -1 && waitpid(fleet, &status, WNOHANG) == fleet)
+			errx(CTL_EXIT_FAIL, "quired exited early; see "
+			    "%s/ingest.log", ctl_datadir);
+	}
+	progress_end(&pg);
+	return (ctl_stop != 0);
+}
+
+/* submit --follow: 0 when every job is done, 1 if any is not. */
+static int
+ctl_submit_follow(struct ctl_add *ca)
+{
+	struct submit_batch	 sbs, *sb = &sbs;
+	struct follow		 fl;
+	int			 rv;
+
+	if (!ca->ca_stdin && ctl_add_batch(ca, 0, sb) == -1) {
+		submit_free(sb);
+		errx(CTL_EXIT_FAIL, "nothing submitted");
+	}
+	ctl_stop_catch();
+	ctl_socket_path(ctl_follow_sock, sizeof(ctl_follow_sock));
+	follow_init(&fl, ctl_follow_sock);
+	if (ctl_follow_open(&fl, ca->ca_token_file) == -1)
+		warnx("no daemon answers: the jobs wait for one");
+	/* Enqueued once the stream is open, so that it reports them. */
+	if (ca->ca_stdin)
+		ctl_submit_stdin(ca, sb);
+	else
+		ctl_enqueue(ctl_open(1), sb);
+	follow_jobs(&fl, sb->sb_jobs, sb->sb_n);
+	printf("following %zu jobs%s\n", fl.fl_n, fl.fl_fd != -1 ?
+	    " (the daemon's event stream)" : "");
+	fflush(stdout);
+	if (ctl_follow_run(&fl, ctl_open(1), -1)) {
+		printf("interrupted: %zu of %zu jobs finished; the rest go "
+		    "on\n", fl.fl_final, fl.fl_n);
+		rv = CTL_EXIT_INTR;
+	} else {
+		printf("finished: %zu done, %zu dead letters%s, %zu "
+		    "cancelled\n", fl.fl_n - fl.fl_dead - fl.fl_cancelled,
+		    fl.fl_dead, fl.fl_dead > 0 ?
+		    " (quirectl jobs --state dead)" : "", fl.fl_cancelled);
+		rv = fl.fl_dead + fl.fl_cancelled > 0 ? CTL_EXIT_FAIL :
+		    CTL_EXIT_OK;
+	}
+	follow_free(&fl);
+	submit_free(sb);
+	return (rv);
+}
+
 static int
 ctl_submit(int argc, char **argv)
 {
@@ -788,6 +992,8 @@ ctl_submit(int argc, char **argv)
 	size_t			 i, dups = 0, added = 0;
 
 	ctl_add_args("submit", argc, argv, &ca);
+	if (ca.ca_follow)
+		return (ctl_submit_follow(&ca));
 	if (ca.ca_stdin)
 		ctl_submit_stdin(&ca, &sb);
 	else {
@@ -2246,6 +2452,9 @@ ctl_fleet_start(int workers)
 	ctl_socket_path(c.c_control, sizeof(c.c_control));
 	c.c_logfile[0] = '\0';
 	c.c_user[0] = c.c_group[0] = '\0';
+	/* A fleet for the time of an ingest serves no HTTP. */
+	strlcpy(c.c_listen, "none", sizeof(c.c_listen));
+	c.c_http_tokens[0] = '\0';
 
 	if ((tmp = getenv("TMPDIR")) == NULL || tmp[0] == '\0')
 		tmp = "/tmp";
@@ -2300,57 +2509,67 @@ ctl_fleet_start(int workers)
 	    ctl_datadir);
 }
 
-static volatile sig_atomic_t	 ctl_ingest_stop;
-
-static void
-ctl_ingest_signal(int sig)
+/* ingest's last lines; the exit status. */
+static int
+ctl_ingest_end(struct follow *fl, struct submit_batch *sb, uint64_t dead0,
+    uint64_t docs0, uint64_t chunks0, uint64_t t0)
 {
-	ctl_ingest_stop = 1;
+	struct queue_stats	 qs;
+	uint64_t		 docs, chunks, dead;
+	double			 secs;
+
+	/* Records of NDJSON ranges that failed alone are dead letters too. */
+	dead = fl->fl_dead;
+	if (queue_stats(ctl_open(0), &qs) == 0 && qs.qs_count[JOB_DEAD] >
+	    dead0 + dead)
+		dead = qs.qs_count[JOB_DEAD] - dead0;
+	docs = ctl_index_docs(&chunks);
+	docs = docs > docs0 ? docs - docs0 : 0;
+	chunks = chunks > chunks0 ? chunks - chunks0 : 0;
+	secs = (util_mono_ms() - t0) / 1000.0;
+	printf("done: %llu documents, %llu chunks, %llu failures%s, %.2f s, "
+	    "%.0f docs/s\n", (unsigned long long)docs,
+	    (unsigned long long)chunks, (unsigned long long)dead, dead > 0 ?
+	    " (quirectl jobs --state dead)" : "", secs,
+	    secs > 0 ? docs / secs : 0.0);
+	/* Apart: a skipped file is not a failure. */
+	if (sb->sb_skipped > 0)
+		printf("skipped: %zu files not regular or of no type quire "
+		    "reads (named above)\n", sb->sb_skipped);
+	return (dead > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK);
 }
 
-struct ctl_follow {
-	uint64_t	*cf_ids;
-	size_t		 cf_n;
-	size_t		 cf_next;	/* first not known finished */
-	uint8_t		*cf_done;
-	uint64_t	 cf_finished;
-	uint64_t	 cf_dead;
-	uint64_t	 cf_bytes;	/* of finished jobs */
-	uint64_t	 cf_total;	/* bytes of all */
-};
-
 static void
-ctl_follow_poll(struct queue *q, struct ctl_follow *cf)
+ctl_ingest_header(struct follow *fl, struct submit_batch *sb, pid_t fleet)
 {
-	struct job	 j;
-	size_t		 i;
+	size_t	 i, known = 0;
 
-	for (i = cf->cf_next; i < cf->cf_n; i++) {
-		if (cf->cf_done[i])
-			continue;
-		if (queue_get(q, cf->cf_ids[i], &j) != 0)
-			continue;
-		if (j.j_state != JOB_DONE && j.j_state != JOB_DEAD &&
-		    j.j_state != JOB_CANCELLED)
-			continue;
-		cf->cf_done[i] = 1;
-		cf->cf_finished++;
-		cf->cf_bytes += j.j_size;
-		if (j.j_state == JOB_DEAD)
-			cf->cf_dead++;
-	}
-	while (cf->cf_next < cf->cf_n && cf->cf_done[cf->cf_next])
-		cf->cf_next++;
+	for (i = 0; i < sb->sb_n; i++)
+		if (sb->sb_jobs[i].qn_dup)
+			known++;
+	printf("ingesting %zu jobs, %.1f MB%s", sb->sb_n,
+	    sb->sb_bytes / 1e6, fleet != -1 ? " (with a foreground fleet)" :
+	    fl->fl_fd != -1 ? " (the daemon's event stream)" : "");
+	if (known > 0)
+		printf(", %zu submitted before", known);
+	if (sb->sb_skipped > 0)
+		printf(", %zu files skipped", sb->sb_skipped);
+	if (sb->sb_excluded > 0)
+		printf(", %zu excluded", sb->sb_excluded);
+	putchar('\n');
+	fflush(stdout);
 }
 
-static uint64_t
-ctl_index_docs(uint64_t *chunks)
+static void
+ctl_fleet_stop(pid_t fleet)
 {
-	struct ixstats	 st;
+	int	 status;
 
-	ctl_index_stats(&st);
-	*chunks = st.is_chunks;
-	return (st.is_docs);
+	if (fleet == -1)
+		return;
+	kill(fleet, SIGTERM);
+	waitpid(fleet, &status, 0);
+	ctl_fleet_cleanup();
 }
 
 static int
@@ -2358,16 +2577,12 @@ ctl_ingest(int argc, char **argv)
 {
 	struct ctl_add		 ca;
 	struct submit_batch	 sb;
+	struct follow		 fl;
 	struct queue_stats	 qs;
-	struct ctl_follow	 cf;
-	struct sigaction	 sa;
 	struct queue		*q;
-	uint64_t		 docs0, chunks0, docs, chunks, dead0, t0, now;
-	uint64_t		 last = 0;
-	double			 secs, rate, eta;
-	size_t			 i, known = 0;
+	uint64_t		 dead0, docs0, chunks0, t0;
 	pid_t			 fleet = -1;
-	int			 tty = isatty(STDOUT_FILENO), status;
+	int			 rv;
 
 	ctl_add_args("ingest", argc, argv, &ca);
 	/* A file already submitted, unchanged, is not enqueued again. */
@@ -2379,114 +2594,32 @@ ctl_ingest(int argc, char **argv)
 		    ": every file was skipped" : "");
 	}
 	/* Ctrl-C stops the fleet and cleans up; the same command resumes. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = ctl_ingest_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	ctl_stop_catch();
+	ctl_socket_path(ctl_follow_sock, sizeof(ctl_follow_sock));
+	follow_init(&fl, ctl_follow_sock);
 	if (!ctl_daemon_alive())
 		fleet = ctl_fleet_start(ca.ca_workers);
+	else
+		(void)ctl_follow_open(&fl, ca.ca_token_file);
 	q = ctl_open(1);
 	docs0 = ctl_index_docs(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
-	t0 = last = util_mono_ms();
+	t0 = util_mono_ms();
 	ctl_enqueue(q, &sb);
-	for (i = 0; i < sb.sb_n; i++)
-		if (sb.sb_jobs[i].qn_dup)
-			known++;
-	memset(&cf, 0, sizeof(cf));
-	cf.cf_n = sb.sb_n;
-	cf.cf_ids = xcalloc(sb.sb_n, sizeof(*cf.cf_ids));
-	cf.cf_done = xcalloc(sb.sb_n, 1);
-	for (i = 0; i < sb.sb_n; i++) {
-		cf.cf_ids[i] = sb.sb_jobs[i].qn_id;
-		cf.cf_total += sb.sb_jobs[i].qn_size;
+	follow_jobs(&fl, sb.sb_jobs, sb.sb_n);
+	ctl_ingest_header(&fl, &sb, fleet);
+	if (ctl_follow_run(&fl, q, fleet)) {
+		ctl_fleet_stop(fleet);
+		printf("interrupted: %zu of %zu jobs finished; the same "
+		    "command resumes\n", fl.fl_final, fl.fl_n);
+		rv = CTL_EXIT_INTR;
+	} else {
+		rv = ctl_ingest_end(&fl, &sb, dead0, docs0, chunks0, t0);
+		ctl_fleet_stop(fleet);
 	}
-	printf("ingesting %zu jobs, %.1f MB%s", sb.sb_n,
-	    cf.cf_total / 1e6, fleet != -1 ? " (with a foreground fleet)" :
-	    "");
-	if (known > 0)
-		printf(", %zu submitted before", known);
-	if (sb.sb_skipped > 0)
-		printf(", %zu files skipped", sb.sb_skipped);
-	if (sb.sb_excluded > 0)
-		printf(", %zu excluded", sb.sb_excluded);
-	putchar('\n');
-	fflush(stdout);
-	for (;;) {
-		ctl_follow_poll(q, &cf);
-		now = util_mono_ms();
-		secs = (now - t0) / 1000.0;
-		docs = ctl_index_docs(&chunks) - docs0;
-		rate = secs > 0 ? docs / secs : 0;
-		eta = cf.cf_bytes > 0 && cf.cf_bytes < cf.cf_total ?
-		    secs * (cf.cf_total - cf.cf_bytes) / cf.cf_bytes : 0;
-		if (tty) {
-			printf("\r[%-30.*s] %llu docs, %.1f/%.1f MB, %.0f "
-			    "docs/s, ETA %.0fs, %llu failed ",
-			    (int)(cf.cf_total ? 30 * cf.cf_bytes /
-			    cf.cf_total : 30), "##############################",
-			    (unsigned long long)docs, cf.cf_bytes / 1e6,
-			    cf.cf_total / 1e6, rate, eta,
-			    (unsigned long long)cf.cf_dead);
-			fflush(stdout);
-		} else if (now - last >= 5000 && cf.cf_finished < cf.cf_n) {
-			printf("%llu/%zu jobs, %llu docs, %.1f MB, %.0f docs/s, "
-			    "%llu failed\n",
-			    (unsigned long long)cf.cf_finished, cf.cf_n,
-			    (unsigned long long)docs, cf.cf_bytes / 1e6, rate,
-			    (unsigned long long)cf.cf_dead);
-			fflush(stdout);
-			last = now;
-		}
-		if (cf.cf_finished == cf.cf_n || ctl_ingest_stop)
-			break;
-		if (fleet != -1 && waitpid(fleet, &status, WNOHANG) == fleet)
-			errx(CTL_EXIT_FAIL, "quired exited early; see "
-			    "%s/ingest.log", ctl_datadir);
-		usleep(tty ? 200000 : 100000);
-	}
-	if (tty)
-		putchar('\n');
-	if (ctl_ingest_stop) {
-		if (fleet != -1) {
-			kill(fleet, SIGTERM);
-			waitpid(fleet, &status, 0);
-			ctl_fleet_cleanup();
-		}
-		printf("interrupted: %llu of %zu jobs finished; the same "
-		    "command resumes\n", (unsigned long long)cf.cf_finished,
-		    cf.cf_n);
-		free(cf.cf_ids);
-		free(cf.cf_done);
-		submit_free(&sb);
-		return (CTL_EXIT_INTR);
-	}
-	docs = ctl_index_docs(&chunks);
-	secs = (util_mono_ms() - t0) / 1000.0;
-	if (queue_stats(q, &qs) == 0 && qs.qs_count[JOB_DEAD] > dead0 +
-	    cf.cf_dead)
-		cf.cf_dead = qs.qs_count[JOB_DEAD] - dead0;
-	printf("done: %llu documents, %llu chunks, %llu failures%s, %.2f s, "
-	    "%.0f docs/s\n", (unsigned long long)(docs - docs0),
-	    (unsigned long long)(chunks - chunks0),
-	    (unsigned long long)cf.cf_dead, cf.cf_dead > 0 ?
-	    " (quirectl jobs --state dead)" : "", secs,
-	    secs > 0 ? (docs - docs0) / secs : 0.0);
-	/* Apart: a skipped file is not a failure. */
-	if (sb.sb_skipped > 0)
-		printf("skipped: %zu files not regular or of no type quire "
-		    "reads (named above)\n", sb.sb_skipped);
-	if (fleet != -1) {
-		kill(fleet, SIGTERM);
-		waitpid(fleet, &status, 0);
-		ctl_fleet_cleanup();
-	}
-	free(cf.cf_ids);
-	free(cf.cf_done);
+	follow_free(&fl);
 	submit_free(&sb);
-	return (cf.cf_dead > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK);
+	return (rv);
 }
 
 int

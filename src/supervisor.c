@@ -823,22 +823,15 @@ supervisor_ready(int fd)
 	}
 }
 
-void
-supervisor_main(struct supervisor *sv)
+/*
+ * Take the pidfile and the data directory, then detach (without -d):
+ * returns the pipe to the waiting parent, or -1 in the foreground.
+ */
+static int
+supervisor_claim(struct supervisor *sv)
 {
-	struct queue_conf	 qc;
-	struct timeval		 tv;
-	char			 err[CONF_STR_MAX + 128];
-	pid_t			 other;
-	ssize_t			 n;
-	size_t			 i;
-	int			 ready = -1, lockfd;
-
-	sv->sv_started = util_now_ms();
-	if ((n = readlink("/proc/self/exe", sv->sv_exe,
-	    sizeof(sv->sv_exe) - 1)) == -1)
-		fatal("readlink /proc/self/exe");
-	sv->sv_exe[n] = '\0';
+	pid_t	 other;
+	int	 ready = -1, lockfd;
 
 	sv->sv_pidfd = -1;
 	supervisor_user(sv);
@@ -871,11 +864,19 @@ supervisor_main(struct supervisor *sv)
 	if (supervisor_pidfile_write(sv) == -1)
 		fatal("pidfile %s", sv->sv_conf.c_pidfile);
 	supervisor_lock_pid(lockfd);
-	setproctitle("supervisor");
-	log_procinit("quired");
+	return (ready);
+}
 
-	if ((sv->sv_base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+/*
+ * The sockets, bound while still root (the admin socket, the HTTP
+ * addresses), then root given up and the queue and index opened.
+ */
+static void
+supervisor_open(struct supervisor *sv)
+{
+	struct queue_conf	 qc;
+	char			 err[CONF_STR_MAX + 128];
+
 	if (control_listen(sv) == -1) {
 		fprintf(stderr, "quired: cannot open the admin socket %s; "
 		    "see the log\n", sv->sv_ctlpath);
@@ -888,7 +889,6 @@ supervisor_main(struct supervisor *sv)
 	supervisor_oom_score();
 	supervisor_drop(sv);
 	umask(027);
-
 	config_queue(&sv->sv_conf, &qc);
 	if (queue_open(&sv->sv_q, sv->sv_conf.c_datadir, &qc) == -1)
 		fatalx("cannot open the queue in %s", sv->sv_conf.c_datadir);
@@ -899,6 +899,27 @@ supervisor_main(struct supervisor *sv)
 	store_limit(&sv->sv_ix.ix_store, sv->sv_conf.c_mapmax);
 	supervisor_orphans(sv);
 	supervisor_spool(sv);
+}
+
+void
+supervisor_main(struct supervisor *sv)
+{
+	struct timeval		 tv;
+	ssize_t			 n;
+	size_t			 i;
+	int			 ready;
+
+	sv->sv_started = util_now_ms();
+	if ((n = readlink("/proc/self/exe", sv->sv_exe,
+	    sizeof(sv->sv_exe) - 1)) == -1)
+		fatal("readlink /proc/self/exe");
+	sv->sv_exe[n] = '\0';
+	ready = supervisor_claim(sv);
+	setproctitle("supervisor");
+	log_procinit("quired");
+	if ((sv->sv_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	supervisor_open(sv);
 
 	for (i = 0; i < sizeof(sv_signals) / sizeof(sv_signals[0]); i++) {
 		sv->sv_sig[i] = evsignal_new(sv->sv_base, sv_signals[i],

@@ -83,6 +83,7 @@
 #define WORKER_HOG_MAX		4096	/* MiB */
 #define WORKER_ROUND_MS		100	/* work one claim should cover */
 #define WORKER_LOOK_MS		50	/* orders and beats within a job */
+#define WORKER_PROGRESS_MS	200	/* progress beats, at most this often */
 #define WORKER_FAULT_MS		250	/* first retry of a storage fault */
 #define WORKER_FAULT_MAX_MS	2000	/* and the longest wait between */
 
@@ -111,6 +112,9 @@ struct worker {
 	uint64_t	 wk_job_at;	/* when it started */
 	int		 wk_stopped;	/* why the tick stopped it */
 	int		 wk_cancel;	/* the supervisor cancelled it */
+	unsigned	 wk_sent_pm;	/* progress last beaten, permille */
+	uint64_t	 wk_dbg_at;	/* a timed debug job: its start */
+	uint64_t	 wk_dbg_ms;	/* and length, or 0 */
 	/* The claimed batch: jobs[wk_next..wk_njobs) have not started. */
 	struct job	*wk_jobs;
 	size_t		 wk_njobs;
@@ -266,27 +270,52 @@ worker_acked(struct worker *wk, struct worker_acks *wa)
 }
 
 /*
+ * The running job's fraction done, in permille: of its input read and
+ * processed (ingest.c), or of a timed debug job's time.  Never 1000
+ * while it runs: done is the ack's to say.
+ */
+static unsigned
+worker_progress(struct worker *wk, uint64_t now)
+{
+	uint64_t	 pm;
+
+	if (wk->wk_job == 0)
+		return (0);
+	if (wk->wk_dbg_ms != 0)
+		pm = (now - wk->wk_dbg_at) * 1000 / wk->wk_dbg_ms;
+	else
+		pm = wk->wk_in.in_permille;
+	return (pm > 999 ? 999 : (unsigned)pm);
+}
+
+/*
  * Keep the supervisor and the queue informed: a heartbeat frame each
- * interval, a lease extension each third of the lease.  Returns the
+ * interval, and one within WORKER_PROGRESS_MS when the progress moved
+ * (what the HTTP API's event stream shows), a lease extension each
+ * third of the lease.  Returns the
  * outcome to stop with, or WO_DONE to go on.
  */
 static int
 worker_beat(struct worker *wk)
 {
 	uint64_t	 now = util_mono_ms();
+	unsigned	 pm = worker_progress(wk, now);
 	int		 rc;
 
-	if (now - wk->wk_last_beat >= wk->wk_ch.ch_conf.c_heartbeat_ms) {
-		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job, 0,
+	if (now - wk->wk_last_beat >= wk->wk_ch.ch_conf.c_heartbeat_ms ||
+	    (pm != wk->wk_sent_pm && now - wk->wk_last_beat >=
+	    WORKER_PROGRESS_MS)) {
+		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job, pm,
 		    wk->wk_phase) == -1)
 			worker_exit(wk, 1);
 		wk->wk_last_beat = now;
+		wk->wk_sent_pm = pm;
 	}
 	if (wk->wk_job != 0 &&
 	    now - wk->wk_lease_at >= wk->wk_ch.ch_conf.c_lease_ms / 3) {
 		/* The claimed jobs still waiting, then the running one. */
 		(void)queue_extend_pid(&wk->wk_q, getpid());
-		rc = queue_heartbeat(&wk->wk_q, wk->wk_job, wk->wk_gen, 0);
+		rc = queue_heartbeat(&wk->wk_q, wk->wk_job, wk->wk_gen, pm);
 		wk->wk_lease_at = now;
 		if (rc == QUEUE_ESTALE)
 			return (WO_LOST);
@@ -312,6 +341,8 @@ worker_wait(struct worker *wk, uint64_t ms)
 		left = now >= end ? 0 : end - now;
 		timeout = left < wk->wk_ch.ch_conf.c_heartbeat_ms ? left :
 		    wk->wk_ch.ch_conf.c_heartbeat_ms;
+		if (wk->wk_job != 0 && timeout > WORKER_PROGRESS_MS)
+			timeout = WORKER_PROGRESS_MS;
 		rv = ipc_recv(wk->wk_ch.ch_fd, &wk->wk_ch.ch_ib, &m, timeout);
 		if (rv == -1)
 			worker_exit(wk, 0);	/* the supervisor is gone */
@@ -422,12 +453,16 @@ worker_debug(struct worker *wk, const struct job *j)
 	if (strcmp(cmd, "sleep") == 0) {
 		if (worker_debug_ms(wk, arg, 86400000, &v) == -1)
 			return (WO_PERMANENT);
+		wk->wk_dbg_at = util_mono_ms();
+		wk->wk_dbg_ms = v;
 		return (worker_wait(wk, v));
 	}
 	if (strcmp(cmd, "spin") == 0) {
 		if (worker_debug_ms(wk, arg, 86400000, &v) == -1)
 			return (WO_PERMANENT);
-		end = util_mono_ms() + v;
+		wk->wk_dbg_at = util_mono_ms();
+		wk->wk_dbg_ms = v;
+		end = wk->wk_dbg_at + v;
 		while (util_mono_ms() < end) {
 			for (i = 0; i < 100000; i++)
 				__asm__ volatile("" ::: "memory");
@@ -640,8 +675,8 @@ worker_ix_done(void *arg, struct xdoc *doc)
 		 * big document takes a while (a second for 50 MB of text):
 		 * it gets a whole hang-timeout from here.
 		 */
-		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job, 0,
-		    "commit") == -1)
+		if (ipc_send(wk->wk_ch.ch_fd, IPC_HEARTBEAT, wk->wk_job,
+		    worker_progress(wk, now), "commit") == -1)
 			worker_exit(wk, 1);
 		wk->wk_last_beat = now;
 		worker_commit(wk);
@@ -758,6 +793,9 @@ worker_run(struct worker *wk, const struct job *j)
 	wk->wk_job = j->j_id;
 	wk->wk_gen = j->j_lease_gen;
 	wk->wk_cancel = 0;
+	wk->wk_sent_pm = 0;
+	wk->wk_dbg_ms = 0;
+	wk->wk_in.in_permille = 0;
 	wk->wk_job_at = wk->wk_looked = util_mono_ms();
 	wk->wk_error[0] = '\0';
 	wk->wk_type = NULL;
@@ -788,6 +826,7 @@ worker_run(struct worker *wk, const struct job *j)
 		worker_exit(wk, 1);
 	wk->wk_job = 0;
 	wk->wk_cancel = 0;
+	wk->wk_dbg_ms = 0;
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
 	return (rv);
 }

@@ -1378,6 +1378,89 @@ START_TEST(test_cancel_job)
 }
 END_TEST
 
+/* What a watcher reads: its jobs, then the leased and the new ones. */
+struct watch_seen {
+	uint64_t	 ws_id[16];
+	int		 ws_state[16];
+	uint64_t	 ws_progress[16];
+	size_t		 ws_n;
+	uint64_t	 ws_refuse;	/* the job the callback cannot take */
+};
+
+static int
+watch_cb(const struct job *j, void *arg)
+{
+	struct watch_seen	*ws = arg;
+
+	if (j->j_id == ws->ws_refuse)
+		return (1);
+	ck_assert_uint_lt(ws->ws_n, 16);
+	ws->ws_id[ws->ws_n] = j->j_id;
+	ws->ws_state[ws->ws_n] = j->j_state;
+	ws->ws_progress[ws->ws_n++] = j->j_progress;
+	return (0);
+}
+
+START_TEST(test_watch)
+{
+	struct queue_conf	 qc;
+	struct watch_seen	 ws;
+	struct tq		 tq;
+	uint64_t		 a, b, c, d, gen, after, ids[2];
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	c = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), a);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, a, gen, 250), QUEUE_OK);
+
+	/* Its job b (an unknown one skipped), leased a, then c, new. */
+	ids[0] = b;
+	ids[1] = 9999;
+	after = b;
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(queue_watch(&tq.tq_q, ids, 2, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 3);
+	ck_assert_uint_eq(ws.ws_id[0], b);
+	ck_assert_int_eq(ws.ws_state[0], JOB_READY);
+	ck_assert_uint_eq(ws.ws_id[1], a);
+	ck_assert_int_eq(ws.ws_state[1], JOB_LEASED);
+	ck_assert_uint_eq(ws.ws_progress[1], 250);
+	ck_assert_uint_eq(ws.ws_id[2], c);
+	ck_assert_uint_eq(after, c);
+
+	/* Nothing new since; without newmax, its jobs only. */
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(queue_watch(&tq.tq_q, NULL, 0, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 1);
+	ck_assert_uint_eq(ws.ws_id[0], a);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(queue_watch(&tq.tq_q, ids, 1, &after, 0, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 1);
+	ck_assert_uint_eq(ws.ws_id[0], b);
+
+	/* A new job the watcher cannot take is read again next time. */
+	d = enq(&tq, "acme", NULL, 0, 10);
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_refuse = d;
+	ck_assert_int_eq(queue_watch(&tq.tq_q, NULL, 0, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(after, c);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(queue_watch(&tq.tq_q, NULL, 0, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 2);
+	ck_assert_uint_eq(ws.ws_id[1], d);
+	ck_assert_uint_eq(after, d);
+	tq_close(&tq);
+}
+END_TEST
+
 /* The claim policy. */
 
 #define FAIR_A		100000
@@ -2469,6 +2552,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_retry);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_cancel_job);
+	tcase_add_test(tc, test_watch);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("policy");
