@@ -520,6 +520,7 @@ function showJobs() {
 	}).map(String);
 
 	syncRows($("job-list").tBodies[0], ids, jobRow, jobRowUpdate);
+	$("jobs-empty").hidden = ids.length > 0;
 }
 
 function jobRow(key) {
