@@ -125,7 +125,8 @@ supervisor_reload(struct supervisor *sv)
 	log_setverbose(sv->sv_foreground || sv->sv_verbose ? 2 :
 	    (int)nc.c_loglevel);
 	memory_reload(sv);
-	if (live || respawn)
+	/* A reload also reads the token file again, changed or not. */
+	if (live || respawn || nc.c_http_tokens[0] != '\0')
 		fleet_reconfigure(sv, respawn);
 	log_info("reload: configuration %s loaded; target %d workers; "
 	    "generation %llu%s", sv->sv_confpath[0] != '\0' ?

@@ -286,4 +286,18 @@ http_is 200 GET /v1/dead -H "Authorization: Bearer $tok"
 [ "$(body '[.jobs[].id] | join(" ")')" = "$db" ] ||
     fail "b's dead letter after a's purge: $(cat "$T/hbody")"
 
+# --- A token rotated: the file changed, then kill -HUP (and nothing else
+# in the configuration changed).
+tok2=fedcba9876543210fedcba9876543210
+printf '%s\n' "$tok2" > "$T/tokens.new"
+chmod 600 "$T/tokens.new"
+mv "$T/tokens.new" "$T/tokens"
+kill -HUP "$(quired_pid)"
+rotated() {
+	[ "$(hreq GET /v1/status -H "Authorization: Bearer $tok2")" = 200 ]
+}
+wait_for 10 rotated || fail "the new token is refused after a reload"
+http_is 401 GET /v1/status -H "Authorization: Bearer $tok"
+http_is 401 GET /v1/jobs -H "$A"
+
 echo "http: ok"
