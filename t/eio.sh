@@ -3,9 +3,9 @@
 #
 # I/O errors injected into the daemon's own writes with strace (root or
 # ptrace rights; skipped otherwise), on the LMDB files only:
-#  - EIO on every single-page write of a busy worker (the meta page among
-#    them, which leaves LMDB's handle refusing all until it is opened
-#    again), for a few seconds, then none: the worker holds its jobs,
+#  - EIO on every single-page write of a busy worker (the meta page of
+#    its lease extensions among them, which leaves LMDB's handle refusing
+#    all until it is opened again), for a few seconds, then none: the worker holds its jobs,
 #    status says io-error and degraded, no worker dies and no job is
 #    retried; it reopens its environments and resumes by itself.
 #  - ENOSPC once, on the index: "full" for a moment, then ingestion goes
@@ -45,6 +45,10 @@ inject() {
 
 start_quired
 w=$(worker_pids)
+# A busy worker's lease extensions are small commits whose pages go out
+# in runs (writev), so the failed pwrite is the meta page's.
+ctl submit --debug "sleep 4000" > /dev/null || fail "submit sleep"
+wait_for 10 status_is '.fleet.workers[0].state' busy || fail "not busy"
 inject "$w" EIO 1+ pwrite64
 ctl submit --ndjson "$T/r.ndjson" > /dev/null || fail "submit"
 wait_for 20 status_is .storage.state io-error ||
@@ -62,7 +66,7 @@ grep -q 'environment opened again after a fatal error' "$LOG" ||
     fail "no reopen after MDB_PANIC"
 
 inject "$w" ENOSPC 3
-wait_for 60 status_is .jobs.done 2 || fail "not done: $(status_json .jobs)"
+wait_for 60 status_is .jobs.done 3 || fail "not done: $(status_json .jobs)"
 kill $SP 2>/dev/null || true
 grep -q 'storage: full' "$LOG" || fail "the ENOSPC was not seen"
 [ "$(status_json .index.documents)" = $N ] ||
@@ -79,7 +83,7 @@ sleep 2
 status_is .jobs.leased 1 || fail "the lease went: $(status_json .jobs)"
 kill $SP
 wait_for 10 status_is .storage.deferred_releases 0 || fail "still deferred"
-wait_for 20 status_is .jobs.done 3 || fail "the job: $(status_json .jobs)"
+wait_for 20 status_is .jobs.done 4 || fail "the job: $(status_json .jobs)"
 [ "$(status_json .jobs.dead)" = 0 ] || fail "dead letters"
 grep -q 'released 1 jobs, 0 quarantined, after the storage came back' \
     "$LOG" || fail "the deferred release was not logged"
