@@ -88,5 +88,5 @@ wait_for 20 status_is .jobs.done 4 || fail "the job: $(status_json .jobs)"
 grep -q 'released 1 jobs, 0 quarantined, after the storage came back' \
     "$LOG" || fail "the deferred release was not logged"
 
-resumed $N 3 0 12345 29999
+resumed $N 4 0 12345 29999
 echo "eio: $N records through EIO, ENOSPC and a deferred release"
