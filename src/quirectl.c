@@ -424,6 +424,12 @@ struct ctl_add {
 	size_t			 ca_npaths;
 };
 
+/*
+ * The arguments of submit --stdin, as parsed (ctl_add_args); volatile,
+ * so that the store is kept and the copy stays reachable until exit.
+ */
+static char	** volatile ctl_argv;
+
 static void
 ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 {
@@ -448,6 +454,7 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 	};
 	static char		 ndjson_stdin[] = "--ndjson=-";
 	struct submit_opts	*so = &ca->ca_so;
+	char			**copy;
 	const char		*errstr;
 	int			 ch, i, ingest = strcmp(cmd, "ingest") == 0;
 
@@ -456,6 +463,15 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 	for (i = 1; i < argc && !ingest; i++)
 		if (strcmp(argv[i], "--stdin") == 0)
 			ca->ca_stdin = 1;
+	/*
+	 * Rewritten in a copy: libbsd's setproctitle keeps the strings of
+	 * the real argv, and one replaced there would be lost (leaked).
+	 */
+	if (ca->ca_stdin) {
+		copy = xreallocarray(NULL, argc + 1, sizeof(*copy));
+		memcpy(copy, argv, (argc + 1) * sizeof(*copy));
+		ctl_argv = argv = copy;
+	}
 	for (i = 1; i < argc && ca->ca_stdin; i++)
 		if (strcmp(argv[i], "--ndjson") == 0 &&
 		    (i + 1 == argc || argv[i + 1][0] == '-'))
