@@ -87,7 +87,36 @@ http_conn_received(int fd)
 	return (ti.tcpi_bytes_received);
 }
 
-/* evhttp's bufferevent for a new connection: count it, keep a hold. */
+/*
+ * Forget the connections evhttp has let go (their callbacks cleared):
+ * drop our hold, which frees the bufferevent and closes the socket.
+ */
+static void
+http_conn_reclaim(struct httpd *hd)
+{
+	struct http_conn	*hc, *next;
+	bufferevent_data_cb	 rcb, wcb;
+	bufferevent_event_cb	 ecb;
+	void			*cbarg;
+
+	RB_FOREACH_SAFE(hc, http_conns, &http_conns, next) {
+		bufferevent_getcb(hc->hc_bev, &rcb, &wcb, &ecb, &cbarg);
+		if (rcb != NULL || wcb != NULL || ecb != NULL)
+			continue;
+		RB_REMOVE(http_conns, &http_conns, hc);
+		bufferevent_disable(hc->hc_bev, EV_READ | EV_WRITE);
+		bufferevent_decref(hc->hc_bev);
+		free(hc);
+		hd->hd_conns--;
+	}
+}
+
+/*
+ * evhttp's bufferevent for a new connection: count it, keep a hold.  At
+ * the cap, the connections closed since the last sweep are forgotten
+ * first, so that clients that open one connection a request are not
+ * refused for those.
+ */
 static struct bufferevent *
 http_conn_bev(struct event_base *base, void *arg)
 {
@@ -95,6 +124,8 @@ http_conn_bev(struct event_base *base, void *arg)
 	struct bufferevent	*bev;
 	struct http_conn	*hc;
 
+	if ((size_t)hd->hd_conns >= hd->hd_maxconns)
+		http_conn_reclaim(hd);
 	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
 	    NULL)
 		return (NULL);
@@ -188,23 +219,12 @@ static void
 http_conn_sweep(evutil_socket_t fd, short ev, void *arg)
 {
 	struct httpd		*hd = arg;
-	struct http_conn	*hc, *next;
-	bufferevent_data_cb	 rcb, wcb;
-	bufferevent_event_cb	 ecb;
-	void			*cbarg;
+	struct http_conn	*hc;
 	uint64_t		 now = util_mono_ms();
 	size_t			 hard = hd->hd_maxconns + HTTP_FD_RESERVE / 2;
 
-	RB_FOREACH_SAFE(hc, http_conns, &http_conns, next) {
-		bufferevent_getcb(hc->hc_bev, &rcb, &wcb, &ecb, &cbarg);
-		if (rcb == NULL && wcb == NULL && ecb == NULL) {
-			RB_REMOVE(http_conns, &http_conns, hc);
-			bufferevent_disable(hc->hc_bev, EV_READ | EV_WRITE);
-			bufferevent_decref(hc->hc_bev);
-			free(hc);
-			hd->hd_conns--;
-			continue;
-		}
+	http_conn_reclaim(hd);
+	RB_FOREACH(hc, http_conns, &http_conns) {
 		if (hc->hc_shut)
 			continue;
 		if (hc->hc_over && (size_t)hd->hd_conns > hard)

@@ -84,6 +84,29 @@ for s in socks:
     codes.append(head.split(" ")[1] + ("R" if "Retry-After" in head else ""))
 print(" ".join(codes))
 PY
+# One request a connection, one after the other: each closed connection
+# is forgotten in time, so the cap refuses none of them.
+cat > "$T/churn.py" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+codes = {}
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: q\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    c = data.split(b" ")[1].decode() if data else "none"
+    codes[c] = codes.get(c, 0) + 1
+print(" ".join("%s:%d" % kv for kv in sorted(codes.items())))
+PY
+python3 "$T/churn.py" "$HPORT" 1000 > "$T/churn"
+[ "$(cat "$T/churn")" = "200:1000" ] ||
+    fail "1000 requests on a connection each, under a cap of 20: $(cat "$T/churn")"
 python3 "$T/cap.py" "$HPORT" 30 > "$T/codes"
 [ "$(tr ' ' '\n' < "$T/codes" | grep -c '^200$')" = 20 ] ||
     fail "not 20 served of 30: $(cat "$T/codes")"
