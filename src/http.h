@@ -13,6 +13,11 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+/* sys/tree.h marks the functions a static tree may leave unused so. */
+#ifndef __unused
+#define __unused	__attribute__((__unused__))
+#endif
+
 #define HTTP_PATH_MAX		1024	/* a request's path, decoded */
 #define HTTP_SEGS_MAX		8	/* segments of a path */
 #define HTTP_TOKENS_MAX		256	/* lines of http-token-file */

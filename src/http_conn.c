@@ -63,16 +63,10 @@ http_conn_cmp(struct http_conn *a, struct http_conn *b)
 	return (a->hc_bev < b->hc_bev ? -1 : a->hc_bev > b->hc_bev);
 }
 
-/* sys/tree.h marks the functions a static tree may leave unused so. */
-#ifndef __unused
-#define __unused	__attribute__((__unused__))
-#endif
-
 RB_HEAD(http_conns, http_conn);
 RB_GENERATE_STATIC(http_conns, http_conn, hc_entry, http_conn_cmp)
 
 static struct http_conns	 http_conns = RB_INITIALIZER(&http_conns);
-static struct httpd		*http_conn_hd;
 
 /* Bytes the kernel has received on fd, or 0. */
 static uint64_t
@@ -240,7 +234,6 @@ http_conn_init(struct httpd *hd)
 {
 	struct timeval	 tv;
 
-	http_conn_hd = hd;
 	evhttp_set_bevcb(hd->hd_http, http_conn_bev, hd);
 	if ((hd->hd_sweep = event_new(hd->hd_base, -1, EV_PERSIST,
 	    http_conn_sweep, hd)) == NULL)

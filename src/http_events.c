@@ -103,10 +103,6 @@ ev_job_cmp(struct ev_job *a, struct ev_job *b)
 	return (a->ej_id < b->ej_id ? -1 : a->ej_id > b->ej_id);
 }
 
-#ifndef __unused
-#define __unused	__attribute__((__unused__))
-#endif
-
 RB_HEAD(ev_jobs, ev_job);
 RB_GENERATE_STATIC(ev_jobs, ev_job, ej_entry, ev_job_cmp)
 
