@@ -112,9 +112,9 @@ run() {
 	    .total' | tr '\n' ' ')" = "$NDOCS $NDOCS " ] ||
 	    fail "$1: not every document once"
 	ctl check > "$T/out" || fail "$1: check: $(cat "$T/out")"
-	kill -TERM "$(quired_pid)"
-	wait_for 20 sh -c "! test -S '$DATA/control.sock'" ||
-	    fail "$1: quired did not stop"
+	sv=$(quired_pid)
+	kill -TERM "$sv"
+	wait_for 20 pid_gone "$sv" || fail "$1: quired did not stop"
 	ix=$(stat -c %s "$DATA/index/data.mdb")
 	q=$(stat -c %s "$DATA/queue/data.mdb")
 }
