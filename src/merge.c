@@ -1,7 +1,7 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * The merger: folds segments into the block store (block.c) and drops
+ * The merger: folds segments into the block store (index_block.c) and drops
  * dead chunks for good.
  *
  * Workers commit a segment per batch.  Segments of about the same size

@@ -1056,6 +1056,30 @@ struct roaring_bitmap_s;
 
 int		 index_open(struct index *, const char *, size_t, int);
 void		 index_close(struct index *);
+int		 index_delete(struct index *, const char *);
+int		 index_stats(struct index *, struct ixstats *);
+int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
+void		 index_stats_format(const struct ixstats *, int, char *,
+		    size_t);
+int		 index_get_doc(struct index *, const char *, struct ixdoc *);
+int		 index_doc_chunks(struct index *, const char *, size_t,
+		    struct ixdoc *, index_chunk_cb, void *);
+MDB_dbi		 index_dbi(struct index *, int);
+int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
+int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
+int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
+		    uint64_t);
+int		 index_doc_decode(const void *, size_t, struct ixdoc *);
+int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
+		    struct ixdoc *);
+int		 index_doc_kill(MDB_txn *, struct index *, struct ixmeta *,
+		    struct roaring_bitmap_s *, const struct ixdoc *, int);
+int		 index_tomb_get(MDB_txn *, struct index *,
+		    struct roaring_bitmap_s **);
+int		 index_tomb_put(MDB_txn *, struct index *,
+		    struct roaring_bitmap_s *);
+
+/* index_batch.c */
 struct ixbatch	*ixbatch_new(void);
 void		 ixbatch_free(struct ixbatch *);
 void		 ixbatch_reset(struct ixbatch *);
@@ -1068,27 +1092,15 @@ int		 ixbatch_end_doc(struct ixbatch *);
 void		 ixbatch_abort_doc(struct ixbatch *);
 size_t		 ixbatch_ndocs(const struct ixbatch *);
 size_t		 ixbatch_bytes(const struct ixbatch *);
-int		 index_commit(struct index *, struct ixbatch *,
+int		 ixbatch_commit(struct index *, struct ixbatch *,
 		    struct ixcommit *);
-int		 index_delete(struct index *, const char *);
-int		 index_stats(struct index *, struct ixstats *);
-int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
-void		 index_stats_format(const struct ixstats *, int, char *,
-		    size_t);
-int		 index_get_doc(struct index *, const char *, struct ixdoc *);
-int		 index_doc_chunks(struct index *, const char *, size_t,
-		    struct ixdoc *, index_chunk_cb, void *);
+
+/* index_check.c */
 int		 index_check(struct index *, char *, size_t);
-MDB_dbi		 index_dbi(struct index *, int);
-int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
-int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
-int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
-		    uint64_t);
-int		 index_doc_decode(const void *, size_t, struct ixdoc *);
-int		 index_tomb_get(MDB_txn *, struct index *,
-		    struct roaring_bitmap_s **);
-int		 index_tomb_put(MDB_txn *, struct index *,
-		    struct roaring_bitmap_s *);
+
+/* index_seg.c: an ixseg, and the ixpost cursors on it, point into the
+ * value they were opened on, valid until the end of the transaction that
+ * read it from the map (or while the buffer of a batch's segment lives). */
 void		 ix_varint(struct buf *, uint64_t);
 int		 ix_termcmp(const void *, size_t, const void *, size_t);
 int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
@@ -1100,7 +1112,7 @@ void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
 int64_t		 ixpost_pos(struct ixpost *);
 
-/* block.c */
+/* index_block.c */
 #define IXB_MAX			128	/* postings per block */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
 
@@ -1122,7 +1134,9 @@ struct ixterminfo {
 	struct ixbound	 ti_bound;
 };
 
-/* A cursor over one term's blocks, below a limit cid. */
+/* A cursor over one term's blocks, below a limit cid.  Its positions
+ * (bc_pos) point into the block in the map: valid until the cursor moves
+ * to another block or the transaction ends. */
 struct ixbcur {
 	MDB_cursor	*bc_c;
 	char		 bc_term[IX_TERM_MAX + 1];

@@ -30,7 +30,7 @@
  * summed over the block store and the segments, N the number of chunks
  * and avgdl the mean length of the live ones: dead chunks count in df
  * and N until the merger purges them, which only nudges idf (in df
- * alone, they could turn it negative).  The block store (block.c) is
+ * alone, they could turn it negative).  The block store (index_block.c) is
  * read first, document at a time, with block-max pruning for plain OR
  * queries (search_blocks_topk).  Then each segment is scored on its own,
  * term at a time, into accumulators as long as the segment (reused

@@ -187,7 +187,7 @@ commit(struct tix *t, struct ixcommit *res)
 {
 	struct ixcommit	 r;
 
-	ck_assert_int_eq(index_commit(&t->t_ix, t->t_b, res != NULL ? res :
+	ck_assert_int_eq(ixbatch_commit(&t->t_ix, t->t_b, res != NULL ? res :
 	    &r), 0);
 	ixbatch_reset(t->t_b);
 }
@@ -2116,7 +2116,7 @@ START_TEST(test_check_tomb_damaged)
 }
 END_TEST
 
-/* The block store (block.c). */
+/* The block store (index_block.c). */
 
 /* A bound covers every pair added to it, and stays a frontier. */
 START_TEST(test_block_bound)
