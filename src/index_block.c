@@ -479,131 +479,207 @@ ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
 	return (0);
 }
 
-/*
- * The term cursors of a k-way walk over the segments' dictionaries: a
- * heap of the segments that have terms left, by their current term, then
- * by segment (so by cid).
- */
-struct ixb_mcur {
-	const struct ixseg	*mc_seg;
-	size_t			 mc_j;		/* its place in the run */
-	uint32_t		 mc_term;
-	const char		*mc_t;		/* the current term */
-	size_t			 mc_tl;
+/* A fold under way. */
+struct ixb_fold {
+	MDB_txn			*f_txn;
+	struct index		*f_ix;
+	MDB_cursor		*f_c;		/* on blocks */
+	const roaring_bitmap_t	*f_dead;
+	struct ixb_out		 f_o;
+	struct buf		 f_blast;	/* the last keys before it */
+	struct buf		 f_tlast;
+	size_t			 f_nodemax;
+	int			 f_tappend;	/* terms past tlast */
+	uint64_t		 f_written;
+	uint64_t		 f_added;	/* the term's postings */
+	uint32_t		 f_nblocks;	/* and its new blocks */
+	struct ixbound		 f_tb;		/* and their bound */
 };
 
-static int
-ixb_mless(const struct ixb_mcur *a, const struct ixb_mcur *b)
+/* The bytes of a posting's tf positions: their length, or 0 when damaged. */
+static size_t
+ixb_posbytes(const uint8_t *p, const uint8_t *end, uint32_t tf)
 {
-	int	 c;
+	const uint8_t	*q = p;
+	uint32_t	 i, n;
 
-	if ((c = ix_termcmp(a->mc_t, a->mc_tl, b->mc_t, b->mc_tl)) != 0)
-		return (c < 0);
-	return (a->mc_j < b->mc_j);
-}
-
-static void
-ixb_msift(struct ixb_mcur **h, size_t n, size_t i)
-{
-	struct ixb_mcur	*tmp;
-	size_t		 c;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && ixb_mless(h[c + 1], h[c]))
-			c++;
-		if (!ixb_mless(h[c], h[i]))
-			return;
-		tmp = h[i];
-		h[i] = h[c];
-		h[c] = tmp;
-		i = c;
+	for (i = 0; i < tf; i++) {
+		for (n = 0; q < end && (*q & 0x80) && n < 10; n++)
+			q++;
+		if (q == end || n == 10)
+			return (0);
+		q++;
 	}
+	return (q - p);
 }
 
-static void
-ixb_mup(struct ixb_mcur **h, size_t i)
+/* The bytes of a varint. */
+static size_t
+ixb_varlen(uint64_t v)
 {
-	struct ixb_mcur	*tmp;
+	size_t	 n = 1;
 
-	while (i > 0 && ixb_mless(h[i], h[(i - 1) / 2])) {
-		tmp = h[i];
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
 	}
+	return (n);
 }
 
-/* Load the cursor's current term: 0, or -1 at the end of its segment. */
+/* One posting onto the block being built, which goes out first if full. */
 static int
-ixb_mload(struct ixb_mcur *mc)
+ixb_fold_post(struct ixb_fold *f, const char *t, size_t tl,
+    const struct ixpost *p, uint32_t dl, size_t poslen)
 {
-	if (mc->mc_term >= mc->mc_seg->s_hdr->h_nterms)
-		return (-1);
-	mc->mc_t = ixseg_term(mc->mc_seg, mc->mc_term, &mc->mc_tl);
+	struct ixb_out	*o = &f->f_o;
+	size_t		 len;
+	int		 rc;
+
+	len = ixb_varlen(p->p_tf) + ixb_varlen(dl) + poslen;
+	if (o->o_hdr.bh_n > 0 && (o->o_hdr.bh_n == IXB_MAX ||
+	    sizeof(o->o_hdr) + o->o_data.b_len + 5 + len > o->o_max)) {
+		if (!o->o_old)
+			f->f_nblocks++;
+		if ((rc = ixb_flush(f->f_txn, f->f_ix, t, tl, o,
+		    &f->f_written)) != 0)
+			return (rc);
+	}
+	if (o->o_hdr.bh_n == 0)
+		o->o_first = p->p_cid;
+	ix_varint(&o->o_data, o->o_hdr.bh_n == 0 ? 0 :
+	    p->p_cid - o->o_hdr.bh_last);
+	ix_varint(&o->o_data, p->p_tf);
+	ix_varint(&o->o_data, dl);
+	/* The positions are varints in both: their bytes as they are. */
+	buf_add(&o->o_data, p->p_cur, poslen);
+	o->o_hdr.bh_n++;
+	o->o_hdr.bh_last = p->p_cid;
+	ixbound_add(&o->o_hdr.bh_bound, p->p_tf, dl);
+	f->f_added++;
 	return (0);
 }
 
 /*
- * Append one segment's postings of a term to the term's blocks in o:
- * those above last (a fold cut short did the rest) and not dead.
+ * Append one segment's postings of a term to the term's blocks: those
+ * above last (a fold cut short did the rest) and not dead.
  */
 static int
-ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
-    const struct ixseg *seg, uint32_t term, const roaring_bitmap_t *dead,
-    uint32_t last, struct ixb_out *o, struct buf *one, uint64_t *added,
-    uint32_t *nblocks, uint64_t *written)
+ixb_fold_seg(struct ixb_fold *f, const char *t, size_t tl,
+    const struct ixseg *seg, uint32_t term, uint32_t last)
 {
 	struct ixpost	 p;
-	const uint8_t	*q;
-	uint32_t	 i, dl, n;
+	size_t		 poslen;
 	int		 rc, rv, anydead;
 
-	anydead = roaring_bitmap_range_cardinality(dead, seg->s_hdr->h_base,
+	anydead = roaring_bitmap_range_cardinality(f->f_dead,
+	    seg->s_hdr->h_base,
 	    (uint64_t)seg->s_hdr->h_base + seg->s_hdr->h_nchunks) > 0;
 	ixpost_init(&p, seg, term);
 	while ((rv = ixpost_next(&p)) == 1) {
-		if (p.p_cid <= last ||
-		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
-			continue;
-		dl = seg->s_norms[p.p_local];
-		buf_reset(one);
-		ix_varint(one, p.p_tf);
-		ix_varint(one, dl);
-		/* The positions are varints in both: their bytes as they are. */
-		for (q = p.p_cur, i = 0; i < p.p_tf; i++) {
-			for (n = 0; q < p.p_end && (*q & 0x80) && n < 10; n++)
-				q++;
-			if (q == p.p_end || n == 10)
-				return (MDB_CORRUPTED);
-			q++;
-		}
-		buf_add(one, p.p_cur, q - p.p_cur);
-		p.p_cur = q;
+		if ((poslen = ixb_posbytes(p.p_cur, p.p_end, p.p_tf)) == 0)
+			return (MDB_CORRUPTED);
+		if (p.p_cid > last &&
+		    (!anydead || !roaring_bitmap_contains(f->f_dead, p.p_cid)) &&
+		    (rc = ixb_fold_post(f, t, tl, &p, seg->s_norms[p.p_local],
+		    poslen)) != 0)
+			return (rc);
+		p.p_cur += poslen;
 		p.p_posleft = 0;
-		/* Full: out it goes, and this posting starts one. */
-		if (o->o_hdr.bh_n > 0 && (o->o_hdr.bh_n == IXB_MAX ||
-		    sizeof(o->o_hdr) + o->o_data.b_len + 5 + one->b_len >
-		    o->o_max)) {
-			if (!o->o_old)
-				(*nblocks)++;
-			if ((rc = ixb_flush(txn, ix, t, tl, o, written))
-			    != 0)
-				return (rc);
-		}
-		ix_varint(&o->o_data, o->o_hdr.bh_n == 0 ? 0 :
-		    p.p_cid - o->o_hdr.bh_last);
-		if (o->o_hdr.bh_n == 0)
-			o->o_first = p.p_cid;
-		buf_add(&o->o_data, one->b_data, one->b_len);
-		o->o_hdr.bh_n++;
-		o->o_hdr.bh_last = p.p_cid;
-		ixbound_add(&o->o_hdr.bh_bound, p.p_tf, dl);
-		(*added)++;
 	}
 	return (rv == -1 ? MDB_CORRUPTED : 0);
+}
+
+/*
+ * Start the term's output at its last block, which is rewritten with more
+ * in it when it has room; *last is its last cid (0 without blocks).
+ */
+static int
+ixb_fold_start(struct ixb_fold *f, const char *t, size_t tl, uint32_t *last)
+{
+	struct ixb_out	*o = &f->f_o;
+	uint8_t		 kb[IXB_KEY_MAX];
+	MDB_val		 k, v;
+	int		 rc, m, have = 0;
+
+	memset(&o->o_hdr, 0, sizeof(o->o_hdr));
+	buf_reset(&o->o_data);
+	o->o_old = 0;
+	*last = 0;
+	/* Node header, key (term, 0, cid), then the block. */
+	o->o_max = f->f_nodemax - 8 - (tl + 5);
+	k.mv_size = ixb_key(kb, t, tl, 0);
+	if (!o->o_append)
+		o->o_append = ix_termcmp(kb, k.mv_size, f->f_blast.b_data,
+		    f->f_blast.b_len) > 0;
+	if (!f->f_tappend)
+		f->f_tappend = ix_termcmp(t, tl, f->f_tlast.b_data,
+		    f->f_tlast.b_len) > 0;
+	if (o->o_append)
+		return (0);
+	/* The term's last block: the one before its key for cid max. */
+	k.mv_size = ixb_key(kb, t, tl, UINT32_MAX);
+	k.mv_data = kb;
+	rc = mdb_cursor_get(f->f_c, &k, &v, MDB_SET_RANGE);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	rc = mdb_cursor_get(f->f_c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+	for (; rc == 0; rc = mdb_cursor_get(f->f_c, &k, &v, MDB_PREV)) {
+		if ((m = ixb_match(&k, t, tl)) != 0) {
+			have = m == 1;
+			break;
+		}
+	}
+	if (rc != 0)
+		return (rc == MDB_NOTFOUND ? 0 : rc);
+	if (!have)
+		return (0);
+	if (v.mv_size < sizeof(o->o_hdr))
+		return (MDB_CORRUPTED);
+	memcpy(&o->o_hdr, v.mv_data, sizeof(o->o_hdr));
+	*last = o->o_hdr.bh_last;
+	o->o_first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
+	if (o->o_hdr.bh_n < IXB_MAX && v.mv_size < o->o_max - 16) {
+		buf_add(&o->o_data, (uint8_t *)v.mv_data + sizeof(o->o_hdr),
+		    v.mv_size - sizeof(o->o_hdr));
+		o->o_old = 1;
+	} else
+		memset(&o->o_hdr, 0, sizeof(o->o_hdr));
+	return (0);
+}
+
+/* Fold one term from the segments of the walk that have it. */
+static int
+ixb_fold_term(struct ixb_fold *f, const struct ixwalk *w,
+    struct ixfold *res)
+{
+	const char	*t = w->w_t;
+	size_t		 tl = w->w_tl, j;
+	uint32_t	 last;
+	int		 rc;
+
+	if (tl == 0 || tl > IX_TERM_MAX)
+		return (MDB_CORRUPTED);
+	if ((rc = ixb_fold_start(f, t, tl, &last)) != 0)
+		return (rc);
+	f->f_added = 0;
+	f->f_nblocks = 0;
+	memset(&f->f_tb, 0, sizeof(f->f_tb));
+	for (j = 0; j < w->w_nsame; j++)
+		if ((rc = ixb_fold_seg(f, t, tl, w->w_same[j]->wc_seg,
+		    w->w_same[j]->wc_term, last)) != 0)
+			return (rc);
+	if (f->f_added == 0)
+		return (0);
+	if (!f->f_o.o_old)
+		f->f_nblocks++;
+	if ((rc = ixb_flush(f->f_txn, f->f_ix, t, tl, &f->f_o,
+	    &f->f_written)) != 0 ||
+	    (rc = ixb_terminfo_add(f->f_txn, f->f_ix, t, tl, f->f_added,
+	    f->f_nblocks, &f->f_tb, f->f_tappend, res)) != 0)
+		return (rc);
+	res->f_postings += f->f_added;
+	res->f_blocks += f->f_nblocks;
+	return (0);
 }
 
 /*
@@ -621,176 +697,55 @@ ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
     size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
     uint64_t deadline, int *done, struct ixfold *res)
 {
-	struct ixb_mcur		*cur, **heap, **same;
-	struct ixbound		 tb;
-	struct ixb_out		 o;
-	struct buf		 blast, tlast, one;
-	MDB_cursor		*c = NULL;
-	MDB_val			 k, v;
-	uint8_t			 kb[IXB_KEY_MAX];
-	const char		*t;
-	size_t			 tl, j, nheap = 0, nsame, nodemax, nterms;
-	uint64_t		 written = 0, added;
-	uint32_t		 last, nblocks;
-	int			 rc = 0, m, have, tappend = 0;
+	struct ixb_fold	 f;
+	struct ixwalk	 w;
+	size_t		 nterms;
+	int		 rc;
 
 	*done = 0;
-	memset(&o, 0, sizeof(o));
-	buf_init(&o.o_data);
-	buf_init(&blast);
-	buf_init(&tlast);
-	buf_init(&one);
-	cur = xcalloc(n, sizeof(*cur));
-	heap = xcalloc(n, sizeof(*heap));
-	same = xcalloc(n, sizeof(*same));
-	for (j = 0; j < n; j++) {
-		cur[j].mc_seg = &segs[j];
-		cur[j].mc_j = j;
-		if (from->b_len > 0) {
-			cur[j].mc_term = ixseg_lower(&segs[j], from->b_data,
-			    from->b_len);
-			if (ixseg_find(&segs[j], from->b_data, from->b_len) >=
-			    0)
-				cur[j].mc_term++;
-		}
-		if (ixb_mload(&cur[j]) == 0)
-			heap[nheap++] = &cur[j];
-	}
-	for (j = nheap / 2; j-- > 0; )
-		ixb_msift(heap, nheap, j);
-	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
+	memset(&f, 0, sizeof(f));
+	f.f_txn = txn;
+	f.f_ix = ix;
+	f.f_dead = dead;
+	f.f_nodemax = ixb_nodemax(txn);
+	f.f_o.o_tb = &f.f_tb;
+	buf_init(&f.f_o.o_data);
+	buf_init(&f.f_blast);
+	buf_init(&f.f_tlast);
+	ixwalk_init(&w, segs, n, from->b_data, from->b_len);
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &f.f_c))
+	    != 0)
 		goto out;
-	nodemax = ixb_nodemax(txn);
 	/*
 	 * Terms past the last key of blocks (of terms) have no blocks (no
 	 * entry): they need no lookup, and go in by appending, which is
 	 * most of the first fold.
 	 */
-	if ((rc = ixb_lastkey(txn, index_dbi(ix, IDB_BLOCKS), &blast)) != 0 ||
-	    (rc = ixb_lastkey(txn, index_dbi(ix, IDB_TERMS), &tlast)) != 0)
+	if ((rc = ixb_lastkey(txn, index_dbi(ix, IDB_BLOCKS), &f.f_blast)) !=
+	    0 || (rc = ixb_lastkey(txn, index_dbi(ix, IDB_TERMS), &f.f_tlast))
+	    != 0)
 		goto out;
-	for (nterms = 0; written < budget; nterms++) {
+	for (nterms = 0; f.f_written < budget; nterms++) {
 		if (deadline != 0 && nterms % 256 == 255 &&
 		    util_mono_ms() >= deadline)
 			break;
-		if (nheap == 0) {
+		if (!ixwalk_next(&w)) {
 			*done = 1;
 			break;
 		}
-		/* The smallest term, and every segment that has it. */
-		t = heap[0]->mc_t;
-		tl = heap[0]->mc_tl;
-		nsame = 0;
-		while (nheap > 0 && heap[0]->mc_tl == tl &&
-		    memcmp(heap[0]->mc_t, t, tl) == 0) {
-			same[nsame++] = heap[0];
-			heap[0] = heap[--nheap];
-			ixb_msift(heap, nheap, 0);
-		}
 		buf_reset(from);
-		buf_add(from, t, tl);
-		t = from->b_data;
-		if (tl == 0 || tl > IX_TERM_MAX) {
-			rc = MDB_CORRUPTED;
+		buf_add(from, w.w_t, w.w_tl);
+		if ((rc = ixb_fold_term(&f, &w, res)) != 0)
 			goto out;
-		}
-		/* Node header, key (term, 0, cid), then the block. */
-		o.o_max = nodemax - 8 - (tl + 5);
-		memset(&o.o_hdr, 0, sizeof(o.o_hdr));
-		buf_reset(&o.o_data);
-		o.o_old = 0;
-		last = 0;
-		have = 0;
-		if (!o.o_append) {
-			k.mv_size = ixb_key(kb, t, tl, 0);
-			o.o_append = ix_termcmp(kb, k.mv_size, blast.b_data,
-			    blast.b_len) > 0;
-		}
-		if (!tappend)
-			tappend = ix_termcmp(t, tl, tlast.b_data,
-			    tlast.b_len) > 0;
-		/* The term's last block: the one before its key for cid max. */
-		k.mv_size = ixb_key(kb, t, tl, UINT32_MAX);
-		k.mv_data = kb;
-		rc = o.o_append ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v,
-		    MDB_SET_RANGE);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			goto out;
-		if (!o.o_append)
-			rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV :
-			    MDB_LAST);
-		for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-			if ((m = ixb_match(&k, t, tl)) == 1) {
-				have = 1;
-				break;
-			}
-			if (m == -1)
-				break;
-		}
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			goto out;
-		rc = 0;
-		if (have) {
-			if (v.mv_size < sizeof(o.o_hdr)) {
-				rc = MDB_CORRUPTED;
-				goto out;
-			}
-			memcpy(&o.o_hdr, v.mv_data, sizeof(o.o_hdr));
-			last = o.o_hdr.bh_last;
-			o.o_first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
-			/* A block with room is rewritten with more in it. */
-			if (o.o_hdr.bh_n < IXB_MAX &&
-			    v.mv_size < o.o_max - 16) {
-				buf_add(&o.o_data, (uint8_t *)v.mv_data +
-				    sizeof(o.o_hdr), v.mv_size -
-				    sizeof(o.o_hdr));
-				o.o_old = 1;
-			}
-		}
-		if (!o.o_old)
-			memset(&o.o_hdr, 0, sizeof(o.o_hdr));
-		added = 0;
-		nblocks = 0;
-		memset(&tb, 0, sizeof(tb));
-		o.o_tb = &tb;
-		/* Each segment that has it, in cid order (the heap's). */
-		for (j = 0; j < nsame; j++) {
-			if ((rc = ixb_fold_seg(txn, ix, t, tl, same[j]->mc_seg,
-			    same[j]->mc_term, dead, last, &o, &one, &added,
-			    &nblocks, &written)) != 0)
-				goto out;
-		}
-		for (j = 0; j < nsame; j++) {
-			same[j]->mc_term++;
-			if (ixb_mload(same[j]) == 0) {
-				heap[nheap++] = same[j];
-				ixb_mup(heap, nheap - 1);
-			}
-		}
-		if (added == 0)
-			continue;
-		if (!o.o_old)
-			nblocks++;
-		if ((rc = ixb_flush(txn, ix, t, tl, &o, &written)) != 0)
-			goto out;
-		if ((rc = ixb_terminfo_add(txn, ix, t, tl, added, nblocks,
-		    &tb, tappend, res)) != 0)
-			goto out;
-		res->f_postings += added;
-		res->f_blocks += nblocks;
 	}
-	res->f_bytes += written;
-	rc = 0;
+	res->f_bytes += f.f_written;
 out:
-	if (c != NULL)
-		mdb_cursor_close(c);
-	free(cur);
-	free(heap);
-	free(same);
-	buf_free(&o.o_data);
-	buf_free(&blast);
-	buf_free(&tlast);
-	buf_free(&one);
+	if (f.f_c != NULL)
+		mdb_cursor_close(f.f_c);
+	ixwalk_free(&w);
+	buf_free(&f.f_o.o_data);
+	buf_free(&f.f_blast);
+	buf_free(&f.f_tlast);
 	return (rc);
 }
 

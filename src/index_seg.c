@@ -216,3 +216,130 @@ ixpost_pos(struct ixpost *p)
 	p->p_pos += d;
 	return (p->p_pos);
 }
+
+/*
+ * A k-way walk over the dictionaries of segments in cid order: the terms
+ * of all of them in byte order, each once, with the segments that have
+ * it in their order.  A heap of the segments with terms left, by their
+ * current term, then by their place (so by cid).
+ */
+
+static int
+ixwalk_less(const struct ixwcur *a, const struct ixwcur *b)
+{
+	int	 c;
+
+	if ((c = ix_termcmp(a->wc_t, a->wc_tl, b->wc_t, b->wc_tl)) != 0)
+		return (c < 0);
+	return (a->wc_j < b->wc_j);
+}
+
+static void
+ixwalk_down(struct ixwalk *w, size_t i)
+{
+	struct ixwcur	**h = w->w_heap, *tmp;
+	size_t		  c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= w->w_nheap)
+			return;
+		if (c + 1 < w->w_nheap && ixwalk_less(h[c + 1], h[c]))
+			c++;
+		if (!ixwalk_less(h[c], h[i]))
+			return;
+		tmp = h[i];
+		h[i] = h[c];
+		h[c] = tmp;
+		i = c;
+	}
+}
+
+static void
+ixwalk_up(struct ixwalk *w, size_t i)
+{
+	struct ixwcur	**h = w->w_heap, *tmp;
+
+	while (i > 0 && ixwalk_less(h[i], h[(i - 1) / 2])) {
+		tmp = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+/* The cursor's term into the heap, unless its segment has no more. */
+static void
+ixwalk_push(struct ixwalk *w, struct ixwcur *wc)
+{
+	if (wc->wc_term >= wc->wc_seg->s_hdr->h_nterms)
+		return;
+	wc->wc_t = ixseg_term(wc->wc_seg, wc->wc_term, &wc->wc_tl);
+	w->w_heap[w->w_nheap++] = wc;
+	ixwalk_up(w, w->w_nheap - 1);
+}
+
+/* Walk segs[0..n), from the first term after the n bytes of after (or
+ * from the first when n is 0).  The walk points into the segments. */
+void
+ixwalk_init(struct ixwalk *w, const struct ixseg *segs, size_t n,
+    const char *after, size_t afterlen)
+{
+	struct ixwcur	*wc;
+	size_t		 j;
+
+	memset(w, 0, sizeof(*w));
+	w->w_cur = xcalloc(n, sizeof(*w->w_cur));
+	w->w_heap = xcalloc(n, sizeof(*w->w_heap));
+	w->w_same = xcalloc(n, sizeof(*w->w_same));
+	for (j = 0; j < n; j++) {
+		wc = &w->w_cur[j];
+		wc->wc_seg = &segs[j];
+		wc->wc_j = j;
+		if (afterlen > 0) {
+			wc->wc_term = ixseg_lower(&segs[j], after, afterlen);
+			if (ixseg_find(&segs[j], after, afterlen) >= 0)
+				wc->wc_term++;
+		}
+		ixwalk_push(w, wc);
+	}
+}
+
+/*
+ * The next term: 1 with it in w_t and w_tl, and the cursors of the
+ * segments that have it in w_same[0..w_nsame), in segment order, each
+ * at the term (wc_term); 0 at the end.
+ */
+int
+ixwalk_next(struct ixwalk *w)
+{
+	struct ixwcur	*wc;
+	size_t		 j;
+
+	for (j = 0; j < w->w_nsame; j++) {
+		wc = w->w_same[j];
+		wc->wc_term++;
+		ixwalk_push(w, wc);
+	}
+	w->w_nsame = 0;
+	if (w->w_nheap == 0)
+		return (0);
+	w->w_t = w->w_heap[0]->wc_t;
+	w->w_tl = w->w_heap[0]->wc_tl;
+	while (w->w_nheap > 0 && w->w_heap[0]->wc_tl == w->w_tl &&
+	    memcmp(w->w_heap[0]->wc_t, w->w_t, w->w_tl) == 0) {
+		w->w_same[w->w_nsame++] = w->w_heap[0];
+		w->w_heap[0] = w->w_heap[--w->w_nheap];
+		ixwalk_down(w, 0);
+	}
+	return (1);
+}
+
+void
+ixwalk_free(struct ixwalk *w)
+{
+	free(w->w_cur);
+	free(w->w_heap);
+	free(w->w_same);
+	memset(w, 0, sizeof(*w));
+}

@@ -1112,6 +1112,31 @@ void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
 int64_t		 ixpost_pos(struct ixpost *);
 
+/* A k-way walk over segments' dictionaries (ixwalk_init): its term, w_t,
+ * points into a segment. */
+struct ixwcur {
+	const struct ixseg *wc_seg;
+	size_t		 wc_j;		/* its place among the segments */
+	uint32_t	 wc_term;
+	const char	*wc_t;		/* the current term */
+	size_t		 wc_tl;
+};
+
+struct ixwalk {
+	struct ixwcur	*w_cur;
+	struct ixwcur	**w_heap;
+	size_t		 w_nheap;
+	struct ixwcur	**w_same;	/* the segments that have w_t */
+	size_t		 w_nsame;
+	const char	*w_t;
+	size_t		 w_tl;
+};
+
+void		 ixwalk_init(struct ixwalk *, const struct ixseg *, size_t,
+		    const char *, size_t);
+int		 ixwalk_next(struct ixwalk *);
+void		 ixwalk_free(struct ixwalk *);
+
 /* index_block.c */
 #define IXB_MAX			128	/* postings per block */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
