@@ -25,13 +25,11 @@
  * and the mean length are at query time.  That is what lets search skip
  * blocks that cannot reach its top k (block-max pruning).
  *
- * The merger folds runs of whole segments in (ixblk_fold), the oldest
+ * The merger folds runs of whole segments in (index_fold.c), the oldest
  * first, so a term's new postings always come after its last block; the
  * index's m_folded says below which cid the blocks are complete, and
- * search reads blocks only there.  Folding appends only cids above a
- * term's last one, so a fold cut short by a crash resumes where it
- * stopped.  Deleted chunks stay in the tombstone bitmap until a sweep
- * (ixblk_purge) has dropped them from every block.
+ * search reads blocks only there.  Deleted chunks stay in the tombstone
+ * bitmap until a sweep (ixblk_purge) has dropped them from every block.
  */
 
 #include <sys/types.h>
@@ -44,11 +42,9 @@
 
 #include "quire.h"
 
-#define IXB_KEY_MAX	(IX_TERM_MAX + 5)
-
 /* The largest node that stays in its leaf page (LMDB's me_nodemax). */
-static size_t
-ixb_nodemax(MDB_txn *txn)
+size_t
+ixblk_nodemax(MDB_txn *txn)
 {
 	MDB_stat	 st;
 
@@ -58,8 +54,8 @@ ixb_nodemax(MDB_txn *txn)
 	return (((st.ms_psize - 16) / 2) & ~(size_t)1);
 }
 
-static size_t
-ixb_key(uint8_t *kb, const char *term, size_t len, uint32_t cid)
+size_t
+ixblk_key(uint8_t *kb, const char *term, size_t len, uint32_t cid)
 {
 	memcpy(kb, term, len);
 	kb[len] = 0;
@@ -69,24 +65,14 @@ ixb_key(uint8_t *kb, const char *term, size_t len, uint32_t cid)
 
 /* Does a blocks key belong to the term?  1 yes, 0 another term of the
  * same prefix (a term with a NUL in it), -1 past the term. */
-static int
-ixb_match(const MDB_val *k, const char *term, size_t len)
+int
+ixblk_match(const MDB_val *k, const char *term, size_t len)
 {
 	const uint8_t	*p = k->mv_data;
 
 	if (k->mv_size < len + 1 || memcmp(p, term, len) != 0 || p[len] != 0)
 		return (-1);
 	return (k->mv_size == len + 5);
-}
-
-/* What a fold or a sweep did, added to a running total. */
-void
-ixfold_add(struct ixfold *to, const struct ixfold *from)
-{
-	to->f_postings += from->f_postings;
-	to->f_blocks += from->f_blocks;
-	to->f_terms += from->f_terms;
-	to->f_bytes += from->f_bytes;
 }
 
 /* Bounds. */
@@ -224,7 +210,7 @@ ixbcur_step(struct ixbcur *bc, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 			bc->bc_end = 1;
 			return (rc == MDB_NOTFOUND ? 0 : -1);
 		}
-		if ((m = ixb_match(k, bc->bc_term, bc->bc_len)) == 1)
+		if ((m = ixblk_match(k, bc->bc_term, bc->bc_len)) == 1)
 			return (1);
 		if (m == -1) {
 			bc->bc_end = 1;
@@ -252,7 +238,7 @@ ixbcur_open(struct ixbcur *bc, MDB_txn *txn, struct index *ix,
 		bc->bc_c = NULL;
 		return (-1);
 	}
-	k.mv_size = ixb_key(kb, term, len, 0);
+	k.mv_size = ixblk_key(kb, term, len, 0);
 	k.mv_data = kb;
 	if ((rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE)) != 1)
 		return (rv);
@@ -299,7 +285,7 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	 * last in the database if there is none) may span cid.  That key
 	 * may be another term's: the block before it is still ours.
 	 */
-	k.mv_size = ixb_key(kb, bc->bc_term, bc->bc_len, cid);
+	k.mv_size = ixblk_key(kb, bc->bc_term, bc->bc_len, cid);
 	k.mv_data = kb;
 	rc = mdb_cursor_get(bc->bc_c, &k, &v, MDB_SET_RANGE);
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -313,7 +299,7 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	}
 	/* Not in the one before: the one found, after it. */
 	bc->bc_end = 0;
-	k.mv_size = ixb_key(kb, bc->bc_term, bc->bc_len, cid);
+	k.mv_size = ixblk_key(kb, bc->bc_term, bc->bc_len, cid);
 	k.mv_data = kb;
 	if ((rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE)) != 1)
 		return (rv);
@@ -392,361 +378,6 @@ ixbcur_shallow(struct ixbcur *bc, uint32_t cid)
 	if (bc->bc_end || bc->bc_first > cid)
 		return (NULL);
 	return (&bc->bc_hdr.bh_bound);
-}
-
-/* Folding a segment in. */
-
-/* A term's totals after a fold appended to it. */
-static int
-ixb_terminfo_add(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
-    uint64_t postings, uint64_t blocks, const struct ixbound *b, int append,
-    struct ixfold *res)
-{
-	struct ixterminfo	 ti;
-	MDB_val			 k, v;
-	int			 rc;
-
-	rc = append ? MDB_NOTFOUND : ixblk_terminfo(txn, ix, t, tl, &ti);
-	if (rc == MDB_NOTFOUND) {
-		memset(&ti, 0, sizeof(ti));
-		res->f_terms++;
-	} else if (rc != 0)
-		return (rc);
-	ti.ti_df += postings;
-	ti.ti_blocks += blocks;
-	ixbound_merge(&ti.ti_bound, b);
-	k.mv_size = tl;
-	k.mv_data = (void *)t;
-	v.mv_size = sizeof(ti);
-	v.mv_data = &ti;
-	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v,
-	    append ? MDB_APPEND : 0));
-}
-
-struct ixb_out {
-	struct buf	 o_data;	/* postings */
-	struct ixblkhdr	 o_hdr;
-	uint32_t	 o_first;
-	int		 o_old;		/* rewrites the term's last block */
-	size_t		 o_max;		/* inline limit */
-	int		 o_append;	/* keys past the last in the store */
-	struct ixbound	*o_tb;		/* the term's, grown at each flush */
-};
-
-/* A copy of the last key of a database; empty when it has none. */
-static int
-ixb_lastkey(MDB_txn *txn, MDB_dbi dbi, struct buf *out)
-{
-	MDB_cursor	*c;
-	MDB_val		 k, v;
-	int		 rc;
-
-	buf_reset(out);
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-		return (rc);
-	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	if (rc == 0)
-		buf_add(out, k.mv_data, k.mv_size);
-	mdb_cursor_close(c);
-	return (rc == MDB_NOTFOUND ? 0 : rc);
-}
-
-/* Write the block being built, in place in its page. */
-static int
-ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
-    struct ixb_out *o, uint64_t *written)
-{
-	uint8_t	 kb[IXB_KEY_MAX];
-	MDB_val	 k, v;
-	int	 rc;
-
-	if (o->o_hdr.bh_n == 0)
-		return (0);
-	ixbound_merge(o->o_tb, &o->o_hdr.bh_bound);
-	k.mv_size = ixb_key(kb, term, len, o->o_first);
-	k.mv_data = kb;
-	v.mv_size = sizeof(o->o_hdr) + o->o_data.b_len;
-	if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &k, &v,
-	    MDB_RESERVE | (o->o_append ? MDB_APPEND : 0))) != 0)
-		return (rc);
-	memcpy(v.mv_data, &o->o_hdr, sizeof(o->o_hdr));
-	memcpy((uint8_t *)v.mv_data + sizeof(o->o_hdr), o->o_data.b_data,
-	    o->o_data.b_len);
-	*written += v.mv_size;
-	memset(&o->o_hdr, 0, sizeof(o->o_hdr));
-	buf_reset(&o->o_data);
-	o->o_old = 0;
-	return (0);
-}
-
-/* A fold under way. */
-struct ixb_fold {
-	MDB_txn			*f_txn;
-	struct index		*f_ix;
-	MDB_cursor		*f_c;		/* on blocks */
-	const roaring_bitmap_t	*f_dead;
-	struct ixb_out		 f_o;
-	struct buf		 f_blast;	/* the last keys before it */
-	struct buf		 f_tlast;
-	size_t			 f_nodemax;
-	int			 f_tappend;	/* terms past tlast */
-	uint64_t		 f_written;
-	uint64_t		 f_added;	/* the term's postings */
-	uint32_t		 f_nblocks;	/* and its new blocks */
-	struct ixbound		 f_tb;		/* and their bound */
-};
-
-/* The bytes of a posting's tf positions: their length, or 0 when damaged. */
-static size_t
-ixb_posbytes(const uint8_t *p, const uint8_t *end, uint32_t tf)
-{
-	const uint8_t	*q = p;
-	uint32_t	 i, n;
-
-	for (i = 0; i < tf; i++) {
-		for (n = 0; q < end && (*q & 0x80) && n < 10; n++)
-			q++;
-		if (q == end || n == 10)
-			return (0);
-		q++;
-	}
-	return (q - p);
-}
-
-/* The bytes of a varint. */
-static size_t
-ixb_varlen(uint64_t v)
-{
-	size_t	 n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return (n);
-}
-
-/* One posting onto the block being built, which goes out first if full. */
-static int
-ixb_fold_post(struct ixb_fold *f, const char *t, size_t tl,
-    const struct ixpost *p, uint32_t dl, size_t poslen)
-{
-	struct ixb_out	*o = &f->f_o;
-	size_t		 len;
-	int		 rc;
-
-	len = ixb_varlen(p->p_tf) + ixb_varlen(dl) + poslen;
-	if (o->o_hdr.bh_n > 0 && (o->o_hdr.bh_n == IXB_MAX ||
-	    sizeof(o->o_hdr) + o->o_data.b_len + 5 + len > o->o_max)) {
-		if (!o->o_old)
-			f->f_nblocks++;
-		if ((rc = ixb_flush(f->f_txn, f->f_ix, t, tl, o,
-		    &f->f_written)) != 0)
-			return (rc);
-	}
-	if (o->o_hdr.bh_n == 0)
-		o->o_first = p->p_cid;
-	ix_varint(&o->o_data, o->o_hdr.bh_n == 0 ? 0 :
-	    p->p_cid - o->o_hdr.bh_last);
-	ix_varint(&o->o_data, p->p_tf);
-	ix_varint(&o->o_data, dl);
-	/* The positions are varints in both: their bytes as they are. */
-	buf_add(&o->o_data, p->p_cur, poslen);
-	o->o_hdr.bh_n++;
-	o->o_hdr.bh_last = p->p_cid;
-	ixbound_add(&o->o_hdr.bh_bound, p->p_tf, dl);
-	f->f_added++;
-	return (0);
-}
-
-/*
- * Append one segment's postings of a term to the term's blocks: those
- * above last (a fold cut short did the rest) and not dead.
- */
-static int
-ixb_fold_seg(struct ixb_fold *f, const char *t, size_t tl,
-    const struct ixseg *seg, uint32_t term, uint32_t last)
-{
-	struct ixpost	 p;
-	size_t		 poslen;
-	int		 rc, rv, anydead;
-
-	anydead = roaring_bitmap_range_cardinality(f->f_dead,
-	    seg->s_hdr->h_base,
-	    (uint64_t)seg->s_hdr->h_base + seg->s_hdr->h_nchunks) > 0;
-	ixpost_init(&p, seg, term);
-	while ((rv = ixpost_next(&p)) == 1) {
-		if ((poslen = ixb_posbytes(p.p_cur, p.p_end, p.p_tf)) == 0)
-			return (MDB_CORRUPTED);
-		if (p.p_cid > last &&
-		    (!anydead || !roaring_bitmap_contains(f->f_dead, p.p_cid)) &&
-		    (rc = ixb_fold_post(f, t, tl, &p, seg->s_norms[p.p_local],
-		    poslen)) != 0)
-			return (rc);
-		p.p_cur += poslen;
-		p.p_posleft = 0;
-	}
-	return (rv == -1 ? MDB_CORRUPTED : 0);
-}
-
-/*
- * Start the term's output at its last block, which is rewritten with more
- * in it when it has room; *last is its last cid (0 without blocks).
- */
-static int
-ixb_fold_start(struct ixb_fold *f, const char *t, size_t tl, uint32_t *last)
-{
-	struct ixb_out	*o = &f->f_o;
-	uint8_t		 kb[IXB_KEY_MAX];
-	MDB_val		 k, v;
-	int		 rc, m, have = 0;
-
-	memset(&o->o_hdr, 0, sizeof(o->o_hdr));
-	buf_reset(&o->o_data);
-	o->o_old = 0;
-	*last = 0;
-	/* Node header, key (term, 0, cid), then the block. */
-	o->o_max = f->f_nodemax - 8 - (tl + 5);
-	k.mv_size = ixb_key(kb, t, tl, 0);
-	if (!o->o_append)
-		o->o_append = ix_termcmp(kb, k.mv_size, f->f_blast.b_data,
-		    f->f_blast.b_len) > 0;
-	if (!f->f_tappend)
-		f->f_tappend = ix_termcmp(t, tl, f->f_tlast.b_data,
-		    f->f_tlast.b_len) > 0;
-	if (o->o_append)
-		return (0);
-	/* The term's last block: the one before its key for cid max. */
-	k.mv_size = ixb_key(kb, t, tl, UINT32_MAX);
-	k.mv_data = kb;
-	rc = mdb_cursor_get(f->f_c, &k, &v, MDB_SET_RANGE);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (rc);
-	rc = mdb_cursor_get(f->f_c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
-	for (; rc == 0; rc = mdb_cursor_get(f->f_c, &k, &v, MDB_PREV)) {
-		if ((m = ixb_match(&k, t, tl)) != 0) {
-			have = m == 1;
-			break;
-		}
-	}
-	if (rc != 0)
-		return (rc == MDB_NOTFOUND ? 0 : rc);
-	if (!have)
-		return (0);
-	if (v.mv_size < sizeof(o->o_hdr))
-		return (MDB_CORRUPTED);
-	memcpy(&o->o_hdr, v.mv_data, sizeof(o->o_hdr));
-	*last = o->o_hdr.bh_last;
-	o->o_first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
-	if (o->o_hdr.bh_n < IXB_MAX && v.mv_size < o->o_max - 16) {
-		buf_add(&o->o_data, (uint8_t *)v.mv_data + sizeof(o->o_hdr),
-		    v.mv_size - sizeof(o->o_hdr));
-		o->o_old = 1;
-	} else
-		memset(&o->o_hdr, 0, sizeof(o->o_hdr));
-	return (0);
-}
-
-/* Fold one term from the segments of the walk that have it. */
-static int
-ixb_fold_term(struct ixb_fold *f, const struct ixwalk *w,
-    struct ixfold *res)
-{
-	const char	*t = w->w_t;
-	size_t		 tl = w->w_tl, j;
-	uint32_t	 last;
-	int		 rc;
-
-	if (tl == 0 || tl > IX_TERM_MAX)
-		return (MDB_CORRUPTED);
-	if ((rc = ixb_fold_start(f, t, tl, &last)) != 0)
-		return (rc);
-	f->f_added = 0;
-	f->f_nblocks = 0;
-	memset(&f->f_tb, 0, sizeof(f->f_tb));
-	for (j = 0; j < w->w_nsame; j++)
-		if ((rc = ixb_fold_seg(f, t, tl, w->w_same[j]->wc_seg,
-		    w->w_same[j]->wc_term, last)) != 0)
-			return (rc);
-	if (f->f_added == 0)
-		return (0);
-	if (!f->f_o.o_old)
-		f->f_nblocks++;
-	if ((rc = ixb_flush(f->f_txn, f->f_ix, t, tl, &f->f_o,
-	    &f->f_written)) != 0 ||
-	    (rc = ixb_terminfo_add(f->f_txn, f->f_ix, t, tl, f->f_added,
-	    f->f_nblocks, &f->f_tb, f->f_tappend, res)) != 0)
-		return (rc);
-	res->f_postings += f->f_added;
-	res->f_blocks += f->f_nblocks;
-	return (0);
-}
-
-/*
- * Fold the postings of segs[0..n) (consecutive, in cid order) into the
- * blocks, in the write transaction txn, leaving out chunks in dead.
- * Terms are taken in byte order, after the term in from (empty: from the
- * first), until about budget bytes are written or the monotonic clock
- * reaches deadline (in ms; 0, no deadline); from is left holding the
- * last term done, and *done is set when there are no more.  Terms are
- * done whole, so a transaction that commits leaves every term either
- * folded or not.
- */
-int
-ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
-    size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
-    uint64_t deadline, int *done, struct ixfold *res)
-{
-	struct ixb_fold	 f;
-	struct ixwalk	 w;
-	size_t		 nterms;
-	int		 rc;
-
-	*done = 0;
-	memset(&f, 0, sizeof(f));
-	f.f_txn = txn;
-	f.f_ix = ix;
-	f.f_dead = dead;
-	f.f_nodemax = ixb_nodemax(txn);
-	f.f_o.o_tb = &f.f_tb;
-	buf_init(&f.f_o.o_data);
-	buf_init(&f.f_blast);
-	buf_init(&f.f_tlast);
-	ixwalk_init(&w, segs, n, from->b_data, from->b_len);
-	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &f.f_c))
-	    != 0)
-		goto out;
-	/*
-	 * Terms past the last key of blocks (of terms) have no blocks (no
-	 * entry): they need no lookup, and go in by appending, which is
-	 * most of the first fold.
-	 */
-	if ((rc = ixb_lastkey(txn, index_dbi(ix, IDB_BLOCKS), &f.f_blast)) !=
-	    0 || (rc = ixb_lastkey(txn, index_dbi(ix, IDB_TERMS), &f.f_tlast))
-	    != 0)
-		goto out;
-	for (nterms = 0; f.f_written < budget; nterms++) {
-		if (deadline != 0 && nterms % 256 == 255 &&
-		    util_mono_ms() >= deadline)
-			break;
-		if (!ixwalk_next(&w)) {
-			*done = 1;
-			break;
-		}
-		buf_reset(from);
-		buf_add(from, w.w_t, w.w_tl);
-		if ((rc = ixb_fold_term(&f, &w, res)) != 0)
-			goto out;
-	}
-	res->f_bytes += f.f_written;
-out:
-	if (f.f_c != NULL)
-		mdb_cursor_close(f.f_c);
-	ixwalk_free(&w);
-	buf_free(&f.f_o.o_data);
-	buf_free(&f.f_blast);
-	buf_free(&f.f_tlast);
-	return (rc);
 }
 
 /* One posting of a block: its cid, tf, length and where its bytes are. */
@@ -886,7 +517,7 @@ ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 			buf_reset(&val);
 			buf_add(&val, &nh, sizeof(nh));
 			buf_add(&val, out.b_data, out.b_len);
-			k.mv_size = ixb_key(kb, term, tl, nfirst);
+			k.mv_size = ixblk_key(kb, term, tl, nfirst);
 			k.mv_data = kb;
 			v.mv_size = val.b_len;
 			v.mv_data = val.b_data;
@@ -902,9 +533,9 @@ ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 			goto out;
 		/* On after the block's range. */
 		if (h.bh_last == UINT32_MAX)
-			k.mv_size = ixb_key(kb, term, tl, UINT32_MAX);
+			k.mv_size = ixblk_key(kb, term, tl, UINT32_MAX);
 		else
-			k.mv_size = ixb_key(kb, term, tl, h.bh_last + 1);
+			k.mv_size = ixblk_key(kb, term, tl, h.bh_last + 1);
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}

@@ -494,7 +494,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 		free(segs);
 		return (rc);
 	}
-	rc = ixblk_fold(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
+	rc = ixfold_run(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
 	    FOLD_SLICE, util_mono_ms() + FOLD_SLICE_MS, &done, &res);
 	roaring_bitmap_free(tomb);
 	free(segs);

@@ -1140,6 +1140,7 @@ void		 ixwalk_free(struct ixwalk *);
 /* index_block.c */
 #define IXB_MAX			128	/* postings per block */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
+#define IXB_KEY_MAX		(IX_TERM_MAX + 5)	/* term, 0, first cid */
 
 struct ixbound {
 	uint16_t	 b_tf[IXB_BOUNDS];	/* 0: unused */
@@ -1189,7 +1190,6 @@ struct ixfold {
 	uint64_t	 f_bytes;
 };
 
-void		 ixfold_add(struct ixfold *, const struct ixfold *);
 void		 ixbound_add(struct ixbound *, uint32_t, uint32_t);
 void		 ixbound_merge(struct ixbound *, const struct ixbound *);
 int		 ixbound_covers(const struct ixbound *, uint32_t, uint32_t);
@@ -1202,14 +1202,20 @@ void		 ixbcur_close(struct ixbcur *);
 int		 ixbcur_next(struct ixbcur *);
 int		 ixbcur_seek(struct ixbcur *, uint32_t);
 const struct ixbound *ixbcur_shallow(struct ixbcur *, uint32_t);
-int		 ixblk_fold(MDB_txn *, struct index *, const struct ixseg *,
-		    size_t, const struct roaring_bitmap_s *, struct buf *,
-		    size_t, uint64_t, int *, struct ixfold *);
 int		 ixblk_purge(MDB_txn *, struct index *,
 		    const struct roaring_bitmap_s *, struct buf *, size_t, int *,
 		    struct ixfold *);
 int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 		    uint32_t, uint32_t, char *, size_t);
+size_t		 ixblk_nodemax(MDB_txn *);
+size_t		 ixblk_key(uint8_t *, const char *, size_t, uint32_t);
+int		 ixblk_match(const MDB_val *, const char *, size_t);
+
+/* index_fold.c */
+void		 ixfold_add(struct ixfold *, const struct ixfold *);
+int		 ixfold_run(MDB_txn *, struct index *, const struct ixseg *,
+		    size_t, const struct roaring_bitmap_s *, struct buf *,
+		    size_t, uint64_t, int *, struct ixfold *);
 
 /* merge.c */
 #define MERGE_ALL		0x1	/* compact: everything, now */

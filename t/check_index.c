@@ -2493,7 +2493,7 @@ fold_some_txn(MDB_txn *txn, void *arg)
 	memset(&res, 0, sizeof(res));
 	ck_assert_int_eq(index_tomb_get(txn, ix, &tomb), 0);
 	buf_init(&from);
-	rc = ixblk_fold(txn, ix, &seg, 1, tomb, &from, 1, 0, &done, &res);
+	rc = ixfold_run(txn, ix, &seg, 1, tomb, &from, 1, 0, &done, &res);
 	roaring_bitmap_free(tomb);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(done, 0);
