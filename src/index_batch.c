@@ -434,22 +434,62 @@ ixbatch_abort_doc(struct ixbatch *b)
 
 /* Segment writing. */
 
+/*
+ * The dictionary's order: terms by bytes.  Each is sorted by its first 8
+ * bytes as a big-endian number (0 past its end, which keeps byte order)
+ * and only ties look at the strings, so most comparisons are of two
+ * integers side by side.
+ */
+struct bsort {
+	uint64_t	 s_key;
+	uint32_t	 s_term;
+};
+
 static const struct ixbatch *ixbatch_sorting;
 
 static int
 ixbatch_termcmp(const void *a, const void *b)
 {
+	const struct bsort	*p = a, *q = b;
 	const struct bterm	*x, *y;
 	const char		*s = ixbatch_sorting->b_strs.b_data;
 	size_t			 n;
 	int			 c;
 
-	x = &ixbatch_sorting->b_terms[*(const uint32_t *)a];
-	y = &ixbatch_sorting->b_terms[*(const uint32_t *)b];
+	if (p->s_key != q->s_key)
+		return (p->s_key < q->s_key ? -1 : 1);
+	x = &ixbatch_sorting->b_terms[p->s_term];
+	y = &ixbatch_sorting->b_terms[q->s_term];
 	n = x->t_len < y->t_len ? x->t_len : y->t_len;
 	if ((c = memcmp(s + x->t_str, s + y->t_str, n)) != 0)
 		return (c);
 	return (x->t_len < y->t_len ? -1 : x->t_len > y->t_len);
+}
+
+/* The batch's terms in byte order: their indexes. */
+static uint32_t *
+ixbatch_order(struct ixbatch *b)
+{
+	struct bsort	*bs;
+	uint32_t	*order;
+	const uint8_t	*p;
+	size_t		 i, j;
+
+	bs = xcalloc(b->b_nterms + 1, sizeof(*bs));
+	for (i = 0; i < b->b_nterms; i++) {
+		p = (const uint8_t *)b->b_strs.b_data + b->b_terms[i].t_str;
+		for (j = 0; j < 8; j++)
+			bs[i].s_key = bs[i].s_key << 8 |
+			    (j < b->b_terms[i].t_len ? p[j] : 0);
+		bs[i].s_term = i;
+	}
+	ixbatch_sorting = b;
+	qsort(bs, b->b_nterms, sizeof(*bs), ixbatch_termcmp);
+	order = xcalloc(b->b_nterms + 1, sizeof(*order));
+	for (i = 0; i < b->b_nterms; i++)
+		order[i] = bs[i].s_term;
+	free(bs);
+	return (order);
 }
 
 /* Lay the batch out as a segment of cids [base, base + nchunks). */
@@ -463,11 +503,7 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 	size_t		 i, strs, post, plen = 0;
 	struct bterm	*t;
 
-	order = xcalloc(b->b_nterms + 1, sizeof(*order));
-	for (i = 0; i < b->b_nterms; i++)
-		order[i] = i;
-	ixbatch_sorting = b;
-	qsort(order, b->b_nterms, sizeof(*order), ixbatch_termcmp);
+	order = ixbatch_order(b);
 	for (i = 0; i < b->b_nterms; i++)
 		plen += b->b_terms[i].t_post.b_len;
 
