@@ -1814,7 +1814,15 @@ enum ctl_command {
 
 int		 control_parse(struct evbuffer *, struct ipc_msg *,
 		    const char **);
-int		 control_listen(struct supervisor *);
+/* What the admin socket may order its supervisor to do. */
+struct control_orders {
+	void	(*co_scale)(struct supervisor *, int);
+	int	(*co_reload)(struct supervisor *);
+	void	(*co_drain)(struct supervisor *, int);
+};
+
+int		 control_listen(struct supervisor *,
+		    const struct control_orders *);
 void		 control_close(struct supervisor *);
 void		 control_status(struct supervisor *, int, int,
 		    struct evbuffer *);
