@@ -9,8 +9,8 @@
  * word repeated hundreds of times in one chunk, is a block of its own.)
  *
  *	blocks	term, 0, first cid (4, big-endian) -> block
- *	terms	term -> struct ixterminfo: postings and blocks of the term,
- *		and a bound on its postings' scores
+ *	terms	term -> postings and blocks of the term, and a bound on its
+ *		postings' scores, as varints (ixblk_terminfo_encode)
  *
  * A block is a struct ixblkhdr (last cid, postings, bound), then per
  * posting in cid order: varint cid delta (from the previous posting, the
@@ -168,9 +168,65 @@ ixblk_terminfo(MDB_txn *txn, struct index *ix, const char *term,
 	k.mv_data = (void *)term;
 	if ((rc = mdb_get(txn, index_dbi(ix, IDB_TERMS), &k, &v)) != 0)
 		return (rc);
-	if (v.mv_size != sizeof(*ti))
-		return (MDB_CORRUPTED);
-	memcpy(ti, v.mv_data, sizeof(*ti));
+	return (ixblk_terminfo_decode(&v, ti) == 0 ? 0 : MDB_CORRUPTED);
+}
+
+/*
+ * A terms value: varint postings, varint blocks, then the bound's pairs,
+ * varint tf and varint length each, to the end (a tf of 0 ends them
+ * too).  The first stores wrote a struct ixterminfo as it is, 32 bytes:
+ * a value of that size is read so, and a varint value that would come
+ * out as long gets a 0 more.  Returns the size written in out.
+ */
+size_t
+ixblk_terminfo_encode(const struct ixterminfo *ti,
+    uint8_t out[IXB_TERMINFO_MAX])
+{
+	uint64_t	 v[2 + 2 * IXB_BOUNDS];
+	size_t		 n = 0, i, len = 0;
+
+	v[n++] = ti->ti_df;
+	v[n++] = ti->ti_blocks;
+	for (i = 0; i < IXB_BOUNDS && ti->ti_bound.b_tf[i] != 0; i++) {
+		v[n++] = ti->ti_bound.b_tf[i];
+		v[n++] = ti->ti_bound.b_dl[i];
+	}
+	for (i = 0; i < n; i++) {
+		while (v[i] >= 0x80) {
+			out[len++] = (v[i] & 0x7f) | 0x80;
+			v[i] >>= 7;
+		}
+		out[len++] = v[i];
+	}
+	if (len == sizeof(struct ixterminfo))
+		out[len++] = 0;
+	return (len);
+}
+
+/* A terms value read into ti: 0, or -1 when damaged. */
+int
+ixblk_terminfo_decode(const MDB_val *v, struct ixterminfo *ti)
+{
+	const uint8_t	*p = v->mv_data, *end = p + v->mv_size;
+	uint64_t	 tf, dl;
+	size_t		 i;
+
+	memset(ti, 0, sizeof(*ti));
+	if (v->mv_size == sizeof(*ti)) {
+		memcpy(ti, v->mv_data, sizeof(*ti));
+		return (0);
+	}
+	if (ix_getvarint(&p, end, &ti->ti_df) == -1 ||
+	    ix_getvarint(&p, end, &ti->ti_blocks) == -1)
+		return (-1);
+	for (i = 0; p < end && *p != 0; i++) {
+		if (i == IXB_BOUNDS || ix_getvarint(&p, end, &tf) == -1 ||
+		    ix_getvarint(&p, end, &dl) == -1 || tf > UINT16_MAX ||
+		    dl > UINT16_MAX)
+			return (-1);
+		ti->ti_bound.b_tf[i] = tf;
+		ti->ti_bound.b_dl[i] = dl;
+	}
 	return (0);
 }
 
@@ -422,6 +478,7 @@ ixb_terminfo_sub(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
     uint64_t postings, uint64_t blocks, struct ixfold *res)
 {
 	struct ixterminfo	 ti;
+	uint8_t			 tv[IXB_TERMINFO_MAX];
 	MDB_val			 k, v;
 	int			 rc;
 
@@ -435,8 +492,8 @@ ixb_terminfo_sub(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
 		res->f_terms++;
 		return (mdb_del(txn, index_dbi(ix, IDB_TERMS), &k, NULL));
 	}
-	v.mv_size = sizeof(ti);
-	v.mv_data = &ti;
+	v.mv_size = ixblk_terminfo_encode(&ti, tv);
+	v.mv_data = tv;
 	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v, 0));
 }
 
@@ -626,10 +683,12 @@ ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
 			r.r_len = tl;
 			nterms++;
 			rc = ixblk_terminfo(txn, ix, r.r_term, tl, &r.r_ti);
-			if (rc == MDB_NOTFOUND) {
-				snprintf(msg, len, "term %.*s: blocks but no "
-				    "entry in terms", (int)tl - 1,
-				    r.r_term + 1);
+			if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED) {
+				snprintf(msg, len, "term %.*s: %s",
+				    (int)tl - 1, r.r_term + 1,
+				    rc == MDB_NOTFOUND ? "blocks but no entry "
+				    "in terms" : "its entry in terms is "
+				    "damaged");
 				rc = 1;
 			}
 			if (rc != 0)

@@ -435,6 +435,7 @@ static int
 ixf_terminfo(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
 {
 	struct ixterminfo	 ti;
+	uint8_t			 tv[IXB_TERMINFO_MAX];
 	MDB_val			 k, v;
 	int			 rc;
 
@@ -450,8 +451,8 @@ ixf_terminfo(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
 	ixbound_merge(&ti.ti_bound, &ft->ft_tb);
 	k.mv_size = ft->ft_tl;
 	k.mv_data = (void *)ft->ft_t;
-	v.mv_size = sizeof(ti);
-	v.mv_data = &ti;
+	v.mv_size = ixblk_terminfo_encode(&ti, tv);
+	v.mv_data = tv;
 	return (mdb_put(x->x_txn, index_dbi(x->x_ix, IDB_TERMS), &k, &v,
 	    ft->ft_tappend ? MDB_APPEND : 0));
 }

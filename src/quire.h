@@ -1141,6 +1141,7 @@ void		 ixwalk_free(struct ixwalk *);
 #define IXB_MAX			128	/* postings per block */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
 #define IXB_KEY_MAX		(IX_TERM_MAX + 5)	/* term, 0, first cid */
+#define IXB_TERMINFO_MAX	(2 * 10 + IXB_BOUNDS * 6 + 1)	/* a terms value */
 
 struct ixbound {
 	uint16_t	 b_tf[IXB_BOUNDS];	/* 0: unused */
@@ -1207,6 +1208,9 @@ int		 ixblk_purge(MDB_txn *, struct index *,
 		    struct ixfold *);
 int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 		    uint32_t, uint32_t, char *, size_t);
+size_t		 ixblk_terminfo_encode(const struct ixterminfo *,
+		    uint8_t [IXB_TERMINFO_MAX]);
+int		 ixblk_terminfo_decode(const MDB_val *, struct ixterminfo *);
 size_t		 ixblk_nodemax(MDB_txn *);
 size_t		 ixblk_key(uint8_t *, const char *, size_t, uint32_t);
 int		 ixblk_match(const MDB_val *, const char *, size_t);

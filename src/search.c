@@ -545,10 +545,9 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 			if (k.mv_size < st->st_len || k.mv_size > IX_TERM_MAX ||
 			    memcmp(k.mv_data, st->st_key, st->st_len) != 0)
 				break;
-			if (v.mv_size != sizeof(ti) ||
+			if (ixblk_terminfo_decode(&v, &ti) == -1 ||
 			    !search_expand(st->st_exp, k.mv_data, k.mv_size))
 				break;
-			memcpy(&ti, v.mv_data, sizeof(ti));
 			st->st_df += ti.ti_df - search_unfolded(txn, ss,
 			    k.mv_data, k.mv_size);
 		}
