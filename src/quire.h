@@ -1074,6 +1074,8 @@ int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
 		    struct ixdoc *);
 int		 index_doc_kill(MDB_txn *, struct index *, struct ixmeta *,
 		    struct roaring_bitmap_s *, const struct ixdoc *, int);
+int		 index_shrink(struct index *, int, uint64_t *, uint64_t *);
+int		 index_shrink_clean(int);
 int		 index_tomb_get(MDB_txn *, struct index *,
 		    struct roaring_bitmap_s **);
 int		 index_tomb_put(MDB_txn *, struct index *,

@@ -7,6 +7,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -125,8 +126,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
 	    "Check the index; exit 1 if damaged, 3 if it cannot be read." },
-	{ "compact", "compact", ctl_compact,
-	    "Fold the whole index into blocks now." },
+	{ "compact", "compact [--shrink]", ctl_compact,
+	    "Fold the whole index into blocks now; --shrink (quired stopped)\n"
+	    "then gives the index's free pages back to the file system." },
 	{ "ingest", "ingest [-w N] [--tenant T] [--priority N] [--language L] "
 	    "[--include GLOB] [--exclude GLOB] [--token-file FILE] "
 	    "[submit's options] PATH ...",
@@ -2392,13 +2394,67 @@ ctl_check(int argc, char **argv)
 	return (CTL_EXIT_OK);
 }
 
+/*
+ * The data directory's lock, as quired holds it, for compact --shrink;
+ * its descriptor, or exit when a daemon (or a foreground fleet) holds it.
+ * A lock file made here belongs to the directory's owner.
+ */
+static int
+ctl_lock_datadir(int dfd)
+{
+	struct stat	 st;
+	char		 pid[32];
+	ssize_t		 n;
+	int		 fd;
+
+	fd = util_openat_file(dfd, "lock", O_RDWR, 0);
+	if (fd == -1 && errno == ENOENT) {
+		if (fstat(dfd, &st) == -1)
+			err(CTL_EXIT_FAIL, "%s", ctl_datadir);
+		fd = util_openat_file(dfd, "lock", O_RDWR | O_CREAT | O_EXCL,
+		    0640);
+		if (fd != -1 && fchown(fd, st.st_uid, st.st_gid) == -1)
+			err(CTL_EXIT_FAIL, "%s/lock", ctl_datadir);
+	}
+	if (fd == -1)
+		errx(CTL_EXIT_FAIL, "%s/lock: %s", ctl_datadir,
+		    util_open_strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return (fd);
+	if (errno != EWOULDBLOCK)
+		err(CTL_EXIT_FAIL, "%s/lock", ctl_datadir);
+	n = pread(fd, pid, sizeof(pid) - 1, 0);
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	errx(CTL_EXIT_FAIL, "compact --shrink: %s is in use by quired%s%s%s; "
+	    "stop it first", ctl_datadir, pid[0] != '\0' ? " (pid " : "", pid,
+	    pid[0] != '\0' ? ")" : "");
+}
+
+/* Give the index's free pages back to the file system. */
+static void
+ctl_shrink(int dfd)
+{
+	uint64_t	 before, after;
+
+	ctl_index_open = 0;	/* closed by index_shrink, whatever happens */
+	if (index_shrink(&ctl_index, dfd, &before, &after) == -1)
+		err(CTL_EXIT_FAIL, "compact --shrink: %s/index", ctl_datadir);
+	printf("shrunk: %.1f MB to %.1f MB\n", before / 1e6, after / 1e6);
+}
+
 static int
 ctl_compact(int argc, char **argv)
 {
 	struct ixstats	 st;
-	int		 rv, n = 0;
+	int		 rv, n = 0, dfd = -1, lockfd = -1;
 
-	if (argc != 1)
+	if (argc == 2 && strcmp(argv[1], "--shrink") == 0) {
+		if ((dfd = open(ctl_datadir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			err(CTL_EXIT_FAIL, "%s", ctl_datadir);
+		lockfd = ctl_lock_datadir(dfd);
+	} else if (argc != 1)
 		ctl_usage("compact");
 	while ((rv = merge_step(ctl_index_get(), MERGE_ALL,
 	    ctl_conf.c_fold_size)) == 1)
@@ -2409,6 +2465,11 @@ ctl_compact(int argc, char **argv)
 		printf("%d merges; %llu segments, %llu dead chunks left\n", n,
 		    (unsigned long long)st.is_segments,
 		    (unsigned long long)st.is_dead);
+	if (dfd != -1) {
+		ctl_shrink(dfd);
+		close(lockfd);
+		close(dfd);
+	}
 	return (CTL_EXIT_OK);
 }
 

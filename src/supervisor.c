@@ -636,18 +636,22 @@ supervisor_lock(struct supervisor *sv)
 
 	snprintf(path, sizeof(path), "%s/lock", sv->sv_conf.c_datadir);
 	if ((dfd = open(sv->sv_conf.c_datadir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
+	    O_CLOEXEC)) != -1)
 		fd = util_openat_file(dfd, "lock", O_RDWR | O_CREAT, 0640);
-		close(dfd);
-	}
 	if (fd == -1) {
 		fprintf(stderr, "quired: %s: %s\n", path,
 		    util_open_strerror(errno));
 		supervisor_pidfile_remove(sv);
 		exit(1);
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		/* A shrink cut short left its copy (quirectl compact). */
+		if (index_shrink_clean(dfd) == -1)
+			log_warn("%s/index.new", sv->sv_conf.c_datadir);
+		close(dfd);
 		return (fd);
+	}
+	close(dfd);
 	n = errno == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : -1;
 	pid[n > 0 ? n : 0] = '\0';
 	pid[strcspn(pid, "\n")] = '\0';
