@@ -24,7 +24,7 @@
  *	docs	docid(8) -> external id, content hash, job, title, type,
  *		tenant, source, first cid, chunks, words in them,
  *		attributes (index_rec.c).
- *	extids	external id -> docid(8).
+ *	extids	external id -> docid, its leading zero bytes left out.
  *	blocks, terms	the block store (index_block.c).
  *
  * Workers build segments in batches and write them (index_batch.c); the
@@ -252,6 +252,7 @@ index_delete_txn(MDB_txn *txn, void *arg)
 	struct ixdoc		 d;
 	roaring_bitmap_t	*tomb;
 	MDB_val			 k, v;
+	uint64_t		 docid;
 	int			 rc;
 
 	if ((rc = index_meta_get(txn, da->da_ix, &m)) != 0)
@@ -260,10 +261,9 @@ index_delete_txn(MDB_txn *txn, void *arg)
 	k.mv_data = (void *)da->da_extid;
 	if ((rc = mdb_get(txn, index_dbi(da->da_ix, IDB_EXTIDS), &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
-	if (v.mv_size != 8)
+	if (ixrec_docid_get(&v, &docid) == -1)
 		return (MDB_CORRUPTED);
-	if ((rc = index_doc_get(txn, da->da_ix, util_get_be64(v.mv_data), &d))
-	    != 0)
+	if ((rc = index_doc_get(txn, da->da_ix, docid, &d)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
 	if ((rc = index_tomb_get(txn, da->da_ix, &tomb)) != 0)
 		return (rc);
@@ -378,15 +378,16 @@ index_get_doc_txn(MDB_txn *txn, void *arg)
 {
 	struct ix_get_arg	*ga = arg;
 	MDB_val			 k, v;
+	uint64_t		 docid;
 	int			 rc;
 
 	k.mv_size = strlen(ga->ga_extid);
 	k.mv_data = (void *)ga->ga_extid;
 	if ((rc = mdb_get(txn, index_dbi(ga->ga_ix, IDB_EXTIDS), &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
-	if (v.mv_size != 8)
+	if (ixrec_docid_get(&v, &docid) == -1)
 		return (MDB_CORRUPTED);
-	rc = index_doc_get(txn, ga->ga_ix, util_get_be64(v.mv_data), ga->ga_doc);
+	rc = index_doc_get(txn, ga->ga_ix, docid, ga->ga_doc);
 	return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
 }
 
@@ -433,10 +434,9 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 	k.mv_data = (void *)ca->ca_extid;
 	if ((rc = mdb_get(txn, index_dbi(ca->ca_ix, IDB_EXTIDS), &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
-	if (v.mv_size != 8)
+	if (ixrec_docid_get(&v, &docid) == -1)
 		return (MDB_CORRUPTED);
-	if ((rc = index_doc_get(txn, ca->ca_ix, util_get_be64(v.mv_data),
-	    ca->ca_doc)) != 0)
+	if ((rc = index_doc_get(txn, ca->ca_ix, docid, ca->ca_doc)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
 	buf_init(&text);
 	for (i = 0; i < ca->ca_doc->d_nchunks && i < ca->ca_max; i++) {

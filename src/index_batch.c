@@ -517,11 +517,12 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 
 static void
 ix_doc_encode(struct buf *out, const struct ixbatch *b, const struct bdoc *d,
-    uint64_t cid, uint64_t tenant, uint64_t source)
+    uint64_t docid, uint64_t cid, uint64_t tenant, uint64_t source)
 {
 	struct ixdocrec	 r;
 
 	memset(&r, 0, sizeof(r));
+	r.r_docid = docid;
 	r.r_hash = d->d_hash;
 	r.r_job = d->d_job;
 	r.r_type = d->d_type;
@@ -591,7 +592,8 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 	roaring_bitmap_t	*tomb;
 	uint8_t			 kb[8];
 	MDB_val			 k, v;
-	uint64_t		 docid, base, tokens = 0, tref, sref;
+	uint64_t		 docid, olddocid, base, tokens = 0;
+	uint64_t		 tref, sref;
 	size_t			 i, j;
 	int			 rc, tombdirty = 0;
 
@@ -616,9 +618,8 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 		k.mv_data = BSTR(b, d->d_extid);
 		if (!d->d_dead &&
 		    (rc = mdb_get(txn, index_dbi(ix, IDB_EXTIDS), &k, &v)) ==
-		    0 && v.mv_size == 8) {
-			rc = index_doc_get(txn, ix, util_get_be64(v.mv_data),
-			    &old);
+		    0 && ixrec_docid_get(&v, &olddocid) == 0) {
+			rc = index_doc_get(txn, ix, olddocid, &old);
 			if (rc != 0 && rc != MDB_NOTFOUND)
 				goto fail;
 			if (rc == 0 && old.d_hash == d->d_hash) {
@@ -648,7 +649,8 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 		    &tref)) != 0 || (rc = ix_name_ref(txn, ix, &sn,
 		    BSTR(b, d->d_source), &sref)) != 0)
 			goto fail;
-		ix_doc_encode(&ca->ca_rec, b, d, base + d->d_cid, tref, sref);
+		ix_doc_encode(&ca->ca_rec, b, d, docid, base + d->d_cid,
+		    tref, sref);
 		util_put_be64(kb, docid);
 		k.mv_size = 8;
 		k.mv_data = kb;
@@ -659,7 +661,7 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 			goto fail;
 		k.mv_size = strlen(BSTR(b, d->d_extid));
 		k.mv_data = BSTR(b, d->d_extid);
-		v.mv_size = 8;
+		v.mv_size = ixrec_docid_put(kb, docid);
 		v.mv_data = kb;
 		if ((rc = mdb_put(txn, index_dbi(ix, IDB_EXTIDS), &k, &v, 0))
 		    != 0)

@@ -77,10 +77,9 @@ ixc_extid(struct ixc *c, const MDB_val *k, const MDB_val *v)
 	struct ixdoc	 d;
 	uint64_t	 docid;
 
-	if (v->mv_size != 8)
+	if (ixrec_docid_get(v, &docid) == -1)
 		return (ixc_fail(c, "external id %.*s: bad value",
 		    (int)k->mv_size, (char *)k->mv_data));
-	docid = util_get_be64(v->mv_data);
 	if (index_doc_get(c->c_txn, c->c_ix, docid, &d) != 0)
 		return (ixc_fail(c, "external id %.*s: document %llu is "
 		    "missing", (int)k->mv_size, (char *)k->mv_data,
@@ -116,7 +115,7 @@ ixc_doc(struct ixc *c, const MDB_val *k, const MDB_val *v)
 	k2.mv_size = strlen(d.d_extid);
 	k2.mv_data = d.d_extid;
 	if (mdb_get(c->c_txn, index_dbi(c->c_ix, IDB_EXTIDS), &k2, &v2) != 0 ||
-	    v2.mv_size != 8 || util_get_be64(v2.mv_data) != docid)
+	    ixrec_docid_get(&v2, &cdocid) == -1 || cdocid != docid)
 		return (ixc_fail(c, "document %llu (%s): its external id does "
 		    "not resolve to it", (unsigned long long)docid, d.d_extid));
 	for (i = 0; i < d.d_nchunks; i++) {

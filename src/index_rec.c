@@ -24,6 +24,9 @@
  *	heading-length(2) heading text, the heading length's top bit set
  *	for a raw text; its first byte, the docid's top byte, is 0.
  *
+ * extids	external id -> docid, big-endian without its leading zero
+ *	bytes (1 to 8 bytes; the 8 bytes of format 1 read the same).
+ *
  * Names and dictionaries live in the meta database:
  *
  *	"N" name	-> id(4), for a name of at most IX_NAME_MAX bytes
@@ -61,6 +64,7 @@
 #define IXREC_RAW		0
 #define IXREC_ZSTD		1
 #define IXREC_DICT		2
+#define IXREC_FRAME		3	/* format 1's, in memory only */
 #define IXREC_MAGIC		"\x28\xb5\x2f\xfd"	/* zstd's, stored off */
 #define IXREC_LEVEL		1
 
@@ -68,6 +72,12 @@
 #define IXREC_SAMPLE_MIN	(128 * 1024)
 #define IXREC_SAMPLE_CHUNKS	1000
 #define IXREC_DICTS_MAX		8	/* dictionaries kept by a process */
+
+/*
+ * The format written: 2; tests set 1 to make an index as quire wrote it
+ * before, through the same code path, and read it back.
+ */
+int	ixrec_format = 2;
 
 struct ixdict {
 	uint32_t	 dc_id;		/* 0: trained here, not yet stored */
@@ -171,6 +181,38 @@ ixrec_put32(MDB_txn *txn, struct index *ix, const char *key, uint32_t v)
 }
 
 
+/* External ids' values. */
+
+/* A docid as an external id's value: into b (8 bytes), its length out. */
+size_t
+ixrec_docid_put(uint8_t *b, uint64_t docid)
+{
+	size_t	 n = 8;
+
+	util_put_be64(b, docid);
+	while (ixrec_format > 1 && n > 1 && b[8 - n] == 0)
+		n--;
+	memmove(b, b + 8 - n, n);
+	return (n);
+}
+
+/* An external id's value: 0, or -1 unless it is a docid as put there. */
+int
+ixrec_docid_get(const MDB_val *v, uint64_t *docid)
+{
+	const uint8_t	*p = v->mv_data;
+	size_t		 i;
+
+	*docid = 0;
+	if (v->mv_size == 0 || v->mv_size > 8 ||
+	    (v->mv_size < 8 && p[0] == 0))
+		return (-1);
+	for (i = 0; i < v->mv_size; i++)
+		*docid = *docid << 8 | p[i];
+	return (*docid != 0 ? 0 : -1);
+}
+
+
 /* Names. */
 
 /*
@@ -188,7 +230,7 @@ ixrec_name_ref(MDB_txn *txn, struct index *ix, const char *name,
 	int	 rc;
 
 	*ref = 2 * len + 1;
-	if (len == 0 || len > IX_NAME_MAX)
+	if (len == 0 || len > IX_NAME_MAX || ixrec_format == 1)
 		return (0);
 	kb[0] = 'N';
 	memcpy(kb + 1, name, len);
@@ -280,12 +322,71 @@ ixrec_add_name(struct buf *out, uint64_t ref, const char *s)
 		buf_add(out, s, ref >> 1);
 }
 
-/* A document record (format 2) appended to out. */
+static int
+ixrec_sbuf_write(void *data, const char *p, size_t len)
+{
+	buf_add(data, p, len);
+	return (0);
+}
+
+static void
+ixrec_pack_key(msgpack_packer *pk, const char *k)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+}
+
+static void
+ixrec_pack_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	ixrec_pack_key(pk, k);
+	msgpack_pack_str(pk, strlen(v));
+	msgpack_pack_str_body(pk, v, strlen(v));
+}
+
+static void
+ixrec_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	ixrec_pack_key(pk, k);
+	msgpack_pack_uint64(pk, v);
+}
+
+/* Format 1, for tests: a msgpack map, every string in it. */
+static void
+ixrec_doc_encode1(struct buf *out, const struct ixdocrec *r)
+{
+	msgpack_packer	 pk;
+
+	msgpack_packer_init(&pk, out, ixrec_sbuf_write);
+	msgpack_pack_map(&pk, 12);
+	ixrec_pack_uint(&pk, "id", r->r_docid);
+	ixrec_pack_str(&pk, "ext", r->r_extid);
+	ixrec_pack_uint(&pk, "hash", r->r_hash);
+	ixrec_pack_uint(&pk, "job", r->r_job);
+	ixrec_pack_str(&pk, "title", r->r_title);
+	ixrec_pack_uint(&pk, "type", r->r_type);
+	ixrec_pack_str(&pk, "ten", r->r_tenant);
+	ixrec_pack_str(&pk, "src", r->r_source);
+	ixrec_pack_uint(&pk, "cid", r->r_cid);
+	ixrec_pack_uint(&pk, "n", r->r_nchunks);
+	ixrec_pack_uint(&pk, "w", r->r_words);
+	ixrec_pack_key(&pk, "attrs");
+	if (r->r_attrslen > 0)
+		buf_add(out, r->r_attrs, r->r_attrslen);
+	else
+		msgpack_pack_map(&pk, 0);
+}
+
+/* A document record appended to out. */
 void
 ixrec_doc_encode(struct buf *out, const struct ixdocrec *r)
 {
 	uint8_t	 h[9];
 
+	if (ixrec_format == 1) {
+		ixrec_doc_encode1(out, r);
+		return;
+	}
 	h[0] = IXREC_DOC_V2;
 	util_put_be64(h + 1, r->r_hash);
 	buf_add(out, h, sizeof(h));
@@ -573,7 +674,7 @@ ixrec_dict_wanted(struct index *ix, size_t bytes, size_t n)
 {
 	struct ixzstd	*z = ixrec_z(ix);
 
-	return (z->z_cur == NULL && bytes >= IXREC_SAMPLE_MIN &&
+	return (z->z_cur == NULL && ixrec_format > 1 && bytes >= IXREC_SAMPLE_MIN &&
 	    n >= IXREC_SAMPLE_CHUNKS && bytes > z->z_tried);
 }
 
@@ -681,7 +782,12 @@ ixrec_chunk_text(struct index *ix, const char *text, size_t len,
 	size_t		 start = out->b_len, bound, n;
 	int		 kind;
 
-	if (dc == NULL && len < IX_RAW_MAX)
+	if (ixrec_format == 1 && len >= IX_RAW_MAX) {
+		/* A whole frame, magic and all. */
+		buf_addc(out, IXREC_CHUNK_V2 | IXREC_FRAME);
+		return (chunk_compress(text, len, out));
+	}
+	if ((dc == NULL && len < IX_RAW_MAX) || ixrec_format == 1)
 		goto raw;
 	bound = ZSTD_compressBound(len);
 	buf_reserve(out, 1 + bound);
@@ -731,7 +837,20 @@ ixrec_chunk_encode(struct buf *out, uint64_t docid, uint32_t index,
     uint32_t dict)
 {
 	const uint8_t	*s = stored;
+	uint8_t		 h[14];
 
+	if (ixrec_format == 1) {
+		util_put_be64(h, docid);
+		util_put_be32(h + 8, index);
+		h[12] = hlen >> 8;
+		h[13] = hlen & 0xff;
+		if ((s[0] & 0x7f) == IXREC_RAW)
+			h[12] |= IX_RAW_FLAG;
+		buf_add(out, h, sizeof(h));
+		buf_add(out, heading, hlen);
+		buf_add(out, s + 1, slen - 1);
+		return;
+	}
 	buf_addc(out, s[0]);
 	ix_varint(out, docid);
 	ix_varint(out, index);

@@ -979,6 +979,7 @@ struct ixdoc {
 
 /* A document record as ixrec_doc_encode writes it. */
 struct ixdocrec {
+	uint64_t	 r_docid;	/* format 1 has it in the record */
 	uint64_t	 r_hash;
 	uint64_t	 r_job;
 	int		 r_type;
@@ -1124,7 +1125,10 @@ int		 ixbatch_commit(struct index *, struct ixbatch *,
 		    struct ixcommit *);
 
 /* index_rec.c */
+extern int	 ixrec_format;
 void		 ixrec_free(struct index *);
+size_t		 ixrec_docid_put(uint8_t *, uint64_t);
+int		 ixrec_docid_get(const MDB_val *, uint64_t *);
 int		 ixrec_name_ref(MDB_txn *, struct index *, const char *,
 		    uint64_t *);
 int		 ixrec_name_get(MDB_txn *, struct index *, uint32_t, char *,

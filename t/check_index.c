@@ -1929,6 +1929,31 @@ check_corpus(struct tix *t)
 	check_ok(t);
 }
 
+/* A copy of a chunk record, owned by another document: *len its size. */
+static uint8_t *
+chunk_owned_by(struct tix *t, const uint8_t *rec, size_t *len,
+    uint64_t docid)
+{
+	struct ixchunk	 ck;
+	struct buf	 text, st, out;
+	uint64_t	 old;
+
+	buf_init(&text);
+	buf_init(&st);
+	buf_init(&out);
+	memset(&ck, 0, sizeof(ck));
+	ck_assert_int_eq(ixrec_chunk_decode(NULL, &t->t_ix, rec, *len, &old,
+	    &ck, &text), 0);
+	ck_assert_int_eq(ixrec_chunk_text(&t->t_ix, text.b_data, text.b_len,
+	    &st), 0);
+	ixrec_chunk_encode(&out, docid, ck.ck_index, ck.ck_heading,
+	    strlen(ck.ck_heading), st.b_data, st.b_len, 0);
+	buf_free(&text);
+	buf_free(&st);
+	*len = out.b_len;
+	return ((uint8_t *)out.b_data);
+}
+
 START_TEST(test_check_extid_missing)
 {
 	struct tix	 t;
@@ -1965,7 +1990,7 @@ END_TEST
 START_TEST(test_check_chunk_missing)
 {
 	struct tix	 t;
-	uint8_t		 kb[4], *rec;
+	uint8_t		 kb[4], *rec, *other;
 	size_t		 len;
 
 	tix_open(&t);
@@ -1975,9 +2000,10 @@ START_TEST(test_check_chunk_missing)
 	raw_write(&t, IDB_CHUNKS, kb, 4, NULL, 0);
 	check_fails(&t, "document c2: chunk 3 is missing or not its own");
 	/* Back, but owned by another document. */
-	util_put_be64(rec, 1);
-	raw_write(&t, IDB_CHUNKS, kb, 4, rec, len);
+	other = chunk_owned_by(&t, rec, &len, 1);
+	raw_write(&t, IDB_CHUNKS, kb, 4, other, len);
 	check_fails(&t, "document c2: chunk 3 is missing or not its own");
+	free(other);
 	free(rec);
 	tix_close(&t);
 }
@@ -1986,7 +2012,7 @@ END_TEST
 START_TEST(test_check_orphans)
 {
 	struct tix	 t;
-	uint8_t		 kb[8], *rec;
+	uint8_t		 kb[8], *rec, *other;
 	size_t		 len;
 
 	tix_open(&t);
@@ -1994,12 +2020,16 @@ START_TEST(test_check_orphans)
 	/* A chunk record whose document does not exist. */
 	util_put_be32(kb, 1);
 	rec = raw_get(&t, IDB_CHUNKS, kb, 4, &len);
-	util_put_be64(rec, 99);
+	other = chunk_owned_by(&t, rec, &len, 99);
 	util_put_be32(kb, 100);
-	raw_write(&t, IDB_CHUNKS, kb, 4, rec, len);
+	raw_write(&t, IDB_CHUNKS, kb, 4, other, len);
 	check_fails(&t, "chunk 100: its document 99 is gone");
+	/* Cut short, it is damage. */
+	raw_write(&t, IDB_CHUNKS, kb, 4, other, 2);
+	check_fails(&t, "chunk 100: damaged record");
 	raw_write(&t, IDB_CHUNKS, kb, 4, NULL, 0);
 	check_ok(&t);
+	free(other);
 	free(rec);
 
 	/* A document record deleted under its external id. */
