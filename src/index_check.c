@@ -75,14 +75,23 @@ static int
 ixc_extid(struct ixc *c, const MDB_val *k, const MDB_val *v)
 {
 	struct ixdoc	 d;
+	MDB_val		 k2, v2;
+	uint8_t		 kb[8];
 	uint64_t	 docid;
 
 	if (ixrec_docid_get(v, &docid) == -1)
 		return (ixc_fail(c, "external id %.*s: bad value",
 		    (int)k->mv_size, (char *)k->mv_data));
-	if (index_doc_get(c->c_txn, c->c_ix, docid, &d) != 0)
+	util_put_be64(kb, docid);
+	k2.mv_size = 8;
+	k2.mv_data = kb;
+	if (mdb_get(c->c_txn, index_dbi(c->c_ix, IDB_DOCS), &k2, &v2) != 0)
 		return (ixc_fail(c, "external id %.*s: document %llu is "
 		    "missing", (int)k->mv_size, (char *)k->mv_data,
+		    (unsigned long long)docid));
+	/* Its names are the document's own check. */
+	if (ixrec_doc_decode(docid, v2.mv_data, v2.mv_size, &d) == -1)
+		return (ixc_fail(c, "document %llu: damaged record",
 		    (unsigned long long)docid));
 	if (strlen(d.d_extid) != k->mv_size ||
 	    memcmp(d.d_extid, k->mv_data, k->mv_size) != 0)

@@ -437,6 +437,23 @@ ixrec_get_name(const uint8_t **p, const uint8_t *end, uint32_t *id,
 	return (0);
 }
 
+/* The attributes: one msgpack map, to the end of the record. */
+static int
+ixrec_attrs_ok(const uint8_t *p, size_t len)
+{
+	msgpack_unpacked	 up;
+	size_t			 off = 0;
+	int			 rv = -1;
+
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, (const char *)p, len, &off) ==
+	    MSGPACK_UNPACK_SUCCESS && up.data.type == MSGPACK_OBJECT_MAP &&
+	    off == len)
+		rv = 0;
+	msgpack_unpacked_destroy(&up);
+	return (rv);
+}
+
 static int
 ixrec_doc_decode2(const uint8_t *p, const uint8_t *end, struct ixdoc *d)
 {
@@ -465,10 +482,7 @@ ixrec_doc_decode2(const uint8_t *p, const uint8_t *end, struct ixdoc *d)
 	    ix_getvarint(&p, end, &len) == -1 ||
 	    ixrec_get_str(&p, end, len, d->d_title, sizeof(d->d_title)) == -1)
 		return (-1);
-	/* The attributes: a map, to the end (read by nobody yet). */
-	if (p >= end || ((*p & 0xf0) != 0x80 && *p != 0xde && *p != 0xdf))
-		return (-1);
-	return (0);
+	return (ixrec_attrs_ok(p, end - p));
 }
 
 static int
