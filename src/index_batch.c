@@ -517,7 +517,7 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 
 static void
 ix_doc_encode(struct buf *out, const struct ixbatch *b, const struct bdoc *d,
-    uint64_t docid, uint64_t cid, uint64_t tenant, uint64_t source)
+    uint64_t docid, uint64_t cid, const uint64_t *refs)
 {
 	struct ixdocrec	 r;
 
@@ -533,10 +533,11 @@ ix_doc_encode(struct buf *out, const struct ixbatch *b, const struct bdoc *d,
 	r.r_title = BSTR(b, d->d_title);
 	r.r_tenant = BSTR(b, d->d_tenant);
 	r.r_source = BSTR(b, d->d_source);
-	r.r_tenant_ref = tenant;
-	r.r_source_ref = source;
+	r.r_tenant_ref = refs[0];
+	r.r_source_ref = refs[1];
 	r.r_attrs = BSTR(b, d->d_attrs);
 	r.r_attrslen = d->d_attrslen;
+	r.r_attrs_ref = refs[2];
 	buf_reset(out);
 	ixrec_doc_encode(out, &r);
 }
@@ -548,24 +549,65 @@ ix_doc_encode(struct buf *out, const struct ixbatch *b, const struct bdoc *d,
  */
 struct ix_nameref {
 	const char	*nr_name;
+	size_t		 nr_len;
 	uint64_t	 nr_ref;
 };
 
 static int
 ix_name_ref(MDB_txn *txn, struct index *ix, struct ix_nameref *nr,
-    const char *name, uint64_t *ref)
+    const char *name, size_t len, int add, uint64_t *ref)
 {
 	int	 rc;
 
-	if (nr->nr_name != NULL && strcmp(nr->nr_name, name) == 0) {
+	if (nr->nr_name != NULL && nr->nr_len == len &&
+	    memcmp(nr->nr_name, name, len) == 0 && (nr->nr_ref & 1) == 0) {
 		*ref = nr->nr_ref;
 		return (0);
 	}
-	if ((rc = ixrec_name_ref(txn, ix, name, ref)) != 0)
+	if ((rc = ixrec_name_ref(txn, ix, name, len, add, ref)) != 0)
 		return (rc);
 	nr->nr_name = name;
+	nr->nr_len = len;
 	nr->nr_ref = *ref;
 	return (0);
+}
+
+/* Does a document next to the i'th in the batch have its attributes? */
+static int
+ix_attrs_shared(const struct ixbatch *b, size_t i)
+{
+	const struct bdoc	*d = &b->b_docs[i], *o;
+	size_t			 j;
+
+	for (j = i > 0 ? i - 1 : i + 1; j <= i + 1 && j < b->b_ndocs;
+	    j += 2) {
+		o = &b->b_docs[j];
+		if (o->d_attrslen == d->d_attrslen && memcmp(BSTR(b,
+		    o->d_attrs), BSTR(b, d->d_attrs), d->d_attrslen) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* A document's tenant, source and attributes as name references. */
+static int
+ix_doc_refs(MDB_txn *txn, struct index *ix, const struct ixbatch *b,
+    size_t i, struct ix_nameref *nr, uint64_t *refs)
+{
+	const struct bdoc	*d = &b->b_docs[i];
+	const char		*s;
+	int			 rc;
+
+	s = BSTR(b, d->d_tenant);
+	if ((rc = ix_name_ref(txn, ix, &nr[0], s, strlen(s), 1, &refs[0]))
+	    != 0)
+		return (rc);
+	s = BSTR(b, d->d_source);
+	if ((rc = ix_name_ref(txn, ix, &nr[1], s, strlen(s), 1, &refs[1]))
+	    != 0)
+		return (rc);
+	return (ix_name_ref(txn, ix, &nr[2], BSTR(b, d->d_attrs),
+	    d->d_attrslen, ix_attrs_shared(b, i), &refs[2]));
 }
 
 struct ix_commit_arg {
@@ -588,18 +630,17 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 	struct ixdoc		 old;
 	struct bdoc		*d;
 	struct bchunk		*c;
-	struct ix_nameref	 tn, sn;
+	struct ix_nameref	 nr[3];
 	roaring_bitmap_t	*tomb;
 	uint8_t			 kb[8];
 	MDB_val			 k, v;
 	uint64_t		 docid, olddocid, base, tokens = 0;
-	uint64_t		 tref, sref;
+	uint64_t		 refs[3];
 	size_t			 i, j;
 	int			 rc, tombdirty = 0;
 
 	memset(res, 0, sizeof(*res));
-	memset(&tn, 0, sizeof(tn));
-	memset(&sn, 0, sizeof(sn));
+	memset(nr, 0, sizeof(nr));
 	if ((rc = index_meta_get(txn, ix, &m)) != 0)
 		return (rc);
 	if ((rc = ixrec_dict_store(txn, ix, &ca->ca_dict)) != 0)
@@ -645,12 +686,9 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 		d->d_words = 0;
 		for (j = 0; j < d->d_nchunks; j++)
 			d->d_words += b->b_chunks[d->d_cid + j].c_dl;
-		if ((rc = ix_name_ref(txn, ix, &tn, BSTR(b, d->d_tenant),
-		    &tref)) != 0 || (rc = ix_name_ref(txn, ix, &sn,
-		    BSTR(b, d->d_source), &sref)) != 0)
+		if ((rc = ix_doc_refs(txn, ix, b, i, nr, refs)) != 0)
 			goto fail;
-		ix_doc_encode(&ca->ca_rec, b, d, docid, base + d->d_cid,
-		    tref, sref);
+		ix_doc_encode(&ca->ca_rec, b, d, docid, base + d->d_cid, refs);
 		util_put_be64(kb, docid);
 		k.mv_size = 8;
 		k.mv_data = kb;

@@ -6,11 +6,14 @@
  *
  * docs	docid(8) -> 0x02, hash(8, big-endian), then varints: job, type,
  *	first cid, chunks, words, tenant, source; then extid and title,
- *	each a varint length and its bytes; the rest of the record is the
- *	attributes as a msgpack map.  A tenant or source is a name
- *	reference: 2 * id for an interned name, 2 * length + 1 for one
- *	written in the record (empty, longer than IX_NAME_MAX or, should
- *	the table ever be damaged, anything else).  The record a document
+ *	each a varint length and its bytes; last the attributes, a msgpack
+ *	map.  A tenant, source or the attributes are a name reference: 2 *
+ *	id for an interned name, 2 * length + 1 for one written in the
+ *	record (shorter than IXREC_NAME_MIN, longer than IX_NAME_MAX or,
+ *	should the table ever be damaged, anything else).  Attributes are interned when the
+ *	document next to them in their batch has the same, or the table
+ *	has them already: a file of records mostly shares them, but
+ *	attributes of a document's own must not grow the table.  The record a document
  *	had before (format 1) is a msgpack map: "id", "ext", "hash", "job",
  *	"title", "type", "ten", "src", "cid", "n", "w", "attrs"; it is
  *	still read, and its first byte (a map's) tells it from format 2.
@@ -72,6 +75,7 @@
 #define IXREC_SAMPLE_MIN	(128 * 1024)
 #define IXREC_SAMPLE_CHUNKS	1000
 #define IXREC_DICTS_MAX		8	/* dictionaries kept by a process */
+#define IXREC_NAME_MIN		4	/* shorter names: as short written out */
 
 /*
  * The format written: 2; tests set 1 to make an index as quire wrote it
@@ -216,21 +220,20 @@ ixrec_docid_get(const MDB_val *v, uint64_t *docid)
 /* Names. */
 
 /*
- * The reference to a name for a document record, interning it: 0 or an
- * LMDB error.
+ * The reference to a name (len bytes) for a document record, interning
+ * it if add is set: 0 or an LMDB error.
  */
 int
-ixrec_name_ref(MDB_txn *txn, struct index *ix, const char *name,
-    uint64_t *ref)
+ixrec_name_ref(MDB_txn *txn, struct index *ix, const void *name,
+    size_t len, int add, uint64_t *ref)
 {
 	uint8_t	 kb[1 + IX_NAME_MAX], ib[5];
 	MDB_val	 k, v;
-	size_t	 len = strlen(name);
 	uint32_t id;
 	int	 rc;
 
 	*ref = 2 * len + 1;
-	if (len == 0 || len > IX_NAME_MAX || ixrec_format == 1)
+	if (len < IXREC_NAME_MIN || len > IX_NAME_MAX || ixrec_format == 1)
 		return (0);
 	kb[0] = 'N';
 	memcpy(kb + 1, name, len);
@@ -242,8 +245,8 @@ ixrec_name_ref(MDB_txn *txn, struct index *ix, const char *name,
 		*ref = 2 * (uint64_t)util_get_be32(v.mv_data);
 		return (0);
 	}
-	if (rc != MDB_NOTFOUND)
-		return (rc);
+	if (rc != MDB_NOTFOUND || !add)
+		return (rc == MDB_NOTFOUND ? 0 : rc);
 	if ((rc = ixrec_get32(txn, ix, "names", &id)) != 0)
 		return (rc);
 	if (id == UINT32_MAX)
@@ -293,6 +296,7 @@ ixrec_name_get(MDB_txn *txn, struct index *ix, uint32_t id, char *dst,
 int
 ixrec_doc_names(MDB_txn *txn, struct index *ix, struct ixdoc *d)
 {
+	char	 attrs[8];
 	int	 rc;
 
 	if (d->d_tenant_id != 0 && (rc = ixrec_name_get(txn, ix,
@@ -300,6 +304,10 @@ ixrec_doc_names(MDB_txn *txn, struct index *ix, struct ixdoc *d)
 		return (rc);
 	if (d->d_source_id != 0 && (rc = ixrec_name_get(txn, ix,
 	    d->d_source_id, d->d_source, sizeof(d->d_source))) != 0)
+		return (rc);
+	/* Attributes are read by nobody yet: only there, then. */
+	if (d->d_attrs_id != 0 && (rc = ixrec_name_get(txn, ix,
+	    d->d_attrs_id, attrs, sizeof(attrs))) != 0)
 		return (rc);
 	return (0);
 }
@@ -315,7 +323,7 @@ ixrec_add_bytes(struct buf *out, const char *s, size_t len)
 }
 
 static void
-ixrec_add_name(struct buf *out, uint64_t ref, const char *s)
+ixrec_add_name(struct buf *out, uint64_t ref, const void *s)
 {
 	ix_varint(out, ref);
 	if (ref & 1)
@@ -400,9 +408,9 @@ ixrec_doc_encode(struct buf *out, const struct ixdocrec *r)
 	ixrec_add_bytes(out, r->r_extid, strlen(r->r_extid));
 	ixrec_add_bytes(out, r->r_title, strlen(r->r_title));
 	if (r->r_attrslen > 0)
-		buf_add(out, r->r_attrs, r->r_attrslen);
+		ixrec_add_name(out, r->r_attrs_ref, r->r_attrs);
 	else
-		buf_addc(out, 0x80);	/* an empty map */
+		ixrec_add_name(out, 3, "\x80");	/* an empty map */
 }
 
 /* A string of the record into dst, cut to fit; -1 past its end. */
@@ -457,7 +465,7 @@ ixrec_attrs_ok(const uint8_t *p, size_t len)
 static int
 ixrec_doc_decode2(const uint8_t *p, const uint8_t *end, struct ixdoc *d)
 {
-	uint64_t	 type, n, len;
+	uint64_t	 type, n, len, ref;
 
 	if (end - p < 8)
 		return (-1);
@@ -481,6 +489,17 @@ ixrec_doc_decode2(const uint8_t *p, const uint8_t *end, struct ixdoc *d)
 	    ixrec_get_str(&p, end, len, d->d_extid, sizeof(d->d_extid)) == -1 ||
 	    ix_getvarint(&p, end, &len) == -1 ||
 	    ixrec_get_str(&p, end, len, d->d_title, sizeof(d->d_title)) == -1)
+		return (-1);
+	/* The attributes, interned or a msgpack map to the end. */
+	if (ix_getvarint(&p, end, &ref) == -1)
+		return (-1);
+	if ((ref & 1) == 0) {
+		if (ref == 0 || ref / 2 > UINT32_MAX || p != end)
+			return (-1);
+		d->d_attrs_id = ref / 2;
+		return (0);
+	}
+	if (ref >> 1 != (uint64_t)(end - p))
 		return (-1);
 	return (ixrec_attrs_ok(p, end - p));
 }

@@ -975,6 +975,7 @@ struct ixdoc {
 	uint64_t	 d_words;	/* words in its chunks */
 	uint32_t	 d_tenant_id;	/* in the names table, or 0 */
 	uint32_t	 d_source_id;
+	uint32_t	 d_attrs_id;
 };
 
 /* A document record as ixrec_doc_encode writes it. */
@@ -994,6 +995,7 @@ struct ixdocrec {
 	uint64_t	 r_source_ref;
 	const void	*r_attrs;	/* a msgpack map */
 	size_t		 r_attrslen;
+	uint64_t	 r_attrs_ref;
 };
 
 struct ixcommit {
@@ -1129,8 +1131,8 @@ extern int	 ixrec_format;
 void		 ixrec_free(struct index *);
 size_t		 ixrec_docid_put(uint8_t *, uint64_t);
 int		 ixrec_docid_get(const MDB_val *, uint64_t *);
-int		 ixrec_name_ref(MDB_txn *, struct index *, const char *,
-		    uint64_t *);
+int		 ixrec_name_ref(MDB_txn *, struct index *, const void *,
+		    size_t, int, uint64_t *);
 int		 ixrec_name_get(MDB_txn *, struct index *, uint32_t, char *,
 		    size_t);
 int		 ixrec_doc_names(MDB_txn *, struct index *, struct ixdoc *);

@@ -2728,6 +2728,7 @@ START_TEST(test_rec_doc_codec)
 	r.r_source_ref = 2 * strlen(r.r_source) + 1;
 	r.r_attrs = "\x81\xa1k\xa1v";
 	r.r_attrslen = 5;
+	r.r_attrs_ref = 2 * 5 + 1;
 	buf_init(&b);
 	ixrec_doc_encode(&b, &r);
 	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), 0);
@@ -2749,6 +2750,15 @@ START_TEST(test_rec_doc_codec)
 	for (n = 0; n < b.b_len; n++)
 		ck_assert_msg(ixrec_doc_decode(42, b.b_data, n, &d) == -1,
 		    "%zu bytes of %zu decoded", n, b.b_len);
+	/* Interned attributes: their id, nothing after it. */
+	r.r_attrs_ref = 2 * 9;
+	buf_reset(&b);
+	ixrec_doc_encode(&b, &r);
+	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), 0);
+	ck_assert_uint_eq(d.d_attrs_id, 9);
+	buf_addc(&b, 0x80);
+	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), -1);
+	r.r_attrs_ref = 2 * 5 + 1;
 	/* A name reference to id 0 is damage. */
 	r.r_tenant_ref = 0;
 	buf_reset(&b);
@@ -2889,14 +2899,35 @@ START_TEST(test_rec_old_format)
 }
 END_TEST
 
+static uint32_t
+rec_meta32(struct tix *t, const char *key)
+{
+	uint8_t	*v;
+	size_t	 len;
+	uint32_t x;
+
+	v = raw_get(t, IDB_META, key, strlen(key), &len);
+	ck_assert_uint_eq(len, 4);
+	x = util_get_be32(v);
+	free(v);
+	return (x);
+}
+
 /* One chunk of text, its tenant and source as given. */
 static void
 rec_add(struct tix *t, const char *id, const char *tenant, const char *src,
-    const char *text)
+    const char *text, const char *attr)
 {
 	struct ixdoc_info	 di;
+	struct xattr		 xa;
 
 	memset(&di, 0, sizeof(di));
+	if (attr != NULL) {
+		xa.xa_name = "lang";
+		xa.xa_value = (char *)attr;
+		di.di_attrs = &xa;
+		di.di_nattrs = 1;
+	}
 	di.di_extid = id;
 	di.di_hash = text_hash(text, NULL);
 	di.di_job = ++t->t_job;
@@ -2914,39 +2945,41 @@ START_TEST(test_rec_names)
 	struct tix	 t;
 	struct ixdoc	 doc;
 	char		 src[IX_NAME_MAX + 10];
-	uint8_t		 kb[5], *v;
-	size_t		 len;
+	uint8_t		 kb[5];
 
 	tix_open(&t);
 	memset(src, 'x', sizeof(src) - 1);
 	src[0] = '/';
 	src[sizeof(src) - 1] = '\0';
-	rec_add(&t, "long", "acme", src, "a long source");
-	rec_add(&t, "short1", "acme", "/data/short", "one");
-	rec_add(&t, "short2", "acme", "/data/short", "two");
-	rec_add(&t, "none", "", "", "three");
+	rec_add(&t, "long", "acme", src, "a long source", "klingon");
+	rec_add(&t, "short1", "acme", "/data/short", "one", "english");
+	rec_add(&t, "short2", "acme", "/data/short", "two", "english");
+	rec_add(&t, "none", "", "", "three", NULL);
 	commit(&t, NULL);
 	check_ok(&t);
-	/* "acme" and "/data/short": two names. */
-	v = raw_get(&t, IDB_META, "names", 5, &len);
-	ck_assert_uint_eq(len, 4);
-	ck_assert_uint_eq(util_get_be32(v), 2);
-	free(v);
+	/* "acme", "/data/short" and the shared attributes: three names. */
+	ck_assert_uint_eq(rec_meta32(&t, "names"), 3);
 	ck_assert_int_eq(index_get_doc(&t.t_ix, "long", &doc), 0);
 	ck_assert_str_eq(doc.d_source, src);
 	ck_assert_str_eq(doc.d_tenant, "acme");
+	ck_assert_uint_eq(doc.d_attrs_id, 0);
 	ck_assert_int_eq(index_get_doc(&t.t_ix, "short2", &doc), 0);
 	ck_assert_str_eq(doc.d_source, "/data/short");
 	ck_assert_str_eq(doc.d_tenant, "acme");
+	ck_assert_uint_eq(doc.d_attrs_id, 3);
 	ck_assert_int_eq(index_get_doc(&t.t_ix, "none", &doc), 0);
 	ck_assert_str_eq(doc.d_source, "");
 	ck_assert_str_eq(doc.d_tenant, "");
-	/* Another batch finds the names there. */
-	rec_add(&t, "short3", "acme", "/data/short", "four");
+	/* Another batch finds the names there, adds none of its own. */
+	rec_add(&t, "short3", "acme", "/data/short", "four", "english");
+	rec_add(&t, "short4", "acme", "/data/short", "five", "french");
 	commit(&t, NULL);
-	v = raw_get(&t, IDB_META, "names", 5, &len);
-	ck_assert_uint_eq(util_get_be32(v), 2);
-	free(v);
+	ck_assert_uint_eq(rec_meta32(&t, "names"), 3);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "short3", &doc), 0);
+	ck_assert_uint_eq(doc.d_attrs_id, 3);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "short4", &doc), 0);
+	ck_assert_uint_eq(doc.d_attrs_id, 0);
+	check_ok(&t);
 	/* A name gone from the table is damage. */
 	kb[0] = 'I';
 	util_put_be32(kb + 1, 2);
@@ -2991,20 +3024,6 @@ rec_batch(struct tix *t, uint32_t from, uint32_t n)
 		add_doc(t, &d);
 	}
 	commit(t, NULL);
-}
-
-static uint32_t
-rec_meta32(struct tix *t, const char *key)
-{
-	uint8_t	*v;
-	size_t	 len;
-	uint32_t x;
-
-	v = raw_get(t, IDB_META, key, strlen(key), &len);
-	ck_assert_uint_eq(len, 4);
-	x = util_get_be32(v);
-	free(v);
-	return (x);
 }
 
 /*
