@@ -99,6 +99,8 @@ struct ixzstd {
 	struct ixdict	*z_pending;	/* trained, to be written */
 	struct ixdict	*z_cur;		/* what new chunks use */
 	size_t		 z_tried;	/* sample bytes a training failed on */
+	struct ixdict	*z_cctx_dict;	/* what z_cctx is set up with */
+	int		 z_cctx_set;
 	struct buf	 z_frame;	/* a frame with its magic back */
 };
 
@@ -124,11 +126,14 @@ ixrec_z(struct index *ix)
 	return (z);
 }
 
+/* A dictionary freed; the compression context set up with it is reset
+ * before its next use. */
 static void
-ixrec_dict_free(struct ixdict *dc)
+ixrec_dict_free(struct ixzstd *z, struct ixdict *dc)
 {
 	if (dc == NULL)
 		return;
+	z->z_cctx_set = 0;
 	ZSTD_freeCDict(dc->dc_cdict);
 	ZSTD_freeDDict(dc->dc_ddict);
 	free(dc->dc_data);
@@ -144,8 +149,8 @@ ixrec_free(struct index *ix)
 	if (z == NULL)
 		return;
 	for (i = 0; i < z->z_ndicts; i++)
-		ixrec_dict_free(z->z_dicts[i]);
-	ixrec_dict_free(z->z_pending);
+		ixrec_dict_free(z, z->z_dicts[i]);
+	ixrec_dict_free(z, z->z_pending);
 	ZSTD_freeCCtx(z->z_cctx);
 	ZSTD_freeDCtx(z->z_dctx);
 	buf_free(&z->z_frame);
@@ -642,7 +647,7 @@ ixrec_dict_load(MDB_txn *txn, struct index *ix, uint32_t id,
 	if (z->z_ndicts == IXREC_DICTS_MAX) {
 		/* Many dictionaries: forget the oldest (not the current). */
 		i = z->z_dicts[0] == z->z_cur ? 1 : 0;
-		ixrec_dict_free(z->z_dicts[i]);
+		ixrec_dict_free(z, z->z_dicts[i]);
 		memmove(&z->z_dicts[i], &z->z_dicts[i + 1],
 		    (z->z_ndicts - i - 1) * sizeof(*z->z_dicts));
 		z->z_ndicts--;
@@ -693,7 +698,7 @@ ixrec_prepare(struct index *ix)
 		return (rc);
 	if (pa.pa_id != 0) {
 		/* Another worker's came first: ours is not needed. */
-		ixrec_dict_free(z->z_pending);
+		ixrec_dict_free(z, z->z_pending);
 		z->z_pending = NULL;
 		return (0);
 	}
@@ -734,7 +739,7 @@ ixrec_dict_train(struct index *ix, const void *data, const size_t *sizes,
 		free(dict);
 		return;
 	}
-	ixrec_dict_free(z->z_pending);
+	ixrec_dict_free(z, z->z_pending);
 	z->z_pending = ixrec_dict_new(0, dict, len);
 	z->z_cur = z->z_pending;
 	free(dict);
@@ -790,7 +795,7 @@ ixrec_dict_stored(struct index *ix, uint32_t id)
 	z->z_pending = NULL;
 	dc->dc_id = id;
 	if (z->z_ndicts == IXREC_DICTS_MAX) {
-		ixrec_dict_free(z->z_dicts[0]);
+		ixrec_dict_free(z, z->z_dicts[0]);
 		memmove(&z->z_dicts[0], &z->z_dicts[1],
 		    (z->z_ndicts - 1) * sizeof(*z->z_dicts));
 		z->z_ndicts--;
@@ -824,20 +829,25 @@ ixrec_chunk_text(struct index *ix, const char *text, size_t len,
 		goto raw;
 	bound = ZSTD_compressBound(len);
 	buf_reserve(out, 1 + bound);
-	if (dc != NULL) {
-		if (dc->dc_cdict == NULL && (dc->dc_cdict = ZSTD_createCDict(
-		    dc->dc_data, dc->dc_len, IXREC_LEVEL)) == NULL)
-			fatalx("%s: ZSTD_createCDict failed", __func__);
+	/* The context keeps its dictionary and parameters from one to the
+	 * next: setting them costs about a tenth of a short record's
+	 * compression. */
+	if (z->z_cctx_set == 0 || z->z_cctx_dict != dc) {
 		ZSTD_CCtx_reset(z->z_cctx, ZSTD_reset_session_and_parameters);
-		ZSTD_CCtx_setParameter(z->z_cctx, ZSTD_c_dictIDFlag, 0);
-		ZSTD_CCtx_refCDict(z->z_cctx, dc->dc_cdict);
-		kind = IXREC_DICT;
-	} else {
-		ZSTD_CCtx_reset(z->z_cctx, ZSTD_reset_session_and_parameters);
-		ZSTD_CCtx_setParameter(z->z_cctx, ZSTD_c_compressionLevel,
-		    IXREC_LEVEL);
-		kind = IXREC_ZSTD;
+		if (dc != NULL) {
+			if (dc->dc_cdict == NULL && (dc->dc_cdict =
+			    ZSTD_createCDict(dc->dc_data, dc->dc_len,
+			    IXREC_LEVEL)) == NULL)
+				fatalx("%s: ZSTD_createCDict failed", __func__);
+			ZSTD_CCtx_setParameter(z->z_cctx, ZSTD_c_dictIDFlag, 0);
+			ZSTD_CCtx_refCDict(z->z_cctx, dc->dc_cdict);
+		} else
+			ZSTD_CCtx_setParameter(z->z_cctx,
+			    ZSTD_c_compressionLevel, IXREC_LEVEL);
+		z->z_cctx_dict = dc;
+		z->z_cctx_set = 1;
 	}
+	kind = dc != NULL ? IXREC_DICT : IXREC_ZSTD;
 	n = ZSTD_compress2(z->z_cctx, out->b_data + start + 1, bound, text,
 	    len);
 	if (ZSTD_isError(n)) {
