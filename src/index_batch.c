@@ -667,8 +667,8 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 				d->d_dead = 2;	/* unchanged */
 				res->ic_unchanged++;
 			} else if (rc == 0) {
-				if ((rc = index_doc_kill(txn, ix, &m, tomb, &old,
-				    0)) != 0)
+				if ((rc = index_doc_kill(txn, ix, &m, tomb,
+				    &old, 0)) != 0)
 					goto fail;
 				res->ic_replaced++;
 				tombdirty = 1;
@@ -760,7 +760,7 @@ ixbatch_compress(struct index *ix, struct ixbatch *b)
 {
 	struct bchunk	*c;
 	struct buf	 sample;
-	size_t		*sizes, i, bytes = 0;
+	size_t		*sizes, i, n, step, want, bytes = 0;
 	int		 rc;
 
 	if ((rc = ixrec_prepare(ix)) != 0) {
@@ -769,17 +769,19 @@ ixbatch_compress(struct index *ix, struct ixbatch *b)
 	}
 	for (i = 0; i < b->b_nchunks; i++)
 		bytes += b->b_chunks[i].c_tlen;
-	if (ixrec_dict_wanted(ix, bytes, b->b_nchunks)) {
+	/* Chunks spread over the batch, whole, up to the sample's size. */
+	if ((want = ixrec_dict_wanted(ix, bytes, b->b_nchunks)) > 0) {
 		buf_init(&sample);
 		sizes = xcalloc(b->b_nchunks, sizeof(*sizes));
-		for (i = 0; i < b->b_nchunks; i++) {
+		step = bytes / want;
+		for (i = n = 0; i < b->b_nchunks && sample.b_len < want;
+		    i += step) {
 			c = &b->b_chunks[i];
 			buf_add(&sample, b->b_recs.b_data + c->c_rec +
 			    c->c_hlen, c->c_tlen);
-			sizes[i] = c->c_tlen;
+			sizes[n++] = c->c_tlen;
 		}
-		ixrec_dict_train(ix, sample.b_data, sizes, b->b_nchunks,
-		    bytes);
+		ixrec_dict_train(ix, sample.b_data, sizes, n, bytes);
 		free(sizes);
 		buf_free(&sample);
 	}

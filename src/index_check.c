@@ -2,9 +2,10 @@
 
 /*
  * The index's integrity check (quirectl check): every document's chunks
- * (each decoded, its text decompressed), names and external id, every segment's dictionary and postings, the meta
- * record's counts against what is there, and the block store
- * (ixblk_check), all in one read transaction.
+ * (each decoded, its text decompressed), names and external id, every
+ * segment's dictionary and postings, the meta record's counts against
+ * what is there, and the block store (ixblk_check), all in one read
+ * transaction.
  */
 
 #include <sys/types.h>

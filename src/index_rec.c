@@ -10,13 +10,14 @@
  *	map.  A tenant, source or the attributes are a name reference: 2 *
  *	id for an interned name, 2 * length + 1 for one written in the
  *	record (shorter than IXREC_NAME_MIN, longer than IX_NAME_MAX or,
- *	should the table ever be damaged, anything else).  Attributes are interned when the
- *	document next to them in their batch has the same, or the table
- *	has them already: a file of records mostly shares them, but
- *	attributes of a document's own must not grow the table.  The record a document
- *	had before (format 1) is a msgpack map: "id", "ext", "hash", "job",
- *	"title", "type", "ten", "src", "cid", "n", "w", "attrs"; it is
- *	still read, and its first byte (a map's) tells it from format 2.
+ *	should the table ever be damaged, anything else).  Attributes are
+ *	interned when a document next to them in their batch has the
+ *	same, or the table has them already: a file of records mostly
+ *	shares them, but a document's attributes of its own must not grow
+ *	the table.  The record a document had before (format 1) is a
+ *	msgpack map: "id", "ext", "hash", "job", "title", "type", "ten",
+ *	"src", "cid", "n", "w", "attrs"; it is still read, and its first
+ *	byte (a map's) tells it from format 2.
  *
  * chunks cid(4) -> 0x80 | kind, varints: docid, chunk index, heading
  *	length; the heading; for kind 2 a varint dictionary id; then the
@@ -71,11 +72,16 @@
 #define IXREC_MAGIC		"\x28\xb5\x2f\xfd"	/* zstd's, stored off */
 #define IXREC_LEVEL		1
 
-/* A dictionary sample: enough chunks and bytes. */
+/*
+ * A dictionary sample: enough chunks and bytes, and at most
+ * IXREC_SAMPLE_MAX of them (training takes about 0.2 s a megabyte, in
+ * a commit, which has a hang-timeout to finish in).
+ */
 #define IXREC_SAMPLE_MIN	(128 * 1024)
+#define IXREC_SAMPLE_MAX	(512 * 1024)
 #define IXREC_SAMPLE_CHUNKS	1000
 #define IXREC_DICTS_MAX		8	/* dictionaries kept by a process */
-#define IXREC_NAME_MIN		4	/* shorter names: as short written out */
+#define IXREC_NAME_MIN		4	/* shorter: as short written out */
 
 /*
  * The format written: 2; tests set 1 to make an index as quire wrote it
@@ -706,14 +712,20 @@ ixrec_prepare(struct index *ix)
 	return (0);
 }
 
-/* No dictionary yet, and a sample of this many bytes may make one. */
-int
+/*
+ * No dictionary yet, and a sample of this many bytes may make one: how
+ * many bytes of it to take (0: no training).
+ */
+size_t
 ixrec_dict_wanted(struct index *ix, size_t bytes, size_t n)
 {
 	struct ixzstd	*z = ixrec_z(ix);
 
-	return (z->z_cur == NULL && ixrec_format > 1 && bytes >= IXREC_SAMPLE_MIN &&
-	    n >= IXREC_SAMPLE_CHUNKS && bytes > z->z_tried);
+	if (z->z_cur != NULL || ixrec_format == 1 ||
+	    bytes < IXREC_SAMPLE_MIN || n < IXREC_SAMPLE_CHUNKS ||
+	    bytes <= z->z_tried)
+		return (0);
+	return (bytes < IXREC_SAMPLE_MAX ? bytes : IXREC_SAMPLE_MAX);
 }
 
 /*
@@ -926,8 +938,8 @@ ixrec_unzstd(MDB_txn *txn, struct index *ix, const uint8_t *p, size_t len,
 	buf_add(&z->z_frame, IXREC_MAGIC, 4);
 	buf_add(&z->z_frame, p, len);
 	size = ZSTD_getFrameContentSize(z->z_frame.b_data, z->z_frame.b_len);
-	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    size > IX_CHUNK_TEXT_MAX)
+	if (size == ZSTD_CONTENTSIZE_ERROR ||
+	    size == ZSTD_CONTENTSIZE_UNKNOWN || size > IX_CHUNK_TEXT_MAX)
 		return (MDB_CORRUPTED);
 	buf_reserve(text, size);
 	if (dc != NULL)

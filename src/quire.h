@@ -903,7 +903,7 @@ int		 ingest_gunzip(const void *, size_t, size_t, struct buf *,
 #define IX_RAW_MAX		512	/* shorter chunk text is not compressed */
 #define IX_RAW_FLAG		0x80	/* in the heading length's high byte */
 
-#define IX_NAME_MAX		400	/* longer tenants, sources: not interned */
+#define IX_NAME_MAX		400	/* longer names: not interned */
 #define IX_DICT_SIZE		(16 * 1024)	/* a trained dictionary */
 #define IX_DICT_MAX		(1024 * 1024)	/* a stored one, at most */
 #define IXREC_ETEXT		-3	/* a chunk's text is damaged */
@@ -1140,7 +1140,7 @@ void		 ixrec_doc_encode(struct buf *, const struct ixdocrec *);
 int		 ixrec_doc_decode(uint64_t, const void *, size_t,
 		    struct ixdoc *);
 int		 ixrec_prepare(struct index *);
-int		 ixrec_dict_wanted(struct index *, size_t, size_t);
+size_t		 ixrec_dict_wanted(struct index *, size_t, size_t);
 void		 ixrec_dict_train(struct index *, const void *,
 		    const size_t *, size_t, size_t);
 int		 ixrec_dict_store(MDB_txn *, struct index *, uint32_t *);
