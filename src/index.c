@@ -488,6 +488,88 @@ index_doc_chunks(struct index *ix, const char *extid, size_t max,
 	return (-1);
 }
 
+/*
+ * External ids packed: extids rewritten in key order, in one
+ * transaction, through a scratch database.  Runs of ascending ids (a
+ * file of records) inserted in front of larger ones leave their pages
+ * half full, as LMDB splits a page in the middle; appended in order,
+ * pages are filled.  An index of more than IX_PACK_MAX ids is left as
+ * it is: the transaction would dirty more pages than LMDB allows.
+ */
+#define IX_PACK_MAX	(4 * 1000 * 1000)
+
+static int
+index_pack_copy(MDB_txn *txn, MDB_dbi from, MDB_dbi to)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 rc, op;
+
+	if ((rc = mdb_cursor_open(txn, from, &cur)) != 0)
+		return (rc);
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0;
+	    op = MDB_NEXT)
+		if ((rc = mdb_put(txn, to, &k, &v, MDB_APPEND)) != 0)
+			break;
+	mdb_cursor_close(cur);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static int
+index_pack_txn(MDB_txn *txn, void *arg)
+{
+	struct index	*ix = arg;
+	MDB_dbi		 x = index_dbi(ix, IDB_EXTIDS), tmp;
+	MDB_stat	 st;
+	int		 rc;
+
+	if ((rc = mdb_stat(txn, x, &st)) != 0)
+		return (rc);
+	if (st.ms_entries == 0 || st.ms_entries > IX_PACK_MAX)
+		return (INDEX_ENOENT);
+	if ((rc = mdb_dbi_open(txn, "extids.pack", MDB_CREATE, &tmp)) != 0)
+		return (rc);
+	if ((rc = mdb_drop(txn, tmp, 0)) != 0 ||
+	    (rc = index_pack_copy(txn, x, tmp)) != 0 ||
+	    (rc = mdb_drop(txn, x, 0)) != 0 ||
+	    (rc = index_pack_copy(txn, tmp, x)) != 0)
+		return (rc);
+	return (mdb_drop(txn, tmp, 1));
+}
+
+/* A write that changes nothing: the transaction id moves on. */
+static int
+index_pack_tick(MDB_txn *txn, void *arg)
+{
+	struct index	*ix = arg;
+	struct ixmeta	 m;
+	int		 rc;
+
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	return (index_meta_put(txn, ix, &m));
+}
+
+/* Pack the external ids (quirectl compact): 0, or -1 (logged). */
+int
+index_pack(struct index *ix)
+{
+	int	 rc;
+
+	/*
+	 * Pages freed by the last transaction (a fold's segments) can be
+	 * reused from the one after next: without this one, the copies
+	 * would grow the file rather than fill them.
+	 */
+	if ((rc = store_write(&ix->ix_store, index_pack_tick, ix)) == 0)
+		rc = store_write(&ix->ix_store, index_pack_txn, ix);
+	if (rc == 0 || rc == INDEX_ENOENT)
+		return (0);
+	log_warnx("%s: external ids left as they are: %s", __func__,
+	    mdb_strerror(rc));
+	return (-1);
+}
+
 /* After a merge: dead chunks purged, segments folded into one. */
 int
 index_meta_merged(MDB_txn *txn, struct index *ix, uint64_t purged,

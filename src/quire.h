@@ -1101,6 +1101,7 @@ int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
 		    uint64_t);
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
+int		 index_pack(struct index *);
 int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
 		    struct ixdoc *);
 int		 index_doc_kill(MDB_txn *, struct index *, struct ixmeta *,

@@ -2405,6 +2405,8 @@ ctl_compact(int argc, char **argv)
 		n++;
 	if (rv == -1)
 		errx(CTL_EXIT_FAIL, "compact: failed (see above)");
+	/* A failure leaves the ids as they were: nothing to undo. */
+	(void)index_pack(ctl_index_get());
 	if (index_stats(ctl_index_get(), &st) == 0)
 		printf("%d merges; %llu segments, %llu dead chunks left\n", n,
 		    (unsigned long long)st.is_segments,

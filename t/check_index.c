@@ -3094,6 +3094,90 @@ START_TEST(test_rec_dict)
 }
 END_TEST
 
+/* The pages of a database, branch, leaf and overflow. */
+struct tpages {
+	struct index	*p_ix;
+	int		 p_db;
+	size_t		 p_pages;
+	size_t		 p_entries;
+};
+
+static int
+pages_txn(MDB_txn *txn, void *arg)
+{
+	struct tpages	*p = arg;
+	MDB_stat	 st;
+	int		 rc;
+
+	if ((rc = mdb_stat(txn, index_dbi(p->p_ix, p->p_db), &st)) != 0)
+		return (rc);
+	p->p_pages = st.ms_branch_pages + st.ms_leaf_pages +
+	    st.ms_overflow_pages;
+	p->p_entries = st.ms_entries;
+	return (0);
+}
+
+static size_t
+db_pages(struct tix *t, int db, size_t *entries)
+{
+	struct tpages	 p;
+
+	p.p_ix = &t->t_ix;
+	p.p_db = db;
+	ck_assert_int_eq(store_read(&t->t_ix.ix_store, pages_txn, &p), 0);
+	if (entries != NULL)
+		*entries = p.p_entries;
+	return (p.p_pages);
+}
+
+/*
+ * Runs of ascending ids in front of larger ones leave extids' pages
+ * half full; index_pack fills them, every id still found.
+ */
+START_TEST(test_rec_pack)
+{
+	struct tix	 t;
+	struct ixdoc	 doc;
+	char		 id[32];
+	size_t		 before, after, n;
+	int		 run, i;
+
+	tix_open(&t);
+	ck_assert_int_eq(index_pack(&t.t_ix), 0);	/* empty: nothing */
+	for (run = 9; run >= 0; run--) {
+		for (i = 0; i < 1000; i++) {
+			snprintf(id, sizeof(id), "run%d:record-%06d", run, i);
+			rec_add(&t, id, "acme", "/data/runs", "a record",
+			    NULL);
+			if (i % 250 == 249)
+				commit(&t, NULL);
+		}
+	}
+	before = db_pages(&t, IDB_EXTIDS, &n);
+	ck_assert_uint_eq(n, 10000);
+	ck_assert_int_eq(index_pack(&t.t_ix), 0);
+	after = db_pages(&t, IDB_EXTIDS, &n);
+	ck_assert_uint_eq(n, 10000);
+	ck_assert_msg(after * 10 < before * 7, "%zu pages, %zu before",
+	    after, before);
+	check_ok(&t);
+	for (run = 0; run < 10; run++) {
+		snprintf(id, sizeof(id), "run%d:record-%06d", run, run * 99);
+		ck_assert_int_eq(index_get_doc(&t.t_ix, id, &doc), 0);
+		ck_assert_str_eq(doc.d_extid, id);
+	}
+	/* Updates and deletes go on as before. */
+	rec_add(&t, "run3:record-000005", "acme", "/data/runs", "changed",
+	    NULL);
+	commit(&t, NULL);
+	ck_assert_int_eq(index_delete(&t.t_ix, "run4:record-000004"), 0);
+	check_ok(&t);
+	(void)db_pages(&t, IDB_EXTIDS, &n);
+	ck_assert_uint_eq(n, 9999);
+	tix_close(&t);
+}
+END_TEST
+
 static Suite *
 index_suite(void)
 {
@@ -3166,6 +3250,7 @@ index_suite(void)
 	tcase_add_test(tc, test_rec_old_format);
 	tcase_add_test(tc, test_rec_names);
 	tcase_add_test(tc, test_rec_dict);
+	tcase_add_test(tc, test_rec_pack);
 	suite_add_tcase(s, tc);
 	return (s);
 }
