@@ -57,7 +57,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zstd.h>
 
