@@ -16,16 +16,16 @@
  *		the cid below which chunks are folded into blocks, the end
  *		of a fold under way, blocks, terms, sweeps.
  *		"tomb" -> CRoaring bitmap (portable format) of dead cids.
+ *		The names table and the zstd dictionaries (index_rec.c).
  *	segs	segid(8) -> segment: an immutable inverted index of the
  *		consecutive cids [base, base + nchunks) (index_seg.c).
- *	chunks	cid(4) -> docid(8) chunk-index(4) heading-length(2)
- *		heading, then the chunk's text as a zstd frame; a chunk
- *		under IX_RAW_MAX bytes is stored as it is, flagged by the
- *		top bit of the heading length (zstd saves little on a short
- *		record and costs more than everything else done to it).
- *	docs	docid(8) -> msgpack map: ext, hash, job, title, type, ten,
- *		src, cid, n (chunks), w (words in them), attrs.
- *	extids	external id -> docid(8).
+ *	chunks	cid(4) -> its document, index in it, heading and text,
+ *		the text compressed with a zstd dictionary (index_rec.c).
+ *	docs	docid(8) -> external id, content hash, job, title, type,
+ *		tenant, source, first cid, chunks, words in them,
+ *		attributes (index_rec.c).
+ *	extids	external id -> docid, its leading zero bytes left out;
+ *		quirectl compact rewrites it in key order (index_pack).
  *	blocks, terms	the block store (index_block.c).
  *
  * Workers build segments in batches and write them (index_batch.c); the
@@ -77,6 +77,7 @@ void
 index_close(struct index *ix)
 {
 	store_close(&ix->ix_store);
+	ixrec_free(ix);
 	msgpack_sbuffer_destroy(&ix->ix_buf);
 	buf_free(&ix->ix_tmp);
 }
@@ -172,83 +173,17 @@ index_tomb_put(MDB_txn *txn, struct index *ix, roaring_bitmap_t *r)
 }
 
 
-/* Document records. */
+/* Document records (index_rec.c has their formats). */
 
-static int
-ix_copy_str(const msgpack_object *v, char *dst, size_t len)
-{
-	if (v->type != MSGPACK_OBJECT_STR)
-		return (-1);
-	if (v->via.str.size == 0) {
-		dst[0] = '\0';
-		return (0);
-	}
-	if (v->via.str.size >= len) {
-		memcpy(dst, v->via.str.ptr, len - 1);
-		dst[len - 1] = '\0';
-		return (0);
-	}
-	memcpy(dst, v->via.str.ptr, v->via.str.size);
-	dst[v->via.str.size] = '\0';
-	return (0);
-}
-
+/*
+ * A document record into d: 0, or -1 when it is damaged.  The record's
+ * key is not known here: d_docid is 0 for a record of the current
+ * format, and a tenant or source in the names table is left empty.
+ */
 int
 index_doc_decode(const void *data, size_t len, struct ixdoc *d)
 {
-	msgpack_unpacked	 up;
-	msgpack_object_kv	*kv;
-	const char		*k;
-	size_t			 off = 0, i, kl;
-	uint64_t		 u;
-	int			 rv = -1;
-
-	memset(d, 0, sizeof(*d));
-	if (len > CODEC_RECORD_MAX)
-		return (-1);
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, data, len, &off) !=
-	    MSGPACK_UNPACK_SUCCESS || up.data.type != MSGPACK_OBJECT_MAP)
-		goto out;
-	for (i = 0; i < up.data.via.map.size; i++) {
-		kv = &up.data.via.map.ptr[i];
-		if (kv->key.type != MSGPACK_OBJECT_STR)
-			goto out;
-		k = kv->key.via.str.ptr;
-		kl = kv->key.via.str.size;
-		u = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
-		    kv->val.via.u64 : 0;
-#define IS(s) (kl == strlen(s) && memcmp(k, s, kl) == 0)
-		if (IS("id"))
-			d->d_docid = u;
-		else if (IS("ext"))
-			ix_copy_str(&kv->val, d->d_extid, sizeof(d->d_extid));
-		else if (IS("hash"))
-			d->d_hash = u;
-		else if (IS("job"))
-			d->d_job = u;
-		else if (IS("title"))
-			ix_copy_str(&kv->val, d->d_title, sizeof(d->d_title));
-		else if (IS("type"))
-			d->d_type = u;
-		else if (IS("ten"))
-			ix_copy_str(&kv->val, d->d_tenant,
-			    sizeof(d->d_tenant));
-		else if (IS("src"))
-			ix_copy_str(&kv->val, d->d_source,
-			    sizeof(d->d_source));
-		else if (IS("cid"))
-			d->d_cid = u;
-		else if (IS("n"))
-			d->d_nchunks = u;
-		else if (IS("w"))
-			d->d_words = u;
-#undef IS
-	}
-	rv = d->d_docid != 0 ? 0 : -1;
-out:
-	msgpack_unpacked_destroy(&up);
-	return (rv);
+	return (ixrec_doc_decode(0, data, len, d));
 }
 
 int
@@ -261,8 +196,9 @@ index_doc_get(MDB_txn *txn, struct index *ix, uint64_t docid, struct ixdoc *d)
 	util_put_be64(kb, docid);
 	if ((rc = mdb_get(txn, index_dbi(ix, IDB_DOCS), &k, &v)) != 0)
 		return (rc);
-	return (index_doc_decode(v.mv_data, v.mv_size, d) == 0 ? 0 :
-	    MDB_CORRUPTED);
+	if (ixrec_doc_decode(docid, v.mv_data, v.mv_size, d) == -1)
+		return (MDB_CORRUPTED);
+	return (ixrec_doc_names(txn, ix, d));
 }
 
 /* Kill a stored document: tombstone its chunks, drop its records. */
@@ -321,6 +257,7 @@ index_delete_txn(MDB_txn *txn, void *arg)
 	struct ixdoc		 d;
 	roaring_bitmap_t	*tomb;
 	MDB_val			 k, v;
+	uint64_t		 docid;
 	int			 rc;
 
 	if ((rc = index_meta_get(txn, da->da_ix, &m)) != 0)
@@ -329,10 +266,9 @@ index_delete_txn(MDB_txn *txn, void *arg)
 	k.mv_data = (void *)da->da_extid;
 	if ((rc = mdb_get(txn, index_dbi(da->da_ix, IDB_EXTIDS), &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
-	if (v.mv_size != 8)
+	if (ixrec_docid_get(&v, &docid) == -1)
 		return (MDB_CORRUPTED);
-	if ((rc = index_doc_get(txn, da->da_ix, util_get_be64(v.mv_data), &d))
-	    != 0)
+	if ((rc = index_doc_get(txn, da->da_ix, docid, &d)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
 	if ((rc = index_tomb_get(txn, da->da_ix, &tomb)) != 0)
 		return (rc);
@@ -447,15 +383,16 @@ index_get_doc_txn(MDB_txn *txn, void *arg)
 {
 	struct ix_get_arg	*ga = arg;
 	MDB_val			 k, v;
+	uint64_t		 docid;
 	int			 rc;
 
 	k.mv_size = strlen(ga->ga_extid);
 	k.mv_data = (void *)ga->ga_extid;
 	if ((rc = mdb_get(txn, index_dbi(ga->ga_ix, IDB_EXTIDS), &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
-	if (v.mv_size != 8)
+	if (ixrec_docid_get(&v, &docid) == -1)
 		return (MDB_CORRUPTED);
-	rc = index_doc_get(txn, ga->ga_ix, util_get_be64(v.mv_data), ga->ga_doc);
+	rc = index_doc_get(txn, ga->ga_ix, docid, ga->ga_doc);
 	return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
 }
 
@@ -486,35 +423,6 @@ struct ix_chunks_arg {
 	void		*ca_cbarg;
 };
 
-/* One chunk record into ck; its text appended to text. */
-static int
-ix_chunk_decode(const MDB_val *v, struct ixchunk *ck, struct buf *text)
-{
-	const uint8_t	*rec = v->mv_data;
-	size_t		 hlen, hcopy;
-	int		 raw;
-
-	if (v->mv_size < 14)
-		return (MDB_CORRUPTED);
-	ck->ck_index = util_get_be32(rec + 8);
-	raw = rec[12] & IX_RAW_FLAG;
-	hlen = (size_t)(rec[12] & ~IX_RAW_FLAG) << 8 | rec[13];
-	if (14 + hlen > v->mv_size)
-		return (MDB_CORRUPTED);
-	hcopy = hlen < sizeof(ck->ck_heading) ? hlen :
-	    sizeof(ck->ck_heading) - 1;
-	memcpy(ck->ck_heading, rec + 14, hcopy);
-	ck->ck_heading[hcopy] = '\0';
-	if (raw)
-		buf_add(text, rec + 14 + hlen, v->mv_size - 14 - hlen);
-	else if (chunk_decompress((const char *)rec + 14 + hlen,
-	    v->mv_size - 14 - hlen, IX_CHUNK_TEXT_MAX, text) == -1)
-		return (MDB_CORRUPTED);
-	ck->ck_text = text->b_data != NULL ? text->b_data : "";
-	ck->ck_len = text->b_len;
-	return (0);
-}
-
 static int
 index_doc_chunks_txn(MDB_txn *txn, void *arg)
 {
@@ -523,6 +431,7 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 	struct buf		 text;
 	uint8_t			 kb[4];
 	MDB_val			 k, v;
+	uint64_t		 docid;
 	uint32_t		 i;
 	int			 rc;
 
@@ -530,10 +439,9 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 	k.mv_data = (void *)ca->ca_extid;
 	if ((rc = mdb_get(txn, index_dbi(ca->ca_ix, IDB_EXTIDS), &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
-	if (v.mv_size != 8)
+	if (ixrec_docid_get(&v, &docid) == -1)
 		return (MDB_CORRUPTED);
-	if ((rc = index_doc_get(txn, ca->ca_ix, util_get_be64(v.mv_data),
-	    ca->ca_doc)) != 0)
+	if ((rc = index_doc_get(txn, ca->ca_ix, docid, ca->ca_doc)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
 	buf_init(&text);
 	for (i = 0; i < ca->ca_doc->d_nchunks && i < ca->ca_max; i++) {
@@ -544,8 +452,12 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 		k.mv_data = kb;
 		buf_reset(&text);
 		if ((rc = mdb_get(txn, index_dbi(ca->ca_ix, IDB_CHUNKS), &k,
-		    &v)) != 0 || (rc = ix_chunk_decode(&v, &ck, &text)) != 0)
+		    &v)) != 0 || (rc = ixrec_chunk_decode(txn, ca->ca_ix,
+		    v.mv_data, v.mv_size, &docid, &ck, &text)) != 0) {
+			if (rc == IXREC_ETEXT)
+				rc = MDB_CORRUPTED;
 			break;
+		}
 		if (ca->ca_cb(&ck, ca->ca_cbarg) != 0)
 			break;
 	}
@@ -578,6 +490,88 @@ index_doc_chunks(struct index *ix, const char *extid, size_t max,
 		return (rc);
 	log_warnx("%s: %s: %s", __func__, extid, rc == MDB_CORRUPTED ?
 	    "a chunk record is damaged" : mdb_strerror(rc));
+	return (-1);
+}
+
+/*
+ * External ids packed: extids rewritten in key order, in one
+ * transaction, through a scratch database.  Runs of ascending ids (a
+ * file of records) inserted in front of larger ones leave their pages
+ * half full, as LMDB splits a page in the middle; appended in order,
+ * pages are filled.  An index of more than IX_PACK_MAX ids is left as
+ * it is: the transaction would dirty more pages than LMDB allows.
+ */
+#define IX_PACK_MAX	(4 * 1000 * 1000)
+
+static int
+index_pack_copy(MDB_txn *txn, MDB_dbi from, MDB_dbi to)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 rc, op;
+
+	if ((rc = mdb_cursor_open(txn, from, &cur)) != 0)
+		return (rc);
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0;
+	    op = MDB_NEXT)
+		if ((rc = mdb_put(txn, to, &k, &v, MDB_APPEND)) != 0)
+			break;
+	mdb_cursor_close(cur);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static int
+index_pack_txn(MDB_txn *txn, void *arg)
+{
+	struct index	*ix = arg;
+	MDB_dbi		 x = index_dbi(ix, IDB_EXTIDS), tmp;
+	MDB_stat	 st;
+	int		 rc;
+
+	if ((rc = mdb_stat(txn, x, &st)) != 0)
+		return (rc);
+	if (st.ms_entries == 0 || st.ms_entries > IX_PACK_MAX)
+		return (INDEX_ENOENT);
+	if ((rc = mdb_dbi_open(txn, "extids.pack", MDB_CREATE, &tmp)) != 0)
+		return (rc);
+	if ((rc = mdb_drop(txn, tmp, 0)) != 0 ||
+	    (rc = index_pack_copy(txn, x, tmp)) != 0 ||
+	    (rc = mdb_drop(txn, x, 0)) != 0 ||
+	    (rc = index_pack_copy(txn, tmp, x)) != 0)
+		return (rc);
+	return (mdb_drop(txn, tmp, 1));
+}
+
+/* A write that changes nothing: the transaction id moves on. */
+static int
+index_pack_tick(MDB_txn *txn, void *arg)
+{
+	struct index	*ix = arg;
+	struct ixmeta	 m;
+	int		 rc;
+
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	return (index_meta_put(txn, ix, &m));
+}
+
+/* Pack the external ids (quirectl compact): 0, or -1 (logged). */
+int
+index_pack(struct index *ix)
+{
+	int	 rc;
+
+	/*
+	 * Pages freed by the last transaction (a fold's segments) can be
+	 * reused from the one after next: without this one, the copies
+	 * would grow the file rather than fill them.
+	 */
+	if ((rc = store_write(&ix->ix_store, index_pack_tick, ix)) == 0)
+		rc = store_write(&ix->ix_store, index_pack_txn, ix);
+	if (rc == 0 || rc == INDEX_ENOENT)
+		return (0);
+	log_warnx("%s: external ids left as they are: %s", __func__,
+	    mdb_strerror(rc));
 	return (-1);
 }
 

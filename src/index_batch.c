@@ -58,8 +58,11 @@ struct bchunk {
 	uint32_t	 c_doc;
 	uint32_t	 c_index;
 	uint32_t	 c_dl;
-	size_t		 c_rec;		/* offset of its record in b_recs */
-	size_t		 c_reclen;
+	size_t		 c_rec;		/* heading, then text, in b_recs */
+	size_t		 c_hlen;
+	size_t		 c_tlen;
+	size_t		 c_stored;	/* its text as stored, in b_stored */
+	size_t		 c_slen;
 };
 
 struct ixbatch {
@@ -80,7 +83,8 @@ struct ixbatch {
 	struct bchunk	*b_chunks;
 	size_t		 b_nchunks;
 	size_t		 b_chunkcap;
-	struct buf	 b_recs;	/* chunk records */
+	struct buf	 b_recs;	/* chunk headings and texts */
+	struct buf	 b_stored;	/* chunk texts as stored */
 	struct buf	 b_dstr;	/* documents' strings and attributes */
 	msgpack_sbuffer	 b_sb;
 	int		 b_open;	/* a document is open */
@@ -115,6 +119,7 @@ ixbatch_reset(struct ixbatch *b)
 	b->b_chunkopen = 0;
 	buf_reset(&b->b_strs);
 	buf_reset(&b->b_recs);
+	buf_reset(&b->b_stored);
 	b->b_open = 0;
 	b->b_bytes = 0;
 	b->b_tokens = 0;
@@ -133,6 +138,7 @@ ixbatch_free(struct ixbatch *b)
 	free(b->b_chunks);
 	buf_free(&b->b_strs);
 	buf_free(&b->b_recs);
+	buf_free(&b->b_stored);
 	buf_free(&b->b_dstr);
 	msgpack_sbuffer_destroy(&b->b_sb);
 	free(b);
@@ -350,13 +356,12 @@ ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
     size_t len)
 {
 	struct bchunk	*c;
-	uint8_t		 hdr[14];
 	size_t		 hlen;
 
 	if (!b->b_open)
 		return (-1);
 	ixbatch_flush_chunk(b);
-	if (b->b_nchunks >= UINT32_MAX / 2)
+	if (b->b_nchunks >= UINT32_MAX / 2 || len > IX_CHUNK_TEXT_MAX)
 		return (-1);
 	if (b->b_nchunks == b->b_chunkcap) {
 		b->b_chunkcap = b->b_chunkcap == 0 ? 1024 : b->b_chunkcap * 2;
@@ -372,21 +377,12 @@ ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
 	hlen = heading != NULL ? strlen(heading) : 0;
 	if (hlen > 255)
 		hlen = 255;
+	/* Compressed at commit, with the index's dictionary. */
 	c->c_rec = b->b_recs.b_len;
-	/* docid(8) is filled in at commit. */
-	memset(hdr, 0, sizeof(hdr));
-	util_put_be32(hdr + 8, c->c_index);
-	hdr[12] = hlen >> 8;
-	hdr[13] = hlen & 0xff;
-	if (len < IX_RAW_MAX)
-		hdr[12] |= IX_RAW_FLAG;
-	buf_add(&b->b_recs, hdr, sizeof(hdr));
+	c->c_hlen = hlen;
+	c->c_tlen = len;
 	buf_add(&b->b_recs, heading, hlen);
-	if (len < IX_RAW_MAX)
-		buf_add(&b->b_recs, text, len);
-	else if (chunk_compress(text, len, &b->b_recs) == -1)
-		return (-1);
-	c->c_reclen = b->b_recs.b_len - c->c_rec;
+	buf_add(&b->b_recs, text, len);
 	b->b_bytes += len;
 	return (0);
 }
@@ -556,45 +552,98 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 /* Writing a batch. */
 
 static void
-ix_pack_str(msgpack_packer *pk, const char *k, const char *v)
+ix_doc_encode(struct buf *out, const struct ixbatch *b, const struct bdoc *d,
+    uint64_t docid, uint64_t cid, const uint64_t *refs)
 {
-	msgpack_pack_str(pk, strlen(k));
-	msgpack_pack_str_body(pk, k, strlen(k));
-	msgpack_pack_str(pk, strlen(v));
-	msgpack_pack_str_body(pk, v, strlen(v));
+	struct ixdocrec	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.r_docid = docid;
+	r.r_hash = d->d_hash;
+	r.r_job = d->d_job;
+	r.r_type = d->d_type;
+	r.r_cid = cid;
+	r.r_nchunks = d->d_nchunks;
+	r.r_words = d->d_words;
+	r.r_extid = BSTR(b, d->d_extid);
+	r.r_title = BSTR(b, d->d_title);
+	r.r_tenant = BSTR(b, d->d_tenant);
+	r.r_source = BSTR(b, d->d_source);
+	r.r_tenant_ref = refs[0];
+	r.r_source_ref = refs[1];
+	r.r_attrs = BSTR(b, d->d_attrs);
+	r.r_attrslen = d->d_attrslen;
+	r.r_attrs_ref = refs[2];
+	buf_reset(out);
+	ixrec_doc_encode(out, &r);
 }
 
-static void
-ix_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
+/*
+ * A name's reference, from the names table; the last one looked up in
+ * this transaction is remembered (a batch's documents mostly share
+ * their tenant and source).
+ */
+struct ix_nameref {
+	const char	*nr_name;
+	size_t		 nr_len;
+	uint64_t	 nr_ref;
+};
+
+static int
+ix_name_ref(MDB_txn *txn, struct index *ix, struct ix_nameref *nr,
+    const char *name, size_t len, int add, uint64_t *ref)
 {
-	msgpack_pack_str(pk, strlen(k));
-	msgpack_pack_str_body(pk, k, strlen(k));
-	msgpack_pack_uint64(pk, v);
+	int	 rc;
+
+	if (nr->nr_name != NULL && nr->nr_len == len &&
+	    memcmp(nr->nr_name, name, len) == 0 && (nr->nr_ref & 1) == 0) {
+		*ref = nr->nr_ref;
+		return (0);
+	}
+	if ((rc = ixrec_name_ref(txn, ix, name, len, add, ref)) != 0)
+		return (rc);
+	nr->nr_name = name;
+	nr->nr_len = len;
+	nr->nr_ref = *ref;
+	return (0);
 }
 
-static void
-ix_doc_encode(struct index *ix, const struct ixbatch *b, const struct bdoc *d,
-    uint64_t docid, uint64_t cid)
+/* Does a document next to the i'th in the batch have its attributes? */
+static int
+ix_attrs_shared(const struct ixbatch *b, size_t i)
 {
-	msgpack_packer	 pk;
+	const struct bdoc	*d = &b->b_docs[i], *o;
+	size_t			 j;
 
-	msgpack_sbuffer_clear(&ix->ix_buf);
-	msgpack_packer_init(&pk, &ix->ix_buf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 12);
-	ix_pack_uint(&pk, "id", docid);
-	ix_pack_str(&pk, "ext", BSTR(b, d->d_extid));
-	ix_pack_uint(&pk, "hash", d->d_hash);
-	ix_pack_uint(&pk, "job", d->d_job);
-	ix_pack_str(&pk, "title", BSTR(b, d->d_title));
-	ix_pack_uint(&pk, "type", d->d_type);
-	ix_pack_str(&pk, "ten", BSTR(b, d->d_tenant));
-	ix_pack_str(&pk, "src", BSTR(b, d->d_source));
-	ix_pack_uint(&pk, "cid", cid);
-	ix_pack_uint(&pk, "n", d->d_nchunks);
-	ix_pack_uint(&pk, "w", d->d_words);
-	msgpack_pack_str(&pk, 5);
-	msgpack_pack_str_body(&pk, "attrs", 5);
-	msgpack_sbuffer_write(&ix->ix_buf, BSTR(b, d->d_attrs), d->d_attrslen);
+	for (j = i > 0 ? i - 1 : i + 1; j <= i + 1 && j < b->b_ndocs;
+	    j += 2) {
+		o = &b->b_docs[j];
+		if (o->d_attrslen == d->d_attrslen && memcmp(BSTR(b,
+		    o->d_attrs), BSTR(b, d->d_attrs), d->d_attrslen) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* A document's tenant, source and attributes as name references. */
+static int
+ix_doc_refs(MDB_txn *txn, struct index *ix, const struct ixbatch *b,
+    size_t i, struct ix_nameref *nr, uint64_t *refs)
+{
+	const struct bdoc	*d = &b->b_docs[i];
+	const char		*s;
+	int			 rc;
+
+	s = BSTR(b, d->d_tenant);
+	if ((rc = ix_name_ref(txn, ix, &nr[0], s, strlen(s), 1, &refs[0]))
+	    != 0)
+		return (rc);
+	s = BSTR(b, d->d_source);
+	if ((rc = ix_name_ref(txn, ix, &nr[1], s, strlen(s), 1, &refs[1]))
+	    != 0)
+		return (rc);
+	return (ix_name_ref(txn, ix, &nr[2], BSTR(b, d->d_attrs),
+	    d->d_attrslen, ix_attrs_shared(b, i), &refs[2]));
 }
 
 struct ix_commit_arg {
@@ -602,6 +651,8 @@ struct ix_commit_arg {
 	struct ixbatch	*ca_b;
 	struct buf	*ca_seg;
 	struct ixcommit	*ca_res;
+	struct buf	 ca_rec;	/* a record being written */
+	uint32_t	 ca_dict;	/* the dictionary chunks name */
 };
 
 static int
@@ -615,15 +666,20 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 	struct ixdoc		 old;
 	struct bdoc		*d;
 	struct bchunk		*c;
+	struct ix_nameref	 nr[3];
 	roaring_bitmap_t	*tomb;
-	uint8_t			 kb[8], *rec;
+	uint8_t			 kb[8];
 	MDB_val			 k, v;
-	uint64_t		 docid, base, tokens = 0;
+	uint64_t		 docid, olddocid, base, tokens = 0;
+	uint64_t		 refs[3];
 	size_t			 i, j;
 	int			 rc, tombdirty = 0;
 
 	memset(res, 0, sizeof(*res));
+	memset(nr, 0, sizeof(nr));
 	if ((rc = index_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	if ((rc = ixrec_dict_store(txn, ix, &ca->ca_dict)) != 0)
 		return (rc);
 	if (m.m_next_cid + b->b_nchunks > UINT32_MAX)
 		return (MDB_MAP_FULL);
@@ -639,17 +695,16 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 		k.mv_data = BSTR(b, d->d_extid);
 		if (!d->d_dead &&
 		    (rc = mdb_get(txn, index_dbi(ix, IDB_EXTIDS), &k, &v)) ==
-		    0 && v.mv_size == 8) {
-			rc = index_doc_get(txn, ix, util_get_be64(v.mv_data),
-			    &old);
+		    0 && ixrec_docid_get(&v, &olddocid) == 0) {
+			rc = index_doc_get(txn, ix, olddocid, &old);
 			if (rc != 0 && rc != MDB_NOTFOUND)
 				goto fail;
 			if (rc == 0 && old.d_hash == d->d_hash) {
 				d->d_dead = 2;	/* unchanged */
 				res->ic_unchanged++;
 			} else if (rc == 0) {
-				if ((rc = index_doc_kill(txn, ix, &m, tomb, &old,
-				    0)) != 0)
+				if ((rc = index_doc_kill(txn, ix, &m, tomb,
+				    &old, 0)) != 0)
 					goto fail;
 				res->ic_replaced++;
 				tombdirty = 1;
@@ -667,31 +722,36 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 		d->d_words = 0;
 		for (j = 0; j < d->d_nchunks; j++)
 			d->d_words += b->b_chunks[d->d_cid + j].c_dl;
-		ix_doc_encode(ix, b, d, docid, base + d->d_cid);
+		if ((rc = ix_doc_refs(txn, ix, b, i, nr, refs)) != 0)
+			goto fail;
+		ix_doc_encode(&ca->ca_rec, b, d, docid, base + d->d_cid, refs);
 		util_put_be64(kb, docid);
 		k.mv_size = 8;
 		k.mv_data = kb;
-		v.mv_size = ix->ix_buf.size;
-		v.mv_data = ix->ix_buf.data;
+		v.mv_size = ca->ca_rec.b_len;
+		v.mv_data = ca->ca_rec.b_data;
 		if ((rc = mdb_put(txn, index_dbi(ix, IDB_DOCS), &k, &v,
 		    MDB_APPEND)) != 0)
 			goto fail;
 		k.mv_size = strlen(BSTR(b, d->d_extid));
 		k.mv_data = BSTR(b, d->d_extid);
-		v.mv_size = 8;
+		v.mv_size = ixrec_docid_put(kb, docid);
 		v.mv_data = kb;
 		if ((rc = mdb_put(txn, index_dbi(ix, IDB_EXTIDS), &k, &v, 0))
 		    != 0)
 			goto fail;
 		for (j = 0; j < d->d_nchunks; j++) {
 			c = &b->b_chunks[d->d_cid + j];
-			rec = (uint8_t *)b->b_recs.b_data + c->c_rec;
-			util_put_be64(rec, docid);
+			buf_reset(&ca->ca_rec);
+			ixrec_chunk_encode(&ca->ca_rec, docid, c->c_index,
+			    b->b_recs.b_data + c->c_rec, c->c_hlen,
+			    b->b_stored.b_data + c->c_stored, c->c_slen,
+			    ca->ca_dict);
 			util_put_be32(kb, base + d->d_cid + j);
 			k.mv_size = 4;
 			k.mv_data = kb;
-			v.mv_size = c->c_reclen;
-			v.mv_data = rec;
+			v.mv_size = ca->ca_rec.b_len;
+			v.mv_data = ca->ca_rec.b_data;
 			if ((rc = mdb_put(txn, index_dbi(ix, IDB_CHUNKS), &k,
 			    &v, MDB_APPEND)) != 0)
 				goto fail;
@@ -727,6 +787,53 @@ fail:
 }
 
 /*
+ * The batch's chunk texts compressed, outside the lock, with the index's
+ * dictionary; when it has none yet, with one trained from them.  0, or
+ * an LMDB error reading the dictionary.
+ */
+static int
+ixbatch_compress(struct index *ix, struct ixbatch *b)
+{
+	struct bchunk	*c;
+	struct buf	 sample;
+	size_t		*sizes, i, n, step, want, bytes = 0;
+	int		 rc;
+
+	if ((rc = ixrec_prepare(ix)) != 0) {
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+		return (rc);
+	}
+	for (i = 0; i < b->b_nchunks; i++)
+		bytes += b->b_chunks[i].c_tlen;
+	/* Chunks spread over the batch, whole, up to the sample's size. */
+	if ((want = ixrec_dict_wanted(ix, bytes, b->b_nchunks)) > 0) {
+		buf_init(&sample);
+		sizes = xcalloc(b->b_nchunks, sizeof(*sizes));
+		step = bytes / want;
+		for (i = n = 0; i < b->b_nchunks && sample.b_len < want;
+		    i += step) {
+			c = &b->b_chunks[i];
+			buf_add(&sample, b->b_recs.b_data + c->c_rec +
+			    c->c_hlen, c->c_tlen);
+			sizes[n++] = c->c_tlen;
+		}
+		ixrec_dict_train(ix, sample.b_data, sizes, n, bytes);
+		free(sizes);
+		buf_free(&sample);
+	}
+	buf_reset(&b->b_stored);
+	for (i = 0; i < b->b_nchunks; i++) {
+		c = &b->b_chunks[i];
+		c->c_stored = b->b_stored.b_len;
+		if (ixrec_chunk_text(ix, b->b_recs.b_data + c->c_rec +
+		    c->c_hlen, c->c_tlen, &b->b_stored) == -1)
+			return (-1);
+		c->c_slen = b->b_stored.b_len - c->c_stored;
+	}
+	return (0);
+}
+
+/*
  * Write a batch: its segment, documents and chunks, in one transaction.
  * The batch is left as it was (reset it to reuse it).  Returns 0; -1
  * when the batch cannot be written (too large, a damaged index); or,
@@ -742,6 +849,8 @@ ixbatch_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
 
 	if (b->b_open)
 		ixbatch_end_doc(b);
+	if ((rc = ixbatch_compress(ix, b)) != 0)
+		return (rc);
 	buf_init(&seg);
 	if (b->b_nchunks > 0 && ixbatch_segment(b, 0, &seg) == -1) {
 		log_warnx("%s: segment too large", __func__);
@@ -752,7 +861,12 @@ ixbatch_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
 	ca.ca_b = b;
 	ca.ca_seg = &seg;
 	ca.ca_res = res;
+	buf_init(&ca.ca_rec);
+	ca.ca_dict = 0;
 	rc = store_write(&ix->ix_store, ixbatch_commit_txn, &ca);
+	if (rc == 0)
+		ixrec_dict_stored(ix, ca.ca_dict);
+	buf_free(&ca.ca_rec);
 	buf_free(&seg);
 	if (rc != 0 && store_fault(rc) == STORE_FAULT_NONE) {
 		log_warnx("%s: %s", __func__, rc < 0 && rc > -100 ?

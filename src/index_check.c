@@ -2,9 +2,10 @@
 
 /*
  * The index's integrity check (quirectl check): every document's chunks
- * and external id, every segment's dictionary and postings, the meta
- * record's counts against what is there, and the block store
- * (ixblk_check), all in one read transaction.
+ * (each decoded, its text decompressed), names and external id, every
+ * segment's dictionary and postings, the meta record's counts against
+ * what is there, and the block store (ixblk_check), all in one read
+ * transaction.
  */
 
 #include <sys/types.h>
@@ -33,6 +34,7 @@ struct ixc {
 	uint32_t		 c_fold_hi;
 	char			*c_msg;
 	size_t			 c_len;
+	struct buf		 c_text;	/* a chunk's */
 };
 
 typedef int (*ixc_fn)(struct ixc *, const MDB_val *, const MDB_val *);
@@ -74,15 +76,23 @@ static int
 ixc_extid(struct ixc *c, const MDB_val *k, const MDB_val *v)
 {
 	struct ixdoc	 d;
+	MDB_val		 k2, v2;
+	uint8_t		 kb[8];
 	uint64_t	 docid;
 
-	if (v->mv_size != 8)
+	if (ixrec_docid_get(v, &docid) == -1)
 		return (ixc_fail(c, "external id %.*s: bad value",
 		    (int)k->mv_size, (char *)k->mv_data));
-	docid = util_get_be64(v->mv_data);
-	if (index_doc_get(c->c_txn, c->c_ix, docid, &d) != 0)
+	util_put_be64(kb, docid);
+	k2.mv_size = 8;
+	k2.mv_data = kb;
+	if (mdb_get(c->c_txn, index_dbi(c->c_ix, IDB_DOCS), &k2, &v2) != 0)
 		return (ixc_fail(c, "external id %.*s: document %llu is "
 		    "missing", (int)k->mv_size, (char *)k->mv_data,
+		    (unsigned long long)docid));
+	/* Its names are the document's own check. */
+	if (ixrec_doc_decode(docid, v2.mv_data, v2.mv_size, &d) == -1)
+		return (ixc_fail(c, "document %llu: damaged record",
 		    (unsigned long long)docid));
 	if (strlen(d.d_extid) != k->mv_size ||
 	    memcmp(d.d_extid, k->mv_data, k->mv_size) != 0)
@@ -97,20 +107,25 @@ static int
 ixc_doc(struct ixc *c, const MDB_val *k, const MDB_val *v)
 {
 	struct ixdoc	 d;
+	struct ixchunk	 ck;
 	MDB_val		 k2, v2;
 	uint8_t		 kb[4];
-	uint64_t	 docid;
+	uint64_t	 docid, cdocid;
 	uint32_t	 i;
 
 	docid = k->mv_size == 8 ? util_get_be64(k->mv_data) : 0;
-	if (index_doc_decode(v->mv_data, v->mv_size, &d) == -1 ||
-	    d.d_docid != docid)
+	if (docid == 0 ||
+	    ixrec_doc_decode(docid, v->mv_data, v->mv_size, &d) == -1)
 		return (ixc_fail(c, "document %llu: damaged record",
 		    (unsigned long long)docid));
+	if (ixrec_doc_names(c->c_txn, c->c_ix, &d) != 0)
+		return (ixc_fail(c, "document %llu (%s): its tenant or source "
+		    "is not in the names table", (unsigned long long)docid,
+		    d.d_extid));
 	k2.mv_size = strlen(d.d_extid);
 	k2.mv_data = d.d_extid;
 	if (mdb_get(c->c_txn, index_dbi(c->c_ix, IDB_EXTIDS), &k2, &v2) != 0 ||
-	    v2.mv_size != 8 || util_get_be64(v2.mv_data) != docid)
+	    ixrec_docid_get(&v2, &cdocid) == -1 || cdocid != docid)
 		return (ixc_fail(c, "document %llu (%s): its external id does "
 		    "not resolve to it", (unsigned long long)docid, d.d_extid));
 	for (i = 0; i < d.d_nchunks; i++) {
@@ -121,8 +136,9 @@ ixc_doc(struct ixc *c, const MDB_val *k, const MDB_val *v)
 		k2.mv_size = 4;
 		k2.mv_data = kb;
 		if (mdb_get(c->c_txn, index_dbi(c->c_ix, IDB_CHUNKS), &k2,
-		    &v2) != 0 || v2.mv_size < 14 ||
-		    util_get_be64(v2.mv_data) != docid)
+		    &v2) != 0 || ixrec_chunk_decode(c->c_txn, c->c_ix,
+		    v2.mv_data, v2.mv_size, &cdocid, &ck, NULL) != 0 ||
+		    cdocid != docid)
 			return (ixc_fail(c, "document %s: chunk %llu is "
 			    "missing or not its own", d.d_extid,
 			    (unsigned long long)d.d_cid + i));
@@ -131,19 +147,28 @@ ixc_doc(struct ixc *c, const MDB_val *k, const MDB_val *v)
 	return (0);
 }
 
-/* A chunk record belongs to a document (no orphans). */
+/* A chunk record decodes, text included, and belongs to a document (no
+ * orphans). */
 static int
 ixc_chunk(struct ixc *c, const MDB_val *k, const MDB_val *v)
 {
 	struct ixdoc	 d;
+	struct ixchunk	 ck;
+	uint64_t	 docid;
+	int		 rc;
 
-	if (k->mv_size != 4 || v->mv_size < 14)
+	if (k->mv_size != 4)
 		return (ixc_fail(c, "a chunk record is damaged"));
-	if (index_doc_get(c->c_txn, c->c_ix, util_get_be64(v->mv_data), &d)
-	    != 0)
+	buf_reset(&c->c_text);
+	if ((rc = ixrec_chunk_decode(c->c_txn, c->c_ix, v->mv_data,
+	    v->mv_size, &docid, &ck, &c->c_text)) != 0)
+		return (rc != MDB_CORRUPTED && rc != IXREC_ETEXT ? rc :
+		    ixc_fail(c, "chunk %u: %s", util_get_be32(k->mv_data),
+		    rc == IXREC_ETEXT ? "its text is damaged" :
+		    "damaged record"));
+	if (index_doc_get(c->c_txn, c->c_ix, docid, &d) != 0)
 		return (ixc_fail(c, "chunk %u: its document %llu is gone",
-		    util_get_be32(k->mv_data),
-		    (unsigned long long)util_get_be64(v->mv_data)));
+		    util_get_be32(k->mv_data), (unsigned long long)docid));
 	c->c_chunks++;
 	return (0);
 }
@@ -256,7 +281,9 @@ index_check(struct index *ix, char *msg, size_t len)
 	c.c_ix = ix;
 	c.c_msg = msg;
 	c.c_len = len;
+	buf_init(&c.c_text);
 	rc = store_read(&ix->ix_store, index_check_txn, &c);
+	buf_free(&c.c_text);
 	if (rc == 0 || rc == 1)
 		return (rc);
 	snprintf(msg, len, "%s", mdb_strerror(rc));

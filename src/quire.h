@@ -903,10 +903,18 @@ int		 ingest_gunzip(const void *, size_t, size_t, struct buf *,
 #define IX_RAW_MAX		512	/* shorter chunk text is not compressed */
 #define IX_RAW_FLAG		0x80	/* in the heading length's high byte */
 
+#define IX_NAME_MAX		400	/* longer names: not interned */
+#define IX_DICT_SIZE		(16 * 1024)	/* a trained dictionary */
+#define IX_DICT_MAX		(1024 * 1024)	/* a stored one, at most */
+#define IXREC_ETEXT		-3	/* a chunk's text is damaged */
+
+struct ixzstd;
+
 struct index {
 	struct store	 ix_store;
 	msgpack_sbuffer	 ix_buf;
 	struct buf	 ix_tmp;
+	struct ixzstd	*ix_z;		/* zstd contexts, dictionaries */
 };
 
 struct ixstats {
@@ -965,6 +973,29 @@ struct ixdoc {
 	uint64_t	 d_cid;		/* first chunk */
 	uint32_t	 d_nchunks;
 	uint64_t	 d_words;	/* words in its chunks */
+	uint32_t	 d_tenant_id;	/* in the names table, or 0 */
+	uint32_t	 d_source_id;
+	uint32_t	 d_attrs_id;
+};
+
+/* A document record as ixrec_doc_encode writes it. */
+struct ixdocrec {
+	uint64_t	 r_docid;	/* format 1 has it in the record */
+	uint64_t	 r_hash;
+	uint64_t	 r_job;
+	int		 r_type;
+	uint64_t	 r_cid;
+	uint32_t	 r_nchunks;
+	uint64_t	 r_words;
+	const char	*r_extid;
+	const char	*r_title;
+	const char	*r_tenant;
+	const char	*r_source;
+	uint64_t	 r_tenant_ref;	/* ixrec_name_ref's */
+	uint64_t	 r_source_ref;
+	const void	*r_attrs;	/* a msgpack map */
+	size_t		 r_attrslen;
+	uint64_t	 r_attrs_ref;
 };
 
 struct ixcommit {
@@ -1070,6 +1101,7 @@ int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
 		    uint64_t);
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
+int		 index_pack(struct index *);
 int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
 		    struct ixdoc *);
 int		 index_doc_kill(MDB_txn *, struct index *, struct ixmeta *,
@@ -1096,6 +1128,32 @@ size_t		 ixbatch_ndocs(const struct ixbatch *);
 size_t		 ixbatch_bytes(const struct ixbatch *);
 int		 ixbatch_commit(struct index *, struct ixbatch *,
 		    struct ixcommit *);
+
+/* index_rec.c */
+extern int	 ixrec_format;
+void		 ixrec_free(struct index *);
+size_t		 ixrec_docid_put(uint8_t *, uint64_t);
+int		 ixrec_docid_get(const MDB_val *, uint64_t *);
+int		 ixrec_name_ref(MDB_txn *, struct index *, const void *,
+		    size_t, int, uint64_t *);
+int		 ixrec_name_get(MDB_txn *, struct index *, uint32_t, char *,
+		    size_t);
+int		 ixrec_doc_names(MDB_txn *, struct index *, struct ixdoc *);
+void		 ixrec_doc_encode(struct buf *, const struct ixdocrec *);
+int		 ixrec_doc_decode(uint64_t, const void *, size_t,
+		    struct ixdoc *);
+int		 ixrec_prepare(struct index *);
+size_t		 ixrec_dict_wanted(struct index *, size_t, size_t);
+void		 ixrec_dict_train(struct index *, const void *,
+		    const size_t *, size_t, size_t);
+int		 ixrec_dict_store(MDB_txn *, struct index *, uint32_t *);
+void		 ixrec_dict_stored(struct index *, uint32_t);
+int		 ixrec_chunk_text(struct index *, const char *, size_t,
+		    struct buf *);
+void		 ixrec_chunk_encode(struct buf *, uint64_t, uint32_t,
+		    const char *, size_t, const void *, size_t, uint32_t);
+int		 ixrec_chunk_decode(MDB_txn *, struct index *, const void *,
+		    size_t, uint64_t *, struct ixchunk *, struct buf *);
 
 /* index_check.c */
 int		 index_check(struct index *, char *, size_t);

@@ -2466,6 +2466,9 @@ ctl_compact(int argc, char **argv)
 		    (unsigned long long)st.is_segments,
 		    (unsigned long long)st.is_dead);
 	if (dfd != -1) {
+		/* Offline, so no commit waits for it; a failure changes
+		 * nothing. */
+		(void)index_pack(ctl_index_get());
 		ctl_shrink(dfd);
 		close(lockfd);
 		close(dfd);

@@ -1424,36 +1424,29 @@ static int
 search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 {
 	struct ixdoc	 d;
+	struct ixchunk	 ck;
 	struct buf	 text;
 	uint8_t		 kb[8];
 	MDB_val		 k = { 4, kb }, v;
-	const uint8_t	*rec;
-	size_t		 hlen;
-	int		 rc, raw;
+	uint64_t	 docid;
+	int		 rc;
 
 	util_put_be32(kb, h->sh_cid);
 	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_CHUNKS), &k, &v)) != 0)
 		return (rc);
-	if (v.mv_size < 14)
-		return (MDB_CORRUPTED);
-	rec = v.mv_data;
-	h->sh_chunk = util_get_be32(rec + 8);
-	raw = rec[12] & IX_RAW_FLAG;
-	hlen = (size_t)(rec[12] & ~IX_RAW_FLAG) << 8 | rec[13];
-	if (14 + hlen > v.mv_size)
-		return (MDB_CORRUPTED);
-	memcpy(h->sh_heading, rec + 14, hlen < sizeof(h->sh_heading) ? hlen :
-	    sizeof(h->sh_heading) - 1);
-	h->sh_heading[hlen < sizeof(h->sh_heading) ? hlen :
-	    sizeof(h->sh_heading) - 1] = '\0';
 	buf_init(&text);
-	if (raw)
-		buf_add(&text, rec + 14 + hlen, v.mv_size - 14 - hlen);
-	if (raw || chunk_decompress((const char *)rec + 14 + hlen,
-	    v.mv_size - 14 - hlen, 1 << 24, &text) == 0)
+	rc = ixrec_chunk_decode(txn, ss->ss_ix, v.mv_data, v.mv_size, &docid,
+	    &ck, &text);
+	if (rc != 0 && rc != IXREC_ETEXT) {
+		buf_free(&text);
+		return (rc);
+	}
+	h->sh_chunk = ck.ck_index;
+	strlcpy(h->sh_heading, ck.ck_heading, sizeof(h->sh_heading));
+	if (rc == 0)
 		search_snippet(ss, text.b_data, text.b_len, h);
 	buf_free(&text);
-	util_put_be64(kb, util_get_be64(rec));
+	util_put_be64(kb, docid);
 	k.mv_size = 8;
 	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_DOCS), &k, &v)) != 0)
 		return (rc);

@@ -1929,6 +1929,31 @@ check_corpus(struct tix *t)
 	check_ok(t);
 }
 
+/* A copy of a chunk record, owned by another document: *len its size. */
+static uint8_t *
+chunk_owned_by(struct tix *t, const uint8_t *rec, size_t *len,
+    uint64_t docid)
+{
+	struct ixchunk	 ck;
+	struct buf	 text, st, out;
+	uint64_t	 old;
+
+	buf_init(&text);
+	buf_init(&st);
+	buf_init(&out);
+	memset(&ck, 0, sizeof(ck));
+	ck_assert_int_eq(ixrec_chunk_decode(NULL, &t->t_ix, rec, *len, &old,
+	    &ck, &text), 0);
+	ck_assert_int_eq(ixrec_chunk_text(&t->t_ix, text.b_data, text.b_len,
+	    &st), 0);
+	ixrec_chunk_encode(&out, docid, ck.ck_index, ck.ck_heading,
+	    strlen(ck.ck_heading), st.b_data, st.b_len, 0);
+	buf_free(&text);
+	buf_free(&st);
+	*len = out.b_len;
+	return ((uint8_t *)out.b_data);
+}
+
 START_TEST(test_check_extid_missing)
 {
 	struct tix	 t;
@@ -1965,7 +1990,7 @@ END_TEST
 START_TEST(test_check_chunk_missing)
 {
 	struct tix	 t;
-	uint8_t		 kb[4], *rec;
+	uint8_t		 kb[4], *rec, *other;
 	size_t		 len;
 
 	tix_open(&t);
@@ -1975,9 +2000,10 @@ START_TEST(test_check_chunk_missing)
 	raw_write(&t, IDB_CHUNKS, kb, 4, NULL, 0);
 	check_fails(&t, "document c2: chunk 3 is missing or not its own");
 	/* Back, but owned by another document. */
-	util_put_be64(rec, 1);
-	raw_write(&t, IDB_CHUNKS, kb, 4, rec, len);
+	other = chunk_owned_by(&t, rec, &len, 1);
+	raw_write(&t, IDB_CHUNKS, kb, 4, other, len);
 	check_fails(&t, "document c2: chunk 3 is missing or not its own");
+	free(other);
 	free(rec);
 	tix_close(&t);
 }
@@ -1986,7 +2012,7 @@ END_TEST
 START_TEST(test_check_orphans)
 {
 	struct tix	 t;
-	uint8_t		 kb[8], *rec;
+	uint8_t		 kb[8], *rec, *other;
 	size_t		 len;
 
 	tix_open(&t);
@@ -1994,12 +2020,16 @@ START_TEST(test_check_orphans)
 	/* A chunk record whose document does not exist. */
 	util_put_be32(kb, 1);
 	rec = raw_get(&t, IDB_CHUNKS, kb, 4, &len);
-	util_put_be64(rec, 99);
+	other = chunk_owned_by(&t, rec, &len, 99);
 	util_put_be32(kb, 100);
-	raw_write(&t, IDB_CHUNKS, kb, 4, rec, len);
+	raw_write(&t, IDB_CHUNKS, kb, 4, other, len);
 	check_fails(&t, "chunk 100: its document 99 is gone");
+	/* Cut short, it is damage. */
+	raw_write(&t, IDB_CHUNKS, kb, 4, other, 2);
+	check_fails(&t, "chunk 100: damaged record");
 	raw_write(&t, IDB_CHUNKS, kb, 4, NULL, 0);
 	check_ok(&t);
+	free(other);
 	free(rec);
 
 	/* A document record deleted under its external id. */
@@ -2735,6 +2765,485 @@ START_TEST(test_block_check)
 }
 END_TEST
 
+/* Records: their codecs, the format of before, names, dictionaries. */
+
+START_TEST(test_rec_doc_codec)
+{
+	struct ixdocrec	 r;
+	struct ixdoc	 d;
+	struct buf	 b;
+	uint8_t		 v[8];
+	MDB_val		 mv;
+	uint64_t	 id;
+	size_t		 i, n;
+	const uint64_t	 docids[] = { 1, 255, 256, 65536, 1ULL << 56,
+	    UINT64_MAX };
+
+	memset(&r, 0, sizeof(r));
+	r.r_hash = 0x0102030405060708ULL;
+	r.r_job = 300;
+	r.r_type = 3;
+	r.r_cid = 70000;
+	r.r_nchunks = 2;
+	r.r_words = 123456;
+	r.r_extid = "doc-1";
+	r.r_title = "A title";
+	r.r_tenant = "acme";
+	r.r_source = "/data/in.ndjson";
+	r.r_tenant_ref = 2 * 5;
+	r.r_source_ref = 2 * strlen(r.r_source) + 1;
+	r.r_attrs = "\x81\xa1k\xa1v";
+	r.r_attrslen = 5;
+	r.r_attrs_ref = 2 * 5 + 1;
+	buf_init(&b);
+	ixrec_doc_encode(&b, &r);
+	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), 0);
+	ck_assert_uint_eq(d.d_docid, 42);
+	ck_assert_uint_eq(d.d_hash, r.r_hash);
+	ck_assert_uint_eq(d.d_job, 300);
+	ck_assert_int_eq(d.d_type, 3);
+	ck_assert_uint_eq(d.d_cid, 70000);
+	ck_assert_uint_eq(d.d_nchunks, 2);
+	ck_assert_uint_eq(d.d_words, 123456);
+	ck_assert_str_eq(d.d_extid, "doc-1");
+	ck_assert_str_eq(d.d_title, "A title");
+	/* The tenant is interned (id 5), the source written out. */
+	ck_assert_uint_eq(d.d_tenant_id, 5);
+	ck_assert_str_eq(d.d_tenant, "");
+	ck_assert_uint_eq(d.d_source_id, 0);
+	ck_assert_str_eq(d.d_source, "/data/in.ndjson");
+	/* Cut anywhere, it is damaged; so is a record of nothing. */
+	for (n = 0; n < b.b_len; n++)
+		ck_assert_msg(ixrec_doc_decode(42, b.b_data, n, &d) == -1,
+		    "%zu bytes of %zu decoded", n, b.b_len);
+	/* Interned attributes: their id, nothing after it. */
+	r.r_attrs_ref = 2 * 9;
+	buf_reset(&b);
+	ixrec_doc_encode(&b, &r);
+	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), 0);
+	ck_assert_uint_eq(d.d_attrs_id, 9);
+	buf_addc(&b, 0x80);
+	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), -1);
+	r.r_attrs_ref = 2 * 5 + 1;
+	/* A name reference to id 0 is damage. */
+	r.r_tenant_ref = 0;
+	buf_reset(&b);
+	ixrec_doc_encode(&b, &r);
+	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), -1);
+
+	/* The format of before: its docid must be the key's. */
+	r.r_tenant_ref = 2 * 4 + 1;
+	r.r_docid = 42;
+	ixrec_format = 1;
+	buf_reset(&b);
+	ixrec_doc_encode(&b, &r);
+	ixrec_format = 2;
+	ck_assert_uint_eq((uint8_t)b.b_data[0], 0x8c);	/* a map of 12 */
+	ck_assert_int_eq(ixrec_doc_decode(42, b.b_data, b.b_len, &d), 0);
+	ck_assert_str_eq(d.d_tenant, "acme");
+	ck_assert_str_eq(d.d_source, "/data/in.ndjson");
+	ck_assert_uint_eq(d.d_words, 123456);
+	ck_assert_uint_eq(d.d_hash, r.r_hash);
+	ck_assert_int_eq(ixrec_doc_decode(43, b.b_data, b.b_len, &d), -1);
+	ck_assert_int_eq(index_doc_decode(b.b_data, b.b_len, &d), 0);
+	ck_assert_int_eq(index_doc_decode(b.b_data, b.b_len / 2, &d), -1);
+	buf_free(&b);
+
+	/* External ids' values: the shortest big-endian, or 8 bytes. */
+	for (i = 0; i < sizeof(docids) / sizeof(docids[0]); i++) {
+		mv.mv_size = ixrec_docid_put(v, docids[i]);
+		mv.mv_data = v;
+		ck_assert_uint_eq(mv.mv_size, docids[i] < 256 ? 1 :
+		    docids[i] < 65536 ? 2 : docids[i] < 16777216 ? 3 : 8);
+		ck_assert_int_eq(ixrec_docid_get(&mv, &id), 0);
+		ck_assert_uint_eq(id, docids[i]);
+	}
+	util_put_be64(v, 300);
+	mv.mv_data = v;
+	mv.mv_size = 8;
+	ck_assert_int_eq(ixrec_docid_get(&mv, &id), 0);
+	ck_assert_uint_eq(id, 300);
+	mv.mv_size = 4;		/* a leading zero byte */
+	ck_assert_int_eq(ixrec_docid_get(&mv, &id), -1);
+	mv.mv_size = 0;
+	ck_assert_int_eq(ixrec_docid_get(&mv, &id), -1);
+	mv.mv_size = 9;
+	ck_assert_int_eq(ixrec_docid_get(&mv, &id), -1);
+}
+END_TEST
+
+/* The first byte of a stored record, and its length. */
+static int
+rec_first(struct tix *t, int db, const void *key, size_t klen, size_t *len)
+{
+	uint8_t	*v;
+	int	 c;
+
+	v = raw_get(t, db, key, klen, len);
+	c = v[0];
+	free(v);
+	return (c);
+}
+
+/*
+ * An index written in the format of before, through the same code path,
+ * is read, searched, checked, updated and deleted from as it was; new
+ * documents go in in the current format beside the old ones.
+ */
+START_TEST(test_rec_old_format)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct tchunks	 tc;
+	struct ixdoc	 doc;
+	struct ixcommit	 res;
+	struct ixstats	 st;
+	uint8_t		 kb[8];
+	char		 text[3000];
+	size_t		 i, len;
+
+	tix_open(&t);
+	for (i = 0; i < 2000; i++)
+		text[i] = "abcdefgh "[i % 9];
+	memcpy(text + 2000, "|the end of old", 16);
+	ixrec_format = 1;
+	commit_one(&t, "old1", text, NULL);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "old2";
+	d.d_text = "an old walrus";
+	d.d_title = "Old two";
+	d.d_tenant = "b";
+	d.d_attr = "lang=en";
+	add_doc(&t, &d);
+	commit_one(&t, "old3", "another old walrus", NULL);
+	commit(&t, NULL);
+	ixrec_format = 2;
+
+	util_put_be64(kb, 2);
+	ck_assert_int_eq(rec_first(&t, IDB_DOCS, kb, 8, &len), 0x8c);
+	util_put_be32(kb, 1);
+	ck_assert_int_eq(rec_first(&t, IDB_CHUNKS, kb, 4, &len), 0);
+	ck_assert_uint_lt(len, 2000);	/* a zstd frame */
+	free(raw_get(&t, IDB_EXTIDS, "old2", 4, &len));
+	ck_assert_uint_eq(len, 8);
+	check_ok(&t);
+
+	ck_assert_str_eq(idset(&t, "walrus", NULL, NULL), "old2,old3");
+	ck_assert_str_eq(ids(&t, "walrus", "tenant=b", NULL), "old2");
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "old2", &doc), 0);
+	ck_assert_str_eq(doc.d_title, "Old two");
+	ck_assert_str_eq(doc.d_tenant, "b");
+	ck_assert_str_eq(doc.d_source, "/data/old2");
+	memset(&tc, 0, sizeof(tc));
+	ck_assert_int_eq(index_doc_chunks(&t.t_ix, "old1", 10, &doc, chunks_cb,
+	    &tc), 0);
+	ck_assert_uint_eq(tc.tc_n, 2);
+	ck_assert(memcmp(tc.tc_text[0], text, 2000) == 0);
+	ck_assert_str_eq(tc.tc_text[1], "the end of old");
+	ck_assert_str_eq(tc.tc_heading[1], "More");
+
+	/* Redelivered: unchanged; changed: replaced, in the new format. */
+	commit_one(&t, "old3", "another old walrus", &res);
+	ck_assert_uint_eq(res.ic_unchanged, 1);
+	commit_one(&t, "old2", "a new walrus", &res);
+	ck_assert_uint_eq(res.ic_replaced, 1);
+	ck_assert_uint_eq(res.ic_added, 1);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "old2", &doc), 0);
+	util_put_be64(kb, doc.d_docid);
+	ck_assert_int_eq(rec_first(&t, IDB_DOCS, kb, 8, &len), 0x02);
+	free(raw_get(&t, IDB_EXTIDS, "old2", 4, &len));
+	ck_assert_uint_eq(len, 1);
+	ck_assert_str_eq(idset(&t, "walrus", NULL, NULL), "old2,old3");
+	ck_assert_str_eq(ids(&t, "walrus", "tenant=b", NULL), "");
+	ck_assert_int_eq(index_delete(&t.t_ix, "old3"), 0);
+	ck_assert_int_eq(index_delete(&t.t_ix, "old1"), 0);
+	ck_assert_str_eq(ids(&t, "walrus", NULL, NULL), "old2");
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 1);
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+static uint32_t
+rec_meta32(struct tix *t, const char *key)
+{
+	uint8_t	*v;
+	size_t	 len;
+	uint32_t x;
+
+	v = raw_get(t, IDB_META, key, strlen(key), &len);
+	ck_assert_uint_eq(len, 4);
+	x = util_get_be32(v);
+	free(v);
+	return (x);
+}
+
+/* One chunk of text, its tenant and source as given. */
+static void
+rec_add(struct tix *t, const char *id, const char *tenant, const char *src,
+    const char *text, const char *attr)
+{
+	struct ixdoc_info	 di;
+	struct xattr		 xa;
+
+	memset(&di, 0, sizeof(di));
+	if (attr != NULL) {
+		xa.xa_name = "lang";
+		xa.xa_value = (char *)attr;
+		di.di_attrs = &xa;
+		di.di_nattrs = 1;
+	}
+	di.di_extid = id;
+	di.di_hash = text_hash(text, NULL);
+	di.di_job = ++t->t_job;
+	di.di_tenant = tenant;
+	di.di_source = src;
+	ck_assert_int_eq(ixbatch_doc(t->t_b, &di), 0);
+	ck_assert_int_eq(ixbatch_chunk(t->t_b, "", text, strlen(text)), 0);
+	ck_assert_int_eq(ixbatch_term(t->t_b, IX_BODY, "word", 4, 0), 0);
+	ck_assert_int_eq(ixbatch_end_doc(t->t_b), 0);
+}
+
+/* Tenants and sources are interned, but for long ones. */
+START_TEST(test_rec_names)
+{
+	struct tix	 t;
+	struct ixdoc	 doc;
+	char		 src[IX_NAME_MAX + 10];
+	uint8_t		 kb[5];
+
+	tix_open(&t);
+	memset(src, 'x', sizeof(src) - 1);
+	src[0] = '/';
+	src[sizeof(src) - 1] = '\0';
+	rec_add(&t, "long", "acme", src, "a long source", "klingon");
+	rec_add(&t, "short1", "acme", "/data/short", "one", "english");
+	rec_add(&t, "short2", "acme", "/data/short", "two", "english");
+	rec_add(&t, "none", "", "", "three", NULL);
+	commit(&t, NULL);
+	check_ok(&t);
+	/* "acme", "/data/short" and the shared attributes: three names. */
+	ck_assert_uint_eq(rec_meta32(&t, "names"), 3);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "long", &doc), 0);
+	ck_assert_str_eq(doc.d_source, src);
+	ck_assert_str_eq(doc.d_tenant, "acme");
+	ck_assert_uint_eq(doc.d_attrs_id, 0);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "short2", &doc), 0);
+	ck_assert_str_eq(doc.d_source, "/data/short");
+	ck_assert_str_eq(doc.d_tenant, "acme");
+	ck_assert_uint_eq(doc.d_attrs_id, 3);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "none", &doc), 0);
+	ck_assert_str_eq(doc.d_source, "");
+	ck_assert_str_eq(doc.d_tenant, "");
+	/* Another batch finds the names there, adds none of its own. */
+	rec_add(&t, "short3", "acme", "/data/short", "four", "english");
+	rec_add(&t, "short4", "acme", "/data/short", "five", "french");
+	commit(&t, NULL);
+	ck_assert_uint_eq(rec_meta32(&t, "names"), 3);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "short3", &doc), 0);
+	ck_assert_uint_eq(doc.d_attrs_id, 3);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "short4", &doc), 0);
+	ck_assert_uint_eq(doc.d_attrs_id, 0);
+	check_ok(&t);
+	/* A name gone from the table is damage. */
+	kb[0] = 'I';
+	util_put_be32(kb + 1, 2);
+	raw_write(&t, IDB_META, kb, 5, NULL, 0);
+	check_fails(&t, "is not in the names table");
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "short1", &doc), -1);
+	ck_assert_int_eq(index_get_doc(&t.t_ix, "long", &doc), 0);
+	tix_close(&t);
+}
+END_TEST
+
+/* A short text of words from mvocab, different for each n. */
+static size_t
+rec_text(char *buf, size_t size, uint32_t n)
+{
+	uint32_t	 x = n * 2654435761U + 1;
+	size_t		 len = 0;
+	int		 i, w;
+
+	len = snprintf(buf, size, "entry %u:", n);
+	for (i = 0; i < 20; i++) {
+		x = x * 1103515245U + 12345U;
+		w = (x >> 16) % MWORDS;
+		len += snprintf(buf + len, size - len, " %s", mvocab[w]);
+	}
+	return (len);
+}
+
+static void
+rec_batch(struct tix *t, uint32_t from, uint32_t n)
+{
+	struct tdoc	 d;
+	char		 id[32], text[512];
+	uint32_t	 i;
+
+	for (i = from; i < from + n; i++) {
+		snprintf(id, sizeof(id), "r%u", i);
+		rec_text(text, sizeof(text), i);
+		memset(&d, 0, sizeof(d));
+		d.d_id = id;
+		d.d_text = text;
+		add_doc(t, &d);
+	}
+	commit(t, NULL);
+}
+
+/*
+ * The first batch large enough trains a dictionary; its chunks and those
+ * of later batches are compressed with it, read back the same by
+ * another index handle; a dictionary gone makes their texts damaged.
+ */
+START_TEST(test_rec_dict)
+{
+	struct tix	 t;
+	struct tchunks	 tc;
+	struct ixdoc	 doc;
+	struct search_result sr;
+	uint8_t		 kb[5];
+	char		 id[32], want[512];
+	size_t		 len, raw = 0, stored = 0;
+	uint32_t	 i;
+
+	tix_open(&t);
+	rec_batch(&t, 0, 10);		/* too small a sample */
+	ck_assert_ptr_null(raw_get_maybe(&t, IDB_META, "dict", 4, &len));
+	util_put_be32(kb, 1);
+	ck_assert_int_eq(rec_first(&t, IDB_CHUNKS, kb, 4, &len), 0x80);
+	rec_batch(&t, 10, 2000);
+	ck_assert_uint_eq(rec_meta32(&t, "dict"), 1);
+	rec_batch(&t, 2010, 1000);
+	ck_assert_uint_eq(rec_meta32(&t, "dicts"), 1);
+	for (i = 11; i <= 3010; i++) {
+		util_put_be32(kb, i);
+		ck_assert_int_eq(rec_first(&t, IDB_CHUNKS, kb, 4, &len), 0x82);
+		stored += len;
+		raw += rec_text(want, sizeof(want), i - 1);
+	}
+	/* Smaller than the texts, headers and all. */
+	ck_assert_uint_lt(stored, raw * 3 / 4);
+	check_ok(&t);
+
+	/* Another handle: the dictionary loaded from the index. */
+	index_close(&t.t_ix);
+	ck_assert_int_eq(index_open(&t.t_ix, t.t_dir, 0, STORE_SYNC_NONE), 0);
+	for (i = 5; i < 3010; i += 401) {
+		snprintf(id, sizeof(id), "r%u", i);
+		memset(&tc, 0, sizeof(tc));
+		ck_assert_int_eq(index_doc_chunks(&t.t_ix, id, 10, &doc,
+		    chunks_cb, &tc), 0);
+		ck_assert_uint_eq(tc.tc_n, 1);
+		rec_text(want, sizeof(want), i);
+		ck_assert_str_eq(tc.tc_text[0], want);
+	}
+	search(&t, "+\"entry 2500\"", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_n, 1);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "r2500");
+	ck_assert_ptr_nonnull(strstr(sr.sr_hits[0].sh_snippet,
+	    "**entry** **2500**"));
+	search_result_free(&sr);
+	check_ok(&t);
+
+	/* Without its dictionary, a chunk's text is lost. */
+	kb[0] = 'D';
+	util_put_be32(kb + 1, 1);
+	raw_write(&t, IDB_META, kb, 5, NULL, 0);
+	index_close(&t.t_ix);
+	ck_assert_int_eq(index_open(&t.t_ix, t.t_dir, 0, STORE_SYNC_NONE), 0);
+	check_fails(&t, "chunk 11: its text is damaged");
+	ck_assert_int_eq(index_doc_chunks(&t.t_ix, "r10", 10, &doc, chunks_cb,
+	    &tc), -1);
+	tix_close(&t);
+}
+END_TEST
+
+/* The pages of a database, branch, leaf and overflow. */
+struct tpages {
+	struct index	*p_ix;
+	int		 p_db;
+	size_t		 p_pages;
+	size_t		 p_entries;
+};
+
+static int
+pages_txn(MDB_txn *txn, void *arg)
+{
+	struct tpages	*p = arg;
+	MDB_stat	 st;
+	int		 rc;
+
+	if ((rc = mdb_stat(txn, index_dbi(p->p_ix, p->p_db), &st)) != 0)
+		return (rc);
+	p->p_pages = st.ms_branch_pages + st.ms_leaf_pages +
+	    st.ms_overflow_pages;
+	p->p_entries = st.ms_entries;
+	return (0);
+}
+
+static size_t
+db_pages(struct tix *t, int db, size_t *entries)
+{
+	struct tpages	 p;
+
+	p.p_ix = &t->t_ix;
+	p.p_db = db;
+	ck_assert_int_eq(store_read(&t->t_ix.ix_store, pages_txn, &p), 0);
+	if (entries != NULL)
+		*entries = p.p_entries;
+	return (p.p_pages);
+}
+
+/*
+ * Runs of ascending ids in front of larger ones leave extids' pages
+ * half full; index_pack fills them, every id still found.
+ */
+START_TEST(test_rec_pack)
+{
+	struct tix	 t;
+	struct ixdoc	 doc;
+	char		 id[32];
+	size_t		 before, after, n;
+	int		 run, i;
+
+	tix_open(&t);
+	ck_assert_int_eq(index_pack(&t.t_ix), 0);	/* empty: nothing */
+	for (run = 9; run >= 0; run--) {
+		for (i = 0; i < 1000; i++) {
+			snprintf(id, sizeof(id), "run%d:record-%06d", run, i);
+			rec_add(&t, id, "acme", "/data/runs", "a record",
+			    NULL);
+			if (i % 250 == 249)
+				commit(&t, NULL);
+		}
+	}
+	before = db_pages(&t, IDB_EXTIDS, &n);
+	ck_assert_uint_eq(n, 10000);
+	ck_assert_int_eq(index_pack(&t.t_ix), 0);
+	after = db_pages(&t, IDB_EXTIDS, &n);
+	ck_assert_uint_eq(n, 10000);
+	ck_assert_msg(after * 10 < before * 7, "%zu pages, %zu before",
+	    after, before);
+	check_ok(&t);
+	for (run = 0; run < 10; run++) {
+		snprintf(id, sizeof(id), "run%d:record-%06d", run, run * 99);
+		ck_assert_int_eq(index_get_doc(&t.t_ix, id, &doc), 0);
+		ck_assert_str_eq(doc.d_extid, id);
+	}
+	/* Updates and deletes go on as before. */
+	rec_add(&t, "run3:record-000005", "acme", "/data/runs", "changed",
+	    NULL);
+	commit(&t, NULL);
+	ck_assert_int_eq(index_delete(&t.t_ix, "run4:record-000004"), 0);
+	check_ok(&t);
+	(void)db_pages(&t, IDB_EXTIDS, &n);
+	ck_assert_uint_eq(n, 9999);
+	tix_close(&t);
+}
+END_TEST
+
 static Suite *
 index_suite(void)
 {
@@ -2800,6 +3309,15 @@ index_suite(void)
 	tcase_add_test(tc, test_check_orphans);
 	tcase_add_test(tc, test_check_undelete);
 	tcase_add_test(tc, test_check_tomb_damaged);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("records");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rec_doc_codec);
+	tcase_add_test(tc, test_rec_old_format);
+	tcase_add_test(tc, test_rec_names);
+	tcase_add_test(tc, test_rec_dict);
+	tcase_add_test(tc, test_rec_pack);
 	suite_add_tcase(s, tc);
 	return (s);
 }

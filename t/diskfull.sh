@@ -36,7 +36,7 @@ trap unmount EXIT INT TERM
 mount -t tmpfs -o size=20m,mode=0750 tmpfs "$DATA" ||
     skip "cannot mount a tmpfs here"
 
-N=30000
+N=45000
 records $N 9
 write_conf "workers 2" "lease-time 2s" "hang-timeout 1s" \
     "heartbeat-interval 200ms" "max-attempts 1" "max-crashes 1"
