@@ -25,7 +25,8 @@
  *		tenant, source, first cid, chunks, words in them,
  *		attributes (index_rec.c).
  *	extids	external id -> docid, its leading zero bytes left out;
- *		quirectl compact rewrites it in key order (index_pack).
+ *		quirectl compact --shrink rewrites it in key order
+ *		(index_pack).
  *	blocks, terms	the block store (index_block.c).
  *
  * Workers build segments in batches and write them (index_batch.c); the
