@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,15 +507,18 @@ static int
 ixf_open(struct ixf *x, MDB_txn *txn, struct index *ix,
     const roaring_bitmap_t *dead)
 {
-	long	 n;
-	int	 k, rc;
+	cpu_set_t	 cpus;
+	long		 n;
+	int		 k, rc;
 
 	memset(x, 0, sizeof(*x));
 	x->x_txn = txn;
 	x->x_ix = ix;
 	x->x_b.b_dead = dead;
 	x->x_b.b_nodemax = ixblk_nodemax(txn);
-	n = sysconf(_SC_NPROCESSORS_ONLN);
+	/* The processors we may run on (taskset, cpusets), else online. */
+	n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
+	    CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
 	x->x_b.b_nbld = n < 1 ? 1 : n > IXF_BUILDERS ? IXF_BUILDERS : n;
 	for (k = 0; k < IXF_BUILDERS; k++) {
 		x->x_b.b_bld[k].fb_b = &x->x_b;
