@@ -927,6 +927,8 @@ struct sbcur {
 	double		 b_w;		/* weight x idf; 0 for exclusions */
 	double		 b_ub;		/* bound on what it adds */
 	double		 b_s;		/* what it adds to the chunk at hand */
+	uint64_t	 b_df;		/* its postings in blocks */
+	int		 b_group;	/* of required cursors, or -1 */
 };
 
 struct sblocks {
@@ -934,6 +936,7 @@ struct sblocks {
 	struct sbcur	*sb_c;
 	size_t		 sb_n;
 	uint32_t	 sb_cid;	/* the chunk at hand */
+	roaring_uint32_iterator_t sb_fit;	/* over the filter */
 };
 
 /* Has the cursor a posting, and is it at cid? */
@@ -1003,6 +1006,8 @@ search_bc_add(MDB_txn *txn, struct sstate *ss, struct sblocks *sb,
 	}
 	c->b_term = term;
 	c->b_body = body;
+	c->b_df = ti.ti_df;
+	c->b_group = -1;
 	c->b_w = w * ss->ss_q->q_terms[term].st_idf;
 	c->b_ub = c->b_w * search_bound(ss, &ti.ti_bound) * (1.0 + 1e-9);
 	sb->sb_n++;
@@ -1101,25 +1106,132 @@ search_theta(const struct sstate *ss)
 }
 
 /*
- * Top k of an OR query, with block-max pruning (MaxScore over block
- * bounds).  The cursors are ordered by their terms' bounds; those whose
- * bounds together cannot beat the k-th score so far (theta) are
- * non-essential: they never propose a chunk, they are only probed for
- * chunks the others propose.  Before a proposed chunk is decoded, the
- * bounds of the blocks that span it are summed; when that cannot beat
- * theta, every cursor skips to the end of the first of those blocks, and
- * the blocks in between are never decoded.  A chunk is skipped only when
- * it cannot enter the top k, so the top k are those of search_blocks_all;
- * the total counts only the chunks looked at.
+ * The first chunk from cid on that the filter lets through and that is
+ * not tombstoned: UINT32_MAX if there is none.  Calls come with cids
+ * that never fall, so the filter's iterator only moves forward.
+ */
+static uint32_t
+search_bc_allowed(struct sstate *ss, struct sblocks *sb, uint32_t cid)
+{
+	roaring_uint32_iterator_t *it = &sb->sb_fit;
+
+	for (;;) {
+		if (ss->ss_filter != NULL) {
+			if (!it->has_value || it->current_value < cid) {
+				if (!roaring_move_uint32_iterator_equalorlarger(
+				    it, cid))
+					return (UINT32_MAX);
+			}
+			cid = it->current_value;
+		}
+		if (!roaring_bitmap_contains(ss->ss_tomb, cid))
+			return (cid);
+		if (cid == UINT32_MAX - 1)
+			return (UINT32_MAX);
+		cid++;
+	}
+}
+
+/*
+ * Move the cursors ord[from] to ord[to - 1] (their own order if ord is
+ * NULL) to their first posting at or after cid; UINT32_MAX: to their end.
+ */
+static int
+search_bc_skip(struct sblocks *sb, const size_t *ord, size_t from, size_t to,
+    uint32_t cid)
+{
+	struct sbcur	*c;
+	size_t		 i;
+
+	for (i = from; i < to; i++) {
+		c = &sb->sb_c[ord != NULL ? ord[i] : i];
+		if (c->b_c.bc_end)
+			continue;
+		if (cid == UINT32_MAX)
+			c->b_c.bc_end = 1;
+		else if (ixbcur_seek(&c->b_c, cid) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * What the blocks spanning chunk d allow from d up to *next, where the
+ * first of them ends (*bw), and what they allow at d itself, with the
+ * exact score of the cursors on d (*bs, and b_s of each); *m gets the
+ * items of the cursors on d.  Cursors that add nothing (exclusions)
+ * neither add to the bounds nor cut the range short.
+ */
+static void
+search_bc_bounds(struct sstate *ss, struct sblocks *sb, uint32_t d,
+    double *bs, double *bw, uint32_t *next, uint32_t *m)
+{
+	struct sbcur		*c;
+	const struct ixbound	*b;
+	double			 ub;
+	size_t			 i;
+
+	*bs = *bw = 0.0;
+	*next = UINT32_MAX;
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		c->b_s = 0.0;
+		if (c->b_c.bc_end)
+			continue;
+		if (c->b_w == 0.0) {
+			if (search_bc_at(c, d))
+				*m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+			continue;
+		}
+		if (c->b_c.bc_at > 0 && c->b_c.bc_cid >= d) {
+			if (c->b_c.bc_cid == d) {
+				c->b_s = search_bc_score(ss, c);
+				*bs += c->b_s;
+				*bw += c->b_w * search_bound(ss,
+				    &c->b_c.bc_hdr.bh_bound) * (1.0 + 1e-9);
+				*m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+				if (c->b_c.bc_hdr.bh_last < *next)
+					*next = c->b_c.bc_hdr.bh_last;
+			} else if (c->b_c.bc_cid - 1 < *next)
+				*next = c->b_c.bc_cid - 1;
+			continue;
+		}
+		if ((b = ixbcur_shallow(&c->b_c, d)) != NULL) {
+			ub = c->b_w * search_bound(ss, b) * (1.0 + 1e-9);
+			*bs += ub;
+			*bw += ub;
+			if (c->b_c.bc_hdr.bh_last < *next)
+				*next = c->b_c.bc_hdr.bh_last;
+		} else if (!c->b_c.bc_end && c->b_c.bc_first - 1 < *next)
+			*next = c->b_c.bc_first - 1;
+	}
+	if (*next < d)
+		*next = d;
+}
+
+/*
+ * Top k of a query without required items, with block-max pruning
+ * (MaxScore over block bounds).  The cursors are ordered by their terms'
+ * bounds; those whose bounds together cannot beat the k-th score so far
+ * (theta) are non-essential: they never propose a chunk, they are only
+ * probed for chunks the others propose.  Before a proposed chunk is
+ * decoded, the bounds of the blocks that span it are summed; when that
+ * cannot beat theta, every cursor skips to the end of the first of those
+ * blocks, and the blocks in between are never decoded.  Exclusions add
+ * nothing, so they are never essential once the heap is full; they are
+ * probed last, for the chunks that could make the top k.  A chunk the
+ * filter or the tombstones rule out is skipped before anything is
+ * decoded.  A chunk is skipped only when it cannot enter the top k, so
+ * the top k are those of search_blocks_all; the total counts only the
+ * chunks looked at.
  */
 static int
 search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 {
 	struct sbcur	*c;
-	const struct ixbound *b;
 	size_t		 ord[SEARCH_CURSORS_MAX], i, j, e = 0, tmp;
 	double		 cum[SEARCH_CURSORS_MAX], ub, theta, score, bs, bw;
-	uint32_t	 d, next, m;
+	uint32_t	 d, next, m, t;
 	int		 rv;
 
 	for (i = 0; i < sb->sb_n; i++)
@@ -1148,70 +1260,27 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 		/* The next chunk an essential cursor proposes. */
 		if (!search_bc_min(sb, ord, e, &d))
 			return (0);
-		sb->sb_cid = d;
-		/*
-		 * What the blocks spanning it allow from d up to next, where
-		 * the first of them ends (bw), and what they allow at d
-		 * itself, with the exact score of the cursors on d (bs).
-		 */
-		bs = bw = 0.0;
-		next = UINT32_MAX;
-		m = 0;
-		for (i = 0; i < sb->sb_n; i++) {
-			c = &sb->sb_c[ord[i]];
-			c->b_s = 0.0;
-			if (c->b_c.bc_end)
-				continue;
-			if (c->b_c.bc_at > 0 && c->b_c.bc_cid >= d) {
-				if (c->b_c.bc_cid == d) {
-					c->b_s = search_bc_score(ss, c);
-					bs += c->b_s;
-					bw += c->b_w * search_bound(ss,
-					    &c->b_c.bc_hdr.bh_bound) *
-					    (1.0 + 1e-9);
-					m |= 1U << ss->ss_q->q_terms[
-					    c->b_term].st_item;
-					if (c->b_c.bc_hdr.bh_last < next)
-						next = c->b_c.bc_hdr.bh_last;
-				} else if (c->b_c.bc_cid - 1 < next)
-					next = c->b_c.bc_cid - 1;
-				continue;
-			}
-			if ((b = ixbcur_shallow(&c->b_c, d)) != NULL) {
-				ub = c->b_w * search_bound(ss, b) *
-				    (1.0 + 1e-9);
-				bs += ub;
-				bw += ub;
-				if (c->b_c.bc_hdr.bh_last < next)
-					next = c->b_c.bc_hdr.bh_last;
-			} else if (!c->b_c.bc_end &&
-			    c->b_c.bc_first - 1 < next)
-				next = c->b_c.bc_first - 1;
+		if ((t = search_bc_allowed(ss, sb, d)) != d) {
+			if (search_bc_skip(sb, ord, e, sb->sb_n, t) == -1)
+				return (MDB_CORRUPTED);
+			continue;
 		}
+		sb->sb_cid = d;
+		m = 0;
+		search_bc_bounds(ss, sb, d, &bs, &bw, &next, &m);
 		if (theta >= 0.0 && bw <= theta) {
 			/* Nothing from d to next can make the top k. */
 			ss->ss_pruned = 1;
-			if (next < d)
-				next = d;
-			for (i = e; i < sb->sb_n; i++) {
-				c = &sb->sb_c[ord[i]];
-				if (next == UINT32_MAX)
-					c->b_c.bc_end = 1;
-				else if ((rv = ixbcur_seek(&c->b_c, next + 1))
-				    == -1)
-					return (MDB_CORRUPTED);
-			}
+			if (search_bc_skip(sb, ord, e, sb->sb_n, next ==
+			    UINT32_MAX ? next : next + 1) == -1)
+				return (MDB_CORRUPTED);
 			continue;
 		}
 		if (theta >= 0.0 && bs <= theta) {
 			/* Nor can d. */
 			ss->ss_pruned = 1;
-			for (i = e; i < sb->sb_n; i++) {
-				c = &sb->sb_c[ord[i]];
-				if (search_bc_at(c, d) &&
-				    ixbcur_next(&c->b_c) == -1)
-					return (MDB_CORRUPTED);
-			}
+			if (search_bc_skip(sb, ord, e, sb->sb_n, d + 1) == -1)
+				return (MDB_CORRUPTED);
 			continue;
 		}
 		/* Probe the non-essential ones, the strongest first. */
@@ -1236,9 +1305,202 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 			search_block_take(ss, sb, m);
 		else
 			ss->ss_pruned = 1;
-		for (i = e; i < sb->sb_n; i++) {
-			c = &sb->sb_c[ord[i]];
-			if (search_bc_at(c, d) && ixbcur_next(&c->b_c) == -1)
+		if (search_bc_skip(sb, ord, e, sb->sb_n, d + 1) == -1)
+			return (MDB_CORRUPTED);
+	}
+}
+
+/*
+ * Gather the cursors a matching chunk must have into groups: a required
+ * word's (text and title) or prefix's (every expansion), and one per
+ * word of a phrase (its text cursor: a phrase is matched in the text).
+ * A chunk matches only if every group has a cursor on it.  The number
+ * of groups, with their postings in df; -1 if a group has no cursor at
+ * all, so that no chunk in blocks can match.
+ */
+static int
+search_bc_groups(struct sstate *ss, struct sblocks *sb, uint64_t *df)
+{
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	struct sbcur	*c;
+	int		 group[SEARCH_TERMS_MAX], item[SEARCH_ITEMS_MAX];
+	int		 n = 0, g;
+	size_t		 k, i;
+
+	for (i = 0; i < SEARCH_ITEMS_MAX; i++)
+		item[i] = -1;
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		group[k] = -1;
+		if ((q->q_reqmask & (1U << st->st_item)) == 0)
+			continue;
+		if (q->q_items[st->st_item].si_phrase)
+			group[k] = n++;
+		else {
+			if (item[st->st_item] == -1)
+				item[st->st_item] = n++;
+			group[k] = item[st->st_item];
+		}
+	}
+	for (g = 0; g < n; g++)
+		df[g] = 0;
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		g = group[c->b_term];
+		if (g == -1 || (!c->b_body &&
+		    q->q_items[q->q_terms[c->b_term].st_item].si_phrase))
+			continue;
+		c->b_group = g;
+		df[g] += c->b_df;
+	}
+	for (g = 0; g < n; g++)
+		if (df[g] == 0)
+			return (-1);
+	return (n);
+}
+
+/*
+ * The first chunk from d on where every group may have a posting, as
+ * far as the cursors and the blocks' spans tell without decoding; a
+ * group past its end makes it UINT32_MAX.
+ */
+static uint32_t
+search_bc_leap(struct sblocks *sb, int ngroups, uint32_t d)
+{
+	struct sbcur	*c;
+	uint32_t	 first[SEARCH_TERMS_MAX], at, t = d;
+	size_t		 i;
+	int		 g;
+
+	for (g = 0; g < ngroups; g++)
+		first[g] = UINT32_MAX;
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		if ((g = c->b_group) == -1 || first[g] == d ||
+		    c->b_c.bc_end)
+			continue;
+		if (c->b_c.bc_at > 0 && c->b_c.bc_cid >= d)
+			at = c->b_c.bc_cid;
+		else if (ixbcur_shallow(&c->b_c, d) != NULL)
+			at = d;
+		else if (!c->b_c.bc_end)
+			at = c->b_c.bc_first;
+		else
+			continue;
+		if (at < first[g])
+			first[g] = at;
+	}
+	for (g = 0; g < ngroups; g++)
+		if (first[g] > t)
+			t = first[g];
+	return (t);
+}
+
+/*
+ * Probe the cursors for chunk d: those of the groups (required == 1)
+ * or the others (0), seeking each to d.  Adds to *m the items found.
+ */
+static int
+search_bc_probe(struct sstate *ss, struct sblocks *sb, uint32_t d,
+    int required, uint32_t *m)
+{
+	struct sbcur	*c;
+	size_t		 i;
+	int		 rv;
+
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		if ((c->b_group != -1) != required || c->b_c.bc_end)
+			continue;
+		if (!search_bc_at(c, d)) {
+			if ((rv = ixbcur_seek(&c->b_c, d)) == -1)
+				return (-1);
+			if (rv == 0 || c->b_c.bc_cid != d)
+				continue;
+		}
+		c->b_s = search_bc_score(ss, c);
+		*m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+	}
+	return (0);
+}
+
+/*
+ * Top k of a query with required items (+word, AND, a phrase): only
+ * chunks with every group (search_bc_groups) can match, so the group
+ * with the fewest postings drives: its cursors alone propose chunks.
+ * Before a proposed chunk is decoded, the chunk is checked against the
+ * filter and the tombstones, the other groups are moved (without
+ * decoding) to the blocks that may hold it, and the driver leaps to the
+ * first chunk all the groups' blocks allow; then the bounds of the
+ * blocks spanning it are summed as in search_blocks_topk, and the
+ * driver skips the chunks they cannot lift above theta.  Only then are
+ * the required cursors moved onto the chunk, the others after them if
+ * every group is there, and the chunk scored and checked (phrases, by
+ * their positions).  The top k are those of search_blocks_all.
+ */
+static int
+search_blocks_and(struct sstate *ss, struct sblocks *sb)
+{
+	struct sbcur	*c;
+	uint64_t	 df[SEARCH_TERMS_MAX];
+	double		 theta, bs, bw;
+	uint32_t	 d, t, next, m, need;
+	size_t		 i, drv[SEARCH_CURSORS_MAX], nd = 0;
+	int		 ng, g, best = 0;
+
+	if ((ng = search_bc_groups(ss, sb, df)) <= 0)
+		return (0);
+	for (g = 1; g < ng; g++)
+		if (df[g] < df[best])
+			best = g;
+	for (i = 0; i < sb->sb_n; i++)
+		if (sb->sb_c[i].b_group == best)
+			drv[nd++] = i;
+	for (;;) {
+		if (search_late(ss))
+			return (ETIMEDOUT);
+		theta = search_theta(ss);
+		d = UINT32_MAX;
+		for (i = 0; i < nd; i++) {
+			c = &sb->sb_c[drv[i]];
+			if (!c->b_c.bc_end && c->b_c.bc_cid < d)
+				d = c->b_c.bc_cid;
+		}
+		if (d == UINT32_MAX)
+			return (0);
+		if ((t = search_bc_allowed(ss, sb, d)) == d &&
+		    (t = search_bc_leap(sb, ng, d)) == d) {
+			sb->sb_cid = d;
+			m = 0;
+			search_bc_bounds(ss, sb, d, &bs, &bw, &next, &m);
+			if (theta >= 0.0 && bw <= theta) {
+				ss->ss_pruned = 1;
+				t = next == UINT32_MAX ? next : next + 1;
+			} else if (theta >= 0.0 && bs <= theta) {
+				ss->ss_pruned = 1;
+				t = d + 1;
+			}
+		}
+		if (t == d) {
+			m = 0;
+			need = ss->ss_q->q_reqmask;
+			if (search_bc_probe(ss, sb, d, 1, &m) == -1)
+				return (MDB_CORRUPTED);
+			if ((m & need) == need) {
+				if (search_bc_probe(ss, sb, d, 0, &m) == -1)
+					return (MDB_CORRUPTED);
+				search_block_take(ss, sb, m);
+			}
+			t = d + 1;
+		}
+		for (i = 0; i < nd; i++) {
+			c = &sb->sb_c[drv[i]];
+			if (c->b_c.bc_end)
+				continue;
+			if (t == UINT32_MAX)
+				c->b_c.bc_end = 1;
+			else if (ixbcur_seek(&c->b_c, t) == -1)
 				return (MDB_CORRUPTED);
 		}
 	}
@@ -1282,13 +1544,15 @@ search_blocks(MDB_txn *txn, struct sstate *ss)
 			rc = search_bc_add(txn, ss, &sb, st->st_exp->x_term[j],
 			    st->st_exp->x_len[j], k, 1, wbody);
 	}
+	if (ss->ss_filter != NULL)
+		roaring_init_iterator(ss->ss_filter, &sb.sb_fit);
 	if (rc == 0 && sb.sb_n > 0) {
-		/* Pruning needs scores that only add: a plain OR query. */
-		if (!so->so_exact && ss->ss_k > 0 && q->q_reqmask == 0 &&
-		    q->q_negmask == 0 && q->q_nphrases == 0)
+		if (so->so_exact || ss->ss_k == 0)
+			rc = search_blocks_all(ss, &sb);
+		else if (q->q_reqmask == 0)
 			rc = search_blocks_topk(ss, &sb);
 		else
-			rc = search_blocks_all(ss, &sb);
+			rc = search_blocks_and(ss, &sb);
 	}
 	for (i = 0; i < sb.sb_n; i++)
 		ixbcur_close(&sb.sb_c[i].b_c);
