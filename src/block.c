@@ -327,7 +327,7 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 int
 ixbcur_next(struct ixbcur *bc)
 {
-	uint64_t	 delta, tf, dl, pos;
+	uint64_t	 delta, tf, dl;
 	int		 rv;
 
 	if (bc->bc_end)
@@ -336,9 +336,13 @@ ixbcur_next(struct ixbcur *bc)
 		if ((rv = ixbcur_nextblock(bc)) != 1)
 			return (rv);
 	}
-	for (; bc->bc_posleft > 0; bc->bc_posleft--)
-		if (ix_getvarint(&bc->bc_p, bc->bc_pend, &pos) == -1)
+	/* Skip unread positions: a varint ends at a byte below 0x80. */
+	for (; bc->bc_posleft > 0; bc->bc_p++) {
+		if (bc->bc_p == bc->bc_pend)
 			return (-1);
+		if ((*bc->bc_p & 0x80) == 0)
+			bc->bc_posleft--;
+	}
 	if (ix_getvarint(&bc->bc_p, bc->bc_pend, &delta) == -1 ||
 	    ix_getvarint(&bc->bc_p, bc->bc_pend, &tf) == -1 ||
 	    ix_getvarint(&bc->bc_p, bc->bc_pend, &dl) == -1 || tf == 0)

@@ -67,6 +67,8 @@
 #define SEARCH_PREFIX_MAX	64
 #define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
+/* Keys of one item: text and title of each word, expansions of the last. */
+#define SEARCH_KEYS_MAX		(2 * SEARCH_TERMS_MAX + SEARCH_PREFIX_MAX)
 
 /* A prefix's expansions: the first SEARCH_PREFIX_MAX over all segments. */
 struct sexp {
@@ -114,6 +116,7 @@ struct sposlist {
 	uint32_t		*pl_local;
 	const uint8_t		**pl_pos;
 	uint32_t		*pl_tf;
+	uint32_t		*pl_idx;	/* by chunk: its place + 1 */
 	size_t			 pl_n;
 	size_t			 pl_cap;
 };
@@ -130,6 +133,9 @@ struct sstate {
 	uint32_t		*ss_mask;
 	uint32_t		*ss_touched;
 	size_t			 ss_ntouched;
+	uint8_t			*ss_cand;	/* 1: the chunk may match */
+	uint32_t		*ss_cands;	/* those marked */
+	size_t			 ss_ncands;
 	size_t			 ss_cap;
 	roaring_bitmap_t	*ss_filter;	/* NULL: no filter */
 	roaring_bitmap_t	*ss_tomb;
@@ -680,11 +686,12 @@ search_touch(struct sstate *ss, uint32_t local)
 
 /*
  * Score one field of one term's postings into the accumulators; for a
- * phrase word, remember where each chunk's positions are (pl).
+ * phrase word, remember where each chunk's positions are (pl).  With
+ * gate, only the chunks marked as candidates (search_seg_cands).
  */
 static int
 search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
-    const struct sterm *st, double w, struct sposlist *pl)
+    const struct sterm *st, double w, struct sposlist *pl, int gate)
 {
 	struct ixpost	 p;
 	uint32_t	 local;
@@ -695,6 +702,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		if (search_late(ss))
 			return (-1);
 		local = p.p_local;
+		if (gate && !ss->ss_cand[local])
+			continue;
 		search_touch(ss, local);
 		ss->ss_mask[local] |= 1U << st->st_item;
 		ss->ss_acc[local] += w * search_bm25(ss, st->st_idf, p.p_tf,
@@ -713,6 +722,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		pl->pl_local[pl->pl_n] = local;
 		pl->pl_pos[pl->pl_n] = p.p_cur;
 		pl->pl_tf[pl->pl_n] = p.p_tf;
+		if (pl->pl_idx[local] == 0)
+			pl->pl_idx[local] = pl->pl_n + 1;
 		pl->pl_n++;
 	}
 	return (rv == -1 ? -1 : 0);
@@ -724,20 +735,14 @@ search_positions(const struct ixseg *seg, const struct sposlist *pl,
     uint32_t local, uint32_t *pos, size_t max, size_t *n)
 {
 	const uint8_t	*p, *end = (const uint8_t *)seg->s_data + seg->s_len;
-	size_t		 lo = 0, hi = pl->pl_n, mid;
+	size_t		 lo;
 	uint64_t	 d, at = 0;
 	uint32_t	 i;
 
 	*n = 0;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (pl->pl_local[mid] < local)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == pl->pl_n || pl->pl_local[lo] != local)
+	if (pl->pl_idx[local] == 0)
 		return;
+	lo = pl->pl_idx[local] - 1;
 	p = pl->pl_pos[lo];
 	for (i = 0; i < pl->pl_tf[lo] && *n < max; i++) {
 		if (ix_getvarint(&p, end, &d) == -1)
@@ -838,6 +843,161 @@ search_seg_pos(void *ctx, size_t term, uint32_t *pos, size_t max, size_t *n)
 	    pos, max, n);
 }
 
+/* Mark a chunk of the segment as a candidate. */
+static void
+search_cand_add(struct sstate *ss, uint32_t local)
+{
+	if (ss->ss_cand[local])
+		return;
+	ss->ss_cand[local] = 1;
+	ss->ss_cands[ss->ss_ncands++] = local;
+}
+
+/* The postings in the segment of a query word's keys (text, title). */
+static uint64_t
+search_seg_df(const struct ixseg *seg, const struct sterm *st, int title,
+    int64_t *f, size_t *nf)
+{
+	struct sterm	 tt;
+	uint64_t	 df = 0;
+	size_t		 j;
+
+	*nf = 0;
+	if (st->st_prefix) {
+		for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++)
+			if ((f[*nf] = ixseg_find(seg, st->st_exp->x_term[j],
+			    st->st_exp->x_len[j])) >= 0)
+				df += seg->s_dict[f[(*nf)++]].e_df;
+		return (df);
+	}
+	if ((f[*nf] = ixseg_find(seg, st->st_key, st->st_len)) >= 0)
+		df += seg->s_dict[f[(*nf)++]].e_df;
+	if (title) {
+		tt = *st;
+		tt.st_key[0] = IX_TITLE;
+		if ((f[*nf] = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0)
+			df += seg->s_dict[f[(*nf)++]].e_df;
+	}
+	return (df);
+}
+
+/*
+ * The chunks of a segment that may match, when the query narrows them:
+ * a chunk must have every required group (as search_bc_groups has it:
+ * a required word in its text or title, a required prefix by any
+ * expansion, each word of a phrase in its text) and pass the filter.
+ * The group with the fewest postings in the segment marks them
+ * (ss_cand), within the filter.  1: marked; 0: no required group, every
+ * chunk may match; -1: no chunk of the segment can match.
+ */
+static int
+search_seg_cands(struct sstate *ss, const struct ixseg *seg)
+{
+	struct squery		*q = ss->ss_q;
+	struct sterm		*st;
+	struct ixpost		 p;
+	int64_t			 f[SEARCH_KEYS_MAX], bf[SEARCH_KEYS_MAX];
+	uint64_t		 df, best = UINT64_MAX, itemdf[SEARCH_ITEMS_MAX];
+	size_t			 k, i, nf, nk, nbf = 0;
+	int			 item, rv;
+
+	memset(itemdf, 0, sizeof(itemdf));
+	/* Words of a required item: text and title, or expansions. */
+	for (item = 0; item < (int)q->q_nitems; item++) {
+		if ((q->q_reqmask & (1U << item)) == 0 ||
+		    q->q_items[item].si_phrase)
+			continue;
+		for (k = 0, df = 0; k < q->q_nterms; k++)
+			if (q->q_terms[k].st_item == item)
+				df += search_seg_df(seg, &q->q_terms[k], 1, f,
+				    &nf);
+		if (df == 0)
+			return (-1);
+		itemdf[item] = df;
+	}
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		if ((q->q_reqmask & (1U << st->st_item)) == 0)
+			continue;
+		if (q->q_items[st->st_item].si_phrase) {
+			if ((df = search_seg_df(seg, st, 0, f, &nf)) == 0)
+				return (-1);
+		} else if (itemdf[st->st_item] == UINT64_MAX)
+			continue;	/* gathered already */
+		else {
+			/* Every key of the item, and the item is done. */
+			df = itemdf[st->st_item];
+			itemdf[st->st_item] = UINT64_MAX;
+			for (i = k, nf = 0; i < q->q_nterms; i++) {
+				if (q->q_terms[i].st_item != st->st_item)
+					continue;
+				search_seg_df(seg, &q->q_terms[i], 1, f + nf,
+				    &nk);
+				nf += nk;
+			}
+		}
+		if (df < best) {
+			best = df;
+			memcpy(bf, f, nf * sizeof(*f));
+			nbf = nf;
+		}
+	}
+	ss->ss_ncands = 0;
+	if (best == UINT64_MAX)
+		return (0);
+	for (i = 0; i < nbf; i++) {
+		ixpost_init(&p, seg, bf[i]);
+		while ((rv = ixpost_next(&p)) == 1)
+			if (ss->ss_filter == NULL ||
+			    roaring_bitmap_contains(ss->ss_filter, p.p_cid))
+				search_cand_add(ss, p.p_local);
+		if (rv == -1)
+			return (-2);
+	}
+	return (ss->ss_ncands > 0 ? 1 : -1);
+}
+
+/* Clear the marks a segment left: candidates, places of positions. */
+static void
+search_seg_clear(struct sstate *ss)
+{
+	struct sposlist	*pl;
+	size_t		 k, i;
+
+	for (k = 0; k < ss->ss_ncands; k++)
+		ss->ss_cand[ss->ss_cands[k]] = 0;
+	ss->ss_ncands = 0;
+	for (k = 0; k < SEARCH_TERMS_MAX; k++) {
+		pl = &ss->ss_pl[k];
+		if (pl->pl_idx == NULL)
+			continue;
+		for (i = 0; i < pl->pl_n; i++)
+			pl->pl_idx[pl->pl_local[i]] = 0;
+		pl->pl_n = 0;
+	}
+}
+
+/* Would the heap take a chunk of this score? */
+static int
+search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
+{
+	struct scand	 x;
+
+	if (ss->ss_nheap < ss->ss_k)
+		return (1);
+	if (ss->ss_k == 0)
+		return (0);
+	x.c_cid = cid;
+	x.c_score = score;
+	return (search_worse(&ss->ss_heap[0], &x));
+}
+
+/*
+ * One segment, term at a time, into accumulators, only over the
+ * candidates when the query narrows them (search_seg_cands).  Without
+ * --exact, a chunk the heap would not take is not checked further (its
+ * phrases, the filter, the tombstones): it cannot change the top n.
+ */
 static int
 search_seg(struct sstate *ss, const struct ixseg *seg)
 {
@@ -849,21 +1009,37 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 	size_t		 k, j;
 	int64_t		 f;
 	double		 wbody, wtitle;
+	int		 gate;
 
 	if (n > ss->ss_cap) {
 		free(ss->ss_acc);
 		free(ss->ss_mask);
 		free(ss->ss_touched);
+		free(ss->ss_cand);
+		free(ss->ss_cands);
 		ss->ss_cap = n;
 		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
 		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
 		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
+		ss->ss_cand = xcalloc(n, sizeof(*ss->ss_cand));
+		ss->ss_cands = xcalloc(n, sizeof(*ss->ss_cands));
+		for (k = 0; k < SEARCH_TERMS_MAX; k++) {
+			free(ss->ss_pl[k].pl_idx);
+			ss->ss_pl[k].pl_idx = NULL;
+		}
 	}
 	ss->ss_ntouched = 0;
+	if ((gate = search_seg_cands(ss, seg)) == -2)
+		return (MDB_CORRUPTED);
+	if (gate == -1)
+		return (0);
 	for (k = 0; k < q->q_nterms; k++) {
 		st = &q->q_terms[k];
 		tt = *st;
 		ss->ss_pl[k].pl_n = 0;
+		if (st->st_phrase >= 0 && ss->ss_pl[k].pl_idx == NULL)
+			ss->ss_pl[k].pl_idx = xcalloc(ss->ss_cap,
+			    sizeof(*ss->ss_pl[k].pl_idx));
 		/* Excluded words mark chunks; they never add to a score. */
 		wbody = q->q_items[st->st_item].si_excluded ? 0.0 :
 		    so->so_wbody;
@@ -872,12 +1048,14 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		if (!st->st_prefix) {
 			if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
 			    search_post(ss, seg, f, st, wbody,
-			    st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL) == -1)
-				return (MDB_CORRUPTED);
+			    st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL, gate) ==
+			    -1)
+				goto bad;
 			tt.st_key[0] = IX_TITLE;
 			if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, wtitle, NULL) == -1)
-				return (MDB_CORRUPTED);
+			    search_post(ss, seg, f, st, wtitle, NULL, gate) ==
+			    -1)
+				goto bad;
 			continue;
 		}
 		/* The same expansions in every segment. */
@@ -885,8 +1063,8 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 			if ((f = ixseg_find(seg, st->st_exp->x_term[j],
 			    st->st_exp->x_len[j])) < 0)
 				continue;
-			if (search_post(ss, seg, f, st, wbody, NULL) == -1)
-				return (MDB_CORRUPTED);
+			if (search_post(ss, seg, f, st, wbody, NULL, gate) == -1)
+				goto bad;
 		}
 	}
 	sp.sp_ss = ss;
@@ -896,7 +1074,13 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		m = ss->ss_mask[local];
 		cid = seg->s_hdr->h_base + local;
 		sp.sp_local = local;
-		if (search_passes(ss, m, search_seg_pos, &sp) &&
+		if ((m & q->q_reqmask) != q->q_reqmask ||
+		    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
+			;
+		else if (!so->so_exact &&
+		    !search_heap_takes(ss, cid, ss->ss_acc[local]))
+			ss->ss_pruned = 1;
+		else if (search_passes(ss, m, search_seg_pos, &sp) &&
 		    (ss->ss_filter == NULL ||
 		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
 		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
@@ -906,7 +1090,15 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		ss->ss_acc[local] = 0.0f;
 		ss->ss_mask[local] = 0;
 	}
+	search_seg_clear(ss);
 	return (0);
+bad:
+	for (k = 0; k < ss->ss_ntouched; k++) {
+		ss->ss_acc[ss->ss_touched[k]] = 0.0f;
+		ss->ss_mask[ss->ss_touched[k]] = 0;
+	}
+	search_seg_clear(ss);
+	return (MDB_CORRUPTED);
 }
 
 
@@ -1873,6 +2065,8 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	free(ss.ss_acc);
 	free(ss.ss_mask);
 	free(ss.ss_touched);
+	free(ss.ss_cand);
+	free(ss.ss_cands);
 	free(ss.ss_heap);
 	for (i = 0; i < q->q_nterms; i++)
 		free(q->q_terms[i].st_exp);
@@ -1880,6 +2074,7 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 		free(ss.ss_pl[i].pl_local);
 		free(ss.ss_pl[i].pl_pos);
 		free(ss.ss_pl[i].pl_tf);
+		free(ss.ss_pl[i].pl_idx);
 	}
 	if (ss.ss_filter != NULL)
 		roaring_bitmap_free(ss.ss_filter);
