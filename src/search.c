@@ -387,6 +387,13 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 	return (0);
 }
 
+/* Top n with pruning, or every match (--exact, or no hits asked for)? */
+static int
+search_pruning(const struct sstate *ss)
+{
+	return (!ss->ss_opts->so_exact && ss->ss_k > 0);
+}
+
 /* Past the time budget?  Once late, late for good. */
 static int
 search_late(struct sstate *ss)
@@ -574,6 +581,20 @@ struct sfilter {
 };
 
 static struct sfilter *search_cur_filter;
+
+/* The key of the i-th filter's term; its length. */
+static size_t
+search_filter_key(const struct search_opts *so, size_t i, char *key)
+{
+	size_t	 n;
+
+	n = strlen(so->so_filters[i]);
+	if (n > IX_TERM_MAX - 1)
+		n = IX_TERM_MAX - 1;	/* as ixbatch_term cuts it */
+	key[0] = IX_FILTER;
+	memcpy(key + 1, so->so_filters[i], n);
+	return (n + 1);
+}
 
 static int
 search_filter_blocks(MDB_txn *txn, struct sstate *ss, struct sfilter *sf)
@@ -1128,7 +1149,9 @@ struct sblocks {
 	struct sbcur	*sb_c;
 	size_t		 sb_n;
 	uint32_t	 sb_cid;	/* the chunk at hand */
-	roaring_uint32_iterator_t sb_fit;	/* over the filter */
+	struct ixbcur	 sb_f[SEARCH_FILTERS_MAX];	/* the filters' terms */
+	size_t		 sb_nf;
+	int		 sb_fcur;	/* filters by sb_f, not ss_filter */
 };
 
 /* Has the cursor a posting, and is it at cid? */
@@ -1225,7 +1248,7 @@ search_block_take(struct sstate *ss, struct sblocks *sb, uint32_t m)
 	size_t	 i;
 
 	if (!search_passes(ss, m, search_block_pos, sb) ||
-	    (ss->ss_filter != NULL &&
+	    (!sb->sb_fcur && ss->ss_filter != NULL &&
 	    !roaring_bitmap_contains(ss->ss_filter, sb->sb_cid)) ||
 	    roaring_bitmap_contains(ss->ss_tomb, sb->sb_cid))
 		return;
@@ -1298,23 +1321,26 @@ search_theta(const struct sstate *ss)
 }
 
 /*
- * The first chunk from cid on that the filter lets through and that is
- * not tombstoned: UINT32_MAX if there is none.  Calls come with cids
- * that never fall, so the filter's iterator only moves forward.
+ * The first chunk from cid on that every filter's term has (the filter
+ * cursors leap over each other) and that is not tombstoned: UINT32_MAX
+ * if there is none.  Calls come with cids that never fall.
  */
 static uint32_t
 search_bc_allowed(struct sstate *ss, struct sblocks *sb, uint32_t cid)
 {
-	roaring_uint32_iterator_t *it = &sb->sb_fit;
+	struct ixbcur	*f;
+	size_t		 i;
 
 	for (;;) {
-		if (ss->ss_filter != NULL) {
-			if (!it->has_value || it->current_value < cid) {
-				if (!roaring_move_uint32_iterator_equalorlarger(
-				    it, cid))
-					return (UINT32_MAX);
+		for (i = 0; i < sb->sb_nf; i++) {
+			f = &sb->sb_f[i];
+			/* A damaged block ends the filter, as its end does. */
+			if (ixbcur_seek(f, cid) != 1)
+				return (UINT32_MAX);
+			if (f->bc_cid != cid) {
+				cid = f->bc_cid;
+				i = -1;		/* the others again, from cid */
 			}
-			cid = it->current_value;
 		}
 		if (!roaring_bitmap_contains(ss->ss_tomb, cid))
 			return (cid);
@@ -1698,6 +1724,37 @@ search_blocks_and(struct sstate *ss, struct sblocks *sb)
 	}
 }
 
+/*
+ * Cursors over the filters' terms in the block store, for the pruned
+ * walks.  A filter without postings in blocks leaves no chunk there:
+ * the walk has nothing to do (sb_n is zeroed).
+ */
+static int
+search_bc_filters(MDB_txn *txn, struct sstate *ss, struct sblocks *sb)
+{
+	const struct search_opts *so = ss->ss_opts;
+	char			 key[IX_TERM_MAX + 1];
+	size_t			 i, len;
+	int			 rv;
+
+	sb->sb_fcur = 1;
+	for (i = 0; i < so->so_nfilters; i++) {
+		len = search_filter_key(so, i, key);
+		rv = ixbcur_open(&sb->sb_f[sb->sb_nf++], txn, ss->ss_ix, key,
+		    len, ss->ss_folded);
+		if (rv == 1)
+			rv = ixbcur_next(&sb->sb_f[sb->sb_nf - 1]);
+		if (rv == -1)
+			return (-1);
+		if (rv == 0) {
+			while (sb->sb_n > 0)
+				ixbcur_close(&sb->sb_c[--sb->sb_n].b_c);
+			return (0);
+		}
+	}
+	return (0);
+}
+
 static int
 search_blocks(MDB_txn *txn, struct sstate *ss)
 {
@@ -1736,10 +1793,10 @@ search_blocks(MDB_txn *txn, struct sstate *ss)
 			rc = search_bc_add(txn, ss, &sb, st->st_exp->x_term[j],
 			    st->st_exp->x_len[j], k, 1, wbody);
 	}
-	if (ss->ss_filter != NULL)
-		roaring_init_iterator(ss->ss_filter, &sb.sb_fit);
+	if (rc == 0 && sb.sb_n > 0 && search_pruning(ss))
+		rc = search_bc_filters(txn, ss, &sb);
 	if (rc == 0 && sb.sb_n > 0) {
-		if (so->so_exact || ss->ss_k == 0)
+		if (!search_pruning(ss))
 			rc = search_blocks_all(ss, &sb);
 		else if (q->q_reqmask == 0)
 			rc = search_blocks_topk(ss, &sb);
@@ -1748,8 +1805,10 @@ search_blocks(MDB_txn *txn, struct sstate *ss)
 	}
 	for (i = 0; i < sb.sb_n; i++)
 		ixbcur_close(&sb.sb_c[i].b_c);
+	for (i = 0; i < sb.sb_nf; i++)
+		ixbcur_close(&sb.sb_f[i]);
 	free(sb.sb_c);
-	return (rc);
+	return (rc == -1 ? MDB_CORRUPTED : rc);
 }
 
 /* Snippets: the chunk's text around its first match, matches marked. */
@@ -1950,7 +2009,7 @@ search_txn(MDB_txn *txn, void *arg)
 	roaring_bitmap_t	*set;
 	MDB_val			 k = { 5, (void *)"stats" }, v;
 	char			 key[IX_TERM_MAX + 256];
-	size_t			 i, n;
+	size_t			 i;
 	int			 rc;
 
 	if (mdb_get(txn, index_dbi(ss->ss_ix, IDB_META), &k, &v) != 0)
@@ -1973,18 +2032,15 @@ search_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	}
 	for (i = 0; i < so->so_nfilters; i++) {
-		n = strlen(so->so_filters[i]);
-		if (n > IX_TERM_MAX - 1)
-			n = IX_TERM_MAX - 1;	/* as ixbatch_term cuts it */
-		key[0] = IX_FILTER;
-		memcpy(key + 1, so->so_filters[i], n);
 		memset(&sf, 0, sizeof(sf));
 		sf.sf_ss = ss;
 		sf.sf_key = key;
-		sf.sf_len = n + 1;
+		sf.sf_len = search_filter_key(so, i, key);
 		sf.sf_set = roaring_bitmap_create();
 		search_cur_filter = &sf;
-		if ((rc = search_filter_blocks(txn, ss, &sf)) != 0 ||
+		/* Pruned, the block store follows the filter by cursors. */
+		if ((!search_pruning(ss) &&
+		    (rc = search_filter_blocks(txn, ss, &sf)) != 0) ||
 		    (rc = search_segments(txn, ss, search_filter_collect))
 		    != 0) {
 			roaring_bitmap_free(sf.sf_set);
