@@ -30,17 +30,30 @@
  * summed over the block store and the segments, N the number of chunks
  * and avgdl the mean length of the live ones: dead chunks count in df
  * and N until the merger purges them, which only nudges idf (in df
- * alone, they could turn it negative).  The block store (block.c) is
- * read first, document at a time, with block-max pruning for plain OR
- * queries (search_blocks_topk).  Then each segment is scored on its own,
- * term at a time, into accumulators as long as the segment (reused
- * between segments).  Survivors (required items present, no excluded
- * one, every filter met, not tombstoned) go through a bounded heap for
- * the top n, ties going to the older chunk.
+ * alone, they could turn it negative; a prefix's df, summed over its
+ * expansions, stops at N).  The block store (block.c) is read first,
+ * document at a time, with block-max pruning: for a query without
+ * required items, MaxScore over the blocks' bounds
+ * (search_blocks_topk); with required words, AND or phrases, the
+ * required group with the fewest postings drives and the others leap
+ * over blocks that cannot hold its chunks (search_blocks_and).  In both,
+ * exclusions, filters and tombstones are tests on the chunk at hand,
+ * made before its postings are decoded.  Then each segment is scored on
+ * its own, term at a time, into accumulators as long as the segment
+ * (reused between segments), only over the chunks of its rarest
+ * required group when there is one.  Survivors (required items present,
+ * no excluded one, every filter met, not tombstoned) go through a
+ * bounded heap for the top n, ties going to the older chunk.  Pruning
+ * skips only chunks that cannot enter the top n, so the hits are those
+ * of --exact (so_exact), which reads every posting and counts every
+ * match.
  *
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
- * terms), read into a CRoaring bitmap and intersected.
+ * terms).  The segments' postings of it are read into a CRoaring bitmap
+ * (intersected over the filters); the pruned walks over the block store
+ * follow it by cursors, and --exact reads its blocks into the bitmap
+ * too.
  *
  * A search may have a time budget (so_budget_ms): the supervisor, which
  * searches on its event loop for the members of its socket's group,
@@ -1015,9 +1028,10 @@ search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
 
 /*
  * One segment, term at a time, into accumulators, only over the
- * candidates when the query narrows them (search_seg_cands).  Without
- * --exact, a chunk the heap would not take is not checked further (its
- * phrases, the filter, the tombstones): it cannot change the top n.
+ * candidates when the query narrows them (search_seg_cands).  Pruning,
+ * a chunk of a query with phrases whose score the heap would not take
+ * has its phrases left unchecked (the costly part): it cannot change
+ * the top n, and the total is then a lower bound.
  */
 static int
 search_seg(struct sstate *ss, const struct ixseg *seg)
@@ -1098,7 +1112,7 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		if ((m & q->q_reqmask) != q->q_reqmask ||
 		    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
 			;
-		else if (!so->so_exact &&
+		else if (q->q_nphrases > 0 && search_pruning(ss) &&
 		    !search_heap_takes(ss, cid, ss->ss_acc[local]))
 			ss->ss_pruned = 1;
 		else if (search_passes(ss, m, search_seg_pos, &sp) &&
@@ -2057,10 +2071,18 @@ search_txn(MDB_txn *txn, void *arg)
 	if ((rc = search_df_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_df)) != 0)
 		return (rc);
-	for (i = 0; i < q->q_nterms; i++)
+	for (i = 0; i < q->q_nterms; i++) {
+		/*
+		 * A prefix's df sums its expansions', which can pass N (a
+		 * chunk with two of them counts twice); at N, its idf is
+		 * still positive, as pruning needs every score to be.
+		 */
+		if (q->q_terms[i].st_df > ss->ss_n)
+			q->q_terms[i].st_df = ss->ss_n;
 		q->q_terms[i].st_idf = log(1.0 + (ss->ss_n -
 		    (double)q->q_terms[i].st_df + 0.5) /
 		    ((double)q->q_terms[i].st_df + 0.5));
+	}
 	/* Blocks first: they hold the older chunks. */
 	if ((rc = search_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_seg)) != 0)
