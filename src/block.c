@@ -320,6 +320,17 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	return (ixbcur_load(bc, &k, &v));
 }
 
+/* A varint of the block: most are one byte, read here without a call. */
+static inline int
+ixbcur_varint(struct ixbcur *bc, uint64_t *v)
+{
+	if (bc->bc_p < bc->bc_pend && (*bc->bc_p & 0x80) == 0) {
+		*v = *bc->bc_p++;
+		return (0);
+	}
+	return (ix_getvarint(&bc->bc_p, bc->bc_pend, v));
+}
+
 /*
  * The next posting: bc_cid, bc_tf, bc_dl, and its positions at bc_pos.
  * 1, 0 at the end, -1 on a damaged block.
@@ -343,9 +354,8 @@ ixbcur_next(struct ixbcur *bc)
 		if ((*bc->bc_p & 0x80) == 0)
 			bc->bc_posleft--;
 	}
-	if (ix_getvarint(&bc->bc_p, bc->bc_pend, &delta) == -1 ||
-	    ix_getvarint(&bc->bc_p, bc->bc_pend, &tf) == -1 ||
-	    ix_getvarint(&bc->bc_p, bc->bc_pend, &dl) == -1 || tf == 0)
+	if (ixbcur_varint(bc, &delta) == -1 || ixbcur_varint(bc, &tf) == -1 ||
+	    ixbcur_varint(bc, &dl) == -1 || tf == 0)
 		return (-1);
 	delta += bc->bc_at == 0 ? bc->bc_first : bc->bc_cid;
 	if (delta > bc->bc_hdr.bh_last || (bc->bc_at > 0 && delta <= bc->bc_cid))

@@ -80,6 +80,8 @@
 #define SEARCH_PREFIX_MAX	64
 #define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
+#define SEARCH_GATE_CAND	1	/* search_post: candidates only */
+#define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
 /* Keys of one item: text and title of each word, expansions of the last. */
 #define SEARCH_KEYS_MAX		(2 * SEARCH_TERMS_MAX + SEARCH_PREFIX_MAX)
 
@@ -720,8 +722,9 @@ search_touch(struct sstate *ss, uint32_t local)
 
 /*
  * Score one field of one term's postings into the accumulators; for a
- * phrase word, remember where each chunk's positions are (pl).  With
- * gate, only the chunks marked as candidates (search_seg_cands).
+ * phrase word, remember where each chunk's positions are (pl).  Gated,
+ * only the chunks marked as candidates (search_seg_cands), or those a
+ * word before has touched.
  */
 static int
 search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
@@ -736,7 +739,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		if (search_late(ss))
 			return (-1);
 		local = p.p_local;
-		if (gate && !ss->ss_cand[local])
+		if ((gate == SEARCH_GATE_CAND && !ss->ss_cand[local]) ||
+		    (gate == SEARCH_GATE_TOUCHED && ss->ss_mask[local] == 0))
 			continue;
 		search_touch(ss, local);
 		ss->ss_mask[local] |= 1U << st->st_item;
@@ -1026,6 +1030,49 @@ search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
 	return (search_worse(&ss->ss_heap[0], &x));
 }
 
+/* Score one query word's keys in a segment (search_post); -1 if damaged. */
+static int
+search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
+    int gate)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st, tt;
+	size_t		 j;
+	int64_t		 f;
+	double		 wbody, wtitle;
+
+	st = &q->q_terms[k];
+	tt = *st;
+	ss->ss_pl[k].pl_n = 0;
+	if (st->st_phrase >= 0 && ss->ss_pl[k].pl_idx == NULL)
+		ss->ss_pl[k].pl_idx = xcalloc(ss->ss_cap,
+		    sizeof(*ss->ss_pl[k].pl_idx));
+	/* Excluded words mark chunks; they never add to a score. */
+	wbody = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wbody;
+	wtitle = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wtitle;
+	if (!st->st_prefix) {
+		if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
+		    search_post(ss, seg, f, st, wbody, st->st_phrase >= 0 ?
+		    &ss->ss_pl[k] : NULL, gate) == -1)
+			return (-1);
+		tt.st_key[0] = IX_TITLE;
+		if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
+		    search_post(ss, seg, f, st, wtitle, NULL, gate) == -1)
+			return (-1);
+		return (0);
+	}
+	/* The same expansions in every segment. */
+	for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
+		if ((f = ixseg_find(seg, st->st_exp->x_term[j],
+		    st->st_exp->x_len[j])) < 0)
+			continue;
+		if (search_post(ss, seg, f, st, wbody, NULL, gate) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
 /*
  * One segment, term at a time, into accumulators, only over the
  * candidates when the query narrows them (search_seg_cands).  Pruning,
@@ -1036,14 +1083,10 @@ search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
 static int
 search_seg(struct sstate *ss, const struct ixseg *seg)
 {
-	const struct search_opts *so = ss->ss_opts;
 	struct squery	*q = ss->ss_q;
-	struct sterm	*st, tt;
 	struct sseg_pos	 sp;
 	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
-	size_t		 k, j;
-	int64_t		 f;
-	double		 wbody, wtitle;
+	size_t		 k;
 	int		 gate;
 
 	if (n > ss->ss_cap) {
@@ -1068,40 +1111,18 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		return (MDB_CORRUPTED);
 	if (gate == -1)
 		return (0);
-	for (k = 0; k < q->q_nterms; k++) {
-		st = &q->q_terms[k];
-		tt = *st;
-		ss->ss_pl[k].pl_n = 0;
-		if (st->st_phrase >= 0 && ss->ss_pl[k].pl_idx == NULL)
-			ss->ss_pl[k].pl_idx = xcalloc(ss->ss_cap,
-			    sizeof(*ss->ss_pl[k].pl_idx));
-		/* Excluded words mark chunks; they never add to a score. */
-		wbody = q->q_items[st->st_item].si_excluded ? 0.0 :
-		    so->so_wbody;
-		wtitle = q->q_items[st->st_item].si_excluded ? 0.0 :
-		    so->so_wtitle;
-		if (!st->st_prefix) {
-			if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, wbody,
-			    st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL, gate) ==
-			    -1)
-				goto bad;
-			tt.st_key[0] = IX_TITLE;
-			if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, wtitle, NULL, gate) ==
-			    -1)
-				goto bad;
-			continue;
-		}
-		/* The same expansions in every segment. */
-		for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
-			if ((f = ixseg_find(seg, st->st_exp->x_term[j],
-			    st->st_exp->x_len[j])) < 0)
-				continue;
-			if (search_post(ss, seg, f, st, wbody, NULL, gate) == -1)
-				goto bad;
-		}
-	}
+	/*
+	 * Excluded words last, over the chunks the others have: they add
+	 * nothing to a score, so the sums are those of the query's order.
+	 */
+	for (k = 0; k < q->q_nterms; k++)
+		if (!q->q_items[q->q_terms[k].st_item].si_excluded &&
+		    search_seg_term(ss, seg, k, gate) == -1)
+			goto bad;
+	for (k = 0; k < q->q_nterms; k++)
+		if (q->q_items[q->q_terms[k].st_item].si_excluded &&
+		    search_seg_term(ss, seg, k, SEARCH_GATE_TOUCHED) == -1)
+			goto bad;
 	sp.sp_ss = ss;
 	sp.sp_seg = seg;
 	for (k = 0; k < ss->ss_ntouched; k++) {
@@ -1156,6 +1177,9 @@ struct sbcur {
 	double		 b_s;		/* what it adds to the chunk at hand */
 	uint64_t	 b_df;		/* its postings in blocks */
 	int		 b_group;	/* of required cursors, or -1 */
+	uint32_t	 b_bfirst;	/* the block whose bound is b_bub */
+	uint32_t	 b_blast;
+	double		 b_bub;		/* 0: not known yet */
 };
 
 struct sblocks {
@@ -1209,6 +1233,23 @@ search_bound(struct sstate *ss, const struct ixbound *b)
 	const struct search_opts *so = ss->ss_opts;
 
 	return (ixbound_max(b, so->so_k1, so->so_b, ss->ss_avgdl));
+}
+
+/*
+ * A bound on what the cursor adds in its block, with a margin for
+ * rounding; kept until the cursor leaves the block.
+ */
+static double
+search_bc_blockub(struct sstate *ss, struct sbcur *c)
+{
+	if (c->b_bub == 0.0 || c->b_bfirst != c->b_c.bc_first ||
+	    c->b_blast != c->b_c.bc_hdr.bh_last) {
+		c->b_bfirst = c->b_c.bc_first;
+		c->b_blast = c->b_c.bc_hdr.bh_last;
+		c->b_bub = c->b_w * search_bound(ss, &c->b_c.bc_hdr.bh_bound) *
+		    (1.0 + 1e-9);
+	}
+	return (c->b_bub);
 }
 
 static int
@@ -1343,17 +1384,21 @@ static uint32_t
 search_bc_allowed(struct sstate *ss, struct sblocks *sb, uint32_t cid)
 {
 	struct ixbcur	*f;
-	size_t		 i;
+	size_t		 i, agree;
 
 	for (;;) {
-		for (i = 0; i < sb->sb_nf; i++) {
+		/* Round the filters until all of them agree on cid. */
+		for (i = agree = 0; agree < sb->sb_nf;
+		    i = (i + 1) % sb->sb_nf) {
 			f = &sb->sb_f[i];
 			/* A damaged block ends the filter, as its end does. */
 			if (ixbcur_seek(f, cid) != 1)
 				return (UINT32_MAX);
-			if (f->bc_cid != cid) {
+			if (f->bc_cid == cid)
+				agree++;
+			else {
 				cid = f->bc_cid;
-				i = -1;		/* the others again, from cid */
+				agree = 1;
 			}
 		}
 		if (!roaring_bitmap_contains(ss->ss_tomb, cid))
@@ -1399,7 +1444,6 @@ search_bc_bounds(struct sstate *ss, struct sblocks *sb, uint32_t d,
     double *bs, double *bw, uint32_t *next, uint32_t *m)
 {
 	struct sbcur		*c;
-	const struct ixbound	*b;
 	double			 ub;
 	size_t			 i;
 
@@ -1419,8 +1463,7 @@ search_bc_bounds(struct sstate *ss, struct sblocks *sb, uint32_t d,
 			if (c->b_c.bc_cid == d) {
 				c->b_s = search_bc_score(ss, c);
 				*bs += c->b_s;
-				*bw += c->b_w * search_bound(ss,
-				    &c->b_c.bc_hdr.bh_bound) * (1.0 + 1e-9);
+				*bw += search_bc_blockub(ss, c);
 				*m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
 				if (c->b_c.bc_hdr.bh_last < *next)
 					*next = c->b_c.bc_hdr.bh_last;
@@ -1428,8 +1471,8 @@ search_bc_bounds(struct sstate *ss, struct sblocks *sb, uint32_t d,
 				*next = c->b_c.bc_cid - 1;
 			continue;
 		}
-		if ((b = ixbcur_shallow(&c->b_c, d)) != NULL) {
-			ub = c->b_w * search_bound(ss, b) * (1.0 + 1e-9);
+		if (ixbcur_shallow(&c->b_c, d) != NULL) {
+			ub = search_bc_blockub(ss, c);
 			*bs += ub;
 			*bw += ub;
 			if (c->b_c.bc_hdr.bh_last < *next)
@@ -1450,8 +1493,8 @@ search_bc_bounds(struct sstate *ss, struct sblocks *sb, uint32_t d,
  * decoded, the bounds of the blocks that span it are summed; when that
  * cannot beat theta, every cursor skips to the end of the first of those
  * blocks, and the blocks in between are never decoded.  Exclusions add
- * nothing, so they are never essential once the heap is full; they are
- * probed last, for the chunks that could make the top k.  A chunk the
+ * nothing, so they are never essential: they are probed last, for the
+ * chunks that could make the top k.  A chunk the
  * filter or the tombstones rule out is skipped before anything is
  * decoded.  A chunk is skipped only when it cannot enter the top k, so
  * the top k are those of search_blocks_all; the total counts only the
@@ -1479,6 +1522,9 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 		ub += sb->sb_c[ord[i]].b_ub;
 		cum[i] = ub;
 	}
+	/* Exclusions add nothing (first in ord): they never propose. */
+	while (e < sb->sb_n && sb->sb_c[ord[e]].b_w == 0.0)
+		e++;
 	for (;;) {
 		if (search_late(ss))
 			return (ETIMEDOUT);
