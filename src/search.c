@@ -152,6 +152,7 @@ struct sstate {
 	uint32_t		*ss_cands;	/* those marked */
 	size_t			 ss_ncands;
 	size_t			 ss_cap;
+	size_t			 ss_segmax;	/* chunks of the largest segment */
 	roaring_bitmap_t	*ss_filter;	/* NULL: no filter */
 	roaring_bitmap_t	*ss_tomb;
 	struct scand		*ss_heap;
@@ -489,6 +490,8 @@ search_df(struct sstate *ss, const struct ixseg *seg)
 	const char	*t;
 	int64_t		 f;
 
+	if (seg->s_hdr->h_nchunks > ss->ss_segmax)
+		ss->ss_segmax = seg->s_hdr->h_nchunks;
 	for (k = 0; k < q->q_nterms; k++) {
 		st = &q->q_terms[k];
 		if (!st->st_prefix) {
@@ -983,6 +986,10 @@ search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 	ss->ss_ncands = 0;
 	if (best == UINT64_MAX)
 		return (0);
+	if (ss->ss_cand == NULL) {
+		ss->ss_cand = xcalloc(ss->ss_cap, sizeof(*ss->ss_cand));
+		ss->ss_cands = xcalloc(ss->ss_cap, sizeof(*ss->ss_cands));
+	}
 	for (i = 0; i < nbf; i++) {
 		ixpost_init(&p, seg, bf[i]);
 		while ((rv = ixpost_next(&p)) == 1)
@@ -1090,17 +1097,20 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 	int		 gate;
 
 	if (n > ss->ss_cap) {
+		/* Once, as long as the largest segment (search_df). */
+		if (n < ss->ss_segmax)
+			n = ss->ss_segmax;
 		free(ss->ss_acc);
 		free(ss->ss_mask);
 		free(ss->ss_touched);
 		free(ss->ss_cand);
 		free(ss->ss_cands);
+		ss->ss_cand = NULL;
+		ss->ss_cands = NULL;
 		ss->ss_cap = n;
 		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
 		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
 		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
-		ss->ss_cand = xcalloc(n, sizeof(*ss->ss_cand));
-		ss->ss_cands = xcalloc(n, sizeof(*ss->ss_cands));
 		for (k = 0; k < SEARCH_TERMS_MAX; k++) {
 			free(ss->ss_pl[k].pl_idx);
 			ss->ss_pl[k].pl_idx = NULL;
