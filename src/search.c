@@ -80,6 +80,7 @@
 #define SEARCH_PREFIX_MAX	64
 #define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
+#define SEARCH_NORMS		1024	/* lengths with BM25's norm in a table */
 #define SEARCH_GATE_CAND	1	/* search_post: candidates only */
 #define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
 /* Keys of one item: text and title of each word, expansions of the last. */
@@ -88,12 +89,15 @@
 /* A prefix's expansions: the first SEARCH_PREFIX_MAX over all segments. */
 struct sexp {
 	size_t		 x_n;
+	int64_t		 x_f[SEARCH_PREFIX_MAX];	/* in the segment at hand */
 	uint16_t	 x_len[SEARCH_PREFIX_MAX];
 	char		 x_term[SEARCH_PREFIX_MAX][IX_TERM_MAX + 1];
 };
 
 struct sterm {
 	struct sexp	*st_exp;			/* prefixes */
+	int64_t		 st_fbody;	/* in the segment at hand, or -1 */
+	int64_t		 st_ftitle;
 	char		 st_key[IX_TERM_MAX + 1];	/* body field */
 	size_t		 st_len;
 	int		 st_item;
@@ -144,6 +148,7 @@ struct sstate {
 	struct tokenizer	*ss_tk;
 	double			 ss_n;
 	double			 ss_avgdl;
+	double			 ss_norm[SEARCH_NORMS];	/* search_norm */
 	float			*ss_acc;
 	uint32_t		*ss_mask;
 	uint32_t		*ss_touched;
@@ -706,14 +711,27 @@ search_heap_push(struct sstate *ss, uint32_t cid, double score)
 	}
 }
 
+/* BM25's length norm of a chunk of dl words; short ones from a table. */
+static double
+search_norm_of(const struct sstate *ss, uint32_t dl)
+{
+	const struct search_opts *so = ss->ss_opts;
+
+	return (so->so_k1 * (1.0 - so->so_b + so->so_b * dl / ss->ss_avgdl));
+}
+
+static double
+search_norm(const struct sstate *ss, uint32_t dl)
+{
+	return (dl < SEARCH_NORMS ? ss->ss_norm[dl] : search_norm_of(ss, dl));
+}
+
 static double
 search_bm25(struct sstate *ss, double idf, uint32_t tf, uint32_t dl)
 {
 	const struct search_opts *so = ss->ss_opts;
-	double			 norm;
 
-	norm = so->so_k1 * (1.0 - so->so_b + so->so_b * dl / ss->ss_avgdl);
-	return (idf * tf * (so->so_k1 + 1.0) / (tf + norm));
+	return (idf * tf * (so->so_k1 + 1.0) / (tf + search_norm(ss, dl)));
 }
 
 static void
@@ -894,31 +912,51 @@ search_cand_add(struct sstate *ss, uint32_t local)
 	ss->ss_cands[ss->ss_ncands++] = local;
 }
 
+/* Find the query's keys in the segment, once (st_fbody, st_ftitle, x_f). */
+static void
+search_seg_keys(struct sstate *ss, const struct ixseg *seg)
+{
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	size_t		 k, j;
+	char		 key[IX_TERM_MAX + 1];
+
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		if (st->st_prefix) {
+			for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n;
+			    j++)
+				st->st_exp->x_f[j] = ixseg_find(seg,
+				    st->st_exp->x_term[j],
+				    st->st_exp->x_len[j]);
+			continue;
+		}
+		st->st_fbody = ixseg_find(seg, st->st_key, st->st_len);
+		memcpy(key, st->st_key, st->st_len);
+		key[0] = IX_TITLE;
+		st->st_ftitle = ixseg_find(seg, key, st->st_len);
+	}
+}
+
 /* The postings in the segment of a query word's keys (text, title). */
 static uint64_t
 search_seg_df(const struct ixseg *seg, const struct sterm *st, int title,
     int64_t *f, size_t *nf)
 {
-	struct sterm	 tt;
 	uint64_t	 df = 0;
 	size_t		 j;
 
 	*nf = 0;
 	if (st->st_prefix) {
 		for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++)
-			if ((f[*nf] = ixseg_find(seg, st->st_exp->x_term[j],
-			    st->st_exp->x_len[j])) >= 0)
+			if ((f[*nf] = st->st_exp->x_f[j]) >= 0)
 				df += seg->s_dict[f[(*nf)++]].e_df;
 		return (df);
 	}
-	if ((f[*nf] = ixseg_find(seg, st->st_key, st->st_len)) >= 0)
+	if ((f[*nf] = st->st_fbody) >= 0)
 		df += seg->s_dict[f[(*nf)++]].e_df;
-	if (title) {
-		tt = *st;
-		tt.st_key[0] = IX_TITLE;
-		if ((f[*nf] = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0)
-			df += seg->s_dict[f[(*nf)++]].e_df;
-	}
+	if (title && (f[*nf] = st->st_ftitle) >= 0)
+		df += seg->s_dict[f[(*nf)++]].e_df;
 	return (df);
 }
 
@@ -1044,13 +1082,12 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 {
 	const struct search_opts *so = ss->ss_opts;
 	struct squery	*q = ss->ss_q;
-	struct sterm	*st, tt;
+	struct sterm	*st;
 	size_t		 j;
 	int64_t		 f;
 	double		 wbody, wtitle;
 
 	st = &q->q_terms[k];
-	tt = *st;
 	ss->ss_pl[k].pl_n = 0;
 	if (st->st_phrase >= 0 && ss->ss_pl[k].pl_idx == NULL)
 		ss->ss_pl[k].pl_idx = xcalloc(ss->ss_cap,
@@ -1059,20 +1096,18 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 	wbody = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wbody;
 	wtitle = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wtitle;
 	if (!st->st_prefix) {
-		if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
-		    search_post(ss, seg, f, st, wbody, st->st_phrase >= 0 ?
-		    &ss->ss_pl[k] : NULL, gate) == -1)
+		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
+		    wbody, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL, gate) ==
+		    -1)
 			return (-1);
-		tt.st_key[0] = IX_TITLE;
-		if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
-		    search_post(ss, seg, f, st, wtitle, NULL, gate) == -1)
+		if ((f = st->st_ftitle) >= 0 && search_post(ss, seg, f, st,
+		    wtitle, NULL, gate) == -1)
 			return (-1);
 		return (0);
 	}
 	/* The same expansions in every segment. */
 	for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
-		if ((f = ixseg_find(seg, st->st_exp->x_term[j],
-		    st->st_exp->x_len[j])) < 0)
+		if ((f = st->st_exp->x_f[j]) < 0)
 			continue;
 		if (search_post(ss, seg, f, st, wbody, NULL, gate) == -1)
 			return (-1);
@@ -1117,6 +1152,7 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		}
 	}
 	ss->ss_ntouched = 0;
+	search_seg_keys(ss, seg);
 	if ((gate = search_seg_cands(ss, seg)) == -2)
 		return (MDB_CORRUPTED);
 	if (gate == -1)
@@ -1298,11 +1334,10 @@ static double
 search_bc_score(struct sstate *ss, const struct sbcur *c)
 {
 	const struct search_opts *so = ss->ss_opts;
-	double			 norm, tf = c->b_c.bc_tf;
+	double			 tf = c->b_c.bc_tf;
 
-	norm = so->so_k1 * (1.0 - so->so_b + so->so_b * c->b_c.bc_dl /
-	    ss->ss_avgdl);
-	return (c->b_w * tf * (so->so_k1 + 1.0) / (tf + norm));
+	return (c->b_w * tf * (so->so_k1 + 1.0) / (tf +
+	    search_norm(ss, c->b_c.bc_dl)));
 }
 
 /* Score the chunk at hand from the cursors on it, in the segments' order. */
@@ -2080,6 +2115,7 @@ search_txn(MDB_txn *txn, void *arg)
 	MDB_val			 k = { 5, (void *)"stats" }, v;
 	char			 key[IX_TERM_MAX + 256];
 	size_t			 i;
+	uint32_t		 dl;
 	int			 rc;
 
 	if (mdb_get(txn, index_dbi(ss->ss_ix, IDB_META), &k, &v) != 0)
@@ -2091,6 +2127,8 @@ search_txn(MDB_txn *txn, void *arg)
 	    (double)(st.is_chunks + st.is_dead) : 1.0;
 	ss->ss_avgdl = st.is_chunks > 0 && st.is_tokens > 0 ?
 	    (double)st.is_tokens / st.is_chunks : 1.0;
+	for (dl = 0; dl < SEARCH_NORMS; dl++)
+		ss->ss_norm[dl] = search_norm_of(ss, dl);
 	ss->ss_folded = st.is_folded;
 	ss->ss_folding = st.is_folding != 0;
 	if ((rc = index_tomb_get(txn, ss->ss_ix, &ss->ss_tomb)) != 0) {
