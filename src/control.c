@@ -87,14 +87,18 @@ control_answers(const struct sockaddr_un *sun)
 	return (rv);
 }
 
+/* The supervisor's orders, given once by control_listen. */
+static const struct control_orders *control_orders;
+
 int
-control_listen(struct supervisor *sv)
+control_listen(struct supervisor *sv, const struct control_orders *co)
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
 	mode_t			 mask;
 	int			 fd, rv;
 
+	control_orders = co;
 	config_control_path(&sv->sv_conf, sv->sv_ctlpath,
 	    sizeof(sv->sv_ctlpath));
 	memset(&sun, 0, sizeof(sun));
@@ -954,12 +958,12 @@ control_command(struct ctl_conn *cc, const struct ipc_msg *m)
 			    (unsigned long long)sv->sv_conf.c_max_workers);
 			break;
 		}
-		supervisor_scale(sv, m->m_b);
+		control_orders->co_scale(sv, m->m_b);
 		evbuffer_add_printf(out, "ok\ntarget %d workers\n",
 		    sv->sv_fleet.f_target);
 		break;
 	case CTL_RELOAD:
-		if (supervisor_reload(sv) == -1)
+		if (control_orders->co_reload(sv) == -1)
 			evbuffer_add_printf(out, "error: %s\n",
 			    sv->sv_reload_error);
 		else
@@ -999,7 +1003,7 @@ control_written(struct bufferevent *bev, void *arg)
 		return;
 	control_free(cc);
 	if (act >= 2)
-		supervisor_drain(sv, act == 3);
+		control_orders->co_drain(sv, act == 3);
 }
 
 static void

@@ -1,7 +1,7 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * The merger: folds segments into the block store (block.c) and drops
+ * The merger: folds segments into the block store (index_block.c) and drops
  * dead chunks for good.
  *
  * Workers commit a segment per batch.  Segments of about the same size
@@ -135,12 +135,6 @@ merge_list_txn(MDB_txn *txn, void *arg)
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
-/* The term cursors of a k-way merge over the segments' dictionaries. */
-struct mcur {
-	struct ixseg	 mc_seg;
-	uint32_t	 mc_term;
-};
-
 struct merge_build_arg {
 	struct index		*ba_ix;
 	const struct mseg	*ba_segs;
@@ -148,183 +142,185 @@ struct merge_build_arg {
 	struct buf		*ba_out;
 	roaring_bitmap_t	*ba_dead;	/* dead when we began */
 	uint64_t		 ba_purged;
+	/* The new segment's parts, laid out by merge_layout. */
+	struct ixseg		*ba_seg;	/* the old ones */
+	uint32_t		 ba_base;
+	uint32_t		 ba_nchunks;
+	uint16_t		*ba_norms;
+	uint64_t		 ba_tokens;
+	struct buf		 ba_dict;
+	struct buf		 ba_strs;
+	struct buf		 ba_post;
+	struct buf		 ba_one;	/* a term's postings */
 };
 
+/* Open the segments; note their dead chunks and the others' lengths. */
 static int
-merge_termcmp(const struct mcur *a, const struct mcur *b)
+merge_open(MDB_txn *txn, struct merge_build_arg *ba)
 {
-	const char	*x, *y;
-	size_t		 xl, yl;
-
-	x = ixseg_term(&a->mc_seg, a->mc_term, &xl);
-	y = ixseg_term(&b->mc_seg, b->mc_term, &yl);
-	return (ix_termcmp(x, xl, y, yl));
-}
-
-/* Is the cursor's term this one?  (The smallest's cursor moves on.) */
-static int
-merge_same(const struct mcur *c, const char *t, size_t tl)
-{
-	const char	*x;
-	size_t		 xl;
-
-	x = ixseg_term(&c->mc_seg, c->mc_term, &xl);
-	return (xl == tl && memcmp(x, t, tl) == 0);
-}
-
-static int
-merge_build_txn(MDB_txn *txn, void *arg)
-{
-	struct merge_build_arg	*ba = arg;
-	struct mcur		*cur;
-	struct ixseghdr		 h;
-	struct ixsegterm	 e;
-	struct ixpost		 p;
-	struct buf		 dict, strs, post, one;
+	struct ixseg		*s;
+	roaring_bitmap_t	*tomb;
 	uint8_t			 kb[8];
 	MDB_val			 k, v;
-	roaring_bitmap_t	*tomb;
-	uint32_t		 base, nchunks, df, last, local, i;
-	uint16_t		*norms;
-	const char		*t;
-	size_t			 n, j, best, tl;
-	uint64_t		 pos, tokens = 0;
-	int			 rc = 0, first, rv;
+	uint32_t		 i, local;
+	size_t			 j;
+	int			 rc;
 
-	base = ba->ba_segs[0].ms_base;
-	nchunks = ba->ba_segs[ba->ba_n - 1].ms_base +
-	    ba->ba_segs[ba->ba_n - 1].ms_nchunks - base;
-	cur = xcalloc(ba->ba_n, sizeof(*cur));
-	norms = xcalloc(nchunks + 1, sizeof(*norms));
-	buf_init(&dict);
-	buf_init(&strs);
-	buf_init(&post);
-	buf_init(&one);
-	ba->ba_dead = roaring_bitmap_create();
 	if ((rc = index_tomb_get(txn, ba->ba_ix, &tomb)) != 0)
-		goto out;
+		return (rc);
 	for (j = 0; j < ba->ba_n; j++) {
+		s = &ba->ba_seg[j];
 		util_put_be64(kb, ba->ba_segs[j].ms_id);
 		k.mv_size = 8;
 		k.mv_data = kb;
 		if ((rc = mdb_get(txn, index_dbi(ba->ba_ix, IDB_SEGS), &k, &v))
-		    != 0 || ixseg_open(&cur[j].mc_seg, v.mv_data, v.mv_size)
-		    == -1) {
+		    != 0 || ixseg_open(s, v.mv_data, v.mv_size) == -1) {
 			rc = rc != 0 ? rc : MDB_CORRUPTED;
-			goto out;
-		}
-		for (i = 0; i < cur[j].mc_seg.s_hdr->h_nchunks; i++) {
-			local = cur[j].mc_seg.s_hdr->h_base + i - base;
-			if (roaring_bitmap_contains(tomb, base + local)) {
-				roaring_bitmap_add(ba->ba_dead, base + local);
-				continue;
-			}
-			norms[local] = cur[j].mc_seg.s_norms[i];
-			tokens += norms[local];
-		}
-	}
-	ba->ba_purged = roaring_bitmap_get_cardinality(ba->ba_dead);
-	for (;;) {
-		/* The smallest term among the cursors. */
-		best = ba->ba_n;
-		for (j = 0; j < ba->ba_n; j++) {
-			if (cur[j].mc_term >= cur[j].mc_seg.s_hdr->h_nterms)
-				continue;
-			if (best == ba->ba_n ||
-			    merge_termcmp(&cur[j], &cur[best]) < 0)
-				best = j;
-		}
-		if (best == ba->ba_n)
 			break;
-		t = ixseg_term(&cur[best].mc_seg, cur[best].mc_term, &tl);
-		buf_reset(&one);
-		df = 0;
-		last = 0;
-		first = 1;
-		for (j = 0; j < ba->ba_n; j++) {
-			if (cur[j].mc_term >= cur[j].mc_seg.s_hdr->h_nterms ||
-			    !merge_same(&cur[j], t, tl))
-				continue;
-			ixpost_init(&p, &cur[j].mc_seg, cur[j].mc_term);
-			while ((rv = ixpost_next(&p)) == 1) {
-				if (roaring_bitmap_contains(ba->ba_dead,
-				    p.p_cid))
-					continue;
-				local = p.p_cid - base;
-				ix_varint(&one, first ? local : local - last);
-				ix_varint(&one, p.p_tf);
-				for (i = 0; i < p.p_tf; i++) {
-					pos = 0;
-					if (ix_getvarint(&p.p_cur, p.p_end,
-					    &pos) == -1) {
-						rc = MDB_CORRUPTED;
-						goto out;
-					}
-					ix_varint(&one, pos);
-				}
-				p.p_posleft = 0;
-				last = local;
-				first = 0;
-				df++;
-			}
-			if (rv == -1) {
-				rc = MDB_CORRUPTED;
-				goto out;
-			}
-			cur[j].mc_term++;
 		}
-		if (df == 0)
-			continue;	/* only dead chunks had it */
-		e.e_str = strs.b_len;
-		e.e_post = post.b_len;
-		e.e_df = df;
-		e.e_len = tl;
-		e.e_pad = 0;
-		buf_add(&dict, &e, sizeof(e));
-		buf_add(&strs, t, tl);
-		buf_add(&post, one.b_data, one.b_len);
+		for (i = 0; i < s->s_hdr->h_nchunks; i++) {
+			local = s->s_hdr->h_base + i - ba->ba_base;
+			if (roaring_bitmap_contains(tomb, ba->ba_base + local)) {
+				roaring_bitmap_add(ba->ba_dead, ba->ba_base +
+				    local);
+				continue;
+			}
+			ba->ba_norms[local] = s->s_norms[i];
+			ba->ba_tokens += ba->ba_norms[local];
+		}
 	}
+	roaring_bitmap_free(tomb);
+	return (rc);
+}
 
-	/* Lay it out as index.c does, with offsets made absolute. */
+/* The walk's term from every segment that has it, dead chunks left out:
+ * its postings, with cids from the new base, in ba_one; *df of them. */
+static int
+merge_term(struct merge_build_arg *ba, const struct ixwalk *w, uint32_t *df)
+{
+	struct ixpost	 p;
+	uint32_t	 local, last = 0, i;
+	uint64_t	 pos;
+	size_t		 j;
+	int		 rv;
+
+	buf_reset(&ba->ba_one);
+	*df = 0;
+	for (j = 0; j < w->w_nsame; j++) {
+		ixpost_init(&p, w->w_same[j]->wc_seg, w->w_same[j]->wc_term);
+		while ((rv = ixpost_next(&p)) == 1) {
+			if (roaring_bitmap_contains(ba->ba_dead, p.p_cid))
+				continue;
+			local = p.p_cid - ba->ba_base;
+			ix_varint(&ba->ba_one, *df == 0 ? local : local - last);
+			ix_varint(&ba->ba_one, p.p_tf);
+			for (i = 0; i < p.p_tf; i++) {
+				pos = 0;
+				if (ix_getvarint(&p.p_cur, p.p_end, &pos) == -1)
+					return (MDB_CORRUPTED);
+				ix_varint(&ba->ba_one, pos);
+			}
+			p.p_posleft = 0;
+			last = local;
+			(*df)++;
+		}
+		if (rv == -1)
+			return (MDB_CORRUPTED);
+	}
+	return (0);
+}
+
+/* Lay the new segment out as index_batch.c does, offsets made absolute. */
+static int
+merge_layout(struct merge_build_arg *ba)
+{
+	struct ixseghdr		 h;
+	struct ixsegterm	 e;
+	size_t			 n;
+
 	memset(&h, 0, sizeof(h));
 	memcpy(h.h_magic, IXSEG_MAGIC, 4);
-	h.h_nchunks = nchunks;
-	h.h_nterms = dict.b_len / sizeof(e);
-	h.h_base = base;
-	h.h_tokens = tokens;
+	h.h_nchunks = ba->ba_nchunks;
+	h.h_nterms = ba->ba_dict.b_len / sizeof(e);
+	h.h_base = ba->ba_base;
+	h.h_tokens = ba->ba_tokens;
 	h.h_norms = sizeof(h);
-	h.h_dict = h.h_norms + ((nchunks * 2 + 7) & ~7U);
-	h.h_strs = h.h_dict + dict.b_len;
-	h.h_post = h.h_strs + ((strs.b_len + 7) & ~7U);
-	if ((uint64_t)h.h_post + post.b_len + 7 > UINT32_MAX) {
-		rc = MDB_MAP_FULL;
-		goto out;
-	}
-	h.h_size = (h.h_post + post.b_len + 7) & ~7U;
+	h.h_dict = h.h_norms + ((ba->ba_nchunks * 2 + 7) & ~7U);
+	h.h_strs = h.h_dict + ba->ba_dict.b_len;
+	h.h_post = h.h_strs + ((ba->ba_strs.b_len + 7) & ~7U);
+	if ((uint64_t)h.h_post + ba->ba_post.b_len + 7 > UINT32_MAX)
+		return (MDB_MAP_FULL);
+	h.h_size = (h.h_post + ba->ba_post.b_len + 7) & ~7U;
 	buf_reset(ba->ba_out);
 	buf_reserve(ba->ba_out, h.h_size);
 	memset(ba->ba_out->b_data, 0, h.h_size);
 	memcpy(ba->ba_out->b_data, &h, sizeof(h));
-	memcpy(ba->ba_out->b_data + h.h_norms, norms, nchunks * 2);
+	memcpy(ba->ba_out->b_data + h.h_norms, ba->ba_norms,
+	    ba->ba_nchunks * 2);
 	for (n = 0; n < h.h_nterms; n++) {
-		memcpy(&e, dict.b_data + n * sizeof(e), sizeof(e));
+		memcpy(&e, ba->ba_dict.b_data + n * sizeof(e), sizeof(e));
 		e.e_str += h.h_strs;
 		e.e_post += h.h_post;
 		memcpy(ba->ba_out->b_data + h.h_dict + n * sizeof(e), &e,
 		    sizeof(e));
 	}
-	memcpy(ba->ba_out->b_data + h.h_strs, strs.b_data, strs.b_len);
-	memcpy(ba->ba_out->b_data + h.h_post, post.b_data, post.b_len);
+	memcpy(ba->ba_out->b_data + h.h_strs, ba->ba_strs.b_data,
+	    ba->ba_strs.b_len);
+	memcpy(ba->ba_out->b_data + h.h_post, ba->ba_post.b_data,
+	    ba->ba_post.b_len);
 	ba->ba_out->b_len = h.h_size;
+	return (0);
+}
+
+/* Merge the segments into one, in ba_out, in a read transaction. */
+static int
+merge_build_txn(MDB_txn *txn, void *arg)
+{
+	struct merge_build_arg	*ba = arg;
+	const struct mseg	*lastseg = &ba->ba_segs[ba->ba_n - 1];
+	struct ixsegterm	 e;
+	struct ixwalk		 w;
+	uint32_t		 df;
+	int			 rc;
+
+	ba->ba_base = ba->ba_segs[0].ms_base;
+	ba->ba_nchunks = lastseg->ms_base + lastseg->ms_nchunks - ba->ba_base;
+	ba->ba_seg = xcalloc(ba->ba_n, sizeof(*ba->ba_seg));
+	ba->ba_norms = xcalloc(ba->ba_nchunks + 1, sizeof(*ba->ba_norms));
+	ba->ba_tokens = 0;
+	buf_init(&ba->ba_dict);
+	buf_init(&ba->ba_strs);
+	buf_init(&ba->ba_post);
+	buf_init(&ba->ba_one);
+	ba->ba_dead = roaring_bitmap_create();
+	memset(&w, 0, sizeof(w));
+	if ((rc = merge_open(txn, ba)) != 0)
+		goto out;
+	ba->ba_purged = roaring_bitmap_get_cardinality(ba->ba_dead);
+	ixwalk_init(&w, ba->ba_seg, ba->ba_n, NULL, 0);
+	while (ixwalk_next(&w)) {
+		if ((rc = merge_term(ba, &w, &df)) != 0)
+			goto out;
+		if (df == 0)
+			continue;	/* only dead chunks had it */
+		memset(&e, 0, sizeof(e));
+		e.e_str = ba->ba_strs.b_len;
+		e.e_post = ba->ba_post.b_len;
+		e.e_df = df;
+		e.e_len = w.w_tl;
+		buf_add(&ba->ba_dict, &e, sizeof(e));
+		buf_add(&ba->ba_strs, w.w_t, w.w_tl);
+		buf_add(&ba->ba_post, ba->ba_one.b_data, ba->ba_one.b_len);
+	}
+	rc = merge_layout(ba);
 out:
-	if (tomb != NULL)
-		roaring_bitmap_free(tomb);
-	free(cur);
-	free(norms);
-	buf_free(&dict);
-	buf_free(&strs);
-	buf_free(&post);
-	buf_free(&one);
+	ixwalk_free(&w);
+	free(ba->ba_seg);
+	free(ba->ba_norms);
+	buf_free(&ba->ba_dict);
+	buf_free(&ba->ba_strs);
+	buf_free(&ba->ba_post);
+	buf_free(&ba->ba_one);
 	return (rc);
 }
 
@@ -498,7 +494,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 		free(segs);
 		return (rc);
 	}
-	rc = ixblk_fold(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
+	rc = ixfold_run(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
 	    FOLD_SLICE, util_mono_ms() + FOLD_SLICE_MS, &done, &res);
 	roaring_bitmap_free(tomb);
 	free(segs);

@@ -1056,6 +1056,30 @@ struct roaring_bitmap_s;
 
 int		 index_open(struct index *, const char *, size_t, int);
 void		 index_close(struct index *);
+int		 index_delete(struct index *, const char *);
+int		 index_stats(struct index *, struct ixstats *);
+int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
+void		 index_stats_format(const struct ixstats *, int, char *,
+		    size_t);
+int		 index_get_doc(struct index *, const char *, struct ixdoc *);
+int		 index_doc_chunks(struct index *, const char *, size_t,
+		    struct ixdoc *, index_chunk_cb, void *);
+MDB_dbi		 index_dbi(struct index *, int);
+int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
+int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
+int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
+		    uint64_t);
+int		 index_doc_decode(const void *, size_t, struct ixdoc *);
+int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
+		    struct ixdoc *);
+int		 index_doc_kill(MDB_txn *, struct index *, struct ixmeta *,
+		    struct roaring_bitmap_s *, const struct ixdoc *, int);
+int		 index_tomb_get(MDB_txn *, struct index *,
+		    struct roaring_bitmap_s **);
+int		 index_tomb_put(MDB_txn *, struct index *,
+		    struct roaring_bitmap_s *);
+
+/* index_batch.c */
 struct ixbatch	*ixbatch_new(void);
 void		 ixbatch_free(struct ixbatch *);
 void		 ixbatch_reset(struct ixbatch *);
@@ -1068,27 +1092,15 @@ int		 ixbatch_end_doc(struct ixbatch *);
 void		 ixbatch_abort_doc(struct ixbatch *);
 size_t		 ixbatch_ndocs(const struct ixbatch *);
 size_t		 ixbatch_bytes(const struct ixbatch *);
-int		 index_commit(struct index *, struct ixbatch *,
+int		 ixbatch_commit(struct index *, struct ixbatch *,
 		    struct ixcommit *);
-int		 index_delete(struct index *, const char *);
-int		 index_stats(struct index *, struct ixstats *);
-int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
-void		 index_stats_format(const struct ixstats *, int, char *,
-		    size_t);
-int		 index_get_doc(struct index *, const char *, struct ixdoc *);
-int		 index_doc_chunks(struct index *, const char *, size_t,
-		    struct ixdoc *, index_chunk_cb, void *);
+
+/* index_check.c */
 int		 index_check(struct index *, char *, size_t);
-MDB_dbi		 index_dbi(struct index *, int);
-int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
-int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
-int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
-		    uint64_t);
-int		 index_doc_decode(const void *, size_t, struct ixdoc *);
-int		 index_tomb_get(MDB_txn *, struct index *,
-		    struct roaring_bitmap_s **);
-int		 index_tomb_put(MDB_txn *, struct index *,
-		    struct roaring_bitmap_s *);
+
+/* index_seg.c: an ixseg, and the ixpost cursors on it, point into the
+ * value they were opened on, valid until the end of the transaction that
+ * read it from the map (or while the buffer of a batch's segment lives). */
 void		 ix_varint(struct buf *, uint64_t);
 int		 ix_termcmp(const void *, size_t, const void *, size_t);
 int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
@@ -1100,9 +1112,36 @@ void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
 int64_t		 ixpost_pos(struct ixpost *);
 
-/* block.c */
+/* A k-way walk over segments' dictionaries (ixwalk_init): its term, w_t,
+ * points into a segment. */
+struct ixwcur {
+	const struct ixseg *wc_seg;
+	size_t		 wc_j;		/* its place among the segments */
+	uint32_t	 wc_term;
+	const char	*wc_t;		/* the current term */
+	size_t		 wc_tl;
+};
+
+struct ixwalk {
+	struct ixwcur	*w_cur;
+	struct ixwcur	**w_heap;
+	size_t		 w_nheap;
+	struct ixwcur	**w_same;	/* the segments that have w_t */
+	size_t		 w_nsame;
+	const char	*w_t;
+	size_t		 w_tl;
+};
+
+void		 ixwalk_init(struct ixwalk *, const struct ixseg *, size_t,
+		    const char *, size_t);
+int		 ixwalk_next(struct ixwalk *);
+void		 ixwalk_free(struct ixwalk *);
+
+/* index_block.c */
 #define IXB_MAX			128	/* postings per block */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
+#define IXB_KEY_MAX		(IX_TERM_MAX + 5)	/* term, 0, first cid */
+#define IXB_TERMINFO_MAX	(2 * 10 + IXB_BOUNDS * 6 + 1)	/* a terms value */
 
 struct ixbound {
 	uint16_t	 b_tf[IXB_BOUNDS];	/* 0: unused */
@@ -1122,7 +1161,9 @@ struct ixterminfo {
 	struct ixbound	 ti_bound;
 };
 
-/* A cursor over one term's blocks, below a limit cid. */
+/* A cursor over one term's blocks, below a limit cid.  Its positions
+ * (bc_pos) point into the block in the map: valid until the cursor moves
+ * to another block or the transaction ends. */
 struct ixbcur {
 	MDB_cursor	*bc_c;
 	char		 bc_term[IX_TERM_MAX + 1];
@@ -1150,7 +1191,6 @@ struct ixfold {
 	uint64_t	 f_bytes;
 };
 
-void		 ixfold_add(struct ixfold *, const struct ixfold *);
 void		 ixbound_add(struct ixbound *, uint32_t, uint32_t);
 void		 ixbound_merge(struct ixbound *, const struct ixbound *);
 int		 ixbound_covers(const struct ixbound *, uint32_t, uint32_t);
@@ -1163,14 +1203,23 @@ void		 ixbcur_close(struct ixbcur *);
 int		 ixbcur_next(struct ixbcur *);
 int		 ixbcur_seek(struct ixbcur *, uint32_t);
 const struct ixbound *ixbcur_shallow(struct ixbcur *, uint32_t);
-int		 ixblk_fold(MDB_txn *, struct index *, const struct ixseg *,
-		    size_t, const struct roaring_bitmap_s *, struct buf *,
-		    size_t, uint64_t, int *, struct ixfold *);
 int		 ixblk_purge(MDB_txn *, struct index *,
 		    const struct roaring_bitmap_s *, struct buf *, size_t, int *,
 		    struct ixfold *);
 int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 		    uint32_t, uint32_t, char *, size_t);
+size_t		 ixblk_terminfo_encode(const struct ixterminfo *,
+		    uint8_t [IXB_TERMINFO_MAX]);
+int		 ixblk_terminfo_decode(const MDB_val *, struct ixterminfo *);
+size_t		 ixblk_nodemax(MDB_txn *);
+size_t		 ixblk_key(uint8_t *, const char *, size_t, uint32_t);
+int		 ixblk_match(const MDB_val *, const char *, size_t);
+
+/* index_fold.c */
+void		 ixfold_add(struct ixfold *, const struct ixfold *);
+int		 ixfold_run(MDB_txn *, struct index *, const struct ixseg *,
+		    size_t, const struct roaring_bitmap_s *, struct buf *,
+		    size_t, uint64_t, int *, struct ixfold *);
 
 /* merge.c */
 #define MERGE_ALL		0x1	/* compact: everything, now */
@@ -1769,7 +1818,15 @@ enum ctl_command {
 
 int		 control_parse(struct evbuffer *, struct ipc_msg *,
 		    const char **);
-int		 control_listen(struct supervisor *);
+/* What the admin socket may order its supervisor to do. */
+struct control_orders {
+	void	(*co_scale)(struct supervisor *, int);
+	int	(*co_reload)(struct supervisor *);
+	void	(*co_drain)(struct supervisor *, int);
+};
+
+int		 control_listen(struct supervisor *,
+		    const struct control_orders *);
 void		 control_close(struct supervisor *);
 void		 control_status(struct supervisor *, int, int,
 		    struct evbuffer *);

@@ -31,9 +31,9 @@
  * and avgdl the mean length of the live ones: dead chunks count in df
  * and N until the merger purges them, which only nudges idf (in df
  * alone, they could turn it negative; a prefix's df, summed over its
- * expansions, stops at N).  The block store (block.c) is read first,
- * document at a time, with block-max pruning: for a query without
- * required items, MaxScore over the blocks' bounds
+ * expansions, stops at N).  The block store (index_block.c) is read
+ * first, document at a time, with block-max pruning: for a query
+ * without required items, MaxScore over the blocks' bounds
  * (search_blocks_topk); with required words, AND or phrases, the
  * required group with the fewest postings drives and the others leap
  * over blocks that cannot hold its chunks (search_blocks_and).  In both,
@@ -581,10 +581,9 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 			if (k.mv_size < st->st_len || k.mv_size > IX_TERM_MAX ||
 			    memcmp(k.mv_data, st->st_key, st->st_len) != 0)
 				break;
-			if (v.mv_size != sizeof(ti) ||
+			if (ixblk_terminfo_decode(&v, &ti) == -1 ||
 			    !search_expand(st->st_exp, k.mv_data, k.mv_size))
 				break;
-			memcpy(&ti, v.mv_data, sizeof(ti));
 			st->st_df += ti.ti_df - search_unfolded(txn, ss,
 			    k.mv_data, k.mv_size);
 		}

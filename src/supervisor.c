@@ -872,13 +872,18 @@ supervisor_claim(struct supervisor *sv)
  * The sockets, bound while still root (the admin socket, the HTTP
  * addresses), then root given up and the queue and index opened.
  */
+/* What quirectl may order, over the admin socket. */
+static const struct control_orders supervisor_orders = {
+	supervisor_scale, supervisor_reload, supervisor_drain
+};
+
 static void
 supervisor_open(struct supervisor *sv)
 {
 	struct queue_conf	 qc;
 	char			 err[CONF_STR_MAX + 128];
 
-	if (control_listen(sv) == -1) {
+	if (control_listen(sv, &supervisor_orders) == -1) {
 		fprintf(stderr, "quired: cannot open the admin socket %s; "
 		    "see the log\n", sv->sv_ctlpath);
 		fatalx("cannot open the admin socket %s", sv->sv_ctlpath);

@@ -75,6 +75,7 @@ struct tk_slot {
 	char		 ts_key[TK_KEYMAX];
 	char		 ts_stem[TK_KEYMAX + 1];
 };
+_Static_assert(sizeof(struct tk_slot) == 64, "a stem cache slot is a line");
 
 struct tokenizer {
 	struct sb_stemmer	*tk_stemmer;
@@ -287,8 +288,13 @@ tokenizer_new(const char *lang, int stopwords)
 		if (stopwords)
 			tk->tk_stop = tokenize_stoplist(name);
 	}
-	if (tk->tk_stemmer != NULL || tk->tk_stop != NULL)
-		tk->tk_cache = xcalloc(TK_CACHE, sizeof(*tk->tk_cache));
+	/* A slot is a cache line: aligned, a look-up reads one. */
+	if ((tk->tk_stemmer != NULL || tk->tk_stop != NULL) &&
+	    (tk->tk_cache = aligned_alloc(64, TK_CACHE *
+	    sizeof(*tk->tk_cache))) == NULL)
+		fatal("%s: allocating the stem cache", __func__);
+	if (tk->tk_cache != NULL)
+		memset(tk->tk_cache, 0, TK_CACHE * sizeof(*tk->tk_cache));
 	return (tk);
 }
 

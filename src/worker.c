@@ -550,7 +550,7 @@ worker_commit(struct worker *wk)
 	/* The metric is the commit that went through, not the waits. */
 	for (;;) {
 		us = util_mono_us();
-		if ((rc = index_commit(&wk->wk_ix, wk->wk_batch, &res)) == 0)
+		if ((rc = ixbatch_commit(&wk->wk_ix, wk->wk_batch, &res)) == 0)
 			break;
 		if (rc == -1 ||
 		    (fault = store_fault(rc)) == STORE_FAULT_NONE)

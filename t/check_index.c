@@ -187,7 +187,7 @@ commit(struct tix *t, struct ixcommit *res)
 {
 	struct ixcommit	 r;
 
-	ck_assert_int_eq(index_commit(&t->t_ix, t->t_b, res != NULL ? res :
+	ck_assert_int_eq(ixbatch_commit(&t->t_ix, t->t_b, res != NULL ? res :
 	    &r), 0);
 	ixbatch_reset(t->t_b);
 }
@@ -2116,7 +2116,7 @@ START_TEST(test_check_tomb_damaged)
 }
 END_TEST
 
-/* The block store (block.c). */
+/* The block store (index_block.c). */
 
 /* A bound covers every pair added to it, and stays a frontier. */
 START_TEST(test_block_bound)
@@ -2596,7 +2596,7 @@ fold_some_txn(MDB_txn *txn, void *arg)
 	memset(&res, 0, sizeof(res));
 	ck_assert_int_eq(index_tomb_get(txn, ix, &tomb), 0);
 	buf_init(&from);
-	rc = ixblk_fold(txn, ix, &seg, 1, tomb, &from, 1, 0, &done, &res);
+	rc = ixfold_run(txn, ix, &seg, 1, tomb, &from, 1, 0, &done, &res);
 	roaring_bitmap_free(tomb);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(done, 0);
@@ -2716,15 +2716,71 @@ START_TEST(test_block_sweep)
 }
 END_TEST
 
+/* Terms values: varints both ways, the fixed struct of the first stores
+ * still read, and a varint value of that struct's size padded apart. */
+START_TEST(test_terminfo_codec)
+{
+	struct ixterminfo	 ti, back;
+	uint8_t			 tv[IXB_TERMINFO_MAX];
+	MDB_val			 v;
+	uint32_t		 x = 5;
+	int			 i, j, n32 = 0;
+
+	for (i = 0; i < 20000; i++) {
+		memset(&ti, 0, sizeof(ti));
+		x = x * 1103515245 + 12345;
+		ti.ti_df = (uint64_t)x << (i % 40);
+		x = x * 1103515245 + 12345;
+		ti.ti_blocks = x >> (i % 32);
+		for (j = 0; j < i % (IXB_BOUNDS + 1); j++) {
+			x = x * 1103515245 + 12345;
+			ti.ti_bound.b_tf[j] = 1 + (x >> 17);
+			ti.ti_bound.b_dl[j] = x >> 16;
+		}
+		v.mv_data = tv;
+		v.mv_size = ixblk_terminfo_encode(&ti, tv);
+		ck_assert_uint_le(v.mv_size, IXB_TERMINFO_MAX);
+		ck_assert_uint_ne(v.mv_size, sizeof(ti));
+		n32 += v.mv_size == sizeof(ti) + 1;
+		ck_assert_int_eq(ixblk_terminfo_decode(&v, &back), 0);
+		ck_assert_mem_eq(&back, &ti, sizeof(ti));
+		/* Cut short: damaged, or fewer pairs, never more. */
+		v.mv_size -= 1 + i % 3;
+		if (v.mv_size > 0 && v.mv_size != sizeof(ti) &&
+		    ixblk_terminfo_decode(&v, &back) == 0)
+			ck_assert(back.ti_bound.b_tf[IXB_BOUNDS - 1] == 0 ||
+			    ti.ti_bound.b_tf[IXB_BOUNDS - 1] != 0);
+	}
+	ck_assert_int_gt(n32, 0);	/* the padded size came up */
+	/* The fixed struct, as the first stores wrote it. */
+	memset(&ti, 0, sizeof(ti));
+	ti.ti_df = 7;
+	ti.ti_blocks = 1;
+	ti.ti_bound.b_tf[0] = 2;
+	ti.ti_bound.b_dl[0] = 9;
+	v.mv_data = &ti;
+	v.mv_size = sizeof(ti);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, &back), 0);
+	ck_assert_mem_eq(&back, &ti, sizeof(ti));
+	/* More pairs than a bound holds. */
+	memset(tv, 1, sizeof(tv));
+	v.mv_data = tv;
+	v.mv_size = 2 + 2 * (IXB_BOUNDS + 1);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, &back), -1);
+}
+END_TEST
+
 /* index_check on damage to the block store. */
 START_TEST(test_block_check)
 {
 	struct tix		 t;
-	struct ixterminfo	*ti;
+	struct ixterminfo	 ti;
 	struct ixblkhdr		 h;
 	char			 key[IX_TERM_MAX];
-	uint8_t			 bk[IX_TERM_MAX + 5], *blk;
-	size_t			 n, len, blen;
+	uint8_t			 bk[IX_TERM_MAX + 5], *blk, *raw;
+	uint8_t			 tv[IXB_TERMINFO_MAX], was[IXB_TERMINFO_MAX];
+	MDB_val			 v;
+	size_t			 n, len, blen, tl;
 	int			 rv;
 
 	tix_open(&t);
@@ -2735,19 +2791,29 @@ START_TEST(test_block_check)
 	n = term_key(&t, IX_BODY, "w0", key);
 
 	/* A term's count off by one. */
-	ti = raw_get(&t, IDB_TERMS, key, n, &len);
-	ck_assert_uint_eq(len, sizeof(*ti));
-	ti->ti_df++;
-	raw_write(&t, IDB_TERMS, key, n, ti, len);
+	raw = raw_get(&t, IDB_TERMS, key, n, &len);
+	ck_assert_uint_le(len, sizeof(was));
+	memcpy(was, raw, len);
+	v.mv_size = len;
+	v.mv_data = was;
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, &ti), 0);
+	ti.ti_df++;
+	tl = ixblk_terminfo_encode(&ti, tv);
+	raw_write(&t, IDB_TERMS, key, n, tv, tl);
 	check_fails(&t, "term w0: ");
-	ti->ti_df--;
-	raw_write(&t, IDB_TERMS, key, n, ti, len);
+	raw_write(&t, IDB_TERMS, key, n, was, len);
+	check_ok(&t);
+
+	/* A damaged value. */
+	raw_write(&t, IDB_TERMS, key, n, "\x80", 1);
+	check_fails(&t, "term w0: ");
+	raw_write(&t, IDB_TERMS, key, n, was, len);
 	check_ok(&t);
 
 	/* Its entry gone. */
 	raw_write(&t, IDB_TERMS, key, n, NULL, 0);
 	check_fails(&t, "term w0: blocks but no entry in terms");
-	raw_write(&t, IDB_TERMS, key, n, ti, len);
+	raw_write(&t, IDB_TERMS, key, n, was, len);
 	check_ok(&t);
 
 	/* Its first block's bound below its postings. */
@@ -2767,7 +2833,7 @@ START_TEST(test_block_check)
 	raw_write(&t, IDB_BLOCKS, bk, n + 5, blk, blen);
 	check_fails(&t, "above its block's bound");
 	free(blk);
-	free(ti);
+	free(raw);
 	tix_close(&t);
 }
 END_TEST
@@ -2826,6 +2892,7 @@ index_suite(void)
 	tcase_add_test(tc, test_block_cursor);
 	tcase_add_test(tc, test_block_fold_resume);
 	tcase_add_test(tc, test_block_sweep);
+	tcase_add_test(tc, test_terminfo_codec);
 	tcase_add_test(tc, test_block_check);
 	suite_add_tcase(s, tc);
 

@@ -120,7 +120,7 @@ fuzz_query_setup(void)
 	/* The first three into blocks, the fourth in a segment. */
 	for (i = 0; i < 3; i++)
 		fuzz_query_add(b, i);
-	FUZZ_ASSERT(index_commit(&fuzz_ix, b, &ic) == 0);
+	FUZZ_ASSERT(ixbatch_commit(&fuzz_ix, b, &ic) == 0);
 	ixbatch_reset(b);
 	while ((rv = merge_step(&fuzz_ix, MERGE_ALL, FUZZ_FOLD)) == 1)
 		;
@@ -128,7 +128,7 @@ fuzz_query_setup(void)
 	for (i = 3; i < sizeof(fuzz_query_docs) / sizeof(fuzz_query_docs[0]);
 	    i++)
 		fuzz_query_add(b, i);
-	FUZZ_ASSERT(index_commit(&fuzz_ix, b, &ic) == 0);
+	FUZZ_ASSERT(ixbatch_commit(&fuzz_ix, b, &ic) == 0);
 	FUZZ_ASSERT(ic.ic_replaced == 1);
 	ixbatch_free(b);
 	nftw(dir, fuzz_query_rm, 16, FTW_DEPTH | FTW_PHYS);

@@ -9,8 +9,8 @@
  * word repeated hundreds of times in one chunk, is a block of its own.)
  *
  *	blocks	term, 0, first cid (4, big-endian) -> block
- *	terms	term -> struct ixterminfo: postings and blocks of the term,
- *		and a bound on its postings' scores
+ *	terms	term -> postings and blocks of the term, and a bound on its
+ *		postings' scores, as varints (ixblk_terminfo_encode)
  *
  * A block is a struct ixblkhdr (last cid, postings, bound), then per
  * posting in cid order: varint cid delta (from the previous posting, the
@@ -25,13 +25,11 @@
  * and the mean length are at query time.  That is what lets search skip
  * blocks that cannot reach its top k (block-max pruning).
  *
- * The merger folds runs of whole segments in (ixblk_fold), the oldest
+ * The merger folds runs of whole segments in (index_fold.c), the oldest
  * first, so a term's new postings always come after its last block; the
  * index's m_folded says below which cid the blocks are complete, and
- * search reads blocks only there.  Folding appends only cids above a
- * term's last one, so a fold cut short by a crash resumes where it
- * stopped.  Deleted chunks stay in the tombstone bitmap until a sweep
- * (ixblk_purge) has dropped them from every block.
+ * search reads blocks only there.  Deleted chunks stay in the tombstone
+ * bitmap until a sweep (ixblk_purge) has dropped them from every block.
  */
 
 #include <sys/types.h>
@@ -44,11 +42,9 @@
 
 #include "quire.h"
 
-#define IXB_KEY_MAX	(IX_TERM_MAX + 5)
-
 /* The largest node that stays in its leaf page (LMDB's me_nodemax). */
-static size_t
-ixb_nodemax(MDB_txn *txn)
+size_t
+ixblk_nodemax(MDB_txn *txn)
 {
 	MDB_stat	 st;
 
@@ -58,8 +54,8 @@ ixb_nodemax(MDB_txn *txn)
 	return (((st.ms_psize - 16) / 2) & ~(size_t)1);
 }
 
-static size_t
-ixb_key(uint8_t *kb, const char *term, size_t len, uint32_t cid)
+size_t
+ixblk_key(uint8_t *kb, const char *term, size_t len, uint32_t cid)
 {
 	memcpy(kb, term, len);
 	kb[len] = 0;
@@ -69,24 +65,14 @@ ixb_key(uint8_t *kb, const char *term, size_t len, uint32_t cid)
 
 /* Does a blocks key belong to the term?  1 yes, 0 another term of the
  * same prefix (a term with a NUL in it), -1 past the term. */
-static int
-ixb_match(const MDB_val *k, const char *term, size_t len)
+int
+ixblk_match(const MDB_val *k, const char *term, size_t len)
 {
 	const uint8_t	*p = k->mv_data;
 
 	if (k->mv_size < len + 1 || memcmp(p, term, len) != 0 || p[len] != 0)
 		return (-1);
 	return (k->mv_size == len + 5);
-}
-
-/* What a fold or a sweep did, added to a running total. */
-void
-ixfold_add(struct ixfold *to, const struct ixfold *from)
-{
-	to->f_postings += from->f_postings;
-	to->f_blocks += from->f_blocks;
-	to->f_terms += from->f_terms;
-	to->f_bytes += from->f_bytes;
 }
 
 /* Bounds. */
@@ -182,9 +168,65 @@ ixblk_terminfo(MDB_txn *txn, struct index *ix, const char *term,
 	k.mv_data = (void *)term;
 	if ((rc = mdb_get(txn, index_dbi(ix, IDB_TERMS), &k, &v)) != 0)
 		return (rc);
-	if (v.mv_size != sizeof(*ti))
-		return (MDB_CORRUPTED);
-	memcpy(ti, v.mv_data, sizeof(*ti));
+	return (ixblk_terminfo_decode(&v, ti) == 0 ? 0 : MDB_CORRUPTED);
+}
+
+/*
+ * A terms value: varint postings, varint blocks, then the bound's pairs,
+ * varint tf and varint length each, to the end (a tf of 0 ends them
+ * too).  The first stores wrote a struct ixterminfo as it is, 32 bytes:
+ * a value of that size is read so, and a varint value that would come
+ * out as long gets a 0 more.  Returns the size written in out.
+ */
+size_t
+ixblk_terminfo_encode(const struct ixterminfo *ti,
+    uint8_t out[IXB_TERMINFO_MAX])
+{
+	uint64_t	 v[2 + 2 * IXB_BOUNDS];
+	size_t		 n = 0, i, len = 0;
+
+	v[n++] = ti->ti_df;
+	v[n++] = ti->ti_blocks;
+	for (i = 0; i < IXB_BOUNDS && ti->ti_bound.b_tf[i] != 0; i++) {
+		v[n++] = ti->ti_bound.b_tf[i];
+		v[n++] = ti->ti_bound.b_dl[i];
+	}
+	for (i = 0; i < n; i++) {
+		while (v[i] >= 0x80) {
+			out[len++] = (v[i] & 0x7f) | 0x80;
+			v[i] >>= 7;
+		}
+		out[len++] = v[i];
+	}
+	if (len == sizeof(struct ixterminfo))
+		out[len++] = 0;
+	return (len);
+}
+
+/* A terms value read into ti: 0, or -1 when damaged. */
+int
+ixblk_terminfo_decode(const MDB_val *v, struct ixterminfo *ti)
+{
+	const uint8_t	*p = v->mv_data, *end = p + v->mv_size;
+	uint64_t	 tf, dl;
+	size_t		 i;
+
+	memset(ti, 0, sizeof(*ti));
+	if (v->mv_size == sizeof(*ti)) {
+		memcpy(ti, v->mv_data, sizeof(*ti));
+		return (0);
+	}
+	if (ix_getvarint(&p, end, &ti->ti_df) == -1 ||
+	    ix_getvarint(&p, end, &ti->ti_blocks) == -1)
+		return (-1);
+	for (i = 0; p < end && *p != 0; i++) {
+		if (i == IXB_BOUNDS || ix_getvarint(&p, end, &tf) == -1 ||
+		    ix_getvarint(&p, end, &dl) == -1 || tf > UINT16_MAX ||
+		    dl > UINT16_MAX)
+			return (-1);
+		ti->ti_bound.b_tf[i] = tf;
+		ti->ti_bound.b_dl[i] = dl;
+	}
 	return (0);
 }
 
@@ -224,7 +266,7 @@ ixbcur_step(struct ixbcur *bc, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 			bc->bc_end = 1;
 			return (rc == MDB_NOTFOUND ? 0 : -1);
 		}
-		if ((m = ixb_match(k, bc->bc_term, bc->bc_len)) == 1)
+		if ((m = ixblk_match(k, bc->bc_term, bc->bc_len)) == 1)
 			return (1);
 		if (m == -1) {
 			bc->bc_end = 1;
@@ -252,7 +294,7 @@ ixbcur_open(struct ixbcur *bc, MDB_txn *txn, struct index *ix,
 		bc->bc_c = NULL;
 		return (-1);
 	}
-	k.mv_size = ixb_key(kb, term, len, 0);
+	k.mv_size = ixblk_key(kb, term, len, 0);
 	k.mv_data = kb;
 	if ((rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE)) != 1)
 		return (rv);
@@ -299,7 +341,7 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	 * last in the database if there is none) may span cid.  That key
 	 * may be another term's: the block before it is still ours.
 	 */
-	k.mv_size = ixb_key(kb, bc->bc_term, bc->bc_len, cid);
+	k.mv_size = ixblk_key(kb, bc->bc_term, bc->bc_len, cid);
 	k.mv_data = kb;
 	rc = mdb_cursor_get(bc->bc_c, &k, &v, MDB_SET_RANGE);
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -313,7 +355,7 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	}
 	/* Not in the one before: the one found, after it. */
 	bc->bc_end = 0;
-	k.mv_size = ixb_key(kb, bc->bc_term, bc->bc_len, cid);
+	k.mv_size = ixblk_key(kb, bc->bc_term, bc->bc_len, cid);
 	k.mv_data = kb;
 	if ((rv = ixbcur_step(bc, &k, &v, MDB_SET_RANGE)) != 1)
 		return (rv);
@@ -408,406 +450,6 @@ ixbcur_shallow(struct ixbcur *bc, uint32_t cid)
 	return (&bc->bc_hdr.bh_bound);
 }
 
-/* Folding a segment in. */
-
-/* A term's totals after a fold appended to it. */
-static int
-ixb_terminfo_add(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
-    uint64_t postings, uint64_t blocks, const struct ixbound *b, int append,
-    struct ixfold *res)
-{
-	struct ixterminfo	 ti;
-	MDB_val			 k, v;
-	int			 rc;
-
-	rc = append ? MDB_NOTFOUND : ixblk_terminfo(txn, ix, t, tl, &ti);
-	if (rc == MDB_NOTFOUND) {
-		memset(&ti, 0, sizeof(ti));
-		res->f_terms++;
-	} else if (rc != 0)
-		return (rc);
-	ti.ti_df += postings;
-	ti.ti_blocks += blocks;
-	ixbound_merge(&ti.ti_bound, b);
-	k.mv_size = tl;
-	k.mv_data = (void *)t;
-	v.mv_size = sizeof(ti);
-	v.mv_data = &ti;
-	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v,
-	    append ? MDB_APPEND : 0));
-}
-
-struct ixb_out {
-	struct buf	 o_data;	/* postings */
-	struct ixblkhdr	 o_hdr;
-	uint32_t	 o_first;
-	int		 o_old;		/* rewrites the term's last block */
-	size_t		 o_max;		/* inline limit */
-	int		 o_append;	/* keys past the last in the store */
-	struct ixbound	*o_tb;		/* the term's, grown at each flush */
-};
-
-/* A copy of the last key of a database; empty when it has none. */
-static int
-ixb_lastkey(MDB_txn *txn, MDB_dbi dbi, struct buf *out)
-{
-	MDB_cursor	*c;
-	MDB_val		 k, v;
-	int		 rc;
-
-	buf_reset(out);
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-		return (rc);
-	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	if (rc == 0)
-		buf_add(out, k.mv_data, k.mv_size);
-	mdb_cursor_close(c);
-	return (rc == MDB_NOTFOUND ? 0 : rc);
-}
-
-/* Write the block being built, in place in its page. */
-static int
-ixb_flush(MDB_txn *txn, struct index *ix, const char *term, size_t len,
-    struct ixb_out *o, uint64_t *written)
-{
-	uint8_t	 kb[IXB_KEY_MAX];
-	MDB_val	 k, v;
-	int	 rc;
-
-	if (o->o_hdr.bh_n == 0)
-		return (0);
-	ixbound_merge(o->o_tb, &o->o_hdr.bh_bound);
-	k.mv_size = ixb_key(kb, term, len, o->o_first);
-	k.mv_data = kb;
-	v.mv_size = sizeof(o->o_hdr) + o->o_data.b_len;
-	if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &k, &v,
-	    MDB_RESERVE | (o->o_append ? MDB_APPEND : 0))) != 0)
-		return (rc);
-	memcpy(v.mv_data, &o->o_hdr, sizeof(o->o_hdr));
-	memcpy((uint8_t *)v.mv_data + sizeof(o->o_hdr), o->o_data.b_data,
-	    o->o_data.b_len);
-	*written += v.mv_size;
-	memset(&o->o_hdr, 0, sizeof(o->o_hdr));
-	buf_reset(&o->o_data);
-	o->o_old = 0;
-	return (0);
-}
-
-/*
- * The term cursors of a k-way walk over the segments' dictionaries: a
- * heap of the segments that have terms left, by their current term, then
- * by segment (so by cid).
- */
-struct ixb_mcur {
-	const struct ixseg	*mc_seg;
-	size_t			 mc_j;		/* its place in the run */
-	uint32_t		 mc_term;
-	const char		*mc_t;		/* the current term */
-	size_t			 mc_tl;
-};
-
-static int
-ixb_mless(const struct ixb_mcur *a, const struct ixb_mcur *b)
-{
-	int	 c;
-
-	if ((c = ix_termcmp(a->mc_t, a->mc_tl, b->mc_t, b->mc_tl)) != 0)
-		return (c < 0);
-	return (a->mc_j < b->mc_j);
-}
-
-static void
-ixb_msift(struct ixb_mcur **h, size_t n, size_t i)
-{
-	struct ixb_mcur	*tmp;
-	size_t		 c;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && ixb_mless(h[c + 1], h[c]))
-			c++;
-		if (!ixb_mless(h[c], h[i]))
-			return;
-		tmp = h[i];
-		h[i] = h[c];
-		h[c] = tmp;
-		i = c;
-	}
-}
-
-static void
-ixb_mup(struct ixb_mcur **h, size_t i)
-{
-	struct ixb_mcur	*tmp;
-
-	while (i > 0 && ixb_mless(h[i], h[(i - 1) / 2])) {
-		tmp = h[i];
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
-	}
-}
-
-/* Load the cursor's current term: 0, or -1 at the end of its segment. */
-static int
-ixb_mload(struct ixb_mcur *mc)
-{
-	if (mc->mc_term >= mc->mc_seg->s_hdr->h_nterms)
-		return (-1);
-	mc->mc_t = ixseg_term(mc->mc_seg, mc->mc_term, &mc->mc_tl);
-	return (0);
-}
-
-/*
- * Append one segment's postings of a term to the term's blocks in o:
- * those above last (a fold cut short did the rest) and not dead.
- */
-static int
-ixb_fold_seg(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
-    const struct ixseg *seg, uint32_t term, const roaring_bitmap_t *dead,
-    uint32_t last, struct ixb_out *o, struct buf *one, uint64_t *added,
-    uint32_t *nblocks, uint64_t *written)
-{
-	struct ixpost	 p;
-	const uint8_t	*q;
-	uint32_t	 i, dl, n;
-	int		 rc, rv, anydead;
-
-	anydead = roaring_bitmap_range_cardinality(dead, seg->s_hdr->h_base,
-	    (uint64_t)seg->s_hdr->h_base + seg->s_hdr->h_nchunks) > 0;
-	ixpost_init(&p, seg, term);
-	while ((rv = ixpost_next(&p)) == 1) {
-		if (p.p_cid <= last ||
-		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
-			continue;
-		dl = seg->s_norms[p.p_local];
-		buf_reset(one);
-		ix_varint(one, p.p_tf);
-		ix_varint(one, dl);
-		/* The positions are varints in both: their bytes as they are. */
-		for (q = p.p_cur, i = 0; i < p.p_tf; i++) {
-			for (n = 0; q < p.p_end && (*q & 0x80) && n < 10; n++)
-				q++;
-			if (q == p.p_end || n == 10)
-				return (MDB_CORRUPTED);
-			q++;
-		}
-		buf_add(one, p.p_cur, q - p.p_cur);
-		p.p_cur = q;
-		p.p_posleft = 0;
-		/* Full: out it goes, and this posting starts one. */
-		if (o->o_hdr.bh_n > 0 && (o->o_hdr.bh_n == IXB_MAX ||
-		    sizeof(o->o_hdr) + o->o_data.b_len + 5 + one->b_len >
-		    o->o_max)) {
-			if (!o->o_old)
-				(*nblocks)++;
-			if ((rc = ixb_flush(txn, ix, t, tl, o, written))
-			    != 0)
-				return (rc);
-		}
-		ix_varint(&o->o_data, o->o_hdr.bh_n == 0 ? 0 :
-		    p.p_cid - o->o_hdr.bh_last);
-		if (o->o_hdr.bh_n == 0)
-			o->o_first = p.p_cid;
-		buf_add(&o->o_data, one->b_data, one->b_len);
-		o->o_hdr.bh_n++;
-		o->o_hdr.bh_last = p.p_cid;
-		ixbound_add(&o->o_hdr.bh_bound, p.p_tf, dl);
-		(*added)++;
-	}
-	return (rv == -1 ? MDB_CORRUPTED : 0);
-}
-
-/*
- * Fold the postings of segs[0..n) (consecutive, in cid order) into the
- * blocks, in the write transaction txn, leaving out chunks in dead.
- * Terms are taken in byte order, after the term in from (empty: from the
- * first), until about budget bytes are written or the monotonic clock
- * reaches deadline (in ms; 0, no deadline); from is left holding the
- * last term done, and *done is set when there are no more.  Terms are
- * done whole, so a transaction that commits leaves every term either
- * folded or not.
- */
-int
-ixblk_fold(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
-    size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
-    uint64_t deadline, int *done, struct ixfold *res)
-{
-	struct ixb_mcur		*cur, **heap, **same;
-	struct ixbound		 tb;
-	struct ixb_out		 o;
-	struct buf		 blast, tlast, one;
-	MDB_cursor		*c = NULL;
-	MDB_val			 k, v;
-	uint8_t			 kb[IXB_KEY_MAX];
-	const char		*t;
-	size_t			 tl, j, nheap = 0, nsame, nodemax, nterms;
-	uint64_t		 written = 0, added;
-	uint32_t		 last, nblocks;
-	int			 rc = 0, m, have, tappend = 0;
-
-	*done = 0;
-	memset(&o, 0, sizeof(o));
-	buf_init(&o.o_data);
-	buf_init(&blast);
-	buf_init(&tlast);
-	buf_init(&one);
-	cur = xcalloc(n, sizeof(*cur));
-	heap = xcalloc(n, sizeof(*heap));
-	same = xcalloc(n, sizeof(*same));
-	for (j = 0; j < n; j++) {
-		cur[j].mc_seg = &segs[j];
-		cur[j].mc_j = j;
-		if (from->b_len > 0) {
-			cur[j].mc_term = ixseg_lower(&segs[j], from->b_data,
-			    from->b_len);
-			if (ixseg_find(&segs[j], from->b_data, from->b_len) >=
-			    0)
-				cur[j].mc_term++;
-		}
-		if (ixb_mload(&cur[j]) == 0)
-			heap[nheap++] = &cur[j];
-	}
-	for (j = nheap / 2; j-- > 0; )
-		ixb_msift(heap, nheap, j);
-	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
-		goto out;
-	nodemax = ixb_nodemax(txn);
-	/*
-	 * Terms past the last key of blocks (of terms) have no blocks (no
-	 * entry): they need no lookup, and go in by appending, which is
-	 * most of the first fold.
-	 */
-	if ((rc = ixb_lastkey(txn, index_dbi(ix, IDB_BLOCKS), &blast)) != 0 ||
-	    (rc = ixb_lastkey(txn, index_dbi(ix, IDB_TERMS), &tlast)) != 0)
-		goto out;
-	for (nterms = 0; written < budget; nterms++) {
-		if (deadline != 0 && nterms % 256 == 255 &&
-		    util_mono_ms() >= deadline)
-			break;
-		if (nheap == 0) {
-			*done = 1;
-			break;
-		}
-		/* The smallest term, and every segment that has it. */
-		t = heap[0]->mc_t;
-		tl = heap[0]->mc_tl;
-		nsame = 0;
-		while (nheap > 0 && heap[0]->mc_tl == tl &&
-		    memcmp(heap[0]->mc_t, t, tl) == 0) {
-			same[nsame++] = heap[0];
-			heap[0] = heap[--nheap];
-			ixb_msift(heap, nheap, 0);
-		}
-		buf_reset(from);
-		buf_add(from, t, tl);
-		t = from->b_data;
-		if (tl == 0 || tl > IX_TERM_MAX) {
-			rc = MDB_CORRUPTED;
-			goto out;
-		}
-		/* Node header, key (term, 0, cid), then the block. */
-		o.o_max = nodemax - 8 - (tl + 5);
-		memset(&o.o_hdr, 0, sizeof(o.o_hdr));
-		buf_reset(&o.o_data);
-		o.o_old = 0;
-		last = 0;
-		have = 0;
-		if (!o.o_append) {
-			k.mv_size = ixb_key(kb, t, tl, 0);
-			o.o_append = ix_termcmp(kb, k.mv_size, blast.b_data,
-			    blast.b_len) > 0;
-		}
-		if (!tappend)
-			tappend = ix_termcmp(t, tl, tlast.b_data,
-			    tlast.b_len) > 0;
-		/* The term's last block: the one before its key for cid max. */
-		k.mv_size = ixb_key(kb, t, tl, UINT32_MAX);
-		k.mv_data = kb;
-		rc = o.o_append ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v,
-		    MDB_SET_RANGE);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			goto out;
-		if (!o.o_append)
-			rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV :
-			    MDB_LAST);
-		for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-			if ((m = ixb_match(&k, t, tl)) == 1) {
-				have = 1;
-				break;
-			}
-			if (m == -1)
-				break;
-		}
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			goto out;
-		rc = 0;
-		if (have) {
-			if (v.mv_size < sizeof(o.o_hdr)) {
-				rc = MDB_CORRUPTED;
-				goto out;
-			}
-			memcpy(&o.o_hdr, v.mv_data, sizeof(o.o_hdr));
-			last = o.o_hdr.bh_last;
-			o.o_first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
-			/* A block with room is rewritten with more in it. */
-			if (o.o_hdr.bh_n < IXB_MAX &&
-			    v.mv_size < o.o_max - 16) {
-				buf_add(&o.o_data, (uint8_t *)v.mv_data +
-				    sizeof(o.o_hdr), v.mv_size -
-				    sizeof(o.o_hdr));
-				o.o_old = 1;
-			}
-		}
-		if (!o.o_old)
-			memset(&o.o_hdr, 0, sizeof(o.o_hdr));
-		added = 0;
-		nblocks = 0;
-		memset(&tb, 0, sizeof(tb));
-		o.o_tb = &tb;
-		/* Each segment that has it, in cid order (the heap's). */
-		for (j = 0; j < nsame; j++) {
-			if ((rc = ixb_fold_seg(txn, ix, t, tl, same[j]->mc_seg,
-			    same[j]->mc_term, dead, last, &o, &one, &added,
-			    &nblocks, &written)) != 0)
-				goto out;
-		}
-		for (j = 0; j < nsame; j++) {
-			same[j]->mc_term++;
-			if (ixb_mload(same[j]) == 0) {
-				heap[nheap++] = same[j];
-				ixb_mup(heap, nheap - 1);
-			}
-		}
-		if (added == 0)
-			continue;
-		if (!o.o_old)
-			nblocks++;
-		if ((rc = ixb_flush(txn, ix, t, tl, &o, &written)) != 0)
-			goto out;
-		if ((rc = ixb_terminfo_add(txn, ix, t, tl, added, nblocks,
-		    &tb, tappend, res)) != 0)
-			goto out;
-		res->f_postings += added;
-		res->f_blocks += nblocks;
-	}
-	res->f_bytes += written;
-	rc = 0;
-out:
-	if (c != NULL)
-		mdb_cursor_close(c);
-	free(cur);
-	free(heap);
-	free(same);
-	buf_free(&o.o_data);
-	buf_free(&blast);
-	buf_free(&tlast);
-	buf_free(&one);
-	return (rc);
-}
-
 /* One posting of a block: its cid, tf, length and where its bytes are. */
 struct ixb_post {
 	const uint8_t	*bp_p;		/* the next posting */
@@ -850,6 +492,7 @@ ixb_terminfo_sub(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
     uint64_t postings, uint64_t blocks, struct ixfold *res)
 {
 	struct ixterminfo	 ti;
+	uint8_t			 tv[IXB_TERMINFO_MAX];
 	MDB_val			 k, v;
 	int			 rc;
 
@@ -863,8 +506,8 @@ ixb_terminfo_sub(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
 		res->f_terms++;
 		return (mdb_del(txn, index_dbi(ix, IDB_TERMS), &k, NULL));
 	}
-	v.mv_size = sizeof(ti);
-	v.mv_data = &ti;
+	v.mv_size = ixblk_terminfo_encode(&ti, tv);
+	v.mv_data = tv;
 	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v, 0));
 }
 
@@ -945,7 +588,7 @@ ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 			buf_reset(&val);
 			buf_add(&val, &nh, sizeof(nh));
 			buf_add(&val, out.b_data, out.b_len);
-			k.mv_size = ixb_key(kb, term, tl, nfirst);
+			k.mv_size = ixblk_key(kb, term, tl, nfirst);
 			k.mv_data = kb;
 			v.mv_size = val.b_len;
 			v.mv_data = val.b_data;
@@ -961,9 +604,9 @@ ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 			goto out;
 		/* On after the block's range. */
 		if (h.bh_last == UINT32_MAX)
-			k.mv_size = ixb_key(kb, term, tl, UINT32_MAX);
+			k.mv_size = ixblk_key(kb, term, tl, UINT32_MAX);
 		else
-			k.mv_size = ixb_key(kb, term, tl, h.bh_last + 1);
+			k.mv_size = ixblk_key(kb, term, tl, h.bh_last + 1);
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
@@ -1054,10 +697,12 @@ ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
 			r.r_len = tl;
 			nterms++;
 			rc = ixblk_terminfo(txn, ix, r.r_term, tl, &r.r_ti);
-			if (rc == MDB_NOTFOUND) {
-				snprintf(msg, len, "term %.*s: blocks but no "
-				    "entry in terms", (int)tl - 1,
-				    r.r_term + 1);
+			if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED) {
+				snprintf(msg, len, "term %.*s: %s",
+				    (int)tl - 1, r.r_term + 1,
+				    rc == MDB_NOTFOUND ? "blocks but no entry "
+				    "in terms" : "its entry in terms is "
+				    "damaged");
 				rc = 1;
 			}
 			if (rc != 0)

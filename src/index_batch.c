@@ -1,0 +1,763 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Batches: workers build a segment for a batch of documents in memory
+ * (ixbatch), outside any lock, and ixbatch_commit() writes it with the
+ * batch's documents and chunks in one short transaction.  There, each
+ * document's external id is looked up: the same content hash means a
+ * redelivered job, and the new copy's chunks are born dead (tombstoned);
+ * a different hash replaces the old document, whose chunks die.  So a
+ * document is in the index once, however often its job runs.
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+#include <xxhash.h>
+
+#include "quire.h"
+
+/* Batch building. */
+
+struct bterm {
+	uint32_t	 t_hash;
+	uint32_t	 t_str;		/* offset in b_strs */
+	uint16_t	 t_len;
+	uint32_t	 t_df;
+	uint32_t	 t_lastcid;	/* local cid of the last posting */
+	struct buf	 t_post;
+};
+
+struct bhit {
+	uint32_t	 h_term;
+	uint32_t	 h_pos;
+};
+
+/* Strings live in the batch's b_dstr, named by their offsets. */
+struct bdoc {
+	size_t		 d_extid;
+	size_t		 d_title;
+	size_t		 d_tenant;
+	size_t		 d_source;
+	uint64_t	 d_hash;
+	uint64_t	 d_job;
+	int		 d_type;
+	int		 d_dead;	/* aborted: its chunks are born dead */
+	uint32_t	 d_cid;		/* first local cid */
+	uint32_t	 d_nchunks;
+	uint64_t	 d_words;	/* of its chunks */
+	size_t		 d_attrs;	/* msgpack map */
+	size_t		 d_attrslen;
+};
+
+struct bchunk {
+	uint32_t	 c_doc;
+	uint32_t	 c_index;
+	uint32_t	 c_dl;
+	size_t		 c_rec;		/* offset of its record in b_recs */
+	size_t		 c_reclen;
+};
+
+struct ixbatch {
+	struct bterm	*b_terms;
+	size_t		 b_nterms;
+	size_t		 b_termcap;
+	uint64_t	*b_table;	/* hash << 32 | term index + 1 */
+	size_t		 b_tablecap;
+	struct buf	 b_strs;
+	struct bhit	*b_hits;	/* of the current chunk */
+	size_t		 b_nhits;
+	size_t		 b_hitcap;
+	uint32_t	 b_words;	/* hits that are words, not filters */
+	int		 b_chunkopen;	/* the last chunk, not yet posted */
+	struct bdoc	*b_docs;
+	size_t		 b_ndocs;
+	size_t		 b_doccap;
+	struct bchunk	*b_chunks;
+	size_t		 b_nchunks;
+	size_t		 b_chunkcap;
+	struct buf	 b_recs;	/* chunk records */
+	struct buf	 b_dstr;	/* documents' strings and attributes */
+	msgpack_sbuffer	 b_sb;
+	int		 b_open;	/* a document is open */
+	size_t		 b_bytes;
+	uint64_t	 b_tokens;
+};
+
+
+struct ixbatch *
+ixbatch_new(void)
+{
+	struct ixbatch	*b;
+
+	b = xcalloc(1, sizeof(*b));
+	b->b_tablecap = 1 << 14;
+	b->b_table = xcalloc(b->b_tablecap, sizeof(*b->b_table));
+	msgpack_sbuffer_init(&b->b_sb);
+	return (b);
+}
+
+void
+ixbatch_reset(struct ixbatch *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->b_nterms; i++)
+		buf_free(&b->b_terms[i].t_post);
+	buf_reset(&b->b_dstr);
+	memset(b->b_table, 0, b->b_tablecap * sizeof(*b->b_table));
+	b->b_nterms = b->b_ndocs = b->b_nchunks = b->b_nhits = 0;
+	b->b_words = 0;
+	b->b_chunkopen = 0;
+	buf_reset(&b->b_strs);
+	buf_reset(&b->b_recs);
+	b->b_open = 0;
+	b->b_bytes = 0;
+	b->b_tokens = 0;
+}
+
+void
+ixbatch_free(struct ixbatch *b)
+{
+	if (b == NULL)
+		return;
+	ixbatch_reset(b);
+	free(b->b_terms);
+	free(b->b_table);
+	free(b->b_hits);
+	free(b->b_docs);
+	free(b->b_chunks);
+	buf_free(&b->b_strs);
+	buf_free(&b->b_recs);
+	buf_free(&b->b_dstr);
+	msgpack_sbuffer_destroy(&b->b_sb);
+	free(b);
+}
+
+size_t
+ixbatch_ndocs(const struct ixbatch *b)
+{
+	return (b->b_ndocs);
+}
+
+size_t
+ixbatch_bytes(const struct ixbatch *b)
+{
+	return (b->b_bytes + b->b_recs.b_len + b->b_strs.b_len);
+}
+
+/*
+ * The term table: open addressing with linear probing; each slot holds
+ * the term's hash in its high half and its index + 1 in the low half,
+ * so a probe touches the term itself only when the hashes agree.
+ */
+static void
+ixbatch_grow_table(struct ixbatch *b)
+{
+	size_t	 i, j, cap = b->b_tablecap * 2;
+	uint64_t *t;
+
+	t = xcalloc(cap, sizeof(*t));
+	for (i = 0; i < b->b_nterms; i++) {
+		j = b->b_terms[i].t_hash & (cap - 1);
+		while (t[j] != 0)
+			j = (j + 1) & (cap - 1);
+		t[j] = (uint64_t)b->b_terms[i].t_hash << 32 | (i + 1);
+	}
+	free(b->b_table);
+	b->b_table = t;
+	b->b_tablecap = cap;
+}
+
+/* The index of a term (field byte first), added if new. */
+static uint32_t
+ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
+{
+	struct bterm	*t;
+	char		 key[IX_TERM_MAX + 1];
+	uint64_t	 slot;
+	uint32_t	 h, i;
+	size_t		 j;
+
+	if (len > IX_TERM_MAX - 1)
+		len = IX_TERM_MAX - 1;
+	key[0] = field;
+	memcpy(key + 1, p, len);
+	len++;
+	h = XXH3_64bits(key, len);
+	j = h & (b->b_tablecap - 1);
+	while ((slot = b->b_table[j]) != 0) {
+		if ((uint32_t)(slot >> 32) == h) {
+			i = (uint32_t)slot;
+			t = &b->b_terms[i - 1];
+			if (t->t_len == len && memcmp(b->b_strs.b_data +
+			    t->t_str, key, len) == 0)
+				return (i - 1);
+		}
+		j = (j + 1) & (b->b_tablecap - 1);
+	}
+	if (b->b_nterms == b->b_termcap) {
+		b->b_termcap = b->b_termcap == 0 ? 4096 : b->b_termcap * 2;
+		b->b_terms = xreallocarray(b->b_terms, b->b_termcap,
+		    sizeof(*b->b_terms));
+	}
+	t = &b->b_terms[b->b_nterms];
+	memset(t, 0, sizeof(*t));
+	t->t_hash = h;
+	t->t_str = b->b_strs.b_len;
+	t->t_len = len;
+	buf_add(&b->b_strs, key, len);
+	b->b_table[j] = (uint64_t)h << 32 | ++b->b_nterms;
+	if (b->b_nterms * 2 > b->b_tablecap)
+		ixbatch_grow_table(b);
+	return (b->b_nterms - 1);
+}
+
+static int
+ixbatch_hitcmp(const void *a, const void *b)
+{
+	const struct bhit	*x = a, *y = b;
+
+	if (x->h_term != y->h_term)
+		return (x->h_term < y->h_term ? -1 : 1);
+	return (x->h_pos < y->h_pos ? -1 : x->h_pos > y->h_pos);
+}
+
+/* Short chunks (records) sort faster by insertion, and stably. */
+static void
+ixbatch_isort(struct bhit *h, size_t n)
+{
+	struct bhit	 x;
+	size_t		 i, j;
+
+	for (i = 1; i < n; i++) {
+		x = h[i];
+		for (j = i; j > 0 && (h[j - 1].h_term > x.h_term ||
+		    (h[j - 1].h_term == x.h_term && h[j - 1].h_pos > x.h_pos));
+		    j--)
+			h[j] = h[j - 1];
+		h[j] = x;
+	}
+}
+
+/* Post the open chunk's words: per term, cid delta, tf, positions. */
+static void
+ixbatch_flush_chunk(struct ixbatch *b)
+{
+	struct bterm	*t;
+	uint32_t	 cid, tf, last;
+	size_t		 i, j;
+
+	/* Once: a document's end and the next chunk both flush. */
+	if (!b->b_chunkopen)
+		return;
+	b->b_chunkopen = 0;
+	cid = b->b_nchunks - 1;
+	b->b_chunks[cid].c_dl = b->b_words;
+	b->b_tokens += b->b_words;
+	b->b_words = 0;
+	if (b->b_nhits > 64)
+		qsort(b->b_hits, b->b_nhits, sizeof(*b->b_hits),
+		    ixbatch_hitcmp);
+	else
+		ixbatch_isort(b->b_hits, b->b_nhits);
+	for (i = 0; i < b->b_nhits; i = j) {
+		for (j = i; j < b->b_nhits &&
+		    b->b_hits[j].h_term == b->b_hits[i].h_term; j++)
+			;
+		t = &b->b_terms[b->b_hits[i].h_term];
+		tf = j - i;
+		ix_varint(&t->t_post, t->t_df == 0 ? cid :
+		    cid - t->t_lastcid);
+		ix_varint(&t->t_post, tf);
+		for (last = 0; i < j; i++) {
+			ix_varint(&t->t_post, b->b_hits[i].h_pos - last);
+			last = b->b_hits[i].h_pos;
+		}
+		t->t_lastcid = cid;
+		t->t_df++;
+	}
+	b->b_nhits = 0;
+}
+
+static size_t
+ixbatch_str(struct ixbatch *b, const char *s)
+{
+	size_t	 off = b->b_dstr.b_len;
+
+	if (s != NULL)
+		buf_addstr(&b->b_dstr, s);
+	buf_addc(&b->b_dstr, '\0');
+	return (off);
+}
+
+#define BSTR(b, off)	((b)->b_dstr.b_data + (off))
+
+/* Open a document in the batch; its chunks and words follow. */
+int
+ixbatch_doc(struct ixbatch *b, const struct ixdoc_info *di)
+{
+	struct bdoc	*d;
+	msgpack_packer	 pk;
+	size_t		 i, n;
+
+	if (b->b_open)
+		ixbatch_end_doc(b);
+	if (di->di_extid == NULL || strlen(di->di_extid) == 0 ||
+	    strlen(di->di_extid) > IX_EXTID_MAX)
+		return (-1);
+	if (b->b_ndocs == b->b_doccap) {
+		b->b_doccap = b->b_doccap == 0 ? 1024 : b->b_doccap * 2;
+		b->b_docs = xreallocarray(b->b_docs, b->b_doccap,
+		    sizeof(*b->b_docs));
+	}
+	d = &b->b_docs[b->b_ndocs++];
+	memset(d, 0, sizeof(*d));
+	d->d_extid = ixbatch_str(b, di->di_extid);
+	d->d_title = ixbatch_str(b, di->di_title);
+	d->d_tenant = ixbatch_str(b, di->di_tenant);
+	d->d_source = ixbatch_str(b, di->di_source);
+	d->d_hash = di->di_hash;
+	d->d_job = di->di_job;
+	d->d_type = di->di_type;
+	d->d_cid = b->b_nchunks;
+	msgpack_sbuffer_clear(&b->b_sb);
+	msgpack_packer_init(&pk, &b->b_sb, msgpack_sbuffer_write);
+	n = di->di_nattrs < 64 ? di->di_nattrs : 64;
+	msgpack_pack_map(&pk, n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_str(&pk, strlen(di->di_attrs[i].xa_name));
+		msgpack_pack_str_body(&pk, di->di_attrs[i].xa_name,
+		    strlen(di->di_attrs[i].xa_name));
+		msgpack_pack_str(&pk, strlen(di->di_attrs[i].xa_value));
+		msgpack_pack_str_body(&pk, di->di_attrs[i].xa_value,
+		    strlen(di->di_attrs[i].xa_value));
+	}
+	d->d_attrs = b->b_dstr.b_len;
+	d->d_attrslen = b->b_sb.size;
+	buf_add(&b->b_dstr, b->b_sb.data, b->b_sb.size);
+	b->b_open = 1;
+	return (0);
+}
+
+/* Open a chunk of the open document: its record holds the text. */
+int
+ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
+    size_t len)
+{
+	struct bchunk	*c;
+	uint8_t		 hdr[14];
+	size_t		 hlen;
+
+	if (!b->b_open)
+		return (-1);
+	ixbatch_flush_chunk(b);
+	if (b->b_nchunks >= UINT32_MAX / 2)
+		return (-1);
+	if (b->b_nchunks == b->b_chunkcap) {
+		b->b_chunkcap = b->b_chunkcap == 0 ? 1024 : b->b_chunkcap * 2;
+		b->b_chunks = xreallocarray(b->b_chunks, b->b_chunkcap,
+		    sizeof(*b->b_chunks));
+	}
+	c = &b->b_chunks[b->b_nchunks++];
+	memset(c, 0, sizeof(*c));
+	c->c_doc = b->b_ndocs - 1;
+	c->c_index = b->b_nchunks - 1 - b->b_docs[c->c_doc].d_cid;
+	b->b_docs[c->c_doc].d_nchunks++;
+	b->b_chunkopen = 1;
+	hlen = heading != NULL ? strlen(heading) : 0;
+	if (hlen > 255)
+		hlen = 255;
+	c->c_rec = b->b_recs.b_len;
+	/* docid(8) is filled in at commit. */
+	memset(hdr, 0, sizeof(hdr));
+	util_put_be32(hdr + 8, c->c_index);
+	hdr[12] = hlen >> 8;
+	hdr[13] = hlen & 0xff;
+	if (len < IX_RAW_MAX)
+		hdr[12] |= IX_RAW_FLAG;
+	buf_add(&b->b_recs, hdr, sizeof(hdr));
+	buf_add(&b->b_recs, heading, hlen);
+	if (len < IX_RAW_MAX)
+		buf_add(&b->b_recs, text, len);
+	else if (chunk_compress(text, len, &b->b_recs) == -1)
+		return (-1);
+	c->c_reclen = b->b_recs.b_len - c->c_rec;
+	b->b_bytes += len;
+	return (0);
+}
+
+/* A word of the open chunk, at a position within the chunk. */
+int
+ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
+    uint32_t pos)
+{
+	struct bhit	*h;
+
+	if (!b->b_chunkopen || len == 0)
+		return (-1);
+	if (b->b_nhits == b->b_hitcap) {
+		b->b_hitcap = b->b_hitcap == 0 ? 1024 : b->b_hitcap * 2;
+		b->b_hits = xreallocarray(b->b_hits, b->b_hitcap,
+		    sizeof(*b->b_hits));
+	}
+	h = &b->b_hits[b->b_nhits++];
+	h->h_term = ixbatch_intern(b, field, p, len);
+	h->h_pos = pos;
+	/* A chunk's length (norm) counts words; filter terms are not. */
+	if (field != IX_FILTER)
+		b->b_words++;
+	return (0);
+}
+
+int
+ixbatch_end_doc(struct ixbatch *b)
+{
+	ixbatch_flush_chunk(b);
+	b->b_open = 0;
+	return (0);
+}
+
+/* The open document failed: its chunks are born dead. */
+void
+ixbatch_abort_doc(struct ixbatch *b)
+{
+	ixbatch_flush_chunk(b);
+	if (b->b_ndocs > 0)
+		b->b_docs[b->b_ndocs - 1].d_dead = 1;
+	b->b_open = 0;
+}
+
+/* Segment writing. */
+
+/*
+ * The dictionary's order: terms by bytes.  Each is sorted by its first 8
+ * bytes as a big-endian number (0 past its end, which keeps byte order)
+ * and only ties look at the strings, so most comparisons are of two
+ * integers side by side.
+ */
+struct bsort {
+	uint64_t	 s_key;
+	uint32_t	 s_term;
+};
+
+static const struct ixbatch *ixbatch_sorting;
+
+static int
+ixbatch_termcmp(const void *a, const void *b)
+{
+	const struct bsort	*p = a, *q = b;
+	const struct bterm	*x, *y;
+	const char		*s = ixbatch_sorting->b_strs.b_data;
+	size_t			 n;
+	int			 c;
+
+	if (p->s_key != q->s_key)
+		return (p->s_key < q->s_key ? -1 : 1);
+	x = &ixbatch_sorting->b_terms[p->s_term];
+	y = &ixbatch_sorting->b_terms[q->s_term];
+	n = x->t_len < y->t_len ? x->t_len : y->t_len;
+	if ((c = memcmp(s + x->t_str, s + y->t_str, n)) != 0)
+		return (c);
+	return (x->t_len < y->t_len ? -1 : x->t_len > y->t_len);
+}
+
+/* The batch's terms in byte order: their indexes. */
+static uint32_t *
+ixbatch_order(struct ixbatch *b)
+{
+	struct bsort	*bs;
+	uint32_t	*order;
+	const uint8_t	*p;
+	size_t		 i, j;
+
+	bs = xcalloc(b->b_nterms + 1, sizeof(*bs));
+	for (i = 0; i < b->b_nterms; i++) {
+		p = (const uint8_t *)b->b_strs.b_data + b->b_terms[i].t_str;
+		for (j = 0; j < 8; j++)
+			bs[i].s_key = bs[i].s_key << 8 |
+			    (j < b->b_terms[i].t_len ? p[j] : 0);
+		bs[i].s_term = i;
+	}
+	ixbatch_sorting = b;
+	qsort(bs, b->b_nterms, sizeof(*bs), ixbatch_termcmp);
+	order = xcalloc(b->b_nterms + 1, sizeof(*order));
+	for (i = 0; i < b->b_nterms; i++)
+		order[i] = bs[i].s_term;
+	free(bs);
+	return (order);
+}
+
+/* Lay the batch out as a segment of cids [base, base + nchunks). */
+static int
+ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
+{
+	struct ixseghdr	 h;
+	struct ixsegterm e;
+	uint32_t	*order;
+	uint16_t	 dl;
+	size_t		 i, strs, post, plen = 0;
+	struct bterm	*t;
+
+	order = ixbatch_order(b);
+	for (i = 0; i < b->b_nterms; i++)
+		plen += b->b_terms[i].t_post.b_len;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.h_magic, IXSEG_MAGIC, 4);
+	h.h_nchunks = b->b_nchunks;
+	h.h_nterms = b->b_nterms;
+	h.h_base = base;
+	h.h_tokens = b->b_tokens;
+	h.h_norms = sizeof(h);
+	h.h_dict = h.h_norms + ((b->b_nchunks * 2 + 7) & ~7U);
+	h.h_strs = h.h_dict + b->b_nterms * sizeof(e);
+	h.h_post = h.h_strs + ((b->b_strs.b_len + 7) & ~7U);
+	if ((uint64_t)h.h_post + plen + 7 > UINT32_MAX) {
+		free(order);
+		return (-1);
+	}
+	/* Sizes of 8n keep every segment in a leaf page 8-aligned. */
+	h.h_size = (h.h_post + plen + 7) & ~7U;
+	buf_reset(out);
+	buf_reserve(out, h.h_size);
+	memset(out->b_data, 0, h.h_size);
+	memcpy(out->b_data, &h, sizeof(h));
+	for (i = 0; i < b->b_nchunks; i++) {
+		dl = b->b_chunks[i].c_dl > 65535 ? 65535 : b->b_chunks[i].c_dl;
+		memcpy(out->b_data + h.h_norms + i * 2, &dl, 2);
+	}
+	strs = h.h_strs;
+	post = h.h_post;
+	for (i = 0; i < b->b_nterms; i++) {
+		t = &b->b_terms[order[i]];
+		e.e_str = strs;
+		e.e_post = post;
+		e.e_df = t->t_df;
+		e.e_len = t->t_len;
+		e.e_pad = 0;
+		memcpy(out->b_data + h.h_dict + i * sizeof(e), &e, sizeof(e));
+		memcpy(out->b_data + strs, b->b_strs.b_data + t->t_str,
+		    t->t_len);
+		strs += t->t_len;
+		memcpy(out->b_data + post, t->t_post.b_data, t->t_post.b_len);
+		post += t->t_post.b_len;
+	}
+	out->b_len = h.h_size;
+	free(order);
+	return (0);
+}
+
+
+/* Writing a batch. */
+
+static void
+ix_pack_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+	msgpack_pack_str(pk, strlen(v));
+	msgpack_pack_str_body(pk, v, strlen(v));
+}
+
+static void
+ix_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+	msgpack_pack_uint64(pk, v);
+}
+
+static void
+ix_doc_encode(struct index *ix, const struct ixbatch *b, const struct bdoc *d,
+    uint64_t docid, uint64_t cid)
+{
+	msgpack_packer	 pk;
+
+	msgpack_sbuffer_clear(&ix->ix_buf);
+	msgpack_packer_init(&pk, &ix->ix_buf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 12);
+	ix_pack_uint(&pk, "id", docid);
+	ix_pack_str(&pk, "ext", BSTR(b, d->d_extid));
+	ix_pack_uint(&pk, "hash", d->d_hash);
+	ix_pack_uint(&pk, "job", d->d_job);
+	ix_pack_str(&pk, "title", BSTR(b, d->d_title));
+	ix_pack_uint(&pk, "type", d->d_type);
+	ix_pack_str(&pk, "ten", BSTR(b, d->d_tenant));
+	ix_pack_str(&pk, "src", BSTR(b, d->d_source));
+	ix_pack_uint(&pk, "cid", cid);
+	ix_pack_uint(&pk, "n", d->d_nchunks);
+	ix_pack_uint(&pk, "w", d->d_words);
+	msgpack_pack_str(&pk, 5);
+	msgpack_pack_str_body(&pk, "attrs", 5);
+	msgpack_sbuffer_write(&ix->ix_buf, BSTR(b, d->d_attrs), d->d_attrslen);
+}
+
+struct ix_commit_arg {
+	struct index	*ca_ix;
+	struct ixbatch	*ca_b;
+	struct buf	*ca_seg;
+	struct ixcommit	*ca_res;
+};
+
+static int
+ixbatch_commit_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_commit_arg	*ca = arg;
+	struct index		*ix = ca->ca_ix;
+	struct ixbatch		*b = ca->ca_b;
+	struct ixcommit		*res = ca->ca_res;
+	struct ixmeta		 m;
+	struct ixdoc		 old;
+	struct bdoc		*d;
+	struct bchunk		*c;
+	roaring_bitmap_t	*tomb;
+	uint8_t			 kb[8], *rec;
+	MDB_val			 k, v;
+	uint64_t		 docid, base, tokens = 0;
+	size_t			 i, j;
+	int			 rc, tombdirty = 0;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	if (m.m_next_cid + b->b_nchunks > UINT32_MAX)
+		return (MDB_MAP_FULL);
+	base = m.m_next_cid;
+	/* The segment was laid out before the lock; only its base is new. */
+	if (ca->ca_seg->b_len >= sizeof(struct ixseghdr))
+		((struct ixseghdr *)ca->ca_seg->b_data)->h_base = base;
+	if ((rc = index_tomb_get(txn, ix, &tomb)) != 0)
+		return (rc);
+	for (i = 0; i < b->b_ndocs; i++) {
+		d = &b->b_docs[i];
+		k.mv_size = strlen(BSTR(b, d->d_extid));
+		k.mv_data = BSTR(b, d->d_extid);
+		if (!d->d_dead &&
+		    (rc = mdb_get(txn, index_dbi(ix, IDB_EXTIDS), &k, &v)) ==
+		    0 && v.mv_size == 8) {
+			rc = index_doc_get(txn, ix, util_get_be64(v.mv_data),
+			    &old);
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				goto fail;
+			if (rc == 0 && old.d_hash == d->d_hash) {
+				d->d_dead = 2;	/* unchanged */
+				res->ic_unchanged++;
+			} else if (rc == 0) {
+				if ((rc = index_doc_kill(txn, ix, &m, tomb, &old,
+				    0)) != 0)
+					goto fail;
+				res->ic_replaced++;
+				tombdirty = 1;
+			}
+		}
+		if (d->d_dead) {
+			for (j = 0; j < d->d_nchunks; j++)
+				roaring_bitmap_add(tomb, base + d->d_cid + j);
+			m.m_dead += d->d_nchunks;
+			if (d->d_nchunks > 0)
+				tombdirty = 1;
+			continue;
+		}
+		docid = m.m_next_docid++;
+		d->d_words = 0;
+		for (j = 0; j < d->d_nchunks; j++)
+			d->d_words += b->b_chunks[d->d_cid + j].c_dl;
+		ix_doc_encode(ix, b, d, docid, base + d->d_cid);
+		util_put_be64(kb, docid);
+		k.mv_size = 8;
+		k.mv_data = kb;
+		v.mv_size = ix->ix_buf.size;
+		v.mv_data = ix->ix_buf.data;
+		if ((rc = mdb_put(txn, index_dbi(ix, IDB_DOCS), &k, &v,
+		    MDB_APPEND)) != 0)
+			goto fail;
+		k.mv_size = strlen(BSTR(b, d->d_extid));
+		k.mv_data = BSTR(b, d->d_extid);
+		v.mv_size = 8;
+		v.mv_data = kb;
+		if ((rc = mdb_put(txn, index_dbi(ix, IDB_EXTIDS), &k, &v, 0))
+		    != 0)
+			goto fail;
+		for (j = 0; j < d->d_nchunks; j++) {
+			c = &b->b_chunks[d->d_cid + j];
+			rec = (uint8_t *)b->b_recs.b_data + c->c_rec;
+			util_put_be64(rec, docid);
+			util_put_be32(kb, base + d->d_cid + j);
+			k.mv_size = 4;
+			k.mv_data = kb;
+			v.mv_size = c->c_reclen;
+			v.mv_data = rec;
+			if ((rc = mdb_put(txn, index_dbi(ix, IDB_CHUNKS), &k,
+			    &v, MDB_APPEND)) != 0)
+				goto fail;
+			tokens += c->c_dl;
+		}
+		m.m_docs++;
+		m.m_chunks += d->d_nchunks;
+		res->ic_added++;
+		res->ic_chunks += d->d_nchunks;
+	}
+	if (b->b_nchunks > 0) {
+		util_put_be64(kb, m.m_next_seg);
+		k.mv_size = 8;
+		k.mv_data = kb;
+		v.mv_size = ca->ca_seg->b_len;
+		v.mv_data = ca->ca_seg->b_data;
+		if ((rc = mdb_put(txn, index_dbi(ix, IDB_SEGS), &k, &v,
+		    MDB_APPEND)) != 0)
+			goto fail;
+		res->ic_seg = m.m_next_seg++;
+		res->ic_bytes = ca->ca_seg->b_len;
+		m.m_segments++;
+	}
+	m.m_next_cid += b->b_nchunks;
+	m.m_tokens += tokens;
+	if (tombdirty && (rc = index_tomb_put(txn, ix, tomb)) != 0)
+		goto fail;
+	roaring_bitmap_free(tomb);
+	return (index_meta_put(txn, ix, &m));
+fail:
+	roaring_bitmap_free(tomb);
+	return (rc);
+}
+
+/*
+ * Write a batch: its segment, documents and chunks, in one transaction.
+ * The batch is left as it was (reset it to reuse it).  Returns 0; -1
+ * when the batch cannot be written (too large, a damaged index); or,
+ * when the storage is at fault (store_fault() says which), its code:
+ * the batch is intact, and committing it again later is correct.
+ */
+int
+ixbatch_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
+{
+	struct ix_commit_arg	 ca;
+	struct buf		 seg;
+	int			 rc;
+
+	if (b->b_open)
+		ixbatch_end_doc(b);
+	buf_init(&seg);
+	if (b->b_nchunks > 0 && ixbatch_segment(b, 0, &seg) == -1) {
+		log_warnx("%s: segment too large", __func__);
+		buf_free(&seg);
+		return (-1);
+	}
+	ca.ca_ix = ix;
+	ca.ca_b = b;
+	ca.ca_seg = &seg;
+	ca.ca_res = res;
+	rc = store_write(&ix->ix_store, ixbatch_commit_txn, &ca);
+	buf_free(&seg);
+	if (rc != 0 && store_fault(rc) == STORE_FAULT_NONE) {
+		log_warnx("%s: %s", __func__, rc < 0 && rc > -100 ?
+		    "segment too large" : mdb_strerror(rc));
+		return (-1);
+	}
+	return (rc);
+}

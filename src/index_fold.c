@@ -1,0 +1,596 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Folds: the postings of a run of segments appended to the block store
+ * (its layout is in index_block.c).  The merger folds whole segments,
+ * the oldest first, so a term's new postings always come after its last
+ * block; a fold appends only cids above that block's last one, so a fold
+ * cut short by a crash resumes where it stopped.
+ *
+ * A fold walks the segments' dictionaries (ixwalk) a batch of terms at a
+ * time, each batch in three steps:
+ *
+ *	look	 each term's last block, in the write transaction; one with
+ *		 room for more is copied, to be rewritten with more in it.
+ *		 Terms past the last key of the store need no look, and
+ *		 their blocks go in by appending (most of a first fold).
+ *	build	 each term's postings from every segment that has it, in
+ *		 cid order, dead chunks left out, encoded into blocks in
+ *		 memory, with the bounds of each block and of the term.
+ *		 This is most of a fold's work, and needs no LMDB handle:
+ *		 the segments are read where they are in the map, which no
+ *		 one writes during the transaction (LMDB copies the pages
+ *		 it changes), so up to IXF_BUILDERS threads build shares of
+ *		 the batch's terms at once, split by their postings.
+ *	write	 the blocks and the terms' totals, in term order, in the
+ *		 write transaction, which is its thread's alone.
+ */
+
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <roaring/roaring.h>
+
+#include "quire.h"
+
+#define IXF_BUILDERS		4		/* threads building, at most */
+#define IXF_BATCH_POSTINGS	(128 * 1024)	/* postings read per batch */
+#define IXF_BATCH_TERMS		8192
+#define IXF_ALONE		8192	/* fewer postings: one builder */
+
+/* A segment that has a term of the batch, at that term. */
+struct ixf_seg {
+	const struct ixseg	*fs_seg;
+	uint32_t		 fs_term;
+};
+
+/* A term of the batch: what the look found, then what the build made. */
+struct ixf_term {
+	const char	*ft_t;		/* in a segment */
+	size_t		 ft_tl;
+	size_t		 ft_seg;	/* its segments: b_segs[ft_seg..] */
+	size_t		 ft_nseg;
+	uint64_t	 ft_df;		/* postings in them, dead ones too */
+	uint32_t	 ft_last;	/* its last cid in blocks, or 0 */
+	int		 ft_append;	/* keys past the store's last */
+	int		 ft_tappend;	/* and past the last of terms */
+	int		 ft_old;	/* its last block is rewritten */
+	struct ixblkhdr	 ft_hdr;	/* that block's header */
+	uint32_t	 ft_first;	/* and first cid */
+	size_t		 ft_oldoff;	/* and postings, in b_old */
+	size_t		 ft_oldlen;
+	int		 ft_builder;	/* its blocks in that one's arena */
+	size_t		 ft_out;
+	size_t		 ft_outlen;
+	uint64_t	 ft_added;	/* postings */
+	uint32_t	 ft_nblocks;	/* new blocks */
+	struct ixbound	 ft_tb;		/* the bound of its new postings */
+};
+
+struct ixf_batch;
+
+/* A builder: a share of the batch's terms, its own memory. */
+struct ixf_builder {
+	struct ixf_batch	*fb_b;
+	pthread_t		 fb_thread;
+	size_t			 fb_lo;		/* its terms */
+	size_t			 fb_hi;
+	struct buf		 fb_arena;	/* first(4) size(4) block ... */
+	struct buf		 fb_data;	/* postings of the block */
+	int			 fb_rc;
+	int			 fb_thread_on;	/* fb_thread runs it */
+};
+
+struct ixf_batch {
+	struct ixf_term		*b_terms;
+	size_t			 b_n;
+	size_t			 b_cap;
+	struct ixf_seg		*b_segs;
+	size_t			 b_nseg;
+	size_t			 b_segcap;
+	struct buf		 b_old;		/* last blocks' postings */
+	uint64_t		 b_df;
+	const roaring_bitmap_t	*b_dead;
+	size_t			 b_nodemax;
+	struct ixf_builder	 b_bld[IXF_BUILDERS];
+	int			 b_nbld;
+};
+
+/* The transaction's side of a fold. */
+struct ixf {
+	MDB_txn			*x_txn;
+	struct index		*x_ix;
+	MDB_cursor		*x_c;		/* on blocks */
+	struct buf		 x_blast;	/* the last keys before it */
+	struct buf		 x_tlast;
+	int			 x_append;
+	int			 x_tappend;
+	uint64_t		 x_written;
+	struct ixf_batch	 x_b;
+};
+
+/* What a fold or a sweep did, added to a running total. */
+void
+ixfold_add(struct ixfold *to, const struct ixfold *from)
+{
+	to->f_postings += from->f_postings;
+	to->f_blocks += from->f_blocks;
+	to->f_terms += from->f_terms;
+	to->f_bytes += from->f_bytes;
+}
+
+/* A copy of the last key of a database; empty when it has none. */
+static int
+ixf_lastkey(MDB_txn *txn, MDB_dbi dbi, struct buf *out)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc;
+
+	buf_reset(out);
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return (rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0)
+		buf_add(out, k.mv_data, k.mv_size);
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* Look. */
+
+/* The term's last block, copied into the batch when it has room. */
+static int
+ixf_look(struct ixf *x, struct ixf_term *ft)
+{
+	struct ixf_batch	*b = &x->x_b;
+	uint8_t			 kb[IXB_KEY_MAX];
+	MDB_val			 k, v;
+	size_t			 max;
+	int			 rc, m = -1;
+
+	k.mv_size = ixblk_key(kb, ft->ft_t, ft->ft_tl, 0);
+	if (!x->x_append)
+		x->x_append = ix_termcmp(kb, k.mv_size, x->x_blast.b_data,
+		    x->x_blast.b_len) > 0;
+	if (!x->x_tappend)
+		x->x_tappend = ix_termcmp(ft->ft_t, ft->ft_tl,
+		    x->x_tlast.b_data, x->x_tlast.b_len) > 0;
+	ft->ft_append = x->x_append;
+	ft->ft_tappend = x->x_tappend;
+	if (x->x_append)
+		return (0);
+	/* The one before the term's key for cid max. */
+	k.mv_size = ixblk_key(kb, ft->ft_t, ft->ft_tl, UINT32_MAX);
+	k.mv_data = kb;
+	rc = mdb_cursor_get(x->x_c, &k, &v, MDB_SET_RANGE);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	rc = mdb_cursor_get(x->x_c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+	for (; rc == 0; rc = mdb_cursor_get(x->x_c, &k, &v, MDB_PREV))
+		if ((m = ixblk_match(&k, ft->ft_t, ft->ft_tl)) != 0)
+			break;
+	if (rc != 0 || m != 1)
+		return (rc == MDB_NOTFOUND ? 0 : rc);
+	if (v.mv_size < sizeof(ft->ft_hdr))
+		return (MDB_CORRUPTED);
+	memcpy(&ft->ft_hdr, v.mv_data, sizeof(ft->ft_hdr));
+	ft->ft_last = ft->ft_hdr.bh_last;
+	ft->ft_first = util_get_be32((uint8_t *)k.mv_data + ft->ft_tl + 1);
+	max = b->b_nodemax - 8 - (ft->ft_tl + 5);
+	if (ft->ft_hdr.bh_n < IXB_MAX && v.mv_size < max - 16) {
+		ft->ft_old = 1;
+		ft->ft_oldoff = b->b_old.b_len;
+		ft->ft_oldlen = v.mv_size - sizeof(ft->ft_hdr);
+		buf_add(&b->b_old, (uint8_t *)v.mv_data + sizeof(ft->ft_hdr),
+		    ft->ft_oldlen);
+	}
+	return (0);
+}
+
+/*
+ * The walk's next terms into the batch, each looked at: at least one, and
+ * about as many postings as fill what is left of the budget (a posting
+ * takes 4 bytes or more in a block); *more is 0 when the walk is over.
+ */
+static int
+ixf_gather(struct ixf *x, struct ixwalk *w, size_t left, int *more)
+{
+	struct ixf_batch	*b = &x->x_b;
+	struct ixf_term		*ft;
+	struct ixf_seg		*fs;
+	size_t			 j, max = IXF_BATCH_POSTINGS;
+	int			 rc;
+
+	b->b_n = b->b_nseg = b->b_df = 0;
+	buf_reset(&b->b_old);
+	if (left / 4 < IXF_BATCH_POSTINGS)
+		max = left / 4;
+	while (b->b_n == 0 || (b->b_df < max && b->b_n < IXF_BATCH_TERMS)) {
+		if (!(*more = ixwalk_next(w)))
+			break;
+		if (w->w_tl == 0 || w->w_tl > IX_TERM_MAX)
+			return (MDB_CORRUPTED);
+		if (b->b_n == b->b_cap) {
+			b->b_cap = b->b_cap == 0 ? 1024 : b->b_cap * 2;
+			b->b_terms = xreallocarray(b->b_terms, b->b_cap,
+			    sizeof(*b->b_terms));
+		}
+		ft = &b->b_terms[b->b_n++];
+		memset(ft, 0, sizeof(*ft));
+		ft->ft_t = w->w_t;
+		ft->ft_tl = w->w_tl;
+		ft->ft_seg = b->b_nseg;
+		ft->ft_nseg = w->w_nsame;
+		for (j = 0; j < w->w_nsame; j++) {
+			if (b->b_nseg == b->b_segcap) {
+				b->b_segcap = b->b_segcap == 0 ? 4096 :
+				    b->b_segcap * 2;
+				b->b_segs = xreallocarray(b->b_segs,
+				    b->b_segcap, sizeof(*b->b_segs));
+			}
+			fs = &b->b_segs[b->b_nseg++];
+			fs->fs_seg = w->w_same[j]->wc_seg;
+			fs->fs_term = w->w_same[j]->wc_term;
+			ft->ft_df += fs->fs_seg->s_dict[fs->fs_term].e_df;
+		}
+		b->b_df += ft->ft_df;
+		if ((rc = ixf_look(x, ft)) != 0)
+			return (rc);
+	}
+	return (0);
+}
+
+/* Build. */
+
+/* The bytes of a posting's tf positions; 0 when damaged. */
+static size_t
+ixf_posbytes(const uint8_t *p, const uint8_t *end, uint32_t tf)
+{
+	const uint8_t	*q = p;
+	uint32_t	 i, n;
+
+	for (i = 0; i < tf; i++) {
+		for (n = 0; q < end && (*q & 0x80) && n < 10; n++)
+			q++;
+		if (q == end || n == 10)
+			return (0);
+		q++;
+	}
+	return (q - p);
+}
+
+static size_t
+ixf_varlen(uint64_t v)
+{
+	size_t	 n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return (n);
+}
+
+/* The block in the making out to the arena: first cid, size, block. */
+static void
+ixf_emit(struct ixf_builder *fb, struct ixf_term *ft, struct ixblkhdr *h,
+    uint32_t first)
+{
+	uint8_t	 rec[8];
+
+	ixbound_merge(&ft->ft_tb, &h->bh_bound);
+	memcpy(rec, &first, 4);
+	util_put_be32(rec + 4, sizeof(*h) + fb->fb_data.b_len);
+	buf_add(&fb->fb_arena, rec, sizeof(rec));
+	buf_add(&fb->fb_arena, h, sizeof(*h));
+	buf_add(&fb->fb_arena, fb->fb_data.b_data, fb->fb_data.b_len);
+	buf_reset(&fb->fb_data);
+	memset(h, 0, sizeof(*h));
+}
+
+/* One segment's postings of the term onto its blocks. */
+static int
+ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
+    const struct ixf_seg *fs, struct ixblkhdr *h, uint32_t *first, int *old,
+    size_t max)
+{
+	const struct ixseg	*seg = fs->fs_seg;
+	const roaring_bitmap_t	*dead = fb->fb_b->b_dead;
+	struct ixpost		 p;
+	size_t			 poslen, len;
+	uint32_t		 dl;
+	int			 rv, anydead;
+
+	anydead = roaring_bitmap_range_cardinality(dead, seg->s_hdr->h_base,
+	    (uint64_t)seg->s_hdr->h_base + seg->s_hdr->h_nchunks) > 0;
+	ixpost_init(&p, seg, fs->fs_term);
+	while ((rv = ixpost_next(&p)) == 1) {
+		if ((poslen = ixf_posbytes(p.p_cur, p.p_end, p.p_tf)) == 0)
+			return (MDB_CORRUPTED);
+		if (p.p_cid <= ft->ft_last ||
+		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
+			goto next;
+		dl = seg->s_norms[p.p_local];
+		len = ixf_varlen(p.p_tf) + ixf_varlen(dl) + poslen;
+		/* Full: out it goes, and this posting starts one. */
+		if (h->bh_n > 0 && (h->bh_n == IXB_MAX ||
+		    sizeof(*h) + fb->fb_data.b_len + 5 + len > max)) {
+			if (!*old)
+				ft->ft_nblocks++;
+			*old = 0;
+			ixf_emit(fb, ft, h, *first);
+		}
+		if (h->bh_n == 0)
+			*first = p.p_cid;
+		ix_varint(&fb->fb_data, h->bh_n == 0 ? 0 : p.p_cid - h->bh_last);
+		ix_varint(&fb->fb_data, p.p_tf);
+		ix_varint(&fb->fb_data, dl);
+		/* The positions are varints in both: their bytes as they are. */
+		buf_add(&fb->fb_data, p.p_cur, poslen);
+		h->bh_n++;
+		h->bh_last = p.p_cid;
+		ixbound_add(&h->bh_bound, p.p_tf, dl);
+		ft->ft_added++;
+next:
+		p.p_cur += poslen;
+		p.p_posleft = 0;
+	}
+	return (rv == -1 ? MDB_CORRUPTED : 0);
+}
+
+/* A term's new blocks, from its last one if that has room. */
+static int
+ixf_build_term(struct ixf_builder *fb, struct ixf_term *ft, int id)
+{
+	struct ixf_batch	*b = fb->fb_b;
+	struct ixblkhdr		 h;
+	uint32_t		 first = 0;
+	size_t			 j, max;
+	int			 rc, old = ft->ft_old;
+
+	ft->ft_builder = id;
+	ft->ft_out = fb->fb_arena.b_len;
+	buf_reset(&fb->fb_data);
+	memset(&h, 0, sizeof(h));
+	if (old) {
+		h = ft->ft_hdr;
+		first = ft->ft_first;
+		buf_add(&fb->fb_data, b->b_old.b_data + ft->ft_oldoff,
+		    ft->ft_oldlen);
+	}
+	/* Node header, key (term, 0, cid), then the block. */
+	max = b->b_nodemax - 8 - (ft->ft_tl + 5);
+	for (j = 0; j < ft->ft_nseg; j++)
+		if ((rc = ixf_build_seg(fb, ft, &b->b_segs[ft->ft_seg + j], &h,
+		    &first, &old, max)) != 0)
+			return (rc);
+	if (ft->ft_added > 0) {
+		if (!old)
+			ft->ft_nblocks++;
+		ixf_emit(fb, ft, &h, first);
+	}
+	ft->ft_outlen = fb->fb_arena.b_len - ft->ft_out;
+	return (0);
+}
+
+static void *
+ixf_builder_run(void *arg)
+{
+	struct ixf_builder	*fb = arg;
+	size_t			 i;
+
+	buf_reset(&fb->fb_arena);
+	fb->fb_rc = 0;
+	for (i = fb->fb_lo; i < fb->fb_hi && fb->fb_rc == 0; i++)
+		fb->fb_rc = ixf_build_term(fb, &fb->fb_b->b_terms[i],
+		    fb - fb->fb_b->b_bld);
+	return (NULL);
+}
+
+/* Build the batch's terms, in shares of about equal postings. */
+static int
+ixf_build(struct ixf_batch *b)
+{
+	uint64_t	 share, sum = 0;
+	size_t		 i = 0;
+	int		 k, n, rc = 0;
+
+	n = b->b_df < IXF_ALONE ? 1 : b->b_nbld;
+	share = b->b_df / n + 1;
+	for (k = 0; k < n; k++) {
+		b->b_bld[k].fb_lo = i;
+		while (i < b->b_n && (k == n - 1 || sum < share * (k + 1)))
+			sum += b->b_terms[i++].ft_df;
+		b->b_bld[k].fb_hi = i;
+	}
+	for (k = 1; k < n; k++)
+		b->b_bld[k].fb_thread_on = pthread_create(
+		    &b->b_bld[k].fb_thread, NULL, ixf_builder_run,
+		    &b->b_bld[k]) == 0;
+	ixf_builder_run(&b->b_bld[0]);
+	for (k = 1; k < n; k++)
+		if (!b->b_bld[k].fb_thread_on)
+			ixf_builder_run(&b->b_bld[k]);	/* no thread: here */
+	for (k = 0; k < n; k++) {
+		if (b->b_bld[k].fb_thread_on) {
+			pthread_join(b->b_bld[k].fb_thread, NULL);
+			b->b_bld[k].fb_thread_on = 0;
+		}
+		if (b->b_bld[k].fb_rc != 0 && rc == 0)
+			rc = b->b_bld[k].fb_rc;
+	}
+	return (rc);
+}
+
+/* Write. */
+
+/* A term's totals after a fold appended to it. */
+static int
+ixf_terminfo(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
+{
+	struct ixterminfo	 ti;
+	uint8_t			 tv[IXB_TERMINFO_MAX];
+	MDB_val			 k, v;
+	int			 rc;
+
+	rc = ft->ft_tappend ? MDB_NOTFOUND : ixblk_terminfo(x->x_txn,
+	    x->x_ix, ft->ft_t, ft->ft_tl, &ti);
+	if (rc == MDB_NOTFOUND) {
+		memset(&ti, 0, sizeof(ti));
+		res->f_terms++;
+	} else if (rc != 0)
+		return (rc);
+	ti.ti_df += ft->ft_added;
+	ti.ti_blocks += ft->ft_nblocks;
+	ixbound_merge(&ti.ti_bound, &ft->ft_tb);
+	k.mv_size = ft->ft_tl;
+	k.mv_data = (void *)ft->ft_t;
+	v.mv_size = ixblk_terminfo_encode(&ti, tv);
+	v.mv_data = tv;
+	return (mdb_put(x->x_txn, index_dbi(x->x_ix, IDB_TERMS), &k, &v,
+	    ft->ft_tappend ? MDB_APPEND : 0));
+}
+
+/* A term's blocks into the store, each in place in its page. */
+static int
+ixf_write_term(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
+{
+	const uint8_t	*p, *end;
+	uint8_t		 kb[IXB_KEY_MAX];
+	uint32_t	 first, size;
+	MDB_val		 k, v;
+	int		 rc;
+
+	p = (const uint8_t *)x->x_b.b_bld[ft->ft_builder].fb_arena.b_data +
+	    ft->ft_out;
+	for (end = p + ft->ft_outlen; p < end; p += 8 + size) {
+		memcpy(&first, p, 4);
+		size = util_get_be32(p + 4);
+		k.mv_size = ixblk_key(kb, ft->ft_t, ft->ft_tl, first);
+		k.mv_data = kb;
+		v.mv_size = size;
+		if ((rc = mdb_put(x->x_txn, index_dbi(x->x_ix, IDB_BLOCKS),
+		    &k, &v, MDB_RESERVE | (ft->ft_append ? MDB_APPEND : 0)))
+		    != 0)
+			return (rc);
+		memcpy(v.mv_data, p + 8, size);
+		x->x_written += size;
+	}
+	if ((rc = ixf_terminfo(x, ft, res)) != 0)
+		return (rc);
+	res->f_postings += ft->ft_added;
+	res->f_blocks += ft->ft_nblocks;
+	return (0);
+}
+
+static int
+ixf_write(struct ixf *x, struct ixfold *res)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < x->x_b.b_n; i++)
+		if (x->x_b.b_terms[i].ft_added > 0 &&
+		    (rc = ixf_write_term(x, &x->x_b.b_terms[i], res)) != 0)
+			return (rc);
+	return (0);
+}
+
+static int
+ixf_open(struct ixf *x, MDB_txn *txn, struct index *ix,
+    const roaring_bitmap_t *dead)
+{
+	long	 n;
+	int	 k, rc;
+
+	memset(x, 0, sizeof(*x));
+	x->x_txn = txn;
+	x->x_ix = ix;
+	x->x_b.b_dead = dead;
+	x->x_b.b_nodemax = ixblk_nodemax(txn);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	x->x_b.b_nbld = n < 1 ? 1 : n > IXF_BUILDERS ? IXF_BUILDERS : n;
+	for (k = 0; k < IXF_BUILDERS; k++) {
+		x->x_b.b_bld[k].fb_b = &x->x_b;
+		buf_init(&x->x_b.b_bld[k].fb_arena);
+		buf_init(&x->x_b.b_bld[k].fb_data);
+	}
+	buf_init(&x->x_b.b_old);
+	buf_init(&x->x_blast);
+	buf_init(&x->x_tlast);
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &x->x_c))
+	    != 0)
+		return (rc);
+	if ((rc = ixf_lastkey(txn, index_dbi(ix, IDB_BLOCKS), &x->x_blast)) !=
+	    0)
+		return (rc);
+	return (ixf_lastkey(txn, index_dbi(ix, IDB_TERMS), &x->x_tlast));
+}
+
+static void
+ixf_close(struct ixf *x)
+{
+	int	 k;
+
+	if (x->x_c != NULL)
+		mdb_cursor_close(x->x_c);
+	for (k = 0; k < IXF_BUILDERS; k++) {
+		buf_free(&x->x_b.b_bld[k].fb_arena);
+		buf_free(&x->x_b.b_bld[k].fb_data);
+	}
+	free(x->x_b.b_terms);
+	free(x->x_b.b_segs);
+	buf_free(&x->x_b.b_old);
+	buf_free(&x->x_blast);
+	buf_free(&x->x_tlast);
+}
+
+/*
+ * Fold the postings of segs[0..n) (consecutive, in cid order) into the
+ * blocks, in the write transaction txn, leaving out chunks in dead.
+ * Terms are taken in byte order, after the term in from (empty: from the
+ * first), until about budget bytes are written or the monotonic clock
+ * reaches deadline (in ms; 0, no deadline); from is left holding the
+ * last term done, and *done is set when there are no more.  Terms are
+ * done whole, so a transaction that commits leaves every term either
+ * folded or not.
+ */
+int
+ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
+    size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
+    uint64_t deadline, int *done, struct ixfold *res)
+{
+	struct ixf	 x;
+	struct ixwalk	 w;
+	struct ixf_term	*ft;
+	int		 rc, more = 1;
+
+	*done = 0;
+	ixwalk_init(&w, segs, n, from->b_data, from->b_len);
+	if ((rc = ixf_open(&x, txn, ix, dead)) != 0)
+		goto out;
+	while (more && x.x_written < budget &&
+	    (deadline == 0 || util_mono_ms() < deadline)) {
+		if ((rc = ixf_gather(&x, &w, budget - x.x_written, &more)) != 0 ||
+		    (rc = ixf_build(&x.x_b)) != 0 ||
+		    (rc = ixf_write(&x, res)) != 0)
+			goto out;
+		if (x.x_b.b_n > 0) {
+			ft = &x.x_b.b_terms[x.x_b.b_n - 1];
+			buf_reset(from);
+			buf_add(from, ft->ft_t, ft->ft_tl);
+		}
+	}
+	*done = !more;
+	res->f_bytes += x.x_written;
+out:
+	ixf_close(&x);
+	ixwalk_free(&w);
+	return (rc);
+}

@@ -1,0 +1,351 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Segments: an immutable inverted index of consecutive chunks, one LMDB
+ * value, read in place from the map (shared by search.c, merge.c and
+ * the block store's folds):
+ *
+ *	header	 magic "QSG1", nchunks, nterms, base cid, words, then the
+ *		 offsets of the four areas (all uint32, little-endian as
+ *		 the machine that wrote it: the index is not portable)
+ *	norms	 uint16 per chunk: its length in words, for BM25
+ *	dict	 per term, sorted by bytes: string offset, postings offset,
+ *		 document frequency, string length (struct ixsegterm)
+ *	strings	 the terms; the first byte is the field: 'b' body, 't'
+ *		 title, 'f' filter ("f" "type=pdf", "f" "tenant=acme")
+ *	postings per term, per chunk in cid order: varint cid delta (from
+ *		 the previous posting, the first from base), varint tf, then
+ *		 tf varint position deltas.
+ *
+ * An ixseg and the ixpost cursors over it point into the value they were
+ * opened on: in the LMDB map, valid until the end of the transaction
+ * that read it (or, for a batch's own segment, while its buffer lives).
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quire.h"
+
+void
+ix_varint(struct buf *b, uint64_t v)
+{
+	uint8_t	*p;
+
+	if (b->b_len + 11 > b->b_cap)
+		buf_reserve(b, 10);
+	p = (uint8_t *)b->b_data + b->b_len;
+	while (v >= 0x80) {
+		*p++ = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	*p++ = v;
+	b->b_len = p - (uint8_t *)b->b_data;
+}
+
+
+/* Segment reading, shared with search.c and merge.c. */
+
+int
+ixseg_open(struct ixseg *s, const void *data, size_t len)
+{
+	const struct ixseghdr	*h = data;
+	uint64_t		 end;
+
+	memset(s, 0, sizeof(*s));
+	if (len < sizeof(*h) || ((uintptr_t)data & 3) != 0)
+		return (-1);
+	if (memcmp(h->h_magic, IXSEG_MAGIC, 4) != 0 || h->h_size != len)
+		return (-1);
+	end = (uint64_t)h->h_norms + (uint64_t)h->h_nchunks * 2;
+	if (h->h_norms < sizeof(*h) || end > h->h_dict ||
+	    (uint64_t)h->h_dict + (uint64_t)h->h_nterms *
+	    sizeof(struct ixsegterm) > h->h_strs || h->h_strs > h->h_post ||
+	    h->h_post > len)
+		return (-1);
+	s->s_data = data;
+	s->s_len = len;
+	s->s_hdr = h;
+	s->s_norms = (const uint16_t *)((const char *)data + h->h_norms);
+	s->s_dict = (const struct ixsegterm *)((const char *)data + h->h_dict);
+	return (0);
+}
+
+/* The term's bytes (field byte first). */
+const char *
+ixseg_term(const struct ixseg *s, uint32_t i, size_t *len)
+{
+	const struct ixsegterm	*e = &s->s_dict[i];
+
+	if ((uint64_t)e->e_str + e->e_len > s->s_hdr->h_post) {
+		*len = 0;
+		return ("");
+	}
+	*len = e->e_len;
+	return ((const char *)s->s_data + e->e_str);
+}
+
+/*
+ * Terms (and LMDB's keys) in byte order, a prefix first: the order of
+ * segment dictionaries, the block store and the terms database.
+ */
+int
+ix_termcmp(const void *a, size_t al, const void *b, size_t bl)
+{
+	int	 c;
+
+	/* An empty buffer may have no memory at all. */
+	if (al > 0 && bl > 0 && (c = memcmp(a, b, al < bl ? al : bl)) != 0)
+		return (c);
+	return (al < bl ? -1 : al > bl);
+}
+
+static int
+ixseg_cmp(const struct ixseg *s, uint32_t i, const char *key, size_t len)
+{
+	const char	*t;
+	size_t		 tl;
+
+	t = ixseg_term(s, i, &tl);
+	return (ix_termcmp(t, tl, key, len));
+}
+
+/* The first term not less than key. */
+uint32_t
+ixseg_lower(const struct ixseg *s, const char *key, size_t len)
+{
+	uint32_t	 lo = 0, hi = s->s_hdr->h_nterms, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ixseg_cmp(s, mid, key, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+/* The term's index, or -1. */
+int64_t
+ixseg_find(const struct ixseg *s, const char *key, size_t len)
+{
+	uint32_t	 i = ixseg_lower(s, key, len);
+
+	if (i < s->s_hdr->h_nterms && ixseg_cmp(s, i, key, len) == 0)
+		return (i);
+	return (-1);
+}
+
+void
+ixpost_init(struct ixpost *p, const struct ixseg *s, uint32_t term)
+{
+	const struct ixsegterm	*e = &s->s_dict[term];
+
+	memset(p, 0, sizeof(*p));
+	p->p_seg = s;
+	p->p_left = e->e_df;
+	p->p_cur = (const uint8_t *)s->s_data + e->e_post;
+	p->p_end = (const uint8_t *)s->s_data + s->s_len;
+	if (e->e_post > s->s_len)
+		p->p_left = 0;
+}
+
+int
+ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t	*p = *pp;
+	uint64_t	 x = 0;
+	int		 shift = 0;
+
+	while (p < end && shift < 64) {
+		x |= (uint64_t)(*p & 0x7f) << shift;
+		if ((*p++ & 0x80) == 0) {
+			*pp = p;
+			*v = x;
+			return (0);
+		}
+		shift += 7;
+	}
+	return (-1);
+}
+
+/*
+ * The next posting: its global cid, tf and where its positions start.
+ * 0 at the end, -1 on a damaged segment.
+ */
+int
+ixpost_next(struct ixpost *p)
+{
+	uint64_t	 delta, tf;
+	uint32_t	 i;
+
+	if (p->p_left == 0)
+		return (0);
+	/*
+	 * Skip the positions of the last posting if nobody read them: a
+	 * varint ends at a byte without the high bit.
+	 */
+	for (i = p->p_posleft; i > 0; p->p_cur++) {
+		if (p->p_cur == p->p_end)
+			return (-1);
+		if ((*p->p_cur & 0x80) == 0)
+			i--;
+	}
+	if (ix_getvarint(&p->p_cur, p->p_end, &delta) == -1 ||
+	    ix_getvarint(&p->p_cur, p->p_end, &tf) == -1 || tf == 0)
+		return (-1);
+	p->p_local = p->p_first ? p->p_local + delta : delta;
+	p->p_first = 1;
+	if (p->p_local >= p->p_seg->s_hdr->h_nchunks)
+		return (-1);
+	p->p_cid = p->p_seg->s_hdr->h_base + p->p_local;
+	p->p_tf = tf;
+	p->p_posleft = tf;
+	p->p_pos = 0;
+	p->p_left--;
+	return (1);
+}
+
+/* The posting's next position, in order; -1 when there are no more. */
+int64_t
+ixpost_pos(struct ixpost *p)
+{
+	uint64_t	 d;
+
+	if (p->p_posleft == 0 || ix_getvarint(&p->p_cur, p->p_end, &d) == -1)
+		return (-1);
+	p->p_posleft--;
+	p->p_pos += d;
+	return (p->p_pos);
+}
+
+/*
+ * A k-way walk over the dictionaries of segments in cid order: the terms
+ * of all of them in byte order, each once, with the segments that have
+ * it in their order.  A heap of the segments with terms left, by their
+ * current term, then by their place (so by cid).
+ */
+
+static int
+ixwalk_less(const struct ixwcur *a, const struct ixwcur *b)
+{
+	int	 c;
+
+	if ((c = ix_termcmp(a->wc_t, a->wc_tl, b->wc_t, b->wc_tl)) != 0)
+		return (c < 0);
+	return (a->wc_j < b->wc_j);
+}
+
+static void
+ixwalk_down(struct ixwalk *w, size_t i)
+{
+	struct ixwcur	**h = w->w_heap, *tmp;
+	size_t		  c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= w->w_nheap)
+			return;
+		if (c + 1 < w->w_nheap && ixwalk_less(h[c + 1], h[c]))
+			c++;
+		if (!ixwalk_less(h[c], h[i]))
+			return;
+		tmp = h[i];
+		h[i] = h[c];
+		h[c] = tmp;
+		i = c;
+	}
+}
+
+static void
+ixwalk_up(struct ixwalk *w, size_t i)
+{
+	struct ixwcur	**h = w->w_heap, *tmp;
+
+	while (i > 0 && ixwalk_less(h[i], h[(i - 1) / 2])) {
+		tmp = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+/* The cursor's term into the heap, unless its segment has no more. */
+static void
+ixwalk_push(struct ixwalk *w, struct ixwcur *wc)
+{
+	if (wc->wc_term >= wc->wc_seg->s_hdr->h_nterms)
+		return;
+	wc->wc_t = ixseg_term(wc->wc_seg, wc->wc_term, &wc->wc_tl);
+	w->w_heap[w->w_nheap++] = wc;
+	ixwalk_up(w, w->w_nheap - 1);
+}
+
+/* Walk segs[0..n), from the first term after the n bytes of after (or
+ * from the first when n is 0).  The walk points into the segments. */
+void
+ixwalk_init(struct ixwalk *w, const struct ixseg *segs, size_t n,
+    const char *after, size_t afterlen)
+{
+	struct ixwcur	*wc;
+	size_t		 j;
+
+	memset(w, 0, sizeof(*w));
+	w->w_cur = xcalloc(n, sizeof(*w->w_cur));
+	w->w_heap = xcalloc(n, sizeof(*w->w_heap));
+	w->w_same = xcalloc(n, sizeof(*w->w_same));
+	for (j = 0; j < n; j++) {
+		wc = &w->w_cur[j];
+		wc->wc_seg = &segs[j];
+		wc->wc_j = j;
+		if (afterlen > 0) {
+			wc->wc_term = ixseg_lower(&segs[j], after, afterlen);
+			if (ixseg_find(&segs[j], after, afterlen) >= 0)
+				wc->wc_term++;
+		}
+		ixwalk_push(w, wc);
+	}
+}
+
+/*
+ * The next term: 1 with it in w_t and w_tl, and the cursors of the
+ * segments that have it in w_same[0..w_nsame), in segment order, each
+ * at the term (wc_term); 0 at the end.
+ */
+int
+ixwalk_next(struct ixwalk *w)
+{
+	struct ixwcur	*wc;
+	size_t		 j;
+
+	for (j = 0; j < w->w_nsame; j++) {
+		wc = w->w_same[j];
+		wc->wc_term++;
+		ixwalk_push(w, wc);
+	}
+	w->w_nsame = 0;
+	if (w->w_nheap == 0)
+		return (0);
+	w->w_t = w->w_heap[0]->wc_t;
+	w->w_tl = w->w_heap[0]->wc_tl;
+	while (w->w_nheap > 0 && w->w_heap[0]->wc_tl == w->w_tl &&
+	    memcmp(w->w_heap[0]->wc_t, w->w_t, w->w_tl) == 0) {
+		w->w_same[w->w_nsame++] = w->w_heap[0];
+		w->w_heap[0] = w->w_heap[--w->w_nheap];
+		ixwalk_down(w, 0);
+	}
+	return (1);
+}
+
+void
+ixwalk_free(struct ixwalk *w)
+{
+	free(w->w_cur);
+	free(w->w_heap);
+	free(w->w_same);
+	memset(w, 0, sizeof(*w));
+}
