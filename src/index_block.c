@@ -362,6 +362,17 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	return (ixbcur_load(bc, &k, &v));
 }
 
+/* A varint of the block: most are one byte, read here without a call. */
+static inline int
+ixbcur_varint(struct ixbcur *bc, uint64_t *v)
+{
+	if (bc->bc_p < bc->bc_pend && (*bc->bc_p & 0x80) == 0) {
+		*v = *bc->bc_p++;
+		return (0);
+	}
+	return (ix_getvarint(&bc->bc_p, bc->bc_pend, v));
+}
+
 /*
  * The next posting: bc_cid, bc_tf, bc_dl, and its positions at bc_pos.
  * 1, 0 at the end, -1 on a damaged block.
@@ -369,7 +380,7 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 int
 ixbcur_next(struct ixbcur *bc)
 {
-	uint64_t	 delta, tf, dl, pos;
+	uint64_t	 delta, tf, dl;
 	int		 rv;
 
 	if (bc->bc_end)
@@ -378,12 +389,15 @@ ixbcur_next(struct ixbcur *bc)
 		if ((rv = ixbcur_nextblock(bc)) != 1)
 			return (rv);
 	}
-	for (; bc->bc_posleft > 0; bc->bc_posleft--)
-		if (ix_getvarint(&bc->bc_p, bc->bc_pend, &pos) == -1)
+	/* Skip unread positions: a varint ends at a byte below 0x80. */
+	for (; bc->bc_posleft > 0; bc->bc_p++) {
+		if (bc->bc_p == bc->bc_pend)
 			return (-1);
-	if (ix_getvarint(&bc->bc_p, bc->bc_pend, &delta) == -1 ||
-	    ix_getvarint(&bc->bc_p, bc->bc_pend, &tf) == -1 ||
-	    ix_getvarint(&bc->bc_p, bc->bc_pend, &dl) == -1 || tf == 0)
+		if ((*bc->bc_p & 0x80) == 0)
+			bc->bc_posleft--;
+	}
+	if (ixbcur_varint(bc, &delta) == -1 || ixbcur_varint(bc, &tf) == -1 ||
+	    ixbcur_varint(bc, &dl) == -1 || tf == 0)
 		return (-1);
 	delta += bc->bc_at == 0 ? bc->bc_first : bc->bc_cid;
 	if (delta > bc->bc_hdr.bh_last || (bc->bc_at > 0 && delta <= bc->bc_cid))

@@ -180,15 +180,21 @@ ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 int
 ixpost_next(struct ixpost *p)
 {
-	uint64_t	 delta, tf, pos;
+	uint64_t	 delta, tf;
 	uint32_t	 i;
 
 	if (p->p_left == 0)
 		return (0);
-	/* Skip the positions of the last posting if nobody read them. */
-	for (i = p->p_posleft; i > 0; i--)
-		if (ix_getvarint(&p->p_cur, p->p_end, &pos) == -1)
+	/*
+	 * Skip the positions of the last posting if nobody read them: a
+	 * varint ends at a byte without the high bit.
+	 */
+	for (i = p->p_posleft; i > 0; p->p_cur++) {
+		if (p->p_cur == p->p_end)
 			return (-1);
+		if ((*p->p_cur & 0x80) == 0)
+			i--;
+	}
 	if (ix_getvarint(&p->p_cur, p->p_end, &delta) == -1 ||
 	    ix_getvarint(&p->p_cur, p->p_end, &tf) == -1 || tf == 0)
 		return (-1);

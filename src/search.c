@@ -30,17 +30,30 @@
  * summed over the block store and the segments, N the number of chunks
  * and avgdl the mean length of the live ones: dead chunks count in df
  * and N until the merger purges them, which only nudges idf (in df
- * alone, they could turn it negative).  The block store (index_block.c) is
- * read first, document at a time, with block-max pruning for plain OR
- * queries (search_blocks_topk).  Then each segment is scored on its own,
- * term at a time, into accumulators as long as the segment (reused
- * between segments).  Survivors (required items present, no excluded
- * one, every filter met, not tombstoned) go through a bounded heap for
- * the top n, ties going to the older chunk.
+ * alone, they could turn it negative; a prefix's df, summed over its
+ * expansions, stops at N).  The block store (index_block.c) is read
+ * first, document at a time, with block-max pruning: for a query
+ * without required items, MaxScore over the blocks' bounds
+ * (search_blocks_topk); with required words, AND or phrases, the
+ * required group with the fewest postings drives and the others leap
+ * over blocks that cannot hold its chunks (search_blocks_and).  In both,
+ * exclusions, filters and tombstones are tests on the chunk at hand,
+ * made before its postings are decoded.  Then each segment is scored on
+ * its own, term at a time, into accumulators as long as the segment
+ * (reused between segments), only over the chunks of its rarest
+ * required group when there is one.  Survivors (required items present,
+ * no excluded one, every filter met, not tombstoned) go through a
+ * bounded heap for the top n, ties going to the older chunk.  Pruning
+ * skips only chunks that cannot enter the top n, so the hits are those
+ * of --exact (so_exact), which reads every posting and counts every
+ * match.
  *
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
- * terms), read into a CRoaring bitmap and intersected.
+ * terms).  The segments' postings of it are read into a CRoaring bitmap
+ * (intersected over the filters); the pruned walks over the block store
+ * follow it by cursors, and --exact reads its blocks into the bitmap
+ * too.
  *
  * A search may have a time budget (so_budget_ms): the supervisor, which
  * searches on its event loop for the members of its socket's group,
@@ -67,16 +80,24 @@
 #define SEARCH_PREFIX_MAX	64
 #define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
+#define SEARCH_NORMS		1024	/* lengths with BM25's norm in a table */
+#define SEARCH_GATE_CAND	1	/* search_post: candidates only */
+#define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
+/* Keys of one item: text and title of each word, expansions of the last. */
+#define SEARCH_KEYS_MAX		(2 * SEARCH_TERMS_MAX + SEARCH_PREFIX_MAX)
 
 /* A prefix's expansions: the first SEARCH_PREFIX_MAX over all segments. */
 struct sexp {
 	size_t		 x_n;
+	int64_t		 x_f[SEARCH_PREFIX_MAX];	/* in the segment at hand */
 	uint16_t	 x_len[SEARCH_PREFIX_MAX];
 	char		 x_term[SEARCH_PREFIX_MAX][IX_TERM_MAX + 1];
 };
 
 struct sterm {
 	struct sexp	*st_exp;			/* prefixes */
+	int64_t		 st_fbody;	/* in the segment at hand, or -1 */
+	int64_t		 st_ftitle;
 	char		 st_key[IX_TERM_MAX + 1];	/* body field */
 	size_t		 st_len;
 	int		 st_item;
@@ -114,6 +135,7 @@ struct sposlist {
 	uint32_t		*pl_local;
 	const uint8_t		**pl_pos;
 	uint32_t		*pl_tf;
+	uint32_t		*pl_idx;	/* by chunk: its place + 1 */
 	size_t			 pl_n;
 	size_t			 pl_cap;
 };
@@ -126,11 +148,16 @@ struct sstate {
 	struct tokenizer	*ss_tk;
 	double			 ss_n;
 	double			 ss_avgdl;
+	double			 ss_norm[SEARCH_NORMS];	/* search_norm */
 	float			*ss_acc;
 	uint32_t		*ss_mask;
 	uint32_t		*ss_touched;
 	size_t			 ss_ntouched;
+	uint8_t			*ss_cand;	/* 1: the chunk may match */
+	uint32_t		*ss_cands;	/* those marked */
+	size_t			 ss_ncands;
 	size_t			 ss_cap;
+	size_t			 ss_segmax;	/* chunks of the largest segment */
 	roaring_bitmap_t	*ss_filter;	/* NULL: no filter */
 	roaring_bitmap_t	*ss_tomb;
 	struct scand		*ss_heap;
@@ -381,6 +408,13 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 	return (0);
 }
 
+/* Top n with pruning, or every match (--exact, or no hits asked for)? */
+static int
+search_pruning(const struct sstate *ss)
+{
+	return (!ss->ss_opts->so_exact && ss->ss_k > 0);
+}
+
 /* Past the time budget?  Once late, late for good. */
 static int
 search_late(struct sstate *ss)
@@ -461,6 +495,8 @@ search_df(struct sstate *ss, const struct ixseg *seg)
 	const char	*t;
 	int64_t		 f;
 
+	if (seg->s_hdr->h_nchunks > ss->ss_segmax)
+		ss->ss_segmax = seg->s_hdr->h_nchunks;
 	for (k = 0; k < q->q_nterms; k++) {
 		st = &q->q_terms[k];
 		if (!st->st_prefix) {
@@ -568,6 +604,20 @@ struct sfilter {
 
 static struct sfilter *search_cur_filter;
 
+/* The key of the i-th filter's term; its length. */
+static size_t
+search_filter_key(const struct search_opts *so, size_t i, char *key)
+{
+	size_t	 n;
+
+	n = strlen(so->so_filters[i]);
+	if (n > IX_TERM_MAX - 1)
+		n = IX_TERM_MAX - 1;	/* as ixbatch_term cuts it */
+	key[0] = IX_FILTER;
+	memcpy(key + 1, so->so_filters[i], n);
+	return (n + 1);
+}
+
 static int
 search_filter_blocks(MDB_txn *txn, struct sstate *ss, struct sfilter *sf)
 {
@@ -660,14 +710,27 @@ search_heap_push(struct sstate *ss, uint32_t cid, double score)
 	}
 }
 
+/* BM25's length norm of a chunk of dl words; short ones from a table. */
+static double
+search_norm_of(const struct sstate *ss, uint32_t dl)
+{
+	const struct search_opts *so = ss->ss_opts;
+
+	return (so->so_k1 * (1.0 - so->so_b + so->so_b * dl / ss->ss_avgdl));
+}
+
+static double
+search_norm(const struct sstate *ss, uint32_t dl)
+{
+	return (dl < SEARCH_NORMS ? ss->ss_norm[dl] : search_norm_of(ss, dl));
+}
+
 static double
 search_bm25(struct sstate *ss, double idf, uint32_t tf, uint32_t dl)
 {
 	const struct search_opts *so = ss->ss_opts;
-	double			 norm;
 
-	norm = so->so_k1 * (1.0 - so->so_b + so->so_b * dl / ss->ss_avgdl);
-	return (idf * tf * (so->so_k1 + 1.0) / (tf + norm));
+	return (idf * tf * (so->so_k1 + 1.0) / (tf + search_norm(ss, dl)));
 }
 
 static void
@@ -679,11 +742,13 @@ search_touch(struct sstate *ss, uint32_t local)
 
 /*
  * Score one field of one term's postings into the accumulators; for a
- * phrase word, remember where each chunk's positions are (pl).
+ * phrase word, remember where each chunk's positions are (pl).  Gated,
+ * only the chunks marked as candidates (search_seg_cands), or those a
+ * word before has touched.
  */
 static int
 search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
-    const struct sterm *st, double w, struct sposlist *pl)
+    const struct sterm *st, double w, struct sposlist *pl, int gate)
 {
 	struct ixpost	 p;
 	uint32_t	 local;
@@ -694,6 +759,9 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		if (search_late(ss))
 			return (-1);
 		local = p.p_local;
+		if ((gate == SEARCH_GATE_CAND && !ss->ss_cand[local]) ||
+		    (gate == SEARCH_GATE_TOUCHED && ss->ss_mask[local] == 0))
+			continue;
 		search_touch(ss, local);
 		ss->ss_mask[local] |= 1U << st->st_item;
 		ss->ss_acc[local] += w * search_bm25(ss, st->st_idf, p.p_tf,
@@ -712,6 +780,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		pl->pl_local[pl->pl_n] = local;
 		pl->pl_pos[pl->pl_n] = p.p_cur;
 		pl->pl_tf[pl->pl_n] = p.p_tf;
+		if (pl->pl_idx[local] == 0)
+			pl->pl_idx[local] = pl->pl_n + 1;
 		pl->pl_n++;
 	}
 	return (rv == -1 ? -1 : 0);
@@ -723,20 +793,14 @@ search_positions(const struct ixseg *seg, const struct sposlist *pl,
     uint32_t local, uint32_t *pos, size_t max, size_t *n)
 {
 	const uint8_t	*p, *end = (const uint8_t *)seg->s_data + seg->s_len;
-	size_t		 lo = 0, hi = pl->pl_n, mid;
+	size_t		 lo;
 	uint64_t	 d, at = 0;
 	uint32_t	 i;
 
 	*n = 0;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (pl->pl_local[mid] < local)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == pl->pl_n || pl->pl_local[lo] != local)
+	if (pl->pl_idx[local] == 0)
 		return;
+	lo = pl->pl_idx[local] - 1;
 	p = pl->pl_pos[lo];
 	for (i = 0; i < pl->pl_tf[lo] && *n < max; i++) {
 		if (ix_getvarint(&p, end, &d) == -1)
@@ -837,57 +901,273 @@ search_seg_pos(void *ctx, size_t term, uint32_t *pos, size_t max, size_t *n)
 	    pos, max, n);
 }
 
+/* Mark a chunk of the segment as a candidate. */
+static void
+search_cand_add(struct sstate *ss, uint32_t local)
+{
+	if (ss->ss_cand[local])
+		return;
+	ss->ss_cand[local] = 1;
+	ss->ss_cands[ss->ss_ncands++] = local;
+}
+
+/* Find the query's keys in the segment, once (st_fbody, st_ftitle, x_f). */
+static void
+search_seg_keys(struct sstate *ss, const struct ixseg *seg)
+{
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	size_t		 k, j;
+	char		 key[IX_TERM_MAX + 1];
+
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		if (st->st_prefix) {
+			for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n;
+			    j++)
+				st->st_exp->x_f[j] = ixseg_find(seg,
+				    st->st_exp->x_term[j],
+				    st->st_exp->x_len[j]);
+			continue;
+		}
+		st->st_fbody = ixseg_find(seg, st->st_key, st->st_len);
+		memcpy(key, st->st_key, st->st_len);
+		key[0] = IX_TITLE;
+		st->st_ftitle = ixseg_find(seg, key, st->st_len);
+	}
+}
+
+/* The postings in the segment of a query word's keys (text, title). */
+static uint64_t
+search_seg_df(const struct ixseg *seg, const struct sterm *st, int title,
+    int64_t *f, size_t *nf)
+{
+	uint64_t	 df = 0;
+	size_t		 j;
+
+	*nf = 0;
+	if (st->st_prefix) {
+		for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++)
+			if ((f[*nf] = st->st_exp->x_f[j]) >= 0)
+				df += seg->s_dict[f[(*nf)++]].e_df;
+		return (df);
+	}
+	if ((f[*nf] = st->st_fbody) >= 0)
+		df += seg->s_dict[f[(*nf)++]].e_df;
+	if (title && (f[*nf] = st->st_ftitle) >= 0)
+		df += seg->s_dict[f[(*nf)++]].e_df;
+	return (df);
+}
+
+/*
+ * The chunks of a segment that may match, when the query narrows them:
+ * a chunk must have every required group (as search_bc_groups has it:
+ * a required word in its text or title, a required prefix by any
+ * expansion, each word of a phrase in its text) and pass the filter.
+ * The group with the fewest postings in the segment marks them
+ * (ss_cand), within the filter.  1: marked; 0: no required group, every
+ * chunk may match; -1: no chunk of the segment can match.
+ */
 static int
-search_seg(struct sstate *ss, const struct ixseg *seg)
+search_seg_cands(struct sstate *ss, const struct ixseg *seg)
+{
+	struct squery		*q = ss->ss_q;
+	struct sterm		*st;
+	struct ixpost		 p;
+	int64_t			 f[SEARCH_KEYS_MAX], bf[SEARCH_KEYS_MAX];
+	uint64_t		 df, best = UINT64_MAX, itemdf[SEARCH_ITEMS_MAX];
+	size_t			 k, i, nf, nk, nbf = 0;
+	int			 item, rv;
+
+	memset(itemdf, 0, sizeof(itemdf));
+	/* Words of a required item: text and title, or expansions. */
+	for (item = 0; item < (int)q->q_nitems; item++) {
+		if ((q->q_reqmask & (1U << item)) == 0 ||
+		    q->q_items[item].si_phrase)
+			continue;
+		for (k = 0, df = 0; k < q->q_nterms; k++)
+			if (q->q_terms[k].st_item == item)
+				df += search_seg_df(seg, &q->q_terms[k], 1, f,
+				    &nf);
+		if (df == 0)
+			return (-1);
+		itemdf[item] = df;
+	}
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		if ((q->q_reqmask & (1U << st->st_item)) == 0)
+			continue;
+		if (q->q_items[st->st_item].si_phrase) {
+			if ((df = search_seg_df(seg, st, 0, f, &nf)) == 0)
+				return (-1);
+		} else if (itemdf[st->st_item] == UINT64_MAX)
+			continue;	/* gathered already */
+		else {
+			/* Every key of the item, and the item is done. */
+			df = itemdf[st->st_item];
+			itemdf[st->st_item] = UINT64_MAX;
+			for (i = k, nf = 0; i < q->q_nterms; i++) {
+				if (q->q_terms[i].st_item != st->st_item)
+					continue;
+				search_seg_df(seg, &q->q_terms[i], 1, f + nf,
+				    &nk);
+				nf += nk;
+			}
+		}
+		if (df < best) {
+			best = df;
+			memcpy(bf, f, nf * sizeof(*f));
+			nbf = nf;
+		}
+	}
+	ss->ss_ncands = 0;
+	if (best == UINT64_MAX)
+		return (0);
+	if (ss->ss_cand == NULL) {
+		ss->ss_cand = xcalloc(ss->ss_cap, sizeof(*ss->ss_cand));
+		ss->ss_cands = xcalloc(ss->ss_cap, sizeof(*ss->ss_cands));
+	}
+	for (i = 0; i < nbf; i++) {
+		ixpost_init(&p, seg, bf[i]);
+		while ((rv = ixpost_next(&p)) == 1)
+			if (ss->ss_filter == NULL ||
+			    roaring_bitmap_contains(ss->ss_filter, p.p_cid))
+				search_cand_add(ss, p.p_local);
+		if (rv == -1)
+			return (-2);
+	}
+	return (ss->ss_ncands > 0 ? 1 : -1);
+}
+
+/* Clear the marks a segment left: candidates, places of positions. */
+static void
+search_seg_clear(struct sstate *ss)
+{
+	struct sposlist	*pl;
+	size_t		 k, i;
+
+	for (k = 0; k < ss->ss_ncands; k++)
+		ss->ss_cand[ss->ss_cands[k]] = 0;
+	ss->ss_ncands = 0;
+	for (k = 0; k < SEARCH_TERMS_MAX; k++) {
+		pl = &ss->ss_pl[k];
+		if (pl->pl_idx == NULL)
+			continue;
+		for (i = 0; i < pl->pl_n; i++)
+			pl->pl_idx[pl->pl_local[i]] = 0;
+		pl->pl_n = 0;
+	}
+}
+
+/* Would the heap take a chunk of this score? */
+static int
+search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
+{
+	struct scand	 x;
+
+	if (ss->ss_nheap < ss->ss_k)
+		return (1);
+	if (ss->ss_k == 0)
+		return (0);
+	x.c_cid = cid;
+	x.c_score = score;
+	return (search_worse(&ss->ss_heap[0], &x));
+}
+
+/* Score one query word's keys in a segment (search_post); -1 if damaged. */
+static int
+search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
+    int gate)
 {
 	const struct search_opts *so = ss->ss_opts;
 	struct squery	*q = ss->ss_q;
-	struct sterm	*st, tt;
-	struct sseg_pos	 sp;
-	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
-	size_t		 k, j;
+	struct sterm	*st;
+	size_t		 j;
 	int64_t		 f;
 	double		 wbody, wtitle;
 
+	st = &q->q_terms[k];
+	ss->ss_pl[k].pl_n = 0;
+	if (st->st_phrase >= 0 && ss->ss_pl[k].pl_idx == NULL)
+		ss->ss_pl[k].pl_idx = xcalloc(ss->ss_cap,
+		    sizeof(*ss->ss_pl[k].pl_idx));
+	/* Excluded words mark chunks; they never add to a score. */
+	wbody = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wbody;
+	wtitle = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wtitle;
+	if (!st->st_prefix) {
+		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
+		    wbody, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL, gate) ==
+		    -1)
+			return (-1);
+		if ((f = st->st_ftitle) >= 0 && search_post(ss, seg, f, st,
+		    wtitle, NULL, gate) == -1)
+			return (-1);
+		return (0);
+	}
+	/* The same expansions in every segment. */
+	for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
+		if ((f = st->st_exp->x_f[j]) < 0)
+			continue;
+		if (search_post(ss, seg, f, st, wbody, NULL, gate) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * One segment, term at a time, into accumulators, only over the
+ * candidates when the query narrows them (search_seg_cands).  Pruning,
+ * a chunk of a query with phrases whose score the heap would not take
+ * has its phrases left unchecked (the costly part): it cannot change
+ * the top n, and the total is then a lower bound.
+ */
+static int
+search_seg(struct sstate *ss, const struct ixseg *seg)
+{
+	struct squery	*q = ss->ss_q;
+	struct sseg_pos	 sp;
+	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
+	size_t		 k;
+	int		 gate;
+
 	if (n > ss->ss_cap) {
+		/* Once, as long as the largest segment (search_df). */
+		if (n < ss->ss_segmax)
+			n = ss->ss_segmax;
 		free(ss->ss_acc);
 		free(ss->ss_mask);
 		free(ss->ss_touched);
+		free(ss->ss_cand);
+		free(ss->ss_cands);
+		ss->ss_cand = NULL;
+		ss->ss_cands = NULL;
 		ss->ss_cap = n;
 		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
 		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
 		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
+		for (k = 0; k < SEARCH_TERMS_MAX; k++) {
+			free(ss->ss_pl[k].pl_idx);
+			ss->ss_pl[k].pl_idx = NULL;
+		}
 	}
 	ss->ss_ntouched = 0;
-	for (k = 0; k < q->q_nterms; k++) {
-		st = &q->q_terms[k];
-		tt = *st;
-		ss->ss_pl[k].pl_n = 0;
-		/* Excluded words mark chunks; they never add to a score. */
-		wbody = q->q_items[st->st_item].si_excluded ? 0.0 :
-		    so->so_wbody;
-		wtitle = q->q_items[st->st_item].si_excluded ? 0.0 :
-		    so->so_wtitle;
-		if (!st->st_prefix) {
-			if ((f = ixseg_find(seg, st->st_key, st->st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, wbody,
-			    st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL) == -1)
-				return (MDB_CORRUPTED);
-			tt.st_key[0] = IX_TITLE;
-			if ((f = ixseg_find(seg, tt.st_key, tt.st_len)) >= 0 &&
-			    search_post(ss, seg, f, st, wtitle, NULL) == -1)
-				return (MDB_CORRUPTED);
-			continue;
-		}
-		/* The same expansions in every segment. */
-		for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
-			if ((f = ixseg_find(seg, st->st_exp->x_term[j],
-			    st->st_exp->x_len[j])) < 0)
-				continue;
-			if (search_post(ss, seg, f, st, wbody, NULL) == -1)
-				return (MDB_CORRUPTED);
-		}
-	}
+	search_seg_keys(ss, seg);
+	if ((gate = search_seg_cands(ss, seg)) == -2)
+		return (MDB_CORRUPTED);
+	if (gate == -1)
+		return (0);
+	/*
+	 * Excluded words last, over the chunks the others have: they add
+	 * nothing to a score, so the sums are those of the query's order.
+	 */
+	for (k = 0; k < q->q_nterms; k++)
+		if (!q->q_items[q->q_terms[k].st_item].si_excluded &&
+		    search_seg_term(ss, seg, k, gate) == -1)
+			goto bad;
+	for (k = 0; k < q->q_nterms; k++)
+		if (q->q_items[q->q_terms[k].st_item].si_excluded &&
+		    search_seg_term(ss, seg, k, SEARCH_GATE_TOUCHED) == -1)
+			goto bad;
 	sp.sp_ss = ss;
 	sp.sp_seg = seg;
 	for (k = 0; k < ss->ss_ntouched; k++) {
@@ -895,7 +1175,13 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		m = ss->ss_mask[local];
 		cid = seg->s_hdr->h_base + local;
 		sp.sp_local = local;
-		if (search_passes(ss, m, search_seg_pos, &sp) &&
+		if ((m & q->q_reqmask) != q->q_reqmask ||
+		    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
+			;
+		else if (q->q_nphrases > 0 && search_pruning(ss) &&
+		    !search_heap_takes(ss, cid, ss->ss_acc[local]))
+			ss->ss_pruned = 1;
+		else if (search_passes(ss, m, search_seg_pos, &sp) &&
 		    (ss->ss_filter == NULL ||
 		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
 		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
@@ -905,7 +1191,15 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		ss->ss_acc[local] = 0.0f;
 		ss->ss_mask[local] = 0;
 	}
+	search_seg_clear(ss);
 	return (0);
+bad:
+	for (k = 0; k < ss->ss_ntouched; k++) {
+		ss->ss_acc[ss->ss_touched[k]] = 0.0f;
+		ss->ss_mask[ss->ss_touched[k]] = 0;
+	}
+	search_seg_clear(ss);
+	return (MDB_CORRUPTED);
 }
 
 
@@ -926,6 +1220,11 @@ struct sbcur {
 	double		 b_w;		/* weight x idf; 0 for exclusions */
 	double		 b_ub;		/* bound on what it adds */
 	double		 b_s;		/* what it adds to the chunk at hand */
+	uint64_t	 b_df;		/* its postings in blocks */
+	int		 b_group;	/* of required cursors, or -1 */
+	uint32_t	 b_bfirst;	/* the block whose bound is b_bub */
+	uint32_t	 b_blast;
+	double		 b_bub;		/* 0: not known yet */
 };
 
 struct sblocks {
@@ -933,6 +1232,9 @@ struct sblocks {
 	struct sbcur	*sb_c;
 	size_t		 sb_n;
 	uint32_t	 sb_cid;	/* the chunk at hand */
+	struct ixbcur	 sb_f[SEARCH_FILTERS_MAX];	/* the filters' terms */
+	size_t		 sb_nf;
+	int		 sb_fcur;	/* filters by sb_f, not ss_filter */
 };
 
 /* Has the cursor a posting, and is it at cid? */
@@ -978,6 +1280,23 @@ search_bound(struct sstate *ss, const struct ixbound *b)
 	return (ixbound_max(b, so->so_k1, so->so_b, ss->ss_avgdl));
 }
 
+/*
+ * A bound on what the cursor adds in its block, with a margin for
+ * rounding; kept until the cursor leaves the block.
+ */
+static double
+search_bc_blockub(struct sstate *ss, struct sbcur *c)
+{
+	if (c->b_bub == 0.0 || c->b_bfirst != c->b_c.bc_first ||
+	    c->b_blast != c->b_c.bc_hdr.bh_last) {
+		c->b_bfirst = c->b_c.bc_first;
+		c->b_blast = c->b_c.bc_hdr.bh_last;
+		c->b_bub = c->b_w * search_bound(ss, &c->b_c.bc_hdr.bh_bound) *
+		    (1.0 + 1e-9);
+	}
+	return (c->b_bub);
+}
+
 static int
 search_bc_add(MDB_txn *txn, struct sstate *ss, struct sblocks *sb,
     const char *key, size_t len, int term, int body, double w)
@@ -1002,6 +1321,8 @@ search_bc_add(MDB_txn *txn, struct sstate *ss, struct sblocks *sb,
 	}
 	c->b_term = term;
 	c->b_body = body;
+	c->b_df = ti.ti_df;
+	c->b_group = -1;
 	c->b_w = w * ss->ss_q->q_terms[term].st_idf;
 	c->b_ub = c->b_w * search_bound(ss, &ti.ti_bound) * (1.0 + 1e-9);
 	sb->sb_n++;
@@ -1012,11 +1333,10 @@ static double
 search_bc_score(struct sstate *ss, const struct sbcur *c)
 {
 	const struct search_opts *so = ss->ss_opts;
-	double			 norm, tf = c->b_c.bc_tf;
+	double			 tf = c->b_c.bc_tf;
 
-	norm = so->so_k1 * (1.0 - so->so_b + so->so_b * c->b_c.bc_dl /
-	    ss->ss_avgdl);
-	return (c->b_w * tf * (so->so_k1 + 1.0) / (tf + norm));
+	return (c->b_w * tf * (so->so_k1 + 1.0) / (tf +
+	    search_norm(ss, c->b_c.bc_dl)));
 }
 
 /* Score the chunk at hand from the cursors on it, in the segments' order. */
@@ -1027,7 +1347,7 @@ search_block_take(struct sstate *ss, struct sblocks *sb, uint32_t m)
 	size_t	 i;
 
 	if (!search_passes(ss, m, search_block_pos, sb) ||
-	    (ss->ss_filter != NULL &&
+	    (!sb->sb_fcur && ss->ss_filter != NULL &&
 	    !roaring_bitmap_contains(ss->ss_filter, sb->sb_cid)) ||
 	    roaring_bitmap_contains(ss->ss_tomb, sb->sb_cid))
 		return;
@@ -1100,25 +1420,137 @@ search_theta(const struct sstate *ss)
 }
 
 /*
- * Top k of an OR query, with block-max pruning (MaxScore over block
- * bounds).  The cursors are ordered by their terms' bounds; those whose
- * bounds together cannot beat the k-th score so far (theta) are
- * non-essential: they never propose a chunk, they are only probed for
- * chunks the others propose.  Before a proposed chunk is decoded, the
- * bounds of the blocks that span it are summed; when that cannot beat
- * theta, every cursor skips to the end of the first of those blocks, and
- * the blocks in between are never decoded.  A chunk is skipped only when
- * it cannot enter the top k, so the top k are those of search_blocks_all;
- * the total counts only the chunks looked at.
+ * The first chunk from cid on that every filter's term has (the filter
+ * cursors leap over each other) and that is not tombstoned: UINT32_MAX
+ * if there is none.  Calls come with cids that never fall.
+ */
+static uint32_t
+search_bc_allowed(struct sstate *ss, struct sblocks *sb, uint32_t cid)
+{
+	struct ixbcur	*f;
+	size_t		 i, agree;
+
+	for (;;) {
+		/* Round the filters until all of them agree on cid. */
+		for (i = agree = 0; agree < sb->sb_nf;
+		    i = (i + 1) % sb->sb_nf) {
+			f = &sb->sb_f[i];
+			/* A damaged block ends the filter, as its end does. */
+			if (ixbcur_seek(f, cid) != 1)
+				return (UINT32_MAX);
+			if (f->bc_cid == cid)
+				agree++;
+			else {
+				cid = f->bc_cid;
+				agree = 1;
+			}
+		}
+		if (!roaring_bitmap_contains(ss->ss_tomb, cid))
+			return (cid);
+		if (cid == UINT32_MAX - 1)
+			return (UINT32_MAX);
+		cid++;
+	}
+}
+
+/*
+ * Move the cursors ord[from] to ord[to - 1] (their own order if ord is
+ * NULL) to their first posting at or after cid; UINT32_MAX: to their end.
+ */
+static int
+search_bc_skip(struct sblocks *sb, const size_t *ord, size_t from, size_t to,
+    uint32_t cid)
+{
+	struct sbcur	*c;
+	size_t		 i;
+
+	for (i = from; i < to; i++) {
+		c = &sb->sb_c[ord != NULL ? ord[i] : i];
+		if (c->b_c.bc_end)
+			continue;
+		if (cid == UINT32_MAX)
+			c->b_c.bc_end = 1;
+		else if (ixbcur_seek(&c->b_c, cid) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * What the blocks spanning chunk d allow from d up to *next, where the
+ * first of them ends (*bw), and what they allow at d itself, with the
+ * exact score of the cursors on d (*bs, and b_s of each); *m gets the
+ * items of the cursors on d.  Cursors that add nothing (exclusions)
+ * neither add to the bounds nor cut the range short.
+ */
+static void
+search_bc_bounds(struct sstate *ss, struct sblocks *sb, uint32_t d,
+    double *bs, double *bw, uint32_t *next, uint32_t *m)
+{
+	struct sbcur		*c;
+	double			 ub;
+	size_t			 i;
+
+	*bs = *bw = 0.0;
+	*next = UINT32_MAX;
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		c->b_s = 0.0;
+		if (c->b_c.bc_end)
+			continue;
+		if (c->b_w == 0.0) {
+			if (search_bc_at(c, d))
+				*m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+			continue;
+		}
+		if (c->b_c.bc_at > 0 && c->b_c.bc_cid >= d) {
+			if (c->b_c.bc_cid == d) {
+				c->b_s = search_bc_score(ss, c);
+				*bs += c->b_s;
+				*bw += search_bc_blockub(ss, c);
+				*m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+				if (c->b_c.bc_hdr.bh_last < *next)
+					*next = c->b_c.bc_hdr.bh_last;
+			} else if (c->b_c.bc_cid - 1 < *next)
+				*next = c->b_c.bc_cid - 1;
+			continue;
+		}
+		if (ixbcur_shallow(&c->b_c, d) != NULL) {
+			ub = search_bc_blockub(ss, c);
+			*bs += ub;
+			*bw += ub;
+			if (c->b_c.bc_hdr.bh_last < *next)
+				*next = c->b_c.bc_hdr.bh_last;
+		} else if (!c->b_c.bc_end && c->b_c.bc_first - 1 < *next)
+			*next = c->b_c.bc_first - 1;
+	}
+	if (*next < d)
+		*next = d;
+}
+
+/*
+ * Top k of a query without required items, with block-max pruning
+ * (MaxScore over block bounds).  The cursors are ordered by their terms'
+ * bounds; those whose bounds together cannot beat the k-th score so far
+ * (theta) are non-essential: they never propose a chunk, they are only
+ * probed for chunks the others propose.  Before a proposed chunk is
+ * decoded, the bounds of the blocks that span it are summed; when that
+ * cannot beat theta, every cursor skips to the end of the first of those
+ * blocks, and the blocks in between are never decoded.  Exclusions add
+ * nothing, so they are never essential: they are probed last, for the
+ * chunks that could make the top k.  A chunk the
+ * filter or the tombstones rule out is skipped before anything is
+ * decoded.  A chunk is skipped only when it cannot enter the top k, so
+ * the top k are those of search_blocks_all; the total counts only the
+ * chunks looked at.
  */
 static int
 search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 {
 	struct sbcur	*c;
-	const struct ixbound *b;
 	size_t		 ord[SEARCH_CURSORS_MAX], i, j, e = 0, tmp;
 	double		 cum[SEARCH_CURSORS_MAX], ub, theta, score, bs, bw;
-	uint32_t	 d, next, m;
+	uint32_t	 d, next, m, t;
 	int		 rv;
 
 	for (i = 0; i < sb->sb_n; i++)
@@ -1134,6 +1566,9 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 		ub += sb->sb_c[ord[i]].b_ub;
 		cum[i] = ub;
 	}
+	/* Exclusions add nothing (first in ord): they never propose. */
+	while (e < sb->sb_n && sb->sb_c[ord[e]].b_w == 0.0)
+		e++;
 	for (;;) {
 		if (search_late(ss))
 			return (ETIMEDOUT);
@@ -1147,70 +1582,27 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 		/* The next chunk an essential cursor proposes. */
 		if (!search_bc_min(sb, ord, e, &d))
 			return (0);
-		sb->sb_cid = d;
-		/*
-		 * What the blocks spanning it allow from d up to next, where
-		 * the first of them ends (bw), and what they allow at d
-		 * itself, with the exact score of the cursors on d (bs).
-		 */
-		bs = bw = 0.0;
-		next = UINT32_MAX;
-		m = 0;
-		for (i = 0; i < sb->sb_n; i++) {
-			c = &sb->sb_c[ord[i]];
-			c->b_s = 0.0;
-			if (c->b_c.bc_end)
-				continue;
-			if (c->b_c.bc_at > 0 && c->b_c.bc_cid >= d) {
-				if (c->b_c.bc_cid == d) {
-					c->b_s = search_bc_score(ss, c);
-					bs += c->b_s;
-					bw += c->b_w * search_bound(ss,
-					    &c->b_c.bc_hdr.bh_bound) *
-					    (1.0 + 1e-9);
-					m |= 1U << ss->ss_q->q_terms[
-					    c->b_term].st_item;
-					if (c->b_c.bc_hdr.bh_last < next)
-						next = c->b_c.bc_hdr.bh_last;
-				} else if (c->b_c.bc_cid - 1 < next)
-					next = c->b_c.bc_cid - 1;
-				continue;
-			}
-			if ((b = ixbcur_shallow(&c->b_c, d)) != NULL) {
-				ub = c->b_w * search_bound(ss, b) *
-				    (1.0 + 1e-9);
-				bs += ub;
-				bw += ub;
-				if (c->b_c.bc_hdr.bh_last < next)
-					next = c->b_c.bc_hdr.bh_last;
-			} else if (!c->b_c.bc_end &&
-			    c->b_c.bc_first - 1 < next)
-				next = c->b_c.bc_first - 1;
+		if ((t = search_bc_allowed(ss, sb, d)) != d) {
+			if (search_bc_skip(sb, ord, e, sb->sb_n, t) == -1)
+				return (MDB_CORRUPTED);
+			continue;
 		}
+		sb->sb_cid = d;
+		m = 0;
+		search_bc_bounds(ss, sb, d, &bs, &bw, &next, &m);
 		if (theta >= 0.0 && bw <= theta) {
 			/* Nothing from d to next can make the top k. */
 			ss->ss_pruned = 1;
-			if (next < d)
-				next = d;
-			for (i = e; i < sb->sb_n; i++) {
-				c = &sb->sb_c[ord[i]];
-				if (next == UINT32_MAX)
-					c->b_c.bc_end = 1;
-				else if ((rv = ixbcur_seek(&c->b_c, next + 1))
-				    == -1)
-					return (MDB_CORRUPTED);
-			}
+			if (search_bc_skip(sb, ord, e, sb->sb_n, next ==
+			    UINT32_MAX ? next : next + 1) == -1)
+				return (MDB_CORRUPTED);
 			continue;
 		}
 		if (theta >= 0.0 && bs <= theta) {
 			/* Nor can d. */
 			ss->ss_pruned = 1;
-			for (i = e; i < sb->sb_n; i++) {
-				c = &sb->sb_c[ord[i]];
-				if (search_bc_at(c, d) &&
-				    ixbcur_next(&c->b_c) == -1)
-					return (MDB_CORRUPTED);
-			}
+			if (search_bc_skip(sb, ord, e, sb->sb_n, d + 1) == -1)
+				return (MDB_CORRUPTED);
 			continue;
 		}
 		/* Probe the non-essential ones, the strongest first. */
@@ -1235,12 +1627,236 @@ search_blocks_topk(struct sstate *ss, struct sblocks *sb)
 			search_block_take(ss, sb, m);
 		else
 			ss->ss_pruned = 1;
-		for (i = e; i < sb->sb_n; i++) {
-			c = &sb->sb_c[ord[i]];
-			if (search_bc_at(c, d) && ixbcur_next(&c->b_c) == -1)
+		if (search_bc_skip(sb, ord, e, sb->sb_n, d + 1) == -1)
+			return (MDB_CORRUPTED);
+	}
+}
+
+/*
+ * Gather the cursors a matching chunk must have into groups: a required
+ * word's (text and title) or prefix's (every expansion), and one per
+ * word of a phrase (its text cursor: a phrase is matched in the text).
+ * A chunk matches only if every group has a cursor on it.  The number
+ * of groups, with their postings in df; -1 if a group has no cursor at
+ * all, so that no chunk in blocks can match.
+ */
+static int
+search_bc_groups(struct sstate *ss, struct sblocks *sb, uint64_t *df)
+{
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	struct sbcur	*c;
+	int		 group[SEARCH_TERMS_MAX], item[SEARCH_ITEMS_MAX];
+	int		 n = 0, g;
+	size_t		 k, i;
+
+	for (i = 0; i < SEARCH_ITEMS_MAX; i++)
+		item[i] = -1;
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		group[k] = -1;
+		if ((q->q_reqmask & (1U << st->st_item)) == 0)
+			continue;
+		if (q->q_items[st->st_item].si_phrase)
+			group[k] = n++;
+		else {
+			if (item[st->st_item] == -1)
+				item[st->st_item] = n++;
+			group[k] = item[st->st_item];
+		}
+	}
+	for (g = 0; g < n; g++)
+		df[g] = 0;
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		g = group[c->b_term];
+		if (g == -1 || (!c->b_body &&
+		    q->q_items[q->q_terms[c->b_term].st_item].si_phrase))
+			continue;
+		c->b_group = g;
+		df[g] += c->b_df;
+	}
+	for (g = 0; g < n; g++)
+		if (df[g] == 0)
+			return (-1);
+	return (n);
+}
+
+/*
+ * The first chunk from d on where every group may have a posting, as
+ * far as the cursors and the blocks' spans tell without decoding; a
+ * group past its end makes it UINT32_MAX.
+ */
+static uint32_t
+search_bc_leap(struct sblocks *sb, int ngroups, uint32_t d)
+{
+	struct sbcur	*c;
+	uint32_t	 first[SEARCH_TERMS_MAX], at, t = d;
+	size_t		 i;
+	int		 g;
+
+	for (g = 0; g < ngroups; g++)
+		first[g] = UINT32_MAX;
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		if ((g = c->b_group) == -1 || first[g] == d ||
+		    c->b_c.bc_end)
+			continue;
+		if (c->b_c.bc_at > 0 && c->b_c.bc_cid >= d)
+			at = c->b_c.bc_cid;
+		else if (ixbcur_shallow(&c->b_c, d) != NULL)
+			at = d;
+		else if (!c->b_c.bc_end)
+			at = c->b_c.bc_first;
+		else
+			continue;
+		if (at < first[g])
+			first[g] = at;
+	}
+	for (g = 0; g < ngroups; g++)
+		if (first[g] > t)
+			t = first[g];
+	return (t);
+}
+
+/*
+ * Probe the cursors for chunk d: those of the groups (required == 1)
+ * or the others (0), seeking each to d.  Adds to *m the items found.
+ */
+static int
+search_bc_probe(struct sstate *ss, struct sblocks *sb, uint32_t d,
+    int required, uint32_t *m)
+{
+	struct sbcur	*c;
+	size_t		 i;
+	int		 rv;
+
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		if ((c->b_group != -1) != required || c->b_c.bc_end)
+			continue;
+		if (!search_bc_at(c, d)) {
+			if ((rv = ixbcur_seek(&c->b_c, d)) == -1)
+				return (-1);
+			if (rv == 0 || c->b_c.bc_cid != d)
+				continue;
+		}
+		c->b_s = search_bc_score(ss, c);
+		*m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+	}
+	return (0);
+}
+
+/*
+ * Top k of a query with required items (+word, AND, a phrase): only
+ * chunks with every group (search_bc_groups) can match, so the group
+ * with the fewest postings drives: its cursors alone propose chunks.
+ * Before a proposed chunk is decoded, the chunk is checked against the
+ * filter and the tombstones, the other groups are moved (without
+ * decoding) to the blocks that may hold it, and the driver leaps to the
+ * first chunk all the groups' blocks allow; then the bounds of the
+ * blocks spanning it are summed as in search_blocks_topk, and the
+ * driver skips the chunks they cannot lift above theta.  Only then are
+ * the required cursors moved onto the chunk, the others after them if
+ * every group is there, and the chunk scored and checked (phrases, by
+ * their positions).  The top k are those of search_blocks_all.
+ */
+static int
+search_blocks_and(struct sstate *ss, struct sblocks *sb)
+{
+	struct sbcur	*c;
+	uint64_t	 df[SEARCH_TERMS_MAX];
+	double		 theta, bs, bw;
+	uint32_t	 d, t, next, m, need;
+	size_t		 i, drv[SEARCH_CURSORS_MAX], nd = 0;
+	int		 ng, g, best = 0;
+
+	if ((ng = search_bc_groups(ss, sb, df)) <= 0)
+		return (0);
+	for (g = 1; g < ng; g++)
+		if (df[g] < df[best])
+			best = g;
+	for (i = 0; i < sb->sb_n; i++)
+		if (sb->sb_c[i].b_group == best)
+			drv[nd++] = i;
+	for (;;) {
+		if (search_late(ss))
+			return (ETIMEDOUT);
+		theta = search_theta(ss);
+		d = UINT32_MAX;
+		for (i = 0; i < nd; i++) {
+			c = &sb->sb_c[drv[i]];
+			if (!c->b_c.bc_end && c->b_c.bc_cid < d)
+				d = c->b_c.bc_cid;
+		}
+		if (d == UINT32_MAX)
+			return (0);
+		if ((t = search_bc_allowed(ss, sb, d)) == d &&
+		    (t = search_bc_leap(sb, ng, d)) == d) {
+			sb->sb_cid = d;
+			m = 0;
+			search_bc_bounds(ss, sb, d, &bs, &bw, &next, &m);
+			if (theta >= 0.0 && bw <= theta) {
+				ss->ss_pruned = 1;
+				t = next == UINT32_MAX ? next : next + 1;
+			} else if (theta >= 0.0 && bs <= theta) {
+				ss->ss_pruned = 1;
+				t = d + 1;
+			}
+		}
+		if (t == d) {
+			m = 0;
+			need = ss->ss_q->q_reqmask;
+			if (search_bc_probe(ss, sb, d, 1, &m) == -1)
+				return (MDB_CORRUPTED);
+			if ((m & need) == need) {
+				if (search_bc_probe(ss, sb, d, 0, &m) == -1)
+					return (MDB_CORRUPTED);
+				search_block_take(ss, sb, m);
+			}
+			t = d + 1;
+		}
+		for (i = 0; i < nd; i++) {
+			c = &sb->sb_c[drv[i]];
+			if (c->b_c.bc_end)
+				continue;
+			if (t == UINT32_MAX)
+				c->b_c.bc_end = 1;
+			else if (ixbcur_seek(&c->b_c, t) == -1)
 				return (MDB_CORRUPTED);
 		}
 	}
+}
+
+/*
+ * Cursors over the filters' terms in the block store, for the pruned
+ * walks.  A filter without postings in blocks leaves no chunk there:
+ * the walk has nothing to do (sb_n is zeroed).
+ */
+static int
+search_bc_filters(MDB_txn *txn, struct sstate *ss, struct sblocks *sb)
+{
+	const struct search_opts *so = ss->ss_opts;
+	char			 key[IX_TERM_MAX + 1];
+	size_t			 i, len;
+	int			 rv;
+
+	sb->sb_fcur = 1;
+	for (i = 0; i < so->so_nfilters; i++) {
+		len = search_filter_key(so, i, key);
+		rv = ixbcur_open(&sb->sb_f[sb->sb_nf++], txn, ss->ss_ix, key,
+		    len, ss->ss_folded);
+		if (rv == 1)
+			rv = ixbcur_next(&sb->sb_f[sb->sb_nf - 1]);
+		if (rv == -1)
+			return (-1);
+		if (rv == 0) {
+			while (sb->sb_n > 0)
+				ixbcur_close(&sb->sb_c[--sb->sb_n].b_c);
+			return (0);
+		}
+	}
+	return (0);
 }
 
 static int
@@ -1281,18 +1897,22 @@ search_blocks(MDB_txn *txn, struct sstate *ss)
 			rc = search_bc_add(txn, ss, &sb, st->st_exp->x_term[j],
 			    st->st_exp->x_len[j], k, 1, wbody);
 	}
+	if (rc == 0 && sb.sb_n > 0 && search_pruning(ss))
+		rc = search_bc_filters(txn, ss, &sb);
 	if (rc == 0 && sb.sb_n > 0) {
-		/* Pruning needs scores that only add: a plain OR query. */
-		if (!so->so_exact && ss->ss_k > 0 && q->q_reqmask == 0 &&
-		    q->q_negmask == 0 && q->q_nphrases == 0)
+		if (!search_pruning(ss))
+			rc = search_blocks_all(ss, &sb);
+		else if (q->q_reqmask == 0)
 			rc = search_blocks_topk(ss, &sb);
 		else
-			rc = search_blocks_all(ss, &sb);
+			rc = search_blocks_and(ss, &sb);
 	}
 	for (i = 0; i < sb.sb_n; i++)
 		ixbcur_close(&sb.sb_c[i].b_c);
+	for (i = 0; i < sb.sb_nf; i++)
+		ixbcur_close(&sb.sb_f[i]);
 	free(sb.sb_c);
-	return (rc);
+	return (rc == -1 ? MDB_CORRUPTED : rc);
 }
 
 /* Snippets: the chunk's text around its first match, matches marked. */
@@ -1486,7 +2106,8 @@ search_txn(MDB_txn *txn, void *arg)
 	roaring_bitmap_t	*set;
 	MDB_val			 k = { 5, (void *)"stats" }, v;
 	char			 key[IX_TERM_MAX + 256];
-	size_t			 i, n;
+	size_t			 i;
+	uint32_t		 dl;
 	int			 rc;
 
 	if (mdb_get(txn, index_dbi(ss->ss_ix, IDB_META), &k, &v) != 0)
@@ -1498,6 +2119,8 @@ search_txn(MDB_txn *txn, void *arg)
 	    (double)(st.is_chunks + st.is_dead) : 1.0;
 	ss->ss_avgdl = st.is_chunks > 0 && st.is_tokens > 0 ?
 	    (double)st.is_tokens / st.is_chunks : 1.0;
+	for (dl = 0; dl < SEARCH_NORMS; dl++)
+		ss->ss_norm[dl] = search_norm_of(ss, dl);
 	ss->ss_folded = st.is_folded;
 	ss->ss_folding = st.is_folding != 0;
 	if ((rc = index_tomb_get(txn, ss->ss_ix, &ss->ss_tomb)) != 0) {
@@ -1509,18 +2132,15 @@ search_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	}
 	for (i = 0; i < so->so_nfilters; i++) {
-		n = strlen(so->so_filters[i]);
-		if (n > IX_TERM_MAX - 1)
-			n = IX_TERM_MAX - 1;	/* as ixbatch_term cuts it */
-		key[0] = IX_FILTER;
-		memcpy(key + 1, so->so_filters[i], n);
 		memset(&sf, 0, sizeof(sf));
 		sf.sf_ss = ss;
 		sf.sf_key = key;
-		sf.sf_len = n + 1;
+		sf.sf_len = search_filter_key(so, i, key);
 		sf.sf_set = roaring_bitmap_create();
 		search_cur_filter = &sf;
-		if ((rc = search_filter_blocks(txn, ss, &sf)) != 0 ||
+		/* Pruned, the block store follows the filter by cursors. */
+		if ((!search_pruning(ss) &&
+		    (rc = search_filter_blocks(txn, ss, &sf)) != 0) ||
 		    (rc = search_segments(txn, ss, search_filter_collect))
 		    != 0) {
 			roaring_bitmap_free(sf.sf_set);
@@ -1537,10 +2157,18 @@ search_txn(MDB_txn *txn, void *arg)
 	if ((rc = search_df_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_df)) != 0)
 		return (rc);
-	for (i = 0; i < q->q_nterms; i++)
+	for (i = 0; i < q->q_nterms; i++) {
+		/*
+		 * A prefix's df sums its expansions', which can pass N (a
+		 * chunk with two of them counts twice); at N, its idf is
+		 * still positive, as pruning needs every score to be.
+		 */
+		if (q->q_terms[i].st_df > ss->ss_n)
+			q->q_terms[i].st_df = ss->ss_n;
 		q->q_terms[i].st_idf = log(1.0 + (ss->ss_n -
 		    (double)q->q_terms[i].st_df + 0.5) /
 		    ((double)q->q_terms[i].st_df + 0.5));
+	}
 	/* Blocks first: they hold the older chunks. */
 	if ((rc = search_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_seg)) != 0)
@@ -1601,6 +2229,8 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	free(ss.ss_acc);
 	free(ss.ss_mask);
 	free(ss.ss_touched);
+	free(ss.ss_cand);
+	free(ss.ss_cands);
 	free(ss.ss_heap);
 	for (i = 0; i < q->q_nterms; i++)
 		free(q->q_terms[i].st_exp);
@@ -1608,6 +2238,7 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 		free(ss.ss_pl[i].pl_local);
 		free(ss.ss_pl[i].pl_pos);
 		free(ss.ss_pl[i].pl_tf);
+		free(ss.ss_pl[i].pl_idx);
 	}
 	if (ss.ss_filter != NULL)
 		roaring_bitmap_free(ss.ss_filter);

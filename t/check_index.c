@@ -2228,6 +2228,7 @@ block_corpus(struct tix *t)
 		memset(&d, 0, sizeof(d));
 		d.d_id = id;
 		d.d_text = buf_cstr(&text);
+		d.d_attr = i % 3 == 0 ? "k=a" : i % 3 == 1 ? "k=b" : NULL;
 		if (i % 5 == 0) {
 			block_word(w, sizeof(w), &x);
 			d.d_title = w;
@@ -2330,6 +2331,108 @@ START_TEST(test_block_prune)
 		search_result_free(&before[i]);
 	}
 	ck_assert_int_gt(pruned, BQUERIES / 4);
+	tix_close(&t);
+}
+END_TEST
+
+
+/* Queries of every class, on block_corpus's words, with their filter. */
+static const struct {
+	const char	*c_q;
+	const char	*c_filter;	/* or NULL */
+	const char	*c_filter2;	/* a second one, or NULL */
+} block_classes[] = {
+	{ "+w0 +w1", NULL, NULL },
+	{ "+w1 +w2 +w3", NULL, NULL },
+	{ "w2 AND w9", NULL, NULL },
+	{ "+w0 +w7 w3", NULL, NULL },
+	{ "+w40 +w0", NULL, NULL },
+	{ "\"w0 w0\"", NULL, NULL },
+	{ "\"w0 w1\"", NULL, NULL },
+	{ "\"w1 w0 w2\"", NULL, NULL },
+	{ "\"w3 w0\" w5", NULL, NULL },
+	{ "+w2 \"w0 w1\"", NULL, NULL },
+	{ "w1*", NULL, NULL },
+	{ "w*", NULL, NULL },
+	{ "w2* w0", NULL, NULL },
+	{ "+w3* +w0", NULL, NULL },
+	{ "w1 -w0", NULL, NULL },
+	{ "w5 w7 -w2", NULL, NULL },
+	{ "w0 -\"w1 w2\"", NULL, NULL },
+	{ "+w0 -w1", NULL, NULL },
+	{ "\"w0 w1\" -w3", NULL, NULL },
+	{ "w0", "k=a", NULL },
+	{ "w1 w5", "k=b", NULL },
+	{ "+w1 +w2", "k=a", NULL },
+	{ "\"w0 w1\"", "k=b", NULL },
+	{ "w3*", "k=a", NULL },
+	{ "w2 -w0", "k=b", NULL },
+	{ "+w0 +w2", "k=b", "tenant=a" },
+	{ "\"w0 w1\" w4", "tenant=a", "k=a" },
+	{ "w0", "k=none", NULL },		/* no chunk has them: no hits */
+	{ "w1", "k=a", "k=b" },
+	{ NULL, NULL, NULL }
+};
+
+/* Pruned (the default top 10) and exhaustive (--exact): the same hits. */
+static int
+block_classes_check(struct tix *t)
+{
+	struct search_opts	 so, ex;
+	struct search_result	 a, b;
+	int			 i, pruned = 0, found = 0;
+
+	for (i = 0; block_classes[i].c_q != NULL; i++) {
+		search_opts_defaults(&so);
+		if (block_classes[i].c_filter != NULL)
+			so.so_filters[so.so_nfilters++] =
+			    block_classes[i].c_filter;
+		if (block_classes[i].c_filter2 != NULL)
+			so.so_filters[so.so_nfilters++] =
+			    block_classes[i].c_filter2;
+		ex = so;
+		ex.so_exact = 1;
+		search(t, block_classes[i].c_q, &so, &a);
+		search(t, block_classes[i].c_q, &ex, &b);
+		same_hits(&b, &a, block_classes[i].c_q);
+		ck_assert_int_eq(b.sr_exact, 1);
+		ck_assert_uint_le(a.sr_total, b.sr_total);
+		pruned += !a.sr_exact;
+		found += b.sr_n > 0;
+		search_result_free(&a);
+		search_result_free(&b);
+	}
+	/* All but the last two find something. */
+	ck_assert_int_eq(found, i - 2);
+	return (pruned);
+}
+
+/*
+ * Required words, phrases, prefixes, exclusions and filters: pruned, the
+ * same top 10 as exhaustive search, in segments and folded into blocks,
+ * with deleted chunks in both; folded, pruning skips work on most.
+ */
+START_TEST(test_block_classes)
+{
+	struct tix	 t;
+	struct ixstats	 st;
+	char		 id[16];
+	int		 i, rv;
+
+	tix_open(&t);
+	block_corpus(&t);
+	for (i = 0; i < BDOCS; i += 37) {
+		snprintf(id, sizeof(id), "b%d", i);
+		ck_assert_int_eq(index_delete(&t.t_ix, id), 0);
+	}
+	(void)block_classes_check(&t);
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+		;
+	ck_assert_int_eq(rv, 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_segments, 0);
+	ck_assert_uint_gt(st.is_blocks, st.is_terms);
+	ck_assert_int_ge(block_classes_check(&t), 22);
 	tix_close(&t);
 }
 END_TEST
@@ -3293,6 +3396,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_block_bound);
 	tcase_add_test(tc, test_block_prune);
+	tcase_add_test(tc, test_block_classes);
 	tcase_add_test(tc, test_block_offset);
 	tcase_add_test(tc, test_block_cursor);
 	tcase_add_test(tc, test_block_fold_resume);

@@ -31,17 +31,31 @@
  *		page-cache pages dirtied, summed over every waited-for
  *		descendant).
  *
+ *	classes [-n N] [-s SEED] INPUT
+ *		N queries (rounded up to a multiple of 7) in seven
+ *		classes, one a line, "CLASS TAB FILTER TAB QUERY" (FILTER
+ *		"-" for none), from documents picked as sample picks them;
+ *		the rule is in contrib/bench/index.
+ *
+ *	csearch [-x] DATADIR CLASSES
+ *		quire: the classes' queries as search does them (FILTER as
+ *		--filter), timed.  With -x, then each again with --exact,
+ *		untimed, counting per class the queries whose top 10 (chunk
+ *		ids in order) differ.  Prints one JSON object: per class,
+ *		{"queries", "p50_ms", "p95_ms"[, "top10_diff"]}.
+ *
  *	fts5-load [-p PROCS] [-c COMMIT] DB INPUT
  *		FTS5: PROCS processes (default 1) each create a database,
  *		DB (one process) or DB.0, DB.1 ..., with PRAGMA
  *		journal_mode=WAL, synchronous=FULL and
- *		fts5(id UNINDEXED, title, text, tokenize='porter
- *		unicode61'), then take INPUT's units (8 MB NDJSON ranges or
- *		files) from a shared counter and insert their documents,
- *		committing every COMMIT (1000) documents.  Prints "docs
- *		bytes seconds written_bytes": the wall time from the first
- *		fork to the last exit, and the bytes the processes wrote
- *		(ru_oublock, as for run).
+ *		fts5(id UNINDEXED, title, text, attrs, tokenize='porter
+ *		unicode61') (attrs: "type=TYPE NAME=VALUE ...", the filter
+ *		terms quire gives the document), then take INPUT's units
+ *		(8 MB NDJSON ranges or files) from a shared counter and
+ *		insert their documents, committing every COMMIT (1000)
+ *		documents.  Prints "docs bytes seconds written_bytes": the
+ *		wall time from the first fork to the last exit, and the
+ *		bytes the processes wrote (ru_oublock, as for run).
  *
  *	fts5-optimize [-p PROCS] DB
  *		FTS5's 'optimize' command, a merge of all segments into one
@@ -50,13 +64,20 @@
  *
  *	fts5-query DB QUERIES
  *		FTS5: for each query, the words quoted and joined by OR,
+ *		on the title and text columns ({title text} : (...)),
  *		SELECT id, title, snippet(...) ... WHERE d MATCH ? ORDER BY
- *		bm25(d, 0, 2, 1) LIMIT 10 (titles weigh twice the text, as
+ *		bm25(d, 0, 2, 1, 0) LIMIT 10 (titles weigh twice the text, as
  *		quire's title-weight does; the title and a snippet, as
  *		search_run() returns them).  The statement is prepared
  *		once; a query's time is its binding and stepping to the
  *		end.  Then the same with only the id selected.  Prints
  *		"p50_ms p95_ms recall_at_10 ids_p50_ms ids_p95_ms queries".
+ *
+ *	fts5-cquery DB CLASSES
+ *		FTS5: the classes' queries in FTS5's syntax (as
+ *		contrib/bench/index says), selected as fts5-query does.
+ *		Prints one JSON object: per class, {"queries", "p50_ms",
+ *		"p95_ms"}.
  *
  * INPUT is an NDJSON file (named .ndjson or .jsonl) or a file or
  * directory, as quirectl ingest takes it.  Documents are read with
@@ -143,9 +164,12 @@ usage(void)
 	    "       %s run log command [arg ...]\n"
 	    "       %s fts5-load [-p procs] [-c commit] db input\n"
 	    "       %s fts5-optimize [-p procs] db\n"
-	    "       %s fts5-query db queries\n", getprogname(),
+	    "       %s fts5-query db queries\n"
+	    "       %s classes [-n N] [-s seed] input\n"
+	    "       %s csearch [-x] datadir classes\n"
+	    "       %s fts5-cquery db classes\n", getprogname(),
 	    getprogname(), getprogname(), getprogname(), getprogname(),
-	    getprogname());
+	    getprogname(), getprogname(), getprogname(), getprogname());
 	exit(2);
 }
 
@@ -386,8 +410,21 @@ iu_words(const char *s, char *out, size_t len)
 struct iu_pick {
 	char		 p_id[JOB_PATH_MAX + 64];
 	char		 p_words[IU_QMAX];
+	char		 p_text[IU_QMAX];	/* the text's first words */
+	char		 p_filter[IU_QMAX];	/* NAME=VALUE */
 	int		 p_found;
 };
+
+/* The filter term of a document's first attribute, else of its type. */
+static void
+iu_pick_filter(struct xdoc *doc, char *buf, size_t len)
+{
+	if (doc->xd_nattrs > 0 && (size_t)snprintf(buf, len, "%s=%s",
+	    doc->xd_attrs[0].xa_name, doc->xd_attrs[0].xa_value) < len &&
+	    strpbrk(buf, "\t\n") == NULL)
+		return;
+	snprintf(buf, len, "type=%s", extract_type_name(doc->xd_type));
+}
 
 static int
 iu_pick_doc(const char *id, struct xdoc *doc, void *arg)
@@ -400,6 +437,8 @@ iu_pick_doc(const char *id, struct xdoc *doc, void *arg)
 		return (0);
 	if (iu_words(doc->xd_title, p->p_words, sizeof(p->p_words)) == 0)
 		return (0);
+	iu_words(buf_cstr(&doc->xd_text), p->p_text, sizeof(p->p_text));
+	iu_pick_filter(doc, p->p_filter, sizeof(p->p_filter));
 	strlcpy(p->p_id, id, sizeof(p->p_id));
 	p->p_found = 1;
 	return (1);
@@ -412,9 +451,208 @@ struct iu_cand {
 	uint64_t	 c_off;		/* in the unit */
 };
 
-static int
-iu_sample(int argc, char **argv)
+/* classes */
+
+#define IU_NCLASS	7
+#define IU_WARM		500	/* documents whose text makes the common words */
+#define IU_COMMON	24	/* common words kept */
+#define IU_WLEN		64
+
+enum { IU_WORD, IU_OR, IU_AND, IU_PHRASE, IU_PREFIX, IU_NOT, IU_FILTER };
+
+static const char *iu_cname[IU_NCLASS] = {
+	"word", "or", "and", "phrase", "prefix", "not", "filter"
+};
+
+struct iu_classes {
+	size_t		 cl_per;		/* queries per class */
+	size_t		 cl_got[IU_NCLASS];
+	int		 cl_next;		/* the class to make next */
+	size_t		 cl_seen;		/* documents seen */
+	char		**cl_words;		/* of the first IU_WARM texts */
+	size_t		 cl_nwords;
+	size_t		 cl_capwords;
+	char		 cl_common[IU_COMMON][IU_WLEN];
+	size_t		 cl_ncommon;
+};
+
+struct iu_count {
+	const char	*c_w;
+	size_t		 c_n;
+};
+
+/* Split s in place at spaces; the words, at most max. */
+static size_t
+iu_split(char *s, char **w, size_t max)
 {
+	char	*p;
+	size_t	 n = 0;
+
+	while (n < max && (p = strsep(&s, " ")) != NULL)
+		if (*p != '\0')
+			w[n++] = p;
+	return (n);
+}
+
+static int
+iu_strcmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+static int
+iu_countcmp(const void *a, const void *b)
+{
+	const struct iu_count	*x = a, *y = b;
+
+	if (x->c_n != y->c_n)
+		return (x->c_n > y->c_n ? -1 : 1);
+	return (strcmp(x->c_w, y->c_w));
+}
+
+/* The IU_COMMON most frequent words of two letters or more. */
+static void
+iu_common(struct iu_classes *cl)
+{
+	struct iu_count	*c;
+	size_t		 n = 0, i, j, len;
+
+	qsort(cl->cl_words, cl->cl_nwords, sizeof(*cl->cl_words), iu_strcmp);
+	c = xcalloc(cl->cl_nwords + 1, sizeof(*c));
+	for (i = 0; i < cl->cl_nwords; i = j) {
+		for (j = i; j < cl->cl_nwords &&
+		    strcmp(cl->cl_words[i], cl->cl_words[j]) == 0; j++)
+			;
+		len = strlen(cl->cl_words[i]);
+		if (len < 2 || len >= IU_WLEN)
+			continue;
+		c[n].c_w = cl->cl_words[i];
+		c[n++].c_n = j - i;
+	}
+	qsort(c, n, sizeof(*c), iu_countcmp);
+	for (i = 0; i < n && i < IU_COMMON; i++)
+		strlcpy(cl->cl_common[i], c[i].c_w, IU_WLEN);
+	cl->cl_ncommon = i;
+	if (cl->cl_ncommon < 3)
+		fatalx("too few words in the input's first %d texts",
+		    IU_WARM);
+	free(c);
+	for (i = 0; i < cl->cl_nwords; i++)
+		free(cl->cl_words[i]);
+	free(cl->cl_words);
+	cl->cl_words = NULL;
+}
+
+/* A query of the class at hand from a picked document; 1 if made. */
+static int
+iu_class(struct iu_classes *cl, const struct iu_pick *p)
+{
+	char		 title[IU_QMAX], text[IU_QMAX], q[2 * IU_QMAX];
+	char		*tw[IU_QWORDS], *xw[IU_QWORDS];
+	const char	*w, *filter = "-";
+	uint64_t	 r = iu_random();
+	size_t		 nt, nx, k, i, at, c0, c1, c2, nc;
+	int		 c = cl->cl_next;
+
+	strlcpy(title, p->p_words, sizeof(title));
+	strlcpy(text, p->p_text, sizeof(text));
+	nt = iu_split(title, tw, IU_QWORDS);
+	nx = iu_split(text, xw, IU_QWORDS);
+	if (cl->cl_seen++ < IU_WARM) {
+		for (i = 0; i < nx; i++) {
+			if (cl->cl_nwords == cl->cl_capwords) {
+				cl->cl_capwords = cl->cl_capwords == 0 ? 4096 :
+				    cl->cl_capwords * 2;
+				cl->cl_words = xreallocarray(cl->cl_words,
+				    cl->cl_capwords, sizeof(*cl->cl_words));
+			}
+			cl->cl_words[cl->cl_nwords++] = xstrdup(xw[i]);
+		}
+		if (cl->cl_seen == IU_WARM)
+			iu_common(cl);
+		return (0);
+	}
+	if (nt == 0)
+		return (0);
+	nc = cl->cl_ncommon;
+	w = tw[r % nt];
+	r >>= 16;
+	q[0] = '\0';
+	switch (c) {
+	case IU_WORD:
+		strlcpy(q, w, sizeof(q));
+		break;
+	case IU_OR:
+		k = 2 + r % 4;
+		for (i = 0; i < k && i < nt + nx; i++) {
+			if (i > 0)
+				strlcat(q, " ", sizeof(q));
+			strlcat(q, i < nt ? tw[i] : xw[i - nt], sizeof(q));
+		}
+		if (i < 2)
+			return (0);
+		break;
+	case IU_AND:
+		c0 = r % nc;
+		c1 = (c0 + 1 + (r >> 8) % (nc - 1)) % nc;
+		c2 = (c1 + 1 + (r >> 16) % (nc - 1)) % nc;
+		if (c2 == c0)
+			c2 = (c2 + 1) % nc;
+		if (c2 == c1)
+			c2 = (c2 + 1) % nc;
+		snprintf(q, sizeof(q), "+%s +%s", cl->cl_common[c0],
+		    cl->cl_common[c1]);
+		if ((r >> 24) % 2 == 1) {
+			strlcat(q, " +", sizeof(q));
+			strlcat(q, cl->cl_common[c2], sizeof(q));
+		}
+		break;
+	case IU_PHRASE:
+		k = 2 + r % 2;
+		if (nx < k)
+			return (0);
+		at = (r >> 8) % (nx - k + 1);
+		strlcpy(q, "\"", sizeof(q));
+		for (i = 0; i < k; i++) {
+			if (i > 0)
+				strlcat(q, " ", sizeof(q));
+			strlcat(q, xw[at + i], sizeof(q));
+		}
+		strlcat(q, "\"", sizeof(q));
+		break;
+	case IU_PREFIX:
+		k = 1 + r % 3;
+		for (i = 0; i < k; i++)
+			if (w[i] < 'a' || w[i] > 'z')
+				return (0);
+		snprintf(q, sizeof(q), "%.*s*", (int)k, w);
+		break;
+	case IU_NOT:
+		c0 = r % nc;
+		if (strcmp(w, cl->cl_common[c0]) == 0)
+			c0 = (c0 + 1) % nc;
+		snprintf(q, sizeof(q), "%s -%s", w, cl->cl_common[c0]);
+		break;
+	case IU_FILTER:
+		strlcpy(q, w, sizeof(q));
+		filter = p->p_filter;
+		break;
+	}
+	printf("%s\t%s\t%s\n", iu_cname[c], filter, q);
+	cl->cl_got[c]++;
+	for (i = 1; i <= IU_NCLASS; i++)
+		if (cl->cl_got[(c + i) % IU_NCLASS] < cl->cl_per) {
+			cl->cl_next = (c + i) % IU_NCLASS;
+			break;
+		}
+	return (1);
+}
+
+/* sample, and classes (classes == 1). */
+static int
+iu_sample(int argc, char **argv, int classes)
+{
+	struct iu_classes cl;
 	struct iu_input	 in;
 	struct iu_unit	 line;
 	struct iu_cand	*cand = NULL, t, *c;
@@ -445,6 +683,10 @@ iu_sample(int argc, char **argv)
 	if (argc - optind != 1)
 		usage();
 	iu_input_open(&in, argv[optind]);
+	memset(&cl, 0, sizeof(cl));
+	cl.cl_per = (n + IU_NCLASS - 1) / IU_NCLASS;
+	if (classes)
+		n = cl.cl_per * IU_NCLASS;
 
 	for (u = 0; u < in.in_n; u++) {
 		if (in.in_units[u].u_kind != SRC_NDJSON) {
@@ -498,11 +740,16 @@ iu_sample(int argc, char **argv)
 		}
 		if (!p.p_found)
 			continue;
+		if (classes) {
+			got += iu_class(&cl, &p);
+			continue;
+		}
 		printf("%s\t%s\n", p.p_id, p.p_words);
 		got++;
 	}
 	if (got < n)
-		log_warnx("only %zu documents with a title", got);
+		log_warnx("only %zu %s", got, classes ? "queries" :
+		    "documents with a title");
 	free(cand);
 	return (fflush(stdout) == EOF ? 1 : 0);
 }
@@ -660,6 +907,7 @@ struct iu_fts {
 	sqlite3_stmt	*f_ins;
 	uint64_t	 f_docs;
 	uint64_t	 f_commit;
+	struct buf	 f_attrs;
 };
 
 static void
@@ -676,11 +924,24 @@ iu_fts_doc(const char *id, struct xdoc *doc, void *arg)
 {
 	struct iu_fts	*f = arg;
 	const char	*title = doc->xd_title != NULL ? doc->xd_title : "";
+	size_t		 i;
 
+	/* The filter terms quire gives it, as words of their own column. */
+	buf_reset(&f->f_attrs);
+	buf_addstr(&f->f_attrs, "type=");
+	buf_addstr(&f->f_attrs, extract_type_name(doc->xd_type));
+	for (i = 0; i < doc->xd_nattrs; i++) {
+		buf_addc(&f->f_attrs, ' ');
+		buf_addstr(&f->f_attrs, doc->xd_attrs[i].xa_name);
+		buf_addc(&f->f_attrs, '=');
+		buf_addstr(&f->f_attrs, doc->xd_attrs[i].xa_value);
+	}
 	sqlite3_bind_text(f->f_ins, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(f->f_ins, 2, title, -1, SQLITE_STATIC);
 	sqlite3_bind_text(f->f_ins, 3, doc->xd_text.b_data,
 	    doc->xd_text.b_len, SQLITE_STATIC);
+	sqlite3_bind_text(f->f_ins, 4, f->f_attrs.b_data, f->f_attrs.b_len,
+	    SQLITE_STATIC);
 	if (sqlite3_step(f->f_ins) != SQLITE_DONE)
 		fatalx("sqlite insert: %s", sqlite3_errmsg(f->f_db));
 	sqlite3_reset(f->f_ins);
@@ -710,15 +971,16 @@ iu_fts_loader(struct iu_input *in, struct iu_shared *sh, const char *path,
 
 	memset(&f, 0, sizeof(f));
 	f.f_commit = commit;
+	buf_init(&f.f_attrs);
 	if (sqlite3_open_v2(path, &f.f_db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		fatalx("%s: %s", path, sqlite3_errmsg(f.f_db));
 	iu_exec(f.f_db, "PRAGMA journal_mode=WAL");
 	iu_exec(f.f_db, "PRAGMA synchronous=FULL");
 	iu_exec(f.f_db, "CREATE VIRTUAL TABLE d USING fts5(id UNINDEXED, "
-	    "title, text, tokenize='porter unicode61')");
-	if (sqlite3_prepare_v2(f.f_db, "INSERT INTO d(id, title, text) "
-	    "VALUES (?, ?, ?)", -1, &f.f_ins, NULL) != SQLITE_OK)
+	    "title, text, attrs, tokenize='porter unicode61')");
+	if (sqlite3_prepare_v2(f.f_db, "INSERT INTO d(id, title, text, attrs) "
+	    "VALUES (?, ?, ?, ?)", -1, &f.f_ins, NULL) != SQLITE_OK)
 		fatalx("sqlite: %s", sqlite3_errmsg(f.f_db));
 	iu_exec(f.f_db, "BEGIN");
 	for (;;) {
@@ -876,15 +1138,17 @@ iu_fts_run(sqlite3 *db, sqlite3_stmt *st, struct iu_query *q, size_t n,
 	buf_init(&m);
 	for (i = 0; i < n; i++) {
 		buf_reset(&m);
+		buf_addstr(&m, "{title text} : (");
 		for (p = q[i].q_words; *p != '\0'; p = *sp ? sp + 1 : sp) {
 			if ((sp = strchr(p, ' ')) == NULL)
 				sp = p + strlen(p);
-			if (m.b_len > 0)
+			if (p != q[i].q_words)
 				buf_addstr(&m, " OR ");
 			buf_addc(&m, '"');
 			buf_add(&m, p, sp - p);
 			buf_addc(&m, '"');
 		}
+		buf_addc(&m, ')');
 		found = 0;
 		t0 = iu_now();
 		sqlite3_bind_text(st, 1, buf_cstr(&m), m.b_len, SQLITE_STATIC);
@@ -925,9 +1189,9 @@ iu_fts_query(int argc, char **argv)
 		fatalx("%s: %s", argv[1], sqlite3_errmsg(db));
 	if (sqlite3_prepare_v2(db, "SELECT id, title, snippet(d, 2, '', '', "
 	    "'...', 32) FROM d WHERE d MATCH ? ORDER BY bm25(d, 0.0, 2.0, "
-	    "1.0) LIMIT 10", -1, &full, NULL) != SQLITE_OK ||
+	    "1.0, 0.0) LIMIT 10", -1, &full, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT id FROM d WHERE d MATCH ? ORDER "
-	    "BY bm25(d, 0.0, 2.0, 1.0) LIMIT 10", -1, &ids, NULL) !=
+	    "BY bm25(d, 0.0, 2.0, 1.0, 0.0) LIMIT 10", -1, &ids, NULL) !=
 	    SQLITE_OK)
 		fatalx("sqlite: %s", sqlite3_errmsg(db));
 	q = iu_queries(argv[2], &n);
@@ -944,6 +1208,246 @@ iu_fts_query(int argc, char **argv)
 	return (0);
 }
 
+/* csearch and fts5-cquery: the classes' queries. */
+
+struct iu_cq {
+	int		 cq_class;
+	char		*cq_filter;	/* NULL: none */
+	char		*cq_q;
+};
+
+static struct iu_cq *
+iu_cqueries(const char *path, size_t *n)
+{
+	struct iu_cq	*q = NULL;
+	size_t		 cap = 0, len = 0;
+	ssize_t		 r;
+	char		*line = NULL, *f[3], *s;
+	int		 c, k;
+	FILE		*fp;
+
+	*n = 0;
+	if ((fp = fopen(path, "r")) == NULL)
+		fatal("%s", path);
+	while ((r = getline(&line, &len, fp)) != -1) {
+		if (r > 0 && line[r - 1] == '\n')
+			line[--r] = '\0';
+		s = line;
+		for (k = 0; k < 3 && (f[k] = strsep(&s, "\t")) != NULL; k++)
+			;
+		if (k < 3)
+			continue;
+		for (c = 0; c < IU_NCLASS; c++)
+			if (strcmp(f[0], iu_cname[c]) == 0)
+				break;
+		if (c == IU_NCLASS)
+			fatalx("%s: class %s: unknown", path, f[0]);
+		if (*n == cap) {
+			cap = cap == 0 ? 1024 : cap * 2;
+			q = xreallocarray(q, cap, sizeof(*q));
+		}
+		q[*n].cq_class = c;
+		q[*n].cq_filter = strcmp(f[1], "-") == 0 ? NULL : xstrdup(f[1]);
+		q[*n].cq_q = xstrdup(f[2]);
+		(*n)++;
+	}
+	free(line);
+	fclose(fp);
+	if (*n == 0)
+		fatalx("%s: no queries", path);
+	return (q);
+}
+
+/*
+ * Per class: {"CLASS": {"queries": N, "p50_ms": X, "p95_ms": Y
+ * [, "top10_diff": D]}, ...} on one line.
+ */
+static void
+iu_class_json(const struct iu_cq *q, size_t n, const double *ms,
+    const size_t *diff)
+{
+	double		*v;
+	size_t		 i, k;
+	int		 c, first = 1;
+
+	v = xcalloc(n, sizeof(*v));
+	printf("{");
+	for (c = 0; c < IU_NCLASS; c++) {
+		for (i = k = 0; i < n; i++)
+			if (q[i].cq_class == c)
+				v[k++] = ms[i];
+		if (k == 0)
+			continue;
+		qsort(v, k, sizeof(*v), iu_cmp);
+		printf("%s\"%s\": {\"queries\": %zu, \"p50_ms\": %.3f, "
+		    "\"p95_ms\": %.3f", first ? "" : ", ", iu_cname[c], k,
+		    iu_pct(v, k, 50), iu_pct(v, k, 95));
+		if (diff != NULL)
+			printf(", \"top10_diff\": %zu", diff[c]);
+		printf("}");
+		first = 0;
+	}
+	printf("}\n");
+	free(v);
+}
+
+static int
+iu_csearch(int argc, char **argv)
+{
+	struct quire_conf	 c;
+	struct index		 ix;
+	struct tokenizer	*tk;
+	struct search_opts	 so;
+	struct search_result	 res;
+	struct iu_cq		*q;
+	uint64_t		*top;
+	size_t			*ntop, n, i, k, diff[IU_NCLASS];
+	double			*ms, t0;
+	int			 ch, exact = 0, same;
+
+	while ((ch = getopt(argc, argv, "x")) != -1) {
+		switch (ch) {
+		case 'x':
+			exact = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		usage();
+	config_defaults(&c);
+	if (index_open(&ix, argv[0], 0, STORE_SYNC_FULL) == -1)
+		fatalx("%s: cannot open the index", argv[0]);
+	if ((tk = tokenizer_new(c.c_language, c.c_stopwords)) == NULL)
+		fatalx("language %s: no stemmer", c.c_language);
+	q = iu_cqueries(argv[1], &n);
+	ms = xcalloc(n, sizeof(*ms));
+	top = xcalloc(n * IU_HITS, sizeof(*top));
+	ntop = xcalloc(n, sizeof(*ntop));
+	memset(diff, 0, sizeof(diff));
+	for (i = 0; i < 2 * n; i++) {
+		if (i >= n && !exact)
+			break;
+		search_opts_defaults(&so);
+		so.so_n = IU_HITS;
+		so.so_k1 = c.c_k1;
+		so.so_b = c.c_b;
+		so.so_wtitle = c.c_title_weight;
+		so.so_exact = i >= n;
+		if (q[i % n].cq_filter != NULL) {
+			so.so_filters[0] = q[i % n].cq_filter;
+			so.so_nfilters = 1;
+		}
+		t0 = iu_now();
+		if (search_run(&ix, tk, q[i % n].cq_q, &so, &res) == -1)
+			fatalx("search %s: %s", q[i % n].cq_q, res.sr_error);
+		if (i < n) {
+			ms[i] = (iu_now() - t0) * 1e3;
+			for (k = 0; k < res.sr_n && k < IU_HITS; k++)
+				top[i * IU_HITS + k] = res.sr_hits[k].sh_cid;
+			ntop[i] = k;
+		} else {
+			same = ntop[i - n] == res.sr_n;
+			for (k = 0; same && k < res.sr_n; k++)
+				same = top[(i - n) * IU_HITS + k] ==
+				    res.sr_hits[k].sh_cid;
+			if (!same)
+				diff[q[i - n].cq_class]++;
+		}
+		search_result_free(&res);
+	}
+	iu_class_json(q, n, ms, exact ? diff : NULL);
+	tokenizer_free(tk);
+	index_close(&ix);
+	return (0);
+}
+
+/* A class's query in FTS5's syntax, on the title and text columns. */
+static void
+iu_fts_expr(struct buf *m, const struct iu_cq *q)
+{
+	char		 w[IU_QMAX], *ws[IU_QWORDS];
+	const char	*op;
+	size_t		 n, i;
+
+	buf_reset(m);
+	buf_addstr(m, "{title text} : (");
+	if (q->cq_class == IU_PHRASE || q->cq_class == IU_PREFIX)
+		buf_addstr(m, q->cq_q);
+	else {
+		strlcpy(w, q->cq_q, sizeof(w));
+		n = iu_split(w, ws, IU_QWORDS);
+		op = q->cq_class == IU_AND ? " AND " : " OR ";
+		for (i = 0; i < n; i++) {
+			if (ws[i][0] == '-') {
+				buf_addstr(m, " NOT ");
+				ws[i]++;
+			} else if (i > 0)
+				buf_addstr(m, op);
+			if (ws[i][0] == '+')
+				ws[i]++;
+			buf_addc(m, '"');
+			buf_addstr(m, ws[i]);
+			buf_addc(m, '"');
+		}
+	}
+	buf_addc(m, ')');
+	if (q->cq_filter != NULL) {
+		iu_words(q->cq_filter, w, sizeof(w));
+		buf_addstr(m, " AND attrs : \"");
+		buf_addstr(m, w);
+		buf_addc(m, '"');
+	}
+}
+
+static int
+iu_fts_cquery(int argc, char **argv)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	struct iu_cq	*q;
+	struct buf	 m;
+	double		*ms, t0;
+	size_t		 n, i;
+	int		 rc;
+
+	if (argc != 3)
+		usage();
+	if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		fatalx("%s: %s", argv[1], sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(db, "SELECT id, title, snippet(d, 2, '', '', "
+	    "'...', 32) FROM d WHERE d MATCH ? ORDER BY bm25(d, 0.0, 2.0, "
+	    "1.0, 0.0) LIMIT 10", -1, &st, NULL) != SQLITE_OK)
+		fatalx("sqlite: %s", sqlite3_errmsg(db));
+	q = iu_cqueries(argv[2], &n);
+	ms = xcalloc(n, sizeof(*ms));
+	buf_init(&m);
+	for (i = 0; i < n; i++) {
+		iu_fts_expr(&m, &q[i]);
+		t0 = iu_now();
+		sqlite3_bind_text(st, 1, buf_cstr(&m), m.b_len, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			(void)sqlite3_column_text(st, 0);
+			(void)sqlite3_column_text(st, 1);
+			(void)sqlite3_column_text(st, 2);
+		}
+		ms[i] = (iu_now() - t0) * 1e3;
+		if (rc != SQLITE_DONE)
+			fatalx("sqlite query %s: %s", buf_cstr(&m),
+			    sqlite3_errmsg(db));
+		sqlite3_reset(st);
+	}
+	iu_class_json(q, n, ms, NULL);
+	buf_free(&m);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return (0);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -954,7 +1458,9 @@ main(int argc, char *argv[])
 	argv++;
 	optind = 1;
 	if (strcmp(argv[0], "sample") == 0)
-		return (iu_sample(argc, argv));
+		return (iu_sample(argc, argv, 0));
+	if (strcmp(argv[0], "classes") == 0)
+		return (iu_sample(argc, argv, 1));
 	if (strcmp(argv[0], "search") == 0)
 		return (iu_search(argc, argv));
 	if (strcmp(argv[0], "run") == 0)
@@ -965,5 +1471,9 @@ main(int argc, char *argv[])
 		return (iu_fts_merge(argc, argv));
 	if (strcmp(argv[0], "fts5-query") == 0)
 		return (iu_fts_query(argc, argv));
+	if (strcmp(argv[0], "csearch") == 0)
+		return (iu_csearch(argc, argv));
+	if (strcmp(argv[0], "fts5-cquery") == 0)
+		return (iu_fts_cquery(argc, argv));
 	usage();
 }
