@@ -84,8 +84,15 @@
  * removal leaves a file no count names, which spool_sweep() removes.
  *
  * Retention: acks trim the oldest done jobs beyond retain_done or older
- * than retain_age, a few per ack, so the file stops growing under
- * endless churn; queue_purge does the same on command.
+ * than retain_age, so the file stops growing under endless churn;
+ * queue_purge does the same on command.  Trimming is done in batches:
+ * an ack commit only looks (the count in qmeta, the first key of done)
+ * until the done jobs pass retain_done by a sixteenth of it (at most
+ * QUEUE_TRIM_SLACK jobs) or the oldest outlives retain_age by a
+ * sixteenth of it (at most QUEUE_TRIM_GRACE_MS); that commit then trims
+ * them back to the limits.  Deleting neighbours together touches a few
+ * pages of jobs and done once per batch, where a trim at every ack
+ * touched them at every ack.
  */
 
 #include <sys/types.h>
@@ -124,6 +131,9 @@ static const char *queue_dbnames[DB_N] = {
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
 #define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
 #define QUEUE_DEFAULT_TENANT	"default"
+#define QUEUE_TRIM_PART		16	/* slack: 1/16 of a retention limit */
+#define QUEUE_TRIM_SLACK	1024	/* done jobs over retain_done, at most */
+#define QUEUE_TRIM_GRACE_MS	(10 * 60 * 1000)	/* past retain_age */
 
 struct qmeta {
 	uint32_t	 m_version;
@@ -910,6 +920,45 @@ struct queue_claim_arg {
 	size_t			 ca_n;
 };
 
+/*
+ * Whether the done jobs are over a retention limit by more than its
+ * slack: then they are trimmed, in one batch, down to the limit.
+ */
+static int
+qtx_retain_due(struct qtx *t, int *due)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint64_t	 ndone, slack, grace, age;
+	int		 rc;
+
+	*due = 0;
+	ndone = t->t_m.m_count[JOB_DONE] + t->t_m.m_count[JOB_CANCELLED];
+	if (ndone == 0)
+		return (0);
+	slack = qc->qc_retain_done / QUEUE_TRIM_PART;
+	if (slack > QUEUE_TRIM_SLACK)
+		slack = QUEUE_TRIM_SLACK;
+	if (ndone > qc->qc_retain_done + slack) {
+		*due = 1;
+		return (0);
+	}
+	grace = qc->qc_retain_age_ms / QUEUE_TRIM_PART;
+	if (grace > QUEUE_TRIM_GRACE_MS)
+		grace = QUEUE_TRIM_GRACE_MS;
+	age = qc->qc_retain_age_ms > UINT64_MAX - grace ? UINT64_MAX :
+	    qc->qc_retain_age_ms + grace;
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_DONE], &c)) != 0)
+		return (rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc == 0 && k.mv_size == 16 &&
+	    !qtx_younger(t, util_get_be64(k.mv_data), age))
+		*due = 1;
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
 /* Trim done jobs beyond the retention count or age, at most max of them. */
 static int
 qtx_retain(struct qtx *t, size_t max)
@@ -1231,7 +1280,7 @@ queue_claim_txn(MDB_txn *txn, void *arg)
 	struct queue_claim_arg	*ca = arg;
 	struct qtx		 t;
 	size_t			 i;
-	int			 rc;
+	int			 rc, due;
 
 	ca->ca_n = 0;
 	if ((rc = qtx_begin(&t, ca->ca_q, txn)) != 0)
@@ -1239,9 +1288,12 @@ queue_claim_txn(MDB_txn *txn, void *arg)
 	for (i = 0; i < ca->ca_nacks; i++)
 		if ((rc = qtx_ack(&t, &ca->ca_acks[i], &ca->ca_results[i])) != 0)
 			return (rc);
-	if (ca->ca_nacks > 0 && (rc = qtx_retain(&t, 2 * ca->ca_nacks + 16))
-	    != 0)
-		return (rc);
+	if (ca->ca_nacks > 0) {
+		if ((rc = qtx_retain_due(&t, &due)) != 0 ||
+		    (due && (rc = qtx_retain(&t, 2 * QUEUE_TRIM_SLACK +
+		    2 * ca->ca_nacks)) != 0))
+			return (rc);
+	}
 	if (ca->ca_max > 0) {
 		if ((rc = qtx_promote(&t)) != 0)
 			return (rc);

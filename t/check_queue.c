@@ -36,6 +36,7 @@
 
 #define T0		1700000000000ULL	/* test clock start, ms */
 #define HOUR		(3600ULL * 1000)
+#define MINUTE		(60ULL * 1000)
 #define MIB		(1024ULL * 1024)
 
 
@@ -2085,6 +2086,64 @@ START_TEST(test_retention_no_age)
 }
 END_TEST
 
+/*
+ * Trimming goes in batches: the done jobs may pass retain_done by a
+ * sixteenth of it, then one ack trims them back to it, and jobs may
+ * outlive retain_age by a sixteenth of it before one ack trims all the
+ * expired ones.
+ */
+START_TEST(test_retention_batch)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	uint64_t		 ndone, most = 0, first, id, gen;
+	size_t			 i, n, trims = 0;
+
+	tconf(&qc);
+	qc.qc_retain_done = 320;	/* slack 20 */
+	qc.qc_retain_age_ms = 16 * MINUTE;	/* grace one minute */
+	tq_open(&tq, &qc);
+	first = enq(&tq, "acme", NULL, 0, 10);
+	for (i = 1; i < 1000; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	ndone = 0;
+	do {
+		n = claim_ack(&tq, 1, 3);
+		ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+		if (qs.qs_count[JOB_DONE] < ndone + n) {
+			ck_assert_uint_eq(qs.qs_count[JOB_DONE], 320);
+			trims++;
+		}
+		ndone = qs.qs_count[JOB_DONE];
+		if (ndone > most)
+			most = ndone;
+		ck_assert_uint_le(ndone, 340);
+	} while (n > 0);
+	ck_assert_uint_eq(qs.qs_completed, 1000);
+	ck_assert_uint_gt(most, 330);
+	/* 680 trimmed in batches of about 20, not one at each ack. */
+	ck_assert_uint_ge(trims, 680 / 23);
+	ck_assert_uint_le(trims, 680 / 18);
+	ck_assert_int_eq(state_of(&tq, first), QUEUE_ENOENT);
+	COUNTS(&tq, 0, 0, 0, ndone, 0, 0);
+
+	/* Past retain_age but within the grace, they stay. */
+	tq.tq_q.q_fixed_now = T0 + 16 * MINUTE + MINUTE / 2;
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, ndone + 1, 0, 0);
+	/* Past the grace, one ack trims every expired job. */
+	tq.tq_q.q_fixed_now = T0 + 17 * MINUTE + 1;
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
 START_TEST(test_purge)
 {
 	struct queue_conf	 qc;
@@ -2582,6 +2641,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_retention_count);
 	tcase_add_test(tc, test_retention_age);
 	tcase_add_test(tc, test_retention_no_age);
+	tcase_add_test(tc, test_retention_batch);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_batches);
 	tcase_add_test(tc, test_tenant_batches);
