@@ -9,6 +9,10 @@
  *	meta	 "stats" -> struct qmeta: counts per state, next job id, next
  *		 lease generation, next tenant number, the round-robin
  *		 cursor, bytes of big jobs in flight, totals.
+ *		 'l' id(8) -> struct qlease: generation, owner pid and slot,
+ *		 deadline, progress, size, cancel flag, claim time.
+ *		 't' tid(4) -> uint64 counts, one per job state: the jobs of
+ *		 one tenant in each state.
  *	jobs	 id(8) -> job record (msgpack, see codec.c).
  *	keys	 idempotency key -> id(8).
  *	tenants	 tenant name -> tid(4).
@@ -16,22 +20,26 @@
  *	ready	 tid(4) band(1) id(8) -> struct qready: enqueue time, size.
  *		 band is 9 - priority, so a tenant's urgent jobs come first.
  *	delayed	 runat(8) id(8) -> empty: jobs waiting to be retried.
- *	leases	 id(8) -> struct qlease: generation, owner pid and slot,
- *		 deadline, progress, size, cancel flag.
  *	done	 time(8) id(8) -> empty: done and cancelled jobs, oldest first.
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
  *	spool	 spool file name -> count(8): the jobs that still need the
  *		 uploaded body (ready, leased, retrying or dead).
- *	tcount	 tid(4) -> uint64 counts, one per job state: the jobs of
- *		 one tenant in each state.
  *
- * A job is in exactly one of ready, delayed, leases, done or dead,
+ * A job is in exactly one of ready, delayed, the leases, done or dead,
  * according to the state in its record, and qmeta's counts, and its
- * tenant's in tcount, follow every move in the same transaction, so
- * status costs one read and metrics one read per tenant.  A queue made
- * before tcount existed (qmeta version 1, whose record ends before the
- * totals of done, retried and cancelled jobs) has its tenant counts
- * built from the job records once, at the first queue_open.
+ * tenant's, follow every move in the same transaction, so status costs
+ * one read and metrics one read per tenant.  The leases and the tenant
+ * counts live in meta, beside "stats", because a claim and an ack write
+ * all three: in one database they share a leaf page, and each commit
+ * writes (and fsyncs) two pages fewer than with databases of their own.
+ *
+ * Older layouts are brought up to date once, at the first queue_open:
+ * version 2 kept the leases in a database "leases" (id(8) -> the lease
+ * without its claim time) and the tenant counts in "tcount" (tid(4) ->
+ * counts); their records move into meta and the databases are deleted.
+ * Version 1 (a qmeta record that ends before the totals of done, retried
+ * and cancelled jobs) had no tenant counts: they are built from the job
+ * records.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -112,20 +120,26 @@ enum {
 	DB_TSTATE,
 	DB_READY,
 	DB_DELAYED,
-	DB_LEASES,
 	DB_DONE,
 	DB_DEAD,
 	DB_SPOOL,
-	DB_TCOUNT,
 	DB_N
 };
 
 static const char *queue_dbnames[DB_N] = {
 	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
-	"leases", "done", "dead", "spool", "tcount"
+	"done", "dead", "spool"
 };
 
-#define QMETA_VERSION		2	/* 1: no tcount, no m_done on */
+/*
+ * 1: no tenant counts, no m_done on; 2: tenant counts and leases in
+ * databases of their own, "tcount" and "leases"; 3: both in meta.
+ */
+#define QMETA_VERSION		3
+#define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */
+#define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
+#define QMETA_LEASE_KEYLEN	9
+#define QMETA_TCOUNT_KEYLEN	5
 #define QUEUE_READY_KEYLEN	13
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
@@ -175,7 +189,10 @@ struct qlease {
 	uint64_t	 l_size;
 	uint32_t	 l_cancel;
 	uint32_t	 l_big;
+	uint64_t	 l_claimed;	/* version 3 on; 0: unknown */
 };
+
+#define QLEASE_V2_SIZE		offsetof(struct qlease, l_claimed)
 
 /* One write or read transaction on the queue. */
 struct qtx {
@@ -212,7 +229,7 @@ queue_conf_defaults(struct queue_conf *qc)
 	qc->qc_sync = STORE_SYNC_FULL;
 }
 
-/* Whether the queue predates tcount: arg is the queue, then the answer. */
+/* Whether the queue has an older layout: arg is the queue, then NULL if not. */
 static int
 queue_version_txn(MDB_txn *txn, void *arg)
 {
@@ -227,44 +244,124 @@ queue_version_txn(MDB_txn *txn, void *arg)
 	return (0);
 }
 
-/* Version 1 to 2: count every job record into its tenant's tcount. */
+/* From version 1: count every job record into its tenant's counts. */
 static int
-queue_upgrade_txn(MDB_txn *txn, void *arg)
+queue_upgrade_count(struct qtx *t, uint64_t *n)
 {
-	struct queue	*q = arg;
-	struct qtx	 t;
 	struct job	 j;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
-	uint64_t	 n = 0;
 	int		 rc;
 
-	if ((rc = qtx_begin(&t, q, txn)) != 0)
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_JOBS], &c)) != 0)
 		return (rc);
-	if (t.t_m.m_version >= QMETA_VERSION)
-		return (0);
-	if ((rc = mdb_drop(txn, t.t_dbi[DB_TCOUNT], 0)) != 0 ||
-	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_JOBS], &c)) != 0)
-		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, n == 0 ? MDB_FIRST :
+	while ((rc = mdb_cursor_get(c, &k, &v, *n == 0 ? MDB_FIRST :
 	    MDB_NEXT)) == 0) {
-		n++;
+		(*n)++;
 		if (codec_job_decode(v.mv_data, v.mv_size, &j) == -1) {
 			rc = QUEUE_ERROR;
 			break;
 		}
-		if ((rc = qtx_tcount(&t, j.j_tenant_id, -1, j.j_state)) != 0)
+		if ((rc = qtx_tcount(t, j.j_tenant_id, -1, j.j_state)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		return (rc);
 	/* The totals begin now, from what the queue still holds. */
-	t.t_m.m_done = t.t_m.m_count[JOB_DONE];
-	t.t_m.m_cancelled = t.t_m.m_count[JOB_CANCELLED];
+	t->t_m.m_done = t->t_m.m_count[JOB_DONE];
+	t->t_m.m_cancelled = t->t_m.m_count[JOB_CANCELLED];
+	return (0);
+}
+
+/*
+ * From version 2: each record of an old database (tcount or leases)
+ * under its key in meta; a lease gains l_claimed, 0 (unknown).
+ */
+static int
+queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int lease, uint64_t *n)
+{
+	struct qlease	 l;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint8_t		 kb[QMETA_LEASE_KEYLEN];
+	int		 rc, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(t->t_txn, dbi, &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != (lease ? 8 : 4) ||
+		    v.mv_size != (lease ? QLEASE_V2_SIZE : JOB_NSTATES * 8)) {
+			rc = QUEUE_ERROR;
+			break;
+		}
+		kb[0] = lease ? QMETA_LEASE : QMETA_TCOUNT;
+		memcpy(kb + 1, k.mv_data, k.mv_size);
+		k.mv_size++;
+		k.mv_data = kb;
+		if (lease) {
+			memset(&l, 0, sizeof(l));
+			memcpy(&l, v.mv_data, QLEASE_V2_SIZE);
+			v.mv_size = sizeof(l);
+			v.mv_data = &l;
+		}
+		if ((rc = mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* An old database by name, or 0 when there is none. */
+static int
+queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
+{
+	int	 rc;
+
+	*dbi = 0;
+	rc = mdb_dbi_open(txn, name, 0, dbi);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Versions 1 and 2 to 3: tenant counts and leases into meta (version 1
+ * had no tenant counts: they are made from the job records), and the
+ * databases that held them deleted.
+ */
+static int
+queue_upgrade_txn(MDB_txn *txn, void *arg)
+{
+	struct queue	*q = arg;
+	struct qtx	 t;
+	MDB_dbi		 tcount, leases;
+	uint64_t	 njobs = 0, ncounts = 0, nleases = 0;
+	uint32_t	 from;
+	int		 rc;
+
+	if ((rc = qtx_begin(&t, q, txn)) != 0)
+		return (rc);
+	if ((from = t.t_m.m_version) >= QMETA_VERSION)
+		return (0);
+	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
+	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0)
+		return (rc);
+	if (from < 2)
+		rc = queue_upgrade_count(&t, &njobs);
+	else if (tcount != 0)
+		rc = queue_upgrade_move(&t, tcount, 0, &ncounts);
+	if (rc != 0 ||
+	    (leases != 0 && (rc = queue_upgrade_move(&t, leases, 1,
+	    &nleases)) != 0) ||
+	    (tcount != 0 && (rc = mdb_drop(txn, tcount, 1)) != 0) ||
+	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0))
+		return (rc);
 	t.t_m.m_version = QMETA_VERSION;
-	log_info("%s: queue counted per tenant (%llu jobs)", __func__,
-	    (unsigned long long)n);
+	log_info("%s: queue layout %u to %u: %llu jobs counted, %llu tenant "
+	    "counts and %llu leases moved", __func__, from, QMETA_VERSION,
+	    (unsigned long long)njobs, (unsigned long long)ncounts,
+	    (unsigned long long)nleases);
 	return (qtx_end(&t));
 }
 
@@ -293,8 +390,8 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 	if (store_read(&q->q_store, queue_version_txn, &old) != 0 ||
 	    (old != NULL &&
 	    store_write(&q->q_store, queue_upgrade_txn, q) != 0)) {
-		log_warnx("%s: %s: cannot count jobs per tenant", __func__,
-		    path);
+		log_warnx("%s: %s: cannot bring the queue's layout up to "
+		    "date", __func__, path);
 		queue_close(q);
 		return (-1);
 	}
@@ -485,12 +582,13 @@ static int
 qtx_tcount(struct qtx *t, uint32_t tid, int from, int to)
 {
 	uint64_t	 c[JOB_NSTATES];
-	uint8_t		 kb[4];
-	MDB_val		 k = { 4, kb }, v;
+	uint8_t		 kb[QMETA_TCOUNT_KEYLEN];
+	MDB_val		 k = { sizeof(kb), kb }, v;
 	int		 rc;
 
-	util_put_be32(kb, tid);
-	rc = mdb_get(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v);
+	kb[0] = QMETA_TCOUNT;
+	util_put_be32(kb + 1, tid);
+	rc = mdb_get(t->t_txn, t->t_dbi[DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		memset(c, 0, sizeof(c));
 	else if (rc != 0)
@@ -505,7 +603,7 @@ qtx_tcount(struct qtx *t, uint32_t tid, int from, int to)
 		c[to]++;
 	v.mv_size = sizeof(c);
 	v.mv_data = c;
-	return (mdb_put(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v, 0));
+	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
 /* A job of tenant tid leaves state from (-1: new) for to (-1: gone). */
@@ -693,15 +791,48 @@ qtx_finish(struct qtx *t, struct job *j, int state)
 	    t->t_now, j->j_id, 0));
 }
 
+static void
+qtx_lease_key(uint8_t *kb, uint64_t id)
+{
+	kb[0] = QMETA_LEASE;
+	util_put_be64(kb + 1, id);
+}
+
+/*
+ * The next lease of a cursor on meta, and its id: with *op MDB_SET_RANGE,
+ * the first whose key is kb or after.  MDB_NOTFOUND past the last lease.
+ */
+static int
+qtx_lease_next(MDB_cursor *c, int *op, uint8_t *kb, uint64_t *id,
+    struct qlease *l)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	do {
+		k.mv_size = QMETA_LEASE_KEYLEN;
+		k.mv_data = kb;
+		if ((rc = mdb_cursor_get(c, &k, &v, *op)) != 0)
+			return (rc);
+		*op = MDB_NEXT;
+		if (k.mv_size != QMETA_LEASE_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)
+			return (MDB_NOTFOUND);
+	} while (v.mv_size != sizeof(*l));
+	memcpy(l, v.mv_data, sizeof(*l));
+	*id = util_get_be64((uint8_t *)k.mv_data + 1);
+	return (0);
+}
+
 static int
 qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb }, v;
+	uint8_t	 kb[QMETA_LEASE_KEYLEN];
+	MDB_val	 k = { sizeof(kb), kb }, v;
 	int	 rc;
 
-	util_put_be64(kb, id);
-	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_LEASES], &k, &v)) != 0)
+	qtx_lease_key(kb, id);
+	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_META], &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
 	if (v.mv_size != sizeof(*l))
 		return (QUEUE_ERROR);
@@ -712,23 +843,23 @@ qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
 static int
 qtx_lease_put(struct qtx *t, uint64_t id, const struct qlease *l)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb }, v = { sizeof(*l), (void *)l };
+	uint8_t	 kb[QMETA_LEASE_KEYLEN];
+	MDB_val	 k = { sizeof(kb), kb }, v = { sizeof(*l), (void *)l };
 
-	util_put_be64(kb, id);
-	return (mdb_put(t->t_txn, t->t_dbi[DB_LEASES], &k, &v, 0));
+	qtx_lease_key(kb, id);
+	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
 static int
 qtx_lease_del(struct qtx *t, uint64_t id, const struct qlease *l)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb };
+	uint8_t	 kb[QMETA_LEASE_KEYLEN];
+	MDB_val	 k = { sizeof(kb), kb };
 
 	if (l->l_big && t->t_m.m_big_inflight >= l->l_size)
 		t->t_m.m_big_inflight -= l->l_size;
-	util_put_be64(kb, id);
-	return (mdb_del(t->t_txn, t->t_dbi[DB_LEASES], &k, NULL));
+	qtx_lease_key(kb, id);
+	return (mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL));
 }
 
 /* Find or create the tenant number for a name. */
@@ -1188,6 +1319,7 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	l.l_pid = ca->ca_owner->qo_pid;
 	l.l_slot = ca->ca_owner->qo_slot;
 	l.l_deadline = t->t_now + t->t_q->q_conf.qc_lease_ms;
+	l.l_claimed = t->t_now;
 	l.l_size = r->r_size;
 	l.l_big = big;
 	if (big)
@@ -1635,29 +1767,30 @@ queue_release_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct qlease		 l;
 	MDB_cursor		*c;
-	MDB_val			 k, v;
+	uint8_t			 kb[QMETA_LEASE_KEYLEN];
 	uint64_t		 id;
-	int			 rc, op = MDB_FIRST;
+	int			 rc, op = MDB_SET_RANGE;
 
 	memset(ra->ra_rel, 0, sizeof(*ra->ra_rel));
 	if ((rc = qtx_begin(&t, ra->ra_q, txn)) != 0)
 		return (rc);
 	if (t.t_m.m_count[JOB_LEASED] == 0)
 		return (0);
-	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_LEASES], &c)) != 0)
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_META], &c)) != 0)
 		return (rc);
-	/* Leases are few (workers times claim size): scan them all. */
-	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != 8 || v.mv_size != sizeof(l))
-			continue;
-		memcpy(&l, v.mv_data, sizeof(l));
+	/*
+	 * Leases are few (workers times claim size): scan them all.  A
+	 * release writes meta, where the cursor is: seek again after it.
+	 */
+	qtx_lease_key(kb, 0);
+	while ((rc = qtx_lease_next(c, &op, kb, &id, &l)) == 0) {
 		if (ra->ra_sweep ? l.l_deadline > t.t_now :
 		    l.l_pid != ra->ra_pid)
 			continue;
-		id = util_get_be64(k.mv_data);
 		if ((rc = qtx_release_one(&t, ra, id, &l)) != 0)
 			break;
+		qtx_lease_key(kb, id + 1);
+		op = MDB_SET_RANGE;
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
@@ -1697,24 +1830,23 @@ queue_extend_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct qlease		 l;
 	MDB_cursor		*c;
-	MDB_val			 k, v;
-	int			 rc, op = MDB_FIRST;
+	uint8_t			 kb[QMETA_LEASE_KEYLEN];
+	uint64_t		 id;
+	int			 rc, op = MDB_SET_RANGE;
 
 	if ((rc = qtx_begin(&t, ra->ra_q, txn)) != 0)
 		return (rc);
-	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_LEASES], &c)) != 0)
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_META], &c)) != 0)
 		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (v.mv_size != sizeof(l))
-			continue;
-		memcpy(&l, v.mv_data, sizeof(l));
+	qtx_lease_key(kb, 0);
+	while ((rc = qtx_lease_next(c, &op, kb, &id, &l)) == 0) {
 		if (l.l_pid != ra->ra_pid)
 			continue;
 		l.l_deadline = t.t_now + t.t_q->q_conf.qc_lease_ms;
-		v.mv_data = &l;
-		if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)) != 0)
+		if ((rc = qtx_lease_put(&t, id, &l)) != 0)
 			break;
+		qtx_lease_key(kb, id + 1);
+		op = MDB_SET_RANGE;
 	}
 	mdb_cursor_close(c);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
@@ -2094,20 +2226,30 @@ queue_tenants_txn(MDB_txn *txn, void *arg)
 	uint64_t		 c[JOB_NSTATES];
 	MDB_cursor		*cur;
 	MDB_val			 k, v;
-	int			 rc, op = MDB_FIRST;
+	uint8_t			 kb[QMETA_TCOUNT_KEYLEN];
+	int			 rc, op = MDB_SET_RANGE;
 
 	if ((rc = qtx_begin(&t, ta->ta_q, txn)) != 0 ||
-	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_TCOUNT], &cur)) != 0)
+	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_META], &cur)) != 0)
 		return (rc);
+	memset(kb, 0, sizeof(kb));
+	kb[0] = QMETA_TCOUNT;
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size != 4 || v.mv_size != sizeof(c)) {
+		if (k.mv_size != QMETA_TCOUNT_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_TCOUNT) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (v.mv_size != sizeof(c)) {
 			rc = QUEUE_ERROR;
 			break;
 		}
 		memcpy(c, v.mv_data, sizeof(c));
-		if ((rc = qtx_tstate(&t, util_get_be32(k.mv_data), &ts, 0))
-		    != 0)
+		if ((rc = qtx_tstate(&t, util_get_be32((uint8_t *)k.mv_data +
+		    1), &ts, 0)) != 0)
 			break;
 		ts.t_name[sizeof(ts.t_name) - 1] = '\0';
 		if (ts.t_namelen < sizeof(ts.t_name))
@@ -2196,6 +2338,7 @@ queue_list_txn(MDB_txn *txn, void *arg)
 	struct job		 j;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
+	uint8_t			 kb[QMETA_LEASE_KEYLEN];
 	uint64_t		 id;
 	size_t			 n = 0;
 	int			 rc, db, op = MDB_FIRST;
@@ -2207,7 +2350,12 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		db = DB_READY;
 		break;
 	case JOB_LEASED:
-		db = DB_LEASES;
+		/* The leases in meta, from the first. */
+		db = DB_META;
+		qtx_lease_key(kb, 0);
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		op = MDB_SET_RANGE;
 		break;
 	case JOB_RETRY:
 		db = DB_DELAYED;
@@ -2227,6 +2375,11 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	while (n < ga->ga_limit && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
+		if (db == DB_META && (k.mv_size != QMETA_LEASE_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
 		if (k.mv_size < 8)
 			continue;
 		id = util_get_be64((uint8_t *)k.mv_data + k.mv_size - 8);
@@ -2394,7 +2547,10 @@ struct queue_watch_arg {
 	void		*wa_cbarg;
 };
 
-/* Up to max jobs of a database keyed by id(8), from the key after. */
+/*
+ * Up to max jobs of jobs (keyed by id(8)) or of the leases in meta
+ * (DB_META), from the id after after.
+ */
 static int
 queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
     uint64_t *last, struct queue_watch_arg *wa)
@@ -2402,22 +2558,29 @@ queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
 	struct job	 j;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
-	uint8_t		 kb[8];
+	uint8_t		 kb[QMETA_LEASE_KEYLEN];
 	uint64_t	 id;
-	size_t		 n = 0;
+	size_t		 n = 0, len;
 	int		 rc, op = MDB_SET_RANGE;
 
-	util_put_be64(kb, after + 1);
-	k.mv_size = 8;
+	len = db == DB_META ? QMETA_LEASE_KEYLEN : 8;
+	kb[0] = QMETA_LEASE;
+	util_put_be64(kb + len - 8, after + 1);
+	k.mv_size = len;
 	k.mv_data = kb;
 	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[db], &c)) != 0)
 		return (rc);
 	while (n < max && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size != 8)
+		if (db == DB_META && (k.mv_size != len ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (k.mv_size != len)
 			continue;
 		n++;
-		id = util_get_be64(k.mv_data);
+		id = util_get_be64((uint8_t *)k.mv_data + len - 8);
 		if ((rc = qtx_get_live(t, id, &j)) != 0 && rc != QUEUE_ENOENT)
 			break;
 		/* A job the watcher cannot take now is read again. */
@@ -2452,7 +2615,7 @@ queue_watch_txn(MDB_txn *txn, void *arg)
 	}
 	if (wa->wa_newmax == 0)
 		return (0);
-	if ((rc = queue_watch_scan(&t, DB_LEASES, 0, wa->wa_newmax, NULL,
+	if ((rc = queue_watch_scan(&t, DB_META, 0, wa->wa_newmax, NULL,
 	    wa)) != 0)
 		return (rc);
 	return (queue_watch_scan(&t, DB_JOBS, *wa->wa_after, wa->wa_newmax,
