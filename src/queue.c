@@ -26,9 +26,14 @@
  *		 uploaded body (ready, leased, retrying or dead).
  *
  * A job is in exactly one of ready, delayed, the leases, done or dead,
- * according to the state in its record, and qmeta's counts, and its
- * tenant's, follow every move in the same transaction, so status costs
- * one read and metrics one read per tenant.  The leases and the tenant
+ * according to its state, and qmeta's counts, and its tenant's, follow
+ * every move in the same transaction, so status costs one read and
+ * metrics one read per tenant.  The state is the one in the job's record,
+ * but for a leased job: a claim does not rewrite the record (it stays
+ * ready, or leased if a cancel wrote it since), and a job that has a
+ * lease is leased, with the generation, holder, deadline, progress,
+ * cancel flag and claim time of its lease (qtx_job_get reads both).  An
+ * ack, a failure or a release then writes the record once.  The leases and the tenant
  * counts live in meta, beside "stats", because a claim and an ack write
  * all three: in one database they share a leaf page, and each commit
  * writes (and fsyncs) two pages fewer than with databases of their own.
@@ -208,6 +213,8 @@ struct qtx {
 static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
 static int	 qtx_end(struct qtx *);
 static int	 qtx_tcount(struct qtx *, uint32_t, int, int);
+static int	 qtx_lease_get(struct qtx *, uint64_t, struct qlease *);
+static int	 qtx_job_lease(struct qtx *, struct job *);
 
 void
 queue_conf_defaults(struct queue_conf *qc)
@@ -262,7 +269,8 @@ queue_upgrade_count(struct qtx *t, uint64_t *n)
 			rc = QUEUE_ERROR;
 			break;
 		}
-		if ((rc = qtx_tcount(t, j.j_tenant_id, -1, j.j_state)) != 0)
+		if ((rc = qtx_job_lease(t, &j)) != 0 ||
+		    (rc = qtx_tcount(t, j.j_tenant_id, -1, j.j_state)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
@@ -347,13 +355,15 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
 	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0)
 		return (rc);
+	/* The leases first: a count of version 1 reads them. */
+	if (leases != 0 &&
+	    (rc = queue_upgrade_move(&t, leases, 1, &nleases)) != 0)
+		return (rc);
 	if (from < 2)
 		rc = queue_upgrade_count(&t, &njobs);
 	else if (tcount != 0)
 		rc = queue_upgrade_move(&t, tcount, 0, &ncounts);
 	if (rc != 0 ||
-	    (leases != 0 && (rc = queue_upgrade_move(&t, leases, 1,
-	    &nleases)) != 0) ||
 	    (tcount != 0 && (rc = mdb_drop(txn, tcount, 1)) != 0) ||
 	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0))
 		return (rc);
@@ -617,12 +627,17 @@ qtx_move(struct qtx *t, uint32_t tid, int from, int to)
 	return (qtx_tcount(t, tid, from, to));
 }
 
+/*
+ * A job's record, and its lease: a claim leaves the record as it was
+ * (ready), so a job with a lease is leased, and its lease holds the
+ * generation, holder, deadline, progress, cancel flag and claim time.
+ */
 static int
 qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb }, v;
-	int	 rc;
+	uint8_t		 kb[8];
+	MDB_val		 k = { 8, kb }, v;
+	int		 rc;
 
 	util_put_be64(kb, id);
 	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_JOBS], &k, &v)) != 0)
@@ -632,6 +647,31 @@ qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 		    (unsigned long long)id, v.mv_size);
 		return (QUEUE_ERROR);
 	}
+	return (qtx_job_lease(t, j));
+}
+
+/* What a job's lease, if it has one, says of it. */
+static int
+qtx_job_lease(struct qtx *t, struct job *j)
+{
+	struct qlease	 l;
+	int		 rc;
+
+	if (j->j_state != JOB_READY && j->j_state != JOB_LEASED)
+		return (0);
+	if ((rc = qtx_lease_get(t, j->j_id, &l)) == QUEUE_ENOENT)
+		return (0);
+	if (rc != 0)
+		return (rc);
+	j->j_state = JOB_LEASED;
+	if (l.l_claimed != 0)
+		j->j_updated = l.l_claimed;
+	j->j_lease_gen = l.l_gen;
+	j->j_lease_pid = l.l_pid;
+	j->j_lease_slot = l.l_slot;
+	j->j_lease_deadline = l.l_deadline;
+	j->j_progress = l.l_progress;
+	j->j_cancel = l.l_cancel;
 	return (0);
 }
 
@@ -1151,10 +1191,9 @@ qtx_ack(struct qtx *t, const struct queue_lease *ql, int *result)
 	}
 	if (rc != 0)
 		return (rc);
-	if ((rc = qtx_lease_del(t, ql->ql_id, &l)) != 0 ||
-	    (rc = qtx_job_get(t, ql->ql_id, &j)) != 0)
+	if ((rc = qtx_job_get(t, ql->ql_id, &j)) != 0 ||
+	    (rc = qtx_lease_del(t, ql->ql_id, &l)) != 0)
 		return (rc);
-	j.j_progress = l.l_progress;
 	if ((rc = qtx_finish(t, &j, l.l_cancel ? JOB_CANCELLED : JOB_DONE))
 	    != 0 || (rc = qtx_job_put(t, &j, 0)) != 0)
 		return (rc);
@@ -1326,6 +1365,7 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 		t->t_m.m_big_inflight += r->r_size;
 	if ((rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_LEASED)) != 0)
 		return (rc);
+	/* The record stays as it is: the lease says what changed. */
 	j->j_state = JOB_LEASED;
 	j->j_updated = t->t_now;
 	j->j_lease_gen = l.l_gen;
@@ -1334,8 +1374,7 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	j->j_lease_deadline = l.l_deadline;
 	j->j_progress = 0;
 	j->j_cancel = 0;
-	if ((rc = qtx_job_put(t, j, 0)) != 0 ||
-	    (rc = qtx_lease_put(t, id, &l)) != 0)
+	if ((rc = qtx_lease_put(t, id, &l)) != 0)
 		return (rc);
 	ca->ca_n++;
 	return (0);
@@ -1574,11 +1613,9 @@ queue_fail_txn(MDB_txn *txn, void *arg)
 		return (QUEUE_ESTALE);
 	if (rc != 0)
 		return (rc);
-	if ((rc = qtx_lease_del(&t, oa->oa_id, &l)) != 0 ||
-	    (rc = qtx_job_get(&t, oa->oa_id, &j)) != 0)
+	if ((rc = qtx_job_get(&t, oa->oa_id, &j)) != 0 ||
+	    (rc = qtx_lease_del(&t, oa->oa_id, &l)) != 0)
 		return (rc);
-	j.j_cancel = l.l_cancel;
-	j.j_progress = l.l_progress;
 	if ((rc = qtx_fail_job(&t, &j, oa->oa_reason, oa->oa_permanent)) != 0 ||
 	    (rc = qtx_job_put(&t, &j, 0)) != 0)
 		return (rc);
@@ -1709,11 +1746,10 @@ qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
 	struct job		 j;
 	int			 rc;
 
-	if ((rc = qtx_lease_del(t, id, l)) != 0 ||
-	    (rc = qtx_job_get(t, id, &j)) != 0)
+	if ((rc = qtx_job_get(t, id, &j)) != 0 ||
+	    (rc = qtx_lease_del(t, id, l)) != 0)
 		return (rc);
 	j.j_lease_deadline = 0;
-	j.j_progress = l->l_progress;
 	if (l->l_cancel) {
 		rel->qr_cancelled++;
 		rc = qtx_finish(t, &j, JOB_CANCELLED);
@@ -2288,23 +2324,6 @@ struct queue_get_arg {
 	void		*ga_cbarg;
 };
 
-/* A leased job's live progress and deadline are in its lease. */
-static int
-qtx_get_live(struct qtx *t, uint64_t id, struct job *j)
-{
-	struct qlease	 l;
-	int		 rc;
-
-	if ((rc = qtx_job_get(t, id, j)) != 0)
-		return (rc);
-	if (j->j_state == JOB_LEASED && qtx_lease_get(t, id, &l) == 0) {
-		j->j_progress = l.l_progress;
-		j->j_lease_deadline = l.l_deadline;
-		j->j_cancel = l.l_cancel;
-	}
-	return (0);
-}
-
 static int
 queue_get_txn(MDB_txn *txn, void *arg)
 {
@@ -2314,7 +2333,7 @@ queue_get_txn(MDB_txn *txn, void *arg)
 
 	if ((rc = qtx_begin(&t, ga->ga_q, txn)) != 0)
 		return (rc);
-	return (qtx_get_live(&t, ga->ga_id, ga->ga_job));
+	return (qtx_job_get(&t, ga->ga_id, ga->ga_job));
 }
 
 int
@@ -2383,7 +2402,7 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		if (k.mv_size < 8)
 			continue;
 		id = util_get_be64((uint8_t *)k.mv_data + k.mv_size - 8);
-		if ((rc = qtx_get_live(&t, id, &j)) != 0)
+		if ((rc = qtx_job_get(&t, id, &j)) != 0)
 			break;
 		if (ga->ga_state >= 0 && j.j_state != ga->ga_state)
 			continue;
@@ -2492,7 +2511,7 @@ queue_page_txn(MDB_txn *txn, void *arg)
 			qp->qp_next = id - 1;
 			break;
 		}
-		if ((rc = qtx_get_live(&t, id, &j)) != 0)
+		if ((rc = qtx_job_get(&t, id, &j)) != 0)
 			break;
 		if ((qp->qp_state >= 0 && j.j_state != qp->qp_state) ||
 		    (qp->qp_tenant != NULL &&
@@ -2581,7 +2600,7 @@ queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
 			continue;
 		n++;
 		id = util_get_be64((uint8_t *)k.mv_data + len - 8);
-		if ((rc = qtx_get_live(t, id, &j)) != 0 && rc != QUEUE_ENOENT)
+		if ((rc = qtx_job_get(t, id, &j)) != 0 && rc != QUEUE_ENOENT)
 			break;
 		/* A job the watcher cannot take now is read again. */
 		if (rc == 0 && wa->wa_cb(&j, wa->wa_cbarg) != 0)
@@ -2606,7 +2625,7 @@ queue_watch_txn(MDB_txn *txn, void *arg)
 	if ((rc = qtx_begin(&t, wa->wa_q, txn)) != 0)
 		return (rc);
 	for (i = 0; i < wa->wa_nids; i++) {
-		if ((rc = qtx_get_live(&t, wa->wa_ids[i], &j)) == QUEUE_ENOENT)
+		if ((rc = qtx_job_get(&t, wa->wa_ids[i], &j)) == QUEUE_ENOENT)
 			continue;
 		if (rc != 0)
 			return (rc);

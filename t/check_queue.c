@@ -2484,11 +2484,49 @@ START_TEST(test_page)
 END_TEST
 
 /*
+ * A leased job's record as versions 1 and 2 wrote it at the claim: state
+ * leased, updated at the claim, the lease's holder, generation and
+ * deadline, and its cancel flag once cancelled.  l is the lease as
+ * stored: gen(8) pid(4) slot(4) deadline(8) progress(8) size(8)
+ * cancel(4) big(4) claimed(8), in host order.
+ */
+static void
+tq_downgrade_job(struct tq *tq, MDB_txn *txn, const uint8_t *id,
+    const uint8_t *l)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	msgpack_sbuffer	 sb;
+	struct job	 j;
+	MDB_val		 k = { 8, (void *)id }, v;
+	uint32_t	 cancel;
+
+	ck_assert_str_eq(s->s_names[1], "jobs");
+	ck_assert_int_eq(mdb_get(txn, s->s_dbi[1], &k, &v), 0);
+	ck_assert_int_eq(codec_job_decode(v.mv_data, v.mv_size, &j), 0);
+	j.j_state = JOB_LEASED;
+	memcpy(&j.j_updated, l + 48, 8);
+	memcpy(&j.j_lease_gen, l, 8);
+	memcpy(&j.j_lease_pid, l + 8, 4);
+	memcpy(&j.j_lease_slot, l + 12, 4);
+	memcpy(&j.j_lease_deadline, l + 16, 8);
+	memcpy(&cancel, l + 40, 4);
+	j.j_cancel = cancel;
+	j.j_progress = 0;
+	msgpack_sbuffer_init(&sb);
+	ck_assert_int_eq(codec_job_encode(&j, &sb), 0);
+	v.mv_size = sb.size;
+	v.mv_data = sb.data;
+	ck_assert_int_eq(mdb_put(txn, s->s_dbi[1], &k, &v, 0), 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
  * Take a queue back to the layout of an older version.  Version 2 keeps
  * leases in a database "leases" (id(8) -> the lease without l_claimed,
  * 48 bytes) and the tenant counts in "tcount" (tid(4) -> counts);
  * version 1 has the leases so, no tenant counts, and a meta record that
- * ends before m_done (128 bytes).
+ * ends before m_done (128 bytes).  Both wrote a leased job's record at
+ * the claim.
  */
 static void
 tq_downgrade(struct tq *tq, uint32_t version)
@@ -2517,6 +2555,7 @@ tq_downgrade(struct tq *tq, uint32_t version)
 		v.mv_data = ov.mv_data;
 		ok.mv_size = 8;
 		ok.mv_data = (char *)ok.mv_data + 1;
+		tq_downgrade_job(tq, txn, ok.mv_data, ov.mv_data);
 		ck_assert_int_eq(mdb_put(txn, leases, &ok, &v, 0), 0);
 		ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
 	}
