@@ -33,10 +33,12 @@
  * ready, or leased if a cancel wrote it since), and a job that has a
  * lease is leased, with the generation, holder, deadline, progress,
  * cancel flag and claim time of its lease (qtx_job_get reads both).  An
- * ack, a failure or a release then writes the record once.  The leases and the tenant
- * counts live in meta, beside "stats", because a claim and an ack write
- * all three: in one database they share a leaf page, and each commit
- * writes (and fsyncs) two pages fewer than with databases of their own.
+ * ack, a failure or a release then writes the record once.
+ *
+ * The leases and the tenant counts live in meta, beside "stats", because
+ * a claim and an ack write all three: in one database they share a leaf
+ * page, and each commit writes (and fsyncs) two pages fewer than with
+ * databases of their own.
  *
  * Older layouts are brought up to date once, at the first queue_open:
  * version 2 kept the leases in a database "leases" (id(8) -> the lease
@@ -151,7 +153,7 @@ static const char *queue_dbnames[DB_N] = {
 #define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
 #define QUEUE_DEFAULT_TENANT	"default"
 #define QUEUE_TRIM_PART		16	/* slack: 1/16 of a retention limit */
-#define QUEUE_TRIM_SLACK	1024	/* done jobs over retain_done, at most */
+#define QUEUE_TRIM_SLACK	1024	/* most done jobs past retain_done */
 #define QUEUE_TRIM_GRACE_MS	(10 * 60 * 1000)	/* past retain_age */
 
 struct qmeta {
