@@ -479,15 +479,19 @@ START_TEST(test_state_machine)
 	ck_assert_int_eq(j.j_state, JOB_LEASED);
 	ck_assert_uint_eq(j.j_lease_gen, gen);
 	ck_assert_uint_eq(j.j_lease_pid, 4242);
+	ck_assert_uint_eq(j.j_lease_slot, 4242 % 64);
+	ck_assert_uint_eq(j.j_updated, T0 + 500);
 	ck_assert_uint_eq(claim(&tq, 4243, out, 4), 0);
 
 	/* Heartbeat: progress and a later deadline. */
 	tq.tq_q.q_fixed_now = T0 + 1500;
 	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, id, gen, 42), QUEUE_OK);
 	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
 	ck_assert_uint_eq(j.j_progress, 42);
 	ck_assert_uint_eq(j.j_lease_deadline,
 	    T0 + 1500 + tq.tq_q.q_conf.qc_lease_ms);
+	ck_assert_uint_eq(j.j_updated, T0 + 500);
 
 	/* Ack: done, once. */
 	tq.tq_q.q_fixed_now = T0 + 2000;
