@@ -9,6 +9,10 @@
  *	meta	 "stats" -> struct qmeta: counts per state, next job id, next
  *		 lease generation, next tenant number, the round-robin
  *		 cursor, bytes of big jobs in flight, totals.
+ *		 'l' id(8) -> struct qlease: generation, owner pid and slot,
+ *		 deadline, progress, size, cancel flag, claim time.
+ *		 't' tid(4) -> uint64 counts, one per job state: the jobs of
+ *		 one tenant in each state.
  *	jobs	 id(8) -> job record (msgpack, see codec.c).
  *	keys	 idempotency key -> id(8).
  *	tenants	 tenant name -> tid(4).
@@ -16,22 +20,33 @@
  *	ready	 tid(4) band(1) id(8) -> struct qready: enqueue time, size.
  *		 band is 9 - priority, so a tenant's urgent jobs come first.
  *	delayed	 runat(8) id(8) -> empty: jobs waiting to be retried.
- *	leases	 id(8) -> struct qlease: generation, owner pid and slot,
- *		 deadline, progress, size, cancel flag.
  *	done	 time(8) id(8) -> empty: done and cancelled jobs, oldest first.
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
  *	spool	 spool file name -> count(8): the jobs that still need the
  *		 uploaded body (ready, leased, retrying or dead).
- *	tcount	 tid(4) -> uint64 counts, one per job state: the jobs of
- *		 one tenant in each state.
  *
- * A job is in exactly one of ready, delayed, leases, done or dead,
- * according to the state in its record, and qmeta's counts, and its
- * tenant's in tcount, follow every move in the same transaction, so
- * status costs one read and metrics one read per tenant.  A queue made
- * before tcount existed (qmeta version 1, whose record ends before the
- * totals of done, retried and cancelled jobs) has its tenant counts
- * built from the job records once, at the first queue_open.
+ * A job is in exactly one of ready, delayed, the leases, done or dead,
+ * according to its state, and qmeta's counts, and its tenant's, follow
+ * every move in the same transaction, so status costs one read and
+ * metrics one read per tenant.  The state is the one in the job's record,
+ * but for a leased job: a claim does not rewrite the record (it stays
+ * ready, or leased if a cancel wrote it since), and a job that has a
+ * lease is leased, with the generation, holder, deadline, progress,
+ * cancel flag and claim time of its lease (qtx_job_get reads both).  An
+ * ack, a failure or a release then writes the record once.
+ *
+ * The leases and the tenant counts live in meta, beside "stats", because
+ * a claim and an ack write all three: in one database they share a leaf
+ * page, and each commit writes (and fsyncs) two pages fewer than with
+ * databases of their own.
+ *
+ * Older layouts are brought up to date once, at the first queue_open:
+ * version 2 kept the leases in a database "leases" (id(8) -> the lease
+ * without its claim time) and the tenant counts in "tcount" (tid(4) ->
+ * counts); their records move into meta and the databases are deleted.
+ * Version 1 (a qmeta record that ends before the totals of done, retried
+ * and cancelled jobs) had no tenant counts: they are built from the job
+ * records.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -84,8 +99,15 @@
  * removal leaves a file no count names, which spool_sweep() removes.
  *
  * Retention: acks trim the oldest done jobs beyond retain_done or older
- * than retain_age, a few per ack, so the file stops growing under
- * endless churn; queue_purge does the same on command.
+ * than retain_age, so the file stops growing under endless churn;
+ * queue_purge does the same on command.  Trimming is done in batches:
+ * an ack commit only looks (the count in qmeta, the first key of done)
+ * until the done jobs pass retain_done by a sixteenth of it (at most
+ * QUEUE_TRIM_SLACK jobs) or the oldest outlives retain_age by a
+ * sixteenth of it (at most QUEUE_TRIM_GRACE_MS); that commit then trims
+ * them back to the limits.  Deleting neighbours together touches a few
+ * pages of jobs and done once per batch, where a trim at every ack
+ * touched them at every ack.
  */
 
 #include <sys/types.h>
@@ -105,25 +127,34 @@ enum {
 	DB_TSTATE,
 	DB_READY,
 	DB_DELAYED,
-	DB_LEASES,
 	DB_DONE,
 	DB_DEAD,
 	DB_SPOOL,
-	DB_TCOUNT,
 	DB_N
 };
 
 static const char *queue_dbnames[DB_N] = {
 	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
-	"leases", "done", "dead", "spool", "tcount"
+	"done", "dead", "spool"
 };
 
-#define QMETA_VERSION		2	/* 1: no tcount, no m_done on */
+/*
+ * 1: no tenant counts, no m_done on; 2: tenant counts and leases in
+ * databases of their own, "tcount" and "leases"; 3: both in meta.
+ */
+#define QMETA_VERSION		3
+#define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */
+#define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
+#define QMETA_LEASE_KEYLEN	9
+#define QMETA_TCOUNT_KEYLEN	5
 #define QUEUE_READY_KEYLEN	13
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
 #define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
 #define QUEUE_DEFAULT_TENANT	"default"
+#define QUEUE_TRIM_PART		16	/* slack: 1/16 of a retention limit */
+#define QUEUE_TRIM_SLACK	1024	/* most done jobs past retain_done */
+#define QUEUE_TRIM_GRACE_MS	(10 * 60 * 1000)	/* past retain_age */
 
 struct qmeta {
 	uint32_t	 m_version;
@@ -165,7 +196,10 @@ struct qlease {
 	uint64_t	 l_size;
 	uint32_t	 l_cancel;
 	uint32_t	 l_big;
+	uint64_t	 l_claimed;	/* version 3 on; 0: unknown */
 };
+
+#define QLEASE_V2_SIZE		offsetof(struct qlease, l_claimed)
 
 /* One write or read transaction on the queue. */
 struct qtx {
@@ -181,6 +215,8 @@ struct qtx {
 static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
 static int	 qtx_end(struct qtx *);
 static int	 qtx_tcount(struct qtx *, uint32_t, int, int);
+static int	 qtx_lease_get(struct qtx *, uint64_t, struct qlease *);
+static int	 qtx_job_lease(struct qtx *, struct job *);
 
 void
 queue_conf_defaults(struct queue_conf *qc)
@@ -202,7 +238,7 @@ queue_conf_defaults(struct queue_conf *qc)
 	qc->qc_sync = STORE_SYNC_FULL;
 }
 
-/* Whether the queue predates tcount: arg is the queue, then the answer. */
+/* Whether the queue has an older layout: arg is the queue, then NULL if not. */
 static int
 queue_version_txn(MDB_txn *txn, void *arg)
 {
@@ -217,44 +253,127 @@ queue_version_txn(MDB_txn *txn, void *arg)
 	return (0);
 }
 
-/* Version 1 to 2: count every job record into its tenant's tcount. */
+/* From version 1: count every job record into its tenant's counts. */
 static int
-queue_upgrade_txn(MDB_txn *txn, void *arg)
+queue_upgrade_count(struct qtx *t, uint64_t *n)
 {
-	struct queue	*q = arg;
-	struct qtx	 t;
 	struct job	 j;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
-	uint64_t	 n = 0;
 	int		 rc;
 
-	if ((rc = qtx_begin(&t, q, txn)) != 0)
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_JOBS], &c)) != 0)
 		return (rc);
-	if (t.t_m.m_version >= QMETA_VERSION)
-		return (0);
-	if ((rc = mdb_drop(txn, t.t_dbi[DB_TCOUNT], 0)) != 0 ||
-	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_JOBS], &c)) != 0)
-		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, n == 0 ? MDB_FIRST :
+	while ((rc = mdb_cursor_get(c, &k, &v, *n == 0 ? MDB_FIRST :
 	    MDB_NEXT)) == 0) {
-		n++;
+		(*n)++;
 		if (codec_job_decode(v.mv_data, v.mv_size, &j) == -1) {
 			rc = QUEUE_ERROR;
 			break;
 		}
-		if ((rc = qtx_tcount(&t, j.j_tenant_id, -1, j.j_state)) != 0)
+		if ((rc = qtx_job_lease(t, &j)) != 0 ||
+		    (rc = qtx_tcount(t, j.j_tenant_id, -1, j.j_state)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		return (rc);
 	/* The totals begin now, from what the queue still holds. */
-	t.t_m.m_done = t.t_m.m_count[JOB_DONE];
-	t.t_m.m_cancelled = t.t_m.m_count[JOB_CANCELLED];
+	t->t_m.m_done = t->t_m.m_count[JOB_DONE];
+	t->t_m.m_cancelled = t->t_m.m_count[JOB_CANCELLED];
+	return (0);
+}
+
+/*
+ * From version 2: each record of an old database (tcount or leases)
+ * under its key in meta; a lease gains l_claimed, 0 (unknown).
+ */
+static int
+queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int lease, uint64_t *n)
+{
+	struct qlease	 l;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint8_t		 kb[QMETA_LEASE_KEYLEN];
+	int		 rc, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(t->t_txn, dbi, &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != (lease ? 8 : 4) ||
+		    v.mv_size != (lease ? QLEASE_V2_SIZE : JOB_NSTATES * 8)) {
+			rc = QUEUE_ERROR;
+			break;
+		}
+		kb[0] = lease ? QMETA_LEASE : QMETA_TCOUNT;
+		memcpy(kb + 1, k.mv_data, k.mv_size);
+		k.mv_size++;
+		k.mv_data = kb;
+		if (lease) {
+			memset(&l, 0, sizeof(l));
+			memcpy(&l, v.mv_data, QLEASE_V2_SIZE);
+			v.mv_size = sizeof(l);
+			v.mv_data = &l;
+		}
+		if ((rc = mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* An old database by name, or 0 when there is none. */
+static int
+queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
+{
+	int	 rc;
+
+	*dbi = 0;
+	rc = mdb_dbi_open(txn, name, 0, dbi);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Versions 1 and 2 to 3: tenant counts and leases into meta (version 1
+ * had no tenant counts: they are made from the job records), and the
+ * databases that held them deleted.
+ */
+static int
+queue_upgrade_txn(MDB_txn *txn, void *arg)
+{
+	struct queue	*q = arg;
+	struct qtx	 t;
+	MDB_dbi		 tcount, leases;
+	uint64_t	 njobs = 0, ncounts = 0, nleases = 0;
+	uint32_t	 from;
+	int		 rc;
+
+	if ((rc = qtx_begin(&t, q, txn)) != 0)
+		return (rc);
+	if ((from = t.t_m.m_version) >= QMETA_VERSION)
+		return (0);
+	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
+	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0)
+		return (rc);
+	/* The leases first: a count of version 1 reads them. */
+	if (leases != 0 &&
+	    (rc = queue_upgrade_move(&t, leases, 1, &nleases)) != 0)
+		return (rc);
+	if (from < 2)
+		rc = queue_upgrade_count(&t, &njobs);
+	else if (tcount != 0)
+		rc = queue_upgrade_move(&t, tcount, 0, &ncounts);
+	if (rc != 0 ||
+	    (tcount != 0 && (rc = mdb_drop(txn, tcount, 1)) != 0) ||
+	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0))
+		return (rc);
 	t.t_m.m_version = QMETA_VERSION;
-	log_info("%s: queue counted per tenant (%llu jobs)", __func__,
-	    (unsigned long long)n);
+	log_info("%s: queue layout %u to %u: %llu jobs counted, %llu tenant "
+	    "counts and %llu leases moved", __func__, from, QMETA_VERSION,
+	    (unsigned long long)njobs, (unsigned long long)ncounts,
+	    (unsigned long long)nleases);
 	return (qtx_end(&t));
 }
 
@@ -283,8 +402,8 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 	if (store_read(&q->q_store, queue_version_txn, &old) != 0 ||
 	    (old != NULL &&
 	    store_write(&q->q_store, queue_upgrade_txn, q) != 0)) {
-		log_warnx("%s: %s: cannot count jobs per tenant", __func__,
-		    path);
+		log_warnx("%s: %s: cannot bring the queue's layout up to "
+		    "date", __func__, path);
 		queue_close(q);
 		return (-1);
 	}
@@ -475,12 +594,13 @@ static int
 qtx_tcount(struct qtx *t, uint32_t tid, int from, int to)
 {
 	uint64_t	 c[JOB_NSTATES];
-	uint8_t		 kb[4];
-	MDB_val		 k = { 4, kb }, v;
+	uint8_t		 kb[QMETA_TCOUNT_KEYLEN];
+	MDB_val		 k = { sizeof(kb), kb }, v;
 	int		 rc;
 
-	util_put_be32(kb, tid);
-	rc = mdb_get(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v);
+	kb[0] = QMETA_TCOUNT;
+	util_put_be32(kb + 1, tid);
+	rc = mdb_get(t->t_txn, t->t_dbi[DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		memset(c, 0, sizeof(c));
 	else if (rc != 0)
@@ -495,7 +615,7 @@ qtx_tcount(struct qtx *t, uint32_t tid, int from, int to)
 		c[to]++;
 	v.mv_size = sizeof(c);
 	v.mv_data = c;
-	return (mdb_put(t->t_txn, t->t_dbi[DB_TCOUNT], &k, &v, 0));
+	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
 /* A job of tenant tid leaves state from (-1: new) for to (-1: gone). */
@@ -509,12 +629,17 @@ qtx_move(struct qtx *t, uint32_t tid, int from, int to)
 	return (qtx_tcount(t, tid, from, to));
 }
 
+/*
+ * A job's record, and its lease: a claim leaves the record as it was
+ * (ready), so a job with a lease is leased, and its lease holds the
+ * generation, holder, deadline, progress, cancel flag and claim time.
+ */
 static int
 qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb }, v;
-	int	 rc;
+	uint8_t		 kb[8];
+	MDB_val		 k = { 8, kb }, v;
+	int		 rc;
 
 	util_put_be64(kb, id);
 	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_JOBS], &k, &v)) != 0)
@@ -524,6 +649,31 @@ qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 		    (unsigned long long)id, v.mv_size);
 		return (QUEUE_ERROR);
 	}
+	return (qtx_job_lease(t, j));
+}
+
+/* What a job's lease, if it has one, says of it. */
+static int
+qtx_job_lease(struct qtx *t, struct job *j)
+{
+	struct qlease	 l;
+	int		 rc;
+
+	if (j->j_state != JOB_READY && j->j_state != JOB_LEASED)
+		return (0);
+	if ((rc = qtx_lease_get(t, j->j_id, &l)) == QUEUE_ENOENT)
+		return (0);
+	if (rc != 0)
+		return (rc);
+	j->j_state = JOB_LEASED;
+	if (l.l_claimed != 0)
+		j->j_updated = l.l_claimed;
+	j->j_lease_gen = l.l_gen;
+	j->j_lease_pid = l.l_pid;
+	j->j_lease_slot = l.l_slot;
+	j->j_lease_deadline = l.l_deadline;
+	j->j_progress = l.l_progress;
+	j->j_cancel = l.l_cancel;
 	return (0);
 }
 
@@ -683,15 +833,48 @@ qtx_finish(struct qtx *t, struct job *j, int state)
 	    t->t_now, j->j_id, 0));
 }
 
+static void
+qtx_lease_key(uint8_t *kb, uint64_t id)
+{
+	kb[0] = QMETA_LEASE;
+	util_put_be64(kb + 1, id);
+}
+
+/*
+ * The next lease of a cursor on meta, and its id: with *op MDB_SET_RANGE,
+ * the first whose key is kb or after.  MDB_NOTFOUND past the last lease.
+ */
+static int
+qtx_lease_next(MDB_cursor *c, int *op, uint8_t *kb, uint64_t *id,
+    struct qlease *l)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	do {
+		k.mv_size = QMETA_LEASE_KEYLEN;
+		k.mv_data = kb;
+		if ((rc = mdb_cursor_get(c, &k, &v, *op)) != 0)
+			return (rc);
+		*op = MDB_NEXT;
+		if (k.mv_size != QMETA_LEASE_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)
+			return (MDB_NOTFOUND);
+	} while (v.mv_size != sizeof(*l));
+	memcpy(l, v.mv_data, sizeof(*l));
+	*id = util_get_be64((uint8_t *)k.mv_data + 1);
+	return (0);
+}
+
 static int
 qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb }, v;
+	uint8_t	 kb[QMETA_LEASE_KEYLEN];
+	MDB_val	 k = { sizeof(kb), kb }, v;
 	int	 rc;
 
-	util_put_be64(kb, id);
-	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_LEASES], &k, &v)) != 0)
+	qtx_lease_key(kb, id);
+	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_META], &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
 	if (v.mv_size != sizeof(*l))
 		return (QUEUE_ERROR);
@@ -702,23 +885,23 @@ qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
 static int
 qtx_lease_put(struct qtx *t, uint64_t id, const struct qlease *l)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb }, v = { sizeof(*l), (void *)l };
+	uint8_t	 kb[QMETA_LEASE_KEYLEN];
+	MDB_val	 k = { sizeof(kb), kb }, v = { sizeof(*l), (void *)l };
 
-	util_put_be64(kb, id);
-	return (mdb_put(t->t_txn, t->t_dbi[DB_LEASES], &k, &v, 0));
+	qtx_lease_key(kb, id);
+	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
 static int
 qtx_lease_del(struct qtx *t, uint64_t id, const struct qlease *l)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb };
+	uint8_t	 kb[QMETA_LEASE_KEYLEN];
+	MDB_val	 k = { sizeof(kb), kb };
 
 	if (l->l_big && t->t_m.m_big_inflight >= l->l_size)
 		t->t_m.m_big_inflight -= l->l_size;
-	util_put_be64(kb, id);
-	return (mdb_del(t->t_txn, t->t_dbi[DB_LEASES], &k, NULL));
+	qtx_lease_key(kb, id);
+	return (mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL));
 }
 
 /* Find or create the tenant number for a name. */
@@ -910,6 +1093,45 @@ struct queue_claim_arg {
 	size_t			 ca_n;
 };
 
+/*
+ * Whether the done jobs are over a retention limit by more than its
+ * slack: then they are trimmed, in one batch, down to the limit.
+ */
+static int
+qtx_retain_due(struct qtx *t, int *due)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint64_t	 ndone, slack, grace, age;
+	int		 rc;
+
+	*due = 0;
+	ndone = t->t_m.m_count[JOB_DONE] + t->t_m.m_count[JOB_CANCELLED];
+	if (ndone == 0)
+		return (0);
+	slack = qc->qc_retain_done / QUEUE_TRIM_PART;
+	if (slack > QUEUE_TRIM_SLACK)
+		slack = QUEUE_TRIM_SLACK;
+	if (ndone > qc->qc_retain_done + slack) {
+		*due = 1;
+		return (0);
+	}
+	grace = qc->qc_retain_age_ms / QUEUE_TRIM_PART;
+	if (grace > QUEUE_TRIM_GRACE_MS)
+		grace = QUEUE_TRIM_GRACE_MS;
+	age = qc->qc_retain_age_ms > UINT64_MAX - grace ? UINT64_MAX :
+	    qc->qc_retain_age_ms + grace;
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_DONE], &c)) != 0)
+		return (rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc == 0 && k.mv_size == 16 &&
+	    !qtx_younger(t, util_get_be64(k.mv_data), age))
+		*due = 1;
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
 /* Trim done jobs beyond the retention count or age, at most max of them. */
 static int
 qtx_retain(struct qtx *t, size_t max)
@@ -971,10 +1193,9 @@ qtx_ack(struct qtx *t, const struct queue_lease *ql, int *result)
 	}
 	if (rc != 0)
 		return (rc);
-	if ((rc = qtx_lease_del(t, ql->ql_id, &l)) != 0 ||
-	    (rc = qtx_job_get(t, ql->ql_id, &j)) != 0)
+	if ((rc = qtx_job_get(t, ql->ql_id, &j)) != 0 ||
+	    (rc = qtx_lease_del(t, ql->ql_id, &l)) != 0)
 		return (rc);
-	j.j_progress = l.l_progress;
 	if ((rc = qtx_finish(t, &j, l.l_cancel ? JOB_CANCELLED : JOB_DONE))
 	    != 0 || (rc = qtx_job_put(t, &j, 0)) != 0)
 		return (rc);
@@ -1139,12 +1360,14 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	l.l_pid = ca->ca_owner->qo_pid;
 	l.l_slot = ca->ca_owner->qo_slot;
 	l.l_deadline = t->t_now + t->t_q->q_conf.qc_lease_ms;
+	l.l_claimed = t->t_now;
 	l.l_size = r->r_size;
 	l.l_big = big;
 	if (big)
 		t->t_m.m_big_inflight += r->r_size;
 	if ((rc = qtx_move(t, j->j_tenant_id, j->j_state, JOB_LEASED)) != 0)
 		return (rc);
+	/* The record stays as it is: the lease says what changed. */
 	j->j_state = JOB_LEASED;
 	j->j_updated = t->t_now;
 	j->j_lease_gen = l.l_gen;
@@ -1153,8 +1376,7 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	j->j_lease_deadline = l.l_deadline;
 	j->j_progress = 0;
 	j->j_cancel = 0;
-	if ((rc = qtx_job_put(t, j, 0)) != 0 ||
-	    (rc = qtx_lease_put(t, id, &l)) != 0)
+	if ((rc = qtx_lease_put(t, id, &l)) != 0)
 		return (rc);
 	ca->ca_n++;
 	return (0);
@@ -1231,7 +1453,7 @@ queue_claim_txn(MDB_txn *txn, void *arg)
 	struct queue_claim_arg	*ca = arg;
 	struct qtx		 t;
 	size_t			 i;
-	int			 rc;
+	int			 rc, due;
 
 	ca->ca_n = 0;
 	if ((rc = qtx_begin(&t, ca->ca_q, txn)) != 0)
@@ -1239,9 +1461,12 @@ queue_claim_txn(MDB_txn *txn, void *arg)
 	for (i = 0; i < ca->ca_nacks; i++)
 		if ((rc = qtx_ack(&t, &ca->ca_acks[i], &ca->ca_results[i])) != 0)
 			return (rc);
-	if (ca->ca_nacks > 0 && (rc = qtx_retain(&t, 2 * ca->ca_nacks + 16))
-	    != 0)
-		return (rc);
+	if (ca->ca_nacks > 0) {
+		if ((rc = qtx_retain_due(&t, &due)) != 0 ||
+		    (due && (rc = qtx_retain(&t, 2 * QUEUE_TRIM_SLACK +
+		    2 * ca->ca_nacks)) != 0))
+			return (rc);
+	}
 	if (ca->ca_max > 0) {
 		if ((rc = qtx_promote(&t)) != 0)
 			return (rc);
@@ -1390,11 +1615,9 @@ queue_fail_txn(MDB_txn *txn, void *arg)
 		return (QUEUE_ESTALE);
 	if (rc != 0)
 		return (rc);
-	if ((rc = qtx_lease_del(&t, oa->oa_id, &l)) != 0 ||
-	    (rc = qtx_job_get(&t, oa->oa_id, &j)) != 0)
+	if ((rc = qtx_job_get(&t, oa->oa_id, &j)) != 0 ||
+	    (rc = qtx_lease_del(&t, oa->oa_id, &l)) != 0)
 		return (rc);
-	j.j_cancel = l.l_cancel;
-	j.j_progress = l.l_progress;
 	if ((rc = qtx_fail_job(&t, &j, oa->oa_reason, oa->oa_permanent)) != 0 ||
 	    (rc = qtx_job_put(&t, &j, 0)) != 0)
 		return (rc);
@@ -1525,11 +1748,10 @@ qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
 	struct job		 j;
 	int			 rc;
 
-	if ((rc = qtx_lease_del(t, id, l)) != 0 ||
-	    (rc = qtx_job_get(t, id, &j)) != 0)
+	if ((rc = qtx_job_get(t, id, &j)) != 0 ||
+	    (rc = qtx_lease_del(t, id, l)) != 0)
 		return (rc);
 	j.j_lease_deadline = 0;
-	j.j_progress = l->l_progress;
 	if (l->l_cancel) {
 		rel->qr_cancelled++;
 		rc = qtx_finish(t, &j, JOB_CANCELLED);
@@ -1583,29 +1805,30 @@ queue_release_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct qlease		 l;
 	MDB_cursor		*c;
-	MDB_val			 k, v;
+	uint8_t			 kb[QMETA_LEASE_KEYLEN];
 	uint64_t		 id;
-	int			 rc, op = MDB_FIRST;
+	int			 rc, op = MDB_SET_RANGE;
 
 	memset(ra->ra_rel, 0, sizeof(*ra->ra_rel));
 	if ((rc = qtx_begin(&t, ra->ra_q, txn)) != 0)
 		return (rc);
 	if (t.t_m.m_count[JOB_LEASED] == 0)
 		return (0);
-	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_LEASES], &c)) != 0)
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_META], &c)) != 0)
 		return (rc);
-	/* Leases are few (workers times claim size): scan them all. */
-	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != 8 || v.mv_size != sizeof(l))
-			continue;
-		memcpy(&l, v.mv_data, sizeof(l));
+	/*
+	 * Leases are few (workers times claim size): scan them all.  A
+	 * release writes meta, where the cursor is: seek again after it.
+	 */
+	qtx_lease_key(kb, 0);
+	while ((rc = qtx_lease_next(c, &op, kb, &id, &l)) == 0) {
 		if (ra->ra_sweep ? l.l_deadline > t.t_now :
 		    l.l_pid != ra->ra_pid)
 			continue;
-		id = util_get_be64(k.mv_data);
 		if ((rc = qtx_release_one(&t, ra, id, &l)) != 0)
 			break;
+		qtx_lease_key(kb, id + 1);
+		op = MDB_SET_RANGE;
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
@@ -1645,24 +1868,23 @@ queue_extend_txn(MDB_txn *txn, void *arg)
 	struct qtx		 t;
 	struct qlease		 l;
 	MDB_cursor		*c;
-	MDB_val			 k, v;
-	int			 rc, op = MDB_FIRST;
+	uint8_t			 kb[QMETA_LEASE_KEYLEN];
+	uint64_t		 id;
+	int			 rc, op = MDB_SET_RANGE;
 
 	if ((rc = qtx_begin(&t, ra->ra_q, txn)) != 0)
 		return (rc);
-	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_LEASES], &c)) != 0)
+	if ((rc = mdb_cursor_open(txn, t.t_dbi[DB_META], &c)) != 0)
 		return (rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (v.mv_size != sizeof(l))
-			continue;
-		memcpy(&l, v.mv_data, sizeof(l));
+	qtx_lease_key(kb, 0);
+	while ((rc = qtx_lease_next(c, &op, kb, &id, &l)) == 0) {
 		if (l.l_pid != ra->ra_pid)
 			continue;
 		l.l_deadline = t.t_now + t.t_q->q_conf.qc_lease_ms;
-		v.mv_data = &l;
-		if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)) != 0)
+		if ((rc = qtx_lease_put(&t, id, &l)) != 0)
 			break;
+		qtx_lease_key(kb, id + 1);
+		op = MDB_SET_RANGE;
 	}
 	mdb_cursor_close(c);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
@@ -2042,20 +2264,30 @@ queue_tenants_txn(MDB_txn *txn, void *arg)
 	uint64_t		 c[JOB_NSTATES];
 	MDB_cursor		*cur;
 	MDB_val			 k, v;
-	int			 rc, op = MDB_FIRST;
+	uint8_t			 kb[QMETA_TCOUNT_KEYLEN];
+	int			 rc, op = MDB_SET_RANGE;
 
 	if ((rc = qtx_begin(&t, ta->ta_q, txn)) != 0 ||
-	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_TCOUNT], &cur)) != 0)
+	    (rc = mdb_cursor_open(txn, t.t_dbi[DB_META], &cur)) != 0)
 		return (rc);
+	memset(kb, 0, sizeof(kb));
+	kb[0] = QMETA_TCOUNT;
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size != 4 || v.mv_size != sizeof(c)) {
+		if (k.mv_size != QMETA_TCOUNT_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_TCOUNT) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (v.mv_size != sizeof(c)) {
 			rc = QUEUE_ERROR;
 			break;
 		}
 		memcpy(c, v.mv_data, sizeof(c));
-		if ((rc = qtx_tstate(&t, util_get_be32(k.mv_data), &ts, 0))
-		    != 0)
+		if ((rc = qtx_tstate(&t, util_get_be32((uint8_t *)k.mv_data +
+		    1), &ts, 0)) != 0)
 			break;
 		ts.t_name[sizeof(ts.t_name) - 1] = '\0';
 		if (ts.t_namelen < sizeof(ts.t_name))
@@ -2094,23 +2326,6 @@ struct queue_get_arg {
 	void		*ga_cbarg;
 };
 
-/* A leased job's live progress and deadline are in its lease. */
-static int
-qtx_get_live(struct qtx *t, uint64_t id, struct job *j)
-{
-	struct qlease	 l;
-	int		 rc;
-
-	if ((rc = qtx_job_get(t, id, j)) != 0)
-		return (rc);
-	if (j->j_state == JOB_LEASED && qtx_lease_get(t, id, &l) == 0) {
-		j->j_progress = l.l_progress;
-		j->j_lease_deadline = l.l_deadline;
-		j->j_cancel = l.l_cancel;
-	}
-	return (0);
-}
-
 static int
 queue_get_txn(MDB_txn *txn, void *arg)
 {
@@ -2120,7 +2335,7 @@ queue_get_txn(MDB_txn *txn, void *arg)
 
 	if ((rc = qtx_begin(&t, ga->ga_q, txn)) != 0)
 		return (rc);
-	return (qtx_get_live(&t, ga->ga_id, ga->ga_job));
+	return (qtx_job_get(&t, ga->ga_id, ga->ga_job));
 }
 
 int
@@ -2144,6 +2359,7 @@ queue_list_txn(MDB_txn *txn, void *arg)
 	struct job		 j;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
+	uint8_t			 kb[QMETA_LEASE_KEYLEN];
 	uint64_t		 id;
 	size_t			 n = 0;
 	int			 rc, db, op = MDB_FIRST;
@@ -2155,7 +2371,12 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		db = DB_READY;
 		break;
 	case JOB_LEASED:
-		db = DB_LEASES;
+		/* The leases in meta, from the first. */
+		db = DB_META;
+		qtx_lease_key(kb, 0);
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		op = MDB_SET_RANGE;
 		break;
 	case JOB_RETRY:
 		db = DB_DELAYED;
@@ -2175,10 +2396,15 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	while (n < ga->ga_limit && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
+		if (db == DB_META && (k.mv_size != QMETA_LEASE_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
 		if (k.mv_size < 8)
 			continue;
 		id = util_get_be64((uint8_t *)k.mv_data + k.mv_size - 8);
-		if ((rc = qtx_get_live(&t, id, &j)) != 0)
+		if ((rc = qtx_job_get(&t, id, &j)) != 0)
 			break;
 		if (ga->ga_state >= 0 && j.j_state != ga->ga_state)
 			continue;
@@ -2287,7 +2513,7 @@ queue_page_txn(MDB_txn *txn, void *arg)
 			qp->qp_next = id - 1;
 			break;
 		}
-		if ((rc = qtx_get_live(&t, id, &j)) != 0)
+		if ((rc = qtx_job_get(&t, id, &j)) != 0)
 			break;
 		if ((qp->qp_state >= 0 && j.j_state != qp->qp_state) ||
 		    (qp->qp_tenant != NULL &&
@@ -2342,7 +2568,10 @@ struct queue_watch_arg {
 	void		*wa_cbarg;
 };
 
-/* Up to max jobs of a database keyed by id(8), from the key after. */
+/*
+ * Up to max jobs of jobs (keyed by id(8)) or of the leases in meta
+ * (DB_META), from the id after after.
+ */
 static int
 queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
     uint64_t *last, struct queue_watch_arg *wa)
@@ -2350,23 +2579,30 @@ queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
 	struct job	 j;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
-	uint8_t		 kb[8];
+	uint8_t		 kb[QMETA_LEASE_KEYLEN];
 	uint64_t	 id;
-	size_t		 n = 0;
+	size_t		 n = 0, len;
 	int		 rc, op = MDB_SET_RANGE;
 
-	util_put_be64(kb, after + 1);
-	k.mv_size = 8;
+	len = db == DB_META ? QMETA_LEASE_KEYLEN : 8;
+	kb[0] = QMETA_LEASE;
+	util_put_be64(kb + len - 8, after + 1);
+	k.mv_size = len;
 	k.mv_data = kb;
 	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[db], &c)) != 0)
 		return (rc);
 	while (n < max && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size != 8)
+		if (db == DB_META && (k.mv_size != len ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (k.mv_size != len)
 			continue;
 		n++;
-		id = util_get_be64(k.mv_data);
-		if ((rc = qtx_get_live(t, id, &j)) != 0 && rc != QUEUE_ENOENT)
+		id = util_get_be64((uint8_t *)k.mv_data + len - 8);
+		if ((rc = qtx_job_get(t, id, &j)) != 0 && rc != QUEUE_ENOENT)
 			break;
 		/* A job the watcher cannot take now is read again. */
 		if (rc == 0 && wa->wa_cb(&j, wa->wa_cbarg) != 0)
@@ -2391,7 +2627,7 @@ queue_watch_txn(MDB_txn *txn, void *arg)
 	if ((rc = qtx_begin(&t, wa->wa_q, txn)) != 0)
 		return (rc);
 	for (i = 0; i < wa->wa_nids; i++) {
-		if ((rc = qtx_get_live(&t, wa->wa_ids[i], &j)) == QUEUE_ENOENT)
+		if ((rc = qtx_job_get(&t, wa->wa_ids[i], &j)) == QUEUE_ENOENT)
 			continue;
 		if (rc != 0)
 			return (rc);
@@ -2400,7 +2636,7 @@ queue_watch_txn(MDB_txn *txn, void *arg)
 	}
 	if (wa->wa_newmax == 0)
 		return (0);
-	if ((rc = queue_watch_scan(&t, DB_LEASES, 0, wa->wa_newmax, NULL,
+	if ((rc = queue_watch_scan(&t, DB_META, 0, wa->wa_newmax, NULL,
 	    wa)) != 0)
 		return (rc);
 	return (queue_watch_scan(&t, DB_JOBS, *wa->wa_after, wa->wa_newmax,

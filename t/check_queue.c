@@ -36,6 +36,7 @@
 
 #define T0		1700000000000ULL	/* test clock start, ms */
 #define HOUR		(3600ULL * 1000)
+#define MINUTE		(60ULL * 1000)
 #define MIB		(1024ULL * 1024)
 
 
@@ -122,6 +123,29 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	}
 	ck_abort_msg("no database %s", name);
 	return (0);
+}
+
+/* The leases in meta: keys 'l' id(8). */
+static uint64_t
+db_leases(struct tq *tq, MDB_txn *txn)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_cursor	*c;
+	MDB_val		 k = { 1, "l" }, v;
+	uint64_t	 n = 0;
+	int		 rc, op = MDB_SET_RANGE;
+
+	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_int_eq(mdb_cursor_open(txn, s->s_dbi[0], &c), 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0 &&
+	    ((char *)k.mv_data)[0] == 'l') {
+		op = MDB_NEXT;
+		ck_assert_uint_eq(k.mv_size, 9);
+		n++;
+	}
+	ck_assert(rc == 0 || rc == MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	return (n);
 }
 
 /* Jobs per tenant and state, as a walk over every job finds them. */
@@ -230,7 +254,7 @@ tq_consistent(struct tq *tq, int line)
 	    MDB_RDONLY, &txn), 0);
 	ck_assert_msg(db_entries(tq, txn, "jobs") == total &&
 	    db_entries(tq, txn, "ready") == all[JOB_READY] &&
-	    db_entries(tq, txn, "leases") == all[JOB_LEASED] &&
+	    db_leases(tq, txn) == all[JOB_LEASED] &&
 	    db_entries(tq, txn, "delayed") == all[JOB_RETRY] &&
 	    db_entries(tq, txn, "done") == all[JOB_DONE] +
 	    all[JOB_CANCELLED] &&
@@ -455,15 +479,19 @@ START_TEST(test_state_machine)
 	ck_assert_int_eq(j.j_state, JOB_LEASED);
 	ck_assert_uint_eq(j.j_lease_gen, gen);
 	ck_assert_uint_eq(j.j_lease_pid, 4242);
+	ck_assert_uint_eq(j.j_lease_slot, 4242 % 64);
+	ck_assert_uint_eq(j.j_updated, T0 + 500);
 	ck_assert_uint_eq(claim(&tq, 4243, out, 4), 0);
 
 	/* Heartbeat: progress and a later deadline. */
 	tq.tq_q.q_fixed_now = T0 + 1500;
 	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, id, gen, 42), QUEUE_OK);
 	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
 	ck_assert_uint_eq(j.j_progress, 42);
 	ck_assert_uint_eq(j.j_lease_deadline,
 	    T0 + 1500 + tq.tq_q.q_conf.qc_lease_ms);
+	ck_assert_uint_eq(j.j_updated, T0 + 500);
 
 	/* Ack: done, once. */
 	tq.tq_q.q_fixed_now = T0 + 2000;
@@ -2085,6 +2113,64 @@ START_TEST(test_retention_no_age)
 }
 END_TEST
 
+/*
+ * Trimming goes in batches: the done jobs may pass retain_done by a
+ * sixteenth of it, then one ack trims them back to it, and jobs may
+ * outlive retain_age by a sixteenth of it before one ack trims all the
+ * expired ones.
+ */
+START_TEST(test_retention_batch)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	uint64_t		 ndone, most = 0, first, id, gen;
+	size_t			 i, n, trims = 0;
+
+	tconf(&qc);
+	qc.qc_retain_done = 320;	/* slack 20 */
+	qc.qc_retain_age_ms = 16 * MINUTE;	/* grace one minute */
+	tq_open(&tq, &qc);
+	first = enq(&tq, "acme", NULL, 0, 10);
+	for (i = 1; i < 1000; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	ndone = 0;
+	do {
+		n = claim_ack(&tq, 1, 3);
+		ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+		if (qs.qs_count[JOB_DONE] < ndone + n) {
+			ck_assert_uint_eq(qs.qs_count[JOB_DONE], 320);
+			trims++;
+		}
+		ndone = qs.qs_count[JOB_DONE];
+		if (ndone > most)
+			most = ndone;
+		ck_assert_uint_le(ndone, 340);
+	} while (n > 0);
+	ck_assert_uint_eq(qs.qs_completed, 1000);
+	ck_assert_uint_gt(most, 330);
+	/* 680 trimmed in batches of about 20, not one at each ack. */
+	ck_assert_uint_ge(trims, 680 / 23);
+	ck_assert_uint_le(trims, 680 / 18);
+	ck_assert_int_eq(state_of(&tq, first), QUEUE_ENOENT);
+	COUNTS(&tq, 0, 0, 0, ndone, 0, 0);
+
+	/* Past retain_age but within the grace, they stay. */
+	tq.tq_q.q_fixed_now = T0 + 16 * MINUTE + MINUTE / 2;
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, ndone + 1, 0, 0);
+	/* Past the grace, one ack trims every expired job. */
+	tq.tq_q.q_fixed_now = T0 + 17 * MINUTE + 1;
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
 START_TEST(test_purge)
 {
 	struct queue_conf	 qc;
@@ -2402,6 +2488,119 @@ START_TEST(test_page)
 END_TEST
 
 /*
+ * A leased job's record as versions 1 and 2 wrote it at the claim: state
+ * leased, updated at the claim, the lease's holder, generation and
+ * deadline, and its cancel flag once cancelled.  l is the lease as
+ * stored: gen(8) pid(4) slot(4) deadline(8) progress(8) size(8)
+ * cancel(4) big(4) claimed(8), in host order.
+ */
+static void
+tq_downgrade_job(struct tq *tq, MDB_txn *txn, const uint8_t *id,
+    const uint8_t *l)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	msgpack_sbuffer	 sb;
+	struct job	 j;
+	MDB_val		 k = { 8, (void *)id }, v;
+	uint32_t	 cancel;
+
+	ck_assert_str_eq(s->s_names[1], "jobs");
+	ck_assert_int_eq(mdb_get(txn, s->s_dbi[1], &k, &v), 0);
+	ck_assert_int_eq(codec_job_decode(v.mv_data, v.mv_size, &j), 0);
+	j.j_state = JOB_LEASED;
+	memcpy(&j.j_updated, l + 48, 8);
+	memcpy(&j.j_lease_gen, l, 8);
+	memcpy(&j.j_lease_pid, l + 8, 4);
+	memcpy(&j.j_lease_slot, l + 12, 4);
+	memcpy(&j.j_lease_deadline, l + 16, 8);
+	memcpy(&cancel, l + 40, 4);
+	j.j_cancel = cancel;
+	j.j_progress = 0;
+	msgpack_sbuffer_init(&sb);
+	ck_assert_int_eq(codec_job_encode(&j, &sb), 0);
+	v.mv_size = sb.size;
+	v.mv_data = sb.data;
+	ck_assert_int_eq(mdb_put(txn, s->s_dbi[1], &k, &v, 0), 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * Take a queue back to the layout of an older version.  Version 2 keeps
+ * leases in a database "leases" (id(8) -> the lease without l_claimed,
+ * 48 bytes) and the tenant counts in "tcount" (tid(4) -> counts);
+ * version 1 has the leases so, no tenant counts, and a meta record that
+ * ends before m_done (128 bytes).  Both wrote a leased job's record at
+ * the claim.
+ */
+static void
+tq_downgrade(struct tq *tq, uint32_t version)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_txn		*txn;
+	MDB_cursor	*c;
+	MDB_dbi		 meta = s->s_dbi[0], leases, tcount = 0;
+	MDB_val		 k = { 5, "stats" }, v, ok, ov;
+	uint8_t		 old[256];
+	int		 rc;
+
+	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "leases", MDB_CREATE, &leases), 0);
+	if (version == 2)
+		ck_assert_int_eq(mdb_dbi_open(txn, "tcount", MDB_CREATE,
+		    &tcount), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, meta, &c), 0);
+	while ((rc = mdb_cursor_get(c, &ok, &ov, MDB_FIRST)) == 0 &&
+	    ok.mv_size != 5) {
+		/* 'l' id(8) and 't' tid(4) sort before and after "stats". */
+		ck_assert(ok.mv_size == 9 && ((char *)ok.mv_data)[0] == 'l');
+		ck_assert_uint_eq(ov.mv_size, 56);
+		v.mv_size = 48;
+		v.mv_data = ov.mv_data;
+		ok.mv_size = 8;
+		ok.mv_data = (char *)ok.mv_data + 1;
+		tq_downgrade_job(tq, txn, ok.mv_data, ov.mv_data);
+		ck_assert_int_eq(mdb_put(txn, leases, &ok, &v, 0), 0);
+		ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
+	}
+	ck_assert_int_eq(rc, 0);
+	while ((rc = mdb_cursor_get(c, &ok, &ov, MDB_LAST)) == 0 &&
+	    ((char *)ok.mv_data)[0] == 't') {
+		ck_assert_uint_eq(ok.mv_size, 5);
+		ok.mv_size = 4;
+		ok.mv_data = (char *)ok.mv_data + 1;
+		if (version == 2)
+			ck_assert_int_eq(mdb_put(txn, tcount, &ok, &ov, 0), 0);
+		ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
+	}
+	ck_assert_int_eq(rc, 0);
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_get(txn, meta, &k, &v), 0);
+	ck_assert_uint_le(v.mv_size, sizeof(old));
+	memcpy(old, v.mv_data, v.mv_size);
+	memcpy(old, &version, sizeof(version));
+	if (version == 1)
+		v.mv_size = 128;
+	v.mv_data = old;
+	ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+}
+
+/* After the upgrade, the databases of the old layout are gone. */
+static void
+tq_upgraded(struct tq *tq)
+{
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+
+	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL,
+	    MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "leases", 0, &dbi), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "tcount", 0, &dbi), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+}
+
+/*
  * A queue from before the counts per tenant (its meta record of version
  * 1, shorter, and no tcount) gets them at the next open, from its jobs,
  * and the totals of done and cancelled jobs start from what it holds.
@@ -2410,13 +2609,8 @@ START_TEST(test_tenant_upgrade)
 {
 	struct tq		 tq;
 	struct queue_stats	 qs;
-	struct store		*s;
-	MDB_txn			*txn;
-	MDB_val			 k = { 5, "stats" }, v;
-	uint8_t			 old[128];
 	uint64_t		 id, gen;
-	uint32_t		 one = 1;
-	int			 i, meta = -1, tcount = -1, state;
+	int			 i, state;
 
 	tq_open(&tq, NULL);
 	for (i = 0; i < 6; i++)
@@ -2430,27 +2624,9 @@ START_TEST(test_tenant_upgrade)
 	    QUEUE_OK);
 	COUNTS(&tq, 2, 1, 0, 2, 1, 1);
 
-	/* Back to version 1: the record cut short, tcount emptied. */
-	s = &tq.tq_q.q_store;
-	for (i = 0; i < s->s_ndbs; i++) {
-		if (strcmp(s->s_names[i], "meta") == 0)
-			meta = i;
-		if (strcmp(s->s_names[i], "tcount") == 0)
-			tcount = i;
-	}
-	ck_assert(meta != -1 && tcount != -1);
-	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_get(txn, s->s_dbi[meta], &k, &v), 0);
-	ck_assert_uint_gt(v.mv_size, sizeof(old));
-	memcpy(old, v.mv_data, sizeof(old));
-	memcpy(old, &one, sizeof(one));
-	v.mv_size = sizeof(old);
-	v.mv_data = old;
-	ck_assert_int_eq(mdb_put(txn, s->s_dbi[meta], &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_drop(txn, s->s_dbi[tcount], 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-
+	tq_downgrade(&tq, 1);
 	tq_reopen(&tq, NULL);
+	tq_upgraded(&tq);
 	COUNTS(&tq, 2, 1, 0, 2, 1, 1);
 	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
 	ck_assert_uint_eq(qs.qs_done, 2);
@@ -2461,6 +2637,57 @@ START_TEST(test_tenant_upgrade)
 	COUNTS(&tq, 0, 1, 0, 4, 1, 1);
 	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
 	ck_assert_uint_eq(qs.qs_done, 4);
+	tq_close(&tq);
+}
+END_TEST
+
+/*
+ * A queue of version 2, its leases and tenant counts in databases of
+ * their own, has them moved into meta at the next open, and its leases
+ * hold: fenced, cancelled, released and acked as before.
+ */
+START_TEST(test_layout_upgrade)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	uint64_t		 ids[3], gens[3];
+	int			 i;
+
+	tconf(&qc);
+	qc.qc_big_bytes = 1000;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 3; i++)
+		ids[i] = enq(&tq, "acme", NULL, 0, i == 2 ? 5000 : 10);
+	for (i = 0; i < 3; i++)
+		ck_assert_uint_eq(claim1(&tq, i == 2 ? 200 : 100, &gens[i]),
+		    ids[i]);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, ids[1]), QUEUE_ECANCEL);
+	enq(&tq, "blue", NULL, 0, 10);
+	ck_assert_uint_eq(claim_ack(&tq, 300, 1), 1);
+	enq(&tq, "blue", NULL, 0, 10);
+	COUNTS(&tq, 1, 3, 0, 1, 0, 0);
+
+	tq_downgrade(&tq, 2);
+	tq_reopen(&tq, &qc);
+	tq_upgraded(&tq);
+	COUNTS(&tq, 1, 3, 0, 1, 0, 0);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 5000);
+	ck_assert_int_eq(state_of(&tq, ids[0]), JOB_LEASED);
+
+	ck_assert_int_eq(ack1(&tq, ids[0], gens[0] + 100), QUEUE_ESTALE);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, ids[1], gens[1], 5),
+	    QUEUE_ECANCEL);
+	ck_assert_int_eq(ack1(&tq, ids[0], gens[0]), QUEUE_OK);
+	ck_assert_int_eq(ack1(&tq, ids[1], gens[1]), QUEUE_ECANCEL);
+	ck_assert_int_eq(queue_release_pid(&tq.tq_q, 200, "gone", 0, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 1);
+	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 0);
+	COUNTS(&tq, 2, 0, 0, 2, 0, 1);
 	tq_close(&tq);
 }
 END_TEST
@@ -2582,6 +2809,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_retention_count);
 	tcase_add_test(tc, test_retention_age);
 	tcase_add_test(tc, test_retention_no_age);
+	tcase_add_test(tc, test_retention_batch);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_batches);
 	tcase_add_test(tc, test_tenant_batches);
@@ -2592,6 +2820,7 @@ queue_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_map_growth);
 	tcase_add_test(tc, test_tenant_upgrade);
+	tcase_add_test(tc, test_layout_upgrade);
 	suite_add_tcase(s, tc);
 	return (s);
 }

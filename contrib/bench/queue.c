@@ -45,6 +45,14 @@
  *		idempotency key, like files submitted without one; with -k
  *		each has one (claim_keyed), and the trimming of done jobs
  *		past retain_done then also deletes keys at random places.
+ *
+ *	claim_ack_k1_pages_per_commit, claim_ack_k16_pages_per_commit
+ *		What one claim+ack commit writes, in pages: the bytes the
+ *		workers wrote (wchar in /proc/self/io: LMDB's page writes
+ *		and its meta page update) over their commits, divided by
+ *		the page size.  Fsync costs grow with it, and unlike the
+ *		rates it does not depend on how busy the machine is.  null
+ *		where /proc/self/io cannot be read.
  */
 
 #include <sys/types.h>
@@ -70,6 +78,12 @@
 #define BENCH_RECORD		200	/* wanted job record size */
 #define BENCH_BATCH_DEFAULT	100000
 #define BENCH_RAW_MAPSIZE	(4ULL << 30)	/* address space, not disk */
+
+/* What a worker reports when it is done. */
+struct bench_report {
+	uint64_t	 br_commits;
+	uint64_t	 br_bytes;	/* written; UINT64_MAX: unknown */
+};
 
 struct bench_jobs {
 	struct queue_new	*bj_new;
@@ -374,14 +388,35 @@ bench_enqueue_phase(size_t njobs, size_t batch, double *secs,
 	bench_rmtree(dir);
 }
 
+/* The bytes this process has written, or UINT64_MAX when unknown. */
+static uint64_t
+bench_written(void)
+{
+	FILE			*f;
+	char			 line[128];
+	unsigned long long	 n;
+	uint64_t		 w = UINT64_MAX;
+
+	if ((f = fopen("/proc/self/io", "r")) == NULL)
+		return (UINT64_MAX);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "wchar: %llu", &n) == 1)
+			w = n;
+	fclose(f);
+	return (w);
+}
+
 /* A worker: ack the last round and claim the next until none is left. */
 static void __dead
-bench_worker(const char *dir, int slot, size_t k, int ready, int go)
+bench_worker(const char *dir, int slot, size_t k, int ready, int go,
+    int report)
 {
 	struct queue		 q;
 	struct queue_owner	 owner;
 	struct queue_lease	*acks;
 	struct job		*jobs;
+	struct bench_report	 br;
+	uint64_t		 w0, w1;
 	size_t			 nacks = 0, n, i;
 	int			*results, rc;
 	char			 c = 'r';
@@ -397,9 +432,12 @@ bench_worker(const char *dir, int slot, size_t k, int ready, int go)
 	if (write(ready, &c, 1) != 1 || close(ready) == -1 ||
 	    read(go, &c, 1) != 0)
 		_exit(1);
+	memset(&br, 0, sizeof(br));
+	w0 = bench_written();
 	for (;;) {
 		rc = queue_ack_claim(&q, acks, nacks, results, &owner, jobs, k,
 		    &n);
+		br.br_commits++;
 		if (rc != QUEUE_OK) {
 			fprintf(stderr, "worker %d: %s\n", slot,
 			    queue_strerror(rc));
@@ -420,20 +458,32 @@ bench_worker(const char *dir, int slot, size_t k, int ready, int go)
 		}
 		nacks = n;
 	}
+	w1 = bench_written();
+	br.br_bytes = w0 == UINT64_MAX || w1 == UINT64_MAX ? UINT64_MAX :
+	    w1 - w0;
 	queue_close(&q);
+	if (write(report, &br, sizeof(br)) != sizeof(br))
+		_exit(1);
 	_exit(0);
 }
 
+/*
+ * The claim+ack rate with K jobs a claim; *pages: the pages written a
+ * commit, or -1 when unknown.
+ */
 static double
-bench_claim_phase(size_t njobs, size_t k, size_t batch)
+bench_claim_phase(size_t njobs, size_t k, size_t batch, double *pages)
 {
 	struct bench_jobs	 bj;
 	struct queue		 q;
 	struct queue_stats	 qs;
+	struct bench_report	 br;
 	char			 dir[PATH_MAX], name[32], c;
 	pid_t			 pid[BENCH_WORKERS];
+	uint64_t		 commits = 0, bytes = 0;
 	double			 t0, el;
-	int			 ready[2], go[2], i, status, failed = 0;
+	int			 ready[2], go[2], report[2], i, status;
+	int			 failed = 0, unknown = 0;
 
 	snprintf(name, sizeof(name), "claim-k%zu", k);
 	bench_path(dir, sizeof(dir), name);
@@ -444,7 +494,7 @@ bench_claim_phase(size_t njobs, size_t k, size_t batch)
 	queue_close(&q);
 	bench_jobs_free(&bj);
 
-	if (pipe(ready) == -1 || pipe(go) == -1)
+	if (pipe(ready) == -1 || pipe(go) == -1 || pipe(report) == -1)
 		bench_fail("pipe: %s", strerror(errno));
 	fflush(NULL);
 	for (i = 0; i < BENCH_WORKERS; i++) {
@@ -453,11 +503,13 @@ bench_claim_phase(size_t njobs, size_t k, size_t batch)
 		if (pid[i] == 0) {
 			close(ready[0]);
 			close(go[1]);
-			bench_worker(dir, i, k, ready[1], go[0]);
+			close(report[0]);
+			bench_worker(dir, i, k, ready[1], go[0], report[1]);
 		}
 	}
 	close(ready[1]);
 	close(go[0]);
+	close(report[1]);
 	for (i = 0; i < BENCH_WORKERS; i++) {
 		if (read(ready[0], &c, 1) != 1) {
 			/* Let none start on a directory about to go. */
@@ -481,6 +533,18 @@ bench_claim_phase(size_t njobs, size_t k, size_t batch)
 	close(ready[0]);
 	if (failed)
 		bench_fail("claim K=%zu: a worker failed", k);
+	for (i = 0; i < BENCH_WORKERS; i++) {
+		if (read(report[0], &br, sizeof(br)) != sizeof(br))
+			bench_fail("claim K=%zu: a worker did not report", k);
+		commits += br.br_commits;
+		if (br.br_bytes == UINT64_MAX)
+			unknown = 1;
+		else
+			bytes += br.br_bytes;
+	}
+	close(report[0]);
+	*pages = unknown || commits == 0 ? -1 :
+	    (double)bytes / commits / sysconf(_SC_PAGESIZE);
 
 	if (queue_open(&q, dir, NULL) == -1 || queue_stats(&q, &qs) != 0)
 		bench_fail("cannot read the queue in %s", dir);
@@ -494,6 +558,16 @@ bench_claim_phase(size_t njobs, size_t k, size_t batch)
 		    (unsigned long long)qs.qs_count[JOB_LEASED]);
 	bench_rmtree(dir);
 	return (njobs / el);
+}
+
+/* A figure of pages for the JSON line: null when unknown. */
+static void
+bench_pages(char *buf, size_t len, double pages)
+{
+	if (pages < 0)
+		strlcpy(buf, "null", len);
+	else
+		snprintf(buf, len, "%.2f", pages);
 }
 
 static long long
@@ -519,6 +593,8 @@ main(int argc, char *argv[])
 	size_t		 njobs = 200000, nenq = 1000000;
 	size_t		 batch = BENCH_BATCH_DEFAULT, record;
 	double		 secs = 5, raw, enq, k1, k16, file_pj, used_pj;
+	double		 k1pages, k16pages;
+	char		 k1p[32], k16p[32];
 	long		 nproc;
 	int		 ch, n;
 
@@ -561,9 +637,11 @@ main(int argc, char *argv[])
 
 	raw = bench_raw(secs);
 	bench_enqueue_phase(nenq, batch, &enq, &record, &file_pj, &used_pj);
-	k1 = bench_claim_phase(njobs, 1, batch);
-	k16 = bench_claim_phase(njobs, 16, batch);
+	k1 = bench_claim_phase(njobs, 1, batch, &k1pages);
+	k16 = bench_claim_phase(njobs, 16, batch, &k16pages);
 	bench_cleanup();
+	bench_pages(k1p, sizeof(k1p), k1pages);
+	bench_pages(k16p, sizeof(k16p), k16pages);
 
 	if ((nproc = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		nproc = 1;
@@ -572,12 +650,14 @@ main(int argc, char *argv[])
 	    "\"enqueue_batch\": %zu, \"record_bytes\": %zu, "
 	    "\"file_bytes_per_job\": %.1f, \"used_bytes_per_job\": %.1f, "
 	    "\"claim_jobs\": %zu, \"claim_ack_k1_per_s\": %.0f, "
-	    "\"claim_ack_k16_per_s\": %.0f, \"workers\": %d, "
+	    "\"claim_ack_k16_per_s\": %.0f, "
+	    "\"claim_ack_k1_pages_per_commit\": %s, "
+	    "\"claim_ack_k16_pages_per_commit\": %s, \"workers\": %d, "
 	    "\"claim_keyed\": %s, \"sync\": \"%s\", \"nproc\": %ld}\n",
 	    raw, enq * 1e6 / nenq, enq, nenq, batch < nenq ? batch : nenq,
 	    record, file_pj, used_pj,
-	    njobs, k1, k16, BENCH_WORKERS, bench_keyed ? "true" : "false",
-	    store_sync_name(STORE_SYNC_FULL),
+	    njobs, k1, k16, k1p, k16p, BENCH_WORKERS,
+	    bench_keyed ? "true" : "false", store_sync_name(STORE_SYNC_FULL),
 	    nproc);
 	return (0);
 }
