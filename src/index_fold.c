@@ -573,15 +573,18 @@ ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	struct ixf	 x;
 	struct ixwalk	 w;
 	struct ixf_term	*ft;
+	size_t		 nb, left;
 	int		 rc, more = 1;
 
 	*done = 0;
 	ixwalk_init(&w, segs, n, from->b_data, from->b_len);
 	if ((rc = ixf_open(&x, txn, ix, dead)) != 0)
 		goto out;
-	while (more && x.x_written < budget &&
-	    (deadline == 0 || util_mono_ms() < deadline)) {
-		if ((rc = ixf_gather(&x, &w, budget - x.x_written, &more)) != 0 ||
+	/* One batch at least, whatever the clock says: a slice moves on. */
+	for (nb = 0; more && (nb == 0 || (x.x_written < budget &&
+	    (deadline == 0 || util_mono_ms() < deadline))); nb++) {
+		left = x.x_written < budget ? budget - x.x_written : 0;
+		if ((rc = ixf_gather(&x, &w, left, &more)) != 0 ||
 		    (rc = ixf_build(&x.x_b)) != 0 ||
 		    (rc = ixf_write(&x, res)) != 0)
 			goto out;
