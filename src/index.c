@@ -625,6 +625,30 @@ index_shrink_clean(int dfd)
 	return (rv);
 }
 
+/* An empty lock file in the copy, with the owner and mode of the old
+ * one (or of its data file, fst, when there is none). */
+static int
+index_shrink_lockfile(int dfd, int nfd, const struct stat *fst)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (fstatat(dfd, "index/lock.mdb", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			return (-1);
+		st = *fst;
+	}
+	if ((fd = util_openat_file(nfd, "lock.mdb", O_WRONLY | O_CREAT |
+	    O_EXCL, 0600)) == -1)
+		return (-1);
+	if (fchown(fd, st.st_uid, st.st_gid) == -1 ||
+	    fchmod(fd, st.st_mode & 07777) == -1) {
+		close(fd);
+		return (-1);
+	}
+	return (close(fd));
+}
+
 /* The compact copy of ix into a new directory of dfd; its size. */
 static int
 index_shrink_copy(struct index *ix, int dfd, const struct stat *dst,
@@ -644,6 +668,10 @@ index_shrink_copy(struct index *ix, int dfd, const struct stat *dst,
 	    O_EXCL, 0600)) == -1 ||
 	    fchown(fd, fst->st_uid, fst->st_gid) == -1 ||
 	    fchmod(fd, fst->st_mode & 07777) == -1)
+		goto fail;
+	/* The lock file too, as it was: whoever opens the index first
+	 * would make it, as their own. */
+	if (index_shrink_lockfile(dfd, nfd, fst) == -1)
 		goto fail;
 	if ((rc = mdb_env_copyfd2(ix->ix_store.s_env, fd, MDB_CP_COMPACT))
 	    != 0) {

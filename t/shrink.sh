@@ -3,10 +3,11 @@
 #
 # quirectl compact --shrink: refused while quired runs; with it stopped,
 # the index's data file loses its free pages (a compact leaves the
-# segments' pages free), keeps its owner and mode, passes check and
-# answers every search as before, and searches run during the shrink
-# all succeed.  A copy that a shrink left behind (index.new) is removed
-# by the next shrink and by quired at start.
+# segments' pages free), it and its lock file keep their owner and mode,
+# the index passes check and answers every search as before, and
+# searches run during the shrink all succeed.  A copy that a shrink
+# left behind (index.new) is removed by the next shrink and by quired
+# at start.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -35,7 +36,13 @@ for w in uniq1 uniq777 w3 w17 "w2*" '"w5 w9"'; do
 	ctl search --json --exact -n 20 "$w" | jq -c '[.total, [.hits[].id]]'
 done > "$T/before"
 chmod 0604 "$DATA/index/data.mdb"
+chmod 0660 "$DATA/index/lock.mdb"
+# Run as root, the files of the copy take the index's owner, not root.
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
+	chown -R nobody "$DATA/index"
+fi
 mode=$(stat -c %a:%u:%g "$DATA/index/data.mdb")
+lmode=$(stat -c %a:%u:%g "$DATA/index/lock.mdb")
 dmode=$(stat -c %a:%u:%g "$DATA/index")
 
 # A copy left by a shrink cut short goes first.
@@ -72,6 +79,8 @@ awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }' ||
     fail "data.mdb is $(stat -c %a:%u:%g "$DATA/index/data.mdb"), not $mode"
 [ "$(stat -c %a:%u:%g "$DATA/index")" = "$dmode" ] ||
     fail "index/ is $(stat -c %a:%u:%g "$DATA/index"), not $dmode"
+[ "$(stat -c %a:%u:%g "$DATA/index/lock.mdb")" = "$lmode" ] ||
+    fail "lock.mdb is $(stat -c %a:%u:%g "$DATA/index/lock.mdb"), not $lmode"
 ctl check > "$T/out" || fail "check after the shrink: $(cat "$T/out")"
 for w in uniq1 uniq777 w3 w17 "w2*" '"w5 w9"'; do
 	ctl search --json --exact -n 20 "$w" | jq -c '[.total, [.hits[].id]]'
