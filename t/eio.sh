@@ -3,11 +3,12 @@
 #
 # I/O errors injected into the daemon's own writes with strace (root or
 # ptrace rights; skipped otherwise), on the LMDB files only:
-#  - EIO on every single-page write of a busy worker (the meta page of
-#    its lease extensions among them, which leaves LMDB's handle refusing
-#    all until it is opened again), for a few seconds, then none: the worker holds its jobs,
-#    status says io-error and degraded, no worker dies and no job is
-#    retried; it reopens its environments and resumes by itself.
+#  - EIO on every single-page write of a busy worker, for a few
+#    seconds, then none: the worker holds its jobs, status says io-error
+#    and degraded, no worker dies and no job is retried, and it resumes
+#    by itself.  Then EIO on its meta page write (one pwrite at a time
+#    failed until it was one), which leaves LMDB's handle refusing all
+#    (MDB_PANIC): the worker opens its environment again.
 #  - ENOSPC once, on the index: "full" for a moment, then ingestion goes
 #    on.
 #  - EIO on every write of the supervisor while a worker is killed: the
@@ -36,7 +37,7 @@ write_conf "workers 1" "lease-time 2s" "hang-timeout 1s" \
 # files.  LMDB writes runs of pages with writev and single pages and the
 # meta page with pwrite64.
 inject() {
-	strace -qq -o /dev/null -p "$1" -P "$DATA/queue/data.mdb" \
+	strace -qq -o "$T/inject.trace" -p "$1" -P "$DATA/queue/data.mdb" \
 	    -P "$DATA/index/data.mdb" -e trace="${4:-pwrite64,writev}" \
 	    -e inject="${4:-pwrite64,writev}":error="$2":when="$3" &
 	SP=$!
@@ -45,8 +46,9 @@ inject() {
 
 start_quired
 w=$(worker_pids)
-# A busy worker's lease extensions are small commits whose pages go out
-# in runs (writev), so the failed pwrite is the meta page's.
+# A busy worker's lease extensions are small commits.  LMDB writes a run
+# of pages with writev, a lone page with pwrite, and the meta page last
+# with pwrite (120 bytes).
 ctl submit --debug "sleep 4000" > /dev/null || fail "submit sleep"
 wait_for 10 status_is '.fleet.workers[0].state' busy || fail "not busy"
 inject "$w" EIO 1+ pwrite64
@@ -62,8 +64,20 @@ kill $SP
 t0=$(now_ms)
 wait_for 20 status_is .storage.state ok || fail "$(status_json .storage)"
 echo "eio: recovered $(( $(now_ms) - t0 )) ms after the fault cleared"
-grep -q 'environment opened again after a fatal error' "$LOG" ||
+# One failed pwrite at a time until it is a meta page's: the first pwrite
+# of a commit whose data pages all went out in runs.
+meta='pwrite64(.*, 120, [0-9]*) = -1 EIO'
+i=0
+while [ $i -lt 30 ] && ! grep -q "$meta" "$T/inject.trace"; do
+	inject "$w" EIO 1 pwrite64
+	kill $SP
+	wait $SP 2>/dev/null || true
+	i=$((i + 1))
+done
+grep -q "$meta" "$T/inject.trace" || fail "no meta page write failed"
+wait_for 10 grep -q 'environment opened again after a fatal error' "$LOG" ||
     fail "no reopen after MDB_PANIC"
+echo "eio: a meta page write failed at try $i; the environment reopened"
 
 inject "$w" ENOSPC 3
 wait_for 60 status_is .jobs.done 3 || fail "not done: $(status_json .jobs)"
