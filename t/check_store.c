@@ -404,6 +404,78 @@ START_TEST(test_write_commit_abort)
 }
 END_TEST
 
+/*
+ * The descriptor LMDB writes the meta page through: opened apart on
+ * DATADIR/data.mdb, write-only, with O_DSYNC.
+ */
+static int
+meta_fd(struct store *s, const char *dir)
+{
+	char		 path[PATH_MAX], link[PATH_MAX], want[PATH_MAX];
+	ssize_t		 n;
+	int		 fd, data;
+
+	ck_assert_int_eq(mdb_env_get_fd(s->s_env, &data), 0);
+	path_join(want, sizeof(want), dir, "data.mdb");
+	ck_assert_ptr_nonnull(realpath(want, path));
+	strlcpy(want, path, sizeof(want));
+	for (fd = 3; fd < 1024; fd++) {
+		if (fd == data)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		/* Opened write-only: LMDB's meta descriptor. */
+		if (strcmp(link, want) == 0 &&
+		    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+			return (fd);
+	}
+	return (-1);
+}
+
+/* A meta page that cannot be written leaves LMDB's handle refusing every
+ * transaction (MDB_PANIC): that is an I/O fault, and the write after it
+ * opens the environment again and commits. */
+START_TEST(test_panic_reopen)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX], path[PATH_MAX];
+	const char	*v;
+	int		 rc, mfd, ro;
+
+	tmp_dir(dir, sizeof(dir));
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_FULL, 0),
+	    0);
+	ck_assert_int_eq(kv_put(&s, "one", "a", "1", 0, 0), 0);
+	/* The meta page's descriptor made read-only: its pwrite fails. */
+	ck_assert_int_ge(mfd = meta_fd(&s, dir), 0);
+	path_join(path, sizeof(path), dir, "data.mdb");
+	ck_assert_int_ge(ro = open(path, O_RDONLY), 0);
+	ck_assert_int_eq(dup2(ro, mfd), mfd);
+	close(ro);
+	ck_assert_int_ne(kv_put(&s, "one", "b", "2", 0, 0), 0);
+	/* LMDB refuses from then on: an I/O fault, the handle condemned. */
+	rc = kv_put(&s, "one", "c", "3", 0, 0);
+	ck_assert_int_eq(store_fault(rc), STORE_FAULT_IO);
+	ck_assert_int_eq(s.s_panic, 1);
+	/* Opened again: the next write commits; the one whose meta page
+	 * failed is not there, the one before it is. */
+	ck_assert_int_eq(kv_put(&s, "one", "d", "4", 0, 0), 0);
+	ck_assert_int_eq(s.s_panic, 0);
+	v = kv_get(&s, "one", "a", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "1");
+	v = kv_get(&s, "one", "b", &rc);
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	v = kv_get(&s, "one", "d", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(v, "4");
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
 START_TEST(test_map_growth)
 {
 	struct store	 s;
@@ -677,6 +749,7 @@ store_suite(void)
 	tcase_add_test(tc, test_open_creates);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_write_commit_abort);
+	tcase_add_test(tc, test_panic_reopen);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("growth");
