@@ -99,22 +99,28 @@ codec_source_parse(const char *s)
 	return (-1);
 }
 
-static void
+/* Pairs of a msgpack map whose keys are strings: the key, then a value. */
+void
+codec_pack_key(msgpack_packer *pk, const char *k)
+{
+	msgpack_pack_str(pk, strlen(k));
+	msgpack_pack_str_body(pk, k, strlen(k));
+}
+
+void
 codec_pack_str(msgpack_packer *pk, const char *k, const char *v)
 {
 	size_t	 len = strlen(v);
 
-	msgpack_pack_str(pk, strlen(k));
-	msgpack_pack_str_body(pk, k, strlen(k));
+	codec_pack_key(pk, k);
 	msgpack_pack_str(pk, len);
 	msgpack_pack_str_body(pk, v, len);
 }
 
-static void
+void
 codec_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
 {
-	msgpack_pack_str(pk, strlen(k));
-	msgpack_pack_str_body(pk, k, strlen(k));
+	codec_pack_key(pk, k);
 	msgpack_pack_uint64(pk, v);
 }
 

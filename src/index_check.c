@@ -51,6 +51,16 @@ ixc_fail(struct ixc *c, const char *fmt, ...)
 	return (1);
 }
 
+/* What a walk counted against what the meta record says. */
+static int
+ixc_count(struct ixc *c, const char *what, uint64_t n, uint64_t count)
+{
+	if (n == count)
+		return (0);
+	return (ixc_fail(c, "%llu %s, but the count says %llu",
+	    (unsigned long long)n, what, (unsigned long long)count));
+}
+
 /* Every record of a database through fn, until it finds a problem.  A
  * read error ends the walk too: that is no sound index. */
 static int
@@ -244,20 +254,10 @@ index_check_txn(MDB_txn *txn, void *arg)
 	if ((rc = ixc_walk(c, IDB_EXTIDS, ixc_extid)) != 0 ||
 	    (rc = ixc_walk(c, IDB_DOCS, ixc_doc)) != 0)
 		goto out;
-	if (c->c_docs != c->c_m.m_docs) {
-		rc = ixc_fail(c, "%llu documents, but the count says %llu",
-		    (unsigned long long)c->c_docs,
-		    (unsigned long long)c->c_m.m_docs);
+	if ((rc = ixc_count(c, "documents", c->c_docs, c->c_m.m_docs)) != 0 ||
+	    (rc = ixc_walk(c, IDB_CHUNKS, ixc_chunk)) != 0 ||
+	    (rc = ixc_count(c, "chunks", c->c_chunks, c->c_m.m_chunks)) != 0)
 		goto out;
-	}
-	if ((rc = ixc_walk(c, IDB_CHUNKS, ixc_chunk)) != 0)
-		goto out;
-	if (c->c_chunks != c->c_m.m_chunks) {
-		rc = ixc_fail(c, "%llu chunks, but the count says %llu",
-		    (unsigned long long)c->c_chunks,
-		    (unsigned long long)c->c_m.m_chunks);
-		goto out;
-	}
 	if ((rc = ixc_walk(c, IDB_SEGS, ixc_seg)) == 0)
 		rc = ixblk_check(txn, c->c_ix, &c->c_m, c->c_fold_lo,
 		    c->c_fold_hi, c->c_msg, c->c_len);

@@ -347,28 +347,6 @@ ixrec_sbuf_write(void *data, const char *p, size_t len)
 	return (0);
 }
 
-static void
-ixrec_pack_key(msgpack_packer *pk, const char *k)
-{
-	msgpack_pack_str(pk, strlen(k));
-	msgpack_pack_str_body(pk, k, strlen(k));
-}
-
-static void
-ixrec_pack_str(msgpack_packer *pk, const char *k, const char *v)
-{
-	ixrec_pack_key(pk, k);
-	msgpack_pack_str(pk, strlen(v));
-	msgpack_pack_str_body(pk, v, strlen(v));
-}
-
-static void
-ixrec_pack_uint(msgpack_packer *pk, const char *k, uint64_t v)
-{
-	ixrec_pack_key(pk, k);
-	msgpack_pack_uint64(pk, v);
-}
-
 /* Format 1, for tests: a msgpack map, every string in it. */
 static void
 ixrec_doc_encode1(struct buf *out, const struct ixdocrec *r)
@@ -377,18 +355,18 @@ ixrec_doc_encode1(struct buf *out, const struct ixdocrec *r)
 
 	msgpack_packer_init(&pk, out, ixrec_sbuf_write);
 	msgpack_pack_map(&pk, 12);
-	ixrec_pack_uint(&pk, "id", r->r_docid);
-	ixrec_pack_str(&pk, "ext", r->r_extid);
-	ixrec_pack_uint(&pk, "hash", r->r_hash);
-	ixrec_pack_uint(&pk, "job", r->r_job);
-	ixrec_pack_str(&pk, "title", r->r_title);
-	ixrec_pack_uint(&pk, "type", r->r_type);
-	ixrec_pack_str(&pk, "ten", r->r_tenant);
-	ixrec_pack_str(&pk, "src", r->r_source);
-	ixrec_pack_uint(&pk, "cid", r->r_cid);
-	ixrec_pack_uint(&pk, "n", r->r_nchunks);
-	ixrec_pack_uint(&pk, "w", r->r_words);
-	ixrec_pack_key(&pk, "attrs");
+	codec_pack_uint(&pk, "id", r->r_docid);
+	codec_pack_str(&pk, "ext", r->r_extid);
+	codec_pack_uint(&pk, "hash", r->r_hash);
+	codec_pack_uint(&pk, "job", r->r_job);
+	codec_pack_str(&pk, "title", r->r_title);
+	codec_pack_uint(&pk, "type", r->r_type);
+	codec_pack_str(&pk, "ten", r->r_tenant);
+	codec_pack_str(&pk, "src", r->r_source);
+	codec_pack_uint(&pk, "cid", r->r_cid);
+	codec_pack_uint(&pk, "n", r->r_nchunks);
+	codec_pack_uint(&pk, "w", r->r_words);
+	codec_pack_key(&pk, "attrs");
 	if (r->r_attrslen > 0)
 		buf_add(out, r->r_attrs, r->r_attrslen);
 	else

@@ -177,6 +177,9 @@ int		 codec_state_parse(const char *);
 const char	*codec_source_name(int);
 int		 codec_source_parse(const char *);
 int		 codec_job_encode(const struct job *, msgpack_sbuffer *);
+void		 codec_pack_key(msgpack_packer *, const char *);
+void		 codec_pack_str(msgpack_packer *, const char *, const char *);
+void		 codec_pack_uint(msgpack_packer *, const char *, uint64_t);
 int		 codec_job_decode(const void *, size_t, struct job *);
 int		 codec_check(const uint8_t *, size_t);
 
