@@ -24,6 +24,14 @@
  *		 the batch's terms at once, split by their postings.
  *	write	 the blocks and the terms' totals, in term order, in the
  *		 write transaction, which is its thread's alone.
+ *
+ * The steps overlap: while the builders build a batch, the fold's own
+ * thread walks and looks for the next one (the look only reads the
+ * transaction, and the builders never touch it), then writes the first
+ * when they are done.  Batches hold distinct terms, so what a write
+ * changes is never what the next batch looked at.  A next batch that
+ * the budget or the clock leaves unwritten is dropped: the slice after
+ * takes it up again from the last term written.
  */
 
 #include <sys/types.h>
@@ -100,6 +108,8 @@ struct ixf_batch {
 	size_t			 b_nodemax;
 	struct ixf_builder	 b_bld[IXF_BUILDERS];
 	int			 b_nbld;
+	int			 b_nrun;	/* builders started */
+	int			 b_more;	/* the walk goes on after it */
 };
 
 /* The transaction's side of a fold. */
@@ -112,7 +122,8 @@ struct ixf {
 	int			 x_append;
 	int			 x_tappend;
 	uint64_t		 x_written;
-	struct ixf_batch	 x_b;
+	struct ixf_batch	 x_bat[2];
+	struct ixf_batch	*x_b;		/* the one gathered */
 };
 
 /* What a fold or a sweep did, added to a running total. */
@@ -149,7 +160,7 @@ ixf_lastkey(MDB_txn *txn, MDB_dbi dbi, struct buf *out)
 static int
 ixf_look(struct ixf *x, struct ixf_term *ft)
 {
-	struct ixf_batch	*b = &x->x_b;
+	struct ixf_batch	*b = x->x_b;
 	uint8_t			 kb[IXB_KEY_MAX];
 	MDB_val			 k, v;
 	size_t			 max;
@@ -197,12 +208,12 @@ ixf_look(struct ixf *x, struct ixf_term *ft)
 /*
  * The walk's next terms into the batch, each looked at: at least one, and
  * about as many postings as fill what is left of the budget (a posting
- * takes 4 bytes or more in a block); *more is 0 when the walk is over.
+ * takes 4 bytes or more in a block); b_more is 0 when the walk is over.
  */
 static int
-ixf_gather(struct ixf *x, struct ixwalk *w, size_t left, int *more)
+ixf_gather(struct ixf *x, struct ixwalk *w, size_t left)
 {
-	struct ixf_batch	*b = &x->x_b;
+	struct ixf_batch	*b = x->x_b;
 	struct ixf_term		*ft;
 	struct ixf_seg		*fs;
 	size_t			 j, max = IXF_BATCH_POSTINGS;
@@ -213,7 +224,7 @@ ixf_gather(struct ixf *x, struct ixwalk *w, size_t left, int *more)
 	if (left / 4 < IXF_BATCH_POSTINGS)
 		max = left / 4;
 	while (b->b_n == 0 || (b->b_df < max && b->b_n < IXF_BATCH_TERMS)) {
-		if (!(*more = ixwalk_next(w)))
+		if (!(b->b_more = ixwalk_next(w)))
 			break;
 		if (w->w_tl == 0 || w->w_tl > IX_TERM_MAX)
 			return (MDB_CORRUPTED);
@@ -394,38 +405,49 @@ ixf_builder_run(void *arg)
 	return (NULL);
 }
 
-/* Build the batch's terms, in shares of about equal postings. */
-static int
-ixf_build(struct ixf_batch *b)
+/*
+ * Start building the batch's terms, in shares of about equal postings,
+ * each on a thread of its own, so that the caller gathers the next batch
+ * meanwhile.  A share whose thread cannot start is built by
+ * ixf_build_finish.
+ */
+static void
+ixf_build_start(struct ixf_batch *b)
 {
 	uint64_t	 share, sum = 0;
 	size_t		 i = 0;
-	int		 k, n, rc = 0;
+	int		 k;
 
-	n = b->b_df < IXF_ALONE ? 1 : b->b_nbld;
-	share = b->b_df / n + 1;
-	for (k = 0; k < n; k++) {
+	b->b_nrun = b->b_df < IXF_ALONE ? 1 : b->b_nbld;
+	share = b->b_df / b->b_nrun + 1;
+	for (k = 0; k < b->b_nrun; k++) {
 		b->b_bld[k].fb_lo = i;
-		while (i < b->b_n && (k == n - 1 || sum < share * (k + 1)))
+		while (i < b->b_n && (k == b->b_nrun - 1 ||
+		    sum < share * (k + 1)))
 			sum += b->b_terms[i++].ft_df;
 		b->b_bld[k].fb_hi = i;
-	}
-	for (k = 1; k < n; k++)
 		b->b_bld[k].fb_thread_on = pthread_create(
 		    &b->b_bld[k].fb_thread, NULL, ixf_builder_run,
 		    &b->b_bld[k]) == 0;
-	ixf_builder_run(&b->b_bld[0]);
-	for (k = 1; k < n; k++)
-		if (!b->b_bld[k].fb_thread_on)
-			ixf_builder_run(&b->b_bld[k]);	/* no thread: here */
-	for (k = 0; k < n; k++) {
+	}
+}
+
+/* Wait for the batch's builders; the first error of theirs. */
+static int
+ixf_build_finish(struct ixf_batch *b)
+{
+	int	 k, rc = 0;
+
+	for (k = 0; k < b->b_nrun; k++) {
 		if (b->b_bld[k].fb_thread_on) {
 			pthread_join(b->b_bld[k].fb_thread, NULL);
 			b->b_bld[k].fb_thread_on = 0;
-		}
+		} else
+			ixf_builder_run(&b->b_bld[k]);	/* no thread: here */
 		if (b->b_bld[k].fb_rc != 0 && rc == 0)
 			rc = b->b_bld[k].fb_rc;
 	}
+	b->b_nrun = 0;
 	return (rc);
 }
 
@@ -460,7 +482,8 @@ ixf_terminfo(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
 
 /* A term's blocks into the store, each in place in its page. */
 static int
-ixf_write_term(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
+ixf_write_term(struct ixf *x, const struct ixf_batch *b,
+    const struct ixf_term *ft, struct ixfold *res)
 {
 	const uint8_t	*p, *end;
 	uint8_t		 kb[IXB_KEY_MAX];
@@ -468,7 +491,7 @@ ixf_write_term(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
 	MDB_val		 k, v;
 	int		 rc;
 
-	p = (const uint8_t *)x->x_b.b_bld[ft->ft_builder].fb_arena.b_data +
+	p = (const uint8_t *)b->b_bld[ft->ft_builder].fb_arena.b_data +
 	    ft->ft_out;
 	for (end = p + ft->ft_outlen; p < end; p += 8 + size) {
 		memcpy(&first, p, 4);
@@ -491,16 +514,48 @@ ixf_write_term(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
 }
 
 static int
-ixf_write(struct ixf *x, struct ixfold *res)
+ixf_write(struct ixf *x, const struct ixf_batch *b, struct ixfold *res)
 {
 	size_t	 i;
 	int	 rc;
 
-	for (i = 0; i < x->x_b.b_n; i++)
-		if (x->x_b.b_terms[i].ft_added > 0 &&
-		    (rc = ixf_write_term(x, &x->x_b.b_terms[i], res)) != 0)
+	for (i = 0; i < b->b_n; i++)
+		if (b->b_terms[i].ft_added > 0 &&
+		    (rc = ixf_write_term(x, b, &b->b_terms[i], res)) != 0)
 			return (rc);
 	return (0);
+}
+
+static void
+ixf_batch_init(struct ixf_batch *b, const roaring_bitmap_t *dead,
+    size_t nodemax, int nbld)
+{
+	int	 k;
+
+	b->b_dead = dead;
+	b->b_nodemax = nodemax;
+	b->b_nbld = nbld;
+	for (k = 0; k < IXF_BUILDERS; k++) {
+		b->b_bld[k].fb_b = b;
+		buf_init(&b->b_bld[k].fb_arena);
+		buf_init(&b->b_bld[k].fb_data);
+	}
+	buf_init(&b->b_old);
+}
+
+static void
+ixf_batch_free(struct ixf_batch *b)
+{
+	int	 k;
+
+	ixf_build_finish(b);
+	for (k = 0; k < IXF_BUILDERS; k++) {
+		buf_free(&b->b_bld[k].fb_arena);
+		buf_free(&b->b_bld[k].fb_data);
+	}
+	free(b->b_terms);
+	free(b->b_segs);
+	buf_free(&b->b_old);
 }
 
 static int
@@ -509,23 +564,18 @@ ixf_open(struct ixf *x, MDB_txn *txn, struct index *ix,
 {
 	cpu_set_t	 cpus;
 	long		 n;
-	int		 k, rc;
+	int		 i, rc;
 
 	memset(x, 0, sizeof(*x));
 	x->x_txn = txn;
 	x->x_ix = ix;
-	x->x_b.b_dead = dead;
-	x->x_b.b_nodemax = ixblk_nodemax(txn);
 	/* The processors we may run on (taskset, cpusets), else online. */
 	n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
 	    CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
-	x->x_b.b_nbld = n < 1 ? 1 : n > IXF_BUILDERS ? IXF_BUILDERS : n;
-	for (k = 0; k < IXF_BUILDERS; k++) {
-		x->x_b.b_bld[k].fb_b = &x->x_b;
-		buf_init(&x->x_b.b_bld[k].fb_arena);
-		buf_init(&x->x_b.b_bld[k].fb_data);
-	}
-	buf_init(&x->x_b.b_old);
+	n = n < 1 ? 1 : n > IXF_BUILDERS ? IXF_BUILDERS : n;
+	for (i = 0; i < 2; i++)
+		ixf_batch_init(&x->x_bat[i], dead, ixblk_nodemax(txn), n);
+	x->x_b = &x->x_bat[0];
 	buf_init(&x->x_blast);
 	buf_init(&x->x_tlast);
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &x->x_c))
@@ -540,17 +590,10 @@ ixf_open(struct ixf *x, MDB_txn *txn, struct index *ix,
 static void
 ixf_close(struct ixf *x)
 {
-	int	 k;
-
 	if (x->x_c != NULL)
 		mdb_cursor_close(x->x_c);
-	for (k = 0; k < IXF_BUILDERS; k++) {
-		buf_free(&x->x_b.b_bld[k].fb_arena);
-		buf_free(&x->x_b.b_bld[k].fb_data);
-	}
-	free(x->x_b.b_terms);
-	free(x->x_b.b_segs);
-	buf_free(&x->x_b.b_old);
+	ixf_batch_free(&x->x_bat[0]);
+	ixf_batch_free(&x->x_bat[1]);
 	buf_free(&x->x_blast);
 	buf_free(&x->x_tlast);
 }
@@ -570,31 +613,42 @@ ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
     size_t n, const roaring_bitmap_t *dead, struct buf *from, size_t budget,
     uint64_t deadline, int *done, struct ixfold *res)
 {
-	struct ixf	 x;
-	struct ixwalk	 w;
-	struct ixf_term	*ft;
-	size_t		 nb, left;
-	int		 rc, more = 1;
+	struct ixf		 x;
+	struct ixwalk		 w;
+	struct ixf_batch	*b, *next;
+	struct ixf_term		*ft;
+	uint64_t		 soon;
+	int			 rc, brc;
 
 	*done = 0;
 	ixwalk_init(&w, segs, n, from->b_data, from->b_len);
-	if ((rc = ixf_open(&x, txn, ix, dead)) != 0)
+	if ((rc = ixf_open(&x, txn, ix, dead)) != 0 ||
+	    (rc = ixf_gather(&x, &w, budget)) != 0)
 		goto out;
-	/* One batch at least, whatever the clock says: a slice moves on. */
-	for (nb = 0; more && (nb == 0 || (x.x_written < budget &&
-	    (deadline == 0 || util_mono_ms() < deadline))); nb++) {
-		left = x.x_written < budget ? budget - x.x_written : 0;
-		if ((rc = ixf_gather(&x, &w, left, &more)) != 0 ||
-		    (rc = ixf_build(&x.x_b)) != 0 ||
-		    (rc = ixf_write(&x, res)) != 0)
+	for (b = x.x_b;; b = next) {
+		ixf_build_start(b);
+		/* What b will write, about, and if there is room after it. */
+		soon = x.x_written + b->b_df * 4;
+		next = NULL;
+		if (b->b_more && soon < budget &&
+		    (deadline == 0 || util_mono_ms() < deadline)) {
+			next = x.x_b = b == &x.x_bat[0] ? &x.x_bat[1] :
+			    &x.x_bat[0];
+			rc = ixf_gather(&x, &w, budget - soon);
+		}
+		brc = ixf_build_finish(b);
+		if (rc != 0 || (rc = brc) != 0 ||
+		    (rc = ixf_write(&x, b, res)) != 0)
 			goto out;
-		if (x.x_b.b_n > 0) {
-			ft = &x.x_b.b_terms[x.x_b.b_n - 1];
+		if (b->b_n > 0) {
+			ft = &b->b_terms[b->b_n - 1];
 			buf_reset(from);
 			buf_add(from, ft->ft_t, ft->ft_tl);
 		}
+		if (next == NULL)
+			break;
 	}
-	*done = !more;
+	*done = !b->b_more;
 	res->f_bytes += x.x_written;
 out:
 	ixf_close(&x);

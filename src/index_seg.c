@@ -103,6 +103,23 @@ ix_termcmp(const void *a, size_t al, const void *b, size_t bl)
 	return (al < bl ? -1 : al > bl);
 }
 
+/*
+ * A term's first 8 bytes as a big-endian integer, zeros past its end: of
+ * two terms, the one with the smaller key comes first in ix_termcmp's
+ * order; equal keys say nothing.
+ */
+uint64_t
+ix_termkey(const void *t, size_t len)
+{
+	const uint8_t	*p = t;
+	uint64_t	 k = 0;
+	size_t		 j;
+
+	for (j = 0; j < 8; j++)
+		k = k << 8 | (j < len ? p[j] : 0);
+	return (k);
+}
+
 static int
 ixseg_cmp(const struct ixseg *s, uint32_t i, const char *key, size_t len)
 {
@@ -235,6 +252,8 @@ ixwalk_less(const struct ixwcur *a, const struct ixwcur *b)
 {
 	int	 c;
 
+	if (a->wc_key != b->wc_key)
+		return (a->wc_key < b->wc_key);
 	if ((c = ix_termcmp(a->wc_t, a->wc_tl, b->wc_t, b->wc_tl)) != 0)
 		return (c < 0);
 	return (a->wc_j < b->wc_j);
@@ -281,6 +300,7 @@ ixwalk_push(struct ixwalk *w, struct ixwcur *wc)
 	if (wc->wc_term >= wc->wc_seg->s_hdr->h_nterms)
 		return;
 	wc->wc_t = ixseg_term(wc->wc_seg, wc->wc_term, &wc->wc_tl);
+	wc->wc_key = ix_termkey(wc->wc_t, wc->wc_tl);
 	w->w_heap[w->w_nheap++] = wc;
 	ixwalk_up(w, w->w_nheap - 1);
 }
@@ -320,6 +340,7 @@ int
 ixwalk_next(struct ixwalk *w)
 {
 	struct ixwcur	*wc;
+	uint64_t	 key;
 	size_t		 j;
 
 	for (j = 0; j < w->w_nsame; j++) {
@@ -332,7 +353,9 @@ ixwalk_next(struct ixwalk *w)
 		return (0);
 	w->w_t = w->w_heap[0]->wc_t;
 	w->w_tl = w->w_heap[0]->wc_tl;
-	while (w->w_nheap > 0 && w->w_heap[0]->wc_tl == w->w_tl &&
+	key = w->w_heap[0]->wc_key;
+	while (w->w_nheap > 0 && w->w_heap[0]->wc_key == key &&
+	    w->w_heap[0]->wc_tl == w->w_tl &&
 	    memcmp(w->w_heap[0]->wc_t, w->w_t, w->w_tl) == 0) {
 		w->w_same[w->w_nsame++] = w->w_heap[0];
 		w->w_heap[0] = w->w_heap[--w->w_nheap];

@@ -1166,6 +1166,7 @@ int		 index_check(struct index *, char *, size_t);
  * read it from the map (or while the buffer of a batch's segment lives). */
 void		 ix_varint(struct buf *, uint64_t);
 int		 ix_termcmp(const void *, size_t, const void *, size_t);
+uint64_t	 ix_termkey(const void *, size_t);
 int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
 int		 ixseg_open(struct ixseg *, const void *, size_t);
 const char	*ixseg_term(const struct ixseg *, uint32_t, size_t *);
@@ -1183,6 +1184,7 @@ struct ixwcur {
 	uint32_t	 wc_term;
 	const char	*wc_t;		/* the current term */
 	size_t		 wc_tl;
+	uint64_t	 wc_key;	/* and its ix_termkey */
 };
 
 struct ixwalk {
