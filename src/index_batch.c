@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -874,4 +875,58 @@ ixbatch_commit(struct index *ix, struct ixbatch *b, struct ixcommit *res)
 		return (-1);
 	}
 	return (rc);
+}
+
+/*
+ * A commit in the background: ixbatch_commit() of b on a thread of its
+ * own, so that the caller fills another batch meanwhile.  Until
+ * ixbatch_commit_wait() returns, nothing else may use ix or b.  The
+ * thread takes no signals: they stay the caller's.  A thread that cannot
+ * start leaves the commit to ixbatch_commit_wait(), on the caller's.
+ */
+static void *
+ixbatch_committer(void *arg)
+{
+	struct ixcommitter	*cm = arg;
+	uint64_t		 us = util_mono_us();
+
+	cm->cm_rc = ixbatch_commit(cm->cm_ix, cm->cm_b, &cm->cm_res);
+	cm->cm_us = util_mono_us() - us;
+	return (NULL);
+}
+
+void
+ixbatch_commit_start(struct ixcommitter *cm, struct index *ix,
+    struct ixbatch *b)
+{
+	sigset_t	 all, old;
+
+	cm->cm_ix = ix;
+	cm->cm_b = b;
+	cm->cm_on = 1;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	cm->cm_thread_on = pthread_create(&cm->cm_thread, NULL,
+	    ixbatch_committer, cm) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/*
+ * Wait for the commit under way, if any: ixbatch_commit()'s return, its
+ * result in res and how long it took in *us; 0 when there was none.
+ */
+int
+ixbatch_commit_wait(struct ixcommitter *cm, struct ixcommit *res,
+    uint64_t *us)
+{
+	if (!cm->cm_on)
+		return (0);
+	if (cm->cm_thread_on)
+		pthread_join(cm->cm_thread, NULL);
+	else
+		ixbatch_committer(cm);
+	cm->cm_on = cm->cm_thread_on = 0;
+	*res = cm->cm_res;
+	*us = cm->cm_us;
+	return (cm->cm_rc);
 }

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1010,6 +1011,18 @@ struct ixcommit {
 	uint64_t	 ic_bytes;	/* segment size */
 };
 
+/* A batch committed on a thread of its own (ixbatch_commit_start). */
+struct ixcommitter {
+	pthread_t	 cm_thread;
+	int		 cm_on;		/* a commit is under way */
+	int		 cm_thread_on;	/* and cm_thread runs it */
+	struct index	*cm_ix;
+	struct ixbatch	*cm_b;
+	struct ixcommit	 cm_res;
+	int		 cm_rc;
+	uint64_t	 cm_us;		/* how long it took */
+};
+
 /* The segment layout (see index.c). */
 #define IXSEG_MAGIC		"QSG1"
 
@@ -1131,6 +1144,10 @@ size_t		 ixbatch_ndocs(const struct ixbatch *);
 size_t		 ixbatch_bytes(const struct ixbatch *);
 int		 ixbatch_commit(struct index *, struct ixbatch *,
 		    struct ixcommit *);
+void		 ixbatch_commit_start(struct ixcommitter *, struct index *,
+		    struct ixbatch *);
+int		 ixbatch_commit_wait(struct ixcommitter *, struct ixcommit *,
+		    uint64_t *);
 
 /* index_rec.c */
 extern int	 ixrec_format;

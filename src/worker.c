@@ -130,7 +130,9 @@ struct worker {
 	struct ingest	 wk_in;
 	struct ingest_sink wk_sink;
 	struct index	 wk_ix;
-	struct ixbatch	*wk_batch;
+	struct ixbatch	*wk_batch;	/* filling */
+	struct ixbatch	*wk_spare;	/* committing, or empty */
+	struct ixcommitter wk_cm;
 	int		 wk_reconf;	/* new limits for the next job */
 	const struct job *wk_cur;
 	struct buf	 wk_term;
@@ -537,36 +539,41 @@ worker_fault_wait(struct worker *wk, int fault, const char *what,
 	return (ms * 2 > WORKER_FAULT_MAX_MS ? WORKER_FAULT_MAX_MS : ms * 2);
 }
 
-/* Index sink: the text path's documents go into the worker's batch. */
+/*
+ * Index sink: the text path's documents go into the worker's batch.  A
+ * full batch is committed on a thread of its own (worker_commit_start)
+ * while the next one fills, so the commit's writes and fsync overlap the
+ * work on the next documents; before jobs are acked, worker_commit()
+ * commits what is left and waits, so a job's documents are in the index
+ * before its ack.  A worker holds two batches: one filling (wk_batch),
+ * one committing or empty (wk_spare).
+ */
 
-static int
-worker_commit(struct worker *wk)
+/* The commit under way, if any, through: a storage fault waits here. */
+static void
+worker_commit_wait(struct worker *wk)
 {
 	struct ixcommit	 res;
-	uint64_t	 t0 = util_mono_ms(), ms = WORKER_FAULT_MS, us;
+	uint64_t	 ms = WORKER_FAULT_MS, us;
 	int		 rc, fault;
-	char		 phase[sizeof(wk->wk_phase)];
 
-	if (ixbatch_ndocs(wk->wk_batch) == 0)
-		return (0);
-	strlcpy(phase, wk->wk_phase, sizeof(phase));
-	strlcpy(wk->wk_phase, "commit", sizeof(wk->wk_phase));
+	if (!wk->wk_cm.cm_on)
+		return;
+	rc = ixbatch_commit_wait(&wk->wk_cm, &res, &us);
 	/* The metric is the commit that went through, not the waits. */
-	for (;;) {
-		us = util_mono_us();
-		if ((rc = ixbatch_commit(&wk->wk_ix, wk->wk_batch, &res)) == 0)
-			break;
+	while (rc != 0) {
 		if (rc == -1 ||
 		    (fault = store_fault(rc)) == STORE_FAULT_NONE)
 			fatalx("worker %d: index commit failed; its jobs go "
 			    "back", wk->wk_ch.ch_slot);
 		ms = worker_fault_wait(wk, fault, "index commit", ms);
+		us = util_mono_us();
+		rc = ixbatch_commit(&wk->wk_ix, wk->wk_spare, &res);
+		us = util_mono_us() - us;
 	}
-	worker_metric(wk, MO_COMMIT, util_mono_us() - us);
+	worker_metric(wk, MO_COMMIT, us);
 	worker_storage(wk, STORE_FAULT_NONE, "index commit");
-	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
-	ixbatch_reset(wk->wk_batch);
-	wk->wk_opened = 0;
+	ixbatch_reset(wk->wk_spare);
 	wk->wk_commits++;
 	log_debug("worker %d: committed %llu documents (%llu unchanged, "
 	    "%llu replaced), %llu chunks, segment of %llu bytes in %llu ms",
@@ -575,8 +582,36 @@ worker_commit(struct worker *wk)
 	    (unsigned long long)res.ic_replaced,
 	    (unsigned long long)res.ic_chunks,
 	    (unsigned long long)res.ic_bytes,
-	    (unsigned long long)(util_mono_ms() - t0));
-	return (0);
+	    (unsigned long long)(us / 1000));
+}
+
+/* The batch to a commit of its own, once the one before is through. */
+static void
+worker_commit_start(struct worker *wk)
+{
+	struct ixbatch	*b;
+
+	if (ixbatch_ndocs(wk->wk_batch) == 0)
+		return;
+	worker_commit_wait(wk);
+	b = wk->wk_spare;
+	wk->wk_spare = wk->wk_batch;
+	wk->wk_batch = b;
+	wk->wk_opened = 0;
+	ixbatch_commit_start(&wk->wk_cm, &wk->wk_ix, wk->wk_spare);
+}
+
+/* Every document so far into the index, committed: before acks. */
+static void
+worker_commit(struct worker *wk)
+{
+	char	 phase[sizeof(wk->wk_phase)];
+
+	strlcpy(phase, wk->wk_phase, sizeof(phase));
+	strlcpy(wk->wk_phase, "commit", sizeof(wk->wk_phase));
+	worker_commit_start(wk);
+	worker_commit_wait(wk);
+	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
 }
 
 static int
@@ -683,7 +718,7 @@ worker_ix_done(void *arg, struct xdoc *doc)
 		    worker_progress(wk, now), "commit") == -1)
 			worker_exit(wk, 1);
 		wk->wk_last_beat = now;
-		worker_commit(wk);
+		worker_commit_start(wk);
 	}
 	return (0);
 }
@@ -883,6 +918,7 @@ worker_setup(struct worker *wk)
 	if (ingest_init(&wk->wk_in, c) == -1)
 		fatalx("worker %d: cannot set up the text path", slot);
 	wk->wk_batch = ixbatch_new();
+	wk->wk_spare = ixbatch_new();
 	/*
 	 * Batch after batch allocates about the same memory: kept in the
 	 * heap, it is used again, where given back to the system at every

@@ -162,7 +162,8 @@ for call in $CALLS; do
 			[ $i -lt 20 ] || fail "cycle: cannot submit"
 			sleep 0.05
 		done
-		strace -qq -o "$T/trace" -P "$W/queue/data.mdb" \
+		# -f: the worker commits on a thread of its own.
+		strace -f -qq -o "$T/trace" -P "$W/queue/data.mdb" \
 		    -P "$W/index/data.mdb" -e trace="$call" \
 		    -e inject="$call:signal=KILL:when=$n" -p "$wp" 2>/dev/null &
 		sp=$!

@@ -36,7 +36,8 @@ write_conf "workers 1" "lease-time 2s" "hang-timeout 1s" \
 # files.  LMDB writes runs of pages with writev and single pages and the
 # meta page with pwrite64.
 inject() {
-	strace -qq -o "$T/inject.trace" -p "$1" -P "$DATA/queue/data.mdb" \
+	# -f: a worker commits to the index on a thread of its own.
+	strace -f -qq -o "$T/inject.trace" -p "$1" -P "$DATA/queue/data.mdb" \
 	    -P "$DATA/index/data.mdb" -e trace="${4:-pwrite64,writev}" \
 	    -e inject="${4:-pwrite64,writev}":error="$2":when="$3" &
 	SP=$!

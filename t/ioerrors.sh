@@ -139,7 +139,8 @@ EOC
 	wait_for 10 worker_idle || fail "$_what: no worker"
 	wp=$("$QUIRECTL" -D "$W" workers --json |
 	    jq '.workers[] | select(.slot == 0) | .pid')
-	strace -qq -o "$T/trace" -P "$W/index/data.mdb" -e trace="$2" \
+	# -f: the worker commits on a thread of its own.
+	strace -f -qq -o "$T/trace" -P "$W/index/data.mdb" -e trace="$2" \
 	    -e inject="$2:error=$1:when=1" -p "$wp" 2>/dev/null &
 	_sp=$!
 	wait_for 10 traced "$wp" || fail "$_what: strace -p $wp"
