@@ -1464,6 +1464,54 @@ START_TEST(test_update_unchanged)
 }
 END_TEST
 
+/*
+ * A batch committed in the background while the next one fills: the
+ * second, with a new version of a document of the first, commits after
+ * it, so the first's copy is replaced, and both are searchable.
+ */
+START_TEST(test_commit_background)
+{
+	struct tix		 t;
+	struct tdoc		 d;
+	struct ixbatch		*first, *second;
+	struct ixcommitter	 cm;
+	struct ixcommit		 res;
+	struct ixstats		 st;
+	uint64_t		 us;
+
+	tix_open(&t);
+	memset(&cm, 0, sizeof(cm));
+	ck_assert_int_eq(ixbatch_commit_wait(&cm, &res, &us), 0);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "b1";
+	d.d_text = "background commit of the first";
+	add_doc(&t, &d);
+	d.d_id = "b2";
+	d.d_text = "another of the first batch";
+	add_doc(&t, &d);
+	first = t.t_b;
+	ixbatch_commit_start(&cm, &t.t_ix, first);
+	second = t.t_b = ixbatch_new();
+	d.d_id = "b1";
+	d.d_text = "foreground version replaced";
+	add_doc(&t, &d);
+	ck_assert_int_eq(ixbatch_commit_wait(&cm, &res, &us), 0);
+	ck_assert_uint_eq(res.ic_added, 2);
+	commit(&t, &res);
+	ck_assert_uint_eq(res.ic_added, 1);
+	ck_assert_uint_eq(res.ic_replaced, 1);
+	ck_assert_str_eq(ids(&t, "foreground", NULL, NULL), "b1");
+	ck_assert_str_eq(ids(&t, "background", NULL, NULL), "");
+	ck_assert_str_eq(ids(&t, "another", NULL, NULL), "b2");
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 2);
+	check_ok(&t);
+	ixbatch_free(first);
+	t.t_b = second;
+	tix_close(&t);
+}
+END_TEST
+
 START_TEST(test_update_replaced)
 {
 	struct tix	 t;
@@ -3381,6 +3429,7 @@ index_suite(void)
 	tc = tcase_create("updates");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_update_unchanged);
+	tcase_add_test(tc, test_commit_background);
 	tcase_add_test(tc, test_update_replaced);
 	tcase_add_test(tc, test_delete);
 	tcase_add_test(tc, test_doc_chunks);
