@@ -915,6 +915,7 @@ struct ixzstd;
 
 struct index {
 	struct store	 ix_store;
+	uint32_t	 ix_format;	/* the block store's, once known; or 0 */
 	msgpack_sbuffer	 ix_buf;
 	struct buf	 ix_tmp;
 	struct ixzstd	*ix_z;		/* zstd contexts, dictionaries */
@@ -1068,7 +1069,7 @@ enum {
 
 struct ixmeta {
 	uint32_t	 m_version;
-	uint32_t	 m_pad;
+	uint32_t	 m_format;	/* the block store's (index_block.c) */
 	uint64_t	 m_next_cid;
 	uint64_t	 m_next_docid;
 	uint64_t	 m_next_seg;
@@ -1205,12 +1206,17 @@ void		 ixwalk_free(struct ixwalk *);
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
 #define IXB_KEY_MAX		(IX_TERM_MAX + 5)	/* term, 0, first cid */
 #define IXB_TERMINFO_MAX	(2 * 10 + IXB_BOUNDS * 6 + 1)	/* a terms value */
+#define IXB_TERMINFO_V0		32	/* the first stores' terms value */
+#define IXB_FORMAT		2	/* the block store's, of new indexes */
+#define IXB_INLINE_MAX		64	/* postings kept in a terms value */
+#define IXB_TERMVAL_MAX		(IXB_TERMINFO_MAX + 1 + IXB_INLINE_MAX)
 
 struct ixbound {
 	uint16_t	 b_tf[IXB_BOUNDS];	/* 0: unused */
 	uint16_t	 b_dl[IXB_BOUNDS];
 };
 
+/* A block's header in memory, and as format 1 stores it. */
 struct ixblkhdr {
 	uint32_t	 bh_last;	/* last cid */
 	uint16_t	 bh_n;		/* postings */
@@ -1219,16 +1225,20 @@ struct ixblkhdr {
 };
 
 struct ixterminfo {
-	uint64_t	 ti_df;		/* postings in blocks */
+	uint64_t	 ti_df;		/* postings in blocks, or inline */
 	uint64_t	 ti_blocks;
 	struct ixbound	 ti_bound;
+	const uint8_t	*ti_inline;	/* format 2, no blocks: the postings */
+	size_t		 ti_inlinelen;
 };
 
 /* A cursor over one term's blocks, below a limit cid.  Its positions
  * (bc_pos) point into the block in the map: valid until the cursor moves
- * to another block or the transaction ends. */
+ * to another block or the transaction ends.  A term whose postings are
+ * inline in its terms value has one block and no LMDB cursor (bc_c). */
 struct ixbcur {
 	MDB_cursor	*bc_c;
+	int		 bc_format;
 	char		 bc_term[IX_TERM_MAX + 1];
 	size_t		 bc_len;
 	uint32_t	 bc_limit;
@@ -1254,6 +1264,7 @@ struct ixfold {
 	uint64_t	 f_bytes;
 };
 
+extern int	 ixblk_format_new;
 void		 ixbound_add(struct ixbound *, uint32_t, uint32_t);
 void		 ixbound_merge(struct ixbound *, const struct ixbound *);
 int		 ixbound_covers(const struct ixbound *, uint32_t, uint32_t);
@@ -1271,9 +1282,22 @@ int		 ixblk_purge(MDB_txn *, struct index *,
 		    struct ixfold *);
 int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 		    uint32_t, uint32_t, char *, size_t);
-size_t		 ixblk_terminfo_encode(const struct ixterminfo *,
+size_t		 ixblk_terminfo_encode(const struct ixterminfo *, int,
 		    uint8_t [IXB_TERMINFO_MAX]);
-int		 ixblk_terminfo_decode(const MDB_val *, struct ixterminfo *);
+int		 ixblk_terminfo_decode(const MDB_val *, int,
+		    struct ixterminfo *);
+int		 ixblk_format(MDB_txn *, struct index *);
+size_t		 ixblk_termval(const struct ixterminfo *, int,
+		    const uint8_t *, size_t, uint8_t [IXB_TERMVAL_MAX]);
+int		 ixblk_inline(const struct ixterminfo *, uint32_t *,
+		    struct ixblkhdr *, size_t *);
+size_t		 ixblk_inline_encode(uint32_t, uint32_t, const uint8_t *,
+		    size_t, uint8_t [IXB_INLINE_MAX]);
+size_t		 ixblk_hdrmax(int);
+size_t		 ixblk_hdr_encode(int, const struct ixblkhdr *, uint32_t,
+		    uint8_t *);
+int		 ixblk_hdr_decode(int, const MDB_val *, uint32_t,
+		    struct ixblkhdr *, size_t *);
 size_t		 ixblk_nodemax(MDB_txn *);
 size_t		 ixblk_key(uint8_t *, const char *, size_t, uint32_t);
 int		 ixblk_match(const MDB_val *, const char *, size_t);
