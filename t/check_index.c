@@ -3235,7 +3235,8 @@ START_TEST(test_block_upgrade)
 	struct ixblkhdr		 h;
 	struct tix		 t, t2;
 	char			 key[IX_TERM_MAX];
-	uint8_t			 bk[IX_TERM_MAX + 5], *blk;
+	uint8_t			 bk[IX_TERM_MAX + 5], *blk, *meta;
+	uint32_t		 mf;
 	size_t			 n, len;
 	int			 i, rv, f;
 
@@ -3245,8 +3246,18 @@ START_TEST(test_block_upgrade)
 		tix_open(f == 1 ? &t : &t2);
 		block_corpus(f == 1 ? &t : &t2);
 	}
-	/* Half folded in format 1; then quire is format 2. */
+	/*
+	 * Half folded in format 1, its meta record as quire wrote it before
+	 * formats (0 where the format is now); then quire is format 2.
+	 */
 	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 1);
+	meta = raw_get(&t, IDB_META, "stats", 5, &len);
+	ck_assert_uint_ge(len, 8);
+	memcpy(&mf, meta + 4, 4);
+	ck_assert_uint_eq(mf, 1);		/* m_format */
+	memset(meta + 4, 0, 4);
+	raw_write(&t, IDB_META, "stats", 5, meta, len);
+	free(meta);
 	index_close(&t.t_ix);
 	ck_assert_int_eq(index_open(&t.t_ix, t.t_dir, 0, STORE_SYNC_NONE), 0);
 	ck_assert_int_eq(tix_format(&t), 1);
