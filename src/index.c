@@ -28,7 +28,8 @@
  *	extids	external id -> docid, its leading zero bytes left out;
  *		quirectl compact --shrink rewrites it in key order
  *		(index_pack).
- *	blocks, terms	the block store (index_block.c).
+ *	blocks, terms	the block store (index_block.c), and in its
+ *		format 2 norms, its chunks' lengths (index_norms.c).
  *
  * Workers build segments in batches and write them (index_batch.c); the
  * merger merges segments (merge.c) and folds them into the block store;
@@ -52,7 +53,7 @@
 #include "quire.h"
 
 static const char *index_dbnames[IDB_N] = {
-	"meta", "segs", "chunks", "docs", "extids", "blocks", "terms"
+	"meta", "segs", "chunks", "docs", "extids", "blocks", "terms", "norms"
 };
 
 /* The index environment. */

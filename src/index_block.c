@@ -15,8 +15,8 @@
  *
  * A block is a header (last cid, postings, bound), then per posting in
  * cid order: varint cid delta (from the previous posting, the first
- * from the key's cid, so 0), varint tf, varint length of the chunk in
- * words, then tf varint position deltas, as in a segment.
+ * from the key's cid, so 0), varint tf, in format 1 varint length of
+ * the chunk in words, then tf varint position deltas, as in a segment.
  *
  * The index's meta record says which format its block store has
  * (index.c); it is set when the index is made and never changes, so an
@@ -36,7 +36,11 @@
  *		blocks node (header, key and block header, about 50
  *		bytes) per rare term.  A fold that adds to such a term
  *		moves its postings into blocks once they outgrow the
- *		limit; a term with blocks keeps them.
+ *		limit; a term with blocks keeps them.  Postings leave
+ *		out the chunk's length, which every posting of the chunk
+ *		repeated: it is in the norms database, once per chunk
+ *		(index_norms.c), and cursors, sweeps and checks read it
+ *		there.
  *
  * A bound is a small Pareto frontier of (tf, length) pairs: every posting
  * it covers has a tf no larger and a length no smaller than one pair's.
@@ -527,6 +531,7 @@ ixbcur_open(struct ixbcur *bc, MDB_txn *txn, struct index *ix,
 	memcpy(bc->bc_term, term, len);
 	bc->bc_len = len;
 	bc->bc_limit = limit;
+	ixnorm_init(&bc->bc_norm, txn, ix);
 	if (bc->bc_format >= 2) {
 		rc = ixblk_terminfo(txn, ix, term, len, &ti);
 		if (rc == MDB_NOTFOUND) {
@@ -631,7 +636,8 @@ ixbcur_varint(struct ixbcur *bc, uint64_t *v)
 int
 ixbcur_next(struct ixbcur *bc)
 {
-	uint64_t	 delta, tf, dl;
+	uint64_t	 delta, tf, dl = 0;
+	uint32_t	 ndl;
 	int		 rv;
 
 	if (bc->bc_end)
@@ -648,11 +654,16 @@ ixbcur_next(struct ixbcur *bc)
 			bc->bc_posleft--;
 	}
 	if (ixbcur_varint(bc, &delta) == -1 || ixbcur_varint(bc, &tf) == -1 ||
-	    ixbcur_varint(bc, &dl) == -1 || tf == 0)
+	    (bc->bc_format == 1 && ixbcur_varint(bc, &dl) == -1) || tf == 0)
 		return (-1);
 	delta += bc->bc_at == 0 ? bc->bc_first : bc->bc_cid;
 	if (delta > bc->bc_hdr.bh_last || (bc->bc_at > 0 && delta <= bc->bc_cid))
 		return (-1);
+	if (bc->bc_format >= 2) {
+		if (ixnorm_get(&bc->bc_norm, delta, &ndl) != 0)
+			return (-1);
+		dl = ndl;
+	}
 	bc->bc_cid = delta;
 	bc->bc_tf = tf;
 	bc->bc_dl = dl;
@@ -708,22 +719,24 @@ struct ixb_post {
 	uint32_t	 bp_cid;
 	uint32_t	 bp_tf;
 	uint32_t	 bp_dl;
-	const uint8_t	*bp_body;	/* tf, length and positions */
+	const uint8_t	*bp_body;	/* tf, length (format 1), positions */
 	size_t		 bp_bodylen;
+	int		 bp_format;
+	struct ixnorm	*bp_nr;		/* format 2: the lengths */
 };
 
 static int
 ixb_post_next(struct ixb_post *bp, uint32_t first, int at)
 {
-	uint64_t	 delta, tf, dl, pos;
-	uint32_t	 i;
+	uint64_t	 delta, tf, dl = 0, pos;
+	uint32_t	 i, ndl;
 
 	if (ix_getvarint(&bp->bp_p, bp->bp_end, &delta) == -1)
 		return (-1);
 	bp->bp_body = bp->bp_p;
 	if (ix_getvarint(&bp->bp_p, bp->bp_end, &tf) == -1 ||
-	    ix_getvarint(&bp->bp_p, bp->bp_end, &dl) == -1 || tf == 0 ||
-	    tf > UINT16_MAX || dl > UINT16_MAX)
+	    (bp->bp_format == 1 && ix_getvarint(&bp->bp_p, bp->bp_end, &dl) ==
+	    -1) || tf == 0 || tf > UINT16_MAX || dl > UINT16_MAX)
 		return (-1);
 	for (i = 0; i < tf; i++)
 		if (ix_getvarint(&bp->bp_p, bp->bp_end, &pos) == -1)
@@ -732,6 +745,11 @@ ixb_post_next(struct ixb_post *bp, uint32_t first, int at)
 	if (delta > UINT32_MAX || (at > 0 && delta <= bp->bp_cid))
 		return (-1);
 	bp->bp_cid = delta;
+	if (bp->bp_format >= 2) {
+		if (ixnorm_get(bp->bp_nr, delta, &ndl) != 0)
+			return (-2);	/* no length: bp_cid has the chunk */
+		dl = ndl;
+	}
 	bp->bp_tf = tf;
 	bp->bp_dl = dl;
 	bp->bp_bodylen = bp->bp_p - bp->bp_body;
@@ -763,25 +781,22 @@ ixb_terminfo_sub(MDB_txn *txn, struct index *ix, int format, const char *t,
 }
 
 /*
- * The n postings at p..end (the first at cid first) without those of
+ * The n postings at bp (the first at cid first) without those of
  * chunks in dead, onto out, with their header nh and first cid *nfirst;
  * *dropped gets how many were left out.  0, or -1 when damaged.
  */
 static int
-ixb_drop(const uint8_t *p, const uint8_t *end, uint32_t first, uint32_t n,
+ixb_drop(struct ixb_post *bp0, uint32_t first, uint32_t n,
     const roaring_bitmap_t *dead, struct buf *out, struct ixblkhdr *nh,
     uint32_t *nfirst, uint32_t *dropped)
 {
-	struct ixb_post	 bp;
+	struct ixb_post	 bp = *bp0;
 	uint32_t	 i;
 
 	memset(nh, 0, sizeof(*nh));
-	memset(&bp, 0, sizeof(bp));
-	bp.bp_p = p;
-	bp.bp_end = end;
 	*nfirst = *dropped = 0;
 	for (i = 0; i < n; i++) {
-		if (ixb_post_next(&bp, first, i) == -1)
+		if (ixb_post_next(&bp, first, i) != 0)
 			return (-1);
 		if (roaring_bitmap_contains(dead, bp.bp_cid)) {
 			(*dropped)++;
@@ -805,6 +820,8 @@ ixb_purge_block(MDB_txn *txn, struct index *ix, int format, MDB_cursor *c,
     struct ixfold *res)
 {
 	struct ixblkhdr	 h, nh;
+	struct ixb_post	 bp;
+	struct ixnorm	 nr;
 	struct buf	 out;
 	MDB_val		 nk, nv;
 	uint8_t		 kb[IXB_KEY_MAX], hb[sizeof(h) + 2 + 5 + IXB_BOUNDS * 6];
@@ -817,10 +834,16 @@ ixb_purge_block(MDB_txn *txn, struct index *ix, int format, MDB_cursor *c,
 	first = util_get_be32((uint8_t *)k->mv_data + tl + 1);
 	memcpy(term, k->mv_data, tl);
 	buf_init(&out);
-	if (ixblk_hdr_decode(format, v, first, &h, &off) == -1 ||
-	    ixb_drop((const uint8_t *)v->mv_data + off, (const uint8_t *)
-	    v->mv_data + v->mv_size, first, h.bh_n, dead, &out, &nh, &nfirst,
-	    &dropped) == -1) {
+	ixnorm_init(&nr, txn, ix);
+	memset(&bp, 0, sizeof(bp));
+	bp.bp_format = format;
+	bp.bp_nr = &nr;
+	bp.bp_end = (const uint8_t *)v->mv_data + v->mv_size;
+	if (ixblk_hdr_decode(format, v, first, &h, &off) == -1)
+		off = v->mv_size + 1;
+	bp.bp_p = (const uint8_t *)v->mv_data + off;
+	if (off > v->mv_size || ixb_drop(&bp, first, h.bh_n, dead, &out, &nh,
+	    &nfirst, &dropped) == -1) {
 		rc = MDB_CORRUPTED;
 		goto out;
 	}
@@ -911,6 +934,8 @@ ixb_purge_inline(MDB_txn *txn, struct index *ix, const MDB_val *k,
     struct ixterminfo *ti, const roaring_bitmap_t *dead, struct ixfold *res)
 {
 	struct ixblkhdr	 h, nh;
+	struct ixb_post	 bp;
+	struct ixnorm	 nr;
 	struct buf	 out;
 	uint8_t		 inl[IXB_INLINE_MAX], tv[IXB_TERMVAL_MAX];
 	uint32_t	 first, nfirst, dropped;
@@ -919,9 +944,16 @@ ixb_purge_inline(MDB_txn *txn, struct index *ix, const MDB_val *k,
 	int		 rc;
 
 	buf_init(&out);
-	if (ixblk_inline(ti, &first, &h, &off) == -1 ||
-	    ixb_drop(ti->ti_inline + off, ti->ti_inline + ti->ti_inlinelen,
-	    first, h.bh_n, dead, &out, &nh, &nfirst, &dropped) == -1) {
+	ixnorm_init(&nr, txn, ix);
+	memset(&bp, 0, sizeof(bp));
+	bp.bp_format = 2;
+	bp.bp_nr = &nr;
+	bp.bp_end = ti->ti_inline + ti->ti_inlinelen;
+	if (ixblk_inline(ti, &first, &h, &off) == -1)
+		off = ti->ti_inlinelen + 1;
+	bp.bp_p = ti->ti_inline + off;
+	if (off > ti->ti_inlinelen || ixb_drop(&bp, first, h.bh_n, dead, &out,
+	    &nh, &nfirst, &dropped) == -1) {
 		rc = MDB_CORRUPTED;
 		goto out;
 	}
@@ -1087,6 +1119,8 @@ struct ixb_chk {
 	uint32_t		 k_hi;
 	char			*k_msg;
 	size_t			 k_len;
+	int			 k_format;
+	struct ixnorm		 k_nr;		/* format 2 */
 };
 
 /*
@@ -1101,7 +1135,7 @@ ixb_check_block(struct ixb_chk *ck, struct ixb_run *r,
 	struct ixb_post	 bp;
 	const char	*t = r->r_term + 1;
 	char		 where[64];
-	int		 tl = (int)r->r_len - 1;
+	int		 tl = (int)r->r_len - 1, rv;
 	uint32_t	 i;
 
 	if (inl)
@@ -1116,10 +1150,17 @@ ixb_check_block(struct ixb_chk *ck, struct ixb_run *r,
 	memset(&bp, 0, sizeof(bp));
 	bp.bp_p = p;
 	bp.bp_end = end;
+	bp.bp_format = ck->k_format;
+	bp.bp_nr = &ck->k_nr;
 	for (i = 0; i < h->bh_n; i++) {
-		if (ixb_post_next(&bp, first, i) == -1) {
-			snprintf(ck->k_msg, ck->k_len, "term %.*s: %s is "
-			    "damaged", tl, t, where);
+		if ((rv = ixb_post_next(&bp, first, i)) != 0) {
+			if (rv == -2)
+				snprintf(ck->k_msg, ck->k_len, "term %.*s: chunk "
+				    "%u has no length in norms", tl, t,
+				    bp.bp_cid);
+			else
+				snprintf(ck->k_msg, ck->k_len, "term %.*s: %s "
+				    "is damaged", tl, t, where);
 			return (1);
 		}
 		if (r->r_postings > 0 && bp.bp_cid <= r->r_last) {
@@ -1313,6 +1354,8 @@ ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
 	ck.k_len = len;
 	if ((format = ixblk_format(txn, ix)) == -1)
 		return (MDB_CORRUPTED);
+	ck.k_format = format;
+	ixnorm_init(&ck.k_nr, txn, ix);
 	if ((rc = ixb_check_blocks(txn, ix, format, &ck, &nterms)) != 0)
 		return (rc);
 	return (ixb_check_terms(txn, ix, format, &ck, nterms));

@@ -8,7 +8,8 @@
  * cut short by a crash resumes where it stopped.
  *
  * A fold walks the segments' dictionaries (ixwalk) a batch of terms at a
- * time, each batch in three steps:
+ * time, each batch in three steps (in format 2, its first slice writes
+ * the segments' chunk lengths to norms first, index_norms.c):
  *
  *	look	 each term's last block, in the write transaction; one with
  *		 room for more is copied, to be rewritten with more in it.
@@ -377,7 +378,9 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
 			goto next;
 		dl = seg->s_norms[p.p_local];
-		len = ixf_varlen(p.p_tf) + ixf_varlen(dl) + poslen;
+		len = ixf_varlen(p.p_tf) + poslen;
+		if (fb->fb_b->b_format == 1)
+			len += ixf_varlen(dl);
 		/* Full: out it goes, and this posting starts one. */
 		if (h->bh_n > 0 && (h->bh_n == IXB_MAX ||
 		    ixblk_hdrmax(fb->fb_b->b_format) + fb->fb_data.b_len + 5 +
@@ -391,7 +394,8 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 			*first = p.p_cid;
 		ix_varint(&fb->fb_data, h->bh_n == 0 ? 0 : p.p_cid - h->bh_last);
 		ix_varint(&fb->fb_data, p.p_tf);
-		ix_varint(&fb->fb_data, dl);
+		if (fb->fb_b->b_format == 1)
+			ix_varint(&fb->fb_data, dl);
 		/* The positions are varints in both: their bytes as they are. */
 		buf_add(&fb->fb_data, p.p_cur, poslen);
 		h->bh_n++;
@@ -673,13 +677,18 @@ ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	struct ixf	 x;
 	struct ixwalk	 w;
 	struct ixf_term	*ft;
-	size_t		 nb, left;
+	size_t		 nb, left, i;
 	int		 rc, more = 1;
 
 	*done = 0;
 	ixwalk_init(&w, segs, n, from->b_data, from->b_len);
 	if ((rc = ixf_open(&x, txn, ix, dead)) != 0)
 		goto out;
+	/* Format 2: the chunks' lengths go in first, in the first slice. */
+	for (i = 0; x.x_b.b_format >= 2 && from->b_len == 0 && i < n; i++)
+		if ((rc = ixnorm_put(txn, ix, segs[i].s_hdr->h_base,
+		    segs[i].s_hdr->h_nchunks, segs[i].s_norms)) != 0)
+			goto out;
 	/* One batch at least, whatever the clock says: a slice moves on. */
 	for (nb = 0; more && (nb == 0 || (x.x_written < budget &&
 	    (deadline == 0 || util_mono_ms() < deadline))); nb++) {

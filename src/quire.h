@@ -1061,7 +1061,7 @@ struct ixpost {
 
 enum {
 	IDB_META, IDB_SEGS, IDB_CHUNKS, IDB_DOCS, IDB_EXTIDS, IDB_BLOCKS,
-	IDB_TERMS, IDB_N
+	IDB_TERMS, IDB_NORMS, IDB_N
 };
 
 /* The index's counters, "stats" in meta (see index.c). */
@@ -1201,6 +1201,35 @@ void		 ixwalk_init(struct ixwalk *, const struct ixseg *, size_t,
 int		 ixwalk_next(struct ixwalk *);
 void		 ixwalk_free(struct ixwalk *);
 
+/* index_norms.c */
+#define IXN_RANGE		65536	/* chunks per norms value */
+
+/* A reader of chunk lengths: its array points into the map, valid until
+ * the transaction ends or writes the norms database. */
+struct ixnorm {
+	MDB_txn		*n_txn;
+	MDB_dbi		 n_dbi;
+	uint32_t	 n_range;
+	const uint16_t	*n_p;		/* that range's lengths, or NULL */
+};
+
+void		 ixnorm_init(struct ixnorm *, MDB_txn *, struct index *);
+int		 ixnorm_load(struct ixnorm *, uint32_t, uint32_t *);
+int		 ixnorm_put(MDB_txn *, struct index *, uint32_t, uint32_t,
+		    const uint16_t *);
+
+/* The length of chunk cid, as ixnorm_load: most often from the range at
+ * hand, without a call. */
+static inline int
+ixnorm_get(struct ixnorm *nr, uint32_t cid, uint32_t *dl)
+{
+	if (nr->n_p != NULL && cid / IXN_RANGE == nr->n_range) {
+		*dl = nr->n_p[cid % IXN_RANGE];
+		return (0);
+	}
+	return (ixnorm_load(nr, cid, dl));
+}
+
 /* index_block.c */
 #define IXB_MAX			128	/* postings per block */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
@@ -1239,6 +1268,7 @@ struct ixterminfo {
 struct ixbcur {
 	MDB_cursor	*bc_c;
 	int		 bc_format;
+	struct ixnorm	 bc_norm;	/* format 2: the lengths */
 	char		 bc_term[IX_TERM_MAX + 1];
 	size_t		 bc_len;
 	uint32_t	 bc_limit;

@@ -3060,7 +3060,7 @@ START_TEST(test_block_check)
 	struct tix		 t;
 	struct ixterminfo	 ti;
 	char			 key[IX_TERM_MAX];
-	uint8_t			 *raw;
+	uint8_t			 *raw, bk[4];
 	uint8_t			 tv[IXB_TERMVAL_MAX], was[IXB_TERMVAL_MAX];
 	MDB_val			 v;
 	size_t			 n, len, tl;
@@ -3118,6 +3118,19 @@ START_TEST(test_block_check)
 	free(raw);
 	block_damage(&t, "quokka", 1, "above its block's bound");
 	block_damage(&t, "quokka", 0, "term quokka: ");
+
+	/* Format 2: the lengths of the first chunks gone. */
+	if (_i == 2) {
+		util_put_be32(bk, 0);
+		raw = raw_get(&t, IDB_NORMS, bk, 4, &len);
+		ck_assert_uint_eq(len, IXN_RANGE * 2);
+		raw_write(&t, IDB_NORMS, bk, 4, NULL, 0);
+		check_fails(&t, "has no length in norms");
+		raw_write(&t, IDB_NORMS, bk, 4, raw, len);
+		check_ok(&t);
+		free(raw);
+	} else
+		ck_assert_uint_eq(db_entries(&t, IDB_NORMS), 0);
 	tix_close(&t);
 }
 END_TEST
@@ -3307,6 +3320,60 @@ START_TEST(test_block_upgrade)
 	ck_assert_int_ge(block_classes_check(&t), 1);
 	ck_assert_int_ge(block_classes_check(&t2), 1);
 	tix_close(&t2);
+	tix_close(&t);
+}
+END_TEST
+
+/* Chunk lengths across the norms' ranges, written in pieces. */
+static int
+norms_put_txn(MDB_txn *txn, void *arg)
+{
+	struct tix	*t = arg;
+	uint16_t	 dls[300];
+	int		 i;
+
+	for (i = 0; i < 300; i++)
+		dls[i] = 1000 + i;
+	ck_assert_int_eq(ixnorm_put(txn, &t->t_ix, IXN_RANGE - 100, 200, dls),
+	    0);
+	/* Over part of it again, and on into the next range. */
+	ck_assert_int_eq(ixnorm_put(txn, &t->t_ix, IXN_RANGE + 50, 100,
+	    dls + 100), 0);
+	ck_assert_int_eq(ixnorm_put(txn, &t->t_ix, 7, 0, dls), 0);
+	return (0);
+}
+
+static int
+norms_get_txn(MDB_txn *txn, void *arg)
+{
+	struct tix	*t = arg;
+	struct ixnorm	 nr;
+	uint32_t	 cid, dl, want;
+
+	ixnorm_init(&nr, txn, &t->t_ix);
+	for (cid = IXN_RANGE - 120; cid < IXN_RANGE + 170; cid++) {
+		ck_assert_int_eq(ixnorm_get(&nr, cid, &dl), 0);
+		if (cid < IXN_RANGE - 100 || cid >= IXN_RANGE + 150)
+			want = 0;
+		else if (cid >= IXN_RANGE + 50)
+			want = 1000 + 100 + cid - (IXN_RANGE + 50);
+		else
+			want = 1000 + cid - (IXN_RANGE - 100);
+		ck_assert_msg(dl == want, "chunk %u: %u, not %u", cid, dl,
+		    want);
+	}
+	ck_assert_int_eq(ixnorm_get(&nr, 3 * IXN_RANGE, &dl), MDB_NOTFOUND);
+	return (0);
+}
+
+START_TEST(test_norms)
+{
+	struct tix	 t;
+
+	tix_open(&t);
+	ck_assert_int_eq(store_write(&t.t_ix.ix_store, norms_put_txn, &t), 0);
+	ck_assert_int_eq(store_read(&t.t_ix.ix_store, norms_get_txn, &t), 0);
+	ck_assert_uint_eq(db_entries(&t, IDB_NORMS), 2);
 	tix_close(&t);
 }
 END_TEST
@@ -3850,6 +3917,7 @@ index_suite(void)
 	tcase_add_test(tc, test_block_header);
 	tcase_add_test(tc, test_block_inline);
 	tcase_add_test(tc, test_block_upgrade);
+	tcase_add_test(tc, test_norms);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("check");
