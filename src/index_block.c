@@ -33,8 +33,8 @@
  *		its terms value instead, after a 0: varint first cid,
  *		varint last cid - first cid, then the postings as in a
  *		block; its count and bound are the term's.  That saves a
- *		blocks node (header, key and block header, about 50
- *		bytes) per rare term.  A fold that adds to such a term
+ *		blocks node (node header, key and block header: 30 bytes
+ *		or more) per rare term.  A fold that adds to such a term
  *		moves its postings into blocks once they outgrow the
  *		limit; a term with blocks keeps them.  Postings leave
  *		out the chunk's length, which every posting of the chunk

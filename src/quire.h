@@ -1264,7 +1264,9 @@ struct ixterminfo {
 /* A cursor over one term's blocks, below a limit cid.  Its positions
  * (bc_pos) point into the block in the map: valid until the cursor moves
  * to another block or the transaction ends.  A term whose postings are
- * inline in its terms value has one block and no LMDB cursor (bc_c). */
+ * inline in its terms value has one block and no LMDB cursor (bc_c).  In
+ * format 2 bc_dl comes from norms, through bc_norm's pointer into the
+ * map, valid as long as the transaction (which must not write norms). */
 struct ixbcur {
 	MDB_cursor	*bc_c;
 	int		 bc_format;
