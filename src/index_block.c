@@ -824,7 +824,8 @@ ixb_purge_block(MDB_txn *txn, struct index *ix, int format, MDB_cursor *c,
 	struct ixnorm	 nr;
 	struct buf	 out;
 	MDB_val		 nk, nv;
-	uint8_t		 kb[IXB_KEY_MAX], hb[sizeof(h) + 2 + 5 + IXB_BOUNDS * 6];
+	uint8_t		 kb[IXB_KEY_MAX];
+	uint8_t		 hb[sizeof(h) + 2 + 5 + IXB_BOUNDS * 6];
 	char		 term[IX_TERM_MAX + 1];
 	uint32_t	 first, nfirst, dropped;
 	size_t		 tl, off;
@@ -1023,7 +1024,8 @@ ixb_purge_terms(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 		k.mv_size = kl;
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == kl && memcmp(k.mv_data, kb, kl) == 0)
+		if (rc == 0 && k.mv_size == kl &&
+		    memcmp(k.mv_data, kb, kl) == 0)
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	if (rc == MDB_NOTFOUND) {
@@ -1155,8 +1157,8 @@ ixb_check_block(struct ixb_chk *ck, struct ixb_run *r,
 	for (i = 0; i < h->bh_n; i++) {
 		if ((rv = ixb_post_next(&bp, first, i)) != 0) {
 			if (rv == -2)
-				snprintf(ck->k_msg, ck->k_len, "term %.*s: chunk "
-				    "%u has no length in norms", tl, t,
+				snprintf(ck->k_msg, ck->k_len, "term %.*s: "
+				    "chunk %u has no length in norms", tl, t,
 				    bp.bp_cid);
 			else
 				snprintf(ck->k_msg, ck->k_len, "term %.*s: %s "
@@ -1238,7 +1240,8 @@ ixb_check_blocks(MDB_txn *txn, struct index *ix, int format,
 	    op = MDB_NEXT) {
 		if (k.mv_size < 6 || k.mv_size > IXB_KEY_MAX ||
 		    ((uint8_t *)k.mv_data)[k.mv_size - 5] != 0) {
-			snprintf(ck->k_msg, ck->k_len, "a block key is damaged");
+			snprintf(ck->k_msg, ck->k_len, "a block key is "
+			    "damaged");
 			rc = 1;
 			break;
 		}
@@ -1305,8 +1308,9 @@ ixb_check_terms(MDB_txn *txn, struct index *ix, int format,
 		    ixblk_terminfo_decode(&v, format, &r.r_ti) == -1 ||
 		    (r.r_ti.ti_inline != NULL && ixblk_inline(&r.r_ti, &first,
 		    &h, &off) == -1)) {
-			snprintf(ck->k_msg, ck->k_len, "term %.*s: its entry in "
-			    "terms is damaged", (int)r.r_len - 1, r.r_term + 1);
+			snprintf(ck->k_msg, ck->k_len, "term %.*s: its entry "
+			    "in terms is damaged", (int)r.r_len - 1,
+			    r.r_term + 1);
 			rc = 1;
 			break;
 		}
@@ -1322,8 +1326,8 @@ ixb_check_terms(MDB_txn *txn, struct index *ix, int format,
 	if (rc != MDB_NOTFOUND)
 		return (rc);
 	if (tentries != nterms + ninline) {
-		snprintf(ck->k_msg, ck->k_len, "%llu terms have blocks and %llu "
-		    "inline postings, but terms has %llu entries",
+		snprintf(ck->k_msg, ck->k_len, "%llu terms have blocks and "
+		    "%llu inline postings, but terms has %llu entries",
 		    (unsigned long long)nterms, (unsigned long long)ninline,
 		    (unsigned long long)tentries);
 		return (1);
