@@ -9,7 +9,8 @@
  * (cid), global, monotonic and never reused; every document a docid,
  * likewise.  Databases (integers big-endian in keys):
  *
- *	meta	"stats" -> struct ixmeta: next cid, docid and segment id,
+ *	meta	"stats" -> struct ixmeta: the block store's format (set
+ *		when the index is made), next cid, docid and segment id,
  *		live documents and chunks, dead chunks (tombstoned, still
  *		in segments or blocks), words in the live chunks (for
  *		avgdl), segments, merges, and the block store's counts:
@@ -27,7 +28,8 @@
  *	extids	external id -> docid, its leading zero bytes left out;
  *		quirectl compact --shrink rewrites it in key order
  *		(index_pack).
- *	blocks, terms	the block store (index_block.c).
+ *	blocks, terms	the block store (index_block.c), and in its
+ *		format 2 norms, its chunks' lengths (index_norms.c).
  *
  * Workers build segments in batches and write them (index_batch.c); the
  * merger merges segments (merge.c) and folds them into the block store;
@@ -51,7 +53,7 @@
 #include "quire.h"
 
 static const char *index_dbnames[IDB_N] = {
-	"meta", "segs", "chunks", "docs", "extids", "blocks", "terms"
+	"meta", "segs", "chunks", "docs", "extids", "blocks", "terms", "norms"
 };
 
 /* The index environment. */
@@ -99,6 +101,7 @@ index_meta_get(MDB_txn *txn, struct index *ix, struct ixmeta *m)
 	if (rc == MDB_NOTFOUND) {
 		memset(m, 0, sizeof(*m));
 		m->m_version = IXMETA_VERSION;
+		m->m_format = ixblk_format_new;
 		m->m_next_cid = 1;
 		m->m_next_docid = 1;
 		m->m_next_seg = 1;
@@ -112,6 +115,12 @@ index_meta_get(MDB_txn *txn, struct index *ix, struct ixmeta *m)
 	memset(m, 0, sizeof(*m));
 	memcpy(m, v.mv_data, v.mv_size);
 	m->m_version = IXMETA_VERSION;
+	/* The block store's format was recorded from 2 on: 0 is 1. */
+	if (m->m_format == 0)
+		m->m_format = 1;
+	if (m->m_format > IXB_FORMAT)
+		return (MDB_CORRUPTED);
+	ix->ix_format = m->m_format;
 	return (0);
 }
 

@@ -10,13 +10,37 @@
  *
  *	blocks	term, 0, first cid (4, big-endian) -> block
  *	terms	term -> postings and blocks of the term, and a bound on its
- *		postings' scores, as varints (ixblk_terminfo_encode)
+ *		postings' scores, as varints (ixblk_terminfo_encode); in
+ *		format 2, a term of no blocks has its postings inline
  *
- * A block is a struct ixblkhdr (last cid, postings, bound), then per
- * posting in cid order: varint cid delta (from the previous posting, the
- * first from the key's cid, so 0), varint tf, varint length of the chunk
- * in words, then tf varint position deltas, as in a segment.  Headers
- * are copied out: a value in a page is only 2-byte aligned.
+ * A block is a header (last cid, postings, bound), then per posting in
+ * cid order: varint cid delta (from the previous posting, the first
+ * from the key's cid, so 0), varint tf, in format 1 varint length of
+ * the chunk in words, then tf varint position deltas, as in a segment.
+ *
+ * The index's meta record says which format its block store has
+ * (index.c); it is set when the index is made and never changes, so an
+ * index made by an older quire is read and written as it was made:
+ *
+ *	1	the header is a struct ixblkhdr as it is in memory, 24
+ *		bytes, copied out (a value in a page is only 2-byte
+ *		aligned).  Every term with postings has blocks.
+ *	2	the header is varints (ixblk_hdr_encode): postings << 3 |
+ *		the bound's pairs, last cid - first cid, then the pairs,
+ *		tf and length each; 3 to 31 bytes, 5 or 6 for most.  A
+ *		term whose postings take at most IXB_INLINE_MAX bytes as
+ *		one block (most terms: a few postings each) keeps them in
+ *		its terms value instead, after a 0: varint first cid,
+ *		varint last cid - first cid, then the postings as in a
+ *		block; its count and bound are the term's.  That saves a
+ *		blocks node (node header, key and block header: 30 bytes
+ *		or more) per rare term.  A fold that adds to such a term
+ *		moves its postings into blocks once they outgrow the
+ *		limit; a term with blocks keeps them.  Postings leave
+ *		out the chunk's length, which every posting of the chunk
+ *		repeated: it is in the norms database, once per chunk
+ *		(index_norms.c), and cursors, sweeps and checks read it
+ *		there.
  *
  * A bound is a small Pareto frontier of (tf, length) pairs: every posting
  * it covers has a tf no larger and a length no smaller than one pair's.
@@ -29,7 +53,8 @@
  * first, so a term's new postings always come after its last block; the
  * index's m_folded says below which cid the blocks are complete, and
  * search reads blocks only there.  Deleted chunks stay in the tombstone
- * bitmap until a sweep (ixblk_purge) has dropped them from every block.
+ * bitmap until a sweep (ixblk_purge) has dropped them from every block
+ * and every term's inline postings.
  */
 
 #include <sys/types.h>
@@ -41,6 +66,12 @@
 #include <roaring/roaring.h>
 
 #include "quire.h"
+
+/*
+ * The format new indexes get: IXB_FORMAT; tests set 1 to make an index
+ * as quire made it before, through the same code path, and read it back.
+ */
+int	ixblk_format_new = IXB_FORMAT;
 
 /* The largest node that stays in its leaf page (LMDB's me_nodemax). */
 size_t
@@ -156,30 +187,136 @@ ixbound_max(const struct ixbound *b, double k1, double bb, double avgdl)
 	return (best);
 }
 
+/*
+ * The format of the index's block store: from its meta record, kept in
+ * ix once read (an index's format never changes); ixblk_format_new for
+ * an index not yet made.  -1 on an error.
+ */
+int
+ixblk_format(MDB_txn *txn, struct index *ix)
+{
+	struct ixmeta	 m;
+
+	if (ix->ix_format != 0)
+		return (ix->ix_format);
+	if (index_meta_get(txn, ix, &m) != 0)
+		return (-1);
+	return (m.m_format);
+}
+
+static size_t
+ixb_putvarint(uint8_t *out, uint64_t v)
+{
+	size_t	 len = 0;
+
+	while (v >= 0x80) {
+		out[len++] = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	out[len++] = v;
+	return (len);
+}
+
+/* The most bytes a block header takes in the format. */
+size_t
+ixblk_hdrmax(int format)
+{
+	if (format == 1)
+		return (sizeof(struct ixblkhdr));
+	/* postings and pairs (2), last cid's span (5), pairs (3 + 3). */
+	return (2 + 5 + IXB_BOUNDS * 6);
+}
+
+/* A block's header into out (ixblk_hdrmax bytes); its size. */
+size_t
+ixblk_hdr_encode(int format, const struct ixblkhdr *h, uint32_t first,
+    uint8_t *out)
+{
+	size_t	 len, i;
+
+	if (format == 1) {
+		memcpy(out, h, sizeof(*h));
+		return (sizeof(*h));
+	}
+	for (i = 0; i < IXB_BOUNDS && h->bh_bound.b_tf[i] != 0; i++)
+		;
+	len = ixb_putvarint(out, (uint64_t)h->bh_n << 3 | i);
+	len += ixb_putvarint(out + len, h->bh_last - first);
+	for (i = 0; i < IXB_BOUNDS && h->bh_bound.b_tf[i] != 0; i++) {
+		len += ixb_putvarint(out + len, h->bh_bound.b_tf[i]);
+		len += ixb_putvarint(out + len, h->bh_bound.b_dl[i]);
+	}
+	return (len);
+}
+
+/*
+ * The header of the block v, whose key's cid is first, into h, and the
+ * offset of its postings into *off: 0, or -1 when damaged.
+ */
+int
+ixblk_hdr_decode(int format, const MDB_val *v, uint32_t first,
+    struct ixblkhdr *h, size_t *off)
+{
+	const uint8_t	*p = v->mv_data, *end = p + v->mv_size;
+	uint64_t	 x, tf, dl;
+	size_t		 i, np;
+
+	memset(h, 0, sizeof(*h));
+	if (format == 1) {
+		if (v->mv_size < sizeof(*h))
+			return (-1);
+		memcpy(h, v->mv_data, sizeof(*h));
+		*off = sizeof(*h);
+		return (0);
+	}
+	if (ix_getvarint(&p, end, &x) == -1 || (x >> 3) > UINT16_MAX ||
+	    (np = x & 7) > IXB_BOUNDS)
+		return (-1);
+	h->bh_n = x >> 3;
+	if (ix_getvarint(&p, end, &x) == -1 || x > UINT32_MAX - first)
+		return (-1);
+	h->bh_last = first + x;
+	for (i = 0; i < np; i++) {
+		if (ix_getvarint(&p, end, &tf) == -1 ||
+		    ix_getvarint(&p, end, &dl) == -1 || tf == 0 ||
+		    tf > UINT16_MAX || dl > UINT16_MAX)
+			return (-1);
+		h->bh_bound.b_tf[i] = tf;
+		h->bh_bound.b_dl[i] = dl;
+	}
+	*off = p - (const uint8_t *)v->mv_data;
+	return (0);
+}
+
 int
 ixblk_terminfo(MDB_txn *txn, struct index *ix, const char *term,
     size_t len, struct ixterminfo *ti)
 {
 	MDB_val	 k, v;
-	int	 rc;
+	int	 rc, format;
 
 	memset(ti, 0, sizeof(*ti));
+	if ((format = ixblk_format(txn, ix)) == -1)
+		return (MDB_CORRUPTED);
 	k.mv_size = len;
 	k.mv_data = (void *)term;
 	if ((rc = mdb_get(txn, index_dbi(ix, IDB_TERMS), &k, &v)) != 0)
 		return (rc);
-	return (ixblk_terminfo_decode(&v, ti) == 0 ? 0 : MDB_CORRUPTED);
+	return (ixblk_terminfo_decode(&v, format, ti) == 0 ? 0 :
+	    MDB_CORRUPTED);
 }
 
 /*
  * A terms value: varint postings, varint blocks, then the bound's pairs,
  * varint tf and varint length each, to the end (a tf of 0 ends them
- * too).  The first stores wrote a struct ixterminfo as it is, 32 bytes:
- * a value of that size is read so, and a varint value that would come
- * out as long gets a 0 more.  Returns the size written in out.
+ * too).  In format 1, the first stores wrote a struct ixterminfo as it
+ * is, 32 bytes: a value of that size is read so, and a varint value that
+ * would come out as long gets a 0 more.  In format 2, a term of no
+ * blocks has its postings inline, after a 0 (ixblk_termval).  Returns the
+ * size written in out.
  */
 size_t
-ixblk_terminfo_encode(const struct ixterminfo *ti,
+ixblk_terminfo_encode(const struct ixterminfo *ti, int format,
     uint8_t out[IXB_TERMINFO_MAX])
 {
 	uint64_t	 v[2 + 2 * IXB_BOUNDS];
@@ -198,22 +335,41 @@ ixblk_terminfo_encode(const struct ixterminfo *ti,
 		}
 		out[len++] = v[i];
 	}
-	if (len == sizeof(struct ixterminfo))
+	if (format == 1 && len == IXB_TERMINFO_V0)
 		out[len++] = 0;
 	return (len);
 }
 
-/* A terms value read into ti: 0, or -1 when damaged. */
+/* A terms value, with inline postings (len bytes; none: 0) in format 2. */
+size_t
+ixblk_termval(const struct ixterminfo *ti, int format, const uint8_t *inl,
+    size_t inllen, uint8_t out[IXB_TERMVAL_MAX])
+{
+	size_t	 len;
+
+	len = ixblk_terminfo_encode(ti, format, out);
+	if (format >= 2 && inllen > 0 && inllen <= IXB_INLINE_MAX) {
+		out[len++] = 0;
+		memcpy(out + len, inl, inllen);
+		len += inllen;
+	}
+	return (len);
+}
+
+/*
+ * A terms value read into ti: 0, or -1 when damaged.  Inline postings
+ * are left where they are, at ti_inline, valid as long as v.
+ */
 int
-ixblk_terminfo_decode(const MDB_val *v, struct ixterminfo *ti)
+ixblk_terminfo_decode(const MDB_val *v, int format, struct ixterminfo *ti)
 {
 	const uint8_t	*p = v->mv_data, *end = p + v->mv_size;
 	uint64_t	 tf, dl;
 	size_t		 i;
 
 	memset(ti, 0, sizeof(*ti));
-	if (v->mv_size == sizeof(*ti)) {
-		memcpy(ti, v->mv_data, sizeof(*ti));
+	if (format == 1 && v->mv_size == IXB_TERMINFO_V0) {
+		memcpy(ti, v->mv_data, IXB_TERMINFO_V0);
 		return (0);
 	}
 	if (ix_getvarint(&p, end, &ti->ti_df) == -1 ||
@@ -227,32 +383,102 @@ ixblk_terminfo_decode(const MDB_val *v, struct ixterminfo *ti)
 		ti->ti_bound.b_tf[i] = tf;
 		ti->ti_bound.b_dl[i] = dl;
 	}
+	if (format == 1)
+		return (0);
+	if (p < end && ++p < end) {
+		ti->ti_inline = p;
+		ti->ti_inlinelen = end - p;
+	}
+	/* Inline postings exactly when there are no blocks. */
+	if ((ti->ti_blocks == 0) != (ti->ti_inline != NULL) ||
+	    ti->ti_inlinelen > IXB_INLINE_MAX || ti->ti_df == 0)
+		return (-1);
 	return (0);
 }
 
+/*
+ * A term's inline postings as a block: its first cid, header and the
+ * offset of its postings in ti_inline.  0, or -1 when damaged.
+ */
+int
+ixblk_inline(const struct ixterminfo *ti, uint32_t *first,
+    struct ixblkhdr *h, size_t *off)
+{
+	const uint8_t	*p = ti->ti_inline, *end = p + ti->ti_inlinelen;
+	uint64_t	 f, span;
+
+	memset(h, 0, sizeof(*h));
+	if (ix_getvarint(&p, end, &f) == -1 ||
+	    ix_getvarint(&p, end, &span) == -1 || f > UINT32_MAX ||
+	    span > UINT32_MAX - f || ti->ti_df > IXB_MAX)
+		return (-1);
+	*first = f;
+	h->bh_last = f + span;
+	h->bh_n = ti->ti_df;
+	h->bh_bound = ti->ti_bound;
+	*off = p - ti->ti_inline;
+	return (0);
+}
+
+/* Inline postings from a block's (len bytes at body): their size in out,
+ * or 0 when they would not fit in IXB_INLINE_MAX. */
+size_t
+ixblk_inline_encode(uint32_t first, uint32_t last, const uint8_t *body,
+    size_t len, uint8_t out[IXB_INLINE_MAX])
+{
+	uint8_t	 hb[10];
+	size_t	 n;
+
+	n = ixb_putvarint(hb, first);
+	n += ixb_putvarint(hb + n, last - first);
+	if (n + len > IXB_INLINE_MAX)
+		return (0);
+	memcpy(out, hb, n);
+	memcpy(out + n, body, len);
+	return (n + len);
+}
+
 /* Cursors. */
+
+/* Make the block of first cid, header h and postings p..end current. */
+static int
+ixbcur_set(struct ixbcur *bc, uint32_t first, const struct ixblkhdr *h,
+    const uint8_t *p, const uint8_t *end)
+{
+	bc->bc_first = first;
+	if (first >= bc->bc_limit) {
+		bc->bc_end = 1;
+		return (0);
+	}
+	bc->bc_hdr = *h;
+	if (h->bh_n == 0 || h->bh_last < first)
+		return (-1);
+	bc->bc_p = p;
+	bc->bc_pend = end;
+	bc->bc_left = h->bh_n;
+	bc->bc_at = 0;
+	bc->bc_posleft = 0;
+	return (1);
+}
 
 /* Take the block under the LMDB cursor, or end the cursor. */
 static int
 ixbcur_load(struct ixbcur *bc, const MDB_val *k, const MDB_val *v)
 {
-	bc->bc_first = util_get_be32((const uint8_t *)k->mv_data + bc->bc_len +
-	    1);
-	if (bc->bc_first >= bc->bc_limit) {
+	struct ixblkhdr	 h;
+	uint32_t	 first;
+	size_t		 off;
+
+	first = util_get_be32((const uint8_t *)k->mv_data + bc->bc_len + 1);
+	if (first >= bc->bc_limit) {
+		bc->bc_first = first;
 		bc->bc_end = 1;
 		return (0);
 	}
-	if (v->mv_size < sizeof(bc->bc_hdr))
+	if (ixblk_hdr_decode(bc->bc_format, v, first, &h, &off) == -1)
 		return (-1);
-	memcpy(&bc->bc_hdr, v->mv_data, sizeof(bc->bc_hdr));
-	if (bc->bc_hdr.bh_n == 0 || bc->bc_hdr.bh_last < bc->bc_first)
-		return (-1);
-	bc->bc_p = (const uint8_t *)v->mv_data + sizeof(bc->bc_hdr);
-	bc->bc_pend = (const uint8_t *)v->mv_data + v->mv_size;
-	bc->bc_left = bc->bc_hdr.bh_n;
-	bc->bc_at = 0;
-	bc->bc_posleft = 0;
-	return (1);
+	return (ixbcur_set(bc, first, &h, (const uint8_t *)v->mv_data + off,
+	    (const uint8_t *)v->mv_data + v->mv_size));
 }
 
 /* Walk the LMDB cursor (op) to the term's next block. */
@@ -276,20 +502,47 @@ ixbcur_step(struct ixbcur *bc, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 	}
 }
 
+/* A term of format 2 with its postings inline: its one block. */
+static int
+ixbcur_inline(struct ixbcur *bc, const struct ixterminfo *ti)
+{
+	struct ixblkhdr	 h;
+	uint32_t	 first;
+	size_t		 off;
+
+	if (ixblk_inline(ti, &first, &h, &off) == -1)
+		return (-1);
+	return (ixbcur_set(bc, first, &h, ti->ti_inline + off,
+	    ti->ti_inline + ti->ti_inlinelen));
+}
+
 int
 ixbcur_open(struct ixbcur *bc, MDB_txn *txn, struct index *ix,
     const char *term, size_t len, uint32_t limit)
 {
-	uint8_t	 kb[IXB_KEY_MAX];
-	MDB_val	 k, v;
-	int	 rv;
+	struct ixterminfo ti;
+	uint8_t		 kb[IXB_KEY_MAX];
+	MDB_val		 k, v;
+	int		 rv, rc;
 
 	memset(bc, 0, sizeof(*bc));
-	if (len > IX_TERM_MAX)
+	if (len > IX_TERM_MAX || (bc->bc_format = ixblk_format(txn, ix)) == -1)
 		return (-1);
 	memcpy(bc->bc_term, term, len);
 	bc->bc_len = len;
 	bc->bc_limit = limit;
+	ixnorm_init(&bc->bc_norm, txn, ix);
+	if (bc->bc_format >= 2) {
+		rc = ixblk_terminfo(txn, ix, term, len, &ti);
+		if (rc == MDB_NOTFOUND) {
+			bc->bc_end = 1;
+			return (0);
+		}
+		if (rc != 0)
+			return (-1);
+		if (ti.ti_inline != NULL)
+			return (ixbcur_inline(bc, &ti));
+	}
 	if (mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &bc->bc_c) != 0) {
 		bc->bc_c = NULL;
 		return (-1);
@@ -315,6 +568,8 @@ ixbcur_nextblock(struct ixbcur *bc)
 	MDB_val	 k, v;
 	int	 rv;
 
+	if (bc->bc_c == NULL)
+		bc->bc_end = 1;		/* inline: its one block */
 	if (bc->bc_end)
 		return (0);
 	if ((rv = ixbcur_step(bc, &k, &v, MDB_NEXT)) != 1)
@@ -326,9 +581,11 @@ ixbcur_nextblock(struct ixbcur *bc)
 static int
 ixbcur_block(struct ixbcur *bc, uint32_t cid)
 {
-	uint8_t	 kb[IXB_KEY_MAX];
-	MDB_val	 k, v;
-	int	 rv, rc;
+	struct ixblkhdr	 h;
+	uint8_t		 kb[IXB_KEY_MAX];
+	MDB_val		 k, v;
+	size_t		 off;
+	int		 rv, rc;
 
 	if (bc->bc_end)
 		return (0);
@@ -348,11 +605,10 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 		return (-1);
 	bc->bc_end = 0;
 	if (ixbcur_step(bc, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST) == 1 &&
-	    v.mv_size >= sizeof(bc->bc_hdr)) {
-		memcpy(&bc->bc_hdr, v.mv_data, sizeof(bc->bc_hdr));
-		if (bc->bc_hdr.bh_last >= cid)
-			return (ixbcur_load(bc, &k, &v));
-	}
+	    ixblk_hdr_decode(bc->bc_format, &v, util_get_be32(
+	    (const uint8_t *)k.mv_data + bc->bc_len + 1), &h, &off) == 0 &&
+	    h.bh_last >= cid)
+		return (ixbcur_load(bc, &k, &v));
 	/* Not in the one before: the one found, after it. */
 	bc->bc_end = 0;
 	k.mv_size = ixblk_key(kb, bc->bc_term, bc->bc_len, cid);
@@ -380,7 +636,8 @@ ixbcur_varint(struct ixbcur *bc, uint64_t *v)
 int
 ixbcur_next(struct ixbcur *bc)
 {
-	uint64_t	 delta, tf, dl;
+	uint64_t	 delta, tf, dl = 0;
+	uint32_t	 ndl;
 	int		 rv;
 
 	if (bc->bc_end)
@@ -397,11 +654,16 @@ ixbcur_next(struct ixbcur *bc)
 			bc->bc_posleft--;
 	}
 	if (ixbcur_varint(bc, &delta) == -1 || ixbcur_varint(bc, &tf) == -1 ||
-	    ixbcur_varint(bc, &dl) == -1 || tf == 0)
+	    (bc->bc_format == 1 && ixbcur_varint(bc, &dl) == -1) || tf == 0)
 		return (-1);
 	delta += bc->bc_at == 0 ? bc->bc_first : bc->bc_cid;
 	if (delta > bc->bc_hdr.bh_last || (bc->bc_at > 0 && delta <= bc->bc_cid))
 		return (-1);
+	if (bc->bc_format >= 2) {
+		if (ixnorm_get(&bc->bc_norm, delta, &ndl) != 0)
+			return (-1);
+		dl = ndl;
+	}
 	bc->bc_cid = delta;
 	bc->bc_tf = tf;
 	bc->bc_dl = dl;
@@ -457,22 +719,24 @@ struct ixb_post {
 	uint32_t	 bp_cid;
 	uint32_t	 bp_tf;
 	uint32_t	 bp_dl;
-	const uint8_t	*bp_body;	/* tf, length and positions */
+	const uint8_t	*bp_body;	/* tf, length (format 1), positions */
 	size_t		 bp_bodylen;
+	int		 bp_format;
+	struct ixnorm	*bp_nr;		/* format 2: the lengths */
 };
 
 static int
 ixb_post_next(struct ixb_post *bp, uint32_t first, int at)
 {
-	uint64_t	 delta, tf, dl, pos;
-	uint32_t	 i;
+	uint64_t	 delta, tf, dl = 0, pos;
+	uint32_t	 i, ndl;
 
 	if (ix_getvarint(&bp->bp_p, bp->bp_end, &delta) == -1)
 		return (-1);
 	bp->bp_body = bp->bp_p;
 	if (ix_getvarint(&bp->bp_p, bp->bp_end, &tf) == -1 ||
-	    ix_getvarint(&bp->bp_p, bp->bp_end, &dl) == -1 || tf == 0 ||
-	    tf > UINT16_MAX || dl > UINT16_MAX)
+	    (bp->bp_format == 1 && ix_getvarint(&bp->bp_p, bp->bp_end, &dl) ==
+	    -1) || tf == 0 || tf > UINT16_MAX || dl > UINT16_MAX)
 		return (-1);
 	for (i = 0; i < tf; i++)
 		if (ix_getvarint(&bp->bp_p, bp->bp_end, &pos) == -1)
@@ -481,6 +745,11 @@ ixb_post_next(struct ixb_post *bp, uint32_t first, int at)
 	if (delta > UINT32_MAX || (at > 0 && delta <= bp->bp_cid))
 		return (-1);
 	bp->bp_cid = delta;
+	if (bp->bp_format >= 2) {
+		if (ixnorm_get(bp->bp_nr, delta, &ndl) != 0)
+			return (-2);	/* no length: bp_cid has the chunk */
+		dl = ndl;
+	}
 	bp->bp_tf = tf;
 	bp->bp_dl = dl;
 	bp->bp_bodylen = bp->bp_p - bp->bp_body;
@@ -488,8 +757,8 @@ ixb_post_next(struct ixb_post *bp, uint32_t first, int at)
 }
 
 static int
-ixb_terminfo_sub(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
-    uint64_t postings, uint64_t blocks, struct ixfold *res)
+ixb_terminfo_sub(MDB_txn *txn, struct index *ix, int format, const char *t,
+    size_t tl, uint64_t postings, uint64_t blocks, struct ixfold *res)
 {
 	struct ixterminfo	 ti;
 	uint8_t			 tv[IXB_TERMINFO_MAX];
@@ -506,107 +775,146 @@ ixb_terminfo_sub(MDB_txn *txn, struct index *ix, const char *t, size_t tl,
 		res->f_terms++;
 		return (mdb_del(txn, index_dbi(ix, IDB_TERMS), &k, NULL));
 	}
-	v.mv_size = ixblk_terminfo_encode(&ti, tv);
+	v.mv_size = ixblk_terminfo_encode(&ti, format, tv);
 	v.mv_data = tv;
 	return (mdb_put(txn, index_dbi(ix, IDB_TERMS), &k, &v, 0));
 }
 
 /*
- * Sweep the blocks from the key in from (empty: the first) on, dropping
- * the postings of chunks in dead, until budget blocks have been looked
- * at.  from gets the key to go on from; *done is set at the end.  A
- * block with none of them is passed over by its cid range alone.
+ * The n postings at bp (the first at cid first) without those of
+ * chunks in dead, onto out, with their header nh and first cid *nfirst;
+ * *dropped gets how many were left out.  0, or -1 when damaged.
  */
-int
-ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
-    struct buf *from, size_t budget, int *done, struct ixfold *res)
+static int
+ixb_drop(struct ixb_post *bp0, uint32_t first, uint32_t n,
+    const roaring_bitmap_t *dead, struct buf *out, struct ixblkhdr *nh,
+    uint32_t *nfirst, uint32_t *dropped)
+{
+	struct ixb_post	 bp = *bp0;
+	uint32_t	 i;
+
+	memset(nh, 0, sizeof(*nh));
+	*nfirst = *dropped = 0;
+	for (i = 0; i < n; i++) {
+		if (ixb_post_next(&bp, first, i) != 0)
+			return (-1);
+		if (roaring_bitmap_contains(dead, bp.bp_cid)) {
+			(*dropped)++;
+			continue;
+		}
+		if (nh->bh_n == 0)
+			*nfirst = bp.bp_cid;
+		ix_varint(out, nh->bh_n == 0 ? 0 : bp.bp_cid - nh->bh_last);
+		buf_add(out, bp.bp_body, bp.bp_bodylen);
+		nh->bh_n++;
+		nh->bh_last = bp.bp_cid;
+		ixbound_add(&nh->bh_bound, bp.bp_tf, bp.bp_dl);
+	}
+	return (bp.bp_p == bp.bp_end ? 0 : -1);
+}
+
+/* One block of the sweep: rewritten without the dead, or dropped. */
+static int
+ixb_purge_block(MDB_txn *txn, struct index *ix, int format, MDB_cursor *c,
+    const MDB_val *k, const MDB_val *v, const roaring_bitmap_t *dead,
+    struct ixfold *res)
 {
 	struct ixblkhdr	 h, nh;
 	struct ixb_post	 bp;
-	struct buf	 out, val;
+	struct ixnorm	 nr;
+	struct buf	 out;
+	MDB_val		 nk, nv;
+	uint8_t		 kb[IXB_KEY_MAX];
+	uint8_t		 hb[sizeof(h) + 2 + 5 + IXB_BOUNDS * 6];
+	char		 term[IX_TERM_MAX + 1];
+	uint32_t	 first, nfirst, dropped;
+	size_t		 tl, off;
+	int		 rc;
+
+	tl = k->mv_size - 5;
+	first = util_get_be32((uint8_t *)k->mv_data + tl + 1);
+	memcpy(term, k->mv_data, tl);
+	buf_init(&out);
+	ixnorm_init(&nr, txn, ix);
+	memset(&bp, 0, sizeof(bp));
+	bp.bp_format = format;
+	bp.bp_nr = &nr;
+	bp.bp_end = (const uint8_t *)v->mv_data + v->mv_size;
+	if (ixblk_hdr_decode(format, v, first, &h, &off) == -1)
+		off = v->mv_size + 1;
+	bp.bp_p = (const uint8_t *)v->mv_data + off;
+	if (off > v->mv_size || ixb_drop(&bp, first, h.bh_n, dead, &out, &nh,
+	    &nfirst, &dropped) == -1) {
+		rc = MDB_CORRUPTED;
+		goto out;
+	}
+	if ((rc = mdb_cursor_del(c, 0)) != 0)
+		goto out;
+	if (nh.bh_n > 0) {
+		off = ixblk_hdr_encode(format, &nh, nfirst, hb);
+		nk.mv_size = ixblk_key(kb, term, tl, nfirst);
+		nk.mv_data = kb;
+		nv.mv_size = off + out.b_len;
+		if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &nk, &nv,
+		    MDB_RESERVE)) != 0)
+			goto out;
+		memcpy(nv.mv_data, hb, off);
+		memcpy((uint8_t *)nv.mv_data + off, out.b_data, out.b_len);
+		res->f_bytes += nv.mv_size;
+	} else
+		res->f_blocks++;
+	res->f_postings += dropped;
+	rc = ixb_terminfo_sub(txn, ix, format, term, tl, dropped,
+	    nh.bh_n == 0, res);
+out:
+	buf_free(&out);
+	return (rc);
+}
+
+/* The blocks' part of a sweep, from the key in from (empty: the first). */
+static int
+ixb_purge_blocks(MDB_txn *txn, struct index *ix, int format,
+    const roaring_bitmap_t *dead, struct buf *from, size_t *budget,
+    int *done, struct ixfold *res)
+{
+	struct ixblkhdr	 h;
 	MDB_cursor	*c = NULL;
 	MDB_val		 k, v;
 	uint8_t		 kb[IXB_KEY_MAX];
-	char		 term[IX_TERM_MAX + 1];
-	size_t		 tl, seen = 0;
-	uint32_t	 first, nfirst, i, dropped;
+	size_t		 tl, off;
+	uint32_t	 first;
 	int		 rc;
 
-	*done = 0;
-	buf_init(&out);
-	buf_init(&val);
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
-		goto out;
+		return (rc);
 	k.mv_size = from->b_len;
 	k.mv_data = from->b_data;
 	rc = mdb_cursor_get(c, &k, &v, from->b_len == 0 ? MDB_FIRST :
 	    MDB_SET_RANGE);
-	for (; rc == 0 && seen < budget; seen++) {
-		if (k.mv_size < 5 || k.mv_size > IXB_KEY_MAX ||
-		    v.mv_size < sizeof(h)) {
+	for (; rc == 0 && *budget > 0; (*budget)--) {
+		if (k.mv_size < 5 || k.mv_size > IXB_KEY_MAX) {
 			rc = MDB_CORRUPTED;
-			goto out;
+			break;
 		}
 		tl = k.mv_size - 5;
 		first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
-		memcpy(&h, v.mv_data, sizeof(h));
+		if (ixblk_hdr_decode(format, &v, first, &h, &off) == -1) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
 		if (h.bh_last < first || roaring_bitmap_range_cardinality(dead,
 		    first, (uint64_t)h.bh_last + 1) == 0) {
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 			continue;
 		}
-		/* Rewrite it without them. */
-		memcpy(term, k.mv_data, tl);
-		memset(&nh, 0, sizeof(nh));
-		buf_reset(&out);
-		memset(&bp, 0, sizeof(bp));
-		bp.bp_p = (const uint8_t *)v.mv_data + sizeof(h);
-		bp.bp_end = (const uint8_t *)v.mv_data + v.mv_size;
-		nfirst = 0;
-		dropped = 0;
-		for (i = 0; i < h.bh_n; i++) {
-			if (ixb_post_next(&bp, first, i) == -1) {
-				rc = MDB_CORRUPTED;
-				goto out;
-			}
-			if (roaring_bitmap_contains(dead, bp.bp_cid)) {
-				dropped++;
-				continue;
-			}
-			if (nh.bh_n == 0)
-				nfirst = bp.bp_cid;
-			ix_varint(&out, nh.bh_n == 0 ? 0 :
-			    bp.bp_cid - nh.bh_last);
-			buf_add(&out, bp.bp_body, bp.bp_bodylen);
-			nh.bh_n++;
-			nh.bh_last = bp.bp_cid;
-			ixbound_add(&nh.bh_bound, bp.bp_tf, bp.bp_dl);
-		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			goto out;
-		if (nh.bh_n > 0) {
-			buf_reset(&val);
-			buf_add(&val, &nh, sizeof(nh));
-			buf_add(&val, out.b_data, out.b_len);
-			k.mv_size = ixblk_key(kb, term, tl, nfirst);
-			k.mv_data = kb;
-			v.mv_size = val.b_len;
-			v.mv_data = val.b_data;
-			if ((rc = mdb_put(txn, index_dbi(ix, IDB_BLOCKS), &k,
-			    &v, 0)) != 0)
-				goto out;
-			res->f_bytes += val.b_len;
-		} else
-			res->f_blocks++;
-		res->f_postings += dropped;
-		if ((rc = ixb_terminfo_sub(txn, ix, term, tl, dropped,
-		    nh.bh_n == 0, res)) != 0)
-			goto out;
-		/* On after the block's range. */
-		if (h.bh_last == UINT32_MAX)
-			k.mv_size = ixblk_key(kb, term, tl, UINT32_MAX);
-		else
-			k.mv_size = ixblk_key(kb, term, tl, h.bh_last + 1);
+		/* Rewrite it without them, and on after its range. */
+		memcpy(kb, k.mv_data, k.mv_size);
+		if ((rc = ixb_purge_block(txn, ix, format, c, &k, &v, dead,
+		    res)) != 0)
+			break;
+		util_put_be32(kb + tl + 1, h.bh_last == UINT32_MAX ?
+		    UINT32_MAX : h.bh_last + 1);
+		k.mv_size = tl + 5;
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
@@ -617,11 +925,164 @@ ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 		buf_reset(from);
 		buf_add(from, k.mv_data, k.mv_size);
 	}
+	mdb_cursor_close(c);
+	return (rc);
+}
+
+/* One term's inline postings without the dead: rewritten or dropped. */
+static int
+ixb_purge_inline(MDB_txn *txn, struct index *ix, const MDB_val *k,
+    struct ixterminfo *ti, const roaring_bitmap_t *dead, struct ixfold *res)
+{
+	struct ixblkhdr	 h, nh;
+	struct ixb_post	 bp;
+	struct ixnorm	 nr;
+	struct buf	 out;
+	uint8_t		 inl[IXB_INLINE_MAX], tv[IXB_TERMVAL_MAX];
+	uint32_t	 first, nfirst, dropped;
+	size_t		 off, len;
+	MDB_val		 v;
+	int		 rc;
+
+	buf_init(&out);
+	ixnorm_init(&nr, txn, ix);
+	memset(&bp, 0, sizeof(bp));
+	bp.bp_format = 2;
+	bp.bp_nr = &nr;
+	bp.bp_end = ti->ti_inline + ti->ti_inlinelen;
+	if (ixblk_inline(ti, &first, &h, &off) == -1)
+		off = ti->ti_inlinelen + 1;
+	bp.bp_p = ti->ti_inline + off;
+	if (off > ti->ti_inlinelen || ixb_drop(&bp, first, h.bh_n, dead, &out,
+	    &nh, &nfirst, &dropped) == -1) {
+		rc = MDB_CORRUPTED;
+		goto out;
+	}
+	res->f_postings += dropped;
+	if (nh.bh_n == 0) {
+		res->f_terms++;
+		rc = mdb_del(txn, index_dbi(ix, IDB_TERMS), (MDB_val *)k, NULL);
+		goto out;
+	}
+	/* Fewer postings, as many bytes at most: it fits. */
+	if ((len = ixblk_inline_encode(nfirst, nh.bh_last,
+	    (const uint8_t *)out.b_data,
+	    out.b_len, inl)) == 0) {
+		rc = MDB_CORRUPTED;
+		goto out;
+	}
+	ti->ti_df = nh.bh_n;
+	ti->ti_bound = nh.bh_bound;
+	v.mv_size = ixblk_termval(ti, 2, inl, len, tv);
+	v.mv_data = tv;
+	rc = mdb_put(txn, index_dbi(ix, IDB_TERMS), (MDB_val *)k, &v, 0);
+	res->f_bytes += v.mv_size;
 out:
-	if (c != NULL)
-		mdb_cursor_close(c);
 	buf_free(&out);
-	buf_free(&val);
+	return (rc);
+}
+
+/* The inline postings' part of a sweep (format 2), from the term in from. */
+static int
+ixb_purge_terms(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
+    struct buf *from, size_t *budget, int *done, struct ixfold *res)
+{
+	struct ixterminfo ti;
+	struct ixblkhdr	 h;
+	MDB_cursor	*c = NULL;
+	MDB_val		 k, v;
+	char		 kb[IX_TERM_MAX];
+	uint32_t	 first;
+	size_t		 off, kl;
+	int		 rc;
+
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_TERMS), &c)) != 0)
+		return (rc);
+	k.mv_size = from->b_len;
+	k.mv_data = from->b_data;
+	rc = mdb_cursor_get(c, &k, &v, from->b_len == 0 ? MDB_FIRST :
+	    MDB_SET_RANGE);
+	for (; rc == 0 && *budget > 0; (*budget)--) {
+		if (k.mv_size == 0 || k.mv_size > IX_TERM_MAX ||
+		    ixblk_terminfo_decode(&v, 2, &ti) == -1 ||
+		    (ti.ti_inline != NULL &&
+		    ixblk_inline(&ti, &first, &h, &off) == -1)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (ti.ti_inline == NULL || roaring_bitmap_range_cardinality(
+		    dead, first, (uint64_t)h.bh_last + 1) == 0) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
+		}
+		kl = k.mv_size;
+		memcpy(kb, k.mv_data, kl);
+		k.mv_data = kb;
+		if ((rc = ixb_purge_inline(txn, ix, &k, &ti, dead, res)) != 0)
+			break;
+		/* On after it. */
+		k.mv_size = kl;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == kl &&
+		    memcmp(k.mv_data, kb, kl) == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND) {
+		*done = 1;
+		rc = 0;
+	} else if (rc == 0) {
+		buf_reset(from);
+		buf_add(from, k.mv_data, k.mv_size);
+	}
+	mdb_cursor_close(c);
+	return (rc);
+}
+
+/*
+ * Sweep the block store from where from says (empty: the start) on,
+ * dropping the postings of chunks in dead, until budget blocks or terms
+ * have been looked at.  from gets where to go on from: a byte for the
+ * part ('b' blocks, then in format 2 't' the terms' inline postings),
+ * then a key; *done is set at the end.  A block, or a term's inline
+ * postings, with none of them is passed over by its cid range alone.
+ */
+int
+ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
+    struct buf *from, size_t budget, int *done, struct ixfold *res)
+{
+	struct buf	 key;
+	int		 rc = 0, format, part, pdone = 0;
+
+	*done = 0;
+	if ((format = ixblk_format(txn, ix)) == -1)
+		return (MDB_CORRUPTED);
+	part = from->b_len == 0 ? 'b' : ((uint8_t *)from->b_data)[0];
+	buf_init(&key);
+	if (from->b_len > 1)
+		buf_add(&key, (uint8_t *)from->b_data + 1, from->b_len - 1);
+	if (part == 'b') {
+		rc = ixb_purge_blocks(txn, ix, format, dead, &key, &budget,
+		    &pdone, res);
+		if (rc == 0 && pdone && format >= 2) {
+			part = 't';
+			pdone = 0;
+			buf_reset(&key);
+		}
+	}
+	if (rc == 0 && part == 't' && !pdone && budget > 0)
+		rc = ixb_purge_terms(txn, ix, dead, &key, &budget, &pdone,
+		    res);
+	else if (rc == 0 && part != 'b' && part != 't')
+		rc = MDB_CORRUPTED;
+	if (rc == 0 && pdone)
+		*done = 1;
+	else if (rc == 0) {
+		buf_reset(from);
+		buf_addc(from, part);
+		buf_add(from, key.b_data, key.b_len);
+	}
+	buf_free(&key);
 	return (rc);
 }
 
@@ -653,25 +1114,123 @@ ixb_check_run(const struct ixb_run *r, char *msg, size_t len)
 	return (0);
 }
 
+/* What a check compares against. */
+struct ixb_chk {
+	const struct ixmeta	*k_m;
+	uint32_t		 k_lo;		/* a fold under way */
+	uint32_t		 k_hi;
+	char			*k_msg;
+	size_t			 k_len;
+	int			 k_format;
+	struct ixnorm		 k_nr;		/* format 2 */
+};
+
 /*
- * Check the blocks: postings decode, each term's cids rise strictly
- * across its blocks (no chunk in two blocks), every posting is under its
- * block's and its term's bounds, counts agree with terms, every term
- * entry has blocks, and nothing lies above the folded chunks but a fold
- * under way.  0, 1 with msg, or an LMDB error.
+ * One block of r's term, or its inline postings (first 0 for those in
+ * messages): 0, or 1 with the fault in msg.
  */
-int
-ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
-    uint32_t fold_lo, uint32_t fold_hi, char *msg, size_t len)
+static int
+ixb_check_block(struct ixb_chk *ck, struct ixb_run *r,
+    const struct ixblkhdr *h, uint32_t first, const uint8_t *p,
+    const uint8_t *end, int inl)
+{
+	struct ixb_post	 bp;
+	const char	*t = r->r_term + 1;
+	char		 where[64];
+	int		 tl = (int)r->r_len - 1, rv;
+	uint32_t	 i;
+
+	if (inl)
+		snprintf(where, sizeof(where), "its inline postings");
+	else
+		snprintf(where, sizeof(where), "block at chunk %u", first);
+	if (h->bh_n == 0 || h->bh_n > IXB_MAX) {
+		snprintf(ck->k_msg, ck->k_len, "term %.*s: %s: %u postings",
+		    tl, t, where, h->bh_n);
+		return (1);
+	}
+	memset(&bp, 0, sizeof(bp));
+	bp.bp_p = p;
+	bp.bp_end = end;
+	bp.bp_format = ck->k_format;
+	bp.bp_nr = &ck->k_nr;
+	for (i = 0; i < h->bh_n; i++) {
+		if ((rv = ixb_post_next(&bp, first, i)) != 0) {
+			if (rv == -2)
+				snprintf(ck->k_msg, ck->k_len, "term %.*s: "
+				    "chunk %u has no length in norms", tl, t,
+				    bp.bp_cid);
+			else
+				snprintf(ck->k_msg, ck->k_len, "term %.*s: %s "
+				    "is damaged", tl, t, where);
+			return (1);
+		}
+		if (r->r_postings > 0 && bp.bp_cid <= r->r_last) {
+			snprintf(ck->k_msg, ck->k_len, "term %.*s: chunk %u is "
+			    "in two blocks, or out of order", tl, t, bp.bp_cid);
+			return (1);
+		}
+		if (bp.bp_cid >= ck->k_m->m_next_cid ||
+		    (bp.bp_cid >= ck->k_m->m_folded && (bp.bp_cid < ck->k_lo ||
+		    bp.bp_cid >= ck->k_hi))) {
+			snprintf(ck->k_msg, ck->k_len, "term %.*s: chunk %u is "
+			    "past the folded chunks", tl, t, bp.bp_cid);
+			return (1);
+		}
+		if (!ixbound_covers(&h->bh_bound, bp.bp_tf, bp.bp_dl) ||
+		    !ixbound_covers(&r->r_ti.ti_bound, bp.bp_tf, bp.bp_dl)) {
+			snprintf(ck->k_msg, ck->k_len, "term %.*s: chunk %u: a "
+			    "posting above its %s's bound", tl, t, bp.bp_cid,
+			    ixbound_covers(&h->bh_bound, bp.bp_tf, bp.bp_dl) ?
+			    "term" : "block");
+			return (1);
+		}
+		r->r_last = bp.bp_cid;
+		r->r_postings++;
+	}
+	if (bp.bp_p != bp.bp_end || h->bh_last != r->r_last ||
+	    first > h->bh_last) {
+		snprintf(ck->k_msg, ck->k_len, "term %.*s: %s: its header does "
+		    "not match its postings", tl, t, where);
+		return (1);
+	}
+	return (0);
+}
+
+/* A new run of blocks, for the term of key k: 0, 1 or an LMDB error. */
+static int
+ixb_check_term(MDB_txn *txn, struct index *ix, struct ixb_chk *ck,
+    struct ixb_run *r, const MDB_val *k, size_t tl)
+{
+	int	 rc;
+
+	if ((rc = ixb_check_run(r, ck->k_msg, ck->k_len)) != 0)
+		return (rc);
+	memset(r, 0, sizeof(*r));
+	memcpy(r->r_term, k->mv_data, tl);
+	r->r_len = tl;
+	rc = ixblk_terminfo(txn, ix, r->r_term, tl, &r->r_ti);
+	if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED) {
+		snprintf(ck->k_msg, ck->k_len, "term %.*s: %s", (int)tl - 1,
+		    r->r_term + 1, rc == MDB_NOTFOUND ? "blocks but no entry "
+		    "in terms" : "its entry in terms is damaged");
+		rc = 1;
+	}
+	return (rc);
+}
+
+/* The blocks database; *nterms gets the terms that have blocks. */
+static int
+ixb_check_blocks(MDB_txn *txn, struct index *ix, int format,
+    struct ixb_chk *ck, uint64_t *nterms)
 {
 	struct ixblkhdr	 h;
-	struct ixb_post	 bp;
 	struct ixb_run	 r;
 	MDB_cursor	*c = NULL;
 	MDB_val		 k, v;
-	uint64_t	 nterms = 0, nblocks = 0, tentries = 0;
-	uint32_t	 first, i;
-	size_t		 tl;
+	uint64_t	 nblocks = 0;
+	uint32_t	 first;
+	size_t		 tl, off;
 	int		 rc, op;
 
 	memset(&r, 0, sizeof(r));
@@ -680,119 +1239,128 @@ ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
 	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
 	    op = MDB_NEXT) {
 		if (k.mv_size < 6 || k.mv_size > IXB_KEY_MAX ||
-		    v.mv_size < sizeof(h) ||
 		    ((uint8_t *)k.mv_data)[k.mv_size - 5] != 0) {
-			snprintf(msg, len, "a block key is damaged");
+			snprintf(ck->k_msg, ck->k_len, "a block key is "
+			    "damaged");
 			rc = 1;
-			goto out;
+			break;
 		}
 		tl = k.mv_size - 5;
 		first = util_get_be32((uint8_t *)k.mv_data + tl + 1);
-		memcpy(&h, v.mv_data, sizeof(h));
 		if (tl != r.r_len || memcmp(k.mv_data, r.r_term, tl) != 0) {
-			if ((rc = ixb_check_run(&r, msg, len)) != 0)
-				goto out;
-			memset(&r, 0, sizeof(r));
-			memcpy(r.r_term, k.mv_data, tl);
-			r.r_len = tl;
-			nterms++;
-			rc = ixblk_terminfo(txn, ix, r.r_term, tl, &r.r_ti);
-			if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED) {
-				snprintf(msg, len, "term %.*s: %s",
-				    (int)tl - 1, r.r_term + 1,
-				    rc == MDB_NOTFOUND ? "blocks but no entry "
-				    "in terms" : "its entry in terms is "
-				    "damaged");
-				rc = 1;
-			}
-			if (rc != 0)
-				goto out;
+			if ((rc = ixb_check_term(txn, ix, ck, &r, &k, tl)) != 0)
+				break;
+			(*nterms)++;
 		}
-		if (h.bh_n == 0 || h.bh_n > IXB_MAX) {
-			snprintf(msg, len, "term %.*s: a block of %u postings",
-			    (int)tl - 1, r.r_term + 1, h.bh_n);
-			rc = 1;
-			goto out;
-		}
-		memset(&bp, 0, sizeof(bp));
-		bp.bp_p = (const uint8_t *)v.mv_data + sizeof(h);
-		bp.bp_end = (const uint8_t *)v.mv_data + v.mv_size;
-		for (i = 0; i < h.bh_n; i++) {
-			if (ixb_post_next(&bp, first, i) == -1) {
-				snprintf(msg, len, "term %.*s: block at chunk "
-				    "%u is damaged", (int)tl - 1, r.r_term + 1,
-				    first);
-				rc = 1;
-				goto out;
-			}
-			if (r.r_postings > 0 && bp.bp_cid <= r.r_last) {
-				snprintf(msg, len, "term %.*s: chunk %u is in "
-				    "two blocks, or out of order", (int)tl - 1,
-				    r.r_term + 1, bp.bp_cid);
-				rc = 1;
-				goto out;
-			}
-			if (bp.bp_cid >= m->m_next_cid ||
-			    (bp.bp_cid >= m->m_folded && (bp.bp_cid < fold_lo ||
-			    bp.bp_cid >= fold_hi))) {
-				snprintf(msg, len, "term %.*s: chunk %u is past "
-				    "the folded chunks", (int)tl - 1,
-				    r.r_term + 1, bp.bp_cid);
-				rc = 1;
-				goto out;
-			}
-			if (!ixbound_covers(&h.bh_bound, bp.bp_tf, bp.bp_dl) ||
-			    !ixbound_covers(&r.r_ti.ti_bound, bp.bp_tf,
-			    bp.bp_dl)) {
-				snprintf(msg, len, "term %.*s: chunk %u: a "
-				    "posting above its %s's bound",
-				    (int)tl - 1, r.r_term + 1, bp.bp_cid,
-				    ixbound_covers(&h.bh_bound, bp.bp_tf,
-				    bp.bp_dl) ? "term" : "block");
-				rc = 1;
-				goto out;
-			}
-			r.r_last = bp.bp_cid;
-			r.r_postings++;
-		}
-		if (bp.bp_p != bp.bp_end || h.bh_last != r.r_last ||
-		    first > h.bh_last) {
-			snprintf(msg, len, "term %.*s: block at chunk %u: its "
-			    "header does not match its postings", (int)tl - 1,
+		if (ixblk_hdr_decode(format, &v, first, &h, &off) == -1) {
+			snprintf(ck->k_msg, ck->k_len, "term %.*s: block at "
+			    "chunk %u: its header is damaged", (int)tl - 1,
 			    r.r_term + 1, first);
 			rc = 1;
-			goto out;
+			break;
 		}
+		if ((rc = ixb_check_block(ck, &r, &h, first,
+		    (const uint8_t *)v.mv_data + off, (const uint8_t *)
+		    v.mv_data + v.mv_size, 0)) != 0)
+			break;
 		r.r_blocks++;
 		nblocks++;
 	}
-	if (rc != MDB_NOTFOUND)
-		goto out;
-	if ((rc = ixb_check_run(&r, msg, len)) != 0)
-		goto out;
 	mdb_cursor_close(c);
-	c = NULL;
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	if ((rc = ixb_check_run(&r, ck->k_msg, ck->k_len)) != 0)
+		return (rc);
+	if (nblocks != ck->k_m->m_blocks) {
+		snprintf(ck->k_msg, ck->k_len, "%llu blocks, but the count "
+		    "says %llu", (unsigned long long)nblocks,
+		    (unsigned long long)ck->k_m->m_blocks);
+		return (1);
+	}
+	return (0);
+}
+
+/* The terms database: entries, and inline postings (format 2). */
+static int
+ixb_check_terms(MDB_txn *txn, struct index *ix, int format,
+    struct ixb_chk *ck, uint64_t nterms)
+{
+	struct ixblkhdr	 h;
+	struct ixb_run	 r;
+	MDB_cursor	*c = NULL;
+	MDB_val		 k, v;
+	uint64_t	 tentries = 0, ninline = 0;
+	uint32_t	 first;
+	size_t		 off;
+	int		 rc, op;
+
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_TERMS), &c)) != 0)
 		return (rc);
 	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
-	    op = MDB_NEXT)
+	    op = MDB_NEXT) {
 		tentries++;
-	if (rc != MDB_NOTFOUND)
-		goto out;
-	rc = 0;
-	if (tentries != nterms) {
-		snprintf(msg, len, "%llu terms have blocks, but terms has %llu "
-		    "entries", (unsigned long long)nterms,
-		    (unsigned long long)tentries);
-		rc = 1;
-	} else if (nblocks != m->m_blocks) {
-		snprintf(msg, len, "%llu blocks, but the count says %llu",
-		    (unsigned long long)nblocks,
-		    (unsigned long long)m->m_blocks);
-		rc = 1;
+		if (format == 1)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.r_len = k.mv_size > IX_TERM_MAX ? IX_TERM_MAX : k.mv_size;
+		memcpy(r.r_term, k.mv_data, r.r_len);
+		if (k.mv_size == 0 || k.mv_size > IX_TERM_MAX ||
+		    ixblk_terminfo_decode(&v, format, &r.r_ti) == -1 ||
+		    (r.r_ti.ti_inline != NULL && ixblk_inline(&r.r_ti, &first,
+		    &h, &off) == -1)) {
+			snprintf(ck->k_msg, ck->k_len, "term %.*s: its entry "
+			    "in terms is damaged", (int)r.r_len - 1,
+			    r.r_term + 1);
+			rc = 1;
+			break;
+		}
+		if (r.r_ti.ti_inline == NULL)
+			continue;
+		ninline++;
+		if ((rc = ixb_check_block(ck, &r, &h, first,
+		    r.r_ti.ti_inline + off, r.r_ti.ti_inline +
+		    r.r_ti.ti_inlinelen, 1)) != 0)
+			break;
 	}
-out:
-	if (c != NULL)
-		mdb_cursor_close(c);
-	return (rc);
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	if (tentries != nterms + ninline) {
+		snprintf(ck->k_msg, ck->k_len, "%llu terms have blocks and "
+		    "%llu inline postings, but terms has %llu entries",
+		    (unsigned long long)nterms, (unsigned long long)ninline,
+		    (unsigned long long)tentries);
+		return (1);
+	}
+	return (0);
+}
+
+/*
+ * Check the block store: postings decode, each term's cids rise
+ * strictly across its blocks (no chunk in two blocks), every posting is
+ * under its block's and its term's bounds, counts agree with terms,
+ * every term entry has blocks or (format 2) inline postings that pass
+ * the same checks, and nothing lies above the folded chunks but a fold
+ * under way.  0, 1 with msg, or an LMDB error.
+ */
+int
+ixblk_check(MDB_txn *txn, struct index *ix, const struct ixmeta *m,
+    uint32_t fold_lo, uint32_t fold_hi, char *msg, size_t len)
+{
+	struct ixb_chk	 ck;
+	uint64_t	 nterms = 0;
+	int		 rc, format;
+
+	ck.k_m = m;
+	ck.k_lo = fold_lo;
+	ck.k_hi = fold_hi;
+	ck.k_msg = msg;
+	ck.k_len = len;
+	if ((format = ixblk_format(txn, ix)) == -1)
+		return (MDB_CORRUPTED);
+	ck.k_format = format;
+	ixnorm_init(&ck.k_nr, txn, ix);
+	if ((rc = ixb_check_blocks(txn, ix, format, &ck, &nterms)) != 0)
+		return (rc);
+	return (ixb_check_terms(txn, ix, format, &ck, nterms));
 }

@@ -8,12 +8,15 @@
  * cut short by a crash resumes where it stopped.
  *
  * A fold walks the segments' dictionaries (ixwalk) a batch of terms at a
- * time, each batch in three steps:
+ * time, each batch in three steps (in format 2, its first slice writes
+ * the segments' chunk lengths to norms first, index_norms.c):
  *
  *	look	 each term's last block, in the write transaction; one with
  *		 room for more is copied, to be rewritten with more in it.
- *		 Terms past the last key of the store need no look, and
- *		 their blocks go in by appending (most of a first fold).
+ *		 In format 2 the term's entry is read first: postings inline
+ *		 there are its last block.  Terms past the last key of the
+ *		 store need no look, and their blocks go in by appending
+ *		 (most of a first fold).
  *	build	 each term's postings from every segment that has it, in
  *		 cid order, dead chunks left out, encoded into blocks in
  *		 memory, with the bounds of each block and of the term.
@@ -23,7 +26,9 @@
  *		 it changes), so up to IXF_BUILDERS threads build shares of
  *		 the batch's terms at once, split by their postings.
  *	write	 the blocks and the terms' totals, in term order, in the
- *		 write transaction, which is its thread's alone.
+ *		 write transaction, which is its thread's alone; in format
+ *		 2, a term of no blocks whose postings make one small block
+ *		 gets them inline in its entry instead.
  *
  * The steps overlap: while the builders build a batch, the fold's own
  * thread walks and looks for the next one (the look only reads the
@@ -69,6 +74,9 @@ struct ixf_term {
 	int		 ft_append;	/* keys past the store's last */
 	int		 ft_tappend;	/* and past the last of terms */
 	int		 ft_old;	/* its last block is rewritten */
+	int		 ft_inl;	/* that block was inline in terms */
+	int		 ft_hasti;	/* ft_ti read in the look */
+	struct ixterminfo ft_ti;	/* its terms value (not ti_inline) */
 	struct ixblkhdr	 ft_hdr;	/* that block's header */
 	uint32_t	 ft_first;	/* and first cid */
 	size_t		 ft_oldoff;	/* and postings, in b_old */
@@ -106,6 +114,7 @@ struct ixf_batch {
 	uint64_t		 b_df;
 	const roaring_bitmap_t	*b_dead;
 	size_t			 b_nodemax;
+	int			 b_format;
 	struct ixf_builder	 b_bld[IXF_BUILDERS];
 	int			 b_nbld;
 	int			 b_nrun;	/* builders started */
@@ -124,6 +133,7 @@ struct ixf {
 	uint64_t		 x_written;
 	struct ixf_batch	 x_bat[2];
 	struct ixf_batch	*x_b;		/* the one gathered */
+	int			 x_format;	/* the block store's */
 };
 
 /* What a fold or a sweep did, added to a running total. */
@@ -156,27 +166,42 @@ ixf_lastkey(MDB_txn *txn, MDB_dbi dbi, struct buf *out)
 
 /* Look. */
 
+static int	ixf_look_blocks(struct ixf *, struct ixf_term *);
+static int	ixf_look_terms(struct ixf *, struct ixf_term *);
+
 /* The term's last block, copied into the batch when it has room. */
 static int
 ixf_look(struct ixf *x, struct ixf_term *ft)
 {
-	struct ixf_batch	*b = x->x_b;
 	uint8_t			 kb[IXB_KEY_MAX];
-	MDB_val			 k, v;
-	size_t			 max;
-	int			 rc, m = -1;
+	size_t			 len;
 
-	k.mv_size = ixblk_key(kb, ft->ft_t, ft->ft_tl, 0);
+	len = ixblk_key(kb, ft->ft_t, ft->ft_tl, 0);
 	if (!x->x_append)
-		x->x_append = ix_termcmp(kb, k.mv_size, x->x_blast.b_data,
+		x->x_append = ix_termcmp(kb, len, x->x_blast.b_data,
 		    x->x_blast.b_len) > 0;
 	if (!x->x_tappend)
 		x->x_tappend = ix_termcmp(ft->ft_t, ft->ft_tl,
 		    x->x_tlast.b_data, x->x_tlast.b_len) > 0;
 	ft->ft_append = x->x_append;
 	ft->ft_tappend = x->x_tappend;
+	if (x->x_format >= 2 && !x->x_tappend)
+		return (ixf_look_terms(x, ft));
 	if (x->x_append)
 		return (0);
+	return (ixf_look_blocks(x, ft));
+}
+
+/* The term's last block, from blocks. */
+static int
+ixf_look_blocks(struct ixf *x, struct ixf_term *ft)
+{
+	struct ixf_batch	*b = x->x_b;
+	uint8_t			 kb[IXB_KEY_MAX];
+	MDB_val			 k, v;
+	size_t			 max, off;
+	int			 rc, m = -1;
+
 	/* The one before the term's key for cid max. */
 	k.mv_size = ixblk_key(kb, ft->ft_t, ft->ft_tl, UINT32_MAX);
 	k.mv_data = kb;
@@ -189,19 +214,53 @@ ixf_look(struct ixf *x, struct ixf_term *ft)
 			break;
 	if (rc != 0 || m != 1)
 		return (rc == MDB_NOTFOUND ? 0 : rc);
-	if (v.mv_size < sizeof(ft->ft_hdr))
-		return (MDB_CORRUPTED);
-	memcpy(&ft->ft_hdr, v.mv_data, sizeof(ft->ft_hdr));
-	ft->ft_last = ft->ft_hdr.bh_last;
 	ft->ft_first = util_get_be32((uint8_t *)k.mv_data + ft->ft_tl + 1);
+	if (ixblk_hdr_decode(b->b_format, &v, ft->ft_first, &ft->ft_hdr,
+	    &off) == -1)
+		return (MDB_CORRUPTED);
+	ft->ft_last = ft->ft_hdr.bh_last;
 	max = b->b_nodemax - 8 - (ft->ft_tl + 5);
 	if (ft->ft_hdr.bh_n < IXB_MAX && v.mv_size < max - 16) {
 		ft->ft_old = 1;
 		ft->ft_oldoff = b->b_old.b_len;
-		ft->ft_oldlen = v.mv_size - sizeof(ft->ft_hdr);
-		buf_add(&b->b_old, (uint8_t *)v.mv_data + sizeof(ft->ft_hdr),
-		    ft->ft_oldlen);
+		ft->ft_oldlen = v.mv_size - off;
+		buf_add(&b->b_old, (uint8_t *)v.mv_data + off, ft->ft_oldlen);
 	}
+	return (0);
+}
+
+/*
+ * Format 2: the term's entry first.  Its postings inline are its last
+ * block, to be rewritten (inline again, or into blocks); a term with
+ * blocks has its last one looked at there.
+ */
+static int
+ixf_look_terms(struct ixf *x, struct ixf_term *ft)
+{
+	struct ixf_batch	*b = x->x_b;
+	size_t			 off;
+	int			 rc;
+
+	rc = ixblk_terminfo(x->x_txn, x->x_ix, ft->ft_t, ft->ft_tl,
+	    &ft->ft_ti);
+	if (rc == MDB_NOTFOUND)
+		memset(&ft->ft_ti, 0, sizeof(ft->ft_ti));
+	else if (rc != 0)
+		return (rc);
+	ft->ft_hasti = 1;
+	if (rc == MDB_NOTFOUND)
+		return (0);
+	if (ft->ft_ti.ti_inline == NULL)
+		return (x->x_append ? MDB_CORRUPTED : ixf_look_blocks(x, ft));
+	if (ixblk_inline(&ft->ft_ti, &ft->ft_first, &ft->ft_hdr, &off) == -1)
+		return (MDB_CORRUPTED);
+	ft->ft_last = ft->ft_hdr.bh_last;
+	ft->ft_old = ft->ft_inl = 1;
+	ft->ft_oldoff = b->b_old.b_len;
+	ft->ft_oldlen = ft->ft_ti.ti_inlinelen - off;
+	buf_add(&b->b_old, ft->ft_ti.ti_inline + off, ft->ft_oldlen);
+	ft->ft_ti.ti_inline = NULL;	/* not valid past a write */
+	ft->ft_ti.ti_inlinelen = 0;
 	return (0);
 }
 
@@ -294,13 +353,15 @@ static void
 ixf_emit(struct ixf_builder *fb, struct ixf_term *ft, struct ixblkhdr *h,
     uint32_t first)
 {
-	uint8_t	 rec[8];
+	uint8_t	 rec[8], hb[sizeof(*h) + IXB_BOUNDS * 6 + 7];
+	size_t	 hl;
 
 	ixbound_merge(&ft->ft_tb, &h->bh_bound);
+	hl = ixblk_hdr_encode(fb->fb_b->b_format, h, first, hb);
 	memcpy(rec, &first, 4);
-	util_put_be32(rec + 4, sizeof(*h) + fb->fb_data.b_len);
+	util_put_be32(rec + 4, hl + fb->fb_data.b_len);
 	buf_add(&fb->fb_arena, rec, sizeof(rec));
-	buf_add(&fb->fb_arena, h, sizeof(*h));
+	buf_add(&fb->fb_arena, hb, hl);
 	buf_add(&fb->fb_arena, fb->fb_data.b_data, fb->fb_data.b_len);
 	buf_reset(&fb->fb_data);
 	memset(h, 0, sizeof(*h));
@@ -329,10 +390,13 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
 			goto next;
 		dl = seg->s_norms[p.p_local];
-		len = ixf_varlen(p.p_tf) + ixf_varlen(dl) + poslen;
+		len = ixf_varlen(p.p_tf) + poslen;
+		if (fb->fb_b->b_format == 1)
+			len += ixf_varlen(dl);
 		/* Full: out it goes, and this posting starts one. */
 		if (h->bh_n > 0 && (h->bh_n == IXB_MAX ||
-		    sizeof(*h) + fb->fb_data.b_len + 5 + len > max)) {
+		    ixblk_hdrmax(fb->fb_b->b_format) + fb->fb_data.b_len + 5 +
+		    len > max)) {
 			if (!*old)
 				ft->ft_nblocks++;
 			*old = 0;
@@ -342,7 +406,8 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 			*first = p.p_cid;
 		ix_varint(&fb->fb_data, h->bh_n == 0 ? 0 : p.p_cid - h->bh_last);
 		ix_varint(&fb->fb_data, p.p_tf);
-		ix_varint(&fb->fb_data, dl);
+		if (fb->fb_b->b_format == 1)
+			ix_varint(&fb->fb_data, dl);
 		/* The positions are varints in both: their bytes as they are. */
 		buf_add(&fb->fb_data, p.p_cur, poslen);
 		h->bh_n++;
@@ -453,31 +518,64 @@ ixf_build_finish(struct ixf_batch *b)
 
 /* Write. */
 
-/* A term's totals after a fold appended to it. */
+/* A term's totals after a fold appended to it, and its inline postings. */
 static int
-ixf_terminfo(struct ixf *x, const struct ixf_term *ft, struct ixfold *res)
+ixf_terminfo(struct ixf *x, const struct ixf_term *ft, uint32_t nblocks,
+    const uint8_t *inl, size_t inllen, struct ixfold *res)
 {
 	struct ixterminfo	 ti;
-	uint8_t			 tv[IXB_TERMINFO_MAX];
+	uint8_t			 tv[IXB_TERMVAL_MAX];
 	MDB_val			 k, v;
 	int			 rc;
 
-	rc = ft->ft_tappend ? MDB_NOTFOUND : ixblk_terminfo(x->x_txn,
-	    x->x_ix, ft->ft_t, ft->ft_tl, &ti);
+	if (ft->ft_hasti) {
+		ti = ft->ft_ti;
+		rc = ti.ti_df == 0 ? MDB_NOTFOUND : 0;
+	} else
+		rc = ft->ft_tappend ? MDB_NOTFOUND : ixblk_terminfo(x->x_txn,
+		    x->x_ix, ft->ft_t, ft->ft_tl, &ti);
 	if (rc == MDB_NOTFOUND) {
 		memset(&ti, 0, sizeof(ti));
 		res->f_terms++;
 	} else if (rc != 0)
 		return (rc);
 	ti.ti_df += ft->ft_added;
-	ti.ti_blocks += ft->ft_nblocks;
+	ti.ti_blocks += nblocks;
 	ixbound_merge(&ti.ti_bound, &ft->ft_tb);
 	k.mv_size = ft->ft_tl;
 	k.mv_data = (void *)ft->ft_t;
-	v.mv_size = ixblk_terminfo_encode(&ti, tv);
+	v.mv_size = ixblk_termval(&ti, x->x_format, inl, inllen, tv);
 	v.mv_data = tv;
+	x->x_written += inllen;
 	return (mdb_put(x->x_txn, index_dbi(x->x_ix, IDB_TERMS), &k, &v,
 	    ft->ft_tappend ? MDB_APPEND : 0));
+}
+
+/*
+ * Format 2: a term of no blocks whose postings are now one block small
+ * enough stays, or goes, inline: its postings in out (their size), or 0.
+ */
+static size_t
+ixf_inline(struct ixf *x, const struct ixf_term *ft, const uint8_t *p,
+    uint8_t out[IXB_INLINE_MAX])
+{
+	struct ixblkhdr	 h;
+	uint32_t	 first, size;
+	size_t		 off;
+	MDB_val		 v;
+
+	if (x->x_format < 2 || (!ft->ft_inl && ft->ft_ti.ti_df > 0))
+		return (0);
+	memcpy(&first, p, 4);
+	size = util_get_be32(p + 4);
+	if (8 + size != ft->ft_outlen)
+		return (0);		/* more than one block */
+	v.mv_size = size;
+	v.mv_data = (void *)(p + 8);
+	if (ixblk_hdr_decode(x->x_format, &v, first, &h, &off) == -1)
+		return (0);
+	return (ixblk_inline_encode(first, h.bh_last, p + 8 + off, size - off,
+	    out));
 }
 
 /* A term's blocks into the store, each in place in its page. */
@@ -486,14 +584,19 @@ ixf_write_term(struct ixf *x, const struct ixf_batch *b,
     const struct ixf_term *ft, struct ixfold *res)
 {
 	const uint8_t	*p, *end;
-	uint8_t		 kb[IXB_KEY_MAX];
-	uint32_t	 first, size;
+	uint8_t		 kb[IXB_KEY_MAX], inl[IXB_INLINE_MAX];
+	uint32_t	 first, size, nblocks = ft->ft_nblocks;
+	size_t		 inllen;
 	MDB_val		 k, v;
 	int		 rc;
 
 	p = (const uint8_t *)b->b_bld[ft->ft_builder].fb_arena.b_data +
 	    ft->ft_out;
-	for (end = p + ft->ft_outlen; p < end; p += 8 + size) {
+	if ((inllen = ixf_inline(x, ft, p, inl)) > 0)
+		nblocks = 0;
+	else if (ft->ft_inl)
+		nblocks++;	/* its old block: out of terms, into blocks */
+	for (end = p + ft->ft_outlen; inllen == 0 && p < end; p += 8 + size) {
 		memcpy(&first, p, 4);
 		size = util_get_be32(p + 4);
 		k.mv_size = ixblk_key(kb, ft->ft_t, ft->ft_tl, first);
@@ -506,10 +609,10 @@ ixf_write_term(struct ixf *x, const struct ixf_batch *b,
 		memcpy(v.mv_data, p + 8, size);
 		x->x_written += size;
 	}
-	if ((rc = ixf_terminfo(x, ft, res)) != 0)
+	if ((rc = ixf_terminfo(x, ft, nblocks, inl, inllen, res)) != 0)
 		return (rc);
 	res->f_postings += ft->ft_added;
-	res->f_blocks += ft->ft_nblocks;
+	res->f_blocks += nblocks;
 	return (0);
 }
 
@@ -578,6 +681,9 @@ ixf_open(struct ixf *x, MDB_txn *txn, struct index *ix,
 	x->x_b = &x->x_bat[0];
 	buf_init(&x->x_blast);
 	buf_init(&x->x_tlast);
+	if ((x->x_format = ixblk_format(txn, ix)) == -1)
+		return (MDB_CORRUPTED);
+	x->x_bat[0].b_format = x->x_bat[1].b_format = x->x_format;
 	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &x->x_c))
 	    != 0)
 		return (rc);
@@ -618,12 +724,19 @@ ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	struct ixf_batch	*b, *next;
 	struct ixf_term		*ft;
 	uint64_t		 soon;
+	size_t			 i;
 	int			 rc, brc;
 
 	*done = 0;
 	ixwalk_init(&w, segs, n, from->b_data, from->b_len);
-	if ((rc = ixf_open(&x, txn, ix, dead)) != 0 ||
-	    (rc = ixf_gather(&x, &w, budget)) != 0)
+	if ((rc = ixf_open(&x, txn, ix, dead)) != 0)
+		goto out;
+	/* Format 2: the chunks' lengths go in first, in the first slice. */
+	for (i = 0; x.x_format >= 2 && from->b_len == 0 && i < n; i++)
+		if ((rc = ixnorm_put(txn, ix, segs[i].s_hdr->h_base,
+		    segs[i].s_hdr->h_nchunks, segs[i].s_norms)) != 0)
+			goto out;
+	if ((rc = ixf_gather(&x, &w, budget)) != 0)
 		goto out;
 	for (b = x.x_b;; b = next) {
 		ixf_build_start(b);

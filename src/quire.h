@@ -916,6 +916,7 @@ struct ixzstd;
 
 struct index {
 	struct store	 ix_store;
+	uint32_t	 ix_format;	/* the block store's, once known; or 0 */
 	msgpack_sbuffer	 ix_buf;
 	struct buf	 ix_tmp;
 	struct ixzstd	*ix_z;		/* zstd contexts, dictionaries */
@@ -1073,7 +1074,7 @@ struct ixpost {
 
 enum {
 	IDB_META, IDB_SEGS, IDB_CHUNKS, IDB_DOCS, IDB_EXTIDS, IDB_BLOCKS,
-	IDB_TERMS, IDB_N
+	IDB_TERMS, IDB_NORMS, IDB_N
 };
 
 /* The index's counters, "stats" in meta (see index.c). */
@@ -1081,7 +1082,7 @@ enum {
 
 struct ixmeta {
 	uint32_t	 m_version;
-	uint32_t	 m_pad;
+	uint32_t	 m_format;	/* the block store's (index_block.c) */
 	uint64_t	 m_next_cid;
 	uint64_t	 m_next_docid;
 	uint64_t	 m_next_seg;
@@ -1219,17 +1220,51 @@ void		 ixwalk_init(struct ixwalk *, const struct ixseg *, size_t,
 int		 ixwalk_next(struct ixwalk *);
 void		 ixwalk_free(struct ixwalk *);
 
+/* index_norms.c */
+#define IXN_RANGE		65536	/* chunks per norms value */
+
+/* A reader of chunk lengths: its array points into the map, valid until
+ * the transaction ends or writes the norms database. */
+struct ixnorm {
+	MDB_txn		*n_txn;
+	MDB_dbi		 n_dbi;
+	uint32_t	 n_range;
+	const uint16_t	*n_p;		/* that range's lengths, or NULL */
+};
+
+void		 ixnorm_init(struct ixnorm *, MDB_txn *, struct index *);
+int		 ixnorm_load(struct ixnorm *, uint32_t, uint32_t *);
+int		 ixnorm_put(MDB_txn *, struct index *, uint32_t, uint32_t,
+		    const uint16_t *);
+
+/* The length of chunk cid, as ixnorm_load: most often from the range at
+ * hand, without a call. */
+static inline int
+ixnorm_get(struct ixnorm *nr, uint32_t cid, uint32_t *dl)
+{
+	if (nr->n_p != NULL && cid / IXN_RANGE == nr->n_range) {
+		*dl = nr->n_p[cid % IXN_RANGE];
+		return (0);
+	}
+	return (ixnorm_load(nr, cid, dl));
+}
+
 /* index_block.c */
 #define IXB_MAX			128	/* postings per block */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
 #define IXB_KEY_MAX		(IX_TERM_MAX + 5)	/* term, 0, first cid */
 #define IXB_TERMINFO_MAX	(2 * 10 + IXB_BOUNDS * 6 + 1)	/* a terms value */
+#define IXB_TERMINFO_V0		32	/* the first stores' terms value */
+#define IXB_FORMAT		2	/* the block store's, of new indexes */
+#define IXB_INLINE_MAX		64	/* postings kept in a terms value */
+#define IXB_TERMVAL_MAX		(IXB_TERMINFO_MAX + 1 + IXB_INLINE_MAX)
 
 struct ixbound {
 	uint16_t	 b_tf[IXB_BOUNDS];	/* 0: unused */
 	uint16_t	 b_dl[IXB_BOUNDS];
 };
 
+/* A block's header in memory, and as format 1 stores it. */
 struct ixblkhdr {
 	uint32_t	 bh_last;	/* last cid */
 	uint16_t	 bh_n;		/* postings */
@@ -1238,16 +1273,23 @@ struct ixblkhdr {
 };
 
 struct ixterminfo {
-	uint64_t	 ti_df;		/* postings in blocks */
+	uint64_t	 ti_df;		/* postings in blocks, or inline */
 	uint64_t	 ti_blocks;
 	struct ixbound	 ti_bound;
+	const uint8_t	*ti_inline;	/* format 2, no blocks: the postings */
+	size_t		 ti_inlinelen;
 };
 
 /* A cursor over one term's blocks, below a limit cid.  Its positions
  * (bc_pos) point into the block in the map: valid until the cursor moves
- * to another block or the transaction ends. */
+ * to another block or the transaction ends.  A term whose postings are
+ * inline in its terms value has one block and no LMDB cursor (bc_c).  In
+ * format 2 bc_dl comes from norms, through bc_norm's pointer into the
+ * map, valid as long as the transaction (which must not write norms). */
 struct ixbcur {
 	MDB_cursor	*bc_c;
+	int		 bc_format;
+	struct ixnorm	 bc_norm;	/* format 2: the lengths */
 	char		 bc_term[IX_TERM_MAX + 1];
 	size_t		 bc_len;
 	uint32_t	 bc_limit;
@@ -1273,6 +1315,7 @@ struct ixfold {
 	uint64_t	 f_bytes;
 };
 
+extern int	 ixblk_format_new;
 void		 ixbound_add(struct ixbound *, uint32_t, uint32_t);
 void		 ixbound_merge(struct ixbound *, const struct ixbound *);
 int		 ixbound_covers(const struct ixbound *, uint32_t, uint32_t);
@@ -1290,9 +1333,22 @@ int		 ixblk_purge(MDB_txn *, struct index *,
 		    struct ixfold *);
 int		 ixblk_check(MDB_txn *, struct index *, const struct ixmeta *,
 		    uint32_t, uint32_t, char *, size_t);
-size_t		 ixblk_terminfo_encode(const struct ixterminfo *,
+size_t		 ixblk_terminfo_encode(const struct ixterminfo *, int,
 		    uint8_t [IXB_TERMINFO_MAX]);
-int		 ixblk_terminfo_decode(const MDB_val *, struct ixterminfo *);
+int		 ixblk_terminfo_decode(const MDB_val *, int,
+		    struct ixterminfo *);
+int		 ixblk_format(MDB_txn *, struct index *);
+size_t		 ixblk_termval(const struct ixterminfo *, int,
+		    const uint8_t *, size_t, uint8_t [IXB_TERMVAL_MAX]);
+int		 ixblk_inline(const struct ixterminfo *, uint32_t *,
+		    struct ixblkhdr *, size_t *);
+size_t		 ixblk_inline_encode(uint32_t, uint32_t, const uint8_t *,
+		    size_t, uint8_t [IXB_INLINE_MAX]);
+size_t		 ixblk_hdrmax(int);
+size_t		 ixblk_hdr_encode(int, const struct ixblkhdr *, uint32_t,
+		    uint8_t *);
+int		 ixblk_hdr_decode(int, const MDB_val *, uint32_t,
+		    struct ixblkhdr *, size_t *);
 size_t		 ixblk_nodemax(MDB_txn *);
 size_t		 ixblk_key(uint8_t *, const char *, size_t, uint32_t);
 int		 ixblk_match(const MDB_val *, const char *, size_t);

@@ -554,8 +554,10 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 	MDB_cursor		*c;
 	MDB_val			 k, v;
 	size_t			 i, j;
-	int			 rc;
+	int			 rc, format;
 
+	if ((format = ixblk_format(txn, ss->ss_ix)) == -1)
+		return (MDB_CORRUPTED);
 	for (i = 0; i < q->q_nterms; i++) {
 		st = &q->q_terms[i];
 		if (!st->st_prefix) {
@@ -581,7 +583,7 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 			if (k.mv_size < st->st_len || k.mv_size > IX_TERM_MAX ||
 			    memcmp(k.mv_data, st->st_key, st->st_len) != 0)
 				break;
-			if (ixblk_terminfo_decode(&v, &ti) == -1 ||
+			if (ixblk_terminfo_decode(&v, format, &ti) == -1 ||
 			    !search_expand(st->st_exp, k.mv_data, k.mv_size))
 				break;
 			st->st_df += ti.ti_df - search_unfolded(txn, ss,

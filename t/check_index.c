@@ -2289,6 +2289,73 @@ block_corpus(struct tix *t)
 	buf_free(&text);
 }
 
+/* The block store's format, as the index's meta record says. */
+static int
+format_txn(MDB_txn *txn, void *arg)
+{
+	struct tix	*t = arg;
+	struct ixmeta	 m;
+
+	ck_assert_int_eq(index_meta_get(txn, &t->t_ix, &m), 0);
+	return ((int)m.m_format);
+}
+
+static int
+tix_format(struct tix *t)
+{
+	return (store_read(&t->t_ix.ix_store, format_txn, t));
+}
+
+/* Count a database's entries. */
+struct tcount {
+	int		 n_db;
+	size_t		 n_entries;
+};
+
+static int
+count_txn(MDB_txn *txn, void *arg)
+{
+	struct tcount	*tn = arg;
+	MDB_stat	 st;
+
+	ck_assert_int_eq(mdb_stat(txn, tn->n_db, &st), 0);
+	tn->n_entries = st.ms_entries;
+	return (0);
+}
+
+static size_t
+db_entries(struct tix *t, int db)
+{
+	struct tcount	 tn;
+
+	tn.n_db = index_dbi(&t->t_ix, db);
+	tn.n_entries = 0;
+	ck_assert_int_eq(store_read(&t->t_ix.ix_store, count_txn, &tn), 0);
+	return (tn.n_entries);
+}
+
+/* Is the word's posting list inline in its terms value?  -1: no entry. */
+static int
+word_inline(struct tix *t, const char *word)
+{
+	struct ixterminfo	 ti;
+	char			 key[IX_TERM_MAX];
+	uint8_t			*raw;
+	MDB_val			 v;
+	size_t			 n, len;
+	int			 rv;
+
+	n = term_key(t, IX_BODY, word, key);
+	if ((raw = raw_get_maybe(t, IDB_TERMS, key, n, &len)) == NULL)
+		return (-1);
+	v.mv_data = raw;
+	v.mv_size = len;
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, tix_format(t), &ti), 0);
+	rv = ti.ti_inline != NULL;
+	free(raw);
+	return (rv);
+}
+
 /* The same hits, in the same order, with the same scores. */
 static void
 same_hits(const struct search_result *a, const struct search_result *b,
@@ -2303,8 +2370,10 @@ same_hits(const struct search_result *a, const struct search_result *b,
 		    "%s: hit %zu: chunk %llu and %llu", q, i,
 		    (unsigned long long)a->sr_hits[i].sh_cid,
 		    (unsigned long long)b->sr_hits[i].sh_cid);
-		ck_assert_double_eq_tol(a->sr_hits[i].sh_score,
-		    b->sr_hits[i].sh_score, 1e-9);
+		ck_assert_msg(fabs(a->sr_hits[i].sh_score -
+		    b->sr_hits[i].sh_score) < 1e-9, "%s: hit %zu: score %g "
+		    "and %g", q, i, a->sr_hits[i].sh_score,
+		    b->sr_hits[i].sh_score);
 	}
 }
 
@@ -2345,6 +2414,7 @@ START_TEST(test_block_prune)
 
 	struct tix		 t;
 
+	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
 	block_queries(q);
@@ -2360,7 +2430,15 @@ START_TEST(test_block_prune)
 	ck_assert_int_eq(rv, 0);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_segments, 0);
-	ck_assert_uint_gt(st.is_blocks, st.is_terms);	/* long lists */
+	/* Long lists; in format 2, rare words are inline. */
+	if (_i == 1)
+		ck_assert_uint_gt(st.is_blocks, st.is_terms);
+	else {
+		ck_assert_uint_eq(st.is_blocks, db_entries(&t, IDB_BLOCKS));
+		ck_assert_uint_gt(st.is_blocks, 100);
+		ck_assert_uint_gt(st.is_terms, st.is_blocks);
+		ck_assert_int_eq(word_inline(&t, "w0"), 0);
+	}
 	check_ok(&t);
 	for (i = 0; i < BQUERIES; i++) {
 		search(&t, q[i], &so, &a);
@@ -2467,6 +2545,7 @@ START_TEST(test_block_classes)
 	char		 id[16];
 	int		 i, rv;
 
+	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
 	for (i = 0; i < BDOCS; i += 37) {
@@ -2479,7 +2558,7 @@ START_TEST(test_block_classes)
 	ck_assert_int_eq(rv, 0);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_segments, 0);
-	ck_assert_uint_gt(st.is_blocks, st.is_terms);
+	ck_assert_uint_gt(st.is_blocks, _i == 1 ? st.is_terms : 100);
 	ck_assert_int_ge(block_classes_check(&t), 22);
 	tix_close(&t);
 }
@@ -2565,6 +2644,7 @@ START_TEST(test_block_offset)
 	size_t			 off, i;
 	int			 k, fold, rv;
 
+	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
 	block_queries(q);
@@ -2614,6 +2694,7 @@ START_TEST(test_block_cursor)
 	size_t			 n, i, w;
 	int			 rv;
 
+	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
 	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
@@ -2698,6 +2779,7 @@ START_TEST(test_block_fold_resume)
 	uint64_t		 segs;
 	int			 i;
 
+	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
 	block_queries(q);
@@ -2765,6 +2847,7 @@ START_TEST(test_block_sweep)
 	char		 id[16];
 	int		 i, rv;
 
+	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
 	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
@@ -2816,20 +2899,27 @@ START_TEST(test_terminfo_codec)
 			ti.ti_bound.b_dl[j] = x >> 16;
 		}
 		v.mv_data = tv;
-		v.mv_size = ixblk_terminfo_encode(&ti, tv);
+		v.mv_size = ixblk_terminfo_encode(&ti, 1, tv);
 		ck_assert_uint_le(v.mv_size, IXB_TERMINFO_MAX);
-		ck_assert_uint_ne(v.mv_size, sizeof(ti));
-		n32 += v.mv_size == sizeof(ti) + 1;
-		ck_assert_int_eq(ixblk_terminfo_decode(&v, &back), 0);
+		ck_assert_uint_ne(v.mv_size, IXB_TERMINFO_V0);
+		n32 += v.mv_size == IXB_TERMINFO_V0 + 1;
+		ck_assert_int_eq(ixblk_terminfo_decode(&v, 1, &back), 0);
 		ck_assert_mem_eq(&back, &ti, sizeof(ti));
 		/* Cut short: damaged, or fewer pairs, never more. */
 		v.mv_size -= 1 + i % 3;
-		if (v.mv_size > 0 && v.mv_size != sizeof(ti) &&
-		    ixblk_terminfo_decode(&v, &back) == 0)
+		if (v.mv_size > 0 && v.mv_size != IXB_TERMINFO_V0 &&
+		    ixblk_terminfo_decode(&v, 1, &back) == 0)
 			ck_assert(back.ti_bound.b_tf[IXB_BOUNDS - 1] == 0 ||
 			    ti.ti_bound.b_tf[IXB_BOUNDS - 1] != 0);
+		/* Format 2: no padding; a term with blocks. */
+		ti.ti_blocks += ti.ti_blocks == 0;
+		ti.ti_df += ti.ti_df == 0;
+		v.mv_size = ixblk_terminfo_encode(&ti, 2, tv);
+		n32 += v.mv_size == IXB_TERMINFO_V0;
+		ck_assert_int_eq(ixblk_terminfo_decode(&v, 2, &back), 0);
+		ck_assert_mem_eq(&back, &ti, sizeof(ti));
 	}
-	ck_assert_int_gt(n32, 0);	/* the padded size came up */
+	ck_assert_int_gt(n32, 1);	/* the padded size came up */
 	/* The fixed struct, as the first stores wrote it. */
 	memset(&ti, 0, sizeof(ti));
 	ti.ti_df = 7;
@@ -2837,34 +2927,200 @@ START_TEST(test_terminfo_codec)
 	ti.ti_bound.b_tf[0] = 2;
 	ti.ti_bound.b_dl[0] = 9;
 	v.mv_data = &ti;
-	v.mv_size = sizeof(ti);
-	ck_assert_int_eq(ixblk_terminfo_decode(&v, &back), 0);
+	v.mv_size = IXB_TERMINFO_V0;
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, 1, &back), 0);
 	ck_assert_mem_eq(&back, &ti, sizeof(ti));
 	/* More pairs than a bound holds. */
 	memset(tv, 1, sizeof(tv));
 	v.mv_data = tv;
 	v.mv_size = 2 + 2 * (IXB_BOUNDS + 1);
-	ck_assert_int_eq(ixblk_terminfo_decode(&v, &back), -1);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, 1, &back), -1);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, 2, &back), -1);
 }
 END_TEST
 
-/* index_check on damage to the block store. */
+/*
+ * Format 2's inline postings in a terms value: read back where they
+ * are, and there exactly when the term has no blocks.
+ */
+START_TEST(test_terminfo_inline)
+{
+	struct ixterminfo	 ti, back;
+	struct ixblkhdr		 h;
+	uint8_t			 tv[IXB_TERMVAL_MAX], inl[IXB_INLINE_MAX];
+	uint8_t			 body[IXB_INLINE_MAX + 1];
+	uint32_t		 first;
+	size_t			 len, off;
+	MDB_val			 v;
+
+	memset(&ti, 0, sizeof(ti));
+	ti.ti_df = 2;
+	ixbound_add(&ti.ti_bound, 3, 40);
+	/* Two postings at 70000 and 70005: delta, tf, length, positions. */
+	memcpy(body, "\x00\x01\x28\x07\x05\x03\x1e\x01\x02\x03", 10);
+	len = ixblk_inline_encode(70000, 70005, body, 10, inl);
+	ck_assert_uint_eq(len, 3 + 1 + 10);
+	v.mv_data = tv;
+	v.mv_size = ixblk_termval(&ti, 2, inl, len, tv);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, 2, &back), 0);
+	ck_assert_uint_eq(back.ti_df, 2);
+	ck_assert_uint_eq(back.ti_blocks, 0);
+	ck_assert_ptr_eq(back.ti_inline, tv + v.mv_size - len);
+	ck_assert_uint_eq(back.ti_inlinelen, len);
+	ck_assert_int_eq(ixblk_inline(&back, &first, &h, &off), 0);
+	ck_assert_uint_eq(first, 70000);
+	ck_assert_uint_eq(h.bh_last, 70005);
+	ck_assert_uint_eq(h.bh_n, 2);
+	ck_assert_uint_eq(h.bh_bound.b_tf[0], 3);
+	ck_assert_mem_eq(back.ti_inline + off, body, 10);
+	/* Too long to be inline. */
+	memset(body, 0, sizeof(body));
+	ck_assert_uint_eq(ixblk_inline_encode(1, 2, body, IXB_INLINE_MAX - 2,
+	    inl), IXB_INLINE_MAX);
+	ck_assert_uint_eq(ixblk_inline_encode(1, 2, body, IXB_INLINE_MAX - 1,
+	    inl), 0);
+	/* No blocks and nothing inline, or both: damaged. */
+	v.mv_size = ixblk_terminfo_encode(&ti, 2, tv);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, 2, &back), -1);
+	ti.ti_blocks = 1;
+	v.mv_size = ixblk_termval(&ti, 2, inl, len, tv);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, 2, &back), -1);
+	/* More postings than a block holds. */
+	ti.ti_blocks = 0;
+	ti.ti_df = IXB_MAX + 1;
+	v.mv_size = ixblk_termval(&ti, 2, inl, len, tv);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, 2, &back), 0);
+	ck_assert_int_eq(ixblk_inline(&back, &first, &h, &off), -1);
+}
+END_TEST
+
+/* Block headers, both formats: what goes in comes out; format 2's cut
+ * short is damaged. */
+START_TEST(test_block_header)
+{
+	struct ixblkhdr	 h, back;
+	uint8_t		 hb[64];
+	uint32_t	 x = 11, first;
+	size_t		 len, off;
+	MDB_val		 v;
+	int		 i, j, f;
+
+	for (i = 0; i < 5000; i++) {
+		memset(&h, 0, sizeof(h));
+		x = x * 1103515245 + 12345;
+		first = x >> (i % 32);
+		h.bh_n = 1 + i % IXB_MAX;
+		x = x * 1103515245 + 12345;
+		h.bh_last = first + (x >> (i % 32)) % ((uint64_t)UINT32_MAX -
+		    first + 1);
+		for (j = 0; j < 1 + i % IXB_BOUNDS; j++) {
+			x = x * 1103515245 + 12345;
+			ixbound_add(&h.bh_bound, 1 + (x >> 16) % 300, x % 60000);
+		}
+		for (f = 1; f <= 2; f++) {
+			len = ixblk_hdr_encode(f, &h, first, hb);
+			ck_assert_uint_le(len, ixblk_hdrmax(f));
+			v.mv_data = hb;
+			v.mv_size = len;
+			ck_assert_int_eq(ixblk_hdr_decode(f, &v, first, &back,
+			    &off), 0);
+			ck_assert_uint_eq(off, len);
+			ck_assert_mem_eq(&back, &h, sizeof(h));
+			v.mv_size = len - 1;
+			ck_assert_int_eq(ixblk_hdr_decode(f, &v, first, &back,
+			    &off), -1);
+		}
+	}
+}
+END_TEST
+
+/* A term's block, or its terms value when it is inline, rewritten. */
+static void
+block_damage(struct tix *t, const char *word, int bound, const char *want)
+{
+	struct ixterminfo	 ti;
+	struct ixblkhdr		 h;
+	char			 key[IX_TERM_MAX];
+	uint8_t			 bk[IX_TERM_MAX + 5], *blk, *nb;
+	uint8_t			 hb[64];
+	MDB_val			 v;
+	size_t			 n, blen, off, hl;
+	uint32_t		 first;
+	int			 fmt = tix_format(t);
+
+	n = term_key(t, IX_BODY, word, key);
+	blk = raw_get(t, IDB_TERMS, key, n, &blen);
+	v.mv_data = blk;
+	v.mv_size = blen;
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, fmt, &ti), 0);
+	if (ti.ti_inline != NULL) {
+		/* Inline: a bound above none of them, or a byte cut off. */
+		nb = xmalloc(IXB_TERMVAL_MAX);
+		memset(&ti.ti_bound, 0, sizeof(ti.ti_bound));
+		ixbound_add(&ti.ti_bound, 1, UINT16_MAX);
+		hl = ixblk_termval(&ti, fmt, ti.ti_inline, ti.ti_inlinelen, nb);
+		if (!bound) {
+			memcpy(nb, blk, blen);
+			hl = blen - 1;
+		}
+		raw_write(t, IDB_TERMS, key, n, nb, hl);
+		check_fails(t, want);
+		raw_write(t, IDB_TERMS, key, n, blk, blen);
+		check_ok(t);
+		free(nb);
+		free(blk);
+		return;
+	}
+	free(blk);
+	/* Its first block. */
+	memcpy(bk, key, n);
+	bk[n] = 0;
+	blk = NULL;
+	for (first = 1; first < BDOCS + 10 && blk == NULL; first++) {
+		util_put_be32(bk + n + 1, first);
+		blk = raw_get_maybe(t, IDB_BLOCKS, bk, n + 5, &blen);
+	}
+	ck_assert_ptr_nonnull(blk);
+	first--;
+	v.mv_data = blk;
+	v.mv_size = blen;
+	ck_assert_int_eq(ixblk_hdr_decode(fmt, &v, first, &h, &off), 0);
+	if (bound) {
+		memset(&h.bh_bound, 0, sizeof(h.bh_bound));
+		ixbound_add(&h.bh_bound, 1, UINT16_MAX);
+	} else
+		h.bh_n++;
+	hl = ixblk_hdr_encode(fmt, &h, first, hb);
+	nb = xmalloc(hl + blen - off);
+	memcpy(nb, hb, hl);
+	memcpy(nb + hl, blk + off, blen - off);
+	raw_write(t, IDB_BLOCKS, bk, n + 5, nb, hl + blen - off);
+	check_fails(t, want);
+	raw_write(t, IDB_BLOCKS, bk, n + 5, blk, blen);
+	check_ok(t);
+	free(nb);
+	free(blk);
+}
+
+/* index_check on damage to the block store, in either format. */
 START_TEST(test_block_check)
 {
 	struct tix		 t;
 	struct ixterminfo	 ti;
-	struct ixblkhdr		 h;
 	char			 key[IX_TERM_MAX];
-	uint8_t			 bk[IX_TERM_MAX + 5], *blk, *raw;
-	uint8_t			 tv[IXB_TERMINFO_MAX], was[IXB_TERMINFO_MAX];
+	uint8_t			 *raw, bk[4];
+	uint8_t			 tv[IXB_TERMVAL_MAX], was[IXB_TERMVAL_MAX];
 	MDB_val			 v;
-	size_t			 n, len, blen, tl;
+	size_t			 n, len, tl;
 	int			 rv;
 
+	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
+	commit_one(&t, "rare", "a quokka", NULL);
 	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
 		;
+	ck_assert_int_eq(tix_format(&t), _i);
 	check_ok(&t);
 	n = term_key(&t, IX_BODY, "w0", key);
 
@@ -2874,9 +3130,10 @@ START_TEST(test_block_check)
 	memcpy(was, raw, len);
 	v.mv_size = len;
 	v.mv_data = was;
-	ck_assert_int_eq(ixblk_terminfo_decode(&v, &ti), 0);
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, _i, &ti), 0);
+	ck_assert_ptr_null(ti.ti_inline);
 	ti.ti_df++;
-	tl = ixblk_terminfo_encode(&ti, tv);
+	tl = ixblk_terminfo_encode(&ti, _i, tv);
 	raw_write(&t, IDB_TERMS, key, n, tv, tl);
 	check_fails(&t, "term w0: ");
 	raw_write(&t, IDB_TERMS, key, n, was, len);
@@ -2893,25 +3150,278 @@ START_TEST(test_block_check)
 	check_fails(&t, "term w0: blocks but no entry in terms");
 	raw_write(&t, IDB_TERMS, key, n, was, len);
 	check_ok(&t);
+	free(raw);
 
-	/* Its first block's bound below its postings. */
+	/* Its first block's bound below its postings, or a posting more. */
+	block_damage(&t, "w0", 1, "above its block's bound");
+	block_damage(&t, "w0", 0, "term w0: ");
+
+	/* A rare word's postings, inline in format 2. */
+	n = term_key(&t, IX_BODY, "quokka", key);
+	raw = raw_get(&t, IDB_TERMS, key, n, &len);
+	v.mv_size = len;
+	v.mv_data = raw;
+	ck_assert_int_eq(ixblk_terminfo_decode(&v, _i, &ti), 0);
+	ck_assert_int_eq(ti.ti_inline != NULL, _i == 2);
+	free(raw);
+	block_damage(&t, "quokka", 1, "above its block's bound");
+	block_damage(&t, "quokka", 0, "term quokka: ");
+
+	/* Format 2: the lengths of the first chunks gone. */
+	if (_i == 2) {
+		util_put_be32(bk, 0);
+		raw = raw_get(&t, IDB_NORMS, bk, 4, &len);
+		ck_assert_uint_eq(len, IXN_RANGE * 2);
+		raw_write(&t, IDB_NORMS, bk, 4, NULL, 0);
+		check_fails(&t, "has no length in norms");
+		raw_write(&t, IDB_NORMS, bk, 4, raw, len);
+		check_ok(&t);
+		free(raw);
+	} else
+		ck_assert_uint_eq(db_entries(&t, IDB_NORMS), 0);
+	tix_close(&t);
+}
+END_TEST
+
+static void
+fold_all(struct tix *t)
+{
+	int	 rv;
+
+	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD)) == 1)
+		;
+	ck_assert_int_eq(rv, 0);
+	check_ok(t);
+}
+
+/* Search a word, exhaustive and pruned, folded: what it found unfolded. */
+static void
+fold_same(struct tix *t, const char *q)
+{
+	struct search_opts	 so, ex;
+	struct search_result	 before, a, b;
+	int			 rv;
+
+	search_opts_defaults(&so);
+	so.so_n = 100;
+	ex = so;
+	ex.so_exact = 1;
+	search(t, q, &ex, &before);
+	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD)) == 1)
+		;
+	ck_assert_int_eq(rv, 0);
+	search(t, q, &so, &a);
+	search(t, q, &ex, &b);
+	same_hits(&before, &a, q);
+	same_hits(&before, &b, q);
+	search_result_free(&before);
+	search_result_free(&a);
+	search_result_free(&b);
+	check_ok(t);
+}
+
+/*
+ * Format 2: a term of a few postings keeps them inline, with no block; a
+ * fold that adds to it moves them into blocks when they outgrow
+ * IXB_INLINE_MAX, and a sweep rewrites them, or drops the term.
+ */
+START_TEST(test_block_inline)
+{
+	struct tix	 t;
+	struct ixstats	 st;
+	char		 id[16], text[64];
+	int		 r, moved = -1;
+
+	tix_open(&t);
+	ck_assert_int_eq(tix_format(&t), IXB_FORMAT);
+	commit_one(&t, "w1", "a wombat and a quokka", NULL);
+	commit_one(&t, "w2", "the wombat sleeps", NULL);
+	fold_same(&t, "wombat");
+	ck_assert_int_eq(word_inline(&t, "wombat"), 1);
+	ck_assert_int_eq(word_inline(&t, "quokka"), 1);
+	ck_assert_uint_eq(db_entries(&t, IDB_BLOCKS), 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_blocks, 0);
+	ck_assert_uint_eq(st.is_terms, db_entries(&t, IDB_TERMS));
+	for (r = 0; r < 30; r++) {
+		snprintf(id, sizeof(id), "q%d", r);
+		snprintf(text, sizeof(text), "quokka %.*s quokka", r % 5 + 1,
+		    "more words");
+		commit_one(&t, id, text, NULL);
+		fold_same(&t, "quokka");
+		if (word_inline(&t, "quokka") == 0 && moved == -1)
+			moved = r;
+		if (moved != -1)
+			ck_assert_int_eq(word_inline(&t, "quokka"), 0);
+	}
+	ck_assert_int_gt(moved, 2);		/* inline a while, then not */
+	ck_assert_uint_gt(db_entries(&t, IDB_BLOCKS), 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_blocks, db_entries(&t, IDB_BLOCKS));
+	ck_assert_uint_eq(st.is_terms, db_entries(&t, IDB_TERMS));
+	ck_assert_str_eq(idset(&t, "wombat", NULL, NULL), "w1,w2");
+
+	/*
+	 * Swept: one of two postings, then the other, and the term goes
+	 * (scores change: the sweep takes the dead out of the counts).
+	 */
+	ck_assert_int_eq(index_delete(&t.t_ix, "w2"), 0);
+	fold_all(&t);
+	ck_assert_int_eq(word_inline(&t, "wombat"), 1);
+	ck_assert_str_eq(idset(&t, "wombat", NULL, NULL), "w1");
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_dead, 0);
+	ck_assert_int_eq(index_delete(&t.t_ix, "w1"), 0);
+	fold_all(&t);
+	ck_assert_int_eq(word_inline(&t, "wombat"), -1);
+	ck_assert_str_eq(idset(&t, "wombat", NULL, NULL), "");
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_dead, 0);
+	ck_assert_uint_eq(st.is_terms, db_entries(&t, IDB_TERMS));
+	tix_close(&t);
+}
+END_TEST
+
+/*
+ * An index of format 1, made as quire made it before, stays in format 1
+ * when a quire of format 2 opens it: it folds and sweeps in format 1,
+ * and finds what a format-2 index of the same documents finds, with
+ * the same scores.
+ */
+START_TEST(test_block_upgrade)
+{
+	static char		 q[BQUERIES][64];
+	struct search_opts	 so, ex;
+	struct search_result	 a, b;
+	struct ixblkhdr		 h;
+	struct tix		 t, t2;
+	char			 key[IX_TERM_MAX];
+	uint8_t			 bk[IX_TERM_MAX + 5], *blk, *meta;
+	uint32_t		 mf;
+	size_t			 n, len;
+	int			 i, rv, f;
+
+	block_queries(q);
+	for (f = 1; f <= 2; f++) {
+		ixblk_format_new = f;
+		tix_open(f == 1 ? &t : &t2);
+		block_corpus(f == 1 ? &t : &t2);
+	}
+	/*
+	 * Half folded in format 1, its meta record as quire wrote it before
+	 * formats (0 where the format is now); then quire is format 2.
+	 */
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 1);
+	meta = raw_get(&t, IDB_META, "stats", 5, &len);
+	ck_assert_uint_ge(len, 8);
+	memcpy(&mf, meta + 4, 4);
+	ck_assert_uint_eq(mf, 1);		/* m_format */
+	memset(meta + 4, 0, 4);
+	raw_write(&t, IDB_META, "stats", 5, meta, len);
+	free(meta);
+	index_close(&t.t_ix);
+	ck_assert_int_eq(index_open(&t.t_ix, t.t_dir, 0, STORE_SYNC_NONE), 0);
+	ck_assert_int_eq(tix_format(&t), 1);
+	for (f = 0; f < 2; f++) {
+		commit_one(f == 0 ? &t : &t2, "rare", "a quokka", NULL);
+		while ((rv = merge_step(f == 0 ? &t.t_ix : &t2.t_ix,
+		    MERGE_ALL, TFOLD)) == 1)
+			;
+		ck_assert_int_eq(rv, 0);
+		ck_assert_int_eq(index_delete(f == 0 ? &t.t_ix : &t2.t_ix,
+		    "b5"), 0);
+	}
+	ck_assert_int_eq(tix_format(&t), 1);
+	ck_assert_int_eq(tix_format(&t2), 2);
+	/* The rare word: a block of format 1 in one, inline in the other. */
+	ck_assert_int_eq(word_inline(&t, "quokka"), 0);
+	ck_assert_int_eq(word_inline(&t2, "quokka"), 1);
+	n = term_key(&t, IX_BODY, "quokka", key);
 	memcpy(bk, key, n);
 	bk[n] = 0;
-	util_put_be32(bk + n + 1, 1);
-	blk = NULL;
-	for (rv = 1; rv < 100 && blk == NULL; rv++) {
-		util_put_be32(bk + n + 1, rv);
-		blk = raw_get_maybe(&t, IDB_BLOCKS, bk, n + 5, &blen);
-	}
-	ck_assert_ptr_nonnull(blk);
+	util_put_be32(bk + n + 1, BDOCS + 1);
+	blk = raw_get(&t, IDB_BLOCKS, bk, n + 5, &len);
+	ck_assert_uint_gt(len, sizeof(h));
 	memcpy(&h, blk, sizeof(h));
-	memset(&h.bh_bound, 0, sizeof(h.bh_bound));
-	ixbound_add(&h.bh_bound, 1, UINT16_MAX);
-	memcpy(blk, &h, sizeof(h));
-	raw_write(&t, IDB_BLOCKS, bk, n + 5, blk, blen);
-	check_fails(&t, "above its block's bound");
+	ck_assert_uint_eq(h.bh_n, 1);
+	ck_assert_uint_eq(h.bh_last, BDOCS + 1);
 	free(blk);
-	free(raw);
+	ck_assert_uint_lt(db_entries(&t2, IDB_BLOCKS),
+	    db_entries(&t, IDB_BLOCKS));
+	check_ok(&t);
+	check_ok(&t2);
+	search_opts_defaults(&so);
+	ex = so;
+	ex.so_exact = 1;
+	for (i = 0; i < BQUERIES; i++) {
+		search(&t, q[i], &so, &a);
+		search(&t2, q[i], &so, &b);
+		same_hits(&a, &b, q[i]);
+		search_result_free(&a);
+		search_result_free(&b);
+		search(&t, q[i], &ex, &a);
+		search(&t2, q[i], &ex, &b);
+		same_hits(&a, &b, q[i]);
+		search_result_free(&a);
+		search_result_free(&b);
+	}
+	ck_assert_int_ge(block_classes_check(&t), 1);
+	ck_assert_int_ge(block_classes_check(&t2), 1);
+	tix_close(&t2);
+	tix_close(&t);
+}
+END_TEST
+
+/* Chunk lengths across the norms' ranges, written in pieces. */
+static int
+norms_put_txn(MDB_txn *txn, void *arg)
+{
+	struct tix	*t = arg;
+	uint16_t	 dls[300];
+	int		 i;
+
+	for (i = 0; i < 300; i++)
+		dls[i] = 1000 + i;
+	ck_assert_int_eq(ixnorm_put(txn, &t->t_ix, IXN_RANGE - 100, 200, dls),
+	    0);
+	/* Over part of it again, and on into the next range. */
+	ck_assert_int_eq(ixnorm_put(txn, &t->t_ix, IXN_RANGE + 50, 100,
+	    dls + 100), 0);
+	ck_assert_int_eq(ixnorm_put(txn, &t->t_ix, 7, 0, dls), 0);
+	return (0);
+}
+
+static int
+norms_get_txn(MDB_txn *txn, void *arg)
+{
+	struct tix	*t = arg;
+	struct ixnorm	 nr;
+	uint32_t	 cid, dl, want;
+
+	ixnorm_init(&nr, txn, &t->t_ix);
+	for (cid = IXN_RANGE - 120; cid < IXN_RANGE + 170; cid++) {
+		ck_assert_int_eq(ixnorm_get(&nr, cid, &dl), 0);
+		if (cid < IXN_RANGE - 100 || cid >= IXN_RANGE + 150)
+			want = 0;
+		else if (cid >= IXN_RANGE + 50)
+			want = 1000 + 100 + cid - (IXN_RANGE + 50);
+		else
+			want = 1000 + cid - (IXN_RANGE - 100);
+		ck_assert_msg(dl == want, "chunk %u: %u, not %u", cid, dl,
+		    want);
+	}
+	ck_assert_int_eq(ixnorm_get(&nr, 3 * IXN_RANGE, &dl), MDB_NOTFOUND);
+	return (0);
+}
+
+START_TEST(test_norms)
+{
+	struct tix	 t;
+
+	tix_open(&t);
+	ck_assert_int_eq(store_write(&t.t_ix.ix_store, norms_put_txn, &t), 0);
+	ck_assert_int_eq(store_read(&t.t_ix.ix_store, norms_get_txn, &t), 0);
+	ck_assert_uint_eq(db_entries(&t, IDB_NORMS), 2);
 	tix_close(&t);
 }
 END_TEST
@@ -3444,14 +3954,19 @@ index_suite(void)
 	tc = tcase_create("blocks");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_block_bound);
-	tcase_add_test(tc, test_block_prune);
-	tcase_add_test(tc, test_block_classes);
-	tcase_add_test(tc, test_block_offset);
-	tcase_add_test(tc, test_block_cursor);
-	tcase_add_test(tc, test_block_fold_resume);
-	tcase_add_test(tc, test_block_sweep);
+	tcase_add_loop_test(tc, test_block_prune, 1, IXB_FORMAT + 1);
+	tcase_add_loop_test(tc, test_block_classes, 1, IXB_FORMAT + 1);
+	tcase_add_loop_test(tc, test_block_offset, 1, IXB_FORMAT + 1);
+	tcase_add_loop_test(tc, test_block_cursor, 1, IXB_FORMAT + 1);
+	tcase_add_loop_test(tc, test_block_fold_resume, 1, IXB_FORMAT + 1);
+	tcase_add_loop_test(tc, test_block_sweep, 1, IXB_FORMAT + 1);
 	tcase_add_test(tc, test_terminfo_codec);
-	tcase_add_test(tc, test_block_check);
+	tcase_add_loop_test(tc, test_block_check, 1, IXB_FORMAT + 1);
+	tcase_add_test(tc, test_terminfo_inline);
+	tcase_add_test(tc, test_block_header);
+	tcase_add_test(tc, test_block_inline);
+	tcase_add_test(tc, test_block_upgrade);
+	tcase_add_test(tc, test_norms);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("check");
