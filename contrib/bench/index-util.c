@@ -1537,10 +1537,11 @@ iu_fts_ranks(int argc, char **argv)
 	if (sqlite3_prepare_v2(db, "SELECT id, title, snippet(d, 2, '', '', "
 	    "'...', 32) FROM d WHERE d MATCH ? ORDER BY bm25(d, 0.0, 2.0, "
 	    "1.0, 0.0) LIMIT 10", -1, &full, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT id FROM d WHERE d MATCH ? ORDER "
-	    "BY bm25(d, 0.0, 2.0, 1.0, 0.0) LIMIT 100", -1, &ids, NULL) !=
+	    sqlite3_prepare_v2(db, "SELECT id FROM d WHERE d MATCH ?1 ORDER "
+	    "BY bm25(d, 0.0, 2.0, 1.0, 0.0) LIMIT ?2", -1, &ids, NULL) !=
 	    SQLITE_OK)
 		fatalx("sqlite: %s", sqlite3_errmsg(db));
+	sqlite3_bind_int(ids, 2, IU_RANKS);
 	q = iu_queries(argv[2], &n);
 	buf_init(&m);
 	for (i = 0; i < n; i++) {
