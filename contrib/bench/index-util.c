@@ -79,6 +79,15 @@
  *		Prints one JSON object: per class, {"queries", "p50_ms",
  *		"p95_ms"}.
  *
+ *	ranks DATADIR QUERIES
+ *	fts5-ranks DB QUERIES
+ *		For contrib/bench/relevance: each query ("QID TAB WORDS")
+ *		as search and fts5-query run it, top 10 with snippets,
+ *		timed, then again for the top IU_RANKS, untimed.  Prints a
+ *		line per query, "QID TAB MS TAB ID TAB ID ...": the time of
+ *		the first call and the ids of the second, best first, a hit
+ *		per chunk for quire (a document can come more than once).
+ *
  * INPUT is an NDJSON file (named .ndjson or .jsonl) or a file or
  * directory, as quirectl ingest takes it.  Documents are read with
  * quire's own extraction (extract.c) on both sides, so FTS5 indexes the
@@ -116,6 +125,7 @@
 #define IU_QMAX		1024		/* bytes per query line */
 #define IU_PROCS_MAX	16
 #define IU_HITS		10
+#define IU_RANKS	100		/* hits per query for ranks */
 
 /* A unit of input: an NDJSON byte range or a whole file. */
 struct iu_unit {
@@ -167,9 +177,12 @@ usage(void)
 	    "       %s fts5-query db queries\n"
 	    "       %s classes [-n N] [-s seed] input\n"
 	    "       %s csearch [-x] datadir classes\n"
-	    "       %s fts5-cquery db classes\n", getprogname(),
+	    "       %s fts5-cquery db classes\n"
+	    "       %s ranks datadir queries\n"
+	    "       %s fts5-ranks db queries\n", getprogname(),
 	    getprogname(), getprogname(), getprogname(), getprogname(),
-	    getprogname(), getprogname(), getprogname(), getprogname());
+	    getprogname(), getprogname(), getprogname(), getprogname(),
+	    getprogname(), getprogname());
 	exit(2);
 }
 
@@ -1124,31 +1137,40 @@ iu_fts_merge(int argc, char **argv)
 
 /* fts5-query */
 
+/* The query's words quoted and joined by OR, on title and text. */
+static void
+iu_fts_or(struct buf *m, const char *words)
+{
+	const char	*p, *sp;
+
+	buf_reset(m);
+	buf_addstr(m, "{title text} : (");
+	for (p = words; *p != '\0'; p = *sp ? sp + 1 : sp) {
+		if ((sp = strchr(p, ' ')) == NULL)
+			sp = p + strlen(p);
+		if (p != words)
+			buf_addstr(m, " OR ");
+		buf_addc(m, '"');
+		buf_add(m, p, sp - p);
+		buf_addc(m, '"');
+	}
+	buf_addc(m, ')');
+}
+
 /* Time each query with stmt; the fraction found in the top 10. */
 static double
 iu_fts_run(sqlite3 *db, sqlite3_stmt *st, struct iu_query *q, size_t n,
     double *ms)
 {
 	struct buf	 m;
-	const char	*p, *sp, *id;
+	const char	*id;
 	double		 t0;
 	size_t		 i, hit = 0;
 	int		 rc, found;
 
 	buf_init(&m);
 	for (i = 0; i < n; i++) {
-		buf_reset(&m);
-		buf_addstr(&m, "{title text} : (");
-		for (p = q[i].q_words; *p != '\0'; p = *sp ? sp + 1 : sp) {
-			if ((sp = strchr(p, ' ')) == NULL)
-				sp = p + strlen(p);
-			if (p != q[i].q_words)
-				buf_addstr(&m, " OR ");
-			buf_addc(&m, '"');
-			buf_add(&m, p, sp - p);
-			buf_addc(&m, '"');
-		}
-		buf_addc(&m, ')');
+		iu_fts_or(&m, q[i].q_words);
 		found = 0;
 		t0 = iu_now();
 		sqlite3_bind_text(st, 1, buf_cstr(&m), m.b_len, SQLITE_STATIC);
@@ -1448,6 +1470,115 @@ iu_fts_cquery(int argc, char **argv)
 	return (0);
 }
 
+/* ranks and fts5-ranks: every hit's id, for contrib/bench/relevance. */
+
+static int
+iu_ranks(int argc, char **argv)
+{
+	struct quire_conf	 c;
+	struct index		 ix;
+	struct tokenizer	*tk;
+	struct search_opts	 so;
+	struct search_result	 res;
+	struct iu_query		*q;
+	double			 t0, ms;
+	size_t			 n, i, k;
+
+	if (argc != 3)
+		usage();
+	config_defaults(&c);
+	if (index_open(&ix, argv[1], 0, STORE_SYNC_FULL) == -1)
+		fatalx("%s: cannot open the index", argv[1]);
+	if ((tk = tokenizer_new(c.c_language, c.c_stopwords)) == NULL)
+		fatalx("language %s: no stemmer", c.c_language);
+	search_opts_defaults(&so);
+	so.so_k1 = c.c_k1;
+	so.so_b = c.c_b;
+	so.so_wtitle = c.c_title_weight;
+	q = iu_queries(argv[2], &n);
+	for (i = 0; i < n; i++) {
+		so.so_n = IU_HITS;
+		t0 = iu_now();
+		if (search_run(&ix, tk, q[i].q_words, &so, &res) == -1)
+			fatalx("search %s: %s", q[i].q_words, res.sr_error);
+		ms = (iu_now() - t0) * 1e3;
+		search_result_free(&res);
+		so.so_n = IU_RANKS;
+		if (search_run(&ix, tk, q[i].q_words, &so, &res) == -1)
+			fatalx("search %s: %s", q[i].q_words, res.sr_error);
+		printf("%s\t%.3f", q[i].q_id, ms);
+		for (k = 0; k < res.sr_n; k++)
+			printf("\t%s", res.sr_hits[k].sh_extid);
+		printf("\n");
+		search_result_free(&res);
+	}
+	tokenizer_free(tk);
+	index_close(&ix);
+	return (fflush(stdout) == 0 ? 0 : 1);
+}
+
+static int
+iu_fts_ranks(int argc, char **argv)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*full, *ids;
+	struct iu_query	*q;
+	struct buf	 m;
+	const char	*id;
+	double		 t0, ms;
+	size_t		 n, i;
+	int		 rc;
+
+	if (argc != 3)
+		usage();
+	if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		fatalx("%s: %s", argv[1], sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(db, "SELECT id, title, snippet(d, 2, '', '', "
+	    "'...', 32) FROM d WHERE d MATCH ? ORDER BY bm25(d, 0.0, 2.0, "
+	    "1.0, 0.0) LIMIT 10", -1, &full, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT id FROM d WHERE d MATCH ?1 ORDER "
+	    "BY bm25(d, 0.0, 2.0, 1.0, 0.0) LIMIT ?2", -1, &ids, NULL) !=
+	    SQLITE_OK)
+		fatalx("sqlite: %s", sqlite3_errmsg(db));
+	sqlite3_bind_int(ids, 2, IU_RANKS);
+	q = iu_queries(argv[2], &n);
+	buf_init(&m);
+	for (i = 0; i < n; i++) {
+		iu_fts_or(&m, q[i].q_words);
+		t0 = iu_now();
+		sqlite3_bind_text(full, 1, buf_cstr(&m), m.b_len,
+		    SQLITE_STATIC);
+		while ((rc = sqlite3_step(full)) == SQLITE_ROW) {
+			(void)sqlite3_column_text(full, 0);
+			(void)sqlite3_column_text(full, 1);
+			(void)sqlite3_column_text(full, 2);
+		}
+		ms = (iu_now() - t0) * 1e3;
+		if (rc != SQLITE_DONE)
+			fatalx("sqlite query %s: %s", m.b_data,
+			    sqlite3_errmsg(db));
+		sqlite3_reset(full);
+		printf("%s\t%.3f", q[i].q_id, ms);
+		sqlite3_bind_text(ids, 1, buf_cstr(&m), m.b_len,
+		    SQLITE_STATIC);
+		while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+			id = (const char *)sqlite3_column_text(ids, 0);
+			printf("\t%s", id != NULL ? id : "");
+		}
+		if (rc != SQLITE_DONE)
+			fatalx("sqlite query %s: %s", m.b_data,
+			    sqlite3_errmsg(db));
+		sqlite3_reset(ids);
+		printf("\n");
+	}
+	buf_free(&m);
+	sqlite3_finalize(full);
+	sqlite3_finalize(ids);
+	sqlite3_close(db);
+	return (fflush(stdout) == 0 ? 0 : 1);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1475,5 +1606,9 @@ main(int argc, char *argv[])
 		return (iu_csearch(argc, argv));
 	if (strcmp(argv[0], "fts5-cquery") == 0)
 		return (iu_fts_cquery(argc, argv));
+	if (strcmp(argv[0], "ranks") == 0)
+		return (iu_ranks(argc, argv));
+	if (strcmp(argv[0], "fts5-ranks") == 0)
+		return (iu_fts_ranks(argc, argv));
 	usage();
 }
