@@ -90,7 +90,11 @@ struct ixbatch {
 	int		 b_open;	/* a document is open */
 	size_t		 b_bytes;
 	uint64_t	 b_tokens;
+	uint64_t	 b_stamp;	/* names this batch in memos */
 };
+
+/* Batch stamps of this process, never 0 and never reused. */
+static uint64_t	 ixbatch_stamps;
 
 
 struct ixbatch *
@@ -99,6 +103,7 @@ ixbatch_new(void)
 	struct ixbatch	*b;
 
 	b = xcalloc(1, sizeof(*b));
+	b->b_stamp = ++ixbatch_stamps;
 	b->b_tablecap = 1 << 14;
 	b->b_table = xcalloc(b->b_tablecap, sizeof(*b->b_table));
 	msgpack_sbuffer_init(&b->b_sb);
@@ -123,6 +128,7 @@ ixbatch_reset(struct ixbatch *b)
 	b->b_open = 0;
 	b->b_bytes = 0;
 	b->b_tokens = 0;
+	b->b_stamp = ++ixbatch_stamps;
 }
 
 void
@@ -392,7 +398,23 @@ int
 ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
     uint32_t pos)
 {
+	return (ixbatch_term_memo(b, field, p, len, pos, NULL));
+}
+
+/*
+ * The same, with the word's memo from the tokenizer (struct token's
+ * t_memo), or NULL.  The memo holds the batch's stamp, then the word's
+ * term ids + 1 in this batch as a body word (low half) and as a title
+ * word (high half), 0 for not yet seen; a memo of another batch is
+ * stale and starts over.
+ */
+int
+ixbatch_term_memo(struct ixbatch *b, int field, const char *p, size_t len,
+    uint32_t pos, uint64_t *memo)
+{
 	struct bhit	*h;
+	uint32_t	 id;
+	int		 shift;
 
 	if (!b->b_chunkopen || len == 0)
 		return (-1);
@@ -402,7 +424,19 @@ ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
 		    sizeof(*b->b_hits));
 	}
 	h = &b->b_hits[b->b_nhits++];
-	h->h_term = ixbatch_intern(b, field, p, len);
+	if (memo != NULL && (field == IX_BODY || field == IX_TITLE)) {
+		if (memo[0] != b->b_stamp) {
+			memo[0] = b->b_stamp;
+			memo[1] = 0;
+		}
+		shift = field == IX_BODY ? 0 : 32;
+		if ((id = memo[1] >> shift) == 0) {
+			id = ixbatch_intern(b, field, p, len) + 1;
+			memo[1] |= (uint64_t)id << shift;
+		}
+		h->h_term = id - 1;
+	} else
+		h->h_term = ixbatch_intern(b, field, p, len);
 	h->h_pos = pos;
 	/* A chunk's length (norm) counts words; filter terms are not. */
 	if (field != IX_FILTER)

@@ -33,7 +33,11 @@
  * misses about as often as a table of the 16384 most frequent words
  * would, so more ways would not help, only more slots.  A tokenizer is
  * meant to live as long as its worker, so the cache stays warm from one
- * document to the next.
+ * document to the next.  Each slot also keeps TOKEN_MEMO words for the
+ * caller (t_memo), zeroed when the slot takes another word: the index
+ * keeps a word's term id there and skips its own term table.  Words of
+ * up to TK_KEYMAX bytes fit in a slot beside them, which is nearly all
+ * words of any language.
  */
 
 #include <sys/types.h>
@@ -63,12 +67,13 @@
 #define ID_LOWER	2
 #define ID_DIGIT	3
 
-#define TK_KEYMAX	30	/* longest word the stem cache holds */
+#define TK_KEYMAX	22	/* longest word the stem cache holds */
 #define TK_CACHE	16384	/* slots, a power of two */
 #define TK_STOP		0x01
 #define TK_LANGMAX	32
 
 struct tk_slot {
+	uint64_t	 ts_memo[TOKEN_MEMO];	/* the caller's */
 	uint8_t		 ts_klen;	/* 0: empty */
 	uint8_t		 ts_flags;	/* TK_STOP */
 	uint8_t		 ts_slen;
@@ -424,6 +429,7 @@ tokenize_lookup(struct tokenizer *tk, const char *w, size_t n,
 				return (1);
 			t->t_text = s->ts_stem;
 			t->t_len = s->ts_slen;
+			t->t_memo = s->ts_memo;
 			return (0);
 		}
 		s->ts_klen = 0;
@@ -431,6 +437,7 @@ tokenize_lookup(struct tokenizer *tk, const char *w, size_t n,
 
 	t->t_text = w;
 	t->t_len = n;
+	t->t_memo = NULL;
 	if (tokenize_is_stop(tk, w, n)) {
 		if (s != NULL) {
 			memcpy(s->ts_key, w, n);
@@ -454,6 +461,9 @@ tokenize_lookup(struct tokenizer *tk, const char *w, size_t n,
 		s->ts_flags = 0;
 		memcpy(s->ts_stem, t->t_text, t->t_len);
 		s->ts_slen = t->t_len;
+		memset(s->ts_memo, 0, sizeof(s->ts_memo));
+		t->t_text = s->ts_stem;
+		t->t_memo = s->ts_memo;
 	}
 	return (0);
 }
@@ -472,6 +482,7 @@ tokenize_emit(struct tokenizer *tk, const char *w, size_t n, int alpha,
 	} else {
 		t->t_text = w;
 		t->t_len = n;
+		t->t_memo = NULL;
 	}
 	return (cb(t, arg));
 }

@@ -657,8 +657,8 @@ worker_ix_token(void *arg, int field, const struct token *t)
 {
 	struct worker	*wk = arg;
 
-	return (ixbatch_term(wk->wk_batch, field, t->t_text, t->t_len,
-	    t->t_pos) == -1 ? -1 : 0);
+	return (ixbatch_term_memo(wk->wk_batch, field, t->t_text, t->t_len,
+	    t->t_pos, t->t_memo) == -1 ? -1 : 0);
 }
 
 static int

@@ -43,6 +43,7 @@ struct tix {
 	struct tokenizer *t_tk;
 	struct ixbatch	*t_b;
 	uint64_t	 t_job;
+	int		 t_nomemo;	/* words by their text only */
 };
 
 static void
@@ -86,15 +87,20 @@ struct tdoc {
 struct tfeed {
 	struct ixbatch	*f_b;
 	int		 f_field;
+	int		 f_nomemo;
 };
 
+/* Words go in with their stem cache memos, as a worker sends them. */
 static int
 feed_token(const struct token *tok, void *arg)
 {
 	struct tfeed	*f = arg;
 
-	return (ixbatch_term(f->f_b, f->f_field, tok->t_text, tok->t_len,
-	    tok->t_pos) == -1 ? -1 : 0);
+	if (f->f_nomemo)
+		return (ixbatch_term(f->f_b, f->f_field, tok->t_text,
+		    tok->t_len, tok->t_pos) == -1 ? -1 : 0);
+	return (ixbatch_term_memo(f->f_b, f->f_field, tok->t_text, tok->t_len,
+	    tok->t_pos, tok->t_memo) == -1 ? -1 : 0);
 }
 
 /* Filter terms are "name=value" in the filter field, as a worker adds. */
@@ -157,6 +163,7 @@ add_doc(struct tix *t, const struct tdoc *d)
 	}
 	ck_assert_int_eq(ixbatch_doc(t->t_b, &di), 0);
 	f.f_b = t->t_b;
+	f.f_nomemo = t->t_nomemo;
 	for (p = d->d_text;; p = e + 1) {
 		if ((e = strchr(p, '|')) == NULL)
 			e = p + strlen(p);
@@ -752,6 +759,87 @@ START_TEST(test_segment_layout)
 	ck_assert_uint_eq(r.r_pos[3][2], 2);
 	check_ok(&t);
 	tix_close(&t);
+}
+END_TEST
+
+static int
+skip_token(const struct token *tok, void *arg)
+{
+	(void)tok;
+	(void)arg;
+	return (0);
+}
+
+/* 50,000 distinct words through t's tokenizer, and not into its batch. */
+static void
+fill_stem_cache(struct tix *t)
+{
+	struct buf	 text;
+	size_t		 i, j, n;
+
+	buf_init(&text);
+	for (i = 0; i < 50000; i++) {
+		buf_addc(&text, 'q');
+		for (n = i, j = 0; j < 4; j++, n /= 26)
+			buf_addc(&text, 'a' + n % 26);
+		buf_addc(&text, ' ');
+	}
+	ck_assert_int_eq(tokenizer_run(t->t_tk, text.b_data, text.b_len, 0,
+	    skip_token, NULL), 0);
+	buf_free(&text);
+}
+
+/*
+ * Words that carry their term ids in the stem cache's memos make the
+ * same segments as words looked up by their text: in a title and in a
+ * body (two terms for one memo), in a second batch (the memos of the
+ * first are stale), after a word left the cache.
+ */
+START_TEST(test_segment_memo)
+{
+	static const char *const texts[] = {
+		"the fox runs|foxes running over the fox",
+		"a dog and a fox",
+		"running dogs run to the fox den",
+	};
+	struct tix	 a, b;
+	struct tdoc	 d;
+	uint8_t		 kb[8];
+	void		*sa, *sb;
+	size_t		 la, lb, i, batch;
+	char		 id[16];
+
+	tix_open(&a);
+	tix_open(&b);
+	b.t_nomemo = 1;
+	for (batch = 0; batch < 3; batch++) {
+		for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			memset(&d, 0, sizeof(d));
+			snprintf(id, sizeof(id), "m%zu.%zu", batch, i);
+			d.d_id = id;
+			d.d_title = i == 1 ? "Dog" : "The fox runs";
+			d.d_text = texts[(i + batch) % 3];
+			add_doc(&a, &d);
+			add_doc(&b, &d);
+		}
+		/* Words enough to take over many of the cache's slots. */
+		if (batch == 1)
+			fill_stem_cache(&a);
+		commit(&a, NULL);
+		commit(&b, NULL);
+	}
+	for (i = 1; i <= 3; i++) {
+		util_put_be64(kb, i);
+		sa = raw_get(&a, IDB_SEGS, kb, 8, &la);
+		sb = raw_get(&b, IDB_SEGS, kb, 8, &lb);
+		ck_assert_uint_eq(la, lb);
+		ck_assert_int_eq(memcmp(sa, sb, la), 0);
+		free(sa);
+		free(sb);
+	}
+	check_ok(&a);
+	tix_close(&a);
+	tix_close(&b);
 }
 END_TEST
 
@@ -3358,6 +3446,7 @@ index_suite(void)
 	tc = tcase_create("segments");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_segment_layout);
+	tcase_add_test(tc, test_segment_memo);
 	tcase_add_test(tc, test_segment_damage);
 	suite_add_tcase(s, tc);
 
