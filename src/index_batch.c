@@ -23,18 +23,27 @@
 
 /* Batch building. */
 
+/*
+ * A term's hits in the open chunk are a list through b_hits, in order of
+ * position, from t_first to t_last; t_chunk says which chunk they are of
+ * (b_nchunks while it is open), so the list starts over in the next one.
+ */
 struct bterm {
 	uint32_t	 t_hash;
 	uint32_t	 t_str;		/* offset in b_strs */
 	uint16_t	 t_len;
 	uint32_t	 t_df;
 	uint32_t	 t_lastcid;	/* local cid of the last posting */
+	uint32_t	 t_chunk;
+	uint32_t	 t_first;	/* hits in the open chunk */
+	uint32_t	 t_last;
+	uint32_t	 t_tf;
 	struct buf	 t_post;
 };
 
 struct bhit {
-	uint32_t	 h_term;
 	uint32_t	 h_pos;
+	uint32_t	 h_next;	/* index + 1 in b_hits, or 0 */
 };
 
 /* Strings live in the batch's b_dstr, named by their offsets. */
@@ -73,6 +82,8 @@ struct ixbatch {
 	size_t		 b_tablecap;
 	struct buf	 b_strs;
 	struct bhit	*b_hits;	/* of the current chunk */
+	uint32_t	*b_touched;	/* its terms, as they came */
+	size_t		 b_ntouched;
 	size_t		 b_nhits;
 	size_t		 b_hitcap;
 	uint32_t	 b_words;	/* hits that are words, not filters */
@@ -120,6 +131,7 @@ ixbatch_reset(struct ixbatch *b)
 	buf_reset(&b->b_dstr);
 	memset(b->b_table, 0, b->b_tablecap * sizeof(*b->b_table));
 	b->b_nterms = b->b_ndocs = b->b_nchunks = b->b_nhits = 0;
+	b->b_ntouched = 0;
 	b->b_words = 0;
 	b->b_chunkopen = 0;
 	buf_reset(&b->b_strs);
@@ -140,6 +152,7 @@ ixbatch_free(struct ixbatch *b)
 	free(b->b_terms);
 	free(b->b_table);
 	free(b->b_hits);
+	free(b->b_touched);
 	free(b->b_docs);
 	free(b->b_chunks);
 	buf_free(&b->b_strs);
@@ -229,40 +242,39 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 	return (b->b_nterms - 1);
 }
 
-static int
-ixbatch_hitcmp(const void *a, const void *b)
-{
-	const struct bhit	*x = a, *y = b;
-
-	if (x->h_term != y->h_term)
-		return (x->h_term < y->h_term ? -1 : 1);
-	return (x->h_pos < y->h_pos ? -1 : x->h_pos > y->h_pos);
-}
-
-/* Short chunks (records) sort faster by insertion, and stably. */
+/* A posting buffer's room for n more bytes; most terms need only a few. */
 static void
-ixbatch_isort(struct bhit *h, size_t n)
+ixbatch_post_room(struct buf *p, size_t n)
 {
-	struct bhit	 x;
-	size_t		 i, j;
-
-	for (i = 1; i < n; i++) {
-		x = h[i];
-		for (j = i; j > 0 && (h[j - 1].h_term > x.h_term ||
-		    (h[j - 1].h_term == x.h_term && h[j - 1].h_pos > x.h_pos));
-		    j--)
-			h[j] = h[j - 1];
-		h[j] = x;
-	}
+	if (p->b_cap == 0) {
+		p->b_cap = n < 16 ? 16 : n + 1;
+		p->b_data = xmalloc(p->b_cap);
+	} else if (p->b_len + n >= p->b_cap)
+		buf_reserve(p, n);
 }
 
-/* Post the open chunk's words: per term, cid delta, tf, positions. */
+static inline uint8_t *
+ixbatch_varint(uint8_t *p, uint32_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	*p++ = v;
+	return (p);
+}
+
+/*
+ * Post the open chunk's words: per term, cid delta, tf, positions.  Each
+ * term's hits are already in order, listed through b_hits.
+ */
 static void
 ixbatch_flush_chunk(struct ixbatch *b)
 {
 	struct bterm	*t;
-	uint32_t	 cid, tf, last;
-	size_t		 i, j;
+	uint32_t	 cid, last, h;
+	uint8_t		*p;
+	size_t		 i;
 
 	/* Once: a document's end and the next chunk both flush. */
 	if (!b->b_chunkopen)
@@ -272,27 +284,23 @@ ixbatch_flush_chunk(struct ixbatch *b)
 	b->b_chunks[cid].c_dl = b->b_words;
 	b->b_tokens += b->b_words;
 	b->b_words = 0;
-	if (b->b_nhits > 64)
-		qsort(b->b_hits, b->b_nhits, sizeof(*b->b_hits),
-		    ixbatch_hitcmp);
-	else
-		ixbatch_isort(b->b_hits, b->b_nhits);
-	for (i = 0; i < b->b_nhits; i = j) {
-		for (j = i; j < b->b_nhits &&
-		    b->b_hits[j].h_term == b->b_hits[i].h_term; j++)
-			;
-		t = &b->b_terms[b->b_hits[i].h_term];
-		tf = j - i;
-		ix_varint(&t->t_post, t->t_df == 0 ? cid :
-		    cid - t->t_lastcid);
-		ix_varint(&t->t_post, tf);
-		for (last = 0; i < j; i++) {
-			ix_varint(&t->t_post, b->b_hits[i].h_pos - last);
-			last = b->b_hits[i].h_pos;
+	for (i = 0; i < b->b_ntouched; i++) {
+		t = &b->b_terms[b->b_touched[i]];
+		/* Five bytes at most for each 32-bit varint. */
+		ixbatch_post_room(&t->t_post, 5 * ((size_t)t->t_tf + 2));
+		p = (uint8_t *)t->t_post.b_data + t->t_post.b_len;
+		p = ixbatch_varint(p, t->t_df == 0 ? cid : cid - t->t_lastcid);
+		p = ixbatch_varint(p, t->t_tf);
+		for (last = 0, h = t->t_first + 1; h != 0;
+		    h = b->b_hits[h - 1].h_next) {
+			p = ixbatch_varint(p, b->b_hits[h - 1].h_pos - last);
+			last = b->b_hits[h - 1].h_pos;
 		}
+		t->t_post.b_len = p - (uint8_t *)t->t_post.b_data;
 		t->t_lastcid = cid;
 		t->t_df++;
 	}
+	b->b_ntouched = 0;
 	b->b_nhits = 0;
 }
 
@@ -393,6 +401,46 @@ ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
 	return (0);
 }
 
+/*
+ * Add a hit of term id at pos to its list.  Words come in order of
+ * position, so a hit goes at the end; one that does not finds its place.
+ */
+static void
+ixbatch_hit(struct ixbatch *b, uint32_t id, uint32_t pos)
+{
+	struct bterm	*t = &b->b_terms[id];
+	struct bhit	*h;
+	uint32_t	 hi = b->b_nhits++, *at;
+
+	h = &b->b_hits[hi];
+	h->h_pos = pos;
+	h->h_next = 0;
+	if (t->t_chunk != b->b_nchunks) {
+		t->t_chunk = b->b_nchunks;
+		t->t_first = t->t_last = hi;
+		t->t_tf = 1;
+		b->b_touched[b->b_ntouched++] = id;
+		return;
+	}
+	t->t_tf++;
+	if (b->b_hits[t->t_last].h_pos <= pos) {
+		b->b_hits[t->t_last].h_next = hi + 1;
+		t->t_last = hi;
+		return;
+	}
+	/* After the hits at pos or before it: equal positions keep order. */
+	if (b->b_hits[t->t_first].h_pos > pos) {
+		h->h_next = t->t_first + 1;
+		t->t_first = hi;
+		return;
+	}
+	for (at = &b->b_hits[t->t_first].h_next;
+	    b->b_hits[*at - 1].h_pos <= pos; at = &b->b_hits[*at - 1].h_next)
+		;
+	h->h_next = *at;
+	*at = hi + 1;
+}
+
 /* A word of the open chunk, at a position within the chunk. */
 int
 ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
@@ -412,18 +460,20 @@ int
 ixbatch_term_memo(struct ixbatch *b, int field, const char *p, size_t len,
     uint32_t pos, uint64_t *memo)
 {
-	struct bhit	*h;
 	uint32_t	 id;
 	int		 shift;
 
 	if (!b->b_chunkopen || len == 0)
 		return (-1);
+	if (b->b_nhits >= UINT32_MAX - 1)
+		return (-1);
 	if (b->b_nhits == b->b_hitcap) {
 		b->b_hitcap = b->b_hitcap == 0 ? 1024 : b->b_hitcap * 2;
 		b->b_hits = xreallocarray(b->b_hits, b->b_hitcap,
 		    sizeof(*b->b_hits));
+		b->b_touched = xreallocarray(b->b_touched, b->b_hitcap,
+		    sizeof(*b->b_touched));
 	}
-	h = &b->b_hits[b->b_nhits++];
 	if (memo != NULL && (field == IX_BODY || field == IX_TITLE)) {
 		if (memo[0] != b->b_stamp) {
 			memo[0] = b->b_stamp;
@@ -434,10 +484,10 @@ ixbatch_term_memo(struct ixbatch *b, int field, const char *p, size_t len,
 			id = ixbatch_intern(b, field, p, len) + 1;
 			memo[1] |= (uint64_t)id << shift;
 		}
-		h->h_term = id - 1;
+		id--;
 	} else
-		h->h_term = ixbatch_intern(b, field, p, len);
-	h->h_pos = pos;
+		id = ixbatch_intern(b, field, p, len);
+	ixbatch_hit(b, id, pos);
 	/* A chunk's length (norm) counts words; filter terms are not. */
 	if (field != IX_FILTER)
 		b->b_words++;

@@ -843,6 +843,53 @@ START_TEST(test_segment_memo)
 }
 END_TEST
 
+/*
+ * A term's positions are posted in order, equal ones kept, whatever the
+ * order its hits came in; the chunk after starts a list of its own.
+ */
+START_TEST(test_segment_hit_order)
+{
+	static const uint32_t	 in[] = { 5, 2, 9, 2, 0, 7, 9, 1 };
+	static const uint32_t	 want[] = { 0, 1, 2, 2, 5, 7, 9, 9 };
+	struct ixdoc_info	 di;
+	struct tix		 t;
+	struct tread		 r;
+	size_t			 i;
+
+	tix_open(&t);
+	memset(&di, 0, sizeof(di));
+	di.di_extid = "o1";
+	di.di_hash = 1;
+	di.di_tenant = "a";
+	di.di_source = "/data/o1";
+	ck_assert_int_eq(ixbatch_doc(t.t_b, &di), 0);
+	ck_assert_int_eq(ixbatch_chunk(t.t_b, "", "x", 1), 0);
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, "fox", 3, in[i]),
+		    0);
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, "dog", 3, i), 0);
+	}
+	ck_assert_int_eq(ixbatch_chunk(t.t_b, "", "y", 1), 0);
+	ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, "fox", 3, 3), 0);
+	ck_assert_int_eq(ixbatch_end_doc(t.t_b), 0);
+	commit(&t, NULL);
+	read_segs(&t, "bfox", 4, &r);
+	ck_assert_int_eq(r.r_err, 0);
+	ck_assert_uint_eq(r.r_n, 2);
+	ck_assert_uint_eq(r.r_tf[0], 8);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_uint_eq(r.r_pos[0][i], want[i]);
+	ck_assert_uint_eq(r.r_tf[1], 1);
+	ck_assert_uint_eq(r.r_pos[1][0], 3);
+	read_segs(&t, "bdog", 4, &r);
+	ck_assert_uint_eq(r.r_n, 1);
+	ck_assert_uint_eq(r.r_tf[0], 8);
+	for (i = 0; i < 8; i++)
+		ck_assert_uint_eq(r.r_pos[0][i], i);
+	tix_close(&t);
+}
+END_TEST
+
 /* Walk every posting of every term; -1 if any is damaged. */
 static int
 walk_all(const struct ixseg *s)
@@ -3447,6 +3494,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_segment_layout);
 	tcase_add_test(tc, test_segment_memo);
+	tcase_add_test(tc, test_segment_hit_order);
 	tcase_add_test(tc, test_segment_damage);
 	suite_add_tcase(s, tc);
 
