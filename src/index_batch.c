@@ -40,6 +40,7 @@ struct bterm {
 	uint32_t	 t_tf;
 	struct buf	 t_post;
 };
+_Static_assert(sizeof(struct bterm) == 64, "a term is a cache line");
 
 struct bhit {
 	uint32_t	 h_pos;
@@ -198,6 +199,24 @@ ixbatch_grow_table(struct ixbatch *b)
 	b->b_tablecap = cap;
 }
 
+/* Terms on cache line boundaries: a term's look-up reads one line. */
+static void
+ixbatch_grow_terms(struct ixbatch *b)
+{
+	struct bterm	*t;
+	size_t		 cap;
+
+	cap = b->b_termcap == 0 ? 4096 : b->b_termcap * 2;
+	if (cap > SIZE_MAX / sizeof(*t) ||
+	    (t = aligned_alloc(64, cap * sizeof(*t))) == NULL)
+		fatal("%s: %zu terms", __func__, cap);
+	if (b->b_nterms > 0)
+		memcpy(t, b->b_terms, b->b_nterms * sizeof(*t));
+	free(b->b_terms);
+	b->b_terms = t;
+	b->b_termcap = cap;
+}
+
 /* The index of a term (field byte first), added if new. */
 static uint32_t
 ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
@@ -225,11 +244,8 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 		}
 		j = (j + 1) & (b->b_tablecap - 1);
 	}
-	if (b->b_nterms == b->b_termcap) {
-		b->b_termcap = b->b_termcap == 0 ? 4096 : b->b_termcap * 2;
-		b->b_terms = xreallocarray(b->b_terms, b->b_termcap,
-		    sizeof(*b->b_terms));
-	}
+	if (b->b_nterms == b->b_termcap)
+		ixbatch_grow_terms(b);
 	t = &b->b_terms[b->b_nterms];
 	memset(t, 0, sizeof(*t));
 	t->t_hash = h;
