@@ -532,9 +532,9 @@ ixbatch_abort_doc(struct ixbatch *b)
 
 /*
  * The dictionary's order: terms by bytes.  Each is sorted by its first 8
- * bytes as a big-endian number (0 past its end, which keeps byte order)
- * and only ties look at the strings, so most comparisons are of two
- * integers side by side.
+ * bytes as a big-endian number (0 past its end, which keeps byte order),
+ * by a radix sort of those numbers a byte at a time; then only the runs
+ * of terms that share their first 8 bytes are sorted by their strings.
  */
 struct bsort {
 	uint64_t	 s_key;
@@ -562,16 +562,74 @@ ixbatch_termcmp(const void *a, const void *b)
 	return (x->t_len < y->t_len ? -1 : x->t_len > y->t_len);
 }
 
+/* Sort by s_key, least significant byte first; tmp holds n too. */
+static void
+ixbatch_radix(struct bsort *bs, struct bsort *tmp, size_t n)
+{
+	struct bsort	*a = bs, *o = tmp, *x;
+	size_t		 count[256], i, sum, c;
+	int		 shift;
+
+	for (shift = 0; shift < 64 && n > 1; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(a[i].s_key >> shift) & 0xff]++;
+		/* A byte all keys share leaves the order as it is. */
+		if (count[(a[0].s_key >> shift) & 0xff] == n)
+			continue;
+		for (sum = 0, i = 0; i < 256; i++) {
+			c = count[i];
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			o[count[(a[i].s_key >> shift) & 0xff]++] = a[i];
+		x = a;
+		a = o;
+		o = x;
+	}
+	if (a != bs)
+		memcpy(bs, a, n * sizeof(*bs));
+}
+
+/*
+ * Runs of equal keys in sorted bs, by their strings: short ones by
+ * insertion, long ones (filter terms: "fsource=...") by qsort.
+ */
+static void
+ixbatch_ties(struct bsort *bs, size_t n)
+{
+	struct bsort	 x;
+	size_t		 i, j, k, e;
+
+	for (i = 0; i < n; i = e) {
+		for (e = i + 1; e < n && bs[e].s_key == bs[i].s_key; e++)
+			;
+		if (e - i > 16) {
+			qsort(bs + i, e - i, sizeof(*bs), ixbatch_termcmp);
+			continue;
+		}
+		for (k = i + 1; k < e; k++) {
+			x = bs[k];
+			for (j = k; j > i && ixbatch_termcmp(&bs[j - 1], &x) > 0;
+			    j--)
+				bs[j] = bs[j - 1];
+			bs[j] = x;
+		}
+	}
+}
+
 /* The batch's terms in byte order: their indexes. */
 static uint32_t *
 ixbatch_order(struct ixbatch *b)
 {
-	struct bsort	*bs;
+	struct bsort	*bs, *tmp;
 	uint32_t	*order;
 	const uint8_t	*p;
 	size_t		 i, j;
 
 	bs = xcalloc(b->b_nterms + 1, sizeof(*bs));
+	tmp = xcalloc(b->b_nterms + 1, sizeof(*tmp));
 	for (i = 0; i < b->b_nterms; i++) {
 		p = (const uint8_t *)b->b_strs.b_data + b->b_terms[i].t_str;
 		for (j = 0; j < 8; j++)
@@ -580,7 +638,9 @@ ixbatch_order(struct ixbatch *b)
 		bs[i].s_term = i;
 	}
 	ixbatch_sorting = b;
-	qsort(bs, b->b_nterms, sizeof(*bs), ixbatch_termcmp);
+	ixbatch_radix(bs, tmp, b->b_nterms);
+	ixbatch_ties(bs, b->b_nterms);
+	free(tmp);
 	order = xcalloc(b->b_nterms + 1, sizeof(*order));
 	for (i = 0; i < b->b_nterms; i++)
 		order[i] = bs[i].s_term;

@@ -890,6 +890,48 @@ START_TEST(test_segment_hit_order)
 }
 END_TEST
 
+/*
+ * The dictionary is in byte order when many terms share their first 8
+ * bytes (filter terms, long words), in short runs and in long ones.
+ */
+START_TEST(test_segment_term_order)
+{
+	struct ixdoc_info	 di;
+	struct tix		 t;
+	struct tread		 r;
+	char			 term[64];
+	size_t			 i, k;
+	int			 n;
+
+	tix_open(&t);
+	memset(&di, 0, sizeof(di));
+	di.di_extid = "d1";
+	di.di_hash = 1;
+	di.di_tenant = "a";
+	di.di_source = "/data/d1";
+	ck_assert_int_eq(ixbatch_doc(t.t_b, &di), 0);
+	ck_assert_int_eq(ixbatch_chunk(t.t_b, "", "x", 1), 0);
+	for (i = 0; i < 200; i++) {
+		/* 7919 is prime: every k once, out of order. */
+		k = i * 7919 % 200;
+		n = snprintf(term, sizeof(term), "source=/data/%zu", k);
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_FILTER, term, n, 0),
+		    0);
+		n = snprintf(term, sizeof(term), "internation%c%zu",
+		    'a' + (int)(k % 5), k % 7);
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, term, n, i), 0);
+	}
+	ck_assert_int_eq(ixbatch_end_doc(t.t_b), 0);
+	commit(&t, NULL);
+	check_ok(&t);
+	read_segs(&t, "fsource=/data/199", 17, &r);
+	ck_assert_uint_eq(r.r_df, 1);
+	read_segs(&t, "binternationc3", 14, &r);
+	ck_assert_uint_eq(r.r_df, 1);
+	tix_close(&t);
+}
+END_TEST
+
 /* Walk every posting of every term; -1 if any is damaged. */
 static int
 walk_all(const struct ixseg *s)
@@ -3495,6 +3537,7 @@ index_suite(void)
 	tcase_add_test(tc, test_segment_layout);
 	tcase_add_test(tc, test_segment_memo);
 	tcase_add_test(tc, test_segment_hit_order);
+	tcase_add_test(tc, test_segment_term_order);
 	tcase_add_test(tc, test_segment_damage);
 	suite_add_tcase(s, tc);
 
