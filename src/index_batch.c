@@ -79,6 +79,7 @@ struct ixbatch {
 	struct bterm	*b_terms;
 	size_t		 b_nterms;
 	size_t		 b_termcap;
+	size_t		 b_nslots;	/* terms ever used: buffers to reuse */
 	uint64_t	*b_table;	/* hash << 32 | term index + 1 */
 	size_t		 b_tablecap;
 	struct buf	 b_strs;
@@ -105,6 +106,9 @@ struct ixbatch {
 	uint64_t	 b_stamp;	/* names this batch in memos */
 };
 
+/* Posting buffers up to this size are kept for the next batch. */
+#define IXB_POST_KEEP	256
+
 /* Batch stamps of this process, never 0 and never reused. */
 static uint64_t	 ixbatch_stamps;
 
@@ -127,8 +131,12 @@ ixbatch_reset(struct ixbatch *b)
 {
 	size_t	 i;
 
-	for (i = 0; i < b->b_nterms; i++)
-		buf_free(&b->b_terms[i].t_post);
+	/* Small posting buffers serve the next batch's terms. */
+	for (i = 0; i < b->b_nterms; i++) {
+		if (b->b_terms[i].t_post.b_cap > IXB_POST_KEEP)
+			buf_free(&b->b_terms[i].t_post);
+		buf_reset(&b->b_terms[i].t_post);
+	}
 	buf_reset(&b->b_dstr);
 	memset(b->b_table, 0, b->b_tablecap * sizeof(*b->b_table));
 	b->b_nterms = b->b_ndocs = b->b_nchunks = b->b_nhits = 0;
@@ -147,9 +155,13 @@ ixbatch_reset(struct ixbatch *b)
 void
 ixbatch_free(struct ixbatch *b)
 {
+	size_t	 i;
+
 	if (b == NULL)
 		return;
 	ixbatch_reset(b);
+	for (i = 0; i < b->b_nslots; i++)
+		buf_free(&b->b_terms[i].t_post);
 	free(b->b_terms);
 	free(b->b_table);
 	free(b->b_hits);
@@ -210,8 +222,8 @@ ixbatch_grow_terms(struct ixbatch *b)
 	if (cap > SIZE_MAX / sizeof(*t) ||
 	    (t = aligned_alloc(64, cap * sizeof(*t))) == NULL)
 		fatal("%s: %zu terms", __func__, cap);
-	if (b->b_nterms > 0)
-		memcpy(t, b->b_terms, b->b_nterms * sizeof(*t));
+	if (b->b_nslots > 0)
+		memcpy(t, b->b_terms, b->b_nslots * sizeof(*t));
 	free(b->b_terms);
 	b->b_terms = t;
 	b->b_termcap = cap;
@@ -222,6 +234,7 @@ static uint32_t
 ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 {
 	struct bterm	*t;
+	struct buf	 post;
 	char		 key[IX_TERM_MAX + 1];
 	uint64_t	 slot;
 	uint32_t	 h, i;
@@ -247,7 +260,14 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 	if (b->b_nterms == b->b_termcap)
 		ixbatch_grow_terms(b);
 	t = &b->b_terms[b->b_nterms];
+	if (b->b_nterms < b->b_nslots)
+		post = t->t_post;	/* empty, maybe with room */
+	else {
+		buf_init(&post);
+		b->b_nslots++;
+	}
 	memset(t, 0, sizeof(*t));
+	t->t_post = post;
 	t->t_hash = h;
 	t->t_str = b->b_strs.b_len;
 	t->t_len = len;
@@ -466,11 +486,12 @@ ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
 }
 
 /*
- * The same, with the word's memo from the tokenizer (struct token's
- * t_memo), or NULL.  The memo holds the batch's stamp, then the word's
- * term ids + 1 in this batch as a body word (low half) and as a title
- * word (high half), 0 for not yet seen; a memo of another batch is
- * stale and starts over.
+ * The same, with a memo of the text (TOKEN_MEMO words, as struct token's
+ * t_memo), or NULL.  A memo stands for one text, zeroed when it gets
+ * another.  It holds the batch's stamp, then the text's term ids + 1 in
+ * this batch as a title term (high half) and in one other field (low
+ * half: a word of the body, or a filter), 0 for not yet seen; a memo of
+ * another batch is stale and starts over.
  */
 int
 ixbatch_term_memo(struct ixbatch *b, int field, const char *p, size_t len,
@@ -490,12 +511,12 @@ ixbatch_term_memo(struct ixbatch *b, int field, const char *p, size_t len,
 		b->b_touched = xreallocarray(b->b_touched, b->b_hitcap,
 		    sizeof(*b->b_touched));
 	}
-	if (memo != NULL && (field == IX_BODY || field == IX_TITLE)) {
+	if (memo != NULL) {
 		if (memo[0] != b->b_stamp) {
 			memo[0] = b->b_stamp;
 			memo[1] = 0;
 		}
-		shift = field == IX_BODY ? 0 : 32;
+		shift = field == IX_TITLE ? 32 : 0;
 		if ((id = memo[1] >> shift) == 0) {
 			id = ixbatch_intern(b, field, p, len) + 1;
 			memo[1] |= (uint64_t)id << shift;

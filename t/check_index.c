@@ -44,6 +44,10 @@ struct tix {
 	struct ixbatch	*t_b;
 	uint64_t	 t_job;
 	int		 t_nomemo;	/* words by their text only */
+	struct {			/* filter terms, as a worker keeps */
+		char	 f_term[1024];
+		uint64_t f_memo[TOKEN_MEMO];
+	}		 t_filters[4];
 };
 
 static void
@@ -103,9 +107,12 @@ feed_token(const struct token *tok, void *arg)
 	    tok->t_pos, tok->t_memo) == -1 ? -1 : 0);
 }
 
-/* Filter terms are "name=value" in the filter field, as a worker adds. */
+/*
+ * Filter terms are "name=value" in the filter field, as a worker adds,
+ * each of the i'th kind with a memo while it stays the same.
+ */
 static void
-feed_filter(struct tix *t, const char *name, const char *value)
+feed_filter(struct tix *t, size_t i, const char *name, const char *value)
 {
 	char	 term[1024];
 	int	 n;
@@ -113,7 +120,19 @@ feed_filter(struct tix *t, const char *name, const char *value)
 	/* Longer than IX_TERM_MAX is the batch's to cut, as for a worker. */
 	n = snprintf(term, sizeof(term), "%s=%s", name, value);
 	ck_assert(n > 0 && (size_t)n < sizeof(term));
-	ck_assert_int_eq(ixbatch_term(t->t_b, IX_FILTER, term, n, 0), 0);
+	if (t->t_nomemo) {
+		ck_assert_int_eq(ixbatch_term(t->t_b, IX_FILTER, term, n, 0),
+		    0);
+		return;
+	}
+	if (strcmp(t->t_filters[i].f_term, term) != 0) {
+		strlcpy(t->t_filters[i].f_term, term,
+		    sizeof(t->t_filters[i].f_term));
+		memset(t->t_filters[i].f_memo, 0,
+		    sizeof(t->t_filters[i].f_memo));
+	}
+	ck_assert_int_eq(ixbatch_term_memo(t->t_b, IX_FILTER, term, n, 0,
+	    t->t_filters[i].f_memo), 0);
 }
 
 static uint64_t
@@ -169,11 +188,11 @@ add_doc(struct tix *t, const struct tdoc *d)
 			e = p + strlen(p);
 		ck_assert_int_eq(ixbatch_chunk(t->t_b, first ? "" : "More",
 		    p, e - p), 0);
-		feed_filter(t, "tenant", di.di_tenant);
-		feed_filter(t, "type", extract_type_name(d->d_type));
-		feed_filter(t, "source", src);
+		feed_filter(t, 0, "tenant", di.di_tenant);
+		feed_filter(t, 1, "type", extract_type_name(d->d_type));
+		feed_filter(t, 2, "source", src);
 		if (d->d_attr != NULL)
-			feed_filter(t, name, xa.xa_value);
+			feed_filter(t, 3, name, xa.xa_value);
 		if (first && d->d_title != NULL) {
 			f.f_field = IX_TITLE;
 			ck_assert_int_eq(tokenizer_run(t->t_tk, d->d_title,
@@ -790,10 +809,11 @@ fill_stem_cache(struct tix *t)
 }
 
 /*
- * Words that carry their term ids in the stem cache's memos make the
- * same segments as words looked up by their text: in a title and in a
- * body (two terms for one memo), in a second batch (the memos of the
- * first are stale), after a word left the cache.
+ * Words that carry their term ids in the stem cache's memos, and filter
+ * terms in a worker's, make the same segments as terms looked up by
+ * their text: in a title and in a body (two terms for one memo), in a
+ * second batch (the memos of the first are stale), after a word left the
+ * cache, for filters that change from one document to the next.
  */
 START_TEST(test_segment_memo)
 {
@@ -819,6 +839,8 @@ START_TEST(test_segment_memo)
 			d.d_id = id;
 			d.d_title = i == 1 ? "Dog" : "The fox runs";
 			d.d_text = texts[(i + batch) % 3];
+			d.d_tenant = i == 2 ? "b" : "a";
+			d.d_attr = i == 0 ? "lang=en" : "lang=fr";
 			add_doc(&a, &d);
 			add_doc(&b, &d);
 		}
