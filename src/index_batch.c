@@ -79,7 +79,7 @@ struct ixbatch {
 	struct bterm	*b_terms;
 	size_t		 b_nterms;
 	size_t		 b_termcap;
-	size_t		 b_nslots;	/* terms ever used: buffers to reuse */
+	size_t		 b_nslots;	/* with buffers to reuse */
 	uint64_t	*b_table;	/* hash << 32 | term index + 1 */
 	size_t		 b_tablecap;
 	struct buf	 b_strs;
@@ -632,8 +632,8 @@ ixbatch_ties(struct bsort *bs, size_t n)
 		}
 		for (k = i + 1; k < e; k++) {
 			x = bs[k];
-			for (j = k; j > i && ixbatch_termcmp(&bs[j - 1], &x) > 0;
-			    j--)
+			for (j = k; j > i &&
+			    ixbatch_termcmp(&bs[j - 1], &x) > 0; j--)
 				bs[j] = bs[j - 1];
 			bs[j] = x;
 		}
