@@ -19,7 +19,11 @@
  *
  * Without a stream (no daemon, no HTTP, a refusal), the queue is read
  * once every FOLLOW_POLL_MS: states, and the progress a running job's
- * lease holds.
+ * lease holds.  Its counts by state, one read, are looked at every
+ * FOLLOW_QUICK_MS in between: when no job is ready, leased or waiting
+ * for a retry, every job followed has finished, and the end is seen at
+ * once rather than up to a second late (a foreground ingest's fleet
+ * idles until quirectl sees it).
  *
  * Bounds: an event's line at most FOLLOW_LINE_MAX bytes (a longer one
  * ends the stream, and polling takes over), the response's headers
@@ -43,6 +47,7 @@
 #include "quire.h"
 
 #define FOLLOW_POLL_MS		1000
+#define FOLLOW_QUICK_MS		100
 #define FOLLOW_CHECK_MS		5000
 #define FOLLOW_CONNECT_MS	3000
 #define FOLLOW_HEAD_MAX		8192
@@ -433,6 +438,18 @@ follow_check(struct follow *fl, struct queue *q)
 	fl->fl_checked = util_mono_ms();
 }
 
+/* Whether the queue holds no job that is yet to finish. */
+static int
+follow_idle(struct queue *q)
+{
+	struct queue_stats	 qs;
+
+	if (queue_stats(q, &qs) != 0)
+		return (0);
+	return (qs.qs_count[JOB_READY] == 0 && qs.qs_count[JOB_LEASED] == 0 &&
+	    qs.qs_count[JOB_RETRY] == 0);
+}
+
 /*
  * Wait about ms for news of the jobs (events, or a look at the queue
  * when it is time).  1 when every job has finished, else 0.
@@ -440,12 +457,18 @@ follow_check(struct follow *fl, struct queue *q)
 int
 follow_wait(struct follow *fl, struct queue *q, int ms)
 {
-	uint64_t	 end = util_mono_ms() + ms, now;
+	uint64_t	 end = util_mono_ms() + ms, now, nap;
 
 	while (fl->fl_final < fl->fl_n && (now = util_mono_ms()) < end) {
 		if (fl->fl_fd == -1) {
-			usleep((end - now) * 1000);
-			break;
+			nap = end - now < FOLLOW_QUICK_MS ? end - now :
+			    FOLLOW_QUICK_MS;
+			usleep(nap * 1000);
+			if (follow_idle(q)) {
+				follow_check(fl, q);
+				break;
+			}
+			continue;
 		}
 		if (follow_fill(fl, end - now) == -1 ||
 		    follow_lines(fl) == -1) {

@@ -24,18 +24,28 @@
 
 /* Batch building. */
 
+/*
+ * A term's hits in the open chunk are a list through b_hits, in order of
+ * position, from t_first to t_last; t_chunk says which chunk they are of
+ * (b_nchunks while it is open), so the list starts over in the next one.
+ */
 struct bterm {
 	uint32_t	 t_hash;
 	uint32_t	 t_str;		/* offset in b_strs */
 	uint16_t	 t_len;
 	uint32_t	 t_df;
 	uint32_t	 t_lastcid;	/* local cid of the last posting */
+	uint32_t	 t_chunk;
+	uint32_t	 t_first;	/* hits in the open chunk */
+	uint32_t	 t_last;
+	uint32_t	 t_tf;
 	struct buf	 t_post;
 };
+_Static_assert(sizeof(struct bterm) == 64, "a term is a cache line");
 
 struct bhit {
-	uint32_t	 h_term;
 	uint32_t	 h_pos;
+	uint32_t	 h_next;	/* index + 1 in b_hits, or 0 */
 };
 
 /* Strings live in the batch's b_dstr, named by their offsets. */
@@ -70,10 +80,13 @@ struct ixbatch {
 	struct bterm	*b_terms;
 	size_t		 b_nterms;
 	size_t		 b_termcap;
+	size_t		 b_nslots;	/* with buffers to reuse */
 	uint64_t	*b_table;	/* hash << 32 | term index + 1 */
 	size_t		 b_tablecap;
 	struct buf	 b_strs;
 	struct bhit	*b_hits;	/* of the current chunk */
+	uint32_t	*b_touched;	/* its terms, as they came */
+	size_t		 b_ntouched;
 	size_t		 b_nhits;
 	size_t		 b_hitcap;
 	uint32_t	 b_words;	/* hits that are words, not filters */
@@ -91,7 +104,14 @@ struct ixbatch {
 	int		 b_open;	/* a document is open */
 	size_t		 b_bytes;
 	uint64_t	 b_tokens;
+	uint64_t	 b_stamp;	/* names this batch in memos */
 };
+
+/* Posting buffers up to this size are kept for the next batch. */
+#define IXB_POST_KEEP	256
+
+/* Batch stamps of this process, never 0 and never reused. */
+static uint64_t	 ixbatch_stamps;
 
 
 struct ixbatch *
@@ -100,6 +120,7 @@ ixbatch_new(void)
 	struct ixbatch	*b;
 
 	b = xcalloc(1, sizeof(*b));
+	b->b_stamp = ++ixbatch_stamps;
 	b->b_tablecap = 1 << 14;
 	b->b_table = xcalloc(b->b_tablecap, sizeof(*b->b_table));
 	msgpack_sbuffer_init(&b->b_sb);
@@ -111,11 +132,16 @@ ixbatch_reset(struct ixbatch *b)
 {
 	size_t	 i;
 
-	for (i = 0; i < b->b_nterms; i++)
-		buf_free(&b->b_terms[i].t_post);
+	/* Small posting buffers serve the next batch's terms. */
+	for (i = 0; i < b->b_nterms; i++) {
+		if (b->b_terms[i].t_post.b_cap > IXB_POST_KEEP)
+			buf_free(&b->b_terms[i].t_post);
+		buf_reset(&b->b_terms[i].t_post);
+	}
 	buf_reset(&b->b_dstr);
 	memset(b->b_table, 0, b->b_tablecap * sizeof(*b->b_table));
 	b->b_nterms = b->b_ndocs = b->b_nchunks = b->b_nhits = 0;
+	b->b_ntouched = 0;
 	b->b_words = 0;
 	b->b_chunkopen = 0;
 	buf_reset(&b->b_strs);
@@ -124,17 +150,23 @@ ixbatch_reset(struct ixbatch *b)
 	b->b_open = 0;
 	b->b_bytes = 0;
 	b->b_tokens = 0;
+	b->b_stamp = ++ixbatch_stamps;
 }
 
 void
 ixbatch_free(struct ixbatch *b)
 {
+	size_t	 i;
+
 	if (b == NULL)
 		return;
 	ixbatch_reset(b);
+	for (i = 0; i < b->b_nslots; i++)
+		buf_free(&b->b_terms[i].t_post);
 	free(b->b_terms);
 	free(b->b_table);
 	free(b->b_hits);
+	free(b->b_touched);
 	free(b->b_docs);
 	free(b->b_chunks);
 	buf_free(&b->b_strs);
@@ -180,11 +212,30 @@ ixbatch_grow_table(struct ixbatch *b)
 	b->b_tablecap = cap;
 }
 
+/* Terms on cache line boundaries: a term's look-up reads one line. */
+static void
+ixbatch_grow_terms(struct ixbatch *b)
+{
+	struct bterm	*t;
+	size_t		 cap;
+
+	cap = b->b_termcap == 0 ? 4096 : b->b_termcap * 2;
+	if (cap > SIZE_MAX / sizeof(*t) ||
+	    (t = aligned_alloc(64, cap * sizeof(*t))) == NULL)
+		fatal("%s: %zu terms", __func__, cap);
+	if (b->b_nslots > 0)
+		memcpy(t, b->b_terms, b->b_nslots * sizeof(*t));
+	free(b->b_terms);
+	b->b_terms = t;
+	b->b_termcap = cap;
+}
+
 /* The index of a term (field byte first), added if new. */
 static uint32_t
 ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 {
 	struct bterm	*t;
+	struct buf	 post;
 	char		 key[IX_TERM_MAX + 1];
 	uint64_t	 slot;
 	uint32_t	 h, i;
@@ -207,13 +258,17 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 		}
 		j = (j + 1) & (b->b_tablecap - 1);
 	}
-	if (b->b_nterms == b->b_termcap) {
-		b->b_termcap = b->b_termcap == 0 ? 4096 : b->b_termcap * 2;
-		b->b_terms = xreallocarray(b->b_terms, b->b_termcap,
-		    sizeof(*b->b_terms));
-	}
+	if (b->b_nterms == b->b_termcap)
+		ixbatch_grow_terms(b);
 	t = &b->b_terms[b->b_nterms];
+	if (b->b_nterms < b->b_nslots)
+		post = t->t_post;	/* empty, maybe with room */
+	else {
+		buf_init(&post);
+		b->b_nslots++;
+	}
 	memset(t, 0, sizeof(*t));
+	t->t_post = post;
 	t->t_hash = h;
 	t->t_str = b->b_strs.b_len;
 	t->t_len = len;
@@ -224,40 +279,39 @@ ixbatch_intern(struct ixbatch *b, int field, const char *p, size_t len)
 	return (b->b_nterms - 1);
 }
 
-static int
-ixbatch_hitcmp(const void *a, const void *b)
-{
-	const struct bhit	*x = a, *y = b;
-
-	if (x->h_term != y->h_term)
-		return (x->h_term < y->h_term ? -1 : 1);
-	return (x->h_pos < y->h_pos ? -1 : x->h_pos > y->h_pos);
-}
-
-/* Short chunks (records) sort faster by insertion, and stably. */
+/* A posting buffer's room for n more bytes; most terms need only a few. */
 static void
-ixbatch_isort(struct bhit *h, size_t n)
+ixbatch_post_room(struct buf *p, size_t n)
 {
-	struct bhit	 x;
-	size_t		 i, j;
-
-	for (i = 1; i < n; i++) {
-		x = h[i];
-		for (j = i; j > 0 && (h[j - 1].h_term > x.h_term ||
-		    (h[j - 1].h_term == x.h_term && h[j - 1].h_pos > x.h_pos));
-		    j--)
-			h[j] = h[j - 1];
-		h[j] = x;
-	}
+	if (p->b_cap == 0) {
+		p->b_cap = n < 16 ? 16 : n + 1;
+		p->b_data = xmalloc(p->b_cap);
+	} else if (p->b_len + n >= p->b_cap)
+		buf_reserve(p, n);
 }
 
-/* Post the open chunk's words: per term, cid delta, tf, positions. */
+static inline uint8_t *
+ixbatch_varint(uint8_t *p, uint32_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	*p++ = v;
+	return (p);
+}
+
+/*
+ * Post the open chunk's words: per term, cid delta, tf, positions.  Each
+ * term's hits are already in order, listed through b_hits.
+ */
 static void
 ixbatch_flush_chunk(struct ixbatch *b)
 {
 	struct bterm	*t;
-	uint32_t	 cid, tf, last;
-	size_t		 i, j;
+	uint32_t	 cid, last, h;
+	uint8_t		*p;
+	size_t		 i;
 
 	/* Once: a document's end and the next chunk both flush. */
 	if (!b->b_chunkopen)
@@ -267,27 +321,23 @@ ixbatch_flush_chunk(struct ixbatch *b)
 	b->b_chunks[cid].c_dl = b->b_words;
 	b->b_tokens += b->b_words;
 	b->b_words = 0;
-	if (b->b_nhits > 64)
-		qsort(b->b_hits, b->b_nhits, sizeof(*b->b_hits),
-		    ixbatch_hitcmp);
-	else
-		ixbatch_isort(b->b_hits, b->b_nhits);
-	for (i = 0; i < b->b_nhits; i = j) {
-		for (j = i; j < b->b_nhits &&
-		    b->b_hits[j].h_term == b->b_hits[i].h_term; j++)
-			;
-		t = &b->b_terms[b->b_hits[i].h_term];
-		tf = j - i;
-		ix_varint(&t->t_post, t->t_df == 0 ? cid :
-		    cid - t->t_lastcid);
-		ix_varint(&t->t_post, tf);
-		for (last = 0; i < j; i++) {
-			ix_varint(&t->t_post, b->b_hits[i].h_pos - last);
-			last = b->b_hits[i].h_pos;
+	for (i = 0; i < b->b_ntouched; i++) {
+		t = &b->b_terms[b->b_touched[i]];
+		/* Five bytes at most for each 32-bit varint. */
+		ixbatch_post_room(&t->t_post, 5 * ((size_t)t->t_tf + 2));
+		p = (uint8_t *)t->t_post.b_data + t->t_post.b_len;
+		p = ixbatch_varint(p, t->t_df == 0 ? cid : cid - t->t_lastcid);
+		p = ixbatch_varint(p, t->t_tf);
+		for (last = 0, h = t->t_first + 1; h != 0;
+		    h = b->b_hits[h - 1].h_next) {
+			p = ixbatch_varint(p, b->b_hits[h - 1].h_pos - last);
+			last = b->b_hits[h - 1].h_pos;
 		}
+		t->t_post.b_len = p - (uint8_t *)t->t_post.b_data;
 		t->t_lastcid = cid;
 		t->t_df++;
 	}
+	b->b_ntouched = 0;
 	b->b_nhits = 0;
 }
 
@@ -388,23 +438,94 @@ ixbatch_chunk(struct ixbatch *b, const char *heading, const char *text,
 	return (0);
 }
 
+/*
+ * Add a hit of term id at pos to its list.  Words come in order of
+ * position, so a hit goes at the end; one that does not finds its place.
+ */
+static void
+ixbatch_hit(struct ixbatch *b, uint32_t id, uint32_t pos)
+{
+	struct bterm	*t = &b->b_terms[id];
+	struct bhit	*h;
+	uint32_t	 hi = b->b_nhits++, *at;
+
+	h = &b->b_hits[hi];
+	h->h_pos = pos;
+	h->h_next = 0;
+	if (t->t_chunk != b->b_nchunks) {
+		t->t_chunk = b->b_nchunks;
+		t->t_first = t->t_last = hi;
+		t->t_tf = 1;
+		b->b_touched[b->b_ntouched++] = id;
+		return;
+	}
+	t->t_tf++;
+	if (b->b_hits[t->t_last].h_pos <= pos) {
+		b->b_hits[t->t_last].h_next = hi + 1;
+		t->t_last = hi;
+		return;
+	}
+	/* After the hits at pos or before it: equal positions keep order. */
+	if (b->b_hits[t->t_first].h_pos > pos) {
+		h->h_next = t->t_first + 1;
+		t->t_first = hi;
+		return;
+	}
+	for (at = &b->b_hits[t->t_first].h_next;
+	    b->b_hits[*at - 1].h_pos <= pos; at = &b->b_hits[*at - 1].h_next)
+		;
+	h->h_next = *at;
+	*at = hi + 1;
+}
+
 /* A word of the open chunk, at a position within the chunk. */
 int
 ixbatch_term(struct ixbatch *b, int field, const char *p, size_t len,
     uint32_t pos)
 {
-	struct bhit	*h;
+	return (ixbatch_term_memo(b, field, p, len, pos, NULL));
+}
+
+/*
+ * The same, with a memo of the text (TOKEN_MEMO words, as struct token's
+ * t_memo), or NULL.  A memo stands for one text, zeroed when it gets
+ * another.  It holds the batch's stamp, then the text's term ids + 1 in
+ * this batch as a title term (high half) and in one other field (low
+ * half: a word of the body, or a filter), 0 for not yet seen; a memo of
+ * another batch is stale and starts over.
+ */
+int
+ixbatch_term_memo(struct ixbatch *b, int field, const char *p, size_t len,
+    uint32_t pos, uint64_t *memo)
+{
+	uint32_t	 id;
+	int		 shift;
 
 	if (!b->b_chunkopen || len == 0)
+		return (-1);
+	if (b->b_nhits >= UINT32_MAX - 1)
 		return (-1);
 	if (b->b_nhits == b->b_hitcap) {
 		b->b_hitcap = b->b_hitcap == 0 ? 1024 : b->b_hitcap * 2;
 		b->b_hits = xreallocarray(b->b_hits, b->b_hitcap,
 		    sizeof(*b->b_hits));
+		b->b_touched = xreallocarray(b->b_touched, b->b_hitcap,
+		    sizeof(*b->b_touched));
 	}
-	h = &b->b_hits[b->b_nhits++];
-	h->h_term = ixbatch_intern(b, field, p, len);
-	h->h_pos = pos;
+	if (memo != NULL) {
+		if (memo[0] != b->b_stamp) {
+			memo[0] = b->b_stamp;
+			memo[1] = 0;
+		}
+		shift = field == IX_TITLE ? 32 : 0;
+		if ((id = memo[1] >> shift) == 0) {
+			id = ixbatch_intern(b, field, p, len) + 1;
+			memo[1] |= (uint64_t)id << shift;
+		}
+		id--;
+	} else
+		id = ixbatch_intern(b, field, p, len);
+	ixbatch_hit(b, id, pos);
 	/* A chunk's length (norm) counts words; filter terms are not. */
 	if (field != IX_FILTER)
 		b->b_words++;
@@ -433,9 +554,9 @@ ixbatch_abort_doc(struct ixbatch *b)
 
 /*
  * The dictionary's order: terms by bytes.  Each is sorted by its first 8
- * bytes as a big-endian number (0 past its end, which keeps byte order)
- * and only ties look at the strings, so most comparisons are of two
- * integers side by side.
+ * bytes as a big-endian number (0 past its end, which keeps byte order),
+ * by a radix sort of those numbers a byte at a time; then only the runs
+ * of terms that share their first 8 bytes are sorted by their strings.
  */
 struct bsort {
 	uint64_t	 s_key;
@@ -463,16 +584,74 @@ ixbatch_termcmp(const void *a, const void *b)
 	return (x->t_len < y->t_len ? -1 : x->t_len > y->t_len);
 }
 
+/* Sort by s_key, least significant byte first; tmp holds n too. */
+static void
+ixbatch_radix(struct bsort *bs, struct bsort *tmp, size_t n)
+{
+	struct bsort	*a = bs, *o = tmp, *x;
+	size_t		 count[256], i, sum, c;
+	int		 shift;
+
+	for (shift = 0; shift < 64 && n > 1; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(a[i].s_key >> shift) & 0xff]++;
+		/* A byte all keys share leaves the order as it is. */
+		if (count[(a[0].s_key >> shift) & 0xff] == n)
+			continue;
+		for (sum = 0, i = 0; i < 256; i++) {
+			c = count[i];
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			o[count[(a[i].s_key >> shift) & 0xff]++] = a[i];
+		x = a;
+		a = o;
+		o = x;
+	}
+	if (a != bs)
+		memcpy(bs, a, n * sizeof(*bs));
+}
+
+/*
+ * Runs of equal keys in sorted bs, by their strings: short ones by
+ * insertion, long ones (filter terms: "fsource=...") by qsort.
+ */
+static void
+ixbatch_ties(struct bsort *bs, size_t n)
+{
+	struct bsort	 x;
+	size_t		 i, j, k, e;
+
+	for (i = 0; i < n; i = e) {
+		for (e = i + 1; e < n && bs[e].s_key == bs[i].s_key; e++)
+			;
+		if (e - i > 16) {
+			qsort(bs + i, e - i, sizeof(*bs), ixbatch_termcmp);
+			continue;
+		}
+		for (k = i + 1; k < e; k++) {
+			x = bs[k];
+			for (j = k; j > i &&
+			    ixbatch_termcmp(&bs[j - 1], &x) > 0; j--)
+				bs[j] = bs[j - 1];
+			bs[j] = x;
+		}
+	}
+}
+
 /* The batch's terms in byte order: their indexes. */
 static uint32_t *
 ixbatch_order(struct ixbatch *b)
 {
-	struct bsort	*bs;
+	struct bsort	*bs, *tmp;
 	uint32_t	*order;
 	const uint8_t	*p;
 	size_t		 i, j;
 
 	bs = xcalloc(b->b_nterms + 1, sizeof(*bs));
+	tmp = xcalloc(b->b_nterms + 1, sizeof(*tmp));
 	for (i = 0; i < b->b_nterms; i++) {
 		p = (const uint8_t *)b->b_strs.b_data + b->b_terms[i].t_str;
 		for (j = 0; j < 8; j++)
@@ -481,7 +660,9 @@ ixbatch_order(struct ixbatch *b)
 		bs[i].s_term = i;
 	}
 	ixbatch_sorting = b;
-	qsort(bs, b->b_nterms, sizeof(*bs), ixbatch_termcmp);
+	ixbatch_radix(bs, tmp, b->b_nterms);
+	ixbatch_ties(bs, b->b_nterms);
+	free(tmp);
 	order = xcalloc(b->b_nterms + 1, sizeof(*order));
 	for (i = 0; i < b->b_nterms; i++)
 		order[i] = bs[i].s_term;

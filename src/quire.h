@@ -660,13 +660,22 @@ int		 utf8_normalize(const char *, size_t, struct buf *);
 
 /* tokenize.c */
 #define TOKEN_MAX		64	/* bytes; longer words are cut */
+#define TOKEN_MEMO		2	/* words of t_memo */
 
+/*
+ * t_memo: NULL, or TOKEN_MEMO words kept beside the word in the
+ * tokenizer's stem cache, for the callback to remember what it made of
+ * the word (a term id, say).  They are zero when the word enters the
+ * cache and stay as the callback leaves them, valid while the pointer
+ * comes back: every token with the same t_memo has the same t_text.
+ */
 struct token {
 	const char	*t_text;	/* normalized and stemmed */
 	size_t		 t_len;
 	uint32_t	 t_pos;		/* word position in the document */
 	uint32_t	 t_off;		/* byte offset in the input text */
 	uint32_t	 t_srclen;	/* bytes of input text */
+	uint64_t	*t_memo;
 };
 
 typedef int	 (*token_cb)(const struct token *, void *);
@@ -1139,6 +1148,8 @@ int		 ixbatch_chunk(struct ixbatch *, const char *, const char *,
 		    size_t);
 int		 ixbatch_term(struct ixbatch *, int, const char *, size_t,
 		    uint32_t);
+int		 ixbatch_term_memo(struct ixbatch *, int, const char *,
+		    size_t, uint32_t, uint64_t *);
 int		 ixbatch_end_doc(struct ixbatch *);
 void		 ixbatch_abort_doc(struct ixbatch *);
 size_t		 ixbatch_ndocs(const struct ixbatch *);

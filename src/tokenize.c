@@ -33,7 +33,14 @@
  * misses about as often as a table of the 16384 most frequent words
  * would, so more ways would not help, only more slots.  A tokenizer is
  * meant to live as long as its worker, so the cache stays warm from one
- * document to the next.
+ * document to the next.  Each slot also keeps TOKEN_MEMO words for the
+ * caller (t_memo), zeroed when the slot takes another word: the index
+ * keeps a word's term id there and skips its own term table.  Words of
+ * up to TK_KEYMAX bytes fit in a slot beside them, which is nearly all
+ * words of any language.  The cache is bigger than a core's own caches,
+ * so a word's slot is fetched as soon as the word is whole, and the word
+ * goes to the callback after the next one is read (a queue of one): the
+ * slot is then at hand.
  */
 
 #include <sys/types.h>
@@ -63,12 +70,13 @@
 #define ID_LOWER	2
 #define ID_DIGIT	3
 
-#define TK_KEYMAX	30	/* longest word the stem cache holds */
+#define TK_KEYMAX	22	/* longest word the stem cache holds */
 #define TK_CACHE	16384	/* slots, a power of two */
 #define TK_STOP		0x01
 #define TK_LANGMAX	32
 
 struct tk_slot {
+	uint64_t	 ts_memo[TOKEN_MEMO];	/* the caller's */
 	uint8_t		 ts_klen;	/* 0: empty */
 	uint8_t		 ts_flags;	/* TK_STOP */
 	uint8_t		 ts_slen;
@@ -77,12 +85,22 @@ struct tk_slot {
 };
 _Static_assert(sizeof(struct tk_slot) == 64, "a stem cache slot is a line");
 
+/* The words being read and waiting, each in one of two buffers. */
 struct tokenizer {
 	struct sb_stemmer	*tk_stemmer;
 	const char *const	*tk_stop;
 	struct tk_slot		*tk_cache;	/* NULL: nothing to look up */
-	struct buf		 tk_norm;
-	char			 tk_word[TOKEN_MAX];
+	struct buf		 tk_norm[2];
+	char			 tk_word[2][TOKEN_MAX];
+};
+
+/* A whole word waiting for the callback, its slot being fetched. */
+struct tk_wait {
+	const char		*tw_w;		/* NULL: none */
+	size_t			 tw_n;
+	int			 tw_alpha;
+	struct tk_slot		*tw_slot;
+	struct token		 tw_t;
 };
 
 struct tk_stoplist {
@@ -99,10 +117,15 @@ static int	 tokenize_decode(const unsigned char *, size_t,
 		    utf8proc_int32_t *);
 static size_t	 tokenize_cut(const char *, size_t);
 static uint32_t	 tokenize_hash(const char *, size_t);
+static struct tk_slot *tokenize_slot(struct tokenizer *, const char *,
+		    size_t, int);
 static int	 tokenize_lookup(struct tokenizer *, const char *, size_t,
-		    struct token *);
-static int	 tokenize_emit(struct tokenizer *, const char *, size_t, int,
-		    struct token *, token_cb, void *);
+		    struct tk_slot *, struct token *);
+static int	 tokenize_emit(struct tokenizer *, struct tk_wait *, token_cb,
+		    void *);
+static int	 tokenize_queue(struct tokenizer *, struct tk_wait *,
+		    const char *, size_t, int, const struct token *, token_cb,
+		    void *);
 static int	 tokenize_ident_class(const char *, size_t, size_t, size_t *);
 static void	 tokenize_ident_part(struct buf *, const char *, size_t,
 		    size_t *);
@@ -278,7 +301,8 @@ tokenizer_new(const char *lang, int stopwords)
 	if (tokenize_lang_name(lang, name, sizeof(name)) == -1)
 		return (NULL);
 	tk = xcalloc(1, sizeof(*tk));
-	buf_init(&tk->tk_norm);
+	buf_init(&tk->tk_norm[0]);
+	buf_init(&tk->tk_norm[1]);
 	if (name[0] != '\0') {
 		/* NULL for an unknown language, or out of memory. */
 		if ((tk->tk_stemmer = sb_stemmer_new(name, "UTF_8")) == NULL) {
@@ -306,7 +330,8 @@ tokenizer_free(struct tokenizer *tk)
 	if (tk->tk_stemmer != NULL)
 		sb_stemmer_delete(tk->tk_stemmer);
 	free(tk->tk_cache);
-	buf_free(&tk->tk_norm);
+	buf_free(&tk->tk_norm[0]);
+	buf_free(&tk->tk_norm[1]);
 	free(tk);
 }
 
@@ -405,25 +430,37 @@ tokenize_hash(const char *p, size_t n)
 	return (h >> 32);
 }
 
+/* The stem cache slot of a word, fetched ahead of its look-up; or NULL. */
+static struct tk_slot *
+tokenize_slot(struct tokenizer *tk, const char *w, size_t n, int alpha)
+{
+	struct tk_slot	*s;
+
+	if (!alpha || tk->tk_cache == NULL || n > TK_KEYMAX)
+		return (NULL);
+	s = &tk->tk_cache[tokenize_hash(w, n) & (TK_CACHE - 1)];
+	__builtin_prefetch(s);
+	return (s);
+}
+
 /*
- * Stop word test and stem of an alphabetic word w: 1 for a stop word,
- * else 0 with the stem in t.
+ * Stop word test and stem of an alphabetic word w, whose slot is s (NULL
+ * when it cannot be cached): 1 for a stop word, else 0 with the stem in t.
  */
 static int
 tokenize_lookup(struct tokenizer *tk, const char *w, size_t n,
-    struct token *t)
+    struct tk_slot *s, struct token *t)
 {
-	struct tk_slot		*s = NULL;
 	const sb_symbol		*st;
 	size_t			 slen;
 
-	if (tk->tk_cache != NULL && n <= TK_KEYMAX) {
-		s = &tk->tk_cache[tokenize_hash(w, n) & (TK_CACHE - 1)];
+	if (s != NULL) {
 		if (s->ts_klen == n && memcmp(s->ts_key, w, n) == 0) {
 			if (s->ts_flags & TK_STOP)
 				return (1);
 			t->t_text = s->ts_stem;
 			t->t_len = s->ts_slen;
+			t->t_memo = s->ts_memo;
 			return (0);
 		}
 		s->ts_klen = 0;
@@ -431,6 +468,7 @@ tokenize_lookup(struct tokenizer *tk, const char *w, size_t n,
 
 	t->t_text = w;
 	t->t_len = n;
+	t->t_memo = NULL;
 	if (tokenize_is_stop(tk, w, n)) {
 		if (s != NULL) {
 			memcpy(s->ts_key, w, n);
@@ -454,26 +492,59 @@ tokenize_lookup(struct tokenizer *tk, const char *w, size_t n,
 		s->ts_flags = 0;
 		memcpy(s->ts_stem, t->t_text, t->t_len);
 		s->ts_slen = t->t_len;
+		memset(s->ts_memo, 0, sizeof(s->ts_memo));
+		t->t_text = s->ts_stem;
+		t->t_memo = s->ts_memo;
 	}
 	return (0);
 }
 
 /*
- * One normalized word to the callback.  Positions are t's; alpha says
- * whether it may be a stop word or have a stem.
+ * The waiting word to the callback, if there is one.  Positions are
+ * its token's; tw_alpha says whether it may be a stop word or have a
+ * stem.
  */
 static int
-tokenize_emit(struct tokenizer *tk, const char *w, size_t n, int alpha,
-    struct token *t, token_cb cb, void *arg)
+tokenize_emit(struct tokenizer *tk, struct tk_wait *tw, token_cb cb,
+    void *arg)
 {
-	if (alpha && tk->tk_cache != NULL) {
-		if (tokenize_lookup(tk, w, n, t))
+	struct token	*t = &tw->tw_t;
+	const char	*w = tw->tw_w;
+
+	if (w == NULL)
+		return (0);
+	tw->tw_w = NULL;
+	if (tw->tw_alpha && tk->tk_cache != NULL) {
+		if (tokenize_lookup(tk, w, tw->tw_n, tw->tw_slot, t))
 			return (0);
 	} else {
 		t->t_text = w;
-		t->t_len = n;
+		t->t_len = tw->tw_n;
+		t->t_memo = NULL;
 	}
 	return (cb(t, arg));
+}
+
+/*
+ * A whole normalized word w: fetch its slot, send the word before it,
+ * and let it wait.  w is in the buffer the word before it is not in.
+ */
+static int
+tokenize_queue(struct tokenizer *tk, struct tk_wait *tw, const char *w,
+    size_t n, int alpha, const struct token *t, token_cb cb, void *arg)
+{
+	struct tk_slot	*s;
+	int		 rv;
+
+	s = tokenize_slot(tk, w, n, alpha);
+	if ((rv = tokenize_emit(tk, tw, cb, arg)) != 0)
+		return (rv);
+	tw->tw_w = w;
+	tw->tw_n = n;
+	tw->tw_alpha = alpha;
+	tw->tw_slot = s;
+	tw->tw_t = *t;
+	return (0);
 }
 
 int
@@ -482,16 +553,24 @@ tokenizer_run(struct tokenizer *tk, const char *text, size_t len,
 {
 	const unsigned char	*p = (const unsigned char *)text;
 	struct token		 t;
+	struct tk_wait		 tw;
+	struct buf		*norm;
 	utf8proc_int32_t	 cp;
 	size_t			 i = 0, start, n, k;
 	unsigned char		 c;
-	int			 alpha, cl, group, rv;
+	char			*word;
+	int			 alpha, cl, group, rv, cur = 0;
 
 	if (len > UINT32_MAX) {
 		log_warnx("%s: %zu bytes of text", __func__, len);
 		return (-1);
 	}
+	memset(&tw, 0, sizeof(tw));
+	memset(&t, 0, sizeof(t));
 	while (i < len) {
+		/* Not the buffer of the word that waits. */
+		word = tk->tk_word[cur];
+		norm = &tk->tk_norm[cur];
 		c = tk_ascii[p[i]];
 		if (c == 0) {
 			i++;
@@ -504,7 +583,7 @@ tokenizer_run(struct tokenizer *tk, const char *text, size_t len,
 			alpha = 1;
 			do {
 				if (n < TOKEN_MAX)
-					tk->tk_word[n++] = c;
+					word[n++] = c;
 				if (c <= '9')
 					alpha = 0;
 				i++;
@@ -547,28 +626,30 @@ tokenizer_run(struct tokenizer *tk, const char *text, size_t len,
 				break;
 			i += k;
 		}
-		buf_reset(&tk->tk_norm);
-		if (utf8_normalize(text + start, i - start, &tk->tk_norm) == -1)
+		buf_reset(norm);
+		if (utf8_normalize(text + start, i - start, norm) == -1)
 			continue;
-		if (tk->tk_norm.b_len == 0)
+		if (norm->b_len == 0)
 			continue;	/* nothing but ignorables */
-		n = tokenize_cut(tk->tk_norm.b_data, tk->tk_norm.b_len);
+		n = tokenize_cut(norm->b_data, norm->b_len);
 		t.t_pos = pos++;
 		t.t_off = start;
 		t.t_srclen = i - start;
-		if ((rv = tokenize_emit(tk, tk->tk_norm.b_data, n,
+		if ((rv = tokenize_queue(tk, &tw, norm->b_data, n,
 		    alpha && group == TC_WORD, &t, cb, arg)) != 0)
 			return (rv);
+		cur ^= 1;
 		continue;
 ascii:
 		t.t_pos = pos++;
 		t.t_off = start;
 		t.t_srclen = i - start;
-		if ((rv = tokenize_emit(tk, tk->tk_word, n, alpha, &t, cb,
+		if ((rv = tokenize_queue(tk, &tw, word, n, alpha, &t, cb,
 		    arg)) != 0)
 			return (rv);
+		cur ^= 1;
 	}
-	return (0);
+	return (tokenize_emit(tk, &tw, cb, arg));
 }
 
 /* Class of the code point at s[i], and its length in *n. */

@@ -99,6 +99,18 @@ enum worker_outcome {
 	WO_TIMEOUT		/* ran past job-timeout: dead letter */
 };
 
+/*
+ * A filter term a worker posted last in one place (tenant, type, source,
+ * each attribute), with its memo for the batch: the next chunk's is most
+ * often the same and skips the batch's term table.
+ */
+#define WORKER_FILTERS	(3 + 64)
+
+struct worker_filter {
+	struct buf	 wf_term;	/* "name=value" */
+	uint64_t	 wf_memo[TOKEN_MEMO];
+};
+
 struct worker {
 	struct child	 wk_ch;		/* socket, configuration, slot */
 	struct queue	 wk_q;
@@ -136,6 +148,7 @@ struct worker {
 	int		 wk_reconf;	/* new limits for the next job */
 	const struct job *wk_cur;
 	struct buf	 wk_term;
+	struct worker_filter wk_filters[WORKER_FILTERS];
 	uint64_t	 wk_commits;
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
 	uint64_t	 wk_opened;	/* when the batch got its first document */
@@ -656,15 +669,25 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 	return (ixbatch_doc(wk->wk_batch, &di));
 }
 
+/* The i'th filter term of a chunk. */
 static void
-worker_ix_filter(struct worker *wk, const char *name, const char *value)
+worker_ix_filter(struct worker *wk, size_t i, const char *name,
+    const char *value)
 {
+	struct worker_filter	*f = &wk->wk_filters[i];
+
 	buf_reset(&wk->wk_term);
 	buf_addstr(&wk->wk_term, name);
 	buf_addc(&wk->wk_term, '=');
 	buf_addstr(&wk->wk_term, value);
-	ixbatch_term(wk->wk_batch, IX_FILTER, wk->wk_term.b_data,
-	    wk->wk_term.b_len, 0);
+	if (f->wf_term.b_len != wk->wk_term.b_len || memcmp(f->wf_term.b_data,
+	    wk->wk_term.b_data, wk->wk_term.b_len) != 0) {
+		buf_reset(&f->wf_term);
+		buf_add(&f->wf_term, wk->wk_term.b_data, wk->wk_term.b_len);
+		memset(f->wf_memo, 0, sizeof(f->wf_memo));
+	}
+	ixbatch_term_memo(wk->wk_batch, IX_FILTER, wk->wk_term.b_data,
+	    wk->wk_term.b_len, 0, f->wf_memo);
 }
 
 static int
@@ -678,11 +701,11 @@ worker_ix_chunk(void *arg, const struct xdoc *doc, const struct chunk *c)
 	    doc->xd_text.b_data + c->c_off, c->c_len) == -1)
 		return (-1);
 	/* Filters are exact terms of every chunk. */
-	worker_ix_filter(wk, "tenant", j->j_tenant);
-	worker_ix_filter(wk, "type", extract_type_name(doc->xd_type));
-	worker_ix_filter(wk, "source", j->j_path);
-	for (i = 0; i < doc->xd_nattrs && i < 64; i++)
-		worker_ix_filter(wk, doc->xd_attrs[i].xa_name,
+	worker_ix_filter(wk, 0, "tenant", j->j_tenant);
+	worker_ix_filter(wk, 1, "type", extract_type_name(doc->xd_type));
+	worker_ix_filter(wk, 2, "source", j->j_path);
+	for (i = 0; i < doc->xd_nattrs && i < WORKER_FILTERS - 3; i++)
+		worker_ix_filter(wk, 3 + i, doc->xd_attrs[i].xa_name,
 		    doc->xd_attrs[i].xa_value);
 	return (0);
 }
@@ -692,8 +715,8 @@ worker_ix_token(void *arg, int field, const struct token *t)
 {
 	struct worker	*wk = arg;
 
-	return (ixbatch_term(wk->wk_batch, field, t->t_text, t->t_len,
-	    t->t_pos) == -1 ? -1 : 0);
+	return (ixbatch_term_memo(wk->wk_batch, field, t->t_text, t->t_len,
+	    t->t_pos, t->t_memo) == -1 ? -1 : 0);
 }
 
 static int

@@ -43,6 +43,11 @@ struct tix {
 	struct tokenizer *t_tk;
 	struct ixbatch	*t_b;
 	uint64_t	 t_job;
+	int		 t_nomemo;	/* words by their text only */
+	struct {			/* filter terms, as a worker keeps */
+		char	 f_term[1024];
+		uint64_t f_memo[TOKEN_MEMO];
+	}		 t_filters[4];
 };
 
 static void
@@ -86,20 +91,28 @@ struct tdoc {
 struct tfeed {
 	struct ixbatch	*f_b;
 	int		 f_field;
+	int		 f_nomemo;
 };
 
+/* Words go in with their stem cache memos, as a worker sends them. */
 static int
 feed_token(const struct token *tok, void *arg)
 {
 	struct tfeed	*f = arg;
 
-	return (ixbatch_term(f->f_b, f->f_field, tok->t_text, tok->t_len,
-	    tok->t_pos) == -1 ? -1 : 0);
+	if (f->f_nomemo)
+		return (ixbatch_term(f->f_b, f->f_field, tok->t_text,
+		    tok->t_len, tok->t_pos) == -1 ? -1 : 0);
+	return (ixbatch_term_memo(f->f_b, f->f_field, tok->t_text, tok->t_len,
+	    tok->t_pos, tok->t_memo) == -1 ? -1 : 0);
 }
 
-/* Filter terms are "name=value" in the filter field, as a worker adds. */
+/*
+ * Filter terms are "name=value" in the filter field, as a worker adds,
+ * each of the i'th kind with a memo while it stays the same.
+ */
 static void
-feed_filter(struct tix *t, const char *name, const char *value)
+feed_filter(struct tix *t, size_t i, const char *name, const char *value)
 {
 	char	 term[1024];
 	int	 n;
@@ -107,7 +120,19 @@ feed_filter(struct tix *t, const char *name, const char *value)
 	/* Longer than IX_TERM_MAX is the batch's to cut, as for a worker. */
 	n = snprintf(term, sizeof(term), "%s=%s", name, value);
 	ck_assert(n > 0 && (size_t)n < sizeof(term));
-	ck_assert_int_eq(ixbatch_term(t->t_b, IX_FILTER, term, n, 0), 0);
+	if (t->t_nomemo) {
+		ck_assert_int_eq(ixbatch_term(t->t_b, IX_FILTER, term, n, 0),
+		    0);
+		return;
+	}
+	if (strcmp(t->t_filters[i].f_term, term) != 0) {
+		strlcpy(t->t_filters[i].f_term, term,
+		    sizeof(t->t_filters[i].f_term));
+		memset(t->t_filters[i].f_memo, 0,
+		    sizeof(t->t_filters[i].f_memo));
+	}
+	ck_assert_int_eq(ixbatch_term_memo(t->t_b, IX_FILTER, term, n, 0,
+	    t->t_filters[i].f_memo), 0);
 }
 
 static uint64_t
@@ -157,16 +182,17 @@ add_doc(struct tix *t, const struct tdoc *d)
 	}
 	ck_assert_int_eq(ixbatch_doc(t->t_b, &di), 0);
 	f.f_b = t->t_b;
+	f.f_nomemo = t->t_nomemo;
 	for (p = d->d_text;; p = e + 1) {
 		if ((e = strchr(p, '|')) == NULL)
 			e = p + strlen(p);
 		ck_assert_int_eq(ixbatch_chunk(t->t_b, first ? "" : "More",
 		    p, e - p), 0);
-		feed_filter(t, "tenant", di.di_tenant);
-		feed_filter(t, "type", extract_type_name(d->d_type));
-		feed_filter(t, "source", src);
+		feed_filter(t, 0, "tenant", di.di_tenant);
+		feed_filter(t, 1, "type", extract_type_name(d->d_type));
+		feed_filter(t, 2, "source", src);
 		if (d->d_attr != NULL)
-			feed_filter(t, name, xa.xa_value);
+			feed_filter(t, 3, name, xa.xa_value);
 		if (first && d->d_title != NULL) {
 			f.f_field = IX_TITLE;
 			ck_assert_int_eq(tokenizer_run(t->t_tk, d->d_title,
@@ -751,6 +777,179 @@ START_TEST(test_segment_layout)
 	ck_assert_uint_eq(r.r_pos[3][1], 1);
 	ck_assert_uint_eq(r.r_pos[3][2], 2);
 	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+static int
+skip_token(const struct token *tok, void *arg)
+{
+	(void)tok;
+	(void)arg;
+	return (0);
+}
+
+/* 50,000 distinct words through t's tokenizer, and not into its batch. */
+static void
+fill_stem_cache(struct tix *t)
+{
+	struct buf	 text;
+	size_t		 i, j, n;
+
+	buf_init(&text);
+	for (i = 0; i < 50000; i++) {
+		buf_addc(&text, 'q');
+		for (n = i, j = 0; j < 4; j++, n /= 26)
+			buf_addc(&text, 'a' + n % 26);
+		buf_addc(&text, ' ');
+	}
+	ck_assert_int_eq(tokenizer_run(t->t_tk, text.b_data, text.b_len, 0,
+	    skip_token, NULL), 0);
+	buf_free(&text);
+}
+
+/*
+ * Words that carry their term ids in the stem cache's memos, and filter
+ * terms in a worker's, make the same segments as terms looked up by
+ * their text: in a title and in a body (two terms for one memo), in a
+ * second batch (the memos of the first are stale), after a word left the
+ * cache, for filters that change from one document to the next.
+ */
+START_TEST(test_segment_memo)
+{
+	static const char *const texts[] = {
+		"the fox runs|foxes running over the fox",
+		"a dog and a fox",
+		"running dogs run to the fox den",
+	};
+	struct tix	 a, b;
+	struct tdoc	 d;
+	uint8_t		 kb[8];
+	void		*sa, *sb;
+	size_t		 la, lb, i, batch;
+	char		 id[16];
+
+	tix_open(&a);
+	tix_open(&b);
+	b.t_nomemo = 1;
+	for (batch = 0; batch < 3; batch++) {
+		for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			memset(&d, 0, sizeof(d));
+			snprintf(id, sizeof(id), "m%zu.%zu", batch, i);
+			d.d_id = id;
+			d.d_title = i == 1 ? "Dog" : "The fox runs";
+			d.d_text = texts[(i + batch) % 3];
+			d.d_tenant = i == 2 ? "b" : "a";
+			d.d_attr = i == 0 ? "lang=en" : "lang=fr";
+			add_doc(&a, &d);
+			add_doc(&b, &d);
+		}
+		/* Words enough to take over many of the cache's slots. */
+		if (batch == 1)
+			fill_stem_cache(&a);
+		commit(&a, NULL);
+		commit(&b, NULL);
+	}
+	for (i = 1; i <= 3; i++) {
+		util_put_be64(kb, i);
+		sa = raw_get(&a, IDB_SEGS, kb, 8, &la);
+		sb = raw_get(&b, IDB_SEGS, kb, 8, &lb);
+		ck_assert_uint_eq(la, lb);
+		ck_assert_int_eq(memcmp(sa, sb, la), 0);
+		free(sa);
+		free(sb);
+	}
+	check_ok(&a);
+	tix_close(&a);
+	tix_close(&b);
+}
+END_TEST
+
+/*
+ * A term's positions are posted in order, equal ones kept, whatever the
+ * order its hits came in; the chunk after starts a list of its own.
+ */
+START_TEST(test_segment_hit_order)
+{
+	static const uint32_t	 in[] = { 5, 2, 9, 2, 0, 7, 9, 1 };
+	static const uint32_t	 want[] = { 0, 1, 2, 2, 5, 7, 9, 9 };
+	struct ixdoc_info	 di;
+	struct tix		 t;
+	struct tread		 r;
+	size_t			 i;
+
+	tix_open(&t);
+	memset(&di, 0, sizeof(di));
+	di.di_extid = "o1";
+	di.di_hash = 1;
+	di.di_tenant = "a";
+	di.di_source = "/data/o1";
+	ck_assert_int_eq(ixbatch_doc(t.t_b, &di), 0);
+	ck_assert_int_eq(ixbatch_chunk(t.t_b, "", "x", 1), 0);
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, "fox", 3, in[i]),
+		    0);
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, "dog", 3, i), 0);
+	}
+	ck_assert_int_eq(ixbatch_chunk(t.t_b, "", "y", 1), 0);
+	ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, "fox", 3, 3), 0);
+	ck_assert_int_eq(ixbatch_end_doc(t.t_b), 0);
+	commit(&t, NULL);
+	read_segs(&t, "bfox", 4, &r);
+	ck_assert_int_eq(r.r_err, 0);
+	ck_assert_uint_eq(r.r_n, 2);
+	ck_assert_uint_eq(r.r_tf[0], 8);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_uint_eq(r.r_pos[0][i], want[i]);
+	ck_assert_uint_eq(r.r_tf[1], 1);
+	ck_assert_uint_eq(r.r_pos[1][0], 3);
+	read_segs(&t, "bdog", 4, &r);
+	ck_assert_uint_eq(r.r_n, 1);
+	ck_assert_uint_eq(r.r_tf[0], 8);
+	for (i = 0; i < 8; i++)
+		ck_assert_uint_eq(r.r_pos[0][i], i);
+	tix_close(&t);
+}
+END_TEST
+
+/*
+ * The dictionary is in byte order when many terms share their first 8
+ * bytes (filter terms, long words), in short runs and in long ones.
+ */
+START_TEST(test_segment_term_order)
+{
+	struct ixdoc_info	 di;
+	struct tix		 t;
+	struct tread		 r;
+	char			 term[64];
+	size_t			 i, k;
+	int			 n;
+
+	tix_open(&t);
+	memset(&di, 0, sizeof(di));
+	di.di_extid = "d1";
+	di.di_hash = 1;
+	di.di_tenant = "a";
+	di.di_source = "/data/d1";
+	ck_assert_int_eq(ixbatch_doc(t.t_b, &di), 0);
+	ck_assert_int_eq(ixbatch_chunk(t.t_b, "", "x", 1), 0);
+	for (i = 0; i < 200; i++) {
+		/* 7919 is prime: every k once, out of order. */
+		k = i * 7919 % 200;
+		n = snprintf(term, sizeof(term), "source=/data/%zu", k);
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_FILTER, term, n, 0),
+		    0);
+		n = snprintf(term, sizeof(term), "internation%c%zu",
+		    'a' + (int)(k % 5), k % 7);
+		ck_assert_int_eq(ixbatch_term(t.t_b, IX_BODY, term, n, i), 0);
+	}
+	ck_assert_int_eq(ixbatch_end_doc(t.t_b), 0);
+	commit(&t, NULL);
+	check_ok(&t);
+	read_segs(&t, "fsource=/data/199", 17, &r);
+	ck_assert_uint_eq(r.r_df, 1);
+	read_segs(&t, "binternationc3", 14, &r);
+	ck_assert_uint_eq(r.r_df, 1);
 	tix_close(&t);
 }
 END_TEST
@@ -3916,6 +4115,9 @@ index_suite(void)
 	tc = tcase_create("segments");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_segment_layout);
+	tcase_add_test(tc, test_segment_memo);
+	tcase_add_test(tc, test_segment_hit_order);
+	tcase_add_test(tc, test_segment_term_order);
 	tcase_add_test(tc, test_segment_damage);
 	suite_add_tcase(s, tc);
 

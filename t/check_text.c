@@ -446,6 +446,89 @@ START_TEST(test_stop_words)
 }
 END_TEST
 
+/* The last token a run handed over: its text and memo. */
+struct lastmemo {
+	char		 text[TOKEN_MAX + 1];
+	uint64_t	*memo;
+	size_t		 n;
+};
+
+static int
+memo_cb(const struct token *t, void *arg)
+{
+	struct lastmemo	*m = arg;
+
+	memcpy(m->text, t->t_text, t->t_len);
+	m->text[t->t_len] = '\0';
+	m->memo = t->t_memo;
+	m->n++;
+	return (0);
+}
+
+static uint64_t *
+memo_of(struct tokenizer *tk, const char *w, const char *stem)
+{
+	struct lastmemo	 m;
+
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(tokenizer_run(tk, w, strlen(w), 0, memo_cb, &m), 0);
+	ck_assert_uint_eq(m.n, 1);
+	if (stem != NULL)
+		ck_assert_str_eq(m.text, stem);
+	return (m.memo);
+}
+
+/*
+ * A cached word's memo is zero when it enters the stem cache, keeps what
+ * the caller writes while the word stays, and is zero again for the word
+ * that takes its slot; words outside the cache have none.
+ */
+START_TEST(test_stem_memo)
+{
+	struct tokenizer	*tk;
+	uint64_t		*m, *o;
+	char			 w[16];
+	size_t			 i, j, n;
+
+	tk = tokenizer_new("en", 1);
+	ck_assert_ptr_nonnull(tk);
+	m = memo_of(tk, "running", "run");
+	ck_assert_ptr_nonnull(m);
+	for (i = 0; i < TOKEN_MEMO; i++)
+		ck_assert_uint_eq(m[i], 0);
+	m[0] = 42;
+	m[TOKEN_MEMO - 1] = 7;
+	ck_assert_ptr_eq(memo_of(tk, "Running", "run"), m);
+	ck_assert_uint_eq(m[0], 42);
+	ck_assert_uint_eq(m[TOKEN_MEMO - 1], 7);
+	/* Another word with the same stem is another slot. */
+	o = memo_of(tk, "runs", "run");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_ptr_ne(o, m);
+	ck_assert_uint_eq(o[0], 0);
+	/* Numbers are not stemmed, long words not cached: no memo. */
+	ck_assert_ptr_null(memo_of(tk, "2024", "2024"));
+	ck_assert_ptr_null(memo_of(tk, "internationalizationism",
+	    "internationalization"));
+	/* A word that takes the slot over starts from zero. */
+	for (i = 0, o = NULL; i < 1000000 && o != m; i++) {
+		w[0] = 'q';
+		for (n = i, j = 1; j < 6; j++, n /= 26)
+			w[j] = 'a' + n % 26;
+		w[j] = '\0';
+		o = memo_of(tk, w, NULL);
+		if (o == m)
+			ck_assert_uint_eq(m[0], 0);
+	}
+	ck_assert_ptr_eq(o, m);
+	m = memo_of(tk, "running", "run");
+	ck_assert_ptr_eq(o, m);
+	ck_assert_uint_eq(m[0], 0);
+	ck_assert_uint_eq(m[TOKEN_MEMO - 1], 0);
+	tokenizer_free(tk);
+}
+END_TEST
+
 START_TEST(test_token_max)
 {
 	char		 in[256], want[TOKEN_MAX + 1];
@@ -561,6 +644,7 @@ text_suite(void)
 	tcase_add_test(tc, test_stem_languages);
 	tcase_add_test(tc, test_lang_names);
 	tcase_add_test(tc, test_stop_words);
+	tcase_add_test(tc, test_stem_memo);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ident");
