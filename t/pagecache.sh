@@ -14,8 +14,8 @@
 cg_make cache 1G
 
 # Records of 150 words drawn from 400,000, skewed toward a few: about
-# 2.7 KB of index each, so 440,000 records make 1.2 GB.
-awk 'BEGIN { srand(7); for (i = 0; i < 440000; i++) { s = "";
+# 2.3 KB of index each, so 540,000 records make 1.2 GB.
+awk 'BEGIN { srand(7); for (i = 0; i < 540000; i++) { s = "";
     for (w = 0; w < 150; w++) { n = int(rand() ^ 3 * 400000);
     s = s " w" n "x" (n % 7) }
     printf "{\"id\":\"r%d\",\"title\":\"record %d\",\"text\":\"%s\"}\n",
