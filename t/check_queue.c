@@ -125,9 +125,12 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	return (0);
 }
 
-/* The leases in meta: keys 'l' id(8). */
+/*
+ * The leases in meta: keys 'l' id(8), with a lease (56 bytes) or, with
+ * fin set, a finished one (the lease, done time, state: 72 bytes).
+ */
 static uint64_t
-db_leases(struct tq *tq, MDB_txn *txn)
+db_leases(struct tq *tq, MDB_txn *txn, int fin)
 {
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_cursor	*c;
@@ -141,7 +144,9 @@ db_leases(struct tq *tq, MDB_txn *txn)
 	    ((char *)k.mv_data)[0] == 'l') {
 		op = MDB_NEXT;
 		ck_assert_uint_eq(k.mv_size, 9);
-		n++;
+		ck_assert(v.mv_size == 56 || v.mv_size == 72);
+		if ((v.mv_size == 72) == fin)
+			n++;
 	}
 	ck_assert(rc == 0 || rc == MDB_NOTFOUND);
 	mdb_cursor_close(c);
@@ -254,9 +259,10 @@ tq_consistent(struct tq *tq, int line)
 	    MDB_RDONLY, &txn), 0);
 	ck_assert_msg(db_entries(tq, txn, "jobs") == total &&
 	    db_entries(tq, txn, "ready") == all[JOB_READY] &&
-	    db_leases(tq, txn) == all[JOB_LEASED] &&
+	    db_leases(tq, txn, 0) == all[JOB_LEASED] &&
 	    db_entries(tq, txn, "delayed") == all[JOB_RETRY] &&
-	    db_entries(tq, txn, "done") == all[JOB_DONE] +
+	    db_entries(tq, txn, "done") + db_leases(tq, txn, 1) ==
+	    all[JOB_DONE] +
 	    all[JOB_CANCELLED] &&
 	    db_entries(tq, txn, "dead") == all[JOB_DEAD],
 	    "line %d: index databases disagree with the job records", line);
@@ -2544,6 +2550,7 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	int		 rc;
 
 	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "leases", MDB_CREATE, &leases), 0);
 	if (version == 2)
