@@ -15,20 +15,21 @@
  *		 and state (done or cancelled) of the ack that ended it.
  *		 't' tid(4) -> uint64 counts, one per job state: the jobs of
  *		 one tenant in each state.
+ *		 'u' tid(4) band(1) id(8) -> struct qready: enqueue time,
+ *		 size: the ready jobs.  band is 9 - priority, so a tenant's
+ *		 urgent jobs come first.
  *	jobs	 id(8) -> job record (msgpack, see codec.c).
  *	keys	 idempotency key -> id(8).
  *	tenants	 tenant name -> tid(4).
  *	tstate	 tid(4) -> struct qtenant: DRR deficit, then the name.
- *	ready	 tid(4) band(1) id(8) -> struct qready: enqueue time, size.
- *		 band is 9 - priority, so a tenant's urgent jobs come first.
  *	delayed	 runat(8) id(8) -> empty: jobs waiting to be retried.
  *	done	 time(8) id(8) -> empty: done and cancelled jobs, oldest first.
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
  *	spool	 spool file name -> count(8): the jobs that still need the
  *		 uploaded body (ready, leased, retrying or dead).
  *
- * A job is in exactly one of ready, delayed, the leases, done (or the
- * finished leases) or dead, according to its state, and qmeta's counts,
+ * A job is in exactly one of the ready jobs, delayed, the leases, done
+ * (or the finished leases) or dead, according to its state, and qmeta's counts,
  * and its tenant's, follow every move in the same transaction, so status
  * costs one read and metrics one read per tenant.  The state is the one
  * in the job's record, but for a leased or freshly acked job: a claim
@@ -49,19 +50,27 @@
  * and done's leaf and branch pages.  queue_list of done jobs walks done,
  * then the finished leases, which are the newest.
  *
- * The leases and the tenant counts live in meta, beside "stats", because
- * a claim and an ack write all three: in one database they share a leaf
- * page, and each commit writes (and fsyncs) two pages fewer than with
- * databases of their own.
+ * The leases, the tenant counts and the ready jobs live in meta, beside
+ * "stats", because a claim and an ack write them all, and a commit
+ * writes the leaf and branch pages on the path to each key it changes
+ * in each database, plus the main database's page that holds each
+ * database's root.  In one database, in this order, the newest leases
+ * (the last keys of 'l'), "stats", the counts of the tenants (few) and
+ * the first ready jobs of the first tenant ('u') are neighbours: they
+ * share a leaf page or two and every branch page above them.  A commit
+ * of a claim and an ack writes about half the pages it wrote with the
+ * ready jobs and the leases in databases of their own.  Enqueues append
+ * ready jobs at the end of meta, far from that leaf.
  *
  * Older layouts are brought up to date once, at the first queue_open:
  * version 3 had no finished leases (an ack wrote the record and done at
- * once), so only its number changes; version 2 kept the leases in a database "leases" (id(8) -> the lease
- * without its claim time) and the tenant counts in "tcount" (tid(4) ->
- * counts); their records move into meta and the databases are deleted.
- * Version 1 (a qmeta record that ends before the totals of done, retried
- * and cancelled jobs) had no tenant counts: they are built from the job
- * records.
+ * once) and kept the ready jobs in a database "ready" (the same key
+ * without 'u'), whose records move into meta; version 2 also kept the
+ * leases in a database "leases" (id(8) -> the lease without its claim
+ * time) and the tenant counts in "tcount" (tid(4) -> counts), which move
+ * into meta too, and the old databases are deleted.  Version 1 (a qmeta
+ * record that ends before the totals of done, retried and cancelled
+ * jobs) had no tenant counts: they are built from the job records.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -141,7 +150,6 @@ enum {
 	DB_KEYS,
 	DB_TENANTS,
 	DB_TSTATE,
-	DB_READY,
 	DB_DELAYED,
 	DB_DONE,
 	DB_DEAD,
@@ -150,8 +158,8 @@ enum {
 };
 
 static const char *queue_dbnames[DB_N] = {
-	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
-	"done", "dead", "spool"
+	"meta", "jobs", "keys", "tenants", "tstate", "delayed", "done",
+	"dead", "spool"
 };
 
 /*
@@ -164,7 +172,8 @@ static const char *queue_dbnames[DB_N] = {
 #define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
 #define QMETA_LEASE_KEYLEN	9
 #define QMETA_TCOUNT_KEYLEN	5
-#define QUEUE_READY_KEYLEN	13
+#define QMETA_READY		'u'	/* meta key: 'u' tid(4) band(1) id(8) */
+#define QUEUE_READY_KEYLEN	14
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
 #define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
@@ -241,6 +250,7 @@ struct qtx {
 static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
 static int	 qtx_end(struct qtx *);
 static int	 qtx_tcount(struct qtx *, uint32_t, int, int);
+static int	 qtx_put_tail(struct qtx *, int, MDB_val *, MDB_val *);
 static int	 qtx_lease_read(struct qtx *, uint64_t, struct qfin *, int *);
 static int	 qtx_lease_get(struct qtx *, uint64_t, struct qlease *);
 static int	 qtx_job_lease(struct qtx *, struct job *);
@@ -312,38 +322,44 @@ queue_upgrade_count(struct qtx *t, uint64_t *n)
 }
 
 /*
- * From version 2: each record of an old database (tcount or leases)
- * under its key in meta; a lease gains l_claimed, 0 (unknown).
+ * Each record of an old database (leases, tcount or ready: kind is its
+ * key's first byte in meta) under its key in meta; a lease gains
+ * l_claimed, 0 (unknown).  The keys come in order, and ready's sort
+ * after every other key of meta: they are appended.
  */
 static int
-queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int lease, uint64_t *n)
+queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int kind, uint64_t *n)
 {
 	struct qlease	 l;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
-	uint8_t		 kb[QMETA_LEASE_KEYLEN];
+	uint8_t		 kb[QUEUE_READY_KEYLEN];
+	size_t		 klen, vlen;
 	int		 rc, op = MDB_FIRST;
 
+	klen = kind == QMETA_LEASE ? 8 : kind == QMETA_TCOUNT ? 4 :
+	    QUEUE_READY_KEYLEN - 1;
+	vlen = kind == QMETA_LEASE ? QLEASE_V2_SIZE : kind == QMETA_TCOUNT ?
+	    JOB_NSTATES * 8 : sizeof(struct qready);
 	if ((rc = mdb_cursor_open(t->t_txn, dbi, &c)) != 0)
 		return (rc);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size != (lease ? 8 : 4) ||
-		    v.mv_size != (lease ? QLEASE_V2_SIZE : JOB_NSTATES * 8)) {
+		if (k.mv_size != klen || v.mv_size != vlen) {
 			rc = QUEUE_ERROR;
 			break;
 		}
-		kb[0] = lease ? QMETA_LEASE : QMETA_TCOUNT;
+		kb[0] = kind;
 		memcpy(kb + 1, k.mv_data, k.mv_size);
 		k.mv_size++;
 		k.mv_data = kb;
-		if (lease) {
+		if (kind == QMETA_LEASE) {
 			memset(&l, 0, sizeof(l));
 			memcpy(&l, v.mv_data, QLEASE_V2_SIZE);
 			v.mv_size = sizeof(l);
 			v.mv_data = &l;
 		}
-		if ((rc = mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0)) != 0)
+		if ((rc = qtx_put_tail(t, DB_META, &k, &v)) != 0)
 			break;
 		(*n)++;
 	}
@@ -363,18 +379,17 @@ queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
 }
 
 /*
- * Versions 1 and 2 to 3: tenant counts and leases into meta (version 1
- * had no tenant counts: they are made from the job records), and the
- * databases that held them deleted.  Version 3 is version 4 without
- * finished leases: only its number changes.
+ * Older versions to 4: tenant counts, leases and ready jobs into meta
+ * (version 1 had no tenant counts: they are made from the job records),
+ * and the databases that held them deleted.
  */
 static int
 queue_upgrade_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	*q = arg;
 	struct qtx	 t;
-	MDB_dbi		 tcount, leases;
-	uint64_t	 njobs = 0, ncounts = 0, nleases = 0;
+	MDB_dbi		 tcount, leases, ready;
+	uint64_t	 njobs = 0, ncounts = 0, nleases = 0, nready = 0;
 	uint32_t	 from;
 	int		 rc;
 
@@ -383,29 +398,31 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 	if ((from = t.t_m.m_version) >= QMETA_VERSION)
 		return (0);
 	t.t_m.m_unsettled = 0;
-	if (from >= 3)
-		goto done;
 	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
-	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0)
+	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0 ||
+	    (rc = queue_upgrade_old(txn, "ready", &ready)) != 0)
 		return (rc);
 	/* The leases first: a count of version 1 reads them. */
 	if (leases != 0 &&
-	    (rc = queue_upgrade_move(&t, leases, 1, &nleases)) != 0)
+	    (rc = queue_upgrade_move(&t, leases, QMETA_LEASE, &nleases)) != 0)
 		return (rc);
 	if (from < 2)
 		rc = queue_upgrade_count(&t, &njobs);
 	else if (tcount != 0)
-		rc = queue_upgrade_move(&t, tcount, 0, &ncounts);
+		rc = queue_upgrade_move(&t, tcount, QMETA_TCOUNT, &ncounts);
+	if (rc == 0 && ready != 0)
+		rc = queue_upgrade_move(&t, ready, QMETA_READY, &nready);
 	if (rc != 0 ||
 	    (tcount != 0 && (rc = mdb_drop(txn, tcount, 1)) != 0) ||
-	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0))
+	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0) ||
+	    (ready != 0 && (rc = mdb_drop(txn, ready, 1)) != 0))
 		return (rc);
-done:
 	t.t_m.m_version = QMETA_VERSION;
 	log_info("%s: queue layout %u to %u: %llu jobs counted, %llu tenant "
-	    "counts and %llu leases moved", __func__, from, QMETA_VERSION,
-	    (unsigned long long)njobs, (unsigned long long)ncounts,
-	    (unsigned long long)nleases);
+	    "counts, %llu leases and %llu ready jobs moved", __func__, from,
+	    QMETA_VERSION, (unsigned long long)njobs,
+	    (unsigned long long)ncounts, (unsigned long long)nleases,
+	    (unsigned long long)nready);
 	return (qtx_end(&t));
 }
 
@@ -779,9 +796,18 @@ qtx_timed(struct qtx *t, int db, uint64_t when, uint64_t id, int del)
 static void
 qtx_ready_key(uint8_t *kb, const struct job *j)
 {
-	util_put_be32(kb, j->j_tenant_id);
-	kb[4] = JOB_PRIO_MAX - j->j_prio;
-	util_put_be64(kb + 5, j->j_id);
+	kb[0] = QMETA_READY;
+	util_put_be32(kb + 1, j->j_tenant_id);
+	kb[5] = JOB_PRIO_MAX - j->j_prio;
+	util_put_be64(kb + 6, j->j_id);
+}
+
+/* Whether a key of meta is a ready job's. */
+static int
+qtx_is_ready(const MDB_val *k)
+{
+	return (k->mv_size == QUEUE_READY_KEYLEN &&
+	    ((const uint8_t *)k->mv_data)[0] == QMETA_READY);
 }
 
 static int
@@ -794,7 +820,7 @@ qtx_ready_put(struct qtx *t, const struct job *j, uint64_t enq)
 	qtx_ready_key(kb, j);
 	r.r_enq = enq;
 	r.r_size = j->j_size;
-	return (qtx_put_tail(t, DB_READY, &k, &v));
+	return (qtx_put_tail(t, DB_META, &k, &v));
 }
 
 static int
@@ -805,7 +831,7 @@ qtx_ready_del(struct qtx *t, const struct job *j)
 	int	 rc;
 
 	qtx_ready_key(kb, j);
-	rc = mdb_del(t->t_txn, t->t_dbi[DB_READY], &k, NULL);
+	rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
@@ -1435,21 +1461,30 @@ qtx_next_tenant(MDB_cursor *c, uint32_t tid, uint32_t *next)
 {
 	uint8_t	 kb[QUEUE_READY_KEYLEN];
 	MDB_val	 k, v;
-	int	 rc;
+	int	 rc = MDB_NOTFOUND;
 
 	memset(kb, 0, sizeof(kb));
+	kb[0] = QMETA_READY;
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
 	if (tid < UINT32_MAX) {
-		util_put_be32(kb, tid + 1);
+		util_put_be32(kb + 1, tid + 1);
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && !qtx_is_ready(&k))
+			rc = MDB_NOTFOUND;
+	}
+	if (rc == MDB_NOTFOUND) {
+		/* Around, to the first tenant. */
+		memset(kb + 1, 0, sizeof(kb) - 1);
 		k.mv_size = sizeof(kb);
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	} else
-		rc = MDB_NOTFOUND;
-	if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		if (rc == 0 && !qtx_is_ready(&k))
+			rc = MDB_NOTFOUND;
+	}
 	if (rc != 0)
 		return (rc);
-	*next = util_get_be32(k.mv_data);
+	*next = util_get_be32((uint8_t *)k.mv_data + 1);
 	return (0);
 }
 
@@ -1470,10 +1505,11 @@ qtx_pick(struct qtx *t, MDB_cursor *c, uint32_t tid, uint8_t *best,
 
 	aging = qc->qc_aging_ms > 0 ? qc->qc_aging_ms : UINT64_MAX;
 	memset(kb, 0, sizeof(kb));
-	util_put_be32(kb, tid);
+	kb[0] = QMETA_READY;
+	util_put_be32(kb + 1, tid);
 	for (band = 0; band <= JOB_PRIO_MAX; band++) {
-		kb[4] = band;
-		memset(kb + 5, 0, 8);
+		kb[5] = band;
+		memset(kb + 6, 0, 8);
 		k.mv_size = sizeof(kb);
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -1481,10 +1517,10 @@ qtx_pick(struct qtx *t, MDB_cursor *c, uint32_t tid, uint8_t *best,
 			break;
 		if (rc != 0)
 			return (rc);
-		if (k.mv_size != QUEUE_READY_KEYLEN ||
-		    v.mv_size != sizeof(r) || util_get_be32(k.mv_data) != tid)
+		if (!qtx_is_ready(&k) || v.mv_size != sizeof(r) ||
+		    util_get_be32((uint8_t *)k.mv_data + 1) != tid)
 			break;
-		band = ((uint8_t *)k.mv_data)[4];
+		band = ((uint8_t *)k.mv_data)[5];
 		memcpy(&r, v.mv_data, sizeof(r));
 		prio = JOB_PRIO_MAX - band;
 		eff = (uint64_t)prio * 1000000 + (t->t_now > r.r_enq ?
@@ -1536,8 +1572,8 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	uint64_t	 id;
 	int		 rc;
 
-	id = util_get_be64(kb + 5);
-	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_READY], &k, NULL)) != 0)
+	id = util_get_be64(kb + 6);
+	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL)) != 0)
 		return (rc);
 	if ((rc = qtx_job_get(t, id, j)) != 0)
 		return (rc);
@@ -1586,7 +1622,8 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 		return (0);
 	unit = qc->qc_fair_unit > 0 ? qc->qc_fair_unit : 1;
 	memset(&r, 0, sizeof(r));
-	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_READY], &c)) != 0)
+	/* Every step seeks: the claim's writes to meta move the cursor. */
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_META], &c)) != 0)
 		return (rc);
 	tid = t->t_m.m_rr_tenant;
 	while (ca->ca_n < ca->ca_max && visits++ < QUEUE_CLAIM_VISITS) {
@@ -2566,8 +2603,9 @@ queue_get(struct queue *q, uint64_t id, struct job *j)
 
 /*
  * queue_list's walk of one database from k (op MDB_FIRST or
- * MDB_SET_RANGE): MDB_NOTFOUND at its end, 0 when the limit is reached
- * or the callback stops.
+ * MDB_SET_RANGE), of meta the keys of k's kind (its first byte) only:
+ * MDB_NOTFOUND at its end, 0 when the limit is reached or the callback
+ * stops.
  */
 static int
 queue_list_db(struct qtx *t, struct queue_get_arg *ga, int db, MDB_val *k,
@@ -2577,14 +2615,17 @@ queue_list_db(struct qtx *t, struct queue_get_arg *ga, int db, MDB_val *k,
 	MDB_cursor	*c;
 	MDB_val		 v;
 	uint64_t	 id;
+	uint8_t		 kind = 0;
 	int		 rc;
 
+	if (db == DB_META)
+		kind = ((uint8_t *)k->mv_data)[0];
 	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[db], &c)) != 0)
 		return (rc);
 	while ((rc = mdb_cursor_get(c, k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (db == DB_META && (k->mv_size != QMETA_LEASE_KEYLEN ||
-		    ((uint8_t *)k->mv_data)[0] != QMETA_LEASE)) {
+		if (db == DB_META && (k->mv_size < 9 ||
+		    ((uint8_t *)k->mv_data)[0] != kind)) {
 			rc = MDB_NOTFOUND;
 			break;
 		}
@@ -2619,7 +2660,12 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	switch (ga->ga_state) {
 	case JOB_READY:
-		db = DB_READY;
+		/* The ready jobs in meta, from the first. */
+		db = DB_META;
+		kb[0] = QMETA_READY;
+		k.mv_size = 1;
+		k.mv_data = kb;
+		op = MDB_SET_RANGE;
 		break;
 	case JOB_LEASED:
 		/* The leases in meta, from the first. */

@@ -126,6 +126,30 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	return (0);
 }
 
+/* The ready jobs in meta: keys 'u' tid(4) band(1) id(8). */
+static uint64_t
+db_ready(struct tq *tq, MDB_txn *txn)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_cursor	*c;
+	MDB_val		 k = { 1, "u" }, v;
+	uint64_t	 n = 0;
+	int		 rc, op = MDB_SET_RANGE;
+
+	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_int_eq(mdb_cursor_open(txn, s->s_dbi[0], &c), 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		ck_assert_int_eq(((char *)k.mv_data)[0], 'u');
+		ck_assert_uint_eq(k.mv_size, 14);
+		ck_assert_uint_eq(v.mv_size, 16);
+		n++;
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	return (n);
+}
+
 /*
  * The leases in meta: keys 'l' id(8), with a lease (56 bytes) or, with
  * fin set, a finished one (the lease, done time, state: 72 bytes).
@@ -259,7 +283,7 @@ tq_consistent(struct tq *tq, int line)
 	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL,
 	    MDB_RDONLY, &txn), 0);
 	ck_assert_msg(db_entries(tq, txn, "jobs") == total &&
-	    db_entries(tq, txn, "ready") == all[JOB_READY] &&
+	    db_ready(tq, txn) == all[JOB_READY] &&
 	    db_leases(tq, txn, 0) == all[JOB_LEASED] &&
 	    db_entries(tq, txn, "delayed") == all[JOB_RETRY] &&
 	    db_entries(tq, txn, "done") + db_leases(tq, txn, 1) ==
@@ -2533,8 +2557,10 @@ tq_downgrade_job(struct tq *tq, MDB_txn *txn, const uint8_t *id,
 
 /*
  * Take a queue back to the layout of an older version.  Version 3 has
- * no finished leases: an ack wrote the record and done at once, as a
- * settling does.  Version 2 keeps
+ * no finished leases (an ack wrote the record and done at once, as a
+ * settling does) and keeps the ready jobs in a database "ready" (tid(4)
+ * band(1) id(8) -> enqueue time, size), as the older ones do.  Version 2
+ * keeps
  * leases in a database "leases" (id(8) -> the lease without l_claimed,
  * 48 bytes) and the tenant counts in "tcount" (tid(4) -> counts);
  * version 1 has the leases so, no tenant counts, and a meta record that
@@ -2547,7 +2573,7 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_txn		*txn;
 	MDB_cursor	*c;
-	MDB_dbi		 meta = s->s_dbi[0], leases, tcount = 0;
+	MDB_dbi		 meta = s->s_dbi[0], leases, tcount = 0, ready;
 	MDB_val		 k = { 5, "stats" }, v, ok, ov;
 	uint8_t		 old[256];
 	int		 rc;
@@ -2555,13 +2581,26 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	ck_assert_str_eq(s->s_names[0], "meta");
 	ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
-	if (version == 3)
+	ck_assert_int_eq(mdb_dbi_open(txn, "ready", MDB_CREATE, &ready), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, meta, &c), 0);
+	/* 'u' tid(4) band(1) id(8) sort after every other key. */
+	while ((rc = mdb_cursor_get(c, &ok, &ov, MDB_LAST)) == 0 &&
+	    ((char *)ok.mv_data)[0] == 'u') {
+		ck_assert_uint_eq(ok.mv_size, 14);
+		ok.mv_size = 13;
+		ok.mv_data = (char *)ok.mv_data + 1;
+		ck_assert_int_eq(mdb_put(txn, ready, &ok, &ov, 0), 0);
+		ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
+	}
+	ck_assert_int_eq(rc, 0);
+	if (version == 3) {
+		mdb_cursor_close(c);
 		goto stats;
+	}
 	ck_assert_int_eq(mdb_dbi_open(txn, "leases", MDB_CREATE, &leases), 0);
 	if (version == 2)
 		ck_assert_int_eq(mdb_dbi_open(txn, "tcount", MDB_CREATE,
 		    &tcount), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, meta, &c), 0);
 	while ((rc = mdb_cursor_get(c, &ok, &ov, MDB_FIRST)) == 0 &&
 	    ok.mv_size != 5) {
 		/* 'l' id(8) and 't' tid(4) sort before and after "stats". */
@@ -2610,6 +2649,7 @@ tq_upgraded(struct tq *tq)
 	    MDB_RDONLY, &txn), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "leases", 0, &dbi), MDB_NOTFOUND);
 	ck_assert_int_eq(mdb_dbi_open(txn, "tcount", 0, &dbi), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ready", 0, &dbi), MDB_NOTFOUND);
 	mdb_txn_abort(txn);
 }
 
@@ -2755,6 +2795,7 @@ START_TEST(test_settle_upgrade)
 	ck_assert_uint_eq(tq_version(&tq), 3);
 	tq_reopen(&tq, NULL);
 	ck_assert_uint_eq(tq_version(&tq), 4);
+	tq_upgraded(&tq);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 	for (i = 0; i < 6; i++) {
 		get(&tq, ids[i], &j);
