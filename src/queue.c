@@ -29,12 +29,12 @@
  *		 uploaded body (ready, leased, retrying or dead).
  *
  * A job is in exactly one of the ready jobs, delayed, the leases, done
- * (or the finished leases) or dead, according to its state, and qmeta's counts,
- * and its tenant's, follow every move in the same transaction, so status
- * costs one read and metrics one read per tenant.  The state is the one
- * in the job's record, but for a leased or freshly acked job: a claim
- * does not rewrite the record (it stays ready, or leased if a cancel
- * wrote it since), and a job that has a lease is leased, with the
+ * (or the finished leases) or dead, according to its state, and qmeta's
+ * counts, and its tenant's, follow every move in the same transaction,
+ * so status costs one read and metrics one read per tenant.  The state
+ * is the one in the job's record, but for a leased or freshly acked job:
+ * a claim does not rewrite the record (it stays ready, or leased if a
+ * cancel wrote it since), and a job that has a lease is leased, with the
  * generation, holder, deadline, progress, cancel flag and claim time of
  * its lease (qtx_job_get reads both).  A failure or a release then
  * writes the record once.
@@ -129,10 +129,10 @@
  * or while done is empty the first finished lease) until the done jobs
  * pass retain_done by a sixteenth of it (at most QUEUE_TRIM_SLACK jobs)
  * or the oldest outlives retain_age by a sixteenth of it (at most
- * QUEUE_TRIM_GRACE_MS); that commit then settles the finished leases and
- * trims the done jobs back to the limits.  Deleting neighbours together touches a few
- * pages of jobs and done once per batch, where a trim at every ack
- * touched them at every ack.
+ * QUEUE_TRIM_GRACE_MS); that commit then settles the finished leases
+ * and trims the done jobs back to the limits.  Deleting neighbours
+ * together touches a few pages of jobs and done once per batch, where a
+ * trim at every ack touched them at every ack.
  */
 
 #include <sys/types.h>
@@ -165,7 +165,7 @@ static const char *queue_dbnames[DB_N] = {
 /*
  * 1: no tenant counts, no m_done on; 2: tenant counts and leases in
  * databases of their own, "tcount" and "leases"; 3: both in meta; 4:
- * acked jobs may be finished leases (struct qfin) in meta.
+ * the ready jobs in meta too, and acked jobs may be finished leases.
  */
 #define QMETA_VERSION		4
 #define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */

@@ -2769,8 +2769,10 @@ tq_version(struct tq *tq)
  */
 START_TEST(test_settle_upgrade)
 {
-	static const int	 want[6] = { JOB_DONE, JOB_CANCELLED,
-				    JOB_RETRY, JOB_DEAD, JOB_LEASED, JOB_READY };
+	static const int	 want[6] = {
+		JOB_DONE, JOB_CANCELLED, JOB_RETRY, JOB_DEAD, JOB_LEASED,
+		JOB_READY
+	};
 	struct tq		 tq;
 	struct job		 j;
 	uint64_t		 ids[6], gens[6];
