@@ -287,8 +287,7 @@ tq_consistent(struct tq *tq, int line)
 	    db_leases(tq, txn, 0) == all[JOB_LEASED] &&
 	    db_entries(tq, txn, "delayed") == all[JOB_RETRY] &&
 	    db_entries(tq, txn, "done") + db_leases(tq, txn, 1) ==
-	    all[JOB_DONE] +
-	    all[JOB_CANCELLED] &&
+	    all[JOB_DONE] + all[JOB_CANCELLED] &&
 	    db_entries(tq, txn, "dead") == all[JOB_DEAD],
 	    "line %d: index databases disagree with the job records", line);
 	mdb_txn_abort(txn);
@@ -2560,12 +2559,11 @@ tq_downgrade_job(struct tq *tq, MDB_txn *txn, const uint8_t *id,
  * no finished leases (an ack wrote the record and done at once, as a
  * settling does) and keeps the ready jobs in a database "ready" (tid(4)
  * band(1) id(8) -> enqueue time, size), as the older ones do.  Version 2
- * keeps
- * leases in a database "leases" (id(8) -> the lease without l_claimed,
- * 48 bytes) and the tenant counts in "tcount" (tid(4) -> counts);
- * version 1 has the leases so, no tenant counts, and a meta record that
- * ends before m_done (128 bytes).  Both wrote a leased job's record at
- * the claim.
+ * keeps leases in a database "leases" (id(8) -> the lease without
+ * l_claimed, 48 bytes) and the tenant counts in "tcount" (tid(4) ->
+ * counts); version 1 has the leases so, no tenant counts, and a meta
+ * record that ends before m_done (128 bytes).  Both wrote a leased job's
+ * record at the claim.
  */
 static void
 tq_downgrade(struct tq *tq, uint32_t version)
