@@ -57,10 +57,11 @@
  * database's root.  In one database, in this order, the newest leases
  * (the last keys of 'l'), "stats", the counts of the tenants (few) and
  * the first ready jobs of the first tenant ('u') are neighbours: they
- * share a leaf page or two and every branch page above them.  A commit
- * of a claim and an ack writes about half the pages it wrote with the
- * ready jobs and the leases in databases of their own.  Enqueues append
- * ready jobs at the end of meta, far from that leaf.
+ * share a leaf page or two and every branch page above them, where a
+ * database of ready jobs had its own path to write at every claim.  With
+ * the finished leases, a commit of a claim and an ack writes about half
+ * the pages layout 3 wrote (queue-bench's pages per commit).  Enqueues
+ * append ready jobs at the end of meta, far from that leaf.
  *
  * Older layouts are brought up to date once, at the first queue_open:
  * version 3 had no finished leases (an ack wrote the record and done at
