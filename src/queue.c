@@ -10,43 +10,68 @@
  *		 lease generation, next tenant number, the round-robin
  *		 cursor, bytes of big jobs in flight, totals.
  *		 'l' id(8) -> struct qlease: generation, owner pid and slot,
- *		 deadline, progress, size, cancel flag, claim time.
+ *		 deadline, progress, size, cancel flag, claim time; or
+ *		 struct qfin, a finished lease: the lease, then the time
+ *		 and state (done or cancelled) of the ack that ended it.
  *		 't' tid(4) -> uint64 counts, one per job state: the jobs of
  *		 one tenant in each state.
+ *		 'u' tid(4) band(1) id(8) -> struct qready: enqueue time,
+ *		 size: the ready jobs.  band is 9 - priority, so a tenant's
+ *		 urgent jobs come first.
  *	jobs	 id(8) -> job record (msgpack, see codec.c).
  *	keys	 idempotency key -> id(8).
  *	tenants	 tenant name -> tid(4).
  *	tstate	 tid(4) -> struct qtenant: DRR deficit, then the name.
- *	ready	 tid(4) band(1) id(8) -> struct qready: enqueue time, size.
- *		 band is 9 - priority, so a tenant's urgent jobs come first.
  *	delayed	 runat(8) id(8) -> empty: jobs waiting to be retried.
  *	done	 time(8) id(8) -> empty: done and cancelled jobs, oldest first.
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
  *	spool	 spool file name -> count(8): the jobs that still need the
  *		 uploaded body (ready, leased, retrying or dead).
  *
- * A job is in exactly one of ready, delayed, the leases, done or dead,
- * according to its state, and qmeta's counts, and its tenant's, follow
- * every move in the same transaction, so status costs one read and
- * metrics one read per tenant.  The state is the one in the job's record,
- * but for a leased job: a claim does not rewrite the record (it stays
- * ready, or leased if a cancel wrote it since), and a job that has a
- * lease is leased, with the generation, holder, deadline, progress,
- * cancel flag and claim time of its lease (qtx_job_get reads both).  An
- * ack, a failure or a release then writes the record once.
+ * A job is in exactly one of the ready jobs, delayed, the leases, done
+ * (or the finished leases) or dead, according to its state, and qmeta's
+ * counts, and its tenant's, follow every move in the same transaction,
+ * so status costs one read and metrics one read per tenant.  The state
+ * is the one in the job's record, but for a leased or freshly acked job:
+ * a claim does not rewrite the record (it stays ready, or leased if a
+ * cancel wrote it since), and a job that has a lease is leased, with the
+ * generation, holder, deadline, progress, cancel flag and claim time of
+ * its lease (qtx_job_get reads both).  A failure or a release then
+ * writes the record once.
  *
- * The leases and the tenant counts live in meta, beside "stats", because
- * a claim and an ack write all three: in one database they share a leaf
- * page, and each commit writes (and fsyncs) two pages fewer than with
- * databases of their own.
+ * An ack does not write the record either: it turns the lease into a
+ * finished lease under the same key, and a job that has one is done or
+ * cancelled, since the time it holds.  Every QUEUE_SETTLE acks (counted
+ * in qmeta's m_unsettled), and before a trim or a purge of done jobs,
+ * one commit settles them: it writes each record as the ack would have
+ * (qtx_job_get's view of it), adds its done entry and deletes the
+ * finished lease.  Consecutive ids share the leaf pages of jobs and
+ * done, so a batch writes a few pages where each ack wrote the record's
+ * and done's leaf and branch pages.  queue_list of done jobs walks done,
+ * then the finished leases, which are the newest.
+ *
+ * The leases, the tenant counts and the ready jobs live in meta, beside
+ * "stats", because a claim and an ack write them all, and a commit
+ * writes the leaf and branch pages on the path to each key it changes
+ * in each database, plus the main database's page that holds each
+ * database's root.  In one database, in this order, the newest leases
+ * (the last keys of 'l'), "stats", the counts of the tenants (few) and
+ * the first ready jobs of the first tenant ('u') are neighbours: they
+ * share a leaf page or two and every branch page above them, where a
+ * database of ready jobs had its own path to write at every claim.  With
+ * the finished leases, a commit of a claim and an ack writes about half
+ * the pages layout 3 wrote (queue-bench's pages per commit).  Enqueues
+ * append ready jobs at the end of meta, far from that leaf.
  *
  * Older layouts are brought up to date once, at the first queue_open:
- * version 2 kept the leases in a database "leases" (id(8) -> the lease
- * without its claim time) and the tenant counts in "tcount" (tid(4) ->
- * counts); their records move into meta and the databases are deleted.
- * Version 1 (a qmeta record that ends before the totals of done, retried
- * and cancelled jobs) had no tenant counts: they are built from the job
- * records.
+ * version 3 had no finished leases (an ack wrote the record and done at
+ * once) and kept the ready jobs in a database "ready" (the same key
+ * without 'u'), whose records move into meta; version 2 also kept the
+ * leases in a database "leases" (id(8) -> the lease without its claim
+ * time) and the tenant counts in "tcount" (tid(4) -> counts), which move
+ * into meta too, and the old databases are deleted.  Version 1 (a qmeta
+ * record that ends before the totals of done, retried and cancelled
+ * jobs) had no tenant counts: they are built from the job records.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -101,13 +126,14 @@
  * Retention: acks trim the oldest done jobs beyond retain_done or older
  * than retain_age, so the file stops growing under endless churn;
  * queue_purge does the same on command.  Trimming is done in batches:
- * an ack commit only looks (the count in qmeta, the first key of done)
- * until the done jobs pass retain_done by a sixteenth of it (at most
- * QUEUE_TRIM_SLACK jobs) or the oldest outlives retain_age by a
- * sixteenth of it (at most QUEUE_TRIM_GRACE_MS); that commit then trims
- * them back to the limits.  Deleting neighbours together touches a few
- * pages of jobs and done once per batch, where a trim at every ack
- * touched them at every ack.
+ * an ack commit only looks (the count in qmeta, the first key of done,
+ * or while done is empty the first finished lease) until the done jobs
+ * pass retain_done by a sixteenth of it (at most QUEUE_TRIM_SLACK jobs)
+ * or the oldest outlives retain_age by a sixteenth of it (at most
+ * QUEUE_TRIM_GRACE_MS); that commit then settles the finished leases
+ * and trims the done jobs back to the limits.  Deleting neighbours
+ * together touches a few pages of jobs and done once per batch, where a
+ * trim at every ack touched them at every ack.
  */
 
 #include <sys/types.h>
@@ -125,7 +151,6 @@ enum {
 	DB_KEYS,
 	DB_TENANTS,
 	DB_TSTATE,
-	DB_READY,
 	DB_DELAYED,
 	DB_DONE,
 	DB_DEAD,
@@ -134,20 +159,22 @@ enum {
 };
 
 static const char *queue_dbnames[DB_N] = {
-	"meta", "jobs", "keys", "tenants", "tstate", "ready", "delayed",
-	"done", "dead", "spool"
+	"meta", "jobs", "keys", "tenants", "tstate", "delayed", "done",
+	"dead", "spool"
 };
 
 /*
  * 1: no tenant counts, no m_done on; 2: tenant counts and leases in
- * databases of their own, "tcount" and "leases"; 3: both in meta.
+ * databases of their own, "tcount" and "leases"; 3: both in meta; 4:
+ * the ready jobs in meta too, and acked jobs may be finished leases.
  */
-#define QMETA_VERSION		3
+#define QMETA_VERSION		4
 #define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */
 #define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
 #define QMETA_LEASE_KEYLEN	9
 #define QMETA_TCOUNT_KEYLEN	5
-#define QUEUE_READY_KEYLEN	13
+#define QMETA_READY		'u'	/* meta key: 'u' tid(4) band(1) id(8) */
+#define QUEUE_READY_KEYLEN	14
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
 #define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
@@ -155,10 +182,11 @@ static const char *queue_dbnames[DB_N] = {
 #define QUEUE_TRIM_PART		16	/* slack: 1/16 of a retention limit */
 #define QUEUE_TRIM_SLACK	1024	/* most done jobs past retain_done */
 #define QUEUE_TRIM_GRACE_MS	(10 * 60 * 1000)	/* past retain_age */
+#define QUEUE_SETTLE		128	/* finished leases an ack leaves */
 
 struct qmeta {
 	uint32_t	 m_version;
-	uint32_t	 m_pad;
+	uint32_t	 m_unsettled;	/* version 4: finished leases in meta */
 	uint64_t	 m_count[JOB_NSTATES];
 	uint64_t	 m_next_id;
 	uint64_t	 m_next_gen;
@@ -201,6 +229,14 @@ struct qlease {
 
 #define QLEASE_V2_SIZE		offsetof(struct qlease, l_claimed)
 
+/* What an ack leaves under a job's lease key until qtx_settle. */
+struct qfin {
+	struct qlease	 f_lease;	/* the lease the ack ended */
+	uint64_t	 f_done;	/* when it was acked */
+	uint32_t	 f_state;	/* JOB_DONE or JOB_CANCELLED */
+	uint32_t	 f_pad;
+};
+
 /* One write or read transaction on the queue. */
 struct qtx {
 	struct queue	*t_q;
@@ -215,6 +251,8 @@ struct qtx {
 static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
 static int	 qtx_end(struct qtx *);
 static int	 qtx_tcount(struct qtx *, uint32_t, int, int);
+static int	 qtx_put_tail(struct qtx *, int, MDB_val *, MDB_val *);
+static int	 qtx_lease_read(struct qtx *, uint64_t, struct qfin *, int *);
 static int	 qtx_lease_get(struct qtx *, uint64_t, struct qlease *);
 static int	 qtx_job_lease(struct qtx *, struct job *);
 
@@ -285,38 +323,44 @@ queue_upgrade_count(struct qtx *t, uint64_t *n)
 }
 
 /*
- * From version 2: each record of an old database (tcount or leases)
- * under its key in meta; a lease gains l_claimed, 0 (unknown).
+ * Each record of an old database (leases, tcount or ready: kind is its
+ * key's first byte in meta) under its key in meta; a lease gains
+ * l_claimed, 0 (unknown).  The keys come in order, and ready's sort
+ * after every other key of meta: they are appended.
  */
 static int
-queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int lease, uint64_t *n)
+queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int kind, uint64_t *n)
 {
 	struct qlease	 l;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
-	uint8_t		 kb[QMETA_LEASE_KEYLEN];
+	uint8_t		 kb[QUEUE_READY_KEYLEN];
+	size_t		 klen, vlen;
 	int		 rc, op = MDB_FIRST;
 
+	klen = kind == QMETA_LEASE ? 8 : kind == QMETA_TCOUNT ? 4 :
+	    QUEUE_READY_KEYLEN - 1;
+	vlen = kind == QMETA_LEASE ? QLEASE_V2_SIZE : kind == QMETA_TCOUNT ?
+	    JOB_NSTATES * 8 : sizeof(struct qready);
 	if ((rc = mdb_cursor_open(t->t_txn, dbi, &c)) != 0)
 		return (rc);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size != (lease ? 8 : 4) ||
-		    v.mv_size != (lease ? QLEASE_V2_SIZE : JOB_NSTATES * 8)) {
+		if (k.mv_size != klen || v.mv_size != vlen) {
 			rc = QUEUE_ERROR;
 			break;
 		}
-		kb[0] = lease ? QMETA_LEASE : QMETA_TCOUNT;
+		kb[0] = kind;
 		memcpy(kb + 1, k.mv_data, k.mv_size);
 		k.mv_size++;
 		k.mv_data = kb;
-		if (lease) {
+		if (kind == QMETA_LEASE) {
 			memset(&l, 0, sizeof(l));
 			memcpy(&l, v.mv_data, QLEASE_V2_SIZE);
 			v.mv_size = sizeof(l);
 			v.mv_data = &l;
 		}
-		if ((rc = mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0)) != 0)
+		if ((rc = qtx_put_tail(t, DB_META, &k, &v)) != 0)
 			break;
 		(*n)++;
 	}
@@ -336,17 +380,17 @@ queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
 }
 
 /*
- * Versions 1 and 2 to 3: tenant counts and leases into meta (version 1
- * had no tenant counts: they are made from the job records), and the
- * databases that held them deleted.
+ * Older versions to 4: tenant counts, leases and ready jobs into meta
+ * (version 1 had no tenant counts: they are made from the job records),
+ * and the databases that held them deleted.
  */
 static int
 queue_upgrade_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	*q = arg;
 	struct qtx	 t;
-	MDB_dbi		 tcount, leases;
-	uint64_t	 njobs = 0, ncounts = 0, nleases = 0;
+	MDB_dbi		 tcount, leases, ready;
+	uint64_t	 njobs = 0, ncounts = 0, nleases = 0, nready = 0;
 	uint32_t	 from;
 	int		 rc;
 
@@ -354,26 +398,32 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	if ((from = t.t_m.m_version) >= QMETA_VERSION)
 		return (0);
+	t.t_m.m_unsettled = 0;
 	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
-	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0)
+	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0 ||
+	    (rc = queue_upgrade_old(txn, "ready", &ready)) != 0)
 		return (rc);
 	/* The leases first: a count of version 1 reads them. */
 	if (leases != 0 &&
-	    (rc = queue_upgrade_move(&t, leases, 1, &nleases)) != 0)
+	    (rc = queue_upgrade_move(&t, leases, QMETA_LEASE, &nleases)) != 0)
 		return (rc);
 	if (from < 2)
 		rc = queue_upgrade_count(&t, &njobs);
 	else if (tcount != 0)
-		rc = queue_upgrade_move(&t, tcount, 0, &ncounts);
+		rc = queue_upgrade_move(&t, tcount, QMETA_TCOUNT, &ncounts);
+	if (rc == 0 && ready != 0)
+		rc = queue_upgrade_move(&t, ready, QMETA_READY, &nready);
 	if (rc != 0 ||
 	    (tcount != 0 && (rc = mdb_drop(txn, tcount, 1)) != 0) ||
-	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0))
+	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0) ||
+	    (ready != 0 && (rc = mdb_drop(txn, ready, 1)) != 0))
 		return (rc);
 	t.t_m.m_version = QMETA_VERSION;
 	log_info("%s: queue layout %u to %u: %llu jobs counted, %llu tenant "
-	    "counts and %llu leases moved", __func__, from, QMETA_VERSION,
-	    (unsigned long long)njobs, (unsigned long long)ncounts,
-	    (unsigned long long)nleases);
+	    "counts, %llu leases and %llu ready jobs moved", __func__, from,
+	    QMETA_VERSION, (unsigned long long)njobs,
+	    (unsigned long long)ncounts, (unsigned long long)nleases,
+	    (unsigned long long)nready);
 	return (qtx_end(&t));
 }
 
@@ -632,7 +682,9 @@ qtx_move(struct qtx *t, uint32_t tid, int from, int to)
 /*
  * A job's record, and its lease: a claim leaves the record as it was
  * (ready), so a job with a lease is leased, and its lease holds the
- * generation, holder, deadline, progress, cancel flag and claim time.
+ * generation, holder, deadline, progress, cancel flag and claim time;
+ * an ack leaves it too, and a job with a finished lease is done or
+ * cancelled since the ack's time.
  */
 static int
 qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
@@ -652,28 +704,37 @@ qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 	return (qtx_job_lease(t, j));
 }
 
-/* What a job's lease, if it has one, says of it. */
+/*
+ * What a job's lease, if it has one, says of it; a finished lease says
+ * what the ack would have written in the record.
+ */
 static int
 qtx_job_lease(struct qtx *t, struct job *j)
 {
-	struct qlease	 l;
-	int		 rc;
+	struct qfin	 f;
+	struct qlease	*l = &f.f_lease;
+	int		 rc, fin;
 
 	if (j->j_state != JOB_READY && j->j_state != JOB_LEASED)
 		return (0);
-	if ((rc = qtx_lease_get(t, j->j_id, &l)) == QUEUE_ENOENT)
+	if ((rc = qtx_lease_read(t, j->j_id, &f, &fin)) == QUEUE_ENOENT)
 		return (0);
 	if (rc != 0)
 		return (rc);
 	j->j_state = JOB_LEASED;
-	if (l.l_claimed != 0)
-		j->j_updated = l.l_claimed;
-	j->j_lease_gen = l.l_gen;
-	j->j_lease_pid = l.l_pid;
-	j->j_lease_slot = l.l_slot;
-	j->j_lease_deadline = l.l_deadline;
-	j->j_progress = l.l_progress;
-	j->j_cancel = l.l_cancel;
+	if (l->l_claimed != 0)
+		j->j_updated = l->l_claimed;
+	j->j_lease_gen = l->l_gen;
+	j->j_lease_pid = l->l_pid;
+	j->j_lease_slot = l->l_slot;
+	j->j_lease_deadline = l->l_deadline;
+	j->j_progress = l->l_progress;
+	j->j_cancel = l->l_cancel;
+	if (fin) {
+		j->j_state = f.f_state;
+		j->j_updated = f.f_done;
+		j->j_lease_deadline = 0;
+	}
 	return (0);
 }
 
@@ -736,9 +797,18 @@ qtx_timed(struct qtx *t, int db, uint64_t when, uint64_t id, int del)
 static void
 qtx_ready_key(uint8_t *kb, const struct job *j)
 {
-	util_put_be32(kb, j->j_tenant_id);
-	kb[4] = JOB_PRIO_MAX - j->j_prio;
-	util_put_be64(kb + 5, j->j_id);
+	kb[0] = QMETA_READY;
+	util_put_be32(kb + 1, j->j_tenant_id);
+	kb[5] = JOB_PRIO_MAX - j->j_prio;
+	util_put_be64(kb + 6, j->j_id);
+}
+
+/* Whether a key of meta is a ready job's. */
+static int
+qtx_is_ready(const MDB_val *k)
+{
+	return (k->mv_size == QUEUE_READY_KEYLEN &&
+	    ((const uint8_t *)k->mv_data)[0] == QMETA_READY);
 }
 
 static int
@@ -751,7 +821,7 @@ qtx_ready_put(struct qtx *t, const struct job *j, uint64_t enq)
 	qtx_ready_key(kb, j);
 	r.r_enq = enq;
 	r.r_size = j->j_size;
-	return (qtx_put_tail(t, DB_READY, &k, &v));
+	return (qtx_put_tail(t, DB_META, &k, &v));
 }
 
 static int
@@ -762,7 +832,7 @@ qtx_ready_del(struct qtx *t, const struct job *j)
 	int	 rc;
 
 	qtx_ready_key(kb, j);
-	rc = mdb_del(t->t_txn, t->t_dbi[DB_READY], &k, NULL);
+	rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
@@ -811,9 +881,9 @@ qtx_spool_ref(struct qtx *t, const struct job *j, int delta)
 	return (0);
 }
 
-/* Move a job to a finished state and index it for retention. */
+/* Move a job to a finished state, in its record and the counts. */
 static int
-qtx_finish(struct qtx *t, struct job *j, int state)
+qtx_finish_count(struct qtx *t, struct job *j, int state)
 {
 	int	 from = j->j_state, rc;
 
@@ -827,7 +897,16 @@ qtx_finish(struct qtx *t, struct job *j, int state)
 		t->t_m.m_done++;
 	else if (state == JOB_CANCELLED)
 		t->t_m.m_cancelled++;
-	if ((rc = qtx_move(t, j->j_tenant_id, from, state)) != 0)
+	return (qtx_move(t, j->j_tenant_id, from, state));
+}
+
+/* Move a job to a finished state and index it for retention. */
+static int
+qtx_finish(struct qtx *t, struct job *j, int state)
+{
+	int	 rc;
+
+	if ((rc = qtx_finish_count(t, j, state)) != 0)
 		return (rc);
 	return (qtx_timed(t, state == JOB_DEAD ? DB_DEAD : DB_DONE,
 	    t->t_now, j->j_id, 0));
@@ -866,8 +945,9 @@ qtx_lease_next(MDB_cursor *c, int *op, uint8_t *kb, uint64_t *id,
 	return (0);
 }
 
+/* The lease of id, or (*fin set) the finished lease an ack left. */
 static int
-qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
+qtx_lease_read(struct qtx *t, uint64_t id, struct qfin *f, int *fin)
 {
 	uint8_t	 kb[QMETA_LEASE_KEYLEN];
 	MDB_val	 k = { sizeof(kb), kb }, v;
@@ -876,9 +956,26 @@ qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
 	qtx_lease_key(kb, id);
 	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_META], &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
-	if (v.mv_size != sizeof(*l))
+	if (v.mv_size != sizeof(f->f_lease) && v.mv_size != sizeof(*f))
 		return (QUEUE_ERROR);
-	memcpy(l, v.mv_data, sizeof(*l));
+	memset(f, 0, sizeof(*f));
+	memcpy(f, v.mv_data, v.mv_size);
+	*fin = v.mv_size == sizeof(*f);
+	return (0);
+}
+
+/* The lease of id: QUEUE_ENOENT when there is none, or it finished. */
+static int
+qtx_lease_get(struct qtx *t, uint64_t id, struct qlease *l)
+{
+	struct qfin	 f;
+	int		 rc, fin;
+
+	if ((rc = qtx_lease_read(t, id, &f, &fin)) != 0)
+		return (rc);
+	if (fin)
+		return (QUEUE_ENOENT);
+	*l = f.f_lease;
 	return (0);
 }
 
@@ -892,16 +989,96 @@ qtx_lease_put(struct qtx *t, uint64_t id, const struct qlease *l)
 	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
+/* A lease ends: a big job's bytes are no longer in flight. */
+static void
+qtx_lease_end(struct qtx *t, const struct qlease *l)
+{
+	if (l->l_big && t->t_m.m_big_inflight >= l->l_size)
+		t->t_m.m_big_inflight -= l->l_size;
+}
+
 static int
 qtx_lease_del(struct qtx *t, uint64_t id, const struct qlease *l)
 {
 	uint8_t	 kb[QMETA_LEASE_KEYLEN];
 	MDB_val	 k = { sizeof(kb), kb };
 
-	if (l->l_big && t->t_m.m_big_inflight >= l->l_size)
-		t->t_m.m_big_inflight -= l->l_size;
+	qtx_lease_end(t, l);
 	qtx_lease_key(kb, id);
 	return (mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL));
+}
+
+/*
+ * An acked job: its lease becomes a finished lease, and its record
+ * stays as it was until qtx_settle.
+ */
+static int
+qtx_lease_fin(struct qtx *t, const struct job *j, const struct qlease *l)
+{
+	struct qfin	 f;
+	uint8_t		 kb[QMETA_LEASE_KEYLEN];
+	MDB_val		 k = { sizeof(kb), kb }, v = { sizeof(f), &f };
+
+	qtx_lease_end(t, l);
+	memset(&f, 0, sizeof(f));
+	f.f_lease = *l;
+	f.f_done = j->j_updated;
+	f.f_state = j->j_state;
+	qtx_lease_key(kb, j->j_id);
+	t->t_m.m_unsettled++;
+	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
+}
+
+/*
+ * Write what the finished leases say into the jobs' records and done,
+ * and delete them: after every QUEUE_SETTLE acks, before a trim or a
+ * purge of done jobs, and on queue_settle().
+ */
+static int
+qtx_settle(struct qtx *t)
+{
+	struct qfin	 f;
+	struct job	 j;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint8_t		 kb[QMETA_LEASE_KEYLEN];
+	uint64_t	 id;
+	int		 rc, op = MDB_SET_RANGE;
+
+	if (t->t_m.m_unsettled == 0)
+		return (0);
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_META], &c)) != 0)
+		return (rc);
+	qtx_lease_key(kb, 0);
+	for (;;) {
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		if ((rc = mdb_cursor_get(c, &k, &v, op)) != 0)
+			break;
+		op = MDB_NEXT;
+		if (k.mv_size != QMETA_LEASE_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (v.mv_size != sizeof(f))
+			continue;
+		memcpy(&f, v.mv_data, sizeof(f));
+		id = util_get_be64((uint8_t *)k.mv_data + 1);
+		/* The writes move the cursor: seek again after them. */
+		if ((rc = qtx_job_get(t, id, &j)) != 0 ||
+		    (rc = mdb_cursor_del(c, 0)) != 0 ||
+		    (rc = qtx_job_put(t, &j, 0)) != 0 ||
+		    (rc = qtx_timed(t, DB_DONE, f.f_done, id, 0)) != 0)
+			break;
+		qtx_lease_key(kb, id + 1);
+		op = MDB_SET_RANGE;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	t->t_m.m_unsettled = 0;
+	return (0);
 }
 
 /* Find or create the tenant number for a name. */
@@ -1094,6 +1271,50 @@ struct queue_claim_arg {
 };
 
 /*
+ * When the oldest done job finished: the first in done, or when done
+ * is empty, the first finished lease (they are settled before they are
+ * QUEUE_SETTLE, so the first is about as old as any).
+ */
+static int
+qtx_oldest_done(struct qtx *t, uint64_t *when)
+{
+	struct qfin	 f;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint8_t		 kb[QMETA_LEASE_KEYLEN];
+	int		 rc, op = MDB_SET_RANGE;
+
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_DONE], &c)) != 0)
+		return (rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	mdb_cursor_close(c);
+	if (rc == 0 && k.mv_size == 16)
+		*when = util_get_be64(k.mv_data);
+	if (rc != MDB_NOTFOUND || t->t_m.m_unsettled == 0)
+		return (rc == 0 && k.mv_size != 16 ? MDB_NOTFOUND : rc);
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_META], &c)) != 0)
+		return (rc);
+	qtx_lease_key(kb, 0);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != QMETA_LEASE_KEYLEN ||
+		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (v.mv_size == sizeof(f)) {
+			memcpy(&f, v.mv_data, sizeof(f));
+			*when = f.f_done;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return (rc);
+}
+
+/*
  * Whether the done jobs are over a retention limit by more than its
  * slack: then they are trimmed, in one batch, down to the limit.
  */
@@ -1101,9 +1322,7 @@ static int
 qtx_retain_due(struct qtx *t, int *due)
 {
 	const struct queue_conf *qc = &t->t_q->q_conf;
-	MDB_cursor	*c;
-	MDB_val		 k, v;
-	uint64_t	 ndone, slack, grace, age;
+	uint64_t	 ndone, slack, grace, age, when;
 	int		 rc;
 
 	*due = 0;
@@ -1122,13 +1341,9 @@ qtx_retain_due(struct qtx *t, int *due)
 		grace = QUEUE_TRIM_GRACE_MS;
 	age = qc->qc_retain_age_ms > UINT64_MAX - grace ? UINT64_MAX :
 	    qc->qc_retain_age_ms + grace;
-	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_DONE], &c)) != 0)
-		return (rc);
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	if (rc == 0 && k.mv_size == 16 &&
-	    !qtx_younger(t, util_get_be64(k.mv_data), age))
+	if ((rc = qtx_oldest_done(t, &when)) == 0 &&
+	    !qtx_younger(t, when, age))
 		*due = 1;
-	mdb_cursor_close(c);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
@@ -1194,10 +1409,8 @@ qtx_ack(struct qtx *t, const struct queue_lease *ql, int *result)
 	if (rc != 0)
 		return (rc);
 	if ((rc = qtx_job_get(t, ql->ql_id, &j)) != 0 ||
-	    (rc = qtx_lease_del(t, ql->ql_id, &l)) != 0)
-		return (rc);
-	if ((rc = qtx_finish(t, &j, l.l_cancel ? JOB_CANCELLED : JOB_DONE))
-	    != 0 || (rc = qtx_job_put(t, &j, 0)) != 0)
+	    (rc = qtx_finish_count(t, &j, l.l_cancel ? JOB_CANCELLED :
+	    JOB_DONE)) != 0 || (rc = qtx_lease_fin(t, &j, &l)) != 0)
 		return (rc);
 	t->t_m.m_completed++;
 	*result = l.l_cancel ? QUEUE_ECANCEL : QUEUE_OK;
@@ -1249,21 +1462,30 @@ qtx_next_tenant(MDB_cursor *c, uint32_t tid, uint32_t *next)
 {
 	uint8_t	 kb[QUEUE_READY_KEYLEN];
 	MDB_val	 k, v;
-	int	 rc;
+	int	 rc = MDB_NOTFOUND;
 
 	memset(kb, 0, sizeof(kb));
+	kb[0] = QMETA_READY;
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
 	if (tid < UINT32_MAX) {
-		util_put_be32(kb, tid + 1);
+		util_put_be32(kb + 1, tid + 1);
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && !qtx_is_ready(&k))
+			rc = MDB_NOTFOUND;
+	}
+	if (rc == MDB_NOTFOUND) {
+		/* Around, to the first tenant. */
+		memset(kb + 1, 0, sizeof(kb) - 1);
 		k.mv_size = sizeof(kb);
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	} else
-		rc = MDB_NOTFOUND;
-	if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		if (rc == 0 && !qtx_is_ready(&k))
+			rc = MDB_NOTFOUND;
+	}
 	if (rc != 0)
 		return (rc);
-	*next = util_get_be32(k.mv_data);
+	*next = util_get_be32((uint8_t *)k.mv_data + 1);
 	return (0);
 }
 
@@ -1284,10 +1506,11 @@ qtx_pick(struct qtx *t, MDB_cursor *c, uint32_t tid, uint8_t *best,
 
 	aging = qc->qc_aging_ms > 0 ? qc->qc_aging_ms : UINT64_MAX;
 	memset(kb, 0, sizeof(kb));
-	util_put_be32(kb, tid);
+	kb[0] = QMETA_READY;
+	util_put_be32(kb + 1, tid);
 	for (band = 0; band <= JOB_PRIO_MAX; band++) {
-		kb[4] = band;
-		memset(kb + 5, 0, 8);
+		kb[5] = band;
+		memset(kb + 6, 0, 8);
 		k.mv_size = sizeof(kb);
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -1295,10 +1518,10 @@ qtx_pick(struct qtx *t, MDB_cursor *c, uint32_t tid, uint8_t *best,
 			break;
 		if (rc != 0)
 			return (rc);
-		if (k.mv_size != QUEUE_READY_KEYLEN ||
-		    v.mv_size != sizeof(r) || util_get_be32(k.mv_data) != tid)
+		if (!qtx_is_ready(&k) || v.mv_size != sizeof(r) ||
+		    util_get_be32((uint8_t *)k.mv_data + 1) != tid)
 			break;
-		band = ((uint8_t *)k.mv_data)[4];
+		band = ((uint8_t *)k.mv_data)[5];
 		memcpy(&r, v.mv_data, sizeof(r));
 		prio = JOB_PRIO_MAX - band;
 		eff = (uint64_t)prio * 1000000 + (t->t_now > r.r_enq ?
@@ -1350,8 +1573,8 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	uint64_t	 id;
 	int		 rc;
 
-	id = util_get_be64(kb + 5);
-	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_READY], &k, NULL)) != 0)
+	id = util_get_be64(kb + 6);
+	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL)) != 0)
 		return (rc);
 	if ((rc = qtx_job_get(t, id, j)) != 0)
 		return (rc);
@@ -1400,7 +1623,8 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 		return (0);
 	unit = qc->qc_fair_unit > 0 ? qc->qc_fair_unit : 1;
 	memset(&r, 0, sizeof(r));
-	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_READY], &c)) != 0)
+	/* Every step seeks: the claim's writes to meta move the cursor. */
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_META], &c)) != 0)
 		return (rc);
 	tid = t->t_m.m_rr_tenant;
 	while (ca->ca_n < ca->ca_max && visits++ < QUEUE_CLAIM_VISITS) {
@@ -1463,6 +1687,8 @@ queue_claim_txn(MDB_txn *txn, void *arg)
 			return (rc);
 	if (ca->ca_nacks > 0) {
 		if ((rc = qtx_retain_due(&t, &due)) != 0 ||
+		    ((due || t.t_m.m_unsettled >= QUEUE_SETTLE) &&
+		    (rc = qtx_settle(&t)) != 0) ||
 		    (due && (rc = qtx_retain(&t, 2 * QUEUE_TRIM_SLACK +
 		    2 * ca->ca_nacks)) != 0))
 			return (rc);
@@ -1516,6 +1742,29 @@ queue_ack(struct queue *q, const struct queue_lease *acks, size_t n,
     int *results)
 {
 	return (queue_ack_claim(q, acks, n, results, NULL, NULL, 0, NULL));
+}
+
+static int
+queue_settle_txn(MDB_txn *txn, void *arg)
+{
+	struct qtx	 t;
+	int		 rc;
+
+	if ((rc = qtx_begin(&t, arg, txn)) != 0 ||
+	    (rc = qtx_settle(&t)) != 0)
+		return (rc);
+	return (qtx_end(&t));
+}
+
+/*
+ * Write the records of the jobs acked since the last settling, which
+ * acks do in batches (QUEUE_SETTLE), and index them in done.  Nothing a
+ * reader sees changes.
+ */
+int
+queue_settle(struct queue *q)
+{
+	return (queue_result(__func__, queue_write(q, queue_settle_txn, q)));
 }
 
 /* Heartbeat, fail and cancel. */
@@ -2118,6 +2367,8 @@ queue_purge_txn(MDB_txn *txn, void *arg)
 	if ((rc = qtx_begin(&t, ba->ba_q, txn)) != 0)
 		return (rc);
 	db = ba->ba_state == JOB_DEAD ? DB_DEAD : DB_DONE;
+	if (db == DB_DONE && (rc = qtx_settle(&t)) != 0)
+		return (rc);
 	total = ba->ba_state == JOB_DEAD ? t.t_m.m_count[JOB_DEAD] :
 	    t.t_m.m_count[JOB_DONE] + t.t_m.m_count[JOB_CANCELLED];
 	if ((rc = mdb_cursor_open(txn, t.t_dbi[db], &c)) != 0)
@@ -2351,16 +2602,58 @@ queue_get(struct queue *q, uint64_t id, struct job *j)
 	    store_read(&q->q_store, queue_get_txn, &ga)));
 }
 
+/*
+ * queue_list's walk of one database from k (op MDB_FIRST or
+ * MDB_SET_RANGE), of meta the keys of k's kind (its first byte) only:
+ * MDB_NOTFOUND at its end, 0 when the limit is reached or the callback
+ * stops.
+ */
+static int
+queue_list_db(struct qtx *t, struct queue_get_arg *ga, int db, MDB_val *k,
+    int op, size_t *n)
+{
+	struct job	 j;
+	MDB_cursor	*c;
+	MDB_val		 v;
+	uint64_t	 id;
+	uint8_t		 kind = 0;
+	int		 rc;
+
+	if (db == DB_META)
+		kind = ((uint8_t *)k->mv_data)[0];
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[db], &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (db == DB_META && (k->mv_size < 9 ||
+		    ((uint8_t *)k->mv_data)[0] != kind)) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (k->mv_size < 8)
+			continue;
+		id = util_get_be64((uint8_t *)k->mv_data + k->mv_size - 8);
+		if ((rc = qtx_job_get(t, id, &j)) != 0)
+			break;
+		if (ga->ga_state >= 0 && j.j_state != ga->ga_state)
+			continue;
+		if (*n == ga->ga_limit)
+			break;
+		(*n)++;
+		if (ga->ga_cb(&j, ga->ga_cbarg) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc);
+}
+
 static int
 queue_list_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_get_arg	*ga = arg;
 	struct qtx		 t;
-	struct job		 j;
-	MDB_cursor		*c;
-	MDB_val			 k, v;
+	MDB_val			 k;
 	uint8_t			 kb[QMETA_LEASE_KEYLEN];
-	uint64_t		 id;
 	size_t			 n = 0;
 	int			 rc, db, op = MDB_FIRST;
 
@@ -2368,7 +2661,12 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	switch (ga->ga_state) {
 	case JOB_READY:
-		db = DB_READY;
+		/* The ready jobs in meta, from the first. */
+		db = DB_META;
+		kb[0] = QMETA_READY;
+		k.mv_size = 1;
+		k.mv_data = kb;
+		op = MDB_SET_RANGE;
 		break;
 	case JOB_LEASED:
 		/* The leases in meta, from the first. */
@@ -2392,27 +2690,14 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		db = DB_JOBS;
 		break;
 	}
-	if ((rc = mdb_cursor_open(txn, t.t_dbi[db], &c)) != 0)
-		return (rc);
-	while (n < ga->ga_limit && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (db == DB_META && (k.mv_size != QMETA_LEASE_KEYLEN ||
-		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)) {
-			rc = MDB_NOTFOUND;
-			break;
-		}
-		if (k.mv_size < 8)
-			continue;
-		id = util_get_be64((uint8_t *)k.mv_data + k.mv_size - 8);
-		if ((rc = qtx_job_get(&t, id, &j)) != 0)
-			break;
-		if (ga->ga_state >= 0 && j.j_state != ga->ga_state)
-			continue;
-		n++;
-		if (ga->ga_cb(&j, ga->ga_cbarg) != 0)
-			break;
+	rc = queue_list_db(&t, ga, db, &k, op, &n);
+	if (rc == MDB_NOTFOUND && db == DB_DONE && t.t_m.m_unsettled > 0) {
+		/* The newest: acked since the last settling. */
+		qtx_lease_key(kb, 0);
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		rc = queue_list_db(&t, ga, DB_META, &k, MDB_SET_RANGE, &n);
 	}
-	mdb_cursor_close(c);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
@@ -2598,7 +2883,9 @@ queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
 			rc = MDB_NOTFOUND;
 			break;
 		}
-		if (k.mv_size != len)
+		/* Of meta, the leases only, not the finished ones. */
+		if (k.mv_size != len || (db == DB_META &&
+		    v.mv_size != sizeof(struct qlease)))
 			continue;
 		n++;
 		id = util_get_be64((uint8_t *)k.mv_data + len - 8);

@@ -402,6 +402,7 @@ int		 queue_ack(struct queue *, const struct queue_lease *, size_t,
 int		 queue_ack_claim(struct queue *, const struct queue_lease *,
 		    size_t, int *, const struct queue_owner *, struct job *,
 		    size_t, size_t *);
+int		 queue_settle(struct queue *);
 int		 queue_heartbeat(struct queue *, uint64_t, uint64_t, uint64_t);
 int		 queue_fail(struct queue *, uint64_t, uint64_t, const char *,
 		    int, int *);

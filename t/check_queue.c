@@ -6,8 +6,9 @@
  * letters, cancel, release of a dead worker's leases and crash
  * quarantine, lease expiry, the claim policy (tenant fairness, priority,
  * aging, byte budget, big jobs), two processes claiming at once, corrupt
- * records, retention and purge (a tenant's alone, too), pages in id
- * order (queue_page), and map growth.
+ * records, finished leases and their settling, retention and purge (a
+ * tenant's alone, too), pages in id order (queue_page), layout upgrades
+ * and map growth.
  *
  * Time is the queue's test clock (q_fixed_now), never the wall clock.
  * After most steps tq_counts() compares the status counts with a recount
@@ -125,9 +126,36 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	return (0);
 }
 
-/* The leases in meta: keys 'l' id(8). */
+/* The ready jobs in meta: keys 'u' tid(4) band(1) id(8). */
 static uint64_t
-db_leases(struct tq *tq, MDB_txn *txn)
+db_ready(struct tq *tq, MDB_txn *txn)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_cursor	*c;
+	MDB_val		 k = { 1, "u" }, v;
+	uint64_t	 n = 0;
+	int		 rc, op = MDB_SET_RANGE;
+
+	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_int_eq(mdb_cursor_open(txn, s->s_dbi[0], &c), 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		ck_assert_int_eq(((char *)k.mv_data)[0], 'u');
+		ck_assert_uint_eq(k.mv_size, 14);
+		ck_assert_uint_eq(v.mv_size, 16);
+		n++;
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	return (n);
+}
+
+/*
+ * The leases in meta: keys 'l' id(8), with a lease (56 bytes) or, with
+ * fin set, a finished one (the lease, done time, state: 72 bytes).
+ */
+static uint64_t
+db_leases(struct tq *tq, MDB_txn *txn, int fin)
 {
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_cursor	*c;
@@ -141,7 +169,9 @@ db_leases(struct tq *tq, MDB_txn *txn)
 	    ((char *)k.mv_data)[0] == 'l') {
 		op = MDB_NEXT;
 		ck_assert_uint_eq(k.mv_size, 9);
-		n++;
+		ck_assert(v.mv_size == 56 || v.mv_size == 72);
+		if ((v.mv_size == 72) == fin)
+			n++;
 	}
 	ck_assert(rc == 0 || rc == MDB_NOTFOUND);
 	mdb_cursor_close(c);
@@ -253,11 +283,11 @@ tq_consistent(struct tq *tq, int line)
 	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL,
 	    MDB_RDONLY, &txn), 0);
 	ck_assert_msg(db_entries(tq, txn, "jobs") == total &&
-	    db_entries(tq, txn, "ready") == all[JOB_READY] &&
-	    db_leases(tq, txn) == all[JOB_LEASED] &&
+	    db_ready(tq, txn) == all[JOB_READY] &&
+	    db_leases(tq, txn, 0) == all[JOB_LEASED] &&
 	    db_entries(tq, txn, "delayed") == all[JOB_RETRY] &&
-	    db_entries(tq, txn, "done") == all[JOB_DONE] +
-	    all[JOB_CANCELLED] &&
+	    db_entries(tq, txn, "done") + db_leases(tq, txn, 1) ==
+	    all[JOB_DONE] + all[JOB_CANCELLED] &&
 	    db_entries(tq, txn, "dead") == all[JOB_DEAD],
 	    "line %d: index databases disagree with the job records", line);
 	mdb_txn_abort(txn);
@@ -2525,12 +2555,15 @@ tq_downgrade_job(struct tq *tq, MDB_txn *txn, const uint8_t *id,
 }
 
 /*
- * Take a queue back to the layout of an older version.  Version 2 keeps
- * leases in a database "leases" (id(8) -> the lease without l_claimed,
- * 48 bytes) and the tenant counts in "tcount" (tid(4) -> counts);
- * version 1 has the leases so, no tenant counts, and a meta record that
- * ends before m_done (128 bytes).  Both wrote a leased job's record at
- * the claim.
+ * Take a queue back to the layout of an older version.  Version 3 has
+ * no finished leases (an ack wrote the record and done at once, as a
+ * settling does) and keeps the ready jobs in a database "ready" (tid(4)
+ * band(1) id(8) -> enqueue time, size), as the older ones do.  Version 2
+ * keeps leases in a database "leases" (id(8) -> the lease without
+ * l_claimed, 48 bytes) and the tenant counts in "tcount" (tid(4) ->
+ * counts); version 1 has the leases so, no tenant counts, and a meta
+ * record that ends before m_done (128 bytes).  Both wrote a leased job's
+ * record at the claim.
  */
 static void
 tq_downgrade(struct tq *tq, uint32_t version)
@@ -2538,18 +2571,34 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_txn		*txn;
 	MDB_cursor	*c;
-	MDB_dbi		 meta = s->s_dbi[0], leases, tcount = 0;
+	MDB_dbi		 meta = s->s_dbi[0], leases, tcount = 0, ready;
 	MDB_val		 k = { 5, "stats" }, v, ok, ov;
 	uint8_t		 old[256];
 	int		 rc;
 
 	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ready", MDB_CREATE, &ready), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, meta, &c), 0);
+	/* 'u' tid(4) band(1) id(8) sort after every other key. */
+	while ((rc = mdb_cursor_get(c, &ok, &ov, MDB_LAST)) == 0 &&
+	    ((char *)ok.mv_data)[0] == 'u') {
+		ck_assert_uint_eq(ok.mv_size, 14);
+		ok.mv_size = 13;
+		ok.mv_data = (char *)ok.mv_data + 1;
+		ck_assert_int_eq(mdb_put(txn, ready, &ok, &ov, 0), 0);
+		ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
+	}
+	ck_assert_int_eq(rc, 0);
+	if (version == 3) {
+		mdb_cursor_close(c);
+		goto stats;
+	}
 	ck_assert_int_eq(mdb_dbi_open(txn, "leases", MDB_CREATE, &leases), 0);
 	if (version == 2)
 		ck_assert_int_eq(mdb_dbi_open(txn, "tcount", MDB_CREATE,
 		    &tcount), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, meta, &c), 0);
 	while ((rc = mdb_cursor_get(c, &ok, &ov, MDB_FIRST)) == 0 &&
 	    ok.mv_size != 5) {
 		/* 'l' id(8) and 't' tid(4) sort before and after "stats". */
@@ -2575,6 +2624,7 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	}
 	ck_assert_int_eq(rc, 0);
 	mdb_cursor_close(c);
+stats:
 	ck_assert_int_eq(mdb_get(txn, meta, &k, &v), 0);
 	ck_assert_uint_le(v.mv_size, sizeof(old));
 	memcpy(old, v.mv_data, v.mv_size);
@@ -2597,6 +2647,7 @@ tq_upgraded(struct tq *tq)
 	    MDB_RDONLY, &txn), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "leases", 0, &dbi), MDB_NOTFOUND);
 	ck_assert_int_eq(mdb_dbi_open(txn, "tcount", 0, &dbi), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ready", 0, &dbi), MDB_NOTFOUND);
 	mdb_txn_abort(txn);
 }
 
@@ -2688,6 +2739,159 @@ START_TEST(test_layout_upgrade)
 	ck_assert_int_eq(queue_stats(&tq.tq_q, &qs), QUEUE_OK);
 	ck_assert_uint_eq(qs.qs_big_inflight, 0);
 	COUNTS(&tq, 2, 0, 0, 2, 0, 1);
+	tq_close(&tq);
+}
+END_TEST
+
+/* The layout version in the meta record. */
+static uint32_t
+tq_version(struct tq *tq)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_txn		*txn;
+	MDB_val		 k = { 5, "stats" }, v;
+	uint32_t	 version;
+
+	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_get(txn, s->s_dbi[0], &k, &v), 0);
+	ck_assert_uint_ge(v.mv_size, sizeof(version));
+	memcpy(&version, v.mv_data, sizeof(version));
+	mdb_txn_abort(txn);
+	return (version);
+}
+
+/*
+ * A queue of version 3, whose acks wrote the job records and done at
+ * once, opens with every job in its state, and its acks then leave
+ * finished leases as version 4's do.
+ */
+START_TEST(test_settle_upgrade)
+{
+	static const int	 want[6] = {
+		JOB_DONE, JOB_CANCELLED, JOB_RETRY, JOB_DEAD, JOB_LEASED,
+		JOB_READY
+	};
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 ids[6], gens[6];
+	int			 i;
+
+	tq_open(&tq, NULL);
+	for (i = 0; i < 6; i++)
+		ids[i] = enq(&tq, i % 2 ? "acme" : "blue", NULL, 0, 100);
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(claim1(&tq, 100, &gens[i]), ids[i]);
+	ck_assert_int_eq(ack1(&tq, ids[0], gens[0]), QUEUE_OK);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, ids[1]), QUEUE_ECANCEL);
+	ck_assert_int_eq(ack1(&tq, ids[1], gens[1]), QUEUE_ECANCEL);
+	ck_assert_int_eq(fail1(&tq, ids[2], gens[2], "later", 0), JOB_RETRY);
+	ck_assert_int_eq(fail1(&tq, ids[3], gens[3], "bad", 1), JOB_DEAD);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, ids[4], gens[4], 7),
+	    QUEUE_OK);
+	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
+
+	ck_assert_uint_eq(tq_version(&tq), 4);
+	tq_downgrade(&tq, 3);
+	ck_assert_uint_eq(tq_version(&tq), 3);
+	tq_reopen(&tq, NULL);
+	ck_assert_uint_eq(tq_version(&tq), 4);
+	tq_upgraded(&tq);
+	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
+	for (i = 0; i < 6; i++) {
+		get(&tq, ids[i], &j);
+		ck_assert_int_eq(j.j_state, want[i]);
+	}
+	get(&tq, ids[4], &j);
+	ck_assert_uint_eq(j.j_progress, 7);
+	ck_assert_uint_eq(j.j_lease_gen, gens[4]);
+
+	/* The lease holds across the upgrade; its ack is a finished lease. */
+	ck_assert_int_eq(ack1(&tq, ids[4], gens[4] + 1), QUEUE_ESTALE);
+	tq.tq_q.q_fixed_now = T0 + MINUTE;
+	ck_assert_int_eq(ack1(&tq, ids[4], gens[4]), QUEUE_OK);
+	ck_assert_int_eq(ack1(&tq, ids[4], gens[4]), QUEUE_ESTALE);
+	get(&tq, ids[4], &j);
+	ck_assert_int_eq(j.j_state, JOB_DONE);
+	ck_assert_uint_eq(j.j_updated, T0 + MINUTE);
+	ck_assert_uint_eq(j.j_progress, 7);
+	COUNTS(&tq, 1, 0, 1, 2, 1, 1);
+	tq_close(&tq);
+}
+END_TEST
+
+/*
+ * An ack leaves a finished lease: the job reads as done from then on
+ * (a heartbeat, an ack again and a cancel find it finished), and it is
+ * listed and purged as done.  The ack that makes QUEUE_SETTLE (128) of
+ * them writes the records and done entries, and the jobs read the same.
+ */
+#define TQ_SETTLE	128
+
+static uint64_t
+db_fin(struct tq *tq)
+{
+	MDB_txn		*txn;
+	uint64_t	 n;
+
+	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL,
+	    MDB_RDONLY, &txn), 0);
+	n = db_leases(tq, txn, 1);
+	mdb_txn_abort(txn);
+	return (n);
+}
+
+START_TEST(test_ack_settle)
+{
+	struct tq		 tq;
+	struct job		 j, before;
+	uint64_t		 id, gen, first, n;
+	int			 i;
+
+	tq_open(&tq, NULL);
+	first = enq(&tq, "acme", NULL, 0, 10);
+	for (i = 1; i < TQ_SETTLE + 2; i++)
+		enq(&tq, i % 3 ? "acme" : "blue", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 100, &gen), first);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, first, gen, 9), QUEUE_OK);
+	tq.tq_q.q_fixed_now = T0 + MINUTE;
+	ck_assert_int_eq(ack1(&tq, first, gen), QUEUE_OK);
+	ck_assert_uint_eq(db_fin(&tq), 1);
+	get(&tq, first, &before);
+	ck_assert_int_eq(before.j_state, JOB_DONE);
+	ck_assert_uint_eq(before.j_updated, T0 + MINUTE);
+	ck_assert_uint_eq(before.j_progress, 9);
+	ck_assert_uint_eq(before.j_lease_gen, gen);
+	ck_assert_uint_eq(before.j_lease_deadline, 0);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, first, gen, 10),
+	    QUEUE_ESTALE);
+	ck_assert_int_eq(ack1(&tq, first, gen), QUEUE_ESTALE);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, first), QUEUE_ESTATE);
+	ck_assert_int_eq(queue_retry(&tq.tq_q, first), QUEUE_ESTATE);
+	COUNTS(&tq, TQ_SETTLE + 1, 0, 0, 1, 0, 0);
+
+	/* Up to QUEUE_SETTLE - 1 finished leases, then none. */
+	for (i = 1; i < TQ_SETTLE - 1; i++)
+		ck_assert_uint_eq(claim_ack(&tq, 100, 1), 1);
+	ck_assert_uint_eq(db_fin(&tq), TQ_SETTLE - 1);
+	COUNTS(&tq, 3, 0, 0, TQ_SETTLE - 1, 0, 0);
+	ck_assert_uint_eq(claim_ack(&tq, 100, 1), 1);
+	ck_assert_uint_eq(db_fin(&tq), 0);
+	COUNTS(&tq, 2, 0, 0, TQ_SETTLE, 0, 0);
+	get(&tq, first, &j);
+	ck_assert_int_eq(j.j_state, before.j_state);
+	ck_assert_uint_eq(j.j_updated, before.j_updated);
+	ck_assert_uint_eq(j.j_progress, before.j_progress);
+	ck_assert_uint_eq(j.j_lease_gen, before.j_lease_gen);
+
+	/* A purge takes the unsettled ones too. */
+	id = claim1(&tq, 100, &gen);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	ck_assert_uint_eq(db_fin(&tq), 1);
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, TQ_SETTLE + 1);
+	ck_assert_uint_eq(db_fin(&tq), 0);
+	ck_assert_int_eq(state_of(&tq, id), QUEUE_ENOENT);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
 	tq_close(&tq);
 }
 END_TEST
@@ -2808,6 +3012,7 @@ queue_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_retention_count);
 	tcase_add_test(tc, test_retention_age);
+	tcase_add_test(tc, test_ack_settle);
 	tcase_add_test(tc, test_retention_no_age);
 	tcase_add_test(tc, test_retention_batch);
 	tcase_add_test(tc, test_purge);
@@ -2821,6 +3026,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_map_growth);
 	tcase_add_test(tc, test_tenant_upgrade);
 	tcase_add_test(tc, test_layout_upgrade);
+	tcase_add_test(tc, test_settle_upgrade);
 	suite_add_tcase(s, tc);
 	return (s);
 }
