@@ -871,6 +871,25 @@ out:
 	return (rc);
 }
 
+/*
+ * The end of a sweep's pass over a database: with the cursor at k after
+ * rc, *done when it ran off the end, else from holds where to go on.
+ */
+static int
+ixb_sweep_end(MDB_cursor *c, int rc, const MDB_val *k, struct buf *from,
+    int *done)
+{
+	if (rc == MDB_NOTFOUND) {
+		*done = 1;
+		rc = 0;
+	} else if (rc == 0) {
+		buf_reset(from);
+		buf_add(from, k->mv_data, k->mv_size);
+	}
+	mdb_cursor_close(c);
+	return (rc);
+}
+
 /* The blocks' part of a sweep, from the key in from (empty: the first). */
 static int
 ixb_purge_blocks(MDB_txn *txn, struct index *ix, int format,
@@ -918,15 +937,7 @@ ixb_purge_blocks(MDB_txn *txn, struct index *ix, int format,
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
-	if (rc == MDB_NOTFOUND) {
-		*done = 1;
-		rc = 0;
-	} else if (rc == 0) {
-		buf_reset(from);
-		buf_add(from, k.mv_data, k.mv_size);
-	}
-	mdb_cursor_close(c);
-	return (rc);
+	return (ixb_sweep_end(c, rc, &k, from, done));
 }
 
 /* One term's inline postings without the dead: rewritten or dropped. */
@@ -1028,15 +1039,7 @@ ixb_purge_terms(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 		    memcmp(k.mv_data, kb, kl) == 0)
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
-	if (rc == MDB_NOTFOUND) {
-		*done = 1;
-		rc = 0;
-	} else if (rc == 0) {
-		buf_reset(from);
-		buf_add(from, k.mv_data, k.mv_size);
-	}
-	mdb_cursor_close(c);
-	return (rc);
+	return (ixb_sweep_end(c, rc, &k, from, done));
 }
 
 /*

@@ -1195,6 +1195,31 @@ iu_fts_run(sqlite3 *db, sqlite3_stmt *st, struct iu_query *q, size_t n,
 	return ((double)hit / n);
 }
 
+/*
+ * The FTS5 database at path, read only, with its two statements: the
+ * top 10 with title and snippet (full), and the ids of the top limit
+ * (ids, the query to bind as ?1).
+ */
+static sqlite3 *
+iu_fts_open(const char *path, int limit, sqlite3_stmt **full,
+    sqlite3_stmt **ids)
+{
+	sqlite3	*db;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		fatalx("%s: %s", path, sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(db, "SELECT id, title, snippet(d, 2, '', '', "
+	    "'...', 32) FROM d WHERE d MATCH ? ORDER BY bm25(d, 0.0, 2.0, "
+	    "1.0, 0.0) LIMIT 10", -1, full, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT id FROM d WHERE d MATCH ?1 ORDER "
+	    "BY bm25(d, 0.0, 2.0, 1.0, 0.0) LIMIT ?2", -1, ids, NULL) !=
+	    SQLITE_OK)
+		fatalx("sqlite: %s", sqlite3_errmsg(db));
+	sqlite3_bind_int(*ids, 2, limit);
+	return (db);
+}
+
 static int
 iu_fts_query(int argc, char **argv)
 {
@@ -1206,16 +1231,7 @@ iu_fts_query(int argc, char **argv)
 
 	if (argc != 3)
 		usage();
-	if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK)
-		fatalx("%s: %s", argv[1], sqlite3_errmsg(db));
-	if (sqlite3_prepare_v2(db, "SELECT id, title, snippet(d, 2, '', '', "
-	    "'...', 32) FROM d WHERE d MATCH ? ORDER BY bm25(d, 0.0, 2.0, "
-	    "1.0, 0.0) LIMIT 10", -1, &full, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT id FROM d WHERE d MATCH ? ORDER "
-	    "BY bm25(d, 0.0, 2.0, 1.0, 0.0) LIMIT 10", -1, &ids, NULL) !=
-	    SQLITE_OK)
-		fatalx("sqlite: %s", sqlite3_errmsg(db));
+	db = iu_fts_open(argv[1], 10, &full, &ids);
 	q = iu_queries(argv[2], &n);
 	ms = xcalloc(n, sizeof(*ms));
 	ims = xcalloc(n, sizeof(*ims));
@@ -1531,17 +1547,7 @@ iu_fts_ranks(int argc, char **argv)
 
 	if (argc != 3)
 		usage();
-	if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK)
-		fatalx("%s: %s", argv[1], sqlite3_errmsg(db));
-	if (sqlite3_prepare_v2(db, "SELECT id, title, snippet(d, 2, '', '', "
-	    "'...', 32) FROM d WHERE d MATCH ? ORDER BY bm25(d, 0.0, 2.0, "
-	    "1.0, 0.0) LIMIT 10", -1, &full, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT id FROM d WHERE d MATCH ?1 ORDER "
-	    "BY bm25(d, 0.0, 2.0, 1.0, 0.0) LIMIT ?2", -1, &ids, NULL) !=
-	    SQLITE_OK)
-		fatalx("sqlite: %s", sqlite3_errmsg(db));
-	sqlite3_bind_int(ids, 2, IU_RANKS);
+	db = iu_fts_open(argv[1], IU_RANKS, &full, &ids);
 	q = iu_queries(argv[2], &n);
 	buf_init(&m);
 	for (i = 0; i < n; i++) {
