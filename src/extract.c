@@ -598,12 +598,26 @@ extract_fix_text(struct xdoc *doc)
 	    __func__, extract_type_name(doc->xd_type), n);
 }
 
+/* A string made valid UTF-8, its bad bytes replaced as in a text. */
+static void
+extract_fix_str(char **s)
+{
+	struct buf	 fixed;
+
+	if (*s == NULL || utf8_valid(*s, strlen(*s), NULL))
+		return;
+	buf_init(&fixed);
+	utf8_repair(*s, strlen(*s), &fixed);
+	free(*s);
+	*s = xstrdup(buf_cstr(&fixed));
+	buf_free(&fixed);
+}
+
 /* The first heading, else the file name. */
 static void
 extract_title(struct xdoc *doc, const char *name)
 {
 	const struct xblock	*b;
-	struct buf		 fixed;
 	size_t			 i;
 
 	for (i = 0; i < doc->xd_nblocks; i++) {
@@ -616,15 +630,8 @@ extract_title(struct xdoc *doc, const char *name)
 			return;
 		}
 	}
-	name = extract_basename(name);
-	if (utf8_valid(name, strlen(name), NULL))
-		doc->xd_title = xstrdup(name);
-	else {
-		buf_init(&fixed);
-		utf8_repair(name, strlen(name), &fixed);
-		doc->xd_title = xstrdup(buf_cstr(&fixed));
-		buf_free(&fixed);
-	}
+	doc->xd_title = xstrdup(extract_basename(name));
+	extract_fix_str(&doc->xd_title);
 }
 
 /*
@@ -638,6 +645,7 @@ extract_buffer(const struct extract_conf *xc, int type, const char *name,
 {
 	struct xdoc	 doc;
 	struct buf	 fixed;
+	size_t		 i;
 	int		 foreign, rv;
 
 	memset(err, 0, sizeof(*err));
@@ -703,6 +711,10 @@ extract_buffer(const struct extract_conf *xc, int type, const char *name,
 
 	if (!utf8_valid(doc.xd_text.b_data, doc.xd_text.b_len, NULL))
 		extract_fix_text(&doc);
+	/* An HTML page of a charset we cannot read gives its bytes as such. */
+	extract_fix_str(&doc.xd_title);
+	for (i = 0; i < doc.xd_nattrs; i++)
+		extract_fix_str(&doc.xd_attrs[i].xa_value);
 	buf_cstr(&doc.xd_text);
 	doc.xd_type = type;
 	if (doc.xd_id == NULL)
