@@ -5,7 +5,7 @@
 # made here, takes seconds to extract and index, many times hang-timeout
 # (1s): its worker keeps sending heartbeats from the text path, so it is
 # never killed, and the document is searchable afterwards down to its
-# last page.  With job-timeout 2s (a live reload) a copy of it is stopped
+# last page.  With job-timeout 2s (a live reload) a longer one is stopped
 # by its own worker: a dead letter at once, "time limit 2s exceeded", no
 # crash counted, no worker lost, nothing of it in the index, and the
 # small documents around it are indexed.  A job that stops sending
@@ -21,7 +21,12 @@ HANG_MS=1000
 
 mkdir "$T/docs"
 makepdf slowdocone slowdoclast > "$T/docs/slow.pdf"
+# Twice as long (max-pages allows it), so that it outlasts job-timeout 2s
+# by a margin now that the text path is faster.
+pages=$PAGES
+PAGES=$((pages * 2))
 makepdf slowdoctwo slowdoctwolast > "$T/docs/slow2.pdf"
+PAGES=$pages
 for i in 1 2 3 4 5 6; do
 	echo "A small note, number $i, with the word smallnote$i." \
 	    > "$T/docs/note$i.txt"
