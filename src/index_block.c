@@ -872,6 +872,27 @@ out:
 }
 
 /*
+ * The start of a sweep's pass over a database: a cursor at the key in
+ * from (empty: the first), and the get's return; *c is NULL, and the
+ * return the error, when no cursor opened.
+ */
+static int
+ixb_sweep_start(MDB_txn *txn, MDB_dbi dbi, const struct buf *from,
+    MDB_cursor **c, MDB_val *k, MDB_val *v)
+{
+	int	 rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, c)) != 0) {
+		*c = NULL;
+		return (rc);
+	}
+	k->mv_size = from->b_len;
+	k->mv_data = from->b_data;
+	return (mdb_cursor_get(*c, k, v, from->b_len == 0 ? MDB_FIRST :
+	    MDB_SET_RANGE));
+}
+
+/*
  * The end of a sweep's pass over a database: with the cursor at k after
  * rc, *done when it ran off the end, else from holds where to go on.
  */
@@ -904,12 +925,9 @@ ixb_purge_blocks(MDB_txn *txn, struct index *ix, int format,
 	uint32_t	 first;
 	int		 rc;
 
-	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_BLOCKS), &c)) != 0)
+	rc = ixb_sweep_start(txn, index_dbi(ix, IDB_BLOCKS), from, &c, &k, &v);
+	if (c == NULL)
 		return (rc);
-	k.mv_size = from->b_len;
-	k.mv_data = from->b_data;
-	rc = mdb_cursor_get(c, &k, &v, from->b_len == 0 ? MDB_FIRST :
-	    MDB_SET_RANGE);
 	for (; rc == 0 && *budget > 0; (*budget)--) {
 		if (k.mv_size < 5 || k.mv_size > IXB_KEY_MAX) {
 			rc = MDB_CORRUPTED;
@@ -1007,12 +1025,9 @@ ixb_purge_terms(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 	size_t		 off, kl;
 	int		 rc;
 
-	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_TERMS), &c)) != 0)
+	rc = ixb_sweep_start(txn, index_dbi(ix, IDB_TERMS), from, &c, &k, &v);
+	if (c == NULL)
 		return (rc);
-	k.mv_size = from->b_len;
-	k.mv_data = from->b_data;
-	rc = mdb_cursor_get(c, &k, &v, from->b_len == 0 ? MDB_FIRST :
-	    MDB_SET_RANGE);
 	for (; rc == 0 && *budget > 0; (*budget)--) {
 		if (k.mv_size == 0 || k.mv_size > IX_TERM_MAX ||
 		    ixblk_terminfo_decode(&v, 2, &ti) == -1 ||
