@@ -822,10 +822,32 @@ iu_pct(double *v, size_t n, int p)
 
 /* search */
 
+/*
+ * The index at path, opened as quirectl opens it, and a tokenizer and
+ * search options (top IU_HITS) of the default configuration.
+ */
+static struct tokenizer *
+iu_open(const char *path, struct index *ix, struct search_opts *so)
+{
+	struct quire_conf	 c;
+	struct tokenizer	*tk;
+
+	config_defaults(&c);
+	if (index_open(ix, path, 0, STORE_SYNC_FULL) == -1)
+		fatalx("%s: cannot open the index", path);
+	if ((tk = tokenizer_new(c.c_language, c.c_stopwords)) == NULL)
+		fatalx("language %s: no stemmer", c.c_language);
+	search_opts_defaults(so);
+	so->so_n = IU_HITS;
+	so->so_k1 = c.c_k1;
+	so->so_b = c.c_b;
+	so->so_wtitle = c.c_title_weight;
+	return (tk);
+}
+
 static int
 iu_search(int argc, char **argv)
 {
-	struct quire_conf	 c;
 	struct index		 ix;
 	struct tokenizer	*tk;
 	struct search_opts	 so;
@@ -836,16 +858,7 @@ iu_search(int argc, char **argv)
 
 	if (argc != 3)
 		usage();
-	config_defaults(&c);
-	if (index_open(&ix, argv[1], 0, STORE_SYNC_FULL) == -1)
-		fatalx("%s: cannot open the index", argv[1]);
-	if ((tk = tokenizer_new(c.c_language, c.c_stopwords)) == NULL)
-		fatalx("language %s: no stemmer", c.c_language);
-	search_opts_defaults(&so);
-	so.so_n = IU_HITS;
-	so.so_k1 = c.c_k1;
-	so.so_b = c.c_b;
-	so.so_wtitle = c.c_title_weight;
+	tk = iu_open(argv[1], &ix, &so);
 	q = iu_queries(argv[2], &n);
 	ms = xcalloc(n, sizeof(*ms));
 	for (i = 0; i < n; i++) {
@@ -1332,10 +1345,9 @@ iu_class_json(const struct iu_cq *q, size_t n, const double *ms,
 static int
 iu_csearch(int argc, char **argv)
 {
-	struct quire_conf	 c;
 	struct index		 ix;
 	struct tokenizer	*tk;
-	struct search_opts	 so;
+	struct search_opts	 so, base;
 	struct search_result	 res;
 	struct iu_cq		*q;
 	uint64_t		*top;
@@ -1356,11 +1368,7 @@ iu_csearch(int argc, char **argv)
 	argv += optind;
 	if (argc != 2)
 		usage();
-	config_defaults(&c);
-	if (index_open(&ix, argv[0], 0, STORE_SYNC_FULL) == -1)
-		fatalx("%s: cannot open the index", argv[0]);
-	if ((tk = tokenizer_new(c.c_language, c.c_stopwords)) == NULL)
-		fatalx("language %s: no stemmer", c.c_language);
+	tk = iu_open(argv[0], &ix, &base);
 	q = iu_cqueries(argv[1], &n);
 	ms = xcalloc(n, sizeof(*ms));
 	top = xcalloc(n * IU_HITS, sizeof(*top));
@@ -1369,11 +1377,7 @@ iu_csearch(int argc, char **argv)
 	for (i = 0; i < 2 * n; i++) {
 		if (i >= n && !exact)
 			break;
-		search_opts_defaults(&so);
-		so.so_n = IU_HITS;
-		so.so_k1 = c.c_k1;
-		so.so_b = c.c_b;
-		so.so_wtitle = c.c_title_weight;
+		so = base;
 		so.so_exact = i >= n;
 		if (q[i % n].cq_filter != NULL) {
 			so.so_filters[0] = q[i % n].cq_filter;
@@ -1491,7 +1495,6 @@ iu_fts_cquery(int argc, char **argv)
 static int
 iu_ranks(int argc, char **argv)
 {
-	struct quire_conf	 c;
 	struct index		 ix;
 	struct tokenizer	*tk;
 	struct search_opts	 so;
@@ -1502,15 +1505,7 @@ iu_ranks(int argc, char **argv)
 
 	if (argc != 3)
 		usage();
-	config_defaults(&c);
-	if (index_open(&ix, argv[1], 0, STORE_SYNC_FULL) == -1)
-		fatalx("%s: cannot open the index", argv[1]);
-	if ((tk = tokenizer_new(c.c_language, c.c_stopwords)) == NULL)
-		fatalx("language %s: no stemmer", c.c_language);
-	search_opts_defaults(&so);
-	so.so_k1 = c.c_k1;
-	so.so_b = c.c_b;
-	so.so_wtitle = c.c_title_weight;
+	tk = iu_open(argv[1], &ix, &so);
 	q = iu_queries(argv[2], &n);
 	for (i = 0; i < n; i++) {
 		so.so_n = IU_HITS;
