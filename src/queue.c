@@ -920,6 +920,25 @@ qtx_lease_key(uint8_t *kb, uint64_t id)
 }
 
 /*
+ * The cursor's next record of meta (op, then MDB_NEXT) if it is of one
+ * kind: its key's first byte, keylen bytes long.  0, or MDB_NOTFOUND
+ * past the last of them.
+ */
+static int
+qtx_meta_next(MDB_cursor *c, int kind, size_t keylen, MDB_val *k,
+    MDB_val *v, int *op)
+{
+	int	 rc;
+
+	if ((rc = mdb_cursor_get(c, k, v, *op)) != 0)
+		return (rc);
+	*op = MDB_NEXT;
+	if (k->mv_size != keylen || ((uint8_t *)k->mv_data)[0] != kind)
+		return (MDB_NOTFOUND);
+	return (0);
+}
+
+/*
  * The next lease of a cursor on meta, and its id: with *op MDB_SET_RANGE,
  * the first whose key is kb or after.  MDB_NOTFOUND past the last lease.
  */
@@ -933,12 +952,9 @@ qtx_lease_next(MDB_cursor *c, int *op, uint8_t *kb, uint64_t *id,
 	do {
 		k.mv_size = QMETA_LEASE_KEYLEN;
 		k.mv_data = kb;
-		if ((rc = mdb_cursor_get(c, &k, &v, *op)) != 0)
+		if ((rc = qtx_meta_next(c, QMETA_LEASE, QMETA_LEASE_KEYLEN,
+		    &k, &v, op)) != 0)
 			return (rc);
-		*op = MDB_NEXT;
-		if (k.mv_size != QMETA_LEASE_KEYLEN ||
-		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE)
-			return (MDB_NOTFOUND);
 	} while (v.mv_size != sizeof(*l));
 	memcpy(l, v.mv_data, sizeof(*l));
 	*id = util_get_be64((uint8_t *)k.mv_data + 1);
@@ -1053,14 +1069,9 @@ qtx_settle(struct qtx *t)
 	for (;;) {
 		k.mv_size = sizeof(kb);
 		k.mv_data = kb;
-		if ((rc = mdb_cursor_get(c, &k, &v, op)) != 0)
+		if ((rc = qtx_meta_next(c, QMETA_LEASE, QMETA_LEASE_KEYLEN,
+		    &k, &v, &op)) != 0)
 			break;
-		op = MDB_NEXT;
-		if (k.mv_size != QMETA_LEASE_KEYLEN ||
-		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE) {
-			rc = MDB_NOTFOUND;
-			break;
-		}
 		if (v.mv_size != sizeof(f))
 			continue;
 		memcpy(&f, v.mv_data, sizeof(f));
@@ -1297,13 +1308,8 @@ qtx_oldest_done(struct qtx *t, uint64_t *when)
 	qtx_lease_key(kb, 0);
 	k.mv_size = sizeof(kb);
 	k.mv_data = kb;
-	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != QMETA_LEASE_KEYLEN ||
-		    ((uint8_t *)k.mv_data)[0] != QMETA_LEASE) {
-			rc = MDB_NOTFOUND;
-			break;
-		}
+	while ((rc = qtx_meta_next(c, QMETA_LEASE, QMETA_LEASE_KEYLEN, &k, &v,
+	    &op)) == 0) {
 		if (v.mv_size == sizeof(f)) {
 			memcpy(&f, v.mv_data, sizeof(f));
 			*when = f.f_done;
@@ -2525,13 +2531,8 @@ queue_tenants_txn(MDB_txn *txn, void *arg)
 	kb[0] = QMETA_TCOUNT;
 	k.mv_size = sizeof(kb);
 	k.mv_data = kb;
-	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != QMETA_TCOUNT_KEYLEN ||
-		    ((uint8_t *)k.mv_data)[0] != QMETA_TCOUNT) {
-			rc = MDB_NOTFOUND;
-			break;
-		}
+	while ((rc = qtx_meta_next(cur, QMETA_TCOUNT, QMETA_TCOUNT_KEYLEN, &k,
+	    &v, &op)) == 0) {
 		if (v.mv_size != sizeof(c)) {
 			rc = QUEUE_ERROR;
 			break;
