@@ -514,7 +514,12 @@ fleet_error(struct bufferevent *bev, short what, void *arg)
 {
 	struct wslot	*w = arg;
 
-	/* Read what is left; the reaper does the rest. */
+	/*
+	 * Read what is left, from the socket too: a write to a dead worker
+	 * fails before its last frames ("job started") are read, and they
+	 * name the job its death counts against.  The reaper does the rest.
+	 */
+	fleet_read_rest(w);
 	fleet_drain_input(fleet_sv, w);
 	bufferevent_free(bev);
 	w->w_bev = NULL;

@@ -13,6 +13,7 @@
 . "$TOPSRC/t/lib.sh"
 
 command -v prlimit >/dev/null 2>&1 || skip "no prlimit"
+command -v ss >/dev/null 2>&1 || skip "no ss (iproute2)"
 
 # Clock ticks (user + system) the process used so far.
 ticks() {
@@ -80,7 +81,12 @@ while [ $i -lt 24 ]; do
 	    >/dev/null 2>&1 &
 	i=$((i + 1))
 done
-sleep 0.5
+# The backlog is full when the listening socket holds more connections
+# than its backlog (ss: Recv-Q over Send-Q).
+backlog_full() {
+	ss -xlH src "$DATA/control.sock" | awk '{ exit !($3 > $4) }'
+}
+wait_for 30 backlog_full || fail "the backlog did not fill: $(ss -xl)"
 expect_exit 1 env QUIRECTL_CONNECT_TIMEOUT=1 "$QUIRECTL" -D "$DATA" status
 grep -q 'no connection within 1s' "$T/err" ||
     fail "connect timeout: $(cat "$T/err")"

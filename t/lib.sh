@@ -18,9 +18,15 @@ PIDFILE=$T/quired.pid
 
 cleanup() {
 	cg_remove
+	# A supervisor left stopped (SIGSTOP) hears nothing until continued;
+	# one still there after its grace is killed (its title no longer
+	# names $T, so the pkill below would miss it).
 	if [ -f "$PIDFILE" ]; then
-		kill -QUIT "$(cat "$PIDFILE")" 2>/dev/null || true
+		_pid=$(cat "$PIDFILE")
+		kill -CONT "$_pid" 2>/dev/null || true
+		kill -QUIT "$_pid" 2>/dev/null || true
 		sleep 0.5
+		kill -9 "$_pid" 2>/dev/null || true
 	fi
 	pkill -9 -f "$T/" 2>/dev/null || true
 	if [ "${KEEP:-0}" = 0 ]; then
