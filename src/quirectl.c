@@ -118,10 +118,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Make the daemon read its configuration again." },
 	{ "stop", "stop", ctl_simple,
 	    "Stop the daemon now." },
-	{ "search", "search [--json] [--exact] [-n N] [--offset N] "
-	    "[--filter K=V] [--] QUERY", ctl_search,
+	{ "search", "search [--json] [--exact] [--chunks] [-n N] [--offset N] "
+	    "[--filter K=V] [--facet FIELD] [--facet-size N] [--] QUERY",
+	    ctl_search,
 	    "Search the index (BM25): \"phrases\", prefix*, +word, -word,\n"
-	    "AND, OR and NOT in capitals." },
+	    "AND, OR and NOT in capitals.  Each document once, or with\n"
+	    "--chunks the best chunks; --facet counts a field's values." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
