@@ -1,8 +1,9 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * Search: parse a query, score chunks with BM25, return the top ones
- * with their documents and a snippet.
+ * Search: parse a query, score chunks with BM25, return the top
+ * documents (or, with so_chunks, chunks) with a snippet of the best
+ * chunk of each, and the counts of facets.
  *
  * Query language:
  *
@@ -42,11 +43,18 @@
  * its own, term at a time, into accumulators as long as the segment
  * (reused between segments), only over the chunks of its rarest
  * required group when there is one.  Survivors (required items present,
- * no excluded one, every filter met, not tombstoned) go through a
- * bounded heap for the top n, ties going to the older chunk.  Pruning
- * skips only chunks that cannot enter the top n, so the hits are those
- * of --exact (so_exact), which reads every posting and counts every
- * match.
+ * no excluded one, every filter met, not tombstoned) go to the top n
+ * (search_top.c): documents, each scoring as its best chunk, or chunks,
+ * ties going to the older chunk.  Pruning skips only chunks that cannot
+ * change the top n, so the hits are those of --exact (so_exact), which
+ * reads every posting and counts every match.
+ *
+ * Then a document's matches, the number of its chunks that match, are
+ * counted in a second pass, exact, over the chunks of the documents of
+ * the page only (search_matches); and facets (search_facet.c) count the
+ * values of filter fields among the set of matches (ss_set), which is
+ * whole when nothing was pruned: a search with facets does not prune
+ * when its words have few postings (search_facet_cheap).
  *
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
