@@ -13,6 +13,10 @@
  * of each matching document, its first (search_facet_docs), which has
  * every filter term its document has.
  *
+ * In the block store, a value's postings and the set are intersected by
+ * leaps (search_facet_leap), so counting costs about the smaller of the
+ * two; a segment's postings are read whole.
+ *
  * Bounds: at most SEARCH_FACET_VALUES distinct values of a field are
  * counted, and counting stops at a deadline; either way the counts are
  * marked estimated (sf_estimated), as they are when the set itself is
@@ -103,6 +107,35 @@ search_facet_has(const struct sfcount *fc, const void *term, size_t len)
 	    memcmp(term, fc->c_prefix, fc->c_plen) == 0);
 }
 
+/*
+ * The postings of one value in the block store that are in the set: the
+ * value's cursor and the set's iterator leap over each other, so that a
+ * few matches seek a long list, and a long one reads a short list,
+ * without decoding the blocks in between.  0, or -1 if a block is
+ * damaged.
+ */
+static int
+search_facet_leap(struct sfcount *fc, struct ixbcur *bc, struct sfval *v)
+{
+	roaring_uint32_iterator_t	 it;
+	int				 rv;
+
+	roaring_init_iterator(fc->c_set, &it);
+	while (it.has_value) {
+		if (search_facet_late(fc))
+			return (0);
+		if ((rv = ixbcur_seek(bc, it.current_value)) != 1)
+			return (rv);
+		if (bc->bc_cid == it.current_value) {
+			v->v_count++;
+			roaring_advance_uint32_iterator(&it);
+		} else
+			roaring_move_uint32_iterator_equalorlarger(&it,
+			    bc->bc_cid);
+	}
+	return (0);
+}
+
 /* The field's values in the block store, below the folded mark. */
 static int
 search_facet_blocks(MDB_txn *txn, struct index *ix, uint32_t folded,
@@ -131,13 +164,8 @@ search_facet_blocks(MDB_txn *txn, struct index *ix, uint32_t folded,
 		memcpy(term, k.mv_data, len);
 		if ((v = search_facet_value(fc, term, len)) == NULL)
 			continue;
-		rv = ixbcur_open(&bc, txn, ix, term, len, folded);
-		while (rv == 1 && (rv = ixbcur_next(&bc)) == 1) {
-			if (roaring_bitmap_contains(fc->c_set, bc.bc_cid))
-				v->v_count++;
-			if (search_facet_late(fc))
-				break;
-		}
+		if ((rv = ixbcur_open(&bc, txn, ix, term, len, folded)) == 1)
+			rv = search_facet_leap(fc, &bc, v);
 		ixbcur_close(&bc);
 		if (rv == -1) {
 			rc = MDB_CORRUPTED;
