@@ -64,6 +64,17 @@ ctl search -n 1000 w7 > "$T/out"
 grep -q ' matching chunks)$' "$T/out" ||
     fail "the text output does not say how many chunks match"
 
+# Facets: the records of each color that have the word, as jq counts;
+# from segments here, from blocks below.
+counts() {
+	grep -w "$1" "$T/r.ndjson" | jq -s -c \
+	    'group_by(.color) | map([.[0].color, length]) |
+	    sort_by(-.[1], .[0])'
+}
+ctl search --json --facet color w7 > "$T/f" || fail "facets of w7"
+[ "$(jq -c .facets.color "$T/f")" = "$(counts w7)" ] ||
+    fail "w7 in segments: facets $(jq -c .facets "$T/f"), not $(counts w7)"
+
 # Pruned equals --exact, by document, in segments then in blocks.
 queries="w1|w7|w1 w2|w3 w50 w100|+w1 w9|\"w0 w1\"|w1*|w5 -w0|w120 w121 w122"
 same_as_exact() {
@@ -84,12 +95,6 @@ same_as_exact segments
 expect_exit 0 ctl compact
 same_as_exact blocks
 
-# Facets: the records of each color that have the word, as jq counts.
-counts() {
-	grep -w "$1" "$T/r.ndjson" | jq -s -c \
-	    'group_by(.color) | map([.[0].color, length]) |
-	    sort_by(-.[1], .[0])'
-}
 for word in w1 w7 w150; do
 	ctl search --json --facet color --facet type "$word" > "$T/f" ||
 	    fail "facets of $word"
