@@ -2240,6 +2240,45 @@ search_facets(MDB_txn *txn, struct sstate *ss, struct search_result *res)
 	return (rc);
 }
 
+/*
+ * The filters' chunks, intersected, into ss_filter: from the segments,
+ * and from the block store too unless a pruned walk follows the filters
+ * there by cursors.
+ */
+static int
+search_filters(MDB_txn *txn, struct sstate *ss)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct sfilter		 sf;
+	char			 key[IX_TERM_MAX + 256];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < so->so_nfilters; i++) {
+		memset(&sf, 0, sizeof(sf));
+		sf.sf_ss = ss;
+		sf.sf_key = key;
+		sf.sf_len = search_filter_key(so, i, key);
+		sf.sf_set = roaring_bitmap_create();
+		search_cur_filter = &sf;
+		/* Pruned, the block store follows the filter by cursors. */
+		if ((!search_pruning(ss) &&
+		    (rc = search_filter_blocks(txn, ss, &sf)) != 0) ||
+		    (rc = search_segments(txn, ss, search_filter_collect))
+		    != 0) {
+			roaring_bitmap_free(sf.sf_set);
+			return (rc);
+		}
+		if (ss->ss_filter == NULL)
+			ss->ss_filter = sf.sf_set;
+		else {
+			roaring_bitmap_and_inplace(ss->ss_filter, sf.sf_set);
+			roaring_bitmap_free(sf.sf_set);
+		}
+	}
+	return (0);
+}
+
 struct search_arg {
 	struct sstate		*sa_ss;
 	const char		*sa_query;
@@ -2255,12 +2294,9 @@ search_txn(MDB_txn *txn, void *arg)
 	const struct search_opts *so = ss->ss_opts;
 	struct squery		*q = ss->ss_q;
 	struct ixstats		 st;
-	struct sfilter		 sf;
 	struct search_top	*top;
 	struct search_hit	*h;
-	roaring_bitmap_t	*set;
 	MDB_val			 k = { 5, (void *)"stats" }, v;
-	char			 key[IX_TERM_MAX + 256];
 	size_t			 i;
 	uint32_t		 dl;
 	int			 rc;
@@ -2287,29 +2323,6 @@ search_txn(MDB_txn *txn, void *arg)
 			    "quirectl check");
 		return (rc);
 	}
-	for (i = 0; i < so->so_nfilters; i++) {
-		memset(&sf, 0, sizeof(sf));
-		sf.sf_ss = ss;
-		sf.sf_key = key;
-		sf.sf_len = search_filter_key(so, i, key);
-		sf.sf_set = roaring_bitmap_create();
-		search_cur_filter = &sf;
-		/* Pruned, the block store follows the filter by cursors. */
-		if ((!search_pruning(ss) &&
-		    (rc = search_filter_blocks(txn, ss, &sf)) != 0) ||
-		    (rc = search_segments(txn, ss, search_filter_collect))
-		    != 0) {
-			roaring_bitmap_free(sf.sf_set);
-			return (rc);
-		}
-		if (ss->ss_filter == NULL)
-			ss->ss_filter = sf.sf_set;
-		else {
-			set = ss->ss_filter;
-			roaring_bitmap_and_inplace(set, sf.sf_set);
-			roaring_bitmap_free(sf.sf_set);
-		}
-	}
 	if ((rc = search_df_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_df)) != 0)
 		return (rc);
@@ -2325,7 +2338,10 @@ search_txn(MDB_txn *txn, void *arg)
 		    (double)q->q_terms[i].st_df + 0.5) /
 		    ((double)q->q_terms[i].st_df + 0.5));
 	}
+	/* Whether to prune is known now: the filters depend on it. */
 	search_facet_cheap(ss);
+	if ((rc = search_filters(txn, ss)) != 0)
+		return (rc);
 	/* Blocks first: they hold the older chunks. */
 	if ((rc = search_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_seg)) != 0)

@@ -106,6 +106,12 @@ for word in w1 w7 w150; do
 	jq -e '.facets_estimated == false' "$T/f" > /dev/null ||
 	    fail "$word: facets of few postings are estimated"
 done
+# With a filter, from blocks: the same counts, of the filter's records.
+ctl search --json --facet color --filter type=ndjson --filter color=red w1 \
+    > "$T/f" || fail "facets with filters"
+[ "$(jq -c .facets.color "$T/f")" = \
+    "$(counts w1 | jq -c 'map(select(.[0] == "red"))')" ] ||
+    fail "facets with filters: $(jq -c .facets "$T/f")"
 # --chunks: facets count chunks; --facet-size cuts the list.
 ctl search --json --chunks --exact -n 1000 --facet color w7 > "$T/f"
 [ "$(jq -c '[.facets.color[][1]] | add' "$T/f")" = "$(jq .total "$T/f")" ] ||
