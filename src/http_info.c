@@ -301,6 +301,7 @@ http_search_opts(struct http_req *hr, struct search_opts *so,
 	search_opts_defaults(so);
 	so->so_k1 = c->c_k1;
 	so->so_b = c->c_b;
+	so->so_facet_exact = c->c_facet_exact;
 	so->so_wtitle = c->c_title_weight;
 	so->so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (http_query_num(hr, "n", 1, CTL_SEARCH_N_MAX, 10, &n) == -1 ||

@@ -587,6 +587,7 @@ struct quire_conf {
 	uint64_t	 c_batch_bytes;
 	uint64_t	 c_batch_linger_ms;
 	uint64_t	 c_fold_size;
+	uint64_t	 c_facet_exact;
 	double		 c_k1;
 	double		 c_b;
 	double		 c_title_weight;
@@ -1394,6 +1395,7 @@ void		 http_main(int) __dead;
 #define SEARCH_FACET_N		10	/* values a facet lists by default */
 #define SEARCH_FACET_N_MAX	1000
 #define SEARCH_FACET_FIELD_MAX	64	/* bytes of a facet's field name */
+#define SEARCH_FACET_EXACT	50000	/* so_facet_exact by default */
 
 struct search_opts {
 	size_t		 so_n;
@@ -1409,6 +1411,7 @@ struct search_opts {
 	const char	*so_facets[SEARCH_FACETS_MAX];	/* fields */
 	size_t		 so_nfacets;
 	size_t		 so_facet_n;	/* values a facet lists */
+	uint64_t	 so_facet_exact; /* postings: no pruning for facets */
 	uint64_t	 so_budget_ms;	/* give up past it; 0: no limit */
 };
 

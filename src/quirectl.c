@@ -2287,6 +2287,7 @@ ctl_search(int argc, char **argv)
 	search_opts_defaults(&so);
 	so.so_k1 = ctl_conf.c_k1;
 	so.so_b = ctl_conf.c_b;
+	so.so_facet_exact = ctl_conf.c_facet_exact;
 	so.so_wtitle = ctl_conf.c_title_weight;
 	/*
 	 * "+": options end at the first word of the query, so that

@@ -89,7 +89,6 @@
 #define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
 #define SEARCH_NORMS		1024	/* lengths with BM25's norm in a table */
-#define SEARCH_FACET_EXACT	50000	/* postings: facets without pruning */
 #define SEARCH_FACET_MS		250	/* time facets may take */
 #define SEARCH_GATE_CAND	1	/* search_post: candidates only */
 #define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
@@ -191,6 +190,7 @@ search_opts_defaults(struct search_opts *so)
 	so->so_wtitle = 2.0;
 	so->so_wbody = 1.0;
 	so->so_facet_n = SEARCH_FACET_N;
+	so->so_facet_exact = SEARCH_FACET_EXACT;
 }
 
 void
@@ -2189,9 +2189,9 @@ search_matches(MDB_txn *txn, struct sstate *ss)
 
 /*
  * Facets want every match.  A search that would prune reads them all
- * anyway when the query's words occur in few chunks (at most
- * SEARCH_FACET_EXACT postings): else its facets count the matches it
- * looked at, and say they are estimated.
+ * anyway when the query's words have few postings (at most
+ * so_facet_exact, facet-exact in quired.conf): else its facets count the
+ * matches it looked at, and say they are estimated.
  */
 static void
 search_facet_cheap(struct sstate *ss)
@@ -2204,7 +2204,7 @@ search_facet_cheap(struct sstate *ss)
 	ss->ss_set = roaring_bitmap_create();
 	for (i = 0; i < ss->ss_q->q_nterms; i++)
 		df += ss->ss_q->q_terms[i].st_df;
-	if (df <= SEARCH_FACET_EXACT)
+	if (df <= ss->ss_opts->so_facet_exact)
 		ss->ss_noprune = 1;
 }
 

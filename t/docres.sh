@@ -7,8 +7,8 @@
 # top documents of a pruned search are those of --exact, in segments
 # and again in the block store after a compact; facet counts are the
 # numbers of matching records of each value, as counted here from the
-# records themselves.  Then the same through HTTP: chunks=1, facet=,
-# facet_size=.
+# records themselves, and estimated (at most those) when the search
+# prunes.  Then the same through HTTP: chunks=1, facet=, facet_size=.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -122,6 +122,22 @@ ctl search --json --facet color --facet-size 1 w1 > "$T/f"
 ctl search --facet color w1 > "$T/out"
 grep -q "^color: $(counts w1 | jq -r 'map("\(.[0]) \(.[1])") |
     join(", ")')\$" "$T/out" || fail "facets as text: $(cat "$T/out")"
+# Pruned, with facet-exact 0: the counts of the matches looked at, at
+# most the real ones, and marked estimated.
+{ cat "$CONF"; echo "facet-exact 0"; } > "$T/est.conf"
+"$QUIRECTL" -f "$T/est.conf" -D "$DATA" search --json --facet color w1 \
+    > "$T/f" || fail "facets, pruned"
+jq -e '.total_exact == false and .facets_estimated == true' "$T/f" \
+    > /dev/null || fail "pruned facets not estimated: $(cat "$T/f")"
+counts w1 | jq -e --argjson got "$(jq -c .facets.color "$T/f")" \
+    '. as $want | ($got | length) > 0 and ([$got[] | . as [$v, $n] |
+    $n <= (($want | map(select(.[0] == $v)))[0][1] // 0)] | all)' \
+    > /dev/null ||
+    fail "estimated facets $(jq -c .facets "$T/f") pass $(counts w1)"
+"$QUIRECTL" -f "$T/est.conf" -D "$DATA" search --json --exact \
+    --facet color w1 > "$T/f" || fail "facets, exact"
+[ "$(jq -c '[.facets.color, .facets_estimated]' "$T/f")" = \
+    "[$(counts w1),false]" ] || fail "--exact facets: $(cat "$T/f")"
 expect_exit 2 ctl search --facet color=red w1
 expect_exit 2 ctl search --facet-size 0 --facet color w1
 
