@@ -738,6 +738,7 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 	search_opts_defaults(&so);
 	so.so_k1 = sv->sv_conf.c_k1;
 	so.so_b = sv->sv_conf.c_b;
+	so.so_facet_exact = sv->sv_conf.c_facet_exact;
 	so.so_wtitle = sv->sv_conf.c_title_weight;
 	so.so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (n < 1 || n > CTL_SEARCH_N_MAX) {
@@ -759,7 +760,20 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 			json = 1;
 		else if (strcmp(line, "exact") == 0)
 			so.so_exact = 1;
-		else if (strncmp(line, "offset=", 7) == 0) {
+		else if (strcmp(line, "chunks") == 0)
+			so.so_chunks = 1;
+		else if (strncmp(line, "facet=", 6) == 0 &&
+		    so.so_nfacets < SEARCH_FACETS_MAX)
+			so.so_facets[so.so_nfacets++] = line + 6;
+		else if (strncmp(line, "facet-size=", 11) == 0) {
+			so.so_facet_n = strtonum(line + 11, 1,
+			    SEARCH_FACET_N_MAX, &errstr);
+			if (errstr != NULL) {
+				evbuffer_add_printf(eb, "error: --facet-size "
+				    "%s: %s\n", line + 11, errstr);
+				goto done;
+			}
+		} else if (strncmp(line, "offset=", 7) == 0) {
 			so.so_offset = strtonum(line + 7, 0,
 			    CTL_SEARCH_OFFSET_MAX, &errstr);
 			if (errstr != NULL) {

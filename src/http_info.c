@@ -252,6 +252,15 @@ http_search_filters(struct http_req *hr, struct search_opts *so,
 	struct evkeyval	*kv;
 
 	TAILQ_FOREACH(kv, &hr->hr_query, next) {
+		if (strcmp(kv->key, "facet") == 0) {
+			if (so->so_nfacets == SEARCH_FACETS_MAX) {
+				http_error(hr, 400, "bad_parameter", "facet: "
+				    "at most %d", SEARCH_FACETS_MAX);
+				return (-1);
+			}
+			so->so_facets[so->so_nfacets++] = kv->value;
+			continue;
+		}
 		if (strcmp(kv->key, "filter") != 0)
 			continue;
 		if (strchr(kv->value, '=') == NULL ||
@@ -286,23 +295,29 @@ http_search_opts(struct http_req *hr, struct search_opts *so,
     char *tenant, size_t len)
 {
 	const struct quire_conf	*c = &hr->hr_hd->hd_ch.ch_conf;
-	const char		*exact;
-	long long		 n, off;
+	const char		*exact, *chunks;
+	long long		 n, off, fn;
 
 	search_opts_defaults(so);
 	so->so_k1 = c->c_k1;
 	so->so_b = c->c_b;
+	so->so_facet_exact = c->c_facet_exact;
 	so->so_wtitle = c->c_title_weight;
 	so->so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (http_query_num(hr, "n", 1, CTL_SEARCH_N_MAX, 10, &n) == -1 ||
 	    http_query_num(hr, "offset", 0, CTL_SEARCH_OFFSET_MAX, 0,
-	    &off) == -1)
+	    &off) == -1 || http_query_num(hr, "facet_size", 1,
+	    SEARCH_FACET_N_MAX, SEARCH_FACET_N, &fn) == -1)
 		return (-1);
 	so->so_n = n;
 	so->so_offset = off;
+	so->so_facet_n = fn;
 	if ((exact = http_query(hr, "exact")) != NULL)
 		so->so_exact = strcmp(exact, "0") != 0 &&
 		    strcmp(exact, "false") != 0;
+	if ((chunks = http_query(hr, "chunks")) != NULL)
+		so->so_chunks = strcmp(chunks, "0") != 0 &&
+		    strcmp(chunks, "false") != 0;
 	return (http_search_filters(hr, so, tenant, len));
 }
 

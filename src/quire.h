@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/tree.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,6 +24,11 @@
 #include <event2/listener.h>
 #include <lmdb.h>
 #include <msgpack.h>
+
+/* What RB_GENERATE_STATIC marks its functions with. */
+#ifndef __unused
+#define __unused	__attribute__((__unused__))
+#endif
 
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
@@ -581,6 +587,7 @@ struct quire_conf {
 	uint64_t	 c_batch_bytes;
 	uint64_t	 c_batch_linger_ms;
 	uint64_t	 c_fold_size;
+	uint64_t	 c_facet_exact;
 	double		 c_k1;
 	double		 c_b;
 	double		 c_title_weight;
@@ -1384,6 +1391,11 @@ void		 http_main(int) __dead;
 /* search.c */
 #define SEARCH_FILTERS_MAX	16
 #define SEARCH_HL_MAX		32	/* matches marked per snippet */
+#define SEARCH_FACETS_MAX	8	/* --facet fields of one search */
+#define SEARCH_FACET_N		10	/* values a facet lists by default */
+#define SEARCH_FACET_N_MAX	1000
+#define SEARCH_FACET_FIELD_MAX	64	/* bytes of a facet's field name */
+#define SEARCH_FACET_EXACT	50000	/* so_facet_exact by default */
 
 struct search_opts {
 	size_t		 so_n;
@@ -1395,6 +1407,11 @@ struct search_opts {
 	double		 so_wtitle;	/* weight of title matches */
 	double		 so_wbody;
 	int		 so_exact;	/* count every match: no pruning */
+	int		 so_chunks;	/* chunks, not documents */
+	const char	*so_facets[SEARCH_FACETS_MAX];	/* fields */
+	size_t		 so_nfacets;
+	size_t		 so_facet_n;	/* values a facet lists */
+	uint64_t	 so_facet_exact; /* postings: no pruning for facets */
 	uint64_t	 so_budget_ms;	/* give up past it; 0: no limit */
 };
 
@@ -1410,6 +1427,20 @@ struct search_hit {
 	uint32_t	 sh_hl_off[SEARCH_HL_MAX]; /* matches in sh_text */
 	uint32_t	 sh_hl_len[SEARCH_HL_MAX];
 	size_t		 sh_nhl;
+	uint32_t	 sh_matches;	/* its document's chunks that match */
+};
+
+struct search_fvalue {
+	char		*fv_value;
+	uint64_t	 fv_count;
+};
+
+/* The top values of one field among the matches. */
+struct search_facet {
+	char		 sf_field[SEARCH_FACET_FIELD_MAX + 1];
+	struct search_fvalue *sf_v;
+	size_t		 sf_n;
+	int		 sf_estimated;	/* counts from part of the matches */
 };
 
 struct search_result {
@@ -1418,6 +1449,8 @@ struct search_result {
 	double		 sr_took_ms;
 	struct search_hit *sr_hits;
 	size_t		 sr_n;
+	struct search_facet sr_facets[SEARCH_FACETS_MAX];
+	size_t		 sr_nfacets;
 	char		 sr_error[256];
 };
 
@@ -1425,6 +1458,46 @@ void		 search_opts_defaults(struct search_opts *);
 int		 search_run(struct index *, struct tokenizer *, const char *,
 		    const struct search_opts *, struct search_result *);
 void		 search_result_free(struct search_result *);
+
+/* search_top.c */
+struct search_tent {
+	RB_ENTRY(search_tent) te_node;	/* by te_first */
+	uint64_t	 te_docid;	/* the chunk's cid with --chunks */
+	uint32_t	 te_first;	/* its chunks' cids */
+	uint32_t	 te_nchunks;
+	uint32_t	 te_cid;	/* its best chunk */
+	double		 te_score;
+	uint32_t	 te_matches;
+	size_t		 te_pos;	/* in st_heap */
+};
+RB_HEAD(search_ttree, search_tent);
+
+struct search_top {
+	struct search_tent *st_ent;
+	struct search_tent **st_heap;	/* the worst on top */
+	size_t		 st_n;
+	size_t		 st_k;
+	int		 st_chunks;
+	struct search_ttree st_tree;
+};
+
+void		 search_top_init(struct search_top *, size_t, int);
+void		 search_top_free(struct search_top *);
+int		 search_top_takes(const struct search_top *, uint32_t, double);
+double		 search_top_theta(const struct search_top *);
+struct search_tent *search_top_find(struct search_top *, uint32_t);
+int		 search_top_push(struct search_top *, MDB_txn *, struct index *,
+		    uint32_t, double);
+void		 search_top_count(struct search_top *, uint32_t);
+void		 search_top_sort(struct search_top *);
+
+/* search_facet.c */
+int		 search_facet_count(MDB_txn *, struct index *, uint32_t,
+		    const struct roaring_bitmap_s *, const char *, size_t,
+		    uint64_t, struct search_facet *);
+struct roaring_bitmap_s *search_facet_docs(MDB_txn *, struct index *,
+		    const struct roaring_bitmap_s *, uint64_t, int *, int *);
+void		 search_facet_free(struct search_facet *);
 
 /* ipc.c */
 #define IPC_STR_MAX		8192

@@ -118,10 +118,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Make the daemon read its configuration again." },
 	{ "stop", "stop", ctl_simple,
 	    "Stop the daemon now." },
-	{ "search", "search [--json] [--exact] [-n N] [--offset N] "
-	    "[--filter K=V] [--] QUERY", ctl_search,
+	{ "search", "search [--json] [--exact] [--chunks] [-n N] [--offset N] "
+	    "[--filter K=V] [--facet FIELD] [--facet-size N] [--] QUERY",
+	    ctl_search,
 	    "Search the index (BM25): \"phrases\", prefix*, +word, -word,\n"
-	    "AND, OR and NOT in capitals." },
+	    "AND, OR and NOT in capitals.  Each document once, or with\n"
+	    "--chunks the best chunks; --facet counts a field's values." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
@@ -2206,8 +2208,9 @@ ctl_index_readable(void)
 
 /*
  * search through the daemon (control.c): b is the number of hits, the
- * string its flags, one a line ("json", "exact", "offset=N",
- * "filter=K=V"), then an empty line and the query.  The daemon's bounds
+ * string its flags, one a line ("json", "exact", "chunks", "offset=N",
+ * "filter=K=V", "facet=FIELD", "facet-size=N"), then an empty line and
+ * the query.  The daemon's bounds
  * are usage errors here, as the direct path's are.  -1 when no daemon
  * answers.
  */
@@ -2233,8 +2236,17 @@ ctl_search_daemon(const struct search_opts *so, int json, const char *query)
 		buf_addstr(&req, "json\n");
 	if (so->so_exact)
 		buf_addstr(&req, "exact\n");
+	if (so->so_chunks)
+		buf_addstr(&req, "chunks\n");
 	snprintf(line, sizeof(line), "offset=%zu\n", so->so_offset);
 	buf_addstr(&req, line);
+	snprintf(line, sizeof(line), "facet-size=%zu\n", so->so_facet_n);
+	buf_addstr(&req, line);
+	for (i = 0; i < so->so_nfacets; i++) {
+		buf_addstr(&req, "facet=");
+		buf_addstr(&req, so->so_facets[i]);
+		buf_addc(&req, '\n');
+	}
 	for (i = 0; i < so->so_nfilters; i++) {
 		if (strchr(so->so_filters[i], '\n') != NULL)
 			errx(CTL_EXIT_USAGE, "--filter: a newline cannot be "
@@ -2258,6 +2270,9 @@ ctl_search(int argc, char **argv)
 		{ "filter", required_argument, NULL, 'F' },
 		{ "exact", no_argument, NULL, 'E' },
 		{ "offset", required_argument, NULL, 'o' },
+		{ "chunks", no_argument, NULL, 'C' },
+		{ "facet", required_argument, NULL, 'f' },
+		{ "facet-size", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct search_opts	 so;
@@ -2272,6 +2287,7 @@ ctl_search(int argc, char **argv)
 	search_opts_defaults(&so);
 	so.so_k1 = ctl_conf.c_k1;
 	so.so_b = ctl_conf.c_b;
+	so.so_facet_exact = ctl_conf.c_facet_exact;
 	so.so_wtitle = ctl_conf.c_title_weight;
 	/*
 	 * "+": options end at the first word of the query, so that
@@ -2281,6 +2297,28 @@ ctl_search(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+n:JF:Eo:", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
+		case 'C':
+			so.so_chunks = 1;
+			break;
+		case 'f':
+			if (*optarg == '\0' || strchr(optarg, '=') != NULL ||
+			    strchr(optarg, '\n') != NULL ||
+			    strlen(optarg) > SEARCH_FACET_FIELD_MAX)
+				errx(CTL_EXIT_USAGE, "--facet %s: a field name "
+				    "of 1 to %d bytes, without '='", optarg,
+				    SEARCH_FACET_FIELD_MAX);
+			if (so.so_nfacets == SEARCH_FACETS_MAX)
+				errx(CTL_EXIT_USAGE, "--facet: at most %d",
+				    SEARCH_FACETS_MAX);
+			so.so_facets[so.so_nfacets++] = optarg;
+			break;
+		case 'S':
+			so.so_facet_n = strtonum(optarg, 1,
+			    SEARCH_FACET_N_MAX, &errstr);
+			if (errstr != NULL)
+				errx(CTL_EXIT_USAGE, "--facet-size %s: %s",
+				    optarg, errstr);
+			break;
 		case 'E':
 			so.so_exact = 1;
 			break;

@@ -1,8 +1,9 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * Search: parse a query, score chunks with BM25, return the top ones
- * with their documents and a snippet.
+ * Search: parse a query, score chunks with BM25, return the top
+ * documents (or, with so_chunks, chunks) with a snippet of the best
+ * chunk of each, and the counts of facets.
  *
  * Query language:
  *
@@ -42,11 +43,18 @@
  * its own, term at a time, into accumulators as long as the segment
  * (reused between segments), only over the chunks of its rarest
  * required group when there is one.  Survivors (required items present,
- * no excluded one, every filter met, not tombstoned) go through a
- * bounded heap for the top n, ties going to the older chunk.  Pruning
- * skips only chunks that cannot enter the top n, so the hits are those
- * of --exact (so_exact), which reads every posting and counts every
- * match.
+ * no excluded one, every filter met, not tombstoned) go to the top n
+ * (search_top.c): documents, each scoring as its best chunk, or chunks,
+ * ties going to the older chunk.  Pruning skips only chunks that cannot
+ * change the top n, so the hits are those of --exact (so_exact), which
+ * reads every posting and counts every match.
+ *
+ * Then a document's matches, the number of its chunks that match, are
+ * counted in a second pass, exact, over the chunks of the documents of
+ * the page only (search_matches); and facets (search_facet.c) count the
+ * values of filter fields among the set of matches (ss_set), which is
+ * whole when nothing was pruned: a search with facets does not prune
+ * when its words have few postings (search_facet_cheap).
  *
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
@@ -81,6 +89,7 @@
 #define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
 #define SEARCH_NORMS		1024	/* lengths with BM25's norm in a table */
+#define SEARCH_FACET_MS		250	/* time facets may take */
 #define SEARCH_GATE_CAND	1	/* search_post: candidates only */
 #define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
 /* Keys of one item: text and title of each word, expansions of the last. */
@@ -125,11 +134,6 @@ struct squery {
 	uint32_t	 q_negmask;	/* excluded items, phrases too */
 };
 
-struct scand {
-	uint32_t	 c_cid;
-	double		 c_score;
-};
-
 /* Where a phrase word's positions are, per chunk of the segment. */
 struct sposlist {
 	uint32_t		*pl_local;
@@ -160,9 +164,13 @@ struct sstate {
 	size_t			 ss_segmax;	/* chunks of the largest segment */
 	roaring_bitmap_t	*ss_filter;	/* NULL: no filter */
 	roaring_bitmap_t	*ss_tomb;
-	struct scand		*ss_heap;
-	size_t			 ss_nheap;
-	size_t			 ss_k;	/* heap size: offset + n */
+	struct search_top	 ss_top;	/* search_top.c */
+	size_t			 ss_k;	/* offset + n */
+	MDB_txn			*ss_txn;
+	int			 ss_rc;		/* an error taking a chunk */
+	int			 ss_noprune;	/* facets: every match, cheaply */
+	int			 ss_counting;	/* search_matches' pass */
+	roaring_bitmap_t	*ss_set;	/* facets: the matches */
 	uint64_t		 ss_total;
 	uint32_t		 ss_folded;	/* below: in blocks */
 	int			 ss_folding;	/* a fold is under way */
@@ -181,14 +189,49 @@ search_opts_defaults(struct search_opts *so)
 	so->so_b = 0.75;
 	so->so_wtitle = 2.0;
 	so->so_wbody = 1.0;
+	so->so_facet_n = SEARCH_FACET_N;
+	so->so_facet_exact = SEARCH_FACET_EXACT;
 }
 
 void
 search_result_free(struct search_result *sr)
 {
+	size_t	 i;
+
 	free(sr->sr_hits);
 	sr->sr_hits = NULL;
 	sr->sr_n = 0;
+	for (i = 0; i < sr->sr_nfacets; i++)
+		search_facet_free(&sr->sr_facets[i]);
+	sr->sr_nfacets = 0;
+}
+
+/* Are the facets asked for sound?  -1 with err set if not. */
+static int
+search_facets_ok(const struct search_opts *so, char *err, size_t errlen)
+{
+	const char	*f;
+	size_t		 i, j;
+
+	if (so->so_nfacets > SEARCH_FACETS_MAX || (so->so_nfacets > 0 &&
+	    (so->so_facet_n < 1 || so->so_facet_n > SEARCH_FACET_N_MAX))) {
+		snprintf(err, errlen, "facets: at most %d fields, each with "
+		    "1 to %d values", SEARCH_FACETS_MAX, SEARCH_FACET_N_MAX);
+		return (-1);
+	}
+	for (i = 0; i < so->so_nfacets; i++) {
+		f = so->so_facets[i];
+		for (j = 0; f[j] != '\0'; j++)
+			if (f[j] == '=' || (unsigned char)f[j] < 0x20)
+				break;
+		if (j == 0 || f[j] != '\0' || j > SEARCH_FACET_FIELD_MAX) {
+			snprintf(err, errlen, "facet %.64s: a field name of "
+			    "1 to %d bytes, without '=' or control characters",
+			    f, SEARCH_FACET_FIELD_MAX);
+			return (-1);
+		}
+	}
+	return (0);
 }
 
 /* Query parsing. */
@@ -408,11 +451,15 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 	return (0);
 }
 
-/* Top n with pruning, or every match (--exact, or no hits asked for)? */
+/*
+ * Top n with pruning, or every match (--exact, no hits asked for,
+ * facets over few postings, counting matches)?
+ */
 static int
 search_pruning(const struct sstate *ss)
 {
-	return (!ss->ss_opts->so_exact && ss->ss_k > 0);
+	return (!ss->ss_opts->so_exact && ss->ss_k > 0 && !ss->ss_noprune &&
+	    !ss->ss_counting);
 }
 
 /* Past the time budget?  Once late, late for good. */
@@ -661,54 +708,26 @@ search_filter_collect(struct sstate *ss, const struct ixseg *seg)
 }
 
 /*
- * Is candidate a worse than b?  A lower score, or the same score and a
- * later chunk: ties go to the older chunk, so the top n do not depend on
- * the order in which chunks are scored.
+ * A chunk that matches: to the top n (search_top.c), to the set of
+ * matches when facets want it, or, in search_matches' pass, to its
+ * document's count.  An error reading records ends the walk as the
+ * deadline does, and search_txn returns it.
  */
-static int
-search_worse(const struct scand *a, const struct scand *b)
-{
-	if (a->c_score != b->c_score)
-		return (a->c_score < b->c_score);
-	return (a->c_cid > b->c_cid);
-}
-
-/* The top n so far, in a heap with the worst on top. */
 static void
 search_heap_push(struct sstate *ss, uint32_t cid, double score)
 {
-	struct scand	*h = ss->ss_heap, tmp, x;
-	size_t		 n = ss->ss_k, i, c;
+	int	 rc;
 
-	x.c_cid = cid;
-	x.c_score = score;
-	if (ss->ss_nheap == n) {
-		if (n == 0 || !search_worse(&h[0], &x))
-			return;
-		h[0] = x;
-		i = 0;
-		for (;;) {
-			c = 2 * i + 1;
-			if (c >= n)
-				break;
-			if (c + 1 < n && search_worse(&h[c + 1], &h[c]))
-				c++;
-			if (!search_worse(&h[c], &h[i]))
-				break;
-			tmp = h[i];
-			h[i] = h[c];
-			h[c] = tmp;
-			i = c;
-		}
+	if (ss->ss_counting) {
+		search_top_count(&ss->ss_top, cid);
 		return;
 	}
-	i = ss->ss_nheap++;
-	h[i] = x;
-	while (i > 0 && search_worse(&h[i], &h[(i - 1) / 2])) {
-		tmp = h[i];
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
+	if (ss->ss_set != NULL)
+		roaring_bitmap_add(ss->ss_set, cid);
+	if (ss->ss_rc == 0 && (rc = search_top_push(&ss->ss_top, ss->ss_txn,
+	    ss->ss_ix, cid, score)) != 0) {
+		ss->ss_rc = rc;
+		ss->ss_late = 1;
 	}
 }
 
@@ -1061,19 +1080,11 @@ search_seg_clear(struct sstate *ss)
 	}
 }
 
-/* Would the heap take a chunk of this score? */
+/* Could a chunk of this score change the top n? */
 static int
 search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
 {
-	struct scand	 x;
-
-	if (ss->ss_nheap < ss->ss_k)
-		return (1);
-	if (ss->ss_k == 0)
-		return (0);
-	x.c_cid = cid;
-	x.c_score = score;
-	return (search_worse(&ss->ss_heap[0], &x));
+	return (search_top_takes(&ss->ss_top, cid, score));
 }
 
 /* Score one query word's keys in a segment (search_post); -1 if damaged. */
@@ -1413,12 +1424,11 @@ search_blocks_all(struct sstate *ss, struct sblocks *sb)
 	}
 }
 
+/* The score a chunk must beat: the n-th best document's (or chunk's). */
 static double
 search_theta(const struct sstate *ss)
 {
-	if (ss->ss_nheap < ss->ss_k)
-		return (-1.0);
-	return (ss->ss_heap[0].c_score);
+	return (search_top_theta(&ss->ss_top));
 }
 
 /*
@@ -1831,6 +1841,43 @@ search_blocks_and(struct sstate *ss, struct sblocks *sb)
 }
 
 /*
+ * The chunks of a set below the folded mark, in cid order (the pass of
+ * search_matches): every cursor seeks each chunk, and a chunk with any
+ * of the words is taken if it matches.
+ */
+static int
+search_blocks_some(struct sstate *ss, struct sblocks *sb,
+    const roaring_bitmap_t *set)
+{
+	roaring_uint32_iterator_t	 it;
+	struct sbcur			*c;
+	uint32_t			 m;
+	size_t				 i;
+	int				 rv;
+
+	for (roaring_init_iterator(set, &it); it.has_value &&
+	    it.current_value < ss->ss_folded;
+	    roaring_advance_uint32_iterator(&it)) {
+		if (search_late(ss))
+			return (ETIMEDOUT);
+		sb->sb_cid = it.current_value;
+		m = 0;
+		for (i = 0; i < sb->sb_n; i++) {
+			c = &sb->sb_c[i];
+			if ((rv = ixbcur_seek(&c->b_c, sb->sb_cid)) == -1)
+				return (MDB_CORRUPTED);
+			if (rv == 1 && c->b_c.bc_cid == sb->sb_cid) {
+				c->b_s = search_bc_score(ss, c);
+				m |= 1U << ss->ss_q->q_terms[c->b_term].st_item;
+			}
+		}
+		if (m != 0)
+			search_block_take(ss, sb, m);
+	}
+	return (0);
+}
+
+/*
  * Cursors over the filters' terms in the block store, for the pruned
  * walks.  A filter without postings in blocks leaves no chunk there:
  * the walk has nothing to do (sb_n is zeroed).
@@ -1902,7 +1949,9 @@ search_blocks(MDB_txn *txn, struct sstate *ss)
 	if (rc == 0 && sb.sb_n > 0 && search_pruning(ss))
 		rc = search_bc_filters(txn, ss, &sb);
 	if (rc == 0 && sb.sb_n > 0) {
-		if (!search_pruning(ss))
+		if (ss->ss_counting)
+			rc = search_blocks_some(ss, &sb, ss->ss_filter);
+		else if (!search_pruning(ss))
 			rc = search_blocks_all(ss, &sb);
 		else if (q->q_reqmask == 0)
 			rc = search_blocks_topk(ss, &sb);
@@ -2079,14 +2128,155 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 	return (0);
 }
 
+/*
+ * Counting: how many chunks of each document of the page match.  A
+ * second pass, exact, over the chunks of those documents only (their
+ * cid ranges, as the filter: a document's chunks share its filter
+ * terms, and the document passed them): the block store by seeks
+ * (search_blocks_some), and the segments that hold any of them.  Not
+ * needed when each has one chunk.
+ */
 static int
-search_candcmp(const void *a, const void *b)
+search_seg_count(struct sstate *ss, const struct ixseg *seg)
 {
-	const struct scand	*x = a, *y = b;
+	uint64_t	 base = seg->s_hdr->h_base;
 
-	if (x->c_score != y->c_score)
-		return (x->c_score > y->c_score ? -1 : 1);
-	return (x->c_cid < y->c_cid ? -1 : x->c_cid > y->c_cid);
+	if (roaring_bitmap_range_cardinality(ss->ss_filter, base,
+	    base + seg->s_hdr->h_nchunks) == 0)
+		return (0);
+	return (search_seg(ss, seg));
+}
+
+static int
+search_matches(MDB_txn *txn, struct sstate *ss)
+{
+	struct search_top	*top = &ss->ss_top;
+	struct search_tent	*e;
+	roaring_bitmap_t	*filter, *set;
+	uint64_t		 total;
+	size_t			 i;
+	int			 rc, pruned, many = 0;
+
+	for (i = ss->ss_opts->so_offset; i < top->st_n; i++) {
+		e = top->st_heap[i];
+		e->te_matches = 1;
+		if (e->te_nchunks > 1)
+			many = 1;
+	}
+	if (!many)
+		return (0);
+	set = roaring_bitmap_create();
+	for (i = ss->ss_opts->so_offset; i < top->st_n; i++) {
+		e = top->st_heap[i];
+		e->te_matches = 0;
+		roaring_bitmap_add_range_closed(set, e->te_first,
+		    e->te_first + e->te_nchunks - 1);
+	}
+	filter = ss->ss_filter;
+	total = ss->ss_total;
+	pruned = ss->ss_pruned;
+	ss->ss_filter = set;
+	ss->ss_counting = 1;
+	if ((rc = search_blocks(txn, ss)) == 0)
+		rc = search_segments(txn, ss, search_seg_count);
+	ss->ss_counting = 0;
+	ss->ss_filter = filter;
+	ss->ss_total = total;
+	ss->ss_pruned = pruned;
+	roaring_bitmap_free(set);
+	return (rc);
+}
+
+/*
+ * Facets want every match.  A search that would prune reads them all
+ * anyway when the query's words have few postings (at most
+ * so_facet_exact, facet-exact in quired.conf): else its facets count the
+ * matches it looked at, and say they are estimated.
+ */
+static void
+search_facet_cheap(struct sstate *ss)
+{
+	uint64_t	 df = 0;
+	size_t		 i;
+
+	if (ss->ss_opts->so_nfacets == 0)
+		return;
+	ss->ss_set = roaring_bitmap_create();
+	for (i = 0; i < ss->ss_q->q_nterms; i++)
+		df += ss->ss_q->q_terms[i].st_df;
+	if (df <= ss->ss_opts->so_facet_exact)
+		ss->ss_noprune = 1;
+}
+
+/* The facets of the matches; by document, their first chunks counted. */
+static int
+search_facets(MDB_txn *txn, struct sstate *ss, struct search_result *res)
+{
+	const struct search_opts *so = ss->ss_opts;
+	roaring_bitmap_t	*set;
+	uint64_t		 deadline;
+	size_t			 i;
+	int			 rc = 0, cut = 0;
+
+	if (so->so_nfacets == 0)
+		return (0);
+	deadline = util_mono_ms() + SEARCH_FACET_MS;
+	if (ss->ss_deadline != 0 && ss->ss_deadline < deadline)
+		deadline = ss->ss_deadline;
+	set = ss->ss_set;
+	if (!so->so_chunks && (set = search_facet_docs(txn, ss->ss_ix,
+	    ss->ss_set, deadline, &cut, &rc)) == NULL)
+		return (rc);
+	for (i = 0; i < so->so_nfacets && rc == 0; i++) {
+		rc = search_facet_count(txn, ss->ss_ix, ss->ss_folded, set,
+		    so->so_facets[i], so->so_facet_n, deadline,
+		    &res->sr_facets[i]);
+		res->sr_nfacets++;
+		if (ss->ss_pruned || cut)
+			res->sr_facets[i].sf_estimated = 1;
+	}
+	if (set != ss->ss_set)
+		roaring_bitmap_free(set);
+	return (rc);
+}
+
+/*
+ * The filters' chunks, intersected, into ss_filter: from the segments,
+ * and from the block store too unless a pruned walk follows the filters
+ * there by cursors.
+ */
+static int
+search_filters(MDB_txn *txn, struct sstate *ss)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct sfilter		 sf;
+	char			 key[IX_TERM_MAX + 256];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < so->so_nfilters; i++) {
+		memset(&sf, 0, sizeof(sf));
+		sf.sf_ss = ss;
+		sf.sf_key = key;
+		sf.sf_len = search_filter_key(so, i, key);
+		sf.sf_set = roaring_bitmap_create();
+		search_cur_filter = &sf;
+		/* Pruned, the block store follows the filter by cursors. */
+		if ((!search_pruning(ss) &&
+		    (rc = search_filter_blocks(txn, ss, &sf)) != 0) ||
+		    (rc = search_segments(txn, ss, search_filter_collect))
+		    != 0) {
+			roaring_bitmap_free(sf.sf_set);
+			return (rc);
+		}
+		if (ss->ss_filter == NULL)
+			ss->ss_filter = sf.sf_set;
+		else {
+			roaring_bitmap_and_inplace(ss->ss_filter, sf.sf_set);
+			roaring_bitmap_free(sf.sf_set);
+		}
+	}
+	return (0);
 }
 
 struct search_arg {
@@ -2104,14 +2294,14 @@ search_txn(MDB_txn *txn, void *arg)
 	const struct search_opts *so = ss->ss_opts;
 	struct squery		*q = ss->ss_q;
 	struct ixstats		 st;
-	struct sfilter		 sf;
-	roaring_bitmap_t	*set;
+	struct search_top	*top;
+	struct search_hit	*h;
 	MDB_val			 k = { 5, (void *)"stats" }, v;
-	char			 key[IX_TERM_MAX + 256];
 	size_t			 i;
 	uint32_t		 dl;
 	int			 rc;
 
+	ss->ss_txn = txn;
 	if (mdb_get(txn, index_dbi(ss->ss_ix, IDB_META), &k, &v) != 0)
 		return (0);	/* an empty index */
 	memset(&st, 0, sizeof(st));
@@ -2133,29 +2323,6 @@ search_txn(MDB_txn *txn, void *arg)
 			    "quirectl check");
 		return (rc);
 	}
-	for (i = 0; i < so->so_nfilters; i++) {
-		memset(&sf, 0, sizeof(sf));
-		sf.sf_ss = ss;
-		sf.sf_key = key;
-		sf.sf_len = search_filter_key(so, i, key);
-		sf.sf_set = roaring_bitmap_create();
-		search_cur_filter = &sf;
-		/* Pruned, the block store follows the filter by cursors. */
-		if ((!search_pruning(ss) &&
-		    (rc = search_filter_blocks(txn, ss, &sf)) != 0) ||
-		    (rc = search_segments(txn, ss, search_filter_collect))
-		    != 0) {
-			roaring_bitmap_free(sf.sf_set);
-			return (rc);
-		}
-		if (ss->ss_filter == NULL)
-			ss->ss_filter = sf.sf_set;
-		else {
-			set = ss->ss_filter;
-			roaring_bitmap_and_inplace(set, sf.sf_set);
-			roaring_bitmap_free(sf.sf_set);
-		}
-	}
 	if ((rc = search_df_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_df)) != 0)
 		return (rc);
@@ -2171,25 +2338,34 @@ search_txn(MDB_txn *txn, void *arg)
 		    (double)q->q_terms[i].st_df + 0.5) /
 		    ((double)q->q_terms[i].st_df + 0.5));
 	}
+	/* Whether to prune is known now: the filters depend on it. */
+	search_facet_cheap(ss);
+	if ((rc = search_filters(txn, ss)) != 0)
+		return (rc);
 	/* Blocks first: they hold the older chunks. */
 	if ((rc = search_blocks(txn, ss)) != 0 ||
 	    (rc = search_segments(txn, ss, search_seg)) != 0)
-		return (rc);
-	qsort(ss->ss_heap, ss->ss_nheap, sizeof(*ss->ss_heap), search_candcmp);
+		return (ss->ss_rc != 0 ? ss->ss_rc : rc);
+	search_top_sort(&ss->ss_top);
 	res->sr_total = ss->ss_total;
 	res->sr_exact = !ss->ss_pruned;
+	if ((rc = search_matches(txn, ss)) != 0)
+		return (rc);
 	/* A page: the top offset + n, less the first offset. */
-	res->sr_hits = ss->ss_nheap > so->so_offset ? xcalloc(ss->ss_nheap -
+	top = &ss->ss_top;
+	res->sr_hits = top->st_n > so->so_offset ? xcalloc(top->st_n -
 	    so->so_offset, sizeof(*res->sr_hits)) : NULL;
-	for (i = so->so_offset; i < ss->ss_nheap; i++) {
-		res->sr_hits[res->sr_n].sh_cid = ss->ss_heap[i].c_cid;
-		res->sr_hits[res->sr_n].sh_score = ss->ss_heap[i].c_score;
-		if ((rc = search_fill(txn, ss, &res->sr_hits[res->sr_n])) == 0)
+	for (i = so->so_offset; i < top->st_n; i++) {
+		h = &res->sr_hits[res->sr_n];
+		h->sh_cid = top->st_heap[i]->te_cid;
+		h->sh_score = top->st_heap[i]->te_score;
+		h->sh_matches = top->st_heap[i]->te_matches;
+		if ((rc = search_fill(txn, ss, h)) == 0)
 			res->sr_n++;
 		else if (rc != MDB_NOTFOUND)
 			return (rc);
 	}
-	return (0);
+	return (search_facets(txn, ss, res));
 }
 
 /*
@@ -2209,6 +2385,8 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 
 	memset(res, 0, sizeof(*res));
 	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (search_facets_ok(so, res->sr_error, sizeof(res->sr_error)) == -1)
+		return (-1);
 	q = xcalloc(1, sizeof(*q));
 	if (search_parse(tk, query, q, res->sr_error,
 	    sizeof(res->sr_error)) == -1) {
@@ -2221,7 +2399,7 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	ss.ss_q = q;
 	ss.ss_tk = tk;
 	ss.ss_k = so->so_offset + so->so_n;
-	ss.ss_heap = xcalloc(ss.ss_k > 0 ? ss.ss_k : 1, sizeof(*ss.ss_heap));
+	search_top_init(&ss.ss_top, ss.ss_k, so->so_chunks);
 	if (so->so_budget_ms > 0)
 		ss.ss_deadline = util_mono_ms() + so->so_budget_ms;
 	sa.sa_ss = &ss;
@@ -2233,7 +2411,9 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	free(ss.ss_touched);
 	free(ss.ss_cand);
 	free(ss.ss_cands);
-	free(ss.ss_heap);
+	search_top_free(&ss.ss_top);
+	if (ss.ss_set != NULL)
+		roaring_bitmap_free(ss.ss_set);
 	for (i = 0; i < q->q_nterms; i++)
 		free(q->q_terms[i].st_exp);
 	for (i = 0; i < SEARCH_TERMS_MAX; i++) {
@@ -2252,7 +2432,7 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	    (b.tv_nsec - a.tv_nsec) / 1e6;
 	if (rc != 0) {
 		search_result_free(res);
-		if (ss.ss_late)
+		if (ss.ss_late && ss.ss_rc == 0)
 			snprintf(res->sr_error, sizeof(res->sr_error),
 			    "gave up after %llu ms; narrow the query",
 			    (unsigned long long)so->so_budget_ms);

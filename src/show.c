@@ -191,6 +191,49 @@ show_job_line(struct buf *b, const struct job *j)
  * The hits of a search, as text or JSON; offset is the number of best
  * hits skipped, so that the text numbers hits from offset + 1.
  */
+/*
+ * Facets: "facets": {"field": [["value", count], ...]} and
+ * "facets_estimated" in JSON, a line a field in text.
+ */
+static void
+show_search_facets(struct buf *b, const struct search_result *res, int json)
+{
+	const struct search_facet	*f;
+	size_t				 i, j;
+	int				 est = 0;
+
+	if (res->sr_nfacets == 0)
+		return;
+	for (i = 0; i < res->sr_nfacets; i++)
+		est |= res->sr_facets[i].sf_estimated;
+	buf_addstr(b, json ? ", \"facets\": {" : "\n");
+	for (i = 0; i < res->sr_nfacets; i++) {
+		f = &res->sr_facets[i];
+		if (json) {
+			buf_addstr(b, i ? ", " : "");
+			show_json_str(b, f->sf_field);
+			buf_addstr(b, ": [");
+		} else
+			show_printf(b, "%s%s:", util_vis(f->sf_field),
+			    f->sf_estimated ? " (estimated)" : "");
+		for (j = 0; j < f->sf_n; j++) {
+			if (json) {
+				buf_addstr(b, j ? ", [" : "[");
+				show_json_str(b, f->sf_v[j].fv_value);
+				show_printf(b, ", %llu]", (unsigned long long)
+				    f->sf_v[j].fv_count);
+			} else
+				show_printf(b, "%s %s %llu", j ? "," : "",
+				    util_vis(f->sf_v[j].fv_value),
+				    (unsigned long long)f->sf_v[j].fv_count);
+		}
+		buf_addstr(b, json ? "]" : "\n");
+	}
+	if (json)
+		show_printf(b, "}, \"facets_estimated\": %s",
+		    est ? "true" : "false");
+}
+
 void
 show_search(struct buf *b, const struct search_result *res, size_t offset,
     int json)
@@ -208,7 +251,8 @@ show_search(struct buf *b, const struct search_result *res, size_t offset,
 			buf_addstr(b, i ? ",\n  {\"id\": " : "\n  {\"id\": ");
 			show_json_str(b, h->sh_extid);
 			show_printf(b, ", \"chunk\": %u, \"score\": %.4f, "
-			    "\"title\": ", h->sh_chunk, h->sh_score);
+			    "\"matches\": %u, \"title\": ", h->sh_chunk,
+			    h->sh_score, h->sh_matches);
 			show_json_str(b, h->sh_title);
 			buf_addstr(b, ", \"heading\": ");
 			show_json_str(b, h->sh_heading);
@@ -220,7 +264,9 @@ show_search(struct buf *b, const struct search_result *res, size_t offset,
 				    h->sh_hl_off[j], h->sh_hl_len[j]);
 			buf_addstr(b, "]}");
 		}
-		buf_addstr(b, res->sr_n > 0 ? "\n]}\n" : "]}\n");
+		buf_addstr(b, res->sr_n > 0 ? "\n]" : "]");
+		show_search_facets(b, res, 1);
+		buf_addstr(b, "}\n");
 		return;
 	}
 	show_printf(b, "%s%llu matching chunks, %.1f ms\n",
@@ -228,13 +274,16 @@ show_search(struct buf *b, const struct search_result *res, size_t offset,
 	    (unsigned long long)res->sr_total, res->sr_took_ms);
 	for (i = 0; i < res->sr_n; i++) {
 		h = &res->sr_hits[i];
-		show_printf(b, "\n%zu. %s (chunk %u, score %.3f)\n",
-		    offset + i + 1, util_vis(h->sh_extid), h->sh_chunk,
-		    h->sh_score);
+		show_printf(b, "\n%zu. %s (chunk %u, score %.3f", offset + i + 1,
+		    util_vis(h->sh_extid), h->sh_chunk, h->sh_score);
+		if (h->sh_matches > 1)
+			show_printf(b, ", %u matching chunks", h->sh_matches);
+		buf_addstr(b, ")\n");
 		if (h->sh_title[0] != '\0')
 			show_printf(b, "   %s%s%s\n", util_vis(h->sh_title),
 			    h->sh_heading[0] != '\0' ? " > " : "",
 			    util_vis(h->sh_heading));
 		show_printf(b, "   %s\n", util_vis(h->sh_snippet));
 	}
+	show_search_facets(b, res, 0);
 }

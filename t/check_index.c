@@ -283,8 +283,9 @@ search(struct tix *t, const char *query, const struct search_opts *so,
 }
 
 /*
- * The external ids of a query's hits, best first, comma separated; up
- * to two filters.  Also checks that the total is the number of hits.
+ * The external ids of a query's hits, a hit per chunk (--chunks), best
+ * first, comma separated; up to two filters.  Also checks that the
+ * total is the number of hits.
  */
 static const char *
 ids(struct tix *t, const char *query, const char *f1, const char *f2)
@@ -296,6 +297,7 @@ ids(struct tix *t, const char *query, const char *f1, const char *f2)
 
 	search_opts_defaults(&so);
 	so.so_n = 100;
+	so.so_chunks = 1;
 	if (f1 != NULL)
 		so.so_filters[so.so_nfilters++] = f1;
 	if (f2 != NULL)
@@ -1534,10 +1536,17 @@ START_TEST(test_snippets)
 {
 	struct tix		 t;
 	struct tdoc		 d;
+	struct search_opts	 chunks;
 	struct search_result	 sr;
 	struct buf		 text;
 	const struct search_hit	*h;
+	double			 score;
+	uint32_t		 best;
 	int			 i;
+
+	search_opts_defaults(&chunks);
+	chunks.so_n = 100;
+	chunks.so_chunks = 1;
 
 	tix_open(&t);
 	/* A first chunk over IX_RAW_MAX bytes, stored compressed. */
@@ -1557,7 +1566,22 @@ START_TEST(test_snippets)
 	add_doc(&t, &d);
 	commit(&t, NULL);
 
+	/* By document: once, its best chunk's hit, both chunks matching. */
+	search(&t, "needle", &chunks, &sr);
+	ck_assert_uint_eq(sr.sr_n, 2);
+	best = sr.sr_hits[0].sh_chunk;
+	score = sr.sr_hits[0].sh_score;
+	ck_assert_uint_eq(sr.sr_hits[0].sh_matches, 1);
+	search_result_free(&sr);
 	search(&t, "needle", NULL, &sr);
+	ck_assert_uint_eq(sr.sr_total, 2);
+	ck_assert_uint_eq(sr.sr_n, 1);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "hay");
+	ck_assert_uint_eq(sr.sr_hits[0].sh_matches, 2);
+	ck_assert_uint_eq(sr.sr_hits[0].sh_chunk, best);
+	ck_assert_double_eq(sr.sr_hits[0].sh_score, score);
+	search_result_free(&sr);
+	search(&t, "needle", &chunks, &sr);
 	ck_assert_uint_eq(sr.sr_total, 2);
 	ck_assert_uint_eq(sr.sr_n, 2);
 	h = sr.sr_hits[0].sh_chunk == 0 ? &sr.sr_hits[0] : &sr.sr_hits[1];
@@ -1592,7 +1616,7 @@ START_TEST(test_snippets)
 	ck_assert_uint_eq(h->sh_hl_off[1], 22);
 	ck_assert_uint_eq(h->sh_hl_len[1], 6);
 	search_result_free(&sr);
-	search(&t, "needle", NULL, &sr);
+	search(&t, "needle", &chunks, &sr);
 	h = sr.sr_hits[0].sh_chunk == 0 ? &sr.sr_hits[0] : &sr.sr_hits[1];
 	ck_assert_ptr_null(strstr(h->sh_text, "**"));
 	ck_assert_uint_eq(h->sh_nhl, 1);

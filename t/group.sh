@@ -78,7 +78,8 @@ untimed() {
 set -f
 for args in "alpha" "--json alpha" "--json -n 1 --offset 1 alpha*" \
     "-n 2 --offset 1 alpha*" "--json --exact --filter type=markdown alpha" \
-    "--json -- gamma -beta"; do
+    "--json -- gamma -beta" "--json --chunks --facet type alpha*" \
+    "--facet type --facet-size 1 --facet source alpha"; do
 	# shellcheck disable=SC2086
 	expect_exit 0 ctl search $args
 	untimed "$T/out" > "$T/direct"

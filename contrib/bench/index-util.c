@@ -86,7 +86,7 @@
  *		timed, then again for the top IU_RANKS, untimed.  Prints a
  *		line per query, "QID TAB MS TAB ID TAB ID ...": the time of
  *		the first call and the ids of the second, best first, a hit
- *		per chunk for quire (a document can come more than once).
+ *		per document (search's default, as quirectl search shows).
  *
  * INPUT is an NDJSON file (named .ndjson or .jsonl) or a file or
  * directory, as quirectl ingest takes it.  Documents are read with
