@@ -153,6 +153,9 @@ struct sstate {
 	uint32_t		*ss_mask;
 	uint32_t		*ss_touched;
 	size_t			 ss_ntouched;
+	uint32_t		*ss_ttf;	/* a word's title tf, by chunk */
+	uint32_t		*ss_tlist;	/* the chunks it is set for */
+	size_t			 ss_ntlist;
 	uint8_t			*ss_cand;	/* 1: the chunk may match */
 	uint32_t		*ss_cands;	/* those marked */
 	size_t			 ss_ncands;
@@ -727,12 +730,19 @@ search_norm(const struct sstate *ss, uint32_t dl)
 	return (dl < SEARCH_NORMS ? ss->ss_norm[dl] : search_norm_of(ss, dl));
 }
 
+/*
+ * BM25 of a weighted term frequency: the word's tf in each field times
+ * the field's weight, summed before saturation (BM25F), so that a word
+ * in both title and text counts once, more strongly, never twice over.
+ */
 static double
-search_bm25(struct sstate *ss, double idf, uint32_t tf, uint32_t dl)
+search_bm25(struct sstate *ss, double idf, double wtf, uint32_t dl)
 {
 	const struct search_opts *so = ss->ss_opts;
 
-	return (idf * tf * (so->so_k1 + 1.0) / (tf + search_norm(ss, dl)));
+	if (wtf <= 0.0)
+		return (0.0);
+	return (idf * wtf * (so->so_k1 + 1.0) / (wtf + search_norm(ss, dl)));
 }
 
 static void
@@ -742,18 +752,70 @@ search_touch(struct sstate *ss, uint32_t local)
 		ss->ss_touched[ss->ss_ntouched++] = local;
 }
 
+/* Is the chunk out of the gate (search_post)? */
+static int
+search_gated(const struct sstate *ss, uint32_t local, int gate)
+{
+	return ((gate == SEARCH_GATE_CAND && !ss->ss_cand[local]) ||
+	    (gate == SEARCH_GATE_TOUCHED && ss->ss_mask[local] == 0));
+}
+
+/* Keep a word's title tf by chunk (ss_ttf), for its text to take. */
+static int
+search_post_title(struct sstate *ss, const struct ixseg *seg, uint32_t term,
+    int gate)
+{
+	struct ixpost	 p;
+	int		 rv;
+
+	ixpost_init(&p, seg, term);
+	while ((rv = ixpost_next(&p)) == 1) {
+		if (search_late(ss))
+			return (-1);
+		if (search_gated(ss, p.p_local, gate) || p.p_tf == 0)
+			continue;
+		ss->ss_ttf[p.p_local] = p.p_tf;
+		ss->ss_tlist[ss->ss_ntlist++] = p.p_local;
+	}
+	return (rv == -1 ? -1 : 0);
+}
+
+/* The chunks with a word in their title but not in their text. */
+static void
+search_title_rest(struct sstate *ss, const struct ixseg *seg,
+    const struct sterm *st, double wt)
+{
+	uint32_t	 local;
+	size_t		 i;
+
+	for (i = 0; i < ss->ss_ntlist; i++) {
+		local = ss->ss_tlist[i];
+		if (ss->ss_ttf[local] == 0)
+			continue;
+		search_touch(ss, local);
+		ss->ss_mask[local] |= 1U << st->st_item;
+		ss->ss_acc[local] += search_bm25(ss, st->st_idf,
+		    wt * ss->ss_ttf[local], seg->s_norms[local]);
+		ss->ss_ttf[local] = 0;
+	}
+	ss->ss_ntlist = 0;
+}
+
 /*
- * Score one field of one term's postings into the accumulators; for a
+ * Score one term's text postings into the accumulators, with its title
+ * tf of the same chunk if wt is not 0 (search_post_title); for a
  * phrase word, remember where each chunk's positions are (pl).  Gated,
  * only the chunks marked as candidates (search_seg_cands), or those a
  * word before has touched.
  */
 static int
 search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
-    const struct sterm *st, double w, struct sposlist *pl, int gate)
+    const struct sterm *st, double wb, double wt, struct sposlist *pl,
+    int gate)
 {
 	struct ixpost	 p;
 	uint32_t	 local;
+	double		 wtf;
 	int		 rv;
 
 	ixpost_init(&p, seg, term);
@@ -761,12 +823,16 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		if (search_late(ss))
 			return (-1);
 		local = p.p_local;
-		if ((gate == SEARCH_GATE_CAND && !ss->ss_cand[local]) ||
-		    (gate == SEARCH_GATE_TOUCHED && ss->ss_mask[local] == 0))
+		if (search_gated(ss, local, gate))
 			continue;
 		search_touch(ss, local);
 		ss->ss_mask[local] |= 1U << st->st_item;
-		ss->ss_acc[local] += w * search_bm25(ss, st->st_idf, p.p_tf,
+		wtf = wb * p.p_tf;
+		if (wt != 0.0 && ss->ss_ttf[local] != 0) {
+			wtf += wt * ss->ss_ttf[local];
+			ss->ss_ttf[local] = 0;
+		}
+		ss->ss_acc[local] += search_bm25(ss, st->st_idf, wtf,
 		    seg->s_norms[local]);
 		if (pl == NULL)
 			continue;
@@ -1059,6 +1125,9 @@ search_seg_clear(struct sstate *ss)
 			pl->pl_idx[pl->pl_local[i]] = 0;
 		pl->pl_n = 0;
 	}
+	for (k = 0; k < ss->ss_ntlist; k++)
+		ss->ss_ttf[ss->ss_tlist[k]] = 0;
+	ss->ss_ntlist = 0;
 }
 
 /* Would the heap take a chunk of this score? */
@@ -1096,21 +1165,35 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 	/* Excluded words mark chunks; they never add to a score. */
 	wbody = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wbody;
 	wtitle = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wtitle;
-	if (!st->st_prefix) {
+	if (!st->st_prefix && wtitle == 0.0) {
+		/* An exclusion only marks the chunks it is in. */
 		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
-		    wbody, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL, gate) ==
-		    -1)
+		    wbody, 0.0, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL,
+		    gate) == -1)
 			return (-1);
 		if ((f = st->st_ftitle) >= 0 && search_post(ss, seg, f, st,
-		    wtitle, NULL, gate) == -1)
+		    0.0, 0.0, NULL, gate) == -1)
 			return (-1);
+		return (0);
+	}
+	if (!st->st_prefix) {
+		/* Title then text, each chunk's fields summed (BM25F). */
+		ss->ss_ntlist = 0;
+		if ((f = st->st_ftitle) >= 0 &&
+		    search_post_title(ss, seg, f, gate) == -1)
+			return (-1);
+		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
+		    wbody, wtitle, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL,
+		    gate) == -1)
+			return (-1);
+		search_title_rest(ss, seg, st, wtitle);
 		return (0);
 	}
 	/* The same expansions in every segment. */
 	for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
 		if ((f = st->st_exp->x_f[j]) < 0)
 			continue;
-		if (search_post(ss, seg, f, st, wbody, NULL, gate) == -1)
+		if (search_post(ss, seg, f, st, wbody, 0.0, NULL, gate) == -1)
 			return (-1);
 	}
 	return (0);
@@ -1139,6 +1222,8 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		free(ss->ss_acc);
 		free(ss->ss_mask);
 		free(ss->ss_touched);
+		free(ss->ss_ttf);
+		free(ss->ss_tlist);
 		free(ss->ss_cand);
 		free(ss->ss_cands);
 		ss->ss_cand = NULL;
@@ -1147,6 +1232,8 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
 		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
 		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
+		ss->ss_ttf = xcalloc(n, sizeof(*ss->ss_ttf));
+		ss->ss_tlist = xcalloc(n, sizeof(*ss->ss_tlist));
 		for (k = 0; k < SEARCH_TERMS_MAX; k++) {
 			free(ss->ss_pl[k].pl_idx);
 			ss->ss_pl[k].pl_idx = NULL;
@@ -1219,7 +1306,8 @@ struct sbcur {
 	struct ixbcur	 b_c;
 	int		 b_term;	/* in q_terms */
 	int		 b_body;
-	double		 b_w;		/* weight x idf; 0 for exclusions */
+	double		 b_w;		/* idf; 0 for exclusions */
+	double		 b_fw;		/* the field's weight */
 	double		 b_ub;		/* bound on what it adds */
 	double		 b_s;		/* what it adds to the chunk at hand */
 	uint64_t	 b_df;		/* its postings in blocks */
@@ -1274,12 +1362,25 @@ search_block_pos(void *ctx, size_t term, uint32_t *pos, size_t max,
 	}
 }
 
+/*
+ * A bound on BM25 of the weighted tf of a field's postings of a term,
+ * from their block's or term's bound: the (tf, length) pairs no posting
+ * beats on both, scored as search_bm25 scores them.
+ */
 static double
-search_bound(struct sstate *ss, const struct ixbound *b)
+search_bound(struct sstate *ss, const struct ixbound *b, double fw)
 {
-	const struct search_opts *so = ss->ss_opts;
+	double	 best = 0.0, s, wtf;
+	int	 i;
 
-	return (ixbound_max(b, so->so_k1, so->so_b, ss->ss_avgdl));
+	for (i = 0; i < IXB_BOUNDS && b->b_tf[i] != 0; i++) {
+		wtf = fw * b->b_tf[i];
+		s = wtf * (ss->ss_opts->so_k1 + 1.0) / (wtf +
+		    search_norm_of(ss, b->b_dl[i]));
+		if (s > best)
+			best = s;
+	}
+	return (best);
 }
 
 /*
@@ -1293,8 +1394,8 @@ search_bc_blockub(struct sstate *ss, struct sbcur *c)
 	    c->b_blast != c->b_c.bc_hdr.bh_last) {
 		c->b_bfirst = c->b_c.bc_first;
 		c->b_blast = c->b_c.bc_hdr.bh_last;
-		c->b_bub = c->b_w * search_bound(ss, &c->b_c.bc_hdr.bh_bound) *
-		    (1.0 + 1e-9);
+		c->b_bub = c->b_w * search_bound(ss, &c->b_c.bc_hdr.bh_bound,
+		    c->b_fw) * (1.0 + 1e-9);
 	}
 	return (c->b_bub);
 }
@@ -1325,37 +1426,68 @@ search_bc_add(MDB_txn *txn, struct sstate *ss, struct sblocks *sb,
 	c->b_body = body;
 	c->b_df = ti.ti_df;
 	c->b_group = -1;
-	c->b_w = w * ss->ss_q->q_terms[term].st_idf;
-	c->b_ub = c->b_w * search_bound(ss, &ti.ti_bound) * (1.0 + 1e-9);
+	c->b_w = w > 0.0 ? ss->ss_q->q_terms[term].st_idf : 0.0;
+	c->b_fw = w;
+	c->b_ub = c->b_w * search_bound(ss, &ti.ti_bound, w) * (1.0 + 1e-9);
 	sb->sb_n++;
 	return (0);
 }
 
+/*
+ * What the cursor's field alone adds to the chunk at hand.  A word's
+ * fields are saturated together (search_bm25), and BM25 is subadditive,
+ * so the sum of these over the cursors is at least the chunk's score:
+ * a bound the pruning may use.
+ */
 static double
 search_bc_score(struct sstate *ss, const struct sbcur *c)
 {
-	const struct search_opts *so = ss->ss_opts;
-	double			 tf = c->b_c.bc_tf;
+	return (search_bm25(ss, c->b_w, c->b_fw * c->b_c.bc_tf,
+	    c->b_c.bc_dl));
+}
 
-	return (c->b_w * tf * (so->so_k1 + 1.0) / (tf +
-	    search_norm(ss, c->b_c.bc_dl)));
+/*
+ * The score of the chunk at hand, summed as the segments sum it: word
+ * by word in query order, a word's text and title (its cursors side by
+ * side) saturated together, each expansion of a prefix on its own.
+ */
+static float
+search_bc_total(struct sstate *ss, struct sblocks *sb)
+{
+	const struct sbcur	*c, *t;
+	float			 acc = 0.0f;
+	double			 wtf;
+	size_t			 i;
+
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		if (c->b_w == 0.0 || !search_bc_at(c, sb->sb_cid))
+			continue;
+		wtf = c->b_fw * c->b_c.bc_tf;
+		t = i + 1 < sb->sb_n ? &sb->sb_c[i + 1] : NULL;
+		if (c->b_body && !ss->ss_q->q_terms[c->b_term].st_prefix &&
+		    t != NULL && t->b_term == c->b_term && !t->b_body &&
+		    t->b_w != 0.0 && search_bc_at(t, sb->sb_cid)) {
+			wtf += t->b_fw * t->b_c.bc_tf;
+			i++;
+		}
+		acc += search_bm25(ss, c->b_w, wtf, c->b_c.bc_dl);
+	}
+	return (acc);
 }
 
 /* Score the chunk at hand from the cursors on it, in the segments' order. */
 static void
 search_block_take(struct sstate *ss, struct sblocks *sb, uint32_t m)
 {
-	float	 acc = 0.0f;
-	size_t	 i;
+	float	 acc;
 
 	if (!search_passes(ss, m, search_block_pos, sb) ||
 	    (!sb->sb_fcur && ss->ss_filter != NULL &&
 	    !roaring_bitmap_contains(ss->ss_filter, sb->sb_cid)) ||
 	    roaring_bitmap_contains(ss->ss_tomb, sb->sb_cid))
 		return;
-	for (i = 0; i < sb->sb_n; i++)
-		if (search_bc_at(&sb->sb_c[i], sb->sb_cid))
-			acc += sb->sb_c[i].b_s;
+	acc = search_bc_total(ss, sb);
 	ss->ss_total++;
 	search_heap_push(ss, sb->sb_cid, acc);
 }
@@ -2231,6 +2363,8 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	free(ss.ss_acc);
 	free(ss.ss_mask);
 	free(ss.ss_touched);
+	free(ss.ss_ttf);
+	free(ss.ss_tlist);
 	free(ss.ss_cand);
 	free(ss.ss_cands);
 	free(ss.ss_heap);
