@@ -2270,9 +2270,7 @@ ctl_search(int argc, char **argv)
 
 	ctl_config();
 	search_opts_defaults(&so);
-	so.so_k1 = ctl_conf.c_k1;
-	so.so_b = ctl_conf.c_b;
-	so.so_wtitle = ctl_conf.c_title_weight;
+	search_opts_conf(&so, &ctl_conf);
 	/*
 	 * "+": options end at the first word of the query, so that
 	 * "search dog -cat" excludes cat; "--" ends them before a query

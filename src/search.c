@@ -100,6 +100,8 @@ struct sterm {
 	int64_t		 st_ftitle;
 	char		 st_key[IX_TERM_MAX + 1];	/* body field */
 	size_t		 st_len;
+	char		 st_raw[IX_TERM_MAX];	/* as typed */
+	size_t		 st_rawlen;
 	int		 st_item;
 	int		 st_prefix;
 	int		 st_phrase;	/* index of its phrase, or -1 */
@@ -165,7 +167,7 @@ struct sstate {
 	roaring_bitmap_t	*ss_tomb;
 	struct scand		*ss_heap;
 	size_t			 ss_nheap;
-	size_t			 ss_k;	/* heap size: offset + n */
+	size_t			 ss_k;	/* heap: offset + n, or so_window */
 	uint64_t		 ss_total;
 	uint32_t		 ss_folded;	/* below: in blocks */
 	int			 ss_folding;	/* a fold is under way */
@@ -184,6 +186,21 @@ search_opts_defaults(struct search_opts *so)
 	so->so_b = 0.75;
 	so->so_wtitle = 2.0;
 	so->so_wbody = 1.0;
+	so->so_wprox = 0.5;
+	so->so_wexact = 0.3;
+	so->so_window = 30;
+}
+
+/* The ranking's settings from the configuration. */
+void
+search_opts_conf(struct search_opts *so, const struct quire_conf *c)
+{
+	so->so_k1 = c->c_k1;
+	so->so_b = c->c_b;
+	so->so_wtitle = c->c_title_weight;
+	so->so_wprox = c->c_proximity_weight;
+	so->so_wexact = c->c_exact_weight;
+	so->so_window = c->c_rank_window;
 }
 
 void
@@ -198,6 +215,7 @@ search_result_free(struct search_result *sr)
 
 struct sparse {
 	struct squery	*sp_q;
+	const char	*sp_src;	/* the item's text */
 	int		 sp_item;
 	int		 sp_prefix;
 	int		 sp_phrase;
@@ -222,6 +240,8 @@ search_add_term(const struct token *t, void *arg)
 	st->st_len = t->t_len < IX_TERM_MAX - 1 ? t->t_len : IX_TERM_MAX - 1;
 	memcpy(st->st_key + 1, t->t_text, st->st_len);
 	st->st_len++;
+	st->st_rawlen = t->t_srclen < sizeof(st->st_raw) ? t->t_srclen : 0;
+	memcpy(st->st_raw, sp->sp_src + t->t_off, st->st_rawlen);
 	st->st_item = sp->sp_item;
 	st->st_prefix = sp->sp_prefix;
 	st->st_phrase = sp->sp_phrase;
@@ -349,6 +369,7 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 		if (sp.sp_prefix)
 			e--;
 		first = q->q_nterms;
+		sp.sp_src = s;
 		sp.sp_phrase = -1;
 		if (s > query && s[-1] == '"') {
 			if (q->q_nphrases == SEARCH_PHRASE_MAX) {
@@ -2173,6 +2194,42 @@ search_snippet(struct sstate *ss, const char *text, size_t len,
 	buf_free(&plain);
 }
 
+/*
+ * A chunk's record: its document, its place and heading, its text in
+ * text (inited here, to be freed) unless damaged (IXREC_ETEXT).
+ */
+static int
+search_chunk(MDB_txn *txn, struct sstate *ss, uint32_t cid, uint64_t *docid,
+    struct ixchunk *ck, struct buf *text)
+{
+	uint8_t		 kb[4];
+	MDB_val		 k = { 4, kb }, v;
+	int		 rc;
+
+	buf_init(text);
+	util_put_be32(kb, cid);
+	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_CHUNKS), &k, &v)) != 0)
+		return (rc);
+	return (ixrec_chunk_decode(txn, ss->ss_ix, v.mv_data, v.mv_size, docid,
+	    ck, text));
+}
+
+/* A document's record. */
+static int
+search_doc(MDB_txn *txn, struct sstate *ss, uint64_t docid, struct ixdoc *d)
+{
+	uint8_t		 kb[8];
+	MDB_val		 k = { 8, kb }, v;
+	int		 rc;
+
+	util_put_be64(kb, docid);
+	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_DOCS), &k, &v)) != 0)
+		return (rc);
+	if (index_doc_decode(v.mv_data, v.mv_size, d) == -1)
+		return (MDB_CORRUPTED);
+	return (0);
+}
+
 /* Fill a hit from its chunk and document records. */
 static int
 search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
@@ -2180,17 +2237,10 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 	struct ixdoc	 d;
 	struct ixchunk	 ck;
 	struct buf	 text;
-	uint8_t		 kb[8];
-	MDB_val		 k = { 4, kb }, v;
 	uint64_t	 docid;
 	int		 rc;
 
-	util_put_be32(kb, h->sh_cid);
-	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_CHUNKS), &k, &v)) != 0)
-		return (rc);
-	buf_init(&text);
-	rc = ixrec_chunk_decode(txn, ss->ss_ix, v.mv_data, v.mv_size, &docid,
-	    &ck, &text);
+	rc = search_chunk(txn, ss, h->sh_cid, &docid, &ck, &text);
 	if (rc != 0 && rc != IXREC_ETEXT) {
 		buf_free(&text);
 		return (rc);
@@ -2200,12 +2250,8 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 	if (rc == 0)
 		search_snippet(ss, text.b_data, text.b_len, h);
 	buf_free(&text);
-	util_put_be64(kb, docid);
-	k.mv_size = 8;
-	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_DOCS), &k, &v)) != 0)
+	if ((rc = search_doc(txn, ss, docid, &d)) != 0)
 		return (rc);
-	if (index_doc_decode(v.mv_data, v.mv_size, &d) == -1)
-		return (MDB_CORRUPTED);
 	strlcpy(h->sh_extid, d.d_extid, sizeof(h->sh_extid));
 	strlcpy(h->sh_title, d.d_title, sizeof(h->sh_title));
 	return (0);
@@ -2219,6 +2265,66 @@ search_candcmp(const void *a, const void *b)
 	if (x->c_score != y->c_score)
 		return (x->c_score > y->c_score ? -1 : 1);
 	return (x->c_cid < y->c_cid ? -1 : x->c_cid > y->c_cid);
+}
+
+/* The query's words for the rescoring: those that add to a score. */
+static size_t
+search_rank_words(const struct squery *q, struct rank_word *w)
+{
+	const struct sterm	*st;
+	size_t			 k, n = 0;
+
+	for (k = 0; k < q->q_nterms && n < SEARCH_RANK_WORDS; k++) {
+		st = &q->q_terms[k];
+		if (st->st_prefix || q->q_items[st->st_item].si_excluded)
+			continue;
+		w[n].rw_stem = st->st_key + 1;
+		w[n].rw_stemlen = st->st_len - 1;
+		w[n].rw_raw = st->st_raw;
+		w[n].rw_rawlen = st->st_rawlen;
+		w[n].rw_idf = st->st_idf;
+		n++;
+	}
+	return (n);
+}
+
+/*
+ * Rescore the first so_window hits (sorted) by where the query's words
+ * are in them (search_rank.c), and sort them again; the title counts
+ * with a document's first chunk, which holds its words.
+ */
+static int
+search_rerank(MDB_txn *txn, struct sstate *ss)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct rank_word	 w[SEARCH_RANK_WORDS];
+	struct ixchunk		 ck;
+	struct ixdoc		 d;
+	struct buf		 text;
+	uint64_t		 docid;
+	size_t			 n, i, nw;
+	int			 rc;
+
+	n = ss->ss_nheap < so->so_window ? ss->ss_nheap : so->so_window;
+	if (n == 0 || (so->so_wprox == 0.0 && so->so_wexact == 0.0) ||
+	    (nw = search_rank_words(ss->ss_q, w)) == 0)
+		return (0);
+	for (i = 0; i < n; i++) {
+		rc = search_chunk(txn, ss, ss->ss_heap[i].c_cid, &docid, &ck,
+		    &text);
+		if (rc == 0 && ck.ck_index == 0)
+			rc = search_doc(txn, ss, docid, &d);
+		if (rc == 0)
+			ss->ss_heap[i].c_score += search_rank_bonus(ss->ss_tk,
+			    w, nw, ck.ck_index == 0 ? d.d_title : NULL,
+			    text.b_data, text.b_len, so->so_wprox,
+			    so->so_wexact);
+		buf_free(&text);
+		if (rc != 0 && rc != IXREC_ETEXT && rc != MDB_NOTFOUND)
+			return (rc);
+	}
+	qsort(ss->ss_heap, n, sizeof(*ss->ss_heap), search_candcmp);
+	return (0);
 }
 
 struct search_arg {
@@ -2240,7 +2346,7 @@ search_txn(MDB_txn *txn, void *arg)
 	roaring_bitmap_t	*set;
 	MDB_val			 k = { 5, (void *)"stats" }, v;
 	char			 key[IX_TERM_MAX + 256];
-	size_t			 i;
+	size_t			 i, end;
 	uint32_t		 dl;
 	int			 rc;
 
@@ -2308,12 +2414,16 @@ search_txn(MDB_txn *txn, void *arg)
 	    (rc = search_segments(txn, ss, search_seg)) != 0)
 		return (rc);
 	qsort(ss->ss_heap, ss->ss_nheap, sizeof(*ss->ss_heap), search_candcmp);
+	if ((rc = search_rerank(txn, ss)) != 0)
+		return (rc);
 	res->sr_total = ss->ss_total;
 	res->sr_exact = !ss->ss_pruned;
 	/* A page: the top offset + n, less the first offset. */
-	res->sr_hits = ss->ss_nheap > so->so_offset ? xcalloc(ss->ss_nheap -
-	    so->so_offset, sizeof(*res->sr_hits)) : NULL;
-	for (i = so->so_offset; i < ss->ss_nheap; i++) {
+	end = so->so_offset + so->so_n < ss->ss_nheap ?
+	    so->so_offset + so->so_n : ss->ss_nheap;
+	res->sr_hits = end > so->so_offset ? xcalloc(end - so->so_offset,
+	    sizeof(*res->sr_hits)) : NULL;
+	for (i = so->so_offset; i < end; i++) {
 		res->sr_hits[res->sr_n].sh_cid = ss->ss_heap[i].c_cid;
 		res->sr_hits[res->sr_n].sh_score = ss->ss_heap[i].c_score;
 		if ((rc = search_fill(txn, ss, &res->sr_hits[res->sr_n])) == 0)
@@ -2352,7 +2462,10 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	ss.ss_opts = so;
 	ss.ss_q = q;
 	ss.ss_tk = tk;
+	/* The rescored window is found whole, pruned or not. */
 	ss.ss_k = so->so_offset + so->so_n;
+	if (ss.ss_k > 0 && ss.ss_k < so->so_window)
+		ss.ss_k = so->so_window;
 	ss.ss_heap = xcalloc(ss.ss_k > 0 ? ss.ss_k : 1, sizeof(*ss.ss_heap));
 	if (so->so_budget_ms > 0)
 		ss.ss_deadline = util_mono_ms() + so->so_budget_ms;

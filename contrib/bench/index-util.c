@@ -839,9 +839,7 @@ iu_open(const char *path, struct index *ix, struct search_opts *so)
 		fatalx("language %s: no stemmer", c.c_language);
 	search_opts_defaults(so);
 	so->so_n = IU_HITS;
-	so->so_k1 = c.c_k1;
-	so->so_b = c.c_b;
-	so->so_wtitle = c.c_title_weight;
+	search_opts_conf(so, &c);
 	return (tk);
 }
 
