@@ -184,10 +184,10 @@ search_opts_defaults(struct search_opts *so)
 	so->so_n = 10;
 	so->so_k1 = 1.2;
 	so->so_b = 0.75;
-	so->so_wtitle = 2.0;
+	so->so_wtitle = 5.0;
 	so->so_wbody = 1.0;
 	so->so_wprox = 0.5;
-	so->so_wexact = 0.3;
+	so->so_wexact = 0.5;
 	so->so_window = 30;
 }
 
