@@ -23,12 +23,17 @@
  * a mistyped query says so instead of finding nothing.
  *
  * Words are normalized and stemmed as the index was (tokenize.c), so
- * "Connections" finds "connect".  A match in a document's title counts
- * so_wtitle times a match in its text.
+ * "Connections" finds "connect".
  *
- * Scoring is BM25 over chunks, with df a term's document frequency
- * summed over the block store and the segments, N the number of chunks
- * and avgdl the mean length of the live ones: dead chunks count in df
+ * Scoring is BM25 over chunks, title and text as fields of one score
+ * (BM25F): a word's tf in the title (which counts with a document's
+ * first chunk) times so_wtitle plus its tf in the text, saturated once
+ * (search_bm25).  In the block store each field has its cursor; a
+ * cursor alone is bounded by what its field alone adds, and BM25 is
+ * subadditive, so the sum of those bounds the word.  df is a term's
+ * frequency in texts, summed over the block store and the segments, N
+ * the number of chunks and avgdl the mean length of the live ones (a
+ * title's words included): dead chunks count in df
  * and N until the merger purges them, which only nudges idf (in df
  * alone, they could turn it negative; a prefix's df, summed over its
  * expansions, stops at N).  The block store (index_block.c) is read
@@ -46,7 +51,9 @@
  * bounded heap for the top n, ties going to the older chunk.  Pruning
  * skips only chunks that cannot enter the top n, so the hits are those
  * of --exact (so_exact), which reads every posting and counts every
- * match.
+ * match.  Then the first so_window chunks are rescored for where the
+ * query's words are in them (search_rank.c) and sorted again; the heap
+ * holds at least so_window, so that window is the same pruned or not.
  *
  * Filters (--filter K=V) are exact: tenant=, type=, source= and any
  * attribute of a JSON record; each is a posting list of its own ('f'
