@@ -120,8 +120,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Stop the daemon now." },
 	{ "search", "search [--json] [--exact] [-n N] [--offset N] "
 	    "[--filter K=V] [--] QUERY", ctl_search,
-	    "Search the index (BM25): \"phrases\", prefix*, +word, -word,\n"
-	    "AND, OR and NOT in capitals." },
+	    "Search the index (BM25 over title and text, then the first\n"
+	    "hits by proximity and exact forms): \"phrases\", prefix*,\n"
+	    "+word, -word, AND, OR and NOT in capitals." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
