@@ -736,10 +736,7 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 	int			 json = 0;
 
 	search_opts_defaults(&so);
-	so.so_k1 = sv->sv_conf.c_k1;
-	so.so_b = sv->sv_conf.c_b;
-	so.so_facet_exact = sv->sv_conf.c_facet_exact;
-	so.so_wtitle = sv->sv_conf.c_title_weight;
+	search_opts_conf(&so, &sv->sv_conf);
 	so.so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (n < 1 || n > CTL_SEARCH_N_MAX) {
 		evbuffer_add_printf(eb, "error: -n %llu: from 1 to %d through "

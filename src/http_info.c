@@ -299,10 +299,7 @@ http_search_opts(struct http_req *hr, struct search_opts *so,
 	long long		 n, off, fn;
 
 	search_opts_defaults(so);
-	so->so_k1 = c->c_k1;
-	so->so_b = c->c_b;
-	so->so_facet_exact = c->c_facet_exact;
-	so->so_wtitle = c->c_title_weight;
+	search_opts_conf(so, c);
 	so->so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (http_query_num(hr, "n", 1, CTL_SEARCH_N_MAX, 10, &n) == -1 ||
 	    http_query_num(hr, "offset", 0, CTL_SEARCH_OFFSET_MAX, 0,

@@ -591,6 +591,9 @@ struct quire_conf {
 	double		 c_k1;
 	double		 c_b;
 	double		 c_title_weight;
+	double		 c_proximity_weight;
+	double		 c_exact_weight;
+	uint64_t	 c_rank_window;
 	uint64_t	 c_merge;
 	uint64_t	 c_max_jobs;
 	uint64_t	 c_mem_soft;
@@ -1406,6 +1409,9 @@ struct search_opts {
 	double		 so_b;
 	double		 so_wtitle;	/* weight of title matches */
 	double		 so_wbody;
+	double		 so_wprox;	/* rescoring: proximity (search_rank.c) */
+	double		 so_wexact;	/* rescoring: words as typed */
+	size_t		 so_window;	/* first hits rescored; 0: none */
 	int		 so_exact;	/* count every match: no pruning */
 	int		 so_chunks;	/* chunks, not documents */
 	const char	*so_facets[SEARCH_FACETS_MAX];	/* fields */
@@ -1455,6 +1461,8 @@ struct search_result {
 };
 
 void		 search_opts_defaults(struct search_opts *);
+void		 search_opts_conf(struct search_opts *,
+		    const struct quire_conf *);
 int		 search_run(struct index *, struct tokenizer *, const char *,
 		    const struct search_opts *, struct search_result *);
 void		 search_result_free(struct search_result *);
@@ -1498,6 +1506,21 @@ int		 search_facet_count(MDB_txn *, struct index *, uint32_t,
 struct roaring_bitmap_s *search_facet_docs(MDB_txn *, struct index *,
 		    const struct roaring_bitmap_s *, uint64_t, int *, int *);
 void		 search_facet_free(struct search_facet *);
+
+/* search_rank.c */
+#define SEARCH_RANK_WORDS	64
+
+/* A query word, as the rescoring looks for it. */
+struct rank_word {
+	const char	*rw_stem;	/* as the index has it */
+	size_t		 rw_stemlen;
+	const char	*rw_raw;	/* as typed */
+	size_t		 rw_rawlen;
+	double		 rw_idf;
+};
+
+double		 search_rank_bonus(struct tokenizer *, const struct rank_word *,
+		    size_t, const char *, const char *, size_t, double, double);
 
 /* ipc.c */
 #define IPC_STR_MAX		8192

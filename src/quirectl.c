@@ -121,9 +121,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "search", "search [--json] [--exact] [--chunks] [-n N] [--offset N] "
 	    "[--filter K=V] [--facet FIELD] [--facet-size N] [--] QUERY",
 	    ctl_search,
-	    "Search the index (BM25): \"phrases\", prefix*, +word, -word,\n"
-	    "AND, OR and NOT in capitals.  Each document once, or with\n"
-	    "--chunks the best chunks; --facet counts a field's values." },
+	    "Search the index (BM25 over title and text, then the first\n"
+	    "hits by proximity and exact forms): \"phrases\", prefix*,\n"
+	    "+word, -word, AND, OR and NOT in capitals.  Each document once,\n"
+	    "or with --chunks the best chunks; --facet counts a field's values." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
@@ -2285,10 +2286,7 @@ ctl_search(int argc, char **argv)
 
 	ctl_config();
 	search_opts_defaults(&so);
-	so.so_k1 = ctl_conf.c_k1;
-	so.so_b = ctl_conf.c_b;
-	so.so_facet_exact = ctl_conf.c_facet_exact;
-	so.so_wtitle = ctl_conf.c_title_weight;
+	search_opts_conf(&so, &ctl_conf);
 	/*
 	 * "+": options end at the first word of the query, so that
 	 * "search dog -cat" excludes cat; "--" ends them before a query

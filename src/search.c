@@ -24,12 +24,17 @@
  * a mistyped query says so instead of finding nothing.
  *
  * Words are normalized and stemmed as the index was (tokenize.c), so
- * "Connections" finds "connect".  A match in a document's title counts
- * so_wtitle times a match in its text.
+ * "Connections" finds "connect".
  *
- * Scoring is BM25 over chunks, with df a term's document frequency
- * summed over the block store and the segments, N the number of chunks
- * and avgdl the mean length of the live ones: dead chunks count in df
+ * Scoring is BM25 over chunks, title and text as fields of one score
+ * (BM25F): a word's tf in the title (which counts with a document's
+ * first chunk) times so_wtitle plus its tf in the text, saturated once
+ * (search_bm25).  In the block store each field has its cursor; a
+ * cursor alone is bounded by what its field alone adds, and BM25 is
+ * subadditive, so the sum of those bounds the word.  df is a term's
+ * frequency in texts, summed over the block store and the segments, N
+ * the number of chunks and avgdl the mean length of the live ones (a
+ * title's words included): dead chunks count in df
  * and N until the merger purges them, which only nudges idf (in df
  * alone, they could turn it negative; a prefix's df, summed over its
  * expansions, stops at N).  The block store (index_block.c) is read
@@ -47,7 +52,10 @@
  * (search_top.c): documents, each scoring as its best chunk, or chunks,
  * ties going to the older chunk.  Pruning skips only chunks that cannot
  * change the top n, so the hits are those of --exact (so_exact), which
- * reads every posting and counts every match.
+ * reads every posting and counts every match.  Then the first so_window
+ * hits are rescored for where the query's words are in their best
+ * chunks (search_rank.c) and sorted again; the top holds at least
+ * so_window, so that window is the same pruned or not.
  *
  * Then a document's matches, the number of its chunks that match, are
  * counted in a second pass, exact, over the chunks of the documents of
@@ -109,6 +117,8 @@ struct sterm {
 	int64_t		 st_ftitle;
 	char		 st_key[IX_TERM_MAX + 1];	/* body field */
 	size_t		 st_len;
+	char		 st_raw[IX_TERM_MAX];	/* as typed */
+	size_t		 st_rawlen;
 	int		 st_item;
 	int		 st_prefix;
 	int		 st_phrase;	/* index of its phrase, or -1 */
@@ -157,6 +167,9 @@ struct sstate {
 	uint32_t		*ss_mask;
 	uint32_t		*ss_touched;
 	size_t			 ss_ntouched;
+	uint32_t		*ss_ttf;	/* a word's title tf, by chunk */
+	uint32_t		*ss_tlist;	/* the chunks it is set for */
+	size_t			 ss_ntlist;
 	uint8_t			*ss_cand;	/* 1: the chunk may match */
 	uint32_t		*ss_cands;	/* those marked */
 	size_t			 ss_ncands;
@@ -165,7 +178,7 @@ struct sstate {
 	roaring_bitmap_t	*ss_filter;	/* NULL: no filter */
 	roaring_bitmap_t	*ss_tomb;
 	struct search_top	 ss_top;	/* search_top.c */
-	size_t			 ss_k;	/* offset + n */
+	size_t			 ss_k;	/* offset + n, or so_window */
 	MDB_txn			*ss_txn;
 	int			 ss_rc;		/* an error taking a chunk */
 	int			 ss_noprune;	/* facets: every match, cheaply */
@@ -187,10 +200,26 @@ search_opts_defaults(struct search_opts *so)
 	so->so_n = 10;
 	so->so_k1 = 1.2;
 	so->so_b = 0.75;
-	so->so_wtitle = 2.0;
+	so->so_wtitle = 5.0;
 	so->so_wbody = 1.0;
 	so->so_facet_n = SEARCH_FACET_N;
 	so->so_facet_exact = SEARCH_FACET_EXACT;
+	so->so_wprox = 0.5;
+	so->so_wexact = 0.5;
+	so->so_window = 30;
+}
+
+/* The ranking's settings from the configuration. */
+void
+search_opts_conf(struct search_opts *so, const struct quire_conf *c)
+{
+	so->so_k1 = c->c_k1;
+	so->so_b = c->c_b;
+	so->so_wtitle = c->c_title_weight;
+	so->so_wprox = c->c_proximity_weight;
+	so->so_wexact = c->c_exact_weight;
+	so->so_window = c->c_rank_window;
+	so->so_facet_exact = c->c_facet_exact;
 }
 
 void
@@ -238,6 +267,7 @@ search_facets_ok(const struct search_opts *so, char *err, size_t errlen)
 
 struct sparse {
 	struct squery	*sp_q;
+	const char	*sp_src;	/* the item's text */
 	int		 sp_item;
 	int		 sp_prefix;
 	int		 sp_phrase;
@@ -262,6 +292,8 @@ search_add_term(const struct token *t, void *arg)
 	st->st_len = t->t_len < IX_TERM_MAX - 1 ? t->t_len : IX_TERM_MAX - 1;
 	memcpy(st->st_key + 1, t->t_text, st->st_len);
 	st->st_len++;
+	st->st_rawlen = t->t_srclen < sizeof(st->st_raw) ? t->t_srclen : 0;
+	memcpy(st->st_raw, sp->sp_src + t->t_off, st->st_rawlen);
 	st->st_item = sp->sp_item;
 	st->st_prefix = sp->sp_prefix;
 	st->st_phrase = sp->sp_phrase;
@@ -389,6 +421,7 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 		if (sp.sp_prefix)
 			e--;
 		first = q->q_nterms;
+		sp.sp_src = s;
 		sp.sp_phrase = -1;
 		if (s > query && s[-1] == '"') {
 			if (q->q_nphrases == SEARCH_PHRASE_MAX) {
@@ -746,12 +779,19 @@ search_norm(const struct sstate *ss, uint32_t dl)
 	return (dl < SEARCH_NORMS ? ss->ss_norm[dl] : search_norm_of(ss, dl));
 }
 
+/*
+ * BM25 of a weighted term frequency: the word's tf in each field times
+ * the field's weight, summed before saturation (BM25F), so that a word
+ * in both title and text counts once, more strongly, never twice over.
+ */
 static double
-search_bm25(struct sstate *ss, double idf, uint32_t tf, uint32_t dl)
+search_bm25(struct sstate *ss, double idf, double wtf, uint32_t dl)
 {
 	const struct search_opts *so = ss->ss_opts;
 
-	return (idf * tf * (so->so_k1 + 1.0) / (tf + search_norm(ss, dl)));
+	if (wtf <= 0.0)
+		return (0.0);
+	return (idf * wtf * (so->so_k1 + 1.0) / (wtf + search_norm(ss, dl)));
 }
 
 static void
@@ -761,18 +801,70 @@ search_touch(struct sstate *ss, uint32_t local)
 		ss->ss_touched[ss->ss_ntouched++] = local;
 }
 
+/* Is the chunk out of the gate (search_post)? */
+static int
+search_gated(const struct sstate *ss, uint32_t local, int gate)
+{
+	return ((gate == SEARCH_GATE_CAND && !ss->ss_cand[local]) ||
+	    (gate == SEARCH_GATE_TOUCHED && ss->ss_mask[local] == 0));
+}
+
+/* Keep a word's title tf by chunk (ss_ttf), for its text to take. */
+static int
+search_post_title(struct sstate *ss, const struct ixseg *seg, uint32_t term,
+    int gate)
+{
+	struct ixpost	 p;
+	int		 rv;
+
+	ixpost_init(&p, seg, term);
+	while ((rv = ixpost_next(&p)) == 1) {
+		if (search_late(ss))
+			return (-1);
+		if (search_gated(ss, p.p_local, gate) || p.p_tf == 0)
+			continue;
+		ss->ss_ttf[p.p_local] = p.p_tf;
+		ss->ss_tlist[ss->ss_ntlist++] = p.p_local;
+	}
+	return (rv == -1 ? -1 : 0);
+}
+
+/* The chunks with a word in their title but not in their text. */
+static void
+search_title_rest(struct sstate *ss, const struct ixseg *seg,
+    const struct sterm *st, double wt)
+{
+	uint32_t	 local;
+	size_t		 i;
+
+	for (i = 0; i < ss->ss_ntlist; i++) {
+		local = ss->ss_tlist[i];
+		if (ss->ss_ttf[local] == 0)
+			continue;
+		search_touch(ss, local);
+		ss->ss_mask[local] |= 1U << st->st_item;
+		ss->ss_acc[local] += search_bm25(ss, st->st_idf,
+		    wt * ss->ss_ttf[local], seg->s_norms[local]);
+		ss->ss_ttf[local] = 0;
+	}
+	ss->ss_ntlist = 0;
+}
+
 /*
- * Score one field of one term's postings into the accumulators; for a
+ * Score one term's text postings into the accumulators, with its title
+ * tf of the same chunk if wt is not 0 (search_post_title); for a
  * phrase word, remember where each chunk's positions are (pl).  Gated,
  * only the chunks marked as candidates (search_seg_cands), or those a
  * word before has touched.
  */
 static int
 search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
-    const struct sterm *st, double w, struct sposlist *pl, int gate)
+    const struct sterm *st, double wb, double wt, struct sposlist *pl,
+    int gate)
 {
 	struct ixpost	 p;
 	uint32_t	 local;
+	double		 wtf;
 	int		 rv;
 
 	ixpost_init(&p, seg, term);
@@ -780,12 +872,16 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		if (search_late(ss))
 			return (-1);
 		local = p.p_local;
-		if ((gate == SEARCH_GATE_CAND && !ss->ss_cand[local]) ||
-		    (gate == SEARCH_GATE_TOUCHED && ss->ss_mask[local] == 0))
+		if (search_gated(ss, local, gate))
 			continue;
 		search_touch(ss, local);
 		ss->ss_mask[local] |= 1U << st->st_item;
-		ss->ss_acc[local] += w * search_bm25(ss, st->st_idf, p.p_tf,
+		wtf = wb * p.p_tf;
+		if (wt != 0.0 && ss->ss_ttf[local] != 0) {
+			wtf += wt * ss->ss_ttf[local];
+			ss->ss_ttf[local] = 0;
+		}
+		ss->ss_acc[local] += search_bm25(ss, st->st_idf, wtf,
 		    seg->s_norms[local]);
 		if (pl == NULL)
 			continue;
@@ -1078,6 +1174,9 @@ search_seg_clear(struct sstate *ss)
 			pl->pl_idx[pl->pl_local[i]] = 0;
 		pl->pl_n = 0;
 	}
+	for (k = 0; k < ss->ss_ntlist; k++)
+		ss->ss_ttf[ss->ss_tlist[k]] = 0;
+	ss->ss_ntlist = 0;
 }
 
 /* Could a chunk of this score change the top n? */
@@ -1107,21 +1206,35 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 	/* Excluded words mark chunks; they never add to a score. */
 	wbody = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wbody;
 	wtitle = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wtitle;
-	if (!st->st_prefix) {
+	if (!st->st_prefix && wtitle == 0.0) {
+		/* An exclusion only marks the chunks it is in. */
 		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
-		    wbody, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL, gate) ==
-		    -1)
+		    wbody, 0.0, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL,
+		    gate) == -1)
 			return (-1);
 		if ((f = st->st_ftitle) >= 0 && search_post(ss, seg, f, st,
-		    wtitle, NULL, gate) == -1)
+		    0.0, 0.0, NULL, gate) == -1)
 			return (-1);
+		return (0);
+	}
+	if (!st->st_prefix) {
+		/* Title then text, each chunk's fields summed (BM25F). */
+		ss->ss_ntlist = 0;
+		if ((f = st->st_ftitle) >= 0 &&
+		    search_post_title(ss, seg, f, gate) == -1)
+			return (-1);
+		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
+		    wbody, wtitle, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL,
+		    gate) == -1)
+			return (-1);
+		search_title_rest(ss, seg, st, wtitle);
 		return (0);
 	}
 	/* The same expansions in every segment. */
 	for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
 		if ((f = st->st_exp->x_f[j]) < 0)
 			continue;
-		if (search_post(ss, seg, f, st, wbody, NULL, gate) == -1)
+		if (search_post(ss, seg, f, st, wbody, 0.0, NULL, gate) == -1)
 			return (-1);
 	}
 	return (0);
@@ -1150,6 +1263,8 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		free(ss->ss_acc);
 		free(ss->ss_mask);
 		free(ss->ss_touched);
+		free(ss->ss_ttf);
+		free(ss->ss_tlist);
 		free(ss->ss_cand);
 		free(ss->ss_cands);
 		ss->ss_cand = NULL;
@@ -1158,6 +1273,8 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
 		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
 		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
+		ss->ss_ttf = xcalloc(n, sizeof(*ss->ss_ttf));
+		ss->ss_tlist = xcalloc(n, sizeof(*ss->ss_tlist));
 		for (k = 0; k < SEARCH_TERMS_MAX; k++) {
 			free(ss->ss_pl[k].pl_idx);
 			ss->ss_pl[k].pl_idx = NULL;
@@ -1230,7 +1347,8 @@ struct sbcur {
 	struct ixbcur	 b_c;
 	int		 b_term;	/* in q_terms */
 	int		 b_body;
-	double		 b_w;		/* weight x idf; 0 for exclusions */
+	double		 b_w;		/* idf; 0 for exclusions */
+	double		 b_fw;		/* the field's weight */
 	double		 b_ub;		/* bound on what it adds */
 	double		 b_s;		/* what it adds to the chunk at hand */
 	uint64_t	 b_df;		/* its postings in blocks */
@@ -1285,12 +1403,25 @@ search_block_pos(void *ctx, size_t term, uint32_t *pos, size_t max,
 	}
 }
 
+/*
+ * A bound on BM25 of the weighted tf of a field's postings of a term,
+ * from their block's or term's bound: the (tf, length) pairs no posting
+ * beats on both, scored as search_bm25 scores them.
+ */
 static double
-search_bound(struct sstate *ss, const struct ixbound *b)
+search_bound(struct sstate *ss, const struct ixbound *b, double fw)
 {
-	const struct search_opts *so = ss->ss_opts;
+	double	 best = 0.0, s, wtf;
+	int	 i;
 
-	return (ixbound_max(b, so->so_k1, so->so_b, ss->ss_avgdl));
+	for (i = 0; i < IXB_BOUNDS && b->b_tf[i] != 0; i++) {
+		wtf = fw * b->b_tf[i];
+		s = wtf * (ss->ss_opts->so_k1 + 1.0) / (wtf +
+		    search_norm_of(ss, b->b_dl[i]));
+		if (s > best)
+			best = s;
+	}
+	return (best);
 }
 
 /*
@@ -1304,8 +1435,8 @@ search_bc_blockub(struct sstate *ss, struct sbcur *c)
 	    c->b_blast != c->b_c.bc_hdr.bh_last) {
 		c->b_bfirst = c->b_c.bc_first;
 		c->b_blast = c->b_c.bc_hdr.bh_last;
-		c->b_bub = c->b_w * search_bound(ss, &c->b_c.bc_hdr.bh_bound) *
-		    (1.0 + 1e-9);
+		c->b_bub = c->b_w * search_bound(ss, &c->b_c.bc_hdr.bh_bound,
+		    c->b_fw) * (1.0 + 1e-9);
 	}
 	return (c->b_bub);
 }
@@ -1336,37 +1467,68 @@ search_bc_add(MDB_txn *txn, struct sstate *ss, struct sblocks *sb,
 	c->b_body = body;
 	c->b_df = ti.ti_df;
 	c->b_group = -1;
-	c->b_w = w * ss->ss_q->q_terms[term].st_idf;
-	c->b_ub = c->b_w * search_bound(ss, &ti.ti_bound) * (1.0 + 1e-9);
+	c->b_w = w > 0.0 ? ss->ss_q->q_terms[term].st_idf : 0.0;
+	c->b_fw = w;
+	c->b_ub = c->b_w * search_bound(ss, &ti.ti_bound, w) * (1.0 + 1e-9);
 	sb->sb_n++;
 	return (0);
 }
 
+/*
+ * What the cursor's field alone adds to the chunk at hand.  A word's
+ * fields are saturated together (search_bm25), and BM25 is subadditive,
+ * so the sum of these over the cursors is at least the chunk's score:
+ * a bound the pruning may use.
+ */
 static double
 search_bc_score(struct sstate *ss, const struct sbcur *c)
 {
-	const struct search_opts *so = ss->ss_opts;
-	double			 tf = c->b_c.bc_tf;
+	return (search_bm25(ss, c->b_w, c->b_fw * c->b_c.bc_tf,
+	    c->b_c.bc_dl));
+}
 
-	return (c->b_w * tf * (so->so_k1 + 1.0) / (tf +
-	    search_norm(ss, c->b_c.bc_dl)));
+/*
+ * The score of the chunk at hand, summed as the segments sum it: word
+ * by word in query order, a word's text and title (its cursors side by
+ * side) saturated together, each expansion of a prefix on its own.
+ */
+static float
+search_bc_total(struct sstate *ss, struct sblocks *sb)
+{
+	const struct sbcur	*c, *t;
+	float			 acc = 0.0f;
+	double			 wtf;
+	size_t			 i;
+
+	for (i = 0; i < sb->sb_n; i++) {
+		c = &sb->sb_c[i];
+		if (c->b_w == 0.0 || !search_bc_at(c, sb->sb_cid))
+			continue;
+		wtf = c->b_fw * c->b_c.bc_tf;
+		t = i + 1 < sb->sb_n ? &sb->sb_c[i + 1] : NULL;
+		if (c->b_body && !ss->ss_q->q_terms[c->b_term].st_prefix &&
+		    t != NULL && t->b_term == c->b_term && !t->b_body &&
+		    t->b_w != 0.0 && search_bc_at(t, sb->sb_cid)) {
+			wtf += t->b_fw * t->b_c.bc_tf;
+			i++;
+		}
+		acc += search_bm25(ss, c->b_w, wtf, c->b_c.bc_dl);
+	}
+	return (acc);
 }
 
 /* Score the chunk at hand from the cursors on it, in the segments' order. */
 static void
 search_block_take(struct sstate *ss, struct sblocks *sb, uint32_t m)
 {
-	float	 acc = 0.0f;
-	size_t	 i;
+	float	 acc;
 
 	if (!search_passes(ss, m, search_block_pos, sb) ||
 	    (!sb->sb_fcur && ss->ss_filter != NULL &&
 	    !roaring_bitmap_contains(ss->ss_filter, sb->sb_cid)) ||
 	    roaring_bitmap_contains(ss->ss_tomb, sb->sb_cid))
 		return;
-	for (i = 0; i < sb->sb_n; i++)
-		if (search_bc_at(&sb->sb_c[i], sb->sb_cid))
-			acc += sb->sb_c[i].b_s;
+	acc = search_bc_total(ss, sb);
 	ss->ss_total++;
 	search_heap_push(ss, sb->sb_cid, acc);
 }
@@ -2090,6 +2252,42 @@ search_snippet(struct sstate *ss, const char *text, size_t len,
 	buf_free(&plain);
 }
 
+/*
+ * A chunk's record: its document, its place and heading, its text in
+ * text (inited here, to be freed) unless damaged (IXREC_ETEXT).
+ */
+static int
+search_chunk(MDB_txn *txn, struct sstate *ss, uint32_t cid, uint64_t *docid,
+    struct ixchunk *ck, struct buf *text)
+{
+	uint8_t		 kb[4];
+	MDB_val		 k = { 4, kb }, v;
+	int		 rc;
+
+	buf_init(text);
+	util_put_be32(kb, cid);
+	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_CHUNKS), &k, &v)) != 0)
+		return (rc);
+	return (ixrec_chunk_decode(txn, ss->ss_ix, v.mv_data, v.mv_size, docid,
+	    ck, text));
+}
+
+/* A document's record. */
+static int
+search_doc(MDB_txn *txn, struct sstate *ss, uint64_t docid, struct ixdoc *d)
+{
+	uint8_t		 kb[8];
+	MDB_val		 k = { 8, kb }, v;
+	int		 rc;
+
+	util_put_be64(kb, docid);
+	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_DOCS), &k, &v)) != 0)
+		return (rc);
+	if (index_doc_decode(v.mv_data, v.mv_size, d) == -1)
+		return (MDB_CORRUPTED);
+	return (0);
+}
+
 /* Fill a hit from its chunk and document records. */
 static int
 search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
@@ -2097,17 +2295,10 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 	struct ixdoc	 d;
 	struct ixchunk	 ck;
 	struct buf	 text;
-	uint8_t		 kb[8];
-	MDB_val		 k = { 4, kb }, v;
 	uint64_t	 docid;
 	int		 rc;
 
-	util_put_be32(kb, h->sh_cid);
-	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_CHUNKS), &k, &v)) != 0)
-		return (rc);
-	buf_init(&text);
-	rc = ixrec_chunk_decode(txn, ss->ss_ix, v.mv_data, v.mv_size, &docid,
-	    &ck, &text);
+	rc = search_chunk(txn, ss, h->sh_cid, &docid, &ck, &text);
 	if (rc != 0 && rc != IXREC_ETEXT) {
 		buf_free(&text);
 		return (rc);
@@ -2117,12 +2308,8 @@ search_fill(MDB_txn *txn, struct sstate *ss, struct search_hit *h)
 	if (rc == 0)
 		search_snippet(ss, text.b_data, text.b_len, h);
 	buf_free(&text);
-	util_put_be64(kb, docid);
-	k.mv_size = 8;
-	if ((rc = mdb_get(txn, index_dbi(ss->ss_ix, IDB_DOCS), &k, &v)) != 0)
+	if ((rc = search_doc(txn, ss, docid, &d)) != 0)
 		return (rc);
-	if (index_doc_decode(v.mv_data, v.mv_size, &d) == -1)
-		return (MDB_CORRUPTED);
 	strlcpy(h->sh_extid, d.d_extid, sizeof(h->sh_extid));
 	strlcpy(h->sh_title, d.d_title, sizeof(h->sh_title));
 	return (0);
@@ -2279,6 +2466,68 @@ search_filters(MDB_txn *txn, struct sstate *ss)
 	return (0);
 }
 
+/* The query's words for the rescoring: those that add to a score. */
+static size_t
+search_rank_words(const struct squery *q, struct rank_word *w)
+{
+	const struct sterm	*st;
+	size_t			 k, n = 0;
+
+	for (k = 0; k < q->q_nterms && n < SEARCH_RANK_WORDS; k++) {
+		st = &q->q_terms[k];
+		if (st->st_prefix || q->q_items[st->st_item].si_excluded)
+			continue;
+		w[n].rw_stem = st->st_key + 1;
+		w[n].rw_stemlen = st->st_len - 1;
+		w[n].rw_raw = st->st_raw;
+		w[n].rw_rawlen = st->st_rawlen;
+		w[n].rw_idf = st->st_idf;
+		n++;
+	}
+	return (n);
+}
+
+/*
+ * Rescore the first so_window hits (sorted) by where the query's words
+ * are in them (search_rank.c), and sort them again; the title counts
+ * with a document's first chunk, which holds its words.
+ */
+static int
+search_rerank(MDB_txn *txn, struct sstate *ss)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct search_top	*top = &ss->ss_top;
+	struct rank_word	 w[SEARCH_RANK_WORDS];
+	struct ixchunk		 ck;
+	struct ixdoc		 d;
+	struct buf		 text;
+	uint64_t		 docid;
+	size_t			 n, i, nw;
+	int			 rc;
+
+	n = top->st_n < so->so_window ? top->st_n : so->so_window;
+	if (n == 0 || (so->so_wprox == 0.0 && so->so_wexact == 0.0) ||
+	    (nw = search_rank_words(ss->ss_q, w)) == 0)
+		return (0);
+	for (i = 0; i < n; i++) {
+		rc = search_chunk(txn, ss, top->st_heap[i]->te_cid, &docid,
+		    &ck, &text);
+		if (rc == 0 && ck.ck_index == 0)
+			rc = search_doc(txn, ss, docid, &d);
+		if (rc == 0)
+			top->st_heap[i]->te_score += search_rank_bonus(ss->ss_tk,
+			    w, nw, ck.ck_index == 0 ? d.d_title : NULL,
+			    text.b_data, text.b_len, so->so_wprox,
+			    so->so_wexact);
+		buf_free(&text);
+		if (rc != 0 && rc != IXREC_ETEXT && rc != MDB_NOTFOUND)
+			return (rc);
+	}
+	/* Bonuses only raise the window above the hits past it. */
+	search_top_sort(top);
+	return (0);
+}
+
 struct search_arg {
 	struct sstate		*sa_ss;
 	const char		*sa_query;
@@ -2297,7 +2546,7 @@ search_txn(MDB_txn *txn, void *arg)
 	struct search_top	*top;
 	struct search_hit	*h;
 	MDB_val			 k = { 5, (void *)"stats" }, v;
-	size_t			 i;
+	size_t			 i, end;
 	uint32_t		 dl;
 	int			 rc;
 
@@ -2347,15 +2596,19 @@ search_txn(MDB_txn *txn, void *arg)
 	    (rc = search_segments(txn, ss, search_seg)) != 0)
 		return (ss->ss_rc != 0 ? ss->ss_rc : rc);
 	search_top_sort(&ss->ss_top);
+	if ((rc = search_rerank(txn, ss)) != 0)
+		return (rc);
 	res->sr_total = ss->ss_total;
 	res->sr_exact = !ss->ss_pruned;
 	if ((rc = search_matches(txn, ss)) != 0)
 		return (rc);
 	/* A page: the top offset + n, less the first offset. */
 	top = &ss->ss_top;
-	res->sr_hits = top->st_n > so->so_offset ? xcalloc(top->st_n -
-	    so->so_offset, sizeof(*res->sr_hits)) : NULL;
-	for (i = so->so_offset; i < top->st_n; i++) {
+	end = so->so_offset + so->so_n < top->st_n ?
+	    so->so_offset + so->so_n : top->st_n;
+	res->sr_hits = end > so->so_offset ? xcalloc(end - so->so_offset,
+	    sizeof(*res->sr_hits)) : NULL;
+	for (i = so->so_offset; i < end; i++) {
 		h = &res->sr_hits[res->sr_n];
 		h->sh_cid = top->st_heap[i]->te_cid;
 		h->sh_score = top->st_heap[i]->te_score;
@@ -2398,7 +2651,10 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	ss.ss_opts = so;
 	ss.ss_q = q;
 	ss.ss_tk = tk;
+	/* The rescored window is found whole, pruned or not. */
 	ss.ss_k = so->so_offset + so->so_n;
+	if (ss.ss_k > 0 && ss.ss_k < so->so_window)
+		ss.ss_k = so->so_window;
 	search_top_init(&ss.ss_top, ss.ss_k, so->so_chunks);
 	if (so->so_budget_ms > 0)
 		ss.ss_deadline = util_mono_ms() + so->so_budget_ms;
@@ -2409,6 +2665,8 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	free(ss.ss_acc);
 	free(ss.ss_mask);
 	free(ss.ss_touched);
+	free(ss.ss_ttf);
+	free(ss.ss_tlist);
 	free(ss.ss_cand);
 	free(ss.ss_cands);
 	search_top_free(&ss.ss_top);

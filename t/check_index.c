@@ -1054,6 +1054,14 @@ tfw(double tf, double dl, double avgdl, double k1, double b)
 	return (tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * dl / avgdl)));
 }
 
+/* BM25 alone: the defaults without the rescoring of the first hits. */
+static void
+bm25_opts(struct search_opts *so)
+{
+	search_opts_defaults(so);
+	so->so_window = 0;
+}
+
 /* 4, 6 and 2 words: 12 words in 3 chunks, avgdl 4. */
 static void
 bm25_corpus(struct tix *t, struct ixcommit *res)
@@ -1085,13 +1093,14 @@ START_TEST(test_bm25)
 	double			 want;
 
 	tix_open(&t);
+	bm25_opts(&so);
 	bm25_corpus(&t, NULL);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_chunks, 3);
 	ck_assert_uint_eq(st.is_tokens, 12);
 
 	/* apple: df 2; tf 2 in d1 (dl 4), tf 1 in d3 (dl 2). */
-	search(&t, "apple", NULL, &sr);
+	search(&t, "apple", &so, &sr);
 	ck_assert_uint_eq(sr.sr_total, 2);
 	ck_assert_uint_eq(sr.sr_n, 2);
 	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d1");
@@ -1103,7 +1112,7 @@ START_TEST(test_bm25)
 	search_result_free(&sr);
 
 	/* fig: the shorter chunk wins at equal tf. */
-	search(&t, "fig", NULL, &sr);
+	search(&t, "fig", &so, &sr);
 	ck_assert_uint_eq(sr.sr_n, 2);
 	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d3");
 	ck_assert_double_eq_tol(sr.sr_hits[0].sh_score,
@@ -1114,7 +1123,7 @@ START_TEST(test_bm25)
 	search_result_free(&sr);
 
 	/* Two words: a chunk's score is the sum over the words it has. */
-	search(&t, "banana date", NULL, &sr);
+	search(&t, "banana date", &so, &sr);
 	ck_assert_uint_eq(sr.sr_total, 2);
 	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d2");
 	want = idf(n, 2) * tfw(1, 6, avgdl, k1, b) +
@@ -1126,7 +1135,7 @@ START_TEST(test_bm25)
 	search_result_free(&sr);
 
 	/* k1 and b are the caller's. */
-	search_opts_defaults(&so);
+	bm25_opts(&so);
 	so.so_k1 = 2.0;
 	so.so_b = 0.5;
 	want = idf(n, 2) * tfw(2, 4, avgdl, 2.0, 0.5);
@@ -1137,14 +1146,15 @@ START_TEST(test_bm25)
 
 	/* A new batch moves N, df and avgdl. */
 	commit_one(&t, "d4", "apple banana", NULL);
+	bm25_opts(&so);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_tokens, 14);
 	want = idf(4, 3) * tfw(1, 2, 14.0 / 4, k1, b);
-	ck_assert_double_eq_tol(score_of(&t, "apple", NULL, "d4"), want,
+	ck_assert_double_eq_tol(score_of(&t, "apple", &so, "d4"), want,
 	    1e-4);
 	want = idf(4, 3) * tfw(1, 2, 14.0 / 4, k1, b) + idf(4, 3) *
 	    tfw(1, 2, 14.0 / 4, k1, b);
-	ck_assert_double_eq_tol(score_of(&t, "banana apple", NULL, "d4"),
+	ck_assert_double_eq_tol(score_of(&t, "banana apple", &so, "d4"),
 	    want, 1e-4);
 	tix_close(&t);
 }
@@ -1162,10 +1172,12 @@ START_TEST(test_bm25_dead)
 	struct ixcommit		 res;
 	struct ixstats		 st;
 	struct search_result	 sr;
+	struct search_opts	 so;
 	const double		 k1 = 1.2, b = 0.75;
 	int			 i;
 
 	tix_open(&t);
+	bm25_opts(&so);
 	bm25_corpus(&t, NULL);
 	ck_assert_str_eq(ids(&t, "apple", NULL, NULL), "d1,d3");
 	for (i = 0; i < 2; i++) {
@@ -1178,7 +1190,7 @@ START_TEST(test_bm25_dead)
 	ck_assert_uint_eq(st.is_tokens, 12);
 
 	/* N 9 chunks in segments, apple in 6 of them, avgdl 12 / 3. */
-	search(&t, "apple", NULL, &sr);
+	search(&t, "apple", &so, &sr);
 	ck_assert_uint_eq(sr.sr_total, 2);
 	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d1");
 	ck_assert_str_eq(sr.sr_hits[1].sh_extid, "d3");
@@ -1186,7 +1198,7 @@ START_TEST(test_bm25_dead)
 	ck_assert_double_eq_tol(sr.sr_hits[0].sh_score,
 	    idf(9, 6) * tfw(2, 4, 4, k1, b), 1e-4);
 	search_result_free(&sr);
-	search(&t, "banana date", NULL, &sr);
+	search(&t, "banana date", &so, &sr);
 	ck_assert_uint_eq(sr.sr_n, 2);
 	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d2");
 	ck_assert_double_gt(sr.sr_hits[1].sh_score, 0.0);
@@ -1198,19 +1210,24 @@ START_TEST(test_bm25_dead)
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_dead, 0);
 	ck_assert_uint_eq(st.is_tokens, 12);
-	ck_assert_double_eq_tol(score_of(&t, "apple", NULL, "d1"),
+	ck_assert_double_eq_tol(score_of(&t, "apple", &so, "d1"),
 	    idf(3, 2) * tfw(2, 4, 4, k1, b), 1e-4);
 	check_ok(&t);
 	tix_close(&t);
 }
 END_TEST
 
+/*
+ * Title and text are fields of one BM25 (BM25F): a word's tf in each,
+ * times the field's weight, summed before saturation, so that a word in
+ * both counts more than in one, but less than the two apart.
+ */
 START_TEST(test_title_weight)
 {
 	struct tix		 t;
 	struct tdoc		 d;
 	struct search_opts	 so;
-	double			 title, body;
+	double			 k1, b, w;
 
 	tix_open(&t);
 	memset(&d, 0, sizeof(d));
@@ -1227,24 +1244,120 @@ START_TEST(test_title_weight)
 	d.d_title = "Other";
 	d.d_text = "kiwi lemon mango nectarine";
 	add_doc(&t, &d);
+	d.d_id = "both";
+	d.d_title = "Zebra";
+	d.d_text = "zebra lemon mango nectarine";
+	add_doc(&t, &d);
 	commit(&t, NULL);
 
-	ck_assert_str_eq(ids(&t, "zebra", NULL, NULL), "titled,body");
+	ck_assert_str_eq(ids(&t, "zebra", NULL, NULL), "both,titled,body");
+	/* BM25 alone, without the rescoring of the first hits. */
 	search_opts_defaults(&so);
-	title = score_of(&t, "zebra", &so, "titled");
-	body = score_of(&t, "zebra", &so, "body");
-	ck_assert_double_gt(body, 0.0);
-	ck_assert_double_eq_tol(title, so.so_wtitle * body, 1e-4);
+	so.so_window = 0;
+	k1 = so.so_k1;
+	b = so.so_b;
+	w = idf(4, 2);	/* df: the chunks with it in their text */
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "body"),
+	    w * tfw(1, 5, 5, k1, b), 1e-4);
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "titled"),
+	    w * tfw(so.so_wtitle, 5, 5, k1, b), 1e-4);
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "both"),
+	    w * tfw(so.so_wtitle + 1, 5, 5, k1, b), 1e-4);
+	ck_assert_double_lt(score_of(&t, "zebra", &so, "both"),
+	    score_of(&t, "zebra", &so, "titled") +
+	    score_of(&t, "zebra", &so, "body"));
 	so.so_wtitle = 3.0;
 	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "titled"),
-	    3.0 * body, 1e-4);
+	    w * tfw(3, 5, 5, k1, b), 1e-4);
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "both"),
+	    w * tfw(4, 5, 5, k1, b), 1e-4);
 	/* The body weight scales body matches only. */
 	so.so_wtitle = 1.0;
 	so.so_wbody = 0.5;
 	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "body"),
-	    0.5 * body, 1e-4);
+	    w * tfw(0.5, 5, 5, k1, b), 1e-4);
 	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "titled"),
-	    body, 1e-4);
+	    w * tfw(1, 5, 5, k1, b), 1e-4);
+	ck_assert_double_eq_tol(score_of(&t, "zebra", &so, "both"),
+	    w * tfw(1.5, 5, 5, k1, b), 1e-4);
+	tix_close(&t);
+}
+END_TEST
+
+/* The ids of a search with these options, best first. */
+static const char *
+ids_opts(struct tix *t, const char *query, const struct search_opts *so)
+{
+	static char		 out[1024];
+	struct search_result	 sr;
+	size_t			 i;
+
+	search(t, query, so, &sr);
+	out[0] = '\0';
+	for (i = 0; i < sr.sr_n; i++) {
+		if (i > 0)
+			strlcat(out, ",", sizeof(out));
+		ck_assert_uint_lt(strlcat(out, sr.sr_hits[i].sh_extid,
+		    sizeof(out)), sizeof(out));
+	}
+	search_result_free(&sr);
+	return (out);
+}
+
+/*
+ * The rescoring of the first hits: of chunks BM25 ties (the same words
+ * as often, the same length), the query's words in a row come first,
+ * then close in the other order, then scattered; the word as typed
+ * comes before another word of its stem.  Without it, the ties go to
+ * the older chunk; pruned or not, the same order.
+ */
+START_TEST(test_rank_window)
+{
+	static const char *const texts[][2] = {
+		{ "far", "red kiwi lemon mango nectarine olive plum fox" },
+		{ "reversed", "kiwi lemon fox red mango nectarine olive plum" },
+		{ "near", "kiwi lemon red fox mango nectarine olive plum" },
+		{ "stem", "quince walls plaster rowan" },
+		{ "typed", "quince walls plastered rowan" },
+	};
+	struct tix		 t;
+	struct tdoc		 d;
+	struct search_opts	 so, ex;
+	size_t			 i;
+
+	tix_open(&t);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		memset(&d, 0, sizeof(d));
+		d.d_id = texts[i][0];
+		d.d_title = "Note";
+		d.d_text = texts[i][1];
+		add_doc(&t, &d);
+	}
+	commit(&t, NULL);
+	search_opts_defaults(&so);
+	ex = so;
+	ex.so_exact = 1;
+	ck_assert_str_eq(ids_opts(&t, "red fox", &so), "near,reversed,far");
+	ck_assert_str_eq(ids_opts(&t, "red fox", &ex), "near,reversed,far");
+	ck_assert_str_eq(ids_opts(&t, "fox red", &so), "reversed,near,far");
+	ck_assert_str_eq(ids_opts(&t, "plastered", &so), "typed,stem");
+	ck_assert_str_eq(ids_opts(&t, "plastered", &ex), "typed,stem");
+	ck_assert_str_eq(ids_opts(&t, "Plaster", &so), "stem,typed");
+	/* Each part on its own; and none, BM25's ties. */
+	so.so_wexact = 0.0;
+	ck_assert_str_eq(ids_opts(&t, "red fox", &so), "near,reversed,far");
+	ck_assert_str_eq(ids_opts(&t, "plastered", &so), "stem,typed");
+	so.so_wexact = 0.3;
+	so.so_wprox = 0.0;
+	ck_assert_str_eq(ids_opts(&t, "red fox", &so), "far,reversed,near");
+	ck_assert_str_eq(ids_opts(&t, "plastered", &so), "typed,stem");
+	so.so_wprox = 0.5;
+	so.so_window = 0;
+	ck_assert_str_eq(ids_opts(&t, "red fox", &so), "far,reversed,near");
+	ck_assert_str_eq(ids_opts(&t, "plastered", &so), "stem,typed");
+	/* Past the window, hits keep BM25's order. */
+	so.so_window = 1;
+	ck_assert_str_eq(ids_opts(&t, "red fox", &so), "far,reversed,near");
 	tix_close(&t);
 }
 END_TEST
@@ -4150,6 +4263,7 @@ index_suite(void)
 	tcase_add_test(tc, test_bm25);
 	tcase_add_test(tc, test_bm25_dead);
 	tcase_add_test(tc, test_title_weight);
+	tcase_add_test(tc, test_rank_window);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("queries");

@@ -13,8 +13,10 @@
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
-# 300 records of 10 to 49 words w0..w299 (low ones common), a color each.
-awk -v n=300 -v seed=7 'BEGIN { srand(seed); split("red green blue", c, " ")
+# 1,200 records of 10 to 49 words w0..w299 (low ones common), a color
+# each: enough that searches for the first 30 documents (the rescored
+# window) prune.
+awk -v n=1200 -v seed=7 'BEGIN { srand(seed); split("red green blue", c, " ")
     for (i = 0; i < n; i++) { s = ""; nw = 10 + int(rand() * 40)
 	for (w = 0; w < nw; w++) s = s " w" int(rand() ^ 2 * 300)
 	printf "{\"id\":\"r%d\",\"color\":\"%s\",\"text\":\"%s\"}\n", i,
