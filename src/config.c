@@ -208,6 +208,10 @@ static const struct conf_opt conf_opts[] = {
 	{ "exact-weight", CONF_REAL, CONF_OFF(c_exact_weight), 0, 100000,
 	    "0.5", CONF_RELOAD_LIVE, NULL,
 	    "weight of query words found as typed, not only by their stem" },
+	{ "heading-weight", CONF_REAL, CONF_OFF(c_heading_weight), 0, 100000,
+	    "1", CONF_RELOAD_LIVE, NULL,
+	    "weight of query words in a chunk's headings, rescoring the first "
+	    "hits" },
 	{ "rank-window", CONF_INT, CONF_OFF(c_rank_window), 0, 1000, "30",
 	    CONF_RELOAD_LIVE, NULL,
 	    "first hits rescored for proximity and exact forms (0: none)" },

@@ -593,6 +593,7 @@ struct quire_conf {
 	double		 c_title_weight;
 	double		 c_proximity_weight;
 	double		 c_exact_weight;
+	double		 c_heading_weight;
 	uint64_t	 c_rank_window;
 	uint64_t	 c_merge;
 	uint64_t	 c_max_jobs;
@@ -1411,6 +1412,7 @@ struct search_opts {
 	double		 so_wbody;
 	double		 so_wprox;	/* rescoring: proximity (search_rank.c) */
 	double		 so_wexact;	/* rescoring: words as typed */
+	double		 so_wheading;	/* rescoring: words in headings */
 	size_t		 so_window;	/* first hits rescored; 0: none */
 	int		 so_exact;	/* count every match: no pruning */
 	int		 so_chunks;	/* chunks, not documents */
@@ -1520,7 +1522,8 @@ struct rank_word {
 };
 
 double		 search_rank_bonus(struct tokenizer *, const struct rank_word *,
-		    size_t, const char *, const char *, size_t, double, double);
+		    size_t, const char *, const char *, const char *, size_t,
+		    const struct search_opts *);
 
 /* ipc.c */
 #define IPC_STR_MAX		8192

@@ -206,6 +206,7 @@ search_opts_defaults(struct search_opts *so)
 	so->so_facet_exact = SEARCH_FACET_EXACT;
 	so->so_wprox = 0.5;
 	so->so_wexact = 0.5;
+	so->so_wheading = 1.0;
 	so->so_window = 30;
 }
 
@@ -218,6 +219,7 @@ search_opts_conf(struct search_opts *so, const struct quire_conf *c)
 	so->so_wtitle = c->c_title_weight;
 	so->so_wprox = c->c_proximity_weight;
 	so->so_wexact = c->c_exact_weight;
+	so->so_wheading = c->c_heading_weight;
 	so->so_window = c->c_rank_window;
 	so->so_facet_exact = c->c_facet_exact;
 }
@@ -2506,7 +2508,8 @@ search_rerank(MDB_txn *txn, struct sstate *ss)
 	int			 rc;
 
 	n = top->st_n < so->so_window ? top->st_n : so->so_window;
-	if (n == 0 || (so->so_wprox == 0.0 && so->so_wexact == 0.0) ||
+	if (n == 0 || (so->so_wprox == 0.0 && so->so_wexact == 0.0 &&
+	    so->so_wheading == 0.0) ||
 	    (nw = search_rank_words(ss->ss_q, w)) == 0)
 		return (0);
 	for (i = 0; i < n; i++) {
@@ -2517,8 +2520,7 @@ search_rerank(MDB_txn *txn, struct sstate *ss)
 		if (rc == 0)
 			top->st_heap[i]->te_score += search_rank_bonus(ss->ss_tk,
 			    w, nw, ck.ck_index == 0 ? d.d_title : NULL,
-			    text.b_data, text.b_len, so->so_wprox,
-			    so->so_wexact);
+			    ck.ck_heading, text.b_data, text.b_len, so);
 		buf_free(&text);
 		if (rc != 0 && rc != IXREC_ETEXT && rc != MDB_NOTFOUND)
 			return (rc);

@@ -20,12 +20,17 @@
  *			each, scattered words nothing.
  *	exact form	the word as typed (lower-cased), not only its stem:
  *			"plastered" over "plaster".
+ *	heading		the word in the chunk's heading path ("Install >
+ *			From source"), the headings of the section it is
+ *			in: a field of its own, which BM25 does not see.
  *
  * The bonus is so_wprox times the sum over the query's words of idf x
  * proximity, plus so_wexact times the sum of idf over the words found
- * in their exact form: at most (so_wprox + so_wexact) x the sum of the
- * words' idf.  A title and a text are apart: no proximity across them.
- * At most RANK_TOKENS words of a text are looked at.
+ * in their exact form, plus so_wheading times the sum of idf over the
+ * words in the heading: at most (so_wprox + so_wexact + so_wheading) x
+ * the sum of the words' idf.  A title, a heading and a text are apart:
+ * no proximity across them.  At most RANK_TOKENS words of a text are
+ * looked at.
  */
 
 #include <sys/types.h>
@@ -47,6 +52,8 @@ struct rank_scan {
 	int64_t			 rs_last[SEARCH_RANK_WORDS];
 	double			 rs_close[SEARCH_RANK_WORDS];
 	int			 rs_exact[SEARCH_RANK_WORDS];
+	int			 rs_inhead;	/* scanning the heading */
+	int			 rs_head[SEARCH_RANK_WORDS];
 };
 
 /* Is the token the word as typed, letter case aside? */
@@ -98,6 +105,8 @@ search_rank_token(const struct token *t, void *arg)
 			continue;
 		if (!rs->rs_exact[j] && search_rank_is_exact(rs, t, w))
 			rs->rs_exact[j] = 1;
+		if (rs->rs_inhead)
+			rs->rs_head[j] = 1;
 		search_rank_near(rs, j, t->t_pos);
 	}
 	/* Then the places, so that a word is not near itself. */
@@ -127,14 +136,14 @@ search_rank_scan(struct rank_scan *rs, struct tokenizer *tk,
 }
 
 /*
- * The bonus of a chunk with this title (or NULL) and text, for the
- * query's words w[0] to w[n - 1] (at most SEARCH_RANK_WORDS), with the
- * weights wprox and wexact.
+ * The bonus of a chunk with this title and heading (either may be NULL)
+ * and text, for the query's words w[0] to w[n - 1] (at most
+ * SEARCH_RANK_WORDS), with the weights of so.
  */
 double
 search_rank_bonus(struct tokenizer *tk, const struct rank_word *w, size_t n,
-    const char *title, const char *text, size_t len, double wprox,
-    double wexact)
+    const char *title, const char *heading, const char *text, size_t len,
+    const struct search_opts *so)
 {
 	struct rank_scan	 rs;
 	double			 bonus = 0.0;
@@ -147,9 +156,15 @@ search_rank_bonus(struct tokenizer *tk, const struct rank_word *w, size_t n,
 	rs.rs_n = n;
 	if (title != NULL)
 		search_rank_scan(&rs, tk, title, strlen(title));
+	if (heading != NULL) {
+		rs.rs_inhead = 1;
+		search_rank_scan(&rs, tk, heading, strlen(heading));
+		rs.rs_inhead = 0;
+	}
 	search_rank_scan(&rs, tk, text, len);
 	for (j = 0; j < n; j++)
-		bonus += w[j].rw_idf * (wprox * rs.rs_close[j] +
-		    (rs.rs_exact[j] ? wexact : 0.0));
+		bonus += w[j].rw_idf * (so->so_wprox * rs.rs_close[j] +
+		    (rs.rs_exact[j] ? so->so_wexact : 0.0) +
+		    (rs.rs_head[j] ? so->so_wheading : 0.0));
 	return (bonus);
 }

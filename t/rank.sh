@@ -6,7 +6,8 @@
 # the same word in a shorter text (title-weight, BM25F); of two chunks
 # with the same words, the one where they stand as the query's phrase
 # comes first (proximity-weight); a word as typed outranks another word
-# of its stem (exact-weight).  Each setting turned off gives back the
+# of its stem (exact-weight); a word in the headings of a section
+# outranks the same word in another's text (heading-weight).  Each setting turned off gives back the
 # order BM25 alone gives, older chunk first on ties, so each check can
 # fail; pruned and --exact searches agree throughout.
 
@@ -22,8 +23,14 @@ cat > "$T/rank.ndjson" <<'END'
 {"id": "stem", "title": "Three", "text": "walls plaster rowan"}
 {"id": "typed", "title": "Four", "text": "walls plastered rowan"}
 END
+# Two pages whose sections are alike but for where "nesting" is: in a
+# heading, or in the text below another one.
+mkdir "$T/pages"
+printf '# Field guide\n\nSome words on birds and their ways.\n\n## Nesting\n\nThey build in spring, out of twigs and moss.\n' > "$T/pages/a.md"
+printf '# Field notes\n\nSome words on birds and their ways.\n\n## Spring\n\nNesting starts, out of twigs and moss.\n' > "$T/pages/b.md"
 write_conf "workers 1"
 expect_exit 0 ctl ingest -w 1 "$T/rank.ndjson"
+expect_exit 0 ctl ingest -w 1 "$T/pages"
 
 # ids QUERY: the hits' ids, best first, pruned; --exact must agree.
 ids() {
@@ -48,6 +55,7 @@ same "$(ids 'red fox')" "phrase scattered"
 same "$(ids 'fox red')" "phrase scattered"
 same "$(ids plastered)" "typed stem"
 same "$(ids plaster)" "stem typed"
+same "$(ids nesting)" "$T/pages/a.md $T/pages/b.md"
 
 # Each setting off: BM25's order (the shorter text; ties to the older).
 write_conf "workers 1" "title-weight 1"
@@ -58,7 +66,11 @@ same "$(ids plastered)" "typed stem"
 write_conf "workers 1" "exact-weight 0"
 same "$(ids plastered)" "stem typed"
 same "$(ids 'red fox')" "phrase scattered"
+write_conf "workers 1" "heading-weight 0"
+same "$(ids nesting)" "$T/pages/b.md $T/pages/a.md"
+same "$(ids 'red fox')" "phrase scattered"
 write_conf "workers 1" "rank-window 0"
+same "$(ids nesting)" "$T/pages/b.md $T/pages/a.md"
 same "$(ids 'red fox')" "scattered phrase"
 same "$(ids plastered)" "stem typed"
 
