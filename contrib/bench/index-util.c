@@ -16,7 +16,8 @@
  *
  *	search DATADIR QUERIES
  *		quire: open the index once, run search_run() (top 10, with
- *		the configuration's defaults, as quirectl search does) for
+ *		the configuration's search settings, as quirectl search
+ *		does: the file $QUIRE_CONF names, else the defaults) for
  *		each query, the words joined by spaces (any word may match;
  *		BM25 ranks).  Prints "p50_ms p95_ms recall_at_10 queries":
  *		the time of each search_run() call, and the fraction of
@@ -824,15 +825,21 @@ iu_pct(double *v, size_t n, int p)
 
 /*
  * The index at path, opened as quirectl opens it, and a tokenizer and
- * search options (top IU_HITS) of the default configuration.
+ * search options (top IU_HITS) of the configuration: the file named by
+ * $QUIRE_CONF, else the defaults.
  */
 static struct tokenizer *
 iu_open(const char *path, struct index *ix, struct search_opts *so)
 {
 	struct quire_conf	 c;
 	struct tokenizer	*tk;
+	const char		*conf;
+	char			 err[256];
 
 	config_defaults(&c);
+	if ((conf = getenv("QUIRE_CONF")) != NULL &&
+	    config_load(conf, &c, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (index_open(ix, path, 0, STORE_SYNC_FULL) == -1)
 		fatalx("%s: cannot open the index", path);
 	if ((tk = tokenizer_new(c.c_language, c.c_stopwords)) == NULL)
