@@ -14,8 +14,8 @@
  * control-socket-group.  jobs is how a member of that group, who cannot
  * open the LMDB files (they need write access even to read), lists jobs.
  * search (b: the number of hits; str: flags one a line, "json",
- * "exact", "offset=N", "filter=K=V", then an empty line and the query)
- * is how they search, under the same rule.  cancel (b: the job id)
+ * "exact", "notypos", "offset=N", "filter=K=V", then an empty line and
+ * the query) is how they search, under the same rule.  cancel (b: the job id)
  * cancels a job and stops it at once if a worker runs it
  * (control_cancel has the reply's forms); it needs the same rights.
  * metrics (metrics.c) is the Prometheus text the HTTP child serves as
@@ -739,6 +739,9 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 	so.so_k1 = sv->sv_conf.c_k1;
 	so.so_b = sv->sv_conf.c_b;
 	so.so_wtitle = sv->sv_conf.c_title_weight;
+	so.so_typos = sv->sv_conf.c_typos != 0;
+	so.so_typo1 = sv->sv_conf.c_typo1;
+	so.so_typo2 = sv->sv_conf.c_typo2;
 	so.so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (n < 1 || n > CTL_SEARCH_N_MAX) {
 		evbuffer_add_printf(eb, "error: -n %llu: from 1 to %d through "
@@ -759,6 +762,8 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 			json = 1;
 		else if (strcmp(line, "exact") == 0)
 			so.so_exact = 1;
+		else if (strcmp(line, "notypos") == 0)
+			so.so_typos = 0;
 		else if (strncmp(line, "offset=", 7) == 0) {
 			so.so_offset = strtonum(line + 7, 0,
 			    CTL_SEARCH_OFFSET_MAX, &errstr);

@@ -286,13 +286,16 @@ http_search_opts(struct http_req *hr, struct search_opts *so,
     char *tenant, size_t len)
 {
 	const struct quire_conf	*c = &hr->hr_hd->hd_ch.ch_conf;
-	const char		*exact;
+	const char		*exact, *typos;
 	long long		 n, off;
 
 	search_opts_defaults(so);
 	so->so_k1 = c->c_k1;
 	so->so_b = c->c_b;
 	so->so_wtitle = c->c_title_weight;
+	so->so_typos = c->c_typos != 0;
+	so->so_typo1 = c->c_typo1;
+	so->so_typo2 = c->c_typo2;
 	so->so_budget_ms = CTL_SEARCH_BUDGET_MS;
 	if (http_query_num(hr, "n", 1, CTL_SEARCH_N_MAX, 10, &n) == -1 ||
 	    http_query_num(hr, "offset", 0, CTL_SEARCH_OFFSET_MAX, 0,
@@ -303,6 +306,9 @@ http_search_opts(struct http_req *hr, struct search_opts *so,
 	if ((exact = http_query(hr, "exact")) != NULL)
 		so->so_exact = strcmp(exact, "0") != 0 &&
 		    strcmp(exact, "false") != 0;
+	if (so->so_typos && (typos = http_query(hr, "typos")) != NULL)
+		so->so_typos = strcmp(typos, "0") != 0 &&
+		    strcmp(typos, "false") != 0;
 	return (http_search_filters(hr, so, tenant, len));
 }
 

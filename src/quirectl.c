@@ -118,10 +118,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Make the daemon read its configuration again." },
 	{ "stop", "stop", ctl_simple,
 	    "Stop the daemon now." },
-	{ "search", "search [--json] [--exact] [-n N] [--offset N] "
-	    "[--filter K=V] [--] QUERY", ctl_search,
+	{ "search", "search [--json] [--exact] [--no-typos] [-n N] "
+	    "[--offset N] [--filter K=V] [--] QUERY", ctl_search,
 	    "Search the index (BM25): \"phrases\", prefix*, +word, -word,\n"
-	    "AND, OR and NOT in capitals." },
+	    "AND, OR and NOT in capitals.  A word that matches nothing or\n"
+	    "very little is corrected (one edit, two for long words) unless\n"
+	    "--no-typos." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
@@ -2206,7 +2208,7 @@ ctl_index_readable(void)
 
 /*
  * search through the daemon (control.c): b is the number of hits, the
- * string its flags, one a line ("json", "exact", "offset=N",
+ * string its flags, one a line ("json", "exact", "notypos", "offset=N",
  * "filter=K=V"), then an empty line and the query.  The daemon's bounds
  * are usage errors here, as the direct path's are.  -1 when no daemon
  * answers.
@@ -2233,6 +2235,8 @@ ctl_search_daemon(const struct search_opts *so, int json, const char *query)
 		buf_addstr(&req, "json\n");
 	if (so->so_exact)
 		buf_addstr(&req, "exact\n");
+	if (!so->so_typos)
+		buf_addstr(&req, "notypos\n");
 	snprintf(line, sizeof(line), "offset=%zu\n", so->so_offset);
 	buf_addstr(&req, line);
 	for (i = 0; i < so->so_nfilters; i++) {
@@ -2257,6 +2261,7 @@ ctl_search(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "filter", required_argument, NULL, 'F' },
 		{ "exact", no_argument, NULL, 'E' },
+		{ "no-typos", no_argument, NULL, 'T' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -2273,16 +2278,22 @@ ctl_search(int argc, char **argv)
 	so.so_k1 = ctl_conf.c_k1;
 	so.so_b = ctl_conf.c_b;
 	so.so_wtitle = ctl_conf.c_title_weight;
+	so.so_typos = ctl_conf.c_typos != 0;
+	so.so_typo1 = ctl_conf.c_typo1;
+	so.so_typo2 = ctl_conf.c_typo2;
 	/*
 	 * "+": options end at the first word of the query, so that
 	 * "search dog -cat" excludes cat; "--" ends them before a query
 	 * that begins with "-".
 	 */
-	while ((ch = getopt_long(argc, argv, "+n:JF:Eo:", opts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+n:JF:ETo:", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'E':
 			so.so_exact = 1;
+			break;
+		case 'T':
+			so.so_typos = 0;
 			break;
 		case 'n':
 			so.so_n = strtonum(optarg, 1, 10000, &errstr);

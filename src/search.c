@@ -106,6 +106,10 @@ struct sterm {
 	int		 st_ppos;	/* place in the phrase */
 	double		 st_idf;
 	uint64_t	 st_df;
+	uint32_t	 st_woff;	/* the word as typed, in the query */
+	uint32_t	 st_wlen;
+	int		 st_quoted;	/* between quotes */
+	int		 st_typo;	/* edits of a correction, or 0 */
 };
 
 struct sitem {
@@ -181,6 +185,9 @@ search_opts_defaults(struct search_opts *so)
 	so->so_b = 0.75;
 	so->so_wtitle = 2.0;
 	so->so_wbody = 1.0;
+	so->so_typos = 1;
+	so->so_typo1 = 4;
+	so->so_typo2 = 8;
 }
 
 void
@@ -200,6 +207,7 @@ struct sparse {
 	int		 sp_phrase;
 	int		 sp_ppos;
 	int		 sp_overflow;
+	size_t		 sp_base;	/* of the text tokenized, in the query */
 };
 
 static int
@@ -223,6 +231,9 @@ search_add_term(const struct token *t, void *arg)
 	st->st_prefix = sp->sp_prefix;
 	st->st_phrase = sp->sp_phrase;
 	st->st_ppos = sp->sp_ppos++;
+	st->st_woff = sp->sp_base + t->t_off;
+	st->st_wlen = t->t_srclen;
+	st->st_quoted = sp->sp_phrase >= 0;
 	return (0);
 }
 
@@ -354,6 +365,7 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 			}
 			sp.sp_phrase = q->q_nphrases;
 		}
+		sp.sp_base = s - query;
 		if (tokenizer_run(sp.sp_prefix ? search_plain_tokenizer() : tk,
 		    s, e - s, 0, search_add_term, &sp) != 0 && sp.sp_overflow) {
 			snprintf(err, errlen, "too many query words (%d)",
@@ -594,6 +606,158 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 			return (rc);
 	}
 	return (0);
+}
+
+/* Report a correction: the word as typed, the stem it stands for. */
+static void
+search_typo_report(struct search_result *res, const char *query,
+    const struct sterm *st, int kept)
+{
+	char	 from[SEARCH_CORR_WORD], to[SEARCH_CORR_WORD];
+	size_t	 i, n;
+
+	n = st->st_wlen < sizeof(from) - 1 ? st->st_wlen : sizeof(from) - 1;
+	memcpy(from, query + st->st_woff, n);
+	from[n] = '\0';
+	n = st->st_len - 1 < sizeof(to) - 1 ? st->st_len - 1 : sizeof(to) - 1;
+	memcpy(to, st->st_key + 1, n);
+	to[n] = '\0';
+	for (i = 0; i < res->sr_ncorr; i++)
+		if (strcmp(res->sr_corr_from[i], from) == 0)
+			return;		/* the same word twice */
+	if (res->sr_ncorr == SEARCH_CORR_MAX)
+		return;
+	strlcpy(res->sr_corr_from[res->sr_ncorr], from, SEARCH_CORR_WORD);
+	strlcpy(res->sr_corr_to[res->sr_ncorr], to, SEARCH_CORR_WORD);
+	res->sr_corr_kept[res->sr_ncorr++] = kept;
+}
+
+/* The word as typed, normalized but not stemmed: the first token. */
+struct splain {
+	char	 p_word[IX_TERM_MAX];
+	size_t	 p_len;
+};
+
+static int
+search_plain_token(const struct token *t, void *arg)
+{
+	struct splain	*p = arg;
+
+	p->p_len = t->t_len < sizeof(p->p_word) ? t->t_len :
+	    sizeof(p->p_word);
+	memcpy(p->p_word, t->t_text, p->p_len);
+	return (1);
+}
+
+/*
+ * Look the word up: its stem, then, if that finds nothing, the word
+ * unstemmed (search_typo_plain).  *what: what search_typo_pick says.
+ * 0, or an LMDB error.
+ */
+static int
+search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
+    const struct sterm *st, struct search_typo *ty,
+    const struct search_typo_cand **best, int *what)
+{
+	struct splain	 p;
+	int		 rc;
+
+	*what = 0;
+	if ((rc = search_typo_walk(txn, ss->ss_ix, ty)) != 0)
+		return (rc);
+	if ((*what = search_typo_pick(ty, ss->ss_n, best)) != 0 ||
+	    ty->ty_exact > 0)
+		return (0);
+	memset(&p, 0, sizeof(p));
+	tokenizer_run(search_plain_tokenizer(), query + st->st_woff,
+	    st->st_wlen, 0, search_plain_token, &p);
+	if ((p.p_len == st->st_len - 1 &&
+	    memcmp(p.p_word, st->st_key + 1, p.p_len) == 0) ||
+	    search_typo_plain(ty, p.p_word, p.p_len) == -1)
+		return (0);	/* the same word, or too long */
+	if ((rc = search_typo_walk(txn, ss->ss_ix, ty)) != 0)
+		return (rc);
+	*what = search_typo_pick(ty, ss->ss_n, best);
+	return (0);
+}
+
+/* May the word at hand be corrected, and by how many edits? */
+static int
+search_typo_edits(const struct sstate *ss, const char *query,
+    const struct sterm *st)
+{
+	const struct search_opts	*so = ss->ss_opts;
+	const struct sitem		*it = &ss->ss_q->q_items[st->st_item];
+	size_t				 chars;
+
+	if (st->st_prefix || st->st_quoted || it->si_excluded ||
+	    !search_typo_rare(st->st_df, ss->ss_n))
+		return (0);
+	chars = search_typo_chars(query + st->st_woff, st->st_wlen);
+	if (so->so_typo2 > 0 && chars >= so->so_typo2)
+		return (2);
+	return (so->so_typo1 > 0 && chars >= so->so_typo1);
+}
+
+/*
+ * Misspelled words (search_typo.c), once the df of every word is known:
+ * a word of the query that matches nothing, or very little, is looked
+ * up within one edit (two for long words) in the term dictionary; one
+ * that matches nothing is replaced by its correction, a rare one gets
+ * its correction beside it, as another word of the same item (either
+ * matches it).  Quoted words, prefixes and excluded words are taken as
+ * typed.  At most SEARCH_CORR_MAX words are looked up.  The dfs are
+ * then counted again, with the corrections.
+ */
+static int
+search_typos(MDB_txn *txn, struct sstate *ss, const char *query,
+    struct search_result *res)
+{
+	struct squery			*q = ss->ss_q;
+	struct search_typo		*ty;
+	const struct search_typo_cand	*best;
+	struct sterm			*st;
+	size_t				 i, nterms = q->q_nterms, looked = 0;
+	int				 edits, what, rc = 0;
+
+	if (!ss->ss_opts->so_typos)
+		return (0);
+	ty = xmalloc(sizeof(*ty));
+	for (i = 0; i < nterms && looked < SEARCH_CORR_MAX; i++) {
+		st = &q->q_terms[i];
+		if ((edits = search_typo_edits(ss, query, st)) == 0 ||
+		    search_typo_init(ty, st->st_key + 1, st->st_len - 1,
+		    edits) == -1)
+			continue;
+		looked++;
+		if ((rc = search_typo_lookup(txn, ss, query, st, ty, &best,
+		    &what)) != 0)
+			break;
+		if (what == 0)
+			continue;
+		if (what == SEARCH_TYPO_ADD) {
+			if (q->q_nterms == SEARCH_TERMS_MAX)
+				continue;
+			q->q_terms[q->q_nterms] = *st;
+			st = &q->q_terms[q->q_nterms++];
+		}
+		memcpy(st->st_key + 1, best->tc_term, best->tc_len);
+		st->st_len = best->tc_len + 1;
+		st->st_typo = best->tc_edits > 0 ? best->tc_edits : 1;
+		search_typo_report(res, query, st, what == SEARCH_TYPO_ADD);
+	}
+	free(ty);
+	if (rc != 0 || res->sr_ncorr == 0)
+		return (rc);
+	for (i = 0; i < q->q_nterms; i++) {
+		q->q_terms[i].st_df = 0;
+		if (q->q_terms[i].st_exp != NULL)
+			memset(q->q_terms[i].st_exp, 0,
+			    sizeof(*q->q_terms[i].st_exp));
+	}
+	if ((rc = search_df_blocks(txn, ss)) != 0)
+		return (rc);
+	return (search_segments(txn, ss, search_df));
 }
 
 /* The chunks of one filter term, across segments. */
@@ -2157,7 +2321,8 @@ search_txn(MDB_txn *txn, void *arg)
 		}
 	}
 	if ((rc = search_df_blocks(txn, ss)) != 0 ||
-	    (rc = search_segments(txn, ss, search_df)) != 0)
+	    (rc = search_segments(txn, ss, search_df)) != 0 ||
+	    (rc = search_typos(txn, ss, sa->sa_query, res)) != 0)
 		return (rc);
 	for (i = 0; i < q->q_nterms; i++) {
 		/*
@@ -2170,6 +2335,9 @@ search_txn(MDB_txn *txn, void *arg)
 		q->q_terms[i].st_idf = log(1.0 + (ss->ss_n -
 		    (double)q->q_terms[i].st_df + 0.5) /
 		    ((double)q->q_terms[i].st_df + 0.5));
+		if (q->q_terms[i].st_typo > 0)
+			q->q_terms[i].st_idf *= search_typo_weight(
+			    q->q_terms[i].st_typo);
 	}
 	/* Blocks first: they hold the older chunks. */
 	if ((rc = search_blocks(txn, ss)) != 0 ||

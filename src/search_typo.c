@@ -1,0 +1,423 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Typo tolerance: the terms of the index within one or two edits of a
+ * query word, found by walking the term dictionary in its sorted order
+ * with a Damerau-Levenshtein automaton, and the one a misspelled word
+ * stands for.
+ *
+ * The dictionary is the block store's terms database (index_block.c)
+ * and the dictionary of each segment not folded yet (index_seg.c); both
+ * are sorted in byte order (ix_termcmp), so the walk needs no data of
+ * its own.  An edit is the deletion, insertion or substitution of a
+ * character (a code point of the stem, not a byte), or the
+ * transposition of two adjacent ones (the "optimal string alignment"
+ * distance: a transposed pair is not edited again).  The walk keeps one
+ * row of the distance table per character of the term at hand, so that
+ * the next term, which shares a prefix with it, starts from the row of
+ * that prefix.  When every cell of a row exceeds the edits allowed, no
+ * term beginning with that prefix can be near enough, and the walk
+ * seeks past them all (MDB_SET_RANGE on the prefix with its last byte
+ * raised, or ixseg_lower in a segment): it reads the terms along the
+ * paths the automaton can still take, not the whole dictionary.  Each
+ * walk stops after SEARCH_TYPO_STEPS terms, a bound on its time on a
+ * dictionary of millions of terms, whatever the word.
+ *
+ * A word is looked up in both text and title fields ('b' and 't'
+ * terms), the two counting as one stem: a stem's df here is the sum of
+ * its postings in both, over the block store and the segments.  At most
+ * SEARCH_TYPO_CANDS stems are kept, the fewest edits first and, among
+ * them, the most frequent; a stem evicted and met again in another
+ * segment counts only from there on.
+ *
+ * Which word is corrected, and to what (search_typo_pick): a word with
+ * no posting at all is replaced by its nearest stem, the most frequent
+ * among the nearest; a rare word (at most SEARCH_TYPO_RARE_MIN postings,
+ * or one in SEARCH_TYPO_RARE_DIV chunks on a larger index) keeps
+ * matching and the stem is added beside it, when the stem has
+ * SEARCH_TYPO_RATIO times its postings or more: a rarer stem is not a
+ * likelier reading than the word the user typed.  The caller scores a
+ * corrected term lower than an exact one (search_typo_weight).
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quire.h"
+
+#define SEARCH_TYPO_STEPS	200000	/* terms read by one walk, at most */
+#define SEARCH_TYPO_RARE_MIN	2	/* a word this rare may be a typo */
+#define SEARCH_TYPO_RARE_DIV	100000	/* or one chunk in this many */
+#define SEARCH_TYPO_RATIO	10	/* how much commoner a correction */
+
+/* The two fields a word is corrected in. */
+static const char search_typo_fields[] = { IX_BODY, IX_TITLE };
+
+/* The code points of s (an invalid byte is one of its own); how many. */
+static size_t
+search_typo_decode(const char *s, size_t len, uint32_t *cp, uint8_t *nb,
+    size_t max)
+{
+	const uint8_t	*p = (const uint8_t *)s;
+	size_t		 i = 0, n = 0, k, l;
+	uint32_t	 c;
+
+	while (i < len && n < max) {
+		c = p[i];
+		l = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 :
+		    (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+		if (i + l > len)
+			l = 1;
+		for (k = 1; k < l; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				break;
+			c = (c << 6) | (p[i + k] & 0x3f);
+		}
+		if (k < l)
+			l = 1, c = p[i];
+		cp[n] = c;
+		nb[n++] = l;
+		i += l;
+	}
+	return (n);
+}
+
+/* The number of characters of a word: what the edits allowed go by. */
+size_t
+search_typo_chars(const char *s, size_t len)
+{
+	uint32_t	 cp[SEARCH_TYPO_WORD_MAX];
+	uint8_t		 nb[SEARCH_TYPO_WORD_MAX];
+
+	return (search_typo_decode(s, len, cp, nb, SEARCH_TYPO_WORD_MAX));
+}
+
+/*
+ * Start a lookup of the stem (no field byte) with at most edits edits;
+ * -1 if the stem is too long to be looked up.  search_typo_plain then
+ * looks up the word unstemmed, with the same table of stems.
+ */
+int
+search_typo_init(struct search_typo *ty, const char *stem, size_t len,
+    int edits)
+{
+	uint8_t	 nb[SEARCH_TYPO_WORD_MAX];
+	size_t	 j;
+
+	memset(ty, 0, sizeof(*ty));
+	if (len == 0 || len > IX_TERM_MAX - 1 || edits < 0 ||
+	    edits > SEARCH_TYPO_EDITS_MAX)
+		return (-1);
+	ty->ty_m = search_typo_decode(stem, len, ty->ty_word, nb,
+	    SEARCH_TYPO_WORD_MAX);
+	if (ty->ty_m == SEARCH_TYPO_WORD_MAX)
+		return (-1);
+	ty->ty_edits = edits;
+	/* Row 0: the empty prefix, j insertions away from j characters. */
+	for (j = 0; j <= ty->ty_m; j++)
+		ty->ty_row[0][j] = j;
+	return (0);
+}
+
+/*
+ * Look up the word as typed, normalized but not stemmed, whose stem
+ * found nothing: the stem of a misspelled word can lose more than the
+ * stem of the word meant ("firewal" stems to "firew", "firewall" to
+ * "firewal"), and a stored stem equal to the plain word is then a
+ * correction, not the word itself.
+ */
+int
+search_typo_plain(struct search_typo *ty, const char *word, size_t len)
+{
+	uint8_t	 nb[SEARCH_TYPO_WORD_MAX];
+	size_t	 m, j;
+
+	if (len == 0 || len > IX_TERM_MAX - 1)
+		return (-1);
+	m = search_typo_decode(word, len, ty->ty_word, nb,
+	    SEARCH_TYPO_WORD_MAX);
+	if (m == SEARCH_TYPO_WORD_MAX)
+		return (-1);
+	ty->ty_m = m;
+	ty->ty_plain = 1;
+	for (j = 0; j <= ty->ty_m; j++)
+		ty->ty_row[0][j] = j;
+	return (0);
+}
+
+/* Row i of the table, from rows i - 1 and i - 2; its smallest cell. */
+static int
+search_typo_row(struct search_typo *ty, size_t i, const uint32_t *kc)
+{
+	uint8_t		*r = ty->ty_row[i], *u = ty->ty_row[i - 1];
+	size_t		 j, m = ty->ty_m;
+	int		 best, v, cost;
+
+	r[0] = i > 255 ? 255 : i;
+	best = r[0];
+	for (j = 1; j <= m; j++) {
+		cost = kc[i - 1] != ty->ty_word[j - 1];
+		v = u[j - 1] + cost;
+		if (u[j] + 1 < v)
+			v = u[j] + 1;
+		if (r[j - 1] + 1 < v)
+			v = r[j - 1] + 1;
+		if (i > 1 && j > 1 && kc[i - 1] == ty->ty_word[j - 2] &&
+		    kc[i - 2] == ty->ty_word[j - 1] &&
+		    ty->ty_row[i - 2][j - 2] + 1 < v)
+			v = ty->ty_row[i - 2][j - 2] + 1;
+		r[j] = v > 255 ? 255 : v;
+		if (v < best)
+			best = v;
+	}
+	return (best);
+}
+
+/* Is a better than b: fewer edits, or as few and more postings? */
+static int
+search_typo_better(int ae, uint64_t adf, int be, uint64_t bdf)
+{
+	return (ae < be || (ae == be && adf > bdf));
+}
+
+/* Count df postings for the stem t, edits away from the word. */
+static void
+search_typo_add(struct search_typo *ty, const char *t, size_t len,
+    int edits, uint64_t df)
+{
+	struct search_typo_cand	*c;
+	size_t			 i, worst = 0;
+
+	if (edits == 0 && !ty->ty_plain) {
+		ty->ty_exact += df;
+		return;
+	}
+	for (i = 0; i < ty->ty_n; i++) {
+		c = &ty->ty_cand[i];
+		if (c->tc_len == len && memcmp(c->tc_term, t, len) == 0) {
+			c->tc_df += df;
+			return;
+		}
+		if (search_typo_better(ty->ty_cand[worst].tc_edits,
+		    ty->ty_cand[worst].tc_df, c->tc_edits, c->tc_df))
+			worst = i;
+	}
+	if (ty->ty_n < SEARCH_TYPO_CANDS)
+		c = &ty->ty_cand[ty->ty_n++];
+	else if (search_typo_better(edits, df, ty->ty_cand[worst].tc_edits,
+	    ty->ty_cand[worst].tc_df))
+		c = &ty->ty_cand[worst];
+	else
+		return;
+	memcpy(c->tc_term, t, len);
+	c->tc_len = len;
+	c->tc_edits = edits;
+	c->tc_df = df;
+}
+
+/*
+ * A sorted dictionary: the block store's terms (a cursor) or a
+ * segment's (an index into it).
+ */
+struct stdict {
+	MDB_cursor		*d_c;
+	int			 d_format;
+	const struct ixseg	*d_seg;
+	uint32_t		 d_i;
+	const char		*d_term;	/* the term at hand */
+	size_t			 d_len;
+	uint64_t		 d_df;
+};
+
+/* The first term from key on (seek) or the next one; 1, 0 at the end. */
+static int
+search_typo_dict(struct stdict *d, const char *key, size_t len, int seek)
+{
+	struct ixterminfo	 ti;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if (d->d_seg != NULL) {
+		d->d_i = seek ? ixseg_lower(d->d_seg, key, len) : d->d_i + 1;
+		if (d->d_i >= d->d_seg->s_hdr->h_nterms)
+			return (0);
+		d->d_term = ixseg_term(d->d_seg, d->d_i, &d->d_len);
+		d->d_df = d->d_seg->s_dict[d->d_i].e_df;
+		return (1);
+	}
+	k.mv_data = (void *)key;
+	k.mv_size = len;
+	for (;;) {
+		rc = mdb_cursor_get(d->d_c, &k, &v, seek ? MDB_SET_RANGE :
+		    MDB_NEXT);
+		if (rc == MDB_NOTFOUND)
+			return (0);
+		if (rc != 0)
+			return (-1);
+		seek = 0;
+		if (k.mv_size > IX_TERM_MAX ||
+		    ixblk_terminfo_decode(&v, d->d_format, &ti) == -1)
+			continue;	/* not a term ixblk wrote */
+		d->d_term = k.mv_data;
+		d->d_len = k.mv_size;
+		d->d_df = ti.ti_df;
+		return (1);
+	}
+}
+
+/* Walk one field of one dictionary. */
+static int
+search_typo_field(struct search_typo *ty, struct stdict *d, char field)
+{
+	uint32_t	 kc[SEARCH_TYPO_WORD_MAX + 1], prev[SEARCH_TYPO_WORD_MAX];
+	uint8_t		 nb[SEARCH_TYPO_WORD_MAX + 1];
+	char		 key[IX_TERM_MAX + 1];
+	size_t		 n, np = 0, i, same, off, steps = 0, dead;
+	int		 rv;
+
+	key[0] = field;
+	rv = search_typo_dict(d, key, 1, 1);
+	while (rv == 1) {
+		if (d->d_len < 1 || d->d_term[0] != field)
+			break;
+		if (++steps > SEARCH_TYPO_STEPS) {
+			ty->ty_cut = 1;
+			break;
+		}
+		n = search_typo_decode(d->d_term + 1, d->d_len - 1, kc, nb,
+		    SEARCH_TYPO_WORD_MAX + 1);
+		/* Rows 1..same are those of the previous term's prefix. */
+		for (same = 0; same < n && same < np && kc[same] == prev[same];
+		    same++)
+			;
+		dead = 0;
+		for (i = same + 1; i <= n; i++) {
+			if (i > SEARCH_TYPO_WORD_MAX ||
+			    search_typo_row(ty, i, kc) > ty->ty_edits) {
+				dead = i;
+				break;
+			}
+		}
+		memcpy(prev, kc, (n < SEARCH_TYPO_WORD_MAX ? n :
+		    SEARCH_TYPO_WORD_MAX) * sizeof(*kc));
+		np = dead ? dead - 1 : n;
+		if (!dead) {
+			if (ty->ty_row[n][ty->ty_m] <= ty->ty_edits)
+				search_typo_add(ty, d->d_term + 1, d->d_len - 1,
+				    ty->ty_row[n][ty->ty_m], d->d_df);
+			rv = search_typo_dict(d, NULL, 0, 0);
+			continue;
+		}
+		/* Past every term beginning with the first dead characters. */
+		for (i = 0, off = 1; i < dead; i++)
+			off += nb[i];
+		memcpy(key, d->d_term, off);
+		while (off > 0 && (uint8_t)key[off - 1] == 0xff)
+			off--;
+		if (off <= 1)
+			break;
+		key[off - 1]++;
+		rv = search_typo_dict(d, key, off, 1);
+	}
+	return (rv == -1 ? -1 : 0);
+}
+
+/*
+ * Look the word up in the block store's terms and in every segment not
+ * folded yet.  0, or an LMDB error.
+ */
+int
+search_typo_walk(MDB_txn *txn, struct index *ix, struct search_typo *ty)
+{
+	struct stdict	 d;
+	struct ixseg	 seg;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	size_t		 f;
+	int		 rc, op = MDB_FIRST;
+
+	memset(&d, 0, sizeof(d));
+	if ((d.d_format = ixblk_format(txn, ix)) == -1)
+		return (MDB_CORRUPTED);
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_TERMS), &d.d_c)) != 0)
+		return (rc);
+	for (f = 0; f < sizeof(search_typo_fields); f++)
+		if (search_typo_field(ty, &d, search_typo_fields[f]) == -1) {
+			mdb_cursor_close(d.d_c);
+			return (MDB_CORRUPTED);
+		}
+	mdb_cursor_close(d.d_c);
+	if ((rc = mdb_cursor_open(txn, index_dbi(ix, IDB_SEGS), &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (ixseg_open(&seg, v.mv_data, v.mv_size) == -1)
+			continue;	/* search.c says so */
+		memset(&d, 0, sizeof(d));
+		d.d_seg = &seg;
+		for (f = 0; f < sizeof(search_typo_fields); f++)
+			search_typo_field(ty, &d, search_typo_fields[f]);
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * What to do with the word, on an index of nchunks chunks: 0 nothing,
+ * SEARCH_TYPO_REPLACE or SEARCH_TYPO_ADD the correction, *best.
+ */
+int
+search_typo_pick(const struct search_typo *ty, double nchunks,
+    const struct search_typo_cand **best)
+{
+	const struct search_typo_cand	*b = NULL;
+	double				 rare;
+	size_t				 i;
+
+	for (i = 0; i < ty->ty_n; i++)
+		if (b == NULL || search_typo_better(ty->ty_cand[i].tc_edits,
+		    ty->ty_cand[i].tc_df, b->tc_edits, b->tc_df) ||
+		    (ty->ty_cand[i].tc_edits == b->tc_edits &&
+		    ty->ty_cand[i].tc_df == b->tc_df &&
+		    ix_termcmp(ty->ty_cand[i].tc_term, ty->ty_cand[i].tc_len,
+		    b->tc_term, b->tc_len) < 0))
+			b = &ty->ty_cand[i];
+	*best = b;
+	if (b == NULL || b->tc_df == 0)
+		return (0);
+	if (ty->ty_exact == 0)
+		return (SEARCH_TYPO_REPLACE);
+	rare = nchunks / SEARCH_TYPO_RARE_DIV;
+	if (rare < SEARCH_TYPO_RARE_MIN)
+		rare = SEARCH_TYPO_RARE_MIN;
+	if ((double)ty->ty_exact > rare ||
+	    b->tc_df < ty->ty_exact * SEARCH_TYPO_RATIO)
+		return (0);
+	return (SEARCH_TYPO_ADD);
+}
+
+/*
+ * How much a corrected term counts against an exact one: its idf is
+ * multiplied by this, less for two edits than for one, so that a chunk
+ * with the word as typed ranks above one with its correction.
+ */
+double
+search_typo_weight(int edits)
+{
+	return (edits <= 1 ? 0.6 : 0.4);
+}
+
+/* Is a word worth a lookup: rare enough on an index of nchunks? */
+int
+search_typo_rare(uint64_t df, double nchunks)
+{
+	double	 rare;
+
+	rare = nchunks / SEARCH_TYPO_RARE_DIV;
+	if (rare < SEARCH_TYPO_RARE_MIN)
+		rare = SEARCH_TYPO_RARE_MIN;
+	return ((double)df <= rare);
+}
