@@ -26,6 +26,12 @@
  * "Connections" finds "connect".  A match in a document's title counts
  * so_wtitle times a match in its text.
  *
+ * A word that matches nothing or very little is corrected (so_typos;
+ * search_typos, with the dictionary walk in search_typo.c): replaced by
+ * the nearest term of the index within one or two edits, or joined by
+ * it when the word is rare but there, its idf lowered so that exact
+ * matches rank first.  The result names each correction (sr_corr_*).
+ *
  * Scoring is BM25 over chunks, with df a term's document frequency
  * summed over the block store and the segments, N the number of chunks
  * and avgdl the mean length of the live ones: dead chunks count in df

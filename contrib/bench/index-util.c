@@ -842,6 +842,9 @@ iu_open(const char *path, struct index *ix, struct search_opts *so)
 	so->so_k1 = c.c_k1;
 	so->so_b = c.c_b;
 	so->so_wtitle = c.c_title_weight;
+	so->so_typos = c.c_typos != 0;
+	so->so_typo1 = c.c_typo1;
+	so->so_typo2 = c.c_typo2;
 	return (tk);
 }
 
