@@ -191,7 +191,7 @@ search_opts_defaults(struct search_opts *so)
 	so->so_b = 0.75;
 	so->so_wtitle = 2.0;
 	so->so_wbody = 1.0;
-	so->so_typos = 1;
+	so->so_typos = 0;	/* the front ends follow "typos" */
 	so->so_typo1 = 4;
 	so->so_typo2 = 8;
 }
@@ -694,11 +694,16 @@ search_typo_edits(const struct sstate *ss, const char *query,
 {
 	const struct search_opts	*so = ss->ss_opts;
 	const struct sitem		*it = &ss->ss_q->q_items[st->st_item];
-	size_t				 chars;
+	size_t				 chars, i;
 
 	if (st->st_prefix || st->st_quoted || it->si_excluded ||
 	    !search_typo_rare(st->st_df, ss->ss_n))
 		return (0);
+	/* A word with a digit is a number or a name: "rfc2616", "x86". */
+	for (i = 0; i < st->st_wlen; i++)
+		if (query[st->st_woff + i] >= '0' &&
+		    query[st->st_woff + i] <= '9')
+			return (0);
 	chars = search_typo_chars(query + st->st_woff, st->st_wlen);
 	if (so->so_typo2 > 0 && chars >= so->so_typo2)
 		return (2);
@@ -711,9 +716,9 @@ search_typo_edits(const struct sstate *ss, const char *query,
  * up within one edit (two for long words) in the term dictionary; one
  * that matches nothing is replaced by its correction, a rare one gets
  * its correction beside it, as another word of the same item (either
- * matches it).  Quoted words, prefixes and excluded words are taken as
- * typed.  At most SEARCH_CORR_MAX words are looked up.  The dfs are
- * then counted again, with the corrections.
+ * matches it).  Quoted words, prefixes, excluded words and words with
+ * a digit are taken as typed.  At most SEARCH_CORR_MAX words are looked
+ * up.  The dfs are then counted again, with the corrections.
  */
 static int
 search_typos(MDB_txn *txn, struct sstate *ss, const char *query,

@@ -7,7 +7,7 @@
 # word is not corrected; --no-typos, typos=0 on HTTP and "typos no" in
 # the configuration find nothing for the misspelling; a rare word that
 # exists keeps its own matches first and gets its correction beside it;
-# quoted words are taken as typed.  The same in segments, in the block
+# quoted words and words with a digit are taken as typed.  The same in segments, in the block
 # store after quirectl compact, and through the daemon's HTTP search.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -67,6 +67,8 @@ checks() {
 	# Words too far from anything stay as typed.
 	[ -z "$(hits xyzzyq)" ] || fail "xyzzyq found something"
 	[ "$(jq '.corrected | length' "$T/hits")" = 0 ] || fail "xyzzyq corrected"
+	# A word with a digit is a number or a name, taken as typed.
+	[ -z "$(hits linux9)" ] || fail "linux9 found something"
 	# Turned off, or quoted: the misspelling finds nothing.
 	[ -z "$(hits --no-typos pnaic)" ] || fail "--no-typos pnaic found"
 	[ "$(corrected pnaic)" = none ] || fail "--no-typos corrected pnaic"
