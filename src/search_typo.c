@@ -148,9 +148,12 @@ search_typo_plain(struct search_typo *ty, const char *word, size_t len)
 	return (0);
 }
 
-/* Row i of the table, from rows i - 1 and i - 2; its smallest cell. */
+/*
+ * Row i of the table, for a term whose i-th character is c and the one
+ * before it b, from rows i - 1 and i - 2; its smallest cell.
+ */
 static int
-search_typo_row(struct search_typo *ty, size_t i, const uint32_t *kc)
+search_typo_row(struct search_typo *ty, size_t i, uint32_t c, uint32_t b)
 {
 	uint8_t		*r = ty->ty_row[i], *u = ty->ty_row[i - 1];
 	size_t		 j, m = ty->ty_m;
@@ -159,14 +162,14 @@ search_typo_row(struct search_typo *ty, size_t i, const uint32_t *kc)
 	r[0] = i > 255 ? 255 : i;
 	best = r[0];
 	for (j = 1; j <= m; j++) {
-		cost = kc[i - 1] != ty->ty_word[j - 1];
+		cost = c != ty->ty_word[j - 1];
 		v = u[j - 1] + cost;
 		if (u[j] + 1 < v)
 			v = u[j] + 1;
 		if (r[j - 1] + 1 < v)
 			v = r[j - 1] + 1;
-		if (i > 1 && j > 1 && kc[i - 1] == ty->ty_word[j - 2] &&
-		    kc[i - 2] == ty->ty_word[j - 1] &&
+		if (i > 1 && j > 1 && c == ty->ty_word[j - 2] &&
+		    b == ty->ty_word[j - 1] &&
 		    ty->ty_row[i - 2][j - 2] + 1 < v)
 			v = ty->ty_row[i - 2][j - 2] + 1;
 		r[j] = v > 255 ? 255 : v;
@@ -268,6 +271,86 @@ search_typo_dict(struct stdict *d, const char *key, size_t len, int seek)
 	}
 }
 
+/* c in UTF-8; its length. */
+static size_t
+search_typo_encode(uint32_t c, char *p)
+{
+	if (c < 0x80) {
+		p[0] = c;
+		return (1);
+	}
+	if (c < 0x800) {
+		p[0] = 0xc0 | (c >> 6);
+		p[1] = 0x80 | (c & 0x3f);
+		return (2);
+	}
+	if (c < 0x10000) {
+		p[0] = 0xe0 | (c >> 12);
+		p[1] = 0x80 | ((c >> 6) & 0x3f);
+		p[2] = 0x80 | (c & 0x3f);
+		return (3);
+	}
+	p[0] = 0xf0 | ((c >> 18) & 0x07);
+	p[1] = 0x80 | ((c >> 12) & 0x3f);
+	p[2] = 0x80 | ((c >> 6) & 0x3f);
+	p[3] = 0x80 | (c & 0x3f);
+	return (4);
+}
+
+/*
+ * Where the walk goes from a term whose row dead is past the edits: to
+ * the first string after it whose first dead characters may still be
+ * near the word.  At a level whose row before is below the edits, any
+ * next character may do: the terms after those that begin with the
+ * term's first level characters.  At one whose row before is at the
+ * edits, only a character of the word can keep it there: the smallest
+ * such after the term's, if one does; else up a level.  The seek key in
+ * key, with *len; the level it leaves of the term (rows 1..level - 1
+ * still hold); 0 when no term of the field is left.
+ */
+static size_t
+search_typo_next(struct search_typo *ty, const char *term, size_t tlen,
+    const uint32_t *kc, const uint8_t *nb, size_t level, char *key,
+    size_t *len)
+{
+	uint32_t	 c, best;
+	size_t		 i, j, off, end;
+	int		 low;
+
+	for (; level >= 1; level--) {
+		for (i = 0, off = 1; i + 1 < level; i++)
+			off += nb[i];
+		memcpy(key, term, off);
+		for (j = 0, low = 0; j <= ty->ty_m; j++)
+			low |= ty->ty_row[level - 1][j] < ty->ty_edits;
+		best = UINT32_MAX;
+		for (j = 0; !low && j < ty->ty_m; j++) {
+			c = ty->ty_word[j];
+			if (c > kc[level - 1] && c < best &&
+			    search_typo_row(ty, level, c, level > 1 ?
+			    kc[level - 2] : 0) <= ty->ty_edits)
+				best = c;
+		}
+		if (best != UINT32_MAX) {
+			*len = off + search_typo_encode(best, key + off);
+			if (ix_termcmp(key, *len, term, tlen) > 0)
+				return (level);
+		} else if (!low)
+			continue;
+		/* Past the terms that begin with the level's character. */
+		end = off + nb[level - 1];
+		memcpy(key, term, end);
+		while (end > off && (uint8_t)key[end - 1] == 0xff)
+			end--;
+		if (end > off) {
+			key[end - 1]++;
+			*len = end;
+			return (level);
+		}
+	}
+	return (0);
+}
+
 /* Walk one field of one dictionary. */
 static int
 search_typo_field(struct search_typo *ty, struct stdict *d, char field)
@@ -275,7 +358,7 @@ search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 	uint32_t	 kc[SEARCH_TYPO_WORD_MAX + 1], prev[SEARCH_TYPO_WORD_MAX];
 	uint8_t		 nb[SEARCH_TYPO_WORD_MAX + 1];
 	char		 key[IX_TERM_MAX + 1];
-	size_t		 n, np = 0, i, same, off, steps = 0, dead;
+	size_t		 n, np = 0, i, same, off, steps = 0, dead, level;
 	int		 rv;
 
 	key[0] = field;
@@ -296,7 +379,8 @@ search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 		dead = 0;
 		for (i = same + 1; i <= n; i++) {
 			if (i > SEARCH_TYPO_WORD_MAX ||
-			    search_typo_row(ty, i, kc) > ty->ty_edits) {
+			    search_typo_row(ty, i, kc[i - 1], i > 1 ? kc[i - 2] :
+			    0) > ty->ty_edits) {
 				dead = i;
 				break;
 			}
@@ -311,15 +395,12 @@ search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 			rv = search_typo_dict(d, NULL, 0, 0);
 			continue;
 		}
-		/* Past every term beginning with the first dead characters. */
-		for (i = 0, off = 1; i < dead; i++)
-			off += nb[i];
-		memcpy(key, d->d_term, off);
-		while (off > 0 && (uint8_t)key[off - 1] == 0xff)
-			off--;
-		if (off <= 1)
+		if (dead > SEARCH_TYPO_WORD_MAX)
+			dead = SEARCH_TYPO_WORD_MAX;	/* too long: skip them */
+		if ((level = search_typo_next(ty, d->d_term, d->d_len, kc, nb,
+		    dead, key, &off)) == 0)
 			break;
-		key[off - 1]++;
+		np = level - 1;
 		rv = search_typo_dict(d, key, off, 1);
 	}
 	return (rv == -1 ? -1 : 0);
