@@ -1470,6 +1470,9 @@ int		 search_typo_init(struct search_typo *, const char *, size_t,
 		    int);
 int		 search_typo_plain(struct search_typo *, const char *,
 		    size_t);
+int		 search_typo_variants(MDB_txn *, struct index *,
+		    struct tokenizer *, struct search_typo *, const char *,
+		    size_t, int *);
 int		 search_typo_walk(MDB_txn *, struct index *,
 		    struct search_typo *);
 int		 search_typo_pick(const struct search_typo *, double,

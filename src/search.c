@@ -656,9 +656,11 @@ search_plain_token(const struct token *t, void *arg)
 }
 
 /*
- * Look the word up: its stem, then, if that finds nothing, the word
- * unstemmed (search_typo_plain).  *what: what search_typo_pick says.
- * 0, or an LMDB error.
+ * Look the word up: one edit from the word as typed, by its variants;
+ * then, for two edits or a word too long for variants, the walks: its
+ * stem, and if that finds nothing, the word unstemmed
+ * (search_typo_plain).  *what: what search_typo_pick says.  0, or an
+ * LMDB error.
  */
 static int
 search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
@@ -666,17 +668,23 @@ search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
     const struct search_typo_cand **best, int *what)
 {
 	struct splain	 p;
-	int		 rc;
+	int		 rc, done;
 
 	*what = 0;
+	memset(&p, 0, sizeof(p));
+	tokenizer_run(search_plain_tokenizer(), query + st->st_woff,
+	    st->st_wlen, 0, search_plain_token, &p);
+	if ((rc = search_typo_variants(txn, ss->ss_ix, ss->ss_tk, ty,
+	    p.p_word, p.p_len, &done)) != 0)
+		return (rc);
+	if (done && ((*what = search_typo_pick(ty, ss->ss_n, best)) != 0 ||
+	    ty->ty_exact > 0 || ty->ty_edits < 2))
+		return (0);
 	if ((rc = search_typo_walk(txn, ss->ss_ix, ty)) != 0)
 		return (rc);
 	if ((*what = search_typo_pick(ty, ss->ss_n, best)) != 0 ||
 	    ty->ty_exact > 0)
 		return (0);
-	memset(&p, 0, sizeof(p));
-	tokenizer_run(search_plain_tokenizer(), query + st->st_woff,
-	    st->st_wlen, 0, search_plain_token, &p);
 	if ((p.p_len == st->st_len - 1 &&
 	    memcmp(p.p_word, st->st_key + 1, p.p_len) == 0) ||
 	    search_typo_plain(ty, p.p_word, p.p_len) == -1)
