@@ -1458,6 +1458,7 @@ struct search_typo {
 	int		 ty_edits;
 	int		 ty_cut;	/* a walk stopped at its bound */
 	int		 ty_plain;	/* the word unstemmed: 0 edits count */
+	uint64_t	 ty_deadline;	/* monotonic ms; 0: none */
 	uint64_t	 ty_exact;	/* postings of the word itself */
 	uint8_t		 ty_row[SEARCH_TYPO_WORD_MAX + 1]
 			    [SEARCH_TYPO_WORD_MAX + 1];

@@ -748,6 +748,7 @@ search_typos(MDB_txn *txn, struct sstate *ss, const char *query,
 		    search_typo_init(ty, st->st_key + 1, st->st_len - 1,
 		    edits) == -1)
 			continue;
+		ty->ty_deadline = ss->ss_deadline;
 		looked++;
 		if ((rc = search_typo_lookup(txn, ss, query, st, ty, &best,
 		    &what)) != 0)

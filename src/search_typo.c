@@ -36,7 +36,8 @@
  * the whole dictionary (about 4,000 terms for a 5-letter word and one
  * edit, 25,000 for a 9-letter word and two, in a million).  Each
  * walk stops after SEARCH_TYPO_STEPS terms, a bound on its time on a
- * dictionary of millions of terms, whatever the word.
+ * dictionary of millions of terms, whatever the word, or at the
+ * search's deadline (ty_deadline), with what it found so far.
  *
  * A word is looked up in both text and title fields ('b' and 't'
  * terms), the two counting as one stem: a stem's df here is the sum of
@@ -63,7 +64,7 @@
 
 #include "quire.h"
 
-#define SEARCH_TYPO_STEPS	200000	/* terms read by one walk, at most */
+#define SEARCH_TYPO_STEPS	100000	/* terms read by one walk, at most */
 #define SEARCH_TYPO_RARE_MIN	2	/* a word this rare may be a typo */
 #define SEARCH_TYPO_RARE_DIV	100000	/* or one chunk in this many */
 #define SEARCH_TYPO_RATIO	10	/* how much commoner a correction */
@@ -383,7 +384,8 @@ search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 	while (rv == 1) {
 		if (d->d_len < 1 || d->d_term[0] != field)
 			break;
-		if (++steps > SEARCH_TYPO_STEPS) {
+		if (++steps > SEARCH_TYPO_STEPS || (ty->ty_deadline > 0 &&
+		    (steps & 1023) == 0 && util_mono_ms() >= ty->ty_deadline)) {
 			ty->ty_cut = 1;
 			break;
 		}
