@@ -1442,6 +1442,7 @@ void		 search_result_free(struct search_result *);
 #define SEARCH_TYPO_WORD_MAX	64	/* characters of a word looked up */
 #define SEARCH_TYPO_EDITS_MAX	2
 #define SEARCH_TYPO_CANDS	64	/* stems kept by one lookup */
+#define SEARCH_TYPO_ALTS	3	/* searched beside the best one */
 #define SEARCH_TYPO_REPLACE	1
 #define SEARCH_TYPO_ADD		2
 
@@ -1449,6 +1450,7 @@ struct search_typo_cand {
 	char		 tc_term[IX_TERM_MAX];	/* a stem, no field byte */
 	size_t		 tc_len;
 	int		 tc_edits;
+	int		 tc_near;	/* edits from the word's stem */
 	uint64_t	 tc_df;		/* text and title */
 };
 
@@ -1478,6 +1480,9 @@ int		 search_typo_walk(MDB_txn *, struct index *,
 		    struct search_typo *);
 int		 search_typo_pick(const struct search_typo *, double,
 		    const struct search_typo_cand **);
+size_t		 search_typo_alts(const struct search_typo *,
+		    const struct search_typo_cand *,
+		    const struct search_typo_cand **, size_t);
 int		 search_typo_rare(uint64_t, double);
 double		 search_typo_weight(int);
 

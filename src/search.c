@@ -695,6 +695,15 @@ search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
 	return (0);
 }
 
+/* The term stands for the stem c now. */
+static void
+search_typo_set(struct sterm *st, const struct search_typo_cand *c)
+{
+	memcpy(st->st_key + 1, c->tc_term, c->tc_len);
+	st->st_len = c->tc_len + 1;
+	st->st_typo = c->tc_edits > 0 ? c->tc_edits : 1;
+}
+
 /* May the word at hand be corrected, and by how many edits? */
 static int
 search_typo_edits(const struct sstate *ss, const char *query,
@@ -724,7 +733,8 @@ search_typo_edits(const struct sstate *ss, const char *query,
  * up within one edit (two for long words) in the term dictionary; one
  * that matches nothing is replaced by its correction, a rare one gets
  * its correction beside it, as another word of the same item (either
- * matches it).  Quoted words, prefixes, excluded words and words with
+ * matches it), and the next readings as near (search_typo_alts) go
+ * beside it too, as words of the same item.  Quoted words, prefixes, excluded words and words with
  * a digit are taken as typed.  At most SEARCH_CORR_MAX words are looked
  * up.  The dfs are then counted again, with the corrections.
  */
@@ -734,9 +744,10 @@ search_typos(MDB_txn *txn, struct sstate *ss, const char *query,
 {
 	struct squery			*q = ss->ss_q;
 	struct search_typo		*ty;
-	const struct search_typo_cand	*best;
+	const struct search_typo_cand	*best, *alts[SEARCH_TYPO_ALTS];
 	struct sterm			*st;
-	size_t				 i, nterms = q->q_nterms, looked = 0;
+	size_t				 i, j, nalts, nterms = q->q_nterms;
+	size_t				 looked = 0;
 	int				 edits, what, rc = 0;
 
 	if (!ss->ss_opts->so_typos)
@@ -761,10 +772,13 @@ search_typos(MDB_txn *txn, struct sstate *ss, const char *query,
 			q->q_terms[q->q_nterms] = *st;
 			st = &q->q_terms[q->q_nterms++];
 		}
-		memcpy(st->st_key + 1, best->tc_term, best->tc_len);
-		st->st_len = best->tc_len + 1;
-		st->st_typo = best->tc_edits > 0 ? best->tc_edits : 1;
+		search_typo_set(st, best);
 		search_typo_report(res, query, st, what == SEARCH_TYPO_ADD);
+		nalts = search_typo_alts(ty, best, alts, SEARCH_TYPO_ALTS);
+		for (j = 0; j < nalts && q->q_nterms < SEARCH_TERMS_MAX; j++) {
+			q->q_terms[q->q_nterms] = *st;
+			search_typo_set(&q->q_terms[q->q_nterms++], alts[j]);
+		}
 	}
 	free(ty);
 	if (rc != 0 || res->sr_ncorr == 0)

@@ -42,9 +42,10 @@
  * A word is looked up in both text and title fields ('b' and 't'
  * terms), the two counting as one stem: a stem's df here is the sum of
  * its postings in both, over the block store and the segments.  At most
- * SEARCH_TYPO_CANDS stems are kept, the fewest edits first and, among
- * them, the most frequent; a stem evicted and met again in another
- * segment counts only from there on.
+ * SEARCH_TYPO_CANDS stems are kept, the fewest edits first; among them,
+ * the nearest to the word's own stem (a variant's stem may have lost a
+ * suffix: "stiing" stems to "sti"), then the most frequent; a stem
+ * evicted and met again in another segment counts only from there on.
  *
  * Which word is corrected, and to what (search_typo_pick): a word with
  * no posting at all is replaced by its nearest stem, the most frequent
@@ -52,8 +53,12 @@
  * or one in SEARCH_TYPO_RARE_DIV chunks on a larger index) keeps
  * matching and the stem is added beside it, when the stem has
  * SEARCH_TYPO_RATIO times its postings or more: a rarer stem is not a
- * likelier reading than the word the user typed.  The caller scores a
- * corrected term lower than an exact one (search_typo_weight).
+ * likelier reading than the word the user typed.  The next
+ * SEARCH_TYPO_ALTS stems as many edits away are other readings, which
+ * the caller searches beside it (search_typo_alts): of "tiken", "taken"
+ * may be the likeliest, but "ticken" the one meant, and the one with
+ * the higher idf.  The caller scores a corrected term lower than an
+ * exact one (search_typo_weight).
  */
 
 #include <sys/types.h>
@@ -197,19 +202,63 @@ search_typo_row(struct search_typo *ty, size_t i, uint32_t c, uint32_t b)
 	return (best);
 }
 
-/* Is a better than b: fewer edits, or as few and more postings? */
+/*
+ * Is a better than b: fewer edits; as few, and nearer the word's stem;
+ * as near, and in more chunks?
+ */
 static int
-search_typo_better(int ae, uint64_t adf, int be, uint64_t bdf)
+search_typo_better(const struct search_typo_cand *a,
+    const struct search_typo_cand *b)
 {
-	return (ae < be || (ae == be && adf > bdf));
+	if (a->tc_edits != b->tc_edits)
+		return (a->tc_edits < b->tc_edits);
+	if (a->tc_near != b->tc_near)
+		return (a->tc_near < b->tc_near);
+	return (a->tc_df > b->tc_df);
 }
 
-/* Count df postings for the stem t, edits away from the word. */
+/* The distance from the word (ty_word) to the stem t, at most 255. */
+static int
+search_typo_osa(const struct search_typo *ty, const char *t, size_t len)
+{
+	uint32_t	 kc[SEARCH_TYPO_WORD_MAX];
+	uint8_t		 nb[SEARCH_TYPO_WORD_MAX];
+	int		 d[3][SEARCH_TYPO_WORD_MAX + 1], *r, *u, *uu, v;
+	size_t		 n, i, j, m = ty->ty_m;
+
+	n = search_typo_decode(t, len, kc, nb, SEARCH_TYPO_WORD_MAX);
+	for (j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (i = 1; i <= n; i++) {
+		r = d[i % 3];
+		u = d[(i - 1) % 3];
+		uu = d[(i + 1) % 3];	/* row i - 2 */
+		r[0] = i;
+		for (j = 1; j <= m; j++) {
+			v = u[j - 1] + (kc[i - 1] != ty->ty_word[j - 1]);
+			if (u[j] + 1 < v)
+				v = u[j] + 1;
+			if (r[j - 1] + 1 < v)
+				v = r[j - 1] + 1;
+			if (i > 1 && j > 1 && kc[i - 1] == ty->ty_word[j - 2] &&
+			    kc[i - 2] == ty->ty_word[j - 1] && uu[j - 2] + 1 < v)
+				v = uu[j - 2] + 1;
+			r[j] = v;
+		}
+	}
+	v = d[n % 3][m];
+	return (v > 255 ? 255 : v);
+}
+
+/*
+ * Count df postings for the stem t, edits away from the word and near
+ * its stem.
+ */
 static void
 search_typo_add(struct search_typo *ty, const char *t, size_t len,
-    int edits, uint64_t df)
+    int edits, int near, uint64_t df)
 {
-	struct search_typo_cand	*c;
+	struct search_typo_cand	*c, x;
 	size_t			 i, worst = 0;
 
 	if (edits == 0 && !ty->ty_plain) {
@@ -222,20 +271,22 @@ search_typo_add(struct search_typo *ty, const char *t, size_t len,
 			c->tc_df += df;
 			return;
 		}
-		if (search_typo_better(ty->ty_cand[worst].tc_edits,
-		    ty->ty_cand[worst].tc_df, c->tc_edits, c->tc_df))
+		if (search_typo_better(&ty->ty_cand[worst], c))
 			worst = i;
 	}
+	x.tc_edits = edits;
+	x.tc_near = near;
+	x.tc_df = df;
 	if (ty->ty_n < SEARCH_TYPO_CANDS)
 		c = &ty->ty_cand[ty->ty_n++];
-	else if (search_typo_better(edits, df, ty->ty_cand[worst].tc_edits,
-	    ty->ty_cand[worst].tc_df))
+	else if (search_typo_better(&x, &ty->ty_cand[worst]))
 		c = &ty->ty_cand[worst];
 	else
 		return;
 	memcpy(c->tc_term, t, len);
 	c->tc_len = len;
 	c->tc_edits = edits;
+	c->tc_near = near;
 	c->tc_df = df;
 }
 
@@ -410,6 +461,7 @@ search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 		if (!dead) {
 			if (ty->ty_row[n][ty->ty_m] <= ty->ty_edits)
 				search_typo_add(ty, d->d_term + 1, d->d_len - 1,
+				    ty->ty_row[n][ty->ty_m],
 				    ty->ty_row[n][ty->ty_m], d->d_df);
 			rv = search_typo_dict(d, NULL, 0, 0);
 			continue;
@@ -674,7 +726,8 @@ search_typo_variants(MDB_txn *txn, struct index *ix, struct tokenizer *tk,
 			goto out;
 		if (df > 0)
 			search_typo_add(ty, vs.vs_v[i].v_stem,
-			    vs.vs_v[i].v_len, 1, df);
+			    vs.vs_v[i].v_len, 1, search_typo_osa(ty,
+			    vs.vs_v[i].v_stem, vs.vs_v[i].v_len), df);
 	}
 	*done = 1;
  out:
@@ -696,13 +749,8 @@ search_typo_pick(const struct search_typo *ty, double nchunks,
 	size_t				 i;
 
 	for (i = 0; i < ty->ty_n; i++)
-		if (b == NULL || search_typo_better(ty->ty_cand[i].tc_edits,
-		    ty->ty_cand[i].tc_df, b->tc_edits, b->tc_df) ||
-		    (ty->ty_cand[i].tc_edits == b->tc_edits &&
-		    ty->ty_cand[i].tc_df == b->tc_df &&
-		    ix_termcmp(ty->ty_cand[i].tc_term, ty->ty_cand[i].tc_len,
-		    b->tc_term, b->tc_len) < 0))
-			b = &ty->ty_cand[i];
+		if (b == NULL || search_typo_better(&ty->ty_cand[i], b))
+			b = &ty->ty_cand[i];	/* ties: the first found */
 	*best = b;
 	if (b == NULL || b->tc_df == 0)
 		return (0);
@@ -715,6 +763,37 @@ search_typo_pick(const struct search_typo *ty, double nchunks,
 	    b->tc_df < ty->ty_exact * SEARCH_TYPO_RATIO)
 		return (0);
 	return (SEARCH_TYPO_ADD);
+}
+
+/*
+ * The next best stems after best, as many edits away, at most max of
+ * them, best first: other readings of the word, searched beside it.
+ */
+size_t
+search_typo_alts(const struct search_typo *ty,
+    const struct search_typo_cand *best,
+    const struct search_typo_cand **alts, size_t max)
+{
+	const struct search_typo_cand	*b, *c, *prev = best;
+	size_t				 i, n = 0;
+
+	while (n < max) {
+		b = NULL;
+		for (i = 0; i < ty->ty_n; i++) {
+			c = &ty->ty_cand[i];
+			if (c->tc_edits != best->tc_edits || c->tc_df == 0 ||
+			    c == best || search_typo_better(c, prev) ||
+			    (!search_typo_better(prev, c) && c <= prev))
+				continue;	/* taken already */
+			if (b == NULL || search_typo_better(c, b) ||
+			    (!search_typo_better(b, c) && c < b))
+				b = c;
+		}
+		if (b == NULL)
+			break;
+		alts[n++] = prev = b;
+	}
+	return (n);
 }
 
 /*
