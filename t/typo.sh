@@ -7,7 +7,8 @@
 # word is not corrected; --no-typos, typos=0 on HTTP and "typos no" in
 # the configuration find nothing for the misspelling; a rare word that
 # exists keeps its own matches first and gets its correction beside it;
-# quoted words and words with a digit are taken as typed.  The same in segments, in the block
+# the next readings as near are searched too; quoted words and words
+# with a digit are taken as typed.  The same in segments, in the block
 # store after quirectl compact, and through the daemon's HTTP search.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -19,9 +20,10 @@
 	echo '{"id": "n1", "title": "Network", "text": "Connections time out when the firewall drops packets."}'
 	echo '{"id": "c1", "title": "Popcorn", "text": "Popcorn pops when heated in a pot with oil."}'
 	echo '{"id": "rare", "title": "Notes", "text": "A kernle is what the scribe wrote in the margin."}'
+	echo '{"id": "clock", "title": "Clock", "text": "The old clock went ticken all night."}'
 	i=0
 	while [ $i -lt 12 ]; do
-		echo "{\"id\": \"more$i\", \"title\": \"Build $i\", \"text\": \"Build number $i of the kernel image.\"}"
+		echo "{\"id\": \"more$i\", \"title\": \"Build $i\", \"text\": \"Build number $i of the kernel image, taken at night.\"}"
 		i=$((i + 1))
 	done
 } > "$T/docs.ndjson"
@@ -78,6 +80,13 @@ checks() {
 	[ "${_ids%% *}" = rare ] || fail "kernle: $_ids, not rare first"
 	[ "$(echo "$_ids" | wc -w)" = 14 ] || fail "kernle: $_ids"
 	[ "$(corrected kernle)" = kernel ] || fail "kernle not corrected"
+	# The likeliest reading first, the others beside it.
+	_ids=$(hits tiken)
+	[ "$(corrected tiken)" = taken ] || fail "tiken: read as $(corrected tiken)"
+	case " $_ids " in
+	*" clock "*)	;;
+	*)		fail "tiken: \"ticken\" not searched too: $_ids" ;;
+	esac
 	# The text says what it searched for.
 	ctl search pnaic > "$T/out" || fail "search pnaic"
 	grep -q '^showing results for "panic" instead of "pnaic"$' "$T/out" ||
