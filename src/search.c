@@ -213,7 +213,7 @@ struct sparse {
 	int		 sp_phrase;
 	int		 sp_ppos;
 	int		 sp_overflow;
-	size_t		 sp_base;	/* of the text tokenized, in the query */
+	size_t		 sp_base;	/* of the text tokenized */
 };
 
 static int
@@ -734,9 +734,10 @@ search_typo_edits(const struct sstate *ss, const char *query,
  * that matches nothing is replaced by its correction, a rare one gets
  * its correction beside it, as another word of the same item (either
  * matches it), and the next readings as near (search_typo_alts) go
- * beside it too, as words of the same item.  Quoted words, prefixes, excluded words and words with
- * a digit are taken as typed.  At most SEARCH_CORR_MAX words are looked
- * up.  The dfs are then counted again, with the corrections.
+ * beside it too, as words of the same item.  Quoted words, prefixes,
+ * excluded words and words with a digit are taken as typed.  At most
+ * SEARCH_CORR_MAX words are looked up.  The dfs are then counted again,
+ * with the corrections.
  */
 static int
 search_typos(MDB_txn *txn, struct sstate *ss, const char *query,

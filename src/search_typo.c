@@ -241,7 +241,8 @@ search_typo_osa(const struct search_typo *ty, const char *t, size_t len)
 			if (r[j - 1] + 1 < v)
 				v = r[j - 1] + 1;
 			if (i > 1 && j > 1 && kc[i - 1] == ty->ty_word[j - 2] &&
-			    kc[i - 2] == ty->ty_word[j - 1] && uu[j - 2] + 1 < v)
+			    kc[i - 2] == ty->ty_word[j - 1] &&
+			    uu[j - 2] + 1 < v)
 				v = uu[j - 2] + 1;
 			r[j] = v;
 		}
@@ -424,7 +425,8 @@ search_typo_next(struct search_typo *ty, const char *term, size_t tlen,
 static int
 search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 {
-	uint32_t	 kc[SEARCH_TYPO_WORD_MAX + 1], prev[SEARCH_TYPO_WORD_MAX];
+	uint32_t	 kc[SEARCH_TYPO_WORD_MAX + 1];
+	uint32_t	 prev[SEARCH_TYPO_WORD_MAX];
 	uint8_t		 nb[SEARCH_TYPO_WORD_MAX + 1];
 	char		 key[IX_TERM_MAX + 1];
 	size_t		 n, np = 0, i, same, off, steps = 0, dead, level;
@@ -449,8 +451,8 @@ search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 		dead = 0;
 		for (i = same + 1; i <= n; i++) {
 			if (i > SEARCH_TYPO_WORD_MAX ||
-			    search_typo_row(ty, i, kc[i - 1], i > 1 ? kc[i - 2] :
-			    0) > ty->ty_edits) {
+			    search_typo_row(ty, i, kc[i - 1],
+			    i > 1 ? kc[i - 2] : 0) > ty->ty_edits) {
 				dead = i;
 				break;
 			}
@@ -467,7 +469,7 @@ search_typo_field(struct search_typo *ty, struct stdict *d, char field)
 			continue;
 		}
 		if (dead > SEARCH_TYPO_WORD_MAX)
-			dead = SEARCH_TYPO_WORD_MAX;	/* too long: skip them */
+			dead = SEARCH_TYPO_WORD_MAX;	/* too long */
 		if ((level = search_typo_next(ty, d->d_term, d->d_len, kc, nb,
 		    dead, key, &off)) == 0)
 			break;
@@ -615,7 +617,8 @@ static void
 search_typo_edits1(struct stvars *vs, struct tokenizer *tk,
     const uint32_t *w, size_t m)
 {
-	uint32_t	 abc[26 + SEARCH_TYPO_VAR_WORD], v[SEARCH_TYPO_VAR_WORD + 1];
+	uint32_t	 abc[26 + SEARCH_TYPO_VAR_WORD];
+	uint32_t	 v[SEARCH_TYPO_VAR_WORD + 1];
 	size_t		 na = 0, i, j, k;
 
 	for (k = 0; k < 26; k++)
