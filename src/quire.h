@@ -1459,7 +1459,6 @@ struct search_typo {
 	size_t		 ty_m;
 	int		 ty_edits;
 	int		 ty_cut;	/* a walk stopped at its bound */
-	int		 ty_plain;	/* the word unstemmed: 0 edits count */
 	uint64_t	 ty_deadline;	/* monotonic ms; 0: none */
 	uint64_t	 ty_exact;	/* postings of the word itself */
 	uint8_t		 ty_row[SEARCH_TYPO_WORD_MAX + 1]
@@ -1471,8 +1470,6 @@ struct search_typo {
 size_t		 search_typo_chars(const char *, size_t);
 int		 search_typo_init(struct search_typo *, const char *, size_t,
 		    int);
-int		 search_typo_plain(struct search_typo *, const char *,
-		    size_t);
 int		 search_typo_variants(MDB_txn *, struct index *,
 		    struct tokenizer *, struct search_typo *, const char *,
 		    size_t, int *);

@@ -657,10 +657,8 @@ search_plain_token(const struct token *t, void *arg)
 
 /*
  * Look the word up: one edit from the word as typed, by its variants;
- * then, for two edits or a word too long for variants, the walks: its
- * stem, and if that finds nothing, the word unstemmed
- * (search_typo_plain).  *what: what search_typo_pick says.  0, or an
- * LMDB error.
+ * then, for two edits or a word too long for variants, the walk over
+ * stems.  *what: what search_typo_pick says.  0, or an LMDB error.
  */
 static int
 search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
@@ -680,15 +678,6 @@ search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
 	if (done && ((*what = search_typo_pick(ty, ss->ss_n, best)) != 0 ||
 	    ty->ty_exact > 0 || ty->ty_edits < 2))
 		return (0);
-	if ((rc = search_typo_walk(txn, ss->ss_ix, ty)) != 0)
-		return (rc);
-	if ((*what = search_typo_pick(ty, ss->ss_n, best)) != 0 ||
-	    ty->ty_exact > 0)
-		return (0);
-	if ((p.p_len == st->st_len - 1 &&
-	    memcmp(p.p_word, st->st_key + 1, p.p_len) == 0) ||
-	    search_typo_plain(ty, p.p_word, p.p_len) == -1)
-		return (0);	/* the same word, or too long */
 	if ((rc = search_typo_walk(txn, ss->ss_ix, ty)) != 0)
 		return (rc);
 	*what = search_typo_pick(ty, ss->ss_n, best);

@@ -120,8 +120,7 @@ search_typo_chars(const char *s, size_t len)
 
 /*
  * Start a lookup of the stem (no field byte) with at most edits edits;
- * -1 if the stem is too long to be looked up.  search_typo_plain then
- * looks up the word unstemmed, with the same table of stems.
+ * -1 if the stem is too long to be looked up.
  */
 int
 search_typo_init(struct search_typo *ty, const char *stem, size_t len,
@@ -140,32 +139,6 @@ search_typo_init(struct search_typo *ty, const char *stem, size_t len,
 		return (-1);
 	ty->ty_edits = edits;
 	/* Row 0: the empty prefix, j insertions away from j characters. */
-	for (j = 0; j <= ty->ty_m; j++)
-		ty->ty_row[0][j] = j;
-	return (0);
-}
-
-/*
- * Look up the word as typed, normalized but not stemmed, whose stem
- * found nothing: the stem of a misspelled word can lose more than the
- * stem of the word meant ("firewal" stems to "firew", "firewall" to
- * "firewal"), and a stored stem equal to the plain word is then a
- * correction, not the word itself.
- */
-int
-search_typo_plain(struct search_typo *ty, const char *word, size_t len)
-{
-	uint8_t	 nb[SEARCH_TYPO_WORD_MAX];
-	size_t	 m, j;
-
-	if (len == 0 || len > IX_TERM_MAX - 1)
-		return (-1);
-	m = search_typo_decode(word, len, ty->ty_word, nb,
-	    SEARCH_TYPO_WORD_MAX);
-	if (m == SEARCH_TYPO_WORD_MAX)
-		return (-1);
-	ty->ty_m = m;
-	ty->ty_plain = 1;
 	for (j = 0; j <= ty->ty_m; j++)
 		ty->ty_row[0][j] = j;
 	return (0);
@@ -262,7 +235,7 @@ search_typo_add(struct search_typo *ty, const char *t, size_t len,
 	struct search_typo_cand	*c, x;
 	size_t			 i, worst = 0;
 
-	if (edits == 0 && !ty->ty_plain) {
+	if (edits == 0) {
 		ty->ty_exact += df;
 		return;
 	}
