@@ -33,8 +33,8 @@
  * only a character of the word can follow, so it seeks to the smallest
  * such after the dead one; else past every term of the dead prefix.  It
  * reads the terms along the paths the automaton can still take, not
- * the whole dictionary (about 4,000 terms for a 5-letter word and one
- * edit, 25,000 for a 9-letter word and two, in a million).  Each
+ * the whole dictionary (thousands of terms for a 9-letter word and two
+ * edits, of the million of records-1.2m).  Each
  * walk stops after SEARCH_TYPO_STEPS terms, a bound on its time on a
  * dictionary of millions of terms, whatever the word, or at the
  * search's deadline (ty_deadline), with what it found so far.
