@@ -14,8 +14,8 @@
  * control-socket-group.  jobs is how a member of that group, who cannot
  * open the LMDB files (they need write access even to read), lists jobs.
  * search (b: the number of hits; str: flags one a line, "json",
- * "exact", "offset=N", "filter=K=V", then an empty line and the query)
- * is how they search, under the same rule.  cancel (b: the job id)
+ * "exact", "notypos", "offset=N", "filter=K=V", then an empty line and
+ * the query) is how they search, under the same rule.  cancel (b: the job id)
  * cancels a job and stops it at once if a worker runs it
  * (control_cancel has the reply's forms); it needs the same rights.
  * metrics (metrics.c) is the Prometheus text the HTTP child serves as
@@ -770,7 +770,9 @@ control_search(struct supervisor *sv, const char *req, uint64_t n,
 				    "%s: %s\n", line + 11, errstr);
 				goto done;
 			}
-		} else if (strncmp(line, "offset=", 7) == 0) {
+		} else if (strcmp(line, "notypos") == 0)
+			so.so_typos = 0;
+		else if (strncmp(line, "offset=", 7) == 0) {
 			so.so_offset = strtonum(line + 7, 0,
 			    CTL_SEARCH_OFFSET_MAX, &errstr);
 			if (errstr != NULL) {

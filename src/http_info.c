@@ -295,7 +295,7 @@ http_search_opts(struct http_req *hr, struct search_opts *so,
     char *tenant, size_t len)
 {
 	const struct quire_conf	*c = &hr->hr_hd->hd_ch.ch_conf;
-	const char		*exact, *chunks;
+	const char		*exact, *chunks, *typos;
 	long long		 n, off, fn;
 
 	search_opts_defaults(so);
@@ -315,6 +315,9 @@ http_search_opts(struct http_req *hr, struct search_opts *so,
 	if ((chunks = http_query(hr, "chunks")) != NULL)
 		so->so_chunks = strcmp(chunks, "0") != 0 &&
 		    strcmp(chunks, "false") != 0;
+	if (so->so_typos && (typos = http_query(hr, "typos")) != NULL)
+		so->so_typos = strcmp(typos, "0") != 0 &&
+		    strcmp(typos, "false") != 0;
 	return (http_search_filters(hr, so, tenant, len));
 }
 

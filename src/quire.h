@@ -595,6 +595,9 @@ struct quire_conf {
 	double		 c_exact_weight;
 	double		 c_heading_weight;
 	uint64_t	 c_rank_window;
+	uint64_t	 c_typos;
+	uint64_t	 c_typo1;
+	uint64_t	 c_typo2;
 	uint64_t	 c_merge;
 	uint64_t	 c_max_jobs;
 	uint64_t	 c_mem_soft;
@@ -1400,6 +1403,8 @@ void		 http_main(int) __dead;
 #define SEARCH_FACET_N_MAX	1000
 #define SEARCH_FACET_FIELD_MAX	64	/* bytes of a facet's field name */
 #define SEARCH_FACET_EXACT	50000	/* so_facet_exact by default */
+#define SEARCH_CORR_MAX		8	/* corrections reported */
+#define SEARCH_CORR_WORD	128	/* bytes of a word reported */
 
 struct search_opts {
 	size_t		 so_n;
@@ -1421,6 +1426,9 @@ struct search_opts {
 	size_t		 so_facet_n;	/* values a facet lists */
 	uint64_t	 so_facet_exact; /* postings: no pruning for facets */
 	uint64_t	 so_budget_ms;	/* give up past it; 0: no limit */
+	int		 so_typos;	/* correct misspelled words */
+	size_t		 so_typo1;	/* characters for one edit, at least */
+	size_t		 so_typo2;	/* for two edits */
 };
 
 struct search_hit {
@@ -1460,6 +1468,10 @@ struct search_result {
 	struct search_facet sr_facets[SEARCH_FACETS_MAX];
 	size_t		 sr_nfacets;
 	char		 sr_error[256];
+	size_t		 sr_ncorr;	/* words corrected */
+	char		 sr_corr_from[SEARCH_CORR_MAX][SEARCH_CORR_WORD];
+	char		 sr_corr_to[SEARCH_CORR_MAX][SEARCH_CORR_WORD];
+	int		 sr_corr_kept[SEARCH_CORR_MAX];	/* the word too */
 };
 
 void		 search_opts_defaults(struct search_opts *);
@@ -1524,6 +1536,51 @@ struct rank_word {
 double		 search_rank_bonus(struct tokenizer *, const struct rank_word *,
 		    size_t, const char *, const char *, const char *, size_t,
 		    const struct search_opts *);
+
+/* search_typo.c */
+#define SEARCH_TYPO_WORD_MAX	64	/* characters of a word looked up */
+#define SEARCH_TYPO_EDITS_MAX	2
+#define SEARCH_TYPO_CANDS	64	/* stems kept by one lookup */
+#define SEARCH_TYPO_ALTS	3	/* searched beside the best one */
+#define SEARCH_TYPO_REPLACE	1
+#define SEARCH_TYPO_ADD		2
+
+struct search_typo_cand {
+	char		 tc_term[IX_TERM_MAX];	/* a stem, no field byte */
+	size_t		 tc_len;
+	int		 tc_edits;
+	int		 tc_near;	/* edits from the word's stem */
+	uint64_t	 tc_df;		/* text and title */
+};
+
+struct search_typo {
+	uint32_t	 ty_word[SEARCH_TYPO_WORD_MAX];
+	size_t		 ty_m;
+	int		 ty_edits;
+	int		 ty_cut;	/* a walk stopped at its bound */
+	uint64_t	 ty_deadline;	/* monotonic ms; 0: none */
+	uint64_t	 ty_exact;	/* postings of the word itself */
+	uint8_t		 ty_row[SEARCH_TYPO_WORD_MAX + 1]
+			    [SEARCH_TYPO_WORD_MAX + 1];
+	struct search_typo_cand ty_cand[SEARCH_TYPO_CANDS];
+	size_t		 ty_n;
+};
+
+size_t		 search_typo_chars(const char *, size_t);
+int		 search_typo_init(struct search_typo *, const char *, size_t,
+		    int);
+int		 search_typo_variants(MDB_txn *, struct index *,
+		    struct tokenizer *, struct search_typo *, const char *,
+		    size_t, int *);
+int		 search_typo_walk(MDB_txn *, struct index *,
+		    struct search_typo *);
+int		 search_typo_pick(const struct search_typo *, double,
+		    const struct search_typo_cand **);
+size_t		 search_typo_alts(const struct search_typo *,
+		    const struct search_typo_cand *,
+		    const struct search_typo_cand **, size_t);
+int		 search_typo_rare(uint64_t, double);
+double		 search_typo_weight(int);
 
 /* ipc.c */
 #define IPC_STR_MAX		8192

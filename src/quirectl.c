@@ -118,13 +118,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Make the daemon read its configuration again." },
 	{ "stop", "stop", ctl_simple,
 	    "Stop the daemon now." },
-	{ "search", "search [--json] [--exact] [--chunks] [-n N] [--offset N] "
-	    "[--filter K=V] [--facet FIELD] [--facet-size N] [--] QUERY",
-	    ctl_search,
+	{ "search", "search [--json] [--exact] [--chunks] [--no-typos] [-n N] "
+	    "[--offset N] [--filter K=V] [--facet FIELD] [--facet-size N] "
+	    "[--] QUERY", ctl_search,
 	    "Search the index (BM25 over title and text, then the first\n"
 	    "hits by proximity and exact forms): \"phrases\", prefix*,\n"
 	    "+word, -word, AND, OR and NOT in capitals.  Each document once,\n"
-	    "or with --chunks the best chunks; --facet counts a field's values." },
+	    "or with --chunks the best chunks; --facet counts a field's values.\n"
+	    "A word that matches nothing or very little is corrected (one\n"
+	    "edit, two for long words) unless --no-typos." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
@@ -2209,9 +2211,9 @@ ctl_index_readable(void)
 
 /*
  * search through the daemon (control.c): b is the number of hits, the
- * string its flags, one a line ("json", "exact", "chunks", "offset=N",
- * "filter=K=V", "facet=FIELD", "facet-size=N"), then an empty line and
- * the query.  The daemon's bounds
+ * string its flags, one a line ("json", "exact", "chunks", "notypos",
+ * "offset=N", "filter=K=V", "facet=FIELD", "facet-size=N"), then an
+ * empty line and the query.  The daemon's bounds
  * are usage errors here, as the direct path's are.  -1 when no daemon
  * answers.
  */
@@ -2239,6 +2241,8 @@ ctl_search_daemon(const struct search_opts *so, int json, const char *query)
 		buf_addstr(&req, "exact\n");
 	if (so->so_chunks)
 		buf_addstr(&req, "chunks\n");
+	if (!so->so_typos)
+		buf_addstr(&req, "notypos\n");
 	snprintf(line, sizeof(line), "offset=%zu\n", so->so_offset);
 	buf_addstr(&req, line);
 	snprintf(line, sizeof(line), "facet-size=%zu\n", so->so_facet_n);
@@ -2270,6 +2274,7 @@ ctl_search(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "filter", required_argument, NULL, 'F' },
 		{ "exact", no_argument, NULL, 'E' },
+		{ "no-typos", no_argument, NULL, 'T' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ "chunks", no_argument, NULL, 'C' },
 		{ "facet", required_argument, NULL, 'f' },
@@ -2292,7 +2297,7 @@ ctl_search(int argc, char **argv)
 	 * "search dog -cat" excludes cat; "--" ends them before a query
 	 * that begins with "-".
 	 */
-	while ((ch = getopt_long(argc, argv, "+n:JF:Eo:", opts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+n:JF:ETo:", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'C':
@@ -2319,6 +2324,9 @@ ctl_search(int argc, char **argv)
 			break;
 		case 'E':
 			so.so_exact = 1;
+			break;
+		case 'T':
+			so.so_typos = 0;
 			break;
 		case 'n':
 			so.so_n = strtonum(optarg, 1, 10000, &errstr);

@@ -26,6 +26,12 @@
  * Words are normalized and stemmed as the index was (tokenize.c), so
  * "Connections" finds "connect".
  *
+ * A word that matches nothing or very little is corrected (so_typos;
+ * search_typos, with the dictionary walk in search_typo.c): replaced by
+ * the nearest term of the index within one or two edits, or joined by
+ * it when the word is rare but there, its idf lowered so that exact
+ * matches rank first.  The result names each correction (sr_corr_*).
+ *
  * Scoring is BM25 over chunks, title and text as fields of one score
  * (BM25F): a word's tf in the title (which counts with a document's
  * first chunk) times so_wtitle plus its tf in the text, saturated once
@@ -125,6 +131,10 @@ struct sterm {
 	int		 st_ppos;	/* place in the phrase */
 	double		 st_idf;
 	uint64_t	 st_df;
+	uint32_t	 st_woff;	/* the word as typed, in the query */
+	uint32_t	 st_wlen;
+	int		 st_quoted;	/* between quotes */
+	int		 st_typo;	/* edits of a correction, or 0 */
 };
 
 struct sitem {
@@ -208,6 +218,9 @@ search_opts_defaults(struct search_opts *so)
 	so->so_wexact = 0.5;
 	so->so_wheading = 1.0;
 	so->so_window = 30;
+	so->so_typos = 0;	/* the front ends follow "typos" */
+	so->so_typo1 = 4;
+	so->so_typo2 = 8;
 }
 
 /* The ranking's settings from the configuration. */
@@ -222,6 +235,9 @@ search_opts_conf(struct search_opts *so, const struct quire_conf *c)
 	so->so_wheading = c->c_heading_weight;
 	so->so_window = c->c_rank_window;
 	so->so_facet_exact = c->c_facet_exact;
+	so->so_typos = c->c_typos != 0;
+	so->so_typo1 = c->c_typo1;
+	so->so_typo2 = c->c_typo2;
 }
 
 void
@@ -275,6 +291,7 @@ struct sparse {
 	int		 sp_phrase;
 	int		 sp_ppos;
 	int		 sp_overflow;
+	size_t		 sp_base;	/* of the text tokenized */
 };
 
 static int
@@ -300,6 +317,9 @@ search_add_term(const struct token *t, void *arg)
 	st->st_prefix = sp->sp_prefix;
 	st->st_phrase = sp->sp_phrase;
 	st->st_ppos = sp->sp_ppos++;
+	st->st_woff = sp->sp_base + t->t_off;
+	st->st_wlen = t->t_srclen;
+	st->st_quoted = sp->sp_phrase >= 0;
 	return (0);
 }
 
@@ -432,6 +452,7 @@ search_parse(struct tokenizer *tk, const char *query, struct squery *q,
 			}
 			sp.sp_phrase = q->q_nphrases;
 		}
+		sp.sp_base = s - query;
 		if (tokenizer_run(sp.sp_prefix ? search_plain_tokenizer() : tk,
 		    s, e - s, 0, search_add_term, &sp) != 0 && sp.sp_overflow) {
 			snprintf(err, errlen, "too many query words (%d)",
@@ -676,6 +697,176 @@ search_df_blocks(MDB_txn *txn, struct sstate *ss)
 			return (rc);
 	}
 	return (0);
+}
+
+/* Report a correction: the word as typed, the stem it stands for. */
+static void
+search_typo_report(struct search_result *res, const char *query,
+    const struct sterm *st, int kept)
+{
+	char	 from[SEARCH_CORR_WORD], to[SEARCH_CORR_WORD];
+	size_t	 i, n;
+
+	n = st->st_wlen < sizeof(from) - 1 ? st->st_wlen : sizeof(from) - 1;
+	memcpy(from, query + st->st_woff, n);
+	from[n] = '\0';
+	n = st->st_len - 1 < sizeof(to) - 1 ? st->st_len - 1 : sizeof(to) - 1;
+	memcpy(to, st->st_key + 1, n);
+	to[n] = '\0';
+	for (i = 0; i < res->sr_ncorr; i++)
+		if (strcmp(res->sr_corr_from[i], from) == 0)
+			return;		/* the same word twice */
+	if (res->sr_ncorr == SEARCH_CORR_MAX)
+		return;
+	strlcpy(res->sr_corr_from[res->sr_ncorr], from, SEARCH_CORR_WORD);
+	strlcpy(res->sr_corr_to[res->sr_ncorr], to, SEARCH_CORR_WORD);
+	res->sr_corr_kept[res->sr_ncorr++] = kept;
+}
+
+/* The word as typed, normalized but not stemmed: the first token. */
+struct splain {
+	char	 p_word[IX_TERM_MAX];
+	size_t	 p_len;
+};
+
+static int
+search_plain_token(const struct token *t, void *arg)
+{
+	struct splain	*p = arg;
+
+	p->p_len = t->t_len < sizeof(p->p_word) ? t->t_len :
+	    sizeof(p->p_word);
+	memcpy(p->p_word, t->t_text, p->p_len);
+	return (1);
+}
+
+/*
+ * Look the word up: one edit from the word as typed, by its variants;
+ * then, for two edits or a word too long for variants, the walk over
+ * stems.  *what: what search_typo_pick says.  0, or an LMDB error.
+ */
+static int
+search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
+    const struct sterm *st, struct search_typo *ty,
+    const struct search_typo_cand **best, int *what)
+{
+	struct splain	 p;
+	int		 rc, done;
+
+	*what = 0;
+	memset(&p, 0, sizeof(p));
+	tokenizer_run(search_plain_tokenizer(), query + st->st_woff,
+	    st->st_wlen, 0, search_plain_token, &p);
+	if ((rc = search_typo_variants(txn, ss->ss_ix, ss->ss_tk, ty,
+	    p.p_word, p.p_len, &done)) != 0)
+		return (rc);
+	if (done && ((*what = search_typo_pick(ty, ss->ss_n, best)) != 0 ||
+	    ty->ty_exact > 0 || ty->ty_edits < 2))
+		return (0);
+	if ((rc = search_typo_walk(txn, ss->ss_ix, ty)) != 0)
+		return (rc);
+	*what = search_typo_pick(ty, ss->ss_n, best);
+	return (0);
+}
+
+/* The term stands for the stem c now. */
+static void
+search_typo_set(struct sterm *st, const struct search_typo_cand *c)
+{
+	memcpy(st->st_key + 1, c->tc_term, c->tc_len);
+	st->st_len = c->tc_len + 1;
+	st->st_typo = c->tc_edits > 0 ? c->tc_edits : 1;
+}
+
+/* May the word at hand be corrected, and by how many edits? */
+static int
+search_typo_edits(const struct sstate *ss, const char *query,
+    const struct sterm *st)
+{
+	const struct search_opts	*so = ss->ss_opts;
+	const struct sitem		*it = &ss->ss_q->q_items[st->st_item];
+	size_t				 chars, i;
+
+	if (st->st_prefix || st->st_quoted || it->si_excluded ||
+	    !search_typo_rare(st->st_df, ss->ss_n))
+		return (0);
+	/* A word with a digit is a number or a name: "rfc2616", "x86". */
+	for (i = 0; i < st->st_wlen; i++)
+		if (query[st->st_woff + i] >= '0' &&
+		    query[st->st_woff + i] <= '9')
+			return (0);
+	chars = search_typo_chars(query + st->st_woff, st->st_wlen);
+	if (so->so_typo2 > 0 && chars >= so->so_typo2)
+		return (2);
+	return (so->so_typo1 > 0 && chars >= so->so_typo1);
+}
+
+/*
+ * Misspelled words (search_typo.c), once the df of every word is known:
+ * a word of the query that matches nothing, or very little, is looked
+ * up within one edit (two for long words) in the term dictionary; one
+ * that matches nothing is replaced by its correction, a rare one gets
+ * its correction beside it, as another word of the same item (either
+ * matches it), and the next readings as near (search_typo_alts) go
+ * beside it too, as words of the same item.  Quoted words, prefixes,
+ * excluded words and words with a digit are taken as typed.  At most
+ * SEARCH_CORR_MAX words are looked up.  The dfs are then counted again,
+ * with the corrections.
+ */
+static int
+search_typos(MDB_txn *txn, struct sstate *ss, const char *query,
+    struct search_result *res)
+{
+	struct squery			*q = ss->ss_q;
+	struct search_typo		*ty;
+	const struct search_typo_cand	*best, *alts[SEARCH_TYPO_ALTS];
+	struct sterm			*st;
+	size_t				 i, j, nalts, nterms = q->q_nterms;
+	size_t				 looked = 0;
+	int				 edits, what, rc = 0;
+
+	if (!ss->ss_opts->so_typos)
+		return (0);
+	ty = xmalloc(sizeof(*ty));
+	for (i = 0; i < nterms && looked < SEARCH_CORR_MAX; i++) {
+		st = &q->q_terms[i];
+		if ((edits = search_typo_edits(ss, query, st)) == 0 ||
+		    search_typo_init(ty, st->st_key + 1, st->st_len - 1,
+		    edits) == -1)
+			continue;
+		ty->ty_deadline = ss->ss_deadline;
+		looked++;
+		if ((rc = search_typo_lookup(txn, ss, query, st, ty, &best,
+		    &what)) != 0)
+			break;
+		if (what == 0)
+			continue;
+		if (what == SEARCH_TYPO_ADD) {
+			if (q->q_nterms == SEARCH_TERMS_MAX)
+				continue;
+			q->q_terms[q->q_nterms] = *st;
+			st = &q->q_terms[q->q_nterms++];
+		}
+		search_typo_set(st, best);
+		search_typo_report(res, query, st, what == SEARCH_TYPO_ADD);
+		nalts = search_typo_alts(ty, best, alts, SEARCH_TYPO_ALTS);
+		for (j = 0; j < nalts && q->q_nterms < SEARCH_TERMS_MAX; j++) {
+			q->q_terms[q->q_nterms] = *st;
+			search_typo_set(&q->q_terms[q->q_nterms++], alts[j]);
+		}
+	}
+	free(ty);
+	if (rc != 0 || res->sr_ncorr == 0)
+		return (rc);
+	for (i = 0; i < q->q_nterms; i++) {
+		q->q_terms[i].st_df = 0;
+		if (q->q_terms[i].st_exp != NULL)
+			memset(q->q_terms[i].st_exp, 0,
+			    sizeof(*q->q_terms[i].st_exp));
+	}
+	if ((rc = search_df_blocks(txn, ss)) != 0)
+		return (rc);
+	return (search_segments(txn, ss, search_df));
 }
 
 /* The chunks of one filter term, across segments. */
@@ -2575,7 +2766,8 @@ search_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	}
 	if ((rc = search_df_blocks(txn, ss)) != 0 ||
-	    (rc = search_segments(txn, ss, search_df)) != 0)
+	    (rc = search_segments(txn, ss, search_df)) != 0 ||
+	    (rc = search_typos(txn, ss, sa->sa_query, res)) != 0)
 		return (rc);
 	for (i = 0; i < q->q_nterms; i++) {
 		/*
@@ -2588,6 +2780,9 @@ search_txn(MDB_txn *txn, void *arg)
 		q->q_terms[i].st_idf = log(1.0 + (ss->ss_n -
 		    (double)q->q_terms[i].st_df + 0.5) /
 		    ((double)q->q_terms[i].st_df + 0.5));
+		if (q->q_terms[i].st_typo > 0)
+			q->q_terms[i].st_idf *= search_typo_weight(
+			    q->q_terms[i].st_typo);
 	}
 	/* Whether to prune is known now: the filters depend on it. */
 	search_facet_cheap(ss);

@@ -187,6 +187,32 @@ show_job_line(struct buf *b, const struct job *j)
 	buf_addc(b, '\n');
 }
 
+/* The words a search corrected: a JSON object, or a line of text. */
+static void
+show_corrected(struct buf *b, const struct search_result *res, int json)
+{
+	size_t	 i;
+
+	if (json) {
+		buf_addstr(b, "\"corrected\": {");
+		for (i = 0; i < res->sr_ncorr; i++) {
+			if (i > 0)
+				buf_addstr(b, ", ");
+			show_json_str(b, res->sr_corr_from[i]);
+			buf_addstr(b, ": ");
+			show_json_str(b, res->sr_corr_to[i]);
+		}
+		buf_addstr(b, "}, ");
+		return;
+	}
+	for (i = 0; i < res->sr_ncorr; i++) {
+		show_printf(b, "showing results for \"%s\"",
+		    util_vis(res->sr_corr_to[i]));
+		show_printf(b, res->sr_corr_kept[i] ? " and \"%s\"\n" :
+		    " instead of \"%s\"\n", util_vis(res->sr_corr_from[i]));
+	}
+}
+
 /*
  * The hits of a search, as text or JSON; offset is the number of best
  * hits skipped, so that the text numbers hits from offset + 1.
@@ -243,9 +269,11 @@ show_search(struct buf *b, const struct search_result *res, size_t offset,
 
 	if (json) {
 		show_printf(b, "{\"total\": %llu, \"total_exact\": %s, "
-		    "\"took_ms\": %.3f, \"offset\": %zu, \"hits\": [",
+		    "\"took_ms\": %.3f, \"offset\": %zu, ",
 		    (unsigned long long)res->sr_total,
 		    res->sr_exact ? "true" : "false", res->sr_took_ms, offset);
+		show_corrected(b, res, 1);
+		buf_addstr(b, "\"hits\": [");
 		for (i = 0; i < res->sr_n; i++) {
 			h = &res->sr_hits[i];
 			buf_addstr(b, i ? ",\n  {\"id\": " : "\n  {\"id\": ");
@@ -269,6 +297,7 @@ show_search(struct buf *b, const struct search_result *res, size_t offset,
 		buf_addstr(b, "}\n");
 		return;
 	}
+	show_corrected(b, res, 0);
 	show_printf(b, "%s%llu matching chunks, %.1f ms\n",
 	    res->sr_exact ? "" : "at least ",
 	    (unsigned long long)res->sr_total, res->sr_took_ms);

@@ -2134,6 +2134,193 @@ merge_same(const struct mresults *a, const struct mresults *b)
 	}
 }
 
+/* Typo lookup: the dictionary walk against a brute-force distance. */
+
+#define TYPO_DOCS	40
+#define TYPO_WORDS	30	/* per document */
+#define TYPO_WLEN	8
+
+struct ttypo {
+	struct index		*tt_ix;
+	struct search_typo	*tt_ty;
+	int			 tt_rc;
+};
+
+static int
+typo_txn(MDB_txn *txn, void *arg)
+{
+	struct ttypo	*tt = arg;
+
+	tt->tt_rc = search_typo_walk(txn, tt->tt_ix, tt->tt_ty);
+	return (0);
+}
+
+/* Optimal string alignment distance, by the whole table. */
+static int
+typo_osa(const char *a, const char *b)
+{
+	int	 d[TYPO_WLEN + 1][TYPO_WLEN + 1], i, j, m, n, v;
+
+	m = strlen(a);
+	n = strlen(b);
+	for (i = 0; i <= m; i++)
+		d[i][0] = i;
+	for (j = 0; j <= n; j++)
+		d[0][j] = j;
+	for (i = 1; i <= m; i++)
+		for (j = 1; j <= n; j++) {
+			v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return (d[m][n]);
+}
+
+static uint32_t typo_seed;
+
+static void
+typo_word(char *w)
+{
+	int	 n, i;
+
+	typo_seed = typo_seed * 1103515245 + 12345;
+	n = 3 + (typo_seed >> 16) % 5;
+	for (i = 0; i < n; i++) {
+		typo_seed = typo_seed * 1103515245 + 12345;
+		w[i] = "abcd"[(typo_seed >> 16) % 4];
+	}
+	w[n] = '\0';
+}
+
+/* Walk for each query word; every stem within edits, with its df. */
+static void
+typo_compare(struct tix *t, char words[][TYPO_WORDS][TYPO_WLEN])
+{
+	struct search_typo	*ty;
+	struct ttypo		 tt;
+	char			 q[TYPO_WLEN], term[TYPO_WLEN];
+	uint64_t		 df, exact;
+	size_t			 c, found;
+	int			 qi, d, w, k, edits, dist, in, want;
+
+	ty = xmalloc(sizeof(*ty));
+	typo_seed = 7;
+	for (qi = 0; qi < 40; qi++) {
+		typo_word(q);
+		edits = 1 + qi % 2;
+		ck_assert_int_eq(search_typo_init(ty, q, strlen(q), edits), 0);
+		tt.tt_ix = &t->t_ix;
+		tt.tt_ty = ty;
+		ck_assert_int_eq(store_read(&t->t_ix.ix_store, typo_txn, &tt),
+		    0);
+		ck_assert_int_eq(tt.tt_rc, 0);
+		ck_assert_int_eq(ty->ty_cut, 0);
+		/* Every stem near enough was found (unless over the cap). */
+		found = exact = 0;
+		for (d = 0; d < TYPO_DOCS; d++)
+			for (w = 0; w < TYPO_WORDS; w++) {
+				dist = typo_osa(q, words[d][w]);
+				if (dist == 0) {
+					for (k = 0, in = 0; k < w; k++)
+						in |= strcmp(words[d][k],
+						    words[d][w]) == 0;
+					exact += !in;
+				}
+				if (dist == 0 || dist > edits)
+					continue;
+				/* Counted once: its first place anywhere. */
+				for (k = 0, in = 0; k < d * TYPO_WORDS + w; k++)
+					in |= strcmp(words[k / TYPO_WORDS]
+					    [k % TYPO_WORDS], words[d][w]) == 0;
+				found += !in;
+			}
+		/* Every stem it found: near enough, with its df. */
+		for (c = 0; c < ty->ty_n; c++) {
+			ck_assert_uint_lt(ty->ty_cand[c].tc_len, TYPO_WLEN);
+			memcpy(term, ty->ty_cand[c].tc_term,
+			    ty->ty_cand[c].tc_len);
+			term[ty->ty_cand[c].tc_len] = '\0';
+			dist = typo_osa(q, term);
+			ck_assert_msg(dist == ty->ty_cand[c].tc_edits &&
+			    dist > 0 && dist <= edits, "%s ~ %s: %d edits, "
+			    "said %d", q, term, dist, ty->ty_cand[c].tc_edits);
+			for (d = 0, df = 0; d < TYPO_DOCS; d++)
+				for (w = 0; w < TYPO_WORDS; w++)
+					if (strcmp(words[d][w], term) == 0) {
+						df++;
+						break;
+					}
+			/* A full table may have evicted and met it again. */
+			if (found < SEARCH_TYPO_CANDS)
+				ck_assert_uint_eq(ty->ty_cand[c].tc_df, df);
+		}
+		ck_assert_uint_eq(ty->ty_exact, exact);
+		want = found < SEARCH_TYPO_CANDS ? (int)found :
+		    SEARCH_TYPO_CANDS;
+		ck_assert_msg((int)ty->ty_n == want, "%s, %d edits: %zu "
+		    "found, %zu near", q, edits, ty->ty_n, found);
+	}
+	free(ty);
+}
+
+START_TEST(test_typo_walk)
+{
+	static char		 words[TYPO_DOCS][TYPO_WORDS][TYPO_WLEN];
+	struct tix		 t;
+	struct tdoc		 doc;
+	struct search_typo	*ty;
+	struct ttypo		 tt;
+	char			 text[TYPO_WORDS * TYPO_WLEN], id[16];
+	int			 d, w, i;
+
+	tix_open(&t);
+	tokenizer_free(t.t_tk);
+	t.t_tk = tokenizer_new("none", 0);	/* stems are the words */
+	t.t_nomemo = 1;
+	typo_seed = 1;
+	for (d = 0; d < TYPO_DOCS; d++) {
+		text[0] = '\0';
+		for (w = 0; w < TYPO_WORDS; w++) {
+			typo_word(words[d][w]);
+			strlcat(text, words[d][w], sizeof(text));
+			strlcat(text, " ", sizeof(text));
+		}
+		memset(&doc, 0, sizeof(doc));
+		snprintf(id, sizeof(id), "d%d", d);
+		doc.d_id = id;
+		doc.d_text = text;
+		add_doc(&t, &doc);
+		if (d % 10 == 9)
+			commit(&t, NULL);	/* four segments */
+	}
+	commit_one(&t, "cafe", "Caf\xc3\xa9 au lait", NULL);
+	typo_compare(&t, words);	/* in segments */
+	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+		;
+	ck_assert_int_eq(i, 0);
+	typo_compare(&t, words);	/* in blocks */
+
+	/* An edit is of a character, not of a byte. */
+	ty = xmalloc(sizeof(*ty));
+	ck_assert_int_eq(search_typo_init(ty, "cafe", 4, 1), 0);
+	tt.tt_ix = &t.t_ix;
+	tt.tt_ty = ty;
+	ck_assert_int_eq(store_read(&t.t_ix.ix_store, typo_txn, &tt), 0);
+	ck_assert_uint_eq(ty->ty_n, 1);
+	ck_assert_int_eq(ty->ty_cand[0].tc_edits, 1);
+	ck_assert_uint_eq(ty->ty_cand[0].tc_len, 5);
+	ck_assert_int_eq(memcmp(ty->ty_cand[0].tc_term, "caf\xc3\xa9", 5), 0);
+	free(ty);
+	tix_close(&t);
+}
+END_TEST
+
 START_TEST(test_merge)
 {
 	static struct mresults	 before, after;
@@ -4289,6 +4476,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_merge_deletes);
+	tcase_add_test(tc, test_typo_walk);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("blocks");
