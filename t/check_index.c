@@ -282,6 +282,24 @@ search(struct tix *t, const char *query, const struct search_opts *so,
 	ck_assert_uint_ge(sr->sr_total, sr->sr_n);
 }
 
+/* The hits' external ids, best first, comma separated; sr is freed. */
+static const char *
+ids_join(struct search_result *sr)
+{
+	static char	 out[1024];
+	size_t		 i;
+
+	out[0] = '\0';
+	for (i = 0; i < sr->sr_n; i++) {
+		if (i > 0)
+			strlcat(out, ",", sizeof(out));
+		ck_assert_uint_lt(strlcat(out, sr->sr_hits[i].sh_extid,
+		    sizeof(out)), sizeof(out));
+	}
+	search_result_free(sr);
+	return (out);
+}
+
 /*
  * The external ids of a query's hits, a hit per chunk (--chunks), best
  * first, comma separated; up to two filters.  Also checks that the
@@ -290,10 +308,8 @@ search(struct tix *t, const char *query, const struct search_opts *so,
 static const char *
 ids(struct tix *t, const char *query, const char *f1, const char *f2)
 {
-	static char		 out[1024];
 	struct search_opts	 so;
 	struct search_result	 sr;
-	size_t			 i;
 
 	search_opts_defaults(&so);
 	so.so_n = 100;
@@ -304,15 +320,7 @@ ids(struct tix *t, const char *query, const char *f1, const char *f2)
 		so.so_filters[so.so_nfilters++] = f2;
 	search(t, query, &so, &sr);
 	ck_assert_uint_eq(sr.sr_total, sr.sr_n);
-	out[0] = '\0';
-	for (i = 0; i < sr.sr_n; i++) {
-		if (i > 0)
-			strlcat(out, ",", sizeof(out));
-		ck_assert_uint_lt(strlcat(out, sr.sr_hits[i].sh_extid,
-		    sizeof(out)), sizeof(out));
-	}
-	search_result_free(&sr);
-	return (out);
+	return (ids_join(&sr));
 }
 
 /* The score of a document's first hit for a query, or -1. */
@@ -1288,20 +1296,10 @@ END_TEST
 static const char *
 ids_opts(struct tix *t, const char *query, const struct search_opts *so)
 {
-	static char		 out[1024];
 	struct search_result	 sr;
-	size_t			 i;
 
 	search(t, query, so, &sr);
-	out[0] = '\0';
-	for (i = 0; i < sr.sr_n; i++) {
-		if (i > 0)
-			strlcat(out, ",", sizeof(out));
-		ck_assert_uint_lt(strlcat(out, sr.sr_hits[i].sh_extid,
-		    sizeof(out)), sizeof(out));
-	}
-	search_result_free(&sr);
-	return (out);
+	return (ids_join(&sr));
 }
 
 /*

@@ -70,6 +70,14 @@ ctl() {
 	"$QUIRECTL" -D "$DATA" "$@"
 }
 
+# search_ids ARGS...: the ids of `quirectl search --json ARGS`'s hits,
+# best first, space separated; $T/hits keeps the JSON.
+search_ids() {
+	ctl search --json "$@" > "$T/hits" ||
+	    fail "search $* failed: $(cat "$T/hits")"
+	jq -r '[.hits[].id] | join(" ")' "$T/hits"
+}
+
 # Start quired in the background (daemonized) and wait for the socket.
 start_quired() {
 	"$QUIRED" -f "$CONF" "$@" || fail "quired did not start"

@@ -28,9 +28,7 @@ expect_exit 0 ctl ingest -w 1 "$T/pets.ndjson"
 
 # ids QUERY-ARGS...: the hits' ids, space separated, best first.
 ids() {
-	ctl search --json -n 20 "$@" > "$T/hits" ||
-	    fail "search $* failed: $(cat "$T/hits")"
-	jq -r '[.hits[].id] | join(" ")' "$T/hits"
+	search_ids -n 20 "$@"
 }
 # same A B: two answers must be equal.
 same() {

@@ -32,9 +32,7 @@ expect_exit 0 ctl ingest -w 1 "$T/docs.ndjson"
 
 # hits QUERY-ARGS...: the hits' ids, best first; $T/hits keeps the JSON.
 hits() {
-	ctl search --json -n 20 "$@" > "$T/hits" ||
-	    fail "search $* failed: $(cat "$T/hits")"
-	jq -r '[.hits[].id] | join(" ")' "$T/hits"
+	search_ids -n 20 "$@"
 }
 # corrected WORD: what the last search read WORD as, or "none".
 corrected() {
