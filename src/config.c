@@ -209,7 +209,7 @@ static const struct conf_opt conf_opts[] = {
 	    "0.5", CONF_RELOAD_LIVE, NULL,
 	    "weight of query words found as typed, not only by their stem" },
 	{ "heading-weight", CONF_REAL, CONF_OFF(c_heading_weight), 0, 100000,
-	    "1", CONF_RELOAD_LIVE, NULL,
+	    "0", CONF_RELOAD_LIVE, NULL,
 	    "weight of query words in a chunk's headings, rescoring the first "
 	    "hits" },
 	{ "rank-window", CONF_INT, CONF_OFF(c_rank_window), 0, 1000, "30",

@@ -216,7 +216,7 @@ search_opts_defaults(struct search_opts *so)
 	so->so_facet_exact = SEARCH_FACET_EXACT;
 	so->so_wprox = 0.5;
 	so->so_wexact = 0.5;
-	so->so_wheading = 1.0;
+	so->so_wheading = 0.0;
 	so->so_window = 30;
 	so->so_typos = 0;	/* the front ends follow "typos" */
 	so->so_typo1 = 4;

@@ -6,10 +6,11 @@
 # the same word in a shorter text (title-weight, BM25F); of two chunks
 # with the same words, the one where they stand as the query's phrase
 # comes first (proximity-weight); a word as typed outranks another word
-# of its stem (exact-weight); a word in the headings of a section
-# outranks the same word in another's text (heading-weight).  Each setting turned off gives back the
-# order BM25 alone gives, older chunk first on ties, so each check can
-# fail; pruned and --exact searches agree throughout.
+# of its stem (exact-weight); with heading-weight, a word in the
+# headings of a section outranks the same word in another's text.  Each
+# setting turned off gives back the order BM25 alone gives, older chunk
+# first on ties, so each check can fail; pruned and --exact searches
+# agree throughout.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -55,7 +56,7 @@ same "$(ids 'red fox')" "phrase scattered"
 same "$(ids 'fox red')" "phrase scattered"
 same "$(ids plastered)" "typed stem"
 same "$(ids plaster)" "stem typed"
-same "$(ids nesting)" "$T/pages/a.md $T/pages/b.md"
+same "$(ids nesting)" "$T/pages/b.md $T/pages/a.md"
 
 # Each setting off: BM25's order (the shorter text; ties to the older).
 write_conf "workers 1" "title-weight 1"
@@ -66,11 +67,12 @@ same "$(ids plastered)" "typed stem"
 write_conf "workers 1" "exact-weight 0"
 same "$(ids plastered)" "stem typed"
 same "$(ids 'red fox')" "phrase scattered"
-write_conf "workers 1" "heading-weight 0"
-same "$(ids nesting)" "$T/pages/b.md $T/pages/a.md"
+write_conf "workers 1" "heading-weight 1"
+same "$(ids nesting)" "$T/pages/a.md $T/pages/b.md"
 same "$(ids 'red fox')" "phrase scattered"
-write_conf "workers 1" "rank-window 0"
+write_conf "workers 1" "heading-weight 1" "rank-window 0"
 same "$(ids nesting)" "$T/pages/b.md $T/pages/a.md"
+write_conf "workers 1" "rank-window 0"
 same "$(ids 'red fox')" "scattered phrase"
 same "$(ids plastered)" "stem typed"
 
