@@ -1537,6 +1537,61 @@ double		 search_rank_bonus(struct tokenizer *, const struct rank_word *,
 		    size_t, const char *, const char *, const char *, size_t,
 		    const struct search_opts *);
 
+/* search_query.c */
+#define SEARCH_ITEMS_MAX	32
+#define SEARCH_TERMS_MAX	64
+#define SEARCH_PREFIX_MAX	64
+#define SEARCH_PHRASE_MAX	16
+
+/* A prefix's expansions: the first SEARCH_PREFIX_MAX over all segments. */
+struct sexp {
+	size_t		 x_n;
+	int64_t		 x_f[SEARCH_PREFIX_MAX];	/* in the segment at hand */
+	uint16_t	 x_len[SEARCH_PREFIX_MAX];
+	char		 x_term[SEARCH_PREFIX_MAX][IX_TERM_MAX + 1];
+};
+
+struct sterm {
+	struct sexp	*st_exp;			/* prefixes */
+	int64_t		 st_fbody;	/* in the segment at hand, or -1 */
+	int64_t		 st_ftitle;
+	char		 st_key[IX_TERM_MAX + 1];	/* body field */
+	size_t		 st_len;
+	char		 st_raw[IX_TERM_MAX];	/* as typed */
+	size_t		 st_rawlen;
+	int		 st_item;
+	int		 st_prefix;
+	int		 st_phrase;	/* index of its phrase, or -1 */
+	int		 st_ppos;	/* place in the phrase */
+	double		 st_idf;
+	uint64_t	 st_df;
+	uint32_t	 st_woff;	/* the word as typed, in the query */
+	uint32_t	 st_wlen;
+	int		 st_quoted;	/* between quotes */
+	int		 st_typo;	/* edits of a correction, or 0 */
+};
+
+struct sitem {
+	int		 si_required;
+	int		 si_excluded;
+	int		 si_phrase;	/* a phrase item */
+};
+
+struct squery {
+	struct sterm	 q_terms[SEARCH_TERMS_MAX];
+	size_t		 q_nterms;
+	struct sitem	 q_items[SEARCH_ITEMS_MAX];
+	size_t		 q_nitems;
+	size_t		 q_nphrases;
+	uint32_t	 q_reqmask;
+	uint32_t	 q_exmask;
+	uint32_t	 q_negmask;	/* excluded items, phrases too */
+};
+
+int		 search_query_parse(struct tokenizer *, const char *,
+		    struct squery *, char *, size_t);
+struct tokenizer *search_query_plain(void);
+
 /* search_typo.c */
 #define SEARCH_TYPO_WORD_MAX	64	/* characters of a word looked up */
 #define SEARCH_TYPO_EDITS_MAX	2

@@ -1,30 +1,12 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * Search: parse a query, score chunks with BM25, return the top
+ * Search: score a query's chunks with BM25, return the top
  * documents (or, with so_chunks, chunks) with a snippet of the best
  * chunk of each, and the counts of facets.
  *
- * Query language:
- *
- *	word		optional: adds to the score when present
- *	+word		required; -word excluded
- *	"two words"	a phrase: the words next to each other, in order
- *	word*		a prefix: any word beginning so, not stemmed; the
- *			first 64 such words in byte order, the same in every
- *			segment
- *	a AND b		both required (AND binds its two neighbours)
- *	a OR b		either: the default, said aloud
- *	NOT word	excluded, as -word
- *
- * AND, OR and NOT are operators in capitals only and when not signed
- * or quoted ("and", +AND and "AND" are words).  An operator without
- * its operands, AND with OR in one query (there is no grouping), an
- * unbalanced quote and a query that only excludes are errors, so that
- * a mistyped query says so instead of finding nothing.
- *
- * Words are normalized and stemmed as the index was (tokenize.c), so
- * "Connections" finds "connect".
+ * The query's words and operators are read by search_query.c; words are
+ * normalized and stemmed as the index was.
  *
  * A word that matches nothing or very little is corrected (so_typos;
  * search_typos, with the dictionary walk in search_typo.c): replaced by
@@ -97,10 +79,6 @@
 
 #include "quire.h"
 
-#define SEARCH_ITEMS_MAX	32
-#define SEARCH_TERMS_MAX	64
-#define SEARCH_PREFIX_MAX	64
-#define SEARCH_PHRASE_MAX	16
 #define SEARCH_SNIPPET		200
 #define SEARCH_NORMS		1024	/* lengths with BM25's norm in a table */
 #define SEARCH_FACET_MS		250	/* time facets may take */
@@ -108,51 +86,6 @@
 #define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
 /* Keys of one item: text and title of each word, expansions of the last. */
 #define SEARCH_KEYS_MAX		(2 * SEARCH_TERMS_MAX + SEARCH_PREFIX_MAX)
-
-/* A prefix's expansions: the first SEARCH_PREFIX_MAX over all segments. */
-struct sexp {
-	size_t		 x_n;
-	int64_t		 x_f[SEARCH_PREFIX_MAX];	/* in the segment at hand */
-	uint16_t	 x_len[SEARCH_PREFIX_MAX];
-	char		 x_term[SEARCH_PREFIX_MAX][IX_TERM_MAX + 1];
-};
-
-struct sterm {
-	struct sexp	*st_exp;			/* prefixes */
-	int64_t		 st_fbody;	/* in the segment at hand, or -1 */
-	int64_t		 st_ftitle;
-	char		 st_key[IX_TERM_MAX + 1];	/* body field */
-	size_t		 st_len;
-	char		 st_raw[IX_TERM_MAX];	/* as typed */
-	size_t		 st_rawlen;
-	int		 st_item;
-	int		 st_prefix;
-	int		 st_phrase;	/* index of its phrase, or -1 */
-	int		 st_ppos;	/* place in the phrase */
-	double		 st_idf;
-	uint64_t	 st_df;
-	uint32_t	 st_woff;	/* the word as typed, in the query */
-	uint32_t	 st_wlen;
-	int		 st_quoted;	/* between quotes */
-	int		 st_typo;	/* edits of a correction, or 0 */
-};
-
-struct sitem {
-	int		 si_required;
-	int		 si_excluded;
-	int		 si_phrase;	/* a phrase item */
-};
-
-struct squery {
-	struct sterm	 q_terms[SEARCH_TERMS_MAX];
-	size_t		 q_nterms;
-	struct sitem	 q_items[SEARCH_ITEMS_MAX];
-	size_t		 q_nitems;
-	size_t		 q_nphrases;
-	uint32_t	 q_reqmask;
-	uint32_t	 q_exmask;
-	uint32_t	 q_negmask;	/* excluded items, phrases too */
-};
 
 /* Where a phrase word's positions are, per chunk of the segment. */
 struct sposlist {
@@ -277,232 +210,6 @@ search_facets_ok(const struct search_opts *so, char *err, size_t errlen)
 			    f, SEARCH_FACET_FIELD_MAX);
 			return (-1);
 		}
-	}
-	return (0);
-}
-
-/* Query parsing. */
-
-struct sparse {
-	struct squery	*sp_q;
-	const char	*sp_src;	/* the item's text */
-	int		 sp_item;
-	int		 sp_prefix;
-	int		 sp_phrase;
-	int		 sp_ppos;
-	int		 sp_overflow;
-	size_t		 sp_base;	/* of the text tokenized */
-};
-
-static int
-search_add_term(const struct token *t, void *arg)
-{
-	struct sparse	*sp = arg;
-	struct squery	*q = sp->sp_q;
-	struct sterm	*st;
-
-	if (q->q_nterms == SEARCH_TERMS_MAX) {
-		sp->sp_overflow = 1;
-		return (1);
-	}
-	st = &q->q_terms[q->q_nterms++];
-	memset(st, 0, sizeof(*st));
-	st->st_key[0] = IX_BODY;
-	st->st_len = t->t_len < IX_TERM_MAX - 1 ? t->t_len : IX_TERM_MAX - 1;
-	memcpy(st->st_key + 1, t->t_text, st->st_len);
-	st->st_len++;
-	st->st_rawlen = t->t_srclen < sizeof(st->st_raw) ? t->t_srclen : 0;
-	memcpy(st->st_raw, sp->sp_src + t->t_off, st->st_rawlen);
-	st->st_item = sp->sp_item;
-	st->st_prefix = sp->sp_prefix;
-	st->st_phrase = sp->sp_phrase;
-	st->st_ppos = sp->sp_ppos++;
-	st->st_woff = sp->sp_base + t->t_off;
-	st->st_wlen = t->t_srclen;
-	st->st_quoted = sp->sp_phrase >= 0;
-	return (0);
-}
-
-static struct tokenizer *
-search_plain_tokenizer(void)
-{
-	static struct tokenizer	*plain;
-
-	if (plain == NULL)
-		plain = tokenizer_new("none", 0);
-	return (plain);
-}
-
-/* The operator a bare word of the query is, or 0: a word. */
-static int
-search_operator(const char *s, size_t len)
-{
-	if (len == 3 && memcmp(s, "AND", 3) == 0)
-		return ('&');
-	if (len == 2 && memcmp(s, "OR", 2) == 0)
-		return ('|');
-	if (len == 3 && memcmp(s, "NOT", 3) == 0)
-		return ('!');
-	return (0);
-}
-
-static const char *
-search_opname(int op)
-{
-	return (op == '&' ? "AND" : op == '|' ? "OR" : "NOT");
-}
-
-static int
-search_parse(struct tokenizer *tk, const char *query, struct squery *q,
-    char *err, size_t errlen)
-{
-	struct sparse	 sp;
-	const char	*p = query, *s, *e;
-	struct sitem	*it;
-	size_t		 first, i;
-	int		 sign, op, binop = 0, neg = 0, prev = -1, seen = 0;
-	int		 ands = 0, ors = 0, positive = 0;
-
-	memset(q, 0, sizeof(*q));
-	memset(&sp, 0, sizeof(sp));
-	sp.sp_q = q;
-	while (*p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		if (*p == '\0')
-			break;
-		sign = 0;
-		if (*p == '+' || *p == '-')
-			sign = *p++;
-		if (*p == '"') {
-			s = ++p;
-			if ((e = strchr(s, '"')) == NULL) {
-				snprintf(err, errlen, "unbalanced quote: the "
-				    "phrase at byte %zu has no closing quote",
-				    (size_t)(s - 1 - query));
-				return (-1);
-			}
-			p = e + 1;
-		} else {
-			s = p;
-			while (*p != '\0' && *p != ' ' && *p != '\t' &&
-			    *p != '\n')
-				p++;
-			e = p;
-			op = sign == 0 ? search_operator(s, e - s) : 0;
-			if (op == '!') {
-				if (neg) {
-					snprintf(err, errlen, "NOT NOT: say "
-					    "what to exclude after NOT");
-					return (-1);
-				}
-				neg = 1;
-				continue;
-			}
-			if (op != 0) {
-				if (!seen || binop || neg) {
-					snprintf(err, errlen, "%s needs a word "
-					    "or a phrase before it",
-					    search_opname(op));
-					return (-1);
-				}
-				binop = op;
-				ands += op == '&';
-				ors += op == '|';
-				continue;
-			}
-		}
-		if (neg) {
-			if (sign != 0) {
-				snprintf(err, errlen, "NOT %c: say NOT word "
-				    "or %cword, not both", sign, sign);
-				return (-1);
-			}
-			sign = '-';
-		}
-		seen = 1;
-		if (q->q_nitems == SEARCH_ITEMS_MAX) {
-			snprintf(err, errlen, "too many query items (%d)",
-			    SEARCH_ITEMS_MAX);
-			return (-1);
-		}
-		/* a AND b: both sides required, unless excluded. */
-		if (binop == '&' && prev >= 0 && !q->q_items[prev].si_excluded)
-			q->q_items[prev].si_required = 1;
-		it = &q->q_items[q->q_nitems];
-		memset(it, 0, sizeof(*it));
-		it->si_required = sign == '+' ||
-		    (binop == '&' && sign != '-');
-		it->si_excluded = sign == '-';
-		binop = neg = 0;
-		prev = -1;
-		sp.sp_item = q->q_nitems;
-		sp.sp_ppos = 0;
-		sp.sp_prefix = e > s && e[-1] == '*' && (s == query ||
-		    s[-1] != '"');
-		if (sp.sp_prefix)
-			e--;
-		first = q->q_nterms;
-		sp.sp_src = s;
-		sp.sp_phrase = -1;
-		if (s > query && s[-1] == '"') {
-			if (q->q_nphrases == SEARCH_PHRASE_MAX) {
-				snprintf(err, errlen, "too many phrases");
-				return (-1);
-			}
-			sp.sp_phrase = q->q_nphrases;
-		}
-		sp.sp_base = s - query;
-		if (tokenizer_run(sp.sp_prefix ? search_plain_tokenizer() : tk,
-		    s, e - s, 0, search_add_term, &sp) != 0 && sp.sp_overflow) {
-			snprintf(err, errlen, "too many query words (%d)",
-			    SEARCH_TERMS_MAX);
-			return (-1);
-		}
-		if (q->q_nterms == first)
-			continue;	/* only stop words or punctuation */
-		if (sp.sp_phrase >= 0) {
-			if (q->q_nterms - first > 1) {
-				it->si_phrase = 1;
-				q->q_nphrases++;
-			} else
-				q->q_terms[first].st_phrase = -1;
-		}
-		/* A prefix applies to the item's last word only. */
-		for (i = first; i + 1 < q->q_nterms; i++)
-			q->q_terms[i].st_prefix = 0;
-		prev = q->q_nitems++;
-	}
-	if (binop != 0 || neg) {
-		snprintf(err, errlen, "%s needs a word or a phrase after it",
-		    search_opname(neg ? '!' : binop));
-		return (-1);
-	}
-	if (ands > 0 && ors > 0) {
-		snprintf(err, errlen, "AND and OR in one query: say +word for "
-		    "a required word (there is no grouping)");
-		return (-1);
-	}
-	for (i = 0; i < q->q_nitems; i++) {
-		/* An excluded phrase excludes where it occurs, not by word. */
-		if (q->q_items[i].si_excluded) {
-			q->q_negmask |= 1U << i;
-			if (!q->q_items[i].si_phrase)
-				q->q_exmask |= 1U << i;
-			continue;
-		}
-		positive = 1;
-		if (q->q_items[i].si_required || q->q_items[i].si_phrase)
-			q->q_reqmask |= 1U << i;
-	}
-	if (q->q_nitems == 0) {
-		snprintf(err, errlen, "empty query");
-		return (-1);
-	}
-	if (!positive) {
-		snprintf(err, errlen, "nothing to look for: every word of the "
-		    "query is excluded");
-		return (-1);
 	}
 	return (0);
 }
@@ -755,7 +462,7 @@ search_typo_lookup(MDB_txn *txn, struct sstate *ss, const char *query,
 
 	*what = 0;
 	memset(&p, 0, sizeof(p));
-	tokenizer_run(search_plain_tokenizer(), query + st->st_woff,
+	tokenizer_run(search_query_plain(), query + st->st_woff,
 	    st->st_wlen, 0, search_plain_token, &p);
 	if ((rc = search_typo_variants(txn, ss->ss_ix, ss->ss_tk, ty,
 	    p.p_word, p.p_len, &done)) != 0)
@@ -2838,7 +2545,7 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 	if (search_facets_ok(so, res->sr_error, sizeof(res->sr_error)) == -1)
 		return (-1);
 	q = xcalloc(1, sizeof(*q));
-	if (search_parse(tk, query, q, res->sr_error,
+	if (search_query_parse(tk, query, q, res->sr_error,
 	    sizeof(res->sr_error)) == -1) {
 		free(q);
 		return (-1);
