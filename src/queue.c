@@ -158,17 +158,20 @@ enum {
 	DB_N
 };
 
+/* NULL: meta's records are in LMDB's main database, beside the names. */
 static const char *queue_dbnames[DB_N] = {
-	"meta", "jobs", "keys", "tenants", "tstate", "delayed", "done",
+	NULL, "jobs", "keys", "tenants", "tstate", "delayed", "done",
 	"dead", "spool"
 };
 
 /*
  * 1: no tenant counts, no m_done on; 2: tenant counts and leases in
  * databases of their own, "tcount" and "leases"; 3: both in meta; 4:
- * the ready jobs in meta too, and acked jobs may be finished leases.
+ * the ready jobs in meta too, and acked jobs may be finished leases;
+ * 5: meta is LMDB's main database, no longer a database "meta".
  */
-#define QMETA_VERSION		4
+#define QMETA_VERSION		5
+#define QUEUE_OLD_META		"meta"	/* meta's database up to version 4 */
 #define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */
 #define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
 #define QMETA_LEASE_KEYLEN	9
@@ -276,19 +279,54 @@ queue_conf_defaults(struct queue_conf *qc)
 	qc->qc_sync = STORE_SYNC_FULL;
 }
 
-/* Whether the queue has an older layout: arg is the queue, then NULL if not. */
+/*
+ * Whether the queue has an older layout: arg is the queue, then NULL if
+ * not.  Up to version 4 meta was a database of that name.
+ */
 static int
 queue_version_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	**qp = arg;
 	struct qtx	 t;
+	MDB_dbi		 dbi;
 	int		 rc;
 
+	if ((rc = mdb_dbi_open(txn, QUEUE_OLD_META, 0, &dbi)) == 0)
+		return (0);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
 	if ((rc = qtx_begin(&t, *qp, txn)) != 0)
 		return (rc);
 	if (t.t_m.m_version >= QMETA_VERSION)
 		*qp = NULL;
 	return (0);
+}
+
+/*
+ * From versions 1 to 4: every record of the database "meta" under the
+ * same key in the main database, and "meta" deleted.  Its keys ("stats",
+ * 'l', 't' and 'u' ones) are none of the databases' names.
+ */
+static int
+queue_upgrade_meta(MDB_txn *txn, MDB_dbi main, MDB_dbi meta, uint64_t *n)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(txn, meta, &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if ((rc = mdb_put(txn, main, &k, &v,
+		    MDB_NOOVERWRITE)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return (rc == MDB_KEYEXIST ? QUEUE_ERROR : rc);
+	return (mdb_drop(txn, meta, 1));
 }
 
 /* From version 1: count every job record into its tenant's counts. */
@@ -380,25 +418,33 @@ queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
 }
 
 /*
- * Older versions to 4: tenant counts, leases and ready jobs into meta
- * (version 1 had no tenant counts: they are made from the job records),
- * and the databases that held them deleted.
+ * Older versions to 5: meta's records into the main database, then
+ * tenant counts, leases and ready jobs into meta (version 1 had no
+ * tenant counts: they are made from the job records), and the databases
+ * that held them deleted.
  */
 static int
 queue_upgrade_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	*q = arg;
 	struct qtx	 t;
-	MDB_dbi		 tcount, leases, ready;
+	MDB_dbi		 meta, tcount, leases, ready;
 	uint64_t	 njobs = 0, ncounts = 0, nleases = 0, nready = 0;
+	uint64_t	 nmeta = 0;
 	uint32_t	 from;
 	int		 rc;
 
+	if ((rc = queue_upgrade_old(txn, QUEUE_OLD_META, &meta)) != 0 ||
+	    (meta != 0 && (rc = queue_upgrade_meta(txn,
+	    q->q_store.s_dbi[DB_META], meta, &nmeta)) != 0))
+		return (rc);
 	if ((rc = qtx_begin(&t, q, txn)) != 0)
 		return (rc);
 	if ((from = t.t_m.m_version) >= QMETA_VERSION)
 		return (0);
-	t.t_m.m_unsettled = 0;
+	/* Finished leases began with version 4. */
+	if (from < 4)
+		t.t_m.m_unsettled = 0;
 	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
 	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0 ||
 	    (rc = queue_upgrade_old(txn, "ready", &ready)) != 0)
@@ -419,9 +465,10 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 	    (ready != 0 && (rc = mdb_drop(txn, ready, 1)) != 0))
 		return (rc);
 	t.t_m.m_version = QMETA_VERSION;
-	log_info("%s: queue layout %u to %u: %llu jobs counted, %llu tenant "
-	    "counts, %llu leases and %llu ready jobs moved", __func__, from,
-	    QMETA_VERSION, (unsigned long long)njobs,
+	log_info("%s: queue layout %u to %u: %llu meta records moved to the "
+	    "main database, %llu jobs counted, %llu tenant counts, %llu "
+	    "leases and %llu ready jobs moved", __func__, from, QMETA_VERSION,
+	    (unsigned long long)nmeta, (unsigned long long)njobs,
 	    (unsigned long long)ncounts, (unsigned long long)nleases,
 	    (unsigned long long)nready);
 	return (qtx_end(&t));
