@@ -6,7 +6,9 @@
  * Databases and their keys (integers big-endian, so LMDB's bytewise
  * order is numeric order):
  *
- *	meta	 "stats" -> struct qmeta: counts per state, next job id, next
+ *	meta	 LMDB's main (unnamed) database, which also holds each named
+ *		 database's record under its name; none of these keys is one.
+ *		 "stats" -> struct qmeta: counts per state, next job id, next
  *		 lease generation, next tenant number, the round-robin
  *		 cursor, bytes of big jobs in flight, totals.
  *		 'l' id(8) -> struct qlease: generation, owner pid and slot,
@@ -53,23 +55,30 @@
  * The leases, the tenant counts and the ready jobs live in meta, beside
  * "stats", because a claim and an ack write them all, and a commit
  * writes the leaf and branch pages on the path to each key it changes
- * in each database, plus the main database's page that holds each
- * database's root.  In one database, in this order, the newest leases
- * (the last keys of 'l'), "stats", the counts of the tenants (few) and
- * the first ready jobs of the first tenant ('u') are neighbours: they
- * share a leaf page or two and every branch page above them, where a
- * database of ready jobs had its own path to write at every claim.  With
- * the finished leases, a commit of a claim and an ack writes about half
- * the pages layout 3 wrote (queue-bench's pages per commit).  Enqueues
- * append ready jobs at the end of meta, far from that leaf.
+ * in each database, plus, for each named database it changed, the main
+ * database's page that holds its record (its root).  In one database,
+ * in this order, the newest leases (the last keys of 'l'), "stats", the
+ * counts of the tenants (few) and the first ready jobs of the first
+ * tenant ('u') are neighbours: they share a leaf page or two and every
+ * branch page above them, where a database of ready jobs had its own
+ * path to write at every claim.  That database is the main one, whose
+ * root LMDB keeps in its meta page, so a claim and an ack that change
+ * nothing else write no page for a database's record.  A commit of a
+ * claim and an ack then writes the path to those leaves (root, branch,
+ * one or two leaves) and a page of LMDB's free list: a page fewer than
+ * layout 4, which kept meta in a database of that name, and about a
+ * third of what layout 3 wrote (queue-bench's pages per commit).
+ * Enqueues append ready jobs at the end of meta, far from that leaf.
  *
  * Older layouts are brought up to date once, at the first queue_open:
- * version 3 had no finished leases (an ack wrote the record and done at
- * once) and kept the ready jobs in a database "ready" (the same key
- * without 'u'), whose records move into meta; version 2 also kept the
- * leases in a database "leases" (id(8) -> the lease without its claim
- * time) and the tenant counts in "tcount" (tid(4) -> counts), which move
- * into meta too, and the old databases are deleted.  Version 1 (a qmeta
+ * up to version 4 meta was a database "meta", whose records move into
+ * the main database unchanged; version 3 had no finished leases (an ack
+ * wrote the record and done at once) and kept the ready jobs in a
+ * database "ready" (the same key without 'u'), whose records move into
+ * meta; version 2 also kept the leases in a database "leases" (id(8) ->
+ * the lease without its claim time) and the tenant counts in "tcount"
+ * (tid(4) -> counts), which move into meta too, and the old databases
+ * are deleted.  Version 1 (a qmeta
  * record that ends before the totals of done, retried and cancelled
  * jobs) had no tenant counts: they are built from the job records.
  *
@@ -969,7 +978,8 @@ qtx_lease_key(uint8_t *kb, uint64_t id)
 /*
  * The cursor's next record of meta (op, then MDB_NEXT) if it is of one
  * kind: its key's first byte, keylen bytes long.  0, or MDB_NOTFOUND
- * past the last of them.
+ * past the last of them.  A key of the kind but not of its length is a
+ * database's name ("tenants" among the tenant counts) and is passed.
  */
 static int
 qtx_meta_next(MDB_cursor *c, int kind, size_t keylen, MDB_val *k,
@@ -977,11 +987,13 @@ qtx_meta_next(MDB_cursor *c, int kind, size_t keylen, MDB_val *k,
 {
 	int	 rc;
 
-	if ((rc = mdb_cursor_get(c, k, v, *op)) != 0)
-		return (rc);
-	*op = MDB_NEXT;
-	if (k->mv_size != keylen || ((uint8_t *)k->mv_data)[0] != kind)
-		return (MDB_NOTFOUND);
+	do {
+		if ((rc = mdb_cursor_get(c, k, v, *op)) != 0)
+			return (rc);
+		*op = MDB_NEXT;
+		if (k->mv_size == 0 || ((uint8_t *)k->mv_data)[0] != kind)
+			return (MDB_NOTFOUND);
+	} while (k->mv_size != keylen);
 	return (0);
 }
 
