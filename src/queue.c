@@ -78,9 +78,9 @@
  * meta; version 2 also kept the leases in a database "leases" (id(8) ->
  * the lease without its claim time) and the tenant counts in "tcount"
  * (tid(4) -> counts), which move into meta too, and the old databases
- * are deleted.  Version 1 (a qmeta
- * record that ends before the totals of done, retried and cancelled
- * jobs) had no tenant counts: they are built from the job records.
+ * are deleted.  Version 1 (a qmeta record that ends before the totals
+ * of done, retried and cancelled jobs) had no tenant counts: they are
+ * built from the job records.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -313,11 +313,13 @@ queue_version_txn(MDB_txn *txn, void *arg)
 
 /*
  * From versions 1 to 4: every record of the database "meta" under the
- * same key in the main database, and "meta" deleted.  Its keys ("stats",
- * 'l', 't' and 'u' ones) are none of the databases' names.
+ * same key in the main database (dst), and "meta" deleted.  Its keys
+ * ("stats", 'l', 't' and 'u' ones) are none of the databases' names.  A
+ * key already in the main database (a queue of this layout that an
+ * older quire opened and wrote a "meta" of its own to) is refused.
  */
 static int
-queue_upgrade_meta(MDB_txn *txn, MDB_dbi main, MDB_dbi meta, uint64_t *n)
+queue_upgrade_meta(MDB_txn *txn, MDB_dbi dst, MDB_dbi meta, uint64_t *n)
 {
 	MDB_cursor	*c;
 	MDB_val		 k, v;
@@ -327,14 +329,19 @@ queue_upgrade_meta(MDB_txn *txn, MDB_dbi main, MDB_dbi meta, uint64_t *n)
 		return (rc);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if ((rc = mdb_put(txn, main, &k, &v,
-		    MDB_NOOVERWRITE)) != 0)
+		if ((rc = mdb_put(txn, dst, &k, &v, MDB_NOOVERWRITE)) != 0)
 			break;
 		(*n)++;
 	}
 	mdb_cursor_close(c);
+	if (rc == MDB_KEYEXIST) {
+		log_warnx("%s: a record of the database \"%s\" is in the main "
+		    "database too: the queue was opened by an older quire "
+		    "after its upgrade", __func__, QUEUE_OLD_META);
+		return (QUEUE_ERROR);
+	}
 	if (rc != MDB_NOTFOUND)
-		return (rc == MDB_KEYEXIST ? QUEUE_ERROR : rc);
+		return (rc);
 	return (mdb_drop(txn, meta, 1));
 }
 

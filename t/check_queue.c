@@ -2874,6 +2874,44 @@ START_TEST(test_settle_upgrade)
 END_TEST
 
 /*
+ * What an older quire leaves when it opens a queue of layout 5: a new
+ * database "meta", its "stats" those of an empty queue (put), or not
+ * (the database deleted).
+ */
+static void
+tq_old_meta(const char *dir, int put)
+{
+	char		 path[PATH_MAX];
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi, main;
+	MDB_val		 k = { 5, "stats" }, v;
+	uint8_t		 stats[256];
+	uint32_t	 version = 4;
+
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/queue", dir),
+	    (int)sizeof(path));
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+	ck_assert_int_eq(mdb_env_open(env, path, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi), 0);
+	if (put) {
+		/* Of the size of layout 5's: version 4, all else 0. */
+		ck_assert_int_eq(mdb_dbi_open(txn, NULL, 0, &main), 0);
+		ck_assert_int_eq(mdb_get(txn, main, &k, &v), 0);
+		ck_assert_uint_le(v.mv_size, sizeof(stats));
+		memset(stats, 0, sizeof(stats));
+		memcpy(stats, &version, sizeof(version));
+		v.mv_data = stats;
+		ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	} else
+		ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
  * A queue of version 4, meta a database of its own, opens with meta's
  * records in the main database and every job in its state: its
  * finished leases (acks not yet settled) still read as done and are
@@ -2943,6 +2981,14 @@ START_TEST(test_main_upgrade)
 		get(&tq, ids[i], &j);
 		ck_assert_int_eq(j.j_state, i < 4 ? want[i] : JOB_DONE);
 	}
+
+	/* Opened by an older quire since, it is refused, and kept as it is. */
+	queue_close(&tq.tq_q);
+	tq_old_meta(tq.tq_dir, 1);
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), -1);
+	tq_old_meta(tq.tq_dir, 0);
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), 0);
+	COUNTS(&tq, 0, 0, 1, 4, 1, 1);
 	tq_close(&tq);
 }
 END_TEST
