@@ -65,9 +65,10 @@
  * root LMDB keeps in its meta page, so a claim and an ack that change
  * nothing else write no page for a database's record.  A commit of a
  * claim and an ack then writes the path to those leaves (root, branch,
- * one or two leaves) and a page of LMDB's free list: a page fewer than
- * layout 4, which kept meta in a database of that name, and about a
- * third of what layout 3 wrote (queue-bench's pages per commit).
+ * one or two leaves) and a page of LMDB's free list, or three once the
+ * free list spans several leaves (after trims freed many pages, which
+ * LMDB hands out again oldest first): a page fewer than layout 4, which
+ * kept meta in a database of that name (queue-bench's pages per commit).
  * Enqueues append ready jobs at the end of meta, far from that leaf.
  *
  * Older layouts are brought up to date once, at the first queue_open:
