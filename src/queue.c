@@ -6,7 +6,9 @@
  * Databases and their keys (integers big-endian, so LMDB's bytewise
  * order is numeric order):
  *
- *	meta	 "stats" -> struct qmeta: counts per state, next job id, next
+ *	meta	 LMDB's main (unnamed) database, which also holds each named
+ *		 database's record under its name; none of these keys is one.
+ *		 "stats" -> struct qmeta: counts per state, next job id, next
  *		 lease generation, next tenant number, the round-robin
  *		 cursor, bytes of big jobs in flight, totals.
  *		 'l' id(8) -> struct qlease: generation, owner pid and slot,
@@ -53,25 +55,33 @@
  * The leases, the tenant counts and the ready jobs live in meta, beside
  * "stats", because a claim and an ack write them all, and a commit
  * writes the leaf and branch pages on the path to each key it changes
- * in each database, plus the main database's page that holds each
- * database's root.  In one database, in this order, the newest leases
- * (the last keys of 'l'), "stats", the counts of the tenants (few) and
- * the first ready jobs of the first tenant ('u') are neighbours: they
- * share a leaf page or two and every branch page above them, where a
- * database of ready jobs had its own path to write at every claim.  With
- * the finished leases, a commit of a claim and an ack writes about half
- * the pages layout 3 wrote (queue-bench's pages per commit).  Enqueues
- * append ready jobs at the end of meta, far from that leaf.
+ * in each database, plus, for each named database it changed, the main
+ * database's page that holds its record (its root).  In one database,
+ * in this order, the newest leases (the last keys of 'l'), "stats", the
+ * counts of the tenants (few) and the first ready jobs of the first
+ * tenant ('u') are neighbours: they share a leaf page or two and every
+ * branch page above them, where a database of ready jobs had its own
+ * path to write at every claim.  That database is the main one, whose
+ * root LMDB keeps in its meta page, so a claim and an ack that change
+ * nothing else write no page for a database's record.  A commit of a
+ * claim and an ack then writes the path to those leaves (root, branch,
+ * one or two leaves) and a page of LMDB's free list, or three once the
+ * free list spans several leaves (after trims freed many pages, which
+ * LMDB hands out again oldest first): a page fewer than layout 4, which
+ * kept meta in a database of that name (queue-bench's pages per commit).
+ * Enqueues append ready jobs at the end of meta, far from that leaf.
  *
  * Older layouts are brought up to date once, at the first queue_open:
- * version 3 had no finished leases (an ack wrote the record and done at
- * once) and kept the ready jobs in a database "ready" (the same key
- * without 'u'), whose records move into meta; version 2 also kept the
- * leases in a database "leases" (id(8) -> the lease without its claim
- * time) and the tenant counts in "tcount" (tid(4) -> counts), which move
- * into meta too, and the old databases are deleted.  Version 1 (a qmeta
- * record that ends before the totals of done, retried and cancelled
- * jobs) had no tenant counts: they are built from the job records.
+ * up to version 4 meta was a database "meta", whose records move into
+ * the main database unchanged; version 3 had no finished leases (an ack
+ * wrote the record and done at once) and kept the ready jobs in a
+ * database "ready" (the same key without 'u'), whose records move into
+ * meta; version 2 also kept the leases in a database "leases" (id(8) ->
+ * the lease without its claim time) and the tenant counts in "tcount"
+ * (tid(4) -> counts), which move into meta too, and the old databases
+ * are deleted.  Version 1 (a qmeta record that ends before the totals
+ * of done, retried and cancelled jobs) had no tenant counts: they are
+ * built from the job records.
  *
  * Life cycle: ready -> leased -> done, or -> retry (delayed, after an
  * exponential backoff with jitter) -> ready ..., or after max attempts
@@ -158,17 +168,20 @@ enum {
 	DB_N
 };
 
+/* NULL: meta's records are in LMDB's main database, beside the names. */
 static const char *queue_dbnames[DB_N] = {
-	"meta", "jobs", "keys", "tenants", "tstate", "delayed", "done",
+	NULL, "jobs", "keys", "tenants", "tstate", "delayed", "done",
 	"dead", "spool"
 };
 
 /*
  * 1: no tenant counts, no m_done on; 2: tenant counts and leases in
  * databases of their own, "tcount" and "leases"; 3: both in meta; 4:
- * the ready jobs in meta too, and acked jobs may be finished leases.
+ * the ready jobs in meta too, and acked jobs may be finished leases;
+ * 5: meta is LMDB's main database, no longer a database "meta".
  */
-#define QMETA_VERSION		4
+#define QMETA_VERSION		5
+#define QUEUE_OLD_META		"meta"	/* meta's database up to version 4 */
 #define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */
 #define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
 #define QMETA_LEASE_KEYLEN	9
@@ -276,19 +289,61 @@ queue_conf_defaults(struct queue_conf *qc)
 	qc->qc_sync = STORE_SYNC_FULL;
 }
 
-/* Whether the queue has an older layout: arg is the queue, then NULL if not. */
+/*
+ * Whether the queue has an older layout: arg is the queue, then NULL if
+ * not.  Up to version 4 meta was a database of that name.
+ */
 static int
 queue_version_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	**qp = arg;
 	struct qtx	 t;
+	MDB_dbi		 dbi;
 	int		 rc;
 
+	if ((rc = mdb_dbi_open(txn, QUEUE_OLD_META, 0, &dbi)) == 0)
+		return (0);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
 	if ((rc = qtx_begin(&t, *qp, txn)) != 0)
 		return (rc);
 	if (t.t_m.m_version >= QMETA_VERSION)
 		*qp = NULL;
 	return (0);
+}
+
+/*
+ * From versions 1 to 4: every record of the database "meta" under the
+ * same key in the main database (dst), and "meta" deleted.  Its keys
+ * ("stats", 'l', 't' and 'u' ones) are none of the databases' names.  A
+ * key already in the main database (a queue of this layout that an
+ * older quire opened and wrote a "meta" of its own to) is refused.
+ */
+static int
+queue_upgrade_meta(MDB_txn *txn, MDB_dbi dst, MDB_dbi meta, uint64_t *n)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(txn, meta, &c)) != 0)
+		return (rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if ((rc = mdb_put(txn, dst, &k, &v, MDB_NOOVERWRITE)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_KEYEXIST) {
+		log_warnx("%s: a record of the database \"%s\" is in the main "
+		    "database too: the queue was opened by an older quire "
+		    "after its upgrade", __func__, QUEUE_OLD_META);
+		return (QUEUE_ERROR);
+	}
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	return (mdb_drop(txn, meta, 1));
 }
 
 /* From version 1: count every job record into its tenant's counts. */
@@ -380,25 +435,33 @@ queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
 }
 
 /*
- * Older versions to 4: tenant counts, leases and ready jobs into meta
- * (version 1 had no tenant counts: they are made from the job records),
- * and the databases that held them deleted.
+ * Older versions to 5: meta's records into the main database, then
+ * tenant counts, leases and ready jobs into meta (version 1 had no
+ * tenant counts: they are made from the job records), and the databases
+ * that held them deleted.
  */
 static int
 queue_upgrade_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	*q = arg;
 	struct qtx	 t;
-	MDB_dbi		 tcount, leases, ready;
+	MDB_dbi		 meta, tcount, leases, ready;
 	uint64_t	 njobs = 0, ncounts = 0, nleases = 0, nready = 0;
+	uint64_t	 nmeta = 0;
 	uint32_t	 from;
 	int		 rc;
 
+	if ((rc = queue_upgrade_old(txn, QUEUE_OLD_META, &meta)) != 0 ||
+	    (meta != 0 && (rc = queue_upgrade_meta(txn,
+	    q->q_store.s_dbi[DB_META], meta, &nmeta)) != 0))
+		return (rc);
 	if ((rc = qtx_begin(&t, q, txn)) != 0)
 		return (rc);
 	if ((from = t.t_m.m_version) >= QMETA_VERSION)
 		return (0);
-	t.t_m.m_unsettled = 0;
+	/* Finished leases began with version 4. */
+	if (from < 4)
+		t.t_m.m_unsettled = 0;
 	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
 	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0 ||
 	    (rc = queue_upgrade_old(txn, "ready", &ready)) != 0)
@@ -419,9 +482,10 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 	    (ready != 0 && (rc = mdb_drop(txn, ready, 1)) != 0))
 		return (rc);
 	t.t_m.m_version = QMETA_VERSION;
-	log_info("%s: queue layout %u to %u: %llu jobs counted, %llu tenant "
-	    "counts, %llu leases and %llu ready jobs moved", __func__, from,
-	    QMETA_VERSION, (unsigned long long)njobs,
+	log_info("%s: queue layout %u to %u: %llu meta records moved to the "
+	    "main database, %llu jobs counted, %llu tenant counts, %llu "
+	    "leases and %llu ready jobs moved", __func__, from, QMETA_VERSION,
+	    (unsigned long long)nmeta, (unsigned long long)njobs,
 	    (unsigned long long)ncounts, (unsigned long long)nleases,
 	    (unsigned long long)nready);
 	return (qtx_end(&t));
@@ -922,7 +986,8 @@ qtx_lease_key(uint8_t *kb, uint64_t id)
 /*
  * The cursor's next record of meta (op, then MDB_NEXT) if it is of one
  * kind: its key's first byte, keylen bytes long.  0, or MDB_NOTFOUND
- * past the last of them.
+ * past the last of them.  A key of the kind but not of its length is a
+ * database's name ("tenants" among the tenant counts) and is passed.
  */
 static int
 qtx_meta_next(MDB_cursor *c, int kind, size_t keylen, MDB_val *k,
@@ -930,11 +995,13 @@ qtx_meta_next(MDB_cursor *c, int kind, size_t keylen, MDB_val *k,
 {
 	int	 rc;
 
-	if ((rc = mdb_cursor_get(c, k, v, *op)) != 0)
-		return (rc);
-	*op = MDB_NEXT;
-	if (k->mv_size != keylen || ((uint8_t *)k->mv_data)[0] != kind)
-		return (MDB_NOTFOUND);
+	do {
+		if ((rc = mdb_cursor_get(c, k, v, *op)) != 0)
+			return (rc);
+		*op = MDB_NEXT;
+		if (k->mv_size == 0 || ((uint8_t *)k->mv_data)[0] != kind)
+			return (MDB_NOTFOUND);
+	} while (k->mv_size != keylen);
 	return (0);
 }
 

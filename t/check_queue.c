@@ -117,7 +117,7 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	int		 i;
 
 	for (i = 0; i < s->s_ndbs; i++) {
-		if (strcmp(s->s_names[i], name) != 0)
+		if (s->s_names[i] == NULL || strcmp(s->s_names[i], name) != 0)
 			continue;
 		ck_assert_int_eq(mdb_stat(txn, s->s_dbi[i], &st), 0);
 		return (st.ms_entries);
@@ -126,7 +126,10 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 	return (0);
 }
 
-/* The ready jobs in meta: keys 'u' tid(4) band(1) id(8). */
+/*
+ * The ready jobs in meta, LMDB's main database (the queue's first, of no
+ * name): keys 'u' tid(4) band(1) id(8).
+ */
 static uint64_t
 db_ready(struct tq *tq, MDB_txn *txn)
 {
@@ -136,7 +139,7 @@ db_ready(struct tq *tq, MDB_txn *txn)
 	uint64_t	 n = 0;
 	int		 rc, op = MDB_SET_RANGE;
 
-	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_ptr_null(s->s_names[0]);
 	ck_assert_int_eq(mdb_cursor_open(txn, s->s_dbi[0], &c), 0);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
@@ -163,7 +166,7 @@ db_leases(struct tq *tq, MDB_txn *txn, int fin)
 	uint64_t	 n = 0;
 	int		 rc, op = MDB_SET_RANGE;
 
-	ck_assert_str_eq(s->s_names[0], "meta");
+	ck_assert_ptr_null(s->s_names[0]);
 	ck_assert_int_eq(mdb_cursor_open(txn, s->s_dbi[0], &c), 0);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0 &&
 	    ((char *)k.mv_data)[0] == 'l') {
@@ -2555,7 +2558,47 @@ tq_downgrade_job(struct tq *tq, MDB_txn *txn, const uint8_t *id,
 }
 
 /*
- * Take a queue back to the layout of an older version.  Version 3 has
+ * Whether a key of the main database is one of meta's: "stats", 'l'
+ * id(8), 't' tid(4) or 'u' tid(4) band(1) id(8), not a database's name.
+ */
+static int
+tq_meta_key(const MDB_val *k)
+{
+	const char	*p = k->mv_data;
+
+	return ((k->mv_size == 5 && memcmp(p, "stats", 5) == 0) ||
+	    (k->mv_size == 9 && p[0] == 'l') ||
+	    (k->mv_size == 5 && p[0] == 't') ||
+	    (k->mv_size == 14 && p[0] == 'u'));
+}
+
+/* Versions 1 to 4 keep meta's records in a database "meta". */
+static void
+tq_downgrade_meta(MDB_txn *txn, MDB_dbi main, MDB_dbi *meta)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc, op = MDB_FIRST, n = 0;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", MDB_CREATE, meta), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, main, &c), 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		/* After a delete, MDB_NEXT stays on the key that followed. */
+		op = MDB_NEXT;
+		if (!tq_meta_key(&k))
+			continue;
+		ck_assert_int_eq(mdb_put(txn, *meta, &k, &v, 0), 0);
+		ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
+		n++;
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	ck_assert_int_gt(n, 0);
+	mdb_cursor_close(c);
+}
+
+/*
+ * Take a queue back to the layout of an older version.  Version 4 keeps
+ * meta's records in a database "meta", as the older ones do.  Version 3 has
  * no finished leases (an ack wrote the record and done at once, as a
  * settling does) and keeps the ready jobs in a database "ready" (tid(4)
  * band(1) id(8) -> enqueue time, size), as the older ones do.  Version 2
@@ -2571,14 +2614,19 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_txn		*txn;
 	MDB_cursor	*c;
-	MDB_dbi		 meta = s->s_dbi[0], leases, tcount = 0, ready;
+	MDB_dbi		 meta, leases, tcount = 0, ready;
 	MDB_val		 k = { 5, "stats" }, v, ok, ov;
 	uint8_t		 old[256];
 	int		 rc;
 
-	ck_assert_str_eq(s->s_names[0], "meta");
-	ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
+	ck_assert_ptr_null(s->s_names[0]);
+	/* Version 4 may have finished leases; the older ones may not. */
+	if (version < 4)
+		ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
+	tq_downgrade_meta(txn, s->s_dbi[0], &meta);
+	if (version == 4)
+		goto stats;
 	ck_assert_int_eq(mdb_dbi_open(txn, "ready", MDB_CREATE, &ready), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, meta, &c), 0);
 	/* 'u' tid(4) band(1) id(8) sort after every other key. */
@@ -2648,6 +2696,7 @@ tq_upgraded(struct tq *tq)
 	ck_assert_int_eq(mdb_dbi_open(txn, "leases", 0, &dbi), MDB_NOTFOUND);
 	ck_assert_int_eq(mdb_dbi_open(txn, "tcount", 0, &dbi), MDB_NOTFOUND);
 	ck_assert_int_eq(mdb_dbi_open(txn, "ready", 0, &dbi), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), MDB_NOTFOUND);
 	mdb_txn_abort(txn);
 }
 
@@ -2750,10 +2799,15 @@ tq_version(struct tq *tq)
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_txn		*txn;
 	MDB_val		 k = { 5, "stats" }, v;
+	MDB_dbi		 meta;
 	uint32_t	 version;
 
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, MDB_RDONLY, &txn), 0);
-	ck_assert_int_eq(mdb_get(txn, s->s_dbi[0], &k, &v), 0);
+	/* In the main database, or in "meta" up to version 4. */
+	if (mdb_get(txn, s->s_dbi[0], &k, &v) != 0) {
+		ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+		ck_assert_int_eq(mdb_get(txn, meta, &k, &v), 0);
+	}
 	ck_assert_uint_ge(v.mv_size, sizeof(version));
 	memcpy(&version, v.mv_data, sizeof(version));
 	mdb_txn_abort(txn);
@@ -2790,11 +2844,11 @@ START_TEST(test_settle_upgrade)
 	    QUEUE_OK);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 
-	ck_assert_uint_eq(tq_version(&tq), 4);
+	ck_assert_uint_eq(tq_version(&tq), 5);
 	tq_downgrade(&tq, 3);
 	ck_assert_uint_eq(tq_version(&tq), 3);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 4);
+	ck_assert_uint_eq(tq_version(&tq), 5);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 	for (i = 0; i < 6; i++) {
@@ -2815,6 +2869,126 @@ START_TEST(test_settle_upgrade)
 	ck_assert_uint_eq(j.j_updated, T0 + MINUTE);
 	ck_assert_uint_eq(j.j_progress, 7);
 	COUNTS(&tq, 1, 0, 1, 2, 1, 1);
+	tq_close(&tq);
+}
+END_TEST
+
+/*
+ * What an older quire leaves when it opens a queue of layout 5: a new
+ * database "meta", its "stats" those of an empty queue (put), or not
+ * (the database deleted).
+ */
+static void
+tq_old_meta(const char *dir, int put)
+{
+	char		 path[PATH_MAX];
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi, main;
+	MDB_val		 k = { 5, "stats" }, v;
+	uint8_t		 stats[256];
+	uint32_t	 version = 4;
+
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/queue", dir),
+	    (int)sizeof(path));
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+	ck_assert_int_eq(mdb_env_open(env, path, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi), 0);
+	if (put) {
+		/* Of the size of layout 5's: version 4, all else 0. */
+		ck_assert_int_eq(mdb_dbi_open(txn, NULL, 0, &main), 0);
+		ck_assert_int_eq(mdb_get(txn, main, &k, &v), 0);
+		ck_assert_uint_le(v.mv_size, sizeof(stats));
+		memset(stats, 0, sizeof(stats));
+		memcpy(stats, &version, sizeof(version));
+		v.mv_data = stats;
+		ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	} else
+		ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
+ * A queue of version 4, meta a database of its own, opens with meta's
+ * records in the main database and every job in its state: its
+ * finished leases (acks not yet settled) still read as done and are
+ * settled later, and its live lease holds.
+ */
+START_TEST(test_main_upgrade)
+{
+	static const int	 want[7] = {
+		JOB_DONE, JOB_CANCELLED, JOB_RETRY, JOB_DEAD, JOB_LEASED,
+		JOB_READY, JOB_READY
+	};
+	struct tq		 tq;
+	struct job		 j;
+	MDB_txn			*txn;
+	uint64_t		 ids[7], gens[5];
+	int			 i;
+
+	tq_open(&tq, NULL);
+	for (i = 0; i < 7; i++)
+		ids[i] = enq(&tq, i % 2 ? "acme" : "blue", NULL, 0, 100);
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(claim1(&tq, 100, &gens[i]), ids[i]);
+	ck_assert_int_eq(ack1(&tq, ids[0], gens[0]), QUEUE_OK);
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, ids[1]), QUEUE_ECANCEL);
+	ck_assert_int_eq(ack1(&tq, ids[1], gens[1]), QUEUE_ECANCEL);
+	ck_assert_int_eq(fail1(&tq, ids[2], gens[2], "later", 0), JOB_RETRY);
+	ck_assert_int_eq(fail1(&tq, ids[3], gens[3], "bad", 1), JOB_DEAD);
+	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, ids[4], gens[4], 7),
+	    QUEUE_OK);
+	COUNTS(&tq, 2, 1, 1, 1, 1, 1);
+
+	tq_downgrade(&tq, 4);
+	ck_assert_uint_eq(tq_version(&tq), 4);
+	tq_reopen(&tq, NULL);
+	ck_assert_uint_eq(tq_version(&tq), 5);
+	tq_upgraded(&tq);
+	COUNTS(&tq, 2, 1, 1, 1, 1, 1);
+	/* Two acks not yet settled, one lease, two ready jobs. */
+	ck_assert_int_eq(mdb_txn_begin(tq.tq_q.q_store.s_env, NULL,
+	    MDB_RDONLY, &txn), 0);
+	ck_assert_uint_eq(db_leases(&tq, txn, 1), 2);
+	ck_assert_uint_eq(db_leases(&tq, txn, 0), 1);
+	ck_assert_uint_eq(db_ready(&tq, txn), 2);
+	ck_assert_uint_eq(db_entries(&tq, txn, "done"), 0);
+	mdb_txn_abort(txn);
+	for (i = 0; i < 7; i++) {
+		get(&tq, ids[i], &j);
+		ck_assert_int_eq(j.j_state, want[i]);
+	}
+	get(&tq, ids[4], &j);
+	ck_assert_uint_eq(j.j_progress, 7);
+	ck_assert_uint_eq(j.j_lease_gen, gens[4]);
+
+	/* The lease holds across the upgrade, and the claims go on. */
+	ck_assert_int_eq(ack1(&tq, ids[4], gens[4] + 1), QUEUE_ESTALE);
+	ck_assert_int_eq(ack1(&tq, ids[4], gens[4]), QUEUE_OK);
+	ck_assert_uint_eq(claim_ack(&tq, 100, 2), 2);
+	COUNTS(&tq, 0, 0, 1, 4, 1, 1);
+	ck_assert_int_eq(queue_settle(&tq.tq_q), QUEUE_OK);
+	ck_assert_int_eq(mdb_txn_begin(tq.tq_q.q_store.s_env, NULL,
+	    MDB_RDONLY, &txn), 0);
+	ck_assert_uint_eq(db_leases(&tq, txn, 1), 0);
+	ck_assert_uint_eq(db_entries(&tq, txn, "done"), 5);
+	mdb_txn_abort(txn);
+	COUNTS(&tq, 0, 0, 1, 4, 1, 1);
+	for (i = 0; i < 7; i++) {
+		get(&tq, ids[i], &j);
+		ck_assert_int_eq(j.j_state, i < 4 ? want[i] : JOB_DONE);
+	}
+
+	/* Opened by an older quire since, it is refused, and kept as it is. */
+	queue_close(&tq.tq_q);
+	tq_old_meta(tq.tq_dir, 1);
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), -1);
+	tq_old_meta(tq.tq_dir, 0);
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), 0);
+	COUNTS(&tq, 0, 0, 1, 4, 1, 1);
 	tq_close(&tq);
 }
 END_TEST
@@ -3027,6 +3201,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_tenant_upgrade);
 	tcase_add_test(tc, test_layout_upgrade);
 	tcase_add_test(tc, test_settle_upgrade);
+	tcase_add_test(tc, test_main_upgrade);
 	suite_add_tcase(s, tc);
 	return (s);
 }
