@@ -105,6 +105,88 @@ search_query_opname(int op)
 	return (op == '&' ? "AND" : op == '|' ? "OR" : "NOT");
 }
 
+/*
+ * The words of one item, s to e of the query: its terms, and whether it
+ * is a phrase.  1 when it has words, 0 when it has none (only stop words
+ * or punctuation), -1 with err said.
+ */
+static int
+search_query_item(struct sparse *sp, struct tokenizer *tk,
+    const char *query, const char *s, const char *e, char *err,
+    size_t errlen)
+{
+	struct squery	*q = sp->sp_q;
+	size_t		 first, i;
+
+	sp->sp_item = q->q_nitems;
+	sp->sp_ppos = 0;
+	sp->sp_prefix = e > s && e[-1] == '*' && (s == query ||
+	    s[-1] != '"');
+	if (sp->sp_prefix)
+		e--;
+	first = q->q_nterms;
+	sp->sp_src = s;
+	sp->sp_phrase = -1;
+	if (s > query && s[-1] == '"') {
+		if (q->q_nphrases == SEARCH_PHRASE_MAX) {
+			snprintf(err, errlen, "too many phrases");
+			return (-1);
+		}
+		sp->sp_phrase = q->q_nphrases;
+	}
+	sp->sp_base = s - query;
+	if (tokenizer_run(sp->sp_prefix ? search_query_plain() : tk,
+	    s, e - s, 0, search_query_term, sp) != 0 && sp->sp_overflow) {
+		snprintf(err, errlen, "too many query words (%d)",
+		    SEARCH_TERMS_MAX);
+		return (-1);
+	}
+	if (q->q_nterms == first)
+		return (0);
+	if (sp->sp_phrase >= 0) {
+		if (q->q_nterms - first > 1) {
+			q->q_items[q->q_nitems].si_phrase = 1;
+			q->q_nphrases++;
+		} else
+			q->q_terms[first].st_phrase = -1;
+	}
+	/* A prefix applies to the item's last word only. */
+	for (i = first; i + 1 < q->q_nterms; i++)
+		q->q_terms[i].st_prefix = 0;
+	return (1);
+}
+
+/* The items' masks, once all are read; -1 for a query of nothing. */
+static int
+search_query_masks(struct squery *q, char *err, size_t errlen)
+{
+	size_t	 i;
+	int	 positive = 0;
+
+	for (i = 0; i < q->q_nitems; i++) {
+		/* An excluded phrase excludes where it occurs, not by word. */
+		if (q->q_items[i].si_excluded) {
+			q->q_negmask |= 1U << i;
+			if (!q->q_items[i].si_phrase)
+				q->q_exmask |= 1U << i;
+			continue;
+		}
+		positive = 1;
+		if (q->q_items[i].si_required || q->q_items[i].si_phrase)
+			q->q_reqmask |= 1U << i;
+	}
+	if (q->q_nitems == 0) {
+		snprintf(err, errlen, "empty query");
+		return (-1);
+	}
+	if (!positive) {
+		snprintf(err, errlen, "nothing to look for: every word of the "
+		    "query is excluded");
+		return (-1);
+	}
+	return (0);
+}
+
 int
 search_query_parse(struct tokenizer *tk, const char *query, struct squery *q,
     char *err, size_t errlen)
@@ -112,9 +194,8 @@ search_query_parse(struct tokenizer *tk, const char *query, struct squery *q,
 	struct sparse	 sp;
 	const char	*p = query, *s, *e;
 	struct sitem	*it;
-	size_t		 first, i;
 	int		 sign, op, binop = 0, neg = 0, prev = -1, seen = 0;
-	int		 ands = 0, ors = 0, positive = 0;
+	int		 ands = 0, ors = 0, rc;
 
 	memset(q, 0, sizeof(*q));
 	memset(&sp, 0, sizeof(sp));
@@ -189,42 +270,11 @@ search_query_parse(struct tokenizer *tk, const char *query, struct squery *q,
 		it->si_excluded = sign == '-';
 		binop = neg = 0;
 		prev = -1;
-		sp.sp_item = q->q_nitems;
-		sp.sp_ppos = 0;
-		sp.sp_prefix = e > s && e[-1] == '*' && (s == query ||
-		    s[-1] != '"');
-		if (sp.sp_prefix)
-			e--;
-		first = q->q_nterms;
-		sp.sp_src = s;
-		sp.sp_phrase = -1;
-		if (s > query && s[-1] == '"') {
-			if (q->q_nphrases == SEARCH_PHRASE_MAX) {
-				snprintf(err, errlen, "too many phrases");
-				return (-1);
-			}
-			sp.sp_phrase = q->q_nphrases;
-		}
-		sp.sp_base = s - query;
-		if (tokenizer_run(sp.sp_prefix ? search_query_plain() : tk,
-		    s, e - s, 0, search_query_term, &sp) != 0 && sp.sp_overflow) {
-			snprintf(err, errlen, "too many query words (%d)",
-			    SEARCH_TERMS_MAX);
+		if ((rc = search_query_item(&sp, tk, query, s, e, err,
+		    errlen)) == -1)
 			return (-1);
-		}
-		if (q->q_nterms == first)
-			continue;	/* only stop words or punctuation */
-		if (sp.sp_phrase >= 0) {
-			if (q->q_nterms - first > 1) {
-				it->si_phrase = 1;
-				q->q_nphrases++;
-			} else
-				q->q_terms[first].st_phrase = -1;
-		}
-		/* A prefix applies to the item's last word only. */
-		for (i = first; i + 1 < q->q_nterms; i++)
-			q->q_terms[i].st_prefix = 0;
-		prev = q->q_nitems++;
+		if (rc == 1)
+			prev = q->q_nitems++;
 	}
 	if (binop != 0 || neg) {
 		snprintf(err, errlen, "%s needs a word or a phrase after it",
@@ -236,26 +286,5 @@ search_query_parse(struct tokenizer *tk, const char *query, struct squery *q,
 		    "a required word (there is no grouping)");
 		return (-1);
 	}
-	for (i = 0; i < q->q_nitems; i++) {
-		/* An excluded phrase excludes where it occurs, not by word. */
-		if (q->q_items[i].si_excluded) {
-			q->q_negmask |= 1U << i;
-			if (!q->q_items[i].si_phrase)
-				q->q_exmask |= 1U << i;
-			continue;
-		}
-		positive = 1;
-		if (q->q_items[i].si_required || q->q_items[i].si_phrase)
-			q->q_reqmask |= 1U << i;
-	}
-	if (q->q_nitems == 0) {
-		snprintf(err, errlen, "empty query");
-		return (-1);
-	}
-	if (!positive) {
-		snprintf(err, errlen, "nothing to look for: every word of the "
-		    "query is excluded");
-		return (-1);
-	}
-	return (0);
+	return (search_query_masks(q, err, errlen));
 }
