@@ -2815,6 +2815,29 @@ tq_version(struct tq *tq)
 }
 
 /*
+ * n jobs (5 or more) of two tenants: the first five left done,
+ * cancelled, retrying, dead and leased (gens their leases'), the rest
+ * ready.
+ */
+static void
+five_states(struct tq *tq, uint64_t *ids, uint64_t *gens, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		ids[i] = enq(tq, i % 2 ? "acme" : "blue", NULL, 0, 100);
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(claim1(tq, 100, &gens[i]), ids[i]);
+	ck_assert_int_eq(ack1(tq, ids[0], gens[0]), QUEUE_OK);
+	ck_assert_int_eq(queue_cancel(&tq->tq_q, ids[1]), QUEUE_ECANCEL);
+	ck_assert_int_eq(ack1(tq, ids[1], gens[1]), QUEUE_ECANCEL);
+	ck_assert_int_eq(fail1(tq, ids[2], gens[2], "later", 0), JOB_RETRY);
+	ck_assert_int_eq(fail1(tq, ids[3], gens[3], "bad", 1), JOB_DEAD);
+	ck_assert_int_eq(queue_heartbeat(&tq->tq_q, ids[4], gens[4], 7),
+	    QUEUE_OK);
+}
+
+/*
  * A queue of version 3, whose acks wrote the job records and done at
  * once, opens with every job in its state, and its acks then leave
  * finished leases as version 4's do.
@@ -2831,17 +2854,7 @@ START_TEST(test_settle_upgrade)
 	int			 i;
 
 	tq_open(&tq, NULL);
-	for (i = 0; i < 6; i++)
-		ids[i] = enq(&tq, i % 2 ? "acme" : "blue", NULL, 0, 100);
-	for (i = 0; i < 5; i++)
-		ck_assert_uint_eq(claim1(&tq, 100, &gens[i]), ids[i]);
-	ck_assert_int_eq(ack1(&tq, ids[0], gens[0]), QUEUE_OK);
-	ck_assert_int_eq(queue_cancel(&tq.tq_q, ids[1]), QUEUE_ECANCEL);
-	ck_assert_int_eq(ack1(&tq, ids[1], gens[1]), QUEUE_ECANCEL);
-	ck_assert_int_eq(fail1(&tq, ids[2], gens[2], "later", 0), JOB_RETRY);
-	ck_assert_int_eq(fail1(&tq, ids[3], gens[3], "bad", 1), JOB_DEAD);
-	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, ids[4], gens[4], 7),
-	    QUEUE_OK);
+	five_states(&tq, ids, gens, 6);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 
 	ck_assert_uint_eq(tq_version(&tq), 5);
@@ -2930,17 +2943,7 @@ START_TEST(test_main_upgrade)
 	int			 i;
 
 	tq_open(&tq, NULL);
-	for (i = 0; i < 7; i++)
-		ids[i] = enq(&tq, i % 2 ? "acme" : "blue", NULL, 0, 100);
-	for (i = 0; i < 5; i++)
-		ck_assert_uint_eq(claim1(&tq, 100, &gens[i]), ids[i]);
-	ck_assert_int_eq(ack1(&tq, ids[0], gens[0]), QUEUE_OK);
-	ck_assert_int_eq(queue_cancel(&tq.tq_q, ids[1]), QUEUE_ECANCEL);
-	ck_assert_int_eq(ack1(&tq, ids[1], gens[1]), QUEUE_ECANCEL);
-	ck_assert_int_eq(fail1(&tq, ids[2], gens[2], "later", 0), JOB_RETRY);
-	ck_assert_int_eq(fail1(&tq, ids[3], gens[3], "bad", 1), JOB_DEAD);
-	ck_assert_int_eq(queue_heartbeat(&tq.tq_q, ids[4], gens[4], 7),
-	    QUEUE_OK);
+	five_states(&tq, ids, gens, 7);
 	COUNTS(&tq, 2, 1, 1, 1, 1, 1);
 
 	tq_downgrade(&tq, 4);
