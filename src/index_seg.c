@@ -146,6 +146,36 @@ ixseg_lower(const struct ixseg *s, const char *key, size_t len)
 	return (lo);
 }
 
+/*
+ * The same, knowing that no term before from is: for keys looked up in
+ * ascending order, each from the last one's place.  It gallops from
+ * there, then halves, so that many keys cost little more than a walk.
+ */
+uint32_t
+ixseg_lower_from(const struct ixseg *s, uint32_t from, const char *key,
+    size_t len)
+{
+	uint32_t	 n = s->s_hdr->h_nterms, lo = from, hi, mid, step = 1;
+
+	if (lo >= n || ixseg_cmp(s, lo, key, len) >= 0)
+		return (lo);
+	/* Term lo is less than key: find a term hi that is not. */
+	hi = lo + 1;
+	while (hi < n && ixseg_cmp(s, hi, key, len) < 0) {
+		lo = hi;
+		step *= 2;
+		hi = n - lo > step ? lo + step : n;
+	}
+	for (lo++; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (ixseg_cmp(s, mid, key, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
 /* The term's index, or -1. */
 int64_t
 ixseg_find(const struct ixseg *s, const char *key, size_t len)

@@ -1215,6 +1215,8 @@ int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
 int		 ixseg_open(struct ixseg *, const void *, size_t);
 const char	*ixseg_term(const struct ixseg *, uint32_t, size_t *);
 uint32_t	 ixseg_lower(const struct ixseg *, const char *, size_t);
+uint32_t	 ixseg_lower_from(const struct ixseg *, uint32_t, const char *,
+		    size_t);
 int64_t		 ixseg_find(const struct ixseg *, const char *, size_t);
 void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);

@@ -541,14 +541,21 @@ search_typo_varcmp(const void *a, const void *b)
 	return (ix_termcmp(x->v_stem, x->v_len, y->v_stem, y->v_len));
 }
 
-/* The postings of a stem in both fields, blocks and segments. */
+/*
+ * The postings of a stem in both fields, blocks and segments.  With pos
+ * (2 x nsegs places, zeros at first), stems are looked up in ascending
+ * order, each segment's dictionary from the last one's place.
+ */
 static int
 search_typo_df(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
-    size_t nsegs, const char *stem, size_t len, uint64_t *df)
+    size_t nsegs, uint32_t *pos, const char *stem, size_t len, uint64_t *df)
 {
 	struct ixterminfo	 ti;
 	char			 key[IX_TERM_MAX];
 	size_t			 f, i;
+	uint32_t		*at;
+	const char		*t;
+	size_t			 tl;
 	int64_t			 x;
 	int			 rc;
 
@@ -560,9 +567,20 @@ search_typo_df(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 			*df += ti.ti_df;
 		else if (rc != MDB_NOTFOUND)
 			return (rc);
-		for (i = 0; i < nsegs; i++)
-			if ((x = ixseg_find(&segs[i], key, len + 1)) >= 0)
-				*df += segs[i].s_dict[x].e_df;
+		for (i = 0; i < nsegs; i++) {
+			if (pos == NULL) {
+				if ((x = ixseg_find(&segs[i], key, len + 1)) >= 0)
+					*df += segs[i].s_dict[x].e_df;
+				continue;
+			}
+			at = &pos[f * nsegs + i];
+			*at = ixseg_lower_from(&segs[i], *at, key, len + 1);
+			if (*at >= segs[i].s_hdr->h_nterms)
+				continue;
+			t = ixseg_term(&segs[i], *at, &tl);
+			if (ix_termcmp(t, tl, key, len + 1) == 0)
+				*df += segs[i].s_dict[*at].e_df;
+		}
 	}
 	return (0);
 }
@@ -649,6 +667,7 @@ search_typo_variants(MDB_txn *txn, struct index *ix, struct tokenizer *tk,
 {
 	struct stvars	 vs;
 	struct ixseg	*segs = NULL;
+	uint32_t	*pos = NULL;
 	struct stvar	 own;
 	uint32_t	 w[SEARCH_TYPO_VAR_WORD + 1];
 	uint8_t		 nb[SEARCH_TYPO_VAR_WORD + 1];
@@ -689,15 +708,16 @@ search_typo_variants(MDB_txn *txn, struct index *ix, struct tokenizer *tk,
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		goto out;
-	if ((rc = search_typo_df(txn, ix, segs, nsegs, own.v_stem, own.v_len,
-	    &ty->ty_exact)) != 0)
+	if ((rc = search_typo_df(txn, ix, segs, nsegs, NULL, own.v_stem,
+	    own.v_len, &ty->ty_exact)) != 0)
 		goto out;
+	pos = xcalloc(2 * nsegs + 1, sizeof(*pos));
 	for (i = 0; i < vs.vs_n; i++) {
 		if ((i > 0 && search_typo_varcmp(&vs.vs_v[i],
 		    &vs.vs_v[i - 1]) == 0) ||
 		    search_typo_varcmp(&vs.vs_v[i], &own) == 0)
 			continue;
-		if ((rc = search_typo_df(txn, ix, segs, nsegs,
+		if ((rc = search_typo_df(txn, ix, segs, nsegs, pos,
 		    vs.vs_v[i].v_stem, vs.vs_v[i].v_len, &df)) != 0)
 			goto out;
 		if (df > 0)
@@ -707,6 +727,7 @@ search_typo_variants(MDB_txn *txn, struct index *ix, struct tokenizer *tk,
 	}
 	*done = 1;
  out:
+	free(pos);
 	free(segs);
 	free(vs.vs_v);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
