@@ -71,7 +71,7 @@
 
 #define SEARCH_TYPO_STEPS	100000	/* terms read by one walk, at most */
 #define SEARCH_TYPO_RARE_MIN	2	/* a word this rare may be a typo */
-#define SEARCH_TYPO_RARE_DIV	100000	/* or one chunk in this many */
+#define SEARCH_TYPO_RARE_DIV	1000000	/* or one chunk in this many */
 #define SEARCH_TYPO_RATIO	10	/* how much commoner a correction */
 #define SEARCH_TYPO_VAR_WORD	24	/* characters, for variants */
 #define SEARCH_TYPO_VAR_STEM	128	/* bytes of a variant's stem */
