@@ -14,9 +14,10 @@
  * control-socket-group.  jobs is how a member of that group, who cannot
  * open the LMDB files (they need write access even to read), lists jobs.
  * search (b: the number of hits; str: flags one a line, "json",
- * "exact", "notypos", "offset=N", "filter=K=V", then an empty line and
- * the query) is how they search, under the same rule.  cancel (b: the job id)
- * cancels a job and stops it at once if a worker runs it
+ * "exact", "chunks", "notypos", "offset=N", "filter=K=V", "facet=FIELD",
+ * "facet-size=N", then an empty line and the query) is how they search,
+ * under the same rule.  cancel (b: the job id) cancels a job and stops
+ * it at once if a worker runs it
  * (control_cancel has the reply's forms); it needs the same rights.
  * metrics (metrics.c) is the Prometheus text the HTTP child serves as
  * /metrics; it names tenants, so it is under the same rule too.
