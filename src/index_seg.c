@@ -130,11 +130,12 @@ ixseg_cmp(const struct ixseg *s, uint32_t i, const char *key, size_t len)
 	return (ix_termcmp(t, tl, key, len));
 }
 
-/* The first term not less than key. */
-uint32_t
-ixseg_lower(const struct ixseg *s, const char *key, size_t len)
+/* The first term not less than key between lo and hi, or hi. */
+static uint32_t
+ixseg_halve(const struct ixseg *s, uint32_t lo, uint32_t hi, const char *key,
+    size_t len)
 {
-	uint32_t	 lo = 0, hi = s->s_hdr->h_nterms, mid;
+	uint32_t	 mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
@@ -146,6 +147,13 @@ ixseg_lower(const struct ixseg *s, const char *key, size_t len)
 	return (lo);
 }
 
+/* The first term not less than key. */
+uint32_t
+ixseg_lower(const struct ixseg *s, const char *key, size_t len)
+{
+	return (ixseg_halve(s, 0, s->s_hdr->h_nterms, key, len));
+}
+
 /*
  * The same, knowing that no term before from is: for keys looked up in
  * ascending order, each from the last one's place.  It gallops from
@@ -155,7 +163,7 @@ uint32_t
 ixseg_lower_from(const struct ixseg *s, uint32_t from, const char *key,
     size_t len)
 {
-	uint32_t	 n = s->s_hdr->h_nterms, lo = from, hi, mid, step = 1;
+	uint32_t	 n = s->s_hdr->h_nterms, lo = from, hi, step = 1;
 
 	if (lo >= n || ixseg_cmp(s, lo, key, len) >= 0)
 		return (lo);
@@ -166,14 +174,7 @@ ixseg_lower_from(const struct ixseg *s, uint32_t from, const char *key,
 		step *= 2;
 		hi = n - lo > step ? lo + step : n;
 	}
-	for (lo++; lo < hi;) {
-		mid = lo + (hi - lo) / 2;
-		if (ixseg_cmp(s, mid, key, len) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (lo);
+	return (ixseg_halve(s, lo + 1, hi, key, len));
 }
 
 /* The term's index, or -1. */

@@ -542,9 +542,9 @@ search_typo_varcmp(const void *a, const void *b)
 }
 
 /*
- * The postings of a stem in both fields, blocks and segments.  With pos
- * (2 x nsegs places, zeros at first), stems are looked up in ascending
- * order, each segment's dictionary from the last one's place.
+ * The postings of a stem in both fields, blocks and segments.  pos holds
+ * 2 x nsegs places, zeros at first: stems looked up in ascending order
+ * search each segment's dictionary from the last one's place.
  */
 static int
 search_typo_df(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
@@ -556,7 +556,6 @@ search_typo_df(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 	uint32_t		*at;
 	const char		*t;
 	size_t			 tl;
-	int64_t			 x;
 	int			 rc;
 
 	*df = 0;
@@ -568,11 +567,6 @@ search_typo_df(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 		else if (rc != MDB_NOTFOUND)
 			return (rc);
 		for (i = 0; i < nsegs; i++) {
-			if (pos == NULL) {
-				if ((x = ixseg_find(&segs[i], key, len + 1)) >= 0)
-					*df += segs[i].s_dict[x].e_df;
-				continue;
-			}
 			at = &pos[f * nsegs + i];
 			*at = ixseg_lower_from(&segs[i], *at, key, len + 1);
 			if (*at >= segs[i].s_hdr->h_nterms)
@@ -708,10 +702,12 @@ search_typo_variants(MDB_txn *txn, struct index *ix, struct tokenizer *tk,
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		goto out;
-	if ((rc = search_typo_df(txn, ix, segs, nsegs, NULL, own.v_stem,
+	pos = xcalloc(2 * nsegs + 1, sizeof(*pos));
+	if ((rc = search_typo_df(txn, ix, segs, nsegs, pos, own.v_stem,
 	    own.v_len, &ty->ty_exact)) != 0)
 		goto out;
-	pos = xcalloc(2 * nsegs + 1, sizeof(*pos));
+	/* The variants, in their order, start over. */
+	memset(pos, 0, (2 * nsegs + 1) * sizeof(*pos));
 	for (i = 0; i < vs.vs_n; i++) {
 		if ((i > 0 && search_typo_varcmp(&vs.vs_v[i],
 		    &vs.vs_v[i - 1]) == 0) ||
