@@ -2837,6 +2837,23 @@ five_states(struct tq *tq, uint64_t *ids, uint64_t *gens, int n)
 	    QUEUE_OK);
 }
 
+/* The n jobs of five_states are in the states of want, the lease whole. */
+static void
+five_states_are(struct tq *tq, const uint64_t *ids, const uint64_t *gens,
+    const int *want, int n)
+{
+	struct job	 j;
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		get(tq, ids[i], &j);
+		ck_assert_int_eq(j.j_state, want[i]);
+	}
+	get(tq, ids[4], &j);
+	ck_assert_uint_eq(j.j_progress, 7);
+	ck_assert_uint_eq(j.j_lease_gen, gens[4]);
+}
+
 /*
  * A queue of version 3, whose acks wrote the job records and done at
  * once, opens with every job in its state, and its acks then leave
@@ -2851,7 +2868,6 @@ START_TEST(test_settle_upgrade)
 	struct tq		 tq;
 	struct job		 j;
 	uint64_t		 ids[6], gens[6];
-	int			 i;
 
 	tq_open(&tq, NULL);
 	five_states(&tq, ids, gens, 6);
@@ -2864,13 +2880,7 @@ START_TEST(test_settle_upgrade)
 	ck_assert_uint_eq(tq_version(&tq), 5);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
-	for (i = 0; i < 6; i++) {
-		get(&tq, ids[i], &j);
-		ck_assert_int_eq(j.j_state, want[i]);
-	}
-	get(&tq, ids[4], &j);
-	ck_assert_uint_eq(j.j_progress, 7);
-	ck_assert_uint_eq(j.j_lease_gen, gens[4]);
+	five_states_are(&tq, ids, gens, want, 6);
 
 	/* The lease holds across the upgrade; its ack is a finished lease. */
 	ck_assert_int_eq(ack1(&tq, ids[4], gens[4] + 1), QUEUE_ESTALE);
@@ -2960,13 +2970,7 @@ START_TEST(test_main_upgrade)
 	ck_assert_uint_eq(db_ready(&tq, txn), 2);
 	ck_assert_uint_eq(db_entries(&tq, txn, "done"), 0);
 	mdb_txn_abort(txn);
-	for (i = 0; i < 7; i++) {
-		get(&tq, ids[i], &j);
-		ck_assert_int_eq(j.j_state, want[i]);
-	}
-	get(&tq, ids[4], &j);
-	ck_assert_uint_eq(j.j_progress, 7);
-	ck_assert_uint_eq(j.j_lease_gen, gens[4]);
+	five_states_are(&tq, ids, gens, want, 7);
 
 	/* The lease holds across the upgrade, and the claims go on. */
 	ck_assert_int_eq(ack1(&tq, ids[4], gens[4] + 1), QUEUE_ESTALE);
