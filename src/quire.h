@@ -1619,6 +1619,7 @@ struct search_typo {
 	uint64_t	 ty_exact;	/* postings of the word itself */
 	uint8_t		 ty_row[SEARCH_TYPO_WORD_MAX + 1]
 			    [SEARCH_TYPO_WORD_MAX + 1];
+	uint8_t		 ty_rowmin[SEARCH_TYPO_WORD_MAX + 1];
 	struct search_typo_cand ty_cand[SEARCH_TYPO_CANDS];
 	size_t		 ty_n;
 };

@@ -94,6 +94,8 @@ search_typo_decode(const char *s, size_t len, uint32_t *cp, uint8_t *nb,
 		    (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
 		if (i + l > len)
 			l = 1;
+		if (l > 1)
+			c &= 0x7f >> l;		/* the lead byte's own bits */
 		for (k = 1; k < l; k++) {
 			if ((p[i + k] & 0xc0) != 0x80)
 				break;
@@ -140,26 +142,32 @@ search_typo_init(struct search_typo *ty, const char *stem, size_t len,
 	ty->ty_edits = edits;
 	/* Row 0: the empty prefix, j insertions away from j characters. */
 	for (j = 0; j <= ty->ty_m; j++)
-		ty->ty_row[0][j] = j;
+		ty->ty_row[0][j] = j <= (size_t)edits ? j : (size_t)edits + 1;
 	return (0);
 }
 
 /*
  * Row i of the table, for a term whose i-th character is c and the one
- * before it b, from rows i - 1 and i - 2; its smallest cell.
+ * before it b, from rows i - 1 and i - 2; its smallest cell.  Only the
+ * band of cells within the edits of the diagonal (|i - j| <= edits) can
+ * hold edits or fewer, so only those are computed, and a cell past the
+ * edits holds edits + 1: the walk asks of a cell only whether it is
+ * within the edits, and how many when it is.  The cells just outside
+ * the band are written too, as the next row reads them.
  */
 static int
 search_typo_row(struct search_typo *ty, size_t i, uint32_t c, uint32_t b)
 {
 	uint8_t		*r = ty->ty_row[i], *u = ty->ty_row[i - 1];
-	size_t		 j, m = ty->ty_m;
-	int		 best, v, cost;
+	size_t		 j, lo, hi, m = ty->ty_m, k = ty->ty_edits;
+	int		 best, v, cap = ty->ty_edits + 1;
 
-	r[0] = i > 255 ? 255 : i;
-	best = r[0];
-	for (j = 1; j <= m; j++) {
-		cost = c != ty->ty_word[j - 1];
-		v = u[j - 1] + cost;
+	lo = i > k ? i - k : 1;
+	hi = i + k < m ? i + k : m;
+	r[lo - 1] = lo == 1 && i < (size_t)cap ? i : (size_t)cap;
+	best = r[lo - 1];
+	for (j = lo; j <= hi; j++) {
+		v = u[j - 1] + (c != ty->ty_word[j - 1]);
 		if (u[j] + 1 < v)
 			v = u[j] + 1;
 		if (r[j - 1] + 1 < v)
@@ -168,11 +176,14 @@ search_typo_row(struct search_typo *ty, size_t i, uint32_t c, uint32_t b)
 		    b == ty->ty_word[j - 1] &&
 		    ty->ty_row[i - 2][j - 2] + 1 < v)
 			v = ty->ty_row[i - 2][j - 2] + 1;
-		r[j] = v > 255 ? 255 : v;
+		r[j] = v < cap ? v : cap;
 		if (v < best)
 			best = v;
 	}
-	return (best);
+	if (hi < m)
+		r[hi + 1] = r[m] = cap;
+	ty->ty_rowmin[i] = best < cap ? best : cap;
+	return (ty->ty_rowmin[i]);
 }
 
 /*
@@ -364,8 +375,7 @@ search_typo_next(struct search_typo *ty, const char *term, size_t tlen,
 		for (i = 0, off = 1; i + 1 < level; i++)
 			off += nb[i];
 		memcpy(key, term, off);
-		for (j = 0, low = 0; j <= ty->ty_m; j++)
-			low |= ty->ty_row[level - 1][j] < ty->ty_edits;
+		low = ty->ty_rowmin[level - 1] < ty->ty_edits;
 		best = UINT32_MAX;
 		for (j = 0; !low && j < ty->ty_m; j++) {
 			c = ty->ty_word[j];

@@ -2141,6 +2141,9 @@ merge_same(const struct mresults *a, const struct mresults *b)
 struct ttypo {
 	struct index		*tt_ix;
 	struct search_typo	*tt_ty;
+	struct tokenizer	*tt_tk;
+	const char		*tt_word;
+	int			 tt_done;
 	int			 tt_rc;
 };
 
@@ -2150,6 +2153,17 @@ typo_txn(MDB_txn *txn, void *arg)
 	struct ttypo	*tt = arg;
 
 	tt->tt_rc = search_typo_walk(txn, tt->tt_ix, tt->tt_ty);
+	return (0);
+}
+
+/* The variants of the word tt_word instead, with tt_tk. */
+static int
+typo_var_txn(MDB_txn *txn, void *arg)
+{
+	struct ttypo	*tt = arg;
+
+	tt->tt_rc = search_typo_variants(txn, tt->tt_ix, tt->tt_tk,
+	    tt->tt_ty, tt->tt_word, strlen(tt->tt_word), &tt->tt_done);
 	return (0);
 }
 
@@ -2310,6 +2324,18 @@ START_TEST(test_typo_walk)
 	tt.tt_ix = &t.t_ix;
 	tt.tt_ty = ty;
 	ck_assert_int_eq(store_read(&t.t_ix.ix_store, typo_txn, &tt), 0);
+	ck_assert_uint_eq(ty->ty_n, 1);
+	ck_assert_int_eq(ty->ty_cand[0].tc_edits, 1);
+	ck_assert_uint_eq(ty->ty_cand[0].tc_len, 5);
+	ck_assert_int_eq(memcmp(ty->ty_cand[0].tc_term, "caf\xc3\xa9", 5), 0);
+
+	/* And the variants of a word of more than ASCII: "cafée". */
+	tt.tt_tk = t.t_tk;
+	tt.tt_word = "caf\xc3\xa9" "e";
+	ck_assert_int_eq(search_typo_init(ty, tt.tt_word, 6, 1), 0);
+	ck_assert_int_eq(store_read(&t.t_ix.ix_store, typo_var_txn, &tt), 0);
+	ck_assert_int_eq(tt.tt_rc, 0);
+	ck_assert_int_eq(tt.tt_done, 1);
 	ck_assert_uint_eq(ty->ty_n, 1);
 	ck_assert_int_eq(ty->ty_cand[0].tc_edits, 1);
 	ck_assert_uint_eq(ty->ty_cand[0].tc_len, 5);
