@@ -1,7 +1,10 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * The durable job queue, in the LMDB environment DATADIR/queue.
+ * The queue's LMDB backend, the default: the durable job queue in the
+ * LMDB environment DATADIR/queue.  queue.c says what every backend
+ * keeps; this is how LMDB keeps it, behind queue_lmdb_backend, whose
+ * functions are queue.c's queue_* (qlmdb_open is queue_open, ...).
  *
  * Databases and their keys (integers big-endian, so LMDB's bytewise
  * order is numeric order):
@@ -268,26 +271,7 @@ static int	 qtx_put_tail(struct qtx *, int, MDB_val *, MDB_val *);
 static int	 qtx_lease_read(struct qtx *, uint64_t, struct qfin *, int *);
 static int	 qtx_lease_get(struct qtx *, uint64_t, struct qlease *);
 static int	 qtx_job_lease(struct qtx *, struct job *);
-
-void
-queue_conf_defaults(struct queue_conf *qc)
-{
-	memset(qc, 0, sizeof(*qc));
-	qc->qc_max_attempts = 5;
-	qc->qc_max_crashes = 3;
-	qc->qc_backoff_ms = 1000;
-	qc->qc_backoff_max_ms = 5 * 60 * 1000;
-	qc->qc_lease_ms = 60 * 1000;
-	qc->qc_aging_ms = 30 * 1000;
-	qc->qc_claim_bytes = 8ULL << 20;
-	qc->qc_big_bytes = 16ULL << 20;
-	qc->qc_big_inflight = 256ULL << 20;
-	qc->qc_fair_unit = 1ULL << 20;
-	qc->qc_retain_done = 100000;
-	qc->qc_retain_age_ms = 7ULL * 24 * 3600 * 1000;
-	qc->qc_mapsize = STORE_MAPSIZE_DEFAULT;
-	qc->qc_sync = STORE_SYNC_FULL;
-}
+static void	 qlmdb_close(struct queue *);
 
 /*
  * Whether the queue has an older layout: arg is the queue, then NULL if
@@ -491,8 +475,8 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 	return (qtx_end(&t));
 }
 
-int
-queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
+static int
+qlmdb_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 {
 	struct queue	*old = q;
 	char		 path[JOB_PATH_MAX];
@@ -518,14 +502,14 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 	    store_write(&q->q_store, queue_upgrade_txn, q) != 0)) {
 		log_warnx("%s: %s: cannot bring the queue's layout up to "
 		    "date", __func__, path);
-		queue_close(q);
+		qlmdb_close(q);
 		return (-1);
 	}
 	return (0);
 }
 
-void
-queue_close(struct queue *q)
+static void
+qlmdb_close(struct queue *q)
 {
 	store_close(&q->q_store);
 	msgpack_sbuffer_destroy(&q->q_buf);
@@ -551,75 +535,6 @@ queue_write(struct queue *q, store_fn fn, void *arg)
 			(void)spool_unlink(q->q_datadir, q->q_unlink[i]);
 	q->q_nunlink = 0;
 	return (rc);
-}
-
-uint64_t
-queue_now(struct queue *q)
-{
-	return (q->q_fixed_now != 0 ? q->q_fixed_now : util_now_ms());
-}
-
-const char *
-queue_strerror(int rc)
-{
-	switch (rc) {
-	case QUEUE_OK:
-		return ("success");
-	case QUEUE_ENOENT:
-		return ("no such job");
-	case QUEUE_ESTALE:
-		return ("lease lost (stale generation)");
-	case QUEUE_ESTATE:
-		return ("job is not in a state for this");
-	case QUEUE_ECANCEL:
-		return ("cancel requested");
-	case QUEUE_EINVAL:
-		return ("invalid argument");
-	case QUEUE_ENOSPC:
-		return ("storage full: no space left in the data directory");
-	case QUEUE_EMAPFULL:
-		return ("storage full: the queue's map reached map-max");
-	case QUEUE_EIO:
-		return ("storage error: I/O error in the data directory");
-	default:
-		return ("queue error (see log)");
-	}
-}
-
-/*
- * Exponential backoff with "equal jitter": the n-th retry waits between
- * half and all of min(backoff_max, backoff * 2^(n-1)).
- */
-uint64_t
-queue_backoff(const struct queue_conf *qc, uint32_t attempts)
-{
-	uint64_t	 d = qc->qc_backoff_ms;
-	uint32_t	 i, half;
-
-	for (i = 1; i < attempts && d < qc->qc_backoff_max_ms; i++)
-		d *= 2;
-	if (d > qc->qc_backoff_max_ms)
-		d = qc->qc_backoff_max_ms;
-	if (d < 2)
-		return (d);
-	half = d / 2 > UINT32_MAX - 1 ? UINT32_MAX - 1 : d / 2;
-	return (d - half + arc4random_uniform(half + 1));
-}
-
-/* The storage fault a queue result is, if any. */
-int
-queue_fault(int rc)
-{
-	switch (rc) {
-	case QUEUE_ENOSPC:
-		return (STORE_FAULT_FULL);
-	case QUEUE_EMAPFULL:
-		return (STORE_FAULT_MAP);
-	case QUEUE_EIO:
-		return (STORE_FAULT_IO);
-	default:
-		return (STORE_FAULT_NONE);
-	}
 }
 
 /*
@@ -1297,8 +1212,8 @@ queue_enqueue_txn(MDB_txn *txn, void *arg)
  * Enqueue n jobs in one transaction.  A job whose idempotency key is
  * known gets the existing job's id and qn_dup set, and is not added.
  */
-int
-queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
+static int
+qlmdb_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 {
 	struct queue_enq_arg	 ea;
 	size_t			 i;
@@ -1781,8 +1696,8 @@ queue_claim_txn(MDB_txn *txn, void *arg)
  * lease was lost) and claim up to max new jobs into out, all in one
  * transaction: a worker pays one commit per round.
  */
-int
-queue_ack_claim(struct queue *q, const struct queue_lease *acks,
+static int
+qlmdb_ack_claim(struct queue *q, const struct queue_lease *acks,
     size_t nacks, int *results, const struct queue_owner *owner,
     struct job *out, size_t max, size_t *n)
 {
@@ -1803,18 +1718,18 @@ queue_ack_claim(struct queue *q, const struct queue_lease *acks,
 	return (queue_result(__func__, rc));
 }
 
-int
-queue_claim(struct queue *q, const struct queue_owner *owner,
+static int
+qlmdb_claim(struct queue *q, const struct queue_owner *owner,
     struct job *out, size_t max, size_t *n)
 {
-	return (queue_ack_claim(q, NULL, 0, NULL, owner, out, max, n));
+	return (qlmdb_ack_claim(q, NULL, 0, NULL, owner, out, max, n));
 }
 
-int
-queue_ack(struct queue *q, const struct queue_lease *acks, size_t n,
+static int
+qlmdb_ack(struct queue *q, const struct queue_lease *acks, size_t n,
     int *results)
 {
-	return (queue_ack_claim(q, acks, n, results, NULL, NULL, 0, NULL));
+	return (qlmdb_ack_claim(q, acks, n, results, NULL, NULL, 0, NULL));
 }
 
 static int
@@ -1834,8 +1749,8 @@ queue_settle_txn(MDB_txn *txn, void *arg)
  * acks do in batches (QUEUE_SETTLE), and index them in done.  Nothing a
  * reader sees changes.
  */
-int
-queue_settle(struct queue *q)
+static int
+qlmdb_settle(struct queue *q)
 {
 	return (queue_result(__func__, queue_write(q, queue_settle_txn, q)));
 }
@@ -1879,8 +1794,8 @@ queue_heartbeat_txn(MDB_txn *txn, void *arg)
  * Extend a lease and record progress.  QUEUE_ECANCEL: the lease is
  * extended but the job was cancelled; stop and ack it.
  */
-int
-queue_heartbeat(struct queue *q, uint64_t id, uint64_t gen, uint64_t progress)
+static int
+qlmdb_heartbeat(struct queue *q, uint64_t id, uint64_t gen, uint64_t progress)
 {
 	struct queue_one_arg	 oa;
 	int			 rc;
@@ -1952,8 +1867,8 @@ queue_fail_txn(MDB_txn *txn, void *arg)
  * dead letter at once; others are retried until max attempts.  *state
  * is the job's new state.
  */
-int
-queue_fail(struct queue *q, uint64_t id, uint64_t gen, const char *reason,
+static int
+qlmdb_fail(struct queue *q, uint64_t id, uint64_t gen, const char *reason,
     int permanent, int *state)
 {
 	struct queue_one_arg	 oa;
@@ -2024,8 +1939,8 @@ queue_cancel_txn(MDB_txn *txn, void *arg)
  * even when that was a finished one) and who holds its lease; the
  * supervisor uses that to tell the holder at once.
  */
-int
-queue_cancel_job(struct queue *q, uint64_t id, struct queue_cancelled *cx)
+static int
+qlmdb_cancel_job(struct queue *q, uint64_t id, struct queue_cancelled *cx)
 {
 	struct queue_one_arg	 oa;
 	int			 rc;
@@ -2042,12 +1957,12 @@ queue_cancel_job(struct queue *q, uint64_t id, struct queue_cancelled *cx)
 	return (queue_result(__func__, rc));
 }
 
-int
-queue_cancel(struct queue *q, uint64_t id)
+static int
+qlmdb_cancel(struct queue *q, uint64_t id)
 {
 	struct queue_cancelled	 cx;
 
-	return (queue_cancel_job(q, id, &cx));
+	return (qlmdb_cancel_job(q, id, &cx));
 }
 
 /* Release and sweep. */
@@ -2166,8 +2081,8 @@ queue_release_txn(MDB_txn *txn, void *arg)
  * claimed jobs never started and are not counted.  With crash 0 (a drain
  * or an orderly stop) nothing is counted.
  */
-int
-queue_release_pid(struct queue *q, uint32_t pid, const char *cause,
+static int
+qlmdb_release_pid(struct queue *q, uint32_t pid, const char *cause,
     uint64_t crash, struct queue_release *rel)
 {
 	struct queue_release_arg ra;
@@ -2216,8 +2131,8 @@ queue_extend_txn(MDB_txn *txn, void *arg)
  * Extend every lease pid holds: a worker's claimed jobs wait while it
  * runs the first, and must not expire meanwhile.
  */
-int
-queue_extend_pid(struct queue *q, uint32_t pid)
+static int
+qlmdb_extend_pid(struct queue *q, uint32_t pid)
 {
 	struct queue_release_arg ra;
 
@@ -2229,8 +2144,8 @@ queue_extend_pid(struct queue *q, uint32_t pid)
 }
 
 /* Expired leases count a failed attempt; the backstop for hung holders. */
-int
-queue_sweep(struct queue *q, struct queue_release *rel)
+static int
+qlmdb_sweep(struct queue *q, struct queue_release *rel)
 {
 	struct queue_release_arg ra;
 	struct queue_release	 unused;
@@ -2298,8 +2213,8 @@ queue_retry_txn(MDB_txn *txn, void *arg)
 }
 
 /* A dead letter gets a fresh start; a retrying job runs now. */
-int
-queue_retry(struct queue *q, uint64_t id)
+static int
+qlmdb_retry(struct queue *q, uint64_t id)
 {
 	struct queue_batch_arg	 ba;
 
@@ -2380,8 +2295,8 @@ queue_retry_dead_txn(MDB_txn *txn, void *arg)
 }
 
 /* Every dead letter (of tenant, unless it is NULL) ready again. */
-int
-queue_retry_dead_tenant(struct queue *q, const char *tenant, uint64_t *n)
+static int
+qlmdb_retry_dead_tenant(struct queue *q, const char *tenant, uint64_t *n)
 {
 	struct queue_batch_arg	 ba;
 	int			 rc;
@@ -2399,10 +2314,10 @@ queue_retry_dead_tenant(struct queue *q, const char *tenant, uint64_t *n)
 	return (0);
 }
 
-int
-queue_retry_dead(struct queue *q, uint64_t *n)
+static int
+qlmdb_retry_dead(struct queue *q, uint64_t *n)
 {
-	return (queue_retry_dead_tenant(q, NULL, n));
+	return (qlmdb_retry_dead_tenant(q, NULL, n));
 }
 
 /* Delete a finished job's record and its idempotency key. */
@@ -2497,8 +2412,8 @@ queue_purge_txn(MDB_txn *txn, void *arg)
  * one goes.  Their idempotency keys are forgotten with them.  With a
  * tenant, only its jobs go, and no limit may be given.
  */
-int
-queue_purge_tenant(struct queue *q, int state, const char *tenant,
+static int
+qlmdb_purge_tenant(struct queue *q, int state, const char *tenant,
     uint64_t older_ms, uint64_t keep, uint64_t *n)
 {
 	struct queue_batch_arg	 ba;
@@ -2523,11 +2438,11 @@ queue_purge_tenant(struct queue *q, int state, const char *tenant,
 	return (0);
 }
 
-int
-queue_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
+static int
+qlmdb_purge(struct queue *q, int state, uint64_t older_ms, uint64_t keep,
     uint64_t *n)
 {
-	return (queue_purge_tenant(q, state, NULL, older_ms, keep, n));
+	return (qlmdb_purge_tenant(q, state, NULL, older_ms, keep, n));
 }
 
 /* Reading. */
@@ -2561,8 +2476,8 @@ queue_stats_txn(MDB_txn *txn, void *arg)
 	return (0);
 }
 
-int
-queue_stats(struct queue *q, struct queue_stats *qs)
+static int
+qlmdb_stats(struct queue *q, struct queue_stats *qs)
 {
 	struct queue_stats_arg	 sa;
 
@@ -2623,8 +2538,8 @@ queue_tenants_txn(MDB_txn *txn, void *arg)
  * order tenants first came), in one read transaction; cb returns non-zero
  * to stop.
  */
-int
-queue_tenants(struct queue *q, queue_tenant_cb cb, void *arg)
+static int
+qlmdb_tenants(struct queue *q, queue_tenant_cb cb, void *arg)
 {
 	struct queue_tenants_arg ta;
 
@@ -2657,8 +2572,8 @@ queue_get_txn(MDB_txn *txn, void *arg)
 	return (qtx_job_get(&t, ga->ga_id, ga->ga_job));
 }
 
-int
-queue_get(struct queue *q, uint64_t id, struct job *j)
+static int
+qlmdb_get(struct queue *q, uint64_t id, struct job *j)
 {
 	struct queue_get_arg	 ga;
 
@@ -2794,8 +2709,8 @@ queue_spool_txn(MDB_txn *txn, void *arg)
 }
 
 /* How many jobs still need the spool file name (0: none). */
-int
-queue_spool_refs(struct queue *q, const char *name, uint64_t *n)
+static int
+qlmdb_spool_refs(struct queue *q, const char *name, uint64_t *n)
 {
 	struct queue_spool_arg	 sa;
 
@@ -2811,8 +2726,8 @@ queue_spool_refs(struct queue *q, const char *name, uint64_t *n)
  * order the queue keeps them: ready by tenant and priority, retrying by
  * time, done and dead oldest first.  cb returns non-zero to stop.
  */
-int
-queue_list(struct queue *q, int state, size_t limit, queue_list_cb cb,
+static int
+qlmdb_list(struct queue *q, int state, size_t limit, queue_list_cb cb,
     void *arg)
 {
 	struct queue_get_arg	 ga;
@@ -2895,8 +2810,8 @@ queue_page_txn(MDB_txn *txn, void *arg)
  * than qp_limit jobs, even none, and still have a next when the scan's
  * bound cut it short.  cb returns non-zero to stop.
  */
-int
-queue_page(struct queue *q, struct queue_page *qp, queue_list_cb cb,
+static int
+qlmdb_page(struct queue *q, struct queue_page *qp, queue_list_cb cb,
     void *arg)
 {
 	struct queue_page_arg	 pa;
@@ -3005,8 +2920,8 @@ queue_watch_txn(MDB_txn *txn, void *arg)
  * moves to the last one read.  A job may come twice.  cb as
  * queue_list's.
  */
-int
-queue_watch(struct queue *q, const uint64_t *ids, size_t nids,
+static int
+qlmdb_watch(struct queue *q, const uint64_t *ids, size_t nids,
     uint64_t *after, size_t newmax, queue_list_cb cb, void *arg)
 {
 	struct queue_watch_arg	 wa;
@@ -3021,3 +2936,33 @@ queue_watch(struct queue *q, const uint64_t *ids, size_t nids,
 	return (queue_result(__func__,
 	    store_read(&q->q_store, queue_watch_txn, &wa)));
 }
+
+const struct queue_backend queue_lmdb_backend = {
+	"lmdb",
+	qlmdb_open,
+	qlmdb_close,
+	qlmdb_enqueue,
+	qlmdb_claim,
+	qlmdb_ack,
+	qlmdb_ack_claim,
+	qlmdb_settle,
+	qlmdb_heartbeat,
+	qlmdb_fail,
+	qlmdb_cancel,
+	qlmdb_cancel_job,
+	qlmdb_release_pid,
+	qlmdb_sweep,
+	qlmdb_extend_pid,
+	qlmdb_retry,
+	qlmdb_retry_dead,
+	qlmdb_retry_dead_tenant,
+	qlmdb_purge,
+	qlmdb_purge_tenant,
+	qlmdb_stats,
+	qlmdb_get,
+	qlmdb_list,
+	qlmdb_page,
+	qlmdb_spool_refs,
+	qlmdb_tenants,
+	qlmdb_watch
+};
