@@ -107,7 +107,8 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 		return (-1);
 #endif
 	} else {
-		log_warnx("%s: unknown queue backend %d", __func__, qc->qc_backend);
+		log_warnx("%s: unknown queue backend %d", __func__,
+		    qc->qc_backend);
 		errno = EINVAL;
 		return (-1);
 	}
