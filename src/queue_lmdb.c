@@ -132,7 +132,7 @@
  * when a job is done or cancelled and when a dead letter is purged; a
  * retry or a dead letter keeps its count.  The transaction that takes
  * a count to 0 deletes it and lists the name (q_unlink); the file is
- * removed after the commit (queue_write), so a file is never gone while
+ * removed after the commit (qlmdb_write), so a file is never gone while
  * a committed job still needs it.  A crash between the commit and the
  * removal leaves a file no count names, which spool_sweep() removes.
  *
@@ -172,7 +172,7 @@ enum {
 };
 
 /* NULL: meta's records are in LMDB's main database, beside the names. */
-static const char *queue_dbnames[DB_N] = {
+static const char *qlmdb_dbnames[DB_N] = {
 	NULL, "jobs", "keys", "tenants", "tstate", "delayed", "done",
 	"dead", "spool"
 };
@@ -278,7 +278,7 @@ static void	 qlmdb_close(struct queue *);
  * not.  Up to version 4 meta was a database of that name.
  */
 static int
-queue_version_txn(MDB_txn *txn, void *arg)
+qlmdb_version_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	**qp = arg;
 	struct qtx	 t;
@@ -304,7 +304,7 @@ queue_version_txn(MDB_txn *txn, void *arg)
  * older quire opened and wrote a "meta" of its own to) is refused.
  */
 static int
-queue_upgrade_meta(MDB_txn *txn, MDB_dbi dst, MDB_dbi meta, uint64_t *n)
+qlmdb_upgrade_meta(MDB_txn *txn, MDB_dbi dst, MDB_dbi meta, uint64_t *n)
 {
 	MDB_cursor	*c;
 	MDB_val		 k, v;
@@ -332,7 +332,7 @@ queue_upgrade_meta(MDB_txn *txn, MDB_dbi dst, MDB_dbi meta, uint64_t *n)
 
 /* From version 1: count every job record into its tenant's counts. */
 static int
-queue_upgrade_count(struct qtx *t, uint64_t *n)
+qlmdb_upgrade_count(struct qtx *t, uint64_t *n)
 {
 	struct job	 j;
 	MDB_cursor	*c;
@@ -368,7 +368,7 @@ queue_upgrade_count(struct qtx *t, uint64_t *n)
  * after every other key of meta: they are appended.
  */
 static int
-queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int kind, uint64_t *n)
+qlmdb_upgrade_move(struct qtx *t, MDB_dbi dbi, int kind, uint64_t *n)
 {
 	struct qlease	 l;
 	MDB_cursor	*c;
@@ -409,7 +409,7 @@ queue_upgrade_move(struct qtx *t, MDB_dbi dbi, int kind, uint64_t *n)
 
 /* An old database by name, or 0 when there is none. */
 static int
-queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
+qlmdb_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
 {
 	int	 rc;
 
@@ -425,7 +425,7 @@ queue_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
  * that held them deleted.
  */
 static int
-queue_upgrade_txn(MDB_txn *txn, void *arg)
+qlmdb_upgrade_txn(MDB_txn *txn, void *arg)
 {
 	struct queue	*q = arg;
 	struct qtx	 t;
@@ -435,8 +435,8 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 	uint32_t	 from;
 	int		 rc;
 
-	if ((rc = queue_upgrade_old(txn, QUEUE_OLD_META, &meta)) != 0 ||
-	    (meta != 0 && (rc = queue_upgrade_meta(txn,
+	if ((rc = qlmdb_upgrade_old(txn, QUEUE_OLD_META, &meta)) != 0 ||
+	    (meta != 0 && (rc = qlmdb_upgrade_meta(txn,
 	    q->q_store.s_dbi[DB_META], meta, &nmeta)) != 0))
 		return (rc);
 	if ((rc = qtx_begin(&t, q, txn)) != 0)
@@ -446,20 +446,20 @@ queue_upgrade_txn(MDB_txn *txn, void *arg)
 	/* Finished leases began with version 4. */
 	if (from < 4)
 		t.t_m.m_unsettled = 0;
-	if ((rc = queue_upgrade_old(txn, "tcount", &tcount)) != 0 ||
-	    (rc = queue_upgrade_old(txn, "leases", &leases)) != 0 ||
-	    (rc = queue_upgrade_old(txn, "ready", &ready)) != 0)
+	if ((rc = qlmdb_upgrade_old(txn, "tcount", &tcount)) != 0 ||
+	    (rc = qlmdb_upgrade_old(txn, "leases", &leases)) != 0 ||
+	    (rc = qlmdb_upgrade_old(txn, "ready", &ready)) != 0)
 		return (rc);
 	/* The leases first: a count of version 1 reads them. */
 	if (leases != 0 &&
-	    (rc = queue_upgrade_move(&t, leases, QMETA_LEASE, &nleases)) != 0)
+	    (rc = qlmdb_upgrade_move(&t, leases, QMETA_LEASE, &nleases)) != 0)
 		return (rc);
 	if (from < 2)
-		rc = queue_upgrade_count(&t, &njobs);
+		rc = qlmdb_upgrade_count(&t, &njobs);
 	else if (tcount != 0)
-		rc = queue_upgrade_move(&t, tcount, QMETA_TCOUNT, &ncounts);
+		rc = qlmdb_upgrade_move(&t, tcount, QMETA_TCOUNT, &ncounts);
 	if (rc == 0 && ready != 0)
-		rc = queue_upgrade_move(&t, ready, QMETA_READY, &nready);
+		rc = qlmdb_upgrade_move(&t, ready, QMETA_READY, &nready);
 	if (rc != 0 ||
 	    (tcount != 0 && (rc = mdb_drop(txn, tcount, 1)) != 0) ||
 	    (leases != 0 && (rc = mdb_drop(txn, leases, 1)) != 0) ||
@@ -492,14 +492,14 @@ qlmdb_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 		log_warnx("%s: data directory path too long", __func__);
 		return (-1);
 	}
-	if (store_open(&q->q_store, path, queue_dbnames, DB_N,
+	if (store_open(&q->q_store, path, qlmdb_dbnames, DB_N,
 	    q->q_conf.qc_sync, q->q_conf.qc_mapsize) == -1)
 		return (-1);
 	strlcpy(q->q_datadir, datadir, sizeof(q->q_datadir));
 	msgpack_sbuffer_init(&q->q_buf);
-	if (store_read(&q->q_store, queue_version_txn, &old) != 0 ||
+	if (store_read(&q->q_store, qlmdb_version_txn, &old) != 0 ||
 	    (old != NULL &&
-	    store_write(&q->q_store, queue_upgrade_txn, q) != 0)) {
+	    store_write(&q->q_store, qlmdb_upgrade_txn, q) != 0)) {
 		log_warnx("%s: %s: cannot bring the queue's layout up to "
 		    "date", __func__, path);
 		qlmdb_close(q);
@@ -523,7 +523,7 @@ qlmdb_close(struct queue *q)
  * A removal that fails leaves a file for spool_sweep().
  */
 static int
-queue_write(struct queue *q, store_fn fn, void *arg)
+qlmdb_write(struct queue *q, store_fn fn, void *arg)
 {
 	size_t	 i;
 	int	 rc;
@@ -542,7 +542,7 @@ queue_write(struct queue *q, store_fn fn, void *arg)
  * (logged by store_write), or QUEUE_ERROR.
  */
 static int
-queue_result(const char *fn, int rc)
+qlmdb_result(const char *fn, int rc)
 {
 	if (rc <= 0 && rc >= QUEUE_ELAST)
 		return (rc);
@@ -585,7 +585,7 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	if (rc != 0)
 		return (rc);
 	if (v.mv_size == QMETA_V1_SIZE) {
-		/* Before tcount: queue_upgrade brings it up to date. */
+		/* Before tcount: qlmdb_upgrade_txn brings it up to date. */
 		memset(&t->t_m, 0, sizeof(t->t_m));
 		memcpy(&t->t_m, v.mv_data, QMETA_V1_SIZE);
 		return (0);
@@ -1118,7 +1118,7 @@ struct queue_enq_arg {
 };
 
 static int
-queue_enqueue_txn(MDB_txn *txn, void *arg)
+qlmdb_enqueue_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_enq_arg	*ea = arg;
 	struct queue_new	*qn;
@@ -1246,8 +1246,8 @@ qlmdb_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 	ea.ea_q = q;
 	ea.ea_jobs = jobs;
 	ea.ea_n = n;
-	return (queue_result(__func__,
-	    queue_write(q, queue_enqueue_txn, &ea)));
+	return (qlmdb_result(__func__,
+	    qlmdb_write(q, qlmdb_enqueue_txn, &ea)));
 }
 
 /* Claim and ack. */
@@ -1660,7 +1660,7 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 }
 
 static int
-queue_claim_txn(MDB_txn *txn, void *arg)
+qlmdb_claim_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_claim_arg	*ca = arg;
 	struct qtx		 t;
@@ -1712,10 +1712,10 @@ qlmdb_ack_claim(struct queue *q, const struct queue_lease *acks,
 	ca.ca_owner = owner;
 	ca.ca_out = out;
 	ca.ca_max = max;
-	rc = queue_write(q, queue_claim_txn, &ca);
+	rc = qlmdb_write(q, qlmdb_claim_txn, &ca);
 	if (n != NULL)
 		*n = rc == 0 ? ca.ca_n : 0;
-	return (queue_result(__func__, rc));
+	return (qlmdb_result(__func__, rc));
 }
 
 static int
@@ -1733,7 +1733,7 @@ qlmdb_ack(struct queue *q, const struct queue_lease *acks, size_t n,
 }
 
 static int
-queue_settle_txn(MDB_txn *txn, void *arg)
+qlmdb_settle_txn(MDB_txn *txn, void *arg)
 {
 	struct qtx	 t;
 	int		 rc;
@@ -1752,7 +1752,7 @@ queue_settle_txn(MDB_txn *txn, void *arg)
 static int
 qlmdb_settle(struct queue *q)
 {
-	return (queue_result(__func__, queue_write(q, queue_settle_txn, q)));
+	return (qlmdb_result(__func__, qlmdb_write(q, qlmdb_settle_txn, q)));
 }
 
 /* Heartbeat, fail and cancel. */
@@ -1770,7 +1770,7 @@ struct queue_one_arg {
 };
 
 static int
-queue_heartbeat_txn(MDB_txn *txn, void *arg)
+qlmdb_heartbeat_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_one_arg	*oa = arg;
 	struct qtx		 t;
@@ -1805,10 +1805,10 @@ qlmdb_heartbeat(struct queue *q, uint64_t id, uint64_t gen, uint64_t progress)
 	oa.oa_id = id;
 	oa.oa_gen = gen;
 	oa.oa_progress = progress;
-	rc = queue_write(q, queue_heartbeat_txn, &oa);
+	rc = qlmdb_write(q, qlmdb_heartbeat_txn, &oa);
 	if (rc == 0)
 		return (oa.oa_result);
-	return (queue_result(__func__, rc));
+	return (qlmdb_result(__func__, rc));
 }
 
 /* Count a failed attempt: retry later, or dead letter. */
@@ -1837,7 +1837,7 @@ qtx_fail_job(struct qtx *t, struct job *j, const char *reason, int permanent)
 }
 
 static int
-queue_fail_txn(MDB_txn *txn, void *arg)
+qlmdb_fail_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_one_arg	*oa = arg;
 	struct qtx		 t;
@@ -1880,14 +1880,14 @@ qlmdb_fail(struct queue *q, uint64_t id, uint64_t gen, const char *reason,
 	oa.oa_gen = gen;
 	oa.oa_reason = reason != NULL ? reason : "failed";
 	oa.oa_permanent = permanent;
-	rc = queue_write(q, queue_fail_txn, &oa);
+	rc = qlmdb_write(q, qlmdb_fail_txn, &oa);
 	if (rc == 0 && state != NULL)
 		*state = oa.oa_state;
-	return (queue_result(__func__, rc));
+	return (qlmdb_result(__func__, rc));
 }
 
 static int
-queue_cancel_txn(MDB_txn *txn, void *arg)
+qlmdb_cancel_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_one_arg	*oa = arg;
 	struct qtx		 t;
@@ -1951,10 +1951,10 @@ qlmdb_cancel_job(struct queue *q, uint64_t id, struct queue_cancelled *cx)
 	oa.oa_q = q;
 	oa.oa_id = id;
 	oa.oa_cx = cx;
-	rc = queue_write(q, queue_cancel_txn, &oa);
+	rc = qlmdb_write(q, qlmdb_cancel_txn, &oa);
 	if (rc == 0)
 		return (oa.oa_result);
-	return (queue_result(__func__, rc));
+	return (qlmdb_result(__func__, rc));
 }
 
 static int
@@ -2036,7 +2036,7 @@ qtx_release_one(struct qtx *t, struct queue_release_arg *ra, uint64_t id,
 }
 
 static int
-queue_release_txn(MDB_txn *txn, void *arg)
+qlmdb_release_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_release_arg *ra = arg;
 	struct qtx		 t;
@@ -2094,12 +2094,12 @@ qlmdb_release_pid(struct queue *q, uint32_t pid, const char *cause,
 	ra.ra_cause = cause != NULL ? cause : "released";
 	ra.ra_crash = crash;
 	ra.ra_rel = rel != NULL ? rel : &unused;
-	return (queue_result(__func__,
-	    queue_write(q, queue_release_txn, &ra)));
+	return (qlmdb_result(__func__,
+	    qlmdb_write(q, qlmdb_release_txn, &ra)));
 }
 
 static int
-queue_extend_txn(MDB_txn *txn, void *arg)
+qlmdb_extend_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_release_arg *ra = arg;
 	struct qtx		 t;
@@ -2139,8 +2139,8 @@ qlmdb_extend_pid(struct queue *q, uint32_t pid)
 	memset(&ra, 0, sizeof(ra));
 	ra.ra_q = q;
 	ra.ra_pid = pid;
-	return (queue_result(__func__,
-	    queue_write(q, queue_extend_txn, &ra)));
+	return (qlmdb_result(__func__,
+	    qlmdb_write(q, qlmdb_extend_txn, &ra)));
 }
 
 /* Expired leases count a failed attempt; the backstop for hung holders. */
@@ -2154,8 +2154,8 @@ qlmdb_sweep(struct queue *q, struct queue_release *rel)
 	ra.ra_q = q;
 	ra.ra_sweep = 1;
 	ra.ra_rel = rel != NULL ? rel : &unused;
-	return (queue_result(__func__,
-	    queue_write(q, queue_release_txn, &ra)));
+	return (qlmdb_result(__func__,
+	    qlmdb_write(q, qlmdb_release_txn, &ra)));
 }
 
 /* Retry and purge. */
@@ -2198,7 +2198,7 @@ qtx_revive(struct qtx *t, struct job *j)
 }
 
 static int
-queue_retry_txn(MDB_txn *txn, void *arg)
+qlmdb_retry_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_batch_arg	*ba = arg;
 	struct qtx		 t;
@@ -2221,8 +2221,8 @@ qlmdb_retry(struct queue *q, uint64_t id)
 	memset(&ba, 0, sizeof(ba));
 	ba.ba_q = q;
 	ba.ba_id = id;
-	return (queue_result(__func__,
-	    queue_write(q, queue_retry_txn, &ba)));
+	return (qlmdb_result(__func__,
+	    qlmdb_write(q, qlmdb_retry_txn, &ba)));
 }
 
 /*
@@ -2257,7 +2257,7 @@ qtx_timed_next(MDB_cursor *c, uint8_t *kb, int *first, MDB_val *k)
 }
 
 static int
-queue_retry_dead_txn(MDB_txn *txn, void *arg)
+qlmdb_retry_dead_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_batch_arg	*ba = arg;
 	struct qtx		 t;
@@ -2306,9 +2306,9 @@ qlmdb_retry_dead_tenant(struct queue *q, const char *tenant, uint64_t *n)
 	ba.ba_q = q;
 	ba.ba_tenant = tenant;
 	do {
-		rc = queue_write(q, queue_retry_dead_txn, &ba);
+		rc = qlmdb_write(q, qlmdb_retry_dead_txn, &ba);
 		if (rc != 0)
-			return (queue_result(__func__, rc));
+			return (qlmdb_result(__func__, rc));
 		*n += ba.ba_n;
 	} while (ba.ba_more);
 	return (0);
@@ -2339,7 +2339,7 @@ qtx_job_forget(struct qtx *t, const struct job *j)
 }
 
 static int
-queue_purge_txn(MDB_txn *txn, void *arg)
+qlmdb_purge_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_batch_arg	*ba = arg;
 	struct qtx		 t;
@@ -2430,9 +2430,9 @@ qlmdb_purge_tenant(struct queue *q, int state, const char *tenant,
 	ba.ba_older = older_ms;
 	ba.ba_keep = keep;
 	do {
-		rc = queue_write(q, queue_purge_txn, &ba);
+		rc = qlmdb_write(q, qlmdb_purge_txn, &ba);
 		if (rc != 0)
-			return (queue_result(__func__, rc));
+			return (qlmdb_result(__func__, rc));
 		*n += ba.ba_n;
 	} while (ba.ba_more);
 	return (0);
@@ -2453,7 +2453,7 @@ struct queue_stats_arg {
 };
 
 static int
-queue_stats_txn(MDB_txn *txn, void *arg)
+qlmdb_stats_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_stats_arg	*sa = arg;
 	struct queue_stats	*qs = sa->sa_qs;
@@ -2484,8 +2484,8 @@ qlmdb_stats(struct queue *q, struct queue_stats *qs)
 	memset(qs, 0, sizeof(*qs));
 	sa.sa_q = q;
 	sa.sa_qs = qs;
-	return (queue_result(__func__,
-	    store_read(&q->q_store, queue_stats_txn, &sa)));
+	return (qlmdb_result(__func__,
+	    store_read(&q->q_store, qlmdb_stats_txn, &sa)));
 }
 
 struct queue_tenants_arg {
@@ -2495,7 +2495,7 @@ struct queue_tenants_arg {
 };
 
 static int
-queue_tenants_txn(MDB_txn *txn, void *arg)
+qlmdb_tenants_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_tenants_arg *ta = arg;
 	struct qtx		 t;
@@ -2546,8 +2546,8 @@ qlmdb_tenants(struct queue *q, queue_tenant_cb cb, void *arg)
 	ta.ta_q = q;
 	ta.ta_cb = cb;
 	ta.ta_arg = arg;
-	return (queue_result(__func__,
-	    store_read(&q->q_store, queue_tenants_txn, &ta)));
+	return (qlmdb_result(__func__,
+	    store_read(&q->q_store, qlmdb_tenants_txn, &ta)));
 }
 
 struct queue_get_arg {
@@ -2561,7 +2561,7 @@ struct queue_get_arg {
 };
 
 static int
-queue_get_txn(MDB_txn *txn, void *arg)
+qlmdb_get_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_get_arg	*ga = arg;
 	struct qtx		 t;
@@ -2581,8 +2581,8 @@ qlmdb_get(struct queue *q, uint64_t id, struct job *j)
 	ga.ga_q = q;
 	ga.ga_id = id;
 	ga.ga_job = j;
-	return (queue_result(__func__,
-	    store_read(&q->q_store, queue_get_txn, &ga)));
+	return (qlmdb_result(__func__,
+	    store_read(&q->q_store, qlmdb_get_txn, &ga)));
 }
 
 /*
@@ -2592,7 +2592,7 @@ qlmdb_get(struct queue *q, uint64_t id, struct job *j)
  * stops.
  */
 static int
-queue_list_db(struct qtx *t, struct queue_get_arg *ga, int db, MDB_val *k,
+qlmdb_list_db(struct qtx *t, struct queue_get_arg *ga, int db, MDB_val *k,
     int op, size_t *n)
 {
 	struct job	 j;
@@ -2631,7 +2631,7 @@ queue_list_db(struct qtx *t, struct queue_get_arg *ga, int db, MDB_val *k,
 }
 
 static int
-queue_list_txn(MDB_txn *txn, void *arg)
+qlmdb_list_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_get_arg	*ga = arg;
 	struct qtx		 t;
@@ -2673,13 +2673,13 @@ queue_list_txn(MDB_txn *txn, void *arg)
 		db = DB_JOBS;
 		break;
 	}
-	rc = queue_list_db(&t, ga, db, &k, op, &n);
+	rc = qlmdb_list_db(&t, ga, db, &k, op, &n);
 	if (rc == MDB_NOTFOUND && db == DB_DONE && t.t_m.m_unsettled > 0) {
 		/* The newest: acked since the last settling. */
 		qtx_lease_key(kb, 0);
 		k.mv_size = sizeof(kb);
 		k.mv_data = kb;
-		rc = queue_list_db(&t, ga, DB_META, &k, MDB_SET_RANGE, &n);
+		rc = qlmdb_list_db(&t, ga, DB_META, &k, MDB_SET_RANGE, &n);
 	}
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
@@ -2691,7 +2691,7 @@ struct queue_spool_arg {
 };
 
 static int
-queue_spool_txn(MDB_txn *txn, void *arg)
+qlmdb_spool_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_spool_arg	*sa = arg;
 	MDB_val			 k, v;
@@ -2717,8 +2717,8 @@ qlmdb_spool_refs(struct queue *q, const char *name, uint64_t *n)
 	sa.sa_q = q;
 	sa.sa_name = name;
 	sa.sa_n = n;
-	return (queue_result(__func__,
-	    store_read(&q->q_store, queue_spool_txn, &sa)));
+	return (qlmdb_result(__func__,
+	    store_read(&q->q_store, qlmdb_spool_txn, &sa)));
 }
 
 /*
@@ -2738,8 +2738,8 @@ qlmdb_list(struct queue *q, int state, size_t limit, queue_list_cb cb,
 	ga.ga_limit = limit;
 	ga.ga_cb = cb;
 	ga.ga_cbarg = arg;
-	return (queue_result(__func__,
-	    store_read(&q->q_store, queue_list_txn, &ga)));
+	return (qlmdb_result(__func__,
+	    store_read(&q->q_store, qlmdb_list_txn, &ga)));
 }
 
 struct queue_page_arg {
@@ -2750,7 +2750,7 @@ struct queue_page_arg {
 };
 
 static int
-queue_page_txn(MDB_txn *txn, void *arg)
+qlmdb_page_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_page_arg	*pa = arg;
 	struct queue_page	*qp = pa->pa_qp;
@@ -2822,8 +2822,8 @@ qlmdb_page(struct queue *q, struct queue_page *qp, queue_list_cb cb,
 	pa.pa_qp = qp;
 	pa.pa_cb = cb;
 	pa.pa_cbarg = arg;
-	return (queue_result(__func__,
-	    store_read(&q->q_store, queue_page_txn, &pa)));
+	return (qlmdb_result(__func__,
+	    store_read(&q->q_store, qlmdb_page_txn, &pa)));
 }
 
 struct queue_watch_arg {
@@ -2841,7 +2841,7 @@ struct queue_watch_arg {
  * (DB_META), from the id after after.
  */
 static int
-queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
+qlmdb_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
     uint64_t *last, struct queue_watch_arg *wa)
 {
 	struct job	 j;
@@ -2886,7 +2886,7 @@ queue_watch_scan(struct qtx *t, int db, uint64_t after, size_t max,
 }
 
 static int
-queue_watch_txn(MDB_txn *txn, void *arg)
+qlmdb_watch_txn(MDB_txn *txn, void *arg)
 {
 	struct queue_watch_arg	*wa = arg;
 	struct qtx		 t;
@@ -2906,10 +2906,10 @@ queue_watch_txn(MDB_txn *txn, void *arg)
 	}
 	if (wa->wa_newmax == 0)
 		return (0);
-	if ((rc = queue_watch_scan(&t, DB_META, 0, wa->wa_newmax, NULL,
+	if ((rc = qlmdb_watch_scan(&t, DB_META, 0, wa->wa_newmax, NULL,
 	    wa)) != 0)
 		return (rc);
-	return (queue_watch_scan(&t, DB_JOBS, *wa->wa_after, wa->wa_newmax,
+	return (qlmdb_watch_scan(&t, DB_JOBS, *wa->wa_after, wa->wa_newmax,
 	    wa->wa_after, wa));
 }
 
@@ -2933,8 +2933,8 @@ qlmdb_watch(struct queue *q, const uint64_t *ids, size_t nids,
 	wa.wa_newmax = newmax;
 	wa.wa_cb = cb;
 	wa.wa_cbarg = arg;
-	return (queue_result(__func__,
-	    store_read(&q->q_store, queue_watch_txn, &wa)));
+	return (qlmdb_result(__func__,
+	    store_read(&q->q_store, qlmdb_watch_txn, &wa)));
 }
 
 const struct queue_backend queue_lmdb_backend = {
