@@ -294,7 +294,12 @@ int		 store_sync_parse(const char *);
 #define QUEUE_CRASH_ALL		UINT64_MAX	/* release: every job crashed */
 #define QUEUE_MEMORY_LIMIT	"memory-limit"	/* a cause: kept as the reason */
 
+#define QUEUE_BACKEND_LMDB	0
+#define QUEUE_BACKEND_PG	1
+
 struct queue_conf {
+	int		 qc_backend;	/* QUEUE_BACKEND_LMDB or _PG */
+	char		 qc_dsn[1024];	/* libpq connection string */
 	uint32_t	 qc_max_attempts;
 	uint32_t	 qc_max_crashes;
 	uint64_t	 qc_backoff_ms;
@@ -325,7 +330,12 @@ struct queue_stats {
 	uint64_t	 qs_cancelled;
 };
 
+struct queue_backend;
+struct qpg;
+
 struct queue {
+	const struct queue_backend *q_be;
+	struct qpg	*q_pg;		/* queue_pg.c's connection state */
 	struct store	 q_store;
 	char		 q_datadir[JOB_PATH_MAX];
 	/* Spool files the transaction let go, removed after its commit. */
@@ -395,6 +405,59 @@ struct queue_page {
 	uint64_t	 qp_next;	/* out: qp_after of the next page, or 0 */
 };
 
+/*
+ * The queue's backend interface.  One function per public queue_*
+ * operation that touches storage; queue.c's queue_* functions call
+ * q->q_be->qb_X(q, ...) with the same arguments and return what it
+ * returns.  queue_conf_defaults, queue_now, queue_backoff,
+ * queue_strerror and queue_fault stay common, in queue.c.
+ */
+struct queue_backend {
+	const char	*qb_name;		/* "lmdb", "postgresql" */
+	int	(*qb_open)(struct queue *, const char *,
+		    const struct queue_conf *);
+	void	(*qb_close)(struct queue *);
+	int	(*qb_enqueue)(struct queue *, struct queue_new *, size_t);
+	int	(*qb_claim)(struct queue *, const struct queue_owner *,
+		    struct job *, size_t, size_t *);
+	int	(*qb_ack)(struct queue *, const struct queue_lease *, size_t,
+		    int *);
+	int	(*qb_ack_claim)(struct queue *, const struct queue_lease *,
+		    size_t, int *, const struct queue_owner *, struct job *,
+		    size_t, size_t *);
+	int	(*qb_settle)(struct queue *);
+	int	(*qb_heartbeat)(struct queue *, uint64_t, uint64_t, uint64_t);
+	int	(*qb_fail)(struct queue *, uint64_t, uint64_t, const char *,
+		    int, int *);
+	int	(*qb_cancel)(struct queue *, uint64_t);
+	int	(*qb_cancel_job)(struct queue *, uint64_t,
+		    struct queue_cancelled *);
+	int	(*qb_release_pid)(struct queue *, uint32_t, const char *,
+		    uint64_t, struct queue_release *);
+	int	(*qb_sweep)(struct queue *, struct queue_release *);
+	int	(*qb_extend_pid)(struct queue *, uint32_t);
+	int	(*qb_retry)(struct queue *, uint64_t);
+	int	(*qb_retry_dead)(struct queue *, uint64_t *);
+	int	(*qb_retry_dead_tenant)(struct queue *, const char *,
+		    uint64_t *);
+	int	(*qb_purge)(struct queue *, int, uint64_t, uint64_t,
+		    uint64_t *);
+	int	(*qb_purge_tenant)(struct queue *, int, const char *,
+		    uint64_t, uint64_t, uint64_t *);
+	int	(*qb_stats)(struct queue *, struct queue_stats *);
+	int	(*qb_get)(struct queue *, uint64_t, struct job *);
+	int	(*qb_list)(struct queue *, int, size_t, queue_list_cb, void *);
+	int	(*qb_page)(struct queue *, struct queue_page *, queue_list_cb,
+		    void *);
+	int	(*qb_spool_refs)(struct queue *, const char *, uint64_t *);
+	int	(*qb_tenants)(struct queue *, queue_tenant_cb, void *);
+	int	(*qb_watch)(struct queue *, const uint64_t *, size_t,
+		    uint64_t *, size_t, queue_list_cb, void *);
+};
+
+extern const struct queue_backend queue_lmdb_backend;	/* queue_lmdb.c */
+extern const struct queue_backend queue_pg_backend;	/* queue_pg.c */
+
 void		 queue_conf_defaults(struct queue_conf *);
 int		 queue_open(struct queue *, const char *,
 		    const struct queue_conf *);
@@ -439,6 +502,10 @@ int		 queue_watch(struct queue *, const uint64_t *, size_t,
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
+
+/* queue_pg.c */
+int		 queue_pg_migrate(const char *, int, char *, size_t);
+int		 queue_pg_wait(struct queue *, int);
 
 /* submit.c */
 struct submit_opts {
