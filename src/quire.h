@@ -628,6 +628,9 @@ struct quire_conf {
 	uint64_t	 c_retain_done;
 	uint64_t	 c_retain_age_ms;
 	uint64_t	 c_sync;
+	uint64_t	 c_queue_backend;	/* QUEUE_BACKEND_LMDB or _PG */
+	char		 c_queue_dsn[CONF_STR_MAX];
+	char		 c_queue_passfile[CONF_STR_MAX];
 	uint64_t	 c_mapsize;
 	uint64_t	 c_mapmax;
 	uint64_t	 c_debug_jobs;
@@ -699,6 +702,8 @@ void		 config_format(const struct quire_conf *,
 		    const struct conf_opt *, char *, size_t);
 void		 config_print(const struct quire_conf *, FILE *);
 void		 config_queue(const struct quire_conf *, struct queue_conf *);
+int		 config_queue_dsn(const struct quire_conf *, char *, size_t,
+		    char *, size_t);
 void		 config_control_path(const struct quire_conf *, char *, size_t);
 
 
