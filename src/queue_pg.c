@@ -290,7 +290,7 @@ qa_str(struct qpg_args *a, const char *s)
 	a->a_val[a->a_n++] = s;
 }
 
-/* libpq's message on one line, without its trailing newline. */
+/* libpq's message on one line, its newlines and tabs as spaces. */
 static void
 qpg_log(const char *fn, const char *what, const char *msg)
 {
@@ -298,8 +298,10 @@ qpg_log(const char *fn, const char *what, const char *msg)
 	size_t	 len;
 
 	strlcpy(buf, msg != NULL ? msg : "unknown error", sizeof(buf));
-	len = strlen(buf);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+	for (len = 0; buf[len] != '\0'; len++)
+		if (buf[len] == '\n' || buf[len] == '\t')
+			buf[len] = ' ';
+	while (len > 0 && buf[len - 1] == ' ')
 		buf[--len] = '\0';
 	log_warnx("%s: %s: %s", fn, what, buf);
 }
@@ -869,7 +871,7 @@ static int
 qpg_enqueue_one(struct qpg_tx *t, struct queue_new *qn, const char *tenant,
     uint32_t tid)
 {
-	struct qpg_args	 a;
+	struct qpg_args	 a, k;
 	uint64_t	 id;
 	int		 rc, found, dead = qn->qn_dead != NULL;
 
@@ -891,6 +893,17 @@ qpg_enqueue_one(struct qpg_tx *t, struct queue_new *qn, const char *tenant,
 	qa_str(&a, qpg_or(qn->qn_ctype));
 	qa_u64(&a, t->t_now);
 	qa_str(&a, dead ? qn->qn_dead : "");
+	/* A known key: the first job's id, no id of the sequence taken. */
+	qa_init(&k);
+	qa_str(&k, a.a_val[0]);
+	if (a.a_val[0] != NULL && (rc = qpg_q1(t, "SELECT id FROM quire_jobs "
+	    "WHERE idem_key = $1", &k, &id, &found)) != 0)
+		return (rc);
+	if (a.a_val[0] != NULL && found) {
+		qn->qn_id = id;
+		qn->qn_dup = 1;
+		return (0);
+	}
 	if ((rc = qpg_q1(t, "INSERT INTO quire_jobs (idem_key, tenant, tid, "
 	    "prio, state, size, srckind, path, src_off, src_len, lang, extid, "
 	    "title, ctype, created, updated, enq, error) VALUES ($1, $2, $3, "
@@ -899,11 +912,9 @@ qpg_enqueue_one(struct qpg_tx *t, struct queue_new *qn, const char *tenant,
 	    &a, &id, &found)) != 0)
 		return (rc);
 	if (!found) {
-		/* A known key: the first job's id. */
-		qa_init(&a);
-		qa_str(&a, qn->qn_key);
+		/* Another transaction added the key meanwhile. */
 		if ((rc = qpg_q1(t, "SELECT id FROM quire_jobs WHERE "
-		    "idem_key = $1", &a, &id, &found)) != 0)
+		    "idem_key = $1", &k, &id, &found)) != 0)
 			return (rc);
 		if (!found)
 			return (QUEUE_ERROR);

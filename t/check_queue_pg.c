@@ -10,16 +10,18 @@
  * (queue_pg_backend.qb_X), as queue.c's dispatcher makes them.
  *
  * The semantic tests are t/check_queue.c's where they apply, with the
- * same assertions: the life cycle and its counts, idempotency keys,
- * claims in batches, the generation fence, heartbeats, failures with
- * backoff and dead letters, release of a dead worker's leases and crash
- * quarantine, lease expiry, cancel, retry, priority and aging, tenant
- * fairness in jobs (not bytes: see queue_pg.c), the byte budget and big
- * jobs, retention and purge, pages and watches; then what is the
- * backend's own: the schema's versions, two processes claiming at once,
- * and queue_pg_wait's wake-up.  After most steps tq_counts() compares
- * the status counts with a recount through a full listing, with the
- * listing of each state, and the counts per tenant with a recount.
+ * same assertions: the life cycle and its counts, idempotency keys (in
+ * bulk too), claims in batches, the generation fence, heartbeats,
+ * failures with backoff and dead letters, release of a dead worker's
+ * leases and crash quarantine, lease expiry, cancel, retry, priority
+ * and aging, tenant fairness in jobs (not bytes: see queue_pg.c), the
+ * byte budget and big jobs, retention and purge (past one transaction's
+ * batch, a tenant's alone too), pages and watches; then what is the
+ * backend's own: the schema's versions, two processes claiming at
+ * once, queue_pg_wait's wake-up, and a connection the server ended,
+ * made again.  After most steps tq_counts() compares the status counts
+ * with a recount through a full listing, with the listing of each
+ * state, and the counts per tenant with a recount.
  *
  * Time is the queue's test clock (q_fixed_now), never the wall clock.
  */
@@ -1770,6 +1772,312 @@ START_TEST(test_page)
 }
 END_TEST
 
+#define BULK	10000
+
+START_TEST(test_bulk_enqueue)
+{
+	static const int	 dupof[][2] = {
+		{ 2500, 0 }, { 5000, 1 }, { 7500, 2 }, { 8000, 2 }
+	};
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	*qn, bad[3];
+	struct tq		 tq;
+	struct job		 j;
+	char			(*keys)[32];
+	uint64_t		 pre, last = 0;
+	size_t			 i, k, ndup = 0;
+	int			 dup;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	pre = enq(&tq, "t0", "pre-1", 0, 1);
+	qn = calloc(BULK, sizeof(*qn));
+	keys = calloc(BULK, sizeof(*keys));
+	ck_assert(qn != NULL && keys != NULL);
+	for (i = 0; i < BULK; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "bulk-%zu", i);
+		for (k = 0; k < sizeof(dupof) / sizeof(dupof[0]); k++)
+			if (dupof[k][0] == (int)i)
+				snprintf(keys[i], sizeof(keys[i]), "bulk-%d",
+				    dupof[k][1]);
+		if (i == BULK - 1)
+			strlcpy(keys[i], "pre-1", sizeof(keys[i]));
+		/* Tenants change along the batch. */
+		new_job(&qn[i], i % 3 == 0 ? "t0" : i % 3 == 1 ? "t1" : "t2",
+		    keys[i], i % 10, i);
+	}
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	for (i = 0; i < BULK; i++) {
+		dup = 0;
+		for (k = 0; k < sizeof(dupof) / sizeof(dupof[0]); k++) {
+			if (dupof[k][0] != (int)i)
+				continue;
+			ck_assert_uint_eq(qn[i].qn_id, qn[dupof[k][1]].qn_id);
+			dup = 1;
+		}
+		if (i == BULK - 1) {
+			ck_assert_uint_eq(qn[i].qn_id, pre);
+			dup = 1;
+		}
+		ck_assert_int_eq(qn[i].qn_dup, dup);
+		if (!dup) {
+			/* New jobs get new ids, in order. */
+			ck_assert_uint_gt(qn[i].qn_id, last);
+			last = qn[i].qn_id;
+		}
+		ndup += dup;
+	}
+	ck_assert_uint_eq(ndup, 5);
+	COUNTS(&tq, 1 + BULK - ndup, 0, 0, 0, 0, 0);
+	get(&tq, qn[4].qn_id, &j);
+	ck_assert_str_eq(j.j_key, "bulk-4");
+	ck_assert_str_eq(j.j_tenant, "t1");
+	ck_assert_int_eq(j.j_prio, 4);
+	ck_assert_uint_eq(j.j_size, 4);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_next_id, 1 + 1 + BULK - ndup);
+
+	/* The same batch again adds nothing. */
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	for (i = 0; i < BULK; i++)
+		ck_assert_int_eq(qn[i].qn_dup, 1);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 1 + BULK - ndup);
+
+	/* One bad job refuses the whole batch. */
+	for (i = 0; i < 3; i++)
+		new_job(&bad[i], "t9", NULL, 0, 1);
+	bad[1].qn_prio = JOB_PRIO_MAX + 1;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_prio = -1;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_prio = 0;
+	bad[1].qn_srckind = SRC_NKINDS;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_srckind = SRC_PATH;
+	memset(keys[0], 'k', sizeof(keys[0]));
+	keys[0][sizeof(keys[0]) - 1] = '\0';
+	bad[2].qn_tenant = keys[0];	/* 31 bytes: fine */
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 1 + BULK - ndup + 3);
+	free(qn);
+	free(keys);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_interleaved)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[16];
+	uint64_t		 ids[10];
+	size_t			 i, k, n;
+	int			 found;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 10; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	/* Leases alternate between two workers. */
+	for (i = 0; i < 10; i++)
+		ids[i] = claim1(&tq, i % 2 == 0 ? 300 : 400, NULL);
+	COUNTS(&tq, 0, 10, 0, 0, 0, 0);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 300, "exit 1",
+	    QUEUE_CRASH_ALL, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 5);
+	for (i = 0; i < 10; i += 2) {
+		found = 0;
+		for (k = 0; k < 5; k++)
+			found |= rel.qr_jobs[k] == ids[i];
+		ck_assert_msg(found, "job %llu not released",
+		    (unsigned long long)ids[i]);
+		ck_assert_int_eq(state_of(&tq, ids[i]), JOB_READY);
+		ck_assert_int_eq(state_of(&tq, ids[i + 1]), JOB_LEASED);
+	}
+	COUNTS(&tq, 5, 5, 0, 0, 0, 0);
+	n = claim(&tq, 500, out, 16);
+	ck_assert_uint_eq(n, 5);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(out[i].j_crashes, 1);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 400, "exit 1",
+	    QUEUE_CRASH_ALL, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 5);
+	COUNTS(&tq, 5, 5, 0, 0, 0, 0);
+	tq_close(&tq);
+
+	/* Enough leases to fill many pages: the scan deletes as it goes. */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 1200; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	for (i = 0; i < 1200; i++)
+		ck_assert_uint_eq(claim1(&tq, i % 3 == 0 ? 300 : 400, NULL),
+		    i + 1);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 400, "exit 1", 0, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 800);
+	COUNTS(&tq, 800, 400, 0, 0, 0, 0);
+	for (i = 0; i < 1200; i++)
+		ck_assert_int_eq(state_of(&tq, i + 1),
+		    i % 3 == 0 ? JOB_LEASED : JOB_READY);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 300, "exit 1", 0, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 400);
+	COUNTS(&tq, 1200, 0, 0, 0, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+#define MANY_JOBS	10050
+#define MANY_K		1024
+
+START_TEST(test_batches)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out;
+	uint64_t		 n, total;
+	size_t			 i, got;
+
+	/* More dead letters and finished jobs than one transaction takes. */
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+	qn = calloc(MANY_JOBS, sizeof(*qn));
+	out = calloc(MANY_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < MANY_JOBS; i++)
+		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim(&tq, 5, out, MANY_K);
+		ck_assert_uint_gt(got, 0);
+		ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 5, "signal 9",
+		    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+		ck_assert_uint_eq(rel.qr_dead, got);
+	}
+	COUNTS(&tq, 0, 0, 0, 0, MANY_JOBS, 0);
+	ck_assert_int_eq(QB.qb_retry_dead(&tq.tq_q, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS);
+	COUNTS(&tq, MANY_JOBS, 0, 0, 0, 0, 0);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim_ack(&tq, 5, MANY_K);
+		ck_assert_uint_gt(got, 0);
+	}
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS, 0, 0);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_tenant_batches)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out, j;
+	uint64_t		 n, total;
+	size_t			 i, got;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+	qn = calloc(MANY_JOBS, sizeof(*qn));
+	out = calloc(MANY_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < MANY_JOBS; i++)
+		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim(&tq, 5, out, MANY_K);
+		ck_assert_uint_gt(got, 0);
+		ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 5, "signal 9",
+		    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	}
+	COUNTS(&tq, 0, 0, 0, 0, MANY_JOBS, 0);
+	ck_assert_int_eq(QB.qb_retry_dead_tenant(&tq.tq_q, "a", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, MANY_JOBS / 2, 0, 0, 0, MANY_JOBS / 2, 0);
+	ck_assert_int_eq(QB.qb_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_int_eq(QB.qb_get(&tq.tq_q, qn[1].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_int_eq(QB.qb_retry_dead_tenant(&tq.tq_q, "c", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	for (total = 0; total < MANY_JOBS / 2; total += got) {
+		got = claim_ack(&tq, 5, MANY_K);
+		ck_assert_uint_gt(got, 0);
+	}
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, MANY_JOBS / 2, 0);
+	/* Tenant a has no dead letters left; b's go. */
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DEAD, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DONE, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DEAD, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, 0, 0);
+	ck_assert_int_eq(QB.qb_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_ENOENT);
+	/* A tenant's purge takes no limit. */
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 5, &n),
+	    QUEUE_EINVAL);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_reconnect)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	uint64_t		 a, b, gen;
+
+	/*
+	 * The server ends the queue's connection (as a restart would): the
+	 * next call connects again and goes through, once per call.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	tq_sql(pg_dsn, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+	    "backend_type = 'client backend' AND usename = current_user");
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(b, a + 1);
+	COUNTS(&tq, 2, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), a);
+	tq_sql(pg_dsn, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+	    "backend_type = 'client backend' AND usename = current_user");
+	ck_assert_int_eq(ack1(&tq, a, gen), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 1);
+	COUNTS(&tq, 1, 0, 0, 1, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
 /* What differs from the LMDB backend, and what is the backend's own. */
 
 #define FAIR_A		2000
@@ -2219,6 +2527,7 @@ queue_pg_suite(void)
 	tcase_add_test(tc, test_state_machine);
 	tcase_add_test(tc, test_idempotency);
 	tcase_add_test(tc, test_enqueue_limits);
+	tcase_add_test(tc, test_bulk_enqueue);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("leases");
@@ -2227,6 +2536,7 @@ queue_pg_suite(void)
 	tcase_add_test(tc, test_release_crash);
 	tcase_add_test(tc, test_release_crash_one);
 	tcase_add_test(tc, test_release_no_crash);
+	tcase_add_test(tc, test_release_interleaved);
 	tcase_add_test(tc, test_sweep);
 	tcase_add_test(tc, test_extend_pid);
 	suite_add_tcase(s, tc);
@@ -2262,6 +2572,9 @@ queue_pg_suite(void)
 	tcase_add_test(tc, test_retention_age);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_page);
+	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_tenant_batches);
+	tcase_add_test(tc, test_reconnect);
 	suite_add_tcase(s, tc);
 	return (s);
 }
