@@ -15,19 +15,20 @@
  * migrations never interleave.  queue_pg_migrate creates the schema
  * (quirectl db init) or brings it up to date (quirectl db migrate);
  * qpg_open refuses a database that has no schema, an older one or a
- * newer one, and says which.  Version 1:
+ * newer one, and says which.  The tables are in the connection's
+ * current schema (search_path).  Version 1:
  *
  *	quire_jobs	one row per job: id (from the sequence quire_job_id),
  *			idempotency key (unique, NULL when none), tenant name
  *			and number, priority, state (enum job_state's value),
  *			attempts, crashes, size, the source (kind, path,
  *			offset, length, language, external id, title, content
- *			type), times in ms (created, updated: the last change
- *			of state, runat: a retry's time, enq: when its wait
- *			for a worker began, for aging), the last error, and
- *			the lease: generation, holder (host name, pid, slot),
- *			deadline, progress, cancel flag, and whether it counts
- *			as a big job in flight.
+ *			type), times in ms (created; updated: the last change
+ *			of state, or the claim; runat: a retry's time; enq:
+ *			when its wait for a worker began, for aging), the last
+ *			error, and the lease: generation, holder (host name,
+ *			pid, slot), deadline, progress, cancel flag, and
+ *			whether it counts as a big job in flight.
  *	quire_tenants	tenant name -> number, in order of first arrival,
  *			and when a claim last served it (a value of the
  *			sequence quire_served).
@@ -38,45 +39,49 @@
  *			do not queue on one row.
  *	quire_lease_gen	the sequence of lease generations.
  *
+ * Keys, names, paths and messages are bytea, not text: they are bytes
+ * as a file system or a client gave them, UTF-8 or not, as in the LMDB
+ * backend's records.
+ *
  * Partial indexes cover each state's order: ready jobs by (tenant,
- * priority, id), retrying ones by runat, leased ones by holder and by
- * deadline, finished ones by the time they finished; so a claim, a
- * promotion, a release, a sweep and a trim are short index scans.  The
- * counts per state are counted (COUNT(*) by state), not kept: they can
- * never drift from the rows, at the price of a scan of the index of
- * each state for status.
+ * priority, id), retrying ones by runat, leased ones by holder, by
+ * tenant and by deadline, finished ones by the time they finished; so
+ * a claim, a promotion, a release, a sweep and a trim are short index
+ * scans.  The counts per state are counted (COUNT(*) by state), not
+ * kept: they cannot drift from the rows, at the price of a scan for
+ * status (about 20 ms a 100,000 jobs).
  *
  * Times are the queue's clock (queue_now: tests fix it), passed as
  * parameters; PostgreSQL's now() is never used, so the semantics and
  * the tests are the LMDB backend's.
  *
- * Claim (policy).  One transaction: retries whose time came are made
- * ready (at most QPG_PROMOTE_MAX, FOR UPDATE SKIP LOCKED); then the
- * candidates are read: for each tenant with ready jobs and each
- * priority, the oldest jobs (at most the claim's size, an index scan
- * each), each with its effective priority, priority + (now - enq) /
- * aging_ms, as in the LMDB backend; the rows another claim holds are
- * skipped (FOR UPDATE SKIP LOCKED), so two claimers read different
- * candidates and neither finds an empty queue while the other works.
- * They are ranked within their tenant (effective priority, then
- * priority, then id), and across tenants by the tenant's jobs in
- * flight plus that rank, then by when the tenant was last served,
- * least recently first: the tenant with the fewest leased jobs gets the
- * next one, and among equals the one that waited longest.  Walking that order, the size tiers apply as in
- * the LMDB backend (at most claim_bytes, but always one job; big jobs
- * only while the big jobs in flight, across all hosts, stay under
- * big_inflight, one always allowed, none at big_inflight 0).  The
- * chosen rows, locked and still ready, are leased, so two claimers
- * never lease the same job; the candidates not chosen stay locked
- * until the commit.  Each lease takes a generation from
- * quire_lease_gen.
+ * Claim (policy).  One transaction.  Retries whose time came are made
+ * ready (at most QPG_PROMOTE_MAX, FOR UPDATE SKIP LOCKED).  Then the
+ * candidates are read and locked, FOR UPDATE SKIP LOCKED: for each
+ * tenant with ready jobs and each priority, its oldest jobs (at most
+ * the claim's size, an index scan each), each with its effective
+ * priority, priority + (now - enq) / aging_ms, as in the LMDB backend.
+ * The rows another claim holds are skipped, so two claimers read
+ * different candidates and neither finds an empty queue while the
+ * other works.  The candidates are ranked within their tenant
+ * (effective priority, then priority, then id), and across tenants by
+ * the tenant's jobs in flight plus that rank, then by when the tenant
+ * was last served, least recently first: the tenant with the fewest
+ * leased jobs gets the next one, and among equals the one that waited
+ * longest.  Walking that order, the size tiers apply as in the LMDB
+ * backend (at most claim_bytes, but always one job; big jobs only while
+ * the big jobs in flight, across all hosts, stay under big_inflight,
+ * one always allowed, none at big_inflight 0).  The chosen rows are
+ * leased, each with a generation from quire_lease_gen, and their
+ * tenants marked served; the candidates not chosen stay locked until
+ * the commit.
  *
  * What differs from the LMDB backend's deficit round robin: the share
- * is in jobs, not in bytes (fair_unit is not used: a tenant of big
+ * is in jobs, not in bytes (fair-quantum is not used: a tenant of big
  * documents gets as many jobs as a tenant of small ones), and there is
- * no saved credit or cursor; the order is by jobs in flight and then
- * by the last time served.  Within a claim, tenants alternate one job
- * at a time as with DRR; across claims of one job each, a tenant with
+ * no saved credit nor cursor; the order is by jobs in flight, then by
+ * the last time served.  Within a claim, tenants alternate one job at a
+ * time as with DRR; across claims of one job each, the tenant with
  * fewer jobs in flight, or served less recently, goes first.
  *
  * Leases are fenced by generation: heartbeat, ack and fail name (id,
@@ -86,12 +91,13 @@
  * every host.
  *
  * Acks write the row at once: nothing is deferred, so qpg_settle has
- * nothing to do and returns 0.  Retention: every QPG_TRIM_EVERY ack
- * calls of a connection (and at its first) the done and cancelled jobs
- * are counted, and when they pass retain_done, or the oldest outlives
- * retain_age, by the slack the LMDB backend allows (a sixteenth, at
- * most QUEUE_TRIM_SLACK jobs or QUEUE_TRIM_GRACE_MS), the oldest are
- * deleted back to the limits.
+ * nothing to do and returns 0.  Retention: at an ack, the done and
+ * cancelled jobs are counted (up to the limit and its slack), at every
+ * one while retain_done is at most QPG_TRIM_SMALL, else every
+ * QPG_TRIM_EVERY ack calls of a connection and at its first; when they
+ * pass retain_done, or the oldest outlives retain_age, by the slack the
+ * LMDB backend allows (a sixteenth, at most 1024 jobs or 10 minutes),
+ * the oldest are deleted back to the limits.
  *
  * Wake-ups: an enqueue, a retry made ready by command, a release and a
  * cancel NOTIFY the channel quire_jobs in their transaction (delivered
@@ -123,9 +129,8 @@
 #define QPG_CHANNEL		"quire_jobs"
 #define QPG_ARGS_MAX		16
 #define QPG_PROMOTE_MAX		1024	/* retries made ready per claim */
-#define QPG_CLAIM_ROUNDS	4	/* reads of candidates per claim */
 #define QPG_CLAIM_MAX		1024	/* jobs per claim, at most */
-#define QPG_FETCH		256	/* rows per FETCH of a listing */
+#define QPG_FETCH		"256"	/* rows per FETCH of a listing */
 #define QPG_TRIM_EVERY		16	/* ack calls between retention looks */
 #define QPG_TRIM_SMALL		16384	/* retain_done: a look at every ack */
 #define QPG_TRIM_PART		16
@@ -149,12 +154,12 @@ static const char *qpg_migrations[] = {
 	"CREATE SEQUENCE quire_served;"
 	"CREATE TABLE quire_tenants ("
 	"  tid integer PRIMARY KEY GENERATED ALWAYS AS IDENTITY,"
-	"  name text NOT NULL UNIQUE,"
+	"  name bytea NOT NULL UNIQUE,"
 	"  served bigint NOT NULL DEFAULT 0);"
 	"CREATE TABLE quire_jobs ("
 	"  id bigint PRIMARY KEY DEFAULT nextval('quire_job_id'),"
-	"  idem_key text UNIQUE,"
-	"  tenant text NOT NULL,"
+	"  idem_key bytea UNIQUE,"
+	"  tenant bytea NOT NULL,"
 	"  tid integer NOT NULL REFERENCES quire_tenants (tid),"
 	"  prio smallint NOT NULL,"
 	"  state smallint NOT NULL,"
@@ -162,20 +167,20 @@ static const char *qpg_migrations[] = {
 	"  crashes integer NOT NULL DEFAULT 0,"
 	"  size bigint NOT NULL,"
 	"  srckind smallint NOT NULL,"
-	"  path text NOT NULL,"
+	"  path bytea NOT NULL,"
 	"  src_off bigint NOT NULL,"
 	"  src_len bigint NOT NULL,"
-	"  lang text NOT NULL,"
-	"  extid text NOT NULL,"
-	"  title text NOT NULL,"
-	"  ctype text NOT NULL,"
+	"  lang bytea NOT NULL,"
+	"  extid bytea NOT NULL,"
+	"  title bytea NOT NULL,"
+	"  ctype bytea NOT NULL,"
 	"  created bigint NOT NULL,"
 	"  updated bigint NOT NULL,"
 	"  runat bigint NOT NULL DEFAULT 0,"
 	"  enq bigint NOT NULL,"
-	"  error text NOT NULL DEFAULT '',"
+	"  error bytea NOT NULL DEFAULT '',"
 	"  gen bigint NOT NULL DEFAULT 0,"
-	"  lease_host text NOT NULL DEFAULT '',"
+	"  lease_host bytea NOT NULL DEFAULT '',"
 	"  lease_pid bigint NOT NULL DEFAULT 0,"
 	"  lease_slot bigint NOT NULL DEFAULT 0,"
 	"  deadline bigint NOT NULL DEFAULT 0,"
@@ -197,7 +202,7 @@ static const char *qpg_migrations[] = {
 	"  WHERE state = 4;"
 	"CREATE INDEX quire_jobs_state ON quire_jobs (state);"
 	"CREATE TABLE quire_spool ("
-	"  name text PRIMARY KEY,"
+	"  name bytea PRIMARY KEY,"
 	"  refs bigint NOT NULL);"
 	"CREATE TABLE quire_totals ("
 	"  shard smallint PRIMARY KEY,"
@@ -214,7 +219,8 @@ static const char *qpg_migrations[] = {
 			    sizeof(qpg_migrations[0])))
 
 /* A job's columns, in the order qpg_row_job reads them. */
-#define QPG_COLS	"id, coalesce(idem_key, ''), tenant, tid, prio, " \
+#define QPG_COLS	"id, coalesce(idem_key, ''::bytea), tenant, tid, " \
+	"prio, " \
 	"size, srckind, path, src_off, src_len, state, attempts, crashes, " \
 	"lease_slot, lease_pid, gen, deadline, progress, cancel, created, " \
 	"updated, runat, error, lang, extid, title, ctype"
@@ -240,6 +246,8 @@ struct qpg_tx {
 	int64_t		 t_tot[QT_N];
 	int		 t_notify;
 	char		 t_sqlstate[6];
+	char		**t_mem;	/* parameters' text, freed at the end */
+	size_t		 t_nmem;
 };
 
 /* The parameters of one statement, as text. */
@@ -288,6 +296,60 @@ qa_str(struct qpg_args *a, const char *s)
 	if (a->a_n == QPG_ARGS_MAX)
 		fatalx("%s: too many parameters", __func__);
 	a->a_val[a->a_n++] = s;
+}
+
+/*
+ * Bytes (a path, a name, a message: whatever a file system or a client
+ * gave, UTF-8 or not) as a bytea's text, \x and hex; SQL's NULL for
+ * NULL.  The text lives until the end of the transaction.
+ */
+static void
+qa_binlen(struct qpg_tx *t, struct qpg_args *a, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	char			*h, *o;
+	size_t			 i;
+
+	o = h = xmalloc(2 * len + 3);
+	*o++ = '\\';
+	*o++ = 'x';
+	for (i = 0; i < len; i++) {
+		*o++ = hex[p[i] >> 4];
+		*o++ = hex[p[i] & 15];
+	}
+	*o = '\0';
+	t->t_mem = xreallocarray(t->t_mem, t->t_nmem + 1, sizeof(*t->t_mem));
+	t->t_mem[t->t_nmem++] = h;
+	qa_str(a, h);
+}
+
+static void
+qa_bin(struct qpg_tx *t, struct qpg_args *a, const char *s)
+{
+	if (s == NULL)
+		qa_str(a, NULL);
+	else
+		qa_binlen(t, a, s, strlen(s));
+}
+
+/* An error message, cut as struct job holds it. */
+static void
+qa_err(struct qpg_tx *t, struct qpg_args *a, const char *s)
+{
+	qa_binlen(t, a, s, strnlen(s, JOB_ERROR_MAX - 1));
+}
+
+static void
+qpg_tx_free(struct qpg_tx *t)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->t_nmem; i++)
+		free(t->t_mem[i]);
+	free(t->t_mem);
+	t->t_mem = NULL;
+	t->t_nmem = 0;
 }
 
 /* libpq's message on one line, its newlines and tabs as spaces. */
@@ -377,11 +439,40 @@ qpg_q1(struct qpg_tx *t, const char *sql, const struct qpg_args *a,
 	return (0);
 }
 
+static int
+qpg_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * A bytea's text (\x and hex) into dst, cut to fit; a byte 0 ends it
+ * (no C string holds one, so none was stored).
+ */
+static void
+qpg_bytes(char *dst, size_t len, const char *v)
+{
+	size_t	 n = 0;
+	int	 hi, lo;
+
+	if (v[0] == '\\' && v[1] == 'x')
+		for (v += 2; n + 1 < len && (hi = qpg_hexval(v[0])) != -1 &&
+		    (lo = qpg_hexval(v[1])) != -1 && (hi | lo) != 0; v += 2)
+			dst[n++] = hi << 4 | lo;
+	dst[n] = '\0';
+}
+
 static void
 qpg_text(char *dst, size_t len, const PGresult *r, int row, int col)
 {
-	strlcpy(dst, PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col),
-	    len);
+	qpg_bytes(dst, len, PQgetisnull(r, row, col) ? "" :
+	    PQgetvalue(r, row, col));
 }
 
 /* A row of QPG_COLS, from column col on, as a job. */
@@ -512,6 +603,7 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 			committing = 1;
 			rc = qpg_q(&t, "COMMIT", NULL, NULL);
 		}
+		qpg_tx_free(&t);
 		if (rc == 0) {
 			for (i = 0; i < q->q_nunlink; i++)
 				(void)spool_unlink(q->q_datadir,
@@ -838,7 +930,7 @@ qpg_tenant(struct qpg_tx *t, const char *name, uint32_t *tid)
 	int		 rc, found;
 
 	qa_init(&a);
-	qa_str(&a, name);
+	qa_bin(t, &a, name);
 	if ((rc = qpg_q1(t, "SELECT tid FROM quire_tenants WHERE name = $1",
 	    &a, &v, &found)) != 0)
 		return (rc);
@@ -876,23 +968,23 @@ qpg_enqueue_one(struct qpg_tx *t, struct queue_new *qn, const char *tenant,
 	int		 rc, found, dead = qn->qn_dead != NULL;
 
 	qa_init(&a);
-	qa_str(&a, qn->qn_key != NULL && qn->qn_key[0] != '\0' ?
+	qa_bin(t, &a, qn->qn_key != NULL && qn->qn_key[0] != '\0' ?
 	    qn->qn_key : NULL);
-	qa_str(&a, tenant);
+	qa_bin(t, &a, tenant);
 	qa_u64(&a, tid);
 	qa_i64(&a, qn->qn_prio);
 	qa_i64(&a, dead ? JOB_DEAD : JOB_READY);
 	qa_u64(&a, qn->qn_size);
 	qa_i64(&a, qn->qn_srckind);
-	qa_str(&a, qpg_or(qn->qn_path));
+	qa_bin(t, &a, qpg_or(qn->qn_path));
 	qa_u64(&a, qn->qn_off);
 	qa_u64(&a, qn->qn_len);
-	qa_str(&a, qpg_or(qn->qn_lang));
-	qa_str(&a, qpg_or(qn->qn_extid));
-	qa_str(&a, qpg_or(qn->qn_title));
-	qa_str(&a, qpg_or(qn->qn_ctype));
+	qa_bin(t, &a, qpg_or(qn->qn_lang));
+	qa_bin(t, &a, qpg_or(qn->qn_extid));
+	qa_bin(t, &a, qpg_or(qn->qn_title));
+	qa_bin(t, &a, qpg_or(qn->qn_ctype));
 	qa_u64(&a, t->t_now);
-	qa_str(&a, dead ? qn->qn_dead : "");
+	qa_err(t, &a, dead ? qn->qn_dead : "");
 	/* A known key: the first job's id, no id of the sequence taken. */
 	qa_init(&k);
 	qa_str(&k, a.a_val[0]);
@@ -908,7 +1000,7 @@ qpg_enqueue_one(struct qpg_tx *t, struct queue_new *qn, const char *tenant,
 	    "prio, state, size, srckind, path, src_off, src_len, lang, extid, "
 	    "title, ctype, created, updated, enq, error) VALUES ($1, $2, $3, "
 	    "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $15, "
-	    "left($16, 255)) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+	    "$16) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
 	    &a, &id, &found)) != 0)
 		return (rc);
 	if (!found) {
@@ -967,7 +1059,8 @@ qpg_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 	for (i = 0; i < n; i++) {
 		if (jobs[i].qn_prio < JOB_PRIO_MIN ||
 		    jobs[i].qn_prio > JOB_PRIO_MAX ||
-		    jobs[i].qn_srckind < 0 || jobs[i].qn_srckind >= SRC_NKINDS ||
+		    jobs[i].qn_srckind < 0 ||
+		    jobs[i].qn_srckind >= SRC_NKINDS ||
 		    (jobs[i].qn_key != NULL &&
 		    strlen(jobs[i].qn_key) > JOB_KEY_MAX) ||
 		    (jobs[i].qn_tenant != NULL &&
@@ -1009,7 +1102,7 @@ qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
 	if (srckind != SRC_SPOOL || name == NULL || !spool_name_ok(name))
 		return (0);
 	qa_init(&a);
-	qa_str(&a, name);
+	qa_bin(t, &a, name);
 	if (delta > 0)
 		return (qpg_q(t, "INSERT INTO quire_spool AS s VALUES ($1, 1) "
 		    "ON CONFLICT (name) DO UPDATE SET refs = s.refs + 1", &a,
@@ -1051,6 +1144,7 @@ qpg_ack_one(struct qpg_tx *t, const struct queue_lease *ql, int *result)
 {
 	struct qpg_args	 a;
 	PGresult	*r;
+	char		 path[JOB_PATH_MAX + 1];
 	int		 rc, cancel;
 
 	qa_init(&a);
@@ -1068,7 +1162,8 @@ qpg_ack_one(struct qpg_tx *t, const struct queue_lease *ql, int *result)
 		return (0);
 	}
 	cancel = PQgetvalue(r, 0, 0)[0] == 't';
-	rc = qpg_spool_ref(t, qpg_i64(r, 0, 1), PQgetvalue(r, 0, 2), -1);
+	qpg_text(path, sizeof(path), r, 0, 2);
+	rc = qpg_spool_ref(t, qpg_i64(r, 0, 1), path, -1);
 	PQclear(r);
 	if (rc != 0)
 		return (rc);
@@ -1219,7 +1314,7 @@ qpg_lease(struct qpg_tx *t, struct qpg_claim_arg *ca, const char *ids)
 	qa_str(&a, ids);
 	qa_u64(&a, t->t_now);
 	qa_u64(&a, t->t_now + qc->qc_lease_ms);
-	qa_str(&a, t->t_pg->p_host);
+	qa_bin(t, &a, t->t_pg->p_host);
 	qa_u64(&a, ca->ca_owner->qo_pid);
 	qa_u64(&a, ca->ca_owner->qo_slot);
 	qa_u64(&a, qc->qc_big_bytes);
@@ -1256,36 +1351,31 @@ qpg_claim_order(struct job *out, size_t from, size_t n, const uint64_t *ids,
 }
 
 static int
-qpg_claim_round(struct qpg_tx *t, struct qpg_claim_arg *ca, uint64_t *bytes,
-    uint64_t *big_inflight, int *more)
+qpg_claim_jobs(struct qpg_tx *t, struct qpg_claim_arg *ca,
+    uint64_t big_inflight)
 {
 	const struct queue_conf *qc = &t->t_q->q_conf;
 	struct qpg_args	 a;
 	PGresult	*r;
-	uint64_t	*order;
-	size_t		 want = ca->ca_max - ca->ca_n, n, from = ca->ca_n;
+	uint64_t	*order, bytes = 0;
+	size_t		 n;
 	char		*ids;
 	int		 rc;
 
-	*more = 0;
 	qa_init(&a);
 	qa_u64(&a, t->t_now);
 	qa_u64(&a, qc->qc_aging_ms);
-	qa_u64(&a, want);
-	qa_u64(&a, 4 * want + 16);
+	qa_u64(&a, ca->ca_max);
+	qa_u64(&a, 4 * ca->ca_max + 16);
 	if ((rc = qpg_q(t, QPG_CANDIDATES, &a, &r)) != 0)
 		return (rc);
-	order = xcalloc(want, sizeof(*order));
-	n = qpg_pick(t, r, want, bytes, big_inflight, order);
+	order = xcalloc(ca->ca_max, sizeof(*order));
+	n = qpg_pick(t, r, ca->ca_max, &bytes, &big_inflight, order);
 	PQclear(r);
 	if (n > 0) {
 		ids = qpg_id_array(order, n);
-		if ((rc = qpg_lease(t, ca, ids)) == 0) {
-			qpg_claim_order(ca->ca_out, from, ca->ca_n - from,
-			    order, n);
-			/* Another claimer took some: read again. */
-			*more = ca->ca_n - from < n;
-		}
+		if ((rc = qpg_lease(t, ca, ids)) == 0)
+			qpg_claim_order(ca->ca_out, 0, ca->ca_n, order, n);
 		free(ids);
 	}
 	free(order);
@@ -1327,9 +1417,9 @@ static int
 qpg_claim_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_claim_arg	*ca = arg;
-	uint64_t		 bytes = 0, big_inflight;
+	uint64_t		 big_inflight;
 	size_t			 i;
-	int			 rc, more = 1, round;
+	int			 rc;
 
 	ca->ca_n = 0;
 	for (i = 0; i < ca->ca_nacks; i++)
@@ -1347,11 +1437,8 @@ qpg_claim_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q1(t, "SELECT coalesce(sum(size), 0) FROM quire_jobs "
 	    "WHERE state = 1 AND big", NULL, &big_inflight, NULL)) != 0)
 		return (rc);
-	for (round = 0; more && round < QPG_CLAIM_ROUNDS &&
-	    ca->ca_n < ca->ca_max; round++)
-		if ((rc = qpg_claim_round(t, ca, &bytes, &big_inflight,
-		    &more)) != 0)
-			return (rc);
+	if ((rc = qpg_claim_jobs(t, ca, big_inflight)) != 0)
+		return (rc);
 	return (qpg_served(t, ca, 0));
 }
 
@@ -1464,11 +1551,11 @@ qpg_finish(struct qpg_tx *t, const struct job *j, int state,
 	qa_u64(&a, j->j_id);
 	qa_i64(&a, state);
 	qa_u64(&a, t->t_now);
-	qa_str(&a, error);
+	qa_err(t, &a, error);
 	qa_i64(&a, attempts_add);
 	qa_i64(&a, crashes_add);
 	if ((rc = qpg_q(t, "UPDATE quire_jobs SET " QPG_FINISH ", "
-	    "error = left($4, 255), attempts = attempts + $5, "
+	    "error = $4, attempts = attempts + $5, "
 	    "crashes = crashes + $6 WHERE id = $1", &a, NULL)) != 0)
 		return (rc);
 	if (state == JOB_CANCELLED)
@@ -1526,9 +1613,9 @@ qpg_fail_job(struct qpg_tx *t, struct job *j, const char *reason,
 	qa_u64(&a, j->j_id);
 	qa_u64(&a, t->t_now);
 	qa_u64(&a, t->t_now + queue_backoff(qc, attempts));
-	qa_str(&a, reason);
+	qa_err(t, &a, reason);
 	return (qpg_q(t, "UPDATE quire_jobs SET state = 2, updated = $2, "
-	    "runat = $3, error = left($4, 255), attempts = attempts + 1, "
+	    "runat = $3, error = $4, attempts = attempts + 1, "
 	    "deadline = 0, big = false WHERE id = $1", &a, NULL));
 }
 
@@ -1670,12 +1757,12 @@ qpg_release_one(struct qpg_tx *t, struct qpg_release_arg *ra,
 		qa_init(&a);
 		qa_u64(&a, j->j_id);
 		qa_u64(&a, t->t_now);
-		qa_str(&a, ra->ra_cause);
+		qa_err(t, &a, ra->ra_cause);
 		qa_i64(&a, crash);
 		rel->qr_released++;
 		t->t_notify = 1;
 		rc = qpg_q(t, "UPDATE quire_jobs SET state = 0, updated = $2, "
-		    "enq = created, error = left($3, 255), "
+		    "enq = created, error = $3, "
 		    "crashes = crashes + $4, deadline = 0, big = false "
 		    "WHERE id = $1", &a, NULL);
 	}
@@ -1706,7 +1793,7 @@ qpg_release_txn(struct qpg_tx *t, void *arg)
 		    "state = 1 AND deadline <= $1 ORDER BY id FOR UPDATE", &a,
 		    &r);
 	} else {
-		qa_str(&a, t->t_pg->p_host);
+		qa_bin(t, &a, t->t_pg->p_host);
 		qa_u64(&a, ra->ra_pid);
 		rc = qpg_q(t, "SELECT " QPG_COLS " FROM quire_jobs WHERE "
 		    "state = 1 AND lease_host = $1 AND lease_pid = $2 "
@@ -1758,7 +1845,7 @@ qpg_extend_txn(struct qpg_tx *t, void *arg)
 	struct qpg_args	 a;
 
 	qa_init(&a);
-	qa_str(&a, t->t_pg->p_host);
+	qa_bin(t, &a, t->t_pg->p_host);
 	qa_u64(&a, *(uint32_t *)arg);
 	qa_u64(&a, t->t_now + t->t_q->q_conf.qc_lease_ms);
 	return (qpg_q(t, "UPDATE quire_jobs SET deadline = $3 WHERE "
@@ -1828,11 +1915,11 @@ qpg_retry_dead_txn(struct qpg_tx *t, void *arg)
 	int			 rc;
 
 	qa_init(&a);
-	qa_str(&a, ba->ba_tenant);
+	qa_bin(t, &a, ba->ba_tenant);
 	qa_u64(&a, t->t_now);
 	qa_u64(&a, QPG_BATCH);
 	if ((rc = qpg_q(t, QPG_REVIVE "WHERE id IN (SELECT id FROM quire_jobs "
-	    "WHERE state = 4 AND ($1::text IS NULL OR tenant = $1) "
+	    "WHERE state = 4 AND ($1::bytea IS NULL OR tenant = $1) "
 	    "ORDER BY updated, id LIMIT $3 FOR UPDATE)", &a, &r)) != 0)
 		return (rc);
 	ba->ba_n = strtoull(PQcmdTuples(r), NULL, 10);
@@ -1878,6 +1965,7 @@ qpg_purge_txn(struct qpg_tx *t, void *arg)
 	struct qpg_batch_arg	*ba = arg;
 	struct qpg_args		 a;
 	PGresult		*r;
+	char			 path[JOB_PATH_MAX + 1];
 	uint64_t		 cut = 0;
 	int			 i, rc;
 
@@ -1885,7 +1973,7 @@ qpg_purge_txn(struct qpg_tx *t, void *arg)
 		cut = t->t_now - ba->ba_older;
 	qa_init(&a);
 	qa_i64(&a, ba->ba_state == JOB_DEAD ? 1 : 0);
-	qa_str(&a, ba->ba_tenant);
+	qa_bin(t, &a, ba->ba_tenant);
 	qa_u64(&a, ba->ba_keep);
 	qa_u64(&a, ba->ba_older);
 	qa_u64(&a, cut);
@@ -1893,7 +1981,7 @@ qpg_purge_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q(t, "WITH f AS (SELECT id, updated, row_number() OVER "
 	    "(ORDER BY updated DESC, id DESC) AS newer FROM quire_jobs WHERE "
 	    "CASE WHEN $1 = 1 THEN state = 4 ELSE state IN (3, 5) END AND "
-	    "($2::text IS NULL OR tenant = $2)), "
+	    "($2::bytea IS NULL OR tenant = $2)), "
 	    "s AS (SELECT id FROM f WHERE ($3::numeric = 0 AND "
 	    "$4::numeric = 0) OR ($3::numeric > 0 AND newer > $3::numeric) OR "
 	    "($4::numeric > 0 AND updated <= $5) "
@@ -1903,10 +1991,12 @@ qpg_purge_txn(struct qpg_tx *t, void *arg)
 		return (rc);
 	ba->ba_n = PQntuples(r);
 	ba->ba_more = ba->ba_n == QPG_BATCH;
-	for (i = 0; i < PQntuples(r) && rc == 0; i++)
-		if (qpg_i64(r, i, 0) == JOB_DEAD)
-			rc = qpg_spool_ref(t, qpg_i64(r, i, 1),
-			    PQgetvalue(r, i, 2), -1);
+	for (i = 0; i < PQntuples(r) && rc == 0; i++) {
+		if (qpg_i64(r, i, 0) != JOB_DEAD)
+			continue;
+		qpg_text(path, sizeof(path), r, i, 2);
+		rc = qpg_spool_ref(t, qpg_i64(r, i, 1), path, -1);
+	}
 	PQclear(r);
 	return (rc);
 }
@@ -1966,7 +2056,8 @@ qpg_stats_txn(struct qpg_tx *t, void *arg)
 	    "(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value "
 	    "END FROM quire_lease_gen), "
 	    "(SELECT coalesce(sum(size), 0) FROM quire_jobs WHERE state = 1 "
-	    "AND big), coalesce(sum(enqueued), 0), coalesce(sum(completed), 0), "
+	    "AND big), coalesce(sum(enqueued), 0), "
+	    "coalesce(sum(completed), 0), "
 	    "coalesce(sum(failed), 0), coalesce(sum(released), 0), "
 	    "coalesce(sum(done), 0), coalesce(sum(retried), 0), "
 	    "coalesce(sum(cancelled), 0) FROM quire_totals", NULL, &r)) != 0)
@@ -2052,7 +2143,8 @@ qpg_each(struct qpg_tx *t, const char *sql, const struct qpg_args *a,
 	if (rc != 0)
 		return (rc);
 	while (!done && n < limit) {
-		if ((rc = qpg_q(t, "FETCH 256 FROM qpg_c", NULL, &r)) != 0)
+		if ((rc = qpg_q(t, "FETCH " QPG_FETCH " FROM qpg_c", NULL,
+		    &r)) != 0)
 			return (rc);
 		rows = PQntuples(r);
 		for (i = 0; i < rows && n < limit; i++) {
@@ -2068,7 +2160,7 @@ qpg_each(struct qpg_tx *t, const char *sql, const struct qpg_args *a,
 				*last = j.j_id;
 		}
 		PQclear(r);
-		if (rows < QPG_FETCH)
+		if (rows < atoi(QPG_FETCH))
 			break;
 	}
 	return (qpg_q(t, "CLOSE qpg_c", NULL, NULL));
@@ -2081,50 +2173,46 @@ struct qpg_list_arg {
 	void		*la_cbarg;
 };
 
+/*
+ * A state's jobs in the order the LMDB backend keeps them: ready by
+ * tenant and priority, retrying by time, finished oldest first, leased
+ * by id; every job by id.
+ */
 static int
 qpg_list_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_list_arg	*la = arg;
 	struct qpg_args		 a;
-	const char		*order;
+	const char		*sql;
 
 	switch (la->la_state) {
 	case JOB_READY:
-		order = "tid, prio DESC, id";
+		sql = "SELECT " QPG_COLS " FROM quire_jobs WHERE state = $1 "
+		    "ORDER BY tid, prio DESC, id";
 		break;
 	case JOB_RETRY:
-		order = "runat, id";
+		sql = "SELECT " QPG_COLS " FROM quire_jobs WHERE state = $1 "
+		    "ORDER BY runat, id";
 		break;
 	case JOB_DONE:
 	case JOB_CANCELLED:
 	case JOB_DEAD:
-		order = "updated, id";
+		sql = "SELECT " QPG_COLS " FROM quire_jobs WHERE state = $1 "
+		    "ORDER BY updated, id";
+		break;
+	case JOB_LEASED:
+		sql = "SELECT " QPG_COLS " FROM quire_jobs WHERE state = $1 "
+		    "ORDER BY id";
 		break;
 	default:
-		order = "id";
-		break;
+		return (qpg_each(t, "SELECT " QPG_COLS " FROM quire_jobs "
+		    "ORDER BY id", NULL, la->la_limit, la->la_cb,
+		    la->la_cbarg, NULL, NULL));
 	}
 	qa_init(&a);
 	qa_i64(&a, la->la_state);
-	if (la->la_state < 0)
-		return (qpg_each(t, "SELECT " QPG_COLS " FROM quire_jobs "
-		    "ORDER BY id", NULL, la->la_limit, la->la_cb, la->la_cbarg,
-		    NULL, NULL));
-	if (strcmp(order, "id") == 0)
-		return (qpg_each(t, "SELECT " QPG_COLS " FROM quire_jobs WHERE "
-		    "state = $1 ORDER BY id", &a, la->la_limit, la->la_cb,
-		    la->la_cbarg, NULL, NULL));
-	if (strcmp(order, "runat, id") == 0)
-		return (qpg_each(t, "SELECT " QPG_COLS " FROM quire_jobs WHERE "
-		    "state = $1 ORDER BY runat, id", &a, la->la_limit,
-		    la->la_cb, la->la_cbarg, NULL, NULL));
-	if (strcmp(order, "updated, id") == 0)
-		return (qpg_each(t, "SELECT " QPG_COLS " FROM quire_jobs WHERE "
-		    "state = $1 ORDER BY updated, id", &a, la->la_limit,
-		    la->la_cb, la->la_cbarg, NULL, NULL));
-	return (qpg_each(t, "SELECT " QPG_COLS " FROM quire_jobs WHERE "
-	    "state = $1 ORDER BY tid, prio DESC, id", &a, la->la_limit,
-	    la->la_cb, la->la_cbarg, NULL, NULL));
+	return (qpg_each(t, sql, &a, la->la_limit, la->la_cb, la->la_cbarg,
+	    NULL, NULL));
 }
 
 static int
@@ -2162,19 +2250,19 @@ qpg_page_txn(struct qpg_tx *t, void *arg)
 	qa_init(&a);
 	qa_u64(&a, qp->qp_after);
 	qa_i64(&a, qp->qp_state);
-	qa_str(&a, qp->qp_tenant);
+	qa_bin(t, &a, qp->qp_tenant);
 	if (qp->qp_scan > 0) {
 		/* At most qp_scan rows read, and one to know of more. */
 		qa_u64(&a, qp->qp_scan + 1);
 		rc = qpg_q(t, "SELECT " QPG_COLS ", ($2 < 0 OR state = $2) AND "
-		    "($3::text IS NULL OR tenant = $3) FROM (SELECT * FROM "
+		    "($3::bytea IS NULL OR tenant = $3) FROM (SELECT * FROM "
 		    "quire_jobs WHERE id > $1 ORDER BY id LIMIT $4) s "
 		    "ORDER BY id", &a, &r);
 	} else {
 		qa_u64(&a, qp->qp_limit + 1);
 		rc = qpg_q(t, "SELECT " QPG_COLS ", true FROM quire_jobs WHERE "
 		    "id > $1 AND ($2 < 0 OR state = $2) AND "
-		    "($3::text IS NULL OR tenant = $3) ORDER BY id LIMIT $4",
+		    "($3::bytea IS NULL OR tenant = $3) ORDER BY id LIMIT $4",
 		    &a, &r);
 	}
 	if (rc != 0)
@@ -2228,7 +2316,7 @@ qpg_spool_txn(struct qpg_tx *t, void *arg)
 	struct qpg_args		 a;
 
 	qa_init(&a);
-	qa_str(&a, sa->sa_name);
+	qa_bin(t, &a, sa->sa_name);
 	return (qpg_q1(t, "SELECT refs FROM quire_spool WHERE name = $1", &a,
 	    sa->sa_n, NULL));
 }

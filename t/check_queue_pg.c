@@ -2262,6 +2262,51 @@ START_TEST(test_spool_refs)
 }
 END_TEST
 
+START_TEST(test_bytes)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	struct job		 j;
+	char			 why[400];
+	uint64_t		 id, gen;
+
+	/*
+	 * Paths, keys, names and messages are bytes, as a file system or a
+	 * client gave them, UTF-8 or not: they come back as they went in.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	new_job(&qn, "t\xff", "k\x80'", 0, 10);
+	qn.qn_path = "/srv/caf\xe9 'x'\\.txt";
+	qn.qn_title = "Caf\xe9";
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	id = qn.qn_id;
+	get(&tq, id, &j);
+	ck_assert_str_eq(j.j_tenant, "t\xff");
+	ck_assert_str_eq(j.j_key, "k\x80'");
+	ck_assert_str_eq(j.j_path, "/srv/caf\xe9 'x'\\.txt");
+	ck_assert_str_eq(j.j_title, "Caf\xe9");
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	ck_assert_uint_eq(qn.qn_id, id);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	/* A long reason is cut as the job's record holds it. */
+	memset(why, 'e', sizeof(why));
+	why[0] = '\xe9';
+	why[sizeof(why) - 1] = '\0';
+	ck_assert_int_eq(fail1(&tq, id, gen, why, 1), JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_uint_eq(strlen(j.j_error), JOB_ERROR_MAX - 1);
+	ck_assert_int_eq(strncmp(j.j_error, why, JOB_ERROR_MAX - 1), 0);
+	COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DEAD, "t\xff", 0, 0,
+	    &gen), QUEUE_OK);
+	ck_assert_uint_eq(gen, 1);
+	tq_close(&tq);
+}
+END_TEST
+
 /* The schema's versions. */
 
 START_TEST(test_schema)
@@ -2528,6 +2573,7 @@ queue_pg_suite(void)
 	tcase_add_test(tc, test_idempotency);
 	tcase_add_test(tc, test_enqueue_limits);
 	tcase_add_test(tc, test_bulk_enqueue);
+	tcase_add_test(tc, test_bytes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("leases");
