@@ -127,7 +127,7 @@
 
 #define QPG_SCHEMA_TABLE	"quire_schema"
 #define QPG_CHANNEL		"quire_jobs"
-#define QPG_ARGS_MAX		16
+#define QPG_ARGS_MAX		24
 #define QPG_PROMOTE_MAX		1024	/* retries made ready per claim */
 #define QPG_CLAIM_MAX		1024	/* jobs per claim, at most */
 #define QPG_FETCH		"256"	/* rows per FETCH of a listing */
@@ -137,6 +137,7 @@
 #define QPG_TRIM_SLACK		1024
 #define QPG_TRIM_GRACE_MS	(10 * 60 * 1000)
 #define QPG_BATCH		10000	/* jobs per purge or retry txn */
+#define QPG_ENQ_CHUNK		1000	/* jobs per insert of an enqueue */
 #define QPG_TRIES		3	/* runs of a transaction, at most */
 #define QPG_ESQL		-100	/* a statement failed: see t_sqlstate */
 #define QPG_DEFAULT_TENANT	"default"
@@ -160,7 +161,7 @@ static const char *qpg_migrations[] = {
 	"  id bigint PRIMARY KEY DEFAULT nextval('quire_job_id'),"
 	"  idem_key bytea UNIQUE,"
 	"  tenant bytea NOT NULL,"
-	"  tid integer NOT NULL REFERENCES quire_tenants (tid),"
+	"  tid integer NOT NULL,"
 	"  prio smallint NOT NULL,"
 	"  state smallint NOT NULL,"
 	"  attempts integer NOT NULL DEFAULT 0,"
@@ -200,7 +201,6 @@ static const char *qpg_migrations[] = {
 	"  WHERE state IN (3, 5);"
 	"CREATE INDEX quire_jobs_dead ON quire_jobs (updated, id)"
 	"  WHERE state = 4;"
-	"CREATE INDEX quire_jobs_state ON quire_jobs (state);"
 	"CREATE TABLE quire_spool ("
 	"  name bytea PRIMARY KEY,"
 	"  refs bigint NOT NULL);"
@@ -953,98 +953,376 @@ struct qpg_enq_arg {
 	size_t		 ea_n;
 };
 
+/* PostgreSQL's array literals, built element by element. */
+enum {
+	QE_ID, QE_KEY, QE_TENANT, QE_TID, QE_PRIO, QE_STATE, QE_SIZE,
+	QE_SRCKIND, QE_PATH, QE_OFF, QE_LEN, QE_LANG, QE_EXTID, QE_TITLE,
+	QE_CTYPE, QE_ERROR, QE_N
+};
+
+static void
+qpg_arr_sep(struct buf *b)
+{
+	buf_addc(b, b->b_len == 0 ? '{' : ',');
+}
+
+static void
+qpg_arr_i64(struct buf *b, int64_t v)
+{
+	qpg_arr_sep(b);
+	buf_printf(b, "%" PRId64, v);
+}
+
+/* Bytes as a quoted element, \x and hex (the backslash escaped). */
+static void
+qpg_arr_bytes(struct buf *b, const char *s, size_t max)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i;
+
+	qpg_arr_sep(b);
+	if (s == NULL) {
+		buf_addstr(b, "NULL");
+		return;
+	}
+	buf_addstr(b, "\"\\\\x");
+	for (i = 0; i < max && p[i] != '\0'; i++) {
+		buf_addc(b, hex[p[i] >> 4]);
+		buf_addc(b, hex[p[i] & 15]);
+	}
+	buf_addc(b, '"');
+}
+
+static const char *
+qpg_arr_end(struct buf *b)
+{
+	if (b->b_len == 0)
+		buf_addc(b, '{');
+	buf_addc(b, '}');
+	return (buf_cstr(b));
+}
+
 static const char *
 qpg_or(const char *s)
 {
 	return (s != NULL ? s : "");
 }
 
-static int
-qpg_enqueue_one(struct qpg_tx *t, struct queue_new *qn, const char *tenant,
-    uint32_t tid)
+static const char *
+qpg_key(const struct queue_new *qn)
 {
-	struct qpg_args	 a, k;
-	uint64_t	 id;
-	int		 rc, found, dead = qn->qn_dead != NULL;
+	return (qn->qn_key != NULL && qn->qn_key[0] != '\0' ? qn->qn_key :
+	    NULL);
+}
+
+/*
+ * The keys of jobs[0..n) that the queue knows: those jobs are
+ * duplicates of the first job of their key, their id its.
+ */
+static int
+qpg_enq_known(struct qpg_tx *t, struct queue_new *jobs, size_t n)
+{
+	struct qpg_args	 a;
+	struct buf	 keys;
+	PGresult	*r;
+	char		 key[JOB_KEY_MAX + 1];
+	size_t		 i;
+	int		 k, rc, any = 0;
+
+	buf_init(&keys);
+	for (i = 0; i < n; i++)
+		if (qpg_key(&jobs[i]) != NULL) {
+			qpg_arr_bytes(&keys, jobs[i].qn_key, JOB_KEY_MAX);
+			any = 1;
+		}
+	if (!any) {
+		buf_free(&keys);
+		return (0);
+	}
+	qa_init(&a);
+	qa_str(&a, qpg_arr_end(&keys));
+	rc = qpg_q(t, "SELECT idem_key, id FROM quire_jobs WHERE "
+	    "idem_key = ANY($1::bytea[])", &a, &r);
+	buf_free(&keys);
+	if (rc != 0)
+		return (rc);
+	for (k = 0; k < PQntuples(r); k++) {
+		qpg_text(key, sizeof(key), r, k, 0);
+		for (i = 0; i < n; i++)
+			if (qpg_key(&jobs[i]) != NULL && !jobs[i].qn_dup &&
+			    strcmp(jobs[i].qn_key, key) == 0) {
+				jobs[i].qn_id = qpg_u64(r, k, 1);
+				jobs[i].qn_dup = 1;
+			}
+	}
+	PQclear(r);
+	return (0);
+}
+
+static int
+qpg_idcmp(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* Whether job i's key came earlier in jobs: then it is that one's. */
+static int
+qpg_enq_repeat(struct queue_new *jobs, size_t i)
+{
+	size_t	 k;
+
+	if (qpg_key(&jobs[i]) == NULL)
+		return (0);
+	for (k = 0; k < i; k++)
+		if (qpg_key(&jobs[k]) != NULL &&
+		    strcmp(jobs[k].qn_key, jobs[i].qn_key) == 0) {
+			jobs[i].qn_id = jobs[k].qn_id;
+			jobs[i].qn_dup = 1;
+			return (1);
+		}
+	return (0);
+}
+
+/* Ids for the new jobs of jobs[0..n), from the sequence, in order. */
+static int
+qpg_enq_ids(struct qpg_tx *t, struct queue_new *jobs, size_t n,
+    size_t *nnew)
+{
+	struct qpg_args	 a;
+	PGresult	*r;
+	uint64_t	*ids;
+	size_t		 i, m = 0, k = 0;
+	int		 rc;
+
+	for (i = 0; i < n; i++)
+		if (!jobs[i].qn_dup)
+			m++;
+	*nnew = m;
+	if (m == 0)
+		return (0);
+	qa_init(&a);
+	qa_u64(&a, m);
+	if ((rc = qpg_q(t, "SELECT nextval('quire_job_id') FROM "
+	    "generate_series(1, $1)", &a, &r)) != 0)
+		return (rc);
+	if ((size_t)PQntuples(r) != m) {
+		PQclear(r);
+		return (QUEUE_ERROR);
+	}
+	ids = xcalloc(m, sizeof(*ids));
+	for (i = 0; i < m; i++)
+		ids[i] = qpg_u64(r, i, 0);
+	PQclear(r);
+	qsort(ids, m, sizeof(*ids), qpg_idcmp);
+	for (i = 0; i < n; i++)
+		if (!jobs[i].qn_dup && !qpg_enq_repeat(jobs, i))
+			jobs[i].qn_id = ids[k++];
+	free(ids);
+	*nnew = k;
+	return (0);
+}
+
+/* The new jobs of jobs[0..n) as the columns' arrays. */
+static void
+qpg_enq_arrays(struct queue_new *jobs, size_t n, const char **tenants,
+    const uint32_t *tids, struct buf *col)
+{
+	struct queue_new	*qn;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		qn = &jobs[i];
+		if (qn->qn_dup)
+			continue;
+		qpg_arr_i64(&col[QE_ID], qn->qn_id);
+		qpg_arr_bytes(&col[QE_KEY], qpg_key(qn), JOB_KEY_MAX);
+		qpg_arr_bytes(&col[QE_TENANT], tenants[i], JOB_TENANT_MAX);
+		qpg_arr_i64(&col[QE_TID], tids[i]);
+		qpg_arr_i64(&col[QE_PRIO], qn->qn_prio);
+		qpg_arr_i64(&col[QE_STATE], qn->qn_dead != NULL ? JOB_DEAD :
+		    JOB_READY);
+		qpg_arr_i64(&col[QE_SIZE], qn->qn_size);
+		qpg_arr_i64(&col[QE_SRCKIND], qn->qn_srckind);
+		qpg_arr_bytes(&col[QE_PATH], qpg_or(qn->qn_path), JOB_PATH_MAX);
+		qpg_arr_i64(&col[QE_OFF], qn->qn_off);
+		qpg_arr_i64(&col[QE_LEN], qn->qn_len);
+		qpg_arr_bytes(&col[QE_LANG], qpg_or(qn->qn_lang), JOB_LANG_MAX);
+		qpg_arr_bytes(&col[QE_EXTID], qpg_or(qn->qn_extid),
+		    JOB_EXTID_MAX);
+		qpg_arr_bytes(&col[QE_TITLE], qpg_or(qn->qn_title),
+		    JOB_TITLE_MAX);
+		qpg_arr_bytes(&col[QE_CTYPE], qpg_or(qn->qn_ctype),
+		    JOB_CTYPE_MAX);
+		qpg_arr_bytes(&col[QE_ERROR], qpg_or(qn->qn_dead),
+		    JOB_ERROR_MAX - 1);
+	}
+}
+
+/*
+ * A new job whose key another transaction committed since
+ * qpg_enq_known looked (its insert did nothing, ON CONFLICT): it and
+ * its repeats in the batch are duplicates of the other's job.
+ */
+static int
+qpg_enq_lost(struct qpg_tx *t, struct queue_new *jobs, size_t n, size_t i)
+{
+	struct qpg_args	 a;
+	uint64_t	 old = jobs[i].qn_id, id;
+	size_t		 k;
+	int		 rc, found;
 
 	qa_init(&a);
-	qa_bin(t, &a, qn->qn_key != NULL && qn->qn_key[0] != '\0' ?
-	    qn->qn_key : NULL);
-	qa_bin(t, &a, tenant);
-	qa_u64(&a, tid);
-	qa_i64(&a, qn->qn_prio);
-	qa_i64(&a, dead ? JOB_DEAD : JOB_READY);
-	qa_u64(&a, qn->qn_size);
-	qa_i64(&a, qn->qn_srckind);
-	qa_bin(t, &a, qpg_or(qn->qn_path));
-	qa_u64(&a, qn->qn_off);
-	qa_u64(&a, qn->qn_len);
-	qa_bin(t, &a, qpg_or(qn->qn_lang));
-	qa_bin(t, &a, qpg_or(qn->qn_extid));
-	qa_bin(t, &a, qpg_or(qn->qn_title));
-	qa_bin(t, &a, qpg_or(qn->qn_ctype));
-	qa_u64(&a, t->t_now);
-	qa_err(t, &a, dead ? qn->qn_dead : "");
-	/* A known key: the first job's id, no id of the sequence taken. */
-	qa_init(&k);
-	qa_str(&k, a.a_val[0]);
-	if (a.a_val[0] != NULL && (rc = qpg_q1(t, "SELECT id FROM quire_jobs "
-	    "WHERE idem_key = $1", &k, &id, &found)) != 0)
-		return (rc);
-	if (a.a_val[0] != NULL && found) {
-		qn->qn_id = id;
-		qn->qn_dup = 1;
-		return (0);
-	}
-	if ((rc = qpg_q1(t, "INSERT INTO quire_jobs (idem_key, tenant, tid, "
-	    "prio, state, size, srckind, path, src_off, src_len, lang, extid, "
-	    "title, ctype, created, updated, enq, error) VALUES ($1, $2, $3, "
-	    "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $15, "
-	    "$16) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+	qa_bin(t, &a, jobs[i].qn_key);
+	if ((rc = qpg_q1(t, "SELECT id FROM quire_jobs WHERE idem_key = $1",
 	    &a, &id, &found)) != 0)
 		return (rc);
-	if (!found) {
-		/* Another transaction added the key meanwhile. */
-		if ((rc = qpg_q1(t, "SELECT id FROM quire_jobs WHERE "
-		    "idem_key = $1", &k, &id, &found)) != 0)
-			return (rc);
-		if (!found)
-			return (QUEUE_ERROR);
-		qn->qn_id = id;
-		qn->qn_dup = 1;
-		return (0);
+	if (!found)
+		return (QUEUE_ERROR);
+	for (k = i; k < n; k++)
+		if (jobs[k].qn_id == old) {
+			jobs[k].qn_id = id;
+			jobs[k].qn_dup = 1;
+		}
+	return (0);
+}
+
+/* Insert the new jobs of jobs[0..n) in one statement. */
+static int
+qpg_enq_insert(struct qpg_tx *t, struct queue_new *jobs, size_t n,
+    const char **tenants, const uint32_t *tids)
+{
+	struct qpg_args	 a;
+	struct buf	 col[QE_N];
+	PGresult	*r;
+	uint64_t	*ids;
+	size_t		 i, m;
+	int		 k, rc;
+
+	for (k = 0; k < QE_N; k++)
+		buf_init(&col[k]);
+	qpg_enq_arrays(jobs, n, tenants, tids, col);
+	qa_init(&a);
+	for (k = 0; k < QE_N; k++)
+		qa_str(&a, qpg_arr_end(&col[k]));
+	qa_u64(&a, t->t_now);
+	rc = qpg_q(t, "INSERT INTO quire_jobs (id, idem_key, tenant, tid, "
+	    "prio, state, size, srckind, path, src_off, src_len, lang, extid, "
+	    "title, ctype, error, created, updated, enq) SELECT u.*, $17, $17, "
+	    "$17 FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], "
+	    "$4::integer[], $5::smallint[], $6::smallint[], $7::bigint[], "
+	    "$8::smallint[], $9::bytea[], $10::bigint[], $11::bigint[], "
+	    "$12::bytea[], $13::bytea[], $14::bytea[], $15::bytea[], "
+	    "$16::bytea[]) AS u ON CONFLICT (idem_key) DO NOTHING "
+	    "RETURNING id", &a, &r);
+	for (k = 0; k < QE_N; k++)
+		buf_free(&col[k]);
+	if (rc != 0)
+		return (rc);
+	m = PQntuples(r);
+	ids = xcalloc(m + 1, sizeof(*ids));
+	for (i = 0; i < m; i++)
+		ids[i] = qpg_u64(r, i, 0);
+	PQclear(r);
+	qsort(ids, m, sizeof(*ids), qpg_idcmp);
+	for (i = 0; i < n && rc == 0; i++)
+		if (!jobs[i].qn_dup && bsearch(&jobs[i].qn_id, ids, m,
+		    sizeof(*ids), qpg_idcmp) == NULL)
+			rc = qpg_enq_lost(t, jobs, n, i);
+	free(ids);
+	return (rc);
+}
+
+/* The counts, the wake-up and the spool files of the new jobs. */
+static int
+qpg_enq_done(struct qpg_tx *t, struct queue_new *jobs, size_t n)
+{
+	const char	*last = NULL;
+	size_t		 i, k, refs = 0;
+	int		 rc;
+
+	for (i = 0; i < n; i++) {
+		if (jobs[i].qn_dup)
+			continue;
+		t->t_tot[QT_ENQUEUED]++;
+		if (jobs[i].qn_dead != NULL)
+			t->t_tot[QT_FAILED]++;
+		else
+			t->t_notify = 1;
+		if (jobs[i].qn_srckind != SRC_SPOOL)
+			continue;
+		/* The jobs of one upload come together: one count each. */
+		if (last != NULL && strcmp(last, jobs[i].qn_path) == 0) {
+			refs++;
+			continue;
+		}
+		for (k = 0; k < refs; k++)
+			if ((rc = qpg_spool_ref(t, SRC_SPOOL, last, 1)) != 0)
+				return (rc);
+		last = jobs[i].qn_path;
+		refs = 1;
 	}
-	qn->qn_id = id;
-	t->t_tot[QT_ENQUEUED]++;
-	if (dead)
-		t->t_tot[QT_FAILED]++;
-	else
-		t->t_notify = 1;
-	return (qpg_spool_ref(t, qn->qn_srckind, qn->qn_path, 1));
+	for (k = 0; k < refs; k++)
+		if ((rc = qpg_spool_ref(t, SRC_SPOOL, last, 1)) != 0)
+			return (rc);
+	return (0);
+}
+
+/* Enqueue jobs[0..n), at most QPG_ENQ_CHUNK, in a few statements. */
+static int
+qpg_enq_chunk(struct qpg_tx *t, struct queue_new *jobs, size_t n)
+{
+	const char	**tenants;
+	uint32_t	*tids;
+	size_t		*distinct, ndistinct = 0, i, k, nnew;
+	int		 rc = 0;
+
+	tenants = xcalloc(n, sizeof(*tenants));
+	tids = xcalloc(n, sizeof(*tids));
+	distinct = xcalloc(n, sizeof(*distinct));
+	for (i = 0; i < n && rc == 0; i++) {
+		jobs[i].qn_dup = 0;
+		jobs[i].qn_id = 0;
+		tenants[i] = jobs[i].qn_tenant != NULL &&
+		    jobs[i].qn_tenant[0] != '\0' ? jobs[i].qn_tenant :
+		    QPG_DEFAULT_TENANT;
+		/* A tenant met before in the batch: its number. */
+		for (k = 0; k < ndistinct; k++)
+			if (strcmp(tenants[distinct[k]], tenants[i]) == 0)
+				break;
+		if (k < ndistinct)
+			tids[i] = tids[distinct[k]];
+		else {
+			distinct[ndistinct++] = i;
+			rc = qpg_tenant(t, tenants[i], &tids[i]);
+		}
+	}
+	if (rc == 0)
+		rc = qpg_enq_known(t, jobs, n);
+	if (rc == 0)
+		rc = qpg_enq_ids(t, jobs, n, &nnew);
+	if (rc == 0 && nnew > 0)
+		rc = qpg_enq_insert(t, jobs, n, tenants, tids);
+	if (rc == 0)
+		rc = qpg_enq_done(t, jobs, n);
+	free(tenants);
+	free(tids);
+	free(distinct);
+	return (rc);
 }
 
 static int
 qpg_enqueue_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_enq_arg	*ea = arg;
-	struct queue_new	*qn;
-	const char		*tenant, *last = NULL;
-	uint32_t		 tid = 0;
-	size_t			 i;
+	size_t			 i, n;
 	int			 rc;
 
-	for (i = 0; i < ea->ea_n; i++) {
-		qn = &ea->ea_jobs[i];
-		qn->qn_dup = 0;
-		qn->qn_id = 0;
-		tenant = qn->qn_tenant != NULL && qn->qn_tenant[0] != '\0' ?
-		    qn->qn_tenant : QPG_DEFAULT_TENANT;
-		if (last == NULL || strcmp(tenant, last) != 0) {
-			if ((rc = qpg_tenant(t, tenant, &tid)) != 0)
-				return (rc);
-			last = tenant;
-		}
-		if ((rc = qpg_enqueue_one(t, qn, tenant, tid)) != 0)
+	for (i = 0; i < ea->ea_n; i += n) {
+		n = ea->ea_n - i > QPG_ENQ_CHUNK ? QPG_ENQ_CHUNK : ea->ea_n - i;
+		if ((rc = qpg_enq_chunk(t, ea->ea_jobs + i, n)) != 0)
 			return (rc);
 	}
 	return (0);

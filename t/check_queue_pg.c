@@ -2500,6 +2500,101 @@ START_TEST(test_two_processes)
 }
 END_TEST
 
+#define RACE_KEYS	2000
+
+/* A process enqueueing RACE_KEYS keyed jobs at once; their ids to file. */
+static void __dead
+race_enqueue(struct tq *tq, const char *file, int gofd)
+{
+	struct queue_conf	 qc;
+	struct queue_new	*qn;
+	struct queue		 q;
+	char			(*keys)[16], c;
+	size_t			 i;
+	FILE			*f;
+
+	tconf(&qc);
+	strlcpy(qc.qc_dsn, tq->tq_dsn, sizeof(qc.qc_dsn));
+	qn = calloc(RACE_KEYS, sizeof(*qn));
+	keys = calloc(RACE_KEYS, sizeof(*keys));
+	if (qn == NULL || keys == NULL || QB.qb_open(&q, tq->tq_dir, &qc) != 0)
+		_exit(2);
+	for (i = 0; i < RACE_KEYS; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key-%zu", i);
+		new_job(&qn[i], "acme", keys[i], 0, 10);
+	}
+	(void)read(gofd, &c, 1);
+	if (QB.qb_enqueue(&q, qn, RACE_KEYS) != QUEUE_OK)
+		_exit(3);
+	if ((f = fopen(file, "w")) == NULL)
+		_exit(4);
+	for (i = 0; i < RACE_KEYS; i++)
+		fprintf(f, "%llu %d\n", (unsigned long long)qn[i].qn_id,
+		    qn[i].qn_dup);
+	if (fclose(f) != 0)
+		_exit(5);
+	QB.qb_close(&q);
+	_exit(0);
+}
+
+START_TEST(test_enqueue_race)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	char			 file[2][PATH_MAX + 16];
+	unsigned long long	 id[2];
+	pid_t			 pid[2];
+	size_t			 i, ndup = 0;
+	FILE			*f[2];
+	int			 go[2], status, w, dup[2];
+
+	/*
+	 * Two processes enqueue the same keys at once: each key is one job,
+	 * and both are told its id, one of them as a duplicate.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	/* The tenant is known: its creation would order the two. */
+	enq(&tq, "acme", NULL, 0, 10);
+	QB.qb_close(&tq.tq_q);
+	ck_assert_int_eq(pipe(go), 0);
+	for (w = 0; w < 2; w++) {
+		snprintf(file[w], sizeof(file[w]), "%s/ids.%d", tq.tq_dir, w);
+		pid[w] = fork();
+		ck_assert_int_ge(pid[w], 0);
+		if (pid[w] == 0) {
+			close(go[1]);
+			race_enqueue(&tq, file[w], go[0]);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (w = 0; w < 2; w++) {
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "enqueuer %d: status %#x", w, status);
+		f[w] = fopen(file[w], "r");
+		ck_assert_ptr_nonnull(f[w]);
+	}
+	for (i = 0; i < RACE_KEYS; i++) {
+		for (w = 0; w < 2; w++)
+			ck_assert_int_eq(fscanf(f[w], "%llu %d", &id[w],
+			    &dup[w]), 2);
+		ck_assert_uint_eq(id[0], id[1]);
+		ck_assert_int_eq(dup[0] + dup[1], 1);
+		ndup += dup[0];
+	}
+	fclose(f[0]);
+	fclose(f[1]);
+	tq_open_only(&tq, &qc);
+	COUNTS(&tq, 1 + RACE_KEYS, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_enqueued, 1 + RACE_KEYS);
+	tq_close(&tq);
+}
+END_TEST
+
 /* Wake-ups. */
 
 START_TEST(test_wait)
@@ -2612,6 +2707,7 @@ queue_pg_suite(void)
 	tc = tcase_create("storage");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_two_processes);
+	tcase_add_test(tc, test_enqueue_race);
 	tcase_add_test(tc, test_wait);
 	tcase_add_test(tc, test_spool_refs);
 	tcase_add_test(tc, test_retention_count);
