@@ -1417,38 +1417,63 @@ struct qpg_claim_arg {
 /* The columns a finished job's row gets: state $2, time $3. */
 #define QPG_FINISH	"state = $2, updated = $3, deadline = 0, big = false"
 
+/*
+ * Ack acks[0..n) in one statement; results[i] is QUEUE_OK, QUEUE_ECANCEL
+ * when the job ended cancelled, or QUEUE_ESTALE when its lease is gone
+ * (an id named twice counts once: the second is stale).
+ */
 static int
-qpg_ack_one(struct qpg_tx *t, const struct queue_lease *ql, int *result)
+qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
+    int *results)
 {
 	struct qpg_args	 a;
+	struct buf	 ids, gens;
 	PGresult	*r;
 	char		 path[JOB_PATH_MAX + 1];
-	int		 rc, cancel;
+	uint8_t		*used;
+	size_t		 i;
+	int		 k, rows, rc;
 
-	qa_init(&a);
-	qa_u64(&a, ql->ql_id);
-	qa_u64(&a, ql->ql_gen);
-	qa_u64(&a, t->t_now);
-	if ((rc = qpg_q(t, "UPDATE quire_jobs SET state = CASE WHEN cancel "
-	    "THEN 5 ELSE 3 END, updated = $3, deadline = 0, big = false "
-	    "WHERE id = $1 AND gen = $2 AND state = 1 "
-	    "RETURNING cancel, srckind, path", &a, &r)) != 0)
-		return (rc);
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		*result = QUEUE_ESTALE;
-		return (0);
+	buf_init(&ids);
+	buf_init(&gens);
+	for (i = 0; i < n; i++) {
+		results[i] = QUEUE_ESTALE;
+		qpg_arr_i64(&ids, acks[i].ql_id);
+		qpg_arr_i64(&gens, acks[i].ql_gen);
 	}
-	cancel = PQgetvalue(r, 0, 0)[0] == 't';
-	qpg_text(path, sizeof(path), r, 0, 2);
-	rc = qpg_spool_ref(t, qpg_i64(r, 0, 1), path, -1);
-	PQclear(r);
+	qa_init(&a);
+	qa_str(&a, qpg_arr_end(&ids));
+	qa_str(&a, qpg_arr_end(&gens));
+	qa_u64(&a, t->t_now);
+	rc = qpg_q(t, "UPDATE quire_jobs j SET state = CASE WHEN j.cancel "
+	    "THEN 5 ELSE 3 END, updated = $3, deadline = 0, big = false "
+	    "FROM unnest($1::bigint[], $2::bigint[]) AS a(id, gen) "
+	    "WHERE j.id = a.id AND j.gen = a.gen AND j.state = 1 "
+	    "RETURNING j.id, j.cancel, j.srckind, j.path", &a, &r);
+	buf_free(&ids);
+	buf_free(&gens);
 	if (rc != 0)
 		return (rc);
-	t->t_tot[QT_COMPLETED]++;
-	t->t_tot[cancel ? QT_CANCELLED : QT_DONE]++;
-	*result = cancel ? QUEUE_ECANCEL : QUEUE_OK;
-	return (0);
+	rows = PQntuples(r);
+	used = xcalloc(rows + 1, 1);
+	for (i = 0; i < n; i++)
+		for (k = 0; k < rows; k++)
+			if (!used[k] && qpg_u64(r, k, 0) == acks[i].ql_id) {
+				used[k] = 1;
+				results[i] = PQgetvalue(r, k, 1)[0] == 't' ?
+				    QUEUE_ECANCEL : QUEUE_OK;
+				break;
+			}
+	for (k = 0; k < rows && rc == 0; k++) {
+		t->t_tot[QT_COMPLETED]++;
+		t->t_tot[PQgetvalue(r, k, 1)[0] == 't' ? QT_CANCELLED :
+		    QT_DONE]++;
+		qpg_text(path, sizeof(path), r, k, 3);
+		rc = qpg_spool_ref(t, qpg_i64(r, k, 2), path, -1);
+	}
+	free(used);
+	PQclear(r);
+	return (rc);
 }
 
 /*
@@ -1696,14 +1721,12 @@ qpg_claim_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_claim_arg	*ca = arg;
 	uint64_t		 big_inflight;
-	size_t			 i;
 	int			 rc;
 
 	ca->ca_n = 0;
-	for (i = 0; i < ca->ca_nacks; i++)
-		if ((rc = qpg_ack_one(t, &ca->ca_acks[i],
-		    &ca->ca_results[i])) != 0)
-			return (rc);
+	if (ca->ca_nacks > 0 && (rc = qpg_acks(t, ca->ca_acks, ca->ca_nacks,
+	    ca->ca_results)) != 0)
+		return (rc);
 	if (ca->ca_nacks > 0 && (t->t_pg->p_acks++ % QPG_TRIM_EVERY == 0 ||
 	    t->t_q->q_conf.qc_retain_done <= QPG_TRIM_SMALL) &&
 	    (rc = qpg_retain(t)) != 0)
