@@ -7,8 +7,8 @@
 # quirectl db init creates it and refuses a second time, db migrate on
 # an up-to-date schema says so, and a schema newer than this quire's is
 # refused by db migrate; quired -n refuses the backend without
-# queue-dsn; the password comes from queue-password-file (mode 0600),
-# and a wrong one is refused without being shown.  Skipped where
+# queue-dsn; the password comes from queue-password-file (mode 0600)
+# or PGPASSFILE, and a wrong one is refused without being shown.  Skipped where
 # Debian's PostgreSQL binaries are absent.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -96,5 +96,13 @@ chmod 0644 "$T/pw"
     fail "a password file of mode 0644 was used"
 grep -q "mode 0644 lets others read it" "$T/out" ||
     fail "a password file of mode 0644: $(cat "$T/out")"
+# libpq's own password file works as well.
+echo "*:*:*:qpw:right horse" > "$T/pgpass"
+chmod 0600 "$T/pgpass"
+write_conf "queue-backend postgresql" \
+    "queue-dsn host=$PGDIR user=qpw dbname=qpwdb"
+PGPASSFILE=$T/pgpass "$QUIRECTL" -f "$CONF" db migrate > "$T/out" 2>&1 ||
+    fail "db migrate with PGPASSFILE failed: $(cat "$T/out")"
+grep -q "up to date" "$T/out" || fail "db migrate said: $(cat "$T/out")"
 
 echo "PASS: queuepg"
