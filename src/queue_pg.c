@@ -99,9 +99,10 @@
  * LMDB backend allows (a sixteenth, at most 1024 jobs or 10 minutes),
  * the oldest are deleted back to the limits.
  *
- * Wake-ups: an enqueue, a retry made ready by command, a release and a
- * cancel NOTIFY the channel quire_jobs in their transaction (delivered
- * at its commit); queue_pg_wait LISTENs on it and waits for one.
+ * Wake-ups: an enqueue, a retry made ready (by a claim, when its time
+ * came, or by command), a release and a cancel NOTIFY the channel
+ * quire_jobs in their transaction (delivered at its commit);
+ * queue_pg_wait LISTENs on it and waits for one.
  *
  * Errors: libpq's messages are logged (never the connection string,
  * which may hold a password) and returned as QUEUE_ERROR; a connection
@@ -1524,19 +1525,29 @@ qpg_retain(struct qpg_tx *t)
 	    "WHERE o.newer > $1::numeric OR o.updated <= $2)", &a, NULL));
 }
 
-/* Retrying jobs whose time came are ready again. */
+/*
+ * Retrying jobs whose time came are ready again: the other idle workers
+ * are told, as this claim may not take them all.
+ */
 static int
 qpg_promote(struct qpg_tx *t)
 {
 	struct qpg_args	 a;
+	PGresult	*r;
+	int		 rc;
 
 	qa_init(&a);
 	qa_u64(&a, t->t_now);
 	qa_u64(&a, QPG_PROMOTE_MAX);
-	return (qpg_q(t, "UPDATE quire_jobs SET state = 0, updated = $1, "
+	if ((rc = qpg_q(t, "UPDATE quire_jobs SET state = 0, updated = $1, "
 	    "enq = runat WHERE id IN (SELECT id FROM quire_jobs WHERE "
 	    "state = 2 AND runat <= $1 ORDER BY runat, id LIMIT $2 "
-	    "FOR UPDATE SKIP LOCKED)", &a, NULL));
+	    "FOR UPDATE SKIP LOCKED)", &a, &r)) != 0)
+		return (rc);
+	if (strtoull(PQcmdTuples(r), NULL, 10) > 0)
+		t->t_notify = 1;
+	PQclear(r);
+	return (0);
 }
 
 /* The candidates of a claim, in the order of the policy. */

@@ -2603,7 +2603,10 @@ START_TEST(test_wait)
 	struct tq		 tq;
 	struct queue		 other;
 	struct queue_new	 qn;
+	struct queue_owner	 owner = { 2, 2 };
+	struct job		 j;
 	uint64_t		 start, gen, id;
+	size_t			 n;
 	pid_t			 pid;
 	int			 status;
 
@@ -2648,6 +2651,17 @@ START_TEST(test_wait)
 	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
 	ck_assert_uint_eq(claim_ack(&tq, 1, 4), 1);
 	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 50), 0);
+	/* Nor a failure; a retry made ready, when its time came, does. */
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(fail1(&tq, id, gen, "timeout", 0), JOB_RETRY);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 50), 0);
+	other.q_fixed_now = T0 + HOUR;
+	ck_assert_int_eq(QB.qb_claim(&other, &owner, &j, 1, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(j.j_id, id);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
 	QB.qb_close(&other);
 	tq_close(&tq);
 }
