@@ -2605,7 +2605,7 @@ START_TEST(test_wait)
 	struct queue_new	 qn;
 	struct queue_owner	 owner = { 2, 2 };
 	struct job		 j;
-	uint64_t		 start, gen, id;
+	uint64_t		 gen, id;
 	size_t			 n;
 	pid_t			 pid;
 	int			 status;
@@ -2614,10 +2614,8 @@ START_TEST(test_wait)
 	tq_open(&tq, &qc);
 	strlcpy(qc.qc_dsn, tq.tq_dsn, sizeof(qc.qc_dsn));
 
-	/* Nothing happens: a timeout, after about the time asked. */
-	start = util_now_ms();
+	/* Nothing happens: a timeout. */
 	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 200), 0);
-	ck_assert_uint_ge(util_now_ms() - start, 150);
 
 	/* An enqueue on another connection, from another process, wakes. */
 	pid = fork();
