@@ -294,12 +294,10 @@ int		 store_sync_parse(const char *);
 #define QUEUE_CRASH_ALL		UINT64_MAX	/* release: every job crashed */
 #define QUEUE_MEMORY_LIMIT	"memory-limit"	/* a cause: kept as the reason */
 
-#define QUEUE_BACKEND_LMDB	0
-#define QUEUE_BACKEND_PG	1
+#define QUEUE_BACKEND_LMDB	0	/* queue_lmdb.c, the default */
+#define QUEUE_BACKEND_PG	1	/* queue_pg.c */
 
 struct queue_conf {
-	int		 qc_backend;	/* QUEUE_BACKEND_LMDB or _PG */
-	char		 qc_dsn[1024];	/* libpq connection string */
 	uint32_t	 qc_max_attempts;
 	uint32_t	 qc_max_crashes;
 	uint64_t	 qc_backoff_ms;
@@ -314,6 +312,8 @@ struct queue_conf {
 	uint64_t	 qc_retain_age_ms;
 	size_t		 qc_mapsize;
 	int		 qc_sync;
+	int		 qc_backend;	/* QUEUE_BACKEND_LMDB or _PG */
+	char		 qc_dsn[1024];	/* libpq connection string */
 };
 
 struct queue_stats {
@@ -330,12 +330,11 @@ struct queue_stats {
 	uint64_t	 qs_cancelled;
 };
 
-struct queue_backend;
 struct qpg;
 
 struct queue {
 	const struct queue_backend *q_be;
-	struct qpg	*q_pg;		/* queue_pg.c's connection state */
+	struct qpg	*q_pg;		/* queue_pg.c's connection, opaque */
 	struct store	 q_store;
 	char		 q_datadir[JOB_PATH_MAX];
 	/* Spool files the transaction let go, removed after its commit. */
@@ -406,11 +405,8 @@ struct queue_page {
 };
 
 /*
- * The queue's backend interface.  One function per public queue_*
- * operation that touches storage; queue.c's queue_* functions call
- * q->q_be->qb_X(q, ...) with the same arguments and return what it
- * returns.  queue_conf_defaults, queue_now, queue_backoff,
- * queue_strerror and queue_fault stay common, in queue.c.
+ * A queue's storage (queue.c): one function per queue_* operation that
+ * touches it, with that operation's arguments and results.
  */
 struct queue_backend {
 	const char	*qb_name;		/* "lmdb", "postgresql" */
