@@ -38,6 +38,7 @@
 static size_t	 config_lineno(const char *, const char *);
 
 static const char *conf_sync_values[] = { "full", "group", "none", NULL };
+static const char *conf_backend_values[] = { "lmdb", "postgresql", NULL };
 static const char *conf_level_values[] = { "warning", "info", "debug", NULL };
 static const char *conf_utf8_values[] = { "repair", "reject", NULL };
 
@@ -125,6 +126,15 @@ static const struct conf_opt conf_opts[] = {
 	    "age after which finished jobs go" },
 	{ "sync", CONF_ENUM, CONF_OFF(c_sync), 0, 2, "full", CONF_RELOAD_NO,
 	    conf_sync_values, "commit durability: full, group or none" },
+	{ "queue-backend", CONF_ENUM, CONF_OFF(c_queue_backend), 0, 1, "lmdb",
+	    CONF_RELOAD_NO, conf_backend_values,
+	    "where the job queue lives: lmdb or postgresql" },
+	{ "queue-dsn", CONF_STRING, CONF_OFF(c_queue_dsn), 0, 0, "",
+	    CONF_RELOAD_NO, NULL,
+	    "the postgresql backend's libpq connection string" },
+	{ "queue-password-file", CONF_PATH, CONF_OFF(c_queue_passfile), 0, 0,
+	    "", CONF_RELOAD_NO, NULL,
+	    "the postgresql backend's password, in a file of mode 0600" },
 	{ "map-size", CONF_SIZE, CONF_OFF(c_mapsize), 1ULL << 20, 1ULL << 40,
 	    "64M", CONF_RELOAD_NO, NULL,
 	    "initial LMDB map size; grows on demand" },
@@ -492,6 +502,28 @@ config_http_check(struct quire_conf *c, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * The postgresql backend needs its connection string, and a password
+ * file that is there and private.
+ */
+static int
+config_queue_check(const struct quire_conf *c, char *err, size_t errlen)
+{
+	char	 dsn[sizeof(((struct queue_conf *)NULL)->qc_dsn)];
+
+	if (c->c_queue_backend == 1 && c->c_queue_dsn[0] == '\0') {
+		snprintf(err, errlen, "queue-backend postgresql needs "
+		    "queue-dsn");
+		return (-1);
+	}
+	if (c->c_queue_dsn[0] == '\0' && c->c_queue_passfile[0] == '\0')
+		return (0);
+	if (config_queue_dsn(c, dsn, sizeof(dsn), err, errlen) == -1)
+		return (-1);
+	explicit_bzero(dsn, sizeof(dsn));
+	return (0);
+}
+
 /* Checks across options, after the whole file is read. */
 static int
 config_check(struct quire_conf *c, char *err, size_t errlen)
@@ -539,6 +571,8 @@ config_check(struct quire_conf *c, char *err, size_t errlen)
 		return (-1);
 	}
 	if (config_roots_check(c->c_roots, err, errlen) == -1)
+		return (-1);
+	if (config_queue_check(c, err, errlen) == -1)
 		return (-1);
 	if (config_http_check(c, err, errlen) == -1)
 		return (-1);
@@ -817,10 +851,104 @@ config_print(const struct quire_conf *c, FILE *f)
 	}
 }
 
+#define CONF_PASSWORD_MAX	256	/* a password file's bytes */
+
+/*
+ * The password of queue-password-file: its first line, from a regular
+ * file that only its owner may read or write (mode 0600 or stricter).
+ */
+static int
+config_password(const char *path, char *pw, size_t len, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC))
+	    == -1) {
+		snprintf(err, errlen, "queue-password-file %s: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "queue-password-file %s: not a regular "
+		    "file", path);
+		close(fd);
+		return (-1);
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "queue-password-file %s: mode %04o lets "
+		    "others read it: chmod 600", path,
+		    (unsigned int)(st.st_mode & 07777));
+		close(fd);
+		return (-1);
+	}
+	n = read(fd, pw, len);
+	close(fd);
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(err, errlen, "queue-password-file %s: %s", path,
+		    n < 0 ? strerror(errno) : "longer than 255 bytes");
+		return (-1);
+	}
+	pw[n] = '\0';
+	pw[strcspn(pw, "\r\n")] = '\0';
+	return (0);
+}
+
+/*
+ * The connection string of the postgresql backend: queue-dsn, and the
+ * password of queue-password-file, if any, as libpq's password keyword
+ * (quoted).  A password in queue-dsn itself is refused: the
+ * configuration is readable by more than the daemon (quirectl -f).
+ */
+int
+config_queue_dsn(const struct quire_conf *c, char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	char	 pw[CONF_PASSWORD_MAX], q[2 * CONF_PASSWORD_MAX + 16];
+	size_t	 i, k = 0;
+
+	buf[0] = '\0';
+	if (strstr(c->c_queue_dsn, "password") != NULL) {
+		snprintf(err, errlen, "queue-dsn must not hold the password: "
+		    "use queue-password-file or PGPASSFILE");
+		return (-1);
+	}
+	if (strlcpy(buf, c->c_queue_dsn, len) >= len) {
+		snprintf(err, errlen, "queue-dsn too long");
+		return (-1);
+	}
+	if (c->c_queue_passfile[0] == '\0')
+		return (0);
+	if (config_password(c->c_queue_passfile, pw, sizeof(pw), err,
+	    errlen) == -1)
+		return (-1);
+	k = strlcpy(q, " password='", sizeof(q));
+	for (i = 0; pw[i] != '\0'; i++) {
+		if (pw[i] == '\'' || pw[i] == '\\')
+			q[k++] = '\\';
+		q[k++] = pw[i];
+	}
+	q[k++] = '\'';
+	q[k] = '\0';
+	explicit_bzero(pw, sizeof(pw));
+	if (strlcat(buf, q, len) >= len) {
+		explicit_bzero(q, sizeof(q));
+		buf[0] = '\0';
+		snprintf(err, errlen, "queue-dsn and the password too long");
+		return (-1);
+	}
+	explicit_bzero(q, sizeof(q));
+	return (0);
+}
+
 /* The queue's settings from the configuration. */
 void
 config_queue(const struct quire_conf *c, struct queue_conf *qc)
 {
+	char	 err[CONF_STR_MAX + 128];
+
 	queue_conf_defaults(qc);
 	qc->qc_max_attempts = c->c_max_attempts;
 	qc->qc_max_crashes = c->c_max_crashes;
@@ -836,6 +964,11 @@ config_queue(const struct quire_conf *c, struct queue_conf *qc)
 	qc->qc_retain_age_ms = c->c_retain_age_ms;
 	qc->qc_mapsize = c->c_mapsize;
 	qc->qc_sync = c->c_sync;
+	qc->qc_backend = c->c_queue_backend == 1 ? QUEUE_BACKEND_PG :
+	    QUEUE_BACKEND_LMDB;
+	if (config_queue_dsn(c, qc->qc_dsn, sizeof(qc->qc_dsn), err,
+	    sizeof(err)) == -1)
+		log_warnx("%s: %s", __func__, err);
 }
 
 /* Where the admin socket is: its own option, or in the data directory. */

@@ -87,7 +87,7 @@ queue_conf_defaults(struct queue_conf *qc)
 /*
  * Open the queue of datadir in the backend qc names (LMDB without a
  * conf), which sets its defaults when qc is NULL.  -1 with errno
- * ENOTSUP: the backend is not in this build.
+ * EINVAL for an unknown backend, or the errno the backend left.
  */
 int
 queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
@@ -97,16 +97,9 @@ queue_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 	q->q_be = NULL;
 	if (qc == NULL || qc->qc_backend == QUEUE_BACKEND_LMDB)
 		be = &queue_lmdb_backend;
-	else if (qc->qc_backend == QUEUE_BACKEND_PG) {
-#ifdef QUEUE_HAVE_PG
+	else if (qc->qc_backend == QUEUE_BACKEND_PG)
 		be = &queue_pg_backend;
-#else
-		log_warnx("%s: the postgresql queue backend is not built",
-		    __func__);
-		errno = ENOTSUP;
-		return (-1);
-#endif
-	} else {
+	else {
 		log_warnx("%s: unknown queue backend %d", __func__,
 		    qc->qc_backend);
 		errno = EINVAL;

@@ -499,6 +499,10 @@ uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
 
+/* queue_pg.c */
+int		 queue_pg_migrate(const char *, int, char *, size_t);
+int		 queue_pg_wait(struct queue *, int);
+
 /* submit.c */
 struct submit_opts {
 	const char	*so_tenant;
@@ -620,6 +624,9 @@ struct quire_conf {
 	uint64_t	 c_retain_done;
 	uint64_t	 c_retain_age_ms;
 	uint64_t	 c_sync;
+	uint64_t	 c_queue_backend;	/* QUEUE_BACKEND_LMDB or _PG */
+	char		 c_queue_dsn[CONF_STR_MAX];
+	char		 c_queue_passfile[CONF_STR_MAX];
 	uint64_t	 c_mapsize;
 	uint64_t	 c_mapmax;
 	uint64_t	 c_debug_jobs;
@@ -691,6 +698,8 @@ void		 config_format(const struct quire_conf *,
 		    const struct conf_opt *, char *, size_t);
 void		 config_print(const struct quire_conf *, FILE *);
 void		 config_queue(const struct quire_conf *, struct queue_conf *);
+int		 config_queue_dsn(const struct quire_conf *, char *, size_t,
+		    char *, size_t);
 void		 config_control_path(const struct quire_conf *, char *, size_t);
 
 

@@ -67,6 +67,7 @@ static int	 ctl_delete(int, char **);
 static int	 ctl_check(int, char **);
 static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
+static int	 ctl_db(int, char **);
 static int	 ctl_help(int, char **);
 static int	 ctl_daemon(int, uint64_t, const char *, int);
 static int	 ctl_cancel_daemon(const char *, uint64_t);
@@ -140,6 +141,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    ctl_ingest,
 	    "Submit and follow the jobs to their end, with a progress line,\n"
 	    "and a foreground fleet of -w workers when no daemon runs." },
+	{ "db", "db init | migrate", ctl_db,
+	    "The postgresql queue backend's schema, in the database of the\n"
+	    "configuration's queue-dsn (-f CONF): init creates it (refused\n"
+	    "when there is one), migrate brings it up to this quire's\n"
+	    "version and says from which to which." },
 	{ "help", "help [COMMAND]", ctl_help,
 	    "Show the commands, or what one does and its options." },
 };
@@ -2517,6 +2523,42 @@ ctl_compact(int argc, char **argv)
 		close(lockfd);
 		close(dfd);
 	}
+	return (CTL_EXIT_OK);
+}
+
+/*
+ * db init, db migrate: the postgresql backend's schema, in the database
+ * the configuration names (queue-dsn, queue-password-file or
+ * PGPASSFILE), whichever backend the daemon uses now.
+ */
+static int
+ctl_db(int argc, char **argv)
+{
+	char	 dsn[sizeof(((struct queue_conf *)NULL)->qc_dsn)];
+	char	 msg[1024];
+	int	 create;
+
+	if (argc != 2)
+		ctl_usage("db");
+	if (strcmp(argv[1], "init") == 0)
+		create = 1;
+	else if (strcmp(argv[1], "migrate") == 0)
+		create = 0;
+	else
+		ctl_usage("db");
+	ctl_config_read();
+	if (ctl_conf.c_queue_dsn[0] == '\0')
+		errx(CTL_EXIT_FAIL, "db %s: no queue-dsn in the configuration "
+		    "(-f CONF)", argv[1]);
+	if (config_queue_dsn(&ctl_conf, dsn, sizeof(dsn), msg,
+	    sizeof(msg)) == -1)
+		errx(CTL_EXIT_FAIL, "db %s: %s", argv[1], msg);
+	if (queue_pg_migrate(dsn, create, msg, sizeof(msg)) == -1) {
+		explicit_bzero(dsn, sizeof(dsn));
+		errx(CTL_EXIT_FAIL, "db %s: %s", argv[1], msg);
+	}
+	explicit_bzero(dsn, sizeof(dsn));
+	printf("%s\n", msg);
 	return (CTL_EXIT_OK);
 }
 

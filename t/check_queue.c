@@ -597,14 +597,6 @@ START_TEST(test_backend)
 	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_ptr_null(tq.tq_q.q_be);
-#ifndef QUEUE_HAVE_PG
-	queue_close(&tq.tq_q);
-	qc.qc_backend = QUEUE_BACKEND_PG;
-	errno = 0;
-	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, &qc), -1);
-	ck_assert_int_eq(errno, ENOTSUP);
-	ck_assert_ptr_null(tq.tq_q.q_be);
-#endif
 
 	/* LMDB again: the job is still there. */
 	qc.qc_backend = QUEUE_BACKEND_LMDB;

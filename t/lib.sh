@@ -18,6 +18,7 @@ PIDFILE=$T/quired.pid
 
 cleanup() {
 	cg_remove
+	pg_stop
 	# A supervisor left stopped (SIGSTOP) hears nothing until continued;
 	# one still there after its grace is killed (its title no longer
 	# names $T, so the pkill below would miss it).
@@ -210,6 +211,59 @@ CGV=
 skip() {
 	echo "SKIP: $*" >&2
 	exit 77
+}
+
+# A private PostgreSQL for one test (the queue's postgresql backend):
+# Debian's initdb and pg_ctl (/usr/lib/postgresql/VERSION/bin) on a
+# cluster in $T/pg, listening on no TCP port, only on a socket in that
+# directory, with fsync on; pg_start sets PGDSN, a libpq connection
+# string for its database "postgres" as the superuser "quire" (local
+# connections are trusted: no one else can reach the socket's
+# directory).  As root the server runs as the user postgres, which owns
+# the directory.  cleanup stops it, also after a failure.  Without the
+# binaries the test is skipped.
+PGDIR=
+PGRUN=
+PGBIN=
+
+pg_start() {
+	PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V |
+	    tail -1)
+	if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ] ||
+	    [ ! -x "$PGBIN/pg_ctl" ]; then
+		skip "no PostgreSQL server (initdb, pg_ctl under /usr/lib/postgresql/*/bin): apt-get install postgresql"
+	fi
+	PGDIR=$T/pg
+	mkdir "$PGDIR"
+	if [ "$(id -u)" = 0 ]; then
+		getent passwd postgres > /dev/null ||
+		    skip "running as root and no user postgres to run PostgreSQL"
+		chmod 0711 "$T"
+		chown postgres "$PGDIR"
+		PGRUN="runuser -u postgres --"
+	fi
+	chmod 0700 "$PGDIR"
+	(cd / && $PGRUN "$PGBIN/initdb" -D "$PGDIR/data" -U quire -A trust \
+	    -E UTF8 --locale=C > "$T/pg-initdb.log" 2>&1) ||
+	    fail "initdb failed: $(tail -5 "$T/pg-initdb.log")"
+	(cd / && $PGRUN "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
+	    -t 60 -o "-c listen_addresses='' -c unix_socket_directories='$PGDIR' -c fsync=on" \
+	    start > "$T/pg-start.log" 2>&1) ||
+	    fail "pg_ctl start failed: $(tail -5 "$PGDIR/log" 2>/dev/null)"
+	PGDSN="host=$PGDIR user=quire dbname=postgres"
+	export PGDSN
+}
+
+pg_stop() {
+	[ -n "$PGDIR" ] && [ -f "$PGDIR/data/postmaster.pid" ] || return 0
+	(cd / && $PGRUN "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w \
+	    stop > /dev/null 2>&1) || true
+}
+
+# psql_c SQL: one statement on the private server, its rows unaligned.
+psql_c() {
+	(cd / && $PGRUN "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
+	    -d "$PGDSN" -c "$1")
 }
 
 cg_make() {

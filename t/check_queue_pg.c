@@ -1,0 +1,2746 @@
+/* quire: durable document ingestion and search on one Unix box. ISC license. */
+
+/*
+ * Tests for queue_pg.c, the queue's postgresql backend, against a real
+ * PostgreSQL: t/queuepg.sh starts a private server and passes its
+ * connection string in QUIRE_TEST_PGDSN; without it the suite is
+ * skipped.  Each test has a schema of its own in that database (the
+ * connection's search_path), created with queue_pg_migrate and dropped
+ * at its end.  The calls go through the backend's table
+ * (queue_pg_backend.qb_X), as queue.c's dispatcher makes them.
+ *
+ * The semantic tests are t/check_queue.c's where they apply, with the
+ * same assertions: the life cycle and its counts, idempotency keys (in
+ * bulk too), claims in batches, the generation fence, heartbeats,
+ * failures with backoff and dead letters, release of a dead worker's
+ * leases and crash quarantine, lease expiry, cancel, retry, priority
+ * and aging, tenant fairness in jobs (not bytes: see queue_pg.c), the
+ * byte budget and big jobs, retention and purge (past one transaction's
+ * batch, a tenant's alone too), pages and watches; then what is the
+ * backend's own: the schema's versions, two processes claiming at
+ * once, queue_pg_wait's wake-up, and a connection the server ended,
+ * made again.  After most steps tq_counts() compares the status counts
+ * with a recount through a full listing, with the listing of each
+ * state, and the counts per tenant with a recount.
+ *
+ * Time is the queue's test clock (q_fixed_now), never the wall clock.
+ */
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "quire.h"
+#include "tlib.h"
+
+#define T0		1700000000000ULL	/* test clock start, ms */
+#define HOUR		(3600ULL * 1000)
+#define MINUTE		(60ULL * 1000)
+#define MIB		(1024ULL * 1024)
+
+#define QB		queue_pg_backend
+
+static const char	*pg_dsn;
+
+/* A queue in a schema of its own, and a data directory for its spool. */
+struct tq {
+	char		 tq_dir[PATH_MAX];
+	char		 tq_schema[64];
+	char		 tq_dsn[1024];
+	struct queue	 tq_q;
+};
+
+static void
+tconf(struct queue_conf *qc)
+{
+	queue_conf_defaults(qc);
+}
+
+/* One SQL text on the test server, outside any queue. */
+static void
+tq_sql(const char *dsn, const char *sql)
+{
+	PGconn		*conn;
+	PGresult	*r;
+
+	conn = PQconnectdb(dsn);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s",
+	    PQerrorMessage(conn));
+	/* DROP SCHEMA ... CASCADE's notices say nothing a test needs. */
+	PQclear(PQexec(conn, "SET client_min_messages = warning"));
+	r = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQerrorMessage(conn));
+	PQclear(r);
+	PQfinish(conn);
+}
+
+/* A fresh schema with no quire tables yet, and its connection string. */
+static void
+tq_schema(struct tq *tq)
+{
+	static int	 n;
+	char		 sql[128];
+
+	memset(tq, 0, sizeof(*tq));
+	ck_assert_int_lt(snprintf(tq->tq_dir, sizeof(tq->tq_dir),
+	    "%s/t.XXXXXX", tlib_top), (int)sizeof(tq->tq_dir));
+	ck_assert_ptr_nonnull(mkdtemp(tq->tq_dir));
+	snprintf(tq->tq_schema, sizeof(tq->tq_schema), "t%ld_%d",
+	    (long)getpid(), n++);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", tq->tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_lt(snprintf(tq->tq_dsn, sizeof(tq->tq_dsn),
+	    "%s options='-csearch_path=%s'", pg_dsn, tq->tq_schema),
+	    (int)sizeof(tq->tq_dsn));
+}
+
+static void
+tq_open_only(struct tq *tq, const struct queue_conf *qc)
+{
+	struct queue_conf	 c;
+
+	if (qc != NULL)
+		c = *qc;
+	else
+		queue_conf_defaults(&c);
+	strlcpy(c.qc_dsn, tq->tq_dsn, sizeof(c.qc_dsn));
+	ck_assert_int_eq(QB.qb_open(&tq->tq_q, tq->tq_dir, &c), 0);
+	ck_assert_ptr_eq(tq->tq_q.q_be, &queue_pg_backend);
+	tq->tq_q.q_fixed_now = T0;
+}
+
+static void
+tq_open(struct tq *tq, const struct queue_conf *qc)
+{
+	char	 err[256];
+
+	tq_schema(tq);
+	ck_assert_msg(queue_pg_migrate(tq->tq_dsn, 1, err, sizeof(err)) == 0,
+	    "db init: %s", err);
+	tq_open_only(tq, qc);
+}
+
+/* Close and open again (as another process would), keeping the clock. */
+static void
+tq_reopen(struct tq *tq, const struct queue_conf *qc)
+{
+	uint64_t	 now = tq->tq_q.q_fixed_now;
+
+	QB.qb_close(&tq->tq_q);
+	tq_open_only(tq, qc);
+	tq->tq_q.q_fixed_now = now;
+}
+
+static void
+tq_close(struct tq *tq)
+{
+	char	 sql[128];
+
+	QB.qb_close(&tq->tq_q);
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", tq->tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(tlib_rm_rf(tq->tq_dir), 0);
+}
+
+/* Counting. */
+
+static int
+count_cb(const struct job *j, void *arg)
+{
+	uint64_t	*n = arg;
+
+	ck_assert_int_ge(j->j_state, 0);
+	ck_assert_int_lt(j->j_state, JOB_NSTATES);
+	n[j->j_state]++;
+	return (0);
+}
+
+/* Jobs per tenant and state, as a walk over every job finds them. */
+#define TQ_TENANTS	64
+
+struct tq_tenants {
+	char		 tt_name[TQ_TENANTS][JOB_TENANT_MAX + 1];
+	uint64_t	 tt_count[TQ_TENANTS][JOB_NSTATES];
+	int		 tt_seen[TQ_TENANTS];
+	size_t		 tt_n;
+	int		 tt_line;
+};
+
+static size_t
+tenant_slot(struct tq_tenants *tt, const char *name, int add)
+{
+	size_t	 i;
+
+	for (i = 0; i < tt->tt_n; i++)
+		if (strcmp(tt->tt_name[i], name) == 0)
+			return (i);
+	if (!add)
+		return (SIZE_MAX);
+	ck_assert_uint_lt(tt->tt_n, TQ_TENANTS);
+	strlcpy(tt->tt_name[tt->tt_n], name, sizeof(tt->tt_name[0]));
+	return (tt->tt_n++);
+}
+
+static int
+tenant_recount_cb(const struct job *j, void *arg)
+{
+	struct tq_tenants	*tt = arg;
+
+	tt->tt_count[tenant_slot(tt, j->j_tenant, 1)][j->j_state]++;
+	return (0);
+}
+
+static int
+tenant_cb(const char *name, const uint64_t *count, void *arg)
+{
+	struct tq_tenants	*tt = arg;
+	size_t			 i = tenant_slot(tt, name, 0);
+	int			 st;
+
+	for (st = 0; st < JOB_NSTATES; st++)
+		ck_assert_msg(count[st] == (i == SIZE_MAX ? 0 :
+		    tt->tt_count[i][st]), "line %d: tenant %s: %s %llu, "
+		    "recount %llu", tt->tt_line, name, codec_state_name(st),
+		    (unsigned long long)count[st], (unsigned long long)(i ==
+		    SIZE_MAX ? 0 : tt->tt_count[i][st]));
+	if (i != SIZE_MAX)
+		tt->tt_seen[i] = 1;
+	return (0);
+}
+
+/* The counts per tenant must be what a walk over every job finds. */
+static void
+tq_tenants_consistent(struct tq *tq, int line)
+{
+	struct tq_tenants	*tt;
+	size_t			 i;
+
+	tt = calloc(1, sizeof(*tt));
+	ck_assert_ptr_nonnull(tt);
+	tt->tt_line = line;
+	ck_assert_int_eq(QB.qb_list(&tq->tq_q, -1, SIZE_MAX, tenant_recount_cb,
+	    tt), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_tenants(&tq->tq_q, tenant_cb, tt), QUEUE_OK);
+	for (i = 0; i < tt->tt_n; i++)
+		ck_assert_msg(tt->tt_seen[i], "line %d: tenant %s not counted",
+		    line, tt->tt_name[i]);
+	free(tt);
+}
+
+/*
+ * The counts of stats must be what a walk over every job finds and
+ * what a listing of each state finds.
+ */
+static void
+tq_consistent(struct tq *tq, int line)
+{
+	struct queue_stats	 qs;
+	uint64_t		 all[JOB_NSTATES], one[JOB_NSTATES];
+	int			 st;
+
+	ck_assert_int_eq(QB.qb_stats(&tq->tq_q, &qs), QUEUE_OK);
+	memset(all, 0, sizeof(all));
+	ck_assert_int_eq(QB.qb_list(&tq->tq_q, -1, SIZE_MAX, count_cb, all),
+	    QUEUE_OK);
+	for (st = 0; st < JOB_NSTATES; st++) {
+		ck_assert_msg(qs.qs_count[st] == all[st],
+		    "line %d: %s: status %llu, recount %llu", line,
+		    codec_state_name(st), (unsigned long long)qs.qs_count[st],
+		    (unsigned long long)all[st]);
+		memset(one, 0, sizeof(one));
+		ck_assert_int_eq(QB.qb_list(&tq->tq_q, st, SIZE_MAX, count_cb,
+		    one), QUEUE_OK);
+		ck_assert_msg(one[st] == all[st], "line %d: list of %s: %llu, "
+		    "want %llu", line, codec_state_name(st),
+		    (unsigned long long)one[st], (unsigned long long)all[st]);
+	}
+	tq_tenants_consistent(tq, line);
+}
+
+#define COUNTS(tq, r, l, rt, d, x, c) \
+	tq_counts((tq), __LINE__, (r), (l), (rt), (d), (x), (c))
+
+static void
+tq_counts(struct tq *tq, int line, uint64_t ready, uint64_t leased,
+    uint64_t retry, uint64_t done, uint64_t dead, uint64_t cancelled)
+{
+	struct queue_stats	 qs;
+	uint64_t		 want[JOB_NSTATES];
+	int			 st;
+
+	want[JOB_READY] = ready;
+	want[JOB_LEASED] = leased;
+	want[JOB_RETRY] = retry;
+	want[JOB_DONE] = done;
+	want[JOB_DEAD] = dead;
+	want[JOB_CANCELLED] = cancelled;
+	ck_assert_int_eq(QB.qb_stats(&tq->tq_q, &qs), QUEUE_OK);
+	for (st = 0; st < JOB_NSTATES; st++)
+		ck_assert_msg(qs.qs_count[st] == want[st],
+		    "line %d: %s count %llu, want %llu", line,
+		    codec_state_name(st), (unsigned long long)qs.qs_count[st],
+		    (unsigned long long)want[st]);
+	tq_consistent(tq, line);
+}
+
+static void
+new_job(struct queue_new *qn, const char *tenant, const char *key, int prio,
+    uint64_t size)
+{
+	memset(qn, 0, sizeof(*qn));
+	qn->qn_tenant = tenant;
+	qn->qn_key = key;
+	qn->qn_prio = prio;
+	qn->qn_size = size;
+	qn->qn_srckind = SRC_PATH;
+	qn->qn_path = "/srv/docs/report.txt";
+}
+
+static uint64_t
+enq(struct tq *tq, const char *tenant, const char *key, int prio,
+    uint64_t size)
+{
+	struct queue_new	 qn;
+
+	new_job(&qn, tenant, key, prio, size);
+	ck_assert_int_eq(QB.qb_enqueue(&tq->tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_ne(qn.qn_id, 0);
+	return (qn.qn_id);
+}
+
+static size_t
+claim(struct tq *tq, uint32_t pid, struct job *out, size_t max)
+{
+	struct queue_owner	 o;
+	size_t			 n = SIZE_MAX, i;
+
+	o.qo_slot = pid % 64;
+	o.qo_pid = pid;
+	ck_assert_int_eq(QB.qb_claim(&tq->tq_q, &o, out, max, &n), QUEUE_OK);
+	ck_assert_uint_le(n, max);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(out[i].j_state, JOB_LEASED);
+		ck_assert_uint_eq(out[i].j_lease_pid, pid);
+	}
+	return (n);
+}
+
+/* Claim one job: its id, or 0; its generation in *gen. */
+static uint64_t
+claim1(struct tq *tq, uint32_t pid, uint64_t *gen)
+{
+	struct job	 j;
+
+	if (gen != NULL)
+		*gen = 0;
+	if (claim(tq, pid, &j, 1) == 0)
+		return (0);
+	if (gen != NULL)
+		*gen = j.j_lease_gen;
+	return (j.j_id);
+}
+
+static int
+ack1(struct tq *tq, uint64_t id, uint64_t gen)
+{
+	struct queue_lease	 ql;
+	int			 res = 99;
+
+	ql.ql_id = id;
+	ql.ql_gen = gen;
+	ck_assert_int_eq(QB.qb_ack(&tq->tq_q, &ql, 1, &res), QUEUE_OK);
+	return (res);
+}
+
+/* Claim up to max jobs and ack them all; how many there were. */
+static size_t
+claim_ack(struct tq *tq, uint32_t pid, size_t max)
+{
+	struct job		*out;
+	struct queue_lease	*ql;
+	int			*res;
+	size_t			 n, i;
+
+	out = calloc(max, sizeof(*out));
+	ql = calloc(max, sizeof(*ql));
+	res = calloc(max, sizeof(*res));
+	ck_assert(out != NULL && ql != NULL && res != NULL);
+	n = claim(tq, pid, out, max);
+	for (i = 0; i < n; i++) {
+		ql[i].ql_id = out[i].j_id;
+		ql[i].ql_gen = out[i].j_lease_gen;
+	}
+	if (n > 0)
+		ck_assert_int_eq(QB.qb_ack(&tq->tq_q, ql, n, res), QUEUE_OK);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(res[i], QUEUE_OK);
+	free(out);
+	free(ql);
+	free(res);
+	return (n);
+}
+
+/* A job's state, or the queue's error code (all negative). */
+static int
+state_of(struct tq *tq, uint64_t id)
+{
+	struct job	 j;
+	int		 rc;
+
+	if ((rc = QB.qb_get(&tq->tq_q, id, &j)) != QUEUE_OK)
+		return (rc);
+	ck_assert_uint_eq(j.j_id, id);
+	return (j.j_state);
+}
+
+static void
+get(struct tq *tq, uint64_t id, struct job *j)
+{
+	ck_assert_int_eq(QB.qb_get(&tq->tq_q, id, j), QUEUE_OK);
+	ck_assert_uint_eq(j->j_id, id);
+}
+
+static int
+fail1(struct tq *tq, uint64_t id, uint64_t gen, const char *why,
+    int permanent)
+{
+	int	 st = -1;
+
+	ck_assert_int_eq(QB.qb_fail(&tq->tq_q, id, gen, why, permanent, &st),
+	    QUEUE_OK);
+	return (st);
+}
+
+/* The life cycle. */
+
+static int
+list_stop_cb(const struct job *j, void *arg)
+{
+	int	*n = arg;
+
+	return (++*n == 2);
+}
+
+/* What a watcher reads: its jobs, then the leased and the new ones. */
+struct watch_seen {
+	uint64_t	 ws_id[16];
+	int		 ws_state[16];
+	uint64_t	 ws_progress[16];
+	size_t		 ws_n;
+	uint64_t	 ws_refuse;	/* the job the callback cannot take */
+};
+
+static int
+watch_cb(const struct job *j, void *arg)
+{
+	struct watch_seen	*ws = arg;
+
+	if (j->j_id == ws->ws_refuse)
+		return (1);
+	ck_assert_uint_lt(ws->ws_n, 16);
+	ws->ws_id[ws->ws_n] = j->j_id;
+	ws->ws_state[ws->ws_n] = j->j_state;
+	ws->ws_progress[ws->ws_n++] = j->j_progress;
+	return (0);
+}
+
+struct page_ids {
+	uint64_t	 pi_ids[16];
+	size_t		 pi_n;
+};
+
+static int
+page_cb(const struct job *j, void *arg)
+{
+	struct page_ids	*pi = arg;
+
+	ck_assert_uint_lt(pi->pi_n, 16);
+	pi->pi_ids[pi->pi_n++] = j->j_id;
+	return (0);
+}
+
+/* Pages in id order, by state and tenant, bounded in records read. */
+START_TEST(test_state_machine)
+{
+	struct tq		 tq;
+	struct queue_stats	 qs;
+	struct queue_new	 qn;
+	struct job		 out[4], j;
+	uint64_t		 id, gen;
+	int			 n;
+
+	/* The default configuration, fsync and all. */
+	tq_open(&tq, NULL);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	new_job(&qn, "acme", "doc-1", 3, 1234);
+	qn.qn_srckind = SRC_NDJSON;
+	qn.qn_off = 4096;
+	qn.qn_len = 8192;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	id = qn.qn_id;
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(qn.qn_dup, 0);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_str_eq(j.j_key, "doc-1");
+	ck_assert_str_eq(j.j_tenant, "acme");
+	ck_assert_int_eq(j.j_prio, 3);
+	ck_assert_uint_eq(j.j_size, 1234);
+	ck_assert_int_eq(j.j_srckind, SRC_NDJSON);
+	ck_assert_str_eq(j.j_path, "/srv/docs/report.txt");
+	ck_assert_uint_eq(j.j_off, 4096);
+	ck_assert_uint_eq(j.j_len, 8192);
+	ck_assert_uint_eq(j.j_created, T0);
+	ck_assert_uint_eq(j.j_attempts, 0);
+
+	/* Claim: leased to its owner, with a generation and a deadline. */
+	tq.tq_q.q_fixed_now = T0 + 500;
+	ck_assert_uint_eq(claim(&tq, 4242, out, 4), 1);
+	ck_assert_uint_eq(out[0].j_id, id);
+	ck_assert_uint_eq(out[0].j_lease_slot, 4242 % 64);
+	ck_assert_uint_gt(out[0].j_lease_gen, 0);
+	ck_assert_uint_eq(out[0].j_lease_deadline,
+	    T0 + 500 + tq.tq_q.q_conf.qc_lease_ms);
+	ck_assert_str_eq(out[0].j_path, "/srv/docs/report.txt");
+	gen = out[0].j_lease_gen;
+	COUNTS(&tq, 0, 1, 0, 0, 0, 0);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
+	ck_assert_uint_eq(j.j_lease_gen, gen);
+	ck_assert_uint_eq(j.j_lease_pid, 4242);
+	ck_assert_uint_eq(j.j_lease_slot, 4242 % 64);
+	ck_assert_uint_eq(j.j_updated, T0 + 500);
+	ck_assert_uint_eq(claim(&tq, 4243, out, 4), 0);
+
+	/* Heartbeat: progress and a later deadline. */
+	tq.tq_q.q_fixed_now = T0 + 1500;
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, id, gen, 42), QUEUE_OK);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
+	ck_assert_uint_eq(j.j_progress, 42);
+	ck_assert_uint_eq(j.j_lease_deadline,
+	    T0 + 1500 + tq.tq_q.q_conf.qc_lease_ms);
+	ck_assert_uint_eq(j.j_updated, T0 + 500);
+
+	/* Ack: done, once. */
+	tq.tq_q.q_fixed_now = T0 + 2000;
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 1, 0, 0);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DONE);
+	ck_assert_uint_eq(j.j_progress, 42);
+	ck_assert_uint_eq(j.j_updated, T0 + 2000);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_ESTALE);
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, id, gen, 43),
+	    QUEUE_ESTALE);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_enqueued, 1);
+	ck_assert_uint_eq(qs.qs_completed, 1);
+	ck_assert_uint_eq(qs.qs_next_id, 2);
+	COUNTS(&tq, 0, 0, 0, 1, 0, 0);
+
+	ck_assert_int_eq(state_of(&tq, 999), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, 0), QUEUE_ENOENT);
+
+	/* queue_list stops when its callback says so. */
+	enq(&tq, "acme", NULL, 0, 1);
+	enq(&tq, "acme", NULL, 0, 1);
+	enq(&tq, "acme", NULL, 0, 1);
+	n = 0;
+	ck_assert_int_eq(QB.qb_list(&tq.tq_q, -1, SIZE_MAX, list_stop_cb, &n),
+	    QUEUE_OK);
+	ck_assert_int_eq(n, 2);
+	n = 0;
+	ck_assert_int_eq(QB.qb_list(&tq.tq_q, JOB_READY, 1, list_stop_cb, &n),
+	    QUEUE_OK);
+	ck_assert_int_eq(n, 1);
+
+	/* All of it is on disk. */
+	tq_reopen(&tq, NULL);
+	ck_assert_int_eq(state_of(&tq, id), JOB_DONE);
+	COUNTS(&tq, 3, 0, 0, 1, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_idempotency)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 a, b, c, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", "doc-a", 0, 10);
+	new_job(&qn, "other", "doc-a", 7, 99);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_eq(qn.qn_id, a);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	/* The first job stands as it was. */
+	get(&tq, a, &j);
+	ck_assert_str_eq(j.j_tenant, "acme");
+	ck_assert_int_eq(j.j_prio, 0);
+
+	/* No key, or an empty one, never matches. */
+	b = enq(&tq, "acme", NULL, 0, 10);
+	c = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_ne(b, c);
+	b = enq(&tq, "acme", "", 0, 10);
+	c = enq(&tq, "acme", "", 0, 10);
+	ck_assert_uint_ne(b, c);
+	COUNTS(&tq, 5, 0, 0, 0, 0, 0);
+
+	/* The key keeps matching while the job runs and once it is done. */
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), a);
+	new_job(&qn, "acme", "doc-a", 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_eq(qn.qn_id, a);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	ck_assert_int_eq(ack1(&tq, a, gen), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_uint_eq(qn.qn_id, a);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	COUNTS(&tq, 4, 0, 0, 1, 0, 0);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_enqueued, 5);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_enqueue_limits)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	struct job		 j;
+	char			*s;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	s = malloc(JOB_PATH_MAX + 2);
+	ck_assert_ptr_nonnull(s);
+
+	memset(s, 'k', JOB_KEY_MAX + 1);
+	s[JOB_KEY_MAX + 1] = '\0';
+	new_job(&qn, "t", s, 0, 1);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	s[JOB_KEY_MAX] = '\0';
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_uint_eq(strlen(j.j_key), JOB_KEY_MAX);
+
+	memset(s, 't', JOB_TENANT_MAX + 1);
+	s[JOB_TENANT_MAX + 1] = '\0';
+	new_job(&qn, s, NULL, 0, 1);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	s[JOB_TENANT_MAX] = '\0';
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_uint_eq(strlen(j.j_tenant), JOB_TENANT_MAX);
+
+	memset(s, 'p', JOB_PATH_MAX + 1);
+	s[JOB_PATH_MAX + 1] = '\0';
+	new_job(&qn, "t", NULL, 0, 1);
+	qn.qn_path = s;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	s[JOB_PATH_MAX] = '\0';
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_uint_eq(strlen(j.j_path), JOB_PATH_MAX);
+
+	memset(s, 'l', JOB_LANG_MAX + 1);
+	s[JOB_LANG_MAX + 1] = '\0';
+	new_job(&qn, "t", NULL, 0, 1);
+	qn.qn_lang = s;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	qn.qn_lang = "de";
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_str_eq(j.j_lang, "de");
+
+	/* No tenant is the default tenant. */
+	new_job(&qn, NULL, NULL, 0, 1);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_str_eq(j.j_tenant, "default");
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 0), QUEUE_OK);
+	COUNTS(&tq, 5, 0, 0, 0, 0, 0);
+
+	/* A piece that already failed is enqueued as a dead letter. */
+	new_job(&qn, "t", "piece-7", 0, 1);
+	qn.qn_dead = "line too long";
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	get(&tq, qn.qn_id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_str_eq(j.j_error, "line too long");
+	COUNTS(&tq, 5, 0, 0, 0, 1, 0);
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, qn.qn_id), QUEUE_OK);
+	COUNTS(&tq, 6, 0, 0, 0, 0, 0);
+	free(s);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_generation_fence)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_stats	 qs;
+	struct queue_lease	 ql[3];
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id, g1, g2, a, b, ga, gb;
+	int			 res[3];
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", "fenced", 0, 100);
+	ck_assert_uint_eq(claim1(&tq, 100, &g1), id);
+
+	/* The supervisor thinks worker 100 died and releases its lease. */
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 100, "presumed dead", 0,
+	    &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 1);
+	ck_assert_uint_eq(rel.qr_jobs[0], id);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(claim1(&tq, 200, &g2), id);
+	ck_assert_uint_gt(g2, g1);
+
+	/* Worker 100 was alive after all: every call it makes is stale. */
+	ck_assert_int_eq(ack1(&tq, id, g1), QUEUE_ESTALE);
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, id, g1, 77), QUEUE_ESTALE);
+	ck_assert_int_eq(QB.qb_fail(&tq.tq_q, id, g1, "late", 0, NULL),
+	    QUEUE_ESTALE);
+	ck_assert_int_eq(QB.qb_fail(&tq.tq_q, id, g1, "late", 1, NULL),
+	    QUEUE_ESTALE);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
+	ck_assert_uint_eq(j.j_lease_pid, 200);
+	ck_assert_uint_eq(j.j_lease_gen, g2);
+	ck_assert_uint_eq(j.j_progress, 0);
+	ck_assert_uint_eq(j.j_attempts, 0);
+	COUNTS(&tq, 0, 1, 0, 0, 0, 0);
+
+	/* The new holder finishes it, once. */
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, id, g2, 5), QUEUE_OK);
+	ck_assert_int_eq(ack1(&tq, id, g2), QUEUE_OK);
+	ck_assert_int_eq(ack1(&tq, id, g1), QUEUE_ESTALE);
+	ck_assert_int_eq(ack1(&tq, id, g2), QUEUE_ESTALE);
+	COUNTS(&tq, 0, 0, 0, 1, 0, 0);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 1);
+
+	/* In one batch of acks each lease counts once. */
+	a = enq(&tq, "acme", NULL, 0, 1);
+	b = enq(&tq, "acme", NULL, 0, 1);
+	ck_assert_uint_eq(claim1(&tq, 300, &ga), a);
+	ck_assert_uint_eq(claim1(&tq, 300, &gb), b);
+	ql[0].ql_id = a;
+	ql[0].ql_gen = ga;
+	ql[1] = ql[0];
+	ql[2].ql_id = b;
+	ql[2].ql_gen = gb + 1000;
+	ck_assert_int_eq(QB.qb_ack(&tq.tq_q, ql, 3, res), QUEUE_OK);
+	ck_assert_int_eq(res[0], QUEUE_OK);
+	ck_assert_int_eq(res[1], QUEUE_ESTALE);
+	ck_assert_int_eq(res[2], QUEUE_ESTALE);
+	ck_assert_int_eq(state_of(&tq, b), JOB_LEASED);
+	COUNTS(&tq, 0, 1, 0, 2, 0, 0);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 2);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_crash)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id;
+	uint32_t		 c, pid;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 3;
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", "poison.pdf", 0, 100);
+	for (c = 1; c <= qc.qc_max_crashes; c++) {
+		pid = 1000 + c;
+		ck_assert_uint_eq(claim1(&tq, pid, NULL), id);
+		ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, pid,
+		    "killed by signal 11", id, &rel), QUEUE_OK);
+		get(&tq, id, &j);
+		ck_assert_uint_eq(j.j_crashes, c);
+		if (c < qc.qc_max_crashes) {
+			ck_assert_uint_eq(rel.qr_released, 1);
+			ck_assert_uint_eq(rel.qr_dead, 0);
+			ck_assert_int_eq(j.j_state, JOB_READY);
+			ck_assert_str_eq(j.j_error, "killed by signal 11");
+			COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+		} else {
+			ck_assert_uint_eq(rel.qr_released, 0);
+			ck_assert_uint_eq(rel.qr_dead, 1);
+			ck_assert_uint_eq(rel.qr_jobs[0], id);
+			ck_assert_int_eq(j.j_state, JOB_DEAD);
+			ck_assert_ptr_nonnull(strstr(j.j_error,
+			    "crashed worker"));
+			ck_assert_ptr_nonnull(strstr(j.j_error, "signal 11"));
+			COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+		}
+	}
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_failed, 1);
+	ck_assert_uint_eq(qs.qs_released, qc.qc_max_crashes);
+	ck_assert_uint_eq(claim1(&tq, 2000, NULL), 0);
+
+	/* A pid that holds nothing releases nothing. */
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 4444, "exit 0",
+	    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released + rel.qr_dead + rel.qr_cancelled,
+	    0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_crash_one)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[3], j;
+	uint64_t		 x, y, z;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 2;
+	tq_open(&tq, &qc);
+	x = enq(&tq, "acme", NULL, 0, 10);
+	y = enq(&tq, "acme", NULL, 0, 10);
+	z = enq(&tq, "acme", NULL, 0, 10);
+
+	/* Only the job that was running when its holder died counts. */
+	ck_assert_uint_eq(claim(&tq, 77, out, 3), 3);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 77, "signal 11", y,
+	    &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 3);
+	get(&tq, x, &j);
+	ck_assert_uint_eq(j.j_crashes, 0);
+	get(&tq, y, &j);
+	ck_assert_uint_eq(j.j_crashes, 1);
+	get(&tq, z, &j);
+	ck_assert_uint_eq(j.j_crashes, 0);
+	COUNTS(&tq, 3, 0, 0, 0, 0, 0);
+
+	/* When that job is not known, every one counts. */
+	ck_assert_uint_eq(claim(&tq, 78, out, 3), 3);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 78, "signal 9",
+	    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 2);
+	ck_assert_uint_eq(rel.qr_dead, 1);
+	get(&tq, x, &j);
+	ck_assert_uint_eq(j.j_crashes, 1);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_int_eq(state_of(&tq, y), JOB_DEAD);
+	COUNTS(&tq, 2, 0, 0, 0, 1, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_no_crash)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id;
+	int			 i;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 2;
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", NULL, 0, 100);
+	/* An orderly stop, again and again, quarantines nothing. */
+	for (i = 0; i < 5; i++) {
+		ck_assert_uint_eq(claim1(&tq, 55, NULL), id);
+		ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 55, "drain", 0,
+		    &rel), QUEUE_OK);
+		ck_assert_uint_eq(rel.qr_released, 1);
+		ck_assert_uint_eq(rel.qr_dead, 0);
+		get(&tq, id, &j);
+		ck_assert_int_eq(j.j_state, JOB_READY);
+		ck_assert_uint_eq(j.j_crashes, 0);
+		ck_assert_uint_eq(j.j_attempts, 0);
+		COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	}
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_sweep)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[2], j, *many;
+	uint64_t		 a, b, ga, gb;
+	size_t			 i;
+
+	many = calloc(600, sizeof(*many));
+	ck_assert_ptr_nonnull(many);
+	tconf(&qc);
+	qc.qc_lease_ms = 10000;
+	qc.qc_max_attempts = 2;
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim(&tq, 9, out, 2), 2);
+	ck_assert_uint_eq(out[0].j_id, a);
+	ck_assert_uint_eq(out[1].j_id, b);
+	ga = out[0].j_lease_gen;
+	gb = out[1].j_lease_gen;
+
+	/* b's holder keeps beating; a's is hung. */
+	tq.tq_q.q_fixed_now = T0 + 6000;
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, b, gb, 1), QUEUE_OK);
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms - 1;
+	ck_assert_int_eq(QB.qb_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released + rel.qr_dead, 0);
+	COUNTS(&tq, 0, 2, 0, 0, 0, 0);
+
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms + 1;
+	ck_assert_int_eq(QB.qb_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 1);
+	ck_assert_uint_eq(rel.qr_jobs[0], a);
+	get(&tq, a, &j);
+	ck_assert_int_eq(j.j_state, JOB_RETRY);
+	ck_assert_uint_eq(j.j_attempts, 1);
+	ck_assert_str_eq(j.j_error, "lease expired");
+	ck_assert_int_eq(state_of(&tq, b), JOB_LEASED);
+	COUNTS(&tq, 0, 1, 1, 0, 0, 0);
+	ck_assert_int_eq(ack1(&tq, a, ga), QUEUE_ESTALE);
+	ck_assert_int_eq(ack1(&tq, b, gb), QUEUE_OK);
+
+	/* Swept again at max attempts: a dead letter. */
+	tq.tq_q.q_fixed_now = j.j_runat;
+	ck_assert_uint_eq(claim1(&tq, 10, NULL), a);
+	tq.tq_q.q_fixed_now += qc.qc_lease_ms + 1;
+	ck_assert_int_eq(QB.qb_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_dead, 1);
+	ck_assert_int_eq(state_of(&tq, a), JOB_DEAD);
+	COUNTS(&tq, 0, 0, 0, 1, 1, 0);
+	tq_close(&tq);
+
+	/* Many leases, every other one kept alive. */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 600; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim(&tq, 9, many, 600), 600);
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms / 2;
+	for (i = 1; i < 600; i += 2)
+		ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, many[i].j_id,
+		    many[i].j_lease_gen, 0), QUEUE_OK);
+	tq.tq_q.q_fixed_now = T0 + qc.qc_lease_ms + 1;
+	ck_assert_int_eq(QB.qb_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 300);
+	for (i = 0; i < 600; i++)
+		ck_assert_int_eq(state_of(&tq, many[i].j_id),
+		    i % 2 ? JOB_LEASED : JOB_RETRY);
+	COUNTS(&tq, 0, 300, 300, 0, 0, 0);
+	free(many);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fail_backoff)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	struct job		 j;
+	char			 why[32];
+	uint64_t		 id, gen, ngen, d, now;
+	uint32_t		 a;
+
+	tconf(&qc);
+	qc.qc_max_attempts = 5;
+	qc.qc_backoff_ms = 1000;
+	qc.qc_backoff_max_ms = 3000;
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", "flaky", 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), id);
+	for (a = 1; a <= qc.qc_max_attempts; a++) {
+		now = tq.tq_q.q_fixed_now;
+		snprintf(why, sizeof(why), "boom %u", a);
+		if (a == qc.qc_max_attempts)
+			break;
+		ck_assert_int_eq(fail1(&tq, id, gen, why, 0), JOB_RETRY);
+		get(&tq, id, &j);
+		ck_assert_int_eq(j.j_state, JOB_RETRY);
+		ck_assert_uint_eq(j.j_attempts, a);
+		ck_assert_str_eq(j.j_error, why);
+		d = qc.qc_backoff_ms << (a - 1);
+		if (d > qc.qc_backoff_max_ms)
+			d = qc.qc_backoff_max_ms;
+		ck_assert_msg(j.j_runat >= now + d - d / 2 &&
+		    j.j_runat <= now + d, "attempt %u: retry in %lld ms, "
+		    "want %llu to %llu", a, (long long)(j.j_runat - now),
+		    (unsigned long long)(d - d / 2), (unsigned long long)d);
+		COUNTS(&tq, 0, 0, 1, 0, 0, 0);
+		ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, id, gen, 1),
+		    QUEUE_ESTALE);
+
+		/* Not before its time, and at its time. */
+		ck_assert_uint_eq(claim1(&tq, 7, NULL), 0);
+		tq.tq_q.q_fixed_now = j.j_runat - 1;
+		ck_assert_uint_eq(claim1(&tq, 7, NULL), 0);
+		COUNTS(&tq, 0, 0, 1, 0, 0, 0);
+		tq.tq_q.q_fixed_now = j.j_runat;
+		ck_assert_uint_eq(claim1(&tq, 7, &ngen), id);
+		ck_assert_uint_gt(ngen, gen);
+		gen = ngen;
+		get(&tq, id, &j);
+		ck_assert_uint_eq(j.j_attempts, a);
+		COUNTS(&tq, 0, 1, 0, 0, 0, 0);
+	}
+	/* The last allowed attempt fails: a dead letter with the reason. */
+	ck_assert_int_eq(fail1(&tq, id, gen, why, 0), JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_uint_eq(j.j_attempts, qc.qc_max_attempts);
+	ck_assert_str_eq(j.j_error, "boom 5");
+	COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_failed, 1);
+	tq.tq_q.q_fixed_now += 24 * HOUR;
+	ck_assert_uint_eq(claim1(&tq, 7, NULL), 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fail_permanent)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 id, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), id);
+	ck_assert_int_eq(fail1(&tq, id, gen, "unsupported format", 1),
+	    JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_uint_eq(j.j_attempts, 1);
+	ck_assert_str_eq(j.j_error, "unsupported format");
+	COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+
+	/* Without a reason, the error still says something. */
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), id);
+	ck_assert_int_eq(fail1(&tq, id, gen, NULL, 1), JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_str_ne(j.j_error, "");
+	COUNTS(&tq, 0, 0, 0, 0, 2, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_retry)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 a, b, c, gen, n;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+
+	/* A dead letter gets a fresh start. */
+	a = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 7, &gen), a);
+	ck_assert_int_eq(fail1(&tq, a, gen, "bad", 1), JOB_DEAD);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 8, NULL), b);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 8, "signal 9", b, &rel),
+	    QUEUE_OK);
+	ck_assert_int_eq(state_of(&tq, b), JOB_DEAD);
+	COUNTS(&tq, 0, 0, 0, 0, 2, 0);
+	tq.tq_q.q_fixed_now = T0 + 1000;
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, a), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, b), QUEUE_OK);
+	get(&tq, a, &j);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_uint_eq(j.j_attempts, 0);
+	get(&tq, b, &j);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_uint_eq(j.j_crashes, 0);
+	COUNTS(&tq, 2, 0, 0, 0, 0, 0);
+
+	/* Only dead and retrying jobs can be retried. */
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, a), QUEUE_ESTATE);
+	ck_assert_uint_eq(claim1(&tq, 9, &gen), a);
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, a), QUEUE_ESTATE);
+	ck_assert_int_eq(ack1(&tq, a, gen), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, a), QUEUE_ESTATE);
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, 999), QUEUE_ENOENT);
+	COUNTS(&tq, 1, 0, 0, 1, 0, 0);
+
+	/* A retrying job runs now instead of after its backoff. */
+	ck_assert_uint_eq(claim1(&tq, 9, &gen), b);
+	ck_assert_int_eq(fail1(&tq, b, gen, "timeout", 0), JOB_RETRY);
+	ck_assert_uint_eq(claim1(&tq, 9, NULL), 0);
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, b), QUEUE_OK);
+	COUNTS(&tq, 1, 0, 0, 1, 0, 0);
+	ck_assert_uint_eq(claim1(&tq, 9, &gen), b);
+	get(&tq, b, &j);
+	ck_assert_uint_eq(j.j_attempts, 1);
+	ck_assert_int_eq(ack1(&tq, b, gen), QUEUE_OK);
+
+	/* All dead letters at once. */
+	ck_assert_int_eq(QB.qb_retry_dead(&tq.tq_q, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	for (c = 0; c < 3; c++) {
+		a = enq(&tq, "acme", NULL, 0, 10);
+		ck_assert_uint_eq(claim1(&tq, 9, &gen), a);
+		ck_assert_int_eq(fail1(&tq, a, gen, "bad", 1), JOB_DEAD);
+	}
+	COUNTS(&tq, 0, 0, 0, 2, 3, 0);
+	ck_assert_int_eq(QB.qb_retry_dead(&tq.tq_q, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 3);
+	COUNTS(&tq, 3, 0, 0, 2, 0, 0);
+	get(&tq, a, &j);
+	ck_assert_uint_eq(j.j_attempts, 0);
+	ck_assert_uint_eq(claim_ack(&tq, 9, 16), 3);
+	COUNTS(&tq, 0, 0, 0, 5, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_cancel)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 a, b, c, d, e, f, x, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+
+	/* Ready: cancelled at once and never handed out. */
+	a = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, a), QUEUE_OK);
+	ck_assert_int_eq(state_of(&tq, a), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 1);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), 0);
+
+	/* Retrying: cancelled at once, and it does not come back. */
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), b);
+	ck_assert_int_eq(fail1(&tq, b, gen, "timeout", 0), JOB_RETRY);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, b), QUEUE_OK);
+	ck_assert_int_eq(state_of(&tq, b), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 2);
+	tq.tq_q.q_fixed_now += HOUR;
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), 0);
+
+	/* Leased: the holder is told, and its ack ends it cancelled. */
+	c = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), c);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, c), QUEUE_ECANCEL);
+	get(&tq, c, &j);
+	ck_assert_int_eq(j.j_state, JOB_LEASED);
+	ck_assert_int_eq(j.j_cancel, 1);
+	COUNTS(&tq, 0, 1, 0, 0, 0, 2);
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, c, gen, 3), QUEUE_ECANCEL);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, c), QUEUE_ECANCEL);
+	ck_assert_int_eq(ack1(&tq, c, gen), QUEUE_ECANCEL);
+	ck_assert_int_eq(state_of(&tq, c), JOB_CANCELLED);
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, c, gen, 4), QUEUE_ESTALE);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 3);
+
+	/* Finished jobs cannot be cancelled. */
+	d = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), d);
+	ck_assert_int_eq(ack1(&tq, d, gen), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, d), QUEUE_ESTATE);
+	ck_assert_int_eq(state_of(&tq, d), JOB_DONE);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, a), QUEUE_ESTATE);
+	x = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), x);
+	ck_assert_int_eq(fail1(&tq, x, gen, "bad", 1), JOB_DEAD);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, x), QUEUE_ESTATE);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, 999), QUEUE_ENOENT);
+	COUNTS(&tq, 0, 0, 0, 1, 1, 3);
+
+	/* A cancelled job whose holder fails, or dies, ends cancelled. */
+	e = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), e);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, e), QUEUE_ECANCEL);
+	ck_assert_int_eq(fail1(&tq, e, gen, "interrupted", 0), JOB_CANCELLED);
+	f = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 2, &gen), f);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, f), QUEUE_ECANCEL);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 2, "signal 9", f, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_cancelled, 1);
+	ck_assert_uint_eq(rel.qr_released, 0);
+	ck_assert_int_eq(state_of(&tq, f), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 1, 1, 5);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_cancel_job)
+{
+	struct queue_conf	 qc;
+	struct queue_cancelled	 cx;
+	struct tq		 tq;
+	uint64_t		 a, b, gen;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_int_eq(QB.qb_cancel_job(&tq.tq_q, a, &cx), QUEUE_OK);
+	ck_assert_int_eq(cx.qx_state, JOB_READY);
+	ck_assert_uint_eq(cx.qx_pid, 0);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 4242, &gen), b);
+	ck_assert_int_eq(QB.qb_cancel_job(&tq.tq_q, b, &cx), QUEUE_ECANCEL);
+	ck_assert_int_eq(cx.qx_state, JOB_LEASED);
+	ck_assert_uint_eq(cx.qx_pid, 4242);
+	ck_assert_uint_eq(cx.qx_slot, 4242 % 64);
+	ck_assert_uint_eq(cx.qx_gen, gen);
+	ck_assert_int_eq(ack1(&tq, b, gen), QUEUE_ECANCEL);
+	ck_assert_int_eq(QB.qb_cancel_job(&tq.tq_q, b, &cx), QUEUE_ESTATE);
+	ck_assert_int_eq(cx.qx_state, JOB_CANCELLED);
+	ck_assert_int_eq(QB.qb_cancel_job(&tq.tq_q, 999, &cx), QUEUE_ENOENT);
+	ck_assert_int_eq(cx.qx_state, -1);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_watch)
+{
+	struct queue_conf	 qc;
+	struct watch_seen	 ws;
+	struct tq		 tq;
+	uint64_t		 a, b, c, d, gen, after, ids[2];
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	b = enq(&tq, "acme", NULL, 0, 10);
+	c = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), a);
+	ck_assert_int_eq(QB.qb_heartbeat(&tq.tq_q, a, gen, 250), QUEUE_OK);
+
+	/* Its job b (an unknown one skipped), leased a, then c, new. */
+	ids[0] = b;
+	ids[1] = 9999;
+	after = b;
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(QB.qb_watch(&tq.tq_q, ids, 2, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 3);
+	ck_assert_uint_eq(ws.ws_id[0], b);
+	ck_assert_int_eq(ws.ws_state[0], JOB_READY);
+	ck_assert_uint_eq(ws.ws_id[1], a);
+	ck_assert_int_eq(ws.ws_state[1], JOB_LEASED);
+	ck_assert_uint_eq(ws.ws_progress[1], 250);
+	ck_assert_uint_eq(ws.ws_id[2], c);
+	ck_assert_uint_eq(after, c);
+
+	/* Nothing new since; without newmax, its jobs only. */
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(QB.qb_watch(&tq.tq_q, NULL, 0, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 1);
+	ck_assert_uint_eq(ws.ws_id[0], a);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(QB.qb_watch(&tq.tq_q, ids, 1, &after, 0, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 1);
+	ck_assert_uint_eq(ws.ws_id[0], b);
+
+	/* A new job the watcher cannot take is read again next time. */
+	d = enq(&tq, "acme", NULL, 0, 10);
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_refuse = d;
+	ck_assert_int_eq(QB.qb_watch(&tq.tq_q, NULL, 0, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(after, c);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_int_eq(QB.qb_watch(&tq.tq_q, NULL, 0, &after, 10, watch_cb,
+	    &ws), QUEUE_OK);
+	ck_assert_uint_eq(ws.ws_n, 2);
+	ck_assert_uint_eq(ws.ws_id[1], d);
+	ck_assert_uint_eq(after, d);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fairness_one_by_one)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 j;
+	size_t			 i, gotb = 0;
+
+	/*
+	 * Claims of one job each, by workers that come and go: the round
+	 * robin goes on from one claim, and one process, to the next.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 1000; i++)
+		enq(&tq, "tenant-a", NULL, 0, 1000);
+	for (i = 0; i < 10; i++)
+		enq(&tq, "tenant-b", NULL, 0, 1000);
+	for (i = 0; i < 20; i++) {
+		if (i % 5 == 4)
+			tq_reopen(&tq, &qc);
+		ck_assert_uint_eq(claim(&tq, 1 + i, &j, 1), 1);
+		gotb += strcmp(j.j_tenant, "tenant-b") == 0;
+	}
+	ck_assert_uint_eq(gotb, 10);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fairness_three)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[6];
+	size_t			 i, n;
+	int			 seen[3];
+
+	/* Three tenants with work: a claim of six takes two of each. */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 30; i++)
+		enq(&tq, i < 20 ? "a" : i < 28 ? "b" : "c", NULL, 0, 100);
+	n = claim(&tq, 1, out, 6);
+	ck_assert_uint_eq(n, 6);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++)
+		seen[out[i].j_tenant[0] - 'a']++;
+	ck_assert_int_eq(seen[0], 2);
+	ck_assert_int_eq(seen[1], 2);
+	ck_assert_int_eq(seen[2], 2);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_priority)
+{
+	static const int	 prio[] = { 0, 5, 9, 5, 9, 1 };
+	static const int	 order[] = { 2, 4, 1, 3, 5, 0 };
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[6];
+	uint64_t		 ids[6];
+	size_t			 i;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 6; i++)
+		ids[i] = enq(&tq, "acme", NULL, prio[i], 10);
+	/* Higher priority first; equal priority in enqueue order. */
+	for (i = 0; i < 6; i++)
+		ck_assert_uint_eq(claim1(&tq, 1, NULL), ids[order[i]]);
+	tq_close(&tq);
+
+	/* The same within one claim. */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 6; i++)
+		ids[i] = enq(&tq, "acme", NULL, prio[i], 10);
+	ck_assert_uint_eq(claim(&tq, 1, out, 6), 6);
+	for (i = 0; i < 6; i++)
+		ck_assert_uint_eq(out[i].j_id, ids[order[i]]);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_aging)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	uint64_t		 old, x, y, aging;
+
+	tconf(&qc);
+	aging = qc.qc_aging_ms;
+	ck_assert_uint_gt(aging, 0);
+	tq_open(&tq, &qc);
+	old = enq(&tq, "acme", NULL, 0, 10);
+	/* Five periods old: worth 5, less than a fresh 9. */
+	tq.tq_q.q_fixed_now = T0 + 5 * aging;
+	x = enq(&tq, "acme", NULL, 9, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), x);
+	/* Ten periods old: worth 10, ahead of a fresh 9. */
+	tq.tq_q.q_fixed_now = T0 + 10 * aging;
+	y = enq(&tq, "acme", NULL, 9, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), old);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), y);
+	tq_close(&tq);
+
+	/* With aging off, priority alone decides. */
+	qc.qc_aging_ms = 0;
+	tq_open(&tq, &qc);
+	old = enq(&tq, "acme", NULL, 0, 10);
+	tq.tq_q.q_fixed_now = T0 + 1000 * HOUR;
+	y = enq(&tq, "acme", NULL, 9, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), y);
+	ck_assert_uint_eq(claim1(&tq, 1, NULL), old);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_claim_budget)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[16];
+	uint64_t		 sum, left = 20;
+	size_t			 i, n;
+
+	tconf(&qc);
+	qc.qc_claim_bytes = 10000;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 20; i++)
+		enq(&tq, i % 2 ? "a" : "b", NULL, 0, 3000);
+	/* Three jobs of 3000 bytes fit in 10000; a fourth does not. */
+	while (left > 0) {
+		n = claim(&tq, 1, out, 16);
+		ck_assert_uint_eq(n, left < 3 ? left : 3);
+		for (sum = 0, i = 0; i < n; i++)
+			sum += out[i].j_size;
+		ck_assert_uint_le(sum, qc.qc_claim_bytes);
+		left -= n;
+	}
+	ck_assert_uint_eq(claim(&tq, 1, out, 16), 0);
+	COUNTS(&tq, 0, 20, 0, 0, 0, 0);
+
+	/* A job larger than the budget still goes out, alone. */
+	enq(&tq, "c", NULL, 0, 50000);
+	enq(&tq, "c", NULL, 0, 100);
+	ck_assert_uint_eq(claim(&tq, 1, out, 16), 1);
+	ck_assert_uint_eq(out[0].j_size, 50000);
+	ck_assert_uint_eq(claim(&tq, 1, out, 16), 1);
+	ck_assert_uint_eq(out[0].j_size, 100);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_big_jobs)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[16];
+	uint64_t		 big1, big2, gen;
+	size_t			 i, n;
+
+	tconf(&qc);
+	qc.qc_big_bytes = MIB;
+	qc.qc_big_inflight = MIB + MIB / 2;	/* room for one big job */
+	tq_open(&tq, &qc);
+	big1 = enq(&tq, "pdf", NULL, 0, MIB);
+	big2 = enq(&tq, "pdf", NULL, 0, MIB);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), big1);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, MIB);
+
+	/* Small jobs go out; the second big one waits. */
+	for (i = 0; i < 3; i++)
+		enq(&tq, "txt", NULL, 0, 1000);
+	n = claim(&tq, 2, out, 16);
+	ck_assert_uint_eq(n, 3);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_lt(out[i].j_size, qc.qc_big_bytes);
+	ck_assert_uint_eq(claim(&tq, 2, out, 16), 0);
+	ck_assert_int_eq(state_of(&tq, big2), JOB_READY);
+
+	/* Once the first is acked, the second goes. */
+	ck_assert_int_eq(ack1(&tq, big1, gen), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 0);
+	ck_assert_uint_eq(claim1(&tq, 2, &gen), big2);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, MIB);
+
+	/* A failed or released big job gives its share back too. */
+	ck_assert_int_eq(fail1(&tq, big2, gen, "oom", 0), JOB_RETRY);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 0);
+	ck_assert_int_eq(QB.qb_retry(&tq.tq_q, big2), QUEUE_OK);
+	ck_assert_uint_eq(claim1(&tq, 3, NULL), big2);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 3, "signal 9", big2,
+	    &rel),
+	    QUEUE_OK);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_big_inflight, 0);
+	COUNTS(&tq, 1, 3, 0, 1, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_retention_count)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	 qn[100];
+	struct tq		 tq;
+	char			 keys[100][16];
+	uint64_t		 first = 0, last = 0, id;
+	size_t			 round, i, n;
+
+	tconf(&qc);
+	qc.qc_retain_done = 100;
+	tq_open(&tq, &qc);
+	for (round = 0; round < 10; round++) {
+		for (i = 0; i < 100; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "r%zu",
+			    round * 100 + i);
+			new_job(&qn[i], "acme", keys[i], 0, 10);
+		}
+		ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 100), QUEUE_OK);
+		if (round == 0)
+			first = qn[0].qn_id;
+		last = qn[99].qn_id;
+		do {
+			n = claim_ack(&tq, 1, 16);
+			ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+			ck_assert_uint_le(qs.qs_count[JOB_DONE],
+			    qc.qc_retain_done + 16);
+		} while (n > 0);
+		tq.tq_q.q_fixed_now += 1000;
+	}
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 1000);
+	ck_assert_uint_ge(qs.qs_count[JOB_DONE], 1);
+	COUNTS(&tq, 0, 0, 0, qs.qs_count[JOB_DONE], 0, 0);
+
+	/* The oldest are gone, the newest kept, and keys go with them. */
+	ck_assert_int_eq(state_of(&tq, first), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, first + 500), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, last), JOB_DONE);
+	new_job(&qn[0], "acme", "r0", 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn[0].qn_dup, 0);
+	ck_assert_uint_gt(qn[0].qn_id, last);
+	id = qn[0].qn_id;
+	new_job(&qn[0], "acme", "r999", 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn[0].qn_dup, 1);
+	ck_assert_uint_eq(qn[0].qn_id, last);
+	ck_assert_int_eq(state_of(&tq, id), JOB_READY);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_retention_age)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	uint64_t		 ids[10], half, id, gen;
+	size_t			 i;
+
+	tconf(&qc);
+	qc.qc_retain_done = 1000;
+	qc.qc_retain_age_ms = HOUR;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 10; i++)
+		ids[i] = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim_ack(&tq, 1, 16), 10);
+	COUNTS(&tq, 0, 0, 0, 10, 0, 0);
+
+	/* Half an hour on, they stay. */
+	tq.tq_q.q_fixed_now = T0 + HOUR / 2;
+	half = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), half);
+	ck_assert_int_eq(ack1(&tq, half, gen), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 11, 0, 0);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]), JOB_DONE);
+
+	/* 70 minutes on, the next ack trims the first ten only. */
+	tq.tq_q.q_fixed_now = T0 + HOUR + 10 * 60 * 1000;
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, half), JOB_DONE);
+	ck_assert_int_eq(state_of(&tq, id), JOB_DONE);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_purge)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	uint64_t		 ids[10], dead[3], c, gen, n;
+	size_t			 i;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	/* Five jobs done at T0, five two hours later. */
+	for (i = 0; i < 10; i++) {
+		if (i == 5)
+			tq.tq_q.q_fixed_now = T0 + 2 * HOUR;
+		ids[i] = enq(&tq, "acme", i == 0 ? "first" : NULL, 0, 10);
+		ck_assert_uint_eq(claim1(&tq, 1, &gen), ids[i]);
+		ck_assert_int_eq(ack1(&tq, ids[i], gen), QUEUE_OK);
+	}
+	tq.tq_q.q_fixed_now = T0 + 3 * HOUR;
+	COUNTS(&tq, 0, 0, 0, 10, 0, 0);
+
+	/* By age alone (a keep of 0 is no limit): older than 90 minutes. */
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 90 * 60 * 1000, 0,
+	    &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 5);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]),
+		    i < 5 ? QUEUE_ENOENT : JOB_DONE);
+	COUNTS(&tq, 0, 0, 0, 5, 0, 0);
+	/* The purged job's key is free again. */
+	new_job(&qn, "acme", "first", 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn.qn_dup, 0);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, qn.qn_id), QUEUE_OK);
+	COUNTS(&tq, 0, 0, 0, 5, 0, 1);
+
+	/*
+	 * By count alone: keep the newest three (the cancelled one too).
+	 * An age of UINT64_MAX is no age limit either, not a wrap-around.
+	 */
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, UINT64_MAX, 5, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 0, 3, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 2);
+	for (i = 5; i < 10; i++)
+		ck_assert_int_eq(state_of(&tq, ids[i]),
+		    i < 8 ? QUEUE_ENOENT : JOB_DONE);
+	ck_assert_int_eq(state_of(&tq, qn.qn_id), JOB_CANCELLED);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 1);
+
+	/* Neither limit reached: nothing goes. */
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 0, 3, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 4 * HOUR, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 4 * HOUR, 10, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, UINT64_MAX,
+	    UINT64_MAX, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	COUNTS(&tq, 0, 0, 0, 2, 0, 1);
+
+	/* Dead letters, kept by count; then everything. */
+	for (c = 0; c < 3; c++) {
+		dead[c] = enq(&tq, "acme", NULL, 0, 10);
+		ck_assert_uint_eq(claim1(&tq, 1, &gen), dead[c]);
+		ck_assert_int_eq(fail1(&tq, dead[c], gen, "bad", 1), JOB_DEAD);
+	}
+	COUNTS(&tq, 0, 0, 0, 2, 3, 1);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DEAD, 0, 1, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(state_of(&tq, dead[0]), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, dead[1]), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, dead[2]), JOB_DEAD);
+	COUNTS(&tq, 0, 0, 0, 2, 1, 1);
+	/* With no limit at all, every one goes. */
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DEAD, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 3);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_READY, 0, 0, &n),
+	    QUEUE_EINVAL);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_LEASED, 0, 0, &n),
+	    QUEUE_EINVAL);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_page)
+{
+	struct queue_conf	 qc;
+	struct queue_page	 qp;
+	struct page_ids		 pi;
+	struct tq		 tq;
+	uint64_t		 id[8], gen;
+	size_t			 i;
+
+	tconf(&qc);
+	qc.qc_max_attempts = 1;
+	tq_open(&tq, &qc);
+	/* id[0] (tenant b) dies, the others wait. */
+	id[0] = enq(&tq, "b", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id[0]);
+	ck_assert_int_eq(fail1(&tq, id[0], gen, "bad", 1), JOB_DEAD);
+	for (i = 1; i < 8; i++)
+		id[i] = enq(&tq, i % 2 ? "a" : "b", NULL, 0, 10);
+
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = -1;
+	qp.qp_limit = 3;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(QB.qb_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 3);
+	ck_assert_uint_eq(pi.pi_ids[0], id[0]);
+	ck_assert_uint_eq(pi.pi_ids[2], id[2]);
+	ck_assert_uint_eq(qp.qp_next, id[2]);
+	qp.qp_after = qp.qp_next;
+	qp.qp_limit = 5;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(QB.qb_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 5);
+	ck_assert_uint_eq(pi.pi_ids[4], id[7]);
+	ck_assert_uint_eq(qp.qp_next, 0);
+
+	/* Tenant a, two by two. */
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = JOB_READY;
+	qp.qp_tenant = "a";
+	qp.qp_limit = 2;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(QB.qb_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 2);
+	ck_assert_uint_eq(pi.pi_ids[0], id[1]);
+	ck_assert_uint_eq(pi.pi_ids[1], id[3]);
+	ck_assert_uint_eq(qp.qp_next, id[3]);
+
+	/* Dead letters: one; the scan's bound cuts a page short. */
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = JOB_DEAD;
+	qp.qp_limit = 10;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(QB.qb_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 1);
+	ck_assert_uint_eq(qp.qp_next, 0);
+	memset(&qp, 0, sizeof(qp));
+	qp.qp_state = -1;
+	qp.qp_tenant = "a";
+	qp.qp_limit = 10;
+	qp.qp_scan = 3;
+	memset(&pi, 0, sizeof(pi));
+	ck_assert_int_eq(QB.qb_page(&tq.tq_q, &qp, page_cb, &pi), QUEUE_OK);
+	ck_assert_uint_eq(pi.pi_n, 1);
+	ck_assert_uint_eq(pi.pi_ids[0], id[1]);
+	ck_assert_uint_eq(qp.qp_next, id[2]);
+
+	qp.qp_after = UINT64_MAX;
+	ck_assert_int_eq(QB.qb_page(&tq.tq_q, &qp, page_cb, &pi),
+	    QUEUE_EINVAL);
+	qp.qp_after = 0;
+	qp.qp_limit = 0;
+	ck_assert_int_eq(QB.qb_page(&tq.tq_q, &qp, page_cb, &pi),
+	    QUEUE_EINVAL);
+	tq_close(&tq);
+}
+END_TEST
+
+#define BULK	10000
+
+START_TEST(test_bulk_enqueue)
+{
+	static const int	 dupof[][2] = {
+		{ 2500, 0 }, { 5000, 1 }, { 7500, 2 }, { 8000, 2 }
+	};
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	*qn, bad[3];
+	struct tq		 tq;
+	struct job		 j;
+	char			(*keys)[32];
+	uint64_t		 pre, last = 0;
+	size_t			 i, k, ndup = 0;
+	int			 dup;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	pre = enq(&tq, "t0", "pre-1", 0, 1);
+	qn = calloc(BULK, sizeof(*qn));
+	keys = calloc(BULK, sizeof(*keys));
+	ck_assert(qn != NULL && keys != NULL);
+	for (i = 0; i < BULK; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "bulk-%zu", i);
+		for (k = 0; k < sizeof(dupof) / sizeof(dupof[0]); k++)
+			if (dupof[k][0] == (int)i)
+				snprintf(keys[i], sizeof(keys[i]), "bulk-%d",
+				    dupof[k][1]);
+		if (i == BULK - 1)
+			strlcpy(keys[i], "pre-1", sizeof(keys[i]));
+		/* Tenants change along the batch. */
+		new_job(&qn[i], i % 3 == 0 ? "t0" : i % 3 == 1 ? "t1" : "t2",
+		    keys[i], i % 10, i);
+	}
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	for (i = 0; i < BULK; i++) {
+		dup = 0;
+		for (k = 0; k < sizeof(dupof) / sizeof(dupof[0]); k++) {
+			if (dupof[k][0] != (int)i)
+				continue;
+			ck_assert_uint_eq(qn[i].qn_id, qn[dupof[k][1]].qn_id);
+			dup = 1;
+		}
+		if (i == BULK - 1) {
+			ck_assert_uint_eq(qn[i].qn_id, pre);
+			dup = 1;
+		}
+		ck_assert_int_eq(qn[i].qn_dup, dup);
+		if (!dup) {
+			/* New jobs get new ids, in order. */
+			ck_assert_uint_gt(qn[i].qn_id, last);
+			last = qn[i].qn_id;
+		}
+		ndup += dup;
+	}
+	ck_assert_uint_eq(ndup, 5);
+	COUNTS(&tq, 1 + BULK - ndup, 0, 0, 0, 0, 0);
+	get(&tq, qn[4].qn_id, &j);
+	ck_assert_str_eq(j.j_key, "bulk-4");
+	ck_assert_str_eq(j.j_tenant, "t1");
+	ck_assert_int_eq(j.j_prio, 4);
+	ck_assert_uint_eq(j.j_size, 4);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_next_id, 1 + 1 + BULK - ndup);
+
+	/* The same batch again adds nothing. */
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	for (i = 0; i < BULK; i++)
+		ck_assert_int_eq(qn[i].qn_dup, 1);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 1 + BULK - ndup);
+
+	/* One bad job refuses the whole batch. */
+	for (i = 0; i < 3; i++)
+		new_job(&bad[i], "t9", NULL, 0, 1);
+	bad[1].qn_prio = JOB_PRIO_MAX + 1;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_prio = -1;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_prio = 0;
+	bad[1].qn_srckind = SRC_NKINDS;
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	bad[1].qn_srckind = SRC_PATH;
+	memset(keys[0], 'k', sizeof(keys[0]));
+	keys[0][sizeof(keys[0]) - 1] = '\0';
+	bad[2].qn_tenant = keys[0];	/* 31 bytes: fine */
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_count[JOB_READY], 1 + BULK - ndup + 3);
+	free(qn);
+	free(keys);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_release_interleaved)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[16];
+	uint64_t		 ids[10];
+	size_t			 i, k, n;
+	int			 found;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	for (i = 0; i < 10; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	/* Leases alternate between two workers. */
+	for (i = 0; i < 10; i++)
+		ids[i] = claim1(&tq, i % 2 == 0 ? 300 : 400, NULL);
+	COUNTS(&tq, 0, 10, 0, 0, 0, 0);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 300, "exit 1",
+	    QUEUE_CRASH_ALL, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 5);
+	for (i = 0; i < 10; i += 2) {
+		found = 0;
+		for (k = 0; k < 5; k++)
+			found |= rel.qr_jobs[k] == ids[i];
+		ck_assert_msg(found, "job %llu not released",
+		    (unsigned long long)ids[i]);
+		ck_assert_int_eq(state_of(&tq, ids[i]), JOB_READY);
+		ck_assert_int_eq(state_of(&tq, ids[i + 1]), JOB_LEASED);
+	}
+	COUNTS(&tq, 5, 5, 0, 0, 0, 0);
+	n = claim(&tq, 500, out, 16);
+	ck_assert_uint_eq(n, 5);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(out[i].j_crashes, 1);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 400, "exit 1",
+	    QUEUE_CRASH_ALL, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 5);
+	COUNTS(&tq, 5, 5, 0, 0, 0, 0);
+	tq_close(&tq);
+
+	/* Enough leases to fill many pages: the scan deletes as it goes. */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 1200; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	for (i = 0; i < 1200; i++)
+		ck_assert_uint_eq(claim1(&tq, i % 3 == 0 ? 300 : 400, NULL),
+		    i + 1);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 400, "exit 1", 0, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 800);
+	COUNTS(&tq, 800, 400, 0, 0, 0, 0);
+	for (i = 0; i < 1200; i++)
+		ck_assert_int_eq(state_of(&tq, i + 1),
+		    i % 3 == 0 ? JOB_LEASED : JOB_READY);
+	ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 300, "exit 1", 0, &rel),
+	    QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 400);
+	COUNTS(&tq, 1200, 0, 0, 0, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+#define MANY_JOBS	10050
+#define MANY_K		1024
+
+START_TEST(test_batches)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out;
+	uint64_t		 n, total;
+	size_t			 i, got;
+
+	/* More dead letters and finished jobs than one transaction takes. */
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+	qn = calloc(MANY_JOBS, sizeof(*qn));
+	out = calloc(MANY_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < MANY_JOBS; i++)
+		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim(&tq, 5, out, MANY_K);
+		ck_assert_uint_gt(got, 0);
+		ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 5, "signal 9",
+		    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+		ck_assert_uint_eq(rel.qr_dead, got);
+	}
+	COUNTS(&tq, 0, 0, 0, 0, MANY_JOBS, 0);
+	ck_assert_int_eq(QB.qb_retry_dead(&tq.tq_q, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS);
+	COUNTS(&tq, MANY_JOBS, 0, 0, 0, 0, 0);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim_ack(&tq, 5, MANY_K);
+		ck_assert_uint_gt(got, 0);
+	}
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS, 0, 0);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_tenant_batches)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		*out, j;
+	uint64_t		 n, total;
+	size_t			 i, got;
+
+	tconf(&qc);
+	qc.qc_max_crashes = 1;
+	tq_open(&tq, &qc);
+	qn = calloc(MANY_JOBS, sizeof(*qn));
+	out = calloc(MANY_K, sizeof(*out));
+	ck_assert(qn != NULL && out != NULL);
+	for (i = 0; i < MANY_JOBS; i++)
+		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	for (total = 0; total < MANY_JOBS; total += got) {
+		got = claim(&tq, 5, out, MANY_K);
+		ck_assert_uint_gt(got, 0);
+		ck_assert_int_eq(QB.qb_release_pid(&tq.tq_q, 5, "signal 9",
+		    QUEUE_CRASH_ALL, &rel), QUEUE_OK);
+	}
+	COUNTS(&tq, 0, 0, 0, 0, MANY_JOBS, 0);
+	ck_assert_int_eq(QB.qb_retry_dead_tenant(&tq.tq_q, "a", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, MANY_JOBS / 2, 0, 0, 0, MANY_JOBS / 2, 0);
+	ck_assert_int_eq(QB.qb_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_DEAD);
+	ck_assert_int_eq(QB.qb_get(&tq.tq_q, qn[1].qn_id, &j), QUEUE_OK);
+	ck_assert_int_eq(j.j_state, JOB_READY);
+	ck_assert_int_eq(QB.qb_retry_dead_tenant(&tq.tq_q, "c", &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	for (total = 0; total < MANY_JOBS / 2; total += got) {
+		got = claim_ack(&tq, 5, MANY_K);
+		ck_assert_uint_gt(got, 0);
+	}
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, MANY_JOBS / 2, 0);
+	/* Tenant a has no dead letters left; b's go. */
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DEAD, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DONE, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DEAD, "b", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, MANY_JOBS / 2, 0, 0);
+	ck_assert_int_eq(QB.qb_get(&tq.tq_q, qn[0].qn_id, &j), QUEUE_ENOENT);
+	/* A tenant's purge takes no limit. */
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 5, &n),
+	    QUEUE_EINVAL);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DONE, "a", 0, 0, &n),
+	    QUEUE_OK);
+	ck_assert_uint_eq(n, MANY_JOBS / 2);
+	COUNTS(&tq, 0, 0, 0, 0, 0, 0);
+	free(qn);
+	free(out);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_reconnect)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	uint64_t		 a, b, gen;
+
+	/*
+	 * The server ends the queue's connection (as a restart would): the
+	 * next call connects again and goes through, once per call.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	a = enq(&tq, "acme", NULL, 0, 10);
+	tq_sql(pg_dsn, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+	    "backend_type = 'client backend' AND usename = current_user");
+	b = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(b, a + 1);
+	COUNTS(&tq, 2, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), a);
+	tq_sql(pg_dsn, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+	    "backend_type = 'client backend' AND usename = current_user");
+	ck_assert_int_eq(ack1(&tq, a, gen), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, 1);
+	COUNTS(&tq, 1, 0, 0, 1, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+/* What differs from the LMDB backend, and what is the backend's own. */
+
+#define FAIR_A		2000
+#define FAIR_B		10
+#define FAIR_K		16
+
+START_TEST(test_fairness_two)
+{
+	struct queue_conf	 qc;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	struct job		 out[FAIR_K], j;
+	uint64_t		 id, gen;
+	size_t			 i, n, claims = 0, claimed = 0, gotb = 0;
+	size_t			 before_last_b = 0;
+
+	/* A tenant with 10 jobs waits for none of another's 2000. */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	qn = calloc(FAIR_A, sizeof(*qn));
+	ck_assert_ptr_nonnull(qn);
+	for (i = 0; i < FAIR_A; i++)
+		new_job(&qn[i], "tenant-a", NULL, 0, 1000);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, FAIR_A), QUEUE_OK);
+	for (i = 0; i < FAIR_B; i++)
+		new_job(&qn[i], "tenant-b", NULL, 0, 1000);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, FAIR_B), QUEUE_OK);
+	COUNTS(&tq, FAIR_A + FAIR_B, 0, 0, 0, 0, 0);
+	while (gotb < FAIR_B && claims < 100) {
+		n = claim(&tq, 1, out, FAIR_K);
+		ck_assert_uint_eq(n, FAIR_K);
+		claims++;
+		for (i = 0; i < n; i++) {
+			claimed++;
+			if (strcmp(out[i].j_tenant, "tenant-b") == 0 &&
+			    ++gotb == FAIR_B)
+				before_last_b = claimed;
+		}
+	}
+	ck_assert_uint_eq(gotb, FAIR_B);
+	ck_assert_msg(claims <= 2, "tenant-b waited %zu claims", claims);
+	ck_assert_msg(before_last_b <= 40, "%zu jobs claimed before "
+	    "tenant-b's last", before_last_b);
+	COUNTS(&tq, FAIR_A + FAIR_B - claimed, claimed, 0, 0, 0, 0);
+
+	free(qn);
+	tq_close(&tq);
+
+	/*
+	 * Claims of one job acked at once (nothing in flight): the tenant
+	 * served less recently goes first, so the two alternate.
+	 */
+	tq_open(&tq, &qc);
+	for (i = 0; i < 20; i++)
+		enq(&tq, i < 10 ? "tenant-a" : "tenant-b", NULL, 0, 1000);
+	for (i = 0; i < 10; i++) {
+		id = claim1(&tq, 2, &gen);
+		ck_assert_uint_ne(id, 0);
+		get(&tq, id, &j);
+		ck_assert_str_eq(j.j_tenant, i % 2 ? "tenant-b" : "tenant-a");
+		ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	}
+	COUNTS(&tq, 10, 0, 0, 10, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_fairness_jobs)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct job		 out[11];
+	size_t			 i, n, jobs[2] = { 0, 0 };
+
+	/*
+	 * The share is in jobs, not bytes (the LMDB backend's DRR would give
+	 * the tenant of 10000-byte documents one job to the other's ten).
+	 */
+	tconf(&qc);
+	qc.qc_fair_unit = 1000;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 20; i++)
+		enq(&tq, "big", NULL, 0, 10000);
+	for (i = 0; i < 20; i++)
+		enq(&tq, "small", NULL, 0, 1000);
+	n = claim(&tq, 1, out, 10);
+	ck_assert_uint_eq(n, 10);
+	for (i = 0; i < n; i++)
+		jobs[out[i].j_tenant[0] == 's'] += 1;
+	ck_assert_uint_eq(jobs[0], 5);
+	ck_assert_uint_eq(jobs[1], 5);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_extend_pid)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct tq		 tq;
+	struct job		 out[3], j;
+	size_t			 i;
+
+	/* A worker's claimed jobs wait while it runs the first. */
+	tconf(&qc);
+	qc.qc_lease_ms = 10000;
+	tq_open(&tq, &qc);
+	for (i = 0; i < 3; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim(&tq, 5, out, 3), 3);
+	ck_assert_uint_eq(claim1(&tq, 6, NULL), 0);
+	enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_uint_eq(claim1(&tq, 6, NULL), 4);
+	tq.tq_q.q_fixed_now = T0 + 8000;
+	ck_assert_int_eq(QB.qb_extend_pid(&tq.tq_q, 5), QUEUE_OK);
+	for (i = 0; i < 3; i++) {
+		get(&tq, out[i].j_id, &j);
+		ck_assert_uint_eq(j.j_lease_deadline, T0 + 18000);
+	}
+	get(&tq, 4, &j);
+	ck_assert_uint_eq(j.j_lease_deadline, T0 + 10000);
+	tq.tq_q.q_fixed_now = T0 + 12000;
+	ck_assert_int_eq(QB.qb_sweep(&tq.tq_q, &rel), QUEUE_OK);
+	ck_assert_uint_eq(rel.qr_released, 1);
+	ck_assert_uint_eq(rel.qr_jobs[0], 4);
+	COUNTS(&tq, 0, 3, 1, 0, 0, 0);
+	/* Settling has nothing to do: acks are written at once. */
+	ck_assert_int_eq(QB.qb_settle(&tq.tq_q), QUEUE_OK);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_spool_refs)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn[3];
+	struct tq		 tq;
+	const char		*name = "0123456789abcdef-01234567-89abcdef";
+	char			 path[PATH_MAX + 64];
+	uint64_t		 refs, gen, id;
+	size_t			 i;
+	FILE			*f;
+	int			 fd;
+
+	/* Three jobs read one uploaded file; it goes with the last. */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	ck_assert_int_ge((fd = spool_dir(tq.tq_dir, 1)), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/%s/%s", tq.tq_dir, SPOOL_DIR, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{}\n", f);
+	fclose(f);
+	for (i = 0; i < 3; i++) {
+		new_job(&qn[i], "acme", NULL, 0, 10);
+		qn[i].qn_srckind = SRC_SPOOL;
+		qn[i].qn_path = name;
+	}
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 3), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
+	ck_assert_uint_eq(refs, 3);
+	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, qn[0].qn_id), QUEUE_OK);
+	id = claim1(&tq, 1, &gen);
+	ck_assert_uint_eq(id, qn[1].qn_id);
+	ck_assert_int_eq(fail1(&tq, id, gen, "bad", 1), JOB_DEAD);
+	/* A dead letter keeps its file until it is purged. */
+	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
+	ck_assert_uint_eq(refs, 2);
+	id = claim1(&tq, 1, &gen);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
+	ck_assert_uint_eq(refs, 1);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DEAD, 0, 0, &refs),
+	    QUEUE_OK);
+	ck_assert_uint_eq(refs, 1);
+	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
+	ck_assert_uint_eq(refs, 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	tq_close(&tq);
+}
+END_TEST
+
+START_TEST(test_bytes)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn;
+	struct tq		 tq;
+	struct job		 j;
+	char			 why[400];
+	uint64_t		 id, gen;
+
+	/*
+	 * Paths, keys, names and messages are bytes, as a file system or a
+	 * client gave them, UTF-8 or not: they come back as they went in.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	new_job(&qn, "t\xff", "k\x80'", 0, 10);
+	qn.qn_path = "/srv/caf\xe9 'x'\\.txt";
+	qn.qn_title = "Caf\xe9";
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	id = qn.qn_id;
+	get(&tq, id, &j);
+	ck_assert_str_eq(j.j_tenant, "t\xff");
+	ck_assert_str_eq(j.j_key, "k\x80'");
+	ck_assert_str_eq(j.j_path, "/srv/caf\xe9 'x'\\.txt");
+	ck_assert_str_eq(j.j_title, "Caf\xe9");
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(qn.qn_dup, 1);
+	ck_assert_uint_eq(qn.qn_id, id);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	/* A long reason is cut as the job's record holds it. */
+	memset(why, 'e', sizeof(why));
+	why[0] = '\xe9';
+	why[sizeof(why) - 1] = '\0';
+	ck_assert_int_eq(fail1(&tq, id, gen, why, 1), JOB_DEAD);
+	get(&tq, id, &j);
+	ck_assert_uint_eq(strlen(j.j_error), JOB_ERROR_MAX - 1);
+	ck_assert_int_eq(strncmp(j.j_error, why, JOB_ERROR_MAX - 1), 0);
+	COUNTS(&tq, 0, 0, 0, 0, 1, 0);
+	ck_assert_int_eq(QB.qb_purge_tenant(&tq.tq_q, JOB_DEAD, "t\xff", 0, 0,
+	    &gen), QUEUE_OK);
+	ck_assert_uint_eq(gen, 1);
+	tq_close(&tq);
+}
+END_TEST
+
+/* The schema's versions. */
+
+START_TEST(test_schema)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct queue		 q;
+	char			 err[256], sql[512];
+
+	/* A database without the schema is refused, and says so. */
+	tq_schema(&tq);
+	tconf(&qc);
+	strlcpy(qc.qc_dsn, tq.tq_dsn, sizeof(qc.qc_dsn));
+	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "db init"));
+
+	/* Created once; a second init is refused; migrate has nothing. */
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "version 1"));
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "already"));
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "up to date"));
+	tq_open_only(&tq, &qc);
+	QB.qb_close(&tq.tq_q);
+
+	/* A schema from an older quire: open refuses, migrate brings it up. */
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP TABLE quire_totals; UPDATE quire_schema SET version = 0",
+	    tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
+	snprintf(sql, sizeof(sql), "SET search_path = %s; DROP TABLE "
+	    "quire_jobs, quire_tenants, quire_spool; DROP SEQUENCE "
+	    "quire_job_id, quire_lease_gen, quire_served", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 1"));
+	tq_open_only(&tq, &qc);
+	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
+	QB.qb_close(&tq.tq_q);
+
+	/* A newer one: refused by open and by migrate. */
+	snprintf(sql, sizeof(sql), "UPDATE %s.quire_schema SET version = 99",
+	    tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "newer"));
+
+	/* A server that is not there: a clear error, no crash. */
+	strlcpy(qc.qc_dsn, "host=/nonexistent/socket/dir dbname=x",
+	    sizeof(qc.qc_dsn));
+	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(queue_pg_migrate(qc.qc_dsn, 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot connect"));
+	qc.qc_dsn[0] = '\0';
+	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
+	tq_sql(pg_dsn, "SELECT 1");
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(tlib_rm_rf(tq.tq_dir), 0);
+}
+END_TEST
+
+/* Two processes. */
+
+#define RACE_JOBS	2000
+#define RACE_K		8
+
+/*
+ * A worker process: open the queue itself, wait for the start, then
+ * ack what it holds and claim RACE_K more in one call until the queue is
+ * empty, writing each id it was given to its file.  Errors are exit
+ * codes: Check's assertions belong to the test process.
+ */
+static void __dead
+race_child(struct tq *tq, const char *file, uint32_t pid, int gofd)
+{
+	struct queue_conf	 qc;
+	struct queue_owner	 o;
+	struct queue_lease	 acks[RACE_K];
+	struct queue		 q;
+	struct job		 out[RACE_K];
+	int			 res[RACE_K];
+	size_t			 n = 0, nacks = 0, i;
+	char			 c;
+	FILE			*f;
+
+	tconf(&qc);
+	strlcpy(qc.qc_dsn, tq->tq_dsn, sizeof(qc.qc_dsn));
+	if (QB.qb_open(&q, tq->tq_dir, &qc) != 0)
+		_exit(2);
+	q.q_fixed_now = T0;
+	if ((f = fopen(file, "w")) == NULL)
+		_exit(3);
+	(void)read(gofd, &c, 1);
+	o.qo_pid = pid;
+	o.qo_slot = pid;
+	do {
+		if (QB.qb_ack_claim(&q, acks, nacks, res, &o, out, RACE_K,
+		    &n) != QUEUE_OK)
+			_exit(4);
+		for (i = 0; i < nacks; i++)
+			if (res[i] != QUEUE_OK)
+				_exit(5);
+		for (i = 0; i < n; i++) {
+			fprintf(f, "%llu\n", (unsigned long long)out[i].j_id);
+			acks[i].ql_id = out[i].j_id;
+			acks[i].ql_gen = out[i].j_lease_gen;
+		}
+		nacks = n;
+	} while (n > 0);
+	if (fclose(f) != 0)
+		_exit(6);
+	QB.qb_close(&q);
+	_exit(0);
+}
+
+START_TEST(test_two_processes)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct queue_new	*qn;
+	struct tq		 tq;
+	char			 file[2][PATH_MAX + 16];
+	unsigned long long	 id;
+	uint8_t			*seen;
+	FILE			*f;
+	pid_t			 pid[2];
+	size_t			 i, total = 0, got[2];
+	int			 go[2], status, w;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	qn = calloc(RACE_JOBS, sizeof(*qn));
+	seen = calloc(RACE_JOBS + 1, 1);
+	ck_assert(qn != NULL && seen != NULL);
+	for (i = 0; i < RACE_JOBS; i++)
+		new_job(&qn[i], i % 3 ? "acme" : "other", NULL, 0, 100);
+	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, RACE_JOBS), QUEUE_OK);
+	free(qn);
+	/* No connection may cross the fork. */
+	QB.qb_close(&tq.tq_q);
+
+	ck_assert_int_eq(pipe(go), 0);
+	for (w = 0; w < 2; w++) {
+		snprintf(file[w], sizeof(file[w]), "%s/ids.%d", tq.tq_dir, w);
+		pid[w] = fork();
+		ck_assert_int_ge(pid[w], 0);
+		if (pid[w] == 0) {
+			close(go[1]);
+			race_child(&tq, file[w], 100 + w, go[0]);
+		}
+	}
+	close(go[0]);
+	/* Closing the pipe starts both at once. */
+	close(go[1]);
+	for (w = 0; w < 2; w++) {
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "worker %d: status %#x", w, status);
+	}
+	for (w = 0; w < 2; w++) {
+		got[w] = 0;
+		f = fopen(file[w], "r");
+		ck_assert_ptr_nonnull(f);
+		while (fscanf(f, "%llu", &id) == 1) {
+			ck_assert_msg(id >= 1 && id <= RACE_JOBS,
+			    "worker %d claimed job %llu", w, id);
+			ck_assert_msg(seen[id] == 0, "job %llu claimed twice",
+			    id);
+			seen[id] = 1;
+			got[w]++;
+		}
+		fclose(f);
+		total += got[w];
+	}
+	ck_assert_uint_eq(total, RACE_JOBS);
+	/* Both took part (each claims a batch while the other commits). */
+	ck_assert_uint_gt(got[0], 0);
+	ck_assert_uint_gt(got[1], 0);
+
+	tq_open_only(&tq, &qc);
+	COUNTS(&tq, 0, 0, 0, RACE_JOBS, 0, 0);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_completed, RACE_JOBS);
+	free(seen);
+	tq_close(&tq);
+}
+END_TEST
+
+#define RACE_KEYS	2000
+
+/* A process enqueueing RACE_KEYS keyed jobs at once; their ids to file. */
+static void __dead
+race_enqueue(struct tq *tq, const char *file, int gofd)
+{
+	struct queue_conf	 qc;
+	struct queue_new	*qn;
+	struct queue		 q;
+	char			(*keys)[16], c;
+	size_t			 i;
+	FILE			*f;
+
+	tconf(&qc);
+	strlcpy(qc.qc_dsn, tq->tq_dsn, sizeof(qc.qc_dsn));
+	qn = calloc(RACE_KEYS, sizeof(*qn));
+	keys = calloc(RACE_KEYS, sizeof(*keys));
+	if (qn == NULL || keys == NULL || QB.qb_open(&q, tq->tq_dir, &qc) != 0)
+		_exit(2);
+	for (i = 0; i < RACE_KEYS; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key-%zu", i);
+		new_job(&qn[i], "acme", keys[i], 0, 10);
+	}
+	(void)read(gofd, &c, 1);
+	if (QB.qb_enqueue(&q, qn, RACE_KEYS) != QUEUE_OK)
+		_exit(3);
+	if ((f = fopen(file, "w")) == NULL)
+		_exit(4);
+	for (i = 0; i < RACE_KEYS; i++)
+		fprintf(f, "%llu %d\n", (unsigned long long)qn[i].qn_id,
+		    qn[i].qn_dup);
+	if (fclose(f) != 0)
+		_exit(5);
+	QB.qb_close(&q);
+	_exit(0);
+}
+
+START_TEST(test_enqueue_race)
+{
+	struct queue_conf	 qc;
+	struct queue_stats	 qs;
+	struct tq		 tq;
+	char			 file[2][PATH_MAX + 16];
+	unsigned long long	 id[2];
+	pid_t			 pid[2];
+	size_t			 i, ndup = 0;
+	FILE			*f[2];
+	int			 go[2], status, w, dup[2];
+
+	/*
+	 * Two processes enqueue the same keys at once: each key is one job,
+	 * and both are told its id, one of them as a duplicate.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	/* The tenant is known: its creation would order the two. */
+	enq(&tq, "acme", NULL, 0, 10);
+	QB.qb_close(&tq.tq_q);
+	ck_assert_int_eq(pipe(go), 0);
+	for (w = 0; w < 2; w++) {
+		snprintf(file[w], sizeof(file[w]), "%s/ids.%d", tq.tq_dir, w);
+		pid[w] = fork();
+		ck_assert_int_ge(pid[w], 0);
+		if (pid[w] == 0) {
+			close(go[1]);
+			race_enqueue(&tq, file[w], go[0]);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (w = 0; w < 2; w++) {
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "enqueuer %d: status %#x", w, status);
+		f[w] = fopen(file[w], "r");
+		ck_assert_ptr_nonnull(f[w]);
+	}
+	for (i = 0; i < RACE_KEYS; i++) {
+		for (w = 0; w < 2; w++)
+			ck_assert_int_eq(fscanf(f[w], "%llu %d", &id[w],
+			    &dup[w]), 2);
+		ck_assert_uint_eq(id[0], id[1]);
+		ck_assert_int_eq(dup[0] + dup[1], 1);
+		ndup += dup[0];
+	}
+	fclose(f[0]);
+	fclose(f[1]);
+	tq_open_only(&tq, &qc);
+	COUNTS(&tq, 1 + RACE_KEYS, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	ck_assert_uint_eq(qs.qs_enqueued, 1 + RACE_KEYS);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Wake-ups. */
+
+START_TEST(test_wait)
+{
+	struct queue_conf	 qc;
+	struct tq		 tq;
+	struct queue		 other;
+	struct queue_new	 qn;
+	struct queue_owner	 owner = { 2, 2 };
+	struct job		 j;
+	uint64_t		 gen, id;
+	size_t			 n;
+	pid_t			 pid;
+	int			 status;
+
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	strlcpy(qc.qc_dsn, tq.tq_dsn, sizeof(qc.qc_dsn));
+
+	/* Nothing happens: a timeout. */
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 200), 0);
+
+	/* An enqueue on another connection, from another process, wakes. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (QB.qb_open(&other, tq.tq_dir, &qc) != 0)
+			_exit(2);
+		usleep(100 * 1000);
+		new_job(&qn, "acme", NULL, 0, 10);
+		_exit(QB.qb_enqueue(&other, &qn, 1) == QUEUE_OK ? 0 : 3);
+	}
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The notice is used up: the next wait times out. */
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 50), 0);
+
+	/* A notice sent before the wait began is not lost. */
+	ck_assert_int_eq(QB.qb_open(&other, tq.tq_dir, &qc), 0);
+	other.q_fixed_now = T0;
+	id = claim1(&tq, 1, &gen);
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(QB.qb_release_pid(&other, 1, "exit", 0, NULL),
+	    QUEUE_OK);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
+	/* A cancel wakes too. */
+	ck_assert_int_eq(QB.qb_cancel(&other, id), QUEUE_OK);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
+	/* A claim does not. */
+	enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
+	ck_assert_uint_eq(claim_ack(&tq, 1, 4), 1);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 50), 0);
+	/* Nor a failure; a retry made ready, when its time came, does. */
+	id = enq(&tq, "acme", NULL, 0, 10);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
+	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
+	ck_assert_int_eq(fail1(&tq, id, gen, "timeout", 0), JOB_RETRY);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 50), 0);
+	other.q_fixed_now = T0 + HOUR;
+	ck_assert_int_eq(QB.qb_claim(&other, &owner, &j, 1, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(j.j_id, id);
+	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
+	QB.qb_close(&other);
+	tq_close(&tq);
+}
+END_TEST
+
+static Suite *
+queue_pg_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("queue_pg");
+
+	tc = tcase_create("lifecycle");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_schema);
+	tcase_add_test(tc, test_state_machine);
+	tcase_add_test(tc, test_idempotency);
+	tcase_add_test(tc, test_enqueue_limits);
+	tcase_add_test(tc, test_bulk_enqueue);
+	tcase_add_test(tc, test_bytes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("leases");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_generation_fence);
+	tcase_add_test(tc, test_release_crash);
+	tcase_add_test(tc, test_release_crash_one);
+	tcase_add_test(tc, test_release_no_crash);
+	tcase_add_test(tc, test_release_interleaved);
+	tcase_add_test(tc, test_sweep);
+	tcase_add_test(tc, test_extend_pid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("failure");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_fail_backoff);
+	tcase_add_test(tc, test_fail_permanent);
+	tcase_add_test(tc, test_retry);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_cancel_job);
+	tcase_add_test(tc, test_watch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("policy");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_fairness_two);
+	tcase_add_test(tc, test_fairness_one_by_one);
+	tcase_add_test(tc, test_fairness_three);
+	tcase_add_test(tc, test_fairness_jobs);
+	tcase_add_test(tc, test_priority);
+	tcase_add_test(tc, test_aging);
+	tcase_add_test(tc, test_claim_budget);
+	tcase_add_test(tc, test_big_jobs);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("storage");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_two_processes);
+	tcase_add_test(tc, test_enqueue_race);
+	tcase_add_test(tc, test_wait);
+	tcase_add_test(tc, test_spool_refs);
+	tcase_add_test(tc, test_retention_count);
+	tcase_add_test(tc, test_retention_age);
+	tcase_add_test(tc, test_purge);
+	tcase_add_test(tc, test_page);
+	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_tenant_batches);
+	tcase_add_test(tc, test_reconnect);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	pg_dsn = getenv("QUIRE_TEST_PGDSN");
+	if (pg_dsn == NULL || *pg_dsn == '\0') {
+		fprintf(stderr, "SKIP: QUIRE_TEST_PGDSN is not set "
+		    "(t/queuepg.sh starts a server and sets it)\n");
+		return (77);
+	}
+	return (tlib_main("check_queue_pg", queue_pg_suite()));
+}
