@@ -2,8 +2,8 @@
 
 /*
  * The job queue on PostgreSQL (libpq): the second backend of the queue
- * interface (struct queue_backend), with the semantics the LMDB
- * backend's comment in queue.c sets out (states, leases fenced by
+ * interface (struct queue_backend), with the semantics the interface's
+ * comment in queue.c sets out (states, leases fenced by
  * generation, retries with backoff, dead letters, crash counting,
  * cancel, idempotency keys, priority aging, size tiers, retention,
  * spool counts), so that several hosts can share one queue.
