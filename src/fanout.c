@@ -69,8 +69,9 @@ struct fanout_host {
 	int			 fh_local;
 	int			 fh_missing;
 	char			 fh_why[128];	/* why it is missing */
-	uint64_t		 fh_start;	/* ms, the round's request */
-	uint64_t		 fh_took;	/* ms, both rounds */
+	uint64_t		 fh_start;	/* us, the round's request */
+	uint64_t		 fh_took;	/* us, both rounds */
+	int			 fh_err;	/* enum evhttp_request_error + 1 */
 	struct search_global	*fh_stats;
 	struct search_hit	*fh_hits;
 	size_t			 fh_nhits;
@@ -97,7 +98,7 @@ struct fanout {
 	enum fanout_phase	 fo_phase;
 	struct search_global	 fo_sum;
 	struct search_result	 fo_res;	/* the page */
-	uint64_t		 fo_start;
+	uint64_t		 fo_start;	/* us */
 	fanout_done_fn		 fo_done;
 	void			*fo_arg;
 };
@@ -289,8 +290,8 @@ fanout_snippet(struct search_hit *h)
 
 	buf_init(&b);
 	for (i = 0; i < h->sh_nhl; i++) {
-		if (h->sh_hl_off[i] < at || h->sh_hl_off[i] +
-		    h->sh_hl_len[i] > len)
+		if (h->sh_hl_off[i] < at ||
+		    (size_t)h->sh_hl_off[i] + h->sh_hl_len[i] > len)
 			break;
 		buf_add(&b, h->sh_text + at, h->sh_hl_off[i] - at);
 		buf_addstr(&b, "**");
@@ -307,7 +308,7 @@ fanout_snippet(struct search_hit *h)
 static int
 fanout_hit(yajl_val v, struct search_hit *h)
 {
-	yajl_val	 x, hl, pair;
+	yajl_val	 x, hl, pair, o, l;
 	uint64_t	 n;
 	size_t		 i;
 
@@ -333,14 +334,19 @@ fanout_hit(yajl_val v, struct search_hit *h)
 		    h->sh_nhl < SEARCH_HL_MAX; i++) {
 			pair = YAJL_GET_ARRAY(hl)->values[i];
 			if (!YAJL_IS_ARRAY(pair) ||
-			    YAJL_GET_ARRAY(pair)->len != 2 ||
-			    !YAJL_IS_INTEGER(YAJL_GET_ARRAY(pair)->values[0]) ||
-			    !YAJL_IS_INTEGER(YAJL_GET_ARRAY(pair)->values[1]))
+			    YAJL_GET_ARRAY(pair)->len != 2)
 				return (-1);
-			h->sh_hl_off[h->sh_nhl] = YAJL_GET_INTEGER(
-			    YAJL_GET_ARRAY(pair)->values[0]);
-			h->sh_hl_len[h->sh_nhl++] = YAJL_GET_INTEGER(
-			    YAJL_GET_ARRAY(pair)->values[1]);
+			o = YAJL_GET_ARRAY(pair)->values[0];
+			l = YAJL_GET_ARRAY(pair)->values[1];
+			if (!YAJL_IS_INTEGER(o) || !YAJL_IS_INTEGER(l))
+				return (-1);
+			/* Past a snippet cut short here: not shown. */
+			if (YAJL_GET_INTEGER(o) < 0 || YAJL_GET_INTEGER(l) < 0 ||
+			    YAJL_GET_INTEGER(o) + YAJL_GET_INTEGER(l) >
+			    (long long)strlen(h->sh_text))
+				break;
+			h->sh_hl_off[h->sh_nhl] = YAJL_GET_INTEGER(o);
+			h->sh_hl_len[h->sh_nhl++] = YAJL_GET_INTEGER(l);
 		}
 	fanout_snippet(h);
 	return (0);
@@ -389,6 +395,32 @@ fanout_missing(struct fanout_host *fh, const char *fmt, ...)
 	    fh->fh_why);
 }
 
+/* Why a request failed, for the answer. */
+static void
+fanout_error(enum evhttp_request_error e, void *arg)
+{
+	struct fanout_host	*fh = arg;
+
+	fh->fh_err = (int)e + 1;
+}
+
+static const char *
+fanout_why(const struct fanout_host *fh)
+{
+	switch (fh->fh_err - 1) {
+	case EVREQ_HTTP_TIMEOUT:
+		return ("no answer in time");
+	case EVREQ_HTTP_EOF:
+		return ("connection closed");
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		return ("an answer too large");
+	case EVREQ_HTTP_INVALID_HEADER:
+		return ("a malformed answer");
+	default:
+		return ("cannot connect");
+	}
+}
+
 /* A peer's answer to either round. */
 static void
 fanout_reply(struct evhttp_request *req, void *arg)
@@ -401,11 +433,12 @@ fanout_reply(struct evhttp_request *req, void *arg)
 	size_t			 len;
 	int			 code;
 
-	fh->fh_took += util_mono_ms() - fh->fh_start;
+	fh->fh_took += util_mono_us() - fh->fh_start;
 	code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	if (code != 200) {
 		if (code == 0)
-			fanout_missing(fh, "no answer within %llu ms",
+			fanout_missing(fh, "%s (timeout %llu ms)",
+			    fanout_why(fh),
 			    (unsigned long long)fo->fo_timeout_ms);
 		else
 			fanout_missing(fh, "HTTP %d", code);
@@ -488,7 +521,7 @@ fanout_ask(struct fanout *fo, struct fanout_host *fh)
 	char			 auth[FANOUT_TOKEN_MAX + 16];
 	int			 post = fo->fo_phase == FANOUT_SEARCH;
 
-	fh->fh_start = util_mono_ms();
+	fh->fh_start = util_mono_us();
 	evcon = evhttp_connection_base_new(fo->fo_base, NULL,
 	    fh->fh_peer.fp_host, fh->fh_peer.fp_port);
 	if (evcon == NULL || (req = evhttp_request_new(fanout_reply,
@@ -498,6 +531,7 @@ fanout_ask(struct fanout *fo, struct fanout_host *fh)
 		fanout_missing(fh, "cannot make a request");
 		return;
 	}
+	evhttp_request_set_error_cb(req, fanout_error);
 	tv.tv_sec = fo->fo_timeout_ms / 1000;
 	tv.tv_usec = (fo->fo_timeout_ms % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(evcon, &tv);
@@ -541,7 +575,7 @@ fanout_local(struct fanout *fo, struct fanout_host *fh)
 	struct search_result	 res;
 	char			 err[256];
 
-	fh->fh_start = util_mono_ms();
+	fh->fh_start = util_mono_us();
 	if (fo->fo_phase == FANOUT_STATS) {
 		fh->fh_stats = xcalloc(1, sizeof(*fh->fh_stats));
 		if (search_stats(fo->fo_ix, fo->fo_tk, fo->fo_query, &so,
@@ -562,7 +596,7 @@ fanout_local(struct fanout *fo, struct fanout_host *fh)
 			fh->fh_exact = res.sr_exact;
 		}
 	}
-	fh->fh_took += util_mono_ms() - fh->fh_start;
+	fh->fh_took += util_mono_us() - fh->fh_start;
 }
 
 /* A hit of the merge, and its host. */
@@ -686,7 +720,7 @@ fanout_round(struct fanout *fo)
 	}
 	fanout_merge(fo);
 	fo->fo_phase = FANOUT_DONE;
-	fo->fo_res.sr_took_ms = util_mono_ms() - fo->fo_start;
+	fo->fo_res.sr_took_ms = (util_mono_us() - fo->fo_start) / 1e3;
 	fo->fo_done(fo, fo->fo_arg);
 }
 
@@ -749,7 +783,7 @@ fanout_start(struct event_base *base, const struct quire_conf *c,
 	fo->fo_timeout_ms = c->c_search_peer_timeout_ms;
 	fo->fo_done = done;
 	fo->fo_arg = arg;
-	fo->fo_start = util_mono_ms();
+	fo->fo_start = util_mono_us();
 	fo->fo_nhosts = n + 1;
 	fo->fo_hosts = xcalloc(n + 1, sizeof(*fo->fo_hosts));
 	fo->fo_hosts[0].fh_local = 1;
@@ -795,17 +829,17 @@ fanout_show(struct fanout *fo, struct buf *b, int json)
 				buf_printf(b, " %s (missing: %s)",
 				    fh->fh_peer.fp_name, fh->fh_why);
 			else
-				buf_printf(b, " %s (%llu ms, %zu hits)",
-				    fh->fh_peer.fp_name, (unsigned long long)
-				    fh->fh_took, fh->fh_shown);
+				buf_printf(b, " %s (%.1f ms, %zu hits)",
+				    fh->fh_peer.fp_name, fh->fh_took / 1e3,
+				    fh->fh_shown);
 			buf_addstr(b, i + 1 < fo->fo_nhosts ? "," : "\n");
 			continue;
 		}
 		buf_addstr(b, i ? ",\n  {\"host\": " : "\n  {\"host\": ");
 		show_json_str(b, fh->fh_peer.fp_name);
-		buf_printf(b, ", \"took_ms\": %llu, \"hits\": %zu, "
-		    "\"missing\": %s", (unsigned long long)fh->fh_took,
-		    fh->fh_shown, fh->fh_missing ? "true" : "false");
+		buf_printf(b, ", \"took_ms\": %.3f, \"hits\": %zu, "
+		    "\"missing\": %s", fh->fh_took / 1e3, fh->fh_shown,
+		    fh->fh_missing ? "true" : "false");
 		if (fh->fh_missing) {
 			buf_addstr(b, ", \"error\": ");
 			show_json_str(b, fh->fh_why);

@@ -234,6 +234,9 @@ kill -CONT "$cpid"
 [ "$(body '.partial')" = true ] &&
     [ "$(body '.missing_hosts | join(" ")')" = "127.0.0.1:$PORT_C" ] ||
     fail "C stopped: $(body '{partial, missing_hosts, hosts}')"
+[ "$(body '.hosts[] | select(.missing) | .error')" = \
+    "no answer in time (timeout 1000 ms)" ] ||
+    fail "C stopped: $(body '.hosts')"
 [ "$(body '[.hits[].id | ltrimstr("r") | tonumber / 1000 | floor] | unique |
     join(" ")')" = "0 1" ] || fail "C stopped: hits of $(body '[.hits[].id]')"
 exit 0
