@@ -71,7 +71,7 @@ struct fanout_host {
 	char			 fh_why[128];	/* why it is missing */
 	uint64_t		 fh_start;	/* us, the round's request */
 	uint64_t		 fh_took;	/* us, both rounds */
-	int			 fh_err;	/* enum evhttp_request_error + 1 */
+	int			 fh_err;	/* evhttp_request_error + 1 */
 	struct search_global	*fh_stats;
 	struct search_hit	*fh_hits;
 	size_t			 fh_nhits;
@@ -341,7 +341,8 @@ fanout_hit(yajl_val v, struct search_hit *h)
 			if (!YAJL_IS_INTEGER(o) || !YAJL_IS_INTEGER(l))
 				return (-1);
 			/* Past a snippet cut short here: not shown. */
-			if (YAJL_GET_INTEGER(o) < 0 || YAJL_GET_INTEGER(l) < 0 ||
+			if (YAJL_GET_INTEGER(o) < 0 ||
+			    YAJL_GET_INTEGER(l) < 0 ||
 			    YAJL_GET_INTEGER(o) + YAJL_GET_INTEGER(l) >
 			    (long long)strlen(h->sh_text))
 				break;
@@ -557,10 +558,12 @@ fanout_ask(struct fanout *fo, struct fanout_host *fh)
 		buf_addstr(&b, "/v1/search/stats?");
 		fanout_query_string(fo, &b);
 	}
+	/* On failure, evhttp has freed the request, not the connection. */
 	if (evhttp_make_request(evcon, req, post ? EVHTTP_REQ_POST :
-	    EVHTTP_REQ_GET, buf_cstr(&b)) == -1)
+	    EVHTTP_REQ_GET, buf_cstr(&b)) == -1) {
+		evhttp_connection_free(evcon);
 		fanout_missing(fh, "cannot send a request");
-	else
+	} else
 		fo->fo_pending++;
 	buf_free(&b);
 }

@@ -9,10 +9,14 @@
 # --all --json` and GET /v1/search?all=1 on A give D's ids in D's order
 # and D's scores within 1e-6 relative, pruned and --exact, in segments
 # and again in blocks after a compact; a word only B has is found from
-# A.  Then C stopped: the answer comes within the peers' timeout,
-# partial, naming C, with A's and B's hits.  Peers refusing A's token
-# are missing, not an error.  A token bound to a tenant on A finds that
-# tenant's documents only, on every host.
+# A.  A token bound to a tenant on A finds that tenant's documents
+# only, on every host.  The two rounds by hand on B: /v1/search/stats
+# and POST /v1/search with its figures, and their bounds (65 terms, a
+# body over 256 KiB) and tenant checks.  Peers refusing A's token are
+# missing, not an error.  Then C stopped: the answer comes within the
+# peers' timeout, partial, naming C and why, with A's and B's hits.
+# D takes the records in the order of their ids, so that its ties (to
+# the older chunk) fall as the merge's (to the lesser id).
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -208,6 +212,36 @@ http_is 200 GET "/v1/search?all=1&n=1000&q=cedar" \
 http_is 403 GET "/v1/search?all=1&q=cedar&filter=tenant=other" \
     -H "Authorization: Bearer $toka"
 http_is 401 GET "/v1/search?all=1&q=cedar"
+
+# The two rounds by hand on B: its statistics (apple's key is "b" and
+# the stem, in hex), a search under them, and the bounds.
+HPORT=$PORT_B
+http_is 200 GET "/v1/search/stats?q=apple" -H "Authorization: Bearer $tok"
+[ "$(body '[.chunks, .live, .tokens > 0, (.terms | map(.key))]' |
+    jq -c .)" = '[1000,1000,true,["626170706c"]]' ] ||
+    fail "stats: $(cat "$T/hbody")"
+dfb=$(body '.terms[0].df')
+[ "$dfb" = "$(grep -c apple "$T/B.acme.ndjson" "$T/B.rest.ndjson" |
+    awk -F: '{ n += $2 } END { print n }')" ] || fail "B's df of apple: $dfb"
+jq -c '{q: "apple", n: 5, split: true, stats: .}' "$T/hbody" > "$T/post"
+http_is 200 POST /v1/search -H "Authorization: Bearer $tok" \
+    --data-binary @"$T/post"
+[ "$(body '.hits | length')" = 5 ] &&
+    [ "$(body '[.hits[].bonus | type] | unique | join(" ")')" = number ] ||
+    fail "POST /v1/search: $(head -c 300 "$T/hbody")"
+jq -c '.stats.terms = [range(65) | {key: "62", df: 1}]' "$T/post" \
+    > "$T/post65"
+http_is 400 POST /v1/search -H "Authorization: Bearer $tok" \
+    --data-binary @"$T/post65"
+awk 'BEGIN { printf "{\"q\": \"apple\", \"pad\": \"";
+    for (i = 0; i < 300000; i++) printf "x"; print "\"}" }' > "$T/postbig"
+http_is 413 POST /v1/search -H "Authorization: Bearer $tok" \
+    --data-binary @"$T/postbig"
+HPORT=$PORT_A
+http_is 403 POST /v1/search -H "Authorization: Bearer $toka" \
+    -d '{"q": "apple", "filter": ["tenant=other"]}'
+http_is 403 GET "/v1/search/stats?q=apple&filter=tenant=other" \
+    -H "Authorization: Bearer $toka"
 
 # Peers that refuse the token are missing; A's own hits are there.
 sed "s|^search-peer-token-file .*|search-peer-token-file $T/wrong.token|" \
