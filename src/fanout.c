@@ -6,11 +6,12 @@
  * `quirectl search --all` both run it here, on their event loop.
  *
  * The hosts are this one, searched in the process, and its peers, asked
- * over their HTTP API: fanout_peers gives them, today from the
- * search-peer lines of the configuration (at most FANOUT_PEERS_MAX).
- * BM25 needs N, the mean length and each word's df over the whole
- * collection, so a search goes in two rounds, each to every host at
- * once, each request with search-peer-timeout:
+ * over their HTTP API: fanout_peers gives them, the one place the list
+ * comes from, today the search-peer lines of the configuration (at most
+ * FANOUT_PEERS_MAX).  BM25 needs N, the mean length and each word's df
+ * over the whole collection, so a search goes in two rounds, each to
+ * every host at once, each request with search-peer-timeout to connect
+ * and for each silence (evhttp's timeouts):
  *
  *	statistics	GET /v1/search/stats: a host's chunks, tokens and
  *			the df of each of the query's term keys, summed
@@ -33,8 +34,9 @@
  * A host that does not answer a round in time, answers with an error
  * (a wrong token: 401) or with a body that does not parse is left out:
  * the answer says "partial": true and names it in "missing_hosts".  A
- * host missing from the first round is not asked the second; its
- * figures are not in the sums.  Bodies are bounded (FANOUT_BODY_MAX) and
+ * host missing from the first round is not asked the second, and its
+ * figures are not in the sums; one missing from the second only has its
+ * figures in the sums, its hits left out.  Bodies are bounded (FANOUT_BODY_MAX) and
  * parsed with yajl; offset + n is at most FANOUT_K_MAX.
  */
 
