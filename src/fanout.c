@@ -10,8 +10,8 @@
  * comes from, today the search-peer lines of the configuration (at most
  * FANOUT_PEERS_MAX).  BM25 needs N, the mean length and each word's df
  * over the whole collection, so a search goes in two rounds, each to
- * every host at once, each request with search-peer-timeout to connect
- * and for each silence (evhttp's timeouts):
+ * every host at once, each over within search-peer-timeout (a timer;
+ * evhttp's timeouts, for each silence, are the same):
  *
  *	statistics	GET /v1/search/stats: a host's chunks, tokens and
  *			the df of each of the query's term keys, summed
@@ -70,6 +70,7 @@ struct fanout_host {
 	struct fanout_peer	 fh_peer;	/* fh_local: unused */
 	int			 fh_local;
 	int			 fh_missing;
+	int			 fh_waiting;	/* for its answer, this round */
 	char			 fh_why[128];	/* why it is missing */
 	uint64_t		 fh_start;	/* us, the round's request */
 	uint64_t		 fh_took;	/* us, both rounds */
@@ -96,7 +97,10 @@ struct fanout {
 	char			 fo_token[FANOUT_TOKEN_MAX + 1];
 	struct fanout_host	*fo_hosts;
 	size_t			 fo_nhosts;
-	size_t			 fo_pending;
+	size_t			 fo_pending;	/* answers the round waits for */
+	size_t			 fo_flying;	/* requests not yet called back */
+	struct event		*fo_timer;	/* the round's end */
+	int			 fo_freed;	/* once fo_flying is 0 */
 	enum fanout_phase	 fo_phase;
 	struct search_global	 fo_sum;
 	struct search_result	 fo_res;	/* the page */
@@ -107,6 +111,7 @@ struct fanout {
 
 static void	 fanout_round(struct fanout *);
 static void	 fanout_launch(struct fanout *);
+static void	 fanout_release(struct fanout *);
 
 /*
  * The hosts a search over all asks besides this one: the search-peer
@@ -436,6 +441,14 @@ fanout_reply(struct evhttp_request *req, void *arg)
 	size_t			 len;
 	int			 code;
 
+	fo->fo_flying--;
+	if (!fh->fh_waiting) {
+		/* Given up on when its round ended. */
+		if (fo->fo_freed && fo->fo_flying == 0)
+			fanout_release(fo);
+		return;
+	}
+	fh->fh_waiting = 0;
 	fh->fh_took += util_mono_us() - fh->fh_start;
 	code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	if (code != 200) {
@@ -565,8 +578,11 @@ fanout_ask(struct fanout *fo, struct fanout_host *fh)
 	    EVHTTP_REQ_GET, buf_cstr(&b)) == -1) {
 		evhttp_connection_free(evcon);
 		fanout_missing(fh, "cannot send a request");
-	} else
+	} else {
+		fh->fh_waiting = 1;
 		fo->fo_pending++;
+		fo->fo_flying++;
+	}
 	buf_free(&b);
 }
 
@@ -698,18 +714,46 @@ fanout_sum(struct fanout *fo)
 static void
 fanout_launch(struct fanout *fo)
 {
-	size_t	 i;
+	struct timeval	 tv;
+	size_t		 i;
 
 	fo->fo_pending++;	/* none of the replies ends the round yet */
-	for (i = 0; i < fo->fo_nhosts; i++) {
-		if (fo->fo_hosts[i].fh_missing)
-			continue;
-		if (fo->fo_hosts[i].fh_local)
-			fanout_local(fo, &fo->fo_hosts[i]);
-		else
+	for (i = 0; i < fo->fo_nhosts; i++)
+		if (!fo->fo_hosts[i].fh_missing && !fo->fo_hosts[i].fh_local)
 			fanout_ask(fo, &fo->fo_hosts[i]);
-	}
+	tv.tv_sec = fo->fo_timeout_ms / 1000;
+	tv.tv_usec = (fo->fo_timeout_ms % 1000) * 1000;
+	evtimer_add(fo->fo_timer, &tv);
+	for (i = 0; i < fo->fo_nhosts; i++)
+		if (!fo->fo_hosts[i].fh_missing && fo->fo_hosts[i].fh_local)
+			fanout_local(fo, &fo->fo_hosts[i]);
 	if (--fo->fo_pending == 0)
+		fanout_round(fo);
+}
+
+/*
+ * The round's time is up: the peers that have not answered are missing
+ * (a peer that trickles its answer outlasts evhttp's timeouts, which are
+ * for each silence); their late answers are dropped.
+ */
+static void
+fanout_late(evutil_socket_t fd, short ev, void *arg)
+{
+	struct fanout		*fo = arg;
+	struct fanout_host	*fh;
+	size_t			 i;
+
+	for (i = 0; i < fo->fo_nhosts; i++) {
+		fh = &fo->fo_hosts[i];
+		if (!fh->fh_waiting)
+			continue;
+		fh->fh_waiting = 0;
+		fh->fh_took += util_mono_us() - fh->fh_start;
+		fanout_missing(fh, "no answer in time (timeout %llu ms)",
+		    (unsigned long long)fo->fo_timeout_ms);
+		fo->fo_pending--;
+	}
+	if (fo->fo_pending == 0)
 		fanout_round(fo);
 }
 
@@ -717,6 +761,7 @@ fanout_launch(struct fanout *fo)
 static void
 fanout_round(struct fanout *fo)
 {
+	evtimer_del(fo->fo_timer);
 	if (fo->fo_phase == FANOUT_STATS) {
 		fanout_sum(fo);
 		fo->fo_phase = FANOUT_SEARCH;
@@ -801,6 +846,8 @@ fanout_start(struct event_base *base, const struct quire_conf *c,
 	}
 	free(fp);
 	fo->fo_phase = FANOUT_STATS;
+	if ((fo->fo_timer = evtimer_new(base, fanout_late, fo)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
 	/* The first round, from the loop: done is never called from here. */
 	if (event_base_once(base, -1, EV_TIMEOUT, fanout_first, fo,
 	    NULL) == -1)
@@ -869,8 +916,17 @@ fanout_show(struct fanout *fo, struct buf *b, int json)
 	buf_addstr(b, "]}\n");
 }
 
+/* Free the search, now or, with requests given up on, after them. */
 void
 fanout_free(struct fanout *fo)
+{
+	fo->fo_freed = 1;
+	if (fo->fo_flying == 0)
+		fanout_release(fo);
+}
+
+static void
+fanout_release(struct fanout *fo)
 {
 	size_t	 i;
 
@@ -883,5 +939,6 @@ fanout_free(struct fanout *fo)
 		free(fo->fo_filters[i]);
 	free(fo->fo_query);
 	search_result_free(&fo->fo_res);
+	event_free(fo->fo_timer);
 	free(fo);
 }

@@ -13,7 +13,8 @@
 # only, on every host.  The two rounds by hand on B: /v1/search/stats
 # and POST /v1/search with its figures, and their bounds (65 terms, a
 # body over 256 KiB) and tenant checks.  Peers refusing A's token are
-# missing, not an error.  Then C stopped: the answer comes within the
+# missing, not an error, and so is one that trickles its answer past the
+# timeout, never silent for long.  Then C stopped: the answer comes within the
 # peers' timeout, partial, naming C and why, with A's and B's hits.
 # D takes the records in the order of their ids, so that its ties (to
 # the older chunk) fall as the merge's (to the lesser id).
@@ -252,6 +253,41 @@ jq -e '.partial and (.missing_hosts | length) == 2 and
     ([.hits[].id | ltrimstr("r") | tonumber < 1000] | all) and
     (.hits | length) > 0' "$T/a.json" > /dev/null ||
     fail "wrong token: $(jq -c '{partial, missing_hosts, hosts}' "$T/a.json")"
+
+# A peer that trickles its answer, a byte every 200 ms, never silent
+# for the timeout: missing all the same once the round's time is up.
+if command -v python3 > /dev/null; then
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+while True:
+	c, _ = s.accept()
+	try:
+		for b in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 100:
+			c.send(bytes([b]))
+			time.sleep(0.2)
+	except OSError:
+		pass
+	c.close()
+' > "$T/slow.port" &
+	slowpid=$!
+	wait_for 10 test -s "$T/slow.port" || fail "no slow peer"
+	sed "s|^search-peer 127.0.0.1:$PORT_C\$|search-peer 127.0.0.1:$(cat \
+	    "$T/slow.port")|" "$T/A/quired.conf" > "$T/A/slow.conf"
+	t0=$(now_ms)
+	ctl -f "$T/A/slow.conf" search --all --json apple > "$T/a.json" ||
+	    fail "a slow peer fails the search"
+	took=$(( $(now_ms) - t0 ))
+	kill "$slowpid"
+	[ "$took" -lt 6000 ] || fail "a slow peer: the answer took $took ms"
+	jq -e '.partial and (.missing_hosts | length) == 1 and
+	    ([.hosts[] | select(.missing) | .error] ==
+	    ["no answer in time (timeout 1000 ms)"])' "$T/a.json" \
+	    > /dev/null || fail "a slow peer: $(jq -c .hosts "$T/a.json")"
+fi
 
 # C stopped: within the timeout (1 s a round, 2 s at most, with a
 # generous margin), partial, C missing, A's and B's hits there.
