@@ -36,8 +36,9 @@
  * the answer says "partial": true and names it in "missing_hosts".  A
  * host missing from the first round is not asked the second, and its
  * figures are not in the sums; one missing from the second only has its
- * figures in the sums, its hits left out.  Bodies are bounded (FANOUT_BODY_MAX) and
- * parsed with yajl; offset + n is at most FANOUT_K_MAX.
+ * figures in the sums, its hits left out.  Bodies are bounded
+ * (FANOUT_BODY_MAX) and parsed with yajl; offset + n is at most
+ * FANOUT_K_MAX.
  */
 
 #include <sys/types.h>
@@ -97,8 +98,8 @@ struct fanout {
 	char			 fo_token[FANOUT_TOKEN_MAX + 1];
 	struct fanout_host	*fo_hosts;
 	size_t			 fo_nhosts;
-	size_t			 fo_pending;	/* answers the round waits for */
-	size_t			 fo_flying;	/* requests not yet called back */
+	size_t			 fo_pending;	/* answers awaited this round */
+	size_t			 fo_flying;	/* requests not called back */
 	struct event		*fo_timer;	/* the round's end */
 	int			 fo_freed;	/* once fo_flying is 0 */
 	enum fanout_phase	 fo_phase;
