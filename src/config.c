@@ -293,6 +293,16 @@ static const struct conf_opt conf_opts[] = {
 	{ "http-web-root", CONF_PATH, CONF_OFF(c_http_web), 0, 0,
 	    QUIRE_WEBDIR, CONF_RELOAD_LIVE, NULL,
 	    "directory of the dashboard page (empty: no dashboard)" },
+	{ "search-peer", CONF_LIST, CONF_OFF(c_search_peers), 0, 0, "",
+	    CONF_RELOAD_LIVE, NULL,
+	    "HTTP address HOST:PORT of a quired that --all asks; repeat" },
+	{ "search-peer-token-file", CONF_PATH, CONF_OFF(c_search_peer_token),
+	    0, 0, "", CONF_RELOAD_LIVE, NULL,
+	    "bearer token sent to search peers (empty: none)" },
+	{ "search-peer-timeout", CONF_DURATION,
+	    CONF_OFF(c_search_peer_timeout_ms), 100, 60000, "2s",
+	    CONF_RELOAD_LIVE, NULL,
+	    "time a search peer gets to answer each request" },
 };
 
 #define CONF_NOPTS	(sizeof(conf_opts) / sizeof(conf_opts[0]))
@@ -460,18 +470,42 @@ config_append(struct quire_conf *c, const struct conf_opt *o,
 }
 
 /*
+ * A file of secrets (the option's, named opt) that only the service user
+ * can read: a regular file, mode 0600 or stricter, owned by `user` (or
+ * by whoever runs quired).
+ */
+static int
+config_private_file(const struct quire_conf *c, const char *opt,
+    const char *path, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+	struct stat	 st;
+	uid_t		 uid = geteuid();
+
+	if (c->c_user[0] != '\0' && (pw = getpwnam(c->c_user)) != NULL)
+		uid = pw->pw_uid;
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s %s: %s", opt, path, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
+	    st.st_uid != uid) {
+		snprintf(err, errlen, "%s %s: must be a regular file of mode "
+		    "0600 owned by uid %u", opt, path, (unsigned)uid);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * The HTTP addresses parse, and one off the loopback comes with a token
- * file that only the service user can read: a regular file, mode 0600
- * or stricter, owned by `user` (or by whoever runs quired).
+ * file that only the service user can read (config_private_file).
  */
 static int
 config_http_check(struct quire_conf *c, char *err, size_t errlen)
 {
 	struct listen_addr	 la[LISTEN_MAX];
-	struct passwd		*pw;
-	struct stat		 st;
 	char			 pub[LISTEN_NAME_MAX];
-	uid_t			 uid = geteuid();
 	size_t			 n;
 
 	if (listener_parse(c->c_listen, la, LISTEN_MAX, &n, err,
@@ -485,21 +519,8 @@ config_http_check(struct quire_conf *c, char *err, size_t errlen)
 		}
 		return (0);
 	}
-	if (c->c_user[0] != '\0' && (pw = getpwnam(c->c_user)) != NULL)
-		uid = pw->pw_uid;
-	if (stat(c->c_http_tokens, &st) == -1) {
-		snprintf(err, errlen, "http-token-file %s: %s",
-		    c->c_http_tokens, strerror(errno));
-		return (-1);
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
-	    st.st_uid != uid) {
-		snprintf(err, errlen, "http-token-file %s: must be a regular "
-		    "file of mode 0600 owned by uid %u", c->c_http_tokens,
-		    (unsigned)uid);
-		return (-1);
-	}
-	return (0);
+	return (config_private_file(c, "http-token-file", c->c_http_tokens,
+	    err, errlen));
 }
 
 /*
@@ -522,6 +543,27 @@ config_queue_check(const struct quire_conf *c, char *err, size_t errlen)
 		return (-1);
 	explicit_bzero(dsn, sizeof(dsn));
 	return (0);
+}
+
+/*
+ * The search peers parse, and their token file, like http-token-file,
+ * is a regular file of mode 0600 or stricter owned by the service user.
+ */
+static int
+config_peers_check(struct quire_conf *c, char *err, size_t errlen)
+{
+	struct fanout_peer	*fp;
+	size_t			 n;
+
+	fp = xcalloc(FANOUT_PEERS_MAX, sizeof(*fp));
+	n = fanout_peers(c, fp, FANOUT_PEERS_MAX, err, errlen);
+	free(fp);
+	if (n == (size_t)-1)
+		return (-1);
+	if (c->c_search_peer_token[0] == '\0')
+		return (0);
+	return (config_private_file(c, "search-peer-token-file",
+	    c->c_search_peer_token, err, errlen));
 }
 
 /* Checks across options, after the whole file is read. */
@@ -574,7 +616,8 @@ config_check(struct quire_conf *c, char *err, size_t errlen)
 		return (-1);
 	if (config_queue_check(c, err, errlen) == -1)
 		return (-1);
-	if (config_http_check(c, err, errlen) == -1)
+	if (config_http_check(c, err, errlen) == -1 ||
+	    config_peers_check(c, err, errlen) == -1)
 		return (-1);
 	if (c->c_user[0] != '\0' && getpwnam(c->c_user) == NULL) {
 		snprintf(err, errlen, "user %s: no such user", c->c_user);

@@ -72,6 +72,8 @@ static const struct http_route http_routes[] = {
 	{ "/metrics",			HTTP_GET, 1, http_metrics },
 	{ "/v1/status",			HTTP_GET, 1, http_status },
 	{ "/v1/search",			HTTP_GET, 1, http_search },
+	{ "/v1/search",			HTTP_POST, 1, http_search_post },
+	{ "/v1/search/stats",		HTTP_GET, 1, http_search_stats },
 	{ "/v1/documents",		HTTP_POST, 1, http_upload },
 	{ "/v1/documents/bulk",		HTTP_POST, 1, http_upload_bulk },
 	{ "/v1/jobs",			HTTP_GET, 1, http_jobs },

@@ -118,7 +118,11 @@ void		 http_health_tick(struct httpd *);
 void		 http_healthz(struct http_req *);
 void		 http_status(struct http_req *);
 void		 http_metrics(struct http_req *);
+
+/* http_search.c */
 void		 http_search(struct http_req *);
+void		 http_search_stats(struct http_req *);
+void		 http_search_post(struct http_req *);
 
 /* http_upload.c */
 void		 http_upload(struct http_req *);

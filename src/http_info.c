@@ -1,8 +1,8 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * The HTTP API's reads of the whole service: /healthz, /v1/status,
- * /metrics and /v1/search.
+ * The HTTP API's reads of the whole service: /healthz, /v1/status and
+ * /metrics.
  *
  * Status and metrics are the supervisor's: they are asked for over the
  * admin socket (ask.c), and the reply relayed as it came, so that the
@@ -17,11 +17,6 @@
  *
  * Uploads are refused (503) while storage is in a fault or a map is
  * nearly full: http_health_tick looks at both every heartbeat.
- *
- * A search runs here, in the http child, with the bounds the admin
- * socket's searches have (CTL_SEARCH_*): the same engine and the same
- * JSON as `quirectl search --json`.  A token bound to a tenant searches
- * that tenant's documents only (a tenant= filter added, another refused).
  */
 
 #include <sys/types.h>
@@ -242,120 +237,4 @@ http_metrics(struct http_req *hr)
 		http_send(hr, 200, "text/plain; version=0.0.4; charset=utf-8",
 		    body.b_data, body.b_len);
 	buf_free(&body);
-}
-
-/* The filters of a search: filter=K=V, repeated; a tenant's forced. */
-static int
-http_search_filters(struct http_req *hr, struct search_opts *so,
-    char *tenant, size_t len)
-{
-	struct evkeyval	*kv;
-
-	TAILQ_FOREACH(kv, &hr->hr_query, next) {
-		if (strcmp(kv->key, "facet") == 0) {
-			if (so->so_nfacets == SEARCH_FACETS_MAX) {
-				http_error(hr, 400, "bad_parameter", "facet: "
-				    "at most %d", SEARCH_FACETS_MAX);
-				return (-1);
-			}
-			so->so_facets[so->so_nfacets++] = kv->value;
-			continue;
-		}
-		if (strcmp(kv->key, "filter") != 0)
-			continue;
-		if (strchr(kv->value, '=') == NULL ||
-		    so->so_nfilters == SEARCH_FILTERS_MAX) {
-			http_error(hr, 400, "bad_parameter", "filter=%s: K=V, "
-			    "at most %d", kv->value, SEARCH_FILTERS_MAX);
-			return (-1);
-		}
-		if (hr->hr_tenant != NULL &&
-		    strncmp(kv->value, "tenant=", 7) == 0 &&
-		    strcmp(kv->value + 7, hr->hr_tenant) != 0) {
-			http_error(hr, 403, "forbidden", "this token searches "
-			    "its own tenant only");
-			return (-1);
-		}
-		so->so_filters[so->so_nfilters++] = kv->value;
-	}
-	if (hr->hr_tenant != NULL) {
-		if (so->so_nfilters == SEARCH_FILTERS_MAX) {
-			http_error(hr, 400, "bad_parameter", "too many filters");
-			return (-1);
-		}
-		snprintf(tenant, len, "tenant=%s", hr->hr_tenant);
-		so->so_filters[so->so_nfilters++] = tenant;
-	}
-	return (0);
-}
-
-/* The options of a search from the query string; -1 after a 400. */
-static int
-http_search_opts(struct http_req *hr, struct search_opts *so,
-    char *tenant, size_t len)
-{
-	const struct quire_conf	*c = &hr->hr_hd->hd_ch.ch_conf;
-	const char		*exact, *chunks, *typos;
-	long long		 n, off, fn;
-
-	search_opts_defaults(so);
-	search_opts_conf(so, c);
-	so->so_budget_ms = CTL_SEARCH_BUDGET_MS;
-	if (http_query_num(hr, "n", 1, CTL_SEARCH_N_MAX, 10, &n) == -1 ||
-	    http_query_num(hr, "offset", 0, CTL_SEARCH_OFFSET_MAX, 0,
-	    &off) == -1 || http_query_num(hr, "facet_size", 1,
-	    SEARCH_FACET_N_MAX, SEARCH_FACET_N, &fn) == -1)
-		return (-1);
-	so->so_n = n;
-	so->so_offset = off;
-	so->so_facet_n = fn;
-	if ((exact = http_query(hr, "exact")) != NULL)
-		so->so_exact = strcmp(exact, "0") != 0 &&
-		    strcmp(exact, "false") != 0;
-	if ((chunks = http_query(hr, "chunks")) != NULL)
-		so->so_chunks = strcmp(chunks, "0") != 0 &&
-		    strcmp(chunks, "false") != 0;
-	if (so->so_typos && (typos = http_query(hr, "typos")) != NULL)
-		so->so_typos = strcmp(typos, "0") != 0 &&
-		    strcmp(typos, "false") != 0;
-	return (http_search_filters(hr, so, tenant, len));
-}
-
-void
-http_search(struct http_req *hr)
-{
-	const struct quire_conf	*c = &hr->hr_hd->hd_ch.ch_conf;
-	struct search_opts	 so;
-	struct search_result	 res;
-	struct tokenizer	*tk;
-	struct buf		 out;
-	const char		*q;
-	char			 tenant[JOB_TENANT_MAX + 16];
-
-	if ((q = http_query(hr, "q")) == NULL || *q == '\0' ||
-	    strlen(q) > CTL_SEARCH_QUERY_MAX) {
-		http_error(hr, 400, "bad_query", "q: a query of 1 to %d bytes",
-		    CTL_SEARCH_QUERY_MAX);
-		return;
-	}
-	if (http_search_opts(hr, &so, tenant, sizeof(tenant)) == -1)
-		return;
-	/* One tokenizer for the child's life: its stem cache is 1 MB. */
-	if ((tk = hr->hr_hd->hd_tk) == NULL &&
-	    (tk = hr->hr_hd->hd_tk = tokenizer_new(c->c_language,
-	    c->c_stopwords)) == NULL) {
-		http_error(hr, 500, "no_stemmer", "language %s: no stemmer",
-		    c->c_language);
-		return;
-	}
-	if (search_run(&hr->hr_hd->hd_ix, tk, q, &so, &res) == -1)
-		http_error(hr, res.sr_took_ms >= so.so_budget_ms ? 503 : 400,
-		    "search_failed", "search: %s", res.sr_error);
-	else {
-		buf_init(&out);
-		show_search(&out, &res, so.so_offset, 1);
-		http_json(hr, 200, &out);
-		buf_free(&out);
-		search_result_free(&res);
-	}
 }

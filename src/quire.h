@@ -683,6 +683,9 @@ struct quire_conf {
 	uint64_t	 c_http_timeout_ms;
 	uint64_t	 c_http_max_conns;
 	char		 c_http_web[CONF_STR_MAX];
+	char		 c_search_peers[CONF_STR_MAX];
+	char		 c_search_peer_token[CONF_STR_MAX];
+	uint64_t	 c_search_peer_timeout_ms;
 };
 
 const struct conf_opt *config_options(size_t *);
@@ -730,6 +733,8 @@ void		 show_job_line(struct buf *, const struct job *);
 struct search_result;
 void		 show_search(struct buf *, const struct search_result *,
 		    size_t, int);
+struct search_global;
+void		 show_search_stats(struct buf *, const struct search_global *);
 
 /* utf8.c */
 enum utf8_policy {
@@ -1477,6 +1482,27 @@ void		 http_main(int) __dead;
 #define SEARCH_CORR_MAX		8	/* corrections reported */
 #define SEARCH_CORR_WORD	128	/* bytes of a word reported */
 
+#define SEARCH_GLOBAL_TERMS	64	/* SEARCH_TERMS_MAX, defined below */
+
+/* A term key of a query and its document frequency, across hosts. */
+struct search_gterm {
+	char		 gt_key[IX_TERM_MAX + 1];	/* field byte and term */
+	size_t		 gt_len;
+	uint64_t	 gt_df;
+};
+
+/*
+ * BM25's inputs for a query (search_stats), one host's or summed over
+ * several (search_global_add): a search given them scores with them.
+ */
+struct search_global {
+	uint64_t	 sg_chunks;	/* N: chunks, dead ones too */
+	uint64_t	 sg_live;	/* live chunks, for the mean length */
+	uint64_t	 sg_tokens;	/* their tokens */
+	struct search_gterm sg_terms[SEARCH_GLOBAL_TERMS];
+	size_t		 sg_nterms;
+};
+
 struct search_opts {
 	size_t		 so_n;
 	size_t		 so_offset;	/* best hits skipped (paging) */
@@ -1500,6 +1526,8 @@ struct search_opts {
 	int		 so_typos;	/* correct misspelled words */
 	size_t		 so_typo1;	/* characters for one edit, at least */
 	size_t		 so_typo2;	/* for two edits */
+	const struct search_global *so_global;	/* NULL: this index's */
+	int		 so_split;	/* bonuses apart, hits by BM25 */
 };
 
 struct search_hit {
@@ -1515,6 +1543,7 @@ struct search_hit {
 	uint32_t	 sh_hl_len[SEARCH_HL_MAX];
 	size_t		 sh_nhl;
 	uint32_t	 sh_matches;	/* its document's chunks that match */
+	double		 sh_bonus;	/* so_split: the rescoring's bonus */
 };
 
 struct search_fvalue {
@@ -1543,6 +1572,7 @@ struct search_result {
 	char		 sr_corr_from[SEARCH_CORR_MAX][SEARCH_CORR_WORD];
 	char		 sr_corr_to[SEARCH_CORR_MAX][SEARCH_CORR_WORD];
 	int		 sr_corr_kept[SEARCH_CORR_MAX];	/* the word too */
+	int		 sr_split;	/* so_split: sh_bonus is set */
 };
 
 void		 search_opts_defaults(struct search_opts *);
@@ -1551,6 +1581,39 @@ void		 search_opts_conf(struct search_opts *,
 int		 search_run(struct index *, struct tokenizer *, const char *,
 		    const struct search_opts *, struct search_result *);
 void		 search_result_free(struct search_result *);
+int		 search_stats(struct index *, struct tokenizer *, const char *,
+		    const struct search_opts *, struct search_global *,
+		    char *, size_t);
+int		 search_global_add(struct search_global *,
+		    const struct search_global *);
+
+/* fanout.c */
+#define FANOUT_PEERS_MAX	64	/* search-peer lines */
+#define FANOUT_HOST_MAX		256	/* bytes of HOST:PORT */
+#define FANOUT_BODY_MAX		(8 << 20)	/* a peer's answer */
+#define FANOUT_K_MAX		1000	/* offset + n over all hosts */
+#define FANOUT_LOCAL		"local"	/* this host, in an answer */
+
+struct fanout_peer {
+	char		 fp_name[FANOUT_HOST_MAX];	/* as configured */
+	char		 fp_host[FANOUT_HOST_MAX];
+	int		 fp_port;
+};
+
+struct fanout;
+struct yajl_val_s;
+typedef void (*fanout_done_fn)(struct fanout *, void *);
+
+size_t		 fanout_peers(const struct quire_conf *, struct fanout_peer *,
+		    size_t, char *, size_t);
+int		 fanout_stats_parse(struct yajl_val_s *,
+		    struct search_global *, char *, size_t);
+struct fanout	*fanout_start(struct event_base *, const struct quire_conf *,
+		    struct index *, struct tokenizer *, const char *,
+		    const struct search_opts *, fanout_done_fn, void *, char *,
+		    size_t);
+void		 fanout_show(struct fanout *, struct buf *, int);
+void		 fanout_free(struct fanout *);
 
 /* search_top.c */
 struct search_tent {
@@ -1560,6 +1623,7 @@ struct search_tent {
 	uint32_t	 te_nchunks;
 	uint32_t	 te_cid;	/* its best chunk */
 	double		 te_score;
+	double		 te_bonus;	/* so_split */
 	uint32_t	 te_matches;
 	size_t		 te_pos;	/* in st_heap */
 };

@@ -121,13 +121,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Stop the daemon now." },
 	{ "search", "search [--json] [--exact] [--chunks] [--no-typos] [-n N] "
 	    "[--offset N] [--filter K=V] [--facet FIELD] [--facet-size N] "
-	    "[--] QUERY", ctl_search,
+	    "[--all] [--] QUERY", ctl_search,
 	    "Search the index (BM25 over title and text, then the first\n"
 	    "hits by proximity and exact forms): \"phrases\", prefix*,\n"
 	    "+word, -word, AND, OR and NOT in capitals.  Each document once,\n"
 	    "or with --chunks the best chunks; --facet counts a field's values.\n"
 	    "A word that matches nothing or very little is corrected (one\n"
-	    "edit, two for long words) unless --no-typos." },
+	    "edit, two for long words) unless --no-typos.\n"
+	    "--all searches this host and every search-peer at once, scored\n"
+	    "with statistics summed over all, without typo correction." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
@@ -2273,6 +2275,54 @@ ctl_search_daemon(const struct search_opts *so, int json, const char *query)
 	return (rv);
 }
 
+struct ctl_all {
+	struct event_base	*ca_base;
+	int			 ca_json;
+};
+
+static void
+ctl_search_all_done(struct fanout *fo, void *arg)
+{
+	struct ctl_all	*ca = arg;
+	struct buf	 out;
+
+	buf_init(&out);
+	fanout_show(fo, &out, ca->ca_json);
+	fwrite(out.b_data, 1, out.b_len, stdout);
+	buf_free(&out);
+	fanout_free(fo);
+	event_base_loopexit(ca->ca_base, NULL);
+}
+
+/*
+ * search --all: this host's index and every search-peer's HTTP API
+ * (fanout.c), on a loop of its own.
+ */
+static void
+ctl_search_all(const struct search_opts *so, int json, const char *query)
+{
+	struct ctl_all		 ca;
+	struct tokenizer	*tk;
+	char			 err[256];
+
+	if (ctl_index_readable() == -1)
+		errx(CTL_EXIT_FAIL, "search --all: the index: %s",
+		    strerror(EACCES));
+	if ((tk = tokenizer_new(ctl_conf.c_language, ctl_conf.c_stopwords))
+	    == NULL)
+		errx(CTL_EXIT_FAIL, "language %s: no stemmer",
+		    ctl_conf.c_language);
+	if ((ca.ca_base = event_base_new()) == NULL)
+		errx(CTL_EXIT_FAIL, "event_base_new failed");
+	ca.ca_json = json;
+	if (fanout_start(ca.ca_base, &ctl_conf, ctl_index_get(), tk, query,
+	    so, ctl_search_all_done, &ca, err, sizeof(err)) == NULL)
+		errx(CTL_EXIT_USAGE, "search --all: %s", err);
+	event_base_dispatch(ca.ca_base);
+	event_base_free(ca.ca_base);
+	tokenizer_free(tk);
+}
+
 static int
 ctl_search(int argc, char **argv)
 {
@@ -2285,6 +2335,7 @@ ctl_search(int argc, char **argv)
 		{ "chunks", no_argument, NULL, 'C' },
 		{ "facet", required_argument, NULL, 'f' },
 		{ "facet-size", required_argument, NULL, 'S' },
+		{ "all", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct search_opts	 so;
@@ -2293,7 +2344,7 @@ ctl_search(int argc, char **argv)
 	struct buf		 q, out;
 	const char		*errstr;
 	size_t			 i;
-	int			 ch, json = 0, dashes;
+	int			 ch, json = 0, dashes, all = 0;
 
 	ctl_config();
 	search_opts_defaults(&so);
@@ -2306,6 +2357,9 @@ ctl_search(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+n:JF:ETo:", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
+		case 'A':
+			all = 1;
+			break;
 		case 'C':
 			so.so_chunks = 1;
 			break;
@@ -2380,6 +2434,11 @@ ctl_search(int argc, char **argv)
 		if (q.b_len > 0)
 			buf_addc(&q, ' ');
 		buf_addstr(&q, argv[i]);
+	}
+	if (all) {
+		ctl_search_all(&so, json, buf_cstr(&q));
+		buf_free(&q);
+		return (CTL_EXIT_OK);
 	}
 	/* A user who may not open the index asks the daemon, if it runs. */
 	if (ctl_index_readable() == -1 &&

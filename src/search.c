@@ -134,7 +134,11 @@ struct sstate {
 	uint64_t		 ss_deadline;	/* monotonic ms; 0: none */
 	uint32_t		 ss_steps;
 	int			 ss_late;	/* past the deadline */
+	struct search_global	*ss_gout;	/* search_stats: the figures */
 };
+
+_Static_assert(SEARCH_GLOBAL_TERMS == SEARCH_TERMS_MAX,
+    "a query's terms fit in its global statistics");
 
 void
 search_opts_defaults(struct search_opts *so)
@@ -532,7 +536,8 @@ search_typos(MDB_txn *txn, struct sstate *ss, const char *query,
 	size_t				 looked = 0;
 	int				 edits, what, rc = 0;
 
-	if (!ss->ss_opts->so_typos)
+	if (!ss->ss_opts->so_typos || ss->ss_opts->so_global != NULL ||
+	    ss->ss_gout != NULL)
 		return (0);
 	ty = xmalloc(sizeof(*ty));
 	for (i = 0; i < nterms && looked < SEARCH_CORR_MAX; i++) {
@@ -2436,6 +2441,8 @@ search_rerank(MDB_txn *txn, struct sstate *ss)
 	int			 rc;
 
 	n = top->st_n < so->so_window ? top->st_n : so->so_window;
+	if (so->so_split)
+		n = top->st_n;
 	if (n == 0 || (so->so_wprox == 0.0 && so->so_wexact == 0.0 &&
 	    so->so_wheading == 0.0) ||
 	    (nw = search_rank_words(ss->ss_q, w)) == 0)
@@ -2446,15 +2453,99 @@ search_rerank(MDB_txn *txn, struct sstate *ss)
 		if (rc == 0 && ck.ck_index == 0)
 			rc = search_doc(txn, ss, docid, &d);
 		if (rc == 0)
-			top->st_heap[i]->te_score += search_rank_bonus(ss->ss_tk,
+			top->st_heap[i]->te_bonus = search_rank_bonus(ss->ss_tk,
 			    w, nw, ck.ck_index == 0 ? d.d_title : NULL,
 			    ck.ck_heading, text.b_data, text.b_len, so);
+		if (!so->so_split)
+			top->st_heap[i]->te_score += top->st_heap[i]->te_bonus;
 		buf_free(&text);
 		if (rc != 0 && rc != IXREC_ETEXT && rc != MDB_NOTFOUND)
 			return (rc);
 	}
 	/* Bonuses only raise the window above the hits past it. */
-	search_top_sort(top);
+	if (!so->so_split)
+		search_top_sort(top);
+	return (0);
+}
+
+/* The term keys of the query, once each, and their dfs. */
+static void
+search_global_out(struct sstate *ss, const struct ixstats *st)
+{
+	struct search_global	*g = ss->ss_gout;
+	const struct sterm	*t;
+	size_t			 i, j;
+
+	g->sg_chunks = st->is_chunks + st->is_dead;
+	g->sg_live = st->is_chunks;
+	g->sg_tokens = st->is_tokens;
+	for (i = 0; i < ss->ss_q->q_nterms; i++) {
+		t = &ss->ss_q->q_terms[i];
+		for (j = 0; j < g->sg_nterms; j++)
+			if (g->sg_terms[j].gt_len == t->st_len &&
+			    memcmp(g->sg_terms[j].gt_key, t->st_key,
+			    t->st_len) == 0)
+				break;
+		if (j < g->sg_nterms || j == SEARCH_GLOBAL_TERMS)
+			continue;
+		memcpy(g->sg_terms[j].gt_key, t->st_key, t->st_len);
+		g->sg_terms[j].gt_len = t->st_len;
+		g->sg_terms[j].gt_df = t->st_df;
+		g->sg_nterms++;
+	}
+}
+
+/*
+ * Score with figures summed over several hosts: their N and mean length,
+ * and the df of each term they list (one they do not keeps its own).
+ */
+static void
+search_global_use(struct sstate *ss, const struct search_global *g)
+{
+	struct sterm	*t;
+	size_t		 i, j;
+
+	ss->ss_n = g->sg_chunks > 0 ? (double)g->sg_chunks : 1.0;
+	ss->ss_avgdl = g->sg_live > 0 && g->sg_tokens > 0 ?
+	    (double)g->sg_tokens / g->sg_live : 1.0;
+	for (i = 0; i < ss->ss_q->q_nterms; i++) {
+		t = &ss->ss_q->q_terms[i];
+		for (j = 0; j < g->sg_nterms; j++)
+			if (g->sg_terms[j].gt_len == t->st_len &&
+			    memcmp(g->sg_terms[j].gt_key, t->st_key,
+			    t->st_len) == 0) {
+				t->st_df = g->sg_terms[j].gt_df;
+				break;
+			}
+	}
+}
+
+/* Add part's figures to sum's; -1 if the terms would not fit. */
+int
+search_global_add(struct search_global *sum, const struct search_global *part)
+{
+	const struct search_gterm	*t;
+	size_t				 i, j;
+
+	for (i = 0; i < part->sg_nterms; i++) {
+		t = &part->sg_terms[i];
+		for (j = 0; j < sum->sg_nterms; j++)
+			if (sum->sg_terms[j].gt_len == t->gt_len &&
+			    memcmp(sum->sg_terms[j].gt_key, t->gt_key,
+			    t->gt_len) == 0)
+				break;
+		if (j == sum->sg_nterms) {
+			if (j == SEARCH_GLOBAL_TERMS)
+				return (-1);
+			sum->sg_terms[j] = *t;
+			sum->sg_terms[j].gt_df = 0;
+			sum->sg_nterms++;
+		}
+		sum->sg_terms[j].gt_df += t->gt_df;
+	}
+	sum->sg_chunks += part->sg_chunks;
+	sum->sg_live += part->sg_live;
+	sum->sg_tokens += part->sg_tokens;
 	return (0);
 }
 
@@ -2490,8 +2581,6 @@ search_txn(MDB_txn *txn, void *arg)
 	    (double)(st.is_chunks + st.is_dead) : 1.0;
 	ss->ss_avgdl = st.is_chunks > 0 && st.is_tokens > 0 ?
 	    (double)st.is_tokens / st.is_chunks : 1.0;
-	for (dl = 0; dl < SEARCH_NORMS; dl++)
-		ss->ss_norm[dl] = search_norm_of(ss, dl);
 	ss->ss_folded = st.is_folded;
 	ss->ss_folding = st.is_folding != 0;
 	if ((rc = index_tomb_get(txn, ss->ss_ix, &ss->ss_tomb)) != 0) {
@@ -2506,6 +2595,14 @@ search_txn(MDB_txn *txn, void *arg)
 	    (rc = search_segments(txn, ss, search_df)) != 0 ||
 	    (rc = search_typos(txn, ss, sa->sa_query, res)) != 0)
 		return (rc);
+	if (ss->ss_gout != NULL) {
+		search_global_out(ss, &st);
+		return (0);
+	}
+	if (so->so_global != NULL)
+		search_global_use(ss, so->so_global);
+	for (dl = 0; dl < SEARCH_NORMS; dl++)
+		ss->ss_norm[dl] = search_norm_of(ss, dl);
 	for (i = 0; i < q->q_nterms; i++) {
 		/*
 		 * A prefix's df sums its expansions', which can pass N (a
@@ -2547,6 +2644,7 @@ search_txn(MDB_txn *txn, void *arg)
 		h->sh_cid = top->st_heap[i]->te_cid;
 		h->sh_score = top->st_heap[i]->te_score;
 		h->sh_matches = top->st_heap[i]->te_matches;
+		h->sh_bonus = top->st_heap[i]->te_bonus;
 		if ((rc = search_fill(txn, ss, h)) == 0)
 			res->sr_n++;
 		else if (rc != MDB_NOTFOUND)
@@ -2555,13 +2653,11 @@ search_txn(MDB_txn *txn, void *arg)
 	return (search_facets(txn, ss, res));
 }
 
-/*
- * Run a query.  0 with res filled (res->sr_hits to be freed with
- * search_result_free), or -1 with res->sr_error saying why.
- */
-int
-search_run(struct index *ix, struct tokenizer *tk, const char *query,
-    const struct search_opts *so, struct search_result *res)
+/* A query run, or its statistics counted into gout. */
+static int
+search_do(struct index *ix, struct tokenizer *tk, const char *query,
+    const struct search_opts *so, struct search_result *res,
+    struct search_global *gout)
 {
 	struct sstate		 ss;
 	struct squery		*q;
@@ -2581,6 +2677,7 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 		return (-1);
 	}
 	memset(&ss, 0, sizeof(ss));
+	ss.ss_gout = gout;
 	ss.ss_ix = ix;
 	ss.ss_opts = so;
 	ss.ss_q = q;
@@ -2633,5 +2730,39 @@ search_run(struct index *ix, struct tokenizer *tk, const char *query,
 			    "index: %s", mdb_strerror(rc));
 		return (-1);
 	}
+	res->sr_split = so->so_split;
+	return (0);
+}
+
+/*
+ * Run a query.  0 with res filled (res->sr_hits to be freed with
+ * search_result_free), or -1 with res->sr_error saying why.
+ */
+int
+search_run(struct index *ix, struct tokenizer *tk, const char *query,
+    const struct search_opts *so, struct search_result *res)
+{
+	return (search_do(ix, tk, query, so, res, NULL));
+}
+
+/*
+ * The figures BM25 takes for a query from this index (the sum of those
+ * of several is what a search over them scores with): its chunks, their
+ * tokens, and the df of each of its term keys as the search would look
+ * them up, without typo corrections.  0, or -1 with err set.
+ */
+int
+search_stats(struct index *ix, struct tokenizer *tk, const char *query,
+    const struct search_opts *so, struct search_global *g, char *err,
+    size_t errlen)
+{
+	struct search_result	 res;
+
+	memset(g, 0, sizeof(*g));
+	if (search_do(ix, tk, query, so, &res, g) == -1) {
+		strlcpy(err, res.sr_error, errlen);
+		return (-1);
+	}
+	search_result_free(&res);
 	return (0);
 }

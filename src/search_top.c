@@ -242,6 +242,7 @@ search_top_push(struct search_top *st, MDB_txn *txn, struct index *ix,
 	e->te_nchunks = n;
 	e->te_cid = cid;
 	e->te_score = score;
+	e->te_bonus = 0.0;
 	e->te_matches = 0;
 	RB_INSERT(search_ttree, &st->st_tree, e);
 	if (e->te_pos == 0 && st->st_n == st->st_k)

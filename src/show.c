@@ -279,8 +279,13 @@ show_search(struct buf *b, const struct search_result *res, size_t offset,
 			buf_addstr(b, i ? ",\n  {\"id\": " : "\n  {\"id\": ");
 			show_json_str(b, h->sh_extid);
 			show_printf(b, ", \"chunk\": %u, \"score\": %.4f, "
-			    "\"matches\": %u, \"title\": ", h->sh_chunk,
-			    h->sh_score, h->sh_matches);
+			    "\"score_full\": %.17g, ", h->sh_chunk,
+			    h->sh_score, h->sh_score);
+			if (res->sr_split)
+				show_printf(b, "\"bonus\": %.17g, ",
+				    h->sh_bonus);
+			show_printf(b, "\"matches\": %u, \"title\": ",
+			    h->sh_matches);
 			show_json_str(b, h->sh_title);
 			buf_addstr(b, ", \"heading\": ");
 			show_json_str(b, h->sh_heading);
@@ -315,4 +320,28 @@ show_search(struct buf *b, const struct search_result *res, size_t offset,
 		show_printf(b, "   %s\n", util_vis(h->sh_snippet));
 	}
 	show_search_facets(b, res, 0);
+}
+
+/*
+ * A query's figures for BM25 (search_stats) as JSON: each term key in
+ * hex, since it is bytes (a field byte, then the stem).
+ */
+void
+show_search_stats(struct buf *b, const struct search_global *g)
+{
+	const struct search_gterm	*t;
+	size_t				 i, j;
+
+	show_printf(b, "{\"chunks\": %llu, \"live\": %llu, "
+	    "\"tokens\": %llu, \"terms\": [", (unsigned long long)g->sg_chunks,
+	    (unsigned long long)g->sg_live, (unsigned long long)g->sg_tokens);
+	for (i = 0; i < g->sg_nterms; i++) {
+		t = &g->sg_terms[i];
+		buf_addstr(b, i ? ", {\"key\": \"" : "{\"key\": \"");
+		for (j = 0; j < t->gt_len; j++)
+			show_printf(b, "%02x", (unsigned char)t->gt_key[j]);
+		show_printf(b, "\", \"df\": %llu}",
+		    (unsigned long long)t->gt_df);
+	}
+	buf_addstr(b, "]}");
 }

@@ -1168,6 +1168,95 @@ START_TEST(test_bm25)
 }
 END_TEST
 
+/* The df of a key of g, by its stem; -1 if g lacks it. */
+static int64_t
+global_df(const struct search_global *g, const char *stem)
+{
+	size_t	 i, len = strlen(stem);
+
+	for (i = 0; i < g->sg_nterms; i++)
+		if (g->sg_terms[i].gt_len == len + 1 &&
+		    g->sg_terms[i].gt_key[0] == IX_BODY &&
+		    memcmp(g->sg_terms[i].gt_key + 1, stem, len) == 0)
+			return (g->sg_terms[i].gt_df);
+	return (-1);
+}
+
+/*
+ * A query's statistics are N, the live chunks, their tokens and each
+ * term key's df; a search given them scores as with its own, given
+ * other figures it scores with those (BM25 over 6 chunks where apple is
+ * in 4), and a term they lack keeps its own df.  With so_split the
+ * hits are by BM25 and the rescoring's bonus is apart.
+ */
+START_TEST(test_bm25_global)
+{
+	struct tix		 t;
+	struct search_opts	 so;
+	struct search_result	 sr;
+	struct search_global	 g, g2, g3;
+	const double		 k1 = 1.2, b = 0.75, avgdl = 12.0 / 3;
+	char			 err[256];
+	double			 plain, split, bonus;
+
+	tix_open(&t);
+	bm25_opts(&so);
+	bm25_corpus(&t, NULL);
+	ck_assert_int_eq(search_stats(&t.t_ix, t.t_tk, "apple banana", &so,
+	    &g, err, sizeof(err)), 0);
+	ck_assert_uint_eq(g.sg_chunks, 3);
+	ck_assert_uint_eq(g.sg_live, 3);
+	ck_assert_uint_eq(g.sg_tokens, 12);
+	ck_assert_uint_eq(g.sg_nterms, 2);
+	ck_assert_int_eq(global_df(&g, "appl"), 2);
+	ck_assert_int_eq(global_df(&g, "banana"), 2);
+
+	/* Its own figures: the same scores. */
+	plain = score_of(&t, "apple banana", &so, "d1");
+	so.so_global = &g;
+	ck_assert_double_eq_tol(score_of(&t, "apple banana", &so, "d1"),
+	    plain, 1e-12);
+
+	/* Twice the corpus elsewhere: N 6, apple in 4, avgdl still 4. */
+	memset(&g2, 0, sizeof(g2));
+	ck_assert_int_eq(search_global_add(&g2, &g), 0);
+	ck_assert_int_eq(search_global_add(&g2, &g), 0);
+	ck_assert_uint_eq(g2.sg_chunks, 6);
+	ck_assert_int_eq(global_df(&g2, "appl"), 4);
+	so.so_global = &g2;
+	ck_assert_double_eq_tol(score_of(&t, "apple", &so, "d1"),
+	    idf(6, 4) * tfw(2, 4, avgdl, k1, b), 1e-6);
+	ck_assert_double_ne_tol(score_of(&t, "apple", &so, "d1"),
+	    idf(3, 2) * tfw(2, 4, avgdl, k1, b), 1e-3);
+
+	/* banana left out: its df stays 2, of 30 chunks of mean length 2. */
+	g3 = g;
+	g3.sg_chunks = 30;
+	g3.sg_live = 30;
+	g3.sg_tokens = 60;
+	g3.sg_nterms = 0;
+	so.so_global = &g3;
+	ck_assert_double_eq_tol(score_of(&t, "banana", &so, "d1"),
+	    idf(30, 2) * tfw(1, 4, 2.0, k1, b), 1e-6);
+
+	/* Split: BM25 alone, the bonus apart; together, the plain score. */
+	search_opts_defaults(&so);
+	plain = score_of(&t, "apple cherry", &so, "d1");
+	so.so_split = 1;
+	search(&t, "apple cherry", &so, &sr);
+	ck_assert_uint_ge(sr.sr_n, 1);
+	ck_assert_str_eq(sr.sr_hits[0].sh_extid, "d1");
+	split = sr.sr_hits[0].sh_score;
+	bonus = sr.sr_hits[0].sh_bonus;
+	search_result_free(&sr);
+	ck_assert_double_gt(bonus, 0.0);
+	ck_assert_double_eq_tol(split, idf(3, 2) * tfw(2, 4, avgdl, k1, b) +
+	    idf(3, 2) * tfw(1, 4, avgdl, k1, b), 1e-6);
+	ck_assert_double_eq_tol(split + bonus, plain, 1e-6);
+	tix_close(&t);
+}
+END_TEST
+
 /*
  * Dead chunks count in df until the merger purges them, so they count
  * in N as well: a corpus delivered again, unchanged, keeps its ranking
@@ -4472,6 +4561,7 @@ index_suite(void)
 	tc = tcase_create("scoring");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_bm25);
+	tcase_add_test(tc, test_bm25_global);
 	tcase_add_test(tc, test_bm25_dead);
 	tcase_add_test(tc, test_title_weight);
 	tcase_add_test(tc, test_rank_window);
