@@ -220,7 +220,7 @@ ixf_look_blocks(struct ixf *x, struct ixf_term *ft)
 		return (MDB_CORRUPTED);
 	ft->ft_last = ft->ft_hdr.bh_last;
 	max = b->b_nodemax - 8 - (ft->ft_tl + 5);
-	if (ft->ft_hdr.bh_n < IXB_MAX && v.mv_size < max - 16) {
+	if (ft->ft_hdr.bh_n < IXB_FOLD_MAX && v.mv_size < max - 16) {
 		ft->ft_old = 1;
 		ft->ft_oldoff = b->b_old.b_len;
 		ft->ft_oldlen = v.mv_size - off;
@@ -394,7 +394,7 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 		if (fb->fb_b->b_format == 1)
 			len += ixf_varlen(dl);
 		/* Full: out it goes, and this posting starts one. */
-		if (h->bh_n > 0 && (h->bh_n == IXB_MAX ||
+		if (h->bh_n > 0 && (h->bh_n >= IXB_FOLD_MAX ||
 		    ixblk_hdrmax(fb->fb_b->b_format) + fb->fb_data.b_len + 5 +
 		    len > max)) {
 			if (!*old)

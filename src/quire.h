@@ -1346,7 +1346,8 @@ ixnorm_get(struct ixnorm *nr, uint32_t cid, uint32_t *dl)
 }
 
 /* index_block.c */
-#define IXB_MAX			128	/* postings per block */
+#define IXB_MAX			128	/* postings per block, read */
+#define IXB_FOLD_MAX		32	/* postings per block, written */
 #define IXB_BOUNDS		4	/* (tf, length) pairs in a bound */
 #define IXB_KEY_MAX		(IX_TERM_MAX + 5)	/* term, 0, first cid */
 #define IXB_TERMINFO_MAX	(2 * 10 + IXB_BOUNDS * 6 + 1)	/* a terms value */

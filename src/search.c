@@ -1822,6 +1822,36 @@ search_bc_probe(struct sstate *ss, struct sblocks *sb, uint32_t d,
 }
 
 /*
+ * The blocks spanning the chunks up to next cannot lift a chunk above
+ * theta: the first chunk after them whose blocks may, as far as their
+ * bounds tell.  The cursors move to the blocks that span each chunk
+ * looked at without decoding them (search_bc_bounds does it, for
+ * cursors behind it), so that a driver that is a dense word's
+ * neighbour skips the whole run of blocks the bounds rule out instead
+ * of decoding its postings one block of the other word at a time.
+ * UINT32_MAX past the end.
+ */
+static uint32_t
+search_bc_past(struct sstate *ss, struct sblocks *sb, double theta,
+    uint32_t next)
+{
+	double		 bs, bw;
+	uint32_t	 t, m;
+	size_t		 n;
+
+	for (n = 0; next != UINT32_MAX; n++) {
+		t = next + 1;
+		if ((n & 63) == 63 && search_late(ss))
+			return (t);
+		m = 0;
+		search_bc_bounds(ss, sb, t, &bs, &bw, &next, &m);
+		if (bw > theta)
+			return (t);
+	}
+	return (UINT32_MAX);
+}
+
+/*
  * Top k of a query with required items (+word, AND, a phrase): only
  * chunks with every group (search_bc_groups) can match, so the group
  * with the fewest postings drives: its cursors alone propose chunks.
@@ -1872,7 +1902,7 @@ search_blocks_and(struct sstate *ss, struct sblocks *sb)
 			search_bc_bounds(ss, sb, d, &bs, &bw, &next, &m);
 			if (theta >= 0.0 && bw <= theta) {
 				ss->ss_pruned = 1;
-				t = next == UINT32_MAX ? next : next + 1;
+				t = search_bc_past(ss, sb, theta, next);
 			} else if (theta >= 0.0 && bs <= theta) {
 				ss->ss_pruned = 1;
 				t = d + 1;

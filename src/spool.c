@@ -26,9 +26,9 @@
  * (store_fault: ENOSPC and EDQUOT are "full", EIO and EROFS "io") for
  * the caller to report as the queue's are reported.
  *
- * Which jobs need a file is the queue's to count (queue.c, the "spool"
- * database); it calls spool_unlink() when the last of them is done,
- * cancelled or purged.
+ * Which jobs need a file is the queue's to count (queue_spool_refs; in
+ * queue_lmdb.c, the "spool" database); it calls spool_unlink() when the
+ * last of them is done, cancelled or purged.
  */
 
 #include <sys/types.h>

@@ -1,7 +1,8 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * Tests for queue.c: the job life cycle and its counts, idempotency
+ * Tests for queue.c and its LMDB backend, queue_lmdb.c: the choice of
+ * backend, the job life cycle and its counts, idempotency
  * keys, the lease generation fence, retries with backoff and dead
  * letters, cancel, release of a dead worker's leases and crash
  * quarantine, lease expiry, the claim policy (tenant fairness, priority,
@@ -563,6 +564,53 @@ START_TEST(test_state_machine)
 	tq_reopen(&tq, NULL);
 	ck_assert_int_eq(state_of(&tq, id), JOB_DONE);
 	COUNTS(&tq, 3, 0, 0, 1, 0, 0);
+	tq_close(&tq);
+}
+END_TEST
+
+/*
+ * No conf and the defaults both open the LMDB backend.  A backend that
+ * is unknown, or not in this build, opens nothing, and the close that
+ * follows (tq_reopen's) does nothing either.
+ */
+START_TEST(test_backend)
+{
+	struct tq		 tq;
+	struct queue_conf	 qc;
+	char			 path[PATH_MAX];
+
+	tq_open(&tq, NULL);
+	ck_assert_ptr_eq(tq.tq_q.q_be, &queue_lmdb_backend);
+	ck_assert_str_eq(tq.tq_q.q_be->qb_name, "lmdb");
+	enq(&tq, "acme", "doc-1", 3, 1234);
+	tconf(&qc);
+	ck_assert_int_eq(qc.qc_backend, QUEUE_BACKEND_LMDB);
+	tq_reopen(&tq, &qc);
+	ck_assert_ptr_eq(tq.tq_q.q_be, &queue_lmdb_backend);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
+	path_join(path, sizeof(path), tq.tq_dir, "queue/data.mdb");
+	ck_assert_int_eq(access(path, F_OK), 0);
+
+	queue_close(&tq.tq_q);
+	qc.qc_backend = QUEUE_BACKEND_PG + 1;
+	errno = 0;
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(tq.tq_q.q_be);
+#ifndef QUEUE_HAVE_PG
+	queue_close(&tq.tq_q);
+	qc.qc_backend = QUEUE_BACKEND_PG;
+	errno = 0;
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(errno, ENOTSUP);
+	ck_assert_ptr_null(tq.tq_q.q_be);
+#endif
+
+	/* LMDB again: the job is still there. */
+	qc.qc_backend = QUEUE_BACKEND_LMDB;
+	tq_reopen(&tq, &qc);
+	ck_assert_ptr_eq(tq.tq_q.q_be, &queue_lmdb_backend);
+	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
 	tq_close(&tq);
 }
 END_TEST
@@ -3141,6 +3189,7 @@ queue_suite(void)
 	tc = tcase_create("lifecycle");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_state_machine);
+	tcase_add_test(tc, test_backend);
 	tcase_add_test(tc, test_idempotency);
 	tcase_add_test(tc, test_bulk_enqueue);
 	tcase_add_test(tc, test_enqueue_limits);

@@ -1,7 +1,7 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * Tests for spool.c and the spool's side of queue.c and extract_json.c:
+ * Tests for spool.c and the spool's side of queue_lmdb.c and extract_json.c:
  * a body written whole under a name of the spool's own, or not at all
  * (over its limit, through a symbolic link); streamed from a pipe; read
  * back and removed; the jobs that need a file counted by the queue, the
