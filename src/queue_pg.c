@@ -2773,6 +2773,27 @@ qpg_notified(PGconn *conn)
 	return (got);
 }
 
+/* LISTEN on the channel, once per connection: 0, or -1. */
+static int
+qpg_listen(struct qpg *pg)
+{
+	PGresult	*r;
+
+	if (pg->p_listening)
+		return (0);
+	if (PQstatus(pg->p_conn) != CONNECTION_OK && qpg_lost(pg) == -1)
+		return (-1);
+	r = PQexec(pg->p_conn, "LISTEN " QPG_CHANNEL);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		qpg_log(__func__, "LISTEN", PQerrorMessage(pg->p_conn));
+		PQclear(r);
+		return (-1);
+	}
+	PQclear(r);
+	pg->p_listening = 1;
+	return (0);
+}
+
 /*
  * Wait up to timeout_ms for a notification on the channel (an enqueue,
  * a retry made ready, a release, a cancel): 1 notified, 0 timed out, -1
@@ -2785,25 +2806,13 @@ queue_pg_wait(struct queue *q, int timeout_ms)
 {
 	struct qpg	*pg = q->q_pg;
 	struct pollfd	 pfd;
-	PGresult	*r;
 	uint64_t	 end, now;
 	int		 rc, ms;
 
 	if (pg == NULL || pg->p_conn == NULL)
 		return (-1);
-	if (!pg->p_listening) {
-		if (PQstatus(pg->p_conn) != CONNECTION_OK &&
-		    qpg_lost(pg) == -1)
-			return (-1);
-		r = PQexec(pg->p_conn, "LISTEN " QPG_CHANNEL);
-		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			qpg_log(__func__, "LISTEN", PQerrorMessage(pg->p_conn));
-			PQclear(r);
-			return (-1);
-		}
-		PQclear(r);
-		pg->p_listening = 1;
-	}
+	if (qpg_listen(pg) == -1)
+		return (-1);
 	end = util_now_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
 	for (;;) {
 		if ((rc = qpg_notified(pg->p_conn)) != 0) {
@@ -2825,6 +2834,41 @@ queue_pg_wait(struct queue *q, int timeout_ms)
 			return (-1);
 		}
 	}
+}
+
+/*
+ * The connection's socket, LISTENing, for a caller that polls it with
+ * descriptors of its own and then calls queue_pg_wait(q, 0); -1 when
+ * the connection failed.  The descriptor changes when the connection
+ * is made again: ask for it before each poll.
+ */
+int
+queue_pg_fd(struct queue *q)
+{
+	struct qpg	*pg = q->q_pg;
+
+	if (pg == NULL || pg->p_conn == NULL || qpg_listen(pg) == -1)
+		return (-1);
+	return (PQsocket(pg->p_conn));
+}
+
+/*
+ * The server and database of the connection, "host H port P dbname D
+ * user U", for status: never the password.
+ */
+void
+queue_pg_where(struct queue *q, char *buf, size_t len)
+{
+	PGconn	*c;
+
+	buf[0] = '\0';
+	if (q->q_pg == NULL || (c = q->q_pg->p_conn) == NULL)
+		return;
+	snprintf(buf, len, "host %s port %s dbname %s user %s",
+	    PQhost(c) != NULL ? PQhost(c) : "?",
+	    PQport(c) != NULL ? PQport(c) : "?",
+	    PQdb(c) != NULL ? PQdb(c) : "?",
+	    PQuser(c) != NULL ? PQuser(c) : "?");
 }
 
 const struct queue_backend queue_pg_backend = {

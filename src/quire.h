@@ -496,12 +496,17 @@ int		 queue_tenants(struct queue *, queue_tenant_cb, void *);
 int		 queue_watch(struct queue *, const uint64_t *, size_t,
 		    uint64_t *, size_t, queue_list_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
+struct store	*queue_store(struct queue *);
+const char	*queue_backend_name(const struct queue *);
+void		 queue_where(struct queue *, char *, size_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
 
 /* queue_pg.c */
 int		 queue_pg_migrate(const char *, int, char *, size_t);
 int		 queue_pg_wait(struct queue *, int);
+int		 queue_pg_fd(struct queue *);
+void		 queue_pg_where(struct queue *, char *, size_t);
 
 /* submit.c */
 struct submit_opts {
