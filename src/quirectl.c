@@ -283,11 +283,29 @@ ctl_queue_exists(void)
 	return (1);
 }
 
+static void	 ctl_config_read(void);
+
+/*
+ * The queue: LMDB in the data directory, or, when the configuration
+ * (-f, else /etc/quire/quired.conf) says queue-backend postgresql, the
+ * database of its queue-dsn, which every host of it shares.
+ */
 static struct queue *
 ctl_open(int create)
 {
+	struct queue_conf	 qc;
+
 	if (ctl_queue_open)
 		return (&ctl_queue);
+	ctl_config_read();
+	if (ctl_conf.c_queue_backend == QUEUE_BACKEND_PG) {
+		config_queue(&ctl_conf, &qc);
+		if (queue_open(&ctl_queue, ctl_datadir, &qc) == -1)
+			errx(CTL_EXIT_FAIL, "cannot open the queue on "
+			    "PostgreSQL (queue-dsn %s)", ctl_conf.c_queue_dsn);
+		ctl_queue_open = 1;
+		return (&ctl_queue);
+	}
 	if (!create)
 		ctl_queue_exists();
 	if (ctl_env_access("queue") == -1 && errno == EACCES)

@@ -120,7 +120,8 @@ supervisor_reload(struct supervisor *sv)
 	sv->sv_reload_error[0] = '\0';
 	config_queue(&nc, &qc);
 	sv->sv_q.q_conf = qc;
-	store_limit(&sv->sv_q.q_store, nc.c_mapmax);
+	if (queue_store(&sv->sv_q) != NULL)
+		store_limit(queue_store(&sv->sv_q), nc.c_mapmax);
 	store_limit(&sv->sv_ix.ix_store, nc.c_mapmax);
 	log_setverbose(sv->sv_foreground || sv->sv_verbose ? 2 :
 	    (int)nc.c_loglevel);
@@ -179,7 +180,8 @@ supervisor_finish(struct supervisor *sv)
 {
 	/* The reaper released per worker; this catches any left over. */
 	supervisor_orphans(sv);
-	(void)store_sync(&sv->sv_q.q_store);
+	if (queue_store(&sv->sv_q) != NULL)
+		(void)store_sync(queue_store(&sv->sv_q));
 	control_close(sv);
 	memory_stop(sv);
 	queue_close(&sv->sv_q);
@@ -249,12 +251,13 @@ supervisor_signal(evutil_socket_t sig, short what, void *arg)
 static void
 supervisor_readers(struct supervisor *sv)
 {
-	int	 dead, live = fleet_live(sv) + 1;
+	struct store	*qs = queue_store(&sv->sv_q);
+	int		 dead, live = fleet_live(sv) + 1;
 
 	if (store_readers(&sv->sv_ix.ix_store, NULL, 0) > live)
 		(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
-	if (store_readers(&sv->sv_q.q_store, NULL, 0) > live)
-		(void)store_reader_check(&sv->sv_q.q_store, &dead);
+	if (qs != NULL && store_readers(qs, NULL, 0) > live)
+		(void)store_reader_check(qs, &dead);
 }
 
 static void
@@ -278,7 +281,9 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 	supervisor_readers(sv);
 	if (!sv->sv_draining && now - sv->sv_last_sweep >= SV_SWEEP_MS) {
 		sv->sv_last_sweep = now;
-		(void)store_reader_check(&sv->sv_q.q_store, &dead);
+		if (queue_store(&sv->sv_q) != NULL)
+			(void)store_reader_check(queue_store(&sv->sv_q),
+			    &dead);
 		(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
 		if (storage_sweep_ok(sv) &&
 		    queue_sweep(&sv->sv_q, &rel) == 0 &&
@@ -905,7 +910,8 @@ supervisor_open(struct supervisor *sv)
 	if (index_open(&sv->sv_ix, sv->sv_conf.c_datadir, sv->sv_conf.c_mapsize,
 	    sv->sv_conf.c_sync) == -1)
 		fatalx("cannot open the index in %s", sv->sv_conf.c_datadir);
-	store_limit(&sv->sv_q.q_store, sv->sv_conf.c_mapmax);
+	if (queue_store(&sv->sv_q) != NULL)
+		store_limit(queue_store(&sv->sv_q), sv->sv_conf.c_mapmax);
 	store_limit(&sv->sv_ix.ix_store, sv->sv_conf.c_mapmax);
 	supervisor_orphans(sv);
 	supervisor_spool(sv);
