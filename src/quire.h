@@ -296,6 +296,23 @@ int		 store_sync_parse(const char *);
 
 #define QUEUE_BACKEND_LMDB	0	/* queue_lmdb.c, the default */
 #define QUEUE_BACKEND_PG	1	/* queue_pg.c */
+#define QUEUE_HOST_MAX		255	/* bytes of a host name */
+
+/* A host sharing the queue (queue_pg_hosts); times in ms. */
+struct queue_host {
+	char		 qh_name[QUEUE_HOST_MAX + 1];
+	char		 qh_http[256];	/* first listen address, or "" */
+	uint32_t	 qh_pid;	/* its supervisor's */
+	uint64_t	 qh_started;
+	uint64_t	 qh_beat;	/* last heartbeat, server's clock */
+	uint64_t	 qh_age;	/* since then */
+	uint64_t	 qh_expired;	/* when its leases were released */
+	uint64_t	 qh_leased;	/* jobs it holds */
+	int		 qh_stopped;	/* stopped cleanly */
+	int		 qh_self;	/* this host */
+};
+typedef int	 (*queue_host_cb)(const struct queue_host *, void *);
+
 
 struct queue_conf {
 	uint32_t	 qc_max_attempts;
@@ -314,6 +331,7 @@ struct queue_conf {
 	int		 qc_sync;
 	int		 qc_backend;	/* QUEUE_BACKEND_LMDB or _PG */
 	char		 qc_dsn[1024];	/* libpq connection string */
+	char		 qc_host[256];	/* host-name: the lease holder */
 };
 
 struct queue_stats {
@@ -506,6 +524,11 @@ int		 queue_fault(int);
 int		 queue_pg_migrate(const char *, int, char *, size_t);
 int		 queue_pg_wait(struct queue *, int);
 int		 queue_pg_fd(struct queue *);
+int		 queue_pg_host_beat(struct queue *, const char *, uint64_t, int);
+int		 queue_pg_host_expire(struct queue *, uint64_t,
+		    struct queue_release *, char *, size_t);
+int		 queue_pg_hosts(struct queue *, queue_host_cb, void *);
+const char	*queue_pg_host(struct queue *);
 void		 queue_pg_where(struct queue *, char *, size_t);
 
 /* submit.c */
