@@ -390,19 +390,30 @@ control_readers_json(struct supervisor *sv, struct evbuffer *eb)
 static void
 control_queue(struct supervisor *sv, int json, struct evbuffer *eb)
 {
-	char	 where[512];
+	char		 where[512];
+
+	const char	*host = NULL;
 
 	queue_where(&sv->sv_q, where, sizeof(where));
+	if (sv->sv_q.q_conf.qc_backend == QUEUE_BACKEND_PG)
+		host = queue_pg_host(&sv->sv_q);
 	if (!json) {
-		evbuffer_add_printf(eb, "queue: %s%s%s\n",
-		    queue_backend_name(&sv->sv_q), where[0] != '\0' ? ", " : "",
-		    where);
+		evbuffer_add_printf(eb, "queue: %s%s%s", queue_backend_name(
+		    &sv->sv_q), where[0] != '\0' ? ", " : "", where);
+		if (host != NULL)
+			evbuffer_add_printf(eb, "; this host %s", host);
+		evbuffer_add_printf(eb, "\n");
 		return;
 	}
 	evbuffer_add_printf(eb, "\"queue\": {\"backend\": \"%s\", "
 	    "\"where\": ", queue_backend_name(&sv->sv_q));
 	if (where[0] != '\0')
 		control_json_str(eb, where);
+	else
+		evbuffer_add_printf(eb, "null");
+	evbuffer_add_printf(eb, ", \"host\": ");
+	if (host != NULL)
+		control_json_str(eb, host);
 	else
 		evbuffer_add_printf(eb, "null");
 	evbuffer_add_printf(eb, "}, ");

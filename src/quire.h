@@ -301,7 +301,7 @@ int		 store_sync_parse(const char *);
 /* A host sharing the queue (queue_pg_hosts); times in ms. */
 struct queue_host {
 	char		 qh_name[QUEUE_HOST_MAX + 1];
-	char		 qh_http[256];	/* first listen address, or "" */
+	char		 qh_http[256];	/* first listen address */
 	uint32_t	 qh_pid;	/* its supervisor's */
 	uint64_t	 qh_started;
 	uint64_t	 qh_beat;	/* last heartbeat, server's clock */
@@ -331,7 +331,7 @@ struct queue_conf {
 	int		 qc_sync;
 	int		 qc_backend;	/* QUEUE_BACKEND_LMDB or _PG */
 	char		 qc_dsn[1024];	/* libpq connection string */
-	char		 qc_host[256];	/* host-name: the lease holder */
+	char		 qc_host[256];	/* host-name, lease holder */
 };
 
 struct queue_stats {
@@ -524,7 +524,8 @@ int		 queue_fault(int);
 int		 queue_pg_migrate(const char *, int, char *, size_t);
 int		 queue_pg_wait(struct queue *, int);
 int		 queue_pg_fd(struct queue *);
-int		 queue_pg_host_beat(struct queue *, const char *, uint64_t, int);
+int		 queue_pg_host_beat(struct queue *, const char *, uint64_t,
+		    int);
 int		 queue_pg_host_expire(struct queue *, uint64_t,
 		    struct queue_release *, char *, size_t);
 int		 queue_pg_hosts(struct queue *, queue_host_cb, void *);
@@ -655,6 +656,8 @@ struct quire_conf {
 	uint64_t	 c_queue_backend;	/* QUEUE_BACKEND_LMDB or _PG */
 	char		 c_queue_dsn[CONF_STR_MAX];
 	char		 c_queue_passfile[CONF_STR_MAX];
+	char		 c_host_name[CONF_STR_MAX];	/* "": hostname */
+	uint64_t	 c_host_expiry_ms;
 	uint64_t	 c_mapsize;
 	uint64_t	 c_mapmax;
 	uint64_t	 c_debug_jobs;
@@ -2163,6 +2166,8 @@ struct supervisor {
 	uint64_t	 sv_reloads;
 	uint64_t	 sv_started;
 	uint64_t	 sv_last_sweep;
+	uint64_t	 sv_host_beat;	/* last host heartbeat, mono ms */
+	int		 sv_host_failing;	/* the last one failed */
 	struct event	*sv_tick;
 	struct event	*sv_sig[9];
 	int		 sv_ctlfd;

@@ -39,8 +39,14 @@ case "$where" in
 *"dbname quiredb"*"user quire"*) ;;
 *)	fail "queue where: $where" ;;
 esac
-ctl status | grep -q "^queue: postgresql, host $PGDIR port [0-9]* dbname quiredb user quire$" ||
+ctl status | grep -q "^queue: postgresql, host $PGDIR port [0-9]* dbname quiredb user quire; this host $(hostname)$" ||
     fail "status text: $(ctl status | grep queue)"
+# The host registered itself, under the machine's name by default.
+wait_for 5 sh -c "'$QUIRECTL' -f '$CONF' hosts --json | jq -e '.hosts |
+    length == 1 and .[0].state == \"live\" and .[0].self'" ||
+    fail "hosts: $(ctl hosts --json)"
+[ "$(ctl hosts --json | jq -r '.hosts[0].name')" = "$(hostname)" ] ||
+    fail "host name: $(ctl hosts --json)"
 [ "$(status_json .readers.queue)" = null ] ||
     fail "LMDB reader slots for a queue on PostgreSQL"
 [ ! -e "$DATA/queue/data.mdb" ] || fail "an LMDB queue was made too"
