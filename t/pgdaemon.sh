@@ -2,12 +2,14 @@
 # quire: durable document ingestion and search on one Unix box. ISC license.
 #
 # quired on the PostgreSQL queue (queue-backend postgresql), against a
-# private server (t/lib.sh's pg_start): status names the backend and the
-# database, never a password; files and an NDJSON bulk submitted with
-# quirectl, to a running daemon, are all indexed and searchable; jobs,
-# job, cancel, retry and purge work on the queue in PostgreSQL; a job
-# enqueued while the workers idle is claimed within about a second (the
-# workers wait on LISTEN/NOTIFY, not a poll); kill -9 of a worker in a
+# private server (t/lib.sh's pg_start): status names the backend, the
+# database and this host, never a password, and the host registers
+# itself under the machine's name; files and an NDJSON bulk submitted
+# with quirectl to a running daemon, an upload over HTTP, and ingest
+# into the daemon and with a foreground fleet are all indexed and
+# searchable; jobs, job, cancel, retry and purge work on the queue in
+# PostgreSQL; a job enqueued while the workers idle is claimed within
+# about a second (they wait on LISTEN/NOTIFY); kill -9 of a worker in a
 # job releases that job at the reap (a crash, not an attempt) and it
 # then completes exactly once.  Skipped where Debian's PostgreSQL
 # binaries are absent.
@@ -25,7 +27,7 @@ ctl() {
 }
 
 write_conf "queue-backend postgresql" "queue-dsn $DSN" "workers 2" \
-    "max-crashes 5" "max-attempts 2" "backoff 100ms"
+    "max-crashes 5" "max-attempts 2" "backoff 100ms" "listen 127.0.0.1:0"
 ctl db init > /dev/null || fail "db init"
 start_quired
 sv=$(quired_pid)
@@ -78,6 +80,19 @@ ctl jobs --state done --limit 1000 --json | jq -e --argjson n "$njobs" \
 id=$(ctl jobs --state done --limit 1 --json | jq '.jobs[0].id')
 ctl job --json "$id" | jq -e --argjson id "$id" '.id == $id and
     .state == "done"' > /dev/null || fail "job $id: $(ctl job "$id")"
+
+# The HTTP child enqueues on the same queue: an upload is indexed.
+HPORT=$(http_port)
+echo "uploaded over http: pguploaded" > "$T/up.txt"
+http_is 202 POST "/v1/documents?id=up-1" -H "Content-Type: text/plain" \
+    --data-binary "@$T/up.txt"
+ju=$(body .job)
+wait_for 10 sh -c "'$QUIRECTL' -D '$DATA' -f '$CONF' job --json $ju |
+    jq -e '.state == \"done\"'" || fail "upload job $ju not done"
+http_is 200 GET "/v1/jobs/$ju"
+[ "$(body .state)" = done ] || fail "GET /v1/jobs/$ju: $(cat "$T/hbody")"
+[ "$(search_ids pguploaded)" = up-1 ] || fail "pguploaded: $(cat "$T/hits")"
+njobs=$((njobs + 1))
 
 # Idle workers wake on the notification: a job enqueued now is claimed
 # in about a second, not at some later poll.
