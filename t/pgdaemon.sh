@@ -26,6 +26,14 @@ ctl() {
 	"$QUIRECTL" -D "$DATA" -f "$CONF" "$@"
 }
 
+# host-name and host-expiry have bounds.
+write_conf "queue-backend postgresql" "queue-dsn $DSN" "host-name a b"
+"$QUIRED" -n -f "$CONF" > "$T/out" 2>&1 && fail "quired -n took host-name a b"
+grep -q "host-name: at most 255 bytes, without spaces" "$T/out" ||
+    fail "quired -n said: $(cat "$T/out")"
+write_conf "queue-backend postgresql" "queue-dsn $DSN" "host-expiry 1s"
+"$QUIRED" -n -f "$CONF" > "$T/out" 2>&1 && fail "quired -n took host-expiry 1s"
+
 write_conf "queue-backend postgresql" "queue-dsn $DSN" "workers 2" \
     "max-crashes 5" "max-attempts 2" "backoff 100ms" "listen 127.0.0.1:0"
 ctl db init > /dev/null || fail "db init"
