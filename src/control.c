@@ -390,23 +390,23 @@ control_readers_json(struct supervisor *sv, struct evbuffer *eb)
 static void
 control_queue(struct supervisor *sv, int json, struct evbuffer *eb)
 {
+	const char	*name = queue_backend_name(&sv->sv_q), *host = NULL;
 	char		 where[512];
-
-	const char	*host = NULL;
 
 	queue_where(&sv->sv_q, where, sizeof(where));
 	if (sv->sv_q.q_conf.qc_backend == QUEUE_BACKEND_PG)
 		host = queue_pg_host(&sv->sv_q);
 	if (!json) {
-		evbuffer_add_printf(eb, "queue: %s%s%s", queue_backend_name(
-		    &sv->sv_q), where[0] != '\0' ? ", " : "", where);
+		evbuffer_add_printf(eb, "queue: %s%s%s", name,
+		    where[0] != '\0' ? ", " : "", where);
 		if (host != NULL)
-			evbuffer_add_printf(eb, "; this host %s", host);
+			evbuffer_add_printf(eb, "; this host %s",
+			    util_vis(host));
 		evbuffer_add_printf(eb, "\n");
 		return;
 	}
 	evbuffer_add_printf(eb, "\"queue\": {\"backend\": \"%s\", "
-	    "\"where\": ", queue_backend_name(&sv->sv_q));
+	    "\"where\": ", name);
 	if (where[0] != '\0')
 		control_json_str(eb, where);
 	else
