@@ -135,6 +135,12 @@ static const struct conf_opt conf_opts[] = {
 	{ "queue-password-file", CONF_PATH, CONF_OFF(c_queue_passfile), 0, 0,
 	    "", CONF_RELOAD_NO, NULL,
 	    "the postgresql backend's password, in a file of mode 0600" },
+	{ "host-name", CONF_STRING, CONF_OFF(c_host_name), 0, 0, "",
+	    CONF_RELOAD_NO, NULL,
+	    "this host's name in a shared queue (empty: the machine's)" },
+	{ "host-expiry", CONF_DURATION, CONF_OFF(c_host_expiry_ms), 2000,
+	    86400000, "15s", CONF_RELOAD_LIVE, NULL,
+	    "heartbeat age after which a host is dead and its leases go" },
 	{ "map-size", CONF_SIZE, CONF_OFF(c_mapsize), 1ULL << 20, 1ULL << 40,
 	    "64M", CONF_RELOAD_NO, NULL,
 	    "initial LMDB map size; grows on demand" },
@@ -535,6 +541,12 @@ config_queue_check(const struct quire_conf *c, char *err, size_t errlen)
 	if (c->c_queue_backend == 1 && c->c_queue_dsn[0] == '\0') {
 		snprintf(err, errlen, "queue-backend postgresql needs "
 		    "queue-dsn");
+		return (-1);
+	}
+	if (strlen(c->c_host_name) > QUEUE_HOST_MAX ||
+	    strpbrk(c->c_host_name, " \t") != NULL) {
+		snprintf(err, errlen, "host-name: at most %d bytes, without "
+		    "spaces", QUEUE_HOST_MAX);
 		return (-1);
 	}
 	if (c->c_queue_dsn[0] == '\0' && c->c_queue_passfile[0] == '\0')
@@ -1009,6 +1021,7 @@ config_queue(const struct quire_conf *c, struct queue_conf *qc)
 	qc->qc_sync = c->c_sync;
 	qc->qc_backend = c->c_queue_backend == 1 ? QUEUE_BACKEND_PG :
 	    QUEUE_BACKEND_LMDB;
+	strlcpy(qc->qc_host, c->c_host_name, sizeof(qc->qc_host));
 	if (config_queue_dsn(c, qc->qc_dsn, sizeof(qc->qc_dsn), err,
 	    sizeof(err)) == -1)
 		log_warnx("%s: %s", __func__, err);

@@ -367,18 +367,56 @@ control_elastic_json(struct supervisor *sv, struct evbuffer *eb)
 static void
 control_readers_json(struct supervisor *sv, struct evbuffer *eb)
 {
-	pid_t	 pids[CONTROL_READER_PIDS];
-	int	 i, n;
+	struct store	*qs = queue_store(&sv->sv_q);
+	pid_t		 pids[CONTROL_READER_PIDS];
+	int		 i, n;
 
-	n = store_readers(&sv->sv_q.q_store, NULL, 0);
-	evbuffer_add_printf(eb, "\"readers\": {\"queue\": %d, ", n);
+	/* Reader slots are LMDB's: null for a queue on PostgreSQL. */
+	if (qs != NULL)
+		evbuffer_add_printf(eb, "\"readers\": {\"queue\": %d, ",
+		    store_readers(qs, NULL, 0));
+	else
+		evbuffer_add_printf(eb, "\"readers\": {\"queue\": null, ");
 	n = store_readers(&sv->sv_ix.ix_store, pids, CONTROL_READER_PIDS);
 	evbuffer_add_printf(eb, "\"index\": %d, \"index_pids\": [", n);
 	for (i = 0; i < n && i < CONTROL_READER_PIDS; i++)
 		evbuffer_add_printf(eb, "%s%d", i ? ", " : "", (int)pids[i]);
 	evbuffer_add_printf(eb, "], \"stale_cleared\": %llu}, ",
-	    (unsigned long long)(sv->sv_q.q_store.s_stale +
+	    (unsigned long long)((qs != NULL ? qs->s_stale : 0) +
 	    sv->sv_ix.ix_store.s_stale));
+}
+
+/* Which queue: its backend, and where it is for PostgreSQL. */
+static void
+control_queue(struct supervisor *sv, int json, struct evbuffer *eb)
+{
+	const char	*name = queue_backend_name(&sv->sv_q), *host = NULL;
+	char		 where[512];
+
+	queue_where(&sv->sv_q, where, sizeof(where));
+	if (sv->sv_q.q_conf.qc_backend == QUEUE_BACKEND_PG)
+		host = queue_pg_host(&sv->sv_q);
+	if (!json) {
+		evbuffer_add_printf(eb, "queue: %s%s%s", name,
+		    where[0] != '\0' ? ", " : "", where);
+		if (host != NULL)
+			evbuffer_add_printf(eb, "; this host %s",
+			    util_vis(host));
+		evbuffer_add_printf(eb, "\n");
+		return;
+	}
+	evbuffer_add_printf(eb, "\"queue\": {\"backend\": \"%s\", "
+	    "\"where\": ", name);
+	if (where[0] != '\0')
+		control_json_str(eb, where);
+	else
+		evbuffer_add_printf(eb, "null");
+	evbuffer_add_printf(eb, ", \"host\": ");
+	if (host != NULL)
+		control_json_str(eb, host);
+	else
+		evbuffer_add_printf(eb, "null");
+	evbuffer_add_printf(eb, "}, ");
 }
 
 /* The storage: ok, or the fault that holds ingestion (storage.c). */
@@ -605,6 +643,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 		control_elastic_json(sv, eb);
 		evbuffer_add_printf(eb, "}, ");
 		control_readers_json(sv, eb);
+		control_queue(sv, 1, eb);
 		control_storage_json(sv, eb);
 		control_memory_json(sv, eb);
 		control_http(sv, 1, eb);
@@ -631,6 +670,7 @@ control_status(struct supervisor *sv, int json, int workers_only,
 	    (unsigned long long)sv->sv_reloads);
 	evbuffer_add_printf(eb, "last reload error: %s\n",
 	    rerr[0] != '\0' ? rerr : "none");
+	control_queue(sv, 0, eb);
 	if (control_log_problem(lerr, sizeof(lerr)))
 		evbuffer_add_printf(eb, "log: %s\n", lerr);
 	if (f->f_merger.w_pid != 0)

@@ -803,7 +803,8 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 		snprintf(quar, sizeof(quar), "; job %llu quarantined after "
 		    "%u crashes", (unsigned long long)crash,
 		    (unsigned)sv->sv_conf.c_max_crashes);
-	(void)store_reader_check(&sv->sv_q.q_store, &dead);
+	if (queue_store(&sv->sv_q) != NULL)
+		(void)store_reader_check(queue_store(&sv->sv_q), &dead);
 	(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
 
 	f->f_deaths++;

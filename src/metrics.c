@@ -364,7 +364,8 @@ metrics_storage(struct supervisor *sv, struct evbuffer *eb)
 		    room);
 	metrics_one(eb, "quire_reader_slots_cleared_total", "counter",
 	    "Stale LMDB reader slots cleared.",
-	    sv->sv_q.q_store.s_stale + sv->sv_ix.ix_store.s_stale);
+	    (queue_store(&sv->sv_q) != NULL ?
+	    queue_store(&sv->sv_q)->s_stale : 0) + sv->sv_ix.ix_store.s_stale);
 }
 
 /* Everything, as the text exposition format. */

@@ -120,6 +120,37 @@ queue_close(struct queue *q)
 	q->q_be = NULL;
 }
 
+/*
+ * The queue's LMDB environment, for what only LMDB has (reader slots,
+ * map limits, syncs): NULL for another backend or a closed queue.
+ */
+struct store *
+queue_store(struct queue *q)
+{
+	if (q->q_be != &queue_lmdb_backend)
+		return (NULL);
+	return (&q->q_store);
+}
+
+/* "lmdb" or "postgresql"; "closed" when the queue is not open. */
+const char *
+queue_backend_name(const struct queue *q)
+{
+	return (q->q_be != NULL ? q->q_be->qb_name : "closed");
+}
+
+/*
+ * Where the queue is, for status: nothing for LMDB (the data directory
+ * says it), the server and database for PostgreSQL, never a password.
+ */
+void
+queue_where(struct queue *q, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (q->q_be == &queue_pg_backend)
+		queue_pg_where(q, buf, len);
+}
+
 uint64_t
 queue_now(struct queue *q)
 {

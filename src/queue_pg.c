@@ -39,6 +39,27 @@
  *			do not queue on one row.
  *	quire_lease_gen	the sequence of lease generations.
  *
+ * Version 2 adds
+ *
+ *	quire_hosts	one row per host (host-name): its HTTP address (the
+ *			first listen address, as bound), its supervisor's
+ *			pid, when it started and last beat, whether it
+ *			stopped cleanly, and when another host last
+ *			released its leases for it (expired).
+ *
+ * Hosts (queue_pg_host_beat, queue_pg_host_expire, queue_pg_hosts).
+ * Each supervisor upserts its row about once a second, on the server's
+ * clock (clock_timestamp(), in ms), not its own: the age of a beat is
+ * then one clock's difference, whatever the skew between hosts.  A host
+ * whose beat is older than host-expiry is dead; every live host looks
+ * for dead ones as it beats, and releases their leases as a dead
+ * worker's are released at the reap (a crash counted, the cause "host
+ * NAME expired"), the dead hosts' rows locked FOR UPDATE SKIP LOCKED so
+ * two live hosts do not both do it.  The dead host's workers, if they
+ * still run somewhere, find their generations gone: their acks get
+ * QUEUE_ESTALE.  Each statement of the supervisor's beat runs under a
+ * short statement_timeout, so a slow server holds its loop briefly.
+ *
  * Keys, names, paths and messages are bytea, not text: they are bytes
  * as a file system or a client gave them, UTF-8 or not, as in the LMDB
  * backend's records.
@@ -87,8 +108,8 @@
  * Leases are fenced by generation: heartbeat, ack and fail name (id,
  * generation) and get QUEUE_ESTALE when the row is no longer leased
  * with that generation.  release_pid releases the leases of a pid of
- * this host (gethostname) only; sweep releases the expired leases of
- * every host.
+ * this host (qc_host, host-name, else gethostname) only; sweep releases
+ * the expired leases of every host.
  *
  * Acks write the row at once: nothing is deferred, so qpg_settle has
  * nothing to do and returns 0.  Retention: at an ack, the done and
@@ -213,7 +234,16 @@ static const char *qpg_migrations[] = {
 	"  released bigint NOT NULL DEFAULT 0,"
 	"  done bigint NOT NULL DEFAULT 0,"
 	"  retried bigint NOT NULL DEFAULT 0,"
-	"  cancelled bigint NOT NULL DEFAULT 0);"
+	"  cancelled bigint NOT NULL DEFAULT 0);",
+	/* 2: the hosts that share the queue. */
+	"CREATE TABLE quire_hosts ("
+	"  name bytea PRIMARY KEY,"
+	"  http text NOT NULL DEFAULT '',"
+	"  pid bigint NOT NULL DEFAULT 0,"
+	"  started bigint NOT NULL,"
+	"  beat bigint NOT NULL,"
+	"  stopped boolean NOT NULL DEFAULT false,"
+	"  expired bigint NOT NULL DEFAULT 0);"
 };
 
 #define QPG_VERSION	((int)(sizeof(qpg_migrations) / \
@@ -886,7 +916,9 @@ qpg_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 		return (-1);
 	}
 	pg = xcalloc(1, sizeof(*pg));
-	if (gethostname(pg->p_host, sizeof(pg->p_host)) == -1)
+	if (q->q_conf.qc_host[0] != '\0')
+		strlcpy(pg->p_host, q->q_conf.qc_host, sizeof(pg->p_host));
+	else if (gethostname(pg->p_host, sizeof(pg->p_host)) == -1)
 		strlcpy(pg->p_host, "localhost", sizeof(pg->p_host));
 	pg->p_host[sizeof(pg->p_host) - 1] = '\0';
 	if ((pg->p_conn = qpg_connect(q->q_conf.qc_dsn, err, sizeof(err)))
@@ -2025,6 +2057,7 @@ qpg_cancel(struct queue *q, uint64_t id)
 /* Release, sweep and extend. */
 
 struct qpg_release_arg {
+	const char	*ra_host;	/* a dead host's leases, all */
 	uint32_t	 ra_pid;
 	const char	*ra_cause;
 	uint64_t	 ra_crash;
@@ -2103,6 +2136,11 @@ qpg_release_txn(struct qpg_tx *t, void *arg)
 		qa_u64(&a, t->t_now);
 		rc = qpg_q(t, "SELECT " QPG_COLS " FROM quire_jobs WHERE "
 		    "state = 1 AND deadline <= $1 ORDER BY id FOR UPDATE", &a,
+		    &r);
+	} else if (ra->ra_host != NULL) {
+		qa_bin(t, &a, ra->ra_host);
+		rc = qpg_q(t, "SELECT " QPG_COLS " FROM quire_jobs WHERE "
+		    "state = 1 AND lease_host = $1 ORDER BY id FOR UPDATE", &a,
 		    &r);
 	} else {
 		qa_bin(t, &a, t->t_pg->p_host);
@@ -2755,6 +2793,189 @@ qpg_watch(struct queue *q, const uint64_t *ids, size_t nids, uint64_t *after,
 	return (qpg_run(q, __func__, 1, qpg_watch_txn, &wa));
 }
 
+/* Hosts. */
+
+#define QPG_SRV_MS \
+	"(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+#define QPG_BEAT_TIMEOUT "SET LOCAL statement_timeout = 500"
+
+struct qpg_beat_arg {
+	const char	*ba_http;
+	uint64_t	 ba_started;
+	int		 ba_stopped;
+};
+
+static int
+qpg_beat_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_beat_arg	*ba = arg;
+	struct qpg_args		 a;
+	int			 rc;
+
+	if ((rc = qpg_q(t, QPG_BEAT_TIMEOUT, NULL, NULL)) != 0)
+		return (rc);
+	qa_init(&a);
+	qa_bin(t, &a, t->t_pg->p_host);
+	qa_str(&a, ba->ba_http);
+	qa_u64(&a, getpid());
+	qa_u64(&a, ba->ba_started);
+	qa_str(&a, ba->ba_stopped ? "true" : "false");
+	return (qpg_q(t, "INSERT INTO quire_hosts AS h (name, http, pid, "
+	    "started, beat, stopped) VALUES ($1, $2, $3, $4, " QPG_SRV_MS
+	    ", $5) ON CONFLICT (name) DO UPDATE SET http = $2, pid = $3, "
+	    "started = $4, beat = " QPG_SRV_MS ", stopped = $5, expired = 0",
+	    &a, NULL));
+}
+
+/*
+ * This host's row: its HTTP address (or ""), when it started (ms), and
+ * whether it is stopping cleanly (then it is not taken for dead).
+ */
+int
+queue_pg_host_beat(struct queue *q, const char *http, uint64_t started,
+    int stopped)
+{
+	struct qpg_beat_arg	 ba;
+
+	ba.ba_http = http != NULL ? http : "";
+	ba.ba_started = started;
+	ba.ba_stopped = stopped;
+	return (qpg_run(q, __func__, 0, qpg_beat_txn, &ba));
+}
+
+struct qpg_expire_arg {
+	uint64_t	 ea_expiry;
+	struct queue_release *ea_rel;
+	char		*ea_names;
+	size_t		 ea_len;
+};
+
+static int
+qpg_expire_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_expire_arg	*ea = arg;
+	struct qpg_release_arg	 ra;
+	struct queue_release	 one;
+	struct qpg_args		 a;
+	PGresult		*r;
+	char			 name[QPG_HOST_MAX + 1];
+	char			 cause[QPG_HOST_MAX + 32];
+	int			 i, n, rc;
+	size_t			 k;
+
+	memset(ea->ea_rel, 0, sizeof(*ea->ea_rel));
+	ea->ea_names[0] = '\0';
+	if ((rc = qpg_q(t, QPG_BEAT_TIMEOUT, NULL, NULL)) != 0)
+		return (rc);
+	qa_init(&a);
+	qa_bin(t, &a, t->t_pg->p_host);
+	qa_u64(&a, ea->ea_expiry);
+	if ((rc = qpg_q(t, "SELECT h.name FROM quire_hosts h WHERE "
+	    "h.name <> $1 AND NOT h.stopped AND h.beat < " QPG_SRV_MS
+	    " - $2 AND EXISTS (SELECT 1 FROM quire_jobs j WHERE j.state = 1 "
+	    "AND j.lease_host = h.name) ORDER BY h.name "
+	    "FOR UPDATE SKIP LOCKED", &a, &r)) != 0)
+		return (rc);
+	n = PQntuples(r);
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		qpg_text(name, sizeof(name), r, i, 0);
+		snprintf(cause, sizeof(cause), "host %s expired", name);
+		memset(&ra, 0, sizeof(ra));
+		ra.ra_host = name;
+		ra.ra_cause = cause;
+		ra.ra_crash = QUEUE_CRASH_ALL;
+		ra.ra_rel = &one;
+		if ((rc = qpg_release_txn(t, &ra)) != 0)
+			break;
+		ea->ea_rel->qr_released += one.qr_released;
+		ea->ea_rel->qr_dead += one.qr_dead;
+		ea->ea_rel->qr_cancelled += one.qr_cancelled;
+		k = strlen(ea->ea_names);
+		snprintf(ea->ea_names + k, ea->ea_len - k, "%s%s",
+		    k > 0 ? " " : "", name);
+		qa_init(&a);
+		qa_bin(t, &a, name);
+		rc = qpg_q(t, "UPDATE quire_hosts SET expired = " QPG_SRV_MS
+		    " WHERE name = $1", &a, NULL);
+	}
+	PQclear(r);
+	return (rc);
+}
+
+/*
+ * Release the leases of every other host whose beat is older than
+ * expiry_ms (see the top): rel counts them, names gets the hosts'
+ * names, space separated, cut to fit.
+ */
+int
+queue_pg_host_expire(struct queue *q, uint64_t expiry_ms,
+    struct queue_release *rel, char *names, size_t len)
+{
+	struct qpg_expire_arg	 ea;
+
+	ea.ea_expiry = expiry_ms;
+	ea.ea_rel = rel;
+	ea.ea_names = names;
+	ea.ea_len = len;
+	return (qpg_run(q, __func__, 0, qpg_expire_txn, &ea));
+}
+
+struct qpg_hosts_arg {
+	queue_host_cb	 ha_cb;
+	void		*ha_arg;
+};
+
+static int
+qpg_hosts_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_hosts_arg	*ha = arg;
+	struct queue_host	 h;
+	PGresult		*r;
+	int			 i, n, rc;
+
+	if ((rc = qpg_q(t, "SELECT h.name, h.http, h.pid, h.started, "
+	    "h.beat, h.stopped, h.expired, greatest(" QPG_SRV_MS " - h.beat, "
+	    "0), (SELECT count(*) FROM quire_jobs j WHERE j.state = 1 AND "
+	    "j.lease_host = h.name) FROM quire_hosts h ORDER BY h.name", NULL,
+	    &r)) != 0)
+		return (rc);
+	n = PQntuples(r);
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		memset(&h, 0, sizeof(h));
+		qpg_text(h.qh_name, sizeof(h.qh_name), r, i, 0);
+		strlcpy(h.qh_http, PQgetvalue(r, i, 1), sizeof(h.qh_http));
+		h.qh_pid = qpg_u64(r, i, 2);
+		h.qh_started = qpg_u64(r, i, 3);
+		h.qh_beat = qpg_u64(r, i, 4);
+		h.qh_stopped = PQgetvalue(r, i, 5)[0] == 't';
+		h.qh_expired = qpg_u64(r, i, 6);
+		h.qh_age = qpg_u64(r, i, 7);
+		h.qh_leased = qpg_u64(r, i, 8);
+		h.qh_self = strcmp(h.qh_name, t->t_pg->p_host) == 0;
+		rc = ha->ha_cb(&h, ha->ha_arg);
+	}
+	PQclear(r);
+	return (rc);
+}
+
+/* Each host of the table, in name order, to cb (non-zero stops). */
+int
+queue_pg_hosts(struct queue *q, queue_host_cb cb, void *arg)
+{
+	struct qpg_hosts_arg	 ha;
+
+	ha.ha_cb = cb;
+	ha.ha_arg = arg;
+	return (qpg_run(q, __func__, 1, qpg_hosts_txn, &ha));
+}
+
+/* This host's name in the queue: host-name, else the machine's. */
+const char *
+queue_pg_host(struct queue *q)
+{
+	return (q->q_pg != NULL ? q->q_pg->p_host : "");
+}
+
 /* Wake-ups. */
 
 /* Whether a notification is in; -1 when the connection failed. */
@@ -2773,6 +2994,27 @@ qpg_notified(PGconn *conn)
 	return (got);
 }
 
+/* LISTEN on the channel, once per connection: 0, or -1. */
+static int
+qpg_listen(struct qpg *pg)
+{
+	PGresult	*r;
+
+	if (pg->p_listening)
+		return (0);
+	if (PQstatus(pg->p_conn) != CONNECTION_OK && qpg_lost(pg) == -1)
+		return (-1);
+	r = PQexec(pg->p_conn, "LISTEN " QPG_CHANNEL);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		qpg_log(__func__, "LISTEN", PQerrorMessage(pg->p_conn));
+		PQclear(r);
+		return (-1);
+	}
+	PQclear(r);
+	pg->p_listening = 1;
+	return (0);
+}
+
 /*
  * Wait up to timeout_ms for a notification on the channel (an enqueue,
  * a retry made ready, a release, a cancel): 1 notified, 0 timed out, -1
@@ -2785,25 +3027,13 @@ queue_pg_wait(struct queue *q, int timeout_ms)
 {
 	struct qpg	*pg = q->q_pg;
 	struct pollfd	 pfd;
-	PGresult	*r;
 	uint64_t	 end, now;
 	int		 rc, ms;
 
 	if (pg == NULL || pg->p_conn == NULL)
 		return (-1);
-	if (!pg->p_listening) {
-		if (PQstatus(pg->p_conn) != CONNECTION_OK &&
-		    qpg_lost(pg) == -1)
-			return (-1);
-		r = PQexec(pg->p_conn, "LISTEN " QPG_CHANNEL);
-		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			qpg_log(__func__, "LISTEN", PQerrorMessage(pg->p_conn));
-			PQclear(r);
-			return (-1);
-		}
-		PQclear(r);
-		pg->p_listening = 1;
-	}
+	if (qpg_listen(pg) == -1)
+		return (-1);
 	end = util_now_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
 	for (;;) {
 		if ((rc = qpg_notified(pg->p_conn)) != 0) {
@@ -2825,6 +3055,41 @@ queue_pg_wait(struct queue *q, int timeout_ms)
 			return (-1);
 		}
 	}
+}
+
+/*
+ * The connection's socket, LISTENing, for a caller that polls it with
+ * descriptors of its own and then calls queue_pg_wait(q, 0); -1 when
+ * the connection failed.  The descriptor changes when the connection
+ * is made again: ask for it before each poll.
+ */
+int
+queue_pg_fd(struct queue *q)
+{
+	struct qpg	*pg = q->q_pg;
+
+	if (pg == NULL || pg->p_conn == NULL || qpg_listen(pg) == -1)
+		return (-1);
+	return (PQsocket(pg->p_conn));
+}
+
+/*
+ * The server and database of the connection, "host H port P dbname D
+ * user U", for status: never the password.
+ */
+void
+queue_pg_where(struct queue *q, char *buf, size_t len)
+{
+	PGconn	*c;
+
+	buf[0] = '\0';
+	if (q->q_pg == NULL || (c = q->q_pg->p_conn) == NULL)
+		return;
+	snprintf(buf, len, "host %s port %s dbname %s user %s",
+	    PQhost(c) != NULL ? PQhost(c) : "?",
+	    PQport(c) != NULL ? PQport(c) : "?",
+	    PQdb(c) != NULL ? PQdb(c) : "?",
+	    PQuser(c) != NULL ? PQuser(c) : "?");
 }
 
 const struct queue_backend queue_pg_backend = {

@@ -296,6 +296,23 @@ int		 store_sync_parse(const char *);
 
 #define QUEUE_BACKEND_LMDB	0	/* queue_lmdb.c, the default */
 #define QUEUE_BACKEND_PG	1	/* queue_pg.c */
+#define QUEUE_HOST_MAX		255	/* bytes of a host name */
+
+/* A host sharing the queue (queue_pg_hosts); times in ms. */
+struct queue_host {
+	char		 qh_name[QUEUE_HOST_MAX + 1];
+	char		 qh_http[256];	/* first listen address */
+	uint32_t	 qh_pid;	/* its supervisor's */
+	uint64_t	 qh_started;
+	uint64_t	 qh_beat;	/* last heartbeat, server's clock */
+	uint64_t	 qh_age;	/* since then */
+	uint64_t	 qh_expired;	/* when its leases were released */
+	uint64_t	 qh_leased;	/* jobs it holds */
+	int		 qh_stopped;	/* stopped cleanly */
+	int		 qh_self;	/* this host */
+};
+typedef int	 (*queue_host_cb)(const struct queue_host *, void *);
+
 
 struct queue_conf {
 	uint32_t	 qc_max_attempts;
@@ -314,6 +331,7 @@ struct queue_conf {
 	int		 qc_sync;
 	int		 qc_backend;	/* QUEUE_BACKEND_LMDB or _PG */
 	char		 qc_dsn[1024];	/* libpq connection string */
+	char		 qc_host[256];	/* host-name, lease holder */
 };
 
 struct queue_stats {
@@ -496,12 +514,23 @@ int		 queue_tenants(struct queue *, queue_tenant_cb, void *);
 int		 queue_watch(struct queue *, const uint64_t *, size_t,
 		    uint64_t *, size_t, queue_list_cb, void *);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
+struct store	*queue_store(struct queue *);
+const char	*queue_backend_name(const struct queue *);
+void		 queue_where(struct queue *, char *, size_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
 
 /* queue_pg.c */
 int		 queue_pg_migrate(const char *, int, char *, size_t);
 int		 queue_pg_wait(struct queue *, int);
+int		 queue_pg_fd(struct queue *);
+int		 queue_pg_host_beat(struct queue *, const char *, uint64_t,
+		    int);
+int		 queue_pg_host_expire(struct queue *, uint64_t,
+		    struct queue_release *, char *, size_t);
+int		 queue_pg_hosts(struct queue *, queue_host_cb, void *);
+const char	*queue_pg_host(struct queue *);
+void		 queue_pg_where(struct queue *, char *, size_t);
 
 /* submit.c */
 struct submit_opts {
@@ -627,6 +656,8 @@ struct quire_conf {
 	uint64_t	 c_queue_backend;	/* QUEUE_BACKEND_LMDB or _PG */
 	char		 c_queue_dsn[CONF_STR_MAX];
 	char		 c_queue_passfile[CONF_STR_MAX];
+	char		 c_host_name[CONF_STR_MAX];	/* "": hostname */
+	uint64_t	 c_host_expiry_ms;
 	uint64_t	 c_mapsize;
 	uint64_t	 c_mapmax;
 	uint64_t	 c_debug_jobs;
@@ -2199,6 +2230,8 @@ struct supervisor {
 	uint64_t	 sv_reloads;
 	uint64_t	 sv_started;
 	uint64_t	 sv_last_sweep;
+	uint64_t	 sv_host_beat;	/* last host heartbeat, mono ms */
+	int		 sv_host_failing;	/* the last one failed */
 	struct event	*sv_tick;
 	struct event	*sv_sig[9];
 	int		 sv_ctlfd;

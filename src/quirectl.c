@@ -68,6 +68,7 @@ static int	 ctl_check(int, char **);
 static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
 static int	 ctl_db(int, char **);
+static int	 ctl_hosts(int, char **);
 static int	 ctl_help(int, char **);
 static int	 ctl_daemon(int, uint64_t, const char *, int);
 static int	 ctl_cancel_daemon(const char *, uint64_t);
@@ -148,6 +149,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "configuration's queue-dsn (-f CONF): init creates it (refused\n"
 	    "when there is one), migrate brings it up to this quire's\n"
 	    "version and says from which to which." },
+	{ "hosts", "hosts [--json]", ctl_hosts,
+	    "The hosts that share the postgresql queue (-f CONF): each with\n"
+	    "its state (live, dead past host-expiry, or stopped), the age of\n"
+	    "its last heartbeat, the jobs it holds and its HTTP address." },
 	{ "help", "help [COMMAND]", ctl_help,
 	    "Show the commands, or what one does and its options." },
 };
@@ -285,11 +290,29 @@ ctl_queue_exists(void)
 	return (1);
 }
 
+static void	 ctl_config_read(void);
+
+/*
+ * The queue: LMDB in the data directory, or, when the configuration
+ * (-f, else /etc/quire/quired.conf) says queue-backend postgresql, the
+ * database of its queue-dsn, which every host of it shares.
+ */
 static struct queue *
 ctl_open(int create)
 {
+	struct queue_conf	 qc;
+
 	if (ctl_queue_open)
 		return (&ctl_queue);
+	ctl_config_read();
+	if (ctl_conf.c_queue_backend == QUEUE_BACKEND_PG) {
+		config_queue(&ctl_conf, &qc);
+		if (queue_open(&ctl_queue, ctl_datadir, &qc) == -1)
+			errx(CTL_EXIT_FAIL, "cannot open the queue on "
+			    "PostgreSQL (queue-dsn %s)", ctl_conf.c_queue_dsn);
+		ctl_queue_open = 1;
+		return (&ctl_queue);
+	}
 	if (!create)
 		ctl_queue_exists();
 	if (ctl_env_access("queue") == -1 && errno == EACCES)
@@ -2618,6 +2641,96 @@ ctl_db(int argc, char **argv)
 	}
 	explicit_bzero(dsn, sizeof(dsn));
 	printf("%s\n", msg);
+	return (CTL_EXIT_OK);
+}
+
+/* hosts: the hosts of a shared queue, from its quire_hosts table. */
+struct ctl_hosts {
+	struct buf	 ch_b;
+	int		 ch_json;
+	size_t		 ch_n;
+	uint64_t	 ch_expiry;
+};
+
+static const char *
+ctl_host_state(const struct queue_host *h, uint64_t expiry)
+{
+	if (h->qh_stopped)
+		return ("stopped");
+	return (h->qh_age > expiry ? "dead" : "live");
+}
+
+static int
+ctl_hosts_cb(const struct queue_host *h, void *arg)
+{
+	struct ctl_hosts	*ch = arg;
+	struct buf		*b = &ch->ch_b;
+	const char		*state = ctl_host_state(h, ch->ch_expiry);
+
+	if (!ch->ch_json) {
+		if (ch->ch_n == 0)
+			buf_printf(b, "%-24s %-7s %10s %7s %s\n", "HOST",
+			    "STATE", "BEAT", "LEASED", "HTTP");
+		buf_printf(b, "%-24s %-7s %8llu.%01llus %7llu %s%s\n",
+		    util_vis(h->qh_name), state,
+		    (unsigned long long)(h->qh_age / 1000),
+		    (unsigned long long)(h->qh_age % 1000 / 100),
+		    (unsigned long long)h->qh_leased,
+		    h->qh_http[0] != '\0' ? h->qh_http : "-",
+		    h->qh_self ? " (this host)" : "");
+		ch->ch_n++;
+		return (0);
+	}
+	buf_addstr(b, ch->ch_n == 0 ? "\n  {\"name\": " : ",\n  {\"name\": ");
+	show_json_str(b, h->qh_name);
+	buf_printf(b, ", \"state\": \"%s\", \"beat_age_ms\": %llu, "
+	    "\"leased\": %llu, \"http\": ", state,
+	    (unsigned long long)h->qh_age, (unsigned long long)h->qh_leased);
+	if (h->qh_http[0] != '\0')
+		show_json_str(b, h->qh_http);
+	else
+		buf_addstr(b, "null");
+	buf_printf(b, ", \"pid\": %u, \"started\": %llu, \"beat\": %llu, "
+	    "\"expired\": %llu, \"self\": %s}", h->qh_pid,
+	    (unsigned long long)h->qh_started,
+	    (unsigned long long)h->qh_beat,
+	    (unsigned long long)h->qh_expired, h->qh_self ? "true" : "false");
+	ch->ch_n++;
+	return (0);
+}
+
+static int
+ctl_hosts(int argc, char **argv)
+{
+	struct ctl_hosts	 ch;
+	struct queue		*q;
+	int			 rc;
+
+	memset(&ch, 0, sizeof(ch));
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		ch.ch_json = 1;
+	else if (argc != 1)
+		ctl_usage("hosts");
+	ctl_config_read();
+	if (ctl_conf.c_queue_backend != QUEUE_BACKEND_PG)
+		errx(CTL_EXIT_FAIL, "hosts: the queue is not shared: the "
+		    "configuration (-f CONF) has no queue-backend postgresql");
+	q = ctl_open(0);
+	ch.ch_expiry = ctl_conf.c_host_expiry_ms;
+	buf_init(&ch.ch_b);
+	if (ch.ch_json)
+		buf_printf(&ch.ch_b, "{\"host_expiry_ms\": %llu, \"hosts\": [",
+		    (unsigned long long)ch.ch_expiry);
+	if ((rc = queue_pg_hosts(q, ctl_hosts_cb, &ch)) != 0) {
+		buf_free(&ch.ch_b);
+		errx(CTL_EXIT_FAIL, "hosts: %s", queue_strerror(rc));
+	}
+	if (ch.ch_json)
+		buf_addstr(&ch.ch_b, ch.ch_n > 0 ? "\n]}\n" : "]}\n");
+	else if (ch.ch_n == 0)
+		buf_addstr(&ch.ch_b, "no host has registered yet\n");
+	fwrite(ch.ch_b.b_data, 1, ch.ch_b.b_len, stdout);
+	buf_free(&ch.ch_b);
 	return (CTL_EXIT_OK);
 }
 

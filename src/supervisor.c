@@ -18,6 +18,15 @@
  *		survives a reload unless the file's "workers" changed.
  *	USR1	reopen the log file.
  *	CHLD	reap.
+ *
+ * On a shared queue (queue-backend postgresql) the supervisor also
+ * stands for its host: it registers it (host-name, its first listen
+ * address as bound, when it started) at start, beats about every
+ * SV_HOST_MS from the tick, says it stopped when it exits cleanly, and
+ * at each beat releases the leases of the other hosts whose beat is
+ * older than host-expiry (queue_pg.c).  Every statement of a beat has
+ * a short time limit, so a slow server holds the loop briefly; a
+ * failing beat is logged once, and again when it works again.
  */
 
 #include <sys/types.h>
@@ -41,6 +50,7 @@
 
 #define SV_TICK_MS	100
 #define SV_SWEEP_MS	5000
+#define SV_HOST_MS	1000
 #define SV_OOM_SCORE	"-500"
 
 static const int sv_signals[] = {
@@ -52,6 +62,7 @@ static void	 supervisor_finish(struct supervisor *) __dead;
 static void	 supervisor_pidfile_remove(struct supervisor *);
 static void	 supervisor_orphans(struct supervisor *);
 static void	 supervisor_spool(struct supervisor *);
+static void	 supervisor_host(struct supervisor *, int);
 
 /* A new fleet target, counted for metrics when it changes. */
 static void
@@ -120,7 +131,8 @@ supervisor_reload(struct supervisor *sv)
 	sv->sv_reload_error[0] = '\0';
 	config_queue(&nc, &qc);
 	sv->sv_q.q_conf = qc;
-	store_limit(&sv->sv_q.q_store, nc.c_mapmax);
+	if (queue_store(&sv->sv_q) != NULL)
+		store_limit(queue_store(&sv->sv_q), nc.c_mapmax);
 	store_limit(&sv->sv_ix.ix_store, nc.c_mapmax);
 	log_setverbose(sv->sv_foreground || sv->sv_verbose ? 2 :
 	    (int)nc.c_loglevel);
@@ -179,7 +191,9 @@ supervisor_finish(struct supervisor *sv)
 {
 	/* The reaper released per worker; this catches any left over. */
 	supervisor_orphans(sv);
-	(void)store_sync(&sv->sv_q.q_store);
+	supervisor_host(sv, 1);
+	if (queue_store(&sv->sv_q) != NULL)
+		(void)store_sync(queue_store(&sv->sv_q));
 	control_close(sv);
 	memory_stop(sv);
 	queue_close(&sv->sv_q);
@@ -249,12 +263,13 @@ supervisor_signal(evutil_socket_t sig, short what, void *arg)
 static void
 supervisor_readers(struct supervisor *sv)
 {
-	int	 dead, live = fleet_live(sv) + 1;
+	struct store	*qs = queue_store(&sv->sv_q);
+	int		 dead, live = fleet_live(sv) + 1;
 
 	if (store_readers(&sv->sv_ix.ix_store, NULL, 0) > live)
 		(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
-	if (store_readers(&sv->sv_q.q_store, NULL, 0) > live)
-		(void)store_reader_check(&sv->sv_q.q_store, &dead);
+	if (qs != NULL && store_readers(qs, NULL, 0) > live)
+		(void)store_reader_check(qs, &dead);
 }
 
 static void
@@ -270,6 +285,7 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 		supervisor_finish(sv);
 	fleet_tick(sv);
 	storage_tick(sv);
+	supervisor_host(sv, 0);
 	/*
 	 * The backstop for leases whose holders vanished unseen, and for
 	 * reader slots left by any process killed inside a transaction
@@ -278,7 +294,9 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 	supervisor_readers(sv);
 	if (!sv->sv_draining && now - sv->sv_last_sweep >= SV_SWEEP_MS) {
 		sv->sv_last_sweep = now;
-		(void)store_reader_check(&sv->sv_q.q_store, &dead);
+		if (queue_store(&sv->sv_q) != NULL)
+			(void)store_reader_check(queue_store(&sv->sv_q),
+			    &dead);
 		(void)store_reader_check(&sv->sv_ix.ix_store, &dead);
 		if (storage_sweep_ok(sv) &&
 		    queue_sweep(&sv->sv_q, &rel) == 0 &&
@@ -286,6 +304,43 @@ supervisor_tick(evutil_socket_t fd, short what, void *arg)
 			log_warnx("sweep: %u expired leases released, %u dead",
 			    rel.qr_released, rel.qr_dead);
 	}
+}
+
+/* This host's heartbeat, and the dead hosts' leases (see the top). */
+static void
+supervisor_host(struct supervisor *sv, int stopping)
+{
+	struct queue_release	 rel;
+	struct queue		*q = &sv->sv_q;
+	uint64_t		 now = util_mono_ms();
+	char			 names[512];
+
+	if (q->q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return;
+	if (!stopping && sv->sv_host_beat != 0 &&
+	    now - sv->sv_host_beat < SV_HOST_MS)
+		return;
+	sv->sv_host_beat = now;
+	if (queue_pg_host_beat(q, sv->sv_nhttp > 0 ? sv->sv_http_name[0] :
+	    "", sv->sv_started, stopping) != 0) {
+		if (!sv->sv_host_failing)
+			log_warnx("host %s: heartbeat failed; other hosts "
+			    "take this one for dead after host-expiry",
+			    queue_pg_host(q));
+		sv->sv_host_failing = 1;
+		return;
+	}
+	if (sv->sv_host_failing)
+		log_info("host %s: heartbeat again", queue_pg_host(q));
+	sv->sv_host_failing = 0;
+	if (stopping || queue_pg_host_expire(q, sv->sv_conf.c_host_expiry_ms,
+	    &rel, names, sizeof(names)) != 0 ||
+	    rel.qr_released + rel.qr_dead + rel.qr_cancelled == 0)
+		return;
+	log_warnx("hosts: %s silent past host-expiry (%llu ms): %u leases "
+	    "released, %u jobs quarantined, %u cancelled", names,
+	    (unsigned long long)sv->sv_conf.c_host_expiry_ms, rel.qr_released,
+	    rel.qr_dead, rel.qr_cancelled);
 }
 
 struct sv_orphans {
@@ -905,7 +960,8 @@ supervisor_open(struct supervisor *sv)
 	if (index_open(&sv->sv_ix, sv->sv_conf.c_datadir, sv->sv_conf.c_mapsize,
 	    sv->sv_conf.c_sync) == -1)
 		fatalx("cannot open the index in %s", sv->sv_conf.c_datadir);
-	store_limit(&sv->sv_q.q_store, sv->sv_conf.c_mapmax);
+	if (queue_store(&sv->sv_q) != NULL)
+		store_limit(queue_store(&sv->sv_q), sv->sv_conf.c_mapmax);
 	store_limit(&sv->sv_ix.ix_store, sv->sv_conf.c_mapmax);
 	supervisor_orphans(sv);
 	supervisor_spool(sv);
@@ -949,6 +1005,7 @@ supervisor_main(struct supervisor *sv)
 	    sv->sv_fleet.f_target, sv->sv_conf.c_datadir, sv->sv_ctlpath);
 	for (i = 0; i < sv->sv_nhttp; i++)
 		log_info("http: listening on %s", sv->sv_http_name[i]);
+	supervisor_host(sv, 0);
 	if (ready != -1)
 		supervisor_ready(ready);
 	fleet_resize(sv);

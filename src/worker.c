@@ -35,6 +35,14 @@
  * claim-batch jobs), so one worker does not hoard slow jobs that idle
  * workers could run.
  *
+ * Idle, with nothing to claim, a worker on the LMDB queue looks again
+ * every WORKER_IDLE_MS.  On the PostgreSQL queue it waits for the
+ * queue's notification (an enqueue, a release or a retry made ready,
+ * on any host: LISTEN/NOTIFY), polling the supervisor's socket with it
+ * so that orders still come at once, and claims again when one comes
+ * or WORKER_PG_IDLE_MS has passed (a retry whose time came is made
+ * ready only by a claim), so an idle fleet does not load the server.
+ *
  * Orders: "cancel" (the supervisor has flagged a job cancelled in the
  * queue) stops the running job at the next look, within WORKER_LOOK_MS
  * of work, or skips a claimed one that has not started, and acks it
@@ -69,6 +77,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +90,7 @@
 #include "quire.h"
 
 #define WORKER_IDLE_MS		100	/* queue poll when idle */
+#define WORKER_PG_IDLE_MS	1000	/* PostgreSQL: claim again, at most */
 #define WORKER_HEAP_KEEP	(32 << 20)	/* free heap kept while busy */
 #define WORKER_HEAP_MMAP	(8 << 20)	/* bigger blocks are mapped */
 #define WORKER_HOG_MAX		4096	/* MiB */
@@ -185,10 +195,13 @@ worker_exit(struct worker *wk, int code)
 static void
 worker_config(struct worker *wk, const struct ipc_msg *m)
 {
+	struct store	*qs;
+
 	if (child_config(&wk->wk_ch, m) == -1)
 		return;
 	config_queue(&wk->wk_ch.ch_conf, &wk->wk_q.q_conf);
-	store_limit(&wk->wk_q.q_store, wk->wk_ch.ch_conf.c_mapmax);
+	if ((qs = queue_store(&wk->wk_q)) != NULL)
+		store_limit(qs, wk->wk_ch.ch_conf.c_mapmax);
 	store_limit(&wk->wk_ix.ix_store, wk->wk_ch.ch_conf.c_mapmax);
 	if (wk->wk_admit_set)
 		wk->wk_q.q_conf.qc_big_inflight = wk->wk_admit;
@@ -917,6 +930,46 @@ worker_ack_cancelled(struct worker *wk, const struct job *j, int started)
 	return (0);
 }
 
+/* Nothing to claim: wait for work, or a while (see the top). */
+static void
+worker_idle(struct worker *wk)
+{
+	struct pollfd	 pfd[2];
+	uint64_t	 end, now, left;
+	int		 timeout;
+
+	if (wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG) {
+		(void)worker_wait(wk, WORKER_IDLE_MS);
+		return;
+	}
+	end = util_mono_ms() + WORKER_PG_IDLE_MS;
+	for (;;) {
+		/* Orders and beats first; then a notification, if any. */
+		(void)worker_wait(wk, 0);
+		if (wk->wk_stop || queue_pg_wait(&wk->wk_q, 0) != 0)
+			return;
+		if ((now = util_mono_ms()) >= end)
+			return;
+		left = end - now;
+		timeout = left < wk->wk_ch.ch_conf.c_heartbeat_ms ? left :
+		    wk->wk_ch.ch_conf.c_heartbeat_ms;
+		pfd[0].fd = wk->wk_ch.ch_fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = queue_pg_fd(&wk->wk_q);
+		pfd[1].events = POLLIN;
+		if (pfd[1].fd == -1) {
+			/* The connection failed: the next claim says why. */
+			(void)worker_wait(wk, left);
+			return;
+		}
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR) {
+			log_warn("worker %d: poll", wk->wk_ch.ch_slot);
+			(void)worker_wait(wk, left);
+			return;
+		}
+	}
+}
+
 /* The worker's own start-up, after child_setup. */
 static void
 worker_setup(struct worker *wk)
@@ -936,7 +989,8 @@ worker_setup(struct worker *wk)
 	if (index_open(&wk->wk_ix, c->c_datadir, c->c_mapsize, c->c_sync)
 	    == -1)
 		fatalx("worker %d: cannot open the index", slot);
-	store_limit(&wk->wk_q.q_store, c->c_mapmax);
+	if (queue_store(&wk->wk_q) != NULL)
+		store_limit(queue_store(&wk->wk_q), c->c_mapmax);
 	store_limit(&wk->wk_ix.ix_store, c->c_mapmax);
 	if (ingest_init(&wk->wk_in, c) == -1)
 		fatalx("worker %d: cannot set up the text path", slot);
@@ -1053,7 +1107,7 @@ worker_main(int slot)
 				malloc_trim(0);
 				wk.wk_busy = 0;
 			}
-			worker_wait(&wk, WORKER_IDLE_MS);
+			worker_idle(&wk);
 			continue;
 		}
 		wk.wk_busy = 1;

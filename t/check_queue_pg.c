@@ -2307,6 +2307,114 @@ START_TEST(test_bytes)
 }
 END_TEST
 
+/* Hosts: beats, the listing, and a dead host's leases released. */
+
+struct hosts_seen {
+	struct queue_host	 hs_h[4];
+	int			 hs_n;
+};
+
+static int
+hosts_cb(const struct queue_host *h, void *arg)
+{
+	struct hosts_seen	*hs = arg;
+
+	ck_assert_int_lt(hs->hs_n, 4);
+	hs->hs_h[hs->hs_n++] = *h;
+	return (0);
+}
+
+START_TEST(test_hosts)
+{
+	struct queue_conf	 qc;
+	struct queue_release	 rel;
+	struct hosts_seen	 hs;
+	struct tq		 a, b;
+	struct queue_lease	 ql;
+	char			 names[64];
+	uint64_t		 id1, id2, g1, g2;
+	int			 res;
+
+	tconf(&qc);
+	strlcpy(qc.qc_host, "alpha", sizeof(qc.qc_host));
+	tq_open(&a, &qc);
+	b = a;
+	strlcpy(qc.qc_host, "beta", sizeof(qc.qc_host));
+	tq_open_only(&b, &qc);
+	ck_assert_str_eq(queue_pg_host(&a.tq_q), "alpha");
+	ck_assert_str_eq(queue_pg_host(&b.tq_q), "beta");
+
+	ck_assert_int_eq(queue_pg_host_beat(&a.tq_q, "127.0.0.1:1", 5, 0), 0);
+	ck_assert_int_eq(queue_pg_host_beat(&b.tq_q, "", 6, 0), 0);
+	enq(&a, "acme", NULL, 0, 10);
+	enq(&a, "acme", NULL, 0, 10);
+	id1 = claim1(&a, 100, &g1);
+	id2 = claim1(&b, 200, &g2);
+	ck_assert_uint_ne(id1, 0);
+	ck_assert_uint_ne(id2, 0);
+
+	memset(&hs, 0, sizeof(hs));
+	ck_assert_int_eq(queue_pg_hosts(&a.tq_q, hosts_cb, &hs), 0);
+	ck_assert_int_eq(hs.hs_n, 2);
+	ck_assert_str_eq(hs.hs_h[0].qh_name, "alpha");
+	ck_assert_str_eq(hs.hs_h[0].qh_http, "127.0.0.1:1");
+	ck_assert_uint_eq(hs.hs_h[0].qh_started, 5);
+	ck_assert_uint_eq(hs.hs_h[0].qh_leased, 1);
+	ck_assert_int_eq(hs.hs_h[0].qh_self, 1);
+	ck_assert_str_eq(hs.hs_h[1].qh_name, "beta");
+	ck_assert_uint_eq(hs.hs_h[1].qh_leased, 1);
+	ck_assert_int_eq(hs.hs_h[1].qh_self, 0);
+	ck_assert_uint_eq(hs.hs_h[1].qh_pid, (uint32_t)getpid());
+
+	/* Both beat just now: within a minute, nobody is dead. */
+	ck_assert_int_eq(queue_pg_host_expire(&a.tq_q, MINUTE, &rel, names,
+	    sizeof(names)), 0);
+	ck_assert_uint_eq(rel.qr_released, 0);
+	ck_assert_str_eq(names, "");
+
+	/* Past an expiry of 0 ms, beta is dead to alpha: its lease goes. */
+	usleep(5000);
+	ck_assert_int_eq(queue_pg_host_expire(&a.tq_q, 0, &rel, names,
+	    sizeof(names)), 0);
+	ck_assert_uint_eq(rel.qr_released, 1);
+	ck_assert_str_eq(names, "beta");
+	ck_assert_int_eq(state_of(&a, id2), JOB_READY);
+	/* alpha's own lease stays. */
+	ck_assert_int_eq(state_of(&a, id1), JOB_LEASED);
+	/* A crash counted, not an attempt; beta's late ack is stale. */
+	{
+		struct job	 j;
+
+		get(&a, id2, &j);
+		ck_assert_uint_eq(j.j_crashes, 1);
+		ck_assert_uint_eq(j.j_attempts, 0);
+		ck_assert_ptr_nonnull(strstr(j.j_error, "host beta expired"));
+	}
+	ql.ql_id = id2;
+	ql.ql_gen = g2;
+	res = 99;
+	ck_assert_int_eq(QB.qb_ack(&b.tq_q, &ql, 1, &res), QUEUE_OK);
+	ck_assert_int_eq(res, QUEUE_ESTALE);
+	/* Nothing left to release: a second look finds no one. */
+	ck_assert_int_eq(queue_pg_host_expire(&a.tq_q, 0, &rel, names,
+	    sizeof(names)), 0);
+	ck_assert_uint_eq(rel.qr_released, 0);
+
+	/* A host stopped cleanly is not dead, however old its beat. */
+	id2 = claim1(&b, 201, &g2);
+	ck_assert_uint_ne(id2, 0);
+	ck_assert_int_eq(queue_pg_host_beat(&b.tq_q, "", 6, 1), 0);
+	usleep(5000);
+	ck_assert_int_eq(queue_pg_host_expire(&a.tq_q, 0, &rel, names,
+	    sizeof(names)), 0);
+	ck_assert_uint_eq(rel.qr_released, 0);
+	ck_assert_int_eq(state_of(&a, id2), JOB_LEASED);
+
+	QB.qb_close(&b.tq_q);
+	tq_close(&a);
+}
+END_TEST
+
 /* The schema's versions. */
 
 START_TEST(test_schema)
@@ -2326,7 +2434,7 @@ START_TEST(test_schema)
 
 	/* Created once; a second init is refused; migrate has nothing. */
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "version 1"));
+	ck_assert_ptr_nonnull(strstr(err, "version 2"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "already"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
@@ -2334,9 +2442,21 @@ START_TEST(test_schema)
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
+	/* Version 1, without the hosts: migrate adds them. */
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP TABLE quire_hosts; UPDATE quire_schema SET version = 1",
+	    tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 2"));
+	tq_open_only(&tq, &qc);
+	QB.qb_close(&tq.tq_q);
+
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_totals; UPDATE quire_schema SET version = 0",
+	    "DROP TABLE quire_totals, quire_hosts; "
+	    "UPDATE quire_schema SET version = 0",
 	    tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
@@ -2345,7 +2465,7 @@ START_TEST(test_schema)
 	    "quire_job_id, quire_lease_gen, quire_served", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 1"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 2"));
 	tq_open_only(&tq, &qc);
 	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
 	QB.qb_close(&tq.tq_q);
@@ -2729,6 +2849,7 @@ queue_pg_suite(void)
 	tcase_add_test(tc, test_batches);
 	tcase_add_test(tc, test_tenant_batches);
 	tcase_add_test(tc, test_reconnect);
+	tcase_add_test(tc, test_hosts);
 	suite_add_tcase(s, tc);
 	return (s);
 }
