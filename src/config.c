@@ -568,7 +568,7 @@ config_peers_check(struct quire_conf *c, char *err, size_t errlen)
 	size_t			 n;
 
 	fp = xcalloc(FANOUT_PEERS_MAX, sizeof(*fp));
-	n = fanout_peers(c, fp, FANOUT_PEERS_MAX, err, errlen);
+	n = fanout_peers(c, NULL, fp, FANOUT_PEERS_MAX, err, errlen);
 	free(fp);
 	if (n == (size_t)-1)
 		return (-1);

@@ -386,7 +386,104 @@ control_readers_json(struct supervisor *sv, struct evbuffer *eb)
 	    sv->sv_ix.ix_store.s_stale));
 }
 
-/* Which queue: its backend, and where it is for PostgreSQL. */
+struct control_hostlist {
+	struct evbuffer	*ho_eb;
+	int		 ho_json;
+	size_t		 ho_n;
+	uint64_t	 ho_expiry;
+};
+
+/* One host of the registry, for status. */
+static int
+control_host_cb(const struct queue_host *h, void *arg)
+{
+	struct control_hostlist	*ho = arg;
+	const char		*state = queue_host_state(h, ho->ho_expiry);
+
+	if (!ho->ho_json) {
+		evbuffer_add_printf(ho->ho_eb, "%s %s %s (beat %llu.%llu s "
+		    "ago%s)", ho->ho_n ? "," : "", util_vis(h->qh_name),
+		    state, (unsigned long long)(h->qh_age / 1000),
+		    (unsigned long long)(h->qh_age % 1000 / 100),
+		    h->qh_self ? ", this host" : "");
+		ho->ho_n++;
+		return (0);
+	}
+	evbuffer_add_printf(ho->ho_eb, "%s{\"name\": ", ho->ho_n ? ", " : "");
+	control_json_str(ho->ho_eb, h->qh_name);
+	evbuffer_add_printf(ho->ho_eb, ", \"state\": \"%s\", "
+	    "\"beat_age_ms\": %llu, \"leased\": %llu, \"http\": ", state,
+	    (unsigned long long)h->qh_age, (unsigned long long)h->qh_leased);
+	if (h->qh_http[0] != '\0')
+		control_json_str(ho->ho_eb, h->qh_http);
+	else
+		evbuffer_add_printf(ho->ho_eb, "null");
+	evbuffer_add_printf(ho->ho_eb, ", \"self\": %s}",
+	    h->qh_self ? "true" : "false");
+	ho->ho_n++;
+	return (0);
+}
+
+/*
+ * The hosts of a shared queue, read from the database now: whether it
+ * answered (not: "reachable" false and why), whether this host's last
+ * beat failed, and each host with its state and beat age.  The reply
+ * is built aside, so that a failed read leaves no half list.
+ */
+static void
+control_hosts(struct supervisor *sv, int json, struct evbuffer *eb)
+{
+	struct control_hostlist	 ho;
+	int			 rc;
+
+	memset(&ho, 0, sizeof(ho));
+	ho.ho_json = json;
+	ho.ho_expiry = sv->sv_conf.c_host_expiry_ms;
+	if ((ho.ho_eb = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new", __func__);
+	rc = queue_pg_hosts(&sv->sv_q, control_host_cb, &ho);
+	if (!json) {
+		if (sv->sv_host_failing)
+			evbuffer_add_printf(eb, "heartbeat: failing (other "
+			    "hosts take this one for dead after host-expiry "
+			    "%llu ms)\n",
+			    (unsigned long long)ho.ho_expiry);
+		if (rc != 0)
+			evbuffer_add_printf(eb, "hosts: the database did not "
+			    "answer: %s\n", queue_strerror(rc));
+		else {
+			evbuffer_add_printf(eb, "hosts:%s", ho.ho_n == 0 ?
+			    " none registered" : "");
+			evbuffer_add_buffer(eb, ho.ho_eb);
+			evbuffer_add_printf(eb, "\n");
+		}
+		evbuffer_free(ho.ho_eb);
+		return;
+	}
+	evbuffer_add_printf(eb, ", \"reachable\": %s, \"error\": ",
+	    rc == 0 ? "true" : "false");
+	if (rc != 0)
+		control_json_str(eb, queue_strerror(rc));
+	else
+		evbuffer_add_printf(eb, "null");
+	evbuffer_add_printf(eb, ", \"beat_failing\": %s, "
+	    "\"host_expiry_ms\": %llu, \"hosts\": ",
+	    sv->sv_host_failing ? "true" : "false",
+	    (unsigned long long)ho.ho_expiry);
+	if (rc != 0)
+		evbuffer_add_printf(eb, "null");
+	else {
+		evbuffer_add_printf(eb, "[");
+		evbuffer_add_buffer(eb, ho.ho_eb);
+		evbuffer_add_printf(eb, "]");
+	}
+	evbuffer_free(ho.ho_eb);
+}
+
+/*
+ * Which queue: its backend, and where it is for PostgreSQL, with the
+ * hosts that share it.
+ */
 static void
 control_queue(struct supervisor *sv, int json, struct evbuffer *eb)
 {
@@ -403,6 +500,8 @@ control_queue(struct supervisor *sv, int json, struct evbuffer *eb)
 			evbuffer_add_printf(eb, "; this host %s",
 			    util_vis(host));
 		evbuffer_add_printf(eb, "\n");
+		if (host != NULL)
+			control_hosts(sv, 0, eb);
 		return;
 	}
 	evbuffer_add_printf(eb, "\"queue\": {\"backend\": \"%s\", "
@@ -412,9 +511,10 @@ control_queue(struct supervisor *sv, int json, struct evbuffer *eb)
 	else
 		evbuffer_add_printf(eb, "null");
 	evbuffer_add_printf(eb, ", \"host\": ");
-	if (host != NULL)
+	if (host != NULL) {
 		control_json_str(eb, host);
-	else
+		control_hosts(sv, 1, eb);
+	} else
 		evbuffer_add_printf(eb, "null");
 	evbuffer_add_printf(eb, "}, ");
 }

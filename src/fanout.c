@@ -7,11 +7,20 @@
  *
  * The hosts are this one, searched in the process, and its peers, asked
  * over their HTTP API: fanout_peers gives them, the one place the list
- * comes from, today the search-peer lines of the configuration (at most
- * FANOUT_PEERS_MAX).  BM25 needs N, the mean length and each word's df
- * over the whole collection, so a search goes in two rounds, each to
- * every host at once, each over within search-peer-timeout (a timer;
- * evhttp's timeouts, for each silence, are the same):
+ * comes from (at most FANOUT_PEERS_MAX).  On a queue on PostgreSQL they
+ * are the hosts of its registry (quire_hosts, queue_pg_hosts) read at
+ * the start of each search: a live host is asked at the HTTP address it
+ * registered; a dead one (no beat for host-expiry) is missing from the
+ * start, not asked, since its documents are in its index alone; a
+ * stopped one is no host any more.  The search-peer lines of the
+ * configuration are added, but for an address the registry gave.  A
+ * registry that cannot be read fails the search (FANOUT_REGISTRY): which
+ * hosts hold documents is then unknown.
+ *
+ * BM25 needs N, the mean length and each word's df over the whole
+ * collection, so a search goes in two rounds, each to every host at
+ * once, each over within search-peer-timeout (a timer; evhttp's
+ * timeouts, for each silence, are the same):
  *
  *	statistics	GET /v1/search/stats: a host's chunks, tokens and
  *			the df of each of the query's term keys, summed
@@ -114,54 +123,136 @@ static void	 fanout_round(struct fanout *);
 static void	 fanout_launch(struct fanout *);
 static void	 fanout_release(struct fanout *);
 
+/* "HOST:PORT" or "[v6]:PORT" into fp (name and address both w). */
+static int
+fanout_addr(const char *w, struct fanout_peer *fp)
+{
+	const char	*colon, *errstr;
+	size_t		 hl;
+
+	memset(fp, 0, sizeof(*fp));
+	if ((colon = strrchr(w, ':')) == NULL || colon == w)
+		return (-1);
+	fp->fp_port = strtonum(colon + 1, 1, 65535, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	hl = colon - w;
+	if (w[0] == '[') {
+		if (hl < 3 || w[hl - 1] != ']')
+			return (-1);
+		memcpy(fp->fp_host, w + 1, hl - 2);
+		fp->fp_host[hl - 2] = '\0';
+	} else {
+		if (hl >= sizeof(fp->fp_host) || memchr(w, ':', hl) != NULL)
+			return (-1);
+		memcpy(fp->fp_host, w, hl);
+		fp->fp_host[hl] = '\0';
+	}
+	if (strlcpy(fp->fp_addr, w, sizeof(fp->fp_addr)) >=
+	    sizeof(fp->fp_addr))
+		return (-1);
+	strlcpy(fp->fp_name, w, sizeof(fp->fp_name));
+	return (0);
+}
+
+struct fanout_reg {
+	struct fanout_peer	*fr_fp;
+	size_t			 fr_n;
+	size_t			 fr_max;
+	uint64_t		 fr_expiry;
+	int			 fr_full;
+};
+
 /*
- * The hosts a search over all asks besides this one: the search-peer
- * lines, HOST:PORT each ([v6]:PORT for an IPv6 address).  The number
- * of peers, or (size_t)-1 with err set.
+ * One host of the registry: a live one by its HTTP address, a dead one
+ * (or one without an address) missing with why; neither this host nor
+ * a stopped one.
+ */
+static int
+fanout_reg_cb(const struct queue_host *h, void *arg)
+{
+	struct fanout_reg	*fr = arg;
+	struct fanout_peer	*fp;
+	const char		*state = queue_host_state(h, fr->fr_expiry);
+
+	if (h->qh_self || strcmp(state, "stopped") == 0)
+		return (0);
+	if (fr->fr_n == fr->fr_max) {
+		fr->fr_full = 1;
+		return (1);
+	}
+	fp = &fr->fr_fp[fr->fr_n++];
+	if (fanout_addr(h->qh_http, fp) == -1) {
+		memset(fp, 0, sizeof(*fp));
+		snprintf(fp->fp_why, sizeof(fp->fp_why), "no HTTP address "
+		    "in the hosts' registry");
+	}
+	strlcpy(fp->fp_name, h->qh_name, sizeof(fp->fp_name));
+	if (strcmp(state, "dead") == 0)
+		snprintf(fp->fp_why, sizeof(fp->fp_why), "dead: no beat for "
+		    "%llu.%llu s (host-expiry %llu ms)",
+		    (unsigned long long)(h->qh_age / 1000),
+		    (unsigned long long)(h->qh_age % 1000 / 100),
+		    (unsigned long long)fr->fr_expiry);
+	return (0);
+}
+
+/*
+ * The hosts a search over all asks besides this one, the one place the
+ * list comes from: with q on PostgreSQL, the other hosts of the hosts'
+ * registry (queue_pg_hosts) that are not stopped, a dead one with
+ * fp_why set, not to be asked; then the search-peer lines, HOST:PORT
+ * each ([v6]:PORT for an IPv6 address), but for an address the
+ * registry gave already.  At most max in all.  The number of hosts, or
+ * (size_t)-1 with err set; an error reading the registry begins with
+ * FANOUT_REGISTRY.
  */
 size_t
-fanout_peers(const struct quire_conf *c, struct fanout_peer *fp, size_t max,
-    char *err, size_t errlen)
+fanout_peers(const struct quire_conf *c, struct queue *q,
+    struct fanout_peer *fp, size_t max, char *err, size_t errlen)
 {
-	char		 list[CONF_STR_MAX], *p, *w, *colon;
-	const char	*errstr;
-	size_t		 n = 0, hl;
+	struct fanout_reg	 fr;
+	char			 list[CONF_STR_MAX], *p, *w;
+	size_t			 n = 0, i;
+	int			 rc;
 
+	if (q != NULL && q->q_conf.qc_backend == QUEUE_BACKEND_PG) {
+		memset(&fr, 0, sizeof(fr));
+		fr.fr_fp = fp;
+		fr.fr_max = max;
+		fr.fr_expiry = c->c_host_expiry_ms;
+		if ((rc = queue_pg_hosts(q, fanout_reg_cb, &fr)) != 0 &&
+		    !fr.fr_full) {
+			snprintf(err, errlen, "%s: %s", FANOUT_REGISTRY,
+			    queue_strerror(rc));
+			return ((size_t)-1);
+		}
+		if (fr.fr_full)
+			goto full;
+		n = fr.fr_n;
+	}
 	strlcpy(list, c->c_search_peers, sizeof(list));
 	p = list;
 	while ((w = strsep(&p, " \t")) != NULL) {
 		if (*w == '\0')
 			continue;
-		if (n == max) {
-			snprintf(err, errlen, "search-peer: at most %zu", max);
+		if (n == max)
+			goto full;
+		if (fanout_addr(w, &fp[n]) == -1) {
+			snprintf(err, errlen, "search-peer %s: not HOST:PORT",
+			    w);
 			return ((size_t)-1);
 		}
-		if ((colon = strrchr(w, ':')) == NULL || colon == w)
-			goto bad;
-		fp[n].fp_port = strtonum(colon + 1, 1, 65535, &errstr);
-		if (errstr != NULL)
-			goto bad;
-		hl = colon - w;
-		if (w[0] == '[') {
-			if (hl < 3 || w[hl - 1] != ']')
-				goto bad;
-			memcpy(fp[n].fp_host, w + 1, hl - 2);
-			fp[n].fp_host[hl - 2] = '\0';
-		} else {
-			if (hl >= sizeof(fp[n].fp_host) ||
-			    memchr(w, ':', hl) != NULL)
-				goto bad;
-			memcpy(fp[n].fp_host, w, hl);
-			fp[n].fp_host[hl] = '\0';
-		}
-		if (strlcpy(fp[n].fp_name, w, sizeof(fp[n].fp_name)) >=
-		    sizeof(fp[n].fp_name))
-			goto bad;
-		n++;
+		for (i = 0; i < n; i++)
+			if (strcmp(fp[i].fp_addr, fp[n].fp_addr) == 0)
+				break;
+		if (i == n)
+			n++;
 	}
 	return (n);
- bad:
-	snprintf(err, errlen, "search-peer %s: not HOST:PORT", w);
+ full:
+	snprintf(err, errlen, "at most %zu hosts to search besides this one",
+	    max);
 	return ((size_t)-1);
 }
 
@@ -556,7 +647,7 @@ fanout_ask(struct fanout *fo, struct fanout_host *fh)
 	evhttp_connection_set_max_body_size(evcon, FANOUT_BODY_MAX);
 	evhttp_connection_free_on_completion(evcon);
 	h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Host", fh->fh_peer.fp_name);
+	evhttp_add_header(h, "Host", fh->fh_peer.fp_addr);
 	evhttp_add_header(h, "Connection", "close");
 	if (fo->fo_token[0] != '\0') {
 		snprintf(auth, sizeof(auth), "Bearer %s", fo->fo_token);
@@ -782,13 +873,14 @@ fanout_first(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
- * Start a search over this host (ix, tk) and its peers on base; done
+ * Start a search over this host (ix, tk) and its peers on base (q, when
+ * not NULL, the queue whose hosts' registry names them); done
  * is called with the fanout when the answer is ready, and may show it
  * (fanout_show) and free it.  NULL with err set if it cannot start.
  */
 struct fanout *
 fanout_start(struct event_base *base, const struct quire_conf *c,
-    struct index *ix, struct tokenizer *tk, const char *query,
+    struct queue *q, struct index *ix, struct tokenizer *tk, const char *query,
     const struct search_opts *so, fanout_done_fn done, void *arg,
     char *err, size_t errlen)
 {
@@ -806,7 +898,7 @@ fanout_start(struct event_base *base, const struct quire_conf *c,
 		return (NULL);
 	}
 	fp = xcalloc(FANOUT_PEERS_MAX, sizeof(*fp));
-	if ((n = fanout_peers(c, fp, FANOUT_PEERS_MAX, err, errlen)) ==
+	if ((n = fanout_peers(c, q, fp, FANOUT_PEERS_MAX, err, errlen)) ==
 	    (size_t)-1) {
 		free(fp);
 		return (NULL);
@@ -842,8 +934,15 @@ fanout_start(struct event_base *base, const struct quire_conf *c,
 	    sizeof(fo->fo_hosts[0].fh_peer.fp_name));
 	for (i = 0; i <= n; i++) {
 		fo->fo_hosts[i].fh_fo = fo;
-		if (i > 0)
-			fo->fo_hosts[i].fh_peer = fp[i - 1];
+		if (i == 0)
+			continue;
+		fo->fo_hosts[i].fh_peer = fp[i - 1];
+		/* Dead in the registry: missing, not asked. */
+		if (fp[i - 1].fp_why[0] != '\0') {
+			fo->fo_hosts[i].fh_missing = 1;
+			strlcpy(fo->fo_hosts[i].fh_why, fp[i - 1].fp_why,
+			    sizeof(fo->fo_hosts[i].fh_why));
+		}
 	}
 	free(fp);
 	fo->fo_phase = FANOUT_STATS;

@@ -12,8 +12,13 @@
  *
  * /healthz needs no token: 200 {"ok": true}, or 503 {"ok": false,
  * "why": ...} with Retry-After when the fleet is degraded (the reason
- * status gives), storage is in a fault (full, map-full, io-error), or an
- * LMDB file has grown past HTTP_MAP_FULL percent of map-max.
+ * status gives), storage is in a fault (full, map-full, io-error), an
+ * LMDB file has grown past HTTP_MAP_FULL percent of map-max, or, on a
+ * queue on PostgreSQL, the database does not answer or this host's
+ * heartbeat is failing.  There the answer also names the hosts that are
+ * dead ("missing_hosts"): their documents are missing from a search
+ * over all hosts, but this host serves what it holds, so a dead host
+ * does not make it unhealthy.
  *
  * Uploads are refused (503) while storage is in a fault or a map is
  * nearly full: http_health_tick looks at both every heartbeat.
@@ -118,11 +123,25 @@ http_unhealthy(struct http_req *hr, yajl_val st, char *buf, size_t len)
 	const char	*dpath[] = { "fleet", "degraded", NULL };
 	const char	*rpath[] = { "fleet", "degraded_reason", NULL };
 	const char	*spath[] = { "storage", "state", NULL };
+	const char	*qpath[] = { "queue", "reachable", NULL };
+	const char	*epath[] = { "queue", "error", NULL };
+	const char	*bpath[] = { "queue", "beat_failing", NULL };
 	yajl_val	 v;
 	const char	*state;
 	char		 which[16];
 	int		 pct;
 
+	if ((v = yajl_tree_get(st, qpath, yajl_t_false)) != NULL) {
+		v = yajl_tree_get(st, epath, yajl_t_string);
+		snprintf(buf, len, "the queue's database does not answer: %s",
+		    v != NULL ? YAJL_GET_STRING(v) : "see status");
+		return (buf);
+	}
+	if (yajl_tree_get(st, bpath, yajl_t_true) != NULL) {
+		snprintf(buf, len, "this host's heartbeat to the queue's "
+		    "database is failing");
+		return (buf);
+	}
 	if ((v = yajl_tree_get(st, dpath, yajl_t_true)) != NULL) {
 		v = yajl_tree_get(st, rpath, yajl_t_string);
 		snprintf(buf, len, "degraded: %s", v != NULL ?
@@ -177,6 +196,36 @@ http_health_tick(struct httpd *hd)
 	buf_free(&body);
 }
 
+/*
+ * On a shared queue whose hosts status could read, the dead ones:
+ * ", "missing_hosts": [...]".
+ */
+static void
+http_dead_hosts(yajl_val st, struct buf *out)
+{
+	const char	*hpath[] = { "queue", "hosts", NULL };
+	const char	*npath[] = { "name", NULL };
+	const char	*tpath[] = { "state", NULL };
+	yajl_val	 hosts, h, name, state;
+	const char	*st_s;
+	size_t		 i, n = 0;
+
+	if ((hosts = yajl_tree_get(st, hpath, yajl_t_array)) == NULL)
+		return;
+	buf_addstr(out, ", \"missing_hosts\": [");
+	for (i = 0; i < YAJL_GET_ARRAY(hosts)->len; i++) {
+		h = YAJL_GET_ARRAY(hosts)->values[i];
+		if ((name = yajl_tree_get(h, npath, yajl_t_string)) == NULL ||
+		    (state = yajl_tree_get(h, tpath, yajl_t_string)) == NULL ||
+		    (st_s = YAJL_GET_STRING(state)) == NULL ||
+		    strcmp(st_s, "dead") != 0)
+			continue;
+		buf_addstr(out, n++ ? ", " : "");
+		show_json_str(out, YAJL_GET_STRING(name));
+	}
+	buf_addstr(out, "]");
+}
+
 void
 http_healthz(struct http_req *hr)
 {
@@ -198,14 +247,15 @@ http_healthz(struct http_req *hr)
 	why = http_unhealthy(hr, st, buf, sizeof(buf));
 	buf_init(&out);
 	if (why == NULL)
-		buf_addstr(&out, "{\"ok\": true}\n");
+		buf_addstr(&out, "{\"ok\": true");
 	else {
 		buf_addstr(&out, "{\"ok\": false, \"why\": ");
 		show_json_str(&out, why);
-		buf_addstr(&out, "}\n");
 		evhttp_add_header(evhttp_request_get_output_headers(
 		    hr->hr_req), "Retry-After", "10");
 	}
+	http_dead_hosts(st, &out);
+	buf_addstr(&out, "}\n");
 	http_json(hr, why == NULL ? 200 : 503, &out);
 	buf_free(&out);
 	yajl_tree_free(st);

@@ -224,10 +224,15 @@ http_search_all(struct http_req *hr, struct tokenizer *tk, const char *q,
 	TAILQ_INIT(&ha->ha_hr.hr_query);
 	ha->ha_hr.hr_tenant = NULL;	/* its filter is in so already */
 	if (fanout_start(hr->hr_hd->hd_base, &hr->hr_hd->hd_ch.ch_conf,
-	    &hr->hr_hd->hd_ix, tk, q, so, http_search_all_done, ha, err,
-	    sizeof(err)) == NULL) {
+	    &hr->hr_hd->hd_q, &hr->hr_hd->hd_ix, tk, q, so,
+	    http_search_all_done, ha, err, sizeof(err)) == NULL) {
 		free(ha);
-		http_error(hr, 400, "bad_parameter", "all=1: %s", err);
+		if (strncmp(err, FANOUT_REGISTRY,
+		    strlen(FANOUT_REGISTRY)) == 0)
+			http_error(hr, 503, "hosts_unavailable", "all=1: %s",
+			    err);
+		else
+			http_error(hr, 400, "bad_parameter", "all=1: %s", err);
 		return;
 	}
 	ha->ha_evcon = evhttp_request_get_connection(hr->hr_req);

@@ -151,6 +151,19 @@ queue_where(struct queue *q, char *buf, size_t len)
 		queue_pg_where(q, buf, len);
 }
 
+/*
+ * A host of a shared queue as every reader names it: "stopped" when it
+ * stopped cleanly, "dead" when its last beat is older than expiry_ms,
+ * else "live".
+ */
+const char *
+queue_host_state(const struct queue_host *h, uint64_t expiry_ms)
+{
+	if (h->qh_stopped)
+		return ("stopped");
+	return (h->qh_age > expiry_ms ? "dead" : "live");
+}
+
 uint64_t
 queue_now(struct queue *q)
 {

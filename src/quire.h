@@ -517,6 +517,7 @@ uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 struct store	*queue_store(struct queue *);
 const char	*queue_backend_name(const struct queue *);
 void		 queue_where(struct queue *, char *, size_t);
+const char	*queue_host_state(const struct queue_host *, uint64_t);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
 
@@ -1619,30 +1620,34 @@ int		 search_global_add(struct search_global *,
 		    const struct search_global *);
 
 /* fanout.c */
-#define FANOUT_PEERS_MAX	64	/* search-peer lines */
+#define FANOUT_PEERS_MAX	64	/* hosts besides this one */
 #define FANOUT_HOST_MAX		256	/* bytes of HOST:PORT */
 #define FANOUT_BODY_MAX		(8 << 20)	/* a peer's answer */
 #define FANOUT_K_MAX		1000	/* offset + n over all hosts */
 #define FANOUT_LOCAL		"local"	/* this host, in an answer */
+/* How an error reading the hosts' registry begins. */
+#define FANOUT_REGISTRY		"the hosts' registry"
 
 struct fanout_peer {
-	char		 fp_name[FANOUT_HOST_MAX];	/* as configured */
+	char		 fp_name[FANOUT_HOST_MAX];	/* in answers */
+	char		 fp_addr[FANOUT_HOST_MAX];	/* HOST:PORT */
 	char		 fp_host[FANOUT_HOST_MAX];
 	int		 fp_port;
+	char		 fp_why[96];	/* set: missing, not asked */
 };
 
 struct fanout;
 struct yajl_val_s;
 typedef void (*fanout_done_fn)(struct fanout *, void *);
 
-size_t		 fanout_peers(const struct quire_conf *, struct fanout_peer *,
-		    size_t, char *, size_t);
+size_t		 fanout_peers(const struct quire_conf *, struct queue *,
+		    struct fanout_peer *, size_t, char *, size_t);
 int		 fanout_stats_parse(struct yajl_val_s *,
 		    struct search_global *, char *, size_t);
 struct fanout	*fanout_start(struct event_base *, const struct quire_conf *,
-		    struct index *, struct tokenizer *, const char *,
-		    const struct search_opts *, fanout_done_fn, void *, char *,
-		    size_t);
+		    struct queue *, struct index *, struct tokenizer *,
+		    const char *, const struct search_opts *, fanout_done_fn,
+		    void *, char *, size_t);
 void		 fanout_show(struct fanout *, struct buf *, int);
 void		 fanout_free(struct fanout *);
 

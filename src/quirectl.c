@@ -103,7 +103,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--keep N]", ctl_purge,
 	    "Remove finished or dead jobs, by age or beyond a count." },
 	{ "status", "status [--json]", ctl_status,
-	    "Show job counts, the index and, from the daemon, the fleet.\n"
+	    "Show job counts, the index and, from the daemon, the fleet\n"
+	    "and the hosts of a shared queue.\n"
 	    "Exits 4 when no daemon answers and only the queue is shown." },
 	{ "top", "top [-d SECONDS] [-n COUNT]", ctl_top,
 	    "Follow the fleet, its memory and the queue live." },
@@ -129,8 +130,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "or with --chunks the best chunks; --facet counts a field's values.\n"
 	    "A word that matches nothing or very little is corrected (one\n"
 	    "edit, two for long words) unless --no-typos.\n"
-	    "--all searches this host and every search-peer at once, scored\n"
-	    "with statistics summed over all, without typo correction." },
+	    "--all searches this host and, at once, the live hosts of a\n"
+	    "shared queue and every search-peer, scored with statistics\n"
+	    "summed over all, without typo correction." },
 	{ "delete", "delete EXTID", ctl_delete,
 	    "Delete a document from the index by its external id." },
 	{ "check", "check", ctl_check,
@@ -2318,14 +2320,16 @@ ctl_search_all_done(struct fanout *fo, void *arg)
 }
 
 /*
- * search --all: this host's index and every search-peer's HTTP API
- * (fanout.c), on a loop of its own.
+ * search --all: this host's index and, over their HTTP API, the live
+ * hosts of the queue's registry and every search-peer (fanout.c), on a
+ * loop of its own.
  */
 static void
 ctl_search_all(const struct search_opts *so, int json, const char *query)
 {
 	struct ctl_all		 ca;
 	struct tokenizer	*tk;
+	struct queue		*q = NULL;
 	char			 err[256];
 
 	if (ctl_index_readable() == -1)
@@ -2338,9 +2342,14 @@ ctl_search_all(const struct search_opts *so, int json, const char *query)
 	if ((ca.ca_base = event_base_new()) == NULL)
 		errx(CTL_EXIT_FAIL, "event_base_new failed");
 	ca.ca_json = json;
-	if (fanout_start(ca.ca_base, &ctl_conf, ctl_index_get(), tk, query,
-	    so, ctl_search_all_done, &ca, err, sizeof(err)) == NULL)
-		errx(CTL_EXIT_USAGE, "search --all: %s", err);
+	/* On a shared queue, its hosts' registry names the hosts. */
+	if (ctl_conf.c_queue_backend == QUEUE_BACKEND_PG)
+		q = ctl_open(0);
+	if (fanout_start(ca.ca_base, &ctl_conf, q, ctl_index_get(), tk,
+	    query, so, ctl_search_all_done, &ca, err, sizeof(err)) == NULL)
+		errx(strncmp(err, FANOUT_REGISTRY, strlen(FANOUT_REGISTRY)) ==
+		    0 ? CTL_EXIT_FAIL : CTL_EXIT_USAGE, "search --all: %s",
+		    err);
 	event_base_dispatch(ca.ca_base);
 	event_base_free(ca.ca_base);
 	tokenizer_free(tk);
@@ -2652,20 +2661,12 @@ struct ctl_hosts {
 	uint64_t	 ch_expiry;
 };
 
-static const char *
-ctl_host_state(const struct queue_host *h, uint64_t expiry)
-{
-	if (h->qh_stopped)
-		return ("stopped");
-	return (h->qh_age > expiry ? "dead" : "live");
-}
-
 static int
 ctl_hosts_cb(const struct queue_host *h, void *arg)
 {
 	struct ctl_hosts	*ch = arg;
 	struct buf		*b = &ch->ch_b;
-	const char		*state = ctl_host_state(h, ch->ch_expiry);
+	const char		*state = queue_host_state(h, ch->ch_expiry);
 
 	if (!ch->ch_json) {
 		if (ch->ch_n == 0)
