@@ -22,12 +22,21 @@ cleanup() {
 	# A supervisor left stopped (SIGSTOP) hears nothing until continued;
 	# one still there after its grace is killed (its title no longer
 	# names $T, so the pkill below would miss it).
-	if [ -f "$PIDFILE" ]; then
-		_pid=$(cat "$PIDFILE")
-		kill -CONT "$_pid" 2>/dev/null || true
-		kill -QUIT "$_pid" 2>/dev/null || true
+	# Tests of several daemons keep their pidfiles beneath $T too
+	# (PostgreSQL's is not a daemon of ours: pg_stop saw to it).
+	_pids=
+	for _pid in $(find "$T" -maxdepth 3 -name '*.pid' \
+	    ! -name postmaster.pid -exec head -q -n 1 {} + 2>/dev/null |
+	    grep -x '[0-9][0-9]*'); do
+		case $(tr '\0' ' ' < "/proc/$_pid/cmdline" 2>/dev/null) in
+		quired*)	_pids="$_pids $_pid" ;;
+		esac
+	done
+	if [ -n "$_pids" ]; then
+		kill -CONT $_pids 2>/dev/null || true
+		kill -QUIT $_pids 2>/dev/null || true
 		sleep 0.5
-		kill -9 "$_pid" 2>/dev/null || true
+		kill -9 $_pids 2>/dev/null || true
 	fi
 	pkill -9 -f "$T/" 2>/dev/null || true
 	if [ "${KEEP:-0}" = 0 ]; then
