@@ -1204,7 +1204,8 @@ qpg_enq_ids(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 
 /*
  * The external id a job's document will have in the index, when the
- * job names it: a file's path or the id it was given, an upload's id.
+ * job names it: a file's path or the id it was given, an upload's id,
+ * a delete's document.
  * NULL for an NDJSON range (its records' ids are in the file) and an
  * upload without an id (a new document).
  */
@@ -1214,7 +1215,8 @@ qpg_docid(const struct queue_new *qn, char *buf, size_t len)
 	if (qn->qn_dead != NULL)
 		return (NULL);
 	if (qn->qn_extid != NULL && qn->qn_extid[0] != '\0' &&
-	    (qn->qn_srckind == SRC_PATH || qn->qn_srckind == SRC_SPOOL))
+	    (qn->qn_srckind == SRC_PATH || qn->qn_srckind == SRC_SPOOL ||
+	    qn->qn_srckind == SRC_DELETE))
 		index_extid(buf, len, qn->qn_extid);
 	else if (qn->qn_srckind == SRC_PATH && qn->qn_path != NULL)
 		index_extid(buf, len, qn->qn_path);
@@ -1564,7 +1566,8 @@ qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
 		    "WITH ORDINALITY AS u(tenant, extid, hash, job, del, n) "
 		    "ORDER BY tenant, extid, n DESC), "
 		    "x AS (DELETE FROM quire_docs d USING u WHERE u.del AND "
-		    "d.tenant = u.tenant AND d.extid = u.extid AND d.home = $6) "
+		    "d.tenant = u.tenant AND d.extid = u.extid AND "
+		    "d.home = $6) "
 		    "INSERT INTO quire_docs AS d (tenant, extid, home, hash, "
 		    "job, updated) SELECT tenant, extid, $6, hash, job, $7 "
 		    "FROM u WHERE NOT u.del ON CONFLICT (tenant, extid) DO "
@@ -3152,7 +3155,8 @@ qpg_docs(struct queue *q, const struct queue_doc *docs, size_t n)
 }
 
 struct qpg_home_arg {
-	const char	*ha_tenant;
+	char		*ha_tenant;
+	size_t		 ha_tlen;
 	const char	*ha_extid;
 	char		*ha_home;
 	size_t		 ha_len;
@@ -3168,25 +3172,30 @@ qpg_home_txn(struct qpg_tx *t, void *arg)
 	int			 rc;
 
 	qa_init(&a);
-	qa_bin(t, &a, ha->ha_tenant);
+	qa_bin(t, &a, ha->ha_tenant[0] != '\0' ? ha->ha_tenant : NULL);
 	qa_bin(t, &a, ha->ha_extid);
-	if ((rc = qpg_q(t, "SELECT home FROM quire_docs WHERE tenant = $1 "
-	    "AND extid = $2", &a, &r)) != 0)
+	if ((rc = qpg_q(t, "SELECT home, tenant FROM quire_docs WHERE "
+	    "($1::bytea IS NULL OR tenant = $1) AND extid = $2 "
+	    "ORDER BY tenant LIMIT 1", &a, &r)) != 0)
 		return (rc);
 	ha->ha_found = PQntuples(r) > 0;
-	if (ha->ha_found)
+	if (ha->ha_found) {
 		qpg_text(ha->ha_home, ha->ha_len, r, 0, 0);
+		qpg_text(ha->ha_tenant, ha->ha_tlen, r, 0, 1);
+	}
 	PQclear(r);
 	return (0);
 }
 
 /*
  * A document's home host into home: 0, QUEUE_ENOENT when it has none
- * (never indexed and acked on any host), or an error.
+ * (never indexed and acked on any host), or an error.  The tenant is
+ * the document's, or "" for any (then the first, by name, that has the
+ * id; the tenant found is written back).
  */
 int
-queue_pg_doc_home(struct queue *q, const char *tenant, const char *extid,
-    char *home, size_t len)
+queue_pg_doc_home(struct queue *q, char *tenant, size_t tlen,
+    const char *extid, char *home, size_t len)
 {
 	struct qpg_home_arg	 ha;
 	int			 rc;
@@ -3195,6 +3204,7 @@ queue_pg_doc_home(struct queue *q, const char *tenant, const char *extid,
 		return (QUEUE_ENOENT);
 	memset(&ha, 0, sizeof(ha));
 	ha.ha_tenant = tenant;
+	ha.ha_tlen = tlen;
 	ha.ha_extid = extid;
 	ha.ha_home = home;
 	ha.ha_len = len;

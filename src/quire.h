@@ -132,6 +132,7 @@ enum job_source {
 	SRC_SPOOL,		/* an uploaded body under spool/ */
 	SRC_NDJSON,		/* a byte range of an NDJSON file */
 	SRC_DEBUG,		/* a debug command, when enabled */
+	SRC_DELETE,		/* delete the document j_extid (homes) */
 	SRC_NKINDS
 };
 
@@ -379,7 +380,7 @@ struct queue_new {
 	const char	*qn_extid;	/* SRC_SPOOL: the uploader's id, title */
 	const char	*qn_title;	/* and content type, or NULL */
 	const char	*qn_ctype;
-	const char	*qn_home;	/* only this host may claim it, or NULL */
+	const char	*qn_home;	/* the one host to claim it, or NULL */
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -547,8 +548,8 @@ int		 queue_pg_host_expire(struct queue *, uint64_t,
 		    struct queue_release *, char *, size_t);
 int		 queue_pg_hosts(struct queue *, queue_host_cb, void *);
 const char	*queue_pg_host(struct queue *);
-int		 queue_pg_doc_home(struct queue *, const char *, const char *,
-		    char *, size_t);
+int		 queue_pg_doc_home(struct queue *, char *, size_t,
+		    const char *, char *, size_t);
 int		 queue_pg_foreign(struct queue *, const struct queue_doc *,
 		    size_t, uint8_t *);
 void		 queue_pg_where(struct queue *, char *, size_t);

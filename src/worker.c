@@ -162,6 +162,26 @@ struct worker {
 	uint64_t	 wk_commits;
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
 	uint64_t	 wk_opened;	/* when the batch got its first document */
+	/*
+	 * Home hosts (PostgreSQL): the documents of the jobs to ack, for
+	 * their home records, and the current one's; the documents of the
+	 * running job whose home is another host, to pin to it.
+	 */
+	struct queue_doc *wk_docs;
+	size_t		 wk_ndocs;
+	size_t		 wk_doccap;
+	char		 wk_dext[IX_EXTID_MAX + 1];
+	uint64_t	 wk_dhash;
+	struct worker_pin *wk_pins;
+	size_t		 wk_npins;
+	size_t		 wk_pincap;
+};
+
+/* A document to index on its home host, as a job of its own. */
+struct worker_pin {
+	uint64_t	 wp_off;
+	uint64_t	 wp_len;
+	char		 wp_home[QUEUE_HOST_MAX + 1];
 };
 
 /* Jobs whose ack is pending: when each was claimed, and its size. */
@@ -174,6 +194,7 @@ struct worker_acks {
 };
 
 static void	 worker_exit(struct worker *, int) __dead;
+static void	 worker_docs_clear(struct worker *);
 
 /* Give back every lease we hold and leave. */
 static void
@@ -290,6 +311,7 @@ worker_acked(struct worker *wk, struct worker_acks *wa)
 	uint64_t	 now = util_mono_us();
 	size_t		 i;
 
+	worker_docs_clear(wk);
 	for (i = 0; i < wa->wa_n; i++) {
 		if (wa->wa_result[i] != QUEUE_OK &&
 		    wa->wa_result[i] != QUEUE_ECANCEL)
@@ -640,6 +662,132 @@ worker_commit(struct worker *wk)
 	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
 }
 
+/*
+ * Home hosts, on the PostgreSQL queue (see quired.8, MULTIPLE HOSTS).
+ * A document whose home record names another host is not indexed
+ * here: it becomes a job of its own pinned to that host (a record: its
+ * byte range; a whole document: the job's source), enqueued before the
+ * job's ack.  The documents indexed are kept with their job, and each
+ * ack records them, for the jobs it takes, as this host's.
+ */
+static int
+worker_home(struct worker *wk, const struct job *j, const struct xdoc *doc,
+    const char *extid)
+{
+	struct worker_pin	*wp;
+	char			 home[QUEUE_HOST_MAX + 1];
+	char			 tenant[JOB_TENANT_MAX + 1];
+	int			 rc;
+
+	if (wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return (0);
+	strlcpy(tenant, j->j_tenant, sizeof(tenant));
+	rc = queue_pg_doc_home(&wk->wk_q, tenant, sizeof(tenant), extid, home,
+	    sizeof(home));
+	if (rc == QUEUE_ENOENT ||
+	    (rc == 0 && strcmp(home, queue_pg_host(&wk->wk_q)) == 0))
+		return (0);
+	if (rc != 0) {
+		log_warnx("job %llu: the home of %s: %s",
+		    (unsigned long long)j->j_id, util_vis(extid),
+		    queue_strerror(rc));
+		return (-1);
+	}
+	if (wk->wk_npins == wk->wk_pincap) {
+		wk->wk_pincap = wk->wk_pincap == 0 ? 16 : wk->wk_pincap * 2;
+		wk->wk_pins = xreallocarray(wk->wk_pins, wk->wk_pincap,
+		    sizeof(*wk->wk_pins));
+	}
+	wp = &wk->wk_pins[wk->wk_npins++];
+	wp->wp_off = doc->xd_type == DOC_NDJSON ? doc->xd_off : j->j_off;
+	wp->wp_len = doc->xd_type == DOC_NDJSON ? doc->xd_len : j->j_len;
+	strlcpy(wp->wp_home, home, sizeof(wp->wp_home));
+	return (INGEST_SKIP);
+}
+
+/* The job's documents that are another host's, as jobs pinned to it. */
+static int
+worker_pin(struct worker *wk, const struct job *j)
+{
+	struct queue_new	*qn;
+	char			 (*keys)[64];
+	size_t			 i, n = wk->wk_npins;
+	int			 rc, ranged;
+
+	if (n == 0)
+		return (0);
+	qn = xcalloc(n, sizeof(*qn));
+	keys = xcalloc(n, sizeof(*keys));
+	for (i = 0; i < n; i++) {
+		ranged = wk->wk_pins[i].wp_len != j->j_len ||
+		    j->j_srckind == SRC_NDJSON;
+		/* Keyed, so a rerun of the job pins each document once. */
+		snprintf(keys[i], sizeof(keys[i]), "home:%llu:%llu",
+		    (unsigned long long)j->j_id,
+		    (unsigned long long)wk->wk_pins[i].wp_off);
+		qn[i].qn_key = keys[i];
+		qn[i].qn_tenant = j->j_tenant;
+		qn[i].qn_prio = j->j_prio;
+		qn[i].qn_srckind = ranged && j->j_srckind == SRC_PATH ?
+		    SRC_NDJSON : j->j_srckind;
+		qn[i].qn_path = j->j_path;
+		qn[i].qn_off = wk->wk_pins[i].wp_off;
+		qn[i].qn_len = wk->wk_pins[i].wp_len;
+		qn[i].qn_size = ranged ? wk->wk_pins[i].wp_len : j->j_size;
+		qn[i].qn_lang = j->j_lang[0] != '\0' ? j->j_lang : NULL;
+		qn[i].qn_extid = j->j_extid[0] != '\0' ? j->j_extid : NULL;
+		qn[i].qn_title = j->j_title[0] != '\0' ? j->j_title : NULL;
+		qn[i].qn_ctype = j->j_ctype[0] != '\0' ? j->j_ctype : NULL;
+		qn[i].qn_home = wk->wk_pins[i].wp_home;
+	}
+	if ((rc = queue_enqueue(&wk->wk_q, qn, n)) != 0)
+		log_warnx("job %llu: pinning %zu documents to their home "
+		    "hosts: %s", (unsigned long long)j->j_id, n,
+		    queue_strerror(rc));
+	else
+		log_info("job %llu: %zu documents whose home is another host "
+		    "(first: %s) go there", (unsigned long long)j->j_id, n,
+		    util_vis(wk->wk_pins[0].wp_home));
+	free(qn);
+	free(keys);
+	return (rc);
+}
+
+/* A document indexed or deleted: its home record rides on the ack. */
+static void
+worker_doc_indexed(struct worker *wk, const struct job *j, int deleted)
+{
+	struct queue_doc	*qd;
+
+	if (wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return;
+	if (wk->wk_ndocs == wk->wk_doccap) {
+		wk->wk_doccap = wk->wk_doccap == 0 ? 64 : wk->wk_doccap * 2;
+		wk->wk_docs = xreallocarray(wk->wk_docs, wk->wk_doccap,
+		    sizeof(*wk->wk_docs));
+	}
+	qd = &wk->wk_docs[wk->wk_ndocs++];
+	memset(qd, 0, sizeof(*qd));
+	qd->qd_job = j->j_id;
+	qd->qd_hash = wk->wk_dhash;
+	qd->qd_deleted = deleted;
+	qd->qd_tenant = xstrdup(j->j_tenant);
+	qd->qd_extid = xstrdup(wk->wk_dext);
+}
+
+/* The home records were written, or their jobs' acks will not be. */
+static void
+worker_docs_clear(struct worker *wk)
+{
+	size_t	 i;
+
+	for (i = 0; i < wk->wk_ndocs; i++) {
+		free((char *)wk->wk_docs[i].qd_tenant);
+		free((char *)wk->wk_docs[i].qd_extid);
+	}
+	wk->wk_ndocs = 0;
+}
+
 static int
 worker_ix_doc(void *arg, struct xdoc *doc)
 {
@@ -647,6 +795,7 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 	const struct job	*j = wk->wk_cur;
 	struct ixdoc_info	 di;
 	char			 extid[JOB_PATH_MAX + 64];
+	int			 rc;
 
 	/*
 	 * The external id: a record's id field, else its file and offset;
@@ -663,14 +812,15 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 		strlcpy(extid, j->j_extid, sizeof(extid));
 	else
 		strlcpy(extid, j->j_path, sizeof(extid));
-	if (strlen(extid) > IX_EXTID_MAX)
-		snprintf(extid, sizeof(extid), "xxh3:%016llx",
-		    (unsigned long long)XXH3_64bits(extid, strlen(extid)));
+	index_extid(wk->wk_dext, sizeof(wk->wk_dext), extid);
+	if ((rc = worker_home(wk, j, doc, wk->wk_dext)) != 0)
+		return (rc);
 	memset(&di, 0, sizeof(di));
-	di.di_extid = extid;
+	di.di_extid = wk->wk_dext;
 	di.di_hash = XXH3_64bits(doc->xd_text.b_data, doc->xd_text.b_len) ^
 	    (doc->xd_title != NULL ? XXH3_64bits(doc->xd_title,
 	    strlen(doc->xd_title)) : 0);
+	wk->wk_dhash = di.di_hash;
 	di.di_job = j->j_id;
 	di.di_title = doc->xd_title;
 	di.di_type = doc->xd_type;
@@ -739,6 +889,7 @@ worker_ix_done(void *arg, struct xdoc *doc)
 	uint64_t	 now;
 
 	ixbatch_end_doc(wk->wk_batch);
+	worker_doc_indexed(wk, wk->wk_cur, 0);
 	now = util_mono_ms();
 	if (wk->wk_opened == 0)
 		wk->wk_opened = now;
@@ -823,18 +974,51 @@ worker_ingest(struct worker *wk, const struct job *j)
 	strlcpy(wk->wk_phase, "extract", sizeof(wk->wk_phase));
 	wk->wk_cur = j;
 	wk->wk_stopped = WO_FAIL;
+	wk->wk_npins = 0;
 	rv = ingest_job(&wk->wk_in, j);
 	wk->wk_cur = NULL;
 	if (rv == INGEST_STOP)
 		return (wk->wk_stopped);
 	if (rv == INGEST_OK) {
 		worker_dead_records(wk, j);
+		/* Not acked unless they went to their homes. */
+		if (worker_pin(wk, j) != 0) {
+			strlcpy(wk->wk_error, "cannot pin documents to their "
+			    "home hosts", sizeof(wk->wk_error));
+			return (WO_FAIL);
+		}
 		return (WO_DONE);
 	}
 	snprintf(wk->wk_error, sizeof(wk->wk_error), "%s%s%s",
 	    wk->wk_in.in_err.xe_code, wk->wk_in.in_err.xe_msg[0] != '\0' ?
 	    ": " : "", wk->wk_in.in_err.xe_msg);
 	return (rv == INGEST_BAD ? WO_PERMANENT : WO_FAIL);
+}
+
+/*
+ * A delete job (a document deleted through another host than its
+ * home, which the job is pinned to): gone from this index, and from
+ * the home records at its ack.  The documents before it in the batch
+ * are committed first, so that none comes back after it.
+ */
+static int
+worker_delete(struct worker *wk, const struct job *j)
+{
+	int	 rc;
+
+	strlcpy(wk->wk_phase, "delete", sizeof(wk->wk_phase));
+	worker_commit(wk);
+	index_extid(wk->wk_dext, sizeof(wk->wk_dext), j->j_extid);
+	if ((rc = index_delete(&wk->wk_ix, wk->wk_dext)) == -1) {
+		strlcpy(wk->wk_error, "index delete failed",
+		    sizeof(wk->wk_error));
+		return (WO_FAIL);
+	}
+	log_info("job %llu: %s %s", (unsigned long long)j->j_id,
+	    util_vis(wk->wk_dext), rc == 0 ? "deleted" : "was not here");
+	wk->wk_dhash = 0;
+	worker_doc_indexed(wk, j, 1);
+	return (WO_DONE);
 }
 
 static void
@@ -881,6 +1065,8 @@ worker_run(struct worker *wk, const struct job *j)
 		worker_exit(wk, 1);
 	if (j->j_srckind == SRC_DEBUG)
 		rv = worker_debug(wk, j);
+	else if (j->j_srckind == SRC_DELETE)
+		rv = worker_delete(wk, j);
 	else
 		rv = worker_ingest(wk, j);
 	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
@@ -1079,12 +1265,14 @@ worker_main(int slot)
 		if (wa.wa_n > 0)
 			worker_commit(&wk);
 		if (wk.wk_stop) {
+			(void)queue_docs(&wk.wk_q, wk.wk_docs, wk.wk_ndocs);
 			if (wa.wa_n > 0 && queue_ack(&wk.wk_q, wa.wa_l,
 			    wa.wa_n, wa.wa_result) == 0)
 				worker_acked(&wk, &wa);
 			worker_exit(&wk, 0);
 		}
 		t0 = util_mono_us();
+		(void)queue_docs(&wk.wk_q, wk.wk_docs, wk.wk_ndocs);
 		rv = queue_ack_claim(&wk.wk_q, wa.wa_l, wa.wa_n, wa.wa_result,
 		    &wk.wk_owner, jobs, want, &n);
 		if (rv != 0 && queue_fault(rv) != STORE_FAULT_NONE) {
@@ -1164,6 +1352,8 @@ worker_main(int slot)
 			    wk.wk_ch.ch_conf.c_batch_linger_ms) {
 				worker_commit(&wk);
 				/* Acks that fail ride on the next claim. */
+				(void)queue_docs(&wk.wk_q, wk.wk_docs,
+				    wk.wk_ndocs);
 				if (queue_ack(&wk.wk_q, wa.wa_l, wa.wa_n,
 				    wa.wa_result) == 0)
 					worker_acked(&wk, &wa);

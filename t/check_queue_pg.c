@@ -2432,6 +2432,9 @@ enq_doc(struct tq *tq, const char *path, const char *home)
 	return (qn.qn_id);
 }
 
+/* A tenant to look a home up in, written back. */
+#define TEN(t)	(strlcpy(ten, (t), sizeof(ten)), ten), sizeof(ten)
+
 static int
 ack_docs(struct tq *tq, uint64_t id, uint64_t gen,
     const struct queue_doc *docs, size_t n)
@@ -2445,7 +2448,7 @@ START_TEST(test_homes)
 	struct queue_conf	 qc;
 	struct queue_doc	 d[3];
 	struct tq		 a, b;
-	char			 home[64];
+	char			 home[64], ten[JOB_TENANT_MAX + 1];
 	uint8_t			 foreign[3];
 	uint64_t		 id, id2, ga, gb;
 
@@ -2469,13 +2472,17 @@ START_TEST(test_homes)
 	d[1].qd_job = id + 1000;		/* not this ack's job */
 	d[1].qd_extid = "/d/other";
 	ck_assert_int_eq(ack_docs(&a, id, ga, d, 2), QUEUE_OK);
-	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, "acme", "/d/one", home,
-	    sizeof(home)), 0);
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/one",
+	    home, sizeof(home)), 0);
 	ck_assert_str_eq(home, "alpha");
-	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, "acme", "/d/other",
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/other",
 	    home, sizeof(home)), QUEUE_ENOENT);
-	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, "other", "/d/one",
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("other"), "/d/one",
 	    home, sizeof(home)), QUEUE_ENOENT);
+	/* Any tenant: the one found is written back. */
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN(""), "/d/one",
+	    home, sizeof(home)), 0);
+	ck_assert_str_eq(ten, "acme");
 
 	/* Its next version is alpha's alone, whoever enqueues it. */
 	id = enq_doc(&b, "/d/one", NULL);
@@ -2487,8 +2494,8 @@ START_TEST(test_homes)
 	d[2] = d[0];
 	d[2].qd_job = id2;
 	ck_assert_int_eq(ack_docs(&b, id2, gb, &d[2], 1), QUEUE_OK);
-	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, "acme", "/d/one", home,
-	    sizeof(home)), 0);
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/one",
+	    home, sizeof(home)), 0);
 	ck_assert_str_eq(home, "alpha");
 
 	/* From beta's side, /d/one is another host's; /d/two has none. */
@@ -2503,8 +2510,8 @@ START_TEST(test_homes)
 	d[0].qd_job = id;
 	d[0].qd_deleted = 1;
 	ck_assert_int_eq(ack_docs(&a, id, ga, d, 1), QUEUE_OK);
-	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, "acme", "/d/one", home,
-	    sizeof(home)), QUEUE_ENOENT);
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/one",
+	    home, sizeof(home)), QUEUE_ENOENT);
 	id = enq_doc(&a, "/d/one", NULL);
 	ck_assert_uint_eq(claim1(&b, 200, NULL), id);
 
