@@ -3101,7 +3101,8 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q(t, "SELECT h.name, h.http, h.pid, h.started, "
 	    "h.beat, h.stopped, h.expired, greatest(" QPG_SRV_MS " - h.beat, "
 	    "0), (SELECT count(*) FROM quire_jobs j WHERE j.state = 1 AND "
-	    "j.lease_host = h.name) FROM quire_hosts h ORDER BY h.name", NULL,
+	    "j.lease_host = h.name), (SELECT count(*) FROM quire_docs d "
+	    "WHERE d.home = h.name) FROM quire_hosts h ORDER BY h.name", NULL,
 	    &r)) != 0)
 		return (rc);
 	n = PQntuples(r);
@@ -3116,6 +3117,7 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 		h.qh_expired = qpg_u64(r, i, 6);
 		h.qh_age = qpg_u64(r, i, 7);
 		h.qh_leased = qpg_u64(r, i, 8);
+		h.qh_docs = qpg_u64(r, i, 9);
 		h.qh_self = strcmp(h.qh_name, t->t_pg->p_host) == 0;
 		rc = ha->ha_cb(&h, ha->ha_arg);
 	}

@@ -309,6 +309,7 @@ struct queue_host {
 	uint64_t	 qh_age;	/* since then */
 	uint64_t	 qh_expired;	/* when its leases were released */
 	uint64_t	 qh_leased;	/* jobs it holds */
+	uint64_t	 qh_docs;	/* documents whose home it is */
 	int		 qh_stopped;	/* stopped cleanly */
 	int		 qh_self;	/* this host */
 };

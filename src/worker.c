@@ -175,6 +175,7 @@ struct worker {
 	struct worker_pin *wk_pins;
 	size_t		 wk_npins;
 	size_t		 wk_pincap;
+	int		 wk_home_rc;	/* a look-up that failed, or 0 */
 };
 
 /* A document to index on its home host, as a job of its own. */
@@ -691,6 +692,7 @@ worker_home(struct worker *wk, const struct job *j, const struct xdoc *doc,
 		log_warnx("job %llu: the home of %s: %s",
 		    (unsigned long long)j->j_id, util_vis(extid),
 		    queue_strerror(rc));
+		wk->wk_home_rc = rc;
 		return (-1);
 	}
 	if (wk->wk_npins == wk->wk_pincap) {
@@ -975,10 +977,17 @@ worker_ingest(struct worker *wk, const struct job *j)
 	wk->wk_cur = j;
 	wk->wk_stopped = WO_FAIL;
 	wk->wk_npins = 0;
+	wk->wk_home_rc = 0;
 	rv = ingest_job(&wk->wk_in, j);
 	wk->wk_cur = NULL;
 	if (rv == INGEST_STOP)
 		return (wk->wk_stopped);
+	if (wk->wk_home_rc != 0) {
+		/* Not the document's fault: the job runs again later. */
+		snprintf(wk->wk_error, sizeof(wk->wk_error), "home host "
+		    "look-up: %s", queue_strerror(wk->wk_home_rc));
+		return (WO_FAIL);
+	}
 	if (rv == INGEST_OK) {
 		worker_dead_records(wk, j);
 		/* Not acked unless they went to their homes. */

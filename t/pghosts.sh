@@ -3,26 +3,27 @@
 #
 # Several quired hosts on one PostgreSQL queue: three hosts on this
 # machine (data directories, host-names and HTTP ports of their own)
-# share a private server's database (t/lib.sh's pg_start).  Thousands
-# of NDJSON records with unique ids go to the shared queue through one
-# host; while they run, one host that holds leases is killed with
-# kill -9 (its supervisor's process group: supervisor, workers, merger,
-# http).  Within host-expiry plus a few seconds another host releases
-# its leases, and the work completes; quirectl hosts says the killed
-# host is dead, holding nothing, and the others live.  Every record
-# then has one home host in the database.  The killed host may have
-# committed records it never acked, which the host that ran their jobs
-# again indexed too and became their home: restarted, the killed host
-# deletes exactly those from its index (their number, counted from its
-# index read while it was down, is the one it logs).  A second version
-# of some records, submitted through one host, is indexed on each
-# record's home only; a delete through that host's HTTP API of records
-# whose home is another host is a job pinned to the home (202), of one
-# of its own is done at once (200).  Then, with quirectl check clean on
-# each host, each index is read directly: every submitted id that was
-# not deleted is in exactly one index; the second versions are on
-# their homes, and no index finds the first versions' words.  Skipped
-# where Debian's PostgreSQL binaries are absent.
+# share a private server's database (t/lib.sh's pg_start).  Thousands of
+# NDJSON records with unique ids go to the shared queue through one
+# host; while they run, one host that holds leases and is the home of
+# some records (quirectl hosts counts them) is killed with kill -9 (its
+# supervisor's process group: supervisor, workers, merger, http).
+# Within host-expiry plus a few seconds another host releases its
+# leases, and the work completes; quirectl hosts says the killed host is
+# dead, holding nothing, and the others live.  Every record then has one
+# home host in the database, and quirectl hosts counts each host's.  The
+# killed host may have committed records it never acked, which the host
+# that ran their jobs again indexed too and became their home:
+# restarted, the killed host deletes exactly those from its index (their
+# number, counted from its index read while it was down, is the one it
+# logs).  A second version of some records, submitted through one host,
+# is indexed on each record's home only; a delete through that host's
+# HTTP API of records whose home is another host is a job pinned to the
+# home (202), of one of its own is done at once (200).  Then, with
+# quirectl check clean on each host, each index is read directly: every
+# submitted id that was not deleted is in exactly one index; the second
+# versions are on their homes, and no index finds the first versions'
+# words.  Skipped where Debian's PostgreSQL binaries are absent.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -115,9 +116,9 @@ hctl ha submit --ndjson "$T/h.ndjson" --split 4k > "$T/submit" ||
 njobs=$(sed -n 's/^submitted \([0-9]*\) jobs.*/\1/p' "$T/submit")
 [ "${njobs:-0}" -gt 50 ] || fail "submit said: $(cat "$T/submit")"
 
-# The victim: hb, once it holds leases.
+# The victim: hb, once it holds leases and is the home of some records.
 wait_for 30 sh -c "'$QUIRECTL' -f '$T/ha/quired.conf' hosts --json |
-    jq -e '.hosts[] | select(.name == \"hb\") | .leased > 0'" ||
+    jq -e '.hosts[] | select(.name == \"hb\") | .leased > 0 and .docs > 0'" ||
     hfail "hb never held a lease: $(hctl ha hosts)"
 sv=$(cat "$T/hb/quired.pid")
 kill -KILL "-$sv" || fail "kill -9 of hb's process group"
@@ -160,6 +161,13 @@ qsql "SELECT convert_from(extid, 'UTF8') || ' ' ||
 awk '{ print $2 }' "$T/homes" | sort -u | tr '\n' ' ' |
     grep -Eq '^(ha |hb |hc )+$' || fail "homes: $(cut -d' ' -f2 "$T/homes" |
     sort | uniq -c)"
+# quirectl hosts counts them.
+hctl ha hosts --json > "$T/hosts"
+for h in $HOSTS; do
+	[ "$(jq --arg h "$h" '.hosts[] | select(.name == $h) | .docs' \
+	    "$T/hosts")" = "$(awk -v h="$h" '$2 == h' "$T/homes" | wc -l)" ] ||
+	    fail "hosts: docs of $h: $(cat "$T/hosts")"
+done
 
 # hb's index, read while it is down: what it committed and never acked,
 # indexed again by the host that ran the job after the expiry, has
@@ -183,7 +191,9 @@ wait_for 10 sh -c "'$QUIRECTL' -f '$T/ha/quired.conf' hosts --json |
 # A second version of some records, submitted through hc, is indexed on
 # each record's home alone: the records whose home is another host
 # than the one that claims their range go there as jobs of their own.
-awk 'NR % 133 == 1 { print $1 }' "$T/homes" > "$T/upd"
+# Every 133rd, and one of hb's (back from the dead).
+{ awk 'NR % 133 == 1 { print $1 }' "$T/homes"
+  awk '$2 == "hb" { print $1; exit }' "$T/homes"; } | sort -u > "$T/upd"
 awk '{ printf "{\"id\":\"%s\",\"text\":\"hostrec newver of %s\"}\n", $1,
     $1 }' "$T/upd" > "$T/v2.ndjson"
 # Their first versions' own words (uniqN), each in one index now.
@@ -203,8 +213,10 @@ hctl hc submit --ndjson "$T/v2.ndjson" > "$T/submit" ||
 # a job pinned to the home, 202; one of hc's own goes at once, 200.
 HPORT=$(grep -o "http: listening on 127.0.0.1:[0-9]*" "$T/hc/quired.log" |
     tail -1 | sed 's/.*://')
-awk 'NR % 133 == 60 && $2 != "hc" { print $1, $2 }' "$T/homes" |
-    head -6 > "$T/del"
+{ awk 'NR % 133 == 60 && $2 != "hc" { print $1, $2 }' "$T/homes" | head -6
+  awk '$2 == "hb" && ++n == 2 { print $1, $2 }' "$T/homes"; } |
+    awk 'NR == FNR { u[$1] = 1; next } !($1 in u)' "$T/upd" - |
+    sort -u > "$T/del"
 [ "$(wc -l < "$T/del")" -ge 3 ] || fail "few records to delete: $(cat "$T/del")"
 while read -r id home; do
 	http_is 202 DELETE "/v1/documents/$id"
@@ -283,6 +295,8 @@ done
 echo "pghosts: $NREC records in $njobs jobs: ha $(wc -l < "$T/ha.ids")," \
     "hb $(wc -l < "$T/hb.ids"), hc $(wc -l < "$T/hc.ids");" \
     "$deleted of hb's records had another home, deleted at its start;" \
-    "$(wc -l < "$T/upd") updated on their homes," \
+    "$(wc -l < "$T/upd") updated on their homes" \
+    "($(for h in $HOSTS; do echo "$h $(wc -l < "$T/$h.v2")"; done |
+    paste -sd ' '))," \
     "$(wc -l < "$T/gone") deleted"
 exit 0
