@@ -187,6 +187,7 @@
 #define QPG_ENQ_CHUNK		1000	/* jobs per insert of an enqueue */
 #define QPG_TRIES		3	/* runs of a transaction, at most */
 #define QPG_ESQL		-100	/* a statement failed: see t_sqlstate */
+#define QPG_ONE			2	/* qpg_run: one statement, no BEGIN */
 #define QPG_DEFAULT_TENANT	"default"
 #define QPG_HOST_MAX		255
 #define QPG_TOTAL_SHARDS	16
@@ -647,7 +648,9 @@ qpg_lost(struct qpg *pg)
  * Run fn in one transaction (read-only in one snapshot when ro), commit
  * when it returns 0, roll back and return its code when it returns
  * another.  Run again after a deadlock or a serialization failure, and
- * once after the connection was lost before the commit was sent.
+ * once after the connection was lost before the commit was sent.  ro
+ * QPG_ONE: fn is one read-only statement, run as it is, without BEGIN
+ * and COMMIT around it (a third of the round trips).
  */
 static int
 qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
@@ -666,15 +669,15 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 		t.t_now = queue_now(q);
 		q->q_nunlink = 0;
 		committing = 0;
-		rc = qpg_q(&t, ro ? "BEGIN ISOLATION LEVEL REPEATABLE READ "
-		    "READ ONLY" : "BEGIN", NULL, NULL);
+		rc = ro == QPG_ONE ? 0 : qpg_q(&t, ro ? "BEGIN ISOLATION "
+		    "LEVEL REPEATABLE READ READ ONLY" : "BEGIN", NULL, NULL);
 		if (rc == 0)
 			rc = fn(&t, arg);
 		if (rc == 0 && !ro)
 			rc = qpg_totals(&t);
 		if (rc == 0 && t.t_notify)
 			rc = qpg_q(&t, "NOTIFY " QPG_CHANNEL, NULL, NULL);
-		if (rc == 0) {
+		if (rc == 0 && ro != QPG_ONE) {
 			committing = 1;
 			rc = qpg_q(&t, "COMMIT", NULL, NULL);
 		}
@@ -3210,7 +3213,8 @@ queue_pg_doc_home(struct queue *q, char *tenant, size_t tlen,
 	ha.ha_extid = extid;
 	ha.ha_home = home;
 	ha.ha_len = len;
-	if ((rc = qpg_run(q, __func__, 1, qpg_home_txn, &ha)) != 0)
+	/* Once per record a worker reads: one round trip. */
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_home_txn, &ha)) != 0)
 		return (rc);
 	return (ha.ha_found ? 0 : QUEUE_ENOENT);
 }
