@@ -12,7 +12,8 @@
  * to the home host only.  So at start, before any worker runs, every
  * document of this index is looked up in the home records, in pages
  * of HOME_PAGE, and those whose home is another host are deleted from
- * this index: no document stays in two indexes.  A document with no
+ * this index, a page's in one transaction: no document stays in two
+ * indexes.  A document with no
  * home record (indexed here, its job never acked anywhere yet) stays:
  * whichever host acks its job becomes its home, and if that is another
  * host, this one drops it at its next start.
@@ -32,6 +33,7 @@ struct home_page {
 	char			 hp_tenant[HOME_PAGE][JOB_TENANT_MAX + 1];
 	char			 hp_extid[HOME_PAGE][IX_EXTID_MAX + 1];
 	uint8_t			 hp_foreign[HOME_PAGE];
+	const char		*hp_gone[HOME_PAGE];
 	size_t			 hp_n;
 };
 
@@ -64,8 +66,8 @@ int
 home_reconcile(struct queue *q, struct index *ix, uint64_t *deleted)
 {
 	struct home_page	*hp;
-	uint64_t		 after = 0;
-	size_t			 i;
+	uint64_t		 after = 0, n;
+	size_t			 i, ngone;
 	int			 more, rc;
 
 	*deleted = 0;
@@ -84,16 +86,14 @@ home_reconcile(struct queue *q, struct index *ix, uint64_t *deleted)
 			more = -1;
 			break;
 		}
-		for (i = 0; i < hp->hp_n; i++) {
-			if (!hp->hp_foreign[i])
-				continue;
-			if ((rc = index_delete(ix, hp->hp_extid[i])) == -1) {
-				more = -1;
-				break;
-			}
-			if (rc == 0)
-				(*deleted)++;
+		for (i = ngone = 0; i < hp->hp_n; i++)
+			if (hp->hp_foreign[i])
+				hp->hp_gone[ngone++] = hp->hp_extid[i];
+		if (index_delete_many(ix, hp->hp_gone, ngone, &n) == -1) {
+			more = -1;
+			break;
 		}
+		*deleted += n;
 	} while (more == 1);
 	free(hp);
 	return (more == -1 ? -1 : 0);

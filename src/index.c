@@ -309,6 +309,63 @@ index_delete(struct index *ix, const char *extid)
 	return (-1);
 }
 
+struct ix_deletes_arg {
+	struct index	*xa_ix;
+	const char	**xa_extids;
+	size_t		 xa_n;
+	uint64_t	 xa_deleted;
+};
+
+static int
+index_deletes_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_deletes_arg	*xa = arg;
+	struct ix_delete_arg	 da;
+	size_t			 i;
+	int			 rc;
+
+	xa->xa_deleted = 0;	/* a transaction run again counts again */
+	da.da_ix = xa->xa_ix;
+	for (i = 0; i < xa->xa_n; i++) {
+		da.da_extid = xa->xa_extids[i];
+		if (strlen(da.da_extid) == 0 ||
+		    strlen(da.da_extid) > IX_EXTID_MAX)
+			continue;
+		if ((rc = index_delete_txn(txn, &da)) == INDEX_ENOENT)
+			continue;
+		if (rc != 0)
+			return (rc);
+		xa->xa_deleted++;
+	}
+	return (0);
+}
+
+/*
+ * Delete the documents of extids[0..n) in one transaction; how many
+ * there were in *deleted (an id the index does not hold is left).  0
+ * or -1.
+ */
+int
+index_delete_many(struct index *ix, const char **extids, size_t n,
+    uint64_t *deleted)
+{
+	struct ix_deletes_arg	 xa;
+	int			 rc;
+
+	*deleted = 0;
+	if (n == 0)
+		return (0);
+	xa.xa_ix = ix;
+	xa.xa_extids = extids;
+	xa.xa_n = n;
+	if ((rc = store_write(&ix->ix_store, index_deletes_txn, &xa)) != 0) {
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+		return (-1);
+	}
+	*deleted = xa.xa_deleted;
+	return (0);
+}
+
 struct ix_stats_arg {
 	struct index	*sa_ix;
 	struct ixstats	*sa_st;

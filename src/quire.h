@@ -1257,6 +1257,8 @@ struct roaring_bitmap_s;
 int		 index_open(struct index *, const char *, size_t, int);
 void		 index_close(struct index *);
 int		 index_delete(struct index *, const char *);
+int		 index_delete_many(struct index *, const char **, size_t,
+		    uint64_t *);
 void		 index_extid(char *, size_t, const char *);
 typedef int	 (*index_doc_cb)(const struct ixdoc *, void *);
 int		 index_docs_page(struct index *, uint64_t *, size_t,
