@@ -80,7 +80,7 @@ home_reconcile(struct queue *q, struct index *ix, uint64_t *deleted)
 		if (hp->hp_n == 0)
 			break;
 		if ((rc = queue_pg_foreign(q, hp->hp_docs, hp->hp_n,
-		    hp->hp_foreign)) != 0) {
+		    hp->hp_foreign, NULL)) != 0) {
 			log_warnx("%s: the home records: %s", __func__,
 			    queue_strerror(rc));
 			more = -1;

@@ -543,7 +543,7 @@ ingest_doc(struct xdoc *doc, const struct xerr *err, void *arg)
 	id->id_tokens = 0;
 	if (in->in_sink != NULL && in->in_sink->is_doc != NULL &&
 	    (rv = in->in_sink->is_doc(in->in_sink->is_arg, doc)) != 0)
-		return (rv == INGEST_SKIP ? 0 : rv);
+		return (rv);
 	rv = chunk_doc(&in->in_cc, doc, ingest_chunk, id);
 	if (rv == 1) {
 		xerr_set(&e, "too-many-tokens", "more than max-tokens %llu",

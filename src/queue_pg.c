@@ -69,8 +69,9 @@
  * at parse time to be another host's).  A claim takes, per tenant and
  * priority, the oldest jobs of any host and the oldest pinned to its
  * own, two index scans; a pinned job whose host is dead waits for it.
- * queue_pg_doc_home (a worker, per record) and queue_pg_foreign (a
- * host reconciling its index at start, home.c) read the records.
+ * queue_pg_foreign (a worker, for the documents of a batch before its
+ * commit; a host reconciling its index at start, home.c) and
+ * queue_pg_doc_home (a delete over HTTP) read the records.
  *
  * Hosts (queue_pg_host_beat, queue_pg_host_expire, queue_pg_hosts).
  * Each supervisor upserts its row about once a second, on the server's
@@ -3223,6 +3224,7 @@ struct qpg_foreign_arg {
 	const struct queue_doc *fa_docs;
 	size_t		 fa_n;
 	uint8_t		*fa_out;
+	char		(*fa_homes)[QUEUE_HOST_MAX + 1];
 };
 
 static int
@@ -3248,7 +3250,8 @@ qpg_foreign_txn(struct qpg_tx *t, void *arg)
 	qa_str(&a, qpg_arr_end(&tenants));
 	qa_str(&a, qpg_arr_end(&extids));
 	qa_bin(t, &a, t->t_pg->p_host);
-	rc = qpg_q(t, "SELECT u.n FROM unnest($1::bytea[], $2::bytea[]) "
+	rc = qpg_q(t, "SELECT u.n, d.home FROM unnest($1::bytea[], "
+	    "$2::bytea[]) "
 	    "WITH ORDINALITY AS u(tenant, extid, n) JOIN quire_docs d ON "
 	    "d.tenant = u.tenant AND d.extid = u.extid WHERE d.home <> $3",
 	    &a, &r);
@@ -3256,20 +3259,26 @@ qpg_foreign_txn(struct qpg_tx *t, void *arg)
 	buf_free(&extids);
 	if (rc != 0)
 		return (rc);
-	for (k = 0; k < PQntuples(r); k++)
-		if ((n = qpg_u64(r, k, 0)) >= 1 && n <= fa->fa_n)
-			fa->fa_out[n - 1] = 1;
+	for (k = 0; k < PQntuples(r); k++) {
+		if ((n = qpg_u64(r, k, 0)) < 1 || n > fa->fa_n)
+			continue;
+		fa->fa_out[n - 1] = 1;
+		if (fa->fa_homes != NULL)
+			qpg_text(fa->fa_homes[n - 1], sizeof(fa->fa_homes[0]),
+			    r, k, 1);
+	}
 	PQclear(r);
 	return (0);
 }
 
 /*
  * Which of docs[0..n) (tenant and external id) have their home on
- * another host: foreign[i] set for those.
+ * another host: foreign[i] set for those, and, unless homes is NULL,
+ * homes[i] that host.  One statement.
  */
 int
 queue_pg_foreign(struct queue *q, const struct queue_doc *docs, size_t n,
-    uint8_t *foreign)
+    uint8_t *foreign, char (*homes)[QUEUE_HOST_MAX + 1])
 {
 	struct qpg_foreign_arg	 fa;
 
@@ -3280,7 +3289,8 @@ queue_pg_foreign(struct queue *q, const struct queue_doc *docs, size_t n,
 	fa.fa_docs = docs;
 	fa.fa_n = n;
 	fa.fa_out = foreign;
-	return (qpg_run(q, __func__, 1, qpg_foreign_txn, &fa));
+	fa.fa_homes = homes;
+	return (qpg_run(q, __func__, QPG_ONE, qpg_foreign_txn, &fa));
 }
 
 /* Wake-ups. */

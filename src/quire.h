@@ -552,7 +552,7 @@ const char	*queue_pg_host(struct queue *);
 int		 queue_pg_doc_home(struct queue *, char *, size_t,
 		    const char *, char *, size_t);
 int		 queue_pg_foreign(struct queue *, const struct queue_doc *,
-		    size_t, uint8_t *);
+		    size_t, uint8_t *, char (*)[QUEUE_HOST_MAX + 1]);
 void		 queue_pg_where(struct queue *, char *, size_t);
 
 /* submit.c */
@@ -988,7 +988,6 @@ int		 chunk_decompress(const char *, size_t, size_t, struct buf *);
 #define INGEST_BAD	1	/* dead letter now, in_err says why */
 #define INGEST_RETRY	2	/* may pass later */
 #define INGEST_STOP	3	/* the sink's tick stopped it */
-#define INGEST_SKIP	4	/* is_doc: leave this document out, go on */
 #define INGEST_ROOTS	16
 #define INGEST_LANGS	8
 
@@ -1301,6 +1300,7 @@ int		 ixbatch_term_memo(struct ixbatch *, int, const char *,
 		    size_t, uint32_t, uint64_t *);
 int		 ixbatch_end_doc(struct ixbatch *);
 void		 ixbatch_abort_doc(struct ixbatch *);
+void		 ixbatch_drop_doc(struct ixbatch *, size_t);
 size_t		 ixbatch_ndocs(const struct ixbatch *);
 size_t		 ixbatch_bytes(const struct ixbatch *);
 int		 ixbatch_commit(struct index *, struct ixbatch *,

@@ -59,6 +59,10 @@
  * language, stopwords, the record fields and worker-data-limit are taken
  * at start only, so the supervisor replaces the worker to change them.
  *
+ * On the PostgreSQL queue, a document whose home is another host is
+ * left out of its batch and enqueued for that host (worker_homes), and
+ * the documents indexed ride on their jobs' acks as home records.
+ *
  * Timings for metrics go to the supervisor in IPC_METRIC frames
  * (metrics_hist.c): each claim transaction that took jobs, each job's
  * wait from enqueue to claim, each index commit, and each job's time
@@ -163,26 +167,33 @@ struct worker {
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
 	uint64_t	 wk_opened;	/* when the batch got its first document */
 	/*
-	 * Home hosts (PostgreSQL): the documents of the jobs to ack, for
-	 * their home records, and the current one's; the documents of the
-	 * running job whose home is another host, to pin to it.
+	 * Home hosts (PostgreSQL): the documents indexed since the last
+	 * ack, for their home records, each with what its pin needs
+	 * should its home be another host; the current one's id, hash and
+	 * place.
 	 */
 	struct queue_doc *wk_docs;
+	struct worker_doc *wk_dmeta;
 	size_t		 wk_ndocs;
 	size_t		 wk_doccap;
 	char		 wk_dext[IX_EXTID_MAX + 1];
 	uint64_t	 wk_dhash;
-	struct worker_pin *wk_pins;
-	size_t		 wk_npins;
-	size_t		 wk_pincap;
-	int		 wk_home_rc;	/* a look-up that failed, or 0 */
+	uint64_t	 wk_doff;
+	uint64_t	 wk_dlen;
 };
 
-/* A document to index on its home host, as a job of its own. */
-struct worker_pin {
-	uint64_t	 wp_off;
-	uint64_t	 wp_len;
-	char		 wp_home[QUEUE_HOST_MAX + 1];
+/*
+ * A document indexed, beside its home record: its job (in the claimed
+ * batch, which stays until the next claim, after the commit), where it
+ * is in that job's source and in the index batch, and whether its home
+ * was looked up.
+ */
+struct worker_doc {
+	const struct job *wm_job;
+	uint64_t	 wm_off;
+	uint64_t	 wm_len;
+	size_t		 wm_ix;
+	int		 wm_looked;
 };
 
 /* Jobs whose ack is pending: when each was claimed, and its size. */
@@ -196,6 +207,7 @@ struct worker_acks {
 
 static void	 worker_exit(struct worker *, int) __dead;
 static void	 worker_docs_clear(struct worker *);
+static void	 worker_homes(struct worker *);
 
 /* Give back every lease we hold and leave. */
 static void
@@ -642,6 +654,7 @@ worker_commit_start(struct worker *wk)
 
 	if (ixbatch_ndocs(wk->wk_batch) == 0)
 		return;
+	worker_homes(wk);
 	worker_commit_wait(wk);
 	b = wk->wk_spare;
 	wk->wk_spare = wk->wk_batch;
@@ -665,101 +678,22 @@ worker_commit(struct worker *wk)
 
 /*
  * Home hosts, on the PostgreSQL queue (see quired.8, MULTIPLE HOSTS).
- * A document whose home record names another host is not indexed
- * here: it becomes a job of its own pinned to that host (a record: its
- * byte range; a whole document: the job's source), enqueued before the
- * job's ack.  The documents indexed are kept with their job, and each
- * ack records them, for the jobs it takes, as this host's.
+ * The documents a worker indexes are kept with their jobs until the
+ * jobs' ack, which records them as this host's.  Before a batch is
+ * committed, its documents are looked up in the home records, in one
+ * statement: one whose home is another host is left out of the batch
+ * and becomes a job of its own pinned to that host (a record: its byte
+ * range; a whole document: its job's source), enqueued then, so before
+ * its job's ack.  A look-up or an enqueue that fails is waited out as a
+ * storage fault is: the commit, and the acks, wait.
  */
-static int
-worker_home(struct worker *wk, const struct job *j, const struct xdoc *doc,
-    const char *extid)
-{
-	struct worker_pin	*wp;
-	char			 home[QUEUE_HOST_MAX + 1];
-	char			 tenant[JOB_TENANT_MAX + 1];
-	int			 rc;
-
-	if (wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
-		return (0);
-	strlcpy(tenant, j->j_tenant, sizeof(tenant));
-	rc = queue_pg_doc_home(&wk->wk_q, tenant, sizeof(tenant), extid, home,
-	    sizeof(home));
-	if (rc == QUEUE_ENOENT ||
-	    (rc == 0 && strcmp(home, queue_pg_host(&wk->wk_q)) == 0))
-		return (0);
-	if (rc != 0) {
-		log_warnx("job %llu: the home of %s: %s",
-		    (unsigned long long)j->j_id, util_vis(extid),
-		    queue_strerror(rc));
-		wk->wk_home_rc = rc;
-		return (-1);
-	}
-	if (wk->wk_npins == wk->wk_pincap) {
-		wk->wk_pincap = wk->wk_pincap == 0 ? 16 : wk->wk_pincap * 2;
-		wk->wk_pins = xreallocarray(wk->wk_pins, wk->wk_pincap,
-		    sizeof(*wk->wk_pins));
-	}
-	wp = &wk->wk_pins[wk->wk_npins++];
-	wp->wp_off = doc->xd_type == DOC_NDJSON ? doc->xd_off : j->j_off;
-	wp->wp_len = doc->xd_type == DOC_NDJSON ? doc->xd_len : j->j_len;
-	strlcpy(wp->wp_home, home, sizeof(wp->wp_home));
-	return (INGEST_SKIP);
-}
-
-/* The job's documents that are another host's, as jobs pinned to it. */
-static int
-worker_pin(struct worker *wk, const struct job *j)
-{
-	struct queue_new	*qn;
-	char			 (*keys)[64];
-	size_t			 i, n = wk->wk_npins;
-	int			 rc, ranged;
-
-	if (n == 0)
-		return (0);
-	qn = xcalloc(n, sizeof(*qn));
-	keys = xcalloc(n, sizeof(*keys));
-	for (i = 0; i < n; i++) {
-		ranged = wk->wk_pins[i].wp_len != j->j_len ||
-		    j->j_srckind == SRC_NDJSON;
-		/* Keyed, so a rerun of the job pins each document once. */
-		snprintf(keys[i], sizeof(keys[i]), "home:%llu:%llu",
-		    (unsigned long long)j->j_id,
-		    (unsigned long long)wk->wk_pins[i].wp_off);
-		qn[i].qn_key = keys[i];
-		qn[i].qn_tenant = j->j_tenant;
-		qn[i].qn_prio = j->j_prio;
-		qn[i].qn_srckind = ranged && j->j_srckind == SRC_PATH ?
-		    SRC_NDJSON : j->j_srckind;
-		qn[i].qn_path = j->j_path;
-		qn[i].qn_off = wk->wk_pins[i].wp_off;
-		qn[i].qn_len = wk->wk_pins[i].wp_len;
-		qn[i].qn_size = ranged ? wk->wk_pins[i].wp_len : j->j_size;
-		qn[i].qn_lang = j->j_lang[0] != '\0' ? j->j_lang : NULL;
-		qn[i].qn_extid = j->j_extid[0] != '\0' ? j->j_extid : NULL;
-		qn[i].qn_title = j->j_title[0] != '\0' ? j->j_title : NULL;
-		qn[i].qn_ctype = j->j_ctype[0] != '\0' ? j->j_ctype : NULL;
-		qn[i].qn_home = wk->wk_pins[i].wp_home;
-	}
-	if ((rc = queue_enqueue(&wk->wk_q, qn, n)) != 0)
-		log_warnx("job %llu: pinning %zu documents to their home "
-		    "hosts: %s", (unsigned long long)j->j_id, n,
-		    queue_strerror(rc));
-	else
-		log_info("job %llu: %zu documents whose home is another host "
-		    "(first: %s) go there", (unsigned long long)j->j_id, n,
-		    util_vis(wk->wk_pins[0].wp_home));
-	free(qn);
-	free(keys);
-	return (rc);
-}
 
 /* A document indexed or deleted: its home record rides on the ack. */
 static void
 worker_doc_indexed(struct worker *wk, const struct job *j, int deleted)
 {
 	struct queue_doc	*qd;
+	struct worker_doc	*wm;
 
 	if (wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
 		return;
@@ -767,14 +701,30 @@ worker_doc_indexed(struct worker *wk, const struct job *j, int deleted)
 		wk->wk_doccap = wk->wk_doccap == 0 ? 64 : wk->wk_doccap * 2;
 		wk->wk_docs = xreallocarray(wk->wk_docs, wk->wk_doccap,
 		    sizeof(*wk->wk_docs));
+		wk->wk_dmeta = xreallocarray(wk->wk_dmeta, wk->wk_doccap,
+		    sizeof(*wk->wk_dmeta));
 	}
-	qd = &wk->wk_docs[wk->wk_ndocs++];
+	qd = &wk->wk_docs[wk->wk_ndocs];
+	wm = &wk->wk_dmeta[wk->wk_ndocs++];
 	memset(qd, 0, sizeof(*qd));
 	qd->qd_job = j->j_id;
 	qd->qd_hash = wk->wk_dhash;
 	qd->qd_deleted = deleted;
 	qd->qd_tenant = xstrdup(j->j_tenant);
 	qd->qd_extid = xstrdup(wk->wk_dext);
+	memset(wm, 0, sizeof(*wm));
+	wm->wm_job = j;
+	wm->wm_off = wk->wk_doff;
+	wm->wm_len = wk->wk_dlen;
+	wm->wm_ix = deleted ? 0 : ixbatch_ndocs(wk->wk_batch) - 1;
+	wm->wm_looked = deleted;	/* a delete runs on the home */
+}
+
+static void
+worker_doc_free(struct queue_doc *qd)
+{
+	free((char *)qd->qd_tenant);
+	free((char *)qd->qd_extid);
 }
 
 /* The home records were written, or their jobs' acks will not be. */
@@ -783,11 +733,119 @@ worker_docs_clear(struct worker *wk)
 {
 	size_t	 i;
 
-	for (i = 0; i < wk->wk_ndocs; i++) {
-		free((char *)wk->wk_docs[i].qd_tenant);
-		free((char *)wk->wk_docs[i].qd_extid);
-	}
+	for (i = 0; i < wk->wk_ndocs; i++)
+		worker_doc_free(&wk->wk_docs[i]);
 	wk->wk_ndocs = 0;
+}
+
+/* The pinned job of document k, whose home is home. */
+static void
+worker_pin_job(struct worker *wk, size_t k, const char *home,
+    struct queue_new *qn, char *key, size_t keylen)
+{
+	const struct worker_doc	*wm = &wk->wk_dmeta[k];
+	const struct job	*j = wm->wm_job;
+	int			 ranged;
+
+	ranged = wm->wm_len != j->j_len || j->j_srckind == SRC_NDJSON;
+	/* Keyed, so a rerun of the job pins each document once. */
+	snprintf(key, keylen, "home:%llu:%llu", (unsigned long long)j->j_id,
+	    (unsigned long long)wm->wm_off);
+	memset(qn, 0, sizeof(*qn));
+	qn->qn_key = key;
+	qn->qn_tenant = j->j_tenant;
+	qn->qn_prio = j->j_prio;
+	qn->qn_srckind = ranged && j->j_srckind == SRC_PATH ? SRC_NDJSON :
+	    j->j_srckind;
+	qn->qn_path = j->j_path;
+	qn->qn_off = wm->wm_off;
+	qn->qn_len = wm->wm_len;
+	qn->qn_size = ranged ? wm->wm_len : j->j_size;
+	qn->qn_lang = j->j_lang[0] != '\0' ? j->j_lang : NULL;
+	qn->qn_extid = j->j_extid[0] != '\0' ? j->j_extid : NULL;
+	qn->qn_title = j->j_title[0] != '\0' ? j->j_title : NULL;
+	qn->qn_ctype = j->j_ctype[0] != '\0' ? j->j_ctype : NULL;
+	qn->qn_home = home;
+}
+
+/* A look-up or an enqueue failed: wait, as for a storage fault. */
+static uint64_t
+worker_home_wait(struct worker *wk, int rc, const char *what, uint64_t ms)
+{
+	int	 fault = queue_fault(rc);
+
+	log_warnx("worker %d: %s: %s", wk->wk_ch.ch_slot, what,
+	    queue_strerror(rc));
+	return (worker_fault_wait(wk, fault != STORE_FAULT_NONE ? fault :
+	    STORE_FAULT_IO, what, ms));
+}
+
+/*
+ * The documents of the filling batch not yet looked up: those whose home
+ * is another host leave the batch, and go there as jobs of their own.
+ */
+static void
+worker_homes(struct worker *wk)
+{
+	struct queue_doc	*look;
+	struct queue_new	*qn;
+	char			(*homes)[QUEUE_HOST_MAX + 1], (*keys)[64];
+	uint8_t			*foreign;
+	size_t			*at, i, k, n = 0, npin = 0, kept;
+	uint64_t		 ms = WORKER_FAULT_MS;
+	int			 rc;
+
+	for (i = 0; i < wk->wk_ndocs; i++)
+		n += !wk->wk_dmeta[i].wm_looked;
+	if (n == 0)
+		return;
+	look = xcalloc(n, sizeof(*look));
+	at = xcalloc(n, sizeof(*at));
+	foreign = xcalloc(n, 1);
+	homes = xcalloc(n, sizeof(*homes));
+	for (i = k = 0; i < wk->wk_ndocs; i++)
+		if (!wk->wk_dmeta[i].wm_looked) {
+			at[k] = i;
+			look[k++] = wk->wk_docs[i];
+		}
+	while ((rc = queue_pg_foreign(&wk->wk_q, look, n, foreign, homes))
+	    != 0)
+		ms = worker_home_wait(wk, rc, "home look-up", ms);
+	qn = xcalloc(n, sizeof(*qn));
+	keys = xcalloc(n, sizeof(*keys));
+	for (k = 0; k < n; k++) {
+		wk->wk_dmeta[at[k]].wm_looked = 1;
+		if (!foreign[k])
+			continue;
+		ixbatch_drop_doc(wk->wk_batch, wk->wk_dmeta[at[k]].wm_ix);
+		worker_pin_job(wk, at[k], homes[k], &qn[npin], keys[npin],
+		    sizeof(keys[0]));
+		npin++;
+	}
+	ms = WORKER_FAULT_MS;
+	while (npin > 0 && (rc = queue_enqueue(&wk->wk_q, qn, npin)) != 0)
+		ms = worker_home_wait(wk, rc, "pinning documents", ms);
+	if (npin > 0)
+		log_info("job %llu: %zu documents whose home is another host "
+		    "(first: %s) go there", (unsigned long long)
+		    wk->wk_dmeta[at[0]].wm_job->j_id, npin,
+		    util_vis(qn[0].qn_home));
+	/* The documents left out have no home record here. */
+	for (i = kept = k = 0; i < wk->wk_ndocs; i++) {
+		if (k < n && at[k] == i && foreign[k++]) {
+			worker_doc_free(&wk->wk_docs[i]);
+			continue;
+		}
+		wk->wk_docs[kept] = wk->wk_docs[i];
+		wk->wk_dmeta[kept++] = wk->wk_dmeta[i];
+	}
+	wk->wk_ndocs = kept;
+	free(look);
+	free(at);
+	free(foreign);
+	free(homes);
+	free(qn);
+	free(keys);
 }
 
 static int
@@ -797,7 +855,6 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 	const struct job	*j = wk->wk_cur;
 	struct ixdoc_info	 di;
 	char			 extid[JOB_PATH_MAX + 64];
-	int			 rc;
 
 	/*
 	 * The external id: a record's id field, else its file and offset;
@@ -815,8 +872,9 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 	else
 		strlcpy(extid, j->j_path, sizeof(extid));
 	index_extid(wk->wk_dext, sizeof(wk->wk_dext), extid);
-	if ((rc = worker_home(wk, j, doc, wk->wk_dext)) != 0)
-		return (rc);
+	/* Where it is in its source, should it go to its home host. */
+	wk->wk_doff = doc->xd_type == DOC_NDJSON ? doc->xd_off : j->j_off;
+	wk->wk_dlen = doc->xd_type == DOC_NDJSON ? doc->xd_len : j->j_len;
 	memset(&di, 0, sizeof(di));
 	di.di_extid = wk->wk_dext;
 	di.di_hash = XXH3_64bits(doc->xd_text.b_data, doc->xd_text.b_len) ^
@@ -976,26 +1034,12 @@ worker_ingest(struct worker *wk, const struct job *j)
 	strlcpy(wk->wk_phase, "extract", sizeof(wk->wk_phase));
 	wk->wk_cur = j;
 	wk->wk_stopped = WO_FAIL;
-	wk->wk_npins = 0;
-	wk->wk_home_rc = 0;
 	rv = ingest_job(&wk->wk_in, j);
 	wk->wk_cur = NULL;
 	if (rv == INGEST_STOP)
 		return (wk->wk_stopped);
-	if (wk->wk_home_rc != 0) {
-		/* Not the document's fault: the job runs again later. */
-		snprintf(wk->wk_error, sizeof(wk->wk_error), "home host "
-		    "look-up: %s", queue_strerror(wk->wk_home_rc));
-		return (WO_FAIL);
-	}
 	if (rv == INGEST_OK) {
 		worker_dead_records(wk, j);
-		/* Not acked unless they went to their homes. */
-		if (worker_pin(wk, j) != 0) {
-			strlcpy(wk->wk_error, "cannot pin documents to their "
-			    "home hosts", sizeof(wk->wk_error));
-			return (WO_FAIL);
-		}
 		return (WO_DONE);
 	}
 	snprintf(wk->wk_error, sizeof(wk->wk_error), "%s%s%s",
@@ -1270,8 +1314,12 @@ worker_main(int slot)
 	for (;;) {
 		if (worker_wait(&wk, 0) != WO_DONE)
 			continue;
-		/* Documents are in the index before their jobs are acked. */
-		if (wa.wa_n > 0)
+		/*
+		 * Documents are in the index before their jobs are acked,
+		 * and looked up before the claim replaces the jobs they
+		 * would be pinned from.
+		 */
+		if (wa.wa_n > 0 || wk.wk_ndocs > 0)
 			worker_commit(&wk);
 		if (wk.wk_stop) {
 			(void)queue_docs(&wk.wk_q, wk.wk_docs, wk.wk_ndocs);

@@ -2449,6 +2449,7 @@ START_TEST(test_homes)
 	struct queue_doc	 d[3];
 	struct tq		 a, b;
 	char			 home[64], ten[JOB_TENANT_MAX + 1];
+	char			 homes[3][QUEUE_HOST_MAX + 1];
 	uint8_t			 foreign[3];
 	uint64_t		 id, id2, ga, gb;
 
@@ -2500,10 +2501,11 @@ START_TEST(test_homes)
 
 	/* From beta's side, /d/one is another host's; /d/two has none. */
 	d[1].qd_extid = "/d/two";
-	ck_assert_int_eq(queue_pg_foreign(&b.tq_q, d, 2, foreign), 0);
+	ck_assert_int_eq(queue_pg_foreign(&b.tq_q, d, 2, foreign, homes), 0);
 	ck_assert_int_eq(foreign[0], 1);
+	ck_assert_str_eq(homes[0], "alpha");
 	ck_assert_int_eq(foreign[1], 0);
-	ck_assert_int_eq(queue_pg_foreign(&a.tq_q, d, 2, foreign), 0);
+	ck_assert_int_eq(queue_pg_foreign(&a.tq_q, d, 2, foreign, NULL), 0);
 	ck_assert_int_eq(foreign[0], 0);
 
 	/* A delete on its home drops the record: a new document again. */
