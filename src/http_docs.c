@@ -12,6 +12,10 @@
  * document of more than HTTP_DOC_CHUNKS chunks shows the first ones and
  * says it is truncated.  DELETE removes it from the index, as `quirectl
  * delete` does: its chunks die at once, and the merger reclaims them.
+ * On the PostgreSQL queue, a DELETE of a document this host does not
+ * hold whose home is another host enqueues a delete job pinned to that
+ * host, and answers 202 with the job (the home's worker deletes it and
+ * drops its home record).
  *
  * A token bound to a tenant sees and deletes that tenant's documents
  * only; another's is "no such document" (404).
@@ -140,6 +144,55 @@ http_document(struct http_req *hr)
 	buf_free(&chunks);
 }
 
+/*
+ * A document not in this host's index, on the PostgreSQL queue: if its
+ * home is another host, a delete job pinned to that host (202 and the
+ * job); 1 when answered, 0 when it is nowhere (404 from the caller).
+ */
+static int
+http_doc_delete_home(struct http_req *hr)
+{
+	struct queue		*q = &hr->hr_hd->hd_q;
+	struct queue_new	 qn;
+	struct buf		 b;
+	char			 home[QUEUE_HOST_MAX + 1];
+	char			 tenant[JOB_TENANT_MAX + 1];
+	int			 rc;
+
+	if (q->q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return (0);
+	strlcpy(tenant, hr->hr_tenant != NULL ? hr->hr_tenant : "",
+	    sizeof(tenant));
+	rc = queue_pg_doc_home(q, tenant, sizeof(tenant), hr->hr_id, home,
+	    sizeof(home));
+	if (rc == QUEUE_ENOENT ||
+	    (rc == 0 && strcmp(home, queue_pg_host(q)) == 0))
+		return (0);
+	memset(&qn, 0, sizeof(qn));
+	qn.qn_tenant = tenant;
+	qn.qn_prio = JOB_PRIO_DEFAULT;
+	qn.qn_srckind = SRC_DELETE;
+	qn.qn_extid = hr->hr_id;
+	qn.qn_home = home;
+	if (rc == 0)
+		rc = queue_enqueue(q, &qn, 1);
+	if (rc != 0) {
+		http_error(hr, 503, "queue", "delete %.128s: %s", hr->hr_id,
+		    queue_strerror(rc));
+		return (1);
+	}
+	buf_init(&b);
+	buf_addstr(&b, "{\"id\": ");
+	show_json_str(&b, hr->hr_id);
+	buf_printf(&b, ", \"deleted\": false, \"job\": %llu, \"home\": ",
+	    (unsigned long long)qn.qn_id);
+	show_json_str(&b, home);
+	buf_addstr(&b, "}\n");
+	http_json(hr, 202, &b);
+	buf_free(&b);
+	return (1);
+}
+
 void
 http_document_delete(struct http_req *hr)
 {
@@ -154,6 +207,8 @@ http_document_delete(struct http_req *hr)
 		rc = index_delete(&hr->hr_hd->hd_ix, hr->hr_id);
 	else if (rc == 0)
 		rc = INDEX_ENOENT;
+	if (rc == INDEX_ENOENT && http_doc_delete_home(hr))
+		return;
 	if (rc == INDEX_ENOENT) {
 		http_doc_missing(hr);
 		return;

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include <roaring/roaring.h>
+#include <xxhash.h>
 
 #include "quire.h"
 
@@ -308,6 +309,63 @@ index_delete(struct index *ix, const char *extid)
 	return (-1);
 }
 
+struct ix_deletes_arg {
+	struct index	*xa_ix;
+	const char	**xa_extids;
+	size_t		 xa_n;
+	uint64_t	 xa_deleted;
+};
+
+static int
+index_deletes_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_deletes_arg	*xa = arg;
+	struct ix_delete_arg	 da;
+	size_t			 i;
+	int			 rc;
+
+	xa->xa_deleted = 0;	/* a transaction run again counts again */
+	da.da_ix = xa->xa_ix;
+	for (i = 0; i < xa->xa_n; i++) {
+		da.da_extid = xa->xa_extids[i];
+		if (strlen(da.da_extid) == 0 ||
+		    strlen(da.da_extid) > IX_EXTID_MAX)
+			continue;
+		if ((rc = index_delete_txn(txn, &da)) == INDEX_ENOENT)
+			continue;
+		if (rc != 0)
+			return (rc);
+		xa->xa_deleted++;
+	}
+	return (0);
+}
+
+/*
+ * Delete the documents of extids[0..n) in one transaction; how many
+ * there were in *deleted (an id the index does not hold is left).  0
+ * or -1.
+ */
+int
+index_delete_many(struct index *ix, const char **extids, size_t n,
+    uint64_t *deleted)
+{
+	struct ix_deletes_arg	 xa;
+	int			 rc;
+
+	*deleted = 0;
+	if (n == 0)
+		return (0);
+	xa.xa_ix = ix;
+	xa.xa_extids = extids;
+	xa.xa_n = n;
+	if ((rc = store_write(&ix->ix_store, index_deletes_txn, &xa)) != 0) {
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+		return (-1);
+	}
+	*deleted = xa.xa_deleted;
+	return (0);
+}
+
 struct ix_stats_arg {
 	struct index	*sa_ix;
 	struct ixstats	*sa_st;
@@ -422,6 +480,91 @@ index_get_doc(struct index *ix, const char *extid, struct ixdoc *d)
 	if (rc == 0 || rc == INDEX_ENOENT)
 		return (rc);
 	return (-1);
+}
+
+/*
+ * A document id as the index keys it: as it is, or, longer than
+ * IX_EXTID_MAX, "xxh3:" and its hash.
+ */
+void
+index_extid(char *dst, size_t len, const char *id)
+{
+	if (strlen(id) > IX_EXTID_MAX)
+		snprintf(dst, len, "xxh3:%016llx",
+		    (unsigned long long)XXH3_64bits(id, strlen(id)));
+	else
+		strlcpy(dst, id, len);
+}
+
+struct ix_page_arg {
+	struct index	*pa_ix;
+	uint64_t	*pa_after;
+	size_t		 pa_max;
+	index_doc_cb	 pa_cb;
+	void		*pa_cbarg;
+	int		 pa_more;
+};
+
+static int
+index_docs_page_txn(MDB_txn *txn, void *arg)
+{
+	struct ix_page_arg	*pa = arg;
+	struct ixdoc		 d;
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	uint8_t			 kb[8];
+	size_t			 n = 0;
+	int			 rc;
+
+	pa->pa_more = 0;
+	if ((rc = mdb_cursor_open(txn, index_dbi(pa->pa_ix, IDB_DOCS), &cur))
+	    != 0)
+		return (rc);
+	util_put_be64(kb, *pa->pa_after + 1);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (n == pa->pa_max) {
+			pa->pa_more = 1;
+			break;
+		}
+		*pa->pa_after = util_get_be64(k.mv_data);
+		if ((rc = index_doc_get(txn, pa->pa_ix, *pa->pa_after, &d))
+		    != 0 || (rc = pa->pa_cb(&d, pa->pa_cbarg)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * The stored documents after docid *after, at most max, to cb in docid
+ * order, in one read transaction; *after moves past them.  1 when
+ * there are more, 0 at the end, -1 on an error.
+ */
+int
+index_docs_page(struct index *ix, uint64_t *after, size_t max,
+    index_doc_cb cb, void *arg)
+{
+	struct ix_page_arg	 pa;
+	int			 rc;
+
+	pa.pa_ix = ix;
+	pa.pa_after = after;
+	pa.pa_max = max;
+	pa.pa_cb = cb;
+	pa.pa_cbarg = arg;
+	if ((rc = store_read(&ix->ix_store, index_docs_page_txn, &pa)) != 0) {
+		log_warnx("%s: %s", __func__, mdb_strerror(rc));
+		return (-1);
+	}
+	return (pa.pa_more);
 }
 
 struct ix_chunks_arg {

@@ -550,6 +550,14 @@ ixbatch_abort_doc(struct ixbatch *b)
 	b->b_open = 0;
 }
 
+/* The i'th document, ended, is left out: its chunks are born dead. */
+void
+ixbatch_drop_doc(struct ixbatch *b, size_t i)
+{
+	if (i < b->b_ndocs)
+		b->b_docs[i].d_dead = 1;
+}
+
 /* Segment writing. */
 
 /*

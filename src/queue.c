@@ -46,6 +46,11 @@
  *   Idempotency keys.  An enqueue whose key a kept job holds gets that
  *   job's id and qn_dup, and adds nothing.
  *
+ *   Home hosts (PostgreSQL only).  A document's home is the host whose
+ *   ack first recorded it (queue_docs); a job whose document has a
+ *   home, or that is pinned to a host (qn_home), is claimed by that
+ *   host alone.
+ *
  *   Spool files.  An uploaded body stays in spool/ while a job may still
  *   read it (queue_spool_refs), and is removed once no committed job
  *   needs it.
@@ -324,6 +329,21 @@ queue_watch(struct queue *q, const uint64_t *ids, size_t nids,
     uint64_t *after, size_t newmax, queue_list_cb cb, void *arg)
 {
 	return (q->q_be->qb_watch(q, ids, nids, after, newmax, cb, arg));
+}
+
+/*
+ * The documents the jobs of the next ack (queue_ack or queue_ack_claim)
+ * indexed or deleted: for the jobs that ack takes, the backend records
+ * each document's home host in the ack's transaction, then forgets them
+ * whatever the ack's outcome.  A backend without home records (LMDB:
+ * one host) does nothing.
+ */
+int
+queue_docs(struct queue *q, const struct queue_doc *docs, size_t n)
+{
+	if (q->q_be->qb_docs == NULL)
+		return (0);
+	return (q->q_be->qb_docs(q, docs, n));
 }
 
 /*

@@ -2964,5 +2964,6 @@ const struct queue_backend queue_lmdb_backend = {
 	qlmdb_page,
 	qlmdb_spool_refs,
 	qlmdb_tenants,
-	qlmdb_watch
+	qlmdb_watch,
+	NULL		/* qb_docs: one host, no home records */
 };

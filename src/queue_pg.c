@@ -47,6 +47,32 @@
  *			stopped cleanly, and when another host last
  *			released its leases for it (expired).
  *
+ * Version 3 adds
+ *
+ *	quire_docs	one row per document some host indexed and acked:
+ *			(tenant, external id as the index keys it) -> its
+ *			home host, content hash, the job that last indexed
+ *			it and when.
+ *	quire_jobs.home	the one host that may claim the job, or NULL for
+ *			any; the ready jobs' index is split in two, those
+ *			of any host by (tenant, priority, id) and the
+ *			pinned ones by (home, tenant, priority, id).
+ *
+ * Home hosts.  An ack writes, in its transaction, the home records of
+ * the documents its jobs indexed (queue_docs hands them to the next
+ * ack; one statement over arrays): a new document's home is the acking
+ * host; a known one keeps its home (another host's record is never
+ * taken over); a document deleted on its home loses its record.  An
+ * enqueue gives a job whose document the job names (a file's path or
+ * given id, an upload's id; see qpg_docid) that document's home, if it
+ * has one, or the home the caller pins it to (qn_home: a record found
+ * at parse time to be another host's).  A claim takes, per tenant and
+ * priority, the oldest jobs of any host and the oldest pinned to its
+ * own, two index scans; a pinned job whose host is dead waits for it.
+ * queue_pg_foreign (a worker, for the documents of a batch before its
+ * commit; a host reconciling its index at start, home.c) and
+ * queue_pg_doc_home (a delete over HTTP) read the records.
+ *
  * Hosts (queue_pg_host_beat, queue_pg_host_expire, queue_pg_hosts).
  * Each supervisor upserts its row about once a second, on the server's
  * clock (clock_timestamp(), in ms), not its own: the age of a beat is
@@ -162,6 +188,7 @@
 #define QPG_ENQ_CHUNK		1000	/* jobs per insert of an enqueue */
 #define QPG_TRIES		3	/* runs of a transaction, at most */
 #define QPG_ESQL		-100	/* a statement failed: see t_sqlstate */
+#define QPG_ONE			2	/* qpg_run: one statement, no BEGIN */
 #define QPG_DEFAULT_TENANT	"default"
 #define QPG_HOST_MAX		255
 #define QPG_TOTAL_SHARDS	16
@@ -243,7 +270,23 @@ static const char *qpg_migrations[] = {
 	"  started bigint NOT NULL,"
 	"  beat bigint NOT NULL,"
 	"  stopped boolean NOT NULL DEFAULT false,"
-	"  expired bigint NOT NULL DEFAULT 0);"
+	"  expired bigint NOT NULL DEFAULT 0);",
+	/* 3: documents' home hosts, and jobs only one host may claim. */
+	"CREATE TABLE quire_docs ("
+	"  tenant bytea NOT NULL,"
+	"  extid bytea NOT NULL,"
+	"  home bytea NOT NULL,"
+	"  hash bigint NOT NULL,"
+	"  job bigint NOT NULL,"
+	"  updated bigint NOT NULL,"
+	"  PRIMARY KEY (tenant, extid));"
+	"CREATE INDEX quire_docs_home ON quire_docs (home);"
+	"ALTER TABLE quire_jobs ADD COLUMN home bytea;"
+	"DROP INDEX quire_jobs_ready;"
+	"CREATE INDEX quire_jobs_ready ON quire_jobs (tid, prio, id)"
+	"  WHERE state = 0 AND home IS NULL;"
+	"CREATE INDEX quire_jobs_pinned ON quire_jobs (home, tid, prio, id)"
+	"  WHERE state = 0 AND home IS NOT NULL;"
 };
 
 #define QPG_VERSION	((int)(sizeof(qpg_migrations) / \
@@ -267,6 +310,9 @@ struct qpg {
 	char		 p_host[QPG_HOST_MAX + 1];	/* lease holder name */
 	int		 p_listening;
 	uint64_t	 p_acks;	/* ack calls, for retention */
+	/* The next ack's documents (queue_docs), the caller's memory. */
+	const struct queue_doc *p_docs;
+	size_t		 p_ndocs;
 };
 
 /* One transaction. */
@@ -603,7 +649,9 @@ qpg_lost(struct qpg *pg)
  * Run fn in one transaction (read-only in one snapshot when ro), commit
  * when it returns 0, roll back and return its code when it returns
  * another.  Run again after a deadlock or a serialization failure, and
- * once after the connection was lost before the commit was sent.
+ * once after the connection was lost before the commit was sent.  ro
+ * QPG_ONE: fn is one read-only statement, run as it is, without BEGIN
+ * and COMMIT around it (a third of the round trips).
  */
 static int
 qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
@@ -622,15 +670,15 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 		t.t_now = queue_now(q);
 		q->q_nunlink = 0;
 		committing = 0;
-		rc = qpg_q(&t, ro ? "BEGIN ISOLATION LEVEL REPEATABLE READ "
-		    "READ ONLY" : "BEGIN", NULL, NULL);
+		rc = ro == QPG_ONE ? 0 : qpg_q(&t, ro ? "BEGIN ISOLATION "
+		    "LEVEL REPEATABLE READ READ ONLY" : "BEGIN", NULL, NULL);
 		if (rc == 0)
 			rc = fn(&t, arg);
 		if (rc == 0 && !ro)
 			rc = qpg_totals(&t);
 		if (rc == 0 && t.t_notify)
 			rc = qpg_q(&t, "NOTIFY " QPG_CHANNEL, NULL, NULL);
-		if (rc == 0) {
+		if (rc == 0 && ro != QPG_ONE) {
 			committing = 1;
 			rc = qpg_q(&t, "COMMIT", NULL, NULL);
 		}
@@ -990,7 +1038,7 @@ struct qpg_enq_arg {
 enum {
 	QE_ID, QE_KEY, QE_TENANT, QE_TID, QE_PRIO, QE_STATE, QE_SIZE,
 	QE_SRCKIND, QE_PATH, QE_OFF, QE_LEN, QE_LANG, QE_EXTID, QE_TITLE,
-	QE_CTYPE, QE_ERROR, QE_N
+	QE_CTYPE, QE_ERROR, QE_HOME, QE_DOCID, QE_N
 };
 
 static void
@@ -1158,12 +1206,36 @@ qpg_enq_ids(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 	return (0);
 }
 
+/*
+ * The external id a job's document will have in the index, when the
+ * job names it: a file's path or the id it was given, an upload's id,
+ * a delete's document.
+ * NULL for an NDJSON range (its records' ids are in the file) and an
+ * upload without an id (a new document).
+ */
+static const char *
+qpg_docid(const struct queue_new *qn, char *buf, size_t len)
+{
+	if (qn->qn_dead != NULL)
+		return (NULL);
+	if (qn->qn_extid != NULL && qn->qn_extid[0] != '\0' &&
+	    (qn->qn_srckind == SRC_PATH || qn->qn_srckind == SRC_SPOOL ||
+	    qn->qn_srckind == SRC_DELETE))
+		index_extid(buf, len, qn->qn_extid);
+	else if (qn->qn_srckind == SRC_PATH && qn->qn_path != NULL)
+		index_extid(buf, len, qn->qn_path);
+	else
+		return (NULL);
+	return (buf);
+}
+
 /* The new jobs of jobs[0..n) as the columns' arrays. */
 static void
 qpg_enq_arrays(struct queue_new *jobs, size_t n, const char **tenants,
     const uint32_t *tids, struct buf *col)
 {
 	struct queue_new	*qn;
+	char			 docid[IX_EXTID_MAX + 1];
 	size_t			 i;
 
 	for (i = 0; i < n; i++) {
@@ -1191,6 +1263,10 @@ qpg_enq_arrays(struct queue_new *jobs, size_t n, const char **tenants,
 		    JOB_CTYPE_MAX);
 		qpg_arr_bytes(&col[QE_ERROR], qpg_or(qn->qn_dead),
 		    JOB_ERROR_MAX - 1);
+		qpg_arr_bytes(&col[QE_HOME], qn->qn_home != NULL &&
+		    qn->qn_home[0] != '\0' ? qn->qn_home : NULL, QPG_HOST_MAX);
+		qpg_arr_bytes(&col[QE_DOCID], qpg_docid(qn, docid,
+		    sizeof(docid)), IX_EXTID_MAX);
 	}
 }
 
@@ -1241,14 +1317,24 @@ qpg_enq_insert(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 	for (k = 0; k < QE_N; k++)
 		qa_str(&a, qpg_arr_end(&col[k]));
 	qa_u64(&a, t->t_now);
+	/*
+	 * A job pinned to a host has that home; one whose document has a
+	 * home record gets the record's (a later version, a delete).
+	 */
 	rc = qpg_q(t, "INSERT INTO quire_jobs (id, idem_key, tenant, tid, "
 	    "prio, state, size, srckind, path, src_off, src_len, lang, extid, "
-	    "title, ctype, error, created, updated, enq) SELECT u.*, $17, $17, "
-	    "$17 FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], "
+	    "title, ctype, error, home, created, updated, enq) SELECT u.id, "
+	    "u.k, u.tenant, u.tid, u.prio, u.st, u.size, u.kind, u.path, "
+	    "u.off, u.len, u.lang, u.extid, u.title, u.ctype, u.err, "
+	    "coalesce(u.home, (SELECT d.home FROM quire_docs d WHERE "
+	    "d.tenant = u.tenant AND d.extid = u.docid)), $19, $19, $19 "
+	    "FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], "
 	    "$4::integer[], $5::smallint[], $6::smallint[], $7::bigint[], "
 	    "$8::smallint[], $9::bytea[], $10::bigint[], $11::bigint[], "
 	    "$12::bytea[], $13::bytea[], $14::bytea[], $15::bytea[], "
-	    "$16::bytea[]) AS u ON CONFLICT (idem_key) DO NOTHING "
+	    "$16::bytea[], $17::bytea[], $18::bytea[]) AS u(id, k, tenant, "
+	    "tid, prio, st, size, kind, path, off, len, lang, extid, title, "
+	    "ctype, err, home, docid) ON CONFLICT (idem_key) DO NOTHING "
 	    "RETURNING id", &a, &r);
 	for (k = 0; k < QE_N; k++)
 		buf_free(&col[k]);
@@ -1386,6 +1472,8 @@ qpg_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 		    strlen(jobs[i].qn_title) > JOB_TITLE_MAX) ||
 		    (jobs[i].qn_ctype != NULL &&
 		    strlen(jobs[i].qn_ctype) > JOB_CTYPE_MAX) ||
+		    (jobs[i].qn_home != NULL &&
+		    strlen(jobs[i].qn_home) > QPG_HOST_MAX) ||
 		    (jobs[i].qn_srckind == SRC_SPOOL &&
 		    (jobs[i].qn_path == NULL ||
 		    !spool_name_ok(jobs[i].qn_path))))
@@ -1437,6 +1525,65 @@ qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
 
 /* Claim and ack. */
 
+/*
+ * The home records of the documents of the acked jobs (acked[0..n),
+ * sorted), in one statement: a document indexed gets this host as its
+ * home, or keeps the home it has (another host's record is never
+ * taken over: reconciling at that host's start decides); a document
+ * deleted here loses its record.  The last word on a document in the
+ * batch is the one that counts.
+ */
+static int
+qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
+{
+	const struct queue_doc *d;
+	struct qpg_args	 a;
+	struct buf	 col[5];
+	size_t		 i, any = 0;
+	int		 k, rc;
+
+	for (k = 0; k < 5; k++)
+		buf_init(&col[k]);
+	for (i = 0; i < t->t_pg->p_ndocs; i++) {
+		d = &t->t_pg->p_docs[i];
+		if (bsearch(&d->qd_job, acked, n, sizeof(*acked),
+		    qpg_idcmp) == NULL)
+			continue;
+		qpg_arr_bytes(&col[0], d->qd_tenant, JOB_TENANT_MAX);
+		qpg_arr_bytes(&col[1], d->qd_extid, IX_EXTID_MAX);
+		qpg_arr_i64(&col[2], (int64_t)d->qd_hash);
+		qpg_arr_i64(&col[3], d->qd_job);
+		qpg_arr_sep(&col[4]);
+		buf_addstr(&col[4], d->qd_deleted ? "t" : "f");
+		any++;
+	}
+	rc = 0;
+	if (any > 0) {
+		qa_init(&a);
+		for (k = 0; k < 5; k++)
+			qa_str(&a, qpg_arr_end(&col[k]));
+		qa_bin(t, &a, t->t_pg->p_host);
+		qa_u64(&a, t->t_now);
+		rc = qpg_q(t, "WITH u AS (SELECT DISTINCT ON (tenant, extid) "
+		    "tenant, extid, hash, job, del FROM unnest($1::bytea[], "
+		    "$2::bytea[], $3::bigint[], $4::bigint[], $5::boolean[]) "
+		    "WITH ORDINALITY AS u(tenant, extid, hash, job, del, n) "
+		    "ORDER BY tenant, extid, n DESC), "
+		    "x AS (DELETE FROM quire_docs d USING u WHERE u.del AND "
+		    "d.tenant = u.tenant AND d.extid = u.extid AND "
+		    "d.home = $6) "
+		    "INSERT INTO quire_docs AS d (tenant, extid, home, hash, "
+		    "job, updated) SELECT tenant, extid, $6, hash, job, $7 "
+		    "FROM u WHERE NOT u.del ON CONFLICT (tenant, extid) DO "
+		    "UPDATE SET hash = excluded.hash, job = excluded.job, "
+		    "updated = excluded.updated WHERE d.home = excluded.home",
+		    &a, NULL);
+	}
+	for (k = 0; k < 5; k++)
+		buf_free(&col[k]);
+	return (rc);
+}
+
 struct qpg_claim_arg {
 	const struct queue_lease *ca_acks;
 	size_t			 ca_nacks;
@@ -1463,6 +1610,7 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 	struct buf	 ids, gens;
 	PGresult	*r;
 	char		 path[JOB_PATH_MAX + 1];
+	uint64_t	*acked;
 	uint8_t		*used;
 	size_t		 i;
 	int		 k, rows, rc;
@@ -1497,15 +1645,21 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 				    QUEUE_ECANCEL : QUEUE_OK;
 				break;
 			}
+	acked = xcalloc(rows + 1, sizeof(*acked));
 	for (k = 0; k < rows && rc == 0; k++) {
 		t->t_tot[QT_COMPLETED]++;
 		t->t_tot[PQgetvalue(r, k, 1)[0] == 't' ? QT_CANCELLED :
 		    QT_DONE]++;
 		qpg_text(path, sizeof(path), r, k, 3);
 		rc = qpg_spool_ref(t, qpg_i64(r, k, 2), path, -1);
+		acked[k] = qpg_u64(r, k, 0);
 	}
 	free(used);
 	PQclear(r);
+	qsort(acked, rows, sizeof(*acked), qpg_idcmp);
+	if (rc == 0 && rows > 0 && t->t_pg->p_ndocs > 0)
+		rc = qpg_homes(t, acked, rows);
+	free(acked);
 	return (rc);
 }
 
@@ -1582,19 +1736,29 @@ qpg_promote(struct qpg_tx *t)
 	return (0);
 }
 
-/* The candidates of a claim, in the order of the policy. */
+/*
+ * The candidates of a claim, in the order of the policy: for each
+ * tenant and priority, the oldest jobs any host may claim and the
+ * oldest pinned to this host ($5), an index scan each.
+ */
 #define QPG_CANDIDATES \
 	"WITH t AS (SELECT t.tid, t.served, (SELECT count(*) FROM " \
 	"  quire_jobs l WHERE l.state = 1 AND l.tid = t.tid) AS busy " \
 	"  FROM quire_tenants t WHERE EXISTS (SELECT 1 FROM quire_jobs r " \
-	"  WHERE r.state = 0 AND r.tid = t.tid)), " \
+	"  WHERE r.state = 0 AND r.home IS NULL AND r.tid = t.tid) OR " \
+	"  EXISTS (SELECT 1 FROM quire_jobs r WHERE r.state = 0 AND " \
+	"  r.home = $5 AND r.tid = t.tid)), " \
 	"c AS (SELECT t.tid, t.served, t.busy, j.id, j.prio, j.size, " \
 	"  j.prio + CASE WHEN $2 > 0 AND $1 > j.enq " \
 	"  THEN ($1 - j.enq) / $2 ELSE 0 END AS eff " \
 	"  FROM t CROSS JOIN generate_series(0, 9) AS b(prio) " \
-	"  CROSS JOIN LATERAL (SELECT id, prio, size, enq FROM quire_jobs j " \
-	"  WHERE j.state = 0 AND j.tid = t.tid AND j.prio = b.prio " \
-	"  ORDER BY j.id LIMIT $3 FOR UPDATE SKIP LOCKED) j), " \
+	"  CROSS JOIN LATERAL (SELECT * FROM (SELECT id, prio, size, enq " \
+	"  FROM quire_jobs j WHERE j.state = 0 AND j.home IS NULL AND " \
+	"  j.tid = t.tid AND j.prio = b.prio ORDER BY j.id LIMIT $3 " \
+	"  FOR UPDATE SKIP LOCKED) f UNION ALL SELECT * FROM (SELECT id, " \
+	"  prio, size, enq FROM quire_jobs j WHERE j.state = 0 AND " \
+	"  j.home = $5 AND j.tid = t.tid AND j.prio = b.prio ORDER BY j.id " \
+	"  LIMIT $3 FOR UPDATE SKIP LOCKED) p) j), " \
 	"r AS (SELECT c.*, row_number() OVER (PARTITION BY tid ORDER BY " \
 	"  eff DESC, prio DESC, id) AS rn FROM c) " \
 	"SELECT id, size FROM r ORDER BY busy + rn, served, tid, rn LIMIT $4"
@@ -1713,6 +1877,7 @@ qpg_claim_jobs(struct qpg_tx *t, struct qpg_claim_arg *ca,
 	qa_u64(&a, qc->qc_aging_ms);
 	qa_u64(&a, ca->ca_max);
 	qa_u64(&a, 4 * ca->ca_max + 16);
+	qa_bin(t, &a, t->t_pg->p_host);
 	if ((rc = qpg_q(t, QPG_CANDIDATES, &a, &r)) != 0)
 		return (rc);
 	order = xcalloc(ca->ca_max, sizeof(*order));
@@ -1802,6 +1967,10 @@ qpg_ack_claim(struct queue *q, const struct queue_lease *acks, size_t nacks,
 	ca.ca_out = out;
 	ca.ca_max = max > QPG_CLAIM_MAX ? QPG_CLAIM_MAX : max;
 	rc = qpg_run(q, __func__, 0, qpg_claim_txn, &ca);
+	if (q->q_pg != NULL) {
+		q->q_pg->p_docs = NULL;
+		q->q_pg->p_ndocs = 0;
+	}
 	if (n != NULL)
 		*n = rc == 0 ? ca.ca_n : 0;
 	return (rc);
@@ -2936,7 +3105,8 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q(t, "SELECT h.name, h.http, h.pid, h.started, "
 	    "h.beat, h.stopped, h.expired, greatest(" QPG_SRV_MS " - h.beat, "
 	    "0), (SELECT count(*) FROM quire_jobs j WHERE j.state = 1 AND "
-	    "j.lease_host = h.name) FROM quire_hosts h ORDER BY h.name", NULL,
+	    "j.lease_host = h.name), (SELECT count(*) FROM quire_docs d "
+	    "WHERE d.home = h.name) FROM quire_hosts h ORDER BY h.name", NULL,
 	    &r)) != 0)
 		return (rc);
 	n = PQntuples(r);
@@ -2951,6 +3121,7 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 		h.qh_expired = qpg_u64(r, i, 6);
 		h.qh_age = qpg_u64(r, i, 7);
 		h.qh_leased = qpg_u64(r, i, 8);
+		h.qh_docs = qpg_u64(r, i, 9);
 		h.qh_self = strcmp(h.qh_name, t->t_pg->p_host) == 0;
 		rc = ha->ha_cb(&h, ha->ha_arg);
 	}
@@ -2974,6 +3145,152 @@ const char *
 queue_pg_host(struct queue *q)
 {
 	return (q->q_pg != NULL ? q->q_pg->p_host : "");
+}
+
+/* Documents' homes. */
+
+/* The next ack's documents: see queue_docs. */
+static int
+qpg_docs(struct queue *q, const struct queue_doc *docs, size_t n)
+{
+	if (q->q_pg == NULL)
+		return (QUEUE_ERROR);
+	q->q_pg->p_docs = docs;
+	q->q_pg->p_ndocs = n;
+	return (0);
+}
+
+struct qpg_home_arg {
+	char		*ha_tenant;
+	size_t		 ha_tlen;
+	const char	*ha_extid;
+	char		*ha_home;
+	size_t		 ha_len;
+	int		 ha_found;
+};
+
+static int
+qpg_home_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_home_arg	*ha = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, ha->ha_tenant[0] != '\0' ? ha->ha_tenant : NULL);
+	qa_bin(t, &a, ha->ha_extid);
+	if ((rc = qpg_q(t, "SELECT home, tenant FROM quire_docs WHERE "
+	    "($1::bytea IS NULL OR tenant = $1) AND extid = $2 "
+	    "ORDER BY tenant LIMIT 1", &a, &r)) != 0)
+		return (rc);
+	ha->ha_found = PQntuples(r) > 0;
+	if (ha->ha_found) {
+		qpg_text(ha->ha_home, ha->ha_len, r, 0, 0);
+		qpg_text(ha->ha_tenant, ha->ha_tlen, r, 0, 1);
+	}
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * A document's home host into home: 0, QUEUE_ENOENT when it has none
+ * (never indexed and acked on any host), or an error.  The tenant is
+ * the document's, or "" for any (then the first, by name, that has the
+ * id; the tenant found is written back).
+ */
+int
+queue_pg_doc_home(struct queue *q, char *tenant, size_t tlen,
+    const char *extid, char *home, size_t len)
+{
+	struct qpg_home_arg	 ha;
+	int			 rc;
+
+	if (q->q_be != &queue_pg_backend)
+		return (QUEUE_ENOENT);
+	memset(&ha, 0, sizeof(ha));
+	ha.ha_tenant = tenant;
+	ha.ha_tlen = tlen;
+	ha.ha_extid = extid;
+	ha.ha_home = home;
+	ha.ha_len = len;
+	/* Once per record a worker reads: one round trip. */
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_home_txn, &ha)) != 0)
+		return (rc);
+	return (ha.ha_found ? 0 : QUEUE_ENOENT);
+}
+
+struct qpg_foreign_arg {
+	const struct queue_doc *fa_docs;
+	size_t		 fa_n;
+	uint8_t		*fa_out;
+	char		(*fa_homes)[QUEUE_HOST_MAX + 1];
+};
+
+static int
+qpg_foreign_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_foreign_arg	*fa = arg;
+	struct qpg_args		 a;
+	struct buf		 tenants, extids;
+	PGresult		*r;
+	uint64_t		 n;
+	size_t			 i;
+	int			 k, rc;
+
+	buf_init(&tenants);
+	buf_init(&extids);
+	for (i = 0; i < fa->fa_n; i++) {
+		fa->fa_out[i] = 0;
+		qpg_arr_bytes(&tenants, fa->fa_docs[i].qd_tenant,
+		    JOB_TENANT_MAX);
+		qpg_arr_bytes(&extids, fa->fa_docs[i].qd_extid, IX_EXTID_MAX);
+	}
+	qa_init(&a);
+	qa_str(&a, qpg_arr_end(&tenants));
+	qa_str(&a, qpg_arr_end(&extids));
+	qa_bin(t, &a, t->t_pg->p_host);
+	rc = qpg_q(t, "SELECT u.n, d.home FROM unnest($1::bytea[], "
+	    "$2::bytea[]) "
+	    "WITH ORDINALITY AS u(tenant, extid, n) JOIN quire_docs d ON "
+	    "d.tenant = u.tenant AND d.extid = u.extid WHERE d.home <> $3",
+	    &a, &r);
+	buf_free(&tenants);
+	buf_free(&extids);
+	if (rc != 0)
+		return (rc);
+	for (k = 0; k < PQntuples(r); k++) {
+		if ((n = qpg_u64(r, k, 0)) < 1 || n > fa->fa_n)
+			continue;
+		fa->fa_out[n - 1] = 1;
+		if (fa->fa_homes != NULL)
+			qpg_text(fa->fa_homes[n - 1], sizeof(fa->fa_homes[0]),
+			    r, k, 1);
+	}
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * Which of docs[0..n) (tenant and external id) have their home on
+ * another host: foreign[i] set for those, and, unless homes is NULL,
+ * homes[i] that host.  One statement.
+ */
+int
+queue_pg_foreign(struct queue *q, const struct queue_doc *docs, size_t n,
+    uint8_t *foreign, char (*homes)[QUEUE_HOST_MAX + 1])
+{
+	struct qpg_foreign_arg	 fa;
+
+	if (q->q_be != &queue_pg_backend) {
+		memset(foreign, 0, n);
+		return (0);
+	}
+	fa.fa_docs = docs;
+	fa.fa_n = n;
+	fa.fa_out = foreign;
+	fa.fa_homes = homes;
+	return (qpg_run(q, __func__, QPG_ONE, qpg_foreign_txn, &fa));
 }
 
 /* Wake-ups. */
@@ -3120,4 +3437,5 @@ const struct queue_backend queue_pg_backend = {
 	.qb_spool_refs = qpg_spool_refs,
 	.qb_tenants = qpg_tenants,
 	.qb_watch = qpg_watch,
+	.qb_docs = qpg_docs,
 };

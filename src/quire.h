@@ -132,6 +132,7 @@ enum job_source {
 	SRC_SPOOL,		/* an uploaded body under spool/ */
 	SRC_NDJSON,		/* a byte range of an NDJSON file */
 	SRC_DEBUG,		/* a debug command, when enabled */
+	SRC_DELETE,		/* delete the document j_extid (homes) */
 	SRC_NKINDS
 };
 
@@ -308,6 +309,7 @@ struct queue_host {
 	uint64_t	 qh_age;	/* since then */
 	uint64_t	 qh_expired;	/* when its leases were released */
 	uint64_t	 qh_leased;	/* jobs it holds */
+	uint64_t	 qh_docs;	/* documents whose home it is */
 	int		 qh_stopped;	/* stopped cleanly */
 	int		 qh_self;	/* this host */
 };
@@ -379,6 +381,7 @@ struct queue_new {
 	const char	*qn_extid;	/* SRC_SPOOL: the uploader's id, title */
 	const char	*qn_title;	/* and content type, or NULL */
 	const char	*qn_ctype;
+	const char	*qn_home;	/* the one host to claim it, or NULL */
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -394,6 +397,19 @@ struct queue_cancelled {
 	uint64_t	 qx_gen;	/* when leased: the lease */
 	uint32_t	 qx_pid;
 	uint32_t	 qx_slot;
+};
+
+/*
+ * A document a job indexed (or deleted), for its home record
+ * (queue_docs): the job's tenant and the document's external id as the
+ * index keeps it.
+ */
+struct queue_doc {
+	uint64_t	 qd_job;
+	uint64_t	 qd_hash;	/* content hash, as the index's */
+	int		 qd_deleted;
+	const char	*qd_tenant;
+	const char	*qd_extid;
 };
 
 /* A job as its lease holder names it. */
@@ -467,6 +483,8 @@ struct queue_backend {
 	int	(*qb_tenants)(struct queue *, queue_tenant_cb, void *);
 	int	(*qb_watch)(struct queue *, const uint64_t *, size_t,
 		    uint64_t *, size_t, queue_list_cb, void *);
+	/* Home records; NULL where documents have no home (LMDB). */
+	int	(*qb_docs)(struct queue *, const struct queue_doc *, size_t);
 };
 
 extern const struct queue_backend queue_lmdb_backend;	/* queue_lmdb.c */
@@ -513,6 +531,7 @@ int		 queue_spool_refs(struct queue *, const char *, uint64_t *);
 int		 queue_tenants(struct queue *, queue_tenant_cb, void *);
 int		 queue_watch(struct queue *, const uint64_t *, size_t,
 		    uint64_t *, size_t, queue_list_cb, void *);
+int		 queue_docs(struct queue *, const struct queue_doc *, size_t);
 uint64_t	 queue_backoff(const struct queue_conf *, uint32_t);
 struct store	*queue_store(struct queue *);
 const char	*queue_backend_name(const struct queue *);
@@ -531,6 +550,10 @@ int		 queue_pg_host_expire(struct queue *, uint64_t,
 		    struct queue_release *, char *, size_t);
 int		 queue_pg_hosts(struct queue *, queue_host_cb, void *);
 const char	*queue_pg_host(struct queue *);
+int		 queue_pg_doc_home(struct queue *, char *, size_t,
+		    const char *, char *, size_t);
+int		 queue_pg_foreign(struct queue *, const struct queue_doc *,
+		    size_t, uint8_t *, char (*)[QUEUE_HOST_MAX + 1]);
 void		 queue_pg_where(struct queue *, char *, size_t);
 
 /* submit.c */
@@ -1234,6 +1257,12 @@ struct roaring_bitmap_s;
 int		 index_open(struct index *, const char *, size_t, int);
 void		 index_close(struct index *);
 int		 index_delete(struct index *, const char *);
+int		 index_delete_many(struct index *, const char **, size_t,
+		    uint64_t *);
+void		 index_extid(char *, size_t, const char *);
+typedef int	 (*index_doc_cb)(const struct ixdoc *, void *);
+int		 index_docs_page(struct index *, uint64_t *, size_t,
+		    index_doc_cb, void *);
 int		 index_stats(struct index *, struct ixstats *);
 int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
 void		 index_stats_format(const struct ixstats *, int, char *,
@@ -1272,6 +1301,7 @@ int		 ixbatch_term_memo(struct ixbatch *, int, const char *,
 		    size_t, uint32_t, uint64_t *);
 int		 ixbatch_end_doc(struct ixbatch *);
 void		 ixbatch_abort_doc(struct ixbatch *);
+void		 ixbatch_drop_doc(struct ixbatch *, size_t);
 size_t		 ixbatch_ndocs(const struct ixbatch *);
 size_t		 ixbatch_bytes(const struct ixbatch *);
 int		 ixbatch_commit(struct index *, struct ixbatch *,
@@ -2207,6 +2237,9 @@ void		 metrics_hist_write(const struct metrics *,
 
 struct supervisor;
 void		 metrics_write(struct supervisor *, struct evbuffer *);
+
+/* home.c */
+int		 home_reconcile(struct queue *, struct index *, uint64_t *);
 
 /* supervisor.c */
 struct supervisor {

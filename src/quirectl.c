@@ -154,7 +154,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "hosts", "hosts [--json]", ctl_hosts,
 	    "The hosts that share the postgresql queue (-f CONF): each with\n"
 	    "its state (live, dead past host-expiry, or stopped), the age of\n"
-	    "its last heartbeat, the jobs it holds and its HTTP address." },
+	    "its last heartbeat, the jobs it holds, the documents whose\n"
+	    "home it is and its HTTP address." },
 	{ "help", "help [COMMAND]", ctl_help,
 	    "Show the commands, or what one does and its options." },
 };
@@ -2670,13 +2671,14 @@ ctl_hosts_cb(const struct queue_host *h, void *arg)
 
 	if (!ch->ch_json) {
 		if (ch->ch_n == 0)
-			buf_printf(b, "%-24s %-7s %10s %7s %s\n", "HOST",
-			    "STATE", "BEAT", "LEASED", "HTTP");
-		buf_printf(b, "%-24s %-7s %8llu.%01llus %7llu %s%s\n",
+			buf_printf(b, "%-24s %-7s %10s %7s %10s %s\n",
+			    "HOST", "STATE", "BEAT", "LEASED", "DOCS", "HTTP");
+		buf_printf(b, "%-24s %-7s %8llu.%01llus %7llu %10llu %s%s\n",
 		    util_vis(h->qh_name), state,
 		    (unsigned long long)(h->qh_age / 1000),
 		    (unsigned long long)(h->qh_age % 1000 / 100),
 		    (unsigned long long)h->qh_leased,
+		    (unsigned long long)h->qh_docs,
 		    h->qh_http[0] != '\0' ? h->qh_http : "-",
 		    h->qh_self ? " (this host)" : "");
 		ch->ch_n++;
@@ -2685,8 +2687,9 @@ ctl_hosts_cb(const struct queue_host *h, void *arg)
 	buf_addstr(b, ch->ch_n == 0 ? "\n  {\"name\": " : ",\n  {\"name\": ");
 	show_json_str(b, h->qh_name);
 	buf_printf(b, ", \"state\": \"%s\", \"beat_age_ms\": %llu, "
-	    "\"leased\": %llu, \"http\": ", state,
-	    (unsigned long long)h->qh_age, (unsigned long long)h->qh_leased);
+	    "\"leased\": %llu, \"docs\": %llu, \"http\": ", state,
+	    (unsigned long long)h->qh_age, (unsigned long long)h->qh_leased,
+	    (unsigned long long)h->qh_docs);
 	if (h->qh_http[0] != '\0')
 		show_json_str(b, h->qh_http);
 	else

@@ -95,6 +95,8 @@ show_job_source(const struct job *j, char *buf, size_t len)
 		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);
 	else if (j->j_srckind == SRC_DEBUG)
 		snprintf(buf, len, "debug:%s", j->j_path);
+	else if (j->j_srckind == SRC_DELETE)
+		snprintf(buf, len, "delete:%s", j->j_extid);
 	else if (j->j_srckind == SRC_SPOOL && j->j_len > 0)
 		snprintf(buf, len, "spool:%s@%llu+%llu", j->j_path,
 		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);

@@ -928,6 +928,27 @@ supervisor_claim(struct supervisor *sv)
 }
 
 /*
+ * On the PostgreSQL queue, before any worker runs: the documents of
+ * this index whose home is another host go (home.c).
+ */
+static void
+supervisor_homes(struct supervisor *sv)
+{
+	uint64_t	 n;
+
+	if (sv->sv_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return;
+	if (home_reconcile(&sv->sv_q, &sv->sv_ix, &n) == -1)
+		log_warnx("home: reconciling the index with the home "
+		    "records failed after %llu documents deleted; some "
+		    "may stay in two indexes", (unsigned long long)n);
+	else
+		log_info("home: %llu documents of this index have their "
+		    "home on another host: deleted here",
+		    (unsigned long long)n);
+}
+
+/*
  * The sockets, bound while still root (the admin socket, the HTTP
  * addresses), then root given up and the queue and index opened.
  */
@@ -963,6 +984,7 @@ supervisor_open(struct supervisor *sv)
 	if (queue_store(&sv->sv_q) != NULL)
 		store_limit(queue_store(&sv->sv_q), sv->sv_conf.c_mapmax);
 	store_limit(&sv->sv_ix.ix_store, sv->sv_conf.c_mapmax);
+	supervisor_homes(sv);
 	supervisor_orphans(sv);
 	supervisor_spool(sv);
 }

@@ -59,6 +59,10 @@
  * language, stopwords, the record fields and worker-data-limit are taken
  * at start only, so the supervisor replaces the worker to change them.
  *
+ * On the PostgreSQL queue, a document whose home is another host is
+ * left out of its batch and enqueued for that host (worker_homes), and
+ * the documents indexed ride on their jobs' acks as home records.
+ *
  * Timings for metrics go to the supervisor in IPC_METRIC frames
  * (metrics_hist.c): each claim transaction that took jobs, each job's
  * wait from enqueue to claim, each index commit, and each job's time
@@ -162,6 +166,34 @@ struct worker {
 	uint64_t	 wk_commits;
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
 	uint64_t	 wk_opened;	/* when the batch got its first document */
+	/*
+	 * Home hosts (PostgreSQL): the documents indexed since the last
+	 * ack, for their home records, each with what its pin needs
+	 * should its home be another host; the current one's id, hash and
+	 * place.
+	 */
+	struct queue_doc *wk_docs;
+	struct worker_doc *wk_dmeta;
+	size_t		 wk_ndocs;
+	size_t		 wk_doccap;
+	char		 wk_dext[IX_EXTID_MAX + 1];
+	uint64_t	 wk_dhash;
+	uint64_t	 wk_doff;
+	uint64_t	 wk_dlen;
+};
+
+/*
+ * A document indexed, beside its home record: its job (in the claimed
+ * batch, which stays until the next claim, after the commit), where it
+ * is in that job's source and in the index batch, and whether its home
+ * was looked up.
+ */
+struct worker_doc {
+	const struct job *wm_job;
+	uint64_t	 wm_off;
+	uint64_t	 wm_len;
+	size_t		 wm_ix;
+	int		 wm_looked;
 };
 
 /* Jobs whose ack is pending: when each was claimed, and its size. */
@@ -174,6 +206,8 @@ struct worker_acks {
 };
 
 static void	 worker_exit(struct worker *, int) __dead;
+static void	 worker_docs_clear(struct worker *);
+static void	 worker_homes(struct worker *);
 
 /* Give back every lease we hold and leave. */
 static void
@@ -290,6 +324,7 @@ worker_acked(struct worker *wk, struct worker_acks *wa)
 	uint64_t	 now = util_mono_us();
 	size_t		 i;
 
+	worker_docs_clear(wk);
 	for (i = 0; i < wa->wa_n; i++) {
 		if (wa->wa_result[i] != QUEUE_OK &&
 		    wa->wa_result[i] != QUEUE_ECANCEL)
@@ -619,6 +654,7 @@ worker_commit_start(struct worker *wk)
 
 	if (ixbatch_ndocs(wk->wk_batch) == 0)
 		return;
+	worker_homes(wk);
 	worker_commit_wait(wk);
 	b = wk->wk_spare;
 	wk->wk_spare = wk->wk_batch;
@@ -638,6 +674,178 @@ worker_commit(struct worker *wk)
 	worker_commit_start(wk);
 	worker_commit_wait(wk);
 	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
+}
+
+/*
+ * Home hosts, on the PostgreSQL queue (see quired.8, MULTIPLE HOSTS).
+ * The documents a worker indexes are kept with their jobs until the
+ * jobs' ack, which records them as this host's.  Before a batch is
+ * committed, its documents are looked up in the home records, in one
+ * statement: one whose home is another host is left out of the batch
+ * and becomes a job of its own pinned to that host (a record: its byte
+ * range; a whole document: its job's source), enqueued then, so before
+ * its job's ack.  A look-up or an enqueue that fails is waited out as a
+ * storage fault is: the commit, and the acks, wait.
+ */
+
+/* A document indexed or deleted: its home record rides on the ack. */
+static void
+worker_doc_indexed(struct worker *wk, const struct job *j, int deleted)
+{
+	struct queue_doc	*qd;
+	struct worker_doc	*wm;
+
+	if (wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return;
+	if (wk->wk_ndocs == wk->wk_doccap) {
+		wk->wk_doccap = wk->wk_doccap == 0 ? 64 : wk->wk_doccap * 2;
+		wk->wk_docs = xreallocarray(wk->wk_docs, wk->wk_doccap,
+		    sizeof(*wk->wk_docs));
+		wk->wk_dmeta = xreallocarray(wk->wk_dmeta, wk->wk_doccap,
+		    sizeof(*wk->wk_dmeta));
+	}
+	qd = &wk->wk_docs[wk->wk_ndocs];
+	wm = &wk->wk_dmeta[wk->wk_ndocs++];
+	memset(qd, 0, sizeof(*qd));
+	qd->qd_job = j->j_id;
+	qd->qd_hash = wk->wk_dhash;
+	qd->qd_deleted = deleted;
+	qd->qd_tenant = xstrdup(j->j_tenant);
+	qd->qd_extid = xstrdup(wk->wk_dext);
+	memset(wm, 0, sizeof(*wm));
+	wm->wm_job = j;
+	wm->wm_off = wk->wk_doff;
+	wm->wm_len = wk->wk_dlen;
+	wm->wm_ix = deleted ? 0 : ixbatch_ndocs(wk->wk_batch) - 1;
+	wm->wm_looked = deleted;	/* a delete runs on the home */
+}
+
+static void
+worker_doc_free(struct queue_doc *qd)
+{
+	free((char *)qd->qd_tenant);
+	free((char *)qd->qd_extid);
+}
+
+/* The home records were written, or their jobs' acks will not be. */
+static void
+worker_docs_clear(struct worker *wk)
+{
+	size_t	 i;
+
+	for (i = 0; i < wk->wk_ndocs; i++)
+		worker_doc_free(&wk->wk_docs[i]);
+	wk->wk_ndocs = 0;
+}
+
+/* The pinned job of document k, whose home is home. */
+static void
+worker_pin_job(struct worker *wk, size_t k, const char *home,
+    struct queue_new *qn, char *key, size_t keylen)
+{
+	const struct worker_doc	*wm = &wk->wk_dmeta[k];
+	const struct job	*j = wm->wm_job;
+	int			 ranged;
+
+	ranged = wm->wm_len != j->j_len || j->j_srckind == SRC_NDJSON;
+	/* Keyed, so a rerun of the job pins each document once. */
+	snprintf(key, keylen, "home:%llu:%llu", (unsigned long long)j->j_id,
+	    (unsigned long long)wm->wm_off);
+	memset(qn, 0, sizeof(*qn));
+	qn->qn_key = key;
+	qn->qn_tenant = j->j_tenant;
+	qn->qn_prio = j->j_prio;
+	qn->qn_srckind = ranged && j->j_srckind == SRC_PATH ? SRC_NDJSON :
+	    j->j_srckind;
+	qn->qn_path = j->j_path;
+	qn->qn_off = wm->wm_off;
+	qn->qn_len = wm->wm_len;
+	qn->qn_size = ranged ? wm->wm_len : j->j_size;
+	qn->qn_lang = j->j_lang[0] != '\0' ? j->j_lang : NULL;
+	qn->qn_extid = j->j_extid[0] != '\0' ? j->j_extid : NULL;
+	qn->qn_title = j->j_title[0] != '\0' ? j->j_title : NULL;
+	qn->qn_ctype = j->j_ctype[0] != '\0' ? j->j_ctype : NULL;
+	qn->qn_home = home;
+}
+
+/* A look-up or an enqueue failed: wait, as for a storage fault. */
+static uint64_t
+worker_home_wait(struct worker *wk, int rc, const char *what, uint64_t ms)
+{
+	int	 fault = queue_fault(rc);
+
+	log_warnx("worker %d: %s: %s", wk->wk_ch.ch_slot, what,
+	    queue_strerror(rc));
+	return (worker_fault_wait(wk, fault != STORE_FAULT_NONE ? fault :
+	    STORE_FAULT_IO, what, ms));
+}
+
+/*
+ * The documents of the filling batch not yet looked up: those whose home
+ * is another host leave the batch, and go there as jobs of their own.
+ */
+static void
+worker_homes(struct worker *wk)
+{
+	struct queue_doc	*look;
+	struct queue_new	*qn;
+	char			(*homes)[QUEUE_HOST_MAX + 1], (*keys)[64];
+	uint8_t			*foreign;
+	size_t			*at, i, k, n = 0, npin = 0, kept;
+	uint64_t		 ms = WORKER_FAULT_MS;
+	int			 rc;
+
+	for (i = 0; i < wk->wk_ndocs; i++)
+		n += !wk->wk_dmeta[i].wm_looked;
+	if (n == 0)
+		return;
+	look = xcalloc(n, sizeof(*look));
+	at = xcalloc(n, sizeof(*at));
+	foreign = xcalloc(n, 1);
+	homes = xcalloc(n, sizeof(*homes));
+	for (i = k = 0; i < wk->wk_ndocs; i++)
+		if (!wk->wk_dmeta[i].wm_looked) {
+			at[k] = i;
+			look[k++] = wk->wk_docs[i];
+		}
+	while ((rc = queue_pg_foreign(&wk->wk_q, look, n, foreign, homes))
+	    != 0)
+		ms = worker_home_wait(wk, rc, "home look-up", ms);
+	qn = xcalloc(n, sizeof(*qn));
+	keys = xcalloc(n, sizeof(*keys));
+	for (k = 0; k < n; k++) {
+		wk->wk_dmeta[at[k]].wm_looked = 1;
+		if (!foreign[k])
+			continue;
+		ixbatch_drop_doc(wk->wk_batch, wk->wk_dmeta[at[k]].wm_ix);
+		worker_pin_job(wk, at[k], homes[k], &qn[npin], keys[npin],
+		    sizeof(keys[0]));
+		npin++;
+	}
+	ms = WORKER_FAULT_MS;
+	while (npin > 0 && (rc = queue_enqueue(&wk->wk_q, qn, npin)) != 0)
+		ms = worker_home_wait(wk, rc, "pinning documents", ms);
+	if (npin > 0)
+		log_info("job %llu: %zu documents whose home is another host "
+		    "(first: %s) go there", (unsigned long long)
+		    wk->wk_dmeta[at[0]].wm_job->j_id, npin,
+		    util_vis(qn[0].qn_home));
+	/* The documents left out have no home record here. */
+	for (i = kept = k = 0; i < wk->wk_ndocs; i++) {
+		if (k < n && at[k] == i && foreign[k++]) {
+			worker_doc_free(&wk->wk_docs[i]);
+			continue;
+		}
+		wk->wk_docs[kept] = wk->wk_docs[i];
+		wk->wk_dmeta[kept++] = wk->wk_dmeta[i];
+	}
+	wk->wk_ndocs = kept;
+	free(look);
+	free(at);
+	free(foreign);
+	free(homes);
+	free(qn);
+	free(keys);
 }
 
 static int
@@ -663,14 +871,16 @@ worker_ix_doc(void *arg, struct xdoc *doc)
 		strlcpy(extid, j->j_extid, sizeof(extid));
 	else
 		strlcpy(extid, j->j_path, sizeof(extid));
-	if (strlen(extid) > IX_EXTID_MAX)
-		snprintf(extid, sizeof(extid), "xxh3:%016llx",
-		    (unsigned long long)XXH3_64bits(extid, strlen(extid)));
+	index_extid(wk->wk_dext, sizeof(wk->wk_dext), extid);
+	/* Where it is in its source, should it go to its home host. */
+	wk->wk_doff = doc->xd_type == DOC_NDJSON ? doc->xd_off : j->j_off;
+	wk->wk_dlen = doc->xd_type == DOC_NDJSON ? doc->xd_len : j->j_len;
 	memset(&di, 0, sizeof(di));
-	di.di_extid = extid;
+	di.di_extid = wk->wk_dext;
 	di.di_hash = XXH3_64bits(doc->xd_text.b_data, doc->xd_text.b_len) ^
 	    (doc->xd_title != NULL ? XXH3_64bits(doc->xd_title,
 	    strlen(doc->xd_title)) : 0);
+	wk->wk_dhash = di.di_hash;
 	di.di_job = j->j_id;
 	di.di_title = doc->xd_title;
 	di.di_type = doc->xd_type;
@@ -739,6 +949,7 @@ worker_ix_done(void *arg, struct xdoc *doc)
 	uint64_t	 now;
 
 	ixbatch_end_doc(wk->wk_batch);
+	worker_doc_indexed(wk, wk->wk_cur, 0);
 	now = util_mono_ms();
 	if (wk->wk_opened == 0)
 		wk->wk_opened = now;
@@ -837,6 +1048,32 @@ worker_ingest(struct worker *wk, const struct job *j)
 	return (rv == INGEST_BAD ? WO_PERMANENT : WO_FAIL);
 }
 
+/*
+ * A delete job (a document deleted through another host than its
+ * home, which the job is pinned to): gone from this index, and from
+ * the home records at its ack.  The documents before it in the batch
+ * are committed first, so that none comes back after it.
+ */
+static int
+worker_delete(struct worker *wk, const struct job *j)
+{
+	int	 rc;
+
+	strlcpy(wk->wk_phase, "delete", sizeof(wk->wk_phase));
+	worker_commit(wk);
+	index_extid(wk->wk_dext, sizeof(wk->wk_dext), j->j_extid);
+	if ((rc = index_delete(&wk->wk_ix, wk->wk_dext)) == -1) {
+		strlcpy(wk->wk_error, "index delete failed",
+		    sizeof(wk->wk_error));
+		return (WO_FAIL);
+	}
+	log_info("job %llu: %s %s", (unsigned long long)j->j_id,
+	    util_vis(wk->wk_dext), rc == 0 ? "deleted" : "was not here");
+	wk->wk_dhash = 0;
+	worker_doc_indexed(wk, j, 1);
+	return (WO_DONE);
+}
+
 static void
 worker_debug_log(struct worker *wk, const struct job *j)
 {
@@ -881,6 +1118,8 @@ worker_run(struct worker *wk, const struct job *j)
 		worker_exit(wk, 1);
 	if (j->j_srckind == SRC_DEBUG)
 		rv = worker_debug(wk, j);
+	else if (j->j_srckind == SRC_DELETE)
+		rv = worker_delete(wk, j);
 	else
 		rv = worker_ingest(wk, j);
 	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
@@ -1075,16 +1314,22 @@ worker_main(int slot)
 	for (;;) {
 		if (worker_wait(&wk, 0) != WO_DONE)
 			continue;
-		/* Documents are in the index before their jobs are acked. */
-		if (wa.wa_n > 0)
+		/*
+		 * Documents are in the index before their jobs are acked,
+		 * and looked up before the claim replaces the jobs they
+		 * would be pinned from.
+		 */
+		if (wa.wa_n > 0 || wk.wk_ndocs > 0)
 			worker_commit(&wk);
 		if (wk.wk_stop) {
+			(void)queue_docs(&wk.wk_q, wk.wk_docs, wk.wk_ndocs);
 			if (wa.wa_n > 0 && queue_ack(&wk.wk_q, wa.wa_l,
 			    wa.wa_n, wa.wa_result) == 0)
 				worker_acked(&wk, &wa);
 			worker_exit(&wk, 0);
 		}
 		t0 = util_mono_us();
+		(void)queue_docs(&wk.wk_q, wk.wk_docs, wk.wk_ndocs);
 		rv = queue_ack_claim(&wk.wk_q, wa.wa_l, wa.wa_n, wa.wa_result,
 		    &wk.wk_owner, jobs, want, &n);
 		if (rv != 0 && queue_fault(rv) != STORE_FAULT_NONE) {
@@ -1164,6 +1409,8 @@ worker_main(int slot)
 			    wk.wk_ch.ch_conf.c_batch_linger_ms) {
 				worker_commit(&wk);
 				/* Acks that fail ride on the next claim. */
+				(void)queue_docs(&wk.wk_q, wk.wk_docs,
+				    wk.wk_ndocs);
 				if (queue_ack(&wk.wk_q, wa.wa_l, wa.wa_n,
 				    wa.wa_result) == 0)
 					worker_acked(&wk, &wa);

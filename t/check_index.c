@@ -2028,6 +2028,56 @@ START_TEST(test_delete)
 }
 END_TEST
 
+/* Several deletes in one transaction; the pages of every document. */
+static int
+page_cb(const struct ixdoc *d, void *arg)
+{
+	struct buf	*b = arg;
+
+	if (b->b_len > 0)
+		buf_addc(b, ',');
+	buf_addstr(b, d->d_extid);
+	return (0);
+}
+
+START_TEST(test_delete_many)
+{
+	struct tix	 t;
+	struct ixstats	 st;
+	struct buf	 b;
+	const char	*gone[] = { "d2", "nosuch", "d4", "d2", "" };
+	uint64_t	 after = 0, n;
+	int		 more;
+
+	tix_open(&t);
+	commit_one(&t, "d1", "one doc", NULL);
+	commit_one(&t, "d2", "two doc", NULL);
+	commit_one(&t, "d3", "three doc", NULL);
+	commit_one(&t, "d4", "four doc", NULL);
+	buf_init(&b);
+	more = index_docs_page(&t.t_ix, &after, 3, page_cb, &b);
+	ck_assert_int_eq(more, 1);
+	ck_assert_str_eq(buf_cstr(&b), "d1,d2,d3");
+	buf_reset(&b);
+	ck_assert_int_eq(index_docs_page(&t.t_ix, &after, 3, page_cb, &b), 0);
+	ck_assert_str_eq(buf_cstr(&b), "d4");
+
+	/* Unknown, repeated and empty ids are left; two go. */
+	ck_assert_int_eq(index_delete_many(&t.t_ix, gone, 5, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(idset(&t, "doc", NULL, NULL), "d1,d3");
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 2);
+	check_ok(&t);
+	after = 0;
+	buf_reset(&b);
+	ck_assert_int_eq(index_docs_page(&t.t_ix, &after, 3, page_cb, &b), 0);
+	ck_assert_str_eq(buf_cstr(&b), "d1,d3");
+	buf_free(&b);
+	tix_close(&t);
+}
+END_TEST
+
 struct tchunks {
 	char		 tc_text[4][4096];
 	char		 tc_heading[4][64];
@@ -4583,6 +4633,7 @@ index_suite(void)
 	tcase_add_test(tc, test_commit_background);
 	tcase_add_test(tc, test_update_replaced);
 	tcase_add_test(tc, test_delete);
+	tcase_add_test(tc, test_delete_many);
 	tcase_add_test(tc, test_doc_chunks);
 	suite_add_tcase(s, tc);
 

@@ -2415,6 +2415,118 @@ START_TEST(test_hosts)
 }
 END_TEST
 
+/*
+ * Home hosts: an ack records its jobs' documents as its host's; a
+ * later job of a document with a home, and a job pinned to a host, are
+ * claimed by that host alone; a delete drops the record.
+ */
+static uint64_t
+enq_doc(struct tq *tq, const char *path, const char *home)
+{
+	struct queue_new	 qn;
+
+	new_job(&qn, "acme", NULL, 0, 10);
+	qn.qn_path = path;
+	qn.qn_home = home;
+	ck_assert_int_eq(QB.qb_enqueue(&tq->tq_q, &qn, 1), QUEUE_OK);
+	return (qn.qn_id);
+}
+
+/* A tenant to look a home up in, written back. */
+#define TEN(t)	(strlcpy(ten, (t), sizeof(ten)), ten), sizeof(ten)
+
+static int
+ack_docs(struct tq *tq, uint64_t id, uint64_t gen,
+    const struct queue_doc *docs, size_t n)
+{
+	ck_assert_int_eq(QB.qb_docs(&tq->tq_q, docs, n), QUEUE_OK);
+	return (ack1(tq, id, gen));
+}
+
+START_TEST(test_homes)
+{
+	struct queue_conf	 qc;
+	struct queue_doc	 d[3];
+	struct tq		 a, b;
+	char			 home[64], ten[JOB_TENANT_MAX + 1];
+	char			 homes[3][QUEUE_HOST_MAX + 1];
+	uint8_t			 foreign[3];
+	uint64_t		 id, id2, ga, gb;
+
+	tconf(&qc);
+	strlcpy(qc.qc_host, "alpha", sizeof(qc.qc_host));
+	tq_open(&a, &qc);
+	b = a;
+	strlcpy(qc.qc_host, "beta", sizeof(qc.qc_host));
+	tq_open_only(&b, &qc);
+	ck_assert_ptr_null(queue_lmdb_backend.qb_docs);
+
+	/* A new document: any host; alpha's ack makes alpha its home. */
+	id = enq_doc(&a, "/d/one", NULL);
+	ck_assert_uint_eq(claim1(&a, 100, &ga), id);
+	memset(d, 0, sizeof(d));
+	d[0].qd_job = id;
+	d[0].qd_hash = 0xfedcba9876543210ULL;	/* past INT64_MAX */
+	d[0].qd_tenant = "acme";
+	d[0].qd_extid = "/d/one";
+	d[1] = d[0];
+	d[1].qd_job = id + 1000;		/* not this ack's job */
+	d[1].qd_extid = "/d/other";
+	ck_assert_int_eq(ack_docs(&a, id, ga, d, 2), QUEUE_OK);
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/one",
+	    home, sizeof(home)), 0);
+	ck_assert_str_eq(home, "alpha");
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/other",
+	    home, sizeof(home)), QUEUE_ENOENT);
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("other"), "/d/one",
+	    home, sizeof(home)), QUEUE_ENOENT);
+	/* Any tenant: the one found is written back. */
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN(""), "/d/one",
+	    home, sizeof(home)), 0);
+	ck_assert_str_eq(ten, "acme");
+
+	/* Its next version is alpha's alone, whoever enqueues it. */
+	id = enq_doc(&b, "/d/one", NULL);
+	ck_assert_uint_eq(claim1(&b, 200, NULL), 0);
+	ck_assert_uint_eq(claim1(&a, 100, &ga), id);
+	/* beta's ack of it, were it beta's, would not take the home. */
+	id2 = enq_doc(&b, "/d/two", NULL);
+	ck_assert_uint_eq(claim1(&b, 200, &gb), id2);
+	d[2] = d[0];
+	d[2].qd_job = id2;
+	ck_assert_int_eq(ack_docs(&b, id2, gb, &d[2], 1), QUEUE_OK);
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/one",
+	    home, sizeof(home)), 0);
+	ck_assert_str_eq(home, "alpha");
+
+	/* From beta's side, /d/one is another host's; /d/two has none. */
+	d[1].qd_extid = "/d/two";
+	ck_assert_int_eq(queue_pg_foreign(&b.tq_q, d, 2, foreign, homes), 0);
+	ck_assert_int_eq(foreign[0], 1);
+	ck_assert_str_eq(homes[0], "alpha");
+	ck_assert_int_eq(foreign[1], 0);
+	ck_assert_int_eq(queue_pg_foreign(&a.tq_q, d, 2, foreign, NULL), 0);
+	ck_assert_int_eq(foreign[0], 0);
+
+	/* A delete on its home drops the record: a new document again. */
+	d[0].qd_job = id;
+	d[0].qd_deleted = 1;
+	ck_assert_int_eq(ack_docs(&a, id, ga, d, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_pg_doc_home(&b.tq_q, TEN("acme"), "/d/one",
+	    home, sizeof(home)), QUEUE_ENOENT);
+	id = enq_doc(&a, "/d/one", NULL);
+	ck_assert_uint_eq(claim1(&b, 200, NULL), id);
+
+	/* Pinned: beta's job waits for beta, whoever claims first. */
+	id = enq_doc(&a, "/d/three", "beta");
+	ck_assert_uint_eq(claim1(&a, 100, NULL), 0);
+	ck_assert_uint_eq(claim1(&b, 200, NULL), id);
+
+	QB.qb_close(&b.tq_q);
+	tq_close(&a);
+}
+END_TEST
+
 /* The schema's versions. */
 
 START_TEST(test_schema)
@@ -2434,7 +2546,7 @@ START_TEST(test_schema)
 
 	/* Created once; a second init is refused; migrate has nothing. */
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "version 2"));
+	ck_assert_ptr_nonnull(strstr(err, "version 3"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "already"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
@@ -2442,20 +2554,23 @@ START_TEST(test_schema)
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
-	/* Version 1, without the hosts: migrate adds them. */
+	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_hosts; UPDATE quire_schema SET version = 1",
+	    "DROP TABLE quire_hosts, quire_docs; DROP INDEX quire_jobs_ready, "
+	    "quire_jobs_pinned; ALTER TABLE quire_jobs DROP COLUMN home; "
+	    "CREATE INDEX quire_jobs_ready ON quire_jobs (tid, prio, id) "
+	    "WHERE state = 0; UPDATE quire_schema SET version = 1",
 	    tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 2"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 3"));
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_totals, quire_hosts; "
+	    "DROP TABLE quire_totals, quire_hosts, quire_docs; "
 	    "UPDATE quire_schema SET version = 0",
 	    tq.tq_schema);
 	tq_sql(pg_dsn, sql);
@@ -2465,7 +2580,7 @@ START_TEST(test_schema)
 	    "quire_job_id, quire_lease_gen, quire_served", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 2"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 3"));
 	tq_open_only(&tq, &qc);
 	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
 	QB.qb_close(&tq.tq_q);
@@ -2850,6 +2965,7 @@ queue_pg_suite(void)
 	tcase_add_test(tc, test_tenant_batches);
 	tcase_add_test(tc, test_reconnect);
 	tcase_add_test(tc, test_hosts);
+	tcase_add_test(tc, test_homes);
 	suite_add_tcase(s, tc);
 	return (s);
 }
