@@ -175,9 +175,33 @@ queue_now(struct queue *q)
 	return (q->q_fixed_now != 0 ? q->q_fixed_now : util_now_ms());
 }
 
+/* A job's fields within their limits, as every backend keeps them. */
+static int
+queue_new_ok(const struct queue_new *qn)
+{
+	return (qn->qn_prio >= JOB_PRIO_MIN && qn->qn_prio <= JOB_PRIO_MAX &&
+	    qn->qn_srckind >= 0 && qn->qn_srckind < SRC_NKINDS &&
+	    (qn->qn_key == NULL || strlen(qn->qn_key) <= JOB_KEY_MAX) &&
+	    (qn->qn_tenant == NULL ||
+	    strlen(qn->qn_tenant) <= JOB_TENANT_MAX) &&
+	    (qn->qn_path == NULL || strlen(qn->qn_path) <= JOB_PATH_MAX) &&
+	    (qn->qn_lang == NULL || strlen(qn->qn_lang) <= JOB_LANG_MAX) &&
+	    (qn->qn_extid == NULL || strlen(qn->qn_extid) <= JOB_EXTID_MAX) &&
+	    (qn->qn_title == NULL || strlen(qn->qn_title) <= JOB_TITLE_MAX) &&
+	    (qn->qn_ctype == NULL || strlen(qn->qn_ctype) <= JOB_CTYPE_MAX) &&
+	    (qn->qn_srckind != SRC_SPOOL ||
+	    (qn->qn_path != NULL && spool_name_ok(qn->qn_path))));
+}
+
+/* All the jobs or none: QUEUE_EINVAL if one breaks a limit. */
 int
 queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 {
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!queue_new_ok(&jobs[i]))
+			return (QUEUE_EINVAL);
 	return (q->q_be->qb_enqueue(q, jobs, n));
 }
 

@@ -1216,31 +1216,7 @@ static int
 qlmdb_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 {
 	struct queue_enq_arg	 ea;
-	size_t			 i;
 
-	for (i = 0; i < n; i++) {
-		if (jobs[i].qn_prio < JOB_PRIO_MIN ||
-		    jobs[i].qn_prio > JOB_PRIO_MAX ||
-		    jobs[i].qn_srckind < 0 || jobs[i].qn_srckind >= SRC_NKINDS ||
-		    (jobs[i].qn_key != NULL &&
-		    strlen(jobs[i].qn_key) > JOB_KEY_MAX) ||
-		    (jobs[i].qn_tenant != NULL &&
-		    strlen(jobs[i].qn_tenant) > JOB_TENANT_MAX) ||
-		    (jobs[i].qn_path != NULL &&
-		    strlen(jobs[i].qn_path) > JOB_PATH_MAX) ||
-		    (jobs[i].qn_lang != NULL &&
-		    strlen(jobs[i].qn_lang) > JOB_LANG_MAX) ||
-		    (jobs[i].qn_extid != NULL &&
-		    strlen(jobs[i].qn_extid) > JOB_EXTID_MAX) ||
-		    (jobs[i].qn_title != NULL &&
-		    strlen(jobs[i].qn_title) > JOB_TITLE_MAX) ||
-		    (jobs[i].qn_ctype != NULL &&
-		    strlen(jobs[i].qn_ctype) > JOB_CTYPE_MAX) ||
-		    (jobs[i].qn_srckind == SRC_SPOOL &&
-		    (jobs[i].qn_path == NULL ||
-		    !spool_name_ok(jobs[i].qn_path))))
-			return (QUEUE_EINVAL);
-	}
 	if (n == 0)
 		return (0);
 	ea.ea_q = q;

@@ -1453,32 +1453,11 @@ qpg_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 	struct qpg_enq_arg	 ea;
 	size_t			 i;
 
-	for (i = 0; i < n; i++) {
-		if (jobs[i].qn_prio < JOB_PRIO_MIN ||
-		    jobs[i].qn_prio > JOB_PRIO_MAX ||
-		    jobs[i].qn_srckind < 0 ||
-		    jobs[i].qn_srckind >= SRC_NKINDS ||
-		    (jobs[i].qn_key != NULL &&
-		    strlen(jobs[i].qn_key) > JOB_KEY_MAX) ||
-		    (jobs[i].qn_tenant != NULL &&
-		    strlen(jobs[i].qn_tenant) > JOB_TENANT_MAX) ||
-		    (jobs[i].qn_path != NULL &&
-		    strlen(jobs[i].qn_path) > JOB_PATH_MAX) ||
-		    (jobs[i].qn_lang != NULL &&
-		    strlen(jobs[i].qn_lang) > JOB_LANG_MAX) ||
-		    (jobs[i].qn_extid != NULL &&
-		    strlen(jobs[i].qn_extid) > JOB_EXTID_MAX) ||
-		    (jobs[i].qn_title != NULL &&
-		    strlen(jobs[i].qn_title) > JOB_TITLE_MAX) ||
-		    (jobs[i].qn_ctype != NULL &&
-		    strlen(jobs[i].qn_ctype) > JOB_CTYPE_MAX) ||
-		    (jobs[i].qn_home != NULL &&
-		    strlen(jobs[i].qn_home) > QPG_HOST_MAX) ||
-		    (jobs[i].qn_srckind == SRC_SPOOL &&
-		    (jobs[i].qn_path == NULL ||
-		    !spool_name_ok(jobs[i].qn_path))))
+	/* queue_enqueue checked the rest. */
+	for (i = 0; i < n; i++)
+		if (jobs[i].qn_home != NULL &&
+		    strlen(jobs[i].qn_home) > QPG_HOST_MAX)
 			return (QUEUE_EINVAL);
-	}
 	if (n == 0)
 		return (0);
 	ea.ea_jobs = jobs;

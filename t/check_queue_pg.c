@@ -314,7 +314,7 @@ enq(struct tq *tq, const char *tenant, const char *key, int prio,
 	struct queue_new	 qn;
 
 	new_job(&qn, tenant, key, prio, size);
-	ck_assert_int_eq(QB.qb_enqueue(&tq->tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq->tq_q, &qn, 1), QUEUE_OK);
 	ck_assert_uint_ne(qn.qn_id, 0);
 	return (qn.qn_id);
 }
@@ -487,7 +487,7 @@ START_TEST(test_state_machine)
 	qn.qn_srckind = SRC_NDJSON;
 	qn.qn_off = 4096;
 	qn.qn_len = 8192;
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	id = qn.qn_id;
 	ck_assert_uint_eq(id, 1);
 	ck_assert_int_eq(qn.qn_dup, 0);
@@ -588,7 +588,7 @@ START_TEST(test_idempotency)
 	tq_open(&tq, &qc);
 	a = enq(&tq, "acme", "doc-a", 0, 10);
 	new_job(&qn, "other", "doc-a", 7, 99);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	ck_assert_uint_eq(qn.qn_id, a);
 	ck_assert_int_eq(qn.qn_dup, 1);
 	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
@@ -609,11 +609,11 @@ START_TEST(test_idempotency)
 	/* The key keeps matching while the job runs and once it is done. */
 	ck_assert_uint_eq(claim1(&tq, 1, &gen), a);
 	new_job(&qn, "acme", "doc-a", 0, 10);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	ck_assert_uint_eq(qn.qn_id, a);
 	ck_assert_int_eq(qn.qn_dup, 1);
 	ck_assert_int_eq(ack1(&tq, a, gen), QUEUE_OK);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	ck_assert_uint_eq(qn.qn_id, a);
 	ck_assert_int_eq(qn.qn_dup, 1);
 	COUNTS(&tq, 4, 0, 0, 1, 0, 0);
@@ -639,18 +639,18 @@ START_TEST(test_enqueue_limits)
 	memset(s, 'k', JOB_KEY_MAX + 1);
 	s[JOB_KEY_MAX + 1] = '\0';
 	new_job(&qn, "t", s, 0, 1);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
 	s[JOB_KEY_MAX] = '\0';
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	get(&tq, qn.qn_id, &j);
 	ck_assert_uint_eq(strlen(j.j_key), JOB_KEY_MAX);
 
 	memset(s, 't', JOB_TENANT_MAX + 1);
 	s[JOB_TENANT_MAX + 1] = '\0';
 	new_job(&qn, s, NULL, 0, 1);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
 	s[JOB_TENANT_MAX] = '\0';
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	get(&tq, qn.qn_id, &j);
 	ck_assert_uint_eq(strlen(j.j_tenant), JOB_TENANT_MAX);
 
@@ -658,9 +658,9 @@ START_TEST(test_enqueue_limits)
 	s[JOB_PATH_MAX + 1] = '\0';
 	new_job(&qn, "t", NULL, 0, 1);
 	qn.qn_path = s;
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
 	s[JOB_PATH_MAX] = '\0';
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	get(&tq, qn.qn_id, &j);
 	ck_assert_uint_eq(strlen(j.j_path), JOB_PATH_MAX);
 
@@ -668,24 +668,24 @@ START_TEST(test_enqueue_limits)
 	s[JOB_LANG_MAX + 1] = '\0';
 	new_job(&qn, "t", NULL, 0, 1);
 	qn.qn_lang = s;
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_EINVAL);
 	qn.qn_lang = "de";
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	get(&tq, qn.qn_id, &j);
 	ck_assert_str_eq(j.j_lang, "de");
 
 	/* No tenant is the default tenant. */
 	new_job(&qn, NULL, NULL, 0, 1);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	get(&tq, qn.qn_id, &j);
 	ck_assert_str_eq(j.j_tenant, "default");
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 0), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 0), QUEUE_OK);
 	COUNTS(&tq, 5, 0, 0, 0, 0, 0);
 
 	/* A piece that already failed is enqueued as a dead letter. */
 	new_job(&qn, "t", "piece-7", 0, 1);
 	qn.qn_dead = "line too long";
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	get(&tq, qn.qn_id, &j);
 	ck_assert_int_eq(j.j_state, JOB_DEAD);
 	ck_assert_str_eq(j.j_error, "line too long");
@@ -1527,7 +1527,7 @@ START_TEST(test_retention_count)
 			    round * 100 + i);
 			new_job(&qn[i], "acme", keys[i], 0, 10);
 		}
-		ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 100), QUEUE_OK);
+		ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 100), QUEUE_OK);
 		if (round == 0)
 			first = qn[0].qn_id;
 		last = qn[99].qn_id;
@@ -1549,12 +1549,12 @@ START_TEST(test_retention_count)
 	ck_assert_int_eq(state_of(&tq, first + 500), QUEUE_ENOENT);
 	ck_assert_int_eq(state_of(&tq, last), JOB_DONE);
 	new_job(&qn[0], "acme", "r0", 0, 10);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
 	ck_assert_int_eq(qn[0].qn_dup, 0);
 	ck_assert_uint_gt(qn[0].qn_id, last);
 	id = qn[0].qn_id;
 	new_job(&qn[0], "acme", "r999", 0, 10);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
 	ck_assert_int_eq(qn[0].qn_dup, 1);
 	ck_assert_uint_eq(qn[0].qn_id, last);
 	ck_assert_int_eq(state_of(&tq, id), JOB_READY);
@@ -1632,7 +1632,7 @@ START_TEST(test_purge)
 	COUNTS(&tq, 0, 0, 0, 5, 0, 0);
 	/* The purged job's key is free again. */
 	new_job(&qn, "acme", "first", 0, 10);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	ck_assert_int_eq(qn.qn_dup, 0);
 	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, qn.qn_id), QUEUE_OK);
 	COUNTS(&tq, 0, 0, 0, 5, 0, 1);
@@ -1807,7 +1807,7 @@ START_TEST(test_bulk_enqueue)
 		new_job(&qn[i], i % 3 == 0 ? "t0" : i % 3 == 1 ? "t1" : "t2",
 		    keys[i], i % 10, i);
 	}
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
 	for (i = 0; i < BULK; i++) {
 		dup = 0;
 		for (k = 0; k < sizeof(dupof) / sizeof(dupof[0]); k++) {
@@ -1839,7 +1839,7 @@ START_TEST(test_bulk_enqueue)
 	ck_assert_uint_eq(qs.qs_next_id, 1 + 1 + BULK - ndup);
 
 	/* The same batch again adds nothing. */
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, BULK), QUEUE_OK);
 	for (i = 0; i < BULK; i++)
 		ck_assert_int_eq(qn[i].qn_dup, 1);
 	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
@@ -1849,17 +1849,17 @@ START_TEST(test_bulk_enqueue)
 	for (i = 0; i < 3; i++)
 		new_job(&bad[i], "t9", NULL, 0, 1);
 	bad[1].qn_prio = JOB_PRIO_MAX + 1;
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
 	bad[1].qn_prio = -1;
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
 	bad[1].qn_prio = 0;
 	bad[1].qn_srckind = SRC_NKINDS;
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_EINVAL);
 	bad[1].qn_srckind = SRC_PATH;
 	memset(keys[0], 'k', sizeof(keys[0]));
 	keys[0][sizeof(keys[0]) - 1] = '\0';
 	bad[2].qn_tenant = keys[0];	/* 31 bytes: fine */
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, bad, 3), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, bad, 3), QUEUE_OK);
 	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
 	ck_assert_uint_eq(qs.qs_count[JOB_READY], 1 + BULK - ndup + 3);
 	free(qn);
@@ -1955,7 +1955,7 @@ START_TEST(test_batches)
 	ck_assert(qn != NULL && out != NULL);
 	for (i = 0; i < MANY_JOBS; i++)
 		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
 	for (total = 0; total < MANY_JOBS; total += got) {
 		got = claim(&tq, 5, out, MANY_K);
 		ck_assert_uint_gt(got, 0);
@@ -1999,7 +1999,7 @@ START_TEST(test_tenant_batches)
 	ck_assert(qn != NULL && out != NULL);
 	for (i = 0; i < MANY_JOBS; i++)
 		new_job(&qn[i], i % 2 ? "a" : "b", NULL, 0, 10);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, MANY_JOBS), QUEUE_OK);
 	for (total = 0; total < MANY_JOBS; total += got) {
 		got = claim(&tq, 5, out, MANY_K);
 		ck_assert_uint_gt(got, 0);
@@ -2101,10 +2101,10 @@ START_TEST(test_fairness_two)
 	ck_assert_ptr_nonnull(qn);
 	for (i = 0; i < FAIR_A; i++)
 		new_job(&qn[i], "tenant-a", NULL, 0, 1000);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, FAIR_A), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, FAIR_A), QUEUE_OK);
 	for (i = 0; i < FAIR_B; i++)
 		new_job(&qn[i], "tenant-b", NULL, 0, 1000);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, FAIR_B), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, FAIR_B), QUEUE_OK);
 	COUNTS(&tq, FAIR_A + FAIR_B, 0, 0, 0, 0, 0);
 	while (gotb < FAIR_B && claims < 100) {
 		n = claim(&tq, 1, out, FAIR_K);
@@ -2237,7 +2237,7 @@ START_TEST(test_spool_refs)
 		qn[i].qn_srckind = SRC_SPOOL;
 		qn[i].qn_path = name;
 	}
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, 3), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 3), QUEUE_OK);
 	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 3);
 	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, qn[0].qn_id), QUEUE_OK);
@@ -2280,14 +2280,14 @@ START_TEST(test_bytes)
 	new_job(&qn, "t\xff", "k\x80'", 0, 10);
 	qn.qn_path = "/srv/caf\xe9 'x'\\.txt";
 	qn.qn_title = "Caf\xe9";
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	id = qn.qn_id;
 	get(&tq, id, &j);
 	ck_assert_str_eq(j.j_tenant, "t\xff");
 	ck_assert_str_eq(j.j_key, "k\x80'");
 	ck_assert_str_eq(j.j_path, "/srv/caf\xe9 'x'\\.txt");
 	ck_assert_str_eq(j.j_title, "Caf\xe9");
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, &qn, 1), QUEUE_OK);
 	ck_assert_int_eq(qn.qn_dup, 1);
 	ck_assert_uint_eq(qn.qn_id, id);
 	ck_assert_uint_eq(claim1(&tq, 1, &gen), id);
@@ -2428,7 +2428,7 @@ enq_doc(struct tq *tq, const char *path, const char *home)
 	new_job(&qn, "acme", NULL, 0, 10);
 	qn.qn_path = path;
 	qn.qn_home = home;
-	ck_assert_int_eq(QB.qb_enqueue(&tq->tq_q, &qn, 1), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq->tq_q, &qn, 1), QUEUE_OK);
 	return (qn.qn_id);
 }
 
@@ -2683,7 +2683,7 @@ START_TEST(test_two_processes)
 	ck_assert(qn != NULL && seen != NULL);
 	for (i = 0; i < RACE_JOBS; i++)
 		new_job(&qn[i], i % 3 ? "acme" : "other", NULL, 0, 100);
-	ck_assert_int_eq(QB.qb_enqueue(&tq.tq_q, qn, RACE_JOBS), QUEUE_OK);
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, RACE_JOBS), QUEUE_OK);
 	free(qn);
 	/* No connection may cross the fork. */
 	QB.qb_close(&tq.tq_q);
@@ -2759,7 +2759,7 @@ race_enqueue(struct tq *tq, const char *file, int gofd)
 		new_job(&qn[i], "acme", keys[i], 0, 10);
 	}
 	(void)read(gofd, &c, 1);
-	if (QB.qb_enqueue(&q, qn, RACE_KEYS) != QUEUE_OK)
+	if (queue_enqueue(&q, qn, RACE_KEYS) != QUEUE_OK)
 		_exit(3);
 	if ((f = fopen(file, "w")) == NULL)
 		_exit(4);
@@ -2860,7 +2860,7 @@ START_TEST(test_wait)
 			_exit(2);
 		usleep(100 * 1000);
 		new_job(&qn, "acme", NULL, 0, 10);
-		_exit(QB.qb_enqueue(&other, &qn, 1) == QUEUE_OK ? 0 : 3);
+		_exit(queue_enqueue(&other, &qn, 1) == QUEUE_OK ? 0 : 3);
 	}
 	ck_assert_int_eq(queue_pg_wait(&tq.tq_q, 30000), 1);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
