@@ -33,6 +33,9 @@ cleanup() {
 		esac
 	done
 	if [ -n "$_pids" ]; then
+		for _pid in $_pids; do
+			pkill -CONT -P "$_pid" 2>/dev/null || true
+		done
 		kill -CONT $_pids 2>/dev/null || true
 		kill -QUIT $_pids 2>/dev/null || true
 		sleep 0.5
@@ -74,6 +77,23 @@ write_conf() {
 			echo "$line"
 		done
 	} > "$CONF"
+}
+
+# host NAME: lib.sh's paths (DATA, CONF, LOG, PIDFILE) are those of host
+# NAME, in $T/NAME, for tests of several daemons; cleanup stops them all.
+host() {
+	mkdir -p "$T/$1"
+	DATA=$T/$1/data
+	CONF=$T/$1/quired.conf
+	LOG=$T/$1/quired.log
+	PIDFILE=$T/$1/quired.pid
+}
+
+# hctl H ARGS...: quirectl with host H's configuration.
+hctl() {
+	_h=$1
+	shift
+	"$QUIRECTL" -f "$T/$_h/quired.conf" "$@"
 }
 
 ctl() {

@@ -60,13 +60,6 @@ hconf() {
 	EOC
 }
 
-# hctl H ARGS...: quirectl on host H.
-hctl() {
-	_h=$1
-	shift
-	"$QUIRECTL" -f "$T/$_h/quired.conf" "$@"
-}
-
 hfail() {
 	for _h in $HOSTS; do
 		echo "--- $_h" >&2

@@ -36,36 +36,6 @@ pg_start
 psql_c "CREATE DATABASE quiredb" > /dev/null
 DSN="host=$PGDIR user=quire dbname=quiredb"
 
-# host NAME: the paths of lib.sh for that host.
-host() {
-	mkdir -p "$T/$1"
-	DATA=$T/$1/data
-	CONF=$T/$1/quired.conf
-	LOG=$T/$1/quired.log
-	PIDFILE=$T/$1/quired.pid
-}
-
-# hctl H ARGS...: quirectl on host H's configuration.
-hctl() {
-	_h=$1
-	shift
-	"$QUIRECTL" -f "$T/$_h/quired.conf" "$@"
-}
-
-# Every host is stopped at exit.
-hosts_cleanup() {
-	for h in $HOSTS D; do
-		[ -f "$T/$h/quired.pid" ] &&
-		    kill -QUIT "$(cat "$T/$h/quired.pid")" 2>/dev/null || true
-	done
-	sleep 0.5
-	for h in $HOSTS D; do
-		[ -f "$T/$h/quired.pid" ] &&
-		    kill -9 "$(cat "$T/$h/quired.pid")" 2>/dev/null || true
-	done
-	cleanup
-}
-trap hosts_cleanup EXIT
 
 for h in $HOSTS; do
 	host $h

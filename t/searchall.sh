@@ -24,33 +24,6 @@
 
 command -v curl > /dev/null || skip "no curl"
 
-# host NAME: the paths of lib.sh for that host.
-host() {
-	mkdir -p "$T/$1"
-	DATA=$T/$1/data
-	CONF=$T/$1/quired.conf
-	LOG=$T/$1/quired.log
-	PIDFILE=$T/$1/quired.pid
-}
-
-# Every host is stopped at exit (continued first if stopped).
-hosts_cleanup() {
-	for h in A B C D; do
-		[ -f "$T/$h/quired.pid" ] || continue
-		p=$(cat "$T/$h/quired.pid")
-		pkill -CONT -P "$p" 2>/dev/null || true
-		kill -CONT "$p" 2>/dev/null || true
-		kill -QUIT "$p" 2>/dev/null || true
-	done
-	sleep 0.5
-	for h in A B C D; do
-		[ -f "$T/$h/quired.pid" ] &&
-		    kill -9 "$(cat "$T/$h/quired.pid")" 2>/dev/null || true
-	done
-	cleanup
-}
-trap hosts_cleanup EXIT
-
 tok=peer-token-0123456789abcdef
 toka=acme-token-0123456789abcdef
 tokadm=admin-token-0123456789abcdef
