@@ -81,6 +81,7 @@ struct fanout_host {
 	int			 fh_local;
 	int			 fh_missing;
 	int			 fh_waiting;	/* for its answer, this round */
+	struct evhttp_connection *fh_conn;	/* of the request in flight */
 	char			 fh_why[128];	/* why it is missing */
 	uint64_t		 fh_start;	/* us, the round's request */
 	uint64_t		 fh_took;	/* us, both rounds */
@@ -534,6 +535,7 @@ fanout_reply(struct evhttp_request *req, void *arg)
 	int			 code;
 
 	fo->fo_flying--;
+	fh->fh_conn = NULL;	/* evhttp frees it after this call */
 	if (!fh->fh_waiting) {
 		/* Given up on when its round ended. */
 		if (fo->fo_freed && fo->fo_flying == 0)
@@ -672,6 +674,7 @@ fanout_ask(struct fanout *fo, struct fanout_host *fh)
 		fanout_missing(fh, "cannot send a request");
 	} else {
 		fh->fh_waiting = 1;
+		fh->fh_conn = evcon;
 		fo->fo_pending++;
 		fo->fo_flying++;
 	}
@@ -844,6 +847,16 @@ fanout_late(evutil_socket_t fd, short ev, void *arg)
 		fanout_missing(fh, "no answer in time (timeout %llu ms)",
 		    (unsigned long long)fo->fo_timeout_ms);
 		fo->fo_pending--;
+		/*
+		 * Given up on: its connection goes now, with the request
+		 * (evhttp calls no callback of a request it frees so), so
+		 * that nothing lingers after the answer.
+		 */
+		if (fh->fh_conn != NULL) {
+			evhttp_connection_free(fh->fh_conn);
+			fh->fh_conn = NULL;
+			fo->fo_flying--;
+		}
 	}
 	if (fo->fo_pending == 0)
 		fanout_round(fo);
