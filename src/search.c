@@ -299,14 +299,87 @@ search_expand(struct sexp *x, const char *t, size_t len)
 	return (1);
 }
 
+/*
+ * A prefix's expansions are the lexicographically first
+ * SEARCH_PREFIX_MAX words that begin with it in the whole index, and
+ * its df sums theirs over the whole index.  Each source's first
+ * SEARCH_PREFIX_MAX hold the whole index's, so the expansions are
+ * gathered from every source first (search_expand_*) and only then
+ * counted in every source (search_df_*): a prefix scores the same
+ * whether its words sit in segments or in blocks.
+ */
+static int
+search_expand_seg(struct sstate *ss, const struct ixseg *seg)
+{
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	uint32_t	 i;
+	size_t		 k, n, j;
+	const char	*t;
+
+	for (k = 0; k < q->q_nterms; k++) {
+		st = &q->q_terms[k];
+		if (!st->st_prefix)
+			continue;
+		if (st->st_exp == NULL)
+			st->st_exp = xcalloc(1, sizeof(*st->st_exp));
+		for (i = ixseg_lower(seg, st->st_key, st->st_len), j = 0;
+		    i < seg->s_hdr->h_nterms && j < SEARCH_PREFIX_MAX;
+		    i++, j++) {
+			t = ixseg_term(seg, i, &n);
+			if (n < st->st_len ||
+			    memcmp(t, st->st_key, st->st_len) != 0 ||
+			    !search_expand(st->st_exp, t, n))
+				break;
+		}
+	}
+	return (0);
+}
+
+/* The expansions of the prefixes from the block store's terms. */
+static int
+search_expand_blocks(MDB_txn *txn, struct sstate *ss)
+{
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	size_t		 i, j;
+	int		 rc;
+
+	for (i = 0; i < q->q_nterms; i++) {
+		st = &q->q_terms[i];
+		if (!st->st_prefix)
+			continue;
+		if (st->st_exp == NULL)
+			st->st_exp = xcalloc(1, sizeof(*st->st_exp));
+		if ((rc = mdb_cursor_open(txn, index_dbi(ss->ss_ix, IDB_TERMS),
+		    &c)) != 0)
+			return (rc);
+		k.mv_size = st->st_len;
+		k.mv_data = st->st_key;
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), j = 0;
+		    rc == 0 && j < SEARCH_PREFIX_MAX;
+		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), j++) {
+			if (k.mv_size < st->st_len || k.mv_size > IX_TERM_MAX ||
+			    memcmp(k.mv_data, st->st_key, st->st_len) != 0 ||
+			    !search_expand(st->st_exp, k.mv_data, k.mv_size))
+				break;
+		}
+		mdb_cursor_close(c);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return (rc);
+	}
+	return (0);
+}
+
+/* Document frequencies in a segment: the words' and the expansions'. */
 static int
 search_df(struct sstate *ss, const struct ixseg *seg)
 {
 	struct squery	*q = ss->ss_q;
 	struct sterm	*st;
-	uint32_t	 i, lo;
-	size_t		 k, n, j;
-	const char	*t;
+	size_t		 k, j;
 	int64_t		 f;
 
 	if (seg->s_hdr->h_nchunks > ss->ss_segmax)
@@ -318,19 +391,10 @@ search_df(struct sstate *ss, const struct ixseg *seg)
 				st->st_df += seg->s_dict[f].e_df;
 			continue;
 		}
-		if (st->st_exp == NULL)
-			st->st_exp = xcalloc(1, sizeof(*st->st_exp));
-		lo = ixseg_lower(seg, st->st_key, st->st_len);
-		for (i = lo, j = 0; i < seg->s_hdr->h_nterms &&
-		    j < SEARCH_PREFIX_MAX; i++, j++) {
-			t = ixseg_term(seg, i, &n);
-			if (n < st->st_len ||
-			    memcmp(t, st->st_key, st->st_len) != 0)
-				break;
-			if (!search_expand(st->st_exp, t, n))
-				break;
-			st->st_df += seg->s_dict[i].e_df;
-		}
+		for (j = 0; j < st->st_exp->x_n; j++)
+			if ((f = ixseg_find(seg, st->st_exp->x_term[j],
+			    st->st_exp->x_len[j])) >= 0)
+				st->st_df += seg->s_dict[f].e_df;
 	}
 	return (0);
 }
@@ -358,56 +422,61 @@ search_unfolded(MDB_txn *txn, struct sstate *ss, const char *key,
 	return (n);
 }
 
-/* Document frequencies and prefix expansions from the block store. */
+/* Add a word's document frequency in the block store to *df. */
+static int
+search_df_block(MDB_txn *txn, struct sstate *ss, const char *key,
+    size_t len, uint64_t *df)
+{
+	struct ixterminfo	 ti;
+	int			 rc;
+
+	rc = ixblk_terminfo(txn, ss->ss_ix, key, len, &ti);
+	if (rc == 0)
+		*df += ti.ti_df - search_unfolded(txn, ss, key, len);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* Document frequencies in the block store. */
 static int
 search_df_blocks(MDB_txn *txn, struct sstate *ss)
 {
-	struct squery		*q = ss->ss_q;
-	struct sterm		*st;
-	struct ixterminfo	 ti;
-	MDB_cursor		*c;
-	MDB_val			 k, v;
-	size_t			 i, j;
-	int			 rc, format;
+	struct squery	*q = ss->ss_q;
+	struct sterm	*st;
+	size_t		 i, j;
+	int		 rc = 0;
 
-	if ((format = ixblk_format(txn, ss->ss_ix)) == -1)
-		return (MDB_CORRUPTED);
-	for (i = 0; i < q->q_nterms; i++) {
+	for (i = 0; i < q->q_nterms && rc == 0; i++) {
 		st = &q->q_terms[i];
-		if (!st->st_prefix) {
-			rc = ixblk_terminfo(txn, ss->ss_ix, st->st_key,
-			    st->st_len, &ti);
-			if (rc == 0)
-				st->st_df += ti.ti_df - search_unfolded(txn,
-				    ss, st->st_key, st->st_len);
-			else if (rc != MDB_NOTFOUND)
-				return (rc);
-			continue;
-		}
-		if (st->st_exp == NULL)
-			st->st_exp = xcalloc(1, sizeof(*st->st_exp));
-		if ((rc = mdb_cursor_open(txn, index_dbi(ss->ss_ix, IDB_TERMS),
-		    &c)) != 0)
-			return (rc);
-		k.mv_size = st->st_len;
-		k.mv_data = st->st_key;
-		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), j = 0;
-		    rc == 0 && j < SEARCH_PREFIX_MAX;
-		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), j++) {
-			if (k.mv_size < st->st_len || k.mv_size > IX_TERM_MAX ||
-			    memcmp(k.mv_data, st->st_key, st->st_len) != 0)
-				break;
-			if (ixblk_terminfo_decode(&v, format, &ti) == -1 ||
-			    !search_expand(st->st_exp, k.mv_data, k.mv_size))
-				break;
-			st->st_df += ti.ti_df - search_unfolded(txn, ss,
-			    k.mv_data, k.mv_size);
-		}
-		mdb_cursor_close(c);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return (rc);
+		if (!st->st_prefix)
+			rc = search_df_block(txn, ss, st->st_key, st->st_len,
+			    &st->st_df);
+		for (j = 0; st->st_prefix && j < st->st_exp->x_n && rc == 0;
+		    j++)
+			rc = search_df_block(txn, ss, st->st_exp->x_term[j],
+			    st->st_exp->x_len[j], &st->st_df);
 	}
-	return (0);
+	return (rc);
+}
+
+/* Every term's df and every prefix's expansions, from zero. */
+static int
+search_dfs(MDB_txn *txn, struct sstate *ss)
+{
+	struct squery	*q = ss->ss_q;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < q->q_nterms; i++) {
+		q->q_terms[i].st_df = 0;
+		if (q->q_terms[i].st_exp != NULL)
+			memset(q->q_terms[i].st_exp, 0,
+			    sizeof(*q->q_terms[i].st_exp));
+	}
+	if ((rc = search_expand_blocks(txn, ss)) != 0 ||
+	    (rc = search_segments(txn, ss, search_expand_seg)) != 0 ||
+	    (rc = search_df_blocks(txn, ss)) != 0)
+		return (rc);
+	return (search_segments(txn, ss, search_df));
 }
 
 /* Report a correction: the word as typed, the stem it stands for. */
@@ -570,15 +639,7 @@ search_typos(MDB_txn *txn, struct sstate *ss, const char *query,
 	free(ty);
 	if (rc != 0 || res->sr_ncorr == 0)
 		return (rc);
-	for (i = 0; i < q->q_nterms; i++) {
-		q->q_terms[i].st_df = 0;
-		if (q->q_terms[i].st_exp != NULL)
-			memset(q->q_terms[i].st_exp, 0,
-			    sizeof(*q->q_terms[i].st_exp));
-	}
-	if ((rc = search_df_blocks(txn, ss)) != 0)
-		return (rc);
-	return (search_segments(txn, ss, search_df));
+	return (search_dfs(txn, ss));
 }
 
 /* The chunks of one filter term, across segments. */
@@ -2591,8 +2652,7 @@ search_txn(MDB_txn *txn, void *arg)
 			    "quirectl check");
 		return (rc);
 	}
-	if ((rc = search_df_blocks(txn, ss)) != 0 ||
-	    (rc = search_segments(txn, ss, search_df)) != 0 ||
+	if ((rc = search_dfs(txn, ss)) != 0 ||
 	    (rc = search_typos(txn, ss, sa->sa_query, res)) != 0)
 		return (rc);
 	if (ss->ss_gout != NULL) {

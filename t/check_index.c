@@ -1666,6 +1666,45 @@ START_TEST(test_query_prefix)
 }
 END_TEST
 
+/*
+ * A prefix with more than SEARCH_PREFIX_MAX words scores as its first
+ * SEARCH_PREFIX_MAX words in the whole index do, however they lie:
+ * here the even words in one segment and the odd in another, each
+ * segment's first words reaching past the index's, then all in blocks.
+ */
+START_TEST(test_query_prefix_layout)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	char		 id[16], text[32];
+	double		 before, after;
+	int		 i, half, rv;
+
+	tix_open(&t);
+	for (half = 0; half < 2; half++) {
+		for (i = half; i < 3 * SEARCH_PREFIX_MAX; i += 2) {
+			snprintf(id, sizeof(id), "d%d", i);
+			snprintf(text, sizeof(text), "px%03d filler", i);
+			memset(&d, 0, sizeof(d));
+			d.d_id = id;
+			d.d_text = text;
+			add_doc(&t, &d);
+		}
+		commit(&t, NULL);
+	}
+	before = score_of(&t, "px*", NULL, "d0");
+	ck_assert_double_gt(before, 0.0);
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+		;
+	ck_assert_int_eq(rv, 0);
+	after = score_of(&t, "px*", NULL, "d0");
+	ck_assert_double_eq_tol(before, after, 1e-9);
+	/* The words past the first SEARCH_PREFIX_MAX are not expanded. */
+	ck_assert_double_eq(score_of(&t, "px*", NULL, "d190"), -1.0);
+	tix_close(&t);
+}
+END_TEST
+
 START_TEST(test_query_filters)
 {
 	struct tix	 t;
@@ -4623,6 +4662,7 @@ index_suite(void)
 	tcase_add_test(tc, test_query_operators);
 	tcase_add_test(tc, test_query_phrase);
 	tcase_add_test(tc, test_query_prefix);
+	tcase_add_test(tc, test_query_prefix_layout);
 	tcase_add_test(tc, test_query_filters);
 	tcase_add_test(tc, test_snippets);
 	suite_add_tcase(s, tc);
