@@ -179,6 +179,7 @@
 #define QPG_PROMOTE_MAX		1024	/* retries made ready per claim */
 #define QPG_CLAIM_MAX		1024	/* jobs per claim, at most */
 #define QPG_FETCH		"256"	/* rows per FETCH of a listing */
+#define QPG_CONNECT_TIMEOUT	"10"	/* seconds, unless the DSN says */
 #define QPG_TRIM_EVERY		16	/* ack calls between retention looks */
 #define QPG_TRIM_SMALL		16384	/* retain_done: a look at every ack */
 #define QPG_TRIM_PART		16
@@ -753,13 +754,22 @@ qpg_notice(void *arg, const char *msg)
 	qpg_log(__func__, "PostgreSQL says", msg);
 }
 
+/*
+ * Connect with the DSN, which may set anything; connect_timeout, placed
+ * before it, is the default it may override, so that a server that
+ * does not answer holds a caller (the supervisor among them) for
+ * QPG_CONNECT_TIMEOUT seconds, not for the kernel's TCP retries.
+ */
 static PGconn *
 qpg_connect(const char *dsn, char *err, size_t errlen)
 {
-	PGconn	*conn;
-	char	*p;
+	static const char *const keys[] = { "connect_timeout", "dbname",
+	    NULL };
+	const char	*values[] = { QPG_CONNECT_TIMEOUT, dsn, NULL };
+	PGconn		*conn;
+	char		*p;
 
-	if ((conn = PQconnectdb(dsn)) == NULL) {
+	if ((conn = PQconnectdbParams(keys, values, 1)) == NULL) {
 		strlcpy(err, "cannot connect to PostgreSQL: out of memory",
 		    errlen);
 		return (NULL);
