@@ -471,170 +471,154 @@ struct ctl_add {
  */
 static char	** volatile ctl_argv;
 
-static void
-ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
+/*
+ * With --stdin, a bare --ndjson says standard input is NDJSON: it is
+ * rewritten --ndjson=- in a copy of argv (libbsd's setproctitle keeps
+ * the strings of the real argv, and one replaced there would be lost).
+ */
+static char **
+ctl_add_stdin(int argc, char **argv, struct ctl_add *ca)
 {
-	static const struct option opts[] = {
-		{ "tenant", required_argument, NULL, 't' },
-		{ "priority", required_argument, NULL, 'p' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "language", required_argument, NULL, 'l' },
-		{ "ndjson", required_argument, NULL, 'j' },
-		{ "split", required_argument, NULL, 's' },
-		{ "debug", required_argument, NULL, 'g' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "include", required_argument, NULL, 'i' },
-		{ "exclude", required_argument, NULL, 'x' },
-		{ "stdin", no_argument, NULL, 'S' },
-		{ "id", required_argument, NULL, 'I' },
-		{ "title", required_argument, NULL, 'T' },
-		{ "type", required_argument, NULL, 'M' },
-		{ "follow", no_argument, NULL, 'F' },
-		{ "token-file", required_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 }
-	};
-	static char		 ndjson_stdin[] = "--ndjson=-";
-	struct submit_opts	*so = &ca->ca_so;
-	char			**copy;
-	const char		*errstr;
-	int			 ch, i, ingest = strcmp(cmd, "ingest") == 0;
+	static char	 ndjson_stdin[] = "--ndjson=-";
+	char		**copy;
+	int		 i;
 
-	memset(ca, 0, sizeof(*ca));
-	/* With --stdin, a bare --ndjson says standard input is NDJSON. */
-	for (i = 1; i < argc && !ingest; i++)
+	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--stdin") == 0)
 			ca->ca_stdin = 1;
-	/*
-	 * Rewritten in a copy: libbsd's setproctitle keeps the strings of
-	 * the real argv, and one replaced there would be lost (leaked).
-	 */
-	if (ca->ca_stdin) {
-		copy = xreallocarray(NULL, argc + 1, sizeof(*copy));
-		memcpy(copy, argv, (argc + 1) * sizeof(*copy));
-		ctl_argv = argv = copy;
-	}
-	for (i = 1; i < argc && ca->ca_stdin; i++)
-		if (strcmp(argv[i], "--ndjson") == 0 &&
-		    (i + 1 == argc || argv[i + 1][0] == '-'))
-			argv[i] = ndjson_stdin;
-	so->so_prio = JOB_PRIO_DEFAULT;
-	so->so_split = SUBMIT_SPLIT_DEFAULT;
-	so->so_include = ca->ca_include;
-	so->so_exclude = ca->ca_exclude;
-	ca->ca_count = 1;
-	ca->ca_workers = 2;
-	while ((ch = getopt_long(argc, argv, ingest ?
-	    "w:t:p:k:l:j:s:g:c:i:x:" : "t:p:k:l:j:s:g:c:i:x:", opts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'F':
-			if (ingest)
-				ctl_usage(cmd);
-			ca->ca_follow = 1;
-			break;
-		case 'A':
-			ca->ca_token_file = optarg;
-			break;
-		case 'w':
-			ca->ca_workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
-				    errstr);
-			break;
-		case 't':
-			if (strlen(optarg) > JOB_TENANT_MAX)
-				errx(CTL_EXIT_USAGE, "tenant name too long "
-				    "(%d bytes at most)", JOB_TENANT_MAX);
-			so->so_tenant = optarg;
-			break;
-		case 'p':
-			so->so_prio = strtonum(optarg, JOB_PRIO_MIN,
-			    JOB_PRIO_MAX, &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "priority %s: %s "
-				    "(%d to %d)", optarg, errstr,
-				    JOB_PRIO_MIN, JOB_PRIO_MAX);
-			break;
-		case 'k':
-			if (strlen(optarg) > JOB_KEY_MAX)
-				errx(CTL_EXIT_USAGE, "key too long "
-				    "(%d bytes at most)", JOB_KEY_MAX);
-			so->so_key = optarg;
-			break;
-		case 'l':
-			if (!tokenizer_lang_ok(optarg))
-				errx(CTL_EXIT_USAGE, "language %s: no stemmer",
-				    optarg);
-			so->so_lang = optarg;
-			break;
-		case 'S':
-			if (ingest)
-				ctl_usage(cmd);
-			break;
-		case 'I':
-			if (ingest || strlen(optarg) == 0 ||
-			    strlen(optarg) > JOB_EXTID_MAX)
-				errx(CTL_EXIT_USAGE, "--id: 1 to %d bytes, "
-				    "with --stdin", JOB_EXTID_MAX);
-			ca->ca_su.su_id = optarg;
-			break;
-		case 'T':
-			if (ingest || strlen(optarg) > JOB_TITLE_MAX)
-				errx(CTL_EXIT_USAGE, "--title: %d bytes at "
-				    "most, with --stdin", JOB_TITLE_MAX);
-			ca->ca_su.su_title = optarg;
-			break;
-		case 'M':
-			if (ingest || strlen(optarg) > JOB_CTYPE_MAX ||
-			    extract_type_mime(optarg) == -1)
-				errx(CTL_EXIT_USAGE, "--type %s: not a content "
-				    "type quire reads (see quirectl(8))",
-				    optarg);
-			ca->ca_su.su_ctype = optarg;
-			break;
-		case 'j':
-			if (ca->ca_stdin && strcmp(optarg, "-") == 0) {
-				ca->ca_stdin_ndjson = 1;
-				break;
-			}
-			if (ca->ca_nndjson == CTL_NDJSON_MAX)
-				errx(CTL_EXIT_USAGE, "too many --ndjson");
-			ca->ca_ndjson[ca->ca_nndjson++] = optarg;
-			break;
-		case 's':
-			if (util_parse_size(optarg, &so->so_split, &errstr)
-			    == -1 || so->so_split < 4096)
-				errx(CTL_EXIT_USAGE, "split %s: %s", optarg,
-				    errstr != NULL ? errstr :
-				    "4K at least");
-			break;
-		case 'g':
-			ca->ca_debug = optarg;
-			break;
-		case 'c':
-			ca->ca_count = strtonum(optarg, 1, 10000000, &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "count %s: %s", optarg,
-				    errstr);
-			break;
-		case 'i':
-		case 'x':
-			if ((ch == 'i' ? so->so_ninclude : so->so_nexclude) ==
-			    CTL_PATTERNS_MAX)
-				errx(CTL_EXIT_USAGE, "more than %d patterns",
-				    CTL_PATTERNS_MAX);
-			if (ch == 'i')
-				ca->ca_include[so->so_ninclude++] = optarg;
-			else
-				ca->ca_exclude[so->so_nexclude++] = optarg;
-			break;
-		default:
+	if (!ca->ca_stdin)
+		return (argv);
+	copy = xreallocarray(NULL, argc + 1, sizeof(*copy));
+	memcpy(copy, argv, (argc + 1) * sizeof(*copy));
+	ctl_argv = copy;
+	for (i = 1; i < argc; i++)
+		if (strcmp(copy[i], "--ndjson") == 0 &&
+		    (i + 1 == argc || copy[i + 1][0] == '-'))
+			copy[i] = ndjson_stdin;
+	return (copy);
+}
+
+/* One option of submit or ingest. */
+static void
+ctl_add_opt(const char *cmd, int ch, int ingest, struct ctl_add *ca)
+{
+	struct submit_opts	*so = &ca->ca_so;
+	const char		*errstr;
+
+	switch (ch) {
+	case 'F':
+		if (ingest)
 			ctl_usage(cmd);
+		ca->ca_follow = 1;
+		break;
+	case 'A':
+		ca->ca_token_file = optarg;
+		break;
+	case 'w':
+		ca->ca_workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
+		    &errstr);
+		if (errstr != NULL)
+			errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
+			    errstr);
+		break;
+	case 't':
+		if (strlen(optarg) > JOB_TENANT_MAX)
+			errx(CTL_EXIT_USAGE, "tenant name too long "
+			    "(%d bytes at most)", JOB_TENANT_MAX);
+		so->so_tenant = optarg;
+		break;
+	case 'p':
+		so->so_prio = strtonum(optarg, JOB_PRIO_MIN,
+		    JOB_PRIO_MAX, &errstr);
+		if (errstr != NULL)
+			errx(CTL_EXIT_USAGE, "priority %s: %s "
+			    "(%d to %d)", optarg, errstr,
+			    JOB_PRIO_MIN, JOB_PRIO_MAX);
+		break;
+	case 'k':
+		if (strlen(optarg) > JOB_KEY_MAX)
+			errx(CTL_EXIT_USAGE, "key too long "
+			    "(%d bytes at most)", JOB_KEY_MAX);
+		so->so_key = optarg;
+		break;
+	case 'l':
+		if (!tokenizer_lang_ok(optarg))
+			errx(CTL_EXIT_USAGE, "language %s: no stemmer",
+			    optarg);
+		so->so_lang = optarg;
+		break;
+	case 'S':
+		if (ingest)
+			ctl_usage(cmd);
+		break;
+	case 'I':
+		if (ingest || strlen(optarg) == 0 ||
+		    strlen(optarg) > JOB_EXTID_MAX)
+			errx(CTL_EXIT_USAGE, "--id: 1 to %d bytes, "
+			    "with --stdin", JOB_EXTID_MAX);
+		ca->ca_su.su_id = optarg;
+		break;
+	case 'T':
+		if (ingest || strlen(optarg) > JOB_TITLE_MAX)
+			errx(CTL_EXIT_USAGE, "--title: %d bytes at "
+			    "most, with --stdin", JOB_TITLE_MAX);
+		ca->ca_su.su_title = optarg;
+		break;
+	case 'M':
+		if (ingest || strlen(optarg) > JOB_CTYPE_MAX ||
+		    extract_type_mime(optarg) == -1)
+			errx(CTL_EXIT_USAGE, "--type %s: not a content "
+			    "type quire reads (see quirectl(8))",
+			    optarg);
+		ca->ca_su.su_ctype = optarg;
+		break;
+	case 'j':
+		if (ca->ca_stdin && strcmp(optarg, "-") == 0) {
+			ca->ca_stdin_ndjson = 1;
+			break;
 		}
+		if (ca->ca_nndjson == CTL_NDJSON_MAX)
+			errx(CTL_EXIT_USAGE, "too many --ndjson");
+		ca->ca_ndjson[ca->ca_nndjson++] = optarg;
+		break;
+	case 's':
+		if (util_parse_size(optarg, &so->so_split, &errstr)
+		    == -1 || so->so_split < 4096)
+			errx(CTL_EXIT_USAGE, "split %s: %s", optarg,
+			    errstr != NULL ? errstr :
+			    "4K at least");
+		break;
+	case 'g':
+		ca->ca_debug = optarg;
+		break;
+	case 'c':
+		ca->ca_count = strtonum(optarg, 1, 10000000, &errstr);
+		if (errstr != NULL)
+			errx(CTL_EXIT_USAGE, "count %s: %s", optarg,
+			    errstr);
+		break;
+	case 'i':
+	case 'x':
+		if ((ch == 'i' ? so->so_ninclude : so->so_nexclude) ==
+		    CTL_PATTERNS_MAX)
+			errx(CTL_EXIT_USAGE, "more than %d patterns",
+			    CTL_PATTERNS_MAX);
+		if (ch == 'i')
+			ca->ca_include[so->so_ninclude++] = optarg;
+		else
+			ca->ca_exclude[so->so_nexclude++] = optarg;
+		break;
+	default:
+		ctl_usage(cmd);
 	}
-	ca->ca_paths = argv + optind;
-	ca->ca_npaths = argc - optind;
+}
+
+/* What the options say together. */
+static void
+ctl_add_check(const char *cmd, struct ctl_add *ca)
+{
+	struct submit_opts	*so = &ca->ca_so;
+
 	if (ca->ca_stdin) {
 		if (ca->ca_npaths != 0 || ca->ca_nndjson != 0 ||
 		    ca->ca_debug != NULL)
@@ -657,6 +641,49 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 		errx(CTL_EXIT_USAGE, "--key names one submission");
 	if (so->so_key != NULL && ca->ca_count > 1)
 		errx(CTL_EXIT_USAGE, "--key names one job, not --count");
+}
+
+static void
+ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
+{
+	static const struct option opts[] = {
+		{ "tenant", required_argument, NULL, 't' },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "language", required_argument, NULL, 'l' },
+		{ "ndjson", required_argument, NULL, 'j' },
+		{ "split", required_argument, NULL, 's' },
+		{ "debug", required_argument, NULL, 'g' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "include", required_argument, NULL, 'i' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "stdin", no_argument, NULL, 'S' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "title", required_argument, NULL, 'T' },
+		{ "type", required_argument, NULL, 'M' },
+		{ "follow", no_argument, NULL, 'F' },
+		{ "token-file", required_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct submit_opts	*so = &ca->ca_so;
+	int			 ch, ingest = strcmp(cmd, "ingest") == 0;
+
+	memset(ca, 0, sizeof(*ca));
+	if (!ingest)
+		argv = ctl_add_stdin(argc, argv, ca);
+	so->so_prio = JOB_PRIO_DEFAULT;
+	so->so_split = SUBMIT_SPLIT_DEFAULT;
+	so->so_include = ca->ca_include;
+	so->so_exclude = ca->ca_exclude;
+	ca->ca_count = 1;
+	ca->ca_workers = 2;
+	while ((ch = getopt_long(argc, argv, ingest ?
+	    "w:t:p:k:l:j:s:g:c:i:x:" : "t:p:k:l:j:s:g:c:i:x:", opts, NULL))
+	    != -1)
+		ctl_add_opt(cmd, ch, ingest, ca);
+	ca->ca_paths = argv + optind;
+	ca->ca_npaths = argc - optind;
+	ctl_add_check(cmd, ca);
 }
 
 /*
