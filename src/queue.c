@@ -412,6 +412,9 @@ queue_strerror(int rc)
 		return ("storage full: the queue's map reached map-max");
 	case QUEUE_EIO:
 		return ("storage error: I/O error in the data directory");
+	case QUEUE_EDOWN:
+		return ("storage error: the queue's PostgreSQL server cannot "
+		    "be reached");
 	default:
 		return ("queue error (see log)");
 	}
@@ -428,6 +431,8 @@ queue_fault(int rc)
 		return (STORE_FAULT_MAP);
 	case QUEUE_EIO:
 		return (STORE_FAULT_IO);
+	case QUEUE_EDOWN:
+		return (STORE_FAULT_DOWN);
 	default:
 		return (STORE_FAULT_NONE);
 	}

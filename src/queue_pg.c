@@ -180,6 +180,8 @@
 #define QPG_CLAIM_MAX		1024	/* jobs per claim, at most */
 #define QPG_FETCH		"256"	/* rows per FETCH of a listing */
 #define QPG_CONNECT_TIMEOUT	"10"	/* seconds, unless the DSN says */
+#define QPG_RETRY_MIN_MS	250	/* reconnection: the first wait */
+#define QPG_RETRY_MAX_MS	10000	/* reconnection: the longest wait */
 #define QPG_TRIM_EVERY		16	/* ack calls between retention looks */
 #define QPG_TRIM_SMALL		16384	/* retain_done: a look at every ack */
 #define QPG_TRIM_PART		16
@@ -310,6 +312,9 @@ struct qpg {
 	PGconn		*p_conn;
 	char		 p_host[QPG_HOST_MAX + 1];	/* lease holder name */
 	int		 p_listening;
+	uint64_t	 p_lost_at;	/* monotonic ms; 0: connected */
+	uint64_t	 p_retry_at;	/* no reconnection before */
+	uint64_t	 p_retry_ms;	/* the wait after the next failure */
 	uint64_t	 p_acks;	/* ack calls, for retention */
 	/* The next ack's documents (queue_docs), the caller's memory. */
 	const struct queue_doc *p_docs;
@@ -472,9 +477,13 @@ qpg_q(struct qpg_tx *t, const char *sql, const struct qpg_args *a,
 	}
 	st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	strlcpy(t->t_sqlstate, st != NULL ? st : "", sizeof(t->t_sqlstate));
-	/* A deadlock or a serialization failure is run again, quietly. */
+	/*
+	 * A deadlock or a serialization failure is run again, quietly; a
+	 * lost connection is qpg_lost's to log.
+	 */
 	if (strcmp(t->t_sqlstate, "40001") != 0 &&
-	    strcmp(t->t_sqlstate, "40P01") != 0)
+	    strcmp(t->t_sqlstate, "40P01") != 0 &&
+	    PQstatus(t->t_pg->p_conn) == CONNECTION_OK)
 		qpg_log(__func__, "PostgreSQL",
 		    r != NULL && PQresultErrorMessage(r)[0] != '\0' ?
 		    PQresultErrorMessage(r) : PQerrorMessage(t->t_pg->p_conn));
@@ -628,21 +637,47 @@ qpg_totals(struct qpg_tx *t)
 	    "cancelled = o.cancelled + $7", &a, NULL));
 }
 
-/* Whether the connection is lost: then it is reset once. */
+/*
+ * Whether the connection is lost (0: it is not) and, if so, one try to
+ * make it again: 1 made, -1 not.  After a failed try the next waits
+ * QPG_RETRY_MIN_MS, twice as long after each failure up to
+ * QPG_RETRY_MAX_MS (-1 at once meanwhile), so that a server that is
+ * down costs no process a connection attempt per call.  The loss and
+ * the first failed try are logged, then the return and how long the
+ * loss lasted: not a line per call.
+ */
 static int
 qpg_lost(struct qpg *pg)
 {
+	uint64_t	 now;
+
 	if (PQstatus(pg->p_conn) == CONNECTION_OK)
 		return (0);
-	log_warnx("%s: the connection to PostgreSQL is lost: reconnecting",
-	    __func__);
+	now = util_mono_ms();
+	if (pg->p_lost_at == 0) {
+		log_warnx("%s: the connection to PostgreSQL is lost: "
+		    "reconnecting", __func__);
+		pg->p_lost_at = now;
+		pg->p_retry_at = now;
+		pg->p_retry_ms = QPG_RETRY_MIN_MS;
+	}
+	if (now < pg->p_retry_at)
+		return (-1);
 	PQreset(pg->p_conn);
 	pg->p_listening = 0;
 	if (PQstatus(pg->p_conn) != CONNECTION_OK) {
-		qpg_log(__func__, "cannot reconnect to PostgreSQL",
-		    PQerrorMessage(pg->p_conn));
+		if (pg->p_retry_ms == QPG_RETRY_MIN_MS)
+			qpg_log(__func__, "cannot reconnect to PostgreSQL "
+			    "(trying again, every 10 s at most)",
+			    PQerrorMessage(pg->p_conn));
+		pg->p_retry_at = util_mono_ms() + pg->p_retry_ms;
+		pg->p_retry_ms = pg->p_retry_ms * 2 > QPG_RETRY_MAX_MS ?
+		    QPG_RETRY_MAX_MS : pg->p_retry_ms * 2;
 		return (-1);
 	}
+	log_info("%s: connected to PostgreSQL again after %.1f s", __func__,
+	    (util_mono_ms() - pg->p_lost_at) / 1000.0);
+	pg->p_lost_at = 0;
 	return (1);
 }
 
@@ -664,6 +699,8 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 
 	if (pg == NULL || pg->p_conn == NULL)
 		return (QUEUE_ERROR);
+	if (qpg_lost(pg) == -1)
+		return (QUEUE_EDOWN);
 	for (tries = 0; tries < QPG_TRIES; tries++) {
 		memset(&t, 0, sizeof(t));
 		t.t_q = q;
@@ -712,6 +749,8 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 			    fn_name);
 			(void)qpg_lost(pg);
 		}
+		if (PQstatus(pg->p_conn) != CONNECTION_OK)
+			return (QUEUE_EDOWN);
 		return (qpg_sqlstate_result(t.t_sqlstate));
 	}
 	log_warnx("%s: gave up after %d deadlocks or serialization failures",

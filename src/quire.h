@@ -238,7 +238,8 @@ enum store_fault {
 	STORE_FAULT_NONE = 0,
 	STORE_FAULT_FULL,	/* the file system is full (or over quota) */
 	STORE_FAULT_MAP,	/* the map reached map-size */
-	STORE_FAULT_IO		/* an I/O error, a read-only file system */
+	STORE_FAULT_IO,		/* an I/O error, a read-only file system */
+	STORE_FAULT_DOWN	/* the queue's database server is out of reach */
 };
 
 #define STORE_MAXDBS		16
@@ -290,7 +291,8 @@ int		 store_sync_parse(const char *);
 #define QUEUE_ENOSPC		-7	/* storage: the file system is full */
 #define QUEUE_EMAPFULL		-8	/* storage: the map reached map-max */
 #define QUEUE_EIO		-9	/* storage: an I/O error */
-#define QUEUE_ELAST		QUEUE_EIO
+#define QUEUE_EDOWN		-10	/* storage: the server is out of reach */
+#define QUEUE_ELAST		QUEUE_EDOWN
 
 #define QUEUE_CRASH_ALL		UINT64_MAX	/* release: every job crashed */
 #define QUEUE_MEMORY_LIMIT	"memory-limit"	/* a cause: kept as the reason */
