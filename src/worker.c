@@ -135,6 +135,7 @@ struct worker {
 	uint64_t	 wk_admit;	/* big-job bytes the fleet may run */
 	uint64_t	 wk_last_beat;
 	int		 wk_fault;	/* storage fault told the supervisor */
+	const char	*wk_fault_what;	/* and what met it */
 	/* The running job. */
 	uint64_t	 wk_job;
 	uint64_t	 wk_gen;
@@ -208,6 +209,7 @@ struct worker_acks {
 static void	 worker_exit(struct worker *, int) __dead;
 static void	 worker_docs_clear(struct worker *);
 static void	 worker_homes(struct worker *);
+static void	 worker_storage(struct worker *, int, const char *);
 
 /* Give back every lease we hold and leave. */
 static void
@@ -362,6 +364,24 @@ worker_progress(struct worker *wk, uint64_t now)
  * third of the lease.  Returns the
  * outcome to stop with, or WO_DONE to go on.
  */
+static const char worker_beat_what[] = "lease extension";
+
+/*
+ * A lease extension that storage refused: told at once, so that the
+ * supervisor does not take the lease for expired (it sweeps none while
+ * a fault lasts); told over when one goes through, unless another
+ * write met a fault since, which its own retry clears.
+ */
+static void
+worker_beat_fault(struct worker *wk, int rc)
+{
+	if (queue_fault(rc) != STORE_FAULT_NONE)
+		worker_storage(wk, queue_fault(rc), worker_beat_what);
+	else if (rc == 0 && wk->wk_fault != STORE_FAULT_NONE &&
+	    wk->wk_fault_what == worker_beat_what)
+		worker_storage(wk, STORE_FAULT_NONE, worker_beat_what);
+}
+
 static int
 worker_beat(struct worker *wk)
 {
@@ -384,6 +404,7 @@ worker_beat(struct worker *wk)
 		(void)queue_extend_pid(&wk->wk_q, getpid());
 		rc = queue_heartbeat(&wk->wk_q, wk->wk_job, wk->wk_gen, pm);
 		wk->wk_lease_at = now;
+		worker_beat_fault(wk, rc);
 		if (rc == QUEUE_ESTALE)
 			return (WO_LOST);
 		if (rc == QUEUE_ECANCEL)
@@ -577,6 +598,7 @@ worker_storage(struct worker *wk, int fault, const char *what)
 	if (ipc_send(wk->wk_ch.ch_fd, IPC_STORAGE, fault, 0, what) == -1)
 		worker_exit(wk, 1);
 	wk->wk_fault = fault;
+	wk->wk_fault_what = what;
 }
 
 /* Wait out a storage fault; returns the next wait. */
