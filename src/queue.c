@@ -53,7 +53,10 @@
  *
  *   Spool files.  An uploaded body stays in spool/ while a job may still
  *   read it (queue_spool_refs), and is removed once no committed job
- *   needs it.
+ *   needs it.  PostgreSQL keeps it instead, for every host: the enqueue
+ *   copies it into the database and removes the file after its commit,
+ *   and the body goes with the last job that needs it
+ *   (queue_pg_spool_read).
  *
  * The results are QUEUE_OK, the codes in quire.h (QUEUE_ESTALE, ...),
  * a storage fault (QUEUE_ENOSPC, QUEUE_EMAPFULL, QUEUE_EIO: see

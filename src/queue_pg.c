@@ -58,6 +58,37 @@
  *			of any host by (tenant, priority, id) and the
  *			pinned ones by (home, tenant, priority, id).
  *
+ * Version 4 adds
+ *
+ *	quire_spool.size the body's length in bytes, once the body
+ *			is in quire_spool_body; NULL for a body enqueued
+ *			before version 4, which only its host's spool holds.
+ *	quire_spool_body one row per piece of an uploaded body: (name,
+ *			pos, the piece's offset) -> at most QPG_SPOOL_CHUNK
+ *			bytes, the pieces end to end; removed with the
+ *			quire_spool row (ON DELETE CASCADE).  Its bytes are
+ *			stored uncompressed (STORAGE EXTERNAL), so a
+ *			substring of a piece reads only the part asked for.
+ *
+ * Uploaded bodies.  An upload is spooled on the host that received it
+ * (spool.c), which then enqueues its jobs; with several hosts, any of
+ * them may claim those jobs, so the body goes into the database in the
+ * enqueue's transaction: the first job that names a spool file creates
+ * its quire_spool row, and the same transaction copies the file into
+ * quire_spool_body, QPG_SPOOL_CHUNK bytes a statement (bounded memory,
+ * whatever max-bulk-size allows), and sets the size.  "Accepted" thus
+ * still means committed: the body and its jobs, or neither.  The local
+ * file is then removed after the commit: the database's copy is the one
+ * every host reads, the receiving host's workers too, and no host has a
+ * copy to clean up.  A worker reads the bytes its job needs (an NDJSON
+ * range, or the whole document after its size was checked) with
+ * queue_pg_spool_size and queue_pg_spool_read, one piece a statement,
+ * straight into the buffer it would have read the file into (ingest.c).
+ * The body goes with its quire_spool row, when the last job that names
+ * it is done, cancelled or purged.  A body enqueued before version 4
+ * has no size and no pieces: a file in its host's spool, read there as
+ * before.
+ *
  * Home hosts.  An ack writes, in its transaction, the home records of
  * the documents its jobs indexed (queue_docs hands them to the next
  * ack; one statement over arrays): a new document's home is the acking
@@ -195,6 +226,7 @@
 #define QPG_DEFAULT_TENANT	"default"
 #define QPG_HOST_MAX		255
 #define QPG_TOTAL_SHARDS	16
+#define QPG_SPOOL_CHUNK		(1024 * 1024)	/* bytes of a body's piece */
 
 /*
  * The migrations: step k takes the schema from version k - 1 to k.
@@ -289,7 +321,16 @@ static const char *qpg_migrations[] = {
 	"CREATE INDEX quire_jobs_ready ON quire_jobs (tid, prio, id)"
 	"  WHERE state = 0 AND home IS NULL;"
 	"CREATE INDEX quire_jobs_pinned ON quire_jobs (home, tid, prio, id)"
-	"  WHERE state = 0 AND home IS NOT NULL;"
+	"  WHERE state = 0 AND home IS NOT NULL;",
+	/* 4: uploaded bodies, readable by every host. */
+	"ALTER TABLE quire_spool ADD COLUMN size bigint;"
+	"CREATE TABLE quire_spool_body ("
+	"  name bytea NOT NULL REFERENCES quire_spool (name)"
+	"    ON DELETE CASCADE,"
+	"  pos bigint NOT NULL,"
+	"  data bytea NOT NULL,"
+	"  PRIMARY KEY (name, pos));"
+	"ALTER TABLE quire_spool_body ALTER COLUMN data SET STORAGE EXTERNAL;"
 };
 
 #define QPG_VERSION	((int)(sizeof(qpg_migrations) / \
@@ -333,16 +374,25 @@ struct qpg_tx {
 	size_t		 t_nmem;
 };
 
-/* The parameters of one statement, as text. */
+/*
+ * The parameters of one statement, as text, but for those qa_raw gives
+ * as bytes (a body's piece, sent as it is); a_binres: the result's
+ * values as bytes too, not as text.
+ */
 struct qpg_args {
 	const char	*a_val[QPG_ARGS_MAX];
 	char		 a_buf[QPG_ARGS_MAX][24];
+	int		 a_len[QPG_ARGS_MAX];
+	int		 a_fmt[QPG_ARGS_MAX];
 	int		 a_n;
+	int		 a_raw;
+	int		 a_binres;
 };
 
 typedef int	 (*qpg_fn)(struct qpg_tx *, void *);
 
-static int	 qpg_spool_ref(struct qpg_tx *, int, const char *, int);
+static int	 qpg_spool_add(struct qpg_tx *, const char *, size_t);
+static int	 qpg_spool_ref(struct qpg_tx *, int, const char *);
 
 /* Statements. */
 
@@ -350,6 +400,9 @@ static void
 qa_init(struct qpg_args *a)
 {
 	a->a_n = 0;
+	a->a_raw = 0;
+	a->a_binres = 0;
+	memset(a->a_fmt, 0, sizeof(a->a_fmt));
 }
 
 static void
@@ -379,6 +432,18 @@ qa_str(struct qpg_args *a, const char *s)
 	if (a->a_n == QPG_ARGS_MAX)
 		fatalx("%s: too many parameters", __func__);
 	a->a_val[a->a_n++] = s;
+}
+
+/* len bytes as a bytea, sent as they are: no text, no copy. */
+static void
+qa_raw(struct qpg_args *a, const void *data, size_t len)
+{
+	if (a->a_n == QPG_ARGS_MAX)
+		fatalx("%s: too many parameters", __func__);
+	a->a_val[a->a_n] = data;
+	a->a_len[a->a_n] = len;
+	a->a_fmt[a->a_n++] = 1;
+	a->a_raw = 1;
 }
 
 /*
@@ -466,7 +531,10 @@ qpg_q(struct qpg_tx *t, const char *sql, const struct qpg_args *a,
 	if (res != NULL)
 		*res = NULL;
 	r = PQexecParams(t->t_pg->p_conn, sql, a != NULL ? a->a_n : 0, NULL,
-	    a != NULL ? a->a_val : NULL, NULL, NULL, 0);
+	    a != NULL ? a->a_val : NULL,
+	    a != NULL && a->a_raw ? a->a_len : NULL,
+	    a != NULL && a->a_raw ? a->a_fmt : NULL,
+	    a != NULL && a->a_binres);
 	es = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
 		if (res != NULL)
@@ -1408,7 +1476,7 @@ static int
 qpg_enq_done(struct qpg_tx *t, struct queue_new *jobs, size_t n)
 {
 	const char	*last = NULL;
-	size_t		 i, k, refs = 0;
+	size_t		 i, refs = 0;
 	int		 rc;
 
 	for (i = 0; i < n; i++) {
@@ -1421,20 +1489,18 @@ qpg_enq_done(struct qpg_tx *t, struct queue_new *jobs, size_t n)
 			t->t_notify = 1;
 		if (jobs[i].qn_srckind != SRC_SPOOL)
 			continue;
-		/* The jobs of one upload come together: one count each. */
+		/* The jobs of one upload come together: one count. */
 		if (last != NULL && strcmp(last, jobs[i].qn_path) == 0) {
 			refs++;
 			continue;
 		}
-		for (k = 0; k < refs; k++)
-			if ((rc = qpg_spool_ref(t, SRC_SPOOL, last, 1)) != 0)
-				return (rc);
+		if (refs > 0 && (rc = qpg_spool_add(t, last, refs)) != 0)
+			return (rc);
 		last = jobs[i].qn_path;
 		refs = 1;
 	}
-	for (k = 0; k < refs; k++)
-		if ((rc = qpg_spool_ref(t, SRC_SPOOL, last, 1)) != 0)
-			return (rc);
+	if (refs > 0 && (rc = qpg_spool_add(t, last, refs)) != 0)
+		return (rc);
 	return (0);
 }
 
@@ -1514,14 +1580,137 @@ qpg_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 	return (qpg_run(q, __func__, 0, qpg_enqueue_txn, &ea));
 }
 
+/* The local spool file name goes after the commit (qpg_run). */
+static void
+qpg_unlink_later(struct queue *q, const char *name)
+{
+	if (q->q_nunlink == q->q_unlinkcap) {
+		q->q_unlinkcap = q->q_unlinkcap == 0 ? 16 : q->q_unlinkcap * 2;
+		q->q_unlink = xreallocarray(q->q_unlink, q->q_unlinkcap,
+		    sizeof(*q->q_unlink));
+	}
+	strlcpy(q->q_unlink[q->q_nunlink++], name, sizeof(q->q_unlink[0]));
+}
+
 /*
- * One job more (delta 1) or less (-1) that needs a spool file; at 0 the
- * count goes and the file is removed after the commit.
+ * Read up to len bytes at off of fd, fewer only at end of file; the
+ * bytes read, or -1 with errno.
+ */
+static ssize_t
+qpg_pread_full(int fd, char *buf, size_t len, off_t off)
+{
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	while (got < len) {
+		if ((n = pread(fd, buf + got, len - got, off + got)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return (got);
+}
+
+/*
+ * The spool file name into quire_spool_body, piece by piece, and its
+ * size into its quire_spool row, in the enqueue's transaction; the file
+ * goes after the commit.  A file that cannot be read fails the enqueue,
+ * which then takes nothing (QUEUE_EIO for the disk's error).
  */
 static int
-qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
+qpg_spool_store(struct qpg_tx *t, const char *name)
 {
-	struct queue	*q = t->t_q;
+	struct qpg_args	 a;
+	char		*buf;
+	uint64_t	 pos = 0;
+	ssize_t		 n;
+	int		 fd, rc = 0, saved;
+
+	if ((fd = spool_open(t->t_q->q_datadir, name)) == -1) {
+		saved = errno;
+		log_warnx("%s: %s/%s/%s: %s", __func__, t->t_q->q_datadir,
+		    SPOOL_DIR, name, util_open_strerror(saved));
+		return (saved == EIO ? QUEUE_EIO : QUEUE_ERROR);
+	}
+	buf = xmalloc(QPG_SPOOL_CHUNK);
+	for (;;) {
+		if ((n = qpg_pread_full(fd, buf, QPG_SPOOL_CHUNK, pos)) == -1) {
+			saved = errno;
+			log_warn("%s: %s/%s/%s", __func__, t->t_q->q_datadir,
+			    SPOOL_DIR, name);
+			rc = saved == EIO ? QUEUE_EIO : QUEUE_ERROR;
+			break;
+		}
+		if (n == 0)
+			break;
+		qa_init(&a);
+		qa_bin(t, &a, name);
+		qa_u64(&a, pos);
+		qa_raw(&a, buf, n);
+		if ((rc = qpg_q(t, "INSERT INTO quire_spool_body "
+		    "VALUES ($1, $2, $3)", &a, NULL)) != 0)
+			break;
+		pos += n;
+		if (n < QPG_SPOOL_CHUNK)
+			break;
+	}
+	free(buf);
+	close(fd);
+	if (rc != 0)
+		return (rc);
+	qa_init(&a);
+	qa_bin(t, &a, name);
+	qa_u64(&a, pos);
+	if ((rc = qpg_q(t, "UPDATE quire_spool SET size = $2 WHERE name = $1",
+	    &a, NULL)) != 0)
+		return (rc);
+	qpg_unlink_later(t->t_q, name);
+	return (0);
+}
+
+/*
+ * n jobs more that need a spool file.  The first ones make its row, and
+ * the body goes into the database with them; a row that has one, or
+ * that a queue before version 4 made (no size, more jobs than these),
+ * keeps what it has.
+ */
+static int
+qpg_spool_add(struct qpg_tx *t, const char *name, size_t n)
+{
+	struct qpg_args	 a;
+	PGresult	*r;
+	uint64_t	 refs;
+	int		 rc, sized;
+
+	if (name == NULL || !spool_name_ok(name))
+		return (0);
+	qa_init(&a);
+	qa_bin(t, &a, name);
+	qa_u64(&a, n);
+	if ((rc = qpg_q(t, "INSERT INTO quire_spool AS s (name, refs) "
+	    "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+	    "refs = s.refs + $2 RETURNING refs, size IS NOT NULL", &a,
+	    &r)) != 0)
+		return (rc);
+	refs = qpg_u64(r, 0, 0);
+	sized = PQgetvalue(r, 0, 1)[0] == 't';
+	PQclear(r);
+	if (sized || refs != n)
+		return (0);
+	return (qpg_spool_store(t, name));
+}
+
+/*
+ * One job less that needs a spool file; at 0 its row goes, with its
+ * body, and the file (where one is left) is removed after the commit.
+ */
+static int
+qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name)
+{
 	struct qpg_args	 a;
 	uint64_t	 left;
 	int		 rc, found;
@@ -1530,10 +1719,6 @@ qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
 		return (0);
 	qa_init(&a);
 	qa_bin(t, &a, name);
-	if (delta > 0)
-		return (qpg_q(t, "INSERT INTO quire_spool AS s VALUES ($1, 1) "
-		    "ON CONFLICT (name) DO UPDATE SET refs = s.refs + 1", &a,
-		    NULL));
 	if ((rc = qpg_q1(t, "UPDATE quire_spool SET refs = refs - 1 WHERE "
 	    "name = $1 RETURNING refs", &a, &left, &found)) != 0)
 		return (rc);
@@ -1542,12 +1727,7 @@ qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
 	if ((rc = qpg_q(t, "DELETE FROM quire_spool WHERE name = $1", &a,
 	    NULL)) != 0)
 		return (rc);
-	if (q->q_nunlink == q->q_unlinkcap) {
-		q->q_unlinkcap = q->q_unlinkcap == 0 ? 16 : q->q_unlinkcap * 2;
-		q->q_unlink = xreallocarray(q->q_unlink, q->q_unlinkcap,
-		    sizeof(*q->q_unlink));
-	}
-	strlcpy(q->q_unlink[q->q_nunlink++], name, sizeof(q->q_unlink[0]));
+	qpg_unlink_later(t->t_q, name);
 	return (0);
 }
 
@@ -1679,7 +1859,7 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 		t->t_tot[PQgetvalue(r, k, 1)[0] == 't' ? QT_CANCELLED :
 		    QT_DONE]++;
 		qpg_text(path, sizeof(path), r, k, 3);
-		rc = qpg_spool_ref(t, qpg_i64(r, k, 2), path, -1);
+		rc = qpg_spool_ref(t, qpg_i64(r, k, 2), path);
 		acked[k] = qpg_u64(r, k, 0);
 	}
 	free(used);
@@ -2102,7 +2282,7 @@ qpg_finish(struct qpg_tx *t, const struct job *j, int state,
 	if (state == JOB_CANCELLED)
 		t->t_tot[QT_CANCELLED]++;
 	if (state != JOB_DEAD)
-		return (qpg_spool_ref(t, j->j_srckind, j->j_path, -1));
+		return (qpg_spool_ref(t, j->j_srckind, j->j_path));
 	return (0);
 }
 
@@ -2542,7 +2722,7 @@ qpg_purge_txn(struct qpg_tx *t, void *arg)
 		if (qpg_i64(r, i, 0) != JOB_DEAD)
 			continue;
 		qpg_text(path, sizeof(path), r, i, 2);
-		rc = qpg_spool_ref(t, qpg_i64(r, i, 1), path, -1);
+		rc = qpg_spool_ref(t, qpg_i64(r, i, 1), path);
 	}
 	PQclear(r);
 	return (rc);
@@ -2877,6 +3057,126 @@ qpg_spool_refs(struct queue *q, const char *name, uint64_t *n)
 	sa.sa_name = name;
 	sa.sa_n = n;
 	return (qpg_run(q, __func__, 1, qpg_spool_txn, &sa));
+}
+
+struct qpg_body_arg {
+	const char	*ba_name;
+	uint64_t	 ba_off;
+	size_t		 ba_len;
+	char		*ba_dst;
+	size_t		 ba_got;
+	uint64_t	 ba_size;
+	int		 ba_found;
+};
+
+static int
+qpg_body_size_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_body_arg	*ba = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, ba->ba_name);
+	if ((rc = qpg_q(t, "SELECT size FROM quire_spool WHERE name = $1 AND "
+	    "size IS NOT NULL", &a, &r)) != 0)
+		return (rc);
+	if ((ba->ba_found = PQntuples(r) > 0))
+		ba->ba_size = qpg_u64(r, 0, 0);
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * The size of the uploaded body name, when the database holds it: 0 and
+ * *stored set, or clear (no such body, or one only its host's spool
+ * holds: see the top), or an error.
+ */
+int
+queue_pg_spool_size(struct queue *q, const char *name, uint64_t *size,
+    int *stored)
+{
+	struct qpg_body_arg	 ba;
+	int			 rc;
+
+	*size = 0;
+	*stored = 0;
+	if (q->q_be != &queue_pg_backend || !spool_name_ok(name))
+		return (0);
+	memset(&ba, 0, sizeof(ba));
+	ba.ba_name = name;
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_body_size_txn, &ba)) != 0)
+		return (rc);
+	*size = ba.ba_size;
+	*stored = ba.ba_found;
+	return (0);
+}
+
+/* The bytes from ba_off on that the piece holding ba_off has, at most. */
+static int
+qpg_body_read_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_body_arg	*ba = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	size_t			 n;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, ba->ba_name);
+	qa_u64(&a, ba->ba_off);
+	qa_u64(&a, ba->ba_len);
+	a.a_binres = 1;
+	if ((rc = qpg_q(t, "SELECT substring(data FROM ($2::bigint - pos + 1)"
+	    "::integer FOR $3::integer) FROM quire_spool_body WHERE "
+	    "name = $1 AND pos <= $2::bigint ORDER BY pos DESC LIMIT 1", &a,
+	    &r)) != 0)
+		return (rc);
+	ba->ba_got = 0;
+	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+		n = PQgetlength(r, 0, 0);
+		if (n > ba->ba_len)
+			n = ba->ba_len;
+		memcpy(ba->ba_dst, PQgetvalue(r, 0, 0), n);
+		ba->ba_got = n;
+	}
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * Bytes [off, off + len) of the uploaded body name into dst, from the
+ * database, a piece (at most QPG_SPOOL_CHUNK bytes) a statement: 0, or
+ * QUEUE_ENOENT when the database does not hold them all (no such body,
+ * or a shorter one), or an error (the server's: a storage fault to its
+ * reader, not the document's).
+ */
+int
+queue_pg_spool_read(struct queue *q, const char *name, uint64_t off,
+    size_t len, void *dst)
+{
+	struct qpg_body_arg	 ba;
+	size_t			 done = 0;
+	int			 rc;
+
+	if (q->q_be != &queue_pg_backend || !spool_name_ok(name))
+		return (QUEUE_ENOENT);
+	memset(&ba, 0, sizeof(ba));
+	ba.ba_name = name;
+	while (done < len) {
+		ba.ba_off = off + done;
+		ba.ba_len = len - done > QPG_SPOOL_CHUNK ? QPG_SPOOL_CHUNK :
+		    len - done;
+		ba.ba_dst = (char *)dst + done;
+		if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_body_read_txn,
+		    &ba)) != 0)
+			return (rc);
+		if (ba.ba_got == 0)
+			return (QUEUE_ENOENT);
+		done += ba.ba_got;
+	}
+	return (0);
 }
 
 struct qpg_tenants_arg {

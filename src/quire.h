@@ -556,6 +556,10 @@ int		 queue_pg_doc_home(struct queue *, char *, size_t,
 		    const char *, char *, size_t);
 int		 queue_pg_foreign(struct queue *, const struct queue_doc *,
 		    size_t, uint8_t *, char (*)[QUEUE_HOST_MAX + 1]);
+int		 queue_pg_spool_size(struct queue *, const char *, uint64_t *,
+		    int *);
+int		 queue_pg_spool_read(struct queue *, const char *, uint64_t,
+		    size_t, void *);
 void		 queue_pg_where(struct queue *, char *, size_t);
 
 /* submit.c */
@@ -1008,6 +1012,14 @@ struct ingest_sink {
 	 * ingest.c); non-zero stops the job with INGEST_STOP.
 	 */
 	int		 (*is_tick)(void *);
+	/*
+	 * An upload that is not in this host's spool: the size of the
+	 * body name (dst NULL), or len bytes of it at off into dst, from
+	 * where the queue keeps it; -1 when it has no such body.  NULL:
+	 * the spool is the only place.
+	 */
+	int		 (*is_spool)(void *, const char *, uint64_t, size_t,
+			    void *, uint64_t *);
 };
 
 /* A record of an NDJSON range that failed on its own. */

@@ -803,6 +803,41 @@ worker_home_wait(struct worker *wk, int rc, const char *what, uint64_t ms)
 }
 
 /*
+ * An upload that is not in this host's spool, on the PostgreSQL queue
+ * (the sink's is_spool; see queue_pg.c): the body's size, or len bytes
+ * of it at off, from the database.  A server that does not answer is
+ * waited out as a storage fault, the job's lease kept and no attempt
+ * counted: it is not the document's fault.  -1 when the database has
+ * no such body.
+ */
+static int
+worker_ix_spool(void *arg, const char *name, uint64_t off, size_t len,
+    void *dst, uint64_t *size)
+{
+	struct worker	*wk = arg;
+	uint64_t	 ms = WORKER_FAULT_MS;
+	int		 rc, stored, waited = 0;
+
+	for (;;) {
+		if (dst == NULL) {
+			rc = queue_pg_spool_size(&wk->wk_q, name, size,
+			    &stored);
+			if (rc == 0 && !stored)
+				rc = QUEUE_ENOENT;
+		} else
+			rc = queue_pg_spool_read(&wk->wk_q, name, off, len,
+			    dst);
+		if (rc == 0 || rc == QUEUE_ENOENT)
+			break;
+		ms = worker_home_wait(wk, rc, "upload read", ms);
+		waited = 1;
+	}
+	if (waited)
+		worker_storage(wk, STORE_FAULT_NONE, "upload read");
+	return (rc == 0 ? 0 : -1);
+}
+
+/*
  * The documents of the filling batch not yet looked up: those whose home
  * is another host leave the batch, and go there as jobs of their own.
  */
@@ -1274,6 +1309,8 @@ worker_setup(struct worker *wk)
 	wk->wk_sink.is_done = worker_ix_done;
 	wk->wk_sink.is_abort = worker_ix_abort;
 	wk->wk_sink.is_tick = worker_tick;
+	if (qc.qc_backend == QUEUE_BACKEND_PG)
+		wk->wk_sink.is_spool = worker_ix_spool;
 	wk->wk_in.in_sink = &wk->wk_sink;
 #ifndef __SANITIZE_ADDRESS__
 	rl.rlim_cur = rl.rlim_max = c->c_data_limit;

@@ -2210,28 +2210,69 @@ START_TEST(test_extend_pid)
 }
 END_TEST
 
+/* One SQL count in the test's schema. */
+static uint64_t
+tq_count(struct tq *tq, const char *sql)
+{
+	PGconn		*conn;
+	PGresult	*r;
+	uint64_t	 v;
+
+	conn = PQconnectdb(tq->tq_dsn);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s",
+	    PQerrorMessage(conn));
+	r = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    PQntuples(r) == 1, "%s: %s", sql, PQerrorMessage(conn));
+	v = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(conn);
+	return (v);
+}
+
+/* A spool file name of the test's data directory, with len bytes. */
+static void
+spool_file(struct tq *tq, const char *name, const char *data, size_t len)
+{
+	char	 path[PATH_MAX + 64];
+	FILE	*f;
+	int	 fd;
+
+	ck_assert_int_ge((fd = spool_dir(tq->tq_dir, 1)), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/%s/%s", tq->tq_dir, SPOOL_DIR, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static int
+spool_exists(struct tq *tq, const char *name)
+{
+	char	 path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", tq->tq_dir, SPOOL_DIR, name);
+	return (access(path, F_OK) == 0);
+}
+
 START_TEST(test_spool_refs)
 {
 	struct queue_conf	 qc;
 	struct queue_new	 qn[3];
 	struct tq		 tq;
 	const char		*name = "0123456789abcdef-01234567-89abcdef";
-	char			 path[PATH_MAX + 64];
-	uint64_t		 refs, gen, id;
+	uint64_t		 refs, gen, id, size;
 	size_t			 i;
-	FILE			*f;
-	int			 fd;
+	int			 stored;
 
-	/* Three jobs read one uploaded file; it goes with the last. */
+	/*
+	 * Three jobs read one uploaded body; the enqueue puts it in the
+	 * database and removes the file; the body goes with the last job.
+	 */
 	tconf(&qc);
 	tq_open(&tq, &qc);
-	ck_assert_int_ge((fd = spool_dir(tq.tq_dir, 1)), 0);
-	close(fd);
-	snprintf(path, sizeof(path), "%s/%s/%s", tq.tq_dir, SPOOL_DIR, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs("{}\n", f);
-	fclose(f);
+	spool_file(&tq, name, "{}\n", 3);
 	for (i = 0; i < 3; i++) {
 		new_job(&qn[i], "acme", NULL, 0, 10);
 		qn[i].qn_srckind = SRC_SPOOL;
@@ -2240,24 +2281,153 @@ START_TEST(test_spool_refs)
 	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 3), QUEUE_OK);
 	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 3);
+	ck_assert(!spool_exists(&tq, name));
+	ck_assert_int_eq(queue_pg_spool_size(&tq.tq_q, name, &size, &stored),
+	    QUEUE_OK);
+	ck_assert(stored);
+	ck_assert_uint_eq(size, 3);
 	ck_assert_int_eq(QB.qb_cancel(&tq.tq_q, qn[0].qn_id), QUEUE_OK);
 	id = claim1(&tq, 1, &gen);
 	ck_assert_uint_eq(id, qn[1].qn_id);
 	ck_assert_int_eq(fail1(&tq, id, gen, "bad", 1), JOB_DEAD);
-	/* A dead letter keeps its file until it is purged. */
+	/* A dead letter keeps its body until it is purged. */
 	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 2);
 	id = claim1(&tq, 1, &gen);
 	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
 	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 1);
-	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_uint_eq(tq_count(&tq, "SELECT count(*) FROM "
+	    "quire_spool_body"), 1);
 	ck_assert_int_eq(QB.qb_purge(&tq.tq_q, JOB_DEAD, 0, 0, &refs),
 	    QUEUE_OK);
 	ck_assert_uint_eq(refs, 1);
 	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 0);
-	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(queue_pg_spool_size(&tq.tq_q, name, &size, &stored),
+	    QUEUE_OK);
+	ck_assert(!stored);
+	ck_assert_uint_eq(tq_count(&tq, "SELECT count(*) FROM "
+	    "quire_spool_body"), 0);
+	tq_close(&tq);
+}
+END_TEST
+
+#define BODY_LEN	(2 * MIB + 12345)
+
+START_TEST(test_spool_body)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn[3];
+	struct queue_stats	 qs;
+	struct tq		 tq, other;
+	struct queue		 q2;
+	const char		*name = "0123456789abcdef-01234567-00000001";
+	const char		*gone = "0123456789abcdef-01234567-00000002";
+	const char		*old = "0123456789abcdef-01234567-00000003";
+	static const uint64_t	 offs[] = { 0, 1, MIB - 3, MIB, 2 * MIB - 1,
+				    BODY_LEN - 1 };
+	char			*body, *got, sql[256];
+	uint64_t		 size, refs, off, len;
+	size_t			 i;
+	int			 stored;
+
+	/*
+	 * A body of a little more than two pieces, enqueued here as three
+	 * range jobs, is read by another host (a queue on another data
+	 * directory) in ranges across the pieces' bounds, byte for byte.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	body = malloc(BODY_LEN);
+	got = malloc(BODY_LEN);
+	ck_assert(body != NULL && got != NULL);
+	for (i = 0; i < BODY_LEN; i++)
+		body[i] = (char)(i * 7 + i / 4099);
+	spool_file(&tq, name, body, BODY_LEN);
+	for (i = 0; i < 3; i++) {
+		new_job(&qn[i], "acme", NULL, 0, BODY_LEN / 3);
+		qn[i].qn_srckind = SRC_SPOOL;
+		qn[i].qn_path = name;
+		qn[i].qn_off = i * (BODY_LEN / 3);
+		qn[i].qn_len = BODY_LEN / 3;
+	}
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 3), QUEUE_OK);
+	ck_assert(!spool_exists(&tq, name));
+	ck_assert_uint_eq(tq_count(&tq, "SELECT count(*) FROM "
+	    "quire_spool_body"), 3);
+	tq_schema(&other);
+	strlcpy(qc.qc_dsn, tq.tq_dsn, sizeof(qc.qc_dsn));
+	ck_assert_int_eq(QB.qb_open(&q2, other.tq_dir, &qc), 0);
+	ck_assert_int_eq(queue_pg_spool_size(&q2, name, &size, &stored),
+	    QUEUE_OK);
+	ck_assert(stored);
+	ck_assert_uint_eq(size, BODY_LEN);
+	ck_assert_int_eq(queue_pg_spool_read(&q2, name, 0, BODY_LEN, got),
+	    QUEUE_OK);
+	ck_assert(memcmp(got, body, BODY_LEN) == 0);
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		off = offs[i];
+		len = BODY_LEN - off < MIB + 5 ? BODY_LEN - off : MIB + 5;
+		memset(got, 0, len);
+		ck_assert_int_eq(queue_pg_spool_read(&q2, name, off, len, got),
+		    QUEUE_OK);
+		ck_assert_msg(memcmp(got, body + off, len) == 0,
+		    "bytes at %llu differ", (unsigned long long)off);
+	}
+	/* Past its end, or a body it does not have: ENOENT. */
+	ck_assert_int_eq(queue_pg_spool_read(&q2, name, BODY_LEN - 1, 2, got),
+	    QUEUE_ENOENT);
+	ck_assert_int_eq(queue_pg_spool_read(&q2, gone, 0, 1, got),
+	    QUEUE_ENOENT);
+	ck_assert_int_eq(queue_pg_spool_size(&q2, gone, &size, &stored),
+	    QUEUE_OK);
+	ck_assert(!stored);
+
+	/* The last job done, on the other host: the body goes. */
+	ck_assert_uint_eq(claim_ack(&tq, 1, 3), 3);
+	ck_assert_uint_eq(tq_count(&tq, "SELECT count(*) FROM quire_spool"),
+	    0);
+	ck_assert_uint_eq(tq_count(&tq, "SELECT count(*) FROM "
+	    "quire_spool_body"), 0);
+	ck_assert_int_eq(queue_pg_spool_read(&q2, name, 0, 1, got),
+	    QUEUE_ENOENT);
+
+	/* An upload whose file is gone takes nothing. */
+	ck_assert_int_eq(QB.qb_stats(&tq.tq_q, &qs), QUEUE_OK);
+	new_job(&qn[0], "acme", NULL, 0, 10);
+	qn[0].qn_srckind = SRC_SPOOL;
+	qn[0].qn_path = gone;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_ERROR);
+	COUNTS(&tq, 0, 0, 0, 3, 0, 0);
+	ck_assert_uint_eq(tq_count(&tq, "SELECT count(*) FROM quire_spool"),
+	    0);
+
+	/*
+	 * A body a queue before version 4 spooled (a row with no size)
+	 * stays in its host's spool: a later job of it stores nothing.
+	 */
+	spool_file(&tq, old, "{}\n", 3);
+	snprintf(sql, sizeof(sql), "SET search_path = %s; INSERT INTO "
+	    "quire_spool (name, refs) VALUES ('%s'::bytea, 1)", tq.tq_schema,
+	    old);
+	tq_sql(pg_dsn, sql);
+	new_job(&qn[0], "acme", NULL, 0, 10);
+	qn[0].qn_srckind = SRC_SPOOL;
+	qn[0].qn_path = old;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert(spool_exists(&tq, old));
+	ck_assert_int_eq(QB.qb_spool_refs(&tq.tq_q, old, &refs), QUEUE_OK);
+	ck_assert_uint_eq(refs, 2);
+	ck_assert_int_eq(queue_pg_spool_size(&tq.tq_q, old, &size, &stored),
+	    QUEUE_OK);
+	ck_assert(!stored);
+	QB.qb_close(&q2);
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", other.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(tlib_rm_rf(other.tq_dir), 0);
+	free(body);
+	free(got);
 	tq_close(&tq);
 }
 END_TEST
@@ -2546,7 +2716,7 @@ START_TEST(test_schema)
 
 	/* Created once; a second init is refused; migrate has nothing. */
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "version 3"));
+	ck_assert_ptr_nonnull(strstr(err, "version 4"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "already"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
@@ -2556,7 +2726,9 @@ START_TEST(test_schema)
 
 	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_hosts, quire_docs; DROP INDEX quire_jobs_ready, "
+	    "DROP TABLE quire_hosts, quire_docs, quire_spool_body; "
+	    "ALTER TABLE quire_spool DROP COLUMN size; "
+	    "DROP INDEX quire_jobs_ready, "
 	    "quire_jobs_pinned; ALTER TABLE quire_jobs DROP COLUMN home; "
 	    "CREATE INDEX quire_jobs_ready ON quire_jobs (tid, prio, id) "
 	    "WHERE state = 0; UPDATE quire_schema SET version = 1",
@@ -2564,14 +2736,14 @@ START_TEST(test_schema)
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 3"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 4"));
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_totals, quire_hosts, quire_docs; "
-	    "UPDATE quire_schema SET version = 0",
+	    "DROP TABLE quire_totals, quire_hosts, quire_docs, "
+	    "quire_spool_body; UPDATE quire_schema SET version = 0",
 	    tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
@@ -2580,7 +2752,7 @@ START_TEST(test_schema)
 	    "quire_job_id, quire_lease_gen, quire_served", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 3"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 4"));
 	tq_open_only(&tq, &qc);
 	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
 	QB.qb_close(&tq.tq_q);
@@ -2957,6 +3129,7 @@ queue_pg_suite(void)
 	tcase_add_test(tc, test_enqueue_race);
 	tcase_add_test(tc, test_wait);
 	tcase_add_test(tc, test_spool_refs);
+	tcase_add_test(tc, test_spool_body);
 	tcase_add_test(tc, test_retention_count);
 	tcase_add_test(tc, test_retention_age);
 	tcase_add_test(tc, test_purge);
