@@ -706,6 +706,27 @@ qpg_totals(struct qpg_tx *t)
 }
 
 /*
+ * What each session of ours sets: no JIT compilation.  The queue's
+ * statements are short, but on a queue whose tables were not analyzed
+ * yet (a fresh one, until autovacuum comes by) the planner's estimates
+ * pass jit_above_cost by far, and every claim then spent tens of
+ * milliseconds compiling itself (contrib/bench/pg-queue).  PostgreSQL
+ * before 11 has no JIT.  A failure is logged and otherwise ignored.
+ */
+static void
+qpg_session(PGconn *conn)
+{
+	PGresult	*r;
+
+	if (PQserverVersion(conn) < 110000)
+		return;
+	r = PQexec(conn, "SET jit = off");
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		qpg_log(__func__, "SET jit = off", PQerrorMessage(conn));
+	PQclear(r);
+}
+
+/*
  * Whether the connection is lost (0: it is not) and, if so, one try to
  * make it again: 1 made, -1 not.  After a failed try the next waits
  * QPG_RETRY_MIN_MS, twice as long after each failure up to
@@ -746,6 +767,7 @@ qpg_lost(struct qpg *pg)
 	log_info("%s: connected to PostgreSQL again after %.1f s", __func__,
 	    (util_mono_ms() - pg->p_lost_at) / 1000.0);
 	pg->p_lost_at = 0;
+	qpg_session(pg->p_conn);
 	return (1);
 }
 
@@ -890,6 +912,7 @@ qpg_connect(const char *dsn, char *err, size_t errlen)
 		return (NULL);
 	}
 	PQsetNoticeProcessor(conn, qpg_notice, NULL);
+	qpg_session(conn);
 	return (conn);
 }
 
