@@ -1270,6 +1270,8 @@ void		 index_stats_format(const struct ixstats *, int, char *,
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
 int		 index_doc_chunks(struct index *, const char *, size_t,
 		    struct ixdoc *, index_chunk_cb, void *);
+int		 index_doc_whole(struct index *, const char *, struct ixdoc *,
+		    struct buf *, struct buf *, index_chunk_cb, void *);
 MDB_dbi		 index_dbi(struct index *, int);
 int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
@@ -1321,6 +1323,8 @@ int		 ixrec_name_ref(MDB_txn *, struct index *, const void *,
 int		 ixrec_name_get(MDB_txn *, struct index *, uint32_t, char *,
 		    size_t);
 int		 ixrec_doc_names(MDB_txn *, struct index *, struct ixdoc *);
+int		 ixrec_doc_whole(MDB_txn *, struct index *, const void *,
+		    size_t, struct buf *, struct buf *);
 void		 ixrec_doc_encode(struct buf *, const struct ixdocrec *);
 int		 ixrec_doc_decode(uint64_t, const void *, size_t,
 		    struct ixdoc *);
