@@ -133,6 +133,7 @@ enum job_source {
 	SRC_NDJSON,		/* a byte range of an NDJSON file */
 	SRC_DEBUG,		/* a debug command, when enabled */
 	SRC_DELETE,		/* delete the document j_extid (homes) */
+	SRC_MOVE,		/* a drained host's document, from its chunks */
 	SRC_NKINDS
 };
 
@@ -310,6 +311,8 @@ struct queue_host {
 	uint64_t	 qh_expired;	/* when its leases were released */
 	uint64_t	 qh_leased;	/* jobs it holds */
 	uint64_t	 qh_docs;	/* documents whose home it is */
+	uint64_t	 qh_draining;	/* when its drain began, or 0 */
+	uint64_t	 qh_drained;	/* when it ended, or 0 */
 	int		 qh_stopped;	/* stopped cleanly */
 	int		 qh_self;	/* this host */
 };
@@ -382,6 +385,16 @@ struct queue_new {
 	const char	*qn_title;	/* and content type, or NULL */
 	const char	*qn_ctype;
 	const char	*qn_home;	/* the one host to claim it, or NULL */
+	/*
+	 * PostgreSQL only.  The document's id as the index keys it, when
+	 * the job does not name it (a record's); the host that may not
+	 * claim it (a move's drained host); a body the job carries (a
+	 * move's document).
+	 */
+	const char	*qn_docid;
+	const char	*qn_away;
+	const void	*qn_body;
+	size_t		 qn_bodylen;
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -410,6 +423,7 @@ struct queue_doc {
 	int		 qd_deleted;
 	const char	*qd_tenant;
 	const char	*qd_extid;
+	const char	*qd_away;	/* a move: the drained host, or NULL */
 };
 
 /* A job as its lease holder names it. */
@@ -537,6 +551,7 @@ struct store	*queue_store(struct queue *);
 const char	*queue_backend_name(const struct queue *);
 void		 queue_where(struct queue *, char *, size_t);
 const char	*queue_host_state(const struct queue_host *, uint64_t);
+const char	*queue_host_drain(const struct queue_host *);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
 
@@ -555,6 +570,31 @@ int		 queue_pg_doc_home(struct queue *, char *, size_t,
 int		 queue_pg_foreign(struct queue *, const struct queue_doc *,
 		    size_t, uint8_t *, char (*)[QUEUE_HOST_MAX + 1]);
 void		 queue_pg_where(struct queue *, char *, size_t);
+struct buf;
+int		 queue_pg_body(struct queue *, uint64_t, uint64_t,
+		    struct buf *);
+int		 queue_pg_draining(struct queue *, const char *, uint64_t *,
+		    uint64_t *);
+
+/* A drain's figures (queue_pg_drain_look). */
+struct queue_drain {
+	uint64_t	 qdr_leased;	/* jobs the drained host holds */
+	uint64_t	 qdr_others;	/* live hosts that may take documents */
+	uint64_t	 qdr_moves[JOB_NSTATES];	/* move jobs, by state */
+	uint64_t	 qdr_homes;	/* documents whose home it still is */
+};
+typedef int	 (*queue_count_cb)(const char *, uint64_t, void *);
+
+int		 queue_pg_drain_mark(struct queue *, const char *, uint64_t *);
+int		 queue_pg_drain_look(struct queue *, const char *, uint64_t,
+		    struct queue_drain *);
+int		 queue_pg_drain_end(struct queue *, const char *, uint64_t *,
+		    uint64_t *);
+int		 queue_pg_drain_moved(struct queue *, const char *,
+		    queue_count_cb, void *);
+int		 queue_pg_drain_gone(struct queue *, const char *,
+		    const struct queue_doc *, size_t, uint8_t *);
+int		 queue_pg_undrain(struct queue *, const char *, uint64_t *);
 
 /* submit.c */
 struct submit_opts {
