@@ -13,6 +13,7 @@
 #include <sys/tree.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1085,6 +1086,7 @@ int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
 int		 ingest_job(struct ingest *, const struct job *);
+struct tokenizer *ingest_tokenizer(struct ingest *, const char *);
 int		 ingest_is_gzip(const void *, size_t);
 int		 ingest_gunzip(const void *, size_t, size_t, struct buf *,
 		    char *, size_t);
@@ -2284,6 +2286,36 @@ void		 metrics_write(struct supervisor *, struct evbuffer *);
 
 /* home.c */
 int		 home_reconcile(struct queue *, struct index *, uint64_t *);
+int		 home_drained(struct queue *, struct index *, const char *,
+		    uint64_t *);
+
+/* drain.c */
+int		 drain_run(struct queue *, struct index *,
+		    const struct quire_conf *, const char *,
+		    volatile sig_atomic_t *, char *, size_t);
+
+/* move.c: a drained host's document, as its move job carries it. */
+struct move_chunk {
+	char		 mc_heading[256];
+	const char	*mc_text;	/* in the body, not NUL-terminated */
+	size_t		 mc_len;
+};
+
+struct move {
+	struct xdoc	 mv_doc;	/* its title, type and attributes */
+	uint64_t	 mv_hash;
+	char		 mv_away[QUEUE_HOST_MAX + 1];
+	struct move_chunk *mv_chunks;
+	size_t		 mv_nchunks;
+	msgpack_unpacked mv_up;
+	int		 mv_unpacked;
+};
+
+void		 move_begin(struct buf *, const char *, const struct ixdoc *,
+		    const struct buf *, const struct buf *, uint32_t);
+void		 move_put_chunk(struct buf *, const struct ixchunk *);
+int		 move_decode(struct move *, const struct buf *);
+void		 move_free(struct move *);
 
 /* supervisor.c */
 struct supervisor {
