@@ -1304,8 +1304,11 @@ worker_move(struct worker *wk, const struct job *j)
 		wk->wk_type = extract_type_name(mv.mv_doc.xd_type);
 		wk->wk_cur = j;
 		wk->wk_stopped = WO_FAIL;
-		if ((rv = worker_move_doc(wk, j, &mv, tk)) == WO_FAIL &&
-		    wk->wk_error[0] == '\0')
+		rv = worker_move_doc(wk, j, &mv, tk);
+		if (rv == WO_PERMANENT)
+			strlcpy(wk->wk_error, "bad-move: its document does "
+			    "not fit the index", sizeof(wk->wk_error));
+		else if (rv == WO_FAIL && wk->wk_error[0] == '\0')
 			strlcpy(wk->wk_error, "move: indexing failed",
 			    sizeof(wk->wk_error));
 		wk->wk_cur = NULL;
