@@ -117,7 +117,8 @@ ingest_extract_conf(const struct quire_conf *c, struct extract_conf *xc)
 	xc->xc_text_field = c->c_text_field;
 }
 
-static struct tokenizer *
+/* The tokenizer of a language ("" or NULL: language), made once. */
+struct tokenizer *
 ingest_tokenizer(struct ingest *in, const char *lang)
 {
 	size_t	 i;

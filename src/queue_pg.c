@@ -88,6 +88,15 @@
  * it is done, cancelled or purged.  A body enqueued before version 4
  * has no size and no pieces: a file in its host's spool, read there as
  * before.
+ *	quire_hosts.draining, .drained
+ *			when a drain of the host began and ended (ms, the
+ *			server's clock), or 0.
+ *	quire_jobs.docid
+ *			the document the job names, as the index keys it
+ *			(what its home came from), or NULL.
+ *	quire_jobs.away	a move's drained host, which may not claim it.
+ *	quire_bodies	job -> the body a job carries (a move's document),
+ *			gone with its job (ON DELETE CASCADE) or at its ack.
  *
  * Home hosts.  An ack writes, in its transaction, the home records of
  * the documents its jobs indexed (queue_docs hands them to the next
@@ -102,7 +111,29 @@
  * own, two index scans; a pinned job whose host is dead waits for it.
  * queue_pg_foreign (a worker, for the documents of a batch before its
  * commit; a host reconciling its index at start, home.c) and
- * queue_pg_doc_home (a delete over HTTP) read the records.
+ * queue_pg_doc_home (a delete over HTTP) read the records.  An enqueue
+ * reads a home record FOR SHARE, so that a move of the document (which
+ * updates the record) and the pin of a job to its old home are never
+ * both missed: one waits for the other's commit.  A pin to a host that
+ * is drained (qn_home) is dropped, its host's row read FOR KEY SHARE
+ * against the drain's end (FOR UPDATE).
+ *
+ * Draining (drain.c; quired.8, Several hosts).  A draining host claims
+ * nothing: the claim's candidates are none for it.  Its drain is marked
+ * under an EXCLUSIVE lock on quire_jobs, which waits for every claim
+ * under way (each takes ROW EXCLUSIVE as it promotes retries), so that
+ * once the mark is committed its jobs leased can only decrease.  Its
+ * documents then become move jobs (SRC_MOVE), each carrying the
+ * document in quire_bodies and never claimed by the drained host
+ * (away).  The ack of a move makes the acking host the document's home
+ * if the home was the drained host, or there was none, and in a later
+ * statement (a snapshot that sees every enqueue the record's lock
+ * waited for) pins the jobs pinned to the drained host for that
+ * document to the new home; else the move did nothing, and the worker
+ * takes its copy back (worker.c).  queue_pg_drain_end drops the records
+ * the drained host is still the home of (documents no index holds) and
+ * unpins the jobs still pinned to it: whichever host claims one looks
+ * its document up (worker.c).
  *
  * Hosts (queue_pg_host_beat, queue_pg_host_expire, queue_pg_hosts).
  * Each supervisor upserts its row about once a second, on the server's
@@ -330,7 +361,19 @@ static const char *qpg_migrations[] = {
 	"  pos bigint NOT NULL,"
 	"  data bytea NOT NULL,"
 	"  PRIMARY KEY (name, pos));"
-	"ALTER TABLE quire_spool_body ALTER COLUMN data SET STORAGE EXTERNAL;"
+	"ALTER TABLE quire_spool_body ALTER COLUMN data SET STORAGE EXTERNAL;",
+	/* 5: draining hosts, and the moves of their documents. */
+	"ALTER TABLE quire_hosts ADD COLUMN draining bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN drained bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE quire_jobs ADD COLUMN docid bytea,"
+	"  ADD COLUMN away bytea;"
+	"CREATE INDEX quire_jobs_docid ON quire_jobs (home, tenant, docid)"
+	"  WHERE home IS NOT NULL AND docid IS NOT NULL;"
+	"CREATE INDEX quire_jobs_away ON quire_jobs (away, tenant, extid)"
+	"  WHERE away IS NOT NULL;"
+	"CREATE TABLE quire_bodies ("
+	"  job bigint PRIMARY KEY REFERENCES quire_jobs (id) ON DELETE CASCADE,"
+	"  body bytea NOT NULL);"
 };
 
 #define QPG_VERSION	((int)(sizeof(qpg_migrations) / \
@@ -393,6 +436,7 @@ typedef int	 (*qpg_fn)(struct qpg_tx *, void *);
 
 static int	 qpg_spool_add(struct qpg_tx *, const char *, size_t);
 static int	 qpg_spool_ref(struct qpg_tx *, int, const char *);
+static char	*qpg_id_array(const uint64_t *, size_t);
 
 /* Statements. */
 
@@ -1178,7 +1222,7 @@ struct qpg_enq_arg {
 enum {
 	QE_ID, QE_KEY, QE_TENANT, QE_TID, QE_PRIO, QE_STATE, QE_SIZE,
 	QE_SRCKIND, QE_PATH, QE_OFF, QE_LEN, QE_LANG, QE_EXTID, QE_TITLE,
-	QE_CTYPE, QE_ERROR, QE_HOME, QE_DOCID, QE_N
+	QE_CTYPE, QE_ERROR, QE_HOME, QE_DOCID, QE_AWAY, QE_N
 };
 
 static void
@@ -1194,13 +1238,14 @@ qpg_arr_i64(struct buf *b, int64_t v)
 	buf_printf(b, "%" PRId64, v);
 }
 
-/* Bytes as a quoted element, \x and hex (the backslash escaped). */
+/* len bytes as a quoted element, \x and hex (the backslash escaped). */
 static void
-qpg_arr_bytes(struct buf *b, const char *s, size_t max)
+qpg_arr_binlen(struct buf *b, const void *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p = (const unsigned char *)s;
+	const unsigned char	*p = s;
 	size_t			 i;
+	char			*o;
 
 	qpg_arr_sep(b);
 	if (s == NULL) {
@@ -1208,11 +1253,21 @@ qpg_arr_bytes(struct buf *b, const char *s, size_t max)
 		return;
 	}
 	buf_addstr(b, "\"\\\\x");
-	for (i = 0; i < max && p[i] != '\0'; i++) {
-		buf_addc(b, hex[p[i] >> 4]);
-		buf_addc(b, hex[p[i] & 15]);
+	buf_reserve(b, 2 * len + 1);
+	o = b->b_data + b->b_len;
+	for (i = 0; i < len; i++) {
+		*o++ = hex[p[i] >> 4];
+		*o++ = hex[p[i] & 15];
 	}
+	b->b_len += 2 * len;
 	buf_addc(b, '"');
+}
+
+/* A string, at most max bytes of it, as a quoted element; NULL: NULL. */
+static void
+qpg_arr_bytes(struct buf *b, const char *s, size_t max)
+{
+	qpg_arr_binlen(b, s, s != NULL ? strnlen(s, max) : 0);
 }
 
 static const char *
@@ -1349,16 +1404,19 @@ qpg_enq_ids(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 /*
  * The external id a job's document will have in the index, when the
  * job names it: a file's path or the id it was given, an upload's id,
- * a delete's document.
- * NULL for an NDJSON range (its records' ids are in the file) and an
- * upload without an id (a new document).
+ * a delete's document, or the one the caller gives (a record's pin).
+ * NULL for an NDJSON range (its records' ids are in the file), an
+ * upload without an id (a new document) and a move (which goes to any
+ * host but its drained one).
  */
 static const char *
 qpg_docid(const struct queue_new *qn, char *buf, size_t len)
 {
-	if (qn->qn_dead != NULL)
+	if (qn->qn_dead != NULL || qn->qn_srckind == SRC_MOVE)
 		return (NULL);
-	if (qn->qn_extid != NULL && qn->qn_extid[0] != '\0' &&
+	if (qn->qn_docid != NULL && qn->qn_docid[0] != '\0')
+		index_extid(buf, len, qn->qn_docid);
+	else if (qn->qn_extid != NULL && qn->qn_extid[0] != '\0' &&
 	    (qn->qn_srckind == SRC_PATH || qn->qn_srckind == SRC_SPOOL ||
 	    qn->qn_srckind == SRC_DELETE))
 		index_extid(buf, len, qn->qn_extid);
@@ -1407,6 +1465,8 @@ qpg_enq_arrays(struct queue_new *jobs, size_t n, const char **tenants,
 		    qn->qn_home[0] != '\0' ? qn->qn_home : NULL, QPG_HOST_MAX);
 		qpg_arr_bytes(&col[QE_DOCID], qpg_docid(qn, docid,
 		    sizeof(docid)), IX_EXTID_MAX);
+		qpg_arr_bytes(&col[QE_AWAY], qn->qn_away != NULL &&
+		    qn->qn_away[0] != '\0' ? qn->qn_away : NULL, QPG_HOST_MAX);
 	}
 }
 
@@ -1458,24 +1518,29 @@ qpg_enq_insert(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 		qa_str(&a, qpg_arr_end(&col[k]));
 	qa_u64(&a, t->t_now);
 	/*
-	 * A job pinned to a host has that home; one whose document has a
-	 * home record gets the record's (a later version, a delete).
+	 * A job whose document has a home record gets the record's home (a
+	 * later version, a delete), read FOR SHARE (see the top); else the
+	 * host it is pinned to, unless that host is drained.
 	 */
 	rc = qpg_q(t, "INSERT INTO quire_jobs (id, idem_key, tenant, tid, "
 	    "prio, state, size, srckind, path, src_off, src_len, lang, extid, "
-	    "title, ctype, error, home, created, updated, enq) SELECT u.id, "
-	    "u.k, u.tenant, u.tid, u.prio, u.st, u.size, u.kind, u.path, "
-	    "u.off, u.len, u.lang, u.extid, u.title, u.ctype, u.err, "
-	    "coalesce(u.home, (SELECT d.home FROM quire_docs d WHERE "
-	    "d.tenant = u.tenant AND d.extid = u.docid)), $19, $19, $19 "
+	    "title, ctype, error, home, docid, away, created, updated, enq) "
+	    "SELECT u.id, u.k, u.tenant, u.tid, u.prio, u.st, u.size, u.kind, "
+	    "u.path, u.off, u.len, u.lang, u.extid, u.title, u.ctype, u.err, "
+	    "coalesce(CASE WHEN u.docid IS NOT NULL THEN (SELECT d.home FROM "
+	    "quire_docs d WHERE d.tenant = u.tenant AND d.extid = u.docid "
+	    "FOR SHARE) END, CASE WHEN u.home IS NOT NULL AND "
+	    "coalesce((SELECT h.drained FROM quire_hosts h WHERE "
+	    "h.name = u.home FOR KEY SHARE), 0) = 0 THEN u.home END), "
+	    "u.docid, u.away, $20, $20, $20 "
 	    "FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], "
 	    "$4::integer[], $5::smallint[], $6::smallint[], $7::bigint[], "
 	    "$8::smallint[], $9::bytea[], $10::bigint[], $11::bigint[], "
 	    "$12::bytea[], $13::bytea[], $14::bytea[], $15::bytea[], "
-	    "$16::bytea[], $17::bytea[], $18::bytea[]) AS u(id, k, tenant, "
-	    "tid, prio, st, size, kind, path, off, len, lang, extid, title, "
-	    "ctype, err, home, docid) ON CONFLICT (idem_key) DO NOTHING "
-	    "RETURNING id", &a, &r);
+	    "$16::bytea[], $17::bytea[], $18::bytea[], $19::bytea[]) AS "
+	    "u(id, k, tenant, tid, prio, st, size, kind, path, off, len, lang, "
+	    "extid, title, ctype, err, home, docid, away) ON CONFLICT "
+	    "(idem_key) DO NOTHING RETURNING id", &a, &r);
 	for (k = 0; k < QE_N; k++)
 		buf_free(&col[k]);
 	if (rc != 0)
@@ -1491,6 +1556,37 @@ qpg_enq_insert(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 		    sizeof(*ids), qpg_idcmp) == NULL)
 			rc = qpg_enq_lost(t, jobs, n, i);
 	free(ids);
+	return (rc);
+}
+
+/* The bodies the new jobs of jobs[0..n) carry (a move's document). */
+static int
+qpg_enq_bodies(struct qpg_tx *t, struct queue_new *jobs, size_t n)
+{
+	struct qpg_args	 a;
+	struct buf	 ids, bodies;
+	size_t		 i, any = 0;
+	int		 rc;
+
+	buf_init(&ids);
+	buf_init(&bodies);
+	for (i = 0; i < n; i++) {
+		if (jobs[i].qn_dup || jobs[i].qn_body == NULL)
+			continue;
+		qpg_arr_i64(&ids, jobs[i].qn_id);
+		qpg_arr_binlen(&bodies, jobs[i].qn_body, jobs[i].qn_bodylen);
+		any++;
+	}
+	rc = 0;
+	if (any > 0) {
+		qa_init(&a);
+		qa_str(&a, qpg_arr_end(&ids));
+		qa_str(&a, qpg_arr_end(&bodies));
+		rc = qpg_q(t, "INSERT INTO quire_bodies (job, body) SELECT * "
+		    "FROM unnest($1::bigint[], $2::bytea[])", &a, NULL);
+	}
+	buf_free(&ids);
+	buf_free(&bodies);
 	return (rc);
 }
 
@@ -1562,6 +1658,8 @@ qpg_enq_chunk(struct qpg_tx *t, struct queue_new *jobs, size_t n)
 		rc = qpg_enq_ids(t, jobs, n, &nnew);
 	if (rc == 0 && nnew > 0)
 		rc = qpg_enq_insert(t, jobs, n, tenants, tids);
+	if (rc == 0 && nnew > 0)
+		rc = qpg_enq_bodies(t, jobs, n);
 	if (rc == 0)
 		rc = qpg_enq_done(t, jobs, n);
 	free(tenants);
@@ -1593,8 +1691,12 @@ qpg_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 
 	/* queue_enqueue checked the rest. */
 	for (i = 0; i < n; i++)
-		if (jobs[i].qn_home != NULL &&
-		    strlen(jobs[i].qn_home) > QPG_HOST_MAX)
+		if ((jobs[i].qn_home != NULL &&
+		    strlen(jobs[i].qn_home) > QPG_HOST_MAX) ||
+		    (jobs[i].qn_away != NULL &&
+		    strlen(jobs[i].qn_away) > QPG_HOST_MAX) ||
+		    (jobs[i].qn_docid != NULL &&
+		    strlen(jobs[i].qn_docid) > JOB_PATH_MAX))
 			return (QUEUE_EINVAL);
 	if (n == 0)
 		return (0);
@@ -1757,6 +1859,79 @@ qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name)
 /* Claim and ack. */
 
 /*
+ * The moves among the documents of the acked jobs (acked[0..n), sorted):
+ * this host becomes the home of each whose home was the drained host,
+ * or that had none; then, in a statement of its own, so that its
+ * snapshot sees the enqueues that the records' locks waited for, the
+ * jobs pinned to the drained host for those documents are pinned here.
+ * A move whose document has another home does nothing.
+ */
+static int
+qpg_moves(struct qpg_tx *t, const uint64_t *acked, size_t n)
+{
+	const struct queue_doc *d;
+	struct qpg_args	 a, b;
+	struct buf	 col[5];
+	PGresult	*r;
+	size_t		 i, any = 0;
+	int		 k, rc = 0;
+
+	for (k = 0; k < 5; k++)
+		buf_init(&col[k]);
+	for (i = 0; i < t->t_pg->p_ndocs; i++) {
+		d = &t->t_pg->p_docs[i];
+		if (d->qd_away == NULL || d->qd_deleted ||
+		    bsearch(&d->qd_job, acked, n, sizeof(*acked),
+		    qpg_idcmp) == NULL)
+			continue;
+		qpg_arr_bytes(&col[0], d->qd_tenant, JOB_TENANT_MAX);
+		qpg_arr_bytes(&col[1], d->qd_extid, IX_EXTID_MAX);
+		qpg_arr_i64(&col[2], (int64_t)d->qd_hash);
+		qpg_arr_i64(&col[3], d->qd_job);
+		qpg_arr_bytes(&col[4], d->qd_away, QPG_HOST_MAX);
+		any++;
+	}
+	if (any == 0)
+		goto out;
+	qa_init(&a);
+	for (k = 0; k < 5; k++)
+		qa_str(&a, qpg_arr_end(&col[k]));
+	qa_bin(t, &a, t->t_pg->p_host);
+	/* The third statement's: the arrays and the host, not the time. */
+	b = a;
+	qa_u64(&a, t->t_now);
+#define QPG_MOVES_U \
+	"WITH u AS (SELECT DISTINCT ON (tenant, extid) tenant, extid, " \
+	"hash, job, away FROM unnest($1::bytea[], $2::bytea[], " \
+	"$3::bigint[], $4::bigint[], $5::bytea[]) WITH ORDINALITY AS " \
+	"u(tenant, extid, hash, job, away, n) ORDER BY tenant, extid, " \
+	"n DESC) "
+	if ((rc = qpg_q(t, QPG_MOVES_U "UPDATE quire_docs d SET home = $6, "
+	    "hash = u.hash, job = u.job, updated = $7 FROM u WHERE "
+	    "d.tenant = u.tenant AND d.extid = u.extid AND d.home = u.away",
+	    &a, NULL)) != 0 ||
+	    (rc = qpg_q(t, QPG_MOVES_U "INSERT INTO quire_docs (tenant, extid, "
+	    "home, hash, job, updated) SELECT tenant, extid, $6, hash, job, $7 "
+	    "FROM u ON CONFLICT (tenant, extid) DO NOTHING", &a, NULL)) != 0)
+		goto out;
+	if ((rc = qpg_q(t, QPG_MOVES_U "UPDATE quire_jobs j SET home = $6 "
+	    "FROM u WHERE j.home = u.away AND j.tenant = u.tenant AND "
+	    "j.docid = u.extid AND j.state IN (0, 2, 4) AND EXISTS (SELECT 1 "
+	    "FROM quire_docs d WHERE d.tenant = u.tenant AND "
+	    "d.extid = u.extid AND d.home = $6 AND d.job = u.job)", &b,
+	    &r)) != 0)
+		goto out;
+#undef QPG_MOVES_U
+	if (strtoull(PQcmdTuples(r), NULL, 10) > 0)
+		t->t_notify = 1;
+	PQclear(r);
+out:
+	for (k = 0; k < 5; k++)
+		buf_free(&col[k]);
+	return (rc);
+}
+
+/*
  * The home records of the documents of the acked jobs (acked[0..n),
  * sorted), in one statement: a document indexed gets this host as its
  * home, or keeps the home it has (another host's record is never
@@ -1777,8 +1952,8 @@ qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
 		buf_init(&col[k]);
 	for (i = 0; i < t->t_pg->p_ndocs; i++) {
 		d = &t->t_pg->p_docs[i];
-		if (bsearch(&d->qd_job, acked, n, sizeof(*acked),
-		    qpg_idcmp) == NULL)
+		if (d->qd_away != NULL || bsearch(&d->qd_job, acked, n,
+		    sizeof(*acked), qpg_idcmp) == NULL)
 			continue;
 		qpg_arr_bytes(&col[0], d->qd_tenant, JOB_TENANT_MAX);
 		qpg_arr_bytes(&col[1], d->qd_extid, IX_EXTID_MAX);
@@ -1812,6 +1987,8 @@ qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
 	}
 	for (k = 0; k < 5; k++)
 		buf_free(&col[k]);
+	if (rc == 0)
+		rc = qpg_moves(t, acked, n);
 	return (rc);
 }
 
@@ -1840,10 +2017,10 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 	struct qpg_args	 a;
 	struct buf	 ids, gens;
 	PGresult	*r;
-	char		 path[JOB_PATH_MAX + 1];
+	char		 path[JOB_PATH_MAX + 1], *ids_s;
 	uint64_t	*acked;
 	uint8_t		*used;
-	size_t		 i;
+	size_t		 i, moves = 0;
 	int		 k, rows, rc;
 
 	buf_init(&ids);
@@ -1884,12 +2061,21 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 		qpg_text(path, sizeof(path), r, k, 3);
 		rc = qpg_spool_ref(t, qpg_i64(r, k, 2), path);
 		acked[k] = qpg_u64(r, k, 0);
+		moves += qpg_i64(r, k, 2) == SRC_MOVE;
 	}
 	free(used);
 	PQclear(r);
 	qsort(acked, rows, sizeof(*acked), qpg_idcmp);
 	if (rc == 0 && rows > 0 && t->t_pg->p_ndocs > 0)
 		rc = qpg_homes(t, acked, rows);
+	/* A move's body is no longer needed. */
+	if (rc == 0 && moves > 0) {
+		qa_init(&a);
+		qa_str(&a, (ids_s = qpg_id_array(acked, rows)));
+		rc = qpg_q(t, "DELETE FROM quire_bodies WHERE "
+		    "job = ANY($1::bigint[])", &a, NULL);
+		free(ids_s);
+	}
 	free(acked);
 	return (rc);
 }
@@ -1969,8 +2155,9 @@ qpg_promote(struct qpg_tx *t)
 
 /*
  * The candidates of a claim, in the order of the policy: for each
- * tenant and priority, the oldest jobs any host may claim and the
- * oldest pinned to this host ($5), an index scan each.  The priority is
+ * tenant and priority, the oldest jobs any host may claim (but a move
+ * away from this host) and the oldest pinned to this host ($5), an
+ * index scan each; none while this host drains.  The priority is
  * a range of one value, ordered on, rather than an equality: with
  * prio = b.prio the planner drops prio from the order, and, where its
  * statistics say one priority holds every job (most queues use one),
@@ -1982,18 +2169,20 @@ qpg_promote(struct qpg_tx *t)
 #define QPG_CANDIDATES \
 	"WITH t AS (SELECT t.tid, t.served, (SELECT count(*) FROM " \
 	"  quire_jobs l WHERE l.state = 1 AND l.tid = t.tid) AS busy " \
-	"  FROM quire_tenants t WHERE EXISTS (SELECT 1 FROM quire_jobs r " \
+	"  FROM quire_tenants t WHERE NOT EXISTS (SELECT 1 FROM " \
+	"  quire_hosts h WHERE h.name = $5 AND h.draining <> 0) AND " \
+	"  (EXISTS (SELECT 1 FROM quire_jobs r " \
 	"  WHERE r.state = 0 AND r.home IS NULL AND r.tid = t.tid) OR " \
 	"  EXISTS (SELECT 1 FROM quire_jobs r WHERE r.state = 0 AND " \
-	"  r.home = $5 AND r.tid = t.tid)), " \
+	"  r.home = $5 AND r.tid = t.tid))), " \
 	"c AS (SELECT t.tid, t.served, t.busy, j.id, j.prio, j.size, " \
 	"  j.prio + CASE WHEN $2 > 0 AND $1 > j.enq " \
 	"  THEN ($1 - j.enq) / $2 ELSE 0 END AS eff " \
 	"  FROM t CROSS JOIN generate_series(0, 9) AS b(prio) " \
 	"  CROSS JOIN LATERAL (SELECT * FROM (SELECT id, prio, size, enq " \
 	"  FROM quire_jobs j WHERE j.state = 0 AND j.home IS NULL AND " \
-	"  j.tid = t.tid AND j.prio >= b.prio AND j.prio <= b.prio " \
-	"  ORDER BY j.prio, j.id LIMIT $3 " \
+	"  j.tid = t.tid AND j.prio >= b.prio AND j.prio <= b.prio AND " \
+	"  (j.away IS NULL OR j.away <> $5) ORDER BY j.prio, j.id LIMIT $3 " \
 	"  FOR UPDATE SKIP LOCKED) f UNION ALL SELECT * FROM (SELECT id, " \
 	"  prio, size, enq FROM quire_jobs j WHERE j.state = 0 AND " \
 	"  j.home = $5 AND j.tid = t.tid AND j.prio >= b.prio AND " \
@@ -3466,8 +3655,8 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 	    "h.beat, h.stopped, h.expired, greatest(" QPG_SRV_MS " - h.beat, "
 	    "0), (SELECT count(*) FROM quire_jobs j WHERE j.state = 1 AND "
 	    "j.lease_host = h.name), (SELECT count(*) FROM quire_docs d "
-	    "WHERE d.home = h.name) FROM quire_hosts h ORDER BY h.name", NULL,
-	    &r)) != 0)
+	    "WHERE d.home = h.name), h.draining, h.drained FROM quire_hosts h "
+	    "ORDER BY h.name", NULL, &r)) != 0)
 		return (rc);
 	n = PQntuples(r);
 	for (i = 0, rc = 0; i < n && rc == 0; i++) {
@@ -3482,6 +3671,8 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 		h.qh_age = qpg_u64(r, i, 7);
 		h.qh_leased = qpg_u64(r, i, 8);
 		h.qh_docs = qpg_u64(r, i, 9);
+		h.qh_draining = qpg_u64(r, i, 10);
+		h.qh_drained = qpg_u64(r, i, 11);
 		h.qh_self = strcmp(h.qh_name, t->t_pg->p_host) == 0;
 		rc = ha->ha_cb(&h, ha->ha_arg);
 	}
@@ -3651,6 +3842,446 @@ queue_pg_foreign(struct queue *q, const struct queue_doc *docs, size_t n,
 	fa.fa_out = foreign;
 	fa.fa_homes = homes;
 	return (qpg_run(q, __func__, QPG_ONE, qpg_foreign_txn, &fa));
+}
+
+/* Draining. */
+
+/* A bytea's text (\x and hex) into out, whole. */
+static void
+qpg_hexbuf(struct buf *out, const char *v)
+{
+	size_t	 n;
+	char	*o;
+	int	 hi, lo;
+
+	buf_reset(out);
+	if (v[0] != '\\' || v[1] != 'x')
+		return;
+	v += 2;
+	n = strlen(v) / 2;
+	buf_reserve(out, n);
+	o = out->b_data;
+	for (; (hi = qpg_hexval(v[0])) != -1 && (lo = qpg_hexval(v[1])) != -1;
+	    v += 2)
+		*o++ = hi << 4 | lo;
+	out->b_len = o - out->b_data;
+}
+
+struct qpg_move_arg {
+	uint64_t	 ba_id;
+	uint64_t	 ba_gen;
+	struct buf	*ba_out;
+	int		 ba_rc;
+};
+
+static int
+qpg_move_body_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_move_arg	*ba = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_u64(&a, ba->ba_id);
+	qa_u64(&a, ba->ba_gen);
+	if ((rc = qpg_q(t, "SELECT j.state = 1 AND j.gen = $2, b.body FROM "
+	    "quire_jobs j LEFT JOIN quire_bodies b ON b.job = j.id WHERE "
+	    "j.id = $1", &a, &r)) != 0)
+		return (rc);
+	if (PQntuples(r) == 0 || PQgetisnull(r, 0, 1))
+		ba->ba_rc = QUEUE_ENOENT;
+	else if (PQgetvalue(r, 0, 0)[0] != 't')
+		ba->ba_rc = QUEUE_ESTALE;
+	else {
+		qpg_hexbuf(ba->ba_out, PQgetvalue(r, 0, 1));
+		ba->ba_rc = 0;
+	}
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * The body of job id, leased with generation gen (a move's document),
+ * into out: 0, QUEUE_ESTALE when the lease is gone, QUEUE_ENOENT when
+ * the job or its body is, or an error.
+ */
+int
+queue_pg_body(struct queue *q, uint64_t id, uint64_t gen, struct buf *out)
+{
+	struct qpg_move_arg	 ba;
+	int			 rc;
+
+	if (q->q_be != &queue_pg_backend)
+		return (QUEUE_ENOENT);
+	ba.ba_id = id;
+	ba.ba_gen = gen;
+	ba.ba_out = out;
+	ba.ba_rc = QUEUE_ENOENT;
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_move_body_txn, &ba)) != 0)
+		return (rc);
+	return (ba.ba_rc);
+}
+
+struct qpg_drain_arg {
+	const char	*da_name;
+	uint64_t	 da_expiry;
+	uint64_t	 da_v[2];
+	struct queue_drain *da_dr;
+	queue_count_cb	 da_cb;
+	void		*da_cbarg;
+};
+
+static int
+qpg_draining_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT draining, drained FROM quire_hosts WHERE "
+	    "name = $1", &a, &r)) != 0)
+		return (rc);
+	da->da_v[0] = PQntuples(r) > 0 ? qpg_u64(r, 0, 0) : 0;
+	da->da_v[1] = PQntuples(r) > 0 ? qpg_u64(r, 0, 1) : 0;
+	PQclear(r);
+	return (0);
+}
+
+/* When host name's drain began and ended (ms), each 0 when it did not. */
+int
+queue_pg_draining(struct queue *q, const char *name, uint64_t *draining,
+    uint64_t *drained)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	*draining = *drained = 0;
+	if (q->q_be != &queue_pg_backend)
+		return (0);
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_draining_txn, &da)) != 0)
+		return (rc);
+	*draining = da.da_v[0];
+	*drained = da.da_v[1];
+	return (0);
+}
+
+static int
+qpg_drain_mark_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	int			 rc;
+
+	/* Every claim under way ends first: see the top. */
+	if ((rc = qpg_q(t, "LOCK TABLE quire_jobs IN EXCLUSIVE MODE", NULL,
+	    NULL)) != 0)
+		return (rc);
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	return (qpg_q1(t, "INSERT INTO quire_hosts AS h (name, started, "
+	    "beat, stopped, draining) VALUES ($1, " QPG_SRV_MS ", " QPG_SRV_MS
+	    ", true, " QPG_SRV_MS ") ON CONFLICT (name) DO UPDATE SET "
+	    "draining = CASE WHEN h.draining = 0 THEN " QPG_SRV_MS " ELSE "
+	    "h.draining END, drained = 0 RETURNING draining", &a, &da->da_v[0],
+	    NULL));
+}
+
+/*
+ * Mark host name draining (a row is made for a host that never
+ * registered): it claims nothing from the commit on.  *since: when the
+ * drain began, now or at an earlier run.
+ */
+int
+queue_pg_drain_mark(struct queue *q, const char *name, uint64_t *since)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	if (strlen(name) == 0 || strlen(name) > QPG_HOST_MAX)
+		return (QUEUE_EINVAL);
+	if ((rc = qpg_run(q, __func__, 0, qpg_drain_mark_txn, &da)) != 0)
+		return (rc);
+	*since = da.da_v[0];
+	return (0);
+}
+
+static int
+qpg_drain_look_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct queue_drain	*dr = da->da_dr;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 i, st, rc;
+
+	memset(dr, 0, sizeof(*dr));
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	qa_u64(&a, da->da_expiry);
+	if ((rc = qpg_q(t, "SELECT (SELECT count(*) FROM quire_jobs WHERE "
+	    "state = 1 AND lease_host = $1), (SELECT count(*) FROM "
+	    "quire_hosts WHERE name <> $1 AND NOT stopped AND draining = 0 "
+	    "AND beat >= " QPG_SRV_MS " - $2), (SELECT count(*) FROM "
+	    "quire_docs WHERE home = $1)", &a, &r)) != 0)
+		return (rc);
+	dr->qdr_leased = qpg_u64(r, 0, 0);
+	dr->qdr_others = qpg_u64(r, 0, 1);
+	dr->qdr_homes = qpg_u64(r, 0, 2);
+	PQclear(r);
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT state, count(*) FROM quire_jobs WHERE "
+	    "away = $1 GROUP BY state", &a, &r)) != 0)
+		return (rc);
+	for (i = 0; i < PQntuples(r); i++)
+		if ((st = qpg_i64(r, i, 0)) >= 0 && st < JOB_NSTATES)
+			dr->qdr_moves[st] = qpg_u64(r, i, 1);
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * A drain's figures, in one snapshot: the jobs host name holds, the
+ * other hosts that may take its documents (live within expiry_ms, not
+ * draining), its move jobs by state and the documents whose home it
+ * still is.
+ */
+int
+queue_pg_drain_look(struct queue *q, const char *name, uint64_t expiry_ms,
+    struct queue_drain *dr)
+{
+	struct qpg_drain_arg	 da;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	da.da_expiry = expiry_ms;
+	da.da_dr = dr;
+	return (qpg_run(q, __func__, 1, qpg_drain_look_txn, &da));
+}
+
+static int
+qpg_drain_end_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	/* Against the pins of enqueues (FOR KEY SHARE): see the top. */
+	if ((rc = qpg_q(t, "SELECT 1 FROM quire_hosts WHERE name = $1 "
+	    "FOR UPDATE", &a, NULL)) != 0)
+		return (rc);
+	if ((rc = qpg_q(t, "DELETE FROM quire_docs WHERE home = $1", &a,
+	    &r)) != 0)
+		return (rc);
+	da->da_v[0] = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if ((rc = qpg_q(t, "UPDATE quire_jobs SET home = NULL WHERE "
+	    "home = $1 AND state IN (0, 2, 4)", &a, &r)) != 0)
+		return (rc);
+	da->da_v[1] = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if (da->da_v[1] > 0)
+		t->t_notify = 1;
+	return (qpg_q(t, "UPDATE quire_hosts SET drained = " QPG_SRV_MS
+	    " WHERE name = $1", &a, NULL));
+}
+
+/*
+ * The end of host name's drain, once its index holds nothing and its
+ * moves are through: the home records still its own (of documents no
+ * index holds) go, into *records, and the jobs still pinned to it are
+ * pinned to no host, into *unpinned; it is drained.
+ */
+int
+queue_pg_drain_end(struct queue *q, const char *name, uint64_t *records,
+    uint64_t *unpinned)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	if ((rc = qpg_run(q, __func__, 0, qpg_drain_end_txn, &da)) != 0)
+		return (rc);
+	*records = da.da_v[0];
+	*unpinned = da.da_v[1];
+	return (0);
+}
+
+static int
+qpg_drain_moved_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	char			 home[QPG_HOST_MAX + 1];
+	int			 i, rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT d.home, count(*) FROM quire_docs d JOIN "
+	    "quire_jobs j ON j.id = d.job WHERE j.away = $1 GROUP BY d.home "
+	    "ORDER BY d.home", &a, &r)) != 0)
+		return (rc);
+	for (i = 0, rc = 0; i < PQntuples(r) && rc == 0; i++) {
+		qpg_text(home, sizeof(home), r, i, 0);
+		rc = da->da_cb(home, qpg_u64(r, i, 1), da->da_cbarg);
+	}
+	PQclear(r);
+	return (rc);
+}
+
+/*
+ * The documents that moves away from host name brought to each host
+ * and that are there still, by host, to cb (non-zero stops).  Moves
+ * whose jobs retention removed are not counted.
+ */
+int
+queue_pg_drain_moved(struct queue *q, const char *name, queue_count_cb cb,
+    void *arg)
+{
+	struct qpg_drain_arg	 da;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	da.da_cb = cb;
+	da.da_cbarg = arg;
+	return (qpg_run(q, __func__, QPG_ONE, qpg_drain_moved_txn, &da));
+}
+
+static int
+qpg_undrain_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	uint64_t		 n;
+	int			 rc, found;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT draining, drained FROM quire_hosts WHERE "
+	    "name = $1 FOR UPDATE", &a, &r)) != 0)
+		return (rc);
+	found = PQntuples(r) > 0;
+	da->da_v[0] = found ? qpg_u64(r, 0, 0) : 0;
+	da->da_v[1] = found ? qpg_u64(r, 0, 1) : 0;
+	PQclear(r);
+	if (!found || da->da_v[0] == 0)
+		return (QUEUE_ENOENT);
+	if (da->da_v[1] == 0)
+		return (QUEUE_ESTATE);
+	if ((rc = qpg_q1(t, "SELECT count(*) FROM quire_jobs WHERE away = $1 "
+	    "AND state IN (0, 1, 2)", &a, &n, NULL)) != 0)
+		return (rc);
+	if (n > 0)
+		return (QUEUE_ESTATE);
+	if ((rc = qpg_q(t, "DELETE FROM quire_jobs WHERE away = $1", &a,
+	    &r)) != 0)
+		return (rc);
+	da->da_v[0] = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return (qpg_q(t, "UPDATE quire_hosts SET draining = 0, drained = 0 "
+	    "WHERE name = $1", &a, NULL));
+}
+
+/*
+ * Host name drained, back in service: it claims jobs again.  The jobs
+ * of its drain's moves go (their keys would name its documents again),
+ * their count into *forgotten.  QUEUE_ENOENT when it does not drain,
+ * QUEUE_ESTATE while its drain has not ended.
+ */
+int
+queue_pg_undrain(struct queue *q, const char *name, uint64_t *forgotten)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	*forgotten = 0;
+	if ((rc = qpg_run(q, __func__, 0, qpg_undrain_txn, &da)) != 0)
+		return (rc);
+	*forgotten = da.da_v[0];
+	return (0);
+}
+
+struct qpg_gone_arg {
+	const char	*ga_name;
+	const struct queue_doc *ga_docs;
+	size_t		 ga_n;
+	uint8_t		*ga_out;
+};
+
+static int
+qpg_gone_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_gone_arg	*ga = arg;
+	struct qpg_args		 a;
+	struct buf		 tenants, extids;
+	PGresult		*r;
+	uint64_t		 n;
+	size_t			 i;
+	int			 k, rc;
+
+	buf_init(&tenants);
+	buf_init(&extids);
+	for (i = 0; i < ga->ga_n; i++) {
+		ga->ga_out[i] = 0;
+		qpg_arr_bytes(&tenants, ga->ga_docs[i].qd_tenant,
+		    JOB_TENANT_MAX);
+		qpg_arr_bytes(&extids, ga->ga_docs[i].qd_extid, IX_EXTID_MAX);
+	}
+	qa_init(&a);
+	qa_str(&a, qpg_arr_end(&tenants));
+	qa_str(&a, qpg_arr_end(&extids));
+	qa_bin(t, &a, ga->ga_name);
+	rc = qpg_q(t, "SELECT u.n FROM unnest($1::bytea[], $2::bytea[]) "
+	    "WITH ORDINALITY AS u(tenant, extid, n) WHERE EXISTS (SELECT 1 "
+	    "FROM quire_docs d WHERE d.tenant = u.tenant AND "
+	    "d.extid = u.extid AND d.home <> $3) OR EXISTS (SELECT 1 FROM "
+	    "quire_jobs j WHERE j.away = $3 AND j.tenant = u.tenant AND "
+	    "j.extid = u.extid AND j.state = 3)", &a, &r);
+	buf_free(&tenants);
+	buf_free(&extids);
+	if (rc != 0)
+		return (rc);
+	for (k = 0; k < PQntuples(r); k++)
+		if ((n = qpg_u64(r, k, 0)) >= 1 && n <= ga->ga_n)
+			ga->ga_out[n - 1] = 1;
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * Which of docs[0..n), documents of the index of host name, which
+ * drains, are gone from it (home.c deletes them): gone[i] set for
+ * those whose home is another host, and for those a move away from it
+ * brought to another host, acked, whose home record may be gone since
+ * (deleted there).  One statement.
+ */
+int
+queue_pg_drain_gone(struct queue *q, const char *name,
+    const struct queue_doc *docs, size_t n, uint8_t *gone)
+{
+	struct qpg_gone_arg	 ga;
+
+	ga.ga_name = name;
+	ga.ga_docs = docs;
+	ga.ga_n = n;
+	ga.ga_out = gone;
+	return (qpg_run(q, __func__, QPG_ONE, qpg_gone_txn, &ga));
 }
 
 /* Wake-ups. */
