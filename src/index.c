@@ -631,6 +631,23 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 	return (rc);
 }
 
+/* Read the document ca names (index_doc_chunks, index_doc_whole). */
+static int
+index_doc_read(struct index *ix, struct ix_chunks_arg *ca, const char *fn)
+{
+	int	 rc;
+
+	if (strlen(ca->ca_extid) == 0 || strlen(ca->ca_extid) > IX_EXTID_MAX)
+		return (INDEX_ENOENT);
+	ca->ca_ix = ix;
+	rc = store_read(&ix->ix_store, index_doc_chunks_txn, ca);
+	if (rc == 0 || rc == INDEX_ENOENT)
+		return (rc);
+	log_warnx("%s: %s: %s", fn, ca->ca_extid, rc == MDB_CORRUPTED ?
+	    "a record is damaged" : mdb_strerror(rc));
+	return (-1);
+}
+
 /*
  * A stored document by external id, with its first max chunks handed to
  * cb in order (heading, decompressed text) within one read: 0,
@@ -641,23 +658,14 @@ index_doc_chunks(struct index *ix, const char *extid, size_t max,
     struct ixdoc *d, index_chunk_cb cb, void *arg)
 {
 	struct ix_chunks_arg	 ca;
-	int			 rc;
 
-	if (strlen(extid) == 0 || strlen(extid) > IX_EXTID_MAX)
-		return (INDEX_ENOENT);
 	memset(&ca, 0, sizeof(ca));
-	ca.ca_ix = ix;
 	ca.ca_extid = extid;
 	ca.ca_doc = d;
 	ca.ca_max = max;
 	ca.ca_cb = cb;
 	ca.ca_cbarg = arg;
-	rc = store_read(&ix->ix_store, index_doc_chunks_txn, &ca);
-	if (rc == 0 || rc == INDEX_ENOENT)
-		return (rc);
-	log_warnx("%s: %s: %s", __func__, extid, rc == MDB_CORRUPTED ?
-	    "a chunk record is damaged" : mdb_strerror(rc));
-	return (-1);
+	return (index_doc_read(ix, &ca, __func__));
 }
 
 /*
@@ -671,12 +679,8 @@ index_doc_whole(struct index *ix, const char *extid, struct ixdoc *d,
     struct buf *title, struct buf *attrs, index_chunk_cb cb, void *arg)
 {
 	struct ix_chunks_arg	 ca;
-	int			 rc;
 
-	if (strlen(extid) == 0 || strlen(extid) > IX_EXTID_MAX)
-		return (INDEX_ENOENT);
 	memset(&ca, 0, sizeof(ca));
-	ca.ca_ix = ix;
 	ca.ca_extid = extid;
 	ca.ca_doc = d;
 	ca.ca_max = SIZE_MAX;
@@ -684,12 +688,7 @@ index_doc_whole(struct index *ix, const char *extid, struct ixdoc *d,
 	ca.ca_cbarg = arg;
 	ca.ca_title = title;
 	ca.ca_attrs = attrs;
-	rc = store_read(&ix->ix_store, index_doc_chunks_txn, &ca);
-	if (rc == 0 || rc == INDEX_ENOENT)
-		return (rc);
-	log_warnx("%s: %s: %s", __func__, extid, rc == MDB_CORRUPTED ?
-	    "a record is damaged" : mdb_strerror(rc));
-	return (-1);
+	return (index_doc_read(ix, &ca, __func__));
 }
 
 /*

@@ -1279,6 +1279,38 @@ qpg_arr_end(struct buf *b)
 	return (buf_cstr(b));
 }
 
+/*
+ * Run sql, whose $1 and $2 are the tenants and external ids of
+ * docs[0..n) as arrays (unnested WITH ORDINALITY, a document's place
+ * from 1) and $3 is host, with out[0..n) cleared for its answer: as
+ * qpg_q.
+ */
+static int
+qpg_docs_q(struct qpg_tx *t, const char *sql, const struct queue_doc *docs,
+    size_t n, const char *host, uint8_t *out, PGresult **r)
+{
+	struct qpg_args	 a;
+	struct buf	 tenants, extids;
+	size_t		 i;
+	int		 rc;
+
+	buf_init(&tenants);
+	buf_init(&extids);
+	for (i = 0; i < n; i++) {
+		out[i] = 0;
+		qpg_arr_bytes(&tenants, docs[i].qd_tenant, JOB_TENANT_MAX);
+		qpg_arr_bytes(&extids, docs[i].qd_extid, IX_EXTID_MAX);
+	}
+	qa_init(&a);
+	qa_str(&a, qpg_arr_end(&tenants));
+	qa_str(&a, qpg_arr_end(&extids));
+	qa_bin(t, &a, host);
+	rc = qpg_q(t, sql, &a, r);
+	buf_free(&tenants);
+	buf_free(&extids);
+	return (rc);
+}
+
 static const char *
 qpg_or(const char *s)
 {
@@ -3782,33 +3814,15 @@ static int
 qpg_foreign_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_foreign_arg	*fa = arg;
-	struct qpg_args		 a;
-	struct buf		 tenants, extids;
 	PGresult		*r;
 	uint64_t		 n;
-	size_t			 i;
 	int			 k, rc;
 
-	buf_init(&tenants);
-	buf_init(&extids);
-	for (i = 0; i < fa->fa_n; i++) {
-		fa->fa_out[i] = 0;
-		qpg_arr_bytes(&tenants, fa->fa_docs[i].qd_tenant,
-		    JOB_TENANT_MAX);
-		qpg_arr_bytes(&extids, fa->fa_docs[i].qd_extid, IX_EXTID_MAX);
-	}
-	qa_init(&a);
-	qa_str(&a, qpg_arr_end(&tenants));
-	qa_str(&a, qpg_arr_end(&extids));
-	qa_bin(t, &a, t->t_pg->p_host);
-	rc = qpg_q(t, "SELECT u.n, d.home FROM unnest($1::bytea[], "
+	if ((rc = qpg_docs_q(t, "SELECT u.n, d.home FROM unnest($1::bytea[], "
 	    "$2::bytea[]) "
 	    "WITH ORDINALITY AS u(tenant, extid, n) JOIN quire_docs d ON "
 	    "d.tenant = u.tenant AND d.extid = u.extid WHERE d.home <> $3",
-	    &a, &r);
-	buf_free(&tenants);
-	buf_free(&extids);
-	if (rc != 0)
+	    fa->fa_docs, fa->fa_n, t->t_pg->p_host, fa->fa_out, &r)) != 0)
 		return (rc);
 	for (k = 0; k < PQntuples(r); k++) {
 		if ((n = qpg_u64(r, k, 0)) < 1 || n > fa->fa_n)
@@ -4228,34 +4242,17 @@ static int
 qpg_gone_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_gone_arg	*ga = arg;
-	struct qpg_args		 a;
-	struct buf		 tenants, extids;
 	PGresult		*r;
 	uint64_t		 n;
-	size_t			 i;
 	int			 k, rc;
 
-	buf_init(&tenants);
-	buf_init(&extids);
-	for (i = 0; i < ga->ga_n; i++) {
-		ga->ga_out[i] = 0;
-		qpg_arr_bytes(&tenants, ga->ga_docs[i].qd_tenant,
-		    JOB_TENANT_MAX);
-		qpg_arr_bytes(&extids, ga->ga_docs[i].qd_extid, IX_EXTID_MAX);
-	}
-	qa_init(&a);
-	qa_str(&a, qpg_arr_end(&tenants));
-	qa_str(&a, qpg_arr_end(&extids));
-	qa_bin(t, &a, ga->ga_name);
-	rc = qpg_q(t, "SELECT u.n FROM unnest($1::bytea[], $2::bytea[]) "
-	    "WITH ORDINALITY AS u(tenant, extid, n) WHERE EXISTS (SELECT 1 "
-	    "FROM quire_docs d WHERE d.tenant = u.tenant AND "
-	    "d.extid = u.extid AND d.home <> $3) OR EXISTS (SELECT 1 FROM "
-	    "quire_jobs j WHERE j.away = $3 AND j.tenant = u.tenant AND "
-	    "j.extid = u.extid AND j.state = 3)", &a, &r);
-	buf_free(&tenants);
-	buf_free(&extids);
-	if (rc != 0)
+	if ((rc = qpg_docs_q(t, "SELECT u.n FROM unnest($1::bytea[], "
+	    "$2::bytea[]) WITH ORDINALITY AS u(tenant, extid, n) WHERE "
+	    "EXISTS (SELECT 1 FROM quire_docs d WHERE d.tenant = u.tenant "
+	    "AND d.extid = u.extid AND d.home <> $3) OR EXISTS (SELECT 1 "
+	    "FROM quire_jobs j WHERE j.away = $3 AND j.tenant = u.tenant AND "
+	    "j.extid = u.extid AND j.state = 3)", ga->ga_docs, ga->ga_n,
+	    ga->ga_name, ga->ga_out, &r)) != 0)
 		return (rc);
 	for (k = 0; k < PQntuples(r); k++)
 		if ((n = qpg_u64(r, k, 0)) >= 1 && n <= ga->ga_n)
