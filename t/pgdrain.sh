@@ -81,14 +81,16 @@ ids() {
 mkdir "$T/files"
 i=0
 while [ $i -lt $NFILE ]; do
-	printf '# File %d\n\nfilerec uniqf%d apple cedar.\n\n## Part two\n\nberry words of file %d, and fox.\n' \
-	    $i $i $i > "$T/files/f$i.md"
+	printf '# File %d\n\nfilerec uniqf%d apple cedar.\n\n%s\n\n%s %d, %s\n' \
+	    $i $i "## Part two" "berry words of file" $i "and fox." \
+	    > "$T/files/f$i.md"
 	i=$((i + 1))
 done
 host hb
 start_quired
 hctl hb submit "$T/files" > /dev/null || fail "submit the files"
-wait_for 30 idle || hfail "files not done: $(hctl hb status --json | jq -c .jobs)"
+wait_for 30 idle ||
+    hfail "files not done: $(hctl hb status --json | jq -c .jobs)"
 
 # The records, through ha, spread over the three.
 for h in ha hc; do
@@ -101,8 +103,9 @@ LC_ALL=C awk -v n="$NREC" 'BEGIN { srand(7); split("red green blue", c, " ");
 	if (rand() < 0.3) t = t " apple";
 	if (rand() < 0.1) t = t " berry cedar";
 	if (rand() < 0.05) t = t " the red fox";
-	printf "{\"id\":\"d%05d\",\"title\":\"record %d\",\"color\":\"%s\",\"text\":\"hostrec%s\"}\n",
-	    i, i, c[i % 3 + 1], t } }' > "$T/d.ndjson"
+	printf "{\"id\":\"d%05d\",\"title\":\"record %d\",", i, i;
+	printf "\"color\":\"%s\",\"text\":\"hostrec%s\"}\n", c[i % 3 + 1], t } }' \
+    > "$T/d.ndjson"
 hctl ha submit --ndjson "$T/d.ndjson" --split 8k > /dev/null ||
     fail "submit the records"
 wait_for 120 idle || hfail "records not done: $(hctl ha status --json |
