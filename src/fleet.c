@@ -424,6 +424,11 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 		if (w->w_fails >= FLEET_DEGRADED_FAILS)
 			log_info("worker %d (pid %d) ready after %u failed "
 			    "starts", w->w_slot, (int)w->w_pid, w->w_fails);
+		if (w->w_slot == FLEET_MERGER && sv->sv_compact > 0) {
+			ipc_evbuffer_put(bufferevent_get_output(w->w_bev),
+			    IPC_COMPACT, sv->sv_compact, 0, NULL);
+			sv->sv_compact = 0;
+		}
 		/* A slot that is told to go while starting goes now. */
 		if (w->w_state == W_DRAINING)
 			ipc_evbuffer_put(bufferevent_get_output(w->w_bev),

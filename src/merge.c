@@ -737,7 +737,10 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
  * (child.c): it opens the index and merges whenever a tier fills, at
  * nice 10 so that workers come first.  A reload changes merge-fold-size,
  * heartbeat-interval and log-level live, SIGUSR1 reopens the log, and it
- * exits on "stop", "exit" or end of file.
+ * exits on "stop", "exit" or end of file.  Told to compact (the
+ * supervisor deleted documents at start whose home is another host), it
+ * folds and sweeps everything as quirectl compact does, then goes on as
+ * before.
  */
 void
 merger_main(void)
@@ -748,7 +751,8 @@ merger_main(void)
 	struct ixstats		 st;
 	const struct quire_conf	*c = &ch.ch_conf;
 	uint64_t		 beat = 0, now, seg = 0, changed = 0;
-	int			 rv, wait_ms, busy;
+	uint64_t		 compact = 0;
+	int			 rv, wait_ms, busy, flags;
 
 	child_setup(&ch, "merger", -1);
 	if (nice(10) == -1)
@@ -773,7 +777,13 @@ merger_main(void)
 			changed = now;
 		}
 		busy = now - changed < MERGE_QUIET_MS;
-		rv = merge_step(&ix, busy ? MERGE_BUSY : 0, c->c_fold_size);
+		flags = compact > 0 ? MERGE_ALL : busy ? MERGE_BUSY : 0;
+		rv = merge_step(&ix, flags, c->c_fold_size);
+		if (rv == 0 && compact > 0) {
+			log_info("merge: compacted after %llu documents were "
+			    "deleted at start", (unsigned long long)compact);
+			compact = 0;
+		}
 		wait_ms = rv == 1 ? 0 : rv == 0 ? 1000 : 5000;
 		if (wait_ms > (int)c->c_heartbeat_ms)
 			wait_ms = c->c_heartbeat_ms;
@@ -784,6 +794,8 @@ merger_main(void)
 		if (rv == 1 && m.m_type == IPC_CONFIG &&
 		    child_config(&ch, &m) == 0)
 			store_limit(&ix.ix_store, c->c_mapmax);
+		if (rv == 1 && m.m_type == IPC_COMPACT)
+			compact = m.m_a;
 	}
 	index_close(&ix);
 	_exit(0);

@@ -1927,6 +1927,8 @@ enum ipc_type {
 	IPC_CANCEL,		/* a: job id, b: lease generation: stop the
 				   job if it runs, skip it if it waits */
 	IPC_METRIC,		/* a: what (enum metrics_obs), b: value */
+	/* supervisor to merger */
+	IPC_COMPACT,		/* a: documents deleted: fold and sweep all */
 	IPC_NTYPES
 };
 
@@ -2352,6 +2354,7 @@ struct supervisor {
 	uid_t		 sv_uid;
 	gid_t		 sv_gid;
 	int		 sv_draining;
+	uint64_t	 sv_compact;	/* deleted at start: merger compacts */
 	int		 sv_fast;
 	uint64_t	 sv_drain_deadline;
 	int		 sv_override;	/* workers set at run time */

@@ -954,6 +954,12 @@ supervisor_homes(struct supervisor *sv)
 		log_info("home: %llu documents of this index have their "
 		    "home on another host: deleted here",
 		    (unsigned long long)n);
+	/*
+	 * Their postings count in the index's statistics until merged out:
+	 * the merger compacts, so that this host's scores in a search over
+	 * all hosts are those one index of everything would give.
+	 */
+	sv->sv_compact = n;
 }
 
 /*

@@ -16,7 +16,8 @@
 # that ran their jobs again indexed too and became their home:
 # restarted, the killed host deletes exactly those from its index (their
 # number, counted from its index read while it was down, is the one it
-# logs).  A second version of some records, submitted through one host,
+# logs), and its merger then compacts, so that they no longer count in
+# its statistics.  A second version of some records, submitted through one host,
 # is indexed on each record's home only; a delete through that host's
 # HTTP API of records whose home is another host is a job pinned to the
 # home (202), of one of its own is done at once (200).  Then, with
@@ -177,6 +178,15 @@ deleted=$(sed -n 's/.*home: \([0-9]*\) documents of this index.*/\1/p' \
     "$T/hb/quired.log" | tail -1)
 [ "$deleted" = "$foreign" ] ||
     hfail "hb deleted $deleted documents at start, not $foreign"
+# Their postings are then merged out (the merger compacts), so that
+# they no longer count in hb's statistics: none of its chunks is dead.
+if [ "$deleted" -gt 0 ]; then
+	wait_for 60 grep -q "merge: compacted after $deleted documents" \
+	    "$T/hb/quired.log" || hfail "hb's merger did not compact"
+	hctl hb check > "$T/hb.check" || fail "check hb: $(cat "$T/hb.check")"
+	grep -q ' 0 dead chunks$' "$T/hb.check" ||
+	    fail "hb after its compaction: $(cat "$T/hb.check")"
+fi
 wait_for 10 sh -c "'$QUIRECTL' -f '$T/ha/quired.conf' hosts --json |
     jq -e '[.hosts[] | select(.state == \"live\")] | length == 3'" ||
     hfail "hb not live again: $(hctl ha hosts)"
