@@ -292,6 +292,29 @@ pg_stop() {
 	    stop > /dev/null 2>&1) || true
 }
 
+# pg_db: a database quiredb on the private server for a test's hosts;
+# DSN is its connection string.
+pg_db() {
+	psql_c "CREATE DATABASE quiredb" > /dev/null ||
+	    fail "cannot create the database quiredb"
+	DSN="host=$PGDIR user=quire dbname=quiredb"
+}
+
+# qsql SQL: one statement on the hosts' database, its rows unaligned.
+qsql() {
+	(cd / && $PGRUN "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
+	    -d "$DSN" -c "$1")
+}
+
+# hfail MESSAGE: fail, after the last lines of each of $HOSTS' logs.
+hfail() {
+	for _h in $HOSTS; do
+		echo "--- $_h" >&2
+		tail -15 "$T/$_h/quired.log" >&2 2>/dev/null || true
+	done
+	fail "$@"
+}
+
 # psql_c SQL: one statement on the private server, its rows unaligned.
 psql_c() {
 	(cd / && $PGRUN "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \

@@ -18,8 +18,7 @@
 . "$TOPSRC/t/lib.sh"
 
 pg_start
-psql_c "CREATE DATABASE quiredb" > /dev/null
-DSN="host=$PGDIR user=quire dbname=quiredb"
+pg_db
 
 # quirectl reads the backend from the configuration.
 ctl() {

@@ -33,22 +33,7 @@ NFILE=24
 HOSTS="ha hb hc"
 
 pg_start
-psql_c "CREATE DATABASE quiredb" > /dev/null
-DSN="host=$PGDIR user=quire dbname=quiredb"
-
-# qsql SQL: one statement on the hosts' database, its rows unaligned.
-qsql() {
-	(cd / && $PGRUN "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
-	    -d "$DSN" -c "$1")
-}
-
-hfail() {
-	for _h in $HOSTS; do
-		echo "--- $_h" >&2
-		tail -15 "$T/$_h/quired.log" >&2 2>/dev/null || true
-	done
-	fail "$@"
-}
+pg_db
 
 for h in $HOSTS; do
 	host $h

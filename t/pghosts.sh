@@ -34,14 +34,7 @@ HOSTS="ha hb hc"
 EXPIRY_S=3
 
 pg_start
-psql_c "CREATE DATABASE quiredb" > /dev/null
-DSN="host=$PGDIR user=quire dbname=quiredb"
-
-# qsql SQL: one statement on the hosts' database, its rows unaligned.
-qsql() {
-	(cd / && $PGRUN "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
-	    -d "$DSN" -c "$1")
-}
+pg_db
 
 # hconf H: host H's configuration, in $T/H.
 hconf() {
@@ -59,14 +52,6 @@ hconf() {
 	workers 2
 	claim-batch 2
 	EOC
-}
-
-hfail() {
-	for _h in $HOSTS; do
-		echo "--- $_h" >&2
-		tail -15 "$T/$_h/quired.log" >&2 2>/dev/null || true
-	done
-	fail "$@"
 }
 
 for h in $HOSTS; do

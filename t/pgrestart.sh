@@ -16,8 +16,7 @@
 . "$TOPSRC/t/lib.sh"
 
 pg_start
-psql_c "CREATE DATABASE quiredb" > /dev/null
-DSN="host=$PGDIR user=quire dbname=quiredb"
+pg_db
 
 ctl() {
 	"$QUIRECTL" -D "$DATA" -f "$CONF" "$@"

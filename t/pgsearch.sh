@@ -33,8 +33,7 @@ EXPIRY_S=3
 NSHARE=300
 
 pg_start
-psql_c "CREATE DATABASE quiredb" > /dev/null
-DSN="host=$PGDIR user=quire dbname=quiredb"
+pg_db
 
 
 for h in $HOSTS; do

@@ -29,35 +29,22 @@
 command -v curl > /dev/null || skip "no curl"
 
 pg_start
-psql_c "CREATE DATABASE quiredb" > /dev/null
-DSN="host=$PGDIR user=quire dbname=quiredb"
+pg_db
 
-# qsql SQL: one statement on the hosts' database, its rows unaligned.
-qsql() {
-	(cd / && $PGRUN "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
-	    -d "$DSN" -c "$1")
-}
-
-for h in A B; do
+HOSTS="A B"
+for h in $HOSTS; do
 	host $h
 	write_conf "listen 127.0.0.1:0" "workers 0" "min-workers 0" \
 	    "merge no" "queue-backend postgresql" "queue-dsn $DSN" \
 	    "host-name $h"
 done
 hctl A db init > /dev/null || fail "db init"
-for h in A B; do
+HOSTS="A B"
+for h in $HOSTS; do
 	host $h
 	start_quired
 	eval "HPORT_$h=\$(http_port)"
 done
-
-hfail() {
-	for _h in A B; do
-		echo "--- $_h" >&2
-		tail -15 "$T/$_h/quired.log" >&2 2>/dev/null || true
-	done
-	fail "$@"
-}
 
 # Files in host H's spool, temporary ones included.
 spooled() {
@@ -221,7 +208,8 @@ grep -q "upload read: " "$T/B/quired.log" ||
     hfail "dead letters: $(hctl B dlq)"
 [ "$(qsql "SELECT count(*) FROM quire_spool")" = 0 ] ||
     fail "spool rows left after faulted"
-for h in A B; do
+HOSTS="A B"
+for h in $HOSTS; do
 	hctl $h check > "$T/out" || fail "check $h: $(cat "$T/out")"
 done
 echo "pgspool: $ntotal records and documents uploaded to A, indexed by B;" \
