@@ -58,7 +58,7 @@ static const char *codec_states[JOB_NSTATES] = {
 };
 
 static const char *codec_sources[SRC_NKINDS] = {
-	"path", "spool", "ndjson", "debug", "delete"
+	"path", "spool", "ndjson", "debug", "delete", "move"
 };
 
 const char *

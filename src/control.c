@@ -399,11 +399,13 @@ control_host_cb(const struct queue_host *h, void *arg)
 {
 	struct control_hostlist	*ho = arg;
 	const char		*state = queue_host_state(h, ho->ho_expiry);
+	const char		*drain = queue_host_drain(h);
 
 	if (!ho->ho_json) {
-		evbuffer_add_printf(ho->ho_eb, "%s %s %s (beat %llu.%llu s "
+		evbuffer_add_printf(ho->ho_eb, "%s %s %s%s%s (beat %llu.%llu s "
 		    "ago%s)", ho->ho_n ? "," : "", util_vis(h->qh_name),
-		    state, (unsigned long long)(h->qh_age / 1000),
+		    state, drain != NULL ? " " : "", drain != NULL ? drain : "",
+		    (unsigned long long)(h->qh_age / 1000),
 		    (unsigned long long)(h->qh_age % 1000 / 100),
 		    h->qh_self ? ", this host" : "");
 		ho->ho_n++;
@@ -416,6 +418,11 @@ control_host_cb(const struct queue_host *h, void *arg)
 	    (unsigned long long)h->qh_age, (unsigned long long)h->qh_leased);
 	if (h->qh_http[0] != '\0')
 		control_json_str(ho->ho_eb, h->qh_http);
+	else
+		evbuffer_add_printf(ho->ho_eb, "null");
+	evbuffer_add_printf(ho->ho_eb, ", \"drain\": ");
+	if (drain != NULL)
+		evbuffer_add_printf(ho->ho_eb, "\"%s\"", drain);
 	else
 		evbuffer_add_printf(ho->ho_eb, "null");
 	evbuffer_add_printf(ho->ho_eb, ", \"self\": %s}",

@@ -12,7 +12,8 @@
  * the start of each search: a live host is asked at the HTTP address it
  * registered; a dead one (no beat for host-expiry) is missing from the
  * start, not asked, since its documents are in its index alone; a
- * stopped one is no host any more.  The search-peer lines of the
+ * stopped one is no host any more, nor is a drained one, which holds
+ * no document (drain.c).  The search-peer lines of the
  * configuration are added, but for an address the registry gave.  A
  * registry that cannot be read fails the search (FANOUT_REGISTRY): which
  * hosts hold documents is then unknown.
@@ -176,7 +177,8 @@ fanout_reg_cb(const struct queue_host *h, void *arg)
 	struct fanout_peer	*fp;
 	const char		*state = queue_host_state(h, fr->fr_expiry);
 
-	if (h->qh_self || strcmp(state, "stopped") == 0)
+	/* A drained host holds nothing (drain.c), dead or alive. */
+	if (h->qh_self || strcmp(state, "stopped") == 0 || h->qh_drained != 0)
 		return (0);
 	if (fr->fr_n == fr->fr_max) {
 		fr->fr_full = 1;

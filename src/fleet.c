@@ -474,11 +474,19 @@ fleet_message(struct supervisor *sv, struct wslot *w, const struct ipc_msg *m)
 static void
 fleet_read_rest(struct wslot *w)
 {
+	struct evbuffer	*in;
+
 	if (w->w_bev == NULL)
 		return;
-	while (evbuffer_read(bufferevent_get_input(w->w_bev),
-	    bufferevent_getfd(w->w_bev), 65536) > 0)
+	/*
+	 * A bufferevent freezes the end of its input but while it reads
+	 * itself, and evbuffer_read() fails on a frozen end.
+	 */
+	in = bufferevent_get_input(w->w_bev);
+	evbuffer_unfreeze(in, 0);
+	while (evbuffer_read(in, bufferevent_getfd(w->w_bev), 65536) > 0)
 		;
+	evbuffer_freeze(in, 0);
 }
 
 static void
@@ -803,6 +811,9 @@ fleet_died(struct supervisor *sv, struct wslot *w, int status)
 		snprintf(quar, sizeof(quar), "; job %llu quarantined after "
 		    "%u crashes", (unsigned long long)crash,
 		    (unsigned)sv->sv_conf.c_max_crashes);
+	else if (crash != 0)
+		snprintf(quar, sizeof(quar), "; it ran job %llu",
+		    (unsigned long long)crash);
 	if (queue_store(&sv->sv_q) != NULL)
 		(void)store_reader_check(queue_store(&sv->sv_q), &dead);
 	(void)store_reader_check(&sv->sv_ix.ix_store, &dead);

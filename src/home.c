@@ -17,6 +17,11 @@
  * home record (indexed here, its job never acked anywhere yet) stays:
  * whichever host acks its job becomes its home, and if that is another
  * host, this one drops it at its next start.
+ *
+ * A host that drains (drain.c) has its index reconciled the same way,
+ * round after round, by the drain, which also deletes the documents
+ * that a move away from it brought to another host, whose home record
+ * may be gone since (a delete there): queue_pg_drain_gone.
  */
 
 #include <sys/types.h>
@@ -58,12 +63,14 @@ home_doc(const struct ixdoc *d, void *arg)
 }
 
 /*
- * Delete from ix the documents whose home is another host; their
- * count in *deleted.  0, or -1 (logged) when the index or the queue
- * failed: what was deleted so far stays deleted.
+ * Delete from ix the documents whose home is another host, and, if
+ * drained is not NULL, those moved away from that host; their count in
+ * *deleted.  0, or -1 (logged) when the index or the queue failed: what
+ * was deleted so far stays deleted.
  */
-int
-home_reconcile(struct queue *q, struct index *ix, uint64_t *deleted)
+static int
+home_pages(struct queue *q, struct index *ix, const char *drained,
+    uint64_t *deleted)
 {
 	struct home_page	*hp;
 	uint64_t		 after = 0, n;
@@ -79,7 +86,9 @@ home_reconcile(struct queue *q, struct index *ix, uint64_t *deleted)
 			break;
 		if (hp->hp_n == 0)
 			break;
-		if ((rc = queue_pg_foreign(q, hp->hp_docs, hp->hp_n,
+		if ((rc = drained != NULL ? queue_pg_drain_gone(q, drained,
+		    hp->hp_docs, hp->hp_n, hp->hp_foreign) :
+		    queue_pg_foreign(q, hp->hp_docs, hp->hp_n,
 		    hp->hp_foreign, NULL)) != 0) {
 			log_warnx("%s: the home records: %s", __func__,
 			    queue_strerror(rc));
@@ -97,4 +106,19 @@ home_reconcile(struct queue *q, struct index *ix, uint64_t *deleted)
 	} while (more == 1);
 	free(hp);
 	return (more == -1 ? -1 : 0);
+}
+
+/* At start: the documents of ix whose home is another host go. */
+int
+home_reconcile(struct queue *q, struct index *ix, uint64_t *deleted)
+{
+	return (home_pages(q, ix, NULL, deleted));
+}
+
+/* A drain's round: those of host name's index that moved go too. */
+int
+home_drained(struct queue *q, struct index *ix, const char *name,
+    uint64_t *deleted)
+{
+	return (home_pages(q, ix, name, deleted));
 }

@@ -15,7 +15,9 @@
  * On the PostgreSQL queue, a DELETE of a document this host does not
  * hold whose home is another host enqueues a delete job pinned to that
  * host, and answers 202 with the job (the home's worker deletes it and
- * drops its home record).
+ * drops its home record); so does a DELETE on a draining host of one
+ * it holds, pinned to its home, or to this host if it has none (the
+ * job follows the document when it moves).
  *
  * A token bound to a tenant sees and deletes that tenant's documents
  * only; another's is "no such document" (404).
@@ -148,9 +150,11 @@ http_document(struct http_req *hr)
  * A document not in this host's index, on the PostgreSQL queue: if its
  * home is another host, a delete job pinned to that host (202 and the
  * job); 1 when answered, 0 when it is nowhere (404 from the caller).
+ * here: the document of this host's index, which drains; the job goes
+ * to its home, or to this host (where a move of it takes it).
  */
 static int
-http_doc_delete_home(struct http_req *hr)
+http_doc_delete_home(struct http_req *hr, const struct ixdoc *here)
 {
 	struct queue		*q = &hr->hr_hd->hd_q;
 	struct queue_new	 qn;
@@ -161,12 +165,15 @@ http_doc_delete_home(struct http_req *hr)
 
 	if (q->q_conf.qc_backend != QUEUE_BACKEND_PG)
 		return (0);
-	strlcpy(tenant, hr->hr_tenant != NULL ? hr->hr_tenant : "",
-	    sizeof(tenant));
+	strlcpy(tenant, here != NULL ? here->d_tenant : hr->hr_tenant != NULL ?
+	    hr->hr_tenant : "", sizeof(tenant));
 	rc = queue_pg_doc_home(q, tenant, sizeof(tenant), hr->hr_id, home,
 	    sizeof(home));
-	if (rc == QUEUE_ENOENT ||
-	    (rc == 0 && strcmp(home, queue_pg_host(q)) == 0))
+	if (here != NULL && rc == QUEUE_ENOENT) {
+		strlcpy(home, queue_pg_host(q), sizeof(home));
+		rc = 0;
+	} else if (here == NULL && (rc == QUEUE_ENOENT ||
+	    (rc == 0 && strcmp(home, queue_pg_host(q)) == 0)))
 		return (0);
 	memset(&qn, 0, sizeof(qn));
 	qn.qn_tenant = tenant;
@@ -193,6 +200,25 @@ http_doc_delete_home(struct http_req *hr)
 	return (1);
 }
 
+/*
+ * Whether this host drains (or is drained): its documents are then
+ * deleted through the queue, never here at once, lest a move of one
+ * bring it back.  A look-up that fails counts as draining: the delete
+ * then goes through the queue, which is right either way.
+ */
+static int
+http_doc_draining(struct http_req *hr)
+{
+	struct queue	*q = &hr->hr_hd->hd_q;
+	uint64_t	 draining, drained;
+
+	if (q->q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return (0);
+	if (queue_pg_draining(q, queue_pg_host(q), &draining, &drained) != 0)
+		return (1);
+	return (draining != 0);
+}
+
 void
 http_document_delete(struct http_req *hr)
 {
@@ -203,11 +229,16 @@ http_document_delete(struct http_req *hr)
 	if (http_doc_id(hr) == -1)
 		return;
 	rc = index_get_doc(&hr->hr_hd->hd_ix, hr->hr_id, &d);
-	if (rc == 0 && http_doc_visible(hr, &d))
-		rc = index_delete(&hr->hr_hd->hd_ix, hr->hr_id);
-	else if (rc == 0)
+	if (rc == 0 && !http_doc_visible(hr, &d))
 		rc = INDEX_ENOENT;
-	if (rc == INDEX_ENOENT && http_doc_delete_home(hr))
+	if (rc == 0 && http_doc_draining(hr)) {
+		if (!http_doc_delete_home(hr, &d))
+			http_doc_missing(hr);
+		return;
+	}
+	if (rc == 0)
+		rc = index_delete(&hr->hr_hd->hd_ix, hr->hr_id);
+	if (rc == INDEX_ENOENT && http_doc_delete_home(hr, NULL))
 		return;
 	if (rc == INDEX_ENOENT) {
 		http_doc_missing(hr);

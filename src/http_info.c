@@ -12,7 +12,8 @@
  *
  * /healthz needs no token: 200 {"ok": true}, or 503 {"ok": false,
  * "why": ...} with Retry-After when the fleet is degraded (the reason
- * status gives), storage is in a fault (full, map-full, io-error), an
+ * status gives), storage is in a fault (full, map-full, io-error,
+ * unreachable), an
  * LMDB file has grown past HTTP_MAP_FULL percent of map-max, or, on a
  * queue on PostgreSQL, the database does not answer or this host's
  * heartbeat is failing.  There the answer also names the hosts that are
@@ -197,8 +198,8 @@ http_health_tick(struct httpd *hd)
 }
 
 /*
- * On a shared queue whose hosts status could read, the dead ones:
- * ", "missing_hosts": [...]".
+ * On a shared queue whose hosts status could read, the dead ones but
+ * the drained (which hold nothing): ", "missing_hosts": [...]".
  */
 static void
 http_dead_hosts(yajl_val st, struct buf *out)
@@ -206,7 +207,8 @@ http_dead_hosts(yajl_val st, struct buf *out)
 	const char	*hpath[] = { "queue", "hosts", NULL };
 	const char	*npath[] = { "name", NULL };
 	const char	*tpath[] = { "state", NULL };
-	yajl_val	 hosts, h, name, state;
+	const char	*dpath[] = { "drain", NULL };
+	yajl_val	 hosts, h, name, state, drain;
 	const char	*st_s;
 	size_t		 i, n = 0;
 
@@ -219,6 +221,10 @@ http_dead_hosts(yajl_val st, struct buf *out)
 		    (state = yajl_tree_get(h, tpath, yajl_t_string)) == NULL ||
 		    (st_s = YAJL_GET_STRING(state)) == NULL ||
 		    strcmp(st_s, "dead") != 0)
+			continue;
+		if ((drain = yajl_tree_get(h, dpath, yajl_t_string)) != NULL &&
+		    (st_s = YAJL_GET_STRING(drain)) != NULL &&
+		    strcmp(st_s, "drained") == 0)
 			continue;
 		buf_addstr(out, n++ ? ", " : "");
 		show_json_str(out, YAJL_GET_STRING(name));

@@ -8,7 +8,9 @@
  * "Accepted" means on disk: the body is written to the spool and fsynced
  * with its directory (spool.c), then its jobs are committed in one
  * transaction (fsynced, as every queue commit), and only then does the
- * client get its 202 with the job ids.  A bulk is checked record by
+ * client get its 202 with the job ids; on the PostgreSQL queue that
+ * transaction also copies the body into the database, which every
+ * host's workers read it from (queue_pg.c).  A bulk is checked record by
  * record first, as a worker would read it, and one malformed record
  * refuses the whole body with the line numbers (400, nothing taken), so
  * a bulk is never half-accepted.  An Idempotency-Key names the upload:

@@ -574,6 +574,8 @@ struct ix_chunks_arg {
 	size_t		 ca_max;
 	index_chunk_cb	 ca_cb;
 	void		*ca_cbarg;
+	struct buf	*ca_title;	/* index_doc_whole's, or NULL */
+	struct buf	*ca_attrs;
 };
 
 static int
@@ -582,7 +584,7 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 	struct ix_chunks_arg	*ca = arg;
 	struct ixchunk		 ck;
 	struct buf		 text;
-	uint8_t			 kb[4];
+	uint8_t			 kb[4], db[8];
 	MDB_val			 k, v;
 	uint64_t		 docid;
 	uint32_t		 i;
@@ -596,6 +598,17 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 		return (MDB_CORRUPTED);
 	if ((rc = index_doc_get(txn, ca->ca_ix, docid, ca->ca_doc)) != 0)
 		return (rc == MDB_NOTFOUND ? INDEX_ENOENT : rc);
+	if (ca->ca_title != NULL) {
+		util_put_be64(db, docid);
+		k.mv_size = 8;
+		k.mv_data = db;
+		buf_reset(ca->ca_title);
+		buf_reset(ca->ca_attrs);
+		if ((rc = mdb_get(txn, index_dbi(ca->ca_ix, IDB_DOCS), &k,
+		    &v)) != 0 || (rc = ixrec_doc_whole(txn, ca->ca_ix,
+		    v.mv_data, v.mv_size, ca->ca_title, ca->ca_attrs)) != 0)
+			return (rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc);
+	}
 	buf_init(&text);
 	for (i = 0; i < ca->ca_doc->d_nchunks && i < ca->ca_max; i++) {
 		memset(&ck, 0, sizeof(ck));
@@ -618,6 +631,23 @@ index_doc_chunks_txn(MDB_txn *txn, void *arg)
 	return (rc);
 }
 
+/* Read the document ca names (index_doc_chunks, index_doc_whole). */
+static int
+index_doc_read(struct index *ix, struct ix_chunks_arg *ca, const char *fn)
+{
+	int	 rc;
+
+	if (strlen(ca->ca_extid) == 0 || strlen(ca->ca_extid) > IX_EXTID_MAX)
+		return (INDEX_ENOENT);
+	ca->ca_ix = ix;
+	rc = store_read(&ix->ix_store, index_doc_chunks_txn, ca);
+	if (rc == 0 || rc == INDEX_ENOENT)
+		return (rc);
+	log_warnx("%s: %s: %s", fn, ca->ca_extid, rc == MDB_CORRUPTED ?
+	    "a record is damaged" : mdb_strerror(rc));
+	return (-1);
+}
+
 /*
  * A stored document by external id, with its first max chunks handed to
  * cb in order (heading, decompressed text) within one read: 0,
@@ -628,22 +658,37 @@ index_doc_chunks(struct index *ix, const char *extid, size_t max,
     struct ixdoc *d, index_chunk_cb cb, void *arg)
 {
 	struct ix_chunks_arg	 ca;
-	int			 rc;
 
-	if (strlen(extid) == 0 || strlen(extid) > IX_EXTID_MAX)
-		return (INDEX_ENOENT);
-	ca.ca_ix = ix;
+	memset(&ca, 0, sizeof(ca));
 	ca.ca_extid = extid;
 	ca.ca_doc = d;
 	ca.ca_max = max;
 	ca.ca_cb = cb;
 	ca.ca_cbarg = arg;
-	rc = store_read(&ix->ix_store, index_doc_chunks_txn, &ca);
-	if (rc == 0 || rc == INDEX_ENOENT)
-		return (rc);
-	log_warnx("%s: %s: %s", __func__, extid, rc == MDB_CORRUPTED ?
-	    "a chunk record is damaged" : mdb_strerror(rc));
-	return (-1);
+	return (index_doc_read(ix, &ca, __func__));
+}
+
+/*
+ * index_doc_chunks of every chunk, with the document's whole title
+ * (d_title holds at most 255 bytes of it) and its attributes (a msgpack
+ * map) in title and attrs: what a drained host's document is moved
+ * with.  0, INDEX_ENOENT or -1.
+ */
+int
+index_doc_whole(struct index *ix, const char *extid, struct ixdoc *d,
+    struct buf *title, struct buf *attrs, index_chunk_cb cb, void *arg)
+{
+	struct ix_chunks_arg	 ca;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.ca_extid = extid;
+	ca.ca_doc = d;
+	ca.ca_max = SIZE_MAX;
+	ca.ca_cb = cb;
+	ca.ca_cbarg = arg;
+	ca.ca_title = title;
+	ca.ca_attrs = attrs;
+	return (index_doc_read(ix, &ca, __func__));
 }
 
 /*

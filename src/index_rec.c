@@ -280,22 +280,34 @@ ixrec_name_ref(MDB_txn *txn, struct index *ix, const void *name,
 	return (0);
 }
 
+/* An interned name, in the transaction's memory. */
+static int
+ixrec_name_val(MDB_txn *txn, struct index *ix, uint32_t id, MDB_val *v)
+{
+	uint8_t	 ib[5];
+	MDB_val	 k = { 5, ib };
+	int	 rc;
+
+	ib[0] = 'I';
+	util_put_be32(ib + 1, id);
+	if ((rc = mdb_get(txn, ixrec_meta(ix), &k, v)) != 0)
+		return (rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc);
+	if (v->mv_size == 0 || v->mv_size > IX_NAME_MAX)
+		return (MDB_CORRUPTED);
+	return (0);
+}
+
 /* An interned name into dst: 0, MDB_CORRUPTED when it is not there. */
 int
 ixrec_name_get(MDB_txn *txn, struct index *ix, uint32_t id, char *dst,
     size_t len)
 {
-	uint8_t	 ib[5];
-	MDB_val	 k = { 5, ib }, v;
+	MDB_val	 v;
 	size_t	 n;
 	int	 rc;
 
-	ib[0] = 'I';
-	util_put_be32(ib + 1, id);
-	if ((rc = mdb_get(txn, ixrec_meta(ix), &k, &v)) != 0)
-		return (rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc);
-	if (v.mv_size == 0 || v.mv_size > IX_NAME_MAX)
-		return (MDB_CORRUPTED);
+	if ((rc = ixrec_name_val(txn, ix, id, &v)) != 0)
+		return (rc);
 	n = v.mv_size < len ? v.mv_size : len - 1;
 	memcpy(dst, v.mv_data, n);
 	dst[n] = '\0';
@@ -589,6 +601,108 @@ ixrec_doc_decode(uint64_t docid, const void *data, size_t len,
 	return (0);
 }
 
+
+/* A format 1 record's whole title and attributes: ixrec_doc_whole. */
+static int
+ixrec_doc_whole1(const void *data, size_t len, struct buf *title,
+    struct buf *attrs)
+{
+	msgpack_unpacked	 up;
+	msgpack_sbuffer		 sb;
+	msgpack_packer		 pk;
+	msgpack_object_kv	*kv;
+	size_t			 off = 0, i;
+	int			 rv = -1;
+
+	msgpack_unpacked_init(&up);
+	msgpack_sbuffer_init(&sb);
+	if (msgpack_unpack_next(&up, data, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || up.data.type != MSGPACK_OBJECT_MAP)
+		goto out;
+	for (i = 0; i < up.data.via.map.size; i++) {
+		kv = &up.data.via.map.ptr[i];
+		if (kv->key.type != MSGPACK_OBJECT_STR)
+			goto out;
+		if (kv->key.via.str.size == 5 &&
+		    memcmp(kv->key.via.str.ptr, "title", 5) == 0 &&
+		    kv->val.type == MSGPACK_OBJECT_STR)
+			buf_add(title, kv->val.via.str.ptr,
+			    kv->val.via.str.size);
+		else if (kv->key.via.str.size == 5 &&
+		    memcmp(kv->key.via.str.ptr, "attrs", 5) == 0 &&
+		    kv->val.type == MSGPACK_OBJECT_MAP) {
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			msgpack_pack_object(&pk, kv->val);
+			buf_add(attrs, sb.data, sb.size);
+		}
+	}
+	rv = 0;
+out:
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_unpacked_destroy(&up);
+	return (rv);
+}
+
+/*
+ * The whole title and the attributes (a msgpack map; an empty one when
+ * the document has none) of a document record, which ixrec_doc_decode
+ * cuts and leaves out, appended to title and attrs: 0, or MDB_CORRUPTED.
+ */
+int
+ixrec_doc_whole(MDB_txn *txn, struct index *ix, const void *data,
+    size_t len, struct buf *title, struct buf *attrs)
+{
+	const uint8_t	*p = data, *end = p + len;
+	MDB_val		 nv;
+	char		 skip[8];
+	uint64_t	 v, ref;
+	uint32_t	 id;
+	int		 i, rc;
+
+	if (len == 0 || len > CODEC_RECORD_MAX)
+		return (MDB_CORRUPTED);
+	if (p[0] != IXREC_DOC_V2) {
+		if (ixrec_doc_whole1(data, len, title, attrs) == -1)
+			return (MDB_CORRUPTED);
+		if (attrs->b_len == 0)
+			buf_addc(attrs, 0x80);
+		return (0);
+	}
+	p++;
+	if (end - p < 8)
+		return (MDB_CORRUPTED);
+	p += 8;
+	/* job, type, first cid, chunks, words; tenant, source; extid. */
+	for (i = 0; i < 5; i++)
+		if (ix_getvarint(&p, end, &v) == -1)
+			return (MDB_CORRUPTED);
+	if (ixrec_get_name(&p, end, &id, skip, sizeof(skip)) == -1 ||
+	    ixrec_get_name(&p, end, &id, skip, sizeof(skip)) == -1 ||
+	    ix_getvarint(&p, end, &v) == -1 || v > (uint64_t)(end - p))
+		return (MDB_CORRUPTED);
+	p += v;
+	if (ix_getvarint(&p, end, &v) == -1 || v > (uint64_t)(end - p))
+		return (MDB_CORRUPTED);
+	buf_add(title, p, v);
+	p += v;
+	if (ix_getvarint(&p, end, &ref) == -1)
+		return (MDB_CORRUPTED);
+	if (ref & 1) {
+		if (ref >> 1 != (uint64_t)(end - p) ||
+		    ixrec_attrs_ok(p, end - p) == -1)
+			return (MDB_CORRUPTED);
+		buf_add(attrs, p, end - p);
+		return (0);
+	}
+	if (ref == 0 || ref / 2 > UINT32_MAX)
+		return (MDB_CORRUPTED);
+	if ((rc = ixrec_name_val(txn, ix, ref / 2, &nv)) != 0)
+		return (rc);
+	if (ixrec_attrs_ok(nv.mv_data, nv.mv_size) == -1)
+		return (MDB_CORRUPTED);
+	buf_add(attrs, nv.mv_data, nv.mv_size);
+	return (0);
+}
 
 /* Dictionaries. */
 

@@ -40,8 +40,13 @@
  * without is a whole document, bounded by max-document-size, whose type
  * is the uploader's content type (j_ctype) or else sniffed, with its id
  * (j_extid) as the name, as a file's would be; the uploader's title
- * (j_title), if any, replaces the one extraction found.  A body that is
- * gone fails as "spool-missing".
+ * (j_title), if any, replaces the one extraction found.  On the
+ * PostgreSQL queue, a body that is not in this host's spool (another
+ * host received it, or this one did and moved it into the database) is
+ * read from the queue through the sink's is_spool, a piece of at most
+ * INGEST_READ bytes at a time, into the buffer the file would have been
+ * read into: the job's bytes only, never the whole of a bulk.  A body
+ * that is gone fails as "spool-missing".
  *
  * Roots: a job's path is read beneath the longest configured root that
  * contains it, with openat2(RESOLVE_BENEATH) on a descriptor of that
@@ -112,7 +117,8 @@ ingest_extract_conf(const struct quire_conf *c, struct extract_conf *xc)
 	xc->xc_text_field = c->c_text_field;
 }
 
-static struct tokenizer *
+/* The tokenizer of a language ("" or NULL: language), made once. */
+struct tokenizer *
 ingest_tokenizer(struct ingest *in, const char *lang)
 {
 	size_t	 i;
@@ -241,14 +247,23 @@ ingest_ranged(const struct job *j)
 	    (j->j_srckind == SRC_SPOOL && j->j_len > 0));
 }
 
-/* Open an uploaded body in the spool. */
+/*
+ * Open an uploaded body in the spool; *elsewhere set when it is not
+ * there and the sink can read it from the queue.
+ */
 static int
-ingest_open_spool(struct ingest *in, const struct job *j)
+ingest_open_spool(struct ingest *in, const struct job *j, int *elsewhere)
 {
 	int	 fd;
 
+	*elsewhere = 0;
 	if ((fd = spool_open(in->in_conf->c_datadir, j->j_path)) != -1)
 		return (fd);
+	if (errno == ENOENT && in->in_sink != NULL &&
+	    in->in_sink->is_spool != NULL) {
+		*elsewhere = 1;
+		return (-1);
+	}
 	if (errno == ENOENT || errno == EINVAL)
 		xerr_set(&in->in_err, "spool-missing", "spool/%s: %s",
 		    j->j_path, errno == ENOENT ? "no such file" :
@@ -262,6 +277,73 @@ ingest_open_spool(struct ingest *in, const struct job *j)
 	return (-1);
 }
 
+/*
+ * The bytes [*off, *end) the job reads of a source of size bytes: its
+ * range, or all of it within max-document-size.  INGEST_BAD when they
+ * are not there or too many.
+ */
+static int
+ingest_bounds(struct ingest *in, const struct job *j, uint64_t size,
+    uint64_t *off, uint64_t *end)
+{
+	int	 ranged = ingest_ranged(j);
+
+	*off = ranged ? j->j_off : 0;
+	*end = ranged ? j->j_off + j->j_len : size;
+	if (*end > size) {
+		xerr_set(&in->in_err, "changed", "file is shorter than the job "
+		    "(%llu < %llu bytes)", (unsigned long long)size,
+		    (unsigned long long)*end);
+		return (INGEST_BAD);
+	}
+	if (!ranged && *end > in->in_xc.xc_max_size) {
+		xerr_set(&in->in_err, "too-large", "%llu bytes, more than "
+		    "max-document-size %llu", (unsigned long long)*end,
+		    (unsigned long long)in->in_xc.xc_max_size);
+		return (INGEST_BAD);
+	}
+	return (INGEST_OK);
+}
+
+/* The job's bytes of an upload the queue keeps (see the top). */
+static int
+ingest_fetch(struct ingest *in, const struct job *j)
+{
+	struct ingest_sink	*is = in->in_sink;
+	uint64_t		 size, off, end;
+	size_t			 n;
+	int			 rv;
+
+	if (is->is_spool(is->is_arg, j->j_path, 0, 0, NULL, &size) == -1) {
+		xerr_set(&in->in_err, "spool-missing", "spool/%s: not on this "
+		    "host, and not in the queue", j->j_path);
+		return (INGEST_BAD);
+	}
+	if ((rv = ingest_bounds(in, j, size, &off, &end)) != INGEST_OK)
+		return (rv);
+	buf_reserve(&in->in_data, end - off);
+	while (off < end) {
+		if (ingest_tick(in) != 0)
+			return (INGEST_STOP);
+		n = end - off < INGEST_READ ? end - off : INGEST_READ;
+		if (is->is_spool(is->is_arg, j->j_path, off, n,
+		    in->in_data.b_data + in->in_data.b_len, &size) == -1) {
+			xerr_set(&in->in_err, "spool-missing", "spool/%s: the "
+			    "queue has not the bytes %llu to %llu",
+			    j->j_path, (unsigned long long)off,
+			    (unsigned long long)(off + n));
+			return (INGEST_BAD);
+		}
+		off += n;
+		in->in_data.b_len += n;
+		in->in_bytes += n;
+		in->in_permille = (unsigned)(in->in_data.b_len * 100 /
+		    (in->in_data.b_len + (end - off)));
+	}
+	buf_cstr(&in->in_data);
+	return (INGEST_OK);
+}
+
 /* Read [off, off+len) of the job's file, or all of it (len 0). */
 static int
 ingest_read(struct ingest *in, const struct job *j)
@@ -270,12 +352,14 @@ ingest_read(struct ingest *in, const struct job *j)
 	const char	*rel;
 	uint64_t	 off, end;
 	ssize_t		 n;
-	int		 rootfd, fd, ranged = ingest_ranged(j);
+	int		 rootfd, fd, rv, elsewhere;
 
 	buf_reset(&in->in_data);
-	if (j->j_srckind == SRC_SPOOL)
-		fd = ingest_open_spool(in, j);
-	else if ((rootfd = ingest_root(in, j->j_path, &rel)) == -1) {
+	if (j->j_srckind == SRC_SPOOL) {
+		if ((fd = ingest_open_spool(in, j, &elsewhere)) == -1 &&
+		    elsewhere)
+			return (ingest_fetch(in, j));
+	} else if ((rootfd = ingest_root(in, j->j_path, &rel)) == -1) {
 		xerr_set(&in->in_err, "outside-root", "%s is beneath no root",
 		    j->j_path);
 		return (INGEST_BAD);
@@ -289,21 +373,10 @@ ingest_read(struct ingest *in, const struct job *j)
 		close(fd);
 		return (INGEST_RETRY);
 	}
-	off = ranged ? j->j_off : 0;
-	end = ranged ? j->j_off + j->j_len : (uint64_t)st.st_size;
-	if (end > (uint64_t)st.st_size) {
-		xerr_set(&in->in_err, "changed", "file is shorter than the job "
-		    "(%llu < %llu bytes)", (unsigned long long)st.st_size,
-		    (unsigned long long)end);
+	if ((rv = ingest_bounds(in, j, st.st_size, &off, &end)) !=
+	    INGEST_OK) {
 		close(fd);
-		return (INGEST_BAD);
-	}
-	if (!ranged && end > in->in_xc.xc_max_size) {
-		xerr_set(&in->in_err, "too-large", "%llu bytes, more than "
-		    "max-document-size %llu", (unsigned long long)end,
-		    (unsigned long long)in->in_xc.xc_max_size);
-		close(fd);
-		return (INGEST_BAD);
+		return (rv);
 	}
 	buf_reserve(&in->in_data, end - off);
 	while (off < end) {

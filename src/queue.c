@@ -53,7 +53,10 @@
  *
  *   Spool files.  An uploaded body stays in spool/ while a job may still
  *   read it (queue_spool_refs), and is removed once no committed job
- *   needs it.
+ *   needs it.  PostgreSQL keeps it instead, for every host: the enqueue
+ *   copies it into the database and removes the file after its commit,
+ *   and the body goes with the last job that needs it
+ *   (queue_pg_spool_read).
  *
  * The results are QUEUE_OK, the codes in quire.h (QUEUE_ESTALE, ...),
  * a storage fault (QUEUE_ENOSPC, QUEUE_EMAPFULL, QUEUE_EIO: see
@@ -169,6 +172,15 @@ queue_host_state(const struct queue_host *h, uint64_t expiry_ms)
 	return (h->qh_age > expiry_ms ? "dead" : "live");
 }
 
+/* A host's drain: "draining", "drained", or NULL when it has none. */
+const char *
+queue_host_drain(const struct queue_host *h)
+{
+	if (h->qh_drained != 0)
+		return ("drained");
+	return (h->qh_draining != 0 ? "draining" : NULL);
+}
+
 uint64_t
 queue_now(struct queue *q)
 {
@@ -190,17 +202,24 @@ queue_new_ok(const struct queue_new *qn)
 	    (qn->qn_title == NULL || strlen(qn->qn_title) <= JOB_TITLE_MAX) &&
 	    (qn->qn_ctype == NULL || strlen(qn->qn_ctype) <= JOB_CTYPE_MAX) &&
 	    (qn->qn_srckind != SRC_SPOOL ||
-	    (qn->qn_path != NULL && spool_name_ok(qn->qn_path))));
+	    (qn->qn_path != NULL && spool_name_ok(qn->qn_path))) &&
+	    (qn->qn_srckind != SRC_MOVE ||
+	    (qn->qn_body != NULL && qn->qn_away != NULL)));
 }
 
-/* All the jobs or none: QUEUE_EINVAL if one breaks a limit. */
+/*
+ * All the jobs or none: QUEUE_EINVAL if one breaks a limit, or needs
+ * what only a shared queue keeps (a move: a body, a host to avoid).
+ */
 int
 queue_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 {
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (!queue_new_ok(&jobs[i]))
+		if (!queue_new_ok(&jobs[i]) ||
+		    (q->q_be != &queue_pg_backend &&
+		    (jobs[i].qn_body != NULL || jobs[i].qn_away != NULL)))
 			return (QUEUE_EINVAL);
 	return (q->q_be->qb_enqueue(q, jobs, n));
 }
@@ -412,6 +431,9 @@ queue_strerror(int rc)
 		return ("storage full: the queue's map reached map-max");
 	case QUEUE_EIO:
 		return ("storage error: I/O error in the data directory");
+	case QUEUE_EDOWN:
+		return ("storage error: the queue's PostgreSQL server cannot "
+		    "be reached");
 	default:
 		return ("queue error (see log)");
 	}
@@ -428,6 +450,8 @@ queue_fault(int rc)
 		return (STORE_FAULT_MAP);
 	case QUEUE_EIO:
 		return (STORE_FAULT_IO);
+	case QUEUE_EDOWN:
+		return (STORE_FAULT_DOWN);
 	default:
 		return (STORE_FAULT_NONE);
 	}

@@ -58,6 +58,46 @@
  *			of any host by (tenant, priority, id) and the
  *			pinned ones by (home, tenant, priority, id).
  *
+ * Version 4 adds
+ *
+ *	quire_spool.size the body's length in bytes, once the body
+ *			is in quire_spool_body; NULL for a body enqueued
+ *			before version 4, which only its host's spool holds.
+ *	quire_spool_body one row per piece of an uploaded body: (name,
+ *			pos, the piece's offset) -> at most QPG_SPOOL_CHUNK
+ *			bytes, the pieces end to end; removed with the
+ *			quire_spool row (ON DELETE CASCADE).  Its bytes are
+ *			stored uncompressed (STORAGE EXTERNAL), so a
+ *			substring of a piece reads only the part asked for.
+ *
+ * Uploaded bodies.  An upload is spooled on the host that received it
+ * (spool.c), which then enqueues its jobs; with several hosts, any of
+ * them may claim those jobs, so the body goes into the database in the
+ * enqueue's transaction: the first job that names a spool file creates
+ * its quire_spool row, and the same transaction copies the file into
+ * quire_spool_body, QPG_SPOOL_CHUNK bytes a statement (bounded memory,
+ * whatever max-bulk-size allows), and sets the size.  "Accepted" thus
+ * still means committed: the body and its jobs, or neither.  The local
+ * file is then removed after the commit: the database's copy is the one
+ * every host reads, the receiving host's workers too, and no host has a
+ * copy to clean up.  A worker reads the bytes its job needs (an NDJSON
+ * range, or the whole document after its size was checked) with
+ * queue_pg_spool_size and queue_pg_spool_read, one piece a statement,
+ * straight into the buffer it would have read the file into (ingest.c).
+ * The body goes with its quire_spool row, when the last job that names
+ * it is done, cancelled or purged.  A body enqueued before version 4
+ * has no size and no pieces: a file in its host's spool, read there as
+ * before.
+ *	quire_hosts.draining, .drained
+ *			when a drain of the host began and ended (ms, the
+ *			server's clock), or 0.
+ *	quire_jobs.docid
+ *			the document the job names, as the index keys it
+ *			(what its home came from), or NULL.
+ *	quire_jobs.away	a move's drained host, which may not claim it.
+ *	quire_bodies	job -> the body a job carries (a move's document),
+ *			gone with its job (ON DELETE CASCADE) or at its ack.
+ *
  * Home hosts.  An ack writes, in its transaction, the home records of
  * the documents its jobs indexed (queue_docs hands them to the next
  * ack; one statement over arrays): a new document's home is the acking
@@ -71,7 +111,29 @@
  * own, two index scans; a pinned job whose host is dead waits for it.
  * queue_pg_foreign (a worker, for the documents of a batch before its
  * commit; a host reconciling its index at start, home.c) and
- * queue_pg_doc_home (a delete over HTTP) read the records.
+ * queue_pg_doc_home (a delete over HTTP) read the records.  An enqueue
+ * reads a home record FOR SHARE, so that a move of the document (which
+ * updates the record) and the pin of a job to its old home are never
+ * both missed: one waits for the other's commit.  A pin to a host that
+ * is drained (qn_home) is dropped, its host's row read FOR KEY SHARE
+ * against the drain's end (FOR UPDATE).
+ *
+ * Draining (drain.c; quired.8, Several hosts).  A draining host claims
+ * nothing: the claim's candidates are none for it.  Its drain is marked
+ * under an EXCLUSIVE lock on quire_jobs, which waits for every claim
+ * under way (each takes ROW EXCLUSIVE as it promotes retries), so that
+ * once the mark is committed its jobs leased can only decrease.  Its
+ * documents then become move jobs (SRC_MOVE), each carrying the
+ * document in quire_bodies and never claimed by the drained host
+ * (away).  The ack of a move makes the acking host the document's home
+ * if the home was the drained host, or there was none, and in a later
+ * statement (a snapshot that sees every enqueue the record's lock
+ * waited for) pins the jobs pinned to the drained host for that
+ * document to the new home; else the move did nothing, and the worker
+ * takes its copy back (worker.c).  queue_pg_drain_end drops the records
+ * the drained host is still the home of (documents no index holds) and
+ * unpins the jobs still pinned to it: whichever host claims one looks
+ * its document up (worker.c).
  *
  * Hosts (queue_pg_host_beat, queue_pg_host_expire, queue_pg_hosts).
  * Each supervisor upserts its row about once a second, on the server's
@@ -179,6 +241,9 @@
 #define QPG_PROMOTE_MAX		1024	/* retries made ready per claim */
 #define QPG_CLAIM_MAX		1024	/* jobs per claim, at most */
 #define QPG_FETCH		"256"	/* rows per FETCH of a listing */
+#define QPG_CONNECT_TIMEOUT	"10"	/* seconds, unless the DSN says */
+#define QPG_RETRY_MIN_MS	250	/* reconnection: the first wait */
+#define QPG_RETRY_MAX_MS	10000	/* reconnection: the longest wait */
 #define QPG_TRIM_EVERY		16	/* ack calls between retention looks */
 #define QPG_TRIM_SMALL		16384	/* retain_done: a look at every ack */
 #define QPG_TRIM_PART		16
@@ -192,6 +257,7 @@
 #define QPG_DEFAULT_TENANT	"default"
 #define QPG_HOST_MAX		255
 #define QPG_TOTAL_SHARDS	16
+#define QPG_SPOOL_CHUNK		(1024 * 1024)	/* bytes of a body's piece */
 
 /*
  * The migrations: step k takes the schema from version k - 1 to k.
@@ -286,7 +352,28 @@ static const char *qpg_migrations[] = {
 	"CREATE INDEX quire_jobs_ready ON quire_jobs (tid, prio, id)"
 	"  WHERE state = 0 AND home IS NULL;"
 	"CREATE INDEX quire_jobs_pinned ON quire_jobs (home, tid, prio, id)"
-	"  WHERE state = 0 AND home IS NOT NULL;"
+	"  WHERE state = 0 AND home IS NOT NULL;",
+	/* 4: uploaded bodies, readable by every host. */
+	"ALTER TABLE quire_spool ADD COLUMN size bigint;"
+	"CREATE TABLE quire_spool_body ("
+	"  name bytea NOT NULL REFERENCES quire_spool (name)"
+	"    ON DELETE CASCADE,"
+	"  pos bigint NOT NULL,"
+	"  data bytea NOT NULL,"
+	"  PRIMARY KEY (name, pos));"
+	"ALTER TABLE quire_spool_body ALTER COLUMN data SET STORAGE EXTERNAL;",
+	/* 5: draining hosts, and the moves of their documents. */
+	"ALTER TABLE quire_hosts ADD COLUMN draining bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN drained bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE quire_jobs ADD COLUMN docid bytea,"
+	"  ADD COLUMN away bytea;"
+	"CREATE INDEX quire_jobs_docid ON quire_jobs (home, tenant, docid)"
+	"  WHERE home IS NOT NULL AND docid IS NOT NULL;"
+	"CREATE INDEX quire_jobs_away ON quire_jobs (away, tenant, extid)"
+	"  WHERE away IS NOT NULL;"
+	"CREATE TABLE quire_bodies ("
+	"  job bigint PRIMARY KEY REFERENCES quire_jobs (id) ON DELETE CASCADE,"
+	"  body bytea NOT NULL);"
 };
 
 #define QPG_VERSION	((int)(sizeof(qpg_migrations) / \
@@ -309,6 +396,9 @@ struct qpg {
 	PGconn		*p_conn;
 	char		 p_host[QPG_HOST_MAX + 1];	/* lease holder name */
 	int		 p_listening;
+	uint64_t	 p_lost_at;	/* monotonic ms; 0: connected */
+	uint64_t	 p_retry_at;	/* no reconnection before */
+	uint64_t	 p_retry_ms;	/* the wait after the next failure */
 	uint64_t	 p_acks;	/* ack calls, for retention */
 	/* The next ack's documents (queue_docs), the caller's memory. */
 	const struct queue_doc *p_docs;
@@ -327,16 +417,26 @@ struct qpg_tx {
 	size_t		 t_nmem;
 };
 
-/* The parameters of one statement, as text. */
+/*
+ * The parameters of one statement, as text, but for those qa_raw gives
+ * as bytes (a body's piece, sent as it is); a_binres: the result's
+ * values as bytes too, not as text.
+ */
 struct qpg_args {
 	const char	*a_val[QPG_ARGS_MAX];
 	char		 a_buf[QPG_ARGS_MAX][24];
+	int		 a_len[QPG_ARGS_MAX];
+	int		 a_fmt[QPG_ARGS_MAX];
 	int		 a_n;
+	int		 a_raw;
+	int		 a_binres;
 };
 
 typedef int	 (*qpg_fn)(struct qpg_tx *, void *);
 
-static int	 qpg_spool_ref(struct qpg_tx *, int, const char *, int);
+static int	 qpg_spool_add(struct qpg_tx *, const char *, size_t);
+static int	 qpg_spool_ref(struct qpg_tx *, int, const char *);
+static char	*qpg_id_array(const uint64_t *, size_t);
 
 /* Statements. */
 
@@ -344,6 +444,9 @@ static void
 qa_init(struct qpg_args *a)
 {
 	a->a_n = 0;
+	a->a_raw = 0;
+	a->a_binres = 0;
+	memset(a->a_fmt, 0, sizeof(a->a_fmt));
 }
 
 static void
@@ -373,6 +476,18 @@ qa_str(struct qpg_args *a, const char *s)
 	if (a->a_n == QPG_ARGS_MAX)
 		fatalx("%s: too many parameters", __func__);
 	a->a_val[a->a_n++] = s;
+}
+
+/* len bytes as a bytea, sent as they are: no text, no copy. */
+static void
+qa_raw(struct qpg_args *a, const void *data, size_t len)
+{
+	if (a->a_n == QPG_ARGS_MAX)
+		fatalx("%s: too many parameters", __func__);
+	a->a_val[a->a_n] = data;
+	a->a_len[a->a_n] = len;
+	a->a_fmt[a->a_n++] = 1;
+	a->a_raw = 1;
 }
 
 /*
@@ -460,7 +575,10 @@ qpg_q(struct qpg_tx *t, const char *sql, const struct qpg_args *a,
 	if (res != NULL)
 		*res = NULL;
 	r = PQexecParams(t->t_pg->p_conn, sql, a != NULL ? a->a_n : 0, NULL,
-	    a != NULL ? a->a_val : NULL, NULL, NULL, 0);
+	    a != NULL ? a->a_val : NULL,
+	    a != NULL && a->a_raw ? a->a_len : NULL,
+	    a != NULL && a->a_raw ? a->a_fmt : NULL,
+	    a != NULL && a->a_binres);
 	es = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
 		if (res != NULL)
@@ -471,9 +589,13 @@ qpg_q(struct qpg_tx *t, const char *sql, const struct qpg_args *a,
 	}
 	st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	strlcpy(t->t_sqlstate, st != NULL ? st : "", sizeof(t->t_sqlstate));
-	/* A deadlock or a serialization failure is run again, quietly. */
+	/*
+	 * A deadlock or a serialization failure is run again, quietly; a
+	 * lost connection is qpg_lost's to log.
+	 */
 	if (strcmp(t->t_sqlstate, "40001") != 0 &&
-	    strcmp(t->t_sqlstate, "40P01") != 0)
+	    strcmp(t->t_sqlstate, "40P01") != 0 &&
+	    PQstatus(t->t_pg->p_conn) == CONNECTION_OK)
 		qpg_log(__func__, "PostgreSQL",
 		    r != NULL && PQresultErrorMessage(r)[0] != '\0' ?
 		    PQresultErrorMessage(r) : PQerrorMessage(t->t_pg->p_conn));
@@ -627,21 +749,69 @@ qpg_totals(struct qpg_tx *t)
 	    "cancelled = o.cancelled + $7", &a, NULL));
 }
 
-/* Whether the connection is lost: then it is reset once. */
+/*
+ * What each session of ours sets: no JIT compilation.  The queue's
+ * statements are short, but on a queue whose tables were not analyzed
+ * yet (a fresh one, until autovacuum comes by) the planner's estimates
+ * pass jit_above_cost by far, and every claim then spent tens of
+ * milliseconds compiling itself (contrib/bench/pg-queue).  PostgreSQL
+ * before 11 has no JIT.  A failure is logged and otherwise ignored.
+ */
+static void
+qpg_session(PGconn *conn)
+{
+	PGresult	*r;
+
+	if (PQserverVersion(conn) < 110000)
+		return;
+	r = PQexec(conn, "SET jit = off");
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		qpg_log(__func__, "SET jit = off", PQerrorMessage(conn));
+	PQclear(r);
+}
+
+/*
+ * Whether the connection is lost (0: it is not) and, if so, one try to
+ * make it again: 1 made, -1 not.  After a failed try the next waits
+ * QPG_RETRY_MIN_MS, twice as long after each failure up to
+ * QPG_RETRY_MAX_MS (-1 at once meanwhile), so that a server that is
+ * down costs no process a connection attempt per call.  The loss and
+ * the first failed try are logged, then the return and how long the
+ * loss lasted: not a line per call.
+ */
 static int
 qpg_lost(struct qpg *pg)
 {
+	uint64_t	 now;
+
 	if (PQstatus(pg->p_conn) == CONNECTION_OK)
 		return (0);
-	log_warnx("%s: the connection to PostgreSQL is lost: reconnecting",
-	    __func__);
+	now = util_mono_ms();
+	if (pg->p_lost_at == 0) {
+		log_warnx("%s: the connection to PostgreSQL is lost: "
+		    "reconnecting", __func__);
+		pg->p_lost_at = now;
+		pg->p_retry_at = now;
+		pg->p_retry_ms = QPG_RETRY_MIN_MS;
+	}
+	if (now < pg->p_retry_at)
+		return (-1);
 	PQreset(pg->p_conn);
 	pg->p_listening = 0;
 	if (PQstatus(pg->p_conn) != CONNECTION_OK) {
-		qpg_log(__func__, "cannot reconnect to PostgreSQL",
-		    PQerrorMessage(pg->p_conn));
+		if (pg->p_retry_ms == QPG_RETRY_MIN_MS)
+			qpg_log(__func__, "cannot reconnect to PostgreSQL "
+			    "(trying again, every 10 s at most)",
+			    PQerrorMessage(pg->p_conn));
+		pg->p_retry_at = util_mono_ms() + pg->p_retry_ms;
+		pg->p_retry_ms = pg->p_retry_ms * 2 > QPG_RETRY_MAX_MS ?
+		    QPG_RETRY_MAX_MS : pg->p_retry_ms * 2;
 		return (-1);
 	}
+	log_info("%s: connected to PostgreSQL again after %.1f s", __func__,
+	    (util_mono_ms() - pg->p_lost_at) / 1000.0);
+	pg->p_lost_at = 0;
+	qpg_session(pg->p_conn);
 	return (1);
 }
 
@@ -663,6 +833,8 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 
 	if (pg == NULL || pg->p_conn == NULL)
 		return (QUEUE_ERROR);
+	if (qpg_lost(pg) == -1)
+		return (QUEUE_EDOWN);
 	for (tries = 0; tries < QPG_TRIES; tries++) {
 		memset(&t, 0, sizeof(t));
 		t.t_q = q;
@@ -711,6 +883,8 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 			    fn_name);
 			(void)qpg_lost(pg);
 		}
+		if (PQstatus(pg->p_conn) != CONNECTION_OK)
+			return (QUEUE_EDOWN);
 		return (qpg_sqlstate_result(t.t_sqlstate));
 	}
 	log_warnx("%s: gave up after %d deadlocks or serialization failures",
@@ -753,13 +927,22 @@ qpg_notice(void *arg, const char *msg)
 	qpg_log(__func__, "PostgreSQL says", msg);
 }
 
+/*
+ * Connect with the DSN, which may set anything; connect_timeout, placed
+ * before it, is the default it may override, so that a server that
+ * does not answer holds a caller (the supervisor among them) for
+ * QPG_CONNECT_TIMEOUT seconds, not for the kernel's TCP retries.
+ */
 static PGconn *
 qpg_connect(const char *dsn, char *err, size_t errlen)
 {
-	PGconn	*conn;
-	char	*p;
+	static const char *const keys[] = { "connect_timeout", "dbname",
+	    NULL };
+	const char	*values[] = { QPG_CONNECT_TIMEOUT, dsn, NULL };
+	PGconn		*conn;
+	char		*p;
 
-	if ((conn = PQconnectdb(dsn)) == NULL) {
+	if ((conn = PQconnectdbParams(keys, values, 1)) == NULL) {
 		strlcpy(err, "cannot connect to PostgreSQL: out of memory",
 		    errlen);
 		return (NULL);
@@ -773,6 +956,7 @@ qpg_connect(const char *dsn, char *err, size_t errlen)
 		return (NULL);
 	}
 	PQsetNoticeProcessor(conn, qpg_notice, NULL);
+	qpg_session(conn);
 	return (conn);
 }
 
@@ -1038,7 +1222,7 @@ struct qpg_enq_arg {
 enum {
 	QE_ID, QE_KEY, QE_TENANT, QE_TID, QE_PRIO, QE_STATE, QE_SIZE,
 	QE_SRCKIND, QE_PATH, QE_OFF, QE_LEN, QE_LANG, QE_EXTID, QE_TITLE,
-	QE_CTYPE, QE_ERROR, QE_HOME, QE_DOCID, QE_N
+	QE_CTYPE, QE_ERROR, QE_HOME, QE_DOCID, QE_AWAY, QE_N
 };
 
 static void
@@ -1054,13 +1238,14 @@ qpg_arr_i64(struct buf *b, int64_t v)
 	buf_printf(b, "%" PRId64, v);
 }
 
-/* Bytes as a quoted element, \x and hex (the backslash escaped). */
+/* len bytes as a quoted element, \x and hex (the backslash escaped). */
 static void
-qpg_arr_bytes(struct buf *b, const char *s, size_t max)
+qpg_arr_binlen(struct buf *b, const void *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p = (const unsigned char *)s;
+	const unsigned char	*p = s;
 	size_t			 i;
+	char			*o;
 
 	qpg_arr_sep(b);
 	if (s == NULL) {
@@ -1068,11 +1253,21 @@ qpg_arr_bytes(struct buf *b, const char *s, size_t max)
 		return;
 	}
 	buf_addstr(b, "\"\\\\x");
-	for (i = 0; i < max && p[i] != '\0'; i++) {
-		buf_addc(b, hex[p[i] >> 4]);
-		buf_addc(b, hex[p[i] & 15]);
+	buf_reserve(b, 2 * len + 1);
+	o = b->b_data + b->b_len;
+	for (i = 0; i < len; i++) {
+		*o++ = hex[p[i] >> 4];
+		*o++ = hex[p[i] & 15];
 	}
+	b->b_len += 2 * len;
 	buf_addc(b, '"');
+}
+
+/* A string, at most max bytes of it, as a quoted element; NULL: NULL. */
+static void
+qpg_arr_bytes(struct buf *b, const char *s, size_t max)
+{
+	qpg_arr_binlen(b, s, s != NULL ? strnlen(s, max) : 0);
 }
 
 static const char *
@@ -1082,6 +1277,38 @@ qpg_arr_end(struct buf *b)
 		buf_addc(b, '{');
 	buf_addc(b, '}');
 	return (buf_cstr(b));
+}
+
+/*
+ * Run sql, whose $1 and $2 are the tenants and external ids of
+ * docs[0..n) as arrays (unnested WITH ORDINALITY, a document's place
+ * from 1) and $3 is host, with out[0..n) cleared for its answer: as
+ * qpg_q.
+ */
+static int
+qpg_docs_q(struct qpg_tx *t, const char *sql, const struct queue_doc *docs,
+    size_t n, const char *host, uint8_t *out, PGresult **r)
+{
+	struct qpg_args	 a;
+	struct buf	 tenants, extids;
+	size_t		 i;
+	int		 rc;
+
+	buf_init(&tenants);
+	buf_init(&extids);
+	for (i = 0; i < n; i++) {
+		out[i] = 0;
+		qpg_arr_bytes(&tenants, docs[i].qd_tenant, JOB_TENANT_MAX);
+		qpg_arr_bytes(&extids, docs[i].qd_extid, IX_EXTID_MAX);
+	}
+	qa_init(&a);
+	qa_str(&a, qpg_arr_end(&tenants));
+	qa_str(&a, qpg_arr_end(&extids));
+	qa_bin(t, &a, host);
+	rc = qpg_q(t, sql, &a, r);
+	buf_free(&tenants);
+	buf_free(&extids);
+	return (rc);
 }
 
 static const char *
@@ -1209,16 +1436,19 @@ qpg_enq_ids(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 /*
  * The external id a job's document will have in the index, when the
  * job names it: a file's path or the id it was given, an upload's id,
- * a delete's document.
- * NULL for an NDJSON range (its records' ids are in the file) and an
- * upload without an id (a new document).
+ * a delete's document, or the one the caller gives (a record's pin).
+ * NULL for an NDJSON range (its records' ids are in the file), an
+ * upload without an id (a new document) and a move (which goes to any
+ * host but its drained one).
  */
 static const char *
 qpg_docid(const struct queue_new *qn, char *buf, size_t len)
 {
-	if (qn->qn_dead != NULL)
+	if (qn->qn_dead != NULL || qn->qn_srckind == SRC_MOVE)
 		return (NULL);
-	if (qn->qn_extid != NULL && qn->qn_extid[0] != '\0' &&
+	if (qn->qn_docid != NULL && qn->qn_docid[0] != '\0')
+		index_extid(buf, len, qn->qn_docid);
+	else if (qn->qn_extid != NULL && qn->qn_extid[0] != '\0' &&
 	    (qn->qn_srckind == SRC_PATH || qn->qn_srckind == SRC_SPOOL ||
 	    qn->qn_srckind == SRC_DELETE))
 		index_extid(buf, len, qn->qn_extid);
@@ -1267,6 +1497,8 @@ qpg_enq_arrays(struct queue_new *jobs, size_t n, const char **tenants,
 		    qn->qn_home[0] != '\0' ? qn->qn_home : NULL, QPG_HOST_MAX);
 		qpg_arr_bytes(&col[QE_DOCID], qpg_docid(qn, docid,
 		    sizeof(docid)), IX_EXTID_MAX);
+		qpg_arr_bytes(&col[QE_AWAY], qn->qn_away != NULL &&
+		    qn->qn_away[0] != '\0' ? qn->qn_away : NULL, QPG_HOST_MAX);
 	}
 }
 
@@ -1318,24 +1550,29 @@ qpg_enq_insert(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 		qa_str(&a, qpg_arr_end(&col[k]));
 	qa_u64(&a, t->t_now);
 	/*
-	 * A job pinned to a host has that home; one whose document has a
-	 * home record gets the record's (a later version, a delete).
+	 * A job whose document has a home record gets the record's home (a
+	 * later version, a delete), read FOR SHARE (see the top); else the
+	 * host it is pinned to, unless that host is drained.
 	 */
 	rc = qpg_q(t, "INSERT INTO quire_jobs (id, idem_key, tenant, tid, "
 	    "prio, state, size, srckind, path, src_off, src_len, lang, extid, "
-	    "title, ctype, error, home, created, updated, enq) SELECT u.id, "
-	    "u.k, u.tenant, u.tid, u.prio, u.st, u.size, u.kind, u.path, "
-	    "u.off, u.len, u.lang, u.extid, u.title, u.ctype, u.err, "
-	    "coalesce(u.home, (SELECT d.home FROM quire_docs d WHERE "
-	    "d.tenant = u.tenant AND d.extid = u.docid)), $19, $19, $19 "
+	    "title, ctype, error, home, docid, away, created, updated, enq) "
+	    "SELECT u.id, u.k, u.tenant, u.tid, u.prio, u.st, u.size, u.kind, "
+	    "u.path, u.off, u.len, u.lang, u.extid, u.title, u.ctype, u.err, "
+	    "coalesce(CASE WHEN u.docid IS NOT NULL THEN (SELECT d.home FROM "
+	    "quire_docs d WHERE d.tenant = u.tenant AND d.extid = u.docid "
+	    "FOR SHARE) END, CASE WHEN u.home IS NOT NULL AND "
+	    "coalesce((SELECT h.drained FROM quire_hosts h WHERE "
+	    "h.name = u.home FOR KEY SHARE), 0) = 0 THEN u.home END), "
+	    "u.docid, u.away, $20, $20, $20 "
 	    "FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], "
 	    "$4::integer[], $5::smallint[], $6::smallint[], $7::bigint[], "
 	    "$8::smallint[], $9::bytea[], $10::bigint[], $11::bigint[], "
 	    "$12::bytea[], $13::bytea[], $14::bytea[], $15::bytea[], "
-	    "$16::bytea[], $17::bytea[], $18::bytea[]) AS u(id, k, tenant, "
-	    "tid, prio, st, size, kind, path, off, len, lang, extid, title, "
-	    "ctype, err, home, docid) ON CONFLICT (idem_key) DO NOTHING "
-	    "RETURNING id", &a, &r);
+	    "$16::bytea[], $17::bytea[], $18::bytea[], $19::bytea[]) AS "
+	    "u(id, k, tenant, tid, prio, st, size, kind, path, off, len, lang, "
+	    "extid, title, ctype, err, home, docid, away) ON CONFLICT "
+	    "(idem_key) DO NOTHING RETURNING id", &a, &r);
 	for (k = 0; k < QE_N; k++)
 		buf_free(&col[k]);
 	if (rc != 0)
@@ -1354,12 +1591,43 @@ qpg_enq_insert(struct qpg_tx *t, struct queue_new *jobs, size_t n,
 	return (rc);
 }
 
+/* The bodies the new jobs of jobs[0..n) carry (a move's document). */
+static int
+qpg_enq_bodies(struct qpg_tx *t, struct queue_new *jobs, size_t n)
+{
+	struct qpg_args	 a;
+	struct buf	 ids, bodies;
+	size_t		 i, any = 0;
+	int		 rc;
+
+	buf_init(&ids);
+	buf_init(&bodies);
+	for (i = 0; i < n; i++) {
+		if (jobs[i].qn_dup || jobs[i].qn_body == NULL)
+			continue;
+		qpg_arr_i64(&ids, jobs[i].qn_id);
+		qpg_arr_binlen(&bodies, jobs[i].qn_body, jobs[i].qn_bodylen);
+		any++;
+	}
+	rc = 0;
+	if (any > 0) {
+		qa_init(&a);
+		qa_str(&a, qpg_arr_end(&ids));
+		qa_str(&a, qpg_arr_end(&bodies));
+		rc = qpg_q(t, "INSERT INTO quire_bodies (job, body) SELECT * "
+		    "FROM unnest($1::bigint[], $2::bytea[])", &a, NULL);
+	}
+	buf_free(&ids);
+	buf_free(&bodies);
+	return (rc);
+}
+
 /* The counts, the wake-up and the spool files of the new jobs. */
 static int
 qpg_enq_done(struct qpg_tx *t, struct queue_new *jobs, size_t n)
 {
 	const char	*last = NULL;
-	size_t		 i, k, refs = 0;
+	size_t		 i, refs = 0;
 	int		 rc;
 
 	for (i = 0; i < n; i++) {
@@ -1372,20 +1640,18 @@ qpg_enq_done(struct qpg_tx *t, struct queue_new *jobs, size_t n)
 			t->t_notify = 1;
 		if (jobs[i].qn_srckind != SRC_SPOOL)
 			continue;
-		/* The jobs of one upload come together: one count each. */
+		/* The jobs of one upload come together: one count. */
 		if (last != NULL && strcmp(last, jobs[i].qn_path) == 0) {
 			refs++;
 			continue;
 		}
-		for (k = 0; k < refs; k++)
-			if ((rc = qpg_spool_ref(t, SRC_SPOOL, last, 1)) != 0)
-				return (rc);
+		if (refs > 0 && (rc = qpg_spool_add(t, last, refs)) != 0)
+			return (rc);
 		last = jobs[i].qn_path;
 		refs = 1;
 	}
-	for (k = 0; k < refs; k++)
-		if ((rc = qpg_spool_ref(t, SRC_SPOOL, last, 1)) != 0)
-			return (rc);
+	if (refs > 0 && (rc = qpg_spool_add(t, last, refs)) != 0)
+		return (rc);
 	return (0);
 }
 
@@ -1424,6 +1690,8 @@ qpg_enq_chunk(struct qpg_tx *t, struct queue_new *jobs, size_t n)
 		rc = qpg_enq_ids(t, jobs, n, &nnew);
 	if (rc == 0 && nnew > 0)
 		rc = qpg_enq_insert(t, jobs, n, tenants, tids);
+	if (rc == 0 && nnew > 0)
+		rc = qpg_enq_bodies(t, jobs, n);
 	if (rc == 0)
 		rc = qpg_enq_done(t, jobs, n);
 	free(tenants);
@@ -1455,8 +1723,12 @@ qpg_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 
 	/* queue_enqueue checked the rest. */
 	for (i = 0; i < n; i++)
-		if (jobs[i].qn_home != NULL &&
-		    strlen(jobs[i].qn_home) > QPG_HOST_MAX)
+		if ((jobs[i].qn_home != NULL &&
+		    strlen(jobs[i].qn_home) > QPG_HOST_MAX) ||
+		    (jobs[i].qn_away != NULL &&
+		    strlen(jobs[i].qn_away) > QPG_HOST_MAX) ||
+		    (jobs[i].qn_docid != NULL &&
+		    strlen(jobs[i].qn_docid) > JOB_PATH_MAX))
 			return (QUEUE_EINVAL);
 	if (n == 0)
 		return (0);
@@ -1465,14 +1737,137 @@ qpg_enqueue(struct queue *q, struct queue_new *jobs, size_t n)
 	return (qpg_run(q, __func__, 0, qpg_enqueue_txn, &ea));
 }
 
+/* The local spool file name goes after the commit (qpg_run). */
+static void
+qpg_unlink_later(struct queue *q, const char *name)
+{
+	if (q->q_nunlink == q->q_unlinkcap) {
+		q->q_unlinkcap = q->q_unlinkcap == 0 ? 16 : q->q_unlinkcap * 2;
+		q->q_unlink = xreallocarray(q->q_unlink, q->q_unlinkcap,
+		    sizeof(*q->q_unlink));
+	}
+	strlcpy(q->q_unlink[q->q_nunlink++], name, sizeof(q->q_unlink[0]));
+}
+
 /*
- * One job more (delta 1) or less (-1) that needs a spool file; at 0 the
- * count goes and the file is removed after the commit.
+ * Read up to len bytes at off of fd, fewer only at end of file; the
+ * bytes read, or -1 with errno.
+ */
+static ssize_t
+qpg_pread_full(int fd, char *buf, size_t len, off_t off)
+{
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	while (got < len) {
+		if ((n = pread(fd, buf + got, len - got, off + got)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return (got);
+}
+
+/*
+ * The spool file name into quire_spool_body, piece by piece, and its
+ * size into its quire_spool row, in the enqueue's transaction; the file
+ * goes after the commit.  A file that cannot be read fails the enqueue,
+ * which then takes nothing (QUEUE_EIO for the disk's error).
  */
 static int
-qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
+qpg_spool_store(struct qpg_tx *t, const char *name)
 {
-	struct queue	*q = t->t_q;
+	struct qpg_args	 a;
+	char		*buf;
+	uint64_t	 pos = 0;
+	ssize_t		 n;
+	int		 fd, rc = 0, saved;
+
+	if ((fd = spool_open(t->t_q->q_datadir, name)) == -1) {
+		saved = errno;
+		log_warnx("%s: %s/%s/%s: %s", __func__, t->t_q->q_datadir,
+		    SPOOL_DIR, name, util_open_strerror(saved));
+		return (saved == EIO ? QUEUE_EIO : QUEUE_ERROR);
+	}
+	buf = xmalloc(QPG_SPOOL_CHUNK);
+	for (;;) {
+		if ((n = qpg_pread_full(fd, buf, QPG_SPOOL_CHUNK, pos)) == -1) {
+			saved = errno;
+			log_warn("%s: %s/%s/%s", __func__, t->t_q->q_datadir,
+			    SPOOL_DIR, name);
+			rc = saved == EIO ? QUEUE_EIO : QUEUE_ERROR;
+			break;
+		}
+		if (n == 0)
+			break;
+		qa_init(&a);
+		qa_bin(t, &a, name);
+		qa_u64(&a, pos);
+		qa_raw(&a, buf, n);
+		if ((rc = qpg_q(t, "INSERT INTO quire_spool_body "
+		    "VALUES ($1, $2, $3)", &a, NULL)) != 0)
+			break;
+		pos += n;
+		if (n < QPG_SPOOL_CHUNK)
+			break;
+	}
+	free(buf);
+	close(fd);
+	if (rc != 0)
+		return (rc);
+	qa_init(&a);
+	qa_bin(t, &a, name);
+	qa_u64(&a, pos);
+	if ((rc = qpg_q(t, "UPDATE quire_spool SET size = $2 WHERE name = $1",
+	    &a, NULL)) != 0)
+		return (rc);
+	qpg_unlink_later(t->t_q, name);
+	return (0);
+}
+
+/*
+ * n jobs more that need a spool file.  The first ones make its row, and
+ * the body goes into the database with them; a row that has one, or
+ * that a queue before version 4 made (no size, more jobs than these),
+ * keeps what it has.
+ */
+static int
+qpg_spool_add(struct qpg_tx *t, const char *name, size_t n)
+{
+	struct qpg_args	 a;
+	PGresult	*r;
+	uint64_t	 refs;
+	int		 rc, sized;
+
+	if (name == NULL || !spool_name_ok(name))
+		return (0);
+	qa_init(&a);
+	qa_bin(t, &a, name);
+	qa_u64(&a, n);
+	if ((rc = qpg_q(t, "INSERT INTO quire_spool AS s (name, refs) "
+	    "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+	    "refs = s.refs + $2 RETURNING refs, size IS NOT NULL", &a,
+	    &r)) != 0)
+		return (rc);
+	refs = qpg_u64(r, 0, 0);
+	sized = PQgetvalue(r, 0, 1)[0] == 't';
+	PQclear(r);
+	if (sized || refs != n)
+		return (0);
+	return (qpg_spool_store(t, name));
+}
+
+/*
+ * One job less that needs a spool file; at 0 its row goes, with its
+ * body, and the file (where one is left) is removed after the commit.
+ */
+static int
+qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name)
+{
 	struct qpg_args	 a;
 	uint64_t	 left;
 	int		 rc, found;
@@ -1481,10 +1876,6 @@ qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
 		return (0);
 	qa_init(&a);
 	qa_bin(t, &a, name);
-	if (delta > 0)
-		return (qpg_q(t, "INSERT INTO quire_spool AS s VALUES ($1, 1) "
-		    "ON CONFLICT (name) DO UPDATE SET refs = s.refs + 1", &a,
-		    NULL));
 	if ((rc = qpg_q1(t, "UPDATE quire_spool SET refs = refs - 1 WHERE "
 	    "name = $1 RETURNING refs", &a, &left, &found)) != 0)
 		return (rc);
@@ -1493,16 +1884,84 @@ qpg_spool_ref(struct qpg_tx *t, int srckind, const char *name, int delta)
 	if ((rc = qpg_q(t, "DELETE FROM quire_spool WHERE name = $1", &a,
 	    NULL)) != 0)
 		return (rc);
-	if (q->q_nunlink == q->q_unlinkcap) {
-		q->q_unlinkcap = q->q_unlinkcap == 0 ? 16 : q->q_unlinkcap * 2;
-		q->q_unlink = xreallocarray(q->q_unlink, q->q_unlinkcap,
-		    sizeof(*q->q_unlink));
-	}
-	strlcpy(q->q_unlink[q->q_nunlink++], name, sizeof(q->q_unlink[0]));
+	qpg_unlink_later(t->t_q, name);
 	return (0);
 }
 
 /* Claim and ack. */
+
+/*
+ * The moves among the documents of the acked jobs (acked[0..n), sorted):
+ * this host becomes the home of each whose home was the drained host,
+ * or that had none; then, in a statement of its own, so that its
+ * snapshot sees the enqueues that the records' locks waited for, the
+ * jobs pinned to the drained host for those documents are pinned here.
+ * A move whose document has another home does nothing.
+ */
+static int
+qpg_moves(struct qpg_tx *t, const uint64_t *acked, size_t n)
+{
+	const struct queue_doc *d;
+	struct qpg_args	 a, b;
+	struct buf	 col[5];
+	PGresult	*r;
+	size_t		 i, any = 0;
+	int		 k, rc = 0;
+
+	for (k = 0; k < 5; k++)
+		buf_init(&col[k]);
+	for (i = 0; i < t->t_pg->p_ndocs; i++) {
+		d = &t->t_pg->p_docs[i];
+		if (d->qd_away == NULL || d->qd_deleted ||
+		    bsearch(&d->qd_job, acked, n, sizeof(*acked),
+		    qpg_idcmp) == NULL)
+			continue;
+		qpg_arr_bytes(&col[0], d->qd_tenant, JOB_TENANT_MAX);
+		qpg_arr_bytes(&col[1], d->qd_extid, IX_EXTID_MAX);
+		qpg_arr_i64(&col[2], (int64_t)d->qd_hash);
+		qpg_arr_i64(&col[3], d->qd_job);
+		qpg_arr_bytes(&col[4], d->qd_away, QPG_HOST_MAX);
+		any++;
+	}
+	if (any == 0)
+		goto out;
+	qa_init(&a);
+	for (k = 0; k < 5; k++)
+		qa_str(&a, qpg_arr_end(&col[k]));
+	qa_bin(t, &a, t->t_pg->p_host);
+	/* The third statement's: the arrays and the host, not the time. */
+	b = a;
+	qa_u64(&a, t->t_now);
+#define QPG_MOVES_U \
+	"WITH u AS (SELECT DISTINCT ON (tenant, extid) tenant, extid, " \
+	"hash, job, away FROM unnest($1::bytea[], $2::bytea[], " \
+	"$3::bigint[], $4::bigint[], $5::bytea[]) WITH ORDINALITY AS " \
+	"u(tenant, extid, hash, job, away, n) ORDER BY tenant, extid, " \
+	"n DESC) "
+	if ((rc = qpg_q(t, QPG_MOVES_U "UPDATE quire_docs d SET home = $6, "
+	    "hash = u.hash, job = u.job, updated = $7 FROM u WHERE "
+	    "d.tenant = u.tenant AND d.extid = u.extid AND d.home = u.away",
+	    &a, NULL)) != 0 ||
+	    (rc = qpg_q(t, QPG_MOVES_U "INSERT INTO quire_docs (tenant, extid, "
+	    "home, hash, job, updated) SELECT tenant, extid, $6, hash, job, $7 "
+	    "FROM u ON CONFLICT (tenant, extid) DO NOTHING", &a, NULL)) != 0)
+		goto out;
+	if ((rc = qpg_q(t, QPG_MOVES_U "UPDATE quire_jobs j SET home = $6 "
+	    "FROM u WHERE j.home = u.away AND j.tenant = u.tenant AND "
+	    "j.docid = u.extid AND j.state IN (0, 2, 4) AND EXISTS (SELECT 1 "
+	    "FROM quire_docs d WHERE d.tenant = u.tenant AND "
+	    "d.extid = u.extid AND d.home = $6 AND d.job = u.job)", &b,
+	    &r)) != 0)
+		goto out;
+#undef QPG_MOVES_U
+	if (strtoull(PQcmdTuples(r), NULL, 10) > 0)
+		t->t_notify = 1;
+	PQclear(r);
+out:
+	for (k = 0; k < 5; k++)
+		buf_free(&col[k]);
+	return (rc);
+}
 
 /*
  * The home records of the documents of the acked jobs (acked[0..n),
@@ -1525,8 +1984,8 @@ qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
 		buf_init(&col[k]);
 	for (i = 0; i < t->t_pg->p_ndocs; i++) {
 		d = &t->t_pg->p_docs[i];
-		if (bsearch(&d->qd_job, acked, n, sizeof(*acked),
-		    qpg_idcmp) == NULL)
+		if (d->qd_away != NULL || bsearch(&d->qd_job, acked, n,
+		    sizeof(*acked), qpg_idcmp) == NULL)
 			continue;
 		qpg_arr_bytes(&col[0], d->qd_tenant, JOB_TENANT_MAX);
 		qpg_arr_bytes(&col[1], d->qd_extid, IX_EXTID_MAX);
@@ -1560,6 +2019,8 @@ qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
 	}
 	for (k = 0; k < 5; k++)
 		buf_free(&col[k]);
+	if (rc == 0)
+		rc = qpg_moves(t, acked, n);
 	return (rc);
 }
 
@@ -1588,10 +2049,10 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 	struct qpg_args	 a;
 	struct buf	 ids, gens;
 	PGresult	*r;
-	char		 path[JOB_PATH_MAX + 1];
+	char		 path[JOB_PATH_MAX + 1], *ids_s;
 	uint64_t	*acked;
 	uint8_t		*used;
-	size_t		 i;
+	size_t		 i, moves = 0;
 	int		 k, rows, rc;
 
 	buf_init(&ids);
@@ -1630,14 +2091,23 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 		t->t_tot[PQgetvalue(r, k, 1)[0] == 't' ? QT_CANCELLED :
 		    QT_DONE]++;
 		qpg_text(path, sizeof(path), r, k, 3);
-		rc = qpg_spool_ref(t, qpg_i64(r, k, 2), path, -1);
+		rc = qpg_spool_ref(t, qpg_i64(r, k, 2), path);
 		acked[k] = qpg_u64(r, k, 0);
+		moves += qpg_i64(r, k, 2) == SRC_MOVE;
 	}
 	free(used);
 	PQclear(r);
 	qsort(acked, rows, sizeof(*acked), qpg_idcmp);
 	if (rc == 0 && rows > 0 && t->t_pg->p_ndocs > 0)
 		rc = qpg_homes(t, acked, rows);
+	/* A move's body is no longer needed. */
+	if (rc == 0 && moves > 0) {
+		qa_init(&a);
+		qa_str(&a, (ids_s = qpg_id_array(acked, rows)));
+		rc = qpg_q(t, "DELETE FROM quire_bodies WHERE "
+		    "job = ANY($1::bigint[])", &a, NULL);
+		free(ids_s);
+	}
 	free(acked);
 	return (rc);
 }
@@ -1717,26 +2187,38 @@ qpg_promote(struct qpg_tx *t)
 
 /*
  * The candidates of a claim, in the order of the policy: for each
- * tenant and priority, the oldest jobs any host may claim and the
- * oldest pinned to this host ($5), an index scan each.
+ * tenant and priority, the oldest jobs any host may claim (but a move
+ * away from this host) and the oldest pinned to this host ($5), an
+ * index scan each; none while this host drains.  The priority is
+ * a range of one value, ordered on, rather than an equality: with
+ * prio = b.prio the planner drops prio from the order, and, where its
+ * statistics say one priority holds every job (most queues use one),
+ * walks the primary key in id order instead, filtering, through every
+ * job of the table for each of the nine priorities that have none
+ * (contrib/bench/pg-queue: the claim's mean time from 16 ms to 5 ms at
+ * 20,000 jobs).  Only the ready and pinned indexes give (prio, id).
  */
 #define QPG_CANDIDATES \
 	"WITH t AS (SELECT t.tid, t.served, (SELECT count(*) FROM " \
 	"  quire_jobs l WHERE l.state = 1 AND l.tid = t.tid) AS busy " \
-	"  FROM quire_tenants t WHERE EXISTS (SELECT 1 FROM quire_jobs r " \
+	"  FROM quire_tenants t WHERE NOT EXISTS (SELECT 1 FROM " \
+	"  quire_hosts h WHERE h.name = $5 AND h.draining <> 0) AND " \
+	"  (EXISTS (SELECT 1 FROM quire_jobs r " \
 	"  WHERE r.state = 0 AND r.home IS NULL AND r.tid = t.tid) OR " \
 	"  EXISTS (SELECT 1 FROM quire_jobs r WHERE r.state = 0 AND " \
-	"  r.home = $5 AND r.tid = t.tid)), " \
+	"  r.home = $5 AND r.tid = t.tid))), " \
 	"c AS (SELECT t.tid, t.served, t.busy, j.id, j.prio, j.size, " \
 	"  j.prio + CASE WHEN $2 > 0 AND $1 > j.enq " \
 	"  THEN ($1 - j.enq) / $2 ELSE 0 END AS eff " \
 	"  FROM t CROSS JOIN generate_series(0, 9) AS b(prio) " \
 	"  CROSS JOIN LATERAL (SELECT * FROM (SELECT id, prio, size, enq " \
 	"  FROM quire_jobs j WHERE j.state = 0 AND j.home IS NULL AND " \
-	"  j.tid = t.tid AND j.prio = b.prio ORDER BY j.id LIMIT $3 " \
+	"  j.tid = t.tid AND j.prio >= b.prio AND j.prio <= b.prio AND " \
+	"  (j.away IS NULL OR j.away <> $5) ORDER BY j.prio, j.id LIMIT $3 " \
 	"  FOR UPDATE SKIP LOCKED) f UNION ALL SELECT * FROM (SELECT id, " \
 	"  prio, size, enq FROM quire_jobs j WHERE j.state = 0 AND " \
-	"  j.home = $5 AND j.tid = t.tid AND j.prio = b.prio ORDER BY j.id " \
+	"  j.home = $5 AND j.tid = t.tid AND j.prio >= b.prio AND " \
+	"  j.prio <= b.prio ORDER BY j.prio, j.id " \
 	"  LIMIT $3 FOR UPDATE SKIP LOCKED) p) j), " \
 	"r AS (SELECT c.*, row_number() OVER (PARTITION BY tid ORDER BY " \
 	"  eff DESC, prio DESC, id) AS rn FROM c) " \
@@ -2053,7 +2535,7 @@ qpg_finish(struct qpg_tx *t, const struct job *j, int state,
 	if (state == JOB_CANCELLED)
 		t->t_tot[QT_CANCELLED]++;
 	if (state != JOB_DEAD)
-		return (qpg_spool_ref(t, j->j_srckind, j->j_path, -1));
+		return (qpg_spool_ref(t, j->j_srckind, j->j_path));
 	return (0);
 }
 
@@ -2493,7 +2975,7 @@ qpg_purge_txn(struct qpg_tx *t, void *arg)
 		if (qpg_i64(r, i, 0) != JOB_DEAD)
 			continue;
 		qpg_text(path, sizeof(path), r, i, 2);
-		rc = qpg_spool_ref(t, qpg_i64(r, i, 1), path, -1);
+		rc = qpg_spool_ref(t, qpg_i64(r, i, 1), path);
 	}
 	PQclear(r);
 	return (rc);
@@ -2830,6 +3312,126 @@ qpg_spool_refs(struct queue *q, const char *name, uint64_t *n)
 	return (qpg_run(q, __func__, 1, qpg_spool_txn, &sa));
 }
 
+struct qpg_body_arg {
+	const char	*ba_name;
+	uint64_t	 ba_off;
+	size_t		 ba_len;
+	char		*ba_dst;
+	size_t		 ba_got;
+	uint64_t	 ba_size;
+	int		 ba_found;
+};
+
+static int
+qpg_body_size_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_body_arg	*ba = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, ba->ba_name);
+	if ((rc = qpg_q(t, "SELECT size FROM quire_spool WHERE name = $1 AND "
+	    "size IS NOT NULL", &a, &r)) != 0)
+		return (rc);
+	if ((ba->ba_found = PQntuples(r) > 0))
+		ba->ba_size = qpg_u64(r, 0, 0);
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * The size of the uploaded body name, when the database holds it: 0 and
+ * *stored set, or clear (no such body, or one only its host's spool
+ * holds: see the top), or an error.
+ */
+int
+queue_pg_spool_size(struct queue *q, const char *name, uint64_t *size,
+    int *stored)
+{
+	struct qpg_body_arg	 ba;
+	int			 rc;
+
+	*size = 0;
+	*stored = 0;
+	if (q->q_be != &queue_pg_backend || !spool_name_ok(name))
+		return (0);
+	memset(&ba, 0, sizeof(ba));
+	ba.ba_name = name;
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_body_size_txn, &ba)) != 0)
+		return (rc);
+	*size = ba.ba_size;
+	*stored = ba.ba_found;
+	return (0);
+}
+
+/* The bytes from ba_off on that the piece holding ba_off has, at most. */
+static int
+qpg_body_read_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_body_arg	*ba = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	size_t			 n;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, ba->ba_name);
+	qa_u64(&a, ba->ba_off);
+	qa_u64(&a, ba->ba_len);
+	a.a_binres = 1;
+	if ((rc = qpg_q(t, "SELECT substring(data FROM ($2::bigint - pos + 1)"
+	    "::integer FOR $3::integer) FROM quire_spool_body WHERE "
+	    "name = $1 AND pos <= $2::bigint ORDER BY pos DESC LIMIT 1", &a,
+	    &r)) != 0)
+		return (rc);
+	ba->ba_got = 0;
+	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+		n = PQgetlength(r, 0, 0);
+		if (n > ba->ba_len)
+			n = ba->ba_len;
+		memcpy(ba->ba_dst, PQgetvalue(r, 0, 0), n);
+		ba->ba_got = n;
+	}
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * Bytes [off, off + len) of the uploaded body name into dst, from the
+ * database, a piece (at most QPG_SPOOL_CHUNK bytes) a statement: 0, or
+ * QUEUE_ENOENT when the database does not hold them all (no such body,
+ * or a shorter one), or an error (the server's: a storage fault to its
+ * reader, not the document's).
+ */
+int
+queue_pg_spool_read(struct queue *q, const char *name, uint64_t off,
+    size_t len, void *dst)
+{
+	struct qpg_body_arg	 ba;
+	size_t			 done = 0;
+	int			 rc;
+
+	if (q->q_be != &queue_pg_backend || !spool_name_ok(name))
+		return (QUEUE_ENOENT);
+	memset(&ba, 0, sizeof(ba));
+	ba.ba_name = name;
+	while (done < len) {
+		ba.ba_off = off + done;
+		ba.ba_len = len - done > QPG_SPOOL_CHUNK ? QPG_SPOOL_CHUNK :
+		    len - done;
+		ba.ba_dst = (char *)dst + done;
+		if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_body_read_txn,
+		    &ba)) != 0)
+			return (rc);
+		if (ba.ba_got == 0)
+			return (QUEUE_ENOENT);
+		done += ba.ba_got;
+	}
+	return (0);
+}
+
 struct qpg_tenants_arg {
 	queue_tenant_cb	 ta_cb;
 	void		*ta_arg;
@@ -3085,8 +3687,8 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 	    "h.beat, h.stopped, h.expired, greatest(" QPG_SRV_MS " - h.beat, "
 	    "0), (SELECT count(*) FROM quire_jobs j WHERE j.state = 1 AND "
 	    "j.lease_host = h.name), (SELECT count(*) FROM quire_docs d "
-	    "WHERE d.home = h.name) FROM quire_hosts h ORDER BY h.name", NULL,
-	    &r)) != 0)
+	    "WHERE d.home = h.name), h.draining, h.drained FROM quire_hosts h "
+	    "ORDER BY h.name", NULL, &r)) != 0)
 		return (rc);
 	n = PQntuples(r);
 	for (i = 0, rc = 0; i < n && rc == 0; i++) {
@@ -3101,6 +3703,8 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 		h.qh_age = qpg_u64(r, i, 7);
 		h.qh_leased = qpg_u64(r, i, 8);
 		h.qh_docs = qpg_u64(r, i, 9);
+		h.qh_draining = qpg_u64(r, i, 10);
+		h.qh_drained = qpg_u64(r, i, 11);
 		h.qh_self = strcmp(h.qh_name, t->t_pg->p_host) == 0;
 		rc = ha->ha_cb(&h, ha->ha_arg);
 	}
@@ -3210,33 +3814,15 @@ static int
 qpg_foreign_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_foreign_arg	*fa = arg;
-	struct qpg_args		 a;
-	struct buf		 tenants, extids;
 	PGresult		*r;
 	uint64_t		 n;
-	size_t			 i;
 	int			 k, rc;
 
-	buf_init(&tenants);
-	buf_init(&extids);
-	for (i = 0; i < fa->fa_n; i++) {
-		fa->fa_out[i] = 0;
-		qpg_arr_bytes(&tenants, fa->fa_docs[i].qd_tenant,
-		    JOB_TENANT_MAX);
-		qpg_arr_bytes(&extids, fa->fa_docs[i].qd_extid, IX_EXTID_MAX);
-	}
-	qa_init(&a);
-	qa_str(&a, qpg_arr_end(&tenants));
-	qa_str(&a, qpg_arr_end(&extids));
-	qa_bin(t, &a, t->t_pg->p_host);
-	rc = qpg_q(t, "SELECT u.n, d.home FROM unnest($1::bytea[], "
+	if ((rc = qpg_docs_q(t, "SELECT u.n, d.home FROM unnest($1::bytea[], "
 	    "$2::bytea[]) "
 	    "WITH ORDINALITY AS u(tenant, extid, n) JOIN quire_docs d ON "
 	    "d.tenant = u.tenant AND d.extid = u.extid WHERE d.home <> $3",
-	    &a, &r);
-	buf_free(&tenants);
-	buf_free(&extids);
-	if (rc != 0)
+	    fa->fa_docs, fa->fa_n, t->t_pg->p_host, fa->fa_out, &r)) != 0)
 		return (rc);
 	for (k = 0; k < PQntuples(r); k++) {
 		if ((n = qpg_u64(r, k, 0)) < 1 || n > fa->fa_n)
@@ -3270,6 +3856,429 @@ queue_pg_foreign(struct queue *q, const struct queue_doc *docs, size_t n,
 	fa.fa_out = foreign;
 	fa.fa_homes = homes;
 	return (qpg_run(q, __func__, QPG_ONE, qpg_foreign_txn, &fa));
+}
+
+/* Draining. */
+
+/* A bytea's text (\x and hex) into out, whole. */
+static void
+qpg_hexbuf(struct buf *out, const char *v)
+{
+	size_t	 n;
+	char	*o;
+	int	 hi, lo;
+
+	buf_reset(out);
+	if (v[0] != '\\' || v[1] != 'x')
+		return;
+	v += 2;
+	n = strlen(v) / 2;
+	buf_reserve(out, n);
+	o = out->b_data;
+	for (; (hi = qpg_hexval(v[0])) != -1 && (lo = qpg_hexval(v[1])) != -1;
+	    v += 2)
+		*o++ = hi << 4 | lo;
+	out->b_len = o - out->b_data;
+}
+
+struct qpg_move_arg {
+	uint64_t	 ba_id;
+	uint64_t	 ba_gen;
+	struct buf	*ba_out;
+	int		 ba_rc;
+};
+
+static int
+qpg_move_body_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_move_arg	*ba = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_u64(&a, ba->ba_id);
+	qa_u64(&a, ba->ba_gen);
+	if ((rc = qpg_q(t, "SELECT j.state = 1 AND j.gen = $2, b.body FROM "
+	    "quire_jobs j LEFT JOIN quire_bodies b ON b.job = j.id WHERE "
+	    "j.id = $1", &a, &r)) != 0)
+		return (rc);
+	if (PQntuples(r) == 0 || PQgetisnull(r, 0, 1))
+		ba->ba_rc = QUEUE_ENOENT;
+	else if (PQgetvalue(r, 0, 0)[0] != 't')
+		ba->ba_rc = QUEUE_ESTALE;
+	else {
+		qpg_hexbuf(ba->ba_out, PQgetvalue(r, 0, 1));
+		ba->ba_rc = 0;
+	}
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * The body of job id, leased with generation gen (a move's document),
+ * into out: 0, QUEUE_ESTALE when the lease is gone, QUEUE_ENOENT when
+ * the job or its body is, or an error.
+ */
+int
+queue_pg_body(struct queue *q, uint64_t id, uint64_t gen, struct buf *out)
+{
+	struct qpg_move_arg	 ba;
+	int			 rc;
+
+	if (q->q_be != &queue_pg_backend)
+		return (QUEUE_ENOENT);
+	ba.ba_id = id;
+	ba.ba_gen = gen;
+	ba.ba_out = out;
+	ba.ba_rc = QUEUE_ENOENT;
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_move_body_txn, &ba)) != 0)
+		return (rc);
+	return (ba.ba_rc);
+}
+
+struct qpg_drain_arg {
+	const char	*da_name;
+	uint64_t	 da_expiry;
+	uint64_t	 da_v[2];
+	struct queue_drain *da_dr;
+	queue_count_cb	 da_cb;
+	void		*da_cbarg;
+};
+
+static int
+qpg_draining_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT draining, drained FROM quire_hosts WHERE "
+	    "name = $1", &a, &r)) != 0)
+		return (rc);
+	da->da_v[0] = PQntuples(r) > 0 ? qpg_u64(r, 0, 0) : 0;
+	da->da_v[1] = PQntuples(r) > 0 ? qpg_u64(r, 0, 1) : 0;
+	PQclear(r);
+	return (0);
+}
+
+/* When host name's drain began and ended (ms), each 0 when it did not. */
+int
+queue_pg_draining(struct queue *q, const char *name, uint64_t *draining,
+    uint64_t *drained)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	*draining = *drained = 0;
+	if (q->q_be != &queue_pg_backend)
+		return (0);
+	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_draining_txn, &da)) != 0)
+		return (rc);
+	*draining = da.da_v[0];
+	*drained = da.da_v[1];
+	return (0);
+}
+
+static int
+qpg_drain_mark_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	int			 rc;
+
+	/* Every claim under way ends first: see the top. */
+	if ((rc = qpg_q(t, "LOCK TABLE quire_jobs IN EXCLUSIVE MODE", NULL,
+	    NULL)) != 0)
+		return (rc);
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	return (qpg_q1(t, "INSERT INTO quire_hosts AS h (name, started, "
+	    "beat, stopped, draining) VALUES ($1, " QPG_SRV_MS ", " QPG_SRV_MS
+	    ", true, " QPG_SRV_MS ") ON CONFLICT (name) DO UPDATE SET "
+	    "draining = CASE WHEN h.draining = 0 THEN " QPG_SRV_MS " ELSE "
+	    "h.draining END, drained = 0 RETURNING draining", &a, &da->da_v[0],
+	    NULL));
+}
+
+/*
+ * Mark host name draining (a row is made for a host that never
+ * registered): it claims nothing from the commit on.  *since: when the
+ * drain began, now or at an earlier run.
+ */
+int
+queue_pg_drain_mark(struct queue *q, const char *name, uint64_t *since)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	if (strlen(name) == 0 || strlen(name) > QPG_HOST_MAX)
+		return (QUEUE_EINVAL);
+	if ((rc = qpg_run(q, __func__, 0, qpg_drain_mark_txn, &da)) != 0)
+		return (rc);
+	*since = da.da_v[0];
+	return (0);
+}
+
+static int
+qpg_drain_look_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct queue_drain	*dr = da->da_dr;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 i, st, rc;
+
+	memset(dr, 0, sizeof(*dr));
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	qa_u64(&a, da->da_expiry);
+	if ((rc = qpg_q(t, "SELECT (SELECT count(*) FROM quire_jobs WHERE "
+	    "state = 1 AND lease_host = $1), (SELECT count(*) FROM "
+	    "quire_hosts WHERE name <> $1 AND NOT stopped AND draining = 0 "
+	    "AND beat >= " QPG_SRV_MS " - $2), (SELECT count(*) FROM "
+	    "quire_docs WHERE home = $1)", &a, &r)) != 0)
+		return (rc);
+	dr->qdr_leased = qpg_u64(r, 0, 0);
+	dr->qdr_others = qpg_u64(r, 0, 1);
+	dr->qdr_homes = qpg_u64(r, 0, 2);
+	PQclear(r);
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT state, count(*) FROM quire_jobs WHERE "
+	    "away = $1 GROUP BY state", &a, &r)) != 0)
+		return (rc);
+	for (i = 0; i < PQntuples(r); i++)
+		if ((st = qpg_i64(r, i, 0)) >= 0 && st < JOB_NSTATES)
+			dr->qdr_moves[st] = qpg_u64(r, i, 1);
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * A drain's figures, in one snapshot: the jobs host name holds, the
+ * other hosts that may take its documents (live within expiry_ms, not
+ * draining), its move jobs by state and the documents whose home it
+ * still is.
+ */
+int
+queue_pg_drain_look(struct queue *q, const char *name, uint64_t expiry_ms,
+    struct queue_drain *dr)
+{
+	struct qpg_drain_arg	 da;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	da.da_expiry = expiry_ms;
+	da.da_dr = dr;
+	return (qpg_run(q, __func__, 1, qpg_drain_look_txn, &da));
+}
+
+static int
+qpg_drain_end_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	int			 rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	/* Against the pins of enqueues (FOR KEY SHARE): see the top. */
+	if ((rc = qpg_q(t, "SELECT 1 FROM quire_hosts WHERE name = $1 "
+	    "FOR UPDATE", &a, NULL)) != 0)
+		return (rc);
+	if ((rc = qpg_q(t, "DELETE FROM quire_docs WHERE home = $1", &a,
+	    &r)) != 0)
+		return (rc);
+	da->da_v[0] = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if ((rc = qpg_q(t, "UPDATE quire_jobs SET home = NULL WHERE "
+	    "home = $1 AND state IN (0, 2, 4)", &a, &r)) != 0)
+		return (rc);
+	da->da_v[1] = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if (da->da_v[1] > 0)
+		t->t_notify = 1;
+	return (qpg_q(t, "UPDATE quire_hosts SET drained = " QPG_SRV_MS
+	    " WHERE name = $1", &a, NULL));
+}
+
+/*
+ * The end of host name's drain, once its index holds nothing and its
+ * moves are through: the home records still its own (of documents no
+ * index holds) go, into *records, and the jobs still pinned to it are
+ * pinned to no host, into *unpinned; it is drained.
+ */
+int
+queue_pg_drain_end(struct queue *q, const char *name, uint64_t *records,
+    uint64_t *unpinned)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	if ((rc = qpg_run(q, __func__, 0, qpg_drain_end_txn, &da)) != 0)
+		return (rc);
+	*records = da.da_v[0];
+	*unpinned = da.da_v[1];
+	return (0);
+}
+
+static int
+qpg_drain_moved_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	char			 home[QPG_HOST_MAX + 1];
+	int			 i, rc;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT d.home, count(*) FROM quire_docs d JOIN "
+	    "quire_jobs j ON j.id = d.job WHERE j.away = $1 GROUP BY d.home "
+	    "ORDER BY d.home", &a, &r)) != 0)
+		return (rc);
+	for (i = 0, rc = 0; i < PQntuples(r) && rc == 0; i++) {
+		qpg_text(home, sizeof(home), r, i, 0);
+		rc = da->da_cb(home, qpg_u64(r, i, 1), da->da_cbarg);
+	}
+	PQclear(r);
+	return (rc);
+}
+
+/*
+ * The documents that moves away from host name brought to each host
+ * and that are there still, by host, to cb (non-zero stops).  Moves
+ * whose jobs retention removed are not counted.
+ */
+int
+queue_pg_drain_moved(struct queue *q, const char *name, queue_count_cb cb,
+    void *arg)
+{
+	struct qpg_drain_arg	 da;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	da.da_cb = cb;
+	da.da_cbarg = arg;
+	return (qpg_run(q, __func__, QPG_ONE, qpg_drain_moved_txn, &da));
+}
+
+static int
+qpg_undrain_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_drain_arg	*da = arg;
+	struct qpg_args		 a;
+	PGresult		*r;
+	uint64_t		 n;
+	int			 rc, found;
+
+	qa_init(&a);
+	qa_bin(t, &a, da->da_name);
+	if ((rc = qpg_q(t, "SELECT draining, drained FROM quire_hosts WHERE "
+	    "name = $1 FOR UPDATE", &a, &r)) != 0)
+		return (rc);
+	found = PQntuples(r) > 0;
+	da->da_v[0] = found ? qpg_u64(r, 0, 0) : 0;
+	da->da_v[1] = found ? qpg_u64(r, 0, 1) : 0;
+	PQclear(r);
+	if (!found || da->da_v[0] == 0)
+		return (QUEUE_ENOENT);
+	if (da->da_v[1] == 0)
+		return (QUEUE_ESTATE);
+	if ((rc = qpg_q1(t, "SELECT count(*) FROM quire_jobs WHERE away = $1 "
+	    "AND state IN (0, 1, 2)", &a, &n, NULL)) != 0)
+		return (rc);
+	if (n > 0)
+		return (QUEUE_ESTATE);
+	if ((rc = qpg_q(t, "DELETE FROM quire_jobs WHERE away = $1", &a,
+	    &r)) != 0)
+		return (rc);
+	da->da_v[0] = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return (qpg_q(t, "UPDATE quire_hosts SET draining = 0, drained = 0 "
+	    "WHERE name = $1", &a, NULL));
+}
+
+/*
+ * Host name drained, back in service: it claims jobs again.  The jobs
+ * of its drain's moves go (their keys would name its documents again),
+ * their count into *forgotten.  QUEUE_ENOENT when it does not drain,
+ * QUEUE_ESTATE while its drain has not ended.
+ */
+int
+queue_pg_undrain(struct queue *q, const char *name, uint64_t *forgotten)
+{
+	struct qpg_drain_arg	 da;
+	int			 rc;
+
+	memset(&da, 0, sizeof(da));
+	da.da_name = name;
+	*forgotten = 0;
+	if ((rc = qpg_run(q, __func__, 0, qpg_undrain_txn, &da)) != 0)
+		return (rc);
+	*forgotten = da.da_v[0];
+	return (0);
+}
+
+struct qpg_gone_arg {
+	const char	*ga_name;
+	const struct queue_doc *ga_docs;
+	size_t		 ga_n;
+	uint8_t		*ga_out;
+};
+
+static int
+qpg_gone_txn(struct qpg_tx *t, void *arg)
+{
+	struct qpg_gone_arg	*ga = arg;
+	PGresult		*r;
+	uint64_t		 n;
+	int			 k, rc;
+
+	if ((rc = qpg_docs_q(t, "SELECT u.n FROM unnest($1::bytea[], "
+	    "$2::bytea[]) WITH ORDINALITY AS u(tenant, extid, n) WHERE "
+	    "EXISTS (SELECT 1 FROM quire_docs d WHERE d.tenant = u.tenant "
+	    "AND d.extid = u.extid AND d.home <> $3) OR EXISTS (SELECT 1 "
+	    "FROM quire_jobs j WHERE j.away = $3 AND j.tenant = u.tenant AND "
+	    "j.extid = u.extid AND j.state = 3)", ga->ga_docs, ga->ga_n,
+	    ga->ga_name, ga->ga_out, &r)) != 0)
+		return (rc);
+	for (k = 0; k < PQntuples(r); k++)
+		if ((n = qpg_u64(r, k, 0)) >= 1 && n <= ga->ga_n)
+			ga->ga_out[n - 1] = 1;
+	PQclear(r);
+	return (0);
+}
+
+/*
+ * Which of docs[0..n), documents of the index of host name, which
+ * drains, are gone from it (home.c deletes them): gone[i] set for
+ * those whose home is another host, and for those a move away from it
+ * brought to another host, acked, whose home record may be gone since
+ * (deleted there).  One statement.
+ */
+int
+queue_pg_drain_gone(struct queue *q, const char *name,
+    const struct queue_doc *docs, size_t n, uint8_t *gone)
+{
+	struct qpg_gone_arg	 ga;
+
+	ga.ga_name = name;
+	ga.ga_docs = docs;
+	ga.ga_n = n;
+	ga.ga_out = gone;
+	return (qpg_run(q, __func__, QPG_ONE, qpg_gone_txn, &ga));
 }
 
 /* Wake-ups. */

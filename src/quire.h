@@ -13,6 +13,7 @@
 #include <sys/tree.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,7 @@ enum job_source {
 	SRC_NDJSON,		/* a byte range of an NDJSON file */
 	SRC_DEBUG,		/* a debug command, when enabled */
 	SRC_DELETE,		/* delete the document j_extid (homes) */
+	SRC_MOVE,		/* a drained host's document, from its chunks */
 	SRC_NKINDS
 };
 
@@ -238,7 +240,8 @@ enum store_fault {
 	STORE_FAULT_NONE = 0,
 	STORE_FAULT_FULL,	/* the file system is full (or over quota) */
 	STORE_FAULT_MAP,	/* the map reached map-size */
-	STORE_FAULT_IO		/* an I/O error, a read-only file system */
+	STORE_FAULT_IO,		/* an I/O error, a read-only file system */
+	STORE_FAULT_DOWN	/* the queue's database server is out of reach */
 };
 
 #define STORE_MAXDBS		16
@@ -290,7 +293,8 @@ int		 store_sync_parse(const char *);
 #define QUEUE_ENOSPC		-7	/* storage: the file system is full */
 #define QUEUE_EMAPFULL		-8	/* storage: the map reached map-max */
 #define QUEUE_EIO		-9	/* storage: an I/O error */
-#define QUEUE_ELAST		QUEUE_EIO
+#define QUEUE_EDOWN		-10	/* storage: the server is out of reach */
+#define QUEUE_ELAST		QUEUE_EDOWN
 
 #define QUEUE_CRASH_ALL		UINT64_MAX	/* release: every job crashed */
 #define QUEUE_MEMORY_LIMIT	"memory-limit"	/* a cause: kept as the reason */
@@ -310,6 +314,8 @@ struct queue_host {
 	uint64_t	 qh_expired;	/* when its leases were released */
 	uint64_t	 qh_leased;	/* jobs it holds */
 	uint64_t	 qh_docs;	/* documents whose home it is */
+	uint64_t	 qh_draining;	/* when its drain began, or 0 */
+	uint64_t	 qh_drained;	/* when it ended, or 0 */
 	int		 qh_stopped;	/* stopped cleanly */
 	int		 qh_self;	/* this host */
 };
@@ -382,6 +388,16 @@ struct queue_new {
 	const char	*qn_title;	/* and content type, or NULL */
 	const char	*qn_ctype;
 	const char	*qn_home;	/* the one host to claim it, or NULL */
+	/*
+	 * PostgreSQL only.  The document's id as the index keys it, when
+	 * the job does not name it (a record's); the host that may not
+	 * claim it (a move's drained host); a body the job carries (a
+	 * move's document).
+	 */
+	const char	*qn_docid;
+	const char	*qn_away;
+	const void	*qn_body;
+	size_t		 qn_bodylen;
 	uint64_t	 qn_id;
 	int		 qn_dup;
 };
@@ -410,6 +426,7 @@ struct queue_doc {
 	int		 qd_deleted;
 	const char	*qd_tenant;
 	const char	*qd_extid;
+	const char	*qd_away;	/* a move: the drained host, or NULL */
 };
 
 /* A job as its lease holder names it. */
@@ -537,6 +554,7 @@ struct store	*queue_store(struct queue *);
 const char	*queue_backend_name(const struct queue *);
 void		 queue_where(struct queue *, char *, size_t);
 const char	*queue_host_state(const struct queue_host *, uint64_t);
+const char	*queue_host_drain(const struct queue_host *);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
 
@@ -554,7 +572,36 @@ int		 queue_pg_doc_home(struct queue *, char *, size_t,
 		    const char *, char *, size_t);
 int		 queue_pg_foreign(struct queue *, const struct queue_doc *,
 		    size_t, uint8_t *, char (*)[QUEUE_HOST_MAX + 1]);
+int		 queue_pg_spool_size(struct queue *, const char *, uint64_t *,
+		    int *);
+int		 queue_pg_spool_read(struct queue *, const char *, uint64_t,
+		    size_t, void *);
 void		 queue_pg_where(struct queue *, char *, size_t);
+struct buf;
+int		 queue_pg_body(struct queue *, uint64_t, uint64_t,
+		    struct buf *);
+int		 queue_pg_draining(struct queue *, const char *, uint64_t *,
+		    uint64_t *);
+
+/* A drain's figures (queue_pg_drain_look). */
+struct queue_drain {
+	uint64_t	 qdr_leased;	/* jobs the drained host holds */
+	uint64_t	 qdr_others;	/* live hosts that may take documents */
+	uint64_t	 qdr_moves[JOB_NSTATES];	/* move jobs, by state */
+	uint64_t	 qdr_homes;	/* documents whose home it still is */
+};
+typedef int	 (*queue_count_cb)(const char *, uint64_t, void *);
+
+int		 queue_pg_drain_mark(struct queue *, const char *, uint64_t *);
+int		 queue_pg_drain_look(struct queue *, const char *, uint64_t,
+		    struct queue_drain *);
+int		 queue_pg_drain_end(struct queue *, const char *, uint64_t *,
+		    uint64_t *);
+int		 queue_pg_drain_moved(struct queue *, const char *,
+		    queue_count_cb, void *);
+int		 queue_pg_drain_gone(struct queue *, const char *,
+		    const struct queue_doc *, size_t, uint8_t *);
+int		 queue_pg_undrain(struct queue *, const char *, uint64_t *);
 
 /* submit.c */
 struct submit_opts {
@@ -1006,6 +1053,14 @@ struct ingest_sink {
 	 * ingest.c); non-zero stops the job with INGEST_STOP.
 	 */
 	int		 (*is_tick)(void *);
+	/*
+	 * An upload that is not in this host's spool: the size of the
+	 * body name (dst NULL), or len bytes of it at off into dst, from
+	 * where the queue keeps it; -1 when it has no such body.  NULL:
+	 * the spool is the only place.
+	 */
+	int		 (*is_spool)(void *, const char *, uint64_t, size_t,
+			    void *, uint64_t *);
 };
 
 /* A record of an NDJSON range that failed on its own. */
@@ -1045,6 +1100,7 @@ int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
 int		 ingest_job(struct ingest *, const struct job *);
+struct tokenizer *ingest_tokenizer(struct ingest *, const char *);
 int		 ingest_is_gzip(const void *, size_t);
 int		 ingest_gunzip(const void *, size_t, size_t, struct buf *,
 		    char *, size_t);
@@ -1270,6 +1326,8 @@ void		 index_stats_format(const struct ixstats *, int, char *,
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
 int		 index_doc_chunks(struct index *, const char *, size_t,
 		    struct ixdoc *, index_chunk_cb, void *);
+int		 index_doc_whole(struct index *, const char *, struct ixdoc *,
+		    struct buf *, struct buf *, index_chunk_cb, void *);
 MDB_dbi		 index_dbi(struct index *, int);
 int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
@@ -1321,6 +1379,8 @@ int		 ixrec_name_ref(MDB_txn *, struct index *, const void *,
 int		 ixrec_name_get(MDB_txn *, struct index *, uint32_t, char *,
 		    size_t);
 int		 ixrec_doc_names(MDB_txn *, struct index *, struct ixdoc *);
+int		 ixrec_doc_whole(MDB_txn *, struct index *, const void *,
+		    size_t, struct buf *, struct buf *);
 void		 ixrec_doc_encode(struct buf *, const struct ixdocrec *);
 int		 ixrec_doc_decode(uint64_t, const void *, size_t,
 		    struct ixdoc *);
@@ -2240,6 +2300,36 @@ void		 metrics_write(struct supervisor *, struct evbuffer *);
 
 /* home.c */
 int		 home_reconcile(struct queue *, struct index *, uint64_t *);
+int		 home_drained(struct queue *, struct index *, const char *,
+		    uint64_t *);
+
+/* drain.c */
+int		 drain_run(struct queue *, struct index *,
+		    const struct quire_conf *, const char *,
+		    volatile sig_atomic_t *, char *, size_t);
+
+/* move.c: a drained host's document, as its move job carries it. */
+struct move_chunk {
+	char		 mc_heading[256];
+	const char	*mc_text;	/* in the body, not NUL-terminated */
+	size_t		 mc_len;
+};
+
+struct move {
+	struct xdoc	 mv_doc;	/* its title, type and attributes */
+	uint64_t	 mv_hash;
+	char		 mv_away[QUEUE_HOST_MAX + 1];
+	struct move_chunk *mv_chunks;
+	size_t		 mv_nchunks;
+	msgpack_unpacked mv_up;
+	int		 mv_unpacked;
+};
+
+void		 move_begin(struct buf *, const char *, const struct ixdoc *,
+		    const struct buf *, const struct buf *, uint32_t);
+void		 move_put_chunk(struct buf *, const struct ixchunk *);
+int		 move_decode(struct move *, const struct buf *);
+void		 move_free(struct move *);
 
 /* supervisor.c */
 struct supervisor {

@@ -69,6 +69,7 @@ static int	 ctl_compact(int, char **);
 static int	 ctl_ingest(int, char **);
 static int	 ctl_db(int, char **);
 static int	 ctl_hosts(int, char **);
+static int	 ctl_host(int, char **);
 static int	 ctl_help(int, char **);
 static int	 ctl_daemon(int, uint64_t, const char *, int);
 static int	 ctl_cancel_daemon(const char *, uint64_t);
@@ -155,7 +156,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "The hosts that share the postgresql queue (-f CONF): each with\n"
 	    "its state (live, dead past host-expiry, or stopped), the age of\n"
 	    "its last heartbeat, the jobs it holds, the documents whose\n"
-	    "home it is and its HTTP address." },
+	    "home it is, whether it drains, and its HTTP address." },
+	{ "host", "host drain | undrain NAME", ctl_host,
+	    "drain: move the documents of host NAME of the postgresql queue\n"
+	    "to the other hosts, from the chunks its index stores, and leave\n"
+	    "it drained: it claims no job any more.  Run with NAME's\n"
+	    "configuration (-f CONF) and data directory, whether its quired\n"
+	    "runs or not; run again, it goes on where it was.  undrain: a\n"
+	    "drained host claims jobs again (with any host's configuration)." },
 	{ "help", "help [COMMAND]", ctl_help,
 	    "Show the commands, or what one does and its options." },
 };
@@ -471,170 +479,154 @@ struct ctl_add {
  */
 static char	** volatile ctl_argv;
 
-static void
-ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
+/*
+ * With --stdin, a bare --ndjson says standard input is NDJSON: it is
+ * rewritten --ndjson=- in a copy of argv (libbsd's setproctitle keeps
+ * the strings of the real argv, and one replaced there would be lost).
+ */
+static char **
+ctl_add_stdin(int argc, char **argv, struct ctl_add *ca)
 {
-	static const struct option opts[] = {
-		{ "tenant", required_argument, NULL, 't' },
-		{ "priority", required_argument, NULL, 'p' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "language", required_argument, NULL, 'l' },
-		{ "ndjson", required_argument, NULL, 'j' },
-		{ "split", required_argument, NULL, 's' },
-		{ "debug", required_argument, NULL, 'g' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "include", required_argument, NULL, 'i' },
-		{ "exclude", required_argument, NULL, 'x' },
-		{ "stdin", no_argument, NULL, 'S' },
-		{ "id", required_argument, NULL, 'I' },
-		{ "title", required_argument, NULL, 'T' },
-		{ "type", required_argument, NULL, 'M' },
-		{ "follow", no_argument, NULL, 'F' },
-		{ "token-file", required_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 }
-	};
-	static char		 ndjson_stdin[] = "--ndjson=-";
-	struct submit_opts	*so = &ca->ca_so;
-	char			**copy;
-	const char		*errstr;
-	int			 ch, i, ingest = strcmp(cmd, "ingest") == 0;
+	static char	 ndjson_stdin[] = "--ndjson=-";
+	char		**copy;
+	int		 i;
 
-	memset(ca, 0, sizeof(*ca));
-	/* With --stdin, a bare --ndjson says standard input is NDJSON. */
-	for (i = 1; i < argc && !ingest; i++)
+	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--stdin") == 0)
 			ca->ca_stdin = 1;
-	/*
-	 * Rewritten in a copy: libbsd's setproctitle keeps the strings of
-	 * the real argv, and one replaced there would be lost (leaked).
-	 */
-	if (ca->ca_stdin) {
-		copy = xreallocarray(NULL, argc + 1, sizeof(*copy));
-		memcpy(copy, argv, (argc + 1) * sizeof(*copy));
-		ctl_argv = argv = copy;
-	}
-	for (i = 1; i < argc && ca->ca_stdin; i++)
-		if (strcmp(argv[i], "--ndjson") == 0 &&
-		    (i + 1 == argc || argv[i + 1][0] == '-'))
-			argv[i] = ndjson_stdin;
-	so->so_prio = JOB_PRIO_DEFAULT;
-	so->so_split = SUBMIT_SPLIT_DEFAULT;
-	so->so_include = ca->ca_include;
-	so->so_exclude = ca->ca_exclude;
-	ca->ca_count = 1;
-	ca->ca_workers = 2;
-	while ((ch = getopt_long(argc, argv, ingest ?
-	    "w:t:p:k:l:j:s:g:c:i:x:" : "t:p:k:l:j:s:g:c:i:x:", opts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'F':
-			if (ingest)
-				ctl_usage(cmd);
-			ca->ca_follow = 1;
-			break;
-		case 'A':
-			ca->ca_token_file = optarg;
-			break;
-		case 'w':
-			ca->ca_workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
-				    errstr);
-			break;
-		case 't':
-			if (strlen(optarg) > JOB_TENANT_MAX)
-				errx(CTL_EXIT_USAGE, "tenant name too long "
-				    "(%d bytes at most)", JOB_TENANT_MAX);
-			so->so_tenant = optarg;
-			break;
-		case 'p':
-			so->so_prio = strtonum(optarg, JOB_PRIO_MIN,
-			    JOB_PRIO_MAX, &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "priority %s: %s "
-				    "(%d to %d)", optarg, errstr,
-				    JOB_PRIO_MIN, JOB_PRIO_MAX);
-			break;
-		case 'k':
-			if (strlen(optarg) > JOB_KEY_MAX)
-				errx(CTL_EXIT_USAGE, "key too long "
-				    "(%d bytes at most)", JOB_KEY_MAX);
-			so->so_key = optarg;
-			break;
-		case 'l':
-			if (!tokenizer_lang_ok(optarg))
-				errx(CTL_EXIT_USAGE, "language %s: no stemmer",
-				    optarg);
-			so->so_lang = optarg;
-			break;
-		case 'S':
-			if (ingest)
-				ctl_usage(cmd);
-			break;
-		case 'I':
-			if (ingest || strlen(optarg) == 0 ||
-			    strlen(optarg) > JOB_EXTID_MAX)
-				errx(CTL_EXIT_USAGE, "--id: 1 to %d bytes, "
-				    "with --stdin", JOB_EXTID_MAX);
-			ca->ca_su.su_id = optarg;
-			break;
-		case 'T':
-			if (ingest || strlen(optarg) > JOB_TITLE_MAX)
-				errx(CTL_EXIT_USAGE, "--title: %d bytes at "
-				    "most, with --stdin", JOB_TITLE_MAX);
-			ca->ca_su.su_title = optarg;
-			break;
-		case 'M':
-			if (ingest || strlen(optarg) > JOB_CTYPE_MAX ||
-			    extract_type_mime(optarg) == -1)
-				errx(CTL_EXIT_USAGE, "--type %s: not a content "
-				    "type quire reads (see quirectl(8))",
-				    optarg);
-			ca->ca_su.su_ctype = optarg;
-			break;
-		case 'j':
-			if (ca->ca_stdin && strcmp(optarg, "-") == 0) {
-				ca->ca_stdin_ndjson = 1;
-				break;
-			}
-			if (ca->ca_nndjson == CTL_NDJSON_MAX)
-				errx(CTL_EXIT_USAGE, "too many --ndjson");
-			ca->ca_ndjson[ca->ca_nndjson++] = optarg;
-			break;
-		case 's':
-			if (util_parse_size(optarg, &so->so_split, &errstr)
-			    == -1 || so->so_split < 4096)
-				errx(CTL_EXIT_USAGE, "split %s: %s", optarg,
-				    errstr != NULL ? errstr :
-				    "4K at least");
-			break;
-		case 'g':
-			ca->ca_debug = optarg;
-			break;
-		case 'c':
-			ca->ca_count = strtonum(optarg, 1, 10000000, &errstr);
-			if (errstr != NULL)
-				errx(CTL_EXIT_USAGE, "count %s: %s", optarg,
-				    errstr);
-			break;
-		case 'i':
-		case 'x':
-			if ((ch == 'i' ? so->so_ninclude : so->so_nexclude) ==
-			    CTL_PATTERNS_MAX)
-				errx(CTL_EXIT_USAGE, "more than %d patterns",
-				    CTL_PATTERNS_MAX);
-			if (ch == 'i')
-				ca->ca_include[so->so_ninclude++] = optarg;
-			else
-				ca->ca_exclude[so->so_nexclude++] = optarg;
-			break;
-		default:
+	if (!ca->ca_stdin)
+		return (argv);
+	copy = xreallocarray(NULL, argc + 1, sizeof(*copy));
+	memcpy(copy, argv, (argc + 1) * sizeof(*copy));
+	ctl_argv = copy;
+	for (i = 1; i < argc; i++)
+		if (strcmp(copy[i], "--ndjson") == 0 &&
+		    (i + 1 == argc || copy[i + 1][0] == '-'))
+			copy[i] = ndjson_stdin;
+	return (copy);
+}
+
+/* One option of submit or ingest. */
+static void
+ctl_add_opt(const char *cmd, int ch, int ingest, struct ctl_add *ca)
+{
+	struct submit_opts	*so = &ca->ca_so;
+	const char		*errstr;
+
+	switch (ch) {
+	case 'F':
+		if (ingest)
 			ctl_usage(cmd);
+		ca->ca_follow = 1;
+		break;
+	case 'A':
+		ca->ca_token_file = optarg;
+		break;
+	case 'w':
+		ca->ca_workers = strtonum(optarg, 1, QUIRE_WORKERS_MAX,
+		    &errstr);
+		if (errstr != NULL)
+			errx(CTL_EXIT_USAGE, "-w %s: %s", optarg,
+			    errstr);
+		break;
+	case 't':
+		if (strlen(optarg) > JOB_TENANT_MAX)
+			errx(CTL_EXIT_USAGE, "tenant name too long "
+			    "(%d bytes at most)", JOB_TENANT_MAX);
+		so->so_tenant = optarg;
+		break;
+	case 'p':
+		so->so_prio = strtonum(optarg, JOB_PRIO_MIN,
+		    JOB_PRIO_MAX, &errstr);
+		if (errstr != NULL)
+			errx(CTL_EXIT_USAGE, "priority %s: %s "
+			    "(%d to %d)", optarg, errstr,
+			    JOB_PRIO_MIN, JOB_PRIO_MAX);
+		break;
+	case 'k':
+		if (strlen(optarg) > JOB_KEY_MAX)
+			errx(CTL_EXIT_USAGE, "key too long "
+			    "(%d bytes at most)", JOB_KEY_MAX);
+		so->so_key = optarg;
+		break;
+	case 'l':
+		if (!tokenizer_lang_ok(optarg))
+			errx(CTL_EXIT_USAGE, "language %s: no stemmer",
+			    optarg);
+		so->so_lang = optarg;
+		break;
+	case 'S':
+		if (ingest)
+			ctl_usage(cmd);
+		break;
+	case 'I':
+		if (ingest || strlen(optarg) == 0 ||
+		    strlen(optarg) > JOB_EXTID_MAX)
+			errx(CTL_EXIT_USAGE, "--id: 1 to %d bytes, "
+			    "with --stdin", JOB_EXTID_MAX);
+		ca->ca_su.su_id = optarg;
+		break;
+	case 'T':
+		if (ingest || strlen(optarg) > JOB_TITLE_MAX)
+			errx(CTL_EXIT_USAGE, "--title: %d bytes at "
+			    "most, with --stdin", JOB_TITLE_MAX);
+		ca->ca_su.su_title = optarg;
+		break;
+	case 'M':
+		if (ingest || strlen(optarg) > JOB_CTYPE_MAX ||
+		    extract_type_mime(optarg) == -1)
+			errx(CTL_EXIT_USAGE, "--type %s: not a content "
+			    "type quire reads (see quirectl(8))",
+			    optarg);
+		ca->ca_su.su_ctype = optarg;
+		break;
+	case 'j':
+		if (ca->ca_stdin && strcmp(optarg, "-") == 0) {
+			ca->ca_stdin_ndjson = 1;
+			break;
 		}
+		if (ca->ca_nndjson == CTL_NDJSON_MAX)
+			errx(CTL_EXIT_USAGE, "too many --ndjson");
+		ca->ca_ndjson[ca->ca_nndjson++] = optarg;
+		break;
+	case 's':
+		if (util_parse_size(optarg, &so->so_split, &errstr)
+		    == -1 || so->so_split < 4096)
+			errx(CTL_EXIT_USAGE, "split %s: %s", optarg,
+			    errstr != NULL ? errstr :
+			    "4K at least");
+		break;
+	case 'g':
+		ca->ca_debug = optarg;
+		break;
+	case 'c':
+		ca->ca_count = strtonum(optarg, 1, 10000000, &errstr);
+		if (errstr != NULL)
+			errx(CTL_EXIT_USAGE, "count %s: %s", optarg,
+			    errstr);
+		break;
+	case 'i':
+	case 'x':
+		if ((ch == 'i' ? so->so_ninclude : so->so_nexclude) ==
+		    CTL_PATTERNS_MAX)
+			errx(CTL_EXIT_USAGE, "more than %d patterns",
+			    CTL_PATTERNS_MAX);
+		if (ch == 'i')
+			ca->ca_include[so->so_ninclude++] = optarg;
+		else
+			ca->ca_exclude[so->so_nexclude++] = optarg;
+		break;
+	default:
+		ctl_usage(cmd);
 	}
-	ca->ca_paths = argv + optind;
-	ca->ca_npaths = argc - optind;
+}
+
+/* What the options say together. */
+static void
+ctl_add_check(const char *cmd, struct ctl_add *ca)
+{
+	struct submit_opts	*so = &ca->ca_so;
+
 	if (ca->ca_stdin) {
 		if (ca->ca_npaths != 0 || ca->ca_nndjson != 0 ||
 		    ca->ca_debug != NULL)
@@ -657,6 +649,49 @@ ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
 		errx(CTL_EXIT_USAGE, "--key names one submission");
 	if (so->so_key != NULL && ca->ca_count > 1)
 		errx(CTL_EXIT_USAGE, "--key names one job, not --count");
+}
+
+static void
+ctl_add_args(const char *cmd, int argc, char **argv, struct ctl_add *ca)
+{
+	static const struct option opts[] = {
+		{ "tenant", required_argument, NULL, 't' },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "language", required_argument, NULL, 'l' },
+		{ "ndjson", required_argument, NULL, 'j' },
+		{ "split", required_argument, NULL, 's' },
+		{ "debug", required_argument, NULL, 'g' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "include", required_argument, NULL, 'i' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "stdin", no_argument, NULL, 'S' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "title", required_argument, NULL, 'T' },
+		{ "type", required_argument, NULL, 'M' },
+		{ "follow", no_argument, NULL, 'F' },
+		{ "token-file", required_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct submit_opts	*so = &ca->ca_so;
+	int			 ch, ingest = strcmp(cmd, "ingest") == 0;
+
+	memset(ca, 0, sizeof(*ca));
+	if (!ingest)
+		argv = ctl_add_stdin(argc, argv, ca);
+	so->so_prio = JOB_PRIO_DEFAULT;
+	so->so_split = SUBMIT_SPLIT_DEFAULT;
+	so->so_include = ca->ca_include;
+	so->so_exclude = ca->ca_exclude;
+	ca->ca_count = 1;
+	ca->ca_workers = 2;
+	while ((ch = getopt_long(argc, argv, ingest ?
+	    "w:t:p:k:l:j:s:g:c:i:x:" : "t:p:k:l:j:s:g:c:i:x:", opts, NULL))
+	    != -1)
+		ctl_add_opt(cmd, ch, ingest, ca);
+	ca->ca_paths = argv + optind;
+	ca->ca_npaths = argc - optind;
+	ctl_add_check(cmd, ca);
 }
 
 /*
@@ -2498,10 +2533,27 @@ ctl_search(int argc, char **argv)
 static int
 ctl_delete(int argc, char **argv)
 {
-	int	 rc;
+	struct queue	*q;
+	uint64_t	 draining, drained;
+	int		 rc;
 
 	if (argc != 2)
 		ctl_usage("delete");
+	ctl_config_read();
+	if (ctl_conf.c_queue_backend == QUEUE_BACKEND_PG) {
+		/* A draining host's documents change through the queue. */
+		q = ctl_open(0);
+		if ((rc = queue_pg_draining(q, queue_pg_host(q), &draining,
+		    &drained)) != 0)
+			errx(CTL_EXIT_FAIL, "delete %s: the queue: %s", argv[1],
+			    queue_strerror(rc));
+		if (draining != 0)
+			errx(CTL_EXIT_FAIL, "delete %s: host %s is %s: delete "
+			    "through the HTTP API (DELETE /v1/documents/ID), "
+			    "which sends it to the document's home", argv[1],
+			    util_vis(queue_pg_host(q)), drained != 0 ?
+			    "drained" : "draining");
+	}
 	rc = index_delete(ctl_index_get(), argv[1]);
 	if (rc == INDEX_ENOENT)
 		errx(CTL_EXIT_FAIL, "delete %s: no such document", argv[1]);
@@ -2668,17 +2720,19 @@ ctl_hosts_cb(const struct queue_host *h, void *arg)
 	struct ctl_hosts	*ch = arg;
 	struct buf		*b = &ch->ch_b;
 	const char		*state = queue_host_state(h, ch->ch_expiry);
+	const char		*drain = queue_host_drain(h);
 
 	if (!ch->ch_json) {
 		if (ch->ch_n == 0)
-			buf_printf(b, "%-24s %-7s %10s %7s %10s %s\n",
-			    "HOST", "STATE", "BEAT", "LEASED", "DOCS", "HTTP");
-		buf_printf(b, "%-24s %-7s %8llu.%01llus %7llu %10llu %s%s\n",
-		    util_vis(h->qh_name), state,
+			buf_printf(b, "%-24s %-7s %10s %7s %10s %-8s %s\n",
+			    "HOST", "STATE", "BEAT", "LEASED", "DOCS", "DRAIN",
+			    "HTTP");
+		buf_printf(b, "%-24s %-7s %8llu.%01llus %7llu %10llu %-8s "
+		    "%s%s\n", util_vis(h->qh_name), state,
 		    (unsigned long long)(h->qh_age / 1000),
 		    (unsigned long long)(h->qh_age % 1000 / 100),
 		    (unsigned long long)h->qh_leased,
-		    (unsigned long long)h->qh_docs,
+		    (unsigned long long)h->qh_docs, drain != NULL ? drain : "-",
 		    h->qh_http[0] != '\0' ? h->qh_http : "-",
 		    h->qh_self ? " (this host)" : "");
 		ch->ch_n++;
@@ -2695,10 +2749,17 @@ ctl_hosts_cb(const struct queue_host *h, void *arg)
 	else
 		buf_addstr(b, "null");
 	buf_printf(b, ", \"pid\": %u, \"started\": %llu, \"beat\": %llu, "
-	    "\"expired\": %llu, \"self\": %s}", h->qh_pid,
+	    "\"expired\": %llu, \"drain\": ", h->qh_pid,
 	    (unsigned long long)h->qh_started,
 	    (unsigned long long)h->qh_beat,
-	    (unsigned long long)h->qh_expired, h->qh_self ? "true" : "false");
+	    (unsigned long long)h->qh_expired);
+	if (drain != NULL)
+		buf_printf(b, "\"%s\"", drain);
+	else
+		buf_addstr(b, "null");
+	buf_printf(b, ", \"draining\": %llu, \"drained\": %llu, "
+	    "\"self\": %s}", (unsigned long long)h->qh_draining,
+	    (unsigned long long)h->qh_drained, h->qh_self ? "true" : "false");
 	ch->ch_n++;
 	return (0);
 }
@@ -2735,6 +2796,73 @@ ctl_hosts(int argc, char **argv)
 		buf_addstr(&ch.ch_b, "no host has registered yet\n");
 	fwrite(ch.ch_b.b_data, 1, ch.ch_b.b_len, stdout);
 	buf_free(&ch.ch_b);
+	return (CTL_EXIT_OK);
+}
+
+/* host undrain NAME: a drained host back in service. */
+static int
+ctl_undrain(struct queue *q, const char *name)
+{
+	uint64_t	 n;
+	int		 rc;
+
+	if ((rc = queue_pg_undrain(q, name, &n)) == QUEUE_ENOENT)
+		errx(CTL_EXIT_FAIL, "host undrain %s: it does not drain",
+		    util_vis(name));
+	if (rc == QUEUE_ESTATE)
+		errx(CTL_EXIT_FAIL, "host undrain %s: its drain has not ended: "
+		    "run host drain %s to its end first", util_vis(name),
+		    util_vis(name));
+	if (rc != 0)
+		errx(CTL_EXIT_FAIL, "host undrain %s: %s", util_vis(name),
+		    queue_strerror(rc));
+	printf("host undrain %s: it claims jobs again (%llu jobs of its "
+	    "drain's moves forgotten)\n", util_vis(name),
+	    (unsigned long long)n);
+	return (CTL_EXIT_OK);
+}
+
+/*
+ * host drain NAME: move host NAME's documents to the other hosts
+ * (drain.c), with its own configuration and data directory; host
+ * undrain NAME.
+ */
+static int
+ctl_host(int argc, char **argv)
+{
+	struct queue	*q;
+	char		 err[1024];
+	const char	*name;
+	int		 rc;
+
+	if (argc != 3 || (strcmp(argv[1], "drain") != 0 &&
+	    strcmp(argv[1], "undrain") != 0))
+		ctl_usage("host");
+	name = argv[2];
+	ctl_config();
+	if (ctl_conf.c_queue_backend != QUEUE_BACKEND_PG)
+		errx(CTL_EXIT_FAIL, "host %s: the queue is not shared: the "
+		    "configuration (-f CONF) has no queue-backend postgresql",
+		    argv[1]);
+	q = ctl_open(0);
+	if (strcmp(argv[1], "undrain") == 0)
+		return (ctl_undrain(q, name));
+	if (strcmp(queue_pg_host(q), name) != 0)
+		errx(CTL_EXIT_FAIL, "host drain %s: the configuration is host "
+		    "%s's: run it with host %s's configuration (-f) and data "
+		    "directory", util_vis(name), util_vis(queue_pg_host(q)),
+		    util_vis(name));
+	ctl_stop_catch();
+	rc = drain_run(q, ctl_index_get(), &ctl_conf, name, &ctl_stop, err,
+	    sizeof(err));
+	if (rc == 1) {
+		warnx("host drain %s: interrupted; it stays draining: run "
+		    "host drain %s again to go on", util_vis(name),
+		    util_vis(name));
+		return (CTL_EXIT_INTR);
+	}
+	if (rc == -1)
+		errx(CTL_EXIT_FAIL, "host drain %s: %s", util_vis(name), err);
 	return (CTL_EXIT_OK);
 }
 

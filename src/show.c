@@ -97,6 +97,8 @@ show_job_source(const struct job *j, char *buf, size_t len)
 		snprintf(buf, len, "debug:%s", j->j_path);
 	else if (j->j_srckind == SRC_DELETE)
 		snprintf(buf, len, "delete:%s", j->j_extid);
+	else if (j->j_srckind == SRC_MOVE)
+		snprintf(buf, len, "move:%s", j->j_extid);
 	else if (j->j_srckind == SRC_SPOOL && j->j_len > 0)
 		snprintf(buf, len, "spool:%s@%llu+%llu", j->j_path,
 		    (unsigned long long)j->j_off, (unsigned long long)j->j_len);

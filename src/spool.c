@@ -28,7 +28,10 @@
  *
  * Which jobs need a file is the queue's to count (queue_spool_refs; in
  * queue_lmdb.c, the "spool" database); it calls spool_unlink() when the
- * last of them is done, cancelled or purged.
+ * last of them is done, cancelled or purged.  The PostgreSQL queue
+ * copies the body into the database in the enqueue's transaction, for
+ * every host's workers to read, and removes the file after the commit
+ * (queue_pg.c): there the spool only holds an upload on its way in.
  */
 
 #include <sys/types.h>

@@ -58,7 +58,8 @@
 static int	 store_begin(struct store *, unsigned int, MDB_txn **);
 
 static const char *store_syncs[] = { "full", "group", "none" };
-static const char *store_faults[] = { "ok", "full", "map-full", "io-error" };
+static const char *store_faults[] = { "ok", "full", "map-full", "io-error",
+    "unreachable" };
 
 /* The kind of storage fault an LMDB or errno code is, if any. */
 int
@@ -82,7 +83,7 @@ store_fault(int rc)
 const char *
 store_fault_name(int f)
 {
-	if (f < 0 || f > STORE_FAULT_IO)
+	if (f < 0 || f > STORE_FAULT_DOWN)
 		return ("unknown");
 	return (store_faults[f]);
 }

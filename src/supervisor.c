@@ -362,16 +362,24 @@ supervisor_orphan_cb(const struct job *j, void *arg)
 	return (0);
 }
 
-/* Whether a job still needs a spool file (spool_sweep). */
+/*
+ * Whether a job still needs a spool file (spool_sweep): none does once
+ * the PostgreSQL queue holds its body (the file was left by a crash
+ * between the enqueue's commit and its removal).
+ */
 static int
 supervisor_spool_inuse(const char *name, void *arg)
 {
 	struct supervisor	*sv = arg;
-	uint64_t		 n;
+	uint64_t		 n, size;
+	int			 stored;
 
 	/* When the queue cannot say, the file stays. */
 	if (queue_spool_refs(&sv->sv_q, name, &n) != 0)
 		return (1);
+	if (n > 0 && queue_pg_spool_size(&sv->sv_q, name, &size, &stored)
+	    == 0 && stored)
+		return (0);
 	return (n > 0);
 }
 

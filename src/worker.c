@@ -61,7 +61,9 @@
  *
  * On the PostgreSQL queue, a document whose home is another host is
  * left out of its batch and enqueued for that host (worker_homes), and
- * the documents indexed ride on their jobs' acks as home records.
+ * the documents indexed ride on their jobs' acks as home records.  A
+ * move job (a drained host's document, drain.c) is indexed from the
+ * chunks it carries (worker_move), as the drained host had them.
  *
  * Timings for metrics go to the supervisor in IPC_METRIC frames
  * (metrics_hist.c): each claim transaction that took jobs, each job's
@@ -135,6 +137,7 @@ struct worker {
 	uint64_t	 wk_admit;	/* big-job bytes the fleet may run */
 	uint64_t	 wk_last_beat;
 	int		 wk_fault;	/* storage fault told the supervisor */
+	const char	*wk_fault_what;	/* and what met it */
 	/* The running job. */
 	uint64_t	 wk_job;
 	uint64_t	 wk_gen;
@@ -180,6 +183,8 @@ struct worker {
 	uint64_t	 wk_dhash;
 	uint64_t	 wk_doff;
 	uint64_t	 wk_dlen;
+	const char	*wk_daway;	/* a move's drained host, or NULL */
+	struct buf	 wk_body;	/* a move's body */
 };
 
 /*
@@ -208,6 +213,8 @@ struct worker_acks {
 static void	 worker_exit(struct worker *, int) __dead;
 static void	 worker_docs_clear(struct worker *);
 static void	 worker_homes(struct worker *);
+static void	 worker_storage(struct worker *, int, const char *);
+static void	 worker_moved(struct worker *, const struct worker_acks *);
 
 /* Give back every lease we hold and leave. */
 static void
@@ -324,6 +331,7 @@ worker_acked(struct worker *wk, struct worker_acks *wa)
 	uint64_t	 now = util_mono_us();
 	size_t		 i;
 
+	worker_moved(wk, wa);
 	worker_docs_clear(wk);
 	for (i = 0; i < wa->wa_n; i++) {
 		if (wa->wa_result[i] != QUEUE_OK &&
@@ -362,6 +370,24 @@ worker_progress(struct worker *wk, uint64_t now)
  * third of the lease.  Returns the
  * outcome to stop with, or WO_DONE to go on.
  */
+static const char worker_beat_what[] = "lease extension";
+
+/*
+ * A lease extension that storage refused: told at once, so that the
+ * supervisor does not take the lease for expired (it sweeps none while
+ * a fault lasts); told over when one goes through, unless another
+ * write met a fault since, which its own retry clears.
+ */
+static void
+worker_beat_fault(struct worker *wk, int rc)
+{
+	if (queue_fault(rc) != STORE_FAULT_NONE)
+		worker_storage(wk, queue_fault(rc), worker_beat_what);
+	else if (rc == 0 && wk->wk_fault != STORE_FAULT_NONE &&
+	    wk->wk_fault_what == worker_beat_what)
+		worker_storage(wk, STORE_FAULT_NONE, worker_beat_what);
+}
+
 static int
 worker_beat(struct worker *wk)
 {
@@ -384,6 +410,7 @@ worker_beat(struct worker *wk)
 		(void)queue_extend_pid(&wk->wk_q, getpid());
 		rc = queue_heartbeat(&wk->wk_q, wk->wk_job, wk->wk_gen, pm);
 		wk->wk_lease_at = now;
+		worker_beat_fault(wk, rc);
 		if (rc == QUEUE_ESTALE)
 			return (WO_LOST);
 		if (rc == QUEUE_ECANCEL)
@@ -577,6 +604,7 @@ worker_storage(struct worker *wk, int fault, const char *what)
 	if (ipc_send(wk->wk_ch.ch_fd, IPC_STORAGE, fault, 0, what) == -1)
 		worker_exit(wk, 1);
 	wk->wk_fault = fault;
+	wk->wk_fault_what = what;
 }
 
 /* Wait out a storage fault; returns the next wait. */
@@ -712,6 +740,7 @@ worker_doc_indexed(struct worker *wk, const struct job *j, int deleted)
 	qd->qd_deleted = deleted;
 	qd->qd_tenant = xstrdup(j->j_tenant);
 	qd->qd_extid = xstrdup(wk->wk_dext);
+	qd->qd_away = wk->wk_daway != NULL ? xstrdup(wk->wk_daway) : NULL;
 	memset(wm, 0, sizeof(*wm));
 	wm->wm_job = j;
 	wm->wm_off = wk->wk_doff;
@@ -725,6 +754,7 @@ worker_doc_free(struct queue_doc *qd)
 {
 	free((char *)qd->qd_tenant);
 	free((char *)qd->qd_extid);
+	free((char *)qd->qd_away);
 }
 
 /* The home records were written, or their jobs' acks will not be. */
@@ -736,6 +766,64 @@ worker_docs_clear(struct worker *wk)
 	for (i = 0; i < wk->wk_ndocs; i++)
 		worker_doc_free(&wk->wk_docs[i]);
 	wk->wk_ndocs = 0;
+}
+
+/* Whether job id was acked as done by the acks wa. */
+static int
+worker_acked_done(const struct worker_acks *wa, uint64_t id)
+{
+	size_t	 i;
+
+	for (i = 0; i < wa->wa_n; i++)
+		if (wa->wa_l[i].ql_id == id)
+			return (wa->wa_result[i] == QUEUE_OK);
+	return (0);
+}
+
+/*
+ * The acks of moves went through: a moved document whose home is not
+ * this host (its move did nothing: another host had become its home)
+ * is taken out of this index.  Not one whose lease was lost: its job
+ * runs again, maybe here, and finds it there.  If the look-up fails,
+ * it stays until the next start, which reconciles the index (home.c).
+ */
+static void
+worker_moved(struct worker *wk, const struct worker_acks *wa)
+{
+	struct queue_doc	*look;
+	const char		**gone;
+	uint8_t			*foreign;
+	size_t			 i, n = 0, ngone = 0;
+	uint64_t		 deleted;
+	int			 rc;
+
+	for (i = 0; i < wk->wk_ndocs; i++)
+		n += wk->wk_docs[i].qd_away != NULL &&
+		    worker_acked_done(wa, wk->wk_docs[i].qd_job);
+	if (n == 0)
+		return;
+	look = xcalloc(n, sizeof(*look));
+	foreign = xcalloc(n, 1);
+	gone = xcalloc(n, sizeof(*gone));
+	for (i = n = 0; i < wk->wk_ndocs; i++)
+		if (wk->wk_docs[i].qd_away != NULL &&
+		    worker_acked_done(wa, wk->wk_docs[i].qd_job))
+			look[n++] = wk->wk_docs[i];
+	if ((rc = queue_pg_foreign(&wk->wk_q, look, n, foreign, NULL)) != 0)
+		log_warnx("worker %d: moved documents' homes: %s",
+		    wk->wk_ch.ch_slot, queue_strerror(rc));
+	for (i = 0; rc == 0 && i < n; i++)
+		if (foreign[i])
+			gone[ngone++] = look[i].qd_extid;
+	if (ngone > 0 && index_delete_many(&wk->wk_ix, gone, ngone,
+	    &deleted) == 0)
+		log_info("job %llu: %llu moved documents have another home: "
+		    "taken out of this index (first: %s)",
+		    (unsigned long long)look[0].qd_job,
+		    (unsigned long long)deleted, util_vis(gone[0]));
+	free(look);
+	free(foreign);
+	free(gone);
 }
 
 /* The pinned job of document k, whose home is home. */
@@ -766,6 +854,7 @@ worker_pin_job(struct worker *wk, size_t k, const char *home,
 	qn->qn_title = j->j_title[0] != '\0' ? j->j_title : NULL;
 	qn->qn_ctype = j->j_ctype[0] != '\0' ? j->j_ctype : NULL;
 	qn->qn_home = home;
+	qn->qn_docid = wk->wk_docs[k].qd_extid;
 }
 
 /* A look-up or an enqueue failed: wait, as for a storage fault. */
@@ -781,8 +870,46 @@ worker_home_wait(struct worker *wk, int rc, const char *what, uint64_t ms)
 }
 
 /*
+ * An upload that is not in this host's spool, on the PostgreSQL queue
+ * (the sink's is_spool; see queue_pg.c): the body's size, or len bytes
+ * of it at off, from the database.  A server that does not answer is
+ * waited out as a storage fault, the job's lease kept and no attempt
+ * counted: it is not the document's fault.  -1 when the database has
+ * no such body.
+ */
+static int
+worker_ix_spool(void *arg, const char *name, uint64_t off, size_t len,
+    void *dst, uint64_t *size)
+{
+	struct worker	*wk = arg;
+	uint64_t	 ms = WORKER_FAULT_MS;
+	int		 rc, stored, waited = 0;
+
+	for (;;) {
+		if (dst == NULL) {
+			rc = queue_pg_spool_size(&wk->wk_q, name, size,
+			    &stored);
+			if (rc == 0 && !stored)
+				rc = QUEUE_ENOENT;
+		} else
+			rc = queue_pg_spool_read(&wk->wk_q, name, off, len,
+			    dst);
+		if (rc == 0 || rc == QUEUE_ENOENT)
+			break;
+		ms = worker_home_wait(wk, rc, "upload read", ms);
+		waited = 1;
+	}
+	if (waited)
+		worker_storage(wk, STORE_FAULT_NONE, "upload read");
+	return (rc == 0 ? 0 : -1);
+}
+
+/*
  * The documents of the filling batch not yet looked up: those whose home
  * is another host leave the batch, and go there as jobs of their own.
+ * A moved document stays if its home is still the drained host (or it
+ * has none), and leaves without a job if another host is its home now:
+ * that host has its own.
  */
 static void
 worker_homes(struct worker *wk)
@@ -815,9 +942,18 @@ worker_homes(struct worker *wk)
 	keys = xcalloc(n, sizeof(*keys));
 	for (k = 0; k < n; k++) {
 		wk->wk_dmeta[at[k]].wm_looked = 1;
+		if (foreign[k] && look[k].qd_away != NULL &&
+		    strcmp(homes[k], look[k].qd_away) == 0)
+			foreign[k] = 0;
 		if (!foreign[k])
 			continue;
 		ixbatch_drop_doc(wk->wk_batch, wk->wk_dmeta[at[k]].wm_ix);
+		if (look[k].qd_away != NULL) {
+			log_info("job %llu: %s has its home on %s now: not "
+			    "moved", (unsigned long long)look[k].qd_job,
+			    util_vis(look[k].qd_extid), util_vis(homes[k]));
+			continue;
+		}
 		worker_pin_job(wk, at[k], homes[k], &qn[npin], keys[npin],
 		    sizeof(keys[0]));
 		npin++;
@@ -913,15 +1049,15 @@ worker_ix_filter(struct worker *wk, size_t i, const char *name,
 	    wk->wk_term.b_len, 0, f->wf_memo);
 }
 
+/* A chunk of doc, its text, and the filters every chunk has. */
 static int
-worker_ix_chunk(void *arg, const struct xdoc *doc, const struct chunk *c)
+worker_ix_text(struct worker *wk, const struct xdoc *doc,
+    const char *heading, const char *text, size_t len)
 {
-	struct worker		*wk = arg;
 	const struct job	*j = wk->wk_cur;
 	size_t			 i;
 
-	if (ixbatch_chunk(wk->wk_batch, c->c_heading,
-	    doc->xd_text.b_data + c->c_off, c->c_len) == -1)
+	if (ixbatch_chunk(wk->wk_batch, heading, text, len) == -1)
 		return (-1);
 	/* Filters are exact terms of every chunk. */
 	worker_ix_filter(wk, 0, "tenant", j->j_tenant);
@@ -931,6 +1067,15 @@ worker_ix_chunk(void *arg, const struct xdoc *doc, const struct chunk *c)
 		worker_ix_filter(wk, 3 + i, doc->xd_attrs[i].xa_name,
 		    doc->xd_attrs[i].xa_value);
 	return (0);
+}
+
+static int
+worker_ix_chunk(void *arg, const struct xdoc *doc, const struct chunk *c)
+{
+	struct worker	*wk = arg;
+
+	return (worker_ix_text(wk, doc, c->c_heading,
+	    doc->xd_text.b_data + c->c_off, c->c_len));
 }
 
 static int
@@ -1049,6 +1194,52 @@ worker_ingest(struct worker *wk, const struct job *j)
 }
 
 /*
+ * A delete claimed here whose document's home is another host (a job
+ * that lost its pin: a drained host's, unpinned at the drain's end)
+ * goes there: 1 when sent, 0 when this host is the home or there is
+ * none, -1 when the look-up or the enqueue failed (retried).
+ */
+static int
+worker_delete_home(struct worker *wk, const struct job *j)
+{
+	struct queue_doc	 qd;
+	struct queue_new	 qn;
+	char			 home[1][QUEUE_HOST_MAX + 1], key[64];
+	uint8_t			 foreign = 0;
+	int			 rc;
+
+	if (wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
+		return (0);
+	memset(&qd, 0, sizeof(qd));
+	qd.qd_tenant = j->j_tenant;
+	qd.qd_extid = wk->wk_dext;
+	if ((rc = queue_pg_foreign(&wk->wk_q, &qd, 1, &foreign, home)) != 0) {
+		snprintf(wk->wk_error, sizeof(wk->wk_error), "home look-up: "
+		    "%s", queue_strerror(rc));
+		return (-1);
+	}
+	if (!foreign)
+		return (0);
+	snprintf(key, sizeof(key), "home:%llu:0", (unsigned long long)j->j_id);
+	memset(&qn, 0, sizeof(qn));
+	qn.qn_key = key;
+	qn.qn_tenant = j->j_tenant;
+	qn.qn_prio = j->j_prio;
+	qn.qn_srckind = SRC_DELETE;
+	qn.qn_extid = j->j_extid;
+	qn.qn_home = home[0];
+	if ((rc = queue_enqueue(&wk->wk_q, &qn, 1)) != 0) {
+		snprintf(wk->wk_error, sizeof(wk->wk_error), "pinning the "
+		    "delete: %s", queue_strerror(rc));
+		return (-1);
+	}
+	log_info("job %llu: %s has its home on %s: the delete goes there",
+	    (unsigned long long)j->j_id, util_vis(wk->wk_dext),
+	    util_vis(home[0]));
+	return (1);
+}
+
+/*
  * A delete job (a document deleted through another host than its
  * home, which the job is pinned to): gone from this index, and from
  * the home records at its ack.  The documents before it in the batch
@@ -1062,6 +1253,8 @@ worker_delete(struct worker *wk, const struct job *j)
 	strlcpy(wk->wk_phase, "delete", sizeof(wk->wk_phase));
 	worker_commit(wk);
 	index_extid(wk->wk_dext, sizeof(wk->wk_dext), j->j_extid);
+	if ((rc = worker_delete_home(wk, j)) != 0)
+		return (rc == 1 ? WO_DONE : WO_FAIL);
 	if ((rc = index_delete(&wk->wk_ix, wk->wk_dext)) == -1) {
 		strlcpy(wk->wk_error, "index delete failed",
 		    sizeof(wk->wk_error));
@@ -1072,6 +1265,114 @@ worker_delete(struct worker *wk, const struct job *j)
 	wk->wk_dhash = 0;
 	worker_doc_indexed(wk, j, 1);
 	return (WO_DONE);
+}
+
+/* A moved document's words, in the title's field and the text's. */
+static int
+worker_move_title(const struct token *t, void *arg)
+{
+	return (worker_ix_token(arg, IX_TITLE, t));
+}
+
+static int
+worker_move_text(const struct token *t, void *arg)
+{
+	return (worker_ix_token(arg, IX_BODY, t));
+}
+
+/* The document of a move into the batch, as ingest_job would put it. */
+static int
+worker_move_doc(struct worker *wk, const struct job *j, struct move *mv,
+    struct tokenizer *tk)
+{
+	const struct xdoc	*doc = &mv->mv_doc;
+	const struct move_chunk	*mc;
+	struct ixdoc_info	 di;
+	size_t			 i;
+
+	memset(&di, 0, sizeof(di));
+	di.di_extid = wk->wk_dext;
+	di.di_hash = mv->mv_hash;
+	di.di_job = j->j_id;
+	di.di_title = doc->xd_title;
+	di.di_type = doc->xd_type;
+	di.di_tenant = j->j_tenant;
+	di.di_source = j->j_path;
+	di.di_attrs = doc->xd_attrs;
+	di.di_nattrs = doc->xd_nattrs;
+	if (ixbatch_doc(wk->wk_batch, &di) == -1)
+		return (WO_PERMANENT);
+	for (i = 0; i < mv->mv_nchunks; i++) {
+		mc = &mv->mv_chunks[i];
+		if (worker_tick(wk) != 0) {
+			ixbatch_abort_doc(wk->wk_batch);
+			return (wk->wk_stopped);
+		}
+		if (worker_ix_text(wk, doc, mc->mc_heading, mc->mc_text,
+		    mc->mc_len) == -1 || (i == 0 && doc->xd_title != NULL &&
+		    tokenizer_run(tk, doc->xd_title, strlen(doc->xd_title), 0,
+		    worker_move_title, wk) != 0) || tokenizer_run(tk,
+		    mc->mc_text, mc->mc_len, 0, worker_move_text, wk) != 0) {
+			ixbatch_abort_doc(wk->wk_batch);
+			return (WO_FAIL);
+		}
+	}
+	wk->wk_dhash = mv->mv_hash;
+	wk->wk_doff = wk->wk_dlen = 0;
+	wk->wk_daway = mv->mv_away;
+	worker_ix_done(wk, NULL);
+	wk->wk_daway = NULL;
+	return (WO_DONE);
+}
+
+/*
+ * A move job: a drained host's document, from the chunks its body
+ * carries, with the drained host's hash, title, type, attributes,
+ * tenant and source, so that it is the same document here; its ack
+ * makes this host its home (qpg_moves).  Words are stemmed in the
+ * job's language (the drained host's), with this host's stopwords.
+ */
+static int
+worker_move(struct worker *wk, const struct job *j)
+{
+	struct move		 mv;
+	struct tokenizer	*tk;
+	int			 rc, rv;
+
+	strlcpy(wk->wk_phase, "move", sizeof(wk->wk_phase));
+	if ((rc = queue_pg_body(&wk->wk_q, j->j_id, j->j_lease_gen,
+	    &wk->wk_body)) != 0) {
+		if (rc == QUEUE_ESTALE)
+			return (WO_LOST);
+		snprintf(wk->wk_error, sizeof(wk->wk_error), "%s",
+		    rc == QUEUE_ENOENT ? "move-missing: the job carries no "
+		    "document" : queue_strerror(rc));
+		return (rc == QUEUE_ENOENT ? WO_PERMANENT : WO_FAIL);
+	}
+	rv = WO_PERMANENT;
+	if (move_decode(&mv, &wk->wk_body) == -1)
+		strlcpy(wk->wk_error, "bad-move: the document it carries is "
+		    "damaged", sizeof(wk->wk_error));
+	else if ((tk = ingest_tokenizer(&wk->wk_in, j->j_lang)) == NULL)
+		snprintf(wk->wk_error, sizeof(wk->wk_error), "bad-language: "
+		    "no stemmer for %s", j->j_lang);
+	else {
+		index_extid(wk->wk_dext, sizeof(wk->wk_dext), j->j_extid);
+		wk->wk_type = extract_type_name(mv.mv_doc.xd_type);
+		wk->wk_cur = j;
+		wk->wk_stopped = WO_FAIL;
+		rv = worker_move_doc(wk, j, &mv, tk);
+		if (rv == WO_PERMANENT)
+			strlcpy(wk->wk_error, "bad-move: its document does "
+			    "not fit the index", sizeof(wk->wk_error));
+		else if (rv == WO_FAIL && wk->wk_error[0] == '\0')
+			strlcpy(wk->wk_error, "move: indexing failed",
+			    sizeof(wk->wk_error));
+		wk->wk_cur = NULL;
+	}
+	move_free(&mv);
+	buf_reset(&wk->wk_body);
+	return (rv);
 }
 
 static void
@@ -1120,6 +1421,8 @@ worker_run(struct worker *wk, const struct job *j)
 		rv = worker_debug(wk, j);
 	else if (j->j_srckind == SRC_DELETE)
 		rv = worker_delete(wk, j);
+	else if (j->j_srckind == SRC_MOVE)
+		rv = worker_move(wk, j);
 	else
 		rv = worker_ingest(wk, j);
 	if (rv == WO_DONE && j->j_srckind == SRC_DEBUG)
@@ -1252,6 +1555,8 @@ worker_setup(struct worker *wk)
 	wk->wk_sink.is_done = worker_ix_done;
 	wk->wk_sink.is_abort = worker_ix_abort;
 	wk->wk_sink.is_tick = worker_tick;
+	if (qc.qc_backend == QUEUE_BACKEND_PG)
+		wk->wk_sink.is_spool = worker_ix_spool;
 	wk->wk_in.in_sink = &wk->wk_sink;
 #ifndef __SANITIZE_ADDRESS__
 	rl.rlim_cur = rl.rlim_max = c->c_data_limit;

@@ -756,7 +756,7 @@ END_TEST
 START_TEST(test_source_names)
 {
 	static const char *names[SRC_NKINDS] = {
-		"path", "spool", "ndjson", "debug", "delete"
+		"path", "spool", "ndjson", "debug", "delete", "move"
 	};
 	int	 i;
 

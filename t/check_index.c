@@ -2188,6 +2188,120 @@ START_TEST(test_doc_chunks)
 }
 END_TEST
 
+/*
+ * A document read whole (index_doc_whole: chunks, the whole title, the
+ * attributes) and carried by a move's body (move.c) comes back the
+ * same, from records of either format; a body cut anywhere is damaged.
+ */
+struct twhole {
+	struct buf	*tw_body;
+	const struct ixdoc *tw_doc;
+	struct buf	*tw_title;
+	struct buf	*tw_attrs;
+	int		 tw_begun;
+};
+
+static int
+whole_cb(const struct ixchunk *ck, void *arg)
+{
+	struct twhole	*tw = arg;
+
+	if (!tw->tw_begun)
+		move_begin(tw->tw_body, "hb", tw->tw_doc, tw->tw_title,
+		    tw->tw_attrs, tw->tw_doc->d_nchunks);
+	tw->tw_begun = 1;
+	move_put_chunk(tw->tw_body, ck);
+	return (0);
+}
+
+static void
+whole_check(struct tix *t, const char *id, const char *title,
+    const char *text2)
+{
+	struct twhole	 tw;
+	struct ixdoc	 doc;
+	struct move	 mv;
+	struct buf	 body, ti, at;
+	size_t		 n;
+
+	buf_init(&body);
+	buf_init(&ti);
+	buf_init(&at);
+	memset(&tw, 0, sizeof(tw));
+	tw.tw_body = &body;
+	tw.tw_doc = &doc;
+	tw.tw_title = &ti;
+	tw.tw_attrs = &at;
+	ck_assert_int_eq(index_doc_whole(&t->t_ix, id, &doc, &ti, &at,
+	    whole_cb, &tw), 0);
+	ck_assert_uint_eq(ti.b_len, strlen(title));
+	ck_assert(memcmp(ti.b_data, title, ti.b_len) == 0);
+	ck_assert_uint_eq(strlen(doc.d_title), 255);
+	ck_assert_int_eq(move_decode(&mv, &body), 0);
+	ck_assert_str_eq(mv.mv_away, "hb");
+	ck_assert_uint_eq(mv.mv_hash, doc.d_hash);
+	ck_assert_int_eq(mv.mv_doc.xd_type, DOC_JSON);
+	ck_assert_str_eq(mv.mv_doc.xd_title, title);
+	ck_assert_uint_eq(mv.mv_doc.xd_nattrs, 1);
+	ck_assert_str_eq(mv.mv_doc.xd_attrs[0].xa_name, "color");
+	ck_assert_str_eq(mv.mv_doc.xd_attrs[0].xa_value, "blue");
+	ck_assert_uint_eq(mv.mv_nchunks, 2);
+	ck_assert_uint_eq(mv.mv_chunks[0].mc_len, 9);
+	ck_assert(memcmp(mv.mv_chunks[0].mc_text, "the first", 9) == 0);
+	ck_assert_str_eq(mv.mv_chunks[0].mc_heading, "");
+	ck_assert_uint_eq(mv.mv_chunks[1].mc_len, strlen(text2));
+	ck_assert(memcmp(mv.mv_chunks[1].mc_text, text2, strlen(text2)) ==
+	    0);
+	ck_assert_str_eq(mv.mv_chunks[1].mc_heading, "More");
+	move_free(&mv);
+	for (n = 0; n < body.b_len; n++) {
+		struct buf	 cut = body;
+
+		cut.b_len = n;
+		ck_assert_msg(move_decode(&mv, &cut) == -1,
+		    "%zu bytes of %zu decoded", n, body.b_len);
+		move_free(&mv);
+	}
+	buf_free(&body);
+	buf_free(&ti);
+	buf_free(&at);
+}
+
+START_TEST(test_doc_whole_move)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	char		 title[301], text2[3000], text[3100];
+	size_t		 i;
+
+	tix_open(&t);
+	for (i = 0; i < 300; i++)
+		title[i] = "Title "[i % 6];
+	title[300] = '\0';
+	for (i = 0; i < sizeof(text2) - 1; i++)
+		text2[i] = "second chunk words "[i % 19];
+	text2[sizeof(text2) - 1] = '\0';
+	snprintf(text, sizeof(text), "the first|%s", text2);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "w2";
+	d.d_title = title;
+	d.d_type = DOC_JSON;
+	d.d_attr = "color=blue";
+	d.d_text = text;
+	add_doc(&t, &d);
+	commit(&t, NULL);
+	whole_check(&t, "w2", title, text2);
+	/* A record in the format of before reads the same. */
+	ixrec_format = 1;
+	d.d_id = "w1";
+	add_doc(&t, &d);
+	commit(&t, NULL);
+	ixrec_format = 2;
+	whole_check(&t, "w1", title, text2);
+	tix_close(&t);
+}
+END_TEST
+
 /* Merging. */
 
 #define MBATCHES	20
@@ -4675,6 +4789,7 @@ index_suite(void)
 	tcase_add_test(tc, test_delete);
 	tcase_add_test(tc, test_delete_many);
 	tcase_add_test(tc, test_doc_chunks);
+	tcase_add_test(tc, test_doc_whole_move);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("merge");

@@ -17,21 +17,25 @@
  * quarantine, lease expiry and its extension, cancel, retry, priority
  * and aging, tenant fairness (in bytes for LMDB, in jobs for
  * PostgreSQL: see queue_pg.c; each backend's share is asserted), the
- * byte budget and big jobs, two processes claiming at once, spool
- * counts, retention and purge (past one transaction's batch, a
- * tenant's alone too), pages and watches.  A few take fewer jobs with
- * PostgreSQL, whose claims are slower, for the same assertions.  With
- * PostgreSQL each test has a schema of its own in the server's database
- * (the connection's search_path), created with queue_pg_migrate and
- * dropped at its end.
+ * byte budget and big jobs, two processes claiming at once, uploaded
+ * bodies' counts and where they are kept (LMDB's spool file,
+ * PostgreSQL's copy in the database), retention and purge (past one
+ * transaction's batch, a tenant's alone too), pages and watches.  A
+ * few take fewer jobs with PostgreSQL, whose claims are slower, for the
+ * same assertions.  With PostgreSQL each test has a schema of its own
+ * in the server's database (the connection's search_path), created
+ * with queue_pg_migrate and dropped at its end.
  *
  * What is one backend's own runs in its run alone.  LMDB: the choice
  * of backend, the backoff function (queue.c's, no storage), corrupt
  * records, finished leases and their settling, layout upgrades and map
- * growth.  PostgreSQL: the schema's versions, two processes enqueueing
- * the same keys, queue_pg_wait's wake-up, a connection the server
- * ended, made again, and the hosts sharing the queue and the documents'
- * home hosts.
+ * growth.  PostgreSQL: the schema's versions (each older one migrated
+ * to the current), two processes enqueueing the same keys,
+ * queue_pg_wait's wake-up, a connection the server ended, made again,
+ * the hosts sharing the queue and the documents' home hosts, and an
+ * uploaded body read by another host across its 1 MB pieces.  A
+ * host's drain and the moves of its documents are t/pgdrain.sh's,
+ * through quirectl and the daemons.
  *
  * Time is the queue's test clock (q_fixed_now), never the wall clock;
  * tconf() turns syncing off (LMDB's fsync, PostgreSQL's synchronous
@@ -145,6 +149,35 @@ tq_sql(const char *dsn, const char *sql)
 	PQfinish(conn);
 }
 
+/* One count, an SQL text's single value, in the schema of dsn. */
+static uint64_t
+tq_count(const char *dsn, const char *sql)
+{
+	PGconn		*conn;
+	PGresult	*r;
+	uint64_t	 v;
+
+	conn = PQconnectdb(dsn);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s",
+	    PQerrorMessage(conn));
+	r = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    PQntuples(r) == 1, "%s: %s", sql, PQerrorMessage(conn));
+	v = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(conn);
+	return (v);
+}
+
+/* A fresh directory for tq_dir. */
+static void
+tq_mkdir(struct tq *tq)
+{
+	ck_assert_int_lt(snprintf(tq->tq_dir, sizeof(tq->tq_dir),
+	    "%s/t.XXXXXX", tlib_top), (int)sizeof(tq->tq_dir));
+	ck_assert_ptr_nonnull(mkdtemp(tq->tq_dir));
+}
+
 /*
  * A fresh directory and, with PostgreSQL, a fresh schema with no quire
  * tables yet and its connection string.
@@ -156,9 +189,7 @@ tq_schema(struct tq *tq)
 	char		 sql[128];
 
 	memset(tq, 0, sizeof(*tq));
-	ck_assert_int_lt(snprintf(tq->tq_dir, sizeof(tq->tq_dir),
-	    "%s/t.XXXXXX", tlib_top), (int)sizeof(tq->tq_dir));
-	ck_assert_ptr_nonnull(mkdtemp(tq->tq_dir));
+	tq_mkdir(tq);
 	if (!tq_pg)
 		return;
 	snprintf(tq->tq_schema, sizeof(tq->tq_schema), "t%ld_%d",
@@ -2458,28 +2489,112 @@ START_TEST(test_purge)
 }
 END_TEST
 
+/*
+ * Uploaded bodies.  LMDB's stay in the spool files of the data
+ * directory; PostgreSQL's enqueue copies them into the database, in
+ * pieces of 1 MB any host reads, and removes the file.
+ */
+
+static void
+spool_path(char *buf, size_t len, struct tq *tq, const char *name)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "%s/%s/%s", tq->tq_dir, SPOOL_DIR, name);
+	ck_assert(n >= 0 && (size_t)n < len);
+}
+
+/* A spool file of the test's data directory, of len bytes. */
+static void
+spool_file(struct tq *tq, const char *name, const char *data, size_t len)
+{
+	char	 path[PATH_MAX + 64];
+	FILE	*f;
+	int	 fd;
+
+	ck_assert_int_ge((fd = spool_dir(tq->tq_dir, 1)), 0);
+	close(fd);
+	spool_path(path, sizeof(path), tq, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The size of a spool file, or -1 if there is none. */
+static off_t
+spool_file_size(struct tq *tq, const char *name)
+{
+	char		 path[PATH_MAX + 64];
+	struct stat	 st;
+
+	spool_path(path, sizeof(path), tq, name);
+	if (stat(path, &st) == -1) {
+		ck_assert_int_eq(errno, ENOENT);
+		return (-1);
+	}
+	return (st.st_size);
+}
+
+/* PostgreSQL: the pieces of name's body in the database. */
+static uint64_t
+spool_pieces(struct tq *tq, const char *name)
+{
+	char	 sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM quire_spool_body "
+	    "WHERE name = '%s'::bytea", name);
+	return (tq_count(tq->tq_dsn, sql));
+}
+
+/* The body of name must be kept where the backend keeps it: len bytes. */
+static void
+spool_kept(struct tq *tq, const char *name, uint64_t len)
+{
+	uint64_t	 size;
+	int		 stored;
+
+	if (!tq_pg) {
+		ck_assert_int_eq(spool_file_size(tq, name), (off_t)len);
+		return;
+	}
+	ck_assert_int_eq(spool_file_size(tq, name), -1);
+	ck_assert_int_eq(queue_pg_spool_size(&tq->tq_q, name, &size,
+	    &stored), QUEUE_OK);
+	ck_assert(stored);
+	ck_assert_uint_eq(size, len);
+	ck_assert_uint_eq(spool_pieces(tq, name), (len + MIB - 1) / MIB);
+}
+
+/* The body of name must be gone: no file, no copy in the database. */
+static void
+spool_gone(struct tq *tq, const char *name)
+{
+	uint64_t	 size;
+	int		 stored;
+
+	ck_assert_int_eq(spool_file_size(tq, name), -1);
+	if (!tq_pg)
+		return;
+	ck_assert_int_eq(queue_pg_spool_size(&tq->tq_q, name, &size,
+	    &stored), QUEUE_OK);
+	ck_assert(!stored);
+	ck_assert_uint_eq(spool_pieces(tq, name), 0);
+}
+
 START_TEST(test_spool_refs)
 {
 	struct queue_conf	 qc;
 	struct queue_new	 qn[3];
 	struct tq		 tq;
 	const char		*name = "0123456789abcdef-01234567-89abcdef";
-	char			 path[PATH_MAX + 64];
 	uint64_t		 refs, gen, id;
 	size_t			 i;
-	FILE			*f;
-	int			 fd;
 
-	/* Three jobs read one uploaded file; it goes with the last. */
+	/* Three jobs read one uploaded body; it goes with the last. */
 	tconf(&qc);
 	tq_open(&tq, &qc);
-	ck_assert_int_ge((fd = spool_dir(tq.tq_dir, 1)), 0);
-	close(fd);
-	snprintf(path, sizeof(path), "%s/%s/%s", tq.tq_dir, SPOOL_DIR, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs("{}\n", f);
-	fclose(f);
+	spool_file(&tq, name, "{}\n", 3);
 	for (i = 0; i < 3; i++) {
 		new_job(&qn[i], "acme", NULL, 0, 10);
 		qn[i].qn_srckind = SRC_SPOOL;
@@ -2488,24 +2603,25 @@ START_TEST(test_spool_refs)
 	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 3), QUEUE_OK);
 	ck_assert_int_eq(queue_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 3);
+	spool_kept(&tq, name, 3);
 	ck_assert_int_eq(queue_cancel(&tq.tq_q, qn[0].qn_id), QUEUE_OK);
 	id = claim1(&tq, 1, &gen);
 	ck_assert_uint_eq(id, qn[1].qn_id);
 	ck_assert_int_eq(fail1(&tq, id, gen, "bad", 1), JOB_DEAD);
-	/* A dead letter keeps its file until it is purged. */
+	/* A dead letter keeps its body until it is purged. */
 	ck_assert_int_eq(queue_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 2);
 	id = claim1(&tq, 1, &gen);
 	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
 	ck_assert_int_eq(queue_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 1);
-	ck_assert_int_eq(access(path, F_OK), 0);
+	spool_kept(&tq, name, 3);
 	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DEAD, 0, 0, &refs),
 	    QUEUE_OK);
 	ck_assert_uint_eq(refs, 1);
 	ck_assert_int_eq(queue_spool_refs(&tq.tq_q, name, &refs), QUEUE_OK);
 	ck_assert_uint_eq(refs, 0);
-	ck_assert_int_eq(access(path, F_OK), -1);
+	spool_gone(&tq, name);
 	tq_close(&tq);
 }
 END_TEST
@@ -3507,8 +3623,9 @@ END_TEST
 
 /*
  * PostgreSQL's own: a connection the server ended, the hosts sharing
- * the queue and the documents' homes, the schema's versions, two
- * processes enqueueing the same keys, and wake-ups.
+ * the queue and the documents' homes, uploaded bodies read by another
+ * host, the schema's versions, two processes enqueueing the same keys,
+ * and wake-ups.
  */
 
 START_TEST(test_reconnect)
@@ -3763,6 +3880,122 @@ START_TEST(test_homes)
 }
 END_TEST
 
+/* An uploaded body read by another host, across its pieces' bounds. */
+
+#define BODY_LEN	(2 * MIB + 12345)
+
+START_TEST(test_spool_body)
+{
+	struct queue_conf	 qc;
+	struct queue_new	 qn[3];
+	struct tq		 tq, other;
+	const char		*name = "0123456789abcdef-01234567-00000001";
+	const char		*gone = "0123456789abcdef-01234567-00000002";
+	const char		*old = "0123456789abcdef-01234567-00000003";
+	static const uint64_t	 offs[] = { 0, 1, MIB - 3, MIB, 2 * MIB - 1,
+				    BODY_LEN - 1 };
+	char			*body, *got, sql[256];
+	uint64_t		 size, refs, off, len;
+	size_t			 i;
+	int			 stored;
+
+	/*
+	 * A body of a little more than two pieces, enqueued here as three
+	 * range jobs, is read by another host (the same queue, another
+	 * data directory) in ranges across the pieces' bounds, byte for
+	 * byte.
+	 */
+	tconf(&qc);
+	tq_open(&tq, &qc);
+	body = malloc(BODY_LEN);
+	got = malloc(BODY_LEN);
+	ck_assert(body != NULL && got != NULL);
+	for (i = 0; i < BODY_LEN; i++)
+		body[i] = (char)(i * 7 + i / 4099);
+	spool_file(&tq, name, body, BODY_LEN);
+	for (i = 0; i < 3; i++) {
+		new_job(&qn[i], "acme", NULL, 0, BODY_LEN / 3);
+		qn[i].qn_srckind = SRC_SPOOL;
+		qn[i].qn_path = name;
+		qn[i].qn_off = i * (BODY_LEN / 3);
+		qn[i].qn_len = BODY_LEN / 3;
+	}
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 3), QUEUE_OK);
+	spool_kept(&tq, name, BODY_LEN);
+	ck_assert_uint_eq(spool_pieces(&tq, name), 3);
+	other = tq;
+	tq_mkdir(&other);
+	tq_open_only(&other, &qc);
+	ck_assert_int_eq(queue_pg_spool_size(&other.tq_q, name, &size,
+	    &stored), QUEUE_OK);
+	ck_assert(stored);
+	ck_assert_uint_eq(size, BODY_LEN);
+	ck_assert_int_eq(queue_pg_spool_read(&other.tq_q, name, 0, BODY_LEN,
+	    got), QUEUE_OK);
+	ck_assert(memcmp(got, body, BODY_LEN) == 0);
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		off = offs[i];
+		len = BODY_LEN - off < MIB + 5 ? BODY_LEN - off : MIB + 5;
+		memset(got, 0, len);
+		ck_assert_int_eq(queue_pg_spool_read(&other.tq_q, name, off,
+		    len, got), QUEUE_OK);
+		ck_assert_msg(memcmp(got, body + off, len) == 0,
+		    "bytes at %llu differ", (unsigned long long)off);
+	}
+	/* Past its end, or a body it does not have: ENOENT. */
+	ck_assert_int_eq(queue_pg_spool_read(&other.tq_q, name, BODY_LEN - 1,
+	    2, got), QUEUE_ENOENT);
+	ck_assert_int_eq(queue_pg_spool_read(&other.tq_q, gone, 0, 1, got),
+	    QUEUE_ENOENT);
+	ck_assert_int_eq(queue_pg_spool_size(&other.tq_q, gone, &size,
+	    &stored), QUEUE_OK);
+	ck_assert(!stored);
+
+	/* The jobs done on the other host: the body goes with the last. */
+	ck_assert_uint_eq(claim_ack(&other, 1, 3), 3);
+	ck_assert_uint_eq(tq_count(tq.tq_dsn, "SELECT count(*) FROM "
+	    "quire_spool"), 0);
+	spool_gone(&tq, name);
+	ck_assert_int_eq(queue_pg_spool_read(&other.tq_q, name, 0, 1, got),
+	    QUEUE_ENOENT);
+
+	/* An upload whose file is gone takes nothing. */
+	new_job(&qn[0], "acme", NULL, 0, 10);
+	qn[0].qn_srckind = SRC_SPOOL;
+	qn[0].qn_path = gone;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_ERROR);
+	COUNTS(&tq, 0, 0, 0, 3, 0, 0);
+	ck_assert_uint_eq(tq_count(tq.tq_dsn, "SELECT count(*) FROM "
+	    "quire_spool"), 0);
+
+	/*
+	 * A body a queue before version 4 spooled (a row with no size)
+	 * stays in its host's spool: a later job of it stores nothing.
+	 */
+	spool_file(&tq, old, "{}\n", 3);
+	snprintf(sql, sizeof(sql), "SET search_path = %s; INSERT INTO "
+	    "quire_spool (name, refs) VALUES ('%s'::bytea, 1)", tq.tq_schema,
+	    old);
+	tq_sql(pg_dsn, sql);
+	new_job(&qn[0], "acme", NULL, 0, 10);
+	qn[0].qn_srckind = SRC_SPOOL;
+	qn[0].qn_path = old;
+	ck_assert_int_eq(queue_enqueue(&tq.tq_q, qn, 1), QUEUE_OK);
+	ck_assert_int_eq(spool_file_size(&tq, old), 3);
+	ck_assert_int_eq(queue_spool_refs(&tq.tq_q, old, &refs), QUEUE_OK);
+	ck_assert_uint_eq(refs, 2);
+	ck_assert_int_eq(queue_pg_spool_size(&tq.tq_q, old, &size, &stored),
+	    QUEUE_OK);
+	ck_assert(!stored);
+	ck_assert_uint_eq(spool_pieces(&tq, old), 0);
+	queue_close(&other.tq_q);
+	ck_assert_int_eq(tlib_rm_rf(other.tq_dir), 0);
+	free(body);
+	free(got);
+	tq_close(&tq);
+}
+END_TEST
+
 /* The schema's versions. */
 
 START_TEST(test_schema)
@@ -3782,7 +4015,7 @@ START_TEST(test_schema)
 
 	/* Created once; a second init is refused; migrate has nothing. */
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "version 3"));
+	ck_assert_ptr_nonnull(strstr(err, "version 5"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "already"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
@@ -3790,9 +4023,26 @@ START_TEST(test_schema)
 	tq_open_only(&tq, &qc);
 	queue_close(&tq.tq_q);
 
+	/* Version 4, without drains: migrate adds them. */
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "docid, DROP COLUMN away; ALTER TABLE quire_hosts DROP COLUMN "
+	    "draining, DROP COLUMN drained; UPDATE quire_schema SET "
+	    "version = 4", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(queue_open(&q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "from version 4 to 5"));
+	tq_open_only(&tq, &qc);
+	queue_close(&tq.tq_q);
+
 	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_hosts, quire_docs; DROP INDEX quire_jobs_ready, "
+	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "docid, DROP COLUMN away; "
+	    "DROP TABLE quire_hosts, quire_docs, quire_spool_body; "
+	    "ALTER TABLE quire_spool DROP COLUMN size; "
+	    "DROP INDEX quire_jobs_ready, "
 	    "quire_jobs_pinned; ALTER TABLE quire_jobs DROP COLUMN home; "
 	    "CREATE INDEX quire_jobs_ready ON quire_jobs (tid, prio, id) "
 	    "WHERE state = 0; UPDATE quire_schema SET version = 1",
@@ -3800,13 +4050,14 @@ START_TEST(test_schema)
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 3"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 5"));
 	tq_open_only(&tq, &qc);
 	queue_close(&tq.tq_q);
 
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_totals, quire_hosts, quire_docs; "
+	    "DROP TABLE quire_totals, quire_hosts, quire_docs, "
+	    "quire_spool_body, quire_bodies; "
 	    "UPDATE quire_schema SET version = 0",
 	    tq.tq_schema);
 	tq_sql(pg_dsn, sql);
@@ -3816,7 +4067,7 @@ START_TEST(test_schema)
 	    "quire_job_id, quire_lease_gen, quire_served", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 3"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 5"));
 	tq_open_only(&tq, &qc);
 	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
 	queue_close(&tq.tq_q);
@@ -4086,6 +4337,7 @@ queue_suite(void)
 		tcase_add_test(tc, test_reconnect);
 		tcase_add_test(tc, test_hosts);
 		tcase_add_test(tc, test_homes);
+		tcase_add_test(tc, test_spool_body);
 	} else {
 		tc = tcase_create("lmdb");
 		tcase_set_timeout(tc, 300);

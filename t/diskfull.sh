@@ -38,7 +38,7 @@ mount -t tmpfs -o size=20m,mode=0750 tmpfs "$DATA" ||
 
 N=45000
 records $N 9
-write_conf "workers 2" "lease-time 2s" "hang-timeout 1s" \
+write_conf "workers 2" "lease-time 2s" "hang-timeout 2s" \
     "heartbeat-interval 200ms" "max-attempts 1" "max-crashes 1"
 start_quired
 ctl submit --ndjson "$T/r.ndjson" > /dev/null || fail "submit"

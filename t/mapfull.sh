@@ -13,7 +13,7 @@
 N=30000
 records $N 5
 write_conf "workers 2" "map-size 1M" "map-max 6M" "lease-time 2s" \
-    "hang-timeout 1s" "heartbeat-interval 200ms" "max-attempts 1" \
+    "hang-timeout 2s" "heartbeat-interval 200ms" "max-attempts 1" \
     "max-crashes 1" "listen 127.0.0.1:0"
 start_quired
 HPORT=$(http_port)

@@ -89,6 +89,13 @@
  *		the first call and the ids of the second, best first, a hit
  *		per document (search's default, as quirectl search shows).
  *
+ *	ids DATADIR
+ *	input-ids INPUT
+ *		For contrib/bench/pg-queue: the external id of every
+ *		document stored in the index of DATADIR (in docid order),
+ *		and of every document of INPUT as quire's index would name
+ *		it (in input order), one a line, as they are.
+ *
  * INPUT is an NDJSON file (named .ndjson or .jsonl) or a file or
  * directory, as quirectl ingest takes it.  Documents are read with
  * quire's own extraction (extract.c) on both sides, so FTS5 indexes the
@@ -180,10 +187,12 @@ usage(void)
 	    "       %s csearch [-x] datadir classes\n"
 	    "       %s fts5-cquery db classes\n"
 	    "       %s ranks datadir queries\n"
-	    "       %s fts5-ranks db queries\n", getprogname(),
+	    "       %s fts5-ranks db queries\n"
+	    "       %s ids datadir\n"
+	    "       %s input-ids input\n", getprogname(),
 	    getprogname(), getprogname(), getprogname(), getprogname(),
 	    getprogname(), getprogname(), getprogname(), getprogname(),
-	    getprogname(), getprogname());
+	    getprogname(), getprogname(), getprogname(), getprogname());
 	exit(2);
 }
 
@@ -1585,6 +1594,55 @@ iu_fts_ranks(int argc, char **argv)
 	return (fflush(stdout) == 0 ? 0 : 1);
 }
 
+/* ids and input-ids */
+
+static int
+iu_id_doc(const struct ixdoc *d, void *arg)
+{
+	return (printf("%s\n", d->d_extid) < 0 ? -1 : 0);
+}
+
+static int
+iu_ids(int argc, char **argv)
+{
+	struct index	 ix;
+	uint64_t	 after = 0;
+	int		 more;
+
+	if (argc != 2)
+		usage();
+	if (index_open(&ix, argv[1], 0, STORE_SYNC_FULL) == -1)
+		fatalx("%s: cannot open the index", argv[1]);
+	while ((more = index_docs_page(&ix, &after, 4096, iu_id_doc,
+	    NULL)) == 1)
+		continue;
+	index_close(&ix);
+	if (more == -1)
+		fatalx("%s: cannot read the documents", argv[1]);
+	return (fflush(stdout) == 0 ? 0 : 1);
+}
+
+static int
+iu_input_id(const char *id, struct xdoc *doc, void *arg)
+{
+	return (printf("%s\n", id) < 0 ? -1 : 0);
+}
+
+static int
+iu_input_ids(int argc, char **argv)
+{
+	struct iu_input	 in;
+	size_t		 i;
+
+	if (argc != 2)
+		usage();
+	iu_input_open(&in, argv[1]);
+	for (i = 0; i < in.in_n; i++)
+		if (iu_unit_docs(&in, i, iu_input_id, NULL) == -1)
+			fatalx("%s: cannot read it", argv[1]);
+	return (fflush(stdout) == 0 ? 0 : 1);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1616,5 +1674,9 @@ main(int argc, char *argv[])
 		return (iu_ranks(argc, argv));
 	if (strcmp(argv[0], "fts5-ranks") == 0)
 		return (iu_fts_ranks(argc, argv));
+	if (strcmp(argv[0], "ids") == 0)
+		return (iu_ids(argc, argv));
+	if (strcmp(argv[0], "input-ids") == 0)
+		return (iu_input_ids(argc, argv));
 	usage();
 }

@@ -7,8 +7,8 @@
  * Method.  The real quired (./quired, or $QUIRED) runs in the foreground
  * as our child on a fresh data directory under one temporary directory
  * (-d, else $TMPDIR, else /tmp), with one worker, claim-batch 1,
- * debug-jobs yes, max-crashes 1000 and otherwise the defaults (sync
- * "full").  We open the same queue ourselves and enqueue one debug job,
+ * debug-jobs yes, max-crashes 1000, HTTP off and otherwise the defaults
+ * (sync "full").  We open the same queue ourselves and enqueue one debug job,
  * "sleep 600000", which the worker claims and sleeps in.  Then, -n times
  * (default 1,000):
  *
@@ -36,13 +36,24 @@
  * fresh one is enqueued and the worker is killed once more without
  * timing it, so no measured kill ends in a dead letter.
  *
- * The line holds kills, workers, requeue_p50_ms, requeue_p99_ms,
- * requeue_max_ms, reclaimed_first, fork_to_ready_ms (the median),
- * fork_to_ready_p99_ms, sync and nproc.  Percentiles are nearest-rank
- * over the samples; times are in milliseconds.  At the end the daemon
- * gets SIGQUIT (SIGKILL if it is still there after 10 s) and the
- * temporary directory is removed; any failure exits 1 after the same
- * clean-up, with the tail of the daemon's log on stderr.
+ * The queue is LMDB's (-B lmdb, the default) or PostgreSQL's (-B
+ * postgresql, on the server -Q, else $PGDSN, names): quired then has
+ * queue-backend postgresql, that queue-dsn and host-name requeue-bench,
+ * and the queue is a schema of its own, -S PREFIX_requeue (default
+ * qbench_PID), made the search_path of quired's connections and ours
+ * through PGOPTIONS and dropped at the end (contrib/bench/benchpg.c).
+ * The supervisor releases a dead worker's leases at the reap in both,
+ * and a replacement waiting for work wakes on the release's NOTIFY
+ * there.  Each poll of queue_get() is then a query on the server.
+ *
+ * The line holds backend, kills, workers, requeue_p50_ms,
+ * requeue_p99_ms, requeue_max_ms, reclaimed_first, fork_to_ready_ms
+ * (the median), fork_to_ready_p99_ms, sync (LMDB's sync, or the
+ * server's fsync and synchronous_commit) and nproc.  Percentiles are
+ * nearest-rank over the samples; times are in milliseconds.  At the end
+ * the daemon gets SIGQUIT (SIGKILL if it is still there after 10 s) and
+ * the temporary directory (and schema) is removed; any failure exits 1
+ * after the same clean-up, with the tail of the daemon's log on stderr.
  */
 
 #include <sys/types.h>
@@ -66,6 +77,7 @@
 #include <unistd.h>
 
 #include "quire.h"
+#include "benchpg.h"
 
 #define RQ_KILLS_DEFAULT	1000
 #define RQ_MAX_CRASHES		1000	/* the most quired accepts */
@@ -75,6 +87,7 @@
 #define RQ_JOB			"sleep 600000"
 #define RQ_WORKERS		1
 #define RQ_REPLY_MAX		65536
+#define RQ_HOST			"requeue-bench"
 
 struct rq_worker {
 	pid_t		 rw_pid;
@@ -87,6 +100,9 @@ static char		 rq_data[PATH_MAX];
 static char		 rq_log[PATH_MAX];
 static char		 rq_sock[PATH_MAX];
 static pid_t		 rq_daemon = -1;
+static int		 rq_backend = QUEUE_BACKEND_LMDB;
+static char		 rq_dsn[1024];
+static char		 rq_schema[BENCHPG_SCHEMA_MAX + 1];	/* dropped */
 static volatile sig_atomic_t rq_quit;
 
 static void	 usage(void) __dead;
@@ -96,7 +112,8 @@ static void	 rq_fail(const char *, ...)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-d dir] [-n kills]\n", getprogname());
+	fprintf(stderr, "usage: %s [-B lmdb | postgresql] [-d dir] "
+	    "[-n kills] [-Q dsn] [-S prefix]\n", getprogname());
 	exit(1);
 }
 
@@ -155,6 +172,9 @@ rq_cleanup(void)
 		}
 		rq_daemon = -1;
 	}
+	if (rq_schema[0] != '\0')
+		benchpg_drop(rq_dsn, rq_schema);
+	rq_schema[0] = '\0';
 	if (rq_top[0] != '\0' && nftw(rq_top, rq_rm, 16,
 	    FTW_DEPTH | FTW_PHYS) == -1 && errno != ENOENT)
 		fprintf(stderr, "%s: remove %s: %s\n", getprogname(), rq_top,
@@ -242,8 +262,11 @@ rq_start(const char *quired)
 	if ((f = fopen(conf, "w")) == NULL)
 		rq_fail("%s: %s", conf, strerror(errno));
 	fprintf(f, "datadir %s\npidfile %s\nlog-file %s\nworkers %d\n"
-	    "claim-batch 1\nmax-crashes %d\ndebug-jobs yes\n", rq_data,
-	    pidfile, rq_log, RQ_WORKERS, RQ_MAX_CRASHES);
+	    "claim-batch 1\nmax-crashes %d\ndebug-jobs yes\nlisten none\n",
+	    rq_data, pidfile, rq_log, RQ_WORKERS, RQ_MAX_CRASHES);
+	if (rq_backend == QUEUE_BACKEND_PG)
+		fprintf(f, "queue-backend postgresql\nqueue-dsn %s\n"
+		    "host-name %s\n", rq_dsn, RQ_HOST);
 	if (fclose(f) == EOF)
 		rq_fail("%s: %s", conf, strerror(errno));
 	if (util_mkdir_p(rq_data, 0750) == -1)
@@ -463,8 +486,11 @@ main(int argc, char *argv[])
 {
 	struct sigaction	 sa;
 	struct queue		 q;
+	struct queue_conf	 qc;
 	struct job		 j;
-	const char		*parent, *quired, *errstr;
+	const char		*parent, *quired, *errstr, *dsn, *name;
+	char			 sync[128], prefix[BENCHPG_SCHEMA_MAX + 1];
+	char			 where[512], err[512];
 	double			*requeue, *ready, tmp;
 	uint64_t		 id;
 	size_t			 kills = RQ_KILLS_DEFAULT, i;
@@ -477,8 +503,30 @@ main(int argc, char *argv[])
 		parent = "/tmp";
 	if ((quired = getenv("QUIRED")) == NULL || *quired == '\0')
 		quired = "./quired";
-	while ((ch = getopt(argc, argv, "d:n:")) != -1) {
+	if ((dsn = getenv("PGDSN")) == NULL)
+		dsn = "";
+	snprintf(prefix, sizeof(prefix), "qbench_%ld", (long)getpid());
+	while ((ch = getopt(argc, argv, "B:d:n:Q:S:")) != -1) {
 		switch (ch) {
+		case 'B':
+			if (strcmp(optarg, "lmdb") == 0)
+				rq_backend = QUEUE_BACKEND_LMDB;
+			else if (strcmp(optarg, "postgresql") == 0)
+				rq_backend = QUEUE_BACKEND_PG;
+			else
+				usage();
+			break;
+		case 'Q':
+			dsn = optarg;
+			break;
+		case 'S':
+			if (strlcpy(prefix, optarg, sizeof(prefix)) >=
+			    sizeof(prefix) - 8) {
+				fprintf(stderr, "%s: schema prefix too long: "
+				    "%s\n", getprogname(), optarg);
+				exit(1);
+			}
+			break;
 		case 'd':
 			parent = optarg;
 			break;
@@ -502,6 +550,22 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		exit(1);
 	}
+	strlcpy(sync, store_sync_name(STORE_SYNC_FULL), sizeof(sync));
+	if (rq_backend == QUEUE_BACKEND_PG) {
+		/* A connection string with a newline would end the line. */
+		if (*dsn == '\0' || strchr(dsn, '\n') != NULL ||
+		    strlcpy(rq_dsn, dsn, sizeof(rq_dsn)) >= sizeof(rq_dsn)) {
+			fprintf(stderr, "%s: postgresql needs -Q dsn or "
+			    "$PGDSN, one line of at most %zu bytes\n",
+			    getprogname(), sizeof(rq_dsn) - 1);
+			exit(1);
+		}
+		if (benchpg_scalar(rq_dsn, "SELECT 'fsync=' || "
+		    "current_setting('fsync') || ' synchronous_commit=' || "
+		    "current_setting('synchronous_commit')", sync,
+		    sizeof(sync)) == -1)
+			exit(1);
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = rq_onsignal;
@@ -523,8 +587,24 @@ main(int argc, char *argv[])
 	requeue = xcalloc(kills, sizeof(*requeue));
 	ready = xcalloc(kills, sizeof(*ready));
 
+	queue_conf_defaults(&qc);
+	if (rq_backend == QUEUE_BACKEND_PG) {
+		if ((n = snprintf(rq_schema, sizeof(rq_schema), "%s_requeue",
+		    prefix)) < 0 || (size_t)n >= sizeof(rq_schema)) {
+			rq_schema[0] = '\0';
+			rq_fail("%s_requeue: schema name too long", prefix);
+		}
+		if (benchpg_schema(rq_dsn, rq_schema, where, sizeof(where),
+		    err, sizeof(err)) == -1) {
+			rq_schema[0] = '\0';
+			rq_fail("%s", err);
+		}
+		qc.qc_backend = QUEUE_BACKEND_PG;
+		strlcpy(qc.qc_dsn, rq_dsn, sizeof(qc.qc_dsn));
+		strlcpy(qc.qc_host, RQ_HOST, sizeof(qc.qc_host));
+	}
 	rq_start(quired);
-	if (queue_open(&q, rq_data, NULL) == -1)
+	if (queue_open(&q, rq_data, &qc) == -1)
 		rq_fail("cannot open the queue in %s", rq_data);
 	id = rq_enqueue(&q);
 	pid = rq_wait_busy(&q, id, 0);
@@ -550,14 +630,16 @@ main(int argc, char *argv[])
 	qsort(ready, kills, sizeof(*ready), rq_cmp);
 	if ((nproc = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		nproc = 1;
-	printf("{\"kills\": %zu, \"workers\": %d, \"requeue_p50_ms\": %.3f, "
-	    "\"requeue_p99_ms\": %.3f, \"requeue_max_ms\": %.3f, "
+	name = rq_backend == QUEUE_BACKEND_PG ? "postgresql" : "lmdb";
+	printf("{\"backend\": \"%s\", \"kills\": %zu, \"workers\": %d, "
+	    "\"requeue_p50_ms\": %.3f, \"requeue_p99_ms\": %.3f, "
+	    "\"requeue_max_ms\": %.3f, "
 	    "\"reclaimed_first\": %d, \"fork_to_ready_ms\": %.3f, "
 	    "\"fork_to_ready_p99_ms\": %.3f, \"sync\": \"%s\", "
-	    "\"nproc\": %ld}\n", kills, RQ_WORKERS,
+	    "\"nproc\": %ld}\n", name, kills, RQ_WORKERS,
 	    rq_pct(requeue, kills, 50), rq_pct(requeue, kills, 99),
 	    requeue[kills - 1], reclaimed, rq_pct(ready, kills, 50),
-	    rq_pct(ready, kills, 99), store_sync_name(STORE_SYNC_FULL), nproc);
+	    rq_pct(ready, kills, 99), sync, nproc);
 	free(requeue);
 	free(ready);
 	return (0);
