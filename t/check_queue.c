@@ -20,11 +20,14 @@
  * byte budget and big jobs, two processes claiming at once, uploaded
  * bodies' counts and where they are kept (LMDB's spool file,
  * PostgreSQL's copy in the database), retention and purge (past one
- * transaction's batch, a tenant's alone too), pages and watches.  A
- * few take fewer jobs with PostgreSQL, whose claims are slower, for the
- * same assertions.  With PostgreSQL each test has a schema of its own
- * in the server's database (the connection's search_path), created
- * with queue_pg_migrate and dropped at its end.
+ * transaction's batch, a tenant's alone too), pages and watches.  Four
+ * take fewer jobs with PostgreSQL, whose claims are slower, for the
+ * same assertions: test_release_interleaved (600 leases, 1200 with
+ * LMDB), test_fairness (2000 jobs of the busy tenant, 100000),
+ * test_two_processes (2000 jobs, 20000) and test_retention_batch (500,
+ * 1000).  With PostgreSQL each test has a schema of its own in the
+ * server's database (the connection's search_path), created with
+ * queue_pg_migrate and dropped at its end.
  *
  * What is one backend's own runs in its run alone.  LMDB: the choice
  * of backend, the backoff function (queue.c's, no storage), corrupt
