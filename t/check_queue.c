@@ -4376,6 +4376,6 @@ main(int argc, char *argv[])
 			return (77);
 		}
 	}
-	return (tlib_main(tq_pg ? "check_queue_pg" : "check_queue",
+	return (tlib_main(tq_pg ? "check_queue-pg" : "check_queue",
 	    queue_suite()));
 }
