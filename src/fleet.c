@@ -1014,13 +1014,31 @@ fleet_overtime(struct supervisor *sv, struct wslot *w, uint64_t now)
 	kill(w->w_pid, SIGKILL);
 }
 
+/*
+ * How long a worker may stay silent: hang-timeout, or start-timeout
+ * until it is ready (opening the stores on a loaded machine is slow,
+ * not hung).
+ */
+static uint64_t
+fleet_silence(struct supervisor *sv, struct wslot *w)
+{
+	if (w->w_state == W_STARTING)
+		return (sv->sv_conf.c_start_ms);
+	return (sv->sv_conf.c_hang_ms);
+}
+
 static void
 fleet_hung(struct supervisor *sv, struct wslot *w, uint64_t now)
 {
 	char	 evidence[512];
 
 	proc_evidence(w->w_pid, evidence, sizeof(evidence));
-	if (w->w_job != 0)
+	if (w->w_state == W_STARTING)
+		log_warnx("worker %d (pid %d) did not start: not ready after "
+		    "%llu ms (start-timeout); %s; sending SIGABRT", w->w_slot,
+		    (int)w->w_pid, (unsigned long long)(now - w->w_spawned),
+		    evidence);
+	else if (w->w_job != 0)
 		log_warnx("worker %d (pid %d) hung: no heartbeat for %llu ms; "
 		    "job %llu (%s), phase %s, %llu ms in; %s; sending SIGABRT",
 		    w->w_slot, (int)w->w_pid,
@@ -1193,7 +1211,7 @@ fleet_tick(struct supervisor *sv)
 		    sv->sv_conf.c_grace_ms + w->w_job_paused)
 			fleet_overtime(sv, w, now);
 		else if (w->w_kill_stage == 0 &&
-		    now - w->w_last_beat > sv->sv_conf.c_hang_ms)
+		    now - w->w_last_beat > fleet_silence(sv, w))
 			fleet_hung(sv, w, now);
 		if (w->w_ready_at != 0 && w->w_fails > 0 &&
 		    now - w->w_ready_at >= FLEET_HEALTHY_MS)

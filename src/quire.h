@@ -709,6 +709,7 @@ struct quire_conf {
 	uint64_t	 c_lease_ms;
 	uint64_t	 c_heartbeat_ms;
 	uint64_t	 c_hang_ms;
+	uint64_t	 c_start_ms;
 	uint64_t	 c_job_timeout_ms;	/* 0: no limit */
 	uint64_t	 c_grace_ms;
 	uint64_t	 c_max_attempts;

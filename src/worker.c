@@ -1512,6 +1512,25 @@ worker_idle(struct worker *wk)
 	}
 }
 
+/* Tests of slow starts: QUIRED_DEBUG_WORKER_SLOW milliseconds, silent. */
+static void
+worker_debug_slow_start(const struct quire_conf *c)
+{
+	struct timespec	 ts;
+	const char	*s, *errstr;
+	long long	 ms;
+
+	if (!c->c_debug_jobs || (s = getenv("QUIRED_DEBUG_WORKER_SLOW")) == NULL)
+		return;
+	ms = strtonum(s, 0, 600000, &errstr);
+	if (errstr != NULL)
+		fatalx("QUIRED_DEBUG_WORKER_SLOW %s: %s", s, errstr);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /* The worker's own start-up, after child_setup. */
 static void
 worker_setup(struct worker *wk)
@@ -1525,6 +1544,7 @@ worker_setup(struct worker *wk)
 	if (c->c_debug_jobs && getenv("QUIRED_DEBUG_WORKER_FAIL") != NULL)
 		fatalx("worker %d: failing at start-up "
 		    "(QUIRED_DEBUG_WORKER_FAIL is set)", slot);
+	worker_debug_slow_start(c);
 	config_queue(c, &qc);
 	if (queue_open(&wk->wk_q, c->c_datadir, &qc) == -1)
 		fatalx("worker %d: cannot open the queue", slot);

@@ -1,17 +1,20 @@
 #!/bin/sh
 # quire: durable document ingestion and search on one Unix box. ISC license.
 #
-# Recycling: two workers with max-jobs 50 run 2,000 tiny jobs.  Workers
-# are replaced between jobs, never two at once (a "replacing" line is
-# always followed by that worker's exit before the next one), every job
-# is done exactly once, and no job is aborted.
+# Recycling: two workers with max-jobs 50 run 2,000 jobs of 5 ms.
+# Workers are replaced between jobs, never two at once (a "replacing"
+# line is always followed by that worker's exit before the next one),
+# none before it ran max-jobs jobs, every job is done exactly once, and
+# no job is aborted.  A worker may run past max-jobs while the other's
+# replacement starts, so how many replacements there are depends on how
+# fast workers start: the test asks only that both first workers went.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
 N=2000
 write_conf "workers 2" "max-jobs 50" "max-crashes 1"
-ctl submit --debug 'noop' --count $N >/dev/null
+ctl submit --debug 'sleep 5' --count $N >/dev/null
 start_quired
 two_ready() {
 	[ "$(ctl workers --json | jq '[.workers[] | select(.state == "idle" or
@@ -41,11 +44,15 @@ ctl jobs --limit 100000 --json | jq -e 'all(.jobs[]; .crashes == 0)' \
 awk '
 /: replacing \(max-jobs/ {
 	if (busy != "") { print "second replacement while " busy; bad = 1 }
+	match($0, /; [0-9]+ jobs/)
+	if (substr($0, RSTART + 2, RLENGTH - 7) + 0 < 50) {
+		print "replaced early: " $0; bad = 1
+	}
 	match($0, /pid [0-9]+/); busy = substr($0, RSTART + 4, RLENGTH - 4)
 	n++
 }
 /exited: / && busy != "" && index($0, "(pid " busy ")") { busy = "" }
-END { if (bad) exit 1; if (n < 5) { print n " replacements"; exit 1 } }
+END { if (bad) exit 1; if (n < 2) { print n " replacements"; exit 1 } }
 ' "$LOG" > "$T/awk.out" || fail "replacements: $(cat "$T/awk.out")"
 [ "$(status_json .fleet.replaced)" = "$(grep -c ': replacing (' "$LOG")" ] ||
     fail "status counts $(status_json .fleet.replaced) replacements"
