@@ -2,26 +2,27 @@
 # quire: durable document ingestion and search on one Unix box. ISC license.
 #
 # The queue's postgresql backend against a real PostgreSQL: a private
-# server for this test alone (t/lib.sh's pg_start), the backend's Check
-# suite (t/check_queue_pg.c) run against it, then the schema's commands:
-# quirectl db init creates it and refuses a second time, db migrate on
-# an up-to-date schema says so, and a schema newer than this quire's is
-# refused by db migrate; quired -n refuses the backend without
-# queue-dsn; the password comes from queue-password-file (mode 0600)
-# or PGPASSFILE, and a wrong one is refused without being shown.  Skipped where
-# Debian's PostgreSQL binaries are absent.
+# server for this test alone (t/lib.sh's pg_start), the queue's Check
+# suite run against it (t/check_queue.c as check_queue pg: the semantic
+# tests LMDB's run has too, then the backend's own), then the schema's
+# commands: quirectl db init creates it and refuses a second time, db
+# migrate on an up-to-date schema says so, and a schema newer than this
+# quire's is refused by db migrate; quired -n refuses the backend
+# without queue-dsn; the password comes from queue-password-file (mode
+# 0600) or PGPASSFILE, and a wrong one is refused without being shown.
+# Skipped where Debian's PostgreSQL binaries are absent.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
-: "${CHECK_QUEUE_PG:=$(pwd)/t/check_queue_pg}"
-[ -x "$CHECK_QUEUE_PG" ] || fail "no $CHECK_QUEUE_PG: run make check"
+: "${CHECK_QUEUE:=$(pwd)/t/check_queue}"
+[ -x "$CHECK_QUEUE" ] || fail "no $CHECK_QUEUE: run make check"
 
 pg_start
 
-# The semantic tests, each in a schema of its own.
-QUIRE_TEST_PGDSN=$PGDSN "$CHECK_QUEUE_PG" ||
-    fail "the postgresql backend's suite failed"
+# The queue's tests on this backend, each in a schema of its own.
+QUIRE_TEST_PGDSN=$PGDSN "$CHECK_QUEUE" pg ||
+    fail "the queue's suite failed on the postgresql backend"
 
 # quirectl db, on a database of its own.
 psql_c "CREATE DATABASE quiredb" > /dev/null
