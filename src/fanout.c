@@ -31,8 +31,8 @@
  *			rank-window) by BM25 under the sums, each hit with
  *			the rescoring's bonus apart (search_rank.c).
  *
- * The hits are merged as one index ranks them: by BM25, ties to the
- * lesser id; the first rank-window get their bonus and all are sorted
+ * The hits are merged as one index ranks them, a chunk that two hosts
+ * hold (while a drain moves it) once: by BM25, ties to the lesser id; the first rank-window get their bonus and all are sorted
  * again (a single index rescores its own first rank-window, which are
  * among the hosts' top K); then the page is cut.  A host's df of a
  * prefix sums its own expansions, so a prefix with more than
@@ -739,6 +739,44 @@ fanout_cmp(const void *a, const void *b)
 	    x->fe_hit->sh_chunk > y->fe_hit->sh_chunk);
 }
 
+/* By chunk (id, then chunk number), the higher score first. */
+static int
+fanout_chunk_cmp(const void *a, const void *b)
+{
+	const struct fanout_ent	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->fe_hit->sh_extid, y->fe_hit->sh_extid)) != 0)
+		return (c);
+	if (x->fe_hit->sh_chunk != y->fe_hit->sh_chunk)
+		return (x->fe_hit->sh_chunk < y->fe_hit->sh_chunk ? -1 : 1);
+	if (x->fe_score != y->fe_score)
+		return (x->fe_score > y->fe_score ? -1 : 1);
+	return (0);
+}
+
+/*
+ * A chunk that two hosts both hold (a document that a drain moves is in
+ * its old host's index until its new home has acked it) is one hit, the
+ * better scored copy (they score the same under the summed figures).
+ * Sorted by chunk, the copies sit side by side.  The new count.
+ */
+static size_t
+fanout_unique(struct fanout_ent *all, size_t n)
+{
+	size_t	 i, k = 0;
+
+	qsort(all, n, sizeof(*all), fanout_chunk_cmp);
+	for (i = 0; i < n; i++) {
+		if (k > 0 && all[i].fe_hit->sh_chunk ==
+		    all[k - 1].fe_hit->sh_chunk && strcmp(all[i].fe_hit->sh_extid,
+		    all[k - 1].fe_hit->sh_extid) == 0)
+			continue;
+		all[k++] = all[i];
+	}
+	return (k);
+}
+
 /*
  * Merge the hosts' tops: by BM25, the first rank-window with their
  * bonus, sorted again, the page cut.
@@ -769,6 +807,7 @@ fanout_merge(struct fanout *fo)
 			all[n].fe_score = fh->fh_hits[j].sh_score;
 		}
 	}
+	n = fanout_unique(all, n);
 	qsort(all, n, sizeof(*all), fanout_cmp);
 	k = n < fo->fo_k ? n : fo->fo_k;
 	for (i = 0; i < k && i < fo->fo_window; i++)

@@ -9,7 +9,8 @@
 # --all --json` and GET /v1/search?all=1 on A give D's ids in D's order
 # and D's scores within 1e-6 relative, pruned and --exact, in segments
 # and again in blocks after a compact; a word only B has is found from
-# A.  A token bound to a tenant on A finds that tenant's documents
+# A, and a record both A and B hold is one hit.  A token bound to a
+# tenant on A finds that tenant's documents
 # only, on every host.  The two rounds by hand on B: /v1/search/stats
 # and POST /v1/search with its figures, and their bounds (65 terms, a
 # body over 256 KiB) and tenant checks.  Peers refusing A's token are
@@ -261,6 +262,21 @@ while True:
 	    ["no answer in time (timeout 1000 ms)"])' "$T/a.json" \
 	    > /dev/null || fail "a slow peer: $(jq -c .hosts "$T/a.json")"
 fi
+
+# A record that two hosts both hold (as while a drain moves it) is one
+# hit, not two.
+printf '{"id":"twin","text":"twinword in both"}\n' > "$T/twin.ndjson"
+for s in A B; do
+	host $s
+	ctl submit --ndjson "$T/twin.ndjson" > /dev/null ||
+	    fail "submit the twin to $s"
+	wait_for 60 done_is $s 1001 || fail "$s did not index the twin"
+done
+host A
+ctl -f "$CONF" search --all --json twinword > "$T/twin.json" ||
+    fail "search --all twinword"
+jq -e '[.hits[].id] == ["twin"] and .partial == false' "$T/twin.json" \
+    > /dev/null || fail "the twin: $(jq -c '[.hits[].id]' "$T/twin.json")"
 
 # C stopped: within the timeout (1 s a round, 2 s at most, with a
 # generous margin), partial, C missing, A's and B's hits there.
