@@ -1591,6 +1591,94 @@ worker_setup(struct worker *wk)
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
 }
 
+/* Room for the acks of k claimed jobs. */
+static void
+worker_acks_init(struct worker_acks *wa, size_t k)
+{
+	memset(wa, 0, sizeof(*wa));
+	wa->wa_l = xcalloc(k, sizeof(*wa->wa_l));
+	wa->wa_claimed = xcalloc(k, sizeof(*wa->wa_claimed));
+	wa->wa_size = xcalloc(k, sizeof(*wa->wa_size));
+	wa->wa_result = xcalloc(k, sizeof(*wa->wa_result));
+}
+
+/* Run one claimed job and file its outcome: an ack to come, or a failure. */
+static void
+worker_one(struct worker *wk, struct worker_acks *wa, const struct job *j,
+    uint64_t claimed)
+{
+	char	 src[64 + JOB_PATH_MAX];
+	int	 rv, state;
+
+	if (j->j_cancel)
+		rv = WO_CANCELLED;	/* before it started */
+	else
+		rv = worker_run(wk, j);
+	switch (rv) {
+	case WO_CANCELLED:
+		if (worker_ack_cancelled(wk, j, !j->j_cancel) == 0)
+			break;
+		/* FALLTHROUGH */
+	case WO_DONE:
+		wa->wa_l[wa->wa_n].ql_id = j->j_id;
+		wa->wa_l[wa->wa_n].ql_gen = j->j_lease_gen;
+		wa->wa_claimed[wa->wa_n] = claimed;
+		wa->wa_size[wa->wa_n] = j->j_size;
+		wa->wa_n++;
+		break;
+	case WO_FAIL:
+	case WO_PERMANENT:
+		if (queue_fail(&wk->wk_q, j->j_id, j->j_lease_gen,
+		    wk->wk_error, rv == WO_PERMANENT, &state) == 0) {
+			/* Which file, for whoever reads it. */
+			show_job_source(j, src, sizeof(src));
+			log_info("job %llu failed: %s; %s; source %s",
+			    (unsigned long long)j->j_id, wk->wk_error,
+			    codec_state_name(state), util_vis(src));
+		}
+		break;
+	case WO_LOST:
+		log_warnx("job %llu: lease lost", (unsigned long long)j->j_id);
+		break;
+	}
+}
+
+/*
+ * The claimed jobs in turn, orders read between them; what is done is
+ * committed and acked every batch-linger.  How many were started: a
+ * stop leaves the rest, which go back at exit.
+ */
+static size_t
+worker_round(struct worker *wk, struct worker_acks *wa, struct job *jobs,
+    size_t n, const uint64_t *claimed)
+{
+	uint64_t	 flushed = util_mono_ms();
+	size_t		 i;
+
+	wk->wk_jobs = jobs;
+	wk->wk_njobs = n;
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			(void)worker_wait(wk, 0);
+		if (wk->wk_stop)
+			break;
+		wk->wk_next = i + 1;
+		worker_one(wk, wa, &jobs[i], claimed[i]);
+		if (wa->wa_n > 0 && util_mono_ms() - flushed >=
+		    wk->wk_ch.ch_conf.c_batch_linger_ms) {
+			worker_commit(wk);
+			/* Acks that fail ride on the next claim. */
+			(void)queue_docs(&wk->wk_q, wk->wk_docs, wk->wk_ndocs);
+			if (queue_ack(&wk->wk_q, wa->wa_l, wa->wa_n,
+			    wa->wa_result) == 0)
+				worker_acked(wk, wa);
+			flushed = util_mono_ms();
+		}
+	}
+	wk->wk_njobs = wk->wk_next = 0;
+	return (i);
+}
+
 /* The claim's figures: its transaction, each job's wait in the queue. */
 static void
 worker_claimed(struct worker *wk, const struct job *jobs, size_t n,
@@ -1614,11 +1702,10 @@ worker_main(int slot)
 	struct worker_acks	 wa;
 	struct job		*jobs;
 	uint64_t		*claimed;
-	int			 rv, state;
-	size_t			 n, i, k, want;
-	uint64_t		 flushed, started, per, t0;
+	int			 rv;
+	size_t			 n, k, want, ran;
+	uint64_t		 started, per, t0;
 	uint64_t		 fault_ms = WORKER_FAULT_MS;
-	char			 src[64 + JOB_PATH_MAX];
 
 	memset(&wk, 0, sizeof(wk));
 	child_setup(&wk.wk_ch, "worker", slot);
@@ -1627,11 +1714,7 @@ worker_main(int slot)
 	k = want = wk.wk_ch.ch_conf.c_claim_batch;
 	jobs = xcalloc(k, sizeof(*jobs));
 	claimed = xcalloc(k, sizeof(*claimed));
-	memset(&wa, 0, sizeof(wa));
-	wa.wa_l = xcalloc(k, sizeof(*wa.wa_l));
-	wa.wa_claimed = xcalloc(k, sizeof(*wa.wa_claimed));
-	wa.wa_size = xcalloc(k, sizeof(*wa.wa_size));
-	wa.wa_result = xcalloc(k, sizeof(*wa.wa_result));
+	worker_acks_init(&wa, k);
 	if (ipc_send(wk.wk_ch.ch_fd, IPC_READY, slot, getpid(), NULL) == -1)
 		worker_exit(&wk, 1);
 	log_debug("worker %d: ready", slot);
@@ -1682,68 +1765,10 @@ worker_main(int slot)
 		}
 		wk.wk_busy = 1;
 		worker_claimed(&wk, jobs, n, t0, claimed);
-		flushed = started = wk.wk_lease_at = util_mono_ms();
-		wk.wk_jobs = jobs;
-		wk.wk_njobs = n;
-		for (i = 0; i < n; i++) {
-			/* Orders between jobs: a stop leaves the rest. */
-			if (i > 0)
-				(void)worker_wait(&wk, 0);
-			if (wk.wk_stop)
-				break;	/* unstarted jobs go back at exit */
-			wk.wk_next = i + 1;
-			if (jobs[i].j_cancel)
-				rv = WO_CANCELLED;	/* before it started */
-			else
-				rv = worker_run(&wk, &jobs[i]);
-			switch (rv) {
-			case WO_CANCELLED:
-				if (worker_ack_cancelled(&wk, &jobs[i],
-				    !jobs[i].j_cancel) == 0)
-					break;
-				/* FALLTHROUGH */
-			case WO_DONE:
-				wa.wa_l[wa.wa_n].ql_id = jobs[i].j_id;
-				wa.wa_l[wa.wa_n].ql_gen = jobs[i].j_lease_gen;
-				wa.wa_claimed[wa.wa_n] = claimed[i];
-				wa.wa_size[wa.wa_n] = jobs[i].j_size;
-				wa.wa_n++;
-				break;
-			case WO_FAIL:
-			case WO_PERMANENT:
-				if (queue_fail(&wk.wk_q, jobs[i].j_id,
-				    jobs[i].j_lease_gen, wk.wk_error,
-				    rv == WO_PERMANENT, &state) == 0) {
-					/* Which file, for whoever reads it. */
-					show_job_source(&jobs[i], src,
-					    sizeof(src));
-					log_info("job %llu failed: %s; %s; "
-					    "source %s",
-					    (unsigned long long)jobs[i].j_id,
-					    wk.wk_error,
-					    codec_state_name(state),
-					    util_vis(src));
-				}
-				break;
-			case WO_LOST:
-				log_warnx("job %llu: lease lost",
-				    (unsigned long long)jobs[i].j_id);
-				break;
-			}
-			if (wa.wa_n > 0 && util_mono_ms() - flushed >=
-			    wk.wk_ch.ch_conf.c_batch_linger_ms) {
-				worker_commit(&wk);
-				/* Acks that fail ride on the next claim. */
-				(void)queue_docs(&wk.wk_q, wk.wk_docs,
-				    wk.wk_ndocs);
-				if (queue_ack(&wk.wk_q, wa.wa_l, wa.wa_n,
-				    wa.wa_result) == 0)
-					worker_acked(&wk, &wa);
-				flushed = util_mono_ms();
-			}
-		}
-		wk.wk_njobs = wk.wk_next = 0;
-		per = (util_mono_ms() - started) / (i > 0 ? i : 1);
+		started = wk.wk_lease_at = util_mono_ms();
+		ran = worker_round(&wk, &wa, jobs, n, claimed);
+		/* Claim what takes about WORKER_ROUND_MS at this pace. */
+		per = (util_mono_ms() - started) / (ran > 0 ? ran : 1);
 		want = per == 0 ? k : WORKER_ROUND_MS / per;
 		if (want < 1)
 			want = 1;
