@@ -137,6 +137,28 @@ struct sstate {
 	struct search_global	*ss_gout;	/* search_stats: the figures */
 };
 
+/*
+ * The per-chunk arrays of a segment's scoring (accumulators, marks,
+ * title tfs, candidates, places of positions) are kept from one search
+ * to the next in a process (searches in a process run one at a time):
+ * allocated afresh, megabytes for a big segment, they cost each query
+ * page faults and their zeroing, more than scoring a common word.  A
+ * search sets back to 0 every entry it set, segment by segment
+ * (search_seg_clear); one that ends on an error may not have, and its
+ * arrays are freed instead.
+ */
+static struct search_scratch {
+	float		*sc_acc;
+	uint32_t	*sc_mask;
+	uint32_t	*sc_touched;
+	uint32_t	*sc_ttf;
+	uint32_t	*sc_tlist;
+	uint8_t		*sc_cand;
+	uint32_t	*sc_cands;
+	uint32_t	*sc_pl_idx[SEARCH_TERMS_MAX];
+	size_t		 sc_cap;
+} search_scratch;
+
 _Static_assert(SEARCH_GLOBAL_TERMS == SEARCH_TERMS_MAX,
     "a query's terms fit in its global statistics");
 
@@ -2713,6 +2735,57 @@ search_txn(MDB_txn *txn, void *arg)
 	return (search_facets(txn, ss, res));
 }
 
+/* The arrays the last search left clean, for this one. */
+static void
+search_scratch_take(struct sstate *ss)
+{
+	struct search_scratch	*sc = &search_scratch;
+	size_t			 k;
+
+	ss->ss_acc = sc->sc_acc;
+	ss->ss_mask = sc->sc_mask;
+	ss->ss_touched = sc->sc_touched;
+	ss->ss_ttf = sc->sc_ttf;
+	ss->ss_tlist = sc->sc_tlist;
+	ss->ss_cand = sc->sc_cand;
+	ss->ss_cands = sc->sc_cands;
+	for (k = 0; k < SEARCH_TERMS_MAX; k++)
+		ss->ss_pl[k].pl_idx = sc->sc_pl_idx[k];
+	ss->ss_cap = sc->sc_cap;
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* Keep a search's arrays for the next one if it left them clean. */
+static void
+search_scratch_keep(struct sstate *ss, int clean)
+{
+	struct search_scratch	*sc = &search_scratch;
+	size_t			 k;
+
+	if (!clean) {
+		free(ss->ss_acc);
+		free(ss->ss_mask);
+		free(ss->ss_touched);
+		free(ss->ss_ttf);
+		free(ss->ss_tlist);
+		free(ss->ss_cand);
+		free(ss->ss_cands);
+		for (k = 0; k < SEARCH_TERMS_MAX; k++)
+			free(ss->ss_pl[k].pl_idx);
+		return;
+	}
+	sc->sc_acc = ss->ss_acc;
+	sc->sc_mask = ss->ss_mask;
+	sc->sc_touched = ss->ss_touched;
+	sc->sc_ttf = ss->ss_ttf;
+	sc->sc_tlist = ss->ss_tlist;
+	sc->sc_cand = ss->ss_cand;
+	sc->sc_cands = ss->ss_cands;
+	for (k = 0; k < SEARCH_TERMS_MAX; k++)
+		sc->sc_pl_idx[k] = ss->ss_pl[k].pl_idx;
+	sc->sc_cap = ss->ss_cap;
+}
+
 /* A query run, or its statistics counted into gout. */
 static int
 search_do(struct index *ix, struct tokenizer *tk, const char *query,
@@ -2752,14 +2825,9 @@ search_do(struct index *ix, struct tokenizer *tk, const char *query,
 	sa.sa_ss = &ss;
 	sa.sa_query = query;
 	sa.sa_res = res;
+	search_scratch_take(&ss);
 	rc = store_read(&ix->ix_store, search_txn, &sa);
-	free(ss.ss_acc);
-	free(ss.ss_mask);
-	free(ss.ss_touched);
-	free(ss.ss_ttf);
-	free(ss.ss_tlist);
-	free(ss.ss_cand);
-	free(ss.ss_cands);
+	search_scratch_keep(&ss, rc == 0);
 	search_top_free(&ss.ss_top);
 	if (ss.ss_set != NULL)
 		roaring_bitmap_free(ss.ss_set);
@@ -2769,7 +2837,6 @@ search_do(struct index *ix, struct tokenizer *tk, const char *query,
 		free(ss.ss_pl[i].pl_local);
 		free(ss.ss_pl[i].pl_pos);
 		free(ss.ss_pl[i].pl_tf);
-		free(ss.ss_pl[i].pl_idx);
 	}
 	if (ss.ss_filter != NULL)
 		roaring_bitmap_free(ss.ss_filter);
