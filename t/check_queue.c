@@ -128,8 +128,38 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 }
 
 /*
- * The ready jobs in meta, LMDB's main database (the queue's first, of no
- * name): keys 'u' tid(4) band(1) id(8).
+ * A ready job of the backlog (tid(4) band(1) id(8)) comes after every one
+ * of its tenant and band in meta, which has one at least.
+ */
+static void
+db_backlog_ok(MDB_txn *txn, MDB_dbi main, const MDB_val *bk)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint8_t		 kb[14];
+
+	ck_assert_uint_eq(bk->mv_size, 13);
+	kb[0] = 'u';
+	memcpy(kb + 1, bk->mv_data, 13);
+	ck_assert_int_eq(mdb_cursor_open(txn, main, &c), 0);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	if (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0)
+		ck_assert_msg(k.mv_size != 14 || memcmp(k.mv_data, kb, 6) != 0,
+		    "a ready job in meta after one in the backlog");
+	memset(kb + 6, 0, 8);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), 0);
+	ck_assert_msg(k.mv_size == 14 && memcmp(k.mv_data, kb, 6) == 0,
+	    "ready jobs in the backlog, none of their band in meta");
+	mdb_cursor_close(c);
+}
+
+/*
+ * The ready jobs: the first of each tenant and band in meta, LMDB's main
+ * database (the queue's first, of no name), keys 'u' tid(4) band(1)
+ * id(8), and the others after them in "backlog", keys without 'u'.
  */
 static uint64_t
 db_ready(struct tq *tq, MDB_txn *txn)
@@ -137,8 +167,23 @@ db_ready(struct tq *tq, MDB_txn *txn)
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_cursor	*c;
 	MDB_val		 k = { 1, "u" }, v;
+	MDB_dbi		 backlog;
 	uint64_t	 n = 0;
 	int		 rc, op = MDB_SET_RANGE;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, "backlog", 0, &backlog), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, backlog, &c), 0);
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		ck_assert_uint_eq(v.mv_size, 16);
+		db_backlog_ok(txn, s->s_dbi[0], &k);
+		n++;
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	k.mv_size = 1;
+	k.mv_data = "u";
+	op = MDB_SET_RANGE;
 
 	ck_assert_ptr_null(s->s_names[0]);
 	ck_assert_int_eq(mdb_cursor_open(txn, s->s_dbi[0], &c), 0);
@@ -2636,8 +2681,34 @@ tq_downgrade_meta(MDB_txn *txn, MDB_dbi main, MDB_dbi *meta)
 	mdb_cursor_close(c);
 }
 
+/* Up to version 5 every ready job is in meta: the backlog's move there. */
+static void
+tq_downgrade_backlog(MDB_txn *txn, MDB_dbi main)
+{
+	MDB_cursor	*c;
+	MDB_dbi		 backlog;
+	MDB_val		 k, v;
+	uint8_t		 kb[14];
+	int		 rc;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, "backlog", 0, &backlog), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, backlog, &c), 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		ck_assert_uint_eq(k.mv_size, 13);
+		kb[0] = 'u';
+		memcpy(kb + 1, k.mv_data, 13);
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		ck_assert_int_eq(mdb_put(txn, main, &k, &v, 0), 0);
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_drop(txn, backlog, 0), 0);
+}
+
 /*
- * Take a queue back to the layout of an older version.  Version 4 keeps
+ * Take a queue back to the layout of an older version.  Version 5 keeps
+ * every ready job in meta, none in a backlog.  Version 4 keeps
  * meta's records in a database "meta", as the older ones do.  Version 3 has
  * no finished leases (an ack wrote the record and done at once, as a
  * settling does) and keeps the ready jobs in a database "ready" (tid(4)
@@ -2664,6 +2735,10 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	if (version < 4)
 		ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
+	tq_downgrade_backlog(txn, s->s_dbi[0]);
+	meta = s->s_dbi[0];
+	if (version == 5)
+		goto stats;
 	tq_downgrade_meta(txn, s->s_dbi[0], &meta);
 	if (version == 4)
 		goto stats;
@@ -2913,11 +2988,11 @@ START_TEST(test_settle_upgrade)
 	five_states(&tq, ids, gens, 6);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 
-	ck_assert_uint_eq(tq_version(&tq), 5);
+	ck_assert_uint_eq(tq_version(&tq), 6);
 	tq_downgrade(&tq, 3);
 	ck_assert_uint_eq(tq_version(&tq), 3);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 5);
+	ck_assert_uint_eq(tq_version(&tq), 6);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 	five_states_are(&tq, ids, gens, want, 6);
@@ -2999,7 +3074,7 @@ START_TEST(test_main_upgrade)
 	tq_downgrade(&tq, 4);
 	ck_assert_uint_eq(tq_version(&tq), 4);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 5);
+	ck_assert_uint_eq(tq_version(&tq), 6);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 2, 1, 1, 1, 1, 1);
 	/* Two acks not yet settled, one lease, two ready jobs. */
