@@ -21,8 +21,8 @@
  *		 't' tid(4) -> uint64 counts, one per job state: the jobs of
  *		 one tenant in each state.
  *		 'u' tid(4) band(1) id(8) -> struct qready: enqueue time,
- *		 size: the ready jobs.  band is 9 - priority, so a tenant's
- *		 urgent jobs come first.
+ *		 size: the first ready jobs of each tenant and band.  band
+ *		 is 9 - priority, so a tenant's urgent jobs come first.
  *	jobs	 id(8) -> job record (msgpack, see codec.c).
  *	keys	 idempotency key -> id(8).
  *	tenants	 tenant name -> tid(4).
@@ -32,6 +32,20 @@
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
  *	spool	 spool file name -> count(8): the jobs that still need the
  *		 uploaded body (ready, leased, retrying or dead).
+ *	backlog	 tid(4) band(1) id(8) -> struct qready: the other ready
+ *		 jobs, every one after those of its tenant and band in meta.
+ *
+ * Ready jobs.  A claim takes the first ready job of a band, so only the
+ * first of each need be in meta, where the claim writes anyway: a band
+ * that has jobs in backlog has one in meta at least, and every one there
+ * comes before those in backlog.  A job made ready goes to backlog when
+ * its id comes after the band's first there, or when the band has none
+ * there and jobs in meta, all before it (an enqueue's new ids); else to
+ * meta (the first of its band, or a retried or released job's older
+ * id).  When a claim or a cancel takes the band's last job from meta,
+ * the next QUEUE_HEAD in backlog move there, in the same transaction.
+ * A claim then writes backlog once in QUEUE_HEAD claims of a band, and
+ * meta stays a few pages whatever the jobs waiting.
  *
  * A job is in exactly one of the ready jobs, delayed, the leases, done
  * (or the finished leases) or dead, according to its state, and qmeta's
@@ -66,16 +80,19 @@
  * branch page above them, where a database of ready jobs had its own
  * path to write at every claim.  That database is the main one, whose
  * root LMDB keeps in its meta page, so a claim and an ack that change
- * nothing else write no page for a database's record.  A commit of a
- * claim and an ack then writes the path to those leaves (root, branch,
- * one or two leaves) and a page of LMDB's free list, or three once the
- * free list spans several leaves (after trims freed many pages, which
- * LMDB hands out again oldest first): a page fewer than layout 4, which
- * kept meta in a database of that name (queue-bench's pages per commit).
- * Enqueues append ready jobs at the end of meta, far from that leaf.
+ * nothing else write no page for a database's record.  With the backlog
+ * out of it, meta is a root and a few leaves (the leases, finished ones
+ * too, are most of it), where 200,000 ready jobs made it three levels
+ * deep: a commit of a claim and an ack writes the root, one or two
+ * leaves and a page of LMDB's free list, or three once the free list
+ * spans several leaves (after trims freed many pages, which LMDB hands
+ * out again oldest first).  queue-bench counts the pages a commit
+ * writes.
  *
- * Older layouts are brought up to date once, at the first queue_open:
- * up to version 4 meta was a database "meta", whose records move into
+ * Older layouts are brought up to date once, at the first queue_open,
+ * and a newer one is refused.  Up to version 5 every ready job was in
+ * meta, which is a layout 6 with an empty backlog: the version alone
+ * moves.  Up to version 4 meta was a database "meta", whose records move into
  * the main database unchanged; version 3 had no finished leases (an ack
  * wrote the record and done at once) and kept the ready jobs in a
  * database "ready" (the same key without 'u'), whose records move into
