@@ -21,8 +21,8 @@
  *		 't' tid(4) -> uint64 counts, one per job state: the jobs of
  *		 one tenant in each state.
  *		 'u' tid(4) band(1) id(8) -> struct qready: enqueue time,
- *		 size: the ready jobs.  band is 9 - priority, so a tenant's
- *		 urgent jobs come first.
+ *		 size: the first ready jobs of each tenant and band.  band
+ *		 is 9 - priority, so a tenant's urgent jobs come first.
  *	jobs	 id(8) -> job record (msgpack, see codec.c).
  *	keys	 idempotency key -> id(8).
  *	tenants	 tenant name -> tid(4).
@@ -32,6 +32,20 @@
  *	dead	 time(8) id(8) -> empty: dead letters, oldest first.
  *	spool	 spool file name -> count(8): the jobs that still need the
  *		 uploaded body (ready, leased, retrying or dead).
+ *	backlog	 tid(4) band(1) id(8) -> struct qready: the other ready
+ *		 jobs, every one after those of its tenant and band in meta.
+ *
+ * Ready jobs.  A claim takes the first ready job of a band, so only the
+ * first of each need be in meta, where the claim writes anyway: a band
+ * that has jobs in backlog has one in meta at least, and every one there
+ * comes before those in backlog.  A job made ready goes to backlog when
+ * its id comes after the band's first there, or when the band has none
+ * there and jobs in meta, all before it (an enqueue's new ids); else to
+ * meta (the first of its band, or a retried or released job's older
+ * id).  When a claim or a cancel takes the band's last job from meta,
+ * the next QUEUE_HEAD in backlog move there, in the same transaction.
+ * A claim then writes backlog once in QUEUE_HEAD claims of a band, and
+ * meta stays a few pages whatever the jobs waiting.
  *
  * A job is in exactly one of the ready jobs, delayed, the leases, done
  * (or the finished leases) or dead, according to its state, and qmeta's
@@ -66,16 +80,19 @@
  * branch page above them, where a database of ready jobs had its own
  * path to write at every claim.  That database is the main one, whose
  * root LMDB keeps in its meta page, so a claim and an ack that change
- * nothing else write no page for a database's record.  A commit of a
- * claim and an ack then writes the path to those leaves (root, branch,
- * one or two leaves) and a page of LMDB's free list, or three once the
- * free list spans several leaves (after trims freed many pages, which
- * LMDB hands out again oldest first): a page fewer than layout 4, which
- * kept meta in a database of that name (queue-bench's pages per commit).
- * Enqueues append ready jobs at the end of meta, far from that leaf.
+ * nothing else write no page for a database's record.  With the backlog
+ * out of it, meta is a root and a few leaves (the leases, finished ones
+ * too, are most of it), where 200,000 ready jobs made it three levels
+ * deep: a commit of a claim and an ack writes the root, one or two
+ * leaves and a page of LMDB's free list, or three once the free list
+ * spans several leaves (after trims freed many pages, which LMDB hands
+ * out again oldest first).  queue-bench counts the pages a commit
+ * writes.
  *
- * Older layouts are brought up to date once, at the first queue_open:
- * up to version 4 meta was a database "meta", whose records move into
+ * Older layouts are brought up to date once, at the first queue_open,
+ * and a newer one is refused.  Up to version 5 every ready job was in
+ * meta, which is a layout 6 with an empty backlog: the version alone
+ * moves.  Up to version 4 meta was a database "meta", whose records move into
  * the main database unchanged; version 3 had no finished leases (an ack
  * wrote the record and done at once) and kept the ready jobs in a
  * database "ready" (the same key without 'u'), whose records move into
@@ -168,22 +185,24 @@ enum {
 	DB_DONE,
 	DB_DEAD,
 	DB_SPOOL,
+	DB_BACKLOG,
 	DB_N
 };
 
 /* NULL: meta's records are in LMDB's main database, beside the names. */
 static const char *qlmdb_dbnames[DB_N] = {
 	NULL, "jobs", "keys", "tenants", "tstate", "delayed", "done",
-	"dead", "spool"
+	"dead", "spool", "backlog"
 };
 
 /*
  * 1: no tenant counts, no m_done on; 2: tenant counts and leases in
  * databases of their own, "tcount" and "leases"; 3: both in meta; 4:
  * the ready jobs in meta too, and acked jobs may be finished leases;
- * 5: meta is LMDB's main database, no longer a database "meta".
+ * 5: meta is LMDB's main database, no longer a database "meta"; 6: the
+ * ready jobs past the first of each tenant and band in backlog.
  */
-#define QMETA_VERSION		5
+#define QMETA_VERSION		6
 #define QUEUE_OLD_META		"meta"	/* meta's database up to version 4 */
 #define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */
 #define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
@@ -191,6 +210,7 @@ static const char *qlmdb_dbnames[DB_N] = {
 #define QMETA_TCOUNT_KEYLEN	5
 #define QMETA_READY		'u'	/* meta key: 'u' tid(4) band(1) id(8) */
 #define QUEUE_READY_KEYLEN	14
+#define QUEUE_HEAD		32	/* ready jobs a refill moves to meta */
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
 #define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
@@ -275,7 +295,8 @@ static void	 qlmdb_close(struct queue *);
 
 /*
  * Whether the queue has an older layout: arg is the queue, then NULL if
- * not.  Up to version 4 meta was a database of that name.
+ * not; a newer one is refused.  Up to version 4 meta was a database of
+ * that name.
  */
 static int
 qlmdb_version_txn(MDB_txn *txn, void *arg)
@@ -291,7 +312,13 @@ qlmdb_version_txn(MDB_txn *txn, void *arg)
 		return (rc);
 	if ((rc = qtx_begin(&t, *qp, txn)) != 0)
 		return (rc);
-	if (t.t_m.m_version >= QMETA_VERSION)
+	if (t.t_m.m_version > QMETA_VERSION) {
+		log_warnx("%s: the queue has layout %u, newer than this "
+		    "quire's %u: open it with the quire that wrote it",
+		    __func__, t.t_m.m_version, QMETA_VERSION);
+		return (QUEUE_ERROR);
+	}
+	if (t.t_m.m_version == QMETA_VERSION)
 		*qp = NULL;
 	return (0);
 }
@@ -790,17 +817,125 @@ qtx_is_ready(const MDB_val *k)
 	    ((const uint8_t *)k->mv_data)[0] == QMETA_READY);
 }
 
+/*
+ * The id of the first ready job at or after kb (a ready key) of its
+ * tenant and band, in meta or (db DB_BACKLOG) in the backlog, whose keys
+ * are the same without 'u'; MDB_NOTFOUND when there is none.
+ */
+static int
+qtx_band_next(struct qtx *t, int db, const uint8_t *kb, uint64_t *id)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	size_t		 off = db == DB_META ? 0 : 1;
+	int		 rc;
+
+	k.mv_size = QUEUE_READY_KEYLEN - off;
+	k.mv_data = (void *)(kb + off);
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[db], &c)) != 0)
+		return (rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && (k.mv_size != QUEUE_READY_KEYLEN - off ||
+	    memcmp(k.mv_data, kb + off, 6 - off) != 0))
+		rc = MDB_NOTFOUND;
+	if (rc == 0)
+		*id = util_get_be64((uint8_t *)k.mv_data + k.mv_size - 8);
+	mdb_cursor_close(c);
+	return (rc);
+}
+
+/*
+ * Where the ready job of key kb goes: the backlog when its id comes
+ * after the first there of its tenant and band, or when the band has
+ * none there and meta has its jobs, all before this one; else meta.
+ */
+static int
+qtx_ready_db(struct qtx *t, const uint8_t *kb, int *db)
+{
+	uint8_t		 band[QUEUE_READY_KEYLEN];
+	uint64_t	 id, first;
+	int		 rc;
+
+	*db = DB_META;
+	id = util_get_be64(kb + 6);
+	memcpy(band, kb, 6);
+	memset(band + 6, 0, 8);
+	if ((rc = qtx_band_next(t, DB_BACKLOG, band, &first)) == 0) {
+		if (id >= first)
+			*db = DB_BACKLOG;
+		return (0);
+	}
+	if (rc != MDB_NOTFOUND ||
+	    (rc = qtx_band_next(t, DB_META, kb, &first)) != MDB_NOTFOUND)
+		return (rc);
+	if ((rc = qtx_band_next(t, DB_META, band, &first)) == 0)
+		*db = DB_BACKLOG;
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
 static int
 qtx_ready_put(struct qtx *t, const struct job *j, uint64_t enq)
 {
 	uint8_t		 kb[QUEUE_READY_KEYLEN];
 	struct qready	 r;
-	MDB_val		 k = { sizeof(kb), kb }, v = { sizeof(r), &r };
+	MDB_val		 k, v = { sizeof(r), &r };
+	int		 rc, db;
 
 	qtx_ready_key(kb, j);
+	if ((rc = qtx_ready_db(t, kb, &db)) != 0)
+		return (rc);
+	k.mv_size = db == DB_META ? sizeof(kb) : sizeof(kb) - 1;
+	k.mv_data = db == DB_META ? kb : kb + 1;
 	r.r_enq = enq;
 	r.r_size = j->j_size;
-	return (qtx_put_tail(t, DB_META, &k, &v));
+	return (qtx_put_tail(t, db, &k, &v));
+}
+
+/*
+ * A ready job of kb's tenant and band left meta: if it was the band's
+ * last there, the band's first QUEUE_HEAD jobs in the backlog move to
+ * meta.
+ */
+static int
+qtx_ready_refill(struct qtx *t, const uint8_t *kb)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	struct qready	 r;
+	uint8_t		 band[QUEUE_READY_KEYLEN];
+	uint64_t	 id;
+	size_t		 n;
+	int		 rc;
+
+	memcpy(band, kb, 6);
+	memset(band + 6, 0, 8);
+	if ((rc = qtx_band_next(t, DB_META, band, &id)) != MDB_NOTFOUND)
+		return (rc);
+	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_BACKLOG], &c)) != 0)
+		return (rc);
+	for (n = 0; n < QUEUE_HEAD; n++) {
+		k.mv_size = sizeof(band) - 1;
+		k.mv_data = band + 1;
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size != sizeof(band) - 1 || v.mv_size != sizeof(r) ||
+		    memcmp(k.mv_data, band + 1, 5) != 0) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		memcpy(band + 1, k.mv_data, k.mv_size);
+		memcpy(&r, v.mv_data, sizeof(r));
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		k.mv_size = sizeof(band);
+		k.mv_data = band;
+		v.mv_size = sizeof(r);
+		v.mv_data = &r;
+		if ((rc = mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
 static int
@@ -811,7 +946,13 @@ qtx_ready_del(struct qtx *t, const struct job *j)
 	int	 rc;
 
 	qtx_ready_key(kb, j);
-	rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL);
+	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL)) == 0)
+		return (qtx_ready_refill(t, kb));
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	k.mv_size = sizeof(kb) - 1;
+	k.mv_data = kb + 1;
+	rc = mdb_del(t->t_txn, t->t_dbi[DB_BACKLOG], &k, NULL);
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
@@ -1538,7 +1679,8 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	int		 rc;
 
 	id = util_get_be64(kb + 6);
-	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL)) != 0)
+	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL)) != 0 ||
+	    (rc = qtx_ready_refill(t, kb)) != 0)
 		return (rc);
 	if ((rc = qtx_job_get(t, id, j)) != 0)
 		return (rc);
@@ -2650,6 +2792,8 @@ qlmdb_list_txn(MDB_txn *txn, void *arg)
 		break;
 	}
 	rc = qlmdb_list_db(&t, ga, db, &k, op, &n);
+	if (rc == MDB_NOTFOUND && ga->ga_state == JOB_READY)
+		rc = qlmdb_list_db(&t, ga, DB_BACKLOG, &k, MDB_FIRST, &n);
 	if (rc == MDB_NOTFOUND && db == DB_DONE && t.t_m.m_unsettled > 0) {
 		/* The newest: acked since the last settling. */
 		qtx_lease_key(kb, 0);

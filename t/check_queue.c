@@ -358,8 +358,38 @@ db_entries(struct tq *tq, MDB_txn *txn, const char *name)
 }
 
 /*
- * The ready jobs in meta, LMDB's main database (the queue's first, of no
- * name): keys 'u' tid(4) band(1) id(8).
+ * A ready job of the backlog (tid(4) band(1) id(8)) comes after every one
+ * of its tenant and band in meta, which has one at least.
+ */
+static void
+db_backlog_ok(MDB_txn *txn, MDB_dbi main, const MDB_val *bk)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint8_t		 kb[14];
+
+	ck_assert_uint_eq(bk->mv_size, 13);
+	kb[0] = 'u';
+	memcpy(kb + 1, bk->mv_data, 13);
+	ck_assert_int_eq(mdb_cursor_open(txn, main, &c), 0);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	if (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0)
+		ck_assert_msg(k.mv_size != 14 || memcmp(k.mv_data, kb, 6) != 0,
+		    "a ready job in meta after one in the backlog");
+	memset(kb + 6, 0, 8);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), 0);
+	ck_assert_msg(k.mv_size == 14 && memcmp(k.mv_data, kb, 6) == 0,
+	    "ready jobs in the backlog, none of their band in meta");
+	mdb_cursor_close(c);
+}
+
+/*
+ * The ready jobs: the first of each tenant and band in meta, LMDB's main
+ * database (the queue's first, of no name), keys 'u' tid(4) band(1)
+ * id(8), and the others after them in "backlog", keys without 'u'.
  */
 static uint64_t
 db_ready(struct tq *tq, MDB_txn *txn)
@@ -367,8 +397,23 @@ db_ready(struct tq *tq, MDB_txn *txn)
 	struct store	*s = &tq->tq_q.q_store;
 	MDB_cursor	*c;
 	MDB_val		 k = { 1, "u" }, v;
+	MDB_dbi		 backlog;
 	uint64_t	 n = 0;
 	int		 rc, op = MDB_SET_RANGE;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, "backlog", 0, &backlog), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, backlog, &c), 0);
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		ck_assert_uint_eq(v.mv_size, 16);
+		db_backlog_ok(txn, s->s_dbi[0], &k);
+		n++;
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	k.mv_size = 1;
+	k.mv_data = "u";
+	op = MDB_SET_RANGE;
 
 	ck_assert_ptr_null(s->s_names[0]);
 	ck_assert_int_eq(mdb_cursor_open(txn, s->s_dbi[0], &c), 0);
@@ -3075,8 +3120,34 @@ tq_downgrade_meta(MDB_txn *txn, MDB_dbi main, MDB_dbi *meta)
 	mdb_cursor_close(c);
 }
 
+/* Up to version 5 every ready job is in meta: the backlog's move there. */
+static void
+tq_downgrade_backlog(MDB_txn *txn, MDB_dbi main)
+{
+	MDB_cursor	*c;
+	MDB_dbi		 backlog;
+	MDB_val		 k, v;
+	uint8_t		 kb[14];
+	int		 rc;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, "backlog", 0, &backlog), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, backlog, &c), 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		ck_assert_uint_eq(k.mv_size, 13);
+		kb[0] = 'u';
+		memcpy(kb + 1, k.mv_data, 13);
+		k.mv_size = sizeof(kb);
+		k.mv_data = kb;
+		ck_assert_int_eq(mdb_put(txn, main, &k, &v, 0), 0);
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_drop(txn, backlog, 0), 0);
+}
+
 /*
- * Take a queue back to the layout of an older version.  Version 4 keeps
+ * Take a queue back to the layout of an older version.  Version 5 keeps
+ * every ready job in meta, none in a backlog.  Version 4 keeps
  * meta's records in a database "meta", as the older ones do.  Version 3 has
  * no finished leases (an ack wrote the record and done at once, as a
  * settling does) and keeps the ready jobs in a database "ready" (tid(4)
@@ -3103,6 +3174,10 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	if (version < 4)
 		ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
+	tq_downgrade_backlog(txn, s->s_dbi[0]);
+	meta = s->s_dbi[0];
+	if (version == 5)
+		goto stats;
 	tq_downgrade_meta(txn, s->s_dbi[0], &meta);
 	if (version == 4)
 		goto stats;
@@ -3352,11 +3427,11 @@ START_TEST(test_settle_upgrade)
 	five_states(&tq, ids, gens, 6);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 
-	ck_assert_uint_eq(tq_version(&tq), 5);
+	ck_assert_uint_eq(tq_version(&tq), 6);
 	tq_downgrade(&tq, 3);
 	ck_assert_uint_eq(tq_version(&tq), 3);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 5);
+	ck_assert_uint_eq(tq_version(&tq), 6);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 	five_states_are(&tq, ids, gens, want, 6);
@@ -3438,7 +3513,7 @@ START_TEST(test_main_upgrade)
 	tq_downgrade(&tq, 4);
 	ck_assert_uint_eq(tq_version(&tq), 4);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 5);
+	ck_assert_uint_eq(tq_version(&tq), 6);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 2, 1, 1, 1, 1, 1);
 	/* Two acks not yet settled, one lease, two ready jobs. */
@@ -3624,6 +3699,148 @@ START_TEST(test_map_growth)
 }
 END_TEST
 
+/*
+ * Ready jobs past the first of each tenant and band wait in the backlog
+ * (layout 6) and move to meta QUEUE_HEAD (32) at a time: claims still
+ * come in priority, then id order, a retried job's older id goes before
+ * the backlog, a cancel takes a job from either, and a layout 5 queue,
+ * every ready job in meta, upgrades by its version alone.
+ */
+#define TQ_HEAD		32
+
+/* Ready jobs in meta, and in the backlog. */
+static void
+db_ready_split(struct tq *tq, uint64_t *meta, uint64_t *backlog)
+{
+	MDB_txn		*txn;
+
+	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL,
+	    MDB_RDONLY, &txn), 0);
+	*backlog = db_entries(tq, txn, "backlog");
+	*meta = db_ready(tq, txn) - *backlog;
+	mdb_txn_abort(txn);
+}
+
+START_TEST(test_backlog)
+{
+	struct tq		 tq;
+	uint64_t		 low[100], high[3], gen, id, meta, backlog;
+	int			 i, state;
+
+	tq_open(&tq, NULL);
+	for (i = 0; i < 100; i++)
+		low[i] = enq(&tq, "acme", NULL, 0, 10);
+	for (i = 0; i < 3; i++)
+		high[i] = enq(&tq, "acme", NULL, 5, 10);
+	/* The first of each band in meta. */
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, 2);
+	ck_assert_uint_eq(backlog, 101);
+	COUNTS(&tq, 103, 0, 0, 0, 0, 0);
+	/* The band's last in meta claimed: its next two move there. */
+	ck_assert_uint_eq(claim1(&tq, 100, &gen), high[0]);
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, 3);
+	ck_assert_uint_eq(backlog, 99);
+	ck_assert_uint_eq(claim1(&tq, 100, NULL), high[1]);
+	ck_assert_uint_eq(claim1(&tq, 100, NULL), high[2]);
+	/* A retry's older id comes back before the jobs after it. */
+	ck_assert_int_eq(queue_fail(&tq.tq_q, high[0], gen, "again", 0,
+	    &state), QUEUE_OK);
+	ck_assert_int_eq(state, JOB_RETRY);
+	ck_assert_uint_eq(claim1(&tq, 100, NULL), low[0]);
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, TQ_HEAD);
+	ck_assert_uint_eq(backlog, 99 - TQ_HEAD);
+	tq.tq_q.q_fixed_now = T0 + HOUR;
+	ck_assert_uint_eq(claim1(&tq, 100, NULL), high[0]);
+	/* A cancel in the backlog, then of meta's jobs, the last refills. */
+	ck_assert_int_eq(queue_cancel(&tq.tq_q, low[99]), QUEUE_OK);
+	for (i = 1; i <= TQ_HEAD; i++)
+		ck_assert_int_eq(queue_cancel(&tq.tq_q, low[i]), QUEUE_OK);
+	COUNTS(&tq, 66, 4, 0, 0, 0, 33);
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, TQ_HEAD);
+	ck_assert_uint_eq(backlog, 66 - TQ_HEAD);
+	for (i = TQ_HEAD + 1; i < 99; i++) {
+		id = claim1(&tq, 100, NULL);
+		ck_assert_uint_eq(id, low[i]);
+	}
+	ck_assert_uint_eq(claim1(&tq, 100, NULL), 0);
+	COUNTS(&tq, 0, 70, 0, 0, 0, 33);
+	tq_close(&tq);
+}
+END_TEST
+
+/* Put a layout version into the meta record, as an older quire left it. */
+static void
+tq_set_version(struct tq *tq, uint32_t version)
+{
+	MDB_txn		*txn;
+	MDB_val		 k = { 5, "stats" }, v;
+	uint8_t		 stats[256];
+
+	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL, 0, &txn),
+	    0);
+	ck_assert_int_eq(mdb_get(txn, tq->tq_q.q_store.s_dbi[0], &k, &v), 0);
+	ck_assert_uint_le(v.mv_size, sizeof(stats));
+	memcpy(stats, v.mv_data, v.mv_size);
+	memcpy(stats, &version, sizeof(version));
+	v.mv_data = stats;
+	ck_assert_int_eq(mdb_put(txn, tq->tq_q.q_store.s_dbi[0], &k, &v, 0),
+	    0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+}
+
+START_TEST(test_backlog_upgrade)
+{
+	struct tq		 tq;
+	uint64_t		 acme[40], blue[40], meta, backlog;
+	size_t			 a = 0, b = 0;
+	uint64_t		 id;
+	struct job		 j;
+	int			 i;
+
+	tq_open(&tq, NULL);
+	for (i = 0; i < 30; i++) {
+		acme[i] = enq(&tq, "acme", NULL, 0, 10);
+		blue[i] = enq(&tq, "blue", NULL, 0, 10);
+	}
+	tq_downgrade(&tq, 5);
+	ck_assert_uint_eq(tq_version(&tq), 5);
+	tq_reopen(&tq, NULL);
+	ck_assert_uint_eq(tq_version(&tq), 6);
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, 60);
+	ck_assert_uint_eq(backlog, 0);
+	COUNTS(&tq, 60, 0, 0, 0, 0, 0);
+	for (i = 30; i < 40; i++) {
+		acme[i] = enq(&tq, "acme", NULL, 0, 10);
+		blue[i] = enq(&tq, "blue", NULL, 0, 10);
+	}
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(backlog, 20);
+	/* The tenants in turn, each in id order, across the upgrade. */
+	while ((id = claim1(&tq, 100, NULL)) != 0) {
+		get(&tq, id, &j);
+		if (strcmp(j.j_tenant, "acme") == 0)
+			ck_assert_uint_eq(id, acme[a++]);
+		else
+			ck_assert_uint_eq(id, blue[b++]);
+		ck_assert_uint_le(a > b ? a - b : b - a, 1);
+	}
+	ck_assert_uint_eq(a, 40);
+	ck_assert_uint_eq(b, 40);
+	COUNTS(&tq, 0, 80, 0, 0, 0, 0);
+	/* A newer layout than this quire's is refused. */
+	queue_close(&tq.tq_q);
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), 0);
+	tq_set_version(&tq, 7);
+	queue_close(&tq.tq_q);
+	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), -1);
+	ck_assert_int_eq(tlib_rm_rf(tq.tq_dir), 0);
+}
+END_TEST
 /*
  * PostgreSQL's own: a connection the server ended, the hosts sharing
  * the queue and the documents' homes, uploaded bodies read by another
@@ -4353,6 +4570,8 @@ queue_suite(void)
 		tcase_add_test(tc, test_layout_upgrade);
 		tcase_add_test(tc, test_settle_upgrade);
 		tcase_add_test(tc, test_main_upgrade);
+		tcase_add_test(tc, test_backlog);
+		tcase_add_test(tc, test_backlog_upgrade);
 	}
 	suite_add_tcase(s, tc);
 	return (s);

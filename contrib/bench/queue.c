@@ -9,7 +9,10 @@
  * -B lmdb (the default: sync "full", an fsync at every commit, never
  * MDB_NOSYNC or MDB_WRITEMAP) or -B postgresql, on the server that -Q
  * (else $PGDSN) names, with its own settings (fsync and
- * synchronous_commit, reported as "sync").  With postgresql each phase's
+ * synchronous_commit, reported as "sync").  -s group or -s none runs
+ * LMDB, the raw baseline too, with that sync instead (quired.conf(5)'s
+ * sync): the pages a commit writes stay the same, and a run that counts
+ * them takes seconds rather than minutes.  With postgresql each phase's
  * queue is a schema of its own, -S PREFIX_PHASE (default qbench_PID),
  * made the search_path of its connections through PGOPTIONS and dropped
  * with its tables at the phase's end (contrib/bench/benchpg.c); the
@@ -156,6 +159,7 @@ struct bench_phase {
 static char	 bench_top[PATH_MAX];	/* removed on exit */
 static int	 bench_keyed;		/* -k: keys on no-op jobs too */
 static int	 bench_backend = QUEUE_BACKEND_LMDB;
+static int	 bench_sync = STORE_SYNC_FULL;
 static char	 bench_dsn[1024];
 static char	 bench_prefix[BENCHPG_SCHEMA_MAX + 1];
 static char	 bench_schema[BENCHPG_SCHEMA_MAX + 1];	/* dropped on exit */
@@ -170,7 +174,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-k] [-B lmdb | postgresql] [-b batch] "
 	    "[-d dir] [-e jobs] [-l jobs] [-n jobs] [-Q dsn] [-S prefix] "
-	    "[-t seconds]\n", getprogname());
+	    "[-s sync] [-t seconds]\n", getprogname());
 	exit(1);
 }
 
@@ -277,6 +281,7 @@ bench_open(struct queue *q, const char *dir)
 
 	queue_conf_defaults(&qc);
 	qc.qc_backend = bench_backend;
+	qc.qc_sync = bench_sync;
 	strlcpy(qc.qc_dsn, bench_dsn, sizeof(qc.qc_dsn));
 	strlcpy(qc.qc_host, BENCH_HOST, sizeof(qc.qc_host));
 	return (queue_open(q, dir, &qc));
@@ -422,11 +427,16 @@ bench_raw_lmdb(const char *dir, double secs)
 	uint8_t		 kb[8], vb[16];
 	uint64_t	 n = 0;
 	double		 t0, el;
+	unsigned int	 flags = MDB_NOTLS;
 	int		 rc;
 
+	if (bench_sync == STORE_SYNC_GROUP)
+		flags |= MDB_NOMETASYNC;
+	else if (bench_sync == STORE_SYNC_NONE)
+		flags |= MDB_NOSYNC;
 	if ((rc = mdb_env_create(&env)) != 0 ||
 	    (rc = mdb_env_set_mapsize(env, BENCH_RAW_MAPSIZE)) != 0 ||
-	    (rc = mdb_env_open(env, dir, MDB_NOTLS, 0600)) != 0)
+	    (rc = mdb_env_open(env, dir, flags, 0600)) != 0)
 		bench_fail("raw: open %s: %s", dir, mdb_strerror(rc));
 	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0 ||
@@ -869,7 +879,7 @@ main(int argc, char *argv[])
 		dsn = "";
 	snprintf(bench_prefix, sizeof(bench_prefix), "qbench_%ld",
 	    (long)getpid());
-	while ((ch = getopt(argc, argv, "B:b:d:e:kl:n:Q:S:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:b:d:e:kl:n:Q:S:s:t:")) != -1) {
 		switch (ch) {
 		case 'B':
 			if (strcmp(optarg, "lmdb") == 0)
@@ -908,6 +918,10 @@ main(int argc, char *argv[])
 				exit(1);
 			}
 			break;
+		case 's':
+			if ((bench_sync = store_sync_parse(optarg)) == -1)
+				usage();
+			break;
 		case 't':
 			secs = bench_number(optarg, 1, 3600, "seconds");
 			break;
@@ -917,7 +931,7 @@ main(int argc, char *argv[])
 	}
 	if (argc != optind)
 		usage();
-	strlcpy(sync, store_sync_name(STORE_SYNC_FULL), sizeof(sync));
+	strlcpy(sync, store_sync_name(bench_sync), sizeof(sync));
 	strlcpy(version, "null", sizeof(version));
 	if (bench_backend == QUEUE_BACKEND_PG) {
 		if (*dsn == '\0') {
