@@ -49,6 +49,9 @@ wait_for 10 busy 2 || fail "two workers are not busy"
 write_conf "workers 8" "claim-batch 1"
 kill -HUP "$sv"
 wait_for 15 converged 8 || fail "did not grow to 8: $(cat "$T/conv")"
+# Work for all 8 whatever the first two did while the others started.
+ctl submit --debug 'sleep 400' --count 16 >/dev/null
+NJOBS=$((NJOBS + 16))
 wait_for 10 busy 8 || fail "8 workers are not busy"
 jq -e '.fleet.reloads == 1 and .fleet.last_reload_error == null' \
     "$T/conv" >/dev/null || fail "reload not counted: $(cat "$T/conv")"
