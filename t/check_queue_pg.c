@@ -2702,6 +2702,7 @@ END_TEST
 START_TEST(test_schema)
 {
 	struct queue_conf	 qc;
+	struct job		 j;
 	struct tq		 tq;
 	struct queue		 q;
 	char			 err[256], sql[512];
@@ -2716,7 +2717,7 @@ START_TEST(test_schema)
 
 	/* Created once; a second init is refused; migrate has nothing. */
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "version 5"));
+	ck_assert_ptr_nonnull(strstr(err, "version 6"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "already"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
@@ -2724,22 +2725,36 @@ START_TEST(test_schema)
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
+	/* Version 5, without the claim's function: migrate adds it. */
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP FUNCTION quire_claim; UPDATE quire_schema SET version = 5",
+	    tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "from version 5 to 6"));
+	tq_open_only(&tq, &qc);
+	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
+	ck_assert_uint_eq(claim(&tq, 7, &j, 1), 1);
+	ck_assert_uint_eq(j.j_state, JOB_LEASED);
+	QB.qb_close(&tq.tq_q);
+
 	/* Version 4, without drains: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; ALTER TABLE quire_hosts DROP COLUMN "
 	    "draining, DROP COLUMN drained; UPDATE quire_schema SET "
 	    "version = 4", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 4 to 5"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 4 to 6"));
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
 	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; "
 	    "DROP TABLE quire_hosts, quire_docs, quire_spool_body; "
 	    "ALTER TABLE quire_spool DROP COLUMN size; "
@@ -2751,12 +2766,13 @@ START_TEST(test_schema)
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 5"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 6"));
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP FUNCTION quire_claim; "
 	    "DROP TABLE quire_totals, quire_hosts, quire_docs, "
 	    "quire_spool_body, quire_bodies; "
 	    "UPDATE quire_schema SET version = 0",
@@ -2768,7 +2784,7 @@ START_TEST(test_schema)
 	    "quire_job_id, quire_lease_gen, quire_served", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 5"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 6"));
 	tq_open_only(&tq, &qc);
 	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
 	QB.qb_close(&tq.tq_q);
