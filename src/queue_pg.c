@@ -2069,62 +2069,99 @@ out:
 	return (rc);
 }
 
+/* Documents by tenant and external id, then as the batch had them. */
+static int
+qpg_doccmp(const void *a, const void *b)
+{
+	const struct queue_doc *const *x = a, *const *y = b;
+	int	 c;
+
+	if ((c = strcmp((*x)->qd_tenant, (*y)->qd_tenant)) != 0 ||
+	    (c = strcmp((*x)->qd_extid, (*y)->qd_extid)) != 0)
+		return (c);
+	return (*x < *y ? -1 : *x > *y);
+}
+
 /*
  * The home records of the documents of the acked jobs (acked[0..n),
- * sorted), in one statement: a document indexed gets this host as its
- * home, or keeps the home it has (another host's record is never
- * taken over: reconciling at that host's start decides); a document
- * deleted here loses its record.  The last word on a document in the
- * batch is the one that counts.
+ * sorted): a document indexed gets this host as its home, or keeps the
+ * home it has (another host's record is never taken over: reconciling
+ * at that host's start decides); a document deleted here loses its
+ * record.  The last word on a document in the batch is the one that
+ * counts: the documents are sorted here, by (tenant, external id) and
+ * then in the batch's order, and the last of each kept, so that the
+ * server neither sorts nor removes duplicates, and the records are
+ * written in the order of their primary key.  One statement for the
+ * documents indexed, and one more only when some were deleted.
  */
 static int
 qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
 {
-	const struct queue_doc *d;
+	const struct queue_doc *d, **v;
 	struct qpg_args	 a;
-	struct buf	 col[5];
-	size_t		 i, any = 0;
-	int		 k, rc;
+	struct buf	 col[4], del[2];
+	size_t		 i, nv = 0, nput = 0, ndel = 0;
+	int		 k, rc = 0;
 
-	for (k = 0; k < 5; k++)
-		buf_init(&col[k]);
+	v = xcalloc(t->t_pg->p_ndocs + 1, sizeof(*v));
 	for (i = 0; i < t->t_pg->p_ndocs; i++) {
 		d = &t->t_pg->p_docs[i];
-		if (d->qd_away != NULL || bsearch(&d->qd_job, acked, n,
-		    sizeof(*acked), qpg_idcmp) == NULL)
+		if (d->qd_away == NULL && bsearch(&d->qd_job, acked, n,
+		    sizeof(*acked), qpg_idcmp) != NULL)
+			v[nv++] = d;
+	}
+	qsort(v, nv, sizeof(*v), qpg_doccmp);
+	for (k = 0; k < 4; k++)
+		buf_init(&col[k]);
+	for (k = 0; k < 2; k++)
+		buf_init(&del[k]);
+	for (i = 0; i < nv; i++) {
+		d = v[i];
+		if (i + 1 < nv && strcmp(d->qd_tenant, v[i + 1]->qd_tenant) ==
+		    0 && strcmp(d->qd_extid, v[i + 1]->qd_extid) == 0)
 			continue;
+		if (d->qd_deleted) {
+			qpg_arr_bytes(&del[0], d->qd_tenant, JOB_TENANT_MAX);
+			qpg_arr_bytes(&del[1], d->qd_extid, IX_EXTID_MAX);
+			ndel++;
+			continue;
+		}
 		qpg_arr_bytes(&col[0], d->qd_tenant, JOB_TENANT_MAX);
 		qpg_arr_bytes(&col[1], d->qd_extid, IX_EXTID_MAX);
 		qpg_arr_i64(&col[2], (int64_t)d->qd_hash);
 		qpg_arr_i64(&col[3], d->qd_job);
-		qpg_arr_sep(&col[4]);
-		buf_addstr(&col[4], d->qd_deleted ? "t" : "f");
-		any++;
+		nput++;
 	}
-	rc = 0;
-	if (any > 0) {
+	if (ndel > 0) {
 		qa_init(&a);
-		for (k = 0; k < 5; k++)
+		for (k = 0; k < 2; k++)
+			qa_str(&a, qpg_arr_end(&del[k]));
+		qa_bin(t, &a, t->t_pg->p_host);
+		rc = qpg_q(t, "DELETE FROM quire_docs d USING "
+		    "unnest($1::bytea[], $2::bytea[]) AS u(tenant, extid) "
+		    "WHERE d.tenant = u.tenant AND d.extid = u.extid AND "
+		    "d.home = $3", &a, NULL);
+	}
+	if (rc == 0 && nput > 0) {
+		qa_init(&a);
+		for (k = 0; k < 4; k++)
 			qa_str(&a, qpg_arr_end(&col[k]));
 		qa_bin(t, &a, t->t_pg->p_host);
 		qa_u64(&a, t->t_now);
-		rc = qpg_q(t, "WITH u AS (SELECT DISTINCT ON (tenant, extid) "
-		    "tenant, extid, hash, job, del FROM unnest($1::bytea[], "
-		    "$2::bytea[], $3::bigint[], $4::bigint[], $5::boolean[]) "
-		    "WITH ORDINALITY AS u(tenant, extid, hash, job, del, n) "
-		    "ORDER BY tenant, extid, n DESC), "
-		    "x AS (DELETE FROM quire_docs d USING u WHERE u.del AND "
-		    "d.tenant = u.tenant AND d.extid = u.extid AND "
-		    "d.home = $6) "
-		    "INSERT INTO quire_docs AS d (tenant, extid, home, hash, "
-		    "job, updated) SELECT tenant, extid, $6, hash, job, $7 "
-		    "FROM u WHERE NOT u.del ON CONFLICT (tenant, extid) DO "
-		    "UPDATE SET hash = excluded.hash, job = excluded.job, "
+		rc = qpg_q(t, "INSERT INTO quire_docs AS d (tenant, extid, "
+		    "home, hash, job, updated) SELECT tenant, extid, $5, hash, "
+		    "job, $6 FROM unnest($1::bytea[], $2::bytea[], "
+		    "$3::bigint[], $4::bigint[]) AS u(tenant, extid, hash, job) "
+		    "ON CONFLICT (tenant, extid) DO UPDATE SET "
+		    "hash = excluded.hash, job = excluded.job, "
 		    "updated = excluded.updated WHERE d.home = excluded.home",
 		    &a, NULL);
 	}
-	for (k = 0; k < 5; k++)
+	for (k = 0; k < 4; k++)
 		buf_free(&col[k]);
+	for (k = 0; k < 2; k++)
+		buf_free(&del[k]);
+	free(v);
 	if (rc == 0)
 		rc = qpg_moves(t, acked, n);
 	return (rc);
