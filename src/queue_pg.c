@@ -105,6 +105,13 @@
  *			call a claim: one round trip, and plans that the
  *			server keeps for the session instead of planning
  *			the claim's statements at every call.
+ *	quire_home_docs	home -> its documents in quire_docs, in 16 rows a
+ *			home (one chosen by the server process id, as in
+ *			quire_totals; summed when read), which triggers
+ *			on quire_docs keep, one statement of theirs per
+ *			statement on it: the hosts' listing (status,
+ *			quirectl hosts, a search over all) reads the
+ *			counts instead of counting every document.
  *
  * Home hosts.  An ack writes, in its transaction, the home records of
  * the documents its jobs indexed (queue_docs hands them to the next
@@ -467,6 +474,49 @@ static const char *qpg_migrations[] = {
 	"  SELECT l.* FROM l JOIN unnest(ids) WITH ORDINALITY AS o(id, pos)"
 	"    ON o.id = l.id ORDER BY o.pos;"
 	"END $f$;"
+	/*
+	 * The documents of each home, counted as quire_docs changes, by
+	 * triggers on each statement (their transition tables), in 16
+	 * rows a home as quire_totals does.
+	 */
+	"CREATE TABLE quire_home_docs ("
+	"  home bytea NOT NULL,"
+	"  shard smallint NOT NULL,"
+	"  n bigint NOT NULL,"
+	"  PRIMARY KEY (home, shard));"
+	"INSERT INTO quire_home_docs SELECT home, 0, count(*) FROM quire_docs"
+	"  GROUP BY home;"
+	"CREATE FUNCTION quire_docs_count() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $f$ "
+	"BEGIN"
+	"  IF TG_OP = 'INSERT' THEN"
+	"    INSERT INTO quire_home_docs AS c SELECT home,"
+	"      pg_backend_pid() % 16, count(*) FROM quire_new GROUP BY home"
+	"      ORDER BY home ON CONFLICT (home, shard) DO UPDATE SET"
+	"      n = c.n + excluded.n;"
+	"  ELSIF TG_OP = 'DELETE' THEN"
+	"    INSERT INTO quire_home_docs AS c SELECT home,"
+	"      pg_backend_pid() % 16, -count(*) FROM quire_old GROUP BY home"
+	"      ORDER BY home ON CONFLICT (home, shard) DO UPDATE SET"
+	"      n = c.n + excluded.n;"
+	"  ELSE"
+	"    INSERT INTO quire_home_docs AS c SELECT home,"
+	"      pg_backend_pid() % 16, sum(k) FROM (SELECT home, 1 AS k FROM"
+	"      quire_new UNION ALL SELECT home, -1 FROM quire_old) d"
+	"      GROUP BY home HAVING sum(k) <> 0 ORDER BY home"
+	"      ON CONFLICT (home, shard) DO UPDATE SET n = c.n + excluded.n;"
+	"  END IF;"
+	"  RETURN NULL;"
+	"END $f$;"
+	"CREATE TRIGGER quire_docs_insert AFTER INSERT ON quire_docs"
+	"  REFERENCING NEW TABLE AS quire_new FOR EACH STATEMENT"
+	"  EXECUTE PROCEDURE quire_docs_count();"
+	"CREATE TRIGGER quire_docs_delete AFTER DELETE ON quire_docs"
+	"  REFERENCING OLD TABLE AS quire_old FOR EACH STATEMENT"
+	"  EXECUTE PROCEDURE quire_docs_count();"
+	"CREATE TRIGGER quire_docs_update AFTER UPDATE ON quire_docs"
+	"  REFERENCING OLD TABLE AS quire_old NEW TABLE AS quire_new"
+	"  FOR EACH STATEMENT EXECUTE PROCEDURE quire_docs_count();"
 };
 
 #define QPG_VERSION	((int)(sizeof(qpg_migrations) / \
@@ -3736,8 +3786,9 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q(t, "SELECT h.name, h.http, h.pid, h.started, "
 	    "h.beat, h.stopped, h.expired, greatest(" QPG_SRV_MS " - h.beat, "
 	    "0), (SELECT count(*) FROM quire_jobs j WHERE j.state = 1 AND "
-	    "j.lease_host = h.name), (SELECT count(*) FROM quire_docs d "
-	    "WHERE d.home = h.name), h.draining, h.drained FROM quire_hosts h "
+	    "j.lease_host = h.name), (SELECT coalesce(sum(c.n), 0) FROM "
+	    "quire_home_docs c WHERE c.home = h.name), h.draining, "
+	    "h.drained FROM quire_hosts h "
 	    "ORDER BY h.name", NULL, &r)) != 0)
 		return (rc);
 	n = PQntuples(r);

@@ -2702,10 +2702,11 @@ END_TEST
 START_TEST(test_schema)
 {
 	struct queue_conf	 qc;
+	struct hosts_seen	 hs;
 	struct job		 j;
 	struct tq		 tq;
 	struct queue		 q;
-	char			 err[256], sql[512];
+	char			 err[256], sql[1024];
 
 	/* A database without the schema is refused, and says so. */
 	tq_schema(&tq);
@@ -2725,10 +2726,17 @@ START_TEST(test_schema)
 	tq_open_only(&tq, &qc);
 	QB.qb_close(&tq.tq_q);
 
-	/* Version 5, without the claim's function: migrate adds it. */
+	/*
+	 * Version 5, without the claim's function and the homes' counts,
+	 * two documents at home on h: migrate adds them, and counts them.
+	 */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; UPDATE quire_schema SET version = 5",
-	    tq.tq_schema);
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    "INSERT INTO quire_docs VALUES ('t', 'x', 'h', 0, 0, 0), "
+	    "('t', 'y', 'h', 0, 0, 0); INSERT INTO quire_hosts (name, "
+	    "started, beat) VALUES ('h', 0, 0); "
+	    "UPDATE quire_schema SET version = 5", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(QB.qb_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
@@ -2737,11 +2745,31 @@ START_TEST(test_schema)
 	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
 	ck_assert_uint_eq(claim(&tq, 7, &j, 1), 1);
 	ck_assert_uint_eq(j.j_state, JOB_LEASED);
+	memset(&hs, 0, sizeof(hs));
+	ck_assert_int_eq(queue_pg_hosts(&tq.tq_q, hosts_cb, &hs), 0);
+	ck_assert_int_eq(hs.hs_n, 1);
+	ck_assert_uint_eq(hs.hs_h[0].qh_docs, 2);
+	/* Counted as the table changes, whichever way. */
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DELETE FROM quire_docs WHERE extid = 'x'; "
+	    "INSERT INTO quire_docs VALUES ('t', 'z', 'g', 0, 0, 0); "
+	    "UPDATE quire_docs SET home = 'h' WHERE home = 'g'; "
+	    "INSERT INTO quire_docs VALUES ('t', 'w', 'h', 0, 0, 0), "
+	    "('t', 'z', 'h', 0, 0, 0) ON CONFLICT (tenant, extid) DO "
+	    "UPDATE SET home = 'g'", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	memset(&hs, 0, sizeof(hs));
+	ck_assert_int_eq(queue_pg_hosts(&tq.tq_q, hosts_cb, &hs), 0);
+	ck_assert_uint_eq(hs.hs_h[0].qh_docs, 2);
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DELETE FROM quire_docs; DELETE FROM quire_hosts", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
 	QB.qb_close(&tq.tq_q);
 
 	/* Version 4, without drains: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; ALTER TABLE quire_hosts DROP COLUMN "
 	    "draining, DROP COLUMN drained; UPDATE quire_schema SET "
 	    "version = 4", tq.tq_schema);
@@ -2754,7 +2782,8 @@ START_TEST(test_schema)
 
 	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; "
 	    "DROP TABLE quire_hosts, quire_docs, quire_spool_body; "
 	    "ALTER TABLE quire_spool DROP COLUMN size; "
@@ -2772,7 +2801,8 @@ START_TEST(test_schema)
 
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
 	    "DROP TABLE quire_totals, quire_hosts, quire_docs, "
 	    "quire_spool_body, quire_bodies; "
 	    "UPDATE quire_schema SET version = 0",
