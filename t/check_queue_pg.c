@@ -2733,6 +2733,7 @@ START_TEST(test_schema)
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
 	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
 	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    "CREATE INDEX quire_docs_home ON quire_docs (home); "
 	    "INSERT INTO quire_docs VALUES ('t', 'x', 'h', 0, 0, 0), "
 	    "('t', 'y', 'h', 0, 0, 0); INSERT INTO quire_hosts (name, "
 	    "started, beat) VALUES ('h', 0, 0); "
@@ -2769,7 +2770,9 @@ START_TEST(test_schema)
 	/* Version 4, without drains: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
 	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
-	    "DROP FUNCTION quire_docs_count CASCADE; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    "CREATE INDEX quire_docs_home ON quire_docs (home); "
+	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; ALTER TABLE quire_hosts DROP COLUMN "
 	    "draining, DROP COLUMN drained; UPDATE quire_schema SET "
 	    "version = 4", tq.tq_schema);
@@ -2783,7 +2786,8 @@ START_TEST(test_schema)
 	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
 	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
-	    "DROP FUNCTION quire_docs_count CASCADE; DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; "
 	    "DROP TABLE quire_hosts, quire_docs, quire_spool_body; "
 	    "ALTER TABLE quire_spool DROP COLUMN size; "
