@@ -36,7 +36,8 @@
  *	quire_totals	the totals of queue_stats (enqueued, completed, ...)
  *			in 16 rows, one chosen by the server process id of
  *			the connection, summed when read: concurrent acks
- *			do not queue on one row.
+ *			do not queue on one row (and 16 more for the
+ *			releases at the reap: qpg_release_fast).
  *	quire_lease_gen	the sequence of lease generations.
  *
  * Version 2 adds
@@ -97,6 +98,23 @@
  *	quire_jobs.away	a move's drained host, which may not claim it.
  *	quire_bodies	job -> the body a job carries (a move's document),
  *			gone with its job (ON DELETE CASCADE) or at its ack.
+ *
+ * Version 6 adds
+ *
+ *	quire_claim()	the claim (below) as a function in PL/pgSQL, one
+ *			call a claim: one round trip, and plans that the
+ *			server keeps for the session instead of planning
+ *			the claim's statements at every call.
+ *	quire_home_docs	home -> its documents in quire_docs, in 16 rows a
+ *			home (one chosen by the server process id, as in
+ *			quire_totals; summed when read), which triggers
+ *			on quire_docs keep, one statement of theirs per
+ *			statement on it: the hosts' listing (status,
+ *			quirectl hosts, a search over all) reads the
+ *			counts instead of counting every document.
+ *			quire_docs loses its index by home, whose one
+ *			other reader, the end of a drain (which deletes the
+ *			drained host's records), reads the table instead.
  *
  * Home hosts.  An ack writes, in its transaction, the home records of
  * the documents its jobs indexed (queue_docs hands them to the next
@@ -164,8 +182,10 @@
  * parameters; PostgreSQL's now() is never used, so the semantics and
  * the tests are the LMDB backend's.
  *
- * Claim (policy).  One transaction.  Retries whose time came are made
- * ready (at most QPG_PROMOTE_MAX, FOR UPDATE SKIP LOCKED).  Then the
+ * Claim (policy).  One transaction, one call of quire_claim: a claim
+ * alone is one statement in autocommit, a claim with acks the last
+ * statement of the acks' transaction.  Retries whose time came are made
+ * ready (at most 1024 a claim, FOR UPDATE SKIP LOCKED).  Then the
  * candidates are read and locked, FOR UPDATE SKIP LOCKED: for each
  * tenant with ready jobs and each priority, its oldest jobs (at most
  * the claim's size, an index scan each), each with its effective
@@ -196,8 +216,9 @@
  * Leases are fenced by generation: heartbeat, ack and fail name (id,
  * generation) and get QUEUE_ESTALE when the row is no longer leased
  * with that generation.  release_pid releases the leases of a pid of
- * this host (qc_host, host-name, else gethostname) only; sweep releases
- * the expired leases of every host.
+ * this host (qc_host, host-name, else gethostname) only, the ordinary
+ * ones in one statement (qpg_release_fast); sweep releases the expired
+ * leases of every host.
  *
  * Acks write the row at once: nothing is deferred, so qpg_settle has
  * nothing to do and returns 0.  Retention: at an ack, the done and
@@ -238,7 +259,6 @@
 #define QPG_SCHEMA_TABLE	"quire_schema"
 #define QPG_CHANNEL		"quire_jobs"
 #define QPG_ARGS_MAX		24
-#define QPG_PROMOTE_MAX		1024	/* retries made ready per claim */
 #define QPG_CLAIM_MAX		1024	/* jobs per claim, at most */
 #define QPG_FETCH		"256"	/* rows per FETCH of a listing */
 #define QPG_CONNECT_TIMEOUT	"10"	/* seconds, unless the DSN says */
@@ -254,6 +274,7 @@
 #define QPG_TRIES		3	/* runs of a transaction, at most */
 #define QPG_ESQL		-100	/* a statement failed: see t_sqlstate */
 #define QPG_ONE			2	/* qpg_run: one statement, no BEGIN */
+#define QPG_AUTO		3	/* qpg_run: one that writes, no BEGIN */
 #define QPG_DEFAULT_TENANT	"default"
 #define QPG_HOST_MAX		255
 #define QPG_TOTAL_SHARDS	16
@@ -373,7 +394,138 @@ static const char *qpg_migrations[] = {
 	"  WHERE away IS NOT NULL;"
 	"CREATE TABLE quire_bodies ("
 	"  job bigint PRIMARY KEY REFERENCES quire_jobs (id) ON DELETE CASCADE,"
-	"  body bytea NOT NULL);"
+	"  body bytea NOT NULL);",
+	/*
+	 * 6: the claim as one call on the server.  The candidates: for
+	 * each tenant and priority, the oldest jobs any host may claim
+	 * (but a move away from this host) and the oldest pinned to this
+	 * host ($5), an index scan each; none while this host drains.  The
+	 * priority is a range of one value, ordered on, rather than an
+	 * equality: with prio = b.prio the planner drops prio from the
+	 * order and, where its statistics say one priority holds every
+	 * job, walks the primary key instead through every job of the
+	 * table for each priority that has none.  Whether a tenant has a
+	 * ready job is its first one in the ready index's order, not an
+	 * EXISTS, which the planner may answer with a sequential scan
+	 * that steps over every finished job at the table's head.
+	 */
+	"CREATE FUNCTION quire_claim(bigint, bigint, bigint, bigint, bytea,"
+	"  bigint, bigint, bigint, bigint, bigint, bigint)"
+	"  RETURNS SETOF quire_jobs LANGUAGE plpgsql AS $f$ "
+	"DECLARE"
+	"  c record; n bigint := 0; bytes bigint := 0; isbig boolean;"
+	"  inflight bigint; promoted bigint; ids bigint[] := '{}';"
+	"BEGIN"
+	"  UPDATE quire_jobs SET state = 0, updated = $1, enq = runat"
+	"    WHERE id IN (SELECT id FROM quire_jobs WHERE state = 2 AND"
+	"    runat <= $1 ORDER BY runat, id LIMIT 1024 FOR UPDATE SKIP LOCKED);"
+	"  GET DIAGNOSTICS promoted = ROW_COUNT;"
+	"  IF promoted > 0 THEN"
+	"    PERFORM pg_notify('quire_jobs', '');"
+	"  END IF;"
+	"  SELECT coalesce(sum(size), 0) INTO inflight FROM quire_jobs"
+	"    WHERE state = 1 AND quire_jobs.big;"
+	"  FOR c IN WITH t AS (SELECT t.tid, t.served, (SELECT count(*) FROM"
+	"    quire_jobs l WHERE l.state = 1 AND l.tid = t.tid) AS busy"
+	"    FROM quire_tenants t WHERE NOT EXISTS (SELECT 1 FROM"
+	"    quire_hosts h WHERE h.name = $5 AND h.draining <> 0) AND"
+	"    ((SELECT r.id FROM quire_jobs r WHERE r.state = 0 AND"
+	"    r.home IS NULL AND r.tid = t.tid ORDER BY r.tid, r.prio, r.id"
+	"    LIMIT 1) IS NOT NULL OR (SELECT r.id FROM quire_jobs r"
+	"    WHERE r.state = 0 AND r.home = $5 AND r.tid = t.tid"
+	"    ORDER BY r.home, r.tid, r.prio, r.id LIMIT 1) IS NOT NULL)),"
+	"  k AS (SELECT t.tid, t.served, t.busy, j.id, j.prio, j.size,"
+	"    j.prio + CASE WHEN $2 > 0 AND $1 > j.enq"
+	"    THEN ($1 - j.enq) / $2 ELSE 0 END AS eff"
+	"    FROM t CROSS JOIN generate_series(0, 9) AS b(prio)"
+	"    CROSS JOIN LATERAL (SELECT * FROM (SELECT id, prio, size, enq"
+	"    FROM quire_jobs j WHERE j.state = 0 AND j.home IS NULL AND"
+	"    j.tid = t.tid AND j.prio >= b.prio AND j.prio <= b.prio AND"
+	"    (j.away IS NULL OR j.away <> $5) ORDER BY j.prio, j.id LIMIT $3"
+	"    FOR UPDATE SKIP LOCKED) f UNION ALL SELECT * FROM (SELECT id,"
+	"    prio, size, enq FROM quire_jobs j WHERE j.state = 0 AND"
+	"    j.home = $5 AND j.tid = t.tid AND j.prio >= b.prio AND"
+	"    j.prio <= b.prio ORDER BY j.prio, j.id"
+	"    LIMIT $3 FOR UPDATE SKIP LOCKED) p) j),"
+	"  r AS (SELECT k.*, row_number() OVER (PARTITION BY tid ORDER BY"
+	"    eff DESC, prio DESC, id) AS rn FROM k)"
+	"  SELECT r.id, r.size FROM r ORDER BY busy + rn, served, tid, rn"
+	"    LIMIT $4 LOOP"
+	"    EXIT WHEN n >= $3;"
+	"    isbig := c.size >= $7;"
+	"    CONTINUE WHEN n > 0 AND bytes + c.size > $6;"
+	"    CONTINUE WHEN isbig AND ($8 = 0 OR (inflight > 0 AND"
+	"      inflight + c.size > $8));"
+	"    bytes := bytes + c.size;"
+	"    IF isbig THEN"
+	"      inflight := inflight + c.size;"
+	"    END IF;"
+	"    n := n + 1;"
+	"    ids := ids || c.id;"
+	"  END LOOP;"
+	"  IF n = 0 THEN"
+	"    RETURN;"
+	"  END IF;"
+	"  RETURN QUERY WITH l AS (UPDATE quire_jobs SET state = 1,"
+	"    updated = $1, deadline = $9, lease_host = $5, lease_pid = $10,"
+	"    lease_slot = $11, gen = nextval('quire_lease_gen'),"
+	"    progress = 0, cancel = false, big = size >= $7"
+	"    WHERE id = ANY(ids) AND state = 0 RETURNING *),"
+	"  s AS (UPDATE quire_tenants SET served = nextval('quire_served')"
+	"    WHERE tid IN (SELECT tid FROM quire_tenants WHERE tid IN"
+	"    (SELECT tid FROM l) ORDER BY tid FOR UPDATE SKIP LOCKED))"
+	"  SELECT l.* FROM l JOIN unnest(ids) WITH ORDINALITY AS o(id, pos)"
+	"    ON o.id = l.id ORDER BY o.pos;"
+	"END $f$;"
+	/*
+	 * The documents of each home, counted as quire_docs changes, by
+	 * triggers on each statement (their transition tables), in 16
+	 * rows a home as quire_totals does.
+	 */
+	"CREATE TABLE quire_home_docs ("
+	"  home bytea NOT NULL,"
+	"  shard smallint NOT NULL,"
+	"  n bigint NOT NULL,"
+	"  PRIMARY KEY (home, shard));"
+	"INSERT INTO quire_home_docs SELECT home, 0, count(*) FROM quire_docs"
+	"  GROUP BY home;"
+	"CREATE FUNCTION quire_docs_count() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $f$ "
+	"BEGIN"
+	"  IF TG_OP = 'INSERT' THEN"
+	"    INSERT INTO quire_home_docs AS c SELECT home,"
+	"      pg_backend_pid() % 16, count(*) FROM quire_new GROUP BY home"
+	"      ORDER BY home ON CONFLICT (home, shard) DO UPDATE SET"
+	"      n = c.n + excluded.n;"
+	"  ELSIF TG_OP = 'DELETE' THEN"
+	"    INSERT INTO quire_home_docs AS c SELECT home,"
+	"      pg_backend_pid() % 16, -count(*) FROM quire_old GROUP BY home"
+	"      ORDER BY home ON CONFLICT (home, shard) DO UPDATE SET"
+	"      n = c.n + excluded.n;"
+	"  ELSE"
+	"    INSERT INTO quire_home_docs AS c SELECT home,"
+	"      pg_backend_pid() % 16, sum(k) FROM (SELECT home, 1 AS k FROM"
+	"      quire_new UNION ALL SELECT home, -1 FROM quire_old) d"
+	"      GROUP BY home HAVING sum(k) <> 0 ORDER BY home"
+	"      ON CONFLICT (home, shard) DO UPDATE SET n = c.n + excluded.n;"
+	"  END IF;"
+	"  RETURN NULL;"
+	"END $f$;"
+	"CREATE TRIGGER quire_docs_insert AFTER INSERT ON quire_docs"
+	"  REFERENCING NEW TABLE AS quire_new FOR EACH STATEMENT"
+	"  EXECUTE PROCEDURE quire_docs_count();"
+	"CREATE TRIGGER quire_docs_delete AFTER DELETE ON quire_docs"
+	"  REFERENCING OLD TABLE AS quire_old FOR EACH STATEMENT"
+	"  EXECUTE PROCEDURE quire_docs_count();"
+	"CREATE TRIGGER quire_docs_update AFTER UPDATE ON quire_docs"
+	"  REFERENCING OLD TABLE AS quire_old NEW TABLE AS quire_new"
+	"  FOR EACH STATEMENT EXECUTE PROCEDURE quire_docs_count();"
+	/*
+	 * With the counts, the index of the records by home served only
+	 * the end of a drain, and cost every ack's records a third of
+	 * their time: every record of one host has the same key.
+	 */
+	"DROP INDEX quire_docs_home;"
 };
 
 #define QPG_VERSION	((int)(sizeof(qpg_migrations) / \
@@ -710,6 +862,13 @@ qpg_row_job(const PGresult *r, int row, int col, struct job *j)
 		j->j_state = JOB_DEAD;
 }
 
+/* A setting as a bigint's value: a larger one is as good as infinite. */
+static uint64_t
+qpg_clamp(uint64_t v)
+{
+	return (v > INT64_MAX ? INT64_MAX : v);
+}
+
 /* Transactions. */
 
 /* The queue result of a failed statement's SQLSTATE. */
@@ -821,7 +980,12 @@ qpg_lost(struct qpg *pg)
  * another.  Run again after a deadlock or a serialization failure, and
  * once after the connection was lost before the commit was sent.  ro
  * QPG_ONE: fn is one read-only statement, run as it is, without BEGIN
- * and COMMIT around it (a third of the round trips).
+ * and COMMIT around it (a third of the round trips).  QPG_AUTO: fn is
+ * one statement that writes, a transaction of its own the same way,
+ * which writes its totals and its NOTIFY itself, and which may be run
+ * again after a lost connection: a release finds what is left to
+ * release, and a claim whose outcome was lost left leases that expire,
+ * as after a COMMIT lost.
  */
 static int
 qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
@@ -842,15 +1006,16 @@ qpg_run(struct queue *q, const char *fn_name, int ro, qpg_fn fn, void *arg)
 		t.t_now = queue_now(q);
 		q->q_nunlink = 0;
 		committing = 0;
-		rc = ro == QPG_ONE ? 0 : qpg_q(&t, ro ? "BEGIN ISOLATION "
-		    "LEVEL REPEATABLE READ READ ONLY" : "BEGIN", NULL, NULL);
+		rc = ro == QPG_ONE || ro == QPG_AUTO ? 0 : qpg_q(&t, ro ?
+		    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" :
+		    "BEGIN", NULL, NULL);
 		if (rc == 0)
 			rc = fn(&t, arg);
 		if (rc == 0 && !ro)
 			rc = qpg_totals(&t);
-		if (rc == 0 && t.t_notify)
+		if (rc == 0 && t.t_notify && ro != QPG_AUTO)
 			rc = qpg_q(&t, "NOTIFY " QPG_CHANNEL, NULL, NULL);
-		if (rc == 0 && ro != QPG_ONE) {
+		if (rc == 0 && ro != QPG_ONE && ro != QPG_AUTO) {
 			committing = 1;
 			rc = qpg_q(&t, "COMMIT", NULL, NULL);
 		}
@@ -1963,62 +2128,99 @@ out:
 	return (rc);
 }
 
+/* Documents by tenant and external id, then as the batch had them. */
+static int
+qpg_doccmp(const void *a, const void *b)
+{
+	const struct queue_doc *const *x = a, *const *y = b;
+	int	 c;
+
+	if ((c = strcmp((*x)->qd_tenant, (*y)->qd_tenant)) != 0 ||
+	    (c = strcmp((*x)->qd_extid, (*y)->qd_extid)) != 0)
+		return (c);
+	return (*x < *y ? -1 : *x > *y);
+}
+
 /*
  * The home records of the documents of the acked jobs (acked[0..n),
- * sorted), in one statement: a document indexed gets this host as its
- * home, or keeps the home it has (another host's record is never
- * taken over: reconciling at that host's start decides); a document
- * deleted here loses its record.  The last word on a document in the
- * batch is the one that counts.
+ * sorted): a document indexed gets this host as its home, or keeps the
+ * home it has (another host's record is never taken over: reconciling
+ * at that host's start decides); a document deleted here loses its
+ * record.  The last word on a document in the batch is the one that
+ * counts: the documents are sorted here, by (tenant, external id) and
+ * then in the batch's order, and the last of each kept, so that the
+ * server neither sorts nor removes duplicates, and the records are
+ * written in the order of their primary key.  One statement for the
+ * documents indexed, and one more only when some were deleted.
  */
 static int
 qpg_homes(struct qpg_tx *t, const uint64_t *acked, size_t n)
 {
-	const struct queue_doc *d;
+	const struct queue_doc *d, **v;
 	struct qpg_args	 a;
-	struct buf	 col[5];
-	size_t		 i, any = 0;
-	int		 k, rc;
+	struct buf	 col[4], del[2];
+	size_t		 i, nv = 0, nput = 0, ndel = 0;
+	int		 k, rc = 0;
 
-	for (k = 0; k < 5; k++)
-		buf_init(&col[k]);
+	v = xcalloc(t->t_pg->p_ndocs + 1, sizeof(*v));
 	for (i = 0; i < t->t_pg->p_ndocs; i++) {
 		d = &t->t_pg->p_docs[i];
-		if (d->qd_away != NULL || bsearch(&d->qd_job, acked, n,
-		    sizeof(*acked), qpg_idcmp) == NULL)
+		if (d->qd_away == NULL && bsearch(&d->qd_job, acked, n,
+		    sizeof(*acked), qpg_idcmp) != NULL)
+			v[nv++] = d;
+	}
+	qsort(v, nv, sizeof(*v), qpg_doccmp);
+	for (k = 0; k < 4; k++)
+		buf_init(&col[k]);
+	for (k = 0; k < 2; k++)
+		buf_init(&del[k]);
+	for (i = 0; i < nv; i++) {
+		d = v[i];
+		if (i + 1 < nv && strcmp(d->qd_tenant, v[i + 1]->qd_tenant) ==
+		    0 && strcmp(d->qd_extid, v[i + 1]->qd_extid) == 0)
 			continue;
+		if (d->qd_deleted) {
+			qpg_arr_bytes(&del[0], d->qd_tenant, JOB_TENANT_MAX);
+			qpg_arr_bytes(&del[1], d->qd_extid, IX_EXTID_MAX);
+			ndel++;
+			continue;
+		}
 		qpg_arr_bytes(&col[0], d->qd_tenant, JOB_TENANT_MAX);
 		qpg_arr_bytes(&col[1], d->qd_extid, IX_EXTID_MAX);
 		qpg_arr_i64(&col[2], (int64_t)d->qd_hash);
 		qpg_arr_i64(&col[3], d->qd_job);
-		qpg_arr_sep(&col[4]);
-		buf_addstr(&col[4], d->qd_deleted ? "t" : "f");
-		any++;
+		nput++;
 	}
-	rc = 0;
-	if (any > 0) {
+	if (ndel > 0) {
 		qa_init(&a);
-		for (k = 0; k < 5; k++)
+		for (k = 0; k < 2; k++)
+			qa_str(&a, qpg_arr_end(&del[k]));
+		qa_bin(t, &a, t->t_pg->p_host);
+		rc = qpg_q(t, "DELETE FROM quire_docs d USING "
+		    "unnest($1::bytea[], $2::bytea[]) AS u(tenant, extid) "
+		    "WHERE d.tenant = u.tenant AND d.extid = u.extid AND "
+		    "d.home = $3", &a, NULL);
+	}
+	if (rc == 0 && nput > 0) {
+		qa_init(&a);
+		for (k = 0; k < 4; k++)
 			qa_str(&a, qpg_arr_end(&col[k]));
 		qa_bin(t, &a, t->t_pg->p_host);
 		qa_u64(&a, t->t_now);
-		rc = qpg_q(t, "WITH u AS (SELECT DISTINCT ON (tenant, extid) "
-		    "tenant, extid, hash, job, del FROM unnest($1::bytea[], "
-		    "$2::bytea[], $3::bigint[], $4::bigint[], $5::boolean[]) "
-		    "WITH ORDINALITY AS u(tenant, extid, hash, job, del, n) "
-		    "ORDER BY tenant, extid, n DESC), "
-		    "x AS (DELETE FROM quire_docs d USING u WHERE u.del AND "
-		    "d.tenant = u.tenant AND d.extid = u.extid AND "
-		    "d.home = $6) "
-		    "INSERT INTO quire_docs AS d (tenant, extid, home, hash, "
-		    "job, updated) SELECT tenant, extid, $6, hash, job, $7 "
-		    "FROM u WHERE NOT u.del ON CONFLICT (tenant, extid) DO "
-		    "UPDATE SET hash = excluded.hash, job = excluded.job, "
+		rc = qpg_q(t, "INSERT INTO quire_docs AS d (tenant, extid, "
+		    "home, hash, job, updated) SELECT tenant, extid, $5, hash, "
+		    "job, $6 FROM unnest($1::bytea[], $2::bytea[], "
+		    "$3::bigint[], $4::bigint[]) AS u(tenant, extid, hash, "
+		    "job) ON CONFLICT (tenant, extid) DO UPDATE SET "
+		    "hash = excluded.hash, job = excluded.job, "
 		    "updated = excluded.updated WHERE d.home = excluded.home",
 		    &a, NULL);
 	}
-	for (k = 0; k < 5; k++)
+	for (k = 0; k < 4; k++)
 		buf_free(&col[k]);
+	for (k = 0; k < 2; k++)
+		buf_free(&del[k]);
+	free(v);
 	if (rc == 0)
 		rc = qpg_moves(t, acked, n);
 	return (rc);
@@ -2161,97 +2363,44 @@ qpg_retain(struct qpg_tx *t)
 }
 
 /*
- * Retrying jobs whose time came are ready again: the other idle workers
- * are told, as this claim may not take them all.
+ * The claim itself, one call of quire_claim on the server (schema
+ * version 6), which runs the policy of the comment at the top: the
+ * retries whose time came made ready (and a NOTIFY when there were),
+ * the big jobs in flight summed, the candidates read and locked, the
+ * size tiers applied to them in their order, the chosen ones leased and
+ * their tenants marked served.  Its statements' plans are kept by the
+ * server for the session, so a claim is planned once per connection,
+ * not at each call, and it is one round trip.  The jobs come back in
+ * the policy's order.
  */
 static int
-qpg_promote(struct qpg_tx *t)
+qpg_claim_jobs(struct qpg_tx *t, struct qpg_claim_arg *ca)
 {
+	const struct queue_conf *qc = &t->t_q->q_conf;
 	struct qpg_args	 a;
 	PGresult	*r;
-	int		 rc;
+	int		 i, rc;
 
 	qa_init(&a);
 	qa_u64(&a, t->t_now);
-	qa_u64(&a, QPG_PROMOTE_MAX);
-	if ((rc = qpg_q(t, "UPDATE quire_jobs SET state = 0, updated = $1, "
-	    "enq = runat WHERE id IN (SELECT id FROM quire_jobs WHERE "
-	    "state = 2 AND runat <= $1 ORDER BY runat, id LIMIT $2 "
-	    "FOR UPDATE SKIP LOCKED)", &a, &r)) != 0)
+	qa_u64(&a, qpg_clamp(qc->qc_aging_ms));
+	qa_u64(&a, ca->ca_max);
+	qa_u64(&a, 4 * ca->ca_max + 16);
+	qa_bin(t, &a, t->t_pg->p_host);
+	qa_u64(&a, qpg_clamp(qc->qc_claim_bytes));
+	qa_u64(&a, qpg_clamp(qc->qc_big_bytes));
+	qa_u64(&a, qpg_clamp(qc->qc_big_inflight));
+	qa_u64(&a, qpg_clamp(t->t_now + qc->qc_lease_ms));
+	qa_u64(&a, ca->ca_owner->qo_pid);
+	qa_u64(&a, ca->ca_owner->qo_slot);
+	if ((rc = qpg_q(t, "SELECT " QPG_COLS " FROM quire_claim($1, $2, $3, "
+	    "$4, $5, $6, $7, $8, $9, $10, $11) WITH ORDINALITY "
+	    "ORDER BY ordinality", &a, &r)) != 0)
 		return (rc);
-	if (strtoull(PQcmdTuples(r), NULL, 10) > 0)
-		t->t_notify = 1;
+	for (i = 0; i < PQntuples(r) && ca->ca_n < ca->ca_max; i++)
+		qpg_row_job(r, i, 0, &ca->ca_out[ca->ca_n++]);
 	PQclear(r);
 	return (0);
-}
-
-/*
- * The candidates of a claim, in the order of the policy: for each
- * tenant and priority, the oldest jobs any host may claim (but a move
- * away from this host) and the oldest pinned to this host ($5), an
- * index scan each; none while this host drains.  The priority is
- * a range of one value, ordered on, rather than an equality: with
- * prio = b.prio the planner drops prio from the order, and, where its
- * statistics say one priority holds every job (most queues use one),
- * walks the primary key in id order instead, filtering, through every
- * job of the table for each of the nine priorities that have none
- * (contrib/bench/pg-queue: the claim's mean time from 16 ms to 5 ms at
- * 20,000 jobs).  Only the ready and pinned indexes give (prio, id).
- */
-#define QPG_CANDIDATES \
-	"WITH t AS (SELECT t.tid, t.served, (SELECT count(*) FROM " \
-	"  quire_jobs l WHERE l.state = 1 AND l.tid = t.tid) AS busy " \
-	"  FROM quire_tenants t WHERE NOT EXISTS (SELECT 1 FROM " \
-	"  quire_hosts h WHERE h.name = $5 AND h.draining <> 0) AND " \
-	"  (EXISTS (SELECT 1 FROM quire_jobs r " \
-	"  WHERE r.state = 0 AND r.home IS NULL AND r.tid = t.tid) OR " \
-	"  EXISTS (SELECT 1 FROM quire_jobs r WHERE r.state = 0 AND " \
-	"  r.home = $5 AND r.tid = t.tid))), " \
-	"c AS (SELECT t.tid, t.served, t.busy, j.id, j.prio, j.size, " \
-	"  j.prio + CASE WHEN $2 > 0 AND $1 > j.enq " \
-	"  THEN ($1 - j.enq) / $2 ELSE 0 END AS eff " \
-	"  FROM t CROSS JOIN generate_series(0, 9) AS b(prio) " \
-	"  CROSS JOIN LATERAL (SELECT * FROM (SELECT id, prio, size, enq " \
-	"  FROM quire_jobs j WHERE j.state = 0 AND j.home IS NULL AND " \
-	"  j.tid = t.tid AND j.prio >= b.prio AND j.prio <= b.prio AND " \
-	"  (j.away IS NULL OR j.away <> $5) ORDER BY j.prio, j.id LIMIT $3 " \
-	"  FOR UPDATE SKIP LOCKED) f UNION ALL SELECT * FROM (SELECT id, " \
-	"  prio, size, enq FROM quire_jobs j WHERE j.state = 0 AND " \
-	"  j.home = $5 AND j.tid = t.tid AND j.prio >= b.prio AND " \
-	"  j.prio <= b.prio ORDER BY j.prio, j.id " \
-	"  LIMIT $3 FOR UPDATE SKIP LOCKED) p) j), " \
-	"r AS (SELECT c.*, row_number() OVER (PARTITION BY tid ORDER BY " \
-	"  eff DESC, prio DESC, id) AS rn FROM c) " \
-	"SELECT id, size FROM r ORDER BY busy + rn, served, tid, rn LIMIT $4"
-
-/*
- * The jobs a claim may take from the candidates, by the size tiers:
- * their ids into order, in the policy's order.
- */
-static size_t
-qpg_pick(struct qpg_tx *t, PGresult *r, size_t want, uint64_t *bytes,
-    uint64_t *big_inflight, uint64_t *order)
-{
-	const struct queue_conf *qc = &t->t_q->q_conf;
-	uint64_t	 size;
-	size_t		 n = 0;
-	int		 i, big;
-
-	for (i = 0; i < PQntuples(r) && n < want; i++) {
-		size = qpg_u64(r, i, 1);
-		big = size >= qc->qc_big_bytes;
-		/* A claim's first job always goes, whatever its size. */
-		if (n > 0 && *bytes + size > qc->qc_claim_bytes)
-			continue;
-		if (big && (qc->qc_big_inflight == 0 || (*big_inflight > 0 &&
-		    *big_inflight + size > qc->qc_big_inflight)))
-			continue;
-		*bytes += size;
-		if (big)
-			*big_inflight += size;
-		order[n++] = qpg_u64(r, i, 0);
-	}
-	return (n);
 }
 
 /* An array of ids as PostgreSQL's text of a bigint[]. */
@@ -2272,124 +2421,10 @@ qpg_id_array(const uint64_t *ids, size_t n)
 	return (s);
 }
 
-/* Lease the ready jobs of ids (an array's text) to the claimer. */
-static int
-qpg_lease(struct qpg_tx *t, struct qpg_claim_arg *ca, const char *ids)
-{
-	const struct queue_conf *qc = &t->t_q->q_conf;
-	struct qpg_args	 a;
-	PGresult	*r;
-	int		 i, rc;
-
-	qa_init(&a);
-	qa_str(&a, ids);
-	qa_u64(&a, t->t_now);
-	qa_u64(&a, t->t_now + qc->qc_lease_ms);
-	qa_bin(t, &a, t->t_pg->p_host);
-	qa_u64(&a, ca->ca_owner->qo_pid);
-	qa_u64(&a, ca->ca_owner->qo_slot);
-	qa_u64(&a, qc->qc_big_bytes);
-	if ((rc = qpg_q(t, "UPDATE quire_jobs SET state = 1, updated = $2, "
-	    "deadline = $3, lease_host = $4, lease_pid = $5, lease_slot = $6, "
-	    "gen = nextval('quire_lease_gen'), progress = 0, cancel = false, "
-	    "big = size >= $7 WHERE id IN (SELECT id FROM quire_jobs WHERE "
-	    "id = ANY($1::bigint[]) AND state = 0 ORDER BY id "
-	    "FOR UPDATE SKIP LOCKED) RETURNING " QPG_COLS, &a, &r)) != 0)
-		return (rc);
-	for (i = 0; i < PQntuples(r) && ca->ca_n < ca->ca_max; i++)
-		qpg_row_job(r, i, 0, &ca->ca_out[ca->ca_n++]);
-	PQclear(r);
-	return (0);
-}
-
-/* Jobs in ca_out in the order of the ids that chose them. */
-static void
-qpg_claim_order(struct job *out, size_t from, size_t n, const uint64_t *ids,
-    size_t nids)
-{
-	struct job	 tmp;
-	size_t		 i, k, pos = from;
-
-	for (k = 0; k < nids; k++)
-		for (i = pos; i < from + n; i++)
-			if (out[i].j_id == ids[k]) {
-				tmp = out[pos];
-				out[pos] = out[i];
-				out[i] = tmp;
-				pos++;
-				break;
-			}
-}
-
-static int
-qpg_claim_jobs(struct qpg_tx *t, struct qpg_claim_arg *ca,
-    uint64_t big_inflight)
-{
-	const struct queue_conf *qc = &t->t_q->q_conf;
-	struct qpg_args	 a;
-	PGresult	*r;
-	uint64_t	*order, bytes = 0;
-	size_t		 n;
-	char		*ids;
-	int		 rc;
-
-	qa_init(&a);
-	qa_u64(&a, t->t_now);
-	qa_u64(&a, qc->qc_aging_ms);
-	qa_u64(&a, ca->ca_max);
-	qa_u64(&a, 4 * ca->ca_max + 16);
-	qa_bin(t, &a, t->t_pg->p_host);
-	if ((rc = qpg_q(t, QPG_CANDIDATES, &a, &r)) != 0)
-		return (rc);
-	order = xcalloc(ca->ca_max, sizeof(*order));
-	n = qpg_pick(t, r, ca->ca_max, &bytes, &big_inflight, order);
-	PQclear(r);
-	if (n > 0) {
-		ids = qpg_id_array(order, n);
-		if ((rc = qpg_lease(t, ca, ids)) == 0)
-			qpg_claim_order(ca->ca_out, 0, ca->ca_n, order, n);
-		free(ids);
-	}
-	free(order);
-	return (rc);
-}
-
-/* Mark the tenants served now: the next claims prefer the others. */
-static int
-qpg_served(struct qpg_tx *t, struct qpg_claim_arg *ca, size_t from)
-{
-	struct qpg_args	 a;
-	char		*tids, num[16];
-	size_t		 i, len;
-	int		 rc;
-
-	if (ca->ca_n == from)
-		return (0);
-	len = (ca->ca_n - from) * 12 + 3;
-	tids = xcalloc(1, len);
-	strlcat(tids, "{", len);
-	for (i = from; i < ca->ca_n; i++) {
-		snprintf(num, sizeof(num), "%s%u", i > from ? "," : "",
-		    ca->ca_out[i].j_tenant_id);
-		strlcat(tids, num, len);
-	}
-	strlcat(tids, "}", len);
-	qa_init(&a);
-	qa_str(&a, tids);
-	/* A tenant another claim is marking is marked by it. */
-	rc = qpg_q(t, "UPDATE quire_tenants SET served = "
-	    "nextval('quire_served') WHERE tid IN (SELECT tid FROM "
-	    "quire_tenants WHERE tid = ANY($1::integer[]) ORDER BY tid "
-	    "FOR UPDATE SKIP LOCKED)", &a, NULL);
-	free(tids);
-	return (rc);
-}
-
 static int
 qpg_claim_txn(struct qpg_tx *t, void *arg)
 {
 	struct qpg_claim_arg	*ca = arg;
-	uint64_t		 big_inflight;
 	int			 rc;
 
 	ca->ca_n = 0;
@@ -2402,14 +2437,7 @@ qpg_claim_txn(struct qpg_tx *t, void *arg)
 		return (rc);
 	if (ca->ca_max == 0)
 		return (0);
-	if ((rc = qpg_promote(t)) != 0)
-		return (rc);
-	if ((rc = qpg_q1(t, "SELECT coalesce(sum(size), 0) FROM quire_jobs "
-	    "WHERE state = 1 AND big", NULL, &big_inflight, NULL)) != 0)
-		return (rc);
-	if ((rc = qpg_claim_jobs(t, ca, big_inflight)) != 0)
-		return (rc);
-	return (qpg_served(t, ca, 0));
+	return (qpg_claim_jobs(t, ca));
 }
 
 static int
@@ -2427,7 +2455,9 @@ qpg_ack_claim(struct queue *q, const struct queue_lease *acks, size_t nacks,
 	ca.ca_owner = owner;
 	ca.ca_out = out;
 	ca.ca_max = max > QPG_CLAIM_MAX ? QPG_CLAIM_MAX : max;
-	rc = qpg_run(q, __func__, 0, qpg_claim_txn, &ca);
+	/* A claim alone is one statement, its own transaction. */
+	rc = qpg_run(q, __func__, nacks == 0 ? QPG_AUTO : 0, qpg_claim_txn,
+	    &ca);
 	if (q->q_pg != NULL) {
 		q->q_pg->p_docs = NULL;
 		q->q_pg->p_ndocs = 0;
@@ -2693,6 +2723,7 @@ struct qpg_release_arg {
 	uint64_t	 ra_crash;
 	int		 ra_sweep;
 	struct queue_release *ra_rel;
+	uint64_t	 ra_left;	/* leases qpg_release_fast left */
 };
 
 static int
@@ -2792,19 +2823,97 @@ qpg_release_txn(struct qpg_tx *t, void *arg)
 	return (rc);
 }
 
+/*
+ * A dead worker's leases back to ready, the common case of a release at
+ * the reap, in one statement that is its own transaction (one round
+ * trip, no BEGIN nor COMMIT): the jobs neither cancelled nor at their
+ * last crash, with the count of released jobs and the NOTIFY that wakes
+ * an idle worker.  The totals go to a row of their own, 16 + the
+ * server process's id % 16, not to the shard of the workers' acks,
+ * whose transactions would hold the reap behind their commits.  It
+ * counts the leases it left (a cancel pending, a crash that makes a
+ * dead letter) in ra_left: qpg_release_txn then finishes those.
+ */
+static int
+qpg_release_fast(struct qpg_tx *t, void *arg)
+{
+	const struct queue_conf *qc = &t->t_q->q_conf;
+	struct qpg_release_arg	*ra = arg;
+	struct queue_release	*rel = ra->ra_rel;
+	struct qpg_args		 a;
+	PGresult		*r;
+	char			*ids, *p, *e;
+	size_t			 i;
+	int			 rc;
+
+	memset(rel, 0, sizeof(*rel));
+	qa_init(&a);
+	qa_bin(t, &a, t->t_pg->p_host);
+	qa_u64(&a, ra->ra_pid);
+	qa_u64(&a, t->t_now);
+	qa_err(t, &a, ra->ra_cause);
+	qa_i64(&a, ra->ra_crash == QUEUE_CRASH_ALL ? -1 :
+	    ra->ra_crash > INT64_MAX ? 0 : (int64_t)ra->ra_crash);
+	qa_u64(&a, qc->qc_max_crashes);
+	if ((rc = qpg_q(t, "WITH r AS (UPDATE quire_jobs SET state = 0, "
+	    "updated = $3, enq = created, error = $4, crashes = crashes + "
+	    "(id = $5 OR $5 = -1)::integer, deadline = 0, big = false "
+	    "WHERE state = 1 AND lease_host = $1 AND lease_pid = $2 AND "
+	    "NOT cancel AND NOT ((id = $5 OR $5 = -1) AND "
+	    "crashes + 1 >= $6) RETURNING id), "
+	    "l AS (SELECT count(*) AS n FROM quire_jobs WHERE state = 1 AND "
+	    "lease_host = $1 AND lease_pid = $2), "
+	    "c AS (INSERT INTO quire_totals AS o (shard, released) "
+	    "SELECT 16 + pg_backend_pid() % 16, count(*) FROM r "
+	    "HAVING count(*) > 0 ON CONFLICT (shard) DO UPDATE SET "
+	    "released = o.released + excluded.released RETURNING 1), "
+	    "w AS (SELECT pg_notify('" QPG_CHANNEL "', '') FROM "
+	    "(SELECT 1 FROM r LIMIT 1) x) "
+	    "SELECT (SELECT count(*) FROM r), (SELECT n FROM l), "
+	    "(SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM r "
+	    "ORDER BY id LIMIT 64) f), (SELECT count(*) FROM c), "
+	    "(SELECT count(*) FROM w)", &a, &r)) != 0)
+		return (rc);
+	rel->qr_released = qpg_u64(r, 0, 0);
+	ra->ra_left = qpg_u64(r, 0, 1) - rel->qr_released;
+	ids = PQgetisnull(r, 0, 2) ? "" : PQgetvalue(r, 0, 2);
+	for (i = 0, p = ids; i < sizeof(rel->qr_jobs) /
+	    sizeof(rel->qr_jobs[0]) && (p = strpbrk(p, "0123456789")) != NULL;
+	    i++, p = e)
+		rel->qr_jobs[i] = strtoull(p, &e, 10);
+	PQclear(r);
+	return (0);
+}
+
 static int
 qpg_release_pid(struct queue *q, uint32_t pid, const char *cause,
     uint64_t crash, struct queue_release *rel)
 {
 	struct qpg_release_arg	 ra;
-	struct queue_release	 unused;
+	struct queue_release	 unused, more;
+	size_t			 i, k;
+	int			 rc;
 
 	memset(&ra, 0, sizeof(ra));
 	ra.ra_pid = pid;
 	ra.ra_cause = cause != NULL ? cause : "released";
 	ra.ra_crash = crash;
 	ra.ra_rel = rel != NULL ? rel : &unused;
-	return (qpg_run(q, __func__, 0, qpg_release_txn, &ra));
+	if ((rc = qpg_run(q, __func__, QPG_AUTO, qpg_release_fast, &ra)) != 0 ||
+	    ra.ra_left == 0)
+		return (rc);
+	rel = ra.ra_rel;
+	ra.ra_rel = &more;
+	if ((rc = qpg_run(q, __func__, 0, qpg_release_txn, &ra)) != 0)
+		return (rc);
+	k = rel->qr_released;
+	for (i = 0; i < more.qr_released + more.qr_dead + more.qr_cancelled &&
+	    k < sizeof(rel->qr_jobs) / sizeof(rel->qr_jobs[0]); i++)
+		rel->qr_jobs[k++] = more.qr_jobs[i];
+	rel->qr_released += more.qr_released;
+	rel->qr_dead += more.qr_dead;
+	rel->qr_cancelled += more.qr_cancelled;
+	return (0);
 }
 
 static int
@@ -3686,8 +3795,9 @@ qpg_hosts_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q(t, "SELECT h.name, h.http, h.pid, h.started, "
 	    "h.beat, h.stopped, h.expired, greatest(" QPG_SRV_MS " - h.beat, "
 	    "0), (SELECT count(*) FROM quire_jobs j WHERE j.state = 1 AND "
-	    "j.lease_host = h.name), (SELECT count(*) FROM quire_docs d "
-	    "WHERE d.home = h.name), h.draining, h.drained FROM quire_hosts h "
+	    "j.lease_host = h.name), (SELECT coalesce(sum(c.n), 0) FROM "
+	    "quire_home_docs c WHERE c.home = h.name), h.draining, "
+	    "h.drained FROM quire_hosts h "
 	    "ORDER BY h.name", NULL, &r)) != 0)
 		return (rc);
 	n = PQntuples(r);
@@ -4043,8 +4153,8 @@ qpg_drain_look_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q(t, "SELECT (SELECT count(*) FROM quire_jobs WHERE "
 	    "state = 1 AND lease_host = $1), (SELECT count(*) FROM "
 	    "quire_hosts WHERE name <> $1 AND NOT stopped AND draining = 0 "
-	    "AND beat >= " QPG_SRV_MS " - $2), (SELECT count(*) FROM "
-	    "quire_docs WHERE home = $1)", &a, &r)) != 0)
+	    "AND beat >= " QPG_SRV_MS " - $2), (SELECT coalesce(sum(n), 0) "
+	    "FROM quire_home_docs WHERE home = $1)", &a, &r)) != 0)
 		return (rc);
 	dr->qdr_leased = qpg_u64(r, 0, 0);
 	dr->qdr_others = qpg_u64(r, 0, 1);
@@ -4095,6 +4205,7 @@ qpg_drain_end_txn(struct qpg_tx *t, void *arg)
 	if ((rc = qpg_q(t, "SELECT 1 FROM quire_hosts WHERE name = $1 "
 	    "FOR UPDATE", &a, NULL)) != 0)
 		return (rc);
+	/* Once a drain: no index by home (version 6), the table read. */
 	if ((rc = qpg_q(t, "DELETE FROM quire_docs WHERE home = $1", &a,
 	    &r)) != 0)
 		return (rc);

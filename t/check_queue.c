@@ -4221,9 +4221,11 @@ END_TEST
 START_TEST(test_schema)
 {
 	struct queue_conf	 qc;
+	struct hosts_seen	 hs;
+	struct job		 j;
 	struct tq		 tq;
 	struct queue		 q;
-	char			 err[256], sql[512];
+	char			 err[256], sql[1024];
 
 	/* A database without the schema is refused, and says so. */
 	tq_schema(&tq);
@@ -4235,7 +4237,7 @@ START_TEST(test_schema)
 
 	/* Created once; a second init is refused; migrate has nothing. */
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "version 5"));
+	ck_assert_ptr_nonnull(strstr(err, "version 6"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "already"));
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
@@ -4243,8 +4245,52 @@ START_TEST(test_schema)
 	tq_open_only(&tq, &qc);
 	queue_close(&tq.tq_q);
 
+	/*
+	 * Version 5, without the claim's function and the homes' counts,
+	 * two documents at home on h: migrate adds them, and counts them.
+	 */
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    "CREATE INDEX quire_docs_home ON quire_docs (home); "
+	    "INSERT INTO quire_docs VALUES ('t', 'x', 'h', 0, 0, 0), "
+	    "('t', 'y', 'h', 0, 0, 0); INSERT INTO quire_hosts (name, "
+	    "started, beat) VALUES ('h', 0, 0); "
+	    "UPDATE quire_schema SET version = 5", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	ck_assert_int_eq(queue_open(&q, tq.tq_dir, &qc), -1);
+	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "from version 5 to 6"));
+	tq_open_only(&tq, &qc);
+	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
+	ck_assert_uint_eq(claim(&tq, 7, &j, 1), 1);
+	ck_assert_uint_eq(j.j_state, JOB_LEASED);
+	memset(&hs, 0, sizeof(hs));
+	ck_assert_int_eq(queue_pg_hosts(&tq.tq_q, hosts_cb, &hs), 0);
+	ck_assert_int_eq(hs.hs_n, 1);
+	ck_assert_uint_eq(hs.hs_h[0].qh_docs, 2);
+	/* Counted as the table changes, whichever way. */
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DELETE FROM quire_docs WHERE extid = 'x'; "
+	    "INSERT INTO quire_docs VALUES ('t', 'z', 'g', 0, 0, 0); "
+	    "UPDATE quire_docs SET home = 'h' WHERE home = 'g'; "
+	    "INSERT INTO quire_docs VALUES ('t', 'w', 'h', 0, 0, 0), "
+	    "('t', 'z', 'h', 0, 0, 0) ON CONFLICT (tenant, extid) DO "
+	    "UPDATE SET home = 'g'", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	memset(&hs, 0, sizeof(hs));
+	ck_assert_int_eq(queue_pg_hosts(&tq.tq_q, hosts_cb, &hs), 0);
+	ck_assert_uint_eq(hs.hs_h[0].qh_docs, 2);
+	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DELETE FROM quire_docs; DELETE FROM quire_hosts", tq.tq_schema);
+	tq_sql(pg_dsn, sql);
+	queue_close(&tq.tq_q);
+
 	/* Version 4, without drains: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    "CREATE INDEX quire_docs_home ON quire_docs (home); "
 	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; ALTER TABLE quire_hosts DROP COLUMN "
 	    "draining, DROP COLUMN drained; UPDATE quire_schema SET "
@@ -4252,12 +4298,14 @@ START_TEST(test_schema)
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 4 to 5"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 4 to 6"));
 	tq_open_only(&tq, &qc);
 	queue_close(&tq.tq_q);
 
 	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
 	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; "
 	    "DROP TABLE quire_hosts, quire_docs, quire_spool_body; "
@@ -4270,12 +4318,14 @@ START_TEST(test_schema)
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_open(&q, tq.tq_dir, &qc), -1);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 5"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 1 to 6"));
 	tq_open_only(&tq, &qc);
 	queue_close(&tq.tq_q);
 
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
+	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
+	    "DROP FUNCTION quire_docs_count CASCADE; "
 	    "DROP TABLE quire_totals, quire_hosts, quire_docs, "
 	    "quire_spool_body, quire_bodies; "
 	    "UPDATE quire_schema SET version = 0",
@@ -4287,7 +4337,7 @@ START_TEST(test_schema)
 	    "quire_job_id, quire_lease_gen, quire_served", tq.tq_schema);
 	tq_sql(pg_dsn, sql);
 	ck_assert_int_eq(queue_pg_migrate(tq.tq_dsn, 0, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 5"));
+	ck_assert_ptr_nonnull(strstr(err, "from version 0 to 6"));
 	tq_open_only(&tq, &qc);
 	ck_assert_uint_eq(enq(&tq, "acme", NULL, 0, 10), 1);
 	queue_close(&tq.tq_q);

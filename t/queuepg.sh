@@ -35,14 +35,14 @@ grep -q "no quire schema: run quirectl db init" "$T/out" ||
     fail "db migrate before init: $(cat "$T/out")"
 "$QUIRECTL" -f "$CONF" db init > "$T/out" 2>&1 ||
     fail "db init failed: $(cat "$T/out")"
-grep -q "created the quire schema, version 5" "$T/out" ||
+grep -q "created the quire schema, version 6" "$T/out" ||
     fail "db init said: $(cat "$T/out")"
 [ "$(psql_c "SELECT version FROM quire_schema" 2>/dev/null)" = "" ] ||
     fail "db init wrote to the database postgres, not quiredb"
 PGDB_DSN="host=$PGDIR user=quire dbname=quiredb"
 [ "$(cd / && $PGRUN "$PGBIN/psql" -X -q -A -t -d "$PGDB_DSN" \
-    -c "SELECT version FROM quire_schema")" = 5 ] ||
-    fail "no schema version 5 after db init"
+    -c "SELECT version FROM quire_schema")" = 6 ] ||
+    fail "no schema version 6 after db init"
 rc=0
 "$QUIRECTL" -f "$CONF" db init > "$T/out" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "a second db init exited $rc: $(cat "$T/out")"
@@ -50,14 +50,14 @@ grep -q "already has a quire schema" "$T/out" ||
     fail "a second db init said: $(cat "$T/out")"
 "$QUIRECTL" -f "$CONF" db migrate > "$T/out" 2>&1 ||
     fail "db migrate failed: $(cat "$T/out")"
-grep -q "up to date (version 5)" "$T/out" ||
+grep -q "up to date (version 6)" "$T/out" ||
     fail "db migrate said: $(cat "$T/out")"
 (cd / && $PGRUN "$PGBIN/psql" -X -q -d "$PGDB_DSN" \
     -c "UPDATE quire_schema SET version = 7") > /dev/null
 rc=0
 "$QUIRECTL" -f "$CONF" db migrate > "$T/out" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "db migrate of a newer schema exited $rc"
-grep -q "version 7, newer than this quire's (5)" "$T/out" ||
+grep -q "version 7, newer than this quire's (6)" "$T/out" ||
     fail "db migrate of a newer schema said: $(cat "$T/out")"
 rc=0
 "$QUIRECTL" -f "$CONF" db > "$T/out" 2>&1 || rc=$?
