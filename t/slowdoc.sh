@@ -3,9 +3,10 @@
 #
 # A slow valid document is not a hung worker.  A PDF of PAGES pages,
 # made here, takes seconds to extract and index, many times hang-timeout
-# (1s): its worker keeps sending heartbeats from the text path, so it is
-# never killed, and the document is searchable afterwards down to its
-# last page.  With job-timeout 2s (a live reload) a longer one is stopped
+# (1s, times CK_TIMEOUT_MULTIPLIER, which the sanitized pass sets as it
+# slows every step, the index commit too): its worker keeps sending
+# heartbeats from the text path, so it is never killed, and the
+# document is searchable afterwards down to its last page.  With job-timeout 2s (a live reload) a longer one is stopped
 # by its own worker: a dead letter at once, "time limit 2s exceeded", no
 # crash counted, no worker lost, nothing of it in the index, and the
 # small documents around it are indexed.  A job that stops sending
@@ -17,7 +18,7 @@
 . "$TOPSRC/t/lib.sh"
 
 PAGES=${SLOWDOC_PAGES:-5000}
-HANG_MS=1000
+HANG_MS=$((1000 * ${CK_TIMEOUT_MULTIPLIER:-1}))
 
 mkdir "$T/docs"
 makepdf slowdocone slowdoclast > "$T/docs/slow.pdf"
@@ -40,7 +41,7 @@ conf() {
 	write_conf $CONF_COMMON "$@"
 	IFS=$_ifs
 }
-conf "hang-timeout 1s"
+conf "hang-timeout ${HANG_MS}ms"
 start_quired
 sv=$(quired_pid)
 wait_for 10 test -n "$(worker_pids)" || fail "no worker"
@@ -83,7 +84,7 @@ jq -e --arg p "$T/docs/slow.pdf" '.total == 1 and .hits[0].id == $p' \
     "$T/s" >/dev/null || fail "last page not found: $(cat "$T/s")"
 
 # --- job-timeout 2s, live: the worker stops the job itself.
-conf "hang-timeout 1s" "job-timeout 2s"
+conf "hang-timeout ${HANG_MS}ms" "job-timeout 2s"
 kill -HUP "$sv"
 wait_for 10 status_is .fleet.workers[0].generation 1 ||
     fail "reload: $(ctl status --json | jq -c .fleet)"
