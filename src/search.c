@@ -1228,6 +1228,29 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 	return (0);
 }
 
+/* The per-chunk arrays, freed (search_scratch). */
+static void
+search_arrays_free(struct sstate *ss)
+{
+	size_t	 k;
+
+	free(ss->ss_acc);
+	free(ss->ss_mask);
+	free(ss->ss_touched);
+	free(ss->ss_ttf);
+	free(ss->ss_tlist);
+	free(ss->ss_cand);
+	free(ss->ss_cands);
+	ss->ss_acc = NULL;
+	ss->ss_mask = NULL;
+	ss->ss_touched = ss->ss_ttf = ss->ss_tlist = ss->ss_cands = NULL;
+	ss->ss_cand = NULL;
+	for (k = 0; k < SEARCH_TERMS_MAX; k++) {
+		free(ss->ss_pl[k].pl_idx);
+		ss->ss_pl[k].pl_idx = NULL;
+	}
+}
+
 /*
  * One segment, term at a time, into accumulators, only over the
  * candidates when the query narrows them (search_seg_cands).  Pruning,
@@ -1248,25 +1271,13 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		/* Once, as long as the largest segment (search_df). */
 		if (n < ss->ss_segmax)
 			n = ss->ss_segmax;
-		free(ss->ss_acc);
-		free(ss->ss_mask);
-		free(ss->ss_touched);
-		free(ss->ss_ttf);
-		free(ss->ss_tlist);
-		free(ss->ss_cand);
-		free(ss->ss_cands);
-		ss->ss_cand = NULL;
-		ss->ss_cands = NULL;
+		search_arrays_free(ss);
 		ss->ss_cap = n;
 		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
 		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
 		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
 		ss->ss_ttf = xcalloc(n, sizeof(*ss->ss_ttf));
 		ss->ss_tlist = xcalloc(n, sizeof(*ss->ss_tlist));
-		for (k = 0; k < SEARCH_TERMS_MAX; k++) {
-			free(ss->ss_pl[k].pl_idx);
-			ss->ss_pl[k].pl_idx = NULL;
-		}
 	}
 	ss->ss_ntouched = 0;
 	search_seg_keys(ss, seg);
@@ -2763,15 +2774,7 @@ search_scratch_keep(struct sstate *ss, int clean)
 	size_t			 k;
 
 	if (!clean) {
-		free(ss->ss_acc);
-		free(ss->ss_mask);
-		free(ss->ss_touched);
-		free(ss->ss_ttf);
-		free(ss->ss_tlist);
-		free(ss->ss_cand);
-		free(ss->ss_cands);
-		for (k = 0; k < SEARCH_TERMS_MAX; k++)
-			free(ss->ss_pl[k].pl_idx);
+		search_arrays_free(ss);
 		return;
 	}
 	sc->sc_acc = ss->ss_acc;
