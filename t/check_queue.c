@@ -4218,6 +4218,11 @@ END_TEST
 
 /* The schema's versions. */
 
+/* What version 6 added, dropped: a schema of version 5 but its number. */
+#define PG_TO_V5 \
+	"DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; " \
+	"DROP FUNCTION quire_docs_count CASCADE; "
+
 START_TEST(test_schema)
 {
 	struct queue_conf	 qc;
@@ -4250,8 +4255,7 @@ START_TEST(test_schema)
 	 * two documents at home on h: migrate adds them, and counts them.
 	 */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
-	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    PG_TO_V5
 	    "CREATE INDEX quire_docs_home ON quire_docs (home); "
 	    "INSERT INTO quire_docs VALUES ('t', 'x', 'h', 0, 0, 0), "
 	    "('t', 'y', 'h', 0, 0, 0); INSERT INTO quire_hosts (name, "
@@ -4288,8 +4292,7 @@ START_TEST(test_schema)
 
 	/* Version 4, without drains: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
-	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    PG_TO_V5
 	    "CREATE INDEX quire_docs_home ON quire_docs (home); "
 	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; ALTER TABLE quire_hosts DROP COLUMN "
@@ -4304,8 +4307,7 @@ START_TEST(test_schema)
 
 	/* Version 1, without the hosts and homes: migrate adds them. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
-	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    PG_TO_V5
 	    "DROP TABLE quire_bodies; ALTER TABLE quire_jobs DROP COLUMN "
 	    "docid, DROP COLUMN away; "
 	    "DROP TABLE quire_hosts, quire_docs, quire_spool_body; "
@@ -4324,8 +4326,7 @@ START_TEST(test_schema)
 
 	/* A schema from an older quire: open refuses, migrate brings it up. */
 	snprintf(sql, sizeof(sql), "SET search_path = %s; "
-	    "DROP FUNCTION quire_claim; DROP TABLE quire_home_docs; "
-	    "DROP FUNCTION quire_docs_count CASCADE; "
+	    PG_TO_V5
 	    "DROP TABLE quire_totals, quire_hosts, quire_docs, "
 	    "quire_spool_body, quire_bodies; "
 	    "UPDATE quire_schema SET version = 0",
