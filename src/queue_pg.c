@@ -89,6 +89,9 @@
  * it is done, cancelled or purged.  A body enqueued before version 4
  * has no size and no pieces: a file in its host's spool, read there as
  * before.
+ *
+ * Version 5 adds
+ *
  *	quire_hosts.draining, .drained
  *			when a drain of the host began and ended (ms, the
  *			server's clock), or 0.
