@@ -3467,7 +3467,7 @@ queue_pg_spool_size(struct queue *q, const char *name, uint64_t *size,
 
 	*size = 0;
 	*stored = 0;
-	if (q->q_be != &queue_pg_backend || !spool_name_ok(name))
+	if (q->q_pg == NULL || !spool_name_ok(name))
 		return (0);
 	memset(&ba, 0, sizeof(ba));
 	ba.ba_name = name;
@@ -3525,7 +3525,7 @@ queue_pg_spool_read(struct queue *q, const char *name, uint64_t off,
 	size_t			 done = 0;
 	int			 rc;
 
-	if (q->q_be != &queue_pg_backend || !spool_name_ok(name))
+	if (q->q_pg == NULL || !spool_name_ok(name))
 		return (QUEUE_ENOENT);
 	memset(&ba, 0, sizeof(ba));
 	ba.ba_name = name;
@@ -3902,7 +3902,7 @@ queue_pg_doc_home(struct queue *q, char *tenant, size_t tlen,
 	struct qpg_home_arg	 ha;
 	int			 rc;
 
-	if (q->q_be != &queue_pg_backend)
+	if (q->q_pg == NULL)
 		return (QUEUE_ENOENT);
 	memset(&ha, 0, sizeof(ha));
 	ha.ha_tenant = tenant;
@@ -3960,7 +3960,7 @@ queue_pg_foreign(struct queue *q, const struct queue_doc *docs, size_t n,
 {
 	struct qpg_foreign_arg	 fa;
 
-	if (q->q_be != &queue_pg_backend) {
+	if (q->q_pg == NULL) {
 		memset(foreign, 0, n);
 		return (0);
 	}
@@ -4039,7 +4039,7 @@ queue_pg_body(struct queue *q, uint64_t id, uint64_t gen, struct buf *out)
 	struct qpg_move_arg	 ba;
 	int			 rc;
 
-	if (q->q_be != &queue_pg_backend)
+	if (q->q_pg == NULL)
 		return (QUEUE_ENOENT);
 	ba.ba_id = id;
 	ba.ba_gen = gen;
@@ -4089,7 +4089,7 @@ queue_pg_draining(struct queue *q, const char *name, uint64_t *draining,
 	memset(&da, 0, sizeof(da));
 	da.da_name = name;
 	*draining = *drained = 0;
-	if (q->q_be != &queue_pg_backend)
+	if (q->q_pg == NULL)
 		return (0);
 	if ((rc = qpg_run(q, __func__, QPG_ONE, qpg_draining_txn, &da)) != 0)
 		return (rc);

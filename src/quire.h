@@ -360,7 +360,7 @@ struct qpg;
 
 struct queue {
 	const struct queue_backend *q_be;
-	struct qpg	*q_pg;		/* queue_pg.c's connection, opaque */
+	struct qpg	*q_pg;		/* queue_pg.c's connection, or NULL */
 	struct store	 q_store;
 	char		 q_datadir[JOB_PATH_MAX];
 	/* Spool files the transaction let go, removed after its commit. */
