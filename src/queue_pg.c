@@ -74,7 +74,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,24 +161,6 @@ struct qpg_claim_arg {
 	size_t			 ca_n;
 };
 
-/* An array of ids as PostgreSQL's text of a bigint[]. */
-static char *
-qpg_id_array(const uint64_t *ids, size_t n)
-{
-	char	*s, num[32];
-	size_t	 i, len = n * 22 + 3;
-
-	s = xcalloc(1, len);
-	strlcat(s, "{", len);
-	for (i = 0; i < n; i++) {
-		snprintf(num, sizeof(num), "%s%" PRIu64, i > 0 ? "," : "",
-		    ids[i]);
-		strlcat(s, num, len);
-	}
-	strlcat(s, "}", len);
-	return (s);
-}
-
 /*
  * Ack acks[0..n) in one statement; results[i] is QUEUE_OK, QUEUE_ECANCEL
  * when the job ended cancelled, or QUEUE_ESTALE when its lease is gone
@@ -192,7 +173,7 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 	struct qpg_args	 a;
 	struct buf	 ids, gens;
 	PGresult	*r;
-	char		 path[JOB_PATH_MAX + 1], *ids_s;
+	char		 path[JOB_PATH_MAX + 1];
 	uint64_t	*acked;
 	uint8_t		*used;
 	size_t		 i, moves = 0;
@@ -245,11 +226,14 @@ qpg_acks(struct qpg_tx *t, const struct queue_lease *acks, size_t n,
 		rc = qpg_homes(t, acked, rows);
 	/* A move's body is no longer needed. */
 	if (rc == 0 && moves > 0) {
+		buf_init(&ids);
+		for (k = 0; k < rows; k++)
+			qpg_arr_i64(&ids, acked[k]);
 		qa_init(&a);
-		qa_str(&a, (ids_s = qpg_id_array(acked, rows)));
+		qa_str(&a, qpg_arr_end(&ids));
 		rc = qpg_q(t, "DELETE FROM quire_bodies WHERE "
 		    "job = ANY($1::bigint[])", &a, NULL);
-		free(ids_s);
+		buf_free(&ids);
 	}
 	free(acked);
 	return (rc);
