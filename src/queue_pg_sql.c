@@ -91,6 +91,21 @@ qa_raw(struct qpg_args *a, const void *data, size_t len)
 	a->a_raw = 1;
 }
 
+/* len bytes as 2 * len hex digits from o on; where they end. */
+static char *
+qpg_hex(char *o, const void *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = s;
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		*o++ = hex[p[i] >> 4];
+		*o++ = hex[p[i] & 15];
+	}
+	return (o);
+}
+
 /*
  * Bytes (a path, a name, a message: whatever a file system or a client
  * gave, UTF-8 or not) as a bytea's text, \x and hex; SQL's NULL for
@@ -99,18 +114,12 @@ qa_raw(struct qpg_args *a, const void *data, size_t len)
 static void
 qa_binlen(struct qpg_tx *t, struct qpg_args *a, const char *s, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p = (const unsigned char *)s;
-	char			*h, *o;
-	size_t			 i;
+	char	*h, *o;
 
 	o = h = xmalloc(2 * len + 3);
 	*o++ = '\\';
 	*o++ = 'x';
-	for (i = 0; i < len; i++) {
-		*o++ = hex[p[i] >> 4];
-		*o++ = hex[p[i] & 15];
-	}
+	o = qpg_hex(o, s, len);
 	*o = '\0';
 	t->t_mem = xreallocarray(t->t_mem, t->t_nmem + 1, sizeof(*t->t_mem));
 	t->t_mem[t->t_nmem++] = h;
@@ -360,11 +369,6 @@ qpg_arr_i64(struct buf *b, int64_t v)
 void
 qpg_arr_binlen(struct buf *b, const void *s, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p = s;
-	size_t			 i;
-	char			*o;
-
 	qpg_arr_sep(b);
 	if (s == NULL) {
 		buf_addstr(b, "NULL");
@@ -372,11 +376,7 @@ qpg_arr_binlen(struct buf *b, const void *s, size_t len)
 	}
 	buf_addstr(b, "\"\\\\x");
 	buf_reserve(b, 2 * len + 1);
-	o = b->b_data + b->b_len;
-	for (i = 0; i < len; i++) {
-		*o++ = hex[p[i] >> 4];
-		*o++ = hex[p[i] & 15];
-	}
+	qpg_hex(b->b_data + b->b_len, s, len);
 	b->b_len += 2 * len;
 	buf_addc(b, '"');
 }
