@@ -395,24 +395,16 @@ qpg_version(struct qpg_tx *t, int *version, int *have)
 	return (0);
 }
 
-/* Run one SQL text (no parameters) that may hold several statements. */
+/* A step of a migration (qpg_exec): 0, or -1 and in err why not. */
 static int
 qpg_script(PGconn *conn, const char *sql, char *err, size_t errlen)
 {
 	PGresult	*r;
-	char		*p;
-	int		 ok;
 
-	r = PQexec(conn, sql);
-	ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
-	    PQresultStatus(r) == PGRES_TUPLES_OK);
-	if (!ok) {
-		snprintf(err, errlen, "%s", PQerrorMessage(conn));
-		if ((p = strchr(err, '\n')) != NULL)
-			*p = '\0';
-	}
+	if ((r = qpg_exec(conn, sql, err, errlen)) == NULL)
+		return (-1);
 	PQclear(r);
-	return (ok ? 0 : -1);
+	return (0);
 }
 
 /* The version under the lock of a migration, or -1 (err says). */

@@ -627,3 +627,25 @@ qpg_connect(const char *dsn, char *err, size_t errlen)
 	qpg_session(conn);
 	return (conn);
 }
+
+/*
+ * Run one SQL text (no parameters) that may hold several statements:
+ * the result of the last, or NULL with libpq's message, its first line,
+ * in err.
+ */
+PGresult *
+qpg_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+	PGresult	*r;
+	char		*p;
+
+	r = PQexec(conn, sql);
+	if (r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK))
+		return (r);
+	snprintf(err, errlen, "%s", PQerrorMessage(conn));
+	if ((p = strchr(err, '\n')) != NULL)
+		*p = '\0';
+	PQclear(r);
+	return (NULL);
+}
