@@ -2,7 +2,8 @@
 
 /*
  * The PostgreSQL backend's own declarations, shared by queue_pg.c and
- * the queue_pg_*.c files it is made of, apart from quire.h, which only
+ * the queue_pg_*.c files it is made of (and by contrib/bench/benchpg.c,
+ * which connects as the queue does), apart from quire.h, which only
  * knows struct qpg by name.  queue_pg_sql.c is the layer all the others
  * call; none of them calls queue_pg.c, which holds the backend's table
  * of operations.
@@ -119,6 +120,7 @@ const char	*qpg_arr_end(struct buf *);
 int		 qpg_lost(struct qpg *);
 int		 qpg_run(struct queue *, const char *, int, qpg_fn, void *);
 PGconn		*qpg_connect(const char *, char *, size_t);
+PGresult	*qpg_exec(PGconn *, const char *, char *, size_t);
 
 /* queue_pg_schema.c */
 int		 qpg_schema_check(struct queue *, const char *);
