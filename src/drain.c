@@ -8,7 +8,7 @@
  * data directory, whether NAME's quired runs or not (LMDB lets this
  * process write beside the daemon's).
  *
- * Protocol (see also queue_pg.c and quired.8, Several hosts):
+ * Protocol (see also queue_pg_drain.c and quired.8, Several hosts):
  *
  *  1. NAME is marked draining (queue_pg_drain_mark): from the commit on
  *     it claims no job, pinned to it or not; the mark waited for every

@@ -10,12 +10,12 @@
  * transaction (fsynced, as every queue commit), and only then does the
  * client get its 202 with the job ids; on the PostgreSQL queue that
  * transaction also copies the body into the database, which every
- * host's workers read it from (queue_pg.c).  A bulk is checked record by
- * record first, as a worker would read it, and one malformed record
- * refuses the whole body with the line numbers (400, nothing taken), so
- * a bulk is never half-accepted.  An Idempotency-Key names the upload:
- * the same key again gives 200 with the jobs it made the first time
- * ("duplicate": true), and the second body is not kept.
+ * host's workers read it from (queue_pg_spool.c).  A bulk is checked
+ * record by record first, as a worker would read it, and one malformed
+ * record refuses the whole body with the line numbers (400, nothing
+ * taken), so a bulk is never half-accepted.  An Idempotency-Key names
+ * the upload: the same key again gives 200 with the jobs it made the
+ * first time ("duplicate": true), and the second body is not kept.
  *
  * What a document is: id, title, tenant and priority from the query
  * string (?id=&title=&tenant=&priority=) or from X-Quire-Id,

@@ -360,7 +360,7 @@ struct qpg;
 
 struct queue {
 	const struct queue_backend *q_be;
-	struct qpg	*q_pg;		/* queue_pg.c's connection, opaque */
+	struct qpg	*q_pg;		/* queue_pg.h's connection, or NULL */
 	struct store	 q_store;
 	char		 q_datadir[JOB_PATH_MAX];
 	/* Spool files the transaction let go, removed after its commit. */
@@ -558,25 +558,35 @@ const char	*queue_host_drain(const struct queue_host *);
 const char	*queue_strerror(int);
 int		 queue_fault(int);
 
-/* queue_pg.c */
+/* queue_pg_schema.c */
 int		 queue_pg_migrate(const char *, int, char *, size_t);
+
+/* queue_pg.c */
 int		 queue_pg_wait(struct queue *, int);
 int		 queue_pg_fd(struct queue *);
+void		 queue_pg_where(struct queue *, char *, size_t);
+
+/* queue_pg_hosts.c */
 int		 queue_pg_host_beat(struct queue *, const char *, uint64_t,
 		    int);
 int		 queue_pg_host_expire(struct queue *, uint64_t,
 		    struct queue_release *, char *, size_t);
 int		 queue_pg_hosts(struct queue *, queue_host_cb, void *);
 const char	*queue_pg_host(struct queue *);
+
+/* queue_pg_homes.c */
 int		 queue_pg_doc_home(struct queue *, char *, size_t,
 		    const char *, char *, size_t);
 int		 queue_pg_foreign(struct queue *, const struct queue_doc *,
 		    size_t, uint8_t *, char (*)[QUEUE_HOST_MAX + 1]);
+
+/* queue_pg_spool.c */
 int		 queue_pg_spool_size(struct queue *, const char *, uint64_t *,
 		    int *);
 int		 queue_pg_spool_read(struct queue *, const char *, uint64_t,
 		    size_t, void *);
-void		 queue_pg_where(struct queue *, char *, size_t);
+
+/* queue_pg_drain.c */
 struct buf;
 int		 queue_pg_body(struct queue *, uint64_t, uint64_t,
 		    struct buf *);

@@ -31,7 +31,8 @@
  * last of them is done, cancelled or purged.  The PostgreSQL queue
  * copies the body into the database in the enqueue's transaction, for
  * every host's workers to read, and removes the file after the commit
- * (queue_pg.c): there the spool only holds an upload on its way in.
+ * (queue_pg_spool.c): there the spool only holds an upload on its way
+ * in.
  */
 
 #include <sys/types.h>

@@ -24,9 +24,9 @@
  * address as bound, when it started) at start, beats about every
  * SV_HOST_MS from the tick, says it stopped when it exits cleanly, and
  * at each beat releases the leases of the other hosts whose beat is
- * older than host-expiry (queue_pg.c).  Every statement of a beat has
- * a short time limit, so a slow server holds the loop briefly; a
- * failing beat is logged once, and again when it works again.
+ * older than host-expiry (queue_pg_hosts.c).  Every statement of a
+ * beat has a short time limit, so a slow server holds the loop
+ * briefly; a failing beat is logged once, and again when it works again.
  */
 
 #include <sys/types.h>

@@ -871,9 +871,9 @@ worker_home_wait(struct worker *wk, int rc, const char *what, uint64_t ms)
 
 /*
  * An upload that is not in this host's spool, on the PostgreSQL queue
- * (the sink's is_spool; see queue_pg.c): the body's size, or len bytes
- * of it at off, from the database.  A server that does not answer is
- * waited out as a storage fault, the job's lease kept and no attempt
+ * (the sink's is_spool; see queue_pg_spool.c): the body's size, or len
+ * bytes of it at off, from the database.  A server that does not answer
+ * is waited out as a storage fault, the job's lease kept and no attempt
  * counted: it is not the document's fault.  -1 when the database has
  * no such body.
  */

@@ -28,6 +28,7 @@
 #include <libpq-fe.h>
 
 #include "quire.h"
+#include "queue_pg.h"
 #include "benchpg.h"
 
 static char	*benchpg_options;	/* PGOPTIONS as we found it */
@@ -39,26 +40,14 @@ benchpg_notice(void *arg, const char *msg)
 {
 }
 
+/* A connection as the queue makes one (qpg_connect), but quiet. */
 static PGconn *
 benchpg_connect(const char *dsn, char *err, size_t errlen)
 {
 	PGconn	*conn;
-	char	*p;
 
-	if ((conn = PQconnectdb(dsn)) == NULL) {
-		snprintf(err, errlen, "cannot connect to PostgreSQL: out of "
-		    "memory");
-		return (NULL);
-	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
-		    PQerrorMessage(conn));
-		if ((p = strchr(err, '\n')) != NULL)
-			*p = '\0';
-		PQfinish(conn);
-		return (NULL);
-	}
-	PQsetNoticeProcessor(conn, benchpg_notice, NULL);
+	if ((conn = qpg_connect(dsn, err, errlen)) != NULL)
+		PQsetNoticeProcessor(conn, benchpg_notice, NULL);
 	return (conn);
 }
 
@@ -68,24 +57,18 @@ benchpg_value(PGconn *conn, const char *sql, char *buf, size_t len,
     char *err, size_t errlen)
 {
 	PGresult	*r;
-	char		*p;
-	int		 ok;
+	int		 rc = 0;
 
 	buf[0] = '\0';
-	r = PQexec(conn, sql);
-	ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
-	    PQresultStatus(r) == PGRES_TUPLES_OK);
-	if (!ok) {
-		snprintf(err, errlen, "%s", PQerrorMessage(conn));
-		if ((p = strchr(err, '\n')) != NULL)
-			*p = '\0';
-	} else if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
+	if ((r = qpg_exec(conn, sql, err, errlen)) == NULL)
+		return (-1);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
 	    PQnfields(r) > 0 && strlcpy(buf, PQgetvalue(r, 0, 0), len) >= len) {
 		snprintf(err, errlen, "a value too long for %zu bytes", len);
-		ok = 0;
+		rc = -1;
 	}
 	PQclear(r);
-	return (ok ? 0 : -1);
+	return (rc);
 }
 
 /* Letters, digits and underscores, not first a digit: no quoting. */
