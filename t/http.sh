@@ -4,7 +4,9 @@
 # The HTTP API against a real quired on a free port, as curl sees it:
 # jobs (one, a page, cancel, retry), dead letters (list, retry, purge),
 # documents (show, delete), /healthz, /v1/status and /v1/search, and the
-# errors (400 on a bad id or %00, 404, 405 with Allow, 409, 431, 413).
+# errors (400 on a bad id or %00, 404, 405 with Allow also for TRACE and
+# CONNECT, 409, 431; evhttp's own 400 past four times the header limit
+# and 413 past the body limit, which enqueues nothing).
 # Then with a token file: 401 without or with a wrong token, /healthz
 # open, and two tokens bound to tenants a and b that each see, search,
 # cancel, retry and purge their own tenant's jobs and documents only.
@@ -83,13 +85,37 @@ grep -qi '^Allow: GET, HEAD, DELETE' "$T/hheaders" ||
 http_is 405 GET /v1/dead/retry
 grep -qi '^Allow: POST' "$T/hheaders" ||
     fail "405 on /v1/dead/retry: $(cat "$T/hheaders")"
+# TRACE too, and CONNECT, whose target is a host: JSON 405s with Allow,
+# ended by their length.
+http_is 405 TRACE "/v1/jobs/$ja"
+grep -qi '^Allow: GET, HEAD, DELETE' "$T/hheaders" &&
+    [ "$(body .code)" = method_not_allowed ] ||
+    fail "TRACE: $(cat "$T/hheaders" "$T/hbody")"
+http_is 405 CONNECT /v1/status
+grep -qi '^Allow: GET, HEAD, POST, DELETE' "$T/hheaders" &&
+    grep -qi '^Content-Length: ' "$T/hheaders" &&
+    [ "$(body .code)" = method_not_allowed ] ||
+    fail "CONNECT: $(cat "$T/hheaders" "$T/hbody")"
+code=$(curl -s -o /dev/null --max-time 30 -w '%{http_connect}' -p \
+    -x "http://127.0.0.1:$HPORT" http://example.invalid/ || true)
+[ "$code" = 405 ] || fail "CONNECT example.invalid:80: $code, not 405"
 
 # --- Limits.
 big=$(head -c 1500 /dev/zero | tr '\0' x)
 http_is 431 GET /v1/status -H "X-Big: $big"
 [ "$(body .code)" = headers_too_large ] || fail "431: $(cat "$T/hbody")"
+# Past four times http-max-header, evhttp itself refuses: 400.
+big=$(head -c 5000 /dev/zero | tr '\0' x)
+http_is 400 GET /v1/status -H "X-Big: $big"
+# A body past http-max-body: evhttp's 413, and nothing enqueued or kept.
 head -c 4096 /dev/zero | tr '\0' x > "$T/bigbody"
-http_is 413 POST /v1/dead/retry --data-binary "@$T/bigbody"
+before=$(status_json .totals.enqueued)
+http_is 413 POST "/v1/documents?id=big" --data-binary "@$T/bigbody"
+http_is 413 POST /v1/documents/bulk --data-binary "@$T/bigbody"
+[ "$(status_json .totals.enqueued)" = "$before" ] ||
+    fail "a body past http-max-body enqueued a job"
+[ -z "$(ls "$DATA/spool" 2>/dev/null)" ] ||
+    fail "a body past http-max-body was kept: $(ls "$DATA/spool")"
 
 # --- Dead letters and pages.
 d1=$(ctl submit --debug "bogus one")
