@@ -9,7 +9,9 @@
 # and 413 past the body limit, which enqueues nothing).
 # Then with a token file: 401 without or with a wrong token, /healthz
 # open, and two tokens bound to tenants a and b that each see, search,
-# cancel, retry and purge their own tenant's jobs and documents only.
+# cancel, retry and purge their own tenant's jobs and documents only,
+# and upload for no other tenant (403); no token, good or bad, is in the
+# log.  Last, `listen none`: no http child, and status says HTTP is off.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -212,8 +214,9 @@ http_is 200 GET "/v1/search?q=alpha"
 [ "$(body '.hits | length')" = 0 ] || fail "deleted, still found"
 
 # --- Tokens.
+qpid=$(quired_pid)
 ctl stop > /dev/null || fail "stop failed"
-wait_for 30 pid_gone "$(quired_pid)" || fail "the daemon did not stop"
+wait_for 30 pid_gone "$qpid" || fail "the daemon did not stop"
 mv "$LOG" "$LOG.1"	# http_port reads the new daemon's port
 tok=0123456789abcdef0123456789abcdef
 toka=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
@@ -222,7 +225,7 @@ printf '%s\n%s a\n%s b\n' "$tok" "$toka" "$tokb" > "$T/tokens"
 chmod 600 "$T/tokens"
 write_conf "listen 127.0.0.1:0" "workers 1" "min-workers 1" \
     "claim-batch 1" "max-attempts 1" "merge no" \
-    "http-token-file $T/tokens"
+    "http-token-file $T/tokens" "log-level debug"
 start_quired
 HPORT=$(http_port)
 A="Authorization: Bearer $toka"
@@ -284,6 +287,18 @@ http_is 200 GET /v1/documents/up-a -H "$A"
     body '.chunks[0].excerpt' | grep -q foxtrot ||
     fail "the uploaded document: $(cat "$T/hbody")"
 http_is 404 GET /v1/documents/up-a -H "$B"
+# An upload for another tenant than the token's: 403, nothing taken.
+before=$(status_json .totals.enqueued)
+http_is 403 POST "/v1/documents?id=up-b&tenant=b" -H "$A" \
+    --data-binary "@$T/up.txt"
+[ "$(body .code)" = forbidden ] || fail "a's upload for b: $(cat "$T/hbody")"
+http_is 403 POST /v1/documents -H "$A" -H "X-Quire-Tenant: b" \
+    --data-binary "@$T/up.txt"
+http_is 403 POST /v1/documents/bulk -H "$A" -H "X-Quire-Tenant: b" \
+    --data-binary '{"id": "bulk-b", "text": "golf"}'
+[ "$(status_json .totals.enqueued)" = "$before" ] ||
+    fail "an upload for another tenant enqueued a job"
+[ -z "$(ls "$DATA/spool")" ] || fail "a refused upload was kept"
 
 # Cancel and retry across tenants: 404, and nothing changes.
 sb=$(ctl submit --tenant b --debug "spin 600000")
@@ -325,5 +340,29 @@ rotated() {
 wait_for 10 rotated || fail "the new token is refused after a reload"
 http_is 401 GET /v1/status -H "Authorization: Bearer $tok"
 http_is 401 GET /v1/jobs -H "$A"
+
+# No token, good or bad, is written to the log, though each request is.
+grep -q "http: GET /v1/status 401" "$LOG" || fail "requests are not logged"
+for t in "$tok" "$toka" "$tokb" "$tok2" wrongwrongwrongwrong; do
+	! grep -F -e "$t" "$LOG" "$LOG.1" > "$T/leak" ||
+	    fail "a token in the log: $(head -3 "$T/leak")"
+done
+
+# --- listen none: no http child, and status says HTTP is off.
+qpid=$(quired_pid)
+ctl stop > /dev/null || fail "stop failed"
+wait_for 30 pid_gone "$qpid" || fail "the daemon did not stop"
+mv "$LOG" "$LOG.2"
+write_conf "listen none" "workers 1"
+start_quired
+wait_for 10 sh -c "ps -o args= --ppid $(quired_pid) | grep -q '^quired: worker'" ||
+    fail "no worker started"
+ps -o args= --ppid "$(quired_pid)" > "$T/children"
+! grep -q '^quired: http' "$T/children" ||
+    fail "listen none, yet an http child: $(cat "$T/children")"
+status_json .http | jq -e '.listen == [] and .pid == null' > /dev/null ||
+    fail "listen none: status says $(status_json .http)"
+ctl status | grep -qx "http: off" || fail "status text: $(ctl status | grep http)"
+! grep -q "http: listening on " "$LOG" || fail "listen none, yet listening"
 
 echo "http: ok"
