@@ -262,6 +262,22 @@ http_route(struct http_req *hr)
 }
 
 /*
+ * CONNECT asks for a tunnel, and its target is a host, not a path: this
+ * server is no proxy, so it is a 405 naming every method it takes; -1.
+ */
+static int
+http_tunnel(struct http_req *hr)
+{
+	if (evhttp_request_get_command(hr->hr_req) != EVHTTP_REQ_CONNECT)
+		return (0);
+	evhttp_add_header(evhttp_request_get_output_headers(hr->hr_req),
+	    "Allow", "GET, HEAD, POST, DELETE");
+	http_error(hr, 405, "method_not_allowed", "CONNECT: this server is "
+	    "not a proxy; it takes GET, HEAD, POST and DELETE");
+	return (-1);
+}
+
+/*
  * The request line and headers within http-max-header; -1 after a 431.
  * evhttp itself cuts off, with 400, headers past HTTP_HEADER_HARD times
  * the limit, so that what it holds stays bounded.
@@ -345,6 +361,9 @@ http_method_name(struct evhttp_request *req)
 	case EVHTTP_REQ_DELETE:	return ("DELETE");
 	case EVHTTP_REQ_PUT:	return ("PUT");
 	case EVHTTP_REQ_OPTIONS: return ("OPTIONS");
+	case EVHTTP_REQ_PATCH:	return ("PATCH");
+	case EVHTTP_REQ_TRACE:	return ("TRACE");
+	case EVHTTP_REQ_CONNECT: return ("CONNECT");
 	default:		return ("OTHER");
 	}
 }
@@ -363,7 +382,7 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&hr.hr_query);
 	http_server.hd_requests++;
 	if (http_conn_request(&hr) == 0 && http_header_size(&hr) == 0 &&
-	    http_path(&hr) == 0 &&
+	    http_tunnel(&hr) == 0 && http_path(&hr) == 0 &&
 	    (rt = http_route(&hr)) != NULL &&
 	    (!rt->rt_auth || http_auth(&hr) == 0))
 		rt->rt_fn(&hr);
@@ -452,9 +471,15 @@ http_serve(struct httpd *hd, int n)
 
 	if ((hd->hd_http = evhttp_new(hd->hd_base)) == NULL)
 		fatalx("http: evhttp_new");
+	/*
+	 * Every method evhttp parses, so that the route table answers
+	 * each one it does not take with a JSON 405 and Allow, not evhttp
+	 * with an HTML 501.
+	 */
 	evhttp_set_allowed_methods(hd->hd_http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+	    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 	evhttp_set_gencb(hd->hd_http, http_dispatch, hd);
 	for (i = 0; i < n; i++) {
 		evutil_make_socket_nonblocking(4 + i);

@@ -25,6 +25,7 @@ http_send(struct http_req *hr, int code, const char *type,
 {
 	struct evkeyvalq	*h;
 	struct evbuffer		*eb;
+	char			 clen[32];
 
 	h = evhttp_request_get_output_headers(hr->hr_req);
 	evhttp_add_header(h, "Content-Type", type);
@@ -34,6 +35,16 @@ http_send(struct http_req *hr, int code, const char *type,
 		fatalx("%s: evbuffer_new", __func__);
 	if (len > 0)
 		evbuffer_add(eb, body, len);
+	/*
+	 * evhttp gives a reply to CONNECT neither a length nor a close, as
+	 * if a tunnel followed it; none does, so the client is told where
+	 * the reply ends and that the connection does too.
+	 */
+	if (evhttp_request_get_command(hr->hr_req) == EVHTTP_REQ_CONNECT) {
+		snprintf(clen, sizeof(clen), "%zu", len);
+		evhttp_add_header(h, "Content-Length", clen);
+		evhttp_add_header(h, "Connection", "close");
+	}
 	evhttp_send_reply(hr->hr_req, code, http_reason(code), eb);
 	evbuffer_free(eb);
 	hr->hr_code = code;

@@ -120,6 +120,20 @@ bad listen-none "" "listen none: only alone" \
     "listen 127.0.0.1:80 none"
 bad listen-public "" "listen 0.0.0.0:8470: off the loopback, http-token-file is required" \
     "listen 127.0.0.1:8470" "listen *:8470"
+# quired itself, not only -n, refuses so to start, daemonized or in the
+# foreground: exit 1, the reason on standard error, no pidfile, nothing
+# made in the data directory, no daemon left.
+printf 'datadir %s\npidfile %s\nlisten 127.0.0.1:0\nlisten 0.0.0.0:0\n' \
+    "$T/public-data" "$T/public.pid" > "$T/public-start.conf"
+for flag in -f -df; do
+	expect_exit 1 timeout 30 "$QUIRED" $flag "$T/public-start.conf"
+	grep -qF "public-start.conf: listen 0.0.0.0:0: off the loopback, http-token-file is required" \
+	    "$T/err" || fail "quired $flag: $(cat "$T/err")"
+	[ ! -e "$T/public.pid" ] && [ ! -e "$T/public-data" ] ||
+	    fail "quired $flag left a pidfile or a data directory"
+	! pgrep -f "$T/public-start.conf" > /dev/null ||
+	    fail "quired $flag left a process"
+done
 printf 'abcdefghijklmnop0123456789\n' > "$T/tokens"
 chmod 0644 "$T/tokens"
 bad token-mode "" "http-token-file $T/tokens: must be a regular file of mode 0600 owned by uid $(id -u)" \

@@ -5,14 +5,16 @@
 # restarted with a growing delay, at most ten forks per slot in a minute;
 # status says "degraded", the daemon keeps answering quirectl the whole
 # time, queued jobs wait unharmed, and kill -TERM still stops it with
-# exit status 0.
+# exit status 0.  /healthz is 503, naming the failing worker, while
+# status and the jobs still answer over HTTP, and 200 once no worker is
+# asked for.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
 : "${CRASHLOOP_SECONDS:=20}"
 
-write_conf "workers 2"
+write_conf "workers 2" "listen 127.0.0.1:0"
 ctl submit --debug noop --count 3 >/dev/null
 QUIRED_DEBUG_WORKER_FAIL=1
 export QUIRED_DEBUG_WORKER_FAIL
@@ -45,6 +47,25 @@ jq -e '.jobs.ready == 3 and .jobs.leased == 0 and .jobs.dead == 0' \
 grep -q "start-up failure .* (degraded)" "$LOG" ||
     fail "the log does not say degraded"
 ctl status | grep -q "degraded" || fail "status text does not say degraded"
+
+# The HTTP API: /healthz 503 with the reason, while reads still answer;
+# with no worker asked for (scale 0), no slot fails and it is 200 again.
+HPORT=$(http_port)
+http_is 503 GET /healthz
+[ "$(body .ok)" = false ] &&
+    body .why | grep -q '^degraded: worker [01]: [0-9]* start-up failures' &&
+    grep -qi '^Retry-After: [0-9]' "$T/hheaders" ||
+    fail "/healthz while degraded: $(cat "$T/hheaders" "$T/hbody")"
+http_is 200 GET /v1/status
+[ "$(body .fleet.degraded)" = true ] || fail "status: $(body .fleet)"
+http_is 200 GET "/v1/jobs?state=ready"
+[ "$(body '.jobs | length')" = 3 ] || fail "ready jobs: $(cat "$T/hbody")"
+ctl scale 0 > /dev/null || fail "scale 0"
+healthy() {
+	[ "$(hreq GET /healthz)" = 200 ]
+}
+wait_for 10 healthy || fail "/healthz with no worker asked for: $(cat "$T/hbody")"
+[ "$(body .ok)" = true ] || fail "/healthz: $(cat "$T/hbody")"
 
 # It still stops cleanly.
 kill -TERM "$QPID"

@@ -4,8 +4,11 @@
 # Live progress: GET /v1/events (Server-Sent Events) and quirectl's
 # --follow.  A stream for one job shows it leased with its progress
 # going up, then done at 1, and ends; so for a debug job that sleeps and
-# for a real document of 25 MB.  A token bound to a tenant sees its own
-# jobs and no other tenant's, nor the status.  The whole stream carries
+# for a real document of 25 MB.  The events are coalesced: a job whose
+# progress changes twenty times a second gets at most a few events a
+# second over its own duration.  A token bound to a tenant sees its own
+# jobs and no other tenant's, nor the status; so does ?tenant= with a
+# token bound to none.  The whole stream carries
 # status events with the workers' progress.  Past 64 streams the API
 # answers 503, and a stream whose client went away frees its place.
 # `quirectl submit --follow`, not on a terminal, prints a progress line
@@ -21,8 +24,10 @@ ANY=events-test-token-any-0123456789
 ALPHA=events-test-token-alpha-0123456789
 printf '%s\n%s alpha\n' "$ANY" "$ALPHA" > "$T/tokens"
 chmod 600 "$T/tokens"
+# Workers report every 50 ms, so that only the stream's coalescing keeps
+# a job's events to a few a second.
 write_conf "listen 127.0.0.1:0" "http-token-file $T/tokens" "workers 1" \
-    "max-document-size 64M" "merge no"
+    "max-document-size 64M" "merge no" "heartbeat-interval 50ms"
 start_quired
 URL=http://127.0.0.1:$(http_port)
 
@@ -72,6 +77,15 @@ wait "$SPID" || fail "the stream of job $id did not end by itself" \
 check_progress sleep "$id"
 head -1 "$T/sleep" | grep -q '^: quire events' ||
     fail "the stream does not open with its comment: $(head -3 "$T/sleep")"
+# Coalesced: its progress changed twenty times a second, its events were
+# at most four a second (one a poll of 250 ms) over the job's own time
+# from enqueue to done, with one more for its first state and its last.
+n=$(jq -s --argjson id "$id" 'map(select(.job == $id)) | length' \
+    "$T/sleep.jobs")
+ms=$(ctl job --json "$id" | jq '.updated_ms - .created_ms')
+[ "$ms" -ge 2500 ] || fail "job $id took $ms ms, not 2500 at least"
+[ "$n" -le $((ms * 5 / 1000 + 2)) ] ||
+    fail "$n events for job $id in $ms ms: not coalesced to a few a second"
 
 # --- A real 25 MB document.
 awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) { l = "";
@@ -105,20 +119,30 @@ both_done() {
 }
 wait_for 5 both_done || fail "no status event counts 2 jobs done"
 
-# --- A tenant's token: its own jobs only, and no status.
+# --- A tenant's token: its own jobs only, and no status; the same for
+# ?tenant=alpha with a token bound to no tenant.
 stream alpha "$ALPHA" ""
 alphapid=$SPID
+stream talpha "$ANY" "?tenant=alpha"
+talphapid=$SPID
 wait_for 5 grep -q '^: quire events' "$T/alpha" || fail "no alpha stream"
+wait_for 5 grep -q '^: quire events' "$T/talpha" ||
+    fail "no ?tenant=alpha stream"
 b=$(ctl submit --tenant beta --debug "sleep 300")
 a=$(ctl submit --tenant alpha --debug "sleep 300")
 wait_for 10 grep -q "\"job\": $a, \"state\": \"done\"" "$T/alpha" ||
     fail "the alpha token's stream did not show alpha's job $a done"
+wait_for 10 grep -q "\"job\": $a, \"state\": \"done\"" "$T/talpha" ||
+    fail "the ?tenant=alpha stream did not show alpha's job $a done"
 wait_for 10 grep -q "\"job\": $b, \"state\": \"done\"" "$T/all" ||
     fail "the whole stream did not show beta's job $b done"
-! grep -q "\"job\": $b," "$T/alpha" ||
-    fail "the alpha token saw beta's job $b"
-! grep -q "tenant\": \"beta\"" "$T/alpha" || fail "alpha saw beta"
-! grep -q '^event: status' "$T/alpha" || fail "alpha got status events"
+for st in alpha talpha; do
+	! grep -q "\"job\": $b," "$T/$st" ||
+	    fail "the $st stream saw beta's job $b"
+	! grep -q "tenant\": \"beta\"" "$T/$st" || fail "$st saw beta"
+	! grep -q '^event: status' "$T/$st" || fail "$st got status events"
+done
+kill "$talphapid" 2>/dev/null || true
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer \
 $ALPHA" "$URL/v1/events?job=$b")
 [ "$code" = 404 ] || fail "alpha asking for beta's job $b: $code, not 404"

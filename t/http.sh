@@ -4,10 +4,14 @@
 # The HTTP API against a real quired on a free port, as curl sees it:
 # jobs (one, a page, cancel, retry), dead letters (list, retry, purge),
 # documents (show, delete), /healthz, /v1/status and /v1/search, and the
-# errors (400 on a bad id or %00, 404, 405 with Allow, 409, 431, 413).
+# errors (400 on a bad id or %00, 404, 405 with Allow also for TRACE and
+# CONNECT, 409, 431; evhttp's own 400 past four times the header limit
+# and 413 past the body limit, which enqueues nothing).
 # Then with a token file: 401 without or with a wrong token, /healthz
 # open, and two tokens bound to tenants a and b that each see, search,
-# cancel, retry and purge their own tenant's jobs and documents only.
+# cancel, retry and purge their own tenant's jobs and documents only,
+# and upload for no other tenant (403); no token, good or bad, is in the
+# log.  Last, `listen none`: no http child, and status says HTTP is off.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -83,13 +87,37 @@ grep -qi '^Allow: GET, HEAD, DELETE' "$T/hheaders" ||
 http_is 405 GET /v1/dead/retry
 grep -qi '^Allow: POST' "$T/hheaders" ||
     fail "405 on /v1/dead/retry: $(cat "$T/hheaders")"
+# TRACE too, and CONNECT, whose target is a host: JSON 405s with Allow,
+# ended by their length.
+http_is 405 TRACE "/v1/jobs/$ja"
+grep -qi '^Allow: GET, HEAD, DELETE' "$T/hheaders" &&
+    [ "$(body .code)" = method_not_allowed ] ||
+    fail "TRACE: $(cat "$T/hheaders" "$T/hbody")"
+http_is 405 CONNECT /v1/status
+grep -qi '^Allow: GET, HEAD, POST, DELETE' "$T/hheaders" &&
+    grep -qi '^Content-Length: ' "$T/hheaders" &&
+    [ "$(body .code)" = method_not_allowed ] ||
+    fail "CONNECT: $(cat "$T/hheaders" "$T/hbody")"
+code=$(curl -s -o /dev/null --max-time 30 -w '%{http_connect}' -p \
+    -x "http://127.0.0.1:$HPORT" http://example.invalid/ || true)
+[ "$code" = 405 ] || fail "CONNECT example.invalid:80: $code, not 405"
 
 # --- Limits.
 big=$(head -c 1500 /dev/zero | tr '\0' x)
 http_is 431 GET /v1/status -H "X-Big: $big"
 [ "$(body .code)" = headers_too_large ] || fail "431: $(cat "$T/hbody")"
+# Past four times http-max-header, evhttp itself refuses: 400.
+big=$(head -c 5000 /dev/zero | tr '\0' x)
+http_is 400 GET /v1/status -H "X-Big: $big"
+# A body past http-max-body: evhttp's 413, and nothing enqueued or kept.
 head -c 4096 /dev/zero | tr '\0' x > "$T/bigbody"
-http_is 413 POST /v1/dead/retry --data-binary "@$T/bigbody"
+before=$(status_json .totals.enqueued)
+http_is 413 POST "/v1/documents?id=big" --data-binary "@$T/bigbody"
+http_is 413 POST /v1/documents/bulk --data-binary "@$T/bigbody"
+[ "$(status_json .totals.enqueued)" = "$before" ] ||
+    fail "a body past http-max-body enqueued a job"
+[ -z "$(ls "$DATA/spool" 2>/dev/null)" ] ||
+    fail "a body past http-max-body was kept: $(ls "$DATA/spool")"
 
 # --- Dead letters and pages.
 d1=$(ctl submit --debug "bogus one")
@@ -186,8 +214,9 @@ http_is 200 GET "/v1/search?q=alpha"
 [ "$(body '.hits | length')" = 0 ] || fail "deleted, still found"
 
 # --- Tokens.
+qpid=$(quired_pid)
 ctl stop > /dev/null || fail "stop failed"
-wait_for 30 pid_gone "$(quired_pid)" || fail "the daemon did not stop"
+wait_for 30 pid_gone "$qpid" || fail "the daemon did not stop"
 mv "$LOG" "$LOG.1"	# http_port reads the new daemon's port
 tok=0123456789abcdef0123456789abcdef
 toka=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
@@ -196,7 +225,7 @@ printf '%s\n%s a\n%s b\n' "$tok" "$toka" "$tokb" > "$T/tokens"
 chmod 600 "$T/tokens"
 write_conf "listen 127.0.0.1:0" "workers 1" "min-workers 1" \
     "claim-batch 1" "max-attempts 1" "merge no" \
-    "http-token-file $T/tokens"
+    "http-token-file $T/tokens" "log-level debug"
 start_quired
 HPORT=$(http_port)
 A="Authorization: Bearer $toka"
@@ -258,6 +287,18 @@ http_is 200 GET /v1/documents/up-a -H "$A"
     body '.chunks[0].excerpt' | grep -q foxtrot ||
     fail "the uploaded document: $(cat "$T/hbody")"
 http_is 404 GET /v1/documents/up-a -H "$B"
+# An upload for another tenant than the token's: 403, nothing taken.
+before=$(status_json .totals.enqueued)
+http_is 403 POST "/v1/documents?id=up-b&tenant=b" -H "$A" \
+    --data-binary "@$T/up.txt"
+[ "$(body .code)" = forbidden ] || fail "a's upload for b: $(cat "$T/hbody")"
+http_is 403 POST /v1/documents -H "$A" -H "X-Quire-Tenant: b" \
+    --data-binary "@$T/up.txt"
+http_is 403 POST /v1/documents/bulk -H "$A" -H "X-Quire-Tenant: b" \
+    --data-binary '{"id": "bulk-b", "text": "golf"}'
+[ "$(status_json .totals.enqueued)" = "$before" ] ||
+    fail "an upload for another tenant enqueued a job"
+[ -z "$(ls "$DATA/spool")" ] || fail "a refused upload was kept"
 
 # Cancel and retry across tenants: 404, and nothing changes.
 sb=$(ctl submit --tenant b --debug "spin 600000")
@@ -299,5 +340,29 @@ rotated() {
 wait_for 10 rotated || fail "the new token is refused after a reload"
 http_is 401 GET /v1/status -H "Authorization: Bearer $tok"
 http_is 401 GET /v1/jobs -H "$A"
+
+# No token, good or bad, is written to the log, though each request is.
+grep -q "http: GET /v1/status 401" "$LOG" || fail "requests are not logged"
+for t in "$tok" "$toka" "$tokb" "$tok2" wrongwrongwrongwrong; do
+	! grep -F -e "$t" "$LOG" "$LOG.1" > "$T/leak" ||
+	    fail "a token in the log: $(head -3 "$T/leak")"
+done
+
+# --- listen none: no http child, and status says HTTP is off.
+qpid=$(quired_pid)
+ctl stop > /dev/null || fail "stop failed"
+wait_for 30 pid_gone "$qpid" || fail "the daemon did not stop"
+mv "$LOG" "$LOG.2"
+write_conf "listen none" "workers 1"
+start_quired
+wait_for 10 sh -c "ps -o args= --ppid $(quired_pid) | grep -q '^quired: worker'" ||
+    fail "no worker started"
+ps -o args= --ppid "$(quired_pid)" > "$T/children"
+! grep -q '^quired: http' "$T/children" ||
+    fail "listen none, yet an http child: $(cat "$T/children")"
+status_json .http | jq -e '.listen == [] and .pid == null' > /dev/null ||
+    fail "listen none: status says $(status_json .http)"
+ctl status | grep -qx "http: off" || fail "status text: $(ctl status | grep http)"
+! grep -q "http: listening on " "$LOG" || fail "listen none, yet listening"
 
 echo "http: ok"

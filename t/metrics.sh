@@ -9,8 +9,11 @@
 # fleet's target before and after a scale.  Each histogram's +Inf bucket
 # equals its count and no bucket holds less than the one before.  Jobs
 # of more tenants than the text names by name fold into tenant="_other",
-# and the counts per tenant still add up to status's.  A worker killed
-# with SIGKILL counts as an exit with cause "signal".
+# and the counts per tenant still add up to status's.  The memory
+# figures are status's (the reserve as configured) and agree with each
+# other.  A worker killed with SIGKILL while it runs a job counts as an
+# exit with cause "signal" and its job as released, as status counts it.
+# Without promtool its check is skipped, and the test says so.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -18,7 +21,7 @@
 NREC=5
 NTENANTS=55	# more than METRICS_TENANTS_MAX (50)
 
-write_conf "workers 2" "listen 127.0.0.1:0"
+write_conf "workers 2" "listen 127.0.0.1:0" "memory-reserve 256M"
 start_quired
 HPORT=$(http_port)
 
@@ -54,12 +57,19 @@ sum() {
 	    "$T/m"
 }
 
+# promtool (Debian's prometheus package) checks the text format; without
+# it that check is skipped, and the test says so, on standard error at
+# each text and in its last line.
+: "${PROMTOOL:=$(command -v promtool || true)}"
+PROMCHECKED=0
 promcheck() {
-	if [ -x "${PROMTOOL:=$(command -v promtool || true)}" ]; then
+	if [ -n "$PROMTOOL" ] && [ -x "$PROMTOOL" ]; then
 		"$PROMTOOL" check metrics < "$T/m" > "$T/lint" 2>&1 ||
 		    fail "promtool check metrics: $(cat "$T/lint")"
+		PROMCHECKED=$((PROMCHECKED + 1))
 	else
-		echo "promtool not installed: the text format is not checked" >&2
+		echo "SKIP: no promtool${PROMTOOL:+ at $PROMTOOL}: the text" \
+		    "format is not checked (apt-get install prometheus)" >&2
 	fi
 }
 promcheck
@@ -107,6 +117,23 @@ for h in quire_job_duration_seconds quire_job_queue_wait_seconds \
 	    if ($2 < last) { print $1; exit 1 } last = $2 }' "$T/m" ||
 	    fail "$h: a bucket below the one before"
 done
+# Memory: the limit and the reserve as status gives them (the reserve as
+# configured), and one sample's figures consistent with each other.
+is quire_memory_limit_bytes "$(status_json .memory.limit)"
+if [ "$(status_json .memory.limit_source)" = MemTotal ]; then
+	is quire_memory_limit_bytes \
+	    "$(awk '$1 == "MemTotal:" { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)"
+fi
+is quire_memory_reserve_bytes 268435456
+is quire_memory_reserve_bytes "$(status_json .memory.reserve)"
+awk '$1 ~ /^quire_memory_[a-z_]*$/ { v[$1] = $2 }
+    END { l = v["quire_memory_limit_bytes"]; u = v["quire_memory_usage_bytes"]
+	h = v["quire_memory_headroom_bytes"]; a = v["quire_memory_available_bytes"]
+	if (!(u > 0 && u < l && a > 0 && h > 0 && h <= a && h <= l - u &&
+	    v["quire_memory_worker_cap"] >= 1 &&
+	    v["quire_memory_pressure"] == 0 &&
+	    ("quire_memory_oom_kills_total" in v))) exit 1 }' "$T/m" ||
+    fail "memory figures: $(grep '^quire_memory' "$T/m")"
 is quire_workers_target 2
 is quire_workers_target "$(status_json .fleet.target)"
 is quire_workers_running 2
@@ -140,17 +167,36 @@ named=$(grep '^quire_jobs{state="done",' "$T/m" | grep -cv 'tenant="_other"')
     fail "done jobs: $(sum 'quire_jobs{state="done",') in metrics"
 is quire_job_duration_seconds_count $JOBS
 
-# kill -9 of a worker: an exit by signal.
+# kill -9 of a worker running a job: an exit by signal, and its job
+# released (given back to the queue) and run again.
 before=$(value 'quire_worker_exits_total{cause="signal"}')
-pid=$(worker_pids | head -1)
-[ -n "$pid" ] || fail "no worker"
+released=$(value 'quire_jobs_finished_total{outcome="released"}')
+spin=$(ctl submit --debug "spin 600000")
+holder() {
+	ctl workers --json | jq -e --argjson j "$spin" \
+	    '.workers[] | select(.job == $j and .pid != 0) | .pid'
+}
+wait_for 10 holder || fail "no worker runs the spin job $spin"
+pid=$(holder)
 kill -9 "$pid"
 wait_for 10 sh -c "\"$QUIRECTL\" -D \"$DATA\" metrics |
     grep -qx 'quire_worker_exits_total{cause=\"signal\"} $((before + 1))'" ||
     fail "the kill is not counted: $(ctl metrics | grep exits_total)"
+wait_for 10 sh -c "\"$QUIRECTL\" -D \"$DATA\" metrics |
+    grep -qx 'quire_jobs_finished_total{outcome=\"released\"} $((released + 1))'" ||
+    fail "the released job is not counted: $(ctl metrics | grep finished_total)"
 ctl metrics > "$T/m" || fail "quirectl metrics failed"
+is 'quire_jobs_finished_total{outcome="released"}' "$(status_json .totals.released)"
 is 'quire_worker_exits_total{cause="stopped"}' 0
+ctl job --json "$spin" | jq -e '.crashes == 1 and (.state == "ready" or
+    .state == "leased" or .state == "retry")' > /dev/null ||
+    fail "the released job: $(ctl job --json "$spin")"
+ctl cancel "$spin" > /dev/null || fail "cancel of the spin job"
 wait_for 10 sh -c "\"$QUIRECTL\" -D \"$DATA\" metrics |
     grep -qx 'quire_workers_running 3'" || fail "the worker is not back"
 
-echo "ok"
+if [ "$PROMCHECKED" = 0 ]; then
+	echo "ok, but promtool's check of the text format was skipped"
+else
+	echo "ok, promtool checked $PROMCHECKED texts"
+fi
