@@ -48,6 +48,8 @@
 #define FOLD_SLICE	(4 * 1024 * 1024)	/* bytes written per slice */
 #define FOLD_SLICE_MS	100			/* and time spent in one */
 #define MERGE_QUIET_MS	1000	/* no commit for this long: not busy */
+#define MERGE_IDLE_MS	1000	/* nothing to merge: look again after */
+#define MERGE_RETRY_MS	5000	/* a failed step (disk full): try after */
 #define BUSY_SEGS	64	/* while busy, merge only past this many */
 #define FOLD_SEGS	1024	/* segments folded in one pass, at most */
 #define BUSY_FOLD	16	/* and fold at this many times the size */
@@ -740,7 +742,9 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
  * exits on "stop", "exit" or end of file.  Told to compact (the
  * supervisor deleted documents at start whose home is another host), it
  * folds and sweeps everything as quirectl compact does, then goes on as
- * before.
+ * before.  A step that fails (a full disk or map, an I/O error) is tried
+ * again MERGE_RETRY_MS later, not at every heartbeat: one line in the
+ * log for each try.
  */
 void
 merger_main(void)
@@ -751,7 +755,7 @@ merger_main(void)
 	struct ixstats		 st;
 	const struct quire_conf	*c = &ch.ch_conf;
 	uint64_t		 beat = 0, now, seg = 0, changed = 0;
-	uint64_t		 compact = 0;
+	uint64_t		 compact = 0, next = 0;
 	int			 rv, wait_ms, busy, flags;
 
 	child_setup(&ch, "merger", -1);
@@ -778,13 +782,19 @@ merger_main(void)
 		}
 		busy = now - changed < MERGE_QUIET_MS;
 		flags = compact > 0 ? MERGE_ALL : busy ? MERGE_BUSY : 0;
-		rv = merge_step(&ix, flags, c->c_fold_size);
-		if (rv == 0 && compact > 0) {
-			log_info("merge: compacted after %llu documents were "
-			    "deleted at start", (unsigned long long)compact);
-			compact = 0;
+		if (now >= next) {
+			rv = merge_step(&ix, flags, c->c_fold_size);
+			if (rv == 0 && compact > 0) {
+				log_info("merge: compacted after %llu "
+				    "documents were deleted at start",
+				    (unsigned long long)compact);
+				compact = 0;
+			}
+			next = now + (rv == 1 ? 0 : rv == 0 ? MERGE_IDLE_MS :
+			    MERGE_RETRY_MS);
 		}
-		wait_ms = rv == 1 ? 0 : rv == 0 ? 1000 : 5000;
+		now = util_mono_ms();
+		wait_ms = next > now ? next - now : 0;
 		if (wait_ms > (int)c->c_heartbeat_ms)
 			wait_ms = c->c_heartbeat_ms;
 		rv = ipc_recv(ch.ch_fd, &ch.ch_ib, &m, wait_ms);
@@ -794,8 +804,10 @@ merger_main(void)
 		if (rv == 1 && m.m_type == IPC_CONFIG &&
 		    child_config(&ch, &m) == 0)
 			store_limit(&ix.ix_store, c->c_mapmax);
-		if (rv == 1 && m.m_type == IPC_COMPACT)
+		if (rv == 1 && m.m_type == IPC_COMPACT) {
 			compact = m.m_a;
+			next = 0;
+		}
 	}
 	index_close(&ix);
 	_exit(0);
