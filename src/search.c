@@ -92,9 +92,26 @@ struct sposlist {
 	uint32_t		*pl_local;
 	const uint8_t		**pl_pos;
 	uint32_t		*pl_tf;
-	uint32_t		*pl_idx;	/* by chunk: its place + 1 */
 	size_t			 pl_n;
 	size_t			 pl_cap;
+};
+
+/*
+ * The per-chunk arrays of a segment's scoring, sc_cap long: the
+ * accumulators and marks of the chunks the query's words touch, a
+ * word's title tfs, the candidates (search_seg_cands), and where each
+ * chunk's positions are in ss_pl.
+ */
+struct sscratch {
+	float			*sc_acc;
+	uint32_t		*sc_mask;
+	uint32_t		*sc_touched;
+	uint32_t		*sc_ttf;	/* a word's title tf by chunk */
+	uint32_t		*sc_tlist;	/* the chunks it is set for */
+	uint8_t			*sc_cand;	/* 1: the chunk may match */
+	uint32_t		*sc_cands;	/* those marked */
+	uint32_t		*sc_pl_idx[SEARCH_TERMS_MAX];	/* place + 1 */
+	size_t			 sc_cap;
 };
 
 struct sstate {
@@ -106,17 +123,10 @@ struct sstate {
 	double			 ss_n;
 	double			 ss_avgdl;
 	double			 ss_norm[SEARCH_NORMS];	/* search_norm */
-	float			*ss_acc;
-	uint32_t		*ss_mask;
-	uint32_t		*ss_touched;
-	size_t			 ss_ntouched;
-	uint32_t		*ss_ttf;	/* a word's title tf, by chunk */
-	uint32_t		*ss_tlist;	/* the chunks it is set for */
-	size_t			 ss_ntlist;
-	uint8_t			*ss_cand;	/* 1: the chunk may match */
-	uint32_t		*ss_cands;	/* those marked */
-	size_t			 ss_ncands;
-	size_t			 ss_cap;
+	struct sscratch		 ss_sc;		/* kept (search_scratch) */
+	size_t			 ss_ntouched;	/* in sc_touched */
+	size_t			 ss_ntlist;	/* in sc_tlist */
+	size_t			 ss_ncands;	/* in sc_cands */
 	size_t			 ss_segmax;	/* chunks of the largest segment */
 	roaring_bitmap_t	*ss_filter;	/* NULL: no filter */
 	roaring_bitmap_t	*ss_tomb;
@@ -147,17 +157,7 @@ struct sstate {
  * (search_seg_clear); one that ends on an error may not have, and its
  * arrays are freed instead.
  */
-static struct search_scratch {
-	float		*sc_acc;
-	uint32_t	*sc_mask;
-	uint32_t	*sc_touched;
-	uint32_t	*sc_ttf;
-	uint32_t	*sc_tlist;
-	uint8_t		*sc_cand;
-	uint32_t	*sc_cands;
-	uint32_t	*sc_pl_idx[SEARCH_TERMS_MAX];
-	size_t		 sc_cap;
-} search_scratch;
+static struct sscratch search_scratch;
 
 _Static_assert(SEARCH_GLOBAL_TERMS == SEARCH_TERMS_MAX,
     "a query's terms fit in its global statistics");
@@ -785,16 +785,16 @@ search_bm25(struct sstate *ss, double idf, double wtf, uint32_t dl)
 static void
 search_touch(struct sstate *ss, uint32_t local)
 {
-	if (ss->ss_mask[local] == 0 && ss->ss_acc[local] == 0.0f)
-		ss->ss_touched[ss->ss_ntouched++] = local;
+	if (ss->ss_sc.sc_mask[local] == 0 && ss->ss_sc.sc_acc[local] == 0.0f)
+		ss->ss_sc.sc_touched[ss->ss_ntouched++] = local;
 }
 
 /* Is the chunk out of the gate (search_post)? */
 static int
 search_gated(const struct sstate *ss, uint32_t local, int gate)
 {
-	return ((gate == SEARCH_GATE_CAND && !ss->ss_cand[local]) ||
-	    (gate == SEARCH_GATE_TOUCHED && ss->ss_mask[local] == 0));
+	return ((gate == SEARCH_GATE_CAND && !ss->ss_sc.sc_cand[local]) ||
+	    (gate == SEARCH_GATE_TOUCHED && ss->ss_sc.sc_mask[local] == 0));
 }
 
 /* Keep a word's title tf by chunk (ss_ttf), for its text to take. */
@@ -802,6 +802,7 @@ static int
 search_post_title(struct sstate *ss, const struct ixseg *seg, uint32_t term,
     int gate)
 {
+	struct sscratch	*sc = &ss->ss_sc;
 	struct ixpost	 p;
 	int		 rv;
 
@@ -811,8 +812,8 @@ search_post_title(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 			return (-1);
 		if (search_gated(ss, p.p_local, gate) || p.p_tf == 0)
 			continue;
-		ss->ss_ttf[p.p_local] = p.p_tf;
-		ss->ss_tlist[ss->ss_ntlist++] = p.p_local;
+		sc->sc_ttf[p.p_local] = p.p_tf;
+		sc->sc_tlist[ss->ss_ntlist++] = p.p_local;
 	}
 	return (rv == -1 ? -1 : 0);
 }
@@ -822,18 +823,19 @@ static void
 search_title_rest(struct sstate *ss, const struct ixseg *seg,
     const struct sterm *st, double wt)
 {
+	struct sscratch	*sc = &ss->ss_sc;
 	uint32_t	 local;
 	size_t		 i;
 
 	for (i = 0; i < ss->ss_ntlist; i++) {
-		local = ss->ss_tlist[i];
-		if (ss->ss_ttf[local] == 0)
+		local = sc->sc_tlist[i];
+		if (sc->sc_ttf[local] == 0)
 			continue;
 		search_touch(ss, local);
-		ss->ss_mask[local] |= 1U << st->st_item;
-		ss->ss_acc[local] += search_bm25(ss, st->st_idf,
-		    wt * ss->ss_ttf[local], seg->s_norms[local]);
-		ss->ss_ttf[local] = 0;
+		sc->sc_mask[local] |= 1U << st->st_item;
+		sc->sc_acc[local] += search_bm25(ss, st->st_idf,
+		    wt * sc->sc_ttf[local], seg->s_norms[local]);
+		sc->sc_ttf[local] = 0;
 	}
 	ss->ss_ntlist = 0;
 }
@@ -841,15 +843,19 @@ search_title_rest(struct sstate *ss, const struct ixseg *seg,
 /*
  * Score one term's text postings into the accumulators, with its title
  * tf of the same chunk if wt is not 0 (search_post_title); for a
- * phrase word, remember where each chunk's positions are (pl).  Gated,
- * only the chunks marked as candidates (search_seg_cands), or those a
- * word before has touched.
+ * phrase word (pos), remember where each chunk's positions are (ss_pl,
+ * its place in them by chunk in sc_pl_idx).  Gated, only the chunks
+ * marked as candidates (search_seg_cands), or those a word before has
+ * touched.
  */
 static int
 search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
-    const struct sterm *st, double wb, double wt, struct sposlist *pl,
-    int gate)
+    size_t k, double wb, double wt, int pos, int gate)
 {
+	const struct sterm *st = &ss->ss_q->q_terms[k];
+	struct sscratch	*sc = &ss->ss_sc;
+	struct sposlist	*pl = &ss->ss_pl[k];
+	uint32_t	*idx = sc->sc_pl_idx[k];
 	struct ixpost	 p;
 	uint32_t	 local;
 	double		 wtf;
@@ -863,15 +869,15 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		if (search_gated(ss, local, gate))
 			continue;
 		search_touch(ss, local);
-		ss->ss_mask[local] |= 1U << st->st_item;
+		sc->sc_mask[local] |= 1U << st->st_item;
 		wtf = wb * p.p_tf;
-		if (wt != 0.0 && ss->ss_ttf[local] != 0) {
-			wtf += wt * ss->ss_ttf[local];
-			ss->ss_ttf[local] = 0;
+		if (wt != 0.0 && sc->sc_ttf[local] != 0) {
+			wtf += wt * sc->sc_ttf[local];
+			sc->sc_ttf[local] = 0;
 		}
-		ss->ss_acc[local] += search_bm25(ss, st->st_idf, wtf,
+		sc->sc_acc[local] += search_bm25(ss, st->st_idf, wtf,
 		    seg->s_norms[local]);
-		if (pl == NULL)
+		if (!pos)
 			continue;
 		if (pl->pl_n == pl->pl_cap) {
 			pl->pl_cap = pl->pl_cap == 0 ? 1024 : pl->pl_cap * 2;
@@ -885,8 +891,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		pl->pl_local[pl->pl_n] = local;
 		pl->pl_pos[pl->pl_n] = p.p_cur;
 		pl->pl_tf[pl->pl_n] = p.p_tf;
-		if (pl->pl_idx[local] == 0)
-			pl->pl_idx[local] = pl->pl_n + 1;
+		if (idx[local] == 0)
+			idx[local] = pl->pl_n + 1;
 		pl->pl_n++;
 	}
 	return (rv == -1 ? -1 : 0);
@@ -895,7 +901,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 /* The positions of a phrase word in one chunk, from its position list. */
 static void
 search_positions(const struct ixseg *seg, const struct sposlist *pl,
-    uint32_t local, uint32_t *pos, size_t max, size_t *n)
+    const uint32_t *idx, uint32_t local, uint32_t *pos, size_t max,
+    size_t *n)
 {
 	const uint8_t	*p, *end = (const uint8_t *)seg->s_data + seg->s_len;
 	size_t		 lo;
@@ -903,9 +910,9 @@ search_positions(const struct ixseg *seg, const struct sposlist *pl,
 	uint32_t	 i;
 
 	*n = 0;
-	if (pl->pl_idx[local] == 0)
+	if (idx[local] == 0)
 		return;
-	lo = pl->pl_idx[local] - 1;
+	lo = idx[local] - 1;
 	p = pl->pl_pos[lo];
 	for (i = 0; i < pl->pl_tf[lo] && *n < max; i++) {
 		if (ix_getvarint(&p, end, &d) == -1)
@@ -1002,18 +1009,18 @@ search_seg_pos(void *ctx, size_t term, uint32_t *pos, size_t max, size_t *n)
 {
 	struct sseg_pos	*sp = ctx;
 
-	search_positions(sp->sp_seg, &sp->sp_ss->ss_pl[term], sp->sp_local,
-	    pos, max, n);
+	search_positions(sp->sp_seg, &sp->sp_ss->ss_pl[term],
+	    sp->sp_ss->ss_sc.sc_pl_idx[term], sp->sp_local, pos, max, n);
 }
 
 /* Mark a chunk of the segment as a candidate. */
 static void
 search_cand_add(struct sstate *ss, uint32_t local)
 {
-	if (ss->ss_cand[local])
+	if (ss->ss_sc.sc_cand[local])
 		return;
-	ss->ss_cand[local] = 1;
-	ss->ss_cands[ss->ss_ncands++] = local;
+	ss->ss_sc.sc_cand[local] = 1;
+	ss->ss_sc.sc_cands[ss->ss_ncands++] = local;
 }
 
 /* Find the query's keys in the segment, once (st_fbody, st_ftitle, x_f). */
@@ -1077,6 +1084,7 @@ static int
 search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 {
 	struct squery		*q = ss->ss_q;
+	struct sscratch		*sc = &ss->ss_sc;
 	struct sterm		*st;
 	struct ixpost		 p;
 	int64_t			 f[SEARCH_KEYS_MAX], bf[SEARCH_KEYS_MAX];
@@ -1128,9 +1136,9 @@ search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 	ss->ss_ncands = 0;
 	if (best == UINT64_MAX)
 		return (0);
-	if (ss->ss_cand == NULL) {
-		ss->ss_cand = xcalloc(ss->ss_cap, sizeof(*ss->ss_cand));
-		ss->ss_cands = xcalloc(ss->ss_cap, sizeof(*ss->ss_cands));
+	if (sc->sc_cand == NULL) {
+		sc->sc_cand = xcalloc(sc->sc_cap, sizeof(*sc->sc_cand));
+		sc->sc_cands = xcalloc(sc->sc_cap, sizeof(*sc->sc_cands));
 	}
 	for (i = 0; i < nbf; i++) {
 		ixpost_init(&p, seg, bf[i]);
@@ -1148,22 +1156,23 @@ search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 static void
 search_seg_clear(struct sstate *ss)
 {
+	struct sscratch	*sc = &ss->ss_sc;
 	struct sposlist	*pl;
 	size_t		 k, i;
 
 	for (k = 0; k < ss->ss_ncands; k++)
-		ss->ss_cand[ss->ss_cands[k]] = 0;
+		sc->sc_cand[sc->sc_cands[k]] = 0;
 	ss->ss_ncands = 0;
 	for (k = 0; k < SEARCH_TERMS_MAX; k++) {
 		pl = &ss->ss_pl[k];
-		if (pl->pl_idx == NULL)
+		if (sc->sc_pl_idx[k] == NULL)
 			continue;
 		for (i = 0; i < pl->pl_n; i++)
-			pl->pl_idx[pl->pl_local[i]] = 0;
+			sc->sc_pl_idx[k][pl->pl_local[i]] = 0;
 		pl->pl_n = 0;
 	}
 	for (k = 0; k < ss->ss_ntlist; k++)
-		ss->ss_ttf[ss->ss_tlist[k]] = 0;
+		sc->sc_ttf[sc->sc_tlist[k]] = 0;
 	ss->ss_ntlist = 0;
 }
 
@@ -1188,20 +1197,19 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 
 	st = &q->q_terms[k];
 	ss->ss_pl[k].pl_n = 0;
-	if (st->st_phrase >= 0 && ss->ss_pl[k].pl_idx == NULL)
-		ss->ss_pl[k].pl_idx = xcalloc(ss->ss_cap,
-		    sizeof(*ss->ss_pl[k].pl_idx));
+	if (st->st_phrase >= 0 && ss->ss_sc.sc_pl_idx[k] == NULL)
+		ss->ss_sc.sc_pl_idx[k] = xcalloc(ss->ss_sc.sc_cap,
+		    sizeof(*ss->ss_sc.sc_pl_idx[k]));
 	/* Excluded words mark chunks; they never add to a score. */
 	wbody = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wbody;
 	wtitle = q->q_items[st->st_item].si_excluded ? 0.0 : so->so_wtitle;
 	if (!st->st_prefix && wtitle == 0.0) {
 		/* An exclusion only marks the chunks it is in. */
-		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
-		    wbody, 0.0, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL,
-		    gate) == -1)
+		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, k,
+		    wbody, 0.0, st->st_phrase >= 0, gate) == -1)
 			return (-1);
-		if ((f = st->st_ftitle) >= 0 && search_post(ss, seg, f, st,
-		    0.0, 0.0, NULL, gate) == -1)
+		if ((f = st->st_ftitle) >= 0 && search_post(ss, seg, f, k,
+		    0.0, 0.0, 0, gate) == -1)
 			return (-1);
 		return (0);
 	}
@@ -1211,9 +1219,8 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 		if ((f = st->st_ftitle) >= 0 &&
 		    search_post_title(ss, seg, f, gate) == -1)
 			return (-1);
-		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, st,
-		    wbody, wtitle, st->st_phrase >= 0 ? &ss->ss_pl[k] : NULL,
-		    gate) == -1)
+		if ((f = st->st_fbody) >= 0 && search_post(ss, seg, f, k,
+		    wbody, wtitle, st->st_phrase >= 0, gate) == -1)
 			return (-1);
 		search_title_rest(ss, seg, st, wtitle);
 		return (0);
@@ -1222,33 +1229,28 @@ search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
 	for (j = 0; st->st_exp != NULL && j < st->st_exp->x_n; j++) {
 		if ((f = st->st_exp->x_f[j]) < 0)
 			continue;
-		if (search_post(ss, seg, f, st, wbody, 0.0, NULL, gate) == -1)
+		if (search_post(ss, seg, f, k, wbody, 0.0, 0, gate) == -1)
 			return (-1);
 	}
 	return (0);
 }
 
-/* The per-chunk arrays, freed (search_scratch). */
+/* The per-chunk arrays, freed and zeroed (search_scratch). */
 static void
-search_arrays_free(struct sstate *ss)
+search_seg_free(struct sscratch *sc)
 {
 	size_t	 k;
 
-	free(ss->ss_acc);
-	free(ss->ss_mask);
-	free(ss->ss_touched);
-	free(ss->ss_ttf);
-	free(ss->ss_tlist);
-	free(ss->ss_cand);
-	free(ss->ss_cands);
-	ss->ss_acc = NULL;
-	ss->ss_mask = NULL;
-	ss->ss_touched = ss->ss_ttf = ss->ss_tlist = ss->ss_cands = NULL;
-	ss->ss_cand = NULL;
-	for (k = 0; k < SEARCH_TERMS_MAX; k++) {
-		free(ss->ss_pl[k].pl_idx);
-		ss->ss_pl[k].pl_idx = NULL;
-	}
+	free(sc->sc_acc);
+	free(sc->sc_mask);
+	free(sc->sc_touched);
+	free(sc->sc_ttf);
+	free(sc->sc_tlist);
+	free(sc->sc_cand);
+	free(sc->sc_cands);
+	for (k = 0; k < SEARCH_TERMS_MAX; k++)
+		free(sc->sc_pl_idx[k]);
+	memset(sc, 0, sizeof(*sc));
 }
 
 /*
@@ -1262,22 +1264,23 @@ static int
 search_seg(struct sstate *ss, const struct ixseg *seg)
 {
 	struct squery	*q = ss->ss_q;
+	struct sscratch	*sc = &ss->ss_sc;
 	struct sseg_pos	 sp;
 	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
 	size_t		 k;
 	int		 gate;
 
-	if (n > ss->ss_cap) {
+	if (n > sc->sc_cap) {
 		/* Once, as long as the largest segment (search_df). */
 		if (n < ss->ss_segmax)
 			n = ss->ss_segmax;
-		search_arrays_free(ss);
-		ss->ss_cap = n;
-		ss->ss_acc = xcalloc(n, sizeof(*ss->ss_acc));
-		ss->ss_mask = xcalloc(n, sizeof(*ss->ss_mask));
-		ss->ss_touched = xcalloc(n, sizeof(*ss->ss_touched));
-		ss->ss_ttf = xcalloc(n, sizeof(*ss->ss_ttf));
-		ss->ss_tlist = xcalloc(n, sizeof(*ss->ss_tlist));
+		search_seg_free(sc);
+		sc->sc_cap = n;
+		sc->sc_acc = xcalloc(n, sizeof(*sc->sc_acc));
+		sc->sc_mask = xcalloc(n, sizeof(*sc->sc_mask));
+		sc->sc_touched = xcalloc(n, sizeof(*sc->sc_touched));
+		sc->sc_ttf = xcalloc(n, sizeof(*sc->sc_ttf));
+		sc->sc_tlist = xcalloc(n, sizeof(*sc->sc_tlist));
 	}
 	ss->ss_ntouched = 0;
 	search_seg_keys(ss, seg);
@@ -1300,32 +1303,32 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 	sp.sp_ss = ss;
 	sp.sp_seg = seg;
 	for (k = 0; k < ss->ss_ntouched; k++) {
-		local = ss->ss_touched[k];
-		m = ss->ss_mask[local];
+		local = sc->sc_touched[k];
+		m = sc->sc_mask[local];
 		cid = seg->s_hdr->h_base + local;
 		sp.sp_local = local;
 		if ((m & q->q_reqmask) != q->q_reqmask ||
 		    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
 			;
 		else if (q->q_nphrases > 0 && search_pruning(ss) &&
-		    !search_heap_takes(ss, cid, ss->ss_acc[local]))
+		    !search_heap_takes(ss, cid, sc->sc_acc[local]))
 			ss->ss_pruned = 1;
 		else if (search_passes(ss, m, search_seg_pos, &sp) &&
 		    (ss->ss_filter == NULL ||
 		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
 		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
 			ss->ss_total++;
-			search_heap_push(ss, cid, ss->ss_acc[local]);
+			search_heap_push(ss, cid, sc->sc_acc[local]);
 		}
-		ss->ss_acc[local] = 0.0f;
-		ss->ss_mask[local] = 0;
+		sc->sc_acc[local] = 0.0f;
+		sc->sc_mask[local] = 0;
 	}
 	search_seg_clear(ss);
 	return (0);
 bad:
 	for (k = 0; k < ss->ss_ntouched; k++) {
-		ss->ss_acc[ss->ss_touched[k]] = 0.0f;
-		ss->ss_mask[ss->ss_touched[k]] = 0;
+		sc->sc_acc[sc->sc_touched[k]] = 0.0f;
+		sc->sc_mask[sc->sc_touched[k]] = 0;
 	}
 	search_seg_clear(ss);
 	return (MDB_CORRUPTED);
@@ -2750,43 +2753,18 @@ search_txn(MDB_txn *txn, void *arg)
 static void
 search_scratch_take(struct sstate *ss)
 {
-	struct search_scratch	*sc = &search_scratch;
-	size_t			 k;
-
-	ss->ss_acc = sc->sc_acc;
-	ss->ss_mask = sc->sc_mask;
-	ss->ss_touched = sc->sc_touched;
-	ss->ss_ttf = sc->sc_ttf;
-	ss->ss_tlist = sc->sc_tlist;
-	ss->ss_cand = sc->sc_cand;
-	ss->ss_cands = sc->sc_cands;
-	for (k = 0; k < SEARCH_TERMS_MAX; k++)
-		ss->ss_pl[k].pl_idx = sc->sc_pl_idx[k];
-	ss->ss_cap = sc->sc_cap;
-	memset(sc, 0, sizeof(*sc));
+	ss->ss_sc = search_scratch;
+	memset(&search_scratch, 0, sizeof(search_scratch));
 }
 
 /* Keep a search's arrays for the next one if it left them clean. */
 static void
 search_scratch_keep(struct sstate *ss, int clean)
 {
-	struct search_scratch	*sc = &search_scratch;
-	size_t			 k;
-
-	if (!clean) {
-		search_arrays_free(ss);
-		return;
-	}
-	sc->sc_acc = ss->ss_acc;
-	sc->sc_mask = ss->ss_mask;
-	sc->sc_touched = ss->ss_touched;
-	sc->sc_ttf = ss->ss_ttf;
-	sc->sc_tlist = ss->ss_tlist;
-	sc->sc_cand = ss->ss_cand;
-	sc->sc_cands = ss->ss_cands;
-	for (k = 0; k < SEARCH_TERMS_MAX; k++)
-		sc->sc_pl_idx[k] = ss->ss_pl[k].pl_idx;
-	sc->sc_cap = ss->ss_cap;
+	if (clean)
+		search_scratch = ss->ss_sc;
+	else
+		search_seg_free(&ss->ss_sc);
 }
 
 /* A query run, or its statistics counted into gout. */
