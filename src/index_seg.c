@@ -2,8 +2,8 @@
 
 /*
  * Segments: an immutable inverted index of consecutive chunks, one LMDB
- * value, read in place from the map (shared by search.c, merge.c and
- * the block store's folds):
+ * value, read in place from the map (shared by search.c and
+ * search_seg.c, merge.c and the block store's folds):
  *
  *	header	 magic "QSG1", nchunks, nterms, base cid, words, then the
  *		 offsets of the four areas (all uint32, little-endian as
@@ -47,7 +47,7 @@ ix_varint(struct buf *b, uint64_t v)
 }
 
 
-/* Segment reading, shared with search.c and merge.c. */
+/* Segment reading, shared with search.c, search_seg.c and merge.c. */
 
 int
 ixseg_open(struct ixseg *s, const void *data, size_t len)

@@ -12,9 +12,9 @@
  * beat to change the top n (search_top_takes).  A chunk that does not
  * beat it cannot: its document, if in the top, has a better chunk
  * already; if not, the chunk would not lift it above the n-th.  So the
- * pruned walks of search.c skip chunks against the n-th best document
- * exactly as they did against the n-th best chunk, and find the same
- * documents as --exact.
+ * pruned walks (search_block.c, search_seg.c) skip chunks against the
+ * n-th best document exactly as they did against the n-th best chunk,
+ * and find the same documents as --exact.
  *
  * A document's chunks have consecutive cids (the docs record holds its
  * first cid and their number), so an entry covers a cid range: a chunk
