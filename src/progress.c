@@ -17,7 +17,9 @@
  * The fraction done is the caller's: finished jobs plus the running
  * ones' own progress, over all.  The ETA is the time so far scaled by
  * what is left of that fraction; docs/s is the caller's (the event
- * stream's), or documents over the time so far.
+ * stream's), or documents over the time so far while the caller has
+ * none or 0 (the daemon's rate, over its last second, lags a burst
+ * shorter than that).
  */
 
 #include <sys/types.h>
@@ -65,7 +67,7 @@ progress_line(const struct progress *pg, char *buf, size_t len)
 	double	 f = pg->pg_frac;
 	char	 eta[32], dead[32] = "";
 
-	rate = pg->pg_rate >= 0 ? pg->pg_rate : secs > 0 ?
+	rate = pg->pg_rate > 0 ? pg->pg_rate : secs > 0 ?
 	    pg->pg_docs / secs : 0;
 	if (pg->pg_done == pg->pg_total)
 		strlcpy(eta, "0s", sizeof(eta));
