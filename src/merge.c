@@ -790,8 +790,8 @@ merger_main(void)
 				    (unsigned long long)compact);
 				compact = 0;
 			}
-			next = now + (rv == 1 ? 0 : rv == 0 ? MERGE_IDLE_MS :
-			    MERGE_RETRY_MS);
+			next = util_mono_ms() + (rv == 1 ? 0 : rv == 0 ?
+			    MERGE_IDLE_MS : MERGE_RETRY_MS);
 		}
 		now = util_mono_ms();
 		wait_ms = next > now ? next - now : 0;
