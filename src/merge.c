@@ -755,7 +755,7 @@ merger_main(void)
 	struct ixstats		 st;
 	const struct quire_conf	*c = &ch.ch_conf;
 	uint64_t		 beat = 0, now, seg = 0, changed = 0;
-	uint64_t		 compact = 0, next = 0;
+	uint64_t		 compact = 0, retry = 0;
 	int			 rv, wait_ms, busy, flags;
 
 	child_setup(&ch, "merger", -1);
@@ -782,7 +782,7 @@ merger_main(void)
 		}
 		busy = now - changed < MERGE_QUIET_MS;
 		flags = compact > 0 ? MERGE_ALL : busy ? MERGE_BUSY : 0;
-		if (now >= next) {
+		if (now >= retry) {
 			rv = merge_step(&ix, flags, c->c_fold_size);
 			if (rv == 0 && compact > 0) {
 				log_info("merge: compacted after %llu "
@@ -790,11 +790,11 @@ merger_main(void)
 				    (unsigned long long)compact);
 				compact = 0;
 			}
-			next = util_mono_ms() + (rv == 1 ? 0 : rv == 0 ?
-			    MERGE_IDLE_MS : MERGE_RETRY_MS);
-		}
-		now = util_mono_ms();
-		wait_ms = next > now ? next - now : 0;
+			if (rv == -1)
+				retry = util_mono_ms() + MERGE_RETRY_MS;
+			wait_ms = rv == 1 ? 0 : MERGE_IDLE_MS;
+		} else
+			wait_ms = retry - now;
 		if (wait_ms > (int)c->c_heartbeat_ms)
 			wait_ms = c->c_heartbeat_ms;
 		rv = ipc_recv(ch.ch_fd, &ch.ch_ib, &m, wait_ms);
@@ -806,7 +806,7 @@ merger_main(void)
 			store_limit(&ix.ix_store, c->c_mapmax);
 		if (rv == 1 && m.m_type == IPC_COMPACT) {
 			compact = m.m_a;
-			next = 0;
+			retry = 0;
 		}
 	}
 	index_close(&ix);
