@@ -226,12 +226,28 @@ http_method(struct evhttp_request *req)
 	}
 }
 
+/* A 405 naming in Allow the methods (HTTP_GET, ...) of what. */
+static void
+http_not_allowed(struct http_req *hr, int methods, const char *what)
+{
+	char	 allow[64] = "";
+
+	if (methods & HTTP_GET)
+		strlcat(allow, "GET, HEAD, ", sizeof(allow));
+	if (methods & HTTP_POST)
+		strlcat(allow, "POST, ", sizeof(allow));
+	if (methods & HTTP_DELETE)
+		strlcat(allow, "DELETE, ", sizeof(allow));
+	allow[strlen(allow) - 2] = '\0';
+	evhttp_add_header(evhttp_request_get_output_headers(hr->hr_req),
+	    "Allow", allow);
+	http_error(hr, 405, "method_not_allowed", "%s takes %s", what, allow);
+}
+
 /* The route for the request, or NULL after a 404 or 405. */
 static const struct http_route *
 http_route(struct http_req *hr)
 {
-	struct evkeyvalq	*h;
-	char			 allow[64] = "";
 	size_t			 i;
 	int			 m = http_method(hr->hr_req), found = 0;
 
@@ -247,17 +263,7 @@ http_route(struct http_req *hr)
 		    hr->hr_path);
 		return (NULL);
 	}
-	if (found & HTTP_GET)
-		strlcat(allow, "GET, HEAD, ", sizeof(allow));
-	if (found & HTTP_POST)
-		strlcat(allow, "POST, ", sizeof(allow));
-	if (found & HTTP_DELETE)
-		strlcat(allow, "DELETE, ", sizeof(allow));
-	allow[strlen(allow) - 2] = '\0';
-	h = evhttp_request_get_output_headers(hr->hr_req);
-	evhttp_add_header(h, "Allow", allow);
-	http_error(hr, 405, "method_not_allowed", "%s takes %s", hr->hr_path,
-	    allow);
+	http_not_allowed(hr, found, hr->hr_path);
 	return (NULL);
 }
 
@@ -268,12 +274,14 @@ http_route(struct http_req *hr)
 static int
 http_tunnel(struct http_req *hr)
 {
+	size_t	 i;
+	int	 all = 0;
+
 	if (evhttp_request_get_command(hr->hr_req) != EVHTTP_REQ_CONNECT)
 		return (0);
-	evhttp_add_header(evhttp_request_get_output_headers(hr->hr_req),
-	    "Allow", "GET, HEAD, POST, DELETE");
-	http_error(hr, 405, "method_not_allowed", "CONNECT: this server is "
-	    "not a proxy; it takes GET, HEAD, POST and DELETE");
+	for (i = 0; i < HTTP_NROUTES; i++)
+		all |= http_routes[i].rt_methods;
+	http_not_allowed(hr, all, "CONNECT: this server is not a proxy; it");
 	return (-1);
 }
 
