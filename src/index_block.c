@@ -583,7 +583,13 @@ ixbcur_nextblock(struct ixbcur *bc)
 	return (ixbcur_load(bc, &k, &v));
 }
 
-/* Move to the first block that ends at or after cid, without decoding. */
+/*
+ * Move to the first block that ends at or after cid, without decoding.
+ * Up to IXB_NEAR blocks ahead are stepped to one by one: a step within
+ * a leaf page costs less than the search from the root that a far
+ * move makes.
+ */
+#define IXB_NEAR	4
 static int
 ixbcur_block(struct ixbcur *bc, uint32_t cid)
 {
@@ -591,14 +597,20 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	uint8_t		 kb[IXB_KEY_MAX];
 	MDB_val		 k, v;
 	size_t		 off;
-	int		 rv, rc;
+	int		 i, rv, rc;
 
 	if (bc->bc_end)
 		return (0);
 	if (bc->bc_hdr.bh_last >= cid)
 		return (1);
-	if ((rv = ixbcur_nextblock(bc)) != 1 || bc->bc_hdr.bh_last >= cid)
-		return (rv);
+	/*
+	 * Near: a few blocks on, the next ones in the same leaf page most
+	 * likely, stepped to without a search from the root.
+	 */
+	for (i = 0; i < IXB_NEAR; i++)
+		if ((rv = ixbcur_nextblock(bc)) != 1 ||
+		    bc->bc_hdr.bh_last >= cid)
+			return (rv);
 	/*
 	 * Far ahead: the block before the first key at or past cid (the
 	 * last in the database if there is none) may span cid.  That key

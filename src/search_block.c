@@ -643,6 +643,90 @@ search_bc_past(struct sstate *ss, struct sblocks *sb, double theta,
 }
 
 /*
+ * What the cursors other than the driver's (drv) may add to a chunk
+ * from d up to *lim, after search_bc_bounds has moved each to the block
+ * that may hold d (or onto its first posting at or past d): the bound
+ * of each one's block, to the end of the first of them.  A cursor whose
+ * next posting (or block) is after d adds nothing before it, and ends
+ * the range there.
+ */
+static double
+search_bc_rest(struct sstate *ss, struct sblocks *sb, const size_t *drv,
+    size_t nd, uint32_t d, uint32_t *lim)
+{
+	struct sbcur	*c;
+	double		 rest = 0.0;
+	uint32_t	 at;
+	size_t		 i, j;
+
+	*lim = UINT32_MAX;
+	for (i = 0; i < sb->sb_n; i++) {
+		for (j = 0; j < nd && drv[j] != i; j++)
+			;
+		c = &sb->sb_c[i];
+		if (j < nd || c->b_w == 0.0 || c->b_c.bc_end)
+			continue;
+		if (c->b_c.bc_first > d ||
+		    (c->b_c.bc_at > 0 && c->b_c.bc_cid > d)) {
+			at = c->b_c.bc_at > 0 ? c->b_c.bc_cid :
+			    c->b_c.bc_first;
+			if (at - 1 < *lim)
+				*lim = at - 1;
+			continue;
+		}
+		rest += search_bc_blockub(ss, c);
+		if (c->b_c.bc_hdr.bh_last < *lim)
+			*lim = c->b_c.bc_hdr.bh_last;
+	}
+	return (rest);
+}
+
+/*
+ * The driver's chunk d cannot beat theta: step the driver alone over
+ * its next chunks whose exact score, with what the other cursors'
+ * blocks allow (search_bc_rest), cannot beat theta either, with none
+ * of the work of a proposed chunk, until the others' blocks change.
+ * *t gets the first chunk the driver proposes after that (UINT32_MAX
+ * at its end); -1 on a damaged block.
+ */
+static int
+search_bc_drive(struct sstate *ss, struct sblocks *sb, const size_t *drv,
+    size_t nd, uint32_t d, double theta, uint32_t *t)
+{
+	struct sbcur	*c;
+	double		 rest, s;
+	uint32_t	 lim;
+	size_t		 i, n;
+
+	rest = search_bc_rest(ss, sb, drv, nd, d, &lim);
+	for (n = 0;; n++) {
+		for (i = 0; i < nd; i++) {
+			c = &sb->sb_c[drv[i]];
+			if (search_bc_at(c, d) && ixbcur_next(&c->b_c) == -1)
+				return (-1);
+		}
+		*t = UINT32_MAX;
+		for (i = 0; i < nd; i++) {
+			c = &sb->sb_c[drv[i]];
+			if (!c->b_c.bc_end && c->b_c.bc_cid < *t)
+				*t = c->b_c.bc_cid;
+		}
+		if (*t == UINT32_MAX || *t > lim ||
+		    ((n & 63) == 63 && search_late(ss)))
+			return (0);
+		d = *t;
+		s = rest;
+		for (i = 0; i < nd; i++) {
+			c = &sb->sb_c[drv[i]];
+			if (search_bc_at(c, d))
+				s += search_bc_score(ss, c);
+		}
+		if (s > theta)
+			return (0);
+	}
+}
+
+/*
  * Top k of a query with required items (+word, AND, a phrase): only
  * chunks with every group (search_bc_groups) can match, so the group
  * with the fewest postings drives: its cursors alone propose chunks.
@@ -696,7 +780,9 @@ search_blocks_and(struct sstate *ss, struct sblocks *sb)
 				t = search_bc_past(ss, sb, theta, next);
 			} else if (theta >= 0.0 && bs <= theta) {
 				ss->ss_pruned = 1;
-				t = d + 1;
+				if (search_bc_drive(ss, sb, drv, nd, d, theta,
+				    &t) == -1)
+					return (MDB_CORRUPTED);
 			}
 		}
 		if (t == d) {
