@@ -195,6 +195,8 @@ ixpost_init(struct ixpost *p, const struct ixseg *s, uint32_t term)
 
 	memset(p, 0, sizeof(*p));
 	p->p_seg = s;
+	p->p_base = s->s_hdr->h_base;
+	p->p_nchunks = s->s_hdr->h_nchunks;
 	p->p_left = e->e_df;
 	p->p_cur = (const uint8_t *)s->s_data + e->e_post;
 	p->p_end = (const uint8_t *)s->s_data + s->s_len;
@@ -221,13 +223,27 @@ ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 	return (-1);
 }
 
+/* A varint of the postings: most are one byte, read here without a call. */
+static inline int
+ixpost_varint(const uint8_t **c, const uint8_t *end, uint64_t *v)
+{
+	if (*c < end && (**c & 0x80) == 0) {
+		*v = *(*c)++;
+		return (0);
+	}
+	return (ix_getvarint(c, end, v));
+}
+
 /*
  * The next posting: its global cid, tf and where its positions start.
- * 0 at the end, -1 on a damaged segment.
+ * 0 at the end, -1 on a damaged segment.  The bytes are read through a
+ * local pointer: a byte read through p->p_cur could be p_cur itself, as
+ * far as the compiler knows, which would reload it at every byte.
  */
 int
 ixpost_next(struct ixpost *p)
 {
+	const uint8_t	*c = p->p_cur, *end = p->p_end;
 	uint64_t	 delta, tf;
 	uint32_t	 i;
 
@@ -237,20 +253,20 @@ ixpost_next(struct ixpost *p)
 	 * Skip the positions of the last posting if nobody read them: a
 	 * varint ends at a byte without the high bit.
 	 */
-	for (i = p->p_posleft; i > 0; p->p_cur++) {
-		if (p->p_cur == p->p_end)
+	for (i = p->p_posleft; i > 0; c++) {
+		if (c == end)
 			return (-1);
-		if ((*p->p_cur & 0x80) == 0)
-			i--;
+		i -= (*c & 0x80) == 0;
 	}
-	if (ix_getvarint(&p->p_cur, p->p_end, &delta) == -1 ||
-	    ix_getvarint(&p->p_cur, p->p_end, &tf) == -1 || tf == 0)
+	if (ixpost_varint(&c, end, &delta) == -1 ||
+	    ixpost_varint(&c, end, &tf) == -1 || tf == 0)
 		return (-1);
-	p->p_local = p->p_first ? p->p_local + delta : delta;
-	p->p_first = 1;
-	if (p->p_local >= p->p_seg->s_hdr->h_nchunks)
+	p->p_cur = c;
+	/* The first posting's delta is from 0, where p_local starts. */
+	p->p_local += delta;
+	if (p->p_local >= p->p_nchunks)
 		return (-1);
-	p->p_cid = p->p_seg->s_hdr->h_base + p->p_local;
+	p->p_cid = p->p_base + p->p_local;
 	p->p_tf = tf;
 	p->p_posleft = tf;
 	p->p_pos = 0;

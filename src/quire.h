@@ -1283,7 +1283,8 @@ struct ixpost {
 	const uint8_t	*p_cur;
 	const uint8_t	*p_end;
 	uint32_t	 p_left;
-	int		 p_first;
+	uint32_t	 p_base;	/* the segment's first cid */
+	uint32_t	 p_nchunks;	/* and its chunks */
 	uint64_t	 p_local;
 	uint32_t	 p_cid;
 	uint32_t	 p_tf;
