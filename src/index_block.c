@@ -638,48 +638,55 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 
 /* A varint of the block: most are one byte, read here without a call. */
 static inline int
-ixbcur_varint(struct ixbcur *bc, uint64_t *v)
+ixbcur_varint(const uint8_t **c, const uint8_t *end, uint64_t *v)
 {
-	if (bc->bc_p < bc->bc_pend && (*bc->bc_p & 0x80) == 0) {
-		*v = *bc->bc_p++;
+	if (*c < end && (**c & 0x80) == 0) {
+		*v = *(*c)++;
 		return (0);
 	}
-	return (ix_getvarint(&bc->bc_p, bc->bc_pend, v));
+	return (ix_getvarint(c, end, v));
 }
 
 /*
  * Step to the next posting, reading its cid and tf (and format 1's
  * length) and leaving its length in norms unread: a seek steps over
  * most of the postings it passes.  1, 0 at the end of the word's
- * blocks, -1 on a damaged block.
+ * blocks, -1 on a damaged block.  The bytes are read through a local
+ * pointer (as in ixpost_next).
  */
 static inline int
 ixbcur_step_post(struct ixbcur *bc)
 {
+	const uint8_t	*c, *end;
 	uint64_t	 delta, tf, dl = 0;
+	uint32_t	 i;
 	int		 rv;
 
 	if (bc->bc_left == 0) {
 		if ((rv = ixbcur_nextblock(bc)) != 1)
 			return (rv);
 	}
+	c = bc->bc_p;
+	end = bc->bc_pend;
 	/* Skip unread positions: a varint ends at a byte below 0x80. */
-	for (; bc->bc_posleft > 0; bc->bc_p++) {
-		if (bc->bc_p == bc->bc_pend)
+	for (i = bc->bc_posleft; i > 0; c++) {
+		if (c == end)
 			return (-1);
-		if ((*bc->bc_p & 0x80) == 0)
-			bc->bc_posleft--;
+		i -= (*c & 0x80) == 0;
 	}
-	if (ixbcur_varint(bc, &delta) == -1 || ixbcur_varint(bc, &tf) == -1 ||
-	    (bc->bc_format == 1 && ixbcur_varint(bc, &dl) == -1) || tf == 0)
+	if (ixbcur_varint(&c, end, &delta) == -1 ||
+	    ixbcur_varint(&c, end, &tf) == -1 ||
+	    (bc->bc_format == 1 && ixbcur_varint(&c, end, &dl) == -1) ||
+	    tf == 0)
 		return (-1);
+	bc->bc_p = c;
 	delta += bc->bc_at == 0 ? bc->bc_first : bc->bc_cid;
 	if (delta > bc->bc_hdr.bh_last || (bc->bc_at > 0 && delta <= bc->bc_cid))
 		return (-1);
 	bc->bc_cid = delta;
 	bc->bc_tf = tf;
 	bc->bc_dl = dl;
-	bc->bc_pos = bc->bc_p;
+	bc->bc_pos = c;
 	bc->bc_posleft = tf;
 	bc->bc_at++;
 	bc->bc_left--;
