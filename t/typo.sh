@@ -6,8 +6,8 @@
 # finds the document and the JSON says what it was read as; an exact
 # word is not corrected; --no-typos, typos=0 on HTTP and "typos no" in
 # the configuration find nothing for the misspelling; a rare word that
-# exists keeps its own matches first and gets its correction beside it;
-# the next readings as near are searched too; quoted words and words
+# exists keeps its own matches first and gets its correction beside it,
+# within one edit even when long; the next readings as near are searched too; quoted words and words
 # with a digit are taken as typed.  The same in segments, in the block
 # store after quirectl compact, and through the daemon's HTTP search.
 
@@ -21,9 +21,13 @@
 	echo '{"id": "c1", "title": "Popcorn", "text": "Popcorn pops when heated in a pot with oil."}'
 	echo '{"id": "rare", "title": "Notes", "text": "A kernle is what the scribe wrote in the margin."}'
 	echo '{"id": "clock", "title": "Clock", "text": "The old clock went ticken all night."}'
+	# A word too long for variants (28 letters) in one document, and
+	# one two edits from it in twelve.
+	echo '{"id": "long", "title": "Code", "text": "The code zqxwvutkrpmnbgfdzqxwvutkrpmk is rare."}'
 	i=0
 	while [ $i -lt 12 ]; do
 		echo "{\"id\": \"more$i\", \"title\": \"Build $i\", \"text\": \"Build number $i of the kernel image, taken at night.\"}"
+		echo "{\"id\": \"code$i\", \"title\": \"Code $i\", \"text\": \"Code zqxwvotkrpmhbgfdzqxwvutkrpmk number $i.\"}"
 		i=$((i + 1))
 	done
 } > "$T/docs.ndjson"
@@ -78,6 +82,14 @@ checks() {
 	[ "${_ids%% *}" = rare ] || fail "kernle: $_ids, not rare first"
 	[ "$(echo "$_ids" | wc -w)" = 14 ] || fail "kernle: $_ids"
 	[ "$(corrected kernle)" = kernel ] || fail "kernle not corrected"
+	# A long word the index has is looked up within one edit only; one
+	# it does not have, within two.
+	[ "$(hits zqxwvutkrpmnbgfdzqxwvutkrpmk)" = long ] ||
+	    fail "long rare word: $(hits zqxwvutkrpmnbgfdzqxwvutkrpmk)"
+	[ "$(corrected zqxwvutkrpmnbgfdzqxwvutkrpmk)" = none ] ||
+	    fail "long rare word corrected by two edits"
+	finds zqxwvotkrpmhbgfdzqxwsutkrpjk code0 \
+	    zqxwvotkrpmhbgfdzqxwvutkrpmk
 	# The likeliest reading first, the others beside it.
 	_ids=$(hits tiken)
 	[ "$(corrected tiken)" = taken ] || fail "tiken: read as $(corrected tiken)"
