@@ -20,8 +20,9 @@ cleanup() {
 	cg_remove
 	pg_stop
 	# A supervisor left stopped (SIGSTOP) hears nothing until continued;
-	# one still there after its grace is killed (its title no longer
-	# names $T, so the pkill below would miss it).
+	# one still there after its grace (half a second, or until it is
+	# gone) is killed (its title no longer names $T, so the pkill below
+	# would miss it).
 	# Tests of several daemons keep their pidfiles beneath $T too
 	# (PostgreSQL's is not a daemon of ours: pg_stop saw to it).
 	_pids=
@@ -38,7 +39,13 @@ cleanup() {
 		done
 		kill -CONT $_pids 2>/dev/null || true
 		kill -QUIT $_pids 2>/dev/null || true
-		sleep 0.5
+		_i=0
+		for _pid in $_pids; do
+			while [ $_i -lt 10 ] && kill -0 "$_pid" 2>/dev/null; do
+				sleep 0.05
+				_i=$((_i + 1))
+			done
+		done
 		kill -9 $_pids 2>/dev/null || true
 	fi
 	pkill -9 -f "$T/" 2>/dev/null || true

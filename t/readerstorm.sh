@@ -4,7 +4,7 @@
 # Stale readers storm: while the same documents are updated round after
 # round (write churn: workers index, the merger folds), readers
 # (quirectl check and search) and workers are SIGKILLed, STORM_KILLS
-# times (200 by default), most inside a read transaction.  At every look
+# times (100 by default), most inside a read transaction.  At every look
 # the index holds no more stale reader slots (pids that are gone) than
 # live processes, none once the daemon's sweep has run, and in the end
 # the index's and the queue's data files are within 1.25 times their
@@ -13,7 +13,7 @@
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
-: "${STORM_KILLS:=200}"
+: "${STORM_KILLS:=100}"
 : "${STORM_ROUNDS:=10}"
 NDOCS=1500
 PER=$((STORM_KILLS / STORM_ROUNDS))
