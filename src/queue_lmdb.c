@@ -43,9 +43,11 @@
  * there and jobs in meta, all before it (an enqueue's new ids); else to
  * meta (the first of its band, or a retried or released job's older
  * id).  When a claim or a cancel takes the band's last job from meta,
- * the next QUEUE_HEAD in backlog move there, in the same transaction.
- * A claim then writes backlog once in QUEUE_HEAD claims of a band, and
- * meta stays a few pages whatever the jobs waiting.
+ * the next ones in backlog move there, in the same transaction: enough
+ * for QUEUE_HEAD_ROUNDS claims of the claim's size, and QUEUE_HEAD at
+ * least (a cancel's).  A claim then writes backlog once in 16 claims of
+ * a band or more, whether it takes one job or 16, and meta stays a few
+ * pages whatever the jobs waiting.
  *
  * A job is in exactly one of the ready jobs, delayed, the leases, done
  * (or the finished leases) or dead, according to its state, and qmeta's
@@ -60,9 +62,11 @@
  *
  * An ack does not write the record either: it turns the lease into a
  * finished lease under the same key, and a job that has one is done or
- * cancelled, since the time it holds.  Every QUEUE_SETTLE acks (counted
- * in qmeta's m_unsettled), and before a trim or a purge of done jobs,
- * one commit settles them: it writes each record as the ack would have
+ * cancelled, since the time it holds.  Once they are QUEUE_SETTLE times
+ * the acks of a commit (counted in qmeta's m_unsettled: 16 for a worker
+ * that acks one job at a time, 256 for one that acks 16), and before a
+ * trim or a purge of done jobs, one commit settles them (qtx_settle_due
+ * says why so): it writes each record as the ack would have
  * (qtx_job_get's view of it), adds its done entry and deletes the
  * finished lease.  Consecutive ids share the leaf pages of jobs and
  * done, so a batch writes a few pages where each ack wrote the record's
@@ -81,13 +85,17 @@
  * path to write at every claim.  That database is the main one, whose
  * root LMDB keeps in its meta page, so a claim and an ack that change
  * nothing else write no page for a database's record.  With the backlog
- * out of it, meta is a root and a few leaves (the leases, finished ones
- * too, are most of it), where 200,000 ready jobs made it three levels
- * deep: a commit of a claim and an ack writes the root, one or two
- * leaves and a page of LMDB's free list, or three once the free list
- * spans several leaves (after trims freed many pages, which LMDB hands
- * out again oldest first).  queue-bench counts the pages a commit
- * writes.
+ * out of it, and the finished leases of one job at a time few, meta is
+ * one page for workers that claim and ack one job at a time, while the
+ * tenants and bands with ready jobs are few (the leases, the names of
+ * the databases, "stats", the tenant counts and the ready jobs of the
+ * heads), where 200,000 ready jobs made it three levels
+ * deep: such a commit writes that page and a page of LMDB's free list,
+ * or three or four once the free list spans several leaves (after trims
+ * freed many pages, which LMDB hands out again oldest first: its first
+ * leaf, its last and their root).  With 16 jobs a commit, meta is a root
+ * and a few leaves, of which a commit writes two or three.  queue-bench
+ * counts the pages a commit writes.
  *
  * Older layouts are brought up to date once, at the first queue_open,
  * and a newer one is refused.  Up to version 5 every ready job was in
@@ -211,6 +219,8 @@ static const char *qlmdb_dbnames[DB_N] = {
 #define QMETA_READY		'u'	/* meta key: 'u' tid(4) band(1) id(8) */
 #define QUEUE_READY_KEYLEN	14
 #define QUEUE_HEAD		32	/* ready jobs a refill moves to meta */
+#define QUEUE_HEAD_ROUNDS	16	/* or as many claims of its size */
+#define QUEUE_HEAD_MAX		512
 #define QUEUE_CLAIM_VISITS	4096	/* tenant visits per claim, at most */
 #define QUEUE_PROMOTE_MAX	1024	/* retries made ready per claim */
 #define QUEUE_BATCH		10000	/* jobs per purge or retry txn */
@@ -218,7 +228,8 @@ static const char *qlmdb_dbnames[DB_N] = {
 #define QUEUE_TRIM_PART		16	/* slack: 1/16 of a retention limit */
 #define QUEUE_TRIM_SLACK	1024	/* most done jobs past retain_done */
 #define QUEUE_TRIM_GRACE_MS	(10 * 60 * 1000)	/* past retain_age */
-#define QUEUE_SETTLE		128	/* finished leases an ack leaves */
+#define QUEUE_SETTLE		16	/* acks of its size a settling follows */
+#define QUEUE_SETTLE_MAX	1024	/* finished leases, at most */
 
 struct qmeta {
 	uint32_t	 m_version;
@@ -282,6 +293,7 @@ struct qtx {
 	struct qmeta	 t_m0;		/* as read, when t_have */
 	int		 t_have;
 	uint64_t	 t_now;
+	size_t		 t_head;	/* ready jobs a refill moves */
 };
 
 static int	 qtx_begin(struct qtx *, struct queue *, MDB_txn *);
@@ -599,6 +611,7 @@ qtx_begin(struct qtx *t, struct queue *q, MDB_txn *txn)
 	t->t_dbi = q->q_store.s_dbi;
 	t->t_now = queue_now(q);
 	t->t_have = 0;
+	t->t_head = QUEUE_HEAD;
 	q->q_nunlink = 0;
 	rc = mdb_get(txn, t->t_dbi[DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
@@ -913,7 +926,7 @@ qtx_ready_refill(struct qtx *t, const uint8_t *kb)
 		return (rc);
 	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_BACKLOG], &c)) != 0)
 		return (rc);
-	for (n = 0; n < QUEUE_HEAD; n++) {
+	for (n = 0; n < t->t_head; n++) {
 		k.mv_size = sizeof(band) - 1;
 		k.mv_data = band + 1;
 		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
@@ -1383,7 +1396,7 @@ struct queue_claim_arg {
 /*
  * When the oldest done job finished: the first in done, or when done
  * is empty, the first finished lease (they are settled before they are
- * QUEUE_SETTLE, so the first is about as old as any).
+ * QUEUE_SETTLE_MAX, so the first is about as old as any).
  */
 static int
 qtx_oldest_done(struct qtx *t, uint64_t *when)
@@ -1728,6 +1741,11 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 	if (t->t_m.m_count[JOB_READY] == 0 || ca->ca_max == 0)
 		return (0);
 	unit = qc->qc_fair_unit > 0 ? qc->qc_fair_unit : 1;
+	/* A refill feeds QUEUE_HEAD_ROUNDS claims of this size. */
+	if (ca->ca_max > QUEUE_HEAD_MAX / QUEUE_HEAD_ROUNDS)
+		t->t_head = QUEUE_HEAD_MAX;
+	else if (ca->ca_max * QUEUE_HEAD_ROUNDS > QUEUE_HEAD)
+		t->t_head = ca->ca_max * QUEUE_HEAD_ROUNDS;
 	memset(&r, 0, sizeof(r));
 	/* Every step seeks: the claim's writes to meta move the cursor. */
 	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_META], &c)) != 0)
@@ -1777,6 +1795,25 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 	return (rc == MDB_NOTFOUND ? 0 : rc);
 }
 
+/*
+ * Whether the finished leases are worth settling, after an ack of
+ * nacks jobs: once they are QUEUE_SETTLE times as many.  A settling
+ * writes a few leaves of jobs and done and the branch pages above them
+ * whatever its size, and the finished leases it deletes make meta
+ * bigger till then: a worker that acks one job at a time keeps meta
+ * one page (16 finished leases), one that acks 16 writes several
+ * leaves of leases at every commit anyway, and settles less often.
+ */
+static int
+qtx_settle_due(const struct qtx *t, size_t nacks)
+{
+	uint64_t	 most;
+
+	most = nacks > QUEUE_SETTLE_MAX / QUEUE_SETTLE ? QUEUE_SETTLE_MAX :
+	    nacks * QUEUE_SETTLE;
+	return (t->t_m.m_unsettled >= most);
+}
+
 static int
 qlmdb_claim_txn(MDB_txn *txn, void *arg)
 {
@@ -1793,7 +1830,7 @@ qlmdb_claim_txn(MDB_txn *txn, void *arg)
 			return (rc);
 	if (ca->ca_nacks > 0) {
 		if ((rc = qtx_retain_due(&t, &due)) != 0 ||
-		    ((due || t.t_m.m_unsettled >= QUEUE_SETTLE) &&
+		    ((due || qtx_settle_due(&t, ca->ca_nacks)) &&
 		    (rc = qtx_settle(&t)) != 0) ||
 		    (due && (rc = qtx_retain(&t, 2 * QUEUE_TRIM_SLACK +
 		    2 * ca->ca_nacks)) != 0))

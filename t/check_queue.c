@@ -3557,10 +3557,11 @@ END_TEST
 /*
  * An ack leaves a finished lease: the job reads as done from then on
  * (a heartbeat, an ack again and a cancel find it finished), and it is
- * listed and purged as done.  The ack that makes QUEUE_SETTLE (128) of
- * them writes the records and done entries, and the jobs read the same.
+ * listed and purged as done.  The ack of one job that makes QUEUE_SETTLE
+ * (16) of them writes the records and done entries, and the jobs read
+ * the same.
  */
-#define TQ_SETTLE	128
+#define TQ_SETTLE	16
 
 static uint64_t
 db_fin(struct tq *tq)
@@ -3768,6 +3769,49 @@ START_TEST(test_backlog)
 	}
 	ck_assert_uint_eq(claim1(&tq, 100, NULL), 0);
 	COUNTS(&tq, 0, 70, 0, 0, 0, 33);
+	tq_close(&tq);
+}
+END_TEST
+
+/*
+ * Refills and settlings follow the size of a commit: a claim of 16 that
+ * empties its band in meta moves the next 256 there (16 claims of its
+ * size), one of a single job 32, and acks of 16 jobs leave finished
+ * leases until they are 256, where acks of one settle at 16.
+ */
+START_TEST(test_commit_rounds)
+{
+	struct tq		 tq;
+	uint64_t		 meta, backlog, id, gen;
+	int			 i;
+
+	tq_open(&tq, NULL);
+	for (i = 0; i < 600; i++)
+		enq(&tq, "acme", NULL, 0, 10);
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, 1);
+	ck_assert_uint_eq(backlog, 599);
+	ck_assert_uint_eq(claim_ack(&tq, 100, 16), 16);
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, 256 - 15);
+	ck_assert_uint_eq(backlog, 599 - 256);
+	ck_assert_uint_eq(db_fin(&tq), 16);
+	for (i = 1; i < 15; i++)
+		ck_assert_uint_eq(claim_ack(&tq, 100, 16), 16);
+	ck_assert_uint_eq(db_fin(&tq), 15 * 16);
+	ck_assert_uint_eq(claim_ack(&tq, 100, 16), 16);
+	ck_assert_uint_eq(db_fin(&tq), 0);
+	COUNTS(&tq, 600 - 256, 0, 0, 256, 0, 0);
+	/* Meta's last one, then a refill of 32 for claims of one. */
+	id = claim1(&tq, 100, &gen);
+	db_ready_split(&tq, &meta, &backlog);
+	ck_assert_uint_eq(meta, 32);
+	ck_assert_uint_eq(backlog, 599 - 256 - 32);
+	ck_assert_int_eq(ack1(&tq, id, gen), QUEUE_OK);
+	for (i = 1; i < 16; i++)
+		ck_assert_uint_eq(claim_ack(&tq, 100, 1), 1);
+	ck_assert_uint_eq(db_fin(&tq), 0);
+	COUNTS(&tq, 600 - 256 - 16, 0, 0, 256 + 16, 0, 0);
 	tq_close(&tq);
 }
 END_TEST
@@ -4623,6 +4667,7 @@ queue_suite(void)
 		tcase_add_test(tc, test_main_upgrade);
 		tcase_add_test(tc, test_backlog);
 		tcase_add_test(tc, test_backlog_upgrade);
+		tcase_add_test(tc, test_commit_rounds);
 	}
 	suite_add_tcase(s, tc);
 	return (s);
