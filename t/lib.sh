@@ -332,12 +332,6 @@ cg_make() {
 	[ "${QUIRE_MEMORY_TESTS:-1}" != 0 ] ||
 	    skip "memory tests off (QUIRE_MEMORY_TESTS=0)"
 	[ "$(id -u)" = 0 ] || skip "memory cgroups need root"
-	# The memory tests of one build run one at a time, also when make
-	# check runs tests at once: each reads the machine's memory pressure
-	# (PSI), which another one's hog would raise.  The lock is held
-	# until the test exits.
-	exec 8>"${QUIRED%/*}/t/memory-tests.lock"
-	flock 8
 	if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 	then
 		CGV=2

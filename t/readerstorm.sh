@@ -63,8 +63,9 @@ run() {
 		i=0
 		k0=$kills
 		# Until this round's kills are done (a reader may finish
-		# first), or, without kills, as many tries.
-		while [ $((kills - k0)) -lt "$PER" ] && [ $i -lt $((PER * 4)) ] &&
+		# first, more often on a busy machine: up to 8 tries a kill),
+		# or, without kills, as many tries.
+		while [ $((kills - k0)) -lt "$PER" ] && [ $i -lt $((PER * 8)) ] &&
 		    { [ "$2" = 1 ] || [ $i -lt "$PER" ]; }; do
 			i=$((i + 1))
 			if [ $(($(rand) % 4)) -eq 0 ] &&
