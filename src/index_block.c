@@ -636,12 +636,23 @@ ixbcur_block(struct ixbcur *bc, uint32_t cid)
 	return (ixbcur_load(bc, &k, &v));
 }
 
+/* A varint of the postings: most are one byte, read here without a call. */
+static inline int
+ixbcur_varint(const uint8_t **c, const uint8_t *end, uint64_t *v)
+{
+	if (*c < end && (**c & 0x80) == 0) {
+		*v = *(*c)++;
+		return (0);
+	}
+	return (ix_getvarint(c, end, v));
+}
+
 /*
  * Step to the next posting, reading its cid and tf (and format 1's
  * length) and leaving its length in norms unread: a seek steps over
  * most of the postings it passes.  1, 0 at the end of the word's
  * blocks, -1 on a damaged block.  The bytes are read through a local
- * pointer (ix_getvarint_fast).
+ * pointer, as in ixpost_next.
  */
 static inline int
 ixbcur_step_post(struct ixbcur *bc)
@@ -663,9 +674,9 @@ ixbcur_step_post(struct ixbcur *bc)
 			return (-1);
 		i -= (*c & 0x80) == 0;
 	}
-	if (ix_getvarint_fast(&c, end, &delta) == -1 ||
-	    ix_getvarint_fast(&c, end, &tf) == -1 ||
-	    (bc->bc_format == 1 && ix_getvarint_fast(&c, end, &dl) == -1) ||
+	if (ixbcur_varint(&c, end, &delta) == -1 ||
+	    ixbcur_varint(&c, end, &tf) == -1 ||
+	    (bc->bc_format == 1 && ixbcur_varint(&c, end, &dl) == -1) ||
 	    tf == 0)
 		return (-1);
 	bc->bc_p = c;

@@ -223,10 +223,22 @@ ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 	return (-1);
 }
 
+/* A varint of the postings: most are one byte, read here without a call. */
+static inline int
+ixpost_varint(const uint8_t **c, const uint8_t *end, uint64_t *v)
+{
+	if (*c < end && (**c & 0x80) == 0) {
+		*v = *(*c)++;
+		return (0);
+	}
+	return (ix_getvarint(c, end, v));
+}
+
 /*
  * The next posting: its global cid, tf and where its positions start.
  * 0 at the end, -1 on a damaged segment.  The bytes are read through a
- * local pointer (ix_getvarint_fast).
+ * local pointer: a byte read through p->p_cur could be p_cur itself, as
+ * far as the compiler knows, and it would reload it at every byte.
  */
 int
 ixpost_next(struct ixpost *p)
@@ -246,8 +258,8 @@ ixpost_next(struct ixpost *p)
 			return (-1);
 		i -= (*c & 0x80) == 0;
 	}
-	if (ix_getvarint_fast(&c, end, &delta) == -1 ||
-	    ix_getvarint_fast(&c, end, &tf) == -1 || tf == 0)
+	if (ixpost_varint(&c, end, &delta) == -1 ||
+	    ixpost_varint(&c, end, &tf) == -1 || tf == 0)
 		return (-1);
 	p->p_cur = c;
 	/* The first posting's delta is from 0, where p_local starts. */

@@ -1419,22 +1419,6 @@ void		 ix_varint(struct buf *, uint64_t);
 int		 ix_termcmp(const void *, size_t, const void *, size_t);
 uint64_t	 ix_termkey(const void *, size_t);
 int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
-
-/*
- * A varint of postings: most are one byte, read inline; the others by
- * ix_getvarint.  Callers read through a local pointer: a byte read
- * through a pointer kept in a struct might be that pointer itself, as
- * far as the compiler knows, and it would reload it at every byte.
- */
-static inline int
-ix_getvarint_fast(const uint8_t **c, const uint8_t *end, uint64_t *v)
-{
-	if (*c < end && (**c & 0x80) == 0) {
-		*v = *(*c)++;
-		return (0);
-	}
-	return (ix_getvarint(c, end, v));
-}
 int		 ixseg_open(struct ixseg *, const void *, size_t);
 const char	*ixseg_term(const struct ixseg *, uint32_t, size_t *);
 uint32_t	 ixseg_lower(const struct ixseg *, const char *, size_t);

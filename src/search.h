@@ -86,45 +86,13 @@ struct sstate {
 /* Where a phrase word occurs in the chunk at hand, wherever it is kept. */
 typedef void (*search_pos_fn)(void *, size_t, uint32_t *, size_t, size_t *);
 int		 search_pruning(const struct sstate *);
-int		 search_late_clock(struct sstate *);
+int		 search_late(struct sstate *);
 size_t		 search_filter_key(const struct search_opts *, size_t, char *);
 double		 search_norm_of(const struct sstate *, uint32_t);
+double		 search_bm25(struct sstate *, double, double, uint32_t);
 int		 search_passes(struct sstate *, uint32_t, search_pos_fn,
 		    void *);
 void		 search_heap_push(struct sstate *, uint32_t, double);
-
-/*
- * The two the walks call at every posting, inline.  Past the time
- * budget?  Once late, late for good; the clock is read every 1024th
- * time (search_late_clock).
- */
-static inline int
-search_late(struct sstate *ss)
-{
-	if (ss->ss_deadline == 0 || ss->ss_late)
-		return (ss->ss_late);
-	if ((++ss->ss_steps & 1023) != 0)
-		return (0);
-	return (search_late_clock(ss));
-}
-
-/*
- * BM25 of a weighted term frequency: the word's tf in each field times
- * the field's weight, summed before saturation (BM25F), so that a word
- * in both title and text counts once, more strongly, never twice over.
- * The length norms of short chunks are in a table.
- */
-static inline double
-search_bm25(struct sstate *ss, double idf, double wtf, uint32_t dl)
-{
-	const struct search_opts *so = ss->ss_opts;
-	double			 norm;
-
-	if (wtf <= 0.0)
-		return (0.0);
-	norm = dl < SEARCH_NORMS ? ss->ss_norm[dl] : search_norm_of(ss, dl);
-	return (idf * wtf * (so->so_k1 + 1.0) / (wtf + norm));
-}
 
 /* search_seg.c */
 int		 search_seg(struct sstate *, const struct ixseg *);

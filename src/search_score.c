@@ -4,14 +4,13 @@
  * What both walks over a query's chunks share, the segments' term at a
  * time (search_seg.c) and the block store's document at a time
  * (search_block.c), so that a chunk scores and matches the same
- * whichever holds it: BM25F of a word's weighted tf (search_bm25, inline
- * in search.h with search_late, since the walks call both at every
- * posting), the length norms of chunks; the test
+ * whichever holds it: BM25F of a word's weighted tf (search_bm25), the
+ * length norms of short chunks from a table each search makes; the test
  * of a chunk's words against the query, phrases by their positions
  * wherever the walk keeps them (search_passes); a match handed on to
  * the top n, the set of matches or the counting pass
  * (search_heap_push); whether a walk may prune; the clock of the time
- * budget (search_late_clock); and the key of a filter's term.  It calls none
+ * budget (search_late); and the key of a filter's term.  It calls none
  * of the other search files.
  */
 
@@ -35,11 +34,13 @@ search_pruning(const struct sstate *ss)
 	    !ss->ss_counting);
 }
 
-/* The clock of search_late: past the deadline, late for good. */
+/* Past the time budget?  Once late, late for good. */
 int
-search_late_clock(struct sstate *ss)
+search_late(struct sstate *ss)
 {
-	if (util_mono_ms() >= ss->ss_deadline)
+	if (ss->ss_deadline == 0 || ss->ss_late)
+		return (ss->ss_late);
+	if ((++ss->ss_steps & 1023) == 0 && util_mono_ms() >= ss->ss_deadline)
 		ss->ss_late = 1;
 	return (ss->ss_late);
 }
@@ -89,6 +90,27 @@ search_norm_of(const struct sstate *ss, uint32_t dl)
 	const struct search_opts *so = ss->ss_opts;
 
 	return (so->so_k1 * (1.0 - so->so_b + so->so_b * dl / ss->ss_avgdl));
+}
+
+static double
+search_norm(const struct sstate *ss, uint32_t dl)
+{
+	return (dl < SEARCH_NORMS ? ss->ss_norm[dl] : search_norm_of(ss, dl));
+}
+
+/*
+ * BM25 of a weighted term frequency: the word's tf in each field times
+ * the field's weight, summed before saturation (BM25F), so that a word
+ * in both title and text counts once, more strongly, never twice over.
+ */
+double
+search_bm25(struct sstate *ss, double idf, double wtf, uint32_t dl)
+{
+	const struct search_opts *so = ss->ss_opts;
+
+	if (wtf <= 0.0)
+		return (0.0);
+	return (idf * wtf * (so->so_k1 + 1.0) / (wtf + search_norm(ss, dl)));
 }
 
 /* Phrases are numbered in the order of their items. */
