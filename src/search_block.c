@@ -642,29 +642,43 @@ search_bc_past(struct sstate *ss, struct sblocks *sb, double theta,
 	return (UINT32_MAX);
 }
 
+/* The lowest chunk the driver's cursors are at; UINT32_MAX at their end. */
+static uint32_t
+search_bc_drvmin(const struct sblocks *sb, const size_t *drv, size_t nd)
+{
+	const struct sbcur	*c;
+	uint32_t		 d = UINT32_MAX;
+	size_t			 i;
+
+	for (i = 0; i < nd; i++) {
+		c = &sb->sb_c[drv[i]];
+		if (!c->b_c.bc_end && c->b_c.bc_cid < d)
+			d = c->b_c.bc_cid;
+	}
+	return (d);
+}
+
 /*
- * What the cursors other than the driver's (drv) may add to a chunk
- * from d up to *lim, after search_bc_bounds has moved each to the block
- * that may hold d (or onto its first posting at or past d): the bound
- * of each one's block, to the end of the first of them.  A cursor whose
+ * What the cursors outside the driving group may add to a chunk from d
+ * up to *lim, after search_bc_bounds has moved each to the block that
+ * may hold d (or onto its first posting at or past d): the bound of
+ * each one's block, to the end of the first of them.  A cursor whose
  * next posting (or block) is after d adds nothing before it, and ends
  * the range there.
  */
 static double
-search_bc_rest(struct sstate *ss, struct sblocks *sb, const size_t *drv,
-    size_t nd, uint32_t d, uint32_t *lim)
+search_bc_rest(struct sstate *ss, struct sblocks *sb, int group, uint32_t d,
+    uint32_t *lim)
 {
 	struct sbcur	*c;
 	double		 rest = 0.0;
 	uint32_t	 at;
-	size_t		 i, j;
+	size_t		 i;
 
 	*lim = UINT32_MAX;
 	for (i = 0; i < sb->sb_n; i++) {
-		for (j = 0; j < nd && drv[j] != i; j++)
-			;
 		c = &sb->sb_c[i];
-		if (j < nd || c->b_w == 0.0 || c->b_c.bc_end)
+		if (c->b_group == group || c->b_w == 0.0 || c->b_c.bc_end)
 			continue;
 		if (c->b_c.bc_first > d ||
 		    (c->b_c.bc_at > 0 && c->b_c.bc_cid > d)) {
@@ -698,19 +712,14 @@ search_bc_drive(struct sstate *ss, struct sblocks *sb, const size_t *drv,
 	uint32_t	 lim;
 	size_t		 i, n;
 
-	rest = search_bc_rest(ss, sb, drv, nd, d, &lim);
+	rest = search_bc_rest(ss, sb, sb->sb_c[drv[0]].b_group, d, &lim);
 	for (n = 0;; n++) {
 		for (i = 0; i < nd; i++) {
 			c = &sb->sb_c[drv[i]];
 			if (search_bc_at(c, d) && ixbcur_next(&c->b_c) == -1)
 				return (-1);
 		}
-		*t = UINT32_MAX;
-		for (i = 0; i < nd; i++) {
-			c = &sb->sb_c[drv[i]];
-			if (!c->b_c.bc_end && c->b_c.bc_cid < *t)
-				*t = c->b_c.bc_cid;
-		}
+		*t = search_bc_drvmin(sb, drv, nd);
 		if (*t == UINT32_MAX || *t > lim ||
 		    ((n & 63) == 63 && search_late(ss)))
 			return (0);
@@ -762,13 +771,7 @@ search_blocks_and(struct sstate *ss, struct sblocks *sb)
 		if (search_late(ss))
 			return (ETIMEDOUT);
 		theta = search_block_theta(ss);
-		d = UINT32_MAX;
-		for (i = 0; i < nd; i++) {
-			c = &sb->sb_c[drv[i]];
-			if (!c->b_c.bc_end && c->b_c.bc_cid < d)
-				d = c->b_c.bc_cid;
-		}
-		if (d == UINT32_MAX)
+		if ((d = search_bc_drvmin(sb, drv, nd)) == UINT32_MAX)
 			return (0);
 		if ((t = search_bc_allowed(ss, sb, d)) == d &&
 		    (t = search_bc_leap(sb, ng, d)) == d) {
