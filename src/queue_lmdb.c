@@ -1680,6 +1680,18 @@ qtx_tstate(struct qtx *t, uint32_t tid, struct qtenant *ts, int put)
 	return (0);
 }
 
+/*
+ * A batch that follows the size of a commit (n jobs): per times n,
+ * from lo to hi.
+ */
+static size_t
+qtx_per_commit(size_t n, size_t per, size_t lo, size_t hi)
+{
+	if (n > hi / per)
+		return (hi);
+	return (n * per < lo ? lo : n * per);
+}
+
 /* Lease the job whose ready key is kb to the claiming worker. */
 static int
 qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
@@ -1742,10 +1754,8 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 		return (0);
 	unit = qc->qc_fair_unit > 0 ? qc->qc_fair_unit : 1;
 	/* A refill feeds QUEUE_HEAD_ROUNDS claims of this size. */
-	if (ca->ca_max > QUEUE_HEAD_MAX / QUEUE_HEAD_ROUNDS)
-		t->t_head = QUEUE_HEAD_MAX;
-	else if (ca->ca_max * QUEUE_HEAD_ROUNDS > QUEUE_HEAD)
-		t->t_head = ca->ca_max * QUEUE_HEAD_ROUNDS;
+	t->t_head = qtx_per_commit(ca->ca_max, QUEUE_HEAD_ROUNDS, QUEUE_HEAD,
+	    QUEUE_HEAD_MAX);
 	memset(&r, 0, sizeof(r));
 	/* Every step seeks: the claim's writes to meta move the cursor. */
 	if ((rc = mdb_cursor_open(t->t_txn, t->t_dbi[DB_META], &c)) != 0)
@@ -1807,11 +1817,8 @@ qtx_claim(struct qtx *t, struct queue_claim_arg *ca)
 static int
 qtx_settle_due(const struct qtx *t, size_t nacks)
 {
-	uint64_t	 most;
-
-	most = nacks > QUEUE_SETTLE_MAX / QUEUE_SETTLE ? QUEUE_SETTLE_MAX :
-	    nacks * QUEUE_SETTLE;
-	return (t->t_m.m_unsettled >= most);
+	return (t->t_m.m_unsettled >= (uint64_t)qtx_per_commit(nacks,
+	    QUEUE_SETTLE, 0, QUEUE_SETTLE_MAX));
 }
 
 static int
