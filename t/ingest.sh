@@ -24,7 +24,8 @@
 NREC=20000
 NFILES=50
 NBAD=5
-SAMPLE=200
+: "${SEARCH_SAMPLE:=200}"
+SAMPLE=$SEARCH_SAMPLE
 KILLS=8
 
 # --- The inputs.  Five bad lines sit between good records, far apart.
