@@ -262,6 +262,7 @@ struct store {
 	uint64_t	 s_stale;	/* stale reader slots cleared */
 	int		 s_fault;	/* of the last write, or none */
 	int		 s_panic;	/* MDB_PANIC: reopen before the next */
+	int		 s_overlap;	/* a worker's: meta synced unlocked */
 	uint64_t	 s_fault_logged; /* mono ms of the last fault line */
 	uint64_t	 s_fault_quiet;	/* fault lines left out since */
 };
@@ -274,6 +275,7 @@ void		 store_close(struct store *);
 int		 store_write(struct store *, store_fn, void *);
 int		 store_read(struct store *, store_fn, void *);
 int		 store_sync(struct store *);
+int		 store_overlap(struct store *);
 int		 store_reader_check(struct store *, int *);
 int		 store_readers(struct store *, pid_t *, int);
 void		 store_limit(struct store *, uint64_t);

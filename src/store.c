@@ -10,6 +10,23 @@
  *
  *	full	data pages and the meta page are synced at every commit (the
  *		default): a commit that returned survives a power cut.
+ *		A handle of a worker (store_overlap) sets MDB_NOMETASYNC
+ *		all the same, and store_write() syncs the meta page itself
+ *		once the commit has let go of the write lock
+ *		(store_commit): the next writer, another worker, writes
+ *		and syncs its pages while this one waits for its meta
+ *		page, where LMDB holds the lock through both syncs.  A
+ *		transaction that wrote nothing syncs nothing.  Readers may
+ *		see such a commit a moment before it is durable; its writer
+ *		has not returned yet, so nothing it stands for (an ack, a
+ *		claim, a batch of documents) was acted on.  A sync that
+ *		fails is a meta page write that failed: the handle is
+ *		opened again (below) and the write reports EIO, though its
+ *		transaction is in the map.  A worker's writes are all
+ *		safe to run again (a batch finds its documents unchanged,
+ *		a lease is claimed again once it expires), while a
+ *		command's must fail whole, so other handles keep LMDB's
+ *		own sync.
  *	group	MDB_NOMETASYNC: data pages are synced at commit, the meta
  *		page at the next commit or store_sync(); a power cut can
  *		roll back the last transaction, never corrupt the file.
@@ -56,6 +73,7 @@
 #define STORE_FAULT_LOG_MS 1000	/* one fault line a second, at most */
 
 static int	 store_begin(struct store *, unsigned int, MDB_txn **);
+static int	 store_commit(struct store *, MDB_txn *);
 
 static const char *store_syncs[] = { "full", "group", "none" };
 static const char *store_faults[] = { "ok", "full", "map-full", "io-error",
@@ -227,7 +245,7 @@ store_open(struct store *s, const char *dir, const char **names, int ndbs,
 			goto fail;
 		}
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
+	if ((rc = store_commit(s, txn)) != 0)
 		goto fail;
 	return (0);
 
@@ -261,6 +279,8 @@ store_reopen(struct store *s)
 	s->s_fault = old.s_fault;
 	s->s_fault_logged = old.s_fault_logged;
 	s->s_fault_quiet = old.s_fault_quiet;
+	if (old.s_overlap)
+		(void)store_overlap(s);
 	log_info("%s: %s: environment opened again after a fatal error",
 	    __func__, s->s_path);
 	return (0);
@@ -404,6 +424,52 @@ store_failed(struct store *s, int rc)
 }
 
 /*
+ * A worker's handle: in "full", commits sync their meta page after the
+ * write lock is released (store_commit).  Other modes are left as they
+ * are.
+ */
+int
+store_overlap(struct store *s)
+{
+	int	 rc;
+
+	if (s->s_env == NULL || s->s_sync != STORE_SYNC_FULL || s->s_overlap)
+		return (0);
+	if ((rc = mdb_env_set_flags(s->s_env, MDB_NOMETASYNC, 1)) != 0) {
+		log_warnx("%s: %s: %s", __func__, s->s_path, mdb_strerror(rc));
+		return (-1);
+	}
+	s->s_overlap = 1;
+	return (0);
+}
+
+/*
+ * Commit txn; for a worker's handle, then sync the meta page it wrote,
+ * after the
+ * write lock is released (LMDB's me_last_txnid says whether it wrote
+ * one).  A sync that fails leaves the commit in the map but maybe not on
+ * disk, as a failed meta page write does: MDB_PANIC.
+ */
+static int
+store_commit(struct store *s, MDB_txn *txn)
+{
+	MDB_envinfo	 info;
+	size_t		 id = mdb_txn_id(txn);
+	int		 rc;
+
+	if ((rc = mdb_txn_commit(txn)) != 0 || !s->s_overlap)
+		return (rc);
+	if (mdb_env_info(s->s_env, &info) != 0 || info.me_last_txnid < id)
+		return (0);
+	if ((rc = mdb_env_sync(s->s_env, 1)) != 0) {
+		log_warnx("%s: %s: sync: %s", __func__, s->s_path,
+		    mdb_strerror(rc));
+		return (MDB_PANIC);
+	}
+	return (0);
+}
+
+/*
  * Run fn in a write transaction and commit it.  fn returns 0 to commit,
  * an LMDB error code (MDB_MAP_FULL among them) or any other non-zero
  * value to abort; that value is returned.
@@ -433,7 +499,7 @@ store_write(struct store *s, store_fn fn, void *arg)
 		}
 		rc = fn(txn, arg);
 		if (rc == 0)
-			rc = mdb_txn_commit(txn);
+			rc = store_commit(s, txn);
 		else
 			mdb_txn_abort(txn);
 		if (rc != MDB_MAP_FULL)

@@ -1551,9 +1551,12 @@ worker_setup(struct worker *wk)
 	if (index_open(&wk->wk_ix, c->c_datadir, c->c_mapsize, c->c_sync)
 	    == -1)
 		fatalx("worker %d: cannot open the index", slot);
-	if (queue_store(&wk->wk_q) != NULL)
+	if (queue_store(&wk->wk_q) != NULL) {
 		store_limit(queue_store(&wk->wk_q), c->c_mapmax);
+		(void)store_overlap(queue_store(&wk->wk_q));
+	}
 	store_limit(&wk->wk_ix.ix_store, c->c_mapmax);
+	(void)store_overlap(&wk->wk_ix.ix_store);
 	if (ingest_init(&wk->wk_in, c) == -1)
 		fatalx("worker %d: cannot set up the text path", slot);
 	wk->wk_batch = ixbatch_new();

@@ -737,6 +737,53 @@ START_TEST(test_sync_modes)
 }
 END_TEST
 
+/*
+ * A worker's handle (store_overlap): in full, MDB_NOMETASYNC, as the
+ * meta page is synced by store_write after the lock; kept when the
+ * handle is opened again after a fatal error; group and none as they
+ * were.  What it commits is there when the environment is opened again.
+ */
+START_TEST(test_overlap)
+{
+	struct store	 s;
+	char		 dir[PATH_MAX];
+	const char	*v;
+	unsigned int	 flags;
+	int		 mode, rc;
+
+	for (mode = STORE_SYNC_FULL; mode <= STORE_SYNC_NONE; mode++) {
+		tmp_dir(dir, sizeof(dir));
+		ck_assert_int_eq(store_open(&s, dir, names3, 3, mode, 0), 0);
+		ck_assert_int_eq(store_overlap(&s), 0);
+		ck_assert_int_eq(s.s_overlap, mode == STORE_SYNC_FULL);
+		ck_assert_int_eq(mdb_env_get_flags(s.s_env, &flags), 0);
+		ck_assert(!(flags & MDB_NOMETASYNC) ==
+		    (mode == STORE_SYNC_NONE));
+		ck_assert(!(flags & MDB_NOSYNC) == (mode != STORE_SYNC_NONE));
+		ck_assert_int_eq(kv_put(&s, "one", "k", "1", 0, 0), 0);
+		/* Opened again, as after MDB_PANIC: still a worker's. */
+		s.s_panic = 1;
+		ck_assert_int_eq(kv_put(&s, "one", "l", "2", 0, 0), 0);
+		ck_assert_int_eq(s.s_panic, 0);
+		ck_assert_int_eq(s.s_overlap, mode == STORE_SYNC_FULL);
+		ck_assert_int_eq(mdb_env_get_flags(s.s_env, &flags), 0);
+		ck_assert(!(flags & MDB_NOMETASYNC) ==
+		    (mode == STORE_SYNC_NONE));
+		store_close(&s);
+
+		ck_assert_int_eq(store_open(&s, dir, names3, 3, mode, 0), 0);
+		v = kv_get(&s, "one", "k", &rc);
+		ck_assert_int_eq(rc, 0);
+		ck_assert_str_eq(v, "1");
+		v = kv_get(&s, "one", "l", &rc);
+		ck_assert_int_eq(rc, 0);
+		ck_assert_str_eq(v, "2");
+		store_close(&s);
+		tmp_done(dir);
+	}
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -765,6 +812,7 @@ store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_sync_names);
 	tcase_add_test(tc, test_sync_modes);
+	tcase_add_test(tc, test_overlap);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -109,10 +109,6 @@ ekills=$kills
 # Each run has a directory of its own: a daemon on its way out never
 # touches the socket of the next.  fail shows the daemon's log.
 LOG=$T/w.log
-traced() {
-	[ "$(awk '$1 == "TracerPid:" { print $2 }' "/proc/$1/status" \
-	    2>/dev/null)" -gt 0 ]
-}
 worker_idle() {	# (jq -e passes on no input: no daemon yet)
 	_o=$("$QUIRECTL" -D "$W" workers --json 2>/dev/null) &&
 	    echo "$_o" | jq -e '[.workers[] | select(.slot == 0 and
@@ -201,9 +197,13 @@ for call in $CALLS; do
 		if jq -e '.[0].state == "done"' "$T/mine" >/dev/null; then
 			[ "$f" = 5 ] || fail "cycle, $call $n: done, $f indexed"
 		fi
-		# Restarted, it finishes the job: each document once.
+		# Restarted, it finishes the job: each document once.  (A
+		# job the crash left done is done at once: the daemon must be
+		# up before it is stopped.)
 		"$QUIRED" -d -f "$T/w.conf" 2>>"$T/w.stderr" &
 		qp=$!
+		wait_for 20 ctl_w workers ||
+		    fail "cycle, $call $n: quired did not start again"
 		wait_for 20 job_done ||
 		    fail "cycle, $call $n: not done after a restart:" \
 		    "$(ctl_w jobs)"

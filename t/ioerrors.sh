@@ -111,10 +111,6 @@ worker_idle() {	# (jq -e passes on no input: no daemon yet)
 	    echo "$_o" | jq -e '[.workers[] | select(.slot == 0 and
 	    .state == "idle")] | length == 1' >/dev/null
 }
-traced() {
-	[ "$(awk '$1 == "TracerPid:" { print $2 }' "/proc/$1/status" \
-	    2>/dev/null)" -gt 0 ]
-}
 new_done() {
 	[ "$("$QUIRECTL" -D "$W" jobs --state done --limit 1000 --json |
 	    jq --arg p "$T/new.ndjson" '[.jobs[] | select(.path == $p)] |

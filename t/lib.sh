@@ -211,6 +211,12 @@ http_pid() {
 }
 
 # Pids of the live workers, one a line.
+# traced PID: whether a tracer (strace -p) is attached to PID.
+traced() {
+	[ "$(awk '$1 == "TracerPid:" { print $2 }' "/proc/$1/status" \
+	    2>/dev/null)" -gt 0 ]
+}
+
 worker_pids() {
 	ctl workers --json |
 	    jq -r '.workers[] | select(.slot >= 0 and .pid != 0) | .pid'

@@ -52,7 +52,10 @@
  *
  *	claim_ack_k1_per_s, claim_ack_k16_per_s	A queue is filled with -n
  *		no-op jobs (default 200,000) and closed.  Two worker
- *		processes are forked; each opens the queue itself, then
+ *		processes are forked; each opens the queue itself, as
+ *		quired's workers do (store_overlap: with sync full, a
+ *		commit's meta page is synced after the write lock is
+ *		released, so the other worker's commit overlaps it), then
  *		loops on queue_ack_claim(), acking the leases of its
  *		previous round and claiming up to K jobs in one
  *		transaction, until a claim comes back empty.  The clock
@@ -605,6 +608,9 @@ bench_worker(const struct bench_phase *bp, const char *dir, int slot,
 	owner.qo_slot = slot;
 	owner.qo_pid = getpid();
 	if (bench_open(&q, dir) == -1)
+		_exit(1);
+	/* As quired's workers do: meta pages synced after the lock. */
+	if (queue_store(&q) != NULL && store_overlap(queue_store(&q)) == -1)
 		_exit(1);
 	/* Closed once written, so a worker that died shows as end of file. */
 	if (write(ready, &c, 1) != 1 || close(ready) == -1 ||
