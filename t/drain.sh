@@ -10,7 +10,8 @@
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
-JOB_MS=2000		# long enough that no job ends between look and signal
+JOB_MS=3000		# long enough that no job ends between look and signal,
+			# on a loaded machine too
 DRAIN=10		# seconds
 
 # The jobs running now, "id id", from one status read; fails unless
