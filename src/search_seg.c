@@ -352,6 +352,42 @@ search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
 	return (search_top_takes(&ss->ss_top, cid, score));
 }
 
+/*
+ * A touched chunk of the segment, its words all in: to the top n if it
+ * matches.  Without phrases, the test of its marks is all search_passes
+ * would do.  Pruning, a chunk of a query with phrases whose score the
+ * heap would not take has its phrases left unchecked (the costly part):
+ * it cannot change the top n, and the total is then a lower bound.
+ */
+static void
+search_seg_offer(struct sstate *ss, const struct ixseg *seg, uint32_t local)
+{
+	struct squery	*q = ss->ss_q;
+	struct sseg_pos	 sp;
+	uint32_t	 m = ss->ss_sc.sc_mask[local], cid;
+	float		 score = ss->ss_sc.sc_acc[local];
+
+	cid = seg->s_hdr->h_base + local;
+	if ((m & q->q_reqmask) != q->q_reqmask ||
+	    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
+		return;
+	if (q->q_nphrases > 0 && search_pruning(ss) &&
+	    !search_heap_takes(ss, cid, score)) {
+		ss->ss_pruned = 1;
+		return;
+	}
+	sp.sp_ss = ss;
+	sp.sp_seg = seg;
+	sp.sp_local = local;
+	if ((q->q_nphrases == 0 || search_passes(ss, m, search_seg_pos, &sp)) &&
+	    (ss->ss_filter == NULL ||
+	    roaring_bitmap_contains(ss->ss_filter, cid)) &&
+	    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
+		ss->ss_total++;
+		search_heap_push(ss, cid, score);
+	}
+}
+
 /* Score one query word's keys in a segment (search_post); -1 if damaged. */
 static int
 search_seg_term(struct sstate *ss, const struct ixseg *seg, size_t k,
@@ -424,18 +460,15 @@ search_seg_free(struct sscratch *sc)
 
 /*
  * One segment, term at a time, into accumulators, only over the
- * candidates when the query narrows them (search_seg_cands).  Pruning,
- * a chunk of a query with phrases whose score the heap would not take
- * has its phrases left unchecked (the costly part): it cannot change
- * the top n, and the total is then a lower bound.
+ * candidates when the query narrows them (search_seg_cands); then each
+ * chunk touched is offered to the top n (search_seg_offer).
  */
 int
 search_seg(struct sstate *ss, const struct ixseg *seg)
 {
 	struct squery	*q = ss->ss_q;
 	struct sscratch	*sc = &ss->ss_sc;
-	struct sseg_pos	 sp;
-	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
+	uint32_t	 n = seg->s_hdr->h_nchunks;
 	size_t		 k;
 	int		 gate;
 
@@ -469,28 +502,10 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		if (q->q_items[q->q_terms[k].st_item].si_excluded &&
 		    search_seg_term(ss, seg, k, SEARCH_GATE_TOUCHED) == -1)
 			goto bad;
-	sp.sp_ss = ss;
-	sp.sp_seg = seg;
 	for (k = 0; k < ss->ss_ntouched; k++) {
-		local = sc->sc_touched[k];
-		m = sc->sc_mask[local];
-		cid = seg->s_hdr->h_base + local;
-		sp.sp_local = local;
-		if ((m & q->q_reqmask) != q->q_reqmask ||
-		    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
-			;
-		else if (q->q_nphrases > 0 && search_pruning(ss) &&
-		    !search_heap_takes(ss, cid, sc->sc_acc[local]))
-			ss->ss_pruned = 1;
-		else if (search_passes(ss, m, search_seg_pos, &sp) &&
-		    (ss->ss_filter == NULL ||
-		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
-		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
-			ss->ss_total++;
-			search_heap_push(ss, cid, sc->sc_acc[local]);
-		}
-		sc->sc_acc[local] = 0.0f;
-		sc->sc_mask[local] = 0;
+		search_seg_offer(ss, seg, sc->sc_touched[k]);
+		sc->sc_acc[sc->sc_touched[k]] = 0.0f;
+		sc->sc_mask[sc->sc_touched[k]] = 0;
 	}
 	search_seg_clear(ss);
 	return (0);
