@@ -34,12 +34,24 @@ search_touch(struct sstate *ss, uint32_t local)
 		ss->ss_sc.sc_touched[ss->ss_ntouched++] = local;
 }
 
+/*
+ * The next posting through the gate (search_post): of a candidate, the
+ * others passed over by the cursor itself; of any chunk, to be told by
+ * search_gated.
+ */
+static int
+search_next(const struct sstate *ss, struct ixpost *p, int gate)
+{
+	if (gate == SEARCH_GATE_CAND)
+		return (ixpost_next_marked(p, ss->ss_sc.sc_cand));
+	return (ixpost_next(p));
+}
+
 /* Is the chunk out of the gate (search_post)? */
 static int
 search_gated(const struct sstate *ss, uint32_t local, int gate)
 {
-	return ((gate == SEARCH_GATE_CAND && !ss->ss_sc.sc_cand[local]) ||
-	    (gate == SEARCH_GATE_TOUCHED && ss->ss_sc.sc_mask[local] == 0));
+	return (gate == SEARCH_GATE_TOUCHED && ss->ss_sc.sc_mask[local] == 0);
 }
 
 /* Keep a word's title tf by chunk (sc_ttf), for its text to take. */
@@ -52,7 +64,7 @@ search_post_title(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 	int		 rv;
 
 	ixpost_init(&p, seg, term);
-	while ((rv = ixpost_next(&p)) == 1) {
+	while ((rv = search_next(ss, &p, gate)) == 1) {
 		if (search_late(ss))
 			return (-1);
 		if (search_gated(ss, p.p_local, gate) || p.p_tf == 0)
@@ -107,7 +119,7 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 	int		 rv;
 
 	ixpost_init(&p, seg, term);
-	while ((rv = ixpost_next(&p)) == 1) {
+	while ((rv = search_next(ss, &p, gate)) == 1) {
 		if (search_late(ss))
 			return (-1);
 		local = p.p_local;
