@@ -26,6 +26,7 @@
 #define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
 /* Keys of one item: text and title of each word, expansions of the last. */
 #define SEARCH_KEYS_MAX		(2 * SEARCH_TERMS_MAX + SEARCH_PREFIX_MAX)
+#define SEARCH_MOST_SLACK	(1.0 + 1e-5)	/* bounds against rounding */
 
 static void
 search_touch(struct sstate *ss, uint32_t local)
@@ -252,6 +253,104 @@ search_seg_df(const struct ixseg *seg, const struct sterm *st, int title,
 	return (df);
 }
 
+/* Mark the chunks of the keys f[0..nf) as candidates; -1 if damaged. */
+static int
+search_cands_mark(struct sstate *ss, const struct ixseg *seg,
+    const int64_t *f, size_t nf)
+{
+	struct sscratch	*sc = &ss->ss_sc;
+	struct ixpost	 p;
+	size_t		 i;
+	int		 rv;
+
+	if (sc->sc_cand == NULL) {
+		sc->sc_cand = xcalloc(sc->sc_cap, sizeof(*sc->sc_cand));
+		sc->sc_cands = xcalloc(sc->sc_cap, sizeof(*sc->sc_cands));
+	}
+	for (i = 0; i < nf; i++) {
+		ixpost_init(&p, seg, f[i]);
+		while ((rv = ixpost_next(&p)) == 1)
+			if (ss->ss_filter == NULL ||
+			    roaring_bitmap_contains(ss->ss_filter, p.p_cid))
+				search_cand_add(ss, p.p_local);
+		if (rv == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The most a query word can add to a chunk's score in the segment: each
+ * of its keys there at most idf (k1 + 1), BM25 saturating below it, its
+ * text and title counting once together (BM25F), each expansion of a
+ * prefix on its own; nothing for an excluded word.
+ */
+static double
+search_seg_most(const struct sstate *ss, const struct sterm *st)
+{
+	size_t	 j, n = 0;
+
+	if (ss->ss_q->q_items[st->st_item].si_excluded)
+		return (0.0);
+	if (!st->st_prefix)
+		n = st->st_fbody >= 0 || st->st_ftitle >= 0;
+	for (j = 0; st->st_prefix && st->st_exp != NULL && j < st->st_exp->x_n;
+	    j++)
+		n += st->st_exp->x_f[j] >= 0;
+	return (n * st->st_idf * (ss->ss_opts->so_k1 + 1.0));
+}
+
+/*
+ * A query without required items, pruned, once the top n is full
+ * (MaxScore): the weakest words, whose most (search_seg_most) sums
+ * below the score to beat, cannot bring a chunk into the top n by
+ * themselves, so only the chunks of the others are candidates; the
+ * weak words still add to those.  The sum is kept a little below the
+ * threshold, for the rounding of scores summed in floats.  As
+ * search_seg_cands: 1, 0, -1, or -2 if damaged.
+ */
+static int
+search_seg_strong(struct sstate *ss, const struct ixseg *seg)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct squery	*q = ss->ss_q;
+	double		 most[SEARCH_TERMS_MAX], theta, sum = 0.0;
+	int64_t		 f[SEARCH_KEYS_MAX];
+	uint8_t		 weak[SEARCH_TERMS_MAX];
+	size_t		 k, w, nf, nweak = 0, nstrong = q->q_nterms;
+
+	if (!search_pruning(ss) || q->q_reqmask != 0 || so->so_k1 < 0.0 ||
+	    so->so_b < 0.0 || so->so_b > 1.0 ||
+	    (theta = search_top_theta(&ss->ss_top)) <= 0.0)
+		return (0);
+	for (k = 0; k < q->q_nterms; k++) {
+		most[k] = search_seg_most(ss, &q->q_terms[k]);
+		weak[k] = most[k] == 0.0;
+		nstrong -= weak[k];
+	}
+	/* The weakest first, while their sum stays below theta. */
+	for (; nstrong > 0; nstrong--, nweak++) {
+		for (k = 0, w = q->q_nterms; k < q->q_nterms; k++)
+			if (!weak[k] && (w == q->q_nterms || most[k] < most[w]))
+				w = k;
+		if ((sum + most[w]) * SEARCH_MOST_SLACK >= theta)
+			break;
+		sum += most[w];
+		weak[w] = 1;
+	}
+	if (nweak == 0)
+		return (0);
+	ss->ss_pruned = 1;
+	for (k = 0; k < q->q_nterms; k++) {
+		if (weak[k])
+			continue;
+		search_seg_df(seg, &q->q_terms[k], 1, f, &nf);
+		if (search_cands_mark(ss, seg, f, nf) == -1)
+			return (-2);
+	}
+	return (ss->ss_ncands > 0 ? 1 : -1);
+}
+
 /*
  * The chunks of a segment that may match, when the query narrows them:
  * a chunk must have every required group (as search_bc_groups has it:
@@ -265,13 +364,11 @@ static int
 search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 {
 	struct squery		*q = ss->ss_q;
-	struct sscratch		*sc = &ss->ss_sc;
 	struct sterm		*st;
-	struct ixpost		 p;
 	int64_t			 f[SEARCH_KEYS_MAX], bf[SEARCH_KEYS_MAX];
 	uint64_t		 df, best = UINT64_MAX, itemdf[SEARCH_ITEMS_MAX];
 	size_t			 k, i, nf, nk, nbf = 0;
-	int			 item, rv;
+	int			 item;
 
 	memset(itemdf, 0, sizeof(itemdf));
 	/* Words of a required item: text and title, or expansions. */
@@ -316,20 +413,9 @@ search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 	}
 	ss->ss_ncands = 0;
 	if (best == UINT64_MAX)
-		return (0);
-	if (sc->sc_cand == NULL) {
-		sc->sc_cand = xcalloc(sc->sc_cap, sizeof(*sc->sc_cand));
-		sc->sc_cands = xcalloc(sc->sc_cap, sizeof(*sc->sc_cands));
-	}
-	for (i = 0; i < nbf; i++) {
-		ixpost_init(&p, seg, bf[i]);
-		while ((rv = ixpost_next(&p)) == 1)
-			if (ss->ss_filter == NULL ||
-			    roaring_bitmap_contains(ss->ss_filter, p.p_cid))
-				search_cand_add(ss, p.p_local);
-		if (rv == -1)
-			return (-2);
-	}
+		return (search_seg_strong(ss, seg));
+	if (search_cands_mark(ss, seg, bf, nbf) == -1)
+		return (-2);
 	return (ss->ss_ncands > 0 ? 1 : -1);
 }
 

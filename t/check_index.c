@@ -3380,6 +3380,46 @@ START_TEST(test_block_prune)
 }
 END_TEST
 
+/*
+ * The same queries over the segments, unmerged: words whose bounds
+ * cannot lift a chunk into the top leave the chunks only they have
+ * unscored (search_seg_strong), and the hits are those of --exact.
+ */
+START_TEST(test_segment_prune)
+{
+	static char		 q[BQUERIES][64];
+	struct search_opts	 so, ex;
+	struct search_result	 a, b;
+	struct ixstats		 st;
+	struct tix		 t;
+	int			 i, pruned = 0;
+
+	tix_open(&t);
+	block_corpus(&t);
+	block_queries(q);
+	stats(&t, &st);
+	ck_assert_uint_gt(st.is_segments, 5);
+	search_opts_defaults(&so);
+	ex = so;
+	ex.so_exact = 1;
+	for (i = 0; i < BQUERIES; i++) {
+		search(&t, q[i], &so, &a);
+		search(&t, q[i], &ex, &b);
+		same_hits(&b, &a, q[i]);
+		ck_assert_int_eq(b.sr_exact, 1);
+		if (!a.sr_exact) {
+			pruned++;
+			ck_assert_uint_le(a.sr_total, b.sr_total);
+		} else
+			ck_assert_uint_eq(a.sr_total, b.sr_total);
+		search_result_free(&a);
+		search_result_free(&b);
+	}
+	ck_assert_int_gt(pruned, BQUERIES / 4);
+	tix_close(&t);
+}
+END_TEST
+
 
 /* Queries of every class, on block_corpus's words, with their filter. */
 static const struct {
@@ -4884,6 +4924,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_block_bound);
 	tcase_add_loop_test(tc, test_block_prune, 1, IXB_FORMAT + 1);
+	tcase_add_test(tc, test_segment_prune);
 	tcase_add_loop_test(tc, test_block_classes, 1, IXB_FORMAT + 1);
 	tcase_add_loop_test(tc, test_block_offset, 1, IXB_FORMAT + 1);
 	tcase_add_loop_test(tc, test_block_cursor, 1, IXB_FORMAT + 1);
