@@ -117,9 +117,13 @@ ix_termkey(const void *t, size_t len)
 	uint64_t	 k = 0;
 	size_t		 j;
 
-	for (j = 0; j < 8; j++)
-		k = k << 8 | (j < len ? p[j] : 0);
-	return (k);
+	if (len >= 8) {
+		memcpy(&k, p, sizeof(k));
+		return (be64toh(k));
+	}
+	for (j = 0; j < len; j++)
+		k = k << 8 | p[j];
+	return (len == 0 ? 0 : k << 8 * (8 - len));
 }
 
 static int
