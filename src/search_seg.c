@@ -482,7 +482,10 @@ search_seg_offer(struct sstate *ss, const struct ixseg *seg, uint32_t local)
 	    roaring_bitmap_contains(ss->ss_filter, cid)) &&
 	    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
 		ss->ss_total++;
-		search_heap_push(ss, cid, score);
+		/* Most matches are below the threshold, and go no further. */
+		if (ss->ss_counting || ss->ss_set != NULL ||
+		    search_heap_takes(ss, cid, score))
+			search_heap_push(ss, cid, score);
 	}
 }
 
