@@ -343,6 +343,41 @@ ixpost_next_marked(struct ixpost *p, const uint8_t *marks)
 	return (ixpost_step(p, marks));
 }
 
+/*
+ * Pass over the postings that follow the current one chunk after chunk,
+ * each of tf 1 and at position 0, as a filter's term has them through a
+ * run of a tenant's or a source's chunks: 3 bytes each (1, 1, 0).  How
+ * many, the cursor at the last of them; -1 on a damaged segment.
+ */
+int64_t
+ixpost_run(struct ixpost *p)
+{
+	const uint8_t	*c = p->p_cur, *end = p->p_end;
+	uint64_t	 local = p->p_local;
+	uint32_t	 left = p->p_left, n = p->p_nchunks, run = 0;
+
+	if ((c = ixpost_skip(c, end, p->p_posleft)) == NULL)
+		return (-1);
+	p->p_cur = c;
+	p->p_posleft = 0;
+	while (left > 0 && end - c >= 3 && c[0] == 1 && c[1] == 1 &&
+	    c[2] == 0 && local + 1 < n) {
+		c += 3;
+		local++;
+		left--;
+		run++;
+	}
+	if (run == 0)
+		return (0);
+	p->p_cur = c;
+	p->p_local = local;
+	p->p_left = left;
+	p->p_cid = p->p_base + local;
+	p->p_tf = 1;
+	p->p_pos = 0;
+	return (run);
+}
+
 /* The posting's next position, in order; -1 when there are no more. */
 int64_t
 ixpost_pos(struct ixpost *p)

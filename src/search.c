@@ -662,14 +662,16 @@ search_filter_collect(struct sstate *ss, const struct ixseg *seg)
 	while ((rv = ixpost_next(&p)) == 1) {
 		if (search_late(ss))
 			return (ETIMEDOUT);
-		if (inrun && p.p_cid == last + 1) {
-			last = p.p_cid;
-			continue;
+		if (!inrun || p.p_cid != last + 1) {
+			if (inrun)
+				search_filter_run(sf, first, last, &n);
+			first = p.p_cid;
+			inrun = 1;
 		}
-		if (inrun)
-			search_filter_run(sf, first, last, &n);
-		first = last = p.p_cid;
-		inrun = 1;
+		/* The chunks right after it, read at a glance. */
+		if (ixpost_run(&p) == -1)
+			return (MDB_CORRUPTED);
+		last = p.p_cid;
 	}
 	if (inrun)
 		search_filter_run(sf, first, last, &n);

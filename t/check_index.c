@@ -1006,19 +1006,23 @@ walk_term(const struct ixseg *s, uint32_t term, int readpos,
 }
 
 /*
- * Positions skipped unread, 8 bytes at a time, and postings passed over
- * by marks, leave the cursor where reading them would: long chunks make
- * many positions, of one byte and of two.
+ * Positions skipped unread, 8 bytes at a time, postings passed over by
+ * marks, and runs of a filter's chunks read at a glance, leave the
+ * cursor where reading them would: long chunks make many positions, of
+ * one byte and of two.
  */
 START_TEST(test_segment_skip)
 {
 	struct tix	 t;
 	struct tdoc	 d;
 	struct ixseg	 s;
+	struct ixpost	 p;
 	struct buf	 text;
 	uint8_t		 kb[8], *seg, marks[64];
 	uint32_t	 cid[3][64], tf[3][64], term;
 	size_t		 len, n[3], i, j, k;
+	int64_t		 run, runs = 0;
+	int		 rv;
 	char		 id[16];
 
 	tix_open(&t);
@@ -1032,6 +1036,7 @@ START_TEST(test_segment_skip)
 		memset(&d, 0, sizeof(d));
 		d.d_id = id;
 		d.d_text = buf_cstr(&text);
+		d.d_attr = i < 30 && i != 12 ? "run=yes" : NULL;
 		add_doc(&t, &d);
 	}
 	commit(&t, NULL);
@@ -1056,7 +1061,24 @@ START_TEST(test_segment_skip)
 			ck_assert_uint_eq(tf[0][i], tf[2][k++]);
 		}
 		ck_assert_uint_eq(k, n[2]);
+		/* A run of chunks read at a glance: the same chunks. */
+		ixpost_init(&p, &s, term);
+		for (k = 0; (rv = ixpost_next(&p)) == 1; k++) {
+			ck_assert_uint_lt(k, n[0]);
+			ck_assert_uint_eq(p.p_cid, cid[0][k]);
+			ck_assert_int_ge(run = ixpost_run(&p), 0);
+			for (j = 0; j < (size_t)run; j++) {
+				ck_assert_uint_lt(++k, n[0]);
+				ck_assert_uint_eq(cid[0][k], cid[0][k - 1] + 1);
+			}
+			ck_assert_uint_eq(p.p_cid, cid[0][k]);
+			runs += run;
+		}
+		ck_assert_int_eq(rv, 0);
+		ck_assert_uint_eq(k, n[0]);
 	}
+	/* "f" "run=yes": chunks of k0 to k11, then of k13 to k29. */
+	ck_assert_int_ge(runs, 27);
 	buf_free(&text);
 	free(seg);
 	tix_close(&t);
