@@ -301,34 +301,24 @@ search_seg_most(const struct sstate *ss, const struct sterm *st)
 }
 
 /*
- * A query without required items, pruned, once the top n is full
- * (MaxScore): the weakest words, whose most (search_seg_most) sums
- * below the score to beat, cannot bring a chunk into the top n by
- * themselves, so only the chunks of the others are candidates; the
- * weak words still add to those.  The sum is kept a little below the
- * threshold, for the rounding of scores summed in floats.  As
- * search_seg_cands: 1, 0, -1, or -2 if damaged.
+ * The weakest words, whose most (search_seg_most) sums below theta, in
+ * weak; how many of them can score (the others are not in the segment,
+ * or excluded).  The sum is kept a little below theta, for the rounding
+ * of scores summed in floats.
  */
-static int
-search_seg_strong(struct sstate *ss, const struct ixseg *seg)
+static size_t
+search_seg_weaken(const struct sstate *ss, double theta, double *most,
+    uint8_t *weak)
 {
-	const struct search_opts *so = ss->ss_opts;
-	struct squery	*q = ss->ss_q;
-	double		 most[SEARCH_TERMS_MAX], theta, sum = 0.0;
-	int64_t		 f[SEARCH_KEYS_MAX];
-	uint8_t		 weak[SEARCH_TERMS_MAX];
-	size_t		 k, w, nf, nweak = 0, nstrong = q->q_nterms;
+	const struct squery	*q = ss->ss_q;
+	double			 sum = 0.0;
+	size_t			 k, w, nweak = 0, nstrong = q->q_nterms;
 
-	if (!search_pruning(ss) || q->q_reqmask != 0 || so->so_k1 < 0.0 ||
-	    so->so_b < 0.0 || so->so_b > 1.0 ||
-	    (theta = search_top_theta(&ss->ss_top)) <= 0.0)
-		return (0);
 	for (k = 0; k < q->q_nterms; k++) {
 		most[k] = search_seg_most(ss, &q->q_terms[k]);
 		weak[k] = most[k] == 0.0;
 		nstrong -= weak[k];
 	}
-	/* The weakest first, while their sum stays below theta. */
 	for (; nstrong > 0; nstrong--, nweak++) {
 		for (k = 0, w = q->q_nterms; k < q->q_nterms; k++)
 			if (!weak[k] && (w == q->q_nterms || most[k] < most[w]))
@@ -338,7 +328,39 @@ search_seg_strong(struct sstate *ss, const struct ixseg *seg)
 		sum += most[w];
 		weak[w] = 1;
 	}
-	if (nweak == 0)
+	return (nweak);
+}
+
+/*
+ * A query without required items, pruned, once the top n is full
+ * (MaxScore): the weakest words (search_seg_weaken) cannot bring a
+ * chunk into the top n by themselves, so only the chunks of the others
+ * are candidates; the weak words still add to those.  Marking the
+ * candidates reads the strong words' postings once more, which pays
+ * only when the weak words have more.  As search_seg_cands: 1, 0, -1,
+ * or -2 if damaged.
+ */
+static int
+search_seg_strong(struct sstate *ss, const struct ixseg *seg)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct squery	*q = ss->ss_q;
+	double		 most[SEARCH_TERMS_MAX], theta;
+	int64_t		 f[SEARCH_KEYS_MAX];
+	uint64_t	 df[2] = { 0, 0 };	/* strong, weak */
+	uint8_t		 weak[SEARCH_TERMS_MAX];
+	size_t		 k, nf;
+
+	if (!search_pruning(ss) || q->q_reqmask != 0 || so->so_k1 < 0.0 ||
+	    so->so_b < 0.0 || so->so_b > 1.0 ||
+	    (theta = search_top_theta(&ss->ss_top)) <= 0.0 ||
+	    search_seg_weaken(ss, theta, most, weak) == 0)
+		return (0);
+	for (k = 0; k < q->q_nterms; k++)
+		if (most[k] > 0.0)
+			df[weak[k]] += search_seg_df(seg, &q->q_terms[k], 1,
+			    f, &nf);
+	if (df[1] <= df[0])
 		return (0);
 	ss->ss_pruned = 1;
 	for (k = 0; k < q->q_nterms; k++) {
