@@ -7,9 +7,13 @@
  * between segments and kept from one search to the next (search.c's
  * search_scratch), each entry set back to 0 once its chunk is done.
  * When the query has required items, only the chunks of its rarest
- * required group in the segment are scored (search_seg_cands).  A
- * phrase word's positions are remembered by chunk as its postings are
- * read (ss_pl), for the phrase to be checked once every word is in.
+ * required group in the segment are scored (search_seg_cands); when it
+ * has none, once the top n is full, only the chunks of the words that
+ * could lift a chunk into it (search_seg_strong).  The other words'
+ * postings of other chunks are passed over by the cursor itself
+ * (ixpost_next_marked).  A phrase word's positions are remembered by
+ * chunk as its postings are read (ss_pl), for the phrase to be checked
+ * once every word is in.
  */
 
 #include <sys/types.h>
