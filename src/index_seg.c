@@ -24,9 +24,11 @@
 
 #include <sys/types.h>
 
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "quire.h"
 
@@ -115,9 +117,13 @@ ix_termkey(const void *t, size_t len)
 	uint64_t	 k = 0;
 	size_t		 j;
 
-	for (j = 0; j < 8; j++)
-		k = k << 8 | (j < len ? p[j] : 0);
-	return (k);
+	if (len >= 8) {
+		memcpy(&k, p, sizeof(k));
+		return (be64toh(k));
+	}
+	for (j = 0; j < len; j++)
+		k = k << 8 | p[j];
+	return (len == 0 ? 0 : k << 8 * (8 - len));
 }
 
 static int
@@ -223,55 +229,153 @@ ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 	return (-1);
 }
 
-/* A varint of the postings: most are one byte, read here without a call. */
-static inline int
-ixpost_varint(const uint8_t **c, const uint8_t *end, uint64_t *v)
+/*
+ * Skip n varints from c (positions nobody read): a varint ends at a byte
+ * without the high bit.  While 8 bytes of the segment are left, the ends
+ * among them are the bits of ~w & 0x80...80, taken lowest first; the
+ * last bytes one at a time.  Where the next varint starts, or NULL past
+ * end.
+ */
+static inline const uint8_t *
+ixpost_skip(const uint8_t *c, const uint8_t *end, uint32_t n)
 {
-	if (*c < end && (**c & 0x80) == 0) {
-		*v = *(*c)++;
-		return (0);
+	uint64_t	 w, m;
+
+	if (n == 0)
+		return (c);
+	while (end - c >= 8) {
+		memcpy(&w, c, sizeof(w));
+		m = ~le64toh(w) & 0x8080808080808080ULL;
+		for (; m != 0; m &= m - 1)
+			if (--n == 0)
+				return (c + ffsll(m) / 8);
+		c += 8;
 	}
-	return (ix_getvarint(c, end, v));
+	for (; n > 0; c++) {
+		if (c == end)
+			return (NULL);
+		n -= (*c & 0x80) == 0;
+	}
+	return (c);
 }
 
 /*
- * The next posting: its global cid, tf and where its positions start.
- * 0 at the end, -1 on a damaged segment.  The bytes are read through a
- * local pointer: a byte read through p->p_cur could be p_cur itself, as
- * far as the compiler knows, and it would reload it at every byte.
+ * A posting's chunk delta and tf: both one byte, most often, read at
+ * once; -1 on a damaged segment.
  */
-int
-ixpost_next(struct ixpost *p)
+static inline int
+ixpost_head(const uint8_t **c, const uint8_t *end, uint64_t *delta,
+    uint64_t *tf)
+{
+	const uint8_t	*p = *c;
+
+	if (end - p >= 2 && ((p[0] | p[1]) & 0x80) == 0) {
+		*delta = p[0];
+		*tf = p[1];
+		*c = p + 2;
+		return (*tf == 0 ? -1 : 0);
+	}
+	if (ix_getvarint(c, end, delta) == -1 ||
+	    ix_getvarint(c, end, tf) == -1 || *tf == 0)
+		return (-1);
+	return (0);
+}
+
+/*
+ * The next posting, past the chunks not marked (marks[local] == 0)
+ * unless marks is NULL: its global cid, tf and where its positions
+ * start.  1, 0 at the end, -1 on a damaged segment.  The bytes are read
+ * through a local pointer: a byte read through p->p_cur could be p_cur
+ * itself, as far as the compiler knows, and it would reload it at every
+ * byte.
+ */
+static inline int
+ixpost_step(struct ixpost *p, const uint8_t *marks)
 {
 	const uint8_t	*c = p->p_cur, *end = p->p_end;
-	uint64_t	 delta, tf;
-	uint32_t	 i;
+	uint64_t	 delta, tf = 0, local = p->p_local;
+	uint32_t	 left = p->p_left, n = p->p_nchunks;
 
-	if (p->p_left == 0)
-		return (0);
-	/*
-	 * Skip the positions of the last posting if nobody read them: a
-	 * varint ends at a byte without the high bit.
-	 */
-	for (i = p->p_posleft; i > 0; c++) {
-		if (c == end)
+	/* The positions of the last posting if nobody read them. */
+	if (left == 0 || (c = ixpost_skip(c, end, p->p_posleft)) == NULL)
+		return (left == 0 ? 0 : -1);
+	for (;;) {
+		if (ixpost_head(&c, end, &delta, &tf) == -1)
 			return (-1);
-		i -= (*c & 0x80) == 0;
+		/* The first posting's delta is from 0, where p_local starts. */
+		local += delta;
+		if (local >= n)
+			return (-1);
+		left--;
+		if (marks == NULL || marks[local])
+			break;
+		if (left == 0) {
+			p->p_left = 0;
+			return (0);
+		}
+		if ((c = ixpost_skip(c, end, tf)) == NULL)
+			return (-1);
 	}
-	if (ixpost_varint(&c, end, &delta) == -1 ||
-	    ixpost_varint(&c, end, &tf) == -1 || tf == 0)
-		return (-1);
 	p->p_cur = c;
-	/* The first posting's delta is from 0, where p_local starts. */
-	p->p_local += delta;
-	if (p->p_local >= p->p_nchunks)
-		return (-1);
-	p->p_cid = p->p_base + p->p_local;
+	p->p_local = local;
+	p->p_left = left;
+	p->p_cid = p->p_base + local;
 	p->p_tf = tf;
 	p->p_posleft = tf;
 	p->p_pos = 0;
-	p->p_left--;
 	return (1);
+}
+
+int
+ixpost_next(struct ixpost *p)
+{
+	return (ixpost_step(p, NULL));
+}
+
+/*
+ * The next posting of a marked chunk: a walk gated by candidates passes
+ * over the others here, a few instructions each, with no call and no
+ * store.
+ */
+int
+ixpost_next_marked(struct ixpost *p, const uint8_t *marks)
+{
+	return (ixpost_step(p, marks));
+}
+
+/*
+ * Pass over the postings that follow the current one chunk after chunk,
+ * each of tf 1 and at position 0, as a filter's term has them through a
+ * run of a tenant's or a source's chunks: 3 bytes each (1, 1, 0).  How
+ * many, the cursor at the last of them; -1 on a damaged segment.
+ */
+int64_t
+ixpost_run(struct ixpost *p)
+{
+	const uint8_t	*c = p->p_cur, *end = p->p_end;
+	uint64_t	 local = p->p_local;
+	uint32_t	 left = p->p_left, n = p->p_nchunks, run = 0;
+
+	if ((c = ixpost_skip(c, end, p->p_posleft)) == NULL)
+		return (-1);
+	p->p_cur = c;
+	p->p_posleft = 0;
+	while (left > 0 && end - c >= 3 && c[0] == 1 && c[1] == 1 &&
+	    c[2] == 0 && local + 1 < n) {
+		c += 3;
+		local++;
+		left--;
+		run++;
+	}
+	if (run == 0)
+		return (0);
+	p->p_cur = c;
+	p->p_local = local;
+	p->p_left = left;
+	p->p_cid = p->p_base + local;
+	p->p_tf = 1;
+	p->p_pos = 0;
+	return (run);
 }
 
 /* The posting's next position, in order; -1 when there are no more. */

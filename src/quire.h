@@ -1429,6 +1429,8 @@ uint32_t	 ixseg_lower_from(const struct ixseg *, uint32_t, const char *,
 int64_t		 ixseg_find(const struct ixseg *, const char *, size_t);
 void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
+int		 ixpost_next_marked(struct ixpost *, const uint8_t *);
+int64_t		 ixpost_run(struct ixpost *);
 int64_t		 ixpost_pos(struct ixpost *);
 
 /* A k-way walk over segments' dictionaries (ixwalk_init): its term, w_t,

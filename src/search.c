@@ -76,6 +76,7 @@
 #include "search.h"
 
 #define SEARCH_FACET_MS		250	/* time facets may take */
+#define SEARCH_FILTER_RUN	16	/* chunks in a row added as a range */
 
 /*
  * The per-chunk arrays of a segment's scoring (accumulators, marks,
@@ -584,6 +585,8 @@ struct sfilter {
 	const char		*sf_key;
 	size_t			 sf_len;
 	roaring_bitmap_t	*sf_set;
+	uint32_t		*sf_cids;	/* a segment's, in order */
+	size_t			 sf_cap;
 };
 
 static struct sfilter *search_cur_filter;
@@ -609,22 +612,71 @@ search_filter_blocks(MDB_txn *txn, struct sstate *ss, struct sfilter *sf)
 	return (rv == -1 ? MDB_CORRUPTED : 0);
 }
 
+/*
+ * The run of chunks from first to last: a range if long, else its
+ * chunks to add with the others (sf_cids, *n of them).
+ */
+static void
+search_filter_run(struct sfilter *sf, uint32_t first, uint32_t last,
+    size_t *n)
+{
+	uint32_t	 i;
+
+	if (last - first >= SEARCH_FILTER_RUN)
+		roaring_bitmap_add_range_closed(sf->sf_set, first, last);
+	else
+		for (i = 0; i <= last - first; i++)
+			sf->sf_cids[(*n)++] = first + i;
+}
+
+/*
+ * A segment's chunks of the filter, in order: a term in every chunk
+ * (its df the segment's chunks) is read as the whole range, runs of
+ * consecutive chunks (a tenant's or a source's documents come in
+ * batches) as ranges, other chunks many at once.
+ */
 static int
 search_filter_collect(struct sstate *ss, const struct ixseg *seg)
 {
 	struct sfilter	*sf = search_cur_filter;
 	struct ixpost	 p;
+	uint64_t	 base = seg->s_hdr->h_base;
+	uint32_t	 first = 0, last = 0;
 	int64_t		 f;
-	int		 rv;
+	size_t		 n = 0;
+	int		 rv, inrun = 0;
 
 	if ((f = ixseg_find(seg, sf->sf_key, sf->sf_len)) < 0)
 		return (0);
+	if (seg->s_dict[f].e_df == seg->s_hdr->h_nchunks) {
+		roaring_bitmap_add_range(sf->sf_set, base,
+		    base + seg->s_hdr->h_nchunks);
+		return (0);
+	}
 	ixpost_init(&p, seg, f);
+	if (p.p_left > sf->sf_cap) {
+		sf->sf_cap = p.p_left;
+		sf->sf_cids = xreallocarray(sf->sf_cids, sf->sf_cap,
+		    sizeof(*sf->sf_cids));
+	}
 	while ((rv = ixpost_next(&p)) == 1) {
-		roaring_bitmap_add(sf->sf_set, p.p_cid);
 		if (search_late(ss))
 			return (ETIMEDOUT);
+		if (!inrun || p.p_cid != last + 1) {
+			if (inrun)
+				search_filter_run(sf, first, last, &n);
+			first = p.p_cid;
+			inrun = 1;
+		}
+		/* The chunks right after it, read at a glance. */
+		if (ixpost_run(&p) == -1)
+			return (MDB_CORRUPTED);
+		last = p.p_cid;
 	}
+	if (inrun)
+		search_filter_run(sf, first, last, &n);
+	if (n > 0)
+		roaring_bitmap_add_many(sf->sf_set, n, sf->sf_cids);
 	return (rv == -1 ? MDB_CORRUPTED : 0);
 }
 
@@ -755,9 +807,11 @@ search_filters(MDB_txn *txn, struct sstate *ss)
 		    (rc = search_filter_blocks(txn, ss, &sf)) != 0) ||
 		    (rc = search_segments(txn, ss, search_filter_collect))
 		    != 0) {
+			free(sf.sf_cids);
 			roaring_bitmap_free(sf.sf_set);
 			return (rc);
 		}
+		free(sf.sf_cids);
 		if (ss->ss_filter == NULL)
 			ss->ss_filter = sf.sf_set;
 		else {

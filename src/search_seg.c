@@ -7,9 +7,13 @@
  * between segments and kept from one search to the next (search.c's
  * search_scratch), each entry set back to 0 once its chunk is done.
  * When the query has required items, only the chunks of its rarest
- * required group in the segment are scored (search_seg_cands).  A
- * phrase word's positions are remembered by chunk as its postings are
- * read (ss_pl), for the phrase to be checked once every word is in.
+ * required group in the segment are scored (search_seg_cands); when it
+ * has none, once the top n is full, only the chunks of the words that
+ * could lift a chunk into it (search_seg_strong).  The other words'
+ * postings of other chunks are passed over by the cursor itself
+ * (ixpost_next_marked).  A phrase word's positions are remembered by
+ * chunk as its postings are read (ss_pl), for the phrase to be checked
+ * once every word is in.
  */
 
 #include <sys/types.h>
@@ -26,6 +30,7 @@
 #define SEARCH_GATE_TOUCHED	2	/* chunks other words have */
 /* Keys of one item: text and title of each word, expansions of the last. */
 #define SEARCH_KEYS_MAX		(2 * SEARCH_TERMS_MAX + SEARCH_PREFIX_MAX)
+#define SEARCH_MOST_SLACK	(1.0 + 1e-5)	/* bounds against rounding */
 
 static void
 search_touch(struct sstate *ss, uint32_t local)
@@ -34,12 +39,24 @@ search_touch(struct sstate *ss, uint32_t local)
 		ss->ss_sc.sc_touched[ss->ss_ntouched++] = local;
 }
 
+/*
+ * The next posting through the gate (search_post): of a candidate, the
+ * others passed over by the cursor itself; of any chunk, to be told by
+ * search_gated.
+ */
+static int
+search_next(const struct sstate *ss, struct ixpost *p, int gate)
+{
+	if (gate == SEARCH_GATE_CAND)
+		return (ixpost_next_marked(p, ss->ss_sc.sc_cand));
+	return (ixpost_next(p));
+}
+
 /* Is the chunk out of the gate (search_post)? */
 static int
 search_gated(const struct sstate *ss, uint32_t local, int gate)
 {
-	return ((gate == SEARCH_GATE_CAND && !ss->ss_sc.sc_cand[local]) ||
-	    (gate == SEARCH_GATE_TOUCHED && ss->ss_sc.sc_mask[local] == 0));
+	return (gate == SEARCH_GATE_TOUCHED && ss->ss_sc.sc_mask[local] == 0);
 }
 
 /* Keep a word's title tf by chunk (sc_ttf), for its text to take. */
@@ -52,7 +69,7 @@ search_post_title(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 	int		 rv;
 
 	ixpost_init(&p, seg, term);
-	while ((rv = ixpost_next(&p)) == 1) {
+	while ((rv = search_next(ss, &p, gate)) == 1) {
 		if (search_late(ss))
 			return (-1);
 		if (search_gated(ss, p.p_local, gate) || p.p_tf == 0)
@@ -107,7 +124,7 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 	int		 rv;
 
 	ixpost_init(&p, seg, term);
-	while ((rv = ixpost_next(&p)) == 1) {
+	while ((rv = search_next(ss, &p, gate)) == 1) {
 		if (search_late(ss))
 			return (-1);
 		local = p.p_local;
@@ -240,6 +257,126 @@ search_seg_df(const struct ixseg *seg, const struct sterm *st, int title,
 	return (df);
 }
 
+/* Mark the chunks of the keys f[0..nf) as candidates; -1 if damaged. */
+static int
+search_cands_mark(struct sstate *ss, const struct ixseg *seg,
+    const int64_t *f, size_t nf)
+{
+	struct sscratch	*sc = &ss->ss_sc;
+	struct ixpost	 p;
+	size_t		 i;
+	int		 rv;
+
+	if (sc->sc_cand == NULL) {
+		sc->sc_cand = xcalloc(sc->sc_cap, sizeof(*sc->sc_cand));
+		sc->sc_cands = xcalloc(sc->sc_cap, sizeof(*sc->sc_cands));
+	}
+	for (i = 0; i < nf; i++) {
+		ixpost_init(&p, seg, f[i]);
+		while ((rv = ixpost_next(&p)) == 1)
+			if (ss->ss_filter == NULL ||
+			    roaring_bitmap_contains(ss->ss_filter, p.p_cid))
+				search_cand_add(ss, p.p_local);
+		if (rv == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The most a query word can add to a chunk's score in the segment: each
+ * of its keys there at most idf (k1 + 1), BM25 saturating below it, its
+ * text and title counting once together (BM25F), each expansion of a
+ * prefix on its own; nothing for an excluded word.
+ */
+static double
+search_seg_most(const struct sstate *ss, const struct sterm *st)
+{
+	size_t	 j, n = 0;
+
+	if (ss->ss_q->q_items[st->st_item].si_excluded)
+		return (0.0);
+	if (!st->st_prefix)
+		n = st->st_fbody >= 0 || st->st_ftitle >= 0;
+	for (j = 0; st->st_prefix && st->st_exp != NULL && j < st->st_exp->x_n;
+	    j++)
+		n += st->st_exp->x_f[j] >= 0;
+	return (n * st->st_idf * (ss->ss_opts->so_k1 + 1.0));
+}
+
+/*
+ * The weakest words, whose most (search_seg_most) sums below theta, in
+ * weak; how many of them can score (the others are not in the segment,
+ * or excluded).  The sum is kept a little below theta, for the rounding
+ * of scores summed in floats.
+ */
+static size_t
+search_seg_weaken(const struct sstate *ss, double theta, double *most,
+    uint8_t *weak)
+{
+	const struct squery	*q = ss->ss_q;
+	double			 sum = 0.0;
+	size_t			 k, w, nweak = 0, nstrong = q->q_nterms;
+
+	for (k = 0; k < q->q_nterms; k++) {
+		most[k] = search_seg_most(ss, &q->q_terms[k]);
+		weak[k] = most[k] == 0.0;
+		nstrong -= weak[k];
+	}
+	for (; nstrong > 0; nstrong--, nweak++) {
+		for (k = 0, w = q->q_nterms; k < q->q_nterms; k++)
+			if (!weak[k] && (w == q->q_nterms || most[k] < most[w]))
+				w = k;
+		if ((sum + most[w]) * SEARCH_MOST_SLACK >= theta)
+			break;
+		sum += most[w];
+		weak[w] = 1;
+	}
+	return (nweak);
+}
+
+/*
+ * A query without required items, pruned, once the top n is full
+ * (MaxScore): the weakest words (search_seg_weaken) cannot bring a
+ * chunk into the top n by themselves, so only the chunks of the others
+ * are candidates; the weak words still add to those.  Marking the
+ * candidates reads the strong words' postings once more, which pays
+ * only when the weak words have more.  As search_seg_cands: 1, 0, -1,
+ * or -2 if damaged.
+ */
+static int
+search_seg_strong(struct sstate *ss, const struct ixseg *seg)
+{
+	const struct search_opts *so = ss->ss_opts;
+	struct squery	*q = ss->ss_q;
+	double		 most[SEARCH_TERMS_MAX], theta;
+	int64_t		 f[SEARCH_KEYS_MAX];
+	uint64_t	 df[2] = { 0, 0 };	/* strong, weak */
+	uint8_t		 weak[SEARCH_TERMS_MAX];
+	size_t		 k, nf;
+
+	if (!search_pruning(ss) || q->q_reqmask != 0 || so->so_k1 < 0.0 ||
+	    so->so_b < 0.0 || so->so_b > 1.0 ||
+	    (theta = search_top_theta(&ss->ss_top)) <= 0.0 ||
+	    search_seg_weaken(ss, theta, most, weak) == 0)
+		return (0);
+	for (k = 0; k < q->q_nterms; k++)
+		if (most[k] > 0.0)
+			df[weak[k]] += search_seg_df(seg, &q->q_terms[k], 1,
+			    f, &nf);
+	if (df[1] <= df[0])
+		return (0);
+	ss->ss_pruned = 1;
+	for (k = 0; k < q->q_nterms; k++) {
+		if (weak[k])
+			continue;
+		search_seg_df(seg, &q->q_terms[k], 1, f, &nf);
+		if (search_cands_mark(ss, seg, f, nf) == -1)
+			return (-2);
+	}
+	return (ss->ss_ncands > 0 ? 1 : -1);
+}
+
 /*
  * The chunks of a segment that may match, when the query narrows them:
  * a chunk must have every required group (as search_bc_groups has it:
@@ -253,13 +390,11 @@ static int
 search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 {
 	struct squery		*q = ss->ss_q;
-	struct sscratch		*sc = &ss->ss_sc;
 	struct sterm		*st;
-	struct ixpost		 p;
 	int64_t			 f[SEARCH_KEYS_MAX], bf[SEARCH_KEYS_MAX];
 	uint64_t		 df, best = UINT64_MAX, itemdf[SEARCH_ITEMS_MAX];
 	size_t			 k, i, nf, nk, nbf = 0;
-	int			 item, rv;
+	int			 item;
 
 	memset(itemdf, 0, sizeof(itemdf));
 	/* Words of a required item: text and title, or expansions. */
@@ -304,20 +439,9 @@ search_seg_cands(struct sstate *ss, const struct ixseg *seg)
 	}
 	ss->ss_ncands = 0;
 	if (best == UINT64_MAX)
-		return (0);
-	if (sc->sc_cand == NULL) {
-		sc->sc_cand = xcalloc(sc->sc_cap, sizeof(*sc->sc_cand));
-		sc->sc_cands = xcalloc(sc->sc_cap, sizeof(*sc->sc_cands));
-	}
-	for (i = 0; i < nbf; i++) {
-		ixpost_init(&p, seg, bf[i]);
-		while ((rv = ixpost_next(&p)) == 1)
-			if (ss->ss_filter == NULL ||
-			    roaring_bitmap_contains(ss->ss_filter, p.p_cid))
-				search_cand_add(ss, p.p_local);
-		if (rv == -1)
-			return (-2);
-	}
+		return (search_seg_strong(ss, seg));
+	if (search_cands_mark(ss, seg, bf, nbf) == -1)
+		return (-2);
 	return (ss->ss_ncands > 0 ? 1 : -1);
 }
 
@@ -350,6 +474,45 @@ static int
 search_heap_takes(const struct sstate *ss, uint32_t cid, double score)
 {
 	return (search_top_takes(&ss->ss_top, cid, score));
+}
+
+/*
+ * A touched chunk of the segment, its words all in: to the top n if it
+ * matches.  Without phrases, the test of its marks is all search_passes
+ * would do.  Pruning, a chunk of a query with phrases whose score the
+ * heap would not take has its phrases left unchecked (the costly part):
+ * it cannot change the top n, and the total is then a lower bound.
+ */
+static void
+search_seg_offer(struct sstate *ss, const struct ixseg *seg, uint32_t local)
+{
+	struct squery	*q = ss->ss_q;
+	struct sseg_pos	 sp;
+	uint32_t	 m = ss->ss_sc.sc_mask[local], cid;
+	float		 score = ss->ss_sc.sc_acc[local];
+
+	cid = seg->s_hdr->h_base + local;
+	if ((m & q->q_reqmask) != q->q_reqmask ||
+	    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
+		return;
+	if (q->q_nphrases > 0 && search_pruning(ss) &&
+	    !search_heap_takes(ss, cid, score)) {
+		ss->ss_pruned = 1;
+		return;
+	}
+	sp.sp_ss = ss;
+	sp.sp_seg = seg;
+	sp.sp_local = local;
+	if ((q->q_nphrases == 0 || search_passes(ss, m, search_seg_pos, &sp)) &&
+	    (ss->ss_filter == NULL ||
+	    roaring_bitmap_contains(ss->ss_filter, cid)) &&
+	    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
+		ss->ss_total++;
+		/* Most matches are below the threshold, and go no further. */
+		if (ss->ss_counting || ss->ss_set != NULL ||
+		    search_heap_takes(ss, cid, score))
+			search_heap_push(ss, cid, score);
+	}
 }
 
 /* Score one query word's keys in a segment (search_post); -1 if damaged. */
@@ -424,18 +587,15 @@ search_seg_free(struct sscratch *sc)
 
 /*
  * One segment, term at a time, into accumulators, only over the
- * candidates when the query narrows them (search_seg_cands).  Pruning,
- * a chunk of a query with phrases whose score the heap would not take
- * has its phrases left unchecked (the costly part): it cannot change
- * the top n, and the total is then a lower bound.
+ * candidates when the query narrows them (search_seg_cands); then each
+ * chunk touched is offered to the top n (search_seg_offer).
  */
 int
 search_seg(struct sstate *ss, const struct ixseg *seg)
 {
 	struct squery	*q = ss->ss_q;
 	struct sscratch	*sc = &ss->ss_sc;
-	struct sseg_pos	 sp;
-	uint32_t	 n = seg->s_hdr->h_nchunks, local, cid, m;
+	uint32_t	 n = seg->s_hdr->h_nchunks;
 	size_t		 k;
 	int		 gate;
 
@@ -469,28 +629,10 @@ search_seg(struct sstate *ss, const struct ixseg *seg)
 		if (q->q_items[q->q_terms[k].st_item].si_excluded &&
 		    search_seg_term(ss, seg, k, SEARCH_GATE_TOUCHED) == -1)
 			goto bad;
-	sp.sp_ss = ss;
-	sp.sp_seg = seg;
 	for (k = 0; k < ss->ss_ntouched; k++) {
-		local = sc->sc_touched[k];
-		m = sc->sc_mask[local];
-		cid = seg->s_hdr->h_base + local;
-		sp.sp_local = local;
-		if ((m & q->q_reqmask) != q->q_reqmask ||
-		    (m & q->q_exmask) != 0 || (m & ~q->q_negmask) == 0)
-			;
-		else if (q->q_nphrases > 0 && search_pruning(ss) &&
-		    !search_heap_takes(ss, cid, sc->sc_acc[local]))
-			ss->ss_pruned = 1;
-		else if (search_passes(ss, m, search_seg_pos, &sp) &&
-		    (ss->ss_filter == NULL ||
-		    roaring_bitmap_contains(ss->ss_filter, cid)) &&
-		    !roaring_bitmap_contains(ss->ss_tomb, cid)) {
-			ss->ss_total++;
-			search_heap_push(ss, cid, sc->sc_acc[local]);
-		}
-		sc->sc_acc[local] = 0.0f;
-		sc->sc_mask[local] = 0;
+		search_seg_offer(ss, seg, sc->sc_touched[k]);
+		sc->sc_acc[sc->sc_touched[k]] = 0.0f;
+		sc->sc_mask[sc->sc_touched[k]] = 0;
 	}
 	search_seg_clear(ss);
 	return (0);

@@ -205,11 +205,11 @@ search_top_range(MDB_txn *txn, struct index *ix, uint32_t cid,
 }
 
 /*
- * Offer a matching chunk.  0, or an LMDB error reading the records
- * (MDB_NOTFOUND is not one: the chunk is passed over).
+ * A chunk the top takes: its entry raised, or a new entry for its
+ * document.
  */
-int
-search_top_push(struct search_top *st, MDB_txn *txn, struct index *ix,
+static int
+search_top_enter(struct search_top *st, MDB_txn *txn, struct index *ix,
     uint32_t cid, double score)
 {
 	struct search_tent	*e;
@@ -217,8 +217,6 @@ search_top_push(struct search_top *st, MDB_txn *txn, struct index *ix,
 	uint32_t		 first = cid, n = 1;
 	int			 rc;
 
-	if (!search_top_takes(st, cid, score))
-		return (0);
 	if ((e = search_top_find(st, cid)) != NULL) {
 		if (search_top_worse(e->te_score, e->te_cid, score, cid)) {
 			e->te_score = score;
@@ -250,6 +248,20 @@ search_top_push(struct search_top *st, MDB_txn *txn, struct index *ix,
 	else
 		search_top_up(st, e->te_pos);
 	return (0);
+}
+
+/*
+ * Offer a matching chunk: most do not beat the threshold, and return
+ * at once.  0, or an LMDB error reading the records (MDB_NOTFOUND is
+ * not one: the chunk is passed over).
+ */
+int
+search_top_push(struct search_top *st, MDB_txn *txn, struct index *ix,
+    uint32_t cid, double score)
+{
+	if (!search_top_takes(st, cid, score))
+		return (0);
+	return (search_top_enter(st, txn, ix, cid, score));
 }
 
 /* Count a chunk of the second pass for the entry that holds it. */

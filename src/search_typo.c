@@ -552,20 +552,54 @@ search_typo_varcmp(const void *a, const void *b)
 }
 
 /*
- * The postings of a stem in both fields, blocks and segments.  pos holds
+ * Where the last stem looked up stopped in a segment's dictionary, one
+ * field of it: the first term not less than that stem (pl_t, at pl_at),
+ * and its first 8 bytes as an integer (ix_termkey; UINT64_MAX past the
+ * last term).  A stem less than that term is greater than the stem
+ * before, and not in the segment: most stems are not, and are told so
+ * by the integers, or by one comparison when those are the same.
+ */
+struct stplace {
+	uint32_t	 pl_at;
+	uint64_t	 pl_pre;
+	const char	*pl_t;
+	size_t		 pl_tl;
+};
+
+/* Is the stem, key of len bytes and ix_termkey pre, at pl in segment s? */
+static int
+search_typo_seg_has(const struct ixseg *s, struct stplace *pl,
+    const char *key, size_t len, uint64_t pre)
+{
+	if (pre < pl->pl_pre || (pre == pl->pl_pre && pl->pl_t != NULL &&
+	    ix_termcmp(key, len, pl->pl_t, pl->pl_tl) < 0))
+		return (0);
+	pl->pl_at = ixseg_lower_from(s, pl->pl_at, key, len);
+	if (pl->pl_at >= s->s_hdr->h_nterms) {
+		pl->pl_pre = UINT64_MAX;
+		pl->pl_t = NULL;
+		return (0);
+	}
+	pl->pl_t = ixseg_term(s, pl->pl_at, &pl->pl_tl);
+	pl->pl_pre = ix_termkey(pl->pl_t, pl->pl_tl);
+	return (ix_termcmp(pl->pl_t, pl->pl_tl, key, len) == 0);
+}
+
+/*
+ * The postings of a stem in both fields, blocks and segments.  pl holds
  * 2 x nsegs places, zeros at first: stems looked up in ascending order
  * search each segment's dictionary from the last one's place.
  */
 static int
 search_typo_df(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
-    size_t nsegs, uint32_t *pos, const char *stem, size_t len, uint64_t *df)
+    size_t nsegs, struct stplace *pl, const char *stem, size_t len,
+    uint64_t *df)
 {
 	struct ixterminfo	 ti;
 	char			 key[IX_TERM_MAX];
 	size_t			 f, i;
-	uint32_t		*at;
-	const char		*t;
-	size_t			 tl;
+	struct stplace		*at;
+	uint64_t		 pre;
 	int			 rc;
 
 	*df = 0;
@@ -576,14 +610,12 @@ search_typo_df(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 			*df += ti.ti_df;
 		else if (rc != MDB_NOTFOUND)
 			return (rc);
+		pre = ix_termkey(key, len + 1);
 		for (i = 0; i < nsegs; i++) {
-			at = &pos[f * nsegs + i];
-			*at = ixseg_lower_from(&segs[i], *at, key, len + 1);
-			if (*at >= segs[i].s_hdr->h_nterms)
-				continue;
-			t = ixseg_term(&segs[i], *at, &tl);
-			if (ix_termcmp(t, tl, key, len + 1) == 0)
-				*df += segs[i].s_dict[*at].e_df;
+			at = &pl[f * nsegs + i];
+			if (search_typo_seg_has(&segs[i], at, key, len + 1,
+			    pre))
+				*df += segs[i].s_dict[at->pl_at].e_df;
 		}
 	}
 	return (0);
@@ -671,7 +703,7 @@ search_typo_variants(MDB_txn *txn, struct index *ix, struct tokenizer *tk,
 {
 	struct stvars	 vs;
 	struct ixseg	*segs = NULL;
-	uint32_t	*pos = NULL;
+	struct stplace	*pos = NULL;
 	struct stvar	 own;
 	uint32_t	 w[SEARCH_TYPO_VAR_WORD + 1];
 	uint8_t		 nb[SEARCH_TYPO_VAR_WORD + 1];

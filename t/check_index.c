@@ -983,6 +983,108 @@ walk_all(const struct ixseg *s)
 	return (bad ? -1 : 0);
 }
 
+/* A term's postings as (cid, tf), positions read or skipped. */
+static size_t
+walk_term(const struct ixseg *s, uint32_t term, int readpos,
+    const uint8_t *marks, uint32_t *cid, uint32_t *tf, size_t max)
+{
+	struct ixpost	 p;
+	size_t		 n = 0;
+	int		 rv;
+
+	ixpost_init(&p, s, term);
+	while ((rv = marks != NULL ? ixpost_next_marked(&p, marks) :
+	    ixpost_next(&p)) == 1) {
+		ck_assert_uint_lt(n, max);
+		cid[n] = p.p_cid;
+		tf[n++] = p.p_tf;
+		while (readpos && ixpost_pos(&p) != -1)
+			;
+	}
+	ck_assert_int_eq(rv, 0);
+	return (n);
+}
+
+/*
+ * Positions skipped unread, 8 bytes at a time, postings passed over by
+ * marks, and runs of a filter's chunks read at a glance, leave the
+ * cursor where reading them would: long chunks make many positions, of
+ * one byte and of two.
+ */
+START_TEST(test_segment_skip)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct ixseg	 s;
+	struct ixpost	 p;
+	struct buf	 text;
+	uint8_t		 kb[8], *seg, marks[64];
+	uint32_t	 cid[3][64], tf[3][64], term;
+	size_t		 len, n[3], i, j, k;
+	int64_t		 run, runs = 0;
+	int		 rv;
+	char		 id[16];
+
+	tix_open(&t);
+	memset(&text, 0, sizeof(text));
+	for (i = 0; i < 40; i++) {
+		buf_reset(&text);
+		for (j = 0; j < (i % 5) * 300 + 1; j++)
+			buf_addstr(&text, j % (i + 2) == 0 ? "fox " : "filler ");
+		buf_addstr(&text, i % 3 == 0 ? "dog" : "cat");
+		snprintf(id, sizeof(id), "k%zu", i);
+		memset(&d, 0, sizeof(d));
+		d.d_id = id;
+		d.d_text = buf_cstr(&text);
+		d.d_attr = i < 30 && i != 12 ? "run=yes" : NULL;
+		add_doc(&t, &d);
+	}
+	commit(&t, NULL);
+	util_put_be64(kb, 1);
+	seg = raw_get(&t, IDB_SEGS, kb, 8, &len);
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	ck_assert_uint_le(s.s_hdr->h_nchunks, sizeof(marks));
+	for (i = 0; i < s.s_hdr->h_nchunks; i++)
+		marks[i] = i % 3 == 1;
+	for (term = 0; term < s.s_hdr->h_nterms; term++) {
+		n[0] = walk_term(&s, term, 1, NULL, cid[0], tf[0], 64);
+		n[1] = walk_term(&s, term, 0, NULL, cid[1], tf[1], 64);
+		n[2] = walk_term(&s, term, 0, marks, cid[2], tf[2], 64);
+		ck_assert_uint_eq(n[0], n[1]);
+		for (i = k = 0; i < n[0]; i++) {
+			ck_assert_uint_eq(cid[0][i], cid[1][i]);
+			ck_assert_uint_eq(tf[0][i], tf[1][i]);
+			if (!marks[cid[0][i] - s.s_hdr->h_base])
+				continue;
+			ck_assert_uint_lt(k, n[2]);
+			ck_assert_uint_eq(cid[0][i], cid[2][k]);
+			ck_assert_uint_eq(tf[0][i], tf[2][k++]);
+		}
+		ck_assert_uint_eq(k, n[2]);
+		/* A run of chunks read at a glance: the same chunks. */
+		ixpost_init(&p, &s, term);
+		for (k = 0; (rv = ixpost_next(&p)) == 1; k++) {
+			ck_assert_uint_lt(k, n[0]);
+			ck_assert_uint_eq(p.p_cid, cid[0][k]);
+			ck_assert_int_ge(run = ixpost_run(&p), 0);
+			for (j = 0; j < (size_t)run; j++) {
+				ck_assert_uint_lt(++k, n[0]);
+				ck_assert_uint_eq(cid[0][k], cid[0][k - 1] + 1);
+			}
+			ck_assert_uint_eq(p.p_cid, cid[0][k]);
+			runs += run;
+		}
+		ck_assert_int_eq(rv, 0);
+		ck_assert_uint_eq(k, n[0]);
+	}
+	/* "f" "run=yes": chunks of k0 to k11, then of k13 to k29. */
+	ck_assert_int_ge(runs, 27);
+	buf_free(&text);
+	free(seg);
+	tix_close(&t);
+}
+END_TEST
+
 START_TEST(test_segment_damage)
 {
 	struct tix	 t;
@@ -3308,6 +3410,46 @@ START_TEST(test_block_prune)
 }
 END_TEST
 
+/*
+ * The same queries over the segments, unmerged: words whose bounds
+ * cannot lift a chunk into the top leave the chunks only they have
+ * unscored (search_seg_strong), and the hits are those of --exact.
+ */
+START_TEST(test_segment_prune)
+{
+	static char		 q[BQUERIES][64];
+	struct search_opts	 so, ex;
+	struct search_result	 a, b;
+	struct ixstats		 st;
+	struct tix		 t;
+	int			 i, pruned = 0;
+
+	tix_open(&t);
+	block_corpus(&t);
+	block_queries(q);
+	stats(&t, &st);
+	ck_assert_uint_gt(st.is_segments, 5);
+	search_opts_defaults(&so);
+	ex = so;
+	ex.so_exact = 1;
+	for (i = 0; i < BQUERIES; i++) {
+		search(&t, q[i], &so, &a);
+		search(&t, q[i], &ex, &b);
+		same_hits(&b, &a, q[i]);
+		ck_assert_int_eq(b.sr_exact, 1);
+		if (!a.sr_exact) {
+			pruned++;
+			ck_assert_uint_le(a.sr_total, b.sr_total);
+		} else
+			ck_assert_uint_eq(a.sr_total, b.sr_total);
+		search_result_free(&a);
+		search_result_free(&b);
+	}
+	ck_assert_int_gt(pruned, BQUERIES / 4);
+	tix_close(&t);
+}
+END_TEST
+
 
 /* Queries of every class, on block_corpus's words, with their filter. */
 static const struct {
@@ -4766,6 +4908,7 @@ index_suite(void)
 	tcase_add_test(tc, test_segment_memo);
 	tcase_add_test(tc, test_segment_hit_order);
 	tcase_add_test(tc, test_segment_term_order);
+	tcase_add_test(tc, test_segment_skip);
 	tcase_add_test(tc, test_segment_damage);
 	suite_add_tcase(s, tc);
 
@@ -4811,6 +4954,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_block_bound);
 	tcase_add_loop_test(tc, test_block_prune, 1, IXB_FORMAT + 1);
+	tcase_add_test(tc, test_segment_prune);
 	tcase_add_loop_test(tc, test_block_classes, 1, IXB_FORMAT + 1);
 	tcase_add_loop_test(tc, test_block_offset, 1, IXB_FORMAT + 1);
 	tcase_add_loop_test(tc, test_block_cursor, 1, IXB_FORMAT + 1);
