@@ -3348,6 +3348,28 @@ block_queries(char q[BQUERIES][64])
 }
 
 /*
+ * A query searched pruned (so, into a) and exhaustively (ex, into b):
+ * the same hits; the total exact, or a lower bound when pruned.  1 if
+ * pruning skipped work.
+ */
+static int
+same_as_exact(struct tix *t, const char *q, const struct search_opts *so,
+    const struct search_opts *ex, struct search_result *a,
+    struct search_result *b)
+{
+	search(t, q, so, a);
+	search(t, q, ex, b);
+	same_hits(b, a, q);
+	ck_assert_int_eq(b->sr_exact, 1);
+	if (a->sr_exact) {
+		ck_assert_uint_eq(a->sr_total, b->sr_total);
+		return (0);
+	}
+	ck_assert_uint_le(a->sr_total, b->sr_total);
+	return (1);
+}
+
+/*
  * Folded into blocks, every query finds what it found in segments; with
  * pruning (the default top 10) as without it (--exact); and pruning does
  * skip work on some of them.
@@ -3390,17 +3412,9 @@ START_TEST(test_block_prune)
 	}
 	check_ok(&t);
 	for (i = 0; i < BQUERIES; i++) {
-		search(&t, q[i], &so, &a);
-		search(&t, q[i], &ex, &b);
-		same_hits(&before[i], &a, q[i]);
+		pruned += same_as_exact(&t, q[i], &so, &ex, &a, &b);
 		same_hits(&before[i], &b, q[i]);
 		ck_assert_uint_eq(b.sr_total, before[i].sr_total);
-		ck_assert_int_eq(b.sr_exact, 1);
-		if (!a.sr_exact) {
-			pruned++;
-			ck_assert_uint_le(a.sr_total, b.sr_total);
-		} else
-			ck_assert_uint_eq(a.sr_total, b.sr_total);
 		search_result_free(&a);
 		search_result_free(&b);
 		search_result_free(&before[i]);
@@ -3433,15 +3447,7 @@ START_TEST(test_segment_prune)
 	ex = so;
 	ex.so_exact = 1;
 	for (i = 0; i < BQUERIES; i++) {
-		search(&t, q[i], &so, &a);
-		search(&t, q[i], &ex, &b);
-		same_hits(&b, &a, q[i]);
-		ck_assert_int_eq(b.sr_exact, 1);
-		if (!a.sr_exact) {
-			pruned++;
-			ck_assert_uint_le(a.sr_total, b.sr_total);
-		} else
-			ck_assert_uint_eq(a.sr_total, b.sr_total);
+		pruned += same_as_exact(&t, q[i], &so, &ex, &a, &b);
 		search_result_free(&a);
 		search_result_free(&b);
 	}

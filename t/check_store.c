@@ -151,6 +151,18 @@ kv_get(struct store *s, const char *db, const char *key, int *rc)
 	return (kv.kv_out);
 }
 
+/* key holds want in db. */
+static void
+kv_is(struct store *s, const char *db, const char *key, const char *want)
+{
+	const char	*v;
+	int		 rc;
+
+	v = kv_get(s, db, key, &rc);
+	ck_assert_msg(rc == 0, "%s: %s: %s", db, key, mdb_strerror(rc));
+	ck_assert_str_eq(v, want);
+}
+
 /* Values of VALSIZE bytes, keys first to first + n - 1, in one txn. */
 struct bulk {
 	struct store	*b_s;
@@ -269,8 +281,7 @@ START_TEST(test_open_creates)
 	struct store	 s;
 	struct stat	 sb;
 	char		 dir[PATH_MAX], env[PATH_MAX], file[PATH_MAX];
-	const char	*v;
-	int		 i, rc;
+	int		 i;
 
 	tmp_dir(dir, sizeof(dir));
 	path_join(env, sizeof(env), dir, "a/b/env");
@@ -293,9 +304,7 @@ START_TEST(test_open_creates)
 		ck_assert_int_eq(kv_put(&s, names3[i], "k", names3[i], 0, 0),
 		    0);
 	for (i = 0; i < 3; i++) {
-		v = kv_get(&s, names3[i], "k", &rc);
-		ck_assert_int_eq(rc, 0);
-		ck_assert_str_eq(v, names3[i]);
+		kv_is(&s, names3[i], "k", names3[i]);
 	}
 	store_close(&s);
 	ck_assert_ptr_null(s.s_env);
@@ -312,9 +321,7 @@ START_TEST(test_open_creates)
 	/* And their contents survived. */
 	ck_assert_int_eq(store_open(&s, env, names3, 3, STORE_SYNC_FULL, 0),
 	    0);
-	v = kv_get(&s, "two", "k", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "two");
+	kv_is(&s, "two", "k", "two");
 	store_close(&s);
 	tmp_done(dir);
 }
@@ -369,9 +376,7 @@ START_TEST(test_write_commit_abort)
 	    0);
 
 	ck_assert_int_eq(kv_put(&s, "one", "a", "1", 0, 0), 0);
-	v = kv_get(&s, "one", "a", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "1");
+	kv_is(&s, "one", "a", "1");
 
 	/* A function that fails after writing leaves nothing. */
 	ck_assert_int_eq(kv_put(&s, "one", "b", "2", 0, 42), 42);
@@ -379,9 +384,7 @@ START_TEST(test_write_commit_abort)
 	ck_assert_int_eq(rc, MDB_NOTFOUND);
 	ck_assert_str_eq(v, "");
 	ck_assert_int_eq(kv_put(&s, "one", "a", "changed", 0, -7), -7);
-	v = kv_get(&s, "one", "a", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "1");
+	kv_is(&s, "one", "a", "1");
 
 	/* An LMDB error from the function is returned as it is. */
 	ck_assert_int_eq(kv_put(&s, "one", "a", "again", MDB_NOOVERWRITE, 0),
@@ -394,9 +397,7 @@ START_TEST(test_write_commit_abort)
 	store_close(&s);
 	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_FULL, 0),
 	    0);
-	v = kv_get(&s, "two", "c", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "3");
+	kv_is(&s, "two", "c", "3");
 	v = kv_get(&s, "one", "b", &rc);
 	ck_assert_int_eq(rc, MDB_NOTFOUND);
 	store_close(&s);
@@ -441,7 +442,6 @@ START_TEST(test_panic_reopen)
 {
 	struct store	 s;
 	char		 dir[PATH_MAX], path[PATH_MAX];
-	const char	*v;
 	int		 rc, mfd, ro;
 
 	tmp_dir(dir, sizeof(dir));
@@ -463,14 +463,10 @@ START_TEST(test_panic_reopen)
 	 * failed is not there, the one before it is. */
 	ck_assert_int_eq(kv_put(&s, "one", "d", "4", 0, 0), 0);
 	ck_assert_int_eq(s.s_panic, 0);
-	v = kv_get(&s, "one", "a", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "1");
-	v = kv_get(&s, "one", "b", &rc);
+	kv_is(&s, "one", "a", "1");
+	(void)kv_get(&s, "one", "b", &rc);
 	ck_assert_int_eq(rc, MDB_NOTFOUND);
-	v = kv_get(&s, "one", "d", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "4");
+	kv_is(&s, "one", "d", "4");
 	store_close(&s);
 	tmp_done(dir);
 }
@@ -605,9 +601,8 @@ START_TEST(test_map_resized_by_other)
 {
 	struct store	 s;
 	char		 dir[PATH_MAX];
-	const char	*v;
 	pid_t		 pid;
-	int		 p[2], status, rc;
+	int		 p[2], status;
 
 	tmp_dir(dir, sizeof(dir));
 	/* Fork before any LMDB environment exists in this process. */
@@ -637,12 +632,8 @@ START_TEST(test_map_resized_by_other)
 	ck_assert_int_eq(kv_put(&s, "two", "parent", "second", 0, 0), 0);
 	ck_assert_uint_eq(s.s_grows, 0);
 	ck_assert_uint_ge(s.s_mapsize, 8 * MIB);
-	v = kv_get(&s, "two", "child", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "was here");
-	v = kv_get(&s, "two", "parent", &rc);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_str_eq(v, "second");
+	kv_is(&s, "two", "child", "was here");
+	kv_is(&s, "two", "parent", "second");
 	ck_assert_int_eq(bulk_verify(&s, 1000, 8 * MIB / VALSIZE), 0);
 	/* And it keeps working when it must grow in turn. */
 	ck_assert_int_eq(bulk_write(&s, 5000, 8 * MIB / VALSIZE, NULL), 0);
@@ -706,9 +697,8 @@ START_TEST(test_sync_modes)
 {
 	struct store	 s;
 	char		 dir[PATH_MAX];
-	const char	*v;
 	unsigned int	 flags;
-	int		 mode, rc, dead;
+	int		 mode, dead;
 
 	for (mode = STORE_SYNC_FULL; mode <= STORE_SYNC_NONE; mode++) {
 		tmp_dir(dir, sizeof(dir));
@@ -728,9 +718,7 @@ START_TEST(test_sync_modes)
 		store_close(&s);
 
 		ck_assert_int_eq(store_open(&s, dir, names3, 3, mode, 0), 0);
-		v = kv_get(&s, "three", "m", &rc);
-		ck_assert_int_eq(rc, 0);
-		ck_assert_str_eq(v, store_sync_name(mode));
+		kv_is(&s, "three", "m", store_sync_name(mode));
 		store_close(&s);
 		tmp_done(dir);
 	}
@@ -747,9 +735,8 @@ START_TEST(test_overlap)
 {
 	struct store	 s;
 	char		 dir[PATH_MAX];
-	const char	*v;
 	unsigned int	 flags;
-	int		 mode, rc;
+	int		 mode;
 
 	for (mode = STORE_SYNC_FULL; mode <= STORE_SYNC_NONE; mode++) {
 		tmp_dir(dir, sizeof(dir));
@@ -772,12 +759,8 @@ START_TEST(test_overlap)
 		store_close(&s);
 
 		ck_assert_int_eq(store_open(&s, dir, names3, 3, mode, 0), 0);
-		v = kv_get(&s, "one", "k", &rc);
-		ck_assert_int_eq(rc, 0);
-		ck_assert_str_eq(v, "1");
-		v = kv_get(&s, "one", "l", &rc);
-		ck_assert_int_eq(rc, 0);
-		ck_assert_str_eq(v, "2");
+		kv_is(&s, "one", "k", "1");
+		kv_is(&s, "one", "l", "2");
 		store_close(&s);
 		tmp_done(dir);
 	}
