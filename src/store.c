@@ -445,10 +445,10 @@ store_overlap(struct store *s)
 
 /*
  * Commit txn; for a worker's handle, then sync the meta page it wrote,
- * after the
- * write lock is released (LMDB's me_last_txnid says whether it wrote
- * one).  A sync that fails leaves the commit in the map but maybe not on
- * disk, as a failed meta page write does: MDB_PANIC.
+ * after the write lock is released (LMDB's me_last_txnid says whether it
+ * wrote one; when that cannot be read, it syncs).  A sync that fails
+ * leaves the commit in the map but maybe not on disk, as a failed meta
+ * page write does: MDB_PANIC.
  */
 static int
 store_commit(struct store *s, MDB_txn *txn)
@@ -459,7 +459,7 @@ store_commit(struct store *s, MDB_txn *txn)
 
 	if ((rc = mdb_txn_commit(txn)) != 0 || !s->s_overlap)
 		return (rc);
-	if (mdb_env_info(s->s_env, &info) != 0 || info.me_last_txnid < id)
+	if (mdb_env_info(s->s_env, &info) == 0 && info.me_last_txnid < id)
 		return (0);
 	if ((rc = mdb_env_sync(s->s_env, 1)) != 0) {
 		log_warnx("%s: %s: sync: %s", __func__, s->s_path,
