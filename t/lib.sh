@@ -49,6 +49,10 @@ cleanup() {
 		kill -9 $_pids 2>/dev/null || true
 	fi
 	pkill -9 -f "$T/" 2>/dev/null || true
+	if [ -n "${QUIRE_TEST_LOCKS:-}" ]; then
+		flock -u 8 || true
+		flock -u 7 || true
+	fi
 	if [ "${KEEP:-0}" = 0 ]; then
 		rm -rf "$T"
 	else
@@ -57,6 +61,26 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# Under make check (t/run.sh) a memory test holds make check's locks
+# itself, in this shell: the room shared on descriptor 8 from here, as
+# any other test holds it, so that what it prepares is built beside the
+# others; then, from its cg_make on, the gate (descriptor 7) and the room
+# exclusive (tests_alone).  It gives the room up before it waits for the
+# gate, so that two memory tests never wait for each other.  Daemons it
+# starts share these descriptions: cleanup unlocks them explicitly.
+if [ -n "${QUIRE_TEST_LOCKS:-}" ]; then
+	exec 7>>"$QUIRE_TEST_LOCKS/tests-gate.lock" \
+	    8>>"$QUIRE_TEST_LOCKS/tests-room.lock"
+	flock -s 8
+fi
+
+tests_alone() {
+	[ -n "${QUIRE_TEST_LOCKS:-}" ] || return 0
+	flock -u 8
+	flock -x 7
+	flock -x 8
+}
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -334,20 +358,30 @@ psql_c() {
 	    -d "$PGDSN" -c "$1")
 }
 
-cg_make() {
+# cg_can: skip now, unless a memory group can be made (a test that
+# prepares at length before its cg_make calls it first).
+cg_can() {
 	[ "${QUIRE_MEMORY_TESTS:-1}" != 0 ] ||
 	    skip "memory tests off (QUIRE_MEMORY_TESTS=0)"
 	[ "$(id -u)" = 0 ] || skip "memory cgroups need root"
 	if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 	then
 		CGV=2
-		CG=/sys/fs/cgroup/quire-test-$$-$1
 	elif [ -w /sys/fs/cgroup/memory ]; then
 		CGV=1
-		CG=/sys/fs/cgroup/memory/quire-test-$$-$1
 	else
 		skip "no writable memory cgroup (v2 with memory, or v1)"
 	fi
+}
+
+cg_make() {
+	cg_can
+	if [ "$CGV" = 2 ]; then
+		CG=/sys/fs/cgroup/quire-test-$$-$1
+	else
+		CG=/sys/fs/cgroup/memory/quire-test-$$-$1
+	fi
+	tests_alone
 	mkdir "$CG" || skip "cannot create $CG"
 	if [ "$CGV" = 2 ]; then
 		echo "$2" > "$CG/memory.max"

@@ -5,13 +5,14 @@
 # is read through in that group and then searched hot from it, so the
 # group is full of the index's cached pages; the daemon, with four
 # workers in the same group, must see plenty of headroom (the index's
-# pages are file-backed and reclaimable) and never shrink.  Skipped
-# without root and a writable memory controller.
+# pages are file-backed and reclaimable) and never shrink.  The index is
+# built first, beside other tests (t/run.sh); the rest runs alone.
+# Skipped without root and a writable memory controller.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
 
-cg_make cache 1G
+cg_can
 
 # Records of 150 words drawn from 400,000, skewed toward a few: about
 # 2.3 KB of index each, so 540,000 records make 1.2 GB.
@@ -29,6 +30,8 @@ ctl compact > "$T/compact.out" 2>&1 ||
     fail "compact: $(tail -5 "$T/compact.out")"
 size=$(stat -c %s "$DATA/index/data.mdb")
 [ "$size" -gt $((1100 << 20)) ] || fail "the index is only $size bytes"
+
+cg_make cache 1G
 
 cg_exec "$QUIRED" -d -f "$CONF" 2>>"$T/quired.stderr" &
 QPID=$!
