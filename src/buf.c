@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "quire.h"
+
+#define BUF_GUNZIP_STEP	(1 << 20)	/* output room per inflate call */
 
 void
 buf_init(struct buf *b)
@@ -101,4 +105,70 @@ buf_cstr(struct buf *b)
 	buf_reserve(b, 0);
 	b->b_data[b->b_len] = '\0';
 	return (b->b_data);
+}
+
+/* Whether bytes are gzip, by the magic. */
+int
+buf_is_gzip(const void *data, size_t len)
+{
+	return (len >= 2 && memcmp(data, "\x1f\x8b", 2) == 0);
+}
+
+/*
+ * Decompress gzip data into out, at most max bytes of it.  0: all of it;
+ * 1: there was more than max (out holds the first max bytes); -1: not
+ * valid gzip, with why.
+ */
+int
+buf_gunzip(const void *data, size_t len, size_t max, struct buf *out,
+    char *why, size_t whylen)
+{
+	z_stream	 zs;
+	size_t		 room;
+	int		 zr, rv = 0;
+
+	buf_reset(out);
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		snprintf(why, whylen, "zlib: %s", zs.msg != NULL ? zs.msg :
+		    "cannot start");
+		return (-1);
+	}
+	zs.next_in = (Bytef *)(uintptr_t)data;
+	zs.avail_in = len;
+	for (;;) {
+		if (out->b_len >= max) {
+			rv = 1;
+			break;
+		}
+		room = max - out->b_len < BUF_GUNZIP_STEP ? max - out->b_len :
+		    BUF_GUNZIP_STEP;
+		buf_reserve(out, room);
+		zs.next_out = (Bytef *)out->b_data + out->b_len;
+		zs.avail_out = room;
+		zr = inflate(&zs, Z_NO_FLUSH);
+		out->b_len += room - zs.avail_out;
+		if (zr == Z_STREAM_END) {
+			/* Another member follows, or the end. */
+			if (zs.avail_in == 0)
+				break;
+			if (inflateReset(&zs) != Z_OK)
+				zr = Z_DATA_ERROR;
+			else
+				continue;
+		}
+		if (zr == Z_BUF_ERROR && zs.avail_in == 0) {
+			snprintf(why, whylen, "gzip: truncated");
+			rv = -1;
+			break;
+		}
+		if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			snprintf(why, whylen, "gzip: %s", zs.msg != NULL ?
+			    zs.msg : "bad data");
+			rv = -1;
+			break;
+		}
+	}
+	inflateEnd(&zs);
+	return (rv);
 }

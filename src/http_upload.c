@@ -267,7 +267,7 @@ http_bulk_check(struct http_req *hr, const char *data, size_t len,
 	size_t			 nbad, i;
 	char			 num[32];
 
-	ingest_extract_conf(&hr->hr_hd->hd_ch.ch_conf, &xc);
+	extract_conf_from(&hr->hr_hd->hd_ch.ch_conf, &xc);
 	*records = 0;
 	for (i = 0; i < len; i++)
 		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\n'))

@@ -64,7 +64,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zlib.h>
 
 #include "quire.h"
 
@@ -97,24 +96,6 @@ ingest_progress(struct ingest *in, uint64_t done, uint64_t total)
 	pm = 100 + (unsigned)(done * 900 / total);
 	if (pm > in->in_permille)
 		in->in_permille = pm;
-}
-
-/* The extraction settings from the configuration. */
-void
-ingest_extract_conf(const struct quire_conf *c, struct extract_conf *xc)
-{
-	extract_conf_defaults(xc);
-	xc->xc_max_size = c->c_max_size;
-	xc->xc_max_text = c->c_max_text;
-	xc->xc_max_ratio = c->c_max_ratio;
-	xc->xc_max_depth = c->c_max_depth;
-	xc->xc_max_line = c->c_max_line;
-	xc->xc_max_tokens = c->c_max_tokens;
-	xc->xc_max_pages = c->c_max_pages;
-	xc->xc_utf8 = c->c_utf8;
-	xc->xc_id_field = c->c_id_field;
-	xc->xc_title_field = c->c_title_field;
-	xc->xc_text_field = c->c_text_field;
 }
 
 /* The tokenizer of a language ("" or NULL: language), made once. */
@@ -152,7 +133,7 @@ ingest_reconf(struct ingest *in)
 {
 	const struct quire_conf	*c = in->in_conf;
 
-	ingest_extract_conf(c, &in->in_xc);
+	extract_conf_from(c, &in->in_xc);
 	in->in_xc.xc_tick = ingest_tick;
 	in->in_xc.xc_tick_arg = in;
 	chunk_conf_defaults(&in->in_cc);
@@ -403,65 +384,6 @@ ingest_read(struct ingest *in, const struct job *j)
 	return (INGEST_OK);
 }
 
-/*
- * Decompress gzip data into out, at most max bytes of it.  0: all of it;
- * 1: there was more than max (out holds the first max bytes); -1: not
- * valid gzip, with why.
- */
-int
-ingest_gunzip(const void *data, size_t len, size_t max, struct buf *out,
-    char *why, size_t whylen)
-{
-	z_stream	 zs;
-	size_t		 room;
-	int		 zr, rv = 0;
-
-	buf_reset(out);
-	memset(&zs, 0, sizeof(zs));
-	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-		snprintf(why, whylen, "zlib: %s", zs.msg != NULL ? zs.msg :
-		    "cannot start");
-		return (-1);
-	}
-	zs.next_in = (Bytef *)(uintptr_t)data;
-	zs.avail_in = len;
-	for (;;) {
-		if (out->b_len >= max) {
-			rv = 1;
-			break;
-		}
-		room = max - out->b_len < INGEST_READ ? max - out->b_len :
-		    INGEST_READ;
-		buf_reserve(out, room);
-		zs.next_out = (Bytef *)out->b_data + out->b_len;
-		zs.avail_out = room;
-		zr = inflate(&zs, Z_NO_FLUSH);
-		out->b_len += room - zs.avail_out;
-		if (zr == Z_STREAM_END) {
-			/* Another member follows, or the end. */
-			if (zs.avail_in == 0)
-				break;
-			if (inflateReset(&zs) != Z_OK)
-				zr = Z_DATA_ERROR;
-			else
-				continue;
-		}
-		if (zr == Z_BUF_ERROR && zs.avail_in == 0) {
-			snprintf(why, whylen, "gzip: truncated");
-			rv = -1;
-			break;
-		}
-		if (zr != Z_OK && zr != Z_BUF_ERROR) {
-			snprintf(why, whylen, "gzip: %s", zs.msg != NULL ?
-			    zs.msg : "bad data");
-			rv = -1;
-			break;
-		}
-	}
-	inflateEnd(&zs);
-	return (rv);
-}
-
 /* The job's bytes are gzip: put their contents in their place. */
 static int
 ingest_gz(struct ingest *in)
@@ -476,7 +398,7 @@ ingest_gz(struct ingest *in)
 	    in->in_data.b_len * in->in_xc.xc_max_ratio < max)
 		max = in->in_data.b_len * in->in_xc.xc_max_ratio;
 	buf_init(&plain);
-	rv = ingest_gunzip(in->in_data.b_data, in->in_data.b_len, max,
+	rv = buf_gunzip(in->in_data.b_data, in->in_data.b_len, max,
 	    &plain, why, sizeof(why));
 	if (rv == -1) {
 		xerr_set(&in->in_err, "parse-error", "%s", why);
@@ -494,13 +416,6 @@ ingest_gz(struct ingest *in)
 	in->in_data = plain;
 	buf_cstr(&in->in_data);
 	return (INGEST_OK);
-}
-
-/* Whether bytes are gzip, by the magic. */
-int
-ingest_is_gzip(const void *data, size_t len)
-{
-	return (len >= 2 && memcmp(data, "\x1f\x8b", 2) == 0);
 }
 
 struct ingest_doc {
@@ -677,7 +592,7 @@ ingest_job(struct ingest *in, const struct job *j)
 			id.id_title = j->j_title;
 	}
 	if (!ingest_ranged(j) &&
-	    ingest_is_gzip(in->in_data.b_data, in->in_data.b_len)) {
+	    buf_is_gzip(in->in_data.b_data, in->in_data.b_len)) {
 		if ((rv = ingest_gz(in)) != INGEST_OK)
 			return (rv);
 		/* "notes.md.gz" is sniffed as "notes.md". */
@@ -693,7 +608,7 @@ ingest_job(struct ingest *in, const struct job *j)
 	else if (j->j_srckind == SRC_SPOOL && j->j_ctype[0] != '\0' &&
 	    (type = extract_type_mime(j->j_ctype)) != -1)
 		;	/* as the uploader said */
-	else if ((type = extract_sniff(name, in->in_data.b_data,
+	else if ((type = extract_type_sniff(name, in->in_data.b_data,
 	    in->in_data.b_len)) == -1) {
 		xerr_set(&in->in_err, "unsupported-type", "binary content");
 		return (INGEST_BAD);

@@ -838,6 +838,9 @@ void		 buf_addstr(struct buf *, const char *);
 void		 buf_printf(struct buf *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
 char		*buf_cstr(struct buf *);	/* NUL-terminated view */
+int		 buf_is_gzip(const void *, size_t);
+int		 buf_gunzip(const void *, size_t, size_t, struct buf *,
+		    char *, size_t);
 
 /* show.c */
 void		 show_json_str(struct buf *, const char *);
@@ -958,7 +961,7 @@ int		 xdoc_space(int);
 void		 xerr_set(struct xerr *, const char *, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 
-/* extract.c, continued: the settings and the entry points. */
+/* extract_conf.c and extract.c: the settings and the entry points. */
 
 struct extract_conf {
 	uint64_t	 xc_max_size;	/* input bytes */
@@ -989,11 +992,18 @@ struct extract_conf {
  */
 typedef int	 (*extract_cb)(struct xdoc *, const struct xerr *, void *);
 
+/* extract_conf.c */
 void		 extract_conf_defaults(struct extract_conf *);
+void		 extract_conf_from(const struct quire_conf *,
+		    struct extract_conf *);
+
+/* extract_type.c */
 const char	*extract_type_name(int);
 int		 extract_type_parse(const char *);
-int		 extract_sniff(const char *, const void *, size_t);
 int		 extract_type_mime(const char *);
+int		 extract_type_sniff(const char *, const void *, size_t);
+
+/* extract.c */
 int		 extract_open(int, const char *, struct xerr *);
 int		 extract_buffer(const struct extract_conf *, int, const char *,
 		    const char *, size_t, extract_cb, void *, struct xerr *);
@@ -1107,16 +1117,11 @@ struct ingest {
 	unsigned	 in_permille;	/* the running job's progress */
 };
 
-void		 ingest_extract_conf(const struct quire_conf *,
-		    struct extract_conf *);
 int		 ingest_init(struct ingest *, const struct quire_conf *);
 void		 ingest_reconf(struct ingest *);
 void		 ingest_free(struct ingest *);
 int		 ingest_job(struct ingest *, const struct job *);
 struct tokenizer *ingest_tokenizer(struct ingest *, const char *);
-int		 ingest_is_gzip(const void *, size_t);
-int		 ingest_gunzip(const void *, size_t, size_t, struct buf *,
-		    char *, size_t);
 
 /* index.c */
 #define IX_BODY			'b'	/* term fields: the first byte */

@@ -828,7 +828,7 @@ ctl_stdin_ndjson(struct ctl_add *ca, struct spool_writer *sw,
 	if (body.b_len == 0)
 		errx(CTL_EXIT_FAIL, "standard input is empty; nothing "
 		    "submitted");
-	ingest_extract_conf(&ctl_conf, &xc);
+	extract_conf_from(&ctl_conf, &xc);
 	if ((nbad = extract_ndjson_check(&xc, body.b_data, body.b_len, lines,
 	    CTL_BAD_LINES_MAX)) > 0) {
 		fprintf(stderr, "%s: %zu malformed NDJSON record%s; nothing "

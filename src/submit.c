@@ -50,7 +50,7 @@
 #include "quire.h"
 
 #define SUBMIT_DEPTH_MAX	64
-#define SUBMIT_SNIFF		8192	/* bytes sniffed, as extract_sniff */
+#define SUBMIT_SNIFF		8192	/* bytes sniffed, as extract_type_sniff */
 
 void
 submit_init(struct submit_batch *sb)
@@ -150,11 +150,11 @@ submit_sniff(const char *path)
 	close(fd);
 	if (n <= 0)
 		return (0);
-	if (!ingest_is_gzip(head, n))
-		return (extract_sniff(path, head, n) == -1 ? -1 : 0);
+	if (!buf_is_gzip(head, n))
+		return (extract_type_sniff(path, head, n) == -1 ? -1 : 0);
 	/* The head of the contents, under the name without ".gz". */
 	buf_init(&plain);
-	if (ingest_gunzip(head, n, SUBMIT_SNIFF, &plain, why, sizeof(why))
+	if (buf_gunzip(head, n, SUBMIT_SNIFF, &plain, why, sizeof(why))
 	    == -1 && plain.b_len == 0) {
 		buf_free(&plain);
 		return (-1);
@@ -162,7 +162,7 @@ submit_sniff(const char *path)
 	strlcpy(name, path, sizeof(name));
 	if ((len = strlen(name)) > 3 && strcmp(name + len - 3, ".gz") == 0)
 		name[len - 3] = '\0';
-	type = extract_sniff(name, plain.b_data, plain.b_len);
+	type = extract_type_sniff(name, plain.b_data, plain.b_len);
 	buf_free(&plain);
 	return (type == -1 ? -1 : 0);
 }

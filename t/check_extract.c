@@ -179,7 +179,7 @@ run_fixture(const struct extract_conf *xc, const char *name, int type,
 
 	buf_init(&b);
 	fixture(name, &b);
-	ck_assert_int_eq(extract_sniff(name, b.b_data, b.b_len), type);
+	ck_assert_int_eq(extract_type_sniff(name, b.b_data, b.b_len), type);
 	ck_assert_msg(run(xc, type, name, b.b_data, b.b_len, r, &err) == 0,
 	    "%s: %s: %s", name, err.xe_code, err.xe_msg);
 	ck_assert_int_eq(r->r_calls, 1);
@@ -276,7 +276,7 @@ START_TEST(test_type_names)
 END_TEST
 
 #define SNIFF(name, s, type) \
-	ck_assert_int_eq(extract_sniff(name, s, sizeof(s) - 1), type)
+	ck_assert_int_eq(extract_type_sniff(name, s, sizeof(s) - 1), type)
 
 START_TEST(test_sniff_content)
 {
@@ -357,9 +357,9 @@ START_TEST(test_sniff_binary)
 	ck_assert_ptr_nonnull(big = malloc(16384));
 	memset(big, 'a', 16384);
 	big[12000] = '\0';
-	ck_assert_int_eq(extract_sniff("a.txt", big, 16384), DOC_TEXT);
+	ck_assert_int_eq(extract_type_sniff("a.txt", big, 16384), DOC_TEXT);
 	big[100] = '\0';
-	ck_assert_int_eq(extract_sniff("a.txt", big, 16384), -1);
+	ck_assert_int_eq(extract_type_sniff("a.txt", big, 16384), -1);
 	free(big);
 }
 END_TEST
@@ -484,7 +484,7 @@ START_TEST(test_utf8_policy)
 
 	buf_init(&b);
 	fixture("extract-bad-utf8.txt", &b);
-	ck_assert_int_eq(extract_sniff("extract-bad-utf8.txt", b.b_data,
+	ck_assert_int_eq(extract_type_sniff("extract-bad-utf8.txt", b.b_data,
 	    b.b_len), DOC_TEXT);
 
 	extract_conf_defaults(&xc);
@@ -852,7 +852,7 @@ START_TEST(test_deep)
 	ck_assert_int_ne(fd = extract_open(rootfd, "deep.md", &err), -1);
 	read_fd(fd, &b);
 	close(fd);
-	ck_assert_int_eq(extract_sniff("deep.md", b.b_data, b.b_len),
+	ck_assert_int_eq(extract_type_sniff("deep.md", b.b_data, b.b_len),
 	    DOC_MARKDOWN);
 	run_fails(&xc, DOC_MARKDOWN, b.b_data, b.b_len, "too-deep");
 	/* With no limit to stop it, the walk still does not recurse. */
@@ -865,7 +865,7 @@ START_TEST(test_deep)
 	ck_assert_int_ne(fd = extract_open(rootfd, "deep.html", &err), -1);
 	read_fd(fd, &b);
 	close(fd);
-	ck_assert_int_eq(extract_sniff("deep.html", b.b_data, b.b_len),
+	ck_assert_int_eq(extract_type_sniff("deep.html", b.b_data, b.b_len),
 	    DOC_HTML);
 	/* libxml2 stops at 256 levels whatever we allow: never a part. */
 	run_fails(&xc, DOC_HTML, b.b_data, b.b_len, "too-deep");
@@ -918,7 +918,7 @@ START_TEST(test_random_bytes)
 	buf_init(&b);
 	for (bits = 7; bits <= 8; bits++) {
 		noise(&b, 1 << 20, bits);
-		ck_assert_int_eq(extract_sniff("noise.html", b.b_data,
+		ck_assert_int_eq(extract_type_sniff("noise.html", b.b_data,
 		    b.b_len), DOC_HTML);
 		ck_assert_int_eq(run(&xc, DOC_HTML, "noise.html", b.b_data,
 		    b.b_len, &r, &err), -1);

@@ -320,7 +320,7 @@ START_TEST(test_buffer)
 
 	extract_conf_defaults(&xc);
 	read_fixture("pdf-one.pdf", &data);
-	ck_assert_int_eq(extract_sniff("report", data.b_data, data.b_len),
+	ck_assert_int_eq(extract_type_sniff("report", data.b_data, data.b_len),
 	    DOC_PDF);
 	ck_assert_int_eq(extract_buffer(&xc, DOC_PDF, "report.pdf",
 	    data.b_data, data.b_len, keep, &title, &err), 0);

@@ -330,7 +330,7 @@ iu_extract(struct iu_input *in, const struct iu_unit *u, const char *data,
 	memset(&err, 0, sizeof(err));
 	if (u->u_kind == SRC_NDJSON)
 		type = DOC_NDJSON;
-	else if ((type = extract_sniff(u->u_path, data, len)) == -1)
+	else if ((type = extract_type_sniff(u->u_path, data, len)) == -1)
 		return (0);
 	if (type == DOC_NDJSON)
 		return (extract_ndjson(&in->in_xc, data, len, off, iu_doc, &da,

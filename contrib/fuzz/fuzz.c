@@ -150,7 +150,7 @@ fuzz_extract(int type, const char *name, const uint8_t *data, size_t size)
 	memset(&fd, 0, sizeof(fd));
 	fd.fd_tk = tk;
 	/* The sniffer sees every input too; it must not read past it. */
-	(void)extract_sniff(name, data, size);
+	(void)extract_type_sniff(name, data, size);
 	rv = extract_buffer(&xc, type, name, (const char *)data, size,
 	    fuzz_doc, &fd, &err);
 	FUZZ_ASSERT(rv == 0 || rv == -1);
