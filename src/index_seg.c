@@ -308,7 +308,8 @@ ixpost_head(const uint8_t **c, const uint8_t *end, uint64_t *delta,
 {
 	const uint8_t	*p = *c;
 
-	if (end - p >= 2 && ((p[0] | p[1]) & 0x80) == 0) {
+	/* end - 1 is in the segment, and a loop's to keep. */
+	if (p < end - 1 && ((p[0] | p[1]) & 0x80) == 0) {
 		*delta = p[0];
 		*tf = p[1];
 		*c = p + 2;
@@ -408,25 +409,42 @@ ixpost_step2(struct ixpost *p, const uint8_t *marks)
 	return (1);
 }
 
+/*
+ * QSG1's walks out of line, so that the QSG2 walk, inlined in
+ * ixpost_next and ixpost_next_marked, saves no registers for them.
+ */
+static __attribute__((__noinline__)) int
+ixpost_next1(struct ixpost *p)
+{
+	return (ixpost_step1(p, NULL));
+}
+
+static __attribute__((__noinline__)) int
+ixpost_next_marked1(struct ixpost *p, const uint8_t *marks)
+{
+	return (ixpost_step1(p, marks));
+}
+
 int
 ixpost_next(struct ixpost *p)
 {
-	if (p->p_split)
-		return (ixpost_step2(p, NULL));
-	return (ixpost_step1(p, NULL));
+	if (!p->p_split)
+		return (ixpost_next1(p));
+	return (ixpost_step2(p, NULL));
 }
 
 /*
  * The next posting of a marked chunk: a walk gated by candidates passes
  * over the others here, a few instructions each, with no call and no
- * store.
+ * store.  marks is not NULL (quire.h says so, and the compiler takes
+ * the test of it out of the loop).
  */
 int
 ixpost_next_marked(struct ixpost *p, const uint8_t *marks)
 {
-	if (p->p_split)
-		return (ixpost_step2(p, marks));
-	return (ixpost_step1(p, marks));
+	if (!p->p_split)
+		return (ixpost_next_marked1(p, marks));
+	return (ixpost_step2(p, marks));
 }
 
 /* The cursor at the last posting of a run of n (ixpost_run). */

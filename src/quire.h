@@ -1440,7 +1440,8 @@ uint32_t	 ixseg_lower_from(const struct ixseg *, uint32_t, const char *,
 int64_t		 ixseg_find(const struct ixseg *, const char *, size_t);
 void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
-int		 ixpost_next_marked(struct ixpost *, const uint8_t *);
+int		 ixpost_next_marked(struct ixpost *, const uint8_t *)
+		    __attribute__((__nonnull__(2)));
 int64_t		 ixpost_run(struct ixpost *);
 const uint8_t	*ixpost_posbuf(struct ixpost *, size_t *);
 int64_t		 ixpost_pos(struct ixpost *);
