@@ -39,6 +39,7 @@ struct bterm {
 	uint32_t	 t_first;	/* hits in the open chunk */
 	uint32_t	 t_last;
 	uint32_t	 t_tf;
+	uint32_t	 t_dlen;	/* bytes of deltas and tfs in t_post */
 	struct buf	 t_post;
 };
 _Static_assert(sizeof(struct bterm) == 64, "a term is a cache line");
@@ -302,15 +303,16 @@ ixbatch_varint(uint8_t *p, uint32_t v)
 }
 
 /*
- * Post the open chunk's words: per term, cid delta, tf, positions.  Each
- * term's hits are already in order, listed through b_hits.
+ * Post the open chunk's words: per term, cid delta, tf, positions (kept
+ * apart when the segment is laid out, ixseg_split).  Each term's hits
+ * are already in order, listed through b_hits.
  */
 static void
 ixbatch_flush_chunk(struct ixbatch *b)
 {
 	struct bterm	*t;
 	uint32_t	 cid, last, h;
-	uint8_t		*p;
+	uint8_t		*p, *head;
 	size_t		 i;
 
 	/* Once: a document's end and the next chunk both flush. */
@@ -325,9 +327,11 @@ ixbatch_flush_chunk(struct ixbatch *b)
 		t = &b->b_terms[b->b_touched[i]];
 		/* Five bytes at most for each 32-bit varint. */
 		ixbatch_post_room(&t->t_post, 5 * ((size_t)t->t_tf + 2));
-		p = (uint8_t *)t->t_post.b_data + t->t_post.b_len;
-		p = ixbatch_varint(p, t->t_df == 0 ? cid : cid - t->t_lastcid);
+		head = (uint8_t *)t->t_post.b_data + t->t_post.b_len;
+		p = ixbatch_varint(head, t->t_df == 0 ? cid :
+		    cid - t->t_lastcid);
 		p = ixbatch_varint(p, t->t_tf);
+		t->t_dlen += p - head;
 		for (last = 0, h = t->t_first + 1; h != 0;
 		    h = b->b_hits[h - 1].h_next) {
 			p = ixbatch_varint(p, b->b_hits[h - 1].h_pos - last);
@@ -678,7 +682,23 @@ ixbatch_order(struct ixbatch *b)
 	return (order);
 }
 
-/* Lay the batch out as a segment of cids [base, base + nchunks). */
+/* The bytes of a varint of v. */
+static size_t
+ixbatch_varlen(uint64_t v)
+{
+	size_t	 n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return (n);
+}
+
+/*
+ * Lay the batch out as a segment of cids [base, base + nchunks), each
+ * term's postings split into docs and positions on the way.
+ */
 static int
 ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 {
@@ -686,12 +706,13 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 	struct ixsegterm e;
 	uint32_t	*order;
 	uint16_t	 dl;
-	size_t		 i, strs, post, plen = 0;
+	size_t		 i, strs, post, n, plen = 0;
 	struct bterm	*t;
 
 	order = ixbatch_order(b);
 	for (i = 0; i < b->b_nterms; i++)
-		plen += b->b_terms[i].t_post.b_len;
+		plen += b->b_terms[i].t_post.b_len +
+		    ixbatch_varlen(b->b_terms[i].t_dlen);
 
 	memset(&h, 0, sizeof(h));
 	memcpy(h.h_magic, IXSEG_MAGIC, 4);
@@ -730,8 +751,15 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 		memcpy(out->b_data + strs, b->b_strs.b_data + t->t_str,
 		    t->t_len);
 		strs += t->t_len;
-		memcpy(out->b_data + post, t->t_post.b_data, t->t_post.b_len);
-		post += t->t_post.b_len;
+		n = ixseg_split((uint8_t *)out->b_data + post,
+		    (const uint8_t *)t->t_post.b_data, t->t_post.b_len,
+		    t->t_dlen);
+		/* Not so only if the batch wrote its postings wrong. */
+		if (n != t->t_post.b_len + ixbatch_varlen(t->t_dlen)) {
+			free(order);
+			return (-1);
+		}
+		post += n;
 	}
 	out->b_len = h.h_size;
 	free(order);

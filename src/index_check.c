@@ -183,21 +183,48 @@ ixc_chunk(struct ixc *c, const MDB_val *k, const MDB_val *v)
 	return (0);
 }
 
+/*
+ * A term's postings counted in *df; -1 if damaged.  In QSG2 its docs
+ * end with the last posting (ixpost_next sees to that), and its
+ * positions, passed over at once after it, end where the term's area
+ * does: where the next term's starts, the last term's in the padding
+ * (7 bytes at most) before the segment's end.
+ */
+static int
+ixc_seg_count(const struct ixseg *s, uint32_t t, uint32_t *df)
+{
+	struct ixpost	 p;
+	const uint8_t	*pos;
+	size_t		 len;
+	uint64_t	 at;
+	int		 rv;
+
+	ixpost_init(&p, s, t);
+	for (*df = 0; (rv = ixpost_next(&p)) == 1; (*df)++)
+		;
+	if (rv == -1 || !s->s_split)
+		return (rv);
+	if ((pos = ixpost_posbuf(&p, &len)) == NULL)
+		return (-1);
+	at = pos + len - (const uint8_t *)s->s_data;
+	if (t + 1 < s->s_hdr->h_nterms)
+		return (at == s->s_dict[t + 1].e_post ? 0 : -1);
+	return (s->s_len - at < 8 ? 0 : -1);
+}
+
 /* A segment's frequencies equal a recount, its terms are in order. */
 static int
 ixc_seg_terms(struct ixc *c, const struct ixseg *s, uint64_t id)
 {
-	struct ixpost	 p;
 	const char	*tp;
 	size_t		 tl;
 	uint32_t	 t, df;
-	int		 rv;
 
 	for (t = 0; t < s->s_hdr->h_nterms; t++) {
-		ixpost_init(&p, s, t);
-		for (df = 0; (rv = ixpost_next(&p)) == 1; df++)
-			;
-		if (rv == -1 || df != s->s_dict[t].e_df)
+		if (ixc_seg_count(s, t, &df) == -1)
+			return (ixc_fail(c, "segment %llu: term %u: its "
+			    "postings are damaged", (unsigned long long)id, t));
+		if (df != s->s_dict[t].e_df)
 			return (ixc_fail(c, "segment %llu: term %u: %u "
 			    "postings, frequency says %u",
 			    (unsigned long long)id, t, df, s->s_dict[t].e_df));

@@ -319,7 +319,8 @@ ixf_gather(struct ixf *x, struct ixwalk *w, size_t left)
 
 /* Build. */
 
-/* The bytes of a posting's tf positions; 0 when damaged. */
+/* The bytes of a posting's tf positions, each a varint the blocks'
+ * reader takes (10 bytes at most); 0 when damaged. */
 static size_t
 ixf_posbytes(const uint8_t *p, const uint8_t *end, uint32_t tf)
 {
@@ -376,6 +377,7 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 	const struct ixseg	*seg = fs->fs_seg;
 	const roaring_bitmap_t	*dead = fb->fb_b->b_dead;
 	struct ixpost		 p;
+	const uint8_t		*pos;
 	size_t			 poslen, len;
 	uint32_t		 dl;
 	int			 rv, anydead;
@@ -384,11 +386,13 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 	    (uint64_t)seg->s_hdr->h_base + seg->s_hdr->h_nchunks) > 0;
 	ixpost_init(&p, seg, fs->fs_term);
 	while ((rv = ixpost_next(&p)) == 1) {
-		if ((poslen = ixf_posbytes(p.p_cur, p.p_end, p.p_tf)) == 0)
-			return (MDB_CORRUPTED);
+		/* The cursor passes over the positions of those left out. */
 		if (p.p_cid <= ft->ft_last ||
 		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
-			goto next;
+			continue;
+		if ((pos = ixpost_posbuf(&p, &poslen)) == NULL ||
+		    ixf_posbytes(pos, pos + poslen, p.p_tf) != poslen)
+			return (MDB_CORRUPTED);
 		dl = seg->s_norms[p.p_local];
 		len = ixf_varlen(p.p_tf) + poslen;
 		if (fb->fb_b->b_format == 1)
@@ -409,14 +413,11 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 		if (fb->fb_b->b_format == 1)
 			ix_varint(&fb->fb_data, dl);
 		/* The positions are varints in both: their bytes as they are. */
-		buf_add(&fb->fb_data, p.p_cur, poslen);
+		buf_add(&fb->fb_data, pos, poslen);
 		h->bh_n++;
 		h->bh_last = p.p_cid;
 		ixbound_add(&h->bh_bound, p.p_tf, dl);
 		ft->ft_added++;
-next:
-		p.p_cur += poslen;
-		p.p_posleft = 0;
 	}
 	return (rv == -1 ? MDB_CORRUPTED : 0);
 }

@@ -5,7 +5,7 @@
  * value, read in place from the map (shared by search.c and
  * search_seg.c, merge.c and the block store's folds):
  *
- *	header	 magic "QSG1", nchunks, nterms, base cid, words, then the
+ *	header	 magic "QSG2", nchunks, nterms, base cid, words, then the
  *		 offsets of the four areas (all uint32, little-endian as
  *		 the machine that wrote it: the index is not portable)
  *	norms	 uint16 per chunk: its length in words, for BM25
@@ -13,9 +13,21 @@
  *		 document frequency, string length (struct ixsegterm)
  *	strings	 the terms; the first byte is the field: 'b' body, 't'
  *		 title, 'f' filter ("f" "type=pdf", "f" "tenant=acme")
- *	postings per term, per chunk in cid order: varint cid delta (from
- *		 the previous posting, the first from base), varint tf, then
- *		 tf varint position deltas.
+ *	postings per term, in the dictionary's order, each term's area
+ *		 right after the one before (the last one padded to 8n
+ *		 bytes with zeros): varint D, then D bytes of docs, per
+ *		 chunk in cid order varint cid delta (from the previous
+ *		 posting, the first from base) and varint tf, then the
+ *		 positions, for the same chunks in the same order tf
+ *		 varint position deltas each (from 0 in each chunk).
+ *
+ * Keeping the positions apart lets AND and OR queries, which read none,
+ * walk the docs alone: the cursor only counts the positions it passes
+ * over, and skips them all at once when a phrase or a fold asks for a
+ * posting's (ixpost_posbuf, ixpost_pos).  Segments of the first layout,
+ * "QSG1", still in indexes written before, have the same parts but each
+ * posting's positions right after its tf; they are read, merged and
+ * folded as they are (merges write QSG2), never rewritten in place.
  *
  * An ixseg and the ixpost cursors over it point into the value they were
  * opened on: in the LMDB map, valid until the end of the transaction
@@ -60,7 +72,11 @@ ixseg_open(struct ixseg *s, const void *data, size_t len)
 	memset(s, 0, sizeof(*s));
 	if (len < sizeof(*h) || ((uintptr_t)data & 3) != 0)
 		return (-1);
-	if (memcmp(h->h_magic, IXSEG_MAGIC, 4) != 0 || h->h_size != len)
+	if (memcmp(h->h_magic, IXSEG_MAGIC, 4) == 0)
+		s->s_split = 1;
+	else if (memcmp(h->h_magic, IXSEG_MAGIC1, 4) != 0)
+		return (-1);
+	if (h->h_size != len)
 		return (-1);
 	end = (uint64_t)h->h_norms + (uint64_t)h->h_nchunks * 2;
 	if (h->h_norms < sizeof(*h) || end > h->h_dict ||
@@ -194,20 +210,43 @@ ixseg_find(const struct ixseg *s, const char *key, size_t len)
 	return (-1);
 }
 
+/*
+ * A cursor on a term's postings.  In QSG2, p_cur reads the docs, up to
+ * their end (p_end), and p_pcur the positions, up to the segment's
+ * (p_pend): the current posting's positions not read yet start p_pskip
+ * varints after p_pcur.  In QSG1, p_pcur reads both and p_pskip stays
+ * 0.  A QSG2 area whose D does not fit leaves no docs: the first posting
+ * is damaged.
+ */
 void
 ixpost_init(struct ixpost *p, const struct ixseg *s, uint32_t term)
 {
 	const struct ixsegterm	*e = &s->s_dict[term];
+	const uint8_t		*c, *end;
+	uint64_t		 d;
 
 	memset(p, 0, sizeof(*p));
 	p->p_seg = s;
 	p->p_base = s->s_hdr->h_base;
 	p->p_nchunks = s->s_hdr->h_nchunks;
 	p->p_left = e->e_df;
-	p->p_cur = (const uint8_t *)s->s_data + e->e_post;
-	p->p_end = (const uint8_t *)s->s_data + s->s_len;
+	p->p_split = s->s_split;
+	end = (const uint8_t *)s->s_data + s->s_len;
+	p->p_end = p->p_pend = end;
+	if (!s->s_split) {
+		p->p_pcur = (const uint8_t *)s->s_data + e->e_post;
+		if (e->e_post > s->s_len)
+			p->p_left = 0;
+		return;
+	}
+	p->p_cur = p->p_pcur = end;
 	if (e->e_post > s->s_len)
-		p->p_left = 0;
+		return;
+	c = (const uint8_t *)s->s_data + e->e_post;
+	if (ix_getvarint(&c, end, &d) == -1 || d > (uint64_t)(end - c))
+		return;
+	p->p_cur = c;
+	p->p_end = p->p_pcur = c + d;
 }
 
 int
@@ -237,7 +276,7 @@ ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
  * end.
  */
 static inline const uint8_t *
-ixpost_skip(const uint8_t *c, const uint8_t *end, uint32_t n)
+ixpost_skip(const uint8_t *c, const uint8_t *end, uint64_t n)
 {
 	uint64_t	 w, m;
 
@@ -269,7 +308,8 @@ ixpost_head(const uint8_t **c, const uint8_t *end, uint64_t *delta,
 {
 	const uint8_t	*p = *c;
 
-	if (end - p >= 2 && ((p[0] | p[1]) & 0x80) == 0) {
+	/* end - 1 is in the segment, and a loop's to keep. */
+	if (p < end - 1 && ((p[0] | p[1]) & 0x80) == 0) {
 		*delta = p[0];
 		*tf = p[1];
 		*c = p + 2;
@@ -282,17 +322,17 @@ ixpost_head(const uint8_t **c, const uint8_t *end, uint64_t *delta,
 }
 
 /*
- * The next posting, past the chunks not marked (marks[local] == 0)
+ * QSG1: the next posting, past the chunks not marked (marks[local] == 0)
  * unless marks is NULL: its global cid, tf and where its positions
  * start.  1, 0 at the end, -1 on a damaged segment.  The bytes are read
- * through a local pointer: a byte read through p->p_cur could be p_cur
- * itself, as far as the compiler knows, and it would reload it at every
- * byte.
+ * through a local pointer: a byte read through p->p_pcur could be
+ * p_pcur itself, as far as the compiler knows, and it would reload it at
+ * every byte.
  */
 static inline int
-ixpost_step(struct ixpost *p, const uint8_t *marks)
+ixpost_step1(struct ixpost *p, const uint8_t *marks)
 {
-	const uint8_t	*c = p->p_cur, *end = p->p_end;
+	const uint8_t	*c = p->p_pcur, *end = p->p_end;
 	uint64_t	 delta, tf = 0, local = p->p_local;
 	uint32_t	 left = p->p_left, n = p->p_nchunks;
 
@@ -316,7 +356,7 @@ ixpost_step(struct ixpost *p, const uint8_t *marks)
 		if ((c = ixpost_skip(c, end, tf)) == NULL)
 			return (-1);
 	}
-	p->p_cur = c;
+	p->p_pcur = c;
 	p->p_local = local;
 	p->p_left = left;
 	p->p_cid = p->p_base + local;
@@ -326,69 +366,225 @@ ixpost_step(struct ixpost *p, const uint8_t *marks)
 	return (1);
 }
 
+/*
+ * QSG2: the same from the docs alone.  The positions of the postings
+ * passed over, and those of the last one that nobody read, are only
+ * counted (p_pskip), to be passed over at once if some posting's are
+ * read.  The docs end with the last posting, or the area is damaged.
+ */
+static inline int
+ixpost_step2(struct ixpost *p, const uint8_t *marks)
+{
+	const uint8_t	*c = p->p_cur, *end = p->p_end;
+	uint64_t	 delta, tf = 0, local = p->p_local;
+	uint64_t	 skip = p->p_pskip + p->p_posleft;
+	uint32_t	 left = p->p_left, n = p->p_nchunks;
+
+	if (left == 0)
+		return (c == end ? 0 : -1);
+	for (;;) {
+		if (ixpost_head(&c, end, &delta, &tf) == -1)
+			return (-1);
+		local += delta;
+		if (local >= n)
+			return (-1);
+		left--;
+		if (marks == NULL || marks[local])
+			break;
+		if (left == 0) {
+			p->p_cur = c;
+			p->p_left = 0;
+			return (c == end ? 0 : -1);
+		}
+		skip += tf;
+	}
+	p->p_cur = c;
+	p->p_local = local;
+	p->p_left = left;
+	p->p_cid = p->p_base + local;
+	p->p_tf = tf;
+	p->p_posleft = tf;
+	p->p_pskip = skip;
+	p->p_pos = 0;
+	return (1);
+}
+
+/*
+ * QSG1's walks out of line, so that the QSG2 walk, inlined in
+ * ixpost_next and ixpost_next_marked, saves no registers for them.
+ */
+static __attribute__((__noinline__)) int
+ixpost_next1(struct ixpost *p)
+{
+	return (ixpost_step1(p, NULL));
+}
+
+static __attribute__((__noinline__)) int
+ixpost_next_marked1(struct ixpost *p, const uint8_t *marks)
+{
+	return (ixpost_step1(p, marks));
+}
+
 int
 ixpost_next(struct ixpost *p)
 {
-	return (ixpost_step(p, NULL));
+	if (!p->p_split)
+		return (ixpost_next1(p));
+	return (ixpost_step2(p, NULL));
 }
 
 /*
  * The next posting of a marked chunk: a walk gated by candidates passes
  * over the others here, a few instructions each, with no call and no
- * store.
+ * store.  marks is not NULL (quire.h says so, and the compiler takes
+ * the test of it out of the loop).
  */
 int
 ixpost_next_marked(struct ixpost *p, const uint8_t *marks)
 {
-	return (ixpost_step(p, marks));
+	if (!p->p_split)
+		return (ixpost_next_marked1(p, marks));
+	return (ixpost_step2(p, marks));
 }
 
-/*
- * Pass over the postings that follow the current one chunk after chunk,
- * each of tf 1 and at position 0, as a filter's term has them through a
- * run of a tenant's or a source's chunks: 3 bytes each (1, 1, 0).  How
- * many, the cursor at the last of them; -1 on a damaged segment.
- */
-int64_t
-ixpost_run(struct ixpost *p)
+/* The cursor at the last posting of a run of n (ixpost_run). */
+static int64_t
+ixpost_ran(struct ixpost *p, uint64_t local, uint32_t left, uint32_t n)
 {
-	const uint8_t	*c = p->p_cur, *end = p->p_end;
-	uint64_t	 local = p->p_local;
-	uint32_t	 left = p->p_left, n = p->p_nchunks, run = 0;
-
-	if ((c = ixpost_skip(c, end, p->p_posleft)) == NULL)
-		return (-1);
-	p->p_cur = c;
-	p->p_posleft = 0;
-	while (left > 0 && end - c >= 3 && c[0] == 1 && c[1] == 1 &&
-	    c[2] == 0 && local + 1 < n) {
-		c += 3;
-		local++;
-		left--;
-		run++;
-	}
-	if (run == 0)
+	if (n == 0)
 		return (0);
-	p->p_cur = c;
 	p->p_local = local;
 	p->p_left = left;
 	p->p_cid = p->p_base + local;
 	p->p_tf = 1;
 	p->p_pos = 0;
-	return (run);
+	return (n);
+}
+
+/*
+ * Pass over the postings that follow the current one chunk after chunk,
+ * each of tf 1 and at position 0, as a filter's term has them through a
+ * run of a tenant's or a source's chunks: 3 bytes each (1, 1, 0), in
+ * QSG2 two in the docs and one in the positions.  How many, the cursor
+ * at the last of them, its positions read; -1 on a damaged segment.
+ */
+int64_t
+ixpost_run(struct ixpost *p)
+{
+	const uint8_t	*c = p->p_cur, *end = p->p_end;
+	const uint8_t	*pc, *pend = p->p_pend;
+	uint64_t	 local = p->p_local;
+	uint32_t	 left = p->p_left, n = p->p_nchunks, run = 0;
+
+	if ((pc = ixpost_skip(p->p_pcur, pend, p->p_pskip + p->p_posleft)) ==
+	    NULL)
+		return (-1);
+	p->p_pcur = pc;
+	p->p_pskip = 0;
+	p->p_posleft = 0;
+	if (!p->p_split) {
+		while (left > 0 && end - pc >= 3 && pc[0] == 1 && pc[1] == 1 &&
+		    pc[2] == 0 && local + 1 < n) {
+			pc += 3;
+			local++;
+			left--;
+			run++;
+		}
+		p->p_pcur = pc;
+		return (ixpost_ran(p, local, left, run));
+	}
+	while (left > 0 && end - c >= 2 && c[0] == 1 && c[1] == 1 &&
+	    pc < pend && pc[0] == 0 && local + 1 < n) {
+		c += 2;
+		pc++;
+		local++;
+		left--;
+		run++;
+	}
+	p->p_cur = c;
+	p->p_pcur = pc;
+	return (ixpost_ran(p, local, left, run));
+}
+
+/*
+ * Where the current posting's positions not read yet start, those of
+ * the postings before it that nobody read passed over first, and in
+ * *len how many bytes they take: for a fold or a merge to copy them, a
+ * phrase to read them later.  The cursor is left past them, with none
+ * for ixpost_pos.  Once ixpost_next has said 0, they end where the
+ * term's positions do (the check's use).  NULL on a damaged segment.
+ */
+const uint8_t *
+ixpost_posbuf(struct ixpost *p, size_t *len)
+{
+	const uint8_t	*c, *e;
+
+	if ((c = ixpost_skip(p->p_pcur, p->p_pend, p->p_pskip)) == NULL ||
+	    (e = ixpost_skip(c, p->p_pend, p->p_posleft)) == NULL)
+		return (NULL);
+	p->p_pcur = e;
+	p->p_pskip = 0;
+	p->p_posleft = 0;
+	*len = e - c;
+	return (c);
 }
 
 /* The posting's next position, in order; -1 when there are no more. */
 int64_t
 ixpost_pos(struct ixpost *p)
 {
+	const uint8_t	*c;
 	uint64_t	 d;
 
-	if (p->p_posleft == 0 || ix_getvarint(&p->p_cur, p->p_end, &d) == -1)
+	if (p->p_posleft == 0)
+		return (-1);
+	if (p->p_pskip != 0) {
+		if ((c = ixpost_skip(p->p_pcur, p->p_pend, p->p_pskip)) ==
+		    NULL)
+			return (-1);
+		p->p_pcur = c;
+		p->p_pskip = 0;
+	}
+	if (ix_getvarint(&p->p_pcur, p->p_pend, &d) == -1)
 		return (-1);
 	p->p_posleft--;
 	p->p_pos += d;
 	return (p->p_pos);
+}
+
+/*
+ * A term's postings as a batch writes them, each posting's positions
+ * right after its tf, in[0..len) with dlen bytes of deltas and tfs among
+ * them, laid out at out as a QSG2 area: varint dlen, the deltas and tfs,
+ * the positions.  out has room for them: len bytes and dlen's varint.
+ * How many bytes the area takes, or 0 if in is not so.
+ */
+size_t
+ixseg_split(uint8_t *out, const uint8_t *in, size_t len, size_t dlen)
+{
+	const uint8_t	*c = in, *end = in + len, *h, *e;
+	uint8_t		*d = out, *dend, *ps;
+	uint64_t	 v, delta, tf;
+
+	for (v = dlen; v >= 0x80; v >>= 7)
+		*d++ = (v & 0x7f) | 0x80;
+	*d++ = v;
+	if (dlen > len)
+		return (0);
+	dend = ps = d + dlen;
+	while (c < end) {
+		h = c;
+		if (ixpost_head(&c, end, &delta, &tf) == -1 ||
+		    (size_t)(c - h) > (size_t)(dend - d) ||
+		    (e = ixpost_skip(c, end, tf)) == NULL)
+			return (0);
+		memcpy(d, h, c - h);
+		d += c - h;
+		memcpy(ps, c, e - c);
+		ps += e - c;
+		c = e;
+	}
+	return (d == dend ? (size_t)(ps - out) : 0);
 }
 
 /*

@@ -153,7 +153,8 @@ struct merge_build_arg {
 	struct buf		 ba_dict;
 	struct buf		 ba_strs;
 	struct buf		 ba_post;
-	struct buf		 ba_one;	/* a term's postings */
+	struct buf		 ba_one;	/* a term's docs */
+	struct buf		 ba_pos;	/* and its positions */
 };
 
 /* Open the segments; note their dead chunks and the others' lengths. */
@@ -195,18 +196,23 @@ merge_open(MDB_txn *txn, struct merge_build_arg *ba)
 	return (rc);
 }
 
-/* The walk's term from every segment that has it, dead chunks left out:
- * its postings, with cids from the new base, in ba_one; *df of them. */
+/*
+ * The walk's term from every segment that has it, dead chunks left out:
+ * its postings, with cids from the new base, their docs in ba_one and
+ * their positions in ba_pos (QSG2); *df of them.
+ */
 static int
 merge_term(struct merge_build_arg *ba, const struct ixwalk *w, uint32_t *df)
 {
 	struct ixpost	 p;
+	const uint8_t	*c, *end;
 	uint32_t	 local, last = 0, i;
 	uint64_t	 pos;
-	size_t		 j;
+	size_t		 j, len;
 	int		 rv;
 
 	buf_reset(&ba->ba_one);
+	buf_reset(&ba->ba_pos);
 	*df = 0;
 	for (j = 0; j < w->w_nsame; j++) {
 		ixpost_init(&p, w->w_same[j]->wc_seg, w->w_same[j]->wc_term);
@@ -216,13 +222,13 @@ merge_term(struct merge_build_arg *ba, const struct ixwalk *w, uint32_t *df)
 			local = p.p_cid - ba->ba_base;
 			ix_varint(&ba->ba_one, *df == 0 ? local : local - last);
 			ix_varint(&ba->ba_one, p.p_tf);
-			for (i = 0; i < p.p_tf; i++) {
-				pos = 0;
-				if (ix_getvarint(&p.p_cur, p.p_end, &pos) == -1)
+			if ((c = ixpost_posbuf(&p, &len)) == NULL)
+				return (MDB_CORRUPTED);
+			for (end = c + len, i = 0; i < p.p_tf; i++) {
+				if (ix_getvarint(&c, end, &pos) == -1)
 					return (MDB_CORRUPTED);
-				ix_varint(&ba->ba_one, pos);
+				ix_varint(&ba->ba_pos, pos);
 			}
-			p.p_posleft = 0;
 			last = local;
 			(*df)++;
 		}
@@ -294,6 +300,7 @@ merge_build_txn(MDB_txn *txn, void *arg)
 	buf_init(&ba->ba_strs);
 	buf_init(&ba->ba_post);
 	buf_init(&ba->ba_one);
+	buf_init(&ba->ba_pos);
 	ba->ba_dead = roaring_bitmap_create();
 	memset(&w, 0, sizeof(w));
 	if ((rc = merge_open(txn, ba)) != 0)
@@ -312,7 +319,9 @@ merge_build_txn(MDB_txn *txn, void *arg)
 		e.e_len = w.w_tl;
 		buf_add(&ba->ba_dict, &e, sizeof(e));
 		buf_add(&ba->ba_strs, w.w_t, w.w_tl);
+		ix_varint(&ba->ba_post, ba->ba_one.b_len);
 		buf_add(&ba->ba_post, ba->ba_one.b_data, ba->ba_one.b_len);
+		buf_add(&ba->ba_post, ba->ba_pos.b_data, ba->ba_pos.b_len);
 	}
 	rc = merge_layout(ba);
 out:
@@ -323,6 +332,7 @@ out:
 	buf_free(&ba->ba_strs);
 	buf_free(&ba->ba_post);
 	buf_free(&ba->ba_one);
+	buf_free(&ba->ba_pos);
 	return (rc);
 }
 

@@ -1250,8 +1250,10 @@ struct ixcommitter {
 	uint64_t	 cm_us;		/* how long it took */
 };
 
-/* The segment layout (see index.c). */
-#define IXSEG_MAGIC		"QSG1"
+/* The segment layout (see index_seg.c): QSG2 keeps a term's positions
+ * apart from its docs, QSG1 (read, never written) after each posting. */
+#define IXSEG_MAGIC		"QSG2"
+#define IXSEG_MAGIC1		"QSG1"
 
 struct ixseghdr {
 	char		 h_magic[4];
@@ -1282,13 +1284,22 @@ struct ixseg {
 	const struct ixseghdr *s_hdr;
 	const uint16_t	*s_norms;
 	const struct ixsegterm *s_dict;
+	int		 s_split;	/* QSG2: positions apart */
 };
 
-/* A cursor over one term's postings in one segment. */
+/*
+ * A cursor over one term's postings in one segment: p_cur reads the
+ * docs (QSG2), p_pcur the positions once p_pskip more are passed over
+ * (in QSG1, both; see ixpost_init).
+ */
 struct ixpost {
 	const struct ixseg *p_seg;
 	const uint8_t	*p_cur;
 	const uint8_t	*p_end;
+	const uint8_t	*p_pcur;
+	const uint8_t	*p_pend;
+	uint64_t	 p_pskip;
+	int		 p_split;
 	uint32_t	 p_left;
 	uint32_t	 p_base;	/* the segment's first cid */
 	uint32_t	 p_nchunks;	/* and its chunks */
@@ -1434,9 +1445,12 @@ uint32_t	 ixseg_lower_from(const struct ixseg *, uint32_t, const char *,
 int64_t		 ixseg_find(const struct ixseg *, const char *, size_t);
 void		 ixpost_init(struct ixpost *, const struct ixseg *, uint32_t);
 int		 ixpost_next(struct ixpost *);
-int		 ixpost_next_marked(struct ixpost *, const uint8_t *);
+int		 ixpost_next_marked(struct ixpost *, const uint8_t *)
+		    __attribute__((__nonnull__(2)));
 int64_t		 ixpost_run(struct ixpost *);
+const uint8_t	*ixpost_posbuf(struct ixpost *, size_t *);
 int64_t		 ixpost_pos(struct ixpost *);
+size_t		 ixseg_split(uint8_t *, const uint8_t *, size_t, size_t);
 
 /* A k-way walk over segments' dictionaries (ixwalk_init): its term, w_t,
  * points into a segment. */

@@ -119,7 +119,9 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 	struct sposlist	*pl = &ss->ss_pl[k];
 	uint32_t	*idx = sc->sc_pl_idx[k];
 	struct ixpost	 p;
+	const uint8_t	*at;
 	uint32_t	 local;
+	size_t		 len;
 	double		 wtf;
 	int		 rv;
 
@@ -141,6 +143,8 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 		    seg->s_norms[local]);
 		if (!pos)
 			continue;
+		if ((at = ixpost_posbuf(&p, &len)) == NULL)
+			return (-1);
 		if (pl->pl_n == pl->pl_cap) {
 			pl->pl_cap = pl->pl_cap == 0 ? 1024 : pl->pl_cap * 2;
 			pl->pl_local = xreallocarray(pl->pl_local, pl->pl_cap,
@@ -151,7 +155,7 @@ search_post(struct sstate *ss, const struct ixseg *seg, uint32_t term,
 			    sizeof(*pl->pl_tf));
 		}
 		pl->pl_local[pl->pl_n] = local;
-		pl->pl_pos[pl->pl_n] = p.p_cur;
+		pl->pl_pos[pl->pl_n] = at;
 		pl->pl_tf[pl->pl_n] = p.p_tf;
 		if (idx[local] == 0)
 			idx[local] = pl->pl_n + 1;

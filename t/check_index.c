@@ -1006,6 +1006,165 @@ walk_term(const struct ixseg *s, uint32_t term, int readpos,
 }
 
 /*
+ * Every posting of every term with all its positions, each read through
+ * ixpost_pos or, with bytes, ixpost_posbuf; -1 if a posting is damaged
+ * or has fewer positions than its tf.
+ */
+static int
+read_all(const struct ixseg *s, int bytes)
+{
+	struct ixpost	 p;
+	const uint8_t	*b;
+	uint32_t	 term, i;
+	size_t		 len;
+	int		 rv, bad = 0;
+
+	for (term = 0; term < s->s_hdr->h_nterms; term++) {
+		ixpost_init(&p, s, term);
+		while ((rv = ixpost_next(&p)) == 1) {
+			if (bytes) {
+				b = ixpost_posbuf(&p, &len);
+				bad |= b == NULL || len < p.p_tf;
+				continue;
+			}
+			for (i = 0; ixpost_pos(&p) != -1; i++)
+				;
+			bad |= i != p.p_tf;
+		}
+		bad |= rv == -1;
+	}
+	return (bad ? -1 : 0);
+}
+
+/*
+ * A QSG2 segment laid out as QSG1, as quire wrote segments before: each
+ * posting's positions back after its tf, the dictionary's offsets and
+ * the size made to agree.  In memory of its own, *outlen bytes.
+ */
+static uint8_t *
+seg_qsg1(const uint8_t *seg, size_t len, size_t *outlen)
+{
+	struct ixseg	 s;
+	struct ixseghdr	 h;
+	struct ixsegterm e;
+	struct buf	 post;
+	const uint8_t	*d, *dend, *pc, *end = seg + len;
+	uint8_t		*out;
+	uint64_t	 dl, delta, tf, pos, i;
+	uint32_t	*at, t;
+
+	ck_assert_int_eq(memcmp(seg, "QSG2", 4), 0);
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	memcpy(&h, seg, sizeof(h));
+	at = xcalloc(h.h_nterms + 1, sizeof(*at));
+	buf_init(&post);
+	for (t = 0; t < h.h_nterms; t++) {
+		d = seg + s.s_dict[t].e_post;
+		ck_assert_int_eq(ix_getvarint(&d, end, &dl), 0);
+		ck_assert_uint_le(dl, (uint64_t)(end - d));
+		dend = pc = d + dl;
+		at[t] = post.b_len;
+		while (d < dend) {
+			ck_assert_int_eq(ix_getvarint(&d, dend, &delta), 0);
+			ck_assert_int_eq(ix_getvarint(&d, dend, &tf), 0);
+			ix_varint(&post, delta);
+			ix_varint(&post, tf);
+			for (i = 0; i < tf; i++) {
+				ck_assert_int_eq(ix_getvarint(&pc, end, &pos),
+				    0);
+				ix_varint(&post, pos);
+			}
+		}
+		/* The next term's area starts where the positions end. */
+		if (t + 1 < h.h_nterms)
+			ck_assert_ptr_eq(pc, seg + s.s_dict[t + 1].e_post);
+	}
+	memcpy(h.h_magic, "QSG1", 4);
+	h.h_size = (h.h_post + post.b_len + 7) & ~7U;
+	out = xcalloc(1, h.h_size);
+	memcpy(out, seg, h.h_post);
+	memcpy(out, &h, sizeof(h));
+	for (t = 0; t < h.h_nterms; t++) {
+		e = s.s_dict[t];
+		e.e_post = h.h_post + at[t];
+		memcpy(out + h.h_dict + t * sizeof(e), &e, sizeof(e));
+	}
+	memcpy(out + h.h_post, post.b_data, post.b_len);
+	*outlen = h.h_size;
+	buf_free(&post);
+	free(at);
+	return (out);
+}
+
+/*
+ * Two segments of the same chunks, one of each layout, give the same
+ * postings: every term's cids, tfs and positions, the positions read
+ * one by one, as bytes, or some of them not at all (mode 0, 1, 2), and
+ * the same postings through marks and runs.
+ */
+static void
+seg_same_posts(const struct ixseg *a, const struct ixseg *b)
+{
+	struct ixpost	 p, q;
+	const uint8_t	*x, *y;
+	uint8_t		 marks[1024];
+	uint32_t	 t, cid[2][256], tf[2][256];
+	size_t		 xl, yl, k, n;
+	int64_t		 pa, pb, ra, rb;
+	int		 mode, rv;
+
+	ck_assert_uint_eq(a->s_hdr->h_nterms, b->s_hdr->h_nterms);
+	ck_assert_uint_le(a->s_hdr->h_nchunks, sizeof(marks));
+	for (k = 0; k < a->s_hdr->h_nchunks; k++)
+		marks[k] = k % 3 != 1;
+	for (t = 0; t < a->s_hdr->h_nterms; t++)
+		for (mode = 0; mode < 4; mode++) {
+			if (mode == 3) {
+				n = walk_term(a, t, 0, marks, cid[0], tf[0],
+				    256);
+				ck_assert_uint_eq(walk_term(b, t, 0, marks,
+				    cid[1], tf[1], 256), n);
+				ck_assert_int_eq(memcmp(cid[0], cid[1],
+				    n * sizeof(cid[0][0])), 0);
+				ck_assert_int_eq(memcmp(tf[0], tf[1],
+				    n * sizeof(tf[0][0])), 0);
+				continue;
+			}
+			ixpost_init(&p, a, t);
+			ixpost_init(&q, b, t);
+			for (k = 0; (rv = ixpost_next(&p)) == 1; k++) {
+				ck_assert_int_eq(ixpost_next(&q), 1);
+				ck_assert_uint_eq(p.p_cid, q.p_cid);
+				ck_assert_uint_eq(p.p_tf, q.p_tf);
+				if (mode == 1 || (mode == 2 && k % 3 == 0)) {
+					x = ixpost_posbuf(&p, &xl);
+					y = ixpost_posbuf(&q, &yl);
+					ck_assert_ptr_nonnull(x);
+					ck_assert_ptr_nonnull(y);
+					ck_assert_uint_eq(xl, yl);
+					ck_assert_int_eq(memcmp(x, y, xl), 0);
+				} else if (mode == 0 || k % 3 == 1) {
+					do {
+						pa = ixpost_pos(&p);
+						pb = ixpost_pos(&q);
+						ck_assert_int_eq(pa, pb);
+					} while (pa != -1);
+				}
+				/* A run, now and then, the same in both. */
+				if (mode == 2 && k % 5 == 4) {
+					ra = ixpost_run(&p);
+					rb = ixpost_run(&q);
+					ck_assert_int_eq(ra, rb);
+					ck_assert_int_ge(ra, 0);
+					ck_assert_uint_eq(p.p_cid, q.p_cid);
+				}
+			}
+			ck_assert_int_eq(rv, 0);
+			ck_assert_int_eq(ixpost_next(&q), 0);
+		}
+}
+
+/*
  * Positions skipped unread, 8 bytes at a time, postings passed over by
  * marks, and runs of a filter's chunks read at a glance, leave the
  * cursor where reading them would: long chunks make many positions, of
@@ -1145,6 +1304,112 @@ START_TEST(test_segment_damage)
 	raw_write(&t, IDB_SEGS, kb, 8, seg, h->h_size / 2);
 	ck_assert_str_eq(idset(&t, "segment words", NULL, NULL), "a,c");
 	check_fails(&t, "segment 2 is damaged");
+	free(seg);
+	tix_close(&t);
+}
+END_TEST
+
+/* A QSG2 term's area: where its D is, how long it says the docs are. */
+static const uint8_t *
+area_docs(const struct ixseg *s, uint32_t term, uint64_t *dl)
+{
+	const uint8_t	*c, *end = (const uint8_t *)s->s_data + s->s_len;
+
+	c = (const uint8_t *)s->s_data + s->s_dict[term].e_post;
+	ck_assert_int_eq(ix_getvarint(&c, end, dl), 0);
+	return (c);
+}
+
+/*
+ * A damaged QSG2 area is found, by the cursor or by the check, and
+ * never read past: docs longer or shorter than their postings, D past
+ * the segment's end, positions that end before or after the next
+ * term's area starts, a segment cut inside the last term's positions.
+ */
+START_TEST(test_segment_split_damage)
+{
+	struct tix	 t;
+	struct ixseg	 s;
+	uint8_t		 kb[8], *seg, *bad, *at;
+	const uint8_t	*d;
+	uint64_t	 dl;
+	uint32_t	 term, last, mid = UINT32_MAX;
+	size_t		 len, cut;
+
+	tix_open(&t);
+	commit_one(&t, "a", "the fox saw the fox and the dog", NULL);
+	util_put_be64(kb, 1);
+	seg = raw_get(&t, IDB_SEGS, kb, 8, &len);
+	ck_assert_int_eq(memcmp(seg, IXSEG_MAGIC, 4), 0);
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	ck_assert_int_eq(read_all(&s, 0), 0);
+	ck_assert_int_eq(read_all(&s, 1), 0);
+	check_ok(&t);
+	last = s.s_hdr->h_nterms - 1;
+	/* "bthe": one posting of tf 3, all one byte, not the last term. */
+	for (term = 0; term < last; term++) {
+		d = area_docs(&s, term, &dl);
+		if (dl == 2 && d[1] == 3)
+			mid = term;
+	}
+	ck_assert_uint_ne(mid, UINT32_MAX);
+	bad = xmalloc(len);
+
+	/* Docs a byte longer, or shorter, than the postings. */
+	memcpy(bad, seg, len);
+	ck_assert_int_eq(ixseg_open(&s, bad, len), 0);
+	at = (uint8_t *)area_docs(&s, mid, &dl) - 1;
+	*at = 3;
+	ck_assert_int_eq(read_all(&s, 0), -1);
+	*at = 1;
+	ck_assert_int_eq(read_all(&s, 0), -1);
+
+	/* D past the segment's end: the last term's. */
+	memcpy(bad, seg, len);
+	d = area_docs(&s, last, &dl);
+	ck_assert_uint_lt(len - (d - bad), 127);
+	*(uint8_t *)(d - 1) = 127;
+	ck_assert_int_eq(read_all(&s, 0), -1);
+	raw_write(&t, IDB_SEGS, kb, 8, bad, len);
+	check_fails(&t, "its postings are damaged");
+
+	/*
+	 * A tf one less: the cursor reads what it is told, but the
+	 * positions end before the next term's area, which the check
+	 * finds; one more, and they run into it.
+	 */
+	memcpy(bad, seg, len);
+	at = (uint8_t *)area_docs(&s, mid, &dl) + 1;
+	*at = 2;
+	ck_assert_int_eq(read_all(&s, 0), 0);
+	raw_write(&t, IDB_SEGS, kb, 8, bad, len);
+	check_fails(&t, "its postings are damaged");
+	*at = 4;
+	ck_assert_int_eq(read_all(&s, 0), 0);
+	raw_write(&t, IDB_SEGS, kb, 8, bad, len);
+	check_fails(&t, "its postings are damaged");
+
+	/*
+	 * Cut inside the last term's positions, the header's size made to
+	 * agree, in memory of its own size: the docs read, the positions
+	 * do not, and nothing is read past the end.
+	 */
+	free(bad);
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	d = area_docs(&s, last, &dl);
+	cut = d + dl - seg;
+	bad = xmalloc(cut);
+	memcpy(bad, seg, cut);
+	((struct ixseghdr *)bad)->h_size = cut;
+	ck_assert_int_eq(ixseg_open(&s, bad, cut), 0);
+	ck_assert_int_eq(walk_all(&s), 0);
+	ck_assert_int_eq(read_all(&s, 0), -1);
+	ck_assert_int_eq(read_all(&s, 1), -1);
+	free(bad);
+
+	/* Put back, it is sound again. */
+	raw_write(&t, IDB_SEGS, kb, 8, seg, len);
+	check_ok(&t);
 	free(seg);
 	tix_close(&t);
 }
@@ -2902,6 +3167,73 @@ START_TEST(test_merge_deletes)
 	read_word(&t, IX_BODY, "id7", &r);
 	ck_assert_uint_eq(r.r_df, 0);
 	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+/*
+ * Segments of the first layout (QSG1), which indexes written before
+ * hold, are read as they are: made from the QSG2 segments of a batch,
+ * they give the same postings; every other segment of an index so made,
+ * it checks sound, and its searches, merges (QSG1 and QSG2 segments
+ * together, into QSG2) and fold find what an index of QSG2 segments
+ * only finds.
+ */
+START_TEST(test_segment_qsg1)
+{
+	static struct mresults	 want, got;
+	static uint64_t		 words[MBATCHES * MDOCS];
+	struct tix		 t, t2;
+	struct ixseg		 s, s1;
+	uint8_t			 kb[8], *seg, *old;
+	size_t			 len, olen;
+	uint64_t		 id;
+	int			 i, rv, all;
+
+	tix_open(&t);
+	tix_open(&t2);
+	merge_corpus(&t, words);
+	merge_corpus(&t2, words);
+	for (id = 1; id <= MBATCHES; id += 2) {
+		util_put_be64(kb, id);
+		seg = raw_get(&t, IDB_SEGS, kb, 8, &len);
+		old = seg_qsg1(seg, len, &olen);
+		ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+		ck_assert_int_eq(ixseg_open(&s1, old, olen), 0);
+		ck_assert_int_eq(s.s_split, 1);
+		ck_assert_int_eq(s1.s_split, 0);
+		seg_same_posts(&s, &s1);
+		seg_same_posts(&s1, &s);
+		ck_assert_int_eq(read_all(&s1, 0), 0);
+		ck_assert_int_eq(read_all(&s1, 1), 0);
+		raw_write(&t, IDB_SEGS, kb, 8, old, olen);
+		free(seg);
+		free(old);
+	}
+	check_ok(&t);
+	merge_results(&t2, &want);
+	merge_results(&t, &got);
+	merge_same(&want, &got);
+	merge_results_free(&got);
+	/* Size tiers, then everything folded. */
+	for (all = 0; all <= MERGE_ALL; all += MERGE_ALL) {
+		for (i = 0; (rv = merge_step(&t.t_ix, all, TFOLD)) == 1; i++)
+			ck_assert_int_lt(i, 10);
+		ck_assert_int_eq(rv, 0);
+		ck_assert_int_gt(i, 0);
+		while ((rv = merge_step(&t2.t_ix, all, TFOLD)) == 1)
+			;
+		ck_assert_int_eq(rv, 0);
+		check_ok(&t);
+		merge_results(&t, &got);
+		merge_same(&want, &got);
+		merge_results_free(&got);
+		merge_results(&t2, &got);
+		merge_same(&want, &got);
+		merge_results_free(&got);
+	}
+	merge_results_free(&want);
+	tix_close(&t2);
 	tix_close(&t);
 }
 END_TEST
@@ -4916,6 +5248,7 @@ index_suite(void)
 	tcase_add_test(tc, test_segment_term_order);
 	tcase_add_test(tc, test_segment_skip);
 	tcase_add_test(tc, test_segment_damage);
+	tcase_add_test(tc, test_segment_split_damage);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scoring");
@@ -4953,6 +5286,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_merge_deletes);
+	tcase_add_test(tc, test_segment_qsg1);
 	tcase_add_test(tc, test_typo_walk);
 	suite_add_tcase(s, tc);
 
