@@ -60,9 +60,13 @@ ix_varint(struct buf *b, uint64_t v)
 	b->b_len = p - (uint8_t *)b->b_data;
 }
 
-
 /* Segment reading, shared with search.c, search_seg.c and merge.c. */
 
+/*
+ * A segment as a batch or a merge wrote it: 8n bytes under an 8-byte
+ * key, so 8-aligned in its page, as its header's uint64 needs.  One that
+ * is not was not written so, and is damaged.
+ */
 int
 ixseg_open(struct ixseg *s, const void *data, size_t len)
 {
@@ -70,7 +74,7 @@ ixseg_open(struct ixseg *s, const void *data, size_t len)
 	uint64_t		 end;
 
 	memset(s, 0, sizeof(*s));
-	if (len < sizeof(*h) || ((uintptr_t)data & 3) != 0)
+	if (len < sizeof(*h) || ((uintptr_t)data & 7) != 0)
 		return (-1);
 	if (memcmp(h->h_magic, IXSEG_MAGIC, 4) == 0)
 		s->s_split = 1;
