@@ -682,19 +682,6 @@ ixbatch_order(struct ixbatch *b)
 	return (order);
 }
 
-/* The bytes of a varint of v. */
-static size_t
-ixbatch_varlen(uint64_t v)
-{
-	size_t	 n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return (n);
-}
-
 /*
  * Lay the batch out as a segment of cids [base, base + nchunks), each
  * term's postings split into docs and positions on the way.
@@ -712,7 +699,7 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 	order = ixbatch_order(b);
 	for (i = 0; i < b->b_nterms; i++)
 		plen += b->b_terms[i].t_post.b_len +
-		    ixbatch_varlen(b->b_terms[i].t_dlen);
+		    ix_varlen(b->b_terms[i].t_dlen);
 
 	memset(&h, 0, sizeof(h));
 	memcpy(h.h_magic, IXSEG_MAGIC, 4);
@@ -755,7 +742,7 @@ ixbatch_segment(struct ixbatch *b, uint32_t base, struct buf *out)
 		    (const uint8_t *)t->t_post.b_data, t->t_post.b_len,
 		    t->t_dlen);
 		/* Not so only if the batch wrote its postings wrong. */
-		if (n != t->t_post.b_len + ixbatch_varlen(t->t_dlen)) {
+		if (n != t->t_post.b_len + ix_varlen(t->t_dlen)) {
 			free(order);
 			return (-1);
 		}

@@ -339,18 +339,6 @@ ixf_posbytes(const uint8_t *p, const uint8_t *end, uint32_t tf)
 	return (q - p);
 }
 
-static size_t
-ixf_varlen(uint64_t v)
-{
-	size_t	 n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return (n);
-}
-
 /* The block in the making out to the arena: first cid, size, block. */
 static void
 ixf_emit(struct ixf_builder *fb, struct ixf_term *ft, struct ixblkhdr *h,
@@ -396,9 +384,9 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 		    ixf_posbytes(pos, pos + poslen, p.p_tf) != poslen)
 			return (MDB_CORRUPTED);
 		dl = seg->s_norms[p.p_local];
-		len = ixf_varlen(p.p_tf) + poslen;
+		len = ix_varlen(p.p_tf) + poslen;
 		if (fb->fb_b->b_format == 1)
-			len += ixf_varlen(dl);
+			len += ix_varlen(dl);
 		/* Full: out it goes, and this posting starts one. */
 		if (h->bh_n > 0 && (h->bh_n >= IXB_FOLD_MAX ||
 		    ixblk_hdrmax(fb->fb_b->b_format) + fb->fb_data.b_len + 5 +

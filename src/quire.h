@@ -1452,6 +1452,19 @@ const uint8_t	*ixpost_posbuf(struct ixpost *, size_t *);
 int64_t		 ixpost_pos(struct ixpost *);
 size_t		 ixseg_split(uint8_t *, const uint8_t *, size_t, size_t);
 
+/* The bytes of v's varint (ix_varint), without a call. */
+static inline size_t
+ix_varlen(uint64_t v)
+{
+	size_t	 n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return (n);
+}
+
 /* A k-way walk over segments' dictionaries (ixwalk_init): its term, w_t,
  * points into a segment. */
 struct ixwcur {
