@@ -3,7 +3,9 @@
 /*
  * Extraction: from the bytes of a file to documents of plain UTF-8 text
  * in blocks (paragraphs, headings, code), with a title and an id.  This
- * file holds what every type shares; extract_<type>.c hold the parsers.
+ * file holds what every type shares once the type is known (sniffed by
+ * extract_type.c, within the limits of extract_conf.c); the other
+ * extract_<type>.c hold the parsers.
  *
  * Bad input: every document is checked against the limits of struct
  * extract_conf and fails with a short reason code (too-large, bad-utf8,
