@@ -291,17 +291,6 @@ ixbatch_post_room(struct buf *p, size_t n)
 		buf_reserve(p, n);
 }
 
-static inline uint8_t *
-ixbatch_varint(uint8_t *p, uint32_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (v & 0x7f) | 0x80;
-		v >>= 7;
-	}
-	*p++ = v;
-	return (p);
-}
-
 /*
  * Post the open chunk's words: per term, cid delta, tf, positions (kept
  * apart when the segment is laid out, ixseg_split).  Each term's hits
@@ -328,13 +317,13 @@ ixbatch_flush_chunk(struct ixbatch *b)
 		/* Five bytes at most for each 32-bit varint. */
 		ixbatch_post_room(&t->t_post, 5 * ((size_t)t->t_tf + 2));
 		head = (uint8_t *)t->t_post.b_data + t->t_post.b_len;
-		p = ixbatch_varint(head, t->t_df == 0 ? cid :
+		p = ix_putvarint(head, t->t_df == 0 ? cid :
 		    cid - t->t_lastcid);
-		p = ixbatch_varint(p, t->t_tf);
+		p = ix_putvarint(p, t->t_tf);
 		t->t_dlen += p - head;
 		for (last = 0, h = t->t_first + 1; h != 0;
 		    h = b->b_hits[h - 1].h_next) {
-			p = ixbatch_varint(p, b->b_hits[h - 1].h_pos - last);
+			p = ix_putvarint(p, b->b_hits[h - 1].h_pos - last);
 			last = b->b_hits[h - 1].h_pos;
 		}
 		t->t_post.b_len = p - (uint8_t *)t->t_post.b_data;

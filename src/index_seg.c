@@ -51,12 +51,7 @@ ix_varint(struct buf *b, uint64_t v)
 
 	if (b->b_len + 11 > b->b_cap)
 		buf_reserve(b, 10);
-	p = (uint8_t *)b->b_data + b->b_len;
-	while (v >= 0x80) {
-		*p++ = (v & 0x7f) | 0x80;
-		v >>= 7;
-	}
-	*p++ = v;
+	p = ix_putvarint((uint8_t *)b->b_data + b->b_len, v);
 	b->b_len = p - (uint8_t *)b->b_data;
 }
 
@@ -451,6 +446,24 @@ ixpost_next_marked(struct ixpost *p, const uint8_t *marks)
 	return (ixpost_step2(p, marks));
 }
 
+/*
+ * The positions of the postings passed over (p_pskip), passed over now;
+ * -1 on a damaged segment.
+ */
+static int
+ixpost_catch_up(struct ixpost *p)
+{
+	const uint8_t	*c;
+
+	if (p->p_pskip == 0)
+		return (0);
+	if ((c = ixpost_skip(p->p_pcur, p->p_pend, p->p_pskip)) == NULL)
+		return (-1);
+	p->p_pcur = c;
+	p->p_pskip = 0;
+	return (0);
+}
+
 /* The cursor at the last posting of a run of n (ixpost_run). */
 static int64_t
 ixpost_ran(struct ixpost *p, uint64_t local, uint32_t left, uint32_t n)
@@ -480,12 +493,11 @@ ixpost_run(struct ixpost *p)
 	uint64_t	 local = p->p_local;
 	uint32_t	 left = p->p_left, n = p->p_nchunks, run = 0;
 
-	if ((pc = ixpost_skip(p->p_pcur, pend, p->p_pskip + p->p_posleft)) ==
-	    NULL)
-		return (-1);
-	p->p_pcur = pc;
-	p->p_pskip = 0;
+	p->p_pskip += p->p_posleft;
 	p->p_posleft = 0;
+	if (ixpost_catch_up(p) == -1)
+		return (-1);
+	pc = p->p_pcur;
 	if (!p->p_split) {
 		while (left > 0 && end - pc >= 3 && pc[0] == 1 && pc[1] == 1 &&
 		    pc[2] == 0 && local + 1 < n) {
@@ -523,11 +535,11 @@ ixpost_posbuf(struct ixpost *p, size_t *len)
 {
 	const uint8_t	*c, *e;
 
-	if ((c = ixpost_skip(p->p_pcur, p->p_pend, p->p_pskip)) == NULL ||
-	    (e = ixpost_skip(c, p->p_pend, p->p_posleft)) == NULL)
+	if (ixpost_catch_up(p) == -1 ||
+	    (e = ixpost_skip(p->p_pcur, p->p_pend, p->p_posleft)) == NULL)
 		return (NULL);
+	c = p->p_pcur;
 	p->p_pcur = e;
-	p->p_pskip = 0;
 	p->p_posleft = 0;
 	*len = e - c;
 	return (c);
@@ -537,19 +549,10 @@ ixpost_posbuf(struct ixpost *p, size_t *len)
 int64_t
 ixpost_pos(struct ixpost *p)
 {
-	const uint8_t	*c;
 	uint64_t	 d;
 
-	if (p->p_posleft == 0)
-		return (-1);
-	if (p->p_pskip != 0) {
-		if ((c = ixpost_skip(p->p_pcur, p->p_pend, p->p_pskip)) ==
-		    NULL)
-			return (-1);
-		p->p_pcur = c;
-		p->p_pskip = 0;
-	}
-	if (ix_getvarint(&p->p_pcur, p->p_pend, &d) == -1)
+	if (p->p_posleft == 0 || ixpost_catch_up(p) == -1 ||
+	    ix_getvarint(&p->p_pcur, p->p_pend, &d) == -1)
 		return (-1);
 	p->p_posleft--;
 	p->p_pos += d;
@@ -568,11 +571,9 @@ ixseg_split(uint8_t *out, const uint8_t *in, size_t len, size_t dlen)
 {
 	const uint8_t	*c = in, *end = in + len, *h, *e;
 	uint8_t		*d = out, *dend, *ps;
-	uint64_t	 v, delta, tf;
+	uint64_t	 delta, tf;
 
-	for (v = dlen; v >= 0x80; v >>= 7)
-		*d++ = (v & 0x7f) | 0x80;
-	*d++ = v;
+	d = ix_putvarint(d, dlen);
 	if (dlen > len)
 		return (0);
 	dend = ps = d + dlen;

@@ -1452,6 +1452,18 @@ const uint8_t	*ixpost_posbuf(struct ixpost *, size_t *);
 int64_t		 ixpost_pos(struct ixpost *);
 size_t		 ixseg_split(uint8_t *, const uint8_t *, size_t, size_t);
 
+/* v's varint at p (room for 10 bytes), without a call; past its end. */
+static inline uint8_t *
+ix_putvarint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	*p++ = v;
+	return (p);
+}
+
 /* The bytes of v's varint (ix_varint), without a call. */
 static inline size_t
 ix_varlen(uint64_t v)
