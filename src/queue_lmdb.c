@@ -34,6 +34,8 @@
  *		 uploaded body (ready, leased, retrying or dead).
  *	backlog	 tid(4) band(1) id(8) -> struct qready: the other ready
  *		 jobs, every one after those of its tenant and band in meta.
+ *	finished id(8) -> struct qfin: the finished leases a settling
+ *		 moved out of meta, until the job is trimmed or purged.
  *
  * Ready jobs.  A claim takes the first ready job of a band, so only the
  * first of each need be in meta, where the claim writes anyway: a band
@@ -53,25 +55,27 @@
  * (or the finished leases) or dead, according to its state, and qmeta's
  * counts, and its tenant's, follow every move in the same transaction,
  * so status costs one read and metrics one read per tenant.  The state
- * is the one in the job's record, but for a leased or freshly acked job:
- * a claim does not rewrite the record (it stays ready, or leased if a
+ * is the one in the job's record, but for a leased or acked job: a
+ * claim does not rewrite the record (it stays ready, or leased if a
  * cancel wrote it since), and a job that has a lease is leased, with the
  * generation, holder, deadline, progress, cancel flag and claim time of
  * its lease (qtx_job_get reads both).  A failure or a release then
  * writes the record once.
  *
  * An ack does not write the record either: it turns the lease into a
- * finished lease under the same key, and a job that has one is done or
- * cancelled, since the time it holds.  Once they are QUEUE_SETTLE times
- * the acks of a commit (counted in qmeta's m_unsettled: 16 for a worker
- * that acks one job at a time, 256 for one that acks 16), and before a
- * trim or a purge of done jobs, one commit settles them (qtx_settle_due
- * says why so): it writes each record as the ack would have
- * (qtx_job_get's view of it), adds its done entry and deletes the
- * finished lease.  Consecutive ids share the leaf pages of jobs and
- * done, so a batch writes a few pages where each ack wrote the record's
- * and done's leaf and branch pages.  queue_list of done jobs walks done,
- * then the finished leases, which are the newest.
+ * finished lease under the same key, and a job that has one, in meta or
+ * in finished, is done or cancelled, since the time it holds.  Once they
+ * are QUEUE_SETTLE times the acks of a commit (counted in qmeta's
+ * m_unsettled: 16 for a worker that acks one job at a time, 256 for one
+ * that acks 16), and before a trim or a purge of done jobs, one commit
+ * settles them (qtx_settle_due says why so): it moves each finished
+ * lease from meta to finished, under the job's id, and adds its done
+ * entry.  Consecutive ids share the leaf pages of finished and done,
+ * and a finished lease is a quarter of a record, so a batch appends a
+ * few pages where each ack wrote the record's and done's leaf and branch
+ * pages, and where writing the records wrote a page for every dozen
+ * jobs.  queue_list of done jobs walks done, then the finished leases
+ * in meta, which are the newest.
  *
  * The leases, the tenant counts and the ready jobs live in meta, beside
  * "stats", because a claim and an ack write them all, and a commit
@@ -98,9 +102,11 @@
  * counts the pages a commit writes.
  *
  * Older layouts are brought up to date once, at the first queue_open,
- * and a newer one is refused.  Up to version 5 every ready job was in
- * meta, which is a layout 6 with an empty backlog: the version alone
- * moves.  Up to version 4 meta was a database "meta", whose records move into
+ * and a newer one is refused.  Up to version 6 a settling wrote the
+ * acked jobs' records (done or cancelled), which a layout 7 reads as
+ * they are: its finished starts empty, and the version alone moves.  Up
+ * to version 5 every ready job was in meta, which is a layout 6 with an
+ * empty backlog.  Up to version 4 meta was a database "meta", whose records move into
  * the main database unchanged; version 3 had no finished leases (an ack
  * wrote the record and done at once) and kept the ready jobs in a
  * database "ready" (the same key without 'u'), whose records move into
@@ -194,13 +200,14 @@ enum {
 	DB_DEAD,
 	DB_SPOOL,
 	DB_BACKLOG,
+	DB_FINISHED,
 	DB_N
 };
 
 /* NULL: meta's records are in LMDB's main database, beside the names. */
 static const char *qlmdb_dbnames[DB_N] = {
 	NULL, "jobs", "keys", "tenants", "tstate", "delayed", "done",
-	"dead", "spool", "backlog"
+	"dead", "spool", "backlog", "finished"
 };
 
 /*
@@ -208,9 +215,10 @@ static const char *qlmdb_dbnames[DB_N] = {
  * databases of their own, "tcount" and "leases"; 3: both in meta; 4:
  * the ready jobs in meta too, and acked jobs may be finished leases;
  * 5: meta is LMDB's main database, no longer a database "meta"; 6: the
- * ready jobs past the first of each tenant and band in backlog.
+ * ready jobs past the first of each tenant and band in backlog; 7: a
+ * settling moves finished leases to finished, not into the records.
  */
-#define QMETA_VERSION		6
+#define QMETA_VERSION		7
 #define QUEUE_OLD_META		"meta"	/* meta's database up to version 4 */
 #define QMETA_LEASE		'l'	/* meta key: 'l' id(8) -> qlease */
 #define QMETA_TCOUNT		't'	/* meta key: 't' tid(4) -> counts */
@@ -276,7 +284,10 @@ struct qlease {
 
 #define QLEASE_V2_SIZE		offsetof(struct qlease, l_claimed)
 
-/* What an ack leaves under a job's lease key until qtx_settle. */
+/*
+ * What an ack leaves under a job's lease key until qtx_settle, which
+ * moves it to finished under the job's id.
+ */
 struct qfin {
 	struct qlease	 f_lease;	/* the lease the ack ended */
 	uint64_t	 f_done;	/* when it was acked */
@@ -302,7 +313,9 @@ static int	 qtx_tcount(struct qtx *, uint32_t, int, int);
 static int	 qtx_put_tail(struct qtx *, int, MDB_val *, MDB_val *);
 static int	 qtx_lease_read(struct qtx *, uint64_t, struct qfin *, int *);
 static int	 qtx_lease_get(struct qtx *, uint64_t, struct qlease *);
+static int	 qtx_job_record(struct qtx *, uint64_t, struct job *);
 static int	 qtx_job_lease(struct qtx *, struct job *);
+static int	 qtx_finished_read(struct qtx *, uint64_t, struct qfin *);
 static void	 qlmdb_close(struct queue *);
 
 /*
@@ -708,6 +721,17 @@ qtx_move(struct qtx *t, uint32_t tid, int from, int to)
 static int
 qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 {
+	int	 rc;
+
+	if ((rc = qtx_job_record(t, id, j)) != 0)
+		return (rc);
+	return (qtx_job_lease(t, j));
+}
+
+/* A job's record alone, as its enqueue or its last move wrote it. */
+static int
+qtx_job_record(struct qtx *t, uint64_t id, struct job *j)
+{
 	uint8_t		 kb[8];
 	MDB_val		 k = { 8, kb }, v;
 	int		 rc;
@@ -720,12 +744,13 @@ qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 		    (unsigned long long)id, v.mv_size);
 		return (QUEUE_ERROR);
 	}
-	return (qtx_job_lease(t, j));
+	return (0);
 }
 
 /*
- * What a job's lease, if it has one, says of it; a finished lease says
- * what the ack would have written in the record.
+ * What a job's lease, if it has one, says of it; a finished lease, in
+ * meta or settled in finished, says what the ack would have written in
+ * the record.
  */
 static int
 qtx_job_lease(struct qtx *t, struct job *j)
@@ -736,8 +761,12 @@ qtx_job_lease(struct qtx *t, struct job *j)
 
 	if (j->j_state != JOB_READY && j->j_state != JOB_LEASED)
 		return (0);
-	if ((rc = qtx_lease_read(t, j->j_id, &f, &fin)) == QUEUE_ENOENT)
-		return (0);
+	rc = qtx_lease_read(t, j->j_id, &f, &fin);
+	if (rc == QUEUE_ENOENT) {
+		if ((rc = qtx_finished_read(t, j->j_id, &f)) == QUEUE_ENOENT)
+			return (0);
+		fin = 1;
+	}
 	if (rc != 0)
 		return (rc);
 	j->j_state = JOB_LEASED;
@@ -771,6 +800,31 @@ qtx_job_put(struct qtx *t, const struct job *j, unsigned int flags)
 	v.mv_size = sb->size;
 	v.mv_data = sb->data;
 	return (mdb_put(t->t_txn, t->t_dbi[DB_JOBS], &k, &v, flags));
+}
+
+/*
+ * Delete a finished job's record, its settled lease and its idempotency
+ * key.
+ */
+static int
+qtx_job_forget(struct qtx *t, const struct job *j)
+{
+	MDB_val		 jk;
+	uint8_t		 kb[8];
+	int		 rc;
+
+	if (j->j_key[0] != '\0') {
+		jk.mv_size = strlen(j->j_key);
+		jk.mv_data = (void *)j->j_key;
+		(void)mdb_del(t->t_txn, t->t_dbi[DB_KEYS], &jk, NULL);
+	}
+	util_put_be64(kb, j->j_id);
+	jk.mv_size = 8;
+	jk.mv_data = kb;
+	rc = mdb_del(t->t_txn, t->t_dbi[DB_FINISHED], &jk, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	return (mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &jk, NULL));
 }
 
 /* Whether when is less than age ms before now, without overflow. */
@@ -1181,20 +1235,36 @@ qtx_lease_fin(struct qtx *t, const struct job *j, const struct qlease *l)
 	return (mdb_put(t->t_txn, t->t_dbi[DB_META], &k, &v, 0));
 }
 
+/* A settled finished lease of id: QUEUE_ENOENT when there is none. */
+static int
+qtx_finished_read(struct qtx *t, uint64_t id, struct qfin *f)
+{
+	uint8_t	 kb[8];
+	MDB_val	 k = { 8, kb }, v;
+	int	 rc;
+
+	util_put_be64(kb, id);
+	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_FINISHED], &k, &v)) != 0)
+		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
+	if (v.mv_size != sizeof(*f))
+		return (QUEUE_ERROR);
+	memcpy(f, v.mv_data, sizeof(*f));
+	return (0);
+}
+
 /*
- * Write what the finished leases say into the jobs' records and done,
- * and delete them: after every QUEUE_SETTLE acks, before a trim or a
- * purge of done jobs, and on queue_settle().
+ * Move the finished leases to finished, under the same id, index them
+ * in done, and delete them from meta: after every QUEUE_SETTLE acks,
+ * before a trim or a purge of done jobs, and on queue_settle().  The
+ * records stay as they are: qtx_job_get reads finished.
  */
 static int
 qtx_settle(struct qtx *t)
 {
-	struct qfin	 f;
-	struct job	 j;
 	MDB_cursor	*c;
-	MDB_val		 k, v;
+	MDB_val		 k, v, fk;
 	uint8_t		 kb[QMETA_LEASE_KEYLEN];
-	uint64_t	 id;
+	uint64_t	 id, when;
 	int		 rc, op = MDB_SET_RANGE;
 
 	if (t->t_m.m_unsettled == 0)
@@ -1208,15 +1278,17 @@ qtx_settle(struct qtx *t)
 		if ((rc = qtx_meta_next(c, QMETA_LEASE, QMETA_LEASE_KEYLEN,
 		    &k, &v, &op)) != 0)
 			break;
-		if (v.mv_size != sizeof(f))
+		if (v.mv_size != sizeof(struct qfin))
 			continue;
-		memcpy(&f, v.mv_data, sizeof(f));
 		id = util_get_be64((uint8_t *)k.mv_data + 1);
+		memcpy(&when, (uint8_t *)v.mv_data +
+		    offsetof(struct qfin, f_done), sizeof(when));
 		/* The writes move the cursor: seek again after them. */
-		if ((rc = qtx_job_get(t, id, &j)) != 0 ||
+		fk.mv_size = 8;
+		fk.mv_data = (uint8_t *)k.mv_data + 1;
+		if ((rc = qtx_put_tail(t, DB_FINISHED, &fk, &v)) != 0 ||
 		    (rc = mdb_cursor_del(c, 0)) != 0 ||
-		    (rc = qtx_job_put(t, &j, 0)) != 0 ||
-		    (rc = qtx_timed(t, DB_DONE, f.f_done, id, 0)) != 0)
+		    (rc = qtx_timed(t, DB_DONE, when, id, 0)) != 0)
 			break;
 		qtx_lease_key(kb, id + 1);
 		op = MDB_SET_RANGE;
@@ -1474,7 +1546,6 @@ qtx_retain(struct qtx *t, size_t max)
 	MDB_val		 k, v;
 	struct job	 j;
 	uint64_t	 ndone, when, id;
-	uint8_t		 kb[8];
 	size_t		 n = 0;
 	int		 rc;
 
@@ -1490,18 +1561,9 @@ qtx_retain(struct qtx *t, size_t max)
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
 		if ((rc = qtx_job_get(t, id, &j)) == 0) {
-			if (j.j_key[0] != '\0') {
-				k.mv_size = strlen(j.j_key);
-				k.mv_data = j.j_key;
-				(void)mdb_del(t->t_txn, t->t_dbi[DB_KEYS], &k,
-				    NULL);
-			}
-			util_put_be64(kb, id);
-			k.mv_size = 8;
-			k.mv_data = kb;
-			if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &k,
-			    NULL)) != 0 || (rc = qtx_move(t, j.j_tenant_id,
-			    j.j_state, -1)) != 0)
+			if ((rc = qtx_job_forget(t, &j)) != 0 ||
+			    (rc = qtx_move(t, j.j_tenant_id, j.j_state,
+			    -1)) != 0)
 				break;
 		} else if (rc != QUEUE_ENOENT)
 			break;
@@ -1707,7 +1769,8 @@ qtx_lease(struct qtx *t, struct queue_claim_arg *ca, const uint8_t *kb,
 	if ((rc = mdb_del(t->t_txn, t->t_dbi[DB_META], &k, NULL)) != 0 ||
 	    (rc = qtx_ready_refill(t, kb)) != 0)
 		return (rc);
-	if ((rc = qtx_job_get(t, id, j)) != 0)
+	/* A ready job has no lease, and has not finished. */
+	if ((rc = qtx_job_record(t, id, j)) != 0)
 		return (rc);
 	memset(&l, 0, sizeof(l));
 	l.l_gen = t->t_m.m_next_gen++;
@@ -2480,24 +2543,6 @@ static int
 qlmdb_retry_dead(struct queue *q, uint64_t *n)
 {
 	return (qlmdb_retry_dead_tenant(q, NULL, n));
-}
-
-/* Delete a finished job's record and its idempotency key. */
-static int
-qtx_job_forget(struct qtx *t, const struct job *j)
-{
-	MDB_val		 jk;
-	uint8_t		 kb[8];
-
-	if (j->j_key[0] != '\0') {
-		jk.mv_size = strlen(j->j_key);
-		jk.mv_data = (void *)j->j_key;
-		(void)mdb_del(t->t_txn, t->t_dbi[DB_KEYS], &jk, NULL);
-	}
-	util_put_be64(kb, j->j_id);
-	jk.mv_size = 8;
-	jk.mv_data = kb;
-	return (mdb_del(t->t_txn, t->t_dbi[DB_JOBS], &jk, NULL));
 }
 
 static int

@@ -458,6 +458,41 @@ db_leases(struct tq *tq, MDB_txn *txn, int fin)
 }
 
 /*
+ * The settled finished leases: keys id(8), a finished lease (72 bytes)
+ * whose state (at byte 64) is done or cancelled, of a job that has a
+ * record and an entry in done.
+ */
+static uint64_t
+db_finished(struct tq *tq, MDB_txn *txn)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_cursor	*c;
+	MDB_val		 k, v, jv;
+	MDB_dbi		 finished, jobs = 0;
+	uint64_t	 n = 0;
+	uint32_t	 state;
+	int		 rc, i;
+
+	for (i = 0; i < s->s_ndbs; i++)
+		if (s->s_names[i] != NULL && strcmp(s->s_names[i], "jobs") == 0)
+			jobs = s->s_dbi[i];
+	ck_assert_int_eq(mdb_dbi_open(txn, "finished", 0, &finished), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, finished, &c), 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, n == 0 ? MDB_FIRST :
+	    MDB_NEXT)) == 0) {
+		ck_assert_uint_eq(k.mv_size, 8);
+		ck_assert_uint_eq(v.mv_size, 72);
+		memcpy(&state, (uint8_t *)v.mv_data + 64, sizeof(state));
+		ck_assert(state == JOB_DONE || state == JOB_CANCELLED);
+		ck_assert_int_eq(mdb_get(txn, jobs, &k, &jv), 0);
+		n++;
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(c);
+	return (n);
+}
+
+/*
  * LMDB's index databases must hold an entry for each job of their
  * state, all[] the jobs of each state as a walk over every job found.
  */
@@ -478,7 +513,8 @@ tq_lmdb_consistent(struct tq *tq, int line, const uint64_t *all)
 	    db_entries(tq, txn, "delayed") == all[JOB_RETRY] &&
 	    db_entries(tq, txn, "done") + db_leases(tq, txn, 1) ==
 	    all[JOB_DONE] + all[JOB_CANCELLED] &&
-	    db_entries(tq, txn, "dead") == all[JOB_DEAD],
+	    db_entries(tq, txn, "dead") == all[JOB_DEAD] &&
+	    db_finished(tq, txn) <= db_entries(tq, txn, "done"),
 	    "line %d: index databases disagree with the job records", line);
 	mdb_txn_abort(txn);
 }
@@ -3096,6 +3132,57 @@ tq_meta_key(const MDB_val *k)
 	    (k->mv_size == 14 && p[0] == 'u'));
 }
 
+/*
+ * Up to version 6 a settling wrote each finished lease into its job's
+ * record, as the ack would have (the state, the ack's time, the lease's
+ * holder, generation and progress, no deadline), and there is no
+ * database "finished".  f is the finished lease as stored: the lease
+ * (see tq_downgrade_job), then done(8) state(4) pad(4).
+ */
+static void
+tq_downgrade_finished(struct tq *tq, MDB_txn *txn)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	msgpack_sbuffer	 sb;
+	struct job	 j;
+	MDB_cursor	*c;
+	MDB_dbi		 finished;
+	MDB_val		 k, f, v;
+	const uint8_t	*l;
+	uint32_t	 u32;
+	int		 rc;
+
+	ck_assert_str_eq(s->s_names[1], "jobs");
+	ck_assert_int_eq(mdb_dbi_open(txn, "finished", 0, &finished), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, finished, &c), 0);
+	msgpack_sbuffer_init(&sb);
+	while ((rc = mdb_cursor_get(c, &k, &f, MDB_NEXT)) == 0) {
+		ck_assert_uint_eq(f.mv_size, 72);
+		l = f.mv_data;
+		ck_assert_int_eq(mdb_get(txn, s->s_dbi[1], &k, &v), 0);
+		ck_assert_int_eq(codec_job_decode(v.mv_data, v.mv_size, &j), 0);
+		memcpy(&u32, l + 64, 4);
+		j.j_state = u32;
+		memcpy(&j.j_updated, l + 56, 8);
+		memcpy(&j.j_lease_gen, l, 8);
+		memcpy(&j.j_lease_pid, l + 8, 4);
+		memcpy(&j.j_lease_slot, l + 12, 4);
+		memcpy(&j.j_progress, l + 24, 8);
+		memcpy(&u32, l + 40, 4);
+		j.j_cancel = u32;
+		j.j_lease_deadline = 0;
+		msgpack_sbuffer_clear(&sb);
+		ck_assert_int_eq(codec_job_encode(&j, &sb), 0);
+		v.mv_size = sb.size;
+		v.mv_data = sb.data;
+		ck_assert_int_eq(mdb_put(txn, s->s_dbi[1], &k, &v, 0), 0);
+	}
+	ck_assert_int_eq(rc, MDB_NOTFOUND);
+	msgpack_sbuffer_destroy(&sb);
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_drop(txn, finished, 1), 0);
+}
+
 /* Versions 1 to 4 keep meta's records in a database "meta". */
 static void
 tq_downgrade_meta(MDB_txn *txn, MDB_dbi main, MDB_dbi *meta)
@@ -3146,7 +3233,8 @@ tq_downgrade_backlog(MDB_txn *txn, MDB_dbi main)
 }
 
 /*
- * Take a queue back to the layout of an older version.  Version 5 keeps
+ * Take a queue back to the layout of an older version.  Version 6 has
+ * no database "finished": a settling wrote the records.  Version 5 keeps
  * every ready job in meta, none in a backlog.  Version 4 keeps
  * meta's records in a database "meta", as the older ones do.  Version 3 has
  * no finished leases (an ack wrote the record and done at once, as a
@@ -3174,8 +3262,11 @@ tq_downgrade(struct tq *tq, uint32_t version)
 	if (version < 4)
 		ck_assert_int_eq(queue_settle(&tq->tq_q), QUEUE_OK);
 	ck_assert_int_eq(mdb_txn_begin(s->s_env, NULL, 0, &txn), 0);
-	tq_downgrade_backlog(txn, s->s_dbi[0]);
+	tq_downgrade_finished(tq, txn);
 	meta = s->s_dbi[0];
+	if (version == 6)
+		goto stats;
+	tq_downgrade_backlog(txn, s->s_dbi[0]);
 	if (version == 5)
 		goto stats;
 	tq_downgrade_meta(txn, s->s_dbi[0], &meta);
@@ -3346,7 +3437,9 @@ START_TEST(test_layout_upgrade)
 }
 END_TEST
 
-/* The layout version in the meta record. */
+/* The layout version in the meta record, and this quire's. */
+#define TQ_VERSION	7
+
 static uint32_t
 tq_version(struct tq *tq)
 {
@@ -3427,11 +3520,11 @@ START_TEST(test_settle_upgrade)
 	five_states(&tq, ids, gens, 6);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 
-	ck_assert_uint_eq(tq_version(&tq), 6);
+	ck_assert_uint_eq(tq_version(&tq), TQ_VERSION);
 	tq_downgrade(&tq, 3);
 	ck_assert_uint_eq(tq_version(&tq), 3);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 6);
+	ck_assert_uint_eq(tq_version(&tq), TQ_VERSION);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
 	five_states_are(&tq, ids, gens, want, 6);
@@ -3513,7 +3606,7 @@ START_TEST(test_main_upgrade)
 	tq_downgrade(&tq, 4);
 	ck_assert_uint_eq(tq_version(&tq), 4);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 6);
+	ck_assert_uint_eq(tq_version(&tq), TQ_VERSION);
 	tq_upgraded(&tq);
 	COUNTS(&tq, 2, 1, 1, 1, 1, 1);
 	/* Two acks not yet settled, one lease, two ready jobs. */
@@ -3576,6 +3669,20 @@ db_fin(struct tq *tq)
 	return (n);
 }
 
+/* Entries in the database of that name. */
+static uint64_t
+db_count(struct tq *tq, const char *name)
+{
+	MDB_txn		*txn;
+	uint64_t	 n;
+
+	ck_assert_int_eq(mdb_txn_begin(tq->tq_q.q_store.s_env, NULL,
+	    MDB_RDONLY, &txn), 0);
+	n = db_entries(tq, txn, name);
+	mdb_txn_abort(txn);
+	return (n);
+}
+
 START_TEST(test_ack_settle)
 {
 	struct tq		 tq;
@@ -3612,6 +3719,7 @@ START_TEST(test_ack_settle)
 	COUNTS(&tq, 3, 0, 0, TQ_SETTLE - 1, 0, 0);
 	ck_assert_uint_eq(claim_ack(&tq, 100, 1), 1);
 	ck_assert_uint_eq(db_fin(&tq), 0);
+	ck_assert_uint_eq(db_count(&tq, "finished"), TQ_SETTLE);
 	COUNTS(&tq, 2, 0, 0, TQ_SETTLE, 0, 0);
 	get(&tq, first, &j);
 	ck_assert_int_eq(j.j_state, before.j_state);
@@ -3626,6 +3734,7 @@ START_TEST(test_ack_settle)
 	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
 	ck_assert_uint_eq(n, TQ_SETTLE + 1);
 	ck_assert_uint_eq(db_fin(&tq), 0);
+	ck_assert_uint_eq(db_count(&tq, "finished"), 0);
 	ck_assert_int_eq(state_of(&tq, id), QUEUE_ENOENT);
 	COUNTS(&tq, 1, 0, 0, 0, 0, 0);
 	tq_close(&tq);
@@ -3836,6 +3945,56 @@ tq_set_version(struct tq *tq, uint32_t version)
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 }
 
+/*
+ * A queue of version 6, whose settlings wrote the acked jobs' records,
+ * opens as version 7 with every job in its state.  Its acks are then
+ * settled into finished, and a purge of done jobs takes both kinds.
+ */
+START_TEST(test_finished_upgrade)
+{
+	static const int	 want[6] = {
+		JOB_DONE, JOB_CANCELLED, JOB_RETRY, JOB_DEAD, JOB_LEASED,
+		JOB_READY
+	};
+	struct tq		 tq;
+	struct job		 j;
+	uint64_t		 ids[6], gens[6], n;
+
+	tq_open(&tq, NULL);
+	five_states(&tq, ids, gens, 6);
+	ck_assert_int_eq(queue_settle(&tq.tq_q), QUEUE_OK);
+	ck_assert_uint_eq(db_count(&tq, "finished"), 2);
+	tq_downgrade(&tq, 6);
+	ck_assert_uint_eq(tq_version(&tq), 6);
+	tq_reopen(&tq, NULL);
+	ck_assert_uint_eq(tq_version(&tq), TQ_VERSION);
+	ck_assert_uint_eq(db_count(&tq, "finished"), 0);
+	COUNTS(&tq, 1, 1, 1, 1, 1, 1);
+	five_states_are(&tq, ids, gens, want, 6);
+
+	/* The lease's ack, settled: in finished, and read as done. */
+	tq.tq_q.q_fixed_now = T0 + MINUTE;
+	ck_assert_int_eq(ack1(&tq, ids[4], gens[4]), QUEUE_OK);
+	ck_assert_int_eq(queue_settle(&tq.tq_q), QUEUE_OK);
+	ck_assert_uint_eq(db_count(&tq, "finished"), 1);
+	get(&tq, ids[4], &j);
+	ck_assert_int_eq(j.j_state, JOB_DONE);
+	ck_assert_uint_eq(j.j_updated, T0 + MINUTE);
+	ck_assert_uint_eq(j.j_progress, 7);
+	ck_assert_uint_eq(j.j_lease_gen, gens[4]);
+	ck_assert_uint_eq(j.j_lease_deadline, 0);
+	COUNTS(&tq, 1, 0, 1, 2, 1, 1);
+
+	ck_assert_int_eq(queue_purge(&tq.tq_q, JOB_DONE, 0, 0, &n), QUEUE_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(db_count(&tq, "finished"), 0);
+	ck_assert_int_eq(state_of(&tq, ids[0]), QUEUE_ENOENT);
+	ck_assert_int_eq(state_of(&tq, ids[4]), QUEUE_ENOENT);
+	COUNTS(&tq, 1, 0, 1, 0, 1, 0);
+	tq_close(&tq);
+}
+END_TEST
+
 START_TEST(test_backlog_upgrade)
 {
 	struct tq		 tq;
@@ -3853,7 +4012,7 @@ START_TEST(test_backlog_upgrade)
 	tq_downgrade(&tq, 5);
 	ck_assert_uint_eq(tq_version(&tq), 5);
 	tq_reopen(&tq, NULL);
-	ck_assert_uint_eq(tq_version(&tq), 6);
+	ck_assert_uint_eq(tq_version(&tq), TQ_VERSION);
 	db_ready_split(&tq, &meta, &backlog);
 	ck_assert_uint_eq(meta, 60);
 	ck_assert_uint_eq(backlog, 0);
@@ -3879,12 +4038,13 @@ START_TEST(test_backlog_upgrade)
 	/* A newer layout than this quire's is refused. */
 	queue_close(&tq.tq_q);
 	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), 0);
-	tq_set_version(&tq, 7);
+	tq_set_version(&tq, TQ_VERSION + 1);
 	queue_close(&tq.tq_q);
 	ck_assert_int_eq(queue_open(&tq.tq_q, tq.tq_dir, NULL), -1);
 	ck_assert_int_eq(tlib_rm_rf(tq.tq_dir), 0);
 }
 END_TEST
+
 /*
  * PostgreSQL's own: a connection the server ended, the hosts sharing
  * the queue and the documents' homes, uploaded bodies read by another
@@ -4667,6 +4827,7 @@ queue_suite(void)
 		tcase_add_test(tc, test_main_upgrade);
 		tcase_add_test(tc, test_backlog);
 		tcase_add_test(tc, test_backlog_upgrade);
+		tcase_add_test(tc, test_finished_upgrade);
 		tcase_add_test(tc, test_commit_rounds);
 	}
 	suite_add_tcase(s, tc);
