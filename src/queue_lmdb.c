@@ -177,7 +177,14 @@
  * QUEUE_TRIM_GRACE_MS); that commit then settles the finished leases
  * and trims the done jobs back to the limits.  Deleting neighbours
  * together touches a few pages of jobs and done once per batch, where a
- * trim at every ack touched them at every ack.
+ * trim at every ack touched them at every ack.  While jobs wait to be
+ * claimed the count's limit is twice retain_done (qtx_retain_keep): the
+ * pages a trim frees go to LMDB's free list, which a backlog's commits
+ * do not drain (they free as many pages as they take), so it would
+ * grow past a leaf, and every commit write its first and last leaves
+ * and their root, where it writes one leaf of a small free list.  The
+ * first ack with no job waiting trims back to retain_done, and the
+ * enqueues of the next burst take the pages freed.
  */
 
 #include <sys/types.h>
@@ -1505,6 +1512,24 @@ qtx_oldest_done(struct qtx *t, uint64_t *when)
 }
 
 /*
+ * How many done jobs are kept: retain_done, or twice as many while
+ * jobs wait to be claimed.  A trim frees the pages of the jobs it
+ * deletes, and under a backlog the free pages pile up on LMDB's free
+ * list, which every commit after then writes several pages of; so the
+ * commits of a backlog leave the done jobs be, up to the higher bound,
+ * and the first acks after it trim them back.
+ */
+static uint64_t
+qtx_retain_keep(const struct qtx *t)
+{
+	uint64_t	 n = t->t_q->q_conf.qc_retain_done;
+
+	if (t->t_m.m_count[JOB_READY] == 0 || n > UINT64_MAX / 2)
+		return (n);
+	return (2 * n);
+}
+
+/*
  * Whether the done jobs are over a retention limit by more than its
  * slack: then they are trimmed, in one batch, down to the limit.
  */
@@ -1512,7 +1537,7 @@ static int
 qtx_retain_due(struct qtx *t, int *due)
 {
 	const struct queue_conf *qc = &t->t_q->q_conf;
-	uint64_t	 ndone, slack, grace, age, when;
+	uint64_t	 ndone, slack, grace, age, when, keep;
 	int		 rc;
 
 	*due = 0;
@@ -1522,7 +1547,8 @@ qtx_retain_due(struct qtx *t, int *due)
 	slack = qc->qc_retain_done / QUEUE_TRIM_PART;
 	if (slack > QUEUE_TRIM_SLACK)
 		slack = QUEUE_TRIM_SLACK;
-	if (ndone > qc->qc_retain_done + slack) {
+	keep = qtx_retain_keep(t);
+	if (ndone > keep + slack) {
 		*due = 1;
 		return (0);
 	}
@@ -1545,7 +1571,7 @@ qtx_retain(struct qtx *t, size_t max)
 	MDB_cursor	*c;
 	MDB_val		 k, v;
 	struct job	 j;
-	uint64_t	 ndone, when, id;
+	uint64_t	 ndone, when, id, keep = qtx_retain_keep(t);
 	size_t		 n = 0;
 	int		 rc;
 
@@ -1555,7 +1581,7 @@ qtx_retain(struct qtx *t, size_t max)
 	while (n < max && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
 		when = util_get_be64(k.mv_data);
 		id = util_get_be64((uint8_t *)k.mv_data + 8);
-		if (ndone <= qc->qc_retain_done &&
+		if (ndone <= keep &&
 		    qtx_younger(t, when, qc->qc_retain_age_ms))
 			break;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
