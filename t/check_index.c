@@ -1284,6 +1284,18 @@ START_TEST(test_segment_damage)
 	memcpy(cut, seg, len);
 	h->h_nterms = len;
 	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+
+	/*
+	 * And norms or a dictionary where their fields are not aligned,
+	 * though they fit: the padding after the norms gives room.
+	 */
+	memcpy(cut, seg, len);
+	ck_assert_uint_le(h->h_norms + 1 + h->h_nchunks * 2, h->h_dict - 2);
+	h->h_dict -= 2;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+	memcpy(cut, seg, len);
+	h->h_norms++;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
 	free(cut);
 
 	/*
