@@ -184,11 +184,37 @@ ixc_chunk(struct ixc *c, const MDB_val *k, const MDB_val *v)
 }
 
 /*
- * A term's postings counted in *df; -1 if damaged.  In QSG2 its docs
- * end with the last posting (ixpost_next sees to that), and its
- * positions, passed over at once after it, end where the term's area
- * does: where the next term's starts, the last term's in the padding
- * (7 bytes at most) before the segment's end.
+ * A posting's positions, read as bytes: tf varints whose sum, the last
+ * position, fits in 32 bits as the batch's positions do (ixpost_pos
+ * would wrap it).  -1 if not.
+ */
+static int
+ixc_seg_positions(struct ixpost *p)
+{
+	const uint8_t	*c, *end;
+	size_t		 len;
+	uint64_t	 d, at = 0;
+	uint32_t	 i;
+
+	if ((c = ixpost_posbuf(p, &len)) == NULL)
+		return (-1);
+	for (end = c + len, i = 0; i < p->p_tf; i++) {
+		if (ix_getvarint(&c, end, &d) == -1 || d > UINT32_MAX - at)
+			return (-1);
+		at += d;
+	}
+	return (0);
+}
+
+/*
+ * A term's postings counted in *df; -1 if damaged.  Each is of a later
+ * chunk than the one before (the cursor sees that they stay in the
+ * segment, not that they rise), with sound positions.  In QSG2 its docs
+ * end with the last posting (ixpost_next sees to that); in both layouts
+ * its positions end where the term's area does: where the next term's
+ * starts, the last term's in the padding (7 bytes at most) before the
+ * segment's end.  The first term's area starts where the header says
+ * the postings do, so that the areas tile them.
  */
 static int
 ixc_seg_count(const struct ixseg *s, uint32_t t, uint32_t *df)
@@ -196,14 +222,20 @@ ixc_seg_count(const struct ixseg *s, uint32_t t, uint32_t *df)
 	struct ixpost	 p;
 	const uint8_t	*pos;
 	size_t		 len;
-	uint64_t	 at;
+	uint64_t	 at, last = 0;
 	int		 rv;
 
+	if (t == 0 && s->s_dict[0].e_post != s->s_hdr->h_post)
+		return (-1);
 	ixpost_init(&p, s, t);
-	for (*df = 0; (rv = ixpost_next(&p)) == 1; (*df)++)
-		;
-	if (rv == -1 || !s->s_split)
-		return (rv);
+	for (*df = 0; (rv = ixpost_next(&p)) == 1; (*df)++) {
+		if ((*df > 0 && p.p_local <= last) ||
+		    ixc_seg_positions(&p) == -1)
+			return (-1);
+		last = p.p_local;
+	}
+	if (rv == -1)
+		return (-1);
 	if ((pos = ixpost_posbuf(&p, &len)) == NULL)
 		return (-1);
 	at = pos + len - (const uint8_t *)s->s_data;
@@ -212,27 +244,45 @@ ixc_seg_count(const struct ixseg *s, uint32_t t, uint32_t *df)
 	return (s->s_len - at < 8 ? 0 : -1);
 }
 
-/* A segment's frequencies equal a recount, its terms are in order. */
-static int
-ixc_seg_terms(struct ixc *c, const struct ixseg *s, uint64_t id)
+/*
+ * One segment's own soundness, ixc_seg's but for its place among the
+ * others (also the fuzz target's, contrib/fuzz/fuzz_segment.c): its
+ * chunks' cids fit in 32 bits, its terms are in order, and each term's
+ * postings are sound (ixc_seg_count) and as many as its frequency says.
+ * 0, or 1 with the problem in msg, the segment named by its id.
+ */
+int
+index_check_seg(const struct ixseg *s, uint64_t id, char *msg, size_t len)
 {
 	const char	*tp;
 	size_t		 tl;
 	uint32_t	 t, df;
 
+	if ((uint64_t)s->s_hdr->h_base + s->s_hdr->h_nchunks >
+	    (uint64_t)UINT32_MAX + 1) {
+		snprintf(msg, len, "segment %llu: its chunks run past the "
+		    "last cid", (unsigned long long)id);
+		return (1);
+	}
 	for (t = 0; t < s->s_hdr->h_nterms; t++) {
-		if (ixc_seg_count(s, t, &df) == -1)
-			return (ixc_fail(c, "segment %llu: term %u: its "
-			    "postings are damaged", (unsigned long long)id, t));
-		if (df != s->s_dict[t].e_df)
-			return (ixc_fail(c, "segment %llu: term %u: %u "
+		if (ixc_seg_count(s, t, &df) == -1) {
+			snprintf(msg, len, "segment %llu: term %u: its "
+			    "postings are damaged", (unsigned long long)id, t);
+			return (1);
+		}
+		if (df != s->s_dict[t].e_df) {
+			snprintf(msg, len, "segment %llu: term %u: %u "
 			    "postings, frequency says %u",
-			    (unsigned long long)id, t, df, s->s_dict[t].e_df));
+			    (unsigned long long)id, t, df, s->s_dict[t].e_df);
+			return (1);
+		}
 		tl = 0;
 		tp = ixseg_term(s, t, &tl);
-		if (ixseg_find(s, tp, tl) != t)
-			return (ixc_fail(c, "segment %llu: terms out of order",
-			    (unsigned long long)id));
+		if (ixseg_find(s, tp, tl) != t) {
+			snprintf(msg, len, "segment %llu: terms out of order",
+			    (unsigned long long)id);
+			return (1);
+		}
 	}
 	return (0);
 }
@@ -263,7 +313,7 @@ ixc_seg(struct ixc *c, const MDB_val *k, const MDB_val *v)
 	if (c->c_next > c->c_m.m_next_cid)
 		return (ixc_fail(c, "segment %llu: chunks beyond the last one "
 		    "given out", (unsigned long long)id));
-	return (ixc_seg_terms(c, &s, id));
+	return (index_check_seg(&s, id, c->c_msg, c->c_len));
 }
 
 static int

@@ -59,8 +59,10 @@ ix_varint(struct buf *b, uint64_t v)
 
 /*
  * A segment as a batch or a merge wrote it: 8n bytes under an 8-byte
- * key, so 8-aligned in its page, as its header's uint64 needs.  One that
- * is not was not written so, and is damaged.
+ * key, so 8-aligned in its page, as its header's uint64 needs; its areas
+ * at 8n offsets, so that the norms (uint16) and the dictionary (uint32
+ * fields) are read in place.  One that is not was not written so, and
+ * is damaged.
  */
 int
 ixseg_open(struct ixseg *s, const void *data, size_t len)
@@ -79,6 +81,7 @@ ixseg_open(struct ixseg *s, const void *data, size_t len)
 		return (-1);
 	end = (uint64_t)h->h_norms + (uint64_t)h->h_nchunks * 2;
 	if (h->h_norms < sizeof(*h) || end > h->h_dict ||
+	    (h->h_norms & 1) != 0 || (h->h_dict & 3) != 0 ||
 	    (uint64_t)h->h_dict + (uint64_t)h->h_nterms *
 	    sizeof(struct ixsegterm) > h->h_strs || h->h_strs > h->h_post ||
 	    h->h_post > len)

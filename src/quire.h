@@ -1429,6 +1429,8 @@ int		 ixrec_chunk_decode(MDB_txn *, struct index *, const void *,
 
 /* index_check.c */
 int		 index_check(struct index *, char *, size_t);
+int		 index_check_seg(const struct ixseg *, uint64_t, char *,
+		    size_t);
 
 /* index_seg.c: an ixseg, and the ixpost cursors on it, point into the
  * value they were opened on, valid until the end of the transaction that

@@ -1284,6 +1284,18 @@ START_TEST(test_segment_damage)
 	memcpy(cut, seg, len);
 	h->h_nterms = len;
 	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+
+	/*
+	 * And norms or a dictionary where their fields are not aligned,
+	 * though they fit: the padding after the norms gives room.
+	 */
+	memcpy(cut, seg, len);
+	ck_assert_uint_le(h->h_norms + 1 + h->h_nchunks * 2, h->h_dict - 2);
+	h->h_dict -= 2;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
+	memcpy(cut, seg, len);
+	h->h_norms++;
+	ck_assert_int_eq(ixseg_open(&s, cut, len), -1);
 	free(cut);
 
 	/*
@@ -1410,6 +1422,142 @@ START_TEST(test_segment_split_damage)
 	/* Put back, it is sound again. */
 	raw_write(&t, IDB_SEGS, kb, 8, seg, len);
 	check_ok(&t);
+	free(seg);
+	tix_close(&t);
+}
+END_TEST
+
+/* The one-segment check on a segment in memory: its message, or "". */
+static const char *
+seg_check(const uint8_t *seg, size_t len)
+{
+	static char	 msg[256];
+	struct ixseg	 s;
+	int		 rv;
+
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	msg[0] = '\0';
+	rv = index_check_seg(&s, 1, msg, sizeof(msg));
+	ck_assert_int_eq(rv, msg[0] != '\0');
+	return (msg);
+}
+
+/*
+ * Damage that the cursor reads through, as it must to stay fast, and
+ * the check finds: a posting of the same chunk as the one before,
+ * postings that start past where the header says, cids or a position
+ * past 32 bits, a QSG1 term's positions that end before or after the
+ * next term's area starts.
+ */
+START_TEST(test_segment_check)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct ixseg	 s;
+	struct ixseghdr	*h;
+	struct ixpost	 p;
+	uint8_t		 kb[8], *seg, *bad, *old, *wide;
+	const uint8_t	*c;
+	uint64_t	 dl;
+	uint32_t	 term, dup = UINT32_MAX, one = UINT32_MAX;
+	size_t		 len, olen, plen, at, wlen;
+
+	tix_open(&t);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "a";
+	d.d_text = "the fox saw the fox and the dog|the dog ran";
+	add_doc(&t, &d);
+	commit(&t, NULL);
+	util_put_be64(kb, 1);
+	seg = raw_get(&t, IDB_SEGS, kb, 8, &len);
+	ck_assert_str_eq(seg_check(seg, len), "");
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	/* A term of both chunks, its docs one byte each: 0, tf, 1, tf. */
+	for (term = 0; term < s.s_hdr->h_nterms; term++) {
+		c = area_docs(&s, term, &dl);
+		if (dl == 4 && s.s_dict[term].e_df == 2 && c[2] == 1)
+			dup = term;
+	}
+	ck_assert_uint_ne(dup, UINT32_MAX);
+	bad = xmalloc(len);
+
+	/* The second posting of the first chunk again. */
+	memcpy(bad, seg, len);
+	ck_assert_int_eq(ixseg_open(&s, bad, len), 0);
+	*(uint8_t *)(area_docs(&s, dup, &dl) + 2) = 0;
+	ck_assert_int_eq(walk_all(&s), 0);
+	ck_assert_ptr_nonnull(strstr(seg_check(bad, len),
+	    "postings are damaged"));
+	raw_write(&t, IDB_SEGS, kb, 8, bad, len);
+	check_fails(&t, "its postings are damaged");
+	raw_write(&t, IDB_SEGS, kb, 8, seg, len);
+	check_ok(&t);
+
+	/* The first term's area past where the postings start. */
+	memcpy(bad, seg, len);
+	h = (struct ixseghdr *)bad;
+	ck_assert_uint_le(h->h_post + 8, len);
+	h->h_post += 8;
+	ck_assert_ptr_nonnull(strstr(seg_check(bad, len),
+	    "term 0: its postings are damaged"));
+
+	/* Chunks from the last cid on, and past it. */
+	memcpy(bad, seg, len);
+	h->h_base = UINT32_MAX - 1;
+	ck_assert_str_eq(seg_check(bad, len), "");
+	h->h_base = UINT32_MAX;
+	ck_assert_ptr_nonnull(strstr(seg_check(bad, len),
+	    "its chunks run past the last cid"));
+
+	/*
+	 * The last position of the last term 2^32 further, in a varint 4
+	 * bytes longer, the header's size made to agree: past 32 bits,
+	 * where ixpost_pos would wrap it.
+	 */
+	ck_assert_int_eq(ixseg_open(&s, seg, len), 0);
+	ixpost_init(&p, &s, s.s_hdr->h_nterms - 1);
+	while (ixpost_next(&p) == 1)
+		;
+	ck_assert_ptr_nonnull(c = ixpost_posbuf(&p, &plen));
+	at = c + plen - seg;
+	ck_assert_uint_lt(seg[at - 1], 0x80);
+	wlen = (at + 4 + 7) & ~(size_t)7;
+	wide = xcalloc(1, wlen);
+	memcpy(wide, seg, at - 1);
+	memcpy(wide + at - 1, "\x80\x80\x80\x80\x10", 5);
+	wide[at - 1] |= seg[at - 1];
+	((struct ixseghdr *)wide)->h_size = wlen;
+	ck_assert_int_eq(ixseg_open(&s, wide, wlen), 0);
+	ck_assert_int_eq(walk_all(&s), 0);
+	ck_assert_ptr_nonnull(strstr(seg_check(wide, wlen),
+	    "postings are damaged"));
+	free(wide);
+
+	/*
+	 * QSG1: a term of one posting with a tf of 2 or more, one byte,
+	 * not the last term.  A tf one less ends its positions before
+	 * the next term's area, one more reads into it.
+	 */
+	old = seg_qsg1(seg, len, &olen);
+	ck_assert_str_eq(seg_check(old, olen), "");
+	ck_assert_int_eq(ixseg_open(&s, old, olen), 0);
+	for (term = 0; term + 1 < s.s_hdr->h_nterms; term++) {
+		c = old + s.s_dict[term].e_post;
+		if (s.s_dict[term].e_df == 1 && c[0] < 0x80 && c[1] >= 2 &&
+		    c[1] < 0x7f)
+			one = term;
+	}
+	ck_assert_uint_ne(one, UINT32_MAX);
+	old[s.s_dict[one].e_post + 1]--;
+	ck_assert_int_eq(walk_all(&s), 0);
+	ck_assert_ptr_nonnull(strstr(seg_check(old, olen),
+	    "postings are damaged"));
+	old[s.s_dict[one].e_post + 1] += 2;
+	ck_assert_int_eq(walk_all(&s), 0);
+	ck_assert_ptr_nonnull(strstr(seg_check(old, olen),
+	    "postings are damaged"));
+	free(old);
+	free(bad);
 	free(seg);
 	tix_close(&t);
 }
@@ -5249,6 +5397,7 @@ index_suite(void)
 	tcase_add_test(tc, test_segment_skip);
 	tcase_add_test(tc, test_segment_damage);
 	tcase_add_test(tc, test_segment_split_damage);
+	tcase_add_test(tc, test_segment_check);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scoring");

@@ -12,7 +12,7 @@ set -u
 top=${TOPSRC:-.}
 bin=$(dirname "${QUIRED:-./quired}")/contrib/fuzz
 targets="text md html json ndjson code pdf tokenize query config codec ipc
-	control"
+	control segment"
 fail=0
 TMPDIR=${TMPDIR:-/tmp}
 export TMPDIR
