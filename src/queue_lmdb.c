@@ -735,17 +735,29 @@ qtx_job_get(struct qtx *t, uint64_t id, struct job *j)
 	return (qtx_job_lease(t, j));
 }
 
+/* The value under id(8) in db: QUEUE_ENOENT when there is none. */
+static int
+qtx_get_id(struct qtx *t, int db, uint64_t id, MDB_val *v)
+{
+	uint8_t	 kb[8];
+	MDB_val	 k = { 8, kb };
+	int	 rc;
+
+	util_put_be64(kb, id);
+	if ((rc = mdb_get(t->t_txn, t->t_dbi[db], &k, v)) != 0)
+		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
+	return (0);
+}
+
 /* A job's record alone, as its enqueue or its last move wrote it. */
 static int
 qtx_job_record(struct qtx *t, uint64_t id, struct job *j)
 {
-	uint8_t		 kb[8];
-	MDB_val		 k = { 8, kb }, v;
-	int		 rc;
+	MDB_val	 v;
+	int	 rc;
 
-	util_put_be64(kb, id);
-	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_JOBS], &k, &v)) != 0)
-		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
+	if ((rc = qtx_get_id(t, DB_JOBS, id, &v)) != 0)
+		return (rc);
 	if (codec_job_decode(v.mv_data, v.mv_size, j) == -1 || j->j_id != id) {
 		log_warnx("%s: job %llu: corrupt record (%zu bytes)", __func__,
 		    (unsigned long long)id, v.mv_size);
@@ -1246,13 +1258,11 @@ qtx_lease_fin(struct qtx *t, const struct job *j, const struct qlease *l)
 static int
 qtx_finished_read(struct qtx *t, uint64_t id, struct qfin *f)
 {
-	uint8_t	 kb[8];
-	MDB_val	 k = { 8, kb }, v;
+	MDB_val	 v;
 	int	 rc;
 
-	util_put_be64(kb, id);
-	if ((rc = mdb_get(t->t_txn, t->t_dbi[DB_FINISHED], &k, &v)) != 0)
-		return (rc == MDB_NOTFOUND ? QUEUE_ENOENT : rc);
+	if ((rc = qtx_get_id(t, DB_FINISHED, id, &v)) != 0)
+		return (rc);
 	if (v.mv_size != sizeof(*f))
 		return (QUEUE_ERROR);
 	memcpy(f, v.mv_data, sizeof(*f));

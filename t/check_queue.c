@@ -3088,6 +3088,46 @@ START_TEST(test_corrupt_record)
 }
 END_TEST
 
+/* A job's record under key k of "jobs", read raw, or written. */
+static void
+tq_record_get(struct tq *tq, MDB_txn *txn, MDB_val *k, struct job *j)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	MDB_val		 v;
+
+	ck_assert_str_eq(s->s_names[1], "jobs");
+	ck_assert_int_eq(mdb_get(txn, s->s_dbi[1], k, &v), 0);
+	ck_assert_int_eq(codec_job_decode(v.mv_data, v.mv_size, j), 0);
+}
+
+static void
+tq_record_put(struct tq *tq, MDB_txn *txn, MDB_val *k, const struct job *j)
+{
+	struct store	*s = &tq->tq_q.q_store;
+	msgpack_sbuffer	 sb;
+	MDB_val		 v;
+
+	msgpack_sbuffer_init(&sb);
+	ck_assert_int_eq(codec_job_encode(j, &sb), 0);
+	v.mv_size = sb.size;
+	v.mv_data = sb.data;
+	ck_assert_int_eq(mdb_put(txn, s->s_dbi[1], k, &v, 0), 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* A lease's holder, generation and cancel flag, into the record. */
+static void
+tq_record_lease(struct job *j, const uint8_t *l)
+{
+	uint32_t	 cancel;
+
+	memcpy(&j->j_lease_gen, l, 8);
+	memcpy(&j->j_lease_pid, l + 8, 4);
+	memcpy(&j->j_lease_slot, l + 12, 4);
+	memcpy(&cancel, l + 40, 4);
+	j->j_cancel = cancel;
+}
+
 /*
  * A leased job's record as versions 1 and 2 wrote it at the claim: state
  * leased, updated at the claim, the lease's holder, generation and
@@ -3099,30 +3139,16 @@ static void
 tq_downgrade_job(struct tq *tq, MDB_txn *txn, const uint8_t *id,
     const uint8_t *l)
 {
-	struct store	*s = &tq->tq_q.q_store;
-	msgpack_sbuffer	 sb;
 	struct job	 j;
-	MDB_val		 k = { 8, (void *)id }, v;
-	uint32_t	 cancel;
+	MDB_val		 k = { 8, (void *)id };
 
-	ck_assert_str_eq(s->s_names[1], "jobs");
-	ck_assert_int_eq(mdb_get(txn, s->s_dbi[1], &k, &v), 0);
-	ck_assert_int_eq(codec_job_decode(v.mv_data, v.mv_size, &j), 0);
+	tq_record_get(tq, txn, &k, &j);
+	tq_record_lease(&j, l);
 	j.j_state = JOB_LEASED;
 	memcpy(&j.j_updated, l + 48, 8);
-	memcpy(&j.j_lease_gen, l, 8);
-	memcpy(&j.j_lease_pid, l + 8, 4);
-	memcpy(&j.j_lease_slot, l + 12, 4);
 	memcpy(&j.j_lease_deadline, l + 16, 8);
-	memcpy(&cancel, l + 40, 4);
-	j.j_cancel = cancel;
 	j.j_progress = 0;
-	msgpack_sbuffer_init(&sb);
-	ck_assert_int_eq(codec_job_encode(&j, &sb), 0);
-	v.mv_size = sb.size;
-	v.mv_data = sb.data;
-	ck_assert_int_eq(mdb_put(txn, s->s_dbi[1], &k, &v, 0), 0);
-	msgpack_sbuffer_destroy(&sb);
+	tq_record_put(tq, txn, &k, &j);
 }
 
 /*
@@ -3150,43 +3176,29 @@ tq_meta_key(const MDB_val *k)
 static void
 tq_downgrade_finished(struct tq *tq, MDB_txn *txn)
 {
-	struct store	*s = &tq->tq_q.q_store;
-	msgpack_sbuffer	 sb;
 	struct job	 j;
 	MDB_cursor	*c;
 	MDB_dbi		 finished;
-	MDB_val		 k, f, v;
+	MDB_val		 k, f;
 	const uint8_t	*l;
-	uint32_t	 u32;
+	uint32_t	 state;
 	int		 rc;
 
-	ck_assert_str_eq(s->s_names[1], "jobs");
 	ck_assert_int_eq(mdb_dbi_open(txn, "finished", 0, &finished), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, finished, &c), 0);
-	msgpack_sbuffer_init(&sb);
 	while ((rc = mdb_cursor_get(c, &k, &f, MDB_NEXT)) == 0) {
 		ck_assert_uint_eq(f.mv_size, 72);
 		l = f.mv_data;
-		ck_assert_int_eq(mdb_get(txn, s->s_dbi[1], &k, &v), 0);
-		ck_assert_int_eq(codec_job_decode(v.mv_data, v.mv_size, &j), 0);
-		memcpy(&u32, l + 64, 4);
-		j.j_state = u32;
+		tq_record_get(tq, txn, &k, &j);
+		tq_record_lease(&j, l);
+		memcpy(&state, l + 64, 4);
+		j.j_state = state;
 		memcpy(&j.j_updated, l + 56, 8);
-		memcpy(&j.j_lease_gen, l, 8);
-		memcpy(&j.j_lease_pid, l + 8, 4);
-		memcpy(&j.j_lease_slot, l + 12, 4);
 		memcpy(&j.j_progress, l + 24, 8);
-		memcpy(&u32, l + 40, 4);
-		j.j_cancel = u32;
 		j.j_lease_deadline = 0;
-		msgpack_sbuffer_clear(&sb);
-		ck_assert_int_eq(codec_job_encode(&j, &sb), 0);
-		v.mv_size = sb.size;
-		v.mv_data = sb.data;
-		ck_assert_int_eq(mdb_put(txn, s->s_dbi[1], &k, &v, 0), 0);
+		tq_record_put(tq, txn, &k, &j);
 	}
 	ck_assert_int_eq(rc, MDB_NOTFOUND);
-	msgpack_sbuffer_destroy(&sb);
 	mdb_cursor_close(c);
 	ck_assert_int_eq(mdb_drop(txn, finished, 1), 0);
 }
