@@ -86,12 +86,6 @@ index_close(struct index *ix)
 	buf_free(&ix->ix_tmp);
 }
 
-MDB_dbi
-index_dbi(struct index *ix, int which)
-{
-	return (ix->ix_store.s_dbi[which]);
-}
-
 int
 index_meta_get(MDB_txn *txn, struct index *ix, struct ixmeta *m)
 {

@@ -44,17 +44,6 @@
 
 #include "quire.h"
 
-void
-ix_varint(struct buf *b, uint64_t v)
-{
-	uint8_t	*p;
-
-	if (b->b_len + 11 > b->b_cap)
-		buf_reserve(b, 10);
-	p = ix_putvarint((uint8_t *)b->b_data + b->b_len, v);
-	b->b_len = p - (uint8_t *)b->b_data;
-}
-
 /* Segment reading, shared with search.c, search_seg.c and merge.c. */
 
 /*
@@ -249,25 +238,6 @@ ixpost_init(struct ixpost *p, const struct ixseg *s, uint32_t term)
 		return;
 	p->p_cur = c;
 	p->p_end = p->p_pcur = c + d;
-}
-
-int
-ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t	*p = *pp;
-	uint64_t	 x = 0;
-	int		 shift = 0;
-
-	while (p < end && shift < 64) {
-		x |= (uint64_t)(*p & 0x7f) << shift;
-		if ((*p++ & 0x80) == 0) {
-			*pp = p;
-			*v = x;
-			return (0);
-		}
-		shift += 7;
-	}
-	return (-1);
 }
 
 /*

@@ -1358,11 +1358,17 @@ int		 index_doc_chunks(struct index *, const char *, size_t,
 		    struct ixdoc *, index_chunk_cb, void *);
 int		 index_doc_whole(struct index *, const char *, struct ixdoc *,
 		    struct buf *, struct buf *, index_chunk_cb, void *);
-MDB_dbi		 index_dbi(struct index *, int);
 int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
 		    uint64_t);
+
+/* The handle of one of the index's databases (IDB_META, ...). */
+static inline MDB_dbi
+index_dbi(struct index *ix, int which)
+{
+	return (ix->ix_store.s_dbi[which]);
+}
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
 int		 index_pack(struct index *);
 int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
@@ -1435,10 +1441,8 @@ int		 index_check_seg(const struct ixseg *, uint64_t, char *,
 /* index_seg.c: an ixseg, and the ixpost cursors on it, point into the
  * value they were opened on, valid until the end of the transaction that
  * read it from the map (or while the buffer of a batch's segment lives). */
-void		 ix_varint(struct buf *, uint64_t);
 int		 ix_termcmp(const void *, size_t, const void *, size_t);
 uint64_t	 ix_termkey(const void *, size_t);
-int		 ix_getvarint(const uint8_t **, const uint8_t *, uint64_t *);
 int		 ixseg_open(struct ixseg *, const void *, size_t);
 const char	*ixseg_term(const struct ixseg *, uint32_t, size_t *);
 uint32_t	 ixseg_lower(const struct ixseg *, const char *, size_t);
@@ -1477,6 +1481,38 @@ ix_varlen(uint64_t v)
 		n++;
 	}
 	return (n);
+}
+
+/* v's varint at the end of b. */
+static inline void
+ix_varint(struct buf *b, uint64_t v)
+{
+	uint8_t	*p;
+
+	if (b->b_len + 11 > b->b_cap)
+		buf_reserve(b, 10);
+	p = ix_putvarint((uint8_t *)b->b_data + b->b_len, v);
+	b->b_len = p - (uint8_t *)b->b_data;
+}
+
+/* The varint at *pp, before end, into v, *pp past it; -1 if cut short. */
+static inline int
+ix_getvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t	*p = *pp;
+	uint64_t	 x = 0;
+	int		 shift = 0;
+
+	while (p < end && shift < 64) {
+		x |= (uint64_t)(*p & 0x7f) << shift;
+		if ((*p++ & 0x80) == 0) {
+			*pp = p;
+			*v = x;
+			return (0);
+		}
+		shift += 7;
+	}
+	return (-1);
 }
 
 /* A k-way walk over segments' dictionaries (ixwalk_init): its term, w_t,

@@ -469,8 +469,10 @@ read_txn(MDB_txn *txn, void *arg)
 			r->r_tf[r->r_n] = bc.bc_tf;
 			pp = bc.bc_pos;
 			for (i = 0, at = 0; i < bc.bc_tf; i++) {
-				if (ix_getvarint(&pp, bc.bc_pend, &d) == -1)
+				if (ix_getvarint(&pp, bc.bc_pend, &d) == -1) {
 					r->r_err = 1;
+					break;
+				}
 				at += d;
 				if (i < TPOS)
 					r->r_pos[r->r_n][i] = at;
