@@ -1278,10 +1278,11 @@ qtx_finished_read(struct qtx *t, uint64_t id, struct qfin *f)
 static int
 qtx_settle(struct qtx *t)
 {
+	struct qfin	 f;
 	MDB_cursor	*c;
-	MDB_val		 k, v, fk;
+	MDB_val		 k, v, fk = { 8, NULL }, fv = { sizeof(f), &f };
 	uint8_t		 kb[QMETA_LEASE_KEYLEN];
-	uint64_t	 id, when;
+	uint64_t	 id;
 	int		 rc, op = MDB_SET_RANGE;
 
 	if (t->t_m.m_unsettled == 0)
@@ -1295,17 +1296,17 @@ qtx_settle(struct qtx *t)
 		if ((rc = qtx_meta_next(c, QMETA_LEASE, QMETA_LEASE_KEYLEN,
 		    &k, &v, &op)) != 0)
 			break;
-		if (v.mv_size != sizeof(struct qfin))
+		if (v.mv_size != sizeof(f))
 			continue;
-		id = util_get_be64((uint8_t *)k.mv_data + 1);
-		memcpy(&when, (uint8_t *)v.mv_data +
-		    offsetof(struct qfin, f_done), sizeof(when));
+		/* Copies: an update ends what the cursor's values point to. */
+		memcpy(&f, v.mv_data, sizeof(f));
+		memcpy(kb, k.mv_data, sizeof(kb));
+		id = util_get_be64(kb + 1);
+		fk.mv_data = kb + 1;
 		/* The writes move the cursor: seek again after them. */
-		fk.mv_size = 8;
-		fk.mv_data = (uint8_t *)k.mv_data + 1;
-		if ((rc = qtx_put_tail(t, DB_FINISHED, &fk, &v)) != 0 ||
-		    (rc = mdb_cursor_del(c, 0)) != 0 ||
-		    (rc = qtx_timed(t, DB_DONE, when, id, 0)) != 0)
+		if ((rc = mdb_cursor_del(c, 0)) != 0 ||
+		    (rc = qtx_put_tail(t, DB_FINISHED, &fk, &fv)) != 0 ||
+		    (rc = qtx_timed(t, DB_DONE, f.f_done, id, 0)) != 0)
 			break;
 		qtx_lease_key(kb, id + 1);
 		op = MDB_SET_RANGE;
