@@ -32,9 +32,13 @@
  *
  * The steps overlap: while the builders build a batch, the fold's own
  * thread walks and looks for the next one (the look only reads the
- * transaction, and the builders never touch it), then writes the first
- * when they are done.  Batches hold distinct terms, so what a write
- * changes is never what the next batch looked at.  A next batch that
+ * transaction, and the builders never touch it); when they are done, it
+ * starts them on the next batch and writes the first meanwhile.  The
+ * builders read only the segments and what the look copied, and a
+ * write never changes a page the transaction began with (LMDB writes
+ * its changes to pages of its own), so they build under the writes.
+ * Batches hold distinct terms, so what a write changes is never what
+ * the next batch looked at.  A next batch that
  * the budget or the clock leaves unwritten is dropped: the slice after
  * takes it up again from the last term written.
  */
@@ -729,8 +733,8 @@ ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 			goto out;
 	if ((rc = ixf_gather(&x, &w, budget)) != 0)
 		goto out;
+	ixf_build_start(x.x_b);
 	for (b = x.x_b;; b = next) {
-		ixf_build_start(b);
 		/* What b will write, about, and if there is room after it. */
 		soon = x.x_written + b->b_df * 4;
 		next = NULL;
@@ -741,8 +745,12 @@ ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 			rc = ixf_gather(&x, &w, budget - soon);
 		}
 		brc = ixf_build_finish(b);
-		if (rc != 0 || (rc = brc) != 0 ||
-		    (rc = ixf_write(&x, b, res)) != 0)
+		if (rc != 0 || (rc = brc) != 0)
+			goto out;
+		/* The next batch builds while this one is written. */
+		if (next != NULL)
+			ixf_build_start(next);
+		if ((rc = ixf_write(&x, b, res)) != 0)
 			goto out;
 		if (b->b_n > 0) {
 			ft = &b->b_terms[b->b_n - 1];
