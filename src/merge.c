@@ -45,7 +45,7 @@
 #define MERGE_FACTOR	8
 #define MERGE_DEAD_PCT	25	/* a segment this dead is rewritten alone */
 #define MERGE_TIER0	(64 * 1024)
-#define FOLD_SLICE	(4 * 1024 * 1024)	/* bytes written per slice */
+#define FOLD_SLICE	(16 * 1024 * 1024)	/* bytes written per slice */
 #define FOLD_SLICE_MS	100			/* and time spent in one */
 #define MERGE_QUIET_MS	1000	/* no commit for this long: not busy */
 #define MERGE_IDLE_MS	1000	/* nothing to merge: look again after */
