@@ -384,8 +384,10 @@ ixf_build_seg(struct ixf_builder *fb, struct ixf_term *ft,
 		if (p.p_cid <= ft->ft_last ||
 		    (anydead && roaring_bitmap_contains(dead, p.p_cid)))
 			continue;
+		/* posbuf found p_tf varint ends: under 10 bytes, all short. */
 		if ((pos = ixpost_posbuf(&p, &poslen)) == NULL ||
-		    ixf_posbytes(pos, pos + poslen, p.p_tf) != poslen)
+		    (poslen >= 10 &&
+		    ixf_posbytes(pos, pos + poslen, p.p_tf) != poslen))
 			return (MDB_CORRUPTED);
 		dl = seg->s_norms[p.p_local];
 		len = ix_varlen(p.p_tf) + poslen;

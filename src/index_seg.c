@@ -532,6 +532,19 @@ ixpost_pos(struct ixpost *p)
 	return (p->p_pos);
 }
 
+/* Copy n bytes to d, a few bytes (most often) without a call. */
+static inline uint8_t *
+ixseg_copy(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n > 16) {
+		memcpy(d, s, n);
+		return (d + n);
+	}
+	while (n-- > 0)
+		*d++ = *s++;
+	return (d);
+}
+
 /*
  * A term's postings as a batch writes them, each posting's positions
  * right after its tf, in[0..len) with dlen bytes of deltas and tfs among
@@ -556,10 +569,8 @@ ixseg_split(uint8_t *out, const uint8_t *in, size_t len, size_t dlen)
 		    (size_t)(c - h) > (size_t)(dend - d) ||
 		    (e = ixpost_skip(c, end, tf)) == NULL)
 			return (0);
-		memcpy(d, h, c - h);
-		d += c - h;
-		memcpy(ps, c, e - c);
-		ps += e - c;
+		d = ixseg_copy(d, h, c - h);
+		ps = ixseg_copy(ps, c, e - c);
 		c = e;
 	}
 	return (d == dend ? (size_t)(ps - out) : 0);
