@@ -23,8 +23,9 @@
  *		 This is most of a fold's work, and needs no LMDB handle:
  *		 the segments are read where they are in the map, which no
  *		 one writes during the transaction (LMDB copies the pages
- *		 it changes), so up to IXF_BUILDERS threads build shares of
- *		 the batch's terms at once, split by their postings.
+ *		 it changes), so up to IXF_BUILDERS threads build the
+ *		 batch's terms at once, each taking the next IXF_GRAIN
+ *		 terms not yet taken until none are left.
  *	write	 the blocks and the terms' totals, in term order, in the
  *		 write transaction, which is its thread's alone; in format
  *		 2, a term of no blocks whose postings make one small block
@@ -32,8 +33,9 @@
  *
  * The steps overlap: while the builders build a batch, the fold's own
  * thread walks and looks for the next one (the look only reads the
- * transaction, and the builders never touch it); when they are done, it
- * starts them on the next batch and writes the first meanwhile.  The
+ * transaction, and the builders never touch it), then takes the batch's
+ * terms still left as a builder too; when they are all built, it starts
+ * the builders on the next batch and writes the first meanwhile.  The
  * builders read only the segments and what the look copied, and a
  * write never changes a page the transaction began with (LMDB writes
  * its changes to pages of its own), so they build under the writes.
@@ -60,6 +62,7 @@
 #define IXF_BATCH_POSTINGS	(128 * 1024)	/* postings read per batch */
 #define IXF_BATCH_TERMS		8192
 #define IXF_ALONE		8192	/* fewer postings: one builder */
+#define IXF_GRAIN		8	/* terms a builder takes at a time */
 
 /* A segment that has a term of the batch, at that term. */
 struct ixf_seg {
@@ -95,12 +98,10 @@ struct ixf_term {
 
 struct ixf_batch;
 
-/* A builder: a share of the batch's terms, its own memory. */
+/* A builder: the batch's terms it took, its own memory. */
 struct ixf_builder {
 	struct ixf_batch	*fb_b;
 	pthread_t		 fb_thread;
-	size_t			 fb_lo;		/* its terms */
-	size_t			 fb_hi;
 	struct buf		 fb_arena;	/* first(4) size(4) block ... */
 	struct buf		 fb_data;	/* postings of the block */
 	int			 fb_rc;
@@ -119,9 +120,10 @@ struct ixf_batch {
 	const roaring_bitmap_t	*b_dead;
 	size_t			 b_nodemax;
 	int			 b_format;
-	struct ixf_builder	 b_bld[IXF_BUILDERS];
+	struct ixf_builder	 b_bld[IXF_BUILDERS + 1];	/* + the fold's */
 	int			 b_nbld;
 	int			 b_nrun;	/* builders started */
+	size_t			 b_next;	/* the next term to take */
 	int			 b_more;	/* the walk goes on after it */
 };
 
@@ -453,52 +455,65 @@ ixf_build_term(struct ixf_builder *fb, struct ixf_term *ft, int id)
 	return (0);
 }
 
+/*
+ * A builder takes the batch's terms IXF_GRAIN at a time, whichever are
+ * next, until none are left or one fails: a few terms of many postings
+ * never leave the others idle behind a share of their own.
+ */
 static void *
 ixf_builder_run(void *arg)
 {
 	struct ixf_builder	*fb = arg;
-	size_t			 i;
+	struct ixf_batch	*b = fb->fb_b;
+	size_t			 i, end;
 
 	buf_reset(&fb->fb_arena);
 	fb->fb_rc = 0;
-	for (i = fb->fb_lo; i < fb->fb_hi && fb->fb_rc == 0; i++)
-		fb->fb_rc = ixf_build_term(fb, &fb->fb_b->b_terms[i],
-		    fb - fb->fb_b->b_bld);
+	while (fb->fb_rc == 0) {
+		i = __atomic_fetch_add(&b->b_next, IXF_GRAIN,
+		    __ATOMIC_RELAXED);
+		if (i >= b->b_n)
+			break;
+		end = i + IXF_GRAIN < b->b_n ? i + IXF_GRAIN : b->b_n;
+		for (; i < end && fb->fb_rc == 0; i++)
+			fb->fb_rc = ixf_build_term(fb, &b->b_terms[i],
+			    fb - b->b_bld);
+	}
 	return (NULL);
 }
 
 /*
- * Start building the batch's terms, in shares of about equal postings,
- * each on a thread of its own, so that the caller gathers the next batch
- * meanwhile.  A share whose thread cannot start is built by
+ * Start building the batch's terms on threads of their own, so that
+ * the caller gathers the next batch meanwhile, then takes terms too
+ * (ixf_build_help).  A builder whose thread cannot start is run by
  * ixf_build_finish.
  */
 static void
 ixf_build_start(struct ixf_batch *b)
 {
-	uint64_t	 share, sum = 0;
-	size_t		 i = 0;
-	int		 k;
+	int	 k;
 
+	b->b_next = 0;
+	b->b_bld[b->b_nbld].fb_rc = 0;
 	b->b_nrun = b->b_df < IXF_ALONE ? 1 : b->b_nbld;
-	share = b->b_df / b->b_nrun + 1;
-	for (k = 0; k < b->b_nrun; k++) {
-		b->b_bld[k].fb_lo = i;
-		while (i < b->b_n && (k == b->b_nrun - 1 ||
-		    sum < share * (k + 1)))
-			sum += b->b_terms[i++].ft_df;
-		b->b_bld[k].fb_hi = i;
+	for (k = 0; k < b->b_nrun; k++)
 		b->b_bld[k].fb_thread_on = pthread_create(
 		    &b->b_bld[k].fb_thread, NULL, ixf_builder_run,
 		    &b->b_bld[k]) == 0;
-	}
+}
+
+/* The fold's thread builds what the builders have not taken yet. */
+static void
+ixf_build_help(struct ixf_batch *b)
+{
+	ixf_builder_run(&b->b_bld[b->b_nbld]);
 }
 
 /* Wait for the batch's builders; the first error of theirs. */
 static int
 ixf_build_finish(struct ixf_batch *b)
 {
-	int	 k, rc = 0;
+	int	 k, rc = b->b_bld[b->b_nbld].fb_rc;
 
 	for (k = 0; k < b->b_nrun; k++) {
 		if (b->b_bld[k].fb_thread_on) {
@@ -635,7 +650,7 @@ ixf_batch_init(struct ixf_batch *b, const roaring_bitmap_t *dead,
 	b->b_dead = dead;
 	b->b_nodemax = nodemax;
 	b->b_nbld = nbld;
-	for (k = 0; k < IXF_BUILDERS; k++) {
+	for (k = 0; k <= IXF_BUILDERS; k++) {
 		b->b_bld[k].fb_b = b;
 		buf_init(&b->b_bld[k].fb_arena);
 		buf_init(&b->b_bld[k].fb_data);
@@ -649,7 +664,7 @@ ixf_batch_free(struct ixf_batch *b)
 	int	 k;
 
 	ixf_build_finish(b);
-	for (k = 0; k < IXF_BUILDERS; k++) {
+	for (k = 0; k <= IXF_BUILDERS; k++) {
 		buf_free(&b->b_bld[k].fb_arena);
 		buf_free(&b->b_bld[k].fb_data);
 	}
@@ -746,6 +761,8 @@ ixfold_run(MDB_txn *txn, struct index *ix, const struct ixseg *segs,
 			    &x.x_bat[0];
 			rc = ixf_gather(&x, &w, budget - soon);
 		}
+		if (rc == 0)
+			ixf_build_help(b);
 		brc = ixf_build_finish(b);
 		if (rc != 0 || (rc = brc) != 0)
 			goto out;
