@@ -1362,13 +1362,6 @@ int		 index_meta_get(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_put(MDB_txn *, struct index *, struct ixmeta *);
 int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
 		    uint64_t);
-
-/* The handle of one of the index's databases (IDB_META, ...). */
-static inline MDB_dbi
-index_dbi(struct index *ix, int which)
-{
-	return (ix->ix_store.s_dbi[which]);
-}
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
 int		 index_pack(struct index *);
 int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
@@ -1381,6 +1374,13 @@ int		 index_tomb_get(MDB_txn *, struct index *,
 		    struct roaring_bitmap_s **);
 int		 index_tomb_put(MDB_txn *, struct index *,
 		    struct roaring_bitmap_s *);
+
+/* The handle of one of the index's databases (IDB_META, ...). */
+static inline MDB_dbi
+index_dbi(struct index *ix, int which)
+{
+	return (ix->ix_store.s_dbi[which]);
+}
 
 /* index_batch.c */
 struct ixbatch	*ixbatch_new(void);
