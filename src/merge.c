@@ -19,7 +19,10 @@
  * write transaction of about FOLD_SLICE bytes or FOLD_SLICE_MS,
  * whichever comes first, so workers' commits never wait long behind it;
  * the segments go, and the folded mark moves past their chunks, in the
- * last slice.  A fold cut short (the merger killed)
+ * last slice.  While workers commit, the fold pauses FOLD_GAP_MS between
+ * slices: LMDB's write lock is not fair, and a merger that takes it again
+ * the moment it lets go would keep the waiting commits out for the whole
+ * fold.  A fold cut short (the merger killed)
  * is taken up again before anything else (the index's m_folding).
  *
  * Deleted and replaced chunks are left out of what is written; a merge
@@ -47,6 +50,7 @@
 #define MERGE_TIER0	(64 * 1024)
 #define FOLD_SLICE	(16 * 1024 * 1024)	/* bytes written per slice */
 #define FOLD_SLICE_MS	100			/* and time spent in one */
+#define FOLD_GAP_MS	5	/* while busy, pause between slices */
 #define MERGE_QUIET_MS	1000	/* no commit for this long: not busy */
 #define MERGE_IDLE_MS	1000	/* nothing to merge: look again after */
 #define MERGE_RETRY_MS	5000	/* a failed step (disk full): try after */
@@ -540,7 +544,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 
 /* Fold a run of the oldest segments into the blocks, slice by slice. */
 static int
-merge_fold(struct index *ix, const struct mseg *segs, size_t n)
+merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy)
 {
 	struct merge_fold_arg	 fa;
 	int			 rc = 0, slices = 0;
@@ -551,8 +555,11 @@ merge_fold(struct index *ix, const struct mseg *segs, size_t n)
 	fa.fa_n = n;
 	buf_init(&fa.fa_from);
 	while (!fa.fa_done && !fa.fa_gone && (rc = store_write(&ix->ix_store,
-	    merge_fold_txn, &fa)) == 0)
+	    merge_fold_txn, &fa)) == 0) {
 		slices++;
+		if (busy && !fa.fa_done)
+			usleep(FOLD_GAP_MS * 1000);
+	}
 	buf_free(&fa.fa_from);
 	if (rc != 0) {
 		log_warnx("merge: folding %zu segments from %llu: %s", n,
@@ -704,7 +711,7 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
 	for (n = 0; n < la.la_n && la.la_segs[n].ms_base < m->m_folding; n++)
 		;
 	if (n > 0)
-		rv = merge_fold(ix, la.la_segs, n);
+		rv = merge_fold(ix, la.la_segs, n, busy);
 	for (i = 0; i < la.la_n && rv == 0 && !all &&
 	    (!busy || la.la_n > BUSY_SEGS); i = j) {
 		for (j = i + 1; j < la.la_n &&
@@ -725,7 +732,7 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
 		want *= BUSY_FOLD;
 	if (rv == 0 && la.la_n > 0 && (all || total >= want))
 		rv = merge_fold(ix, la.la_segs, la.la_n < FOLD_SEGS ? la.la_n :
-		    FOLD_SEGS);
+		    FOLD_SEGS, busy);
 	/* With no tier full, rewrite a segment that is mostly dead. */
 	for (i = 0; i < la.la_n && rv == 0 && !busy; i++) {
 		if (la.la_segs[i].ms_dead * 100 <
