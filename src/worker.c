@@ -28,7 +28,10 @@
  * Acks of quick jobs ride on the next claim's transaction; when jobs are
  * slow, finished ones are committed and acked once batch-linger has
  * passed since the last time, so a death loses little work and status
- * is current.  Within a long job (an NDJSON range) the batch is
+ * is current.  On the LMDB queue a job's last batch commits while the
+ * next job runs, and its ack waits for the claim after that commit
+ * (worker_settle); with nothing left to claim, the worker waits for its
+ * commit and acks at once.  Within a long job (an NDJSON range) the batch is
  * committed at batch-docs documents, batch-bytes of text, or
  * batch-linger after its first document, whichever comes first.  A claim takes about
  * 100 ms of work, judged by the last round's jobs (between one and
@@ -166,7 +169,8 @@ struct worker {
 	const struct job *wk_cur;
 	struct buf	 wk_term;
 	struct worker_filter wk_filters[WORKER_FILTERS];
-	uint64_t	 wk_commits;
+	uint64_t	 wk_started;	/* index commits started */
+	uint64_t	 wk_commits;	/* and through */
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
 	uint64_t	 wk_opened;	/* when the batch got its first document */
 	/*
@@ -201,11 +205,17 @@ struct worker_doc {
 	int		 wm_looked;
 };
 
-/* Jobs whose ack is pending: when each was claimed, and its size. */
+/*
+ * Jobs whose ack is pending: when each was claimed, its size, and how
+ * many index commits must be through before it may be acked (its last
+ * documents' commit, wk_started's count).  Those come in order, so the
+ * jobs that may be acked are always the first ones.
+ */
 struct worker_acks {
 	struct queue_lease	*wa_l;
 	uint64_t		*wa_claimed;	/* monotonic us */
 	uint64_t		*wa_size;
+	uint64_t		*wa_need;
 	int			*wa_result;
 	size_t			 wa_n;
 };
@@ -324,16 +334,27 @@ worker_metric(struct worker *wk, int what, uint64_t v)
 		worker_exit(wk, 1);
 }
 
-/* The acks went through: their jobs' time from claim to ack. */
+/* How many of the first pending acks have their documents committed. */
+static size_t
+worker_durable(const struct worker *wk, const struct worker_acks *wa)
+{
+	size_t	 i;
+
+	for (i = 0; i < wa->wa_n && wa->wa_need[i] <= wk->wk_commits; i++)
+		;
+	return (i);
+}
+
+/* The first n acks went through: their jobs' time from claim to ack. */
 static void
-worker_acked(struct worker *wk, struct worker_acks *wa)
+worker_acked(struct worker *wk, struct worker_acks *wa, size_t n)
 {
 	uint64_t	 now = util_mono_us();
-	size_t		 i;
+	size_t		 i, left = wa->wa_n - n;
 
 	worker_moved(wk, wa);
 	worker_docs_clear(wk);
-	for (i = 0; i < wa->wa_n; i++) {
+	for (i = 0; i < n; i++) {
 		if (wa->wa_result[i] != QUEUE_OK &&
 		    wa->wa_result[i] != QUEUE_ECANCEL)
 			continue;	/* the lease was lost: not ours */
@@ -341,7 +362,12 @@ worker_acked(struct worker *wk, struct worker_acks *wa)
 		if (wa->wa_result[i] == QUEUE_OK)
 			worker_metric(wk, MO_BYTES, wa->wa_size[i]);
 	}
-	wa->wa_n = 0;
+	memmove(wa->wa_l, wa->wa_l + n, left * sizeof(*wa->wa_l));
+	memmove(wa->wa_claimed, wa->wa_claimed + n,
+	    left * sizeof(*wa->wa_claimed));
+	memmove(wa->wa_size, wa->wa_size + n, left * sizeof(*wa->wa_size));
+	memmove(wa->wa_need, wa->wa_need + n, left * sizeof(*wa->wa_need));
+	wa->wa_n = left;
 }
 
 /*
@@ -632,9 +658,10 @@ worker_fault_wait(struct worker *wk, int fault, const char *what,
  * Index sink: the text path's documents go into the worker's batch.  A
  * full batch is committed on a thread of its own (worker_commit_start)
  * while the next one fills, so the commit's writes and fsync overlap the
- * work on the next documents; before jobs are acked, worker_commit()
- * commits what is left and waits, so a job's documents are in the index
- * before its ack.  A worker holds two batches: one filling (wk_batch),
+ * work on the next documents; a job's documents are in the index before
+ * its ack: worker_settle() starts the commit of what is left and acks
+ * only the jobs whose commits are through, or worker_commit() commits
+ * it and waits.  A worker holds two batches: one filling (wk_batch),
  * one committing or empty (wk_spare).
  */
 
@@ -688,6 +715,7 @@ worker_commit_start(struct worker *wk)
 	wk->wk_spare = wk->wk_batch;
 	wk->wk_batch = b;
 	wk->wk_opened = 0;
+	wk->wk_started++;
 	ixbatch_commit_start(&wk->wk_cm, &wk->wk_ix, wk->wk_spare);
 }
 
@@ -702,6 +730,29 @@ worker_commit(struct worker *wk)
 	worker_commit_start(wk);
 	worker_commit_wait(wk);
 	strlcpy(wk->wk_phase, phase, sizeof(wk->wk_phase));
+}
+
+/*
+ * Before a claim: the documents of the jobs run so far go to a commit,
+ * and they are in the index before their jobs are acked (and looked up
+ * before the claim replaces the jobs they would be pinned from).  On
+ * the LMDB queue, while there is work (defer), the worker does not wait
+ * for that commit: the claim acks the jobs whose commits are through,
+ * and the others ride on the next claim, their last batch committing
+ * while the next job runs.  Otherwise it waits, and every job may be
+ * acked.  How many of the first pending acks may go.
+ */
+static size_t
+worker_settle(struct worker *wk, struct worker_acks *wa, int defer)
+{
+	if (wa->wa_n == 0 && wk->wk_ndocs == 0)
+		return (0);
+	if (defer && !wk->wk_stop &&
+	    wk->wk_q.q_conf.qc_backend != QUEUE_BACKEND_PG)
+		worker_commit_start(wk);
+	else
+		worker_commit(wk);
+	return (worker_durable(wk, wa));
 }
 
 /*
@@ -1594,15 +1645,19 @@ worker_setup(struct worker *wk)
 	strlcpy(wk->wk_phase, "idle", sizeof(wk->wk_phase));
 }
 
-/* Room for the acks of k claimed jobs. */
+/*
+ * Room for the acks of k claimed jobs, and of the k before them that may
+ * still wait for their commit.
+ */
 static void
 worker_acks_init(struct worker_acks *wa, size_t k)
 {
 	memset(wa, 0, sizeof(*wa));
-	wa->wa_l = xcalloc(k, sizeof(*wa->wa_l));
-	wa->wa_claimed = xcalloc(k, sizeof(*wa->wa_claimed));
-	wa->wa_size = xcalloc(k, sizeof(*wa->wa_size));
-	wa->wa_result = xcalloc(k, sizeof(*wa->wa_result));
+	wa->wa_l = xcalloc(2 * k, sizeof(*wa->wa_l));
+	wa->wa_claimed = xcalloc(2 * k, sizeof(*wa->wa_claimed));
+	wa->wa_size = xcalloc(2 * k, sizeof(*wa->wa_size));
+	wa->wa_need = xcalloc(2 * k, sizeof(*wa->wa_need));
+	wa->wa_result = xcalloc(2 * k, sizeof(*wa->wa_result));
 }
 
 /* Run one claimed job and file its outcome: an ack to come, or a failure. */
@@ -1627,6 +1682,8 @@ worker_one(struct worker *wk, struct worker_acks *wa, const struct job *j,
 		wa->wa_l[wa->wa_n].ql_gen = j->j_lease_gen;
 		wa->wa_claimed[wa->wa_n] = claimed;
 		wa->wa_size[wa->wa_n] = j->j_size;
+		wa->wa_need[wa->wa_n] = wk->wk_started +
+		    (ixbatch_ndocs(wk->wk_batch) > 0);
 		wa->wa_n++;
 		break;
 	case WO_FAIL:
@@ -1674,7 +1731,7 @@ worker_round(struct worker *wk, struct worker_acks *wa, struct job *jobs,
 			(void)queue_docs(&wk->wk_q, wk->wk_docs, wk->wk_ndocs);
 			if (queue_ack(&wk->wk_q, wa->wa_l, wa->wa_n,
 			    wa->wa_result) == 0)
-				worker_acked(wk, wa);
+				worker_acked(wk, wa, wa->wa_n);
 			flushed = util_mono_ms();
 		}
 	}
@@ -1706,8 +1763,9 @@ worker_main(int slot)
 	struct job		*jobs;
 	uint64_t		*claimed;
 	int			 rv;
-	size_t			 n, k, want, ran;
+	size_t			 n, m, k, want, ran;
 	uint64_t		 started, per, t0;
+	int			 defer = 0;
 	uint64_t		 fault_ms = WORKER_FAULT_MS;
 
 	memset(&wk, 0, sizeof(wk));
@@ -1725,23 +1783,17 @@ worker_main(int slot)
 	for (;;) {
 		if (worker_wait(&wk, 0) != WO_DONE)
 			continue;
-		/*
-		 * Documents are in the index before their jobs are acked,
-		 * and looked up before the claim replaces the jobs they
-		 * would be pinned from.
-		 */
-		if (wa.wa_n > 0 || wk.wk_ndocs > 0)
-			worker_commit(&wk);
+		m = worker_settle(&wk, &wa, defer);
 		if (wk.wk_stop) {
 			(void)queue_docs(&wk.wk_q, wk.wk_docs, wk.wk_ndocs);
 			if (wa.wa_n > 0 && queue_ack(&wk.wk_q, wa.wa_l,
 			    wa.wa_n, wa.wa_result) == 0)
-				worker_acked(&wk, &wa);
+				worker_acked(&wk, &wa, wa.wa_n);
 			worker_exit(&wk, 0);
 		}
 		t0 = util_mono_us();
 		(void)queue_docs(&wk.wk_q, wk.wk_docs, wk.wk_ndocs);
-		rv = queue_ack_claim(&wk.wk_q, wa.wa_l, wa.wa_n, wa.wa_result,
+		rv = queue_ack_claim(&wk.wk_q, wa.wa_l, m, wa.wa_result,
 		    &wk.wk_owner, jobs, want, &n);
 		if (rv != 0 && queue_fault(rv) != STORE_FAULT_NONE) {
 			fault_ms = worker_fault_wait(&wk, queue_fault(rv),
@@ -1756,7 +1808,13 @@ worker_main(int slot)
 		}
 		worker_storage(&wk, STORE_FAULT_NONE, "claim");
 		fault_ms = WORKER_FAULT_MS;
-		worker_acked(&wk, &wa);
+		worker_acked(&wk, &wa, m);
+		if (n == 0 && wa.wa_n > 0) {
+			/* No more work: the jobs left are acked at once. */
+			defer = 0;
+			continue;
+		}
+		defer = 1;
 		if (n == 0) {
 			/* Nothing to do: the heap kept for work goes back. */
 			if (wk.wk_busy) {
