@@ -1085,6 +1085,7 @@ ixbatch_committer(void *arg)
 
 	cm->cm_rc = ixbatch_commit(cm->cm_ix, cm->cm_b, &cm->cm_res);
 	cm->cm_us = util_mono_us() - us;
+	__atomic_store_n(&cm->cm_done, 1, __ATOMIC_RELEASE);
 	return (NULL);
 }
 
@@ -1097,11 +1098,20 @@ ixbatch_commit_start(struct ixcommitter *cm, struct index *ix,
 	cm->cm_ix = ix;
 	cm->cm_b = b;
 	cm->cm_on = 1;
+	cm->cm_done = 0;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	cm->cm_thread_on = pthread_create(&cm->cm_thread, NULL,
 	    ixbatch_committer, cm) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Whether ixbatch_commit_wait() would return at once. */
+int
+ixbatch_commit_done(struct ixcommitter *cm)
+{
+	return (!cm->cm_on || (cm->cm_thread_on &&
+	    __atomic_load_n(&cm->cm_done, __ATOMIC_ACQUIRE)));
 }
 
 /*

@@ -1243,6 +1243,7 @@ struct ixcommitter {
 	pthread_t	 cm_thread;
 	int		 cm_on;		/* a commit is under way */
 	int		 cm_thread_on;	/* and cm_thread runs it */
+	int		 cm_done;	/* cm_thread is through (atomic) */
 	struct index	*cm_ix;
 	struct ixbatch	*cm_b;
 	struct ixcommit	 cm_res;
@@ -1402,6 +1403,7 @@ int		 ixbatch_commit(struct index *, struct ixbatch *,
 		    struct ixcommit *);
 void		 ixbatch_commit_start(struct ixcommitter *, struct index *,
 		    struct ixbatch *);
+int		 ixbatch_commit_done(struct ixcommitter *);
 int		 ixbatch_commit_wait(struct ixcommitter *, struct ixcommit *,
 		    uint64_t *);
 

@@ -29,9 +29,10 @@
  * slow, finished ones are committed and acked once batch-linger has
  * passed since the last time, so a death loses little work and status
  * is current.  On the LMDB queue a job's last batch commits while the
- * next job runs, and its ack waits for the claim after that commit
- * (worker_settle); with nothing left to claim, the worker waits for its
- * commit and acks at once.  Within a long job (an NDJSON range) the batch is
+ * next job runs, and its ack goes once that commit is through, from the
+ * next job's looks or with the next claim (worker_settle,
+ * worker_ack_ready); with nothing left to claim, the worker waits for
+ * its commit and acks at once.  Within a long job (an NDJSON range) the batch is
  * committed at batch-docs documents, batch-bytes of text, or
  * batch-linger after its first document, whichever comes first.  A claim takes about
  * 100 ms of work, judged by the last round's jobs (between one and
@@ -130,6 +131,8 @@ struct worker_filter {
 	uint64_t	 wf_memo[TOKEN_MEMO];
 };
 
+struct worker_acks;
+
 struct worker {
 	struct child	 wk_ch;		/* socket, configuration, slot */
 	struct queue	 wk_q;
@@ -171,6 +174,9 @@ struct worker {
 	struct worker_filter wk_filters[WORKER_FILTERS];
 	uint64_t	 wk_started;	/* index commits started */
 	uint64_t	 wk_commits;	/* and through */
+	struct worker_acks *wk_acks;	/* pending */
+	size_t		 wk_deferred;	/* the first of them, from a round
+					   before: worker_settle's */
 	uint64_t	 wk_looked;	/* last look at orders, in a job */
 	uint64_t	 wk_opened;	/* when the batch got its first document */
 	/*
@@ -225,6 +231,7 @@ static void	 worker_docs_clear(struct worker *);
 static void	 worker_homes(struct worker *);
 static void	 worker_storage(struct worker *, int, const char *);
 static void	 worker_moved(struct worker *, const struct worker_acks *);
+static void	 worker_commit_wait(struct worker *);
 
 /* Give back every lease we hold and leave. */
 static void
@@ -368,6 +375,7 @@ worker_acked(struct worker *wk, struct worker_acks *wa, size_t n)
 	memmove(wa->wa_size, wa->wa_size + n, left * sizeof(*wa->wa_size));
 	memmove(wa->wa_need, wa->wa_need + n, left * sizeof(*wa->wa_need));
 	wa->wa_n = left;
+	wk->wk_deferred = wk->wk_deferred > n ? wk->wk_deferred - n : 0;
 }
 
 /*
@@ -445,6 +453,27 @@ worker_beat(struct worker *wk)
 	return (WO_DONE);
 }
 
+/*
+ * Acks that worker_settle left waiting for a commit go as soon as it is
+ * through, from the running job's looks (worker_wait), so that a long
+ * next job does not hold them back; the running round's own acks wait
+ * for their claim.
+ */
+static void
+worker_ack_ready(struct worker *wk)
+{
+	struct worker_acks	*wa = wk->wk_acks;
+	size_t			 n;
+
+	if (wk->wk_deferred == 0 || !ixbatch_commit_done(&wk->wk_cm))
+		return;
+	worker_commit_wait(wk);
+	if ((n = worker_durable(wk, wa)) > wk->wk_deferred)
+		n = wk->wk_deferred;
+	if (n > 0 && queue_ack(&wk->wk_q, wa->wa_l, n, wa->wa_result) == 0)
+		worker_acked(wk, wa, n);
+}
+
 /* Wait ms milliseconds (0: just look), beating and taking orders. */
 static int
 worker_wait(struct worker *wk, uint64_t ms)
@@ -455,6 +484,7 @@ worker_wait(struct worker *wk, uint64_t ms)
 
 	for (;;) {
 		child_reopen(&wk->wk_ch);
+		worker_ack_ready(wk);
 		if ((rv = worker_beat(wk)) != WO_DONE)
 			return (rv);
 		now = util_mono_ms();
@@ -738,8 +768,8 @@ worker_commit(struct worker *wk)
  * before the claim replaces the jobs they would be pinned from).  On
  * the LMDB queue, while there is work (defer), the worker does not wait
  * for that commit: the claim acks the jobs whose commits are through,
- * and the others ride on the next claim, their last batch committing
- * while the next job runs.  Otherwise it waits, and every job may be
+ * and the others go when their commit is through (worker_ack_ready),
+ * their last batch committing while the next job runs.  Otherwise it waits, and every job may be
  * acked.  How many of the first pending acks may go.
  */
 static size_t
@@ -1776,6 +1806,7 @@ worker_main(int slot)
 	jobs = xcalloc(k, sizeof(*jobs));
 	claimed = xcalloc(k, sizeof(*claimed));
 	worker_acks_init(&wa, k);
+	wk.wk_acks = &wa;
 	if (ipc_send(wk.wk_ch.ch_fd, IPC_READY, slot, getpid(), NULL) == -1)
 		worker_exit(&wk, 1);
 	log_debug("worker %d: ready", slot);
@@ -1809,6 +1840,7 @@ worker_main(int slot)
 		worker_storage(&wk, STORE_FAULT_NONE, "claim");
 		fault_ms = WORKER_FAULT_MS;
 		worker_acked(&wk, &wa, m);
+		wk.wk_deferred = wa.wa_n;
 		if (n == 0 && wa.wa_n > 0) {
 			/* No more work: the jobs left are acked at once. */
 			defer = 0;

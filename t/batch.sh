@@ -6,6 +6,10 @@
 # commits many times within the job, each commit a segment searchable at
 # once; with batch-linger 60s it commits once, at the job's end.  Either
 # way every record is indexed once.
+#
+# And when its job is acked: the records' last batch commits while the
+# worker runs the next job (a debug sleep of a minute), and the records'
+# job is done, its records searchable, while that one still runs.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -49,5 +53,21 @@ DATA=$T/data2
 LOG=$T/quired2.log
 long=$(run 60s)
 [ "$long" -eq 1 ] || fail "batch-linger 60s: $long commits for one job"
-echo "batch: one job of $NREC records, $short commits with 1ms, 1 with 60s"
+
+DATA=$T/data3
+LOG=$T/quired3.log
+write_conf "workers 1" "claim-batch 1" "merge no"
+start_quired
+sv=$(quired_pid)
+ctl submit --ndjson "$REC" --split 64M > /dev/null || fail "submit failed"
+ctl submit --debug 'sleep 60000' > /dev/null || fail "submit failed"
+wait_for 60 status_is .jobs.done 1 || fail "the records' job is not done"
+[ "$(status_json .jobs.leased)" = 1 ] ||
+    fail "the records' job was acked only after the sleep: $(ctl status)"
+ctl search --json word29999 | jq -e '.total == 1' >/dev/null ||
+    fail "a job is done, its last record not searchable"
+kill -KILL "$sv"
+
+echo "batch: one job of $NREC records, $short commits with 1ms, 1 with" \
+    "60s; acked while the next job runs"
 exit 0
