@@ -26,11 +26,12 @@
  *	run LOG COMMAND [ARG ...]
  *		Run COMMAND with stdout and stderr on LOG and wait for it and
  *		every process under it (we are their subreaper).  Prints
- *		"seconds written_bytes exit_status": wall time, and the bytes
- *		the whole process tree wrote (getrusage's ru_oublock for
- *		children, which Linux keeps as write_bytes of /proc/PID/io:
- *		page-cache pages dirtied, summed over every waited-for
- *		descendant).
+ *		"seconds written_bytes exit_status cpu_seconds": wall time,
+ *		the bytes the whole process tree wrote (getrusage's ru_oublock
+ *		for children, which Linux keeps as write_bytes of
+ *		/proc/PID/io: page-cache pages dirtied, summed over every
+ *		waited-for descendant), and its processor time (user and
+ *		system, summed the same way).
  *
  *	classes [-n N] [-s SEED] INPUT
  *		N queries (rounded up to a multiple of 7) in seven
@@ -935,8 +936,10 @@ iu_run(int argc, char **argv)
 	t0 = iu_now() - t0;
 	if (getrusage(RUSAGE_CHILDREN, &ru) == -1)
 		fatal("getrusage");
-	printf("%.3f %llu %d\n", t0, (unsigned long long)ru.ru_oublock * 512,
-	    code);
+	printf("%.3f %llu %d %.3f\n", t0,
+	    (unsigned long long)ru.ru_oublock * 512, code,
+	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 	return (0);
 }
 
