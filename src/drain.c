@@ -438,7 +438,7 @@ drain_end(struct drain *dr)
 	if (index_stats(dr->dr_ix, &st) == 0)
 		dead = st.is_dead;
 	while ((rv = merge_step(dr->dr_ix, MERGE_ALL,
-	    dr->dr_conf->c_fold_size)) == 1)
+	    dr->dr_conf->c_fold_size, -1)) == 1)
 		;
 	if (rv == -1)
 		log_warnx("%s: compacting the index failed; quirectl compact "

@@ -20,10 +20,13 @@
  * whichever comes first, so workers' commits never wait long behind it;
  * the segments go, and the folded mark moves past their chunks, in the
  * last slice.  While workers commit, the fold pauses FOLD_GAP_MS between
- * slices: LMDB's write lock is not fair, and a merger that takes it again
- * the moment it lets go would keep the waiting commits out for the whole
- * fold.  A fold cut short (the merger killed)
- * is taken up again before anything else (the index's m_folding).
+ * slices: LMDB's write lock is not fair, and a merger that takes it
+ * again the moment it lets go would keep the waiting commits out for the
+ * whole fold.  The merger looks at its socket between slices and stops
+ * folding when an order waits (merge_yield), so a stop waits for one
+ * slice, not a whole fold.  A fold cut short (the merger killed, or
+ * stopped between slices) is taken up again before anything else (the
+ * index's m_folding).
  *
  * Deleted and replaced chunks are left out of what is written; a merge
  * of segments also takes their cids out of the tombstone bitmap in the
@@ -36,6 +39,7 @@
 
 #include <sys/types.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,9 +546,27 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	return (0);
 }
 
+/*
+ * Whether yfd (the merger's socket, or -1) has something to read: a fold
+ * stops between slices for it, so that a stop is not kept waiting for
+ * the rest of a long fold, and the next step takes the fold up again.
+ */
+static int
+merge_yield(int yfd)
+{
+	struct pollfd	 pfd;
+
+	if (yfd == -1)
+		return (0);
+	pfd.fd = yfd;
+	pfd.events = POLLIN;
+	return (poll(&pfd, 1, 0) == 1);
+}
+
 /* Fold a run of the oldest segments into the blocks, slice by slice. */
 static int
-merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy)
+merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy,
+    int yfd)
 {
 	struct merge_fold_arg	 fa;
 	int			 rc = 0, slices = 0;
@@ -554,10 +576,20 @@ merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy)
 	fa.fa_segs = segs;
 	fa.fa_n = n;
 	buf_init(&fa.fa_from);
+	log_debug("merge: folding %zu segments from %llu", n,
+	    (unsigned long long)segs[0].ms_id);
 	while (!fa.fa_done && !fa.fa_gone && (rc = store_write(&ix->ix_store,
 	    merge_fold_txn, &fa)) == 0) {
 		slices++;
-		if (busy && !fa.fa_done)
+		if (fa.fa_done)
+			break;
+		if (merge_yield(yfd)) {
+			log_debug("merge: folding %zu segments from %llu: "
+			    "paused after %d slices", n,
+			    (unsigned long long)segs[0].ms_id, slices);
+			break;
+		}
+		if (busy)
 			usleep(FOLD_GAP_MS * 1000);
 	}
 	buf_free(&fa.fa_from);
@@ -692,7 +724,7 @@ merge_purge(struct index *ix)
  * do, -1 on error.
  */
 int
-merge_step(struct index *ix, int flags, uint64_t fold_size)
+merge_step(struct index *ix, int flags, uint64_t fold_size, int yfd)
 {
 	struct merge_list_arg	 la;
 	struct ixmeta		*m = &la.la_meta;
@@ -711,7 +743,7 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
 	for (n = 0; n < la.la_n && la.la_segs[n].ms_base < m->m_folding; n++)
 		;
 	if (n > 0)
-		rv = merge_fold(ix, la.la_segs, n, busy);
+		rv = merge_fold(ix, la.la_segs, n, busy, yfd);
 	for (i = 0; i < la.la_n && rv == 0 && !all &&
 	    (!busy || la.la_n > BUSY_SEGS); i = j) {
 		for (j = i + 1; j < la.la_n &&
@@ -732,7 +764,7 @@ merge_step(struct index *ix, int flags, uint64_t fold_size)
 		want *= BUSY_FOLD;
 	if (rv == 0 && la.la_n > 0 && (all || total >= want))
 		rv = merge_fold(ix, la.la_segs, la.la_n < FOLD_SEGS ? la.la_n :
-		    FOLD_SEGS, busy);
+		    FOLD_SEGS, busy, yfd);
 	/* With no tier full, rewrite a segment that is mostly dead. */
 	for (i = 0; i < la.la_n && rv == 0 && !busy; i++) {
 		if (la.la_segs[i].ms_dead * 100 <
@@ -800,7 +832,7 @@ merger_main(void)
 		busy = now - changed < MERGE_QUIET_MS;
 		flags = compact > 0 ? MERGE_ALL : busy ? MERGE_BUSY : 0;
 		if (now >= retry) {
-			rv = merge_step(&ix, flags, c->c_fold_size);
+			rv = merge_step(&ix, flags, c->c_fold_size, ch.ch_fd);
 			if (rv == 0 && compact > 0) {
 				log_info("merge: compacted after %llu "
 				    "documents were deleted at start",

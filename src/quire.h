@@ -1687,7 +1687,7 @@ int		 ixfold_run(MDB_txn *, struct index *, const struct ixseg *,
 #define MERGE_ALL		0x1	/* compact: everything, now */
 #define MERGE_BUSY		0x2	/* workers are committing: hold back */
 
-int		 merge_step(struct index *, int, uint64_t);
+int		 merge_step(struct index *, int, uint64_t, int);
 void		 merger_main(void) __dead;
 
 /* http.c */

@@ -2651,7 +2651,7 @@ ctl_compact(int argc, char **argv)
 	} else if (argc != 1)
 		ctl_usage("compact");
 	while ((rv = merge_step(ctl_index_get(), MERGE_ALL,
-	    ctl_conf.c_fold_size)) == 1)
+	    ctl_conf.c_fold_size, -1)) == 1)
 		n++;
 	if (rv == -1)
 		errx(CTL_EXIT_FAIL, "compact: failed (see above)");

@@ -1818,7 +1818,7 @@ START_TEST(test_bm25_dead)
 	ck_assert_double_gt(sr.sr_hits[1].sh_score, 0.0);
 	search_result_free(&sr);
 
-	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st);
@@ -2211,7 +2211,7 @@ START_TEST(test_query_prefix_layout)
 	}
 	before = score_of(&t, "px*", NULL, "d0");
 	ck_assert_double_gt(before, 0.0);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(rv, 0);
 	after = score_of(&t, "px*", NULL, "d0");
@@ -3122,7 +3122,7 @@ START_TEST(test_typo_walk)
 	}
 	commit_one(&t, "cafe", "Caf\xc3\xa9 au lait", NULL);
 	typo_compare(&t, words);	/* in segments */
-	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(i, 0);
 	typo_compare(&t, words);	/* in blocks */
@@ -3176,7 +3176,7 @@ START_TEST(test_merge)
 	merge_results(&t, &before);
 
 	/* Size tiers: runs of 8 small segments merge, 20 -> 13 -> 6. */
-	for (steps = 0; (i = merge_step(&t.t_ix, 0, TFOLD)) == 1; steps++) {
+	for (steps = 0; (i = merge_step(&t.t_ix, 0, TFOLD, -1)) == 1; steps++) {
 		merge_results(&t, &after);
 		merge_same(&before, &after);
 		merge_results_free(&after);
@@ -3189,7 +3189,7 @@ START_TEST(test_merge)
 	check_ok(&t);
 
 	/* Compaction: one segment, folded into blocks. */
-	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1; steps++)
+	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1; steps++)
 		ck_assert_int_lt(steps, 10);
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st2);
@@ -3217,10 +3217,10 @@ START_TEST(test_merge)
 
 
 	/* Nothing more to do, and new batches merge with the big one. */
-	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 0);
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1), 0);
 	commit_one(&t, "late", "amber maple", NULL);
-	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 1);
-	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 0);
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1), 1);
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1), 0);
 	ck_assert_str_eq(idset(&t, "+amber +maple", "source=/data/late",
 	    NULL), "late");
 	check_ok(&t);
@@ -3271,7 +3271,7 @@ START_TEST(test_merge_deletes)
 	ck_assert_uint_gt(st.is_dead, 10);
 	check_ok(&t);
 
-	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1; steps++)
+	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1; steps++)
 		ck_assert_int_lt(steps, 10);
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st);
@@ -3305,7 +3305,7 @@ START_TEST(test_merge_deletes)
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_dead, 1);
 	ck_assert_str_eq(ids(&t, "id7", NULL, NULL), "");
-	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1; steps++)
+	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1; steps++)
 		ck_assert_int_lt(steps, 10);
 	ck_assert_int_eq(i, 0);
 	stats(&t, &st);
@@ -3367,11 +3367,11 @@ START_TEST(test_segment_qsg1)
 	merge_results_free(&got);
 	/* Size tiers, then everything folded. */
 	for (all = 0; all <= MERGE_ALL; all += MERGE_ALL) {
-		for (i = 0; (rv = merge_step(&t.t_ix, all, TFOLD)) == 1; i++)
+		for (i = 0; (rv = merge_step(&t.t_ix, all, TFOLD, -1)) == 1; i++)
 			ck_assert_int_lt(i, 10);
 		ck_assert_int_eq(rv, 0);
 		ck_assert_int_gt(i, 0);
-		while ((rv = merge_step(&t2.t_ix, all, TFOLD)) == 1)
+		while ((rv = merge_step(&t2.t_ix, all, TFOLD, -1)) == 1)
 			;
 		ck_assert_int_eq(rv, 0);
 		check_ok(&t);
@@ -3878,7 +3878,7 @@ START_TEST(test_block_prune)
 		search(&t, q[i], &ex, &before[i]);
 		ck_assert_int_eq(before[i].sr_exact, 1);
 	}
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(rv, 0);
 	stats(&t, &st);
@@ -4030,7 +4030,7 @@ START_TEST(test_block_classes)
 		ck_assert_int_eq(index_delete(&t.t_ix, id), 0);
 	}
 	(void)block_classes_check(&t);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(rv, 0);
 	stats(&t, &st);
@@ -4127,7 +4127,7 @@ START_TEST(test_block_offset)
 	block_queries(q);
 	for (fold = 0; fold < 2; fold++) {
 		if (fold)
-			while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD))
+			while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1))
 			    == 1)
 				;
 		for (k = 0; k < BQUERIES; k += 7) {
@@ -4174,7 +4174,7 @@ START_TEST(test_block_cursor)
 	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	for (w = 0; words[w] != NULL; w++) {
 		tc.c_t = &t;
@@ -4278,12 +4278,12 @@ START_TEST(test_block_fold_resume)
 		search_result_free(&a);
 	}
 	/* The merger takes it up again first, even below the fold size. */
-	ck_assert_int_eq(merge_step(&t.t_ix, 0, UINT64_MAX), 1);
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, UINT64_MAX, -1), 1);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_folding, 0);
 	ck_assert_uint_eq(st.is_folded, 1 + BDOCS / 6);
 	ck_assert_uint_eq(st.is_segments, segs - 1);
-	ck_assert_int_eq(merge_step(&t.t_ix, 0, UINT64_MAX), 0);
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, UINT64_MAX, -1), 0);
 	check_ok(&t);
 	for (i = 0; i < BQUERIES; i++) {
 		search(&t, q[i], &so, &a);
@@ -4327,7 +4327,7 @@ START_TEST(test_block_sweep)
 	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	stats(&t, &st);
 	for (i = 0; i < BDOCS; i += 3) {
@@ -4339,13 +4339,13 @@ START_TEST(test_block_sweep)
 	no_deleted_hits(&t, st2.is_docs);
 	check_ok(&t);
 	/* A third dead is past the merger's quarter: it sweeps unasked. */
-	ck_assert_int_eq(merge_step(&t.t_ix, 0, TFOLD), 1);
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, TFOLD, -1), 1);
 	stats(&t, &st2);
 	ck_assert_uint_eq(st2.is_dead, 0);
 	ck_assert_uint_eq(st2.is_purges, st.is_purges + 1);
 	ck_assert_uint_le(st2.is_blocks, st.is_blocks);
 	ck_assert_uint_eq(st2.is_docs, BDOCS - (BDOCS + 2) / 3);
-	ck_assert_int_eq(merge_step(&t.t_ix, 0, TFOLD), 0);
+	ck_assert_int_eq(merge_step(&t.t_ix, 0, TFOLD, -1), 0);
 	check_ok(&t);
 	no_deleted_hits(&t, st2.is_docs);
 	ck_assert_int_eq(index_get_doc(&t.t_ix, "b1", &doc), 0);
@@ -4595,7 +4595,7 @@ START_TEST(test_block_check)
 	tix_open(&t);
 	block_corpus(&t);
 	commit_one(&t, "rare", "a quokka", NULL);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(tix_format(&t), _i);
 	check_ok(&t);
@@ -4665,7 +4665,7 @@ fold_all(struct tix *t)
 {
 	int	 rv;
 
-	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(rv, 0);
 	check_ok(t);
@@ -4684,7 +4684,7 @@ fold_same(struct tix *t, const char *q)
 	ex = so;
 	ex.so_exact = 1;
 	search(t, q, &ex, &before);
-	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD)) == 1)
+	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD, -1)) == 1)
 		;
 	ck_assert_int_eq(rv, 0);
 	search(t, q, &so, &a);
@@ -4788,7 +4788,7 @@ START_TEST(test_block_upgrade)
 	 * Half folded in format 1, its meta record as quire wrote it before
 	 * formats (0 where the format is now); then quire is format 2.
 	 */
-	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD), 1);
+	ck_assert_int_eq(merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1), 1);
 	meta = raw_get(&t, IDB_META, "stats", 5, &len);
 	ck_assert_uint_ge(len, 8);
 	memcpy(&mf, meta + 4, 4);
@@ -4802,7 +4802,7 @@ START_TEST(test_block_upgrade)
 	for (f = 0; f < 2; f++) {
 		commit_one(f == 0 ? &t : &t2, "rare", "a quokka", NULL);
 		while ((rv = merge_step(f == 0 ? &t.t_ix : &t2.t_ix,
-		    MERGE_ALL, TFOLD)) == 1)
+		    MERGE_ALL, TFOLD, -1)) == 1)
 			;
 		ck_assert_int_eq(rv, 0);
 		ck_assert_int_eq(index_delete(f == 0 ? &t.t_ix : &t2.t_ix,

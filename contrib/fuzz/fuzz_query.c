@@ -122,7 +122,7 @@ fuzz_query_setup(void)
 		fuzz_query_add(b, i);
 	FUZZ_ASSERT(ixbatch_commit(&fuzz_ix, b, &ic) == 0);
 	ixbatch_reset(b);
-	while ((rv = merge_step(&fuzz_ix, MERGE_ALL, FUZZ_FOLD)) == 1)
+	while ((rv = merge_step(&fuzz_ix, MERGE_ALL, FUZZ_FOLD, -1)) == 1)
 		;
 	FUZZ_ASSERT(rv == 0);
 	for (i = 3; i < sizeof(fuzz_query_docs) / sizeof(fuzz_query_docs[0]);
