@@ -32,12 +32,12 @@
  * next job runs, and its ack goes once that commit is through, from the
  * next job's looks or with the next claim (worker_settle,
  * worker_ack_ready); with nothing left to claim, the worker waits for
- * its commit and acks at once.  Within a long job (an NDJSON range) the batch is
- * committed at batch-docs documents, batch-bytes of text, or
- * batch-linger after its first document, whichever comes first.  A claim takes about
- * 100 ms of work, judged by the last round's jobs (between one and
- * claim-batch jobs), so one worker does not hoard slow jobs that idle
- * workers could run.
+ * its commit and acks at once.  Within a long job (an NDJSON range) the
+ * batch is committed at batch-docs documents, batch-bytes of text, or
+ * batch-linger after its first document, whichever comes first.  A
+ * claim takes about 100 ms of work, judged by the last round's jobs
+ * (between one and claim-batch jobs), so one worker does not hoard slow
+ * jobs that idle workers could run.
  *
  * Idle, with nothing to claim, a worker on the LMDB queue looks again
  * every WORKER_IDLE_MS.  On the PostgreSQL queue it waits for the
@@ -769,8 +769,9 @@ worker_commit(struct worker *wk)
  * the LMDB queue, while there is work (defer), the worker does not wait
  * for that commit: the claim acks the jobs whose commits are through,
  * and the others go when their commit is through (worker_ack_ready),
- * their last batch committing while the next job runs.  Otherwise it waits, and every job may be
- * acked.  How many of the first pending acks may go.
+ * their last batch committing while the next job runs.  Otherwise it
+ * waits, and every job may be acked.  How many of the first pending
+ * acks may go.
  */
 static size_t
 worker_settle(struct worker *wk, struct worker_acks *wa, int defer)
