@@ -585,7 +585,7 @@ merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy,
 			break;
 		if (merge_yield(yfd)) {
 			log_debug("merge: folding %zu segments from %llu: "
-			    "paused after %d slices", n,
+			    "paused after slice %d", n,
 			    (unsigned long long)segs[0].ms_id, slices);
 			break;
 		}
