@@ -720,8 +720,10 @@ merge_purge(struct index *ix)
  *
  * With MERGE_ALL (compact), segments are folded without being merged
  * first and whatever their size, and any dead chunk in blocks calls for
- * a sweep.  Returns 1 if it did something, 0 if there was nothing to
- * do, -1 on error.
+ * a sweep.  yfd is the merger's socket (or -1): a fold stops between
+ * slices when it has something to read (merge_yield).  Returns 1 if it
+ * did something (a fold paused too), 0 if there was nothing to do, -1
+ * on error.
  */
 int
 merge_step(struct index *ix, int flags, uint64_t fold_size, int yfd)
