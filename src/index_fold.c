@@ -40,9 +40,9 @@
  * write never changes a page the transaction began with (LMDB writes
  * its changes to pages of its own), so they build under the writes.
  * Batches hold distinct terms, so what a write changes is never what
- * the next batch looked at.  A next batch that
- * the budget or the clock leaves unwritten is dropped: the slice after
- * takes it up again from the last term written.
+ * the next batch looked at.  A next batch that the budget or the clock
+ * leaves unwritten is dropped: the slice after takes it up again from
+ * the last term written.
  */
 
 #include <sys/types.h>
