@@ -459,15 +459,35 @@ merge_run(struct index *ix, const struct mseg *segs, size_t n)
 	return (sa.sa_stale ? 0 : 1);
 }
 
+/*
+ * store_write runs a slice again after MDB_MAP_FULL: what a slice does
+ * to the fold's state (its place, its counts) is kept apart and taken
+ * only once the slice has committed (merge_slice_done).
+ */
 struct merge_fold_arg {
 	struct index		*fa_ix;
 	const struct mseg	*fa_segs;	/* the run, oldest first */
 	size_t			 fa_n;
-	struct buf		 fa_from;	/* the last term done */
+	struct buf		 fa_from;	/* the last term committed */
+	struct buf		 fa_next;	/* the slice's: the last done */
 	int			 fa_done;
 	int			 fa_gone;	/* the run is not there */
 	struct ixfold		 fa_res;
+	struct ixfold		 fa_slice;
 };
+
+/* A slice committed: its place and counts are the fold's now. */
+static void
+merge_slice_done(struct buf *from, struct buf *next, struct ixfold *res,
+    const struct ixfold *slice)
+{
+	struct buf	 t;
+
+	t = *from;
+	*from = *next;
+	*next = t;
+	ixfold_add(res, slice);
+}
 
 static int
 merge_fold_txn(MDB_txn *txn, void *arg)
@@ -483,6 +503,10 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	size_t			 j;
 	int			 rc, done;
 
+	fa->fa_done = 0;
+	memset(&fa->fa_slice, 0, sizeof(fa->fa_slice));
+	buf_reset(&fa->fa_next);
+	buf_add(&fa->fa_next, fa->fa_from.b_data, fa->fa_from.b_len);
 	if ((rc = index_meta_get(txn, fa->fa_ix, &m)) != 0)
 		return (rc);
 	end = (uint64_t)fa->fa_segs[fa->fa_n - 1].ms_base +
@@ -514,7 +538,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 		free(segs);
 		return (rc);
 	}
-	rc = ixfold_run(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_from,
+	rc = ixfold_run(txn, fa->fa_ix, segs, fa->fa_n, tomb, &fa->fa_next,
 	    FOLD_SLICE, util_mono_ms() + FOLD_SLICE_MS, &done, &res);
 	roaring_bitmap_free(tomb);
 	free(segs);
@@ -542,7 +566,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	if ((rc = index_meta_put(txn, fa->fa_ix, &m)) != 0)
 		return (rc);
 	fa->fa_done = done;
-	ixfold_add(&fa->fa_res, &res);
+	fa->fa_slice = res;
 	return (0);
 }
 
@@ -576,10 +600,13 @@ merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy,
 	fa.fa_segs = segs;
 	fa.fa_n = n;
 	buf_init(&fa.fa_from);
+	buf_init(&fa.fa_next);
 	log_debug("merge: folding %zu segments from %llu", n,
 	    (unsigned long long)segs[0].ms_id);
 	while (!fa.fa_done && !fa.fa_gone && (rc = store_write(&ix->ix_store,
 	    merge_fold_txn, &fa)) == 0) {
+		merge_slice_done(&fa.fa_from, &fa.fa_next, &fa.fa_res,
+		    &fa.fa_slice);
 		slices++;
 		if (fa.fa_done)
 			break;
@@ -593,6 +620,7 @@ merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy,
 			usleep(FOLD_GAP_MS * 1000);
 	}
 	buf_free(&fa.fa_from);
+	buf_free(&fa.fa_next);
 	if (rc != 0) {
 		log_warnx("merge: folding %zu segments from %llu: %s", n,
 		    (unsigned long long)segs[0].ms_id, mdb_strerror(rc));
@@ -609,12 +637,15 @@ merge_fold(struct index *ix, const struct mseg *segs, size_t n, int busy,
 	return (1);
 }
 
+/* As a fold's: a slice's place and counts are taken once it commits. */
 struct merge_purge_arg {
 	struct index		*pa_ix;
 	roaring_bitmap_t	*pa_dead;	/* what this sweep drops */
 	struct buf		 pa_from;
+	struct buf		 pa_next;
 	int			 pa_done;
 	struct ixfold		 pa_res;
+	struct ixfold		 pa_slice;
 };
 
 static int
@@ -646,10 +677,14 @@ merge_purge_txn(MDB_txn *txn, void *arg)
 	uint64_t		 n;
 	int			 rc, done;
 
+	pa->pa_done = 0;
+	memset(&pa->pa_slice, 0, sizeof(pa->pa_slice));
+	buf_reset(&pa->pa_next);
+	buf_add(&pa->pa_next, pa->pa_from.b_data, pa->pa_from.b_len);
 	if ((rc = index_meta_get(txn, pa->pa_ix, &m)) != 0)
 		return (rc);
 	memset(&res, 0, sizeof(res));
-	if ((rc = ixblk_purge(txn, pa->pa_ix, pa->pa_dead, &pa->pa_from,
+	if ((rc = ixblk_purge(txn, pa->pa_ix, pa->pa_dead, &pa->pa_next,
 	    PURGE_SLICE, &done, &res)) != 0)
 		return (rc);
 	m.m_blocks = m.m_blocks > res.f_blocks ? m.m_blocks - res.f_blocks :
@@ -671,7 +706,7 @@ merge_purge_txn(MDB_txn *txn, void *arg)
 	if ((rc = index_meta_put(txn, pa->pa_ix, &m)) != 0)
 		return (rc);
 	pa->pa_done = done;
-	ixfold_add(&pa->pa_res, &res);
+	pa->pa_slice = res;
 	return (0);
 }
 
@@ -685,10 +720,12 @@ merge_purge(struct index *ix)
 	memset(&pa, 0, sizeof(pa));
 	pa.pa_ix = ix;
 	buf_init(&pa.pa_from);
+	buf_init(&pa.pa_next);
 	if ((rc = store_read(&ix->ix_store, merge_purge_start, &pa)) == 0)
 		while (!pa.pa_done && (rc = store_write(&ix->ix_store,
 		    merge_purge_txn, &pa)) == 0)
-			;
+			merge_slice_done(&pa.pa_from, &pa.pa_next,
+			    &pa.pa_res, &pa.pa_slice);
 	if (rc != 0)
 		log_warnx("merge: sweeping blocks: %s", mdb_strerror(rc));
 	else
@@ -701,6 +738,7 @@ merge_purge(struct index *ix)
 	if (pa.pa_dead != NULL)
 		roaring_bitmap_free(pa.pa_dead);
 	buf_free(&pa.pa_from);
+	buf_free(&pa.pa_next);
 	return (rc == 0 ? 1 : -1);
 }
 

@@ -472,7 +472,10 @@ store_commit(struct store *s, MDB_txn *txn)
 /*
  * Run fn in a write transaction and commit it.  fn returns 0 to commit,
  * an LMDB error code (MDB_MAP_FULL among them) or any other non-zero
- * value to abort; that value is returned.
+ * value to abort; that value is returned.  After MDB_MAP_FULL, in fn or
+ * in the commit, the map grows and fn runs again in a new transaction:
+ * so fn starts over from arg as the caller left it, and what it records
+ * there for the caller counts only once store_write returns 0.
  */
 int
 store_write(struct store *s, store_fn fn, void *arg)
