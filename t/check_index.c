@@ -3229,6 +3229,74 @@ START_TEST(test_merge)
 }
 END_TEST
 
+/*
+ * A slice of a fold that fills the map is run again in a bigger one, and
+ * the terms its first run had written are written again, none skipped.
+ * The map is made small under the store, which still takes it for big
+ * and so does not grow it ahead: room for a few of the fold's batches
+ * (FMDOCS * FMWORDS terms of one posting each), not for the fold.
+ */
+#define FMDOCS		2000
+#define FMWORDS		50
+
+START_TEST(test_fold_map_full)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct buf	 text;
+	struct ixstats	 st;
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	MDB_env		*env;
+	char		 id[16], w[32];
+	uint64_t	 grows;
+	int		 i, k, rv;
+
+	tix_open(&t);
+	buf_init(&text);
+	for (i = 0; i < FMDOCS; i++) {
+		buf_reset(&text);
+		for (k = 0; k < FMWORDS; k++) {
+			snprintf(w, sizeof(w), "%su%dx%d", k > 0 ? " " : "",
+			    i, k);
+			buf_addstr(&text, w);
+		}
+		snprintf(id, sizeof(id), "d%d", i);
+		memset(&d, 0, sizeof(d));
+		d.d_id = id;
+		d.d_text = buf_cstr(&text);
+		add_doc(&t, &d);
+		if (i % 500 == 499)
+			commit(&t, NULL);
+	}
+	buf_free(&text);
+
+	env = t.t_ix.ix_store.s_env;
+	ck_assert_int_eq(mdb_env_info(env, &info), 0);
+	ck_assert_int_eq(mdb_env_stat(env, &ms), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, (info.me_last_pgno + 1) *
+	    ms.ms_psize + (1 << 20)), 0);
+	t.t_ix.ix_store.s_mapsize = 1ULL << 30;
+	grows = t.t_ix.ix_store.s_grows;
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
+		;
+	ck_assert_int_eq(rv, 0);
+	/* The map was full, and grew: the slice ran twice. */
+	ck_assert_uint_gt(t.t_ix.ix_store.s_grows, grows);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_segments, 0);
+	ck_assert_uint_eq(st.is_docs, FMDOCS);
+	/* A word of every document, each the only hit for it. */
+	for (i = 0; i < FMDOCS; i++) {
+		snprintf(w, sizeof(w), "u%dx%d", i, i % FMWORDS);
+		snprintf(id, sizeof(id), "d%d", i);
+		ck_assert_str_eq(ids(&t, w, NULL, NULL), id);
+	}
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
 START_TEST(test_merge_deletes)
 {
 	static uint64_t		 words[MBATCHES * MDOCS];
@@ -5437,6 +5505,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_merge_deletes);
+	tcase_add_test(tc, test_fold_map_full);
 	tcase_add_test(tc, test_segment_qsg1);
 	tcase_add_test(tc, test_typo_walk);
 	suite_add_tcase(s, tc);
