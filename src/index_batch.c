@@ -867,7 +867,7 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 	uint64_t		 docid, olddocid, base, tokens = 0;
 	uint64_t		 refs[3];
 	size_t			 i, j;
-	int			 rc, tombdirty = 0;
+	int			 rc, dead, tombdirty = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(nr, 0, sizeof(nr));
@@ -887,14 +887,20 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 		d = &b->b_docs[i];
 		k.mv_size = strlen(BSTR(b, d->d_extid));
 		k.mv_data = BSTR(b, d->d_extid);
-		if (!d->d_dead &&
+		/*
+		 * Unchanged is this transaction's finding, not the batch's:
+		 * one run again (after MDB_MAP_FULL, or after a storage
+		 * fault) looks again, as a delete may have come between.
+		 */
+		dead = d->d_dead;
+		if (!dead &&
 		    (rc = mdb_get(txn, index_dbi(ix, IDB_EXTIDS), &k, &v)) ==
 		    0 && ixrec_docid_get(&v, &olddocid) == 0) {
 			rc = index_doc_get(txn, ix, olddocid, &old);
 			if (rc != 0 && rc != MDB_NOTFOUND)
 				goto fail;
 			if (rc == 0 && old.d_hash == d->d_hash) {
-				d->d_dead = 2;	/* unchanged */
+				dead = 1;	/* unchanged */
 				res->ic_unchanged++;
 			} else if (rc == 0) {
 				if ((rc = index_doc_kill(txn, ix, &m, tomb,
@@ -904,7 +910,7 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 				tombdirty = 1;
 			}
 		}
-		if (d->d_dead) {
+		if (dead) {
 			for (j = 0; j < d->d_nchunks; j++)
 				roaring_bitmap_add(tomb, base + d->d_cid + j);
 			m.m_dead += d->d_nchunks;

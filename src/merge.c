@@ -503,7 +503,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	size_t			 j;
 	int			 rc, done;
 
-	fa->fa_done = 0;
+	fa->fa_done = fa->fa_gone = 0;
 	memset(&fa->fa_slice, 0, sizeof(fa->fa_slice));
 	buf_reset(&fa->fa_next);
 	buf_add(&fa->fa_next, fa->fa_from.b_data, fa->fa_from.b_len);

@@ -3230,6 +3230,23 @@ START_TEST(test_merge)
 END_TEST
 
 /*
+ * Make the map room bytes bigger than the pages in use, under the store,
+ * which still takes it for as big as before.
+ */
+static void
+tix_map_room(struct tix *t, size_t room)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	MDB_env		*env = t->t_ix.ix_store.s_env;
+
+	ck_assert_int_eq(mdb_env_info(env, &info), 0);
+	ck_assert_int_eq(mdb_env_stat(env, &ms), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, (info.me_last_pgno + 1) *
+	    ms.ms_psize + room), 0);
+}
+
+/*
  * A slice of a fold that fills the map is run again in a bigger one, and
  * the terms its first run had written are written again, none skipped.
  * The map is made small under the store, which still takes it for big
@@ -3245,9 +3262,6 @@ START_TEST(test_fold_map_full)
 	struct tdoc	 d;
 	struct buf	 text;
 	struct ixstats	 st;
-	MDB_envinfo	 info;
-	MDB_stat	 ms;
-	MDB_env		*env;
 	char		 id[16], w[32];
 	uint64_t	 grows;
 	int		 i, k, rv;
@@ -3271,11 +3285,7 @@ START_TEST(test_fold_map_full)
 	}
 	buf_free(&text);
 
-	env = t.t_ix.ix_store.s_env;
-	ck_assert_int_eq(mdb_env_info(env, &info), 0);
-	ck_assert_int_eq(mdb_env_stat(env, &ms), 0);
-	ck_assert_int_eq(mdb_env_set_mapsize(env, (info.me_last_pgno + 1) *
-	    ms.ms_psize + (1 << 20)), 0);
+	tix_map_room(&t, 1 << 20);
 	t.t_ix.ix_store.s_mapsize = 1ULL << 30;
 	grows = t.t_ix.ix_store.s_grows;
 	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
@@ -3292,6 +3302,54 @@ START_TEST(test_fold_map_full)
 		snprintf(id, sizeof(id), "d%d", i);
 		ck_assert_str_eq(ids(&t, w, NULL, NULL), id);
 	}
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+/*
+ * A batch whose commit failed (the map full at map-max) is committed
+ * again once there is room, as a worker does after a storage fault.  It
+ * holds a document sent again unchanged, deleted meanwhile: the second
+ * commit looks again, and indexes it.
+ */
+START_TEST(test_commit_again)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct buf	 text;
+	struct ixcommit	 res;
+	char		 w[32];
+	int		 k;
+
+	tix_open(&t);
+	commit_one(&t, "x1", "alpha beta gamma", NULL);
+	memset(&d, 0, sizeof(d));
+	d.d_id = "x1";
+	d.d_text = "alpha beta gamma";
+	add_doc(&t, &d);
+	/* And a document too big for the room left. */
+	buf_init(&text);
+	for (k = 0; k < 300000; k++) {
+		snprintf(w, sizeof(w), "%sw%d", k > 0 ? " " : "", k);
+		buf_addstr(&text, w);
+	}
+	d.d_id = "y1";
+	d.d_text = buf_cstr(&text);
+	add_doc(&t, &d);
+	buf_free(&text);
+	tix_map_room(&t, 1 << 20);
+	store_limit(&t.t_ix.ix_store, 1 << 20);
+	ck_assert_int_eq(ixbatch_commit(&t.t_ix, t.t_b, &res), MDB_MAP_FULL);
+	ck_assert_int_eq(index_delete(&t.t_ix, "x1"), 0);
+	ck_assert_str_eq(ids(&t, "alpha", NULL, NULL), "");
+	store_limit(&t.t_ix.ix_store, 0);
+	ck_assert_int_eq(ixbatch_commit(&t.t_ix, t.t_b, &res), 0);
+	ixbatch_reset(t.t_b);
+	ck_assert_uint_eq(res.ic_added, 2);
+	ck_assert_uint_eq(res.ic_unchanged, 0);
+	ck_assert_str_eq(ids(&t, "alpha", NULL, NULL), "x1");
+	ck_assert_str_eq(ids(&t, "w299999", NULL, NULL), "y1");
 	check_ok(&t);
 	tix_close(&t);
 }
@@ -5506,6 +5564,7 @@ index_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_merge_deletes);
 	tcase_add_test(tc, test_fold_map_full);
+	tcase_add_test(tc, test_commit_again);
 	tcase_add_test(tc, test_segment_qsg1);
 	tcase_add_test(tc, test_typo_walk);
 	suite_add_tcase(s, tc);
