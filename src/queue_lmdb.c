@@ -481,18 +481,30 @@ qlmdb_upgrade_old(MDB_txn *txn, const char *name, MDB_dbi *dbi)
  * Older versions to 5: meta's records into the main database, then
  * tenant counts, leases and ready jobs into meta (version 1 had no
  * tenant counts: they are made from the job records), and the databases
- * that held them deleted.
+ * that held them deleted.  What it moved is said once it has committed
+ * (qlmdb_open): store_write may run it again.
  */
+struct qlmdb_upgrade {
+	struct queue	*u_q;
+	int		 u_moved;	/* it had something to do */
+	uint32_t	 u_from;
+	uint64_t	 u_nmeta, u_njobs, u_ncounts, u_nleases, u_nready;
+};
+
 static int
 qlmdb_upgrade_txn(MDB_txn *txn, void *arg)
 {
-	struct queue	*q = arg;
-	struct qtx	 t;
-	MDB_dbi		 meta, tcount, leases, ready;
-	uint64_t	 njobs = 0, ncounts = 0, nleases = 0, nready = 0;
-	uint64_t	 nmeta = 0;
-	uint32_t	 from;
-	int		 rc;
+	struct qlmdb_upgrade	*u = arg;
+	struct queue		*q = u->u_q;
+	struct qtx		 t;
+	MDB_dbi			 meta, tcount, leases, ready;
+	uint64_t		 njobs = 0, ncounts = 0, nleases = 0;
+	uint64_t		 nready = 0, nmeta = 0;
+	uint32_t		 from;
+	int			 rc;
+
+	memset(u, 0, sizeof(*u));
+	u->u_q = q;
 
 	if ((rc = qlmdb_upgrade_old(txn, QUEUE_OLD_META, &meta)) != 0 ||
 	    (meta != 0 && (rc = qlmdb_upgrade_meta(txn,
@@ -525,21 +537,23 @@ qlmdb_upgrade_txn(MDB_txn *txn, void *arg)
 	    (ready != 0 && (rc = mdb_drop(txn, ready, 1)) != 0))
 		return (rc);
 	t.t_m.m_version = QMETA_VERSION;
-	log_info("%s: queue layout %u to %u: %llu meta records moved to the "
-	    "main database, %llu jobs counted, %llu tenant counts, %llu "
-	    "leases and %llu ready jobs moved", __func__, from, QMETA_VERSION,
-	    (unsigned long long)nmeta, (unsigned long long)njobs,
-	    (unsigned long long)ncounts, (unsigned long long)nleases,
-	    (unsigned long long)nready);
+	u->u_moved = 1;
+	u->u_from = from;
+	u->u_nmeta = nmeta;
+	u->u_njobs = njobs;
+	u->u_ncounts = ncounts;
+	u->u_nleases = nleases;
+	u->u_nready = nready;
 	return (qtx_end(&t));
 }
 
 static int
 qlmdb_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 {
-	struct queue	*old = q;
-	char		 path[JOB_PATH_MAX];
-	int		 n;
+	struct queue		*old = q;
+	struct qlmdb_upgrade	 u;
+	char			 path[JOB_PATH_MAX];
+	int			 n;
 
 	memset(q, 0, sizeof(*q));
 	if (qc != NULL)
@@ -556,14 +570,26 @@ qlmdb_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 		return (-1);
 	strlcpy(q->q_datadir, datadir, sizeof(q->q_datadir));
 	msgpack_sbuffer_init(&q->q_buf);
+	memset(&u, 0, sizeof(u));
+	u.u_q = q;
 	if (store_read(&q->q_store, qlmdb_version_txn, &old) != 0 ||
 	    (old != NULL &&
-	    store_write(&q->q_store, qlmdb_upgrade_txn, q) != 0)) {
+	    store_write(&q->q_store, qlmdb_upgrade_txn, &u) != 0)) {
 		log_warnx("%s: %s: cannot bring the queue's layout up to "
 		    "date", __func__, path);
 		qlmdb_close(q);
 		return (-1);
 	}
+	if (u.u_moved)
+		log_info("%s: queue layout %u to %u: %llu meta records moved "
+		    "to the main database, %llu jobs counted, %llu tenant "
+		    "counts, %llu leases and %llu ready jobs moved",
+		    "qlmdb_upgrade_txn", u.u_from, QMETA_VERSION,
+		    (unsigned long long)u.u_nmeta,
+		    (unsigned long long)u.u_njobs,
+		    (unsigned long long)u.u_ncounts,
+		    (unsigned long long)u.u_nleases,
+		    (unsigned long long)u.u_nready);
 	return (0);
 }
 
