@@ -129,6 +129,8 @@ enum worker_outcome {
 struct worker_filter {
 	struct buf	 wf_term;	/* "name=value" */
 	uint64_t	 wf_memo[TOKEN_MEMO];
+	uint64_t	 wf_job;	/* a job's own: the job */
+	const char	*wf_value;	/* and where its value lives */
 };
 
 struct worker_acks;
@@ -1131,6 +1133,27 @@ worker_ix_filter(struct worker *wk, size_t i, const char *name,
 	    wk->wk_term.b_len, 0, f->wf_memo);
 }
 
+/*
+ * The i'th filter term, one whose value stays where it is while the job
+ * runs (its tenant and source, a type's name): made again only when the
+ * job or the value's place changes, not for every chunk.
+ */
+static void
+worker_ix_jfilter(struct worker *wk, size_t i, const char *name,
+    const char *value)
+{
+	struct worker_filter	*f = &wk->wk_filters[i];
+
+	if (f->wf_value != value || f->wf_job != wk->wk_job) {
+		worker_ix_filter(wk, i, name, value);
+		f->wf_value = value;
+		f->wf_job = wk->wk_job;
+		return;
+	}
+	ixbatch_term_memo(wk->wk_batch, IX_FILTER, f->wf_term.b_data,
+	    f->wf_term.b_len, 0, f->wf_memo);
+}
+
 /* A chunk of doc, its text, and the filters every chunk has. */
 static int
 worker_ix_text(struct worker *wk, const struct xdoc *doc,
@@ -1142,9 +1165,9 @@ worker_ix_text(struct worker *wk, const struct xdoc *doc,
 	if (ixbatch_chunk(wk->wk_batch, heading, text, len) == -1)
 		return (-1);
 	/* Filters are exact terms of every chunk. */
-	worker_ix_filter(wk, 0, "tenant", j->j_tenant);
-	worker_ix_filter(wk, 1, "type", extract_type_name(doc->xd_type));
-	worker_ix_filter(wk, 2, "source", j->j_path);
+	worker_ix_jfilter(wk, 0, "tenant", j->j_tenant);
+	worker_ix_jfilter(wk, 1, "type", extract_type_name(doc->xd_type));
+	worker_ix_jfilter(wk, 2, "source", j->j_path);
 	for (i = 0; i < doc->xd_nattrs && i < WORKER_FILTERS - 3; i++)
 		worker_ix_filter(wk, 3 + i, doc->xd_attrs[i].xa_name,
 		    doc->xd_attrs[i].xa_value);
