@@ -470,7 +470,10 @@ config_append(struct quire_conf *c, const struct conf_opt *o,
 {
 	char	*p = (char *)c + o->o_off;
 
-	if (strlcat(p, " ", CONF_STR_MAX) >= CONF_STR_MAX ||
+	/* An empty item ("") adds nothing, and the first needs no space. */
+	if (*val == '\0')
+		return (0);
+	if ((*p != '\0' && strlcat(p, " ", CONF_STR_MAX) >= CONF_STR_MAX) ||
 	    strlcat(p, val, CONF_STR_MAX) >= CONF_STR_MAX) {
 		snprintf(err, errlen, "%s: value too long", o->o_name);
 		return (-1);
