@@ -503,9 +503,8 @@ qlmdb_upgrade_txn(MDB_txn *txn, void *arg)
 	uint32_t		 from;
 	int			 rc;
 
-	memset(u, 0, sizeof(*u));
+	memset(u, 0, sizeof(*u));	/* a run again starts over */
 	u->u_q = q;
-
 	if ((rc = qlmdb_upgrade_old(txn, QUEUE_OLD_META, &meta)) != 0 ||
 	    (meta != 0 && (rc = qlmdb_upgrade_meta(txn,
 	    q->q_store.s_dbi[DB_META], meta, &nmeta)) != 0))
@@ -584,7 +583,7 @@ qlmdb_open(struct queue *q, const char *datadir, const struct queue_conf *qc)
 		log_info("%s: queue layout %u to %u: %llu meta records moved "
 		    "to the main database, %llu jobs counted, %llu tenant "
 		    "counts, %llu leases and %llu ready jobs moved",
-		    "qlmdb_upgrade_txn", u.u_from, QMETA_VERSION,
+		    __func__, u.u_from, QMETA_VERSION,
 		    (unsigned long long)u.u_nmeta,
 		    (unsigned long long)u.u_njobs,
 		    (unsigned long long)u.u_ncounts,
