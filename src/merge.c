@@ -461,8 +461,9 @@ merge_run(struct index *ix, const struct mseg *segs, size_t n)
 
 /*
  * store_write runs a slice again after MDB_MAP_FULL: what a slice does
- * to the fold's state (its place, its counts) is kept apart and taken
- * only once the slice has committed (merge_slice_done).
+ * to the fold's state (its place, its counts) is kept apart, from
+ * merge_slice_begin, and taken only once the slice has committed
+ * (merge_slice_done).
  */
 struct merge_fold_arg {
 	struct index		*fa_ix;
@@ -475,6 +476,16 @@ struct merge_fold_arg {
 	struct ixfold		 fa_res;
 	struct ixfold		 fa_slice;
 };
+
+/* A slice begins where the last one committed, with no counts yet. */
+static void
+merge_slice_begin(const struct buf *from, struct buf *next,
+    struct ixfold *slice)
+{
+	buf_reset(next);
+	buf_add(next, from->b_data, from->b_len);
+	memset(slice, 0, sizeof(*slice));
+}
 
 /* A slice committed: its place and counts are the fold's now. */
 static void
@@ -504,9 +515,7 @@ merge_fold_txn(MDB_txn *txn, void *arg)
 	int			 rc, done;
 
 	fa->fa_done = fa->fa_gone = 0;
-	memset(&fa->fa_slice, 0, sizeof(fa->fa_slice));
-	buf_reset(&fa->fa_next);
-	buf_add(&fa->fa_next, fa->fa_from.b_data, fa->fa_from.b_len);
+	merge_slice_begin(&fa->fa_from, &fa->fa_next, &fa->fa_slice);
 	if ((rc = index_meta_get(txn, fa->fa_ix, &m)) != 0)
 		return (rc);
 	end = (uint64_t)fa->fa_segs[fa->fa_n - 1].ms_base +
@@ -678,9 +687,7 @@ merge_purge_txn(MDB_txn *txn, void *arg)
 	int			 rc, done;
 
 	pa->pa_done = 0;
-	memset(&pa->pa_slice, 0, sizeof(pa->pa_slice));
-	buf_reset(&pa->pa_next);
-	buf_add(&pa->pa_next, pa->pa_from.b_data, pa->pa_from.b_len);
+	merge_slice_begin(&pa->pa_from, &pa->pa_next, &pa->pa_slice);
 	if ((rc = index_meta_get(txn, pa->pa_ix, &m)) != 0)
 		return (rc);
 	memset(&res, 0, sizeof(res));
