@@ -13,7 +13,7 @@
  * /healthz needs no token: 200 {"ok": true}, or 503 {"ok": false,
  * "why": ...} with Retry-After when the fleet is degraded (the reason
  * status gives), storage is in a fault (full, map-full, io-error,
- * unreachable), an
+ * unreachable, ids-full), an
  * LMDB file has grown past HTTP_MAP_FULL percent of map-max, or, on a
  * queue on PostgreSQL, the database does not answer or this host's
  * heartbeat is failing.  There the answer also names the hosts that are

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -876,7 +877,7 @@ ixbatch_commit_txn(MDB_txn *txn, void *arg)
 	if ((rc = ixrec_dict_store(txn, ix, &ca->ca_dict)) != 0)
 		return (rc);
 	if (m.m_next_cid + b->b_nchunks > UINT32_MAX)
-		return (MDB_MAP_FULL);
+		return (STORE_ENOIDS);	/* cids are 32 bits */
 	base = m.m_next_cid;
 	/* The segment was laid out before the lock; only its base is new. */
 	if (ca->ca_seg->b_len >= sizeof(struct ixseghdr))

@@ -53,6 +53,7 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -872,7 +873,7 @@ ixrec_dict_store(MDB_txn *txn, struct index *ix, uint32_t *id)
 	    (rc = ixrec_get32(txn, ix, "dict", &cur)) != 0)
 		return (rc);
 	if (last == UINT32_MAX)
-		return (MDB_MAP_FULL);
+		return (STORE_ENOIDS);
 	kb[0] = 'D';
 	util_put_be32(kb + 1, last + 1);
 	v.mv_size = dc->dc_len;

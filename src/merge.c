@@ -9,7 +9,9 @@
  * do): a segment's tier is how many times merge_factor (8) its size is
  * above 64 KiB, and when merge_factor neighbouring segments (in cid
  * order) share a tier they are merged into one, which climbs a tier.
- * That keeps the number of segments a search reads small.  When the
+ * That keeps the number of segments a search reads small.  No merge
+ * makes a segment over MERGE_SEG_MAX (2 GiB), since a segment's offsets
+ * are 32 bits: segments that big wait for the fold.  When the
  * segments together reach merge-fold-size, and an eighth of the block
  * store, they are folded into it in one pass: each term's postings, from
  * every segment in cid order, are appended to its blocks of at most 128
@@ -39,6 +41,7 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +65,7 @@
 #define FOLD_SEGS	1024	/* segments folded in one pass, at most */
 #define BUSY_FOLD	16	/* and fold at this many times the size */
 #define PURGE_SLICE	4096			/* blocks looked at per slice */
+#define MERGE_SEG_MAX	(1ULL << 31)	/* no merge makes a bigger segment */
 
 struct mseg {
 	uint64_t	 ms_id;
@@ -265,7 +269,7 @@ merge_layout(struct merge_build_arg *ba)
 	h.h_strs = h.h_dict + ba->ba_dict.b_len;
 	h.h_post = h.h_strs + ((ba->ba_strs.b_len + 7) & ~7U);
 	if ((uint64_t)h.h_post + ba->ba_post.b_len + 7 > UINT32_MAX)
-		return (MDB_MAP_FULL);
+		return (STORE_ENOIDS);	/* offsets are 32 bits */
 	h.h_size = (h.h_post + ba->ba_post.b_len + 7) & ~7U;
 	buf_reset(ba->ba_out);
 	buf_reserve(ba->ba_out, h.h_size);
@@ -749,6 +753,18 @@ merge_purge(struct index *ix)
 	return (rc == 0 ? 1 : -1);
 }
 
+/* The bytes of n segments together. */
+static uint64_t
+merge_size(const struct mseg *segs, size_t n)
+{
+	uint64_t	 total = 0;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		total += segs[i].ms_size;
+	return (total);
+}
+
 /*
  * One step of merging: a fold under way, else a run of segments to merge,
  * else the oldest segments to fold, else a sweep.  The segments are
@@ -775,7 +791,7 @@ merge_step(struct index *ix, int flags, uint64_t fold_size, int yfd)
 {
 	struct merge_list_arg	 la;
 	struct ixmeta		*m = &la.la_meta;
-	uint64_t		 total = 0, want;
+	uint64_t		 total, want;
 	size_t			 i, j, n;
 	int			 rv = 0, all = flags & MERGE_ALL;
 	int			 busy = !all && (flags & MERGE_BUSY);
@@ -798,14 +814,15 @@ merge_step(struct index *ix, int flags, uint64_t fold_size, int yfd)
 			if (j - i == MERGE_FACTOR)
 				break;
 		/* Cids of a run must be consecutive: they are, by commit. */
-		if (j - i >= MERGE_FACTOR) {
+		if (j - i >= MERGE_FACTOR &&
+		    merge_size(la.la_segs + i, j - i) <= MERGE_SEG_MAX) {
 			rv = merge_run(ix, la.la_segs + i, j - i);
 			if (rv == 0)
 				rv = 1;	/* the list changed: look again */
 		}
 	}
-	for (i = 0; i < la.la_n && i < FOLD_SEGS; i++)
-		total += la.la_segs[i].ms_size;
+	total = merge_size(la.la_segs, la.la_n < FOLD_SEGS ? la.la_n :
+	    FOLD_SEGS);
 	want = fold_size > la.la_bbytes / 8 ? fold_size : la.la_bbytes / 8;
 	if (busy)
 		want *= BUSY_FOLD;

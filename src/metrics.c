@@ -353,7 +353,8 @@ metrics_storage(struct supervisor *sv, struct evbuffer *eb)
 	long long		 room = storage_free(sv);
 
 	metrics_one(eb, "quire_storage_fault", "gauge", "1 while a storage "
-	    "fault (disk full, map full, I/O error) holds ingestion.",
+	    "fault (disk full, map full, I/O error, ids used up) holds "
+	    "ingestion.",
 	    st->st_fault != STORE_FAULT_NONE);
 	metrics_one(eb, "quire_storage_faults_total", "counter",
 	    "Storage faults that began.", st->st_episodes);

@@ -241,8 +241,16 @@ enum store_fault {
 	STORE_FAULT_FULL,	/* the file system is full (or over quota) */
 	STORE_FAULT_MAP,	/* the map reached map-size */
 	STORE_FAULT_IO,		/* an I/O error, a read-only file system */
-	STORE_FAULT_DOWN	/* the queue's database server is out of reach */
+	STORE_FAULT_DOWN,	/* the queue's database server is out of reach */
+	STORE_FAULT_IDS		/* a number space ran out (STORE_ENOIDS) */
 };
+
+/*
+ * A write that needs a number its space has no more of (the index's
+ * chunk ids are 32 bits): the database can take no more such writes.  A
+ * bigger map would not help, so store_write does not grow it.
+ */
+#define STORE_ENOIDS		EOVERFLOW
 
 #define STORE_MAXDBS		16
 #define STORE_MAPSIZE_DEFAULT	(64ULL * 1024 * 1024)

@@ -76,7 +76,7 @@ void
 storage_report(struct supervisor *sv, struct wslot *w, int fault,
     const char *what)
 {
-	if (fault < STORE_FAULT_NONE || fault > STORE_FAULT_DOWN)
+	if (fault < STORE_FAULT_NONE || fault > STORE_FAULT_IDS)
 		fault = STORE_FAULT_IO;
 	w->w_fault = fault;
 	strlcpy(w->w_fault_what, what, sizeof(w->w_fault_what));

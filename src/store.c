@@ -45,6 +45,10 @@
  * A meta page that could not be written leaves the handle refusing every
  * transaction (MDB_PANIC): that is an I/O error too, and the environment
  * is closed and opened again before the next transaction.
+ * A write that ran out of numbers (STORE_ENOIDS: the index's chunk ids
+ * are 32 bits) is a fault of its own, "ids-full": not the data's, and
+ * no bigger map or freed disk cures it, but what was written stays
+ * searchable, and what waits is kept until the index is built anew.
  *
  * The map starts at s_mapsize and doubles whenever a write transaction
  * meets MDB_MAP_FULL, up to s_mapmax; store_write() then runs the whole
@@ -77,7 +81,7 @@ static int	 store_commit(struct store *, MDB_txn *);
 
 static const char *store_syncs[] = { "full", "group", "none" };
 static const char *store_faults[] = { "ok", "full", "map-full", "io-error",
-    "unreachable" };
+    "unreachable", "ids-full" };
 
 /* The kind of storage fault an LMDB or errno code is, if any. */
 int
@@ -93,6 +97,8 @@ store_fault(int rc)
 	case EROFS:
 	case MDB_PANIC:
 		return (STORE_FAULT_IO);
+	case STORE_ENOIDS:
+		return (STORE_FAULT_IDS);
 	default:
 		return (STORE_FAULT_NONE);
 	}
@@ -101,7 +107,7 @@ store_fault(int rc)
 const char *
 store_fault_name(int f)
 {
-	if (f < 0 || f > STORE_FAULT_DOWN)
+	if (f < 0 || f > STORE_FAULT_IDS)
 		return ("unknown");
 	return (store_faults[f]);
 }
@@ -414,6 +420,10 @@ store_failed(struct store *s, int rc)
 	if (rc == MDB_MAP_FULL)
 		log_warnx("store_write: %s: map full at %zu MiB (map-max)%s",
 		    s->s_path, s->s_mapsize >> 20,
+		    s->s_fault_quiet > 0 ? more : "");
+	else if (rc == STORE_ENOIDS)
+		log_warnx("store_write: %s: ids used up: it takes no more "
+		    "(move it aside and submit again)%s", s->s_path,
 		    s->s_fault_quiet > 0 ? more : "");
 	else
 		log_warnx("store_write: %s: %s%s", s->s_path, strerror(rc),

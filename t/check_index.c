@@ -3355,6 +3355,74 @@ START_TEST(test_commit_again)
 }
 END_TEST
 
+/* The next chunk id, as if that many chunks had been written before. */
+static int
+tix_next_cid_fn(MDB_txn *txn, void *arg)
+{
+	struct index	*ix = arg;
+	struct ixmeta	 m;
+	int		 rc;
+
+	if ((rc = index_meta_get(txn, ix, &m)) != 0)
+		return (rc);
+	m.m_next_cid = UINT32_MAX - 2;
+	return (index_meta_put(txn, ix, &m));
+}
+
+/*
+ * Chunk ids are 32 bits.  The last of them are given out and searched as
+ * any others, in segments and folded; a batch that needs more than are
+ * left fails with STORE_ENOIDS, as a fault of its own ("ids-full"),
+ * without growing the map or keeping anything of it.
+ */
+START_TEST(test_commit_ids_full)
+{
+	struct tix	 t;
+	struct tdoc	 d;
+	struct ixcommit	 res;
+	struct ixstats	 st;
+	uint64_t	 grows;
+	int		 rv;
+
+	tix_open(&t);
+	commit_one(&t, "a", "first words", NULL);
+	ck_assert_int_eq(store_write(&t.t_ix.ix_store, tix_next_cid_fn,
+	    &t.t_ix), 0);
+	/* Two chunks take the last two ids. */
+	memset(&d, 0, sizeof(d));
+	d.d_id = "b";
+	d.d_text = "second words|more second words";
+	add_doc(&t, &d);
+	commit(&t, NULL);
+	ck_assert_str_eq(ids(&t, "second", NULL, NULL), "b,b");
+	ck_assert_str_eq(ids(&t, "more", NULL, NULL), "b");
+	/* None left for one more. */
+	grows = t.t_ix.ix_store.s_grows;
+	d.d_id = "c";
+	d.d_text = "third words";
+	add_doc(&t, &d);
+	ck_assert_int_eq(ixbatch_commit(&t.t_ix, t.t_b, &res), STORE_ENOIDS);
+	ck_assert_int_eq(store_fault(STORE_ENOIDS), STORE_FAULT_IDS);
+	ck_assert_int_eq(t.t_ix.ix_store.s_fault, STORE_FAULT_IDS);
+	ck_assert_uint_eq(t.t_ix.ix_store.s_grows, grows);
+	ixbatch_reset(t.t_b);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_docs, 2);
+	ck_assert_str_eq(ids(&t, "third", NULL, NULL), "");
+	/* What was written folds and is found as before. */
+	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
+		;
+	ck_assert_int_eq(rv, 0);
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_segments, 0);
+	ck_assert_str_eq(ids(&t, "first", NULL, NULL), "a");
+	ck_assert_str_eq(ids(&t, "second", NULL, NULL), "b,b");
+	ck_assert_str_eq(ids(&t, "more", NULL, NULL), "b");
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
 START_TEST(test_merge_deletes)
 {
 	static uint64_t		 words[MBATCHES * MDOCS];
@@ -5565,6 +5633,7 @@ index_suite(void)
 	tcase_add_test(tc, test_merge_deletes);
 	tcase_add_test(tc, test_fold_map_full);
 	tcase_add_test(tc, test_commit_again);
+	tcase_add_test(tc, test_commit_ids_full);
 	tcase_add_test(tc, test_segment_qsg1);
 	tcase_add_test(tc, test_typo_walk);
 	suite_add_tcase(s, tc);

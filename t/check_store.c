@@ -544,6 +544,47 @@ START_TEST(test_map_max)
 }
 END_TEST
 
+/* The values of a bulk, then no numbers left for the rest. */
+static int
+bulk_noids_fn(MDB_txn *txn, void *arg)
+{
+	int	 rc;
+
+	if ((rc = bulk_put_fn(txn, arg)) != 0)
+		return (rc);
+	return (STORE_ENOIDS);
+}
+
+/*
+ * A write out of numbers fails at once with its own fault, "ids-full":
+ * the map is not grown for it, the write is not run again, nothing of it
+ * is kept, and the next write that commits clears the fault.
+ */
+START_TEST(test_ids_full)
+{
+	struct store	 s;
+	struct bulk	 b;
+	char		 dir[PATH_MAX];
+
+	tmp_dir(dir, sizeof(dir));
+	ck_assert_int_eq(store_open(&s, dir, names3, 3, STORE_SYNC_NONE,
+	    MIB), 0);
+	memset(&b, 0, sizeof(b));
+	b.b_s = &s;
+	b.b_n = 4;
+	ck_assert_int_eq(store_write(&s, bulk_noids_fn, &b), STORE_ENOIDS);
+	ck_assert_int_eq(b.b_runs, 1);
+	ck_assert_uint_eq(s.s_grows, 0);
+	ck_assert_int_eq(s.s_fault, STORE_FAULT_IDS);
+	ck_assert_int_ne(bulk_verify(&s, 0, 1), 0);
+	ck_assert_int_eq(bulk_write(&s, 0, 4, NULL), 0);
+	ck_assert_int_eq(s.s_fault, STORE_FAULT_NONE);
+	ck_assert_int_eq(bulk_verify(&s, 0, 4), 0);
+	store_close(&s);
+	tmp_done(dir);
+}
+END_TEST
+
 START_TEST(test_fault_kinds)
 {
 	ck_assert_int_eq(store_fault(0), STORE_FAULT_NONE);
@@ -554,10 +595,12 @@ START_TEST(test_fault_kinds)
 	ck_assert_int_eq(store_fault(EROFS), STORE_FAULT_IO);
 	ck_assert_int_eq(store_fault(MDB_CORRUPTED), STORE_FAULT_NONE);
 	ck_assert_int_eq(store_fault(EINVAL), STORE_FAULT_NONE);
+	ck_assert_int_eq(store_fault(STORE_ENOIDS), STORE_FAULT_IDS);
 	ck_assert_str_eq(store_fault_name(STORE_FAULT_FULL), "full");
 	ck_assert_str_eq(store_fault_name(STORE_FAULT_MAP), "map-full");
 	ck_assert_str_eq(store_fault_name(STORE_FAULT_IO), "io-error");
 	ck_assert_str_eq(store_fault_name(STORE_FAULT_NONE), "ok");
+	ck_assert_str_eq(store_fault_name(STORE_FAULT_IDS), "ids-full");
 	ck_assert_str_eq(store_fault_name(99), "unknown");
 	/* The queue's codes for them. */
 	ck_assert_int_eq(queue_fault(QUEUE_ENOSPC), STORE_FAULT_FULL);
@@ -787,6 +830,7 @@ store_suite(void)
 	tcase_add_test(tc, test_map_growth);
 	tcase_add_test(tc, test_map_max);
 	tcase_add_test(tc, test_fault_kinds);
+	tcase_add_test(tc, test_ids_full);
 	tcase_add_test(tc, test_map_resized_by_other);
 	tcase_add_test(tc, test_map_resized_read);
 	suite_add_tcase(s, tc);
