@@ -404,12 +404,28 @@ term_key(struct tix *t, int field, const char *word, char *key)
 	return (s.s_len);
 }
 
+#define TFOLD		(16 << 20)	/* merge-fold-size's default */
+
+/*
+ * Compact as quirectl compact does: merge steps (a fold slice or a
+ * sweep each) until none is left to do.  How many steps it took.
+ */
+static int
+tix_compact(struct tix *t)
+{
+	int	 rv, steps = 0;
+
+	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD, -1)) == 1)
+		steps++;
+	ck_assert_int_eq(rv, 0);
+	return (steps);
+}
+
 /*
  * Segments read back in a read transaction: each one's cid range and
  * norms, and one term's postings over all of them.  Nothing is asserted
  * inside the transaction; what went wrong is counted instead.
  */
-#define TFOLD		(16 << 20)	/* merge-fold-size's default */
 #define TSEGS		32
 #define TPOSTS		64
 #define TPOS		8
@@ -1818,9 +1834,7 @@ START_TEST(test_bm25_dead)
 	ck_assert_double_gt(sr.sr_hits[1].sh_score, 0.0);
 	search_result_free(&sr);
 
-	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(i, 0);
+	tix_compact(&t);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_dead, 0);
 	ck_assert_uint_eq(st.is_tokens, 12);
@@ -2195,7 +2209,7 @@ START_TEST(test_query_prefix_layout)
 	struct tdoc	 d;
 	char		 id[16], text[32];
 	double		 before, after;
-	int		 i, half, rv;
+	int		 i, half;
 
 	tix_open(&t);
 	for (half = 0; half < 2; half++) {
@@ -2211,9 +2225,7 @@ START_TEST(test_query_prefix_layout)
 	}
 	before = score_of(&t, "px*", NULL, "d0");
 	ck_assert_double_gt(before, 0.0);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(rv, 0);
+	tix_compact(&t);
 	after = score_of(&t, "px*", NULL, "d0");
 	ck_assert_double_eq_tol(before, after, 1e-9);
 	/* The words past the first SEARCH_PREFIX_MAX are not expanded. */
@@ -3098,7 +3110,7 @@ START_TEST(test_typo_walk)
 	struct search_typo	*ty;
 	struct ttypo		 tt;
 	char			 text[TYPO_WORDS * TYPO_WLEN], id[16];
-	int			 d, w, i;
+	int			 d, w;
 
 	tix_open(&t);
 	tokenizer_free(t.t_tk);
@@ -3122,9 +3134,7 @@ START_TEST(test_typo_walk)
 	}
 	commit_one(&t, "cafe", "Caf\xc3\xa9 au lait", NULL);
 	typo_compare(&t, words);	/* in segments */
-	while ((i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(i, 0);
+	tix_compact(&t);
 	typo_compare(&t, words);	/* in blocks */
 
 	/* An edit is of a character, not of a byte. */
@@ -3189,9 +3199,7 @@ START_TEST(test_merge)
 	check_ok(&t);
 
 	/* Compaction: one segment, folded into blocks. */
-	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1; steps++)
-		ck_assert_int_lt(steps, 10);
-	ck_assert_int_eq(i, 0);
+	ck_assert_int_lt(tix_compact(&t), 10);
 	stats(&t, &st2);
 	ck_assert_uint_eq(st2.is_segments, 0);
 	ck_assert_uint_eq(st2.is_docs, st.is_docs);
@@ -3264,7 +3272,7 @@ START_TEST(test_fold_map_full)
 	struct ixstats	 st;
 	char		 id[16], w[32];
 	uint64_t	 grows;
-	int		 i, k, rv;
+	int		 i, k;
 
 	tix_open(&t);
 	buf_init(&text);
@@ -3288,9 +3296,7 @@ START_TEST(test_fold_map_full)
 	tix_map_room(&t, 1 << 20);
 	t.t_ix.ix_store.s_mapsize = 1ULL << 30;
 	grows = t.t_ix.ix_store.s_grows;
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(rv, 0);
+	tix_compact(&t);
 	/* The map was full, and grew: the slice ran twice. */
 	ck_assert_uint_gt(t.t_ix.ix_store.s_grows, grows);
 	stats(&t, &st);
@@ -3382,7 +3388,6 @@ START_TEST(test_commit_ids_full)
 	struct ixcommit	 res;
 	struct ixstats	 st;
 	uint64_t	 grows;
-	int		 rv;
 
 	tix_open(&t);
 	commit_one(&t, "a", "first words", NULL);
@@ -3410,9 +3415,7 @@ START_TEST(test_commit_ids_full)
 	ck_assert_uint_eq(st.is_docs, 2);
 	ck_assert_str_eq(ids(&t, "third", NULL, NULL), "");
 	/* What was written folds and is found as before. */
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(rv, 0);
+	tix_compact(&t);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_segments, 0);
 	ck_assert_str_eq(ids(&t, "first", NULL, NULL), "a");
@@ -3434,7 +3437,7 @@ START_TEST(test_merge_deletes)
 	struct tread		 r;
 	char			 id[16];
 	uint64_t		 live = 0;
-	int			 i, steps;
+	int			 i;
 
 	tix_open(&t);
 	merge_corpus(&t, words);
@@ -3465,9 +3468,7 @@ START_TEST(test_merge_deletes)
 	ck_assert_uint_gt(st.is_dead, 10);
 	check_ok(&t);
 
-	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1; steps++)
-		ck_assert_int_lt(steps, 10);
-	ck_assert_int_eq(i, 0);
+	ck_assert_int_lt(tix_compact(&t), 10);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_segments, 0);
 	ck_assert_uint_eq(st.is_dead, 0);
@@ -3499,9 +3500,7 @@ START_TEST(test_merge_deletes)
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_dead, 1);
 	ck_assert_str_eq(ids(&t, "id7", NULL, NULL), "");
-	for (steps = 0; (i = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1; steps++)
-		ck_assert_int_lt(steps, 10);
-	ck_assert_int_eq(i, 0);
+	ck_assert_int_lt(tix_compact(&t), 10);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_dead, 0);
 	ck_assert_uint_eq(st.is_segments, 0);
@@ -4057,7 +4056,7 @@ START_TEST(test_block_prune)
 	struct search_opts	 so, ex;
 	struct search_result	 a, b;
 	struct ixstats		 st;
-	int			 i, pruned = 0, rv;
+	int			 i, pruned = 0;
 
 	struct tix		 t;
 
@@ -4072,9 +4071,7 @@ START_TEST(test_block_prune)
 		search(&t, q[i], &ex, &before[i]);
 		ck_assert_int_eq(before[i].sr_exact, 1);
 	}
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(rv, 0);
+	tix_compact(&t);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_segments, 0);
 	/* Long lists; in format 2, rare words are inline. */
@@ -4214,7 +4211,7 @@ START_TEST(test_block_classes)
 	struct tix	 t;
 	struct ixstats	 st;
 	char		 id[16];
-	int		 i, rv;
+	int		 i;
 
 	ixblk_format_new = _i;
 	tix_open(&t);
@@ -4224,9 +4221,7 @@ START_TEST(test_block_classes)
 		ck_assert_int_eq(index_delete(&t.t_ix, id), 0);
 	}
 	(void)block_classes_check(&t);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(rv, 0);
+	tix_compact(&t);
 	stats(&t, &st);
 	ck_assert_uint_eq(st.is_segments, 0);
 	ck_assert_uint_gt(st.is_blocks, _i == 1 ? st.is_terms : 100);
@@ -4313,7 +4308,7 @@ START_TEST(test_block_offset)
 	struct search_result	 all, page;
 	struct tix		 t;
 	size_t			 off, i;
-	int			 k, fold, rv;
+	int			 k, fold;
 
 	ixblk_format_new = _i;
 	tix_open(&t);
@@ -4321,9 +4316,7 @@ START_TEST(test_block_offset)
 	block_queries(q);
 	for (fold = 0; fold < 2; fold++) {
 		if (fold)
-			while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1))
-			    == 1)
-				;
+			tix_compact(&t);
 		for (k = 0; k < BQUERIES; k += 7) {
 			search_opts_defaults(&ex);
 			ex.so_exact = 1;
@@ -4368,8 +4361,7 @@ START_TEST(test_block_cursor)
 	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
+	tix_compact(&t);
 	for (w = 0; words[w] != NULL; w++) {
 		tc.c_t = &t;
 		tc.c_word = words[w];
@@ -4516,13 +4508,12 @@ START_TEST(test_block_sweep)
 	struct ixstats	 st, st2;
 	struct ixdoc	 doc;
 	char		 id[16];
-	int		 i, rv;
+	int		 i;
 
 	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
+	tix_compact(&t);
 	stats(&t, &st);
 	for (i = 0; i < BDOCS; i += 3) {
 		snprintf(id, sizeof(id), "b%d", i);
@@ -4783,14 +4774,12 @@ START_TEST(test_block_check)
 	uint8_t			 tv[IXB_TERMVAL_MAX], was[IXB_TERMVAL_MAX];
 	MDB_val			 v;
 	size_t			 n, len, tl;
-	int			 rv;
 
 	ixblk_format_new = _i;
 	tix_open(&t);
 	block_corpus(&t);
 	commit_one(&t, "rare", "a quokka", NULL);
-	while ((rv = merge_step(&t.t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
+	tix_compact(&t);
 	ck_assert_int_eq(tix_format(&t), _i);
 	check_ok(&t);
 	n = term_key(&t, IX_BODY, "w0", key);
@@ -4857,11 +4846,8 @@ END_TEST
 static void
 fold_all(struct tix *t)
 {
-	int	 rv;
 
-	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(rv, 0);
+	tix_compact(t);
 	check_ok(t);
 }
 
@@ -4871,16 +4857,13 @@ fold_same(struct tix *t, const char *q)
 {
 	struct search_opts	 so, ex;
 	struct search_result	 before, a, b;
-	int			 rv;
 
 	search_opts_defaults(&so);
 	so.so_n = 100;
 	ex = so;
 	ex.so_exact = 1;
 	search(t, q, &ex, &before);
-	while ((rv = merge_step(&t->t_ix, MERGE_ALL, TFOLD, -1)) == 1)
-		;
-	ck_assert_int_eq(rv, 0);
+	tix_compact(t);
 	search(t, q, &so, &a);
 	search(t, q, &ex, &b);
 	same_hits(&before, &a, q);
@@ -4970,7 +4953,7 @@ START_TEST(test_block_upgrade)
 	uint8_t			 bk[IX_TERM_MAX + 5], *blk, *meta;
 	uint32_t		 mf;
 	size_t			 n, len;
-	int			 i, rv, f;
+	int			 i, f;
 
 	block_queries(q);
 	for (f = 1; f <= 2; f++) {
@@ -4995,10 +4978,7 @@ START_TEST(test_block_upgrade)
 	ck_assert_int_eq(tix_format(&t), 1);
 	for (f = 0; f < 2; f++) {
 		commit_one(f == 0 ? &t : &t2, "rare", "a quokka", NULL);
-		while ((rv = merge_step(f == 0 ? &t.t_ix : &t2.t_ix,
-		    MERGE_ALL, TFOLD, -1)) == 1)
-			;
-		ck_assert_int_eq(rv, 0);
+		tix_compact(f == 0 ? &t : &t2);
 		ck_assert_int_eq(index_delete(f == 0 ? &t.t_ix : &t2.t_ix,
 		    "b5"), 0);
 	}
