@@ -410,6 +410,14 @@ index_stats(struct index *ix, struct ixstats *st)
 	return (store_read(&ix->ix_store, index_stats_txn, &sa) == 0 ? 0 : -1);
 }
 
+/* The chunk ids the index can still give out: they are 32 bits. */
+uint64_t
+index_ids_left(const struct ixstats *is)
+{
+	return (is->is_next_cid < UINT32_MAX ? UINT32_MAX - is->is_next_cid :
+	    0);
+}
+
 /*
  * The counts as status shows them: the text after "index: ", or the
  * members of the JSON object "index".
@@ -421,9 +429,10 @@ index_stats_format(const struct ixstats *is, int json, char *out,
 	snprintf(out, len, json ? "\"documents\": %llu, \"chunks\": %llu, "
 	    "\"segments\": %llu, \"dead_chunks\": %llu, \"merges\": %llu, "
 	    "\"blocks\": %llu, \"terms\": %llu, \"folded_chunks\": %llu, "
-	    "\"sweeps\": %llu" : "documents %llu chunks %llu segments %llu "
-	    "dead %llu merges %llu blocks %llu terms %llu folded %llu "
-	    "sweeps %llu", (unsigned long long)is->is_docs,
+	    "\"sweeps\": %llu, \"chunk_ids_left\": %llu" : "documents %llu "
+	    "chunks %llu segments %llu dead %llu merges %llu blocks %llu "
+	    "terms %llu folded %llu sweeps %llu ids-left %llu",
+	    (unsigned long long)is->is_docs,
 	    (unsigned long long)is->is_chunks,
 	    (unsigned long long)is->is_segments,
 	    (unsigned long long)is->is_dead,
@@ -431,7 +440,8 @@ index_stats_format(const struct ixstats *is, int json, char *out,
 	    (unsigned long long)is->is_blocks,
 	    (unsigned long long)is->is_terms,
 	    (unsigned long long)(is->is_folded > 0 ? is->is_folded - 1 : 0),
-	    (unsigned long long)is->is_purges);
+	    (unsigned long long)is->is_purges,
+	    (unsigned long long)index_ids_left(is));
 }
 
 struct ix_get_arg {

@@ -247,6 +247,9 @@ metrics_index(struct supervisor *sv, struct evbuffer *eb)
 	    "Index segments not yet merged.", is.is_segments);
 	metrics_one(eb, "quire_index_merges_total", "counter",
 	    "Segment merges.", is.is_merges);
+	metrics_one(eb, "quire_index_chunk_ids_left", "gauge",
+	    "Chunk ids the index can still give out; at 0 ingestion holds "
+	    "(storage ids-full).", index_ids_left(&is));
 }
 
 /* The worker table: states, size, resizes and why workers ended. */

@@ -1360,6 +1360,7 @@ int		 index_docs_page(struct index *, uint64_t *, size_t,
 		    index_doc_cb, void *);
 int		 index_stats(struct index *, struct ixstats *);
 int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
+uint64_t	 index_ids_left(const struct ixstats *);
 void		 index_stats_format(const struct ixstats *, int, char *,
 		    size_t);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);
