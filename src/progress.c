@@ -14,6 +14,10 @@
  * line every PROGRESS_LINE_MS, so that a log of a long ingest says how
  * far it got and when.
  *
+ * The caller's note, if any, ends the line: while a storage fault holds
+ * the workers, "held: storage map-full (worker 0: index commit),
+ * retrying", so that a bar that stops moving says why.
+ *
  * The fraction done is the caller's: finished jobs plus the running
  * ones' own progress, over all.  The ETA is the time so far scaled by
  * what is left of that fraction; docs/s is the caller's (the event
@@ -78,8 +82,9 @@ progress_line(const struct progress *pg, char *buf, size_t len)
 	if (pg->pg_dead > 0)
 		snprintf(dead, sizeof(dead), ", %zu dead", pg->pg_dead);
 	snprintf(buf, len, "%3d%% %zu/%zu jobs, %llu docs, %.0f docs/s, "
-	    "ETA %s%s", (int)(f * 100), pg->pg_done, pg->pg_total,
-	    (unsigned long long)pg->pg_docs, rate, eta, dead);
+	    "ETA %s%s%s%s", (int)(f * 100), pg->pg_done, pg->pg_total,
+	    (unsigned long long)pg->pg_docs, rate, eta, dead,
+	    pg->pg_note[0] != '\0' ? ", " : "", pg->pg_note);
 }
 
 /* Draw when it is time to; force: now, whatever the time. */

@@ -2527,6 +2527,7 @@ struct progress {
 	double		 pg_frac;	/* of the whole, 0 to 1 */
 	uint64_t	 pg_docs;	/* documents indexed since the start */
 	double		 pg_rate;	/* docs/s, or < 0: docs over time */
+	char		 pg_note[160];	/* said after the line, or "" */
 };
 
 void		 progress_start(struct progress *, size_t, int);

@@ -3,9 +3,10 @@
 #
 # The index's map reaches map-max while records are being indexed: the
 # workers hold their jobs and retry, status says "storage: map-full" and
-# degraded, nothing is counted as a crash or an attempt, and nothing
-# goes to the dead letters.  Raising map-max and sending SIGHUP lets
-# ingestion finish by itself, with every record searchable.
+# degraded, so does the progress line of the submit --follow that sent
+# them, nothing is counted as a crash or an attempt, and nothing goes to
+# the dead letters.  Raising map-max and sending SIGHUP lets ingestion
+# finish by itself, with every record searchable, and the follow end.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -17,7 +18,9 @@ write_conf "workers 2" "map-size 1M" "map-max 6M" "lease-time 2s" \
     "max-crashes 1" "listen 127.0.0.1:0"
 start_quired
 HPORT=$(http_port)
-ctl submit --ndjson "$T/r.ndjson" > /dev/null || fail "submit"
+# Followed, as a user would: the progress line says why it stalls.
+ctl submit --follow --ndjson "$T/r.ndjson" > "$T/follow" 2>&1 &
+FOLLOW=$!
 
 wait_for 30 status_is .storage.state map-full ||
     fail "no map-full: $(status_json .storage)"
@@ -46,6 +49,13 @@ lines=$(grep -c 'map full at' "$LOG")
 sed 's/^map-max .*/map-max 1G/' "$CONF" > "$T/c2" && mv "$T/c2" "$CONF"
 kill -HUP "$(quired_pid)"
 resumed $N 2 0 777 14999 29999
+wait "$FOLLOW" || fail "submit --follow: $(tail -3 "$T/follow")"
+grep -q 'held: storage map-full (worker [01]: ' "$T/follow" ||
+    fail "the follow never said why: $(head -5 "$T/follow")"
+tail -2 "$T/follow" | grep -q '^100% 2/2 jobs, .*ETA 0s$' ||
+    fail "the last line still held: $(tail -2 "$T/follow")"
+tail -1 "$T/follow" | grep -q '^finished: 2 done, 0 dead letters' ||
+    fail "the follow ended: $(tail -2 "$T/follow")"
 grep -q 'storage: ok again' "$LOG" || fail "recovery not logged"
 code=$(hreq GET /healthz)
 [ "$code" = 200 ] || fail "/healthz after recovery: $code $(cat "$T/hbody")"
