@@ -47,7 +47,7 @@
 #include "quire.h"
 
 #define FOLLOW_POLL_MS		1000
-#define FOLLOW_QUICK_MS		100
+#define FOLLOW_QUICK_MS		20
 #define FOLLOW_CHECK_MS		5000
 #define FOLLOW_CONNECT_MS	3000
 #define FOLLOW_HEAD_MAX		8192

@@ -898,6 +898,8 @@ ctl_submit_stdin(struct ctl_add *ca, struct submit_batch *sb)
  */
 #define CTL_TOKEN_MAX		256
 #define CTL_FOLLOW_STORAGE_MS	1000	/* a follow asks the storage state */
+#define CTL_FLEET_WAIT_MS	10000	/* an ingest's fleet must answer in */
+#define CTL_FLEET_LOOK_MS	10	/* looked for this often */
 
 static volatile sig_atomic_t	 ctl_stop;
 static char			 ctl_follow_sock[PATH_MAX];
@@ -3006,13 +3008,14 @@ ctl_fleet_start(int workers)
 		_exit(127);
 	}
 	close(logfd);
-	for (i = 0; i < 100; i++) {
+	/* Looked for often: the ingest's clock runs from here. */
+	for (i = 0; i < CTL_FLEET_WAIT_MS / CTL_FLEET_LOOK_MS; i++) {
 		if (ctl_daemon_alive())
 			return (pid);
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			errx(CTL_EXIT_FAIL, "quired did not start; see "
 			    "%s/ingest.log", ctl_datadir);
-		usleep(100000);
+		usleep(CTL_FLEET_LOOK_MS * 1000);
 	}
 	kill(pid, SIGTERM);
 	errx(CTL_EXIT_FAIL, "quired did not answer; see %s/ingest.log",
