@@ -1016,11 +1016,15 @@ ctl_follow_storage(char *note, size_t len)
 	struct buf	 body;
 	yajl_val	 st, state, what;
 	const char	*s;
-	char		 why[PATH_MAX + 512];
+	char		 why[PATH_MAX + 512], path[PATH_MAX];
 
 	note[0] = '\0';
 	buf_init(&body);
-	if (ctl_ask(CTL_STATUS, 0, "json", &body, why, sizeof(why)) != 0 ||
+	ctl_socket_path(path, sizeof(path));
+	/* Briefly: a daemon slow to answer must not stop the drawing. */
+	if (ask_daemon(path, CTL_STATUS, 0, "json", &body,
+	    CTL_FOLLOW_STORAGE_MS / 2, CTL_FOLLOW_STORAGE_MS, why,
+	    sizeof(why)) != 0 ||
 	    (st = yajl_tree_parse(buf_cstr(&body), NULL, 0)) == NULL) {
 		buf_free(&body);
 		return;
@@ -3008,7 +3012,7 @@ ctl_fleet_start(int workers)
 		_exit(127);
 	}
 	close(logfd);
-	/* Looked for often: the ingest's clock runs from here. */
+	/* Looked for often: the jobs wait for it. */
 	for (i = 0; i < CTL_FLEET_WAIT_MS / CTL_FLEET_LOOK_MS; i++) {
 		if (ctl_daemon_alive())
 			return (pid);
