@@ -445,6 +445,28 @@ records() {
 	    > "$T/r.ndjson"
 }
 
+# held STATE: the storage fault STATE holds ingestion, as quired(8)
+# says: status (JSON and text) says so, and degraded; longer than a
+# lease later, no job was retried or made a dead letter and no worker
+# died; the supervisor logged it; /healthz is 503 and names it, and a
+# search still answers 200 (on HPORT).
+held() {
+	wait_for 30 status_is .storage.state "$1" ||
+	    fail "no $1: $(status_json .storage)"
+	status_is .fleet.degraded true || fail "$1 but not degraded"
+	ctl status | grep -q "^storage: $1" || fail "status text: $(ctl status)"
+	sleep 3
+	[ "$(status_json .jobs.dead)" = 0 ] || fail "dead letters while $1"
+	[ "$(status_json .jobs.retry)" = 0 ] || fail "retries while $1"
+	[ "$(status_json .fleet.deaths)" = 0 ] || fail "workers died while $1"
+	grep -q "storage: $1" "$LOG" || fail "$1 not logged"
+	_code=$(hreq GET /healthz)
+	[ "$_code" = 503 ] || fail "/healthz while $1: $_code"
+	jq -r .why "$T/hbody" | grep -q "$1" || fail "why: $(cat "$T/hbody")"
+	_code=$(hreq GET "/v1/search?q=anything")
+	[ "$_code" = 200 ] || fail "a search while $1: $_code"
+}
+
 # resumed N JOBS I...: after a storage fault cleared, the JOBS jobs end
 # done, the storage is ok again, the N records are indexed, none is a
 # dead letter, each record I is the only hit for its word, and the index
