@@ -326,6 +326,26 @@ follow_num(yajl_val v, const char *key)
 	    (uint64_t)YAJL_GET_INTEGER(n) : 0);
 }
 
+/*
+ * The storage fault a status (the stream's status event, or the admin
+ * socket's status) says holds the workers, as "map-full (worker 0:
+ * index commit)"; "" when it says none.
+ */
+static void
+follow_storage(struct follow *fl, yajl_val status)
+{
+	const char	*spath[] = { "storage", "state", NULL };
+	const char	*wpath[] = { "storage", "what", NULL };
+	const char	*state, *what;
+
+	state = YAJL_GET_STRING(yajl_tree_get(status, spath, yajl_t_string));
+	what = YAJL_GET_STRING(yajl_tree_get(status, wpath, yajl_t_string));
+	fl->fl_held[0] = '\0';
+	if (state != NULL && strcmp(state, "ok") != 0)
+		snprintf(fl->fl_held, sizeof(fl->fl_held), "%s (%s)", state,
+		    what != NULL ? what : "?");
+}
+
 /* One event: "job" or "status", its data. */
 static void
 follow_event(struct follow *fl, const char *event, const char *data)
@@ -344,9 +364,11 @@ follow_event(struct follow *fl, const char *event, const char *data)
 			follow_set(fl, follow_num(v, "job"),
 			    codec_state_parse(YAJL_GET_STRING(s)), p != NULL ?
 			    (int)(YAJL_GET_DOUBLE(p) * 1000 + 0.5) : -1);
-	} else if (strcmp(event, "status") == 0 &&
-	    (p = yajl_tree_get(v, rpath, yajl_t_number)) != NULL)
-		fl->fl_rate = YAJL_GET_DOUBLE(p);
+	} else if (strcmp(event, "status") == 0) {
+		if ((p = yajl_tree_get(v, rpath, yajl_t_number)) != NULL)
+			fl->fl_rate = YAJL_GET_DOUBLE(p);
+		follow_storage(fl, v);
+	}
 	yajl_tree_free(v);
 }
 
@@ -382,13 +404,14 @@ follow_lines(struct follow *fl)
 
 /*
  * Without a stream, the running jobs' progress as the daemon's workers
- * report it (status over the admin socket), when a daemon answers; the
- * lease's, updated more rarely, otherwise.
+ * report it, and the storage fault that holds them (status over the
+ * admin socket), when a daemon answers; the lease's progress, updated
+ * more rarely, and no fault otherwise.
  */
 static void
 follow_workers(struct follow *fl)
 {
-	const char	*wpath[] = { "workers", NULL };
+	const char	*wpath[] = { "fleet", "workers", NULL };
 	const char	*ppath[] = { "progress", NULL };
 	struct buf	 body;
 	yajl_val	 st, w, p;
@@ -396,7 +419,8 @@ follow_workers(struct follow *fl)
 	size_t		 i;
 
 	buf_init(&body);
-	if (fl->fl_ctlpath == NULL || ask_daemon(fl->fl_ctlpath, CTL_WORKERS,
+	fl->fl_held[0] = '\0';
+	if (fl->fl_ctlpath == NULL || ask_daemon(fl->fl_ctlpath, CTL_STATUS,
 	    0, "json", &body, FOLLOW_CONNECT_MS, FOLLOW_CONNECT_MS, why,
 	    sizeof(why)) != 0 ||
 	    (st = yajl_tree_parse(buf_cstr(&body), NULL, 0)) == NULL) {
@@ -404,6 +428,7 @@ follow_workers(struct follow *fl)
 		return;
 	}
 	buf_free(&body);
+	follow_storage(fl, st);
 	w = yajl_tree_get(st, wpath, yajl_t_array);
 	for (i = 0; w != NULL && i < w->u.array.len; i++) {
 		p = yajl_tree_get(w->u.array.values[i], ppath, yajl_t_number);

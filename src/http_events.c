@@ -19,7 +19,7 @@
  *	event: status
  *	data: {"jobs": {STATE: N, ...}, "docs_per_s": R,
  *	       "workers": [{"slot", "state", "job", "phase", "progress",
- *	       "anon_kb"}, ...]}
+ *	       "anon_kb"}, ...], "storage": {"state": S, "what": W}}
  *
  * Polling, shared by every stream: one timer, every EVENTS_POLL_MS and
  * only while a stream is open, asks the supervisor for its status once
@@ -345,7 +345,18 @@ http_events_status_json(struct buf *b, double rate)
 			buf_addstr(b, ", ");
 		http_events_worker(b, w->u.array.values[i]);
 	}
-	buf_addstr(b, "]}");
+	/* The storage fault that holds the workers, if any (storage.c). */
+	buf_addstr(b, "], \"storage\": {\"state\": ");
+	w = http_events_get(ev.ev_status, "storage", "state");
+	show_json_str(b, w != NULL && YAJL_IS_STRING(w) ?
+	    YAJL_GET_STRING(w) : "ok");
+	buf_addstr(b, ", \"what\": ");
+	w = http_events_get(ev.ev_status, "storage", "what");
+	if (w != NULL && YAJL_IS_STRING(w))
+		show_json_str(b, YAJL_GET_STRING(w));
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, "}}");
 }
 
 /* The status event, once a second, to the streams that take it. */

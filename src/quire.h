@@ -2527,7 +2527,7 @@ struct progress {
 	double		 pg_frac;	/* of the whole, 0 to 1 */
 	uint64_t	 pg_docs;	/* documents indexed since the start */
 	double		 pg_rate;	/* docs/s, or < 0: docs over time */
-	char		 pg_note[160];	/* said after the line, or "" */
+	char		 pg_note[192];	/* said after the line, or "" */
 };
 
 void		 progress_start(struct progress *, size_t, int);
@@ -2552,6 +2552,8 @@ struct follow {
 	double		 fl_rate;	/* the stream's docs/s, or -1 */
 	uint64_t	 fl_checked;	/* last look at the queue */
 	const char	*fl_ctlpath;	/* the admin socket, or NULL */
+	char		 fl_held[160];	/* the storage fault holding the
+					   workers and what met it, or "" */
 };
 
 void		 follow_init(struct follow *, const char *);

@@ -897,7 +897,6 @@ ctl_submit_stdin(struct ctl_add *ca, struct submit_batch *sb)
  * event stream or the queue (follow.c), drawn by progress.c.
  */
 #define CTL_TOKEN_MAX		256
-#define CTL_FOLLOW_STORAGE_MS	1000	/* a follow asks the storage state */
 #define CTL_FLEET_WAIT_MS	10000	/* an ingest's fleet must answer in */
 #define CTL_FLEET_LOOK_MS	10	/* looked for this often */
 
@@ -1005,60 +1004,20 @@ ctl_follow_open(struct follow *fl, const char *token_file)
 }
 
 /*
- * The daemon's storage fault, if any, as a note for the progress line:
- * a follow that stalls says why (an empty note: none, or no daemon).
- */
-static void
-ctl_follow_storage(char *note, size_t len)
-{
-	const char	*spath[] = { "storage", "state", NULL };
-	const char	*wpath[] = { "storage", "what", NULL };
-	struct buf	 body;
-	yajl_val	 st, state, what;
-	const char	*s;
-	char		 why[PATH_MAX + 512], path[PATH_MAX];
-
-	note[0] = '\0';
-	buf_init(&body);
-	ctl_socket_path(path, sizeof(path));
-	/* Briefly: a daemon slow to answer must not stop the drawing. */
-	if (ask_daemon(path, CTL_STATUS, 0, "json", &body,
-	    CTL_FOLLOW_STORAGE_MS / 2, CTL_FOLLOW_STORAGE_MS, why,
-	    sizeof(why)) != 0 ||
-	    (st = yajl_tree_parse(buf_cstr(&body), NULL, 0)) == NULL) {
-		buf_free(&body);
-		return;
-	}
-	buf_free(&body);
-	state = yajl_tree_get(st, spath, yajl_t_string);
-	what = yajl_tree_get(st, wpath, yajl_t_string);
-	if ((s = YAJL_GET_STRING(state)) != NULL && strcmp(s, "ok") != 0)
-		snprintf(note, len, "held: storage %s (%s), retrying", s,
-		    YAJL_GET_STRING(what) != NULL ? YAJL_GET_STRING(what) :
-		    "?");
-	yajl_tree_free(st);
-}
-
-/*
- * Follow the jobs to their end, drawing the progress, with the daemon's
- * storage fault while one holds the workers (asked every
- * CTL_FOLLOW_STORAGE_MS); with a foreground fleet, stop if it dies.  1
- * when interrupted, else 0.
+ * Follow the jobs to their end, drawing the progress, with the storage
+ * fault the daemon says holds the workers, if any (follow.c); with a
+ * foreground fleet, stop if it dies.  1 when interrupted, else 0.
  */
 static int
 ctl_follow_run(struct follow *fl, struct queue *q, pid_t fleet)
 {
 	struct progress	 pg;
-	uint64_t	 docs0, chunks, asked = 0;
+	uint64_t	 docs0, chunks;
 	int		 done, status;
 
 	progress_start(&pg, fl->fl_n, isatty(STDOUT_FILENO));
 	docs0 = ctl_index_docs(&chunks);
 	for (;;) {
-		if (util_mono_ms() - asked >= CTL_FOLLOW_STORAGE_MS) {
-			ctl_follow_storage(pg.pg_note, sizeof(pg.pg_note));
-			asked = util_mono_ms();
-		}
 		done = follow_wait(fl, q, pg.pg_tty ? 200 : 250);
 		pg.pg_done = fl->fl_final;
 		pg.pg_dead = fl->fl_dead;
@@ -1066,8 +1025,12 @@ ctl_follow_run(struct follow *fl, struct queue *q, pid_t fleet)
 		pg.pg_rate = fl->fl_rate;
 		pg.pg_docs = ctl_index_docs(&chunks);
 		pg.pg_docs = pg.pg_docs > docs0 ? pg.pg_docs - docs0 : 0;
-		if (done)
-			pg.pg_note[0] = '\0';	/* nothing of ours is held */
+		/* Once they are all done, nothing of ours is held. */
+		if (fl->fl_held[0] != '\0' && !done)
+			snprintf(pg.pg_note, sizeof(pg.pg_note),
+			    "held: storage %s, retrying", fl->fl_held);
+		else
+			pg.pg_note[0] = '\0';
 		if (done || ctl_stop)
 			break;
 		progress_draw(&pg, 0);

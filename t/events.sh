@@ -115,7 +115,8 @@ status_events all | jq -e -s --argjson id "$id" 'map(.workers[]? |
     > /dev/null || fail "no status event shows the progress of job $id"
 both_done() {
 	status_events all | jq -e -s 'map(select(.jobs.done >= 2 and
-	    (.docs_per_s | type) == "number")) | length > 0'
+	    (.docs_per_s | type) == "number" and .storage.state == "ok" and
+	    .storage.what == null)) | length > 0'
 }
 wait_for 5 both_done || fail "no status event counts 2 jobs done"
 
