@@ -6,8 +6,9 @@
  * statistics.
  *
  * The unit of search is a chunk (chunk.c).  Every chunk gets a chunk id
- * (cid), global, monotonic and never reused; every document a docid,
- * likewise.  Databases (integers big-endian in keys):
+ * (cid), global, monotonic and never reused, unless a shrink numbers
+ * the live chunks again when the ids run short (index_shrink.c); every
+ * document a docid, global, monotonic and never reused.  Databases (integers big-endian in keys):
  *
  *	meta	"stats" -> struct ixmeta: the block store's format (set
  *		when the index is made), next cid, docid and segment id,
@@ -39,14 +40,11 @@
  */
 
 #include <sys/types.h>
-#include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <roaring/roaring.h>
 #include <xxhash.h>
@@ -65,10 +63,17 @@ index_open(struct index *ix, const char *datadir, size_t mapsize, int sync)
 	char	 path[JOB_PATH_MAX];
 	int	 n;
 
-	memset(ix, 0, sizeof(*ix));
 	n = snprintf(path, sizeof(path), "%s/index", datadir);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return (-1);
+	return (index_open_dir(ix, path, mapsize, sync));
+}
+
+/* The index environment in the directory path (a shrink's copy's). */
+int
+index_open_dir(struct index *ix, const char *path, size_t mapsize, int sync)
+{
+	memset(ix, 0, sizeof(*ix));
 	if (store_open(&ix->ix_store, path, index_dbnames, IDB_N, sync,
 	    mapsize) == -1)
 		return (-1);
@@ -791,146 +796,4 @@ index_meta_merged(MDB_txn *txn, struct index *ix, uint64_t purged,
 	m.m_segments = m.m_segments > removed ? m.m_segments - removed : 1;
 	m.m_merges++;
 	return (index_meta_put(txn, ix, &m));
-}
-
-/*
- * Shrinking.  LMDB never gives a file's free pages back: a fold leaves
- * the segments' pages free, to be used again by later writes.  A shrink
- * copies the index without them (mdb_env_copyfd2 with MDB_CP_COMPACT)
- * into DATADIR/index.new, with the owner and modes of the index, syncs
- * it, and exchanges the two directories in one rename, so that a reader
- * opens either the whole old index or the whole new one; the old one is
- * then removed.  A reader that had the old one open reads it to its end.
- * Only the owner of the data directory's lock may shrink: nothing else
- * writes the index meanwhile.  What a shrink cut short leaves in
- * index.new is removed by the next one, and by quired at start.
- */
-
-#define IX_NEW		"index.new"
-
-/* Remove DATADIR/index.new, a shrink's copy or what is left of one. */
-int
-index_shrink_clean(int dfd)
-{
-	int	 nfd, rv = 0;
-
-	if ((nfd = openat(dfd, IX_NEW, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return (errno == ENOENT ? 0 : -1);
-	if ((unlinkat(nfd, "data.mdb", 0) == -1 && errno != ENOENT) ||
-	    (unlinkat(nfd, "lock.mdb", 0) == -1 && errno != ENOENT))
-		rv = -1;
-	close(nfd);
-	if (rv == 0)
-		rv = unlinkat(dfd, IX_NEW, AT_REMOVEDIR);
-	return (rv);
-}
-
-/* An empty lock file in the copy, with the owner and mode of the old
- * one (or of its data file, fst, when there is none). */
-static int
-index_shrink_lockfile(int dfd, int nfd, const struct stat *fst)
-{
-	struct stat	 st;
-	int		 fd;
-
-	if (fstatat(dfd, "index/lock.mdb", &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno != ENOENT)
-			return (-1);
-		st = *fst;
-	}
-	if ((fd = util_openat_file(nfd, "lock.mdb", O_WRONLY | O_CREAT |
-	    O_EXCL, 0600)) == -1)
-		return (-1);
-	if (fchown(fd, st.st_uid, st.st_gid) == -1 ||
-	    fchmod(fd, st.st_mode & 07777) == -1) {
-		close(fd);
-		return (-1);
-	}
-	return (close(fd));
-}
-
-/* The compact copy of ix into a new directory of dfd; its size. */
-static int
-index_shrink_copy(struct index *ix, int dfd, const struct stat *dst,
-    const struct stat *fst, uint64_t *size)
-{
-	struct stat	 st;
-	int		 nfd, fd = -1, rc, serrno;
-
-	if (mkdirat(dfd, IX_NEW, 0700) == -1)
-		return (-1);
-	if ((nfd = openat(dfd, IX_NEW, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return (-1);
-	if (fchown(nfd, dst->st_uid, dst->st_gid) == -1 ||
-	    fchmod(nfd, dst->st_mode & 07777) == -1 ||
-	    (fd = util_openat_file(nfd, "data.mdb", O_WRONLY | O_CREAT |
-	    O_EXCL, 0600)) == -1 ||
-	    fchown(fd, fst->st_uid, fst->st_gid) == -1 ||
-	    fchmod(fd, fst->st_mode & 07777) == -1)
-		goto fail;
-	/* The lock file too, as it was: whoever opens the index first
-	 * would make it, as their own. */
-	if (index_shrink_lockfile(dfd, nfd, fst) == -1)
-		goto fail;
-	if ((rc = mdb_env_copyfd2(ix->ix_store.s_env, fd, MDB_CP_COMPACT))
-	    != 0) {
-		errno = rc;
-		goto fail;
-	}
-	if (fsync(fd) == -1 || fstat(fd, &st) == -1 || fsync(nfd) == -1)
-		goto fail;
-	*size = st.st_size;
-	close(fd);
-	close(nfd);
-	return (0);
-fail:
-	serrno = errno;
-	if (fd != -1)
-		close(fd);
-	close(nfd);
-	errno = serrno;
-	return (-1);
-}
-
-/*
- * Shrink the open index ix of the data directory dfd, whose lock the
- * caller holds.  ix is closed, whatever the outcome.  0 with the data
- * file's sizes before and after, or -1 with errno: the index is then the
- * one there was, or the new one when only the directory's sync failed.
- */
-int
-index_shrink(struct index *ix, int dfd, uint64_t *before, uint64_t *after)
-{
-	struct stat	 dst, fst;
-	int		 serrno;
-
-	if (index_shrink_clean(dfd) == -1 ||
-	    fstatat(dfd, "index", &dst, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    fstatat(dfd, "index/data.mdb", &fst, AT_SYMLINK_NOFOLLOW) == -1) {
-		serrno = errno;
-		index_close(ix);
-		errno = serrno;
-		return (-1);
-	}
-	*before = fst.st_size;
-	if (index_shrink_copy(ix, dfd, &dst, &fst, after) == -1) {
-		serrno = errno;
-		index_close(ix);
-		index_shrink_clean(dfd);
-		errno = serrno;
-		return (-1);
-	}
-	index_close(ix);
-	if (renameat2(dfd, IX_NEW, dfd, "index", RENAME_EXCHANGE) == -1) {
-		serrno = errno;
-		index_shrink_clean(dfd);
-		errno = serrno;
-		return (-1);
-	}
-	/* Until the exchange is on disk, the old one stays. */
-	if (fsync(dfd) == -1)
-		return (-1);
-	return (index_shrink_clean(dfd));
 }

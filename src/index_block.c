@@ -834,32 +834,39 @@ ixb_terminfo_sub(MDB_txn *txn, struct index *ix, int format, const char *t,
 
 /*
  * The n postings at bp (the first at cid first) without those of
- * chunks in dead, onto out, with their header nh and first cid *nfirst;
- * *dropped gets how many were left out.  0, or -1 when damaged.
+ * chunks in dead (if not NULL), onto out, with their header nh and
+ * first cid *nfirst; *dropped gets how many were left out.  With live
+ * (not NULL), a chunk's cid becomes its rank in live (ixblk_renum).
+ * 0, or -1 when damaged.
  */
 static int
 ixb_drop(struct ixb_post *bp0, uint32_t first, uint32_t n,
-    const roaring_bitmap_t *dead, struct buf *out, struct ixblkhdr *nh,
-    uint32_t *nfirst, uint32_t *dropped)
+    const roaring_bitmap_t *dead, const roaring_bitmap_t *live,
+    struct buf *out, struct ixblkhdr *nh, uint32_t *nfirst,
+    uint32_t *dropped)
 {
 	struct ixb_post	 bp = *bp0;
-	uint32_t	 i;
+	uint32_t	 i, cid;
 
 	memset(nh, 0, sizeof(*nh));
 	*nfirst = *dropped = 0;
 	for (i = 0; i < n; i++) {
 		if (ixb_post_next(&bp, first, i) != 0)
 			return (-1);
-		if (roaring_bitmap_contains(dead, bp.bp_cid)) {
+		if (dead != NULL && roaring_bitmap_contains(dead, bp.bp_cid)) {
 			(*dropped)++;
 			continue;
 		}
+		cid = bp.bp_cid;
+		if (live != NULL && (!roaring_bitmap_contains(live, cid) ||
+		    (cid = roaring_bitmap_rank(live, cid)) == 0))
+			return (-1);	/* a posting of no chunk */
 		if (nh->bh_n == 0)
-			*nfirst = bp.bp_cid;
-		ix_varint(out, nh->bh_n == 0 ? 0 : bp.bp_cid - nh->bh_last);
+			*nfirst = cid;
+		ix_varint(out, nh->bh_n == 0 ? 0 : cid - nh->bh_last);
 		buf_add(out, bp.bp_body, bp.bp_bodylen);
 		nh->bh_n++;
-		nh->bh_last = bp.bp_cid;
+		nh->bh_last = cid;
 		ixbound_add(&nh->bh_bound, bp.bp_tf, bp.bp_dl);
 	}
 	return (bp.bp_p == bp.bp_end ? 0 : -1);
@@ -895,8 +902,8 @@ ixb_purge_block(MDB_txn *txn, struct index *ix, int format, MDB_cursor *c,
 	if (ixblk_hdr_decode(format, v, first, &h, &off) == -1)
 		off = v->mv_size + 1;
 	bp.bp_p = (const uint8_t *)v->mv_data + off;
-	if (off > v->mv_size || ixb_drop(&bp, first, h.bh_n, dead, &out, &nh,
-	    &nfirst, &dropped) == -1) {
+	if (off > v->mv_size || ixb_drop(&bp, first, h.bh_n, dead, NULL, &out,
+	    &nh, &nfirst, &dropped) == -1) {
 		rc = MDB_CORRUPTED;
 		goto out;
 	}
@@ -1034,8 +1041,8 @@ ixb_purge_inline(MDB_txn *txn, struct index *ix, const MDB_val *k,
 	if (ixblk_inline(ti, &first, &h, &off) == -1)
 		off = ti->ti_inlinelen + 1;
 	bp.bp_p = ti->ti_inline + off;
-	if (off > ti->ti_inlinelen || ixb_drop(&bp, first, h.bh_n, dead, &out,
-	    &nh, &nfirst, &dropped) == -1) {
+	if (off > ti->ti_inlinelen || ixb_drop(&bp, first, h.bh_n, dead, NULL,
+	    &out, &nh, &nfirst, &dropped) == -1) {
 		rc = MDB_CORRUPTED;
 		goto out;
 	}
@@ -1153,6 +1160,103 @@ ixblk_purge(MDB_txn *txn, struct index *ix, const roaring_bitmap_t *dead,
 		buf_add(from, key.b_data, key.b_len);
 	}
 	buf_free(&key);
+	return (rc);
+}
+
+/*
+ * Numbering the chunks again (index_shrink.c): a chunk's new cid is its
+ * rank among the live ones, so the order of every term's postings, and
+ * of its blocks' keys, stays as it was, and each block keeps its
+ * postings and bound.  txn and ix are the index as it is, whose norms
+ * give the postings' lengths.
+ */
+
+/* A block (key k, value v) with its chunks numbered again, into nk, nv. */
+int
+ixblk_renum_block(MDB_txn *txn, struct index *ix, const MDB_val *k,
+    const MDB_val *v, const roaring_bitmap_t *live, struct buf *nk,
+    struct buf *nv)
+{
+	struct ixblkhdr	 h, nh;
+	struct ixb_post	 bp;
+	struct ixnorm	 nr;
+	struct buf	 out;
+	uint8_t		 kb[IXB_KEY_MAX];
+	uint8_t		 hb[sizeof(h) + 2 + 5 + IXB_BOUNDS * 6];
+	uint32_t	 first, nfirst, dropped;
+	size_t		 tl, off;
+	int		 rc = MDB_CORRUPTED;
+
+	if (k->mv_size < 6 || k->mv_size > IXB_KEY_MAX)
+		return (MDB_CORRUPTED);
+	tl = k->mv_size - 5;
+	first = util_get_be32((uint8_t *)k->mv_data + tl + 1);
+	if (ixblk_hdr_decode(2, v, first, &h, &off) == -1 || off > v->mv_size)
+		return (MDB_CORRUPTED);
+	ixnorm_init(&nr, txn, ix);
+	memset(&bp, 0, sizeof(bp));
+	bp.bp_format = 2;
+	bp.bp_nr = &nr;
+	bp.bp_p = (const uint8_t *)v->mv_data + off;
+	bp.bp_end = (const uint8_t *)v->mv_data + v->mv_size;
+	buf_init(&out);
+	if (ixb_drop(&bp, first, h.bh_n, NULL, live, &out, &nh, &nfirst,
+	    &dropped) == 0 && nh.bh_n == h.bh_n) {
+		buf_reset(nv);
+		buf_add(nv, hb, ixblk_hdr_encode(2, &nh, nfirst, hb));
+		buf_add(nv, out.b_data, out.b_len);
+		buf_reset(nk);
+		buf_add(nk, kb, ixblk_key(kb, k->mv_data, tl, nfirst));
+		rc = 0;
+	}
+	buf_free(&out);
+	return (rc);
+}
+
+/*
+ * A terms value v with its inline postings' chunks numbered again, into
+ * nv; a term with blocks keeps its value as it is.
+ */
+int
+ixblk_renum_term(MDB_txn *txn, struct index *ix, const MDB_val *v,
+    const roaring_bitmap_t *live, struct buf *nv)
+{
+	struct ixterminfo ti;
+	struct ixblkhdr	 h, nh;
+	struct ixb_post	 bp;
+	struct ixnorm	 nr;
+	struct buf	 out;
+	uint8_t		 inl[IXB_INLINE_MAX], tv[IXB_TERMVAL_MAX];
+	uint32_t	 first, nfirst, dropped;
+	size_t		 off, len;
+	int		 rc = MDB_CORRUPTED;
+
+	buf_reset(nv);
+	if (ixblk_terminfo_decode(v, 2, &ti) == -1)
+		return (MDB_CORRUPTED);
+	if (ti.ti_inline == NULL) {
+		buf_add(nv, v->mv_data, v->mv_size);
+		return (0);
+	}
+	if (ixblk_inline(&ti, &first, &h, &off) == -1 ||
+	    off > ti.ti_inlinelen)
+		return (MDB_CORRUPTED);
+	ixnorm_init(&nr, txn, ix);
+	memset(&bp, 0, sizeof(bp));
+	bp.bp_format = 2;
+	bp.bp_nr = &nr;
+	bp.bp_p = ti.ti_inline + off;
+	bp.bp_end = ti.ti_inline + ti.ti_inlinelen;
+	buf_init(&out);
+	/* Smaller cids take no more bytes: it fits as it did. */
+	if (ixb_drop(&bp, first, h.bh_n, NULL, live, &out, &nh, &nfirst,
+	    &dropped) == 0 && nh.bh_n == h.bh_n && (len =
+	    ixblk_inline_encode(nfirst, nh.bh_last,
+	    (const uint8_t *)out.b_data, out.b_len, inl)) > 0) {
+		buf_add(nv, tv, ixblk_termval(&ti, 2, inl, len, tv));
+		rc = 0;
+	}
+	buf_free(&out);
 	return (rc);
 }
 

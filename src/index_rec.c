@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <roaring/roaring.h>
 #include <zdict.h>
 #include <zstd.h>
 
@@ -602,6 +603,42 @@ ixrec_doc_decode(uint64_t docid, const void *data, size_t len,
 	return (0);
 }
 
+
+/*
+ * A document record v of the current format with its first chunk's cid
+ * made cid (index_shrink.c numbers the chunks again), into out; the
+ * first cid of a document of no chunks becomes the cid it would have.
+ * 0, or -1 when the record is damaged or of format 1, which has no
+ * place kept for a cid that is not written the same way.
+ */
+int
+ixrec_doc_renum(const MDB_val *v, const roaring_bitmap_t *live,
+    struct buf *out)
+{
+	const uint8_t	*p = v->mv_data, *end = p + v->mv_size, *at;
+	uint64_t	 job, type, cid, n;
+
+	if (v->mv_size < 9 || p[0] != IXREC_DOC_V2)
+		return (-1);
+	at = p + 9;
+	if (ix_getvarint(&at, end, &job) == -1 ||
+	    ix_getvarint(&at, end, &type) == -1)
+		return (-1);
+	buf_reset(out);
+	buf_add(out, p, at - p);
+	if (ix_getvarint(&at, end, &cid) == -1 || cid > UINT32_MAX ||
+	    ix_getvarint(&at, end, &n) == -1 || n > UINT32_MAX)
+		return (-1);
+	if (n > 0 && !roaring_bitmap_contains(live, cid))
+		return (-1);
+	/* Live chunks below it, and it. */
+	cid = n > 0 ? roaring_bitmap_rank(live, cid) : cid == 0 ? 0 :
+	    roaring_bitmap_rank(live, cid - 1) + 1;
+	ix_varint(out, cid);
+	ix_varint(out, n);
+	buf_add(out, at, end - at);
+	return (0);
+}
 
 /* A format 1 record's whole title and attributes: ixrec_doc_whole. */
 static int

@@ -1157,7 +1157,7 @@ struct index {
 };
 
 struct ixstats {
-	uint64_t	 is_next_cid;	/* chunk ids are global, never reused */
+	uint64_t	 is_next_cid;	/* global; index_shrink.c renumbers */
 	uint64_t	 is_next_docid;
 	uint64_t	 is_next_seg;
 	uint64_t	 is_docs;	/* live documents */
@@ -1350,6 +1350,7 @@ struct ixbatch;
 struct roaring_bitmap_s;
 
 int		 index_open(struct index *, const char *, size_t, int);
+int		 index_open_dir(struct index *, const char *, size_t, int);
 void		 index_close(struct index *);
 int		 index_delete(struct index *, const char *);
 int		 index_delete_many(struct index *, const char **, size_t,
@@ -1374,12 +1375,23 @@ int		 index_meta_merged(MDB_txn *, struct index *, uint64_t,
 		    uint64_t);
 int		 index_doc_decode(const void *, size_t, struct ixdoc *);
 int		 index_pack(struct index *);
+
+/* index_shrink.c */
+struct ixshrink {
+	uint64_t	 sh_before;	/* the data file's size */
+	uint64_t	 sh_after;
+	int		 sh_renum;	/* the chunks were numbered again */
+	uint64_t	 sh_left_before; /* chunk ids left */
+	uint64_t	 sh_left_after;
+	char		 sh_why[160];	/* why not, when they ran short */
+};
+
+int		 index_shrink(struct index *, int, struct ixshrink *);
+int		 index_shrink_clean(int);
 int		 index_doc_get(MDB_txn *, struct index *, uint64_t,
 		    struct ixdoc *);
 int		 index_doc_kill(MDB_txn *, struct index *, struct ixmeta *,
 		    struct roaring_bitmap_s *, const struct ixdoc *, int);
-int		 index_shrink(struct index *, int, uint64_t *, uint64_t *);
-int		 index_shrink_clean(int);
 int		 index_tomb_get(MDB_txn *, struct index *,
 		    struct roaring_bitmap_s **);
 int		 index_tomb_put(MDB_txn *, struct index *,
@@ -1429,6 +1441,8 @@ int		 ixrec_doc_names(MDB_txn *, struct index *, struct ixdoc *);
 int		 ixrec_doc_whole(MDB_txn *, struct index *, const void *,
 		    size_t, struct buf *, struct buf *);
 void		 ixrec_doc_encode(struct buf *, const struct ixdocrec *);
+int		 ixrec_doc_renum(const MDB_val *, const struct roaring_bitmap_s *,
+		    struct buf *);
 int		 ixrec_doc_decode(uint64_t, const void *, size_t,
 		    struct ixdoc *);
 int		 ixrec_prepare(struct index *);
@@ -1684,6 +1698,11 @@ int		 ixblk_hdr_decode(int, const MDB_val *, uint32_t,
 		    struct ixblkhdr *, size_t *);
 size_t		 ixblk_nodemax(MDB_txn *);
 size_t		 ixblk_key(uint8_t *, const char *, size_t, uint32_t);
+int		 ixblk_renum_block(MDB_txn *, struct index *, const MDB_val *,
+		    const MDB_val *, const struct roaring_bitmap_s *,
+		    struct buf *, struct buf *);
+int		 ixblk_renum_term(MDB_txn *, struct index *, const MDB_val *,
+		    const struct roaring_bitmap_s *, struct buf *);
 int		 ixblk_match(const MDB_val *, const char *, size_t);
 
 /* index_fold.c */

@@ -125,7 +125,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Check the index; exit 1 if damaged, 3 if it cannot be read." },
 	{ "compact", "compact [--shrink]", ctl_compact,
 	    "Fold the whole index into blocks now; --shrink (quired stopped)\n"
-	    "then gives the index's free pages back to the file system." },
+	    "then gives the index's free pages back to the file system, and\n"
+	    "numbers its chunks again when their ids run short." },
 	{ "ingest", "ingest [-w N] [--tenant T] [--priority N] [--language L] "
 	    "[--include GLOB] [--exclude GLOB] [--token-file FILE] "
 	    "[submit's options] PATH ...",
@@ -1958,16 +1959,27 @@ ctl_lock_datadir(int dfd)
 	    pid[0] != '\0' ? ")" : "");
 }
 
-/* Give the index's free pages back to the file system. */
+/*
+ * Give the index's free pages back to the file system, and its chunk
+ * ids, when they run short.
+ */
 static void
 ctl_shrink(int dfd)
 {
-	uint64_t	 before, after;
+	struct ixshrink	 sh;
 
 	ctl_index_open = 0;	/* closed by index_shrink, whatever happens */
-	if (index_shrink(&ctl_index, dfd, &before, &after) == -1)
+	if (index_shrink(&ctl_index, dfd, &sh) == -1)
 		err(CTL_EXIT_FAIL, "compact --shrink: %s/index", ctl_datadir);
-	printf("shrunk: %.1f MB to %.1f MB\n", before / 1e6, after / 1e6);
+	printf("shrunk: %.1f MB to %.1f MB\n", sh.sh_before / 1e6,
+	    sh.sh_after / 1e6);
+	if (sh.sh_renum)
+		printf("chunks numbered again: %llu chunk ids left, "
+		    "%llu before\n", (unsigned long long)sh.sh_left_after,
+		    (unsigned long long)sh.sh_left_before);
+	else if (sh.sh_why[0] != '\0')
+		printf("chunks not numbered again (%llu chunk ids left): %s\n",
+		    (unsigned long long)sh.sh_left_before, sh.sh_why);
 }
 
 static int

@@ -423,7 +423,7 @@ store_failed(struct store *s, int rc)
 		    s->s_fault_quiet > 0 ? more : "");
 	else if (rc == STORE_ENOIDS)
 		log_warnx("store_write: %s: ids used up: it takes no more "
-		    "(move it aside and submit again)%s", s->s_path,
+		    "(stop quired, then quirectl compact --shrink)%s", s->s_path,
 		    s->s_fault_quiet > 0 ? more : "");
 	else
 		log_warnx("store_write: %s: %s%s", s->s_path, strerror(rc),

@@ -18,6 +18,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
@@ -2931,8 +2932,9 @@ merge_results_free(struct mresults *mr)
 		search_result_free(&mr->mr_r[i]);
 }
 
+/* The same hits, scores and snippets; with cids, the same chunk ids. */
 static void
-merge_same(const struct mresults *a, const struct mresults *b)
+merge_same_as(const struct mresults *a, const struct mresults *b, int cids)
 {
 	const struct search_hit	*x, *y;
 	size_t			 i, j;
@@ -2944,13 +2946,20 @@ merge_same(const struct mresults *a, const struct mresults *b)
 			x = &a->mr_r[i].sr_hits[j];
 			y = &b->mr_r[i].sr_hits[j];
 			ck_assert_str_eq(x->sh_extid, y->sh_extid);
-			ck_assert_uint_eq(x->sh_cid, y->sh_cid);
+			if (cids)
+				ck_assert_uint_eq(x->sh_cid, y->sh_cid);
 			ck_assert_uint_eq(x->sh_chunk, y->sh_chunk);
 			ck_assert_double_eq_tol(x->sh_score, y->sh_score,
 			    1e-9);
 			ck_assert_str_eq(x->sh_snippet, y->sh_snippet);
 		}
 	}
+}
+
+static void
+merge_same(const struct mresults *a, const struct mresults *b)
+{
+	merge_same_as(a, b, 1);
 }
 
 /* Typo lookup: the dictionary walk against a brute-force distance. */
@@ -3421,6 +3430,111 @@ START_TEST(test_commit_ids_full)
 	ck_assert_str_eq(ids(&t, "first", NULL, NULL), "a");
 	ck_assert_str_eq(ids(&t, "second", NULL, NULL), "b,b");
 	ck_assert_str_eq(ids(&t, "more", NULL, NULL), "b");
+	check_ok(&t);
+	tix_close(&t);
+}
+END_TEST
+
+struct tix_next {
+	struct index	*n_ix;
+	uint64_t	 n_next;
+};
+
+/* The next chunk id n_next, as if the chunks below had been written. */
+static int
+tix_next_fn(MDB_txn *txn, void *arg)
+{
+	struct tix_next	*n = arg;
+	struct ixmeta	 m;
+	int		 rc;
+
+	if ((rc = index_meta_get(txn, n->n_ix, &m)) != 0)
+		return (rc);
+	m.m_next_cid = n->n_next;
+	return (index_meta_put(txn, n->n_ix, &m));
+}
+
+/* Shrink t's index (closed by it) and open it again. */
+static void
+tix_shrink(struct tix *t, struct ixshrink *sh)
+{
+	int	 dfd;
+
+	dfd = open(t->t_dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(index_shrink(&t->t_ix, dfd, sh), 0);
+	close(dfd);
+	ck_assert_int_eq(index_open(&t->t_ix, t->t_dir, 0, STORE_SYNC_NONE),
+	    0);
+}
+
+/*
+ * A shrink when chunk ids run short numbers the live chunks again, 1,
+ * 2, ... in their order: the ids of deleted and replaced chunks come
+ * back, the index checks sound, every search answers as before (hits,
+ * scores, snippets), and it takes more.  Not with segments left to
+ * fold, and then it says why.
+ */
+START_TEST(test_shrink_renum)
+{
+	struct tix		 t;
+	struct tix_next		 n;
+	struct ixshrink		 sh;
+	struct ixstats		 st;
+	struct mresults		 before, after;
+	uint64_t		 words[MBATCHES * MDOCS];
+	char			 id[16];
+	int			 i;
+
+	tix_open(&t);
+	commit_one(&t, "low1", "maple words at low ids", NULL);
+	commit_one(&t, "low2", "oak words at low ids", NULL);
+	/* The corpus at the last ids, as after billions of chunks. */
+	n.n_ix = &t.t_ix;
+	n.n_next = UINT32_MAX - 4 * MBATCHES * MDOCS;
+	ck_assert_int_eq(store_write(&t.t_ix.ix_store, tix_next_fn, &n), 0);
+	merge_corpus(&t, words);
+	for (i = 3; i < MBATCHES * MDOCS; i += 7) {
+		snprintf(id, sizeof(id), "id%d", i);
+		ck_assert_int_eq(index_delete(&t.t_ix, id), 0);
+	}
+	commit_one(&t, "low1", "maple words replaced", NULL);
+	stats(&t, &st);
+	ck_assert_uint_lt(index_ids_left(&st), 3 * MBATCHES * MDOCS);
+
+	/* Segments to fold: copied as they are. */
+	tix_shrink(&t, &sh);
+	ck_assert_int_eq(sh.sh_renum, 0);
+	ck_assert_ptr_nonnull(strstr(sh.sh_why, "compact first"));
+	stats(&t, &st);
+	ck_assert_uint_eq(st.is_next_cid, UINT32_MAX - sh.sh_left_before);
+
+	tix_compact(&t);
+	merge_results(&t, &before);
+	tix_shrink(&t, &sh);
+	ck_assert_int_eq(sh.sh_renum, 1);
+	ck_assert_str_eq(sh.sh_why, "");
+	stats(&t, &st);
+	ck_assert_uint_gt(st.is_blocks, 0);
+	ck_assert_uint_eq(st.is_dead, 0);
+	ck_assert_uint_eq(st.is_next_cid, st.is_chunks + 1);
+	ck_assert_uint_eq(sh.sh_left_after, UINT32_MAX - st.is_next_cid);
+	check_ok(&t);
+	merge_results(&t, &after);
+	merge_same_as(&before, &after, 0);
+	for (i = 0; i < (int)MQUERIES; i++)
+		ck_assert_uint_le(after.mr_r[i].sr_n == 0 ? 0 :
+		    after.mr_r[i].sr_hits[0].sh_cid, st.is_chunks);
+	merge_results_free(&before);
+	merge_results_free(&after);
+	ck_assert_str_eq(ids(&t, "replaced", NULL, NULL), "low1");
+	ck_assert_str_eq(ids(&t, "id3", NULL, NULL), "");
+
+	/* It takes more, at the ids after them. */
+	commit_one(&t, "new1", "walnut words after", NULL);
+	ck_assert_str_eq(ids(&t, "walnut", NULL, NULL), "new1");
+	tix_compact(&t);
+	ck_assert_str_eq(ids(&t, "walnut", NULL, NULL), "new1");
 	check_ok(&t);
 	tix_close(&t);
 }
@@ -5614,6 +5728,7 @@ index_suite(void)
 	tcase_add_test(tc, test_fold_map_full);
 	tcase_add_test(tc, test_commit_again);
 	tcase_add_test(tc, test_commit_ids_full);
+	tcase_add_test(tc, test_shrink_renum);
 	tcase_add_test(tc, test_segment_qsg1);
 	tcase_add_test(tc, test_typo_walk);
 	suite_add_tcase(s, tc);
