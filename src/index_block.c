@@ -846,7 +846,7 @@ ixb_drop(struct ixb_post *bp0, uint32_t first, uint32_t n,
     uint32_t *dropped)
 {
 	struct ixb_post	 bp = *bp0;
-	uint32_t	 i, cid;
+	uint32_t	 i, cid, prev = 0;
 
 	memset(nh, 0, sizeof(*nh));
 	*nfirst = *dropped = 0;
@@ -858,9 +858,14 @@ ixb_drop(struct ixb_post *bp0, uint32_t first, uint32_t n,
 			continue;
 		}
 		cid = bp.bp_cid;
-		if (live != NULL && (!roaring_bitmap_contains(live, cid) ||
-		    (cid = roaring_bitmap_rank(live, cid)) == 0))
+		if (live != NULL && !roaring_bitmap_contains(live, cid))
 			return (-1);	/* a posting of no chunk */
+		/* The rank from the last one's: counts the gap alone. */
+		if (live != NULL)
+			cid = nh->bh_n == 0 ? roaring_bitmap_rank(live, cid) :
+			    nh->bh_last + roaring_bitmap_range_cardinality(live,
+			    (uint64_t)prev + 1, (uint64_t)cid + 1);
+		prev = bp.bp_cid;
 		if (nh->bh_n == 0)
 			*nfirst = cid;
 		ix_varint(out, nh->bh_n == 0 ? 0 : cid - nh->bh_last);

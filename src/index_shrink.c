@@ -254,6 +254,8 @@ ixs_live(struct ixs_copy *c)
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return (rc);
+	/* Runs of live chunks (most of them) rank in a step. */
+	roaring_bitmap_run_optimize(c->c_live);
 	c->c_n = roaring_bitmap_get_cardinality(c->c_live);
 	return (roaring_bitmap_contains(c->c_live, 0) ? MDB_CORRUPTED : 0);
 }

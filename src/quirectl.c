@@ -909,9 +909,15 @@ ctl_stop_catch(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* Documents in the index, 0 when it cannot be read. */
+/*
+ * Documents the index has been written, and chunks into *chunks: new
+ * ones and changed versions (a document submitted again unchanged is
+ * not written again), deleted ones included; 0 when it cannot be read.
+ * What a follow counts from, so that changed documents count as the
+ * new ones do.
+ */
 static uint64_t
-ctl_index_docs(uint64_t *chunks)
+ctl_index_written(uint64_t *chunks)
 {
 	struct ixstats	 st;
 
@@ -920,8 +926,8 @@ ctl_index_docs(uint64_t *chunks)
 	    errno == EACCES)
 		return (0);
 	ctl_index_stats(&st);
-	*chunks = st.is_chunks;
-	return (st.is_docs);
+	*chunks = st.is_next_cid > 0 ? st.is_next_cid - 1 : 0;
+	return (st.is_next_docid > 0 ? st.is_next_docid - 1 : 0);
 }
 
 /* The API's token: --token-file's first word, else QUIRE_TOKEN. */
@@ -1002,14 +1008,14 @@ ctl_follow_run(struct follow *fl, struct queue *q, pid_t fleet)
 	int		 done, status;
 
 	progress_start(&pg, fl->fl_n, isatty(STDOUT_FILENO));
-	docs0 = ctl_index_docs(&chunks);
+	docs0 = ctl_index_written(&chunks);
 	for (;;) {
 		done = follow_wait(fl, q, pg.pg_tty ? 200 : 250);
 		pg.pg_done = fl->fl_final;
 		pg.pg_dead = fl->fl_dead;
 		pg.pg_frac = follow_fraction(fl);
 		pg.pg_rate = fl->fl_rate;
-		pg.pg_docs = ctl_index_docs(&chunks);
+		pg.pg_docs = ctl_index_written(&chunks);
 		pg.pg_docs = pg.pg_docs > docs0 ? pg.pg_docs - docs0 : 0;
 		/* Once they are all done, nothing of ours is held. */
 		if (fl->fl_held[0] != '\0' && !done)
@@ -2339,7 +2345,7 @@ ctl_ingest_end(struct follow *fl, struct submit_batch *sb, uint64_t dead0,
 	if (queue_stats(ctl_open(0), &qs) == 0 && qs.qs_count[JOB_DEAD] >
 	    dead0 + dead)
 		dead = qs.qs_count[JOB_DEAD] - dead0;
-	docs = ctl_index_docs(&chunks);
+	docs = ctl_index_written(&chunks);
 	docs = docs > docs0 ? docs - docs0 : 0;
 	chunks = chunks > chunks0 ? chunks - chunks0 : 0;
 	secs = (util_mono_ms() - t0) / 1000.0;
@@ -2418,7 +2424,7 @@ ctl_ingest(int argc, char **argv)
 	else
 		(void)ctl_follow_open(&fl, ca.ca_token_file);
 	q = ctl_open(1);
-	docs0 = ctl_index_docs(&chunks0);
+	docs0 = ctl_index_written(&chunks0);
 	dead0 = queue_stats(q, &qs) == 0 ? qs.qs_count[JOB_DEAD] : 0;
 	t0 = util_mono_ms();
 	ctl_enqueue(q, &sb);

@@ -10,7 +10,8 @@
 # `ingest` of a directory of 40 files and 30000 records while the daemon
 # runs follows the same stream
 # (it says so, the daemon's log shows the stream opened, and it starts no
-# fleet of its own) and ends at 100% and "done" with the documents.
+# fleet of its own) and ends at 100% and "done" with the documents; the
+# same directory again, its records changed, counts them all.
 
 : "${TOPSRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$TOPSRC/t/lib.sh"
@@ -104,5 +105,15 @@ tail -1 "$T/ingest" | grep -q '^done: 30040 documents, [0-9]* chunks, 0 failures
     fail "ingest started a fleet of its own beside the daemon"
 [ "$(status_json .index.documents)" = 90040 ] ||
     fail "documents after ingest: $(status_json .index.documents)"
+
+# The same again, its records changed: each counts as indexed, as a new
+# one would; the unchanged files do not.
+sed 's/"text":"uniq/"text":"changed uniq/' "$T/r.ndjson" |
+    sed 's/"id":"r/"id":"i/' > "$T/docs/i.ndjson"
+ontty again "'$QUIRECTL' -D '$DATA' ingest '$T/docs'"
+tail -1 "$T/again" | grep -q '^done: 30000 documents, [0-9]* chunks, 0 failures' ||
+    fail "ingest of changed records: $(tail -3 "$T/again")"
+[ "$(status_json .index.documents)" = 90040 ] ||
+    fail "documents after changes: $(status_json .index.documents)"
 
 echo "progress: ok"
