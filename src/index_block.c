@@ -777,6 +777,19 @@ struct ixb_post {
 	struct ixnorm	*bp_nr;		/* format 2: the lengths */
 };
 
+/* A walk over the postings from p to end; in format 2 nr has their
+ * lengths. */
+static void
+ixb_post_init(struct ixb_post *bp, int format, struct ixnorm *nr,
+    const uint8_t *p, const uint8_t *end)
+{
+	memset(bp, 0, sizeof(*bp));
+	bp->bp_format = format;
+	bp->bp_nr = nr;
+	bp->bp_p = p;
+	bp->bp_end = end;
+}
+
 static int
 ixb_post_next(struct ixb_post *bp, uint32_t first, int at)
 {
@@ -900,13 +913,10 @@ ixb_purge_block(MDB_txn *txn, struct index *ix, int format, MDB_cursor *c,
 	memcpy(term, k->mv_data, tl);
 	buf_init(&out);
 	ixnorm_init(&nr, txn, ix);
-	memset(&bp, 0, sizeof(bp));
-	bp.bp_format = format;
-	bp.bp_nr = &nr;
-	bp.bp_end = (const uint8_t *)v->mv_data + v->mv_size;
 	if (ixblk_hdr_decode(format, v, first, &h, &off) == -1)
 		off = v->mv_size + 1;
-	bp.bp_p = (const uint8_t *)v->mv_data + off;
+	ixb_post_init(&bp, format, &nr, (const uint8_t *)v->mv_data + off,
+	    (const uint8_t *)v->mv_data + v->mv_size);
 	if (off > v->mv_size || ixb_drop(&bp, first, h.bh_n, dead, NULL, &out,
 	    &nh, &nfirst, &dropped) == -1) {
 		rc = MDB_CORRUPTED;
@@ -1039,13 +1049,10 @@ ixb_purge_inline(MDB_txn *txn, struct index *ix, const MDB_val *k,
 
 	buf_init(&out);
 	ixnorm_init(&nr, txn, ix);
-	memset(&bp, 0, sizeof(bp));
-	bp.bp_format = 2;
-	bp.bp_nr = &nr;
-	bp.bp_end = ti->ti_inline + ti->ti_inlinelen;
 	if (ixblk_inline(ti, &first, &h, &off) == -1)
 		off = ti->ti_inlinelen + 1;
-	bp.bp_p = ti->ti_inline + off;
+	ixb_post_init(&bp, 2, &nr, ti->ti_inline + off,
+	    ti->ti_inline + ti->ti_inlinelen);
 	if (off > ti->ti_inlinelen || ixb_drop(&bp, first, h.bh_n, dead, NULL,
 	    &out, &nh, &nfirst, &dropped) == -1) {
 		rc = MDB_CORRUPTED;
@@ -1199,11 +1206,8 @@ ixblk_renum_block(MDB_txn *txn, struct index *ix, const MDB_val *k,
 	if (ixblk_hdr_decode(2, v, first, &h, &off) == -1 || off > v->mv_size)
 		return (MDB_CORRUPTED);
 	ixnorm_init(&nr, txn, ix);
-	memset(&bp, 0, sizeof(bp));
-	bp.bp_format = 2;
-	bp.bp_nr = &nr;
-	bp.bp_p = (const uint8_t *)v->mv_data + off;
-	bp.bp_end = (const uint8_t *)v->mv_data + v->mv_size;
+	ixb_post_init(&bp, 2, &nr, (const uint8_t *)v->mv_data + off,
+	    (const uint8_t *)v->mv_data + v->mv_size);
 	buf_init(&out);
 	if (ixb_drop(&bp, first, h.bh_n, NULL, live, &out, &nh, &nfirst,
 	    &dropped) == 0 && nh.bh_n == h.bh_n) {
@@ -1247,11 +1251,8 @@ ixblk_renum_term(MDB_txn *txn, struct index *ix, const MDB_val *v,
 	    off > ti.ti_inlinelen)
 		return (MDB_CORRUPTED);
 	ixnorm_init(&nr, txn, ix);
-	memset(&bp, 0, sizeof(bp));
-	bp.bp_format = 2;
-	bp.bp_nr = &nr;
-	bp.bp_p = ti.ti_inline + off;
-	bp.bp_end = ti.ti_inline + ti.ti_inlinelen;
+	ixb_post_init(&bp, 2, &nr, ti.ti_inline + off,
+	    ti.ti_inline + ti.ti_inlinelen);
 	buf_init(&out);
 	/* Smaller cids take no more bytes: it fits as it did. */
 	if (ixb_drop(&bp, first, h.bh_n, NULL, live, &out, &nh, &nfirst,
@@ -1328,11 +1329,7 @@ ixb_check_block(struct ixb_chk *ck, struct ixb_run *r,
 		    tl, t, where, h->bh_n);
 		return (1);
 	}
-	memset(&bp, 0, sizeof(bp));
-	bp.bp_p = p;
-	bp.bp_end = end;
-	bp.bp_format = ck->k_format;
-	bp.bp_nr = &ck->k_nr;
+	ixb_post_init(&bp, ck->k_format, &ck->k_nr, p, end);
 	for (i = 0; i < h->bh_n; i++) {
 		if ((rv = ixb_post_next(&bp, first, i)) != 0) {
 			if (rv == -2)

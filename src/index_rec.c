@@ -603,13 +603,12 @@ ixrec_doc_decode(uint64_t docid, const void *data, size_t len,
 	return (0);
 }
 
-
 /*
  * A document record v of the current format with its first chunk's cid
- * made cid (index_shrink.c numbers the chunks again), into out; the
- * first cid of a document of no chunks becomes the cid it would have.
- * 0, or -1 when the record is damaged or of format 1, which has no
- * place kept for a cid that is not written the same way.
+ * made its rank among the live chunks (index_shrink.c numbers them
+ * again), into out; the first cid of a document of no chunks becomes
+ * the one it would have.  0, or -1 when the record is damaged or of
+ * format 1 (a msgpack map, which this does not rewrite).
  */
 int
 ixrec_doc_renum(const MDB_val *v, const roaring_bitmap_t *live,

@@ -196,38 +196,41 @@ struct ixs_copy {
 };
 
 /*
- * Whether the chunks of ix are to be numbered again, with its meta
- * record into *m: 1 yes; 0 no, and sh_why says why not if its ids run
- * short; or an LMDB error.
+ * Whether the chunks of ix are to be numbered again, into *want; if its
+ * ids run short and they cannot be, sh_why says why.  0, or an LMDB
+ * error.
  */
 static int
-ixs_renum_wanted(MDB_txn *txn, struct index *ix, struct ixmeta *m,
-    struct ixshrink *sh)
+ixs_renum_wanted(MDB_txn *txn, struct index *ix, struct ixshrink *sh,
+    int *want)
 {
 	roaring_bitmap_t	*tomb;
+	struct ixmeta		 m;
 	MDB_stat		 st;
 	const char		*why = NULL;
 	int			 rc;
 
-	if ((rc = index_meta_get(txn, ix, m)) != 0 ||
+	*want = 0;
+	if ((rc = index_meta_get(txn, ix, &m)) != 0 ||
 	    (rc = mdb_stat(txn, index_dbi(ix, IDB_SEGS), &st)) != 0)
 		return (rc);
-	sh->sh_left_before = sh->sh_left_after = m->m_next_cid < UINT32_MAX ?
-	    UINT32_MAX - m->m_next_cid : 0;
+	sh->sh_left_before = sh->sh_left_after = m.m_next_cid < UINT32_MAX ?
+	    UINT32_MAX - m.m_next_cid : 0;
 	if (sh->sh_left_before >= IXS_RENUM_LEFT)
 		return (0);
 	if ((rc = index_tomb_get(txn, ix, &tomb)) != 0)
 		return (rc);
-	if (m->m_format < 2)
+	if (m.m_format < 2)
 		why = "its block store is of format 1";
-	else if (st.ms_entries > 0 || m->m_folding != 0)
+	else if (st.ms_entries > 0 || m.m_folding != 0)
 		why = "it has segments to fold (quirectl compact first)";
-	else if (m->m_dead > 0 || !roaring_bitmap_is_empty(tomb))
+	else if (m.m_dead > 0 || !roaring_bitmap_is_empty(tomb))
 		why = "it has deleted chunks to sweep (quirectl compact first)";
 	roaring_bitmap_free(tomb);
 	if (why != NULL)
 		strlcpy(sh->sh_why, why, sizeof(sh->sh_why));
-	return (why == NULL);
+	*want = why == NULL;
+	return (0);
 }
 
 /* The live chunks: the chunks database's keys. */
@@ -504,14 +507,8 @@ static int
 index_shrink_check(MDB_txn *txn, void *arg)
 {
 	struct ixs_check	*k = arg;
-	struct ixmeta		 m;
-	int			 rc;
 
-	if ((rc = ixs_renum_wanted(txn, k->k_ix, &m, k->k_sh)) < 0 ||
-	    rc > 1)
-		return (rc);
-	k->k_renum = rc;
-	return (0);
+	return (ixs_renum_wanted(txn, k->k_ix, k->k_sh, &k->k_renum));
 }
 
 /*
