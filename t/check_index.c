@@ -3370,18 +3370,33 @@ START_TEST(test_commit_again)
 }
 END_TEST
 
-/* The next chunk id, as if that many chunks had been written before. */
+struct tix_next {
+	struct index	*n_ix;
+	uint64_t	 n_next;
+};
+
+/* The next chunk id n_next, as if the chunks below had been written. */
 static int
-tix_next_cid_fn(MDB_txn *txn, void *arg)
+tix_next_fn(MDB_txn *txn, void *arg)
 {
-	struct index	*ix = arg;
+	struct tix_next	*n = arg;
 	struct ixmeta	 m;
 	int		 rc;
 
-	if ((rc = index_meta_get(txn, ix, &m)) != 0)
+	if ((rc = index_meta_get(txn, n->n_ix, &m)) != 0)
 		return (rc);
-	m.m_next_cid = UINT32_MAX - 2;
-	return (index_meta_put(txn, ix, &m));
+	m.m_next_cid = n->n_next;
+	return (index_meta_put(txn, n->n_ix, &m));
+}
+
+static void
+tix_next(struct tix *t, uint64_t next)
+{
+	struct tix_next	 n;
+
+	n.n_ix = &t->t_ix;
+	n.n_next = next;
+	ck_assert_int_eq(store_write(&t->t_ix.ix_store, tix_next_fn, &n), 0);
 }
 
 /*
@@ -3400,8 +3415,7 @@ START_TEST(test_commit_ids_full)
 
 	tix_open(&t);
 	commit_one(&t, "a", "first words", NULL);
-	ck_assert_int_eq(store_write(&t.t_ix.ix_store, tix_next_cid_fn,
-	    &t.t_ix), 0);
+	tix_next(&t, UINT32_MAX - 2);
 	/* Two chunks take the last two ids. */
 	memset(&d, 0, sizeof(d));
 	d.d_id = "b";
@@ -3435,25 +3449,6 @@ START_TEST(test_commit_ids_full)
 }
 END_TEST
 
-struct tix_next {
-	struct index	*n_ix;
-	uint64_t	 n_next;
-};
-
-/* The next chunk id n_next, as if the chunks below had been written. */
-static int
-tix_next_fn(MDB_txn *txn, void *arg)
-{
-	struct tix_next	*n = arg;
-	struct ixmeta	 m;
-	int		 rc;
-
-	if ((rc = index_meta_get(txn, n->n_ix, &m)) != 0)
-		return (rc);
-	m.m_next_cid = n->n_next;
-	return (index_meta_put(txn, n->n_ix, &m));
-}
-
 /* Shrink t's index (closed by it) and open it again. */
 static void
 tix_shrink(struct tix *t, struct ixshrink *sh)
@@ -3478,7 +3473,6 @@ tix_shrink(struct tix *t, struct ixshrink *sh)
 START_TEST(test_shrink_renum)
 {
 	struct tix		 t;
-	struct tix_next		 n;
 	struct ixshrink		 sh;
 	struct ixstats		 st;
 	struct mresults		 before, after;
@@ -3490,9 +3484,7 @@ START_TEST(test_shrink_renum)
 	commit_one(&t, "low1", "maple words at low ids", NULL);
 	commit_one(&t, "low2", "oak words at low ids", NULL);
 	/* The corpus at the last ids, as after billions of chunks. */
-	n.n_ix = &t.t_ix;
-	n.n_next = UINT32_MAX - 4 * MBATCHES * MDOCS;
-	ck_assert_int_eq(store_write(&t.t_ix.ix_store, tix_next_fn, &n), 0);
+	tix_next(&t, UINT32_MAX - 4 * MBATCHES * MDOCS);
 	merge_corpus(&t, words);
 	for (i = 3; i < MBATCHES * MDOCS; i += 7) {
 		snprintf(id, sizeof(id), "id%d", i);
