@@ -46,6 +46,7 @@ static int	 ctl_retry(int, char **);
 static int	 ctl_cancel(int, char **);
 static int	 ctl_purge(int, char **);
 static int	 ctl_status(int, char **);
+static int	 ctl_top(int, char **);
 static int	 ctl_workers(int, char **);
 static int	 ctl_metrics(int, char **);
 static int	 ctl_scale(int, char **);
@@ -60,6 +61,9 @@ static int	 ctl_hosts(int, char **);
 static int	 ctl_host(int, char **);
 static int	 ctl_help(int, char **);
 static int	 ctl_daemon(int, uint64_t, const char *, int);
+static int	 ctl_ask(int, uint64_t, const char *, struct buf *, char *,
+		    size_t);
+static void	 ctl_socket_path(char *, size_t);
 static int	 ctl_cancel_daemon(const char *, uint64_t);
 
 static const struct ctl_cmd ctl_cmds[] = {
@@ -92,7 +96,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "Show job counts, the index and, from the daemon, the fleet\n"
 	    "and the hosts of a shared queue.\n"
 	    "Exits 4 when no daemon answers and only the queue is shown." },
-	{ "top", "top [-d SECONDS] [-n COUNT]", top_main,
+	{ "top", "top [-d SECONDS] [-n COUNT]", ctl_top,
 	    "Follow the fleet, its memory and the queue live." },
 	{ "workers", "workers [--json]", ctl_workers,
 	    "List the daemon's workers." },
@@ -196,7 +200,7 @@ ctl_find(const char *name)
 	return (NULL);
 }
 
-__dead void
+static __dead void
 ctl_usage(const char *name)
 {
 	const struct ctl_cmd	*c;
@@ -1352,7 +1356,7 @@ ctl_purge(int argc, char **argv)
 }
 
 /* The admin socket's path: -s, or control.sock in the data directory. */
-void
+static void
 ctl_socket_path(char *buf, size_t len)
 {
 	if (ctl_socket != NULL)
@@ -1360,6 +1364,9 @@ ctl_socket_path(char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s/control.sock", ctl_datadir);
 }
+
+#define CTL_ASK_NODAEMON	ASK_NODAEMON
+#define CTL_ASK_FAILED		ASK_FAILED
 
 /*
  * Timeouts of the admin socket, in seconds, 0 for none: to connect (a
@@ -1390,7 +1397,7 @@ ctl_timeout(const char *name, long long def)
  * reply in body (ask.c).  On failure why holds the message to print;
  * CTL_ASK_NODAEMON when no daemon answers, with errno set.
  */
-int
+static int
 ctl_ask(int cmd, uint64_t num, const char *flags, struct buf *body,
     char *why, size_t whylen)
 {
@@ -1601,6 +1608,33 @@ ctl_status(int argc, char **argv)
 	    (unsigned long long)qs.qs_failed,
 	    (unsigned long long)qs.qs_released);
 	return (CTL_EXIT_NODAEMON);
+}
+
+/* top's way to the daemon: status --json, or why not. */
+static int
+ctl_top_ask(struct buf *body, char *why, size_t whylen)
+{
+	char	 path[PATH_MAX];
+	int	 rv;
+
+	rv = ctl_ask(CTL_STATUS, 0, "json", body, why, whylen);
+	if (rv == CTL_ASK_NODAEMON && (errno == ENOENT ||
+	    errno == ECONNREFUSED)) {
+		ctl_socket_path(path, sizeof(path));
+		snprintf(why, whylen, "no daemon answers on %s", path);
+	}
+	return (rv);
+}
+
+/* top: a live view of the fleet (top.c). */
+static int
+ctl_top(int argc, char **argv)
+{
+	int	 rv;
+
+	if ((rv = top_main(argc, argv, ctl_top_ask)) == CTL_EXIT_USAGE)
+		ctl_usage("top");
+	return (rv);
 }
 
 /* -1 when this user may not open the index, for lack of permission. */

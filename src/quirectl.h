@@ -1,8 +1,9 @@
 /* quire: durable document ingestion and search on one Unix box. ISC license. */
 
 /*
- * quirectl's own: its exit statuses, and what its commands outside
- * quirectl.c (top.c) take from it.
+ * quirectl's own: its exit statuses, and the commands it keeps in files
+ * of their own (top.c), which take what they need from quirectl.c as
+ * arguments.
  */
 
 #ifndef QUIRECTL_H
@@ -15,16 +16,10 @@
 #define CTL_EXIT_NODAEMON 4	/* status: no daemon, the queue alone shown */
 #define CTL_EXIT_INTR	130	/* ingest: interrupted, as the shell says */
 
-#define CTL_ASK_NODAEMON	ASK_NODAEMON
-#define CTL_ASK_FAILED		ASK_FAILED
+/* top.c; the daemon's status --json into the buf, 0, or why says why
+ * not (a signal may have cut it short). */
+typedef int	(*top_ask_fn)(struct buf *, char *, size_t);
 
-/* quirectl.c */
-__dead void	 ctl_usage(const char *);
-void		 ctl_socket_path(char *, size_t);
-int		 ctl_ask(int, uint64_t, const char *, struct buf *, char *,
-		    size_t);
-
-/* top.c */
-int		 top_main(int, char **);
+int		 top_main(int, char **, top_ask_fn);
 
 #endif /* QUIRECTL_H */

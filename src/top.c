@@ -43,6 +43,7 @@
 #define TOP_WFMT	"%-4s %-7s %-9s %-9s %7s %7s %6s %4s %s"
 
 struct top {
+	top_ask_fn	 t_ask;		/* quirectl's way to the daemon */
 	yajl_val	 t_cur;		/* the last answer */
 	yajl_val	 t_prev;	/* the one before, for rates */
 	uint64_t	 t_cur_ms;	/* when each came, monotonic */
@@ -541,19 +542,14 @@ top_draw(struct top *t)
 static int
 top_fetch(struct top *t)
 {
-	char		 why[PATH_MAX + 512], path[PATH_MAX], err[256];
+	char		 why[PATH_MAX + 512], err[256];
 	const char	*json;
 	yajl_val	 tree;
 	int		 rv;
 
-	rv = ctl_ask(CTL_STATUS, 0, "json", &t->t_reply, why, sizeof(why));
+	rv = t->t_ask(&t->t_reply, why, sizeof(why));
 	if (rv != 0 && top_quit)
 		return (-1);
-	if (rv == CTL_ASK_NODAEMON && (errno == ENOENT ||
-	    errno == ECONNREFUSED)) {
-		ctl_socket_path(path, sizeof(path));
-		errx(CTL_EXIT_FAIL, "top: no daemon answers on %s", path);
-	}
 	if (rv != 0)
 		errx(CTL_EXIT_FAIL, "top: %s", why);
 	json = buf_cstr(&t->t_reply);
@@ -617,8 +613,13 @@ top_wait(struct top *t, int ms)
 	return (1);
 }
 
+/*
+ * quirectl top [-d SECONDS] [-n COUNT], asking through ask: its exit
+ * status, CTL_EXIT_USAGE for a bad command line, which the caller
+ * explains.
+ */
 int
-top_main(int argc, char **argv)
+top_main(int argc, char **argv, top_ask_fn ask)
 {
 	struct top	 t;
 	const char	*errstr;
@@ -645,12 +646,13 @@ top_main(int argc, char **argv)
 				    errstr);
 			break;
 		default:
-			ctl_usage("top");
+			return (CTL_EXIT_USAGE);
 		}
 	}
 	if (optind != argc)
-		ctl_usage("top");
+		return (CTL_EXIT_USAGE);
 	memset(&t, 0, sizeof(t));
+	t.t_ask = ask;
 	buf_init(&t.t_reply);
 	buf_init(&t.t_utf8);
 	buf_init(&t.t_out);
