@@ -424,6 +424,16 @@ index_ids_left(const struct ixstats *is)
 }
 
 /*
+ * Whether the chunk ids run short: fewer than half are left, and a
+ * shrink numbers the live chunks again (index_shrink.c).
+ */
+int
+index_ids_short(uint64_t left)
+{
+	return (left < INDEX_IDS_SHORT);
+}
+
+/*
  * The counts as status shows them: the text after "index: ", or the
  * members of the JSON object "index".
  */

@@ -16,7 +16,7 @@
  * page, unless the chunk ids run short.  They are never given out twice
  * while an index lives (index.c), deleted and replaced chunks' included,
  * so an index that takes many changes uses them up.  When fewer than
- * half are left (IXS_RENUM_LEFT), the shrink copies record by record
+ * half are left (index_ids_short), the shrink copies record by record
  * instead, into an environment of its own, and numbers the live chunks
  * again, 1, 2, ... in the order they had: a chunk's new cid is its rank
  * among the live ones (the chunks database's keys), so every term's
@@ -56,7 +56,6 @@
 #include "quire.h"
 
 #define IX_NEW		"index.new"
-#define IXS_RENUM_LEFT	(UINT32_MAX / 2)	/* fewer left: number again */
 #define IXS_SLICE	20000			/* records a transaction */
 #define IXS_NORMS_SLICE	32			/* norms values a transaction */
 
@@ -216,7 +215,7 @@ ixs_renum_wanted(MDB_txn *txn, struct index *ix, struct ixshrink *sh,
 		return (rc);
 	sh->sh_left_before = sh->sh_left_after = m.m_next_cid < UINT32_MAX ?
 	    UINT32_MAX - m.m_next_cid : 0;
-	if (sh->sh_left_before >= IXS_RENUM_LEFT)
+	if (!index_ids_short(sh->sh_left_before))
 		return (0);
 	if ((rc = index_tomb_get(txn, ix, &tomb)) != 0)
 		return (rc);

@@ -847,6 +847,24 @@ merge_step(struct index *ix, int flags, uint64_t fold_size, int yfd)
 }
 
 /*
+ * Said once a process, when fewer than half the chunk ids are left: a
+ * shrink numbers the chunks again, before ingestion holds with
+ * ids-full.
+ */
+static void
+merge_ids_short(const struct ixstats *st, int *said)
+{
+	uint64_t	 left = index_ids_left(st);
+
+	if (*said || !index_ids_short(left))
+		return;
+	*said = 1;
+	log_warnx("merge: %llu chunk ids left, fewer than half: stop quired "
+	    "and run quirectl compact --shrink to number the chunks again",
+	    (unsigned long long)left);
+}
+
+/*
  * The merger process, started by the supervisor (quired -M) with a
  * socketpair on fd 3 like a worker, and set up as every child is
  * (child.c): it opens the index and merges whenever a tier fills, at
@@ -869,7 +887,7 @@ merger_main(void)
 	const struct quire_conf	*c = &ch.ch_conf;
 	uint64_t		 beat = 0, now, seg = 0, changed = 0;
 	uint64_t		 compact = 0, retry = 0;
-	int			 rv, wait_ms, busy, flags;
+	int			 rv, wait_ms, busy, flags, short_said = 0;
 
 	child_setup(&ch, "merger", -1);
 	if (nice(10) == -1)
@@ -892,6 +910,7 @@ merger_main(void)
 		if (index_stats(&ix, &st) == 0 && st.is_next_seg != seg) {
 			seg = st.is_next_seg;
 			changed = now;
+			merge_ids_short(&st, &short_said);
 		}
 		busy = now - changed < MERGE_QUIET_MS;
 		flags = compact > 0 ? MERGE_ALL : busy ? MERGE_BUSY : 0;

@@ -1138,6 +1138,7 @@ struct tokenizer *ingest_tokenizer(struct ingest *, const char *);
 #define IX_TERM_MAX		256	/* field byte and term */
 #define IX_EXTID_MAX		512
 #define INDEX_ENOENT		-2
+#define INDEX_IDS_SHORT		(UINT32_MAX / 2) /* fewer chunk ids left */
 #define IX_RAW_MAX		512	/* shorter chunk text is not compressed */
 #define IX_RAW_FLAG		0x80	/* in the heading length's high byte */
 
@@ -1362,6 +1363,7 @@ int		 index_docs_page(struct index *, uint64_t *, size_t,
 int		 index_stats(struct index *, struct ixstats *);
 int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
 uint64_t	 index_ids_left(const struct ixstats *);
+int		 index_ids_short(uint64_t);
 void		 index_stats_format(const struct ixstats *, int, char *,
 		    size_t);
 int		 index_get_doc(struct index *, const char *, struct ixdoc *);

@@ -50,6 +50,8 @@ held ids-full
 [ "$(status_json .index.documents)" = 900 ] ||
     fail "documents while ids-full: $(status_json .index)"
 grep -q 'ids used up' "$LOG" || fail "the cause not logged"
+[ "$(grep -c 'merge: 10 chunk ids left, fewer than half' "$LOG")" = 1 ] ||
+    fail "short ids not said once: $(grep 'chunk ids left' "$LOG")"
 # Never a bigger map for it: the map grows only for data.
 grep -q 'map grown' "$LOG" && fail "the map grew for ids"
 hreq GET /metrics > /dev/null
@@ -67,6 +69,8 @@ start_quired
 resumed $((N - 100)) 3 100 150 249 999 1000 2999
 left=$(status_json .index.chunk_ids_left)
 [ "$left" -gt 4294000000 ] || fail "ids left after the shrink: $left"
+[ "$(grep -c 'chunk ids left, fewer than half' "$LOG")" = 1 ] ||
+    fail "short ids said after the shrink"
 for i in 0 99; do
 	[ "$(ctl search --json "uniq$i" | jq '.hits | length')" = 0 ] ||
 	    fail "r$i deleted, but found"
