@@ -5512,8 +5512,9 @@ rec_batch(struct tix *t, uint32_t from, uint32_t n)
 
 /*
  * The first batch large enough trains a dictionary; its chunks and those
- * of later batches are compressed with it, read back the same by
- * another index handle; a dictionary gone makes their texts damaged.
+ * of later batches are compressed with it (but for texts too short to
+ * gain), read back the same by another index handle; a dictionary gone
+ * makes their texts damaged.
  */
 START_TEST(test_rec_dict)
 {
@@ -5543,6 +5544,12 @@ START_TEST(test_rec_dict)
 	}
 	/* Smaller than the texts, headers and all. */
 	ck_assert_uint_lt(stored, raw * 3 / 4);
+	/* A text too short to gain much stays as it is, and reads back. */
+	rec_text(want, 60, 9999);
+	commit_one(&t, "short", want, NULL);
+	util_put_be32(kb, 3011);
+	ck_assert_int_eq(rec_first(&t, IDB_CHUNKS, kb, 4, &len), 0x80);
+	ck_assert_str_eq(ids(&t, "9999", NULL, NULL), "short");
 	check_ok(&t);
 
 	/* Another handle: the dictionary loaded from the index. */
