@@ -8,7 +8,8 @@
  * The unit of search is a chunk (chunk.c).  Every chunk gets a chunk id
  * (cid), global, monotonic and never reused, unless a shrink numbers
  * the live chunks again when the ids run short (index_shrink.c); every
- * document a docid, global, monotonic and never reused.  Databases (integers big-endian in keys):
+ * document a docid, global, monotonic and never reused.  Databases
+ * (integers big-endian in keys):
  *
  *	meta	"stats" -> struct ixmeta: the block store's format (set
  *		when the index is made), next cid, docid and segment id,
@@ -415,12 +416,12 @@ index_stats(struct index *ix, struct ixstats *st)
 	return (store_read(&ix->ix_store, index_stats_txn, &sa) == 0 ? 0 : -1);
 }
 
-/* The chunk ids the index can still give out: they are 32 bits. */
+/* The chunk ids an index whose next is next_cid can still give out:
+ * they are 32 bits. */
 uint64_t
-index_ids_left(const struct ixstats *is)
+index_ids_left(uint64_t next_cid)
 {
-	return (is->is_next_cid < UINT32_MAX ? UINT32_MAX - is->is_next_cid :
-	    0);
+	return (next_cid < UINT32_MAX ? UINT32_MAX - next_cid : 0);
 }
 
 /*
@@ -456,7 +457,7 @@ index_stats_format(const struct ixstats *is, int json, char *out,
 	    (unsigned long long)is->is_terms,
 	    (unsigned long long)(is->is_folded > 0 ? is->is_folded - 1 : 0),
 	    (unsigned long long)is->is_purges,
-	    (unsigned long long)index_ids_left(is));
+	    (unsigned long long)index_ids_left(is->is_next_cid));
 }
 
 struct ix_get_arg {

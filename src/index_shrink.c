@@ -56,8 +56,8 @@
 #include "quire.h"
 
 #define IX_NEW		"index.new"
-#define IXS_SLICE	20000			/* records a transaction */
-#define IXS_NORMS_SLICE	32			/* norms values a transaction */
+#define IXS_SLICE	20000		/* records a transaction */
+#define IXS_NORMS_SLICE	32		/* norms values a transaction */
 
 /* Remove DATADIR/index.new, a shrink's copy or what is left of one. */
 int
@@ -213,8 +213,7 @@ ixs_renum_wanted(MDB_txn *txn, struct index *ix, struct ixshrink *sh,
 	if ((rc = index_meta_get(txn, ix, &m)) != 0 ||
 	    (rc = mdb_stat(txn, index_dbi(ix, IDB_SEGS), &st)) != 0)
 		return (rc);
-	sh->sh_left_before = sh->sh_left_after = m.m_next_cid < UINT32_MAX ?
-	    UINT32_MAX - m.m_next_cid : 0;
+	sh->sh_left_before = sh->sh_left_after = index_ids_left(m.m_next_cid);
 	if (!index_ids_short(sh->sh_left_before))
 		return (0);
 	if ((rc = index_tomb_get(txn, ix, &tomb)) != 0)
@@ -423,7 +422,8 @@ ixs_copy_db(struct ixs_copy *c, int db)
 	c->c_range = 0;
 	c->c_done = 0;
 	while (!c->c_done) {
-		if ((rc = store_write(&c->c_to.ix_store, ixs_slice_txn, c)) != 0)
+		rc = store_write(&c->c_to.ix_store, ixs_slice_txn, c);
+		if (rc != 0)
 			return (rc);
 		buf_reset(&c->c_pos);
 		buf_add(&c->c_pos, c->c_last.b_data, c->c_last.b_len);
@@ -458,7 +458,7 @@ ixs_renum_copy(struct index *ix, const char *path, struct ixshrink *sh,
 			return (rc);
 	if ((rc = mdb_env_sync(c->c_to.ix_store.s_env, 1)) != 0)
 		return (rc);
-	sh->sh_left_after = UINT32_MAX - c->c_meta.m_next_cid;
+	sh->sh_left_after = index_ids_left(c->c_meta.m_next_cid);
 	return (0);
 }
 

@@ -854,7 +854,7 @@ merge_step(struct index *ix, int flags, uint64_t fold_size, int yfd)
 static void
 merge_ids_short(const struct ixstats *st, int *said)
 {
-	uint64_t	 left = index_ids_left(st);
+	uint64_t	 left = index_ids_left(st->is_next_cid);
 
 	if (*said || !index_ids_short(left))
 		return;

@@ -249,7 +249,7 @@ metrics_index(struct supervisor *sv, struct evbuffer *eb)
 	    "Segment merges.", is.is_merges);
 	metrics_one(eb, "quire_index_chunk_ids_left", "gauge",
 	    "Chunk ids the index can still give out; at 0 ingestion holds "
-	    "(storage ids-full).", index_ids_left(&is));
+	    "(storage ids-full).", index_ids_left(is.is_next_cid));
 }
 
 /* The worker table: states, size, resizes and why workers ended. */

@@ -1138,7 +1138,8 @@ struct tokenizer *ingest_tokenizer(struct ingest *, const char *);
 #define IX_TERM_MAX		256	/* field byte and term */
 #define IX_EXTID_MAX		512
 #define INDEX_ENOENT		-2
-#define INDEX_IDS_SHORT		(UINT32_MAX / 2) /* fewer chunk ids left */
+/* Fewer chunk ids left than this: they run short (index_ids_short). */
+#define INDEX_IDS_SHORT		(UINT32_MAX / 2)
 #define IX_RAW_MAX		512	/* shorter chunk text is not compressed */
 #define IX_RAW_FLAG		0x80	/* in the heading length's high byte */
 
@@ -1362,7 +1363,7 @@ int		 index_docs_page(struct index *, uint64_t *, size_t,
 		    index_doc_cb, void *);
 int		 index_stats(struct index *, struct ixstats *);
 int		 index_stats_in(MDB_txn *, struct index *, struct ixstats *);
-uint64_t	 index_ids_left(const struct ixstats *);
+uint64_t	 index_ids_left(uint64_t);
 int		 index_ids_short(uint64_t);
 void		 index_stats_format(const struct ixstats *, int, char *,
 		    size_t);
@@ -1443,8 +1444,8 @@ int		 ixrec_doc_names(MDB_txn *, struct index *, struct ixdoc *);
 int		 ixrec_doc_whole(MDB_txn *, struct index *, const void *,
 		    size_t, struct buf *, struct buf *);
 void		 ixrec_doc_encode(struct buf *, const struct ixdocrec *);
-int		 ixrec_doc_renum(const MDB_val *, const struct roaring_bitmap_s *,
-		    struct buf *);
+int		 ixrec_doc_renum(const MDB_val *,
+		    const struct roaring_bitmap_s *, struct buf *);
 int		 ixrec_doc_decode(uint64_t, const void *, size_t,
 		    struct ixdoc *);
 int		 ixrec_prepare(struct index *);
