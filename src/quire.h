@@ -2537,6 +2537,20 @@ int		 ask_daemon(const char *, int, uint64_t, const char *,
 int		 ask_alive(const char *, int);
 int		 ask_cancelled(const char *, uint64_t, char *, size_t, int *);
 
+/* quirectl.c: its exit statuses */
+#define CTL_EXIT_OK	0
+#define CTL_EXIT_FAIL	1	/* the command failed */
+#define CTL_EXIT_USAGE	2	/* bad command line */
+#define CTL_EXIT_NOREAD	3	/* check: the index cannot be read */
+#define CTL_EXIT_NODAEMON 4	/* status: no daemon, the queue alone shown */
+#define CTL_EXIT_INTR	130	/* ingest: interrupted, as the shell says */
+
+/* top.c, quirectl top: ask gets the daemon's status --json into the buf,
+ * 0, or why says why not (a signal may have cut it short). */
+typedef int	(*top_ask_fn)(struct buf *, char *, size_t);
+
+int		 top_main(int, char **, top_ask_fn);
+
 /* progress.c */
 struct progress {
 	int		 pg_tty;

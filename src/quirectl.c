@@ -30,7 +30,6 @@
 #include <yajl/yajl_tree.h>
 
 #include "quire.h"
-#include "quirectl.h"
 
 struct ctl_cmd {
 	const char	*c_name;

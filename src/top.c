@@ -33,7 +33,6 @@
 #include <yajl/yajl_tree.h>
 
 #include "quire.h"
-#include "quirectl.h"
 
 #define TOP_COLS	80	/* width off a terminal */
 #define TOP_ROWS	24	/* height of a terminal that does not say */

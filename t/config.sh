@@ -240,7 +240,7 @@ exits_man() {
 	    grep -oE '[0-9]+'
 }
 {
-	defines CTL_EXIT_ "$TOPSRC/src/quirectl.h"
+	defines CTL_EXIT_ "$TOPSRC/src/quire.h"
 	defines QUIRE_EXIT_ "$TOPSRC/src/quire.h"
 	echo 1
 } > "$T/exits.ctl.code"
@@ -251,7 +251,7 @@ same "exit statuses of quirectl and of quirectl(8)" "$T/exits.ctl.code" \
     "$T/exits.ctl.man"
 # Each CTL_EXIT_ is used, not only defined.
 for name in $(sed -n 's/^#define[ 	]*\(CTL_EXIT_[A-Z_]*\).*/\1/p' \
-    "$TOPSRC/src/quirectl.h"); do
+    "$TOPSRC/src/quire.h"); do
 	cat "$TOPSRC/src/quirectl.c" "$TOPSRC/src/top.c" | grep -q "$name" ||
 	    fail "$name is defined and never returned"
 done
